@@ -1,0 +1,40 @@
+/** The Express application: request context, JSON body, the declared routes, OpenAPI, one error handler. */
+import express from 'express';
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../lib/logger';
+import type { Mailer } from '../lib/mailer';
+import { buildRouter, errorHandler, notFoundHandler, openApiDocument, requestContext } from './http';
+import { routes } from './routes';
+import { createOrderService } from '../services/orders';
+
+export interface AppDeps {
+  client: Client;
+  mailer: Mailer;
+  log: Logger;
+  taskQueue: string;
+  reminderDaysBeforeClose: number;
+  validateResponses?: boolean;
+  now?: () => Date;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders });
+  const openapi = openApiDocument(all, {
+    title: 'csp-desk',
+    version: '0.1.0',
+    description: 'Sell, support and refund software subscriptions through a CSP partner.',
+  });
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext(deps.log));
+  app.use(express.json({ limit: '1mb' }));
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses }));
+  app.use(notFoundHandler());
+  app.use(errorHandler());
+  return app;
+}

@@ -1,0 +1,261 @@
+/** Every route of the API, as declarations. Handlers are thin: they call a service and shape the reply. */
+import type { Client } from '@temporalio/client';
+import { defineRoute, type RouteDef } from './http';
+import * as S from './schemas';
+import { MONTH_KEY_PATTERN } from '../domain/time';
+import { listProducts, productView } from '../services/catalog';
+import { createCustomer, customerView, listCustomers, resolveCustomer } from '../services/customers';
+import { getInvoice } from '../services/invoices';
+import type { OrderService } from '../services/orders';
+import { listSoftware } from '../services/software';
+import { checkHealth, type HealthDeps } from '../services/health';
+
+export interface RouteDeps extends HealthDeps {
+  client: Client;
+  orders: OrderService;
+}
+
+const orderSummarySchema = (() => {
+  const props = { ...(S.orderSchema.properties as Record<string, unknown>) };
+  delete props.timeline;
+  return { ...S.orderSchema, properties: props, required: Object.keys(props) };
+})();
+
+const idempotencyHeader = {
+  type: 'object',
+  properties: {
+    'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'a client-chosen unique key: a repeated request returns the same order' },
+  },
+  required: ['idempotency-key'],
+};
+
+export function routes(deps: RouteDeps): RouteDef[] {
+  const { orders } = deps;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/health',
+      operationId: 'getHealth',
+      summary: 'Reachability of Temporal, the database and SMTP',
+      tag: 'system',
+      permission: null,
+      responses: { 200: { description: 'all reachable', schema: S.healthSchema }, 503: { description: 'something is unreachable', schema: S.healthSchema } },
+      handler: async () => {
+        const health = await checkHealth(deps);
+        return { status: health.status === 'ok' ? 200 : 503, body: health };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/products',
+      operationId: 'listProducts',
+      summary: 'List the product catalog',
+      tag: 'catalog',
+      permission: 'readCatalog',
+      responses: { 200: { description: 'the catalog', schema: { type: 'array', items: S.productSchema } } },
+      handler: async () => ({ status: 200, body: (await listProducts()).map(productView) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/customers',
+      operationId: 'createCustomer',
+      summary: 'Add a customer',
+      tag: 'customers',
+      permission: 'manageCustomers',
+      body: S.customerInputSchema,
+      errors: [409],
+      responses: { 201: { description: 'created', schema: S.customerSchema } },
+      handler: async ({ auth, body }) => ({ status: 201, body: customerView(await createCustomer(auth.partnerId!, body)) }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/customers',
+      operationId: 'listCustomers',
+      summary: "List the partner's customers",
+      tag: 'customers',
+      permission: 'readCustomers',
+      responses: { 200: { description: 'customers by name', schema: { type: 'array', items: S.customerSchema } } },
+      handler: async ({ auth }) => ({ status: 200, body: (await listCustomers(auth.partnerId!)).map(customerView) }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/customers/{customer}',
+      operationId: 'getCustomer',
+      summary: 'Get a customer by id, name, tenant GUID or domain name',
+      tag: 'customers',
+      permission: 'readCustomers',
+      params: S.customerParam,
+      errors: [404],
+      responses: { 200: { description: 'the customer', schema: S.customerSchema } },
+      handler: async ({ auth, params }) => ({ status: 200, body: customerView(await resolveCustomer(auth.partnerId!, params.customer)) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/customers/{customer}/orders',
+      operationId: 'placeOrder',
+      summary: 'Buy a product on behalf of a customer',
+      description: 'Starts the order\'s workflow and answers once the order is recorded. A repeated request with the same Idempotency-Key returns the same order (header `Idempotent-Replayed: true`).',
+      tag: 'orders',
+      permission: 'placeOrders',
+      params: S.customerParam,
+      headers: idempotencyHeader,
+      body: { type: 'object', additionalProperties: false, properties: { productId: { type: 'string', minLength: 1, maxLength: 100 }, quantity: { type: 'integer', minimum: 1, maximum: 10000 } }, required: ['productId', 'quantity'] },
+      errors: [404, 422],
+      responses: { 201: { description: 'the order', schema: S.orderSchema } },
+      handler: async ({ auth, params, body, headers, requestId }) => {
+        const { order, replayed } = await orders.place(auth, params.customer, body, headers['idempotency-key'], requestId);
+        return { status: 201, body: order, headers: { Location: `/orders/${order.id}`, 'Idempotent-Replayed': String(replayed) } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/customers/{customer}/orders',
+      operationId: 'listOrders',
+      summary: "Read a customer's order history",
+      tag: 'orders',
+      permission: 'readCustomers',
+      params: S.customerParam,
+      errors: [404],
+      responses: { 200: { description: 'orders, newest first', schema: { type: 'array', items: orderSummarySchema } } },
+      handler: async ({ auth, params }) => ({ status: 200, body: await orders.list(auth, params.customer) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/customers/{customer}/orders/import',
+      operationId: 'importOrders',
+      summary: 'Import existing purchases',
+      description: 'Brings in purchases made before csp-desk with their original order id and purchase date; their cancellation window and term run from that date. Importing the same order id again changes nothing.',
+      tag: 'orders',
+      permission: 'importOrders',
+      params: S.customerParam,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['orders'],
+        properties: {
+          orders: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 100,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['orderId', 'productId', 'quantity', 'purchasedAt'],
+              properties: {
+                orderId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{2,99}$' },
+                productId: { type: 'string', minLength: 1, maxLength: 100 },
+                quantity: { type: 'integer', minimum: 1, maximum: 10000 },
+                purchasedAt: { type: 'string', format: 'date-time' },
+              },
+            },
+          },
+        },
+      },
+      errors: [404, 422],
+      responses: {
+        200: {
+          description: 'one result per order',
+          schema: { type: 'object', additionalProperties: false, required: ['results'], properties: { results: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['orderId', 'outcome', 'message'], properties: { orderId: { type: 'string' }, outcome: { type: 'string', enum: ['imported', 'exists', 'conflict'] }, message: { type: 'string' } } } } } },
+        },
+      },
+      handler: async ({ auth, params, body, requestId }) => ({ status: 200, body: await orders.importOrders(auth, params.customer, body.orders, requestId) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/customers/{customer}/orders/cancel',
+      operationId: 'cancelOrders',
+      summary: 'Cancel several orders of one customer',
+      description: 'One result per order id; each is carried out as `POST /orders/{id}/cancel` would be.',
+      tag: 'orders',
+      permission: 'cancelOrders',
+      params: S.customerParam,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['orderIds', 'acknowledged'],
+        properties: {
+          orderIds: { type: 'array', minItems: 1, maxItems: 50, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 200 } },
+          acknowledged: { const: true, description: 'you have read the important notice: keys and download links are revoked, the item stays listed without its key, a credit lands on the next invoice' },
+        },
+      },
+      errors: [404],
+      responses: { 200: { description: 'one result per order', schema: S.bulkCancelResultSchema } },
+      handler: async ({ auth, params, body, requestId }) => ({ status: 200, body: await orders.cancelMany(auth, params.customer, body.orderIds, requestId) }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/customers/{customer}/software',
+      operationId: 'listSoftware',
+      summary: "List a customer's software with activation keys",
+      description: 'Cancelled items stay listed, without their key.',
+      tag: 'software',
+      permission: 'readSoftware',
+      params: S.customerParam,
+      errors: [404],
+      responses: { 200: { description: 'software purchased for the customer', schema: { type: 'array', items: S.softwareItemSchema } } },
+      handler: async ({ auth, params }) => {
+        const customer = await resolveCustomer(auth.partnerId!, params.customer);
+        return { status: 200, body: await listSoftware(auth.partnerId!, customer._id) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/orders/{id}',
+      operationId: 'getOrder',
+      summary: 'Read an order with its timeline',
+      tag: 'orders',
+      permission: 'readCustomers',
+      params: S.idParam('id', 'order id'),
+      errors: [404],
+      responses: { 200: { description: 'the order', schema: S.orderSchema } },
+      handler: async ({ auth, params }) => ({ status: 200, body: await orders.view(auth.partnerId!, params.id) }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/orders/{id}/cancellation',
+      operationId: 'getCancellation',
+      summary: 'See whether an order can be cancelled',
+      description: 'Whether it can be cancelled and, if not, why (a stable `reason.code` and a sentence); days remaining, when the window ends, the early-termination fee and the credit a cancellation would give now.',
+      tag: 'orders',
+      permission: 'previewCancellation',
+      params: S.idParam('id', 'order id'),
+      errors: [404],
+      responses: { 200: { description: 'the assessment', schema: S.cancellationSchema } },
+      handler: async ({ auth, params }) => ({ status: 200, body: await orders.cancellation(auth, params.id) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/orders/{id}/cancel',
+      operationId: 'cancelOrder',
+      summary: 'Cancel an order',
+      description: "Name the order's customer (name, tenant GUID or domain) and product, and acknowledge the important notice. Refusals: 409 already_cancelled; 422 window_passed, support_request_required, never_cancellable, customer_mismatch, product_mismatch.",
+      tag: 'orders',
+      permission: 'cancelOrders',
+      params: S.idParam('id', 'order id'),
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['customer', 'productName', 'acknowledged'],
+        properties: {
+          customer: { type: 'string', minLength: 1, maxLength: 253, description: "the customer's name, tenant GUID or domain name" },
+          productName: { type: 'string', minLength: 1, maxLength: 200 },
+          acknowledged: { const: true, description: 'you have read the important notice about what a cancellation does' },
+        },
+      },
+      errors: [404, 409, 422],
+      responses: { 200: { description: 'cancelled', schema: S.cancelResultSchema } },
+      handler: async ({ auth, params, body, requestId }) => ({ status: 200, body: await orders.cancel(auth, params.id, body, requestId) }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/invoices/{month}',
+      operationId: 'getInvoice',
+      summary: "Read the partner's invoice for a month",
+      tag: 'invoices',
+      permission: 'readInvoices',
+      params: { type: 'object', additionalProperties: false, required: ['month'], properties: { month: { type: 'string', pattern: MONTH_KEY_PATTERN, description: 'YYYY-MM' } } },
+      responses: { 200: { description: 'charges, credits and totals', schema: S.invoiceSchema } },
+      handler: async ({ auth, params }) => ({ status: 200, body: await getInvoice(auth.partnerId!, params.month) }),
+    }),
+  ];
+}

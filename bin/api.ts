@@ -1,0 +1,41 @@
+/** The HTTP API. */
+import http from 'node:http';
+import { loadConfigOrExit } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { connectDatabase, disconnectDatabase } from '../lib/db';
+import { createMailer } from '../lib/mailer';
+import { connectClient } from '../lib/temporal';
+import { createApp } from '../api/app';
+
+async function main() {
+  const config = loadConfigOrExit();
+  const log = createLogger('api', config.LOG_LEVEL);
+  await connectDatabase(config.MONGODB_URI);
+  const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
+  const app = createApp({ client, mailer, log, taskQueue: config.TEMPORAL_TASK_QUEUE, reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS });
+  const server = http.createServer(app);
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRINUSE') process.stderr.write(`api: port ${config.PORT} is already in use: stop the process using it or set PORT\n`);
+    else process.stderr.write(`api: ${e.message}\n`);
+    process.exit(1);
+  });
+  server.listen(config.PORT, config.HOST, () => log.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening'));
+  const stop = () => {
+    log.info('api stopping');
+    server.close(async () => {
+      await client.connection.close();
+      mailer.close();
+      await disconnectDatabase();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((e) => {
+  process.stderr.write(`api: ${(e as Error).stack ?? e}\nCheck that Temporal (TEMPORAL_ADDRESS) and the database (MONGODB_URI) are reachable.\n`);
+  process.exit(1);
+});

@@ -1,0 +1,33 @@
+/** The Temporal worker: order and invoice workflows and their activities. */
+import { loadConfigOrExit } from '../lib/config';
+import { createLogger } from '../lib/logger';
+import { connectDatabase, disconnectDatabase } from '../lib/db';
+import { createMailer, createRenderer } from '../lib/mailer';
+import { connectClient, createAppWorker, ensureInvoiceSchedule, installRuntimeLogger, NativeConnection } from '../lib/temporal';
+import { createActivities } from '../activities';
+
+async function main() {
+  const config = loadConfigOrExit();
+  const log = createLogger('worker', config.LOG_LEVEL);
+  installRuntimeLogger(log);
+  await connectDatabase(config.MONGODB_URI);
+  const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  await ensureInvoiceSchedule(client, config.TEMPORAL_TASK_QUEUE, config.INVOICE_CLOSE_CRON, log);
+  const activities = createActivities({ mailer, renderer: createRenderer(), log: log.child({ component: 'activities' }), publicBaseUrl: config.PUBLIC_BASE_URL });
+  const worker = await createAppWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, activities });
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS }, 'worker started');
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
+  await worker.run();
+  await connection.close();
+  await client.connection.close();
+  mailer.close();
+  await disconnectDatabase();
+  log.info('worker stopped');
+}
+
+main().catch((e) => {
+  process.stderr.write(`worker: ${(e as Error).stack ?? e}\nCheck that Temporal (TEMPORAL_ADDRESS), the database (MONGODB_URI) and SMTP (SMTP_URL) are reachable.\n`);
+  process.exit(1);
+});

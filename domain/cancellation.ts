@@ -1,0 +1,110 @@
+/**
+ * Whether an order can be cancelled, and what a cancellation gives back. One function, used by the
+ * API's preview, the order workflow's update validator and the tests.
+ *
+ * Counting: day 1 is the first 24 hours after the purchase instant; the standard window covers days
+ * 1..60 and closes exactly 60 x 24 hours after purchase. Day 60 is inside, day 61 is not.
+ */
+import type { Money } from './money';
+import { mulDiv, taxPortionOfInclusive } from './money';
+import type { OrderPricing, OrderProductSnapshot, OrderStatus } from './orders';
+import { addDays, addMonthsUtc, dayNumber, daysUntil, DAY_MS } from './time';
+
+export const CANCELLATION_REFUSALS = {
+  already_cancelled: 'This order is already cancelled; nothing was changed.',
+  window_passed: 'The cancellation window has passed: after {windowDays} days a purchase can no longer be cancelled.',
+  support_request_required: 'This product can only be cancelled through a customer support request ("CSP Purchase/Refund on behalf of customers").',
+  never_cancellable: 'This product can be neither cancelled nor exchanged.',
+} as const;
+export type CancellationRefusalCode = keyof typeof CANCELLATION_REFUSALS;
+
+export const SUPPORT_REQUEST_PROBLEM_TYPE = 'CSP Purchase/Refund on behalf of customers';
+
+export interface CancellationCredit extends Money {
+  /** 'full' for perpetual software, 'prorated' for subscriptions */
+  basis: 'full' | 'prorated';
+  usedDays: number | null;
+  termDays: number | null;
+  /** tax contained in the credit where prices include tax */
+  taxAmount: number | null;
+}
+
+export interface CancellationAssessment {
+  cancellable: boolean;
+  reason: { code: CancellationRefusalCode; message: string } | null;
+  dayOfOrder: number;
+  windowDays: number | null;
+  windowEndsAt: string | null;
+  daysRemaining: number | null;
+  earlyTerminationFee: Money | null;
+  credit: CancellationCredit | null;
+  supportRequest: { typeOfProblem: string; route: string } | null;
+}
+
+export interface CancellableOrder {
+  status: OrderStatus;
+  purchasedAt: string | Date;
+  product: Pick<OrderProductSnapshot, 'billing' | 'cancellation'>;
+  pricing: OrderPricing;
+}
+
+export function windowEnd(order: Pick<CancellableOrder, 'purchasedAt' | 'product'>): Date | null {
+  const policy = order.product.cancellation;
+  if (policy.mode !== 'standard-window') return null;
+  return addDays(new Date(order.purchasedAt), policy.windowDays);
+}
+
+export function termEnd(order: Pick<CancellableOrder, 'purchasedAt' | 'product'>): Date | null {
+  const billing = order.product.billing;
+  return billing.type === 'subscription' ? addMonthsUtc(new Date(order.purchasedAt), billing.termMonths) : null;
+}
+
+/** Credit for cancelling at `at`: 100% for perpetual software, the unused days' share for subscriptions. */
+export function cancellationCredit(order: CancellableOrder, at: Date): CancellationCredit {
+  const { total, currency, tax } = order.pricing;
+  const withTax = (amount: number) =>
+    tax.treatment === 'inclusive' && tax.rateBps !== null ? taxPortionOfInclusive(amount, tax.rateBps) : null;
+  const end = termEnd(order);
+  if (!end) return { amount: total, currency, basis: 'full', usedDays: null, termDays: null, taxAmount: withTax(total) };
+  const start = new Date(order.purchasedAt);
+  const termDays = Math.round((end.getTime() - start.getTime()) / DAY_MS);
+  const usedDays = Math.min(termDays, Math.max(1, dayNumber(start, at)));
+  const amount = mulDiv(total, termDays - usedDays, termDays);
+  return { amount, currency, basis: 'prorated', usedDays, termDays, taxAmount: withTax(amount) };
+}
+
+function refusal(code: CancellationRefusalCode, windowDays: number | null) {
+  return { code, message: CANCELLATION_REFUSALS[code].replace('{windowDays}', String(windowDays ?? '')) };
+}
+
+export function assessCancellation(order: CancellableOrder, now: Date, supportRoute = '/support-requests'): CancellationAssessment {
+  const policy = order.product.cancellation;
+  const end = windowEnd(order);
+  const windowDays = policy.mode === 'standard-window' ? policy.windowDays : null;
+  const base = {
+    dayOfOrder: dayNumber(new Date(order.purchasedAt), now),
+    windowDays,
+    windowEndsAt: end ? end.toISOString() : null,
+    daysRemaining: end ? daysUntil(now, end) : null,
+    supportRequest: null,
+  };
+  const refuse = (code: CancellationRefusalCode): CancellationAssessment => ({
+    ...base,
+    cancellable: false,
+    reason: refusal(code, windowDays),
+    earlyTerminationFee: null,
+    credit: null,
+    supportRequest: code === 'support_request_required' ? { typeOfProblem: SUPPORT_REQUEST_PROBLEM_TYPE, route: supportRoute } : null,
+  });
+  if (order.status === 'cancelled') return refuse('already_cancelled');
+  if (policy.mode === 'never') return refuse('never_cancellable');
+  if (policy.mode === 'support-request-only') return refuse('support_request_required');
+  if (!end || now.getTime() >= end.getTime()) return refuse('window_passed');
+  return {
+    ...base,
+    cancellable: true,
+    reason: null,
+    earlyTerminationFee: { amount: 0, currency: order.pricing.currency },
+    credit: cancellationCredit(order, now),
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The product catalog the source document names. Prices are illustrative list prices in USD cents;
+ * `priceIn` converts them to a market's currency with fixed, illustrative price-list rates.
+ * The cancellation policy (and its window length) is data on the product, never a constant in code.
+ */
+import { mulDiv } from './money';
+
+export type ProductKind =
+  | 'azure-reservation'
+  | 'server-subscription'
+  | 'perpetual-software'
+  | 'extended-security-update'
+  | 'linux-software-plan';
+
+export type Billing = { type: 'subscription'; termMonths: number } | { type: 'perpetual' };
+
+export type CancellationPolicy =
+  | { mode: 'standard-window'; windowDays: number }
+  | { mode: 'support-request-only' }
+  | { mode: 'never' };
+
+export type Deliverable = 'activation-key' | 'azure-reservation' | 'software-plan';
+
+export interface DownloadOptions {
+  versions: string[];
+  languages: string[];
+  fileTypes: string[];
+}
+
+export interface Product {
+  id: string;
+  name: string;
+  kind: ProductKind;
+  billing: Billing;
+  cancellation: CancellationPolicy;
+  deliverable: Deliverable;
+  /** list price per unit in each currency, integer minor units */
+  prices: Record<string, number>;
+  downloads: DownloadOptions | null;
+}
+
+/** Standard cancellation window of the source document: "within 60 days of the purchase date". */
+export const STANDARD_WINDOW_DAYS = 60;
+const standardWindow: CancellationPolicy = { mode: 'standard-window', windowDays: STANDARD_WINDOW_DAYS };
+
+/** Illustrative price-list conversion from USD minor units: [numerator, denominator]. */
+const USD_MINOR_TO: Record<string, [number, number]> = {
+  USD: [1, 1],
+  EUR: [92, 100],
+  GBP: [79, 100],
+  CAD: [136, 100],
+  AUD: [152, 100],
+  BRL: [500, 100],
+  CHF: [88, 100],
+  NZD: [165, 100],
+  INR: [8300, 100],
+  JPY: [150, 100],
+};
+export const PRICE_CURRENCIES = Object.keys(USD_MINOR_TO);
+
+function priceList(usdCents: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  // The rates already fold in each currency's minor unit (JPY has none: cents -> yen).
+  for (const [currency, [num, den]] of Object.entries(USD_MINOR_TO)) out[currency] = mulDiv(usdCents, num, den);
+  return out;
+}
+
+const windowsServerDownloads: DownloadOptions = {
+  versions: ['Windows Server 2019', 'Windows Server 2016'],
+  languages: ['English', 'German', 'French', 'Japanese', 'Portuguese (Brazil)'],
+  fileTypes: ['ISO (64-bit)', 'VHD (64-bit)'],
+};
+const sqlServerDownloads: DownloadOptions = {
+  versions: ['SQL Server 2019', 'SQL Server 2017'],
+  languages: ['English', 'German', 'French', 'Japanese', 'Portuguese (Brazil)'],
+  fileTypes: ['ISO (64-bit)', 'CAB (64-bit)'],
+};
+
+function product(p: Omit<Product, 'prices'> & { usdCents: number }): Product {
+  const { usdCents, ...rest } = p;
+  return { ...rest, prices: priceList(usdCents) };
+}
+
+export const CATALOG: readonly Product[] = [
+  product({ id: 'azure-ri-vm-1y', name: 'Azure Reserved VM Instances (1 year)', kind: 'azure-reservation', billing: { type: 'subscription', termMonths: 12 }, cancellation: standardWindow, deliverable: 'azure-reservation', usdCents: 87_600, downloads: null }),
+  product({ id: 'azure-ri-vm-3y', name: 'Azure Reserved VM Instances (3 years)', kind: 'azure-reservation', billing: { type: 'subscription', termMonths: 36 }, cancellation: standardWindow, deliverable: 'azure-reservation', usdCents: 189_200, downloads: null }),
+  product({ id: 'windows-server-datacenter-sub', name: 'Windows Server Datacenter (1-year subscription)', kind: 'server-subscription', billing: { type: 'subscription', termMonths: 12 }, cancellation: standardWindow, deliverable: 'activation-key', usdCents: 201_400, downloads: windowsServerDownloads }),
+  product({ id: 'windows-server-standard-sub', name: 'Windows Server Standard (1-year subscription)', kind: 'server-subscription', billing: { type: 'subscription', termMonths: 12 }, cancellation: standardWindow, deliverable: 'activation-key', usdCents: 36_500, downloads: windowsServerDownloads }),
+  product({ id: 'sql-server-standard-sub', name: 'SQL Server Standard (1-year subscription)', kind: 'server-subscription', billing: { type: 'subscription', termMonths: 12 }, cancellation: standardWindow, deliverable: 'activation-key', usdCents: 180_200, downloads: sqlServerDownloads }),
+  product({ id: 'sql-server-enterprise-sub', name: 'SQL Server Enterprise (1-year subscription)', kind: 'server-subscription', billing: { type: 'subscription', termMonths: 12 }, cancellation: standardWindow, deliverable: 'activation-key', usdCents: 690_500, downloads: sqlServerDownloads }),
+  product({ id: 'windows-server-standard-perpetual', name: 'Windows Server 2019 Standard (perpetual licence)', kind: 'perpetual-software', billing: { type: 'perpetual' }, cancellation: standardWindow, deliverable: 'activation-key', usdCents: 97_200, downloads: windowsServerDownloads }),
+  product({ id: 'sql-server-standard-perpetual', name: 'SQL Server 2019 Standard (perpetual licence)', kind: 'perpetual-software', billing: { type: 'perpetual' }, cancellation: standardWindow, deliverable: 'activation-key', usdCents: 389_900, downloads: sqlServerDownloads }),
+  product({ id: 'windows-7-esu-2020', name: 'Windows 7 Extended Security Updates 2020', kind: 'extended-security-update', billing: { type: 'subscription', termMonths: 12 }, cancellation: { mode: 'support-request-only' }, deliverable: 'activation-key', usdCents: 6_100, downloads: null }),
+  product({ id: 'suse-linux-enterprise-server-plan', name: 'SUSE Linux Enterprise Server software plan in Azure (1 year)', kind: 'linux-software-plan', billing: { type: 'subscription', termMonths: 12 }, cancellation: { mode: 'never' }, deliverable: 'software-plan', usdCents: 79_900, downloads: null }),
+  product({ id: 'red-hat-enterprise-linux-plan', name: 'Red Hat Enterprise Linux software plan in Azure (1 year)', kind: 'linux-software-plan', billing: { type: 'subscription', termMonths: 12 }, cancellation: { mode: 'never' }, deliverable: 'software-plan', usdCents: 52_600, downloads: null }),
+];
+
+export function findCatalogProduct(id: string): Product | undefined {
+  return CATALOG.find((p) => p.id === id);
+}

@@ -1,0 +1,40 @@
+/** A month's invoice from its ledger lines: totals per currency, never floating point. */
+import type { TaxLine } from './orders';
+import { sum } from './money';
+
+export interface InvoiceLineInput {
+  kind: 'charge' | 'credit';
+  amount: number;
+  currency: string;
+  tax: TaxLine;
+}
+
+export interface InvoiceTotals {
+  currency: string;
+  charges: number;
+  credits: number;
+  net: number;
+  /** tax contained in lines whose prices include tax (Australia, Brazil) */
+  taxIncluded: number;
+  /** net of lines whose prices exclude tax: tax is added by the tax authority's rules, not here */
+  taxExcludedNet: number;
+}
+
+export function summarizeInvoice(lines: readonly InvoiceLineInput[]): InvoiceTotals[] {
+  const byCurrency = new Map<string, InvoiceLineInput[]>();
+  for (const line of lines) {
+    const list = byCurrency.get(line.currency) ?? [];
+    list.push(line);
+    byCurrency.set(line.currency, list);
+  }
+  return [...byCurrency.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([currency, ls]) => {
+      const charges = sum(ls.filter((l) => l.kind === 'charge').map((l) => l.amount));
+      const credits = sum(ls.filter((l) => l.kind === 'credit').map((l) => l.amount));
+      // a credit's tax portion is stored positive; it reduces the tax contained in the month
+      const taxIncluded = sum(ls.map((l) => (l.tax.amount ?? 0) * (l.kind === 'credit' ? -1 : 1)));
+      const taxExcludedNet = sum(ls.filter((l) => l.tax.treatment === 'exclusive').map((l) => l.amount));
+      return { currency, charges, credits, net: charges + credits, taxIncluded, taxExcludedNet };
+    });
+}

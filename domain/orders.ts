@@ -1,0 +1,63 @@
+/** The facts of an order that never change once it is placed, and its life's states. */
+import type { Billing, CancellationPolicy, Deliverable, ProductKind } from './catalog';
+
+export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export interface TaxLine {
+  /** prices include tax (Australia, Brazil) or exclude it (everywhere else) */
+  treatment: 'inclusive' | 'exclusive';
+  /** the rate in basis points where tax is included */
+  rateBps: number | null;
+  /** the tax portion of the amount, where tax is included; null where it is excluded */
+  amount: number | null;
+}
+
+export interface OrderPricing {
+  currency: string;
+  unitPrice: number;
+  quantity: number;
+  total: number;
+  tax: TaxLine;
+}
+
+export interface OrderProductSnapshot {
+  id: string;
+  name: string;
+  kind: ProductKind;
+  billing: Billing;
+  cancellation: CancellationPolicy;
+  deliverable: Deliverable;
+}
+
+export interface OrderCustomerSnapshot {
+  id: string;
+  name: string;
+  tenantId: string;
+  domain: string;
+  market: string;
+}
+
+export interface OrderActor {
+  userId: string;
+  name: string;
+  email: string;
+  role: string;
+}
+
+/** Input of the order workflow: everything it needs, decided once by the API. */
+export interface OrderTerms {
+  orderId: string;
+  partnerId: string;
+  customer: OrderCustomerSnapshot;
+  product: OrderProductSnapshot;
+  pricing: OrderPricing;
+  /** ISO instant; for imported orders the original purchase date */
+  purchasedAt: string;
+  imported: boolean;
+  placedBy: OrderActor;
+  /** where the partner's notices go (confirmation, reminder, cancellation) */
+  notify: string[];
+  reminderDaysBeforeClose: number;
+  requestId: string;
+}

@@ -1,0 +1,46 @@
+/** Roles of the people who use csp-desk, as the source document names them. */
+export const PARTNER_ROLES = [
+  'admin-agent',
+  'sales-agent',
+  'global-admin',
+  'account-admin',
+  'referral-admin',
+  'marketing-content-admin',
+] as const;
+export const SUPPORT_ROLES = ['support-agent', 'support-lead'] as const;
+export const ROLES = [...PARTNER_ROLES, ...SUPPORT_ROLES] as const;
+
+export type PartnerRole = (typeof PARTNER_ROLES)[number];
+export type SupportRole = (typeof SUPPORT_ROLES)[number];
+export type Role = (typeof ROLES)[number];
+
+export function isPartnerRole(role: string): role is PartnerRole {
+  return (PARTNER_ROLES as readonly string[]).includes(role);
+}
+export function isSupportRole(role: string): role is SupportRole {
+  return (SUPPORT_ROLES as readonly string[]).includes(role);
+}
+
+/** Who may do what. Routes declare one of these; the document's "Appropriate roles" notes are the source. */
+export const PERMISSIONS = {
+  /** read the product catalog */
+  readCatalog: [...PARTNER_ROLES, ...SUPPORT_ROLES],
+  /** add a customer to the partner */
+  manageCustomers: ['admin-agent', 'sales-agent', 'global-admin'],
+  /** see customers, their orders and order history */
+  readCustomers: ['admin-agent', 'sales-agent', 'global-admin', 'account-admin'],
+  /** buy software subscriptions on behalf of a customer */
+  placeOrders: ['admin-agent', 'sales-agent'],
+  /** bring in purchases made before csp-desk */
+  importOrders: ['global-admin'],
+  /** see a customer's software and its activation keys ("You must be an Admin agent to ... get activation keys") */
+  readSoftware: ['admin-agent'],
+  /** see whether an order can be cancelled */
+  previewCancellation: ['admin-agent', 'sales-agent', 'global-admin'],
+  /** cancel a purchase ("You must be an Admin agent to cancel a purchase") */
+  cancelOrders: ['admin-agent'],
+  /** read the partner's monthly invoices */
+  readInvoices: ['global-admin', 'account-admin', 'admin-agent'],
+} as const satisfies Record<string, readonly Role[]>;
+
+export type Permission = keyof typeof PERMISSIONS;

@@ -1,0 +1,84 @@
+/**
+ * Configuration from environment variables, validated once at start-up with ajv.
+ * A bad or missing value stops the program with one line naming the variable and what it expects.
+ * `.env.example` lists every variable with its default; a test keeps the two in step.
+ */
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'interface the API listens on' },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'API port' },
+    PUBLIC_BASE_URL: { type: 'string', format: 'uri', default: 'http://localhost:3000', description: 'base URL used in emails' },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'log level' },
+    TEMPORAL_ADDRESS: { type: 'string', pattern: '^[^\\s:]+:[0-9]+$', default: '127.0.0.1:7233', description: 'Temporal frontend host:port' },
+    TEMPORAL_NAMESPACE: { type: 'string', minLength: 1, default: 'default', description: 'Temporal namespace' },
+    TEMPORAL_TASK_QUEUE: { type: 'string', minLength: 1, default: 'csp-desk', description: 'Temporal task queue of the worker' },
+    MONGODB_URI: { type: 'string', pattern: '^mongodb(\\+srv)?://', default: 'mongodb://127.0.0.1:27018/csp-desk', description: 'MongoDB connection string (mongodb://...)' },
+    SMTP_URL: { type: 'string', pattern: '^smtps?://', default: 'smtp://127.0.0.1:1025', description: 'SMTP server URL (smtp://user:pass@host:port)' },
+    MAIL_FROM: { type: 'string', minLength: 3, default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email' },
+    CANCELLATION_REMINDER_DAYS: { type: 'integer', minimum: 0, maximum: 59, default: 7, description: 'days before a cancellation window closes that the partner is reminded' },
+    INVOICE_CLOSE_CRON: { type: 'string', pattern: '^\\S+( \\S+){4}$', default: '5 0 1 * *', description: 'cron (UTC) of the monthly invoice close' },
+  },
+  required: [],
+} as const;
+
+export interface Config {
+  HOST: string;
+  PORT: number;
+  PUBLIC_BASE_URL: string;
+  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  TEMPORAL_ADDRESS: string;
+  TEMPORAL_NAMESPACE: string;
+  TEMPORAL_TASK_QUEUE: string;
+  MONGODB_URI: string;
+  SMTP_URL: string;
+  MAIL_FROM: string;
+  CANCELLATION_REMINDER_DAYS: number;
+  INVOICE_CLOSE_CRON: string;
+}
+
+export const CONFIG_KEYS = Object.keys(configSchema.properties) as (keyof Config)[];
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: false });
+  addFormats(ajv);
+  const validate = ajv.compile(configSchema);
+  const input: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const raw = env[key];
+    if (raw !== undefined && raw !== '') input[key] = raw;
+  }
+  if (!validate(input)) {
+    const err = validate.errors![0];
+    const variable = err.instancePath.replace(/^\//, '') || String(err.params && (err.params as { missingProperty?: string }).missingProperty);
+    const prop = (configSchema.properties as Record<string, { description: string }>)[variable];
+    const got = env[variable];
+    throw new ConfigError(variable, `configuration: ${variable}=${JSON.stringify(got)} is invalid: it ${err.message}; expected ${prop?.description ?? 'a valid value'}`);
+  }
+  return input as unknown as Config;
+}
+
+/** For process entry points: load or print one clear line and exit with status 2. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,84 @@
+/** Email: handlebars templates (HTML and text parts) rendered and sent over SMTP with nodemailer. */
+import fs from 'node:fs';
+import path from 'node:path';
+import Handlebars from 'handlebars';
+import nodemailer from 'nodemailer';
+import { formatMinor } from '../domain/money';
+import { minorDigits } from '../domain/markets';
+
+export interface RenderedEmail {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface Renderer {
+  render(template: string, data: Record<string, unknown>): RenderedEmail;
+}
+
+const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', 'templates');
+
+/** Loads `templates/<name>/{subject,html,text}.hbs` once, with the shared layout and helpers. */
+export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
+  const hb = Handlebars.create();
+  hb.registerHelper('money', (amount: unknown, currency: unknown) => {
+    if (typeof amount !== 'number' || typeof currency !== 'string') return '';
+    return `${formatMinor(amount, minorDigits(currency))} ${currency}`;
+  });
+  hb.registerHelper('date', (value: unknown) => {
+    const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
+    return d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 10) : '';
+  });
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  const layoutFile = path.join(dir, 'layout.html.hbs');
+  if (fs.existsSync(layoutFile)) hb.registerPartial('layout', fs.readFileSync(layoutFile, 'utf8'));
+  const cache = new Map<string, { subject: HandlebarsTemplateDelegate; html: HandlebarsTemplateDelegate; text: HandlebarsTemplateDelegate }>();
+  const load = (name: string) => {
+    let t = cache.get(name);
+    if (!t) {
+      const read = (part: string) => fs.readFileSync(path.join(dir, name, `${part}.hbs`), 'utf8');
+      t = {
+        subject: hb.compile(read('subject'), { noEscape: true }),
+        html: hb.compile(read('html'), {}),
+        text: hb.compile(read('text'), { noEscape: true }),
+      };
+      cache.set(name, t);
+    }
+    return t;
+  };
+  return {
+    render(template, data) {
+      const t = load(template);
+      return { subject: t.subject(data).trim(), html: t.html(data), text: t.text(data) };
+    },
+  };
+}
+
+export interface OutgoingEmail extends RenderedEmail {
+  to: string[];
+  messageId: string;
+}
+
+export interface Mailer {
+  send(email: OutgoingEmail): Promise<void>;
+  /** round trip to the SMTP server; resolves with its latency in ms */
+  verify(): Promise<number>;
+  close(): void;
+}
+
+export function createMailer(smtpUrl: string, from: string): Mailer {
+  const transport = nodemailer.createTransport(smtpUrl);
+  return {
+    async send(email) {
+      await transport.sendMail({ from, to: email.to, subject: email.subject, html: email.html, text: email.text, messageId: email.messageId });
+    },
+    async verify() {
+      const started = process.hrtime.bigint();
+      await transport.verify();
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    },
+    close() {
+      transport.close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/** The product catalog in the database, seeded from domain/catalog.ts. */
+import { CATALOG } from '../domain/catalog';
+import { Product, type ProductDoc } from '../models';
+
+/** Inserts the catalog's products that are missing (idempotent; prices of existing products are kept). */
+export async function seedCatalog(): Promise<number> {
+  let added = 0;
+  for (const p of CATALOG) {
+    const res = await Product.updateOne({ _id: p.id }, { $setOnInsert: { ...p, _id: p.id } }, { upsert: true });
+    added += res.upsertedCount;
+  }
+  return added;
+}
+
+export async function listProducts(): Promise<ProductDoc[]> {
+  return Product.find().sort({ _id: 1 }).lean();
+}
+
+export function productView(p: ProductDoc) {
+  return { id: p._id, name: p.name, kind: p.kind, billing: p.billing, cancellation: p.cancellation, deliverable: p.deliverable, prices: p.prices, downloads: p.downloads ?? null };
+}

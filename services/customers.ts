@@ -1,0 +1,72 @@
+/** A partner's customers, named by id, name, tenant GUID or domain name alike. */
+import crypto from 'node:crypto';
+import { AppError, isDuplicateKey, notFound } from '../lib/errors';
+import { Customer, type CustomerDoc } from '../models';
+import { countryName, isMarketCode } from '../domain/countries';
+import { currencyForMarket } from '../domain/markets';
+
+export interface CustomerInput {
+  name: string;
+  tenantId: string;
+  domain: string;
+  market: string;
+}
+
+export function customerView(c: CustomerDoc) {
+  return {
+    id: c._id,
+    name: c.name,
+    tenantId: c.tenantId,
+    domain: c.domain,
+    market: c.market,
+    marketName: countryName(c.market) ?? c.market,
+    currency: currencyForMarket(c.market),
+    createdAt: c.createdAt.toISOString(),
+  };
+}
+
+export async function createCustomer(partnerId: string, input: CustomerInput): Promise<CustomerDoc> {
+  if (!isMarketCode(input.market)) {
+    throw new AppError(400, 'validation_failed', `body.market ${JSON.stringify(input.market)} is not an ISO 3166-1 alpha-2 country code`, 'body.market');
+  }
+  const doc = {
+    _id: crypto.randomUUID(),
+    partnerId,
+    name: input.name.trim(),
+    nameKey: input.name.trim().toLowerCase(),
+    tenantId: input.tenantId.toLowerCase(),
+    domain: input.domain.toLowerCase(),
+    market: input.market,
+    createdAt: new Date(),
+  };
+  try {
+    await Customer.create(doc);
+  } catch (e) {
+    if (!isDuplicateKey(e)) throw e;
+    const clash = await Customer.findOne({ partnerId, $or: [{ tenantId: doc.tenantId }, { domain: doc.domain }, { nameKey: doc.nameKey }] }).lean();
+    const field = clash?.tenantId === doc.tenantId ? 'tenantId' : clash?.domain === doc.domain ? 'domain' : 'name';
+    throw new AppError(409, 'customer_exists', `a customer with this ${field} already exists (${clash?._id ?? 'unknown'})`, `body.${field}`);
+  }
+  return doc;
+}
+
+export async function listCustomers(partnerId: string): Promise<CustomerDoc[]> {
+  return Customer.find({ partnerId }).sort({ nameKey: 1 }).lean();
+}
+
+/** Finds the partner's customer by id, tenant GUID, domain name or name (in that order of preference). */
+export async function resolveCustomer(partnerId: string, ref: string): Promise<CustomerDoc> {
+  const raw = ref.trim();
+  const key = raw.toLowerCase();
+  const found = await Customer.find({ partnerId, $or: [{ _id: raw }, { tenantId: key }, { domain: key }, { nameKey: key }] }).limit(4).lean();
+  const match = found.find((c) => c._id === raw) ?? found.find((c) => c.tenantId === key) ?? found.find((c) => c.domain === key) ?? found.find((c) => c.nameKey === key);
+  if (!match) throw notFound('customer', ref);
+  return match;
+}
+
+/** Whether `ref` names this customer (id, name, tenant GUID or domain). */
+export function namesCustomer(c: Pick<CustomerDoc, 'name' | 'tenantId' | 'domain'> & { id?: string; _id?: string }, ref: string): boolean {
+  const raw = ref.trim();
+  const key = raw.toLowerCase();
+  return raw === (c.id ?? c._id) || key === c.tenantId.toLowerCase() || key === c.domain.toLowerCase() || key === c.name.trim().toLowerCase();
+}

@@ -1,0 +1,38 @@
+/** Reachability of the servers the service needs, each with its latency. */
+import type { Client } from '@temporalio/client';
+import type { Mailer } from '../lib/mailer';
+import { pingDatabase } from '../lib/db';
+
+export interface HealthDeps {
+  client: Client;
+  mailer: Mailer;
+}
+
+interface Check {
+  ok: boolean;
+  latencyMs: number | null;
+  error?: string;
+}
+
+async function timed(fn: () => Promise<unknown>, timeoutMs = 3000): Promise<Check> {
+  const started = process.hrtime.bigint();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([fn(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)))]);
+    return { ok: true, latencyMs: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100 };
+  } catch (e) {
+    return { ok: false, latencyMs: null, error: (e as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function checkHealth(deps: HealthDeps) {
+  const [temporal, database, smtp] = await Promise.all([
+    timed(() => deps.client.workflowService.getSystemInfo({})),
+    timed(() => pingDatabase()),
+    timed(() => deps.mailer.verify()),
+  ]);
+  const status = temporal.ok && database.ok && smtp.ok ? ('ok' as const) : ('degraded' as const);
+  return { status, temporal, database, smtp };
+}

@@ -1,0 +1,273 @@
+/**
+ * Orders: placing (one workflow per order, answered once the order is recorded), importing, reading,
+ * and cancelling through the order's workflow. The API never writes an order itself: the workflow's
+ * activities do, one after another.
+ */
+import crypto from 'node:crypto';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { AppError, isDuplicateKey, notFound } from '../lib/errors';
+import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
+import { checkMarket, priceOrder } from '../domain/pricing';
+import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
+import type { OrderActor, OrderTerms } from '../domain/orders';
+import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult } from '../contracts/orders';
+import type { orderWorkflow } from '../workflows/order';
+import type { AuthContext } from '../api/auth';
+import { namesCustomer, resolveCustomer } from './customers';
+
+export interface OrderServiceDeps {
+  client: Client;
+  taskQueue: string;
+  reminderDaysBeforeClose: number;
+  /** the clock of the API's read-side checks (the workflow's validator has the final word) */
+  now?: () => Date;
+}
+
+export interface PlaceOrderInput {
+  productId: string;
+  quantity: number;
+}
+
+export interface ImportItem {
+  orderId: string;
+  productId: string;
+  quantity: number;
+  purchasedAt: string;
+}
+
+export interface CancelInput {
+  customer: string;
+  productName: string;
+  acknowledged: true;
+}
+
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+
+/** HTTP status of a refusal: "already cancelled" is a state conflict, the others are business rules. */
+export const refusalStatus = (code: CancellationRefusalCode) => (code === 'already_cancelled' ? 409 : 422);
+
+function refusalError(a: CancellationAssessment): AppError {
+  const r = a.reason!;
+  return new AppError(refusalStatus(r.code), r.code, r.message, undefined, a);
+}
+
+export function orderView(o: OrderDoc, events: { type: string; at: Date; data: Record<string, unknown> }[] | null) {
+  const view = {
+    id: o._id,
+    status: o.status,
+    customer: { id: o.customer.id, name: o.customer.name, tenantId: o.customer.tenantId, domain: o.customer.domain, market: o.customer.market },
+    product: { id: o.product.id, name: o.product.name, kind: o.product.kind, billing: o.product.billing, cancellation: o.product.cancellation, deliverable: o.product.deliverable },
+    quantity: o.pricing.quantity,
+    pricing: o.pricing,
+    imported: o.imported,
+    placedBy: o.placedBy,
+    purchasedAt: iso(o.purchasedAt)!,
+    paidAt: iso(o.paidAt),
+    provisionedAt: iso(o.provisionedAt),
+    cancellationWindow: { endsAt: iso(o.windowEndsAt), closedAt: iso(o.windowClosedAt) },
+    termEndsAt: iso(o.termEndsAt),
+    expiredAt: iso(o.expiredAt),
+    cancellation: o.cancellation ? { at: iso(o.cancellation.at)!, by: o.cancellation.by, credit: o.cancellation.credit } : null,
+  };
+  return events ? { ...view, timeline: events.map((e) => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} })) } : view;
+}
+
+export function createOrderService(deps: OrderServiceDeps) {
+  const { client, taskQueue } = deps;
+  const clock = deps.now ?? (() => new Date());
+
+  async function loadOrder(partnerId: string, orderId: string): Promise<OrderDoc> {
+    const order = await Order.findOne({ _id: orderId, partnerId }).lean<OrderDoc>();
+    if (!order) throw notFound('order', orderId);
+    return order;
+  }
+
+  async function loadProduct(productId: string, field: string): Promise<ProductDoc> {
+    const product = await Product.findById(productId).lean();
+    if (!product) throw new AppError(422, 'unknown_product', `${field} ${JSON.stringify(productId)} is not in the catalog (GET /products)`, field);
+    return product;
+  }
+
+  function actorOf(auth: AuthContext): OrderActor {
+    return { userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role };
+  }
+
+  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, imported: boolean, requestId: string): Promise<OrderTerms> {
+    const partner = await Partner.findById(auth.partnerId).lean();
+    const notify = [...new Set([partner?.email, auth.user.email].filter((x): x is string => Boolean(x)))];
+    return {
+      orderId,
+      partnerId: auth.partnerId!,
+      customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain, market: customer.market },
+      product: { id: product._id, name: product.name, kind: product.kind, billing: product.billing, cancellation: product.cancellation, deliverable: product.deliverable },
+      pricing: priceOrder(product, customer.market, quantity),
+      purchasedAt: purchasedAt.toISOString(),
+      imported,
+      placedBy: actorOf(auth),
+      notify,
+      reminderDaysBeforeClose: deps.reminderDaysBeforeClose,
+      requestId,
+    };
+  }
+
+  /** Starts the order's workflow (or joins the running one) and answers once the order is recorded. */
+  async function startOrder(terms: OrderTerms): Promise<void> {
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof orderWorkflow>('orderWorkflow', {
+      workflowId: orderWorkflowId(terms.orderId),
+      taskQueue,
+      args: [terms],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      memo: { requestId: terms.requestId, partnerId: terms.partnerId },
+    });
+    try {
+      await client.workflow.executeUpdateWithStart(waitForStageUpdate, { args: ['recorded'], startWorkflowOperation });
+    } catch (e) {
+      // the order's workflow already ran to its end: the order is recorded
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    }
+  }
+
+  async function view(partnerId: string, orderId: string) {
+    const order = await loadOrder(partnerId, orderId);
+    const events = await OrderEvent.find({ orderId }).sort({ at: 1, _id: 1 }).lean();
+    return orderView(order, events);
+  }
+
+  async function cancelOne(auth: AuthContext, order: OrderDoc, requestId: string): Promise<CancelOrderResult> {
+    const pre = assessCancellation(order, clock());
+    if (!pre.cancellable) throw refusalError(pre);
+    try {
+      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId }] });
+    } catch (e) {
+      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type) {
+        const details = e.cause.details?.[0] as CancellationAssessment | undefined;
+        const code = e.cause.type as CancellationRefusalCode;
+        throw new AppError(refusalStatus(code), code, e.cause.message, undefined, details);
+      }
+      if (e instanceof WorkflowNotFoundError) {
+        // the order's workflow has ended, which happens only after its window closed
+        const fresh = (await Order.findById(order._id).lean<OrderDoc>())!;
+        const again = assessCancellation(fresh, clock());
+        if (!again.cancellable) throw refusalError(again);
+        throw new AppError(409, 'order_closed', `order ${order._id} has reached the end of its life and can no longer be cancelled`);
+      }
+      throw e;
+    }
+  }
+
+  return {
+    async place(auth: AuthContext, customerRef: string, input: PlaceOrderInput, idempotencyKey: string, requestId: string) {
+      const customer = await resolveCustomer(auth.partnerId!, customerRef);
+      const product = await loadProduct(input.productId, 'body.productId');
+      const refusal = checkMarket(product, customer.market);
+      if (refusal) throw new AppError(422, refusal.code, refusal.message, 'customer.market', { market: customer.market });
+      const requestHash = crypto.createHash('sha256').update(JSON.stringify([customer._id, product._id, input.quantity])).digest('hex');
+      let orderId: string = crypto.randomUUID();
+      let replayed = false;
+      try {
+        await IdempotencyRecord.create({ _id: `${auth.partnerId}:${idempotencyKey}`, partnerId: auth.partnerId!, requestHash, orderId, createdAt: new Date() });
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+        const first = await IdempotencyRecord.findById(`${auth.partnerId}:${idempotencyKey}`).lean();
+        if (!first) throw e;
+        if (first.requestHash !== requestHash) {
+          throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different order; use a new key for a new order', 'header.idempotency-key');
+        }
+        orderId = first.orderId;
+        replayed = true;
+      }
+      // a replay re-sends the same terms: if the first request died before starting the workflow, this one starts it
+      const terms = await termsFor(auth, orderId, customer, product, input.quantity, clock(), false, requestId);
+      await startOrder(terms);
+      return { order: await view(auth.partnerId!, orderId), replayed };
+    },
+
+    async importOrders(auth: AuthContext, customerRef: string, items: ImportItem[], requestId: string) {
+      const customer = await resolveCustomer(auth.partnerId!, customerRef);
+      const now = clock();
+      const results = [];
+      for (const [i, item] of items.entries()) {
+        const field = `body.orders[${i}]`;
+        const purchasedAt = new Date(item.purchasedAt);
+        if (purchasedAt.getTime() > now.getTime()) throw new AppError(400, 'validation_failed', `${field}.purchasedAt is in the future`, `${field}.purchasedAt`);
+        const product = await loadProduct(item.productId, `${field}.productId`);
+        const refusal = checkMarket(product, customer.market);
+        if (refusal) throw new AppError(422, refusal.code, refusal.message, `${field}.productId`, { market: customer.market });
+      }
+      for (const item of items) {
+        const existing = await Order.findById(item.orderId).lean<OrderDoc>();
+        if (existing && (existing.partnerId !== auth.partnerId || existing.customerId !== customer._id)) {
+          results.push({ orderId: item.orderId, outcome: 'conflict' as const, message: 'an order with this id already exists elsewhere' });
+          continue;
+        }
+        if (existing) {
+          results.push({ orderId: item.orderId, outcome: 'exists' as const, message: 'already imported' });
+          continue;
+        }
+        const product = (await Product.findById(item.productId).lean())!;
+        const terms = await termsFor(auth, item.orderId, customer, product, item.quantity, new Date(item.purchasedAt), true, requestId);
+        await startOrder(terms);
+        const recorded = await Order.findById(item.orderId).lean<OrderDoc>();
+        results.push(
+          recorded && recorded.partnerId === auth.partnerId
+            ? { orderId: item.orderId, outcome: 'imported' as const, message: 'imported' }
+            : { orderId: item.orderId, outcome: 'conflict' as const, message: 'an order with this id already exists elsewhere' },
+        );
+      }
+      return { results };
+    },
+
+    view,
+
+    async list(auth: AuthContext, customerRef: string) {
+      const customer = await resolveCustomer(auth.partnerId!, customerRef);
+      const orders = await Order.find({ partnerId: auth.partnerId, customerId: customer._id }).sort({ purchasedAt: -1, _id: 1 }).lean<OrderDoc[]>();
+      return orders.map((o) => orderView(o, null));
+    },
+
+    async cancellation(auth: AuthContext, orderId: string) {
+      const order = await loadOrder(auth.partnerId!, orderId);
+      return { orderId, ...assessCancellation(order, clock()) };
+    },
+
+    async cancel(auth: AuthContext, orderId: string, input: CancelInput, requestId: string): Promise<CancelOrderResult> {
+      const order = await loadOrder(auth.partnerId!, orderId);
+      if (!namesCustomer(order.customer, input.customer)) {
+        throw new AppError(422, 'customer_mismatch', `body.customer ${JSON.stringify(input.customer)} is not the customer of order ${orderId}`, 'body.customer');
+      }
+      const named = input.productName.trim().toLowerCase();
+      if (named !== order.product.name.toLowerCase() && named !== order.product.id) {
+        throw new AppError(422, 'product_mismatch', `body.productName ${JSON.stringify(input.productName)} is not the product of order ${orderId} (${order.product.name})`, 'body.productName');
+      }
+      return cancelOne(auth, order, requestId);
+    },
+
+    async cancelMany(auth: AuthContext, customerRef: string, orderIds: string[], requestId: string) {
+      const customer = await resolveCustomer(auth.partnerId!, customerRef);
+      const results = await Promise.all(
+        orderIds.map(async (orderId) => {
+          const order = await Order.findOne({ _id: orderId, partnerId: auth.partnerId, customerId: customer._id }).lean<OrderDoc>();
+          if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
+          try {
+            const r = await cancelOne(auth, order, requestId);
+            return { orderId, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
+          } catch (e) {
+            if (e instanceof AppError) return { orderId, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };
+            throw e;
+          }
+        }),
+      );
+      return { results };
+    },
+  };
+}
+
+export type OrderService = ReturnType<typeof createOrderService>;

@@ -1,0 +1,3 @@
+export { orderWorkflow } from './order';
+export { closeInvoicesWorkflow } from './invoices';
+export { skeletonWorkflow } from './bench';

@@ -1,0 +1,120 @@
+/**
+ * One workflow per order (id `order:<orderId>`): payment, provisioning, confirmation, the cancellation
+ * window as a durable timer with a reminder before it closes, and for subscriptions the end of the term.
+ * Cancellation is an Update whose validator applies the domain's rule at workflow time, so a refused
+ * request never enters the history. Every side effect is an activity.
+ */
+import { ApplicationFailure, condition, log, proxyActivities, setHandler, allHandlersFinished } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  cancelOrderUpdate,
+  orderStateQuery,
+  waitForStageUpdate,
+  ORDER_STAGES,
+  type CancelOrderResult,
+  type OrderStage,
+  type OrderWorkflowState,
+} from '../contracts/orders';
+import type { OrderStatus, OrderTerms } from '../domain/orders';
+import { assessCancellation, cancellationCredit, termEnd, windowEnd } from '../domain/cancellation';
+import { DAY_MS } from '../domain/time';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+export interface OrderOutcome {
+  orderId: string;
+  status: OrderStatus;
+}
+
+const now = () => new Date(Date.now());
+
+export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
+  const { orderId } = terms;
+  let status: OrderStatus = 'pending';
+  let stage: OrderStage | null = null;
+  let windowClosed = false;
+  let termEnded = false;
+  let cancelling = false;
+
+  const state = (): OrderWorkflowState => ({ orderId, status, stage, windowClosed, termEnded, cancelling });
+  const reached = (s: OrderStage) => stage !== null && ORDER_STAGES.indexOf(stage) >= ORDER_STAGES.indexOf(s);
+  const assess = () => assessCancellation({ status: cancelling ? 'cancelled' : status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, now());
+
+  setHandler(orderStateQuery, state);
+  setHandler(waitForStageUpdate, async (s) => {
+    await condition(() => reached(s) || status === 'cancelled');
+    return state();
+  });
+  setHandler(
+    cancelOrderUpdate,
+    async (request): Promise<CancelOrderResult> => {
+      const verdict = assess();
+      if (!verdict.cancellable) throw refusal(verdict);
+      cancelling = true;
+      const at = now();
+      log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
+      // a cancellation right after the purchase waits for provisioning, so it revokes what was made
+      await condition(() => reached('provisioned'));
+      const credit = cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at);
+      await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit, requestId: request.requestId });
+      status = 'cancelled';
+      await acts.sendOrderEmail(orderId, 'cancellation');
+      return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit };
+    },
+    {
+      validator: (_request) => {
+        const verdict = assess();
+        if (!verdict.cancellable) throw refusal(verdict);
+      },
+    },
+  );
+
+  // Placement
+  await acts.recordOrder(terms);
+  stage = 'recorded';
+  await acts.recordPayment(orderId, terms.purchasedAt);
+  stage = 'paid';
+  await acts.provisionOrder(orderId, now().toISOString());
+  if (!cancelling) status = 'active';
+  stage = 'provisioned';
+  if (!terms.imported) await acts.sendOrderEmail(orderId, 'confirmation');
+  stage = 'confirmed';
+
+  // The cancellation window, with a reminder before it closes
+  const closesAt = windowEnd(terms);
+  if (closesAt) {
+    const remindAt = closesAt.getTime() - terms.reminderDaysBeforeClose * DAY_MS;
+    if (terms.reminderDaysBeforeClose > 0 && Date.now() < remindAt) {
+      await condition(() => cancelling, remindAt - Date.now());
+      if (!cancelling) await acts.sendOrderEmail(orderId, 'reminder');
+    }
+    if (Date.now() < closesAt.getTime()) await condition(() => cancelling, closesAt.getTime() - Date.now());
+    if (!cancelling) {
+      await acts.recordWindowClosed(orderId, closesAt.toISOString());
+      windowClosed = true;
+    }
+  }
+
+  // The end of a subscription's term
+  const endsAt = termEnd(terms);
+  if (endsAt && !cancelling) {
+    if (Date.now() < endsAt.getTime()) await condition(() => cancelling, endsAt.getTime() - Date.now());
+    if (!cancelling) {
+      await acts.recordTermEnded(orderId, endsAt.toISOString());
+      status = 'expired';
+      termEnded = true;
+    }
+  }
+
+  if (cancelling) await condition(() => status === 'cancelled');
+  await condition(allHandlersFinished);
+  return { orderId, status };
+}
+
+function refusal(verdict: ReturnType<typeof assessCancellation>): ApplicationFailure {
+  const reason = verdict.reason!;
+  return ApplicationFailure.create({ type: reason.code, message: reason.message, nonRetryable: true, details: [verdict] });
+}
