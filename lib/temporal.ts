@@ -11,8 +11,10 @@ export async function connectClient(address: string, namespace: string): Promise
 }
 
 /** Sends the SDK's own logs (workflow `log`, worker lifecycle) through pino as JSON lines. */
-export function installRuntimeLogger(log: Logger, level: LogLevel = 'INFO'): void {
+export function installRuntimeLogger(log: Logger, level: LogLevel = 'INFO', coreLevel: LogLevel = 'WARN'): void {
   Runtime.install({
+    // the SDK core's own (Rust) logs are forwarded too, at `coreLevel` and above
+    telemetryOptions: { logging: { filter: { core: coreLevel, other: 'ERROR' }, forward: {} } },
     logger: new DefaultLogger(level, (entry) => {
       const fields = { ...(entry.meta ?? {}), sdk: true };
       const msg = entry.message;

@@ -1,0 +1,199 @@
+/** The first slice through everything, against the real servers: auth, validation, an order end to end. */
+import { expect } from 'chai';
+import { Order, OrderEvent, IdempotencyRecord, LedgerLine, ActivationKey, EmailRecord } from '../models';
+import { orderWorkflowId } from '../contracts/orders';
+import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+
+describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  it('when asked for health, then Temporal, the database and SMTP are reachable, each with a latency', async () => {
+    const res = await app.api('GET', '/health', { token: null });
+    expect(res.status).to.equal(200);
+    expect(res.body.status).to.equal('ok');
+    for (const k of ['temporal', 'database', 'smtp']) {
+      expect(res.body[k].ok, k).to.equal(true);
+      expect(res.body[k].latencyMs, k).to.be.a('number');
+    }
+  });
+
+  it('serves an OpenAPI 3.1 document with every route, its security and its error responses', async () => {
+    const res = await app.api('GET', '/openapi.json', { token: null });
+    expect(res.status).to.equal(200);
+    expect(res.body.openapi).to.equal('3.1.0');
+    const post = res.body.paths['/customers/{customer}/orders'].post;
+    expect(post.security).to.deep.equal([{ bearerAuth: [] }]);
+    expect(post.responses).to.include.keys('201', '400', '401', '403', '404', '422');
+    expect(post.parameters.map((p: { name: string }) => p.name)).to.include.members(['customer', 'idempotency-key']);
+    expect(res.body.paths['/health'].get.security).to.deep.equal([]);
+    expect(Object.keys(res.body.paths)).to.include.members(['/products', '/customers', '/orders/{id}', '/orders/{id}/cancel', '/invoices/{month}']);
+  });
+
+  it('when no token or a wrong token is sent, then 401 and the error shape', async () => {
+    const none = await app.api('GET', '/products', { token: null });
+    expect(none.status).to.equal(401);
+    expect(none.body.error).to.include({ status: 401, code: 'unauthorized' });
+    expect(none.body.error.requestId).to.be.a('string');
+    expect((await app.api('GET', '/products', { token: 'cspd_nope' })).status).to.equal(401);
+  });
+
+  it('when a route is unknown, then a JSON 404', async () => {
+    const res = await app.api('GET', '/nowhere');
+    expect(res.status).to.equal(404);
+    expect(res.body.error.code).to.equal('route_not_found');
+  });
+
+  it('lists the catalog', async () => {
+    const res = await app.api('GET', '/products', { token: app.tokens['sales-agent'] });
+    expect(res.status).to.equal(200);
+    const ids = res.body.map((p: { id: string }) => p.id);
+    expect(ids).to.include.members(['azure-ri-vm-1y', 'azure-ri-vm-3y', 'windows-server-datacenter-sub', 'windows-server-standard-sub', 'sql-server-standard-sub', 'sql-server-enterprise-sub', 'windows-server-standard-perpetual', 'sql-server-standard-perpetual', 'windows-7-esu-2020', 'suse-linux-enterprise-server-plan', 'red-hat-enterprise-linux-plan']);
+    const esu = res.body.find((p: { id: string }) => p.id === 'windows-7-esu-2020');
+    expect(esu.cancellation).to.deep.equal({ mode: 'support-request-only' });
+  });
+
+  it('when an order is placed, then it is recorded at once, its workflow runs, and the confirmation email arrives (HTML and text)', async () => {
+    const customer = await app.newCustomer('US');
+    const requestId = uniq('req');
+    const res = await app.api('POST', `/customers/${customer.domain}/orders`, {
+      headers: { 'idempotency-key': uniq('key'), 'x-request-id': requestId },
+      body: { productId: 'windows-server-standard-sub', quantity: 2 },
+    });
+    expect(res.status).to.equal(201);
+    expect(res.headers.get('x-request-id')).to.equal(requestId);
+    expect(res.headers.get('location')).to.equal(`/orders/${res.body.id}`);
+    const order = res.body;
+    expect(order.customer.id).to.equal(customer.id);
+    expect(order.pricing).to.deep.include({ currency: 'USD', quantity: 2, total: 2 * 36_500 });
+    expect(order.pricing.tax.treatment).to.equal('exclusive');
+
+    const read = await app.api('GET', `/orders/${order.id}`);
+    expect(read.status).to.equal(200);
+    expect(read.body.id).to.equal(order.id);
+    expect(read.body.timeline.map((e: { type: string }) => e.type)).to.include('placed');
+
+    // the request id followed the request into the workflow
+    const desc = await app.client.workflow.getHandle(orderWorkflowId(order.id)).describe();
+    expect(desc.type).to.equal('orderWorkflow');
+    expect(await desc.memo).to.deep.include({ requestId });
+    expect((await Order.findById(order.id).lean())!.requestId).to.equal(requestId);
+
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(order.id) && m.subject.includes('confirmed'));
+    expect(mail.to).to.include(`admin-agent@${app.partnerId}.example`);
+    expect(mail.html).to.contain(order.id).and.contain('730.00 USD').and.contain('<table');
+    expect(mail.text).to.contain(order.id).and.contain('730.00 USD');
+    expect(mail.messageId).to.match(/@csp-desk>?$/);
+
+    // the workflow carried it through payment and provisioning
+    await waitFor(async () => (await Order.findById(order.id).lean())?.status === 'active');
+    const final = await app.api('GET', `/orders/${order.id}`);
+    expect(final.body.paidAt).to.be.a('string');
+    expect(final.body.timeline.map((e: { type: string }) => e.type)).to.include.members(['placed', 'payment-recorded', 'provisioned', 'email-sent']);
+    expect(await ActivationKey.countDocuments({ orderId: order.id })).to.equal(1);
+    expect(await LedgerLine.countDocuments({ orderId: order.id, kind: 'charge' })).to.equal(1);
+  });
+
+  it('when the same Idempotency-Key is sent again, then the same order comes back and no second one is made', async () => {
+    const customer = await app.newCustomer('US');
+    const key = uniq('key');
+    const first = await placeOrder(app, customer.id, 'sql-server-standard-sub', { key });
+    const again = await app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': key }, body: { productId: 'sql-server-standard-sub', quantity: 1 } });
+    expect(again.status).to.equal(201);
+    expect(again.body.id).to.equal(first.id);
+    expect(again.headers.get('idempotent-replayed')).to.equal('true');
+    const other = await app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': key }, body: { productId: 'sql-server-standard-sub', quantity: 5 } });
+    expect(other.status).to.equal(422);
+    expect(other.body.error).to.include({ code: 'idempotency_key_reused', field: 'header.idempotency-key' });
+    expect(await Order.countDocuments({ customerId: customer.id })).to.equal(1);
+  });
+
+  it('when 100 identical requests with one Idempotency-Key race, then exactly one order and one workflow exist', async () => {
+    const customer = await app.newCustomer('US');
+    const key = uniq('key-race');
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': key }, body: { productId: 'windows-server-datacenter-sub', quantity: 1 } }),
+      ),
+    );
+    const statuses = [...new Set(responses.map((r) => r.status))];
+    expect(statuses, JSON.stringify(responses.find((r) => r.status !== 201)?.body)).to.deep.equal([201]);
+    const ids = new Set(responses.map((r) => r.body.id));
+    expect(ids.size).to.equal(1);
+    const [orderId] = [...ids];
+    expect(await Order.countDocuments({ customerId: customer.id })).to.equal(1);
+    expect(await IdempotencyRecord.countDocuments({ _id: `${app.partnerId}:${key}` })).to.equal(1);
+    const workflows = [];
+    for await (const w of app.client.workflow.list({ query: `WorkflowId = '${orderWorkflowId(orderId)}'` })) workflows.push(w);
+    expect(workflows).to.have.length(1);
+    await app.stack.mailbox.waitFor((m) => m.subject.includes(orderId));
+    await waitFor(async () => (await EmailRecord.findById(`order:${orderId}:confirmation`).lean())?.status === 'sent');
+    const mails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId));
+    expect(mails).to.have.length(1);
+    expect(await OrderEvent.countDocuments({ orderId, type: 'placed' })).to.equal(1);
+  });
+
+  describe('when the input is bad, then a 400 names the field and nothing is written', () => {
+    const cases: [string, Record<string, string>, unknown, string][] = [
+      ['quantity 0', { 'idempotency-key': 'k-validation-1' }, { productId: 'windows-server-standard-sub', quantity: 0 }, 'body.quantity'],
+      ['quantity a string', { 'idempotency-key': 'k-validation-2' }, { productId: 'windows-server-standard-sub', quantity: '2' }, 'body.quantity'],
+      ['no product', { 'idempotency-key': 'k-validation-3' }, { quantity: 1 }, 'body.productId'],
+      ['an unknown field', { 'idempotency-key': 'k-validation-4' }, { productId: 'windows-server-standard-sub', quantity: 1, discount: 5 }, 'body.discount'],
+      ['no Idempotency-Key', {}, { productId: 'windows-server-standard-sub', quantity: 1 }, 'header.idempotency-key'],
+    ];
+    for (const [what, headers, body, field] of cases) {
+      it(what, async () => {
+        const customer = await app.newCustomer('US');
+        const res = await app.api('POST', `/customers/${customer.id}/orders`, { headers, body });
+        expect(res.status).to.equal(400);
+        expect(res.body.error).to.include({ code: 'validation_failed', field });
+        expect(res.body.error.message).to.contain(field);
+        expect(await Order.countDocuments({ customerId: customer.id })).to.equal(0);
+      });
+    }
+    it('malformed JSON', async () => {
+      const customer = await app.newCustomer('US');
+      const res = await app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': 'k-json-1' }, raw: '{"productId":' });
+      expect(res.status).to.equal(400);
+      expect(res.body.error).to.include({ code: 'invalid_json', field: 'body' });
+    });
+    it('an unknown product: 422 naming the field', async () => {
+      const customer = await app.newCustomer('US');
+      const res = await app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': uniq('k') }, body: { productId: 'office-2003', quantity: 1 } });
+      expect(res.status).to.equal(422);
+      expect(res.body.error).to.include({ code: 'unknown_product', field: 'body.productId' });
+    });
+  });
+
+  it('when a role may not place orders, then 403 and nothing is written', async () => {
+    const customer = await app.newCustomer('US');
+    for (const role of ['marketing-content-admin', 'referral-admin', 'account-admin', 'global-admin', 'support-agent'] as const) {
+      const res = await app.api('POST', `/customers/${customer.id}/orders`, { token: app.tokens[role], headers: { 'idempotency-key': uniq('k') }, body: { productId: 'windows-server-standard-sub', quantity: 1 } });
+      expect(res.status, role).to.equal(403);
+      expect(res.body.error.code).to.equal('forbidden');
+    }
+    expect(await Order.countDocuments({ customerId: customer.id })).to.equal(0);
+    expect((await placeOrder(app, customer.id, 'windows-server-standard-sub', { token: app.tokens['sales-agent'] })).status).to.be.oneOf(['pending', 'active']);
+  });
+
+  it("when another partner's order or customer is asked for, then 404 and nothing is written", async () => {
+    const customer = await app.newCustomer('US');
+    const order = await placeOrder(app, customer.id, 'windows-server-standard-sub');
+    expect((await app.api('GET', `/orders/${order.id}`, { token: app.otherTokens['admin-agent'] })).status).to.equal(404);
+    expect((await app.api('GET', `/customers/${customer.id}`, { token: app.otherTokens['admin-agent'] })).status).to.equal(404);
+    const res = await app.api('POST', `/customers/${customer.id}/orders`, { token: app.otherTokens['sales-agent'], headers: { 'idempotency-key': uniq('k') }, body: { productId: 'windows-server-standard-sub', quantity: 1 } });
+    expect(res.status).to.equal(404);
+    expect(await Order.countDocuments({ customerId: customer.id })).to.equal(1);
+  });
+});
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,42 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { CONFIG_KEYS, ConfigError, loadConfig } from '../lib/config';
+
+const root = path.resolve(__dirname, '..', '..');
+
+describe('configuration', () => {
+  it('when nothing is set, then every default applies', () => {
+    const c = loadConfig({});
+    expect(c.PORT).to.equal(3000);
+    expect(c.CANCELLATION_REMINDER_DAYS).to.equal(7);
+    expect(c.MONGODB_URI).to.match(/^mongodb:\/\//);
+  });
+  it('when a value is bad, then one clear line names the variable and what it expects', () => {
+    for (const [key, value, expected] of [
+      ['PORT', 'abc', /PORT="abc" is invalid.*API port/],
+      ['MONGODB_URI', 'postgres://x', /MONGODB_URI=.*mongodb/],
+      ['CANCELLATION_REMINDER_DAYS', '90', /CANCELLATION_REMINDER_DAYS="90"/],
+      ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud" is invalid/],
+    ] as const) {
+      let err: unknown;
+      try {
+        loadConfig({ [key]: value });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, key).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).variable).to.equal(key);
+      expect((err as Error).message).to.match(expected).and.not.contain('\n');
+    }
+  });
+  it('.env.example lists every variable with its default', () => {
+    const lines = fs.readFileSync(path.join(root, '.env.example'), 'utf8').split('\n');
+    const vars = new Map(lines.filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const defaults = loadConfig({});
+    for (const key of CONFIG_KEYS) {
+      expect(vars.has(key), key).to.equal(true);
+      expect(vars.get(key), key).to.equal(String(defaults[key]));
+    }
+  });
+});

@@ -1,0 +1,165 @@
+import { expect } from 'chai';
+import { formatMinor, mulDiv, taxPortionOfInclusive } from '../domain/money';
+import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, monthKey, previousMonthKey } from '../domain/time';
+import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
+import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
+import { checkMarket, priceOrder } from '../domain/pricing';
+import { summarizeInvoice } from '../domain/invoice';
+import type { OrderPricing } from '../domain/orders';
+
+const T0 = new Date('2026-03-01T10:00:00.000Z');
+const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
+const usd = (total: number): OrderPricing => ({ currency: 'USD', unitPrice: total, quantity: 1, total, tax: { treatment: 'exclusive', rateBps: null, amount: null } });
+const order = (productId: string, total = 36_500, status: CancellableOrder['status'] = 'active'): CancellableOrder => {
+  const p = findCatalogProduct(productId)!;
+  return { status, purchasedAt: T0.toISOString(), product: p, pricing: usd(total) };
+};
+
+describe('money', () => {
+  it('when a ratio is not whole, then mulDiv rounds half up without floating point', () => {
+    expect(mulDiv(100, 1, 3)).to.equal(33);
+    expect(mulDiv(100, 2, 3)).to.equal(67);
+    expect(mulDiv(5, 1, 2)).to.equal(3);
+    expect(mulDiv(-5, 1, 2)).to.equal(-3);
+    expect(mulDiv(9_007_199_254_740_991, 3, 3)).to.equal(9_007_199_254_740_991);
+  });
+  it('when the inputs are not safe integers, then mulDiv refuses', () => {
+    expect(() => mulDiv(1.5, 1, 2)).to.throw(RangeError);
+    expect(() => mulDiv(1, 1, 0)).to.throw(RangeError);
+  });
+  it('formats minor units as decimals, JPY without any', () => {
+    expect(formatMinor(123456, 2)).to.equal('1234.56');
+    expect(formatMinor(5, 2)).to.equal('0.05');
+    expect(formatMinor(-5, 2)).to.equal('-0.05');
+    expect(formatMinor(1500, 0)).to.equal('1500');
+  });
+  it('extracts the tax contained in a tax-inclusive price (GST 10%: one eleventh)', () => {
+    expect(taxPortionOfInclusive(11_000, 1000)).to.equal(1000);
+    expect(taxPortionOfInclusive(100, 1000)).to.equal(9);
+  });
+});
+
+describe('time', () => {
+  it('counts day 1 from the purchase instant', () => {
+    expect(dayNumber(T0, T0)).to.equal(1);
+    expect(dayNumber(T0, at(0, 23))).to.equal(1);
+    expect(dayNumber(T0, at(1))).to.equal(2);
+    expect(dayNumber(T0, at(59, 23))).to.equal(60);
+    expect(dayNumber(T0, at(60))).to.equal(61);
+  });
+  it('adds calendar months in UTC, clamping to the month end', () => {
+    expect(addMonthsUtc(new Date('2026-01-31T00:00:00Z'), 1).toISOString()).to.equal('2026-02-28T00:00:00.000Z');
+    expect(addMonthsUtc(new Date('2027-03-01T10:00:00Z'), 12).toISOString()).to.equal('2028-03-01T10:00:00.000Z');
+  });
+  it('names months and the month before', () => {
+    expect(monthKey(new Date('2026-12-31T23:59:59Z'))).to.equal('2026-12');
+    expect(previousMonthKey('2026-01')).to.equal('2025-12');
+    expect(daysUntil(at(10), at(12, 1))).to.equal(3);
+    expect(daysUntil(at(13), at(12))).to.equal(0);
+  });
+});
+
+describe('cancellation rules', () => {
+  it('when it is day 59 or day 60, then a standard purchase can be cancelled without a fee', () => {
+    for (const now of [at(58, 1), at(59, 1), at(59, 23)]) {
+      const a = assessCancellation(order('windows-server-standard-perpetual'), now);
+      expect(a.cancellable, now.toISOString()).to.equal(true);
+      expect(a.reason).to.equal(null);
+      expect(a.earlyTerminationFee).to.deep.equal({ amount: 0, currency: 'USD' });
+    }
+    expect(assessCancellation(order('windows-server-standard-perpetual'), at(59, 1)).dayOfOrder).to.equal(60);
+  });
+  it('when it is day 61, then the window has passed', () => {
+    const a = assessCancellation(order('windows-server-standard-perpetual'), at(60, 1));
+    expect(a.cancellable).to.equal(false);
+    expect(a.reason!.code).to.equal('window_passed');
+    expect(a.reason!.message).to.match(/60 days/);
+    expect(a.daysRemaining).to.equal(0);
+    expect(a.windowEndsAt).to.equal(at(60).toISOString());
+  });
+  it('when the window closes at exactly 60 x 24 hours, then that instant is outside it', () => {
+    expect(assessCancellation(order('sql-server-standard-sub'), at(60)).cancellable).to.equal(false);
+    expect(assessCancellation(order('sql-server-standard-sub'), new Date(at(60).getTime() - 1)).cancellable).to.equal(true);
+  });
+  it('counts the days remaining', () => {
+    expect(assessCancellation(order('sql-server-standard-sub'), at(0, 1)).daysRemaining).to.equal(60);
+    expect(assessCancellation(order('sql-server-standard-sub'), at(50)).daysRemaining).to.equal(10);
+  });
+  it('when the product is Windows 7 ESU 2020, then only a support request can cancel it', () => {
+    const a = assessCancellation(order('windows-7-esu-2020'), at(1));
+    expect(a.cancellable).to.equal(false);
+    expect(a.reason!.code).to.equal('support_request_required');
+    expect(a.supportRequest!.typeOfProblem).to.equal('CSP Purchase/Refund on behalf of customers');
+  });
+  it('when the product is a SUSE or Red Hat plan, then it can never be cancelled', () => {
+    for (const id of ['suse-linux-enterprise-server-plan', 'red-hat-enterprise-linux-plan']) {
+      const a = assessCancellation(order(id), at(0, 1));
+      expect(a.reason!.code, id).to.equal('never_cancellable');
+      expect(a.supportRequest).to.equal(null);
+    }
+  });
+  it('when the order is already cancelled, then that is the reason', () => {
+    expect(assessCancellation(order('windows-server-standard-perpetual', 100, 'cancelled'), at(1)).reason!.code).to.equal('already_cancelled');
+  });
+  it('when perpetual software is cancelled, then the credit is 100%', () => {
+    const c = cancellationCredit(order('windows-server-standard-perpetual', 97_200), at(45));
+    expect(c).to.include({ amount: 97_200, basis: 'full', currency: 'USD' });
+  });
+  it('when a 1-year subscription is cancelled on day 30, then the credit covers the 335 unused days of 365', () => {
+    const c = cancellationCredit(order('sql-server-standard-sub', 180_200), at(29, 5));
+    expect(c.basis).to.equal('prorated');
+    expect(c.termDays).to.equal(365);
+    expect(c.usedDays).to.equal(30);
+    expect(c.amount).to.equal(mulDiv(180_200, 335, 365));
+    expect(c.amount).to.equal(165_389);
+  });
+  it('the window length is policy data on the product', () => {
+    const p = { ...findCatalogProduct('sql-server-standard-sub')!, cancellation: { mode: 'standard-window' as const, windowDays: 30 } };
+    const o = { status: 'active' as const, purchasedAt: T0.toISOString(), product: p, pricing: usd(100) };
+    expect(assessCancellation(o, at(29, 1)).cancellable).to.equal(true);
+    expect(assessCancellation(o, at(30, 1)).cancellable).to.equal(false);
+  });
+});
+
+describe('catalog, markets and pricing', () => {
+  it('has the products the document names, with prices in every currency as integers', () => {
+    const kinds = new Set(CATALOG.map((p) => p.kind));
+    expect([...kinds]).to.have.members(['azure-reservation', 'server-subscription', 'perpetual-software', 'extended-security-update', 'linux-software-plan']);
+    for (const p of CATALOG) for (const c of PRICE_CURRENCIES) expect(Number.isSafeInteger(p.prices[c]), `${p.id} ${c}`).to.equal(true);
+    expect(CATALOG.filter((p) => p.kind === 'azure-reservation').map((p) => p.billing)).to.deep.equal([{ type: 'subscription', termMonths: 12 }, { type: 'subscription', termMonths: 36 }]);
+  });
+  it('when the customer is in Australia or Brazil, then the price includes tax and shows it', () => {
+    const p = findCatalogProduct('windows-server-standard-sub')!;
+    const au = priceOrder(p, 'AU', 2);
+    expect(au.currency).to.equal('AUD');
+    expect(au.total).to.equal(p.prices.AUD * 2);
+    expect(au.tax).to.deep.equal({ treatment: 'inclusive', rateBps: 1000, amount: taxPortionOfInclusive(au.total, 1000) });
+    expect(priceOrder(p, 'BR', 1).tax.treatment).to.equal('inclusive');
+    expect(priceOrder(p, 'US', 1).tax).to.deep.equal({ treatment: 'exclusive', rateBps: null, amount: null });
+    expect(priceOrder(p, 'DE', 1).currency).to.equal('EUR');
+  });
+  it('when the market is on the document list, then Azure reservations are refused and other products are not', () => {
+    const ri = findCatalogProduct('azure-ri-vm-1y')!;
+    const refusal = checkMarket(ri, 'BQ');
+    expect(refusal!.code).to.equal('market_unavailable');
+    expect(refusal!.message).to.contain('BQ').and.contain('Saba');
+    expect(checkMarket(ri, 'US')).to.equal(null);
+    expect(checkMarket(findCatalogProduct('windows-server-standard-sub')!, 'BQ')).to.equal(null);
+  });
+});
+
+describe('invoice totals', () => {
+  it('sums charges and credits per currency with the tax included', () => {
+    const inclusive = { treatment: 'inclusive' as const, rateBps: 1000, amount: 100 };
+    const exclusive = { treatment: 'exclusive' as const, rateBps: null, amount: null };
+    const totals = summarizeInvoice([
+      { kind: 'charge', amount: 1100, currency: 'AUD', tax: inclusive },
+      { kind: 'credit', amount: -550, currency: 'AUD', tax: { ...inclusive, amount: 50 } },
+      { kind: 'charge', amount: 999, currency: 'USD', tax: exclusive },
+    ]);
+    expect(totals).to.deep.equal([
+      { currency: 'AUD', charges: 1100, credits: -550, net: 550, taxIncluded: 50, taxExcludedNet: 0 },
+      { currency: 'USD', charges: 999, credits: 0, net: 999, taxIncluded: 0, taxExcludedNet: 999 },
+    ]);
+  });
+});

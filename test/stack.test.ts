@@ -1,0 +1,152 @@
+/** The embedded servers themselves: FerretDB via mongoose, the SMTP catcher, port checks. */
+import net from 'node:net';
+import { expect } from 'chai';
+import mongoose from 'mongoose';
+import nodemailer from 'nodemailer';
+import { assertPortFree, freePort, isPortFree } from '../stack/ports';
+import { escapeHtml } from '../stack/mailcatcher';
+import { startTestStack, stopTestStack, type TestStack } from './support/stack';
+
+describe('stack: embedded servers', function () {
+  this.timeout(180_000);
+  let stack: TestStack;
+  let conn: mongoose.Connection;
+
+  before(async () => {
+    stack = await startTestStack();
+    conn = await mongoose.createConnection(stack.mongoUri, { serverSelectionTimeoutMS: 10_000 }).asPromise();
+  });
+
+  after(async () => {
+    await conn?.close();
+    await stopTestStack();
+  });
+
+  it('startTestStack() returns the same instance when called again', async () => {
+    const again = await startTestStack();
+    try {
+      expect(again).to.equal(stack);
+    } finally {
+      await stopTestStack(); // releases only this call's reference
+    }
+    expect(stack.mongoUri).to.match(/^mongodb:\/\/.+\/[^/]+$/);
+    expect(stack.temporalAddress).to.match(/^[^:\s]+:\d+$/);
+  });
+
+  describe('MongoDB wire protocol (FerretDB on PostgreSQL)', () => {
+    it('round-trips a mongoose document', async () => {
+      const Thing = conn.model(
+        'StackThing',
+        new mongoose.Schema({ name: String, n: Number, tags: [String], at: Date, nested: { a: Number, b: String } }),
+      );
+      const at = new Date('2026-01-02T03:04:05.678Z');
+      const created = await Thing.create({ name: 'alpha', n: 42, tags: ['x', 'y'], at, nested: { a: 1, b: 'two' } });
+      const found = await Thing.findById(created._id).lean();
+      expect(found).to.not.equal(null);
+      expect(found!.name).to.equal('alpha');
+      expect(found!.n).to.equal(42);
+      expect(found!.tags).to.deep.equal(['x', 'y']);
+      expect(found!.at!.toISOString()).to.equal(at.toISOString());
+      expect(found!.nested).to.deep.equal({ a: 1, b: 'two' });
+      const updated = await Thing.findOneAndUpdate({ _id: created._id }, { $set: { n: 43 } }, { returnDocument: 'after' }).lean();
+      expect(updated!.n).to.equal(43);
+    });
+
+    it('rejects a duplicate under a unique index (E11000)', async () => {
+      const Key = conn.model('StackUniqueKey', new mongoose.Schema({ key: { type: String, unique: true } }));
+      await Key.init(); // builds the index
+      await Key.create({ key: 'k1' });
+      let err: unknown;
+      try {
+        await Key.create({ key: 'k1' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, 'second insert must fail').to.be.instanceOf(Error);
+      expect((err as { code?: number }).code).to.equal(11000);
+      expect((err as Error).message).to.match(/E11000/);
+      expect(await Key.countDocuments({ key: 'k1' })).to.equal(1);
+    });
+  });
+
+  describe('mail catcher', () => {
+    it('receives mail sent with nodemailer (subject, text and HTML parts) and lists it on its web page', async () => {
+      await stack.mailbox.clear();
+      const transport = nodemailer.createTransport(stack.smtpUrl);
+      const subject = `Stack test <${Date.now()}> & "quotes"`;
+      try {
+        await transport.sendMail({
+          from: 'csp-desk <no-reply@csp-desk.local>',
+          to: 'Partner <partner@example.com>',
+          bcc: 'audit@example.com',
+          subject,
+          text: 'Hello in plain text.',
+          html: '<p>Hello in <b>HTML</b> &amp; "quotes"</p>',
+        });
+      } finally {
+        transport.close();
+      }
+      const msg = await stack.mailbox.waitFor((m) => m.subject === subject, { timeoutMs: 10_000 });
+      expect(msg.to).to.have.members(['partner@example.com', 'audit@example.com']);
+      expect(msg.from).to.contain('no-reply@csp-desk.local');
+      expect(msg.text.trim()).to.equal('Hello in plain text.');
+      expect(msg.html).to.contain('<b>HTML</b>');
+      expect(msg.headers['subject']).to.equal(subject);
+      expect(msg.messageId).to.match(/^<.+>$/);
+
+      const list = await stack.mailbox.list();
+      expect(list[0].id).to.equal(msg.id);
+
+      const index = await fetch(`${stack.mailWebUrl}/`);
+      expect(index.status).to.equal(200);
+      const page = await index.text();
+      expect(page).to.contain(escapeHtml(subject));
+      expect(page).to.contain(`/messages/${msg.id}`);
+
+      const detail = await (await fetch(`${stack.mailWebUrl}/messages/${msg.id}`)).text();
+      expect(detail).to.contain('<iframe sandbox=""');
+      expect(detail).to.contain('srcdoc="&lt;p&gt;Hello in &lt;b&gt;HTML&lt;/b&gt; &amp;amp; &quot;quotes&quot;&lt;/p&gt;"');
+      expect(detail).to.contain('Hello in plain text.');
+    });
+
+    it('accepts SMTP auth with any credentials', async () => {
+      const url = new URL(stack.smtpUrl);
+      url.username = 'anyone';
+      url.password = 'anything';
+      const transport = nodemailer.createTransport(url.toString());
+      try {
+        await transport.sendMail({ from: 'a@example.com', to: 'b@example.com', subject: 'with auth', text: 'x' });
+      } finally {
+        transport.close();
+      }
+      const msg = await stack.mailbox.waitFor((m) => m.subject === 'with auth');
+      expect(msg.to).to.deep.equal(['b@example.com']);
+    });
+
+    it('answers 404 for an unknown message', async () => {
+      const res = await fetch(`${stack.mailWebUrl}/api/messages/0000000000000-deadbeef`);
+      expect(res.status).to.equal(404);
+    });
+  });
+
+  describe('ports', () => {
+    it('assertPortFree throws a clear message when the port is in use', async () => {
+      const port = await freePort();
+      const srv = net.createServer();
+      await new Promise<void>((r) => srv.listen(port, '127.0.0.1', () => r()));
+      try {
+        expect(await isPortFree(port)).to.equal(false);
+        let err: Error | undefined;
+        try {
+          await assertPortFree(port, 'API', 'PORT');
+        } catch (e) {
+          err = e as Error;
+        }
+        expect(err?.message).to.equal(`port ${port} (API) is already in use: stop the process using it or set PORT=...`);
+      } finally {
+        await new Promise<void>((r) => srv.close(() => r()));
+      }
+      await assertPortFree(port, 'API', 'PORT');
+    });
+  });
+});

@@ -1,0 +1,198 @@
+/**
+ * The order workflow in Temporal's time-skipping test server, with the real activities on the real
+ * database and SMTP server: 60-day windows, reminders and 1-year terms pass in seconds.
+ */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../activities';
+import { createRenderer } from '../lib/mailer';
+import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
+import type { orderWorkflow } from '../workflows/order';
+import { findCatalogProduct } from '../domain/catalog';
+import { priceOrder } from '../domain/pricing';
+import { mulDiv } from '../domain/money';
+import { DAY_MS, addMonthsUtc } from '../domain/time';
+import type { OrderTerms } from '../domain/orders';
+import { ActivationKey, EmailRecord, LedgerLine, Order, OrderEvent } from '../models';
+import { getTestApp, quietRuntime, uniq, workflowBundle, type TestApp } from './support/app';
+
+const HOUR = 3_600_000;
+
+describe('order workflow (time-skipping test server, real activities)', function () {
+  this.timeout(180_000);
+  let app: TestApp;
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  let customer: Awaited<ReturnType<TestApp['newCustomer']>>;
+  const taskQueue = uniq('timeskip');
+
+  const activities = () => createActivities({ mailer: app.mailer, renderer: createRenderer(), log: app.log, publicBaseUrl: 'http://csp-desk.test' });
+  const newWorker = async (queue = taskQueue) => Worker.create({ connection: env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities: activities() });
+
+  before(async () => {
+    quietRuntime();
+    app = await getTestApp();
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: app.stack.testServerPath } } });
+    worker = await newWorker();
+    running = worker.run();
+    customer = await app.newCustomer('US');
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  async function terms(productId: string, quantity = 1): Promise<OrderTerms> {
+    const product = findCatalogProduct(productId)!;
+    return {
+      orderId: crypto.randomUUID(),
+      partnerId: app.partnerId,
+      customer: { id: customer.id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain, market: customer.market },
+      product: { id: product.id, name: product.name, kind: product.kind, billing: product.billing, cancellation: product.cancellation, deliverable: product.deliverable },
+      pricing: priceOrder(product, customer.market, quantity),
+      purchasedAt: new Date(await env.currentTimeMs()).toISOString(),
+      imported: false,
+      placedBy: { userId: 'u-test', name: 'Test admin agent', email: `admin-agent@${app.partnerId}.example`, role: 'admin-agent' },
+      notify: [`billing@${app.partnerId}.example`],
+      reminderDaysBeforeClose: 7,
+      requestId: uniq('req'),
+    };
+  }
+
+  async function start(t: OrderTerms, queue = taskQueue): Promise<WorkflowHandle<typeof orderWorkflow>> {
+    return env.client.workflow.start<typeof orderWorkflow>('orderWorkflow', { workflowId: orderWorkflowId(t.orderId), taskQueue: queue, args: [t] });
+  }
+
+  const cancel = (h: WorkflowHandle<typeof orderWorkflow>) =>
+    h.executeUpdate(cancelOrderUpdate, { args: [{ actor: { userId: 'u-test', name: 'Test admin agent', email: 'a@example.com', role: 'admin-agent' }, requestId: uniq('req') }] });
+
+  async function refusalOf(p: Promise<unknown>): Promise<string> {
+    try {
+      await p;
+    } catch (e) {
+      expect(e, String((e as Error)?.stack)).to.be.instanceOf(WorkflowUpdateFailedError);
+      const cause = (e as WorkflowUpdateFailedError).cause;
+      expect(cause).to.be.instanceOf(ApplicationFailure);
+      return (cause as ApplicationFailure).type!;
+    }
+    throw new Error('the update was accepted');
+  }
+
+  /** Moves the test server's clock to `days` days (plus `hours`) after the purchase. */
+  async function travelTo(t: OrderTerms, days: number, hours = 0) {
+    const target = new Date(t.purchasedAt).getTime() + days * DAY_MS + hours * HOUR;
+    const now = await env.currentTimeMs();
+    if (target > now) await env.sleep(target - now);
+  }
+
+  it('when it is day 59 or day 60, then the order can be cancelled; on day 61 it cannot, and nothing changes', async () => {
+    const [t59, t60, t61] = [await terms('windows-server-standard-sub'), await terms('windows-server-standard-sub'), await terms('windows-server-standard-sub')];
+    const [h59, h60, h61] = [await start(t59), await start(t60), await start(t61)];
+    for (const h of [h59, h60, h61]) await h.executeUpdate(waitForStageUpdate, { args: ['confirmed'] });
+
+    await travelTo(t59, 58, 1); // day 59
+    expect((await cancel(h59)).status).to.equal('cancelled');
+    await travelTo(t60, 59, 23); // the last hours of day 60
+    expect((await cancel(h60)).status).to.equal('cancelled');
+    await travelTo(t61, 60, 1); // day 61
+    expect(await refusalOf(cancel(h61))).to.equal('window_passed');
+
+    const o61 = (await Order.findById(t61.orderId).lean())!;
+    expect(o61.status).to.equal('active');
+    expect(o61.cancellation).to.equal(null);
+    expect(await LedgerLine.countDocuments({ orderId: t61.orderId, kind: 'credit' })).to.equal(0);
+    expect(await ActivationKey.countDocuments({ orderId: t61.orderId, status: 'active' })).to.equal(1);
+    expect((await Order.findById(t60.orderId).lean())!.status).to.equal('cancelled');
+
+    // a cancelled order's workflow has ended: cancelling again reaches nothing and changes nothing
+    expect(await h59.result()).to.deep.equal({ orderId: t59.orderId, status: 'cancelled' });
+    let again: unknown = null;
+    await cancel(h59).catch((e) => (again = e));
+    expect(again).to.be.instanceOf(Error);
+    expect(await LedgerLine.countDocuments({ orderId: t59.orderId, kind: 'credit' })).to.equal(1);
+  });
+
+  it('when a 1-year subscription is cancelled on day 30, then the credit is prorated by the unused days and lands on the invoice', async () => {
+    const t = await terms('sql-server-standard-sub', 3);
+    const h = await start(t);
+    await h.executeUpdate(waitForStageUpdate, { args: ['confirmed'] });
+    await travelTo(t, 29, 2); // day 30
+    const result = await cancel(h);
+    // a year is 365 days, or 366 when the term spans 29 February
+    const start = new Date(t.purchasedAt);
+    const termDays = Math.round((addMonthsUtc(start, 12).getTime() - start.getTime()) / DAY_MS);
+    expect(termDays).to.be.oneOf([365, 366]);
+    expect(result.credit).to.deep.include({ basis: 'prorated', usedDays: 30, termDays, currency: 'USD' });
+    expect(result.credit.amount).to.equal(mulDiv(t.pricing.total, termDays - 30, termDays));
+    expect(result.credit.amount).to.be.below(t.pricing.total).and.above(0);
+
+    const line = (await LedgerLine.findById(`${t.orderId}:credit`).lean())!;
+    expect(line.amount).to.equal(-result.credit.amount);
+    expect(line.invoiceMonth).to.equal(result.cancelledAt.slice(0, 7));
+    const order = (await Order.findById(t.orderId).lean())!;
+    expect(order.status).to.equal('cancelled');
+    expect(await ActivationKey.countDocuments({ orderId: t.orderId, status: 'active' })).to.equal(0);
+    expect(await ActivationKey.countDocuments({ orderId: t.orderId, status: 'revoked' })).to.equal(1);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.orderId) && m.subject.includes('cancelled'));
+    expect(mail.text).to.contain(`prorated: 30 of ${termDays} days used`);
+    // the workflow ends once cancelled
+    expect(await h.result()).to.deep.equal({ orderId: t.orderId, status: 'cancelled' });
+  });
+
+  it('when nobody acts, then the reminder goes out once, the window closes on day 61 and the term ends after a year', async () => {
+    const t = await terms('windows-server-datacenter-sub');
+    const h = await start(t);
+    expect(await h.result()).to.deep.equal({ orderId: t.orderId, status: 'expired' });
+
+    const purchased = new Date(t.purchasedAt);
+    const order = (await Order.findById(t.orderId).lean())!;
+    expect(order.status).to.equal('expired');
+    expect(order.windowClosedAt!.toISOString()).to.equal(new Date(purchased.getTime() + 60 * DAY_MS).toISOString());
+    expect(order.expiredAt!.toISOString()).to.equal(addMonthsUtc(purchased, 12).toISOString());
+    const types = (await OrderEvent.find({ orderId: t.orderId }).lean()).map((e) => e.type);
+    expect(types).to.include.members(['placed', 'payment-recorded', 'provisioned', 'cancellation-window-closed', 'term-ended']);
+    expect((await EmailRecord.findById(`order:${t.orderId}:reminder`).lean())!.status).to.equal('sent');
+    const reminders = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.orderId) && m.subject.includes('closes'));
+    expect(reminders).to.have.length(1);
+  });
+
+  it('when perpetual software is left alone, then its workflow ends with the window and the order stays active', async () => {
+    const t = await terms('windows-server-standard-perpetual');
+    const h = await start(t);
+    expect(await h.result()).to.deep.equal({ orderId: t.orderId, status: 'active' });
+    const order = (await Order.findById(t.orderId).lean())!;
+    expect(order.windowClosedAt).to.not.equal(null);
+    expect(order.termEndsAt).to.equal(null);
+  });
+
+  it('when the worker restarts in the middle of an order, then nothing is lost and one email of each kind goes out', async () => {
+    const queue = uniq('restart');
+    const t = await terms('sql-server-enterprise-sub');
+    const first = await newWorker(queue);
+    const h = await start(t, queue);
+    // run the first worker only until the order is recorded, then stop it mid-placement
+    await first.runUntil(async () => {
+      while (!(await Order.exists({ _id: t.orderId }))) await new Promise((r) => setTimeout(r, 10));
+    });
+    const midway = (await Order.findById(t.orderId).lean())!;
+    expect(await EmailRecord.countDocuments({ _id: `order:${t.orderId}:confirmation`, status: 'sent' })).to.equal(0);
+    expect(midway.status).to.not.equal('expired');
+
+    const second = await newWorker(queue);
+    const outcome = await second.runUntil(h.result());
+    expect(outcome.status).to.equal('expired');
+    const mails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.orderId));
+    expect(mails.filter((m) => m.subject.includes('confirmed'))).to.have.length(1);
+    expect(mails.filter((m) => m.subject.includes('closes'))).to.have.length(1);
+    expect(await LedgerLine.countDocuments({ orderId: t.orderId })).to.equal(1);
+    expect(await ActivationKey.countDocuments({ orderId: t.orderId })).to.equal(1);
+    expect(await OrderEvent.countDocuments({ orderId: t.orderId, type: 'placed' })).to.equal(1);
+  });
+});
