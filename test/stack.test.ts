@@ -1,10 +1,16 @@
 /** The embedded servers themselves: FerretDB via mongoose, the SMTP catcher, port checks. */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
 import nodemailer from 'nodemailer';
 import { assertPortFree, freePort, isPortFree } from '../stack/ports';
-import { escapeHtml } from '../stack/mailcatcher';
+import { parseDotEnv } from '../stack/env';
+import { acquireLock, StackRunningError } from '../stack/lock';
+import { escapeHtml, mailbox, startMailCatcher } from '../stack/mailcatcher';
 import { startTestStack, stopTestStack, type TestStack } from './support/stack';
 
 describe('stack: embedded servers', function () {
@@ -123,9 +129,62 @@ describe('stack: embedded servers', function () {
       expect(msg.to).to.deep.equal(['b@example.com']);
     });
 
+    it('keeps messages across a restart (.eml + .json on disk)', async () => {
+      const before = await stack.mailbox.list();
+      expect(before.length).to.be.greaterThan(0);
+      const dir = path.join(stack.dataDir, 'mail');
+      expect(fs.existsSync(path.join(dir, `${before[0].id}.eml`))).to.equal(true);
+      const second = await startMailCatcher({ smtpPort: await freePort(), httpPort: await freePort(), dir });
+      try {
+        const after = await mailbox(second.webUrl).list();
+        expect(after.map((m) => m.id)).to.deep.equal(before.map((m) => m.id));
+      } finally {
+        await second.stop();
+      }
+    });
+
     it('answers 404 for an unknown message', async () => {
       const res = await fetch(`${stack.mailWebUrl}/api/messages/0000000000000-deadbeef`);
       expect(res.status).to.equal(404);
+    });
+  });
+
+  describe('launcher helpers', () => {
+    it('parses .env files', () => {
+      expect(parseDotEnv('# c\nA=1\nexport B = two # note\nC="x y"\nD=\'q\'\n\nbad line\nE=a=b')).to.deep.equal({
+        A: '1',
+        B: 'two',
+        C: 'x y',
+        D: 'q',
+        E: 'a=b',
+      });
+    });
+
+    it('refuses a second start while one runs and removes a stale lock', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-lock-'));
+      const file = path.join(dir, 'stack.lock');
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      try {
+        fs.writeFileSync(file, JSON.stringify({ pid: other.pid, startedAt: new Date().toISOString(), children: [] }));
+        let err: unknown;
+        try {
+          await acquireLock(file);
+        } catch (e) {
+          err = e;
+        }
+        expect(err).to.be.instanceOf(StackRunningError);
+        expect((err as Error).message).to.contain(`already running (pid ${other.pid}`);
+
+        other.kill('SIGKILL');
+        await new Promise((r) => other.once('exit', r));
+        const lock = await acquireLock(file); // stale: taken silently
+        expect(JSON.parse(fs.readFileSync(file, 'utf8')).pid).to.equal(process.pid);
+        lock.release();
+        expect(fs.existsSync(file)).to.equal(false);
+      } finally {
+        other.kill('SIGKILL');
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

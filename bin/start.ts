@@ -1,0 +1,390 @@
+/**
+ * `npm start`: the whole stack on embedded defaults, until Ctrl-C.
+ *
+ *   1. Reads `.env` (never overriding the real environment), notes which of TEMPORAL_ADDRESS, MONGODB_URI and
+ *      SMTP_URL are set there (those servers are external and not started), then fills in `.env.example`.
+ *   2. Takes `<DATA_DIR>/stack.lock`, checks every port it will use, then starts the mail catcher, PostgreSQL,
+ *      FerretDB and the Temporal dev server (logs in `<DATA_DIR>/logs/`).
+ *   3. Runs dist/bin/seed.js, prints `<DATA_DIR>/demo-tokens.json`, starts dist/bin/worker.js and dist/bin/api.js,
+ *      waits for GET /health and prints a summary.
+ *   4. Ctrl-C / SIGTERM stops everything in reverse order; a child dying unexpectedly stops everything too
+ *      (exit status 1, naming the log to read).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { applyDefaults, readDotEnv } from '../stack/env';
+import { startFerretDB } from '../stack/ferretdb';
+import { acquireLock, StackRunningError, type LockEntry, type StackLock } from '../stack/lock';
+import { startMailCatcher } from '../stack/mailcatcher';
+import { defaultDataDir, ROOT } from '../stack/paths';
+import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
+import { startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
+import { killAllSync, spawnManaged, tailFile, waitUntil, type ManagedProcess } from '../stack/process';
+import { startTemporalDev } from '../stack/temporal';
+
+/** Used when .env.example is missing; the same values as lib/config.ts and .env.example. */
+const FALLBACK_DEFAULTS: Record<string, string> = {
+  HOST: '127.0.0.1',
+  PORT: '3000',
+  TEMPORAL_ADDRESS: '127.0.0.1:7233',
+  MONGODB_URI: 'mongodb://127.0.0.1:27018/csp-desk',
+  SMTP_URL: 'smtp://127.0.0.1:1025',
+  DATA_DIR: './data',
+  POSTGRES_PORT: '54329',
+  TEMPORAL_UI_PORT: '8233',
+  MAIL_UI_PORT: '8025',
+};
+
+const T0 = Date.now();
+let lineOpen = false;
+
+function out(line: string): void {
+  if (lineOpen) {
+    process.stdout.write('\n');
+    lineOpen = false;
+  }
+  process.stdout.write(`${line}\n`);
+}
+const say = (m: string) => out(`[stack] ${m}`);
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** A path relative to the current folder when it is inside it, else absolute. */
+const show = (p: string) => {
+  const rel = path.relative(process.cwd(), p);
+  return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
+};
+
+/** Prints `[stack] what ...  ok (1.2 s)`; with `ownLine` (children print meanwhile) the ok goes on a line of its own. */
+async function step<T>(what: string, fn: () => Promise<T>, ownLine = false): Promise<T> {
+  if (lineOpen) process.stdout.write('\n');
+  process.stdout.write(`[stack] ${what} ...${ownLine ? '\n' : ''}`);
+  lineOpen = !ownLine;
+  const t0 = Date.now();
+  try {
+    const r = await fn();
+    if (lineOpen) process.stdout.write(`  ok (${secs(Date.now() - t0)})\n`);
+    else process.stdout.write(`[stack]   ${ownLine ? what.replace(/^starting /, '') + ' ' : ''}... ok (${secs(Date.now() - t0)})\n`);
+    lineOpen = false;
+    return r;
+  } catch (e) {
+    if (lineOpen) process.stdout.write('  FAILED\n');
+    lineOpen = false;
+    throw e;
+  }
+}
+
+class StartError extends Error {}
+
+interface Service {
+  name: string;
+  stop: () => Promise<void>;
+}
+
+const services: Service[] = [];
+const lockEntries: LockEntry[] = [];
+let lock: StackLock | undefined;
+let shuttingDown: Promise<never> | undefined;
+
+function register(service: Service, entry?: LockEntry): void {
+  services.push(service);
+  if (entry) {
+    lockEntries.push(entry);
+    lock?.update(lockEntries);
+  }
+  if (shuttingDown) void service.stop();
+}
+
+function shutdown(code: number, reason: string): Promise<never> {
+  if (shuttingDown) return shuttingDown;
+  shuttingDown = (async () => {
+    if (services.length) say(`${reason}: stopping ${services.map((s) => s.name).reverse().join(', ')}`);
+    for (const s of [...services].reverse()) {
+      const t0 = Date.now();
+      try {
+        await s.stop();
+        say(`stopped ${s.name} (${secs(Date.now() - t0)})`);
+      } catch (e) {
+        say(`could not stop ${s.name} cleanly: ${(e as Error).message}`);
+      }
+    }
+    killAllSync();
+    lock?.release();
+    process.exit(code);
+  })();
+  return shuttingDown;
+}
+
+/** Ends the launcher because `name` died unexpectedly. */
+function childDied(name: string, how: string, logFile: string, tail = tailFile(logFile, 12)): void {
+  if (shuttingDown) return;
+  const rel = show(logFile);
+  say(`${name} exited unexpectedly (${how}); last lines of ${rel}:`);
+  if (tail) out(tail.replace(/^/gm, '    '));
+  say(`${name} died: read ${rel}`);
+  void shutdown(1, `${name} died`);
+}
+
+function watch(proc: ManagedProcess): void {
+  void proc.exited.then((info) => {
+    if (!proc.stopping) childDied(proc.name, info.signal ? `signal ${info.signal}` : `exit code ${info.code}`, proc.logFile ?? '', proc.tail(12));
+  });
+}
+
+function intVar(env: NodeJS.ProcessEnv, key: string): number {
+  const v = Number(env[key]);
+  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new StartError(`${key}=${JSON.stringify(env[key])} is not a port number (1-65535)`);
+  return v;
+}
+
+function urlPort(env: NodeJS.ProcessEnv, key: string, defaultPort: number): { host: string; port: number } {
+  const raw = env[key] ?? '';
+  try {
+    const u = new URL(key === 'TEMPORAL_ADDRESS' ? `tcp://${raw}` : raw);
+    return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : defaultPort };
+  } catch {
+    throw new StartError(`${key}=${JSON.stringify(raw)} is not a valid address`);
+  }
+}
+
+/** The app's compiled entry points: beside this file (dist/bin/), or in STACK_APP_BIN_DIR (for trying the launcher with stand-ins). */
+function entryPoint(name: string): string {
+  const file = path.join(process.env.STACK_APP_BIN_DIR ? path.resolve(process.env.STACK_APP_BIN_DIR) : __dirname, `${name}.js`);
+  if (!fs.existsSync(file)) throw new StartError(`${path.relative(ROOT, file)} is missing: run \`npm run build\` (npm start does it first)`);
+  return file;
+}
+
+async function main(): Promise<void> {
+  // ---- configuration
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const urlKeys = ['TEMPORAL_ADDRESS', 'MONGODB_URI', 'SMTP_URL'] as const;
+  for (const k of urlKeys) if (env[k] === '') delete env[k];
+  const dotenvFile = path.join(ROOT, '.env');
+  const fromDotenv = new Set(applyDefaults(env, readDotEnv(dotenvFile)));
+  for (const k of urlKeys) if (env[k] === '') delete env[k];
+  const external: Record<(typeof urlKeys)[number], string | null> = {
+    TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS ? (fromDotenv.has('TEMPORAL_ADDRESS') ? '.env' : 'environment') : null,
+    MONGODB_URI: env.MONGODB_URI ? (fromDotenv.has('MONGODB_URI') ? '.env' : 'environment') : null,
+    SMTP_URL: env.SMTP_URL ? (fromDotenv.has('SMTP_URL') ? '.env' : 'environment') : null,
+  };
+  applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
+  const dataDir = defaultDataDir(env);
+  env.DATA_DIR = dataDir;
+  const logs = path.join(dataDir, 'logs');
+  fs.mkdirSync(logs, { recursive: true });
+
+  const apiPort = intVar(env, 'PORT');
+  const apiHost = env.HOST || '127.0.0.1';
+  const clientHost = apiHost === '0.0.0.0' || apiHost === '::' ? '127.0.0.1' : apiHost;
+  const temporal = urlPort(env, 'TEMPORAL_ADDRESS', 7233);
+  const mongo = urlPort(env, 'MONGODB_URI', 27017);
+  const smtp = urlPort(env, 'SMTP_URL', 25);
+  const pgPort = intVar(env, 'POSTGRES_PORT');
+  const temporalUiPort = intVar(env, 'TEMPORAL_UI_PORT');
+  const mailUiPort = intVar(env, 'MAIL_UI_PORT');
+  const seedJs = entryPoint('seed');
+  const workerJs = entryPoint('worker');
+  const apiJs = entryPoint('api');
+
+  say(`csp-desk stack, data in ${show(dataDir)}, logs in ${show(logs)}`);
+  for (const k of urlKeys) {
+    if (external[k]) say(`${k}=${k === 'MONGODB_URI' || k === 'SMTP_URL' ? env[k]!.replace(/\/\/[^@/]*@/, '//***@') : env[k]} is set in the ${external[k]}: using that server, not starting the embedded one`);
+  }
+
+  // ---- lock (a second start is refused; a stale lock is cleaned up)
+  try {
+    lock = await acquireLock(path.join(dataDir, 'stack.lock'), say);
+  } catch (e) {
+    if (e instanceof StackRunningError) throw new StartError(e.message);
+    throw e;
+  }
+  if (!external.MONGODB_URI) await stopStalePostgres(dataDir, say);
+
+  // ---- ports
+  const checks: { port: number; what: string; envVar: string; host?: string }[] = [{ port: apiPort, what: 'API', envVar: 'PORT', host: apiHost }];
+  if (!external.TEMPORAL_ADDRESS) {
+    checks.push({ port: temporal.port, what: 'Temporal', envVar: 'TEMPORAL_ADDRESS' });
+    checks.push({ port: temporalUiPort, what: 'Temporal Web UI', envVar: 'TEMPORAL_UI_PORT' });
+  }
+  if (!external.MONGODB_URI) {
+    checks.push({ port: pgPort, what: 'PostgreSQL', envVar: 'POSTGRES_PORT' });
+    checks.push({ port: mongo.port, what: 'FerretDB, MongoDB protocol', envVar: 'MONGODB_URI' });
+  }
+  if (!external.SMTP_URL) {
+    checks.push({ port: smtp.port, what: 'mail catcher SMTP', envVar: 'SMTP_URL' });
+    checks.push({ port: mailUiPort, what: 'mail catcher web UI', envVar: 'MAIL_UI_PORT' });
+  }
+  const seen = new Map<number, string>();
+  const problems: string[] = [];
+  for (const c of checks) {
+    if (seen.has(c.port)) {
+      problems.push(`port ${c.port} is wanted by both ${seen.get(c.port)} and ${c.what}: change ${c.envVar}`);
+      continue;
+    }
+    seen.set(c.port, c.what);
+    try {
+      await assertPortFree(c.port, c.what, c.envVar, c.host);
+    } catch (e) {
+      if (e instanceof PortInUseError) problems.push(e.message);
+      else await assertPortFree(c.port, c.what, c.envVar).catch((e2: Error) => problems.push(e2.message));
+    }
+  }
+  if (problems.length) throw new StartError(problems.join('\n[stack] '));
+
+  // ---- external servers must answer
+  for (const [k, hp] of [['TEMPORAL_ADDRESS', temporal], ['MONGODB_URI', mongo], ['SMTP_URL', smtp]] as const) {
+    if (!external[k] || (k === 'MONGODB_URI' && env.MONGODB_URI!.startsWith('mongodb+srv:'))) continue;
+    let ok = false;
+    for (let i = 0; i < 10 && !ok; i++) {
+      ok = await canConnect(hp.port, hp.host, 1000);
+      if (!ok) await new Promise((r) => setTimeout(r, 500));
+    }
+    if (!ok) {
+      throw new StartError(
+        `${k} is set in the ${external[k]}, so npm start does not start that server, but nothing accepts connections on ${hp.host}:${hp.port}: start it, or remove ${k} from the ${external[k]} to use the embedded one`,
+      );
+    }
+  }
+
+  // ---- servers: mail catcher, PostgreSQL, FerretDB, Temporal
+  let mailWebUrl: string | null = null;
+  if (!external.SMTP_URL) {
+    const mail = await step(`starting mail catcher on 127.0.0.1:${smtp.port} (web UI on ${mailUiPort})`, () =>
+      startMailCatcher({ smtpPort: smtp.port, httpPort: mailUiPort, dir: path.join(dataDir, 'mail') }),
+    );
+    register({ name: 'mail catcher', stop: mail.stop });
+    mailWebUrl = mail.webUrl;
+  }
+  if (shuttingDown) return;
+
+  if (!external.MONGODB_URI) {
+    const pg: PostgresHandle = await step(`starting PostgreSQL on 127.0.0.1:${pgPort}`, () =>
+      startPostgres({ dataDir, port: pgPort, logFile: path.join(logs, 'postgres.log'), log: (m) => say(`  ${m}`) }),
+    );
+    register({ name: 'PostgreSQL', stop: pg.stop }, { name: 'postgres', pid: pg.pid, match: 'postgres', signal: 'SIGINT' });
+    const pgWatch = setInterval(() => {
+      if (!pg.isRunning()) {
+        clearInterval(pgWatch);
+        childDied('PostgreSQL', `postmaster pid ${pg.pid} is gone`, pg.logFile);
+      }
+    }, 2000);
+    services[services.length - 1].stop = async () => {
+      clearInterval(pgWatch);
+      await pg.stop();
+    };
+    if (shuttingDown) return;
+    const ferret = await step(`starting FerretDB on 127.0.0.1:${mongo.port}`, () =>
+      startFerretDB({ postgresUrl: pg.url, port: mongo.port, logFile: path.join(logs, 'ferretdb.log') }),
+    );
+    register({ name: 'FerretDB', stop: ferret.stop }, { name: 'ferretdb', pid: ferret.process.pid, match: 'ferretdb', group: true });
+    watch(ferret.process);
+  }
+  if (shuttingDown) return;
+
+  let temporalUiUrl: string | null = null;
+  if (!external.TEMPORAL_ADDRESS) {
+    const t = await step(`starting Temporal dev server on 127.0.0.1:${temporal.port} (Web UI on ${temporalUiPort})`, () =>
+      startTemporalDev({
+        dbFile: path.join(dataDir, 'temporal.db'),
+        port: temporal.port,
+        uiPort: temporalUiPort,
+        logFile: path.join(logs, 'temporal.log'),
+        namespace: env.TEMPORAL_NAMESPACE || 'default',
+      }),
+    );
+    register({ name: 'Temporal', stop: t.stop }, { name: 'temporal', pid: t.process.pid, match: 'temporal', group: true });
+    watch(t.process);
+    temporalUiUrl = t.uiUrl;
+  }
+  if (shuttingDown) return;
+
+  // ---- seed, worker, API
+  const tokensFile = path.join(dataDir, 'demo-tokens.json');
+  await step('seeding the demo data (dist/bin/seed.js)', async () => {
+    const seed = spawnManaged({ name: 'seed', command: process.execPath, args: [seedJs], env, cwd: ROOT, logFile: path.join(logs, 'seed.log') });
+    const info = await seed.exited;
+    if (info.code !== 0) {
+      throw new StartError(`the seed failed (${info.signal ?? `exit code ${info.code}`}); read ${show(seed.logFile!)}:\n${seed.tail(15)}`);
+    }
+  });
+  if (shuttingDown) return;
+
+  say('starting the worker (dist/bin/worker.js)');
+  const worker = spawnManaged({ name: 'worker', command: process.execPath, args: [workerJs], env, cwd: ROOT, logFile: path.join(logs, 'worker.log'), console: 'stdout' });
+  register({ name: 'worker', stop: () => worker.stop(15_000).then(() => undefined) }, { name: 'worker', pid: worker.pid, match: 'worker.js', group: true });
+  watch(worker);
+
+  const api = spawnManaged({ name: 'api', command: process.execPath, args: [apiJs], env, cwd: ROOT, logFile: path.join(logs, 'api.log'), console: 'stdout' });
+  register({ name: 'API', stop: () => api.stop(10_000).then(() => undefined) }, { name: 'api', pid: api.pid, match: 'api.js', group: true });
+  watch(api);
+  const apiUrl = `http://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${apiPort}`;
+  await step(`starting the API (dist/bin/api.js), waiting for ${apiUrl}/health`, () =>
+    waitUntil(
+      `${apiUrl}/health`,
+      async () => {
+        const res = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(3000) });
+        return res.status === 200;
+      },
+      {
+        timeoutMs: 90_000,
+        intervalMs: 300,
+        abort: () => {
+          if (!api.running || !worker.running || shuttingDown) throw new StartError('a process stopped while starting');
+        },
+      },
+    ),
+    true,
+  );
+  if (shuttingDown) return;
+
+  // ---- summary
+  let tokens: { name: string; role: string; token: string }[] = [];
+  try {
+    tokens = JSON.parse(fs.readFileSync(tokensFile, 'utf8')) as typeof tokens;
+  } catch {
+    say(`note: ${show(tokensFile)} was not written by the seed`);
+  }
+  const wn = Math.max(4, ...tokens.map((t) => String(t.name).length));
+  const wr = Math.max(4, ...tokens.map((t) => String(t.role).length));
+  const lines = [
+    '',
+    `  csp-desk is running (ready in ${secs(Date.now() - T0)}). Ctrl-C stops everything.`,
+    '',
+    `  API           ${apiUrl}`,
+    `  OpenAPI       ${apiUrl}/openapi.json`,
+    `  Temporal UI   ${temporalUiUrl ?? `(external Temporal at ${env.TEMPORAL_ADDRESS})`}`,
+    `  Mail (UI)     ${mailWebUrl ?? `(external SMTP server ${env.SMTP_URL!.replace(/\/\/[^@/]*@/, '//***@')})`}`,
+    `  MongoDB       ${env.MONGODB_URI!.replace(/\/\/[^@/]*@/, '//***@')}${external.MONGODB_URI ? ' (external)' : ' (FerretDB on PostgreSQL)'}`,
+    `  Logs          ${show(logs)}/`,
+    '',
+    tokens.length ? '  Demo API tokens:' : '  Demo API tokens: none (see the seed log)',
+    ...tokens.map((t) => `    ${String(t.name).padEnd(wn)}  ${String(t.role).padEnd(wr)}  ${t.token}`),
+    '',
+    '  Try:',
+    `    curl -s ${apiUrl}/health`,
+    `    curl -s -H "Authorization: Bearer ${tokens[0]?.token ?? '<token>'}" ${apiUrl}/products`,
+    '',
+  ];
+  out(lines.join('\n'));
+}
+
+process.on('exit', () => {
+  killAllSync();
+  lock?.release();
+});
+process.on('SIGINT', () => {
+  if (shuttingDown) {
+    say('second Ctrl-C: killing everything now');
+    killAllSync();
+    lock?.release();
+    process.exit(130);
+  }
+  void shutdown(0, 'Ctrl-C');
+});
+process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
+process.on('SIGHUP', () => void shutdown(0, 'SIGHUP'));
+
+main().catch((e: unknown) => {
+  if (shuttingDown) return;
+  const msg = e instanceof StartError ? e.message : (e as Error).stack ?? String(e);
+  say(msg);
+  void shutdown(1, 'start failed');
+});

@@ -1,0 +1,40 @@
+/** `.env` files: a simple KEY=VALUE parser (comments, `export `, single or double quotes). */
+import fs from 'node:fs';
+
+/** Parses KEY=VALUE lines; blank lines and `#` comments are skipped; surrounding quotes are removed. */
+export function parseDotEnv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2];
+    const q = value[0];
+    if ((q === '"' || q === "'") && value.length >= 2 && value.endsWith(q)) {
+      value = value.slice(1, -1);
+      if (q === '"') value = value.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    } else {
+      value = value.replace(/\s+#.*$/, ''); // trailing comment after an unquoted value
+    }
+    out[m[1]] = value;
+  }
+  return out;
+}
+
+/** Parses a .env file; {} when it does not exist. */
+export function readDotEnv(file: string): Record<string, string> {
+  return fs.existsSync(file) ? parseDotEnv(fs.readFileSync(file, 'utf8')) : {};
+}
+
+/** Copies into `env` the values it does not have yet (a real environment variable wins); returns the keys set. */
+export function applyDefaults(env: NodeJS.ProcessEnv, values: Record<string, string>): string[] {
+  const set: string[] = [];
+  for (const [k, v] of Object.entries(values)) {
+    if (env[k] === undefined) {
+      env[k] = v;
+      set.push(k);
+    }
+  }
+  return set;
+}

@@ -1,0 +1,112 @@
+/**
+ * `<DATA_DIR>/stack.lock`: the pids of a running `npm start`. A second start while one runs is refused;
+ * a stale lock (its launcher is dead) is removed, and servers it left behind are stopped first.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { commandLine, isAlive } from './process';
+
+export interface LockEntry {
+  name: string;
+  pid: number;
+  /** A word the process's command line contains (guards against pid reuse). */
+  match: string;
+  /** Signal that stops it gracefully (default SIGTERM to its process group). */
+  signal?: NodeJS.Signals;
+  group?: boolean;
+}
+
+export interface LockInfo {
+  pid: number;
+  startedAt: string;
+  children: LockEntry[];
+}
+
+export class StackRunningError extends Error {
+  constructor(readonly lockFile: string, readonly info: LockInfo) {
+    super(
+      `the stack is already running (pid ${info.pid}, started ${info.startedAt}, lock ${lockFile}): ` +
+        `stop it with Ctrl-C in its terminal or \`kill ${info.pid}\`, or use another DATA_DIR`,
+    );
+    this.name = 'StackRunningError';
+  }
+}
+
+export interface StackLock {
+  readonly file: string;
+  /** Rewrites the lock with the current children. */
+  update(children: LockEntry[]): void;
+  /** Removes the lock (only if it is still ours). */
+  release(): void;
+}
+
+function readLock(file: string): LockInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+function launcherAlive(info: LockInfo): boolean {
+  return info.pid !== process.pid && isAlive(info.pid) && /node|start/.test(commandLine(info.pid) || 'node');
+}
+
+/** Stops the processes a dead launcher left behind; returns their names. */
+export async function killLeftovers(info: LockInfo, log: (m: string) => void = () => undefined): Promise<string[]> {
+  const killed: string[] = [];
+  for (const c of [...info.children].reverse()) {
+    if (!isAlive(c.pid) || !commandLine(c.pid).includes(c.match)) continue;
+    log(`stopping ${c.name} (pid ${c.pid}) left running by an earlier start`);
+    const sig = c.signal ?? 'SIGTERM';
+    try {
+      process.kill(c.group ? -c.pid : c.pid, sig);
+    } catch {
+      try {
+        process.kill(c.pid, sig);
+      } catch {
+        /* gone */
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    while (isAlive(c.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (isAlive(c.pid)) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    killed.push(c.name);
+  }
+  return killed;
+}
+
+/** Takes the lock or throws StackRunningError; a stale lock is cleaned up (leftover servers stopped). */
+export async function acquireLock(file: string, log?: (m: string) => void): Promise<StackLock> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), children: [] };
+    try {
+      fs.writeFileSync(file, JSON.stringify(info, null, 2), { flag: 'wx' });
+      return {
+        file,
+        update(children) {
+          info.children = children;
+          fs.writeFileSync(file, JSON.stringify(info, null, 2));
+        },
+        release() {
+          const cur = readLock(file);
+          if (!cur || cur.pid === process.pid) fs.rmSync(file, { force: true });
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const other = readLock(file);
+    if (other && launcherAlive(other)) throw new StackRunningError(file, other);
+    if (other) await killLeftovers(other, log);
+    fs.rmSync(file, { force: true });
+  }
+  throw new Error(`could not take the lock ${file}: delete it if no stack is running`);
+}
