@@ -48,20 +48,20 @@ export async function createAppWorker(o: WorkerOptions): Promise<Worker> {
 }
 
 /** The monthly invoice close: created once, its cron kept in step with the configuration. */
-export async function ensureInvoiceSchedule(client: Client, taskQueue: string, cron: string, log: Logger): Promise<void> {
+export async function ensureInvoiceSchedule(client: Client, taskQueue: string, cron: string, log: Logger, scheduleId = INVOICE_CLOSE_SCHEDULE_ID): Promise<void> {
   const spec = { cronExpressions: [cron] };
   const action = { type: 'startWorkflow' as const, workflowType: 'closeInvoicesWorkflow', taskQueue, args: [{}], workflowId: 'invoice-close' };
   try {
-    await client.schedule.create({ scheduleId: INVOICE_CLOSE_SCHEDULE_ID, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } });
-    log.info({ scheduleId: INVOICE_CLOSE_SCHEDULE_ID, cron }, 'invoice schedule created');
+    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } });
+    log.info({ scheduleId, cron }, 'invoice schedule created');
   } catch (e) {
     if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    const handle = client.schedule.getHandle(INVOICE_CLOSE_SCHEDULE_ID);
+    const handle = client.schedule.getHandle(scheduleId);
     const current = await handle.describe();
     const currentCron = (current.spec as { cronExpressions?: string[] }).cronExpressions;
     if (currentCron?.[0] !== cron) {
       await handle.update((prev) => ({ ...prev, spec, action }));
-      log.info({ scheduleId: INVOICE_CLOSE_SCHEDULE_ID, cron }, 'invoice schedule updated');
+      log.info({ scheduleId, cron }, 'invoice schedule updated');
     }
   }
 }

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { Order, OrderEvent, IdempotencyRecord, LedgerLine, ActivationKey, EmailRecord } from '../models';
 import { orderWorkflowId } from '../contracts/orders';
-import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
   this.timeout(120_000);
@@ -190,10 +190,3 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
   });
 });
 
-export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

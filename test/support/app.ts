@@ -170,3 +170,12 @@ export async function placeOrder(app: TestApp, customer: string, productId: stri
   if (res.status !== 201) throw new Error(`order not placed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
+
+/** Polls `check` until it holds (for effects a workflow makes after the API answered). */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * Cancelling, importing, the software list and invoices, end to end against the real servers
+ * (Temporal dev server, FerretDB or MongoDB, SMTP). The 60-day boundaries themselves are proven in
+ * workflows.order.test.ts with time skipping; here a window is "passed" by importing an old purchase.
+ */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { ActivationKey, Invoice, LedgerLine, Order } from '../models';
+import { DAY_MS, monthKey, previousMonthKey } from '../domain/time';
+import { mulDiv, taxPortionOfInclusive } from '../domain/money';
+import { findCatalogProduct } from '../domain/catalog';
+import { ensureInvoiceSchedule } from '../lib/temporal';
+import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
+
+const ack = { acknowledged: true };
+
+describe('cancelling, importing and invoicing (real servers)', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  const cancelBody = (customer: { name: string }, productName: string) => ({ customer: customer.name, productName, ...ack });
+  const importOne = (customerId: string, productId: string, daysAgo: number, token = app.tokens['global-admin']) =>
+    app.api('POST', `/customers/${customerId}/orders/import`, {
+      token,
+      body: { orders: [{ orderId: uniq('IMP'), productId, quantity: 1, purchasedAt: new Date(Date.now() - daysAgo * DAY_MS).toISOString() }] },
+    });
+
+  describe('customers', () => {
+    it('when a customer is named by id, name, tenant GUID or domain name, then each finds it', async () => {
+      const c = await app.newCustomer('AU');
+      for (const ref of [c.id, c.name, c.name.toUpperCase(), c.tenantId, c.tenantId.toUpperCase(), c.domain]) {
+        const res = await app.api('GET', `/customers/${encodeURIComponent(ref)}`);
+        expect(res.status, ref).to.equal(200);
+        expect(res.body).to.include({ id: c.id, market: 'AU', currency: 'AUD', marketName: 'Australia' });
+      }
+      const list = await app.api('GET', '/customers', { token: app.tokens['account-admin'] });
+      expect(list.body.map((x: { id: string }) => x.id)).to.include(c.id);
+    });
+    it('when the input is bad or clashes, then 400 or 409 naming the field, and nothing is written', async () => {
+      const c = await app.newCustomer('US');
+      const bad = await app.api('POST', '/customers', { body: { name: 'X', tenantId: 'not-a-guid', domain: 'x.example.com', market: 'US' } });
+      expect(bad.status).to.equal(400);
+      expect(bad.body.error.field).to.equal('body.tenantId');
+      const market = await app.api('POST', '/customers', { body: { name: uniq('M'), tenantId: crypto.randomUUID(), domain: `${uniq('m')}.example.com`, market: 'ZZ' } });
+      expect(market.status).to.equal(400);
+      expect(market.body.error.field).to.equal('body.market');
+      const dup = await app.api('POST', '/customers', { body: { name: uniq('D'), tenantId: c.tenantId, domain: `${uniq('d')}.example.com`, market: 'US' } });
+      expect(dup.status).to.equal(409);
+      expect(dup.body.error).to.include({ code: 'customer_exists', field: 'body.tenantId' });
+      const forbidden = await app.api('POST', '/customers', { token: app.tokens['referral-admin'], body: { name: uniq('F'), tenantId: crypto.randomUUID(), domain: `${uniq('f')}.example.com`, market: 'US' } });
+      expect(forbidden.status).to.equal(403);
+    });
+  });
+
+  describe('markets and tax', () => {
+    it('when the market refuses Azure reservations, then 422 names the market and nothing is written; other products sell there', async () => {
+      const c = await app.newCustomer('BQ');
+      const res = await app.api('POST', `/customers/${c.id}/orders`, { headers: { 'idempotency-key': uniq('k') }, body: { productId: 'azure-ri-vm-3y', quantity: 1 } });
+      expect(res.status).to.equal(422);
+      expect(res.body.error.code).to.equal('market_unavailable');
+      expect(res.body.error.message).to.contain('BQ').and.contain('Bonaire');
+      expect(await Order.countDocuments({ customerId: c.id })).to.equal(0);
+      expect((await placeOrder(app, c.id, 'windows-server-standard-sub')).customer.market).to.equal('BQ');
+    });
+    it('when the customer is in Australia or Brazil, then the order says the price includes tax and shows it', async () => {
+      for (const [market, currency, rate] of [['AU', 'AUD', 1000], ['BR', 'BRL', 1425]] as const) {
+        const c = await app.newCustomer(market);
+        const o = await placeOrder(app, c.id, 'azure-ri-vm-1y', { quantity: 2 });
+        const price = findCatalogProduct('azure-ri-vm-1y')!.prices[currency];
+        expect(o.pricing).to.deep.equal({ currency, unitPrice: price, quantity: 2, total: 2 * price, tax: { treatment: 'inclusive', rateBps: rate, amount: taxPortionOfInclusive(2 * price, rate) } });
+      }
+    });
+  });
+
+  describe('the cancellation preview', () => {
+    it('when an order is new, then it can be cancelled with 60 days left, no fee and a full-term credit', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'sql-server-standard-perpetual');
+      const res = await app.api('GET', `/orders/${o.id}/cancellation`, { token: app.tokens['sales-agent'] });
+      expect(res.status).to.equal(200);
+      expect(res.body).to.deep.include({ orderId: o.id, cancellable: true, reason: null, dayOfOrder: 1, windowDays: 60, daysRemaining: 60, earlyTerminationFee: { amount: 0, currency: 'USD' }, supportRequest: null });
+      expect(res.body.credit).to.include({ amount: o.pricing.total, basis: 'full' });
+      expect(new Date(res.body.windowEndsAt).getTime()).to.equal(new Date(o.purchasedAt).getTime() + 60 * DAY_MS);
+    });
+    it('when only a support request can cancel it (Windows 7 ESU 2020), then the preview gives the route to file one', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'windows-7-esu-2020');
+      const res = await app.api('GET', `/orders/${o.id}/cancellation`);
+      expect(res.body.cancellable).to.equal(false);
+      expect(res.body.reason.code).to.equal('support_request_required');
+      expect(res.body.supportRequest).to.deep.equal({ typeOfProblem: 'CSP Purchase/Refund on behalf of customers', route: '/support-requests' });
+    });
+  });
+
+  describe('cancelling an order', () => {
+    it('when everything matches, then keys are revoked, the item stays listed without its key, a credit lands on the invoice and an email goes out, all visible at once', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.domain, 'windows-server-standard-perpetual');
+      // the order is usable before: its key is listed for the admin agent
+      await waitFor(async () => (await Order.findById(o.id).lean())?.status === 'active');
+      const before = await app.api('GET', `/customers/${c.id}/software`);
+      expect(before.body.find((s: { orderId: string }) => s.orderId === o.id).activationKey).to.match(/^[A-Z0-9]{5}(-[A-Z0-9]{5}){4}$/);
+
+      const res = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(res.body).to.include({ orderId: o.id, status: 'cancelled' });
+      expect(res.body.credit).to.include({ amount: o.pricing.total, basis: 'full', currency: 'USD' });
+
+      const read = await app.api('GET', `/orders/${o.id}`);
+      expect(read.body.status).to.equal('cancelled');
+      expect(read.body.cancellation.by.name).to.equal('Test admin-agent');
+      expect(read.body.timeline.map((e: { type: string }) => e.type)).to.include.members(['keys-and-links-revoked', 'credit-recorded', 'cancelled']);
+      const software = await app.api('GET', `/customers/${c.tenantId}/software`);
+      const item = software.body.find((s: { orderId: string }) => s.orderId === o.id);
+      expect(item).to.include({ status: 'cancelled', activationKey: null });
+      expect(await ActivationKey.countDocuments({ orderId: o.id, status: 'active' })).to.equal(0);
+      const history = await app.api('GET', `/customers/${c.id}/orders`);
+      expect(history.body.find((x: { id: string }) => x.id === o.id).status).to.equal('cancelled');
+
+      const invoice = await app.api('GET', `/invoices/${monthKey(new Date())}`, { token: app.tokens['global-admin'] });
+      const lines = invoice.body.lines.filter((l: { orderId: string }) => l.orderId === o.id);
+      expect(lines.map((l: { kind: string; amount: number }) => [l.kind, l.amount])).to.deep.equal([
+        ['charge', o.pricing.total],
+        ['credit', -o.pricing.total],
+      ]);
+      const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(o.id) && m.subject.includes('cancelled'));
+      expect(mail.text).to.contain('revoked').and.contain('100%');
+    });
+
+    it('when the important notice is not acknowledged, then 400 and nothing changes', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'windows-server-standard-sub');
+      for (const body of [{ customer: c.name, productName: o.product.name }, { customer: c.name, productName: o.product.name, acknowledged: false }]) {
+        const res = await app.api('POST', `/orders/${o.id}/cancel`, { body });
+        expect(res.status).to.equal(400);
+        expect(res.body.error.field).to.equal('body.acknowledged');
+      }
+      expect((await app.api('GET', `/orders/${o.id}/cancellation`)).body.cancellable).to.equal(true);
+    });
+
+    it('when the customer or the product named does not match the order, then 422 naming the field', async () => {
+      const c = await app.newCustomer('US');
+      const other = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'windows-server-standard-sub');
+      const wrongCustomer = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(other, o.product.name) });
+      expect(wrongCustomer.status).to.equal(422);
+      expect(wrongCustomer.body.error).to.include({ code: 'customer_mismatch', field: 'body.customer' });
+      const wrongProduct = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, 'SQL Server Enterprise (1-year subscription)') });
+      expect(wrongProduct.status).to.equal(422);
+      expect(wrongProduct.body.error).to.include({ code: 'product_mismatch', field: 'body.productName' });
+      // the tenant GUID and the domain name work as well as the name
+      const byTenant = await app.api('POST', `/orders/${o.id}/cancel`, { body: { customer: c.tenantId, productName: o.product.id, ...ack } });
+      expect(byTenant.status).to.equal(200);
+    });
+
+    it('when the caller is not an admin agent or belongs to another partner, then 403 or 404 and nothing changes', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'windows-server-standard-sub');
+      for (const role of ['sales-agent', 'global-admin', 'account-admin', 'support-lead'] as const) {
+        const res = await app.api('POST', `/orders/${o.id}/cancel`, { token: app.tokens[role], body: cancelBody(c, o.product.name) });
+        expect(res.status, role).to.equal(403);
+      }
+      const foreign = await app.api('POST', `/orders/${o.id}/cancel`, { token: app.otherTokens['admin-agent'], body: cancelBody(c, o.product.name) });
+      expect(foreign.status).to.equal(404);
+      expect((await app.api('GET', `/orders/${o.id}/cancellation`, { token: app.otherTokens['admin-agent'] })).status).to.equal(404);
+      expect((await Order.findById(o.id).lean())!.status).to.not.equal('cancelled');
+    });
+
+    it('when the product is Windows 7 ESU 2020, then 422 with the support-request route', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'windows-7-esu-2020');
+      const res = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+      expect(res.status).to.equal(422);
+      expect(res.body.error.code).to.equal('support_request_required');
+      expect(res.body.error.details.supportRequest.typeOfProblem).to.equal('CSP Purchase/Refund on behalf of customers');
+    });
+
+    it('when the product is a SUSE or Red Hat plan, then 422: never cancellable', async () => {
+      const c = await app.newCustomer('US');
+      for (const productId of ['suse-linux-enterprise-server-plan', 'red-hat-enterprise-linux-plan']) {
+        const o = await placeOrder(app, c.id, productId);
+        const res = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+        expect(res.status, productId).to.equal(422);
+        expect(res.body.error.code).to.equal('never_cancellable');
+        expect(res.body.error.message).to.contain('neither cancelled nor exchanged');
+      }
+    });
+
+    it('when the order is already cancelled, then 409 and nothing changes', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'sql-server-standard-sub');
+      expect((await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) })).status).to.equal(200);
+      const again = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+      expect(again.status).to.equal(409);
+      expect(again.body.error.code).to.equal('already_cancelled');
+      expect(await LedgerLine.countDocuments({ orderId: o.id, kind: 'credit' })).to.equal(1);
+    });
+
+    it('when two cancellations race, then exactly one credit is written', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'sql-server-enterprise-sub');
+      const results = await Promise.all(Array.from({ length: 5 }, () => app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) })));
+      expect(results.map((r) => r.status).sort()).to.deep.equal([200, 409, 409, 409, 409]);
+      expect(await LedgerLine.countDocuments({ orderId: o.id, kind: 'credit' })).to.equal(1);
+    });
+  });
+
+  describe('imported purchases', () => {
+    it('when a purchase is imported from 70 days ago, then its window has passed and cancelling is refused', async () => {
+      const c = await app.newCustomer('US');
+      for (const productId of ['windows-server-standard-perpetual', 'windows-server-standard-sub']) {
+        const res = await importOne(c.id, productId, 70);
+        expect(res.status).to.equal(200);
+        const [{ orderId, outcome }] = res.body.results;
+        expect(outcome).to.equal('imported');
+        const preview = await app.api('GET', `/orders/${orderId}/cancellation`);
+        expect(preview.body).to.deep.include({ cancellable: false, daysRemaining: 0, dayOfOrder: 71 });
+        expect(preview.body.reason.code).to.equal('window_passed');
+        const res2 = await app.api('POST', `/orders/${orderId}/cancel`, { body: cancelBody(c, findCatalogProduct(productId)!.name) });
+        expect(res2.status, productId).to.equal(422);
+        expect(res2.body.error.code).to.equal('window_passed');
+        await waitFor(async () => Boolean((await Order.findById(orderId).lean())?.windowClosedAt));
+      }
+      // imported purchases were charged before csp-desk: no charge on this month's invoice
+      const orders = await Order.find({ customerId: c.id }).lean();
+      expect(await LedgerLine.countDocuments({ orderId: { $in: orders.map((x) => x._id) } })).to.equal(0);
+    });
+
+    it('when a subscription imported from 29 days ago is cancelled, then the credit is prorated from its original date', async () => {
+      const c = await app.newCustomer('US');
+      const res = await importOne(c.id, 'sql-server-enterprise-sub', 29);
+      const [{ orderId }] = res.body.results;
+      const order = (await app.api('GET', `/orders/${orderId}`)).body;
+      const cancel = await app.api('POST', `/orders/${orderId}/cancel`, { body: cancelBody(c, order.product.name) });
+      expect(cancel.status, JSON.stringify(cancel.body)).to.equal(200);
+      const { termDays } = cancel.body.credit;
+      expect(cancel.body.credit).to.include({ basis: 'prorated', usedDays: 30 });
+      expect(cancel.body.credit.amount).to.equal(mulDiv(order.pricing.total, termDays - 30, termDays));
+    });
+
+    it('when the same order id is imported again, then nothing changes; only a global admin may import', async () => {
+      const c = await app.newCustomer('US');
+      const body = { orders: [{ orderId: uniq('IMP'), productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 5 * DAY_MS).toISOString() }] };
+      expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body })).body.results[0].outcome).to.equal('imported');
+      expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body })).body.results[0].outcome).to.equal('exists');
+      expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['admin-agent'], body })).status).to.equal(403);
+      const future = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], orderId: uniq('IMP'), purchasedAt: new Date(Date.now() + DAY_MS).toISOString() }] } });
+      expect(future.status).to.equal(400);
+      expect(future.body.error.field).to.equal('body.orders[0].purchasedAt');
+      expect(await Order.countDocuments({ customerId: c.id })).to.equal(1);
+    });
+  });
+
+  it('when several orders of one customer are cancelled in one call, then each gets its own result', async () => {
+    const c = await app.newCustomer('US');
+    const ok = await placeOrder(app, c.id, 'windows-server-standard-sub');
+    const esu = await placeOrder(app, c.id, 'windows-7-esu-2020');
+    const elsewhere = await placeOrder(app, (await app.newCustomer('US')).id, 'windows-server-standard-sub');
+    const res = await app.api('POST', `/customers/${c.id}/orders/cancel`, { body: { orderIds: [ok.id, esu.id, elsewhere.id, 'no-such-order'], ...ack } });
+    expect(res.status).to.equal(200);
+    const by = Object.fromEntries(res.body.results.map((r: { orderId: string }) => [r.orderId, r]));
+    expect(by[ok.id]).to.include({ outcome: 'cancelled', status: 200 });
+    expect(by[esu.id]).to.include({ outcome: 'refused', status: 422, code: 'support_request_required' });
+    expect(by[elsewhere.id]).to.include({ outcome: 'not_found', status: 404 });
+    expect(by['no-such-order']).to.include({ outcome: 'not_found' });
+    expect((await app.api('POST', `/customers/${c.id}/orders/cancel`, { body: { orderIds: [ok.id] } })).status).to.equal(400);
+  });
+
+  describe('invoices', () => {
+    it("when the month is read, then charges and credits appear with tax shown where included, and totals per currency; another partner sees none of it", async () => {
+      const c = await app.newCustomer('AU');
+      const o = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
+      await waitFor(async () => (await LedgerLine.countDocuments({ orderId: o.id })) === 1);
+      await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+      const month = monthKey(new Date());
+      const res = await app.api('GET', `/invoices/${month}`, { token: app.tokens['account-admin'] });
+      expect(res.status).to.equal(200);
+      expect(res.body).to.include({ month, status: 'open', partnerId: app.partnerId });
+      const lines = res.body.lines.filter((l: { orderId: string }) => l.orderId === o.id);
+      expect(lines).to.have.length(2);
+      expect(lines[0].tax).to.deep.equal({ treatment: 'inclusive', rateBps: 1000, amount: taxPortionOfInclusive(o.pricing.total, 1000) });
+      const aud = res.body.totals.find((t: { currency: string }) => t.currency === 'AUD');
+      const audLines = res.body.lines.filter((l: { currency: string }) => l.currency === 'AUD');
+      expect(aud.net).to.equal(audLines.reduce((s: number, l: { amount: number }) => s + l.amount, 0));
+      expect(Number.isInteger(aud.taxIncluded)).to.equal(true);
+      const other = await app.api('GET', `/invoices/${month}`, { token: app.otherTokens['global-admin'] });
+      expect(other.body.lines.filter((l: { orderId: string }) => l.orderId === o.id)).to.have.length(0);
+      expect((await app.api('GET', '/invoices/2026-13')).body.error.field).to.equal('path.month');
+      expect((await app.api('GET', `/invoices/${month}`, { token: app.tokens['sales-agent'] })).status).to.equal(403);
+    });
+
+    it('when a month is closed, then the invoice is recorded once, emailed once and shows as closed', async () => {
+      const c = await app.newCustomer('US');
+      await placeOrder(app, c.id, 'sql-server-standard-sub');
+      const month = monthKey(new Date());
+      await waitFor(async () => (await LedgerLine.countDocuments({ partnerId: app.partnerId, invoiceMonth: month, customerId: c.id })) === 1);
+      for (let i = 0; i < 2; i++) {
+        const result = await app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month }] });
+        expect(result.month).to.equal(month);
+      }
+      expect(await Invoice.countDocuments({ partnerId: app.partnerId, month })).to.equal(1);
+      const read = await app.api('GET', `/invoices/${month}`, { token: app.tokens['global-admin'] });
+      expect(read.body.status).to.equal('closed');
+      await app.stack.mailbox.waitFor((m) => m.subject === `Your csp-desk invoice for ${month}` && m.to.includes(`billing@${app.partnerId}.example`));
+      const mails = (await app.stack.mailbox.list()).filter((m) => m.subject === `Your csp-desk invoice for ${month}` && m.to.includes(`billing@${app.partnerId}.example`));
+      expect(mails).to.have.length(1);
+    });
+
+    it('the monthly Schedule exists with its cron and closes the previous month when it fires', async () => {
+      const scheduleId = uniq('invoice-close-test');
+      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 1 * *', app.log, scheduleId);
+      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 1 * *', app.log, scheduleId);
+      const handle = app.client.schedule.getHandle(scheduleId);
+      const desc = await handle.describe();
+      expect(desc.action.type).to.equal('startWorkflow');
+      await handle.trigger();
+      let result: { month: string } | undefined;
+      await waitFor(async () => {
+        const d = await handle.describe();
+        const run = d.info.recentActions[0]?.action;
+        if (!run) return false;
+        result = await app.client.workflow.getHandle(run.workflow.workflowId, run.workflow.firstExecutionRunId).result();
+        return true;
+      });
+      expect(result!.month).to.equal(previousMonthKey(monthKey(new Date())));
+      await handle.delete();
+    });
+  });
+});
