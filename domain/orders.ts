@@ -1,5 +1,5 @@
 /** The facts of an order that never change once it is placed, and its life's states. */
-import type { Billing, CancellationPolicy, Deliverable, ProductKind } from './catalog';
+import type { Product } from './catalog';
 
 export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -21,14 +21,8 @@ export interface OrderPricing {
   tax: TaxLine;
 }
 
-export interface OrderProductSnapshot {
-  id: string;
-  name: string;
-  kind: ProductKind;
-  billing: Billing;
-  cancellation: CancellationPolicy;
-  deliverable: Deliverable;
-}
+/** The product as it was when ordered: its policy travels with the order. */
+export type OrderProductSnapshot = Pick<Product, 'id' | 'name' | 'kind' | 'billing' | 'cancellation' | 'deliverable'>;
 
 export interface OrderCustomerSnapshot {
   id: string;

@@ -5,7 +5,7 @@
  */
 import { Schema, model } from 'mongoose';
 import type { OrderStatus, OrderPricing, OrderProductSnapshot, OrderCustomerSnapshot, OrderActor, TaxLine } from '../domain/orders';
-import type { Billing, CancellationPolicy, Deliverable, DownloadOptions, ProductKind } from '../domain/catalog';
+import type { Product as CatalogProduct } from '../domain/catalog';
 import type { CancellationCredit } from '../domain/cancellation';
 
 const mixed = Schema.Types.Mixed;
@@ -80,16 +80,7 @@ customerSchema.index({ partnerId: 1, domain: 1 }, { unique: true });
 customerSchema.index({ partnerId: 1, nameKey: 1 }, { unique: true });
 export const Customer = model<CustomerDoc>('Customer', customerSchema, 'customers');
 
-export interface ProductDoc {
-  _id: string;
-  name: string;
-  kind: ProductKind;
-  billing: Billing;
-  cancellation: CancellationPolicy;
-  deliverable: Deliverable;
-  prices: Record<string, number>;
-  downloads: DownloadOptions | null;
-}
+export type ProductDoc = Omit<CatalogProduct, 'id'> & { _id: string };
 export const Product = model<ProductDoc>(
   'Product',
   new Schema<ProductDoc>(
