@@ -10,11 +10,11 @@ import type { Logger } from '../lib/logger';
 import type { Mailer, Renderer } from '../lib/mailer';
 import { isDuplicateKey } from '../lib/errors';
 import { ActivationKey, DownloadLink, EmailRecord, Invoice, LedgerLine, Order, OrderEvent, Partner } from '../models';
-import type { OrderDoc } from '../models';
+import type { LedgerLineDoc, OrderDoc } from '../models';
 import type { OrderActor, OrderTerms } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
 import { termEnd, windowEnd } from '../domain/cancellation';
-import { monthKey } from '../domain/time';
+import { monthKey, nextMonthKey } from '../domain/time';
 import { summarizeInvoice } from '../domain/invoice';
 import type { OrderEmailKind } from '../contracts/orders';
 
@@ -45,6 +45,16 @@ async function insertOnce<T>(create: () => Promise<T>): Promise<boolean> {
 
 async function addEvent(order: Pick<OrderDoc, '_id' | 'partnerId'>, key: string, type: string, at: Date, data: Record<string, unknown> = {}) {
   await insertOnce(() => OrderEvent.create({ _id: `${order._id}:${key}`, orderId: order._id, partnerId: order.partnerId, type, at, data }));
+}
+
+/**
+ * The invoice a line written at `at` belongs to: that month's, or if that month was already closed
+ * (a worker lagging past the close), the next open one.
+ */
+async function openInvoiceMonth(partnerId: string, at: Date): Promise<string> {
+  let month = monthKey(at);
+  while (await Invoice.exists({ _id: `${partnerId}:${month}` })) month = nextMonthKey(month);
+  return month;
 }
 
 async function loadOrder(orderId: string): Promise<OrderDoc> {
@@ -113,7 +123,8 @@ export function createActivities(deps: ActivityDeps) {
     async recordPayment(orderId: string, at: string): Promise<void> {
       const order = await loadOrder(orderId);
       const when = new Date(at);
-      if (!order.imported) {
+      if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
+        const invoiceMonth = await openInvoiceMonth(order.partnerId, when);
         await insertOnce(() =>
           LedgerLine.create({
             _id: `${orderId}:charge`,
@@ -126,7 +137,7 @@ export function createActivities(deps: ActivityDeps) {
             amount: order.pricing.total,
             currency: order.pricing.currency,
             tax: order.pricing.tax,
-            invoiceMonth: monthKey(when),
+            invoiceMonth,
             at: when,
             description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
           }),
@@ -141,7 +152,9 @@ export function createActivities(deps: ActivityDeps) {
       const order = await loadOrder(orderId);
       const when = new Date(at);
       let keys = 0;
-      if (order.product.deliverable === 'activation-key') {
+      // an imported subscription whose term has already ended gets no key
+      const termOver = order.termEndsAt !== null && new Date(order.termEndsAt).getTime() <= when.getTime();
+      if (order.product.deliverable === 'activation-key' && !termOver) {
         await insertOnce(() =>
           ActivationKey.create({
             _id: `${orderId}:1`,
@@ -194,6 +207,8 @@ export function createActivities(deps: ActivityDeps) {
       const links = await DownloadLink.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
       await addEvent(order, 'revoked', 'keys-and-links-revoked', when, { keys: keys.modifiedCount, links: links.modifiedCount });
       const c = input.credit;
+      const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
+      const invoiceMonth = existingCredit?.invoiceMonth ?? (await openInvoiceMonth(order.partnerId, when));
       await insertOnce(() =>
         LedgerLine.create({
           _id: `${order._id}:credit`,
@@ -206,12 +221,12 @@ export function createActivities(deps: ActivityDeps) {
           amount: -c.amount,
           currency: c.currency,
           tax: { treatment: order.pricing.tax.treatment, rateBps: order.pricing.tax.rateBps, amount: c.taxAmount },
-          invoiceMonth: monthKey(when),
+          invoiceMonth,
           at: when,
           description: `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
         }),
       );
-      await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth: monthKey(when) });
+      await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
       if (order.status !== 'cancelled') {
         await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c } } });
       }
@@ -231,11 +246,20 @@ export function createActivities(deps: ActivityDeps) {
       return (ids as string[]).sort();
     },
 
-    /** Records the closed month (once) and emails the invoice (once). */
+    /**
+     * Records the closed month with the lines it bills (once) and emails that invoice (once). Lines
+     * written later go to the next open month (openInvoiceMonth). Runs only in the partner-month's own
+     * child workflow, so it has one writer.
+     */
     async closeInvoice(partnerId: string, month: string, at: string): Promise<{ emailed: boolean }> {
-      const lines = await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
-      const totals = summarizeInvoice(lines);
-      await insertOnce(() => Invoice.create({ _id: `${partnerId}:${month}`, partnerId, month, closedAt: new Date(at), totals }));
+      let closed = await Invoice.findById(`${partnerId}:${month}`).lean();
+      if (!closed) {
+        const billed = await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
+        await insertOnce(() => Invoice.create({ _id: `${partnerId}:${month}`, partnerId, month, closedAt: new Date(at), totals: summarizeInvoice(billed), lines: billed }));
+        closed = (await Invoice.findById(`${partnerId}:${month}`).lean())!;
+      }
+      const lines = closed.lines as LedgerLineDoc[];
+      const totals = closed.totals;
       const partner = await Partner.findById(partnerId).lean();
       if (!partner) return { emailed: false };
       const customers = new Set(lines.map((l) => l.customerId));

@@ -89,7 +89,27 @@ function validator(schema: JsonSchema | undefined, coerce: boolean): ValidateFun
   return schema ? (coerce ? ajvCoercing : ajv).compile(schema) : null;
 }
 
+/** The first string (or key) holding a control character other than tab/newline, e.g. NUL, which databases refuse. */
+function controlCharacterAt(value: unknown, at: string): string | null {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  if (typeof value === 'string') return /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(value) ? at : null;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const hit = controlCharacterAt(v, `${at}[${i}]`);
+      if (hit) return hit;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const hit = controlCharacterAt(k, `${at}.${k}`) ?? controlCharacterAt(v, `${at}.${k}`);
+      if (hit) return hit;
+    }
+  }
+  return null;
+}
+
 function check(v: ValidateFunction | null, part: string, data: unknown): void {
+  const bad = controlCharacterAt(data, part);
+  if (bad) throw new AppError(400, 'validation_failed', `${bad} must not contain control characters`, bad);
   if (v && !v(data)) {
     const { field, message } = describe(part, v.errors![0]);
     throw new AppError(400, 'validation_failed', message, field);
@@ -214,7 +234,6 @@ const COMMON_ERRORS: Record<number, string> = {
   404: 'Not found, or it belongs to another partner.',
   409: 'Conflicts with the current state.',
   422: 'Refused by a business rule; `code` says which.',
-  503: 'A server this route needs is unavailable.',
 };
 
 function parametersFrom(schema: JsonSchema | undefined, where: 'path' | 'query' | 'header') {

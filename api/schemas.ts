@@ -71,7 +71,7 @@ export const productSchema = obj({
 });
 
 export const customerInputSchema = obj({
-  name: str({ minLength: 1, maxLength: 200 }),
+  name: str({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'not blank' }),
   tenantId: str({ pattern: GUID_PATTERN, description: 'the customer tenant GUID' }),
   domain: str({ pattern: DOMAIN_PATTERN, description: 'e.g. contoso.onmicrosoft.com' }),
   market: str({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' }),
@@ -129,7 +129,7 @@ export const bulkCancelResultSchema = obj({
     items: obj(
       {
         orderId: str(),
-        outcome: str({ enum: ['cancelled', 'refused', 'not_found'] }),
+        outcome: str({ enum: ['cancelled', 'refused', 'not_found', 'failed'], description: 'failed: not done (a server was unavailable); retry that order' }),
         status: int({ description: 'the HTTP status this order alone would have had' }),
         code: str(),
         message: str(),
@@ -163,7 +163,7 @@ export const softwareItemSchema = obj({
   status: str({ enum: [...ORDER_STATUSES] }),
   purchasedAt: dateTime,
   quantity: int(),
-  activationKey: nullable(str({ description: 'null once revoked or for products without keys' })),
+  activationKey: nullable(str({ description: 'null unless the order is active (none once cancelled or expired) and for products without keys' })),
   downloads: productSchema.properties ? (productSchema.properties as Record<string, S>).downloads : {},
 });
 

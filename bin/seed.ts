@@ -51,8 +51,13 @@ export async function seedDemo(tokensFile: string): Promise<DemoToken[]> {
     const stillValid = known && (await ApiToken.exists({ userId: user._id }));
     tokens.push({ name: user.name, email, role, token: stillValid ? known.token : await issueToken(user._id, 'demo') });
   }
-  fs.mkdirSync(path.dirname(tokensFile), { recursive: true });
-  fs.writeFileSync(tokensFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  try {
+    fs.mkdirSync(path.dirname(tokensFile), { recursive: true });
+    fs.writeFileSync(tokensFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  } catch (e) {
+    // e.g. a read-only container: the tokens are printed by main() all the same
+    process.stderr.write(`seed: could not write ${tokensFile} (${(e as Error).message}); the tokens are printed below\n`);
+  }
   return tokens;
 }
 
@@ -62,7 +67,9 @@ async function main() {
   await connectDatabase(config.MONGODB_URI);
   const tokens = await seedDemo(path.join(dataDir, 'demo-tokens.json'));
   await disconnectDatabase();
-  process.stdout.write(`${JSON.stringify({ partner: DEMO_PARTNER.id, customers: DEMO_CUSTOMERS.length, tokens: tokens.length, tokensFile: path.join(dataDir, 'demo-tokens.json') })}\n`);
+  process.stdout.write(`${JSON.stringify({ partner: DEMO_PARTNER.id, customers: DEMO_CUSTOMERS.length, tokensFile: path.join(dataDir, 'demo-tokens.json') })}\n`);
+  // tokens exist only here and in the file: print them, for `docker compose run --rm seed` among others
+  for (const t of tokens) process.stdout.write(`${JSON.stringify({ role: t.role, email: t.email, token: t.token })}\n`);
 }
 
 if (require.main === module) {

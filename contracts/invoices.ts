@@ -1,3 +1,4 @@
 /** The invoice domain's contract: schedule and workflow ids. */
 export const INVOICE_CLOSE_SCHEDULE_ID = 'invoice-monthly-close';
-export const invoiceCloseWorkflowId = (month: string): string => `invoice-close:${month}`;
+/** One close per partner and month, ever: the id is never reused. */
+export const invoiceCloseWorkflowId = (partnerId: string, month: string): string => `invoice:${partnerId}:${month}`;

@@ -49,3 +49,9 @@ export function monthBounds(key: string): { start: Date; end: Date } {
 }
 
 export const MONTH_KEY_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])$';
+
+/** The month after a `YYYY-MM` key. */
+export function nextMonthKey(key: string): string {
+  const [y, m] = key.split('-').map(Number);
+  return monthKey(new Date(Date.UTC(y, m, 1)));
+}

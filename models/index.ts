@@ -274,10 +274,12 @@ export interface InvoiceDoc {
   month: string;
   closedAt: Date;
   totals: unknown;
+  /** the ledger lines this invoice billed, as they were at the close */
+  lines: unknown[];
 }
 export const Invoice = model<InvoiceDoc>(
   'Invoice',
-  new Schema<InvoiceDoc>({ _id: String, partnerId: { type: String, required: true }, month: { type: String, required: true }, closedAt: { type: Date, required: true }, totals: { type: mixed, required: true } }, { versionKey: false, minimize: false }),
+  new Schema<InvoiceDoc>({ _id: String, partnerId: { type: String, required: true }, month: { type: String, required: true }, closedAt: { type: Date, required: true }, totals: { type: mixed, required: true }, lines: { type: [mixed], default: [] } }, { versionKey: false, minimize: false }),
   'invoices',
 );
 

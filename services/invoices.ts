@@ -1,12 +1,13 @@
-/** A partner's invoice for a month: charges and credits from the ledger, totals per currency. */
-import { Invoice, LedgerLine } from '../models';
+/**
+ * A partner's invoice for a month: charges and credits, totals per currency. An open month is read live
+ * from the ledger; a closed one is what was billed at the close.
+ */
+import { Invoice, LedgerLine, type LedgerLineDoc } from '../models';
 import { summarizeInvoice } from '../domain/invoice';
 
 export async function getInvoice(partnerId: string, month: string) {
-  const [lines, closed] = await Promise.all([
-    LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean(),
-    Invoice.findById(`${partnerId}:${month}`).lean(),
-  ]);
+  const closed = await Invoice.findById(`${partnerId}:${month}`).lean();
+  const lines = closed ? (closed.lines as LedgerLineDoc[]).map((l) => ({ ...l, at: new Date(l.at) })) : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
   return {
     partnerId,
     month,

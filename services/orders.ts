@@ -184,9 +184,11 @@ export function createOrderService(deps: OrderServiceDeps) {
         orderId = first.orderId;
         replayed = true;
       }
-      // a replay re-sends the same terms: if the first request died before starting the workflow, this one starts it
-      const terms = await termsFor(auth, orderId, customer, product, input.quantity, clock(), false, requestId);
-      await startOrder(terms);
+      // a replay of a recorded order returns it as it is; if the first request died before its workflow
+      // recorded the order, the replay starts (or joins) that workflow
+      if (!replayed || !(await Order.exists({ _id: orderId }))) {
+        await startOrder(await termsFor(auth, orderId, customer, product, input.quantity, clock(), false, requestId));
+      }
       return { order: await view(auth.partnerId!, orderId), replayed };
     },
 
@@ -197,6 +199,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       for (const [i, item] of items.entries()) {
         const field = `body.orders[${i}]`;
         const purchasedAt = new Date(item.purchasedAt);
+        if (Number.isNaN(purchasedAt.getTime())) throw new AppError(400, 'validation_failed', `${field}.purchasedAt is not a representable instant`, `${field}.purchasedAt`);
         if (purchasedAt.getTime() > now.getTime()) throw new AppError(400, 'validation_failed', `${field}.purchasedAt is in the future`, `${field}.purchasedAt`);
         const product = await loadProduct(item.productId, `${field}.productId`);
         const refusal = checkMarket(product, customer.market);
@@ -205,7 +208,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       for (const item of items) {
         const existing = await Order.findById(item.orderId).lean<OrderDoc>();
         if (existing && (existing.partnerId !== auth.partnerId || existing.customerId !== customer._id)) {
-          results.push({ orderId: item.orderId, outcome: 'conflict' as const, message: 'an order with this id already exists elsewhere' });
+          results.push({ orderId: item.orderId, outcome: 'conflict' as const, message: 'this order id is already in use; import it under its own id' });
           continue;
         }
         if (existing) {
@@ -219,7 +222,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         results.push(
           recorded && recorded.partnerId === auth.partnerId
             ? { orderId: item.orderId, outcome: 'imported' as const, message: 'imported' }
-            : { orderId: item.orderId, outcome: 'conflict' as const, message: 'an order with this id already exists elsewhere' },
+            : { orderId: item.orderId, outcome: 'conflict' as const, message: 'this order id is already in use; import it under its own id' },
         );
       }
       return { results };
@@ -261,7 +264,8 @@ export function createOrderService(deps: OrderServiceDeps) {
             return { orderId, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
           } catch (e) {
             if (e instanceof AppError) return { orderId, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };
-            throw e;
+            // the others' results stand: report this one as not done, to be retried
+            return { orderId, outcome: 'failed' as const, status: 503, code: 'unavailable', message: `not cancelled, try again: ${(e as Error).message}` };
           }
         }),
       );

@@ -17,7 +17,8 @@ export async function listSoftware(partnerId: string, customerId: string) {
     status: o.status,
     purchasedAt: o.purchasedAt.toISOString(),
     quantity: o.pricing.quantity,
-    activationKey: o.status === 'cancelled' ? null : (keyOf.get(o._id) ?? null),
+    // keys are usable only while the order is active: none once cancelled or expired
+    activationKey: o.status === 'active' ? (keyOf.get(o._id) ?? null) : null,
     downloads: o.status === 'cancelled' ? null : (downloadsOf.get(o.product.id) ?? null),
   }));
 }

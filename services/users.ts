@@ -11,6 +11,8 @@ export function newToken(): string {
 }
 
 export async function ensurePartner(p: { id: string; name: string; email: string }): Promise<PartnerDoc> {
+  // ids become parts of natural keys (`<partner>:<key>`): no separators in them
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$/.test(p.id)) throw new Error(`partner id ${JSON.stringify(p.id)} must be 2-64 letters, digits, '-' or '_'`);
   try {
     await Partner.create({ _id: p.id, name: p.name, email: p.email, createdAt: new Date() });
   } catch (e) {

@@ -5,11 +5,12 @@
  */
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { ActivationKey, Invoice, LedgerLine, Order } from '../models';
-import { DAY_MS, monthKey, previousMonthKey } from '../domain/time';
+import { ActivationKey, Customer, Invoice, LedgerLine, Order } from '../models';
+import { DAY_MS, monthKey, nextMonthKey, previousMonthKey } from '../domain/time';
 import { mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { findCatalogProduct } from '../domain/catalog';
 import { ensureInvoiceSchedule } from '../lib/temporal';
+import { ensurePartner, ensureUser, issueToken } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 const ack = { acknowledged: true };
@@ -20,6 +21,18 @@ describe('cancelling, importing and invoicing (real servers)', function () {
   before(async () => {
     app = await getTestApp();
   });
+
+  /** The order's lines as the API shows them, from every month its ledger lines landed in (a run may straddle a month's end). */
+  async function invoiceLinesOf(orderId: string, token: string) {
+    const months = [...new Set((await LedgerLine.find({ orderId }).lean()).map((l) => l.invoiceMonth))].sort();
+    const out: { kind: string; amount: number; month: string; tax: { amount: number | null } }[] = [];
+    for (const month of months) {
+      const res = await app.api('GET', `/invoices/${month}`, { token });
+      expect(res.status).to.equal(200);
+      for (const l of res.body.lines.filter((x: { orderId: string }) => x.orderId === orderId)) out.push({ ...l, month });
+    }
+    return out;
+  }
 
   const cancelBody = (customer: { name: string }, productName: string) => ({ customer: customer.name, productName, ...ack });
   const importOne = (customerId: string, productId: string, daysAgo: number, token = app.tokens['global-admin']) =>
@@ -41,6 +54,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
     });
     it('when the input is bad or clashes, then 400 or 409 naming the field, and nothing is written', async () => {
       const c = await app.newCustomer('US');
+      const before = await Customer.countDocuments({ partnerId: app.partnerId });
       const bad = await app.api('POST', '/customers', { body: { name: 'X', tenantId: 'not-a-guid', domain: 'x.example.com', market: 'US' } });
       expect(bad.status).to.equal(400);
       expect(bad.body.error.field).to.equal('body.tenantId');
@@ -52,6 +66,17 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(dup.body.error).to.include({ code: 'customer_exists', field: 'body.tenantId' });
       const forbidden = await app.api('POST', '/customers', { token: app.tokens['referral-admin'], body: { name: uniq('F'), tenantId: crypto.randomUUID(), domain: `${uniq('f')}.example.com`, market: 'US' } });
       expect(forbidden.status).to.equal(403);
+      // inputs that once reached the database as a 500: a blank name, a NUL character
+      const blank = await app.api('POST', '/customers', { body: { name: '   ', tenantId: crypto.randomUUID(), domain: `${uniq('b')}.example.com`, market: 'US' } });
+      expect(blank.status).to.equal(400);
+      expect(blank.body.error.field).to.equal('body.name');
+      const nul = await app.api('POST', '/customers', { body: { name: 'Bad\u0000Name', tenantId: crypto.randomUUID(), domain: `${uniq('n')}.example.com`, market: 'US' } });
+      expect(nul.status).to.equal(400);
+      expect(nul.body.error.field).to.equal('body.name');
+      const nulPath = await app.api('GET', '/orders/%00abc');
+      expect(nulPath.status).to.equal(400);
+      expect(nulPath.body.error.field).to.equal('path.id');
+      expect(await Customer.countDocuments({ partnerId: app.partnerId })).to.equal(before);
     });
   });
 
@@ -120,14 +145,28 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const history = await app.api('GET', `/customers/${c.id}/orders`);
       expect(history.body.find((x: { id: string }) => x.id === o.id).status).to.equal('cancelled');
 
-      const invoice = await app.api('GET', `/invoices/${monthKey(new Date())}`, { token: app.tokens['global-admin'] });
-      const lines = invoice.body.lines.filter((l: { orderId: string }) => l.orderId === o.id);
-      expect(lines.map((l: { kind: string; amount: number }) => [l.kind, l.amount])).to.deep.equal([
+      const lines = await invoiceLinesOf(o.id, app.tokens['global-admin']);
+      expect(lines.map((l) => [l.kind, l.amount])).to.deep.equal([
         ['charge', o.pricing.total],
         ['credit', -o.pricing.total],
       ]);
       const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(o.id) && m.subject.includes('cancelled'));
       expect(mail.text).to.contain('revoked').and.contain('100%');
+    });
+
+    it('when an order is cancelled while it is still being placed, then the cancellation waits for it and no confirmation follows', async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'sql-server-standard-sub');
+      const res = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      expect(await app.client.workflow.getHandle(`order:${o.id}`).result()).to.deep.equal({ orderId: o.id, status: 'cancelled' });
+      await app.stack.mailbox.waitFor((m) => m.subject.includes(o.id) && m.subject.includes('cancelled'));
+      const mails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(o.id));
+      const confirmed = mails.filter((m) => m.subject.includes('confirmed'));
+      // either the confirmation went out before the cancellation began, or not at all
+      if (confirmed.length) expect(new Date(confirmed[0].receivedAt).getTime()).to.be.at.most(new Date(mails.find((m) => m.subject.includes('cancelled'))!.receivedAt).getTime());
+      expect(confirmed.length).to.be.at.most(1);
+      expect(await ActivationKey.countDocuments({ orderId: o.id, status: 'active' })).to.equal(0);
     });
 
     it('when the important notice is not acknowledged, then 400 and nothing changes', async () => {
@@ -250,6 +289,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const future = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], orderId: uniq('IMP'), purchasedAt: new Date(Date.now() + DAY_MS).toISOString() }] } });
       expect(future.status).to.equal(400);
       expect(future.body.error.field).to.equal('body.orders[0].purchasedAt');
+      const leap = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], orderId: uniq('IMP'), purchasedAt: '2016-12-31T23:59:60Z' }] } });
+      expect(leap.status).to.equal(400);
+      expect(leap.body.error.field).to.equal('body.orders[0].purchasedAt');
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(1);
     });
   });
@@ -274,38 +316,58 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const c = await app.newCustomer('AU');
       const o = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
       await waitFor(async () => (await LedgerLine.countDocuments({ orderId: o.id })) === 1);
-      await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
-      const month = monthKey(new Date());
+      expect((await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) })).status).to.equal(200);
+      const lines = await invoiceLinesOf(o.id, app.tokens['account-admin']);
+      expect(lines.map((l) => l.kind)).to.deep.equal(['charge', 'credit']);
+      const month = lines[0].month;
       const res = await app.api('GET', `/invoices/${month}`, { token: app.tokens['account-admin'] });
       expect(res.status).to.equal(200);
       expect(res.body).to.include({ month, status: 'open', partnerId: app.partnerId });
-      const lines = res.body.lines.filter((l: { orderId: string }) => l.orderId === o.id);
-      expect(lines).to.have.length(2);
       expect(lines[0].tax).to.deep.equal({ treatment: 'inclusive', rateBps: 1000, amount: taxPortionOfInclusive(o.pricing.total, 1000) });
       const aud = res.body.totals.find((t: { currency: string }) => t.currency === 'AUD');
       const audLines = res.body.lines.filter((l: { currency: string }) => l.currency === 'AUD');
       expect(aud.net).to.equal(audLines.reduce((s: number, l: { amount: number }) => s + l.amount, 0));
-      expect(Number.isInteger(aud.taxIncluded)).to.equal(true);
+      const taxOf = (l: { kind: string; tax: { amount: number | null } }) => (l.tax.amount ?? 0) * (l.kind === 'credit' ? -1 : 1);
+      expect(aud.taxIncluded).to.equal(audLines.reduce((s: number, l: { kind: string; tax: { amount: number | null } }) => s + taxOf(l), 0));
+      expect(lines[1].tax.amount).to.equal(taxPortionOfInclusive(o.pricing.total, 1000));
       const other = await app.api('GET', `/invoices/${month}`, { token: app.otherTokens['global-admin'] });
       expect(other.body.lines.filter((l: { orderId: string }) => l.orderId === o.id)).to.have.length(0);
       expect((await app.api('GET', '/invoices/2026-13')).body.error.field).to.equal('path.month');
       expect((await app.api('GET', `/invoices/${month}`, { token: app.tokens['sales-agent'] })).status).to.equal(403);
     });
 
-    it('when a month is closed, then the invoice is recorded once, emailed once and shows as closed', async () => {
-      const c = await app.newCustomer('US');
-      await placeOrder(app, c.id, 'sql-server-standard-sub');
-      const month = monthKey(new Date());
-      await waitFor(async () => (await LedgerLine.countDocuments({ partnerId: app.partnerId, invoiceMonth: month, customerId: c.id })) === 1);
-      for (let i = 0; i < 2; i++) {
-        const result = await app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month }] });
-        expect(result.month).to.equal(month);
-      }
-      expect(await Invoice.countDocuments({ partnerId: app.partnerId, month })).to.equal(1);
-      const read = await app.api('GET', `/invoices/${month}`, { token: app.tokens['global-admin'] });
-      expect(read.body.status).to.equal('closed');
-      await app.stack.mailbox.waitFor((m) => m.subject === `Your csp-desk invoice for ${month}` && m.to.includes(`billing@${app.partnerId}.example`));
-      const mails = (await app.stack.mailbox.list()).filter((m) => m.subject === `Your csp-desk invoice for ${month}` && m.to.includes(`billing@${app.partnerId}.example`));
+    it('when a month is closed by overlapping runs, then the invoice is recorded and emailed once, shows as closed, and later lines go to the next month', async () => {
+      // a partner of its own: closing a month must not touch the other tests' partner
+      const partnerId = uniq('closing');
+      await ensurePartner({ id: partnerId, name: 'Closing Partner', email: `billing@${partnerId}.example` });
+      const agent = await ensureUser({ name: 'Closing agent', email: `admin-agent@${partnerId}.example`, role: 'admin-agent', partnerId });
+      const admin = await ensureUser({ name: 'Closing admin', email: `global-admin@${partnerId}.example`, role: 'global-admin', partnerId });
+      const [agentToken, adminToken] = [await issueToken(agent._id), await issueToken(admin._id)];
+      const c = await app.newCustomer('US', agentToken);
+      const orders = [await placeOrder(app, c.id, 'sql-server-standard-sub', { token: agentToken }), await placeOrder(app, c.id, 'windows-server-standard-sub', { token: agentToken })];
+      await waitFor(async () => (await LedgerLine.countDocuments({ partnerId })) === 2);
+      const month = (await LedgerLine.findById(`${orders[0].id}:charge`).lean())!.invoiceMonth;
+
+      const runs = await Promise.all(
+        [1, 2, 3].map(() => app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month, partnerIds: [partnerId] }] })),
+      );
+      expect(runs.map((r) => r.month)).to.deep.equal([month, month, month]);
+      expect(runs.map((r) => r.partners)).to.deep.equal([1, 1, 1]);
+      expect(runs.reduce((n, r) => n + r.closedHere, 0)).to.equal(1);
+      expect(await Invoice.countDocuments({ partnerId, month })).to.equal(1);
+      const subject = `Your csp-desk invoice for ${month}`;
+      const mail = await app.stack.mailbox.waitFor((m) => m.subject === subject && m.to.includes(`billing@${partnerId}.example`));
+      expect(mail.text).to.contain(c.name);
+      const closed = await app.api('GET', `/invoices/${month}`, { token: adminToken });
+      expect(closed.body.status).to.equal('closed');
+      expect(closed.body.lines).to.have.length(2);
+
+      // a line written after the close lands on the next open invoice; the closed one does not change
+      const late = await placeOrder(app, c.id, 'windows-server-standard-perpetual', { token: agentToken });
+      await waitFor(async () => (await LedgerLine.countDocuments({ orderId: late.id })) === 1);
+      expect((await LedgerLine.findById(`${late.id}:charge`).lean())!.invoiceMonth).to.equal(nextMonthKey(month));
+      expect((await app.api('GET', `/invoices/${month}`, { token: adminToken })).body.lines).to.have.length(2);
+      const mails = (await app.stack.mailbox.list()).filter((m) => m.subject === subject && m.to.includes(`billing@${partnerId}.example`));
       expect(mails).to.have.length(1);
     });
 

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../activities';
 import { createRenderer } from '../lib/mailer';
@@ -116,7 +116,7 @@ describe('order workflow (time-skipping test server, real activities)', function
     expect(await h59.result()).to.deep.equal({ orderId: t59.orderId, status: 'cancelled' });
     let again: unknown = null;
     await cancel(h59).catch((e) => (again = e));
-    expect(again).to.be.instanceOf(Error);
+    expect(again).to.be.instanceOf(WorkflowNotFoundError);
     expect(await LedgerLine.countDocuments({ orderId: t59.orderId, kind: 'credit' })).to.equal(1);
   });
 

@@ -1,3 +1,3 @@
 export { orderWorkflow } from './order';
-export { closeInvoicesWorkflow } from './invoices';
+export { closeInvoicesWorkflow, closePartnerInvoiceWorkflow } from './invoices';
 export { skeletonWorkflow } from './bench';

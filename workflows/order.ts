@@ -56,8 +56,9 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
       cancelling = true;
       const at = now();
       log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
-      // a cancellation right after the purchase waits for provisioning, so it revokes what was made
-      await condition(() => reached('provisioned'));
+      // a cancellation during placement waits for it to finish, so it revokes what was made and its
+      // email comes after any confirmation already under way (none is sent once cancelling)
+      await condition(() => reached('confirmed'));
       const credit = cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at);
       await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit, requestId: request.requestId });
       status = 'cancelled';
@@ -80,7 +81,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   await acts.provisionOrder(orderId, now().toISOString());
   if (!cancelling) status = 'active';
   stage = 'provisioned';
-  if (!terms.imported) await acts.sendOrderEmail(orderId, 'confirmation');
+  if (!terms.imported && !cancelling) await acts.sendOrderEmail(orderId, 'confirmation');
   stage = 'confirmed';
 
   // The cancellation window, with a reminder before it closes
