@@ -24,6 +24,11 @@ export interface LoadResult {
   latency: Latency;
   /** extra latencies a task recorded with `mark` (e.g. the time to the API's 201), ms */
   marks: Record<string, Latency>;
+  /** the raw latencies (for merging rounds) */
+  samples: number[];
+  markSamples: Record<string, number[]>;
+  /** tasks per second of each merged part (one entry when not merged) */
+  partsPerSec: number[];
 }
 
 /** Nearest-rank percentiles of the values (ms), rounded to 0.01 ms. */
@@ -102,16 +107,40 @@ export async function runLoad(opts: LoadOptions, task: Task): Promise<LoadResult
   } finally {
     if (ticker) clearInterval(ticker);
   }
-  const elapsedMs = performance.now() - t0;
+  return summarize(opts.label, opts.concurrency, latencies, Object.fromEntries(marks), errors, [...errorSamples], performance.now() - t0);
+}
+
+const rate = (ok: number, elapsedMs: number) => (elapsedMs > 0 ? Math.round((ok * 1000 * 100) / elapsedMs) / 100 : NaN);
+
+function summarize(label: string, concurrency: number, samples: number[], markSamples: Record<string, number[]>, errors: number, errorSamples: string[], elapsedMs: number, partsPerSec?: number[]): LoadResult {
   return {
-    label: opts.label,
-    concurrency: opts.concurrency,
-    ok: latencies.length,
+    label,
+    concurrency,
+    ok: samples.length,
     errors,
-    errorSamples: [...errorSamples],
+    errorSamples,
     elapsedMs: Math.round(elapsedMs),
-    perSec: Math.round((latencies.length * 1000 * 100) / elapsedMs) / 100,
-    latency: latencyOf(latencies),
-    marks: Object.fromEntries([...marks].map(([k, v]) => [k, latencyOf(v)])),
+    perSec: rate(samples.length, elapsedMs),
+    latency: latencyOf(samples),
+    marks: Object.fromEntries(Object.entries(markSamples).map(([k, v]) => [k, latencyOf(v)])),
+    samples,
+    markSamples,
+    partsPerSec: partsPerSec ?? [rate(samples.length, elapsedMs)],
   };
+}
+
+/** One result of several runs of the same load (rounds): tasks over the summed time, latencies pooled. */
+export function mergeResults(label: string, parts: LoadResult[]): LoadResult {
+  const markSamples: Record<string, number[]> = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.markSamples)) (markSamples[k] ??= []).push(...v);
+  return summarize(
+    label,
+    parts[0]?.concurrency ?? 0,
+    parts.flatMap((p) => p.samples),
+    markSamples,
+    parts.reduce((n, p) => n + p.errors, 0),
+    [...new Set(parts.flatMap((p) => p.errorSamples))].slice(0, 5),
+    parts.reduce((n, p) => n + p.elapsedMs, 0),
+    parts.map((p) => p.perSec),
+  );
 }

@@ -176,7 +176,7 @@ const orderEventSchema = new Schema<OrderEventDoc>(
   { _id: String, orderId: { type: String, required: true }, partnerId: { type: String, required: true }, type: { type: String, required: true }, at: { type: Date, required: true }, data: { type: mixed, default: {} } },
   { versionKey: false, minimize: false },
 );
-orderEventSchema.index({ orderId: 1, at: 1 });
+orderEventSchema.index({ orderId: 1, partnerId: 1, at: 1 });
 export const OrderEvent = model<OrderEventDoc>('OrderEvent', orderEventSchema, 'orderevents');
 
 export interface ActivationKeyDoc {
