@@ -47,7 +47,7 @@ export interface RouteDef {
   query?: JsonSchema;
   headers?: JsonSchema;
   body?: JsonSchema;
-  responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string }>;
+  responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string> }>;
   /** error statuses the route can answer beyond the common ones */
   errors?: number[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -233,8 +233,12 @@ const COMMON_ERRORS: Record<number, string> = {
   403: "The caller's role may not do this.",
   404: 'Not found, or it belongs to another partner.',
   409: 'Conflicts with the current state.',
+  413: 'The body is larger than 1 MB.',
   422: 'Refused by a business rule; `code` says which.',
+  500: 'An unexpected error; quote the request id when reporting it.',
 };
+
+const REQUEST_ID_HEADER = 'the request id: the X-Request-Id sent (letters, digits, . _ : -, up to 100) or a new one; it follows the request into the workflows it starts and every log line';
 
 function parametersFrom(schema: JsonSchema | undefined, where: 'path' | 'query' | 'header') {
   if (!schema) return [];
@@ -253,16 +257,21 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const responses: Record<string, unknown> = {};
+    const headersOf = (extra: Record<string, string> = {}) =>
+      Object.fromEntries(Object.entries({ 'X-Request-Id': REQUEST_ID_HEADER, ...extra }).map(([name, description]) => [name, { description, schema: { type: 'string' } }]));
     for (const [status, resp] of Object.entries(r.responses)) {
-      responses[status] = resp.schema
-        ? { description: resp.description, content: { [resp.contentType ?? 'application/json']: { schema: resp.schema } } }
-        : { description: resp.description };
+      responses[status] = {
+        description: resp.description,
+        headers: headersOf(resp.headers),
+        ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema } } } : {}),
+      };
     }
-    const errs = new Set<number>(r.errors ?? []);
+    const errs = new Set<number>([...(r.errors ?? []), 500]);
     if (r.params || r.query || r.headers || r.body) errs.add(400);
+    if (r.body) errs.add(413);
     if (r.permission) [401, 403].forEach((s) => errs.add(s));
     for (const s of [...errs].sort()) {
-      responses[String(s)] = { description: COMMON_ERRORS[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses[String(s)] = { description: COMMON_ERRORS[s] ?? 'Error', headers: headersOf(), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,

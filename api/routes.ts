@@ -101,7 +101,13 @@ export function routes(deps: RouteDeps): RouteDef[] {
       headers: idempotencyHeader,
       body: { type: 'object', additionalProperties: false, properties: { productId: { type: 'string', minLength: 1, maxLength: 100 }, quantity: { type: 'integer', minimum: 1, maximum: 10000 } }, required: ['productId', 'quantity'] },
       errors: [404, 422],
-      responses: { 201: { description: 'the order', schema: S.orderSchema } },
+      responses: {
+        201: {
+          description: 'the order, recorded',
+          schema: S.orderSchema,
+          headers: { Location: 'the order: /orders/{id}', 'Idempotent-Replayed': '"true" when this Idempotency-Key had made the order already' },
+        },
+      },
       handler: async ({ auth, params, body, headers, requestId }) => {
         const { order, replayed } = await orders.place(auth, params.customer, body, headers['idempotency-key'], requestId);
         return { status: 201, body: order, headers: { Location: `/orders/${order.id}`, 'Idempotent-Replayed': String(replayed) } };

@@ -27,10 +27,15 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
     expect(res.body.openapi).to.equal('3.1.0');
     const post = res.body.paths['/customers/{customer}/orders'].post;
     expect(post.security).to.deep.equal([{ bearerAuth: [] }]);
-    expect(post.responses).to.include.keys('201', '400', '401', '403', '404', '422');
+    expect(post.responses).to.include.keys('201', '400', '401', '403', '404', '413', '422', '500');
+    expect(post.responses['201'].headers).to.include.keys('Location', 'Idempotent-Replayed', 'X-Request-Id');
     expect(post.parameters.map((p: { name: string }) => p.name)).to.include.members(['customer', 'idempotency-key']);
     expect(res.body.paths['/health'].get.security).to.deep.equal([]);
     expect(Object.keys(res.body.paths)).to.include.members(['/products', '/customers', '/orders/{id}', '/orders/{id}/cancel', '/invoices/{month}']);
+    // and it is a valid OpenAPI 3.1 document by the specification's own schema
+    const { Validator } = await import('@seriousme/openapi-schema-validator');
+    const verdict = await new Validator().validate(res.body);
+    expect(verdict.valid, JSON.stringify(verdict.errors)).to.equal(true);
   });
 
   it('when no token or a wrong token is sent, then 401 and the error shape', async () => {
