@@ -66,8 +66,11 @@ async function loadOrder(orderId: string): Promise<OrderDoc> {
 export function createActivities(deps: ActivityDeps) {
   const { mailer, renderer, publicBaseUrl } = deps;
 
+  /** Log lines of an order's activities carry the request id that placed it (and its order id). */
+  const orderLog = (order: Pick<OrderDoc, '_id' | 'requestId'>) => deps.log.child({ orderId: order._id, requestId: order.requestId });
+
   /** Sends `template` once per `key`. */
-  async function sendOnce(key: string, template: string, to: string[], data: Record<string, unknown>): Promise<{ messageId: string; sent: boolean }> {
+  async function sendOnce(key: string, template: string, to: string[], data: Record<string, unknown>, log = deps.log): Promise<{ messageId: string; sent: boolean }> {
     const existing = await EmailRecord.findById(key).lean();
     if (existing?.status === 'sent') return { messageId: existing.messageId, sent: false };
     const rendered = renderer.render(template, data);
@@ -77,7 +80,7 @@ export function createActivities(deps: ActivityDeps) {
     }
     await mailer.send({ ...rendered, to, messageId });
     await EmailRecord.updateOne({ _id: key }, { $set: { status: 'sent', sentAt: new Date() } });
-    deps.log.info({ emailKey: key, template, to, messageId }, 'email sent');
+    log.info({ emailKey: key, template, to, messageId }, 'email sent');
     return { messageId, sent: true };
   }
 
@@ -116,7 +119,7 @@ export function createActivities(deps: ActivityDeps) {
         productId: terms.product.id,
         quantity: terms.pricing.quantity,
       });
-      deps.log.info({ orderId: terms.orderId, requestId: terms.requestId, inserted }, 'order recorded');
+      orderLog({ _id: terms.orderId, requestId: terms.requestId }).info({ inserted }, 'order recorded');
     },
 
     /** The charge on the month's invoice (imported orders were charged before csp-desk). */
@@ -145,6 +148,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       if (!order.paidAt) await Order.updateOne({ _id: orderId }, { $set: { paidAt: when } });
       await addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency });
+      orderLog(order).info({ amount: order.pricing.total, currency: order.pricing.currency, imported: order.imported }, 'payment recorded');
     },
 
     /** Activation keys generated and stored; the order becomes active. */
@@ -173,6 +177,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       if (order.status === 'pending') await Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } });
       await addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys });
+      orderLog(order).info({ keys }, 'order provisioned');
       return { keys };
     },
 
@@ -186,7 +191,7 @@ export function createActivities(deps: ActivityDeps) {
         partner: partner ?? { name: order.partnerId },
         orderUrl: `${publicBaseUrl}/orders/${orderId}`,
         cancellationUrl: `${publicBaseUrl}/orders/${orderId}/cancellation`,
-      });
+      }, orderLog(order));
       await addEvent(order, `email-${kind}`, 'email-sent', new Date(), { kind, messageId: result.messageId });
       return result;
     },
@@ -196,6 +201,7 @@ export function createActivities(deps: ActivityDeps) {
       const when = new Date(at);
       if (!order.windowClosedAt) await Order.updateOne({ _id: orderId }, { $set: { windowClosedAt: when } });
       await addEvent(order, 'window-closed', 'cancellation-window-closed', when);
+      orderLog(order).info({ at }, 'cancellation window closed');
     },
 
     /** Keys and links revoked, the credit on the next invoice, the order cancelled. */
@@ -231,6 +237,8 @@ export function createActivities(deps: ActivityDeps) {
         await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c } } });
       }
       await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId });
+      // the cancellation's own request id, beside the one that placed the order
+      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth }, 'order cancelled');
     },
 
     async recordTermEnded(orderId: string, at: string): Promise<void> {
@@ -238,6 +246,7 @@ export function createActivities(deps: ActivityDeps) {
       const when = new Date(at);
       if (order.status === 'active') await Order.updateOne({ _id: orderId }, { $set: { status: 'expired', expiredAt: when } });
       await addEvent(order, 'term-ended', 'term-ended', when);
+      orderLog(order).info({ at }, 'term ended');
     },
 
     /** Partners with at least one ledger line in the month. */
@@ -271,6 +280,7 @@ export function createActivities(deps: ActivityDeps) {
         customers: customers.size,
         invoiceUrl: `${publicBaseUrl}/invoices/${month}`,
       });
+      deps.log.info({ partnerId, month, lines: lines.length, emailed: result.sent }, 'invoice closed');
       return { emailed: result.sent };
     },
 

@@ -100,6 +100,13 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
     expect(final.body.timeline.map((e: { type: string }) => e.type)).to.include.members(['placed', 'payment-recorded', 'provisioned', 'email-sent']);
     expect(await ActivationKey.countDocuments({ orderId: order.id })).to.equal(1);
     expect(await LedgerLine.countDocuments({ orderId: order.id, kind: 'charge' })).to.equal(1);
+
+    // structured logs: the API's request line and each activity's line carry the same request id
+    await waitFor(async () => app.logLines.some((l) => l.requestId === requestId && l.msg === 'email sent'));
+    const mine = app.logLines.filter((l) => l.requestId === requestId);
+    expect(mine.map((l) => l.msg)).to.include.members(['request', 'order recorded', 'payment recorded', 'order provisioned', 'email sent']);
+    expect(mine.find((l) => l.msg === 'request')).to.include({ method: 'POST', status: 201 });
+    expect(mine.filter((l) => l.msg !== 'request').every((l) => l.orderId === order.id)).to.equal(true);
   });
 
   it('when the same Idempotency-Key is sent again, then the same order comes back and no second one is made', async () => {

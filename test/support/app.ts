@@ -34,6 +34,8 @@ export interface TestApp {
   log: Logger;
   mailer: Mailer;
   workflowBundle: { code: string };
+  /** every JSON log line of the API and the worker's activities so far */
+  logLines: Record<string, unknown>[];
   partnerId: string;
   otherPartnerId: string;
   /** a token per role of the main partner, plus the support roles */
@@ -68,7 +70,14 @@ export function quietRuntime(): void {
 async function build(): Promise<TestApp> {
   quietRuntime();
   const stack = await startTestStack();
-  const log = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  // the service's JSON log lines, kept for tests to read (and echoed when TEST_LOG_LEVEL is set)
+  const logLines: Record<string, unknown>[] = [];
+  const log = createLogger('test', 'info', {
+    write(line: string) {
+      logLines.push(JSON.parse(line));
+      if (process.env.TEST_LOG_LEVEL) process.stdout.write(line);
+    },
+  });
   await connectDatabase(stack.mongoUri, { syncIndexes: false });
   await mongoose.connection.dropDatabase();
   await connectDatabase(stack.mongoUri);
@@ -144,7 +153,7 @@ async function build(): Promise<TestApp> {
     await disconnectDatabase();
   };
 
-  return { stack, baseUrl, client, taskQueue, log, mailer, workflowBundle: code, partnerId, otherPartnerId, tokens, otherTokens, api, newCustomer };
+  return { stack, baseUrl, client, taskQueue, log, mailer, workflowBundle: code, logLines, partnerId, otherPartnerId, tokens, otherTokens, api, newCustomer };
 }
 
 export function getTestApp(): Promise<TestApp> {
