@@ -47,14 +47,30 @@ async function addEvent(order: Pick<OrderDoc, '_id' | 'partnerId'>, key: string,
   await insertOnce(() => OrderEvent.create({ _id: `${order._id}:${key}`, orderId: order._id, partnerId: order.partnerId, type, at, data }));
 }
 
-/**
- * The invoice a line written at `at` belongs to: that month's, or if that month was already closed
- * (a worker lagging past the close), the next open one.
- */
-async function openInvoiceMonth(partnerId: string, at: Date): Promise<string> {
-  let month = monthKey(at);
+/** The first month from `month` on whose invoice is still open for the partner. */
+async function openMonthFrom(partnerId: string, month: string): Promise<string> {
   while (await Invoice.exists({ _id: `${partnerId}:${month}` })) month = nextMonthKey(month);
   return month;
+}
+
+/** The ledger line ids a closed invoice billed (null for an invoice closed before snapshots were kept). */
+function billedIds(invoice: { lines?: unknown }): Set<string> | null {
+  return Array.isArray(invoice.lines) ? new Set((invoice.lines as { _id: string }[]).map((l) => l._id)) : null;
+}
+
+/**
+ * A line written while its month was being closed may have missed the close's snapshot. Both sides check
+ * after writing (the line's writer here, the closer in closeInvoice), so whatever the interleaving one of
+ * them sees it, and both move it to the same place: the next open month.
+ */
+async function settleLine(lineId: string): Promise<void> {
+  const line = await LedgerLine.findById(lineId).lean();
+  if (!line) return;
+  const closed = await Invoice.findById(`${line.partnerId}:${line.invoiceMonth}`).lean();
+  const billed = closed ? billedIds(closed) : null;
+  if (!closed || !billed || billed.has(lineId)) return;
+  const month = await openMonthFrom(line.partnerId, nextMonthKey(line.invoiceMonth));
+  await LedgerLine.updateOne({ _id: lineId, invoiceMonth: line.invoiceMonth }, { $set: { invoiceMonth: month } });
 }
 
 async function loadOrder(orderId: string): Promise<OrderDoc> {
@@ -127,7 +143,7 @@ export function createActivities(deps: ActivityDeps) {
       const order = await loadOrder(orderId);
       const when = new Date(at);
       if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
-        const invoiceMonth = await openInvoiceMonth(order.partnerId, when);
+        const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
         await insertOnce(() =>
           LedgerLine.create({
             _id: `${orderId}:charge`,
@@ -146,6 +162,7 @@ export function createActivities(deps: ActivityDeps) {
           }),
         );
       }
+      if (!order.imported) await settleLine(`${orderId}:charge`);
       if (!order.paidAt) await Order.updateOne({ _id: orderId }, { $set: { paidAt: when } });
       await addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency });
       orderLog(order).info({ amount: order.pricing.total, currency: order.pricing.currency, imported: order.imported }, 'payment recorded');
@@ -214,7 +231,7 @@ export function createActivities(deps: ActivityDeps) {
       await addEvent(order, 'revoked', 'keys-and-links-revoked', when, { keys: keys.modifiedCount, links: links.modifiedCount });
       const c = input.credit;
       const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
-      const invoiceMonth = existingCredit?.invoiceMonth ?? (await openInvoiceMonth(order.partnerId, when));
+      const invoiceMonth = existingCredit?.invoiceMonth ?? (await openMonthFrom(order.partnerId, monthKey(when)));
       await insertOnce(() =>
         LedgerLine.create({
           _id: `${order._id}:credit`,
@@ -232,6 +249,7 @@ export function createActivities(deps: ActivityDeps) {
           description: `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
         }),
       );
+      await settleLine(`${order._id}:credit`);
       await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
       if (order.status !== 'cancelled') {
         await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c } } });
@@ -257,8 +275,8 @@ export function createActivities(deps: ActivityDeps) {
 
     /**
      * Records the closed month with the lines it bills (once) and emails that invoice (once). Lines
-     * written later go to the next open month (openInvoiceMonth). Runs only in the partner-month's own
-     * child workflow, so it has one writer.
+     * written later go to the next open month (openMonthFrom, settleLine). Runs only in the partner-month's
+     * own child workflow, so the invoice has one writer.
      */
     async closeInvoice(partnerId: string, month: string, at: string): Promise<{ emailed: boolean }> {
       let closed = await Invoice.findById(`${partnerId}:${month}`).lean();
@@ -267,8 +285,17 @@ export function createActivities(deps: ActivityDeps) {
         await insertOnce(() => Invoice.create({ _id: `${partnerId}:${month}`, partnerId, month, closedAt: new Date(at), totals: summarizeInvoice(billed), lines: billed }));
         closed = (await Invoice.findById(`${partnerId}:${month}`).lean())!;
       }
-      const lines = closed.lines as LedgerLineDoc[];
-      const totals = closed.totals;
+      // lines written while this close was under way that missed its snapshot go to the next open month
+      const billed = billedIds(closed);
+      if (billed) {
+        const strays = await LedgerLine.find({ partnerId, invoiceMonth: month, _id: { $nin: [...billed] } }).lean();
+        for (const stray of strays) {
+          const next = await openMonthFrom(partnerId, nextMonthKey(month));
+          await LedgerLine.updateOne({ _id: stray._id, invoiceMonth: month }, { $set: { invoiceMonth: next } });
+        }
+      }
+      const lines = billed ? (closed.lines as LedgerLineDoc[]) : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
+      const totals = billed ? closed.totals : summarizeInvoice(lines);
       const partner = await Partner.findById(partnerId).lean();
       if (!partner) return { emailed: false };
       const customers = new Set(lines.map((l) => l.customerId));

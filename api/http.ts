@@ -92,7 +92,7 @@ function validator(schema: JsonSchema | undefined, coerce: boolean): ValidateFun
 /** The first string (or key) holding a control character other than tab/newline, e.g. NUL, which databases refuse. */
 function controlCharacterAt(value: unknown, at: string): string | null {
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  if (typeof value === 'string') return /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/.test(value) ? at : null;
+  if (typeof value === 'string') return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(value) ? at : null;
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) {
       const hit = controlCharacterAt(v, `${at}[${i}]`);

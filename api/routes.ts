@@ -186,7 +186,7 @@ export function routes(deps: RouteDeps): RouteDef[] {
       },
       errors: [404],
       responses: { 200: { description: 'one result per order', schema: S.bulkCancelResultSchema } },
-      handler: async ({ auth, params, body, requestId }) => ({ status: 200, body: await orders.cancelMany(auth, params.customer, body.orderIds, requestId) }),
+      handler: async ({ auth, params, body, requestId, log }) => ({ status: 200, body: await orders.cancelMany(auth, params.customer, body.orderIds, requestId, log) }),
     }),
     defineRoute({
       method: 'get',

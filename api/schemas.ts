@@ -129,7 +129,7 @@ export const bulkCancelResultSchema = obj({
     items: obj(
       {
         orderId: str(),
-        outcome: str({ enum: ['cancelled', 'refused', 'not_found', 'failed'], description: 'failed: not done (a server was unavailable); retry that order' }),
+        outcome: str({ enum: ['cancelled', 'refused', 'not_found', 'failed'], description: 'failed: outcome unknown (a server did not answer): check the order, retry if it is not cancelled' }),
         status: int({ description: 'the HTTP status this order alone would have had' }),
         code: str(),
         message: str(),

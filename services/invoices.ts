@@ -7,7 +7,10 @@ import { summarizeInvoice } from '../domain/invoice';
 
 export async function getInvoice(partnerId: string, month: string) {
   const closed = await Invoice.findById(`${partnerId}:${month}`).lean();
-  const lines = closed ? (closed.lines as LedgerLineDoc[]).map((l) => ({ ...l, at: new Date(l.at) })) : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
+  // an invoice closed before snapshots were kept has none: its lines are read live
+  const lines = Array.isArray(closed?.lines)
+    ? (closed.lines as LedgerLineDoc[]).map((l) => ({ ...l, at: new Date(l.at) }))
+    : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
   return {
     partnerId,
     month,

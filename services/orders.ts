@@ -21,6 +21,7 @@ import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrde
 import type { orderWorkflow } from '../workflows/order';
 import type { AuthContext } from '../api/auth';
 import { namesCustomer, resolveCustomer } from './customers';
+import type { Logger } from '../lib/logger';
 
 export interface OrderServiceDeps {
   client: Client;
@@ -253,19 +254,20 @@ export function createOrderService(deps: OrderServiceDeps) {
       return cancelOne(auth, order, requestId);
     },
 
-    async cancelMany(auth: AuthContext, customerRef: string, orderIds: string[], requestId: string) {
+    async cancelMany(auth: AuthContext, customerRef: string, orderIds: string[], requestId: string, log: Logger) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const results = await Promise.all(
         orderIds.map(async (orderId) => {
-          const order = await Order.findOne({ _id: orderId, partnerId: auth.partnerId, customerId: customer._id }).lean<OrderDoc>();
-          if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
           try {
+            const order = await Order.findOne({ _id: orderId, partnerId: auth.partnerId, customerId: customer._id }).lean<OrderDoc>();
+            if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
             const r = await cancelOne(auth, order, requestId);
             return { orderId, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
           } catch (e) {
             if (e instanceof AppError) return { orderId, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };
-            // the others' results stand: report this one as not done, to be retried
-            return { orderId, outcome: 'failed' as const, status: 503, code: 'unavailable', message: `not cancelled, try again: ${(e as Error).message}` };
+            // the others' results stand; this one may or may not have gone through
+            log.error({ err: e, orderId }, 'bulk cancel: one order failed');
+            return { orderId, outcome: 'failed' as const, status: 503, code: 'unavailable', message: 'the outcome is unknown (a server did not answer): check the order with GET /orders/{id}, then retry if it is not cancelled' };
           }
         }),
       );

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../activities';
 import { createRenderer } from '../lib/mailer';
@@ -171,6 +171,41 @@ describe('order workflow (time-skipping test server, real activities)', function
     const order = (await Order.findById(t.orderId).lean())!;
     expect(order.windowClosedAt).to.not.equal(null);
     expect(order.termEndsAt).to.equal(null);
+  });
+
+  it('when a cancellation is accepted while the order is being provisioned, then it waits, no confirmation goes out, and the key made is revoked', async () => {
+    const queue = uniq('gated');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let provisioning = false;
+    const real = activities();
+    const gated = {
+      ...real,
+      provisionOrder: async (orderId: string, at: string) => {
+        provisioning = true;
+        await gate;
+        return real.provisionOrder(orderId, at);
+      },
+    };
+    const gatedWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities: gated });
+    const t = await terms('sql-server-standard-sub');
+    await gatedWorker.runUntil(async () => {
+      const h = await start(t, queue);
+      while (!provisioning) await new Promise((r) => setTimeout(r, 10));
+      const update = await h.startUpdate(cancelOrderUpdate, {
+        args: [{ actor: { userId: 'u-test', name: 'Test admin agent', email: 'a@example.com', role: 'admin-agent' }, requestId: uniq('req') }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      release();
+      expect((await update.result()).status).to.equal('cancelled');
+      expect(await h.result()).to.deep.equal({ orderId: t.orderId, status: 'cancelled' });
+    });
+    expect(await EmailRecord.exists({ _id: `order:${t.orderId}:confirmation` })).to.equal(null);
+    expect((await EmailRecord.findById(`order:${t.orderId}:cancellation`).lean())!.status).to.equal('sent');
+    expect(await ActivationKey.countDocuments({ orderId: t.orderId, status: 'revoked' })).to.equal(1);
+    expect(await ActivationKey.countDocuments({ orderId: t.orderId, status: 'active' })).to.equal(0);
+    const types = (await OrderEvent.find({ orderId: t.orderId }).sort({ at: 1, _id: 1 }).lean()).map((e) => e.type);
+    expect(types.indexOf('provisioned')).to.be.below(types.indexOf('keys-and-links-revoked'));
   });
 
   it('when the worker restarts in the middle of an order, then nothing is lost and one email of each kind goes out', async () => {

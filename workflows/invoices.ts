@@ -1,7 +1,9 @@
 /**
  * Closes a month: for every partner with invoice lines in it, one child workflow (id
- * `invoice:<partner>:<month>`, never reused) records the closed invoice and emails it. The fixed child id
- * makes the partner's month one writer, however many close runs overlap (the Schedule, a manual run).
+ * `invoice:<partner>:<month>`) records the closed invoice and emails it. The fixed child id makes the
+ * partner's month one writer, however many close runs overlap (the Schedule, a manual run); it can be used
+ * again only if an earlier close failed, and a child outlives a parent that is terminated. Partners close
+ * in parallel, so one partner's trouble (say its mail server) does not hold up the others.
  * Started by the monthly Schedule (month = the one before the run's start) or by hand with a month (and,
  * optionally, the partners to close).
  */
@@ -25,19 +27,22 @@ export async function closeInvoicesWorkflow(input: { month?: string; partnerIds?
   const withLines = await acts.partnersWithLines(month);
   // a manual run may close only some partners' months
   const partners = input.partnerIds ? withLines.filter((p) => input.partnerIds!.includes(p)) : withLines;
-  let closedHere = 0;
-  for (const partnerId of partners) {
-    try {
-      await executeChild(closePartnerInvoiceWorkflow, {
-        workflowId: invoiceCloseWorkflowId(partnerId, month),
-        args: [partnerId, month],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      });
-      closedHere++;
-    } catch (e) {
-      // closed (or being closed) by another run: that run is its one writer
-      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-    }
-  }
-  return { month, partners: partners.length, closedHere };
+  const closed = await Promise.all(
+    partners.map(async (partnerId): Promise<number> => {
+      try {
+        await executeChild(closePartnerInvoiceWorkflow, {
+          workflowId: invoiceCloseWorkflowId(partnerId, month),
+          args: [partnerId, month],
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+          parentClosePolicy: 'ABANDON',
+        });
+        return 1;
+      } catch (e) {
+        // closed (or being closed) by another run: that run is its one writer
+        if (e instanceof WorkflowExecutionAlreadyStartedError) return 0;
+        throw e;
+      }
+    }),
+  );
+  return { month, partners: partners.length, closedHere: closed.reduce((n, c) => n + c, 0) };
 }

@@ -34,7 +34,7 @@ export interface TestApp {
   log: Logger;
   mailer: Mailer;
   workflowBundle: { code: string };
-  /** every JSON log line of the API and the worker's activities so far */
+  /** the JSON log lines of the API and the worker's activities (the latest 10,000 or more) */
   logLines: Record<string, unknown>[];
   partnerId: string;
   otherPartnerId: string;
@@ -74,6 +74,7 @@ async function build(): Promise<TestApp> {
   const logLines: Record<string, unknown>[] = [];
   const log = createLogger('test', 'info', {
     write(line: string) {
+      if (logLines.length >= 20_000) logLines.splice(0, 10_000);
       logLines.push(JSON.parse(line));
       if (process.env.TEST_LOG_LEVEL) process.stdout.write(line);
     },
