@@ -6,6 +6,9 @@
  * They start in parallel. stop() may be called at any time, even during the start: it waits for the start to
  * settle (so that nothing is still writing into the folder), stops everything and deletes the folder.
  * At process exit, children still running are killed and the folder deleted, whatever the exit path.
+ * A process that is SIGKILLed runs no exit hook, and `pg_ctl start` detaches PostgreSQL from us: so each folder
+ * holds a marker naming its owner process, and every start first sweeps `<tmpdir>/csp-desk-*` folders whose
+ * owner is dead (see sweepOrphans). Folders without the marker (e.g. `npm start`'s data/) are never touched.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +17,7 @@ import { startFerretDB, type FerretDBHandle } from './ferretdb';
 import { startMailCatcher, type MailCatcherHandle } from './mailcatcher';
 import { freePort } from './ports';
 import { startPostgres, type PostgresHandle } from './postgres';
-import { killAllSync } from './process';
+import { isAlive, killAllSync, waitUntil } from './process';
 import { startTemporalDev, type TemporalHandle } from './temporal';
 
 export interface EphemeralStackOptions {
@@ -81,6 +84,134 @@ export function withDatabase(uri: string, db: string): string {
   return u.toString();
 }
 
+/** File in each ephemeral data folder naming its owner: `{ pid, started, kept }` (JSON). */
+const OWNER_MARKER = '.csp-desk-owner.json';
+const SWEEP_PREFIX = 'csp-desk-';
+
+interface OwnerMarker {
+  pid: number;
+  /** Start time of `pid` (field 22 of /proc/PID/stat): tells the owner from a later process reusing its pid. */
+  started: string;
+  /** The folder is kept on purpose (logs): a sweep stops its leftover servers but does not delete it. */
+  kept?: boolean;
+}
+
+/** Start time of a process in clock ticks since boot ('' when unknown: not Linux, or no such process). */
+function processStart(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function writeMarker(dataDir: string, kept: boolean): void {
+  const marker: OwnerMarker = { pid: process.pid, started: processStart(process.pid), kept };
+  const tmp = path.join(dataDir, `${OWNER_MARKER}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(marker) + '\n');
+  fs.renameSync(tmp, path.join(dataDir, OWNER_MARKER)); // atomic: a concurrent sweep never reads half a marker
+}
+
+function ownerAlive(m: OwnerMarker): boolean {
+  if (!isAlive(m.pid)) return false;
+  const now = processStart(m.pid);
+  return !m.started || !now || now === m.started;
+}
+
+/** Pids (other than ours) whose command line, working directory or an open file is inside `dir`. Linux only. */
+function processesUsing(dir: string): number[] {
+  const inside = (p: string) => p === dir || p.startsWith(`${dir}/`);
+  const pids: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return pids;
+  }
+  for (const e of entries) {
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      let uses = args.some((a) => inside(a) || a.includes(`${dir}/`));
+      if (!uses) uses = inside(fs.readlinkSync(`/proc/${pid}/cwd`));
+      if (!uses) uses = fs.readdirSync(`/proc/${pid}/fd`).some((fd) => inside(fs.readlinkSync(`/proc/${pid}/fd/${fd}`)));
+      if (uses) pids.push(pid);
+    } catch {
+      /* gone, or not ours to inspect */
+    }
+  }
+  return pids;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* gone */
+  }
+}
+
+/**
+ * Cleans up after runs that died without their exit hook (SIGKILL, OOM): for each `<tmpdir>/csp-desk-*` folder
+ * holding our marker whose owner process is dead, stops its PostgreSQL (SIGQUIT = immediate shutdown, to the
+ * postmaster of postmaster.pid if it runs on that folder), SIGKILLs any other process still using the folder,
+ * then deletes the folder (a folder kept on purpose only loses its marker). Never throws.
+ */
+export async function sweepOrphans(progress: (message: string) => void, tmpDir = os.tmpdir()): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(tmpDir).filter((n) => n.startsWith(SWEEP_PREFIX));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(tmpDir, name);
+    let marker: OwnerMarker;
+    try {
+      marker = JSON.parse(fs.readFileSync(path.join(dir, OWNER_MARKER), 'utf8')) as OwnerMarker;
+      if (!Number.isInteger(marker.pid) || ownerAlive(marker)) continue;
+    } catch {
+      continue; // no marker (not ours, or still being created): leave it alone
+    }
+    try {
+      const stopped: string[] = [];
+      const pgdata = path.join(dir, 'postgres');
+      let pgPid = NaN;
+      try {
+        pgPid = Number(fs.readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      } catch {
+        /* no PostgreSQL there */
+      }
+      const cmd = isAlive(pgPid) ? fs.readFileSync(`/proc/${pgPid}/cmdline`, 'utf8').split('\0') : [];
+      if (/postgres|postmaster/.test(path.basename(cmd[0] ?? '')) && cmd.includes(pgdata)) {
+        signal(pgPid, 'SIGQUIT');
+        await waitUntil('PostgreSQL to exit', async () => !isAlive(pgPid), { timeoutMs: 5000, intervalMs: 100 }).catch(() => undefined);
+        stopped.push(`PostgreSQL (pid ${pgPid})`);
+      }
+      const others = processesUsing(dir);
+      if (others.length) {
+        for (const pid of others) signal(pid, 'SIGKILL');
+        await waitUntil('processes to exit', async () => others.every((p) => !isAlive(p)), { timeoutMs: 5000, intervalMs: 100 }).catch(
+          () => undefined,
+        );
+        stopped.push(`process${others.length > 1 ? 'es' : ''} ${others.join(', ')}`);
+      }
+      const what = stopped.length ? `stopped ${stopped.join(' and ')}, ` : '';
+      if (marker.kept) {
+        fs.rmSync(path.join(dir, OWNER_MARKER), { force: true });
+        if (what) progress(`orphan of dead pid ${marker.pid}: ${what}kept ${dir}`);
+      } else {
+        fs.rmSync(dir, { recursive: true, force: true });
+        progress(`orphan of dead pid ${marker.pid}: ${what}deleted ${dir}`);
+      }
+    } catch (e) {
+      progress(`could not clean up ${dir} (owner pid ${marker.pid} is dead): ${(e as Error).message}`);
+    }
+  }
+}
+
 /** Creates the data folder, starts the servers in it and returns at once; await `ready` for the servers. */
 export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart {
   const { progress } = opts;
@@ -90,10 +221,19 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
   const pgLabel = opts.labels?.postgres ?? ((port) => `PostgreSQL on 127.0.0.1:${port}`);
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), opts.prefix));
+  let keepData = !!opts.keepData;
+  writeMarker(dataDir, keepData); // first thing: a sweep must never take this folder for an orphan
+  const keep = () => {
+    keepData = true;
+    try {
+      writeMarker(dataDir, true);
+    } catch {
+      /* best effort */
+    }
+  };
   fs.chmodSync(dataDir, 0o755); // the postgres user must reach <dataDir>/postgres
   const logsDir = path.join(dataDir, 'logs');
   fs.mkdirSync(logsDir, { recursive: true });
-  let keepData = !!opts.keepData;
   const removeData = () => {
     if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
   };
@@ -107,6 +247,8 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
   };
   process.on('exit', onExit);
   progress(`data and logs in ${dataDir}`);
+  // Servers start once earlier runs' orphans are gone (they may hold ports, memory, disk).
+  const swept = sweepOrphans(progress);
 
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = Date.now();
@@ -120,12 +262,14 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
   const envTemporal = env.TEMPORAL_ADDRESS;
 
   const mailP = (async () => {
+    await swept;
     const [smtpPort, httpPort] = [await freePort(), await freePort()];
     servers.mail = await step(mailLabel(smtpPort, httpPort), () => startMailCatcher({ smtpPort, httpPort, dir: path.join(dataDir, 'mail') }));
     return servers.mail;
   })();
 
   const mongoP = (async () => {
+    await swept;
     if (envMongo) {
       progress(`MongoDB from MONGODB_URI (${redactUri(envMongo)})`);
       return withDatabase(envMongo, opts.database);
@@ -141,6 +285,7 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
   })();
 
   const temporalP = (async () => {
+    await swept;
     if (envTemporal) {
       progress(`Temporal from TEMPORAL_ADDRESS (${envTemporal})`);
       return envTemporal;
@@ -171,7 +316,7 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
       await attempt('postgres', servers.postgres?.stop);
       await attempt('mail catcher', servers.mail?.stop);
       if (errors.length) {
-        keepData = true;
+        keep();
         progress(`stop: ${errors.join('; ')} (logs kept in ${logsDir})`);
         return; // the exit hook still kills what may be left
       }
@@ -189,7 +334,7 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
     const results = await settled;
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      keepData = true;
+      keep();
       await stop();
       progress(`start failed; logs kept in ${logsDir}`);
       throw failed.reason;

@@ -164,14 +164,28 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
 
   const psql = path.join(bin, 'psql');
   const conn = ['-h', '127.0.0.1', '-p', String(port), '-U', PG_USER];
-  await waitUntil(`PostgreSQL on 127.0.0.1:${port}`, async () => {
-    await run(psql, [...conn, '-d', 'postgres', '-tAc', 'SELECT 1'], { timeoutMs: 5000 });
-    return true;
-  }, { timeoutMs: 30_000 });
-  const exists = await run(psql, [...conn, '-d', 'postgres', '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${database.replace(/'/g, "''")}'`]);
-  if (exists.trim() !== '1') {
-    log(`creating database ${database}`);
-    await run(path.join(bin, 'createdb'), [...conn, database]);
+  try {
+    await waitUntil(`PostgreSQL on 127.0.0.1:${port}`, async () => {
+      await run(psql, [...conn, '-d', 'postgres', '-tAc', 'SELECT 1'], { timeoutMs: 5000 });
+      return true;
+    }, { timeoutMs: 30_000 });
+    const exists = await run(psql, [...conn, '-d', 'postgres', '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${database.replace(/'/g, "''")}'`]);
+    if (exists.trim() !== '1') {
+      log(`creating database ${database}`);
+      await run(path.join(bin, 'createdb'), [...conn, database]);
+    }
+  } catch (e) {
+    // Started but unusable: do not leave it running (nobody gets a handle to stop it).
+    unregister();
+    await pgCtl(['stop', '-m', 'immediate', '-w', '-t', '10'], 15_000).catch(() => {
+      try {
+        if (pid > 0) process.kill(pid, 'SIGQUIT');
+      } catch {
+        /* gone */
+      }
+    });
+    await waitUntil('PostgreSQL to exit', async () => !isAlive(pid), { timeoutMs: 10_000 }).catch(() => undefined);
+    throw e;
   }
 
   let stopped: Promise<void> | undefined;
