@@ -17,9 +17,6 @@ export type Role = (typeof ROLES)[number];
 export function isPartnerRole(role: string): role is PartnerRole {
   return (PARTNER_ROLES as readonly string[]).includes(role);
 }
-export function isSupportRole(role: string): role is SupportRole {
-  return (SUPPORT_ROLES as readonly string[]).includes(role);
-}
 
 /** Who may do what. Routes declare one of these; the document's "Appropriate roles" notes are the source. */
 export const PERMISSIONS = {

@@ -42,12 +42,6 @@ export function previousMonthKey(key: string): string {
   return monthKey(new Date(Date.UTC(y, m - 2, 1)));
 }
 
-/** First instant of a month and of the month after it. */
-export function monthBounds(key: string): { start: Date; end: Date } {
-  const [y, m] = key.split('-').map(Number);
-  return { start: new Date(Date.UTC(y, m - 1, 1)), end: new Date(Date.UTC(y, m, 1)) };
-}
-
 export const MONTH_KEY_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])$';
 
 /** The month after a `YYYY-MM` key. */

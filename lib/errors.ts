@@ -15,11 +15,7 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string, field?: string) => new AppError(400, code, message, field);
 export const notFound = (what: string, id: string) => new AppError(404, 'not_found', `${what} ${JSON.stringify(id)} was not found`);
-export const conflict = (code: string, message: string, details?: unknown) => new AppError(409, code, message, undefined, details);
-export const unprocessable = (code: string, message: string, field?: string, details?: unknown) =>
-  new AppError(422, code, message, field, details);
 
 /** E11000: a unique index refused an insert, i.e. the fact is already recorded. */
 export function isDuplicateKey(e: unknown): boolean {
