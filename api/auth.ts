@@ -1,14 +1,10 @@
 /** Bearer API tokens: looked up by their SHA-256, which is all the database keeps. */
 import { AppError } from '../lib/errors';
 import { hashToken } from '../services/users';
-import { ApiToken, User, type UserDoc } from '../models';
+import { ApiToken, User } from '../models';
+import type { AuthContext } from '../services/context';
 
-export interface AuthContext {
-  user: UserDoc;
-  role: string;
-  /** the caller's partner; null for the support organisation */
-  partnerId: string | null;
-}
+export type { AuthContext };
 
 export async function authenticate(header: string | undefined): Promise<AuthContext> {
   const m = header?.match(/^Bearer\s+(\S+)$/i);

@@ -31,19 +31,18 @@ import path from 'node:path';
 import mongoose from 'mongoose';
 import pino from 'pino';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
-import { createApp } from '../api/app';
-import { createActivities } from '../activities';
+import type { Worker } from '@temporalio/worker';
+import { bundleWorkflows, createApi, createWorker } from '../composition/root';
 import { orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import type { Logger } from '../lib/logger';
-import { createMailer, createRenderer, type Mailer } from '../lib/mailer';
-import { connectClient, createAppWorker, installRuntimeLogger, NativeConnection, WORKFLOWS_PATH } from '../lib/temporal';
+import { createMailer, type Mailer } from '../lib/mailer';
+import { connectClient, installRuntimeLogger, NativeConnection } from '../lib/temporal';
 import { Order } from '../models';
 import { seedCatalog } from '../services/catalog';
 import { createCustomer } from '../services/customers';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
-import { PLACEMENT_ACTIVITIES, type skeletonWorkflow } from '../workflows/bench';
+import { PLACEMENT_ACTIVITIES, type skeletonWorkflow } from './workflows';
 import { httpClient, type HttpClient } from './http';
 import { mergeResults, runLoad, type LoadResult } from './load';
 import { ROOT } from '../stack/paths';
@@ -182,12 +181,11 @@ async function startService(concurrency: number): Promise<Service> {
   closers.push({ name: 'the mailer', fn: () => mailer.close() });
 
   const workflowBundle = await step('workflow bundle', () =>
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never }),
+    bundleWorkflows(require.resolve('./workflows')),
   );
   const connection = await NativeConnection.connect({ address: servers.temporalAddress });
   closers.push({ name: 'the worker connection', fn: () => connection.close() });
-  const activities = createActivities({ mailer, renderer: createRenderer(), log: log.child({ component: 'activities' }), publicBaseUrl: 'http://csp-desk.bench' });
-  const worker: Worker = await createAppWorker({ connection, namespace: 'default', taskQueue, activities, workflowBundle });
+  const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log: log.child({ component: 'activities' }), publicBaseUrl: 'http://csp-desk.bench', workflowBundle, extraActivities: { noop: async () => undefined } });
   let workerFailure: unknown;
   const running = worker.run().catch((e: unknown) => {
     workerFailure = e;
@@ -201,7 +199,7 @@ async function startService(concurrency: number): Promise<Service> {
     },
   });
 
-  const app = createApp({ client: apiClient, mailer, log: log.child({ component: 'api' }), taskQueue, reminderDaysBeforeClose: 7 });
+  const app = createApi({ client: apiClient, mailer, log: log.child({ component: 'api' }), taskQueue, reminderDaysBeforeClose: 7 });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push({

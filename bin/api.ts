@@ -5,7 +5,7 @@ import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
 import { connectClient } from '../lib/temporal';
-import { createApp } from '../api/app';
+import { createApi } from '../composition/root';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -13,7 +13,7 @@ async function main() {
   await connectDatabase(config.MONGODB_URI);
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
-  const app = createApp({ client, mailer, log, taskQueue: config.TEMPORAL_TASK_QUEUE, reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS });
+  const app = createApi({ client, mailer, log, taskQueue: config.TEMPORAL_TASK_QUEUE, reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS });
   const server = http.createServer(app);
   server.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') process.stderr.write(`api: port ${config.PORT} is already in use: stop the process using it or set PORT\n`);

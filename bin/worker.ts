@@ -2,9 +2,9 @@
 import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
-import { createMailer, createRenderer } from '../lib/mailer';
-import { connectClient, createAppWorker, ensureInvoiceSchedule, installRuntimeLogger, NativeConnection } from '../lib/temporal';
-import { createActivities } from '../activities';
+import { createMailer } from '../lib/mailer';
+import { connectClient, installRuntimeLogger, NativeConnection } from '../lib/temporal';
+import { createWorker, ensureInvoiceSchedule } from '../composition/root';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -15,8 +15,7 @@ async function main() {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   await ensureInvoiceSchedule(client, config.TEMPORAL_TASK_QUEUE, config.INVOICE_CLOSE_CRON, log);
-  const activities = createActivities({ mailer, renderer: createRenderer(), log: log.child({ component: 'activities' }), publicBaseUrl: config.PUBLIC_BASE_URL });
-  const worker = await createAppWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, activities });
+  const worker = await createWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, mailer, log: log.child({ component: 'activities' }), publicBaseUrl: config.PUBLIC_BASE_URL });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS }, 'worker started');
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
   await worker.run();

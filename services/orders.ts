@@ -19,7 +19,7 @@ import { assessCancellation, type CancellationAssessment, type CancellationRefus
 import type { OrderActor, OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
-import type { AuthContext } from '../api/auth';
+import type { AuthContext } from './context';
 import { namesCustomer, resolveCustomer } from './customers';
 import type { Logger } from '../lib/logger';
 

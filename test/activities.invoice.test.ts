@@ -4,8 +4,7 @@
  */
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { createActivities } from '../activities';
-import { createRenderer } from '../lib/mailer';
+import { buildActivities } from '../composition/root';
 import { Invoice, LedgerLine } from '../models';
 import { ensurePartner } from '../services/users';
 import { monthKey, nextMonthKey } from '../domain/time';
@@ -16,13 +15,13 @@ import { getTestApp, uniq, type TestApp } from './support/app';
 describe('invoice close vs a late ledger line (activities, real database)', function () {
   this.timeout(60_000);
   let app: TestApp;
-  let acts: ReturnType<typeof createActivities>;
+  let acts: ReturnType<typeof buildActivities>;
   let partnerId: string;
   const month = monthKey(new Date());
 
   before(async () => {
     app = await getTestApp();
-    acts = createActivities({ mailer: app.mailer, renderer: createRenderer(), log: app.log, publicBaseUrl: 'http://csp-desk.test' });
+    acts = buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' });
     partnerId = uniq('race');
     await ensurePartner({ id: partnerId, name: 'Race Partner', email: `billing@${partnerId}.example` });
   });

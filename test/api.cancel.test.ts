@@ -9,7 +9,7 @@ import { ActivationKey, Customer, Invoice, LedgerLine, Order } from '../models';
 import { DAY_MS, monthKey, nextMonthKey, previousMonthKey } from '../domain/time';
 import { mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { findCatalogProduct } from '../domain/catalog';
-import { ensureInvoiceSchedule } from '../lib/temporal';
+import { ensureInvoiceSchedule } from '../composition/root';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 

@@ -8,8 +8,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createActivities } from '../activities';
-import { createRenderer } from '../lib/mailer';
+import { buildActivities } from '../composition/root';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { findCatalogProduct } from '../domain/catalog';
@@ -31,7 +30,7 @@ describe('order workflow (time-skipping test server, real activities)', function
   let customer: Awaited<ReturnType<TestApp['newCustomer']>>;
   const taskQueue = uniq('timeskip');
 
-  const activities = () => createActivities({ mailer: app.mailer, renderer: createRenderer(), log: app.log, publicBaseUrl: 'http://csp-desk.test' });
+  const activities = () => buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' });
   const newWorker = async (queue = taskQueue, opts: { maxCachedWorkflows?: number } = {}) =>
     Worker.create({ connection: env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities: activities(), ...opts });
 

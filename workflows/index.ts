@@ -1,3 +1,2 @@
 export { orderWorkflow } from './order';
 export { closeInvoicesWorkflow, closePartnerInvoiceWorkflow } from './invoices';
-export { skeletonWorkflow } from './bench';

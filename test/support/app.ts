@@ -8,13 +8,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
-import { createApp } from '../../api/app';
-import { createActivities } from '../../activities';
+import type { Worker } from '@temporalio/worker';
+import { bundleWorkflows, createApi, createWorker } from '../../composition/root';
 import { connectDatabase, disconnectDatabase } from '../../lib/db';
 import { createLogger, type Logger } from '../../lib/logger';
-import { createMailer, createRenderer, type Mailer } from '../../lib/mailer';
-import { connectClient, createAppWorker, installRuntimeLogger, NativeConnection, WORKFLOWS_PATH } from '../../lib/temporal';
+import { createMailer, type Mailer } from '../../lib/mailer';
+import { connectClient, installRuntimeLogger, NativeConnection } from '../../lib/temporal';
 import { ROLES, isPartnerRole, type Role } from '../../domain/roles';
 import { seedCatalog } from '../../services/catalog';
 import { ensurePartner, ensureUser, issueToken } from '../../services/users';
@@ -55,7 +54,7 @@ export const uniq = (prefix = 'x') => `${prefix}-${crypto.randomBytes(4).toStrin
 let bundle: Promise<{ code: string }> | undefined;
 /** The workflow bundle, built once per run and shared by every worker the tests create. */
 export function workflowBundle(): Promise<{ code: string }> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+  bundle ??= bundleWorkflows();
   return bundle;
 }
 
@@ -89,11 +88,10 @@ async function build(): Promise<TestApp> {
   const mailer = createMailer(stack.smtpUrl, 'csp-desk test <no-reply@csp-desk.test>');
   const connection = await NativeConnection.connect({ address: stack.temporalAddress });
   const code = await workflowBundle();
-  const activities = createActivities({ mailer, renderer: createRenderer(), log, publicBaseUrl: 'http://csp-desk.test' });
-  const worker: Worker = await createAppWorker({ connection, namespace: 'default', taskQueue, activities, workflowBundle: code });
+  const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log, publicBaseUrl: 'http://csp-desk.test', workflowBundle: code });
   const running = worker.run();
 
-  const app = createApp({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
+  const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,19 +1,7 @@
-/** Every route of the API, as declarations. Handlers are thin: they call a service and shape the reply. */
-import type { Client } from '@temporalio/client';
-import { defineRoute, type RouteDef } from './http';
-import * as S from './schemas';
-import { MONTH_KEY_PATTERN } from '../domain/time';
-import { listProducts, productView } from '../services/catalog';
-import { createCustomer, customerView, listCustomers, resolveCustomer } from '../services/customers';
-import { getInvoice } from '../services/invoices';
-import type { OrderService } from '../services/orders';
-import { listSoftware } from '../services/software';
-import { checkHealth, type HealthDeps } from '../services/health';
-
-export interface RouteDeps extends HealthDeps {
-  client: Client;
-  orders: OrderService;
-}
+/** Order routes: buying for a customer, importing, reading and cancelling orders. */
+import { defineRoute, type RouteDef } from '../http';
+import * as S from '../schemas';
+import type { RouteDeps } from './deps';
 
 const orderSummarySchema = (() => {
   const props = { ...(S.orderSchema.properties as Record<string, unknown>) };
@@ -29,66 +17,10 @@ const idempotencyHeader = {
   required: ['idempotency-key'],
 };
 
-export function routes(deps: RouteDeps): RouteDef[] {
+
+export function orderRoutes(deps: RouteDeps): RouteDef[] {
   const { orders } = deps;
   return [
-    defineRoute({
-      method: 'get',
-      path: '/health',
-      operationId: 'getHealth',
-      summary: 'Reachability of Temporal, the database and SMTP',
-      tag: 'system',
-      permission: null,
-      responses: { 200: { description: 'all reachable', schema: S.healthSchema }, 503: { description: 'something is unreachable', schema: S.healthSchema } },
-      handler: async () => {
-        const health = await checkHealth(deps);
-        return { status: health.status === 'ok' ? 200 : 503, body: health };
-      },
-    }),
-    defineRoute({
-      method: 'get',
-      path: '/products',
-      operationId: 'listProducts',
-      summary: 'List the product catalog',
-      tag: 'catalog',
-      permission: 'readCatalog',
-      responses: { 200: { description: 'the catalog', schema: { type: 'array', items: S.productSchema } } },
-      handler: async () => ({ status: 200, body: (await listProducts()).map(productView) }),
-    }),
-    defineRoute({
-      method: 'post',
-      path: '/customers',
-      operationId: 'createCustomer',
-      summary: 'Add a customer',
-      tag: 'customers',
-      permission: 'manageCustomers',
-      body: S.customerInputSchema,
-      errors: [409],
-      responses: { 201: { description: 'created', schema: S.customerSchema } },
-      handler: async ({ auth, body }) => ({ status: 201, body: customerView(await createCustomer(auth.partnerId!, body)) }),
-    }),
-    defineRoute({
-      method: 'get',
-      path: '/customers',
-      operationId: 'listCustomers',
-      summary: "List the partner's customers",
-      tag: 'customers',
-      permission: 'readCustomers',
-      responses: { 200: { description: 'customers by name', schema: { type: 'array', items: S.customerSchema } } },
-      handler: async ({ auth }) => ({ status: 200, body: (await listCustomers(auth.partnerId!)).map(customerView) }),
-    }),
-    defineRoute({
-      method: 'get',
-      path: '/customers/{customer}',
-      operationId: 'getCustomer',
-      summary: 'Get a customer by id, name, tenant GUID or domain name',
-      tag: 'customers',
-      permission: 'readCustomers',
-      params: S.customerParam,
-      errors: [404],
-      responses: { 200: { description: 'the customer', schema: S.customerSchema } },
-      handler: async ({ auth, params }) => ({ status: 200, body: customerView(await resolveCustomer(auth.partnerId!, params.customer)) }),
-    }),
     defineRoute({
       method: 'post',
       path: '/customers/{customer}/orders',
@@ -190,22 +122,6 @@ export function routes(deps: RouteDeps): RouteDef[] {
     }),
     defineRoute({
       method: 'get',
-      path: '/customers/{customer}/software',
-      operationId: 'listSoftware',
-      summary: "List a customer's software with activation keys",
-      description: 'Cancelled items stay listed, without their key.',
-      tag: 'software',
-      permission: 'readSoftware',
-      params: S.customerParam,
-      errors: [404],
-      responses: { 200: { description: 'software purchased for the customer', schema: { type: 'array', items: S.softwareItemSchema } } },
-      handler: async ({ auth, params }) => {
-        const customer = await resolveCustomer(auth.partnerId!, params.customer);
-        return { status: 200, body: await listSoftware(auth.partnerId!, customer._id) };
-      },
-    }),
-    defineRoute({
-      method: 'get',
       path: '/orders/{id}',
       operationId: 'getOrder',
       summary: 'Read an order with its timeline',
@@ -251,17 +167,6 @@ export function routes(deps: RouteDeps): RouteDef[] {
       errors: [404, 409, 422],
       responses: { 200: { description: 'cancelled', schema: S.cancelResultSchema } },
       handler: async ({ auth, params, body, requestId }) => ({ status: 200, body: await orders.cancel(auth, params.id, body, requestId) }),
-    }),
-    defineRoute({
-      method: 'get',
-      path: '/invoices/{month}',
-      operationId: 'getInvoice',
-      summary: "Read the partner's invoice for a month",
-      tag: 'invoices',
-      permission: 'readInvoices',
-      params: { type: 'object', additionalProperties: false, required: ['month'], properties: { month: { type: 'string', pattern: MONTH_KEY_PATTERN, description: 'YYYY-MM' } } },
-      responses: { 200: { description: 'charges, credits and totals', schema: S.invoiceSchema } },
-      handler: async ({ auth, params }) => ({ status: 200, body: await getInvoice(auth.partnerId!, params.month) }),
     }),
   ];
 }

@@ -1,0 +1,84 @@
+/**
+ * Invoice activities: the monthly close of a partner's month, and the rule that puts a ledger line on the
+ * first month whose invoice is still open (used by the order activities when they write a charge or credit).
+ */
+import { Invoice, LedgerLine, Partner } from '../models';
+import type { LedgerLineDoc } from '../models';
+import { nextMonthKey } from '../domain/time';
+import { summarizeInvoice } from '../domain/invoice';
+import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
+
+/** The first month from `month` on whose invoice is still open for the partner. */
+export async function openMonthFrom(partnerId: string, month: string): Promise<string> {
+  while (await Invoice.exists({ _id: `${partnerId}:${month}` })) month = nextMonthKey(month);
+  return month;
+}
+
+/** The ledger line ids a closed invoice billed (null for an invoice closed before snapshots were kept). */
+function billedIds(invoice: { lines?: unknown }): Set<string> | null {
+  return Array.isArray(invoice.lines) ? new Set((invoice.lines as { _id: string }[]).map((l) => l._id)) : null;
+}
+
+/**
+ * A line written while its month was being closed may have missed the close's snapshot. Both sides check
+ * after writing (the line's writer here, the closer in closeInvoice), so whatever the interleaving one of
+ * them sees it, and both move it to the same place: the next open month.
+ */
+export async function settleLine(lineId: string): Promise<void> {
+  const line = await LedgerLine.findById(lineId).lean();
+  if (!line) return;
+  const closed = await Invoice.findById(`${line.partnerId}:${line.invoiceMonth}`).lean();
+  const billed = closed ? billedIds(closed) : null;
+  if (!closed || !billed || billed.has(lineId)) return;
+  const month = await openMonthFrom(line.partnerId, nextMonthKey(line.invoiceMonth));
+  await LedgerLine.updateOne({ _id: lineId, invoiceMonth: line.invoiceMonth }, { $set: { invoiceMonth: month } });
+}
+
+export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) {
+  const { publicBaseUrl } = deps;
+  return {
+    /** Partners with at least one ledger line in the month. */
+    async partnersWithLines(month: string): Promise<string[]> {
+      const ids = await LedgerLine.distinct('partnerId', { invoiceMonth: month });
+      return (ids as string[]).sort();
+    },
+
+    /**
+     * Records the closed month with the lines it bills (once) and emails that invoice (once). Lines
+     * written later go to the next open month (openMonthFrom, settleLine). Runs only in the partner-month's
+     * own child workflow, so the invoice has one writer.
+     */
+    async closeInvoice(partnerId: string, month: string, at: string): Promise<{ emailed: boolean }> {
+      let closed = await Invoice.findById(`${partnerId}:${month}`).lean();
+      if (!closed) {
+        const billed = await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
+        await insertOnce(() => Invoice.create({ _id: `${partnerId}:${month}`, partnerId, month, closedAt: new Date(at), totals: summarizeInvoice(billed), lines: billed }));
+        closed = (await Invoice.findById(`${partnerId}:${month}`).lean())!;
+      }
+      // lines written while this close was under way that missed its snapshot go to the next open month
+      const billed = billedIds(closed);
+      if (billed) {
+        const strays = await LedgerLine.find({ partnerId, invoiceMonth: month, _id: { $nin: [...billed] } }).lean();
+        for (const stray of strays) {
+          const next = await openMonthFrom(partnerId, nextMonthKey(month));
+          await LedgerLine.updateOne({ _id: stray._id, invoiceMonth: month }, { $set: { invoiceMonth: next } });
+        }
+      }
+      const lines = billed ? (closed.lines as LedgerLineDoc[]) : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
+      const totals = billed ? closed.totals : summarizeInvoice(lines);
+      const partner = await Partner.findById(partnerId).lean();
+      if (!partner) return { emailed: false };
+      const customers = new Set(lines.map((l) => l.customerId));
+      const result = await sendOnce(`invoice:${partnerId}:${month}`, 'invoice', [partner.email], {
+        partner,
+        month,
+        lines,
+        totals,
+        customers: customers.size,
+        invoiceUrl: `${publicBaseUrl}/invoices/${month}`,
+      });
+      deps.log.info({ partnerId, month, lines: lines.length, emailed: result.sent }, 'invoice closed');
+      return { emailed: result.sent };
+    },
+  };
+}

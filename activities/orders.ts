@@ -1,0 +1,201 @@
+/**
+ * Order activities: everything the order workflow does to the world, each idempotent. Only the order's own
+ * workflow calls them, one after another, so the order, its keys and links have one writer.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { ActivationKey, DownloadLink, LedgerLine, Order, OrderEvent, Partner } from '../models';
+import type { OrderDoc } from '../models';
+import type { OrderActor, OrderTerms } from '../domain/orders';
+import type { CancellationCredit } from '../domain/cancellation';
+import { termEnd, windowEnd } from '../domain/cancellation';
+import { monthKey } from '../domain/time';
+import type { OrderEmailKind } from '../contracts/orders';
+import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
+import { openMonthFrom, settleLine } from './invoices';
+import { generateActivationKey } from './licensing';
+
+export async function addOrderEvent(order: Pick<OrderDoc, '_id' | 'partnerId'>, key: string, type: string, at: Date, data: Record<string, unknown> = {}) {
+  await insertOnce(() => OrderEvent.create({ _id: `${order._id}:${key}`, orderId: order._id, partnerId: order.partnerId, type, at, data }));
+}
+const addEvent = addOrderEvent;
+
+export async function loadOrder(orderId: string): Promise<OrderDoc> {
+  const order = await Order.findById(orderId).lean<OrderDoc>();
+  if (!order) throw ApplicationFailure.nonRetryable(`order ${orderId} is not recorded`, 'order_missing');
+  return order;
+}
+
+export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
+  const { publicBaseUrl } = deps;
+
+  /** Log lines of an order's activities carry the request id that placed it (and its order id). */
+  const orderLog = (order: Pick<OrderDoc, '_id' | 'requestId'>) => deps.log.child({ orderId: order._id, requestId: order.requestId });
+
+  return {
+    /** The order document, its first timeline entry. */
+    async recordOrder(terms: OrderTerms): Promise<void> {
+      const purchasedAt = new Date(terms.purchasedAt);
+      const snapshot = { purchasedAt: terms.purchasedAt, product: terms.product };
+      const inserted = await insertOnce(() =>
+        Order.create({
+          _id: terms.orderId,
+          partnerId: terms.partnerId,
+          customerId: terms.customer.id,
+          customer: terms.customer,
+          product: terms.product,
+          pricing: terms.pricing,
+          status: 'pending',
+          imported: terms.imported,
+          placedBy: terms.placedBy,
+          notify: terms.notify,
+          purchasedAt,
+          windowEndsAt: windowEnd(snapshot),
+          termEndsAt: termEnd(snapshot),
+          paidAt: null,
+          provisionedAt: null,
+          windowClosedAt: null,
+          expiredAt: null,
+          cancellation: null,
+          requestId: terms.requestId,
+          createdAt: new Date(),
+        }),
+      );
+      await addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
+        by: terms.placedBy.name,
+        role: terms.placedBy.role,
+        productId: terms.product.id,
+        quantity: terms.pricing.quantity,
+      });
+      orderLog({ _id: terms.orderId, requestId: terms.requestId }).info({ inserted }, 'order recorded');
+    },
+
+    /** The charge on the month's invoice (imported orders were charged before csp-desk). */
+    async recordPayment(orderId: string, at: string): Promise<void> {
+      const order = await loadOrder(orderId);
+      const when = new Date(at);
+      if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
+        const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
+        await insertOnce(() =>
+          LedgerLine.create({
+            _id: `${orderId}:charge`,
+            partnerId: order.partnerId,
+            orderId,
+            customerId: order.customerId,
+            customerName: order.customer.name,
+            productName: order.product.name,
+            kind: 'charge',
+            amount: order.pricing.total,
+            currency: order.pricing.currency,
+            tax: order.pricing.tax,
+            invoiceMonth,
+            at: when,
+            description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
+          }),
+        );
+      }
+      if (!order.imported) await settleLine(`${orderId}:charge`);
+      if (!order.paidAt) await Order.updateOne({ _id: orderId }, { $set: { paidAt: when } });
+      await addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency });
+      orderLog(order).info({ amount: order.pricing.total, currency: order.pricing.currency, imported: order.imported }, 'payment recorded');
+    },
+
+    /** Activation keys generated and stored; the order becomes active. */
+    async provisionOrder(orderId: string, at: string): Promise<{ keys: number }> {
+      const order = await loadOrder(orderId);
+      const when = new Date(at);
+      let keys = 0;
+      // an imported subscription whose term has already ended gets no key
+      const termOver = order.termEndsAt !== null && new Date(order.termEndsAt).getTime() <= when.getTime();
+      if (order.product.deliverable === 'activation-key' && !termOver) {
+        await insertOnce(() =>
+          ActivationKey.create({
+            _id: `${orderId}:1`,
+            orderId,
+            partnerId: order.partnerId,
+            customerId: order.customerId,
+            productId: order.product.id,
+            key: generateActivationKey(),
+            activations: order.pricing.quantity,
+            status: 'active',
+            createdAt: when,
+            revokedAt: null,
+          }),
+        );
+        keys = 1;
+      }
+      if (order.status === 'pending') await Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } });
+      await addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys });
+      orderLog(order).info({ keys }, 'order provisioned');
+      return { keys };
+    },
+
+    async sendOrderEmail(orderId: string, kind: OrderEmailKind): Promise<{ messageId: string; sent: boolean }> {
+      const order = await Order.findById(orderId).lean<OrderDoc>();
+      if (!order) throw ApplicationFailure.nonRetryable(`order ${orderId} is not recorded`, 'order_missing');
+      const partner = await Partner.findById(order.partnerId).lean();
+      const to = order.notify?.length ? order.notify : [partner?.email ?? order.placedBy.email];
+      const result = await sendOnce(`order:${orderId}:${kind}`, `order-${kind}`, to, {
+        order,
+        partner: partner ?? { name: order.partnerId },
+        orderUrl: `${publicBaseUrl}/orders/${orderId}`,
+        cancellationUrl: `${publicBaseUrl}/orders/${orderId}/cancellation`,
+      }, orderLog(order));
+      await addEvent(order, `email-${kind}`, 'email-sent', new Date(), { kind, messageId: result.messageId });
+      return result;
+    },
+
+    async recordWindowClosed(orderId: string, at: string): Promise<void> {
+      const order = await loadOrder(orderId);
+      const when = new Date(at);
+      if (!order.windowClosedAt) await Order.updateOne({ _id: orderId }, { $set: { windowClosedAt: when } });
+      await addEvent(order, 'window-closed', 'cancellation-window-closed', when);
+      orderLog(order).info({ at }, 'cancellation window closed');
+    },
+
+    /** Keys and links revoked, the credit on the next invoice, the order cancelled. */
+    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string }): Promise<void> {
+      const order = await loadOrder(input.orderId);
+      const when = new Date(input.at);
+      // one writer: only this order's workflow touches its keys, links and document
+      const keys = await ActivationKey.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
+      const links = await DownloadLink.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
+      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, { keys: keys.modifiedCount, links: links.modifiedCount });
+      const c = input.credit;
+      const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
+      const invoiceMonth = existingCredit?.invoiceMonth ?? (await openMonthFrom(order.partnerId, monthKey(when)));
+      await insertOnce(() =>
+        LedgerLine.create({
+          _id: `${order._id}:credit`,
+          partnerId: order.partnerId,
+          orderId: order._id,
+          customerId: order.customerId,
+          customerName: order.customer.name,
+          productName: order.product.name,
+          kind: 'credit',
+          amount: -c.amount,
+          currency: c.currency,
+          tax: { treatment: order.pricing.tax.treatment, rateBps: order.pricing.tax.rateBps, amount: c.taxAmount },
+          invoiceMonth,
+          at: when,
+          description: `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
+        }),
+      );
+      await settleLine(`${order._id}:credit`);
+      await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
+      if (order.status !== 'cancelled') {
+        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c } } });
+      }
+      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId });
+      // the cancellation's own request id, beside the one that placed the order
+      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth }, 'order cancelled');
+    },
+
+    async recordTermEnded(orderId: string, at: string): Promise<void> {
+      const order = await loadOrder(orderId);
+      const when = new Date(at);
+      if (order.status === 'active') await Order.updateOne({ _id: orderId }, { $set: { status: 'expired', expiredAt: when } });
+      await addEvent(order, 'term-ended', 'term-ended', when);
+      orderLog(order).info({ at }, 'term ended');
+    },
+  };
+}

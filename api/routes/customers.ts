@@ -1,0 +1,44 @@
+/** Customer routes: a partner's customers, named by id, name, tenant GUID or domain name. */
+import { defineRoute, type RouteDef } from '../http';
+import * as S from '../schemas';
+import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
+import type { RouteDeps } from './deps';
+
+export function customerRoutes(_deps: RouteDeps): RouteDef[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/customers',
+      operationId: 'createCustomer',
+      summary: 'Add a customer',
+      tag: 'customers',
+      permission: 'manageCustomers',
+      body: S.customerInputSchema,
+      errors: [409],
+      responses: { 201: { description: 'created', schema: S.customerSchema } },
+      handler: async ({ auth, body }) => ({ status: 201, body: customerView(await createCustomer(auth.partnerId!, body)) }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/customers',
+      operationId: 'listCustomers',
+      summary: "List the partner's customers",
+      tag: 'customers',
+      permission: 'readCustomers',
+      responses: { 200: { description: 'customers by name', schema: { type: 'array', items: S.customerSchema } } },
+      handler: async ({ auth }) => ({ status: 200, body: (await listCustomers(auth.partnerId!)).map(customerView) }),
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/customers/{customer}',
+      operationId: 'getCustomer',
+      summary: 'Get a customer by id, name, tenant GUID or domain name',
+      tag: 'customers',
+      permission: 'readCustomers',
+      params: S.customerParam,
+      errors: [404],
+      responses: { 200: { description: 'the customer', schema: S.customerSchema } },
+      handler: async ({ auth, params }) => ({ status: 200, body: customerView(await resolveCustomer(auth.partnerId!, params.customer)) }),
+    }),
+  ];
+}

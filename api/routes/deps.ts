@@ -1,0 +1,9 @@
+/** What the route declarations need: the Temporal client and the services built for them. */
+import type { Client } from '@temporalio/client';
+import type { HealthDeps } from '../../services/health';
+import type { OrderService } from '../../services/orders';
+
+export interface RouteDeps extends HealthDeps {
+  client: Client;
+  orders: OrderService;
+}

@@ -1,0 +1,46 @@
+/**
+ * JSON schemas shared by every domain's routes: builders, the error shape, money, tax and path parameters.
+ * Money is always `{ amount: integer minor units, currency }`.
+ */
+export type S = Record<string, unknown>;
+export const str = (extra: S = {}): S => ({ type: 'string', ...extra });
+export const int = (extra: S = {}): S => ({ type: 'integer', ...extra });
+export const dateTime: S = { type: 'string', format: 'date-time' };
+export const nullable = (s: S): S => ({ ...s, type: [s.type as string, 'null'] });
+export const obj = (properties: Record<string, S>, required: string[] = Object.keys(properties)): S => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  required,
+});
+
+export const GUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+export const DOMAIN_PATTERN = '^(?=.{3,253}$)([a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,63}$';
+
+export const errorSchema = obj(
+  {
+    error: obj(
+      {
+        status: int(),
+        code: str({ description: 'stable, machine-readable' }),
+        message: str({ description: 'for a person; names the field where one is at fault' }),
+        field: str({ description: 'the input at fault, e.g. body.quantity' }),
+        requestId: str(),
+        details: {},
+      },
+      ['status', 'code', 'message', 'requestId'],
+    ),
+  },
+  ['error'],
+);
+
+export const moneySchema = obj({ amount: int({ description: 'integer minor units (cents)' }), currency: str({ pattern: '^[A-Z]{3}$' }) });
+
+export const taxSchema = obj({
+  treatment: str({ enum: ['inclusive', 'exclusive'], description: 'prices include tax in Australia and Brazil, exclude it elsewhere' }),
+  rateBps: nullable(int()),
+  amount: nullable(int({ description: 'tax contained in the amount, where it is included' })),
+});
+
+export const idParam = (name: string, description: string): S => obj({ [name]: str({ minLength: 1, maxLength: 200, description }) });
+export const customerParam: S = obj({ customer: str({ minLength: 1, maxLength: 253, description: "the customer's id, name, tenant GUID or domain name" }) });

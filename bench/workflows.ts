@@ -1,0 +1,15 @@
+/**
+ * The benchmark's workflow bundle: the production workflows plus its yardstick, a skeleton with as many
+ * activities as an order's placement, each doing nothing. Kept out of the production bundle.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+
+export * from '../workflows';
+
+const { noop } = proxyActivities<{ noop(): Promise<void> }>({ startToCloseTimeout: '1 minute' });
+
+export const PLACEMENT_ACTIVITIES = 4;
+
+export async function skeletonWorkflow(): Promise<void> {
+  for (let i = 0; i < PLACEMENT_ACTIVITIES; i++) await noop();
+}

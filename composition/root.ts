@@ -1,0 +1,82 @@
+/**
+ * The composition root: the one place that wires the worker (activities, workflows, schedules) and the API
+ * from their dependencies. `bin/`, the tests and the benchmark all build the service through it.
+ */
+import type { Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import type express from 'express';
+import type { Logger } from '../lib/logger';
+import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
+import { createActivities, type Activities } from '../activities';
+import { createApp } from '../api/app';
+import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
+
+/** The production workflows (the benchmark passes a bundle of its own). */
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  mailer: Mailer;
+  log: Logger;
+  publicBaseUrl: string;
+  renderer?: Renderer;
+  /** a prebuilt bundle (tests build it once); default: bundle workflows/ now */
+  workflowBundle?: { code: string };
+  /** activities beyond the production ones (the benchmark's no-op) */
+  extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+}
+
+export function buildActivities(deps: Pick<WorkerDeps, 'mailer' | 'log' | 'publicBaseUrl' | 'renderer'>): Activities {
+  return createActivities({ mailer: deps.mailer, renderer: deps.renderer ?? createRenderer(), log: deps.log, publicBaseUrl: deps.publicBaseUrl });
+}
+
+export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    activities: { ...buildActivities(deps), ...(deps.extraActivities ?? {}) },
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+  });
+}
+
+/** Bundles workflow code once (quietly), e.g. for tests that start many workers. */
+export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<{ code: string }> {
+  return bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+}
+
+export interface ApiDeps {
+  client: Client;
+  mailer: Mailer;
+  log: Logger;
+  taskQueue: string;
+  reminderDaysBeforeClose: number;
+  validateResponses?: boolean;
+  now?: () => Date;
+}
+
+export function createApi(deps: ApiDeps): express.Express {
+  return createApp(deps);
+}
+
+/** The monthly invoice close: created once, its cron kept in step with the configuration. */
+export async function ensureInvoiceSchedule(client: Client, taskQueue: string, cron: string, log: Logger, scheduleId = INVOICE_CLOSE_SCHEDULE_ID): Promise<void> {
+  const spec = { cronExpressions: [cron] };
+  const action = { type: 'startWorkflow' as const, workflowType: 'closeInvoicesWorkflow', taskQueue, args: [{}], workflowId: 'invoice-close' };
+  try {
+    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } });
+    log.info({ scheduleId, cron }, 'invoice schedule created');
+  } catch (e) {
+    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
+    const handle = client.schedule.getHandle(scheduleId);
+    const current = await handle.describe();
+    const currentCron = (current.spec as { cronExpressions?: string[] }).cronExpressions;
+    if (currentCron?.[0] !== cron) {
+      await handle.update((prev) => ({ ...prev, spec, action }));
+      log.info({ scheduleId, cron }, 'invoice schedule updated');
+    }
+  }
+}

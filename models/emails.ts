@@ -1,0 +1,23 @@
+/** One record per email the system decides to send, so that each is sent once. */
+import { Schema, model } from 'mongoose';
+
+/** One per email the system decides to send: `_id` is the business key (e.g. `order:X:confirmation`). */
+export interface EmailDoc {
+  _id: string;
+  messageId: string;
+  template: string;
+  to: string[];
+  subject: string;
+  status: 'sending' | 'sent';
+  createdAt: Date;
+  sentAt: Date | null;
+}
+export const EmailRecord = model<EmailDoc>(
+  'EmailRecord',
+  new Schema<EmailDoc>(
+    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null } },
+    { versionKey: false },
+  ),
+  'emails',
+);
+

@@ -1,0 +1,61 @@
+/** Invoice lines (one per charge or credit) and closed months. */
+import { Schema, model } from 'mongoose';
+import type { TaxLine } from '../domain/orders';
+
+const mixed = Schema.Types.Mixed;
+
+/** Invoice lines: `_id` = `${orderId}:charge` or `${orderId}:credit`, so each lands once. */
+export interface LedgerLineDoc {
+  _id: string;
+  partnerId: string;
+  orderId: string;
+  customerId: string;
+  customerName: string;
+  productName: string;
+  kind: 'charge' | 'credit';
+  /** signed minor units: charges positive, credits negative */
+  amount: number;
+  currency: string;
+  tax: TaxLine;
+  invoiceMonth: string;
+  at: Date;
+  description: string;
+}
+const ledgerSchema = new Schema<LedgerLineDoc>(
+  {
+    _id: String,
+    partnerId: { type: String, required: true },
+    orderId: { type: String, required: true },
+    customerId: { type: String, required: true },
+    customerName: { type: String, required: true },
+    productName: { type: String, required: true },
+    kind: { type: String, required: true },
+    amount: { type: Number, required: true },
+    currency: { type: String, required: true },
+    tax: { type: mixed, required: true },
+    invoiceMonth: { type: String, required: true },
+    at: { type: Date, required: true },
+    description: { type: String, required: true },
+  },
+  { versionKey: false, minimize: false },
+);
+ledgerSchema.index({ partnerId: 1, invoiceMonth: 1, at: 1 });
+export const LedgerLine = model<LedgerLineDoc>('LedgerLine', ledgerSchema, 'ledgerlines');
+
+/** A closed month: written once by the invoice-close workflow. */
+export interface InvoiceDoc {
+  /** `${partnerId}:${month}` */
+  _id: string;
+  partnerId: string;
+  month: string;
+  closedAt: Date;
+  totals: unknown;
+  /** the ledger lines this invoice billed, as they were at the close */
+  lines: unknown[];
+}
+export const Invoice = model<InvoiceDoc>(
+  'Invoice',
+  new Schema<InvoiceDoc>({ _id: String, partnerId: { type: String, required: true }, month: { type: String, required: true }, closedAt: { type: Date, required: true }, totals: { type: mixed, required: true }, lines: { type: [mixed], default: [] } }, { versionKey: false, minimize: false }),
+  'invoices',
+);
+
