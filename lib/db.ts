@@ -8,8 +8,8 @@ import { models } from '../models';
  * fails is retried by Temporal anyway).
  */
 export const DB_TIMEOUTS = {
-  api: { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, socketTimeoutMS: 4000, bufferTimeoutMS: 3000 },
-  default: { serverSelectionTimeoutMS: 10_000, connectTimeoutMS: 10_000, socketTimeoutMS: 60_000, bufferTimeoutMS: 10_000 },
+  api: { serverSelectionTimeoutMS: 2500, connectTimeoutMS: 2500, socketTimeoutMS: 3000, bufferTimeoutMS: 2500, retry: false },
+  default: { serverSelectionTimeoutMS: 10_000, connectTimeoutMS: 10_000, socketTimeoutMS: 60_000, bufferTimeoutMS: 10_000, retry: true },
 } as const;
 
 export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean; timeouts?: keyof typeof DB_TIMEOUTS } = {}): Promise<typeof mongoose> {
@@ -23,6 +23,10 @@ export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean
     connectTimeoutMS: t.connectTimeoutMS,
     // a socket silent this long (a frozen server) fails the operation instead of hanging it
     socketTimeoutMS: t.socketTimeoutMS,
+    // the API does not retry an operation that failed on the network (a retry would double the wait): it
+    // answers 503 with Retry-After and the client retries; every write it makes is idempotent (unique keys)
+    retryReads: t.retry,
+    retryWrites: t.retry,
   });
   if (opts.syncIndexes !== false) await ensureIndexes();
   return mongoose;
