@@ -143,6 +143,13 @@ export function createOrderService(deps: OrderServiceDeps) {
     return orderView(order, events);
   }
 
+  /**
+   * The cancellation rule has one authority: the order workflow's cancel Update validator
+   * (workflows/order.ts), which calls domain/cancellation.ts assessCancellation on the workflow's own state.
+   * The API calls the same function on the stored order only to refuse early (no Temporal round trip for an
+   * obvious refusal) and for the preview; whatever the API thinks, the validator decides, and its refusal
+   * (WorkflowUpdateFailedError) is what the caller gets.
+   */
   async function cancelOne(auth: AuthContext, order: OrderDoc): Promise<CancelOrderResult> {
     const pre = assessCancellation(order, clock());
     if (!pre.cancellable) throw refusalError(pre);
@@ -238,6 +245,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       return orders.map((o) => orderView(o, null));
     },
 
+    /** The preview: the same domain function as the workflow's Update validator (see cancelOne). */
     async cancellation(auth: AuthContext, orderId: string) {
       const order = await loadOrder(auth.partnerId!, orderId);
       return { orderId, ...assessCancellation(order, clock()) };
