@@ -11,12 +11,13 @@ import {
   orderStateQuery,
   waitForStageUpdate,
   ORDER_STAGES,
+  type CancelOrderRequest,
   type CancelOrderResult,
   type OrderStage,
   type OrderWorkflowState,
 } from '../contracts/orders';
 import type { OrderStatus, OrderTerms } from '../domain/orders';
-import { assessCancellation, cancellationCredit, termEnd, windowEnd } from '../domain/cancellation';
+import { assessCancellation, cancellationCredit, termEnd, windowEnd, type CancellationCredit } from '../domain/cancellation';
 import { DAY_MS } from '../domain/time';
 
 const acts = proxyActivities<Activities>({
@@ -48,22 +49,29 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     await condition(() => reached(s) || status === 'cancelled');
     return state();
   });
+  /**
+   * Records a cancellation (keys and links revoked, the credit, the order cancelled) and answers: the email
+   * follows from the workflow's main line, durably and once, after the confirmation of a charged order.
+   * A cancellation during placement waits for placement to finish, so it revokes what was made.
+   */
+  async function cancel(request: CancelOrderRequest, credit: (at: Date) => CancellationCredit): Promise<CancelOrderResult> {
+    cancelling = true;
+    const at = now();
+    log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
+    await condition(() => reached('confirmed'));
+    const c = credit(at);
+    await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId });
+    status = 'cancelled';
+    return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c };
+  }
+
   setHandler(
     cancelOrderUpdate,
     async (request): Promise<CancelOrderResult> => {
+      // the validator's verdict, taken again now that the update runs (the one authority on the rule)
       const verdict = assess();
       if (!verdict.cancellable) throw refusal(verdict);
-      cancelling = true;
-      const at = now();
-      log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
-      // a cancellation during placement waits for it to finish, so it revokes what was made and its
-      // email comes after any confirmation already under way (none is sent once cancelling)
-      await condition(() => reached('confirmed'));
-      const credit = cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at);
-      await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit, requestId: request.requestId });
-      status = 'cancelled';
-      await acts.sendOrderEmail(orderId, 'cancellation');
-      return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit };
+      return cancel(request, (at) => cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at));
     },
     {
       validator: (_request) => {
@@ -81,7 +89,8 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   await acts.provisionOrder(orderId, now().toISOString());
   if (!cancelling) status = 'active';
   stage = 'provisioned';
-  if (!terms.imported && !cancelling) await acts.sendOrderEmail(orderId, 'confirmation');
+  // every charged order gets its confirmation, whatever the timing of a cancellation (whose email comes after)
+  if (!terms.imported) await acts.sendOrderEmail(orderId, 'confirmation');
   stage = 'confirmed';
 
   // The cancellation window, with a reminder before it closes
@@ -110,7 +119,10 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     }
   }
 
-  if (cancelling) await condition(() => status === 'cancelled');
+  if (cancelling) {
+    await condition(() => status === 'cancelled');
+    await acts.sendOrderEmail(orderId, 'cancellation');
+  }
   await condition(allHandlersFinished);
   return { orderId, status };
 }
