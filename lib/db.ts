@@ -66,6 +66,8 @@ const UNAVAILABLE_NAMES = new Set([
   'MongoOperationTimeoutError',
 ]);
 
+const NETWORK_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_DESTROYED']);
+
 /** True when `e` (or an error it wraps) says the database could not be reached or did not answer in time. */
 export function isDatabaseUnavailable(e: unknown): boolean {
   for (let x = e, depth = 0; x && typeof x === 'object' && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
@@ -73,6 +75,9 @@ export function isDatabaseUnavailable(e: unknown): boolean {
     if (err.name && UNAVAILABLE_NAMES.has(err.name)) return true;
     if (err.name === 'MongooseError' && /buffering timed out|before initial connection/i.test(err.message ?? '')) return true;
     if (err.name === 'MongoServerError' && err.code === 50) return true; // MaxTimeMSExpired
+    // the driver lets a raw socket error through when it writes to a connection the server just closed
+    // ("This socket has been ended by the other party", EPIPE): a network error of the driver's
+    if (typeof err.code === 'string' && NETWORK_CODES.has(err.code) && /[\\/]mongodb[\\/]/.test((x as { stack?: string }).stack ?? '')) return true;
   }
   return false;
 }
