@@ -36,36 +36,39 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordOrder(terms: OrderTerms): Promise<void> {
       const purchasedAt = new Date(terms.purchasedAt);
       const snapshot = { purchasedAt: terms.purchasedAt, product: terms.product };
-      const inserted = await insertOnce(() =>
-        Order.create({
-          _id: terms.orderId,
-          partnerId: terms.partnerId,
-          customerId: terms.customer.id,
-          customer: terms.customer,
-          product: terms.product,
-          pricing: terms.pricing,
-          status: 'pending',
-          imported: terms.imported,
-          placedBy: terms.placedBy,
-          notify: terms.notify,
-          purchasedAt,
-          windowEndsAt: windowEnd(snapshot),
-          termEndsAt: termEnd(snapshot),
-          paidAt: null,
-          provisionedAt: null,
-          windowClosedAt: null,
-          expiredAt: null,
-          cancellation: null,
-          requestId: terms.requestId,
-          createdAt: new Date(),
+      // the order and its first timeline entry are independent facts: written in parallel (one round trip)
+      const [inserted] = await Promise.all([
+        insertOnce(() =>
+          Order.create({
+            _id: terms.orderId,
+            partnerId: terms.partnerId,
+            customerId: terms.customer.id,
+            customer: terms.customer,
+            product: terms.product,
+            pricing: terms.pricing,
+            status: 'pending',
+            imported: terms.imported,
+            placedBy: terms.placedBy,
+            notify: terms.notify,
+            purchasedAt,
+            windowEndsAt: windowEnd(snapshot),
+            termEndsAt: termEnd(snapshot),
+            paidAt: null,
+            provisionedAt: null,
+            windowClosedAt: null,
+            expiredAt: null,
+            cancellation: null,
+            requestId: terms.requestId,
+            createdAt: new Date(),
+          }),
+        ),
+        addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
+          by: terms.placedBy.name,
+          role: terms.placedBy.role,
+          productId: terms.product.id,
+          quantity: terms.pricing.quantity,
         }),
-      );
-      await addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
-        by: terms.placedBy.name,
-        role: terms.placedBy.role,
-        productId: terms.product.id,
-        quantity: terms.pricing.quantity,
-      });
+      ]);
       orderLog({ _id: terms.orderId, requestId: terms.requestId }).info({ inserted }, 'order recorded');
     },
 
@@ -73,29 +76,35 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordPayment(orderId: string, at: string): Promise<void> {
       const order = await loadOrder(orderId);
       const when = new Date(at);
-      if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
-        const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
-        await insertOnce(() =>
-          LedgerLine.create({
-            _id: `${orderId}:charge`,
-            partnerId: order.partnerId,
-            orderId,
-            customerId: order.customerId,
-            customerName: order.customer.name,
-            productName: order.product.name,
-            kind: 'charge',
-            amount: order.pricing.total,
-            currency: order.pricing.currency,
-            tax: order.pricing.tax,
-            invoiceMonth,
-            at: when,
-            description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
-          }),
-        );
-      }
-      if (!order.imported) await settleLine(`${orderId}:charge`);
-      if (!order.paidAt) await Order.updateOne({ _id: orderId }, { $set: { paidAt: when } });
-      await addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency });
+      // the charge (and its month), the order's paidAt and the timeline entry are independent writes: in parallel
+      const charge = async () => {
+        if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
+          const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
+          await insertOnce(() =>
+            LedgerLine.create({
+              _id: `${orderId}:charge`,
+              partnerId: order.partnerId,
+              orderId,
+              customerId: order.customerId,
+              customerName: order.customer.name,
+              productName: order.product.name,
+              kind: 'charge',
+              amount: order.pricing.total,
+              currency: order.pricing.currency,
+              tax: order.pricing.tax,
+              invoiceMonth,
+              at: when,
+              description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
+            }),
+          );
+        }
+        if (!order.imported) await settleLine(`${orderId}:charge`);
+      };
+      await Promise.all([
+        charge(),
+        order.paidAt ? undefined : Order.updateOne({ _id: orderId }, { $set: { paidAt: when } }),
+        addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency }),
+      ]);
       orderLog(order).info({ amount: order.pricing.total, currency: order.pricing.currency, imported: order.imported }, 'payment recorded');
     },
 
@@ -106,25 +115,30 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       let keys = 0;
       // an imported subscription whose term has already ended gets no key
       const termOver = order.termEndsAt !== null && new Date(order.termEndsAt).getTime() <= when.getTime();
+      const writes: Promise<unknown>[] = [];
       if (order.product.deliverable === 'activation-key' && !termOver) {
-        await insertOnce(() =>
-          ActivationKey.create({
-            _id: `${orderId}:1`,
-            orderId,
-            partnerId: order.partnerId,
-            customerId: order.customerId,
-            productId: order.product.id,
-            key: generateActivationKey(),
-            activations: order.pricing.quantity,
-            status: 'active',
-            createdAt: when,
-            revokedAt: null,
-          }),
+        writes.push(
+          insertOnce(() =>
+            ActivationKey.create({
+              _id: `${orderId}:1`,
+              orderId,
+              partnerId: order.partnerId,
+              customerId: order.customerId,
+              productId: order.product.id,
+              key: generateActivationKey(),
+              activations: order.pricing.quantity,
+              status: 'active',
+              createdAt: when,
+              revokedAt: null,
+            }),
+          ),
         );
         keys = 1;
       }
-      if (order.status === 'pending') await Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } });
-      await addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys });
+      // the key, the order's status and the timeline entry are independent writes: in parallel
+      if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } }));
+      writes.push(addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys }));
+      await Promise.all(writes);
       orderLog(order).info({ keys }, 'order provisioned');
       return { keys };
     },
