@@ -10,7 +10,7 @@ import { IdempotencyRecord, Order, OrderEvent } from './orders';
 import { ActivationKey, DownloadLink } from './licensing';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
-import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency } from './support';
+import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber } from './support';
 
 export * from './identity';
 export * from './customers';
@@ -22,4 +22,4 @@ export * from './emails';
 export * from './support';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency };
+export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber };
