@@ -148,6 +148,17 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
      * (order cancelled meanwhile, a non-cancellable product) is a non-retryable failure naming the reason.
      */
     async carryOutSupportRefund(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
+      // cancellable: a worker shutting down abandons the wait, and the retry (on any worker) asks again
+      return Context.current().client.withAbortSignal(Context.current().cancellationSignal, () => carryOutRefund(request));
+    },
+
+    /** The order may get a refund ticket again once this one has ended. */
+    async releaseSupportOrderClaim(orderId: string, number: string): Promise<void> {
+      await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: number });
+    },
+  };
+
+  async function carryOutRefund(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
       const client = Context.current().client;
       const { orderId, ...req } = request;
       const asFailure = (type: string | undefined | null, message: string) =>
@@ -181,11 +192,5 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       // a refund of this order carried out for another ticket is not this ticket's refund
       if (result.ticket !== req.ticket) throw asFailure('already_cancelled', `This order was already cancelled through support request ${result.ticket}; the refund cannot be carried out.`);
       return result;
-    },
-
-    /** The order may get a refund ticket again once this one has ended. */
-    async releaseSupportOrderClaim(orderId: string, number: string): Promise<void> {
-      await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: number });
-    },
-  };
+  }
 }
