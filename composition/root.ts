@@ -12,6 +12,7 @@ import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp } from '../api/app';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
+import type { SupportSettings } from '../services/support';
 
 /** How long a workflow task waits for the worker that holds the workflow in its cache before any worker takes it. */
 export const STICKY_TIMEOUT = '3 seconds';
@@ -67,6 +68,8 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** SLA policy and ticket rules (bin/api loads them from the configuration) */
+  support?: SupportSettings;
 }
 
 export function createApi(deps: ApiDeps): express.Express {
