@@ -6,6 +6,9 @@ import type { Mailer } from '../lib/mailer';
 import { buildRouter, errorHandler, notFoundHandler, openApiDocument, requestContext } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
+import { createLicensingService } from '../services/licensing';
+import { createActivityLogService } from '../services/activity-log';
+import { createStandInFiles, type FileStore } from '../lib/files';
 
 export interface AppDeps {
   client: Client;
@@ -15,11 +18,17 @@ export interface AppDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** base of the download links handed out (PUBLIC_BASE_URL) */
+  publicBaseUrl?: string;
+  /** the software files behind download links (default: stand-in images of the catalog's sizes) */
+  files?: FileStore;
 }
 
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders });
+  const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
+  const activityLog = createActivityLogService({ now: deps.now });
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, licensing, activityLog });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',

@@ -5,6 +5,8 @@
  * and the OpenAPI 3.1 document. Handlers never see unvalidated input.
  */
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -12,6 +14,7 @@ import type { Logger } from '../lib/logger';
 import { AppError } from '../lib/errors';
 import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
 import { authenticate, type AuthContext } from './auth';
+import type { RequestOrigin } from '../services/context';
 import { errorSchema } from './schemas';
 
 export type JsonSchema = Record<string, unknown>;
@@ -25,10 +28,15 @@ export interface Ctx<P = Record<string, string>, Q = Record<string, unknown>, B 
   auth: AuthContext;
   requestId: string;
   log: Logger;
+  /** where the request came from (address, user agent), for the activity log */
+  origin: RequestOrigin;
+  /** GET or HEAD for a GET route */
+  method: string;
 }
 
 export interface Reply {
   status: number;
+  /** JSON, a string, a stream (piped, never validated), or undefined for no body (HEAD) */
   body: unknown;
   headers?: Record<string, string>;
 }
@@ -47,7 +55,8 @@ export interface RouteDef {
   query?: JsonSchema;
   headers?: JsonSchema;
   body?: JsonSchema;
-  responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string> }>;
+  /** `alsoAs`: further media types of the same answer (content negotiation), for the OpenAPI document */
+  responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string>; alsoAs?: Record<string, JsonSchema> }>;
   /** error statuses the route can answer beyond the common ones */
   errors?: number[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -138,8 +147,9 @@ export function buildRouter(routes: RouteDef[], opts: RouterOptions): express.Ro
       const log = res.locals.log as Logger;
       const requestId = res.locals.requestId as string;
       let auth: AuthContext | null = null;
+      const origin: RequestOrigin = { ip: req.ip ?? null, userAgent: req.header('user-agent')?.slice(0, 512) ?? null };
       if (route.permission) {
-        auth = await authenticate(req.header('authorization'));
+        auth = { ...(await authenticate(req.header('authorization'))), origin };
         const allowed = PERMISSIONS[route.permission] as readonly string[];
         if (!allowed.includes(auth.role)) {
           throw new AppError(403, 'forbidden', `the role ${auth.role} may not ${route.summary.toLowerCase()} (allowed: ${allowed.join(', ')})`);
@@ -165,14 +175,28 @@ export function buildRouter(routes: RouteDef[], opts: RouterOptions): express.Ro
         }
         check(v.body, 'body', req.body);
       }
-      const reply = await route.handler({ params, query, body: req.body, headers, auth: auth as AuthContext, requestId, log: res.locals.log as Logger });
-      if (opts.validateResponses) {
+      const reply = await route.handler({ params, query, body: req.body, headers, auth: auth as AuthContext, requestId, log: res.locals.log as Logger, origin, method: req.method });
+      if (reply.body instanceof Readable) {
+        for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
+        res.status(reply.status);
+        try {
+          await pipeline(reply.body, res);
+        } catch (e) {
+          // the client went away mid-stream (or the source failed): the status line is long gone
+          if (!res.headersSent) throw e;
+          (res.locals.log as Logger).info({ err: (e as Error).message }, 'stream ended early');
+          res.destroy();
+        }
+        return;
+      }
+      if (opts.validateResponses && reply.body !== undefined) {
         const rv = v.responses.get(reply.status);
         if (rv === undefined) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
         if (rv && !rv(reply.body)) throw new Error(`${route.operationId} ${reply.status} response breaks its schema: ${ajv.errorsText(rv.errors)}`);
       }
       for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
-      if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
+      if (reply.body === undefined) res.status(reply.status).end();
+      else if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
       else res.status(reply.status).json(reply.body);
     });
   }
@@ -233,7 +257,9 @@ const COMMON_ERRORS: Record<number, string> = {
   403: "The caller's role may not do this.",
   404: 'Not found, or it belongs to another partner.',
   409: 'Conflicts with the current state.',
+  410: 'Gone for good; `code` says why.',
   413: 'The body is larger than 1 MB.',
+  416: 'The range asked for is outside the file.',
   422: 'Refused by a business rule; `code` says which.',
   500: 'An unexpected error; quote the request id when reporting it.',
 };
@@ -263,7 +289,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       responses[status] = {
         description: resp.description,
         headers: headersOf(resp.headers),
-        ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema } } } : {}),
+        ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema }, ...Object.fromEntries(Object.entries(resp.alsoAs ?? {}).map(([ct, schema]) => [ct, { schema }])) } } : {}),
       };
     }
     const errs = new Set<number>([...(r.errors ?? []), 500]);

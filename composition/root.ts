@@ -10,6 +10,7 @@ import type { Logger } from '../lib/logger';
 import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp } from '../api/app';
+import type { FileStore } from '../lib/files';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
 
 /** The production workflows (the benchmark passes a bundle of its own). */
@@ -56,6 +57,10 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** base of the download links handed out (PUBLIC_BASE_URL) */
+  publicBaseUrl?: string;
+  /** the software files behind download links (the benchmark serves bigger ones) */
+  files?: FileStore;
 }
 
 export function createApi(deps: ApiDeps): express.Express {

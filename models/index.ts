@@ -7,7 +7,8 @@ import { Partner, User, ApiToken } from './identity';
 import { Customer } from './customers';
 import { Product } from './catalog';
 import { IdempotencyRecord, Order, OrderEvent } from './orders';
-import { ActivationKey, DownloadLink } from './licensing';
+import { ActivationKey, DownloadClaim, DownloadLink } from './licensing';
+import { ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
 
@@ -16,8 +17,9 @@ export * from './customers';
 export * from './catalog';
 export * from './orders';
 export * from './licensing';
+export * from './activity-log';
 export * from './invoices';
 export * from './emails';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord };
+export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, LedgerLine, Invoice, EmailRecord };

@@ -115,6 +115,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       notify,
       reminderDaysBeforeClose: deps.reminderDaysBeforeClose,
       requestId,
+      origin: auth.origin ?? null,
     };
   }
 
@@ -146,7 +147,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     const pre = assessCancellation(order, clock());
     if (!pre.cancellable) throw refusalError(pre);
     try {
-      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId }] });
+      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId, origin: auth.origin ?? null }] });
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type) {
         const details = e.cause.details?.[0] as CancellationAssessment | undefined;

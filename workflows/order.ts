@@ -60,7 +60,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
     await condition(() => reached('confirmed'));
     const c = credit(at);
-    await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId });
+    await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId, origin: request.origin ?? null });
     status = 'cancelled';
     return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c };
   }

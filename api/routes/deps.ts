@@ -2,8 +2,12 @@
 import type { Client } from '@temporalio/client';
 import type { HealthDeps } from '../../services/health';
 import type { OrderService } from '../../services/orders';
+import type { LicensingService } from '../../services/licensing';
+import type { ActivityLogService } from '../../services/activity-log';
 
 export interface RouteDeps extends HealthDeps {
   client: Client;
   orders: OrderService;
+  licensing: LicensingService;
+  activityLog: ActivityLogService;
 }
