@@ -94,9 +94,11 @@ export function createLicensingService(deps: LicensingDeps) {
     // every failed insert means another request took a slot, so this ends within max + 1 rounds
     for (let round = 0; round <= max + 1; round++) {
       const taken = await DownloadClaim.find({ linkId: link._id }, { n: 1 }).lean();
+      // the lowest free slot first (downloads numbered in order when they come one by one); after a
+      // collision, a random free one, so that a crowd spreads over the free slots instead of queueing
       const n = pickSlot(
         taken.map((c) => c.n),
-        random,
+        round === 0 ? () => 0 : random,
         max,
       );
       if (n === null) return null;
@@ -318,7 +320,7 @@ export function createLicensingService(deps: LicensingDeps) {
       }
       const n = await claimSlot(link, at);
       if (n === null) throw await gone('exhausted');
-      await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: `download ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`, reason: null }, at, req);
+      await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: `download slot ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`, reason: null }, at, req);
       return answer(n);
     },
 
