@@ -203,6 +203,9 @@ export function buildRouter(routes: RouteDef[], opts: RouterOptions): express.Ro
   return router;
 }
 
+/** A download link's token is a secret: request logs name the route, not the token. */
+const redactPath = (p: string) => p.replace(/^\/downloads\/[^/]+/, '/downloads/{token}');
+
 /** Request id (from X-Request-Id when sane, else new) and a request-scoped logger. */
 export function requestContext(log: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -214,7 +217,7 @@ export function requestContext(log: Logger) {
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
       (res.locals.log as Logger).info(
-        { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        { method: req.method, path: redactPath(req.originalUrl.split('?')[0]), status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
         'request',
       );
     });

@@ -2,6 +2,13 @@
  * The activity log: who accessed software keys and downloads, and the order facts around them. Every entry is
  * inserted once under a natural key (`_id`) and never updated, so concurrent writers and retried activities
  * add each fact exactly once.
+ *
+ * Reading it newest first must not depend on the database sorting or filtering by a range: FerretDB 1.24
+ * pushes only equality filters down to PostgreSQL, and sorts or compares dates in its own process after
+ * reading every matching document (at 100,000 entries a sorted first page took 8 to 22 s). So each entry
+ * carries its UTC `day`, and a partner's days with entries are facts of their own (`activitydays`, `_id` =
+ * `<partner>:<day>`, inserted once): a page reads the partner's days, then the newest days' entries by
+ * equality (`partnerId`, `day`), and sorts those in the service.
  */
 import { Schema, model } from 'mongoose';
 import type { ActivityOperation, ActivityResource, ActivityStatus, ActorKind } from '../domain/licensing';
@@ -32,6 +39,8 @@ export interface ActivityEntryDoc {
   /** why it failed (a stable code), when it did */
   reason: string | null;
   requestId: string | null;
+  /** the UTC day of `operationDate`, `YYYY-MM-DD`: the bucket reads go by (set by `appendActivity`) */
+  day?: string;
 }
 const entrySchema = new Schema<ActivityEntryDoc>(
   {
@@ -54,22 +63,53 @@ const entrySchema = new Schema<ActivityEntryDoc>(
     detail: { type: String, required: true },
     reason: { type: String, default: null },
     requestId: { type: String, default: null },
+    day: { type: String, required: true },
   },
   { versionKey: false, minimize: false },
 );
-// newest first within a partner, with the `_id` as the tie-breaker of the cursor
+// a day's entries of a partner (what the reads ask for); on MongoDB also newest first by date
+entrySchema.index({ partnerId: 1, day: 1 });
 entrySchema.index({ partnerId: 1, operationDate: -1, _id: -1 });
-entrySchema.index({ partnerId: 1, customerId: 1, operationDate: -1, _id: -1 });
-entrySchema.index({ partnerId: 1, operationType: 1, operationDate: -1, _id: -1 });
 export const ActivityEntry = model<ActivityEntryDoc>('ActivityEntry', entrySchema, 'activitylog');
 
-/** Inserts an entry once: false when its natural key is already there (a retry, or the same fact twice). */
-export async function appendActivity(entry: ActivityEntryDoc): Promise<boolean> {
+/** A day on which a partner's log has entries: inserted once, before the day's first entry. */
+export interface ActivityDayDoc {
+  /** `${partnerId}:${day}` */
+  _id: string;
+  partnerId: string;
+  day: string;
+}
+export const ActivityDay = model<ActivityDayDoc>(
+  'ActivityDay',
+  new Schema<ActivityDayDoc>({ _id: String, partnerId: { type: String, required: true, index: true }, day: { type: String, required: true } }, { versionKey: false }),
+  'activitydays',
+);
+
+async function insertOnce(create: () => Promise<unknown>): Promise<boolean> {
   try {
-    await ActivityEntry.create(entry);
+    await create();
     return true;
   } catch (e) {
     if (isDuplicateKey(e)) return false;
     throw e;
   }
+}
+
+/** Days known to be recorded, so that most entries cost one insert (bounded; forgetting one costs an E11000). */
+const knownDays = new Set<string>();
+
+/** Records that a partner's log has entries on `day` (before any entry of that day is inserted). */
+export async function recordActivityDay(partnerId: string, day: string): Promise<void> {
+  const id = `${partnerId}:${day}`;
+  if (knownDays.has(id)) return;
+  await insertOnce(() => ActivityDay.create({ _id: id, partnerId, day }));
+  if (knownDays.size > 50_000) knownDays.clear();
+  knownDays.add(id);
+}
+
+/** Inserts an entry once: false when its natural key is already there (a retry, or the same fact twice). */
+export async function appendActivity(entry: ActivityEntryDoc): Promise<boolean> {
+  const day = entry.operationDate.toISOString().slice(0, 10);
+  await recordActivityDay(entry.partnerId, day);
+  return insertOnce(() => ActivityEntry.create({ ...entry, day }));
 }

@@ -8,7 +8,7 @@ import { Customer } from './customers';
 import { Product } from './catalog';
 import { IdempotencyRecord, Order, OrderEvent } from './orders';
 import { ActivationKey, DownloadClaim, DownloadLink } from './licensing';
-import { ActivityEntry } from './activity-log';
+import { ActivityDay, ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
 
@@ -22,4 +22,4 @@ export * from './invoices';
 export * from './emails';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, LedgerLine, Invoice, EmailRecord };
+export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord };

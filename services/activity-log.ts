@@ -1,13 +1,14 @@
 /**
  * The activity log of a partner ("View activity for software key access and software downloads"): entries
  * of a date range (at most 90 days), newest first, filtered by customer and operation, a page at a time
- * (cursor) as JSON, or all of them as RFC 4180 CSV, streamed.
+ * (cursor) as JSON, or all of them as RFC 4180 CSV, streamed. Reads go a day at a time by equality (see
+ * models/activity-log.ts for why): the partner's days with entries, then the newest days' entries.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../lib/errors';
-import { ActivityEntry, type ActivityEntryDoc } from '../models';
+import { ActivityDay, ActivityEntry, type ActivityEntryDoc } from '../models';
 import { dayOf, logRange, type ActivityOperation } from '../domain/licensing';
 import { resolveCustomer } from './customers';
 
@@ -103,41 +104,63 @@ export interface ActivityLogDeps {
   now?: () => Date;
 }
 
+/** Newest first: by operationDate, then by `_id` (the order the cursor follows). */
+function newestFirst(a: ActivityEntryDoc, b: ActivityEntryDoc): number {
+  const d = b.operationDate.getTime() - a.operationDate.getTime();
+  if (d !== 0) return d;
+  return a._id < b._id ? 1 : a._id > b._id ? -1 : 0;
+}
+
+const olderThan = (c: { at: Date; id: string }) => (e: ActivityEntryDoc) => e.operationDate.getTime() < c.at.getTime() || (e.operationDate.getTime() === c.at.getTime() && e._id < c.id);
+
 export function createActivityLogService(deps: ActivityLogDeps = {}) {
   const clock = deps.now ?? (() => new Date());
 
-  async function filterOf(partnerId: string, q: ActivityQuery) {
+  /** The range's days that have entries, newest first, and the equality filter of the entries. */
+  async function plan(partnerId: string, q: ActivityQuery) {
     const range = logRange(q.from, q.to, clock());
     if ('field' in range) throw new AppError(400, 'validation_failed', `query.${range.message}`, `query.${range.field}`);
-    const filter: Record<string, unknown> = { partnerId, operationDate: { $gte: range.from, $lt: range.until } };
+    const from = dayOf(range.from);
+    const to = dayOf(new Date(range.until.getTime() - 1));
+    const filter: Record<string, unknown> = { partnerId };
     if (q.customer !== undefined) filter.customerId = (await resolveCustomer(partnerId, q.customer))._id;
     if (q.operation !== undefined) filter.operationType = q.operation;
-    return { filter, from: dayOf(range.from), to: dayOf(new Date(range.until.getTime() - 1)) };
+    const days = (await ActivityDay.find({ partnerId }, { day: 1 }).lean())
+      .map((d) => d.day)
+      .filter((d) => d >= from && d <= to)
+      .sort()
+      .reverse();
+    return { from, to, days, filter };
+  }
+
+  /** One day's entries, by equality only (what FerretDB pushes down to PostgreSQL), newest first. */
+  async function dayEntries(filter: Record<string, unknown>, day: string): Promise<ActivityEntryDoc[]> {
+    const rows = await ActivityEntry.find({ ...filter, day }).lean<ActivityEntryDoc[]>();
+    return rows.sort(newestFirst);
   }
 
   return {
     /** A page of entries, newest first; `nextCursor` continues after its last one (null: no more). */
     async list(partnerId: string, q: ActivityQuery) {
-      const { filter, from, to } = await filterOf(partnerId, q);
+      const { from, to, days, filter } = await plan(partnerId, q);
       const limit = q.limit ?? 100;
-      if (q.cursor !== undefined) {
-        const c = decodeCursor(q.cursor);
-        filter.$or = [{ operationDate: { $lt: c.at } }, { operationDate: c.at, _id: { $lt: c.id } }];
+      const after = q.cursor !== undefined ? decodeCursor(q.cursor) : null;
+      const rows: ActivityEntryDoc[] = [];
+      for (const day of days) {
+        if (after && day > dayOf(after.at)) continue;
+        const entries = await dayEntries(filter, day);
+        rows.push(...(after ? entries.filter(olderThan(after)) : entries));
+        if (rows.length > limit) break;
       }
-      const rows = await ActivityEntry.find(filter)
-        .sort({ operationDate: -1, _id: -1 })
-        .limit(limit + 1)
-        .lean<ActivityEntryDoc[]>();
       const page = rows.slice(0, limit);
       return { from, to, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
     },
 
-    /** Every entry of the range as CSV (header row first, CRLF line ends), read from the database as it is written out. */
+    /** Every entry of the range as CSV (header row first, CRLF line ends), a day at a time as it is written out. */
     async csv(partnerId: string, q: Omit<ActivityQuery, 'limit' | 'cursor'>): Promise<{ from: string; to: string; body: Readable }> {
-      const { filter, from, to } = await filterOf(partnerId, q);
-      const cursor = ActivityEntry.find(filter).sort({ operationDate: -1, _id: -1 }).lean<ActivityEntryDoc[]>().cursor({ batchSize: 500 });
+      const { from, to, days, filter } = await plan(partnerId, q);
       async function* rows() {
-        for await (const e of cursor) yield csvRow(activityView(e as unknown as ActivityEntryDoc));
+        for (const day of days) for (const e of await dayEntries(filter, day)) yield csvRow(activityView(e));
       }
       const body = stringify({ header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', quoted_match: /^\s|\s$/ });
       // a failing read destroys the CSV stream with its error, which ends the response

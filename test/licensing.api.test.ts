@@ -10,10 +10,10 @@ import { expect } from 'chai';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseDisposition } from 'content-disposition';
 import { createApi } from '../composition/root';
-import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink } from '../models';
+import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order } from '../models';
 import { DAY_MS } from '../domain/time';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
-import { getTestApp, placeOrder, type TestApp } from './support/app';
+import { getTestApp, placeOrder, waitFor, type TestApp } from './support/app';
 
 const PRODUCT = 'windows-server-standard-perpetual';
 const CHOICE = { version: 'Windows Server 2019', language: 'en-us', fileType: 'ISO (64-bit)' };
@@ -31,8 +31,8 @@ describe('licensing: keys, download links and the activity log (real servers)', 
   async function activeOrder(productId = PRODUCT) {
     const customer = await app.newCustomer('US');
     const order = await placeOrder(app, customer.id, productId);
-    // the key is made right after the order is recorded
-    for (let i = 0; i < 200 && !(await ActivationKey.exists({ orderId: order.id, status: 'active' })); i++) await new Promise((r) => setTimeout(r, 50));
+    // the key is made, then the order is active, right after the order is recorded
+    await waitFor(async () => (await ActivationKey.exists({ orderId: order.id, status: 'active' })) !== null && (await Order.exists({ _id: order.id, status: 'active' })) !== null);
     return { customer, order };
   }
 
@@ -147,6 +147,8 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const head = await download(link.url, { range: 'bytes=0-99' });
       expect([head.status, head.body.length, head.headers.get('x-download-number')]).to.deep.equal([206, 100, '2']);
       expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
+      // the token is a secret: no log line carries it
+      expect(JSON.stringify(app.logLines)).to.not.contain(link.token.slice(3));
       const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });
       expect(beyond.status).to.equal(416);
       expect(beyond.headers.get('content-range')).to.equal(`bytes */${link.sizeBytes}`);
