@@ -1,6 +1,7 @@
-/** Who is calling: the authenticated user, their role and partner, as every service receives it. */
+/** Who is calling (`AuthContext`, as every service receives it) and the current request (its id travels here, not as a parameter). */
 import type { UserDoc } from '../models';
 import type { RequestOrigin } from '../domain/orders';
+import { currentRequest } from '../lib/request-context';
 
 export interface AuthContext {
   user: UserDoc;
@@ -9,6 +10,13 @@ export interface AuthContext {
   partnerId: string | null;
   /** where the request came from (the router sets it) */
   origin?: RequestOrigin;
+  /** the public id of the API token the caller authenticated with */
+  tokenId: string;
+}
+
+/** The id of the request being served, to hand on to the workflows it starts ('' outside a request). */
+export function currentRequestId(): string {
+  return currentRequest()?.requestId ?? '';
 }
 
 export type { RequestOrigin } from '../domain/orders';

@@ -38,7 +38,7 @@ describe('licensing: revocation when a subscription term ends (time-skipping tes
     const customer = await app.newCustomer('US');
     const product = findCatalogProduct('sql-server-standard-sub')!;
     const user = (await User.findOne({ email: `admin-agent@${app.partnerId}.example` }).lean())!;
-    const auth: AuthContext = { user, role: 'admin-agent', partnerId: app.partnerId, origin: { ip: '198.51.100.7', userAgent: 'licensing-test' } };
+    const auth: AuthContext = { user, role: 'admin-agent', partnerId: app.partnerId, tokenId: 'test', origin: { ip: '198.51.100.7', userAgent: 'licensing-test' } };
     const terms: OrderTerms = {
       orderId: crypto.randomUUID(),
       partnerId: app.partnerId,

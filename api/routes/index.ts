@@ -8,9 +8,10 @@ import { orderRoutes } from './orders';
 import { licensingRoutes } from './licensing';
 import { invoiceRoutes } from './invoices';
 import { activityLogRoutes } from './activity-log';
+import { identityRoutes } from './identity';
 
 export type { RouteDeps } from './deps';
 
 export function routes(deps: RouteDeps): RouteDef[] {
-  return [...systemRoutes(deps), ...catalogRoutes(deps), ...customerRoutes(deps), ...orderRoutes(deps), ...licensingRoutes(deps), ...invoiceRoutes(deps), ...activityLogRoutes(deps)];
+  return [...systemRoutes(deps), ...catalogRoutes(deps), ...customerRoutes(deps), ...orderRoutes(deps), ...licensingRoutes(deps), ...invoiceRoutes(deps), ...identityRoutes(deps), ...activityLogRoutes(deps)];
 }
