@@ -12,6 +12,7 @@ const fileHeaders = {
   ETag: 'the file, for If-Range',
   'Repr-Digest': 'SHA-256 of the whole file (RFC 9530), `sha-256=:<base64>:`',
   Digest: 'the same, in the older form (RFC 3230) `sha-256=<base64>`',
+  'X-Download-Number': 'the download slot (1 to 50) this request took; absent on a resumed range, which is not counted',
 };
 
 export function licensingRoutes(deps: RouteDeps): RouteDef[] {
