@@ -7,6 +7,9 @@ import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDo
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
 import { createSupportService, type SupportSettings } from '../services/support';
+import { createLicensingService } from '../services/licensing';
+import { createActivityLogService } from '../services/activity-log';
+import { createStandInFiles, type FileStore } from '../lib/files';
 import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
 
 export interface AppDeps {
@@ -19,12 +22,18 @@ export interface AppDeps {
   now?: () => Date;
   /** SLA policy and ticket rules (default: the built-in ones) */
   support?: SupportSettings;
+  /** base of the download links handed out (PUBLIC_BASE_URL) */
+  publicBaseUrl?: string;
+  /** the software files behind download links (default: stand-in images of the catalog's sizes) */
+  files?: FileStore;
 }
 
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support });
+  const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
+  const activityLog = createActivityLogService({ now: deps.now });
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, licensing, activityLog });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',

@@ -11,6 +11,7 @@ import type { Logger } from '../lib/logger';
 import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp } from '../api/app';
+import type { FileStore } from '../lib/files';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
 import type { SupportSettings } from '../services/support';
 
@@ -70,6 +71,10 @@ export interface ApiDeps {
   now?: () => Date;
   /** SLA policy and ticket rules (bin/api loads them from the configuration) */
   support?: SupportSettings;
+  /** base of the download links handed out (PUBLIC_BASE_URL) */
+  publicBaseUrl?: string;
+  /** the software files behind download links (the benchmark serves bigger ones) */
+  files?: FileStore;
 }
 
 export function createApi(deps: ApiDeps): express.Express {
