@@ -5,6 +5,8 @@
  * and the OpenAPI 3.1 document. Handlers never see unvalidated input.
  */
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -25,10 +27,13 @@ export interface Ctx<P = Record<string, string>, Q = Record<string, unknown>, B 
   auth: AuthContext;
   requestId: string;
   log: Logger;
+  /** the raw request, for `multipart` routes that stream their body */
+  request: Request;
 }
 
 export interface Reply {
   status: number;
+  /** JSON, a string, or a Readable streamed as it is (e.g. a download; its response schema is not checked) */
   body: unknown;
   headers?: Record<string, string>;
 }
@@ -47,6 +52,13 @@ export interface RouteDef {
   query?: JsonSchema;
   headers?: JsonSchema;
   body?: JsonSchema;
+  /**
+   * A `multipart/form-data` request: the schema of its parts, for the OpenAPI document only. The router skips
+   * the JSON body check; the handler streams the parts from `ctx.request` and enforces its own limits.
+   */
+  multipart?: JsonSchema;
+  /** descriptions of error statuses that differ from the common ones (e.g. this route's own 413) */
+  errorDescriptions?: Record<number, string>;
   responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string> }>;
   /** error statuses the route can answer beyond the common ones */
   errors?: number[];
@@ -165,7 +177,21 @@ export function buildRouter(routes: RouteDef[], opts: RouterOptions): express.Ro
         }
         check(v.body, 'body', req.body);
       }
-      const reply = await route.handler({ params, query, body: req.body, headers, auth: auth as AuthContext, requestId, log: res.locals.log as Logger });
+      const reply = await route.handler({ params, query, body: route.multipart ? undefined : req.body, headers, auth: auth as AuthContext, requestId, log: res.locals.log as Logger, request: req });
+      if (reply.body instanceof Readable) {
+        const stream = reply.body;
+        if (opts.validateResponses && !v.responses.has(reply.status)) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
+        for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
+        res.status(reply.status);
+        try {
+          // a failure or a client gone mid-way destroys both ends: the client sees a cut body, never a short file
+          await pipeline(stream, res);
+        } catch (e) {
+          if (!res.headersSent) throw e;
+          (res.locals.log as Logger).warn({ err: e }, 'streamed response cut short');
+        }
+        return;
+      }
       if (opts.validateResponses) {
         const rv = v.responses.get(reply.status);
         if (rv === undefined) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
@@ -234,6 +260,7 @@ const COMMON_ERRORS: Record<number, string> = {
   404: 'Not found, or it belongs to another partner.',
   409: 'Conflicts with the current state.',
   413: 'The body is larger than 1 MB.',
+  415: 'The content type is not accepted.',
   422: 'Refused by a business rule; `code` says which.',
   500: 'An unexpected error; quote the request id when reporting it.',
 };
@@ -268,10 +295,10 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
     }
     const errs = new Set<number>([...(r.errors ?? []), 500]);
     if (r.params || r.query || r.headers || r.body) errs.add(400);
-    if (r.body) errs.add(413);
+    if (r.body || r.multipart) errs.add(413);
     if (r.permission) [401, 403].forEach((s) => errs.add(s));
     for (const s of [...errs].sort()) {
-      responses[String(s)] = { description: COMMON_ERRORS[s] ?? 'Error', headers: headersOf(), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers: headersOf(), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,
@@ -286,6 +313,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       op.description = [r.description, roles].filter(Boolean).join('\n\n');
     }
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: r.body } } };
+    if (r.multipart) op.requestBody = { required: true, content: { 'multipart/form-data': { schema: r.multipart } } };
     paths[r.path] = { ...(paths[r.path] ?? {}), [r.method]: op };
   }
   return {

@@ -22,6 +22,8 @@ export const configSchema = {
     MAIL_FROM: { type: 'string', minLength: 3, default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email' },
     CANCELLATION_REMINDER_DAYS: { type: 'integer', minimum: 0, maximum: 59, default: 7, description: 'days before a cancellation window closes that the partner is reminded' },
     INVOICE_CLOSE_CRON: { type: 'string', pattern: '^\\S+( \\S+){4}$', default: '5 0 1 * *', description: 'cron (UTC) of the monthly invoice close' },
+    ATTACHMENT_MAX_BYTES: { type: 'integer', minimum: 1024, maximum: 104857600, default: 10485760, description: 'largest attachment of a support request, in bytes (1 KiB to 100 MiB)' },
+    ATTACHMENT_MAX_PER_TICKET: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'most attachments on one support request (1 to 100)' },
   },
   required: [],
 } as const;
@@ -39,6 +41,8 @@ export interface Config {
   MAIL_FROM: string;
   CANCELLATION_REMINDER_DAYS: number;
   INVOICE_CLOSE_CRON: string;
+  ATTACHMENT_MAX_BYTES: number;
+  ATTACHMENT_MAX_PER_TICKET: number;
 }
 
 export const CONFIG_KEYS = Object.keys(configSchema.properties) as (keyof Config)[];

@@ -11,6 +11,7 @@ import { ActivationKey, DownloadLink } from './licensing';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
 import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency } from './support';
+import { Attachment } from './attachments';
 
 export * from './identity';
 export * from './customers';
@@ -20,6 +21,7 @@ export * from './licensing';
 export * from './invoices';
 export * from './emails';
 export * from './support';
+export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency };
+export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, Attachment };
