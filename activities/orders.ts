@@ -153,7 +153,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     },
 
     /** Keys and links revoked, the credit on the next invoice, the order cancelled. */
-    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string }): Promise<void> {
+    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string; supportTicket?: string }): Promise<{ invoiceMonth: string }> {
       const order = await loadOrder(input.orderId);
       const when = new Date(input.at);
       // one writer: only this order's workflow touches its keys, links and document
@@ -177,17 +177,33 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           tax: { treatment: order.pricing.tax.treatment, rateBps: order.pricing.tax.rateBps, amount: c.taxAmount },
           invoiceMonth,
           at: when,
-          description: `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
+          description:
+            c.basis === 'support-refund'
+              ? `Refund of cancelled order ${order._id} approved in support request ${input.supportTicket ?? ''}`.trim()
+              : `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
         }),
       );
       await settleLine(`${order._id}:credit`);
       await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
       if (order.status !== 'cancelled') {
-        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c } } });
+        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
       }
-      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId });
+      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
       // the cancellation's own request id, beside the one that placed the order
-      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth }, 'order cancelled');
+      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth, supportTicket: input.supportTicket }, 'order cancelled');
+      return { invoiceMonth };
+    },
+
+    /** What a support refund workflow needs to decide (the order's main workflow has ended). */
+    async loadOrderForRefund(orderId: string): Promise<{ status: OrderDoc['status']; product: OrderDoc['product']; pricing: OrderDoc['pricing']; refundedBy: string | null; cancelledAt: string | null }> {
+      const order = await loadOrder(orderId);
+      return {
+        status: order.status,
+        product: order.product,
+        pricing: order.pricing,
+        refundedBy: order.cancellation?.supportTicket ?? null,
+        cancelledAt: order.cancellation ? new Date(order.cancellation.at).toISOString() : null,
+      };
     },
 
     async recordTermEnded(orderId: string, at: string): Promise<void> {

@@ -4,7 +4,7 @@
  * the state it answers with, and the email kinds.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { Impact, TicketAction, TicketActor, TicketStatus, TicketRules } from '../domain/support';
+import type { Impact, SupportEventType, TicketAction, TicketActor, TicketStatus, TicketRules } from '../domain/support';
 import type { SlaClock, SlaPolicy } from '../domain/sla';
 
 /** One workflow per ticket: `support:<number>`. */
@@ -75,3 +75,32 @@ export const supportStateQuery = defineQuery<SupportTicketState>('supportState')
 /** Emails of a ticket, each sent once per event. */
 export const SUPPORT_EMAIL_KINDS = ['received', 'information-needed', 'reply', 'approved', 'rejected', 'escalated', 'at-risk', 'resolved', 'closed'] as const;
 export type SupportEmailKind = (typeof SUPPORT_EMAIL_KINDS)[number];
+
+/** A ticket event as the workflow decides it; the activity adds ids and the document. */
+export interface SupportEventInput {
+  seq: number;
+  type: SupportEventType;
+  at: string;
+  actor: TicketActor;
+  public: boolean;
+  body: string | null;
+  data: Record<string, unknown>;
+}
+
+/** The ticket document's changing fields, as the workflow knows them. */
+export interface SupportTicketSnapshot {
+  status: TicketStatus;
+  assignee: { userId: string; name: string; email: string; role: string } | null;
+  escalationLevel: number;
+  atRisk: boolean;
+  breached: boolean;
+  nextDueAt: string | null;
+  clocks: SlaClock[];
+  approval: { amount: number; currency: string; invoiceMonth: string; at: string; by: { userId: string; name: string; email: string; role: string } } | null;
+  rejectionReason: string | null;
+  withdrawn: boolean;
+  seq: number;
+  updatedAt: string;
+  resolvedAt: string | null;
+  closedAt: string | null;
+}

@@ -205,6 +205,25 @@ export function nextStatus(facts: Pick<TicketFacts, 'status' | 'assigneeId'>, ac
   }
 }
 
+/** Kinds of event on a ticket's timeline. */
+export type SupportEventType =
+  | 'filed'
+  | 'assigned'
+  | 'replied'
+  | 'note'
+  | 'information-requested'
+  | 'partner-replied'
+  | 'approved'
+  | 'rejected'
+  | 'escalated'
+  | 'resolved'
+  | 'closed'
+  | 'withdrawn'
+  | 'reopened'
+  | 'sla-warning'
+  | 'sla-breached'
+  | 'auto-closed';
+
 /** Whether an action's event is shown to the partner. */
 export const isPublicAction = (action: TicketAction) => action !== 'note' && action !== 'assign';
 

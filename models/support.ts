@@ -3,8 +3,10 @@
  * `<ticket>:<seq>`), and the claim that keeps one open refund ticket per order (`_id` = order id).
  */
 import { Schema, model } from 'mongoose';
-import type { Impact, TicketActor, TicketStatus } from '../domain/support';
+import type { Impact, SupportEventType, TicketActor, TicketStatus } from '../domain/support';
 import type { SlaClock } from '../domain/sla';
+
+export type { SupportEventType };
 
 const mixed = Schema.Types.Mixed;
 
@@ -118,24 +120,6 @@ ticketSchema.index({ atRisk: 1, queueKey: 1 });
 ticketSchema.index({ partnerId: 1, queueKey: 1 });
 ticketSchema.index({ orderId: 1 });
 export const SupportTicket = model<SupportTicketDoc>('SupportTicket', ticketSchema, 'supporttickets');
-
-export type SupportEventType =
-  | 'filed'
-  | 'assigned'
-  | 'replied'
-  | 'note'
-  | 'information-requested'
-  | 'partner-replied'
-  | 'approved'
-  | 'rejected'
-  | 'escalated'
-  | 'resolved'
-  | 'closed'
-  | 'withdrawn'
-  | 'reopened'
-  | 'sla-warning'
-  | 'sla-breached'
-  | 'auto-closed';
 
 /** One per action or clock milestone: `_id` = `<ticket>:<seq>` (seq kept in the workflow's state). */
 export interface SupportEventDoc {
