@@ -56,6 +56,8 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
+  attachmentLimits?: { maxBytes: number; maxPerTicket: number };
 }
 
 export function createApi(deps: ApiDeps): express.Express {

@@ -38,6 +38,10 @@ export const PERMISSIONS = {
   cancelOrders: ['admin-agent'],
   /** read the partner's monthly invoices */
   readInvoices: ['global-admin', 'account-admin', 'admin-agent'],
+  /** attach files to a support request, list and download them: whoever may see the ticket */
+  supportAttachments: ['admin-agent', 'global-admin', 'support-agent', 'support-lead'],
+  /** support metrics: SLA and response figures per impact and per agent */
+  supportMetrics: ['support-agent', 'support-lead'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

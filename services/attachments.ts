@@ -18,8 +18,10 @@ import { finished } from 'node:stream/promises';
 import busboy from 'busboy';
 import { fileTypeFromBuffer } from 'file-type';
 import mongoose from 'mongoose';
-import { AppError, isDuplicateKey } from '../lib/errors';
+import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import { ATTACHMENTS_BUCKET, Attachment, type AttachmentDoc } from '../models/attachments';
+import { SupportTicket } from '../models/support';
+import { normaliseTicketNumber } from '../domain/support';
 import type { AuthContext } from './context';
 
 // ---------------------------------------------------------------- types accepted
@@ -228,6 +230,20 @@ export interface AttachmentServiceDeps {
   findTicket(auth: AuthContext, id: string): Promise<TicketRef>;
   /** puts the attachment on the ticket's timeline; must be idempotent (it runs again on a replayed upload) */
   recordEvent?(auth: AuthContext, ticket: TicketRef, event: AttachmentEvent, requestId: string): Promise<void>;
+}
+
+/** The default limits (lib/config.ts ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_PER_TICKET). */
+export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = { maxBytes: 10 * 1024 * 1024, maxPerTicket: 10 };
+
+/**
+ * A support request as `auth` may see it: a partner user only their partner's (another partner's is a 404,
+ * as if it did not exist), support users every one. Closed requests take no more attachments.
+ */
+export async function findTicketForAttachments(auth: AuthContext, id: string): Promise<TicketRef> {
+  const number = normaliseTicketNumber(id);
+  const t = await SupportTicket.findOne(auth.partnerId ? { _id: number, partnerId: auth.partnerId } : { _id: number }, { partnerId: 1, status: 1 }).lean();
+  if (!t) throw notFound('support request', id);
+  return { id: t._id, partnerId: t.partnerId, acceptsAttachments: t.status !== 'closed', refusal: `support request ${t._id} is closed: it takes no more attachments` };
 }
 
 const bucket = () => new mongoose.mongo.GridFSBucket(mongoose.connection.db!, { bucketName: ATTACHMENTS_BUCKET });

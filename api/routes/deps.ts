@@ -2,8 +2,11 @@
 import type { Client } from '@temporalio/client';
 import type { HealthDeps } from '../../services/health';
 import type { OrderService } from '../../services/orders';
+import type { AttachmentServiceDeps } from '../../services/attachments';
 
 export interface RouteDeps extends HealthDeps {
   client: Client;
   orders: OrderService;
+  /** the attachments' limits and ticket lookup (services/attachments.ts) */
+  attachments: AttachmentServiceDeps;
 }
