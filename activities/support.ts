@@ -6,7 +6,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { SupportEvent, SupportOrderClaim, SupportTicket, User, type SupportTicketDoc } from '../models';
+import { Partner, SupportEvent, SupportOrderClaim, SupportTicket, User, type SupportTicketDoc } from '../models';
+import { dueAt } from '../domain/sla';
 import { searchTextOf } from '../domain/support';
 import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
@@ -127,14 +128,16 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       else to = [...new Set([ticket.contact.email, ticket.filedBy.email])];
       to = to.filter(Boolean);
       if (!to.length) return { sent: false, to };
-      const due = (ticket.clocks ?? []).filter((c) => !c.stoppedAt && c.runningSince);
+      const first = (ticket.clocks ?? []).find((c) => c.kind === 'firstResponse' && !c.stoppedAt);
+      const firstDue = first ? dueAt(first) : null;
+      const partner = await Partner.findById(ticket.partnerId).lean();
       const result = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, {
         ticket,
         event,
         number,
+        partner: partner ?? { name: ticket.partnerId },
         ticketUrl: `${publicBaseUrl}/support-requests/${number}`,
-        queueUrl: `${publicBaseUrl}/support-requests?escalated=true`,
-        runningClocks: due,
+        firstResponseDue: firstDue ? firstDue.toISOString().replace('T', ' ').slice(0, 16) : null,
       });
       return { sent: result.sent, to };
     },

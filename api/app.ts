@@ -6,6 +6,7 @@ import type { Mailer } from '../lib/mailer';
 import { buildRouter, errorHandler, notFoundHandler, openApiDocument, requestContext } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
+import { createSupportService, type SupportSettings } from '../services/support';
 import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
 
 export interface AppDeps {
@@ -16,14 +17,17 @@ export interface AppDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** SLA policy and ticket rules (default: the built-in ones) */
+  support?: SupportSettings;
   /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
   attachmentLimits?: AttachmentLimits;
 }
 
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
+  const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
   const attachments = { limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS, findTicket: findTicketForAttachments };
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders, attachments });
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, attachments });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',

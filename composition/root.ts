@@ -11,6 +11,7 @@ import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp } from '../api/app';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
+import type { SupportSettings } from '../services/support';
 
 /** The production workflows (the benchmark passes a bundle of its own). */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -56,6 +57,8 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** SLA policy and ticket rules (bin/api loads them from the configuration) */
+  support?: SupportSettings;
   /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
   attachmentLimits?: { maxBytes: number; maxPerTicket: number };
 }

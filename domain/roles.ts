@@ -38,10 +38,14 @@ export const PERMISSIONS = {
   cancelOrders: ['admin-agent'],
   /** read the partner's monthly invoices */
   readInvoices: ['global-admin', 'account-admin', 'admin-agent'],
-  /** attach files to a support request, list and download them: whoever may see the ticket */
-  supportAttachments: ['admin-agent', 'global-admin', 'support-agent', 'support-lead'],
-  /** support metrics: SLA and response figures per impact and per agent */
-  supportMetrics: ['support-agent', 'support-lead'],
+  /** file a customer support request (the document's "Submit a customer support request": Admin agent, Global admin) */
+  fileSupportRequests: ['admin-agent', 'global-admin'],
+  /** see support requests (partners: their own partner's; support: all), reply to them */
+  readSupportRequests: ['admin-agent', 'global-admin', 'support-agent', 'support-lead'],
+  /** withdraw the partner's own support request */
+  withdrawSupportRequests: ['admin-agent', 'global-admin'],
+  /** work the support queue: assign, request information, approve, reject, escalate, resolve, close */
+  workSupportRequests: ['support-agent', 'support-lead'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

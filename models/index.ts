@@ -10,7 +10,7 @@ import { IdempotencyRecord, Order, OrderEvent } from './orders';
 import { ActivationKey, DownloadLink } from './licensing';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
-import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency } from './support';
+import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber } from './support';
 import { Attachment } from './attachments';
 
 export * from './identity';
@@ -24,4 +24,4 @@ export * from './support';
 export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, Attachment };
+export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, Attachment };

@@ -182,3 +182,16 @@ export const SupportIdempotency = model<SupportIdempotencyDoc>(
   new Schema<SupportIdempotencyDoc>({ _id: String, requestHash: { type: String, required: true }, ticketId: { type: String, required: true }, createdAt: { type: Date, required: true } }, { versionKey: false }),
   'supportidempotency',
 );
+
+/** Ticket numbers drawn so far: the unique `_id` makes a drawn number the filing's own. */
+export interface SupportTicketNumberDoc {
+  /** `SR-YYMMDD-XXXXXX` */
+  _id: string;
+  partnerId: string;
+  createdAt: Date;
+}
+export const SupportTicketNumber = model<SupportTicketNumberDoc>(
+  'SupportTicketNumber',
+  new Schema<SupportTicketNumberDoc>({ _id: String, partnerId: { type: String, required: true }, createdAt: { type: Date, required: true } }, { versionKey: false }),
+  'supportticketnumbers',
+);

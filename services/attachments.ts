@@ -22,6 +22,7 @@ import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import { ATTACHMENTS_BUCKET, Attachment, type AttachmentDoc } from '../models/attachments';
 import { SupportTicket } from '../models/support';
 import { normaliseTicketNumber } from '../domain/support';
+import { SUPPORT_ROLES } from '../domain/roles';
 import type { AuthContext } from './context';
 
 // ---------------------------------------------------------------- types accepted
@@ -241,7 +242,8 @@ export const DEFAULT_ATTACHMENT_LIMITS: AttachmentLimits = { maxBytes: 10 * 1024
  */
 export async function findTicketForAttachments(auth: AuthContext, id: string): Promise<TicketRef> {
   const number = normaliseTicketNumber(id);
-  const t = await SupportTicket.findOne(auth.partnerId ? { _id: number, partnerId: auth.partnerId } : { _id: number }, { partnerId: 1, status: 1 }).lean();
+  const support = (SUPPORT_ROLES as readonly string[]).includes(auth.role);
+  const t = await SupportTicket.findOne(support ? { _id: number } : { _id: number, partnerId: auth.partnerId }, { partnerId: 1, status: 1 }).lean();
   if (!t) throw notFound('support request', id);
   return { id: t._id, partnerId: t.partnerId, acceptsAttachments: t.status !== 'closed', refusal: `support request ${t._id} is closed: it takes no more attachments` };
 }

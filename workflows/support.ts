@@ -302,13 +302,13 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   recorded = true;
 
   // ---- the clocks' milestones and the auto-close, on durable timers
-  type Due = { at: number; fire: () => Promise<void> };
+  type Due = { at: number; fire: (at: Date) => Promise<void> };
   const milestoneEvents = (c: SlaClock, m: ClockMilestone): Due => {
     const next = nextMilestone(c, policy)!;
     return {
       at: next.at.getTime(),
-      fire: async () => {
-        const at = now();
+      // the milestone's own instant (not when the timer was served), so SLA reports are exact
+      fire: async (at: Date) => {
         const index = clocks.indexOf(c);
         if (index < 0) return;
         if (m === 'warning') {
@@ -338,8 +338,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       if (!best || closeAt < best.at) {
         best = {
           at: closeAt,
-          fire: async () => {
-            const at = now();
+          fire: async (at: Date) => {
             const from = status;
             status = 'closed';
             closedAt = at.toISOString();
@@ -358,7 +357,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       const wait = due.at - Date.now();
       if (wait > 0 && (await condition(() => version !== seen || status === 'closed', wait))) continue;
       if (version !== seen) continue;
-      await due.fire();
+      await due.fire(new Date(Math.min(due.at, Date.now())));
     } else {
       await condition(() => version !== seen || status === 'closed');
     }

@@ -2,11 +2,13 @@
 import type { Client } from '@temporalio/client';
 import type { HealthDeps } from '../../services/health';
 import type { OrderService } from '../../services/orders';
+import type { SupportService } from '../../services/support';
 import type { AttachmentServiceDeps } from '../../services/attachments';
 
 export interface RouteDeps extends HealthDeps {
   client: Client;
   orders: OrderService;
+  support: SupportService;
   /** the attachments' limits and ticket lookup (services/attachments.ts) */
   attachments: AttachmentServiceDeps;
 }

@@ -7,13 +7,23 @@ import { customerRoutes } from './customers';
 import { orderRoutes } from './orders';
 import { licensingRoutes } from './licensing';
 import { invoiceRoutes } from './invoices';
+import { supportRoutes } from './support';
 import { supportMetricsRoutes } from './support-metrics';
 import { supportAttachmentRoutes } from './support-attachments';
 
 export type { RouteDeps } from './deps';
 
 export function routes(deps: RouteDeps): RouteDef[] {
-  return [...systemRoutes(deps), ...catalogRoutes(deps), ...customerRoutes(deps), ...orderRoutes(deps), ...licensingRoutes(deps), ...invoiceRoutes(deps),
-    // before the support routes: `/support-requests/metrics` is not a ticket number
-    ...supportMetricsRoutes(deps), ...supportAttachmentRoutes(deps)];
+  return [
+    ...systemRoutes(deps),
+    ...catalogRoutes(deps),
+    ...customerRoutes(deps),
+    ...orderRoutes(deps),
+    ...licensingRoutes(deps),
+    ...invoiceRoutes(deps),
+    // before the ticket routes: `/support-requests/metrics` is not a ticket number
+    ...supportMetricsRoutes(deps),
+    ...supportAttachmentRoutes(deps),
+    ...supportRoutes(deps),
+  ];
 }

@@ -19,7 +19,7 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
         `At most ${maxBytes} bytes per file and ${maxPerTicket} files per support request (ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_PER_TICKET). ` +
         'A refused file is not stored. The same bytes attached again to the same request answer 200 with the first attachment (`Idempotent-Replayed: true`).',
       tag: 'support',
-      permission: 'supportAttachments',
+      permission: 'readSupportRequests',
       params: S.supportTicketParam,
       multipart: S.attachmentUploadSchema,
       errors: [404, 409, 415],
@@ -43,7 +43,7 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'listSupportRequestAttachments',
       summary: "List a support request's attachments",
       tag: 'support',
-      permission: 'supportAttachments',
+      permission: 'readSupportRequests',
       params: S.supportTicketParam,
       errors: [404],
       responses: { 200: { description: 'in the order they were attached', schema: { type: 'array', items: S.attachmentSchema } } },
@@ -56,7 +56,7 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
       summary: 'Download an attachment of a support request',
       description: 'Always as a download (`Content-Disposition: attachment`), with the type decided at upload and `X-Content-Type-Options: nosniff`, so a browser never renders it in the API\'s origin.',
       tag: 'support',
-      permission: 'supportAttachments',
+      permission: 'readSupportRequests',
       params: S.supportAttachmentParams,
       errors: [404],
       responses: {

@@ -16,7 +16,7 @@ export function supportMetricsRoutes(_deps: RouteDeps): RouteDef[] {
         'the share of first responses and of resolutions within target, median times from filing (calendar seconds), escalations. ' +
         "Computed from the requests' events, so each breach counted is one the SLA clocks recorded.",
       tag: 'support',
-      permission: 'supportMetrics',
+      permission: 'workSupportRequests',
       query: {
         type: 'object',
         additionalProperties: false,
