@@ -12,6 +12,7 @@
  * answers with the first one).
  */
 import crypto from 'node:crypto';
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -310,10 +311,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       await write(head);
     };
     const write = async (chunk: Buffer) => {
-      if (!upload!.write(chunk)) await new Promise<void>((resolve, reject) => {
-        upload!.once('drain', resolve);
-        upload!.once('error', reject);
-      });
+      if (!upload!.write(chunk)) await once(upload!, 'drain');
     };
 
     try {
@@ -327,7 +325,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
           if (headLength >= SNIFF_BYTES) await begin(false);
         }
       }
-      if (stream.truncated) throw tooLarge();
+      if (stream.truncated || size > limits.maxBytes) throw tooLarge();
       if (!upload) await begin(true);
       upload!.end();
       await finished(upload!);
@@ -347,7 +345,8 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     return new Promise<Received>((resolve, reject) => {
       let bb: busboy.Busboy;
       try {
-        bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fileSize: limits.maxBytes, fields: 0, parts: 1, headerPairs: 20 } });
+        // busboy cuts a file off once it reaches fileSize: one byte more than allowed tells "too large" from "exactly the limit"
+        bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fileSize: limits.maxBytes + 1, fields: 1, headerPairs: 20 } });
       } catch (e) {
         reject(new AppError(400, 'invalid_multipart', `the multipart body cannot be read: ${(e as Error).message}`, 'body'));
         return;
@@ -378,7 +377,6 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       });
       bb.on('field', (field) => fail(new AppError(400, 'validation_failed', `body.${field} is not allowed here: send one part named "file"`, `body.${field}`)));
       bb.on('filesLimit', () => fail(new AppError(400, 'validation_failed', 'send one file per request', 'body.file')));
-      bb.on('partsLimit', () => fail(new AppError(400, 'validation_failed', 'send one part, named "file", per request', 'body')));
       bb.on('fieldsLimit', () => fail(new AppError(400, 'validation_failed', 'send one part, named "file", per request', 'body')));
       bb.on('error', (e: Error) => fail(new AppError(400, 'invalid_multipart', `the multipart body cannot be read: ${e.message}`, 'body')));
       bb.on('close', () => {

@@ -8,44 +8,25 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
-import { WithStartWorkflowOperation } from '@temporalio/client';
 import { createApi } from '../composition/root';
-import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportTicketInput } from '../contracts/support';
-import { DEFAULT_SLA_POLICY } from '../domain/sla';
-import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber } from '../domain/support';
+import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { Attachment } from '../models';
 import { contentDisposition, downloadName, sniffType } from '../services/attachments';
-import { getTestApp, type TestApp } from './support/app';
+import { getTestApp, uniq, type TestApp } from './support/app';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
 const EXE = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(62), Buffer.from('PE\0\0'), crypto.randomBytes(200)]);
 
-/** Files a general support request through its workflow (update-with-start, as filing does) and returns its number. */
-async function fileTicket(app: TestApp, partnerId: string): Promise<string> {
-  const number = ticketNumber(new Date(), Array.from({ length: 6 }, () => crypto.randomInt(32)));
-  const input: SupportTicketInput = {
-    number,
-    partnerId,
-    problemType: GENERAL_PROBLEM_TYPE,
-    impact: 'minimal',
-    title: 'Screenshots of the activation error',
-    description: 'See the attachments.',
-    customer: { id: 'c-1', name: 'Fabrikam', tenantId: crypto.randomUUID(), domain: 'fabrikam.onmicrosoft.com' },
-    orderId: null,
-    subscriptionId: null,
-    refund: null,
-    contact: { name: 'Pat Partner', email: `pat@${partnerId}.example`, phone: null },
-    filedBy: { kind: 'partner', userId: `admin-agent@${partnerId}`, name: 'Test admin-agent', email: `admin-agent@${partnerId}.example`, role: 'admin-agent' },
-    filedAt: new Date().toISOString(),
-    requestId: 'test-attachments',
-    policy: DEFAULT_SLA_POLICY,
-    rules: DEFAULT_TICKET_RULES,
-  };
-  await app.client.workflow.executeUpdateWithStart(supportRecordedUpdate, {
-    startWorkflowOperation: new WithStartWorkflowOperation('supportTicketWorkflow', { workflowId: supportWorkflowId(number), taskQueue: app.taskQueue, args: [input], workflowIdConflictPolicy: 'USE_EXISTING' }),
+/** Files a general support request through the API (as the partner's admin agent) and returns its number. */
+async function fileTicket(app: TestApp, customer: string, token = app.tokens['admin-agent']): Promise<string> {
+  const res = await app.api('POST', '/support-requests', {
+    token,
+    headers: { 'idempotency-key': uniq('key-ticket') },
+    body: { problemType: GENERAL_PROBLEM_TYPE, impact: 'minimal', title: 'Screenshots of the activation error', customer, contact: { name: 'Pat Partner', email: 'pat@partner.example' }, description: 'See the attachments.' },
   });
-  return number;
+  if (res.status !== 201) throw new Error(`could not file a support request: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.number;
 }
 
 interface Upload {
@@ -95,6 +76,7 @@ describe('support attachments: the type from the content', () => {
 describe('support attachments: API on the real stack (GridFS on FerretDB)', () => {
   let app: TestApp;
   let ticket: string;
+  let customer: string;
   let small: { baseUrl: string; close: () => Promise<void> };
   const LIMIT_BYTES = 64 * 1024;
   const LIMIT_FILES = 3;
@@ -102,7 +84,8 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
   before(async function () {
     this.timeout(300_000);
     app = await getTestApp();
-    ticket = await fileTicket(app, app.partnerId);
+    customer = (await app.newCustomer('US')).domain;
+    ticket = await fileTicket(app, customer);
     const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, attachmentLimits: { maxBytes: LIMIT_BYTES, maxPerTicket: LIMIT_FILES } });
     const server = http.createServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -161,7 +144,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
   });
 
   it('when the content is of no accepted type, then 415 names what it is, whatever the name, and nothing is stored', async () => {
-    const t = await fileTicket(app, app.partnerId);
+    const t = await fileTicket(app, customer);
     const exe = await upload(app.baseUrl, app.tokens['admin-agent'], t, EXE, 'invoice.pdf', 'application/pdf');
     expect(exe.status).to.equal(415);
     expect(exe.body.error).to.include({ code: 'unsupported_attachment_type', field: 'body.file' });
@@ -173,7 +156,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
   });
 
   it('when a file is over the size limit, then 413 and nothing is stored (cut off mid-stream, or refused from its Content-Length)', async () => {
-    const t = await fileTicket(app, app.partnerId);
+    const t = await fileTicket(app, customer);
     // just over the limit: busboy cuts it off after GridFS received most of it; the upload is aborted
     const over = await upload(small.baseUrl, app.tokens['admin-agent'], t, Buffer.from('x'.repeat(LIMIT_BYTES + 1)), 'big.log');
     expect(over.status).to.equal(413);
@@ -190,7 +173,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
   });
 
   it('when more files than the limit are uploaded at once, then exactly the limit is stored and the others get 413, with no file left behind', async () => {
-    const t = await fileTicket(app, app.partnerId);
+    const t = await fileTicket(app, customer);
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => upload(small.baseUrl, app.tokens[i % 2 ? 'support-agent' : 'admin-agent'], t, Buffer.from(`log line ${i}\n${crypto.randomBytes(8).toString('hex')}\n`), `log-${i}.txt`)),
     );
@@ -207,7 +190,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
   });
 
   it("when another partner or a role without access asks, then 404 (as if it did not exist) or 403, and nothing is stored", async () => {
-    const t = await fileTicket(app, app.partnerId);
+    const t = await fileTicket(app, customer);
     const first = await upload(app.baseUrl, app.tokens['admin-agent'], t, PDF, 'a.pdf');
     expect(first.status).to.equal(201);
     const other = app.otherTokens['admin-agent'];
@@ -224,7 +207,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
   });
 
   it('when the body is not multipart, has no file, or the request is closed, then 415, 400 and 409', async () => {
-    const t = await fileTicket(app, app.partnerId);
+    const t = await fileTicket(app, customer);
     const json = await app.api('POST', `/support-requests/${t}/attachments`, { body: { file: 'x' } });
     expect(json.status).to.equal(415);
     expect(json.body.error.code).to.equal('multipart_required');
@@ -237,8 +220,8 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     expect(empty.status).to.equal(400);
     expect(empty.body.error.code).to.equal('empty_file');
 
-    const agent = { kind: 'agent' as const, userId: 'support-agent', name: 'Test support-agent', email: 'support-agent@support.example', role: 'support-agent' };
-    await app.client.workflow.getHandle(supportWorkflowId(t)).executeUpdate(supportCommandUpdate, { args: [{ action: 'close', actor: agent }] });
+    const close = await app.api('POST', `/support-requests/${t}/close`, { token: app.tokens['support-agent'], body: {} });
+    expect(close.status, JSON.stringify(close.body)).to.equal(200);
     const closed = await upload(app.baseUrl, app.tokens['admin-agent'], t, PNG, 'late.png');
     expect(closed.status).to.equal(409);
     expect(await gridFiles(t)).to.equal(0);
