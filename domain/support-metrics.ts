@@ -86,11 +86,10 @@ const RESPONSE_TYPES = new Set(['replied', 'information-requested']);
 /** events after which the ticket is done, when support takes them */
 const RESOLVING_TYPES = new Set(['resolved', 'approved', 'rejected']);
 
-/** Which target a breach event is about (`data.target`, or `data.clock` / `data.kind`). */
+/** Which target a breach event is about: `data.clock` (the clock's kind, as the ticket workflow records it). */
 export function breachTarget(e: MetricsEvent): string | null {
-  const d = e.data ?? {};
-  for (const k of ['target', 'clock', 'kind']) if (typeof d[k] === 'string') return d[k] as string;
-  return null;
+  const clock = (e.data ?? {}).clock;
+  return typeof clock === 'string' ? clock : null;
 }
 
 /** The assignee an `assigned` event names (`data.assignee`), if any. */

@@ -3,6 +3,9 @@
  * the real stack (tickets filed and worked through the API, the figures read back).
  */
 import { expect } from 'chai';
+import { GENERAL_PROBLEM_TYPE } from '../domain/support';
+import { ensureUser, issueToken } from '../services/users';
+import { getTestApp, uniq, type TestApp } from './support/app';
 import { checkPeriod, computeSupportMetrics, median, ticketOutcome, type MetricsEvent, type MetricsTicket } from '../domain/support-metrics';
 import type { Impact } from '../domain/sla';
 
@@ -32,7 +35,7 @@ describe('support metrics: the computation', () => {
     const o = ticketOutcome(
       ticket('T2', 'critical', '2026-11-02T09:00:00Z', [
         [10, 'note', ann, false],
-        [60, 'sla-breached', system, false, { target: 'firstResponse', level: 1 }],
+        [60, 'sla-breached', system, false, { clock: 'firstResponse', level: 1 }],
         [60, 'escalated', system, false, { level: 1 }],
         [90, 'replied', ann],
       ]),
@@ -56,7 +59,7 @@ describe('support metrics: the computation', () => {
     const o = ticketOutcome(
       ticket('T5', 'moderate', '2026-11-02T09:00:00Z', [
         [10, 'replied', ann],
-        [600, 'sla-breached', system, false, { target: 'nextResponse' }],
+        [600, 'sla-breached', system, false, { clock: 'nextResponse' }],
         [700, 'resolved', ann],
       ]),
     );
@@ -75,7 +78,7 @@ describe('support metrics: the computation', () => {
   });
 
   it('when a resolution breach was recorded, then the resolution is missed even if resolved later; approvals and rejections resolve', () => {
-    const missed = ticketOutcome(ticket('T8', 'critical', '2026-11-02T09:00:00Z', [[10, 'replied', ann], [1440, 'sla-breached', system, false, { target: 'resolution' }], [1500, 'approved', lead]]));
+    const missed = ticketOutcome(ticket('T8', 'critical', '2026-11-02T09:00:00Z', [[10, 'replied', ann], [1440, 'sla-breached', system, false, { clock: 'resolution' }], [1500, 'approved', lead]]));
     expect(missed.resolution).to.deep.equal({ outcome: 'missed', seconds: 90_000 });
     const rejected = ticketOutcome(ticket('T9', 'critical', '2026-11-02T09:00:00Z', [[10, 'replied', ann], [30, 'rejected', ann]]));
     expect(rejected.resolution).to.deep.equal({ outcome: 'met', seconds: 1800 });
@@ -87,7 +90,7 @@ describe('support metrics: the computation', () => {
   });
 
   it('when events arrive out of order, then they are read in sequence order', () => {
-    const t = ticket('T11', 'moderate', '2026-11-02T09:00:00Z', [[60, 'sla-breached', system, false, { target: 'firstResponse' }], [90, 'replied', ann]]);
+    const t = ticket('T11', 'moderate', '2026-11-02T09:00:00Z', [[60, 'sla-breached', system, false, { clock: 'firstResponse' }], [90, 'replied', ann]]);
     t.events.reverse();
     expect(ticketOutcome(t).firstResponse.outcome).to.equal('missed');
   });
@@ -103,7 +106,7 @@ describe('support metrics: the computation', () => {
       ticket('A', 'critical', '2026-11-02T09:00:00Z', [[1, 'assigned', ann, false, assign(ann)], [10, 'replied', ann], [100, 'resolved', ann]]),
       ticket('B', 'critical', '2026-11-03T09:00:00Z', [
         [1, 'assigned', ann, false, assign(ann)],
-        [60, 'sla-breached', system, false, { target: 'firstResponse' }],
+        [60, 'sla-breached', system, false, { clock: 'firstResponse' }],
         [60, 'escalated', system, false, { level: 1 }],
         [90, 'escalated', system, false, { level: 2 }],
         [120, 'replied', ann],
@@ -140,5 +143,84 @@ describe('support metrics: the computation', () => {
     expect(checkPeriod('2026-11-02', '2026-11-01')?.field).to.equal('query.to');
     expect(checkPeriod('2025-01-01', '2026-11-01')?.message).to.match(/at most 366 days/);
     expect(checkPeriod('2026-11-01', '2026-11-01')).to.equal(null);
+  });
+});
+
+describe('support metrics: GET /support-requests/metrics on the real stack', () => {
+  let app: TestApp;
+  let agent: { id: string; name: string; token: string };
+  let customer: string;
+
+  before(async function () {
+    this.timeout(300_000);
+    app = await getTestApp();
+    customer = (await app.newCustomer('US')).domain;
+    const name = uniq('Metrics Agent');
+    const user = await ensureUser({ name, email: `${name.toLowerCase().replace(/\s+/g, '-')}@support.example`, role: 'support-agent', partnerId: null });
+    agent = { id: user._id, name, token: await issueToken(user._id, 'test') };
+  });
+
+  async function file(impact: string): Promise<string> {
+    const res = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-metrics') },
+      body: { problemType: GENERAL_PROBLEM_TYPE, impact, title: `Metrics ${impact}`, customer, contact: { name: 'Pat Partner', email: 'pat@partner.example' } },
+    });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    return res.body.number;
+  }
+  async function act(ticket: string, action: string, body: Record<string, unknown> = {}, token = agent.token) {
+    const res = await app.api('POST', `/support-requests/${ticket}/${action}`, { token, body });
+    expect(res.status, `${action}: ${JSON.stringify(res.body)}`).to.equal(200);
+  }
+
+  it('when an agent works tickets, then the figures of the period follow their events: per impact and for the agent', async () => {
+    const from = new Date().toISOString().slice(0, 10);
+    const [critical, moderate, minimal] = [await file('critical'), await file('moderate'), await file('minimal')];
+    for (const t of [critical, moderate, minimal]) await act(t, 'assign');
+    await act(critical, 'replies', { body: 'We are on it.' });
+    await act(critical, 'resolve', { body: 'Done.' });
+    await act(moderate, 'replies', { body: 'internal only', internal: true });
+    await act(moderate, 'escalate', { reason: 'customer is waiting' });
+    await act(minimal, 'request-information', { body: 'Which invoice?' });
+    await act(minimal, 'withdraw', {}, app.tokens['admin-agent']);
+
+    const to = new Date().toISOString().slice(0, 10);
+    const res = await app.api('GET', `/support-requests/metrics?from=${from}&to=${to}`, { token: app.tokens['support-lead'] });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    const m = res.body;
+    const mine = m.byAgent.find((a: any) => a.agent?.userId === agent.id);
+    expect(mine, 'the agent has a row').to.not.equal(undefined);
+    expect(mine.agent.name).to.equal(agent.name);
+    expect(mine.tickets).to.equal(3);
+    // a public reply and a request for information are responses; the internal note is not
+    expect(mine.firstResponse).to.include({ met: 2, missed: 0, pending: 1, withinTargetShare: 1 });
+    expect(mine.firstResponse.medianSeconds).to.be.a('number');
+    expect(mine.resolution).to.include({ met: 1, missed: 0, pending: 1, withdrawn: 1, withinTargetShare: 1 });
+    expect(mine).to.include({ escalations: 1, escalatedTickets: 1 });
+    // the groups add up
+    const impacts = Object.values(m.byImpact) as any[];
+    expect(impacts.reduce((n, g) => n + g.tickets, 0)).to.equal(m.total.tickets);
+    expect(m.byAgent.reduce((n: number, g: any) => n + g.tickets, 0)).to.equal(m.total.tickets);
+    expect(m.total.tickets).to.be.at.least(3);
+
+    // a period before today has none of them
+    const before = await app.api('GET', '/support-requests/metrics?from=2020-01-01&to=2020-01-31', { token: agent.token });
+    expect(before.status).to.equal(200);
+    expect(before.body.total.tickets).to.equal(0);
+    expect(before.body.byImpact.critical.firstResponse.withinTargetShare).to.equal(null);
+  });
+
+  it('when a partner asks, or the period is wrong, then 403 or 400 naming the field; "metrics" is never taken for a ticket number', async () => {
+    const partner = await app.api('GET', '/support-requests/metrics?from=2026-01-01&to=2026-01-31');
+    expect(partner.status).to.equal(403);
+    const reversed = await app.api('GET', '/support-requests/metrics?from=2026-02-01&to=2026-01-31', { token: agent.token });
+    expect(reversed.status).to.equal(400);
+    expect(reversed.body.error.field).to.equal('query.to');
+    const missing = await app.api('GET', '/support-requests/metrics?from=2026-02-01', { token: agent.token });
+    expect(missing.status).to.equal(400);
+    expect(missing.body.error.field).to.equal('query.to');
+    const badDate = await app.api('GET', '/support-requests/metrics?from=2026-02-30&to=2026-03-01', { token: agent.token });
+    expect(badDate.status).to.equal(400);
+    expect(badDate.body.error.field).to.equal('query.from');
   });
 });
