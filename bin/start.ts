@@ -6,7 +6,8 @@
  *   2. Takes `<DATA_DIR>/stack.lock`, checks every port it will use, then starts the mail catcher, PostgreSQL,
  *      FerretDB and the Temporal dev server (logs in `<DATA_DIR>/logs/`).
  *   3. Runs dist/bin/seed.js, prints `<DATA_DIR>/demo-tokens.json`, starts dist/bin/worker.js and dist/bin/api.js,
- *      waits for GET /health and prints a summary.
+ *      waits for GET /health, files the demo support requests (dist/bin/seed-tickets.js, through the workflows)
+ *      and prints a summary.
  *   4. Ctrl-C / SIGTERM stops everything in reverse order; a child dying unexpectedly stops everything too
  *      (exit status 1, naming the log to read).
  */
@@ -333,6 +334,24 @@ async function main(): Promise<void> {
     ),
     true,
   );
+  if (shuttingDown) return;
+
+  // ---- demo support requests: filed through the tickets' workflows, so once the worker and the API are up;
+  // idempotent (fixed Idempotency-Keys and Update ids). A failure is reported, and the stack runs on.
+  const seedTicketsJs = path.join(path.dirname(workerJs), 'seed-tickets.js');
+  if (fs.existsSync(seedTicketsJs)) {
+    const logFile = path.join(logs, 'seed-tickets.log');
+    try {
+      await step('filing the demo support requests (dist/bin/seed-tickets.js)', async () => {
+        const seedTickets = spawnManaged({ name: 'seed-tickets', command: process.execPath, args: [seedTicketsJs], env, cwd: ROOT, logFile });
+        const info = await seedTickets.exited;
+        if (info.code !== 0) throw new StartError(`exit ${info.signal ?? `code ${info.code}`}: ${seedTickets.tail(5)}`);
+      });
+    } catch (e) {
+      if (shuttingDown) return;
+      say(`note: the demo support requests were not filed (${(e as Error).message.split('\n')[0]}); read ${show(logFile)}. Everything else runs.`);
+    }
+  }
   if (shuttingDown) return;
 
   // ---- summary
