@@ -47,6 +47,7 @@ import { httpClient, type HttpClient } from './http';
 import { mergeResults, runLoad, type LoadResult } from './load';
 import { ROOT } from '../stack/paths';
 import { redactUri, startBenchServers, type BenchServers } from './servers';
+import { runSupportBench } from './support';
 
 const T0 = Date.now();
 const LOAD_AT_START = Math.round(os.loadavg()[0] * 100) / 100;
@@ -589,6 +590,24 @@ async function main(): Promise<void> {
     checks: { ordersPlaced, emails, logs: findings },
   };
   process.stdout.write(JSON.stringify(json) + '\n');
+
+  // ---- 3, 4. support requests: filing, worker memory per open ticket, the queue at 10,000 (bench/support.ts)
+  const supportPart = await runSupportBench({
+    baseUrl: s.baseUrl,
+    api: s.api,
+    partnerId: s.partnerId,
+    customers: s.customers,
+    benchClient: s.benchClient,
+    concurrency,
+    readSeconds,
+    rounds,
+    externalTemporal: !s.servers.embedded.temporal,
+    progress,
+    aborted: () => aborted || !!s.workerError(),
+    checkWorker,
+  });
+  process.stdout.write(supportPart.lines.join('\n') + '\n');
+  process.stdout.write(JSON.stringify(supportPart.json) + '\n');
   if (!s.servers.embedded.temporal) await terminateOrders(s.benchClient, orderIds);
 }
 
