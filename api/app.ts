@@ -11,6 +11,7 @@ import { createLicensingService } from '../services/licensing';
 import { createActivityLogService } from '../services/activity-log';
 import { createStandInFiles, type FileStore } from '../lib/files';
 import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
+import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
 
 export interface AppDeps {
   client: Client;
@@ -26,6 +27,8 @@ export interface AppDeps {
   publicBaseUrl?: string;
   /** the software files behind download links (default: stand-in images of the catalog's sizes) */
   files?: FileStore;
+  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
+  attachmentLimits?: AttachmentLimits;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -33,7 +36,8 @@ export function createApp(deps: AppDeps): express.Express {
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
   const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
   const activityLog = createActivityLogService({ now: deps.now });
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, licensing, activityLog });
+  const attachments = { limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS, findTicket: findTicketForAttachments };
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, licensing, activityLog, attachments });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',

@@ -38,6 +38,8 @@ export interface Ctx<P = Record<string, string>, Q = Record<string, unknown>, B 
   origin: RequestOrigin;
   /** GET or HEAD for a GET route */
   method: string;
+  /** the raw request, for `multipart` routes that stream their body */
+  request: Request;
 }
 
 export interface Reply {
@@ -61,6 +63,13 @@ export interface RouteDef {
   query?: JsonSchema;
   headers?: JsonSchema;
   body?: JsonSchema;
+  /**
+   * A `multipart/form-data` request: the schema of its parts, for the OpenAPI document only. The router skips
+   * the JSON body check; the handler streams the parts from `ctx.request` and enforces its own limits.
+   */
+  multipart?: JsonSchema;
+  /** descriptions of error statuses that differ from the common ones (e.g. this route's own 413) */
+  errorDescriptions?: Record<number, string>;
   /** `alsoAs`: further media types of the same answer (content negotiation), for the OpenAPI document */
   responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string>; alsoAs?: Record<string, JsonSchema> }>;
   /** error statuses the route can answer beyond the common ones */
@@ -244,7 +253,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           }
           check(v.body, 'body', req.body);
         }
-        const reply = await around(() => route.handler({ params, query, body: req.body, headers, auth: auth as AuthContext, requestId: context.requestId, log, origin, method: req.method }));
+        const reply = await around(() => route.handler({ params, query, body: route.multipart ? undefined : req.body, headers, auth: auth as AuthContext, requestId: context.requestId, log, origin, method: req.method, request: req }));
         if (reply.body instanceof Readable) {
           for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
           res.status(reply.status);
@@ -377,6 +386,7 @@ const COMMON_ERRORS: Record<number, string> = {
   409: 'Conflicts with the current state.',
   410: 'Gone for good; `code` says why.',
   413: 'The body is larger than 1 MB.',
+  415: 'The content type is not accepted.',
   416: 'The range asked for is outside the file.',
   422: 'Refused by a business rule; `code` says which.',
   500: 'An unexpected error; quote the request id when reporting it.',
@@ -413,12 +423,12 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
     }
     const errs = new Set<number>([...(r.errors ?? []), 500]);
     if (r.params || r.query || r.headers || r.body) errs.add(400);
-    if (r.body) errs.add(413);
+    if (r.body || r.multipart) errs.add(413);
     if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
     for (const s of [...errs].sort()) {
       if (responses[String(s)]) continue; // the route's own (e.g. /health's 503)
       const headers = s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : headersOf();
-      responses[String(s)] = { description: COMMON_ERRORS[s] ?? 'Error', headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,
@@ -433,6 +443,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       op.description = [r.description, roles].filter(Boolean).join('\n\n');
     }
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: r.body } } };
+    if (r.multipart) op.requestBody = { required: true, content: { 'multipart/form-data': { schema: r.multipart } } };
     paths[r.path] = { ...(paths[r.path] ?? {}), [r.method]: op };
   }
   return {

@@ -51,6 +51,7 @@ import { ROOT } from '../stack/paths';
 import { redactUri, startBenchServers, type BenchServers } from './servers';
 import { measureOpenWorkflowMemory, memoryLines, type MemoryResult } from './memory';
 import { licensingLines, runLicensingBench, type LicensingBenchResult } from './licensing';
+import { runSupportBench } from './support';
 
 const T0 = Date.now();
 const LOAD_AT_START = Math.round(os.loadavg()[0] * 100) / 100;
@@ -607,6 +608,24 @@ async function main(): Promise<void> {
     checks: { ordersPlaced, emails, logs: findings },
   };
   process.stdout.write(JSON.stringify(json) + '\n');
+
+  // ---- 3, 4. support requests: filing, worker memory per open ticket, the queue at 10,000 (bench/support.ts)
+  const supportPart = await runSupportBench({
+    baseUrl: s.baseUrl,
+    api: s.api,
+    partnerId: s.partnerId,
+    customers: s.customers,
+    benchClient: s.benchClient,
+    concurrency,
+    readSeconds,
+    rounds,
+    externalTemporal: !s.servers.embedded.temporal,
+    progress,
+    aborted: () => aborted || !!s.workerError(),
+    checkWorker,
+  });
+  process.stdout.write(supportPart.lines.join('\n') + '\n');
+  process.stdout.write(JSON.stringify(supportPart.json) + '\n');
   if (!s.servers.embedded.temporal) await terminateOrders(s.benchClient, orderIds);
   if (!s.servers.embedded.temporal && memory) await terminateWorkflows(s.benchClient, [...memory.order.workflowIds, ...memory.skeleton.workflowIds]);
 }

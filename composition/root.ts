@@ -75,6 +75,8 @@ export interface ApiDeps {
   publicBaseUrl?: string;
   /** the software files behind download links (the benchmark serves bigger ones) */
   files?: FileStore;
+  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
+  attachmentLimits?: { maxBytes: number; maxPerTicket: number };
 }
 
 export function createApi(deps: ApiDeps): express.Express {

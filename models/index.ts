@@ -12,6 +12,7 @@ import { ActivityDay, ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
 import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber } from './support';
+import { Attachment } from './attachments';
 
 export * from './identity';
 export * from './customers';
@@ -22,6 +23,7 @@ export * from './activity-log';
 export * from './invoices';
 export * from './emails';
 export * from './support';
+export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, Attachment };

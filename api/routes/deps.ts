@@ -5,6 +5,7 @@ import type { OrderService } from '../../services/orders';
 import type { SupportService } from '../../services/support';
 import type { LicensingService } from '../../services/licensing';
 import type { ActivityLogService } from '../../services/activity-log';
+import type { AttachmentServiceDeps } from '../../services/attachments';
 
 export interface RouteDeps extends HealthDeps {
   client: Client;
@@ -12,4 +13,6 @@ export interface RouteDeps extends HealthDeps {
   support: SupportService;
   licensing: LicensingService;
   activityLog: ActivityLogService;
+  /** the attachments' limits and ticket lookup (services/attachments.ts) */
+  attachments: AttachmentServiceDeps;
 }
