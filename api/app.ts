@@ -6,6 +6,7 @@ import type { Mailer } from '../lib/mailer';
 import { buildRouter, errorHandler, notFoundHandler, openApiDocument, requestContext } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
+import { createPages } from './pages';
 
 export interface AppDeps {
   client: Client;
@@ -15,6 +16,11 @@ export interface AppDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** base of links in emails (sign-in links of the pages); default http://localhost:3000 */
+  publicBaseUrl?: string;
+  /** the Temporal Web UI, linked from the pages (optional) */
+  temporalUiUrl?: string;
+  temporalNamespace?: string;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -33,6 +39,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+  // the web pages (server-rendered, same services and permissions as the API)
+  app.get('/', (_req, res) => res.redirect(303, '/app'));
+  app.use(
+    '/app',
+    createPages({ mailer: deps.mailer, log: deps.log, orders, publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000', temporalUiUrl: deps.temporalUiUrl, temporalNamespace: deps.temporalNamespace, now: deps.now }),
+  );
   app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses }));
   app.use(notFoundHandler());
   app.use(errorHandler());

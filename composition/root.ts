@@ -56,6 +56,11 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** base of links in emails (the pages' sign-in links) */
+  publicBaseUrl?: string;
+  /** the Temporal Web UI, linked from the pages */
+  temporalUiUrl?: string;
+  temporalNamespace?: string;
 }
 
 export function createApi(deps: ApiDeps): express.Express {

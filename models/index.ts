@@ -10,6 +10,7 @@ import { IdempotencyRecord, Order, OrderEvent } from './orders';
 import { ActivationKey, DownloadLink } from './licensing';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
+import { SignInLink, SignInClaim, Session, SessionEnd, UserPreference } from './sessions';
 
 export * from './identity';
 export * from './customers';
@@ -18,6 +19,7 @@ export * from './orders';
 export * from './licensing';
 export * from './invoices';
 export * from './emails';
+export * from './sessions';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord };
+export const models = { Partner, User, ApiToken, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SignInLink, SignInClaim, Session, SessionEnd, UserPreference };
