@@ -3,9 +3,10 @@ import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
 import type { Mailer } from '../lib/mailer';
-import { buildRouter, errorHandler, notFoundHandler, openApiDocument, requestContext } from './http';
+import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
+import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
 import { createPages } from './pages';
 
 export interface AppDeps {
@@ -35,17 +36,29 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(deps.log));
-  app.use(express.json({ limit: '1mb' }));
+  app.use(express.json({ limit: '1mb', verify: verifyUtf8 }));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
+  // every Temporal call a request makes shares one deadline: a frozen or unreachable server is a 503, not a hang
+  const around = <T>(fn: () => Promise<T>) => deps.client.withDeadline(Date.now() + API_TEMPORAL_DEADLINE_MS, fn);
   // the web pages (server-rendered, same services and permissions as the API)
   app.get('/', (_req, res) => res.redirect(303, '/app'));
   app.use(
     '/app',
-    createPages({ mailer: deps.mailer, log: deps.log, orders, publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000', temporalUiUrl: deps.temporalUiUrl, temporalNamespace: deps.temporalNamespace, now: deps.now }),
+    createPages({
+      mailer: deps.mailer,
+      log: deps.log,
+      orders,
+      around,
+      publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
+      temporalUiUrl: deps.temporalUiUrl,
+      temporalNamespace: deps.temporalNamespace,
+      now: deps.now,
+    }),
   );
-  app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses }));
+  app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses, around }));
+  app.use(methodNotAllowed([...all, { method: 'get', path: '/openapi.json' }]));
   app.use(notFoundHandler());
   app.use(errorHandler());
   return app;

@@ -10,8 +10,8 @@ import { createApi } from '../composition/root';
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger('api', config.LOG_LEVEL);
-  await connectDatabase(config.MONGODB_URI);
-  const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  await connectDatabase(config.MONGODB_URI, { timeouts: 'api' });
+  const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, { failFast: true });
   const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
   const app = createApi({
     client,

@@ -38,6 +38,8 @@ export const PERMISSIONS = {
   cancelOrders: ['admin-agent'],
   /** read the partner's monthly invoices */
   readInvoices: ['global-admin', 'account-admin', 'admin-agent'],
+  /** list, create and revoke one's own API tokens (every role) */
+  manageOwnTokens: [...ROLES],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

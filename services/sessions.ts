@@ -11,8 +11,8 @@ import crypto from 'node:crypto';
 import { AppError, isDuplicateKey } from '../lib/errors';
 import type { Mailer, Renderer } from '../lib/mailer';
 import type { Logger } from '../lib/logger';
-import { ApiToken, Partner, Session, SessionEnd, SignInClaim, SignInLink, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
-import { hashToken, issueToken } from './users';
+import { Partner, Session, SessionEnd, SignInClaim, SignInLink, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
+import { createToken, hashToken, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
 export const SIGN_IN_LINK_MINUTES = 15;
@@ -150,7 +150,7 @@ export function createSessionService(deps: SessionServiceDeps) {
         // only this field ever changes; two touches at once both write "now"
         await Session.updateOne({ _id: id }, { $set: { lastSeenAt: new Date(now) } });
       }
-      return { session, user, auth: { user, role: user.role, partnerId: user.partnerId } };
+      return { session, user, auth: { user, role: user.role, partnerId: user.partnerId, tokenId: `session:${session.publicId}` } };
     },
 
     async signOut(session: SessionDoc): Promise<void> {
@@ -172,20 +172,16 @@ export function createSessionService(deps: SessionServiceDeps) {
       await UserPreference.replaceOne({ _id: userId }, { _id: userId, timeZone, updatedAt: clock() }, { upsert: true });
     },
 
-    /** The user's own API tokens (their hashes are their ids; the secret is shown once, at creation). */
-    async listTokens(userId: string) {
-      const tokens = await ApiToken.find({ userId }).sort({ createdAt: -1 }).lean();
-      return tokens.map((t) => ({ id: t._id, shortId: t._id.slice(0, 8), label: t.label, createdAt: t.createdAt }));
-    },
+    /** The user's own API tokens (services/users.ts: the secret is shown once, at creation; revoked ones stay listed). */
+    listTokens: (userId: string) => listTokens(userId),
 
-    async createToken(userId: string, label: string): Promise<string> {
-      return issueToken(userId, label);
+    async createToken(userId: string, label: string, expiresInDays: number | null): Promise<string> {
+      return (await createToken(userId, { label, expiresInDays })).token;
     },
 
     /** Revokes one of the user's own tokens; another user's token is "not found". */
     async revokeToken(userId: string, tokenId: string): Promise<void> {
-      const res = await ApiToken.deleteOne({ _id: tokenId, userId });
-      if (res.deletedCount !== 1) throw new AppError(404, 'not_found', 'no such API token of yours', 'tokenId');
+      await revokeOwnToken(userId, tokenId);
     },
   };
 }

@@ -172,7 +172,7 @@ describe('order workflow (time-skipping test server, real activities)', function
     expect(order.termEndsAt).to.equal(null);
   });
 
-  it('when a cancellation is accepted while the order is being provisioned, then it waits, no confirmation goes out, and the key made is revoked', async () => {
+  it('when a cancellation is accepted while the order is being provisioned, then it waits, the confirmation goes out before the cancellation email, and the key made is revoked', async () => {
     const queue = uniq('gated');
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -199,8 +199,11 @@ describe('order workflow (time-skipping test server, real activities)', function
       expect((await update.result()).status).to.equal('cancelled');
       expect(await h.result()).to.deep.equal({ orderId: t.orderId, status: 'cancelled' });
     });
-    expect(await EmailRecord.exists({ _id: `order:${t.orderId}:confirmation` })).to.equal(null);
-    expect((await EmailRecord.findById(`order:${t.orderId}:cancellation`).lean())!.status).to.equal('sent');
+    // the order was charged, so its confirmation goes out, and the cancellation email after it
+    const confirmation = (await EmailRecord.findById(`order:${t.orderId}:confirmation`).lean())!;
+    const cancellation = (await EmailRecord.findById(`order:${t.orderId}:cancellation`).lean())!;
+    expect([confirmation.status, cancellation.status]).to.deep.equal(['sent', 'sent']);
+    expect(confirmation.sentAt!.getTime()).to.be.at.most(cancellation.sentAt!.getTime());
     expect(await ActivationKey.countDocuments({ orderId: t.orderId, status: 'revoked' })).to.equal(1);
     expect(await ActivationKey.countDocuments({ orderId: t.orderId, status: 'active' })).to.equal(0);
     const types = (await OrderEvent.find({ orderId: t.orderId }).sort({ at: 1, _id: 1 }).lean()).map((e) => e.type);

@@ -11,18 +11,18 @@ import {
   orderStateQuery,
   waitForStageUpdate,
   ORDER_STAGES,
+  type CancelOrderRequest,
   type CancelOrderResult,
   type OrderStage,
   type OrderWorkflowState,
 } from '../contracts/orders';
 import type { OrderStatus, OrderTerms } from '../domain/orders';
-import { assessCancellation, cancellationCredit, termEnd, windowEnd } from '../domain/cancellation';
+import { assessCancellation, cancellationCredit, termEnd, windowEnd, type CancellationCredit } from '../domain/cancellation';
 import { DAY_MS } from '../domain/time';
+import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
+const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
 
 export interface OrderOutcome {
   orderId: string;
@@ -48,22 +48,29 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     await condition(() => reached(s) || status === 'cancelled');
     return state();
   });
+  /**
+   * Records a cancellation (keys and links revoked, the credit, the order cancelled) and answers: the email
+   * follows from the workflow's main line, durably and once, after the confirmation of a charged order.
+   * A cancellation during placement waits for placement to finish, so it revokes what was made.
+   */
+  async function cancel(request: CancelOrderRequest, credit: (at: Date) => CancellationCredit): Promise<CancelOrderResult> {
+    cancelling = true;
+    const at = now();
+    log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
+    await condition(() => reached('confirmed'));
+    const c = credit(at);
+    await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId });
+    status = 'cancelled';
+    return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c };
+  }
+
   setHandler(
     cancelOrderUpdate,
     async (request): Promise<CancelOrderResult> => {
+      // the validator's verdict, taken again now that the update runs (the one authority on the rule)
       const verdict = assess();
       if (!verdict.cancellable) throw refusal(verdict);
-      cancelling = true;
-      const at = now();
-      log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
-      // a cancellation during placement waits for it to finish, so it revokes what was made and its
-      // email comes after any confirmation already under way (none is sent once cancelling)
-      await condition(() => reached('confirmed'));
-      const credit = cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at);
-      await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit, requestId: request.requestId });
-      status = 'cancelled';
-      await acts.sendOrderEmail(orderId, 'cancellation');
-      return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit };
+      return cancel(request, (at) => cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at));
     },
     {
       validator: (_request) => {
@@ -81,7 +88,8 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   await acts.provisionOrder(orderId, now().toISOString());
   if (!cancelling) status = 'active';
   stage = 'provisioned';
-  if (!terms.imported && !cancelling) await acts.sendOrderEmail(orderId, 'confirmation');
+  // every charged order gets its confirmation, whatever the timing of a cancellation (whose email comes after)
+  if (!terms.imported) await mail.sendOrderEmail(orderId, 'confirmation');
   stage = 'confirmed';
 
   // The cancellation window, with a reminder before it closes
@@ -90,7 +98,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     const remindAt = closesAt.getTime() - terms.reminderDaysBeforeClose * DAY_MS;
     if (terms.reminderDaysBeforeClose > 0 && Date.now() < remindAt) {
       await condition(() => cancelling, remindAt - Date.now());
-      if (!cancelling) await acts.sendOrderEmail(orderId, 'reminder');
+      if (!cancelling) await mail.sendOrderEmail(orderId, 'reminder');
     }
     if (Date.now() < closesAt.getTime()) await condition(() => cancelling, closesAt.getTime() - Date.now());
     if (!cancelling) {
@@ -110,7 +118,10 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     }
   }
 
-  if (cancelling) await condition(() => status === 'cancelled');
+  if (cancelling) {
+    await condition(() => status === 'cancelled');
+    await mail.sendOrderEmail(orderId, 'cancellation');
+  }
   await condition(allHandlersFinished);
   return { orderId, status };
 }

@@ -13,7 +13,8 @@ import { createCustomer, customerView, listCustomers, resolveCustomer } from '..
 import { listProducts, productView } from '../../services/catalog';
 import { listSoftware } from '../../services/software';
 import type { ProductDoc } from '../../models';
-import { definePage, errorsFromAppError, may, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { isTemporalUnavailable } from '../../lib/temporal';
+import { definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const customerForm = {
@@ -187,9 +188,11 @@ export function customerPages(deps: PagesContext): PageDef[] {
         const form = validateForm<{ productId: string; quantity: number; idempotencyKey: string }>(buySchema, input);
         if (!form.ok) return buyPage(ctx, ref, input, form.errors, 400);
         try {
-          const { order } = await orders.place(ctx.auth, ref, { productId: form.value.productId, quantity: form.value.quantity }, form.value.idempotencyKey, ctx.requestId);
+          const { order } = await orders.place(ctx.auth, ref, { productId: form.value.productId, quantity: form.value.quantity }, form.value.idempotencyKey);
           ctx.redirect(`/app/orders/${encodeURIComponent(order.id)}?placed=1`);
         } catch (e) {
+          // the same form with the same key: pressing Buy again cannot buy twice
+          if (isTemporalUnavailable(e)) return buyPage(ctx, ref, input, { _form: `${unavailable(e).message} Press Buy again.` }, 503);
           if (e instanceof AppError && e.status < 500 && e.status !== 404) {
             const errors = errorsFromAppError(e, ['productId', 'quantity']);
             return buyPage(ctx, ref, input, e.code === 'market_unavailable' ? { productId: e.message } : errors, e.status);
@@ -214,7 +217,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
             return customerPage(ctx, ref, { errors, checked: Array.isArray(input.orderIds) ? input.orderIds : [] }, 400);
         }
         const c = await resolveCustomer(ctx.auth.partnerId!, ref);
-        const { results } = await orders.cancelMany(ctx.auth, c._id, form.value.orderIds, ctx.requestId, ctx.log);
+        const { results } = await orders.cancelMany(ctx.auth, c._id, form.value.orderIds, ctx.log);
         ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
       },
     }),

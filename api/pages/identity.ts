@@ -7,6 +7,7 @@ import type express from 'express';
 import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeNext } from '../../services/sessions';
+import { TOKEN_ID_PATTERN } from '../../services/users';
 import { PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, isTimeZone, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
@@ -24,9 +25,12 @@ const tokenSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['label'],
-  properties: { label: { type: 'string', minLength: 1, maxLength: 80, pattern: '\\S', description: 'a label of 1 to 80 characters, e.g. "billing export"' } },
+  properties: {
+    label: { type: 'string', minLength: 1, maxLength: 80, pattern: '\\S', description: 'a label of 1 to 80 characters, e.g. "billing export"' },
+    expiresInDays: { type: 'string', enum: ['never', '7', '30', '90', '365'] },
+  },
 };
-const revokeSchema = { type: 'object', additionalProperties: false, required: ['tokenId'], properties: { tokenId: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'a token id' } } };
+const revokeSchema = { type: 'object', additionalProperties: false, required: ['tokenId'], properties: { tokenId: { type: 'string', pattern: TOKEN_ID_PATTERN, description: 'a token id' } } };
 const timeZoneSchema = { type: 'object', additionalProperties: false, properties: { timeZone: { type: 'string', maxLength: 100 } } };
 
 /** A random value in a cookie and in the form (double submit): the forms used before a session exists. */
@@ -162,12 +166,13 @@ export function identityPages(deps: PagesContext): PageDef[] {
       path: '/settings/tokens',
       permission: null,
       handler: async (ctx) => {
-        const form = validateForm<{ label: string }>(tokenSchema, ctx.req.body ?? {});
+        const form = validateForm<{ label: string; expiresInDays?: string }>(tokenSchema, ctx.req.body ?? {});
         if (!form.ok) {
           await settings(ctx, { errors: form.errors, values: ctx.req.body }, 400);
           return;
         }
-        const token = await sessions.createToken(ctx.auth.user._id, form.value.label);
+        const days = form.value.expiresInDays && form.value.expiresInDays !== 'never' ? Number(form.value.expiresInDays) : null;
+        const token = await sessions.createToken(ctx.auth.user._id, form.value.label, days);
         await settings(ctx, { newToken: token, newTokenLabel: form.value.label }, 201);
       },
     }),

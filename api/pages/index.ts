@@ -31,6 +31,8 @@ export interface PagesDeps {
   temporalNamespace?: string;
   now?: () => Date;
   sessions?: SessionService;
+  /** runs a page's work under the API's Temporal deadline (a frozen server is a 503, not a hang) */
+  around?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 const HTMX_FILE = require.resolve('htmx.org/dist/htmx.min.js');
@@ -38,7 +40,7 @@ const HTMX_FILE = require.resolve('htmx.org/dist/htmx.min.js');
 export function createPages(deps: PagesDeps): express.Router {
   const sessions = deps.sessions ?? createSessionService({ mailer: deps.mailer, renderer: createRenderer(), publicBaseUrl: deps.publicBaseUrl, log: deps.log, now: deps.now });
   const secureCookies = deps.publicBaseUrl.startsWith('https:');
-  const kit: KitDeps = { sessions, renderer: createPageRenderer(), log: deps.log, secureCookies };
+  const kit: KitDeps = { sessions, renderer: createPageRenderer(), log: deps.log, secureCookies, around: deps.around };
   const router = express.Router();
   router.use(
     helmet({

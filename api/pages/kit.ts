@@ -14,6 +14,9 @@ import Handlebars from 'handlebars';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppError } from '../../lib/errors';
+import { isDatabaseUnavailable } from '../../lib/db';
+import { isTemporalUnavailable } from '../../lib/temporal';
+import { runInRequestContext, type RequestContext } from '../../lib/request-context';
 import type { Logger } from '../../lib/logger';
 import { formatMinor } from '../../domain/money';
 import { minorDigits } from '../../domain/markets';
@@ -194,7 +197,7 @@ export interface KitDeps {
   renderer: PageRenderer;
   log: Logger;
   secureCookies: boolean;
-  /** the nav links and what each role may do, computed per request */
+  around?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 export interface PageDef {
@@ -307,7 +310,11 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
           } else res.redirect(303, to);
         },
       };
-      await p.handler(ctx);
+      // the request context (request id, user) that services and log lines read, as the API's routes have it
+      const context = (res.locals.context as RequestContext | undefined) ?? { requestId: ctx.requestId };
+      context.userId = auth.user._id;
+      context.partnerId = auth.partnerId;
+      await runInRequestContext(context, () => (deps.around ? deps.around(() => p.handler(ctx)) : p.handler(ctx)));
     });
   }
 }
@@ -327,6 +334,13 @@ export function sessionMiddleware(deps: KitDeps) {
   };
 }
 
+/** Database or Temporal unavailable (or too slow): a 503, as the API answers. */
+export function unavailable(err: unknown): AppError {
+  return isDatabaseUnavailable(err)
+    ? new AppError(503, 'database_unavailable', 'The database is unavailable. Try again in a few seconds.')
+    : new AppError(503, 'temporal_unavailable', 'The order service (Temporal) did not answer in time. Try again in a few seconds: nothing is done twice.');
+}
+
 /** Errors as pages, with the statuses the API gives (404 for another partner's resource, 403 for a role). */
 export function pageErrorHandler(deps: KitDeps) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -335,13 +349,17 @@ export function pageErrorHandler(deps: KitDeps) {
     let e: AppError;
     const anyErr = err as { type?: string; status?: number; message?: string };
     if (err instanceof AppError) e = err;
-    else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'What you sent is too large.');
+    else if (isDatabaseUnavailable(err) || isTemporalUnavailable(err)) {
+      log?.warn({ err }, 'a server the pages depend on is unavailable');
+      e = unavailable(err);
+    } else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'What you sent is too large.');
     else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
     else {
       log?.error({ err }, 'unhandled error on a page');
       e = new AppError(500, 'internal', `Something went wrong. Quote request id ${requestId} when reporting it.`);
     }
-    const titles: Record<number, string> = { 401: 'Please sign in', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 410: 'Gone', 413: 'Too large', 422: 'Refused', 500: 'Something went wrong' };
+    if (e.status === 503) res.setHeader('Retry-After', '5');
+    const titles: Record<number, string> = { 401: 'Please sign in', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 410: 'Gone', 413: 'Too large', 422: 'Refused', 500: 'Something went wrong', 503: 'Try again in a moment' };
     const active = res.locals.session as ActiveSession | undefined;
     const data = {
       title: titles[e.status] ?? 'Error',

@@ -73,7 +73,7 @@ export function orderPages(deps: PagesContext): PageDef[] {
           return orderPage(ctx, id, { errors }, 400);
         }
         try {
-          await orders.cancel(ctx.auth, id, { customer: form.value.customer, productName: form.value.productName, acknowledged: true }, ctx.requestId);
+          await orders.cancel(ctx.auth, id, { customer: form.value.customer, productName: form.value.productName, acknowledged: true });
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) return orderPage(ctx, id, { errors: errorsFromAppError(e, []) }, e.status);
           throw e;

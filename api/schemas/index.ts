@@ -6,3 +6,4 @@ export * from './orders';
 export * from './invoices';
 export * from './licensing';
 export * from './system';
+export * from './identity';
