@@ -205,6 +205,8 @@ export interface PageDef {
   path: string;
   /** the permission of the API route behind the page; null: any signed-in user */
   permission: Permission | null;
+  /** a multipart upload whose body the handler streams: its CSRF token comes in the query (`?_csrf=`) */
+  csrfInQuery?: boolean;
   handler(ctx: PageContext): Promise<void>;
 }
 
@@ -273,7 +275,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         throw new AppError(403, 'forbidden', `Your role (${auth.role}) may not open this page. It is for: ${allowed.join(', ')}.`);
       }
       if (req.method === 'POST') {
-        const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token');
+        const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token') ?? (p.csrfInQuery ? req.query._csrf : undefined);
         if (!csrfOk(active.session.csrfToken, given)) throw new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.');
       }
       const timeZone = (res.locals.timeZone as string) ?? 'UTC';
