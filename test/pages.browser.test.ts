@@ -19,6 +19,15 @@ async function expectAccessible(page: Page): Promise<void> {
   expect(summary, `axe violations on ${page.url()}`).to.deep.equal([]);
 }
 
+/** Moves the focus with Tab (as a keyboard user does) until `selector` has it. */
+async function tabTo(page: Page, selector: string, max = 60): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.locator(selector).evaluate((el) => el === el.ownerDocument.activeElement)) return;
+  }
+  throw new Error(`${selector} was not reached with ${max} presses of Tab`);
+}
+
 /** Signs in through the emailed one-time link; returns the link (to try it again). */
 async function signIn(app: TestApp, page: Page, email: string): Promise<string> {
   const asked = Date.now();
@@ -220,6 +229,20 @@ describe('pages: partners in a real browser', function () {
       await page.getByRole('button', { name: 'Buy', exact: true }).click();
       expect(await page.locator('#productId-error').textContent()).to.include('not available in the market BQ');
       expect((await app.api('GET', `/customers/${c.id}/orders`)).body).to.deep.equal([]);
+    });
+
+    it('when only the keyboard is used, then an order can be cancelled: Tab to the acknowledgement, Space, Tab, Enter', async () => {
+      const c = await app.newCustomer('DE');
+      const order = await placeOrder(app, c.id, 'sql-server-standard-sub');
+      await page.goto(`/app/orders/${order.id}`);
+      await tabTo(page, '#acknowledged');
+      await page.keyboard.press('Space');
+      await page.keyboard.press('Tab');
+      expect(await page.locator(':focus').textContent()).to.equal('Cancel the order');
+      await page.keyboard.press('Enter');
+      await page.getByText('Order cancelled.').waitFor();
+      // a prorated credit in euros, in the currency's format
+      expect(await page.locator('main').textContent()).to.match(/A credit of €[0-9,]+\.[0-9]{2} will appear/);
     });
 
     it('when several orders are chosen on the customer page, then each is cancelled with its own result', async () => {
