@@ -8,6 +8,8 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+import { User } from '../models';
+import { ensureUser } from '../services/users';
 import { closeBrowser, newSession, screenshotsOnFailure } from './support/browser';
 
 const PARTNER_EMAIL = (role: string, partnerId: string) => `${role}@${partnerId}.example`;
@@ -126,6 +128,24 @@ describe('pages: partners in a real browser', function () {
       await p2.goto('/app/customers');
       expect(new URL(p2.url()).pathname).to.equal('/app/sign-in');
       await stolen.close();
+    });
+
+    it('when a signed-in user is disabled or removed, then the open session ends at the next request', async () => {
+      const email = `${uniq('leaver')}@${app.partnerId}.example`;
+      const user = await ensureUser({ name: 'Leaver', email, role: 'account-admin', partnerId: app.partnerId });
+      await signIn(app, page, email);
+      expect((await page.goto('/app/customers'))!.status()).to.equal(200);
+      // disabled (a flag the users store may carry): the session no longer opens anything
+      await User.collection.updateOne({ _id: user._id as never }, { $set: { disabledAt: new Date() } });
+      await page.goto('/app/customers');
+      expect(new URL(page.url()).pathname).to.equal('/app/sign-in');
+      // nor can a new link be asked for: no email goes out
+      await page.getByLabel('Email address').fill(email);
+      await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await app.stack.mailbox.list()).filter((m) => m.to.includes(email))).to.have.length(1);
+      await User.deleteOne({ _id: user._id });
     });
 
     it('when a signed-in user creates an API token on the settings page, then it works on the API until revoked there', async () => {
