@@ -6,6 +6,7 @@ import type { Mailer } from '../lib/mailer';
 import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
+import { createSupportService, type SupportSettings } from '../services/support';
 import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
 import { createPages } from './pages';
 
@@ -22,11 +23,14 @@ export interface AppDeps {
   /** the Temporal Web UI, linked from the pages (optional) */
   temporalUiUrl?: string;
   temporalNamespace?: string;
+  /** SLA policy and ticket rules (default: the built-in ones) */
+  support?: SupportSettings;
 }
 
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders });
+  const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',

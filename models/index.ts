@@ -11,6 +11,7 @@ import { ActivationKey, DownloadLink } from './licensing';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
 import { SignInLink, SignInClaim, Session, SessionEnd, UserPreference } from './sessions';
+import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber } from './support';
 
 export * from './identity';
 export * from './customers';
@@ -20,6 +21,7 @@ export * from './licensing';
 export * from './invoices';
 export * from './emails';
 export * from './sessions';
+export * from './support';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SignInLink, SignInClaim, Session, SessionEnd, UserPreference };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SignInLink, SignInClaim, Session, SessionEnd, UserPreference };

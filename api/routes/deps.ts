@@ -2,8 +2,10 @@
 import type { Client } from '@temporalio/client';
 import type { HealthDeps } from '../../services/health';
 import type { OrderService } from '../../services/orders';
+import type { SupportService } from '../../services/support';
 
 export interface RouteDeps extends HealthDeps {
   client: Client;
   orders: OrderService;
+  support: SupportService;
 }
