@@ -12,6 +12,7 @@ import { createActivityLogService } from '../services/activity-log';
 import { createStandInFiles, type FileStore } from '../lib/files';
 import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
 import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
+import { createPages } from './pages';
 
 export interface AppDeps {
   client: Client;
@@ -21,10 +22,13 @@ export interface AppDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** PUBLIC_BASE_URL: base of links in emails (the pages' sign-in links) and of the download links handed out; default http://localhost:3000 */
+  publicBaseUrl?: string;
+  /** the Temporal Web UI, linked from the pages (optional) */
+  temporalUiUrl?: string;
+  temporalNamespace?: string;
   /** SLA policy and ticket rules (default: the built-in ones) */
   support?: SupportSettings;
-  /** base of the download links handed out (PUBLIC_BASE_URL) */
-  publicBaseUrl?: string;
   /** the software files behind download links (default: stand-in images of the catalog's sizes) */
   files?: FileStore;
   /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
@@ -53,6 +57,22 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // every Temporal call a request makes shares one deadline: a frozen or unreachable server is a 503, not a hang
   const around = <T>(fn: () => Promise<T>) => deps.client.withDeadline(Date.now() + API_TEMPORAL_DEADLINE_MS, fn);
+  // the web pages (server-rendered, same services and permissions as the API)
+  app.get('/', (_req, res) => res.redirect(303, '/app'));
+  app.use(
+    '/app',
+    createPages({
+      mailer: deps.mailer,
+      log: deps.log,
+      orders,
+      licensing,
+      around,
+      publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
+      temporalUiUrl: deps.temporalUiUrl,
+      temporalNamespace: deps.temporalNamespace,
+      now: deps.now,
+    }),
+  );
   app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses, around }));
   app.use(methodNotAllowed([...all, { method: 'get', path: '/openapi.json' }]));
   app.use(notFoundHandler());

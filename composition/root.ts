@@ -69,10 +69,13 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** PUBLIC_BASE_URL: base of links in emails (the pages' sign-in links) and of the download links handed out */
+  publicBaseUrl?: string;
+  /** the Temporal Web UI, linked from the pages */
+  temporalUiUrl?: string;
+  temporalNamespace?: string;
   /** SLA policy and ticket rules (bin/api loads them from the configuration) */
   support?: SupportSettings;
-  /** base of the download links handed out (PUBLIC_BASE_URL) */
-  publicBaseUrl?: string;
   /** the software files behind download links (the benchmark serves bigger ones) */
   files?: FileStore;
   /** support request attachments: bytes per file, files per request (default 10 MB, 10) */

@@ -11,6 +11,7 @@ import { ActivationKey, DownloadClaim, DownloadLink } from './licensing';
 import { ActivityDay, ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
+import { SignInLink, SignInClaim, Session, SessionEnd, UserPreference } from './sessions';
 import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber } from './support';
 import { Attachment } from './attachments';
 
@@ -22,8 +23,9 @@ export * from './licensing';
 export * from './activity-log';
 export * from './invoices';
 export * from './emails';
+export * from './sessions';
 export * from './support';
 export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, Attachment };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, Attachment, SignInLink, SignInClaim, Session, SessionEnd, UserPreference };
