@@ -36,36 +36,39 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordOrder(terms: OrderTerms): Promise<void> {
       const purchasedAt = new Date(terms.purchasedAt);
       const snapshot = { purchasedAt: terms.purchasedAt, product: terms.product };
-      const inserted = await insertOnce(() =>
-        Order.create({
-          _id: terms.orderId,
-          partnerId: terms.partnerId,
-          customerId: terms.customer.id,
-          customer: terms.customer,
-          product: terms.product,
-          pricing: terms.pricing,
-          status: 'pending',
-          imported: terms.imported,
-          placedBy: terms.placedBy,
-          notify: terms.notify,
-          purchasedAt,
-          windowEndsAt: windowEnd(snapshot),
-          termEndsAt: termEnd(snapshot),
-          paidAt: null,
-          provisionedAt: null,
-          windowClosedAt: null,
-          expiredAt: null,
-          cancellation: null,
-          requestId: terms.requestId,
-          createdAt: new Date(),
+      // the order and its first timeline entry are independent facts: written in parallel (one round trip)
+      const [inserted] = await Promise.all([
+        insertOnce(() =>
+          Order.create({
+            _id: terms.orderId,
+            partnerId: terms.partnerId,
+            customerId: terms.customer.id,
+            customer: terms.customer,
+            product: terms.product,
+            pricing: terms.pricing,
+            status: 'pending',
+            imported: terms.imported,
+            placedBy: terms.placedBy,
+            notify: terms.notify,
+            purchasedAt,
+            windowEndsAt: windowEnd(snapshot),
+            termEndsAt: termEnd(snapshot),
+            paidAt: null,
+            provisionedAt: null,
+            windowClosedAt: null,
+            expiredAt: null,
+            cancellation: null,
+            requestId: terms.requestId,
+            createdAt: new Date(),
+          }),
+        ),
+        addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
+          by: terms.placedBy.name,
+          role: terms.placedBy.role,
+          productId: terms.product.id,
+          quantity: terms.pricing.quantity,
         }),
-      );
-      await addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
-        by: terms.placedBy.name,
-        role: terms.placedBy.role,
-        productId: terms.product.id,
-        quantity: terms.pricing.quantity,
-      });
+      ]);
       await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, purchasedAt, {
         by: terms.placedBy,
         imported: terms.imported,
@@ -80,29 +83,35 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordPayment(orderId: string, at: string): Promise<void> {
       const order = await loadOrder(orderId);
       const when = new Date(at);
-      if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
-        const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
-        await insertOnce(() =>
-          LedgerLine.create({
-            _id: `${orderId}:charge`,
-            partnerId: order.partnerId,
-            orderId,
-            customerId: order.customerId,
-            customerName: order.customer.name,
-            productName: order.product.name,
-            kind: 'charge',
-            amount: order.pricing.total,
-            currency: order.pricing.currency,
-            tax: order.pricing.tax,
-            invoiceMonth,
-            at: when,
-            description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
-          }),
-        );
-      }
-      if (!order.imported) await settleLine(`${orderId}:charge`);
-      if (!order.paidAt) await Order.updateOne({ _id: orderId }, { $set: { paidAt: when } });
-      await addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency });
+      // the charge (and its month), the order's paidAt and the timeline entry are independent writes: in parallel
+      const charge = async () => {
+        if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
+          const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
+          await insertOnce(() =>
+            LedgerLine.create({
+              _id: `${orderId}:charge`,
+              partnerId: order.partnerId,
+              orderId,
+              customerId: order.customerId,
+              customerName: order.customer.name,
+              productName: order.product.name,
+              kind: 'charge',
+              amount: order.pricing.total,
+              currency: order.pricing.currency,
+              tax: order.pricing.tax,
+              invoiceMonth,
+              at: when,
+              description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
+            }),
+          );
+        }
+        if (!order.imported) await settleLine(`${orderId}:charge`);
+      };
+      await Promise.all([
+        charge(),
+        order.paidAt ? undefined : Order.updateOne({ _id: orderId }, { $set: { paidAt: when } }),
+        addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency }),
+      ]);
       orderLog(order).info({ amount: order.pricing.total, currency: order.pricing.currency, imported: order.imported }, 'payment recorded');
     },
 
@@ -113,25 +122,30 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       let keys = 0;
       // an imported subscription whose term has already ended gets no key
       const termOver = order.termEndsAt !== null && new Date(order.termEndsAt).getTime() <= when.getTime();
+      const writes: Promise<unknown>[] = [];
       if (order.product.deliverable === 'activation-key' && !termOver) {
-        await insertOnce(() =>
-          ActivationKey.create({
-            _id: `${orderId}:1`,
-            orderId,
-            partnerId: order.partnerId,
-            customerId: order.customerId,
-            productId: order.product.id,
-            key: generateActivationKey(),
-            activations: order.pricing.quantity,
-            status: 'active',
-            createdAt: when,
-            revokedAt: null,
-          }),
+        writes.push(
+          insertOnce(() =>
+            ActivationKey.create({
+              _id: `${orderId}:1`,
+              orderId,
+              partnerId: order.partnerId,
+              customerId: order.customerId,
+              productId: order.product.id,
+              key: generateActivationKey(),
+              activations: order.pricing.quantity,
+              status: 'active',
+              createdAt: when,
+              revokedAt: null,
+            }),
+          ),
         );
         keys = 1;
       }
-      if (order.status === 'pending') await Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } });
-      await addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys });
+      // the key, the order's status and the timeline entry are independent writes: in parallel
+      if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } }));
+      writes.push(addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys }));
+      await Promise.all(writes);
       orderLog(order).info({ keys }, 'order provisioned');
       return { keys };
     },
@@ -160,7 +174,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     },
 
     /** Keys and links revoked, the credit on the next invoice, the order cancelled. */
-    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string; origin?: RequestOrigin | null }): Promise<void> {
+    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string; supportTicket?: string; origin?: RequestOrigin | null }): Promise<{ invoiceMonth: string }> {
       const order = await loadOrder(input.orderId);
       const when = new Date(input.at);
       // one writer: only this order's workflow touches its keys, links and document
@@ -184,18 +198,34 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           tax: { treatment: order.pricing.tax.treatment, rateBps: order.pricing.tax.rateBps, amount: c.taxAmount },
           invoiceMonth,
           at: when,
-          description: `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
+          description:
+            c.basis === 'support-refund'
+              ? `Refund of cancelled order ${order._id} approved in support request ${input.supportTicket ?? ''}`.trim()
+              : `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
         }),
       );
       await settleLine(`${order._id}:credit`);
       await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
       if (order.status !== 'cancelled') {
-        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c } } });
+        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
       }
-      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId });
+      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
       await logOrderCancelled(order, when, { by: input.by, requestId: input.requestId, origin: input.origin ?? null, credit: c });
       // the cancellation's own request id, beside the one that placed the order
-      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth }, 'order cancelled');
+      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth, supportTicket: input.supportTicket }, 'order cancelled');
+      return { invoiceMonth };
+    },
+
+    /** What a support refund workflow needs to decide (the order's main workflow has ended). */
+    async loadOrderForRefund(orderId: string): Promise<{ status: OrderDoc['status']; product: OrderDoc['product']; pricing: OrderDoc['pricing']; refundedBy: string | null; cancelledAt: string | null }> {
+      const order = await loadOrder(orderId);
+      return {
+        status: order.status,
+        product: order.product,
+        pricing: order.pricing,
+        refundedBy: order.cancellation?.supportTicket ?? null,
+        cancelledAt: order.cancellation ? new Date(order.cancellation.at).toISOString() : null,
+      };
     },
 
     async recordTermEnded(orderId: string, at: string): Promise<void> {

@@ -6,6 +6,7 @@ import type { Mailer } from '../lib/mailer';
 import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
+import { createSupportService, type SupportSettings } from '../services/support';
 import { createLicensingService } from '../services/licensing';
 import { createActivityLogService } from '../services/activity-log';
 import { createStandInFiles, type FileStore } from '../lib/files';
@@ -19,6 +20,8 @@ export interface AppDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** SLA policy and ticket rules (default: the built-in ones) */
+  support?: SupportSettings;
   /** base of the download links handed out (PUBLIC_BASE_URL) */
   publicBaseUrl?: string;
   /** the software files behind download links (default: stand-in images of the catalog's sizes) */
@@ -27,9 +30,10 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
+  const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
   const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
   const activityLog = createActivityLogService({ now: deps.now });
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders, licensing, activityLog });
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, licensing, activityLog });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',

@@ -356,8 +356,8 @@ export function errorHandler() {
     const body: Record<string, unknown> = { status: e.status, code: e.code, message: e.message, requestId };
     if (e.field) body.field = e.field;
     if (e.details !== undefined) body.details = e.details;
+    if (res.headersSent) return; // the answer is on its way: nothing more can be said
     if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-    if (res.headersSent) return;
     res.status(e.status).json({ error: body });
   };
 }

@@ -44,6 +44,14 @@ export const PERMISSIONS = {
   readInvoices: ['global-admin', 'account-admin', 'admin-agent'],
   /** list, create and revoke one's own API tokens (every role) */
   manageOwnTokens: [...ROLES],
+  /** file a customer support request (the document's "Submit a customer support request": Admin agent, Global admin) */
+  fileSupportRequests: ['admin-agent', 'global-admin'],
+  /** see support requests (partners: their own partner's; support: all), reply to them */
+  readSupportRequests: ['admin-agent', 'global-admin', 'support-agent', 'support-lead'],
+  /** withdraw the partner's own support request */
+  withdrawSupportRequests: ['admin-agent', 'global-admin'],
+  /** work the support queue: assign, request information, approve, reject, escalate, resolve, close */
+  workSupportRequests: ['support-agent', 'support-lead'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

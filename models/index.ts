@@ -11,6 +11,7 @@ import { ActivationKey, DownloadClaim, DownloadLink } from './licensing';
 import { ActivityDay, ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
+import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber } from './support';
 
 export * from './identity';
 export * from './customers';
@@ -20,6 +21,7 @@ export * from './licensing';
 export * from './activity-log';
 export * from './invoices';
 export * from './emails';
+export * from './support';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber };

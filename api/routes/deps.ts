@@ -2,12 +2,14 @@
 import type { Client } from '@temporalio/client';
 import type { HealthDeps } from '../../services/health';
 import type { OrderService } from '../../services/orders';
+import type { SupportService } from '../../services/support';
 import type { LicensingService } from '../../services/licensing';
 import type { ActivityLogService } from '../../services/activity-log';
 
 export interface RouteDeps extends HealthDeps {
   client: Client;
   orders: OrderService;
+  support: SupportService;
   licensing: LicensingService;
   activityLog: ActivityLogService;
 }

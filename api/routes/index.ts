@@ -7,11 +7,12 @@ import { customerRoutes } from './customers';
 import { orderRoutes } from './orders';
 import { licensingRoutes } from './licensing';
 import { invoiceRoutes } from './invoices';
+import { supportRoutes } from './support';
 import { activityLogRoutes } from './activity-log';
 import { identityRoutes } from './identity';
 
 export type { RouteDeps } from './deps';
 
 export function routes(deps: RouteDeps): RouteDef[] {
-  return [...systemRoutes(deps), ...catalogRoutes(deps), ...customerRoutes(deps), ...orderRoutes(deps), ...licensingRoutes(deps), ...invoiceRoutes(deps), ...identityRoutes(deps), ...activityLogRoutes(deps)];
+  return [...systemRoutes(deps), ...catalogRoutes(deps), ...customerRoutes(deps), ...orderRoutes(deps), ...licensingRoutes(deps), ...invoiceRoutes(deps), ...identityRoutes(deps), ...supportRoutes(deps), ...activityLogRoutes(deps)];
 }
