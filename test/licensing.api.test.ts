@@ -147,6 +147,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const head = await download(link.url, { range: 'bytes=0-99' });
       expect([head.status, head.body.length, head.headers.get('x-download-number')]).to.deep.equal([206, 100, '2']);
       expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
+      // HEAD answers the headers and counts nothing
+      const head0 = await fetch(`${app.baseUrl}${pathOf(link.url)}`, { method: 'HEAD' });
+      expect([head0.status, head0.headers.get('content-length'), (await head0.arrayBuffer()).byteLength]).to.deep.equal([200, String(link.sizeBytes), 0]);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
       // the token is a secret: no log line carries it
       expect(JSON.stringify(app.logLines)).to.not.contain(link.token.slice(3));
       const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });
