@@ -148,39 +148,8 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
      * (order cancelled meanwhile, a non-cancellable product) is a non-retryable failure naming the reason.
      */
     async carryOutSupportRefund(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
-      const client = Context.current().client;
-      const { orderId, ...req } = request;
-      const asFailure = (type: string | undefined | null, message: string) =>
-        ApplicationFailure.create({ type: type ?? 'refund_failed', message, nonRetryable: REFUND_REFUSALS.has(type ?? '') });
-      try {
-        return await client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(supportRefundUpdate, { args: [req], updateId: `${req.ticket}:refund` });
-      } catch (e) {
-        if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
-        if (!(e instanceof WorkflowNotFoundError)) throw e;
-      }
-      // the order's workflow has ended: its refund workflow is now the order's one writer
-      const workflowId = orderRefundWorkflowId(orderId);
-      let result: SupportRefundResult;
-      try {
-        try {
-          result = await client.workflow.execute('orderRefundWorkflow', {
-            workflowId,
-            taskQueue: Context.current().info.taskQueue,
-            args: [{ ...req, orderId }],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-          });
-        } catch (e) {
-          if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-          result = await client.workflow.getHandle(workflowId).result();
-        }
-      } catch (e) {
-        if (e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
-        throw e;
-      }
-      // a refund of this order carried out for another ticket is not this ticket's refund
-      if (result.ticket !== req.ticket) throw asFailure('already_cancelled', `This order was already cancelled through support request ${result.ticket}; the refund cannot be carried out.`);
-      return result;
+      // cancellable: a worker shutting down abandons the wait, and the retry (on any worker) asks again
+      return Context.current().client.withAbortSignal(Context.current().cancellationSignal, () => carryOutRefund(request));
     },
 
     /** The order may get a refund ticket again once this one has ended. */
@@ -188,4 +157,40 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: number });
     },
   };
+
+  async function carryOutRefund(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
+    const client = Context.current().client;
+    const { orderId, ...req } = request;
+    const asFailure = (type: string | undefined | null, message: string) =>
+      ApplicationFailure.create({ type: type ?? 'refund_failed', message, nonRetryable: REFUND_REFUSALS.has(type ?? '') });
+    try {
+      return await client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(supportRefundUpdate, { args: [req], updateId: `${req.ticket}:refund` });
+    } catch (e) {
+      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
+      if (!(e instanceof WorkflowNotFoundError)) throw e;
+    }
+    // the order's workflow has ended: its refund workflow is now the order's one writer
+    const workflowId = orderRefundWorkflowId(orderId);
+    let result: SupportRefundResult;
+    try {
+      try {
+        result = await client.workflow.execute('orderRefundWorkflow', {
+          workflowId,
+          taskQueue: Context.current().info.taskQueue,
+          args: [{ ...req, orderId }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        });
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        result = await client.workflow.getHandle(workflowId).result();
+      }
+    } catch (e) {
+      if (e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
+      throw e;
+    }
+    // a refund of this order carried out for another ticket is not this ticket's refund
+    if (result.ticket !== req.ticket) throw asFailure('already_cancelled', `This order was already cancelled through support request ${result.ticket}; the refund cannot be carried out.`);
+    return result;
+  }
 }

@@ -3,10 +3,11 @@ import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
 import type { Mailer } from '../lib/mailer';
-import { buildRouter, errorHandler, notFoundHandler, openApiDocument, requestContext } from './http';
+import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
 import { createSupportService, type SupportSettings } from '../services/support';
+import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
 import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
 
 export interface AppDeps {
@@ -37,11 +38,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(deps.log));
-  app.use(express.json({ limit: '1mb' }));
+  app.use(express.json({ limit: '1mb', verify: verifyUtf8 }));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses }));
+  // every Temporal call a request makes shares one deadline: a frozen or unreachable server is a 503, not a hang
+  const around = <T>(fn: () => Promise<T>) => deps.client.withDeadline(Date.now() + API_TEMPORAL_DEADLINE_MS, fn);
+  app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses, around }));
+  app.use(methodNotAllowed([...all, { method: 'get', path: '/openapi.json' }]));
   app.use(notFoundHandler());
   app.use(errorHandler());
   return app;

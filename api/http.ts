@@ -5,6 +5,8 @@
  * and the OpenAPI 3.1 document. Handlers never see unvalidated input.
  */
 import crypto from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -12,7 +14,11 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from '../lib/logger';
 import { AppError } from '../lib/errors';
+import { isDatabaseUnavailable } from '../lib/db';
+import { isTemporalUnavailable } from '../lib/temporal';
+import { runInRequestContext, type RequestContext } from '../lib/request-context';
 import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
+import { NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
 import { authenticate, type AuthContext } from './auth';
 import { errorSchema } from './schemas';
 
@@ -89,7 +95,13 @@ function describe(part: string, e: ErrorObject): { field: string; message: strin
     return { field: f, message: `${f} is not allowed here` };
   }
   if (e.keyword === 'enum') {
+    const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+    if (allowed.length > 12) return { field: base, message: `${base} must be one of the ${allowed.length} values the OpenAPI document lists (GET /openapi.json)` };
     return { field: base, message: `${base} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+  }
+  if (e.keyword === 'pattern') {
+    const rule = PATTERN_RULES[(e.params as { pattern: string }).pattern];
+    if (rule) return { field: base, message: `${base} must be ${rule}` };
   }
   if (e.keyword === 'const') {
     return { field: base, message: `${base} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
@@ -101,44 +113,99 @@ function validator(schema: JsonSchema | undefined, coerce: boolean): ValidateFun
   return schema ? (coerce ? ajvCoercing : ajv).compile(schema) : null;
 }
 
-/** The first string (or key) holding a control character other than tab/newline, e.g. NUL, which databases refuse. */
-function controlCharacterAt(value: unknown, at: string): string | null {
-  // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  if (typeof value === 'string') return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(value) ? at : null;
-  if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) {
-      const hit = controlCharacterAt(v, `${at}[${i}]`);
-      if (hit) return hit;
-    }
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const hit = controlCharacterAt(k, `${at}.${k}`) ?? controlCharacterAt(v, `${at}.${k}`);
-      if (hit) return hit;
+const PATTERN_RULES: Record<string, string> = {
+  [TEXT_PATTERN]: `text with ${TEXT_RULES.text}`,
+  [SINGLE_LINE_PATTERN]: TEXT_RULES.singleLine,
+  [NAME_PATTERN]: TEXT_RULES.name,
+};
+
+/**
+ * Deepest nesting of arrays and objects the API reads (no route's schema comes close); deeper input is a 400
+ * before anything else looks at it.
+ */
+export const MAX_INPUT_DEPTH = 32;
+
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+/** With the `u` flag, a surrogate class matches only an unpaired surrogate. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
+const badText = (s: string) => CONTROL.test(s) || LONE_SURROGATE.test(s);
+
+/**
+ * Walks the input (iteratively: no input shape can overflow the stack) and refuses nesting deeper than
+ * MAX_INPUT_DEPTH, and any string or key holding a control character other than tab/line breaks (NUL and
+ * friends, which databases refuse) or a lone surrogate. The schemas state the same rules as patterns
+ * (domain/text.ts); this walk also covers keys and whatever a schema leaves open.
+ */
+function checkInput(data: unknown, part: string): void {
+  const stack: [unknown, string, number][] = [[data, part, 0]];
+  const bad = (at: string) => new AppError(400, 'validation_failed', `${at} must not contain control characters or lone surrogates`, at);
+  while (stack.length) {
+    const [value, at, depth] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (badText(value)) throw bad(at);
+    } else if (value !== null && typeof value === 'object') {
+      if (depth >= MAX_INPUT_DEPTH) throw new AppError(400, 'validation_failed', `${part} is nested deeper than ${MAX_INPUT_DEPTH} levels`, part);
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], `${at}[${i}]`, depth + 1]);
+      } else {
+        for (const k of Object.keys(value)) {
+          if (badText(k)) throw bad(`${at}.${k.replace(/[^\x20-\x7e]/g, '?')}`);
+          stack.push([(value as Record<string, unknown>)[k], `${at}.${k}`, depth + 1]);
+        }
+      }
     }
   }
-  return null;
 }
 
 function check(v: ValidateFunction | null, part: string, data: unknown): void {
-  const bad = controlCharacterAt(data, part);
-  if (bad) throw new AppError(400, 'validation_failed', `${bad} must not contain control characters`, bad);
+  checkInput(data, part);
   if (v && !v(data)) {
     const { field, message } = describe(part, v.errors![0]);
     throw new AppError(400, 'validation_failed', message, field);
   }
 }
 
+/**
+ * The text rule on every string the API reads: a string schema without a pattern, an enum, a const or a
+ * format gets the single-line pattern (the name pattern, "something visible", when it may not be empty).
+ * Applied to the input schemas of every route, for the validators and the OpenAPI document alike, so the
+ * document states what the server enforces. Multi-line fields say so with `pattern: TEXT_PATTERN`.
+ */
+export function withTextRules(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  const types = ([] as unknown[]).concat(schema.type ?? []);
+  if (types.includes('string') && !('pattern' in schema) && !('enum' in schema) && !('const' in schema) && !('format' in schema)) {
+    out.pattern = typeof schema.minLength === 'number' && schema.minLength >= 1 ? NAME_PATTERN : SINGLE_LINE_PATTERN;
+  }
+  const sub = (x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? withTextRules(x as JsonSchema) : x);
+  if (schema.properties) out.properties = Object.fromEntries(Object.entries(schema.properties as Record<string, JsonSchema>).map(([k, v]) => [k, sub(v)]));
+  if (schema.items) out.items = sub(schema.items);
+  if (schema.additionalProperties && typeof schema.additionalProperties === 'object') out.additionalProperties = sub(schema.additionalProperties);
+  for (const k of ['anyOf', 'oneOf', 'allOf'] as const) if (Array.isArray(schema[k])) out[k] = (schema[k] as unknown[]).map(sub);
+  return out;
+}
+
+/** The route with the text rule on each of its input schemas. */
+function hardened(r: RouteDef): RouteDef {
+  const w = (s?: JsonSchema) => (s ? withTextRules(s) : s);
+  return { ...r, params: w(r.params), query: w(r.query), headers: w(r.headers), body: w(r.body) };
+}
+
 export interface RouterOptions {
   log: Logger;
   /** check every response body against its schema (tests turn it on) */
   validateResponses?: boolean;
+  /** runs each handler (e.g. inside a deadline for the Temporal calls it makes) */
+  around?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 const toExpressPath = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
 
-export function buildRouter(routes: RouteDef[], opts: RouterOptions): express.Router {
+export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.Router {
   const router = express.Router();
-  for (const route of routes) {
+  const around = opts.around ?? (<T>(fn: () => Promise<T>) => fn());
+  for (const route of declared.map(hardened)) {
     const v = {
       params: validator(route.params, true),
       query: validator(route.query, true),
@@ -148,81 +215,120 @@ export function buildRouter(routes: RouteDef[], opts: RouterOptions): express.Ro
     };
     router[route.method](toExpressPath(route.path), async (req: Request, res: Response) => {
       const log = res.locals.log as Logger;
-      const requestId = res.locals.requestId as string;
-      let auth: AuthContext | null = null;
-      if (route.permission) {
-        auth = await authenticate(req.header('authorization'));
-        const allowed = PERMISSIONS[route.permission] as readonly string[];
-        if (!allowed.includes(auth.role)) {
-          throw new AppError(403, 'forbidden', `the role ${auth.role} may not ${route.summary.toLowerCase()} (allowed: ${allowed.join(', ')})`);
+      const context = res.locals.context as RequestContext;
+      await runInRequestContext(context, async () => {
+        let auth: AuthContext | null = null;
+        if (route.permission) {
+          auth = await authenticate(req.header('authorization'), log);
+          context.userId = auth.user._id;
+          context.partnerId = auth.partnerId;
+          const allowed = PERMISSIONS[route.permission] as readonly string[];
+          if (!allowed.includes(auth.role)) {
+            throw new AppError(403, 'forbidden', `the role ${auth.role} may not ${route.summary.toLowerCase()} (allowed: ${allowed.join(', ')})`);
+          }
+          if (allowed.every(isPartnerRole) && !auth.partnerId) {
+            throw new AppError(403, 'forbidden', 'this route is for partner users');
+          }
         }
-        if (allowed.every(isPartnerRole) && !auth.partnerId) {
-          throw new AppError(403, 'forbidden', 'this route is for partner users');
+        const params = { ...req.params };
+        const query = { ...(req.query as Record<string, unknown>) };
+        const headers: Record<string, unknown> = {};
+        for (const name of Object.keys((route.headers?.properties as object) ?? {})) {
+          const value = req.header(name);
+          if (value !== undefined) headers[name] = value;
         }
-        res.locals.log = log.child({ userId: auth.user._id, partnerId: auth.partnerId });
-      }
-      const params = { ...req.params };
-      const query = { ...(req.query as Record<string, unknown>) };
-      const headers: Record<string, unknown> = {};
-      for (const name of Object.keys((route.headers?.properties as object) ?? {})) {
-        const value = req.header(name);
-        if (value !== undefined) headers[name] = value;
-      }
-      check(v.params, 'path', params);
-      check(v.query, 'query', query);
-      check(v.headers, 'header', headers);
-      if (route.body) {
-        if (req.body === undefined || req.body === null || typeof req.body !== 'object') {
-          throw new AppError(400, 'validation_failed', 'body must be a JSON object (Content-Type: application/json)', 'body');
+        check(v.params, 'path', params);
+        check(v.query, 'query', query);
+        check(v.headers, 'header', headers);
+        if (route.body) {
+          if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+            throw new AppError(400, 'validation_failed', 'body must be a JSON object (Content-Type: application/json)', 'body');
+          }
+          check(v.body, 'body', req.body);
         }
-        check(v.body, 'body', req.body);
-      }
-      const reply = await route.handler({ params, query, body: route.multipart ? undefined : req.body, headers, auth: auth as AuthContext, requestId, log: res.locals.log as Logger, request: req });
-      if (reply.body instanceof Readable) {
-        const stream = reply.body;
-        if (opts.validateResponses && !v.responses.has(reply.status)) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
+        const reply = await around(() =>
+          route.handler({ params, query, body: route.multipart ? undefined : req.body, headers, auth: auth as AuthContext, requestId: context.requestId, log, request: req }),
+        );
+        if (reply.body instanceof Readable) {
+          if (opts.validateResponses && !v.responses.has(reply.status)) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
+          for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
+          res.status(reply.status);
+          try {
+            // a failure or a client gone mid-way destroys both ends: the client sees a cut body, never a short file
+            await pipeline(reply.body, res);
+          } catch (e) {
+            if (!res.headersSent) throw e;
+            log.warn({ err: e }, 'streamed response cut short');
+          }
+          return;
+        }
+        if (opts.validateResponses) {
+          const rv = v.responses.get(reply.status);
+          if (rv === undefined) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
+          if (rv && !rv(reply.body)) throw new Error(`${route.operationId} ${reply.status} response breaks its schema: ${ajv.errorsText(rv.errors)}`);
+        }
         for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
-        res.status(reply.status);
-        try {
-          // a failure or a client gone mid-way destroys both ends: the client sees a cut body, never a short file
-          await pipeline(stream, res);
-        } catch (e) {
-          if (!res.headersSent) throw e;
-          (res.locals.log as Logger).warn({ err: e }, 'streamed response cut short');
-        }
-        return;
-      }
-      if (opts.validateResponses) {
-        const rv = v.responses.get(reply.status);
-        if (rv === undefined) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
-        if (rv && !rv(reply.body)) throw new Error(`${route.operationId} ${reply.status} response breaks its schema: ${ajv.errorsText(rv.errors)}`);
-      }
-      for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
-      if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
-      else res.status(reply.status).json(reply.body);
+        if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
+        else res.status(reply.status).json(reply.body);
+      });
     });
   }
   return router;
 }
 
-/** Request id (from X-Request-Id when sane, else new) and a request-scoped logger. */
+/**
+ * 405 with `Allow` for a path that exists with other methods (HEAD is allowed wherever GET is, as Express
+ * answers it); other paths fall through to the 404.
+ */
+export function methodNotAllowed(declared: { method: string; path: string }[]) {
+  const byPath = new Map<string, Set<string>>();
+  for (const r of declared) {
+    const set = byPath.get(r.path) ?? new Set<string>();
+    set.add(r.method.toUpperCase());
+    if (r.method === 'get') set.add('HEAD');
+    byPath.set(r.path, set);
+  }
+  const matchers = [...byPath].map(([p, methods]) => ({
+    re: new RegExp(`^${p.split(/\{\w+\}/).map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`, 'i'),
+    allow: [...methods].sort().join(', '),
+  }));
+  return (req: Request, res: Response, next: NextFunction) => {
+    const m = matchers.find((x) => x.re.test(req.path));
+    if (!m) return next();
+    res.setHeader('Allow', m.allow);
+    next(new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}; allowed: ${m.allow}`));
+  };
+}
+
+/** For express.json: a body that is not valid UTF-8 is refused before decoding would turn it into U+FFFD. */
+export function verifyUtf8(_req: IncomingMessage, _res: unknown, buf: Buffer): void {
+  if (!isUtf8(buf)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'invalid_utf8' });
+}
+
+/**
+ * Request id (from X-Request-Id when sane, else new), the request context (lib/request-context.ts: log lines
+ * inside the request carry its id) and one log line per request.
+ */
 export function requestContext(log: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     const incoming = req.header('x-request-id');
     const requestId = incoming && /^[\w.:-]{1,100}$/.test(incoming) ? incoming : crypto.randomUUID();
     const started = process.hrtime.bigint();
+    const context: RequestContext = { requestId };
     res.locals.requestId = requestId;
-    res.locals.log = log.child({ requestId });
+    res.locals.context = context;
+    res.locals.log = log;
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
-      (res.locals.log as Logger).info(
-        { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
-        'request',
-      );
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      runInRequestContext(context, () => log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms }, 'request'));
     });
     next();
   };
 }
+
+/** Seconds a client should wait before retrying when a server the API depends on is unavailable. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** The one error shape: `{ error: { status, code, message, field?, requestId } }`. */
 export function errorHandler() {
@@ -232,6 +338,13 @@ export function errorHandler() {
     let e: AppError;
     const anyErr = err as { type?: string; status?: number; message?: string };
     if (err instanceof AppError) e = err;
+    else if (isDatabaseUnavailable(err)) {
+      log?.warn({ err }, 'database unavailable');
+      e = new AppError(503, 'database_unavailable', `the database is unavailable; retry in ${RETRY_AFTER_SECONDS} s`);
+    } else if (isTemporalUnavailable(err)) {
+      log?.warn({ err }, 'temporal unavailable');
+      e = new AppError(503, 'temporal_unavailable', `the workflow service (Temporal) is unavailable or did not answer in time; retry in ${RETRY_AFTER_SECONDS} s (with the same Idempotency-Key, where there is one)`);
+    } else if (anyErr?.type === 'invalid_utf8') e = new AppError(400, 'invalid_encoding', 'the body is not valid UTF-8', 'body');
     else if (anyErr?.type === 'entity.parse.failed') e = new AppError(400, 'invalid_json', 'the body is not valid JSON', 'body');
     else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'the body is too large', 'body');
     else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
@@ -243,6 +356,8 @@ export function errorHandler() {
     const body: Record<string, unknown> = { status: e.status, code: e.code, message: e.message, requestId };
     if (e.field) body.field = e.field;
     if (e.details !== undefined) body.details = e.details;
+    if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+    if (res.headersSent) return;
     res.status(e.status).json({ error: body });
   };
 }
@@ -258,11 +373,13 @@ const COMMON_ERRORS: Record<number, string> = {
   401: 'No valid bearer token.',
   403: "The caller's role may not do this.",
   404: 'Not found, or it belongs to another partner.',
+  405: 'The path exists but not with this method; `Allow` lists the methods it has.',
   409: 'Conflicts with the current state.',
   413: 'The body is larger than 1 MB.',
   415: 'The content type is not accepted.',
   422: 'Refused by a business rule; `code` says which.',
   500: 'An unexpected error; quote the request id when reporting it.',
+  503: 'A server the API depends on is unavailable (`code`: database_unavailable or temporal_unavailable); retry after `Retry-After` seconds. Nothing was changed unless `message` says the outcome is unknown.',
 };
 
 const REQUEST_ID_HEADER = 'the request id: the X-Request-Id sent (letters, digits, . _ : -, up to 100) or a new one; it follows the request into the workflows it starts and every log line';
@@ -282,7 +399,7 @@ function parametersFrom(schema: JsonSchema | undefined, where: 'path' | 'query' 
 
 export function openApiDocument(routes: RouteDef[], info: { title: string; version: string; description: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const r of routes) {
+  for (const r of routes.map(hardened)) {
     const responses: Record<string, unknown> = {};
     const headersOf = (extra: Record<string, string> = {}) =>
       Object.fromEntries(Object.entries({ 'X-Request-Id': REQUEST_ID_HEADER, ...extra }).map(([name, description]) => [name, { description, schema: { type: 'string' } }]));
@@ -296,9 +413,11 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
     const errs = new Set<number>([...(r.errors ?? []), 500]);
     if (r.params || r.query || r.headers || r.body) errs.add(400);
     if (r.body || r.multipart) errs.add(413);
-    if (r.permission) [401, 403].forEach((s) => errs.add(s));
+    if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
     for (const s of [...errs].sort()) {
-      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers: headersOf(), content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      if (responses[String(s)]) continue; // the route's own (e.g. /health's 503)
+      const headers = s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : headersOf();
+      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,

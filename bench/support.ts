@@ -237,8 +237,10 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
       `3. Support requests: ${n} filed through the API, ${concurrency} in flight, in ${rounds} rounds (each answered once its workflow recorded it)`,
       `  ${''.padEnd(52)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}`,
       row('POST /support-requests -> 201', filing),
-      `  worker memory: ${memory.openTicketWorkflows} open ticket workflows; RSS grew ${memory.rssGrowthMiB} MiB over the ${memory.measuredOver} filed,`,
-      `    about ${memory.rssPerWorkflowKiB} KiB per open ticket workflow (worker + API + load in one process; main-isolate heap ${memory.mainHeapGrowthMiB} MiB of it)`,
+      `  worker memory: ${memory.openTicketWorkflows} open ticket workflows; process RSS changed by ${memory.rssGrowthMiB} MiB over the ${memory.measuredOver} filed (now ${memory.rssNowMiB} MiB):`,
+      memory.rssGrowthMiB > 0
+        ? `    about ${memory.rssPerWorkflowKiB} KiB per open ticket workflow (worker + API + load in one process, so an upper bound; main-isolate heap ${memory.mainHeapGrowthMiB} MiB of it)`
+        : `    below the measurement's noise at this count: file more (BENCH_SUPPORT_N) to resolve it`,
       '',
       `4. Support queue: first page (${pageLength} of ${openTickets} open tickets; ${queueInserted} of them INSERTED DIRECTLY, without workflows), ${queueConcurrency} in flight, ${ctx.readSeconds} s each`,
       `  ${''.padEnd(52)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}`,

@@ -18,8 +18,8 @@ async function main() {
     process.stderr.write(`configuration: ${(e as Error).message}\n`);
     process.exit(2);
   }
-  await connectDatabase(config.MONGODB_URI);
-  const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
+  await connectDatabase(config.MONGODB_URI, { timeouts: 'api' });
+  const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, { failFast: true });
   const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
   const app = createApi({ client, mailer, log, taskQueue: config.TEMPORAL_TASK_QUEUE, reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS, support, attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET } });
   const server = http.createServer(app);

@@ -1,7 +1,9 @@
 /**
  * Seeds the demonstration partner (idempotent): the product catalog, a partner, one user per role with
- * an API token, and customers in several markets. Tokens are written to <DATA_DIR>/demo-tokens.json on
- * the first run (the database keeps only their hashes) and printed on every run.
+ * an API token, and customers in several markets. Tokens are written to <DATA_DIR>/demo-tokens.json (0600;
+ * the database keeps only their hashes). Secrets never go into logs: the tokens are printed only to a
+ * terminal, or with --print-tokens (e.g. `docker compose run --rm seed`, which has a terminal);
+ * `npm start`, whose seed output goes to data/logs/seed.log, prints them from the file instead.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,8 +13,7 @@ import { AppError } from '../lib/errors';
 import { ROLES, isPartnerRole } from '../domain/roles';
 import { seedCatalog } from '../services/catalog';
 import { createCustomer } from '../services/customers';
-import { ensurePartner, ensureUser, issueToken } from '../services/users';
-import { ApiToken } from '../models';
+import { ensurePartner, ensureUser, issueToken, tokenIsUsable } from '../services/users';
 
 export const DEMO_PARTNER = { id: 'demo-partner', name: 'Contoso Cloud Partners', email: 'billing@contoso-partners.example' };
 
@@ -48,7 +49,7 @@ export async function seedDemo(tokensFile: string): Promise<DemoToken[]> {
     const email = `${role}@${partner ? 'contoso-partners' : 'csp-desk-support'}.example`;
     const user = await ensureUser({ name: `Demo ${role}`, email, role, partnerId: partner ? DEMO_PARTNER.id : null });
     const known = saved.find((t) => t.email === email);
-    const stillValid = known && (await ApiToken.exists({ userId: user._id }));
+    const stillValid = known && (await tokenIsUsable(known.token));
     tokens.push({ name: user.name, email, role, token: stillValid ? known.token : await issueToken(user._id, 'demo') });
   }
   try {
@@ -68,8 +69,12 @@ async function main() {
   const tokens = await seedDemo(path.join(dataDir, 'demo-tokens.json'));
   await disconnectDatabase();
   process.stdout.write(`${JSON.stringify({ partner: DEMO_PARTNER.id, customers: DEMO_CUSTOMERS.length, tokensFile: path.join(dataDir, 'demo-tokens.json') })}\n`);
-  // tokens exist only here and in the file: print them, for `docker compose run --rm seed` among others
-  for (const t of tokens) process.stdout.write(`${JSON.stringify({ role: t.role, email: t.email, token: t.token })}\n`);
+  // tokens exist only here and in the file: print them to a person, never into a log file
+  if (process.stdout.isTTY || process.argv.includes('--print-tokens')) {
+    for (const t of tokens) process.stdout.write(`${JSON.stringify({ role: t.role, email: t.email, token: t.token })}\n`);
+  } else {
+    process.stdout.write(`${JSON.stringify({ tokens: `not printed (output is not a terminal); read ${path.join(dataDir, 'demo-tokens.json')} or run with --print-tokens` })}\n`);
+  }
 }
 
 if (require.main === module) {

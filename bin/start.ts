@@ -8,8 +8,10 @@
  *   3. Runs dist/bin/seed.js, prints `<DATA_DIR>/demo-tokens.json`, starts dist/bin/worker.js and dist/bin/api.js,
  *      waits for GET /health, files the demo support requests (dist/bin/seed-tickets.js, through the workflows)
  *      and prints a summary.
- *   4. Ctrl-C / SIGTERM stops everything in reverse order; a child dying unexpectedly stops everything too
- *      (exit status 1, naming the log to read).
+ *   4. A worker or API that dies is started again after a backoff (1 s, 2 s, 4 s ... 30 s; stack/supervisor.ts),
+ *      with a log line; one that keeps failing (5 crashes within 2 minutes) stops everything (exit status 1,
+ *      naming the log to read), and so does a server (PostgreSQL, FerretDB, Temporal) dying.
+ *   5. Ctrl-C / SIGTERM stops everything in reverse order.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +23,7 @@ import { defaultDataDir, ROOT } from '../stack/paths';
 import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
 import { startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
 import { killAllSync, spawnManaged, tailFile, waitUntil, type ManagedProcess } from '../stack/process';
+import { supervise, type Supervised } from '../stack/supervisor';
 import { startTemporalDev } from '../stack/temporal';
 
 /** Used when .env.example is missing; the same values as lib/config.ts and .env.example. */
@@ -308,14 +311,32 @@ async function main(): Promise<void> {
   });
   if (shuttingDown) return;
 
+  // the worker and the API are restarted when they crash (backoff 1 s, 2 s, 4 s ... 30 s); given up, stopping
+  // everything, only when one keeps failing (5 crashes within 2 minutes)
+  const keepRunning = (name: 'worker' | 'api', label: string, js: string): Supervised => {
+    const entry: LockEntry = { name, pid: 0, match: `${name}.js`, group: true };
+    const supervised = supervise({
+      name,
+      start: () => spawnManaged({ name, command: process.execPath, args: [js], env, cwd: ROOT, logFile: path.join(logs, `${name}.log`), console: 'stdout' }),
+      log: say,
+      onStart: (proc) => {
+        entry.pid = proc.pid;
+        lock?.update(lockEntries);
+      },
+      onGiveUp: (reason, tail) => {
+        if (shuttingDown) return;
+        const rel = show(path.join(logs, `${name}.log`));
+        if (tail) out(`[stack] last lines of ${rel}:\n${tail.replace(/^/gm, '    ')}`);
+        say(`${label} keeps failing (${reason}): stopping the stack; read ${rel}`);
+        void shutdown(1, `${label} keeps failing`);
+      },
+    });
+    register({ name: label, stop: () => supervised.stop(name === 'worker' ? 15_000 : 10_000) }, entry);
+    return supervised;
+  };
   say('starting the worker (dist/bin/worker.js)');
-  const worker = spawnManaged({ name: 'worker', command: process.execPath, args: [workerJs], env, cwd: ROOT, logFile: path.join(logs, 'worker.log'), console: 'stdout' });
-  register({ name: 'worker', stop: () => worker.stop(15_000).then(() => undefined) }, { name: 'worker', pid: worker.pid, match: 'worker.js', group: true });
-  watch(worker);
-
-  const api = spawnManaged({ name: 'api', command: process.execPath, args: [apiJs], env, cwd: ROOT, logFile: path.join(logs, 'api.log'), console: 'stdout' });
-  register({ name: 'API', stop: () => api.stop(10_000).then(() => undefined) }, { name: 'api', pid: api.pid, match: 'api.js', group: true });
-  watch(api);
+  const worker = keepRunning('worker', 'worker', workerJs);
+  const api = keepRunning('api', 'API', apiJs);
   const apiUrl = `http://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${apiPort}`;
   await step(`starting the API (dist/bin/api.js), waiting for ${apiUrl}/health`, () =>
     waitUntil(
@@ -328,7 +349,7 @@ async function main(): Promise<void> {
         timeoutMs: 90_000,
         intervalMs: 300,
         abort: () => {
-          if (!api.running || !worker.running || shuttingDown) throw new StartError('a process stopped while starting');
+          if (api.gaveUp || worker.gaveUp || shuttingDown) throw new StartError('a process kept failing while starting');
         },
       },
     ),

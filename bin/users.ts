@@ -1,14 +1,18 @@
 /**
  * Users and API tokens.
  *   npm run users -- partner --id ID --name NAME --email EMAIL
- *   npm run users -- create --name NAME --email EMAIL --role ROLE [--partner ID]   (prints a new token)
- *   npm run users -- token --email EMAIL                                            (prints a new token)
+ *   npm run users -- create --name NAME --email EMAIL --role ROLE [--partner ID] [--label L] [--expires-in-days N]
+ *       a new user and their first token (printed once); refuses an email that exists
+ *   npm run users -- token --email EMAIL [--label L] [--expires-in-days N]     a new token for a user (printed once)
+ *   npm run users -- tokens --email EMAIL                                      a user's tokens (never the secrets)
+ *   npm run users -- revoke --id TOKEN_ID                                      revokes a token (tok_...)
  *   npm run users -- list
+ * Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 bad configuration.
  */
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { ROLES, type Role } from '../domain/roles';
-import { ensurePartner, ensureUser, issueToken } from '../services/users';
+import { AUTH_CACHE_TTL_MS, MAX_TOKEN_DAYS, createToken, createUser, ensurePartner, listTokens, revokeTokenById } from '../services/users';
 import { User } from '../models';
 
 function args(argv: string[]): { command: string; flags: Record<string, string> } {
@@ -26,30 +30,54 @@ function need(flags: Record<string, string>, name: string): string {
   return flags[name];
 }
 
+function expiry(flags: Record<string, string>): number | null {
+  const raw = flags['expires-in-days'];
+  if (raw === undefined) return null;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_TOKEN_DAYS) throw new Error(`--expires-in-days must be a whole number of days from 1 to ${MAX_TOKEN_DAYS}`);
+  return n;
+}
+
+async function userByEmail(email: string) {
+  const user = await User.findOne({ email: email.toLowerCase() }).lean();
+  if (!user) throw new Error(`no user with email ${email}`);
+  return user;
+}
+
+const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
+
 async function main() {
   const { command, flags } = args(process.argv.slice(2));
   if (command === 'help') {
-    process.stdout.write(`usage: users partner|create|token|list [--flags]\nroles: ${ROLES.join(', ')}\n`);
+    process.stdout.write(`usage: users partner|create|token|tokens|revoke|list [--flags]\nroles: ${ROLES.join(', ')}\n`);
     return;
   }
   const config = loadConfigOrExit();
   await connectDatabase(config.MONGODB_URI);
   try {
     if (command === 'partner') {
-      const p = await ensurePartner({ id: need(flags, 'id'), name: need(flags, 'name'), email: need(flags, 'email') });
-      process.stdout.write(`${JSON.stringify(p)}\n`);
+      print(await ensurePartner({ id: need(flags, 'id'), name: need(flags, 'name'), email: need(flags, 'email') }));
     } else if (command === 'create') {
-      const user = await ensureUser({ name: need(flags, 'name'), email: need(flags, 'email'), role: need(flags, 'role') as Role, partnerId: flags.partner ?? null });
-      const token = await issueToken(user._id, flags.label ?? 'cli');
-      process.stdout.write(`${JSON.stringify({ userId: user._id, role: user.role, partnerId: user.partnerId, token })}\n`);
+      const days = expiry(flags);
+      const user = await createUser({ name: need(flags, 'name'), email: need(flags, 'email'), role: need(flags, 'role') as Role, partnerId: flags.partner ?? null });
+      const { token, view } = await createToken(user._id, { label: flags.label ?? 'cli', expiresInDays: days });
+      print({ userId: user._id, role: user.role, partnerId: user.partnerId, tokenId: view.id, expiresAt: view.expiresAt, token });
     } else if (command === 'token') {
-      const user = await User.findOne({ email: need(flags, 'email').toLowerCase() }).lean();
-      if (!user) throw new Error(`no user with email ${flags.email}`);
-      process.stdout.write(`${JSON.stringify({ userId: user._id, token: await issueToken(user._id, flags.label ?? 'cli') })}\n`);
+      const days = expiry(flags);
+      const user = await userByEmail(need(flags, 'email'));
+      const { token, view } = await createToken(user._id, { label: flags.label ?? 'cli', expiresInDays: days });
+      print({ userId: user._id, role: user.role, partnerId: user.partnerId, tokenId: view.id, expiresAt: view.expiresAt, token });
+    } else if (command === 'tokens') {
+      const user = await userByEmail(need(flags, 'email'));
+      for (const t of await listTokens(user._id)) print(t);
+    } else if (command === 'revoke') {
+      const t = await revokeTokenById(need(flags, 'id'));
+      print(t);
+      process.stderr.write(`users: token ${t.id} revoked; API processes that used it in the last ${AUTH_CACHE_TTL_MS / 1000} s refuse it within ${AUTH_CACHE_TTL_MS / 1000} s\n`);
     } else if (command === 'list') {
-      for (const u of await User.find().sort({ partnerId: 1, email: 1 }).lean()) process.stdout.write(`${JSON.stringify({ id: u._id, email: u.email, role: u.role, partnerId: u.partnerId })}\n`);
+      for (const u of await User.find().sort({ partnerId: 1, email: 1 }).lean()) print({ id: u._id, email: u.email, role: u.role, partnerId: u.partnerId });
     } else {
-      throw new Error(`unknown command ${command}: use partner, create, token or list`);
+      throw new Error(`unknown command ${command}: use partner, create, token, tokens, revoke or list`);
     }
   } finally {
     await disconnectDatabase();

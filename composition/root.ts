@@ -6,12 +6,16 @@ import type { Client } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import type express from 'express';
+import { heartbeatWhileRunning } from '../lib/keepalive';
 import type { Logger } from '../lib/logger';
 import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp } from '../api/app';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
 import type { SupportSettings } from '../services/support';
+
+/** How long a workflow task waits for the worker that holds the workflow in its cache before any worker takes it. */
+export const STICKY_TIMEOUT = '3 seconds';
 
 /** The production workflows (the benchmark passes a bundle of its own). */
 export const WORKFLOWS_PATH = require.resolve('../workflows');
@@ -40,6 +44,10 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     activities: { ...buildActivities(deps), ...(deps.extraActivities ?? {}) },
+    // activities with a heartbeat timeout heartbeat while they run (a lost attempt is retried within seconds)
+    interceptors: { activity: [heartbeatWhileRunning] },
+    // a workflow cached on a worker that died moves to another after this long (the default is 10 s)
+    stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
   });
 }

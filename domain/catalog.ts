@@ -5,21 +5,22 @@
  */
 import { mulDiv } from './money';
 
-export type ProductKind =
-  | 'azure-reservation'
-  | 'server-subscription'
-  | 'perpetual-software'
-  | 'extended-security-update'
-  | 'linux-software-plan';
+/** Each enum is defined once here; the TypeScript types and the API's JSON schemas both come from it. */
+export const PRODUCT_KINDS = ['azure-reservation', 'server-subscription', 'perpetual-software', 'extended-security-update', 'linux-software-plan'] as const;
+export type ProductKind = (typeof PRODUCT_KINDS)[number];
+export const BILLING_TYPES = ['subscription', 'perpetual'] as const;
+export const CANCELLATION_MODES = ['standard-window', 'support-request-only', 'never'] as const;
+export const DELIVERABLES = ['activation-key', 'azure-reservation', 'software-plan'] as const;
 
-export type Billing = { type: 'subscription'; termMonths: number } | { type: 'perpetual' };
+export type Billing = { type: Extract<(typeof BILLING_TYPES)[number], 'subscription'>; termMonths: number } | { type: Extract<(typeof BILLING_TYPES)[number], 'perpetual'> };
 
+type CancellationMode = (typeof CANCELLATION_MODES)[number];
 export type CancellationPolicy =
-  | { mode: 'standard-window'; windowDays: number }
-  | { mode: 'support-request-only' }
-  | { mode: 'never' };
+  | { mode: Extract<CancellationMode, 'standard-window'>; windowDays: number }
+  | { mode: Extract<CancellationMode, 'support-request-only'> }
+  | { mode: Extract<CancellationMode, 'never'> };
 
-export type Deliverable = 'activation-key' | 'azure-reservation' | 'software-plan';
+export type Deliverable = (typeof DELIVERABLES)[number];
 
 export interface DownloadOptions {
   versions: string[];

@@ -2,8 +2,11 @@
 import type { TaxLine } from './orders';
 import { sum } from './money';
 
+export const LEDGER_LINE_KINDS = ['charge', 'credit'] as const;
+export type LedgerLineKind = (typeof LEDGER_LINE_KINDS)[number];
+
 export interface InvoiceLineInput {
-  kind: 'charge' | 'credit';
+  kind: LedgerLineKind;
   amount: number;
   currency: string;
   tax: TaxLine;

@@ -4,9 +4,11 @@ import type { Product } from './catalog';
 export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+export const TAX_TREATMENTS = ['inclusive', 'exclusive'] as const;
+
 export interface TaxLine {
   /** prices include tax (Australia, Brazil) or exclude it (everywhere else) */
-  treatment: 'inclusive' | 'exclusive';
+  treatment: (typeof TAX_TREATMENTS)[number];
   /** the rate in basis points where tax is included */
   rateBps: number | null;
   /** the tax portion of the amount, where tax is included; null where it is excluded */

@@ -38,6 +38,8 @@ export const PERMISSIONS = {
   cancelOrders: ['admin-agent'],
   /** read the partner's monthly invoices */
   readInvoices: ['global-admin', 'account-admin', 'admin-agent'],
+  /** list, create and revoke one's own API tokens (every role) */
+  manageOwnTokens: [...ROLES],
   /** file a customer support request (the document's "Submit a customer support request": Admin agent, Global admin) */
   fileSupportRequests: ['admin-agent', 'global-admin'],
   /** see support requests (partners: their own partner's; support: all), reply to them */

@@ -5,10 +5,11 @@
  */
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
+import type { FromSchema } from 'json-schema-to-ts';
 
 export const configSchema = {
   type: 'object',
-  additionalProperties: true,
+  additionalProperties: false,
   properties: {
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'interface the API listens on' },
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'API port' },
@@ -31,27 +32,11 @@ export const configSchema = {
   required: [],
 } as const;
 
-export interface Config {
-  HOST: string;
-  PORT: number;
-  PUBLIC_BASE_URL: string;
-  LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  TEMPORAL_ADDRESS: string;
-  TEMPORAL_NAMESPACE: string;
-  TEMPORAL_TASK_QUEUE: string;
-  MONGODB_URI: string;
-  SMTP_URL: string;
-  MAIL_FROM: string;
-  CANCELLATION_REMINDER_DAYS: number;
-  INVOICE_CLOSE_CRON: string;
-  SUPPORT_POLICY_FILE: string;
-  SUPPORT_APPROVAL_LIMIT: number;
-  SUPPORT_REOPEN_DAYS: number;
-  ATTACHMENT_MAX_BYTES: number;
-  ATTACHMENT_MAX_PER_TICKET: number;
-}
+/** The configuration's type, derived from its schema (a property with a default is always present). */
+export type Config = FromSchema<typeof configSchema>;
 
-export const CONFIG_KEYS = Object.keys(configSchema.properties) as (keyof Config)[];
+export type ConfigKey = keyof typeof configSchema.properties;
+export const CONFIG_KEYS = Object.keys(configSchema.properties) as ConfigKey[];
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {

@@ -2,9 +2,28 @@
 import mongoose from 'mongoose';
 import { models } from '../models';
 
-export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean } = {}): Promise<typeof mongoose> {
+/**
+ * How long the database may keep a caller waiting. The API fails fast (a request answers 503 within a few
+ * seconds when the database is down or frozen); the worker and the scripts wait longer (an activity that
+ * fails is retried by Temporal anyway).
+ */
+export const DB_TIMEOUTS = {
+  api: { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, socketTimeoutMS: 4000, bufferTimeoutMS: 3000 },
+  default: { serverSelectionTimeoutMS: 10_000, connectTimeoutMS: 10_000, socketTimeoutMS: 60_000, bufferTimeoutMS: 10_000 },
+} as const;
+
+export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean; timeouts?: keyof typeof DB_TIMEOUTS } = {}): Promise<typeof mongoose> {
+  const t = DB_TIMEOUTS[opts.timeouts ?? 'default'];
   mongoose.set('strictQuery', true);
-  await mongoose.connect(uri, { serverSelectionTimeoutMS: 10_000, autoIndex: false });
+  // commands issued while disconnected wait this long for the connection, then fail (503 in the API)
+  mongoose.set('bufferTimeoutMS', t.bufferTimeoutMS);
+  await mongoose.connect(uri, {
+    autoIndex: false,
+    serverSelectionTimeoutMS: t.serverSelectionTimeoutMS,
+    connectTimeoutMS: t.connectTimeoutMS,
+    // a socket silent this long (a frozen server) fails the operation instead of hanging it
+    socketTimeoutMS: t.socketTimeoutMS,
+  });
   if (opts.syncIndexes !== false) await ensureIndexes();
   return mongoose;
 }
@@ -27,4 +46,29 @@ export async function pingDatabase(): Promise<number> {
 
 export async function disconnectDatabase(): Promise<void> {
   await mongoose.disconnect();
+}
+
+const UNAVAILABLE_NAMES = new Set([
+  'MongoServerSelectionError',
+  'MongooseServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoTopologyClosedError',
+  'MongoNotConnectedError',
+  'MongoPoolClearedError',
+  'PoolClearedOnNetworkError',
+  'MongoPoolClosedError',
+  'MongoWaitQueueTimeoutError',
+  'MongoOperationTimeoutError',
+]);
+
+/** True when `e` (or an error it wraps) says the database could not be reached or did not answer in time. */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  for (let x = e, depth = 0; x && typeof x === 'object' && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
+    const err = x as { name?: string; message?: string; code?: unknown };
+    if (err.name && UNAVAILABLE_NAMES.has(err.name)) return true;
+    if (err.name === 'MongooseError' && /buffering timed out|before initial connection/i.test(err.message ?? '')) return true;
+    if (err.name === 'MongoServerError' && err.code === 50) return true; // MaxTimeMSExpired
+  }
+  return false;
 }

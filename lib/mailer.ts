@@ -66,8 +66,22 @@ export interface Mailer {
   close(): void;
 }
 
+/**
+ * nodemailer's own bounds on one send (its defaults are 2 minutes to connect and 10 minutes of silence):
+ * each is well below the email activities' start-to-close timeout (workflows/activity-options.ts), so an
+ * SMTP server that is down or stalls fails the attempt, which Temporal retries, instead of hanging it.
+ */
+export const SMTP_TIMEOUTS = {
+  /** TCP connection (and DNS lookup) */
+  connectionTimeout: 5_000,
+  /** the server's greeting once connected */
+  greetingTimeout: 5_000,
+  /** silence on the socket at any later point (each command's answer, the DATA acceptance) */
+  socketTimeout: 10_000,
+} as const;
+
 export function createMailer(smtpUrl: string, from: string): Mailer {
-  const transport = nodemailer.createTransport(smtpUrl);
+  const transport = nodemailer.createTransport({ url: smtpUrl, ...SMTP_TIMEOUTS });
   return {
     async send(email) {
       await transport.sendMail({ from, to: email.to, subject: email.subject, html: email.html, text: email.text, messageId: email.messageId });

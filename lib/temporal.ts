@@ -1,11 +1,53 @@
 /** Temporal connections and the SDK's logging, shared by the processes, the tests and the benchmark. */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, isGrpcServiceError, makeGrpcRetryInterceptor } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from './logger';
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
-  const connection = await Connection.connect({ address, connectTimeout: '10s' });
+/**
+ * How long the API lets one request wait for Temporal (every client call the request makes shares this
+ * deadline; see api/app.ts). Longer than a healthy order placement or cancellation takes, short enough that a
+ * frozen server gives a 503 rather than a hung request.
+ */
+export const API_TEMPORAL_DEADLINE_MS = 10_000;
+/** Attempts of one call to an unreachable server before it fails (about 1 s of backoff instead of about 20 s). */
+export const API_TEMPORAL_ATTEMPTS = 5;
+
+export interface ClientOptions {
+  /** the API's settings: few retries of an unreachable server, so that requests fail fast (503) */
+  failFast?: boolean;
+}
+
+export async function connectClient(address: string, namespace: string, opts: ClientOptions = {}): Promise<Client> {
+  const connection = await Connection.connect({
+    address,
+    connectTimeout: opts.failFast ? '3s' : '10s',
+    ...(opts.failFast ? { interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: API_TEMPORAL_ATTEMPTS }))] } : {}),
+  });
   return new Client({ connection, namespace });
+}
+
+/** A client that connects on its first call (e.g. to start while Temporal is down), with the API's fail-fast retries. */
+export function lazyClient(address: string, namespace: string): Client {
+  const connection = Connection.lazy({
+    address,
+    connectTimeout: '3s',
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: API_TEMPORAL_ATTEMPTS }))],
+  });
+  return new Client({ connection, namespace });
+}
+
+const UNAVAILABLE_GRPC = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */, 1 /* CANCELLED (our deadline) */]);
+
+/** True when `e` (or an error it wraps) says Temporal could not be reached or did not answer in time. */
+export function isTemporalUnavailable(e: unknown): boolean {
+  for (let x = e, depth = 0; x && typeof x === 'object' && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
+    const err = x as { name?: string; message?: string; code?: unknown };
+    if (isGrpcServiceError(x) && UNAVAILABLE_GRPC.has(x.code)) return true;
+    if (err.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
+    if (err.name === 'ServiceError' && /deadline|unavailable|failed to connect|connect(ion)? (refused|timed out)/i.test(err.message ?? '')) return true;
+    if (err.name === 'TransportError') return true;
+  }
+  return false;
 }
 
 /** Sends the SDK's own logs (workflow `log`, worker lifecycle) through pino as JSON lines. */

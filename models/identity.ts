@@ -30,15 +30,52 @@ userSchema.index({ email: 1 }, { unique: true });
 export const User = model<UserDoc>('User', userSchema, 'users');
 
 export interface ApiTokenDoc {
-  /** sha256 of the token, hex: the token itself is never stored */
+  /** sha256 of the token, hex: the token itself is never stored (the public id is derived from it: services/users.ts tokenId) */
   _id: string;
   userId: string;
   label: string;
   createdAt: Date;
+  /** null: never expires. Set at creation, never changed. */
+  expiresAt?: Date | null;
+  /**
+   * When the token last authenticated a request, to about a minute: a plain `$set` of a timestamp (no
+   * read-modify-write), at most about once a minute per token and process. The only field ever updated.
+   */
+  lastUsedAt?: Date | null;
 }
 export const ApiToken = model<ApiTokenDoc>(
   'ApiToken',
-  new Schema<ApiTokenDoc>({ _id: String, userId: { type: String, required: true, index: true }, label: { type: String, required: true }, createdAt: { type: Date, required: true } }, { versionKey: false }),
+  new Schema<ApiTokenDoc>(
+    {
+      _id: String,
+      userId: { type: String, required: true, index: true },
+      label: { type: String, required: true },
+      createdAt: { type: Date, required: true },
+      expiresAt: { type: Date, default: null },
+      lastUsedAt: { type: Date, default: null },
+    },
+    { versionKey: false },
+  ),
   'apitokens',
 );
 
+/**
+ * A token's revocation: a fact of its own (`_id` = the token's hash, inserted once), not a field of the token,
+ * because the token document is also updated (lastUsedAt) and FerretDB loses one of two concurrent updates of
+ * a document: a revocation must never be lost to a lastUsedAt write.
+ */
+export interface ApiTokenRevocationDoc {
+  _id: string;
+  userId: string;
+  revokedAt: Date;
+  /** the user id that revoked it, or `cli` */
+  revokedBy: string;
+}
+export const ApiTokenRevocation = model<ApiTokenRevocationDoc>(
+  'ApiTokenRevocation',
+  new Schema<ApiTokenRevocationDoc>(
+    { _id: String, userId: { type: String, required: true, index: true }, revokedAt: { type: Date, required: true }, revokedBy: { type: String, required: true } },
+    { versionKey: false },
+  ),
+  'apitokenrevocations',
+);

@@ -1,6 +1,7 @@
 /** Invoice lines (one per charge or credit) and closed months. */
 import { Schema, model } from 'mongoose';
 import type { TaxLine } from '../domain/orders';
+import type { LedgerLineKind } from '../domain/invoice';
 
 const mixed = Schema.Types.Mixed;
 
@@ -12,7 +13,7 @@ export interface LedgerLineDoc {
   customerId: string;
   customerName: string;
   productName: string;
-  kind: 'charge' | 'credit';
+  kind: LedgerLineKind;
   /** signed minor units: charges positive, credits negative */
   amount: number;
   currency: string;

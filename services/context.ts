@@ -1,9 +1,17 @@
-/** Who is calling: the authenticated user, their role and partner, as every service receives it. */
+/** Who is calling (`AuthContext`, as every service receives it) and the current request (its id travels here, not as a parameter). */
 import type { UserDoc } from '../models';
+import { currentRequest } from '../lib/request-context';
 
 export interface AuthContext {
   user: UserDoc;
   role: string;
   /** the caller's partner; null for the support organisation */
   partnerId: string | null;
+  /** the public id of the API token the caller authenticated with */
+  tokenId: string;
+}
+
+/** The id of the request being served, to hand on to the workflows it starts ('' outside a request). */
+export function currentRequestId(): string {
+  return currentRequest()?.requestId ?? '';
 }

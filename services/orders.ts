@@ -19,7 +19,7 @@ import { assessCancellation, type CancellationAssessment, type CancellationRefus
 import type { OrderActor, OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
-import type { AuthContext } from './context';
+import { currentRequestId, type AuthContext } from './context';
 import { namesCustomer, resolveCustomer } from './customers';
 import type { Logger } from '../lib/logger';
 
@@ -100,7 +100,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     return { userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role };
   }
 
-  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, imported: boolean, requestId: string): Promise<OrderTerms> {
+  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, imported: boolean): Promise<OrderTerms> {
     const partner = await Partner.findById(auth.partnerId).lean();
     const notify = [...new Set([partner?.email, auth.user.email].filter((x): x is string => Boolean(x)))];
     return {
@@ -114,7 +114,8 @@ export function createOrderService(deps: OrderServiceDeps) {
       placedBy: actorOf(auth),
       notify,
       reminderDaysBeforeClose: deps.reminderDaysBeforeClose,
-      requestId,
+      // the request that placed it: the workflow's activities log it (from the request context)
+      requestId: currentRequestId(),
     };
   }
 
@@ -142,11 +143,11 @@ export function createOrderService(deps: OrderServiceDeps) {
     return orderView(order, events);
   }
 
-  async function cancelOne(auth: AuthContext, order: OrderDoc, requestId: string): Promise<CancelOrderResult> {
+  async function cancelOne(auth: AuthContext, order: OrderDoc): Promise<CancelOrderResult> {
     const pre = assessCancellation(order, clock());
     if (!pre.cancellable) throw refusalError(pre);
     try {
-      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId }] });
+      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId() }] });
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type) {
         const details = e.cause.details?.[0] as CancellationAssessment | undefined;
@@ -165,7 +166,7 @@ export function createOrderService(deps: OrderServiceDeps) {
   }
 
   return {
-    async place(auth: AuthContext, customerRef: string, input: PlaceOrderInput, idempotencyKey: string, requestId: string) {
+    async place(auth: AuthContext, customerRef: string, input: PlaceOrderInput, idempotencyKey: string) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const product = await loadProduct(input.productId, 'body.productId');
       const refusal = checkMarket(product, customer.market);
@@ -188,12 +189,12 @@ export function createOrderService(deps: OrderServiceDeps) {
       // a replay of a recorded order returns it as it is; if the first request died before its workflow
       // recorded the order, the replay starts (or joins) that workflow
       if (!replayed || !(await Order.exists({ _id: orderId }))) {
-        await startOrder(await termsFor(auth, orderId, customer, product, input.quantity, clock(), false, requestId));
+        await startOrder(await termsFor(auth, orderId, customer, product, input.quantity, clock(), false));
       }
       return { order: await view(auth.partnerId!, orderId), replayed };
     },
 
-    async importOrders(auth: AuthContext, customerRef: string, items: ImportItem[], requestId: string) {
+    async importOrders(auth: AuthContext, customerRef: string, items: ImportItem[]) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const now = clock();
       const results = [];
@@ -217,7 +218,7 @@ export function createOrderService(deps: OrderServiceDeps) {
           continue;
         }
         const product = (await Product.findById(item.productId).lean())!;
-        const terms = await termsFor(auth, item.orderId, customer, product, item.quantity, new Date(item.purchasedAt), true, requestId);
+        const terms = await termsFor(auth, item.orderId, customer, product, item.quantity, new Date(item.purchasedAt), true);
         await startOrder(terms);
         const recorded = await Order.findById(item.orderId).lean<OrderDoc>();
         results.push(
@@ -242,7 +243,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       return { orderId, ...assessCancellation(order, clock()) };
     },
 
-    async cancel(auth: AuthContext, orderId: string, input: CancelInput, requestId: string): Promise<CancelOrderResult> {
+    async cancel(auth: AuthContext, orderId: string, input: CancelInput): Promise<CancelOrderResult> {
       const order = await loadOrder(auth.partnerId!, orderId);
       if (!namesCustomer(order.customer, input.customer)) {
         throw new AppError(422, 'customer_mismatch', `body.customer ${JSON.stringify(input.customer)} is not the customer of order ${orderId}`, 'body.customer');
@@ -251,17 +252,17 @@ export function createOrderService(deps: OrderServiceDeps) {
       if (named !== order.product.name.toLowerCase() && named !== order.product.id) {
         throw new AppError(422, 'product_mismatch', `body.productName ${JSON.stringify(input.productName)} is not the product of order ${orderId} (${order.product.name})`, 'body.productName');
       }
-      return cancelOne(auth, order, requestId);
+      return cancelOne(auth, order);
     },
 
-    async cancelMany(auth: AuthContext, customerRef: string, orderIds: string[], requestId: string, log: Logger) {
+    async cancelMany(auth: AuthContext, customerRef: string, orderIds: string[], log: Logger) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const results = await Promise.all(
         orderIds.map(async (orderId) => {
           try {
             const order = await Order.findOne({ _id: orderId, partnerId: auth.partnerId, customerId: customer._id }).lean<OrderDoc>();
             if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
-            const r = await cancelOne(auth, order, requestId);
+            const r = await cancelOne(auth, order);
             return { orderId, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
           } catch (e) {
             if (e instanceof AppError) return { orderId, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };

@@ -10,6 +10,7 @@
  * `npm start` runs it (dist/bin/seed-tickets.js) after the worker and the API are up.
  */
 import type { Client } from '@temporalio/client';
+import { runInRequestContext } from '../lib/request-context';
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { User, type UserDoc } from '../models';
@@ -40,11 +41,16 @@ export interface DemoTicket {
 async function authOf(email: string): Promise<AuthContext> {
   const user = await User.findOne({ email: email.toLowerCase() }).lean<UserDoc>();
   if (!user) throw new Error(`demo user ${email} does not exist: run the seed first (dist/bin/seed.js)`);
-  return { user, role: user.role, partnerId: user.partnerId };
+  return { user, role: user.role, partnerId: user.partnerId, tokenId: 'demo-seed' };
 }
 
 export async function seedSupportDemo(deps: SupportDemoDeps): Promise<DemoTicket[]> {
   const requestId = deps.requestId ?? 'demo-seed';
+  // the request id the services hand on to the workflows they start
+  return runInRequestContext({ requestId }, () => seed(deps, requestId));
+}
+
+async function seed(deps: SupportDemoDeps, requestId: string): Promise<DemoTicket[]> {
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.settings });
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose });
   const [partner, agent, lead] = [await authOf(deps.users.partnerAdmin), await authOf(deps.users.agent), await authOf(deps.users.lead)];
@@ -54,7 +60,7 @@ export async function seedSupportDemo(deps: SupportDemoDeps): Promise<DemoTicket
   const note = (what: string, t: { number: string; status: string; escalationLevel: number }) => out.push({ what, number: t.number, status: t.status, escalationLevel: t.escalationLevel });
 
   // 1. An ESU refund waiting for an agent: the only way a Windows 7 ESU 2020 purchase is cancelled.
-  const { order } = await orders.place(partner, deps.customer, { productId: 'windows-7-esu-2020', quantity: 5 }, 'demo-support-esu-order', requestId);
+  const { order } = await orders.place(partner, deps.customer, { productId: 'windows-7-esu-2020', quantity: 5 }, 'demo-support-esu-order');
   const esu = await support.file(
     partner,
     {

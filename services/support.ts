@@ -125,6 +125,7 @@ export function actorOf(auth: AuthContext): TicketActor {
 /** HTTP status of a refusal from the ticket's (or the order's) workflow. */
 export function supportRefusalStatus(code: string): number {
   if (code === 'not_allowed_for_role') return 403;
+  if (code === 'refund_unavailable') return 503;
   if (['invalid_state', 'approval_in_progress', 'already_refunded', 'reopen_period_passed', 'already_cancelled', 'max_escalation', 'not_ready', 'already_assigned'].includes(code)) return 409;
   return 422;
 }
@@ -245,9 +246,9 @@ export function createSupportService(deps: SupportServiceDeps) {
     }
   }
 
-  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string) {
+  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string) {
     try {
-      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth) }], ...(updateId ? { updateId } : {}) });
+      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }], ...(updateId ? { updateId } : {}) });
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
         const code = e.cause.type ?? 'refused';
@@ -367,29 +368,29 @@ export function createSupportService(deps: SupportServiceDeps) {
       };
     },
 
-    async reply(auth: AuthContext, ref: string, body: string, internal: boolean, updateId?: string) {
+    async reply(auth: AuthContext, ref: string, body: string, internal: boolean, updateId?: string, requestId?: string) {
       const t = await loadTicket(auth, ref);
       const support = isSupportRole(auth.role);
       if (internal && !support) throw new AppError(403, 'not_allowed_for_role', 'only support agents can add internal notes', 'body.internal');
       const action: TicketAction = support ? (internal ? 'note' : 'reply') : 'partner-reply';
-      return command(auth, t, { action, body }, updateId);
+      return command(auth, t, { action, body }, updateId, requestId);
     },
 
-    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string) {
+    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string, requestId?: string) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
         throw new AppError(422, 'amount_above_requested', `body.amount ${input.amount} exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
       }
-      return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
+      return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId, requestId);
     },
 
-    async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string) {
+    async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string, requestId?: string) {
       const t = await loadTicket(auth, ref);
       const user = assigneeId ? await User.findById(assigneeId).lean() : auth.user;
       if (!user) throw new AppError(422, 'unknown_user', `body.assigneeId ${JSON.stringify(assigneeId)} is not a user`, 'body.assigneeId');
       if (!isSupportRole(user.role)) throw new AppError(422, 'assignee_not_agent', `body.assigneeId ${JSON.stringify(assigneeId)} is not a support agent or lead`, 'body.assigneeId');
       const assignee: TicketActor = { kind: actorKindOf(user.role), userId: user._id, name: user.name, email: user.email, role: user.role };
-      return command(auth, t, { action: 'assign', assignee, body }, updateId);
+      return command(auth, t, { action: 'assign', assignee, body }, updateId, requestId);
     },
   };
 }

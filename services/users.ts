@@ -1,14 +1,40 @@
-/** Partners, users and their API tokens (used by the users command, the seeder and the tests). */
+/**
+ * Partners, users and their API tokens (used by the users command, the seeder, the token routes and the tests).
+ *
+ * A token is `cspd_<32 random bytes, base64url>`; the database keeps only its SHA-256 (the token document's
+ * `_id`). Its public id (`tok_...`, shown in lists and used to revoke it) is derived from that hash, so it
+ * names the token without revealing anything that authenticates. A token may expire (`expiresAt`, fixed at
+ * creation) and be revoked (a revocation document of its own); `lastUsedAt` is refreshed at most about once a
+ * minute per token.
+ *
+ * Authentication is cached in the process: token hash -> user, at most AUTH_CACHE_MAX entries for
+ * AUTH_CACHE_TTL_MS (30 s). A revocation through this process takes effect at once; through another process
+ * (another API instance, the users command) within AUTH_CACHE_TTL_MS. Expiry is checked on every request.
+ */
 import crypto from 'node:crypto';
-import { ApiToken, Partner, User, type PartnerDoc, type UserDoc } from '../models';
+import { LRUCache } from 'lru-cache';
+import { ApiToken, ApiTokenRevocation, Partner, User, type ApiTokenDoc, type PartnerDoc, type UserDoc } from '../models';
 import { ROLES, isPartnerRole, type Role } from '../domain/roles';
-import { isDuplicateKey } from '../lib/errors';
+import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 
 export const hashToken = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');
 
 export function newToken(): string {
-  return `cspd_${crypto.randomBytes(24).toString('base64url')}`;
+  return `cspd_${crypto.randomBytes(32).toString('base64url')}`;
 }
+
+/** The public id of a token, from its hash: `tok_` and 24 hex digits. */
+export const tokenId = (hash: string): string => `tok_${crypto.createHash('sha256').update(`csp-desk/token-id:${hash}`).digest('hex').slice(0, 24)}`;
+export const TOKEN_ID_PATTERN = '^tok_[0-9a-f]{24}$';
+
+/** How long an authenticated token is trusted without asking the database again (revocations elsewhere land within it). */
+export const AUTH_CACHE_TTL_MS = 30_000;
+/** Most tokens kept in the authentication cache. */
+export const AUTH_CACHE_MAX = 10_000;
+/** A token's lastUsedAt is written at most this often by one process. */
+export const LAST_USED_EVERY_MS = 60_000;
+/** Longest expiry a token may be given. */
+export const MAX_TOKEN_DAYS = 3650;
 
 export async function ensurePartner(p: { id: string; name: string; email: string }): Promise<PartnerDoc> {
   // ids become parts of natural keys (`<partner>:<key>`): no separators in them
@@ -29,27 +55,205 @@ export interface NewUser {
   partnerId?: string | null;
 }
 
-/** Creates the user (or returns the existing one with that email) with the role's organisation rule enforced. */
-export async function ensureUser(u: NewUser): Promise<UserDoc> {
+/** A user with that email exists already (createUser refuses to touch it). */
+export class UserExistsError extends Error {
+  constructor(readonly existing: UserDoc) {
+    super(
+      `a user with email ${existing.email} already exists (role ${existing.role}${existing.partnerId ? `, partner ${existing.partnerId}` : ''}); ` +
+        `nothing was changed. For a new token of that user: users token --email ${existing.email}`,
+    );
+    this.name = 'UserExistsError';
+  }
+}
+
+async function checkNewUser(u: NewUser): Promise<string | null> {
   if (!(ROLES as readonly string[]).includes(u.role)) throw new Error(`unknown role ${u.role}; one of: ${ROLES.join(', ')}`);
   const partnerId = u.partnerId ?? null;
   if (isPartnerRole(u.role) && !partnerId) throw new Error(`role ${u.role} belongs to a partner: give --partner`);
   if (!isPartnerRole(u.role) && partnerId) throw new Error(`role ${u.role} belongs to the support organisation: no partner`);
   if (partnerId && !(await Partner.exists({ _id: partnerId }))) throw new Error(`partner ${partnerId} does not exist`);
+  return partnerId;
+}
+
+/** Creates a new user; throws UserExistsError when the email is taken (whatever its role and partner). */
+export async function createUser(u: NewUser): Promise<UserDoc> {
+  const partnerId = await checkNewUser(u);
   const email = u.email.toLowerCase();
-  const existing = await User.findOne({ email }).lean();
-  if (existing) return existing;
+  const _id = crypto.randomUUID();
   try {
-    await User.create({ _id: crypto.randomUUID(), partnerId, name: u.name, email, role: u.role, createdAt: new Date() });
+    await User.create({ _id, partnerId, name: u.name, email, role: u.role, createdAt: new Date() });
+  } catch (e) {
+    if (!isDuplicateKey(e)) throw e;
+    throw new UserExistsError((await User.findOne({ email }).lean())!);
+  }
+  return (await User.findById(_id).lean())!;
+}
+
+/**
+ * Idempotent set-up (the seeder, the tests): the user with that email, created if missing. An existing user
+ * is returned only if it has the asked role and partner; otherwise UserExistsError.
+ */
+export async function ensureUser(u: NewUser): Promise<UserDoc> {
+  try {
+    return await createUser(u);
+  } catch (e) {
+    if (!(e instanceof UserExistsError)) throw e;
+    const x = e.existing;
+    if (x.role !== u.role || (x.partnerId ?? null) !== (u.partnerId ?? null)) throw e;
+    return x;
+  }
+}
+
+export interface TokenView {
+  id: string;
+  label: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  status: 'active' | 'expired' | 'revoked';
+}
+
+function tokenView(t: ApiTokenDoc, revokedAt: Date | null, now = Date.now()): TokenView {
+  const expired = !!t.expiresAt && t.expiresAt.getTime() <= now;
+  return {
+    id: tokenId(t._id),
+    label: t.label,
+    createdAt: t.createdAt.toISOString(),
+    expiresAt: t.expiresAt ? t.expiresAt.toISOString() : null,
+    lastUsedAt: t.lastUsedAt ? t.lastUsedAt.toISOString() : null,
+    revokedAt: revokedAt ? revokedAt.toISOString() : null,
+    status: revokedAt ? 'revoked' : expired ? 'expired' : 'active',
+  };
+}
+
+export interface NewTokenOptions {
+  label?: string;
+  /** whole days from now; absent: the token does not expire */
+  expiresInDays?: number | null;
+}
+
+/** A new token for the user: the secret is returned here once; only its hash is stored. */
+export async function createToken(userId: string, opts: NewTokenOptions = {}): Promise<{ token: string; view: TokenView }> {
+  const days = opts.expiresInDays ?? null;
+  if (days !== null && (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS)) throw new Error(`expiry must be 1 to ${MAX_TOKEN_DAYS} whole days`);
+  const token = newToken();
+  const createdAt = new Date();
+  const doc: ApiTokenDoc = {
+    _id: hashToken(token),
+    userId,
+    label: opts.label ?? 'cli',
+    createdAt,
+    expiresAt: days === null ? null : new Date(createdAt.getTime() + days * 86_400_000),
+    lastUsedAt: null,
+  };
+  await ApiToken.create(doc);
+  return { token, view: tokenView(doc, null) };
+}
+
+/** A new token for the user (the secret, returned once). */
+export async function issueToken(userId: string, label = 'cli', expiresInDays: number | null = null): Promise<string> {
+  return (await createToken(userId, { label, expiresInDays })).token;
+}
+
+/** The user's tokens, newest first, never their secrets. */
+export async function listTokens(userId: string): Promise<TokenView[]> {
+  const [tokens, revocations] = await Promise.all([ApiToken.find({ userId }).sort({ createdAt: -1, _id: 1 }).lean(), ApiTokenRevocation.find({ userId }).lean()]);
+  const revoked = new Map(revocations.map((r) => [r._id, r.revokedAt]));
+  const now = Date.now();
+  return tokens.map((t) => tokenView(t, revoked.get(t._id) ?? null, now));
+}
+
+/** Revokes the token (idempotent): a revocation document, and out of this process's cache at once. */
+async function revoke(t: ApiTokenDoc, by: string): Promise<TokenView> {
+  try {
+    await ApiTokenRevocation.create({ _id: t._id, userId: t.userId, revokedAt: new Date(), revokedBy: by });
   } catch (e) {
     if (!isDuplicateKey(e)) throw e;
   }
-  return (await User.findOne({ email }).lean())!;
+  authCache.delete(t._id);
+  const r = await ApiTokenRevocation.findById(t._id).lean();
+  return tokenView(t, r?.revokedAt ?? new Date());
 }
 
-/** A new token for the user; the plain token is returned once and only its hash is stored. */
-export async function issueToken(userId: string, label = 'cli'): Promise<string> {
-  const token = newToken();
-  await ApiToken.create({ _id: hashToken(token), userId, label, createdAt: new Date() });
-  return token;
+/** Revokes one of the user's own tokens by its public id; another user's token is not found. */
+export async function revokeOwnToken(userId: string, id: string): Promise<TokenView> {
+  const t = (await ApiToken.find({ userId }).lean()).find((x) => tokenId(x._id) === id);
+  if (!t) throw notFound('token', id);
+  return revoke(t, userId);
+}
+
+/** Revokes any token by its public id (the users command). */
+export async function revokeTokenById(id: string, by = 'cli'): Promise<TokenView & { userId: string }> {
+  const t = (await ApiToken.find().lean()).find((x) => tokenId(x._id) === id);
+  if (!t) throw new Error(`no token with id ${id}`);
+  return { ...(await revoke(t, by)), userId: t.userId };
+}
+
+// ---- authentication
+
+export interface TokenAuth {
+  user: UserDoc;
+  tokenId: string;
+}
+
+interface CachedAuth {
+  user: UserDoc;
+  hash: string;
+  tokenId: string;
+  expiresAt: number | null;
+  /** when lastUsedAt was last known written (ms), by anyone */
+  lastUsedAt: number;
+}
+
+async function loadAuth(hash: string): Promise<CachedAuth | undefined> {
+  const [token, revoked] = await Promise.all([ApiToken.findById(hash).lean(), ApiTokenRevocation.exists({ _id: hash })]);
+  if (!token || revoked) return undefined;
+  const user = await User.findById(token.userId).lean();
+  if (!user) return undefined;
+  return { user, hash, tokenId: tokenId(hash), expiresAt: token.expiresAt ? token.expiresAt.getTime() : null, lastUsedAt: token.lastUsedAt ? token.lastUsedAt.getTime() : 0 };
+}
+
+/** token hash -> who it authenticates; concurrent misses of one hash share one database read. */
+const authCache = new LRUCache<string, CachedAuth>({
+  max: AUTH_CACHE_MAX,
+  ttl: AUTH_CACHE_TTL_MS,
+  fetchMethod: (hash) => loadAuth(hash),
+});
+
+/** True when the secret is a token that would authenticate now (not unknown, revoked or expired). */
+export async function tokenIsUsable(secret: string): Promise<boolean> {
+  const a = await loadAuth(hashToken(secret));
+  return !!a && (a.expiresAt === null || Date.now() < a.expiresAt);
+}
+
+/** Empties this process's authentication cache (tests). */
+export function clearAuthCache(): void {
+  authCache.clear();
+}
+
+const unauthorized = (message: string) => new AppError(401, 'unauthorized', message);
+
+/**
+ * Who the bearer token authenticates: 401 for an unknown, revoked or expired token. `onLastUsedError` hears
+ * of a failed lastUsedAt write (which never fails the request).
+ */
+export async function authenticateToken(secret: string, onLastUsedError?: (e: unknown) => void): Promise<TokenAuth> {
+  const hash = hashToken(secret);
+  const a = await authCache.fetch(hash);
+  if (!a) throw unauthorized('the API token is not valid (unknown or revoked)');
+  const now = Date.now();
+  if (a.expiresAt !== null && now >= a.expiresAt) throw unauthorized(`the API token expired at ${new Date(a.expiresAt).toISOString()}`);
+  if (now - a.lastUsedAt >= LAST_USED_EVERY_MS) {
+    const before = a.lastUsedAt;
+    a.lastUsedAt = now;
+    // a plain $set of a timestamp, not awaited: the request does not wait for it, and a lost write costs nothing
+    ApiToken.updateOne({ _id: hash }, { $set: { lastUsedAt: new Date(now) } })
+      .exec()
+      .catch((e: unknown) => {
+        a.lastUsedAt = before;
+        onLastUsedError?.(e);
+      });
+  }
+  return { user: a.user, tokenId: a.tokenId };
 }

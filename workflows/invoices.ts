@@ -12,14 +12,13 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { invoiceCloseWorkflowId } from '../contracts/invoices';
 import { monthKey, previousMonthKey } from '../domain/time';
+import { DATABASE_ACTIVITY, INVOICE_CLOSE_ACTIVITY } from './activity-options';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
+const closing = proxyActivities<Activities>(INVOICE_CLOSE_ACTIVITY);
 
 export async function closePartnerInvoiceWorkflow(partnerId: string, month: string): Promise<{ emailed: boolean }> {
-  return acts.closeInvoice(partnerId, month, new Date(Date.now()).toISOString());
+  return closing.closeInvoice(partnerId, month, new Date(Date.now()).toISOString());
 }
 
 export async function closeInvoicesWorkflow(input: { month?: string; partnerIds?: string[] } = {}): Promise<{ month: string; partners: number; closedHere: number }> {

@@ -22,11 +22,10 @@ import {
 import type { OrderStatus, OrderTerms } from '../domain/orders';
 import { assessCancellation, assessSupportRefund, cancellationCredit, supportRefundCredit, termEnd, windowEnd, type CancellationCredit, type SupportRefundAssessment } from '../domain/cancellation';
 import { DAY_MS } from '../domain/time';
+import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
+const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
 
 export interface OrderOutcome {
   orderId: string;
@@ -125,7 +124,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   if (!cancelling) status = 'active';
   stage = 'provisioned';
   // every charged order gets its confirmation, whatever the timing of a cancellation (whose email comes after)
-  if (!terms.imported) await acts.sendOrderEmail(orderId, 'confirmation');
+  if (!terms.imported) await mail.sendOrderEmail(orderId, 'confirmation');
   stage = 'confirmed';
 
   // The cancellation window, with a reminder before it closes
@@ -134,7 +133,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     const remindAt = closesAt.getTime() - terms.reminderDaysBeforeClose * DAY_MS;
     if (terms.reminderDaysBeforeClose > 0 && Date.now() < remindAt) {
       await condition(() => cancelling, remindAt - Date.now());
-      if (!cancelling) await acts.sendOrderEmail(orderId, 'reminder');
+      if (!cancelling) await mail.sendOrderEmail(orderId, 'reminder');
     }
     if (Date.now() < closesAt.getTime()) await condition(() => cancelling, closesAt.getTime() - Date.now());
     if (!cancelling) {
@@ -156,7 +155,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
 
   if (cancelling) {
     await condition(() => status === 'cancelled');
-    await acts.sendOrderEmail(orderId, 'cancellation');
+    await mail.sendOrderEmail(orderId, 'cancellation');
   }
   await condition(allHandlersFinished);
   return { orderId, status };

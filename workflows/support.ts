@@ -49,7 +49,7 @@ const acts = proxyActivities<Activities>({
 /** The refund runs an Update on the order's workflow (or its refund workflow): allow it time. */
 const refundActs = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
 });
 
 const SYSTEM: TicketActor = { kind: 'system', userId: 'system', name: 'csp-desk', email: '', role: 'system' };
@@ -202,8 +202,10 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       const cause = e instanceof ActivityFailure && e.cause instanceof ApplicationFailure ? e.cause : null;
       if (!cause) throw e;
       // the refusal is a fact of the ticket too (internal), then the approval fails with its reason
-      await record(now(), 'note', SYSTEM, false, `Approval by ${cmd.actor.name} was not carried out: ${cause.message}`, { approvalRefused: cause.type, amount });
-      throw refuse(cause.type ?? 'refund_failed', cause.message);
+      // a refusal (order cancelled meanwhile, never cancellable) keeps its code; retries that ran out are 'refund_unavailable'
+      const code = cause.nonRetryable && cause.type ? cause.type : 'refund_unavailable';
+      await record(now(), 'note', SYSTEM, false, `Approval by ${cmd.actor.name} was not carried out: ${cause.message}`, { approvalRefused: code, amount });
+      throw refuse(code, code === 'refund_unavailable' ? `The refund could not be carried out now (${cause.message}); nothing was changed, try again later.` : cause.message);
     }
   }
 

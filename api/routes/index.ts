@@ -8,6 +8,7 @@ import { orderRoutes } from './orders';
 import { licensingRoutes } from './licensing';
 import { invoiceRoutes } from './invoices';
 import { supportRoutes } from './support';
+import { identityRoutes } from './identity';
 import { supportMetricsRoutes } from './support-metrics';
 import { supportAttachmentRoutes } from './support-attachments';
 
@@ -21,6 +22,7 @@ export function routes(deps: RouteDeps): RouteDef[] {
     ...orderRoutes(deps),
     ...licensingRoutes(deps),
     ...invoiceRoutes(deps),
+    ...identityRoutes(deps),
     // before the ticket routes: `/support-requests/metrics` is not a ticket number
     ...supportMetricsRoutes(deps),
     ...supportAttachmentRoutes(deps),

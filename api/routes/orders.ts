@@ -40,8 +40,8 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
           headers: { Location: 'the order: /orders/{id}', 'Idempotent-Replayed': '"true" when this Idempotency-Key had made the order already' },
         },
       },
-      handler: async ({ auth, params, body, headers, requestId }) => {
-        const { order, replayed } = await orders.place(auth, params.customer, body, headers['idempotency-key'], requestId);
+      handler: async ({ auth, params, body, headers }) => {
+        const { order, replayed } = await orders.place(auth, params.customer, body, headers['idempotency-key']);
         return { status: 201, body: order, headers: { Location: `/orders/${order.id}`, 'Idempotent-Replayed': String(replayed) } };
       },
     }),
@@ -83,7 +83,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
                 orderId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{2,99}$' },
                 productId: { type: 'string', minLength: 1, maxLength: 100 },
                 quantity: { type: 'integer', minimum: 1, maximum: 10000 },
-                purchasedAt: { type: 'string', format: 'date-time' },
+                purchasedAt: { type: 'string', format: 'date-time', description: 'when it was bought, with its offset; not in the future (a later instant is a 400)' },
               },
             },
           },
@@ -96,7 +96,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
           schema: { type: 'object', additionalProperties: false, required: ['results'], properties: { results: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['orderId', 'outcome', 'message'], properties: { orderId: { type: 'string' }, outcome: { type: 'string', enum: ['imported', 'exists', 'conflict'] }, message: { type: 'string' } } } } } },
         },
       },
-      handler: async ({ auth, params, body, requestId }) => ({ status: 200, body: await orders.importOrders(auth, params.customer, body.orders, requestId) }),
+      handler: async ({ auth, params, body }) => ({ status: 200, body: await orders.importOrders(auth, params.customer, body.orders) }),
     }),
     defineRoute({
       method: 'post',
@@ -118,7 +118,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       },
       errors: [404],
       responses: { 200: { description: 'one result per order', schema: S.bulkCancelResultSchema } },
-      handler: async ({ auth, params, body, requestId, log }) => ({ status: 200, body: await orders.cancelMany(auth, params.customer, body.orderIds, requestId, log) }),
+      handler: async ({ auth, params, body, log }) => ({ status: 200, body: await orders.cancelMany(auth, params.customer, body.orderIds, log) }),
     }),
     defineRoute({
       method: 'get',
@@ -166,7 +166,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       },
       errors: [404, 409, 422],
       responses: { 200: { description: 'cancelled', schema: S.cancelResultSchema } },
-      handler: async ({ auth, params, body, requestId }) => ({ status: 200, body: await orders.cancel(auth, params.id, body, requestId) }),
+      handler: async ({ auth, params, body }) => ({ status: 200, body: await orders.cancel(auth, params.id, body) }),
     }),
   ];
 }

@@ -2,6 +2,8 @@
  * JSON schemas shared by every domain's routes: builders, the error shape, money, tax and path parameters.
  * Money is always `{ amount: integer minor units, currency }`.
  */
+import { TAX_TREATMENTS } from '../../domain/orders';
+
 export type S = Record<string, unknown>;
 export const str = (extra: S = {}): S => ({ type: 'string', ...extra });
 export const int = (extra: S = {}): S => ({ type: 'integer', ...extra });
@@ -37,7 +39,7 @@ export const errorSchema = obj(
 export const moneySchema = obj({ amount: int({ description: 'integer minor units (cents)' }), currency: str({ pattern: '^[A-Z]{3}$' }) });
 
 export const taxSchema = obj({
-  treatment: str({ enum: ['inclusive', 'exclusive'], description: 'prices include tax in Australia and Brazil, exclude it elsewhere' }),
+  treatment: str({ enum: [...TAX_TREATMENTS], description: 'prices include tax in Australia and Brazil, exclude it elsewhere' }),
   rateBps: nullable(int()),
   amount: nullable(int({ description: 'tax contained in the amount, where it is included' })),
 });

@@ -6,4 +6,5 @@ export * from './orders';
 export * from './invoices';
 export * from './licensing';
 export * from './system';
+export * from './identity';
 export * from './support';

@@ -1,5 +1,6 @@
 /** Schemas of invoices. */
 import { MONTH_KEY_PATTERN } from '../../domain/time';
+import { LEDGER_LINE_KINDS } from '../../domain/invoice';
 import { dateTime, int, nullable, obj, str, taxSchema } from './common';
 
 export const invoiceSchema = obj({
@@ -9,7 +10,7 @@ export const invoiceSchema = obj({
   closedAt: nullable(dateTime),
   lines: {
     type: 'array',
-    items: obj({ id: str(), kind: str({ enum: ['charge', 'credit'] }), orderId: str(), customerId: str(), customerName: str(), productName: str(), description: str(), at: dateTime, amount: int(), currency: str(), tax: taxSchema }),
+    items: obj({ id: str(), kind: str({ enum: [...LEDGER_LINE_KINDS] }), orderId: str(), customerId: str(), customerName: str(), productName: str(), description: str(), at: dateTime, amount: int(), currency: str(), tax: taxSchema }),
   },
   totals: {
     type: 'array',

@@ -30,6 +30,8 @@ export interface TestStack {
   dataDir: string;
   /** Which servers were started here (false = taken from the environment). */
   embedded: { mongo: boolean; temporal: boolean };
+  /** The embedded FerretDB's PostgreSQL (absent when MONGODB_URI is set): fault tests start FerretDBs of their own on it. */
+  postgresUrl?: string;
 }
 
 const DEFAULT_DB = 'csp-desk-test';
@@ -80,6 +82,7 @@ async function start(): Promise<TestStack> {
     temporalCliPath,
     dataDir: st.dataDir,
     embedded: st.embedded,
+    postgresUrl: st.servers.postgres?.url,
   };
 }
 

@@ -1,0 +1,47 @@
+/**
+ * What text the API accepts, as JSON-schema patterns (ECMA-262 regular expressions, evaluated with the `u`
+ * flag as ajv does), so that one source states the rule to the validators and to the OpenAPI document.
+ * Pure: no imports.
+ *
+ * - Every string (TEXT_PATTERN): no C0/C1 control characters other than tab, line feed and carriage return
+ *   (NUL and friends break databases, terminals and logs) and no lone UTF-16 surrogates (not text: they would
+ *   be stored as U+FFFD).
+ * - Single-line strings (SINGLE_LINE_PATTERN, the default of every string the API reads): additionally no
+ *   line breaks or tabs, no U+2028/U+2029, no bidirectional embedding/override/isolate controls
+ *   (U+202A-U+202E, U+2066-U+2069: they make a name display as something else).
+ * - Names (NAME_PATTERN, and every single-line string that may not be empty): at least one visible character,
+ *   so a value made only of spaces or invisible characters (zero-width space, word joiner, BOM...) is refused.
+ */
+
+/** C0 and C1 controls other than tab (09), line feed (0A) and carriage return (0D), as a class body. */
+const CONTROLS = '\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f';
+/** Line and paragraph breaks, and tab. */
+const BREAKS = '\\u0009\\u000a\\u000d\\u2028\\u2029';
+/** Bidirectional embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069). */
+const BIDI = '\\u202a-\\u202e\\u2066-\\u2069';
+/** With the `u` flag a surrogate in a class matches only an unpaired one (a pair is one code point). */
+const LONE_SURROGATES = '\\ud800-\\udfff';
+/** Characters that show nothing: format characters (soft hyphen, zero-width space/joiners, marks, BOM...) and fillers. */
+const INVISIBLE = '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2060-\\u2064\\u206a-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0';
+
+/** Any text, multi-line allowed. */
+export const TEXT_PATTERN = `^[^${CONTROLS}${LONE_SURROGATES}]*$`;
+/** One line of text (possibly empty). */
+export const SINGLE_LINE_PATTERN = `^[^${CONTROLS}${BREAKS}${BIDI}${LONE_SURROGATES}]*$`;
+/** One line of text with at least one visible character. */
+export const NAME_PATTERN = `^(?=.*[^\\s${INVISIBLE}])[^${CONTROLS}${BREAKS}${BIDI}${LONE_SURROGATES}]*$`;
+
+export const TEXT_RULES = {
+  text: 'no control characters other than tab and line breaks, no lone surrogates',
+  singleLine: 'one line: no line breaks, tabs, U+2028/U+2029, bidirectional controls (U+202A-U+202E, U+2066-U+2069), control characters or lone surrogates',
+  name: 'one line with at least one visible character: no line breaks, tabs, U+2028/U+2029, bidirectional controls, control characters or lone surrogates',
+} as const;
+
+const textRe = new RegExp(TEXT_PATTERN, 'u');
+const singleLineRe = new RegExp(SINGLE_LINE_PATTERN, 'u');
+// eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks (variation selectors, CGJ) on purpose
+const nameRe = new RegExp(NAME_PATTERN, 'u');
+
+export const isText = (s: string): boolean => textRe.test(s);
+export const isSingleLine = (s: string): boolean => singleLineRe.test(s);
+export const isName = (s: string): boolean => nameRe.test(s);

@@ -1,0 +1,130 @@
+/**
+ * Keeps a process of the stack running (`npm start`'s worker and API): when it dies unexpectedly it is
+ * started again after a backoff (1 s, 2 s, 4 s, ... capped), with a log line naming how it died and the
+ * last lines it wrote. A process that keeps failing (by default 5 crashes within 2 minutes) is given up:
+ * `onGiveUp` is called once, and the launcher stops everything with a clear message. A run that lasted
+ * long enough (`stableMs`) starts the backoff from the beginning again.
+ */
+import type { ExitInfo, ManagedProcess } from './process';
+
+export interface SupervisorOptions {
+  /** Name in log lines, e.g. "worker". */
+  name: string;
+  /** Starts the process (again). */
+  start: () => ManagedProcess;
+  /** One line per event (a crash, a restart, the give-up). */
+  log: (line: string) => void;
+  /** First delay before a restart (default 1 s); doubled for each crash in a row. */
+  initialDelayMs?: number;
+  /** Longest delay before a restart (default 30 s). */
+  maxDelayMs?: number;
+  /** Give up after this many crashes ... (default 5) */
+  maxCrashes?: number;
+  /** ... within this window (default 2 minutes). */
+  windowMs?: number;
+  /** A run at least this long resets the backoff (default 30 s). */
+  stableMs?: number;
+  /** Called once when the process is given up, with how it last died and its last lines. */
+  onGiveUp: (reason: string, tail: string) => void;
+  /** Called with each new process (the first one too), e.g. to record its pid. */
+  onStart?: (proc: ManagedProcess) => void;
+}
+
+export interface Supervised {
+  readonly name: string;
+  /** The current process (the latest one started). */
+  readonly current: ManagedProcess;
+  /** Restarts so far. */
+  readonly restarts: number;
+  /** True once the process was given up (crashing too often). */
+  readonly gaveUp: boolean;
+  /** True while the process is running (false during a backoff, after stop() or a give-up). */
+  readonly running: boolean;
+  /** Stops supervising and stops the process (SIGTERM, SIGKILL after timeoutMs). */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** How a process ended, for log lines. */
+export function describeExit(info: ExitInfo): string {
+  return info.signal ? `killed by ${info.signal}` : `exit code ${info.code}`;
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+
+/** Starts `opts.start()` now and keeps it running; see the module comment. */
+export function supervise(opts: SupervisorOptions): Supervised {
+  const initial = opts.initialDelayMs ?? 1000;
+  const max = opts.maxDelayMs ?? 30_000;
+  const maxCrashes = opts.maxCrashes ?? 5;
+  const windowMs = opts.windowMs ?? 120_000;
+  const stableMs = opts.stableMs ?? 30_000;
+
+  let current: ManagedProcess;
+  let startedAt = 0;
+  let restarts = 0;
+  let inARow = 0;
+  let crashes: number[] = [];
+  let stopped = false;
+  let gaveUp = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const launch = () => {
+    current = opts.start();
+    startedAt = Date.now();
+    opts.onStart?.(current);
+    const proc = current;
+    void proc.exited.then((info) => onExit(proc, info));
+  };
+
+  const onExit = (proc: ManagedProcess, info: ExitInfo) => {
+    if (stopped || proc.stopping || proc !== current) return;
+    const now = Date.now();
+    const ran = now - startedAt;
+    crashes = [...crashes.filter((t) => now - t < windowMs), now];
+    inARow = ran >= stableMs ? 1 : inARow + 1;
+    const how = describeExit(info);
+    const tail = proc.tail(8).split('\n').map((l) => (l.length > 240 ? `${l.slice(0, 240)}...` : l)).join('\n');
+    if (crashes.length >= maxCrashes) {
+      gaveUp = true;
+      stopped = true;
+      const reason = `${opts.name} crashed ${crashes.length} times within ${secs(windowMs)} (last: ${how} after ${secs(ran)})`;
+      opts.log(`${reason}: giving up`);
+      opts.onGiveUp(reason, tail);
+      return;
+    }
+    const delay = Math.min(max, initial * 2 ** (inARow - 1));
+    opts.log(`${opts.name} exited unexpectedly (${how}, pid ${proc.pid}, after ${secs(ran)}); restarting in ${secs(delay)} (crash ${crashes.length} of ${maxCrashes} allowed within ${secs(windowMs)})`);
+    if (tail) opts.log(`  last lines of ${proc.logFile ?? opts.name}:\n${tail.replace(/^/gm, '    ')}`);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (stopped) return;
+      restarts++;
+      launch();
+      opts.log(`${opts.name} restarted (pid ${current.pid}, restart ${restarts})`);
+    }, delay);
+  };
+
+  launch();
+
+  return {
+    name: opts.name,
+    get current() {
+      return current;
+    },
+    get restarts() {
+      return restarts;
+    },
+    get gaveUp() {
+      return gaveUp;
+    },
+    get running() {
+      return !stopped && timer === undefined && current.running;
+    },
+    async stop(timeoutMs = 10_000) {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await current.stop(timeoutMs);
+    },
+  };
+}

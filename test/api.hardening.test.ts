@@ -1,0 +1,281 @@
+/** Hostile input, methods, text rules and what the OpenAPI document states, against the real servers. */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import { expect } from 'chai';
+import { Customer, Order } from '../models';
+import { MAX_INPUT_DEPTH } from '../api/http';
+import { NAME_PATTERN, SINGLE_LINE_PATTERN } from '../domain/text';
+import { COUNTRIES } from '../domain/countries';
+import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+
+interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
+/** A request with any method and raw bytes (fetch refuses TRACE and re-encodes bodies). */
+function raw(baseUrl: string, method: string, path: string, opts: { token?: string; body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+  const url = new URL(path, baseUrl);
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text ? JSON.parse(text) : null;
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode!, headers: res.headers, body });
+      });
+    });
+    req.on('error', reject);
+    if (opts.body !== undefined) req.write(opts.body);
+    req.end();
+  });
+}
+
+describe('API hardening: hostile input, methods, text rules, the OpenAPI document', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  let customer: { id: string; name: string };
+  let orderId: string;
+  /** every POST route with its path filled in and a token that may call it */
+  let posts: { path: string; token: string }[];
+
+  before(async () => {
+    app = await getTestApp();
+    customer = await app.newCustomer('US');
+    orderId = (await placeOrder(app, customer.id, 'windows-server-standard-sub')).id;
+    const doc = (await app.api('GET', '/openapi.json', { token: null })).body;
+    const tokenFor: Record<string, string> = {
+      '/customers/{customer}/orders/import': app.tokens['global-admin'],
+    };
+    posts = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+      .filter(([, ops]) => ops.post)
+      .map(([p]) => ({
+        path: p.replace('{customer}', customer.id).replace('{id}', orderId),
+        // the support queue's actions are support roles' (replies and withdrawals are the partner's too)
+        token: tokenFor[p] ?? (/^\/support-requests\/\{id\}\/(?!replies|withdraw)/.test(p) ? app.tokens['support-agent'] : app.tokens['admin-agent']),
+      }));
+    expect(posts.length).to.be.greaterThan(4);
+  });
+
+  describe('when the body has a hostile shape, then every POST answers 400 (never 500) and nothing is written', () => {
+    const shapes: [string, () => string, string][] = [
+      ['arrays nested 10,000 deep (20 KB)', () => `{"a":${'['.repeat(10_000)}${']'.repeat(10_000)}}`, 'body'],
+      ['objects nested 4,000 deep', () => `${'{"a":'.repeat(4000)}1${'}'.repeat(4000)}`, 'body'],
+      ['a 300,000-item array', () => `{"orders":[${Array(300_000).fill('1').join(',')}]}`, 'body'],
+      ['a __proto__ key', () => '{"__proto__":{"admin":true},"productId":"x","quantity":1}', 'body'],
+      ['a constructor/prototype key', () => '{"constructor":{"prototype":{"x":1}}}', 'body'],
+      ['a number out of range (1e400)', () => '{"quantity":1e400,"productId":"x","orders":[],"orderIds":[1e400]}', 'body'],
+      ['a lone surrogate key', () => '{"\\ud800":1}', 'body'],
+      ['a NUL in a key', () => '{"a\\u0000b":1}', 'body'],
+      ['a JSON array at the top', () => '[1,2,3]', 'body'],
+      ['a JSON string at the top', () => '"x"', 'body'],
+    ];
+    for (const [what, body, field] of shapes) {
+      it(what, async () => {
+        const text = body();
+        for (const p of posts) {
+          const res = await raw(app.baseUrl, 'POST', p.path, { token: p.token, body: text, headers: { 'idempotency-key': uniq('k-shape') } });
+          expect(res.status, `${p.path}: ${JSON.stringify(res.body)}`).to.equal(400);
+          expect(res.body.error.field, p.path).to.match(new RegExp(`^${field}`));
+        }
+        expect(await Order.countDocuments({ customerId: customer.id })).to.equal(1);
+      });
+    }
+
+    it(`names the depth limit (${MAX_INPUT_DEPTH}) in the message`, async () => {
+      const res = await raw(app.baseUrl, 'POST', '/customers', { token: app.tokens['admin-agent'], body: `{"name":${'['.repeat(10_000)}${']'.repeat(10_000)}}` });
+      expect(res.status).to.equal(400);
+      expect(res.body.error).to.include({ code: 'validation_failed', field: 'body' });
+      expect(res.body.error.message).to.contain(`nested deeper than ${MAX_INPUT_DEPTH}`);
+    });
+
+    it('duplicate keys: the last one counts, as JSON.parse reads them', async () => {
+      const name = uniq('Dup');
+      const tag = crypto.randomBytes(4).toString('hex');
+      const body = `{"name":"first","name":${JSON.stringify(name)},"tenantId":"${crypto.randomUUID()}","domain":"d${tag}.onmicrosoft.com","market":"US"}`;
+      const res = await raw(app.baseUrl, 'POST', '/customers', { token: app.tokens['admin-agent'], body });
+      expect(res.status).to.equal(201);
+      expect(res.body.name).to.equal(name);
+    });
+
+    it('bytes that are not UTF-8 are a 400, not a U+FFFD stored', async () => {
+      const tag = crypto.randomBytes(4).toString('hex');
+      const json = Buffer.from(`{"name":"X__","tenantId":"${crypto.randomUUID()}","domain":"u${tag}.onmicrosoft.com","market":"US"}`);
+      const i = json.indexOf('__');
+      json[i] = 0xed; // an encoded lone surrogate (ED A0 80) is not valid UTF-8
+      json[i + 1] = 0xa0;
+      const bytes = Buffer.concat([json.subarray(0, i + 2), Buffer.from([0x80]), json.subarray(i + 2)]);
+      const res = await raw(app.baseUrl, 'POST', '/customers', { token: app.tokens['admin-agent'], body: bytes });
+      expect(res.status).to.equal(400);
+      expect(res.body.error).to.include({ code: 'invalid_encoding', field: 'body' });
+      expect(await Customer.countDocuments({ domain: `u${tag}.onmicrosoft.com` })).to.equal(0);
+    });
+  });
+
+  describe('when a single-line name holds what a name cannot, then 400 names the field and nothing is written', () => {
+    const bad: [string, string][] = [
+      ['a line feed', 'Contoso\nLtd'],
+      ['a carriage return', 'Contoso\rLtd'],
+      ['a tab', 'Contoso\tLtd'],
+      ['U+2028', 'Contoso\u2028Ltd'],
+      ['U+2029', 'Contoso\u2029Ltd'],
+      ['a right-to-left override (U+202E)', 'Contoso \u202Edtl'],
+      ['a left-to-right embedding (U+202A)', '\u202AContoso'],
+      ['a first-strong isolate (U+2068)', 'Contoso \u2068x\u2069'],
+      ['only a zero-width space', '\u200B'],
+      ['only invisible characters', '\u200B\u2060\uFEFF \u00AD'],
+      ['only spaces', '   '],
+      ['a NUL', 'Contoso\u0000'],
+      ['a C1 control', 'Contoso\u0085'],
+      ['a lone high surrogate', 'Contoso \uD800'],
+      ['a lone low surrogate', '\uDC00 Contoso'],
+    ];
+    for (const [what, name] of bad) {
+      it(what, async () => {
+        const tag = crypto.randomBytes(4).toString('hex');
+        const domain = `t${tag}.onmicrosoft.com`;
+        // JSON.stringify writes lone surrogates as \ud800 escapes, which JSON.parse turns back into lone surrogates
+        const res = await raw(app.baseUrl, 'POST', '/customers', {
+          token: app.tokens['admin-agent'],
+          body: JSON.stringify({ name, tenantId: crypto.randomUUID(), domain, market: 'US' }),
+        });
+        expect(res.status, JSON.stringify(res.body)).to.equal(400);
+        expect(res.body.error).to.include({ code: 'validation_failed', field: 'body.name' });
+        expect(await Customer.countDocuments({ domain })).to.equal(0);
+      });
+    }
+
+    it('names in any script, with emoji and joiners inside, are accepted', async () => {
+      for (const name of [uniq('Zoë Ørsted & Søn'), uniq('株式会社 テスト'), uniq('شركة'), uniq('Family 👨‍👩‍👧 Ltd')]) {
+        const tag = crypto.randomBytes(4).toString('hex');
+        const res = await app.api('POST', '/customers', { body: { name, tenantId: crypto.randomUUID(), domain: `ok${tag}.onmicrosoft.com`, market: 'JP' } });
+        expect(res.status, name).to.equal(201);
+        expect(res.body.name).to.equal(name);
+      }
+    });
+
+    it('other single-line fields follow the same rule: the cancel form, a path parameter, a token label', async () => {
+      const cancel = await app.api('POST', `/orders/${orderId}/cancel`, { body: { customer: `${customer.name}\n`, productName: 'Windows Server', acknowledged: true } });
+      expect(cancel.status).to.equal(400);
+      expect(cancel.body.error.field).to.equal('body.customer');
+      const path = await app.api('GET', `/customers/${encodeURIComponent('Contoso\u202Eevil')}`);
+      expect(path.status).to.equal(400);
+      expect(path.body.error.field).to.equal('path.customer');
+      const label = await app.api('POST', '/tokens', { body: { label: 'ci\u2028token' } });
+      expect(label.status).to.equal(400);
+      expect(label.body.error.field).to.equal('body.label');
+      expect((await Order.findById(orderId).lean())!.status).to.not.equal('cancelled');
+    });
+  });
+
+  describe('methods', () => {
+    it('when a path exists but not with that method, then 405 with Allow listing its methods', async () => {
+      const cases: [string, string, string][] = [
+        ['TRACE', '/products', 'GET, HEAD'],
+        ['PUT', '/products', 'GET, HEAD'],
+        ['DELETE', `/orders/${orderId}`, 'GET, HEAD'],
+        ['PATCH', `/orders/${orderId}`, 'GET, HEAD'],
+        ['DELETE', '/customers', 'GET, HEAD, POST'],
+        ['GET', `/orders/${orderId}/cancel`, 'POST'],
+        ['PUT', '/tokens', 'GET, HEAD, POST'],
+        ['POST', '/health', 'GET, HEAD'],
+        ['DELETE', '/openapi.json', 'GET, HEAD'],
+      ];
+      for (const [method, path, allow] of cases) {
+        const res = await raw(app.baseUrl, method, path, { token: app.tokens['admin-agent'] });
+        expect(res.status, `${method} ${path}`).to.equal(405);
+        expect(res.headers.allow, `${method} ${path}`).to.equal(allow);
+        expect(res.body.error).to.include({ status: 405, code: 'method_not_allowed' });
+      }
+    });
+
+    it('when the path is unknown, then 404 whatever the method', async () => {
+      for (const method of ['GET', 'PUT', 'TRACE', 'DELETE']) {
+        const res = await raw(app.baseUrl, method, '/nowhere/at/all', { token: app.tokens['admin-agent'] });
+        expect(res.status, method).to.equal(404);
+      }
+    });
+
+    it('HEAD on a GET route answers as GET does, without a body', async () => {
+      const res = await raw(app.baseUrl, 'HEAD', '/products', { token: app.tokens['admin-agent'] });
+      expect(res.status).to.equal(200);
+      expect(res.body).to.equal(null);
+      expect((await raw(app.baseUrl, 'HEAD', '/products')).status).to.equal(401);
+    });
+  });
+
+  describe('the OpenAPI document states the rules the server enforces', () => {
+    let doc: any;
+    before(async () => {
+      doc = (await app.api('GET', '/openapi.json', { token: null })).body;
+    });
+
+    /** every string schema in the operation's inputs, with where it is */
+    function inputStrings(): [string, Record<string, unknown>][] {
+      const found: [string, Record<string, unknown>][] = [];
+      const walk = (s: any, at: string) => {
+        if (!s || typeof s !== 'object') return;
+        if ([].concat(s.type ?? []).includes('string' as never)) found.push([at, s]);
+        for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${at}.${k}`);
+        if (s.items) walk(s.items, `${at}[]`);
+      };
+      for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+        for (const [m, op] of Object.entries(ops)) {
+          for (const param of op.parameters ?? []) walk(param.schema, `${m} ${p} ${param.in}.${param.name}`);
+          walk(op.requestBody?.content?.['application/json']?.schema, `${m} ${p} body`);
+        }
+      }
+      return found;
+    }
+
+    it('every input string has a pattern, an enum, a const or a format', () => {
+      const strings = inputStrings();
+      expect(strings.length).to.be.greaterThan(10);
+      for (const [at, s] of strings) expect(s.pattern ?? s.enum ?? s.const ?? s.format, at).to.not.equal(undefined);
+    });
+
+    it("the document's patterns refuse what the server refuses", () => {
+      const schema = doc.paths['/customers'].post.requestBody.content['application/json'].schema;
+      expect(schema.properties.name.pattern).to.equal(NAME_PATTERN);
+      const re = new RegExp(schema.properties.name.pattern, 'u');
+      for (const bad of ['a\nb', 'a\tb', 'a\u2028b', '\u202Eab', '\u200B', 'x\uD800']) expect(re.test(bad), JSON.stringify(bad)).to.equal(false);
+      expect(re.test('Zoë 👨‍👩‍👧')).to.equal(true);
+      const cancel = doc.paths['/orders/{id}/cancel'].post.requestBody.content['application/json'].schema;
+      expect(cancel.properties.customer.pattern).to.equal(NAME_PATTERN);
+      expect(new RegExp(SINGLE_LINE_PATTERN, 'u').test('a\nb')).to.equal(false);
+    });
+
+    it('markets are an enum of the codes the server accepts', () => {
+      const market = doc.paths['/customers'].post.requestBody.content['application/json'].schema.properties.market;
+      expect(market.enum).to.have.members(Object.keys(COUNTRIES));
+      expect(market.enum).to.include.members(['US', 'XK', 'BQ']);
+      expect(market.enum).to.not.include('ZZ');
+    });
+
+    it('import dates say they may not be in the future', () => {
+      const item = doc.paths['/customers/{customer}/orders/import'].post.requestBody.content['application/json'].schema.properties.orders.items;
+      expect(item.properties.purchasedAt.description).to.match(/not in the future/);
+    });
+
+    it('every authenticated operation documents 503 with Retry-After', () => {
+      for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+        for (const [m, op] of Object.entries(ops)) {
+          if (!op.security?.length) continue;
+          expect(op.responses, `${m} ${p}`).to.have.property('503');
+          expect(op.responses['503'].headers, `${m} ${p}`).to.have.property('Retry-After');
+        }
+      }
+      expect(doc.paths['/tokens/{id}'].delete.responses).to.have.property('404');
+    });
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Faults on the real servers: the SMTP server stops during a cancellation. The cancellation answers once it
+ * is recorded (credit, revocation); its email follows durably once SMTP is back, exactly once.
+ * A worker and an API of their own (composition/root.ts) send to a mail catcher this test stops and starts.
+ */
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import type { Worker } from '@temporalio/worker';
+import { createApi, createWorker } from '../composition/root';
+import { createMailer } from '../lib/mailer';
+import { NativeConnection } from '../lib/temporal';
+import { ActivationKey, LedgerLine, Order } from '../models';
+import { mailbox, startMailCatcher, type MailCatcherHandle } from '../stack/mailcatcher';
+import { freePort } from '../stack/ports';
+import { getTestApp, uniq, type TestApp } from './support/app';
+
+describe('faults: SMTP stopped during a cancellation (real servers)', function () {
+  this.timeout(180_000);
+  let app: TestApp;
+  let catcher: MailCatcherHandle | undefined;
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  let connection: NativeConnection | undefined;
+  let server: http.Server | undefined;
+  const mailer: { close(): void }[] = [];
+
+  after(async () => {
+    server?.close();
+    server?.closeAllConnections();
+    if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await connection?.close();
+    for (const m of mailer) m.close();
+    await catcher?.stop();
+  });
+
+  it('when SMTP is down, then the cancellation answers at once with its credit and revocation recorded, and its email arrives once SMTP is back, exactly once', async () => {
+    app = await getTestApp();
+    const [smtpPort, httpPort] = [await freePort(), await freePort()];
+    const dir = path.join(app.stack.dataDir, uniq('mail-faults'));
+    const startCatcher = () => startMailCatcher({ smtpPort, httpPort, dir });
+    catcher = await startCatcher();
+    const box = mailbox(catcher.webUrl);
+
+    const taskQueue = uniq('faults-smtp');
+    const m = createMailer(catcher.smtpUrl, 'csp-desk test <no-reply@csp-desk.test>');
+    mailer.push(m);
+    connection = await NativeConnection.connect({ address: app.stack.temporalAddress });
+    worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer: m, log: app.log, publicBaseUrl: 'http://csp-desk.test', workflowBundle: app.workflowBundle });
+    running = worker.run();
+    server = http.createServer(createApi({ client: app.client, mailer: m, log: app.log, taskQueue, reminderDaysBeforeClose: 7 }));
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const call = async (p: string, body: unknown, key?: string) => {
+      const res = await fetch(`${base}${p}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    };
+
+    const customer = await app.newCustomer('US');
+    const placed = await call(`/customers/${customer.id}/orders`, { productId: 'sql-server-standard-sub', quantity: 1 }, uniq('key'));
+    expect(placed.status).to.equal(201);
+    const orderId = placed.body.id as string;
+    await box.waitFor((x) => x.subject.includes(orderId) && x.subject.includes('confirmed'), { timeoutMs: 30_000 });
+
+    await catcher.stop();
+    const t0 = Date.now();
+    const res = await call(`/orders/${orderId}/cancel`, { customer: customer.name, productName: placed.body.product.name, acknowledged: true });
+    const tookMs = Date.now() - t0;
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(res.body.status).to.equal('cancelled');
+    // no wait for SMTP (before, the answer came only once SMTP was back: up to a minute)
+    expect(tookMs, 'ms to answer').to.be.below(10_000);
+    // recorded before the answer: the credit, the revocation, the order
+    const credit = await LedgerLine.findById(`${orderId}:credit`).lean();
+    expect(credit?.amount).to.equal(-res.body.credit.amount).and.to.be.below(0);
+    expect(await ActivationKey.countDocuments({ orderId, status: 'active' })).to.equal(0);
+    expect((await Order.findById(orderId).lean())?.status).to.equal('cancelled');
+
+    // SMTP down a while: the email activity fails and is retried
+    await new Promise((r) => setTimeout(r, 3000));
+    catcher = await startCatcher();
+    const mail = await box.waitFor((x) => x.subject.includes(orderId) && x.subject.includes('cancelled'), { timeoutMs: 60_000 });
+    expect(mail.text).to.contain('revoked');
+    // the workflow ends once its email is sent; then nothing more can come
+    const handle = app.client.workflow.getHandle(`order:${orderId}`);
+    expect(await handle.result()).to.deep.equal({ orderId, status: 'cancelled' });
+    const mails = (await box.list()).filter((x) => x.subject.includes(orderId));
+    expect(mails.filter((x) => x.subject.includes('cancelled')), 'cancellation emails').to.have.length(1);
+    expect(mails.filter((x) => x.subject.includes('confirmed')), 'confirmations').to.have.length(1);
+  });
+});

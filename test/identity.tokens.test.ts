@@ -1,0 +1,233 @@
+/** API tokens (own tokens through the API, revocation, expiry, lastUsedAt), the users command and the seed's secrets. */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { ApiToken, ApiTokenRevocation, User } from '../models';
+import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken } from '../services/users';
+import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
+
+const run = promisify(execFile);
+const DIST = path.resolve(__dirname, '..');
+
+/** Runs one of the built commands against the test stack; resolves with its exit code and output. */
+async function command(app: TestApp, script: string, args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await run(process.execPath, [path.join(DIST, 'bin', `${script}.js`), ...args], {
+      env: { PATH: process.env.PATH, MONGODB_URI: app.stack.mongoUri, TEMPORAL_ADDRESS: app.stack.temporalAddress, SMTP_URL: app.stack.smtpUrl, LOG_LEVEL: 'warn', ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  }
+}
+
+describe('API tokens: own tokens, revocation, expiry, last use; the users command; the seed', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  /** A fresh user of the main partner with a token (so tests do not revoke each other's). */
+  async function newUser(role: 'admin-agent' | 'sales-agent' | 'support-agent' = 'sales-agent') {
+    const partner = role !== 'support-agent';
+    const user = await ensureUser({ name: uniq('User'), email: `${uniq('u')}@${partner ? app.partnerId : 'support'}.example`, role, partnerId: partner ? app.partnerId : null });
+    return { user, token: await issueToken(user._id, 'test') };
+  }
+
+  describe('through the API', () => {
+    it('when a user creates a token, then its secret is shown once and the list shows it without any secret or hash', async () => {
+      const { token } = await newUser();
+      const created = await app.api('POST', '/tokens', { token, body: { label: 'billing export', expiresInDays: 30 } });
+      expect(created.status).to.equal(201);
+      expect(created.body.id).to.match(/^tok_[0-9a-f]{24}$/);
+      expect(created.body.token).to.match(/^cspd_/);
+      expect(created.body).to.include({ label: 'billing export', status: 'active', revokedAt: null });
+      expect(new Date(created.body.expiresAt).getTime() - Date.now()).to.be.within(29 * 86_400_000, 30 * 86_400_000 + 60_000);
+      expect(created.headers.get('location')).to.equal(`/tokens/${created.body.id}`);
+      expect(created.body.id).to.not.contain(hashToken(created.body.token).slice(0, 24));
+
+      const mine = await app.api('GET', '/tokens', { token: created.body.token });
+      expect(mine.status).to.equal(200);
+      expect(mine.body.map((t: { id: string }) => t.id)).to.include(created.body.id);
+      const text = JSON.stringify(mine.body);
+      for (const secret of [token, created.body.token]) {
+        expect(text).to.not.contain(secret);
+        expect(text).to.not.contain(hashToken(secret));
+      }
+      for (const t of mine.body) expect(t).to.have.all.keys('id', 'label', 'createdAt', 'expiresAt', 'lastUsedAt', 'revokedAt', 'status');
+    });
+
+    it('when a user lists tokens, then only their own appear', async () => {
+      const a = await newUser();
+      const b = await newUser();
+      const listA = (await app.api('GET', '/tokens', { token: a.token })).body.map((t: { id: string }) => t.id);
+      const listB = (await app.api('GET', '/tokens', { token: b.token })).body.map((t: { id: string }) => t.id);
+      expect(listA).to.have.length(1);
+      expect(listB).to.have.length(1);
+      expect(listA[0]).to.not.equal(listB[0]);
+    });
+
+    it('when a token is revoked through the API, then it is refused at once (401) and listed as revoked', async () => {
+      const { token } = await newUser();
+      const second = (await app.api('POST', '/tokens', { token, body: {} })).body;
+      expect((await app.api('GET', '/tokens', { token: second.token })).status).to.equal(200); // now cached
+      const revoked = await app.api('DELETE', `/tokens/${second.id}`, { token });
+      expect(revoked.status).to.equal(200);
+      expect(revoked.body).to.include({ id: second.id, status: 'revoked' });
+      const refused = await app.api('GET', '/tokens', { token: second.token });
+      expect(refused.status).to.equal(401);
+      expect(refused.body.error.code).to.equal('unauthorized');
+      const list = (await app.api('GET', '/tokens', { token })).body;
+      expect(list.find((t: { id: string }) => t.id === second.id)).to.include({ status: 'revoked' });
+      // revoking again changes nothing
+      expect((await app.api('DELETE', `/tokens/${second.id}`, { token })).status).to.equal(200);
+      expect(await ApiTokenRevocation.countDocuments({ _id: hashToken(second.token) })).to.equal(1);
+    });
+
+    it('a user may revoke the token they are using (logging out)', async () => {
+      const { token } = await newUser();
+      const id = (await app.api('GET', '/tokens', { token })).body[0].id;
+      expect((await app.api('DELETE', `/tokens/${id}`, { token })).status).to.equal(200);
+      expect((await app.api('GET', '/tokens', { token })).status).to.equal(401);
+    });
+
+    it("when a user revokes another user's token, then 404 and that token still works", async () => {
+      const a = await newUser();
+      const b = await newUser();
+      const idB = (await app.api('GET', '/tokens', { token: b.token })).body[0].id;
+      const res = await app.api('DELETE', `/tokens/${idB}`, { token: a.token });
+      expect(res.status).to.equal(404);
+      expect((await app.api('GET', '/tokens', { token: b.token })).status).to.equal(200);
+      expect(await ApiTokenRevocation.countDocuments({ userId: b.user._id })).to.equal(0);
+      const other = await app.api('DELETE', `/tokens/${idB}`, { token: app.otherTokens['admin-agent'] });
+      expect(other.status).to.equal(404);
+    });
+
+    it('every role manages its own tokens, support roles included', async () => {
+      const { token } = await newUser('support-agent');
+      expect((await app.api('GET', '/tokens', { token })).status).to.equal(200);
+      expect((await app.api('POST', '/tokens', { token, body: { label: 'support laptop' } })).status).to.equal(201);
+      for (const role of ['referral-admin', 'marketing-content-admin', 'support-lead'] as const) {
+        expect((await app.api('GET', '/tokens', { token: app.tokens[role] })).status, role).to.equal(200);
+      }
+    });
+
+    it('when a token has expired, then 401 says so, and the list shows it expired', async () => {
+      const { user, token: current } = await newUser();
+      // a token made two days ago with a one-day expiry
+      const secret = `cspd_${uniq('expired')}`;
+      await ApiToken.create({ _id: hashToken(secret), userId: user._id, label: 'short', createdAt: new Date(Date.now() - 2 * 86_400_000), expiresAt: new Date(Date.now() - 86_400_000), lastUsedAt: null });
+      const res = await app.api('GET', '/tokens', { token: secret });
+      expect(res.status).to.equal(401);
+      expect(res.body.error.message).to.contain('expired');
+      const list = (await app.api('GET', '/tokens', { token: current })).body;
+      expect(list.find((t: { label: string }) => t.label === 'short')).to.include({ status: 'expired' });
+    });
+
+    it('when a token is used, then lastUsedAt is recorded, and not rewritten on every request', async () => {
+      const { token } = await newUser();
+      const hash = hashToken(token);
+      expect((await ApiToken.findById(hash).lean())!.lastUsedAt).to.equal(null);
+      expect((await app.api('GET', '/tokens', { token })).status).to.equal(200);
+      await waitFor(async () => !!(await ApiToken.findById(hash).lean())!.lastUsedAt);
+      const first = (await ApiToken.findById(hash).lean())!.lastUsedAt!.getTime();
+      for (let i = 0; i < 5; i++) await app.api('GET', '/tokens', { token });
+      expect((await ApiToken.findById(hash).lean())!.lastUsedAt!.getTime()).to.equal(first);
+      expect(LAST_USED_EVERY_MS).to.be.at.most(60_000);
+      const shown = (await app.api('GET', '/tokens', { token })).body[0];
+      expect(new Date(shown.lastUsedAt).getTime()).to.equal(first);
+    });
+
+    it('when the body is bad, then 400 names the field', async () => {
+      const { token } = await newUser();
+      for (const [body, field] of [
+        [{ expiresInDays: 0 }, 'body.expiresInDays'],
+        [{ expiresInDays: 1.5 }, 'body.expiresInDays'],
+        [{ label: '' }, 'body.label'],
+        [{ scope: 'admin' }, 'body.scope'],
+      ] as const) {
+        const res = await app.api('POST', '/tokens', { token, body });
+        expect(res.status, JSON.stringify(body)).to.equal(400);
+        expect(res.body.error.field).to.equal(field);
+      }
+      expect((await app.api('DELETE', '/tokens/not-an-id', { token })).status).to.equal(400);
+    });
+  });
+
+  describe('the users command', () => {
+    it('when create names an email that exists, then it refuses with a clear message, a non-zero exit, and no token', async () => {
+      const email = `${uniq('dup')}@${app.partnerId}.example`;
+      const first = await command(app, 'users', ['create', '--name', 'First', '--email', email, '--role', 'admin-agent', '--partner', app.partnerId]);
+      expect(first.code, first.stderr).to.equal(0);
+      const made = JSON.parse(first.stdout);
+      expect(made).to.include({ role: 'admin-agent', partnerId: app.partnerId });
+      expect(made.token).to.match(/^cspd_/);
+      const user = (await User.findOne({ email }).lean())!;
+      expect(await ApiToken.countDocuments({ userId: user._id })).to.equal(1);
+
+      for (const args of [
+        ['--role', 'account-admin', '--partner', app.partnerId],
+        ['--role', 'admin-agent', '--partner', app.otherPartnerId],
+        ['--role', 'admin-agent', '--partner', app.partnerId],
+      ]) {
+        const again = await command(app, 'users', ['create', '--name', 'Second', '--email', email.toUpperCase(), ...args]);
+        expect(again.code, args.join(' ')).to.equal(1);
+        expect(again.stdout).to.equal('');
+        expect(again.stderr).to.contain('already exists').and.contain(email).and.contain('admin-agent');
+      }
+      expect(await ApiToken.countDocuments({ userId: user._id })).to.equal(1);
+      expect((await User.findById(user._id).lean())!.role).to.equal('admin-agent');
+    });
+
+    it('issues a token with an expiry, lists tokens without secrets, and revokes one (refused here within the cache lifetime)', async () => {
+      const email = `${uniq('cli')}@${app.partnerId}.example`;
+      const made = JSON.parse((await command(app, 'users', ['create', '--name', 'Cli', '--email', email, '--role', 'sales-agent', '--partner', app.partnerId, '--expires-in-days', '7'])).stdout);
+      expect(new Date(made.expiresAt).getTime()).to.be.greaterThan(Date.now() + 6 * 86_400_000);
+      expect((await command(app, 'users', ['token', '--email', email, '--expires-in-days', '0'])).code).to.equal(1);
+      const listed = await command(app, 'users', ['tokens', '--email', email]);
+      expect(listed.code).to.equal(0);
+      expect(listed.stdout).to.contain(made.tokenId).and.not.contain(made.token).and.not.contain(hashToken(made.token));
+
+      expect((await app.api('GET', '/tokens', { token: made.token })).status).to.equal(200); // cached in this process
+      const revoked = await command(app, 'users', ['revoke', '--id', made.tokenId]);
+      expect(revoked.code, revoked.stderr).to.equal(0);
+      expect(JSON.parse(revoked.stdout)).to.include({ id: made.tokenId, status: 'revoked' });
+      // another process revoked it: this API refuses it once its cache entry lapses
+      await waitFor(async () => (await app.api('GET', '/tokens', { token: made.token })).status === 401, AUTH_CACHE_TTL_MS + 5000);
+      expect((await command(app, 'users', ['revoke', '--id', 'tok_000000000000000000000000'])).code).to.equal(1);
+    });
+  });
+
+  describe('the seed', () => {
+    it('when the seed runs without a terminal (as npm start runs it), then no secret reaches its output; the tokens file is 0600', async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-seedtest-'));
+      try {
+        const r = await command(app, 'seed', [], { DATA_DIR: dataDir });
+        expect(r.code, r.stderr).to.equal(0);
+        const file = path.join(dataDir, 'demo-tokens.json');
+        expect(fs.statSync(file).mode & 0o777).to.equal(0o600);
+        const tokens = JSON.parse(fs.readFileSync(file, 'utf8')) as { token: string }[];
+        expect(tokens.length).to.be.greaterThan(5);
+        const output = r.stdout + r.stderr;
+        for (const t of tokens) expect(output).to.not.contain(t.token);
+        expect(output).to.not.match(/cspd_/);
+        expect(output).to.contain('demo-tokens.json');
+        // a second run keeps the tokens that still work, and still prints none
+        const again = await command(app, 'seed', [], { DATA_DIR: dataDir });
+        expect(again.stdout + again.stderr).to.not.match(/cspd_/);
+        expect(JSON.parse(fs.readFileSync(file, 'utf8'))).to.deep.equal(tokens);
+        // on request (a person at a terminal, `docker compose run`), it prints them
+        const shown = await command(app, 'seed', ['--print-tokens'], { DATA_DIR: dataDir });
+        expect(shown.stdout).to.contain(tokens[0].token);
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+});

@@ -1,0 +1,81 @@
+/** `npm start`'s supervisor (stack/supervisor.ts) with real child processes that crash. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { spawnManaged, waitUntil } from '../stack/process';
+import { supervise, type Supervised } from '../stack/supervisor';
+
+describe('stack: the supervisor restarts a crashed process with backoff', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const running: Supervised[] = [];
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-supervisor-'));
+  });
+  after(async () => {
+    await Promise.all(running.map((s) => s.stop(2000)));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A node child that runs `code`; its output goes to `<dir>/<name>.log`. */
+  const child = (name: string, code: string) => () =>
+    spawnManaged({ name, command: process.execPath, args: ['-e', code], logFile: path.join(dir, `${name}.log`), parentDeathSignal: 'SIGKILL' });
+
+  it('when a process is killed, then it is started again after the first delay, with a log line naming how it died', async () => {
+    const lines: string[] = [];
+    let gaveUp = '';
+    const s = supervise({ name: 'worker', start: child('steady', 'console.log("up"); setInterval(() => {}, 1000)'), log: (l) => lines.push(l), initialDelayMs: 200, onGiveUp: (r) => (gaveUp = r) });
+    running.push(s);
+    const first = s.current.pid;
+    await waitUntil('the first process to print', async () => s.current.tail(5).includes('up'));
+    process.kill(first, 'SIGKILL');
+    await waitUntil('a restart', async () => s.restarts === 1 && s.running, { intervalMs: 20 });
+    expect(s.current.pid).to.not.equal(first);
+    expect(lines[0]).to.match(/^worker exited unexpectedly \(killed by SIGKILL, pid \d+, after [\d.]+ s\); restarting in 0\.2 s \(crash 1 of 5 allowed within 120 s\)$/);
+    expect(lines.some((l) => /^worker restarted \(pid \d+, restart 1\)$/.test(l))).to.equal(true);
+    expect(gaveUp).to.equal('');
+    // a stop is no crash: nothing restarts it
+    await s.stop(2000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.restarts).to.equal(1);
+    expect(s.current.running).to.equal(false);
+  });
+
+  it('when a process keeps crashing, then the delays double (capped) and it is given up after 5 crashes within the window, once', async () => {
+    const lines: string[] = [];
+    const giveUps: { reason: string; tail: string }[] = [];
+    const starts: number[] = [];
+    const s = supervise({
+      name: 'api',
+      start: child('crasher', 'console.error("cannot connect to the database"); process.exit(3)'),
+      log: (l) => lines.push(l),
+      initialDelayMs: 100,
+      maxDelayMs: 400,
+      onGiveUp: (reason, tail) => giveUps.push({ reason, tail }),
+      onStart: () => starts.push(Date.now()),
+    });
+    running.push(s);
+    await waitUntil('the give-up', async () => s.gaveUp, { timeoutMs: 20_000, intervalMs: 20 });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(giveUps).to.have.length(1);
+    expect(giveUps[0].reason).to.match(/^api crashed 5 times within 120 s \(last: exit code 3 after [\d.]+ s\)$/);
+    expect(giveUps[0].tail).to.contain('cannot connect to the database');
+    expect(starts).to.have.length(5);
+    expect(s.restarts).to.equal(4);
+    const delays = lines.map((l) => /restarting in ([\d.]+) s/.exec(l)?.[1]).filter(Boolean);
+    expect(delays).to.deep.equal(['0.1', '0.2', '0.4', '0.4']);
+    expect(lines.at(-1)).to.match(/giving up$/);
+    expect(s.running).to.equal(false);
+  });
+
+  it('when crashes are further apart than the window, then the process is never given up', async () => {
+    const lines: string[] = [];
+    let gaveUp = false;
+    const s = supervise({ name: 'worker', start: child('slow-crasher', 'setTimeout(() => process.exit(1), 150)'), log: (l) => lines.push(l), initialDelayMs: 50, maxDelayMs: 50, maxCrashes: 3, windowMs: 300, onGiveUp: () => (gaveUp = true) });
+    running.push(s);
+    await waitUntil('six restarts', async () => s.restarts >= 6, { timeoutMs: 20_000, intervalMs: 20 });
+    expect(gaveUp).to.equal(false);
+    await s.stop(2000);
+  });
+});

@@ -1,0 +1,21 @@
+/**
+ * How long each kind of activity may take, so that an attempt lost with its worker (a crash, a kill, a
+ * machine gone) is retried on another worker within seconds, not after a minute:
+ * - database activities do a few round trips (milliseconds each): a few seconds to close;
+ * - email activities wait on an SMTP server, bounded by nodemailer's own connection, greeting and socket
+ *   timeouts (lib/mailer.ts, each well below the activity's), and heartbeat while they run (the worker's
+ *   keep-alive interceptor, composition/root.ts), so a dead worker is noticed after the heartbeat timeout.
+ * A retry is safe: every activity is idempotent (natural-key facts, one email per business key).
+ */
+import type { ActivityOptions } from '@temporalio/workflow';
+
+const retry: ActivityOptions['retry'] = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
+
+/** Activities that only read and write the database. */
+export const DATABASE_ACTIVITY: ActivityOptions = { startToCloseTimeout: '5 seconds', retry };
+
+/** Activities that send an email (and record it). */
+export const EMAIL_ACTIVITY: ActivityOptions = { startToCloseTimeout: '30 seconds', heartbeatTimeout: '4 seconds', retry };
+
+/** A month's close: reads every line of a partner's month, then emails the invoice. */
+export const INVOICE_CLOSE_ACTIVITY: ActivityOptions = { startToCloseTimeout: '2 minutes', heartbeatTimeout: '4 seconds', retry };
