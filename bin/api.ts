@@ -21,7 +21,18 @@ async function main() {
   await connectDatabase(config.MONGODB_URI, { timeouts: 'api' });
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, { failFast: true });
   const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
-  const app = createApi({ client, mailer, log, taskQueue: config.TEMPORAL_TASK_QUEUE, reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS, support, attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET } });
+  const app = createApi({
+    client,
+    mailer,
+    log,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
+    temporalNamespace: config.TEMPORAL_NAMESPACE,
+    support,
+    attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET },
+  });
   const server = http.createServer(app);
   server.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') process.stderr.write(`api: port ${config.PORT} is already in use: stop the process using it or set PORT\n`);

@@ -254,7 +254,8 @@ async function main(): Promise<void> {
     const mail = await step(`starting mail catcher on 127.0.0.1:${smtp.port} (web UI on ${mailUiPort})`, () =>
       startMailCatcher({ smtpPort: smtp.port, httpPort: mailUiPort, dir: path.join(dataDir, 'mail') }),
     );
-    register({ name: 'mail catcher', stop: mail.stop });
+    register({ name: 'mail catcher', stop: mail.stop }, { name: 'mailcatcher', pid: mail.pid, match: 'maildev', group: true });
+    watch(mail.process);
     mailWebUrl = mail.webUrl;
   }
   if (shuttingDown) return;

@@ -8,6 +8,7 @@ import { orderRoutes } from './orders';
 import { licensingRoutes } from './licensing';
 import { invoiceRoutes } from './invoices';
 import { supportRoutes } from './support';
+import { activityLogRoutes } from './activity-log';
 import { identityRoutes } from './identity';
 import { supportMetricsRoutes } from './support-metrics';
 import { supportAttachmentRoutes } from './support-attachments';
@@ -27,5 +28,7 @@ export function routes(deps: RouteDeps): RouteDef[] {
     ...supportMetricsRoutes(deps),
     ...supportAttachmentRoutes(deps),
     ...supportRoutes(deps),
+    ...identityRoutes(deps),
+    ...activityLogRoutes(deps),
   ];
 }
