@@ -259,6 +259,14 @@ describe('support requests (API end to end)', function () {
     expect((await app.api('GET', `/support-requests?status=pending&text=zebra`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.include(mine[0]);
     expect((await post(`/support-requests/${mine[0]}/replies`, app.tokens['admin-agent'], { body: 'Tenant contoso.' })).body.status).to.equal('new');
     expect((await post(`/support-requests/${mine[1]}/withdraw`, app.tokens['global-admin'])).body).to.include({ status: 'closed', withdrawn: true });
+    // escalated by hand: the queue's filter shows it, the leads are told; then rejected with its reason
+    expect((await post(`/support-requests/${mine[2]}/escalate`, agent(), { reason: 'Customer is a key account' })).body.escalationLevel).to.equal(1);
+    expect((await app.api('GET', '/support-requests?escalated=true&text=zebra', { token: lead() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([mine[2]]);
+    await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.startsWith('Escalation level 1') && m.to.includes('support-lead@support.example'));
+    const rejected = await post(`/support-requests/${mine[2]}/reject`, agent(), { reason: 'Not covered by the refund policy' });
+    expect(rejected.body).to.include({ status: 'rejected', rejectionReason: 'Not covered by the refund policy' });
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.includes('rejected'));
+    expect(mail.text).to.contain('Not covered by the refund policy');
   });
 
   it('when the worker restarts in the middle of an approval, then nothing is lost and nothing is repeated', async function () {
