@@ -8,8 +8,8 @@ import { models } from '../models';
  * fails is retried by Temporal anyway).
  */
 export const DB_TIMEOUTS = {
-  api: { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000, socketTimeoutMS: 4000, bufferTimeoutMS: 3000 },
-  default: { serverSelectionTimeoutMS: 10_000, connectTimeoutMS: 10_000, socketTimeoutMS: 60_000, bufferTimeoutMS: 10_000 },
+  api: { serverSelectionTimeoutMS: 2500, connectTimeoutMS: 2500, socketTimeoutMS: 3000, bufferTimeoutMS: 2500, retry: false },
+  default: { serverSelectionTimeoutMS: 10_000, connectTimeoutMS: 10_000, socketTimeoutMS: 60_000, bufferTimeoutMS: 10_000, retry: true },
 } as const;
 
 export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean; timeouts?: keyof typeof DB_TIMEOUTS } = {}): Promise<typeof mongoose> {
@@ -23,6 +23,10 @@ export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean
     connectTimeoutMS: t.connectTimeoutMS,
     // a socket silent this long (a frozen server) fails the operation instead of hanging it
     socketTimeoutMS: t.socketTimeoutMS,
+    // the API does not retry an operation that failed on the network (a retry would double the wait): it
+    // answers 503 with Retry-After and the client retries; every write it makes is idempotent (unique keys)
+    retryReads: t.retry,
+    retryWrites: t.retry,
   });
   if (opts.syncIndexes !== false) await ensureIndexes();
   return mongoose;
@@ -62,6 +66,8 @@ const UNAVAILABLE_NAMES = new Set([
   'MongoOperationTimeoutError',
 ]);
 
+const NETWORK_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_DESTROYED']);
+
 /** True when `e` (or an error it wraps) says the database could not be reached or did not answer in time. */
 export function isDatabaseUnavailable(e: unknown): boolean {
   for (let x = e, depth = 0; x && typeof x === 'object' && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
@@ -69,6 +75,9 @@ export function isDatabaseUnavailable(e: unknown): boolean {
     if (err.name && UNAVAILABLE_NAMES.has(err.name)) return true;
     if (err.name === 'MongooseError' && /buffering timed out|before initial connection/i.test(err.message ?? '')) return true;
     if (err.name === 'MongoServerError' && err.code === 50) return true; // MaxTimeMSExpired
+    // the driver lets a raw socket error through when it writes to a connection the server just closed
+    // ("This socket has been ended by the other party", EPIPE): a network error of the driver's
+    if (typeof err.code === 'string' && NETWORK_CODES.has(err.code) && /[\\/]mongodb[\\/]/.test((x as { stack?: string }).stack ?? '')) return true;
   }
   return false;
 }

@@ -4,6 +4,7 @@
  * activities do, one after another.
  */
 import crypto from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -80,7 +81,17 @@ export function orderView(o: OrderDoc, events: { type: string; at: Date; data: R
   return events ? { ...view, timeline: events.map((e) => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} })) } : view;
 }
 
+type TimelineEvent = { type: string; at: Date; data: Record<string, unknown> };
+
+/** How long a timeline read is reused for an order whose state has not changed (see view). */
+export const TIMELINE_CACHE_TTL_MS = 2000;
+
+/** What of an order's document its timeline follows: when this changes, the cached timeline is stale. */
+const stateOf = (o: OrderDoc): string =>
+  [o.status, o.paidAt, o.provisionedAt, o.windowClosedAt, o.expiredAt, o.cancellation?.at].map((x) => (x instanceof Date ? x.getTime() : String(x ?? ''))).join('|');
+
 export function createOrderService(deps: OrderServiceDeps) {
+  const timelines = new LRUCache<string, { state: string; events: TimelineEvent[] }>({ max: 10_000, ttl: TIMELINE_CACHE_TTL_MS });
   const { client, taskQueue } = deps;
   const clock = deps.now ?? (() => new Date());
 
@@ -116,6 +127,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       reminderDaysBeforeClose: deps.reminderDaysBeforeClose,
       // the request that placed it: the workflow's activities log it (from the request context)
       requestId: currentRequestId(),
+      origin: auth.origin ?? null,
     };
   }
 
@@ -137,17 +149,42 @@ export function createOrderService(deps: OrderServiceDeps) {
     }
   }
 
+  const readTimeline = (orderId: string, partnerId: string): Promise<TimelineEvent[]> => OrderEvent.find({ orderId, partnerId }).sort({ at: 1, _id: 1 }).lean();
+
+  /**
+   * The order with its timeline. The order document is read on every call; its timeline comes from a short
+   * in-process cache (TIMELINE_CACHE_TTL_MS) while the order's state is the one it was read with, so that a
+   * read costs one query instead of two. What changes the order's state (payment, provisioning, the window,
+   * a cancellation, the term's end) shows in the timeline at once; entries that do not (an email sent, keys
+   * revoked just before the cancellation is recorded) may show up to TIMELINE_CACHE_TTL_MS late.
+   */
   async function view(partnerId: string, orderId: string) {
+    const cached = timelines.get(orderId);
+    if (cached) {
+      const order = await loadOrder(partnerId, orderId);
+      if (cached.state === stateOf(order)) return orderView(order, cached.events);
+      const events = await readTimeline(orderId, partnerId);
+      timelines.set(orderId, { state: stateOf(order), events });
+      return orderView(order, events);
+    }
     // one round trip: the events of another partner's order are read for nothing, never shown
-    const [order, events] = await Promise.all([loadOrder(partnerId, orderId), OrderEvent.find({ orderId, partnerId }).sort({ at: 1, _id: 1 }).lean()]);
+    const [order, events] = await Promise.all([loadOrder(partnerId, orderId), readTimeline(orderId, partnerId)]);
+    timelines.set(orderId, { state: stateOf(order), events });
     return orderView(order, events);
   }
 
+  /**
+   * The cancellation rule has one authority: the order workflow's cancel Update validator
+   * (workflows/order.ts), which calls domain/cancellation.ts assessCancellation on the workflow's own state.
+   * The API calls the same function on the stored order only to refuse early (no Temporal round trip for an
+   * obvious refusal) and for the preview; whatever the API thinks, the validator decides, and its refusal
+   * (WorkflowUpdateFailedError) is what the caller gets.
+   */
   async function cancelOne(auth: AuthContext, order: OrderDoc): Promise<CancelOrderResult> {
     const pre = assessCancellation(order, clock());
     if (!pre.cancellable) throw refusalError(pre);
     try {
-      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId() }] });
+      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null }] });
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type) {
         const details = e.cause.details?.[0] as CancellationAssessment | undefined;
@@ -238,6 +275,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       return orders.map((o) => orderView(o, null));
     },
 
+    /** The preview: the same domain function as the workflow's Update validator (see cancelOne). */
     async cancellation(auth: AuthContext, orderId: string) {
       const order = await loadOrder(auth.partnerId!, orderId);
       return { orderId, ...assessCancellation(order, clock()) };

@@ -174,6 +174,26 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
     });
   });
 
+  describe('the request context', () => {
+    it('when a request is served, then its log lines carry its id and the caller from the request context, and the id reaches the workflow', async () => {
+      const requestId = uniq('rid');
+      const c = await app.newCustomer('US');
+      const res = await app.api('POST', `/customers/${c.id}/orders`, {
+        headers: { 'idempotency-key': uniq('k-ctx'), 'x-request-id': requestId },
+        body: { productId: 'windows-server-standard-sub', quantity: 1 },
+      });
+      expect(res.status).to.equal(201);
+      const line = app.logLines.find((l) => l.requestId === requestId && l.msg === 'request');
+      expect(line, 'the request line').to.include({ method: 'POST', status: 201, partnerId: app.partnerId });
+      expect(line!.userId).to.be.a('string');
+      // the order service took the id from the context (no parameter), and the order's workflow got it
+      expect((await Order.findById(res.body.id).lean())!.requestId).to.equal(requestId);
+      // outside a request, nothing is added
+      app.log.info({ probe: requestId }, 'outside');
+      expect(app.logLines.find((l) => l.probe === requestId)).to.not.have.property('requestId');
+    });
+  });
+
   describe('methods', () => {
     it('when a path exists but not with that method, then 405 with Allow listing its methods', async () => {
       const cases: [string, string, string][] = [

@@ -1,0 +1,195 @@
+/**
+ * A dependency down, for real: an API process of its own (dist/bin/api.js, production settings) on a FerretDB of
+ * its own (on the test stack's PostgreSQL) that the test kills, restarts, freezes (SIGSTOP) and thaws; and an API
+ * whose Temporal client points at a port where nothing listens. Requests must answer fast (a few seconds) with
+ * 503, a stable code, Retry-After and the one error shape, and write nothing.
+ */
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { startFerretDB, type FerretDBHandle } from '../stack/ferretdb';
+import { freePort } from '../stack/ports';
+import { spawnManaged, waitUntil, type ManagedProcess } from '../stack/process';
+import { createApi } from '../composition/root';
+import { lazyClient } from '../lib/temporal';
+import { Order } from '../models';
+import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+
+const run = promisify(execFile);
+const DIST = path.resolve(__dirname, '..');
+/** The requirement: a request answers within a few seconds when a dependency is down (generous here: a loaded machine). */
+const FAST_MS = 6000;
+
+interface Timed {
+  status: number;
+  body: any;
+  headers: Headers;
+  ms: number;
+}
+
+async function timed(baseUrl: string, method: string, p: string, token: string | null, body?: unknown, headers: Record<string, string> = {}): Promise<Timed> {
+  const t0 = Date.now();
+  const res = await fetch(`${baseUrl}${p}`, {
+    method,
+    headers: { ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers, ms: Date.now() - t0 };
+}
+
+function expectUnavailable(r: Timed, code: string, what: string): void {
+  expect(r.status, `${what}: ${JSON.stringify(r.body)}`).to.equal(503);
+  expect(r.body.error, what).to.include({ status: 503, code });
+  expect(r.body.error.requestId, what).to.be.a('string');
+  expect(r.headers.get('retry-after'), what).to.match(/^\d+$/);
+  expect(r.ms, `${what} answered in ${r.ms} ms`).to.be.below(FAST_MS);
+}
+
+describe('API with a dependency down (real servers: FerretDB killed or frozen, Temporal unreachable)', function () {
+  this.timeout(240_000);
+  let app: TestApp;
+
+  describe('the database', () => {
+    let ferret: FerretDBHandle | undefined;
+    let ferretPort: number;
+    let api: ManagedProcess | undefined;
+    let baseUrl: string;
+    let env: NodeJS.ProcessEnv;
+    let token: string;
+    let unusedToken: string;
+    let logsDir: string;
+
+    const users = async (args: string[]) => JSON.parse((await run(process.execPath, [path.join(DIST, 'bin', 'users.js'), ...args], { env, timeout: 60_000 })).stdout);
+    const startFerret = async () => {
+      ferret = await startFerretDB({ postgresUrl: app.stack.postgresUrl!, port: ferretPort, logFile: path.join(logsDir, 'ferretdb-faults.log') });
+    };
+
+    before(async function () {
+      app = await getTestApp();
+      if (!app.stack.postgresUrl) this.skip(); // MONGODB_URI points at a server of its own: nothing here to stop
+      logsDir = path.join(app.stack.dataDir, 'logs');
+      ferretPort = await freePort();
+      await startFerret();
+      const apiPort = await freePort();
+      env = {
+        PATH: process.env.PATH,
+        MONGODB_URI: `${ferret!.uri}csp-desk-faults`,
+        TEMPORAL_ADDRESS: app.stack.temporalAddress,
+        SMTP_URL: app.stack.smtpUrl,
+        TEMPORAL_TASK_QUEUE: app.taskQueue,
+        HOST: '127.0.0.1',
+        PORT: String(apiPort),
+        LOG_LEVEL: 'warn',
+      };
+      const partner = uniq('faults');
+      await users(['partner', '--id', partner, '--name', 'Faults Partner', '--email', `billing@${partner}.example`]);
+      token = (await users(['create', '--name', 'Faults Admin', '--email', `admin@${partner}.example`, '--role', 'admin-agent', '--partner', partner])).token;
+      unusedToken = (await users(['create', '--name', 'Faults Sales', '--email', `sales@${partner}.example`, '--role', 'sales-agent', '--partner', partner])).token;
+      api = spawnManaged({ name: 'api-faults', command: process.execPath, args: [path.join(DIST, 'bin', 'api.js')], env, logFile: path.join(logsDir, 'api-faults.log') });
+      baseUrl = `http://127.0.0.1:${apiPort}`;
+      await waitUntil('the faults API', async () => (await timed(baseUrl, 'GET', '/health', null)).status === 200, { timeoutMs: 60_000, abort: () => {
+        if (!api!.running) throw new Error(`the API exited:\n${api!.tail(20)}`);
+      } });
+      expect((await timed(baseUrl, 'GET', '/customers', token)).status).to.equal(200);
+    });
+
+    after(async () => {
+      if (ferret?.process.running) process.kill(ferret.process.pid, 'SIGCONT');
+      await api?.stop(5000);
+      await ferret?.stop();
+    });
+
+    const newCustomer = () => ({ name: uniq('Down'), tenantId: crypto.randomUUID(), domain: `d${crypto.randomBytes(4).toString('hex')}.onmicrosoft.com`, market: 'US' });
+
+    it('when FerretDB is killed, then requests answer 503 database_unavailable with Retry-After within seconds, and nothing is written', async () => {
+      process.kill(ferret!.process.pid, 'SIGKILL');
+      await ferret!.process.exited;
+      const input = newCustomer();
+      const results = [
+        ['GET /customers (token cached)', await timed(baseUrl, 'GET', '/customers', token)],
+        ['POST /customers', await timed(baseUrl, 'POST', '/customers', token, input)],
+        ['GET /customers (token not cached)', await timed(baseUrl, 'GET', '/customers', unusedToken)],
+        ['GET /products', await timed(baseUrl, 'GET', '/products', token)],
+      ] as const;
+      try {
+        for (const [what, r] of results) expectUnavailable(r, 'database_unavailable', what);
+      } catch (e) {
+        (e as Error).message += `\nthe API's log:\n${api!.tail(40)}`;
+        throw e;
+      }
+      const health = await timed(baseUrl, 'GET', '/health', null);
+      expect(health.status).to.equal(503);
+      expect(health.body.database.ok).to.equal(false);
+
+      await startFerret(); // the same port and data: the driver reconnects by itself
+      await waitUntil('the API to reach the database again', async () => (await timed(baseUrl, 'GET', '/customers', token)).status === 200, { timeoutMs: 60_000 });
+      const list = (await timed(baseUrl, 'GET', '/customers', token)).body as { name: string }[];
+      expect(list.map((c) => c.name)).to.not.include(input.name);
+      expect((await timed(baseUrl, 'GET', '/customers', unusedToken)).status).to.equal(200);
+    });
+
+    it('when FerretDB is frozen (SIGSTOP), then requests answer 503 within seconds instead of hanging, and recover once it thaws', async () => {
+      const input = newCustomer();
+      if (!ferret!.process.running) await startFerret(); // the test before failed half-way
+      process.kill(ferret!.process.pid, 'SIGSTOP');
+      try {
+        const [get, post, products] = await Promise.all([
+          timed(baseUrl, 'GET', '/customers', token),
+          timed(baseUrl, 'POST', '/customers', token, input),
+          timed(baseUrl, 'GET', '/products', token),
+        ]);
+        expectUnavailable(get, 'database_unavailable', 'GET /customers');
+        expectUnavailable(post, 'database_unavailable', 'POST /customers');
+        expectUnavailable(products, 'database_unavailable', 'GET /products');
+      } finally {
+        process.kill(ferret!.process.pid, 'SIGCONT');
+      }
+      await waitUntil('the API to recover', async () => (await timed(baseUrl, 'GET', '/customers', token)).status === 200, { timeoutMs: 60_000 });
+      // a write sent to the frozen server may land when it thaws: retrying it is safe (unique keys), 409 at worst
+      const retry = await timed(baseUrl, 'POST', '/customers', token, input);
+      expect([201, 409]).to.include(retry.status);
+    });
+  });
+
+  describe('Temporal', () => {
+    let server: http.Server;
+    let baseUrl: string;
+
+    before(async () => {
+      app = await getTestApp();
+      const closed = await freePort(); // nothing listens there
+      const client = lazyClient(`127.0.0.1:${closed}`, 'default');
+      const api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
+      server = http.createServer(api);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+
+    after(async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    });
+
+    it('when Temporal is unreachable, then placing or cancelling answers 503 temporal_unavailable within seconds, and nothing is written', async () => {
+      const customer = await app.newCustomer('US');
+      const placed = await placeOrder(app, customer.id, 'windows-server-standard-sub');
+      const token = app.tokens['admin-agent'];
+      const order = await timed(baseUrl, 'POST', `/customers/${customer.id}/orders`, token, { productId: 'sql-server-standard-sub', quantity: 1 }, { 'idempotency-key': uniq('k-down') });
+      expectUnavailable(order, 'temporal_unavailable', 'POST order');
+      const cancel = await timed(baseUrl, 'POST', `/orders/${placed.id}/cancel`, token, { customer: customer.name, productName: placed.product.name, acknowledged: true });
+      expectUnavailable(cancel, 'temporal_unavailable', 'POST cancel');
+      expect(await Order.countDocuments({ customerId: customer.id })).to.equal(1);
+      expect((await Order.findById(placed.id).lean())!.status).to.not.equal('cancelled');
+      // reads need only the database
+      expect((await timed(baseUrl, 'GET', `/orders/${placed.id}`, token)).status).to.equal(200);
+      const health = await timed(baseUrl, 'GET', '/health', null);
+      expect(health.status).to.equal(503);
+      expect(health.body.temporal.ok).to.equal(false);
+    });
+  });
+});
