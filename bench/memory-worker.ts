@@ -44,6 +44,8 @@ async function main(): Promise<void> {
     tuning: { maxCachedWorkflows: Number(env.BENCH_MEM_CACHE), debugMode: true },
   });
   const send = (m: MemoryWorkerMessage) => process.send?.(m);
+  // the benchmark gone (Ctrl-C, a crash): so is this worker
+  process.once('disconnect', () => process.exit(1));
   process.on('message', (m: { type: string }) => {
     if (m.type === 'stop') worker.shutdown();
     if (m.type === 'measure') {

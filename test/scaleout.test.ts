@@ -27,13 +27,21 @@ describe('scale-out: two APIs and two workers (real processes)', function () {
     await Promise.all([...(apis ?? []), ...(workers ?? [])].map((p) => p.stop()));
   });
 
+  /**
+   * POSTs as a client should: a 503 (Temporal slower than the API's deadline, say while a worker's lost
+   * attempt waits to be retried) is sent again after its Retry-After, with the same Idempotency-Key.
+   */
   const post = async (api: ServiceProcess, path: string, key: string, body: unknown) => {
-    const res = await fetch(`${api.url}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json', 'idempotency-key': key },
-      body: JSON.stringify(body),
-    });
-    return { status: res.status, body: (await res.json()) as { id: string } };
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${api.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify(body),
+      });
+      const reply = { status: res.status, body: (await res.json()) as { id: string }, attempts: attempt };
+      if (res.status !== 503 || attempt >= 6) return reply;
+      await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after') ?? 1) * 1000));
+    }
   };
   const mailsOf = async (orderId: string) => (await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId));
 

@@ -185,6 +185,6 @@ export async function orderRefundWorkflow(request: SupportRefundRequest & { orde
   const at = order.refundedBy === request.ticket && order.cancelledAt ? new Date(order.cancelledAt) : now();
   const credit = supportRefundCredit(order, request.amount.amount);
   const { invoiceMonth } = await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit, requestId: request.requestId, supportTicket: request.ticket });
-  await acts.sendOrderEmail(orderId, 'cancellation');
+  await mail.sendOrderEmail(orderId, 'cancellation');
   return { orderId, ticket: request.ticket, status: 'cancelled', cancelledAt: at.toISOString(), credit, invoiceMonth };
 }
