@@ -5,10 +5,11 @@ import type { Logger } from './logger';
 
 /**
  * How long the API lets one request wait for Temporal (every client call the request makes shares this
- * deadline; see api/app.ts). Longer than a healthy order placement or cancellation takes, short enough that a
- * frozen server gives a 503 rather than a hung request.
+ * deadline; see api/app.ts). An unreachable server fails much sooner (API_TEMPORAL_ATTEMPTS); this bounds a
+ * server that accepts connections but does not answer, while leaving a command room to wait for its workflow,
+ * e.g. for a second worker to take over an activity lost with the first (seconds, test/faults.worker.test.ts).
  */
-export const API_TEMPORAL_DEADLINE_MS = 10_000;
+export const API_TEMPORAL_DEADLINE_MS = 60_000;
 /** Attempts of one call to an unreachable server before it fails (about 1 s of backoff instead of about 20 s). */
 export const API_TEMPORAL_ATTEMPTS = 5;
 
