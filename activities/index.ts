@@ -2,6 +2,7 @@
 import { createSendOnce, type ActivityDeps } from './shared';
 import { createOrderActivities } from './orders';
 import { createInvoiceActivities } from './invoices';
+import { createSupportActivities } from './support';
 
 export type { ActivityDeps } from './shared';
 
@@ -10,6 +11,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createOrderActivities(deps, sendOnce),
     ...createInvoiceActivities(deps, sendOnce),
+    ...createSupportActivities(deps, sendOnce),
   };
 }
 

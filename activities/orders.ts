@@ -3,16 +3,16 @@
  * workflow calls them, one after another, so the order, its keys and links have one writer.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { ActivationKey, DownloadLink, LedgerLine, Order, OrderEvent, Partner } from '../models';
+import { ActivationKey, LedgerLine, Order, OrderEvent, Partner } from '../models';
 import type { OrderDoc } from '../models';
-import type { OrderActor, OrderTerms } from '../domain/orders';
+import type { OrderActor, OrderTerms, RequestOrigin } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
 import { termEnd, windowEnd } from '../domain/cancellation';
 import { monthKey } from '../domain/time';
 import type { OrderEmailKind } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { openMonthFrom, settleLine } from './invoices';
-import { generateActivationKey } from './licensing';
+import { generateActivationKey, logOrderCancelled, logOrderPlaced, logRevocation, revokeOrderAccess } from './licensing';
 
 export async function addOrderEvent(order: Pick<OrderDoc, '_id' | 'partnerId'>, key: string, type: string, at: Date, data: Record<string, unknown> = {}) {
   await insertOnce(() => OrderEvent.create({ _id: `${order._id}:${key}`, orderId: order._id, partnerId: order.partnerId, type, at, data }));
@@ -36,35 +36,45 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordOrder(terms: OrderTerms): Promise<void> {
       const purchasedAt = new Date(terms.purchasedAt);
       const snapshot = { purchasedAt: terms.purchasedAt, product: terms.product };
-      const inserted = await insertOnce(() =>
-        Order.create({
-          _id: terms.orderId,
-          partnerId: terms.partnerId,
-          customerId: terms.customer.id,
-          customer: terms.customer,
-          product: terms.product,
-          pricing: terms.pricing,
-          status: 'pending',
-          imported: terms.imported,
-          placedBy: terms.placedBy,
-          notify: terms.notify,
-          purchasedAt,
-          windowEndsAt: windowEnd(snapshot),
-          termEndsAt: termEnd(snapshot),
-          paidAt: null,
-          provisionedAt: null,
-          windowClosedAt: null,
-          expiredAt: null,
-          cancellation: null,
-          requestId: terms.requestId,
-          createdAt: new Date(),
+      // the order and its first timeline entry are independent facts: written in parallel (one round trip)
+      const [inserted] = await Promise.all([
+        insertOnce(() =>
+          Order.create({
+            _id: terms.orderId,
+            partnerId: terms.partnerId,
+            customerId: terms.customer.id,
+            customer: terms.customer,
+            product: terms.product,
+            pricing: terms.pricing,
+            status: 'pending',
+            imported: terms.imported,
+            placedBy: terms.placedBy,
+            notify: terms.notify,
+            purchasedAt,
+            windowEndsAt: windowEnd(snapshot),
+            termEndsAt: termEnd(snapshot),
+            paidAt: null,
+            provisionedAt: null,
+            windowClosedAt: null,
+            expiredAt: null,
+            cancellation: null,
+            requestId: terms.requestId,
+            createdAt: new Date(),
+          }),
+        ),
+        addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
+          by: terms.placedBy.name,
+          role: terms.placedBy.role,
+          productId: terms.product.id,
+          quantity: terms.pricing.quantity,
         }),
-      );
-      await addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
-        by: terms.placedBy.name,
-        role: terms.placedBy.role,
-        productId: terms.product.id,
+      ]);
+      await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, purchasedAt, {
+        by: terms.placedBy,
+        imported: terms.imported,
         quantity: terms.pricing.quantity,
+        requestId: terms.requestId,
+        origin: terms.origin ?? null,
       });
       orderLog({ _id: terms.orderId, requestId: terms.requestId }).info({ inserted }, 'order recorded');
     },
@@ -73,29 +83,35 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordPayment(orderId: string, at: string): Promise<void> {
       const order = await loadOrder(orderId);
       const when = new Date(at);
-      if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
-        const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
-        await insertOnce(() =>
-          LedgerLine.create({
-            _id: `${orderId}:charge`,
-            partnerId: order.partnerId,
-            orderId,
-            customerId: order.customerId,
-            customerName: order.customer.name,
-            productName: order.product.name,
-            kind: 'charge',
-            amount: order.pricing.total,
-            currency: order.pricing.currency,
-            tax: order.pricing.tax,
-            invoiceMonth,
-            at: when,
-            description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
-          }),
-        );
-      }
-      if (!order.imported) await settleLine(`${orderId}:charge`);
-      if (!order.paidAt) await Order.updateOne({ _id: orderId }, { $set: { paidAt: when } });
-      await addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency });
+      // the charge (and its month), the order's paidAt and the timeline entry are independent writes: in parallel
+      const charge = async () => {
+        if (!order.imported && !(await LedgerLine.exists({ _id: `${orderId}:charge` }))) {
+          const invoiceMonth = await openMonthFrom(order.partnerId, monthKey(when));
+          await insertOnce(() =>
+            LedgerLine.create({
+              _id: `${orderId}:charge`,
+              partnerId: order.partnerId,
+              orderId,
+              customerId: order.customerId,
+              customerName: order.customer.name,
+              productName: order.product.name,
+              kind: 'charge',
+              amount: order.pricing.total,
+              currency: order.pricing.currency,
+              tax: order.pricing.tax,
+              invoiceMonth,
+              at: when,
+              description: `${order.product.name} x ${order.pricing.quantity} for ${order.customer.name}`,
+            }),
+          );
+        }
+        if (!order.imported) await settleLine(`${orderId}:charge`);
+      };
+      await Promise.all([
+        charge(),
+        order.paidAt ? undefined : Order.updateOne({ _id: orderId }, { $set: { paidAt: when } }),
+        addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency }),
+      ]);
       orderLog(order).info({ amount: order.pricing.total, currency: order.pricing.currency, imported: order.imported }, 'payment recorded');
     },
 
@@ -106,25 +122,30 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       let keys = 0;
       // an imported subscription whose term has already ended gets no key
       const termOver = order.termEndsAt !== null && new Date(order.termEndsAt).getTime() <= when.getTime();
+      const writes: Promise<unknown>[] = [];
       if (order.product.deliverable === 'activation-key' && !termOver) {
-        await insertOnce(() =>
-          ActivationKey.create({
-            _id: `${orderId}:1`,
-            orderId,
-            partnerId: order.partnerId,
-            customerId: order.customerId,
-            productId: order.product.id,
-            key: generateActivationKey(),
-            activations: order.pricing.quantity,
-            status: 'active',
-            createdAt: when,
-            revokedAt: null,
-          }),
+        writes.push(
+          insertOnce(() =>
+            ActivationKey.create({
+              _id: `${orderId}:1`,
+              orderId,
+              partnerId: order.partnerId,
+              customerId: order.customerId,
+              productId: order.product.id,
+              key: generateActivationKey(),
+              activations: order.pricing.quantity,
+              status: 'active',
+              createdAt: when,
+              revokedAt: null,
+            }),
+          ),
         );
         keys = 1;
       }
-      if (order.status === 'pending') await Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } });
-      await addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys });
+      // the key, the order's status and the timeline entry are independent writes: in parallel
+      if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } }));
+      writes.push(addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys }));
+      await Promise.all(writes);
       orderLog(order).info({ keys }, 'order provisioned');
       return { keys };
     },
@@ -153,13 +174,13 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     },
 
     /** Keys and links revoked, the credit on the next invoice, the order cancelled. */
-    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string }): Promise<void> {
+    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string; supportTicket?: string; origin?: RequestOrigin | null }): Promise<{ invoiceMonth: string }> {
       const order = await loadOrder(input.orderId);
       const when = new Date(input.at);
       // one writer: only this order's workflow touches its keys, links and document
-      const keys = await ActivationKey.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
-      const links = await DownloadLink.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
-      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, { keys: keys.modifiedCount, links: links.modifiedCount });
+      const revoked = await revokeOrderAccess(order, when);
+      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, revoked);
+      await logRevocation(order, when, revoked, { reason: 'cancelled', by: input.by, requestId: input.requestId, origin: input.origin ?? null });
       const c = input.credit;
       const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
       const invoiceMonth = existingCredit?.invoiceMonth ?? (await openMonthFrom(order.partnerId, monthKey(when)));
@@ -177,23 +198,44 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           tax: { treatment: order.pricing.tax.treatment, rateBps: order.pricing.tax.rateBps, amount: c.taxAmount },
           invoiceMonth,
           at: when,
-          description: `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
+          description:
+            c.basis === 'support-refund'
+              ? `Refund of cancelled order ${order._id} approved in support request ${input.supportTicket ?? ''}`.trim()
+              : `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
         }),
       );
       await settleLine(`${order._id}:credit`);
       await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
       if (order.status !== 'cancelled') {
-        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c } } });
+        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
       }
-      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId });
+      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
+      await logOrderCancelled(order, when, { by: input.by, requestId: input.requestId, origin: input.origin ?? null, credit: c });
       // the cancellation's own request id, beside the one that placed the order
-      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth }, 'order cancelled');
+      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth, supportTicket: input.supportTicket }, 'order cancelled');
+      return { invoiceMonth };
+    },
+
+    /** What a support refund workflow needs to decide (the order's main workflow has ended). */
+    async loadOrderForRefund(orderId: string): Promise<{ status: OrderDoc['status']; product: OrderDoc['product']; pricing: OrderDoc['pricing']; refundedBy: string | null; cancelledAt: string | null }> {
+      const order = await loadOrder(orderId);
+      return {
+        status: order.status,
+        product: order.product,
+        pricing: order.pricing,
+        refundedBy: order.cancellation?.supportTicket ?? null,
+        cancelledAt: order.cancellation ? new Date(order.cancellation.at).toISOString() : null,
+      };
     },
 
     async recordTermEnded(orderId: string, at: string): Promise<void> {
       const order = await loadOrder(orderId);
       const when = new Date(at);
       if (order.status === 'active') await Order.updateOne({ _id: orderId }, { $set: { status: 'expired', expiredAt: when } });
+      // an expired subscription's keys and links no longer work
+      const revoked = await revokeOrderAccess(order, when);
+      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, revoked);
+      await logRevocation(order, when, revoked, { reason: 'term-ended', by: null, requestId: null, origin: null });
       await addEvent(order, 'term-ended', 'term-ended', when);
       orderLog(order).info({ at }, 'term ended');
     },

@@ -6,7 +6,13 @@ import type { Mailer } from '../lib/mailer';
 import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
+import { createSupportService, type SupportSettings } from '../services/support';
+import { createLicensingService } from '../services/licensing';
+import { createActivityLogService } from '../services/activity-log';
+import { createStandInFiles, type FileStore } from '../lib/files';
 import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
+import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
+import { createPages } from './pages';
 
 export interface AppDeps {
   client: Client;
@@ -16,11 +22,26 @@ export interface AppDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** PUBLIC_BASE_URL: base of links in emails (the pages' sign-in links) and of the download links handed out; default http://localhost:3000 */
+  publicBaseUrl?: string;
+  /** the Temporal Web UI, linked from the pages (optional) */
+  temporalUiUrl?: string;
+  temporalNamespace?: string;
+  /** SLA policy and ticket rules (default: the built-in ones) */
+  support?: SupportSettings;
+  /** the software files behind download links (default: stand-in images of the catalog's sizes) */
+  files?: FileStore;
+  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
+  attachmentLimits?: AttachmentLimits;
 }
 
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders });
+  const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
+  const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
+  const activityLog = createActivityLogService({ now: deps.now });
+  const attachments = { limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS, findTicket: findTicketForAttachments };
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, licensing, activityLog, attachments });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',
@@ -36,6 +57,22 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // every Temporal call a request makes shares one deadline: a frozen or unreachable server is a 503, not a hang
   const around = <T>(fn: () => Promise<T>) => deps.client.withDeadline(Date.now() + API_TEMPORAL_DEADLINE_MS, fn);
+  // the web pages (server-rendered, same services and permissions as the API)
+  app.get('/', (_req, res) => res.redirect(303, '/app'));
+  app.use(
+    '/app',
+    createPages({
+      mailer: deps.mailer,
+      log: deps.log,
+      orders,
+      licensing,
+      around,
+      publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
+      temporalUiUrl: deps.temporalUiUrl,
+      temporalNamespace: deps.temporalNamespace,
+      now: deps.now,
+    }),
+  );
   app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses, around }));
   app.use(methodNotAllowed([...all, { method: 'get', path: '/openapi.json' }]));
   app.use(notFoundHandler());

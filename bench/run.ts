@@ -18,6 +18,8 @@
  *   --read-seconds=S / BENCH_READ_SECONDS  measured seconds of each read load (default 10)
  *   --rounds=R / BENCH_ROUNDS              each comparison runs in R alternating rounds (default 3), so that a
  *                                          change of pace on the machine weighs on both sides alike
+ *   --memory-n=M / BENCH_MEMORY_N          3. the worker's memory per open workflow: M orders waiting on their
+ *                                          windows vs M skeletons waiting on a timer (default 500; 0 skips it)
  *   BENCH_LOG_LEVEL                        level of the service's logs, written to <data>/logs/app.log (default info)
  *   BENCH_DURABLE=1                        PostgreSQL with fsync on (default off, as in the test stack)
  *   KEEP_BENCH_DATA=1                      keep the temporary data folder (logs) afterwards
@@ -47,6 +49,9 @@ import { httpClient, type HttpClient } from './http';
 import { mergeResults, runLoad, type LoadResult } from './load';
 import { ROOT } from '../stack/paths';
 import { redactUri, startBenchServers, type BenchServers } from './servers';
+import { measureOpenWorkflowMemory, memoryLines, type MemoryResult } from './memory';
+import { licensingLines, runLicensingBench, type LicensingBenchResult } from './licensing';
+import { runSupportBench } from './support';
 
 const T0 = Date.now();
 const LOAD_AT_START = Math.round(os.loadavg()[0] * 100) / 100;
@@ -138,6 +143,8 @@ interface Service {
   api: HttpClient;
   partnerId: string;
   customers: string[];
+  token: string;
+  mailer: Mailer;
   workerError: () => unknown;
 }
 
@@ -229,7 +236,7 @@ async function startService(concurrency: number): Promise<Service> {
   const api = httpClient(baseUrl, token, concurrency);
   closers.push({ name: 'the HTTP client', fn: () => api.close() });
 
-  return { servers, log, logFile, apiClient, benchClient, taskQueue, baseUrl, api, partnerId, customers, workerError: () => workerFailure };
+  return { servers, log, logFile, apiClient, benchClient, taskQueue, baseUrl, api, partnerId, customers, token, mailer, workerError: () => workerFailure };
 }
 
 // ---------------------------------------------------------------- facts
@@ -400,6 +407,7 @@ async function main(): Promise<void> {
   const warmup = setting('warmup', 'BENCH_WARMUP', 10, 0);
   const readSeconds = setting('read-seconds', 'BENCH_READ_SECONDS', 10, 1);
   const rounds = setting('rounds', 'BENCH_ROUNDS', 3, 1);
+  const memoryN = setting('memory-n', 'BENCH_MEMORY_N', 500, 0);
   const readWarmupSeconds = 2;
   progress(`N=${n} each, concurrency ${concurrency}, warm-up ${warmup} each, reads ${readSeconds} s each, in ${rounds} alternating rounds`);
 
@@ -528,9 +536,16 @@ async function main(): Promise<void> {
   const apiR = mergeResults('API GET /orders/{id}', apiParts);
   const rawR = mergeResults('raw findById', rawParts);
 
+  // ---- 3. licensing: the download-slot race, download throughput, the activity log's first page
+  const licensing = await licensingSection(s);
+  checkWorker();
+
   // ---- checks: emails received, warnings in the logs
   const mailDir = path.join(s.servers.dataDir, 'mail');
-  const emails = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).filter((f) => f.endsWith('.json')).length : 0;
+  const emails = fs.existsSync(mailDir) ? fs.readdirSync(mailDir).filter((f) => f.endsWith('.eml')).length : 0;
+
+  // ---- 3. the worker's memory per open workflow (its orders' emails are not counted above)
+  const memory = await openWorkflowMemory(s, memoryN, concurrency, () => aborted);
   const findings = Object.fromEntries(Object.entries(logs).map(([k, l]) => [k, logFindings(l.file, l.since)]));
   const ordersPlaced = orderIds.length;
 
@@ -547,7 +562,7 @@ async function main(): Promise<void> {
     `  machine    ${machine.cores} cores (${machine.cpu}), ${machine.memGiB} GiB, ${machine.platform}, node ${machine.node}, load average ${machine.loadAvgAtStart} at start`,
     `  database   ${db.backend}: ${db.version}${db.postgres ? `, ${db.postgres}` : ''}${db.fsync === false ? ', fsync off' : db.fsync ? ', fsync on' : ''}${db.uri ? `, ${db.uri}` : ''}`,
     `  temporal   ${tp.server}: ${tp.version}${tp.persistence ? `, ${tp.persistence}` : ''}${tp.address ? `, ${tp.address}` : ''}`,
-    `  process    worker + API + load generator + mail catcher in one node process; service logs at ${process.env.BENCH_LOG_LEVEL ?? 'info'} to a file`,
+    `  process    worker + API + load generator in one node process, the mail catcher (MailDev) in its own; service logs at ${process.env.BENCH_LOG_LEVEL ?? 'info'} to a file`,
     '',
     `1. Workflows: ${n} of each, ${concurrency} in flight, after ${warmup} warm-up of each, in ${rounds} alternating rounds`,
     `  ${''.padEnd(44)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}  per round`,
@@ -564,6 +579,8 @@ async function main(): Promise<void> {
     row('raw Order.findById(id).lean()', rawR),
     `  ${'ratio API/raw'.padEnd(44)}${f2(ratioRead).padStart(10)}`,
     '',
+    ...(memory ? [...memoryLines(memory, memoryN), ''] : []),
+    ...(licensing ? licensingLines(licensing) : []),
     `Checks: ${ordersPlaced} orders placed, ${emails} emails caught (one confirmation each expected)`,
     ...Object.entries(findings).flatMap(([name, f]) => [
       `  ${name} log: ${f.warn} warnings, ${f.error} errors${name === 'service' ? `, ${f.http5xx} HTTP 5xx` : ''}`,
@@ -586,10 +603,84 @@ async function main(): Promise<void> {
       ratio: ratioWf,
     },
     getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), raw: slim(rawR), ratio: ratioRead },
+    ...(memory ? { memory: memoryJson(memory) } : {}),
+    licensing,
     checks: { ordersPlaced, emails, logs: findings },
   };
   process.stdout.write(JSON.stringify(json) + '\n');
+
+  // ---- 3, 4. support requests: filing, worker memory per open ticket, the queue at 10,000 (bench/support.ts)
+  const supportPart = await runSupportBench({
+    baseUrl: s.baseUrl,
+    api: s.api,
+    partnerId: s.partnerId,
+    customers: s.customers,
+    benchClient: s.benchClient,
+    concurrency,
+    readSeconds,
+    rounds,
+    externalTemporal: !s.servers.embedded.temporal,
+    progress,
+    aborted: () => aborted || !!s.workerError(),
+    checkWorker,
+  });
+  process.stdout.write(supportPart.lines.join('\n') + '\n');
+  process.stdout.write(JSON.stringify(supportPart.json) + '\n');
   if (!s.servers.embedded.temporal) await terminateOrders(s.benchClient, orderIds);
+  if (!s.servers.embedded.temporal && memory) await terminateWorkflows(s.benchClient, [...memory.order.workflowIds, ...memory.skeleton.workflowIds]);
+}
+
+/** Section 3 (skipped when memoryN is 0): see bench/memory.ts. */
+async function openWorkflowMemory(s: Service, memoryN: number, concurrency: number, isAborted: () => boolean): Promise<MemoryResult | undefined> {
+  if (memoryN === 0) return undefined;
+  return measureOpenWorkflowMemory(
+    { servers: s.servers, client: s.benchClient, mailer: s.mailer, log: s.log, token: s.token, customers: s.customers, productId: PRODUCT_ID, concurrency, progress, aborted: isAborted },
+    memoryN,
+  );
+}
+
+const memoryJson = (m: MemoryResult) => {
+  const f = ({ workflowIds: _ids, ...rest }: MemoryResult['order']) => rest;
+  return { order: f(m.order), skeleton: f(m.skeleton), ratio: m.ratio, goal: { maxRatio: 1.5, minOrdersPerGiB: 3000 } };
+};
+
+/** Ends workflows left open on an external Temporal (the memory measure's). */
+async function terminateWorkflows(client: Client, workflowIds: string[]): Promise<void> {
+  progress(`terminating the ${workflowIds.length} workflows of the memory measure on the external Temporal`);
+  let next = 0;
+  const loop = async () => {
+    while (next < workflowIds.length) {
+      await client.workflow
+        .getHandle(workflowIds[next++])
+        .terminate('benchmark finished')
+        .catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: 10 }, loop));
+}
+
+/**
+ * The licensing part (bench/licensing.ts): BENCH_LICENSING=0 skips it; BENCH_LICENSING_ROUNDS (default 3)
+ * rounds of the link race and of the throughput comparison.
+ */
+async function licensingSection(s: Service): Promise<LicensingBenchResult | null> {
+  if (process.env.BENCH_LICENSING === '0') return null;
+  const rounds = setting('licensing-rounds', 'BENCH_LICENSING_ROUNDS', 3, 1);
+  progress(`licensing: ${rounds} rounds`);
+  return runLicensingBench({
+    api: s.api,
+    baseUrl: s.baseUrl,
+    partnerId: s.partnerId,
+    customers: s.customers,
+    client: s.apiClient,
+    mailer: s.mailer,
+    log: s.log.child({ component: 'api-licensing' }),
+    taskQueue: s.taskQueue,
+    dataDir: s.servers.dataDir,
+    rounds,
+    progress,
+    aborted: () => aborted || !!s.workerError(),
+  });
 }
 
 /** On an external Temporal, the orders' workflows would wait out their 60-day windows with no worker: end them. */

@@ -2,7 +2,7 @@
  * The benchmark's workflow bundle: the production workflows plus its yardstick, a skeleton with as many
  * activities as an order's placement, each doing nothing. Kept out of the production bundle.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, sleep } from '@temporalio/workflow';
 
 export * from '../workflows';
 
@@ -12,4 +12,10 @@ export const PLACEMENT_ACTIVITIES = 4;
 
 export async function skeletonWorkflow(): Promise<void> {
   for (let i = 0; i < PLACEMENT_ACTIVITIES; i++) await noop();
+}
+
+/** The yardstick of memory: a workflow held open on a timer, after one activity (an order waits on its window). */
+export async function idleSkeletonWorkflow(): Promise<void> {
+  await noop();
+  await sleep('60 days');
 }

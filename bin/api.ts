@@ -6,14 +6,33 @@ import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
 import { connectClient } from '../lib/temporal';
 import { createApi } from '../composition/root';
+import { loadSupportSettings } from '../services/support';
 
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger('api', config.LOG_LEVEL);
+  let support;
+  try {
+    support = loadSupportSettings(config);
+  } catch (e) {
+    process.stderr.write(`configuration: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
   await connectDatabase(config.MONGODB_URI, { timeouts: 'api' });
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE, { failFast: true });
   const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
-  const app = createApi({ client, mailer, log, taskQueue: config.TEMPORAL_TASK_QUEUE, reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS });
+  const app = createApi({
+    client,
+    mailer,
+    log,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
+    temporalNamespace: config.TEMPORAL_NAMESPACE,
+    support,
+    attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET },
+  });
   const server = http.createServer(app);
   server.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') process.stderr.write(`api: port ${config.PORT} is already in use: stop the process using it or set PORT\n`);

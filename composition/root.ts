@@ -4,14 +4,16 @@
  */
 import type { Client } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
-import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import type express from 'express';
 import { heartbeatWhileRunning } from '../lib/keepalive';
 import type { Logger } from '../lib/logger';
 import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp } from '../api/app';
+import type { FileStore } from '../lib/files';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
+import type { SupportSettings } from '../services/support';
 
 /** How long a workflow task waits for the worker that holds the workflow in its cache before any worker takes it. */
 export const STICKY_TIMEOUT = '3 seconds';
@@ -31,6 +33,8 @@ export interface WorkerDeps {
   workflowBundle?: { code: string };
   /** activities beyond the production ones (the benchmark's no-op) */
   extraActivities?: Record<string, (...args: never[]) => Promise<unknown>>;
+  /** worker settings beyond the defaults (the benchmark's memory measure sizes the workflow cache) */
+  tuning?: Pick<WorkerOptions, 'maxCachedWorkflows' | 'debugMode'>;
 }
 
 export function buildActivities(deps: Pick<WorkerDeps, 'mailer' | 'log' | 'publicBaseUrl' | 'renderer'>): Activities {
@@ -48,6 +52,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     // a workflow cached on a worker that died moves to another after this long (the default is 10 s)
     stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...deps.tuning,
   });
 }
 
@@ -64,6 +69,17 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
+  /** PUBLIC_BASE_URL: base of links in emails (the pages' sign-in links) and of the download links handed out */
+  publicBaseUrl?: string;
+  /** the Temporal Web UI, linked from the pages */
+  temporalUiUrl?: string;
+  temporalNamespace?: string;
+  /** SLA policy and ticket rules (bin/api loads them from the configuration) */
+  support?: SupportSettings;
+  /** the software files behind download links (the benchmark serves bigger ones) */
+  files?: FileStore;
+  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
+  attachmentLimits?: { maxBytes: number; maxPerTicket: number };
 }
 
 export function createApi(deps: ApiDeps): express.Express {

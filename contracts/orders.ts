@@ -4,7 +4,8 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { CancellationCredit } from '../domain/cancellation';
-import type { OrderActor, OrderStatus } from '../domain/orders';
+import type { Money } from '../domain/money';
+import type { OrderActor, OrderStatus, RequestOrigin } from '../domain/orders';
 
 /** Business id = workflow id: one workflow per order, a duplicate start is refused. */
 export const orderWorkflowId = (orderId: string): string => `order:${orderId}`;
@@ -28,6 +29,8 @@ export const waitForStageUpdate = defineUpdate<OrderWorkflowState, [OrderStage]>
 export interface CancelOrderRequest {
   actor: OrderActor;
   requestId: string;
+  /** where the request came from, for the activity log */
+  origin?: RequestOrigin | null;
 }
 export interface CancelOrderResult {
   orderId: string;
@@ -37,6 +40,29 @@ export interface CancelOrderResult {
 }
 /** Cancels the order; its validator refuses (with the domain's reason code as failure type) what is not allowed. */
 export const cancelOrderUpdate = defineUpdate<CancelOrderResult, [CancelOrderRequest]>('cancelOrder');
+
+/**
+ * A support refund: a ticket's approval cancels the order, revokes its keys and links and credits the
+ * approved amount on the next invoice. Sent as an Update to the order's running workflow; once that has
+ * ended, a short-lived refund workflow (`order-refund:<orderId>`) is the order's writer and does the same.
+ */
+export interface SupportRefundRequest {
+  /** the ticket number: a repeat from the same ticket answers with what was done */
+  ticket: string;
+  amount: Money;
+  actor: OrderActor;
+  requestId: string;
+}
+export interface SupportRefundResult {
+  orderId: string;
+  ticket: string;
+  status: 'cancelled';
+  cancelledAt: string;
+  credit: CancellationCredit;
+  invoiceMonth: string;
+}
+export const supportRefundUpdate = defineUpdate<SupportRefundResult, [SupportRefundRequest]>('supportRefund');
+export const orderRefundWorkflowId = (orderId: string): string => `order-refund:${orderId}`;
 
 export const orderStateQuery = defineQuery<OrderWorkflowState>('orderState');
 

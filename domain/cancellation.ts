@@ -21,8 +21,8 @@ export type CancellationRefusalCode = keyof typeof CANCELLATION_REFUSALS;
 export const SUPPORT_REQUEST_PROBLEM_TYPE = 'CSP Purchase/Refund on behalf of customers';
 
 export interface CancellationCredit extends Money {
-  /** 'full' for perpetual software, 'prorated' for subscriptions */
-  basis: 'full' | 'prorated';
+  /** 'full' for perpetual software, 'prorated' for subscriptions, 'support-refund' the amount support approved */
+  basis: 'full' | 'prorated' | 'support-refund';
   usedDays: number | null;
   termDays: number | null;
   /** tax contained in the credit where prices include tax */
@@ -107,4 +107,46 @@ export function assessCancellation(order: CancellableOrder, now: Date, supportRo
     earlyTerminationFee: { amount: 0, currency: order.pricing.currency },
     credit: cancellationCredit(order, now),
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Refunds support approves (the support path beside the partner's cancellation)
+
+export const SUPPORT_REFUND_REFUSALS = {
+  already_cancelled: 'This order is already cancelled; the refund cannot be carried out.',
+  never_cancellable: 'This product can be neither cancelled nor refunded (SUSE and Red Hat plans are non-cancellable); the approval was not carried out.',
+  amount_too_high: 'The approved amount exceeds what the order cost.',
+  currency_mismatch: "The approved amount must be in the order's currency.",
+} as const;
+export type SupportRefundRefusalCode = keyof typeof SUPPORT_REFUND_REFUSALS;
+
+export interface SupportRefundAssessment {
+  allowed: boolean;
+  reason: { code: SupportRefundRefusalCode; message: string } | null;
+}
+
+/**
+ * Whether support may cancel an order and refund `amount`: Windows 7 ESU (support-request-only) and orders
+ * past their 60-day window are allowed; never-cancellable products (SUSE, Red Hat) and cancelled orders are not.
+ * `refundedBy`: the ticket that already carried out a refund of this order (the same ticket asking again is
+ * a repeat, answered with what was done).
+ */
+export function assessSupportRefund(
+  order: Pick<CancellableOrder, 'status' | 'product' | 'pricing'>,
+  amount: Money,
+  ticket?: { number: string; refundedBy: string | null },
+): SupportRefundAssessment {
+  const refuse = (code: SupportRefundRefusalCode): SupportRefundAssessment => ({ allowed: false, reason: { code, message: SUPPORT_REFUND_REFUSALS[code] } });
+  if (order.status === 'cancelled') return ticket && ticket.refundedBy === ticket.number ? { allowed: true, reason: null } : refuse('already_cancelled');
+  if (order.product.cancellation.mode === 'never') return refuse('never_cancellable');
+  if (amount.currency !== order.pricing.currency) return refuse('currency_mismatch');
+  if (amount.amount > order.pricing.total) return refuse('amount_too_high');
+  return { allowed: true, reason: null };
+}
+
+/** The credit of a support refund: the approved amount, its tax portion where prices include tax. */
+export function supportRefundCredit(order: Pick<CancellableOrder, 'pricing'>, amount: number): CancellationCredit {
+  const { tax, currency } = order.pricing;
+  const taxAmount = tax.treatment === 'inclusive' && tax.rateBps !== null ? taxPortionOfInclusive(amount, tax.rateBps) : null;
+  return { amount, currency, basis: 'support-refund', usedDays: null, termDays: null, taxAmount };
 }

@@ -32,6 +32,10 @@ export const PERMISSIONS = {
   importOrders: ['global-admin'],
   /** see a customer's software and its activation keys ("You must be an Admin agent to ... get activation keys") */
   readSoftware: ['admin-agent'],
+  /** "Get keys and downloads": an order's activation key and a download link ("You must be an Admin agent to download software and get activation keys") */
+  getKeysAndDownloads: ['admin-agent'],
+  /** the activity log of key access and downloads ("You must be a Global administrator, Account admin, Referral admin, or Marketing content admin") */
+  readActivityLog: ['global-admin', 'account-admin', 'referral-admin', 'marketing-content-admin'],
   /** see whether an order can be cancelled */
   previewCancellation: ['admin-agent', 'sales-agent', 'global-admin'],
   /** cancel a purchase ("You must be an Admin agent to cancel a purchase") */
@@ -40,6 +44,14 @@ export const PERMISSIONS = {
   readInvoices: ['global-admin', 'account-admin', 'admin-agent'],
   /** list, create and revoke one's own API tokens (every role) */
   manageOwnTokens: [...ROLES],
+  /** file a customer support request (the document's "Submit a customer support request": Admin agent, Global admin) */
+  fileSupportRequests: ['admin-agent', 'global-admin'],
+  /** see support requests (partners: their own partner's; support: all), reply to them */
+  readSupportRequests: ['admin-agent', 'global-admin', 'support-agent', 'support-lead'],
+  /** withdraw the partner's own support request */
+  withdrawSupportRequests: ['admin-agent', 'global-admin'],
+  /** work the support queue: assign, request information, approve, reject, escalate, resolve, close */
+  workSupportRequests: ['support-agent', 'support-lead'],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -23,6 +23,11 @@ export const configSchema = {
     MAIL_FROM: { type: 'string', minLength: 3, default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email' },
     CANCELLATION_REMINDER_DAYS: { type: 'integer', minimum: 0, maximum: 59, default: 7, description: 'days before a cancellation window closes that the partner is reminded' },
     INVOICE_CLOSE_CRON: { type: 'string', pattern: '^\\S+( \\S+){4}$', default: '5 0 1 * *', description: 'cron (UTC) of the monthly invoice close' },
+    SUPPORT_POLICY_FILE: { type: 'string', default: '', description: 'path of a JSON SLA policy file for support requests (empty: the built-in policy)' },
+    SUPPORT_APPROVAL_LIMIT: { type: 'integer', minimum: 0, default: 50000, description: 'refund approvals above this amount (minor units) need a support lead' },
+    SUPPORT_REOPEN_DAYS: { type: 'integer', minimum: 0, maximum: 365, default: 7, description: 'days after resolution during which a partner reply reopens a support request (then it closes)' },
+    ATTACHMENT_MAX_BYTES: { type: 'integer', minimum: 1024, maximum: 104857600, default: 10485760, description: 'largest attachment of a support request, in bytes (1 KiB to 100 MiB)' },
+    ATTACHMENT_MAX_PER_TICKET: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'most attachments on one support request (1 to 100)' },
   },
   required: [],
 } as const;

@@ -80,8 +80,12 @@ export const SMTP_TIMEOUTS = {
   socketTimeout: 10_000,
 } as const;
 
+/** SMTP connections each mailer keeps open at most. */
+export const SMTP_POOL_CONNECTIONS = 4;
+
 export function createMailer(smtpUrl: string, from: string): Mailer {
-  const transport = nodemailer.createTransport({ url: smtpUrl, ...SMTP_TIMEOUTS });
+  // a few connections kept open and reused: no connection, greeting and EHLO for every email
+  const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxConnections: SMTP_POOL_CONNECTIONS, ...SMTP_TIMEOUTS });
   return {
     async send(email) {
       await transport.sendMail({ from, to: email.to, subject: email.subject, html: email.html, text: email.text, messageId: email.messageId });

@@ -24,6 +24,8 @@ export interface OrderCancellationInfo {
   at: Date;
   by: OrderActor;
   credit: CancellationCredit;
+  /** the support request whose approval cancelled the order (support refunds only) */
+  supportTicket?: string | null;
 }
 
 /** Written only by the order's own workflow (its activities, one after another). */

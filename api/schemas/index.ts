@@ -7,3 +7,4 @@ export * from './invoices';
 export * from './licensing';
 export * from './system';
 export * from './identity';
+export * from './support';

@@ -9,7 +9,7 @@ import { customerRefSchema } from './customers';
 export const creditSchema = obj({
   amount: int(),
   currency: str(),
-  basis: str({ enum: ['full', 'prorated'] }),
+  basis: str({ enum: ['full', 'prorated', 'support-refund'] }),
   usedDays: nullable(int()),
   termDays: nullable(int()),
   taxAmount: nullable(int()),

@@ -28,6 +28,8 @@ export interface ApiResponse<T = any> {
 export interface TestApp {
   stack: TestStack;
   baseUrl: string;
+  /** the web pages: `${baseUrl}/app` */
+  pagesUrl: string;
   client: Client;
   taskQueue: string;
   log: Logger;
@@ -91,10 +93,12 @@ async function build(): Promise<TestApp> {
   const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log, publicBaseUrl: 'http://csp-desk.test', workflowBundle: code });
   const running = worker.run();
 
-  const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
-  const server = http.createServer(app);
+  // listen first, so that the app knows its own address (the pages' emailed sign-in links point to it)
+  const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, publicBaseUrl: baseUrl });
+  server.on('request', app);
 
   const partnerId = uniq('partner');
   const otherPartnerId = uniq('other');
@@ -152,7 +156,7 @@ async function build(): Promise<TestApp> {
     await disconnectDatabase();
   };
 
-  return { stack, baseUrl, client, taskQueue, log, mailer, workflowBundle: code, logLines, partnerId, otherPartnerId, tokens, otherTokens, api, newCustomer };
+  return { stack, baseUrl, pagesUrl: `${baseUrl}/app`, client, taskQueue, log, mailer, workflowBundle: code, logLines, partnerId, otherPartnerId, tokens, otherTokens, api, newCustomer };
 }
 
 export function getTestApp(): Promise<TestApp> {

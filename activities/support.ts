@@ -1,0 +1,196 @@
+/**
+ * Support activities: what a ticket's workflow does to the world, each idempotent. Only the ticket's own
+ * workflow calls them, one after another, so the ticket document has one writer; events land once under
+ * `<ticket>:<seq>`, emails once under `support:<ticket>:<seq>:<kind>`.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Partner, SupportEvent, SupportOrderClaim, SupportTicket, User, type SupportTicketDoc } from '../models';
+import { dueAt } from '../domain/sla';
+import { searchTextOf } from '../domain/support';
+import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTicketSnapshot } from '../contracts/support';
+import { orderRefundWorkflowId, orderWorkflowId, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
+import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
+
+/** The queue's sort and cursor key: due instant first (none last), then the number. */
+export const queueKeyOf = (nextDueAt: string | Date | null, number: string) => `${nextDueAt ? new Date(nextDueAt).toISOString() : '~'}|${number}`;
+
+function snapshotFields(snap: SupportTicketSnapshot, number: string) {
+  return {
+    status: snap.status,
+    assignee: snap.assignee,
+    assigneeId: snap.assignee?.userId ?? null,
+    escalationLevel: snap.escalationLevel,
+    escalated: snap.escalationLevel > 0,
+    atRisk: snap.atRisk,
+    breached: snap.breached,
+    nextDueAt: snap.nextDueAt ? new Date(snap.nextDueAt) : null,
+    queueKey: queueKeyOf(snap.nextDueAt, number),
+    clocks: snap.clocks,
+    approval: snap.approval ? { ...snap.approval, at: new Date(snap.approval.at) } : null,
+    rejectionReason: snap.rejectionReason,
+    withdrawn: snap.withdrawn,
+    seq: snap.seq,
+    updatedAt: new Date(snap.updatedAt),
+    resolvedAt: snap.resolvedAt ? new Date(snap.resolvedAt) : null,
+    closedAt: snap.closedAt ? new Date(snap.closedAt) : null,
+  };
+}
+
+const REFUND_REFUSALS = new Set(['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing']);
+
+export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) {
+  const { publicBaseUrl } = deps;
+
+  async function leadsEmails(): Promise<string[]> {
+    const leads = await User.find({ role: 'support-lead' }).sort({ _id: 1 }).lean();
+    return leads.map((u) => u.email);
+  }
+
+  return {
+    /** The ticket document and its first event ("filed"). */
+    async recordSupportTicket(input: SupportTicketInput, snap: SupportTicketSnapshot): Promise<void> {
+      const filedAt = new Date(input.filedAt);
+      await insertOnce(() =>
+        SupportTicket.create({
+          _id: input.number,
+          partnerId: input.partnerId,
+          problemType: input.problemType,
+          impact: input.impact,
+          title: input.title,
+          description: input.description,
+          customer: input.customer,
+          orderId: input.orderId,
+          subscriptionId: input.subscriptionId,
+          refund: input.refund,
+          contact: input.contact,
+          filedBy: { userId: input.filedBy.userId, name: input.filedBy.name, email: input.filedBy.email, role: input.filedBy.role },
+          ...snapshotFields(snap, input.number),
+          searchText: searchTextOf({
+            number: input.number,
+            title: input.title,
+            description: input.description,
+            customerName: input.customer.name,
+            customerDomain: input.customer.domain,
+            orderId: input.orderId,
+            contactName: input.contact.name,
+            contactEmail: input.contact.email,
+          }),
+          createdAt: filedAt,
+          requestId: input.requestId,
+        }),
+      );
+      await insertOnce(() =>
+        SupportEvent.create({
+          _id: `${input.number}:1`,
+          ticketId: input.number,
+          partnerId: input.partnerId,
+          seq: 1,
+          type: 'filed',
+          at: filedAt,
+          actor: input.filedBy,
+          public: true,
+          body: input.description || null,
+          data: { impact: input.impact, problemType: input.problemType, refund: input.refund, orderId: input.orderId },
+        }),
+      );
+      deps.log.info({ ticket: input.number, partnerId: input.partnerId, requestId: input.requestId }, 'support request recorded');
+    },
+
+    /** An event, inserted once, and the document as the workflow now knows it (never an older state). */
+    async recordSupportEvent(number: string, partnerId: string, event: SupportEventInput, snap: SupportTicketSnapshot): Promise<void> {
+      await insertOnce(() =>
+        SupportEvent.create({
+          _id: `${number}:${event.seq}`,
+          ticketId: number,
+          partnerId,
+          seq: event.seq,
+          type: event.type,
+          at: new Date(event.at),
+          actor: event.actor,
+          public: event.public,
+          body: event.body,
+          data: event.data,
+        }),
+      );
+      await SupportTicket.updateOne({ _id: number, seq: { $lt: snap.seq } }, { $set: snapshotFields(snap, number) });
+    },
+
+    /** The email of an event, once: to the contact, to the leads (escalated) or to the assignee (at risk). */
+    async sendSupportEmail(number: string, seq: number, kind: SupportEmailKind): Promise<{ sent: boolean; to: string[] }> {
+      const ticket = await SupportTicket.findById(number).lean<SupportTicketDoc>();
+      if (!ticket) throw ApplicationFailure.nonRetryable(`support request ${number} is not recorded`, 'ticket_missing');
+      const event = await SupportEvent.findById(`${number}:${seq}`).lean();
+      let to: string[];
+      if (kind === 'escalated') to = await leadsEmails();
+      else if (kind === 'at-risk') to = ticket.assignee ? [ticket.assignee.email] : await leadsEmails();
+      else to = [...new Set([ticket.contact.email, ticket.filedBy.email])];
+      to = to.filter(Boolean);
+      if (!to.length) return { sent: false, to };
+      const first = (ticket.clocks ?? []).find((c) => c.kind === 'firstResponse' && !c.stoppedAt);
+      const firstDue = first ? dueAt(first) : null;
+      const partner = await Partner.findById(ticket.partnerId).lean();
+      const result = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, {
+        ticket,
+        event,
+        number,
+        partner: partner ?? { name: ticket.partnerId },
+        ticketUrl: `${publicBaseUrl}/support-requests/${number}`,
+        firstResponseDue: firstDue ? firstDue.toISOString().replace('T', ' ').slice(0, 16) : null,
+      });
+      return { sent: result.sent, to };
+    },
+
+    /**
+     * Carries out an approved refund exactly once: an Update on the order's running workflow (deduplicated by
+     * its update id), or, once that workflow has ended, the order's refund workflow (one per order). A refusal
+     * (order cancelled meanwhile, a non-cancellable product) is a non-retryable failure naming the reason.
+     */
+    async carryOutSupportRefund(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
+      // cancellable: a worker shutting down abandons the wait, and the retry (on any worker) asks again
+      return Context.current().client.withAbortSignal(Context.current().cancellationSignal, () => carryOutRefund(request));
+    },
+
+    /** The order may get a refund ticket again once this one has ended. */
+    async releaseSupportOrderClaim(orderId: string, number: string): Promise<void> {
+      await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: number });
+    },
+  };
+
+  async function carryOutRefund(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
+    const client = Context.current().client;
+    const { orderId, ...req } = request;
+    const asFailure = (type: string | undefined | null, message: string) =>
+      ApplicationFailure.create({ type: type ?? 'refund_failed', message, nonRetryable: REFUND_REFUSALS.has(type ?? '') });
+    try {
+      return await client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(supportRefundUpdate, { args: [req], updateId: `${req.ticket}:refund` });
+    } catch (e) {
+      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
+      if (!(e instanceof WorkflowNotFoundError)) throw e;
+    }
+    // the order's workflow has ended: its refund workflow is now the order's one writer
+    const workflowId = orderRefundWorkflowId(orderId);
+    let result: SupportRefundResult;
+    try {
+      try {
+        result = await client.workflow.execute('orderRefundWorkflow', {
+          workflowId,
+          taskQueue: Context.current().info.taskQueue,
+          args: [{ ...req, orderId }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        });
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        result = await client.workflow.getHandle(workflowId).result();
+      }
+    } catch (e) {
+      if (e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
+      throw e;
+    }
+    // a refund of this order carried out for another ticket is not this ticket's refund
+    if (result.ticket !== req.ticket) throw asFailure('already_cancelled', `This order was already cancelled through support request ${result.ticket}; the refund cannot be carried out.`);
+    return result;
+  }
+}

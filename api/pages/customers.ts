@@ -1,0 +1,224 @@
+/**
+ * Customer pages: search (name, domain, tenant GUID), add one, a customer's page with its orders and
+ * software (and cancelling several orders at once), and buying a product for a customer with its price, the
+ * market's tax treatment and the refusal of a market without Azure reservations shown before submitting.
+ */
+import { AppError } from '../../lib/errors';
+import * as S from '../schemas';
+import { COUNTRIES } from '../../domain/countries';
+import { currencyForMarket, taxTreatmentFor } from '../../domain/markets';
+import { checkMarket, priceOrder } from '../../domain/pricing';
+import { assessCancellation } from '../../domain/cancellation';
+import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
+import { listProducts, productView } from '../../services/catalog';
+import type { ProductDoc } from '../../models';
+import { isTemporalUnavailable } from '../../lib/temporal';
+import { definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import type { PagesContext } from './index';
+
+const customerForm = {
+  ...S.customerInputSchema,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', description: 'a name of 1 to 200 characters' },
+    tenantId: { type: 'string', pattern: S.GUID_PATTERN, description: 'a tenant GUID such as 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' },
+    domain: { type: 'string', pattern: S.DOMAIN_PATTERN, description: 'a domain name such as contoso.onmicrosoft.com' },
+    market: { type: 'string', pattern: '^[A-Z]{2}$', description: 'a market from the list' },
+  },
+};
+const CUSTOMER_FIELDS = ['name', 'tenantId', 'domain', 'market'];
+
+export const buySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['productId', 'quantity', 'idempotencyKey'],
+  properties: {
+    productId: { type: 'string', minLength: 1, maxLength: 100, description: 'a product from the list' },
+    quantity: { type: 'integer', minimum: 1, maximum: 10000 },
+    idempotencyKey: { type: 'string', pattern: '^[\\x21-\\x7e]{8,200}$' },
+  },
+};
+const previewSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    productId: { type: 'string', minLength: 1, maxLength: 100 },
+    quantity: { type: 'integer', minimum: 1, maximum: 10000 },
+    idempotencyKey: { type: 'string', maxLength: 200 },
+  },
+};
+const bulkCancelSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['orderIds', 'acknowledged'],
+  properties: {
+    orderIds: { type: 'array', minItems: 1, maxItems: 50, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 200 } },
+    acknowledged: { const: 'yes' },
+  },
+};
+
+const markets = Object.entries(COUNTRIES)
+  .map(([code, name]) => ({ code, name }))
+  .sort((a, b) => a.name.localeCompare(b.name));
+
+/** Matches a customer by name or domain (substring) or tenant GUID (prefix), case-insensitively. */
+function matches(c: { name: string; domain: string; tenantId: string }, q: string): boolean {
+  const k = q.trim().toLowerCase();
+  return !k || c.name.toLowerCase().includes(k) || c.domain.includes(k) || c.tenantId.startsWith(k);
+}
+
+/** What buying `product` for a customer in `market` would cost, or why it cannot be sold there. */
+export function buyPreview(product: ProductDoc | undefined, market: string, quantity: number) {
+  if (!product) return null;
+  const refusal = checkMarket(product, market);
+  const tax = taxTreatmentFor(market);
+  const pricing = refusal ? null : priceOrder(product, market, quantity);
+  return {
+    product: productView(product),
+    quantity,
+    refusal,
+    pricing,
+    taxInclusive: tax.inclusive,
+    taxRatePercent: tax.rateBps === null ? null : tax.rateBps / 100,
+    cancellation: product.cancellation,
+  };
+}
+
+function formOf(req: PageContext['req']): Record<string, unknown> {
+  return (req.body ?? {}) as Record<string, unknown>;
+}
+
+export function customerPages(deps: PagesContext): PageDef[] {
+  const { orders } = deps;
+
+  const customerPage = async (ctx: PageContext, ref: string, extra: Record<string, unknown> = {}, status = 200) => {
+    const c = await resolveCustomer(ctx.auth.partnerId!, ref);
+    const now = deps.now?.() ?? new Date();
+    const list = (await orders.list(ctx.auth, c._id)).map((o) => ({ ...o, assessment: assessCancellation(o, now) }));
+    const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await deps.licensing.listSoftware(ctx.auth, c._id, ctx.requestId) : null;
+    ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: list.some((o) => o.assessment.cancellable), software, ...extra }, status);
+  };
+
+  const buyPage = async (ctx: PageContext, ref: string, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200) => {
+    const c = await resolveCustomer(ctx.auth.partnerId!, ref);
+    const products = await listProducts();
+    const productId = typeof values.productId === 'string' ? values.productId : '';
+    const quantity = Number.isInteger(Number(values.quantity)) && Number(values.quantity) >= 1 ? Math.min(Number(values.quantity), 10000) : 1;
+    const preview = buyPreview(products.find((p) => p._id === productId), c.market, quantity);
+    const data = {
+      title: `Buy for ${c.name}`,
+      customer: customerView(c),
+      currency: currencyForMarket(c.market),
+      taxInclusive: taxTreatmentFor(c.market).inclusive,
+      products: products.map((p) => {
+        const refusal = checkMarket(p, c.market);
+        return { id: p._id, name: p.name, selected: p._id === productId, unavailable: Boolean(refusal) };
+      }),
+      values: { quantity, idempotencyKey: typeof values.idempotencyKey === 'string' && values.idempotencyKey ? values.idempotencyKey : deps.newKey(), productId },
+      preview,
+      errors,
+    };
+    if (ctx.isHtmx && ctx.req.method === 'GET' && ctx.req.header('hx-target') === 'preview') ctx.fragment('customers/_preview', data);
+    else ctx.view('customers/buy', data, status);
+  };
+
+  return [
+    definePage({
+      method: 'get',
+      path: '/customers',
+      permission: 'readCustomers',
+      handler: async (ctx) => {
+        const q = typeof ctx.req.query.q === 'string' ? ctx.req.query.q.slice(0, 200) : '';
+        const all = (await listCustomers(ctx.auth.partnerId!)).map(customerView);
+        const found = all.filter((c) => matches(c, q));
+        const data = { title: 'Customers', q, customers: found, total: all.length };
+        if (ctx.isHtmx && ctx.req.header('hx-target') === 'customer-results') ctx.fragment('customers/_results', data);
+        else ctx.view('customers/list', data);
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/customers/new',
+      permission: 'manageCustomers',
+      handler: async (ctx) => ctx.view('customers/new', { title: 'Add a customer', markets, values: {} }),
+    }),
+    definePage({
+      method: 'post',
+      path: '/customers',
+      permission: 'manageCustomers',
+      handler: async (ctx) => {
+        const input = formOf(ctx.req);
+        const again = (errors: FieldErrors, status: number) =>
+          ctx.view('customers/new', { title: 'Add a customer', markets: markets.map((m) => ({ ...m, selected: m.code === input.market })), values: input, errors }, status);
+        const form = validateForm<{ name: string; tenantId: string; domain: string; market: string }>(customerForm, input);
+        if (!form.ok) return again(form.errors, 400);
+        try {
+          const c = await createCustomer(ctx.auth.partnerId!, form.value);
+          ctx.redirect(`/app/customers/${encodeURIComponent(c._id)}?added=1`);
+        } catch (e) {
+          if (e instanceof AppError && e.status < 500) return again(errorsFromAppError(e, CUSTOMER_FIELDS), e.status);
+          throw e;
+        }
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/customers/:customer',
+      permission: 'readCustomers',
+      handler: async (ctx) => {
+        await customerPage(ctx, String(ctx.req.params.customer), { added: ctx.req.query.added === '1' });
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/customers/:customer/buy',
+      permission: 'placeOrders',
+      handler: (ctx) => {
+        const form = validateForm<Record<string, unknown>>(previewSchema, ctx.req.query as Record<string, unknown>);
+        return buyPage(ctx, String(ctx.req.params.customer), form.ok ? form.value : {}, form.ok ? {} : form.errors);
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/customers/:customer/orders',
+      permission: 'placeOrders',
+      handler: async (ctx) => {
+        const ref = String(ctx.req.params.customer);
+        const input = formOf(ctx.req);
+        const form = validateForm<{ productId: string; quantity: number; idempotencyKey: string }>(buySchema, input);
+        if (!form.ok) return buyPage(ctx, ref, input, form.errors, 400);
+        try {
+          const { order } = await orders.place(ctx.auth, ref, { productId: form.value.productId, quantity: form.value.quantity }, form.value.idempotencyKey);
+          ctx.redirect(`/app/orders/${encodeURIComponent(order.id)}?placed=1`);
+        } catch (e) {
+          // the same form with the same key: pressing Buy again cannot buy twice
+          if (isTemporalUnavailable(e)) return buyPage(ctx, ref, input, { _form: `${unavailable(e).message} Press Buy again.` }, 503);
+          if (e instanceof AppError && e.status < 500 && e.status !== 404) {
+            const errors = errorsFromAppError(e, ['productId', 'quantity']);
+            return buyPage(ctx, ref, input, e.code === 'market_unavailable' ? { productId: e.message } : errors, e.status);
+          }
+          throw e;
+        }
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/customers/:customer/cancel',
+      permission: 'cancelOrders',
+      handler: async (ctx) => {
+        const ref = String(ctx.req.params.customer);
+        const input = { ...formOf(ctx.req) };
+        if (typeof input.orderIds === 'string') input.orderIds = [input.orderIds];
+        const form = validateForm<{ orderIds: string[] }>(bulkCancelSchema, input);
+        if (!form.ok) {
+          const errors = { ...form.errors };
+          if (errors.acknowledged) errors.acknowledged = 'Tick the box to confirm you have read the notice.';
+          if (errors.orderIds) errors.orderIds = 'Choose at least one order to cancel.';
+            return customerPage(ctx, ref, { errors, checked: Array.isArray(input.orderIds) ? input.orderIds : [] }, 400);
+        }
+        const c = await resolveCustomer(ctx.auth.partnerId!, ref);
+        const { results } = await orders.cancelMany(ctx.auth, c._id, form.value.orderIds, ctx.log);
+        ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,199 @@
+/**
+ * Signing in and out (one-time link by email, then a server-side session), the home page, and the settings
+ * page: the time zone dates are shown in, and the user's own API tokens (create, shown once; revoke).
+ */
+import crypto from 'node:crypto';
+import type express from 'express';
+import type { Request, Response } from 'express';
+import { AppError } from '../../lib/errors';
+import { safeNext } from '../../services/sessions';
+import { TOKEN_ID_PATTERN } from '../../services/users';
+import { PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, isTimeZone, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
+import type { PagesContext } from './index';
+
+const signInSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['email'],
+  properties: {
+    email: { type: 'string', format: 'email', maxLength: 254, description: 'an email address, e.g. name@example.com' },
+    next: { type: 'string', maxLength: 500 },
+  },
+};
+const claimSchema = { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 20, maxLength: 200 } } };
+const tokenSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['label'],
+  properties: {
+    label: { type: 'string', minLength: 1, maxLength: 80, pattern: '\\S', description: 'a label of 1 to 80 characters, e.g. "billing export"' },
+    expiresInDays: { type: 'string', enum: ['never', '7', '30', '90', '365'] },
+  },
+};
+const revokeSchema = { type: 'object', additionalProperties: false, required: ['tokenId'], properties: { tokenId: { type: 'string', pattern: TOKEN_ID_PATTERN, description: 'a token id' } } };
+const timeZoneSchema = { type: 'object', additionalProperties: false, properties: { timeZone: { type: 'string', maxLength: 100 } } };
+
+/** A random value in a cookie and in the form (double submit): the forms used before a session exists. */
+function preSessionToken(req: Request, res: Response, kit: KitDeps): string {
+  let t = (req.cookies as Record<string, string>)[PRE_SESSION_COOKIE];
+  if (!t || !/^[A-Za-z0-9_-]{43}$/.test(t)) {
+    t = crypto.randomBytes(32).toString('base64url');
+    res.cookie(PRE_SESSION_COOKIE, t, { httpOnly: true, sameSite: 'strict', secure: kit.secureCookies, path: '/app' });
+  }
+  return t;
+}
+
+function checkPreSession(req: Request): void {
+  const t = (req.cookies as Record<string, string>)[PRE_SESSION_COOKIE];
+  if (!t || !csrfOk(t, (req.body as Record<string, unknown>)?._csrf)) {
+    throw new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk (are cookies allowed?). Reload the page and try again.');
+  }
+}
+
+/** The pages used before signing in (no session yet). */
+export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void {
+  const page = (res: Response, template: string, data: Record<string, unknown>, status = 200) => {
+    const merged = { nav: [], timeZone: res.locals.timeZone, ...data };
+    res.status(status).type('html').send(kit.renderer.render('layout', { ...merged, body: kit.renderer.render(template, merged) }));
+  };
+
+  router.get('/sign-in', (req, res) => {
+    if (res.locals.session) return res.redirect(303, safeNext(req.query.next) ?? '/app');
+    page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.query.next), values: {} });
+  });
+
+  router.post('/sign-in', async (req, res) => {
+    checkPreSession(req);
+    const form = validateForm<{ email: string; next?: string }>(signInSchema, req.body ?? {});
+    if (!form.ok) {
+      page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.body?.next), values: req.body, errors: form.errors }, 400);
+      return;
+    }
+    await kit.sessions.requestLink(form.value.email, safeNext(form.value.next));
+    page(res, 'identity/check-email', { title: 'Check your email', email: form.value.email, minutes: kit.sessions.linkMinutes });
+  });
+
+  // the link from the email opens a page with a button: a mail scanner that fetches the link does not use it
+  router.get('/sign-in/link', async (req, res) => {
+    const token = typeof req.query.token === 'string' ? req.query.token : '';
+    const state = token ? await kit.sessions.inspectLink(token) : { state: 'unknown' as const };
+    page(res, 'identity/link', { title: 'Sign in', csrf: preSessionToken(req, res, kit), token, ...state, valid: state.state === 'valid' }, state.state === 'valid' ? 200 : state.state === 'unknown' ? 404 : 410);
+  });
+
+  router.post('/sign-in/link', async (req, res) => {
+    checkPreSession(req);
+    const form = validateForm<{ token: string }>(claimSchema, req.body ?? {});
+    if (!form.ok) throw new AppError(400, 'validation_failed', 'The sign-in link is incomplete. Copy the whole link from the email.', 'token');
+    try {
+      const { cookie, next } = await kit.sessions.claimLink(form.value.token, req.header('user-agent') ?? null);
+      res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
+      res.clearCookie(PRE_SESSION_COOKIE, { path: '/app' });
+      res.redirect(303, next ?? '/app');
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      page(res, 'identity/link', { title: 'Sign in', csrf: preSessionToken(req, res, kit), state: e.code.replace('link_', ''), message: e.message, valid: false }, e.status);
+    }
+  });
+}
+
+export function identityPages(deps: PagesContext): PageDef[] {
+  const { sessions } = deps;
+  const settings = async (ctx: Parameters<PageDef['handler']>[0], extra: Record<string, unknown> = {}, status = 200) => {
+    const [tokens, chosen] = await Promise.all([sessions.listTokens(ctx.auth.user._id), sessions.timeZoneOf(ctx.auth.user._id)]);
+    ctx.view(
+      'identity/settings',
+      {
+        title: 'Settings',
+        tokens,
+        chosenTimeZone: chosen,
+        timeZoneSource: ctx.res.locals.timeZoneSource,
+        saved: typeof ctx.req.query.saved === 'string' ? ctx.req.query.saved : null,
+        zones: timeZones().map((z) => ({ value: z, selected: z === chosen })),
+        session: { createdAt: ctx.active.session.createdAt, expiresAt: ctx.active.session.expiresAt, idleMinutes: sessions.idleMinutes },
+        ...extra,
+      },
+      status,
+    );
+  };
+  return [
+    definePage({
+      method: 'get',
+      path: '/',
+      permission: null,
+      handler: async (ctx) => {
+        ctx.view('identity/home', { title: 'csp-desk' });
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/sign-out',
+      permission: null,
+      handler: async (ctx) => {
+        await sessions.signOut(ctx.active.session);
+        ctx.res.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.kit.secureCookies });
+        ctx.redirect('/app/sign-in?signedOut=1');
+      },
+    }),
+    definePage({ method: 'get', path: '/settings', permission: null, handler: (ctx) => settings(ctx) }),
+    definePage({
+      method: 'post',
+      path: '/settings/time-zone',
+      permission: null,
+      handler: async (ctx) => {
+        const form = validateForm<{ timeZone?: string }>(timeZoneSchema, ctx.req.body ?? {});
+        const tz = form.ok ? (form.value.timeZone ?? null) : undefined;
+        if (tz === undefined || (tz !== null && !isTimeZone(tz))) {
+          await settings(ctx, { errors: { timeZone: 'Choose a time zone from the list.' } }, 400);
+          return;
+        }
+        await sessions.setTimeZone(ctx.auth.user._id, tz);
+        ctx.redirect('/app/settings?saved=time-zone');
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/settings/browser-time-zone',
+      permission: null,
+      handler: async (ctx) => {
+        // sent by app.js: remembers the browser's zone in a cookie (used when no zone is chosen)
+        const tz = (ctx.req.body as Record<string, unknown>)?.timeZone;
+        if (isTimeZone(tz)) ctx.res.cookie(TZ_COOKIE, tz, { sameSite: 'lax', secure: deps.kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+        ctx.res.status(204).end();
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/settings/tokens',
+      permission: null,
+      handler: async (ctx) => {
+        const form = validateForm<{ label: string; expiresInDays?: string }>(tokenSchema, ctx.req.body ?? {});
+        if (!form.ok) {
+          await settings(ctx, { errors: form.errors, values: ctx.req.body }, 400);
+          return;
+        }
+        const days = form.value.expiresInDays && form.value.expiresInDays !== 'never' ? Number(form.value.expiresInDays) : null;
+        const token = await sessions.createToken(ctx.auth.user._id, form.value.label, days);
+        await settings(ctx, { newToken: token, newTokenLabel: form.value.label }, 201);
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/settings/tokens/revoke',
+      permission: null,
+      handler: async (ctx) => {
+        const form = validateForm<{ tokenId: string }>(revokeSchema, ctx.req.body ?? {});
+        if (!form.ok) throw new AppError(404, 'not_found', 'no such API token of yours');
+        try {
+          await sessions.revokeToken(ctx.auth.user._id, form.value.tokenId);
+        } catch (e) {
+          if (e instanceof AppError) {
+            await settings(ctx, { errors: errorsFromAppError(e, []) }, e.status);
+            return;
+          }
+          throw e;
+        }
+        ctx.redirect('/app/settings?saved=revoked');
+      },
+    }),
+  ];
+}

@@ -1,0 +1,44 @@
+/** The monthly invoice: charges and credits per currency, printable. */
+import { AppError } from '../../lib/errors';
+import { getInvoice } from '../../services/invoices';
+import { MONTH_KEY_PATTERN, monthKey, nextMonthKey, previousMonthKey } from '../../domain/time';
+import { definePage, type PageDef } from './kit';
+import type { PagesContext } from './index';
+
+const monthRe = new RegExp(MONTH_KEY_PATTERN);
+
+export function invoicePages(deps: PagesContext): PageDef[] {
+  return [
+    definePage({
+      method: 'get',
+      path: '/invoices',
+      permission: 'readInvoices',
+      handler: async (ctx) => {
+        const month = typeof ctx.req.query.month === 'string' && monthRe.test(ctx.req.query.month) ? ctx.req.query.month : monthKey(deps.now?.() ?? new Date());
+        ctx.redirect(`/app/invoices/${month}`);
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/invoices/:month',
+      permission: 'readInvoices',
+      handler: async (ctx) => {
+        const month = String(ctx.req.params.month);
+        if (!monthRe.test(month)) throw new AppError(400, 'validation_failed', `path.month ${JSON.stringify(month)} must be a month like 2026-11`, 'path.month');
+        const invoice = await getInvoice(ctx.auth.partnerId!, month);
+        const [y, m] = month.split('-').map(Number);
+        const monthName = new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
+        ctx.view('invoices/show', {
+          title: `Invoice ${monthName}`,
+          invoice,
+          monthName,
+          charges: invoice.lines.filter((l) => l.kind === 'charge'),
+          credits: invoice.lines.filter((l) => l.kind === 'credit'),
+          previous: previousMonthKey(month),
+          next: nextMonthKey(month),
+          current: monthKey(deps.now?.() ?? new Date()),
+        });
+      },
+    }),
+  ];
+}

@@ -1,0 +1,382 @@
+/**
+ * The mechanism every page goes through, as api/http.ts is for the API: a page declares its method, path and
+ * the permission of the API route behind it (domain/roles.ts PERMISSIONS, checked exactly as the API checks
+ * it); the kit signs the visitor in from the session cookie, checks the CSRF token of every POST, renders
+ * handlebars templates from templates/pages/ inside the layout, validates form input with ajv (errors next to
+ * the field they name), and turns service errors into the same statuses the API answers (another partner's
+ * resource 404, a role without the right 403).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import Handlebars from 'handlebars';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { AppError } from '../../lib/errors';
+import { isDatabaseUnavailable } from '../../lib/db';
+import { isTemporalUnavailable } from '../../lib/temporal';
+import { runInRequestContext, type RequestContext } from '../../lib/request-context';
+import type { Logger } from '../../lib/logger';
+import { formatMinor } from '../../domain/money';
+import { minorDigits } from '../../domain/markets';
+import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../../domain/roles';
+import type { ActiveSession, SessionService } from '../../services/sessions';
+import type { AuthContext } from '../../services/context';
+
+export const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates', 'pages');
+export const SESSION_COOKIE = 'cspd_session';
+export const PRE_SESSION_COOKIE = 'cspd_pre';
+export const TZ_COOKIE = 'cspd_tz';
+
+const TIME_ZONES = new Set(['UTC', ...Intl.supportedValuesOf('timeZone')]);
+export const isTimeZone = (tz: unknown): tz is string => typeof tz === 'string' && TIME_ZONES.has(tz);
+export const timeZones = (): string[] => [...TIME_ZONES].sort();
+
+// ------------------------------------------------------------------------------------------- rendering
+
+export interface PageRenderer {
+  render(template: string, data: Record<string, unknown>): string;
+}
+
+function asDate(value: unknown): Date | null {
+  const d = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
+  return d && !Number.isNaN(d.getTime()) ? d : null;
+}
+
+/** Money in the currency's own format, from integer minor units without floating point. */
+export function formatMoney(amount: number, currency: string, locale = 'en-US'): string {
+  const digits = minorDigits(currency);
+  return new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(
+    formatMinor(amount, digits) as unknown as number,
+  );
+}
+
+export function formatDate(value: unknown, timeZone: string, withTime = true, locale = 'en-GB'): string {
+  const d = asDate(value);
+  if (!d) return '';
+  const opts: Intl.DateTimeFormatOptions = withTime ? { dateStyle: 'medium', timeStyle: 'short', timeZone } : { dateStyle: 'medium', timeZone };
+  return new Intl.DateTimeFormat(locale, opts).format(d) + (withTime ? ` ${timeZoneLabel(d, timeZone)}` : '');
+}
+
+function timeZoneLabel(d: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? timeZone;
+}
+
+/** The handlebars instance of the pages (separate from the emails'): templates/pages/**.hbs, partials, helpers. */
+export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
+  const hb = Handlebars.create();
+  const root = (o: Handlebars.HelperOptions) => (o.data?.root ?? {}) as { timeZone?: string; can?: Record<string, boolean> };
+  hb.registerHelper('money', (amount: unknown, currency: unknown) => (typeof amount === 'number' && typeof currency === 'string' ? formatMoney(amount, currency) : ''));
+  hb.registerHelper('date', function (value: unknown, o: Handlebars.HelperOptions) {
+    return formatDate(value, root(o).timeZone ?? 'UTC', true);
+  });
+  hb.registerHelper('day', function (value: unknown, o: Handlebars.HelperOptions) {
+    return formatDate(value, root(o).timeZone ?? 'UTC', false);
+  });
+  hb.registerHelper('iso', (value: unknown) => asDate(value)?.toISOString() ?? '');
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('ne', (a: unknown, b: unknown) => a !== b);
+  hb.registerHelper('not', (a: unknown) => !a);
+  hb.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean));
+  hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
+  hb.registerHelper('gt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a > b);
+  hb.registerHelper('includes', (list: unknown, v: unknown) => Array.isArray(list) && list.includes(v));
+  hb.registerHelper('can', function (perm: string, o: Handlebars.HelperOptions) {
+    return Boolean(root(o).can?.[perm]);
+  });
+  hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
+  /** `{{#field "name"}}` data for a form control: its error, its described-by id */
+  hb.registerHelper('errorOf', function (name: string, o: Handlebars.HelperOptions) {
+    return (o.data?.root as { errors?: Record<string, string> })?.errors?.[name] ?? '';
+  });
+  const walk = (d: string, prefix = ''): string[] =>
+    fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === 'assets' ? [] : walk(path.join(d, e.name), `${prefix}${e.name}/`)) : e.name.endsWith('.hbs') ? [`${prefix}${e.name.slice(0, -4)}`] : []));
+  const compiled = new Map<string, HandlebarsTemplateDelegate>();
+  for (const name of walk(dir)) {
+    const src = fs.readFileSync(path.join(dir, `${name}.hbs`), 'utf8');
+    if (name.startsWith('partials/')) hb.registerPartial(name.slice('partials/'.length), src);
+    else {
+      compiled.set(name, hb.compile(src, { strict: false }));
+      // fragments (`_name`) are also partials of the pages that include them
+      if (path.basename(name).startsWith('_')) hb.registerPartial(name, src);
+    }
+  }
+  return {
+    render(template, data) {
+      const t = compiled.get(template);
+      if (!t) throw new Error(`no page template ${template}`);
+      return t(data);
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------- forms
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true, strictRequired: false, verbose: true });
+addFormats(ajv);
+const compiledForms = new WeakMap<object, ValidateFunction>();
+
+export type FieldErrors = Record<string, string>;
+
+function friendly(e: ErrorObject): { field: string; message: string } {
+  const field = e.instancePath.split('/').filter(Boolean)[0] ?? (e.params as { missingProperty?: string }).missingProperty ?? '';
+  const schema = (e.parentSchema ?? {}) as { description?: string; minLength?: number };
+  switch (e.keyword) {
+    case 'required':
+      return { field: (e.params as { missingProperty: string }).missingProperty, message: 'This field is required.' };
+    case 'minLength':
+      return { field, message: schema.minLength === 1 ? 'This field is required.' : `Enter at least ${schema.minLength} characters.` };
+    case 'pattern':
+    case 'format':
+      return { field, message: schema.description ? `Enter ${schema.description}.` : 'This value is not in the expected format.' };
+    case 'enum':
+      return { field, message: `Choose one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}.` };
+    case 'const':
+      return { field, message: 'Tick this box to confirm.' };
+    case 'additionalProperties':
+      return { field: (e.params as { additionalProperty: string }).additionalProperty, message: 'This field is not expected here.' };
+    default:
+      return { field, message: `This value ${e.message ?? 'is invalid'}.` };
+  }
+}
+
+/** Validates a form (strings, coerced to the schema's types); on failure, one message per field. */
+export function validateForm<T>(schema: object, input: Record<string, unknown>): { ok: true; value: T } | { ok: false; errors: FieldErrors } {
+  let v = compiledForms.get(schema);
+  if (!v) {
+    v = ajv.compile(schema);
+    compiledForms.set(schema, v);
+  }
+  const data: Record<string, unknown> = {};
+  for (const [k, val] of Object.entries(input)) {
+    if (k === '_csrf' || k === '_action') continue;
+    // a blank optional field is an absent one
+    if (val === '') continue;
+    data[k] = typeof val === 'string' ? val.trim() : val;
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are refused, as the API refuses them
+  const bad = Object.entries(data).find(([, val]) => typeof val === 'string' && /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(val));
+  if (bad) return { ok: false, errors: { [bad[0]]: 'This field contains characters that are not allowed.' } };
+  if (v(data)) return { ok: true, value: data as T };
+  const errors: FieldErrors = {};
+  for (const e of v.errors ?? []) {
+    const { field, message } = friendly(e);
+    if (!errors[field]) errors[field] = message;
+  }
+  return { ok: false, errors };
+}
+
+/** A service's refusal as a form error: on the field it names when the form has it, else for the whole form. */
+export function errorsFromAppError(e: AppError, formFields: readonly string[]): FieldErrors {
+  const field = e.field?.replace(/^(body|query|path|header)\./, '').replace(/\[\d+\].*$/, '');
+  return field && formFields.includes(field) ? { [field]: e.message } : { _form: e.message };
+}
+
+// ------------------------------------------------------------------------------------------- requests
+
+export interface PageContext {
+  req: Request;
+  res: Response;
+  auth: AuthContext;
+  active: ActiveSession;
+  requestId: string;
+  log: Logger;
+  timeZone: string;
+  /** renders a page inside the layout */
+  view(template: string, data: Record<string, unknown>, status?: number): void;
+  /** renders a fragment only (for htmx requests) */
+  fragment(template: string, data: Record<string, unknown>, status?: number): void;
+  /** See Other: the next GET after a POST */
+  redirect(to: string): void;
+  isHtmx: boolean;
+}
+
+export interface KitDeps {
+  sessions: SessionService;
+  renderer: PageRenderer;
+  log: Logger;
+  secureCookies: boolean;
+  around?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+export interface PageDef {
+  method: 'get' | 'post';
+  path: string;
+  /** the permission of the API route behind the page; null: any signed-in user */
+  permission: Permission | null;
+  /** a multipart upload whose body the handler streams: its CSRF token comes in the query (`?_csrf=`) */
+  csrfInQuery?: boolean;
+  handler(ctx: PageContext): Promise<void>;
+}
+
+export const definePage = (p: PageDef): PageDef => p;
+
+const NAV: { href: string; label: string; permission: Permission | null; support?: boolean }[] = [
+  { href: '/app/customers', label: 'Customers', permission: 'readCustomers' },
+  { href: '/app/invoices', label: 'Invoices', permission: 'readInvoices' },
+  { href: '/app/settings', label: 'Settings', permission: null },
+];
+
+export function may(role: string, partnerId: string | null, permission: Permission): boolean {
+  const allowed = PERMISSIONS[permission] as readonly string[];
+  if (!allowed.includes(role)) return false;
+  if (allowed.every(isPartnerRole) && !partnerId) return false;
+  return true;
+}
+
+/** Every permission as a boolean for the templates (`{{#if (can "cancelOrders")}}`). */
+export function capabilities(auth: AuthContext): Record<string, boolean> {
+  return Object.fromEntries((Object.keys(PERMISSIONS) as Permission[]).map((p) => [p, may(auth.role, auth.partnerId, p)]));
+}
+
+export const isSupportRole = (role: string) => (SUPPORT_ROLES as readonly string[]).includes(role);
+
+export function csrfOk(expected: string, given: unknown): boolean {
+  if (typeof given !== 'string' || given.length !== expected.length) return false;
+  return crypto.timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+}
+
+export interface Chrome {
+  navExtra: { href: string; label: string; permission: Permission | null }[];
+}
+
+const navExtra: Chrome['navExtra'] = [];
+
+/** The main navigation: only the pages the role may open. */
+export function navFor(auth: AuthContext, currentPath: string) {
+  return [...NAV.slice(0, -1), ...navExtra, ...NAV.slice(-1)]
+    .filter((n) => !n.permission || may(auth.role, auth.partnerId, n.permission))
+    .map((n) => ({ ...n, current: currentPath.startsWith(n.href) }));
+}
+
+/** Builds the page router for a list of page definitions (one domain's file each). */
+export function mountPages(router: express.Router, pages: PageDef[], deps: KitDeps, chrome: Chrome): void {
+  for (const n of chrome.navExtra) if (!navExtra.some((x) => x.href === n.href)) navExtra.push(n);
+  for (const p of pages) {
+    router[p.method](p.path, async (req: Request, res: Response) => {
+      const active = res.locals.session as ActiveSession | undefined;
+      if (!active) {
+        if (req.method === 'GET') {
+          const next = encodeURIComponent(req.originalUrl);
+          if (req.header('hx-request')) {
+            res.setHeader('HX-Redirect', `/app/sign-in?next=${next}`);
+            res.status(401).end();
+            return;
+          }
+          res.redirect(303, `/app/sign-in?next=${next}`);
+          return;
+        }
+        throw new AppError(401, 'unauthorized', 'Your session has ended. Sign in again.');
+      }
+      const auth = active.auth;
+      if (p.permission && !may(auth.role, auth.partnerId, p.permission)) {
+        const allowed = PERMISSIONS[p.permission] as readonly string[];
+        throw new AppError(403, 'forbidden', `Your role (${auth.role}) may not open this page. It is for: ${allowed.join(', ')}.`);
+      }
+      if (req.method === 'POST') {
+        const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token') ?? (p.csrfInQuery ? req.query._csrf : undefined);
+        if (!csrfOk(active.session.csrfToken, given)) throw new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.');
+      }
+      const timeZone = (res.locals.timeZone as string) ?? 'UTC';
+      const can = capabilities(auth);
+      const common = {
+        user: { name: auth.user.name, email: auth.user.email, role: auth.role },
+        can,
+        csrf: active.session.csrfToken,
+        timeZone,
+        nav: navFor(auth, req.originalUrl),
+        isSupport: isSupportRole(auth.role),
+      };
+      const ctx: PageContext = {
+        req,
+        res,
+        auth,
+        active,
+        requestId: res.locals.requestId as string,
+        log: res.locals.log as Logger,
+        timeZone,
+        isHtmx: Boolean(req.header('hx-request')),
+        view(template, data, status = 200) {
+          const merged = { ...common, ...data };
+          const body = deps.renderer.render(template, merged);
+          res.status(status).type('html').send(deps.renderer.render('layout', { ...merged, body }));
+        },
+        fragment(template, data, status = 200) {
+          res.status(status).type('html').send(deps.renderer.render(template, { ...common, ...data }));
+        },
+        redirect(to) {
+          if (req.header('hx-request')) {
+            res.setHeader('HX-Redirect', to);
+            res.status(204).end();
+          } else res.redirect(303, to);
+        },
+      };
+      // the request context (request id, user) that services and log lines read, as the API's routes have it
+      const context = (res.locals.context as RequestContext | undefined) ?? { requestId: ctx.requestId };
+      context.userId = auth.user._id;
+      context.partnerId = auth.partnerId;
+      await runInRequestContext(context, () => (deps.around ? deps.around(() => p.handler(ctx)) : p.handler(ctx)));
+    });
+  }
+}
+
+/** Opens the session from its cookie (if any) and picks the time zone the page shows dates in. */
+export function sessionMiddleware(deps: KitDeps) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const cookie = (req.cookies as Record<string, string> | undefined)?.[SESSION_COOKIE];
+    const active = await deps.sessions.authenticate(cookie);
+    if (active) res.locals.session = active;
+    else if (cookie) res.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
+    const chosen = active ? await deps.sessions.timeZoneOf(active.user._id) : null;
+    const browser = (req.cookies as Record<string, string> | undefined)?.[TZ_COOKIE];
+    res.locals.timeZone = isTimeZone(chosen) ? chosen : isTimeZone(browser) ? browser : 'UTC';
+    res.locals.timeZoneSource = isTimeZone(chosen) ? 'setting' : isTimeZone(browser) ? 'browser' : 'default';
+    next();
+  };
+}
+
+/** Database or Temporal unavailable (or too slow): a 503, as the API answers. */
+export function unavailable(err: unknown): AppError {
+  return isDatabaseUnavailable(err)
+    ? new AppError(503, 'database_unavailable', 'The database is unavailable. Try again in a few seconds.')
+    : new AppError(503, 'temporal_unavailable', 'The order service (Temporal) did not answer in time. Try again in a few seconds: nothing is done twice.');
+}
+
+/** Errors as pages, with the statuses the API gives (404 for another partner's resource, 403 for a role). */
+export function pageErrorHandler(deps: KitDeps) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const requestId = res.locals.requestId as string;
+    const log = res.locals.log as Logger | undefined;
+    let e: AppError;
+    const anyErr = err as { type?: string; status?: number; message?: string };
+    if (err instanceof AppError) e = err;
+    else if (isDatabaseUnavailable(err) || isTemporalUnavailable(err)) {
+      log?.warn({ err }, 'a server the pages depend on is unavailable');
+      e = unavailable(err);
+    } else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'What you sent is too large.');
+    else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
+    else {
+      log?.error({ err }, 'unhandled error on a page');
+      e = new AppError(500, 'internal', `Something went wrong. Quote request id ${requestId} when reporting it.`);
+    }
+    if (e.status === 503) res.setHeader('Retry-After', '5');
+    const titles: Record<number, string> = { 401: 'Please sign in', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 410: 'Gone', 413: 'Too large', 422: 'Refused', 500: 'Something went wrong', 503: 'Try again in a moment' };
+    const active = res.locals.session as ActiveSession | undefined;
+    const data = {
+      title: titles[e.status] ?? 'Error',
+      status: e.status,
+      code: e.code,
+      message: e.status === 404 ? 'This page does not exist, or it belongs to another partner.' : e.message,
+      requestId,
+      signedIn: Boolean(active),
+      user: active ? { name: active.user.name, email: active.user.email, role: active.auth.role } : null,
+      csrf: active?.session.csrfToken,
+      nav: active ? navFor(active.auth, req.originalUrl) : [],
+      timeZone: (res.locals.timeZone as string) ?? 'UTC',
+    };
+    if (res.headersSent) return;
+    const body = deps.renderer.render('error', data);
+    res.status(e.status).type('html').send(deps.renderer.render('layout', { ...data, body }));
+  };
+}

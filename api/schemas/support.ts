@@ -1,0 +1,121 @@
+/** Schemas of support requests: filing, actions, the ticket with its timeline and SLA clocks, the queue. */
+import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, TICKET_ACTIONS } from '../../domain/support';
+import { SLA_TARGETS } from '../../domain/sla';
+import { dateTime, int, nullable, obj, str } from './common';
+
+const text = (max: number, extra: Record<string, unknown> = {}) => str({ minLength: 1, maxLength: max, pattern: '\\S', ...extra });
+const emailSchema = str({ format: 'email', maxLength: 254 });
+
+export const supportNumberParam = obj({ id: str({ minLength: 1, maxLength: 40, description: 'the ticket number, e.g. SR-261125-7KQ2ZD' }) });
+
+export const fileSupportRequestBody = obj(
+  {
+    problemType: str({ enum: [...PROBLEM_TYPES] }),
+    impact: str({ enum: [...IMPACTS], description: 'as Partner Center names severities' }),
+    title: text(200),
+    customer: str({ minLength: 1, maxLength: 253, description: "the customer's tenant GUID or domain name (or id or name)" }),
+    orderId: str({ minLength: 1, maxLength: 200 }),
+    subscriptionId: str({ minLength: 1, maxLength: 200, description: 'the subscription (its order id) when no order id is given' }),
+    refund: obj({
+      reason: text(2000),
+      amount: int({ minimum: 1, maximum: 1_000_000_000_000, description: 'requested, minor units' }),
+      currency: str({ pattern: '^[A-Z]{3}$', description: "the order's currency" }),
+    }),
+    contact: obj({ name: text(200), email: emailSchema, phone: str({ minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$' }) }, ['name', 'email']),
+    description: str({ maxLength: 20_000 }),
+  },
+  ['problemType', 'impact', 'title', 'customer', 'contact'],
+);
+
+export const replyBody = obj({ body: text(20_000), internal: { type: 'boolean', default: false, description: 'support roles only: an internal note, never shown to the partner' } }, ['body']);
+export const optionalMessageBody = obj({ body: text(20_000) }, []);
+export const assignBody = obj({ assigneeId: str({ minLength: 1, maxLength: 200, description: 'a support user id; default: yourself' }), body: text(20_000) }, []);
+export const requestInformationBody = obj({ body: text(20_000) }, ['body']);
+export const approveBody = obj({ amount: int({ minimum: 1, description: 'minor units; default: the amount requested' }), body: text(20_000) }, []);
+export const rejectBody = obj({ reason: text(2000), body: text(20_000) }, ['reason']);
+export const escalateBody = obj({ reason: text(2000), body: text(20_000) }, []);
+
+export const commandHeaders = {
+  type: 'object',
+  properties: { 'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'optional: a repeated request with the same key is carried out once' } },
+};
+
+const refundSchema = nullable(obj({ reason: str(), amount: int(), currency: str() }));
+const customerSchema = obj({ id: str(), name: str(), tenantId: str(), domain: str() });
+
+const summaryProps = {
+  number: str(),
+  status: str({ enum: [...TICKET_STATUSES] }),
+  problemType: str(),
+  impact: str({ enum: [...IMPACTS] }),
+  title: str(),
+  customer: customerSchema,
+  orderId: nullable(str()),
+  refund: refundSchema,
+  assignee: nullable(obj({ userId: str(), name: str() })),
+  escalationLevel: int(),
+  atRisk: { type: 'boolean' },
+  breached: { type: 'boolean' },
+  nextDueAt: nullable(dateTime),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+};
+export const supportSummarySchema = obj(summaryProps);
+
+export const slaClockSchema = obj({
+  kind: str({ enum: [...SLA_TARGETS] }),
+  targetSeconds: int(),
+  businessHours: { type: 'boolean' },
+  state: str({ enum: ['running', 'paused', 'met', 'missed'] }),
+  startedAt: dateTime,
+  dueAt: nullable(dateTime),
+  elapsedSeconds: int(),
+  stoppedAt: nullable(dateTime),
+  breachLevel: int(),
+  warned: { type: 'boolean' },
+});
+
+export const supportTicketSchema = obj({
+  ...summaryProps,
+  assignee: nullable(obj({ userId: str(), name: str(), email: str() })),
+  description: str(),
+  subscriptionId: nullable(str()),
+  contact: obj({ name: str(), email: str(), phone: nullable(str()) }),
+  filedBy: obj({ name: str(), role: str() }),
+  approval: nullable(obj({ amount: int(), currency: str(), invoiceMonth: str(), at: dateTime, by: str() })),
+  rejectionReason: nullable(str()),
+  withdrawn: { type: 'boolean' },
+  resolvedAt: nullable(dateTime),
+  closedAt: nullable(dateTime),
+  sla: { type: 'array', items: slaClockSchema },
+  timeline: {
+    type: 'array',
+    items: obj({
+      seq: int(),
+      type: str(),
+      at: dateTime,
+      by: obj({ name: str(), role: str(), kind: str() }),
+      public: { type: 'boolean', description: 'false: an internal entry, shown to support roles only' },
+      body: nullable(str()),
+      data: { type: 'object' },
+    }),
+  },
+});
+
+export const supportQueueQuery = obj(
+  {
+    status: str({ pattern: `^(${TICKET_STATUSES.join('|')})(,(${TICKET_STATUSES.join('|')}))*$`, description: 'one status or several, comma-separated' }),
+    impact: str({ enum: [...IMPACTS] }),
+    assignee: str({ minLength: 1, maxLength: 200, description: 'a user id, `me` or `none`' }),
+    escalated: { type: 'boolean' },
+    atRisk: { type: 'boolean' },
+    text: str({ minLength: 1, maxLength: 200, description: 'words in the number, title, description, customer, order or contact' }),
+    cursor: str({ minLength: 1, maxLength: 400, description: 'nextCursor of the previous page' }),
+    limit: int({ minimum: 1, maximum: 100, default: 25 }),
+  },
+  [],
+);
+
+export const supportQueueSchema = obj({ items: { type: 'array', items: supportSummarySchema }, nextCursor: nullable(str()) });
+
+export const SUPPORT_ACTION_NAMES = TICKET_ACTIONS;

@@ -1,0 +1,283 @@
+/**
+ * Support requests: problem types, impacts, the ticket's states and the table of every action with who may
+ * take it, ticket numbers, and the refund rules. One set of rules, used by the API's checks, the ticket
+ * workflow's update validators and the tests.
+ */
+import { SUPPORT_REQUEST_PROBLEM_TYPE } from './cancellation';
+import { IMPACTS, type Impact } from './sla';
+
+export { IMPACTS, type Impact };
+
+export const GENERAL_PROBLEM_TYPE = 'General question or problem';
+export const PROBLEM_TYPES = [SUPPORT_REQUEST_PROBLEM_TYPE, GENERAL_PROBLEM_TYPE] as const;
+export type ProblemType = (typeof PROBLEM_TYPES)[number];
+export const isRefundType = (t: string) => t === SUPPORT_REQUEST_PROBLEM_TYPE;
+
+/**
+ * new: filed, nobody assigned; open: an agent works it; pending: waiting on the partner;
+ * approved / rejected: the refund decided; resolved: done, the partner may still reply (reopens);
+ * closed: final.
+ */
+export const TICKET_STATUSES = ['new', 'open', 'pending', 'approved', 'rejected', 'resolved', 'closed'] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+/** States in which the ticket is being worked (its clocks may run). */
+export const ACTIVE_STATUSES: readonly TicketStatus[] = ['new', 'open', 'pending'];
+/** States of a decided ticket that a partner reply within the reopen period brings back. */
+export const DONE_STATUSES: readonly TicketStatus[] = ['approved', 'rejected', 'resolved'];
+
+export const TICKET_ACTIONS = [
+  'assign',
+  'reply',
+  'note',
+  'request-information',
+  'partner-reply',
+  'approve',
+  'reject',
+  'escalate',
+  'resolve',
+  'close',
+  'withdraw',
+] as const;
+export type TicketAction = (typeof TICKET_ACTIONS)[number];
+
+/** Who acts: a partner's user, a support agent, a support lead, or the system (timers). */
+export type ActorKind = 'partner' | 'agent' | 'lead' | 'system';
+export interface TicketActor {
+  kind: ActorKind;
+  userId: string;
+  name: string;
+  email: string;
+  role: string;
+}
+export const actorKindOf = (role: string): ActorKind => (role === 'support-lead' ? 'lead' : role === 'support-agent' ? 'agent' : 'partner');
+export const isSupport = (a: Pick<TicketActor, 'kind'>) => a.kind === 'agent' || a.kind === 'lead';
+
+export const MAX_ESCALATION_LEVEL = 3;
+
+/** What the rules need to know of a ticket. */
+export interface TicketFacts {
+  status: TicketStatus;
+  problemType: string;
+  assigneeId: string | null;
+  escalationLevel: number;
+  /** when the ticket was resolved/approved/rejected (ISO), for the reopen period */
+  doneAt: string | null;
+  /** a refund was carried out for this ticket */
+  refunded: boolean;
+  /** an approval is being carried out */
+  approving: boolean;
+  requestedAmount: number | null;
+}
+
+export interface TicketRules {
+  /** approvals above this amount (minor units, the order's currency) need a support lead */
+  approvalLimit: number;
+  /** days after resolution during which a partner reply reopens the ticket */
+  reopenDays: number;
+}
+
+export const DEFAULT_TICKET_RULES: TicketRules = { approvalLimit: 50_000, reopenDays: 7 };
+
+export const TICKET_REFUSALS = {
+  not_allowed_for_role: 'Your role may not do this on a support request.',
+  invalid_state: 'This support request is {status}: it cannot be {action} now.',
+  already_assigned: 'This support request is assigned to someone else: only a support lead may reassign it.',
+  assignee_not_agent: 'A support request can only be assigned to a support agent or lead.',
+  not_a_refund: 'Only a refund request ("CSP Purchase/Refund on behalf of customers") can be approved; resolve this one instead.',
+  amount_above_requested: 'The approved amount cannot exceed the amount requested.',
+  amount_above_limit: 'Approving more than the approval limit needs a support lead.',
+  approval_in_progress: 'An approval of this support request is already being carried out.',
+  already_refunded: 'The refund of this support request has already been carried out.',
+  reopen_period_passed: 'This support request was resolved more than {reopenDays} days ago; file a new one.',
+  max_escalation: 'This support request is already at the highest escalation level.',
+  reason_required: 'A reason is required.',
+} as const;
+export type TicketRefusalCode = keyof typeof TICKET_REFUSALS;
+export interface TicketRefusal {
+  code: TicketRefusalCode;
+  message: string;
+}
+
+const PAST: Record<TicketAction, string> = {
+  assign: 'assigned',
+  reply: 'answered',
+  note: 'annotated',
+  'request-information': 'put on hold for information',
+  'partner-reply': 'replied to',
+  approve: 'approved',
+  reject: 'rejected',
+  escalate: 'escalated',
+  resolve: 'resolved',
+  close: 'closed',
+  withdraw: 'withdrawn',
+};
+
+/** The states each action may start from, and who may take it. */
+export const ACTION_TABLE: Record<TicketAction, { from: readonly TicketStatus[]; by: readonly ActorKind[] }> = {
+  assign: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
+  reply: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['agent', 'lead'] },
+  note: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved', 'closed'], by: ['agent', 'lead'] },
+  'request-information': { from: ['new', 'open'], by: ['agent', 'lead'] },
+  'partner-reply': { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['partner'] },
+  approve: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
+  reject: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
+  escalate: { from: ['new', 'open', 'pending'], by: ['agent', 'lead', 'system'] },
+  resolve: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
+  close: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['agent', 'lead', 'system'] },
+  withdraw: { from: ['new', 'open', 'pending'], by: ['partner'] },
+};
+
+export interface ActionInput {
+  action: TicketAction;
+  actor: Pick<TicketActor, 'kind' | 'userId'>;
+  /** assign: the new assignee's kind */
+  assigneeKind?: ActorKind;
+  assigneeId?: string;
+  /** approve */
+  amount?: number;
+  /** reject */
+  reason?: string;
+}
+
+const refuse = (code: TicketRefusalCode, vars: Record<string, string | number> = {}): TicketRefusal => ({
+  code,
+  message: Object.entries(vars).reduce<string>((m, [k, v]) => m.replace(`{${k}}`, String(v)), TICKET_REFUSALS[code]),
+});
+
+/** Whether `input` is allowed on a ticket with `facts` at `now`: null when allowed, else the refusal. */
+export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date): TicketRefusal | null {
+  const row = ACTION_TABLE[input.action];
+  if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
+  if (!row.from.includes(facts.status)) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
+  if (facts.approving && input.action !== 'note') return refuse('approval_in_progress');
+  switch (input.action) {
+    case 'assign': {
+      if (input.assigneeKind !== 'agent' && input.assigneeKind !== 'lead') return refuse('assignee_not_agent');
+      if (facts.assigneeId && facts.assigneeId !== input.assigneeId && input.actor.kind !== 'lead' && facts.assigneeId !== input.actor.userId) return refuse('already_assigned');
+      return null;
+    }
+    case 'partner-reply': {
+      if (DONE_STATUSES.includes(facts.status) && facts.doneAt) {
+        const limit = new Date(facts.doneAt).getTime() + rules.reopenDays * 86_400_000;
+        if (now.getTime() > limit) return refuse('reopen_period_passed', { reopenDays: rules.reopenDays });
+      }
+      return null;
+    }
+    case 'approve': {
+      if (!isRefundType(facts.problemType)) return refuse('not_a_refund');
+      if (facts.refunded) return refuse('already_refunded');
+      const amount = input.amount ?? facts.requestedAmount ?? 0;
+      if (facts.requestedAmount !== null && amount > facts.requestedAmount) return refuse('amount_above_requested');
+      if (amount > rules.approvalLimit && input.actor.kind !== 'lead') return refuse('amount_above_limit');
+      return null;
+    }
+    case 'reject':
+      return input.reason && input.reason.trim() ? null : refuse('reason_required');
+    case 'escalate':
+      return facts.escalationLevel >= MAX_ESCALATION_LEVEL ? refuse('max_escalation') : null;
+    default:
+      return null;
+  }
+}
+
+/** The status an allowed action leads to. */
+export function nextStatus(facts: Pick<TicketFacts, 'status' | 'assigneeId'>, action: TicketAction): TicketStatus {
+  switch (action) {
+    case 'assign':
+      return facts.status === 'new' ? 'open' : facts.status;
+    case 'request-information':
+      return 'pending';
+    case 'partner-reply':
+      return facts.status === 'pending' || DONE_STATUSES.includes(facts.status) ? (facts.assigneeId ? 'open' : 'new') : facts.status;
+    case 'reply':
+      return facts.status === 'new' && facts.assigneeId ? 'open' : facts.status;
+    case 'approve':
+      return 'approved';
+    case 'reject':
+      return 'rejected';
+    case 'resolve':
+      return 'resolved';
+    case 'close':
+    case 'withdraw':
+      return 'closed';
+    default:
+      return facts.status;
+  }
+}
+
+/** Kinds of event on a ticket's timeline. */
+export type SupportEventType =
+  | 'filed'
+  | 'assigned'
+  | 'replied'
+  | 'note'
+  | 'information-requested'
+  | 'partner-replied'
+  | 'approved'
+  | 'rejected'
+  | 'escalated'
+  | 'resolved'
+  | 'closed'
+  | 'withdrawn'
+  | 'reopened'
+  | 'sla-warning'
+  | 'sla-breached'
+  | 'auto-closed';
+
+/** Whether an action's event is shown to the partner. */
+export const isPublicAction = (action: TicketAction) => action !== 'note' && action !== 'assign';
+
+// ---------------------------------------------------------------------------------------------------------
+// Ticket numbers: `SR-YYMMDD-XXXXXX`, six random Crockford base32 characters (about 1 in a billion per day
+// to collide); inserted under the unique `_id`, a collision is retried with new characters.
+
+export const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const TICKET_NUMBER_PATTERN = '^SR-[0-9]{6}-[0-9A-HJKMNP-TV-Z]{6}$';
+
+/** A ticket number for `at` (UTC date) from six random values 0..31. */
+export function ticketNumber(at: Date, random: readonly number[]): string {
+  if (random.length !== 6 || random.some((r) => !Number.isInteger(r) || r < 0 || r > 31)) throw new RangeError('six random values 0..31 expected');
+  const yy = String(at.getUTCFullYear() % 100).padStart(2, '0');
+  const mm = String(at.getUTCMonth() + 1).padStart(2, '0');
+  const dd = String(at.getUTCDate()).padStart(2, '0');
+  return `SR-${yy}${mm}${dd}-${random.map((r) => CROCKFORD[r]).join('')}`;
+}
+
+/** Normalises a number as people type it (lower case, I/L for 1, O for 0). */
+export function normaliseTicketNumber(input: string): string {
+  return input.trim().toUpperCase().replace(/[IL]/g, '1').replace(/O/g, '0').replace(/^SR-(\d{6})-/, 'SR-$1-');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Refund rules
+
+export interface RefundableOrder {
+  total: number;
+  currency: string;
+  /** credits already given for this order, positive minor units */
+  creditedAmount: number;
+}
+
+export interface FieldRefusal {
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** A refund request against its order: currency is the order's, 0 < amount <= total less credits given. */
+export function checkRefundRequest(order: RefundableOrder, amount: number, currency: string): FieldRefusal | null {
+  if (currency !== order.currency) {
+    return { field: 'body.refund.currency', code: 'currency_mismatch', message: `body.refund.currency must be the order's currency ${order.currency}` };
+  }
+  if (!Number.isSafeInteger(amount) || amount <= 0) return { field: 'body.refund.amount', code: 'amount_invalid', message: 'body.refund.amount must be a positive whole number of minor units' };
+  const refundable = order.total - order.creditedAmount;
+  if (amount > refundable) {
+    return { field: 'body.refund.amount', code: 'amount_too_high', message: `body.refund.amount ${amount} exceeds what the order cost less credits already given (${refundable} ${order.currency})` };
+  }
+  return null;
+}
+
+/** Lower-cased text the queue's text filter searches. */
+export function searchTextOf(t: { number: string; title: string; description: string; customerName: string; customerDomain: string; orderId: string | null; contactName: string; contactEmail: string }): string {
+  return [t.number, t.title, t.description, t.customerName, t.customerDomain, t.orderId ?? '', t.contactName, t.contactEmail].join(' \n ').toLowerCase();
+}

@@ -1,0 +1,189 @@
+/**
+ * Signing in to the pages with a one-time link sent by email, and the browser sessions it opens.
+ *
+ * - A link is valid 15 minutes and usable once: using it inserts a claim keyed by the link's hash (a unique
+ *   `_id`), so of two uses at once exactly one opens a session.
+ * - A session lives in the database: the cookie holds a random secret, the database its SHA-256. It ends after
+ *   an idle time, at an absolute time, when its user signs out, or when the user is disabled or removed.
+ * - Nothing tells whether an address has an account: asking for a link answers the same either way.
+ */
+import crypto from 'node:crypto';
+import { AppError, isDuplicateKey } from '../lib/errors';
+import type { Mailer, Renderer } from '../lib/mailer';
+import type { Logger } from '../lib/logger';
+import { Partner, Session, SessionEnd, SignInClaim, SignInLink, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
+import { createToken, hashToken, listTokens, revokeOwnToken } from './users';
+import type { AuthContext } from './context';
+
+export const SIGN_IN_LINK_MINUTES = 15;
+export const SESSION_IDLE_MINUTES = 30;
+export const SESSION_ABSOLUTE_HOURS = 12;
+/** lastSeenAt is written at most this often (a read-only page view does not write every time) */
+const TOUCH_EVERY_MS = 60_000;
+
+export interface SessionServiceDeps {
+  mailer: Mailer;
+  renderer: Renderer;
+  /** base of the link in the email, e.g. https://desk.example.com */
+  publicBaseUrl: string;
+  log: Logger;
+  now?: () => Date;
+  linkMinutes?: number;
+  idleMinutes?: number;
+  absoluteHours?: number;
+}
+
+export interface ActiveSession {
+  session: SessionDoc;
+  user: UserDoc;
+  auth: AuthContext;
+}
+
+const secret = () => crypto.randomBytes(32).toString('base64url');
+
+/** A user that may no longer sign in (set by whoever disables users; absent means enabled). */
+export function isDisabled(user: UserDoc): boolean {
+  const u = user as UserDoc & { disabled?: boolean; disabledAt?: Date | null; status?: string };
+  return u.disabled === true || Boolean(u.disabledAt) || u.status === 'disabled';
+}
+
+/** A path inside the pages to return to after signing in; anything else is dropped. */
+export function safeNext(next: unknown): string | null {
+  return typeof next === 'string' && /^\/app(\/[A-Za-z0-9\-._~%/?=&+]*)?$/.test(next) && !next.startsWith('//') ? next : null;
+}
+
+export function createSessionService(deps: SessionServiceDeps) {
+  const clock = deps.now ?? (() => new Date());
+  const linkMs = (deps.linkMinutes ?? SIGN_IN_LINK_MINUTES) * 60_000;
+  const idleMs = (deps.idleMinutes ?? SESSION_IDLE_MINUTES) * 60_000;
+  const absoluteMs = (deps.absoluteHours ?? SESSION_ABSOLUTE_HOURS) * 3_600_000;
+  const base = deps.publicBaseUrl.replace(/\/+$/, '');
+
+  async function endSession(id: string, userId: string, reason: 'signed-out' | 'user-disabled' | 'ended-by-user'): Promise<void> {
+    try {
+      await SessionEnd.create({ _id: id, userId, at: clock(), reason });
+    } catch (e) {
+      if (!isDuplicateKey(e)) throw e;
+    }
+  }
+
+  return {
+    idleMinutes: idleMs / 60_000,
+    absoluteHours: absoluteMs / 3_600_000,
+    linkMinutes: linkMs / 60_000,
+
+    /** Emails a sign-in link if the address belongs to an enabled user; answers the same either way. */
+    async requestLink(emailInput: string, next: string | null): Promise<void> {
+      const email = emailInput.trim().toLowerCase();
+      const user = await User.findOne({ email }).lean();
+      if (!user || isDisabled(user)) {
+        deps.log.info({ emailHash: hashToken(email).slice(0, 12) }, 'sign-in link asked for an unknown or disabled address');
+        return;
+      }
+      const token = secret();
+      const now = clock();
+      const expiresAt = new Date(now.getTime() + linkMs);
+      await SignInLink.create({ _id: hashToken(token), userId: user._id, email, createdAt: now, expiresAt, next: safeNext(next) });
+      const partner = user.partnerId ? await Partner.findById(user.partnerId).lean() : null;
+      const url = `${base}/app/sign-in/link?token=${encodeURIComponent(token)}`;
+      const rendered = deps.renderer.render('sign-in', { user, partner: partner ?? { name: 'csp-desk support' }, url, minutes: linkMs / 60_000, expiresAt });
+      await deps.mailer.send({ ...rendered, to: [email], messageId: `<signin.${crypto.randomBytes(12).toString('hex')}@csp-desk>` });
+      deps.log.info({ userId: user._id }, 'sign-in link sent');
+    },
+
+    /** What a link is, without using it (the page that opens from the email shows a button that uses it). */
+    async inspectLink(token: string): Promise<{ state: 'valid' | 'expired' | 'used' | 'unknown'; email?: string }> {
+      const id = hashToken(token);
+      const link = await SignInLink.findById(id).lean();
+      if (!link) return { state: 'unknown' };
+      if (await SignInClaim.exists({ _id: id })) return { state: 'used' };
+      if (clock().getTime() >= link.expiresAt.getTime()) return { state: 'expired' };
+      return { state: 'valid', email: link.email };
+    },
+
+    /** Uses the link once and opens a session; returns the cookie's secret. */
+    async claimLink(token: string, userAgent: string | null): Promise<{ cookie: string; next: string | null; session: SessionDoc }> {
+      const id = hashToken(token);
+      const link = await SignInLink.findById(id).lean();
+      if (!link) throw new AppError(404, 'link_unknown', 'This sign-in link is not valid. Ask for a new one.', 'token');
+      const now = clock();
+      if (now.getTime() >= link.expiresAt.getTime()) throw new AppError(410, 'link_expired', `This sign-in link has expired (links are valid ${linkMs / 60_000} minutes). Ask for a new one.`, 'token');
+      const user = await User.findById(link.userId).lean();
+      if (!user || isDisabled(user)) throw new AppError(403, 'user_disabled', 'This account may not sign in.', 'token');
+      const cookie = secret();
+      const session: SessionDoc = {
+        _id: hashToken(cookie),
+        publicId: crypto.randomUUID(),
+        userId: user._id,
+        csrfToken: secret(),
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + absoluteMs),
+        lastSeenAt: now,
+        userAgent: userAgent?.slice(0, 300) ?? null,
+      };
+      try {
+        await SignInClaim.create({ _id: id, userId: user._id, sessionId: session._id, claimedAt: now });
+      } catch (e) {
+        if (isDuplicateKey(e)) throw new AppError(410, 'link_used', 'This sign-in link has already been used. Ask for a new one.', 'token');
+        throw e;
+      }
+      await Session.create(session);
+      deps.log.info({ userId: user._id, session: session.publicId }, 'signed in');
+      return { cookie, next: link.next, session };
+    },
+
+    /** The session of a cookie, if it is still open (and its user still enabled); touches it. */
+    async authenticate(cookie: string | undefined): Promise<ActiveSession | null> {
+      if (!cookie || cookie.length > 200) return null;
+      const id = hashToken(cookie);
+      const [session, ended] = await Promise.all([Session.findById(id).lean(), SessionEnd.exists({ _id: id })]);
+      if (!session || ended) return null;
+      const now = clock().getTime();
+      if (now >= session.expiresAt.getTime() || now - session.lastSeenAt.getTime() >= idleMs) return null;
+      const user = await User.findById(session.userId).lean();
+      if (!user) return null;
+      if (isDisabled(user)) {
+        await endSession(id, user._id, 'user-disabled');
+        return null;
+      }
+      if (now - session.lastSeenAt.getTime() >= TOUCH_EVERY_MS) {
+        // only this field ever changes; two touches at once both write "now"
+        await Session.updateOne({ _id: id }, { $set: { lastSeenAt: new Date(now) } });
+      }
+      return { session, user, auth: { user, role: user.role, partnerId: user.partnerId, tokenId: `session:${session.publicId}` } };
+    },
+
+    async signOut(session: SessionDoc): Promise<void> {
+      await endSession(session._id, session.userId, 'signed-out');
+    },
+
+    /** Ends every open session of a user (e.g. when the user is disabled). */
+    async endUserSessions(userId: string, reason: 'user-disabled' | 'ended-by-user' = 'user-disabled'): Promise<number> {
+      const sessions = await Session.find({ userId, expiresAt: { $gt: clock() } }).lean();
+      for (const s of sessions) await endSession(s._id, userId, reason);
+      return sessions.length;
+    },
+
+    async timeZoneOf(userId: string): Promise<string | null> {
+      return (await UserPreference.findById(userId).lean())?.timeZone ?? null;
+    },
+
+    async setTimeZone(userId: string, timeZone: string | null): Promise<void> {
+      await UserPreference.replaceOne({ _id: userId }, { _id: userId, timeZone, updatedAt: clock() }, { upsert: true });
+    },
+
+    /** The user's own API tokens (services/users.ts: the secret is shown once, at creation; revoked ones stay listed). */
+    listTokens: (userId: string) => listTokens(userId),
+
+    async createToken(userId: string, label: string, expiresInDays: number | null): Promise<string> {
+      return (await createToken(userId, { label, expiresInDays })).token;
+    },
+
+    /** Revokes one of the user's own tokens; another user's token is "not found". */
+    async revokeToken(userId: string, tokenId: string): Promise<void> {
+      await revokeOwnToken(userId, tokenId);
+    },
+  };
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;

@@ -1,0 +1,398 @@
+/**
+ * Support requests: filing (a workflow per ticket, answered once the ticket is recorded), reading with its
+ * timeline and SLA clocks, the queue, and every action as an Update on the ticket's workflow. The API never
+ * writes a ticket itself; what it inserts are natural-key facts (ticket numbers, idempotency records, the
+ * one-open-refund-ticket-per-order claim).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import Ajv from 'ajv';
+import {
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { AppError, isDuplicateKey } from '../lib/errors';
+import {
+  LedgerLine,
+  Order,
+  SupportEvent,
+  SupportIdempotency,
+  SupportOrderClaim,
+  SupportTicket,
+  SupportTicketNumber,
+  User,
+  type OrderDoc,
+  type SupportEventDoc,
+  type SupportTicketDoc,
+} from '../models';
+import {
+  actorKindOf,
+  checkRefundRequest,
+  isRefundType,
+  normaliseTicketNumber,
+  ticketNumber,
+  DEFAULT_TICKET_RULES,
+  type Impact,
+  type TicketAction,
+  type TicketActor,
+  type TicketRules,
+} from '../domain/support';
+import { checkSlaPolicy, clockView, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy } from '../domain/sla';
+import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportCommand, type SupportTicketInput } from '../contracts/support';
+import type { supportTicketWorkflow } from '../workflows/support';
+import type { AuthContext } from './context';
+import { resolveCustomer } from './customers';
+
+// ---------------------------------------------------------------------------------------------------------
+// Settings: the SLA policy (a JSON file, validated at start-up) and the ticket rules
+
+export interface SupportSettings {
+  policy: SlaPolicy;
+  rules: TicketRules;
+}
+
+export const DEFAULT_SUPPORT_SETTINGS: SupportSettings = { policy: DEFAULT_SLA_POLICY, rules: DEFAULT_TICKET_RULES };
+
+/** Reads and validates the policy file (none: the built-in policy); throws one clear line naming what is wrong. */
+export function loadSupportSettings(config: { SUPPORT_POLICY_FILE?: string; SUPPORT_APPROVAL_LIMIT?: number; SUPPORT_REOPEN_DAYS?: number }): SupportSettings {
+  let policy = DEFAULT_SLA_POLICY;
+  const file = config.SUPPORT_POLICY_FILE;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`SUPPORT_POLICY_FILE=${file}: cannot be read as JSON (${(e as Error).message})`);
+    }
+    const validate = new Ajv({ allErrors: false, strict: true }).compile(SLA_POLICY_SCHEMA);
+    if (!validate(parsed)) {
+      const err = validate.errors![0];
+      throw new Error(`SUPPORT_POLICY_FILE=${file}: ${err.instancePath || '/'} ${err.message}`);
+    }
+    const problems = checkSlaPolicy(parsed as SlaPolicy);
+    if (problems.length) throw new Error(`SUPPORT_POLICY_FILE=${file}: ${problems[0]}`);
+    policy = parsed as SlaPolicy;
+  }
+  return {
+    policy,
+    rules: { approvalLimit: config.SUPPORT_APPROVAL_LIMIT ?? DEFAULT_TICKET_RULES.approvalLimit, reopenDays: config.SUPPORT_REOPEN_DAYS ?? DEFAULT_TICKET_RULES.reopenDays },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export interface SupportServiceDeps {
+  client: Client;
+  taskQueue: string;
+  settings?: SupportSettings;
+  now?: () => Date;
+}
+
+export interface FileInput {
+  problemType: string;
+  impact: Impact;
+  title: string;
+  customer: string;
+  orderId?: string;
+  subscriptionId?: string;
+  refund?: { reason: string; amount: number; currency: string };
+  contact: { name: string; email: string; phone?: string };
+  description?: string;
+}
+
+export interface QueueQuery {
+  status?: string;
+  impact?: string;
+  assignee?: string;
+  escalated?: boolean;
+  atRisk?: boolean;
+  text?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
+const isSupportRole = (role: string) => role === 'support-agent' || role === 'support-lead';
+
+export function actorOf(auth: AuthContext): TicketActor {
+  return { kind: actorKindOf(auth.role), userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role };
+}
+
+/** HTTP status of a refusal from the ticket's (or the order's) workflow. */
+export function supportRefusalStatus(code: string): number {
+  if (code === 'not_allowed_for_role') return 403;
+  if (code === 'refund_unavailable') return 503;
+  if (['invalid_state', 'approval_in_progress', 'already_refunded', 'reopen_period_passed', 'already_cancelled', 'max_escalation', 'not_ready', 'already_assigned'].includes(code)) return 409;
+  return 422;
+}
+
+export function ticketSummary(t: SupportTicketDoc) {
+  return {
+    number: t._id,
+    status: t.status,
+    problemType: t.problemType,
+    impact: t.impact,
+    title: t.title,
+    customer: t.customer,
+    orderId: t.orderId,
+    refund: t.refund,
+    assignee: t.assignee ? { userId: t.assignee.userId, name: t.assignee.name } : null,
+    escalationLevel: t.escalationLevel,
+    atRisk: t.atRisk,
+    breached: t.breached,
+    nextDueAt: iso(t.nextDueAt),
+    createdAt: iso(t.createdAt)!,
+    updatedAt: iso(t.updatedAt)!,
+  };
+}
+
+export function createSupportService(deps: SupportServiceDeps) {
+  const { client, taskQueue } = deps;
+  const settings = deps.settings ?? DEFAULT_SUPPORT_SETTINGS;
+  const clock = deps.now ?? (() => new Date());
+
+  /** The ticket, if the caller may see it (another partner's ticket is not found). */
+  async function loadTicket(auth: AuthContext, ref: string): Promise<SupportTicketDoc> {
+    const number = normaliseTicketNumber(ref);
+    const t = await SupportTicket.findById(number).lean<SupportTicketDoc>();
+    if (!t || (!isSupportRole(auth.role) && t.partnerId !== auth.partnerId)) throw new AppError(404, 'not_found', `support request ${JSON.stringify(ref)} was not found`);
+    return t;
+  }
+
+  async function view(auth: AuthContext, ref: string) {
+    const t = await loadTicket(auth, ref);
+    const support = isSupportRole(auth.role);
+    const events = await SupportEvent.find(support ? { ticketId: t._id } : { ticketId: t._id, public: true }).sort({ seq: 1 }).lean<SupportEventDoc[]>();
+    const now = clock();
+    return {
+      ...ticketSummary(t),
+      description: t.description,
+      subscriptionId: t.subscriptionId,
+      contact: t.contact,
+      filedBy: { name: t.filedBy.name, role: t.filedBy.role },
+      assignee: t.assignee ? { userId: t.assignee.userId, name: t.assignee.name, email: t.assignee.email } : null,
+      approval: t.approval ? { amount: t.approval.amount, currency: t.approval.currency, invoiceMonth: t.approval.invoiceMonth, at: iso(t.approval.at)!, by: t.approval.by.name } : null,
+      rejectionReason: t.rejectionReason,
+      withdrawn: t.withdrawn,
+      resolvedAt: iso(t.resolvedAt),
+      closedAt: iso(t.closedAt),
+      sla: (t.clocks ?? []).map((c) => clockView(c, now)),
+      timeline: events.map((e) => ({
+        seq: e.seq,
+        type: e.type,
+        at: e.at.toISOString(),
+        by: { name: e.actor.name, role: e.actor.role, kind: e.actor.kind },
+        public: e.public,
+        body: e.body,
+        data: e.data ?? {},
+      })),
+    };
+  }
+
+  /** A ticket number reserved under its unique `_id` (a collision, about one in a billion a day, draws again). */
+  async function reserveNumber(partnerId: string): Promise<string> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const number = ticketNumber(clock(), Array.from({ length: 6 }, () => crypto.randomInt(32)));
+      try {
+        await SupportTicketNumber.create({ _id: number, partnerId, createdAt: new Date() });
+        return number;
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+      }
+    }
+    throw new Error('could not draw a free ticket number');
+  }
+
+  /** One open refund ticket per order: the claim `_id` = order id, inserted once. */
+  async function claimOrder(orderId: string, number: string, partnerId: string): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await SupportOrderClaim.create({ _id: orderId, ticketId: number, partnerId, createdAt: new Date() });
+        return;
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+      }
+      const claim = await SupportOrderClaim.findById(orderId).lean();
+      if (!claim) continue;
+      if (claim.ticketId === number) return;
+      // a claim whose filing died before its ticket was recorded is released after a while
+      const stale = !(await SupportTicket.exists({ _id: claim.ticketId })) && Date.now() - new Date(claim.createdAt).getTime() > 120_000;
+      if (stale) {
+        await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: claim.ticketId });
+        continue;
+      }
+      throw new AppError(409, 'open_refund_ticket', `order ${orderId} already has an open refund request: ${claim.ticketId}`, 'body.orderId', { ticket: claim.ticketId });
+    }
+    throw new AppError(409, 'open_refund_ticket', `order ${orderId} already has an open refund request`, 'body.orderId');
+  }
+
+  async function startTicket(input: SupportTicketInput): Promise<void> {
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof supportTicketWorkflow>('supportTicketWorkflow', {
+      workflowId: supportWorkflowId(input.number),
+      taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      memo: { requestId: input.requestId, partnerId: input.partnerId },
+    });
+    try {
+      await client.workflow.executeUpdateWithStart(supportRecordedUpdate, { args: [], startWorkflowOperation });
+    } catch (e) {
+      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    }
+  }
+
+  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string) {
+    try {
+      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }], ...(updateId ? { updateId } : {}) });
+    } catch (e) {
+      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
+        const code = e.cause.type ?? 'refused';
+        throw new AppError(supportRefusalStatus(code), code, e.cause.message);
+      }
+      if (e instanceof WorkflowNotFoundError) throw new AppError(409, 'invalid_state', `support request ${t._id} is ${t.status}: nothing more can be done on it`);
+      throw e;
+    }
+    return view(auth, t._id);
+  }
+
+  return {
+    settings,
+    view,
+
+    async file(auth: AuthContext, input: FileInput, idempotencyKey: string, requestId: string) {
+      const partnerId = auth.partnerId!;
+      let customer;
+      try {
+        customer = await resolveCustomer(partnerId, input.customer);
+      } catch (e) {
+        if (e instanceof AppError && e.status === 404) throw new AppError(422, 'unknown_customer', `body.customer ${JSON.stringify(input.customer)} is not a customer of your partner`, 'body.customer');
+        throw e;
+      }
+      const refundType = isRefundType(input.problemType);
+      const orderField = input.orderId ? 'body.orderId' : 'body.subscriptionId';
+      const orderRef = input.orderId ?? input.subscriptionId ?? null;
+      let order: OrderDoc | null = null;
+      if (refundType && !orderRef) throw new AppError(400, 'validation_failed', 'body.orderId is required for a refund request (or body.subscriptionId)', 'body.orderId');
+      if (refundType && !input.refund) throw new AppError(400, 'validation_failed', 'body.refund is required for a refund request', 'body.refund');
+      if (orderRef) {
+        order = await Order.findById(orderRef).lean<OrderDoc>();
+        if (!order || order.partnerId !== partnerId) throw new AppError(422, 'unknown_order', `${orderField} ${JSON.stringify(orderRef)} is not an order of your partner`, orderField);
+        if (order.customerId !== customer._id) throw new AppError(422, 'order_customer_mismatch', `${orderField} ${JSON.stringify(orderRef)} is not an order of customer ${customer.name}`, orderField);
+      }
+      if (refundType && order && input.refund) {
+        if (order.status === 'cancelled') throw new AppError(409, 'order_already_cancelled', `order ${order._id} is already cancelled`, orderField);
+        const credits = await LedgerLine.find({ orderId: order._id, kind: 'credit' }).lean();
+        const credited = credits.reduce((s, l) => s + Math.abs(l.amount), 0);
+        const refusal = checkRefundRequest({ total: order.pricing.total, currency: order.pricing.currency, creditedAmount: credited }, input.refund.amount, input.refund.currency);
+        if (refusal) throw new AppError(422, refusal.code, refusal.message, refusal.field);
+      }
+
+      const requestHash = crypto.createHash('sha256').update(JSON.stringify(input)).digest('hex');
+      const idKey = `${partnerId}:${idempotencyKey}`;
+      let number: string;
+      let replayed = false;
+      const first = await SupportIdempotency.findById(idKey).lean();
+      if (first) {
+        number = first.ticketId;
+        replayed = true;
+      } else {
+        number = await reserveNumber(partnerId);
+        try {
+          await SupportIdempotency.create({ _id: idKey, requestHash, ticketId: number, createdAt: new Date() });
+        } catch (e) {
+          if (!isDuplicateKey(e)) throw e;
+          const again = (await SupportIdempotency.findById(idKey).lean())!;
+          number = again.ticketId;
+          replayed = true;
+        }
+      }
+      if (replayed) {
+        const rec = (await SupportIdempotency.findById(idKey).lean())!;
+        if (rec.requestHash !== requestHash) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
+        if (await SupportTicket.exists({ _id: number })) return { ticket: await view(auth, number), replayed };
+      }
+      if (refundType && order) await claimOrder(order._id, number, partnerId);
+      const actor = actorOf(auth);
+      await startTicket({
+        number,
+        partnerId,
+        problemType: input.problemType,
+        impact: input.impact,
+        title: input.title.trim(),
+        description: input.description ?? '',
+        customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain },
+        orderId: order?._id ?? null,
+        subscriptionId: input.subscriptionId ?? null,
+        refund: refundType && input.refund ? { reason: input.refund.reason, amount: input.refund.amount, currency: input.refund.currency } : null,
+        contact: { name: input.contact.name, email: input.contact.email, phone: input.contact.phone ?? null },
+        filedBy: actor,
+        filedAt: clock().toISOString(),
+        requestId,
+        policy: settings.policy,
+        rules: settings.rules,
+      });
+      return { ticket: await view(auth, number), replayed };
+    },
+
+    async list(auth: AuthContext, q: QueueQuery) {
+      const filter: Record<string, unknown> = {};
+      if (!isSupportRole(auth.role)) filter.partnerId = auth.partnerId;
+      if (q.status) filter.status = q.status.includes(',') ? { $in: q.status.split(',') } : q.status;
+      if (q.impact) filter.impact = q.impact;
+      if (q.assignee) filter.assigneeId = q.assignee === 'none' ? null : q.assignee === 'me' ? auth.user._id : q.assignee;
+      if (q.escalated !== undefined) filter.escalated = q.escalated;
+      if (q.atRisk !== undefined) filter.atRisk = q.atRisk;
+      if (q.text) filter.searchText = { $regex: q.text.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&') };
+      if (q.cursor) {
+        let after: string;
+        try {
+          after = Buffer.from(q.cursor, 'base64url').toString('utf8');
+        } catch {
+          after = '';
+        }
+        if (!/^[^|]+\|SR-/.test(after)) throw new AppError(400, 'validation_failed', 'query.cursor is not a cursor of this queue', 'query.cursor');
+        filter.queueKey = { $gt: after };
+      }
+      const limit = q.limit ?? 25;
+      const rows = await SupportTicket.find(filter).sort({ queueKey: 1 }).limit(limit + 1).lean<SupportTicketDoc[]>();
+      const page = rows.slice(0, limit);
+      const more = rows.length > limit;
+      return {
+        items: page.map(ticketSummary),
+        nextCursor: more ? Buffer.from(page[page.length - 1].queueKey, 'utf8').toString('base64url') : null,
+      };
+    },
+
+    async reply(auth: AuthContext, ref: string, body: string, internal: boolean, updateId?: string, requestId?: string) {
+      const t = await loadTicket(auth, ref);
+      const support = isSupportRole(auth.role);
+      if (internal && !support) throw new AppError(403, 'not_allowed_for_role', 'only support agents can add internal notes', 'body.internal');
+      const action: TicketAction = support ? (internal ? 'note' : 'reply') : 'partner-reply';
+      return command(auth, t, { action, body }, updateId, requestId);
+    },
+
+    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string, requestId?: string) {
+      const t = await loadTicket(auth, ref);
+      if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
+        throw new AppError(422, 'amount_above_requested', `body.amount ${input.amount} exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
+      }
+      return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId, requestId);
+    },
+
+    async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string, requestId?: string) {
+      const t = await loadTicket(auth, ref);
+      const user = assigneeId ? await User.findById(assigneeId).lean() : auth.user;
+      if (!user) throw new AppError(422, 'unknown_user', `body.assigneeId ${JSON.stringify(assigneeId)} is not a user`, 'body.assigneeId');
+      if (!isSupportRole(user.role)) throw new AppError(422, 'assignee_not_agent', `body.assigneeId ${JSON.stringify(assigneeId)} is not a support agent or lead`, 'body.assigneeId');
+      const assignee: TicketActor = { kind: actorKindOf(user.role), userId: user._id, name: user.name, email: user.email, role: user.role };
+      return command(auth, t, { action: 'assign', assignee, body }, updateId, requestId);
+    },
+  };
+}
+
+export type SupportService = ReturnType<typeof createSupportService>;

@@ -1,0 +1,32 @@
+// csp-desk pages: small enhancements; every page works without this file.
+/* global document, window, Element */
+(function () {
+  'use strict';
+  var body = document.body;
+  // Remember the browser's time zone (used when the user has not chosen one in Settings).
+  try {
+    var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var csrf = body.getAttribute('data-csrf');
+    if (tz && csrf && body.getAttribute('data-time-zone-source') !== 'setting' && body.getAttribute('data-time-zone') !== tz
+        && !sessionStorage.getItem('cspd-tz-sent')) {
+      fetch('/app/settings/browser-time-zone', {
+        method: 'POST', credentials: 'same-origin', keepalive: true,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf },
+        body: 'timeZone=' + encodeURIComponent(tz)
+      }).then(function (res) { if (res.ok) sessionStorage.setItem('cspd-tz-sent', '1'); }, function () { /* tried again on the next page */ });
+    }
+  } catch { /* no time zone support: dates stay in the server's choice */ }
+
+  document.addEventListener('click', function (ev) {
+    var t = ev.target instanceof Element ? ev.target.closest('[data-copy], [data-print]') : null;
+    if (!t) return;
+    if (t.hasAttribute('data-print')) { window.print(); return; }
+    var src = document.querySelector(t.getAttribute('data-copy'));
+    var status = t.parentElement ? t.parentElement.querySelector('.copy-status') : null;
+    var text = src ? (src.value || src.getAttribute('href') || src.textContent || '') : '';
+    var done = function (msg) { if (status) status.textContent = msg; };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(function () { done('Copied.'); }, function () { if (src && src.select) src.select(); done('Press Ctrl+C to copy.'); });
+    } else { if (src && src.select) src.select(); done('Press Ctrl+C to copy.'); }
+  });
+})();

@@ -1,0 +1,353 @@
+/**
+ * The web pages in a real browser (Debian's Chromium through playwright-core) against the whole service on the
+ * test stack: signing in through the emailed link, buying, cancelling inside the window, the credit on the
+ * invoice; the same 404 and 403 as the API; axe-core's WCAG checks on every main page.
+ */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { BrowserContext, Page } from 'playwright-core';
+import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+import { User } from '../models';
+import { ensureUser } from '../services/users';
+import { closeBrowser, newSession, screenshotsOnFailure } from './support/browser';
+
+const PARTNER_EMAIL = (role: string, partnerId: string) => `${role}@${partnerId}.example`;
+
+/** No WCAG A/AA violation (axe-core) on the page as it is now. */
+async function expectAccessible(page: Page): Promise<void> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const summary = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(summary, `axe violations on ${page.url()}`).to.deep.equal([]);
+}
+
+/** Moves the focus with Tab (as a keyboard user does) until `selector` has it. */
+async function tabTo(page: Page, selector: string, max = 60): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.locator(selector).evaluate((el) => el === el.ownerDocument.activeElement)) return;
+  }
+  throw new Error(`${selector} was not reached with ${max} presses of Tab`);
+}
+
+/** Signs in through the emailed one-time link; returns the link (to try it again). */
+async function signIn(app: TestApp, page: Page, email: string): Promise<string> {
+  const asked = Date.now();
+  await page.goto('/app/sign-in');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  const mail = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= asked - 1000);
+  const link = mail.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=[A-Za-z0-9_-]+/)?.[0];
+  expect(link, 'the sign-in link in the email').to.be.a('string');
+  expect(link!.startsWith(app.baseUrl)).to.equal(true);
+  await page.goto(link!);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/app(\/.*)?$/);
+  return link!;
+}
+
+/**
+ * Presses Buy until the order is placed: on this shared machine Temporal may not answer within the API's
+ * deadline, and the page then offers the same form again (same idempotency key: one order whatever happens).
+ */
+async function buy(page: Page): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await page.getByRole('button', { name: 'Buy', exact: true }).click();
+    const placed = page.getByText('Order placed.');
+    const retry = page.getByText('Press Buy again.');
+    await placed.or(retry).waitFor({ timeout: 60_000 });
+    if (await placed.isVisible()) return;
+    if (attempt >= 4) throw new Error('the order was not placed after 4 attempts');
+  }
+}
+
+describe('pages: partners in a real browser', function () {
+  this.timeout(180_000);
+  let app: TestApp;
+  screenshotsOnFailure();
+
+  before(async () => {
+    app = await getTestApp();
+  });
+  after(async () => {
+    await closeBrowser();
+  });
+
+  describe('signing in', () => {
+    let context: BrowserContext;
+    let page: Page;
+    beforeEach(async () => {
+      ({ context, page } = await newSession({ baseURL: app.baseUrl }));
+    });
+    afterEach(async () => {
+      await context.close();
+    });
+
+    it('when a page is opened without a session, then the sign-in page comes, with a strict Content-Security-Policy, and passes axe', async () => {
+      const res = await page.goto('/app/customers');
+      expect(new URL(page.url()).pathname).to.equal('/app/sign-in');
+      const csp = res!.headers()['content-security-policy'];
+      expect(csp).to.include("default-src 'none'").and.include("script-src 'self'").and.include("frame-ancestors 'none'");
+      expect(csp).to.not.include('unsafe-inline');
+      await expectAccessible(page);
+      // keyboard: the first Tab reaches the skip link
+      await page.keyboard.press('Tab');
+      expect(await page.locator(':focus').textContent()).to.equal('Skip to content');
+    });
+
+    it('when a bad address is given, then the error is next to the field', async () => {
+      await page.goto('/app/sign-in');
+      await page.getByLabel('Email address').fill('not-an-address');
+      await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+      await expect(await page.locator('#email-error').textContent()).to.match(/email address/);
+      expect(await page.getByLabel('Email address').getAttribute('aria-invalid')).to.equal('true');
+    });
+
+    it('when the emailed link is used, then it opens a session with an HttpOnly SameSite cookie; a second use is refused; signing out ends the session', async () => {
+      const email = PARTNER_EMAIL('global-admin', app.partnerId);
+      const link = await signIn(app, page, email);
+      await page.getByRole('heading', { name: /Welcome/ }).waitFor();
+      await expectAccessible(page);
+      const cookie = (await context.cookies()).find((c) => c.name === 'cspd_session');
+      expect(cookie?.httpOnly).to.equal(true);
+      expect(cookie?.sameSite).to.equal('Lax');
+      // the link works once
+      const again = await page.goto(link);
+      expect(again!.status()).to.equal(410);
+      // a form without the session's CSRF token is refused
+      const forged = await context.request.post(`${app.baseUrl}/app/settings/tokens`, { form: { label: 'forged' }, maxRedirects: 0 });
+      expect(forged.status()).to.equal(403);
+      await page.goto('/app');
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(/\/app\/sign-in/);
+      // the old cookie no longer opens anything
+      const stolen = await (await newSession({ baseURL: app.baseUrl })).context;
+      await stolen.addCookies([{ ...cookie!, expires: -1 }]);
+      const p2 = await stolen.newPage();
+      await p2.goto('/app/customers');
+      expect(new URL(p2.url()).pathname).to.equal('/app/sign-in');
+      await stolen.close();
+    });
+
+    it('when a signed-in user is disabled or removed, then the open session ends at the next request', async () => {
+      const email = `${uniq('leaver')}@${app.partnerId}.example`;
+      const user = await ensureUser({ name: 'Leaver', email, role: 'account-admin', partnerId: app.partnerId });
+      await signIn(app, page, email);
+      expect((await page.goto('/app/customers'))!.status()).to.equal(200);
+      // disabled (a flag the users store may carry): the session no longer opens anything
+      await User.collection.updateOne({ _id: user._id as never }, { $set: { disabledAt: new Date() } });
+      await page.goto('/app/customers');
+      expect(new URL(page.url()).pathname).to.equal('/app/sign-in');
+      // nor can a new link be asked for: no email goes out
+      await page.getByLabel('Email address').fill(email);
+      await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await app.stack.mailbox.list()).filter((m) => m.to.includes(email))).to.have.length(1);
+      await User.deleteOne({ _id: user._id });
+    });
+
+    it('when a signed-in user creates an API token on the settings page, then it works on the API until revoked there', async () => {
+      await signIn(app, page, PARTNER_EMAIL('account-admin', app.partnerId));
+      await page.goto('/app/settings');
+      await expectAccessible(page);
+      const label = uniq('laptop');
+      await page.getByLabel("New token's label").fill(label);
+      await page.getByRole('button', { name: 'Create token' }).click();
+      const token = await page.getByLabel('Your new API token').inputValue();
+      expect(token).to.match(/^cspd_/);
+      expect((await app.api('GET', '/customers', { token })).status).to.equal(200);
+      await page.getByRole('button', { name: new RegExp(`Revoke token ${label}`) }).click();
+      await page.getByText('The token is revoked').waitFor();
+      expect((await app.api('GET', '/customers', { token })).status).to.equal(401);
+    });
+  });
+
+  describe('buying and cancelling', () => {
+    let context: BrowserContext;
+    let page: Page;
+    before(async () => {
+      ({ context, page } = await newSession({ baseURL: app.baseUrl, timezoneId: 'Australia/Sydney' }));
+      await signIn(app, page, PARTNER_EMAIL('admin-agent', app.partnerId));
+    });
+    after(async () => {
+      await context.close();
+    });
+
+    it('when an admin agent adds a customer, buys for it and cancels inside the window, then the invoice shows the credit', async () => {
+      // add a customer (errors next to their fields first)
+      await page.goto('/app/customers');
+      await expectAccessible(page);
+      await page.getByRole('link', { name: 'Add a customer' }).click();
+      await page.getByLabel('Company name').fill(uniq('Northwind'));
+      await page.getByLabel('Tenant GUID').fill('not-a-guid');
+      await page.getByRole('button', { name: 'Add customer' }).click();
+      expect(await page.locator('#tenantId-error').textContent()).to.match(/tenant GUID/);
+      expect(await page.locator('#domain-error').textContent()).to.match(/required/);
+      await expectAccessible(page);
+      const name = uniq('Northwind');
+      const tenantId = crypto.randomUUID();
+      await page.getByLabel('Company name').fill(name);
+      await page.getByLabel('Tenant GUID').fill(tenantId);
+      await page.getByLabel('Domain name').fill(`nw${crypto.randomBytes(3).toString('hex')}.onmicrosoft.com`);
+      await page.getByLabel('Market').selectOption('AU');
+      await page.getByRole('button', { name: 'Add customer' }).click();
+      await page.getByText('Customer added.').waitFor();
+      await expectAccessible(page);
+
+      // search by tenant GUID
+      await page.goto(`/app/customers?q=${tenantId.slice(0, 8)}`);
+      await page.getByRole('link', { name }).click();
+
+      // buy: the price, in AUD, tax included (Australia), shown before submitting
+      await page.getByRole('link', { name: /Buy a product/ }).click();
+      await page.getByLabel('Product').selectOption('windows-server-standard-perpetual');
+      await page.getByLabel('Quantity').fill('2');
+      await page.getByRole('button', { name: 'Show the price' }).click();
+      const preview = page.locator('#preview');
+      await preview.getByText('Total', { exact: true }).waitFor();
+      expect(await preview.textContent()).to.include('A$2,954.88').and.include('Included (10%)');
+      await expectAccessible(page);
+      await buy(page);
+      const orderId = new URL(page.url()).pathname.split('/').pop()!;
+      expect(await page.locator('main').textContent()).to.match(/can be cancelled for 60 more days/);
+      expect(await page.locator('main').textContent()).to.include('Estimated credit');
+      await expectAccessible(page);
+
+      // cancelling needs the acknowledgement, shown next to the checkbox
+      await page.getByRole('button', { name: 'Cancel the order' }).click();
+      expect(await page.locator('#acknowledged-error').textContent()).to.include('Tick the box');
+      await page.getByLabel('I have read this notice').check();
+      await page.getByRole('button', { name: 'Cancel the order' }).click();
+      await page.getByText('Order cancelled.').waitFor();
+      expect(await page.locator('main').textContent()).to.include('A$2,954.88 will appear on the next monthly invoice');
+
+      // the invoice: the charge and the credit
+      await page.getByRole('link', { name: 'Invoices' }).click();
+      await page.getByRole('heading', { name: /^Invoice / }).waitFor();
+      const credits = page.getByRole('table', { name: /Credits in/ });
+      expect(await credits.textContent()).to.include(orderId).and.include('-A$2,954.88');
+      expect(await page.getByRole('table', { name: /Charges in/ }).textContent()).to.include(orderId);
+      await expectAccessible(page);
+      // dates in the browser's time zone (remembered by app.js), rendered on the server
+      expect(await page.locator('footer').textContent()).to.include('Australia/Sydney');
+      await page.emulateMedia({ media: 'print' });
+      expect(await page.locator('.site-header').isVisible()).to.equal(false);
+      await page.emulateMedia({ media: 'screen' });
+    });
+
+    it('when a product is not sold in the customer market, then the refusal shows before submitting and the order is refused', async () => {
+      const c = await app.newCustomer('BQ');
+      // htmx: choosing the product shows the refusal without a reload
+      await page.goto(`/app/customers/${c.id}/buy`);
+      await page.getByLabel('Product').selectOption('azure-ri-vm-1y');
+      await page.locator('#preview').getByText('Azure reservations are not available in the market BQ').waitFor();
+      // without JavaScript: the same through the query
+      await page.goto(`/app/customers/${c.id}/buy?productId=azure-ri-vm-1y&quantity=1`);
+      expect(await page.locator('#preview').textContent()).to.include('Azure reservations are not available in the market BQ');
+      await page.getByRole('button', { name: 'Buy', exact: true }).click();
+      expect(await page.locator('#productId-error').textContent()).to.include('not available in the market BQ');
+      expect((await app.api('GET', `/customers/${c.id}/orders`)).body).to.deep.equal([]);
+    });
+
+    it('when only the keyboard is used, then an order can be cancelled: Tab to the acknowledgement, Space, Tab, Enter', async () => {
+      const c = await app.newCustomer('DE');
+      const order = await placeOrder(app, c.id, 'sql-server-standard-sub');
+      await page.goto(`/app/orders/${order.id}`);
+      await tabTo(page, '#acknowledged');
+      await page.keyboard.press('Space');
+      await page.keyboard.press('Tab');
+      expect(await page.locator(':focus').textContent()).to.equal('Cancel the order');
+      await page.keyboard.press('Enter');
+      await page.getByText('Order cancelled.').waitFor();
+      // a prorated credit in euros, in the currency's format
+      expect(await page.locator('main').textContent()).to.match(/A credit of €[0-9,]+\.[0-9]{2} will appear/);
+    });
+
+    it('when several orders are chosen on the customer page, then each is cancelled with its own result', async () => {
+      const c = await app.newCustomer('US');
+      const a = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
+      const b = await placeOrder(app, c.id, 'sql-server-standard-sub');
+      await page.goto(`/app/customers/${c.id}`);
+      await expectAccessible(page);
+      await page.locator(`#cancel-${a.id}`).check();
+      await page.locator(`#cancel-${b.id}`).check();
+      await page.getByRole('button', { name: 'Cancel the chosen orders' }).click();
+      expect(await page.locator('#acknowledged-error').textContent()).to.include('Tick the box');
+      await page.locator(`#cancel-${a.id}`).check();
+      await page.locator(`#cancel-${b.id}`).check();
+      await page.getByLabel('I have read this notice').check();
+      await page.getByRole('button', { name: 'Cancel the chosen orders' }).click();
+      await page.getByRole('heading', { name: /Cancellations for/ }).waitFor();
+      const rows = await page.locator('tbody tr').allTextContents();
+      expect(rows).to.have.length(2);
+      for (const r of rows) expect(r).to.include('cancelled').and.include('Credit of');
+      await expectAccessible(page);
+    });
+  });
+
+  describe('tenants and roles', () => {
+    it('when a user of another partner opens the customer, its order, its buy page or cancels, then each answers 404', async () => {
+      const c = await app.newCustomer('US');
+      const order = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
+      const { context, page } = await newSession({ baseURL: app.baseUrl });
+      try {
+        await signIn(app, page, PARTNER_EMAIL('admin-agent', app.otherPartnerId));
+        for (const path of [`/app/customers/${c.id}`, `/app/customers/${c.tenantId}`, `/app/orders/${order.id}`, `/app/customers/${c.id}/buy`]) {
+          const res = await page.goto(path);
+          expect(res!.status(), path).to.equal(404);
+          expect(await page.locator('main').textContent()).to.not.include(c.name);
+        }
+        await expectAccessible(page);
+        const csrf = await page.locator('body').getAttribute('data-csrf');
+        const res = await context.request.post(`${app.baseUrl}/app/orders/${order.id}/cancel`, {
+          form: { _csrf: csrf!, customer: c.tenantId, productName: order.product.name, acknowledged: 'yes' },
+          maxRedirects: 0,
+        });
+        expect(res.status()).to.equal(404);
+        expect((await app.api('GET', `/orders/${order.id}`)).body.status).to.equal('active');
+        // nor is it in their customer list
+        await page.goto(`/app/customers?q=${encodeURIComponent(c.name)}`);
+        expect(await page.getByRole('link', { name: c.name }).count()).to.equal(0);
+        expect(await page.locator('main').textContent()).to.include('No customer matches');
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('when a role without the right opens a page or posts a form, then it answers 403 as the API does', async () => {
+      const c = await app.newCustomer('US');
+      const order = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
+      const { context, page } = await newSession({ baseURL: app.baseUrl });
+      try {
+        await signIn(app, page, PARTNER_EMAIL('sales-agent', app.partnerId));
+        // allowed: reading the order; not allowed: invoices (readInvoices), cancelling (cancelOrders)
+        expect((await page.goto(`/app/orders/${order.id}`))!.status()).to.equal(200);
+        expect(await page.getByRole('button', { name: 'Cancel the order' }).count()).to.equal(0);
+        expect((await page.goto('/app/invoices'))!.status()).to.equal(403);
+        expect((await app.api('GET', '/invoices/2026-11', { token: app.tokens['sales-agent'] })).status).to.equal(403);
+        const csrf = await page.locator('body').getAttribute('data-csrf');
+        const res = await context.request.post(`${app.baseUrl}/app/orders/${order.id}/cancel`, {
+          form: { _csrf: csrf!, customer: c.tenantId, productName: order.product.name, acknowledged: 'yes' },
+          maxRedirects: 0,
+        });
+        expect(res.status()).to.equal(403);
+        expect((await app.api('GET', `/orders/${order.id}`)).body.status).to.equal('active');
+        await expectAccessible(page);
+      } finally {
+        await context.close();
+      }
+      const s2 = await newSession({ baseURL: app.baseUrl });
+      try {
+        await signIn(app, s2.page, PARTNER_EMAIL('referral-admin', app.partnerId));
+        expect((await s2.page.goto(`/app/customers/${c.id}`))!.status()).to.equal(403);
+        expect((await s2.page.goto('/app/customers'))!.status()).to.equal(403);
+        // the nav offers only what the role may open
+        expect(await s2.page.getByRole('navigation', { name: 'Main' }).textContent()).to.not.include('Customers');
+      } finally {
+        await s2.context.close();
+      }
+    });
+  });
+});

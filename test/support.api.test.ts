@@ -1,0 +1,313 @@
+/**
+ * Support requests end to end on the real stack (Temporal dev server, FerretDB, SMTP catcher): filing, the
+ * queue, the ESU refund from filing to the credit on the invoice and its emails, the refund of an order whose
+ * workflow has ended, every refusal, and a worker restarted in the middle of an approval.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { Worker } from '@temporalio/worker';
+import { createApi, buildActivities } from '../composition/root';
+import { NativeConnection } from '../lib/temporal';
+import { TICKET_NUMBER_PATTERN } from '../domain/support';
+import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
+import { EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim } from '../models';
+import { monthKey } from '../domain/time';
+import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
+
+type Customer = Awaited<ReturnType<TestApp['newCustomer']>>;
+
+describe('support requests (API end to end)', function () {
+  this.timeout(180_000);
+  let app: TestApp;
+  let customer: Customer;
+
+  before(async () => {
+    app = await getTestApp();
+    customer = await app.newCustomer('US');
+  });
+
+  const refundBody = (orderId: string, amount: number, over: Record<string, unknown> = {}) => ({
+    problemType: SUPPORT_REQUEST_PROBLEM_TYPE_NAME,
+    impact: 'moderate',
+    title: 'Refund the Windows 7 ESU purchase',
+    customer: customer.domain,
+    orderId,
+    refund: { reason: 'Bought by mistake', amount, currency: 'USD' },
+    contact: { name: 'Pat Contact', email: `pat@${app.partnerId}.example`, phone: '+1 555 0100' },
+    description: 'The customer upgraded to Windows 11 and no longer needs ESU.',
+    ...over,
+  });
+  const file = (body: unknown, token = app.tokens['admin-agent'], key = uniq('key-sr')) => app.api('POST', '/support-requests', { token, body, headers: { 'idempotency-key': key } });
+  const agent = () => app.tokens['support-agent'];
+  const lead = () => app.tokens['support-lead'];
+  const post = (path: string, token: string, body: unknown = {}) => app.api('POST', path, { token, body });
+
+  it('when an ESU purchase is refunded through a support request, then the order is cancelled once, its credit lands on the invoice and each email is sent once', async () => {
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    const preview = await app.api('GET', `/orders/${order.id}/cancellation`);
+    expect(preview.body.supportRequest).to.deep.equal({ typeOfProblem: SUPPORT_REQUEST_PROBLEM_TYPE_NAME, route: '/support-requests' });
+
+    const filed = await file(refundBody(order.id, order.pricing.total));
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const t = filed.body;
+    expect(t.number).to.match(new RegExp(TICKET_NUMBER_PATTERN));
+    expect(t.status).to.equal('new');
+    expect(filed.headers.get('location')).to.equal(`/support-requests/${t.number}`);
+    expect(t.sla.map((c: { kind: string }) => c.kind)).to.deep.equal(['firstResponse', 'resolution']);
+    expect(t.sla[0].dueAt).to.be.a('string');
+    expect(t.nextDueAt).to.equal(t.sla[0].dueAt);
+    await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('received'));
+
+    // a second refund request for the order names the open one
+    const again = await file(refundBody(order.id, 100));
+    expect(again.status).to.equal(409);
+    expect(again.body.error).to.include({ code: 'open_refund_ticket', field: 'body.orderId' });
+    expect(again.body.error.message).to.contain(t.number);
+
+    // the agent takes it, notes internally, approves
+    expect((await post(`/support-requests/${t.number}/assign`, agent())).body.status).to.equal('open');
+    expect((await post(`/support-requests/${t.number}/replies`, agent(), { body: 'ESU refunds need the order cancelled.', internal: true })).status).to.equal(200);
+    const approved = await post(`/support-requests/${t.number}/approve`, agent(), { body: 'Refund approved.' });
+    expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
+    expect(approved.body.status).to.equal('approved');
+    const month = monthKey(new Date());
+    expect(approved.body.approval).to.include({ amount: order.pricing.total, currency: 'USD' });
+    expect(approved.body.approval.invoiceMonth >= month).to.equal(true);
+
+    // a duplicate approval changes nothing
+    const twice = await post(`/support-requests/${t.number}/approve`, agent());
+    expect(twice.status).to.equal(409);
+    expect(twice.body.error.code).to.equal('invalid_state');
+
+    const o = await app.api('GET', `/orders/${order.id}`);
+    expect(o.body.status).to.equal('cancelled');
+    expect(o.body.cancellation.credit).to.include({ amount: order.pricing.total, basis: 'support-refund' });
+    const credits = await LedgerLine.find({ orderId: order.id, kind: 'credit' }).lean();
+    expect(credits.map((l) => [l._id, l.amount])).to.deep.equal([[`${order.id}:credit`, -order.pricing.total]]);
+    const invoice = await app.api('GET', `/invoices/${credits[0].invoiceMonth}`, { token: app.tokens['global-admin'] });
+    expect(invoice.body.lines.filter((l: { orderId: string; kind: string }) => l.orderId === order.id && l.kind === 'credit').map((l: { amount: number }) => l.amount)).to.deep.equal([-order.pricing.total]);
+
+    const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
+    expect(approvedMail.text).to.contain(credits[0].invoiceMonth);
+    await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${order.id}:cancellation`, status: 'sent' })));
+    const approvedMails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
+    expect(approvedMails).to.have.length(1);
+
+    // the partner sees the public timeline, not the internal note
+    const partnerView = await app.api('GET', `/support-requests/${t.number}`);
+    expect(partnerView.body.timeline.map((e: { type: string }) => e.type)).to.include.members(['filed', 'approved']).and.not.include('note');
+    const agentView = await app.api('GET', `/support-requests/${t.number}`, { token: agent() });
+    expect(agentView.body.timeline.map((e: { type: string }) => e.type)).to.include('note');
+  });
+
+  it('when support refunds an order whose workflow has ended (perpetual, past its window), then the refund workflow cancels it and credits the amount once', async () => {
+    const orderId = uniq('old-order');
+    const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
+    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
+    expect(imp.status, JSON.stringify(imp.body)).to.equal(200);
+    const order = (await Order.findById(orderId).lean())!;
+    await waitFor(async () => Boolean(await OrderEvent.exists({ _id: `${orderId}:window-closed` })));
+    const refused = await app.api('POST', `/orders/${orderId}/cancel`, { body: { customer: customer.id, productName: order.product.name, acknowledged: true } });
+    expect(refused.body.error.code).to.equal('window_passed');
+
+    const t = (await file(refundBody(orderId, 60_000, { title: 'Refund an old licence' }))).body;
+    // above the approval limit: an agent may not, a lead may
+    const byAgent = await post(`/support-requests/${t.number}/approve`, agent());
+    expect(byAgent.status).to.equal(422);
+    expect(byAgent.body.error.code).to.equal('amount_above_limit');
+    const tooMuch = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 60_001 });
+    expect(tooMuch.body.error).to.include({ code: 'amount_above_requested', field: 'body.amount' });
+    const byLead = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 40_000 });
+    expect(byLead.status, JSON.stringify(byLead.body)).to.equal(200);
+    expect(byLead.body.approval).to.include({ amount: 40_000 });
+    expect((await Order.findById(orderId).lean())!.status).to.equal('cancelled');
+    const credits = await LedgerLine.find({ orderId, kind: 'credit' }).lean();
+    expect(credits.map((l) => l.amount)).to.deep.equal([-40_000]);
+    await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${orderId}:cancellation`, status: 'sent' })));
+  });
+
+  it('when filing is wrong, then each refusal names the field and nothing is recorded', async () => {
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    // wrong role: sales agents and support roles do not file
+    expect((await file(refundBody(order.id, 100), app.tokens['sales-agent'])).status).to.equal(403);
+    expect((await file(refundBody(order.id, 100), agent())).status).to.equal(403);
+    const tooHigh = await file(refundBody(order.id, order.pricing.total + 1));
+    expect(tooHigh.status).to.equal(422);
+    expect(tooHigh.body.error).to.include({ code: 'amount_too_high', field: 'body.refund.amount' });
+    const currency = await file(refundBody(order.id, 100, { refund: { reason: 'x', amount: 100, currency: 'EUR' } }));
+    expect(currency.body.error).to.include({ code: 'currency_mismatch', field: 'body.refund.currency' });
+    const unknown = await file(refundBody('no-such-order', 100));
+    expect(unknown.body.error).to.include({ code: 'unknown_order', field: 'body.orderId' });
+    // another partner's order
+    const otherCustomer = await app.newCustomer('US', app.otherTokens['admin-agent']);
+    const foreign = await placeOrder(app, otherCustomer.id, 'windows-7-esu-2020', { token: app.otherTokens['admin-agent'] });
+    const foreignRes = await file(refundBody(foreign.id, 100));
+    expect(foreignRes.status).to.equal(422);
+    expect(foreignRes.body.error).to.include({ code: 'unknown_order', field: 'body.orderId' });
+    // an order of another customer of the same partner
+    const second = await app.newCustomer('US');
+    const mismatch = await file(refundBody(order.id, 100, { customer: second.domain }));
+    expect(mismatch.body.error).to.include({ code: 'order_customer_mismatch', field: 'body.orderId' });
+    const unknownCustomer = await file(refundBody(order.id, 100, { customer: 'nobody.example.com' }));
+    expect(unknownCustomer.body.error).to.include({ code: 'unknown_customer', field: 'body.customer' });
+    const missing = await file({ ...refundBody(order.id, 100), contact: { name: 'x' } });
+    expect(missing.status).to.equal(400);
+    expect(missing.body.error.field).to.equal('body.contact.email');
+    expect(await SupportOrderClaim.exists({ _id: order.id })).to.equal(null);
+    // an already cancelled order
+    const perpetual = await placeOrder(app, customer.id, 'windows-server-standard-perpetual');
+    const cancelled = await app.api('POST', `/orders/${perpetual.id}/cancel`, { body: { customer: customer.id, productName: perpetual.product.name, acknowledged: true } });
+    expect(cancelled.status, JSON.stringify(cancelled.body)).to.equal(200);
+    const late = await file(refundBody(perpetual.id, 100));
+    expect(late.status).to.equal(409);
+    expect(late.body.error.code).to.equal('order_already_cancelled');
+  });
+
+  it('when the same Idempotency-Key is sent twice, then one ticket is filed', async () => {
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    const key = uniq('key-sr');
+    const a = await file(refundBody(order.id, 100), undefined, key);
+    const b = await file(refundBody(order.id, 100), undefined, key);
+    expect(a.status).to.equal(201);
+    expect(b.status).to.equal(201);
+    expect(b.body.number).to.equal(a.body.number);
+    expect(b.headers.get('idempotent-replayed')).to.equal('true');
+    const reused = await file(refundBody(order.id, 200), undefined, key);
+    expect(reused.body.error.code).to.equal('idempotency_key_reused');
+  });
+
+  it("when someone acts outside their role or tenant, then another partner's ticket is 404 and a closed ticket cannot be approved", async () => {
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    const t = (await file(refundBody(order.id, 100))).body;
+    expect((await app.api('GET', `/support-requests/${t.number}`, { token: app.otherTokens['admin-agent'] })).status).to.equal(404);
+    expect((await post(`/support-requests/${t.number}/replies`, app.otherTokens['admin-agent'], { body: 'hi' })).status).to.equal(404);
+    expect((await post(`/support-requests/${t.number}/approve`, app.tokens['admin-agent'])).status).to.equal(403);
+    expect((await post(`/support-requests/${t.number}/replies`, app.tokens['admin-agent'], { body: 'secret', internal: true })).status).to.equal(403);
+    expect((await app.api('GET', `/support-requests/${t.number}`, { token: app.tokens['sales-agent'] })).status).to.equal(403);
+    const close = await post(`/support-requests/${t.number}/close`, agent(), { body: 'Duplicate.' });
+    expect(close.body.status).to.equal('closed');
+    const approve = await post(`/support-requests/${t.number}/approve`, lead());
+    expect(approve.status).to.equal(409);
+    expect(approve.body.error.code).to.equal('invalid_state');
+    // the claim is released once the ticket ended: the order can get a new request
+    await waitFor(async () => !(await SupportOrderClaim.exists({ _id: order.id })));
+    expect((await file(refundBody(order.id, 100))).status).to.equal(201);
+  });
+
+  it('when a SUSE plan refund is approved, then the approval fails saying why and the ticket stays open', async () => {
+    const order = await placeOrder(app, customer.id, 'suse-linux-enterprise-server-plan');
+    const t = (await file(refundBody(order.id, 100, { title: 'Refund SUSE' }))).body;
+    const res = await post(`/support-requests/${t.number}/approve`, agent());
+    expect(res.status).to.equal(422);
+    expect(res.body.error.code).to.equal('never_cancellable');
+    expect(res.body.error.message).to.match(/SUSE and Red Hat/);
+    const view = await app.api('GET', `/support-requests/${t.number}`, { token: agent() });
+    expect(view.body.status).to.equal('new');
+    expect((await Order.findById(order.id).lean())!.status).to.equal('active');
+    expect(await LedgerLine.exists({ _id: `${order.id}:credit` })).to.equal(null);
+  });
+
+  it('when the queue is read, then filters, due order and cursor pages hold, and partners see their own only', async () => {
+    const mine: string[] = [];
+    for (const impact of ['critical', 'minimal', 'moderate']) {
+      const res = await file({ problemType: 'General question or problem', impact, title: `Queue ${impact} zebra`, customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } });
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      mine.push(res.body.number);
+    }
+    const other = await file({ problemType: 'General question or problem', impact: 'critical', title: 'Other partner zebra', customer: (await app.newCustomer('US', app.otherTokens['admin-agent'])).id, contact: { name: 'Q', email: 'q@example.com' } }, app.otherTokens['admin-agent']);
+    expect(other.status).to.equal(201);
+    const byText = await app.api('GET', '/support-requests?text=ZEBRA&status=new', { token: agent() });
+    const numbers = byText.body.items.map((i: { number: string }) => i.number);
+    expect(numbers).to.include.members([...mine, other.body.number]);
+    const dues = byText.body.items.map((i: { nextDueAt: string }) => i.nextDueAt);
+    expect([...dues].sort()).to.deep.equal(dues);
+    const partnerList = await app.api('GET', '/support-requests?text=zebra');
+    expect(partnerList.body.items.map((i: { number: string }) => i.number)).to.include.members(mine).and.not.include(other.body.number);
+    const critical = await app.api('GET', '/support-requests?text=zebra&impact=critical', { token: agent() });
+    expect(critical.body.items.every((i: { impact: string }) => i.impact === 'critical')).to.equal(true);
+    // pages of one, following the cursor, cover the same tickets once each
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { items: { number: string }[]; nextCursor: string | null } } = await app.api('GET', `/support-requests?text=zebra&limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: agent() });
+      seen.push(...page.body.items.map((i) => i.number));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).to.deep.equal(numbers.filter((n: string) => seen.includes(n)));
+    expect(new Set(seen).size).to.equal(seen.length);
+    expect(seen).to.include.members(numbers);
+    expect((await app.api('GET', '/support-requests?cursor=bogus', { token: agent() })).status).to.equal(400);
+    // a partner reply and a withdrawal
+    await post(`/support-requests/${mine[0]}/request-information`, agent(), { body: 'Which tenant?' });
+    expect((await app.api('GET', `/support-requests?status=pending&text=zebra`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.include(mine[0]);
+    expect((await post(`/support-requests/${mine[0]}/replies`, app.tokens['admin-agent'], { body: 'Tenant contoso.' })).body.status).to.equal('new');
+    expect((await post(`/support-requests/${mine[1]}/withdraw`, app.tokens['global-admin'])).body).to.include({ status: 'closed', withdrawn: true });
+  });
+
+  it('when the worker restarts in the middle of an approval, then nothing is lost and nothing is repeated', async function () {
+    this.timeout(240_000);
+    const taskQueue = uniq('support-restart');
+    const connection = await NativeConnection.connect({ address: app.stack.temporalAddress });
+    let crashed = false;
+    const holder: { a?: Worker } = {};
+    const make = (crash: boolean) => {
+      const activities = buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' });
+      const real = activities.recordCancellation;
+      // worker A dies right after the cancellation is written, before it can report it
+      if (crash) {
+        activities.recordCancellation = async (input) => {
+          const r = await real(input);
+          if (!crashed) {
+            crashed = true;
+            void holder.a!.shutdown();
+            throw new Error('worker killed after writing the cancellation');
+          }
+          return r;
+        };
+      }
+      return Worker.create({ connection, taskQueue, workflowBundle: app.workflowBundle, activities, maxCachedWorkflows: 0, shutdownGraceTime: '1 second' });
+    };
+    const workerA = await make(true);
+    holder.a = workerA;
+    const runningA = workerA.run();
+    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue, reminderDaysBeforeClose: 7 });
+    const server = http.createServer(api);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    try {
+      const placed = await call('POST', `/customers/${customer.id}/orders`, app.tokens['admin-agent'], { productId: 'windows-7-esu-2020', quantity: 1 }, { 'idempotency-key': uniq('key-order') });
+      expect(placed.status).to.equal(201);
+      const orderId = placed.body.id as string;
+      await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${orderId}:confirmation`, status: 'sent' })));
+      const t = await call('POST', '/support-requests', app.tokens['admin-agent'], refundBody(orderId, 1_000), { 'idempotency-key': uniq('key-sr') });
+      expect(t.status, JSON.stringify(t.body)).to.equal(201);
+      const approving = call('POST', `/support-requests/${t.body.number}/approve`, lead(), {});
+      await waitFor(async () => crashed, 60_000);
+      // worker B takes over with nothing cached: it replays the histories
+      const workerB = await make(false);
+      const approved = await workerB.runUntil(async () => {
+        await runningA;
+        const r = await approving;
+        await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${orderId}:cancellation`, status: 'sent' })), 60_000);
+        return r;
+      });
+      expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
+      expect(approved.body.status).to.equal('approved');
+      expect(await LedgerLine.countDocuments({ orderId, kind: 'credit' })).to.equal(1);
+      expect(await OrderEvent.countDocuments({ orderId, type: 'cancelled' })).to.equal(1);
+      expect(await SupportEvent.countDocuments({ ticketId: t.body.number, type: 'approved' })).to.equal(1);
+      expect(await EmailRecord.countDocuments({ _id: { $regex: `^support:${t.body.number}:.*:approved$` } })).to.equal(1);
+      expect((await Order.findById(orderId).lean())!.status).to.equal('cancelled');
+      const mails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId) && m.subject.includes('cancelled'));
+      expect(mails).to.have.length(1);
+    } finally {
+      server.close();
+      await connection.close();
+    }
+  });
+});

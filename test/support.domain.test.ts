@@ -1,0 +1,212 @@
+/** Pure rules of support requests: business-hours arithmetic, clocks, the action table, numbers, refunds. */
+import { expect } from 'chai';
+import Ajv from 'ajv';
+import {
+  addWorkingSeconds,
+  checkSlaPolicy,
+  dueAt,
+  elapsedSeconds,
+  instantOf,
+  localTime,
+  nextMilestone,
+  pauseClock,
+  resumeClock,
+  startClock,
+  stopClock,
+  workingSecondsBetween,
+  DEFAULT_SLA_POLICY,
+  SLA_POLICY_SCHEMA,
+  type BusinessCalendar,
+  type SlaPolicy,
+} from '../domain/sla';
+import { checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, ticketNumber, TICKET_NUMBER_PATTERN, type TicketFacts } from '../domain/support';
+import { assessSupportRefund, supportRefundCredit, SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
+import { findCatalogProduct } from '../domain/catalog';
+
+const HOUR = 3600;
+const weekdays = (timeZone: string, holidays: string[] = []): BusinessCalendar => ({ timeZone, workingDays: [1, 2, 3, 4, 5], start: '09:00', end: '17:00', holidays });
+const local = (tz: string, y: number, m: number, d: number, h: number, min = 0) => new Date(instantOf(y, m, d, h * 60 + min, tz));
+const wall = (at: Date, tz: string) => {
+  const l = localTime(at.getTime(), tz);
+  return `${l.year}-${String(l.month).padStart(2, '0')}-${String(l.day).padStart(2, '0')} ${String(l.hour).padStart(2, '0')}:${String(l.minute).padStart(2, '0')}`;
+};
+
+describe('support rules: business hours (domain/sla)', () => {
+  it('when a ticket is filed Friday 17:30 with a 4-business-hour target (09:00-17:00 Mon-Fri), then it is due Monday 13:00 local, and Friday 16:30 is due Monday 12:30', () => {
+    const cal = weekdays('Europe/Berlin');
+    // Friday 2026-11-20
+    expect(wall(addWorkingSeconds(cal, local('Europe/Berlin', 2026, 11, 20, 17, 30), 4 * HOUR), 'Europe/Berlin')).to.equal('2026-11-23 13:00');
+    expect(wall(addWorkingSeconds(cal, local('Europe/Berlin', 2026, 11, 20, 16, 30), 4 * HOUR), 'Europe/Berlin')).to.equal('2026-11-23 12:30');
+    const ny = weekdays('America/New_York');
+    expect(wall(addWorkingSeconds(ny, local('America/New_York', 2026, 11, 20, 16, 30), 4 * HOUR), 'America/New_York')).to.equal('2026-11-23 12:30');
+  });
+
+  it('when a holiday falls on the next working day, then it is skipped', () => {
+    const cal = weekdays('Europe/Berlin', ['2026-11-23']);
+    expect(wall(addWorkingSeconds(cal, local('Europe/Berlin', 2026, 11, 20, 16, 30), 4 * HOUR), 'Europe/Berlin')).to.equal('2026-11-24 12:30');
+    expect(workingSecondsBetween(cal, local('Europe/Berlin', 2026, 11, 20, 16, 30), local('Europe/Berlin', 2026, 11, 24, 12, 30))).to.equal(4 * HOUR);
+  });
+
+  it('when the clocks change in Berlin (last Sunday of March and October), then business hours keep their local times and UTC instants shift', () => {
+    const cal = weekdays('Europe/Berlin');
+    // Friday 2026-03-27 16:00 CET (15:00Z) + 4h -> Monday 2026-03-30 12:00 CEST (10:00Z)
+    const spring = addWorkingSeconds(cal, local('Europe/Berlin', 2026, 3, 27, 16), 4 * HOUR);
+    expect(spring.toISOString()).to.equal('2026-03-30T10:00:00.000Z');
+    // Friday 2026-10-23 16:00 CEST (14:00Z) + 4h -> Monday 2026-10-26 12:00 CET (11:00Z)
+    const autumn = addWorkingSeconds(cal, local('Europe/Berlin', 2026, 10, 23, 16), 4 * HOUR);
+    expect(autumn.toISOString()).to.equal('2026-10-26T11:00:00.000Z');
+  });
+
+  it('when a round-the-clock calendar spans the spring-forward night, then 24 working hours end an hour later on the wall clock', () => {
+    const allDay: BusinessCalendar = { timeZone: 'Europe/Berlin', workingDays: [1, 2, 3, 4, 5, 6, 7], start: '00:00', end: '24:00', holidays: [] };
+    const sat = local('Europe/Berlin', 2026, 3, 28, 12);
+    const due = addWorkingSeconds(allDay, sat, 24 * HOUR);
+    expect(wall(due, 'Europe/Berlin')).to.equal('2026-03-29 13:00');
+    expect(due.getTime() - sat.getTime()).to.equal(24 * HOUR * 1000);
+    // the autumn night has 25 hours
+    const nyAllDay = { ...allDay, timeZone: 'America/New_York' };
+    const fri = local('America/New_York', 2026, 10, 31, 12);
+    expect(workingSecondsBetween(nyAllDay, fri, local('America/New_York', 2026, 11, 1, 12))).to.equal(25 * HOUR);
+    expect(wall(addWorkingSeconds(nyAllDay, fri, 24 * HOUR), 'America/New_York')).to.equal('2026-11-01 11:00');
+  });
+
+  it('when a local time falls in a spring-forward gap or a repeated autumn hour, then it maps after the gap and to the first occurrence', () => {
+    expect(new Date(instantOf(2026, 3, 29, 150, 'Europe/Berlin')).toISOString()).to.equal('2026-03-29T01:30:00.000Z');
+    expect(new Date(instantOf(2026, 10, 25, 150, 'Europe/Berlin')).toISOString()).to.equal('2026-10-25T00:30:00.000Z');
+    expect(new Date(instantOf(2026, 3, 8, 150, 'America/New_York')).toISOString()).to.equal('2026-03-08T07:30:00.000Z');
+  });
+
+  it('when counting to the second, then partial working time and a null calendar count exactly', () => {
+    const cal = weekdays('UTC');
+    const from = new Date('2026-11-25T16:59:59Z');
+    expect(addWorkingSeconds(cal, from, 2).toISOString()).to.equal('2026-11-26T09:00:01.000Z');
+    expect(workingSecondsBetween(cal, from, new Date('2026-11-26T09:00:01Z'))).to.equal(2);
+    expect(addWorkingSeconds(null, from, 61).toISOString()).to.equal('2026-11-25T17:01:00.000Z');
+  });
+});
+
+describe('support rules: SLA clocks and policy', () => {
+  const policy: SlaPolicy = {
+    ...DEFAULT_SLA_POLICY,
+    calendars: { berlin: weekdays('Europe/Berlin') },
+    impacts: { ...DEFAULT_SLA_POLICY.impacts, moderate: { firstResponse: { seconds: 4 * HOUR, calendar: 'berlin' }, nextResponse: { seconds: 8 * HOUR, calendar: 'berlin' }, resolution: { seconds: 40 * HOUR, calendar: 'berlin' } } },
+  };
+
+  it('when a clock pauses while waiting on the partner, then the paused time does not count and its due time moves', () => {
+    const filed = local('Europe/Berlin', 2026, 11, 23, 9);
+    let c = startClock(policy, 'moderate', 'firstResponse', filed);
+    expect(dueAt(c)!.toISOString()).to.equal(local('Europe/Berlin', 2026, 11, 23, 13).toISOString());
+    c = pauseClock(c, local('Europe/Berlin', 2026, 11, 23, 10));
+    expect(dueAt(c)).to.equal(null);
+    expect(elapsedSeconds(c, local('Europe/Berlin', 2026, 11, 24, 10))).to.equal(HOUR);
+    c = resumeClock(c, local('Europe/Berlin', 2026, 11, 24, 10));
+    expect(dueAt(c)!.toISOString()).to.equal(local('Europe/Berlin', 2026, 11, 24, 13).toISOString());
+    const stopped = stopClock(c, local('Europe/Berlin', 2026, 11, 24, 12));
+    expect(stopped.met).to.equal(true);
+  });
+
+  it('when a clock runs, then its milestones are the warning share, the breach and the second escalation point', () => {
+    const c = startClock(DEFAULT_SLA_POLICY, 'critical', 'firstResponse', new Date('2026-11-25T10:00:00Z'));
+    expect(nextMilestone(c, DEFAULT_SLA_POLICY)).to.deep.equal({ milestone: 'warning', at: new Date('2026-11-25T10:48:00Z') });
+    expect(nextMilestone({ ...c, warned: true }, DEFAULT_SLA_POLICY)!.at.toISOString()).to.equal('2026-11-25T11:00:00.000Z');
+    expect(nextMilestone({ ...c, warned: true, breachLevel: 1 }, DEFAULT_SLA_POLICY)!.at.toISOString()).to.equal('2026-11-25T11:30:00.000Z');
+    expect(nextMilestone({ ...c, warned: true, breachLevel: 2 }, DEFAULT_SLA_POLICY)).to.equal(null);
+  });
+
+  it('when a policy file is validated, then the built-in policy passes and bad zones, hours or calendars are named', () => {
+    const validate = new Ajv({ strict: true }).compile(SLA_POLICY_SCHEMA);
+    expect(validate(DEFAULT_SLA_POLICY), JSON.stringify(validate.errors)).to.equal(true);
+    expect(checkSlaPolicy(DEFAULT_SLA_POLICY)).to.deep.equal([]);
+    expect(validate({ ...DEFAULT_SLA_POLICY, warnAtShare: 1.2 })).to.equal(false);
+    const bad = { ...DEFAULT_SLA_POLICY, calendars: { x: { ...weekdays('Mars/Olympus'), start: '18:00' } } };
+    const problems = checkSlaPolicy(bad);
+    expect(problems.join('\n')).to.match(/Mars\/Olympus/).and.match(/end 17:00 must be after start 18:00/).and.match(/"business" is not one of the calendars/);
+  });
+});
+
+describe('support rules: actions, numbers and refunds (domain/support)', () => {
+  const facts = (over: Partial<TicketFacts> = {}): TicketFacts => ({
+    status: 'new',
+    problemType: SUPPORT_REQUEST_PROBLEM_TYPE,
+    assigneeId: null,
+    escalationLevel: 0,
+    doneAt: null,
+    refunded: false,
+    approving: false,
+    requestedAmount: 10_000,
+    ...over,
+  });
+  const rules = { approvalLimit: 5_000, reopenDays: 7 };
+  const now = new Date('2026-11-25T12:00:00Z');
+  const agent = { kind: 'agent' as const, userId: 'a1' };
+  const lead = { kind: 'lead' as const, userId: 'l1' };
+  const partner = { kind: 'partner' as const, userId: 'p1' };
+
+  it('when roles act, then each action is allowed only to whom the table says', () => {
+    expect(checkAction(facts(), { action: 'approve', actor: partner }, rules, now)?.code).to.equal('not_allowed_for_role');
+    expect(checkAction(facts(), { action: 'withdraw', actor: agent }, rules, now)?.code).to.equal('not_allowed_for_role');
+    expect(checkAction(facts(), { action: 'withdraw', actor: partner }, rules, now)).to.equal(null);
+    expect(checkAction(facts(), { action: 'note', actor: partner }, rules, now)?.code).to.equal('not_allowed_for_role');
+  });
+
+  it('when approving, then the amount is at most the requested one and above the limit needs a lead', () => {
+    expect(checkAction(facts(), { action: 'approve', actor: agent, amount: 12_000 }, rules, now)?.code).to.equal('amount_above_requested');
+    expect(checkAction(facts(), { action: 'approve', actor: agent, amount: 6_000 }, rules, now)?.code).to.equal('amount_above_limit');
+    expect(checkAction(facts(), { action: 'approve', actor: lead, amount: 6_000 }, rules, now)).to.equal(null);
+    expect(checkAction(facts(), { action: 'approve', actor: agent, amount: 5_000 }, rules, now)).to.equal(null);
+    expect(checkAction(facts({ status: 'closed' }), { action: 'approve', actor: lead }, rules, now)?.code).to.equal('invalid_state');
+    expect(checkAction(facts({ problemType: 'General question or problem' }), { action: 'approve', actor: lead }, rules, now)?.code).to.equal('not_a_refund');
+    expect(checkAction(facts({ approving: true }), { action: 'approve', actor: lead }, rules, now)?.code).to.equal('approval_in_progress');
+  });
+
+  it('when a ticket is assigned, then only a lead (or the assignee) reassigns it', () => {
+    const assigned = facts({ status: 'open', assigneeId: 'a1' });
+    expect(checkAction(assigned, { action: 'assign', actor: { kind: 'agent', userId: 'a2' }, assigneeKind: 'agent', assigneeId: 'a2' }, rules, now)?.code).to.equal('already_assigned');
+    expect(checkAction(assigned, { action: 'assign', actor: lead, assigneeKind: 'agent', assigneeId: 'a2' }, rules, now)).to.equal(null);
+    expect(checkAction(assigned, { action: 'assign', actor: lead, assigneeKind: 'partner', assigneeId: 'p1' }, rules, now)?.code).to.equal('assignee_not_agent');
+  });
+
+  it('when a partner replies after resolution, then within the reopen period it reopens, after it is refused', () => {
+    const resolved = facts({ status: 'resolved', assigneeId: 'a1', doneAt: '2026-11-20T12:00:00Z' });
+    expect(checkAction(resolved, { action: 'partner-reply', actor: partner }, rules, now)).to.equal(null);
+    expect(nextStatus(resolved, 'partner-reply')).to.equal('open');
+    expect(checkAction({ ...resolved, doneAt: '2026-11-10T12:00:00Z' }, { action: 'partner-reply', actor: partner }, rules, now)?.code).to.equal('reopen_period_passed');
+    expect(nextStatus(facts({ status: 'pending' }), 'partner-reply')).to.equal('new');
+    expect(nextStatus(facts({ status: 'open', assigneeId: 'a1' }), 'request-information')).to.equal('pending');
+  });
+
+  it('when numbers are drawn, then they are readable, match the pattern and normalise as typed', () => {
+    const n = ticketNumber(new Date('2026-11-25T23:59:59Z'), [0, 1, 10, 17, 31, 30]);
+    expect(n).to.equal('SR-261125-01AHZY');
+    expect(n).to.match(new RegExp(TICKET_NUMBER_PATTERN));
+    expect(normaliseTicketNumber(' sr-261125-oiahzy ')).to.equal('SR-261125-01AHZY');
+    expect(() => ticketNumber(new Date(), [1, 2, 3])).to.throw(RangeError);
+  });
+
+  it('when a refund is requested, then its currency is the order\'s and its amount at most the total less credits', () => {
+    const order = { total: 10_000, currency: 'EUR', creditedAmount: 2_500 };
+    expect(checkRefundRequest(order, 7_500, 'EUR')).to.equal(null);
+    expect(checkRefundRequest(order, 7_501, 'EUR')).to.include({ field: 'body.refund.amount', code: 'amount_too_high' });
+    expect(checkRefundRequest(order, 100, 'USD')).to.include({ field: 'body.refund.currency', code: 'currency_mismatch' });
+    expect(checkRefundRequest(order, 0, 'EUR')?.code).to.equal('amount_invalid');
+  });
+
+  it('when support assesses a refund, then ESU and past-window orders pass, SUSE/Red Hat and cancelled orders are refused saying why', () => {
+    const snap = (id: string) => {
+      const p = findCatalogProduct(id)!;
+      return { id: p.id, name: p.name, kind: p.kind, billing: p.billing, cancellation: p.cancellation, deliverable: p.deliverable };
+    };
+    const pricing = { currency: 'USD', unitPrice: 6_100, quantity: 1, total: 6_100, tax: { treatment: 'exclusive' as const, rateBps: null, amount: null } };
+    const usd = (amount: number) => ({ amount, currency: 'USD' });
+    expect(assessSupportRefund({ status: 'active', product: snap('windows-7-esu-2020'), pricing }, usd(6_100)).allowed).to.equal(true);
+    expect(assessSupportRefund({ status: 'active', product: snap('windows-7-esu-2020'), pricing }, usd(6_101)).reason?.code).to.equal('amount_too_high');
+    expect(assessSupportRefund({ status: 'cancelled', product: snap('windows-7-esu-2020'), pricing }, usd(100)).reason?.code).to.equal('already_cancelled');
+    expect(assessSupportRefund({ status: 'cancelled', product: snap('windows-7-esu-2020'), pricing }, usd(100), { number: 'SR-1', refundedBy: 'SR-1' }).allowed).to.equal(true);
+    for (const id of ['suse-linux-enterprise-server-plan', 'red-hat-enterprise-linux-plan']) {
+      const r = assessSupportRefund({ status: 'active', product: snap(id), pricing }, usd(100));
+      expect(r.reason?.code, id).to.equal('never_cancellable');
+      expect(r.reason?.message).to.match(/SUSE and Red Hat/);
+    }
+    expect(supportRefundCredit({ pricing }, 1_000)).to.include({ amount: 1_000, basis: 'support-refund', currency: 'USD' });
+  });
+});

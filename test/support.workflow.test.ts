@@ -1,0 +1,232 @@
+/**
+ * The support ticket workflow in Temporal's time-skipping test server, with the real activities on the real
+ * database and SMTP server: SLA clocks, escalation levels, pauses and reopening over hours and days in seconds.
+ */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { buildActivities } from '../composition/root';
+import { supportCommandUpdate, supportRecordedUpdate, supportStateQuery, supportWorkflowId, type SupportCommand, type SupportTicketInput } from '../contracts/support';
+import type { supportTicketWorkflow } from '../workflows/support';
+import { DEFAULT_SLA_POLICY, instantOf, type SlaPolicy } from '../domain/sla';
+import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketActor } from '../domain/support';
+import { EmailRecord, SupportEvent, SupportTicket } from '../models';
+import { getTestApp, quietRuntime, uniq, workflowBundle, type TestApp } from './support/app';
+
+const HOUR = 3600;
+
+describe('support ticket workflow (time-skipping test server, real activities)', function () {
+  this.timeout(180_000);
+  let app: TestApp;
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+  const taskQueue = uniq('support-timeskip');
+
+  const agent: TicketActor = { kind: 'agent', userId: 'agent-1', name: 'Ada Agent', email: 'ada@support.example', role: 'support-agent' };
+  const partner: TicketActor = { kind: 'partner', userId: 'partner-1', name: 'Pat Partner', email: 'pat@partner.example', role: 'admin-agent' };
+
+  before(async () => {
+    quietRuntime();
+    app = await getTestApp();
+    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: app.stack.testServerPath } } });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }),
+    });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  async function input(over: Partial<SupportTicketInput> = {}): Promise<SupportTicketInput> {
+    const now = new Date(await env.currentTimeMs());
+    return {
+      number: ticketNumber(now, Array.from({ length: 6 }, () => crypto.randomInt(32))),
+      partnerId: app.partnerId,
+      problemType: GENERAL_PROBLEM_TYPE,
+      impact: 'critical',
+      title: 'Keys do not activate',
+      description: 'The activation key is refused.',
+      customer: { id: 'c1', name: 'Contoso', tenantId: crypto.randomUUID(), domain: 'contoso.onmicrosoft.com' },
+      orderId: null,
+      subscriptionId: null,
+      refund: null,
+      contact: { name: 'Pat Partner', email: `contact@${app.partnerId}.example`, phone: null },
+      filedBy: partner,
+      filedAt: now.toISOString(),
+      requestId: uniq('req'),
+      policy: DEFAULT_SLA_POLICY,
+      rules: DEFAULT_TICKET_RULES,
+      ...over,
+    };
+  }
+
+  async function file(i: SupportTicketInput): Promise<WorkflowHandle<typeof supportTicketWorkflow>> {
+    const h = await env.client.workflow.start<typeof supportTicketWorkflow>('supportTicketWorkflow', { workflowId: supportWorkflowId(i.number), taskQueue, args: [i] });
+    await h.executeUpdate(supportRecordedUpdate, { args: [] });
+    return h;
+  }
+  const act = (h: WorkflowHandle<typeof supportTicketWorkflow>, cmd: SupportCommand) => h.executeUpdate(supportCommandUpdate, { args: [cmd] });
+  const events = async (number: string) => (await SupportEvent.find({ ticketId: number }).sort({ seq: 1 }).lean()).map((e) => e.type);
+  const emails = async (number: string) => (await EmailRecord.find({ _id: { $regex: `^support:${number}:` } }).lean()).map((e) => e.template).sort();
+
+  it('when nobody responds, then the assignee is warned, the ticket escalates to level 1 at the breach and to level 2 at 150%, each an event with its time', async () => {
+    const i = await input();
+    const h = await file(i);
+    await act(h, { action: 'assign', actor: agent, assignee: agent });
+    await env.sleep('50 minutes');
+    let s = await h.query(supportStateQuery);
+    expect(s.atRisk).to.equal(true);
+    expect(s.escalationLevel).to.equal(0);
+    await env.sleep('15 minutes');
+    s = await h.query(supportStateQuery);
+    expect(s.escalationLevel).to.equal(1);
+    expect(s.breached).to.equal(true);
+    await env.sleep('30 minutes');
+    s = await h.query(supportStateQuery);
+    expect(s.escalationLevel).to.equal(2);
+    const evs = await SupportEvent.find({ ticketId: i.number, type: { $in: ['sla-breached', 'escalated'] } }).sort({ seq: 1 }).lean();
+    expect(evs.map((e) => [e.type, e.data.clock ?? null, e.data.level ?? e.data.breachLevel])).to.deep.equal([
+      ['sla-breached', 'firstResponse', 1],
+      ['escalated', null, 1],
+      ['sla-breached', 'firstResponse', 2],
+      ['escalated', null, 2],
+    ]);
+    expect(evs[0].at.toISOString()).to.equal(new Date(new Date(i.filedAt).getTime() + HOUR * 1000).toISOString());
+    expect(evs[2].at.toISOString()).to.equal(new Date(new Date(i.filedAt).getTime() + 1.5 * HOUR * 1000).toISOString());
+    const doc = (await SupportTicket.findById(i.number).lean())!;
+    expect(doc).to.include({ escalationLevel: 2, escalated: true, breached: true });
+    expect(await emails(i.number)).to.deep.equal(['support-at-risk', 'support-escalated', 'support-escalated', 'support-received']);
+    const warned = await EmailRecord.findOne({ _id: { $regex: `^support:${i.number}:.*:at-risk$` } }).lean();
+    expect(warned!.to).to.deep.equal([agent.email]);
+  });
+
+  it('when an agent replies publicly in time, then the response target is met and nothing escalates', async () => {
+    const i = await input();
+    const h = await file(i);
+    await env.sleep('30 minutes');
+    await act(h, { action: 'reply', actor: agent, body: 'We are on it.' });
+    await env.sleep('3 hours');
+    const s = await h.query(supportStateQuery);
+    expect(s.escalationLevel).to.equal(0);
+    expect(s.breached).to.equal(false);
+    const first = s.clocks.find((c) => c.kind === 'firstResponse')!;
+    expect(first).to.include({ met: true });
+    expect(s.status).to.equal('open');
+    expect(s.assignee?.userId).to.equal(agent.userId);
+    expect(await events(i.number)).to.not.include('sla-breached');
+    expect(await emails(i.number)).to.include('support-reply');
+  });
+
+  it('when an agent only adds an internal note, then the clock runs on and the ticket escalates', async () => {
+    const i = await input();
+    const h = await file(i);
+    await env.sleep('30 minutes');
+    await act(h, { action: 'note', actor: agent, body: 'Looks like a key issue, checking with licensing.' });
+    await env.sleep('35 minutes');
+    const s = await h.query(supportStateQuery);
+    expect(s.escalationLevel).to.equal(1);
+    const note = await SupportEvent.findOne({ ticketId: i.number, type: 'note' }).lean();
+    expect(note!.public).to.equal(false);
+  });
+
+  it('when the ticket waits on the partner, then its clocks pause, and the partner\'s reply resumes them with a next-response target', async () => {
+    const i = await input();
+    const h = await file(i);
+    await env.sleep('30 minutes');
+    await act(h, { action: 'request-information', actor: agent, body: 'Which tenant?' });
+    await env.sleep('3 days');
+    let s = await h.query(supportStateQuery);
+    expect(s.status).to.equal('pending');
+    expect(s.escalationLevel).to.equal(0);
+    expect(s.nextDueAt).to.equal(null);
+    const resolution = s.clocks.find((c) => c.kind === 'resolution')!;
+    expect(resolution.runningSince).to.equal(null);
+    expect(resolution.consumedSeconds).to.equal(30 * 60);
+    await act(h, { action: 'partner-reply', actor: partner, body: 'Tenant contoso.' });
+    s = await h.query(supportStateQuery);
+    expect(s.status).to.equal('new');
+    expect(s.clocks.map((c) => c.kind)).to.deep.equal(['firstResponse', 'resolution', 'nextResponse']);
+    await env.sleep('130 minutes');
+    s = await h.query(supportStateQuery);
+    expect(s.escalationLevel).to.equal(1);
+    const breach = await SupportEvent.findOne({ ticketId: i.number, type: 'sla-breached' }).lean();
+    expect(breach!.data.clock).to.equal('nextResponse');
+    expect(await emails(i.number)).to.include('support-information-needed');
+  });
+
+  it('when a resolved ticket gets a partner reply within the reopen period, then it reopens with its clocks back; after the period it closes by itself', async () => {
+    const i = await input();
+    const h = await file(i);
+    await act(h, { action: 'assign', actor: agent, assignee: agent });
+    await env.sleep('20 minutes');
+    await act(h, { action: 'resolve', actor: agent, body: 'Reissued the key.' });
+    let s = await h.query(supportStateQuery);
+    expect(s.status).to.equal('resolved');
+    expect(s.nextDueAt).to.equal(null);
+    await env.sleep('2 days');
+    await act(h, { action: 'partner-reply', actor: partner, body: 'Still refused.' });
+    s = await h.query(supportStateQuery);
+    expect(s.status).to.equal('open');
+    const resolution = s.clocks.find((c) => c.kind === 'resolution')!;
+    expect(resolution.runningSince).to.not.equal(null);
+    expect(resolution.consumedSeconds).to.equal(20 * 60);
+    expect(s.nextDueAt).to.not.equal(null);
+    expect(await events(i.number)).to.include.members(['resolved', 'partner-replied', 'reopened']);
+    await act(h, { action: 'resolve', actor: agent, body: 'Fixed for good.' });
+    await env.sleep('8 days');
+    expect(await h.result()).to.deep.equal({ number: i.number, status: 'closed' });
+    expect(await events(i.number)).to.include('auto-closed');
+    // a reply after the close is refused: the workflow has ended
+    expect((await SupportTicket.findById(i.number).lean())!.status).to.equal('closed');
+  });
+
+  it('when an action is not allowed in the state or for the role, then the validator refuses it with a stable code and nothing is recorded', async () => {
+    const i = await input();
+    const h = await file(i);
+    const before = await events(i.number);
+    for (const [cmd, code] of [
+      [{ action: 'approve', actor: agent }, 'not_a_refund'],
+      [{ action: 'withdraw', actor: agent }, 'not_allowed_for_role'],
+      [{ action: 'note', actor: partner, body: 'x' }, 'not_allowed_for_role'],
+      [{ action: 'reject', actor: agent, reason: ' ' }, 'reason_required'],
+    ] as [SupportCommand, string][]) {
+      let err: unknown;
+      try {
+        await act(h, cmd);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, cmd.action).to.be.instanceOf(WorkflowUpdateFailedError);
+      expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type).to.equal(code);
+    }
+    expect(await events(i.number)).to.deep.equal(before);
+  });
+
+  it('when a ticket is filed on Friday 17:30 with a 4-business-hour target (09:00-17:00 Mon-Fri, Berlin), then the ticket shows Monday 13:00 local as its due time', async () => {
+    const policy: SlaPolicy = {
+      ...DEFAULT_SLA_POLICY,
+      calendars: { berlin: { timeZone: 'Europe/Berlin', workingDays: [1, 2, 3, 4, 5], start: '09:00', end: '17:00', holidays: [] } },
+      impacts: { ...DEFAULT_SLA_POLICY.impacts, moderate: { firstResponse: { seconds: 4 * HOUR, calendar: 'berlin' }, nextResponse: { seconds: 8 * HOUR, calendar: 'berlin' }, resolution: { seconds: 40 * HOUR, calendar: 'berlin' } } },
+    };
+    // the next Friday after the test server's clock
+    const now = new Date(await env.currentTimeMs());
+    const friday = new Date(now.getTime() + (((5 - now.getUTCDay() + 7) % 7) + 7) * 86_400_000);
+    const filedAt = new Date(instantOf(friday.getUTCFullYear(), friday.getUTCMonth() + 1, friday.getUTCDate(), 17 * 60 + 30, 'Europe/Berlin'));
+    const monday = new Date(friday.getTime() + 3 * 86_400_000);
+    const i = await input({ impact: 'moderate', policy, filedAt: filedAt.toISOString() });
+    await file(i);
+    const doc = (await SupportTicket.findById(i.number).lean())!;
+    expect(doc.nextDueAt!.toISOString()).to.equal(new Date(instantOf(monday.getUTCFullYear(), monday.getUTCMonth() + 1, monday.getUTCDate(), 13 * 60, 'Europe/Berlin')).toISOString());
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * A real browser for the page tests: Debian's Chromium driven by playwright-core (never `playwright install`).
+ * One browser per mocha run, launched on first use; each test opens its own context (cookies, time zone).
+ * `screenshotsOnFailure()` registers an afterEach hook that saves every page still open when a test fails
+ * under test-results/ (git-ignored), named after the test.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const RESULTS_DIR = path.resolve(__dirname, '..', '..', '..', 'test-results');
+
+let launching: Promise<Browser> | undefined;
+const open = new Set<Page>();
+
+export function getBrowser(): Promise<Browser> {
+  if (!launching) {
+    if (!fs.existsSync(CHROMIUM_PATH)) {
+      throw new Error(`no Chromium at ${CHROMIUM_PATH}: as root run 'npm run setup' (it runs apt-get install -y chromium), or set CHROMIUM_PATH`);
+    }
+    // --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start
+    launching = chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox'] });
+    launching.catch(() => {
+      launching = undefined;
+    });
+  }
+  return launching;
+}
+
+export async function closeBrowser(): Promise<void> {
+  const b = launching;
+  launching = undefined;
+  open.clear();
+  if (b) await (await b).close().catch(() => undefined);
+}
+
+export interface BrowserSession {
+  context: BrowserContext;
+  page: Page;
+}
+
+/** A fresh context (its own cookies) and page; the page is kept for a screenshot if the test fails. */
+export async function newSession(opts: { baseURL: string; timezoneId?: string; locale?: string }): Promise<BrowserSession> {
+  const browser = await getBrowser();
+  const context = await browser.newContext({ baseURL: opts.baseURL, timezoneId: opts.timezoneId ?? 'UTC', locale: opts.locale ?? 'en-US' });
+  const page = await context.newPage();
+  open.add(page);
+  page.on('close', () => open.delete(page));
+  return { context, page };
+}
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 120);
+
+/** Registers (in the calling describe) a hook that screenshots every open page of a failed test. */
+export function screenshotsOnFailure(): void {
+  afterEach(async function () {
+    const test = this.currentTest;
+    if (!test || test.state !== 'failed') return;
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    let n = 0;
+    for (const page of open) {
+      if (page.isClosed()) continue;
+      const file = path.join(RESULTS_DIR, `${safe(test.fullTitle())}-${++n}.png`);
+      try {
+        await page.screenshot({ path: file, fullPage: true });
+        process.stderr.write(`[browser] screenshot of ${page.url()} saved to ${file}\n`);
+      } catch (e) {
+        process.stderr.write(`[browser] no screenshot of ${page.url()}: ${(e as Error).message}\n`);
+      }
+    }
+  });
+}

@@ -1,0 +1,372 @@
+/**
+ * One workflow per support ticket (id `support:<number>`): its state machine, its SLA clocks on durable
+ * timers, and its single writer. Agent and partner actions arrive as one Update whose validator applies the
+ * domain's action table, so a refused action never enters the history. Every action and clock milestone is
+ * an event inserted once under `<ticket>:<seq>` (seq kept here), followed by its email, sent once per event.
+ * Writes go through one queue, in order: the ticket document and its events have one writer.
+ */
+import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  supportCommandUpdate,
+  supportRecordedUpdate,
+  supportStateQuery,
+  type SupportCommand,
+  type SupportEmailKind,
+  type SupportEventInput,
+  type SupportTicketSnapshot,
+  type SupportTicketInput,
+  type SupportTicketState,
+} from '../contracts/support';
+import {
+  checkAction,
+  isPublicAction,
+  nextStatus,
+  DONE_STATUSES,
+  MAX_ESCALATION_LEVEL,
+  type SupportEventType,
+  type TicketActor,
+  type TicketFacts,
+  type TicketStatus,
+} from '../domain/support';
+import {
+  dueAt,
+  nextMilestone,
+  pauseClock,
+  restartClock,
+  resumeClock,
+  startClock,
+  stopClock,
+  type ClockMilestone,
+  type SlaClock,
+} from '../domain/sla';
+import { DAY_MS } from '../domain/time';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+/** The refund runs an Update on the order's workflow (or its refund workflow): allow it time. */
+const refundActs = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
+});
+
+const SYSTEM: TicketActor = { kind: 'system', userId: 'system', name: 'csp-desk', email: '', role: 'system' };
+
+export interface SupportTicketOutcome {
+  number: string;
+  status: TicketStatus;
+}
+
+const now = () => new Date(Date.now());
+
+export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
+  const { number, policy, rules } = input;
+  const filedAt = new Date(input.filedAt);
+  let status = 'new' as TicketStatus;
+  let assignee: SupportTicketSnapshot['assignee'] = null;
+  let escalationLevel = 0;
+  let clocks: SlaClock[] = [startClock(policy, input.impact, 'firstResponse', filedAt), startClock(policy, input.impact, 'resolution', filedAt)];
+  let seq = 0;
+  let refunded = false;
+  let approving = false;
+  let approval: SupportTicketSnapshot['approval'] = null;
+  let rejectionReason: string | null = null;
+  let withdrawn = false;
+  let doneAt: string | null = null;
+  let resolvedAt: string | null = null;
+  let closedAt: string | null = null;
+  let recorded = false;
+  /** bumped on every change, so the timer loop re-plans */
+  let version = 0;
+
+  // ---- one writer: every write of this ticket goes through this queue, in order
+  let queue: Promise<unknown> = Promise.resolve();
+  function serially<T>(fn: () => Promise<T>): Promise<T> {
+    const p = queue.then(fn);
+    queue = p.catch(() => undefined);
+    return p;
+  }
+
+  const running = () => clocks.filter((c) => c.runningSince && !c.stoppedAt);
+  const nextDue = (): string | null => {
+    const dues = running().map((c) => dueAt(c)!.getTime());
+    return dues.length ? new Date(Math.min(...dues)).toISOString() : null;
+  };
+  const atRisk = () => running().some((c) => c.warned && c.breachLevel === 0);
+  const breached = () => clocks.some((c) => c.breachLevel > 0);
+  const state = (): SupportTicketState => ({
+    number,
+    status,
+    assignee,
+    escalationLevel,
+    atRisk: atRisk(),
+    breached: breached(),
+    clocks,
+    nextDueAt: nextDue(),
+    seq,
+    refunded,
+    approval: approval ? { amount: approval.amount, currency: approval.currency, invoiceMonth: approval.invoiceMonth, at: approval.at } : null,
+    doneAt,
+  });
+  const snapshot = (at: Date): SupportTicketSnapshot => ({
+    status,
+    assignee,
+    escalationLevel,
+    atRisk: atRisk(),
+    breached: breached(),
+    nextDueAt: nextDue(),
+    clocks,
+    approval,
+    rejectionReason,
+    withdrawn,
+    seq,
+    updatedAt: at.toISOString(),
+    resolvedAt,
+    closedAt,
+  });
+  const facts = (): TicketFacts => ({
+    status,
+    problemType: input.problemType,
+    assigneeId: assignee?.userId ?? null,
+    escalationLevel,
+    doneAt,
+    refunded,
+    approving,
+    requestedAmount: input.refund?.amount ?? null,
+  });
+
+  /**
+   * Records an event (and the document as it now is) and sends its emails, in the write queue. The state
+   * was changed synchronously before: the snapshot is taken now, so the queue writes them in order.
+   */
+  function record(at: Date, type: SupportEventType, actor: TicketActor, isPublic: boolean, body: string | null, data: Record<string, unknown>, emails: SupportEmailKind[] = []): Promise<void> {
+    seq += 1;
+    version += 1;
+    const event: SupportEventInput = { seq, type, at: at.toISOString(), actor, public: isPublic, body, data };
+    const snap = snapshot(at);
+    return serially(async () => {
+      await acts.recordSupportEvent(number, input.partnerId, event, snap);
+      for (const kind of emails) await acts.sendSupportEmail(number, event.seq, kind);
+    });
+  }
+
+  // ---- clocks
+  const isResponse = (c: SlaClock) => c.kind !== 'resolution';
+  const mapRunning = (f: (c: SlaClock) => SlaClock, which: (c: SlaClock) => boolean = () => true) => {
+    clocks = clocks.map((c) => (!c.stoppedAt && which(c) ? f(c) : c));
+  };
+  const stopResponseClocks = (at: Date) => mapRunning((c) => stopClock(c, at), isResponse);
+  const stopAll = (at: Date) => mapRunning((c) => stopClock(c, at));
+  const startNextResponse = (at: Date) => {
+    if (!clocks.some((c) => isResponse(c) && !c.stoppedAt)) clocks = [...clocks, startClock(policy, input.impact, 'nextResponse', at)];
+  };
+
+  function refuse(code: string, message: string): ApplicationFailure {
+    return ApplicationFailure.create({ type: code, message, nonRetryable: true });
+  }
+  function validate(cmd: SupportCommand): void {
+    if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
+    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now());
+    if (refusal) throw refuse(refusal.code, refusal.message);
+  }
+
+  async function approve(cmd: SupportCommand): Promise<void> {
+    const refund = input.refund!;
+    const amount = cmd.amount ?? refund.amount;
+    approving = true;
+    version += 1;
+    try {
+      const r = await serially(() =>
+        refundActs.carryOutSupportRefund({
+          orderId: input.orderId!,
+          ticket: number,
+          amount: { amount, currency: refund.currency },
+          actor: { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role },
+          requestId: cmd.requestId ?? input.requestId,
+        }),
+      );
+      const at = now();
+      refunded = true;
+      approval = { amount, currency: refund.currency, invoiceMonth: r.invoiceMonth, at: at.toISOString(), by: { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role } };
+      status = 'approved';
+      doneAt = at.toISOString();
+      resolvedAt = doneAt;
+      stopAll(at);
+      approving = false;
+      await record(at, 'approved', cmd.actor, true, cmd.body ?? null, { amount, currency: refund.currency, invoiceMonth: r.invoiceMonth, orderId: input.orderId, cancelledAt: r.cancelledAt }, ['approved']);
+    } catch (e) {
+      approving = false;
+      version += 1;
+      const cause = e instanceof ActivityFailure && e.cause instanceof ApplicationFailure ? e.cause : null;
+      if (!cause) throw e;
+      // the refusal is a fact of the ticket too (internal), then the approval fails with its reason
+      // a refusal (order cancelled meanwhile, never cancellable) keeps its code; retries that ran out are 'refund_unavailable'
+      const code = cause.nonRetryable && cause.type ? cause.type : 'refund_unavailable';
+      await record(now(), 'note', SYSTEM, false, `Approval by ${cmd.actor.name} was not carried out: ${cause.message}`, { approvalRefused: code, amount });
+      throw refuse(code, code === 'refund_unavailable' ? `The refund could not be carried out now (${cause.message}); nothing was changed, try again later.` : cause.message);
+    }
+  }
+
+  async function apply(cmd: SupportCommand): Promise<SupportTicketState> {
+    validate(cmd);
+    const at = now();
+    const before = status;
+    const body = cmd.body?.trim() ? cmd.body : null;
+    switch (cmd.action) {
+      case 'assign': {
+        const a = cmd.assignee!;
+        const previous = assignee;
+        assignee = { userId: a.userId, name: a.name, email: a.email, role: a.role };
+        status = nextStatus({ status, assigneeId: assignee.userId }, 'assign');
+        await record(at, 'assigned', cmd.actor, false, body, { assignee: assignee, previous });
+        break;
+      }
+      case 'reply': {
+        stopResponseClocks(at);
+        if (status === 'new' && !assignee && cmd.actor.kind !== 'system') assignee = { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role };
+        status = nextStatus({ status, assigneeId: assignee?.userId ?? null }, 'reply');
+        await record(at, 'replied', cmd.actor, true, body, {}, ['reply']);
+        break;
+      }
+      case 'note':
+        // internal: shown to support roles only, and no response (the clocks run on)
+        await record(at, 'note', cmd.actor, false, body, {});
+        break;
+      case 'request-information':
+        stopResponseClocks(at);
+        mapRunning((c) => pauseClock(c, at));
+        status = 'pending';
+        await record(at, 'information-requested', cmd.actor, true, body, {}, ['information-needed']);
+        break;
+      case 'partner-reply': {
+        const reopening = DONE_STATUSES.includes(status);
+        status = nextStatus({ status, assigneeId: assignee?.userId ?? null }, 'partner-reply');
+        if (reopening) {
+          clocks = clocks.map((c) => (c.kind === 'resolution' ? restartClock(c, at) : c));
+          doneAt = null;
+          resolvedAt = null;
+        } else if (before === 'pending') {
+          mapRunning((c) => resumeClock(c, at));
+        }
+        startNextResponse(at);
+        await record(at, 'partner-replied', cmd.actor, true, body, {});
+        if (reopening) await record(at, 'reopened', cmd.actor, true, null, { from: before });
+        break;
+      }
+      case 'approve':
+        await approve(cmd);
+        break;
+      case 'reject':
+        status = 'rejected';
+        rejectionReason = cmd.reason!.trim();
+        doneAt = at.toISOString();
+        resolvedAt = doneAt;
+        stopAll(at);
+        await record(at, 'rejected', cmd.actor, true, body, { reason: rejectionReason }, ['rejected']);
+        break;
+      case 'escalate':
+        escalationLevel = Math.min(MAX_ESCALATION_LEVEL, escalationLevel + 1);
+        await record(at, 'escalated', cmd.actor, false, body, { level: escalationLevel, reason: cmd.reason ?? null, manual: true }, ['escalated']);
+        break;
+      case 'resolve':
+        status = 'resolved';
+        doneAt = at.toISOString();
+        resolvedAt = doneAt;
+        stopAll(at);
+        await record(at, 'resolved', cmd.actor, true, body, {}, ['resolved']);
+        break;
+      case 'close':
+      case 'withdraw':
+        status = 'closed';
+        closedAt = at.toISOString();
+        withdrawn = cmd.action === 'withdraw';
+        stopAll(at);
+        await record(at, cmd.action === 'withdraw' ? 'withdrawn' : 'closed', cmd.actor, true, body, { from: before }, ['closed']);
+        break;
+    }
+    log.info('support action', { ticket: number, action: cmd.action, by: cmd.actor.userId, status, public: isPublicAction(cmd.action) });
+    return state();
+  }
+
+  setHandler(supportStateQuery, state);
+  setHandler(supportRecordedUpdate, async () => {
+    await condition(() => recorded);
+    return state();
+  });
+  setHandler(supportCommandUpdate, apply, { validator: validate });
+
+  // ---- filing: the document, its first event, the acknowledgement
+  seq = 1;
+  await acts.recordSupportTicket(input, snapshot(filedAt));
+  await acts.sendSupportEmail(number, 1, 'received');
+  recorded = true;
+
+  // ---- the clocks' milestones and the auto-close, on durable timers
+  type Due = { at: number; fire: (at: Date) => Promise<void> };
+  const milestoneEvents = (c: SlaClock, m: ClockMilestone): Due => {
+    const next = nextMilestone(c, policy)!;
+    return {
+      at: next.at.getTime(),
+      // the milestone's own instant (not when the timer was served), so SLA reports are exact
+      fire: async (at: Date) => {
+        const index = clocks.indexOf(c);
+        if (index < 0) return;
+        if (m === 'warning') {
+          clocks = clocks.map((x, i) => (i === index ? { ...x, warned: true } : x));
+          await record(at, 'sla-warning', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString() }, ['at-risk']);
+          return;
+        }
+        const level = m === 'breach' ? 1 : 2;
+        clocks = clocks.map((x, i) => (i === index ? { ...x, warned: true, breachLevel: level } : x));
+        const rises = escalationLevel < level;
+        if (rises) escalationLevel = level;
+        await record(at, 'sla-breached', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString(), breachLevel: level, targetSeconds: c.targetSeconds });
+        if (rises) await record(at, 'escalated', SYSTEM, false, null, { level, reason: `${c.kind} target ${level === 1 ? 'breached' : `exceeded by ${Math.round((policy.secondEscalationAtShare - 1) * 100)}%`}`, manual: false }, ['escalated']);
+      },
+    };
+  };
+  const nextDueEvent = (): Due | null => {
+    let best: Due | null = null;
+    for (const c of running()) {
+      const m = nextMilestone(c, policy);
+      if (!m) continue;
+      const d = milestoneEvents(c, m.milestone);
+      if (!best || d.at < best.at) best = d;
+    }
+    if (DONE_STATUSES.includes(status) && doneAt) {
+      const closeAt = new Date(doneAt).getTime() + rules.reopenDays * DAY_MS;
+      if (!best || closeAt < best.at) {
+        best = {
+          at: closeAt,
+          fire: async (at: Date) => {
+            const from = status;
+            status = 'closed';
+            closedAt = at.toISOString();
+            await record(at, 'auto-closed', SYSTEM, true, null, { from, afterDays: rules.reopenDays }, ['closed']);
+          },
+        };
+      }
+    }
+    return best;
+  };
+
+  while (status !== 'closed') {
+    const seen = version;
+    const due = nextDueEvent();
+    if (due) {
+      const wait = due.at - Date.now();
+      if (wait > 0 && (await condition(() => version !== seen || status === 'closed', wait))) continue;
+      if (version !== seen) continue;
+      await due.fire(new Date(Math.min(due.at, Date.now())));
+    } else {
+      await condition(() => version !== seen || status === 'closed');
+    }
+  }
+
+  await queue;
+  await condition(allHandlersFinished);
+  if (input.orderId && input.refund) await acts.releaseSupportOrderClaim(input.orderId, number);
+  return { number, status };
+}
