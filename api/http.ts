@@ -253,6 +253,9 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           }
           check(v.body, 'body', req.body);
         }
+        if (route.multipart && !/^multipart\/form-data\s*;/i.test(req.header('content-type') ?? '')) {
+          throw new AppError(400, 'validation_failed', 'body must be multipart/form-data (Content-Type: multipart/form-data; boundary=...)', 'body');
+        }
         const reply = await around(() => route.handler({ params, query, body: route.multipart ? undefined : req.body, headers, auth: auth as AuthContext, requestId: context.requestId, log, origin, method: req.method, request: req }));
         if (reply.body instanceof Readable) {
           for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);

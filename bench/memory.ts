@@ -39,7 +39,7 @@ export interface MemoryContext {
 }
 
 export interface MemoryFigure {
-  kind: 'order' | 'skeleton';
+  kind: 'order' | 'skeleton' | 'ticket';
   open: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
@@ -64,7 +64,7 @@ export interface MemoryResult {
 const WARMUP = 20;
 
 /** A fresh memory worker on its own task queue. */
-async function startMemoryWorker(ctx: MemoryContext, kind: string, cache: number): Promise<{ taskQueue: string; child: ChildProcess; measure(): Promise<MemorySample>; stop(): Promise<void> }> {
+export async function startMemoryWorker(ctx: MemoryContext, kind: string, cache: number): Promise<{ taskQueue: string; child: ChildProcess; measure(): Promise<MemorySample>; stop(): Promise<void> }> {
   const taskQueue = `csp-desk-bench-mem-${kind}-${crypto.randomBytes(3).toString('hex')}`;
   const child = fork(require.resolve('./memory-worker'), [], {
     execArgv: ['--expose-gc'],
@@ -114,7 +114,7 @@ async function startMemoryWorker(ctx: MemoryContext, kind: string, cache: number
   };
 }
 
-async function until(what: string, check: () => Promise<boolean>, ctx: MemoryContext, timeoutMs = 600_000): Promise<void> {
+export async function until(what: string, check: () => Promise<boolean>, ctx: MemoryContext, timeoutMs = 600_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (ctx.aborted()) throw new Error('aborted');
@@ -123,7 +123,7 @@ async function until(what: string, check: () => Promise<boolean>, ctx: MemoryCon
   }
 }
 
-const figure = (kind: MemoryFigure['kind'], open: number, before: MemorySample, after: MemorySample, workflowIds: string[]): MemoryFigure => {
+export const figure = (kind: MemoryFigure['kind'], open: number, before: MemorySample, after: MemorySample, workflowIds: string[]): MemoryFigure => {
   const bytesPerWorkflow = Math.max(1, (after.rss - before.rss) / open);
   return {
     kind,

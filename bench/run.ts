@@ -611,6 +611,7 @@ async function main(): Promise<void> {
 
   // ---- 3, 4. support requests: filing, worker memory per open ticket, the queue at 10,000 (bench/support.ts)
   const supportPart = await runSupportBench({
+    memory: { servers: s.servers, client: s.benchClient, mailer: s.mailer, log: s.log, token: s.token, customers: s.customers, concurrency, progress, aborted: () => aborted || !!s.workerError() },
     baseUrl: s.baseUrl,
     api: s.api,
     partnerId: s.partnerId,

@@ -2,31 +2,36 @@
  * The benchmark's support section (called from bench/run.ts once its own parts are done):
  *
  *   3. support requests filed per second through the API (POST /support-requests, answered once the
- *      ticket's workflow has recorded it), and the worker process's memory growth per open ticket workflow
- *      (every filed ticket stays open, its workflow waiting on its SLA timers);
+ *      ticket's workflow has recorded it), and the worker's memory per open ticket workflow, measured with
+ *      bench/memory.ts's harness (a fresh worker process, workflows waiting on their SLA timers, after GC);
  *   4. the support queue's first page (GET /support-requests as a support agent, earliest SLA due first) at
  *      10,000 open tickets, against raw database reads of the same page. The 10,000 tickets are INSERTED
  *      DIRECTLY into the database (no workflow behind them; labelled `bench-queue` in their title) so the read
  *      benchmark does not take an hour of filing; the filed ones of part 3 are among the page's candidates.
  *
- * Settings: BENCH_SUPPORT_N (tickets filed, default 200), BENCH_SUPPORT_QUEUE (tickets in the queue, default
+ * Settings: BENCH_SUPPORT_N (tickets filed, default 200), BENCH_SUPPORT_MEMORY_N (tickets for the memory measure,
+ * default 300; 0 skips it), BENCH_SUPPORT_QUEUE (tickets in the queue, default
  * 10000), BENCH_SUPPORT_QUEUE_CONCURRENCY (queue reads in flight, default 4: on FerretDB 1.24 a first page
  * at 10,000 tickets takes seconds, since neither the sort nor the limit is pushed down to PostgreSQL).
  * Prints its block of the summary and one JSON line `{"bench":"csp-desk-support",...}`.
  */
 import crypto from 'node:crypto';
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
+import { createApi } from '../composition/root';
 import { queueKeyOf } from '../activities/support';
 import { supportWorkflowId } from '../contracts/support';
 import { CROCKFORD, GENERAL_PROBLEM_TYPE, IMPACTS, searchTextOf } from '../domain/support';
-import { SupportTicket, type SupportTicketDoc } from '../models';
+import { EmailRecord, SupportTicket, type SupportTicketDoc } from '../models';
 import { ensureUser, issueToken } from '../services/users';
 import { httpClient, type HttpClient } from './http';
 import { mergeResults, runLoad, type LoadResult } from './load';
+import { figure, kib, mib, startMemoryWorker, until, type MemoryContext, type MemoryFigure } from './memory';
 
 export interface SupportBenchContext {
+  /** for the memory measure (bench/memory.ts's harness: a fresh worker process of its own) */
+  memory: Omit<MemoryContext, 'productId'>;
   baseUrl: string;
   /** the bench partner's admin-agent (files the tickets) */
   api: HttpClient;
@@ -51,15 +56,6 @@ function envInt(name: string, fallback: number, min: number): number {
   return v;
 }
 
-/** A full collection in the main isolate (the worker's workflow threads collect on their own). */
-function collect(): void {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
-  gc();
-  gc();
-}
-
-const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 function row(name: string, r: LoadResult): string {
@@ -126,6 +122,50 @@ async function insertQueueTickets(count: number, partnerId: string, tag: string,
   return inserted;
 }
 
+/**
+ * The worker's memory per open ticket workflow, with bench/memory.ts's harness: a fresh worker process on a task
+ * queue of its own (workflows in its main thread, a full GC before each sample), an API on that queue, N tickets
+ * filed through it and acknowledged (their "received" email sent), each then waiting on its SLA timers.
+ */
+async function ticketMemory(ctx: SupportBenchContext, n: number): Promise<MemoryFigure> {
+  const mctx: MemoryContext = { ...ctx.memory, productId: '' };
+  const WARMUP = 20;
+  const w = await startMemoryWorker(mctx, 'ticket', n + WARMUP + 100);
+  const app = createApi({ client: mctx.client, mailer: mctx.mailer, log: mctx.log.child({ component: 'memory-api' }), taskQueue: w.taskQueue, reminderDaysBeforeClose: 7 });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const api = httpClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, mctx.token, mctx.concurrency);
+  try {
+    const tag = crypto.randomBytes(3).toString('hex');
+    const file = (phase: string, numbers: string[]) => async (i: number) => {
+      const t = await api.json<{ number: string }>('POST', '/support-requests', 201, {
+        headers: { 'idempotency-key': `bench-mem-ticket-${tag}-${phase}-${i}` },
+        body: { problemType: GENERAL_PROBLEM_TYPE, impact: IMPACTS[i % IMPACTS.length], title: `Memory ${i}`, customer: mctx.customers[i % mctx.customers.length], contact: { name: 'Bench Contact', email: 'contact@bench.example' } },
+      });
+      numbers.push(t.number);
+    };
+    const acknowledged = async (numbers: string[]) => (await EmailRecord.countDocuments({ _id: { $in: numbers.map((x) => `support:${x}:1:received`) }, status: 'sent' })) >= numbers.length;
+    const warm: string[] = [];
+    await runLoad({ label: 'memory: warm-up tickets', concurrency: mctx.concurrency, count: WARMUP, progress: mctx.progress, progressEveryMs: 0 }, file('warm', warm));
+    await until('the warm-up tickets acknowledged', () => acknowledged(warm), mctx);
+    const before = await w.measure();
+    mctx.progress(`memory: ${n} support tickets filed, acknowledged, waiting on their SLA timers (worker RSS ${mib(before.rss)} MiB before)`);
+    const numbers: string[] = [];
+    await runLoad({ label: 'memory: tickets', concurrency: mctx.concurrency, count: n, progress: mctx.progress, aborted: mctx.aborted }, file('open', numbers));
+    if (numbers.length < n) throw new Error(`memory measure: only ${numbers.length} of ${n} tickets were filed`);
+    await until(`${n} tickets acknowledged`, () => acknowledged(numbers), mctx);
+    await new Promise((r) => setTimeout(r, 2000));
+    return figure('ticket', n, before, await w.measure(), [...warm, ...numbers].map(supportWorkflowId));
+  } finally {
+    api.close();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await w.stop();
+  }
+}
+
 export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines: string[]; json: Record<string, unknown> }> {
   const n = envInt('BENCH_SUPPORT_N', 200, 1);
   const queueSize = envInt('BENCH_SUPPORT_QUEUE', 10_000, 0);
@@ -156,10 +196,6 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
   progress(`support: warm-up, 10 requests filed`);
   await load('warm-up filing', { count: 10, quiet: true }, file('warm'));
   ctx.checkWorker();
-  collect();
-  await new Promise((r) => setTimeout(r, 1000));
-  const before = process.memoryUsage();
-  const openBefore = numbers.length;
   const parts: LoadResult[] = [];
   for (let r = 0; r < rounds; r++) {
     const count = Math.floor(n / rounds) + (r < n % rounds ? 1 : 0);
@@ -171,20 +207,9 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
     progress(`support round ${r + 1}/${rounds}: ${x.perSec}/s, p50 ${x.latency.p50} ms, ${x.errors} errors`);
   }
   const filing = mergeResults('filing', parts);
-  // let the workflows reach their timers, then measure
-  await new Promise((r) => setTimeout(r, 3000));
-  collect();
-  await new Promise((r) => setTimeout(r, 1000));
-  const after = process.memoryUsage();
-  const opened = numbers.length - openBefore;
-  const memory = {
-    openTicketWorkflows: numbers.length,
-    measuredOver: opened,
-    rssGrowthMiB: mb(after.rss - before.rss),
-    rssPerWorkflowKiB: opened > 0 ? Math.round((after.rss - before.rss) / opened / 102.4) / 10 : NaN,
-    mainHeapGrowthMiB: mb(after.heapUsed - before.heapUsed),
-    rssNowMiB: mb(after.rss),
-  };
+  const memoryN = envInt('BENCH_SUPPORT_MEMORY_N', 300, 0);
+  const memory = memoryN > 0 ? await ticketMemory(ctx, memoryN) : null;
+  if (memory) progress(`memory: support ticket ${kib(memory.bytesPerWorkflow)} KiB per open workflow`);
 
   // ---- 4. the queue's first page at 10,000 open tickets
   const queueInserted = await (async () => {
@@ -237,8 +262,12 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
       `3. Support requests: ${n} filed through the API, ${concurrency} in flight, in ${rounds} rounds (each answered once its workflow recorded it)`,
       `  ${''.padEnd(52)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}`,
       row('POST /support-requests -> 201', filing),
-      `  worker memory: ${memory.openTicketWorkflows} open ticket workflows; RSS grew ${memory.rssGrowthMiB} MiB over the ${memory.measuredOver} filed,`,
-      `    about ${memory.rssPerWorkflowKiB} KiB per open ticket workflow (worker + API + load in one process; main-isolate heap ${memory.mainHeapGrowthMiB} MiB of it)`,
+      ...(memory
+        ? [
+            `  worker memory per open ticket workflow (${memory.open} filed and acknowledged, waiting on their SLA timers, in a fresh worker process, growth after GC):`,
+            `    ${kib(memory.bytesPerWorkflow)} KiB RSS (${memory.perGiB} per GiB), of which ${kib(memory.heapBytesPerWorkflow)} KiB V8 heap; worker RSS ${mib(memory.rssBeforeBytes)} -> ${mib(memory.rssAfterBytes)} MiB`,
+          ]
+        : []),
       '',
       `4. Support queue: first page (${pageLength} of ${openTickets} open tickets; ${queueInserted} of them INSERTED DIRECTLY, without workflows), ${queueConcurrency} in flight, ${ctx.readSeconds} s each`,
       `  ${''.padEnd(52)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}`,
@@ -252,17 +281,18 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
       at: new Date().toISOString(),
       settings: { n, queueSize, concurrency, queueConcurrency, rounds, readSeconds: ctx.readSeconds },
       filing: slim(filing),
-      memory,
+      memory: memory ? (({ workflowIds: _ids, ...rest }) => rest)(memory) : null,
       queue: { openTickets, insertedDirectly: queueInserted, pageSize, api: slim(apiR), raw: slim(rawR), ratio },
     };
     return { lines, json };
   } finally {
     agentApi.close();
     if (ctx.externalTemporal) {
-      progress(`terminating the ${numbers.length} ticket workflows on the external Temporal`);
-      for (const number of numbers) {
+      const ids = [...numbers.map(supportWorkflowId), ...(memory?.workflowIds ?? [])];
+      progress(`terminating the ${ids.length} ticket workflows on the external Temporal`);
+      for (const id of ids) {
         await ctx.benchClient.workflow
-          .getHandle(supportWorkflowId(number))
+          .getHandle(id)
           .terminate('benchmark finished')
           .catch(() => undefined);
       }

@@ -6,7 +6,8 @@
  *   2. Takes `<DATA_DIR>/stack.lock`, checks every port it will use, then starts the mail catcher, PostgreSQL,
  *      FerretDB and the Temporal dev server (logs in `<DATA_DIR>/logs/`).
  *   3. Runs dist/bin/seed.js, prints `<DATA_DIR>/demo-tokens.json`, starts dist/bin/worker.js and dist/bin/api.js,
- *      waits for GET /health and prints a summary.
+ *      waits for GET /health, files the demo support requests (dist/bin/seed-tickets.js, through the workflows)
+ *      and prints a summary.
  *   4. A worker or API that dies is started again after a backoff (1 s, 2 s, 4 s ... 30 s; stack/supervisor.ts),
  *      with a log line; one that keeps failing (5 crashes within 2 minutes) stops everything (exit status 1,
  *      naming the log to read), and so does a server (PostgreSQL, FerretDB, Temporal) dying.

@@ -340,7 +340,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
   function receive(req: IncomingMessage, ticket: TicketRef): Promise<Received> {
     const type = req.headers['content-type'] ?? '';
     if (!/^multipart\/form-data\s*;/i.test(type)) {
-      return Promise.reject(new AppError(415, 'multipart_required', 'send the file as multipart/form-data with a part named "file"', 'header.content-type'));
+      return Promise.reject(new AppError(400, 'validation_failed', 'body must be multipart/form-data (Content-Type: multipart/form-data; boundary=...) with a part named "file"', 'body'));
     }
     return new Promise<Received>((resolve, reject) => {
       let bb: busboy.Busboy;

@@ -10,6 +10,7 @@
  * `npm start` runs it (dist/bin/seed-tickets.js) after the worker and the API are up.
  */
 import type { Client } from '@temporalio/client';
+import { runInRequestContext } from '../lib/request-context';
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { User, type UserDoc } from '../models';
@@ -45,6 +46,11 @@ async function authOf(email: string): Promise<AuthContext> {
 
 export async function seedSupportDemo(deps: SupportDemoDeps): Promise<DemoTicket[]> {
   const requestId = deps.requestId ?? 'demo-seed';
+  // the request id the services hand on to the workflows they start
+  return runInRequestContext({ requestId }, () => seed(deps, requestId));
+}
+
+async function seed(deps: SupportDemoDeps, requestId: string): Promise<DemoTicket[]> {
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.settings });
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose });
   const [partner, agent, lead] = [await authOf(deps.users.partnerAdmin), await authOf(deps.users.agent), await authOf(deps.users.lead)];

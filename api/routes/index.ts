@@ -23,6 +23,7 @@ export function routes(deps: RouteDeps): RouteDef[] {
     ...orderRoutes(deps),
     ...licensingRoutes(deps),
     ...invoiceRoutes(deps),
+    ...identityRoutes(deps),
     // before the ticket routes: `/support-requests/metrics` is not a ticket number
     ...supportMetricsRoutes(deps),
     ...supportAttachmentRoutes(deps),

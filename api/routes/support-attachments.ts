@@ -25,7 +25,7 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
       errors: [404, 409, 415],
       errorDescriptions: {
         413: `The file is larger than ${maxBytes} bytes (\`attachment_too_large\`), or the support request has ${maxPerTicket} attachments already (\`too_many_attachments\`).`,
-        415: 'The body is not multipart/form-data (`multipart_required`), or the file\'s content is of no accepted type (`unsupported_attachment_type`; `details.detected` says what it is).',
+        415: 'The file\'s content is of no accepted type (`unsupported_attachment_type`; `details.detected` says what it is). A body that is not multipart/form-data is a 400 naming `body`.',
         409: 'The support request is closed.',
       },
       responses: {
