@@ -54,6 +54,7 @@ export function createApp(deps: AppDeps): express.Express {
       mailer: deps.mailer,
       log: deps.log,
       orders,
+      support,
       around,
       publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
       temporalUiUrl: deps.temporalUiUrl,

@@ -13,17 +13,21 @@ import type { Logger } from '../../lib/logger';
 import type { Mailer } from '../../lib/mailer';
 import { createRenderer } from '../../lib/mailer';
 import type { OrderService } from '../../services/orders';
+import type { SupportService } from '../../services/support';
 import { createSessionService, type SessionService } from '../../services/sessions';
 import { TEMPLATES_DIR, createPageRenderer, mountPages, pageErrorHandler, sessionMiddleware, type Chrome, type KitDeps } from './kit';
 import { identityPages, publicIdentityRoutes } from './identity';
 import { customerPages } from './customers';
 import { orderPages } from './orders';
 import { invoicePages } from './invoices';
+import { supportPages } from './support';
 
 export interface PagesDeps {
   mailer: Mailer;
   log: Logger;
   orders: OrderService;
+  /** support requests (the support pages are mounted when given) */
+  support?: SupportService;
   /** where the emailed sign-in links point (PUBLIC_BASE_URL) */
   publicBaseUrl: string;
   /** the Temporal Web UI, for links from an order or ticket to its workflow (optional) */
@@ -77,9 +81,17 @@ export function createPages(deps: PagesDeps): express.Router {
   });
   router.use(sessionMiddleware(kit));
   publicIdentityRoutes(router, kit);
-  const chrome: Chrome = { navExtra: [] };
+  const chrome: Chrome = {
+    navExtra: deps.support
+      ? [
+          { href: '/app/support', label: 'Support requests', permission: 'fileSupportRequests' },
+          { href: '/app/queue', label: 'Support queue', permission: 'workSupportRequests' },
+        ]
+      : [],
+  };
   const ctx = { ...deps, sessions, kit, newKey: () => `page-${crypto.randomUUID()}` };
-  mountPages(router, [...identityPages(ctx), ...customerPages(ctx), ...orderPages(ctx), ...invoicePages(ctx)], kit, chrome);
+  const pages = [...identityPages(ctx), ...customerPages(ctx), ...orderPages(ctx), ...invoicePages(ctx), ...(deps.support ? supportPages(ctx) : [])];
+  mountPages(router, pages, kit, chrome);
   router.use((req) => {
     throw new AppError(404, 'page_not_found', `no page ${req.path}`);
   });
