@@ -91,7 +91,7 @@ describe('pages: support requests in a real browser', function () {
     expect(await a.locator('main').textContent()).to.include(reason).and.include(order.id);
     await expectAccessible(a);
     await press(a, 'Assign to me', 'Done: assign.');
-    await a.getByLabel('Message').fill('Internal: checking the ESU licence usage');
+    await a.getByLabel('Reply or internal note').fill('Internal: checking the ESU licence usage');
     await press(a, 'Add internal note', 'Done: note.');
     await a.getByLabel('Information needed from the partner').fill('Please confirm the devices were never enrolled.');
     await press(a, 'Request information', 'Done: request-information.');
