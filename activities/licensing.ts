@@ -1,5 +1,12 @@
-/** Licensing: activation keys (and, with them, download links) of an order's software. */
+/**
+ * Licensing side of the order workflow's activities: activation keys, the revocation of keys and links (on
+ * cancellation and at the end of a subscription's term), and the order facts of the activity log. Every
+ * write is idempotent: revocation is a state change only this order's workflow makes, and log entries are
+ * inserted once under their natural key.
+ */
 import crypto from 'node:crypto';
+import { ActivationKey, DownloadLink, appendActivity, type OrderDoc } from '../models';
+import type { OrderActor, RequestOrigin } from '../domain/orders';
 
 const KEY_ALPHABET = 'BCDFGHJKMPQRTVWXY2346789';
 /** A product key in the familiar 5x5 format. */
@@ -7,4 +14,87 @@ export function generateActivationKey(): string {
   const bytes = crypto.randomBytes(25);
   const chars = [...bytes].map((b) => KEY_ALPHABET[b % KEY_ALPHABET.length]);
   return [0, 5, 10, 15, 20].map((i) => chars.slice(i, i + 5).join('')).join('-');
+}
+
+type OrderFacts = Pick<OrderDoc, '_id' | 'partnerId' | 'customerId' | 'customer' | 'product'>;
+
+const about = (order: OrderFacts) => ({
+  partnerId: order.partnerId,
+  customerId: order.customerId,
+  customerName: order.customer.name,
+  orderId: order._id,
+  productId: order.product.id,
+  productName: order.product.name,
+});
+
+const userActor = (by: OrderActor) => ({ kind: 'user' as const, userId: by.userId, name: by.name, role: by.role });
+
+/**
+ * Revokes every key and link of the order. Only the order's workflow calls it (one writer); a link the API
+ * inserts meanwhile is refused all the same, because a link serves only while its order is active.
+ * Answers the totals revoked (not this call's share), so that a retry reports the same numbers.
+ */
+export async function revokeOrderAccess(order: OrderFacts, when: Date): Promise<{ keys: number; links: number }> {
+  await ActivationKey.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
+  await DownloadLink.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
+  const [keys, links] = await Promise.all([ActivationKey.countDocuments({ orderId: order._id, status: 'revoked' }), DownloadLink.countDocuments({ orderId: order._id, status: 'revoked' })]);
+  return { keys, links };
+}
+
+/** The log entry of a revocation, once per order (an order is cancelled or reaches its term's end, not both). */
+export async function logRevocation(order: OrderFacts, when: Date, counts: { keys: number; links: number }, cause: { reason: 'cancelled' | 'term-ended'; by: OrderActor | null; requestId: string | null; origin: RequestOrigin | null }): Promise<void> {
+  await appendActivity({
+    _id: `order:${order._id}:revoked`,
+    ...about(order),
+    operationDate: when,
+    operationType: 'revoke_software_keys_and_links',
+    resourceType: 'software_key',
+    operationStatus: 'succeeded',
+    userPrincipalName: cause.by?.email ?? null,
+    actor: cause.by ? userActor(cause.by) : { kind: 'system', userId: null, name: 'csp-desk', role: null },
+    resourceId: null,
+    ipAddress: cause.origin?.ip ?? null,
+    userAgent: cause.origin?.userAgent ?? null,
+    detail: `${counts.keys} activation key(s) and ${counts.links} download link(s) revoked: ${cause.reason === 'cancelled' ? 'the order was cancelled' : "the subscription's term ended"}`,
+    reason: cause.reason,
+    requestId: cause.requestId,
+  });
+}
+
+export async function logOrderPlaced(order: OrderFacts, at: Date, input: { by: OrderActor; imported: boolean; quantity: number; requestId: string; origin: RequestOrigin | null }): Promise<void> {
+  await appendActivity({
+    _id: `order:${order._id}:placed`,
+    ...about(order),
+    operationDate: at,
+    operationType: 'create_order',
+    resourceType: 'order',
+    operationStatus: 'succeeded',
+    userPrincipalName: input.by.email,
+    actor: userActor(input.by),
+    resourceId: order._id,
+    ipAddress: input.origin?.ip ?? null,
+    userAgent: input.origin?.userAgent ?? null,
+    detail: `${input.imported ? 'imported' : 'ordered'} ${order.product.name} x ${input.quantity} for ${order.customer.name}`,
+    reason: null,
+    requestId: input.requestId,
+  });
+}
+
+export async function logOrderCancelled(order: OrderFacts, at: Date, input: { by: OrderActor; requestId: string; origin: RequestOrigin | null; credit: { amount: number; currency: string } }): Promise<void> {
+  await appendActivity({
+    _id: `order:${order._id}:cancelled`,
+    ...about(order),
+    operationDate: at,
+    operationType: 'cancel_order',
+    resourceType: 'order',
+    operationStatus: 'succeeded',
+    userPrincipalName: input.by.email,
+    actor: userActor(input.by),
+    resourceId: order._id,
+    ipAddress: input.origin?.ip ?? null,
+    userAgent: input.origin?.userAgent ?? null,
+    detail: `cancelled ${order.product.name} for ${order.customer.name}; credit ${input.credit.amount} ${input.credit.currency} (minor units)`,
+    reason: null,
+    requestId: input.requestId,
+  });
 }

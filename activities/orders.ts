@@ -3,16 +3,16 @@
  * workflow calls them, one after another, so the order, its keys and links have one writer.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { ActivationKey, DownloadLink, LedgerLine, Order, OrderEvent, Partner } from '../models';
+import { ActivationKey, LedgerLine, Order, OrderEvent, Partner } from '../models';
 import type { OrderDoc } from '../models';
-import type { OrderActor, OrderTerms } from '../domain/orders';
+import type { OrderActor, OrderTerms, RequestOrigin } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
 import { termEnd, windowEnd } from '../domain/cancellation';
 import { monthKey } from '../domain/time';
 import type { OrderEmailKind } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { openMonthFrom, settleLine } from './invoices';
-import { generateActivationKey } from './licensing';
+import { generateActivationKey, logOrderCancelled, logOrderPlaced, logRevocation, revokeOrderAccess } from './licensing';
 
 export async function addOrderEvent(order: Pick<OrderDoc, '_id' | 'partnerId'>, key: string, type: string, at: Date, data: Record<string, unknown> = {}) {
   await insertOnce(() => OrderEvent.create({ _id: `${order._id}:${key}`, orderId: order._id, partnerId: order.partnerId, type, at, data }));
@@ -69,6 +69,13 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           quantity: terms.pricing.quantity,
         }),
       ]);
+      await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, purchasedAt, {
+        by: terms.placedBy,
+        imported: terms.imported,
+        quantity: terms.pricing.quantity,
+        requestId: terms.requestId,
+        origin: terms.origin ?? null,
+      });
       orderLog({ _id: terms.orderId, requestId: terms.requestId }).info({ inserted }, 'order recorded');
     },
 
@@ -167,13 +174,13 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     },
 
     /** Keys and links revoked, the credit on the next invoice, the order cancelled. */
-    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string; supportTicket?: string }): Promise<{ invoiceMonth: string }> {
+    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string; supportTicket?: string; origin?: RequestOrigin | null }): Promise<{ invoiceMonth: string }> {
       const order = await loadOrder(input.orderId);
       const when = new Date(input.at);
       // one writer: only this order's workflow touches its keys, links and document
-      const keys = await ActivationKey.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
-      const links = await DownloadLink.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
-      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, { keys: keys.modifiedCount, links: links.modifiedCount });
+      const revoked = await revokeOrderAccess(order, when);
+      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, revoked);
+      await logRevocation(order, when, revoked, { reason: 'cancelled', by: input.by, requestId: input.requestId, origin: input.origin ?? null });
       const c = input.credit;
       const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
       const invoiceMonth = existingCredit?.invoiceMonth ?? (await openMonthFrom(order.partnerId, monthKey(when)));
@@ -203,6 +210,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
       }
       await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
+      await logOrderCancelled(order, when, { by: input.by, requestId: input.requestId, origin: input.origin ?? null, credit: c });
       // the cancellation's own request id, beside the one that placed the order
       orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth, supportTicket: input.supportTicket }, 'order cancelled');
       return { invoiceMonth };
@@ -224,6 +232,10 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       const order = await loadOrder(orderId);
       const when = new Date(at);
       if (order.status === 'active') await Order.updateOne({ _id: orderId }, { $set: { status: 'expired', expiredAt: when } });
+      // an expired subscription's keys and links no longer work
+      const revoked = await revokeOrderAccess(order, when);
+      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, revoked);
+      await logRevocation(order, when, revoked, { reason: 'term-ended', by: null, requestId: null, origin: null });
       await addEvent(order, 'term-ended', 'term-ended', when);
       orderLog(order).info({ at }, 'term ended');
     },

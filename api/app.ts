@@ -7,7 +7,11 @@ import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDo
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
 import { createSupportService, type SupportSettings } from '../services/support';
+import { createLicensingService } from '../services/licensing';
+import { createActivityLogService } from '../services/activity-log';
+import { createStandInFiles, type FileStore } from '../lib/files';
 import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
+import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
 import { createPages } from './pages';
 
 export interface AppDeps {
@@ -18,19 +22,26 @@ export interface AppDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
-  /** base of links in emails (sign-in links of the pages); default http://localhost:3000 */
+  /** PUBLIC_BASE_URL: base of links in emails (the pages' sign-in links) and of the download links handed out; default http://localhost:3000 */
   publicBaseUrl?: string;
   /** the Temporal Web UI, linked from the pages (optional) */
   temporalUiUrl?: string;
   temporalNamespace?: string;
   /** SLA policy and ticket rules (default: the built-in ones) */
   support?: SupportSettings;
+  /** the software files behind download links (default: stand-in images of the catalog's sizes) */
+  files?: FileStore;
+  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
+  attachmentLimits?: AttachmentLimits;
 }
 
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
-  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support });
+  const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
+  const activityLog = createActivityLogService({ now: deps.now });
+  const attachments = { limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS, findTicket: findTicketForAttachments };
+  const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, licensing, activityLog, attachments });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',
@@ -55,6 +66,7 @@ export function createApp(deps: AppDeps): express.Express {
       log: deps.log,
       orders,
       support,
+      licensing,
       around,
       publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
       temporalUiUrl: deps.temporalUiUrl,

@@ -5,6 +5,8 @@
  * and the OpenAPI 3.1 document. Handlers never see unvalidated input.
  */
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -18,6 +20,7 @@ import { runInRequestContext, type RequestContext } from '../lib/request-context
 import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
 import { NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
 import { authenticate, type AuthContext } from './auth';
+import type { RequestOrigin } from '../services/context';
 import { errorSchema } from './schemas';
 
 export type JsonSchema = Record<string, unknown>;
@@ -31,10 +34,17 @@ export interface Ctx<P = Record<string, string>, Q = Record<string, unknown>, B 
   auth: AuthContext;
   requestId: string;
   log: Logger;
+  /** where the request came from (address, user agent), for the activity log */
+  origin: RequestOrigin;
+  /** GET or HEAD for a GET route */
+  method: string;
+  /** the raw request, for `multipart` routes that stream their body */
+  request: Request;
 }
 
 export interface Reply {
   status: number;
+  /** JSON, a string, a stream (piped, never validated), or undefined for no body (HEAD) */
   body: unknown;
   headers?: Record<string, string>;
 }
@@ -53,7 +63,15 @@ export interface RouteDef {
   query?: JsonSchema;
   headers?: JsonSchema;
   body?: JsonSchema;
-  responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string> }>;
+  /**
+   * A `multipart/form-data` request: the schema of its parts, for the OpenAPI document only. The router skips
+   * the JSON body check; the handler streams the parts from `ctx.request` and enforces its own limits.
+   */
+  multipart?: JsonSchema;
+  /** descriptions of error statuses that differ from the common ones (e.g. this route's own 413) */
+  errorDescriptions?: Record<number, string>;
+  /** `alsoAs`: further media types of the same answer (content negotiation), for the OpenAPI document */
+  responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string>; alsoAs?: Record<string, JsonSchema> }>;
   /** error statuses the route can answer beyond the common ones */
   errors?: number[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -206,8 +224,9 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
       const context = res.locals.context as RequestContext;
       await runInRequestContext(context, async () => {
         let auth: AuthContext | null = null;
+        const origin: RequestOrigin = { ip: req.ip ?? null, userAgent: req.header('user-agent')?.slice(0, 512) ?? null };
         if (route.permission) {
-          auth = await authenticate(req.header('authorization'), log);
+          auth = { ...(await authenticate(req.header('authorization'), log)), origin };
           context.userId = auth.user._id;
           context.partnerId = auth.partnerId;
           const allowed = PERMISSIONS[route.permission] as readonly string[];
@@ -234,20 +253,37 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           }
           check(v.body, 'body', req.body);
         }
-        const reply = await around(() => route.handler({ params, query, body: req.body, headers, auth: auth as AuthContext, requestId: context.requestId, log }));
-        if (opts.validateResponses) {
+        const reply = await around(() => route.handler({ params, query, body: route.multipart ? undefined : req.body, headers, auth: auth as AuthContext, requestId: context.requestId, log, origin, method: req.method, request: req }));
+        if (reply.body instanceof Readable) {
+          for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
+          res.status(reply.status);
+          try {
+            await pipeline(reply.body, res);
+          } catch (e) {
+            // the client went away mid-stream (or the source failed): the status line is long gone
+            if (!res.headersSent) throw e;
+            log.info({ err: (e as Error).message }, 'stream ended early');
+            res.destroy();
+          }
+          return;
+        }
+        if (opts.validateResponses && reply.body !== undefined) {
           const rv = v.responses.get(reply.status);
           if (rv === undefined) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
           if (rv && !rv(reply.body)) throw new Error(`${route.operationId} ${reply.status} response breaks its schema: ${ajv.errorsText(rv.errors)}`);
         }
         for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
-        if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
+        if (reply.body === undefined) res.status(reply.status).end();
+        else if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
         else res.status(reply.status).json(reply.body);
       });
     });
   }
   return router;
 }
+
+/** A download link's token is a secret: request logs name the route, not the token. */
+const redactPath = (p: string) => p.replace(/^\/downloads\/[^/]+/, '/downloads/{token}');
 
 /**
  * 405 with `Allow` for a path that exists with other methods (HEAD is allowed wherever GET is, as Express
@@ -294,7 +330,7 @@ export function requestContext(log: Logger) {
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      runInRequestContext(context, () => log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms }, 'request'));
+      runInRequestContext(context, () => log.info({ method: req.method, path: redactPath(req.originalUrl.split('?')[0]), status: res.statusCode, ms }, 'request'));
     });
     next();
   };
@@ -348,7 +384,10 @@ const COMMON_ERRORS: Record<number, string> = {
   404: 'Not found, or it belongs to another partner.',
   405: 'The path exists but not with this method; `Allow` lists the methods it has.',
   409: 'Conflicts with the current state.',
+  410: 'Gone for good; `code` says why.',
   413: 'The body is larger than 1 MB.',
+  415: 'The content type is not accepted.',
+  416: 'The range asked for is outside the file.',
   422: 'Refused by a business rule; `code` says which.',
   500: 'An unexpected error; quote the request id when reporting it.',
   503: 'A server the API depends on is unavailable (`code`: database_unavailable or temporal_unavailable); retry after `Retry-After` seconds. Nothing was changed unless `message` says the outcome is unknown.',
@@ -379,17 +418,17 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       responses[status] = {
         description: resp.description,
         headers: headersOf(resp.headers),
-        ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema } } } : {}),
+        ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema }, ...Object.fromEntries(Object.entries(resp.alsoAs ?? {}).map(([ct, schema]) => [ct, { schema }])) } } : {}),
       };
     }
     const errs = new Set<number>([...(r.errors ?? []), 500]);
     if (r.params || r.query || r.headers || r.body) errs.add(400);
-    if (r.body) errs.add(413);
+    if (r.body || r.multipart) errs.add(413);
     if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
     for (const s of [...errs].sort()) {
       if (responses[String(s)]) continue; // the route's own (e.g. /health's 503)
       const headers = s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : headersOf();
-      responses[String(s)] = { description: COMMON_ERRORS[s] ?? 'Error', headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,
@@ -404,6 +443,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       op.description = [r.description, roles].filter(Boolean).join('\n\n');
     }
     if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: r.body } } };
+    if (r.multipart) op.requestBody = { required: true, content: { 'multipart/form-data': { schema: r.multipart } } };
     paths[r.path] = { ...(paths[r.path] ?? {}), [r.method]: op };
   }
   return {

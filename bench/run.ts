@@ -50,6 +50,8 @@ import { mergeResults, runLoad, type LoadResult } from './load';
 import { ROOT } from '../stack/paths';
 import { redactUri, startBenchServers, type BenchServers } from './servers';
 import { measureOpenWorkflowMemory, memoryLines, type MemoryResult } from './memory';
+import { licensingLines, runLicensingBench, type LicensingBenchResult } from './licensing';
+import { runSupportBench } from './support';
 
 const T0 = Date.now();
 const LOAD_AT_START = Math.round(os.loadavg()[0] * 100) / 100;
@@ -534,6 +536,9 @@ async function main(): Promise<void> {
   const apiR = mergeResults('API GET /orders/{id}', apiParts);
   const rawR = mergeResults('raw findById', rawParts);
 
+  // ---- 3. licensing: the download-slot race, download throughput, the activity log's first page
+  const licensing = await licensingSection(s);
+  checkWorker();
 
   // ---- checks: emails received, warnings in the logs
   const mailDir = path.join(s.servers.dataDir, 'mail');
@@ -575,6 +580,7 @@ async function main(): Promise<void> {
     `  ${'ratio API/raw'.padEnd(44)}${f2(ratioRead).padStart(10)}`,
     '',
     ...(memory ? [...memoryLines(memory, memoryN), ''] : []),
+    ...(licensing ? licensingLines(licensing) : []),
     `Checks: ${ordersPlaced} orders placed, ${emails} emails caught (one confirmation each expected)`,
     ...Object.entries(findings).flatMap(([name, f]) => [
       `  ${name} log: ${f.warn} warnings, ${f.error} errors${name === 'service' ? `, ${f.http5xx} HTTP 5xx` : ''}`,
@@ -598,9 +604,28 @@ async function main(): Promise<void> {
     },
     getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), raw: slim(rawR), ratio: ratioRead },
     ...(memory ? { memory: memoryJson(memory) } : {}),
+    licensing,
     checks: { ordersPlaced, emails, logs: findings },
   };
   process.stdout.write(JSON.stringify(json) + '\n');
+
+  // ---- 3, 4. support requests: filing, worker memory per open ticket, the queue at 10,000 (bench/support.ts)
+  const supportPart = await runSupportBench({
+    baseUrl: s.baseUrl,
+    api: s.api,
+    partnerId: s.partnerId,
+    customers: s.customers,
+    benchClient: s.benchClient,
+    concurrency,
+    readSeconds,
+    rounds,
+    externalTemporal: !s.servers.embedded.temporal,
+    progress,
+    aborted: () => aborted || !!s.workerError(),
+    checkWorker,
+  });
+  process.stdout.write(supportPart.lines.join('\n') + '\n');
+  process.stdout.write(JSON.stringify(supportPart.json) + '\n');
   if (!s.servers.embedded.temporal) await terminateOrders(s.benchClient, orderIds);
   if (!s.servers.embedded.temporal && memory) await terminateWorkflows(s.benchClient, [...memory.order.workflowIds, ...memory.skeleton.workflowIds]);
 }
@@ -632,6 +657,30 @@ async function terminateWorkflows(client: Client, workflowIds: string[]): Promis
     }
   };
   await Promise.all(Array.from({ length: 10 }, loop));
+}
+
+/**
+ * The licensing part (bench/licensing.ts): BENCH_LICENSING=0 skips it; BENCH_LICENSING_ROUNDS (default 3)
+ * rounds of the link race and of the throughput comparison.
+ */
+async function licensingSection(s: Service): Promise<LicensingBenchResult | null> {
+  if (process.env.BENCH_LICENSING === '0') return null;
+  const rounds = setting('licensing-rounds', 'BENCH_LICENSING_ROUNDS', 3, 1);
+  progress(`licensing: ${rounds} rounds`);
+  return runLicensingBench({
+    api: s.api,
+    baseUrl: s.baseUrl,
+    partnerId: s.partnerId,
+    customers: s.customers,
+    client: s.apiClient,
+    mailer: s.mailer,
+    log: s.log.child({ component: 'api-licensing' }),
+    taskQueue: s.taskQueue,
+    dataDir: s.servers.dataDir,
+    rounds,
+    progress,
+    aborted: () => aborted || !!s.workerError(),
+  });
 }
 
 /** On an external Temporal, the orders' workflows would wait out their 60-day windows with no worker: end them. */

@@ -31,6 +31,7 @@ async function main() {
     temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
     temporalNamespace: config.TEMPORAL_NAMESPACE,
     support,
+    attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET },
   });
   const server = http.createServer(app);
   server.on('error', (e: NodeJS.ErrnoException) => {

@@ -357,6 +357,24 @@ async function main(): Promise<void> {
   );
   if (shuttingDown) return;
 
+  // ---- demo support requests: filed through the tickets' workflows, so once the worker and the API are up;
+  // idempotent (fixed Idempotency-Keys and Update ids). A failure is reported, and the stack runs on.
+  const seedTicketsJs = path.join(path.dirname(workerJs), 'seed-tickets.js');
+  if (fs.existsSync(seedTicketsJs)) {
+    const logFile = path.join(logs, 'seed-tickets.log');
+    try {
+      await step('filing the demo support requests (dist/bin/seed-tickets.js)', async () => {
+        const seedTickets = spawnManaged({ name: 'seed-tickets', command: process.execPath, args: [seedTicketsJs], env, cwd: ROOT, logFile });
+        const info = await seedTickets.exited;
+        if (info.code !== 0) throw new StartError(`exit ${info.signal ?? `code ${info.code}`}: ${seedTickets.tail(5)}`);
+      });
+    } catch (e) {
+      if (shuttingDown) return;
+      say(`note: the demo support requests were not filed (${(e as Error).message.split('\n')[0]}); read ${show(logFile)}. Everything else runs.`);
+    }
+  }
+  if (shuttingDown) return;
+
   // ---- summary
   let tokens: { name: string; role: string; token: string }[] = [];
   try {

@@ -11,6 +11,7 @@ import type { Logger } from '../lib/logger';
 import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp } from '../api/app';
+import type { FileStore } from '../lib/files';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
 import type { SupportSettings } from '../services/support';
 
@@ -68,13 +69,17 @@ export interface ApiDeps {
   reminderDaysBeforeClose: number;
   validateResponses?: boolean;
   now?: () => Date;
-  /** base of links in emails (the pages' sign-in links) */
+  /** PUBLIC_BASE_URL: base of links in emails (the pages' sign-in links) and of the download links handed out */
   publicBaseUrl?: string;
   /** the Temporal Web UI, linked from the pages */
   temporalUiUrl?: string;
   temporalNamespace?: string;
   /** SLA policy and ticket rules (bin/api loads them from the configuration) */
   support?: SupportSettings;
+  /** the software files behind download links (the benchmark serves bigger ones) */
+  files?: FileStore;
+  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
+  attachmentLimits?: { maxBytes: number; maxPerTicket: number };
 }
 
 export function createApi(deps: ApiDeps): express.Express {

@@ -5,7 +5,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { CancellationCredit } from '../domain/cancellation';
 import type { Money } from '../domain/money';
-import type { OrderActor, OrderStatus } from '../domain/orders';
+import type { OrderActor, OrderStatus, RequestOrigin } from '../domain/orders';
 
 /** Business id = workflow id: one workflow per order, a duplicate start is refused. */
 export const orderWorkflowId = (orderId: string): string => `order:${orderId}`;
@@ -29,6 +29,8 @@ export const waitForStageUpdate = defineUpdate<OrderWorkflowState, [OrderStage]>
 export interface CancelOrderRequest {
   actor: OrderActor;
   requestId: string;
+  /** where the request came from, for the activity log */
+  origin?: RequestOrigin | null;
 }
 export interface CancelOrderResult {
   orderId: string;

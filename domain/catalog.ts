@@ -22,10 +22,32 @@ export type CancellationPolicy =
 
 export type Deliverable = (typeof DELIVERABLES)[number];
 
-export interface DownloadOptions {
-  versions: string[];
-  languages: string[];
-  fileTypes: string[];
+/**
+ * One downloadable file of a product, named as Partner Center names its software download options:
+ * `optionKey` identifies it, `optionTitle` is the version, then the language and the file type / OS.
+ * The files themselves are deterministic stand-in images of `sizeBytes` bytes (lib/files.ts).
+ */
+export interface DownloadOption {
+  optionKey: string;
+  optionTitle: string;
+  languageCode: string;
+  languageName: string;
+  fileType: string;
+  fileName: string;
+  contentType: string;
+  sizeBytes: number;
+}
+
+export interface DownloadLanguage {
+  code: string;
+  name: string;
+}
+
+interface FileKind {
+  fileType: string;
+  slug: string;
+  extension: string;
+  contentType: string;
 }
 
 export interface Product {
@@ -37,7 +59,8 @@ export interface Product {
   deliverable: Deliverable;
   /** list price per unit in each currency, integer minor units */
   prices: Record<string, number>;
-  downloads: DownloadOptions | null;
+  /** the files an activation-key product can be downloaded as; null for products without downloads */
+  downloads: DownloadOption[] | null;
 }
 
 /** Standard cancellation window of the source document: "within 60 days of the purchase date". */
@@ -66,16 +89,48 @@ function priceList(usdCents: number): Record<string, number> {
   return out;
 }
 
-const windowsServerDownloads: DownloadOptions = {
-  versions: ['Windows Server 2019', 'Windows Server 2016'],
-  languages: ['English', 'German', 'French', 'Japanese', 'Portuguese (Brazil)'],
-  fileTypes: ['ISO (64-bit)', 'VHD (64-bit)'],
-};
-const sqlServerDownloads: DownloadOptions = {
-  versions: ['SQL Server 2019', 'SQL Server 2017'],
-  languages: ['English', 'German', 'French', 'Japanese', 'Portuguese (Brazil)'],
-  fileTypes: ['ISO (64-bit)', 'CAB (64-bit)'],
-};
+const LANGUAGES: DownloadLanguage[] = [
+  { code: 'en-us', name: 'English' },
+  { code: 'de-de', name: 'German' },
+  { code: 'fr-fr', name: 'French' },
+  { code: 'ja-jp', name: 'Japanese' },
+  { code: 'pt-br', name: 'Portuguese (Brazil)' },
+];
+const ISO: FileKind = { fileType: 'ISO (64-bit)', slug: 'x64', extension: 'iso', contentType: 'application/x-iso9660-image' };
+const VHD: FileKind = { fileType: 'VHD (64-bit)', slug: 'x64', extension: 'vhd', contentType: 'application/octet-stream' };
+const CAB: FileKind = { fileType: 'CAB (64-bit)', slug: 'x64', extension: 'cab', contentType: 'application/vnd.ms-cab-compressed' };
+
+const slugOf = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+
+/**
+ * Every (version, language, file type) combination as an option. Sizes are modest on purpose (stand-in
+ * images, quick to serve in tests), distinct per option and not a multiple of any block size.
+ */
+function downloadOptions(versions: string[], fileKinds: FileKind[], seed: number): DownloadOption[] {
+  const out: DownloadOption[] = [];
+  for (const version of versions) {
+    for (const language of LANGUAGES) {
+      for (const kind of fileKinds) {
+        const i = out.length;
+        const optionKey = `${slugOf(version)}.${language.code}.${kind.extension}-${kind.slug}`;
+        out.push({
+          optionKey,
+          optionTitle: version,
+          languageCode: language.code,
+          languageName: language.name,
+          fileType: kind.fileType,
+          fileName: `${slugOf(version)}_${language.code}_${kind.slug}.${kind.extension}`,
+          contentType: kind.contentType,
+          sizeBytes: 196_608 + ((seed * 7 + i) % 23) * 12_289 + 1_531 * (i % 5),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+const windowsServerDownloads = downloadOptions(['Windows Server 2019', 'Windows Server 2016'], [ISO, VHD], 1);
+const sqlServerDownloads = downloadOptions(['SQL Server 2019', 'SQL Server 2017'], [ISO, CAB], 2);
 
 function product(p: Omit<Product, 'prices'> & { usdCents: number }): Product {
   const { usdCents, ...rest } = p;

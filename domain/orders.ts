@@ -56,4 +56,12 @@ export interface OrderTerms {
   notify: string[];
   reminderDaysBeforeClose: number;
   requestId: string;
+  /** where the placing request came from, for the activity log */
+  origin?: RequestOrigin | null;
+}
+
+/** The address and user agent of a request, for the activity log. */
+export interface RequestOrigin {
+  ip: string | null;
+  userAgent: string | null;
 }

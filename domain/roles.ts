@@ -32,6 +32,10 @@ export const PERMISSIONS = {
   importOrders: ['global-admin'],
   /** see a customer's software and its activation keys ("You must be an Admin agent to ... get activation keys") */
   readSoftware: ['admin-agent'],
+  /** "Get keys and downloads": an order's activation key and a download link ("You must be an Admin agent to download software and get activation keys") */
+  getKeysAndDownloads: ['admin-agent'],
+  /** the activity log of key access and downloads ("You must be a Global administrator, Account admin, Referral admin, or Marketing content admin") */
+  readActivityLog: ['global-admin', 'account-admin', 'referral-admin', 'marketing-content-admin'],
   /** see whether an order can be cancelled */
   previewCancellation: ['admin-agent', 'sales-agent', 'global-admin'],
   /** cancel a purchase ("You must be an Admin agent to cancel a purchase") */

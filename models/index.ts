@@ -7,21 +7,25 @@ import { Partner, User, ApiToken, ApiTokenRevocation } from './identity';
 import { Customer } from './customers';
 import { Product } from './catalog';
 import { IdempotencyRecord, Order, OrderEvent } from './orders';
-import { ActivationKey, DownloadLink } from './licensing';
+import { ActivationKey, DownloadClaim, DownloadLink } from './licensing';
+import { ActivityDay, ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
 import { SignInLink, SignInClaim, Session, SessionEnd, UserPreference } from './sessions';
 import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber } from './support';
+import { Attachment } from './attachments';
 
 export * from './identity';
 export * from './customers';
 export * from './catalog';
 export * from './orders';
 export * from './licensing';
+export * from './activity-log';
 export * from './invoices';
 export * from './emails';
 export * from './sessions';
 export * from './support';
+export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SignInLink, SignInClaim, Session, SessionEnd, UserPreference };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, Attachment, SignInLink, SignInClaim, Session, SessionEnd, UserPreference };

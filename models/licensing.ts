@@ -1,5 +1,6 @@
-/** Activation keys and download links of an order's software: written only by the order's workflow. */
+/** Activation keys, download links and their counted downloads. */
 import { Schema, model } from 'mongoose';
+import type { DownloadOption } from '../domain/catalog';
 
 export interface ActivationKeyDoc {
   /** `${orderId}:${n}` */
@@ -31,22 +32,65 @@ const keySchema = new Schema<ActivationKeyDoc>(
 );
 export const ActivationKey = model<ActivationKeyDoc>('ActivationKey', keySchema, 'activationkeys');
 
-/** A download link of an order's software; revoked with the order. */
+/**
+ * A download link: inserted once by the API (its `_id` is the SHA-256 of the token, which is never stored),
+ * never changed by the API afterwards. Its only writer after that is the order's own workflow, which marks
+ * it revoked when the order is cancelled or its term ends. A link also serves only while its order is
+ * active, so a link inserted while a cancellation was being recorded is useless all the same.
+ */
 export interface DownloadLinkDoc {
+  /** hex SHA-256 of the token */
   _id: string;
   orderId: string;
   partnerId: string;
+  customerId: string;
+  productId: string;
+  /** the file it serves, as the catalog described it when the link was made */
+  option: DownloadOption;
+  /** hex SHA-256 of the file's bytes */
+  sha256: string;
+  createdBy: { userId: string; name: string; email: string; role: string };
   status: 'active' | 'revoked';
   createdAt: Date;
   expiresAt: Date;
+  maxDownloads: number;
   revokedAt: Date | null;
 }
-export const DownloadLink = model<DownloadLinkDoc>(
-  'DownloadLink',
-  new Schema<DownloadLinkDoc>(
-    { _id: String, orderId: { type: String, required: true, index: true }, partnerId: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, expiresAt: { type: Date, required: true }, revokedAt: { type: Date, default: null } },
-    { versionKey: false },
-  ),
-  'downloadlinks',
+const linkSchema = new Schema<DownloadLinkDoc>(
+  {
+    _id: String,
+    orderId: { type: String, required: true },
+    partnerId: { type: String, required: true },
+    customerId: { type: String, required: true },
+    productId: { type: String, required: true },
+    option: { type: Schema.Types.Mixed, required: true },
+    sha256: { type: String, required: true },
+    createdBy: { type: Schema.Types.Mixed, required: true },
+    status: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    maxDownloads: { type: Number, required: true },
+    revokedAt: { type: Date, default: null },
+  },
+  { versionKey: false, minimize: false },
 );
+linkSchema.index({ orderId: 1, status: 1 });
+export const DownloadLink = model<DownloadLinkDoc>('DownloadLink', linkSchema, 'downloadlinks');
 
+/**
+ * One counted download of a link: slot `n` of 1..maxDownloads, `_id` = `${linkId}:${n}`. Concurrent
+ * downloads each insert a slot; the unique `_id` lets exactly one have each, so a link gives at most
+ * `maxDownloads` downloads with no counter to update.
+ */
+export interface DownloadClaimDoc {
+  _id: string;
+  linkId: string;
+  n: number;
+  at: Date;
+}
+const claimSchema = new Schema<DownloadClaimDoc>(
+  { _id: String, linkId: { type: String, required: true }, n: { type: Number, required: true }, at: { type: Date, required: true } },
+  { versionKey: false },
+);
+claimSchema.index({ linkId: 1, n: 1 }, { unique: true });
+export const DownloadClaim = model<DownloadClaimDoc>('DownloadClaim', claimSchema, 'downloadclaims');

@@ -2,11 +2,13 @@
 import { CATALOG } from '../domain/catalog';
 import { Product, type ProductDoc } from '../models';
 
-/** Inserts the catalog's products that are missing (idempotent; prices of existing products are kept). */
+/** Inserts the catalog's products that are missing (idempotent; prices of existing products are kept, download options refreshed). */
 export async function seedCatalog(): Promise<number> {
   let added = 0;
   for (const p of CATALOG) {
-    const res = await Product.updateOne({ _id: p.id }, { $setOnInsert: { ...p, _id: p.id } }, { upsert: true });
+    const { downloads, ...rest } = p;
+    // the download options describe the files this code serves, so they follow the code
+    const res = await Product.updateOne({ _id: p.id }, { $setOnInsert: { ...rest, _id: p.id }, $set: { downloads } }, { upsert: true });
     added += res.upsertedCount;
   }
   return added;
@@ -14,6 +16,10 @@ export async function seedCatalog(): Promise<number> {
 
 export async function listProducts(): Promise<ProductDoc[]> {
   return Product.find().sort({ _id: 1 }).lean();
+}
+
+export async function getProduct(id: string): Promise<ProductDoc | null> {
+  return Product.findById(id).lean();
 }
 
 export function productView(p: ProductDoc) {

@@ -1,5 +1,6 @@
 /** Who is calling (`AuthContext`, as every service receives it) and the current request (its id travels here, not as a parameter). */
 import type { UserDoc } from '../models';
+import type { RequestOrigin } from '../domain/orders';
 import { currentRequest } from '../lib/request-context';
 
 export interface AuthContext {
@@ -7,6 +8,8 @@ export interface AuthContext {
   role: string;
   /** the caller's partner; null for the support organisation */
   partnerId: string | null;
+  /** where the request came from (the router sets it) */
+  origin?: RequestOrigin;
   /** the public id of the API token the caller authenticated with */
   tokenId: string;
 }
@@ -15,3 +18,5 @@ export interface AuthContext {
 export function currentRequestId(): string {
   return currentRequest()?.requestId ?? '';
 }
+
+export type { RequestOrigin } from '../domain/orders';

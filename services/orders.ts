@@ -127,6 +127,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       reminderDaysBeforeClose: deps.reminderDaysBeforeClose,
       // the request that placed it: the workflow's activities log it (from the request context)
       requestId: currentRequestId(),
+      origin: auth.origin ?? null,
     };
   }
 
@@ -183,7 +184,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     const pre = assessCancellation(order, clock());
     if (!pre.cancellable) throw refusalError(pre);
     try {
-      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId() }] });
+      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null }] });
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type) {
         const details = e.cause.details?.[0] as CancellationAssessment | undefined;

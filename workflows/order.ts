@@ -62,7 +62,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId, supportTicket });
     await condition(() => reached('confirmed'));
     const c = credit(at);
-    const { invoiceMonth } = await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId, supportTicket });
+    const { invoiceMonth } = await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId, supportTicket, origin: request.origin ?? null });
     status = 'cancelled';
     return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c, invoiceMonth };
   }

@@ -11,7 +11,6 @@ import { checkMarket, priceOrder } from '../../domain/pricing';
 import { assessCancellation } from '../../domain/cancellation';
 import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
 import { listProducts, productView } from '../../services/catalog';
-import { listSoftware } from '../../services/software';
 import type { ProductDoc } from '../../models';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
@@ -95,7 +94,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
     const c = await resolveCustomer(ctx.auth.partnerId!, ref);
     const now = deps.now?.() ?? new Date();
     const list = (await orders.list(ctx.auth, c._id)).map((o) => ({ ...o, assessment: assessCancellation(o, now) }));
-    const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await listSoftware(ctx.auth.partnerId!, c._id) : null;
+    const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await deps.licensing.listSoftware(ctx.auth, c._id, ctx.requestId) : null;
     ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: list.some((o) => o.assessment.cancellable), software, ...extra }, status);
   };
 

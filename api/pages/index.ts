@@ -14,6 +14,7 @@ import type { Mailer } from '../../lib/mailer';
 import { createRenderer } from '../../lib/mailer';
 import type { OrderService } from '../../services/orders';
 import type { SupportService } from '../../services/support';
+import type { LicensingService } from '../../services/licensing';
 import { createSessionService, type SessionService } from '../../services/sessions';
 import { TEMPLATES_DIR, createPageRenderer, mountPages, pageErrorHandler, sessionMiddleware, type Chrome, type KitDeps } from './kit';
 import { identityPages, publicIdentityRoutes } from './identity';
@@ -28,6 +29,8 @@ export interface PagesDeps {
   orders: OrderService;
   /** support requests (the support pages are mounted when given) */
   support?: SupportService;
+  /** keys, download links and the activity log of key reveals */
+  licensing: LicensingService;
   /** where the emailed sign-in links point (PUBLIC_BASE_URL) */
   publicBaseUrl: string;
   /** the Temporal Web UI, for links from an order or ticket to its workflow (optional) */

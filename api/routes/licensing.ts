@@ -1,27 +1,103 @@
-/** Licensing routes: a customer's software with its activation keys. */
+/** Licensing routes: a customer's software with its keys, "Get keys and downloads", and the download links themselves. */
+import { create as contentDisposition } from 'content-disposition';
 import { defineRoute, type RouteDef } from '../http';
 import * as S from '../schemas';
-import { resolveCustomer } from '../../services/customers';
-import { listSoftware } from '../../services/software';
 import type { RouteDeps } from './deps';
 
-export function licensingRoutes(_deps: RouteDeps): RouteDef[] {
+const fileHeaders = {
+  'Content-Length': 'bytes in this answer',
+  'Content-Disposition': 'attachment, with the file name',
+  'Accept-Ranges': 'bytes: a broken download resumes with Range',
+  'Content-Range': '206 only: the bytes sent, of the whole',
+  ETag: 'the file, for If-Range',
+  'Repr-Digest': 'SHA-256 of the whole file (RFC 9530), `sha-256=:<base64>:`',
+  Digest: 'the same, in the older form (RFC 3230) `sha-256=<base64>`',
+  'X-Download-Number': 'the download slot (1 to 50) this request took; absent on a resumed range, which is not counted',
+};
+
+export function licensingRoutes(deps: RouteDeps): RouteDef[] {
+  const { licensing } = deps;
   return [
     defineRoute({
       method: 'get',
       path: '/customers/{customer}/software',
       operationId: 'listSoftware',
       summary: "List a customer's software with activation keys",
-      description: 'Cancelled items stay listed, without their key.',
+      description: 'Cancelled and expired items stay listed, without their key. Every key shown is recorded in the activity log.',
       tag: 'software',
       permission: 'readSoftware',
       params: S.customerParam,
       errors: [404],
       responses: { 200: { description: 'software purchased for the customer', schema: { type: 'array', items: S.softwareItemSchema } } },
-      handler: async ({ auth, params }) => {
-        const customer = await resolveCustomer(auth.partnerId!, params.customer);
-        return { status: 200, body: await listSoftware(auth.partnerId!, customer._id) };
+      handler: async ({ auth, params, requestId }) => ({ status: 200, body: await licensing.listSoftware(auth, params.customer, requestId) }),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/orders/{id}/downloads',
+      operationId: 'getKeysAndDownloads',
+      summary: 'Get keys and downloads',
+      description:
+        'The order\'s activation key and a new download link for one of the product\'s options (`GET /products/{id}`). The link lasts two weeks or 50 downloads, whichever comes first; asking again gives a fresh link, and earlier links keep their own limits. A value not offered is a 400 naming the field, with the allowed values in `details.allowed`. 409 `order_not_active` once the order is cancelled or expired. Recorded in the activity log.',
+      tag: 'software',
+      permission: 'getKeysAndDownloads',
+      params: S.idParam('id', 'order id'),
+      body: S.downloadRequestSchema,
+      errors: [404, 409, 422],
+      responses: { 201: { description: 'the key and the link', schema: S.keysAndDownloadSchema, headers: { Location: 'the download link' } } },
+      handler: async ({ auth, params, body, requestId }) => {
+        const result = await licensing.getKeysAndDownloads(auth, params.id, body, requestId);
+        return { status: 201, body: result, headers: { Location: result.download.url, 'Cache-Control': 'no-store' } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/downloads/{token}',
+      operationId: 'download',
+      summary: 'Download the software behind a link',
+      description:
+        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes a download without counting. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing. Recorded in the activity log.',
+      tag: 'software',
+      permission: null,
+      params: obj1('token'),
+      headers: {
+        type: 'object',
+        properties: {
+          range: { type: 'string', maxLength: 200, description: 'e.g. `bytes=1048576-` to resume' },
+          'if-range': { type: 'string', maxLength: 200, description: 'the ETag: the range holds only for the same file' },
+        },
+      },
+      errors: [404, 410],
+      responses: {
+        200: { description: 'the whole file', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },
+        206: { description: 'the bytes asked for', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },
+        416: { description: 'the range asked for is outside the file', schema: S.errorSchema, headers: { 'Content-Range': '`bytes */<size>`' } },
+      },
+      handler: async ({ params, headers, origin, method, requestId }) => {
+        const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], origin, requestId });
+        if (a.kind === 'unsatisfiable') {
+          return { status: 416, body: { error: { status: 416, code: 'range_not_satisfiable', message: `the file has ${a.file.size} bytes`, requestId } }, headers: { 'Content-Range': `bytes */${a.file.size}` } };
+        }
+        const digest = Buffer.from(a.file.sha256, 'hex').toString('base64');
+        const h: Record<string, string> = {
+          'Content-Type': a.option.contentType,
+          'Content-Length': String(a.end - a.start + 1),
+          'Content-Disposition': contentDisposition(a.option.fileName),
+          'Accept-Ranges': 'bytes',
+          ETag: licensing.etagOf(a.file),
+          'Repr-Digest': `sha-256=:${digest}:`,
+          Digest: `sha-256=${digest}`,
+          'Cache-Control': 'private, no-store',
+          'Referrer-Policy': 'no-referrer',
+          'X-Content-Type-Options': 'nosniff',
+        };
+        if (a.status === 206) h['Content-Range'] = `bytes ${a.start}-${a.end}/${a.file.size}`;
+        if (a.download !== null) h['X-Download-Number'] = String(a.download);
+        return { status: a.status, body: a.body, headers: h };
       },
     }),
   ];
+}
+
+function obj1(name: string) {
+  return { type: 'object', additionalProperties: false, required: [name], properties: { [name]: { type: 'string', minLength: 1, maxLength: 200 } } };
 }

@@ -15,6 +15,18 @@ export const billingSchema: S = {
   additionalProperties: false,
 };
 
+/** A download option, with Partner Center's names (`optionKey`, `optionTitle`, `languageCode`, `languageName`). */
+export const downloadOptionSchema = obj({
+  optionKey: str(),
+  optionTitle: str({ description: 'the version' }),
+  languageCode: str(),
+  languageName: str(),
+  fileType: str({ description: 'file type / OS' }),
+  fileName: str(),
+  contentType: str(),
+  sizeBytes: int(),
+});
+
 export const productSchema = obj({
   id: str(),
   name: str(),
@@ -23,6 +35,6 @@ export const productSchema = obj({
   cancellation: policySchema,
   deliverable: str({ enum: [...DELIVERABLES] }),
   prices: { type: 'object', additionalProperties: int(), description: 'unit list price per currency, minor units' },
-  downloads: nullable({ type: 'object', properties: { versions: { type: 'array', items: str() }, languages: { type: 'array', items: str() }, fileTypes: { type: 'array', items: str() } }, required: ['versions', 'languages', 'fileTypes'], additionalProperties: false }),
+  downloads: nullable({ type: 'array', items: downloadOptionSchema, description: 'the files the software can be downloaded as (Partner Center: version, language, file type / OS); null for products without downloads' }),
 });
 

@@ -1,7 +1,8 @@
-/** Schemas of the software list (keys and downloads). */
+/** Schemas of licensing: the software list, keys and download links, the activity log. */
 import { ORDER_STATUSES } from '../../domain/orders';
+import { ACTIVITY_OPERATIONS, ACTIVITY_RESOURCES, LINK_MAX_DOWNLOADS } from '../../domain/licensing';
 import { dateTime, int, nullable, obj, str, type S } from './common';
-import { productSchema } from './catalog';
+import { downloadOptionSchema } from './catalog';
 
 export const softwareItemSchema = obj({
   orderId: str(),
@@ -11,6 +12,71 @@ export const softwareItemSchema = obj({
   purchasedAt: dateTime,
   quantity: int(),
   activationKey: nullable(str({ description: 'null unless the order is active (none once cancelled or expired) and for products without keys' })),
-  downloads: productSchema.properties ? (productSchema.properties as Record<string, S>).downloads : {},
+  downloads: nullable({ type: 'array', items: downloadOptionSchema, description: 'what `POST /orders/{id}/downloads` offers; null unless the order is active' }),
 });
 
+const choiceText = (what: string) => str({ minLength: 1, maxLength: 100, description: what });
+export const downloadRequestSchema = obj({
+  version: choiceText('an `optionTitle` of the product, e.g. "Windows Server 2019"'),
+  language: choiceText('a `languageCode` (e.g. "en-us") or `languageName` of the product'),
+  fileType: choiceText('a file type / OS of the product, e.g. "ISO (64-bit)"'),
+});
+
+export const keysAndDownloadSchema = obj({
+  orderId: str(),
+  customer: obj({ id: str(), name: str() }),
+  product: obj({ id: str(), name: str() }),
+  activationKey: obj({ key: str(), activations: int() }),
+  download: obj({
+    url: str({ description: 'the link to send to the customer; anyone holding it can download, no sign-in' }),
+    token: str({ description: 'the secret part of the link (256 random bits); only its SHA-256 is stored' }),
+    linkId: str({ description: 'how the activity log names this link' }),
+    option: downloadOptionSchema,
+    sizeBytes: int(),
+    sha256: str({ description: 'hex SHA-256 of the file' }),
+    createdAt: dateTime,
+    expiresAt: { ...dateTime, description: 'two weeks after creation' },
+    maxDownloads: int({ description: `${LINK_MAX_DOWNLOADS}: downloads counted from byte 0; resumed ranges are not counted` }),
+  }),
+});
+
+export const activityEntrySchema = obj({
+  id: str({ description: 'the natural key of the fact' }),
+  operationDate: dateTime,
+  operationType: str({ enum: [...ACTIVITY_OPERATIONS] }),
+  resourceType: str({ enum: [...ACTIVITY_RESOURCES] }),
+  operationStatus: str({ enum: ['succeeded', 'failed'] }),
+  userPrincipalName: nullable(str({ description: "the user's sign-in name; null for the holder of a link and for csp-desk itself" })),
+  actor: obj({ kind: str({ enum: ['user', 'link-holder', 'system'] }), userId: nullable(str()), name: str(), role: nullable(str()) }),
+  customerId: str(),
+  customerName: str(),
+  orderId: str(),
+  productId: str(),
+  productName: str(),
+  resourceId: nullable(str()),
+  ipAddress: nullable(str()),
+  userAgent: nullable(str()),
+  detail: str(),
+  reason: nullable(str()),
+  requestId: nullable(str()),
+});
+
+export const activityPageSchema = obj({
+  from: str({ format: 'date' }),
+  to: str({ format: 'date' }),
+  items: { type: 'array', items: activityEntrySchema },
+  nextCursor: nullable(str({ description: 'pass as `cursor` for the next page; null: this was the last' })),
+});
+
+export const activityQuerySchema: S = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: str({ maxLength: 10, description: 'first day, YYYY-MM-DD (UTC); default: 29 days before `to`' }),
+    to: str({ maxLength: 10, description: 'last day, YYYY-MM-DD (UTC), included; default: today. At most 90 days from `from`' }),
+    customer: str({ minLength: 1, maxLength: 253, description: "only this customer (id, name, tenant GUID or domain)" }),
+    operation: str({ enum: [...ACTIVITY_OPERATIONS], description: 'only this operationType' }),
+    limit: int({ minimum: 1, maximum: 500, default: 100, description: 'entries per page (JSON only)' }),
+    cursor: str({ minLength: 1, maxLength: 1000, description: 'from `nextCursor` (JSON only)' }),
+  },
+};

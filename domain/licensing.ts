@@ -1,0 +1,153 @@
+/**
+ * Licensing rules, pure: which download option a request names, how long a download link lives and how many
+ * downloads it gives ("This link will expire after two weeks or 50 downloads, whichever comes first"), when a
+ * link can serve, which request counts as a download, and the activity log's date range.
+ */
+import type { DownloadOption } from './catalog';
+import type { OrderStatus } from './orders';
+import { DAY_MS } from './time';
+
+/** A link serves for 14 × 24 hours from its creation: day 14 is inside, day 15 is not. */
+export const LINK_LIFETIME_DAYS = 14;
+/** ... or for 50 downloads, whichever comes first. */
+export const LINK_MAX_DOWNLOADS = 50;
+
+export function linkExpiresAt(createdAt: Date): Date {
+  return new Date(createdAt.getTime() + LINK_LIFETIME_DAYS * DAY_MS);
+}
+
+export type LinkRefusal = 'revoked' | 'expired' | 'exhausted';
+
+export const LINK_REFUSALS: Record<LinkRefusal, string> = {
+  revoked: 'this download link was revoked: the order was cancelled or its term ended',
+  expired: `this download link has expired (links last ${LINK_LIFETIME_DAYS} days); ask the partner for a new one`,
+  exhausted: `this download link has been used for its ${LINK_MAX_DOWNLOADS} downloads; ask the partner for a new one`,
+};
+
+export interface LinkFacts {
+  expiresAt: Date;
+  /** the link's own record says revoked */
+  revoked: boolean;
+  /** the order's status now: a link serves only while its order is active */
+  orderStatus: OrderStatus | null;
+}
+
+/**
+ * Why a link cannot serve at `now`, before counting: revoked (its own record, or an order that is no longer
+ * active, which also covers a link inserted while the order was being cancelled), then expired. Exhaustion
+ * is decided by the download slots (see `pickSlot`).
+ */
+export function linkRefusal(link: LinkFacts, now: Date): Exclude<LinkRefusal, 'exhausted'> | null {
+  if (link.revoked || link.orderStatus !== 'active') return 'revoked';
+  if (now.getTime() >= link.expiresAt.getTime()) return 'expired';
+  return null;
+}
+
+/** A request counts as one download when it starts at byte 0 (no Range, or a Range from byte 0). */
+export function countsAsDownload(firstByte: number): boolean {
+  return firstByte === 0;
+}
+
+/**
+ * The slot a counted download claims, chosen at random among those not yet seen taken (so that many
+ * concurrent requests spread over the free slots instead of all racing for the next one); null when all
+ * `max` are taken. `random` returns a number in [0, 1).
+ */
+export function pickSlot(taken: Iterable<number>, random: () => number, max = LINK_MAX_DOWNLOADS): number | null {
+  const seen = new Set(taken);
+  const free: number[] = [];
+  for (let n = 1; n <= max; n++) if (!seen.has(n)) free.push(n);
+  if (free.length === 0) return null;
+  return free[Math.min(free.length - 1, Math.floor(random() * free.length))];
+}
+
+export interface DownloadChoice {
+  version: string;
+  language: string;
+  fileType: string;
+}
+
+export type OptionMatch = { option: DownloadOption } | { field: 'version' | 'language' | 'fileType'; allowed: string[]; message: string };
+
+const distinct = (xs: string[]) => [...new Set(xs)];
+const quoteList = (xs: string[]) => xs.map((x) => JSON.stringify(x)).join(', ');
+
+/**
+ * The option a request names: `version` is an `optionTitle`, `language` a `languageCode` or
+ * `languageName` (case does not matter), `fileType` a file type offered for that version and language.
+ * Otherwise the first field at fault and the values allowed for it.
+ */
+export function matchDownloadOption(options: DownloadOption[], choice: DownloadChoice): OptionMatch {
+  const versions = distinct(options.map((o) => o.optionTitle));
+  const byVersion = options.filter((o) => o.optionTitle === choice.version);
+  if (byVersion.length === 0) {
+    return { field: 'version', allowed: versions, message: `version ${JSON.stringify(choice.version)} is not offered for this product; choose one of ${quoteList(versions)}` };
+  }
+  const lang = choice.language.toLowerCase();
+  const byLanguage = byVersion.filter((o) => o.languageCode.toLowerCase() === lang || o.languageName.toLowerCase() === lang);
+  if (byLanguage.length === 0) {
+    const languages = distinct(byVersion.map((o) => o.languageCode));
+    const names = distinct(byVersion.map((o) => `${o.languageCode} (${o.languageName})`));
+    return { field: 'language', allowed: languages, message: `language ${JSON.stringify(choice.language)} is not offered for ${choice.version}; choose one of ${names.join(', ')}` };
+  }
+  const option = byLanguage.find((o) => o.fileType === choice.fileType);
+  if (!option) {
+    const fileTypes = distinct(byLanguage.map((o) => o.fileType));
+    return { field: 'fileType', allowed: fileTypes, message: `fileType ${JSON.stringify(choice.fileType)} is not offered for ${choice.version} in ${byLanguage[0].languageName}; choose one of ${quoteList(fileTypes)}` };
+  }
+  return { option };
+}
+
+/** The activity log answers at most this many days at a time (Partner Center keeps 90 days at hand). */
+export const LOG_MAX_RANGE_DAYS = 90;
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A calendar date `YYYY-MM-DD` as the UTC midnight that starts it; null when it is no such date. */
+export function parseDay(s: string): Date | null {
+  const m = DATE_RE.exec(s);
+  if (!m) return null;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const at = new Date(Date.UTC(y, mo - 1, d));
+  if (at.getUTCFullYear() !== y || at.getUTCMonth() !== mo - 1 || at.getUTCDate() !== d) return null;
+  return at;
+}
+
+export const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
+
+export type LogRange = { from: Date; until: Date; days: number } | { field: 'from' | 'to'; message: string };
+
+/**
+ * The days `from` to `to`, both included (UTC), as [from, until) instants. Both default: `to` to today,
+ * `from` to 29 days before `to`. Malformed or impossible dates, `from` after `to`, and more than
+ * `LOG_MAX_RANGE_DAYS` days are refused, naming the field.
+ */
+export function logRange(fromRaw: string | undefined, toRaw: string | undefined, today: Date): LogRange {
+  const to = toRaw === undefined ? parseDay(dayOf(today)) : parseDay(toRaw);
+  if (!to) return { field: 'to', message: `to ${JSON.stringify(toRaw)} is not a date (YYYY-MM-DD)` };
+  const from = fromRaw === undefined ? new Date(to.getTime() - 29 * DAY_MS) : parseDay(fromRaw);
+  if (!from) return { field: 'from', message: `from ${JSON.stringify(fromRaw)} is not a date (YYYY-MM-DD)` };
+  if (from.getTime() > to.getTime()) return { field: 'from', message: `from ${dayOf(from)} is after to ${dayOf(to)}` };
+  const days = Math.round((to.getTime() - from.getTime()) / DAY_MS) + 1;
+  if (days > LOG_MAX_RANGE_DAYS) return { field: 'to', message: `the range ${dayOf(from)} to ${dayOf(to)} covers ${days} days; at most ${LOG_MAX_RANGE_DAYS} at a time` };
+  return { from, until: new Date(to.getTime() + DAY_MS), days };
+}
+
+/**
+ * What the activity log records, named as Partner Center's audit records name things (`operationType`,
+ * `resourceType`, `operationStatus`).
+ */
+export const ACTIVITY_OPERATIONS = [
+  'create_order',
+  'cancel_order',
+  'get_software_keys',
+  'create_software_download_link',
+  'download_software',
+  'resume_software_download',
+  'revoke_software_keys_and_links',
+] as const;
+export type ActivityOperation = (typeof ACTIVITY_OPERATIONS)[number];
+export const ACTIVITY_RESOURCES = ['order', 'software_key', 'software_download_link'] as const;
+export type ActivityResource = (typeof ACTIVITY_RESOURCES)[number];
+export type ActivityStatus = 'succeeded' | 'failed';
+export type ActorKind = 'user' | 'link-holder' | 'system';

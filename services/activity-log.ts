@@ -1,0 +1,173 @@
+/**
+ * The activity log of a partner ("View activity for software key access and software downloads"): entries
+ * of a date range (at most 90 days), newest first, filtered by customer and operation, a page at a time
+ * (cursor) as JSON, or all of them as RFC 4180 CSV, streamed. Reads go a day at a time by equality (see
+ * models/activity-log.ts for why): the partner's days with entries, then the newest days' entries.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+import { AppError } from '../lib/errors';
+import { ActivityDay, ActivityEntry, type ActivityEntryDoc } from '../models';
+import { dayOf, logRange, type ActivityOperation } from '../domain/licensing';
+import { resolveCustomer } from './customers';
+
+export interface ActivityQuery {
+  from?: string;
+  to?: string;
+  customer?: string;
+  operation?: ActivityOperation;
+  limit?: number;
+  cursor?: string;
+}
+
+export function activityView(e: ActivityEntryDoc) {
+  return {
+    id: e._id,
+    operationDate: e.operationDate.toISOString(),
+    operationType: e.operationType,
+    resourceType: e.resourceType,
+    operationStatus: e.operationStatus,
+    userPrincipalName: e.userPrincipalName,
+    actor: e.actor,
+    customerId: e.customerId,
+    customerName: e.customerName,
+    orderId: e.orderId,
+    productId: e.productId,
+    productName: e.productName,
+    resourceId: e.resourceId,
+    ipAddress: e.ipAddress,
+    userAgent: e.userAgent,
+    detail: e.detail,
+    reason: e.reason,
+    requestId: e.requestId,
+  };
+}
+export type ActivityView = ReturnType<typeof activityView>;
+
+/** The CSV's columns, in order: the JSON fields, the actor flattened. */
+export const CSV_COLUMNS = [
+  'id',
+  'operationDate',
+  'operationType',
+  'resourceType',
+  'operationStatus',
+  'userPrincipalName',
+  'actorKind',
+  'actorName',
+  'actorRole',
+  'customerId',
+  'customerName',
+  'orderId',
+  'productId',
+  'productName',
+  'resourceId',
+  'ipAddress',
+  'userAgent',
+  'detail',
+  'reason',
+  'requestId',
+] as const;
+
+/**
+ * A cell a spreadsheet would read as a formula (it starts with =, +, - or @, or a tab or carriage return that
+ * some programs skip) gets a leading apostrophe, so that it stays text.
+ */
+export function neutraliseCell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+export function csvRow(v: ActivityView): string[] {
+  const flat: Record<(typeof CSV_COLUMNS)[number], string | null> = {
+    ...v,
+    actorKind: v.actor.kind,
+    actorName: v.actor.name,
+    actorRole: v.actor.role,
+  };
+  return CSV_COLUMNS.map((c) => neutraliseCell(flat[c] ?? ''));
+}
+
+const encodeCursor = (e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => Buffer.from(JSON.stringify([e.operationDate.toISOString(), e._id])).toString('base64url');
+
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const d = new Date(at);
+    if (typeof id === 'string' && typeof at === 'string' && !Number.isNaN(d.getTime())) return { at: d, id };
+  } catch {
+    /* refused below */
+  }
+  throw new AppError(400, 'validation_failed', 'query.cursor is not a cursor this API gave out', 'query.cursor');
+}
+
+export interface ActivityLogDeps {
+  now?: () => Date;
+}
+
+/** Newest first: by operationDate, then by `_id` (the order the cursor follows). */
+function newestFirst(a: ActivityEntryDoc, b: ActivityEntryDoc): number {
+  const d = b.operationDate.getTime() - a.operationDate.getTime();
+  if (d !== 0) return d;
+  return a._id < b._id ? 1 : a._id > b._id ? -1 : 0;
+}
+
+const olderThan = (c: { at: Date; id: string }) => (e: ActivityEntryDoc) => e.operationDate.getTime() < c.at.getTime() || (e.operationDate.getTime() === c.at.getTime() && e._id < c.id);
+
+export function createActivityLogService(deps: ActivityLogDeps = {}) {
+  const clock = deps.now ?? (() => new Date());
+
+  /** The range's days that have entries, newest first, and the equality filter of the entries. */
+  async function plan(partnerId: string, q: ActivityQuery) {
+    const range = logRange(q.from, q.to, clock());
+    if ('field' in range) throw new AppError(400, 'validation_failed', `query.${range.message}`, `query.${range.field}`);
+    const from = dayOf(range.from);
+    const to = dayOf(new Date(range.until.getTime() - 1));
+    const filter: Record<string, unknown> = { partnerId };
+    if (q.customer !== undefined) filter.customerId = (await resolveCustomer(partnerId, q.customer))._id;
+    if (q.operation !== undefined) filter.operationType = q.operation;
+    const days = (await ActivityDay.find({ partnerId }, { day: 1 }).lean())
+      .map((d) => d.day)
+      .filter((d) => d >= from && d <= to)
+      .sort()
+      .reverse();
+    return { from, to, days, filter };
+  }
+
+  /** One day's entries, by equality only (what FerretDB pushes down to PostgreSQL), newest first. */
+  async function dayEntries(filter: Record<string, unknown>, day: string): Promise<ActivityEntryDoc[]> {
+    const rows = await ActivityEntry.find({ ...filter, day }).lean<ActivityEntryDoc[]>();
+    return rows.sort(newestFirst);
+  }
+
+  return {
+    /** A page of entries, newest first; `nextCursor` continues after its last one (null: no more). */
+    async list(partnerId: string, q: ActivityQuery) {
+      const { from, to, days, filter } = await plan(partnerId, q);
+      const limit = q.limit ?? 100;
+      const after = q.cursor !== undefined ? decodeCursor(q.cursor) : null;
+      const rows: ActivityEntryDoc[] = [];
+      for (const day of days) {
+        if (after && day > dayOf(after.at)) continue;
+        const entries = await dayEntries(filter, day);
+        rows.push(...(after ? entries.filter(olderThan(after)) : entries));
+        if (rows.length > limit) break;
+      }
+      const page = rows.slice(0, limit);
+      return { from, to, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
+    },
+
+    /** Every entry of the range as CSV (header row first, CRLF line ends), a day at a time as it is written out. */
+    async csv(partnerId: string, q: Omit<ActivityQuery, 'limit' | 'cursor'>): Promise<{ from: string; to: string; body: Readable }> {
+      const { from, to, days, filter } = await plan(partnerId, q);
+      async function* rows() {
+        for (const day of days) for (const e of await dayEntries(filter, day)) yield csvRow(activityView(e));
+      }
+      const body = stringify({ header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', quoted_match: /^\s|\s$/ });
+      // a failing read destroys the CSV stream with its error, which ends the response
+      pipeline(Readable.from(rows()), body).catch(() => undefined);
+      return { from, to, body };
+    },
+  };
+}
+
+export type ActivityLogService = ReturnType<typeof createActivityLogService>;

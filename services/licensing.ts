@@ -1,0 +1,331 @@
+/**
+ * Licensing: a customer's software with its activation keys, "Get keys and downloads" (a download link per
+ * request, two weeks or 50 downloads, whichever comes first), and serving the files behind the links.
+ *
+ * Data design (FerretDB loses concurrent updates; unique indexes hold): a link is inserted once and never
+ * updated by the API (only the order's workflow marks it revoked); each counted download claims a slot
+ * `<link>:<n>`, n in 1..50, under the unique `_id`, so at most 50 downloads succeed however many race; log
+ * entries are inserted once under their natural key. A link serves only while its order is active, which
+ * closes the gap between a cancellation's revocation and a link inserted at the same moment.
+ */
+import crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
+import rangeParser from 'range-parser';
+import { AppError, isDuplicateKey, notFound } from '../lib/errors';
+import type { FileInfo, FileStore } from '../lib/files';
+import { ActivationKey, DownloadClaim, DownloadLink, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
+import type { DownloadOption } from '../domain/catalog';
+import { LINK_MAX_DOWNLOADS, LINK_REFUSALS, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import type { RequestOrigin } from '../domain/orders';
+import type { AuthContext } from './context';
+import { resolveCustomer } from './customers';
+
+export interface LicensingDeps {
+  files: FileStore;
+  /** base of the links handed out (PUBLIC_BASE_URL); without it, links are paths */
+  publicBaseUrl?: string;
+  /** the clock of link creation and validity (tests move it) */
+  now?: () => Date;
+  /** randomness of the slot choice (tests may fix it) */
+  random?: () => number;
+}
+
+const TOKEN_PREFIX = 'dl_';
+/** 32 random bytes (256 bits), base64url: 43 characters */
+const TOKEN_RE = /^dl_[A-Za-z0-9_-]{43}$/;
+export const hashLinkToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
+/** The part of a link's id the log and the API show (the id itself is the token's hash, still better kept close). */
+export const linkRef = (linkId: string) => linkId.slice(0, 16);
+
+export interface DownloadRequest {
+  token: string;
+  method: string;
+  range?: string;
+  ifRange?: string;
+  origin: RequestOrigin;
+  requestId: string;
+}
+
+export type DownloadAnswer =
+  | { kind: 'file'; status: 200 | 206; option: DownloadOption; file: FileInfo; start: number; end: number; body: Readable | undefined; download: number | null }
+  | { kind: 'unsatisfiable'; file: FileInfo };
+
+const etagOf = (file: FileInfo) => `"sha256-${file.sha256.slice(0, 32)}"`;
+
+function optionView(o: DownloadOption) {
+  return { optionKey: o.optionKey, optionTitle: o.optionTitle, languageCode: o.languageCode, languageName: o.languageName, fileType: o.fileType, fileName: o.fileName, contentType: o.contentType, sizeBytes: o.sizeBytes };
+}
+
+export function createLicensingService(deps: LicensingDeps) {
+  const clock = deps.now ?? (() => new Date());
+  const random = deps.random ?? Math.random;
+  const base = (deps.publicBaseUrl ?? '').replace(/\/+$/, '');
+
+  const about = (order: OrderDoc) => ({
+    partnerId: order.partnerId,
+    customerId: order.customerId,
+    customerName: order.customer.name,
+    orderId: order._id,
+    productId: order.product.id,
+    productName: order.product.name,
+  });
+  const userEntry = (auth: AuthContext) => ({
+    userPrincipalName: auth.user.email,
+    actor: { kind: 'user' as const, userId: auth.user._id, name: auth.user.name, role: auth.role },
+    ipAddress: auth.origin?.ip ?? null,
+    userAgent: auth.origin?.userAgent ?? null,
+  });
+  const holderEntry = (origin: RequestOrigin) => ({
+    userPrincipalName: null,
+    actor: { kind: 'link-holder' as const, userId: null, name: 'holder of a download link', role: null },
+    ipAddress: origin.ip,
+    userAgent: origin.userAgent,
+  });
+
+  async function loadOrder(partnerId: string, orderId: string): Promise<OrderDoc> {
+    const order = await Order.findOne({ _id: orderId, partnerId }).lean<OrderDoc>();
+    if (!order) throw notFound('order', orderId);
+    return order;
+  }
+
+  /** Claims a free download slot of the link: its number, or null when all are taken. */
+  async function claimSlot(link: DownloadLinkDoc, at: Date): Promise<number | null> {
+    const max = link.maxDownloads;
+    // every failed insert means another request took a slot, so this ends within max + 1 rounds
+    for (let round = 0; round <= max + 1; round++) {
+      const taken = await DownloadClaim.find({ linkId: link._id }, { n: 1 }).lean();
+      // the lowest free slot first (downloads numbered in order when they come one by one); after a
+      // collision, a random free one, so that a crowd spreads over the free slots instead of queueing
+      const n = pickSlot(
+        taken.map((c) => c.n),
+        round === 0 ? () => 0 : random,
+        max,
+      );
+      if (n === null) return null;
+      try {
+        await DownloadClaim.create({ _id: `${link._id}:${n}`, linkId: link._id, n, at });
+        return n;
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+      }
+    }
+    throw new Error(`could not claim a download slot of link ${linkRef(link._id)}`);
+  }
+
+  async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest) {
+    await appendActivity({
+      ...entry,
+      partnerId: link.partnerId,
+      customerId: link.customerId,
+      customerName: order?.customer.name ?? link.customerId,
+      orderId: link.orderId,
+      productId: link.productId,
+      productName: order?.product.name ?? link.productId,
+      operationDate: at,
+      resourceType: 'software_download_link',
+      resourceId: linkRef(link._id),
+      ...holderEntry(req.origin),
+      requestId: req.requestId,
+    });
+  }
+
+  return {
+    /** A customer's software: every order, cancelled ones included, with its key while the order is active. Each key shown is logged. */
+    async listSoftware(auth: AuthContext, customerRef: string, requestId: string) {
+      const customer = await resolveCustomer(auth.partnerId!, customerRef);
+      const orders = await Order.find({ partnerId: auth.partnerId, customerId: customer._id }).sort({ purchasedAt: -1, _id: 1 }).lean<OrderDoc[]>();
+      const ids = orders.map((o) => o._id);
+      const [keys, products] = await Promise.all([
+        ActivationKey.find({ orderId: { $in: ids }, status: 'active' }).lean(),
+        Product.find({ _id: { $in: [...new Set(orders.map((o) => o.product.id))] } }).lean(),
+      ]);
+      const keyOf = new Map(keys.map((k) => [k.orderId, k]));
+      const downloadsOf = new Map(products.map((p) => [p._id, p.downloads ?? null]));
+      const at = clock();
+      const visit = crypto.randomUUID();
+      const items = orders.map((o) => {
+        // keys are usable only while the order is active: none once cancelled or expired
+        const key = o.status === 'active' ? (keyOf.get(o._id) ?? null) : null;
+        return {
+          order: o,
+          key,
+          view: {
+            orderId: o._id,
+            productId: o.product.id,
+            productName: o.product.name,
+            status: o.status,
+            purchasedAt: o.purchasedAt.toISOString(),
+            quantity: o.pricing.quantity,
+            activationKey: key?.key ?? null,
+            downloads: o.status === 'active' ? (downloadsOf.get(o.product.id)?.map(optionView) ?? null) : null,
+          },
+        };
+      });
+      // the log has every key this answer shows, before the answer goes out
+      await Promise.all(
+        items
+          .filter((i) => i.key)
+          .map((i) =>
+            appendActivity({
+              _id: `keys:${visit}:${i.order._id}`,
+              ...about(i.order),
+              operationDate: at,
+              operationType: 'get_software_keys',
+              resourceType: 'software_key',
+              operationStatus: 'succeeded',
+              ...userEntry(auth),
+              resourceId: i.key!._id,
+              detail: `activation key shown in the software list of ${i.order.customer.name}`,
+              reason: null,
+              requestId,
+            }),
+          ),
+      );
+      return items.map((i) => i.view);
+    },
+
+    /** "Get keys and downloads": the order's activation key and a fresh download link for one option. */
+    async getKeysAndDownloads(auth: AuthContext, orderId: string, choice: DownloadChoice, requestId: string) {
+      const order = await loadOrder(auth.partnerId!, orderId);
+      const product = await Product.findById(order.product.id).lean();
+      const options = product?.downloads ?? null;
+      if (order.product.deliverable !== 'activation-key' || !options || options.length === 0) {
+        throw new AppError(422, 'no_downloads', `${order.product.name} has no activation key or downloads`);
+      }
+      const match = matchDownloadOption(options, choice);
+      if ('field' in match) throw new AppError(400, 'validation_failed', `body.${match.message}`, `body.${match.field}`, { allowed: match.allowed });
+      const option = match.option;
+      const at = clock();
+      const refuse = async (code: string, status: number, message: string) => {
+        await appendActivity({
+          _id: `link-refused:${crypto.randomUUID()}`,
+          ...about(order),
+          operationDate: at,
+          operationType: 'create_software_download_link',
+          resourceType: 'software_download_link',
+          operationStatus: 'failed',
+          ...userEntry(auth),
+          resourceId: null,
+          detail: `no key or link for ${option.optionKey}: ${message}`,
+          reason: code,
+          requestId,
+        });
+        return new AppError(status, code, message, undefined, { orderStatus: order.status });
+      };
+      if (order.status !== 'active') {
+        throw await refuse('order_not_active', 409, `order ${orderId} is ${order.status}: keys and downloads are available only while it is active`);
+      }
+      const key = await ActivationKey.findOne({ orderId, status: 'active' }).lean();
+      if (!key) throw await refuse('key_not_ready', 409, `order ${orderId} has no activation key yet: try again in a moment`);
+
+      const file = await deps.files.describe(option);
+      const token = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
+      const linkId = hashLinkToken(token);
+      const expiresAt = linkExpiresAt(at);
+      await DownloadLink.create({
+        _id: linkId,
+        orderId,
+        partnerId: order.partnerId,
+        customerId: order.customerId,
+        productId: order.product.id,
+        option,
+        sha256: file.sha256,
+        createdBy: { userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role },
+        status: 'active',
+        createdAt: at,
+        expiresAt,
+        maxDownloads: LINK_MAX_DOWNLOADS,
+        revokedAt: null,
+      });
+      const common = { ...about(order), operationDate: at, operationStatus: 'succeeded' as const, ...userEntry(auth), reason: null, requestId };
+      await appendActivity({ _id: `key:${linkId}`, ...common, operationType: 'get_software_keys', resourceType: 'software_key', resourceId: key._id, detail: `activation key revealed with a download link for ${option.optionKey}` });
+      await appendActivity({
+        _id: `link:${linkId}`,
+        ...common,
+        operationType: 'create_software_download_link',
+        resourceType: 'software_download_link',
+        resourceId: linkRef(linkId),
+        detail: `download link for ${option.fileName} (${option.optionTitle}, ${option.languageName}, ${option.fileType}), until ${expiresAt.toISOString()} or ${LINK_MAX_DOWNLOADS} downloads`,
+      });
+      const path = `/downloads/${token}`;
+      return {
+        orderId,
+        customer: { id: order.customerId, name: order.customer.name },
+        product: { id: order.product.id, name: order.product.name },
+        activationKey: { key: key.key, activations: key.activations },
+        download: {
+          url: `${base}${path}`,
+          token,
+          linkId: linkRef(linkId),
+          option: optionView(option),
+          sizeBytes: file.size,
+          sha256: file.sha256,
+          createdAt: at.toISOString(),
+          expiresAt: expiresAt.toISOString(),
+          maxDownloads: LINK_MAX_DOWNLOADS,
+        },
+      };
+    },
+
+    /**
+     * Serves a link: 404 for an unknown token (nothing said), 410 with the reason for a revoked, expired or
+     * exhausted one. A request from byte 0 claims a download slot; a range from further on resumes without
+     * counting once the link has a counted download (before that, it counts as the first).
+     */
+    async openDownload(req: DownloadRequest): Promise<DownloadAnswer> {
+      const unknown = new AppError(404, 'not_found', 'there is no download here');
+      if (!TOKEN_RE.test(req.token)) throw unknown;
+      const link = await DownloadLink.findById(hashLinkToken(req.token)).lean<DownloadLinkDoc>();
+      if (!link) throw unknown;
+      const order = await Order.findById(link.orderId).lean<OrderDoc>();
+      const at = clock();
+      const gone = async (reason: LinkRefusal) => {
+        await logDownload(link, order, { _id: `download-refused:${crypto.randomUUID()}`, operationType: 'download_software', operationStatus: 'failed', detail: `download of ${link.option.fileName} refused: ${reason}`, reason }, at, req);
+        return new AppError(410, `link_${reason}`, LINK_REFUSALS[reason], undefined, { reason });
+      };
+      const refusal = linkRefusal({ expiresAt: link.expiresAt, revoked: link.status === 'revoked', orderStatus: order?.status ?? null }, at);
+      if (refusal) throw await gone(refusal);
+
+      const file = await deps.files.describe(link.option);
+      let start = 0;
+      let end = file.size - 1;
+      let partial = false;
+      // If-Range: the range holds only for the same file; otherwise the whole file is sent
+      if (req.range && (!req.ifRange || req.ifRange === etagOf(file))) {
+        const r = rangeParser(file.size, req.range, { combine: true });
+        if (r === -1) return { kind: 'unsatisfiable', file };
+        // a malformed Range is ignored (RFC 9110), and so are several ranges: the whole file is sent
+        if (r !== -2 && r.type === 'bytes' && r.length === 1) {
+          start = r[0].start;
+          end = r[0].end;
+          partial = true;
+        }
+      }
+      const answer = (download: number | null): DownloadAnswer => ({
+        kind: 'file',
+        status: partial ? 206 : 200,
+        option: link.option,
+        file,
+        start,
+        end,
+        body: req.method === 'HEAD' ? undefined : deps.files.stream(link.option, start, end),
+        download,
+      });
+      if (req.method === 'HEAD') return answer(null);
+
+      const resumes = !countsAsDownload(start) && (await DownloadClaim.exists({ linkId: link._id })) !== null;
+      if (resumes) {
+        await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
+        return answer(null);
+      }
+      const n = await claimSlot(link, at);
+      if (n === null) throw await gone('exhausted');
+      await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: `download slot ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`, reason: null }, at, req);
+      return answer(n);
+    },
+
+    etagOf,
+  };
+}
+
+export type LicensingService = ReturnType<typeof createLicensingService>;

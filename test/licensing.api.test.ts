@@ -1,0 +1,385 @@
+/**
+ * Keys, download links, downloads and the activity log, end to end against the real servers (Temporal dev
+ * server, FerretDB, SMTP): the 50-download limit under 200 concurrent requests, resumed ranges, the two-week
+ * expiry on a controlled clock, revocation on cancellation, role and tenant refusals, and the log (JSON and CSV).
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { parse as parseDisposition } from 'content-disposition';
+import { createApi } from '../composition/root';
+import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order } from '../models';
+import { DAY_MS } from '../domain/time';
+import { CSV_COLUMNS, csvRow } from '../services/activity-log';
+import { getTestApp, placeOrder, waitFor, type TestApp } from './support/app';
+
+const PRODUCT = 'windows-server-standard-perpetual';
+const CHOICE = { version: 'Windows Server 2019', language: 'en-us', fileType: 'ISO (64-bit)' };
+const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest();
+const today = () => new Date().toISOString().slice(0, 10);
+
+describe('licensing: keys, download links and the activity log (real servers)', function () {
+  this.timeout(180_000);
+  let app: TestApp;
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  /** A fresh customer with one active order of `productId`. */
+  async function activeOrder(productId = PRODUCT) {
+    const customer = await app.newCustomer('US');
+    const order = await placeOrder(app, customer.id, productId);
+    // the key is made, then the order is active, right after the order is recorded
+    await waitFor(async () => (await ActivationKey.exists({ orderId: order.id, status: 'active' })) !== null && (await Order.exists({ _id: order.id, status: 'active' })) !== null);
+    return { customer, order };
+  }
+
+  const getLink = (orderId: string, body: unknown = CHOICE, token?: string) => app.api('POST', `/orders/${orderId}/downloads`, { body, token });
+  const pathOf = (url: string) => new URL(url, 'http://x').pathname;
+  async function download(url: string, headers: Record<string, string> = {}, base = app.baseUrl) {
+    const res = await fetch(`${base}${pathOf(url)}`, { headers });
+    const body = Buffer.from(await res.arrayBuffer());
+    return { status: res.status, headers: res.headers, body };
+  }
+
+  describe('catalog and the software list', () => {
+    it('when a product is read, then it shows its download options with Partner Center names; an unknown one is a 404', async () => {
+      const res = await app.api('GET', `/products/${PRODUCT}`, { token: app.tokens['sales-agent'] });
+      expect(res.status).to.equal(200);
+      expect(res.body.downloads).to.have.length(20);
+      expect(res.body.downloads[0]).to.have.all.keys('optionKey', 'optionTitle', 'languageCode', 'languageName', 'fileType', 'fileName', 'contentType', 'sizeBytes');
+      expect((await app.api('GET', '/products/no-such-product')).status).to.equal(404);
+    });
+
+    it('when the software list is read, then an active item shows its key and download options', async () => {
+      const { customer, order } = await activeOrder();
+      const res = await app.api('GET', `/customers/${customer.id}/software`);
+      const item = res.body.find((s: { orderId: string }) => s.orderId === order.id);
+      expect(item.activationKey).to.match(/^[A-Z0-9]{5}(-[A-Z0-9]{5}){4}$/);
+      expect(item.downloads.map((o: { optionKey: string }) => o.optionKey)).to.include('windows-server-2019.en-us.iso-x64');
+    });
+  });
+
+  describe('getting keys and downloads', () => {
+    it('when an option is not offered, then 400 names the field and lists the allowed values, and nothing is written', async () => {
+      const { order } = await activeOrder();
+      const cases: [Record<string, string>, string, string][] = [
+        [{ ...CHOICE, version: 'Windows Server 2022' }, 'body.version', 'Windows Server 2016'],
+        [{ ...CHOICE, language: 'klingon' }, 'body.language', 'pt-br'],
+        [{ ...CHOICE, fileType: 'CAB (64-bit)' }, 'body.fileType', 'VHD (64-bit)'],
+      ];
+      for (const [body, field, allowed] of cases) {
+        const res = await getLink(order.id, body);
+        expect(res.status, field).to.equal(400);
+        expect(res.body.error.field).to.equal(field);
+        expect(res.body.error.message).to.contain(allowed);
+        expect(res.body.error.details.allowed).to.include(allowed);
+      }
+      expect((await getLink(order.id, { version: 'x', language: 'y' })).body.error.field).to.equal('body.fileType');
+      expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(0);
+      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: { $ne: 'create_order' } })).to.equal(0);
+    });
+
+    it('when another role asks, then 403; another partner asks, then 404; nothing is written', async () => {
+      const { order } = await activeOrder();
+      for (const role of ['sales-agent', 'global-admin', 'account-admin', 'support-agent'] as const) {
+        expect((await getLink(order.id, CHOICE, app.tokens[role])).status, role).to.equal(403);
+      }
+      const other = await getLink(order.id, CHOICE, app.otherTokens['admin-agent']);
+      expect(other.status).to.equal(404);
+      expect(JSON.stringify(other.body)).to.not.contain(order.customer.name);
+      expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(0);
+    });
+
+    it('when an admin agent asks, then the answer has the key and a link for two weeks or 50 downloads, whose token is stored only as its hash; asking again gives a fresh link', async () => {
+      const { order } = await activeOrder();
+      const key = (await ActivationKey.findOne({ orderId: order.id }).lean())!;
+      const a = await getLink(order.id);
+      expect(a.status).to.equal(201);
+      expect(a.body.activationKey.key).to.equal(key.key);
+      const d = a.body.download;
+      expect(d.token).to.match(/^dl_[A-Za-z0-9_-]{43}$/); // 256 random bits
+      expect(Buffer.from(d.token.slice(3), 'base64url')).to.have.length(32);
+      expect(new Date(d.expiresAt).getTime() - new Date(d.createdAt).getTime()).to.equal(14 * DAY_MS);
+      expect(d.maxDownloads).to.equal(50);
+      expect(d.option).to.include({ optionTitle: 'Windows Server 2019', languageCode: 'en-us', fileType: 'ISO (64-bit)' });
+      const stored = (await DownloadLink.findById(crypto.createHash('sha256').update(d.token).digest('hex')).lean())!;
+      expect(stored).to.not.equal(null);
+      expect(JSON.stringify(stored)).to.not.contain(d.token);
+      const b = await getLink(order.id, { ...CHOICE, language: 'Japanese' });
+      expect(b.status).to.equal(201);
+      expect(b.body.download.token).to.not.equal(d.token);
+      expect(b.body.download.option.languageCode).to.equal('ja-jp');
+      expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(2);
+    });
+  });
+
+  describe('downloading', () => {
+    it('when a link is fetched, then the whole file streams with its length, digest and name; a resumed range is the same bytes and is not counted', async () => {
+      const { order } = await activeOrder();
+      const link = (await getLink(order.id)).body.download;
+      const whole = await download(link.url);
+      expect(whole.status).to.equal(200);
+      expect(whole.body.length).to.equal(link.sizeBytes);
+      expect(whole.headers.get('content-length')).to.equal(String(link.sizeBytes));
+      const disposition = parseDisposition(whole.headers.get('content-disposition')!);
+      expect([disposition.type, disposition.parameters.filename]).to.deep.equal(['attachment', link.option.fileName]);
+      expect(whole.headers.get('accept-ranges')).to.equal('bytes');
+      const digest = sha256(whole.body).toString('base64');
+      expect(whole.headers.get('repr-digest')).to.equal(`sha-256=:${digest}:`);
+      expect(sha256(whole.body).toString('hex')).to.equal(link.sha256);
+      expect(whole.headers.get('x-download-number')).to.equal('1');
+
+      // a broken download resumes from where it stopped, uncounted
+      const from = 100_001;
+      const rest = await download(link.url, { range: `bytes=${from}-`, 'if-range': whole.headers.get('etag')! });
+      expect(rest.status).to.equal(206);
+      expect(rest.headers.get('content-range')).to.equal(`bytes ${from}-${link.sizeBytes - 1}/${link.sizeBytes}`);
+      expect(rest.body.equals(whole.body.subarray(from))).to.equal(true);
+      expect(rest.headers.get('repr-digest')).to.equal(`sha-256=:${digest}:`);
+      const mid = await download(link.url, { range: 'bytes=10-19' });
+      expect(mid.body.equals(whole.body.subarray(10, 20))).to.equal(true);
+      const linkId = crypto.createHash('sha256').update(link.token).digest('hex');
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(1);
+      // a range from byte 0 is a download
+      const head = await download(link.url, { range: 'bytes=0-99' });
+      expect([head.status, head.body.length, head.headers.get('x-download-number')]).to.deep.equal([206, 100, '2']);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
+      // HEAD answers the headers and counts nothing
+      const head0 = await fetch(`${app.baseUrl}${pathOf(link.url)}`, { method: 'HEAD' });
+      expect([head0.status, head0.headers.get('content-length'), (await head0.arrayBuffer()).byteLength]).to.deep.equal([200, String(link.sizeBytes), 0]);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
+      // the token is a secret: no log line carries it
+      expect(JSON.stringify(app.logLines)).to.not.contain(link.token.slice(3));
+      const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });
+      expect(beyond.status).to.equal(416);
+      expect(beyond.headers.get('content-range')).to.equal(`bytes */${link.sizeBytes}`);
+    });
+
+    it('when a token is unknown, then 404 telling nothing', async () => {
+      for (const t of [`dl_${crypto.randomBytes(32).toString('base64url')}`, 'nonsense']) {
+        const res = await download(`/downloads/${t}`);
+        expect(res.status).to.equal(404);
+        expect(JSON.parse(res.body.toString()).error).to.include({ code: 'not_found', message: 'there is no download here' });
+      }
+    });
+
+    it('when 200 requests hit a fresh link at once, then exactly 50 get the file and 150 get 410 exhausted; a resume still works', async () => {
+      const { order } = await activeOrder();
+      const link = (await getLink(order.id)).body.download;
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 200 });
+      const one = () =>
+        new Promise<{ status: number; bytes: number; code?: string }>((resolve, reject) => {
+          const req = http.get(`${app.baseUrl}${pathOf(link.url)}`, { agent }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const body = Buffer.concat(chunks);
+              resolve({ status: res.statusCode!, bytes: body.length, code: res.statusCode === 410 ? JSON.parse(body.toString()).error.code : undefined });
+            });
+            res.on('error', reject);
+          });
+          req.on('error', reject);
+        });
+      const results = await Promise.all(Array.from({ length: 200 }, one));
+      agent.destroy();
+      const ok = results.filter((r) => r.status === 200);
+      const gone = results.filter((r) => r.status === 410);
+      expect(ok).to.have.length(50);
+      expect(ok.every((r) => r.bytes === link.sizeBytes)).to.equal(true);
+      expect(gone).to.have.length(150);
+      expect(new Set(gone.map((r) => r.code))).to.deep.equal(new Set(['link_exhausted']));
+      const linkId = crypto.createHash('sha256').update(link.token).digest('hex');
+      const claims = (await DownloadClaim.find({ linkId }).lean()).map((c) => c.n).sort((a, b) => a - b);
+      expect(claims).to.deep.equal(Array.from({ length: 50 }, (_, i) => i + 1));
+      // the 51st from byte 0 is refused; a resume of one of the 50 is served
+      expect((await download(link.url)).status).to.equal(410);
+      expect((await download(link.url, { range: 'bytes=1000-' })).status).to.equal(206);
+      // the log has the 50 and the 150 refusals, once each
+      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'succeeded' })).to.equal(50);
+      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'exhausted' })).to.equal(151);
+      // a fresh link has its own 50
+      const fresh = (await getLink(order.id)).body.download;
+      expect((await download(fresh.url)).status).to.equal(200);
+    });
+
+    it('when a link is on day 14 it serves, and from day 15 it answers 410 expired (controlled clock); a fresh link serves again', async () => {
+      let now = new Date();
+      const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, now: () => now });
+      const server = http.createServer(api);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const { order } = await activeOrder();
+        const t0 = now;
+        const res = await fetch(`${base}/orders/${order.id}/downloads`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json' }, body: JSON.stringify(CHOICE) });
+        const link = ((await res.json()) as { download: { url: string } }).download;
+        now = new Date(t0.getTime() + 13 * DAY_MS + 3_600_000); // day 14
+        expect((await download(link.url, {}, base)).status).to.equal(200);
+        now = new Date(t0.getTime() + 14 * DAY_MS - 1000); // the last second of day 14
+        expect((await download(link.url, { range: 'bytes=5-' }, base)).status).to.equal(206);
+        now = new Date(t0.getTime() + 14 * DAY_MS); // day 15
+        const gone = await download(link.url, {}, base);
+        expect(gone.status).to.equal(410);
+        expect(JSON.parse(gone.body.toString()).error.code).to.equal('link_expired');
+        expect((await download(link.url, { range: 'bytes=5-' }, base)).status).to.equal(410);
+        const again = await fetch(`${base}/orders/${order.id}/downloads`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json' }, body: JSON.stringify(CHOICE) });
+        const fresh = ((await again.json()) as { download: { url: string } }).download;
+        expect((await download(fresh.url, {}, base)).status).to.equal(200);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
+  });
+
+  describe('revocation on cancellation', () => {
+    it('when the order is cancelled (one order or several), then every key and link is revoked at once and the item stays listed without its key', async () => {
+      for (const path of ['single', 'bulk'] as const) {
+        const { customer, order } = await activeOrder();
+        const l1 = (await getLink(order.id)).body.download;
+        const l2 = (await getLink(order.id, { ...CHOICE, fileType: 'VHD (64-bit)' })).body.download;
+        expect((await download(l1.url)).status).to.equal(200);
+        const res =
+          path === 'single'
+            ? await app.api('POST', `/orders/${order.id}/cancel`, { body: { customer: customer.name, productName: order.product.name, acknowledged: true } })
+            : await app.api('POST', `/customers/${customer.id}/orders/cancel`, { body: { orderIds: [order.id], acknowledged: true } });
+        expect(res.status, path).to.equal(200);
+        // revoked before the cancellation answered
+        for (const l of [l1, l2]) {
+          const r = await download(l.url);
+          expect(r.status, path).to.equal(410);
+          expect(JSON.parse(r.body.toString()).error.code).to.equal('link_revoked');
+          expect((await download(l.url, { range: 'bytes=10-' })).status).to.equal(410);
+        }
+        expect(await DownloadLink.countDocuments({ orderId: order.id, status: 'active' })).to.equal(0);
+        expect(await ActivationKey.countDocuments({ orderId: order.id, status: 'active' })).to.equal(0);
+        const list = await app.api('GET', `/customers/${customer.id}/software`);
+        const item = list.body.find((s: { orderId: string }) => s.orderId === order.id);
+        expect(item).to.include({ status: 'cancelled', activationKey: null, downloads: null });
+        const again = await getLink(order.id);
+        expect(again.status).to.equal(409);
+        expect(again.body.error.code).to.equal('order_not_active');
+      }
+    });
+  });
+
+  describe('the activity log', () => {
+    const log = (query: string, token = app.tokens['global-admin'], headers: Record<string, string> = {}) => app.api('GET', `/activity-log?${query}`, { token, headers });
+
+    it('when a role other than global, account, referral or marketing-content admin asks, then 403; those four may', async () => {
+      for (const role of ['admin-agent', 'sales-agent', 'support-agent', 'support-lead'] as const) expect((await log('', app.tokens[role])).status, role).to.equal(403);
+      for (const role of ['global-admin', 'account-admin', 'referral-admin', 'marketing-content-admin'] as const) expect((await log('', app.tokens[role])).status, role).to.equal(200);
+    });
+
+    it('when the dates are malformed, reversed or more than 90 days apart, then 400 naming the field', async () => {
+      const cases: [string, string][] = [
+        ['from=2026-02-30&to=2026-03-01', 'query.from'],
+        ['from=2026-03-01&to=2026-3-2', 'query.to'],
+        ['from=2026-03-02&to=2026-03-01', 'query.from'],
+        ['from=2026-01-01&to=2026-04-01', 'query.to'],
+        ['operation=delete_everything', 'query.operation'],
+        ['cursor=bm9wZQ', 'query.cursor'],
+      ];
+      for (const [q, field] of cases) {
+        const res = await log(q);
+        expect(res.status, q).to.equal(400);
+        expect(res.body.error.field, q).to.equal(field);
+      }
+      expect((await log('from=2026-01-01&to=2026-03-31')).status).to.equal(200);
+    });
+
+    it('when a customer\'s software is accessed, then the log shows exactly those accesses, newest first, page by page, and nothing of another partner', async () => {
+      const { customer, order } = await activeOrder();
+      await app.api('GET', `/customers/${customer.id}/software`);
+      const link = (await getLink(order.id)).body.download;
+      expect((await download(link.url, { 'user-agent': '=HYPERLINK("http://evil.example")' })).status).to.equal(200);
+      expect((await download(link.url, { range: 'bytes=7-' })).status).to.equal(206);
+      expect((await app.api('POST', `/orders/${order.id}/cancel`, { body: { customer: customer.name, productName: order.product.name, acknowledged: true } })).status).to.equal(200);
+      expect((await download(link.url)).status).to.equal(410);
+
+      const res = await log(`customer=${customer.id}&from=${today()}&to=${today()}`);
+      expect(res.status).to.equal(200);
+      const items = res.body.items as { operationType: string; operationStatus: string; operationDate: string; id: string; userPrincipalName: string | null; ipAddress: string | null; userAgent: string | null; actor: { kind: string }; customerName: string; orderId: string }[];
+      const seen = items.map((e) => `${e.operationType}:${e.operationStatus}`).sort();
+      expect(seen).to.deep.equal(
+        [
+          'create_order:succeeded',
+          'get_software_keys:succeeded', // the software list
+          'get_software_keys:succeeded', // with the link
+          'create_software_download_link:succeeded',
+          'download_software:succeeded',
+          'resume_software_download:succeeded',
+          'revoke_software_keys_and_links:succeeded',
+          'cancel_order:succeeded',
+          'download_software:failed',
+        ].sort(),
+      );
+      for (const e of items) {
+        expect(e.customerName).to.equal(customer.name);
+        expect(e.orderId).to.equal(order.id);
+      }
+      const byUser = items.filter((e) => e.actor.kind === 'user');
+      expect(byUser.every((e) => e.userPrincipalName === `admin-agent@${app.partnerId}.example`)).to.equal(true);
+      const holder = items.filter((e) => e.actor.kind === 'link-holder');
+      expect(holder).to.have.length(3);
+      expect(holder.every((e) => e.userPrincipalName === null && e.ipAddress !== null)).to.equal(true);
+      expect(holder.map((e) => e.userAgent)).to.include('=HYPERLINK("http://evil.example")');
+      const keyOf = (e: { operationDate: string; id: string }) => `${e.operationDate}|${e.id}`;
+      expect(items.map(keyOf)).to.deep.equal([...items.map(keyOf)].sort().reverse());
+
+      // page by page: the same entries in the same order
+      const paged: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof log>> = await log(`customer=${customer.id}&from=${today()}&to=${today()}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(page.body.items.length).to.be.at.most(2);
+        paged.push(...page.body.items.map((e: { id: string }) => e.id));
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      expect(paged).to.deep.equal(items.map((e) => e.id));
+
+      // filtered by operation
+      const downloads = await log(`customer=${customer.id}&operation=download_software`);
+      expect(downloads.body.items).to.have.length(2);
+
+      // the other partner sees none of it, and cannot name the customer
+      const other = await app.api('GET', `/activity-log?from=${today()}&to=${today()}&limit=500`, { token: app.otherTokens['global-admin'] });
+      expect(other.status).to.equal(200);
+      expect(other.body.items.filter((e: { orderId: string; customerId: string }) => e.orderId === order.id || e.customerId === customer.id)).to.have.length(0);
+      expect((await app.api('GET', `/activity-log?customer=${customer.id}`, { token: app.otherTokens['global-admin'] })).status).to.equal(404);
+    });
+
+    it('when the log is asked for as CSV, then it is RFC 4180 with a header, parsing back to the same rows, formulas neutralised', async () => {
+      const { customer, order } = await activeOrder();
+      const link = (await getLink(order.id)).body.download;
+      await download(link.url, { 'user-agent': '@SUM(1+1), "quoted"' });
+      await download(link.url, { 'user-agent': '-2+3' });
+      const q = `customer=${customer.id}&from=${today()}&to=${today()}`;
+      const json = await log(q);
+      const res = await fetch(`${app.baseUrl}/activity-log?${q}`, { headers: { authorization: `Bearer ${app.tokens['account-admin']}`, accept: 'text/csv' } });
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.match(/^text\/csv/);
+      const text = await res.text();
+      expect(text.endsWith('\r\n')).to.equal(true);
+      const rows = parseCsv(text, { relax_column_count: false }) as string[][];
+      expect(rows[0]).to.deep.equal([...CSV_COLUMNS]);
+      expect(rows.slice(1)).to.deep.equal(json.body.items.map(csvRow));
+      const agents = rows.slice(1).map((r) => r[CSV_COLUMNS.indexOf('userAgent')]);
+      expect(agents).to.include(`'@SUM(1+1), "quoted"`);
+      expect(agents).to.include("'-2+3");
+      expect(rows.length - 1).to.equal(json.body.items.length);
+      expect(json.body.items.length).to.be.greaterThan(3);
+    });
+  });
+
+  it('when a product has no downloads, then 422 no_downloads', async () => {
+    const customer = await app.newCustomer('US');
+    const order = await placeOrder(app, customer.id, 'azure-ri-vm-1y');
+    const res = await getLink(order.id);
+    expect(res.status).to.equal(422);
+    expect(res.body.error.code).to.equal('no_downloads');
+  });
+});

@@ -1,0 +1,127 @@
+/** Licensing rules, pure: options, link limits and validity, slots, the log's date range, CSV cells; the stand-in files. */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { CATALOG, findCatalogProduct } from '../domain/catalog';
+import { DAY_MS } from '../domain/time';
+import { LINK_MAX_DOWNLOADS, countsAsDownload, linkExpiresAt, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
+import { createStandInFiles } from '../lib/files';
+import { neutraliseCell } from '../services/activity-log';
+
+const T0 = new Date('2026-03-01T10:00:00.000Z');
+const at = (days: number, seconds = 0) => new Date(T0.getTime() + days * DAY_MS + seconds * 1000);
+const ws = findCatalogProduct('windows-server-standard-perpetual')!.downloads!;
+
+async function bytesOf(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('licensing rules', () => {
+  it('when a product sells activation keys, then it lists download options with Partner Center names, each a distinct option key', () => {
+    for (const p of CATALOG) {
+      if (p.deliverable !== 'activation-key' || p.kind === 'extended-security-update') continue;
+      expect(p.downloads?.length ?? 0, p.id).to.be.greaterThan(0);
+      const keys = p.downloads!.map((o) => o.optionKey);
+      expect(new Set(keys).size).to.equal(keys.length);
+      for (const o of p.downloads!) expect(o).to.have.all.keys('optionKey', 'optionTitle', 'languageCode', 'languageName', 'fileType', 'fileName', 'contentType', 'sizeBytes');
+    }
+    expect(findCatalogProduct('azure-ri-vm-1y')!.downloads).to.equal(null);
+  });
+
+  it('when a choice names an option, then it is matched by version, language code or name (any case) and file type', () => {
+    const m = matchDownloadOption(ws, { version: 'Windows Server 2016', language: 'DE-de', fileType: 'VHD (64-bit)' });
+    expect('option' in m && m.option).to.include({ optionTitle: 'Windows Server 2016', languageCode: 'de-de', fileType: 'VHD (64-bit)' });
+    const byName = matchDownloadOption(ws, { version: 'Windows Server 2016', language: 'german', fileType: 'VHD (64-bit)' });
+    expect('option' in byName && byName.option.optionKey).to.equal('option' in m && m.option.optionKey);
+  });
+
+  it('when a choice is not offered, then the first field at fault is named with the allowed values', () => {
+    expect(matchDownloadOption(ws, { version: 'Windows Server 2022', language: 'en-us', fileType: 'ISO (64-bit)' })).to.deep.include({ field: 'version', allowed: ['Windows Server 2019', 'Windows Server 2016'] });
+    const lang = matchDownloadOption(ws, { version: 'Windows Server 2019', language: 'xx', fileType: 'ISO (64-bit)' });
+    expect(lang).to.deep.include({ field: 'language', allowed: ['en-us', 'de-de', 'fr-fr', 'ja-jp', 'pt-br'] });
+    expect((lang as { message: string }).message).to.contain('en-us (English)');
+    expect(matchDownloadOption(ws, { version: 'Windows Server 2019', language: 'en-us', fileType: 'CAB (64-bit)' })).to.deep.include({ field: 'fileType', allowed: ['ISO (64-bit)', 'VHD (64-bit)'] });
+  });
+
+  it('when a link is on day 14, then it serves; from day 15 (14 x 24 hours after creation) it is expired', () => {
+    const link = { expiresAt: linkExpiresAt(T0), revoked: false, orderStatus: 'active' as const };
+    expect(linkRefusal(link, at(13, 1))).to.equal(null); // day 14 begins
+    expect(linkRefusal(link, at(14, -1))).to.equal(null); // day 14's last second
+    expect(linkRefusal(link, at(14))).to.equal('expired'); // day 15 begins
+    expect(linkRefusal(link, at(15, 1))).to.equal('expired');
+  });
+
+  it('when the link or its order is revoked, cancelled or expired, then it is revoked, before any expiry', () => {
+    const base = { expiresAt: linkExpiresAt(T0), revoked: false, orderStatus: 'active' as const };
+    expect(linkRefusal({ ...base, revoked: true }, at(1))).to.equal('revoked');
+    for (const orderStatus of ['cancelled', 'expired', 'pending', null] as const) expect(linkRefusal({ ...base, orderStatus }, at(1)), String(orderStatus)).to.equal('revoked');
+    expect(linkRefusal({ ...base, revoked: true }, at(20))).to.equal('revoked');
+  });
+
+  it('when a request starts at byte 0, then it counts as a download; further on it does not', () => {
+    expect(countsAsDownload(0)).to.equal(true);
+    expect(countsAsDownload(1)).to.equal(false);
+  });
+
+  it('when slots are taken, then a free one is picked, and none once all 50 are', () => {
+    const taken = Array.from({ length: 49 }, (_, i) => i + 1);
+    expect(pickSlot(taken, () => 0.99)).to.equal(50);
+    expect(pickSlot([...taken, 50], () => 0)).to.equal(null);
+    expect(pickSlot([], () => 0)).to.equal(1);
+    expect(pickSlot([], () => 0.999999)).to.equal(LINK_MAX_DOWNLOADS);
+    const picks = new Set(Array.from({ length: 200 }, () => pickSlot([2, 4], Math.random)));
+    expect(picks.has(2) || picks.has(4)).to.equal(false);
+  });
+
+  it('when a log range is malformed, reversed or longer than 90 days, then the field at fault is named', () => {
+    const today = new Date('2026-11-25T12:00:00Z');
+    expect(logRange(undefined, undefined, today)).to.deep.include({ days: 30 });
+    expect(logRange('2026-01-01', '2026-03-31', today)).to.deep.include({ days: 90 });
+    expect(logRange('2026-01-01', '2026-04-01', today)).to.deep.include({ field: 'to' });
+    expect(logRange('2026-02-30', '2026-03-01', today)).to.deep.include({ field: 'from' });
+    expect(logRange('2026-03-01', '26-03-02', today)).to.deep.include({ field: 'to' });
+    expect(logRange('2026-03-02', '2026-03-01', today)).to.deep.include({ field: 'from' });
+    const r = logRange('2026-03-01', '2026-03-01', today) as { from: Date; until: Date };
+    expect([r.from.toISOString(), r.until.toISOString()]).to.deep.equal(['2026-03-01T00:00:00.000Z', '2026-03-02T00:00:00.000Z']);
+    expect(parseDay('2024-02-29')).to.not.equal(null);
+    expect(parseDay('2025-02-29')).to.equal(null);
+  });
+
+  it('when a CSV cell starts with =, +, - or @, then it gets a leading apostrophe; other cells stay as they are', () => {
+    for (const v of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx']) expect(neutraliseCell(v)).to.equal(`'${v}`);
+    for (const v of ['a=1', '1-2', '', 'Mozilla/5.0']) expect(neutraliseCell(v)).to.equal(v);
+  });
+});
+
+describe('stand-in files', () => {
+  const files = createStandInFiles();
+  const option = ws[3];
+
+  it('when a file is generated twice, then the bytes, the size and the digest are the same', async () => {
+    const a = await bytesOf(files.stream(option, 0, option.sizeBytes - 1));
+    const b = await bytesOf(createStandInFiles().stream(option, 0, option.sizeBytes - 1));
+    expect(a.length).to.equal(option.sizeBytes);
+    expect(a.equals(b)).to.equal(true);
+    expect(a.subarray(0, 23).toString()).to.equal('CSP-DESK STAND-IN IMAGE');
+    const info = await files.describe(option);
+    expect(info).to.deep.equal({ size: option.sizeBytes, sha256: crypto.createHash('sha256').update(a).digest('hex') });
+    const other = await bytesOf(files.stream(ws[4], 0, 4095));
+    expect(other.equals(a.subarray(0, 4096))).to.equal(false);
+  });
+
+  it('when any range is read, then it equals the same slice of the whole file', async () => {
+    const whole = await bytesOf(files.stream(option, 0, option.sizeBytes - 1));
+    const cuts: [number, number][] = [[0, 0], [5, 300], [150, 151], [199, 70_000], [65_537, 131_100], [option.sizeBytes - 17, option.sizeBytes - 1]];
+    for (const [s, e] of cuts) {
+      const part = await bytesOf(files.stream(option, s, e));
+      expect(part.equals(whole.subarray(s, e + 1)), `${s}-${e}`).to.equal(true);
+    }
+  });
+
+  it('when a bigger size is asked for, then the file has it', async () => {
+    const big = createStandInFiles({ sizeOf: () => 3_000_001 });
+    expect((await big.describe(option)).size).to.equal(3_000_001);
+    expect((await bytesOf(big.stream(option, 2_999_990, 3_000_000))).length).to.equal(11);
+  });
+});
