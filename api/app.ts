@@ -67,6 +67,8 @@ export function createApp(deps: AppDeps): express.Express {
       orders,
       support,
       licensing,
+      attachments,
+      activityLog,
       around,
       publicBaseUrl: deps.publicBaseUrl ?? 'http://localhost:3000',
       temporalUiUrl: deps.temporalUiUrl,

@@ -40,6 +40,8 @@ async function press(page: Page, name: string | RegExp, until: string | RegExp):
   }
 }
 
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
+
 describe('pages: support requests in a real browser', function () {
   this.timeout(300_000);
   let app: TestApp;
@@ -82,13 +84,23 @@ describe('pages: support requests in a real browser', function () {
     const number = new URL(p.url()).pathname.split('/').pop()!;
     expect(number).to.match(/^SR-/);
 
+    // attach a PDF (its type decided from its content)
+    await p.getByLabel(/Attach a file/).setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: PDF });
+    await p.getByRole('button', { name: 'Attach', exact: true }).click();
+    await p.getByText('Done: attached.').waitFor();
+    await p.getByRole('link', { name: 'invoice.pdf' }).waitFor();
+    await expectAccessible(p);
+
     // the agent: the queue (polled by htmx), the ticket, assign, ask for information
     const a = agent.page;
     await a.goto(`/app/queue?text=${encodeURIComponent(reason.slice(-8).toLowerCase())}`);
     await expectAccessible(a);
     await a.goto('/app/queue');
     await a.getByRole('link', { name: number }).click();
-    expect(await a.locator('main').textContent()).to.include(reason).and.include(order.id);
+    expect(await a.locator('main').textContent()).to.include(reason).and.include('invoice.pdf').and.include(order.id);
+    // the agent downloads the attachment as a file
+    const [file] = await Promise.all([a.waitForEvent('download'), a.getByRole('link', { name: 'invoice.pdf' }).click()]);
+    expect(file.suggestedFilename()).to.equal('invoice.pdf');
     await expectAccessible(a);
     await press(a, 'Assign to me', 'Done: assign.');
     await a.getByLabel('Reply or internal note').fill('Internal: checking the ESU licence usage');
@@ -117,9 +129,13 @@ describe('pages: support requests in a real browser', function () {
     await p.getByRole('link', { name: 'Invoices' }).click();
     expect(await p.getByRole('table', { name: /Credits in/ }).textContent()).to.include(order.id);
 
+    // the SLA dashboard, with its server-side SVG charts
+    await a.goto('/app/sla');
+    await a.getByRole('img', { name: /Share within target by impact/ }).waitFor();
+    await expectAccessible(a);
   });
 
-  it('when a user of another partner opens the ticket, then 404; a sales agent may not file (403)', async () => {
+  it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {
     const c = await app.newCustomer('US');
     const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
     const filed = await app.api('POST', '/support-requests', {
@@ -140,6 +156,7 @@ describe('pages: support requests in a real browser', function () {
     try {
       await signIn(app, other.page, `admin-agent@${app.otherPartnerId}.example`);
       expect((await other.page.goto(`/app/support/${number}`))!.status()).to.equal(404);
+      expect((await other.page.goto(`/app/support/${number}/attachments/1`))!.status()).to.equal(404);
       expect((await other.page.goto(`/app/support/new?orderId=${order.id}`))!.status()).to.equal(404);
       expect((await other.page.goto('/app/queue'))!.status()).to.equal(403);
     } finally {

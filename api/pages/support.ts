@@ -13,6 +13,8 @@ import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, 
 import { orderWorkflowId } from '../../contracts/orders';
 import { supportWorkflowId } from '../../contracts/support';
 import { SupportTicket } from '../../models';
+import { contentDisposition, createAttachmentService } from '../../services/attachments';
+import { supportMetrics } from '../../services/support-metrics';
 import { definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
@@ -113,6 +115,7 @@ async function ticketPartner(number: string): Promise<string> {
 
 export function supportPages(deps: PagesContext): PageDef[] {
   const support = deps.support!;
+  const attachments = createAttachmentService(deps.attachments!);
   const temporalLink = (workflowId: string) =>
     deps.temporalUiUrl ? `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.temporalNamespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}` : null;
 
@@ -141,6 +144,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
     if (!may(ctx.auth.role, ctx.auth.partnerId, 'withdrawSupportRequests')) allowed.delete('withdraw');
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
+    const files = await attachments.list(ctx.auth, id);
     const timeline = ticket.timeline.map((e: (typeof ticket.timeline)[number]) => ({ ...e, label: ACTION_LABELS[e.type] ?? e.type.replace(/-/g, ' '), internal: !e.public }));
     ctx.view(
       'support/show',
@@ -152,6 +156,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         publicTimeline: timeline.filter((e: { internal: boolean }) => !e.internal),
         internalNotes: timeline.filter((e: { internal: boolean }) => e.internal),
         timeline,
+        files: files.map((f) => ({ ...f, href: `/app/support/${encodeURIComponent(ticket.number)}/attachments/${f.id}` })),
+        acceptsFiles: ticket.status !== 'closed',
+        maxFileMb: Math.round(attachments.limits.maxBytes / 1024 / 1024),
         actions: Object.fromEntries([...allowed].map((a) => [a, true])),
         requested: ticket.refund ? formatMinor(ticket.refund.amount, minorDigits(ticket.refund.currency)) : null,
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
@@ -307,6 +314,46 @@ export function supportPages(deps: PagesContext): PageDef[] {
     actionPage('resolve', 'workSupportRequests'),
     actionPage('close', 'workSupportRequests'),
     actionPage('withdraw', 'withdrawSupportRequests'),
+    definePage({
+      method: 'post',
+      path: '/support/:id/attachments',
+      permission: 'readSupportRequests',
+      csrfInQuery: true,
+      handler: async (ctx) => {
+        const id = String(ctx.req.params.id);
+        try {
+          await attachments.upload(ctx.auth, id, ctx.req, ctx.requestId);
+        } catch (e) {
+          if (e instanceof AppError && e.status !== 404 && e.status < 500) {
+            ctx.req.resume();
+            return ticketPage(ctx, id, { formErrors: { attach: e.message } }, e.status);
+          }
+          throw e;
+        }
+        ctx.redirect(`/app/support/${encodeURIComponent(id)}?done=attached`);
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/support/:id/attachments/:n',
+      permission: 'readSupportRequests',
+      handler: async (ctx) => {
+        const n = Number(ctx.req.params.n);
+        if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError(404, 'not_found', 'no such attachment');
+        const { attachment, stream } = await attachments.open(ctx.auth, String(ctx.req.params.id), n);
+        ctx.res.setHeader('Content-Type', attachment.contentType);
+        ctx.res.setHeader('Content-Length', String(attachment.size));
+        ctx.res.setHeader('Content-Disposition', contentDisposition(attachment.downloadName));
+        ctx.res.setHeader('X-Content-Type-Options', 'nosniff');
+        await new Promise<void>((resolve, reject) => {
+          stream.on('error', reject);
+          ctx.res.on('finish', resolve);
+          ctx.res.on('close', resolve);
+          stream.pipe(ctx.res);
+        });
+      },
+    }),
+
     // ---------------------------------------------------------------- the agents' queue
     definePage({
       method: 'get',
@@ -340,6 +387,43 @@ export function supportPages(deps: PagesContext): PageDef[] {
         };
         if (ctx.isHtmx && ctx.req.header('hx-target') === 'queue-results') ctx.fragment('support/_queue', data);
         else ctx.view('support/queue', data, form.ok ? 200 : 400);
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/sla',
+      permission: 'workSupportRequests',
+      handler: async (ctx) => {
+        const now = deps.now?.() ?? new Date();
+        const day = (d: Date) => d.toISOString().slice(0, 10);
+        const to = typeof ctx.req.query.to === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(ctx.req.query.to) ? ctx.req.query.to : day(now);
+        const weeks = 8;
+        const end = new Date(`${to}T00:00:00Z`);
+        const from = day(new Date(end.getTime() - (weeks * 7 - 1) * 86_400_000));
+        const total = await supportMetrics(from, to);
+        const series = [];
+        for (let w = weeks - 1; w >= 0; w--) {
+          const wEnd = new Date(end.getTime() - w * 7 * 86_400_000);
+          const wStart = new Date(wEnd.getTime() - 6 * 86_400_000);
+          const m = await supportMetrics(day(wStart), day(wEnd));
+          series.push({ label: day(wStart).slice(5), first: m.total.firstResponse.withinTargetShare, resolution: m.total.resolution.withinTargetShare, firstText: pct(m.total.firstResponse.withinTargetShare), resolutionText: pct(m.total.resolution.withinTargetShare), tickets: m.total.tickets });
+        }
+        ctx.view('support/sla', {
+          title: 'SLA dashboard',
+          from,
+          to,
+          metrics: total,
+          firstShare: pct(total.total.firstResponse.withinTargetShare),
+          resolutionShare: pct(total.total.resolution.withinTargetShare),
+          impactChart: barChart(
+            IMPACTS.map((i) => ({ label: i, a: total.byImpact[i].firstResponse.withinTargetShare, b: total.byImpact[i].resolution.withinTargetShare })),
+          ),
+          agentChart: barChart(total.byAgent.map((g) => ({ label: g.agent?.name ?? 'unassigned', a: g.firstResponse.withinTargetShare, b: g.resolution.withinTargetShare }))),
+          trendChart: lineChart(series),
+          byImpact: IMPACTS.map((i) => ({ impact: i, ...total.byImpact[i] })),
+          byAgent: total.byAgent,
+          series,
+        });
       },
     }),
   ];
