@@ -93,8 +93,12 @@ describe('pages: support requests in a real browser', function () {
 
     // the agent: the queue (polled by htmx), the ticket, assign, ask for information
     const a = agent.page;
-    await a.goto(`/app/queue?text=${encodeURIComponent(reason.slice(-8).toLowerCase())}`);
+    // text search finds it, another text does not
+    await a.goto(`/app/queue?text=${encodeURIComponent(order.id)}`);
+    await a.getByRole('link', { name: number }).waitFor();
     await expectAccessible(a);
+    await a.goto(`/app/queue?text=${uniq('nothing-like-it')}`);
+    expect(await a.getByRole('link', { name: number }).count()).to.equal(0);
     await a.goto('/app/queue');
     await a.getByRole('link', { name: number }).click();
     expect(await a.locator('main').textContent()).to.include(reason).and.include('invoice.pdf').and.include(order.id);
@@ -133,6 +137,25 @@ describe('pages: support requests in a real browser', function () {
     await a.goto('/app/sla');
     await a.getByRole('img', { name: /Share within target by impact/ }).waitFor();
     await expectAccessible(a);
+  });
+
+  it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {
+    const a = agent.page;
+    await a.goto('/app/queue?impact=critical');
+    let reloaded = false;
+    a.on('framenavigated', (f) => {
+      if (f === a.mainFrame()) reloaded = true;
+    });
+    const c = await app.newCustomer('US');
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: { problemType: 'General question or problem', impact: 'critical', title: uniq('Portal down'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
+    });
+    expect(filed.status).to.equal(201);
+    await a.getByRole('link', { name: filed.body.number }).waitFor({ timeout: 30_000 });
+    expect(reloaded, 'the page was not reloaded').to.equal(false);
+    const row = a.getByRole('row', { name: new RegExp(filed.body.number) });
+    expect(await row.textContent()).to.include('critical').and.include('nobody');
   });
 
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {
