@@ -10,7 +10,7 @@ import { createSupportService, type SupportSettings } from '../services/support'
 import { createLicensingService } from '../services/licensing';
 import { createActivityLogService } from '../services/activity-log';
 import { createStandInFiles, type FileStore } from '../lib/files';
-import { API_TEMPORAL_DEADLINE_MS } from '../lib/temporal';
+import { guardTemporal } from '../lib/temporal';
 import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
 import { createPages } from './pages';
 
@@ -55,8 +55,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  // every Temporal call a request makes shares one deadline: a frozen or unreachable server is a 503, not a hang
-  const around = <T>(fn: () => Promise<T>) => deps.client.withDeadline(Date.now() + API_TEMPORAL_DEADLINE_MS, fn);
+  // a request waits on its workflows only while Temporal answers: a frozen or unreachable server is a 503, not a hang
+  const around = <T>(fn: () => Promise<T>) => guardTemporal(deps.client, fn);
   // the web pages (server-rendered, same services and permissions as the API)
   app.get('/', (_req, res) => res.redirect(303, '/app'));
   app.use(

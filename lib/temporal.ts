@@ -4,11 +4,12 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@tempor
 import type { Logger } from './logger';
 
 /**
- * How long the API lets one request wait for Temporal (every client call the request makes shares this
- * deadline; see api/app.ts). Longer than a healthy order placement or cancellation takes, short enough that a
- * frozen server gives a 503 rather than a hung request.
+ * How long one API request may wait on its workflows at most (every Temporal call the request makes shares this
+ * deadline; see `guardTemporal`): long enough for a second worker to take over from one that died mid-order.
  */
-export const API_TEMPORAL_DEADLINE_MS = 10_000;
+export const API_TEMPORAL_DEADLINE_MS = 60_000;
+/** While a request waits, Temporal itself is probed this often; two probes in a row without an answer end the wait. */
+export const API_TEMPORAL_PROBE_EVERY_MS = 1_500;
 /** Attempts of one call to an unreachable server before it fails (about 1 s of backoff instead of about 20 s). */
 export const API_TEMPORAL_ATTEMPTS = 5;
 
@@ -34,6 +35,43 @@ export function lazyClient(address: string, namespace: string): Client {
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: API_TEMPORAL_ATTEMPTS }))],
   });
   return new Client({ connection, namespace });
+}
+
+/**
+ * Runs the Temporal calls of one request. A request waits on a slow workflow (a worker taking over from one that
+ * died) up to API_TEMPORAL_DEADLINE_MS, but only while Temporal itself answers: a cheap probe
+ * (`getSystemInfo`, with its own short deadline) runs every API_TEMPORAL_PROBE_EVERY_MS, and two failures in a
+ * row abort the request's calls, which the error handler answers as 503 `temporal_unavailable`. So a frozen
+ * Temporal is a 503 within about 4.5 s, an unreachable one within about 2 s (the connection fails at once), and a
+ * dead worker only delays the answer.
+ */
+export async function guardTemporal<T>(client: Client, fn: () => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let failures = 0;
+  let probing = false;
+  const timer = setInterval(() => {
+    if (probing) return;
+    probing = true;
+    client
+      .withDeadline(Date.now() + API_TEMPORAL_PROBE_EVERY_MS, () => client.workflowService.getSystemInfo({}))
+      .then(
+        () => {
+          failures = 0;
+        },
+        () => {
+          if (++failures >= 2) controller.abort(new Error('Temporal did not answer two health probes in a row'));
+        },
+      )
+      .finally(() => {
+        probing = false;
+      });
+  }, API_TEMPORAL_PROBE_EVERY_MS);
+  timer.unref();
+  try {
+    return await client.withAbortSignal(controller.signal, () => client.withDeadline(Date.now() + API_TEMPORAL_DEADLINE_MS, fn));
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 const UNAVAILABLE_GRPC = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */, 1 /* CANCELLED (our deadline) */]);

@@ -15,7 +15,8 @@ import { startFerretDB, type FerretDBHandle } from '../stack/ferretdb';
 import { freePort } from '../stack/ports';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../stack/process';
 import { createApi } from '../composition/root';
-import { lazyClient } from '../lib/temporal';
+import { connectClient, lazyClient } from '../lib/temporal';
+import { startTemporalDev } from '../stack/temporal';
 import { Order } from '../models';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 
@@ -153,6 +154,40 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       // a write sent to the frozen server may land when it thaws: retrying it is safe (unique keys), 409 at worst
       const retry = await timed(baseUrl, 'POST', '/customers', token, input);
       expect([201, 409]).to.include(retry.status);
+    });
+  });
+
+  describe('Temporal frozen', () => {
+    it('when Temporal is frozen (SIGSTOP), then placing an order answers 503 within seconds instead of waiting out its deadline, and the API recovers once it thaws', async () => {
+      app = await getTestApp();
+      const port = await freePort();
+      const dir = path.join(app.stack.dataDir, `temporal-frozen-${crypto.randomBytes(3).toString('hex')}`);
+      const temporal = await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port, uiPort: null, logFile: path.join(dir, 'temporal.log') });
+      const client = await connectClient(temporal.address, 'default', { failFast: true });
+      const api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: uniq('frozen'), reminderDaysBeforeClose: 7, validateResponses: true });
+      const server = http.createServer(api);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const frozen = -temporal.process.pid; // its process group
+      try {
+        const customer = await app.newCustomer('US');
+        process.kill(frozen, 'SIGSTOP');
+        const order = await timed(baseUrl, 'POST', `/customers/${customer.id}/orders`, app.tokens['admin-agent'], { productId: 'sql-server-standard-sub', quantity: 1 }, { 'idempotency-key': uniq('k-frozen') });
+        expectUnavailable(order, 'temporal_unavailable', 'POST order, Temporal frozen');
+        expect(await Order.countDocuments({ customerId: customer.id })).to.equal(0);
+        process.kill(frozen, 'SIGCONT');
+        await waitUntil('health after the thaw', async () => (await timed(baseUrl, 'GET', '/health', null)).body?.temporal?.ok === true, { timeoutMs: 30_000, intervalMs: 250 });
+      } finally {
+        try {
+          process.kill(frozen, 'SIGCONT');
+        } catch {
+          /* gone already */
+        }
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await client.connection.close();
+        await temporal.stop();
+      }
     });
   });
 

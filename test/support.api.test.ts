@@ -195,6 +195,22 @@ describe('support requests (API end to end)', function () {
     expect((await file(refundBody(order.id, 100))).status).to.equal(201);
   });
 
+  it('when the order is cancelled by the partner while its refund request is open, then the approval fails with a clear reason', async () => {
+    const order = await placeOrder(app, customer.id, 'windows-server-standard-perpetual');
+    const t = (await file(refundBody(order.id, 1_000, { title: 'Refund within the window' }))).body;
+    const cancelled = await app.api('POST', `/orders/${order.id}/cancel`, { body: { customer: customer.id, productName: order.product.name, acknowledged: true } });
+    expect(cancelled.status, JSON.stringify(cancelled.body)).to.equal(200);
+    const res = await post(`/support-requests/${t.number}/approve`, agent());
+    expect(res.status).to.equal(409);
+    expect(res.body.error.code).to.equal('already_cancelled');
+    expect(res.body.error.message).to.match(/already cancelled/);
+    const credits = await LedgerLine.find({ orderId: order.id, kind: 'credit' }).lean();
+    expect(credits.map((l) => l.amount)).to.deep.equal([-order.pricing.total]);
+    const view = await app.api('GET', `/support-requests/${t.number}`, { token: agent() });
+    expect(view.body.status).to.equal('new');
+    expect(view.body.timeline.at(-1).data.approvalRefused).to.equal('already_cancelled');
+  });
+
   it('when a SUSE plan refund is approved, then the approval fails saying why and the ticket stays open', async () => {
     const order = await placeOrder(app, customer.id, 'suse-linux-enterprise-server-plan');
     const t = (await file(refundBody(order.id, 100, { title: 'Refund SUSE' }))).body;
@@ -243,6 +259,14 @@ describe('support requests (API end to end)', function () {
     expect((await app.api('GET', `/support-requests?status=pending&text=zebra`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.include(mine[0]);
     expect((await post(`/support-requests/${mine[0]}/replies`, app.tokens['admin-agent'], { body: 'Tenant contoso.' })).body.status).to.equal('new');
     expect((await post(`/support-requests/${mine[1]}/withdraw`, app.tokens['global-admin'])).body).to.include({ status: 'closed', withdrawn: true });
+    // escalated by hand: the queue's filter shows it, the leads are told; then rejected with its reason
+    expect((await post(`/support-requests/${mine[2]}/escalate`, agent(), { reason: 'Customer is a key account' })).body.escalationLevel).to.equal(1);
+    expect((await app.api('GET', '/support-requests?escalated=true&text=zebra', { token: lead() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([mine[2]]);
+    await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.startsWith('Escalation level 1') && m.to.includes('support-lead@support.example'));
+    const rejected = await post(`/support-requests/${mine[2]}/reject`, agent(), { reason: 'Not covered by the refund policy' });
+    expect(rejected.body).to.include({ status: 'rejected', rejectionReason: 'Not covered by the refund policy' });
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.includes('rejected'));
+    expect(mail.text).to.contain('Not covered by the refund policy');
   });
 
   it('when the worker restarts in the middle of an approval, then nothing is lost and nothing is repeated', async function () {
