@@ -151,11 +151,13 @@ async function ticketMemory(ctx: SupportBenchContext, n: number): Promise<Memory
     const before = await w.measure();
     mctx.progress(`memory: ${n} support tickets filed, acknowledged, waiting on their SLA timers (worker RSS ${mib(before.rss)} MiB before)`);
     const numbers: string[] = [];
-    await runLoad({ label: 'memory: tickets', concurrency: mctx.concurrency, count: n, progress: mctx.progress, aborted: mctx.aborted }, file('open', numbers));
-    if (numbers.length < n) throw new Error(`memory measure: only ${numbers.length} of ${n} tickets were filed`);
-    await until(`${n} tickets acknowledged`, () => acknowledged(numbers), mctx);
+    const load = await runLoad({ label: 'memory: tickets', concurrency: mctx.concurrency, count: n, progress: mctx.progress, aborted: mctx.aborted }, file('open', numbers));
+    // a filing refused under load (e.g. a 503 past the API's deadline) opens no workflow: count what was filed
+    if (numbers.length < n * 0.9) throw new Error(`memory measure: only ${numbers.length} of ${n} tickets were filed: ${load.errorSamples.join(' | ')}`);
+    if (numbers.length < n) mctx.progress(`memory: ${n - numbers.length} of ${n} filings failed (${load.errorSamples[0]}); measuring over the ${numbers.length} filed`);
+    await until(`${numbers.length} tickets acknowledged`, () => acknowledged(numbers), mctx);
     await new Promise((r) => setTimeout(r, 2000));
-    return figure('ticket', n, before, await w.measure(), [...warm, ...numbers].map(supportWorkflowId));
+    return figure('ticket', numbers.length, before, await w.measure(), [...warm, ...numbers].map(supportWorkflowId));
   } finally {
     api.close();
     await new Promise<void>((resolve) => {

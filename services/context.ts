@@ -1,4 +1,5 @@
 /** Who is calling (`AuthContext`, as every service receives it) and the current request (its id travels here, not as a parameter). */
+import crypto from 'node:crypto';
 import type { UserDoc } from '../models';
 import type { RequestOrigin } from '../domain/orders';
 import { currentRequest } from '../lib/request-context';
@@ -14,9 +15,12 @@ export interface AuthContext {
   tokenId: string;
 }
 
-/** The id of the request being served, to hand on to the workflows it starts ('' outside a request). */
+/**
+ * The id of the request being served, to hand on to the workflows it starts. Outside a request (a script, the
+ * demo seeding) a new id `background-<uuid>`, unless the caller runs inside `runInRequestContext` with its own.
+ */
 export function currentRequestId(): string {
-  return currentRequest()?.requestId ?? '';
+  return currentRequest()?.requestId ?? `background-${crypto.randomUUID()}`;
 }
 
 export type { RequestOrigin } from '../domain/orders';

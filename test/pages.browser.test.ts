@@ -287,6 +287,60 @@ describe('pages: partners in a real browser', function () {
     });
   });
 
+  describe('keys, downloads and the activity log', () => {
+    it('when an admin agent gets keys and downloads, then the key and a working link show with a copy button, and the activity log (with its CSV) shows it to a global admin', async () => {
+      const c = await app.newCustomer('US');
+      const order = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
+      const admin = await newSession({ baseURL: app.baseUrl });
+      try {
+        const page = admin.page;
+        await signIn(app, page, PARTNER_EMAIL('admin-agent', app.partnerId));
+        await page.goto(`/app/customers/${c.id}`);
+        await page.getByRole('link', { name: /Get keys and downloads/ }).first().click();
+        await page.getByLabel('Version').selectOption('Windows Server 2016');
+        await page.getByLabel('Language').selectOption('fr-fr');
+        await page.getByLabel('File type').selectOption('VHD (64-bit)');
+        await page.getByRole('button', { name: 'Get keys and downloads' }).click();
+        const link = await page.getByLabel(/Download link/).inputValue();
+        expect(link).to.match(/\/downloads\/dl_/);
+        expect(await page.getByLabel('Activation key').inputValue()).to.have.length.greaterThan(10);
+        await expectAccessible(page);
+        // copy-link: the button copies the link (clipboard allowed for this origin)
+        await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.baseUrl });
+        await page.getByRole('button', { name: 'Copy link' }).click();
+        await page.getByText('Copied.').first().waitFor();
+        expect(await page.evaluate('navigator.clipboard.readText()')).to.equal(link);
+        // the link serves the file to anyone who has it
+        const res = await fetch(`${app.baseUrl}${new URL(link).pathname}`);
+        expect(res.status).to.equal(200);
+        expect(res.headers.get('content-disposition')).to.include('.vhd');
+        await res.arrayBuffer();
+      } finally {
+        await admin.context.close();
+      }
+      const auditor = await newSession({ baseURL: app.baseUrl });
+      try {
+        const page = auditor.page;
+        await signIn(app, page, PARTNER_EMAIL('global-admin', app.partnerId));
+        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Activity log' }).click();
+        await page.getByLabel('Customer').fill(c.tenantId);
+        await page.getByRole('button', { name: 'Show' }).click();
+        const table = await page.getByRole('table', { name: /Entries/ }).textContent();
+        expect(table).to.include('create_software_download_link').and.include('download_software').and.include(c.name);
+        await expectAccessible(page);
+        const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download as CSV' }).click()]);
+        expect(download.suggestedFilename()).to.match(/^activity-log_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$/);
+        const csv = await (await download.createReadStream()).toArray();
+        expect(Buffer.concat(csv).toString('utf8')).to.include(order.id).and.include('create_software_download_link');
+        // a bad range is refused next to its field
+        await page.goto('/app/activity?from=2026-01-01&to=2025-01-01');
+        expect(await page.locator('#from-error').textContent()).to.include('after');
+      } finally {
+        await auditor.context.close();
+      }
+    });
+  });
+
   describe('tenants and roles', () => {
     it('when a user of another partner opens the customer, its order, its buy page or cancels, then each answers 404', async () => {
       const c = await app.newCustomer('US');

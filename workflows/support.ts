@@ -7,6 +7,7 @@
  */
 import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
 import {
   supportCommandUpdate,
   supportRecordedUpdate,
@@ -42,10 +43,9 @@ import {
 } from '../domain/sla';
 import { DAY_MS } from '../domain/time';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
+// each activity the timeout its work needs, so an attempt lost with its worker is retried within seconds
+const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
+const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
 /** The refund runs an Update on the order's workflow (or its refund workflow): allow it time. */
 const refundActs = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -148,7 +148,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     const snap = snapshot(at);
     return serially(async () => {
       await acts.recordSupportEvent(number, input.partnerId, event, snap);
-      for (const kind of emails) await acts.sendSupportEmail(number, event.seq, kind);
+      for (const kind of emails) await mail.sendSupportEmail(number, event.seq, kind);
     });
   }
 
@@ -300,7 +300,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   // ---- filing: the document, its first event, the acknowledgement
   seq = 1;
   await acts.recordSupportTicket(input, snapshot(filedAt));
-  await acts.sendSupportEmail(number, 1, 'received');
+  await mail.sendSupportEmail(number, 1, 'received');
   recorded = true;
 
   // ---- the clocks' milestones and the auto-close, on durable timers

@@ -13,18 +13,28 @@ import type { Logger } from '../../lib/logger';
 import type { Mailer } from '../../lib/mailer';
 import { createRenderer } from '../../lib/mailer';
 import type { OrderService } from '../../services/orders';
+import type { SupportService } from '../../services/support';
 import type { LicensingService } from '../../services/licensing';
+import type { AttachmentServiceDeps } from '../../services/attachments';
+import type { ActivityLogService } from '../../services/activity-log';
 import { createSessionService, type SessionService } from '../../services/sessions';
 import { TEMPLATES_DIR, createPageRenderer, mountPages, pageErrorHandler, sessionMiddleware, type Chrome, type KitDeps } from './kit';
 import { identityPages, publicIdentityRoutes } from './identity';
 import { customerPages } from './customers';
 import { orderPages } from './orders';
 import { invoicePages } from './invoices';
+import { supportPages } from './support';
+import { licensingPages } from './licensing';
 
 export interface PagesDeps {
   mailer: Mailer;
   log: Logger;
   orders: OrderService;
+  /** support requests (the support pages are mounted when given) */
+  support?: SupportService;
+  /** support request attachments (limits and ticket lookup, as the API's routes get them) */
+  attachments?: AttachmentServiceDeps;
+  activityLog?: ActivityLogService;
   /** keys, download links and the activity log of key reveals */
   licensing: LicensingService;
   /** where the emailed sign-in links point (PUBLIC_BASE_URL) */
@@ -80,9 +90,17 @@ export function createPages(deps: PagesDeps): express.Router {
   });
   router.use(sessionMiddleware(kit));
   publicIdentityRoutes(router, kit);
-  const chrome: Chrome = { navExtra: [] };
+  const navExtra: Chrome['navExtra'] = [];
+  if (deps.activityLog) navExtra.push({ href: '/app/activity', label: 'Activity log', permission: 'readActivityLog' });
+  if (deps.support) {
+    navExtra.push({ href: '/app/support', label: 'Support requests', permission: 'fileSupportRequests' });
+    navExtra.push({ href: '/app/queue', label: 'Support queue', permission: 'workSupportRequests' });
+    navExtra.push({ href: '/app/sla', label: 'SLA dashboard', permission: 'workSupportRequests' });
+  }
+  const chrome: Chrome = { navExtra };
   const ctx = { ...deps, sessions, kit, newKey: () => `page-${crypto.randomUUID()}` };
-  mountPages(router, [...identityPages(ctx), ...customerPages(ctx), ...orderPages(ctx), ...invoicePages(ctx)], kit, chrome);
+  const pages = [...identityPages(ctx), ...customerPages(ctx), ...orderPages(ctx), ...invoicePages(ctx), ...(deps.support ? supportPages(ctx) : []), ...(deps.activityLog ? licensingPages(ctx) : [])];
+  mountPages(router, pages, kit, chrome);
   router.use((req) => {
     throw new AppError(404, 'page_not_found', `no page ${req.path}`);
   });

@@ -1,0 +1,135 @@
+/**
+ * Licensing pages: "Get keys and downloads" for an order (version, language, file type; the key and a link to
+ * copy), and the activity log of key access and downloads by date range, with its CSV download.
+ */
+import { pipeline } from 'node:stream/promises';
+import { AppError } from '../../lib/errors';
+import { ACTIVITY_OPERATIONS } from '../../domain/licensing';
+import { listProducts } from '../../services/catalog';
+import { definePage, errorsFromAppError, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import type { PagesContext } from './index';
+
+const choiceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'language', 'fileType'],
+  properties: {
+    version: { type: 'string', minLength: 1, maxLength: 200 },
+    language: { type: 'string', minLength: 1, maxLength: 100 },
+    fileType: { type: 'string', minLength: 1, maxLength: 100 },
+  },
+};
+const logSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'a date such as 2026-11-01' },
+    to: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'a date such as 2026-11-30' },
+    customer: { type: 'string', maxLength: 253 },
+    operation: { type: 'string', enum: [...ACTIVITY_OPERATIONS] },
+    cursor: { type: 'string', maxLength: 400 },
+  },
+};
+
+const distinct = <T>(xs: T[]) => [...new Set(xs)];
+
+export function licensingPages(deps: PagesContext): PageDef[] {
+  const licensing = deps.licensing;
+  const activityLog = deps.activityLog!;
+
+  const choicePage = async (ctx: PageContext, orderId: string, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200, result: unknown = null) => {
+    const order = await deps.orders.view(ctx.auth.partnerId!, orderId);
+    const product = (await listProducts()).find((p) => p._id === order.product.id);
+    const options = (product?.downloads ?? []) as { optionTitle: string; languageCode: string; languageName: string; fileType: string }[];
+    const sel = (list: { value: string; label: string }[], v: unknown) => list.map((o) => ({ ...o, selected: o.value === v }));
+    ctx.view(
+      'licensing/downloads',
+      {
+        title: `Keys and downloads: ${order.product.name}`,
+        order,
+        hasOptions: options.length > 0,
+        versions: sel(distinct(options.map((o) => o.optionTitle)).map((v) => ({ value: v, label: v })), values.version),
+        languages: sel(
+          distinct(options.map((o) => `${o.languageCode}|${o.languageName}`)).map((s) => {
+            const [code, name] = s.split('|');
+            return { value: code, label: `${name} (${code})` };
+          }),
+          values.language,
+        ),
+        fileTypes: sel(distinct(options.map((o) => o.fileType)).map((v) => ({ value: v, label: v })), values.fileType),
+        errors,
+        result,
+      },
+      status,
+    );
+  };
+
+  return [
+    definePage({
+      method: 'get',
+      path: '/orders/:id/downloads',
+      permission: 'getKeysAndDownloads',
+      handler: (ctx) => choicePage(ctx, String(ctx.req.params.id), {}),
+    }),
+    definePage({
+      method: 'post',
+      path: '/orders/:id/downloads',
+      permission: 'getKeysAndDownloads',
+      handler: async (ctx) => {
+        const id = String(ctx.req.params.id);
+        const input = (ctx.req.body ?? {}) as Record<string, unknown>;
+        const form = validateForm<{ version: string; language: string; fileType: string }>(choiceSchema, input);
+        if (!form.ok) return choicePage(ctx, id, input, form.errors, 400);
+        try {
+          const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value, ctx.requestId);
+          return choicePage(ctx, id, input, {}, 201, result);
+        } catch (e) {
+          if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, input, errorsFromAppError(e, ['version', 'language', 'fileType']), e.status);
+          throw e;
+        }
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/activity',
+      permission: 'readActivityLog',
+      handler: async (ctx) => {
+        const form = validateForm<{ from?: string; to?: string; customer?: string; operation?: (typeof ACTIVITY_OPERATIONS)[number]; cursor?: string }>(logSchema, ctx.req.query as Record<string, unknown>);
+        const q = form.ok ? form.value : {};
+        const base = {
+          title: 'Activity log',
+          values: ctx.req.query,
+          operations: ACTIVITY_OPERATIONS.map((o) => ({ value: o, label: o.replace(/_/g, ' '), selected: o === q.operation })),
+        };
+        if (!form.ok) return ctx.view('licensing/activity', { ...base, errors: form.errors, entries: [] }, 400);
+        try {
+          const page = await activityLog.list(ctx.auth.partnerId!, { ...q, limit: 50 });
+          const params = new URLSearchParams(Object.entries(q).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);
+          ctx.view('licensing/activity', {
+            ...base,
+            entries: page.items,
+            range: { from: page.from, to: page.to },
+            csvUrl: `/app/activity.csv?${params.toString()}`,
+            nextUrl: page.nextCursor ? `/app/activity?${params.toString()}&cursor=${encodeURIComponent(page.nextCursor)}` : null,
+          });
+        } catch (e) {
+          if (e instanceof AppError && e.status === 400) return ctx.view('licensing/activity', { ...base, errors: errorsFromAppError(e, ['from', 'to', 'customer', 'operation']), entries: [] }, 400);
+          throw e;
+        }
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/activity.csv',
+      permission: 'readActivityLog',
+      handler: async (ctx) => {
+        const form = validateForm<{ from?: string; to?: string; customer?: string; operation?: (typeof ACTIVITY_OPERATIONS)[number] }>(logSchema, ctx.req.query as Record<string, unknown>);
+        if (!form.ok) throw new AppError(400, 'validation_failed', Object.values(form.errors)[0]);
+        const { from, to, body } = await activityLog.csv(ctx.auth.partnerId!, form.value);
+        ctx.res.setHeader('Content-Type', 'text/csv; charset=utf-8; header=present');
+        ctx.res.setHeader('Content-Disposition', `attachment; filename="activity-log_${from}_${to}.csv"`);
+        await pipeline(body, ctx.res);
+      },
+    }),
+  ];
+}

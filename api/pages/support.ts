@@ -1,0 +1,468 @@
+/**
+ * Support pages. Partners (admin-agent, global-admin): file a request (prefilled from an order's "Request
+ * support" link), attach files, follow it, reply, withdraw. Agents (support-agent, support-lead): the queue
+ * ordered by SLA due with its badges, filters and search, refreshed by htmx polling; a ticket with the
+ * partner's request, the order it concerns, the timeline with internal notes set apart and the actions its
+ * state allows; the SLA dashboard with server-side SVG charts; links to the Temporal Web UI.
+ */
+import { AppError } from '../../lib/errors';
+import { isTemporalUnavailable } from '../../lib/temporal';
+import { minorDigits } from '../../domain/markets';
+import { formatMinor } from '../../domain/money';
+import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, type TicketAction } from '../../domain/support';
+import { orderWorkflowId } from '../../contracts/orders';
+import { supportWorkflowId } from '../../contracts/support';
+import { SupportTicket } from '../../models';
+import { contentDisposition, createAttachmentService } from '../../services/attachments';
+import { supportMetrics } from '../../services/support-metrics';
+import { definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import type { PagesContext } from './index';
+
+const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S', description });
+const MONEY = '^[0-9]{1,12}([.][0-9]{1,3})?$';
+
+const fileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['problemType', 'impact', 'title', 'customer', 'contactName', 'contactEmail', 'idempotencyKey'],
+  properties: {
+    problemType: { type: 'string', enum: [...PROBLEM_TYPES] },
+    impact: { type: 'string', enum: [...IMPACTS] },
+    title: text(200, 'a title of up to 200 characters'),
+    customer: { type: 'string', minLength: 1, maxLength: 253, description: "the customer's tenant GUID or domain name" },
+    orderId: { type: 'string', minLength: 1, maxLength: 200 },
+    refundReason: text(2000, 'the reason for the refund'),
+    refundAmount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' },
+    currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'a currency code such as USD' },
+    contactName: text(200, 'a contact name'),
+    contactEmail: { type: 'string', format: 'email', maxLength: 254, description: 'an email address' },
+    contactPhone: { type: 'string', minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$', description: 'a phone number (digits, spaces, + ( ) . / -)' },
+    description: { type: 'string', maxLength: 20000 },
+    idempotencyKey: { type: 'string', pattern: '^[\\x21-\\x7e]{8,200}$' },
+  },
+};
+const FILE_FIELDS = Object.keys(fileSchema.properties);
+/** The API's field names (services/support.ts) to the form's. */
+const FIELD_OF: Record<string, string> = {
+  'body.refund.amount': 'refundAmount',
+  'body.refund.currency': 'currency',
+  'body.refund.reason': 'refundReason',
+  'body.refund': 'refundReason',
+  'body.contact.email': 'contactEmail',
+  'body.contact.name': 'contactName',
+  'body.contact.phone': 'contactPhone',
+  'body.subscriptionId': 'orderId',
+};
+
+const messageSchema = { type: 'object', additionalProperties: false, required: ['body'], properties: { body: text(20000, 'a message'), kind: { type: 'string', enum: ['reply', 'note'] } } };
+const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: { type: 'string', maxLength: 20000 }, reason: { type: 'string', maxLength: 2000 }, amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' } } };
+
+/** "61.5" in a currency -> minor units, without floating point. */
+export function toMinor(value: string, currency: string): number | null {
+  const digits = minorDigits(currency);
+  const m = /^([0-9]+)(?:[.]([0-9]+))?$/.exec(value.trim());
+  if (!m || (m[2] ?? '').length > digits) return null;
+  const minor = Number(m[1] + (m[2] ?? '').padEnd(digits, '0'));
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
+const ACTION_LABELS: Record<string, string> = {
+  filed: 'Filed',
+  assigned: 'Assigned',
+  replied: 'Reply from support',
+  'note-added': 'Internal note',
+  'information-requested': 'More information requested',
+  'partner-replied': 'Reply from the partner',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  escalated: 'Escalated',
+  resolved: 'Resolved',
+  closed: 'Closed',
+  withdrawn: 'Withdrawn',
+  reopened: 'Reopened',
+  'attachment-added': 'File attached',
+  'sla-warning': 'SLA at risk',
+  'sla-breached': 'SLA breached',
+  'refund-carried-out': 'Refund carried out',
+};
+
+const QUEUE_STATUS_CHOICES = [
+  { value: 'active', label: 'Being worked (new, open, pending)' },
+  ...TICKET_STATUSES.map((s) => ({ value: s, label: s })),
+  { value: 'all', label: 'All' },
+];
+
+const queueSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: QUEUE_STATUS_CHOICES.map((c) => c.value) },
+    impact: { type: 'string', enum: [...IMPACTS] },
+    assignee: { type: 'string', enum: ['me', 'none'] },
+    escalated: { type: 'string', enum: ['yes'] },
+    atRisk: { type: 'string', enum: ['yes'] },
+    text: { type: 'string', maxLength: 200 },
+    cursor: { type: 'string', maxLength: 400 },
+  },
+};
+
+/** The partner a ticket belongs to (read only once the service has let the caller see the ticket). */
+async function ticketPartner(number: string): Promise<string> {
+  const t = await SupportTicket.findById(number, { partnerId: 1 }).lean();
+  if (!t) throw new AppError(404, 'not_found', `support request ${number} was not found`);
+  return t.partnerId;
+}
+
+export function supportPages(deps: PagesContext): PageDef[] {
+  const support = deps.support!;
+  const attachments = createAttachmentService(deps.attachments!);
+  const temporalLink = (workflowId: string) =>
+    deps.temporalUiUrl ? `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.temporalNamespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}` : null;
+
+  // ------------------------------------------------------------------ filing
+  const filePage = async (ctx: PageContext, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200) => {
+    ctx.view(
+      'support/new',
+      {
+        title: 'New support request',
+        problemTypes: PROBLEM_TYPES.map((p) => ({ value: p, selected: p === values.problemType })),
+        impacts: IMPACTS.map((i) => ({ value: i, selected: i === (values.impact ?? 'moderate') })),
+        values: { ...values, idempotencyKey: values.idempotencyKey || deps.newKey() },
+        errors,
+      },
+      status,
+    );
+  };
+
+  // ------------------------------------------------------------------ a ticket
+  const ticketPage = async (ctx: PageContext, id: string, extra: Record<string, unknown> = {}, status = 200) => {
+    const ticket = await support.view(ctx.auth, id);
+    const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
+    const kind = actorKindOf(ctx.auth.role);
+    const allowed = new Set<TicketAction>(TICKET_ACTIONS.filter((a) => ACTION_TABLE[a].from.includes(ticket.status) && ACTION_TABLE[a].by.includes(kind)));
+    if (!isRefundType(ticket.problemType)) allowed.delete('approve');
+    if (!may(ctx.auth.role, ctx.auth.partnerId, 'withdrawSupportRequests')) allowed.delete('withdraw');
+    // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
+    const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
+    const files = await attachments.list(ctx.auth, id);
+    const timeline = ticket.timeline.map((e: (typeof ticket.timeline)[number]) => ({ ...e, label: ACTION_LABELS[e.type] ?? e.type.replace(/-/g, ' '), internal: !e.public }));
+    ctx.view(
+      'support/show',
+      {
+        title: `${ticket.number}: ${ticket.title}`,
+        ticket,
+        agent,
+        order,
+        publicTimeline: timeline.filter((e: { internal: boolean }) => !e.internal),
+        internalNotes: timeline.filter((e: { internal: boolean }) => e.internal),
+        timeline,
+        files: files.map((f) => ({ ...f, href: `/app/support/${encodeURIComponent(ticket.number)}/attachments/${f.id}` })),
+        acceptsFiles: ticket.status !== 'closed',
+        maxFileMb: Math.round(attachments.limits.maxBytes / 1024 / 1024),
+        actions: Object.fromEntries([...allowed].map((a) => [a, true])),
+        requested: ticket.refund ? formatMinor(ticket.refund.amount, minorDigits(ticket.refund.currency)) : null,
+        workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
+        orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
+        filed: ctx.req.query.filed === '1',
+        done: typeof ctx.req.query.done === 'string' ? ctx.req.query.done : null,
+        ...extra,
+      },
+      status,
+    );
+  };
+
+  /** Runs a ticket command; a refusal comes back on the ticket page next to the form it came from. */
+  const command = async (ctx: PageContext, id: string, form: string, run: () => Promise<unknown>, done: string) => {
+    try {
+      await run();
+    } catch (e) {
+      if (isTemporalUnavailable(e)) return ticketPage(ctx, id, { formErrors: { [form]: unavailable(e).message } }, 503);
+      if (e instanceof AppError && e.status !== 404 && e.status < 500) return ticketPage(ctx, id, { formErrors: { [form]: e.message } }, e.status);
+      throw e;
+    }
+    ctx.redirect(`/app/support/${encodeURIComponent(id)}?done=${done}`);
+  };
+
+  const actionPage = (action: 'request-information' | 'approve' | 'reject' | 'escalate' | 'resolve' | 'close' | 'withdraw', permission: 'workSupportRequests' | 'withdrawSupportRequests') =>
+    definePage({
+      method: 'post',
+      path: `/support/:id/${action}`,
+      permission,
+      handler: async (ctx) => {
+        const id = String(ctx.req.params.id);
+        const form = validateForm<{ body?: string; reason?: string; amount?: string }>(optionalMessage, (ctx.req.body ?? {}) as Record<string, unknown>);
+        if (!form.ok) return ticketPage(ctx, id, { formErrors: { [action]: Object.values(form.errors)[0] } }, 400);
+        const v = form.value;
+        if (action === 'request-information' && !v.body) return ticketPage(ctx, id, { formErrors: { [action]: 'Write what information you need.' } }, 400);
+        if (action === 'reject' && !v.reason) return ticketPage(ctx, id, { formErrors: { [action]: 'Give the reason for the rejection.' } }, 400);
+        let amount: number | undefined;
+        if (action === 'approve' && v.amount) {
+          const t = await support.view(ctx.auth, id);
+          const m = t.refund ? toMinor(v.amount, t.refund.currency) : null;
+          if (m === null || m < 1) return ticketPage(ctx, id, { formErrors: { approve: 'Enter an amount such as 61.00.' } }, 400);
+          amount = m;
+        }
+        return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }), action);
+      },
+    });
+
+  return [
+    definePage({
+      method: 'get',
+      path: '/support',
+      permission: 'readSupportRequests',
+      handler: async (ctx) => {
+        if (may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests')) return ctx.redirect('/app/queue');
+        const { items } = await support.list(ctx.auth, { limit: 100 });
+        ctx.view('support/list', { title: 'Support requests', tickets: items });
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/support/new',
+      permission: 'fileSupportRequests',
+      handler: async (ctx) => {
+        const orderId = typeof ctx.req.query.orderId === 'string' ? ctx.req.query.orderId.slice(0, 200) : '';
+        const values: Record<string, unknown> = { contactName: ctx.auth.user.name, contactEmail: ctx.auth.user.email, problemType: PROBLEM_TYPES[1] };
+        if (orderId) {
+          // prefilled from the order: another partner's order is a 404, as reading it is
+          const order = await deps.orders.view(ctx.auth.partnerId!, orderId);
+          Object.assign(values, {
+            problemType: PROBLEM_TYPES[0],
+            customer: order.customer.tenantId,
+            customerName: order.customer.name,
+            orderId: order.id,
+            title: `Refund: ${order.product.name} for ${order.customer.name}`,
+            refundAmount: formatMinor(order.pricing.total, minorDigits(order.pricing.currency)),
+            currency: order.pricing.currency,
+          });
+        }
+        await filePage(ctx, values);
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/support',
+      permission: 'fileSupportRequests',
+      handler: async (ctx) => {
+        const input = (ctx.req.body ?? {}) as Record<string, unknown>;
+        const form = validateForm<Record<string, string>>(fileSchema, input);
+        if (!form.ok) return filePage(ctx, input, form.errors, 400);
+        const v = form.value;
+        const refund = isRefundType(v.problemType);
+        const errors: FieldErrors = {};
+        if (refund && !v.orderId) errors.orderId = 'A refund request names the order.';
+        if (refund && !v.refundReason) errors.refundReason = 'Give the reason for the refund.';
+        if (refund && !v.refundAmount) errors.refundAmount = 'Enter the amount requested.';
+        if (refund && !v.currency) errors.currency = 'Enter the currency of the order.';
+        const amount = refund && v.refundAmount && v.currency ? toMinor(v.refundAmount, v.currency) : null;
+        if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = 'Enter an amount such as 61.00.';
+        if (Object.keys(errors).length) return filePage(ctx, input, errors, 400);
+        try {
+          const { ticket } = await support.file(
+            ctx.auth,
+            {
+              problemType: v.problemType,
+              impact: v.impact as (typeof IMPACTS)[number],
+              title: v.title,
+              customer: v.customer,
+              ...(v.orderId ? { orderId: v.orderId } : {}),
+              ...(refund ? { refund: { reason: v.refundReason, amount: amount!, currency: v.currency } } : {}),
+              contact: { name: v.contactName, email: v.contactEmail, ...(v.contactPhone ? { phone: v.contactPhone } : {}) },
+              ...(v.description ? { description: v.description } : {}),
+            },
+            v.idempotencyKey,
+            ctx.requestId,
+          );
+          ctx.redirect(`/app/support/${encodeURIComponent(ticket.number)}?filed=1`);
+        } catch (e) {
+          if (isTemporalUnavailable(e)) return filePage(ctx, input, { _form: `${unavailable(e).message} Press Submit again.` }, 503);
+          if (e instanceof AppError && e.status < 500 && e.status !== 404) {
+            const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: e.message } : errorsFromAppError(e, FILE_FIELDS);
+            return filePage(ctx, input, mapped, e.status);
+          }
+          throw e;
+        }
+      },
+    }),
+    definePage({ method: 'get', path: '/support/:id', permission: 'readSupportRequests', handler: (ctx) => ticketPage(ctx, String(ctx.req.params.id)) }),
+    definePage({
+      method: 'post',
+      path: '/support/:id/replies',
+      permission: 'readSupportRequests',
+      handler: async (ctx) => {
+        const id = String(ctx.req.params.id);
+        const form = validateForm<{ body: string; kind?: 'reply' | 'note' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
+        if (!form.ok) return ticketPage(ctx, id, { formErrors: { reply: 'Write a message first.' } }, 400);
+        const internal = form.value.kind === 'note';
+        return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal), internal ? 'note' : 'reply');
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/support/:id/assign',
+      permission: 'workSupportRequests',
+      handler: async (ctx) => {
+        const id = String(ctx.req.params.id);
+        return command(ctx, id, 'assign', () => support.assign(ctx.auth, id, undefined, undefined), 'assign');
+      },
+    }),
+    actionPage('request-information', 'workSupportRequests'),
+    actionPage('approve', 'workSupportRequests'),
+    actionPage('reject', 'workSupportRequests'),
+    actionPage('escalate', 'workSupportRequests'),
+    actionPage('resolve', 'workSupportRequests'),
+    actionPage('close', 'workSupportRequests'),
+    actionPage('withdraw', 'withdrawSupportRequests'),
+    definePage({
+      method: 'post',
+      path: '/support/:id/attachments',
+      permission: 'readSupportRequests',
+      csrfInQuery: true,
+      handler: async (ctx) => {
+        const id = String(ctx.req.params.id);
+        try {
+          await attachments.upload(ctx.auth, id, ctx.req, ctx.requestId);
+        } catch (e) {
+          if (e instanceof AppError && e.status !== 404 && e.status < 500) {
+            ctx.req.resume();
+            return ticketPage(ctx, id, { formErrors: { attach: e.message } }, e.status);
+          }
+          throw e;
+        }
+        ctx.redirect(`/app/support/${encodeURIComponent(id)}?done=attached`);
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/support/:id/attachments/:n',
+      permission: 'readSupportRequests',
+      handler: async (ctx) => {
+        const n = Number(ctx.req.params.n);
+        if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError(404, 'not_found', 'no such attachment');
+        const { attachment, stream } = await attachments.open(ctx.auth, String(ctx.req.params.id), n);
+        ctx.res.setHeader('Content-Type', attachment.contentType);
+        ctx.res.setHeader('Content-Length', String(attachment.size));
+        ctx.res.setHeader('Content-Disposition', contentDisposition(attachment.downloadName));
+        ctx.res.setHeader('X-Content-Type-Options', 'nosniff');
+        await new Promise<void>((resolve, reject) => {
+          stream.on('error', reject);
+          ctx.res.on('finish', resolve);
+          ctx.res.on('close', resolve);
+          stream.pipe(ctx.res);
+        });
+      },
+    }),
+
+    // ---------------------------------------------------------------- the agents' queue
+    definePage({
+      method: 'get',
+      path: '/queue',
+      permission: 'workSupportRequests',
+      handler: async (ctx) => {
+        const form = validateForm<Record<string, string>>(queueSchema, ctx.req.query as Record<string, unknown>);
+        const f = form.ok ? form.value : {};
+        const status = f.status ?? 'active';
+        const { items, nextCursor } = await support.list(ctx.auth, {
+          status: status === 'all' ? undefined : status === 'active' ? 'new,open,pending' : status,
+          impact: f.impact,
+          assignee: f.assignee,
+          escalated: f.escalated === 'yes' ? true : undefined,
+          atRisk: f.atRisk === 'yes' ? true : undefined,
+          text: f.text,
+          cursor: f.cursor,
+          limit: 25,
+        });
+        const params = new URLSearchParams(Object.entries(f).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);
+        const data = {
+          title: 'Support queue',
+          tickets: items,
+          filters: { ...f, status },
+          statuses: QUEUE_STATUS_CHOICES.map((c) => ({ ...c, selected: c.value === status })),
+          impacts: IMPACTS.map((i) => ({ value: i, selected: i === f.impact })),
+          pollUrl: `/app/queue?${params.toString()}${f.cursor ? `&cursor=${encodeURIComponent(f.cursor)}` : ''}`,
+          nextUrl: nextCursor ? `/app/queue?${params.toString()}&cursor=${encodeURIComponent(nextCursor)}` : null,
+          refreshedAt: new Date(),
+          errors: form.ok ? {} : form.errors,
+        };
+        if (ctx.isHtmx && ctx.req.header('hx-target') === 'queue-results') ctx.fragment('support/_queue', data);
+        else ctx.view('support/queue', data, form.ok ? 200 : 400);
+      },
+    }),
+    definePage({
+      method: 'get',
+      path: '/sla',
+      permission: 'workSupportRequests',
+      handler: async (ctx) => {
+        const now = deps.now?.() ?? new Date();
+        const day = (d: Date) => d.toISOString().slice(0, 10);
+        const to = typeof ctx.req.query.to === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(ctx.req.query.to) ? ctx.req.query.to : day(now);
+        const weeks = 8;
+        const end = new Date(`${to}T00:00:00Z`);
+        const from = day(new Date(end.getTime() - (weeks * 7 - 1) * 86_400_000));
+        const total = await supportMetrics(from, to);
+        const series = [];
+        for (let w = weeks - 1; w >= 0; w--) {
+          const wEnd = new Date(end.getTime() - w * 7 * 86_400_000);
+          const wStart = new Date(wEnd.getTime() - 6 * 86_400_000);
+          const m = await supportMetrics(day(wStart), day(wEnd));
+          series.push({ label: day(wStart).slice(5), first: m.total.firstResponse.withinTargetShare, resolution: m.total.resolution.withinTargetShare, firstText: pct(m.total.firstResponse.withinTargetShare), resolutionText: pct(m.total.resolution.withinTargetShare), tickets: m.total.tickets });
+        }
+        ctx.view('support/sla', {
+          title: 'SLA dashboard',
+          from,
+          to,
+          metrics: total,
+          firstShare: pct(total.total.firstResponse.withinTargetShare),
+          resolutionShare: pct(total.total.resolution.withinTargetShare),
+          impactChart: barChart(
+            IMPACTS.map((i) => ({ label: i, a: total.byImpact[i].firstResponse.withinTargetShare, b: total.byImpact[i].resolution.withinTargetShare })),
+          ),
+          agentChart: barChart(total.byAgent.map((g) => ({ label: g.agent?.name ?? 'unassigned', a: g.firstResponse.withinTargetShare, b: g.resolution.withinTargetShare }))),
+          trendChart: lineChart(series),
+          byImpact: IMPACTS.map((i) => ({ impact: i, ...total.byImpact[i] })),
+          byAgent: total.byAgent,
+          series,
+        });
+      },
+    }),
+  ];
+}
+
+const pct = (share: number | null) => (share === null ? 'n/a' : `${Math.round(share * 1000) / 10}%`);
+
+/** Paired horizontal bars (first response, resolution), as numbers an SVG template draws. */
+export function barChart(rows: { label: string; a: number | null; b: number | null }[]) {
+  const width = 360;
+  const rowHeight = 44;
+  return {
+    width: width + 160,
+    height: Math.max(1, rows.length) * rowHeight + 30,
+    rows: rows.map((r, i) => ({
+      label: r.label,
+      y: i * rowHeight + 24,
+      labelY: i * rowHeight + 38,
+      a: { w: Math.round((r.a ?? 0) * width), pct: pct(r.a), textX: 150 + Math.round((r.a ?? 0) * width) + 6, y: i * rowHeight + 24, textY: i * rowHeight + 35 },
+      b: { w: Math.round((r.b ?? 0) * width), pct: pct(r.b), textX: 150 + Math.round((r.b ?? 0) * width) + 6, y: i * rowHeight + 40, textY: i * rowHeight + 51 },
+    })),
+  };
+}
+
+/** Two lines (share within target per week) as SVG polyline points. */
+export function lineChart(series: { label: string; first: number | null; resolution: number | null }[]) {
+  const width = 480;
+  const height = 200;
+  const left = 40;
+  const step = series.length > 1 ? (width - left - 20) / (series.length - 1) : 0;
+  const pt = (v: number | null, i: number) => (v === null ? null : `${Math.round(left + i * step)},${Math.round(height - 30 - v * (height - 60))}`);
+  const line = (key: 'first' | 'resolution') => series.map((s, i) => pt(s[key], i)).filter(Boolean).join(' ');
+  return {
+    width,
+    height,
+    first: line('first'),
+    resolution: line('resolution'),
+    ticks: series.map((s, i) => ({ x: Math.round(left + i * step), label: s.label })),
+    grid: [0, 0.5, 1].map((v) => ({ y: Math.round(height - 30 - v * (height - 60)), label: `${v * 100}%` })),
+    baseY: height - 30,
+  };
+}

@@ -1,0 +1,196 @@
+/**
+ * The support pages in a real browser: the Windows 7 ESU refund journey from the order page to the credit on
+ * the invoice, across a partner and a support agent; the queue and the ticket pass axe; a user of another
+ * partner cannot open the ticket (404), a sales agent may not file (403), a partner may not open the queue (403).
+ */
+import { expect } from 'chai';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Page } from 'playwright-core';
+import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+import { closeBrowser, newSession, screenshotsOnFailure, type BrowserSession } from './support/browser';
+
+async function expectAccessible(page: Page): Promise<void> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const summary = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(summary, `axe violations on ${page.url()}`).to.deep.equal([]);
+}
+
+async function signIn(app: TestApp, page: Page, email: string): Promise<void> {
+  const asked = Date.now();
+  await page.goto('/app/sign-in');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  const mail = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= asked - 1000);
+  const link = mail.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=[A-Za-z0-9_-]+/)![0];
+  await page.goto(link);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/app(\/.*)?$/);
+}
+
+/** Presses a button until the page no longer says the workflow service was too slow (a 503 keeps the form). */
+async function press(page: Page, name: string | RegExp, until: string | RegExp): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await page.getByRole('button', { name, exact: typeof name === 'string' }).click();
+    const done = page.getByText(until).first();
+    const retry = page.getByText(/did not answer in time/).first();
+    await done.or(retry).waitFor({ timeout: 60_000 });
+    if (await done.isVisible()) return;
+    if (attempt >= 4) throw new Error(`"${String(name)}" did not go through after 4 attempts`);
+  }
+}
+
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
+
+describe('pages: support requests in a real browser', function () {
+  this.timeout(300_000);
+  let app: TestApp;
+  let partner: BrowserSession;
+  let agent: BrowserSession;
+  screenshotsOnFailure();
+
+  before(async () => {
+    app = await getTestApp();
+    partner = await newSession({ baseURL: app.baseUrl });
+    agent = await newSession({ baseURL: app.baseUrl });
+    await signIn(app, partner.page, `admin-agent@${app.partnerId}.example`);
+    await signIn(app, agent.page, 'support-agent@support.example');
+  });
+  after(async () => {
+    await partner?.context.close();
+    await agent?.context.close();
+    await closeBrowser();
+  });
+
+  it('when a partner files an ESU refund, and an agent asks for information, gets the reply and approves, then the partner sees the order cancelled and the credit', async () => {
+    const c = await app.newCustomer('US');
+    const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
+    const p = partner.page;
+
+    // the order page says why it cannot be cancelled here and links to a prefilled support request
+    await p.goto(`/app/orders/${order.id}`);
+    expect(await p.locator('main').textContent()).to.include('only be cancelled through a customer support request');
+    await p.getByRole('link', { name: 'Request support' }).click();
+    expect(await p.getByLabel('Order ID').inputValue()).to.equal(order.id);
+    expect(await p.getByLabel('Problem type').inputValue()).to.equal('CSP Purchase/Refund on behalf of customers');
+    expect(await p.getByLabel('Currency').inputValue()).to.equal('USD');
+    await expectAccessible(p);
+    // the reason is required for a refund: the error is next to it
+    await p.getByRole('button', { name: 'Submit the request' }).click();
+    expect(await p.locator('#refundReason-error').textContent()).to.include('reason');
+    const reason = uniq('Customer bought ESU by mistake');
+    await p.getByLabel('Reason for the refund').fill(reason);
+    await press(p, 'Submit the request', 'Request filed.');
+    const number = new URL(p.url()).pathname.split('/').pop()!;
+    expect(number).to.match(/^SR-/);
+
+    // attach a PDF (its type decided from its content)
+    await p.getByLabel(/Attach a file/).setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: PDF });
+    await p.getByRole('button', { name: 'Attach', exact: true }).click();
+    await p.getByText('Done: attached.').waitFor();
+    await p.getByRole('link', { name: 'invoice.pdf' }).waitFor();
+    await expectAccessible(p);
+
+    // the agent: the queue (polled by htmx), the ticket, assign, ask for information
+    const a = agent.page;
+    // text search finds it, another text does not
+    await a.goto(`/app/queue?text=${encodeURIComponent(order.id)}`);
+    await a.getByRole('link', { name: number }).waitFor();
+    await expectAccessible(a);
+    await a.goto(`/app/queue?text=${uniq('nothing-like-it')}`);
+    expect(await a.getByRole('link', { name: number }).count()).to.equal(0);
+    await a.goto('/app/queue');
+    await a.getByRole('link', { name: number }).click();
+    expect(await a.locator('main').textContent()).to.include(reason).and.include('invoice.pdf').and.include(order.id);
+    // the agent downloads the attachment as a file
+    const [file] = await Promise.all([a.waitForEvent('download'), a.getByRole('link', { name: 'invoice.pdf' }).click()]);
+    expect(file.suggestedFilename()).to.equal('invoice.pdf');
+    await expectAccessible(a);
+    await press(a, 'Assign to me', 'Done: assign.');
+    await a.getByLabel('Reply or internal note').fill('Internal: checking the ESU licence usage');
+    await press(a, 'Add internal note', 'Done: note.');
+    await a.getByLabel('Information needed from the partner').fill('Please confirm the devices were never enrolled.');
+    await press(a, 'Request information', 'Done: request-information.');
+    expect(await a.locator('main').textContent()).to.include('pending');
+
+    // the partner sees the question, not the internal note, and replies
+    await p.goto(`/app/support/${number}`);
+    const seen = await p.locator('main').textContent();
+    expect(seen).to.include('Please confirm the devices were never enrolled.');
+    expect(seen).to.not.include('Internal: checking');
+    await p.getByLabel('Your reply').fill('Confirmed: never enrolled.');
+    await press(p, 'Send reply', 'Done: reply.');
+
+    // the agent approves the amount requested
+    await a.goto(`/app/support/${number}`);
+    expect(await a.locator('main').textContent()).to.include('Confirmed: never enrolled.');
+    await press(a, 'Approve the refund', 'Done: approve.');
+    expect(await a.locator('main').textContent()).to.include('approved');
+
+    // the partner: the order cancelled, the credit on the invoice
+    await p.goto(`/app/orders/${order.id}`);
+    expect(await p.locator('main').textContent()).to.include('cancelled');
+    await p.getByRole('link', { name: 'Invoices' }).click();
+    expect(await p.getByRole('table', { name: /Credits in/ }).textContent()).to.include(order.id);
+
+    // the SLA dashboard, with its server-side SVG charts
+    await a.goto('/app/sla');
+    await a.getByRole('img', { name: /Share within target by impact/ }).waitFor();
+    await expectAccessible(a);
+  });
+
+  it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {
+    const a = agent.page;
+    await a.goto('/app/queue?impact=critical');
+    let reloaded = false;
+    a.on('framenavigated', (f) => {
+      if (f === a.mainFrame()) reloaded = true;
+    });
+    const c = await app.newCustomer('US');
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: { problemType: 'General question or problem', impact: 'critical', title: uniq('Portal down'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
+    });
+    expect(filed.status).to.equal(201);
+    await a.getByRole('link', { name: filed.body.number }).waitFor({ timeout: 30_000 });
+    expect(reloaded, 'the page was not reloaded').to.equal(false);
+    const row = a.getByRole('row', { name: new RegExp(filed.body.number) });
+    expect(await row.textContent()).to.include('critical').and.include('nobody');
+  });
+
+  it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {
+    const c = await app.newCustomer('US');
+    const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: {
+        problemType: 'CSP Purchase/Refund on behalf of customers',
+        impact: 'moderate',
+        title: 'Refund please',
+        customer: c.tenantId,
+        orderId: order.id,
+        refund: { reason: 'mistake', amount: order.pricing.total, currency: order.pricing.currency },
+        contact: { name: 'Pat', email: 'pat@example.com' },
+      },
+    });
+    expect(filed.status).to.equal(201);
+    const number = filed.body.number;
+    const other = await newSession({ baseURL: app.baseUrl });
+    try {
+      await signIn(app, other.page, `admin-agent@${app.otherPartnerId}.example`);
+      expect((await other.page.goto(`/app/support/${number}`))!.status()).to.equal(404);
+      expect((await other.page.goto(`/app/support/${number}/attachments/1`))!.status()).to.equal(404);
+      expect((await other.page.goto(`/app/support/new?orderId=${order.id}`))!.status()).to.equal(404);
+      expect((await other.page.goto('/app/queue'))!.status()).to.equal(403);
+    } finally {
+      await other.context.close();
+    }
+    const sales = await newSession({ baseURL: app.baseUrl });
+    try {
+      await signIn(app, sales.page, `sales-agent@${app.partnerId}.example`);
+      expect((await sales.page.goto('/app/support/new'))!.status()).to.equal(403);
+    } finally {
+      await sales.context.close();
+    }
+  });
+});
