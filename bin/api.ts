@@ -28,7 +28,7 @@ async function main() {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     reminderDaysBeforeClose: config.CANCELLATION_REMINDER_DAYS,
     publicBaseUrl: config.PUBLIC_BASE_URL,
-    temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
+    temporalUiUrl: config.TEMPORAL_UI_URL || undefined,
     temporalNamespace: config.TEMPORAL_NAMESPACE,
     support,
     attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET },

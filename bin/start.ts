@@ -298,6 +298,8 @@ async function main(): Promise<void> {
     register({ name: 'Temporal', stop: t.stop }, { name: 'temporal', pid: t.process.pid, match: 'temporal', group: true });
     watch(t.process);
     temporalUiUrl = t.uiUrl;
+    // the pages link an order or a ticket to its workflow in this UI, unless another one is configured
+    if (!env.TEMPORAL_UI_URL && t.uiUrl) env.TEMPORAL_UI_URL = t.uiUrl;
   }
   if (shuttingDown) return;
 

@@ -22,6 +22,7 @@ export const configSchema = {
     SMTP_URL: { type: 'string', pattern: '^smtps?://', default: 'smtp://127.0.0.1:1025', description: 'SMTP server URL (smtp://user:pass@host:port)' },
     MAIL_FROM: { type: 'string', minLength: 3, default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email' },
     CANCELLATION_REMINDER_DAYS: { type: 'integer', minimum: 0, maximum: 59, default: 7, description: 'days before a cancellation window closes that the partner is reminded' },
+    TEMPORAL_UI_URL: { type: 'string', pattern: '^(https?://\\S+)?$', default: '', description: 'the Temporal Web UI (http(s)://...), linked from the pages to an order\'s or ticket\'s workflow; empty: no links' },
     INVOICE_CLOSE_CRON: { type: 'string', pattern: '^\\S+( \\S+){4}$', default: '5 0 1 * *', description: 'cron (UTC) of the monthly invoice close' },
     SUPPORT_POLICY_FILE: { type: 'string', default: '', description: 'path of a JSON SLA policy file for support requests (empty: the built-in policy)' },
     SUPPORT_APPROVAL_LIMIT: { type: 'integer', minimum: 0, default: 50000, description: 'refund approvals above this amount (minor units) need a support lead' },
