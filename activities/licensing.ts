@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import { ActivationKey, DownloadLink, appendActivity, type OrderDoc } from '../models';
 import type { OrderActor, RequestOrigin } from '../domain/orders';
+import { activitySubject } from '../domain/licensing';
 
 const KEY_ALPHABET = 'BCDFGHJKMPQRTVWXY2346789';
 /** A product key in the familiar 5x5 format. */
@@ -18,14 +19,7 @@ export function generateActivationKey(): string {
 
 type OrderFacts = Pick<OrderDoc, '_id' | 'partnerId' | 'customerId' | 'customer' | 'product'>;
 
-const about = (order: OrderFacts) => ({
-  partnerId: order.partnerId,
-  customerId: order.customerId,
-  customerName: order.customer.name,
-  orderId: order._id,
-  productId: order.product.id,
-  productName: order.product.name,
-});
+const about = activitySubject;
 
 const userActor = (by: OrderActor) => ({ kind: 'user' as const, userId: by.userId, name: by.name, role: by.role });
 

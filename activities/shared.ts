@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from '../lib/logger';
 import type { Mailer, Renderer } from '../lib/mailer';
-import { isDuplicateKey } from '../lib/errors';
+import { insertOnce } from '../lib/errors';
 import { EmailRecord } from '../models';
 
 export interface ActivityDeps {
@@ -17,16 +17,7 @@ export interface ActivityDeps {
   publicBaseUrl: string;
 }
 
-/** Inserts a fact once: false when its natural key is already there. */
-export async function insertOnce<T>(create: () => Promise<T>): Promise<boolean> {
-  try {
-    await create();
-    return true;
-  } catch (e) {
-    if (isDuplicateKey(e)) return false;
-    throw e;
-  }
-}
+export { insertOnce };
 
 export type SendOnce = (key: string, template: string, to: string[], data: Record<string, unknown>, log?: Logger) => Promise<{ messageId: string; sent: boolean }>;
 

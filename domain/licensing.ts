@@ -151,3 +151,15 @@ export const ACTIVITY_RESOURCES = ['order', 'software_key', 'software_download_l
 export type ActivityResource = (typeof ACTIVITY_RESOURCES)[number];
 export type ActivityStatus = 'succeeded' | 'failed';
 export type ActorKind = 'user' | 'link-holder' | 'system';
+
+/** What an activity-log entry says about the order it concerns (its customer and product, by id and name). */
+export function activitySubject(order: { _id: string; partnerId: string; customerId: string; customer: { name: string }; product: { id: string; name: string } }) {
+  return {
+    partnerId: order.partnerId,
+    customerId: order.customerId,
+    customerName: order.customer.name,
+    orderId: order._id,
+    productId: order.product.id,
+    productName: order.product.name,
+  };
+}

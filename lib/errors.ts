@@ -21,3 +21,14 @@ export const notFound = (what: string, id: string) => new AppError(404, 'not_fou
 export function isDuplicateKey(e: unknown): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 11000;
 }
+
+/** Inserts a fact once: false when its natural key is already there. */
+export async function insertOnce(create: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await create();
+    return true;
+  } catch (e) {
+    if (isDuplicateKey(e)) return false;
+    throw e;
+  }
+}

@@ -12,7 +12,7 @@
  */
 import { Schema, model } from 'mongoose';
 import type { ActivityOperation, ActivityResource, ActivityStatus, ActorKind } from '../domain/licensing';
-import { isDuplicateKey } from '../lib/errors';
+import { insertOnce } from '../lib/errors';
 
 export interface ActivityEntryDoc {
   /** the natural key of the fact, e.g. `order:<id>:placed`, `download:<link>:<n>` */
@@ -84,16 +84,6 @@ export const ActivityDay = model<ActivityDayDoc>(
   new Schema<ActivityDayDoc>({ _id: String, partnerId: { type: String, required: true, index: true }, day: { type: String, required: true } }, { versionKey: false }),
   'activitydays',
 );
-
-async function insertOnce(create: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await create();
-    return true;
-  } catch (e) {
-    if (isDuplicateKey(e)) return false;
-    throw e;
-  }
-}
 
 /** Days known to be recorded, so that most entries cost one insert (bounded; forgetting one costs an E11000). */
 const knownDays = new Set<string>();

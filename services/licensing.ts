@@ -15,7 +15,7 @@ import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
 import type { DownloadOption } from '../domain/catalog';
-import { LINK_MAX_DOWNLOADS, LINK_REFUSALS, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
 import type { AuthContext } from './context';
 import { resolveCustomer } from './customers';
@@ -61,14 +61,7 @@ export function createLicensingService(deps: LicensingDeps) {
   const random = deps.random ?? Math.random;
   const base = (deps.publicBaseUrl ?? '').replace(/\/+$/, '');
 
-  const about = (order: OrderDoc) => ({
-    partnerId: order.partnerId,
-    customerId: order.customerId,
-    customerName: order.customer.name,
-    orderId: order._id,
-    productId: order.product.id,
-    productName: order.product.name,
-  });
+  const about = activitySubject;
   const userEntry = (auth: AuthContext) => ({
     userPrincipalName: auth.user.email,
     actor: { kind: 'user' as const, userId: auth.user._id, name: auth.user.name, role: auth.role },
