@@ -35,10 +35,10 @@ export async function revokeOrderAccess(order: OrderFacts, when: Date): Promise<
   return { keys, links };
 }
 
-/** The log entry of a revocation, once per order (an order is cancelled or reaches its term's end, not both). */
+/** The log entry of a revocation, once per order and cause (a subscription past its term's end may still be refunded through support). */
 export async function logRevocation(order: OrderFacts, when: Date, counts: { keys: number; links: number }, cause: { reason: 'cancelled' | 'term-ended'; by: OrderActor | null; requestId: string | null; origin: RequestOrigin | null }): Promise<void> {
   await appendActivity({
-    _id: `order:${order._id}:revoked`,
+    _id: `order:${order._id}:revoked:${cause.reason}`,
     ...about(order),
     operationDate: when,
     operationType: 'revoke_software_keys_and_links',

@@ -234,7 +234,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       if (order.status === 'active') await Order.updateOne({ _id: orderId }, { $set: { status: 'expired', expiredAt: when } });
       // an expired subscription's keys and links no longer work
       const revoked = await revokeOrderAccess(order, when);
-      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, revoked);
+      await addEvent(order, 'term-revoked', 'keys-and-links-revoked', when, revoked);
       await logRevocation(order, when, revoked, { reason: 'term-ended', by: null, requestId: null, origin: null });
       await addEvent(order, 'term-ended', 'term-ended', when);
       orderLog(order).info({ at }, 'term ended');

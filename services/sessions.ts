@@ -12,7 +12,7 @@ import { AppError, isDuplicateKey } from '../lib/errors';
 import type { Mailer, Renderer } from '../lib/mailer';
 import type { Logger } from '../lib/logger';
 import { Partner, Session, SessionEnd, SignInClaim, SignInLink, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
-import { createToken, hashToken, listTokens, revokeOwnToken } from './users';
+import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
 export const SIGN_IN_LINK_MINUTES = 15;
@@ -41,11 +41,7 @@ export interface ActiveSession {
 
 const secret = () => crypto.randomBytes(32).toString('base64url');
 
-/** A user that may no longer sign in (set by whoever disables users; absent means enabled). */
-export function isDisabled(user: UserDoc): boolean {
-  const u = user as UserDoc & { disabled?: boolean; disabledAt?: Date | null; status?: string };
-  return u.disabled === true || Boolean(u.disabledAt) || u.status === 'disabled';
-}
+export { isDisabled };
 
 /** A path inside the pages to return to after signing in; anything else is dropped. */
 export function safeNext(next: unknown): string | null {

@@ -207,6 +207,16 @@ export function createSupportService(deps: SupportServiceDeps) {
     throw new Error('could not draw a free ticket number');
   }
 
+  async function ticketWorkflowExists(number: string): Promise<boolean> {
+    try {
+      await client.workflow.getHandle(supportWorkflowId(number)).describe();
+      return true;
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) return false;
+      throw e;
+    }
+  }
+
   /** One open refund ticket per order: the claim `_id` = order id, inserted once. */
   async function claimOrder(orderId: string, number: string, partnerId: string): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -219,8 +229,10 @@ export function createSupportService(deps: SupportServiceDeps) {
       const claim = await SupportOrderClaim.findById(orderId).lean();
       if (!claim) continue;
       if (claim.ticketId === number) return;
-      // a claim whose filing died before its ticket was recorded is released after a while
-      const stale = !(await SupportTicket.exists({ _id: claim.ticketId })) && Date.now() - new Date(claim.createdAt).getTime() > 120_000;
+      // a claim whose filing died before its ticket's workflow started is released after a while; a ticket
+      // whose workflow exists (if only waiting for a worker) keeps its claim: its workflow releases it
+      const stale =
+        !(await SupportTicket.exists({ _id: claim.ticketId })) && Date.now() - new Date(claim.createdAt).getTime() > 120_000 && !(await ticketWorkflowExists(claim.ticketId));
       if (stale) {
         await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: claim.ticketId });
         continue;

@@ -206,11 +206,18 @@ interface CachedAuth {
   lastUsedAt: number;
 }
 
+/** A user that may no longer sign in or use an API token (set by whoever disables users; absent means enabled). */
+export function isDisabled(user: UserDoc): boolean {
+  const u = user as UserDoc & { disabled?: boolean; disabledAt?: Date | null; status?: string };
+  return u.disabled === true || Boolean(u.disabledAt) || u.status === 'disabled';
+}
+
 async function loadAuth(hash: string): Promise<CachedAuth | undefined> {
   const [token, revoked] = await Promise.all([ApiToken.findById(hash).lean(), ApiTokenRevocation.exists({ _id: hash })]);
   if (!token || revoked) return undefined;
   const user = await User.findById(token.userId).lean();
-  if (!user) return undefined;
+  // a disabled user's tokens stop working with the cache's lifetime, like a revocation made elsewhere
+  if (!user || isDisabled(user)) return undefined;
   return { user, hash, tokenId: tokenId(hash), expiresAt: token.expiresAt ? token.expiresAt.getTime() : null, lastUsedAt: token.lastUsedAt ? token.lastUsedAt.getTime() : 0 };
 }
 

@@ -130,6 +130,15 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       expect(list.find((t: { label: string }) => t.label === 'short')).to.include({ status: 'expired' });
     });
 
+    it('when a user is disabled, then a token of theirs not yet in the cache is refused (401)', async () => {
+      const { user } = await newUser();
+      const secret = await issueToken(user._id, 'before-disable');
+      // disabled by whoever manages users (a field of the user document); nothing has used this token yet
+      await User.collection.updateOne({ _id: user._id as never }, { $set: { disabled: true } });
+      const res = await app.api('GET', '/tokens', { token: secret });
+      expect(res.status).to.equal(401);
+    });
+
     it('when a token is used, then lastUsedAt is recorded, and not rewritten on every request', async () => {
       const { token } = await newUser();
       const hash = hashToken(token);

@@ -84,7 +84,7 @@ describe('licensing: revocation when a subscription term ends (time-skipping tes
     const list = await createLicensingService({ files: createStandInFiles() }).listSoftware(auth, customer.id, uniq('req'));
     expect(list[0]).to.include({ orderId: terms.orderId, status: 'expired', activationKey: null, downloads: null });
 
-    const revoked = (await ActivityEntry.findById(`order:${terms.orderId}:revoked`).lean())!;
+    const revoked = (await ActivityEntry.findById(`order:${terms.orderId}:revoked:term-ended`).lean())!;
     expect(revoked).to.include({ operationType: 'revoke_software_keys_and_links', reason: 'term-ended', userPrincipalName: null });
     expect(revoked.actor.kind).to.equal('system');
     expect(revoked.operationDate.toISOString()).to.equal(order.expiredAt!.toISOString());

@@ -42,6 +42,18 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   let termEnded = false;
   let cancelling = false;
 
+  /**
+   * One writer: every activity that writes the order, its keys and links runs through this queue, one after
+   * another, whether the main line (window, term) or an Update handler (cancellation, support refund) asks for
+   * it. Emails write none of those and stay out of it, so a slow SMTP server never holds up a cancellation.
+   */
+  let queue: Promise<unknown> = Promise.resolve();
+  function serially<T>(fn: () => Promise<T>): Promise<T> {
+    const p = queue.then(fn);
+    queue = p.catch(() => undefined);
+    return p;
+  }
+
   const state = (): OrderWorkflowState => ({ orderId, status, stage, windowClosed, termEnded, cancelling });
   const reached = (s: OrderStage) => stage !== null && ORDER_STAGES.indexOf(stage) >= ORDER_STAGES.indexOf(s);
   const assess = () => assessCancellation({ status: cancelling ? 'cancelled' : status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, now());
@@ -62,7 +74,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId, supportTicket });
     await condition(() => reached('confirmed'));
     const c = credit(at);
-    const { invoiceMonth } = await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId, supportTicket, origin: request.origin ?? null });
+    const { invoiceMonth } = await serially(() => acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId, supportTicket, origin: request.origin ?? null }));
     status = 'cancelled';
     return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c, invoiceMonth };
   }
@@ -116,11 +128,11 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   );
 
   // Placement
-  await acts.recordOrder(terms);
+  await serially(() => acts.recordOrder(terms));
   stage = 'recorded';
-  await acts.recordPayment(orderId, terms.purchasedAt);
+  await serially(() => acts.recordPayment(orderId, terms.purchasedAt));
   stage = 'paid';
-  await acts.provisionOrder(orderId, now().toISOString());
+  await serially(() => acts.provisionOrder(orderId, now().toISOString()));
   if (!cancelling) status = 'active';
   stage = 'provisioned';
   // every charged order gets its confirmation, whatever the timing of a cancellation (whose email comes after)
@@ -137,7 +149,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     }
     if (Date.now() < closesAt.getTime()) await condition(() => cancelling, closesAt.getTime() - Date.now());
     if (!cancelling) {
-      await acts.recordWindowClosed(orderId, closesAt.toISOString());
+      await serially(() => acts.recordWindowClosed(orderId, closesAt.toISOString()));
       windowClosed = true;
     }
   }
@@ -147,7 +159,7 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   if (endsAt && !cancelling) {
     if (Date.now() < endsAt.getTime()) await condition(() => cancelling, endsAt.getTime() - Date.now());
     if (!cancelling) {
-      await acts.recordTermEnded(orderId, endsAt.toISOString());
+      await serially(() => acts.recordTermEnded(orderId, endsAt.toISOString()));
       status = 'expired';
       termEnded = true;
     }
