@@ -233,7 +233,7 @@ export async function runLicensingBench(ctx: LicensingBenchContext): Promise<Lic
 export function licensingLines(r: LicensingBenchResult): string[] {
   const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
   return [
-    `3. Licensing`,
+    `4. Licensing`,
     `  ${r.claims.requests} concurrent downloads from byte 0 on one fresh link, per round: ${r.claims.rounds.map((x) => `${x.settleMs} ms (${x.files} files, ${x.gone} x 410${x.other ? `, ${x.other} other` : ''})`).join('; ')}`,
     `  download throughput, ${r.throughput.downloadsPerRound} x ${r.throughput.fileBytes / 1048576} MiB per round at concurrency ${r.throughput.concurrency}:`,
     `    through a download link (stand-in image generated on the fly) ${f1(r.throughput.linkMBps).padStart(8)} MB/s   rounds ${r.throughput.roundsMBps.link.map(f1).join(' / ')}`,

@@ -261,7 +261,7 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
     const ratio = rawR.perSec > 0 ? Math.round((apiR.perSec / rawR.perSec) * 1000) / 1000 : NaN;
 
     const lines = [
-      `3. Support requests: ${n} filed through the API, ${concurrency} in flight, in ${rounds} rounds (each answered once its workflow recorded it)`,
+      `5. Support requests: ${n} filed through the API, ${concurrency} in flight, in ${rounds} rounds (each answered once its workflow recorded it)`,
       `  ${''.padEnd(52)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}`,
       row('POST /support-requests -> 201', filing),
       ...(memory
@@ -271,7 +271,7 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
           ]
         : []),
       '',
-      `4. Support queue: first page (${pageLength} of ${openTickets} open tickets; ${queueInserted} of them INSERTED DIRECTLY, without workflows), ${queueConcurrency} in flight, ${ctx.readSeconds} s each`,
+      `6. Support queue: first page (${pageLength} of ${openTickets} open tickets; ${queueInserted} of them INSERTED DIRECTLY, without workflows), ${queueConcurrency} in flight, ${ctx.readSeconds} s each`,
       `  ${''.padEnd(52)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}`,
       row('API GET /support-requests (support agent)', apiR),
       row(`raw find().sort({queueKey:1}).limit(${pageSize + 1}).lean()`, rawR),
