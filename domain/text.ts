@@ -26,6 +26,8 @@ const INVISIBLE = '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u1
 
 /** Any text, multi-line allowed. */
 export const TEXT_PATTERN = `^[^${CONTROLS}${LONE_SURROGATES}]*$`;
+/** Text of several lines with at least one visible character (a message, a reason, a description). */
+export const MESSAGE_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}${LONE_SURROGATES}]*$`;
 /** One line of text (possibly empty). */
 export const SINGLE_LINE_PATTERN = `^[^${CONTROLS}${BREAKS}${BIDI}${LONE_SURROGATES}]*$`;
 /** One line of text with at least one visible character. */
@@ -33,6 +35,7 @@ export const NAME_PATTERN = `^(?=.*[^\\s${INVISIBLE}])[^${CONTROLS}${BREAKS}${BI
 
 export const TEXT_RULES = {
   text: 'no control characters other than tab and line breaks, no lone surrogates',
+  message: 'lines of text with at least one visible character: no control characters other than tab and line breaks, no lone surrogates',
   singleLine: 'one line: no line breaks, tabs, U+2028/U+2029, bidirectional controls (U+202A-U+202E, U+2066-U+2069), control characters or lone surrogates',
   name: 'one line with at least one visible character: no line breaks, tabs, U+2028/U+2029, bidirectional controls, control characters or lone surrogates',
 } as const;

@@ -255,6 +255,8 @@ describe('pages: partners in a real browser', function () {
       const c = await app.newCustomer('DE');
       const order = await placeOrder(app, c.id, 'sql-server-standard-sub');
       await page.goto(`/app/orders/${order.id}`);
+      // the order links to its workflow in the Temporal Web UI
+      expect(await page.getByRole('link', { name: 'This order in the Temporal Web UI' }).getAttribute('href')).to.equal(`http://temporal-ui.test/namespaces/default/workflows/${encodeURIComponent(`order:${order.id}`)}`);
       await tabTo(page, '#acknowledged');
       await page.keyboard.press('Space');
       await page.keyboard.press('Tab');

@@ -35,7 +35,7 @@ describe('support requests (API end to end)', function () {
     orderId,
     refund: { reason: 'Bought by mistake', amount, currency: 'USD' },
     contact: { name: 'Pat Contact', email: `pat@${app.partnerId}.example`, phone: '+1 555 0100' },
-    description: 'The customer upgraded to Windows 11 and no longer needs ESU.',
+    description: 'The customer upgraded to Windows 11.\nThey no longer need ESU:\n\t- bought by mistake',
     ...over,
   });
   const file = (body: unknown, token = app.tokens['admin-agent'], key = uniq('key-sr')) => app.api('POST', '/support-requests', { token, body, headers: { 'idempotency-key': key } });
@@ -151,6 +151,15 @@ describe('support requests (API end to end)', function () {
     expect(mismatch.body.error).to.include({ code: 'order_customer_mismatch', field: 'body.orderId' });
     const unknownCustomer = await file(refundBody(order.id, 100, { customer: 'nobody.example.com' }));
     expect(unknownCustomer.body.error).to.include({ code: 'unknown_customer', field: 'body.customer' });
+    // text rules: a title is one line; a description or a reason may run over several lines, but no control character
+    const brokenTitle = await file(refundBody(order.id, 100, { title: 'Refund\nplease' }));
+    expect(brokenTitle.status).to.equal(400);
+    expect(brokenTitle.body.error.field).to.equal('body.title');
+    const nulReason = await file(refundBody(order.id, 100, { refund: { reason: 'bought\u0000by mistake', amount: 100, currency: 'USD' } }));
+    expect(nulReason.status).to.equal(400);
+    expect(nulReason.body.error.field).to.equal('body.refund.reason');
+    const blankReason = await file(refundBody(order.id, 100, { refund: { reason: '\u200b \n', amount: 100, currency: 'USD' } }));
+    expect(blankReason.body.error.field).to.equal('body.refund.reason');
     const missing = await file({ ...refundBody(order.id, 100), contact: { name: 'x' } });
     expect(missing.status).to.equal(400);
     expect(missing.body.error.field).to.equal('body.contact.email');

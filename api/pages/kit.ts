@@ -380,3 +380,8 @@ export function pageErrorHandler(deps: KitDeps) {
     res.status(e.status).type('html').send(deps.renderer.render('layout', { ...data, body }));
   };
 }
+
+/** A workflow's page in the Temporal Web UI, or null when no UI is configured (TEMPORAL_UI_URL). */
+export function temporalWorkflowLink(uiUrl: string | undefined, namespace: string | undefined, workflowId: string): string | null {
+  return uiUrl ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}` : null;
+}

@@ -15,7 +15,7 @@ import { supportWorkflowId } from '../../contracts/support';
 import { SupportTicket } from '../../models';
 import { contentDisposition, createAttachmentService } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
-import { definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, may, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S', description });
@@ -116,8 +116,7 @@ async function ticketPartner(number: string): Promise<string> {
 export function supportPages(deps: PagesContext): PageDef[] {
   const support = deps.support!;
   const attachments = createAttachmentService(deps.attachments!);
-  const temporalLink = (workflowId: string) =>
-    deps.temporalUiUrl ? `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(deps.temporalNamespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}` : null;
+  const temporalLink = (workflowId: string) => temporalWorkflowLink(deps.temporalUiUrl, deps.temporalNamespace, workflowId);
 
   // ------------------------------------------------------------------ filing
   const filePage = async (ctx: PageContext, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200) => {

@@ -1,9 +1,13 @@
 /** Schemas of support requests: filing, actions, the ticket with its timeline and SLA clocks, the queue. */
 import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, TICKET_ACTIONS } from '../../domain/support';
 import { SLA_TARGETS } from '../../domain/sla';
+import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../../domain/text';
 import { dateTime, int, nullable, obj, str } from './common';
 
-const text = (max: number, extra: Record<string, unknown> = {}) => str({ minLength: 1, maxLength: max, pattern: '\\S', ...extra });
+/** A message, a reason: several lines allowed, at least one visible character (domain/text.ts). */
+const text = (max: number, extra: Record<string, unknown> = {}) => str({ minLength: 1, maxLength: max, pattern: MESSAGE_PATTERN, description: TEXT_RULES.message, ...extra });
+/** A title, a name: one line with at least one visible character. */
+const line = (max: number) => str({ minLength: 1, maxLength: max, pattern: NAME_PATTERN, description: TEXT_RULES.name });
 const emailSchema = str({ format: 'email', maxLength: 254 });
 
 export const supportNumberParam = obj({ id: str({ minLength: 1, maxLength: 40, description: 'the ticket number, e.g. SR-261125-7KQ2ZD' }) });
@@ -12,7 +16,7 @@ export const fileSupportRequestBody = obj(
   {
     problemType: str({ enum: [...PROBLEM_TYPES] }),
     impact: str({ enum: [...IMPACTS], description: 'as Partner Center names severities' }),
-    title: text(200),
+    title: line(200),
     customer: str({ minLength: 1, maxLength: 253, description: "the customer's tenant GUID or domain name (or id or name)" }),
     orderId: str({ minLength: 1, maxLength: 200 }),
     subscriptionId: str({ minLength: 1, maxLength: 200, description: 'the subscription (its order id) when no order id is given' }),
@@ -21,8 +25,8 @@ export const fileSupportRequestBody = obj(
       amount: int({ minimum: 1, maximum: 1_000_000_000_000, description: 'requested, minor units' }),
       currency: str({ pattern: '^[A-Z]{3}$', description: "the order's currency" }),
     }),
-    contact: obj({ name: text(200), email: emailSchema, phone: str({ minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$' }) }, ['name', 'email']),
-    description: str({ maxLength: 20_000 }),
+    contact: obj({ name: line(200), email: emailSchema, phone: str({ minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$' }) }, ['name', 'email']),
+    description: str({ maxLength: 20_000, pattern: TEXT_PATTERN, description: `the problem in your words: ${TEXT_RULES.text}` }),
   },
   ['problemType', 'impact', 'title', 'customer', 'contact'],
 );

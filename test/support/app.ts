@@ -97,7 +97,7 @@ async function build(): Promise<TestApp> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, publicBaseUrl: baseUrl });
+  const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, publicBaseUrl: baseUrl, temporalUiUrl: 'http://temporal-ui.test', temporalNamespace: 'default' });
   server.on('request', app);
 
   const partnerId = uniq('partner');
