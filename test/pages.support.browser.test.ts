@@ -109,6 +109,15 @@ describe('pages: support requests in a real browser', function () {
     await press(a, 'Assign to me', 'Done: assign.');
     await a.getByLabel('Reply or internal note').fill('Internal: checking the ESU licence usage');
     await press(a, 'Add internal note', 'Done: note.');
+    // the same form sent twice (a double click, Back and send again) is carried out once
+    const replies = a.locator(`form[action="/app/support/${number}/replies"]`);
+    const form = { _key: (await replies.locator('input[name="_key"]').getAttribute('value'))!, _csrf: (await replies.locator('input[name="_csrf"]').getAttribute('value'))!, body: 'Internal: sent twice', kind: 'note' };
+    for (let i = 0; i < 2; i++) {
+      const sent = await a.request.post(`/app/support/${number}/replies`, { form, maxRedirects: 0 });
+      expect(sent.status(), await sent.text()).to.be.oneOf([302, 303]);
+    }
+    await a.reload();
+    expect((await a.locator('main').textContent())!.split('Internal: sent twice').length - 1).to.equal(1);
     await a.getByLabel('Information needed from the partner').fill('Please confirm the devices were never enrolled.');
     await press(a, 'Request information', 'Done: request-information.');
     expect(await a.locator('main').textContent()).to.include('pending');

@@ -150,7 +150,7 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
   }
   const data: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(input)) {
-    if (k === '_csrf' || k === '_action') continue;
+    if (k === '_csrf' || k === '_action' || k === '_key') continue;
     // a blank optional field is an absent one
     if (val === '') continue;
     data[k] = typeof val === 'string' ? val.trim() : val;
@@ -384,4 +384,13 @@ export function pageErrorHandler(deps: KitDeps) {
 /** A workflow's page in the Temporal Web UI, or null when no UI is configured (TEMPORAL_UI_URL). */
 export function temporalWorkflowLink(uiUrl: string | undefined, namespace: string | undefined, workflowId: string): string | null {
   return uiUrl ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}` : null;
+}
+
+/**
+ * The one-time key a page put in its forms (`_key`), made an Update id with the form's action: a form sent twice
+ * (a double click, the Back button, a retry after a 503 page) is carried out once. None when absent or malformed.
+ */
+export function formUpdateId(body: unknown, action: string): string | undefined {
+  const key = (body as { _key?: unknown } | undefined)?._key;
+  return typeof key === 'string' && /^page-[0-9a-f-]{36}$/.test(key) ? `${key}:${action}` : undefined;
 }

@@ -15,7 +15,7 @@ import { supportWorkflowId } from '../../contracts/support';
 import { SupportTicket } from '../../models';
 import { contentDisposition, createAttachmentService } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
-import { definePage, errorsFromAppError, may, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, formUpdateId, may, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S', description });
@@ -150,6 +150,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       {
         title: `${ticket.number}: ${ticket.title}`,
         ticket,
+        formKey: deps.newKey(),
         agent,
         order,
         publicTimeline: timeline.filter((e: { internal: boolean }) => !e.internal),
@@ -201,7 +202,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           if (m === null || m < 1) return ticketPage(ctx, id, { formErrors: { approve: 'Enter an amount such as 61.00.' } }, 400);
           amount = m;
         }
-        return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }), action);
+        return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }, formUpdateId(ctx.req.body, action)), action);
       },
     });
 
@@ -294,7 +295,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const form = validateForm<{ body: string; kind?: 'reply' | 'note' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
         if (!form.ok) return ticketPage(ctx, id, { formErrors: { reply: 'Write a message first.' } }, 400);
         const internal = form.value.kind === 'note';
-        return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal), internal ? 'note' : 'reply');
+        return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, formUpdateId(ctx.req.body, internal ? 'note' : 'reply')), internal ? 'note' : 'reply');
       },
     }),
     definePage({
@@ -303,7 +304,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission: 'workSupportRequests',
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        return command(ctx, id, 'assign', () => support.assign(ctx.auth, id, undefined, undefined), 'assign');
+        return command(ctx, id, 'assign', () => support.assign(ctx.auth, id, undefined, undefined, formUpdateId(ctx.req.body, 'assign')), 'assign');
       },
     }),
     actionPage('request-information', 'workSupportRequests'),
