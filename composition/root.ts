@@ -10,10 +10,8 @@ import { heartbeatWhileRunning } from '../lib/keepalive';
 import type { Logger } from '../lib/logger';
 import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
-import { createApp } from '../api/app';
-import type { FileStore } from '../lib/files';
+import { createApp, type AppDeps } from '../api/app';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
-import type { SupportSettings } from '../services/support';
 
 /** How long a workflow task waits for the worker that holds the workflow in its cache before any worker takes it. */
 export const STICKY_TIMEOUT = '3 seconds';
@@ -61,26 +59,8 @@ export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<{ code:
   return bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
 }
 
-export interface ApiDeps {
-  client: Client;
-  mailer: Mailer;
-  log: Logger;
-  taskQueue: string;
-  reminderDaysBeforeClose: number;
-  validateResponses?: boolean;
-  now?: () => Date;
-  /** PUBLIC_BASE_URL: base of links in emails (the pages' sign-in links) and of the download links handed out */
-  publicBaseUrl?: string;
-  /** the Temporal Web UI, linked from the pages */
-  temporalUiUrl?: string;
-  temporalNamespace?: string;
-  /** SLA policy and ticket rules (bin/api loads them from the configuration) */
-  support?: SupportSettings;
-  /** the software files behind download links (the benchmark serves bigger ones) */
-  files?: FileStore;
-  /** support request attachments: bytes per file, files per request (default 10 MB, 10) */
-  attachmentLimits?: { maxBytes: number; maxPerTicket: number };
-}
+/** What the API needs: the same as api/app.ts declares (the composition root passes it through). */
+export type ApiDeps = AppDeps;
 
 export function createApi(deps: ApiDeps): express.Express {
   return createApp(deps);
