@@ -11,7 +11,8 @@ import { createLicensingService } from '../services/licensing';
 import { createActivityLogService } from '../services/activity-log';
 import { createStandInFiles, type FileStore } from '../lib/files';
 import { guardTemporal } from '../lib/temporal';
-import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits } from '../services/attachments';
+import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits, type AttachmentServiceDeps } from '../services/attachments';
+import { AppError } from '../lib/errors';
 import { createPages } from './pages';
 
 export interface AppDeps {
@@ -40,7 +41,20 @@ export function createApp(deps: AppDeps): express.Express {
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
   const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
   const activityLog = createActivityLogService({ now: deps.now });
-  const attachments = { limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS, findTicket: findTicketForAttachments };
+  const attachments: AttachmentServiceDeps = {
+    limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS,
+    findTicket: findTicketForAttachments,
+    // each stored attachment becomes an "attached" event on the ticket's timeline, once (see SupportService.attach)
+    recordEvent: async (auth, ticket, e, requestId) => {
+      try {
+        await support.attach(auth, ticket.id, { id: e.attachmentId, name: e.name, contentType: e.contentType, size: e.size, sha256: e.sha256 }, requestId);
+      } catch (err) {
+        // closed between the upload's check and its event: the file stays (it was accepted); say so in the log
+        if (!(err instanceof AppError && err.status === 409)) throw err;
+        deps.log.warn({ ticket: ticket.id, attachment: e.attachmentId, reason: err.message }, 'attachment stored but not put on the timeline');
+      }
+    },
+  };
   const all = routes({ client: deps.client, mailer: deps.mailer, orders, support, licensing, activityLog, attachments });
   const openapi = openApiDocument(all, {
     title: 'csp-desk',

@@ -33,6 +33,16 @@ export interface SupportTicketInput {
 }
 
 /** A command on a ticket. Fields beyond `action` and `actor` as the action needs them. */
+/** An attachment as its timeline event records it (the bytes stay in GridFS). */
+export interface SupportAttachmentFact {
+  /** the attachment's slot on its ticket (1..limit), its id in the API */
+  id: number;
+  name: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+}
+
 export interface SupportCommand {
   action: TicketAction;
   actor: TicketActor;
@@ -44,6 +54,8 @@ export interface SupportCommand {
   amount?: number;
   /** reject, escalate */
   reason?: string;
+  /** attach: the file already stored (services/attachments.ts), put on the timeline */
+  attachment?: SupportAttachmentFact;
   /** the request that carried the command (for logs) */
   requestId?: string;
 }

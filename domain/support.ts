@@ -37,6 +37,7 @@ export const TICKET_ACTIONS = [
   'resolve',
   'close',
   'withdraw',
+  'attach',
 ] as const;
 export type TicketAction = (typeof TICKET_ACTIONS)[number];
 
@@ -110,6 +111,7 @@ const PAST: Record<TicketAction, string> = {
   resolve: 'resolved',
   close: 'closed',
   withdraw: 'withdrawn',
+  attach: 'given a file',
 };
 
 /** The states each action may start from, and who may take it. */
@@ -125,6 +127,8 @@ export const ACTION_TABLE: Record<TicketAction, { from: readonly TicketStatus[];
   resolve: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
   close: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['agent', 'lead', 'system'] },
   withdraw: { from: ['new', 'open', 'pending'], by: ['partner'] },
+  // a file on the timeline: anyone who may see the ticket, until it is closed; it changes no state or clock
+  attach: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['partner', 'agent', 'lead'] },
 };
 
 export interface ActionInput {
@@ -149,7 +153,7 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
   if (!row.from.includes(facts.status)) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
-  if (facts.approving && input.action !== 'note') return refuse('approval_in_progress');
+  if (facts.approving && input.action !== 'note' && input.action !== 'attach') return refuse('approval_in_progress');
   switch (input.action) {
     case 'assign': {
       if (input.assigneeKind !== 'agent' && input.assigneeKind !== 'lead') return refuse('assignee_not_agent');
@@ -222,7 +226,8 @@ export type SupportEventType =
   | 'reopened'
   | 'sla-warning'
   | 'sla-breached'
-  | 'auto-closed';
+  | 'auto-closed'
+  | 'attached';
 
 /** Whether an action's event is shown to the partner. */
 export const isPublicAction = (action: TicketAction) => action !== 'note' && action !== 'assign';

@@ -42,7 +42,7 @@ import {
   type TicketRules,
 } from '../domain/support';
 import { checkSlaPolicy, clockView, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy } from '../domain/sla';
-import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportCommand, type SupportTicketInput } from '../contracts/support';
+import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import type { AuthContext } from './context';
 import { resolveCustomer } from './customers';
@@ -258,7 +258,8 @@ export function createSupportService(deps: SupportServiceDeps) {
     }
   }
 
-  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string) {
+  /** Sends one command to the ticket's workflow as an Update (`updateId` makes a retry the same Update). */
+  async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string): Promise<void> {
     try {
       await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }], ...(updateId ? { updateId } : {}) });
     } catch (e) {
@@ -269,6 +270,10 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (e instanceof WorkflowNotFoundError) throw new AppError(409, 'invalid_state', `support request ${t._id} is ${t.status}: nothing more can be done on it`);
       throw e;
     }
+  }
+
+  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string) {
+    await send(auth, t, cmd, updateId, requestId);
     return view(auth, t._id);
   }
 
@@ -388,12 +393,21 @@ export function createSupportService(deps: SupportServiceDeps) {
       return command(auth, t, { action, body }, updateId, requestId);
     },
 
-    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string, requestId?: string) {
+    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign' | 'attach'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string, requestId?: string) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
         throw new AppError(422, 'amount_above_requested', `body.amount ${input.amount} exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
       }
       return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId, requestId);
+    },
+
+    /**
+     * Puts a stored attachment on the ticket's timeline ("attached", public), once: the Update id is
+     * `<ticket>:attach:<slot>`, so an upload replayed (the same bytes) or retried after a crash records no second event.
+     */
+    async attach(auth: AuthContext, ref: string, attachment: SupportAttachmentFact, requestId?: string): Promise<void> {
+      const t = await loadTicket(auth, ref);
+      await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`, requestId);
     },
 
     async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string, requestId?: string) {

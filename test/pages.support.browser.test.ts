@@ -88,7 +88,9 @@ describe('pages: support requests in a real browser', function () {
     await p.getByLabel(/Attach a file/).setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: PDF });
     await p.getByRole('button', { name: 'Attach', exact: true }).click();
     await p.getByText('Done: attached.').waitFor();
-    await p.getByRole('link', { name: 'invoice.pdf' }).waitFor();
+    // listed with the ticket's files, and on its timeline as a "File attached" event
+    expect(await p.getByRole('link', { name: 'invoice.pdf' }).count()).to.equal(2);
+    await p.locator('ol.timeline li', { hasText: 'File attached' }).getByRole('link', { name: 'invoice.pdf' }).waitFor();
     await expectAccessible(p);
 
     // the agent: the queue (polled by htmx), the ticket, assign, ask for information
@@ -103,7 +105,7 @@ describe('pages: support requests in a real browser', function () {
     await a.getByRole('link', { name: number }).click();
     expect(await a.locator('main').textContent()).to.include(reason).and.include('invoice.pdf').and.include(order.id);
     // the agent downloads the attachment as a file
-    const [file] = await Promise.all([a.waitForEvent('download'), a.getByRole('link', { name: 'invoice.pdf' }).click()]);
+    const [file] = await Promise.all([a.waitForEvent('download'), a.getByRole('link', { name: 'invoice.pdf' }).first().click()]);
     expect(file.suggestedFilename()).to.equal('invoice.pdf');
     await expectAccessible(a);
     await press(a, 'Assign to me', 'Done: assign.');

@@ -143,6 +143,31 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     expect(await gridFiles(ticket)).to.equal(before);
   });
 
+  it('when files are attached, then each is one public "attached" event on the timeline (a replayed upload adds none), seen by the partner too', async () => {
+    const attached = async (token: string) => {
+      const res = await app.api('GET', `/support-requests/${ticket}`, { token });
+      expect(res.status).to.equal(200);
+      return res.body.timeline.filter((e: any) => e.type === 'attached');
+    };
+    const stored = (await app.api('GET', `/support-requests/${ticket}/attachments`, { token: app.tokens['support-agent'] })).body;
+    const forAgent = await attached(app.tokens['support-agent']);
+    expect(forAgent.map((e: any) => e.data.attachment.id)).to.deep.equal(stored.map((a: any) => a.id));
+    expect(forAgent[0]).to.deep.include({ public: true, body: null });
+    expect(forAgent[0].by).to.deep.equal({ name: forAgent[0].by.name, role: 'admin-agent', kind: 'partner' });
+    expect(forAgent[0].data.attachment).to.deep.equal({ id: stored[0].id, name: 'receipt.pdf', contentType: 'image/png', size: PNG.length, sha256: stored[0].sha256 });
+    expect(await attached(app.tokens['admin-agent'])).to.deep.equal(forAgent);
+
+    // an agent's file too; the same bytes again (a client retrying) leave one event
+    const bytes = Buffer.concat([PDF, crypto.randomBytes(64)]);
+    const first = await upload(app.baseUrl, app.tokens['support-agent'], ticket, bytes, 'refund-form.pdf');
+    expect(first.status, JSON.stringify(first.body)).to.equal(201);
+    const again = await upload(app.baseUrl, app.tokens['support-agent'], ticket, bytes, 'refund-form.pdf');
+    expect(again.status).to.equal(200);
+    const after = await attached(app.tokens['admin-agent']);
+    expect(after.map((e: any) => e.data.attachment.id)).to.deep.equal([...forAgent.map((e: any) => e.data.attachment.id), first.body.id]);
+    expect(after[after.length - 1].by.kind).to.equal('agent');
+  });
+
   it('when the content is of no accepted type, then 415 names what it is, whatever the name, and nothing is stored', async () => {
     const t = await fileTicket(app, customer);
     const exe = await upload(app.baseUrl, app.tokens['admin-agent'], t, EXE, 'invoice.pdf', 'application/pdf');

@@ -170,6 +170,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
     const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now());
     if (refusal) throw refuse(refusal.code, refusal.message);
+    if (cmd.action === 'attach' && !cmd.attachment) throw refuse('attachment_required', 'An attach command carries the stored attachment.');
   }
 
   async function approve(cmd: SupportCommand): Promise<void> {
@@ -276,6 +277,10 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         resolvedAt = doneAt;
         stopAll(at);
         await record(at, 'resolved', cmd.actor, true, body, {}, ['resolved']);
+        break;
+      case 'attach':
+        // a fact on the timeline, seen by whoever may see the ticket; no state or clock changes
+        await record(at, 'attached', cmd.actor, true, body, { attachment: cmd.attachment ?? null });
         break;
       case 'close':
       case 'withdraw':

@@ -9,9 +9,9 @@ import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
 import { formatMinor } from '../../domain/money';
-import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, type TicketAction } from '../../domain/support';
+import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, type SupportEventType, type TicketAction } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
-import { supportWorkflowId } from '../../contracts/support';
+import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { SupportTicket } from '../../models';
 import { contentDisposition, createAttachmentService } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
@@ -66,11 +66,12 @@ export function toMinor(value: string, currency: string): number | null {
   return Number.isSafeInteger(minor) ? minor : null;
 }
 
-const ACTION_LABELS: Record<string, string> = {
+/** How each timeline event reads on the page (typed by the event types, so a new type cannot be forgotten). */
+const EVENT_LABELS: Record<SupportEventType, string> = {
   filed: 'Filed',
   assigned: 'Assigned',
   replied: 'Reply from support',
-  'note-added': 'Internal note',
+  note: 'Internal note',
   'information-requested': 'More information requested',
   'partner-replied': 'Reply from the partner',
   approved: 'Approved',
@@ -80,10 +81,10 @@ const ACTION_LABELS: Record<string, string> = {
   closed: 'Closed',
   withdrawn: 'Withdrawn',
   reopened: 'Reopened',
-  'attachment-added': 'File attached',
+  attached: 'File attached',
   'sla-warning': 'SLA at risk',
   'sla-breached': 'SLA breached',
-  'refund-carried-out': 'Refund carried out',
+  'auto-closed': 'Closed automatically',
 };
 
 const QUEUE_STATUS_CHOICES = [
@@ -144,7 +145,15 @@ export function supportPages(deps: PagesContext): PageDef[] {
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
     const files = await attachments.list(ctx.auth, id);
-    const timeline = ticket.timeline.map((e: (typeof ticket.timeline)[number]) => ({ ...e, label: ACTION_LABELS[e.type] ?? e.type.replace(/-/g, ' '), internal: !e.public }));
+    const timeline = ticket.timeline.map((e: (typeof ticket.timeline)[number]) => {
+      const file = e.type === 'attached' ? (e.data.attachment as SupportAttachmentFact | null) : null;
+      return {
+        ...e,
+        label: EVENT_LABELS[e.type] ?? e.type.replace(/-/g, ' '),
+        internal: !e.public,
+        file: file ? { name: file.name, href: `/app/support/${encodeURIComponent(ticket.number)}/attachments/${file.id}` } : null,
+      };
+    });
     ctx.view(
       'support/show',
       {
