@@ -6,15 +6,61 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { Partner, SupportEvent, SupportOrderClaim, SupportTicket, User, type SupportTicketDoc } from '../models';
+import { Partner, SupportEvent, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
+import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
-import { searchTextOf } from '../domain/support';
+import { ACTIVE_STATUSES, searchTextOf } from '../domain/support';
 import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 
-/** The queue's sort and cursor key: due instant first (none last), then the number. */
-export const queueKeyOf = (nextDueAt: string | Date | null, number: string) => `${nextDueAt ? new Date(nextDueAt).toISOString() : '~'}|${number}`;
+/** A ticket's queue entry as its document now stands (domain/support-queue.ts places it in its band). */
+export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
+  const { band, day } = queueBandOf(ACTIVE_STATUSES.includes(t.status), t.nextDueAt, t.updatedAt);
+  return {
+    _id: t._id,
+    partnerId: t.partnerId,
+    problemType: t.problemType,
+    impact: t.impact,
+    title: t.title,
+    customer: t.customer,
+    orderId: t.orderId,
+    refund: t.refund,
+    status: t.status,
+    assignee: t.assignee,
+    assigneeId: t.assigneeId,
+    escalationLevel: t.escalationLevel,
+    escalated: t.escalated,
+    atRisk: t.atRisk,
+    breached: t.breached,
+    nextDueAt: t.nextDueAt,
+    queueKey: t.queueKey,
+    searchText: t.searchText,
+    seq: t.seq,
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+    band,
+    day,
+  };
+}
+
+/**
+ * Brings the ticket's queue entry to the ticket's state `seq` (once the ticket document holds it): replaced,
+ * never by an older state (the `seq` guard; an older attempt's upsert meets the newer entry's `_id` and stops),
+ * or removed once the ticket is closed. The day of an hour band is recorded once (the reader's list of days).
+ */
+async function syncQueueEntry(number: string, seq: number): Promise<void> {
+  const t = await SupportTicket.findById(number).lean<SupportTicketDoc>();
+  if (!t || t.seq !== seq) return; // a newer state is (or will be) written by its own call
+  if (t.status === 'closed') {
+    await SupportQueueEntry.deleteOne({ _id: number });
+    return;
+  }
+  const entry = queueEntryOf(t);
+  const day = entry.day;
+  if (day) await insertOnce(() => SupportQueueDay.create({ _id: day, createdAt: new Date() }));
+  await insertOnce(() => SupportQueueEntry.replaceOne({ _id: number, seq: { $lt: seq } }, entry, { upsert: true }));
+}
 
 function snapshotFields(snap: SupportTicketSnapshot, number: string) {
   return {
@@ -95,6 +141,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
           data: { impact: input.impact, problemType: input.problemType, refund: input.refund, orderId: input.orderId },
         }),
       );
+      await syncQueueEntry(input.number, snap.seq);
       deps.log.info({ ticket: input.number, partnerId: input.partnerId, requestId: input.requestId }, 'support request recorded');
     },
 
@@ -115,6 +162,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         }),
       );
       await SupportTicket.updateOne({ _id: number, seq: { $lt: snap.seq } }, { $set: snapshotFields(snap, number) });
+      await syncQueueEntry(number, snap.seq);
     },
 
     /** The email of an event, once: to the contact, to the leads (escalated) or to the assignee (at risk). */

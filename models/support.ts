@@ -121,6 +121,86 @@ ticketSchema.index({ partnerId: 1, queueKey: 1 });
 ticketSchema.index({ orderId: 1 });
 export const SupportTicket = model<SupportTicketDoc>('SupportTicket', ticketSchema, 'supporttickets');
 
+/**
+ * A ticket's place in the support queue (domain/support-queue.ts): the fields the queue filters on and shows,
+ * and its band. Written only by the ticket's own workflow, beside the ticket (same `seq` guard); inserted when
+ * the ticket is filed, removed when it closes, so the queue's reads scan the open and recently decided tickets
+ * only, in small documents.
+ */
+export interface SupportQueueEntryDoc
+  extends Pick<
+    SupportTicketDoc,
+    | '_id'
+    | 'partnerId'
+    | 'problemType'
+    | 'impact'
+    | 'title'
+    | 'customer'
+    | 'orderId'
+    | 'refund'
+    | 'status'
+    | 'assignee'
+    | 'assigneeId'
+    | 'escalationLevel'
+    | 'escalated'
+    | 'atRisk'
+    | 'breached'
+    | 'nextDueAt'
+    | 'queueKey'
+    | 'searchText'
+    | 'seq'
+    | 'createdAt'
+    | 'updatedAt'
+  > {
+  /** `overdue`, `h:<UTC hour>`, `~` (no due) or `done` */
+  band: string;
+  /** the UTC day of an hour band, else null */
+  day: string | null;
+}
+const queueEntrySchema = new Schema<SupportQueueEntryDoc>(
+  {
+    _id: String,
+    partnerId: { type: String, required: true },
+    problemType: { type: String, required: true },
+    impact: { type: String, required: true },
+    title: { type: String, required: true },
+    customer: { type: mixed, required: true },
+    orderId: { type: String, default: null },
+    refund: { type: mixed, default: null },
+    status: { type: String, required: true },
+    assignee: { type: mixed, default: null },
+    assigneeId: { type: String, default: null },
+    escalationLevel: { type: Number, required: true },
+    escalated: { type: Boolean, required: true },
+    atRisk: { type: Boolean, required: true },
+    breached: { type: Boolean, required: true },
+    nextDueAt: { type: Date, default: null },
+    queueKey: { type: String, required: true },
+    searchText: { type: String, required: true },
+    seq: { type: Number, required: true },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+    band: { type: String, required: true },
+    day: { type: String, default: null },
+  },
+  { versionKey: false, minimize: false },
+);
+// MongoDB uses these; FerretDB 1.24 filters by equality in PostgreSQL without them (hence the small documents)
+queueEntrySchema.index({ band: 1, queueKey: 1 });
+queueEntrySchema.index({ day: 1 });
+export const SupportQueueEntry = model<SupportQueueEntryDoc>('SupportQueueEntry', queueEntrySchema, 'supportqueue');
+
+/** The UTC days that have held an hour band of the queue (`_id` = `YYYY-MM-DD`), each inserted once. */
+export interface SupportQueueDayDoc {
+  _id: string;
+  createdAt: Date;
+}
+export const SupportQueueDay = model<SupportQueueDayDoc>(
+  'SupportQueueDay',
+  new Schema<SupportQueueDayDoc>({ _id: String, createdAt: { type: Date, required: true } }, { versionKey: false }),
+  'supportqueuedays',
+);
+
 /** One per action or clock milestone: `_id` = `<ticket>:<seq>` (seq kept in the workflow's state). */
 export interface SupportEventDoc {
   _id: string;

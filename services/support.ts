@@ -38,6 +38,7 @@ import {
   DEFAULT_TICKET_RULES,
   type Impact,
   type TicketAction,
+  type TicketStatus,
   type TicketActor,
   type TicketRules,
 } from '../domain/support';
@@ -46,6 +47,7 @@ import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type Su
 import type { supportTicketWorkflow } from '../workflows/support';
 import type { AuthContext } from './context';
 import { resolveCustomer } from './customers';
+import { readQueuePage, type QueueFilter, type QueueRow } from './support-queue';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings: the SLA policy (a JSON file, validated at start-up) and the ticket rules
@@ -130,7 +132,7 @@ export function supportRefusalStatus(code: string): number {
   return 422;
 }
 
-export function ticketSummary(t: SupportTicketDoc) {
+export function ticketSummary(t: QueueRow) {
   return {
     number: t._id,
     status: t.status,
@@ -357,31 +359,23 @@ export function createSupportService(deps: SupportServiceDeps) {
     },
 
     async list(auth: AuthContext, q: QueueQuery) {
-      const filter: Record<string, unknown> = {};
-      if (!isSupportRole(auth.role)) filter.partnerId = auth.partnerId;
-      if (q.status) filter.status = q.status.includes(',') ? { $in: q.status.split(',') } : q.status;
+      const filter: QueueFilter = {};
+      if (!isSupportRole(auth.role)) filter.partnerId = auth.partnerId!;
+      if (q.status) filter.statuses = q.status.split(',') as TicketStatus[];
       if (q.impact) filter.impact = q.impact;
       if (q.assignee) filter.assigneeId = q.assignee === 'none' ? null : q.assignee === 'me' ? auth.user._id : q.assignee;
       if (q.escalated !== undefined) filter.escalated = q.escalated;
       if (q.atRisk !== undefined) filter.atRisk = q.atRisk;
-      if (q.text) filter.searchText = { $regex: q.text.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&') };
+      if (q.text) filter.text = q.text;
+      let after: string | null = null;
       if (q.cursor) {
-        let after: string;
-        try {
-          after = Buffer.from(q.cursor, 'base64url').toString('utf8');
-        } catch {
-          after = '';
-        }
+        after = Buffer.from(q.cursor, 'base64url').toString('utf8');
         if (!/^[^|]+\|SR-/.test(after)) throw new AppError(400, 'validation_failed', 'query.cursor is not a cursor of this queue', 'query.cursor');
-        filter.queueKey = { $gt: after };
       }
-      const limit = q.limit ?? 25;
-      const rows = await SupportTicket.find(filter).sort({ queueKey: 1 }).limit(limit + 1).lean<SupportTicketDoc[]>();
-      const page = rows.slice(0, limit);
-      const more = rows.length > limit;
+      const { rows, more } = await readQueuePage(filter, after, q.limit ?? 25, clock());
       return {
-        items: page.map(ticketSummary),
-        nextCursor: more ? Buffer.from(page[page.length - 1].queueKey, 'utf8').toString('base64url') : null,
+        items: rows.map(ticketSummary),
+        nextCursor: more ? Buffer.from(rows[rows.length - 1].queueKey, 'utf8').toString('base64url') : null,
       };
     },
 

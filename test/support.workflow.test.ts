@@ -13,7 +13,8 @@ import { supportCommandUpdate, supportRecordedUpdate, supportStateQuery, support
 import type { supportTicketWorkflow } from '../workflows/support';
 import { DEFAULT_SLA_POLICY, instantOf, type SlaPolicy } from '../domain/sla';
 import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketActor } from '../domain/support';
-import { EmailRecord, SupportEvent, SupportTicket } from '../models';
+import { EmailRecord, SupportEvent, SupportQueueDay, SupportQueueEntry, SupportTicket } from '../models';
+import { hourBand } from '../domain/support-queue';
 import { getTestApp, quietRuntime, uniq, workflowBundle, type TestApp } from './support/app';
 
 const HOUR = 3600;
@@ -78,12 +79,17 @@ describe('support ticket workflow (time-skipping test server, real activities)',
   }
   const act = (h: WorkflowHandle<typeof supportTicketWorkflow>, cmd: SupportCommand) => h.executeUpdate(supportCommandUpdate, { args: [cmd] });
   const events = async (number: string) => (await SupportEvent.find({ ticketId: number }).sort({ seq: 1 }).lean()).map((e) => e.type);
+  const band = async (number: string) => (await SupportQueueEntry.findById(number).lean())?.band ?? 'no entry';
   const emails = async (number: string) => (await EmailRecord.find({ _id: { $regex: `^support:${number}:` } }).lean()).map((e) => e.template).sort();
 
   it('when nobody responds, then the assignee is warned, the ticket escalates to level 1 at the breach and to level 2 at 150%, each an event with its time', async () => {
     const i = await input();
     const h = await file(i);
     await act(h, { action: 'assign', actor: agent, assignee: agent });
+    // the queue entry sits in the hour band of its first-response due, and that day is listed
+    const due = new Date(new Date(i.filedAt).getTime() + HOUR * 1000);
+    expect(await band(i.number)).to.equal(hourBand(due));
+    expect(await SupportQueueDay.exists({ _id: due.toISOString().slice(0, 10) })).to.not.equal(null);
     await env.sleep('50 minutes');
     let s = await h.query(supportStateQuery);
     expect(s.atRisk).to.equal(true);
@@ -92,6 +98,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     s = await h.query(supportStateQuery);
     expect(s.escalationLevel).to.equal(1);
     expect(s.breached).to.equal(true);
+    // the breach moved it to the overdue band, which the queue reads first
+    expect(await band(i.number)).to.equal('overdue');
     await env.sleep('30 minutes');
     s = await h.query(supportStateQuery);
     expect(s.escalationLevel).to.equal(2);
@@ -150,6 +158,7 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(s.status).to.equal('pending');
     expect(s.escalationLevel).to.equal(0);
     expect(s.nextDueAt).to.equal(null);
+    expect(await band(i.number)).to.equal('~');
     const resolution = s.clocks.find((c) => c.kind === 'resolution')!;
     expect(resolution.runningSince).to.equal(null);
     expect(resolution.consumedSeconds).to.equal(30 * 60);
@@ -174,6 +183,7 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     let s = await h.query(supportStateQuery);
     expect(s.status).to.equal('resolved');
     expect(s.nextDueAt).to.equal(null);
+    expect(await band(i.number)).to.equal('done');
     await env.sleep('2 days');
     await act(h, { action: 'partner-reply', actor: partner, body: 'Still refused.' });
     s = await h.query(supportStateQuery);
@@ -183,10 +193,13 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(resolution.consumedSeconds).to.equal(20 * 60);
     expect(s.nextDueAt).to.not.equal(null);
     expect(await events(i.number)).to.include.members(['resolved', 'partner-replied', 'reopened']);
+    expect(await band(i.number)).to.equal(hourBand(new Date(s.nextDueAt!)));
     await act(h, { action: 'resolve', actor: agent, body: 'Fixed for good.' });
     await env.sleep('8 days');
     expect(await h.result()).to.deep.equal({ number: i.number, status: 'closed' });
     expect(await events(i.number)).to.include('auto-closed');
+    // a closed ticket leaves the queue's entries (the queue's tail reads it from the tickets)
+    expect(await band(i.number)).to.equal('no entry');
     // a reply after the close is refused: the workflow has ended
     expect((await SupportTicket.findById(i.number).lean())!.status).to.equal('closed');
   });

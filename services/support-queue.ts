@@ -1,0 +1,127 @@
+/**
+ * Reading the support queue a page at a time, in due order, without sorting the whole queue (the bands and why:
+ * domain/support-queue.ts).
+ *
+ * The due part of a page comes from the queue entries: the overdue band, then the UTC days that hold hour bands,
+ * from an hour before now (or the cursor) on. A day is probed with one query of at most DAY_PROBE entries (a
+ * limit FerretDB passes to PostgreSQL when every filter is an equality); a day with fewer is read whole, a fuller
+ * one hour by hour. The walk stops as soon as the next band cannot hold a key before the page's last. The tail
+ * (tickets with no running clock, ordered by number) comes from the entries when only working states are asked
+ * for, else from the tickets themselves (decided and closed tickets included).
+ */
+import { SupportQueueDay, SupportQueueEntry, SupportTicket, type SupportTicketDoc } from '../models';
+import { ACTIVE_STATUSES, type TicketStatus } from '../domain/support';
+import { NO_DUE_BAND, OVERDUE_BAND, dueOfKey, hourBandsOf, utcDay, walkStart } from '../domain/support-queue';
+
+/** What a page of the queue shows of each ticket. */
+export type QueueRow = Pick<
+  SupportTicketDoc,
+  | '_id'
+  | 'status'
+  | 'problemType'
+  | 'impact'
+  | 'title'
+  | 'customer'
+  | 'orderId'
+  | 'refund'
+  | 'assignee'
+  | 'escalationLevel'
+  | 'atRisk'
+  | 'breached'
+  | 'nextDueAt'
+  | 'queueKey'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
+export interface QueueFilter {
+  /** a partner's users see their own partner's tickets only */
+  partnerId?: string;
+  statuses?: TicketStatus[];
+  impact?: string;
+  /** null: unassigned */
+  assigneeId?: string | null;
+  escalated?: boolean;
+  atRisk?: boolean;
+  /** lower-cased words, matched in the ticket's search text */
+  text?: string;
+}
+
+/** Entries a day may hold to be read in one query; a fuller day is read hour by hour. */
+export const DAY_PROBE = 150;
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function commonFilter(f: QueueFilter): Record<string, unknown> {
+  const q: Record<string, unknown> = {};
+  if (f.partnerId !== undefined) q.partnerId = f.partnerId;
+  if (f.impact !== undefined) q.impact = f.impact;
+  if (f.assigneeId !== undefined) q.assigneeId = f.assigneeId;
+  if (f.escalated !== undefined) q.escalated = f.escalated;
+  if (f.atRisk !== undefined) q.atRisk = f.atRisk;
+  if (f.text) q.searchText = { $regex: escapeRegex(f.text.toLowerCase()) };
+  return q;
+}
+
+const statusFilter = (statuses: readonly string[]) => (statuses.length === 1 ? statuses[0] : { $in: [...statuses] });
+
+/** The page after `after` (a queue key; null: the first page): up to `limit` rows, and whether more follow. */
+export async function readQueuePage(f: QueueFilter, after: string | null, limit: number, now: Date): Promise<{ rows: QueueRow[]; more: boolean }> {
+  const want = limit + 1;
+  const common = commonFilter(f);
+  const working = f.statuses ? f.statuses.filter((s) => ACTIVE_STATUSES.includes(s)) : [...ACTIVE_STATUSES];
+  const onlyWorking = f.statuses !== undefined && working.length === f.statuses.length;
+  const entryFilter = f.statuses ? { ...common, status: statusFilter(working) } : common;
+  const cursorDue = after ? dueOfKey(after) : null;
+  const inTail = after !== null && cursorDue === null;
+
+  let rows: QueueRow[] = [];
+  const take = (docs: QueueRow[]) => {
+    for (const d of docs) if (after === null || d.queueKey > after) rows.push(d);
+    rows.sort((a, b) => (a.queueKey < b.queueKey ? -1 : a.queueKey > b.queueKey ? 1 : 0));
+    if (rows.length > want) rows = rows.slice(0, want);
+  };
+  // a band starting at `startIso` holds no key before the page's last: nothing further can enter the page
+  const full = (startIso: string) => rows.length >= want && startIso > rows[want - 1].queueKey;
+  const entries = (extra: Record<string, unknown>, probe?: number) => {
+    const q = SupportQueueEntry.find({ ...entryFilter, ...extra });
+    return (probe ? q.limit(probe) : q).lean<QueueRow[]>();
+  };
+
+  if (!inTail && working.length) {
+    // overdue tickets' dues are all before now: needed unless the cursor is past now
+    if (!cursorDue || cursorDue <= now) take(await entries({ band: OVERDUE_BAND }));
+    const start = walkStart(now, after);
+    const firstDay = utcDay(start);
+    const days = (await SupportQueueDay.find({}, { _id: 1 }).lean())
+      .map((d) => d._id)
+      .filter((d) => d >= firstDay)
+      .sort();
+    walk: for (const day of days) {
+      if (full(`${day}T00:00:00.000Z`)) break;
+      const probe = await entries({ day }, DAY_PROBE);
+      if (probe.length < DAY_PROBE) {
+        take(probe);
+        continue;
+      }
+      for (const band of hourBandsOf(day, day === firstDay ? start.getUTCHours() : 0)) {
+        if (full(`${band.slice(2)}:00:00.000Z`)) break walk;
+        take(await entries({ band }));
+      }
+    }
+  }
+
+  if (rows.length < want && working.length && onlyWorking) {
+    take(await entries({ band: NO_DUE_BAND }));
+  } else if (rows.length < want && !onlyWorking) {
+    // the no-due tail with decided and closed tickets: from the tickets (a sorted read of that tail)
+    const tailFilter: Record<string, unknown> = { ...common, ...(f.statuses ? { status: statusFilter(f.statuses) } : {}), queueKey: { $gt: inTail ? after : NO_DUE_BAND } };
+    const tail = await SupportTicket.find(tailFilter)
+      .sort({ queueKey: 1 })
+      .limit(want - rows.length)
+      .lean<QueueRow[]>();
+    rows.push(...tail);
+  }
+  const more = rows.length > limit;
+  return { rows: rows.slice(0, limit), more };
+}

@@ -1,0 +1,175 @@
+/**
+ * The support queue's banded reader (services/support-queue.ts) on the real database: every page, for every
+ * filter, is exactly the slice of the whole queue sorted by due (the naive read), whatever bands it crosses:
+ * overdue tickets, a day too full for one query (read hour by hour), sparse days, tickets waiting on the
+ * partner, decided and closed tickets in the tail, and a ticket whose breach its workflow has not written yet.
+ * Pure band rules are tested beside it.
+ */
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { queueEntryOf } from '../activities/support';
+import { CROCKFORD, GENERAL_PROBLEM_TYPE, IMPACTS, ACTIVE_STATUSES, searchTextOf, type TicketStatus } from '../domain/support';
+import { DONE_BAND, NO_DUE_BAND, OVERDUE_BAND, QUEUE_GRACE_SECONDS, dueOfKey, hourBand, hourBandsOf, queueBandOf, queueKeyOf, walkStart } from '../domain/support-queue';
+import { SupportQueueDay, SupportQueueEntry, SupportTicket, type SupportTicketDoc } from '../models';
+import { DAY_PROBE, readQueuePage, type QueueFilter, type QueueRow } from '../services/support-queue';
+import { getTestApp, uniq } from './support/app';
+
+const HOUR = 3600_000;
+
+describe('support queue bands (pure rules)', () => {
+  const now = new Date('2026-11-25T10:20:00Z');
+  it('when a ticket is placed, then decided ones are done, no due is "~", a passed due is overdue, else its UTC hour and day', () => {
+    expect(queueBandOf(false, new Date('2026-11-26T08:00:00Z'), now)).to.deep.equal({ band: DONE_BAND, day: null });
+    expect(queueBandOf(true, null, now)).to.deep.equal({ band: NO_DUE_BAND, day: null });
+    expect(queueBandOf(true, now, now)).to.deep.equal({ band: OVERDUE_BAND, day: null });
+    expect(queueBandOf(true, new Date('2026-11-25T23:59:59.999Z'), now)).to.deep.equal({ band: 'h:2026-11-25T23', day: '2026-11-25' });
+    expect(hourBandsOf('2026-11-25', 22)).to.deep.equal(['h:2026-11-25T22', 'h:2026-11-25T23']);
+  });
+  it('when a walk starts, then it is the grace period before now, or the cursor when later; a tail cursor has no due', () => {
+    expect(walkStart(now, null).toISOString()).to.equal(new Date(now.getTime() - QUEUE_GRACE_SECONDS * 1000).toISOString());
+    expect(walkStart(now, queueKeyOf('2026-11-27T03:00:00.000Z', 'SR-261125-AAAAAA')).toISOString()).to.equal('2026-11-27T03:00:00.000Z');
+    expect(walkStart(now, queueKeyOf('2026-11-01T03:00:00.000Z', 'SR-261125-AAAAAA')).getTime()).to.equal(now.getTime() - QUEUE_GRACE_SECONDS * 1000);
+    expect(dueOfKey(queueKeyOf(null, 'SR-261125-AAAAAA'))).to.equal(null);
+  });
+});
+
+describe('support queue: banded pages on the real database equal the naive sorted read', function () {
+  this.timeout(300_000);
+  const now = new Date();
+  const partners = [uniq('queue-partner-a'), uniq('queue-partner-b')];
+  const tickets: SupportTicketDoc[] = [];
+
+  function ticket(i: number, status: TicketStatus, nextDueAt: Date | null, updatedAt: Date, extra: Partial<SupportTicketDoc> = {}): SupportTicketDoc {
+    const number = `SR-${now.toISOString().slice(2, 10).replace(/-/g, '')}-${Array.from(crypto.randomBytes(6), (b) => CROCKFORD[b % 32]).join('')}`;
+    const title = i % 17 === 0 ? `needle ticket ${i}` : `queue ticket ${i}`;
+    const customer = { id: 'queue-customer', name: 'Queue Customer', tenantId: crypto.randomUUID(), domain: 'queue.onmicrosoft.com' };
+    const contact = { name: 'Queue Contact', email: 'contact@queue.example', phone: null };
+    const assignee = i % 3 === 0 ? { userId: 'agent-q', name: 'Quinn Agent', email: 'quinn@support.example', role: 'support-agent' } : null;
+    return {
+      _id: number,
+      partnerId: partners[i % 2],
+      problemType: GENERAL_PROBLEM_TYPE,
+      impact: IMPACTS[i % IMPACTS.length],
+      title,
+      description: '',
+      customer,
+      orderId: null,
+      subscriptionId: null,
+      refund: null,
+      contact,
+      filedBy: { userId: 'queue', name: 'Queue', email: 'queue@partner.example', role: 'admin-agent' },
+      status,
+      assignee,
+      assigneeId: assignee?.userId ?? null,
+      escalationLevel: i % 5 === 0 ? 1 : 0,
+      escalated: i % 5 === 0,
+      atRisk: i % 7 === 0,
+      breached: false,
+      nextDueAt,
+      queueKey: queueKeyOf(nextDueAt, number),
+      clocks: [],
+      approval: null,
+      rejectionReason: null,
+      withdrawn: false,
+      searchText: searchTextOf({ number, title, description: '', customerName: customer.name, customerDomain: customer.domain, orderId: null, contactName: contact.name, contactEmail: contact.email }),
+      seq: 2,
+      createdAt: now,
+      updatedAt,
+      resolvedAt: null,
+      closedAt: null,
+      requestId: 'queue-test',
+      ...extra,
+    };
+  }
+
+  before(async () => {
+    await getTestApp();
+    let i = 0;
+    const working = (k: number): TicketStatus => (k % 2 ? 'open' : 'new');
+    // overdue: dues up to three days ago, recorded as breached
+    for (let k = 0; k < 12; k++, i++) {
+      const due = new Date(now.getTime() - (k + 1) * 5 * HOUR);
+      tickets.push(ticket(i, working(k), due, due, { breached: true }));
+    }
+    // due a few minutes ago, its breach not yet written (the grace period)
+    for (let k = 0; k < 3; k++, i++) tickets.push(ticket(i, working(k), new Date(now.getTime() - (k + 1) * 60_000), new Date(now.getTime() - HOUR)));
+    // a full day (more than DAY_PROBE entries) two days ahead, read hour by hour
+    const fullDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 2));
+    for (let k = 0; k < 2 * DAY_PROBE + 40; k++, i++) tickets.push(ticket(i, working(k), new Date(fullDay.getTime() + ((k * 7919) % (24 * 3600)) * 1000), now));
+    // sparse days over the next three weeks, and some later today
+    for (let k = 0; k < 40; k++, i++) tickets.push(ticket(i, working(k), new Date(now.getTime() + (k * 13 + 1) * HOUR + k * 1000), now));
+    // waiting on the partner (no clock runs), decided, closed
+    for (let k = 0; k < 25; k++, i++) tickets.push(ticket(i, 'pending', null, now));
+    for (let k = 0; k < 15; k++, i++) tickets.push(ticket(i, (['approved', 'rejected', 'resolved'] as const)[k % 3], null, now));
+    for (let k = 0; k < 15; k++, i++) tickets.push(ticket(i, 'closed', null, now));
+    await SupportTicket.insertMany(tickets, { ordered: false });
+    const entries = tickets.filter((t) => t.status !== 'closed').map(queueEntryOf);
+    await SupportQueueEntry.insertMany(entries, { ordered: false });
+    for (const day of new Set(entries.map((e) => e.day).filter((d): d is string => d !== null))) {
+      await SupportQueueDay.updateOne({ _id: day }, { $setOnInsert: { createdAt: new Date() } }, { upsert: true });
+    }
+    expect(entries.filter((e) => e.band === OVERDUE_BAND)).to.have.length(12);
+    expect(entries.filter((e) => e.band === hourBand(new Date(now.getTime() - 60_000)) || e.band === hourBand(new Date(now.getTime() - 3 * 60_000)))).to.have.length.at.least(1);
+  });
+
+  function matches(t: SupportTicketDoc, f: QueueFilter): boolean {
+    if (f.partnerId !== undefined && t.partnerId !== f.partnerId) return false;
+    if (f.statuses && !f.statuses.includes(t.status)) return false;
+    if (f.impact !== undefined && t.impact !== f.impact) return false;
+    if (f.assigneeId !== undefined && t.assigneeId !== f.assigneeId) return false;
+    if (f.escalated !== undefined && t.escalated !== f.escalated) return false;
+    if (f.atRisk !== undefined && t.atRisk !== f.atRisk) return false;
+    if (f.text && !t.searchText.includes(f.text)) return false;
+    return true;
+  }
+
+  async function allPages(f: QueueFilter, limit: number): Promise<{ keys: string[]; pages: number }> {
+    const keys: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    for (;;) {
+      const { rows, more }: { rows: QueueRow[]; more: boolean } = await readQueuePage(f, after, limit, now);
+      pages += 1;
+      expect(rows.length).to.be.at.most(limit);
+      keys.push(...rows.map((r) => r.queueKey));
+      if (!more) break;
+      expect(rows).to.have.length(limit);
+      after = rows[rows.length - 1].queueKey;
+      if (pages > 500) throw new Error('the queue does not end');
+    }
+    return { keys, pages };
+  }
+
+  const cases: Array<[string, (p: string[]) => QueueFilter, number]> = [
+    ['one partner, every status', (p) => ({ partnerId: p[0] }), 25],
+    ['the other partner, small pages', (p) => ({ partnerId: p[1] }), 7],
+    ['working states only (the agents\' default)', (p) => ({ partnerId: p[0], statuses: [...ACTIVE_STATUSES] }), 25],
+    ['open only', (p) => ({ partnerId: p[1], statuses: ['open'] }), 10],
+    ['open and closed', (p) => ({ partnerId: p[0], statuses: ['open', 'closed'] }), 25],
+    ['closed only (the tail alone)', (p) => ({ partnerId: p[1], statuses: ['closed'] }), 4],
+    ['an impact', (p) => ({ partnerId: p[0], impact: 'critical' }), 5],
+    ['unassigned', (p) => ({ partnerId: p[1], assigneeId: null }), 25],
+    ['an assignee, escalated', (p) => ({ partnerId: p[0], assigneeId: 'agent-q', escalated: true }), 3],
+    ['at risk', (p) => ({ partnerId: p[1], atRisk: true }), 25],
+    ['text', (p) => ({ partnerId: p[0], text: 'NEEDLE' }), 2],
+  ];
+  for (const [name, filterOf, limit] of cases) {
+    it(`when the queue is paged (${name}, ${limit} a page), then the pages are the naive sorted read, in order, without gaps or repeats`, async () => {
+      const f = filterOf(partners);
+      const expected = tickets
+        .filter((t) => matches(t, { ...f, text: f.text?.toLowerCase() }))
+        .map((t) => t.queueKey)
+        .sort();
+      expect(expected.length, 'the case selects tickets').to.be.greaterThan(0);
+      const { keys } = await allPages(f, limit);
+      expect(keys).to.deep.equal(expected);
+    });
+  }
+
+  it('when the first page is read, then the overdue tickets come first and the ones due within the grace period among them by due', async () => {
+    const { rows } = await readQueuePage({ partnerId: partners[0], statuses: [...ACTIVE_STATUSES] }, null, 25, now);
+    const firstDues = rows.map((r) => r.nextDueAt!.getTime());
+    expect(firstDues.every((d, k) => k === 0 || d >= firstDues[k - 1])).to.equal(true);
+    expect(rows[0].nextDueAt!.getTime()).to.be.lessThan(now.getTime() - 24 * HOUR);
+  });
+});
