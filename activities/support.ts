@@ -45,6 +45,18 @@ export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
 }
 
 /**
+ * The queue entries of tickets written straight into the database, all at once (the benchmark's and the queue
+ * test's thousands of tickets without workflows): placed exactly as syncQueueEntry places a workflow's ticket.
+ */
+export async function insertQueueEntries(tickets: SupportTicketDoc[]): Promise<void> {
+  const entries = tickets.filter((t) => t.status !== 'closed').map(queueEntryOf);
+  await SupportQueueEntry.insertMany(entries, { ordered: false });
+  for (const day of new Set(entries.map((e) => e.day).filter((d): d is string => d !== null))) {
+    await insertOnce(() => SupportQueueDay.create({ _id: day, createdAt: new Date() }));
+  }
+}
+
+/**
  * Brings the ticket's queue entry to the ticket's state `seq` (once the ticket document holds it): replaced,
  * never by an older state (the `seq` guard; an older attempt's upsert meets the newer entry's `_id` and stops),
  * or removed once the ticket is closed. The day of an hour band is recorded once (the reader's list of days).

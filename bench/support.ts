@@ -23,11 +23,11 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { createApi } from '../composition/root';
 import { queueKeyOf } from '../domain/support-queue';
-import { queueEntryOf } from '../activities/support';
+import { insertQueueEntries } from '../activities/support';
 import { readQueuePage } from '../services/support-queue';
 import { supportWorkflowId } from '../contracts/support';
 import { CROCKFORD, GENERAL_PROBLEM_TYPE, IMPACTS, searchTextOf } from '../domain/support';
-import { EmailRecord, SupportQueueDay, SupportQueueEntry, SupportTicket, type SupportTicketDoc } from '../models';
+import { EmailRecord, SupportTicket, type SupportTicketDoc } from '../models';
 import { ensureUser, issueToken } from '../services/users';
 import { httpClient, type HttpClient } from './http';
 import { mergeResults, runLoad, type LoadResult } from './load';
@@ -120,12 +120,8 @@ async function insertQueueTickets(count: number, partnerId: string, tag: string,
       });
     }
     await SupportTicket.insertMany(docs, { ordered: false });
-    // and their queue entries, placed as the tickets' workflows place them (activities/support.ts)
-    const entries = docs.map(queueEntryOf);
-    await SupportQueueEntry.insertMany(entries, { ordered: false });
-    for (const day of new Set(entries.map((e) => e.day).filter((d): d is string => d !== null))) {
-      await SupportQueueDay.updateOne({ _id: day }, { $setOnInsert: { createdAt: new Date() } }, { upsert: true });
-    }
+    // and their queue entries, placed as the tickets' workflows place them
+    await insertQueueEntries(docs);
     inserted += docs.length;
     if (inserted % 2500 === 0 || inserted === count) progress(`queue tickets inserted directly: ${inserted}/${count}`);
   }
