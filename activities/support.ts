@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { Partner, SupportEvent, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
+import { Partner, SupportEvent, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
 import { ACTIVE_STATUSES, searchTextOf } from '../domain/support';
@@ -17,31 +17,8 @@ import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 /** A ticket's queue entry as its document now stands (domain/support-queue.ts places it in its band). */
 export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
   const { band, day } = queueBandOf(ACTIVE_STATUSES.includes(t.status), t.nextDueAt, t.updatedAt);
-  return {
-    _id: t._id,
-    partnerId: t.partnerId,
-    problemType: t.problemType,
-    impact: t.impact,
-    title: t.title,
-    customer: t.customer,
-    orderId: t.orderId,
-    refund: t.refund,
-    status: t.status,
-    assignee: t.assignee,
-    assigneeId: t.assigneeId,
-    escalationLevel: t.escalationLevel,
-    escalated: t.escalated,
-    atRisk: t.atRisk,
-    breached: t.breached,
-    nextDueAt: t.nextDueAt,
-    queueKey: t.queueKey,
-    searchText: t.searchText,
-    seq: t.seq,
-    createdAt: t.createdAt,
-    updatedAt: t.updatedAt,
-    band,
-    day,
-  };
+  const fields = Object.fromEntries(QUEUE_ENTRY_FIELDS.map((k) => [k, t[k]])) as QueueRow;
+  return { ...fields, band, day };
 }
 
 /**

@@ -73,8 +73,7 @@ export interface SupportTicketDoc {
   requestId: string;
 }
 
-const ticketSchema = new Schema<SupportTicketDoc>(
-  {
+const ticketDefinition = {
     _id: String,
     partnerId: { type: String, required: true },
     problemType: { type: String, required: true },
@@ -107,9 +106,8 @@ const ticketSchema = new Schema<SupportTicketDoc>(
     resolvedAt: { type: Date, default: null },
     closedAt: { type: Date, default: null },
     requestId: { type: String, required: true },
-  },
-  { versionKey: false, minimize: false },
-);
+};
+const ticketSchema = new Schema<SupportTicketDoc>(ticketDefinition, { versionKey: false, minimize: false });
 // the queue: each filter an equality prefix, then the due order (queueKey) that also pages
 ticketSchema.index({ queueKey: 1 });
 ticketSchema.index({ status: 1, queueKey: 1 });
@@ -127,59 +125,42 @@ export const SupportTicket = model<SupportTicketDoc>('SupportTicket', ticketSche
  * the ticket is filed, removed when it closes, so the queue's reads scan the open and recently decided tickets
  * only, in small documents.
  */
-export interface SupportQueueEntryDoc
-  extends Pick<
-    SupportTicketDoc,
-    | '_id'
-    | 'partnerId'
-    | 'problemType'
-    | 'impact'
-    | 'title'
-    | 'customer'
-    | 'orderId'
-    | 'refund'
-    | 'status'
-    | 'assignee'
-    | 'assigneeId'
-    | 'escalationLevel'
-    | 'escalated'
-    | 'atRisk'
-    | 'breached'
-    | 'nextDueAt'
-    | 'queueKey'
-    | 'searchText'
-    | 'seq'
-    | 'createdAt'
-    | 'updatedAt'
-  > {
+export const QUEUE_ENTRY_FIELDS = [
+  '_id',
+  'partnerId',
+  'problemType',
+  'impact',
+  'title',
+  'customer',
+  'orderId',
+  'refund',
+  'status',
+  'assignee',
+  'assigneeId',
+  'escalationLevel',
+  'escalated',
+  'atRisk',
+  'breached',
+  'nextDueAt',
+  'queueKey',
+  'searchText',
+  'seq',
+  'createdAt',
+  'updatedAt',
+] as const;
+export type QueueEntryField = (typeof QUEUE_ENTRY_FIELDS)[number];
+/** What the queue reads and shows of a ticket (an entry's ticket fields; a ticket has them all). */
+export type QueueRow = Pick<SupportTicketDoc, QueueEntryField>;
+export interface SupportQueueEntryDoc extends QueueRow {
   /** `overdue`, `h:<UTC hour>`, `~` (no due) or `done` */
   band: string;
   /** the UTC day of an hour band, else null */
   day: string | null;
 }
+// the ticket's own definitions of those fields, and the band
 const queueEntrySchema = new Schema<SupportQueueEntryDoc>(
   {
-    _id: String,
-    partnerId: { type: String, required: true },
-    problemType: { type: String, required: true },
-    impact: { type: String, required: true },
-    title: { type: String, required: true },
-    customer: { type: mixed, required: true },
-    orderId: { type: String, default: null },
-    refund: { type: mixed, default: null },
-    status: { type: String, required: true },
-    assignee: { type: mixed, default: null },
-    assigneeId: { type: String, default: null },
-    escalationLevel: { type: Number, required: true },
-    escalated: { type: Boolean, required: true },
-    atRisk: { type: Boolean, required: true },
-    breached: { type: Boolean, required: true },
-    nextDueAt: { type: Date, default: null },
-    queueKey: { type: String, required: true },
-    searchText: { type: String, required: true },
-    seq: { type: Number, required: true },
-    createdAt: { type: Date, required: true },
-    updatedAt: { type: Date, required: true },
+    ...Object.fromEntries(QUEUE_ENTRY_FIELDS.map((k) => [k, ticketDefinition[k]])),
     band: { type: String, required: true },
     day: { type: String, default: null },
   },

@@ -9,30 +9,11 @@
  * (tickets with no running clock, ordered by number) comes from the entries when only working states are asked
  * for, else from the tickets themselves (decided and closed tickets included).
  */
-import { SupportQueueDay, SupportQueueEntry, SupportTicket, type SupportTicketDoc } from '../models';
+import { SupportQueueDay, SupportQueueEntry, SupportTicket, type QueueRow } from '../models';
 import { ACTIVE_STATUSES, type TicketStatus } from '../domain/support';
 import { NO_DUE_BAND, OVERDUE_BAND, dueOfKey, hourBandsOf, utcDay, walkStart } from '../domain/support-queue';
 
-/** What a page of the queue shows of each ticket. */
-export type QueueRow = Pick<
-  SupportTicketDoc,
-  | '_id'
-  | 'status'
-  | 'problemType'
-  | 'impact'
-  | 'title'
-  | 'customer'
-  | 'orderId'
-  | 'refund'
-  | 'assignee'
-  | 'escalationLevel'
-  | 'atRisk'
-  | 'breached'
-  | 'nextDueAt'
-  | 'queueKey'
-  | 'createdAt'
-  | 'updatedAt'
->;
+export type { QueueRow };
 
 export interface QueueFilter {
   /** a partner's users see their own partner's tickets only */
