@@ -27,28 +27,56 @@ export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
  */
 export async function insertQueueEntries(tickets: SupportTicketDoc[]): Promise<void> {
   const entries = tickets.filter((t) => t.status !== 'closed').map(queueEntryOf);
-  await SupportQueueEntry.insertMany(entries, { ordered: false });
   for (const day of new Set(entries.map((e) => e.day).filter((d): d is string => d !== null))) {
     await insertOnce(() => SupportQueueDay.create({ _id: day, createdAt: new Date() }));
+  }
+  await SupportQueueEntry.insertMany(entries, { ordered: false });
+}
+
+/**
+ * Brings the ticket's queue entry to the ticket document as it now stands: replaced (never by an older state:
+ * the `seq` guard, and an older upsert meets the newer entry's `_id` and stops), or removed once the ticket is
+ * closed; the day of an hour band is recorded once first (the reader's list of days). It then reads the ticket
+ * again: had a newer state been written meanwhile (a late attempt of an earlier write racing a later one, or
+ * FerretDB losing one of two concurrent replacements), it writes that one, so the entry always ends at the
+ * ticket's latest state. Any caller may run it at any time (the workflow's writes, the start-up backfill).
+ */
+export async function syncQueueEntry(number: string): Promise<void> {
+  let t = await SupportTicket.findById(number).lean<SupportTicketDoc>();
+  for (let round = 0; t && round < 5; round++) {
+    if (t.status === 'closed') await SupportQueueEntry.deleteOne({ _id: number });
+    else {
+      const entry = queueEntryOf(t);
+      const day = entry.day;
+      if (day) await insertOnce(() => SupportQueueDay.create({ _id: day, createdAt: new Date() }));
+      await insertOnce(() => SupportQueueEntry.replaceOne({ _id: number, seq: { $lt: entry.seq } }, entry, { upsert: true }));
+    }
+    const now: SupportTicketDoc | null = await SupportTicket.findById(number).lean<SupportTicketDoc>();
+    if (!now || now.seq === t.seq) {
+      // a lost replacement of the same state: the entry must hold this seq (or be gone when closed)
+      const e = await SupportQueueEntry.findById(number, { seq: 1 }).lean();
+      if (t.status === 'closed' ? !e : e?.seq === t.seq) return;
+      if (e && e.seq > t.seq) return;
+    }
+    t = now;
   }
 }
 
 /**
- * Brings the ticket's queue entry to the ticket's state `seq` (once the ticket document holds it): replaced,
- * never by an older state (the `seq` guard; an older attempt's upsert meets the newer entry's `_id` and stops),
- * or removed once the ticket is closed. The day of an hour band is recorded once (the reader's list of days).
+ * Queue entries for the tickets that have none (filed before the queue had entries), each through
+ * syncQueueEntry, so a ticket's workflow writing meanwhile is never overwritten by an older state. Safe to run
+ * at any time, by any number of processes; the worker runs it at start-up. Returns how many it placed.
  */
-async function syncQueueEntry(number: string, seq: number): Promise<void> {
-  const t = await SupportTicket.findById(number).lean<SupportTicketDoc>();
-  if (!t || t.seq !== seq) return; // a newer state is (or will be) written by its own call
-  if (t.status === 'closed') {
-    await SupportQueueEntry.deleteOne({ _id: number });
-    return;
+export async function backfillQueueEntries(): Promise<number> {
+  const open = await SupportTicket.find({ status: { $ne: 'closed' } }, { _id: 1 }).lean();
+  const placed = new Set((await SupportQueueEntry.find({}, { _id: 1 }).lean()).map((e) => e._id));
+  let count = 0;
+  for (const t of open) {
+    if (placed.has(t._id)) continue;
+    await syncQueueEntry(t._id);
+    count += 1;
   }
-  const entry = queueEntryOf(t);
-  const day = entry.day;
-  if (day) await insertOnce(() => SupportQueueDay.create({ _id: day, createdAt: new Date() }));
-  await insertOnce(() => SupportQueueEntry.replaceOne({ _id: number, seq: { $lt: seq } }, entry, { upsert: true }));
+  return count;
 }
 
 function snapshotFields(snap: SupportTicketSnapshot, number: string) {
@@ -130,7 +158,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
           data: { impact: input.impact, problemType: input.problemType, refund: input.refund, orderId: input.orderId },
         }),
       );
-      await syncQueueEntry(input.number, snap.seq);
+      await syncQueueEntry(input.number);
       deps.log.info({ ticket: input.number, partnerId: input.partnerId, requestId: input.requestId }, 'support request recorded');
     },
 
@@ -151,7 +179,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         }),
       );
       await SupportTicket.updateOne({ _id: number, seq: { $lt: snap.seq } }, { $set: snapshotFields(snap, number) });
-      await syncQueueEntry(number, snap.seq);
+      await syncQueueEntry(number);
     },
 
     /** The email of an event, once: to the contact, to the leads (escalated) or to the assignee (at risk). */

@@ -50,7 +50,7 @@ export function createApp(deps: AppDeps): express.Express {
         await support.attach(auth, ticket.id, { id: e.attachmentId, name: e.name, contentType: e.contentType, size: e.size, sha256: e.sha256 }, requestId);
       } catch (err) {
         // closed between the upload's check and its event: the file stays (it was accepted); say so in the log
-        if (!(err instanceof AppError && err.status === 409)) throw err;
+        if (!(err instanceof AppError && err.code === 'invalid_state')) throw err;
         deps.log.warn({ ticket: ticket.id, attachment: e.attachmentId, reason: err.message }, 'attachment stored but not put on the timeline');
       }
     },

@@ -5,6 +5,7 @@ import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
 import { connectClient, installRuntimeLogger, NativeConnection } from '../lib/temporal';
 import { createWorker, ensureInvoiceSchedule } from '../composition/root';
+import { backfillQueueEntries } from '../activities/support';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -17,6 +18,11 @@ async function main() {
   await ensureInvoiceSchedule(client, config.TEMPORAL_TASK_QUEUE, config.INVOICE_CLOSE_CRON, log);
   const worker = await createWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, mailer, log: log.child({ component: 'activities' }), publicBaseUrl: config.PUBLIC_BASE_URL });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS }, 'worker started');
+  // support tickets filed before the queue had its entries get theirs (in the background; idempotent)
+  backfillQueueEntries().then(
+    (count) => count && log.info({ count }, 'support queue entries backfilled'),
+    (e: unknown) => log.warn({ err: e }, 'support queue backfill failed; it runs again at the next start'),
+  );
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
   await worker.run();
   await connection.close();

@@ -19,6 +19,9 @@
 /** The queue's sort and cursor key: due instant first (none last), then the number. */
 export const queueKeyOf = (nextDueAt: string | Date | null, number: string): string => `${nextDueAt ? new Date(nextDueAt).toISOString() : '~'}|${number}`;
 
+/** A queue key as queueKeyOf makes it (a cursor is one): an ISO instant in UTC with milliseconds, or "~", then a ticket number. */
+export const QUEUE_KEY_PATTERN = /^(?:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z|~)\|SR-\d{6}-[0-9A-HJKMNP-TV-Z]{6}$/;
+
 export const OVERDUE_BAND = 'overdue';
 export const NO_DUE_BAND = '~';
 export const DONE_BAND = 'done';

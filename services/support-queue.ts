@@ -52,7 +52,9 @@ export async function readQueuePage(f: QueueFilter, after: string | null, limit:
   const common = commonFilter(f);
   const working = f.statuses ? f.statuses.filter((s) => ACTIVE_STATUSES.includes(s)) : [...ACTIVE_STATUSES];
   const onlyWorking = f.statuses !== undefined && working.length === f.statuses.length;
-  const entryFilter = f.statuses ? { ...common, status: statusFilter(working) } : common;
+  // entries in the due and no-due bands are all in working states: a filter naming all of them is left out, so
+  // that every filter stays an equality FerretDB passes down with the day probe's limit
+  const entryFilter = f.statuses && working.length < ACTIVE_STATUSES.length ? { ...common, status: statusFilter(working) } : common;
   const cursorDue = after ? dueOfKey(after) : null;
   const inTail = after !== null && cursorDue === null;
 

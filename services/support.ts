@@ -12,6 +12,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -48,6 +49,7 @@ import type { supportTicketWorkflow } from '../workflows/support';
 import type { AuthContext } from './context';
 import { resolveCustomer } from './customers';
 import { readQueuePage, type QueueFilter, type QueueRow } from './support-queue';
+import { QUEUE_KEY_PATTERN } from '../domain/support-queue';
 
 // ---------------------------------------------------------------------------------------------------------
 // Settings: the SLA policy (a JSON file, validated at start-up) and the ticket rules
@@ -261,9 +263,12 @@ export function createSupportService(deps: SupportServiceDeps) {
   }
 
   /** Sends one command to the ticket's workflow as an Update (`updateId` makes a retry the same Update). */
-  async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string): Promise<void> {
+  async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string, untilAccepted = false): Promise<void> {
     try {
-      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }], ...(updateId ? { updateId } : {}) });
+      const handle = client.workflow.getHandle(supportWorkflowId(t._id));
+      const options = { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }] as [SupportCommand], ...(updateId ? { updateId } : {}) };
+      if (untilAccepted) await handle.startUpdate(supportCommandUpdate, { ...options, waitForStage: WorkflowUpdateStage.ACCEPTED });
+      else await handle.executeUpdate(supportCommandUpdate, options);
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
         const code = e.cause.type ?? 'refused';
@@ -370,7 +375,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       let after: string | null = null;
       if (q.cursor) {
         after = Buffer.from(q.cursor, 'base64url').toString('utf8');
-        if (!/^[^|]+\|SR-/.test(after)) throw new AppError(400, 'validation_failed', 'query.cursor is not a cursor of this queue', 'query.cursor');
+        if (!QUEUE_KEY_PATTERN.test(after) || (after[0] !== '~' && Number.isNaN(Date.parse(after.slice(0, 24))))) throw new AppError(400, 'validation_failed', 'query.cursor is not a cursor of this queue', 'query.cursor');
       }
       const { rows, more } = await readQueuePage(filter, after, q.limit ?? 25, clock());
       return {
@@ -401,7 +406,9 @@ export function createSupportService(deps: SupportServiceDeps) {
      */
     async attach(auth: AuthContext, ref: string, attachment: SupportAttachmentFact, requestId?: string): Promise<void> {
       const t = await loadTicket(auth, ref);
-      await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`, requestId);
+      // answered once the ticket's workflow has accepted it (its validator passed): the event is then written by the
+      // workflow, durably, even if the write queue is busy with a refund
+      await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`, requestId, true);
     },
 
     async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string, requestId?: string) {

@@ -11,12 +11,13 @@ import type { Worker } from '@temporalio/worker';
 import { createApi, createWorker } from '../composition/root';
 import { createMailer } from '../lib/mailer';
 import { NativeConnection } from '../lib/temporal';
-import { ActivationKey, LedgerLine, Order } from '../models';
+import { ActivationKey, LedgerLine, Order, SupportEvent, SupportQueueEntry } from '../models';
+import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { mailbox, startMailCatcher, type MailCatcherHandle } from '../stack/mailcatcher';
 import { freePort } from '../stack/ports';
 import { getTestApp, uniq, type TestApp } from './support/app';
 
-describe('faults: SMTP stopped during a cancellation (real servers)', function () {
+describe('faults: SMTP stopped during a cancellation and support work (real servers)', function () {
   this.timeout(180_000);
   let app: TestApp;
   let catcher: MailCatcherHandle | undefined;
@@ -24,6 +25,7 @@ describe('faults: SMTP stopped during a cancellation (real servers)', function (
   let running: Promise<void> | undefined;
   let connection: NativeConnection | undefined;
   let server: http.Server | undefined;
+  let base = '';
   const mailer: { close(): void }[] = [];
 
   after(async () => {
@@ -52,7 +54,7 @@ describe('faults: SMTP stopped during a cancellation (real servers)', function (
     running = worker.run();
     server = http.createServer(createApi({ client: app.client, mailer: m, log: app.log, taskQueue, reminderDaysBeforeClose: 7 }));
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const call = async (p: string, body: unknown, key?: string) => {
       const res = await fetch(`${base}${p}`, {
         method: 'POST',
@@ -94,5 +96,40 @@ describe('faults: SMTP stopped during a cancellation (real servers)', function (
     const mails = (await box.list()).filter((x) => x.subject.includes(orderId));
     expect(mails.filter((x) => x.subject.includes('cancelled')), 'cancellation emails').to.have.length(1);
     expect(mails.filter((x) => x.subject.includes('confirmed')), 'confirmations').to.have.length(1);
+  });
+
+  it('when SMTP is down, then a support request is filed, answered and noted at once (each recorded, the ticket in the queue), and its emails arrive once SMTP is back, once each', async () => {
+    const post = async (p: string, token: string, body: unknown, key?: string) => {
+      const t0 = Date.now();
+      const res = await fetch(`${base}${p}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any>, ms: Date.now() - t0 };
+    };
+    const box = mailbox(catcher!.webUrl);
+    const customer = await app.newCustomer('US');
+    await catcher!.stop();
+    const filed = await post('/support-requests', app.tokens['admin-agent'], { problemType: GENERAL_PROBLEM_TYPE, impact: 'moderate', title: 'Mail is down here too', customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } }, uniq('key-sr'));
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const number = filed.body.number as string;
+    const replied = await post(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Looking into it.' });
+    expect(replied.status, JSON.stringify(replied.body)).to.equal(200);
+    const noted = await post(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Internal: checking the tenant.', internal: true });
+    expect(noted.status, JSON.stringify(noted.body)).to.equal(200);
+    // none waited for SMTP (before, each waited behind the emails before it: the filing for its acknowledgement)
+    for (const r of [filed, replied, noted]) expect(r.ms, 'ms to answer').to.be.below(10_000);
+    expect((await SupportEvent.find({ ticketId: number }).sort({ seq: 1 }).lean()).map((e) => e.type)).to.deep.equal(['filed', 'replied', 'note']);
+    expect((await SupportQueueEntry.findById(number).lean())?.seq).to.equal(3);
+
+    await new Promise((r) => setTimeout(r, 3000));
+    catcher = await startMailCatcher({ smtpPort: Number(new URL(catcher!.smtpUrl).port), httpPort: Number(new URL(catcher!.webUrl).port), dir: path.join(app.stack.dataDir, uniq('mail-faults-2')) });
+    await box.waitFor((x) => x.subject.includes(number) && x.subject.includes('received'), { timeoutMs: 60_000 });
+    await box.waitFor((x) => x.subject.includes(number) && x.subject.includes('reply from'), { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const mails = (await box.list()).filter((x) => x.subject.includes(number));
+    expect(mails.map((x) => (x.subject.includes('received') ? 'received' : 'reply')).sort()).to.deep.equal(['received', 'reply']);
   });
 });

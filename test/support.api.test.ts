@@ -327,6 +327,8 @@ describe('support requests (API end to end)', function () {
         await runningA;
         const r = await approving;
         await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${orderId}:cancellation`, status: 'sent' })), 60_000);
+        // the approval's own email follows its recorded event (emails leave the ticket's write queue)
+        await waitFor(async () => (await EmailRecord.countDocuments({ _id: { $regex: `^support:${t.body.number}:.*:approved$` }, status: 'sent' })) > 0, 60_000);
         return r;
       });
       expect(approved.status, JSON.stringify(approved.body)).to.equal(200);

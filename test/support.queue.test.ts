@@ -7,7 +7,7 @@
  */
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { insertQueueEntries } from '../activities/support';
+import { backfillQueueEntries, insertQueueEntries, syncQueueEntry } from '../activities/support';
 import { CROCKFORD, GENERAL_PROBLEM_TYPE, IMPACTS, ACTIVE_STATUSES, searchTextOf, type TicketStatus } from '../domain/support';
 import { DONE_BAND, NO_DUE_BAND, OVERDUE_BAND, QUEUE_GRACE_SECONDS, dueOfKey, hourBand, hourBandsOf, queueBandOf, queueKeyOf, walkStart } from '../domain/support-queue';
 import { SupportQueueEntry, SupportTicket, type SupportTicketDoc } from '../models';
@@ -163,6 +163,28 @@ describe('support queue: banded pages on the real database equal the naive sorte
       expect(keys).to.deep.equal(expected);
     });
   }
+
+  it('when an entry lags its ticket (a late earlier write, a lost replacement, a close), then a sync brings it to the ticket\'s latest state or removes it', async () => {
+    const [open, closing] = [ticket(900, 'open', new Date(now.getTime() + 30 * HOUR), now, { seq: 7 }), ticket(901, 'open', new Date(now.getTime() + 3 * HOUR), now, { seq: 4 })];
+    await SupportTicket.insertMany([open, closing]);
+    // the entries as an older state left them (seq 5; seq 3, and the ticket closed since at seq 4)
+    await insertQueueEntries([{ ...open, seq: 5, status: 'pending', nextDueAt: null, queueKey: queueKeyOf(null, open._id) }, { ...closing, seq: 3 }]);
+    await SupportTicket.updateOne({ _id: closing._id }, { $set: { status: 'closed', nextDueAt: null, queueKey: queueKeyOf(null, closing._id) } });
+    await syncQueueEntry(open._id);
+    await syncQueueEntry(closing._id);
+    const entry = await SupportQueueEntry.findById(open._id).lean();
+    expect(entry).to.deep.include({ seq: 7, status: 'open', band: hourBand(open.nextDueAt!), queueKey: open.queueKey });
+    expect(await SupportQueueEntry.exists({ _id: closing._id })).to.equal(null);
+  });
+
+  it('when tickets have no entry (filed before the queue had entries), then the backfill places them once, and leaves closed ones out', async () => {
+    const [lost, closed] = [ticket(902, 'new', new Date(now.getTime() + 5 * HOUR), now), ticket(903, 'closed', null, now)];
+    await SupportTicket.insertMany([lost, closed]);
+    expect(await backfillQueueEntries()).to.be.at.least(1);
+    expect((await SupportQueueEntry.findById(lost._id).lean())?.band).to.equal(hourBand(lost.nextDueAt!));
+    expect(await SupportQueueEntry.exists({ _id: closed._id })).to.equal(null);
+    expect(await backfillQueueEntries()).to.equal(0);
+  });
 
   it('when the first page is read, then the overdue tickets come first and the ones due within the grace period among them by due', async () => {
     const { rows } = await readQueuePage({ partnerId: partners[0], statuses: [...ACTIVE_STATUSES] }, null, 25, now);

@@ -5,7 +5,7 @@
  * an event inserted once under `<ticket>:<seq>` (seq kept here), followed by its email, sent once per event.
  * Writes go through one queue, in order: the ticket document and its events have one writer.
  */
-import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
 import {
@@ -60,6 +60,9 @@ export interface SupportTicketOutcome {
 }
 
 const now = () => new Date(Date.now());
+
+/** Patch id: emails go out after their event's write, outside the write queue (tickets filed before replay as they ran). */
+const EMAILS_APART = 'support-emails-outside-write-queue';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -137,19 +140,43 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     requestedAmount: input.refund?.amount ?? null,
   });
 
+  // emails in flight: each goes out once its event is written, outside the write queue, so that a slow or
+  // unreachable SMTP server never holds back the ticket's next write (a breach must reach the queue at its
+  // instant); the workflow ends only once every one has gone
+  const sending = new Set<Promise<void>>();
+
   /**
-   * Records an event (and the document as it now is) and sends its emails, in the write queue. The state
-   * was changed synchronously before: the snapshot is taken now, so the queue writes them in order.
+   * Records an event (and the document as it now is) in the write queue, and resolves once it is written; its
+   * emails follow. The state was changed synchronously before: the snapshot is taken now, so the queue writes
+   * them in order.
    */
   function record(at: Date, type: SupportEventType, actor: TicketActor, isPublic: boolean, body: string | null, data: Record<string, unknown>, emails: SupportEmailKind[] = []): Promise<void> {
     seq += 1;
     version += 1;
     const event: SupportEventInput = { seq, type, at: at.toISOString(), actor, public: isPublic, body, data };
     const snap = snapshot(at);
-    return serially(async () => {
-      await acts.recordSupportEvent(number, input.partnerId, event, snap);
-      for (const kind of emails) await mail.sendSupportEmail(number, event.seq, kind);
-    });
+    if (!patched(EMAILS_APART)) {
+      // a ticket filed before emails left the write queue replays as it ran
+      return serially(async () => {
+        await acts.recordSupportEvent(number, input.partnerId, event, snap);
+        for (const kind of emails) await mail.sendSupportEmail(number, event.seq, kind);
+      });
+    }
+    const written = serially(() => acts.recordSupportEvent(number, input.partnerId, event, snap));
+    mailAfter(written, event.seq, emails);
+    return written;
+  }
+
+  /** Sends the emails of event `eventSeq` once `written` has resolved, in the background (see `sending`). */
+  function mailAfter(written: Promise<void>, eventSeq: number, emails: SupportEmailKind[]): void {
+    if (!emails.length) return;
+    const mailed: Promise<void> = written
+      .then(async () => {
+        for (const kind of emails) await mail.sendSupportEmail(number, eventSeq, kind);
+      })
+      .catch((e: unknown) => log.warn('support email not sent', { ticket: number, seq: eventSeq, emails, error: e instanceof Error ? e.message : String(e) }))
+      .finally(() => sending.delete(mailed));
+    sending.add(mailed);
   }
 
   // ---- clocks
@@ -305,8 +332,14 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   // ---- filing: the document, its first event, the acknowledgement
   seq = 1;
   await acts.recordSupportTicket(input, snapshot(filedAt));
-  await mail.sendSupportEmail(number, 1, 'received');
-  recorded = true;
+  if (patched(EMAILS_APART)) {
+    // the filing is answered once recorded; the acknowledgement follows
+    recorded = true;
+    mailAfter(Promise.resolve(), 1, ['received']);
+  } else {
+    await mail.sendSupportEmail(number, 1, 'received');
+    recorded = true;
+  }
 
   // ---- the clocks' milestones and the auto-close, on durable timers
   type Due = { at: number; fire: (at: Date) => Promise<void> };
@@ -372,6 +405,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
 
   await queue;
   await condition(allHandlersFinished);
+  await Promise.all([...sending]);
   if (input.orderId && input.refund) await acts.releaseSupportOrderClaim(input.orderId, number);
   return { number, status };
 }
