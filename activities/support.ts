@@ -63,19 +63,21 @@ export async function syncQueueEntry(number: string): Promise<void> {
 }
 
 /**
- * Queue entries for the tickets that have none (filed before the queue had entries), each through
- * syncQueueEntry, so a ticket's workflow writing meanwhile is never overwritten by an older state. Safe to run
+ * Queue entries for the tickets that have none (filed before the queue had entries), and none for closed ones,
+ * each through syncQueueEntry, so a ticket's workflow writing meanwhile is never overwritten by an older state. Safe to run
  * at any time, by any number of processes; the worker runs it at start-up. Returns how many it placed.
  */
 export async function backfillQueueEntries(): Promise<number> {
-  const open = await SupportTicket.find({ status: { $ne: 'closed' } }, { _id: 1 }).lean();
+  const open = new Set((await SupportTicket.find({ status: { $ne: 'closed' } }, { _id: 1 }).lean()).map((t) => t._id));
   const placed = new Set((await SupportQueueEntry.find({}, { _id: 1 }).lean()).map((e) => e._id));
   let count = 0;
-  for (const t of open) {
-    if (placed.has(t._id)) continue;
-    await syncQueueEntry(t._id);
+  for (const id of open) {
+    if (placed.has(id)) continue;
+    await syncQueueEntry(id);
     count += 1;
   }
+  // and an entry left behind by a ticket that has closed since (a write attempt lost with its worker mid-sync)
+  for (const id of placed) if (!open.has(id)) await syncQueueEntry(id);
   return count;
 }
 

@@ -50,11 +50,12 @@ const statusFilter = (statuses: readonly string[]) => (statuses.length === 1 ? s
 export async function readQueuePage(f: QueueFilter, after: string | null, limit: number, now: Date): Promise<{ rows: QueueRow[]; more: boolean }> {
   const want = limit + 1;
   const common = commonFilter(f);
-  const working = f.statuses ? f.statuses.filter((s) => ACTIVE_STATUSES.includes(s)) : [...ACTIVE_STATUSES];
-  const onlyWorking = f.statuses !== undefined && working.length === f.statuses.length;
+  const statuses = f.statuses ? [...new Set(f.statuses)] : undefined;
+  const working = statuses ? statuses.filter((s) => ACTIVE_STATUSES.includes(s)) : [...ACTIVE_STATUSES];
+  const onlyWorking = statuses !== undefined && working.length === statuses.length;
   // entries in the due and no-due bands are all in working states: a filter naming all of them is left out, so
   // that every filter stays an equality FerretDB passes down with the day probe's limit
-  const entryFilter = f.statuses && working.length < ACTIVE_STATUSES.length ? { ...common, status: statusFilter(working) } : common;
+  const entryFilter = statuses && working.length < ACTIVE_STATUSES.length ? { ...common, status: statusFilter(working) } : common;
   const cursorDue = after ? dueOfKey(after) : null;
   const inTail = after !== null && cursorDue === null;
 
@@ -98,7 +99,7 @@ export async function readQueuePage(f: QueueFilter, after: string | null, limit:
     take(await entries({ band: NO_DUE_BAND }));
   } else if (rows.length < want && !onlyWorking) {
     // the no-due tail with decided and closed tickets: from the tickets (a sorted read of that tail)
-    const tailFilter: Record<string, unknown> = { ...common, ...(f.statuses ? { status: statusFilter(f.statuses) } : {}), queueKey: { $gt: inTail ? after : NO_DUE_BAND } };
+    const tailFilter: Record<string, unknown> = { ...common, ...(statuses ? { status: statusFilter(statuses) } : {}), queueKey: { $gt: inTail ? after : NO_DUE_BAND } };
     const tail = await SupportTicket.find(tailFilter)
       .sort({ queueKey: 1 })
       .limit(want - rows.length)

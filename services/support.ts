@@ -12,7 +12,6 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
-  WorkflowUpdateStage,
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -263,12 +262,9 @@ export function createSupportService(deps: SupportServiceDeps) {
   }
 
   /** Sends one command to the ticket's workflow as an Update (`updateId` makes a retry the same Update). */
-  async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string, untilAccepted = false): Promise<void> {
+  async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string): Promise<void> {
     try {
-      const handle = client.workflow.getHandle(supportWorkflowId(t._id));
-      const options = { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }] as [SupportCommand], ...(updateId ? { updateId } : {}) };
-      if (untilAccepted) await handle.startUpdate(supportCommandUpdate, { ...options, waitForStage: WorkflowUpdateStage.ACCEPTED });
-      else await handle.executeUpdate(supportCommandUpdate, options);
+      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }], ...(updateId ? { updateId } : {}) });
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
         const code = e.cause.type ?? 'refused';
@@ -366,7 +362,7 @@ export function createSupportService(deps: SupportServiceDeps) {
     async list(auth: AuthContext, q: QueueQuery) {
       const filter: QueueFilter = {};
       if (!isSupportRole(auth.role)) filter.partnerId = auth.partnerId!;
-      if (q.status) filter.statuses = q.status.split(',') as TicketStatus[];
+      if (q.status) filter.statuses = [...new Set(q.status.split(','))] as TicketStatus[];
       if (q.impact) filter.impact = q.impact;
       if (q.assignee) filter.assigneeId = q.assignee === 'none' ? null : q.assignee === 'me' ? auth.user._id : q.assignee;
       if (q.escalated !== undefined) filter.escalated = q.escalated;
@@ -406,9 +402,7 @@ export function createSupportService(deps: SupportServiceDeps) {
      */
     async attach(auth: AuthContext, ref: string, attachment: SupportAttachmentFact, requestId?: string): Promise<void> {
       const t = await loadTicket(auth, ref);
-      // answered once the ticket's workflow has accepted it (its validator passed): the event is then written by the
-      // workflow, durably, even if the write queue is busy with a refund
-      await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`, requestId, true);
+      await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`, requestId);
     },
 
     async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string, requestId?: string) {

@@ -143,6 +143,7 @@ describe('support queue: banded pages on the real database equal the naive sorte
     ['the other partner, small pages', (p) => ({ partnerId: p[1] }), 7],
     ['working states only (the agents\' default)', (p) => ({ partnerId: p[0], statuses: [...ACTIVE_STATUSES] }), 25],
     ['open only', (p) => ({ partnerId: p[1], statuses: ['open'] }), 10],
+    ['two working states, one named twice', (p) => ({ partnerId: p[0], statuses: ['new', 'new', 'open'] }), 25],
     ['open and closed', (p) => ({ partnerId: p[0], statuses: ['open', 'closed'] }), 25],
     ['closed only (the tail alone)', (p) => ({ partnerId: p[1], statuses: ['closed'] }), 4],
     ['an impact', (p) => ({ partnerId: p[0], impact: 'critical' }), 5],
@@ -177,13 +178,16 @@ describe('support queue: banded pages on the real database equal the naive sorte
     expect(await SupportQueueEntry.exists({ _id: closing._id })).to.equal(null);
   });
 
-  it('when tickets have no entry (filed before the queue had entries), then the backfill places them once, and leaves closed ones out', async () => {
+  it('when tickets have no entry (filed before the queue had entries), then the backfill places them once; an entry a closed ticket left behind goes', async () => {
     const [lost, closed] = [ticket(902, 'new', new Date(now.getTime() + 5 * HOUR), now), ticket(903, 'closed', null, now)];
     await SupportTicket.insertMany([lost, closed]);
+    // an entry a closed ticket left behind (its last sync lost with its worker)
+    await insertQueueEntries([{ ...closed, status: 'open', seq: 1 }]);
     expect(await backfillQueueEntries()).to.be.at.least(1);
     expect((await SupportQueueEntry.findById(lost._id).lean())?.band).to.equal(hourBand(lost.nextDueAt!));
     expect(await SupportQueueEntry.exists({ _id: closed._id })).to.equal(null);
     expect(await backfillQueueEntries()).to.equal(0);
+    expect(await SupportQueueEntry.exists({ _id: lost._id })).to.not.equal(null);
   });
 
   it('when the first page is read, then the overdue tickets come first and the ones due within the grace period among them by due', async () => {

@@ -405,7 +405,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
 
   await queue;
   await condition(allHandlersFinished);
-  await Promise.all([...sending]);
   if (input.orderId && input.refund) await acts.releaseSupportOrderClaim(input.orderId, number);
+  // the emails still going out (SMTP may be down a while), and any note accepted meanwhile
+  await condition(() => allHandlersFinished() && sending.size === 0);
   return { number, status };
 }
