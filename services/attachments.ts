@@ -24,7 +24,7 @@ import { ATTACHMENTS_BUCKET, Attachment, type AttachmentDoc } from '../models/at
 import { SupportTicket } from '../models/support';
 import { normaliseTicketNumber } from '../domain/support';
 import { SUPPORT_ROLES } from '../domain/roles';
-import type { AuthContext } from './context';
+import { currentRequestId, type AuthContext } from './context';
 
 // ---------------------------------------------------------------- types accepted
 
@@ -231,7 +231,7 @@ export interface AttachmentServiceDeps {
   /** the ticket as `auth` may see it; throws a 404 AppError for a ticket the caller may not see */
   findTicket(auth: AuthContext, id: string): Promise<TicketRef>;
   /** puts the attachment on the ticket's timeline; must be idempotent (it runs again on a replayed upload) */
-  recordEvent?(auth: AuthContext, ticket: TicketRef, event: AttachmentEvent, requestId: string): Promise<void>;
+  recordEvent?(auth: AuthContext, ticket: TicketRef, event: AttachmentEvent): Promise<void>;
 }
 
 /** The default limits (lib/config.ts ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_PER_TICKET). */
@@ -399,7 +399,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
   }
 
   /** Claims the lowest free slot for a stored file; the same bytes already attached answer with that attachment. */
-  async function claimSlot(auth: AuthContext, ticket: TicketRef, r: Received, requestId: string): Promise<{ doc: AttachmentDoc; replayed: boolean }> {
+  async function claimSlot(auth: AuthContext, ticket: TicketRef, r: Received): Promise<{ doc: AttachmentDoc; replayed: boolean }> {
     const same = () => Attachment.findOne({ ticketId: ticket.id, sha256: r.sha256 }).lean<AttachmentDoc>();
     const discard = () => bucket().delete(r.fileId).catch(() => undefined);
     const existing = await same();
@@ -424,7 +424,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         sha256: r.sha256,
         uploadedBy: { userId: auth.user._id, name: auth.user.name, role: auth.role },
         uploadedAt: new Date(),
-        requestId,
+        requestId: currentRequestId(),
       };
       try {
         await Attachment.create(doc);
@@ -449,7 +449,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
   return {
     limits,
 
-    async upload(auth: AuthContext, ticketId: string, req: IncomingMessage, requestId: string): Promise<{ attachment: AttachmentView; replayed: boolean }> {
+    async upload(auth: AuthContext, ticketId: string, req: IncomingMessage): Promise<{ attachment: AttachmentView; replayed: boolean }> {
       const ticket = await deps.findTicket(auth, ticketId);
       if (!ticket.acceptsAttachments) throw new AppError(409, 'ticket_closed', ticket.refusal ?? `support request ${ticket.id} takes no more attachments`);
       // refusals that need no byte of the body
@@ -457,10 +457,10 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       if (Number.isFinite(declared) && declared > limits.maxBytes + 64 * 1024) throw tooLarge();
       if ((await Attachment.countDocuments({ ticketId: ticket.id })) >= limits.maxPerTicket) throw tooMany(ticket.id);
       const received = await receive(req, ticket);
-      const { doc, replayed } = await claimSlot(auth, ticket, received, requestId);
+      const { doc, replayed } = await claimSlot(auth, ticket, received);
       const view = attachmentView(doc);
       if (deps.recordEvent) {
-        await deps.recordEvent(auth, ticket, { ticketId: ticket.id, attachmentId: doc.slot, name: doc.name, contentType: doc.contentType, size: doc.size, sha256: doc.sha256, uploadedAt: view.uploadedAt }, requestId);
+        await deps.recordEvent(auth, ticket, { ticketId: ticket.id, attachmentId: doc.slot, name: doc.name, contentType: doc.contentType, size: doc.size, sha256: doc.sha256, uploadedAt: view.uploadedAt });
       }
       return { attachment: view, replayed };
     },

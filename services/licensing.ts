@@ -17,7 +17,7 @@ import { ActivationKey, DownloadClaim, DownloadLink, Order, Product, appendActiv
 import type { DownloadOption } from '../domain/catalog';
 import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
-import type { AuthContext } from './context';
+import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
 
 export interface LicensingDeps {
@@ -43,7 +43,6 @@ export interface DownloadRequest {
   range?: string;
   ifRange?: string;
   origin: RequestOrigin;
-  requestId: string;
 }
 
 export type DownloadAnswer =
@@ -118,13 +117,14 @@ export function createLicensingService(deps: LicensingDeps) {
       resourceType: 'software_download_link',
       resourceId: linkRef(link._id),
       ...holderEntry(req.origin),
-      requestId: req.requestId,
+      requestId: currentRequestId(),
     });
   }
 
   return {
     /** A customer's software: every order, cancelled ones included, with its key while the order is active. Each key shown is logged. */
-    async listSoftware(auth: AuthContext, customerRef: string, requestId: string) {
+    async listSoftware(auth: AuthContext, customerRef: string) {
+      const requestId = currentRequestId();
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const orders = await Order.find({ partnerId: auth.partnerId, customerId: customer._id }).sort({ purchasedAt: -1, _id: 1 }).lean<OrderDoc[]>();
       const ids = orders.map((o) => o._id);
@@ -178,7 +178,8 @@ export function createLicensingService(deps: LicensingDeps) {
     },
 
     /** "Get keys and downloads": the order's activation key and a fresh download link for one option. */
-    async getKeysAndDownloads(auth: AuthContext, orderId: string, choice: DownloadChoice, requestId: string) {
+    async getKeysAndDownloads(auth: AuthContext, orderId: string, choice: DownloadChoice) {
+      const requestId = currentRequestId();
       const order = await loadOrder(auth.partnerId!, orderId);
       const product = await Product.findById(order.product.id).lean();
       const options = product?.downloads ?? null;

@@ -47,10 +47,10 @@ async function authOf(email: string): Promise<AuthContext> {
 export async function seedSupportDemo(deps: SupportDemoDeps): Promise<DemoTicket[]> {
   const requestId = deps.requestId ?? 'demo-seed';
   // the request id the services hand on to the workflows they start
-  return runInRequestContext({ requestId }, () => seed(deps, requestId));
+  return runInRequestContext({ requestId }, () => seed(deps));
 }
 
-async function seed(deps: SupportDemoDeps, requestId: string): Promise<DemoTicket[]> {
+async function seed(deps: SupportDemoDeps): Promise<DemoTicket[]> {
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.settings });
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose });
   const [partner, agent, lead] = [await authOf(deps.users.partnerAdmin), await authOf(deps.users.agent), await authOf(deps.users.lead)];
@@ -74,7 +74,6 @@ async function seed(deps: SupportDemoDeps, requestId: string): Promise<DemoTicke
       description: 'We placed this Extended Security Updates order for the wrong tenant the same day. Please cancel it and credit the full amount.',
     },
     'demo-support-esu-refund',
-    requestId,
   );
   note('ESU refund waiting for an agent', esu.ticket);
 
@@ -90,7 +89,6 @@ async function seed(deps: SupportDemoDeps, requestId: string): Promise<DemoTicke
       description: 'The customer reports error 0xC004F050 when entering the key from the software list.',
     },
     'demo-support-pending',
-    requestId,
   );
   let pending = pendingFiled.ticket;
   if (pending.status === 'new') pending = await support.assign(agent, pending.number, undefined, undefined, `demo:${pending.number}:assign`);
@@ -111,7 +109,6 @@ async function seed(deps: SupportDemoDeps, requestId: string): Promise<DemoTicke
       description: 'Production upgrade window tonight; all download links in the software list fail.',
     },
     'demo-support-escalated',
-    requestId,
   );
   let escalated = escalatedFiled.ticket;
   if (escalated.status === 'new') escalated = await support.assign(lead, escalated.number, agent.user._id, undefined, `demo:${escalated.number}:assign`);

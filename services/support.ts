@@ -45,7 +45,7 @@ import {
 import { checkSlaPolicy, clockView, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy } from '../domain/sla';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
-import type { AuthContext } from './context';
+import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
 import { readQueuePage, type QueueFilter, type QueueRow } from './support-queue';
 import { QUEUE_KEY_PATTERN } from '../domain/support-queue';
@@ -262,9 +262,9 @@ export function createSupportService(deps: SupportServiceDeps) {
   }
 
   /** Sends one command to the ticket's workflow as an Update (`updateId` makes a retry the same Update). */
-  async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string): Promise<void> {
+  async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string): Promise<void> {
     try {
-      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), ...(requestId ? { requestId } : {}) }], ...(updateId ? { updateId } : {}) });
+      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), requestId: currentRequestId() }], ...(updateId ? { updateId } : {}) });
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
         const code = e.cause.type ?? 'refused';
@@ -275,8 +275,8 @@ export function createSupportService(deps: SupportServiceDeps) {
     }
   }
 
-  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string, requestId?: string) {
-    await send(auth, t, cmd, updateId, requestId);
+  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string) {
+    await send(auth, t, cmd, updateId);
     return view(auth, t._id);
   }
 
@@ -284,7 +284,8 @@ export function createSupportService(deps: SupportServiceDeps) {
     settings,
     view,
 
-    async file(auth: AuthContext, input: FileInput, idempotencyKey: string, requestId: string) {
+    async file(auth: AuthContext, input: FileInput, idempotencyKey: string) {
+      const requestId = currentRequestId();
       const partnerId = auth.partnerId!;
       let customer;
       try {
@@ -380,38 +381,38 @@ export function createSupportService(deps: SupportServiceDeps) {
       };
     },
 
-    async reply(auth: AuthContext, ref: string, body: string, internal: boolean, updateId?: string, requestId?: string) {
+    async reply(auth: AuthContext, ref: string, body: string, internal: boolean, updateId?: string) {
       const t = await loadTicket(auth, ref);
       const support = isSupportRole(auth.role);
       if (internal && !support) throw new AppError(403, 'not_allowed_for_role', 'only support agents can add internal notes', 'body.internal');
       const action: TicketAction = support ? (internal ? 'note' : 'reply') : 'partner-reply';
-      return command(auth, t, { action, body }, updateId, requestId);
+      return command(auth, t, { action, body }, updateId);
     },
 
-    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign' | 'attach'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string, requestId?: string) {
+    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign' | 'attach'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
         throw new AppError(422, 'amount_above_requested', `body.amount ${input.amount} exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
       }
-      return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId, requestId);
+      return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
     },
 
     /**
      * Puts a stored attachment on the ticket's timeline ("attached", public), once: the Update id is
      * `<ticket>:attach:<slot>`, so an upload replayed (the same bytes) or retried after a crash records no second event.
      */
-    async attach(auth: AuthContext, ref: string, attachment: SupportAttachmentFact, requestId?: string): Promise<void> {
+    async attach(auth: AuthContext, ref: string, attachment: SupportAttachmentFact): Promise<void> {
       const t = await loadTicket(auth, ref);
-      await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`, requestId);
+      await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`);
     },
 
-    async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string, requestId?: string) {
+    async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string) {
       const t = await loadTicket(auth, ref);
       const user = assigneeId ? await User.findById(assigneeId).lean() : auth.user;
       if (!user) throw new AppError(422, 'unknown_user', `body.assigneeId ${JSON.stringify(assigneeId)} is not a user`, 'body.assigneeId');
       if (!isSupportRole(user.role)) throw new AppError(422, 'assignee_not_agent', `body.assigneeId ${JSON.stringify(assigneeId)} is not a support agent or lead`, 'body.assigneeId');
       const assignee: TicketActor = { kind: actorKindOf(user.role), userId: user._id, name: user.name, email: user.email, role: user.role };
-      return command(auth, t, { action: 'assign', assignee, body }, updateId, requestId);
+      return command(auth, t, { action: 'assign', assignee, body }, updateId);
     },
   };
 }

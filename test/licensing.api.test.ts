@@ -13,7 +13,7 @@ import { createApi } from '../composition/root';
 import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order } from '../models';
 import { DAY_MS } from '../domain/time';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
-import { getTestApp, placeOrder, waitFor, type TestApp } from './support/app';
+import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 const PRODUCT = 'windows-server-standard-perpetual';
 const CHOICE = { version: 'Windows Server 2019', language: 'en-us', fileType: 'ISO (64-bit)' };
@@ -63,6 +63,16 @@ describe('licensing: keys, download links and the activity log (real servers)', 
   });
 
   describe('getting keys and downloads', () => {
+    it("when keys and a link are given, then their log entries carry the request's id (X-Request-Id, from the request context)", async () => {
+      const { order } = await activeOrder();
+      const requestId = uniq('req-licensing');
+      const res = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'x-request-id': requestId } });
+      expect(res.status, JSON.stringify(res.body)).to.equal(201);
+      const entries = await ActivityEntry.find({ orderId: order.id, operationType: { $in: ['get_software_keys', 'create_software_download_link'] } }).lean();
+      expect(entries).to.have.length(2);
+      expect(entries.map((e) => e.requestId)).to.deep.equal([requestId, requestId]);
+    });
+
     it('when an option is not offered, then 400 names the field and lists the allowed values, and nothing is written', async () => {
       const { order } = await activeOrder();
       const cases: [Record<string, string>, string, string][] = [

@@ -9,9 +9,9 @@ import { expect } from 'chai';
 import { Worker } from '@temporalio/worker';
 import { createApi, buildActivities } from '../composition/root';
 import { NativeConnection } from '../lib/temporal';
-import { TICKET_NUMBER_PATTERN } from '../domain/support';
+import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
-import { EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim } from '../models';
+import { EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket } from '../models';
 import { monthKey } from '../domain/time';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
@@ -184,6 +184,16 @@ describe('support requests (API end to end)', function () {
     expect(b.headers.get('idempotent-replayed')).to.equal('true');
     const reused = await file(refundBody(order.id, 200), undefined, key);
     expect(reused.body.error.code).to.equal('idempotency_key_reused');
+  });
+
+  it("when a request is filed, then its ticket carries the request's id (X-Request-Id, from the request context)", async () => {
+    const requestId = uniq('req-support');
+    const res = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr'), 'x-request-id': requestId },
+      body: { problemType: GENERAL_PROBLEM_TYPE, impact: 'minimal', title: 'Request id check', customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } },
+    });
+    expect(res.status, JSON.stringify(res.body)).to.equal(201);
+    expect((await SupportTicket.findById(res.body.number).lean())?.requestId).to.equal(requestId);
   });
 
   it("when someone acts outside their role or tenant, then another partner's ticket is 404 and a closed ticket cannot be approved", async () => {

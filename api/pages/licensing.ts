@@ -81,7 +81,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
         const form = validateForm<{ version: string; language: string; fileType: string }>(choiceSchema, input);
         if (!form.ok) return choicePage(ctx, id, input, form.errors, 400);
         try {
-          const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value, ctx.requestId);
+          const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value);
           return choicePage(ctx, id, input, {}, 201, result);
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, input, errorsFromAppError(e, ['version', 'language', 'fileType']), e.status);

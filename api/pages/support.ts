@@ -281,7 +281,6 @@ export function supportPages(deps: PagesContext): PageDef[] {
               ...(v.description ? { description: v.description } : {}),
             },
             v.idempotencyKey,
-            ctx.requestId,
           );
           ctx.redirect(`/app/support/${encodeURIComponent(ticket.number)}?filed=1`);
         } catch (e) {
@@ -331,7 +330,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
         try {
-          await attachments.upload(ctx.auth, id, ctx.req, ctx.requestId);
+          await attachments.upload(ctx.auth, id, ctx.req);
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) {
             ctx.req.resume();

@@ -29,7 +29,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       params: S.customerParam,
       errors: [404],
       responses: { 200: { description: 'software purchased for the customer', schema: { type: 'array', items: S.softwareItemSchema } } },
-      handler: async ({ auth, params, requestId }) => ({ status: 200, body: await licensing.listSoftware(auth, params.customer, requestId) }),
+      handler: async ({ auth, params }) => ({ status: 200, body: await licensing.listSoftware(auth, params.customer) }),
     }),
     defineRoute({
       method: 'post',
@@ -44,8 +44,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       body: S.downloadRequestSchema,
       errors: [404, 409, 422],
       responses: { 201: { description: 'the key and the link', schema: S.keysAndDownloadSchema, headers: { Location: 'the download link' } } },
-      handler: async ({ auth, params, body, requestId }) => {
-        const result = await licensing.getKeysAndDownloads(auth, params.id, body, requestId);
+      handler: async ({ auth, params, body }) => {
+        const result = await licensing.getKeysAndDownloads(auth, params.id, body);
         return { status: 201, body: result, headers: { Location: result.download.url, 'Cache-Control': 'no-store' } };
       },
     }),
@@ -73,7 +73,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         416: { description: 'the range asked for is outside the file', schema: S.errorSchema, headers: { 'Content-Range': '`bytes */<size>`' } },
       },
       handler: async ({ params, headers, origin, method, requestId }) => {
-        const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], origin, requestId });
+        const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], origin });
         if (a.kind === 'unsatisfiable') {
           return { status: 416, body: { error: { status: 416, code: 'range_not_satisfiable', message: `the file has ${a.file.size} bytes`, requestId } }, headers: { 'Content-Range': `bytes */${a.file.size}` } };
         }

@@ -32,8 +32,8 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
         201: { description: 'the attachment, stored', schema: S.attachmentSchema, headers: { Location: 'the download URL', 'Idempotent-Replayed': '"false"' } },
         200: { description: 'the same bytes were attached to this request already: that attachment', schema: S.attachmentSchema, headers: { Location: 'the download URL', 'Idempotent-Replayed': '"true"' } },
       },
-      handler: async ({ auth, params, request, requestId }) => {
-        const { attachment, replayed } = await attachments.upload(auth, params.id, request, requestId);
+      handler: async ({ auth, params, request }) => {
+        const { attachment, replayed } = await attachments.upload(auth, params.id, request);
         return { status: replayed ? 200 : 201, body: attachment, headers: { Location: attachment.url, 'Idempotent-Replayed': String(replayed) } };
       },
     }),

@@ -25,7 +25,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
     operationId: string,
     summary: string,
     body: Record<string, unknown>,
-    run: (ctx: { auth: Parameters<typeof support.view>[0]; id: string; body: Record<string, never> & Record<string, unknown>; key?: string; requestId: string }) => ReturnType<typeof support.view>,
+    run: (ctx: { auth: Parameters<typeof support.view>[0]; id: string; body: Record<string, never> & Record<string, unknown>; key?: string }) => ReturnType<typeof support.view>,
     permission: 'workSupportRequests' | 'withdrawSupportRequests' = 'workSupportRequests',
     description?: string,
   ) =>
@@ -42,7 +42,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       body,
       errors: [404, 409, 422],
       responses: ticketReply,
-      handler: async ({ auth, params, body: b, headers, requestId }) => ({ status: 200, body: await run({ auth, id: params.id, body: b ?? {}, key: headers['idempotency-key'], requestId }) }),
+      handler: async ({ auth, params, body: b, headers }) => ({ status: 200, body: await run({ auth, id: params.id, body: b ?? {}, key: headers['idempotency-key'] }) }),
     });
 
   return [
@@ -61,8 +61,8 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       body: S.fileSupportRequestBody,
       errors: [409, 422],
       responses: { 201: { description: 'the support request, recorded', schema: S.supportTicketSchema, headers: { Location: 'the request: /support-requests/{number}', 'Idempotent-Replayed': '"true" when this Idempotency-Key had filed it already' } } },
-      handler: async ({ auth, body, headers, requestId }) => {
-        const { ticket, replayed } = await support.file(auth, body, headers['idempotency-key'], requestId);
+      handler: async ({ auth, body, headers }) => {
+        const { ticket, replayed } = await support.file(auth, body, headers['idempotency-key']);
         return { status: 201, body: ticket, headers: { Location: `/support-requests/${ticket.number}`, 'Idempotent-Replayed': String(replayed) } };
       },
     }),
@@ -104,27 +104,27 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       body: S.replyBody,
       errors: [404, 409],
       responses: ticketReply,
-      handler: async ({ auth, params, body, headers, requestId }) => ({ status: 200, body: await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key'], requestId) }),
+      handler: async ({ auth, params, body, headers }) => ({ status: 200, body: await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key']) }),
     }),
-    action('withdraw', 'withdrawSupportRequest', 'Withdraw your support request', S.optionalMessageBody, ({ auth, id, body, key, requestId }) => support.act(auth, id, 'withdraw', body, key, requestId), 'withdrawSupportRequests'),
-    action('assign', 'assignSupportRequest', 'Assign to yourself or another agent (reassigning: support leads)', S.assignBody, ({ auth, id, body, key, requestId }) =>
-      support.assign(auth, id, body.assigneeId as string | undefined, body.body as string | undefined, key, requestId),
+    action('withdraw', 'withdrawSupportRequest', 'Withdraw your support request', S.optionalMessageBody, ({ auth, id, body, key }) => support.act(auth, id, 'withdraw', body, key), 'withdrawSupportRequests'),
+    action('assign', 'assignSupportRequest', 'Assign to yourself or another agent (reassigning: support leads)', S.assignBody, ({ auth, id, body, key }) =>
+      support.assign(auth, id, body.assigneeId as string | undefined, body.body as string | undefined, key),
     ),
-    action('request-information', 'requestSupportInformation', 'Ask the partner for more information (the ticket waits, its clocks pause)', S.requestInformationBody, ({ auth, id, body, key, requestId }) =>
-      support.act(auth, id, 'request-information', body, key, requestId),
+    action('request-information', 'requestSupportInformation', 'Ask the partner for more information (the ticket waits, its clocks pause)', S.requestInformationBody, ({ auth, id, body, key }) =>
+      support.act(auth, id, 'request-information', body, key),
     ),
     action(
       'approve',
       'approveSupportRequest',
       'Approve a refund: cancels the order, revokes its keys and links, credits the amount on the next invoice',
       S.approveBody,
-      ({ auth, id, body, key, requestId }) => support.act(auth, id, 'approve', body, key, requestId),
+      ({ auth, id, body, key }) => support.act(auth, id, 'approve', body, key),
       'workSupportRequests',
       'The amount defaults to the requested one and cannot exceed it; above the approval limit only a support lead may approve. A product that can never be cancelled (SUSE, Red Hat) or an order cancelled meanwhile makes the approval fail with the reason.',
     ),
-    action('reject', 'rejectSupportRequest', 'Reject, with a reason', S.rejectBody, ({ auth, id, body, key, requestId }) => support.act(auth, id, 'reject', body, key, requestId)),
-    action('escalate', 'escalateSupportRequest', 'Escalate by hand (the level rises, leads are told)', S.escalateBody, ({ auth, id, body, key, requestId }) => support.act(auth, id, 'escalate', body, key, requestId)),
-    action('resolve', 'resolveSupportRequest', 'Resolve', S.optionalMessageBody, ({ auth, id, body, key, requestId }) => support.act(auth, id, 'resolve', body, key, requestId)),
-    action('close', 'closeSupportRequest', 'Close', S.optionalMessageBody, ({ auth, id, body, key, requestId }) => support.act(auth, id, 'close', body, key, requestId)),
+    action('reject', 'rejectSupportRequest', 'Reject, with a reason', S.rejectBody, ({ auth, id, body, key }) => support.act(auth, id, 'reject', body, key)),
+    action('escalate', 'escalateSupportRequest', 'Escalate by hand (the level rises, leads are told)', S.escalateBody, ({ auth, id, body, key }) => support.act(auth, id, 'escalate', body, key)),
+    action('resolve', 'resolveSupportRequest', 'Resolve', S.optionalMessageBody, ({ auth, id, body, key }) => support.act(auth, id, 'resolve', body, key)),
+    action('close', 'closeSupportRequest', 'Close', S.optionalMessageBody, ({ auth, id, body, key }) => support.act(auth, id, 'close', body, key)),
   ];
 }
