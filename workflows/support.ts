@@ -2,8 +2,9 @@
  * One workflow per support ticket (id `support:<number>`): its state machine, its SLA clocks on durable
  * timers, and its single writer. Agent and partner actions arrive as one Update whose validator applies the
  * domain's action table, so a refused action never enters the history. Every action and clock milestone is
- * an event inserted once under `<ticket>:<seq>` (seq kept here), followed by its email, sent once per event.
- * Writes go through one queue, in order: the ticket document and its events have one writer.
+ * an event inserted once under `<ticket>:<seq>` (seq kept here), followed by its emails, each sent once.
+ * Writes go through one queue, in order: the ticket document, its events and its queue entry have one writer;
+ * the emails go out after their event's write, outside that queue, so SMTP never holds a write back.
  */
 import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
