@@ -45,13 +45,13 @@ export function createApp(deps: AppDeps): express.Express {
     limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS,
     findTicket: findTicketForAttachments,
     // each stored attachment becomes an "attached" event on the ticket's timeline, once (see SupportService.attach)
-    recordEvent: async (auth, ticket, e) => {
+    recordEvent: async (auth, ticket, attachment) => {
       try {
-        await support.attach(auth, ticket.id, { id: e.attachmentId, name: e.name, contentType: e.contentType, size: e.size, sha256: e.sha256 });
+        await support.attach(auth, ticket.id, attachment);
       } catch (err) {
         // closed between the upload's check and its event: the file stays (it was accepted); say so in the log
         if (!(err instanceof AppError && err.code === 'invalid_state')) throw err;
-        deps.log.warn({ ticket: ticket.id, attachment: e.attachmentId, reason: err.message }, 'attachment stored but not put on the timeline');
+        deps.log.warn({ ticket: ticket.id, attachment: attachment.id, reason: err.message }, 'attachment stored but not put on the timeline');
       }
     },
   };

@@ -25,6 +25,7 @@ import { SupportTicket } from '../models/support';
 import { normaliseTicketNumber } from '../domain/support';
 import { SUPPORT_ROLES } from '../domain/roles';
 import { currentRequestId, type AuthContext } from './context';
+import type { SupportAttachmentFact } from '../contracts/support';
 
 // ---------------------------------------------------------------- types accepted
 
@@ -216,22 +217,12 @@ export interface AttachmentView {
   url: string;
 }
 
-export interface AttachmentEvent {
-  ticketId: string;
-  attachmentId: number;
-  name: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-  uploadedAt: string;
-}
-
 export interface AttachmentServiceDeps {
   limits: AttachmentLimits;
   /** the ticket as `auth` may see it; throws a 404 AppError for a ticket the caller may not see */
   findTicket(auth: AuthContext, id: string): Promise<TicketRef>;
   /** puts the attachment on the ticket's timeline; must be idempotent (it runs again on a replayed upload) */
-  recordEvent?(auth: AuthContext, ticket: TicketRef, event: AttachmentEvent): Promise<void>;
+  recordEvent?(auth: AuthContext, ticket: TicketRef, attachment: SupportAttachmentFact): Promise<void>;
 }
 
 /** The default limits (lib/config.ts ATTACHMENT_MAX_BYTES, ATTACHMENT_MAX_PER_TICKET). */
@@ -460,7 +451,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       const { doc, replayed } = await claimSlot(auth, ticket, received);
       const view = attachmentView(doc);
       if (deps.recordEvent) {
-        await deps.recordEvent(auth, ticket, { ticketId: ticket.id, attachmentId: doc.slot, name: doc.name, contentType: doc.contentType, size: doc.size, sha256: doc.sha256, uploadedAt: view.uploadedAt });
+        await deps.recordEvent(auth, ticket, { id: doc.slot, name: doc.name, contentType: doc.contentType, size: doc.size, sha256: doc.sha256 });
       }
       return { attachment: view, replayed };
     },
