@@ -10,6 +10,14 @@ import type { OrderActor, OrderStatus, RequestOrigin } from '../domain/orders';
 /** Business id = workflow id: one workflow per order, a duplicate start is refused. */
 export const orderWorkflowId = (orderId: string): string => `order:${orderId}`;
 
+/**
+ * The order workflow's task timeout. Placement's writes are local activities (workflows/activity-options.ts):
+ * they run inside a workflow task, so an attempt lost with its worker is taken up by another worker when the
+ * task times out, and an Update that arrives while one runs waits for the task's heartbeat (at 80% of it).
+ * Five seconds keeps both within seconds; a workflow task of an order takes milliseconds.
+ */
+export const ORDER_WORKFLOW_TASK_TIMEOUT = '5 seconds';
+
 /** Stages of an order's placement, in order. */
 export const ORDER_STAGES = ['recorded', 'paid', 'provisioned', 'confirmed'] as const;
 export type OrderStage = (typeof ORDER_STAGES)[number];

@@ -18,7 +18,7 @@ import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDo
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
 import type { OrderActor, OrderTerms } from '../domain/orders';
-import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult } from '../contracts/orders';
+import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, ORDER_WORKFLOW_TASK_TIMEOUT, type CancelOrderResult } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
 import { namesCustomer, resolveCustomer } from './customers';
@@ -137,6 +137,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       workflowId: orderWorkflowId(terms.orderId),
       taskQueue,
       args: [terms],
+      workflowTaskTimeout: ORDER_WORKFLOW_TASK_TIMEOUT,
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       memo: { requestId: terms.requestId, partnerId: terms.partnerId },

@@ -8,8 +8,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { buildActivities } from '../composition/root';
-import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
+import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, ORDER_WORKFLOW_TASK_TIMEOUT } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { findCatalogProduct } from '../domain/catalog';
 import { priceOrder } from '../domain/pricing';
@@ -67,7 +70,7 @@ describe('order workflow (time-skipping test server, real activities)', function
   }
 
   async function start(t: OrderTerms, queue = taskQueue): Promise<WorkflowHandle<typeof orderWorkflow>> {
-    return env.client.workflow.start<typeof orderWorkflow>('orderWorkflow', { workflowId: orderWorkflowId(t.orderId), taskQueue: queue, args: [t] });
+    return env.client.workflow.start<typeof orderWorkflow>('orderWorkflow', { workflowId: orderWorkflowId(t.orderId), taskQueue: queue, args: [t], workflowTaskTimeout: ORDER_WORKFLOW_TASK_TIMEOUT });
   }
 
   const cancel = (h: WorkflowHandle<typeof orderWorkflow>) =>
@@ -161,6 +164,30 @@ describe('order workflow (time-skipping test server, real activities)', function
     expect((await EmailRecord.findById(`order:${t.orderId}:reminder`).lean())!.status).to.equal('sent');
     const reminders = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.orderId) && m.subject.includes('closes'));
     expect(reminders).to.have.length(1);
+  });
+
+  it('when an order is placed, then its three writes run as local activities (markers, no activity tasks) and only the email is a server-side activity', async () => {
+    const t = await terms('windows-server-standard-perpetual');
+    const h = await start(t);
+    await h.executeUpdate(waitForStageUpdate, { args: ['confirmed'] });
+    const { events } = await h.fetchHistory();
+    const type = temporal.api.enums.v1.EventType;
+    const scheduled = events!.filter((e) => e.eventType === type.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    expect(scheduled).to.deep.equal(['sendOrderEmail']);
+    const markers = events!.filter((e) => e.eventType === type.EVENT_TYPE_MARKER_RECORDED).map((e) => e.markerRecordedEventAttributes!.markerName);
+    expect(markers.filter((m) => m === 'core_local_activity')).to.have.length(3);
+    const order = (await Order.findById(t.orderId).lean())!;
+    expect(order.status).to.equal('active');
+    expect(await ActivationKey.countDocuments({ orderId: t.orderId })).to.equal(1);
+  });
+
+  it('when an order placed before placement moved to local activities is replayed by this code, then it replays as it ran (placed, confirmed, cancelled)', async () => {
+    // recorded on the code before the change (three regular activities); without the patch this throws a DeterminismViolationError
+    const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'order-history-regular-placement.json'), 'utf8'));
+    const history = temporal.api.history.v1.History.fromObject(json);
+    const scheduled = history.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    expect(scheduled.slice(0, 3)).to.deep.equal(['recordOrder', 'recordPayment', 'provisionOrder']);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'order:replayed');
   });
 
   it('when perpetual software is left alone, then its workflow ends with the window and the order stays active', async () => {

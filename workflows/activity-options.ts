@@ -7,12 +7,21 @@
  *   keep-alive interceptor, composition/root.ts), so a dead worker is noticed after the heartbeat timeout.
  * A retry is safe: every activity is idempotent (natural-key facts, one email per business key).
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 
 const retry: ActivityOptions['retry'] = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' };
 
 /** Activities that only read and write the database. */
 export const DATABASE_ACTIVITY: ActivityOptions = { startToCloseTimeout: '5 seconds', retry };
+
+/**
+ * Database activities run as local activities: in the worker that runs the workflow task, recorded in the
+ * history as a marker, without a round trip through the server's activity task queue. For the few-millisecond
+ * writes of an order's placement this saves most of Temporal's work per order (each regular activity costs the
+ * server a schedule, a dispatch, a completion and one more workflow task). An attempt lost with its worker is
+ * retried by the next worker to take the workflow task, after the workflow task timeout (10 s by default).
+ */
+export const LOCAL_DATABASE_ACTIVITY: LocalActivityOptions = { startToCloseTimeout: '5 seconds', retry };
 
 /** Activities that send an email (and record it). */
 export const EMAIL_ACTIVITY: ActivityOptions = { startToCloseTimeout: '30 seconds', heartbeatTimeout: '4 seconds', retry };
