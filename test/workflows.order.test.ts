@@ -190,6 +190,36 @@ describe('order workflow (time-skipping test server, real activities)', function
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'order:replayed');
   });
 
+  it('when a placement write keeps failing, then it is retried until it succeeds (past 8 s of backoff on server timers) and the payment is recorded once', async () => {
+    const queue = uniq('flaky');
+    const real = activities();
+    let attempts = 0;
+    const flaky = {
+      ...real,
+      recordPayment: async (orderId: string, at: string) => {
+        attempts += 1;
+        if (attempts <= 5) throw new Error('the database is unavailable (test)');
+        return real.recordPayment(orderId, at);
+      },
+    };
+    const flakyWorker = await Worker.create({ connection: env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities: flaky });
+    const t = await terms('windows-server-standard-perpetual');
+    const timers = await flakyWorker.runUntil(async () => {
+      const h = await start(t, queue);
+      // the perpetual order's workflow ends when its window closes: result() lets the test server skip the timers
+      expect(await h.result()).to.deep.equal({ orderId: t.orderId, status: 'active' });
+      const { events } = await h.fetchHistory();
+      const type = temporal.api.enums.v1.EventType;
+      const firstEmail = events!.findIndex((e) => e.eventType === type.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+      return events!.slice(0, firstEmail).filter((e) => e.eventType === type.EVENT_TYPE_TIMER_STARTED).length;
+    });
+    // attempts 1-4 wait 1, 2, 4 and 8 s in the worker; the fifth's backoff (16 s) passes localRetryThreshold: a timer
+    expect(attempts).to.equal(6);
+    expect(timers).to.equal(1);
+    expect(await LedgerLine.countDocuments({ orderId: t.orderId, kind: 'charge' })).to.equal(1);
+    expect((await Order.findById(t.orderId).lean())!.paidAt).to.not.equal(null);
+  });
+
   it('when perpetual software is left alone, then its workflow ends with the window and the order stays active', async () => {
     const t = await terms('windows-server-standard-perpetual');
     const h = await start(t);
