@@ -6,7 +6,7 @@
  * activities: they take milliseconds, and running them in the worker's workflow task saves the server three
  * activity tasks and the workflow tasks between them, per order).
  */
-import { ApplicationFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler, allHandlersFinished } from '@temporalio/workflow';
+import { ApplicationFailure, CancelledFailure, TemporalFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   cancelOrderUpdate,
@@ -133,13 +133,28 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     },
   );
 
-  // Placement: three short writes, run in the worker that holds the workflow task (see LOCAL_DATABASE_ACTIVITY)
-  const place = patched(LOCAL_PLACEMENT) ? local : acts;
-  await serially(() => place.recordOrder(terms));
+  // Placement: three short writes, run in the worker that holds the workflow task (see LOCAL_DATABASE_ACTIVITY).
+  // A write that keeps failing locally (the database down) goes on as a regular activity, retried by the server
+  // without end and without adding to the history; a refusal (non-retryable) is not tried again.
+  const useLocal = patched(LOCAL_PLACEMENT);
+  const place = <T>(write: (a: typeof acts) => Promise<T>): Promise<T> =>
+    serially(async () => {
+      if (!useLocal) return write(acts);
+      try {
+        return await write(local);
+      } catch (e) {
+        // a local activity's last failure comes as it is (not wrapped in an ActivityFailure)
+        const refusal = (x: unknown) => x instanceof ApplicationFailure && x.nonRetryable;
+        if (!(e instanceof TemporalFailure) || e instanceof CancelledFailure || refusal(e) || refusal(e.cause)) throw e;
+        log.warn('a placement write failed locally; it goes on as a regular activity', { orderId, error: e.message });
+        return write(acts);
+      }
+    });
+  await place((a) => a.recordOrder(terms));
   stage = 'recorded';
-  await serially(() => place.recordPayment(orderId, terms.purchasedAt));
+  await place((a) => a.recordPayment(orderId, terms.purchasedAt));
   stage = 'paid';
-  await serially(() => place.provisionOrder(orderId, now().toISOString()));
+  await place((a) => a.provisionOrder(orderId, now().toISOString()));
   if (!cancelling) status = 'active';
   stage = 'provisioned';
   // every charged order gets its confirmation, whatever the timing of a cancellation (whose email comes after)
