@@ -37,6 +37,22 @@ export const SignInClaim = model<SignInClaimDoc>(
   'signinclaims',
 );
 
+/**
+ * One sign-in email sent to a user in an hour: `_id` = `<userId>:<UTC hour>:<slot>`, slots 0 to the hourly
+ * limit minus one, each inserted once. An address gets at most that many links an hour, whoever asks and however
+ * many API processes answer (a duplicate `_id` means the slot is taken), with no counter to update.
+ */
+export interface SignInSendDoc {
+  _id: string;
+  userId: string;
+  at: Date;
+}
+export const SignInSend = model<SignInSendDoc>(
+  'SignInSend',
+  new Schema<SignInSendDoc>({ _id: String, userId: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
+  'signinsends',
+);
+
 export interface SessionDoc {
   /** sha256 of the session cookie's secret, hex */
   _id: string;

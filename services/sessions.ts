@@ -6,16 +6,20 @@
  * - A session lives in the database: the cookie holds a random secret, the database its SHA-256. It ends after
  *   an idle time, at an absolute time, when its user signs out, or when the user is disabled or removed.
  * - Nothing tells whether an address has an account: asking for a link answers the same either way.
+ * - An address gets at most SIGN_IN_LINKS_PER_HOUR links an hour (models/sessions.ts SignInSend), so the form
+ *   cannot be used to flood someone's mailbox; asking beyond that answers the same and sends nothing.
  */
 import crypto from 'node:crypto';
 import { AppError, isDuplicateKey } from '../lib/errors';
 import type { Mailer, Renderer } from '../lib/mailer';
 import type { Logger } from '../lib/logger';
-import { Partner, Session, SessionEnd, SignInClaim, SignInLink, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
+import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
 import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
 export const SIGN_IN_LINK_MINUTES = 15;
+/** sign-in emails one address may receive in a UTC hour */
+export const SIGN_IN_LINKS_PER_HOUR = 10;
 export const SESSION_IDLE_MINUTES = 30;
 export const SESSION_ABSOLUTE_HOURS = 12;
 /** lastSeenAt is written at most this often (a read-only page view does not write every time) */
@@ -29,6 +33,7 @@ export interface SessionServiceDeps {
   log: Logger;
   now?: () => Date;
   linkMinutes?: number;
+  linksPerHour?: number;
   idleMinutes?: number;
   absoluteHours?: number;
 }
@@ -51,6 +56,7 @@ export function safeNext(next: unknown): string | null {
 export function createSessionService(deps: SessionServiceDeps) {
   const clock = deps.now ?? (() => new Date());
   const linkMs = (deps.linkMinutes ?? SIGN_IN_LINK_MINUTES) * 60_000;
+  const linksPerHour = deps.linksPerHour ?? SIGN_IN_LINKS_PER_HOUR;
   const idleMs = (deps.idleMinutes ?? SESSION_IDLE_MINUTES) * 60_000;
   const absoluteMs = (deps.absoluteHours ?? SESSION_ABSOLUTE_HOURS) * 3_600_000;
   const base = deps.publicBaseUrl.replace(/\/+$/, '');
@@ -63,10 +69,25 @@ export function createSessionService(deps: SessionServiceDeps) {
     }
   }
 
+  /** Takes one of the user's sign-in email slots of this UTC hour; false when all are taken. */
+  async function takeSendSlot(userId: string, now: Date): Promise<boolean> {
+    const hour = now.toISOString().slice(0, 13);
+    for (let slot = 0; slot < linksPerHour; slot++) {
+      try {
+        await SignInSend.create({ _id: `${userId}:${hour}:${slot}`, userId, at: now });
+        return true;
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+      }
+    }
+    return false;
+  }
+
   return {
     idleMinutes: idleMs / 60_000,
     absoluteHours: absoluteMs / 3_600_000,
     linkMinutes: linkMs / 60_000,
+    linksPerHour,
 
     /** Emails a sign-in link if the address belongs to an enabled user; answers the same either way. */
     async requestLink(emailInput: string, next: string | null): Promise<void> {
@@ -76,8 +97,12 @@ export function createSessionService(deps: SessionServiceDeps) {
         deps.log.info({ emailHash: hashToken(email).slice(0, 12) }, 'sign-in link asked for an unknown or disabled address');
         return;
       }
-      const token = secret();
       const now = clock();
+      if (!(await takeSendSlot(user._id, now))) {
+        deps.log.warn({ userId: user._id, linksPerHour }, 'sign-in link not sent: the address had its links for this hour');
+        return;
+      }
+      const token = secret();
       const expiresAt = new Date(now.getTime() + linkMs);
       await SignInLink.create({ _id: hashToken(token), userId: user._id, email, createdAt: now, expiresAt, next: safeNext(next) });
       const partner = user.partnerId ? await Partner.findById(user.partnerId).lean() : null;

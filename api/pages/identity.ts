@@ -70,7 +70,7 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
       return;
     }
     await kit.sessions.requestLink(form.value.email, safeNext(form.value.next));
-    page(res, 'identity/check-email', { title: 'Check your email', email: form.value.email, minutes: kit.sessions.linkMinutes });
+    page(res, 'identity/check-email', { title: 'Check your email', email: form.value.email, minutes: kit.sessions.linkMinutes, perHour: kit.sessions.linksPerHour });
   });
 
   // the link from the email opens a page with a button: a mail scanner that fetches the link does not use it

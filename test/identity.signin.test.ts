@@ -1,0 +1,49 @@
+/** Signing in to the pages: how many sign-in emails one address can be sent (real database and SMTP server). */
+import { expect } from 'chai';
+import { createRenderer } from '../lib/mailer';
+import { SignInLink, SignInSend } from '../models';
+import { createSessionService, SIGN_IN_LINKS_PER_HOUR } from '../services/sessions';
+import { ensureUser } from '../services/users';
+import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
+
+describe('sign-in links: at most SIGN_IN_LINKS_PER_HOUR emails an hour to one address', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  let clock = new Date('2026-11-26T10:15:00.000Z');
+
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  const service = () => createSessionService({ mailer: app.mailer, renderer: createRenderer(), publicBaseUrl: app.baseUrl, log: app.log, now: () => clock });
+  const newUser = async () => {
+    const email = `${uniq('signin')}@${app.partnerId}.example`.toLowerCase();
+    const user = await ensureUser({ name: 'Sign-in tester', email, role: 'sales-agent', partnerId: app.partnerId });
+    return { id: user._id, email };
+  };
+  const emailsTo = async (email: string) => (await app.stack.mailbox.list()).filter((m) => m.to.includes(email) && m.subject.includes('sign-in link')).length;
+
+  it('when one address asks for more links in an hour than the limit, at once and from two services, then exactly the limit is sent, each with its own link', async () => {
+    const { id, email } = await newUser();
+    const [a, b] = [service(), service()];
+    // twice the limit plus two, split over two "API processes", all at once
+    const asks = Array.from({ length: SIGN_IN_LINKS_PER_HOUR * 2 + 2 }, (_, i) => (i % 2 ? a : b).requestLink(email, null));
+    await Promise.all(asks);
+    expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_HOUR);
+    expect(await SignInSend.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_HOUR);
+    await waitFor(async () => (await emailsTo(email)) >= SIGN_IN_LINKS_PER_HOUR);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await emailsTo(email)).to.equal(SIGN_IN_LINKS_PER_HOUR);
+
+    // another address is not held back by this one
+    const other = await newUser();
+    await a.requestLink(other.email.toUpperCase(), null);
+    await waitFor(async () => (await emailsTo(other.email)) === 1);
+
+    // the next UTC hour gives the address its links again
+    clock = new Date('2026-11-26T11:00:00.000Z');
+    await a.requestLink(email, null);
+    expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_HOUR + 1);
+    await waitFor(async () => (await emailsTo(email)) === SIGN_IN_LINKS_PER_HOUR + 1);
+  });
+});
