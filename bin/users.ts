@@ -6,13 +6,15 @@
  *   npm run users -- token --email EMAIL [--label L] [--expires-in-days N]     a new token for a user (printed once)
  *   npm run users -- tokens --email EMAIL                                      a user's tokens (never the secrets)
  *   npm run users -- revoke --id TOKEN_ID                                      revokes a token (tok_...)
+ *   npm run users -- disable --email EMAIL      no API token, page session or sign-in link works for the user
+ *   npm run users -- enable --email EMAIL       undoes disable
  *   npm run users -- list
  * Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 bad configuration.
  */
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { ROLES, type Role } from '../domain/roles';
-import { AUTH_CACHE_TTL_MS, MAX_TOKEN_DAYS, createToken, createUser, ensurePartner, listTokens, revokeTokenById } from '../services/users';
+import { AUTH_CACHE_TTL_MS, MAX_TOKEN_DAYS, createToken, createUser, ensurePartner, isDisabled, listTokens, revokeTokenById, setUserDisabled } from '../services/users';
 import { User } from '../models';
 
 function args(argv: string[]): { command: string; flags: Record<string, string> } {
@@ -49,7 +51,7 @@ const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
 async function main() {
   const { command, flags } = args(process.argv.slice(2));
   if (command === 'help') {
-    process.stdout.write(`usage: users partner|create|token|tokens|revoke|list [--flags]\nroles: ${ROLES.join(', ')}\n`);
+    process.stdout.write(`usage: users partner|create|token|tokens|revoke|disable|enable|list [--flags]\nroles: ${ROLES.join(', ')}\n`);
     return;
   }
   const config = loadConfigOrExit();
@@ -74,10 +76,16 @@ async function main() {
       const t = await revokeTokenById(need(flags, 'id'));
       print(t);
       process.stderr.write(`users: token ${t.id} revoked; API processes that used it in the last ${AUTH_CACHE_TTL_MS / 1000} s refuse it within ${AUTH_CACHE_TTL_MS / 1000} s\n`);
+    } else if (command === 'disable' || command === 'enable') {
+      const u = await setUserDisabled(need(flags, 'email'), command === 'disable');
+      print({ userId: u._id, email: u.email, role: u.role, partnerId: u.partnerId, disabled: isDisabled(u), disabledAt: u.disabledAt ?? null });
+      if (command === 'disable') {
+        process.stderr.write(`users: ${u.email} disabled; their API tokens are refused within ${AUTH_CACHE_TTL_MS / 1000} s by every API process, their page sessions end at their next request\n`);
+      }
     } else if (command === 'list') {
-      for (const u of await User.find().sort({ partnerId: 1, email: 1 }).lean()) print({ id: u._id, email: u.email, role: u.role, partnerId: u.partnerId });
+      for (const u of await User.find().sort({ partnerId: 1, email: 1 }).lean()) print({ id: u._id, email: u.email, role: u.role, partnerId: u.partnerId, disabled: isDisabled(u) });
     } else {
-      throw new Error(`unknown command ${command}: use partner, create, token, tokens, revoke or list`);
+      throw new Error(`unknown command ${command}: use partner, create, token, tokens, revoke, disable, enable or list`);
     }
   } finally {
     await disconnectDatabase();

@@ -21,9 +21,11 @@ export interface UserDoc {
   email: string;
   role: string;
   createdAt: Date;
+  /** set by `npm run users -- disable` (null or absent: enabled); the users command is its only writer */
+  disabledAt?: Date | null;
 }
 const userSchema = new Schema<UserDoc>(
-  { _id: String, partnerId: { type: String, default: null }, name: { type: String, required: true }, email: { type: String, required: true }, role: { type: String, required: true }, createdAt: { type: Date, required: true } },
+  { _id: String, partnerId: { type: String, default: null }, name: { type: String, required: true }, email: { type: String, required: true }, role: { type: String, required: true }, createdAt: { type: Date, required: true }, disabledAt: { type: Date, default: null } },
   { versionKey: false },
 );
 userSchema.index({ email: 1 }, { unique: true });

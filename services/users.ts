@@ -190,6 +190,22 @@ export async function revokeTokenById(id: string, by = 'cli'): Promise<TokenView
   return { ...(await revoke(t, by)), userId: t.userId };
 }
 
+/**
+ * Disables a user (the users command): their API tokens stop working within AUTH_CACHE_TTL_MS in every API
+ * process (at once where not cached), their page sessions end at their next request, and they get no sign-in
+ * link. Enabling undoes it (also clearing the older hand-set `disabled` / `status` markers isDisabled reads).
+ */
+export async function setUserDisabled(email: string, disabled: boolean, at = new Date()): Promise<UserDoc> {
+  const user = await User.findOneAndUpdate(
+    { email: email.trim().toLowerCase() },
+    disabled ? { $set: { disabledAt: at } } : { $set: { disabledAt: null }, $unset: { disabled: '', status: '' } },
+    // strict: false lets the $unset name the older markers, which the schema does not declare
+    { new: true, strict: false },
+  ).lean<UserDoc>();
+  if (!user) throw new Error(`no user with email ${email}`);
+  return user;
+}
+
 // ---- authentication
 
 export interface TokenAuth {
@@ -206,7 +222,7 @@ interface CachedAuth {
   lastUsedAt: number;
 }
 
-/** A user that may no longer sign in or use an API token (set by whoever disables users; absent means enabled). */
+/** A user that may no longer sign in or use an API token (`disabledAt`, set by `npm run users -- disable`; the other two markers are older hand-set forms). */
 export function isDisabled(user: UserDoc): boolean {
   const u = user as UserDoc & { disabled?: boolean; disabledAt?: Date | null; status?: string };
   return u.disabled === true || Boolean(u.disabledAt) || u.status === 'disabled';

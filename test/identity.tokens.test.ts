@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { ApiToken, ApiTokenRevocation, User } from '../models';
+import { ApiToken, ApiTokenRevocation, SignInLink, User } from '../models';
+import { createRenderer } from '../lib/mailer';
+import { createSessionService } from '../services/sessions';
 import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken } from '../services/users';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
 
@@ -210,6 +212,43 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       // another process revoked it: this API refuses it once its cache entry lapses
       await waitFor(async () => (await app.api('GET', '/tokens', { token: made.token })).status === 401, AUTH_CACHE_TTL_MS + 5000);
       expect((await command(app, 'users', ['revoke', '--id', 'tok_000000000000000000000000'])).code).to.equal(1);
+    });
+
+    it('when disable names a user, then their tokens and sign-in links stop working, list says disabled, and enable gives them back', async () => {
+      const email = `${uniq('leaver')}@${app.partnerId}.example`;
+      const made = JSON.parse((await command(app, 'users', ['create', '--name', 'Leaver', '--email', email, '--role', 'admin-agent', '--partner', app.partnerId])).stdout);
+      const off = await command(app, 'users', ['disable', '--email', email.toUpperCase()]);
+      expect(off.code, off.stderr).to.equal(0);
+      expect(JSON.parse(off.stdout)).to.include({ userId: made.userId, disabled: true });
+      expect(off.stderr).to.contain('disabled');
+      // a token not yet in this API's cache is refused at once
+      expect((await app.api('GET', '/tokens', { token: made.token })).status).to.equal(401);
+      const listed = (await command(app, 'users', ['list'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+      expect(listed.find((u: { id: string }) => u.id === made.userId)).to.include({ disabled: true });
+      // no sign-in link either (the page answers the same, nothing is written)
+      const sessions = createSessionService({ mailer: app.mailer, renderer: createRenderer(), publicBaseUrl: app.baseUrl, log: app.log });
+      await sessions.requestLink(email, null);
+      expect(await SignInLink.countDocuments({ userId: made.userId })).to.equal(0);
+
+      const on = await command(app, 'users', ['enable', '--email', email]);
+      expect(on.code, on.stderr).to.equal(0);
+      expect(JSON.parse(on.stdout)).to.include({ disabled: false, disabledAt: null });
+      expect((await app.api('GET', '/tokens', { token: made.token })).status).to.equal(200);
+      await sessions.requestLink(email, null);
+      expect(await SignInLink.countDocuments({ userId: made.userId })).to.equal(1);
+
+      const unknown = await command(app, 'users', ['disable', '--email', `nobody-${uniq('x')}@example.com`]);
+      expect(unknown.code).to.equal(1);
+      expect(unknown.stderr).to.contain('no user with email');
+    });
+
+    it('when enable follows a hand-set `disabled: true`, then the user is enabled again', async () => {
+      const { user } = await newUser();
+      await User.collection.updateOne({ _id: user._id as never }, { $set: { disabled: true } });
+      const on = await command(app, 'users', ['enable', '--email', user.email]);
+      expect(on.code, on.stderr).to.equal(0);
+      expect(JSON.parse(on.stdout)).to.include({ disabled: false });
+      expect(await User.collection.countDocuments({ _id: user._id as never, disabled: { $exists: true } })).to.equal(0);
     });
   });
 
