@@ -14,7 +14,7 @@
 import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ApiToken, ApiTokenRevocation, Partner, User, type ApiTokenDoc, type PartnerDoc, type UserDoc } from '../models';
-import { ROLES, isPartnerRole, type Role } from '../domain/roles';
+import { ROLES, SUPPORT_ROLES, isPartnerRole, type Role } from '../domain/roles';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 
 export const hashToken = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');
@@ -157,6 +157,15 @@ export async function issueToken(userId: string, label = 'cli', expiresInDays: n
 }
 
 /** The user's tokens, newest first, never their secrets. */
+/** The support organisation's enabled people (agents and leads), by name: whom a ticket can be assigned to. */
+export async function listSupportPeople(): Promise<{ id: string; name: string; email: string; role: string }[]> {
+  const people = await User.find({ role: { $in: [...SUPPORT_ROLES] } }).lean();
+  return people
+    .filter((u) => !isDisabled(u))
+    .map((u) => ({ id: u._id, name: u.name, email: u.email, role: u.role }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.email.localeCompare(b.email));
+}
+
 export async function listTokens(userId: string): Promise<TokenView[]> {
   const [tokens, revocations] = await Promise.all([ApiToken.find({ userId }).sort({ createdAt: -1, _id: 1 }).lean(), ApiTokenRevocation.find({ userId }).lean()]);
   const revoked = new Map(revocations.map((r) => [r._id, r.revokedAt]));

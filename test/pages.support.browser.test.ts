@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
+import { ensureUser } from '../services/users';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 import { closeBrowser, newSession, screenshotsOnFailure, type BrowserSession } from './support/browser';
 
@@ -167,6 +168,43 @@ describe('pages: support requests in a real browser', function () {
     expect(reloaded, 'the page was not reloaded').to.equal(false);
     const row = a.getByRole('row', { name: new RegExp(filed.body.number) });
     expect(await row.textContent()).to.include('critical').and.include('nobody');
+  });
+
+  it('when a lead reassigns an agent\'s ticket from its page, then the other agent has it; an agent may not take it back (the refusal is next to the form)', async () => {
+    const c = await app.newCustomer('US');
+    const second = await ensureUser({ name: `Agent ${uniq('Two')}`, email: `${uniq('agent2')}@support.example`.toLowerCase(), role: 'support-agent', partnerId: null });
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Licences missing'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
+    });
+    expect(filed.status).to.equal(201);
+    const number: string = filed.body.number;
+    // the support agent takes it
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    await press(a, 'Assign to me', 'Done: assign.');
+    expect(await a.getByRole('button', { name: 'Assign to me' }).count(), 'no "Assign to me" on one\'s own ticket').to.equal(0);
+
+    const lead = await newSession({ baseURL: app.baseUrl });
+    try {
+      await signIn(app, lead.page, 'support-lead@support.example');
+      const l = lead.page;
+      await l.goto(`/app/support/${number}`);
+      await expectAccessible(l);
+      await l.getByLabel('Assign to').selectOption({ label: `${second.name} (agent)` });
+      await press(l, /^Assign$/, 'Done: assign.');
+      expect(await l.locator('main').textContent()).to.include(`Assigned to${second.name}`);
+    } finally {
+      await lead.context.close();
+    }
+    const view = await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] });
+    expect(view.body.assignee.userId).to.equal(second._id);
+
+    // the first agent may not take it back: the workflow refuses, the page says why next to the form
+    await a.goto(`/app/support/${number}`);
+    await a.getByRole('button', { name: 'Assign to me' }).click();
+    expect(await a.locator('#assign-form-error').textContent()).to.include('only a support lead may reassign it');
+    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] })).body.assignee.userId).to.equal(second._id);
   });
 
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {

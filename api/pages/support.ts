@@ -15,6 +15,7 @@ import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/s
 import { SupportTicket } from '../../models';
 import { contentDisposition, createAttachmentService } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
+import { listSupportPeople } from '../../services/users';
 import { definePage, errorsFromAppError, formUpdateId, may, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
@@ -55,6 +56,7 @@ const FIELD_OF: Record<string, string> = {
 };
 
 const messageSchema = { type: 'object', additionalProperties: false, required: ['body'], properties: { body: text(20000, 'a message'), kind: { type: 'string', enum: ['reply', 'note'] } } };
+const assignSchema = { type: 'object', additionalProperties: false, properties: { assigneeId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$' } } };
 const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: { type: 'string', maxLength: 20000 }, reason: { type: 'string', maxLength: 2000 }, amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' } } };
 
 /** "61.5" in a currency -> minor units, without floating point. */
@@ -145,6 +147,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
     const files = await attachments.list(ctx.auth, id);
+    // whom the ticket can be given to (the workflow decides who may: reassigning someone else's ticket is a lead's)
+    const others = allowed.has('assign') ? (await listSupportPeople()).filter((p) => p.id !== ctx.auth.user._id && p.id !== ticket.assignee?.userId) : [];
     const timeline = ticket.timeline.map((e: (typeof ticket.timeline)[number]) => {
       const file = e.type === 'attached' ? (e.data.attachment as SupportAttachmentFact | null) : null;
       return {
@@ -169,6 +173,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         acceptsFiles: ticket.status !== 'closed',
         maxFileMb: Math.round(attachments.limits.maxBytes / 1024 / 1024),
         actions: Object.fromEntries([...allowed].map((a) => [a, true])),
+        assignees: others.map((p) => ({ ...p, label: `${p.name} (${p.role === 'support-lead' ? 'lead' : 'agent'})` })),
+        assignedToMe: ticket.assignee?.userId === ctx.auth.user._id,
         requested: ticket.refund ? formatMinor(ticket.refund.amount, minorDigits(ticket.refund.currency)) : null,
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
@@ -312,7 +318,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission: 'workSupportRequests',
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        return command(ctx, id, 'assign', () => support.assign(ctx.auth, id, undefined, undefined, formUpdateId(ctx.req.body, 'assign')), 'assign');
+        const form = validateForm<{ assigneeId?: string }>(assignSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
+        if (!form.ok) return ticketPage(ctx, id, { formErrors: { 'assign-other': 'Choose someone from the list.' } }, 400);
+        const to = form.value.assigneeId;
+        const formName = to ? 'assign-other' : 'assign';
+        return command(ctx, id, formName, () => support.assign(ctx.auth, id, to, undefined, formUpdateId(ctx.req.body, to ? `assign:${to}` : 'assign')), 'assign');
       },
     }),
     actionPage('request-information', 'workSupportRequests'),
