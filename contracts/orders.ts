@@ -10,15 +10,6 @@ import type { OrderActor, OrderStatus, RequestOrigin } from '../domain/orders';
 /** Business id = workflow id: one workflow per order, a duplicate start is refused. */
 export const orderWorkflowId = (orderId: string): string => `order:${orderId}`;
 
-/**
- * The order workflow's task timeout. Placement's writes are local activities (workflows/activity-options.ts):
- * they run inside a workflow task, so an attempt lost with its worker is taken up by another worker when the
- * task times out; an Update that arrives while one runs is delivered at the task's next heartbeat (every 4 s, at
- * 80% of the timeout) and answered once the writes are done, so it may wait up to about 8 s. A workflow task of
- * an order takes milliseconds.
- */
-export const ORDER_WORKFLOW_TASK_TIMEOUT = '5 seconds';
-
 /** Stages of an order's placement, in order. */
 export const ORDER_STAGES = ['recorded', 'paid', 'provisioned', 'confirmed'] as const;
 export type OrderStage = (typeof ORDER_STAGES)[number];

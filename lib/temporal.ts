@@ -13,6 +13,15 @@ export const API_TEMPORAL_PROBE_EVERY_MS = 1_500;
 /** Attempts of one call to an unreachable server before it fails (about 1 s of backoff instead of about 20 s). */
 export const API_TEMPORAL_ATTEMPTS = 5;
 
+/**
+ * The workflow task timeout of the workflows whose writes are local activities (an order, a support ticket;
+ * workflows/local-writes.ts), set when they start. A local activity runs inside a workflow task, so an attempt
+ * lost with its worker is taken up by another worker when the task times out; an Update that arrives while one
+ * runs is delivered at the task's next heartbeat (every 4 s, at 80% of the timeout) and answered once the writes
+ * are done, so it may wait up to about 8 s. A workflow task of these workflows takes milliseconds.
+ */
+export const WORKFLOW_TASK_TIMEOUT = '5 seconds';
+
 export interface ClientOptions {
   /** the API's settings: few retries of an unreachable server, so that requests fail fast (503) */
   failFast?: boolean;

@@ -14,11 +14,12 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
+import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
 import type { OrderActor, OrderTerms } from '../domain/orders';
-import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, ORDER_WORKFLOW_TASK_TIMEOUT, type CancelOrderResult } from '../contracts/orders';
+import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
 import { namesCustomer, resolveCustomer } from './customers';
@@ -137,7 +138,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       workflowId: orderWorkflowId(terms.orderId),
       taskQueue,
       args: [terms],
-      workflowTaskTimeout: ORDER_WORKFLOW_TASK_TIMEOUT,
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       memo: { requestId: terms.requestId, partnerId: terms.partnerId },

@@ -16,6 +16,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, isDuplicateKey } from '../lib/errors';
+import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
 import {
   LedgerLine,
   Order,
@@ -250,6 +251,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       workflowId: supportWorkflowId(input.number),
       taskQueue,
       args: [input],
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       memo: { requestId: input.requestId, partnerId: input.partnerId },

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { buildActivities } from '../composition/root';
-import { orderWorkflowId, waitForStageUpdate, ORDER_WORKFLOW_TASK_TIMEOUT } from '../contracts/orders';
+import { orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
+import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
 import type { orderWorkflow } from '../workflows/order';
 import { findCatalogProduct } from '../domain/catalog';
 import { priceOrder } from '../domain/pricing';
@@ -55,7 +56,7 @@ describe('licensing: revocation when a subscription term ends (time-skipping tes
     };
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }) });
     await worker.runUntil(async () => {
-      const h = await env.client.workflow.start<typeof orderWorkflow>('orderWorkflow', { workflowId: orderWorkflowId(terms.orderId), taskQueue, args: [terms], workflowTaskTimeout: ORDER_WORKFLOW_TASK_TIMEOUT });
+      const h = await env.client.workflow.start<typeof orderWorkflow>('orderWorkflow', { workflowId: orderWorkflowId(terms.orderId), taskQueue, args: [terms], workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT });
       await h.executeUpdate(waitForStageUpdate, { args: ['confirmed'] });
 
       const linkTime = new Date(await env.currentTimeMs());

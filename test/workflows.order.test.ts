@@ -13,7 +13,8 @@ import { temporal } from '@temporalio/proto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildActivities } from '../composition/root';
-import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, ORDER_WORKFLOW_TASK_TIMEOUT } from '../contracts/orders';
+import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
+import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
 import type { orderWorkflow } from '../workflows/order';
 import { findCatalogProduct } from '../domain/catalog';
 import { priceOrder } from '../domain/pricing';
@@ -71,7 +72,7 @@ describe('order workflow (time-skipping test server, real activities)', function
   }
 
   async function start(t: OrderTerms, queue = taskQueue): Promise<WorkflowHandle<typeof orderWorkflow>> {
-    return env.client.workflow.start<typeof orderWorkflow>('orderWorkflow', { workflowId: orderWorkflowId(t.orderId), taskQueue: queue, args: [t], workflowTaskTimeout: ORDER_WORKFLOW_TASK_TIMEOUT });
+    return env.client.workflow.start<typeof orderWorkflow>('orderWorkflow', { workflowId: orderWorkflowId(t.orderId), taskQueue: queue, args: [t], workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT });
   }
 
   const cancel = (h: WorkflowHandle<typeof orderWorkflow>) =>

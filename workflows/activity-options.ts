@@ -15,12 +15,12 @@ const retry: ActivityOptions['retry'] = { initialInterval: '1 second', backoffCo
 export const DATABASE_ACTIVITY: ActivityOptions = { startToCloseTimeout: '5 seconds', retry };
 
 /**
- * An order's placement runs its database activities as local activities: in the worker that runs the workflow
- * task, recorded in the history as a marker, without a round trip through the server's activity task queue. For
- * the few-millisecond writes of a placement this saves most of Temporal's work per order (each regular activity
- * costs the server a schedule, a dispatch, a completion and one more workflow task). An attempt lost with its
- * worker is retried by the next worker to take the workflow task, after the workflow task timeout (the order's is
- * 5 s: contracts/orders.ts ORDER_WORKFLOW_TASK_TIMEOUT).
+ * An order's placement and a support ticket's writes run as local activities (workflows/local-writes.ts): in the
+ * worker that runs the workflow task, recorded in the history as a marker, without a round trip through the
+ * server's activity task queue. For writes of a few milliseconds this saves most of Temporal's work per write
+ * (each regular activity costs the server a schedule, a dispatch, a completion and one more workflow task). An
+ * attempt lost with its worker is retried by the next worker to take the workflow task, after the workflow task
+ * timeout (5 s for those workflows: lib/temporal.ts WORKFLOW_TASK_TIMEOUT).
  *
  * While a local activity retries, its workflow task heartbeats (a few history events every 4 s). So it has five
  * attempts (1, 2, 4 and 8 s apart, about 15 s in all); a write still failing then goes on as a regular activity

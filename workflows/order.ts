@@ -6,7 +6,7 @@
  * activities: they take milliseconds, and running them in the worker's workflow task saves the server three
  * activity tasks and the workflow tasks between them, per order).
  */
-import { ApplicationFailure, CancelledFailure, TemporalFailure, condition, log, patched, proxyActivities, proxyLocalActivities, setHandler, allHandlersFinished } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, proxyActivities, setHandler, allHandlersFinished } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
   cancelOrderUpdate,
@@ -24,11 +24,11 @@ import {
 import type { OrderStatus, OrderTerms } from '../domain/orders';
 import { assessCancellation, assessSupportRefund, cancellationCredit, supportRefundCredit, termEnd, windowEnd, type CancellationCredit, type SupportRefundAssessment } from '../domain/cancellation';
 import { DAY_MS } from '../domain/time';
-import { DATABASE_ACTIVITY, EMAIL_ACTIVITY, LOCAL_DATABASE_ACTIVITY } from './activity-options';
+import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
+import { databaseWrites } from './local-writes';
 
 const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
 const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
-const local = proxyLocalActivities<Activities>(LOCAL_DATABASE_ACTIVITY);
 
 /** Patch id: placement's three writes are local activities (orders placed before replay as they ran). */
 const LOCAL_PLACEMENT = 'order-placement-local-activities';
@@ -133,23 +133,9 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     },
   );
 
-  // Placement: three short writes, run in the worker that holds the workflow task (see LOCAL_DATABASE_ACTIVITY).
-  // A write that keeps failing locally (the database down) goes on as a regular activity, retried by the server
-  // without end and without adding to the history; a refusal (non-retryable) is not tried again.
-  const useLocal = patched(LOCAL_PLACEMENT);
-  const place = <T>(write: (a: typeof acts) => Promise<T>): Promise<T> =>
-    serially(async () => {
-      if (!useLocal) return write(acts);
-      try {
-        return await write(local);
-      } catch (e) {
-        // a local activity's last failure comes as it is (not wrapped in an ActivityFailure)
-        const refusal = (x: unknown) => x instanceof ApplicationFailure && x.nonRetryable;
-        if (!(e instanceof TemporalFailure) || e instanceof CancelledFailure || refusal(e) || refusal(e.cause)) throw e;
-        log.warn('a placement write failed locally; it goes on as a regular activity', { orderId, error: e.message });
-        return write(acts);
-      }
-    });
+  // Placement: three short writes, run in the worker that holds the workflow task (workflows/local-writes.ts)
+  const writes = databaseWrites(patched(LOCAL_PLACEMENT), { orderId });
+  const place = <T>(write: (a: Activities) => Promise<T>): Promise<T> => serially(() => writes(write));
   await place((a) => a.recordOrder(terms));
   stage = 'recorded';
   await place((a) => a.recordPayment(orderId, terms.purchasedAt));

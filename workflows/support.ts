@@ -5,10 +5,13 @@
  * an event inserted once under `<ticket>:<seq>` (seq kept here), followed by its emails, each sent once.
  * Writes go through one queue, in order: the ticket document, its events and its queue entry have one writer;
  * the emails go out after their event's write, outside that queue, so SMTP never holds a write back.
+ * The writes are local activities (workflows/local-writes.ts) for tickets filed since they became so: an agent's
+ * action is answered without a round trip through the server's activity queue.
  */
 import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
+import { databaseWrites } from './local-writes';
 import {
   supportCommandUpdate,
   supportRecordedUpdate,
@@ -64,6 +67,8 @@ const now = () => new Date(Date.now());
 
 /** Patch id: emails go out after their event's write, outside the write queue (tickets filed before replay as they ran). */
 const EMAILS_APART = 'support-emails-outside-write-queue';
+/** Patch id: the ticket's writes are local activities (tickets filed before keep regular ones, as they ran). */
+const LOCAL_WRITES = 'support-writes-local-activities';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -86,6 +91,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   let version = 0;
 
   // ---- one writer: every write of this ticket goes through this queue, in order
+  // (decided once, first thing: a ticket keeps the kind of activity it was filed with for its whole life)
+  const write = databaseWrites(patched(LOCAL_WRITES), { ticket: number });
   let queue: Promise<unknown> = Promise.resolve();
   function serially<T>(fn: () => Promise<T>): Promise<T> {
     const p = queue.then(fn);
@@ -163,7 +170,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         for (const kind of emails) await mail.sendSupportEmail(number, event.seq, kind);
       });
     }
-    const written = serially(() => acts.recordSupportEvent(number, input.partnerId, event, snap));
+    const written = serially(() => write((a) => a.recordSupportEvent(number, input.partnerId, event, snap)));
     mailAfter(written, event.seq, emails);
     return written;
   }
@@ -332,7 +339,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
 
   // ---- filing: the document, its first event, the acknowledgement
   seq = 1;
-  await acts.recordSupportTicket(input, snapshot(filedAt));
+  await write((a) => a.recordSupportTicket(input, snapshot(filedAt)));
   if (patched(EMAILS_APART)) {
     // the filing is answered once recorded; the acknowledgement follows
     recorded = true;
