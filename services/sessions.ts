@@ -69,18 +69,19 @@ export function createSessionService(deps: SessionServiceDeps) {
     }
   }
 
-  /** Takes one of the user's sign-in email slots of this UTC hour; false when all are taken. */
-  async function takeSendSlot(userId: string, now: Date): Promise<boolean> {
+  /** Takes one of the user's sign-in email slots of this UTC hour: its id, or null when all are taken. */
+  async function takeSendSlot(userId: string, now: Date): Promise<string | null> {
     const hour = now.toISOString().slice(0, 13);
     for (let slot = 0; slot < linksPerHour; slot++) {
+      const id = `${userId}:${hour}:${slot}`;
       try {
-        await SignInSend.create({ _id: `${userId}:${hour}:${slot}`, userId, at: now });
-        return true;
+        await SignInSend.create({ _id: id, userId, at: now });
+        return id;
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
       }
     }
-    return false;
+    return null;
   }
 
   return {
@@ -98,17 +99,27 @@ export function createSessionService(deps: SessionServiceDeps) {
         return;
       }
       const now = clock();
-      if (!(await takeSendSlot(user._id, now))) {
+      const slot = await takeSendSlot(user._id, now);
+      if (!slot) {
         deps.log.warn({ userId: user._id, linksPerHour }, 'sign-in link not sent: the address had its links for this hour');
         return;
       }
       const token = secret();
+      const linkId = hashToken(token);
       const expiresAt = new Date(now.getTime() + linkMs);
-      await SignInLink.create({ _id: hashToken(token), userId: user._id, email, createdAt: now, expiresAt, next: safeNext(next) });
-      const partner = user.partnerId ? await Partner.findById(user.partnerId).lean() : null;
-      const url = `${base}/app/sign-in/link?token=${encodeURIComponent(token)}`;
-      const rendered = deps.renderer.render('sign-in', { user, partner: partner ?? { name: 'csp-desk support' }, url, minutes: linkMs / 60_000, expiresAt });
-      await deps.mailer.send({ ...rendered, to: [email], messageId: `<signin.${crypto.randomBytes(12).toString('hex')}@csp-desk>` });
+      try {
+        await SignInLink.create({ _id: linkId, userId: user._id, email, createdAt: now, expiresAt, next: safeNext(next) });
+        const partner = user.partnerId ? await Partner.findById(user.partnerId).lean() : null;
+        const url = `${base}/app/sign-in/link?token=${encodeURIComponent(token)}`;
+        const rendered = deps.renderer.render('sign-in', { user, partner: partner ?? { name: 'csp-desk support' }, url, minutes: linkMs / 60_000, expiresAt });
+        await deps.mailer.send({ ...rendered, to: [email], messageId: `<signin.${crypto.randomBytes(12).toString('hex')}@csp-desk>` });
+      } catch (err) {
+        // not sent (SMTP or the database down): give the slot back and drop the link (this request wrote both, no
+        // one else writes them), and answer as for any address, so that a failure does not tell who has an account
+        deps.log.error({ err, userId: user._id }, 'sign-in link not sent: the email could not be sent');
+        await Promise.allSettled([SignInSend.deleteOne({ _id: slot }), SignInLink.deleteOne({ _id: linkId })]);
+        return;
+      }
       deps.log.info({ userId: user._id }, 'sign-in link sent');
     },
 

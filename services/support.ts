@@ -17,6 +17,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, isDuplicateKey } from '../lib/errors';
 import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
+import { isDisabled } from './users';
 import {
   LedgerLine,
   Order,
@@ -413,6 +414,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       const user = assigneeId ? await User.findById(assigneeId).lean() : auth.user;
       if (!user) throw new AppError(422, 'unknown_user', `body.assigneeId ${JSON.stringify(assigneeId)} is not a user`, 'body.assigneeId');
       if (!isSupportRole(user.role)) throw new AppError(422, 'assignee_not_agent', `body.assigneeId ${JSON.stringify(assigneeId)} is not a support agent or lead`, 'body.assigneeId');
+      if (isDisabled(user)) throw new AppError(422, 'assignee_disabled', `body.assigneeId ${JSON.stringify(assigneeId)} is a disabled user`, 'body.assigneeId');
       const assignee: TicketActor = { kind: actorKindOf(user.role), userId: user._id, name: user.name, email: user.email, role: user.role };
       return command(auth, t, { action: 'assign', assignee, body }, updateId);
     },

@@ -156,7 +156,6 @@ export async function issueToken(userId: string, label = 'cli', expiresInDays: n
   return (await createToken(userId, { label, expiresInDays })).token;
 }
 
-/** The user's tokens, newest first, never their secrets. */
 /** The support organisation's enabled people (agents and leads), by name: whom a ticket can be assigned to. */
 export async function listSupportPeople(): Promise<{ id: string; name: string; email: string; role: string }[]> {
   const people = await User.find({ role: { $in: [...SUPPORT_ROLES] } }).lean();
@@ -166,6 +165,7 @@ export async function listSupportPeople(): Promise<{ id: string; name: string; e
     .sort((a, b) => a.name.localeCompare(b.name) || a.email.localeCompare(b.email));
 }
 
+/** The user's tokens, newest first, never their secrets. */
 export async function listTokens(userId: string): Promise<TokenView[]> {
   const [tokens, revocations] = await Promise.all([ApiToken.find({ userId }).sort({ createdAt: -1, _id: 1 }).lean(), ApiTokenRevocation.find({ userId }).lean()]);
   const revoked = new Map(revocations.map((r) => [r._id, r.revokedAt]));

@@ -1,6 +1,7 @@
 /** Signing in to the pages: how many sign-in emails one address can be sent (real database and SMTP server). */
 import { expect } from 'chai';
-import { createRenderer } from '../lib/mailer';
+import { createMailer, createRenderer } from '../lib/mailer';
+import { freePort } from '../stack/ports';
 import { SignInLink, SignInSend } from '../models';
 import { createSessionService, SIGN_IN_LINKS_PER_HOUR } from '../services/sessions';
 import { ensureUser } from '../services/users';
@@ -45,5 +46,22 @@ describe('sign-in links: at most SIGN_IN_LINKS_PER_HOUR emails an hour to one ad
     await a.requestLink(email, null);
     expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_HOUR + 1);
     await waitFor(async () => (await emailsTo(email)) === SIGN_IN_LINKS_PER_HOUR + 1);
+  });
+
+  it('when the email cannot be sent (SMTP refuses), then the page answers as for any address, and neither the link nor the hour\'s slot is kept', async () => {
+    const { id, email } = await newUser();
+    const closed = await freePort(); // nothing listens there: the connection is refused
+    const down = createMailer(`smtp://127.0.0.1:${closed}`, 'csp-desk test <no-reply@csp-desk.test>');
+    try {
+      const sessions = createSessionService({ mailer: down, renderer: createRenderer(), publicBaseUrl: app.baseUrl, log: app.log, now: () => clock });
+      await sessions.requestLink(email, null); // resolves: no 500, nothing that tells the address has an account
+    } finally {
+      down.close();
+    }
+    expect(await SignInLink.countDocuments({ userId: id })).to.equal(0);
+    expect(await SignInSend.countDocuments({ userId: id })).to.equal(0);
+    // once SMTP answers, the address gets its link
+    await service().requestLink(email, null);
+    await waitFor(async () => (await emailsTo(email)) === 1);
   });
 });

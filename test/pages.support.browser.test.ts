@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
-import { ensureUser } from '../services/users';
+import { ensureUser, setUserDisabled } from '../services/users';
+import { User } from '../models';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 import { closeBrowser, newSession, screenshotsOnFailure, type BrowserSession } from './support/browser';
 
@@ -179,6 +180,7 @@ describe('pages: support requests in a real browser', function () {
     });
     expect(filed.status).to.equal(201);
     const number: string = filed.body.number;
+    const agentId = (await User.findOne({ email: 'support-agent@support.example' }).lean())!._id;
     // the support agent takes it
     const a = agent.page;
     await a.goto(`/app/support/${number}`);
@@ -191,20 +193,34 @@ describe('pages: support requests in a real browser', function () {
       const l = lead.page;
       await l.goto(`/app/support/${number}`);
       await expectAccessible(l);
+      // "Assign" without a choice is refused next to the list, and assigns nobody
+      // (the browser's own check of the required list is switched off, to see the server's answer)
+      await l.locator('#assign-to').evaluate((el) => el.removeAttribute('required'));
+      await l.getByRole('button', { name: 'Assign', exact: true }).click();
+      expect(await l.locator('#assign-other-form-error').textContent()).to.include('Choose someone');
       await l.getByLabel('Assign to').selectOption({ label: `${second.name} (agent)` });
       await press(l, /^Assign$/, 'Done: assign.');
-      expect(await l.locator('main').textContent()).to.include(`Assigned to${second.name}`);
+      expect(await l.locator('dt:text-is("Assigned to") + dd').textContent()).to.equal(second.name);
     } finally {
       await lead.context.close();
     }
     const view = await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] });
     expect(view.body.assignee.userId).to.equal(second._id);
 
-    // the first agent may not take it back: the workflow refuses, the page says why next to the form
+    // the first agent may not take it back: no list to give it away, and "Assign to me" is refused next to the form
     await a.goto(`/app/support/${number}`);
+    expect(await a.getByLabel('Assign to').count()).to.equal(0);
     await a.getByRole('button', { name: 'Assign to me' }).click();
     expect(await a.locator('#assign-form-error').textContent()).to.include('only a support lead may reassign it');
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] })).body.assignee.userId).to.equal(second._id);
+
+    // a disabled agent cannot be given tickets
+    await setUserDisabled(second.email, true);
+    const refused = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: agentId } });
+    expect(refused.status, JSON.stringify(refused.body)).to.equal(200);
+    const toDisabled = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: second._id } });
+    expect(toDisabled.status).to.equal(422);
+    expect(toDisabled.body.error.code).to.equal('assignee_disabled');
   });
 
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {

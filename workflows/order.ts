@@ -140,7 +140,8 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   stage = 'recorded';
   await place((a) => a.recordPayment(orderId, terms.purchasedAt));
   stage = 'paid';
-  await place((a) => a.provisionOrder(orderId, now().toISOString()));
+  const provisionedAt = now().toISOString();
+  await place((a) => a.provisionOrder(orderId, provisionedAt));
   if (!cancelling) status = 'active';
   stage = 'provisioned';
   // every charged order gets its confirmation, whatever the timing of a cancellation (whose email comes after)

@@ -148,7 +148,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
     const files = await attachments.list(ctx.auth, id);
     // whom the ticket can be given to (the workflow decides who may: reassigning someone else's ticket is a lead's)
-    const others = allowed.has('assign') ? (await listSupportPeople()).filter((p) => p.id !== ctx.auth.user._id && p.id !== ticket.assignee?.userId) : [];
+    // (an agent may give an unassigned ticket or their own; someone else's is a lead's to give: no list that can only fail)
+    const mayGiveAway = ctx.auth.role === 'support-lead' || !ticket.assignee || ticket.assignee.userId === ctx.auth.user._id;
+    const others = allowed.has('assign') && mayGiveAway ? (await listSupportPeople()).filter((p) => p.id !== ctx.auth.user._id && p.id !== ticket.assignee?.userId) : [];
     const timeline = ticket.timeline.map((e: (typeof ticket.timeline)[number]) => {
       const file = e.type === 'attached' ? (e.data.attachment as SupportAttachmentFact | null) : null;
       return {
@@ -318,10 +320,12 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission: 'workSupportRequests',
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        const form = validateForm<{ assigneeId?: string }>(assignSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
-        if (!form.ok) return ticketPage(ctx, id, { formErrors: { 'assign-other': 'Choose someone from the list.' } }, 400);
+        const body = (ctx.req.body ?? {}) as Record<string, unknown>;
+        // the "Assign to" form names itself: without a choice it is refused, never taken for "Assign to me"
+        const formName = body._action === 'assign-other' ? 'assign-other' : 'assign';
+        const form = validateForm<{ assigneeId?: string }>(assignSchema, body);
+        if (!form.ok || (formName === 'assign-other' && !form.value.assigneeId)) return ticketPage(ctx, id, { formErrors: { 'assign-other': 'Choose someone from the list.' } }, 400);
         const to = form.value.assigneeId;
-        const formName = to ? 'assign-other' : 'assign';
         return command(ctx, id, formName, () => support.assign(ctx.auth, id, to, undefined, formUpdateId(ctx.req.body, to ? `assign:${to}` : 'assign')), 'assign');
       },
     }),
