@@ -24,7 +24,7 @@ export const DATABASE_ACTIVITY: ActivityOptions = { startToCloseTimeout: '5 seco
  *
  * While a local activity retries, its workflow task heartbeats (a few history events every 4 s). So it has five
  * attempts (1, 2, 4 and 8 s apart, about 15 s in all); a write still failing then goes on as a regular activity
- * (DATABASE_ACTIVITY, retried by the server without end and without history events: workflows/order.ts).
+ * (DATABASE_ACTIVITY, retried by the server without end and without history events: workflows/local-writes.ts).
  */
 export const LOCAL_DATABASE_ACTIVITY: LocalActivityOptions = { startToCloseTimeout: '5 seconds', retry: { ...retry, maximumAttempts: 5 } };
 
