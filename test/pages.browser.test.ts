@@ -10,7 +10,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 import { User } from '../models';
 import { ensureUser } from '../services/users';
-import { closeBrowser, newSession, screenshotsOnFailure } from './support/browser';
+import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
 
 const PARTNER_EMAIL = (role: string, partnerId: string) => `${role}@${partnerId}.example`;
 
@@ -28,23 +28,6 @@ async function tabTo(page: Page, selector: string, max = 60): Promise<void> {
     if (await page.locator(selector).evaluate((el) => el === el.ownerDocument.activeElement)) return;
   }
   throw new Error(`${selector} was not reached with ${max} presses of Tab`);
-}
-
-/** Signs in through the emailed one-time link; returns the link (to try it again). */
-async function signIn(app: TestApp, page: Page, email: string): Promise<string> {
-  const asked = Date.now();
-  await page.goto('/app/sign-in');
-  await page.getByLabel('Email address').fill(email);
-  await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
-  const mail = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= asked - 1000);
-  const link = mail.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=[A-Za-z0-9_-]+/)?.[0];
-  expect(link, 'the sign-in link in the email').to.be.a('string');
-  expect(link!.startsWith(app.baseUrl)).to.equal(true);
-  await page.goto(link!);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/app(\/.*)?$/);
-  return link!;
 }
 
 /**

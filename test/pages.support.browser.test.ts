@@ -9,25 +9,12 @@ import type { Page } from 'playwright-core';
 import { ensureUser, setUserDisabled } from '../services/users';
 import { User } from '../models';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
-import { closeBrowser, newSession, screenshotsOnFailure, type BrowserSession } from './support/browser';
+import { closeBrowser, newSession, signIn, screenshotsOnFailure, type BrowserSession } from './support/browser';
 
 async function expectAccessible(page: Page): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
   const summary = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   expect(summary, `axe violations on ${page.url()}`).to.deep.equal([]);
-}
-
-async function signIn(app: TestApp, page: Page, email: string): Promise<void> {
-  const asked = Date.now();
-  await page.goto('/app/sign-in');
-  await page.getByLabel('Email address').fill(email);
-  await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
-  const mail = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= asked - 1000);
-  const link = mail.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=[A-Za-z0-9_-]+/)![0];
-  await page.goto(link);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/app(\/.*)?$/);
 }
 
 /** Presses a button until the page no longer says the workflow service was too slow (a 503 keeps the form). */

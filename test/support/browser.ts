@@ -6,7 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { expect } from 'chai';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { TestApp } from './app';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const RESULTS_DIR = path.resolve(__dirname, '..', '..', '..', 'test-results');
@@ -70,4 +72,24 @@ export function screenshotsOnFailure(): void {
       }
     }
   });
+}
+
+/**
+ * Signs `page` in as `email` the way a user does: the sign-in form, the link from the email (read from the mail
+ * catcher), the "Sign in" button. Returns the link.
+ */
+export async function signIn(app: TestApp, page: Page, email: string): Promise<string> {
+  const asked = Date.now();
+  await page.goto('/app/sign-in');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  const mail = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= asked - 1000);
+  const link = mail.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=[A-Za-z0-9_-]+/)?.[0];
+  expect(link, 'the sign-in link in the email').to.be.a('string');
+  expect(link!.startsWith(app.baseUrl)).to.equal(true);
+  await page.goto(link!);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/app(\/.*)?$/);
+  return link!;
 }
