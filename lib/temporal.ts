@@ -1,5 +1,16 @@
 /** Temporal connections and the SDK's logging, shared by the processes, the tests and the benchmark. */
-import { Client, Connection, defaultGrpcRetryOptions, isGrpcServiceError, makeGrpcRetryInterceptor } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
+  defaultGrpcRetryOptions,
+  isGrpcServiceError,
+  makeGrpcRetryInterceptor,
+  type UpdateDefinition,
+  type Workflow,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import type { Logger } from './logger';
 
@@ -21,6 +32,33 @@ export const API_TEMPORAL_ATTEMPTS = 5;
  * are done, so it may wait up to about 8 s. A workflow task of these workflows takes milliseconds.
  */
 export const WORKFLOW_TASK_TIMEOUT = '5 seconds';
+
+/**
+ * Starts an entity's workflow, or joins the one running under its id, and waits on an Update of it: one call
+ * (update-with-start), so that a retried request (the same id) neither starts a second workflow nor fails. A
+ * workflow that already ran to its end (REJECT_DUPLICATE) did what the Update waits for, so that is no error.
+ * Used where the API hands an entity to its workflow (an order, a support ticket).
+ */
+export async function startOrJoin<W extends Workflow, Args extends unknown[]>(
+  client: Client,
+  workflowType: string,
+  start: WorkflowStartOptions<W>,
+  update: UpdateDefinition<unknown, Args>,
+  updateArgs: Args,
+): Promise<void> {
+  // (the caller's options are checked against the workflow's signature; TypeScript cannot follow the spread of them)
+  const startWorkflowOperation = new WithStartWorkflowOperation<Workflow>(workflowType, {
+    ...(start as WorkflowStartOptions<Workflow>),
+    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+  });
+  try {
+    await client.workflow.executeUpdateWithStart(update, { args: updateArgs, startWorkflowOperation });
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+  }
+}
 
 export interface ClientOptions {
   /** the API's settings: few retries of an unreachable server, so that requests fail fast (503) */

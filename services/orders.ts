@@ -6,20 +6,18 @@
 import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
-import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
+import { startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
 import type { OrderActor, OrderTerms } from '../domain/orders';
-import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult } from '../contracts/orders';
+import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
 import { namesCustomer, resolveCustomer } from './customers';
@@ -134,22 +132,15 @@ export function createOrderService(deps: OrderServiceDeps) {
 
   /** Starts the order's workflow (or joins the running one) and answers once the order is recorded. */
   async function startOrder(terms: OrderTerms): Promise<void> {
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof orderWorkflow>('orderWorkflow', {
-      workflowId: orderWorkflowId(terms.orderId),
-      taskQueue,
-      args: [terms],
-      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      memo: { requestId: terms.requestId, partnerId: terms.partnerId },
-    });
-    try {
-      await client.workflow.executeUpdateWithStart(waitForStageUpdate, { args: ['recorded'], startWorkflowOperation });
-    } catch (e) {
-      // the order's workflow already ran to its end: the order is recorded
-      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-    }
+    await startOrJoin<typeof orderWorkflow, [OrderStage]>(
+      client,
+      'orderWorkflow',
+      { workflowId: orderWorkflowId(terms.orderId), taskQueue, args: [terms], memo: { requestId: terms.requestId, partnerId: terms.partnerId } },
+      waitForStageUpdate,
+      ['recorded'],
+    );
   }
+
 
   const readTimeline = (orderId: string, partnerId: string): Promise<TimelineEvent[]> => OrderEvent.find({ orderId, partnerId }).sort({ at: 1, _id: 1 }).lean();
 

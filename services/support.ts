@@ -8,15 +8,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Ajv from 'ajv';
 import {
-  WithStartWorkflowOperation,
-  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, isDuplicateKey } from '../lib/errors';
-import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
+import { startOrJoin } from '../lib/temporal';
 import { isDisabled } from './users';
 import {
   LedgerLine,
@@ -248,21 +246,15 @@ export function createSupportService(deps: SupportServiceDeps) {
   }
 
   async function startTicket(input: SupportTicketInput): Promise<void> {
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof supportTicketWorkflow>('supportTicketWorkflow', {
-      workflowId: supportWorkflowId(input.number),
-      taskQueue,
-      args: [input],
-      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      memo: { requestId: input.requestId, partnerId: input.partnerId },
-    });
-    try {
-      await client.workflow.executeUpdateWithStart(supportRecordedUpdate, { args: [], startWorkflowOperation });
-    } catch (e) {
-      if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-    }
+    await startOrJoin<typeof supportTicketWorkflow, []>(
+      client,
+      'supportTicketWorkflow',
+      { workflowId: supportWorkflowId(input.number), taskQueue, args: [input], memo: { requestId: input.requestId, partnerId: input.partnerId } },
+      supportRecordedUpdate,
+      [],
+    );
   }
+
 
   /** Sends one command to the ticket's workflow as an Update (`updateId` makes a retry the same Update). */
   async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string): Promise<void> {
