@@ -3,6 +3,7 @@ import { createSendOnce, type ActivityDeps } from './shared';
 import { createOrderActivities } from './orders';
 import { createInvoiceActivities } from './invoices';
 import { createSupportActivities } from './support';
+import { createSessionActivities } from './sessions';
 
 export type { ActivityDeps } from './shared';
 
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrderActivities(deps, sendOnce),
     ...createInvoiceActivities(deps, sendOnce),
     ...createSupportActivities(deps, sendOnce),
+    ...createSessionActivities(deps),
   };
 }
 

@@ -12,6 +12,7 @@ import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp, type AppDeps } from '../api/app';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
+import { SESSION_HOUSEKEEPING_CRON, SESSION_HOUSEKEEPING_SCHEDULE_ID, SESSION_HOUSEKEEPING_WORKFLOW_ID } from '../contracts/sessions';
 
 /** How long a workflow task waits for the worker that holds the workflow in its cache before any worker takes it. */
 export const STICKY_TIMEOUT = '3 seconds';
@@ -66,21 +67,41 @@ export function createApi(deps: ApiDeps): express.Express {
   return createApp(deps);
 }
 
-/** The monthly invoice close: created once, its cron kept in step with the configuration. */
-export async function ensureInvoiceSchedule(client: Client, taskQueue: string, cron: string, log: Logger, scheduleId = INVOICE_CLOSE_SCHEDULE_ID): Promise<void> {
-  const spec = { cronExpressions: [cron] };
-  const action = { type: 'startWorkflow' as const, workflowType: 'closeInvoicesWorkflow', taskQueue, args: [{}], workflowId: 'invoice-close' };
+interface ScheduledWorkflow {
+  scheduleId: string;
+  cron: string;
+  workflowType: string;
+  workflowId: string;
+  args: unknown[];
+  taskQueue: string;
+}
+
+/**
+ * A Schedule that starts one workflow on a cron (UTC): created once, its cron kept in step with the caller's. The
+ * server describes a cron back as calendars, so the cron it was given is kept in the Schedule's note and compared.
+ */
+async function ensureSchedule(client: Client, s: ScheduledWorkflow, log: Logger, what: string): Promise<void> {
+  const spec = { cronExpressions: [s.cron] };
+  const action = { type: 'startWorkflow' as const, workflowType: s.workflowType, taskQueue: s.taskQueue, args: s.args, workflowId: s.workflowId };
+  const note = `cron ${s.cron}`;
   try {
-    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } });
-    log.info({ scheduleId, cron }, 'invoice schedule created');
+    await client.schedule.create({ scheduleId: s.scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' }, state: { note } });
+    log.info({ scheduleId: s.scheduleId, cron: s.cron }, `${what} schedule created`);
   } catch (e) {
     if (!(e instanceof ScheduleAlreadyRunning)) throw e;
-    const handle = client.schedule.getHandle(scheduleId);
-    const current = await handle.describe();
-    const currentCron = (current.spec as { cronExpressions?: string[] }).cronExpressions;
-    if (currentCron?.[0] !== cron) {
-      await handle.update((prev) => ({ ...prev, spec, action }));
-      log.info({ scheduleId, cron }, 'invoice schedule updated');
-    }
+    const handle = client.schedule.getHandle(s.scheduleId);
+    if ((await handle.describe()).state.note === note) return;
+    await handle.update((prev) => ({ ...prev, spec, action, state: { ...prev.state, note } }));
+    log.info({ scheduleId: s.scheduleId, cron: s.cron }, `${what} schedule updated`);
   }
+}
+
+/** The monthly invoice close: created once, its cron kept in step with the configuration. */
+export async function ensureInvoiceSchedule(client: Client, taskQueue: string, cron: string, log: Logger, scheduleId = INVOICE_CLOSE_SCHEDULE_ID): Promise<void> {
+  await ensureSchedule(client, { scheduleId, cron, workflowType: 'closeInvoicesWorkflow', workflowId: 'invoice-close', args: [{}], taskQueue }, log, 'invoice');
+}
+
+/** The nightly sign-in housekeeping (workflows/sessions.ts). */
+export async function ensureSessionHousekeepingSchedule(client: Client, taskQueue: string, log: Logger, scheduleId = SESSION_HOUSEKEEPING_SCHEDULE_ID): Promise<void> {
+  await ensureSchedule(client, { scheduleId, cron: SESSION_HOUSEKEEPING_CRON, workflowType: 'sessionHousekeepingWorkflow', workflowId: SESSION_HOUSEKEEPING_WORKFLOW_ID, args: [], taskQueue }, log, 'sign-in housekeeping');
 }

@@ -17,11 +17,9 @@ import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, User
 import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
-export const SIGN_IN_LINK_MINUTES = 15;
-/** sign-in emails one address may receive in a UTC hour */
-export const SIGN_IN_LINKS_PER_HOUR = 10;
-export const SESSION_IDLE_MINUTES = 30;
-export const SESSION_ABSOLUTE_HOURS = 12;
+import { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
+
+export { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_HOUR };
 /** lastSeenAt is written at most this often (a read-only page view does not write every time) */
 const TOUCH_EVERY_MS = 60_000;
 

@@ -374,12 +374,19 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(mails).to.have.length(1);
     });
 
-    it('the monthly Schedule exists with its cron and closes the previous month when it fires', async () => {
+    it('the monthly Schedule exists with its cron, follows a changed cron, and closes the previous month when it fires', async () => {
       const scheduleId = uniq('invoice-close-test');
-      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 1 * *', app.log, scheduleId);
-      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 1 * *', app.log, scheduleId);
+      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 2 * *', app.log, scheduleId);
       const handle = app.client.schedule.getHandle(scheduleId);
+      const first = await handle.describe();
+      expect(first.state.note).to.equal('cron 5 0 2 * *');
+      // the same cron again: left alone; another cron (INVOICE_CLOSE_CRON changed): updated
+      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 2 * *', app.log, scheduleId);
+      expect((await handle.describe()).info.lastUpdatedAt).to.equal(first.info.lastUpdatedAt);
+      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 1 * *', app.log, scheduleId);
       const desc = await handle.describe();
+      expect(desc.state.note).to.equal('cron 5 0 1 * *');
+      expect((desc.spec as { calendars?: { hour?: unknown; dayOfMonth?: unknown }[] }).calendars?.[0]?.dayOfMonth).to.deep.equal([{ start: 1, end: 1, step: 1 }]);
       expect(desc.action.type).to.equal('startWorkflow');
       await handle.trigger();
       let result: { month: string } | undefined;
