@@ -28,10 +28,12 @@ export const DONE_BAND = 'done';
 
 /**
  * How long after its due a ticket may still sit in its hour band: the time between the due and the breach write
- * of its workflow (normally milliseconds; longer only while no worker runs). The reader starts its walk of the
- * hour bands this long before now.
+ * of its workflow (normally milliseconds; as long as no worker runs, or its writes are held up). The reader starts
+ * its walk of the hour bands this long before now, so a ticket stays in the queue through a worker outage of up
+ * to a day. The price is one more probe of an almost empty day per first page: yesterday's tickets have moved to
+ * the overdue band when their breach was written.
  */
-export const QUEUE_GRACE_SECONDS = 3600;
+export const QUEUE_GRACE_SECONDS = 24 * 3600;
 
 /** The hour band of an instant: `h:` and its UTC hour. */
 export const hourBand = (at: Date): string => `h:${at.toISOString().slice(0, 13)}`;

@@ -93,6 +93,9 @@ describe('support queue: banded pages on the real database equal the naive sorte
     }
     // due a few minutes ago, its breach not yet written (the grace period)
     for (let k = 0; k < 3; k++, i++) tickets.push(ticket(i, working(k), new Date(now.getTime() - (k + 1) * 60_000), new Date(now.getTime() - HOUR)));
+    // due 3, 12 and 23 hours ago (on the UTC day before, unless the test runs late in the UTC day), their breach
+    // not written: no worker ran since (they still belong in the due part, among the overdue by due)
+    for (let k = 0; k < 3; k++, i++) tickets.push(ticket(i, working(k), new Date(now.getTime() - (3 + 10 * k) * HOUR + 60_000), new Date(now.getTime() - 23.5 * HOUR)));
     // a full day (more than DAY_PROBE entries) two days ahead, read hour by hour
     const fullDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 2));
     for (let k = 0; k < 2 * DAY_PROBE + 40; k++, i++) tickets.push(ticket(i, working(k), new Date(fullDay.getTime() + ((k * 7919) % (24 * 3600)) * 1000), now));
