@@ -4,6 +4,7 @@ import { createOrderActivities } from './orders';
 import { createInvoiceActivities } from './invoices';
 import { createSupportActivities } from './support';
 import { createSessionActivities } from './sessions';
+import { createAttachmentActivities } from './attachments';
 
 export type { ActivityDeps } from './shared';
 
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInvoiceActivities(deps, sendOnce),
     ...createSupportActivities(deps, sendOnce),
     ...createSessionActivities(deps),
+    ...createAttachmentActivities(deps),
   };
 }
 

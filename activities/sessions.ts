@@ -1,5 +1,5 @@
 /**
- * Sign-in housekeeping: deletes the sign-in records that can no longer do anything (domain/sessions.ts says
+ * Sign-in housekeeping (part of the nightly housekeeping, workflows/system.ts): deletes the sign-in records that can no longer do anything (domain/sessions.ts says
  * which, and how long they are kept first). A delete by cutoff is idempotent: a retry, or a second run, deletes
  * what is left and nothing else. None of these documents has a writer any more by then (a link past its expiry
  * is refused before anything is written; a session past its end is never touched), so nothing races the delete.

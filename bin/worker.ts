@@ -4,7 +4,7 @@ import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
 import { connectClient, installRuntimeLogger, NativeConnection } from '../lib/temporal';
-import { createWorker, ensureInvoiceSchedule, ensureSessionHousekeepingSchedule } from '../composition/root';
+import { createWorker, ensureInvoiceSchedule, ensureHousekeepingSchedule } from '../composition/root';
 import { backfillQueueEntries } from '../activities/support';
 
 async function main() {
@@ -16,7 +16,7 @@ async function main() {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = await connectClient(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
   await ensureInvoiceSchedule(client, config.TEMPORAL_TASK_QUEUE, config.INVOICE_CLOSE_CRON, log);
-  await ensureSessionHousekeepingSchedule(client, config.TEMPORAL_TASK_QUEUE, log);
+  await ensureHousekeepingSchedule(client, config.TEMPORAL_TASK_QUEUE, log);
   const worker = await createWorker({ connection, namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.TEMPORAL_TASK_QUEUE, mailer, log: log.child({ component: 'activities' }), publicBaseUrl: config.PUBLIC_BASE_URL });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS }, 'worker started');
   // support tickets filed before the queue had its entries get theirs (in the background; idempotent)

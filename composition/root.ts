@@ -12,7 +12,7 @@ import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp, type AppDeps } from '../api/app';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
-import { SESSION_HOUSEKEEPING_CRON, SESSION_HOUSEKEEPING_SCHEDULE_ID, SESSION_HOUSEKEEPING_WORKFLOW_ID } from '../contracts/sessions';
+import { HOUSEKEEPING_CRON, HOUSEKEEPING_SCHEDULE_ID, HOUSEKEEPING_WORKFLOW_ID } from '../contracts/system';
 
 /** How long a workflow task waits for the worker that holds the workflow in its cache before any worker takes it. */
 export const STICKY_TIMEOUT = '3 seconds';
@@ -101,7 +101,7 @@ export async function ensureInvoiceSchedule(client: Client, taskQueue: string, c
   await ensureSchedule(client, { scheduleId, cron, workflowType: 'closeInvoicesWorkflow', workflowId: 'invoice-close', args: [{}], taskQueue }, log, 'invoice');
 }
 
-/** The nightly sign-in housekeeping (workflows/sessions.ts). */
-export async function ensureSessionHousekeepingSchedule(client: Client, taskQueue: string, log: Logger, scheduleId = SESSION_HOUSEKEEPING_SCHEDULE_ID): Promise<void> {
-  await ensureSchedule(client, { scheduleId, cron: SESSION_HOUSEKEEPING_CRON, workflowType: 'sessionHousekeepingWorkflow', workflowId: SESSION_HOUSEKEEPING_WORKFLOW_ID, args: [], taskQueue }, log, 'sign-in housekeeping');
+/** The nightly housekeeping (workflows/system.ts). */
+export async function ensureHousekeepingSchedule(client: Client, taskQueue: string, log: Logger, scheduleId = HOUSEKEEPING_SCHEDULE_ID): Promise<void> {
+  await ensureSchedule(client, { scheduleId, cron: HOUSEKEEPING_CRON, workflowType: 'housekeepingWorkflow', workflowId: HOUSEKEEPING_WORKFLOW_ID, args: [], taskQueue }, log, 'housekeeping');
 }

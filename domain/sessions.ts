@@ -1,7 +1,7 @@
 /**
  * Signing in to the pages: how long a link and a session last, how many links an address gets, and how long
  * their records are kept once they stop mattering. Used by the sign-in service (services/sessions.ts) and the
- * nightly housekeeping (workflows/sessions.ts).
+ * nightly housekeeping (workflows/system.ts).
  */
 export const SIGN_IN_LINK_MINUTES = 15;
 /** sign-in emails one address may receive in a UTC hour */

@@ -286,3 +286,11 @@ export function checkRefundRequest(order: RefundableOrder, amount: number, curre
 export function searchTextOf(t: { number: string; title: string; description: string; customerName: string; customerDomain: string; orderId: string | null; contactName: string; contactEmail: string }): string {
   return [t.number, t.title, t.description, t.customerName, t.customerDomain, t.orderId ?? '', t.contactName, t.contactEmail].join(' \n ').toLowerCase();
 }
+
+/**
+ * An attachment's bytes are stored (GridFS) before its upload claims a slot; a crash between the two leaves a file
+ * no attachment points to. An upload finishes within minutes, so a file this old that no attachment names is such
+ * a leftover, and the nightly housekeeping deletes it.
+ */
+export const ORPHAN_ATTACHMENT_FILE_HOURS = 24;
+export const orphanAttachmentFilesBefore = (now: Date): Date => new Date(now.getTime() - ORPHAN_ATTACHMENT_FILE_HOURS * 3_600_000);

@@ -1,0 +1,137 @@
+/**
+ * The nightly housekeeping, run by its Schedule on the real Temporal server and database: what can no longer do
+ * anything goes (sign-in records a week past mattering, attachment files no attachment points to a day after
+ * their upload), everything else stays, and a second run deletes nothing more.
+ */
+import { expect } from 'chai';
+import mongoose from 'mongoose';
+import { ensureHousekeepingSchedule } from '../composition/root';
+import { HOUSEKEEPING_CRON } from '../contracts/system';
+import { SESSION_ABSOLUTE_HOURS } from '../domain/sessions';
+import { ATTACHMENTS_BUCKET, Attachment } from '../models/attachments';
+import { Session, SessionEnd, SignInClaim, SignInLink, SignInSend } from '../models';
+import { ensureUser } from '../services/users';
+import type { HousekeepingResult } from '../workflows/system';
+import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
+
+describe('nightly housekeeping (its Schedule, real servers)', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  it('when the Schedule runs, then sign-in records a week past mattering and orphan attachment files a day old are gone, the rest stays, and a second run deletes none of it', async () => {
+    const now = Date.now();
+    const ago = (days: number, hours = 0) => new Date(now - days * 86_400_000 - hours * 3_600_000);
+
+    // ---- sign-in records of one user, either side of each cutoff
+    const user = await ensureUser({ name: 'Housekeeping tester', email: `${uniq('hk')}@${app.partnerId}.example`.toLowerCase(), role: 'sales-agent', partnerId: app.partnerId });
+    const id = (what: string) => `${user._id}:${what}`;
+    const session = (what: string, expiresAt: Date) => ({ _id: id(what), publicId: id(`pub-${what}`), userId: user._id, csrfToken: 'x', createdAt: new Date(expiresAt.getTime() - SESSION_ABSOLUTE_HOURS * 3_600_000), expiresAt, lastSeenAt: expiresAt, userAgent: null });
+    await SignInLink.insertMany([
+      { _id: id('old-link'), userId: user._id, email: user.email, createdAt: ago(8), expiresAt: ago(8) },
+      { _id: id('new-link'), userId: user._id, email: user.email, createdAt: ago(6), expiresAt: ago(6) },
+    ]);
+    await SignInClaim.insertMany([
+      { _id: id('old-link'), userId: user._id, sessionId: id('old'), claimedAt: ago(8) },
+      { _id: id('new-link'), userId: user._id, sessionId: id('new'), claimedAt: ago(6) },
+    ]);
+    await SignInSend.insertMany([
+      { _id: id('old-send'), userId: user._id, at: ago(8) },
+      { _id: id('new-send'), userId: user._id, at: ago(6) },
+    ]);
+    await Session.insertMany([session('old', ago(7, 1)), session('new', ago(6, 23)), session('live', new Date(now + 3_600_000))]);
+    await SessionEnd.insertMany([
+      // ended 7 days 13 hours ago: its session ended by 7 days 1 hour ago at the latest
+      { _id: id('old'), userId: user._id, at: ago(7, 13), reason: 'signed-out' },
+      // ended 7 days 11 hours ago: its session may have run until 6 days 23 hours ago, so it stays
+      { _id: id('new'), userId: user._id, at: ago(7, 11), reason: 'signed-out' },
+    ]);
+    const signIn = async () => ({
+      links: (await SignInLink.find({ userId: user._id }).lean()).map((d) => d._id),
+      claims: (await SignInClaim.find({ userId: user._id }).lean()).map((d) => d._id),
+      sends: (await SignInSend.find({ userId: user._id }).lean()).map((d) => d._id),
+      sessions: (await Session.find({ userId: user._id }).sort({ _id: 1 }).lean()).map((d) => d._id),
+      sessionEnds: (await SessionEnd.find({ userId: user._id }).lean()).map((d) => d._id),
+    });
+
+    // ---- attachment files: an orphan two days old, an orphan of an hour ago, an attached file two days old
+    const db = mongoose.connection.db!;
+    const bucket = new mongoose.mongo.GridFSBucket(db, { bucketName: ATTACHMENTS_BUCKET });
+    const ticketId = uniq('SR-HOUSEKEEPING');
+    const store = async (name: string, uploadDate: Date) => {
+      const up = bucket.openUploadStream(name, { metadata: { ticketId } });
+      await new Promise<void>((resolve, reject) => up.on('finish', () => resolve()).on('error', reject).end(Buffer.from(`${name} bytes`)));
+      await db.collection(`${ATTACHMENTS_BUCKET}.files`).updateOne({ _id: up.id }, { $set: { uploadDate } });
+      return up.id;
+    };
+    const oldOrphan = await store('old-orphan.txt', ago(2));
+    const newOrphan = await store('new-orphan.txt', ago(0, 1));
+    const attached = await store('attached.txt', ago(2));
+    await Attachment.create({
+      _id: `${ticketId}:1`,
+      ticketId,
+      partnerId: app.partnerId,
+      slot: 1,
+      fileId: attached,
+      name: 'attached.txt',
+      downloadName: 'attached.txt',
+      contentType: 'text/plain',
+      declaredType: null,
+      size: 14,
+      sha256: 'x'.repeat(64),
+      uploadedBy: { userId: user._id, name: user.name, role: 'sales-agent' },
+      uploadedAt: ago(2),
+      requestId: 'housekeeping-test',
+    });
+    const files = async () => (await db.collection(`${ATTACHMENTS_BUCKET}.files`).find({ 'metadata.ticketId': ticketId }).toArray()).map((f) => String(f._id)).sort();
+    const chunksOf = async (fileId: unknown) => db.collection(`${ATTACHMENTS_BUCKET}.chunks`).countDocuments({ files_id: fileId });
+    expect(await chunksOf(oldOrphan)).to.equal(1);
+
+    // ---- the Schedule, created once, run twice
+    const scheduleId = uniq('housekeeping-test');
+    await ensureHousekeepingSchedule(app.client, app.taskQueue, app.log, scheduleId);
+    const handle = app.client.schedule.getHandle(scheduleId);
+    const created = await handle.describe();
+    expect(created.state.note).to.equal(`cron ${HOUSEKEEPING_CRON}`);
+    expect(created.action).to.deep.include({ type: 'startWorkflow', workflowType: 'housekeepingWorkflow' });
+    // a worker that starts again finds it as it should be and leaves it alone
+    await ensureHousekeepingSchedule(app.client, app.taskQueue, app.log, scheduleId);
+    expect((await handle.describe()).info.lastUpdatedAt).to.equal(created.info.lastUpdatedAt);
+    const runs: HousekeepingResult[] = [];
+    const runOnce = async () => {
+      await handle.trigger();
+      await waitFor(async () => {
+        const run = (await handle.describe()).info.recentActions[runs.length]?.action;
+        if (!run) return false;
+        runs.push(await app.client.workflow.getHandle(run.workflow.workflowId, run.workflow.firstExecutionRunId).result());
+        return true;
+      });
+    };
+    try {
+      await runOnce();
+      expect(await signIn()).to.deep.equal({
+        links: [id('new-link')],
+        claims: [id('new-link')],
+        sends: [id('new-send')],
+        sessions: [id('live'), id('new')],
+        sessionEnds: [id('new')],
+      });
+      for (const k of ['links', 'claims', 'sends', 'sessions', 'sessionEnds'] as const) expect(runs[0].signIn[k], k).to.be.at.least(1);
+      expect(await files()).to.deep.equal([String(newOrphan), String(attached)].sort());
+      expect(await chunksOf(oldOrphan)).to.equal(0);
+      expect(await chunksOf(attached)).to.equal(1);
+      expect(runs[0].orphanAttachmentFiles).to.be.at.least(1);
+
+      await runOnce();
+      expect((await signIn()).sessions).to.deep.equal([id('live'), id('new')]);
+      expect(await files()).to.deep.equal([String(newOrphan), String(attached)].sort());
+      expect(runs[1].signIn).to.deep.include({ links: 0, claims: 0, sends: 0, sessions: 0 });
+      expect(runs[1].orphanAttachmentFiles).to.equal(0);
+    } finally {
+      await handle.delete();
+    }
+  });
+});
