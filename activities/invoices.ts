@@ -7,6 +7,7 @@ import type { LedgerLineDoc } from '../models';
 import { nextMonthKey } from '../domain/time';
 import { summarizeInvoice } from '../domain/invoice';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
+import { pageLinks } from '../contracts/links';
 
 /** The first month from `month` on whose invoice is still open for the partner. */
 export async function openMonthFrom(partnerId: string, month: string): Promise<string> {
@@ -75,7 +76,7 @@ export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         lines,
         totals,
         customers: customers.size,
-        invoiceUrl: `${publicBaseUrl}/invoices/${month}`,
+        invoiceUrl: pageLinks(publicBaseUrl).invoice(month),
       });
       deps.log.info({ partnerId, month, lines: lines.length, emailed: result.sent }, 'invoice closed');
       return { emailed: result.sent };

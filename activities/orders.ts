@@ -13,6 +13,7 @@ import type { OrderEmailKind } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { openMonthFrom, settleLine } from './invoices';
 import { generateActivationKey, logOrderCancelled, logOrderPlaced, logRevocation, revokeOrderAccess } from './licensing';
+import { pageLinks } from '../contracts/links';
 
 export async function addOrderEvent(order: Pick<OrderDoc, '_id' | 'partnerId'>, key: string, type: string, at: Date, data: Record<string, unknown> = {}) {
   await insertOnce(() => OrderEvent.create({ _id: `${order._id}:${key}`, orderId: order._id, partnerId: order.partnerId, type, at, data }));
@@ -158,8 +159,8 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       const result = await sendOnce(`order:${orderId}:${kind}`, `order-${kind}`, to, {
         order,
         partner: partner ?? { name: order.partnerId },
-        orderUrl: `${publicBaseUrl}/orders/${orderId}`,
-        cancellationUrl: `${publicBaseUrl}/orders/${orderId}/cancellation`,
+        orderUrl: pageLinks(publicBaseUrl).order(orderId),
+        cancellationUrl: pageLinks(publicBaseUrl).orderCancellation(orderId),
       }, orderLog(order));
       await addEvent(order, `email-${kind}`, 'email-sent', new Date(), { kind, messageId: result.messageId });
       return result;

@@ -13,6 +13,7 @@ import { ACTIVE_STATUSES, searchTextOf } from '../domain/support';
 import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
+import { pageLinks } from '../contracts/links';
 
 /** A ticket's queue entry as its document now stands (domain/support-queue.ts places it in its band). */
 export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
@@ -203,7 +204,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         event,
         number,
         partner: partner ?? { name: ticket.partnerId },
-        ticketUrl: `${publicBaseUrl}/support-requests/${number}`,
+        ticketUrl: pageLinks(publicBaseUrl).ticket(number),
         firstResponseDue: firstDue ? firstDue.toISOString().replace('T', ' ').slice(0, 16) : null,
       });
       return { sent: result.sent, to };

@@ -361,6 +361,8 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const subject = `Your csp-desk invoice for ${month}`;
       const mail = await app.stack.mailbox.waitFor((m) => m.subject === subject && m.to.includes(`billing@${partnerId}.example`));
       expect(mail.text).to.contain(c.name);
+      // the link opens the invoice's page (not the JSON API)
+      expect(mail.text).to.contain(`View the invoice: ${app.baseUrl}/app/invoices/${month}`);
       const closed = await app.api('GET', `/invoices/${month}`, { token: adminToken });
       expect(closed.body.status).to.equal('closed');
       expect(closed.body.lines).to.have.length(2);

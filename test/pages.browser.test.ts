@@ -113,6 +113,27 @@ describe('pages: partners in a real browser', function () {
       await stolen.close();
     });
 
+    it("when a signed-out reader follows the link in an order's email, then they are asked to sign in and land on that order's page", async () => {
+      const customer = await app.newCustomer('US');
+      const order = await placeOrder(app, customer.id, 'windows-server-standard-sub');
+      const cancelled = await app.api('POST', `/orders/${order.id}/cancel`, { token: app.tokens['admin-agent'], body: { customer: customer.name, productName: order.product.name, acknowledged: true } });
+      expect(cancelled.status).to.equal(200);
+      const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(order.id) && m.subject.includes('cancelled'));
+      const link = mail.text.match(/View the order: (\S+)/)?.[1];
+      expect(link).to.equal(`${app.baseUrl}/app/orders/${order.id}`);
+      await page.goto(link!);
+      expect(new URL(page.url()).pathname).to.equal('/app/sign-in');
+      const email = `admin-agent@${app.partnerId}.example`;
+      const asked = Date.now();
+      await page.getByLabel('Email address').fill(email);
+      await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+      const signInMail = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= asked - 1000);
+      await page.goto(signInMail.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=\S+/)![0]);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`**/app/orders/${order.id}`);
+      expect(await page.locator('main').textContent()).to.include(order.id);
+    });
+
     it('when a signed-in user is disabled or removed, then the open session ends at the next request', async () => {
       const email = `${uniq('leaver')}@${app.partnerId}.example`;
       const user = await ensureUser({ name: 'Leaver', email, role: 'account-admin', partnerId: app.partnerId });

@@ -89,6 +89,8 @@ describe('support requests (API end to end)', function () {
     expect(invoice.body.lines.filter((l: { orderId: string; kind: string }) => l.orderId === order.id && l.kind === 'credit').map((l: { amount: number }) => l.amount)).to.deep.equal([-order.pricing.total]);
 
     const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
+    // the link opens the request's page (not the JSON API)
+    expect(approvedMail.text).to.contain(`${app.baseUrl}/app/support/${t.number}`);
     expect(approvedMail.text).to.contain(credits[0].invoiceMonth);
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${order.id}:cancellation`, status: 'sent' })));
     const approvedMails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('approved'));

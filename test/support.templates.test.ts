@@ -29,10 +29,10 @@ describe('support emails (templates)', () => {
 
   for (const kind of SUPPORT_EMAIL_KINDS) {
     it(`when a ${kind} email is rendered, then its subject, HTML and text name the ticket and what happened`, () => {
-      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/support-requests/${ticket._id}`, firstResponseDue: '2026-11-25 13:00' });
+      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/app/support/${ticket._id}`, firstResponseDue: '2026-11-25 13:00' });
       expect(r.subject).to.contain(ticket._id);
       expect(r.html).to.contain(ticket._id).and.contain('Test Partner');
-      expect(r.text).to.contain(`http://x/support-requests/${ticket._id}`);
+      expect(r.text).to.contain(`http://x/app/support/${ticket._id}`);
       if (kind === 'approved') expect(r.text).to.contain('61.00 USD').and.contain('2026-12');
       if (kind === 'rejected') expect(r.text).to.contain('Outside the refund policy');
       if (kind === 'escalated') expect(r.subject).to.contain('Escalation level 2');

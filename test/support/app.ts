@@ -90,13 +90,12 @@ async function build(): Promise<TestApp> {
   const mailer = createMailer(stack.smtpUrl, 'csp-desk test <no-reply@csp-desk.test>');
   const connection = await NativeConnection.connect({ address: stack.temporalAddress });
   const code = await workflowBundle();
-  const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log, publicBaseUrl: 'http://csp-desk.test', workflowBundle: code });
-  const running = worker.run();
-
-  // listen first, so that the app knows its own address (the pages' emailed sign-in links point to it)
+  // listen first, so that the app and the worker know its address (the emails' links point to its pages)
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log, publicBaseUrl: baseUrl, workflowBundle: code });
+  const running = worker.run();
   const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, publicBaseUrl: baseUrl, temporalUiUrl: 'http://temporal-ui.test', temporalNamespace: 'default' });
   server.on('request', app);
 
