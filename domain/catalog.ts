@@ -14,7 +14,7 @@ export const DELIVERABLES = ['activation-key', 'azure-reservation', 'software-pl
 
 export type Billing = { type: Extract<(typeof BILLING_TYPES)[number], 'subscription'>; termMonths: number } | { type: Extract<(typeof BILLING_TYPES)[number], 'perpetual'> };
 
-type CancellationMode = (typeof CANCELLATION_MODES)[number];
+export type CancellationMode = (typeof CANCELLATION_MODES)[number];
 export type CancellationPolicy =
   | { mode: Extract<CancellationMode, 'standard-window'>; windowDays: number }
   | { mode: Extract<CancellationMode, 'support-request-only'> }

@@ -5,6 +5,7 @@
  */
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from './cancellation';
 import { IMPACTS, type Impact } from './sla';
+import type { CancellationMode } from './catalog';
 
 export { IMPACTS, type Impact };
 
@@ -261,6 +262,8 @@ export interface RefundableOrder {
   currency: string;
   /** credits already given for this order, positive minor units */
   creditedAmount: number;
+  /** the product's cancellation mode: 'never' (SUSE and Red Hat plans) can be neither cancelled nor refunded */
+  cancellationMode: CancellationMode;
 }
 
 export interface FieldRefusal {
@@ -270,7 +273,10 @@ export interface FieldRefusal {
 }
 
 /** A refund request against its order: currency is the order's, 0 < amount <= total less credits given. */
-export function checkRefundRequest(order: RefundableOrder, amount: number, currency: string): FieldRefusal | null {
+export function checkRefundRequest(order: RefundableOrder, amount: number, currency: string, orderField = 'body.orderId'): FieldRefusal | null {
+  if (order.cancellationMode === 'never') {
+    return { field: orderField, code: 'never_cancellable', message: `${orderField}: this product can be neither cancelled nor refunded (SUSE and Red Hat plans are non-cancellable); for anything else about it, file a general question or problem` };
+  }
   if (currency !== order.currency) {
     return { field: 'body.refund.currency', code: 'currency_mismatch', message: `body.refund.currency must be the order's currency ${order.currency}` };
   }

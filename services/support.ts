@@ -304,7 +304,7 @@ export function createSupportService(deps: SupportServiceDeps) {
         if (order.status === 'cancelled') throw new AppError(409, 'order_already_cancelled', `order ${order._id} is already cancelled`, orderField);
         const credits = await LedgerLine.find({ orderId: order._id, kind: 'credit' }).lean();
         const credited = credits.reduce((s, l) => s + Math.abs(l.amount), 0);
-        const refusal = checkRefundRequest({ total: order.pricing.total, currency: order.pricing.currency, creditedAmount: credited }, input.refund.amount, input.refund.currency);
+        const refusal = checkRefundRequest({ total: order.pricing.total, currency: order.pricing.currency, creditedAmount: credited, cancellationMode: order.product.cancellation.mode }, input.refund.amount, input.refund.currency, orderField);
         if (refusal) throw new AppError(422, refusal.code, refusal.message, refusal.field);
       }
 

@@ -183,8 +183,9 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(() => ticketNumber(new Date(), [1, 2, 3])).to.throw(RangeError);
   });
 
-  it('when a refund is requested, then its currency is the order\'s and its amount at most the total less credits', () => {
-    const order = { total: 10_000, currency: 'EUR', creditedAmount: 2_500 };
+  it('when a refund is requested, then its currency is the order\'s, its amount at most the total less credits, and never for a SUSE or Red Hat plan', () => {
+    const order = { total: 10_000, currency: 'EUR', creditedAmount: 2_500, cancellationMode: 'standard-window' as const };
+    expect(checkRefundRequest({ ...order, cancellationMode: 'never' }, 100, 'EUR', 'body.subscriptionId')).to.include({ field: 'body.subscriptionId', code: 'never_cancellable' });
     expect(checkRefundRequest(order, 7_500, 'EUR')).to.equal(null);
     expect(checkRefundRequest(order, 7_501, 'EUR')).to.include({ field: 'body.refund.amount', code: 'amount_too_high' });
     expect(checkRefundRequest(order, 100, 'USD')).to.include({ field: 'body.refund.currency', code: 'currency_mismatch' });
