@@ -226,6 +226,9 @@ describe('pages: partners in a real browser', function () {
       await page.getByRole('button', { name: 'Cancel the order' }).click();
       await page.getByText('Order cancelled.').waitFor();
       expect(await page.locator('main').textContent()).to.include('A$2,954.88 will appear on the next monthly invoice');
+      // the cancellation section says when it was cancelled and the credit (not a refusal's "already cancelled")
+      const section = await page.getByRole('region', { name: 'Cancellation' }).textContent();
+      expect(section).to.match(/Cancelled on .+ by Test admin-agent; credit A\$2,954\.88 on the next monthly invoice\./).and.not.include('already cancelled');
 
       // the invoice: the charge and the credit
       await page.getByRole('link', { name: 'Invoices' }).click();
@@ -290,6 +293,11 @@ describe('pages: partners in a real browser', function () {
       expect(rows).to.have.length(2);
       for (const r of rows) expect(r).to.include('cancelled').and.include('Credit of');
       await expectAccessible(page);
+      // back on the customer page, each says when it was cancelled and its credit
+      await page.goto(`/app/customers/${c.id}`);
+      const listed = await page.getByRole('table', { name: /^Orders of/ }).locator('tbody tr').allTextContents();
+      expect(listed).to.have.length(2);
+      for (const r of listed) expect(r.replace(/\s+/g, ' ')).to.match(/Cancelled \S.*, credit \$[\d,.]+/).and.not.include('already cancelled');
     });
   });
 
