@@ -26,8 +26,11 @@ export const PERMISSIONS = {
   manageCustomers: ['admin-agent', 'sales-agent', 'global-admin'],
   /** see customers, their orders and order history */
   readCustomers: ['admin-agent', 'sales-agent', 'global-admin', 'account-admin'],
-  /** buy software subscriptions on behalf of a customer */
-  placeOrders: ['admin-agent', 'sales-agent'],
+  /**
+   * buy software subscriptions on behalf of a customer: the document's "Appropriate roles" (Admin agent, Global
+   * admin), and the Sales agent, whose job in Partner Center is placing customers' orders
+   */
+  placeOrders: ['admin-agent', 'sales-agent', 'global-admin'],
   /** bring in purchases made before csp-desk */
   importOrders: ['global-admin'],
   /** see a customer's software and its activation keys ("You must be an Admin agent to ... get activation keys") */
