@@ -115,6 +115,7 @@ export function parseDay(s: string): Date | null {
 
 export const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
 
+/** A refusal names its field and says what is wrong after the field's name ("<field> <message>"). */
 export type LogRange = { from: Date; until: Date; days: number } | { field: 'from' | 'to'; message: string };
 
 /**
@@ -124,12 +125,12 @@ export type LogRange = { from: Date; until: Date; days: number } | { field: 'fro
  */
 export function logRange(fromRaw: string | undefined, toRaw: string | undefined, today: Date): LogRange {
   const to = toRaw === undefined ? parseDay(dayOf(today)) : parseDay(toRaw);
-  if (!to) return { field: 'to', message: `to ${JSON.stringify(toRaw)} is not a date (YYYY-MM-DD)` };
+  if (!to) return { field: 'to', message: `${JSON.stringify(toRaw)} is not a date (YYYY-MM-DD)` };
   const from = fromRaw === undefined ? new Date(to.getTime() - 29 * DAY_MS) : parseDay(fromRaw);
-  if (!from) return { field: 'from', message: `from ${JSON.stringify(fromRaw)} is not a date (YYYY-MM-DD)` };
-  if (from.getTime() > to.getTime()) return { field: 'from', message: `from ${dayOf(from)} is after to ${dayOf(to)}` };
+  if (!from) return { field: 'from', message: `${JSON.stringify(fromRaw)} is not a date (YYYY-MM-DD)` };
+  if (from.getTime() > to.getTime()) return { field: 'from', message: `${dayOf(from)} is after the range's end ${dayOf(to)}` };
   const days = Math.round((to.getTime() - from.getTime()) / DAY_MS) + 1;
-  if (days > LOG_MAX_RANGE_DAYS) return { field: 'to', message: `the range ${dayOf(from)} to ${dayOf(to)} covers ${days} days; at most ${LOG_MAX_RANGE_DAYS} at a time` };
+  if (days > LOG_MAX_RANGE_DAYS) return { field: 'to', message: `makes a range of ${days} days (${dayOf(from)} to ${dayOf(to)}); at most ${LOG_MAX_RANGE_DAYS} at a time` };
   return { from, until: new Date(to.getTime() + DAY_MS), days };
 }
 

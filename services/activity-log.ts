@@ -119,7 +119,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
   /** The range's days that have entries, newest first, and the equality filter of the entries. */
   async function plan(partnerId: string, q: ActivityQuery) {
     const range = logRange(q.from, q.to, clock());
-    if ('field' in range) throw new AppError(400, 'validation_failed', `query.${range.message}`, `query.${range.field}`);
+    if ('field' in range) throw new AppError(400, 'validation_failed', `query.${range.field} ${range.message}`, `query.${range.field}`);
     const from = dayOf(range.from);
     const to = dayOf(new Date(range.until.getTime() - 1));
     const filter: Record<string, unknown> = { partnerId };

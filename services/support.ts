@@ -387,7 +387,7 @@ export function createSupportService(deps: SupportServiceDeps) {
     async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign' | 'attach'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
-        throw new AppError(422, 'amount_above_requested', `body.amount ${input.amount} exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
+        throw new AppError(422, 'amount_above_requested', `body.amount exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
       }
       return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
     },

@@ -340,7 +340,7 @@ describe('pages: partners in a real browser', function () {
         await page.getByLabel('Customer').fill(c.tenantId);
         await page.getByRole('button', { name: 'Show' }).click();
         const table = await page.getByRole('table', { name: /Entries/ }).textContent();
-        expect(table).to.include('create_software_download_link').and.include('download_software').and.include(c.name);
+        expect(table).to.include('create software download link').and.include('download software').and.include(c.name);
         await expectAccessible(page);
         const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download as CSV' }).click()]);
         expect(download.suggestedFilename()).to.match(/^activity-log_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$/);
@@ -348,7 +348,17 @@ describe('pages: partners in a real browser', function () {
         expect(Buffer.concat(csv).toString('utf8')).to.include(order.id).and.include('create_software_download_link');
         // a bad range is refused next to its field
         await page.goto('/app/activity?from=2026-01-01&to=2025-01-01');
-        expect(await page.locator('#from-error').textContent()).to.include('after');
+        expect((await page.locator('#from-error').textContent())!.trim()).to.equal("2026-01-01 is after the range's end 2025-01-01.");
+        await page.goto('/app/activity?from=2025-01-01&to=2025-12-31');
+        expect((await page.locator('#to-error').textContent())!.trim()).to.equal('Makes a range of 365 days (2025-01-01 to 2025-12-31); at most 90 at a time.');
+        // a customer filter that names no customer is an error next to that field, not a missing page
+        const unknown = await page.goto('/app/activity?customer=Nobody%20Inc');
+        expect(unknown!.status()).to.equal(400);
+        expect(await page.locator('#customer-error').textContent()).to.include('No customer of yours is "Nobody Inc"');
+        // operations read as words, in the table as in the filter
+        await page.goto('/app/activity');
+        const operations = await page.locator('table tbody tr td:nth-child(2)').allTextContents();
+        expect(operations).to.include('download software').and.not.satisfy((ops: string[]) => ops.some((o) => o.includes('_')));
       } finally {
         await auditor.context.close();
       }

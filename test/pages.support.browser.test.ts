@@ -76,7 +76,7 @@ describe('pages: support requests in a real browser', function () {
     // attach a PDF (its type decided from its content)
     await p.getByLabel(/Attach a file/).setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: PDF });
     await p.getByRole('button', { name: 'Attach', exact: true }).click();
-    await p.getByText('Done: attached.').waitFor();
+    await p.getByText('File attached.').waitFor();
     // listed with the ticket's files, and on its timeline as a "File attached" event
     expect(await p.getByRole('link', { name: 'invoice.pdf' }).count()).to.equal(2);
     await p.locator('ol.timeline li', { hasText: 'File attached' }).getByRole('link', { name: 'invoice.pdf' }).waitFor();
@@ -97,9 +97,9 @@ describe('pages: support requests in a real browser', function () {
     const [file] = await Promise.all([a.waitForEvent('download'), a.getByRole('link', { name: 'invoice.pdf' }).first().click()]);
     expect(file.suggestedFilename()).to.equal('invoice.pdf');
     await expectAccessible(a);
-    await press(a, 'Assign to me', 'Done: assign.');
+    await press(a, 'Assign to me', 'Assigned.');
     await a.getByLabel('Reply or internal note').fill('Internal: checking the ESU licence usage');
-    await press(a, 'Add internal note', 'Done: note.');
+    await press(a, 'Add internal note', 'Internal note added (support only).');
     // the same form sent twice (a double click, Back and send again) is carried out once
     const replies = a.locator(`form[action="/app/support/${number}/replies"]`);
     const form = { _key: (await replies.locator('input[name="_key"]').getAttribute('value'))!, _csrf: (await replies.locator('input[name="_csrf"]').getAttribute('value'))!, body: 'Internal: sent twice', kind: 'note' };
@@ -110,7 +110,7 @@ describe('pages: support requests in a real browser', function () {
     await a.reload();
     expect((await a.locator('main').textContent())!.split('Internal: sent twice').length - 1).to.equal(1);
     await a.getByLabel('Information needed from the partner').fill('Please confirm the devices were never enrolled.');
-    await press(a, 'Request information', 'Done: request-information.');
+    await press(a, 'Request information', 'Information requested from the partner; the clocks wait for their answer.');
     expect(await a.locator('main').textContent()).to.include('pending');
 
     // the partner sees the question, not the internal note, and replies
@@ -119,12 +119,12 @@ describe('pages: support requests in a real browser', function () {
     expect(seen).to.include('Please confirm the devices were never enrolled.');
     expect(seen).to.not.include('Internal: checking');
     await p.getByLabel('Your reply').fill('Confirmed: never enrolled.');
-    await press(p, 'Send reply', 'Done: reply.');
+    await press(p, 'Send reply', 'Reply sent.');
 
     // the agent approves the amount requested
     await a.goto(`/app/support/${number}`);
     expect(await a.locator('main').textContent()).to.include('Confirmed: never enrolled.');
-    await press(a, 'Approve the refund', 'Done: approve.');
+    await press(a, 'Approve the refund', 'Approved.');
     expect(await a.locator('main').textContent()).to.include('approved');
 
     // the partner: the order cancelled, the credit on the invoice
@@ -171,7 +171,7 @@ describe('pages: support requests in a real browser', function () {
     // the support agent takes it
     const a = agent.page;
     await a.goto(`/app/support/${number}`);
-    await press(a, 'Assign to me', 'Done: assign.');
+    await press(a, 'Assign to me', 'Assigned.');
     expect(await a.getByRole('button', { name: 'Assign to me' }).count(), 'no "Assign to me" on one\'s own ticket').to.equal(0);
 
     const lead = await newSession({ baseURL: app.baseUrl });
@@ -186,7 +186,7 @@ describe('pages: support requests in a real browser', function () {
       await l.getByRole('button', { name: 'Assign', exact: true }).click();
       expect(await l.locator('#assign-other-form-error').textContent()).to.include('Choose someone');
       await l.getByLabel('Assign to').selectOption({ label: `${second.name} (agent)` });
-      await press(l, /^Assign$/, 'Done: assign.');
+      await press(l, /^Assign$/, 'Assigned.');
       expect(await l.locator('dt:text-is("Assigned to") + dd').textContent()).to.equal(second.name);
     } finally {
       await lead.context.close();

@@ -23,6 +23,8 @@ import { minorDigits } from '../../domain/markets';
 import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../../domain/roles';
 import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
+import type { CancellationMode } from '../../domain/catalog';
+import type { SlaTargetKind } from '../../domain/sla';
 
 export const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates', 'pages');
 export const SESSION_COOKIE = 'cspd_session';
@@ -63,6 +65,15 @@ function timeZoneLabel(d: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? timeZone;
 }
 
+/** How the pages name the API's enum values (`{{nameOf x}}`; typed by the enums, so a new value cannot be forgotten). */
+const CANCELLATION_MODE_NAMES: Record<CancellationMode, string> = {
+  'standard-window': 'within 60 days of purchase',
+  'support-request-only': 'only through a support request',
+  never: 'none (this product can be neither cancelled nor refunded)',
+};
+const SLA_TARGET_NAMES: Record<SlaTargetKind, string> = { firstResponse: 'First response', nextResponse: 'Next response', resolution: 'Resolution' };
+const VALUE_NAMES: Record<string, string> = { ...CANCELLATION_MODE_NAMES, ...SLA_TARGET_NAMES };
+
 /** The handlebars instance of the pages (separate from the emails'): templates/pages/**.hbs, partials, helpers. */
 export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   const hb = Handlebars.create();
@@ -86,6 +97,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
     return Boolean(root(o).can?.[perm]);
   });
   hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
+  hb.registerHelper('nameOf', (value: unknown) => (typeof value === 'string' ? (VALUE_NAMES[value] ?? value) : value));
   /** `{{#field "name"}}` data for a form control: its error, its described-by id */
   hb.registerHelper('errorOf', function (name: string, o: Handlebars.HelperOptions) {
     return (o.data?.root as { errors?: Record<string, string> })?.errors?.[name] ?? '';
@@ -167,10 +179,28 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
   return { ok: false, errors };
 }
 
+/**
+ * A service's refusal as a page says it: the API's form "<field path> <what is wrong>" loses the field path (the
+ * page shows the message next to its field), amounts given as "(<minor units> <currency>)" read as money, and it
+ * is a sentence. "body.amount exceeds the amount requested (12200 USD)" -> "Exceeds the amount requested ($122.00)."
+ */
+export function pageMessage(e: AppError): string {
+  let m = e.message.replace(/^(body|query|path|header)(\.[\w-]+|\[\d+\])+:?\s+/, '');
+  m = m.replace(/\((-?\d+) ([A-Z]{3})\)/g, (whole, amount: string, currency: string) => {
+    try {
+      return `(${formatMoney(Number(amount), currency)})`;
+    } catch {
+      return whole;
+    }
+  });
+  m = m.charAt(0).toUpperCase() + m.slice(1);
+  return /[.!?]$/.test(m) ? m : `${m}.`;
+}
+
 /** A service's refusal as a form error: on the field it names when the form has it, else for the whole form. */
 export function errorsFromAppError(e: AppError, formFields: readonly string[]): FieldErrors {
   const field = e.field?.replace(/^(body|query|path|header)\./, '').replace(/\[\d+\].*$/, '');
-  return field && formFields.includes(field) ? { [field]: e.message } : { _form: e.message };
+  return field && formFields.includes(field) ? { [field]: pageMessage(e) } : { _form: pageMessage(e) };
 }
 
 // ------------------------------------------------------------------------------------------- requests
@@ -367,7 +397,7 @@ export function pageErrorHandler(deps: KitDeps) {
       title: titles[e.status] ?? 'Error',
       status: e.status,
       code: e.code,
-      message: e.status === 404 ? 'This page does not exist, or it belongs to another partner.' : e.message,
+      message: e.status === 404 ? 'This page does not exist, or it belongs to another partner.' : pageMessage(e),
       requestId,
       signedIn: Boolean(active),
       user: active ? { name: active.user.name, email: active.user.email, role: active.auth.role } : null,

@@ -33,6 +33,9 @@ const logSchema = {
 
 const distinct = <T>(xs: T[]) => [...new Set(xs)];
 
+/** An operation as the log page names it: `create_order` reads "create order" (the filter's list and the table alike). */
+const operationLabel = (operation: string): string => operation.replace(/_/g, ' ');
+
 export function licensingPages(deps: PagesContext): PageDef[] {
   const licensing = deps.licensing;
   const activityLog = deps.activityLog!;
@@ -99,7 +102,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
         const base = {
           title: 'Activity log',
           values: ctx.req.query,
-          operations: ACTIVITY_OPERATIONS.map((o) => ({ value: o, label: o.replace(/_/g, ' '), selected: o === q.operation })),
+          operations: ACTIVITY_OPERATIONS.map((o) => ({ value: o, label: operationLabel(o), selected: o === q.operation })),
         };
         if (!form.ok) return ctx.view('licensing/activity', { ...base, errors: form.errors, entries: [] }, 400);
         try {
@@ -107,13 +110,17 @@ export function licensingPages(deps: PagesContext): PageDef[] {
           const params = new URLSearchParams(Object.entries(q).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);
           ctx.view('licensing/activity', {
             ...base,
-            entries: page.items,
+            entries: page.items.map((entry) => ({ ...entry, operationLabel: operationLabel(entry.operationType) })),
             range: { from: page.from, to: page.to },
             csvUrl: `/app/activity.csv?${params.toString()}`,
             nextUrl: page.nextCursor ? `/app/activity?${params.toString()}&cursor=${encodeURIComponent(page.nextCursor)}` : null,
           });
         } catch (e) {
           if (e instanceof AppError && e.status === 400) return ctx.view('licensing/activity', { ...base, errors: errorsFromAppError(e, ['from', 'to', 'customer', 'operation']), entries: [] }, 400);
+          // the one lookup the log makes: the customer filter names no customer of the partner
+          if (e instanceof AppError && e.status === 404 && q.customer) {
+            return ctx.view('licensing/activity', { ...base, errors: { customer: `No customer of yours is ${JSON.stringify(q.customer)}. Give its full name, domain name, tenant GUID or id.` }, entries: [] }, 400);
+          }
           throw e;
         }
       },

@@ -16,7 +16,7 @@ import { SupportTicket } from '../../models';
 import { contentDisposition, createAttachmentService } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { definePage, errorsFromAppError, formUpdateId, may, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S', description });
@@ -67,6 +67,23 @@ export function toMinor(value: string, currency: string): number | null {
   const minor = Number(m[1] + (m[2] ?? '').padEnd(digits, '0'));
   return Number.isSafeInteger(minor) ? minor : null;
 }
+
+/** What the page says after an action was carried out (`?done=<action>` of the redirect after the form). */
+const DONE_MESSAGES: Record<TicketAction | 'attached', string> = {
+  assign: 'Assigned.',
+  reply: 'Reply sent.',
+  note: 'Internal note added (support only).',
+  'request-information': 'Information requested from the partner; the clocks wait for their answer.',
+  'partner-reply': 'Reply sent.',
+  approve: 'Approved.',
+  reject: 'Rejected; the partner is told why.',
+  escalate: 'Escalated.',
+  resolve: 'Resolved.',
+  close: 'Closed.',
+  withdraw: 'Withdrawn.',
+  attach: 'File attached.',
+  attached: 'File attached.',
+};
 
 /** How each timeline event reads on the page (typed by the event types, so a new type cannot be forgotten). */
 const EVENT_LABELS: Record<SupportEventType, string> = {
@@ -181,7 +198,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
         filed: ctx.req.query.filed === '1',
-        done: typeof ctx.req.query.done === 'string' ? ctx.req.query.done : null,
+        done: typeof ctx.req.query.done === 'string' ? (DONE_MESSAGES[ctx.req.query.done as TicketAction | 'attached'] ?? null) : null,
         ...extra,
       },
       status,
@@ -194,7 +211,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       await run();
     } catch (e) {
       if (isTemporalUnavailable(e)) return ticketPage(ctx, id, { formErrors: { [form]: unavailable(e).message } }, 503);
-      if (e instanceof AppError && e.status !== 404 && e.status < 500) return ticketPage(ctx, id, { formErrors: { [form]: e.message } }, e.status);
+      if (e instanceof AppError && e.status !== 404 && e.status < 500) return ticketPage(ctx, id, { formErrors: { [form]: pageMessage(e) } }, e.status);
       throw e;
     }
     ctx.redirect(`/app/support/${encodeURIComponent(id)}?done=${done}`);
@@ -294,7 +311,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         } catch (e) {
           if (isTemporalUnavailable(e)) return filePage(ctx, input, { _form: `${unavailable(e).message} Press Submit again.` }, 503);
           if (e instanceof AppError && e.status < 500 && e.status !== 404) {
-            const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: e.message } : errorsFromAppError(e, FILE_FIELDS);
+            const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: pageMessage(e) } : errorsFromAppError(e, FILE_FIELDS);
             return filePage(ctx, input, mapped, e.status);
           }
           throw e;
@@ -348,7 +365,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) {
             ctx.req.resume();
-            return ticketPage(ctx, id, { formErrors: { attach: e.message } }, e.status);
+            return ticketPage(ctx, id, { formErrors: { attach: pageMessage(e) } }, e.status);
           }
           throw e;
         }

@@ -1,0 +1,22 @@
+/** The pages' wording of service refusals (pure: no servers). */
+import { expect } from 'chai';
+import { AppError } from '../lib/errors';
+import { pageMessage } from '../api/pages/kit';
+
+describe('pages: how a service refusal reads on a page', () => {
+  const say = (message: string, field?: string) => pageMessage(new AppError(422, 'x', message, field));
+
+  it('when the API message starts with its field path, then the page drops it (the message sits next to its field) and makes it a sentence', () => {
+    expect(say('body.amount exceeds the amount requested (12200 USD)', 'body.amount')).to.equal('Exceeds the amount requested ($122.00).');
+    expect(say('body.refund.amount exceeds what the order cost less credits already given (110960 AUD)')).to.equal('Exceeds what the order cost less credits already given (A$1,109.60).');
+    expect(say('query.to makes a range of 330 days (2026-01-01 to 2026-11-26); at most 90 at a time')).to.equal('Makes a range of 330 days (2026-01-01 to 2026-11-26); at most 90 at a time.');
+    expect(say('body.orders[2].purchasedAt is in the future')).to.equal('Is in the future.');
+    expect(say('body.orderId: this product can be neither cancelled nor refunded')).to.equal('This product can be neither cancelled nor refunded.');
+  });
+
+  it('when the message is already a sentence or names no field, then it is kept; a number without a currency stays as it is', () => {
+    expect(say('Tick the box to confirm.')).to.equal('Tick the box to confirm.');
+    expect(say('order 42 is already cancelled')).to.equal('Order 42 is already cancelled.');
+    expect(say('the quantity (5000) is above the limit')).to.equal('The quantity (5000) is above the limit.');
+  });
+});
