@@ -231,7 +231,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           context.partnerId = auth.partnerId;
           const allowed = PERMISSIONS[route.permission] as readonly string[];
           if (!allowed.includes(auth.role)) {
-            throw new AppError(403, 'forbidden', `the role ${auth.role} may not ${route.summary.toLowerCase()} (allowed: ${allowed.join(', ')})`);
+            throw new AppError(403, 'forbidden', `the role ${auth.role} may not use ${route.method.toUpperCase()} ${route.path} (${route.summary}); allowed: ${allowed.join(', ')}`);
           }
           if (allowed.every(isPartnerRole) && !auth.partnerId) {
             throw new AppError(403, 'forbidden', 'this route is for partner users');

@@ -195,6 +195,7 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
       const res = await app.api('POST', `/customers/${customer.id}/orders`, { token: app.tokens[role], headers: { 'idempotency-key': uniq('k') }, body: { productId: 'windows-server-standard-sub', quantity: 1 } });
       expect(res.status, role).to.equal(403);
       expect(res.body.error.code).to.equal('forbidden');
+      expect(res.body.error.message).to.match(new RegExp(`^the role ${role} may not use POST /customers/\\{customer\\}/orders \\(.+\\); allowed: admin-agent, sales-agent, global-admin$`));
     }
     expect(await Order.countDocuments({ customerId: customer.id })).to.equal(0);
     // the document's appropriate roles (admin agent, global admin) and the sales agent may
