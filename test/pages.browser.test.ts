@@ -318,6 +318,11 @@ describe('pages: partners in a real browser', function () {
         const link = await page.getByLabel(/Download link/).inputValue();
         expect(link).to.match(/\/downloads\/dl_/);
         expect(await page.getByLabel('Activation key').inputValue()).to.have.length.greaterThan(10);
+        // the size reads as people read it, and "Download" starts the download (as the document's "Select Download")
+        expect(await page.locator('label[for="download-link"]').textContent()).to.match(/\.vhd, [\d.]+ (KB|MB|GB)\)$/);
+        const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download', exact: true }).click()]);
+        expect(download.suggestedFilename()).to.match(/\.vhd$/);
+        expect(download.url()).to.equal(link);
         await expectAccessible(page);
         // copy-link: the button copies the link (clipboard allowed for this origin)
         await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.baseUrl });

@@ -54,6 +54,19 @@ export function formatMoney(amount: number, currency: string, locale = 'en-US'):
   );
 }
 
+/** A file size as people read it: "4.7 GB", "360 KB" (powers of 1,024, as file managers show them), "512 bytes". */
+export function formatBytes(n: number): string {
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  if (n < 1024) return `${n} bytes`;
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u += 1;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
 export function formatDate(value: unknown, timeZone: string, withTime = true, locale = 'en-GB'): string {
   const d = asDate(value);
   if (!d) return '';
@@ -97,6 +110,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
     return Boolean(root(o).can?.[perm]);
   });
   hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
+  hb.registerHelper('bytes', (n: unknown) => (typeof n === 'number' ? formatBytes(n) : ''));
   hb.registerHelper('nameOf', (value: unknown) => (typeof value === 'string' ? (VALUE_NAMES[value] ?? value) : value));
   /** `{{#field "name"}}` data for a form control: its error, its described-by id */
   hb.registerHelper('errorOf', function (name: string, o: Handlebars.HelperOptions) {
