@@ -65,3 +65,32 @@ export interface RequestOrigin {
   ip: string | null;
   userAgent: string | null;
 }
+
+/**
+ * Where each kind of order event falls in an order's life, for events recorded at the same instant (an order's
+ * placement writes its record, payment and provisioning in one workflow step, a cancellation its revocation, credit
+ * and cancellation): the timeline reads in the order things happened. Unknown kinds come last.
+ */
+const EVENT_STAGE: readonly string[] = [
+  'placed',
+  'imported',
+  'payment-recorded',
+  'payment-imported',
+  'provisioned',
+  'cancellation-window-closed',
+  'keys-and-links-revoked',
+  'credit-recorded',
+  'cancelled',
+  'term-ended',
+  'email-sent',
+];
+
+/** Timeline order: by time, then by stage in the order's life, then by id (stable). */
+export function timelineOrder(a: { at: Date; type: string; _id?: string }, b: { at: Date; type: string; _id?: string }): number {
+  const t = a.at.getTime() - b.at.getTime();
+  if (t !== 0) return t;
+  const stage = (x: string) => (EVENT_STAGE.includes(x) ? EVENT_STAGE.indexOf(x) : EVENT_STAGE.length);
+  const s = stage(a.type) - stage(b.type);
+  if (s !== 0) return s;
+  return (a._id ?? '') < (b._id ?? '') ? -1 : (a._id ?? '') > (b._id ?? '') ? 1 : 0;
+}

@@ -16,7 +16,7 @@ import { startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
-import type { OrderActor, OrderTerms } from '../domain/orders';
+import { timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -142,7 +142,8 @@ export function createOrderService(deps: OrderServiceDeps) {
   }
 
 
-  const readTimeline = (orderId: string, partnerId: string): Promise<TimelineEvent[]> => OrderEvent.find({ orderId, partnerId }).sort({ at: 1, _id: 1 }).lean();
+  const readTimeline = async (orderId: string, partnerId: string): Promise<TimelineEvent[]> =>
+    (await OrderEvent.find({ orderId, partnerId }).lean<(TimelineEvent & { _id: string })[]>()).sort(timelineOrder);
 
   /**
    * The order with its timeline. The order document is read on every call; its timeline comes from a short

@@ -5,7 +5,7 @@ import { assessCancellation, cancellationCredit, type CancellableOrder } from '.
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { summarizeInvoice } from '../domain/invoice';
-import type { OrderPricing } from '../domain/orders';
+import { timelineOrder, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
@@ -161,5 +161,22 @@ describe('invoice totals', () => {
       { currency: 'AUD', charges: 1100, credits: -550, net: 550, taxIncluded: 50, taxExcludedNet: 0 },
       { currency: 'USD', charges: 999, credits: 0, net: 999, taxIncluded: 0, taxExcludedNet: 999 },
     ]);
+  });
+});
+
+describe('order timeline', () => {
+  it('when events carry the same instant, then they read in the order of the order\'s life; else by time', () => {
+    const at = new Date('2026-11-26T10:00:00Z');
+    const later = new Date('2026-11-26T10:00:01Z');
+    const events = [
+      { _id: 'o:email-confirmation', type: 'email-sent', at: later },
+      { _id: 'o:provisioned', type: 'provisioned', at },
+      { _id: 'o:paid', type: 'payment-recorded', at },
+      { _id: 'o:placed', type: 'placed', at },
+      { _id: 'o:cancelled', type: 'cancelled', at: later },
+      { _id: 'o:credit', type: 'credit-recorded', at: later },
+      { _id: 'o:revoked', type: 'keys-and-links-revoked', at: later },
+    ];
+    expect([...events].sort(timelineOrder).map((e) => e.type)).to.deep.equal(['placed', 'payment-recorded', 'provisioned', 'keys-and-links-revoked', 'credit-recorded', 'cancelled', 'email-sent']);
   });
 });
