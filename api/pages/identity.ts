@@ -121,7 +121,7 @@ export function identityPages(deps: PagesContext): PageDef[] {
       path: '/',
       permission: null,
       handler: async (ctx) => {
-        ctx.view('identity/home', { title: 'csp-desk' });
+        ctx.view('identity/home', { title: 'Home' });
       },
     }),
     definePage({
