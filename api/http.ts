@@ -80,10 +80,10 @@ export interface RouteDef {
 
 export const defineRoute = (r: RouteDef): RouteDef => r;
 
-const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, strict: true, strictRequired: false });
+const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, strict: true, strictRequired: false, verbose: true });
 addFormats(ajv);
 /** Query strings and headers arrive as strings: those validators coerce. */
-const ajvCoercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, strict: true, strictRequired: false });
+const ajvCoercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, strict: true, strictRequired: false, verbose: true });
 addFormats(ajvCoercing);
 
 function describe(part: string, e: ErrorObject): { field: string; message: string } {
@@ -102,8 +102,11 @@ function describe(part: string, e: ErrorObject): { field: string; message: strin
   }
   if (e.keyword === 'enum') {
     const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-    if (allowed.length > 12) return { field: base, message: `${base} must be one of the ${allowed.length} values the OpenAPI document lists (GET /openapi.json)` };
-    return { field: base, message: `${base} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+    // (verbose: the error carries the value given) a value in the wrong case gets the right one named
+    const cased = typeof e.data === 'string' ? allowed.find((v) => typeof v === 'string' && v.toLowerCase() === (e.data as string).toLowerCase()) : undefined;
+    const hint = cased !== undefined ? `; did you mean ${JSON.stringify(cased)}?` : '';
+    if (allowed.length > 12) return { field: base, message: `${base} must be one of the ${allowed.length} values the OpenAPI document lists (GET /openapi.json)${hint}` };
+    return { field: base, message: `${base} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${hint}` };
   }
   if (e.keyword === 'pattern') {
     const rule = PATTERN_RULES[(e.params as { pattern: string }).pattern];

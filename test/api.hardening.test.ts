@@ -163,6 +163,16 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       }
     });
 
+    it('a market code in the wrong case is refused naming the right one, and nothing is written', async () => {
+      const tag = crypto.randomBytes(4).toString('hex');
+      const domain = `case${tag}.onmicrosoft.com`;
+      const res = await app.api('POST', '/customers', { body: { name: uniq('Case'), tenantId: crypto.randomUUID(), domain, market: 'us' } });
+      expect(res.status).to.equal(400);
+      expect(res.body.error.field).to.equal('body.market');
+      expect(res.body.error.message).to.match(/^body\.market must be one of the \d+ values .*; did you mean "US"\?$/);
+      expect(await Customer.exists({ domain })).to.equal(null);
+    });
+
     it('other single-line fields follow the same rule: the cancel form, a path parameter, a token label', async () => {
       const cancel = await app.api('POST', `/orders/${orderId}/cancel`, { body: { customer: `${customer.name}\n`, productName: 'Windows Server', acknowledged: true } });
       expect(cancel.status).to.equal(400);
