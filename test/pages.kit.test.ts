@@ -1,7 +1,7 @@
 /** The pages' wording of service refusals (pure: no servers). */
 import { expect } from 'chai';
 import { AppError } from '../lib/errors';
-import { pageMessage } from '../api/pages/kit';
+import { pageMessage, validateForm } from '../api/pages/kit';
 
 describe('pages: how a service refusal reads on a page', () => {
   const say = (message: string, field?: string) => pageMessage(new AppError(422, 'x', message, field));
@@ -18,5 +18,13 @@ describe('pages: how a service refusal reads on a page', () => {
     expect(say('Tick the box to confirm.')).to.equal('Tick the box to confirm.');
     expect(say('order 42 is already cancelled')).to.equal('Order 42 is already cancelled.');
     expect(say('the quantity (5000) is above the limit')).to.equal('The quantity (5000) is above the limit.');
+  });
+});
+
+describe('pages: forms', () => {
+  const schema = { type: 'object', additionalProperties: false, required: ['quantity'], properties: { quantity: { type: 'integer', minimum: 1, maximum: 10000 } } };
+  it('when a whole number is written otherwise than in digits (hex, exponent, sign, decimals), then the field is refused; digits are read as the number', () => {
+    for (const q of ['0x10', '1e3', '+5', '2.0', ' 0b1 ']) expect(validateForm(schema, { quantity: q }), q).to.deep.equal({ ok: false, errors: { quantity: 'Enter a whole number in digits, such as 2.' } });
+    expect(validateForm(schema, { quantity: ' 12 ' })).to.deep.equal({ ok: true, value: { quantity: 12 } });
   });
 });

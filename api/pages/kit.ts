@@ -184,6 +184,10 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
   // eslint-disable-next-line no-control-regex -- control characters are refused, as the API refuses them
   const bad = Object.entries(data).find(([, val]) => typeof val === 'string' && /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(val));
   if (bad) return { ok: false, errors: { [bad[0]]: 'This field contains characters that are not allowed.' } };
+  // a whole number is written in digits: ajv's coercion would also read "0x10" as 16 and "1e3" as 1000
+  const properties = ((schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {});
+  const notDigits = Object.entries(data).find(([k, val]) => properties[k]?.type === 'integer' && typeof val === 'string' && !/^[0-9]+$/.test(val));
+  if (notDigits) return { ok: false, errors: { [notDigits[0]]: 'Enter a whole number in digits, such as 2.' } };
   if (v(data)) return { ok: true, value: data as T };
   const errors: FieldErrors = {};
   for (const e of v.errors ?? []) {
