@@ -2,6 +2,8 @@
  * Money in integer minor units with its currency. No floating point anywhere:
  * ratios are computed with BigInt and rounded half up to the minor unit.
  */
+import { minorDigits } from './markets';
+
 export interface Money {
   /** integer amount in the currency's minor unit (cents; yen for JPY) */
   amount: number;
@@ -48,4 +50,15 @@ export function formatMinor(amount: number, digits: number): string {
   const whole = digits === 0 ? s : s.slice(0, -digits);
   const frac = digits === 0 ? '' : `.${s.slice(-digits)}`;
   return `${negative ? '-' : ''}${whole}${frac}`;
+}
+
+/**
+ * Money as people read it, in the currency's own format ("$1,000.00", "A$2,954.88", "R$4,860.00"), from integer
+ * minor units without floating point: the pages and the emails alike.
+ */
+export function formatMoney(amount: number, currency: string, locale = 'en-US'): string {
+  const digits = minorDigits(currency);
+  return new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(
+    formatMinor(amount, digits) as unknown as number,
+  );
 }

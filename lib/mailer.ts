@@ -3,8 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
-import { formatMinor } from '../domain/money';
-import { minorDigits } from '../domain/markets';
+import { formatMoney } from '../domain/money';
 
 export interface RenderedEmail {
   subject: string;
@@ -21,10 +20,8 @@ const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', 'templates');
 /** Loads `templates/<name>/{subject,html,text}.hbs` once, with the shared layout and helpers. */
 export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
   const hb = Handlebars.create();
-  hb.registerHelper('money', (amount: unknown, currency: unknown) => {
-    if (typeof amount !== 'number' || typeof currency !== 'string') return '';
-    return `${formatMinor(amount, minorDigits(currency))} ${currency}`;
-  });
+  // money reads as on the pages ("$1,000.00", "A$2,954.88")
+  hb.registerHelper('money', (amount: unknown, currency: unknown) => (typeof amount === 'number' && typeof currency === 'string' ? formatMoney(amount, currency) : ''));
   hb.registerHelper('date', (value: unknown) => {
     const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
     return d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 10) : '';

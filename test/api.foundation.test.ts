@@ -90,8 +90,8 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
 
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(order.id) && m.subject.includes('confirmed'));
     expect(mail.to).to.include(`admin-agent@${app.partnerId}.example`);
-    expect(mail.html).to.contain(order.id).and.contain('730.00 USD').and.contain('<table');
-    expect(mail.text).to.contain(order.id).and.contain('730.00 USD');
+    expect(mail.html).to.contain(order.id).and.contain('$730.00').and.contain('<table');
+    expect(mail.text).to.contain(order.id).and.contain('$730.00');
     expect(mail.messageId).to.match(/@csp-desk>?$/);
 
     // the workflow carried it through payment and provisioning

@@ -33,7 +33,7 @@ describe('support emails (templates)', () => {
       expect(r.subject).to.contain(ticket._id);
       expect(r.html).to.contain(ticket._id).and.contain('Test Partner');
       expect(r.text).to.contain(`http://x/app/support/${ticket._id}`);
-      if (kind === 'approved') expect(r.text).to.contain('61.00 USD').and.contain('2026-12');
+      if (kind === 'approved') expect(r.text).to.contain('$61.00').and.contain('2026-12');
       if (kind === 'rejected') expect(r.text).to.contain('Outside the refund policy');
       if (kind === 'escalated') expect(r.subject).to.contain('Escalation level 2');
       if (kind === 'received') expect(r.text).to.contain('2026-11-25 13:00');

@@ -18,8 +18,7 @@ import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
 import type { Logger } from '../../lib/logger';
-import { formatMinor } from '../../domain/money';
-import { minorDigits } from '../../domain/markets';
+import { formatMoney } from '../../domain/money';
 import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../../domain/roles';
 import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
@@ -44,14 +43,6 @@ export interface PageRenderer {
 function asDate(value: unknown): Date | null {
   const d = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
   return d && !Number.isNaN(d.getTime()) ? d : null;
-}
-
-/** Money in the currency's own format, from integer minor units without floating point. */
-export function formatMoney(amount: number, currency: string, locale = 'en-US'): string {
-  const digits = minorDigits(currency);
-  return new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(
-    formatMinor(amount, digits) as unknown as number,
-  );
 }
 
 /** A file size as people read it: "4.7 GB", "360 KB" (powers of 1,024, as file managers show them), "512 bytes". */
