@@ -211,6 +211,9 @@ export interface RouterOptions {
 
 const toExpressPath = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
 
+/** A JSON body none of whose fields is required may be left out (it reads as `{}`). */
+const bodyOptional = (schema: JsonSchema): boolean => !Array.isArray(schema.required) || schema.required.length === 0;
+
 export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.Router {
   const router = express.Router();
   const around = opts.around ?? (<T>(fn: () => Promise<T>) => fn());
@@ -250,6 +253,8 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         check(v.params, 'path', params);
         check(v.query, 'query', query);
         check(v.headers, 'header', headers);
+        // an action whose body has no required field may be sent without one (`curl -X POST …/withdraw`)
+        if (route.body && req.body === undefined && bodyOptional(route.body) && !req.header('content-type')) req.body = {};
         if (route.body) {
           if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
             throw new AppError(400, 'validation_failed', 'body must be a JSON object (Content-Type: application/json)', 'body');
@@ -448,7 +453,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       const roles = r.permission ? `Roles: ${(PERMISSIONS[r.permission] as readonly string[]).join(', ')}.` : '';
       op.description = [r.description, roles].filter(Boolean).join('\n\n');
     }
-    if (r.body) op.requestBody = { required: true, content: { 'application/json': { schema: r.body } } };
+    if (r.body) op.requestBody = { required: !bodyOptional(r.body), content: { 'application/json': { schema: r.body } } };
     if (r.multipart) op.requestBody = { required: true, content: { 'multipart/form-data': { schema: r.multipart } } };
     paths[r.path] = { ...(paths[r.path] ?? {}), [r.method]: op };
   }
