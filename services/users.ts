@@ -209,7 +209,7 @@ export async function setUserDisabled(email: string, disabled: boolean, at = new
     { email: email.trim().toLowerCase() },
     disabled ? { $set: { disabledAt: at } } : { $set: { disabledAt: null }, $unset: { disabled: '', status: '' } },
     // strict: false lets the $unset name the older markers, which the schema does not declare
-    { new: true, strict: false },
+    { returnDocument: 'after', strict: false },
   ).lean<UserDoc>();
   if (!user) throw new Error(`no user with email ${email}`);
   return user;

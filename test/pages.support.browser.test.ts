@@ -73,6 +73,12 @@ describe('pages: support requests in a real browser', function () {
     const number = new URL(p.url()).pathname.split('/').pop()!;
     expect(number).to.match(/^SR-/);
 
+    // a web page named .pdf is refused: the refusal shows at the ticket's own address (the form's CSRF token is not left in it)
+    await p.getByLabel(/Attach a file/).setInputFiles({ name: 'fake.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<!doctype html><html><body>not a pdf</body></html>') });
+    await p.getByRole('button', { name: 'Attach', exact: true }).click();
+    await p.getByText('This kind of file cannot be attached.', { exact: false }).waitFor();
+    expect(new URL(p.url()).pathname).to.equal(`/app/support/${number}`);
+    expect(p.url()).to.not.include('_csrf');
     // attach a PDF (its type decided from its content)
     await p.getByLabel(/Attach a file/).setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: PDF });
     await p.getByRole('button', { name: 'Attach', exact: true }).click();

@@ -13,10 +13,10 @@ import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, 
 import { orderWorkflowId } from '../../contracts/orders';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { SupportTicket } from '../../models';
-import { contentDisposition, createAttachmentService } from '../../services/attachments';
+import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { definePage, errorsFromAppError, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S', description });
@@ -67,6 +67,23 @@ export function toMinor(value: string, currency: string): number | null {
   const minor = Number(m[1] + (m[2] ?? '').padEnd(digits, '0'));
   return Number.isSafeInteger(minor) ? minor : null;
 }
+
+/**
+ * Why a file was not attached, as the ticket's page says it after the upload's redirect (`?refused=<code>`): fixed
+ * texts, so that nothing a link carries is shown as it is.
+ */
+const ATTACH_REFUSALS: Record<string, (limits: AttachmentLimits) => string> = {
+  unsupported_attachment_type: () => `This kind of file cannot be attached. Accepted: ${ACCEPTED_TYPES.map((t) => t.label).join(', ')}.`,
+  attachment_too_large: (l) => `The file is larger than ${formatBytes(l.maxBytes)}, the limit per file.`,
+  too_many_attachments: (l) => `This request has its ${l.maxPerTicket} attachments already (the limit per request).`,
+  empty_file: () => 'The file is empty.',
+  validation_failed: () => 'Choose a file first.',
+  ticket_closed: () => 'This request is closed and takes no more attachments.',
+  request_aborted: () => 'The upload was interrupted. Try again.',
+  invalid_multipart: () => 'The upload could not be read. Try again.',
+  other: () => 'The file was not attached. Try again.',
+};
+const attachRefusal = (code: string, limits: AttachmentLimits): string => (ATTACH_REFUSALS[code] ?? ATTACH_REFUSALS.other)(limits);
 
 /** What the page says after an action was carried out (`?done=<action>` of the redirect after the form). */
 const DONE_MESSAGES: Record<TicketAction | 'attached', string> = {
@@ -198,6 +215,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
         filed: ctx.req.query.filed === '1',
+        ...(typeof ctx.req.query.refused === 'string' ? { formErrors: { attach: attachRefusal(ctx.req.query.refused, attachments.limits) } } : {}),
         done: typeof ctx.req.query.done === 'string' ? (DONE_MESSAGES[ctx.req.query.done as TicketAction | 'attached'] ?? null) : null,
         ...extra,
       },
@@ -365,7 +383,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) {
             ctx.req.resume();
-            return ticketPage(ctx, id, { formErrors: { attach: pageMessage(e) } }, e.status);
+            // back to the ticket's own address (this one carries the form's CSRF token), saying why by code only
+            return ctx.redirect(`/app/support/${encodeURIComponent(id)}?refused=${encodeURIComponent(e.code in ATTACH_REFUSALS ? e.code : 'other')}#files-heading`);
           }
           throw e;
         }
