@@ -94,3 +94,11 @@ export function timelineOrder(a: { at: Date; type: string; _id?: string }, b: { 
   if (s !== 0) return s;
   return (a._id ?? '') < (b._id ?? '') ? -1 : (a._id ?? '') > (b._id ?? '') ? 1 : 0;
 }
+
+/**
+ * The buy page asks before a second identical order (same customer, product and quantity, by the same user)
+ * within this many minutes of the first: the Back button brings the form back with a fresh idempotency key, so a
+ * second Buy would otherwise quietly place a second order. (The API's clients say what they mean with their
+ * Idempotency-Key.)
+ */
+export const REPEAT_ORDER_CHECK_MINUTES = 10;

@@ -16,7 +16,7 @@ import { startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
-import { timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
+import { REPEAT_ORDER_CHECK_MINUTES, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -262,6 +262,20 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     view,
+
+    /**
+     * The same order placed by the same user for this customer within REPEAT_ORDER_CHECK_MINUTES before `now`,
+     * unless `idempotencyKey` is already recorded (then a Buy pressed again replays its own order): what the buy
+     * page asks about before placing it again.
+     */
+    async recentRepeat(auth: AuthContext, customerRef: string, productId: string, quantity: number, idempotencyKey: string, now: Date) {
+      if (await IdempotencyRecord.exists({ _id: `${auth.partnerId}:${idempotencyKey}` })) return null;
+      const customer = await resolveCustomer(auth.partnerId!, customerRef);
+      const since = new Date(now.getTime() - REPEAT_ORDER_CHECK_MINUTES * 60_000);
+      const same = await Order.find({ partnerId: auth.partnerId, customerId: customer._id, 'product.id': productId, 'pricing.quantity': quantity, 'placedBy.userId': auth.user._id, purchasedAt: { $gte: since } }).lean<OrderDoc[]>();
+      const latest = same.sort((a, b) => b.purchasedAt.getTime() - a.purchasedAt.getTime())[0];
+      return latest ? orderView(latest, null) : null;
+    },
 
     async list(auth: AuthContext, customerRef: string) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
-import { User } from '../models';
+import { Order, User } from '../models';
 import { ensureUser } from '../services/users';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
 
@@ -242,6 +242,28 @@ describe('pages: partners in a real browser', function () {
       await page.emulateMedia({ media: 'print' });
       expect(await page.locator('.site-header').isVisible()).to.equal(false);
       await page.emulateMedia({ media: 'screen' });
+    });
+
+    it('when Back brings the buy form again and Buy is pressed, then the page asks before a second identical order; ticking the box buys it again', async () => {
+      const c = await app.newCustomer('US');
+      await page.goto(`/app/customers/${c.id}/buy`);
+      await page.getByLabel('Product').selectOption('sql-server-standard-sub');
+      await buy(page);
+      const first = new URL(page.url()).pathname.split('/').pop()!;
+      await page.goBack();
+      await page.waitForURL(`**/app/customers/${c.id}/buy**`);
+      await page.getByLabel('Product').selectOption('sql-server-standard-sub');
+      await page.getByRole('button', { name: 'Buy', exact: true }).click();
+      const warning = page.locator('#again-error');
+      await warning.waitFor();
+      expect(await warning.textContent()).to.match(/You bought SQL Server Standard .* × 1 for this customer less than a minute ago\./);
+      expect(await warning.getByRole('link', { name: 'See that order' }).getAttribute('href')).to.equal(`/app/orders/${first}`);
+      expect(await Order.countDocuments({ customerId: c.id })).to.equal(1);
+      await expectAccessible(page);
+      await page.getByLabel('Yes, buy it again').check();
+      await buy(page);
+      expect(new URL(page.url()).pathname).to.not.equal(`/app/orders/${first}`);
+      expect(await Order.countDocuments({ customerId: c.id })).to.equal(2);
     });
 
     it('when a product is not sold in the customer market, then the refusal shows before submitting and the order is refused', async () => {

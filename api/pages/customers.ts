@@ -35,6 +35,7 @@ export const buySchema = {
     productId: { type: 'string', minLength: 1, maxLength: 100, description: 'a product from the list' },
     quantity: { type: 'integer', minimum: 1, maximum: 10000 },
     idempotencyKey: { type: 'string', pattern: '^[\\x21-\\x7e]{8,200}$' },
+    again: { type: 'string', enum: ['yes'] },
   },
 };
 const previewSchema = {
@@ -98,7 +99,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
     ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: list.some((o) => o.assessment.cancellable), software, ...extra }, status);
   };
 
-  const buyPage = async (ctx: PageContext, ref: string, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200) => {
+  const buyPage = async (ctx: PageContext, ref: string, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200, repeatOf: string | null = null) => {
     const c = await resolveCustomer(ctx.auth.partnerId!, ref);
     const products = await listProducts();
     const productId = typeof values.productId === 'string' ? values.productId : '';
@@ -116,6 +117,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
       values: { quantity, idempotencyKey: typeof values.idempotencyKey === 'string' && values.idempotencyKey ? values.idempotencyKey : deps.newKey(), productId },
       preview,
       errors,
+      repeatOf,
     };
     if (ctx.isHtmx && ctx.req.method === 'GET' && ctx.req.header('hx-target') === 'preview') ctx.fragment('customers/_preview', data);
     else ctx.view('customers/buy', data, status);
@@ -184,9 +186,19 @@ export function customerPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const ref = String(ctx.req.params.customer);
         const input = formOf(ctx.req);
-        const form = validateForm<{ productId: string; quantity: number; idempotencyKey: string }>(buySchema, input);
+        const form = validateForm<{ productId: string; quantity: number; idempotencyKey: string; again?: 'yes' }>(buySchema, input);
         if (!form.ok) return buyPage(ctx, ref, input, form.errors, 400);
         try {
+          // the same order a moment ago (the Back button brings the form back with a new key): ask first
+          if (form.value.again !== 'yes') {
+            const now = deps.now?.() ?? new Date();
+            const repeat = await orders.recentRepeat(ctx.auth, ref, form.value.productId, form.value.quantity, form.value.idempotencyKey, now);
+            if (repeat) {
+              const minutes = Math.floor((now.getTime() - Date.parse(repeat.purchasedAt)) / 60_000);
+              const when = minutes < 1 ? 'less than a minute ago' : minutes === 1 ? 'a minute ago' : `${minutes} minutes ago`;
+              return buyPage(ctx, ref, input, { again: `You bought ${repeat.product.name} × ${repeat.quantity} for this customer ${when}. To buy it again, tick the box and press Buy.` }, 409, repeat.id);
+            }
+          }
           const { order } = await orders.place(ctx.auth, ref, { productId: form.value.productId, quantity: form.value.quantity }, form.value.idempotencyKey);
           ctx.redirect(`/app/orders/${encodeURIComponent(order.id)}?placed=1`);
         } catch (e) {
