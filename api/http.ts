@@ -213,6 +213,9 @@ const toExpressPath = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
 
 /** A JSON body none of whose fields is required may be left out (it reads as `{}`). */
 const bodyOptional = (schema: JsonSchema): boolean => !Array.isArray(schema.required) || schema.required.length === 0;
+/** Whether the request carries a body at all (chunked, or a Content-Length above 0), read or not. */
+const hasBody = (req: Request): boolean => req.header('transfer-encoding') !== undefined || Number(req.header('content-length') ?? 0) > 0;
+const isEmptyObject = (x: unknown): boolean => x !== null && typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length === 0;
 
 export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.Router {
   const router = express.Router();
@@ -253,8 +256,9 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         check(v.params, 'path', params);
         check(v.query, 'query', query);
         check(v.headers, 'header', headers);
-        // an action whose body has no required field may be sent without one (`curl -X POST …/withdraw`)
-        if (route.body && req.body === undefined && bodyOptional(route.body) && !req.header('content-type')) req.body = {};
+        // an action whose body has no required field may be sent without one (`curl -X POST …/withdraw`); a body
+        // that is there but was not read (no JSON Content-Type) stays a 400, never an action taken without it
+        if (route.body && bodyOptional(route.body) && !hasBody(req) && (req.body === undefined || isEmptyObject(req.body))) req.body = {};
         if (route.body) {
           if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
             throw new AppError(400, 'validation_failed', 'body must be a JSON object (Content-Type: application/json)', 'body');

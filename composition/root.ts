@@ -3,7 +3,8 @@
  * from their dependencies. `bin/`, the tests and the benchmark all build the service through it.
  */
 import type { Client } from '@temporalio/client';
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type ScheduleDescriptionStartWorkflowAction } from '@temporalio/client';
+import { msOptionalToNumber, type Duration } from '@temporalio/common';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import type express from 'express';
 import { heartbeatWhileRunning } from '../lib/keepalive';
@@ -74,15 +75,26 @@ interface ScheduledWorkflow {
   workflowId: string;
   args: unknown[];
   taskQueue: string;
+  /** how long one run may take in all (a run left open holds up the next: the overlap policy skips) */
+  workflowExecutionTimeout?: Duration;
 }
 
 /**
- * A Schedule that starts one workflow on a cron (UTC): created once, its cron kept in step with the caller's. The
- * server describes a cron back as calendars, so the cron it was given is kept in the Schedule's note and compared.
+ * A Schedule that starts one workflow on a cron (UTC): created once, then kept in step with the caller's cron,
+ * task queue, workflow and arguments at each worker start, and left alone when nothing changed. The server
+ * describes a cron back as calendars, so the cron it was given is kept in the Schedule's note and compared; a
+ * paused Schedule's note is its operator's (the pause reason), so there only the action is compared.
  */
 async function ensureSchedule(client: Client, s: ScheduledWorkflow, log: Logger, what: string): Promise<void> {
   const spec = { cronExpressions: [s.cron] };
-  const action = { type: 'startWorkflow' as const, workflowType: s.workflowType, taskQueue: s.taskQueue, args: s.args, workflowId: s.workflowId };
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: s.workflowType,
+    taskQueue: s.taskQueue,
+    args: s.args,
+    workflowId: s.workflowId,
+    ...(s.workflowExecutionTimeout ? { workflowExecutionTimeout: s.workflowExecutionTimeout } : {}),
+  };
   const note = `cron ${s.cron}`;
   try {
     await client.schedule.create({ scheduleId: s.scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' }, state: { note } });
@@ -90,9 +102,19 @@ async function ensureSchedule(client: Client, s: ScheduledWorkflow, log: Logger,
   } catch (e) {
     if (!(e instanceof ScheduleAlreadyRunning)) throw e;
     const handle = client.schedule.getHandle(s.scheduleId);
-    if ((await handle.describe()).state.note === note) return;
-    await handle.update((prev) => ({ ...prev, spec, action, state: { ...prev.state, note } }));
-    log.info({ scheduleId: s.scheduleId, cron: s.cron }, `${what} schedule updated`);
+    const current = await handle.describe();
+    const a = current.action as ScheduleDescriptionStartWorkflowAction;
+    const sameAction =
+      current.action.type === 'startWorkflow' &&
+      a.workflowType === s.workflowType &&
+      a.workflowId === s.workflowId &&
+      a.taskQueue === s.taskQueue &&
+      JSON.stringify(a.args ?? []) === JSON.stringify(s.args) &&
+      msOptionalToNumber(a.workflowExecutionTimeout) === msOptionalToNumber(s.workflowExecutionTimeout);
+    const paused = current.state.paused;
+    if (sameAction && (paused || current.state.note === note)) return;
+    await handle.update((prev) => ({ ...prev, spec, action, state: paused ? prev.state : { ...prev.state, note } }));
+    log.info({ scheduleId: s.scheduleId, cron: s.cron, taskQueue: s.taskQueue, paused }, `${what} schedule updated`);
   }
 }
 
@@ -103,5 +125,5 @@ export async function ensureInvoiceSchedule(client: Client, taskQueue: string, c
 
 /** The nightly housekeeping (workflows/system.ts). */
 export async function ensureHousekeepingSchedule(client: Client, taskQueue: string, log: Logger, scheduleId = HOUSEKEEPING_SCHEDULE_ID): Promise<void> {
-  await ensureSchedule(client, { scheduleId, cron: HOUSEKEEPING_CRON, workflowType: 'housekeepingWorkflow', workflowId: HOUSEKEEPING_WORKFLOW_ID, args: [], taskQueue }, log, 'housekeeping');
+  await ensureSchedule(client, { scheduleId, cron: HOUSEKEEPING_CRON, workflowType: 'housekeepingWorkflow', workflowId: HOUSEKEEPING_WORKFLOW_ID, args: [], taskQueue, workflowExecutionTimeout: '6 hours' }, log, 'housekeeping');
 }

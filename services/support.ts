@@ -282,6 +282,12 @@ export function createSupportService(deps: SupportServiceDeps) {
     async file(auth: AuthContext, input: FileInput, idempotencyKey: string) {
       const requestId = currentRequestId();
       const partnerId = auth.partnerId!;
+      const requestHash = crypto.createHash('sha256').update(JSON.stringify(input)).digest('hex');
+      const idKey = `${partnerId}:${idempotencyKey}`;
+      // a repeat of a filing already recorded answers with its ticket before any check, whatever happened since
+      // (its refund may have cancelled the order meanwhile)
+      const earlier = await SupportIdempotency.findById(idKey).lean();
+      if (earlier && earlier.requestHash === requestHash && (await SupportTicket.exists({ _id: earlier.ticketId }))) return { ticket: await view(auth, earlier.ticketId), replayed: true };
       let customer;
       try {
         customer = await resolveCustomer(partnerId, input.customer);
@@ -308,8 +314,6 @@ export function createSupportService(deps: SupportServiceDeps) {
         if (refusal) throw new AppError(422, refusal.code, refusal.message, refusal.field);
       }
 
-      const requestHash = crypto.createHash('sha256').update(JSON.stringify(input)).digest('hex');
-      const idKey = `${partnerId}:${idempotencyKey}`;
       let number: string;
       let replayed = false;
       const first = await SupportIdempotency.findById(idKey).lean();

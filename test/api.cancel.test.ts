@@ -376,7 +376,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(mails).to.have.length(1);
     });
 
-    it('the monthly Schedule exists with its cron, follows a changed cron, and closes the previous month when it fires', async () => {
+    it('the monthly Schedule exists with its cron, follows a changed cron or task queue (paused: its note stays), and closes the previous month when it fires', async () => {
       const scheduleId = uniq('invoice-close-test');
       await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 2 * *', app.log, scheduleId);
       const handle = app.client.schedule.getHandle(scheduleId);
@@ -385,6 +385,16 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       // the same cron again: left alone; another cron (INVOICE_CLOSE_CRON changed): updated
       await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 2 * *', app.log, scheduleId);
       expect((await handle.describe()).info.lastUpdatedAt).to.equal(first.info.lastUpdatedAt);
+      // another task queue (TEMPORAL_TASK_QUEUE changed): updated too
+      await ensureInvoiceSchedule(app.client, 'another-queue', '5 0 1 * *', app.log, scheduleId);
+      expect((await handle.describe()).action).to.deep.include({ taskQueue: 'another-queue' });
+      // a paused Schedule keeps its operator's note (the pause reason); only its action is kept in step
+      await handle.pause('paused by an operator');
+      await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 1 * *', app.log, scheduleId);
+      const paused = await handle.describe();
+      expect(paused.state).to.deep.include({ paused: true, note: 'paused by an operator' });
+      expect(paused.action).to.deep.include({ taskQueue: app.taskQueue });
+      await handle.unpause('resumed');
       await ensureInvoiceSchedule(app.client, app.taskQueue, '5 0 1 * *', app.log, scheduleId);
       const desc = await handle.describe();
       expect(desc.state.note).to.equal('cron 5 0 1 * *');

@@ -212,6 +212,8 @@ describe('pages: partners in a real browser', function () {
       const preview = page.locator('#preview');
       await preview.getByText('Total', { exact: true }).waitFor();
       expect(await preview.textContent()).to.include('A$2,954.88').and.include('Included (10%)');
+      // the form is posted for its price, so its CSRF token never lands in the address bar
+      expect(page.url()).to.not.include('_csrf');
       await expectAccessible(page);
       await buy(page);
       const orderId = new URL(page.url()).pathname.split('/').pop()!;
@@ -261,6 +263,9 @@ describe('pages: partners in a real browser', function () {
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(1);
       await expectAccessible(page);
       await page.getByLabel('Yes, buy it again').check();
+      // ticking it (a change: the live preview asks again) keeps the price shown
+      await page.waitForLoadState('networkidle');
+      await page.locator('#preview').getByText('Total', { exact: true }).waitFor();
       await buy(page);
       expect(new URL(page.url()).pathname).to.not.equal(`/app/orders/${first}`);
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(2);

@@ -186,6 +186,12 @@ describe('support requests (API end to end)', function () {
     expect(b.headers.get('idempotent-replayed')).to.equal('true');
     const reused = await file(refundBody(order.id, 200), undefined, key);
     expect(reused.body.error.code).to.equal('idempotency_key_reused');
+    // once its refund has cancelled the order, a retry of the filing still answers with its ticket (not a 409)
+    expect((await post(`/support-requests/${a.body.number}/approve`, agent())).status).to.equal(200);
+    const late = await file(refundBody(order.id, 100), undefined, key);
+    expect(late.status, JSON.stringify(late.body)).to.equal(201);
+    expect(late.body.number).to.equal(a.body.number);
+    expect(late.headers.get('idempotent-replayed')).to.equal('true');
   });
 
   it("when a request is filed, then its ticket carries the request's id (X-Request-Id, from the request context)", async () => {
@@ -285,6 +291,10 @@ describe('support requests (API end to end)', function () {
     const bare = await fetch(`${app.baseUrl}/support-requests/${mine[1]}/withdraw`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['global-admin']}`, 'idempotency-key': uniq('bare') } });
     expect(bare.status, await bare.clone().text()).to.equal(200);
     expect(await bare.json()).to.include({ status: 'closed', withdrawn: true });
+    // but a body sent without its JSON Content-Type is not taken as no body: an escalation's reason is not dropped
+    const unread = await fetch(`${app.baseUrl}/support-requests/${mine[2]}/escalate`, { method: 'POST', headers: { authorization: `Bearer ${agent()}`, 'idempotency-key': uniq('unread') }, body: JSON.stringify({ reason: 'Key account' }) });
+    expect(unread.status).to.equal(400);
+    expect(((await unread.json()) as { error: { field: string } }).error.field).to.equal('body');
     // escalated by hand: the queue's filter shows it, the leads are told; then rejected with its reason
     expect((await post(`/support-requests/${mine[2]}/escalate`, agent(), { reason: 'Customer is a key account' })).body.escalationLevel).to.equal(1);
     expect((await app.api('GET', '/support-requests?escalated=true&text=zebra', { token: lead() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([mine[2]]);

@@ -1,7 +1,7 @@
 /**
  * The nightly housekeeping, run by its Schedule on the real Temporal server and database: what can no longer do
- * anything goes (sign-in records a week past mattering, attachment files no attachment points to a day after
- * their upload), everything else stays, and a second run deletes nothing more.
+ * anything goes (sign-in records a week past mattering, attachment files no attachment points to and chunks with
+ * no file record, a day after their upload began), everything else stays, and a second run deletes nothing more.
  */
 import { expect } from 'chai';
 import mongoose from 'mongoose';
@@ -22,7 +22,7 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     app = await getTestApp();
   });
 
-  it('when the Schedule runs, then sign-in records a week past mattering and orphan attachment files a day old are gone, the rest stays, and a second run deletes none of it', async () => {
+  it('when the Schedule runs, then sign-in records a week past mattering and orphan attachment files and chunks a day old are gone, the rest stays, and a second run deletes none of it', async () => {
     const now = Date.now();
     const ago = (days: number, hours = 0) => new Date(now - days * 86_400_000 - hours * 3_600_000);
 
@@ -86,6 +86,14 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       uploadedAt: ago(2),
       requestId: 'housekeeping-test',
     });
+    // chunks whose file never got its record (an upload cut off before GridFS writes it, at the end): one begun two days ago, one an hour ago
+    const begun = (at: Date) => mongoose.mongo.ObjectId.createFromTime(Math.floor(at.getTime() / 1000));
+    const [cutOffOld, cutOffNew] = [begun(ago(2)), begun(ago(0, 1))];
+    await db.collection(`${ATTACHMENTS_BUCKET}.chunks`).insertMany([
+      { files_id: cutOffOld, n: 0, data: new mongoose.mongo.Binary(Buffer.from('partial')) },
+      { files_id: cutOffOld, n: 1, data: new mongoose.mongo.Binary(Buffer.from('partial')) },
+      { files_id: cutOffNew, n: 0, data: new mongoose.mongo.Binary(Buffer.from('in flight')) },
+    ]);
     const files = async () => (await db.collection(`${ATTACHMENTS_BUCKET}.files`).find({ 'metadata.ticketId': ticketId }).toArray()).map((f) => String(f._id)).sort();
     const chunksOf = async (fileId: unknown) => db.collection(`${ATTACHMENTS_BUCKET}.chunks`).countDocuments({ files_id: fileId });
     expect(await chunksOf(oldOrphan)).to.equal(1);
@@ -96,7 +104,7 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     const handle = app.client.schedule.getHandle(scheduleId);
     const created = await handle.describe();
     expect(created.state.note).to.equal(`cron ${HOUSEKEEPING_CRON}`);
-    expect(created.action).to.deep.include({ type: 'startWorkflow', workflowType: 'housekeepingWorkflow' });
+    expect(created.action).to.deep.include({ type: 'startWorkflow', workflowType: 'housekeepingWorkflow', workflowExecutionTimeout: 6 * 3_600_000 });
     // a worker that starts again finds it as it should be and leaves it alone
     await ensureHousekeepingSchedule(app.client, app.taskQueue, app.log, scheduleId);
     expect((await handle.describe()).info.lastUpdatedAt).to.equal(created.info.lastUpdatedAt);
@@ -123,11 +131,14 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       expect(await files()).to.deep.equal([String(newOrphan), String(attached)].sort());
       expect(await chunksOf(oldOrphan)).to.equal(0);
       expect(await chunksOf(attached)).to.equal(1);
-      expect(runs[0].orphanAttachmentFiles).to.be.at.least(1);
+      expect(await chunksOf(cutOffOld)).to.equal(0);
+      expect(await chunksOf(cutOffNew)).to.equal(1);
+      expect(runs[0].orphanAttachmentFiles).to.be.at.least(2);
 
       await runOnce();
       expect((await signIn()).sessions).to.deep.equal([id('live'), id('new')]);
       expect(await files()).to.deep.equal([String(newOrphan), String(attached)].sort());
+      expect(await chunksOf(cutOffNew)).to.equal(1);
       expect(runs[1].signIn).to.deep.include({ links: 0, claims: 0, sends: 0, sessions: 0 });
       expect(runs[1].orphanAttachmentFiles).to.equal(0);
     } finally {

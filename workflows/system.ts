@@ -1,16 +1,18 @@
 /**
  * The nightly housekeeping (started by its Schedule, composition/root.ts ensureHousekeepingSchedule): deletes what
  * can no longer do anything, since FerretDB 1.24 has no TTL indexes to do it. Each domain's part is an activity
- * of its own (idempotent deletes by cutoff), so one failing does not hold up the other:
+ * of its own (idempotent deletes by cutoff), run side by side; each has a few attempts, so that a part that keeps
+ * failing ends the run (failed, with its reason, in the Temporal Web UI) instead of holding it open, and with it
+ * every later night (the Schedule skips a run while the last one is open):
  * - sign-in links, claims, email slots and sessions a week after they stopped mattering (domain/sessions.ts);
  * - attachment files no attachment points to, a day after their upload (domain/support.ts).
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { SignInPruneResult } from '../activities/sessions';
 import { DATABASE_ACTIVITY } from './activity-options';
 
-const acts = proxyActivities<Activities>({ ...DATABASE_ACTIVITY, startToCloseTimeout: '2 minutes' });
+const acts = proxyActivities<Activities>({ ...DATABASE_ACTIVITY, startToCloseTimeout: '5 minutes', retry: { ...DATABASE_ACTIVITY.retry, maximumAttempts: 5 } });
 
 export interface HousekeepingResult {
   signIn: SignInPruneResult;
@@ -19,6 +21,12 @@ export interface HousekeepingResult {
 
 export async function housekeepingWorkflow(): Promise<HousekeepingResult> {
   const now = new Date(Date.now()).toISOString();
-  const [signIn, orphanAttachmentFiles] = await Promise.all([acts.pruneSignInRecords(now), acts.pruneOrphanAttachmentFiles(now)]);
-  return { signIn, orphanAttachmentFiles };
+  const [signIn, files] = await Promise.allSettled([acts.pruneSignInRecords(now), acts.pruneOrphanAttachmentFiles(now)]);
+  const failed = [
+    signIn.status === 'rejected' ? `sign-in records: ${(signIn.reason as Error).message}` : null,
+    files.status === 'rejected' ? `attachment files: ${(files.reason as Error).message}` : null,
+  ].filter((x): x is string => x !== null);
+  // the other part's work is done either way; the run fails naming what did not, and the next night tries again
+  if (failed.length) throw ApplicationFailure.nonRetryable(`housekeeping did not finish: ${failed.join('; ')}`, 'housekeeping_failed');
+  return { signIn: (signIn as PromiseFulfilledResult<SignInPruneResult>).value, orphanAttachmentFiles: (files as PromiseFulfilledResult<number>).value };
 }

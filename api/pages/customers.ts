@@ -45,6 +45,7 @@ const previewSchema = {
     productId: { type: 'string', minLength: 1, maxLength: 100 },
     quantity: { type: 'integer', minimum: 1, maximum: 10000 },
     idempotencyKey: { type: 'string', maxLength: 200 },
+    again: { type: 'string', enum: ['yes'] },
   },
 };
 const bulkCancelSchema = {
@@ -119,7 +120,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
       errors,
       repeatOf,
     };
-    if (ctx.isHtmx && ctx.req.method === 'GET' && ctx.req.header('hx-target') === 'preview') ctx.fragment('customers/_preview', data);
+    if (ctx.isHtmx && ctx.req.header('hx-target') === 'preview') ctx.fragment('customers/_preview', data);
     else ctx.view('customers/buy', data, status);
   };
 
@@ -176,6 +177,16 @@ export function customerPages(deps: PagesContext): PageDef[] {
       permission: 'placeOrders',
       handler: (ctx) => {
         const form = validateForm<Record<string, unknown>>(previewSchema, ctx.req.query as Record<string, unknown>);
+        return buyPage(ctx, String(ctx.req.params.customer), form.ok ? form.value : {}, form.ok ? {} : form.errors);
+      },
+    }),
+    // "Show the price" and the live preview post the form (so its CSRF token never goes into an address); nothing is written
+    definePage({
+      method: 'post',
+      path: '/customers/:customer/buy',
+      permission: 'placeOrders',
+      handler: (ctx) => {
+        const form = validateForm<Record<string, unknown>>(previewSchema, formOf(ctx.req));
         return buyPage(ctx, String(ctx.req.params.customer), form.ok ? form.value : {}, form.ok ? {} : form.errors);
       },
     }),

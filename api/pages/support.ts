@@ -83,7 +83,7 @@ const ATTACH_REFUSALS: Record<string, (limits: AttachmentLimits) => string> = {
   invalid_multipart: () => 'The upload could not be read. Try again.',
   other: () => 'The file was not attached. Try again.',
 };
-const attachRefusal = (code: string, limits: AttachmentLimits): string => (ATTACH_REFUSALS[code] ?? ATTACH_REFUSALS.other)(limits);
+const attachRefusal = (code: string, limits: AttachmentLimits): string => (Object.hasOwn(ATTACH_REFUSALS, code) ? ATTACH_REFUSALS[code] : ATTACH_REFUSALS.other)(limits);
 
 /** What the page says after an action was carried out (`?done=<action>` of the redirect after the form). */
 const DONE_MESSAGES: Record<TicketAction | 'attached', string> = {
@@ -216,7 +216,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
         filed: ctx.req.query.filed === '1',
         ...(typeof ctx.req.query.refused === 'string' ? { formErrors: { attach: attachRefusal(ctx.req.query.refused, attachments.limits) } } : {}),
-        done: typeof ctx.req.query.done === 'string' ? (DONE_MESSAGES[ctx.req.query.done as TicketAction | 'attached'] ?? null) : null,
+        done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as TicketAction | 'attached'] : null,
         ...extra,
       },
       status,
@@ -279,15 +279,20 @@ export function supportPages(deps: PagesContext): PageDef[] {
         if (orderId) {
           // prefilled from the order: another partner's order is a 404, as reading it is
           const order = await deps.orders.view(ctx.auth.partnerId!, orderId);
-          Object.assign(values, {
-            problemType: PROBLEM_TYPES[0],
-            customer: order.customer.tenantId,
-            customerName: order.customer.name,
-            orderId: order.id,
-            title: `Refund: ${order.product.name} for ${order.customer.name}`,
-            refundAmount: formatMinor(order.pricing.total, minorDigits(order.pricing.currency)),
-            currency: order.pricing.currency,
-          });
+          const about = { customer: order.customer.tenantId, customerName: order.customer.name, orderId: order.id };
+          // a SUSE or Red Hat plan can be neither cancelled nor refunded: a question about it, not a refund
+          Object.assign(
+            values,
+            order.product.cancellation.mode === 'never'
+              ? { ...about, problemType: PROBLEM_TYPES[1], title: `Question: ${order.product.name} for ${order.customer.name}` }
+              : {
+                  ...about,
+                  problemType: PROBLEM_TYPES[0],
+                  title: `Refund: ${order.product.name} for ${order.customer.name}`,
+                  refundAmount: formatMinor(order.pricing.total, minorDigits(order.pricing.currency)),
+                  currency: order.pricing.currency,
+                },
+          );
         }
         await filePage(ctx, values);
       },
@@ -384,7 +389,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) {
             ctx.req.resume();
             // back to the ticket's own address (this one carries the form's CSRF token), saying why by code only
-            return ctx.redirect(`/app/support/${encodeURIComponent(id)}?refused=${encodeURIComponent(e.code in ATTACH_REFUSALS ? e.code : 'other')}#files-heading`);
+            return ctx.redirect(`/app/support/${encodeURIComponent(id)}?refused=${encodeURIComponent(Object.hasOwn(ATTACH_REFUSALS, e.code) ? e.code : 'other')}#files-heading`);
           }
           throw e;
         }
