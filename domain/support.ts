@@ -85,7 +85,7 @@ export const TICKET_REFUSALS = {
   invalid_state: 'This support request is {status}: it cannot be {action} now.',
   already_assigned: 'This support request is assigned to someone else: only a support lead may reassign it.',
   assignee_not_agent: 'A support request can only be assigned to a support agent or lead.',
-  not_a_refund: 'Only a refund request ("CSP Purchase/Refund on behalf of customers") can be approved; resolve this one instead.',
+  not_a_refund: 'Only a refund request ("CSP Purchase/Refund on behalf of customers") can be approved or rejected; resolve this one instead.',
   amount_above_requested: 'The approved amount cannot exceed the amount requested.',
   amount_above_limit: 'Approving more than the approval limit needs a support lead.',
   approval_in_progress: 'An approval of this support request is already being carried out.',
@@ -177,6 +177,9 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
       return null;
     }
     case 'reject':
+      // a decision on a refund: a general question is resolved instead, and a refund carried out stays carried out
+      if (!isRefundType(facts.problemType)) return refuse('not_a_refund');
+      if (facts.refunded) return refuse('already_refunded');
       return input.reason && input.reason.trim() ? null : refuse('reason_required');
     case 'escalate':
       return facts.escalationLevel >= MAX_ESCALATION_LEVEL ? refuse('max_escalation') : null;

@@ -270,8 +270,32 @@ export function createSupportService(deps: SupportServiceDeps) {
     }
   }
 
-  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string) {
-    await send(auth, t, cmd, updateId);
+  /**
+   * An action's Idempotency-Key (the API's header, the pages' one-time form key): the same request sent again is
+   * the same Update, whose outcome is answered again; the key used for another request on the ticket (another
+   * action, another text, another amount) is a 422, never an action silently skipped. Keys are the caller's own:
+   * two users picking the same key do not meet. The key's first request is a document of its own, inserted once.
+   */
+  async function actionUpdateId(auth: AuthContext, ticketId: string, key: string, cmd: Omit<SupportCommand, 'actor'>): Promise<string> {
+    const requestHash = crypto
+      .createHash('sha256')
+      .update(JSON.stringify([cmd.action, cmd.body ?? null, cmd.amount ?? null, cmd.reason ?? null, cmd.assignee?.userId ?? null]))
+      .digest('hex');
+    const _id = `action:${ticketId}:${auth.user._id}:${key}`;
+    try {
+      await SupportIdempotency.create({ _id, requestHash, ticketId, createdAt: new Date() });
+    } catch (e) {
+      if (!isDuplicateKey(e)) throw e;
+      const first = await SupportIdempotency.findById(_id).lean();
+      if (first && first.requestHash !== requestHash) {
+        throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another action on this support request; use a new key for a new action', 'header.idempotency-key');
+      }
+    }
+    return `${auth.user._id}:${key}`;
+  }
+
+  async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, key?: string) {
+    await send(auth, t, cmd, key ? await actionUpdateId(auth, t._id, key, cmd) : undefined);
     return view(auth, t._id);
   }
 

@@ -295,14 +295,51 @@ describe('support requests (API end to end)', function () {
     const unread = await fetch(`${app.baseUrl}/support-requests/${mine[2]}/escalate`, { method: 'POST', headers: { authorization: `Bearer ${agent()}`, 'idempotency-key': uniq('unread') }, body: JSON.stringify({ reason: 'Key account' }) });
     expect(unread.status).to.equal(400);
     expect(((await unread.json()) as { error: { field: string } }).error.field).to.equal('body');
-    // escalated by hand: the queue's filter shows it, the leads are told; then rejected with its reason
+    // escalated by hand: the queue's filter shows it, the leads are told; a general question is resolved, not rejected
     expect((await post(`/support-requests/${mine[2]}/escalate`, agent(), { reason: 'Customer is a key account' })).body.escalationLevel).to.equal(1);
     expect((await app.api('GET', '/support-requests?escalated=true&text=zebra', { token: lead() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([mine[2]]);
     await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.startsWith('Escalation level 1') && m.to.includes('support-lead@support.example'));
-    const rejected = await post(`/support-requests/${mine[2]}/reject`, agent(), { reason: 'Not covered by the refund policy' });
+    const notARefund = await post(`/support-requests/${mine[2]}/reject`, agent(), { reason: 'Not covered by the refund policy' });
+    expect(notARefund.status).to.equal(422);
+    expect(notARefund.body.error.code).to.equal('not_a_refund');
+    // a refund request is rejected with its reason, and the partner is told
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    const refund = (await file(refundBody(order.id, 100, { title: 'Refund zebra' }))).body;
+    const rejected = await post(`/support-requests/${refund.number}/reject`, agent(), { reason: 'Not covered by the refund policy' });
     expect(rejected.body).to.include({ status: 'rejected', rejectionReason: 'Not covered by the refund policy' });
-    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.includes('rejected'));
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(refund.number) && m.subject.includes('rejected'));
     expect(mail.text).to.contain('Not covered by the refund policy');
+  });
+
+  it('when an action is sent again with its Idempotency-Key, then it is carried out once; the key reused for another action is a 422, never an action skipped', async () => {
+    const t = (await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Keyed actions', customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const keyed = (path: string, key: string, body: unknown, token = agent()) => app.api('POST', `/support-requests/${t.number}/${path}`, { token, body, headers: { 'idempotency-key': key } });
+    const key = uniq('action-key');
+    expect((await keyed('replies', key, { body: 'First answer' })).status).to.equal(200);
+    expect((await keyed('replies', key, { body: 'First answer' })).status).to.equal(200);
+    const replies = async () => (await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.timeline.filter((e: { type: string }) => e.type === 'replied').length;
+    expect(await replies()).to.equal(1);
+    const other = await keyed('replies', key, { body: 'Another answer' });
+    expect(other.status).to.equal(422);
+    expect(other.body.error).to.include({ code: 'idempotency_key_reused', field: 'header.idempotency-key' });
+    const otherAction = await keyed('resolve', key, {});
+    expect(otherAction.body.error.code).to.equal('idempotency_key_reused');
+    expect(await replies()).to.equal(1);
+    // another user's key of the same text is theirs
+    expect((await keyed('replies', key, { body: 'Partner adds something' }, app.tokens['admin-agent'])).status).to.equal(200);
+  });
+
+  it('when a refund has been carried out and the partner reopens the request, then it can no longer be rejected', async () => {
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    const t = (await file(refundBody(order.id, order.pricing.total))).body;
+    expect((await post(`/support-requests/${t.number}/approve`, agent())).body.status).to.equal('approved');
+    expect((await post(`/support-requests/${t.number}/replies`, app.tokens['admin-agent'], { body: 'Where is the credit?' })).body.status).to.not.equal('approved');
+    const res = await post(`/support-requests/${t.number}/reject`, agent(), { reason: 'Changed my mind' });
+    expect(res.status).to.equal(409);
+    expect(res.body.error.code).to.equal('already_refunded');
+    const view = await app.api('GET', `/support-requests/${t.number}`, { token: agent() });
+    expect(view.body.rejectionReason ?? null).to.equal(null);
+    expect((await Order.findById(order.id).lean())!.status).to.equal('cancelled');
   });
 
   it('when the worker restarts in the middle of an approval, then nothing is lost and nothing is repeated', async function () {

@@ -240,7 +240,7 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       [{ action: 'approve', actor: agent }, 'not_a_refund'],
       [{ action: 'withdraw', actor: agent }, 'not_allowed_for_role'],
       [{ action: 'note', actor: partner, body: 'x' }, 'not_allowed_for_role'],
-      [{ action: 'reject', actor: agent, reason: ' ' }, 'reason_required'],
+      [{ action: 'reject', actor: agent, reason: 'Not covered' }, 'not_a_refund'],
     ] as [SupportCommand, string][]) {
       let err: unknown;
       try {

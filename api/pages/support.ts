@@ -176,7 +176,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
     const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
     const kind = actorKindOf(ctx.auth.role);
     const allowed = new Set<TicketAction>(TICKET_ACTIONS.filter((a) => ACTION_TABLE[a].from.includes(ticket.status) && ACTION_TABLE[a].by.includes(kind)));
-    if (!isRefundType(ticket.problemType)) allowed.delete('approve');
+    if (!isRefundType(ticket.problemType)) {
+      allowed.delete('approve');
+      allowed.delete('reject');
+    }
+    if (ticket.approval) allowed.delete('reject');
     if (!may(ctx.auth.role, ctx.auth.partnerId, 'withdrawSupportRequests')) allowed.delete('withdraw');
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
