@@ -164,6 +164,34 @@ describe('pages: support requests in a real browser', function () {
     expect(await row.textContent()).to.include('critical').and.include('nobody');
   });
 
+  it('when the keyboard focus is in the queue, then a refresh waits and keeps it; "Pause refreshing" stops the refreshes until pressed again', async () => {
+    const a = agent.page;
+    const file = async (title: string) => {
+      const c = await app.newCustomer('US');
+      const res = await app.api('POST', '/support-requests', {
+        headers: { 'idempotency-key': uniq('key-sr') },
+        body: { problemType: 'General question or problem', impact: 'critical', title, customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
+      });
+      expect(res.status).to.equal(201);
+      return res.body.number as string;
+    };
+    const first = await file(uniq('Focus kept'));
+    await a.goto('/app/queue?impact=critical');
+    await a.getByRole('link', { name: first }).focus();
+    await a.waitForTimeout(12_000); // past a refresh
+    expect(await a.evaluate(() => document.activeElement?.textContent)).to.equal(first);
+    // paused: a new request does not show; resumed: it does
+    await a.locator('body').focus();
+    const pause = a.getByRole('button', { name: 'Pause refreshing' });
+    await pause.click();
+    expect(await a.getByRole('button', { name: 'Resume refreshing' }).getAttribute('aria-pressed')).to.equal('true');
+    const second = await file(uniq('While paused'));
+    await a.waitForTimeout(12_000);
+    expect(await a.getByRole('link', { name: second }).count()).to.equal(0);
+    await a.getByRole('button', { name: 'Resume refreshing' }).click();
+    await a.getByRole('link', { name: second }).waitFor({ timeout: 30_000 });
+  });
+
   it('when a lead reassigns an agent\'s ticket from its page, then the other agent has it; an agent may not take it back (the refusal is next to the form)', async () => {
     const c = await app.newCustomer('US');
     const second = await ensureUser({ name: `Agent ${uniq('Two')}`, email: `${uniq('agent2')}@support.example`.toLowerCase(), role: 'support-agent', partnerId: null });

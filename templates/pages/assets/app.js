@@ -17,6 +17,29 @@
     }
   } catch { /* no time zone support: dates stay in the server's choice */ }
 
+  // The support queue refreshes itself every 10 s (htmx). It waits while the keyboard focus is inside it (a
+  // refresh would take the focus away), and the "Pause refreshing" button stops it until pressed again.
+  var pause = document.getElementById('queue-pause');
+  if (pause) {
+    var paused = sessionStorage.getItem('cspd-queue-paused') === '1';
+    var show = function () {
+      pause.setAttribute('aria-pressed', paused ? 'true' : 'false');
+      pause.textContent = paused ? 'Resume refreshing' : 'Pause refreshing';
+    };
+    pause.hidden = false;
+    show();
+    pause.addEventListener('click', function () {
+      paused = !paused;
+      sessionStorage.setItem('cspd-queue-paused', paused ? '1' : '0');
+      show();
+    });
+    document.addEventListener('htmx:beforeRequest', function (ev) {
+      var results = document.getElementById('queue-results');
+      if (!results || ev.target !== results) return;
+      if (paused || results.contains(document.activeElement)) ev.preventDefault();
+    });
+  }
+
   document.addEventListener('click', function (ev) {
     var t = ev.target instanceof Element ? ev.target.closest('[data-copy], [data-print]') : null;
     if (!t) return;
