@@ -18,7 +18,7 @@ import { isDatabaseUnavailable } from '../lib/db';
 import { isTemporalUnavailable } from '../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../lib/request-context';
 import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
-import { NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
+import { MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
 import { authenticate, type AuthContext } from './auth';
 import type { RequestOrigin } from '../services/context';
 import { errorSchema } from './schemas';
@@ -124,6 +124,7 @@ function validator(schema: JsonSchema | undefined, coerce: boolean): ValidateFun
 
 const PATTERN_RULES: Record<string, string> = {
   [TEXT_PATTERN]: `text with ${TEXT_RULES.text}`,
+  [MESSAGE_PATTERN]: TEXT_RULES.message,
   [SINGLE_LINE_PATTERN]: TEXT_RULES.singleLine,
   [NAME_PATTERN]: TEXT_RULES.name,
 };

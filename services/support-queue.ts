@@ -24,7 +24,7 @@ export interface QueueFilter {
   assigneeId?: string | null;
   escalated?: boolean;
   atRisk?: boolean;
-  /** lower-cased words, matched in the ticket's search text */
+  /** words, each matched (case-insensitively) somewhere in the ticket's search text */
   text?: string;
 }
 
@@ -40,7 +40,10 @@ function commonFilter(f: QueueFilter): Record<string, unknown> {
   if (f.assigneeId !== undefined) q.assigneeId = f.assigneeId;
   if (f.escalated !== undefined) q.escalated = f.escalated;
   if (f.atRisk !== undefined) q.atRisk = f.atRisk;
-  if (f.text) q.searchText = { $regex: escapeRegex(f.text.toLowerCase()) };
+  // every word of the search, anywhere in the ticket's search text
+  const words = f.text ? f.text.toLowerCase().split(/\s+/).filter(Boolean) : [];
+  if (words.length === 1) q.searchText = { $regex: escapeRegex(words[0]) };
+  else if (words.length > 1) q.$and = words.map((w) => ({ searchText: { $regex: escapeRegex(w) } }));
   return q;
 }
 

@@ -325,6 +325,10 @@ describe('support requests (API end to end)', function () {
     const otherAction = await keyed('resolve', key, {});
     expect(otherAction.body.error.code).to.equal('idempotency_key_reused');
     expect(await replies()).to.equal(1);
+    // a blank message is refused in words, not with the pattern
+    const blank = await keyed('replies', uniq('blank'), { body: '   ' });
+    expect(blank.status).to.equal(400);
+    expect(blank.body.error.message).to.equal('body.body must be lines of text with at least one visible character: no control characters other than tab and line breaks, no lone surrogates');
     // another user's key of the same text is theirs
     expect((await keyed('replies', key, { body: 'Partner adds something' }, app.tokens['admin-agent'])).status).to.equal(200);
   });
