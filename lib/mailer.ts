@@ -27,6 +27,13 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
     return d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 10) : '';
   });
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  // an instant to the minute, in UTC ("2026-11-26 03:37 UTC"), as the other emails give times
+  hb.registerHelper('utc', (value: unknown) => {
+    const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
+    return d && !Number.isNaN(d.getTime()) ? `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC` : '';
+  });
+  // an SLA target as people name it ("firstResponse" -> "first response"); also inside a reason text
+  hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? value.replace(/\b(firstResponse|nextResponse)\b/g, (k) => (k === 'firstResponse' ? 'first response' : 'next response')) : value));
   const layoutFile = path.join(dir, 'layout.html.hbs');
   if (fs.existsSync(layoutFile)) hb.registerPartial('layout', fs.readFileSync(layoutFile, 'utf8'));
   const cache = new Map<string, { subject: HandlebarsTemplateDelegate; html: HandlebarsTemplateDelegate; text: HandlebarsTemplateDelegate }>();

@@ -36,6 +36,9 @@ describe('support emails (templates)', () => {
       if (kind === 'approved') expect(r.text).to.contain('$61.00').and.contain('2026-12');
       if (kind === 'rejected') expect(r.text).to.contain('Outside the refund policy');
       if (kind === 'escalated') expect(r.subject).to.contain('Escalation level 2');
+      if (kind === 'escalated') expect(r.text).to.contain('Reason: first response target exceeded by 50%');
+      if (kind === 'at-risk') expect(r.text).to.contain('will breach its first response target at 2026-11-25 13:00 UTC.');
+      if (kind === 'at-risk') expect(r.subject).to.equal(`At risk: support request ${ticket._id} is due 2026-11-25 13:00 UTC`);
       if (kind === 'received') expect(r.text).to.contain('2026-11-25 13:00');
     });
   }
