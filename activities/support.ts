@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { Partner, SupportEvent, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
+import { Partner, SupportEvent, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
 import { ACTIVE_STATUSES, searchTextOf } from '../domain/support';
@@ -109,9 +109,10 @@ const REFUND_REFUSALS = new Set(['already_cancelled', 'never_cancellable', 'amou
 export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) {
   const { publicBaseUrl } = deps;
 
+  /** The support leads who are told of escalations (a disabled lead is not). */
   async function leadsEmails(): Promise<string[]> {
     const leads = await User.find({ role: 'support-lead' }).sort({ _id: 1 }).lean();
-    return leads.map((u) => u.email);
+    return leads.filter((u) => !isDisabled(u)).map((u) => u.email);
   }
 
   return {

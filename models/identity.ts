@@ -81,3 +81,9 @@ export const ApiTokenRevocation = model<ApiTokenRevocationDoc>(
   ),
   'apitokenrevocations',
 );
+
+/** A user that may no longer sign in or use an API token (`disabledAt`, set by `npm run users -- disable`; the other two markers are older hand-set forms). */
+export function isDisabled(user: UserDoc): boolean {
+  const u = user as UserDoc & { disabled?: boolean; disabledAt?: Date | null; status?: string };
+  return u.disabled === true || Boolean(u.disabledAt) || u.status === 'disabled';
+}

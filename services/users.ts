@@ -13,7 +13,7 @@
  */
 import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { ApiToken, ApiTokenRevocation, Partner, User, type ApiTokenDoc, type PartnerDoc, type UserDoc } from '../models';
+import { ApiToken, ApiTokenRevocation, Partner, User, isDisabled, type ApiTokenDoc, type PartnerDoc, type UserDoc } from '../models';
 import { ROLES, SUPPORT_ROLES, isPartnerRole, type Role } from '../domain/roles';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 
@@ -231,11 +231,7 @@ interface CachedAuth {
   lastUsedAt: number;
 }
 
-/** A user that may no longer sign in or use an API token (`disabledAt`, set by `npm run users -- disable`; the other two markers are older hand-set forms). */
-export function isDisabled(user: UserDoc): boolean {
-  const u = user as UserDoc & { disabled?: boolean; disabledAt?: Date | null; status?: string };
-  return u.disabled === true || Boolean(u.disabledAt) || u.status === 'disabled';
-}
+export { isDisabled };
 
 async function loadAuth(hash: string): Promise<CachedAuth | undefined> {
   const [token, revoked] = await Promise.all([ApiToken.findById(hash).lean(), ApiTokenRevocation.exists({ _id: hash })]);

@@ -179,7 +179,7 @@ describe('pages: support requests in a real browser', function () {
     await a.goto('/app/queue?impact=critical');
     await a.getByRole('link', { name: first }).focus();
     await a.waitForTimeout(12_000); // past a refresh
-    expect(await a.evaluate(() => document.activeElement?.textContent)).to.equal(first);
+    expect(await a.evaluate('document.activeElement && document.activeElement.textContent')).to.equal(first);
     // paused: a new request does not show; resumed: it does
     await a.locator('body').focus();
     const pause = a.getByRole('button', { name: 'Pause refreshing' });

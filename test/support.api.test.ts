@@ -13,6 +13,7 @@ import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
 import { EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket } from '../models';
 import { monthKey } from '../domain/time';
+import { ensureUser, setUserDisabled } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 type Customer = Awaited<ReturnType<TestApp['newCustomer']>>;
@@ -295,10 +296,13 @@ describe('support requests (API end to end)', function () {
     const unread = await fetch(`${app.baseUrl}/support-requests/${mine[2]}/escalate`, { method: 'POST', headers: { authorization: `Bearer ${agent()}`, 'idempotency-key': uniq('unread') }, body: JSON.stringify({ reason: 'Key account' }) });
     expect(unread.status).to.equal(400);
     expect(((await unread.json()) as { error: { field: string } }).error.field).to.equal('body');
-    // escalated by hand: the queue's filter shows it, the leads are told; a general question is resolved, not rejected
+    // escalated by hand: the queue's filter shows it, the leads are told (not a disabled one); a general question is resolved, not rejected
+    const gone = await ensureUser({ name: 'Former lead', email: `${uniq('former-lead')}@support.example`.toLowerCase(), role: 'support-lead', partnerId: null });
+    await setUserDisabled(gone.email, true);
     expect((await post(`/support-requests/${mine[2]}/escalate`, agent(), { reason: 'Customer is a key account' })).body.escalationLevel).to.equal(1);
     expect((await app.api('GET', '/support-requests?escalated=true&text=zebra', { token: lead() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([mine[2]]);
-    await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.startsWith('Escalation level 1') && m.to.includes('support-lead@support.example'));
+    const escalationMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.startsWith('Escalation level 1') && m.to.includes('support-lead@support.example'));
+    expect(escalationMail.to).to.not.include(gone.email);
     const notARefund = await post(`/support-requests/${mine[2]}/reject`, agent(), { reason: 'Not covered by the refund policy' });
     expect(notARefund.status).to.equal(422);
     expect(notARefund.body.error.code).to.equal('not_a_refund');
