@@ -149,6 +149,15 @@ const refuse = (code: TicketRefusalCode, vars: Record<string, string | number> =
   message: Object.entries(vars).reduce<string>((m, [k, v]) => m.replace(`{${k}}`, String(v)), TICKET_REFUSALS[code]),
 });
 
+/**
+ * A refusal's message by its code, for a ticket in `status` and the action refused (the ticket page says it after
+ * redirecting back from the form), or null for a code that is not a ticket rule's.
+ */
+export function ticketRefusalMessage(code: string, status: TicketStatus, action: TicketAction, rules: TicketRules): string | null {
+  if (!Object.hasOwn(TICKET_REFUSALS, code)) return null;
+  return refuse(code as TicketRefusalCode, { status, action: PAST[action], reopenDays: rules.reopenDays }).message;
+}
+
 /** Whether `input` is allowed on a ticket with `facts` at `now`: null when allowed, else the refusal. */
 export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];

@@ -233,6 +233,9 @@ describe('pages: support requests in a real browser', function () {
     expect(await a.getByLabel('Assign to').count()).to.equal(0);
     await a.getByRole('button', { name: 'Assign to me' }).click();
     expect(await a.locator('#assign-form-error').textContent()).to.include('only a support lead may reassign it');
+    // back at the request's own address (a reload re-posts nothing), the refusal has the keyboard focus
+    expect(new URL(a.url()).pathname).to.equal(`/app/support/${number}`);
+    expect(await a.evaluate('document.activeElement && document.activeElement.id')).to.equal('assign-form-error');
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] })).body.assignee.userId).to.equal(second._id);
 
     // a disabled agent cannot be given tickets

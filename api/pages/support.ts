@@ -9,7 +9,7 @@ import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
 import { formatMinor } from '../../domain/money';
-import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, type SupportEventType, type TicketAction } from '../../domain/support';
+import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { SupportTicket } from '../../models';
@@ -84,6 +84,18 @@ const ATTACH_REFUSALS: Record<string, (limits: AttachmentLimits) => string> = {
   other: () => 'The file was not attached. Try again.',
 };
 const attachRefusal = (code: string, limits: AttachmentLimits): string => (Object.hasOwn(ATTACH_REFUSALS, code) ? ATTACH_REFUSALS[code] : ATTACH_REFUSALS.other)(limits);
+
+/** The ticket page's forms and the action each sends. */
+const FORM_ACTIONS: Record<string, TicketAction> = { ...Object.fromEntries(TICKET_ACTIONS.map((a) => [a, a])), 'assign-other': 'assign' };
+
+/** Refusals of the service itself (not the ticket's rules, domain/support.ts TICKET_REFUSALS), as the page says them. */
+const SERVICE_REFUSALS: Record<string, string> = {
+  amount_above_requested: 'The amount is more than the partner asked for.',
+  idempotency_key_reused: 'This form was already used for something else. Reload the page and try again.',
+  assignee_disabled: 'That person is disabled and cannot be given requests.',
+  unknown_user: 'That person is not a user any more. Reload the page and choose again.',
+  unavailable: 'The order service (Temporal) did not answer in time. Try again in a few seconds: nothing is done twice.',
+};
 
 /** What the page says after an action was carried out (`?done=<action>` of the redirect after the form). */
 const DONE_MESSAGES: Record<TicketAction | 'attached', string> = {
@@ -171,6 +183,18 @@ export function supportPages(deps: PagesContext): PageDef[] {
   };
 
   // ------------------------------------------------------------------ a ticket
+  /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
+  const refusedForm = (ctx: PageContext, ticketStatus: TicketStatus): { formErrors?: Record<string, string> } => {
+    const { form, refused } = ctx.req.query;
+    if (typeof refused !== 'string') return {};
+    if (form === undefined) return { formErrors: { attach: attachRefusal(refused, attachments.limits) } };
+    if (typeof form !== 'string' || !Object.hasOwn(FORM_ACTIONS, form)) return {};
+    const message =
+      ticketRefusalMessage(refused, ticketStatus, FORM_ACTIONS[form], support.settings.rules) ??
+      (Object.hasOwn(SERVICE_REFUSALS, refused) ? SERVICE_REFUSALS[refused] : 'This could not be done. Reload the page and try again.');
+    return { formErrors: { [form]: message } };
+  };
+
   const ticketPage = async (ctx: PageContext, id: string, extra: Record<string, unknown> = {}, status = 200) => {
     const ticket = await support.view(ctx.auth, id);
     const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
@@ -219,7 +243,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
         filed: ctx.req.query.filed === '1',
-        ...(typeof ctx.req.query.refused === 'string' ? { formErrors: { attach: attachRefusal(ctx.req.query.refused, attachments.limits) } } : {}),
+        ...refusedForm(ctx, ticket.status),
         done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as TicketAction | 'attached'] : null,
         ...extra,
       },
@@ -227,16 +251,21 @@ export function supportPages(deps: PagesContext): PageDef[] {
     );
   };
 
-  /** Runs a ticket command; a refusal comes back on the ticket page next to the form it came from. */
+  /**
+   * Runs a ticket command. Done or refused, the browser goes back to the ticket's own address (a reload then
+   * re-posts nothing); a refusal is said next to the form it came from, by its code (fixed texts: nothing a link
+   * carries is shown as it is).
+   */
   const command = async (ctx: PageContext, id: string, form: string, run: () => Promise<unknown>, done: string) => {
+    const back = `/app/support/${encodeURIComponent(id)}`;
     try {
       await run();
     } catch (e) {
-      if (isTemporalUnavailable(e)) return ticketPage(ctx, id, { formErrors: { [form]: unavailable(e).message } }, 503);
-      if (e instanceof AppError && e.status !== 404 && e.status < 500) return ticketPage(ctx, id, { formErrors: { [form]: pageMessage(e) } }, e.status);
-      throw e;
+      const code = isTemporalUnavailable(e) ? 'unavailable' : e instanceof AppError && e.status !== 404 && e.status < 500 ? e.code : null;
+      if (code === null) throw e;
+      return ctx.redirect(`${back}?form=${encodeURIComponent(form)}&refused=${encodeURIComponent(code)}#${form}-form-error`);
     }
-    ctx.redirect(`/app/support/${encodeURIComponent(id)}?done=${done}`);
+    ctx.redirect(`${back}?done=${done}`);
   };
 
   const actionPage = (action: 'request-information' | 'approve' | 'reject' | 'escalate' | 'resolve' | 'close' | 'withdraw', permission: 'workSupportRequests' | 'withdrawSupportRequests') =>

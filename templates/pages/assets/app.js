@@ -1,5 +1,5 @@
 // csp-desk pages: small enhancements; every page works without this file.
-/* global document, window, Element */
+/* global document, window, Element, location */
 (function () {
   'use strict';
   var body = document.body;
@@ -38,6 +38,15 @@
       if (!results || ev.target !== results) return;
       if (paused || results.contains(document.activeElement)) ev.preventDefault();
     });
+  }
+
+  // Back on a page from a refused form (its address ends in #<form>-form-error): the keyboard focus goes to the message.
+  if (location.hash) {
+    var refusal = document.getElementById(location.hash.slice(1));
+    if (refusal && refusal.classList.contains('field-error')) {
+      refusal.setAttribute('tabindex', '-1');
+      refusal.focus();
+    }
   }
 
   document.addEventListener('click', function (ev) {
