@@ -313,6 +313,11 @@ describe('support requests (API end to end)', function () {
     expect(rejected.body).to.include({ status: 'rejected', rejectionReason: 'Not covered by the refund policy' });
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(refund.number) && m.subject.includes('rejected'));
     expect(mail.text).to.contain('Not covered by the refund policy');
+    // the partner answers: the request is reopened, and the rejection no longer stands (its event stays on the timeline)
+    const reopened = (await post(`/support-requests/${refund.number}/replies`, app.tokens['admin-agent'], { body: 'It is covered: see clause 4.' })).body;
+    expect(reopened.status).to.be.oneOf(['new', 'open']);
+    expect(reopened.rejectionReason ?? null).to.equal(null);
+    expect(reopened.timeline.map((e: { type: string }) => e.type)).to.include('rejected');
   });
 
   it('when an action is sent again with its Idempotency-Key, then it is carried out once; the key reused for another action is a 422, never an action skipped', async () => {

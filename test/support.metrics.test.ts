@@ -55,6 +55,13 @@ describe('support metrics: the computation', () => {
     expect(o.firstResponse).to.deep.equal({ outcome: 'met', seconds: 1200, by: 'u-bob' });
   });
 
+  it('when a decision the partner is told of comes first (approved, rejected, resolved), then it is the first response, as the ticket\'s clock counts it', () => {
+    for (const type of ['approved', 'rejected', 'resolved']) {
+      const o = ticketOutcome(ticket(`T4-${type}`, 'moderate', '2026-11-02T09:00:00Z', [[30, type, bob]]));
+      expect(o.firstResponse, type).to.deep.equal({ outcome: 'met', seconds: 1800, by: 'u-bob' });
+    }
+  });
+
   it('when a next-response breach follows a timely first response, then only the next target is missed: first response and resolution stand', () => {
     const o = ticketOutcome(
       ticket('T5', 'moderate', '2026-11-02T09:00:00Z', [

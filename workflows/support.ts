@@ -283,6 +283,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
           clocks = clocks.map((c) => (c.kind === 'resolution' ? restartClock(c, at) : c));
           doneAt = null;
           resolvedAt = null;
+          // reopened: the decision no longer stands (the timeline keeps the rejection and its reason)
+          rejectionReason = null;
         } else if (before === 'pending') {
           mapRunning((c) => resumeClock(c, at));
         }
