@@ -96,6 +96,11 @@ describe('pages: support requests in a real browser', function () {
     await expectAccessible(a);
     await a.goto(`/app/queue?text=${uniq('nothing-like-it')}`);
     expect(await a.getByRole('link', { name: number }).count()).to.equal(0);
+    // a filter that is not valid is left out and said; the others still apply
+    const odd = await a.goto(`/app/queue?limit=2&impact=enormous&text=${encodeURIComponent(order.id)}`);
+    expect(odd!.status()).to.equal(400);
+    expect(await a.getByText('Left out of the filter').textContent()).to.include('limit').and.include('impact');
+    await a.getByRole('link', { name: number }).waitFor();
     await a.goto('/app/queue');
     await a.getByRole('link', { name: number }).click();
     expect(await a.locator('main').textContent()).to.include(reason).and.include('invoice.pdf').and.include(order.id);

@@ -456,7 +456,15 @@ export function supportPages(deps: PagesContext): PageDef[] {
       path: '/queue',
       permission: 'workSupportRequests',
       handler: async (ctx) => {
-        const form = validateForm<Record<string, string>>(queueSchema, ctx.req.query as Record<string, unknown>);
+        // a filter that is not valid is left out (and said), the others still apply
+        const query = { ...(ctx.req.query as Record<string, unknown>) };
+        const errors: FieldErrors = {};
+        let form = validateForm<Record<string, string>>(queueSchema, query);
+        for (let i = 0; !form.ok && i < 10; i++) {
+          Object.assign(errors, form.errors);
+          for (const k of Object.keys(form.errors)) delete query[k];
+          form = validateForm<Record<string, string>>(queueSchema, query);
+        }
         const f = form.ok ? form.value : {};
         const status = f.status ?? 'active';
         const { items, nextCursor } = await support.list(ctx.auth, {
@@ -478,11 +486,13 @@ export function supportPages(deps: PagesContext): PageDef[] {
           impacts: IMPACTS.map((i) => ({ value: i, selected: i === f.impact })),
           pollUrl: `/app/queue?${params.toString()}${f.cursor ? `&cursor=${encodeURIComponent(f.cursor)}` : ''}`,
           nextUrl: nextCursor ? `/app/queue?${params.toString()}&cursor=${encodeURIComponent(nextCursor)}` : null,
+          firstUrl: f.cursor ? `/app/queue?${params.toString()}` : null,
           refreshedAt: new Date(),
-          errors: form.ok ? {} : form.errors,
+          errors,
+          leftOut: Object.entries(errors).map(([field, message]) => ({ field, message })),
         };
         if (ctx.isHtmx && ctx.req.header('hx-target') === 'queue-results') ctx.fragment('support/_queue', data);
-        else ctx.view('support/queue', data, form.ok ? 200 : 400);
+        else ctx.view('support/queue', data, Object.keys(errors).length ? 400 : 200);
       },
     }),
     definePage({
