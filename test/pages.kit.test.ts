@@ -1,7 +1,7 @@
 /** The pages' wording of service refusals (pure: no servers). */
 import { expect } from 'chai';
 import { AppError } from '../lib/errors';
-import { pageMessage, validateForm } from '../api/pages/kit';
+import { formatBytes, formatDuration, pageMessage, validateForm } from '../api/pages/kit';
 
 describe('pages: how a service refusal reads on a page', () => {
   const say = (message: string, field?: string) => pageMessage(new AppError(422, 'x', message, field));
@@ -26,5 +26,12 @@ describe('pages: forms', () => {
   it('when a whole number is written otherwise than in digits (hex, exponent, sign, decimals), then the field is refused; digits are read as the number', () => {
     for (const q of ['0x10', '1e3', '+5', '2.0', ' 0b1 ']) expect(validateForm(schema, { quantity: q }), q).to.deep.equal({ ok: false, errors: { quantity: 'Enter a whole number in digits, such as 2.' } });
     expect(validateForm(schema, { quantity: ' 12 ' })).to.deep.equal({ ok: true, value: { quantity: 12 } });
+  });
+});
+
+describe('pages: sizes and durations as people read them', () => {
+  it('when a size or a time span is shown, then it is in the largest fitting unit', () => {
+    expect([512, 368_654, 5_033_164_800].map(formatBytes)).to.deep.equal(['512 bytes', '360 KB', '4.7 GB']);
+    expect([45, 720, 12_000, 187_200, 86_400].map(formatDuration)).to.deep.equal(['45 s', '12 min', '3 h 20 min', '2 d 4 h', '1 d']);
   });
 });

@@ -147,6 +147,11 @@ describe('pages: support requests in a real browser', function () {
     // the SLA dashboard, with its server-side SVG charts
     await a.goto('/app/sla');
     await a.getByRole('img', { name: /Share within target by impact/ }).waitFor();
+    // every bar's label fits inside its chart, and the charts say which bar is which
+    const clipped = await a.evaluate(`[...document.querySelectorAll('svg.chart')].flatMap((svg) => [...svg.querySelectorAll('text')].filter((t) => t.getBBox().x + t.getBBox().width > svg.viewBox.baseVal.width).map((t) => t.textContent))`);
+    expect(clipped).to.deep.equal([]);
+    expect(await a.locator('svg.chart').first().textContent()).to.include('First response').and.include('Resolution');
+    expect(await a.getByRole('table', { name: /Per impact/ }).textContent()).to.not.match(/Median first response\s*\d+\s*$/m);
     await expectAccessible(a);
   });
 

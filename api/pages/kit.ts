@@ -45,6 +45,18 @@ function asDate(value: unknown): Date | null {
   return d && !Number.isNaN(d.getTime()) ? d : null;
 }
 
+/** A time span as people read it: "45 s", "12 min", "3 h 20 min", "2 d 4 h". */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
 /** A file size as people read it: "4.7 GB", "360 KB" (powers of 1,024, as file managers show them), "512 bytes". */
 export function formatBytes(n: number): string {
   const units = ['KB', 'MB', 'GB', 'TB'];
@@ -101,6 +113,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
     return Boolean(root(o).can?.[perm]);
   });
   hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
+  hb.registerHelper('duration', (s: unknown) => (typeof s === 'number' ? formatDuration(s) : '—'));
   hb.registerHelper('bytes', (n: unknown) => (typeof n === 'number' ? formatBytes(n) : ''));
   hb.registerHelper('nameOf', (value: unknown) => (typeof value === 'string' ? (VALUE_NAMES[value] ?? value) : value));
   /** `{{#field "name"}}` data for a form control: its error, its described-by id */

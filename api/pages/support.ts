@@ -542,7 +542,8 @@ export function barChart(rows: { label: string; a: number | null; b: number | nu
   const width = 360;
   const rowHeight = 44;
   return {
-    width: width + 160,
+    // room for the labels (150) and for "100%" after a full bar
+    width: width + 200,
     height: Math.max(1, rows.length) * rowHeight + 30,
     rows: rows.map((r, i) => ({
       label: r.label,
@@ -567,6 +568,11 @@ export function lineChart(series: { label: string; first: number | null; resolut
     height,
     first: line('first'),
     resolution: line('resolution'),
+    // each week's point as a dot too, so that a single week shows
+    dots: series.flatMap((s, i) => [
+      ...(s.first === null ? [] : [{ xy: pt(s.first, i)!.split(','), kind: 'first' }]),
+      ...(s.resolution === null ? [] : [{ xy: pt(s.resolution, i)!.split(','), kind: 'resolution' }]),
+    ]),
     ticks: series.map((s, i) => ({ x: Math.round(left + i * step), label: s.label })),
     grid: [0, 0.5, 1].map((v) => ({ y: Math.round(height - 30 - v * (height - 60)), label: `${v * 100}%` })),
     baseY: height - 30,
