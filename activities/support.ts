@@ -186,7 +186,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       await syncQueueEntry(number);
     },
 
-    /** The email of an event, once: to the contact, to the leads (escalated) or to the assignee (at risk). */
+    /** The email of an event, once: to the contact, to the leads (escalated), to the assignee (at risk), or to the one given the ticket (assigned). */
     async sendSupportEmail(number: string, seq: number, kind: SupportEmailKind): Promise<{ sent: boolean; to: string[] }> {
       const ticket = await SupportTicket.findById(number).lean<SupportTicketDoc>();
       if (!ticket) throw ApplicationFailure.nonRetryable(`support request ${number} is not recorded`, 'ticket_missing');
@@ -194,6 +194,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       let to: string[];
       if (kind === 'escalated') to = await leadsEmails();
       else if (kind === 'at-risk') to = ticket.assignee ? [ticket.assignee.email] : await leadsEmails();
+      else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
       else to = [...new Set([ticket.contact.email, ticket.filedBy.email])];
       to = to.filter(Boolean);
       if (!to.length) return { sent: false, to };

@@ -11,7 +11,7 @@ import { createApi, buildActivities } from '../composition/root';
 import { NativeConnection } from '../lib/temporal';
 import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
-import { EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket } from '../models';
+import { EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket, User } from '../models';
 import { monthKey } from '../domain/time';
 import { ensureUser, setUserDisabled } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
@@ -340,6 +340,21 @@ describe('support requests (API end to end)', function () {
     expect(blank.body.error.message).to.equal('body.body must be lines of text with at least one visible character: no control characters other than tab and line breaks, no lone surrogates');
     // another user's key of the same text is theirs
     expect((await keyed('replies', key, { body: 'Partner adds something' }, app.tokens['admin-agent'])).status).to.equal(200);
+  });
+
+  it('when a lead gives a request to an agent, then the agent is told by email; taking one oneself sends nothing', async () => {
+    const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Given away'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const agentUser = (await User.findOne({ email: 'support-agent@support.example' }).lean())!;
+    const given = await post(`/support-requests/${t.number}/assign`, lead(), { assigneeId: agentUser._id, body: 'Key account: please call them.' });
+    expect(given.body.assignee.userId).to.equal(agentUser._id);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'));
+    expect(mail.to).to.include('support-agent@support.example');
+    expect(mail.text).to.contain('Test support-lead gave you support request').and.contain('Key account: please call them.');
+    // the lead takes it back themselves: no email
+    await post(`/support-requests/${t.number}/assign`, lead());
+    await waitFor(async () => Boolean(await EmailRecord.exists({ _id: new RegExp(`^support:${t.number}:`) })));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'))).to.have.length(1);
   });
 
   it('when a refund has been carried out and the partner reopens the request, then it can no longer be rejected', async () => {

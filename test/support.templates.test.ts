@@ -25,6 +25,7 @@ describe('support emails (templates)', () => {
     'at-risk': { data: { clock: 'firstResponse', dueAt: '2026-11-25T13:00:00.000Z' } },
     resolved: { body: 'Reissued the key.', data: {} },
     closed: { data: {} },
+    assigned: { actor: { name: 'Lee Lead' }, body: 'Key account: please call them.', data: { assignee: { name: 'Ada Agent', email: 'ada@support.example' } } },
   };
 
   for (const kind of SUPPORT_EMAIL_KINDS) {
@@ -40,6 +41,7 @@ describe('support emails (templates)', () => {
       if (kind === 'at-risk') expect(r.text).to.contain('will breach its first response target at 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.subject).to.equal(`At risk: support request ${ticket._id} is due 2026-11-25 13:00 UTC`);
       if (kind === 'received') expect(r.text).to.contain('2026-11-25 13:00');
+      if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.');
     });
   }
 });

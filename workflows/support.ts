@@ -67,6 +67,8 @@ const now = () => new Date(Date.now());
 
 /** Patch id: emails go out after their event's write, outside the write queue (tickets filed before replay as they ran). */
 const EMAILS_APART = 'support-emails-outside-write-queue';
+/** Tickets assigned from here on tell the one given the ticket by another (older histories replay without it). */
+const ASSIGNED_EMAIL = 'support-assigned-email';
 /** Patch id: the ticket's writes are local activities (tickets filed before keep regular ones, as they ran). */
 const LOCAL_WRITES = 'support-writes-local-activities';
 
@@ -256,7 +258,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         const previous = assignee;
         assignee = { userId: a.userId, name: a.name, email: a.email, role: a.role };
         status = nextStatus({ status, assigneeId: assignee.userId }, 'assign');
-        await record(at, 'assigned', cmd.actor, false, body, { assignee: assignee, previous });
+        // someone given the ticket by another (a lead, an agent passing it on) is told by email
+        const tell = a.userId !== cmd.actor.userId && patched(ASSIGNED_EMAIL) ? (['assigned'] as const) : [];
+        await record(at, 'assigned', cmd.actor, false, body, { assignee: assignee, previous }, [...tell]);
         break;
       }
       case 'reply': {
