@@ -158,8 +158,12 @@ export function ticketRefusalMessage(code: string, status: TicketStatus, action:
   return refuse(code as TicketRefusalCode, { status, action: PAST[action], reopenDays: rules.reopenDays }).message;
 }
 
-/** Whether `input` is allowed on a ticket with `facts` at `now`: null when allowed, else the refusal. */
-export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date): TicketRefusal | null {
+/**
+ * Whether `input` is allowed on a ticket with `facts` at `now`: null when allowed, else the refusal.
+ * `rejectRefundsOnly: false` is the rule before rejecting became a refund's decision only (a ticket workflow
+ * replaying a rejection it accepted then: workflows/support.ts).
+ */
+export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true } = {}): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
   if (!row.from.includes(facts.status)) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
@@ -187,8 +191,8 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
     }
     case 'reject':
       // a decision on a refund: a general question is resolved instead, and a refund carried out stays carried out
-      if (!isRefundType(facts.problemType)) return refuse('not_a_refund');
-      if (facts.refunded) return refuse('already_refunded');
+      if (rejectRefundsOnly && !isRefundType(facts.problemType)) return refuse('not_a_refund');
+      if (rejectRefundsOnly && facts.refunded) return refuse('already_refunded');
       return input.reason && input.reason.trim() ? null : refuse('reason_required');
     case 'escalate':
       return facts.escalationLevel >= MAX_ESCALATION_LEVEL ? refuse('max_escalation') : null;

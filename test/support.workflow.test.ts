@@ -110,6 +110,15 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'support:replayed');
   });
 
+  it('when a general question rejected before reject became refund-only is replayed by this code, then it replays as it ran (rejected, then reopened by the partner)', async () => {
+    // recorded on the code before the change (test/fixtures); without the patch this throws a DeterminismViolationError
+    const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'ticket-history-general-rejected.json'), 'utf8'));
+    const history = temporal.api.history.v1.History.fromObject(json);
+    const updates = history.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED).length;
+    expect(updates).to.equal(3);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'support:replayed-rejected');
+  });
+
   it('when nobody responds, then the assignee is warned, the ticket escalates to level 1 at the breach and to level 2 at 150%, each an event with its time', async () => {
     const i = await input();
     const h = await file(i);

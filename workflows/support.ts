@@ -67,6 +67,8 @@ const now = () => new Date(Date.now());
 
 /** Patch id: emails go out after their event's write, outside the write queue (tickets filed before replay as they ran). */
 const EMAILS_APART = 'support-emails-outside-write-queue';
+/** Rejections from here on are a refund's decision only (domain/support.ts checkAction); older ones replay as accepted. */
+const REJECT_REFUNDS_ONLY = 'support-reject-refunds-only';
 /** Tickets assigned from here on tell the one given the ticket by another (older histories replay without it). */
 const ASSIGNED_EMAIL = 'support-assigned-email';
 /** Patch id: the ticket's writes are local activities (tickets filed before keep regular ones, as they ran). */
@@ -203,9 +205,10 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   function refuse(code: string, message: string): ApplicationFailure {
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
-  function validate(cmd: SupportCommand): void {
+  /** The Update's validator (new Updates only) and the first step of applying one (also when replaying). */
+  function validate(cmd: SupportCommand, rejectRefundsOnly = true): void {
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
-    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now());
+    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now(), { rejectRefundsOnly });
     if (refusal) throw refuse(refusal.code, refusal.message);
     if (cmd.action === 'attach' && !cmd.attachment) throw refuse('attachment_required', 'An attach command carries the stored attachment.');
   }
@@ -248,7 +251,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   }
 
   async function apply(cmd: SupportCommand): Promise<SupportTicketState> {
-    validate(cmd);
+    // a rejection accepted before rejecting became refund-only replays under the rule it was accepted by
+    validate(cmd, cmd.action !== 'reject' || patched(REJECT_REFUNDS_ONLY));
     const at = now();
     const before = status;
     const body = cmd.body?.trim() ? cmd.body : null;
@@ -341,7 +345,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     await condition(() => recorded);
     return state();
   });
-  setHandler(supportCommandUpdate, apply, { validator: validate });
+  setHandler(supportCommandUpdate, apply, { validator: (cmd) => validate(cmd) });
 
   // ---- filing: the document, its first event, the acknowledgement
   seq = 1;
