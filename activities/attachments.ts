@@ -20,6 +20,7 @@ const BATCH = 500;
 
 export function createAttachmentActivities(deps: ActivityDeps) {
   return {
+
     /** Deletes the orphan attachment data from before the cutoff of `nowIso`; returns how many files (records or chunk sets). */
     async pruneOrphanAttachmentFiles(nowIso: string): Promise<number> {
       const db = mongoose.connection.db!;

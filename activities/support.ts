@@ -6,10 +6,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { Partner, SupportEvent, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
+import { Partner, SupportEvent, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
-import { ACTIVE_STATUSES, searchTextOf } from '../domain/support';
+import { ACTIVE_STATUSES, actionKeysBefore, searchTextOf } from '../domain/support';
 import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
@@ -116,6 +116,13 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
   }
 
   return {
+    /** Forgets the support actions' Idempotency-Keys older than ACTION_KEYS_KEPT_DAYS (domain/support.ts); returns how many. */
+    async pruneSupportActionKeys(nowIso: string): Promise<number> {
+      const { deletedCount } = await SupportIdempotency.deleteMany({ _id: { $regex: '^action:' }, createdAt: { $lt: actionKeysBefore(new Date(nowIso)) } });
+      if (deletedCount) deps.log.info({ count: deletedCount }, 'support action keys forgotten');
+      return deletedCount;
+    },
+
     /** The ticket document and its first event ("filed"). */
     async recordSupportTicket(input: SupportTicketInput, snap: SupportTicketSnapshot): Promise<void> {
       const filedAt = new Date(input.filedAt);

@@ -6,8 +6,8 @@
  * Definitions (README "Support metrics"):
  * - The cohort is the tickets *filed* in the period; each is followed through all its events so far.
  * - A first response is the first public message of a support user: a reply, a request for information, or a
- *   decision the partner is told of (approved, rejected, resolved), as the ticket's own first-response clock
- *   counts it.
+ *   decision the partner is told of (approved, rejected, resolved, or closed by support), as the ticket's own
+ *   first-response clock counts it.
  *   It is within target unless the ticket's first-response breach was recorded before it; a ticket with
  *   neither is pending (in no share).
  * - A ticket is resolved when its last resolving event (resolved, approved, rejected, or closed by support
@@ -84,7 +84,7 @@ export interface SupportMetrics {
 
 const SUPPORT_KINDS = new Set(['agent', 'lead']);
 /** public messages of support that answer the partner */
-const RESPONSE_TYPES = new Set(['replied', 'information-requested', 'approved', 'rejected', 'resolved']);
+const RESPONSE_TYPES = new Set(['replied', 'information-requested', 'approved', 'rejected', 'resolved', 'closed']);
 /** events after which the ticket is done, when support takes them */
 const RESOLVING_TYPES = new Set(['resolved', 'approved', 'rejected']);
 

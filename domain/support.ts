@@ -316,3 +316,11 @@ export function searchTextOf(t: { number: string; title: string; description: st
  */
 export const ORPHAN_ATTACHMENT_FILE_HOURS = 24;
 export const orphanAttachmentFilesBefore = (now: Date): Date => new Date(now.getTime() - ORPHAN_ATTACHMENT_FILE_HOURS * 3_600_000);
+
+/**
+ * Days an action's Idempotency-Key is remembered (`supportidempotency`, `action:<ticket>:<user>:<key>`): a request
+ * sent again within them is the same action; the nightly housekeeping forgets older keys. (A filing's key stays:
+ * it names the ticket.)
+ */
+export const ACTION_KEYS_KEPT_DAYS = 30;
+export const actionKeysBefore = (now: Date): Date => new Date(now.getTime() - ACTION_KEYS_KEPT_DAYS * 86_400_000);

@@ -338,8 +338,10 @@ describe('support requests (API end to end)', function () {
     const blank = await keyed('replies', uniq('blank'), { body: '   ' });
     expect(blank.status).to.equal(400);
     expect(blank.body.error.message).to.equal('body.body must be lines of text with at least one visible character: no control characters other than tab and line breaks, no lone surrogates');
-    // another user's key of the same text is theirs
-    expect((await keyed('replies', key, { body: 'Partner adds something' }, app.tokens['admin-agent'])).status).to.equal(200);
+    // another user's key of the same text is theirs: their reply is recorded
+    const theirs = await keyed('replies', key, { body: 'Partner adds something' }, app.tokens['admin-agent']);
+    expect(theirs.status).to.equal(200);
+    expect(theirs.body.timeline.filter((e: { type: string; body: string | null }) => e.type === 'partner-replied' && e.body === 'Partner adds something')).to.have.length(1);
   });
 
   it('when a lead gives a request to an agent, then the agent is told by email; taking one oneself sends nothing', async () => {

@@ -9,7 +9,7 @@ import { ensureHousekeepingSchedule } from '../composition/root';
 import { HOUSEKEEPING_CRON } from '../contracts/system';
 import { SESSION_ABSOLUTE_HOURS } from '../domain/sessions';
 import { ATTACHMENTS_BUCKET, Attachment } from '../models/attachments';
-import { Session, SessionEnd, SignInClaim, SignInLink, SignInSend } from '../models';
+import { Session, SessionEnd, SignInClaim, SignInLink, SignInSend, SupportIdempotency } from '../models';
 import { ensureUser } from '../services/users';
 import type { HousekeepingResult } from '../workflows/system';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
@@ -22,7 +22,7 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     app = await getTestApp();
   });
 
-  it('when the Schedule runs, then sign-in records a week past mattering and orphan attachment files and chunks a day old are gone, the rest stays, and a second run deletes none of it', async () => {
+  it('when the Schedule runs, then sign-in records a week past mattering and orphan attachment files and chunks a day old and support action keys a month old are gone, the rest stays, and a second run deletes none of it', async () => {
     const now = Date.now();
     const ago = (days: number, hours = 0) => new Date(now - days * 86_400_000 - hours * 3_600_000);
 
@@ -98,6 +98,15 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     const chunksOf = async (fileId: unknown) => db.collection(`${ATTACHMENTS_BUCKET}.chunks`).countDocuments({ files_id: fileId });
     expect(await chunksOf(oldOrphan)).to.equal(1);
 
+    // ---- support actions' Idempotency-Keys: one 31 days old, one 29; a filing's key of 31 days stays (it names its ticket)
+    const keyTicket = uniq('SR-KEYS');
+    await SupportIdempotency.insertMany([
+      { _id: `action:${keyTicket}:u:old`, requestHash: 'h', ticketId: keyTicket, createdAt: ago(31) },
+      { _id: `action:${keyTicket}:u:new`, requestHash: 'h', ticketId: keyTicket, createdAt: ago(29) },
+      { _id: `${app.partnerId}:filing-${keyTicket}`, requestHash: 'h', ticketId: keyTicket, createdAt: ago(31) },
+    ]);
+    const keys = async () => (await SupportIdempotency.find({ ticketId: keyTicket }).lean()).map((k) => k._id).sort();
+
     // ---- the Schedule, created once, run twice
     const scheduleId = uniq('housekeeping-test');
     await ensureHousekeepingSchedule(app.client, app.taskQueue, app.log, scheduleId);
@@ -134,6 +143,8 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       expect(await chunksOf(cutOffOld)).to.equal(0);
       expect(await chunksOf(cutOffNew)).to.equal(1);
       expect(runs[0].orphanAttachmentFiles).to.be.at.least(2);
+      expect(await keys()).to.deep.equal([`${app.partnerId}:filing-${keyTicket}`, `action:${keyTicket}:u:new`].sort());
+      expect(runs[0].supportActionKeys).to.be.at.least(1);
 
       await runOnce();
       expect((await signIn()).sessions).to.deep.equal([id('live'), id('new')]);
@@ -141,6 +152,7 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       expect(await chunksOf(cutOffNew)).to.equal(1);
       expect(runs[1].signIn).to.deep.include({ links: 0, claims: 0, sends: 0, sessions: 0 });
       expect(runs[1].orphanAttachmentFiles).to.equal(0);
+      expect(runs[1].supportActionKeys).to.equal(0);
     } finally {
       await handle.delete();
     }

@@ -5,7 +5,8 @@
  * failing ends the run (failed, with its reason, in the Temporal Web UI) instead of holding it open, and with it
  * every later night (the Schedule skips a run while the last one is open):
  * - sign-in links, claims, email slots and sessions a week after they stopped mattering (domain/sessions.ts);
- * - attachment files no attachment points to, a day after their upload (domain/support.ts).
+ * - attachment files no attachment points to, a day after their upload (domain/support.ts);
+ * - support actions' Idempotency-Keys after 30 days (domain/support.ts).
  */
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -17,16 +18,22 @@ const acts = proxyActivities<Activities>({ ...DATABASE_ACTIVITY, startToCloseTim
 export interface HousekeepingResult {
   signIn: SignInPruneResult;
   orphanAttachmentFiles: number;
+  supportActionKeys: number;
 }
 
 export async function housekeepingWorkflow(): Promise<HousekeepingResult> {
   const now = new Date(Date.now()).toISOString();
-  const [signIn, files] = await Promise.allSettled([acts.pruneSignInRecords(now), acts.pruneOrphanAttachmentFiles(now)]);
+  const [signIn, files, keys] = await Promise.allSettled([acts.pruneSignInRecords(now), acts.pruneOrphanAttachmentFiles(now), acts.pruneSupportActionKeys(now)]);
   const failed = [
     signIn.status === 'rejected' ? `sign-in records: ${(signIn.reason as Error).message}` : null,
     files.status === 'rejected' ? `attachment files: ${(files.reason as Error).message}` : null,
+    keys.status === 'rejected' ? `support action keys: ${(keys.reason as Error).message}` : null,
   ].filter((x): x is string => x !== null);
-  // the other part's work is done either way; the run fails naming what did not, and the next night tries again
+  // the other parts' work is done either way; the run fails naming what did not, and the next night tries again
   if (failed.length) throw ApplicationFailure.nonRetryable(`housekeeping did not finish: ${failed.join('; ')}`, 'housekeeping_failed');
-  return { signIn: (signIn as PromiseFulfilledResult<SignInPruneResult>).value, orphanAttachmentFiles: (files as PromiseFulfilledResult<number>).value };
+  return {
+    signIn: (signIn as PromiseFulfilledResult<SignInPruneResult>).value,
+    orphanAttachmentFiles: (files as PromiseFulfilledResult<number>).value,
+    supportActionKeys: (keys as PromiseFulfilledResult<number>).value,
+  };
 }

@@ -11,6 +11,7 @@ import { minorDigits } from '../../domain/markets';
 import { formatMinor } from '../../domain/money';
 import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
+import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { SupportTicket } from '../../models';
 import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
@@ -85,11 +86,20 @@ const ATTACH_REFUSALS: Record<string, (limits: AttachmentLimits) => string> = {
 };
 const attachRefusal = (code: string, limits: AttachmentLimits): string => (Object.hasOwn(ATTACH_REFUSALS, code) ? ATTACH_REFUSALS[code] : ATTACH_REFUSALS.other)(limits);
 
+/** A page form's one-time key (kit.ts formUpdateId reads the same shape). */
+const PAGE_KEY = /^page-[0-9a-f-]{36}$/;
+
 /** The ticket page's forms and the action each sends. */
 const FORM_ACTIONS: Record<string, TicketAction> = { ...Object.fromEntries(TICKET_ACTIONS.map((a) => [a, a])), 'assign-other': 'assign' };
 
-/** Refusals of the service itself (not the ticket's rules, domain/support.ts TICKET_REFUSALS), as the page says them. */
+/**
+ * Refusals other than the ticket's rules (domain/support.ts TICKET_REFUSALS), as the page says them: the refund's
+ * (domain/cancellation.ts, from the order's workflow) and the service's own.
+ */
 const SERVICE_REFUSALS: Record<string, string> = {
+  ...SUPPORT_REFUND_REFUSALS,
+  order_missing: 'The order of this request is not recorded; the approval was not carried out.',
+  refund_unavailable: 'The refund could not be carried out now; nothing was changed. Try again later.',
   amount_above_requested: 'The amount is more than the partner asked for.',
   idempotency_key_reused: 'This form was already used for something else. Reload the page and try again.',
   assignee_disabled: 'That person is disabled and cannot be given requests.',
@@ -227,7 +237,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
       {
         title: `${ticket.number}: ${ticket.title}`,
         ticket,
-        formKey: deps.newKey(),
+        // after "Temporal did not answer", the page keeps the form's key: pressing again is the same Update, not a second one
+        formKey: typeof ctx.req.query.key === 'string' && PAGE_KEY.test(ctx.req.query.key) ? ctx.req.query.key : deps.newKey(),
         agent,
         order,
         publicTimeline: timeline.filter((e: { internal: boolean }) => !e.internal),
@@ -263,7 +274,10 @@ export function supportPages(deps: PagesContext): PageDef[] {
     } catch (e) {
       const code = isTemporalUnavailable(e) ? 'unavailable' : e instanceof AppError && e.status !== 404 && e.status < 500 ? e.code : null;
       if (code === null) throw e;
-      return ctx.redirect(`${back}?form=${encodeURIComponent(form)}&refused=${encodeURIComponent(code)}#${form}-form-error`);
+      // not answered in time: the Update may have been taken, so the form comes back with its key (a second press is the same Update)
+      const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
+      const keep = code === 'unavailable' && typeof key === 'string' && PAGE_KEY.test(key) ? `&key=${encodeURIComponent(key)}` : '';
+      return ctx.redirect(`${back}?form=${encodeURIComponent(form)}&refused=${encodeURIComponent(code)}${keep}#${form}-form-error`);
     }
     ctx.redirect(`${back}?done=${done}`);
   };
@@ -467,16 +481,27 @@ export function supportPages(deps: PagesContext): PageDef[] {
         }
         const f = form.ok ? form.value : {};
         const status = f.status ?? 'active';
-        const { items, nextCursor } = await support.list(ctx.auth, {
+        const list = (cursor: string | undefined) => support.list(ctx.auth, {
           status: status === 'all' ? undefined : status === 'active' ? 'new,open,pending' : status,
           impact: f.impact,
           assignee: f.assignee,
           escalated: f.escalated === 'yes' ? true : undefined,
           atRisk: f.atRisk === 'yes' ? true : undefined,
           text: f.text,
-          cursor: f.cursor,
+          cursor,
           limit: 25,
         });
+        let page;
+        try {
+          page = await list(f.cursor);
+        } catch (e) {
+          // a cursor the service does not take: the first page, saying so
+          if (!(e instanceof AppError && e.field === 'query.cursor')) throw e;
+          errors.cursor = 'This page link is not valid any more; here is the first page.';
+          delete f.cursor;
+          page = await list(undefined);
+        }
+        const { items, nextCursor } = page;
         const params = new URLSearchParams(Object.entries(f).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);
         const data = {
           title: 'Support queue',
@@ -489,7 +514,13 @@ export function supportPages(deps: PagesContext): PageDef[] {
           firstUrl: f.cursor ? `/app/queue?${params.toString()}` : null,
           refreshedAt: new Date(),
           errors,
-          leftOut: Object.entries(errors).map(([field, message]) => ({ field, message })),
+          // the filters by name; parameters the page does not know are not echoed (a link could carry any text)
+          leftOut: [
+            ...Object.entries(errors)
+              .filter(([field]) => Object.hasOwn(queueSchema.properties, field))
+              .map(([field, message]) => ({ field, message })),
+            ...(Object.keys(errors).some((field) => !Object.hasOwn(queueSchema.properties, field)) ? [{ field: 'other', message: 'parameters this page does not know' }] : []),
+          ],
         };
         if (ctx.isHtmx && ctx.req.header('hx-target') === 'queue-results') ctx.fragment('support/_queue', data);
         else ctx.view('support/queue', data, Object.keys(errors).length ? 400 : 200);

@@ -22,9 +22,11 @@
   var pause = document.getElementById('queue-pause');
   if (pause) {
     var paused = sessionStorage.getItem('cspd-queue-paused') === '1';
+    // a toggle button: one name, its state in aria-pressed, and the state said beside it
+    var state = document.getElementById('queue-pause-state');
     var show = function () {
       pause.setAttribute('aria-pressed', paused ? 'true' : 'false');
-      pause.textContent = paused ? 'Resume refreshing' : 'Pause refreshing';
+      if (state) state.textContent = paused ? 'Refreshing is paused.' : '';
     };
     pause.hidden = false;
     show();
