@@ -438,11 +438,14 @@ export function temporalWorkflowLink(uiUrl: string | undefined, namespace: strin
   return uiUrl ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}` : null;
 }
 
+/** A page form's one-time key, as the pages make it (index.ts newKey). */
+export const PAGE_KEY = /^page-[0-9a-f-]{36}$/;
+
 /**
  * The one-time key a page put in its forms (`_key`), made an Update id with the form's action: a form sent twice
  * (a double click, the Back button, a retry after a 503 page) is carried out once. None when absent or malformed.
  */
 export function formUpdateId(body: unknown, action: string): string | undefined {
   const key = (body as { _key?: unknown } | undefined)?._key;
-  return typeof key === 'string' && /^page-[0-9a-f-]{36}$/.test(key) ? `${key}:${action}` : undefined;
+  return typeof key === 'string' && PAGE_KEY.test(key) ? `${key}:${action}` : undefined;
 }

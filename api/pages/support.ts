@@ -17,7 +17,7 @@ import { SupportTicket } from '../../models';
 import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { PAGE_KEY, definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S', description });
@@ -85,9 +85,6 @@ const ATTACH_REFUSALS: Record<string, (limits: AttachmentLimits) => string> = {
   other: () => 'The file was not attached. Try again.',
 };
 const attachRefusal = (code: string, limits: AttachmentLimits): string => (Object.hasOwn(ATTACH_REFUSALS, code) ? ATTACH_REFUSALS[code] : ATTACH_REFUSALS.other)(limits);
-
-/** A page form's one-time key (kit.ts formUpdateId reads the same shape). */
-const PAGE_KEY = /^page-[0-9a-f-]{36}$/;
 
 /** The ticket page's forms and the action each sends. */
 const FORM_ACTIONS: Record<string, TicketAction> = { ...Object.fromEntries(TICKET_ACTIONS.map((a) => [a, a])), 'assign-other': 'assign' };
