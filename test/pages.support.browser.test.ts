@@ -3,11 +3,16 @@
  * the invoice, across a partner and a support agent; the queue and the ticket pass axe; a user of another
  * partner cannot open the ticket (404), a sales agent may not file (403), a partner may not open the queue (403).
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { ensureUser, setUserDisabled } from '../services/users';
 import { User } from '../models';
+import { createApi } from '../composition/root';
+import { lazyClient } from '../lib/temporal';
+import { freePort } from '../stack/ports';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure, type BrowserSession } from './support/browser';
 
@@ -266,6 +271,64 @@ describe('pages: support requests in a real browser', function () {
     const toDisabled = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: second._id } });
     expect(toDisabled.status).to.equal(422);
     expect(toDisabled.body.error.code).to.equal('assignee_disabled');
+  });
+
+  it('when Temporal does not answer an agent\'s reply, then the page keeps the text and the form\'s key (503), and sending it again once Temporal answers posts one reply', async () => {
+    const c = await app.newCustomer('US');
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Keys not shown'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
+    });
+    expect(filed.status).to.equal(201);
+    const number: string = filed.body.number;
+    // the same pages on the same database, with a Temporal client whose server is down (nothing listens on its port)
+    const down = createApi({ client: lazyClient(`127.0.0.1:${await freePort()}`, 'default'), mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl });
+    const server = http.createServer(down);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const downUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const a = agent.page; // its session cookie is for 127.0.0.1, whichever port
+      await a.goto(`${downUrl}/app/support/${number}`);
+      const replyForm = a.locator(`form[action="/app/support/${number}/replies"]`);
+      const key = await replyForm.locator('input[name="_key"]').inputValue();
+      const text = `${uniq('Please send the licence report')}\nSecond line & <b>not bold</b>`;
+      await a.getByLabel('Reply or internal note').fill(text);
+      const [answer] = await Promise.all([a.waitForResponse((r) => r.request().method() === 'POST'), a.getByRole('button', { name: 'Send reply to the partner' }).click()]);
+      expect(answer.status()).to.equal(503);
+      expect(await a.locator('#reply-form-error').textContent()).to.include('did not answer in time').and.include('carried out once');
+      // the form as typed, with the same key: pressing again is the same Update
+      expect(await a.getByLabel('Reply or internal note').inputValue()).to.equal(text);
+      expect(await replyForm.locator('input[name="_key"]').inputValue()).to.equal(key);
+      expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.timeline.filter((e: { type: string }) => e.type === 'replied')).to.have.length(0);
+
+      // Temporal answers again (the same form sent to the working API, as the browser sends it, with CRLF line breaks; the
+      // pages' policy lets a form post only to its own origin): pressed twice, it is one reply
+      const csrf = await replyForm.locator('input[name="_csrf"]').inputValue();
+      const sendReply = (body: string, formKey = key) =>
+        a.request.post(`${app.baseUrl}/app/support/${number}/replies`, { form: { _key: formKey, _csrf: csrf, body: body.replace(/\n/g, '\r\n'), kind: 'reply' }, maxRedirects: 0 });
+      for (let press = 1; press <= 2; press++) {
+        const sent = await sendReply(text);
+        expect(sent.status(), `press ${press}`).to.equal(303);
+        expect(sent.headers().location, `press ${press}`).to.equal(`/app/support/${number}?done=reply`);
+      }
+      const replies = async () =>
+        (await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.timeline.filter((e: { type: string }) => e.type === 'replied').map((e: { body: string }) => e.body.replace(/\r\n/g, '\n'));
+      expect(await replies()).to.deep.equal([text]);
+
+      // the text changed before pressing again: the page says the first press may have gone, keeps the new text, and a
+      // new key sends it as a new reply
+      const changed = await sendReply(`${text} (edited)`);
+      expect(changed.status()).to.equal(409);
+      const page = await changed.text();
+      expect(page).to.include('may have been carried out').and.include('(edited)</textarea>');
+      const newKey = page.match(/name="_key" value="(page-[0-9a-f-]{36})"/)?.[1];
+      expect(newKey).to.be.a('string').and.not.equal(key);
+      expect((await sendReply(`${text} (edited)`, newKey)).status()).to.equal(303);
+      expect(await replies()).to.deep.equal([text, `${text} (edited)`]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    }
   });
 
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {

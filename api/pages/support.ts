@@ -98,11 +98,21 @@ const SERVICE_REFUSALS: Record<string, string> = {
   order_missing: 'The order of this request is not recorded; the approval was not carried out.',
   refund_unavailable: 'The refund could not be carried out now; nothing was changed. Try again later.',
   amount_above_requested: 'The amount is more than the partner asked for.',
-  idempotency_key_reused: 'This form was already used for something else. Reload the page and try again.',
   assignee_disabled: 'That person is disabled and cannot be given requests.',
   unknown_user: 'That person is not a user any more. Reload the page and choose again.',
-  unavailable: 'The order service (Temporal) did not answer in time. Try again in a few seconds: nothing is done twice.',
 };
+
+/** The text fields of a ticket form as they were sent, to show the form again as typed. */
+function typedIn(ctx: PageContext): Record<string, string> {
+  const body = (ctx.req.body ?? {}) as Record<string, unknown>;
+  return Object.fromEntries(['body', 'reason', 'amount'].filter((k) => typeof body[k] === 'string').map((k) => [k, body[k] as string]));
+}
+
+/** What the ticket page says next to a form whose command Temporal did not answer in time (the form is kept as typed). */
+const NOT_ANSWERED = 'The support service (Temporal) did not answer in time. Press the button again in a few seconds: it is carried out once.';
+/** ... and when the form, changed after that, is sent again: the first press may have been carried out. */
+const CHANGED_AFTER_NO_ANSWER =
+  'An earlier press of this form, with other text, may have been carried out while the service did not answer: check the request above. Press again to send this as a new one.';
 
 /** What the page says after an action was carried out (`?done=<action>` of the redirect after the form). */
 const DONE_MESSAGES: Record<TicketAction | 'attached', string> = {
@@ -234,8 +244,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       {
         title: `${ticket.number}: ${ticket.title}`,
         ticket,
-        // after "Temporal did not answer", the page keeps the form's key: pressing again is the same Update, not a second one
-        formKey: typeof ctx.req.query.key === 'string' && PAGE_KEY.test(ctx.req.query.key) ? ctx.req.query.key : deps.newKey(),
+        formKey: deps.newKey(),
         agent,
         order,
         publicTimeline: timeline.filter((e: { internal: boolean }) => !e.internal),
@@ -262,19 +271,24 @@ export function supportPages(deps: PagesContext): PageDef[] {
   /**
    * Runs a ticket command. Done or refused, the browser goes back to the ticket's own address (a reload then
    * re-posts nothing); a refusal is said next to the form it came from, by its code (fixed texts: nothing a link
-   * carries is shown as it is).
+   * carries is shown as it is). Not answered in time (Temporal down or slow), the page is shown in place (503)
+   * with the form as typed and its key: the Update may have been taken, so pressing again (or reloading) sends
+   * the same Update, carried out once, and nothing typed is lost.
    */
   const command = async (ctx: PageContext, id: string, form: string, run: () => Promise<unknown>, done: string) => {
     const back = `/app/support/${encodeURIComponent(id)}`;
     try {
       await run();
     } catch (e) {
-      const code = isTemporalUnavailable(e) ? 'unavailable' : e instanceof AppError && e.status !== 404 && e.status < 500 ? e.code : null;
+      if (isTemporalUnavailable(e)) {
+        const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
+        return ticketPage(ctx, id, { formErrors: { [form]: NOT_ANSWERED }, typed: { [form]: typedIn(ctx) }, ...(typeof key === 'string' && PAGE_KEY.test(key) ? { formKey: key } : {}) }, 503);
+      }
+      // the form's key went with other text (changed after "did not answer"): shown as typed, with a new key, to decide
+      if (e instanceof AppError && e.code === 'idempotency_key_reused') return ticketPage(ctx, id, { formErrors: { [form]: CHANGED_AFTER_NO_ANSWER }, typed: { [form]: typedIn(ctx) } }, 409);
+      const code = e instanceof AppError && e.status !== 404 && e.status < 500 ? e.code : null;
       if (code === null) throw e;
-      // not answered in time: the Update may have been taken, so the form comes back with its key (a second press is the same Update)
-      const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
-      const keep = code === 'unavailable' && typeof key === 'string' && PAGE_KEY.test(key) ? `&key=${encodeURIComponent(key)}` : '';
-      return ctx.redirect(`${back}?form=${encodeURIComponent(form)}&refused=${encodeURIComponent(code)}${keep}#${form}-form-error`);
+      return ctx.redirect(`${back}?form=${encodeURIComponent(form)}&refused=${encodeURIComponent(code)}#${form}-form-error`);
     }
     ctx.redirect(`${back}?done=${done}`);
   };
@@ -287,15 +301,17 @@ export function supportPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
         const form = validateForm<{ body?: string; reason?: string; amount?: string }>(optionalMessage, (ctx.req.body ?? {}) as Record<string, unknown>);
-        if (!form.ok) return ticketPage(ctx, id, { formErrors: { [action]: Object.values(form.errors)[0] } }, 400);
+        // a form refused here comes back as typed, with the reason next to it
+        const again = (message: string) => ticketPage(ctx, id, { formErrors: { [action]: message }, typed: { [action]: typedIn(ctx) } }, 400);
+        if (!form.ok) return again(Object.values(form.errors)[0]);
         const v = form.value;
-        if (action === 'request-information' && !v.body) return ticketPage(ctx, id, { formErrors: { [action]: 'Write what information you need.' } }, 400);
-        if (action === 'reject' && !v.reason) return ticketPage(ctx, id, { formErrors: { [action]: 'Give the reason for the rejection.' } }, 400);
+        if (action === 'request-information' && !v.body) return again('Write what information you need.');
+        if (action === 'reject' && !v.reason) return again('Give the reason for the rejection.');
         let amount: number | undefined;
         if (action === 'approve' && v.amount) {
           const t = await support.view(ctx.auth, id);
           const m = t.refund ? toMinor(v.amount, t.refund.currency) : null;
-          if (m === null || m < 1) return ticketPage(ctx, id, { formErrors: { approve: 'Enter an amount such as 61.00.' } }, 400);
+          if (m === null || m < 1) return again('Enter an amount such as 61.00.');
           amount = m;
         }
         return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }, formUpdateId(ctx.req.body, action)), action);
@@ -393,7 +409,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
         const form = validateForm<{ body: string; kind?: 'reply' | 'note' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
-        if (!form.ok) return ticketPage(ctx, id, { formErrors: { reply: 'Write a message first.' } }, 400);
+        if (!form.ok) return ticketPage(ctx, id, { formErrors: { reply: 'Write a message first.' }, typed: { reply: typedIn(ctx) } }, 400);
         const internal = form.value.kind === 'note';
         return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, formUpdateId(ctx.req.body, internal ? 'note' : 'reply')), internal ? 'note' : 'reply');
       },
