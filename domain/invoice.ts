@@ -41,3 +41,15 @@ export function summarizeInvoice(lines: readonly InvoiceLineInput[]): InvoiceTot
       return { currency, charges, credits, net: charges + credits, taxIncluded, taxExcludedNet };
     });
 }
+
+/**
+ * Why a partner has no invoice for a month, or null when it has one: a month closed or with lines always has one;
+ * otherwise the months from the partner's first (`YYYY-MM`) to the current one are open invoices, and a month
+ * outside them has none (it has not begun, or came before the partner).
+ */
+export function noInvoiceReason(month: string, at: { currentMonth: string; firstMonth: string; closed: boolean; lines: number }): string | null {
+  if (at.closed || at.lines > 0) return null;
+  if (month > at.currentMonth) return `the month has not begun (this month is ${at.currentMonth})`;
+  if (month < at.firstMonth) return `it is before the partner's first month, ${at.firstMonth}`;
+  return null;
+}

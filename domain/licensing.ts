@@ -48,6 +48,20 @@ export function countsAsDownload(firstByte: number): boolean {
   return firstByte === 0;
 }
 
+/** How long after a counted download its client may resume it without counting again. */
+export const RESUME_WINDOW_SECONDS = 24 * 60 * 60;
+
+/**
+ * Whether a request continues a download already counted: it starts past byte 0, and the same client (`client`:
+ * its address and user agent, as the caller identifies them) made a counted download of the link at most
+ * `RESUME_WINDOW_SECONDS` before. Anything else counts as a download of its own, so ranges cannot go round the
+ * 50-download limit, and a resume never needs a free slot (the 50th download can still be resumed).
+ */
+export function continuesDownload(firstByte: number, claims: readonly { client?: string | null; at: Date }[], client: string, at: Date): boolean {
+  if (countsAsDownload(firstByte)) return false;
+  return claims.some((c) => c.client === client && c.at.getTime() <= at.getTime() && at.getTime() - c.at.getTime() <= RESUME_WINDOW_SECONDS * 1000);
+}
+
 /**
  * The slot a counted download claims, chosen at random among those not yet seen taken (so that many
  * concurrent requests spread over the free slots instead of all racing for the next one); null when all

@@ -87,9 +87,11 @@ export interface DownloadClaimDoc {
   linkId: string;
   n: number;
   at: Date;
+  /** who downloaded: SHA-256 of the address and user agent (its own resumes are not counted); null on older claims */
+  client: string | null;
 }
 const claimSchema = new Schema<DownloadClaimDoc>(
-  { _id: String, linkId: { type: String, required: true }, n: { type: Number, required: true }, at: { type: Date, required: true } },
+  { _id: String, linkId: { type: String, required: true }, n: { type: Number, required: true }, at: { type: Date, required: true }, client: { type: String, default: null } },
   { versionKey: false },
 );
 claimSchema.index({ linkId: 1, n: 1 }, { unique: true });

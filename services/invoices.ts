@@ -2,16 +2,31 @@
  * A partner's invoice for a month: charges and credits, totals per currency. An open month is read live
  * from the ledger; a closed one is what was billed at the close.
  */
-import { Invoice, LedgerLine, type LedgerLineDoc } from '../models';
-import { summarizeInvoice } from '../domain/invoice';
+import { Invoice, LedgerLine, Partner, type LedgerLineDoc } from '../models';
+import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
+import { monthKey } from '../domain/time';
+import { AppError } from '../lib/errors';
 
-export async function getInvoice(partnerId: string, month: string) {
+/** The invoice, or a 404 for a month that has none (not begun, or before the partner: `noInvoiceReason`). */
+export async function getInvoice(partnerId: string, month: string, now: Date = new Date()) {
+  const found = await findInvoice(partnerId, month, now);
+  if ('none' in found) throw new AppError(404, 'not_found', `there is no invoice for ${month}: ${found.none}`);
+  return found.invoice;
+}
+
+/** The invoice, or why the month has none. */
+export async function findInvoice(partnerId: string, month: string, now: Date) {
   const closed = await Invoice.findById(`${partnerId}:${month}`).lean();
   // an invoice closed before snapshots were kept has none: its lines are read live
   const lines = Array.isArray(closed?.lines)
     ? (closed.lines as LedgerLineDoc[]).map((l) => ({ ...l, at: new Date(l.at) }))
     : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
-  return {
+  if (!closed && lines.length === 0) {
+    const partner = await Partner.findById(partnerId, { createdAt: 1 }).lean();
+    const reason = noInvoiceReason(month, { currentMonth: monthKey(now), firstMonth: monthKey(partner?.createdAt ?? now), closed: false, lines: 0 });
+    if (reason) return { none: reason };
+  }
+  const invoice = {
     partnerId,
     month,
     status: closed ? ('closed' as const) : ('open' as const),
@@ -31,4 +46,5 @@ export async function getInvoice(partnerId: string, month: string) {
     })),
     totals: summarizeInvoice(lines),
   };
+  return { invoice };
 }

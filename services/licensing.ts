@@ -15,7 +15,7 @@ import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
 import type { DownloadOption } from '../domain/catalog';
-import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, continuesDownload, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
@@ -49,6 +49,9 @@ export type DownloadAnswer =
   | { kind: 'file'; status: 200 | 206; option: DownloadOption; file: FileInfo; start: number; end: number; body: Readable | undefined; download: number | null }
   | { kind: 'unsatisfiable'; file: FileInfo };
 
+/** The client of a download request, for its resumes: a digest of its address and user agent (neither is stored here). */
+const downloadClient = (origin: RequestOrigin) => crypto.createHash('sha256').update(`${origin.ip ?? ''}\n${origin.userAgent ?? ''}`).digest('hex');
+
 const etagOf = (file: FileInfo) => `"sha256-${file.sha256.slice(0, 32)}"`;
 
 function optionView(o: DownloadOption) {
@@ -81,7 +84,7 @@ export function createLicensingService(deps: LicensingDeps) {
   }
 
   /** Claims a free download slot of the link: its number, or null when all are taken. */
-  async function claimSlot(link: DownloadLinkDoc, at: Date): Promise<number | null> {
+  async function claimSlot(link: DownloadLinkDoc, at: Date, client: string): Promise<number | null> {
     const max = link.maxDownloads;
     // every failed insert means another request took a slot, so this ends within max + 1 rounds
     for (let round = 0; round <= max + 1; round++) {
@@ -95,7 +98,7 @@ export function createLicensingService(deps: LicensingDeps) {
       );
       if (n === null) return null;
       try {
-        await DownloadClaim.create({ _id: `${link._id}:${n}`, linkId: link._id, n, at });
+        await DownloadClaim.create({ _id: `${link._id}:${n}`, linkId: link._id, n, at, client });
         return n;
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
@@ -177,14 +180,35 @@ export function createLicensingService(deps: LicensingDeps) {
       return items.map((i) => i.view);
     },
 
+    /**
+     * "Get keys": the order's activation key alone (a product with no downloads, such as Windows 7 ESU, has only
+     * its key). Logged as a key reveal; refusals are logged too.
+     */
+    async getKey(auth: AuthContext, orderId: string) {
+      const requestId = currentRequestId();
+      const order = await loadOrder(auth.partnerId!, orderId);
+      if (order.product.deliverable !== 'activation-key') throw new AppError(422, 'no_key', `${order.product.name} has no activation key`);
+      const at = clock();
+      const refuse = async (code: string, status: number, message: string) => {
+        await appendActivity({ _id: `key-refused:${crypto.randomUUID()}`, ...about(order), operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'failed', ...userEntry(auth), resourceId: null, detail: `activation key not shown: ${message}`, reason: code, requestId });
+        return new AppError(status, code, message, undefined, { orderStatus: order.status });
+      };
+      if (order.status !== 'active') throw await refuse('order_not_active', 409, `order ${orderId} is ${order.status}: its activation key is shown only while it is active`);
+      const key = await ActivationKey.findOne({ orderId, status: 'active' }).lean();
+      if (!key) throw await refuse('key_not_ready', 409, `order ${orderId} has no activation key yet: try again in a moment`);
+      await appendActivity({ _id: `key-shown:${crypto.randomUUID()}`, ...about(order), operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', ...userEntry(auth), resourceId: key._id, detail: 'activation key shown (Get keys)', reason: null, requestId });
+      return { orderId, customer: { id: order.customerId, name: order.customer.name }, product: { id: order.product.id, name: order.product.name }, activationKey: { key: key.key, activations: key.activations } };
+    },
+
     /** "Get keys and downloads": the order's activation key and a fresh download link for one option. */
     async getKeysAndDownloads(auth: AuthContext, orderId: string, choice: DownloadChoice) {
       const requestId = currentRequestId();
       const order = await loadOrder(auth.partnerId!, orderId);
       const product = await Product.findById(order.product.id).lean();
       const options = product?.downloads ?? null;
-      if (order.product.deliverable !== 'activation-key' || !options || options.length === 0) {
-        throw new AppError(422, 'no_downloads', `${order.product.name} has no activation key or downloads`);
+      if (order.product.deliverable !== 'activation-key') throw new AppError(422, 'no_key', `${order.product.name} has no activation key or downloads`);
+      if (!options || options.length === 0) {
+        throw new AppError(422, 'no_downloads', `${order.product.name} has no downloads: its activation key alone is given by POST /orders/${orderId}/key`);
       }
       const match = matchDownloadOption(options, choice);
       if ('field' in match) throw new AppError(400, 'validation_failed', `body.${match.message}`, `body.${match.field}`, { allowed: match.allowed });
@@ -264,7 +288,8 @@ export function createLicensingService(deps: LicensingDeps) {
     /**
      * Serves a link: 404 for an unknown token (nothing said), 410 with the reason for a revoked, expired or
      * exhausted one. A request from byte 0 claims a download slot; a range from further on resumes without
-     * counting once the link has a counted download (before that, it counts as the first).
+     * counting when it continues the same client's counted download of the last day (`continuesDownload`);
+     * otherwise it claims a slot as well.
      */
     async openDownload(req: DownloadRequest): Promise<DownloadAnswer> {
       const unknown = new AppError(404, 'not_found', 'there is no download here');
@@ -307,12 +332,14 @@ export function createLicensingService(deps: LicensingDeps) {
       });
       if (req.method === 'HEAD') return answer(null);
 
-      const resumes = !countsAsDownload(start) && (await DownloadClaim.exists({ linkId: link._id })) !== null;
+      // a range from further on continues this client's own counted download; anything else is a download of its own
+      const client = downloadClient(req.origin);
+      const resumes = !countsAsDownload(start) && continuesDownload(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at);
       if (resumes) {
         await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
         return answer(null);
       }
-      const n = await claimSlot(link, at);
+      const n = await claimSlot(link, at, client);
       if (n === null) throw await gone('exhausted');
       await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: `download slot ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`, reason: null }, at, req);
       return answer(n);

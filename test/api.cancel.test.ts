@@ -337,6 +337,13 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(other.body.lines.filter((l: { orderId: string }) => l.orderId === o.id)).to.have.length(0);
       expect((await app.api('GET', '/invoices/2026-13')).body.error.field).to.equal('path.month');
       expect((await app.api('GET', `/invoices/${month}`, { token: app.tokens['sales-agent'] })).status).to.equal(403);
+      // a month that has not begun, or one before the partner's first, has no invoice (not an empty "open" one)
+      const later = await app.api('GET', `/invoices/${nextMonthKey(nextMonthKey(monthKey(new Date())))}`, { token: app.tokens['account-admin'] });
+      expect(later.status).to.equal(404);
+      expect(later.body.error.message).to.include('has not begun');
+      const before = await app.api('GET', '/invoices/1999-01', { token: app.tokens['account-admin'] });
+      expect(before.status).to.equal(404);
+      expect(before.body.error.message).to.include("before the partner's first month");
     });
 
     it('when a month is closed by overlapping runs, then the invoice is recorded and emailed once, shows as closed, and later lines go to the next month', async () => {
@@ -351,8 +358,12 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       await waitFor(async () => (await LedgerLine.countDocuments({ partnerId })) === 2);
       const month = (await LedgerLine.findById(`${orders[0].id}:charge`).lean())!.invoiceMonth;
 
+      // the month has not ended: a close is refused unless asked for early
+      const refused = await app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month, partnerIds: [partnerId] }] }).catch((e: unknown) => e);
+      expect(((refused as { cause?: { type?: string } }).cause ?? {}).type, String(refused)).to.equal('month_not_ended');
+      expect(await Invoice.countDocuments({ partnerId, month })).to.equal(0);
       const runs = await Promise.all(
-        [1, 2, 3].map(() => app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month, partnerIds: [partnerId] }] })),
+        [1, 2, 3].map(() => app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month, partnerIds: [partnerId], early: true }] })),
       );
       expect(runs.map((r) => r.month)).to.deep.equal([month, month, month]);
       expect(runs.map((r) => r.partners)).to.deep.equal([1, 1, 1]);

@@ -4,7 +4,7 @@ import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, monthKey, previousMonthKey 
 import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
-import { summarizeInvoice } from '../domain/invoice';
+import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
 import { timelineOrder, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
@@ -161,6 +161,21 @@ describe('invoice totals', () => {
       { currency: 'AUD', charges: 1100, credits: -550, net: 550, taxIncluded: 50, taxExcludedNet: 0 },
       { currency: 'USD', charges: 999, credits: 0, net: 999, taxIncluded: 0, taxExcludedNet: 999 },
     ]);
+  });
+});
+
+describe('which months have an invoice', () => {
+  const at = { currentMonth: '2026-11', firstMonth: '2026-03', closed: false, lines: 0 };
+  it('from the partner\'s first month to this one: an invoice (open when not closed)', () => {
+    for (const m of ['2026-03', '2026-07', '2026-11']) expect(noInvoiceReason(m, at), m).to.equal(null);
+  });
+  it('a month not begun, or before the partner: none, saying why', () => {
+    expect(noInvoiceReason('2026-12', at)).to.include('has not begun').and.include('2026-11');
+    expect(noInvoiceReason('2026-02', at)).to.include("before the partner's first month, 2026-03");
+  });
+  it('a month closed or with lines always has one', () => {
+    expect(noInvoiceReason('2026-12', { ...at, lines: 1 })).to.equal(null);
+    expect(noInvoiceReason('2025-01', { ...at, closed: true })).to.equal(null);
   });
 });
 

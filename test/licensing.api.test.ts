@@ -153,14 +153,18 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(mid.body.equals(whole.body.subarray(10, 20))).to.equal(true);
       const linkId = crypto.createHash('sha256').update(link.token).digest('hex');
       expect(await DownloadClaim.countDocuments({ linkId })).to.equal(1);
+      // a range from another client (another user agent here) continues nobody's download: it counts
+      const elsewhere = await download(link.url, { range: `bytes=${from}-`, 'user-agent': 'another-client/1.0' });
+      expect([elsewhere.status, elsewhere.headers.get('x-download-number')]).to.deep.equal([206, '2']);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
       // a range from byte 0 is a download
       const head = await download(link.url, { range: 'bytes=0-99' });
-      expect([head.status, head.body.length, head.headers.get('x-download-number')]).to.deep.equal([206, 100, '2']);
-      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
+      expect([head.status, head.body.length, head.headers.get('x-download-number')]).to.deep.equal([206, 100, '3']);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(3);
       // HEAD answers the headers and counts nothing
       const head0 = await fetch(`${app.baseUrl}${pathOf(link.url)}`, { method: 'HEAD' });
       expect([head0.status, head0.headers.get('content-length'), (await head0.arrayBuffer()).byteLength]).to.deep.equal([200, String(link.sizeBytes), 0]);
-      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(2);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(3);
       // the token is a secret: no log line carries it
       expect(JSON.stringify(app.logLines)).to.not.contain(link.token.slice(3));
       const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });
@@ -179,10 +183,11 @@ describe('licensing: keys, download links and the activity log (real servers)', 
     it('when 200 requests hit a fresh link at once, then exactly 50 get the file and 150 get 410 exhausted; a resume still works', async () => {
       const { order } = await activeOrder();
       const link = (await getLink(order.id)).body.download;
+      const CROWD = 'crowd/1.0';
       const agent = new http.Agent({ keepAlive: true, maxSockets: 200 });
       const one = () =>
         new Promise<{ status: number; bytes: number; code?: string }>((resolve, reject) => {
-          const req = http.get(`${app.baseUrl}${pathOf(link.url)}`, { agent }, (res) => {
+          const req = http.get(`${app.baseUrl}${pathOf(link.url)}`, { agent, headers: { 'user-agent': CROWD } }, (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
             res.on('end', () => {
@@ -204,12 +209,17 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const linkId = crypto.createHash('sha256').update(link.token).digest('hex');
       const claims = (await DownloadClaim.find({ linkId }).lean()).map((c) => c.n).sort((a, b) => a - b);
       expect(claims).to.deep.equal(Array.from({ length: 50 }, (_, i) => i + 1));
-      // the 51st from byte 0 is refused; a resume of one of the 50 is served
-      expect((await download(link.url)).status).to.equal(410);
-      expect((await download(link.url, { range: 'bytes=1000-' })).status).to.equal(206);
+      // the 51st from byte 0 is refused; a resume of one of the 50 (the same client) is served, and a range from
+      // another client is a 51st download, refused: ranges do not go round the limit
+      expect((await download(link.url, { 'user-agent': CROWD })).status).to.equal(410);
+      expect((await download(link.url, { range: 'bytes=1000-', 'user-agent': CROWD })).status).to.equal(206);
+      for (const range of ['bytes=1-', 'bytes=1000-']) {
+        const other = await download(link.url, { range, 'user-agent': 'someone-else/2.0' });
+        expect([other.status, JSON.parse(other.body.toString()).error.code], range).to.deep.equal([410, 'link_exhausted']);
+      }
       // the log has the 50 and the 150 refusals, once each
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'succeeded' })).to.equal(50);
-      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'exhausted' })).to.equal(151);
+      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'exhausted' })).to.equal(153);
       // a fresh link has its own 50
       const fresh = (await getLink(order.id)).body.download;
       expect((await download(fresh.url)).status).to.equal(200);
@@ -306,7 +316,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       await app.api('GET', `/customers/${customer.id}/software`);
       const link = (await getLink(order.id)).body.download;
       expect((await download(link.url, { 'user-agent': '=HYPERLINK("http://evil.example")' })).status).to.equal(200);
-      expect((await download(link.url, { range: 'bytes=7-' })).status).to.equal(206);
+      expect((await download(link.url, { range: 'bytes=7-', 'user-agent': '=HYPERLINK("http://evil.example")' })).status).to.equal(206);
       expect((await app.api('POST', `/orders/${order.id}/cancel`, { body: { customer: customer.name, productName: order.product.name, acknowledged: true } })).status).to.equal(200);
       expect((await download(link.url)).status).to.equal(410);
 
@@ -385,11 +395,28 @@ describe('licensing: keys, download links and the activity log (real servers)', 
     });
   });
 
-  it('when a product has no downloads, then 422 no_downloads', async () => {
+  it('when a product has a key but no downloads (Windows 7 ESU), then "Get keys" gives the key, logged, while it is active; a product without a key has neither', async () => {
     const customer = await app.newCustomer('US');
-    const order = await placeOrder(app, customer.id, 'azure-ri-vm-1y');
-    const res = await getLink(order.id);
-    expect(res.status).to.equal(422);
-    expect(res.body.error.code).to.equal('no_downloads');
+    const esu = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    await waitFor(async () => (await ActivationKey.countDocuments({ orderId: esu.id, status: 'active' })) === 1);
+    const links = await getLink(esu.id);
+    expect([links.status, links.body.error.code]).to.deep.equal([422, 'no_downloads']);
+    expect(links.body.error.message).to.include(`POST /orders/${esu.id}/key`);
+    const key = await app.api('POST', `/orders/${esu.id}/key`);
+    expect(key.status, JSON.stringify(key.body)).to.equal(200);
+    expect(key.body.activationKey.key).to.equal((await ActivationKey.findOne({ orderId: esu.id }).lean())!.key);
+    expect(key.headers.get('cache-control')).to.equal('no-store');
+    expect(await ActivityEntry.countDocuments({ orderId: esu.id, operationType: 'get_software_keys', operationStatus: 'succeeded', detail: 'activation key shown (Get keys)' })).to.equal(1);
+    // roles and partners as for keys and downloads
+    expect((await app.api('POST', `/orders/${esu.id}/key`, { token: app.tokens['sales-agent'] })).status).to.equal(403);
+    expect((await app.api('POST', `/orders/${esu.id}/key`, { token: app.otherTokens['admin-agent'] })).status).to.equal(404);
+    // an Azure reservation has no key
+    const ri = await placeOrder(app, customer.id, 'azure-ri-vm-1y');
+    for (const res of [await getLink(ri.id), await app.api('POST', `/orders/${ri.id}/key`)]) expect([res.status, res.body.error.code]).to.deep.equal([422, 'no_key']);
+    // once the order is no longer active (as its workflow records it at the end of its term): refused, and the refusal logged
+    await Order.updateOne({ _id: esu.id }, { $set: { status: 'expired' } });
+    const gone = await app.api('POST', `/orders/${esu.id}/key`);
+    expect([gone.status, gone.body.error.code]).to.deep.equal([409, 'order_not_active']);
+    expect(await ActivityEntry.countDocuments({ orderId: esu.id, operationType: 'get_software_keys', operationStatus: 'failed', reason: 'order_not_active' })).to.equal(1);
   });
 });

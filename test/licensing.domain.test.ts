@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { CATALOG, findCatalogProduct } from '../domain/catalog';
 import { DAY_MS } from '../domain/time';
-import { LINK_MAX_DOWNLOADS, countsAsDownload, linkExpiresAt, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
+import { LINK_MAX_DOWNLOADS, RESUME_WINDOW_SECONDS, continuesDownload, countsAsDownload, linkExpiresAt, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
 import { createStandInFiles } from '../lib/files';
 import { neutraliseCell } from '../services/activity-log';
 
@@ -62,6 +62,18 @@ describe('licensing rules', () => {
   it('when a request starts at byte 0, then it counts as a download; further on it does not', () => {
     expect(countsAsDownload(0)).to.equal(true);
     expect(countsAsDownload(1)).to.equal(false);
+  });
+
+  it('when a range starts further on, then it continues only the same client\'s counted download of the last day (to the second)', () => {
+    const t0 = new Date('2026-11-26T10:00:00Z');
+    const claims = [{ client: 'a', at: t0 }, { client: null, at: t0 }];
+    const after = (s: number) => new Date(t0.getTime() + s * 1000);
+    expect(continuesDownload(1000, claims, 'a', after(60))).to.equal(true);
+    expect(continuesDownload(1000, claims, 'a', after(RESUME_WINDOW_SECONDS))).to.equal(true);
+    expect(continuesDownload(1000, claims, 'a', after(RESUME_WINDOW_SECONDS + 1))).to.equal(false);
+    expect(continuesDownload(1000, claims, 'b', after(60)), 'another client').to.equal(false);
+    expect(continuesDownload(0, claims, 'a', after(60)), 'from byte 0').to.equal(false);
+    expect(continuesDownload(1000, [], 'a', after(60)), 'nothing counted yet').to.equal(false);
   });
 
   it('when slots are taken, then a free one is picked, and none once all 50 are', () => {

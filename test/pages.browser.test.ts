@@ -236,14 +236,19 @@ describe('pages: partners in a real browser', function () {
       await page.getByRole('link', { name: 'Invoices' }).click();
       await page.getByRole('heading', { name: /^Invoice / }).waitFor();
       const credits = page.getByRole('table', { name: /Credits in/ });
-      expect(await credits.textContent()).to.include(orderId).and.include('-A$2,954.88');
+      // the credit says the tax it contains, as the charge does (AU prices include 10% GST)
+      expect(await credits.textContent()).to.include(orderId).and.include('-A$2,954.88').and.match(/incl\. -?A\$268\.63/);
       expect(await page.getByRole('table', { name: /Charges in/ }).textContent()).to.include(orderId);
+      expect(await page.getByRole('link', { name: /→$/ }).count(), 'no link to a month that has not begun').to.equal(0);
       await expectAccessible(page);
       // dates in the browser's time zone (remembered by app.js), rendered on the server
       expect(await page.locator('footer').textContent()).to.include('Australia/Sydney');
       await page.emulateMedia({ media: 'print' });
       expect(await page.locator('.site-header').isVisible()).to.equal(false);
       await page.emulateMedia({ media: 'screen' });
+      // a month before the partner's first: no invoice, said so (not an empty "open" one)
+      expect((await page.goto('/app/invoices/1999-01'))!.status()).to.equal(404);
+      expect(await page.locator('main').textContent()).to.include("No invoice: it is before the partner's first month");
     });
 
     it('when Back brings the buy form again and Buy is pressed, then the page asks before a second identical order; ticking the box buys it again', async () => {
@@ -361,6 +366,16 @@ describe('pages: partners in a real browser', function () {
         expect(res.status).to.equal(200);
         expect(res.headers.get('content-disposition')).to.include('.vhd');
         await res.arrayBuffer();
+        // Windows 7 ESU has a key and no downloads: the page gives the key alone
+        const esu = await placeOrder(app, c.id, 'windows-7-esu-2020');
+        await page.goto(`/app/orders/${esu.id}`);
+        await page.getByRole('link', { name: 'Get keys and downloads' }).click();
+        expect(await page.locator('main').textContent()).to.include('has no downloads');
+        await page.getByRole('button', { name: 'Show the activation key' }).click();
+        await page.getByRole('heading', { name: 'Your key' }).waitFor();
+        expect(await page.getByLabel('Activation key').inputValue()).to.have.length.greaterThan(10);
+        expect(await page.getByLabel(/Download link/).count()).to.equal(0);
+        await expectAccessible(page);
       } finally {
         await admin.context.close();
       }

@@ -7,8 +7,8 @@
  * Started by the monthly Schedule (month = the one before the run's start) or by hand with a month (and,
  * optionally, the partners to close).
  */
-import { executeChild, proxyActivities } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { executeChild, patched, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { invoiceCloseWorkflowId } from '../contracts/invoices';
 import { monthKey, previousMonthKey } from '../domain/time';
@@ -21,8 +21,13 @@ export async function closePartnerInvoiceWorkflow(partnerId: string, month: stri
   return closing.closeInvoice(partnerId, month, new Date(Date.now()).toISOString());
 }
 
-export async function closeInvoicesWorkflow(input: { month?: string; partnerIds?: string[] } = {}): Promise<{ month: string; partners: number; closedHere: number }> {
-  const month = input.month ?? previousMonthKey(monthKey(new Date(Date.now())));
+export async function closeInvoicesWorkflow(input: { month?: string; partnerIds?: string[]; early?: boolean } = {}): Promise<{ month: string; partners: number; closedHere: number }> {
+  const current = monthKey(new Date(Date.now()));
+  const month = input.month ?? previousMonthKey(current);
+  // a month that has not ended is closed only when asked for in so many words (its later lines go to the next month)
+  if (patched('invoice-close-ended-months') && month >= current && !input.early) {
+    throw ApplicationFailure.nonRetryable(`month ${month} has not ended (this month is ${current}): close it after it ends, or pass "early": true to close it now`, 'month_not_ended');
+  }
   const withLines = await acts.partnersWithLines(month);
   // a manual run may close only some partners' months
   const partners = input.partnerIds ? withLines.filter((p) => input.partnerIds!.includes(p)) : withLines;

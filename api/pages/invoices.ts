@@ -1,6 +1,6 @@
 /** The monthly invoice: charges and credits per currency, printable. */
 import { AppError } from '../../lib/errors';
-import { getInvoice } from '../../services/invoices';
+import { findInvoice } from '../../services/invoices';
 import { MONTH_KEY_PATTERN, monthKey, nextMonthKey, previousMonthKey } from '../../domain/time';
 import { definePage, type PageDef } from './kit';
 import type { PagesContext } from './index';
@@ -25,18 +25,21 @@ export function invoicePages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const month = String(ctx.req.params.month);
         if (!monthRe.test(month)) throw new AppError(400, 'validation_failed', `path.month ${JSON.stringify(month)} must be a month like 2026-11`, 'path.month');
-        const invoice = await getInvoice(ctx.auth.partnerId!, month);
+        const now = deps.now?.() ?? new Date();
         const [y, m] = month.split('-').map(Number);
         const monthName = new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
+        const current = monthKey(now);
+        // the months around it, up to this one (a later month has no invoice yet)
+        const nav = { monthName, previous: previousMonthKey(month), next: month < current ? nextMonthKey(month) : null, current };
+        const found = await findInvoice(ctx.auth.partnerId!, month, now);
+        if ('none' in found) return ctx.view('invoices/show', { title: `Invoice ${monthName}`, ...nav, none: `No invoice: ${found.none}.` }, 404);
+        const { invoice } = found;
         ctx.view('invoices/show', {
           title: `Invoice ${monthName}`,
           invoice,
-          monthName,
           charges: invoice.lines.filter((l) => l.kind === 'charge'),
           credits: invoice.lines.filter((l) => l.kind === 'credit'),
-          previous: previousMonthKey(month),
-          next: nextMonthKey(month),
-          current: monthKey(deps.now?.() ?? new Date()),
+          ...nav,
         });
       },
     }),

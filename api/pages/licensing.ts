@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../lib/errors';
 import { ACTIVITY_OPERATIONS } from '../../domain/licensing';
 import { listProducts } from '../../services/catalog';
-import { definePage, errorsFromAppError, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, pageMessage, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const choiceSchema = {
@@ -50,6 +50,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
       {
         title: `Keys and downloads: ${order.product.name}`,
         order,
+        active: order.status === 'active',
         hasOptions: options.length > 0,
         versions: sel(distinct(options.map((o) => o.optionTitle)).map((v) => ({ value: v, label: v })), values.version),
         languages: sel(
@@ -88,6 +89,20 @@ export function licensingPages(deps: PagesContext): PageDef[] {
           return choicePage(ctx, id, input, {}, 201, result);
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, input, errorsFromAppError(e, ['version', 'language', 'fileType']), e.status);
+          throw e;
+        }
+      },
+    }),
+    definePage({
+      method: 'post',
+      path: '/orders/:id/key',
+      permission: 'getKeysAndDownloads',
+      handler: async (ctx) => {
+        const id = String(ctx.req.params.id);
+        try {
+          return choicePage(ctx, id, {}, {}, 200, await licensing.getKey(ctx.auth, id));
+        } catch (e) {
+          if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, {}, { _form: pageMessage(e) }, e.status);
           throw e;
         }
       },

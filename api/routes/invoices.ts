@@ -11,11 +11,12 @@ export function invoiceRoutes(_deps: RouteDeps): RouteDef[] {
       method: 'get',
       path: '/invoices/{month}',
       operationId: 'getInvoice',
-      summary: "Read the partner's invoice for a month",
+      summary: "Read the partner's invoice for a month (404 for a month that has not begun or came before the partner)",
       tag: 'invoices',
       permission: 'readInvoices',
       params: { type: 'object', additionalProperties: false, required: ['month'], properties: { month: { type: 'string', pattern: MONTH_KEY_PATTERN, description: 'YYYY-MM' } } },
       responses: { 200: { description: 'charges, credits and totals', schema: S.invoiceSchema } },
+      errors: [404],
       handler: async ({ auth, params }) => ({ status: 200, body: await getInvoice(auth.partnerId!, params.month) }),
     }),
   ];

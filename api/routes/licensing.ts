@@ -33,6 +33,20 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
     }),
     defineRoute({
       method: 'post',
+      path: '/orders/{id}/key',
+      operationId: 'getKey',
+      summary: 'Get keys: the activation key alone',
+      description:
+        "The order's activation key, for a product that has one, with or without downloads (Windows 7 ESU has only its key). 409 `order_not_active` once the order is cancelled or expired; 422 `no_key` for a product without a key. Recorded in the activity log.",
+      tag: 'software',
+      permission: 'getKeysAndDownloads',
+      params: S.idParam('id', 'order id'),
+      errors: [404, 409, 422],
+      responses: { 200: { description: 'the key', schema: S.keySchema } },
+      handler: async ({ auth, params }) => ({ status: 200, body: await licensing.getKey(auth, params.id), headers: { 'Cache-Control': 'no-store' } }),
+    }),
+    defineRoute({
+      method: 'post',
       path: '/orders/{id}/downloads',
       operationId: 'getKeysAndDownloads',
       summary: 'Get keys and downloads',
@@ -55,7 +69,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'download',
       summary: 'Download the software behind a link',
       description:
-        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes a download without counting. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing. Recorded in the activity log.',
+        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes without counting when the same client (address and user agent) made a counted download of the link in the last 24 hours, and otherwise counts as a download too. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing. Recorded in the activity log.',
       tag: 'software',
       permission: null,
       params: obj1('token'),

@@ -22,11 +22,17 @@ export const downloadRequestSchema = obj({
   fileType: choiceText('a file type / OS of the product, e.g. "ISO (64-bit)"'),
 });
 
-export const keysAndDownloadSchema = obj({
+const keyFields = {
   orderId: str(),
   customer: obj({ id: str(), name: str() }),
   product: obj({ id: str(), name: str() }),
   activationKey: obj({ key: str(), activations: int() }),
+};
+
+export const keySchema = obj(keyFields);
+
+export const keysAndDownloadSchema = obj({
+  ...keyFields,
   download: obj({
     url: str({ description: 'the link to send to the customer; anyone holding it can download, no sign-in' }),
     token: str({ description: 'the secret part of the link (256 random bits); only its SHA-256 is stored' }),
