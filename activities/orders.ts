@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ActivationKey, LedgerLine, Order, OrderEvent, Partner } from '../models';
 import type { OrderDoc } from '../models';
-import type { OrderActor, OrderTerms, RequestOrigin } from '../domain/orders';
+import { orderEmailRecipients, type OrderActor, type OrderTerms, type RequestOrigin } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
 import { termEnd, windowEnd } from '../domain/cancellation';
 import { monthKey } from '../domain/time';
@@ -155,7 +155,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       const order = await Order.findById(orderId).lean<OrderDoc>();
       if (!order) throw ApplicationFailure.nonRetryable(`order ${orderId} is not recorded`, 'order_missing');
       const partner = await Partner.findById(order.partnerId).lean();
-      const to = order.notify?.length ? order.notify : [partner?.email ?? order.placedBy.email];
+      const to = orderEmailRecipients(kind, order, partner?.email ?? null);
       const result = await sendOnce(`order:${orderId}:${kind}`, `order-${kind}`, to, {
         order,
         partner: partner ?? { name: order.partnerId },

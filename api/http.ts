@@ -202,6 +202,11 @@ function hardened(r: RouteDef): RouteDef {
   return { ...r, params: w(r.params), query: w(r.query), headers: w(r.headers), body: w(r.body) };
 }
 
+/** Where a request came from, as the activity log and the order records keep it (API and pages alike). */
+export function requestOrigin(req: Request): RequestOrigin {
+  return { ip: req.ip ?? null, userAgent: req.header('user-agent')?.slice(0, 512) ?? null };
+}
+
 export interface RouterOptions {
   log: Logger;
   /** check every response body against its schema (tests turn it on) */
@@ -234,7 +239,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
       const context = res.locals.context as RequestContext;
       await runInRequestContext(context, async () => {
         let auth: AuthContext | null = null;
-        const origin: RequestOrigin = { ip: req.ip ?? null, userAgent: req.header('user-agent')?.slice(0, 512) ?? null };
+        const origin = requestOrigin(req);
         if (route.permission) {
           auth = { ...(await authenticate(req.header('authorization'), log)), origin };
           context.userId = auth.user._id;

@@ -1,5 +1,6 @@
 /** The facts of an order that never change once it is placed, and its life's states. */
 import type { Product } from './catalog';
+import { isPartnerRole } from './roles';
 
 export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -102,3 +103,20 @@ export function timelineOrder(a: { at: Date; type: string; _id?: string }, b: { 
  * Idempotency-Key.)
  */
 export const REPEAT_ORDER_CHECK_MINUTES = 10;
+
+/**
+ * Who gets an order's email: the order's notice list (the partner's billing address and whoever placed it), or the
+ * partner's address for older orders without one; a cancellation also goes to the partner user who cancelled it
+ * (a support agent's refund is told to the partner by the ticket's own emails).
+ */
+export function orderEmailRecipients(
+  kind: string,
+  order: { notify?: string[] | null; placedBy: { email: string }; cancellation?: { by: { email: string; role: string } } | null },
+  partnerEmail: string | null,
+): string[] {
+  const to = order.notify?.length ? [...order.notify] : [partnerEmail ?? order.placedBy.email];
+  const by = order.cancellation?.by;
+  if (kind === 'cancellation' && by && isPartnerRole(by.role)) to.push(by.email);
+  // one copy per address, whatever its case
+  return to.filter((a, i) => to.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
+}

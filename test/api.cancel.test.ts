@@ -129,14 +129,16 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const before = await app.api('GET', `/customers/${c.id}/software`);
       expect(before.body.find((s: { orderId: string }) => s.orderId === o.id).activationKey).to.match(/^[A-Z0-9]{5}(-[A-Z0-9]{5}){4}$/);
 
-      const res = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+      // another admin agent of the partner cancels it: the cancellation email goes to them too
+      const colleague = await ensureUser({ name: 'Second admin agent', email: `admin-agent-2@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
+      const res = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name), token: await issueToken(colleague._id) });
       expect(res.status, JSON.stringify(res.body)).to.equal(200);
       expect(res.body).to.include({ orderId: o.id, status: 'cancelled' });
       expect(res.body.credit).to.include({ amount: o.pricing.total, basis: 'full', currency: 'USD' });
 
       const read = await app.api('GET', `/orders/${o.id}`);
       expect(read.body.status).to.equal('cancelled');
-      expect(read.body.cancellation.by.name).to.equal('Test admin-agent');
+      expect(read.body.cancellation.by.name).to.equal('Second admin agent');
       expect(read.body.timeline.map((e: { type: string }) => e.type)).to.include.members(['keys-and-links-revoked', 'credit-recorded', 'cancelled']);
       const software = await app.api('GET', `/customers/${c.tenantId}/software`);
       const item = software.body.find((s: { orderId: string }) => s.orderId === o.id);
@@ -151,7 +153,8 @@ describe('cancelling, importing and invoicing (real servers)', function () {
         ['credit', -o.pricing.total],
       ]);
       const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(o.id) && m.subject.includes('cancelled'));
-      expect(mail.text).to.contain('revoked').and.contain('100%');
+      expect(mail.text).to.contain('revoked').and.contain('100%').and.contain('by Second admin agent');
+      expect(mail.to).to.include(colleague.email).and.include(`billing@${app.partnerId}.example`).and.include(`admin-agent@${app.partnerId}.example`);
     });
 
     it('when an order is cancelled right after it is placed, then the answer comes once recorded, and the confirmation and then the cancellation email follow', async () => {

@@ -5,7 +5,7 @@ import { assessCancellation, cancellationCredit, type CancellableOrder } from '.
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
-import { timelineOrder, type OrderPricing } from '../domain/orders';
+import { orderEmailRecipients, timelineOrder, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
@@ -176,6 +176,22 @@ describe('which months have an invoice', () => {
   it('a month closed or with lines always has one', () => {
     expect(noInvoiceReason('2026-12', { ...at, lines: 1 })).to.equal(null);
     expect(noInvoiceReason('2025-01', { ...at, closed: true })).to.equal(null);
+  });
+});
+
+describe('order email recipients', () => {
+  const order = { notify: ['billing@p.example', 'Sam@p.example'], placedBy: { email: 'sam@p.example' }, cancellation: null };
+  const by = (email: string, role: string) => ({ ...order, cancellation: { by: { email, role } } });
+  it('when an order is confirmed, then its notice list gets it', () => {
+    expect(orderEmailRecipients('confirmation', order, 'billing@p.example')).to.deep.equal(['billing@p.example', 'Sam@p.example']);
+  });
+  it('when a partner user cancels, then they get the cancellation too (once, whatever the case)', () => {
+    expect(orderEmailRecipients('cancellation', by('kim@p.example', 'admin-agent'), null)).to.deep.equal(['billing@p.example', 'Sam@p.example', 'kim@p.example']);
+    expect(orderEmailRecipients('cancellation', by('SAM@p.example', 'admin-agent'), null)).to.deep.equal(['billing@p.example', 'Sam@p.example']);
+  });
+  it('when a support agent\'s refund cancels, then only the partner\'s list gets it; an order without a list goes to the partner', () => {
+    expect(orderEmailRecipients('cancellation', by('ada@support.example', 'support-agent'), null)).to.deep.equal(['billing@p.example', 'Sam@p.example']);
+    expect(orderEmailRecipients('confirmation', { ...order, notify: [] }, 'billing@p.example')).to.deep.equal(['billing@p.example']);
   });
 });
 

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
-import { Order, User } from '../models';
+import { ActivityEntry, Order, User } from '../models';
 import { ensureUser } from '../services/users';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
 
@@ -231,6 +231,10 @@ describe('pages: partners in a real browser', function () {
       // the cancellation section says when it was cancelled and the credit (not a refusal's "already cancelled")
       const section = await page.getByRole('region', { name: 'Cancellation' }).textContent();
       expect(section).to.match(/Cancelled on .+ by Test admin-agent; credit A\$2,954\.88 on the next monthly invoice\./).and.not.include('already cancelled');
+      // the activity log keeps where the page's actions came from, as for the API's
+      const logged = await ActivityEntry.find({ orderId, operationType: { $in: ['create_order', 'cancel_order'] } }).lean();
+      expect(logged.map((e) => e.operationType).sort()).to.deep.equal(['cancel_order', 'create_order']);
+      for (const e of logged) expect([e.ipAddress, e.userAgent], e.operationType).to.satisfy(([ip, ua]: [string | null, string | null]) => ip === '127.0.0.1' && /Chrome/.test(ua ?? ''));
 
       // the invoice: the charge and the credit
       await page.getByRole('link', { name: 'Invoices' }).click();

@@ -17,6 +17,7 @@ import { AppError } from '../../lib/errors';
 import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
+import { requestOrigin } from '../http';
 import type { Logger } from '../../lib/logger';
 import { formatMoney } from '../../domain/money';
 import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../../domain/roles';
@@ -321,7 +322,8 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         }
         throw new AppError(401, 'unauthorized', 'Your session has ended. Sign in again.');
       }
-      const auth = active.auth;
+      // the request's address and user agent go with every action, as through the API (the activity log keeps them)
+      const auth: AuthContext = { ...active.auth, origin: requestOrigin(req) };
       if (p.permission && !may(auth.role, auth.partnerId, p.permission)) {
         const allowed = PERMISSIONS[p.permission] as readonly string[];
         throw new AppError(403, 'forbidden', `Your role (${auth.role}) may not open this page. It is for: ${allowed.join(', ')}.`);
