@@ -120,6 +120,11 @@ export function ticketOutcome(t: MetricsTicket): TicketOutcome {
       case 'assigned':
         assignee = assigneeOf(e) ?? assignee;
         break;
+      case 'replied':
+        // an agent's reply to a ticket nobody has takes it (the ticket's workflow makes them its assignee, without
+        // an "assigned" event): the ticket counts for them
+        if (!assignee && support && e.actor.userId) assignee = { userId: e.actor.userId, name: e.actor.name ?? e.actor.userId };
+        break;
       case 'sla-breached': {
         const target = breachTarget(e);
         if (target === 'firstResponse' && !firstResponse) firstResponseBreached = true;

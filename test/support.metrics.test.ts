@@ -31,6 +31,14 @@ describe('support metrics: the computation', () => {
     expect(o.assignee).to.deep.equal({ userId: 'u-ann', name: 'Ann Agent' });
   });
 
+  it('when an agent replies to a ticket nobody has, then it counts for them (the reply took it); a later assignment moves it; a partner\'s reply takes nothing', () => {
+    const took = ticketOutcome(ticket('T1b', 'moderate', '2026-11-02T09:00:00Z', [[3, 'partner-replied', partner], [30, 'replied', bob]]));
+    expect(took.assignee).to.deep.equal({ userId: 'u-bob', name: 'Bob Agent' });
+    const moved = ticketOutcome(ticket('T1c', 'moderate', '2026-11-02T09:00:00Z', [[30, 'replied', bob], [40, 'assigned', lead, false, assign(ann)], [50, 'replied', lead]]));
+    expect(moved.assignee).to.deep.equal({ userId: 'u-ann', name: 'Ann Agent' });
+    expect(ticketOutcome(ticket('T1d', 'moderate', '2026-11-02T09:00:00Z', [[3, 'replied', partner]])).assignee).to.equal(null);
+  });
+
   it('when only an internal note comes before the breach, then the first response is missed, and the later reply is still timed', () => {
     const o = ticketOutcome(
       ticket('T2', 'critical', '2026-11-02T09:00:00Z', [
@@ -119,12 +127,13 @@ describe('support metrics: the computation', () => {
         [120, 'replied', ann],
         [130, 'assigned', lead, false, assign(bob)],
       ]),
-      ticket('C', 'moderate', '2026-11-04T23:59:59Z', [[30, 'replied', ann], [40, 'resolved', ann]]),
+      ticket('C', 'moderate', '2026-11-04T23:59:59Z', [[30, 'replied', ann], [40, 'resolved', ann]]), // Ann's reply took it
+      ticket('F', 'moderate', '2026-11-04T10:00:00Z', [[30, 'note', ann, false]]), // a note takes nothing: nobody's
       ticket('D', 'minimal', '2026-11-05T00:00:00Z', [[5, 'replied', ann]]), // after the period
       ticket('E', 'minimal', '2026-11-01T23:59:59Z', [[5, 'replied', ann]]), // before it
     ];
     const m = computeSupportMetrics(tickets, '2026-11-02', '2026-11-04');
-    expect(m.total.tickets).to.equal(3);
+    expect(m.total.tickets).to.equal(4);
     expect(m.byImpact.critical).to.deep.equal({
       tickets: 2,
       firstResponse: { met: 1, missed: 1, pending: 0, withinTargetShare: 0.5, medianSeconds: Math.round((600 + 7200) / 2) },
@@ -132,12 +141,12 @@ describe('support metrics: the computation', () => {
       escalations: 2,
       escalatedTickets: 1,
     });
-    expect(m.byImpact.moderate.tickets).to.equal(1);
+    expect(m.byImpact.moderate.tickets).to.equal(2);
     expect(m.byImpact.minimal).to.deep.include({ tickets: 0, escalations: 0 });
     expect(m.byImpact.minimal.firstResponse).to.deep.equal({ met: 0, missed: 0, pending: 0, withinTargetShare: null, medianSeconds: null });
-    // A stays Ann's, B went to Bob (reassigned by the lead), C was never assigned
+    // A stays Ann's, B went to Bob (reassigned by the lead), C became Ann's by her reply, F is nobody's
     expect(m.byAgent.map((a) => [a.agent?.name ?? null, a.tickets])).to.deep.equal([
-      ['Ann Agent', 1],
+      ['Ann Agent', 2],
       ['Bob Agent', 1],
       [null, 1],
     ]);
