@@ -161,9 +161,10 @@ export function ticketRefusalMessage(code: string, status: TicketStatus, action:
 /**
  * Whether `input` is allowed on a ticket with `facts` at `now`: null when allowed, else the refusal.
  * `rejectRefundsOnly: false` is the rule before rejecting became a refund's decision only (a ticket workflow
- * replaying a rejection it accepted then: workflows/support.ts).
+ * replaying a rejection it accepted then: workflows/support.ts); `refundStands: false` the rule before a partner
+ * could no longer withdraw a request whose refund was carried out.
  */
-export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true } = {}): TicketRefusal | null {
+export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true } = {}): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
   if (!row.from.includes(facts.status)) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
@@ -194,6 +195,9 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
       if (rejectRefundsOnly && !isRefundType(facts.problemType)) return refuse('not_a_refund');
       if (rejectRefundsOnly && facts.refunded) return refuse('already_refunded');
       return input.reason && input.reason.trim() ? null : refuse('reason_required');
+    case 'withdraw':
+      // a refund carried out stays carried out: the request is not withdrawn from under it
+      return refundStands && facts.refunded ? refuse('already_refunded') : null;
     case 'escalate':
       return facts.escalationLevel >= MAX_ESCALATION_LEVEL ? refuse('max_escalation') : null;
     default:

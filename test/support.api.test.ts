@@ -359,7 +359,7 @@ describe('support requests (API end to end)', function () {
     expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'))).to.have.length(1);
   });
 
-  it('when a refund has been carried out and the partner reopens the request, then it can no longer be rejected', async () => {
+  it('when a refund has been carried out and the partner reopens the request, then it can no longer be rejected or withdrawn', async () => {
     const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
     const t = (await file(refundBody(order.id, order.pricing.total))).body;
     expect((await post(`/support-requests/${t.number}/approve`, agent())).body.status).to.equal('approved');
@@ -367,8 +367,11 @@ describe('support requests (API end to end)', function () {
     const res = await post(`/support-requests/${t.number}/reject`, agent(), { reason: 'Changed my mind' });
     expect(res.status).to.equal(409);
     expect(res.body.error.code).to.equal('already_refunded');
+    const withdrawn = await post(`/support-requests/${t.number}/withdraw`, app.tokens['admin-agent']);
+    expect([withdrawn.status, withdrawn.body.error?.code]).to.deep.equal([409, 'already_refunded']);
     const view = await app.api('GET', `/support-requests/${t.number}`, { token: agent() });
     expect(view.body.rejectionReason ?? null).to.equal(null);
+    expect(view.body.withdrawn).to.equal(false);
     expect((await Order.findById(order.id).lean())!.status).to.equal('cancelled');
   });
 

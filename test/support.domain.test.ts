@@ -159,6 +159,14 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkAction(facts({ approving: true }), { action: 'approve', actor: lead }, rules, now)?.code).to.equal('approval_in_progress');
   });
 
+  it('when the refund was carried out (the request reopened since), then it is neither rejected nor withdrawn; histories from before replay their withdrawal', () => {
+    const reopened = facts({ status: 'open', assigneeId: 'a1', refunded: true });
+    expect(checkAction(reopened, { action: 'reject', actor: agent, reason: 'no' }, rules, now)?.code).to.equal('already_refunded');
+    expect(checkAction(reopened, { action: 'withdraw', actor: partner }, rules, now)?.code).to.equal('already_refunded');
+    expect(checkAction(reopened, { action: 'withdraw', actor: partner }, rules, now, { refundStands: false })).to.equal(null);
+    expect(checkAction(facts({ status: 'open', assigneeId: 'a1' }), { action: 'withdraw', actor: partner }, rules, now)).to.equal(null);
+  });
+
   it('when a ticket is assigned, then only a lead (or the assignee) reassigns it', () => {
     const assigned = facts({ status: 'open', assigneeId: 'a1' });
     expect(checkAction(assigned, { action: 'assign', actor: { kind: 'agent', userId: 'a2' }, assigneeKind: 'agent', assigneeId: 'a2' }, rules, now)?.code).to.equal('already_assigned');

@@ -69,6 +69,8 @@ const now = () => new Date(Date.now());
 const EMAILS_APART = 'support-emails-outside-write-queue';
 /** Rejections from here on are a refund's decision only (domain/support.ts checkAction); older ones replay as accepted. */
 const REJECT_REFUNDS_ONLY = 'support-reject-refunds-only';
+/** Patch id: a partner may not withdraw a request whose refund was carried out (older histories replay the withdrawal). */
+const REFUND_STANDS = 'support-withdraw-keeps-refund';
 /** Tickets assigned from here on tell the one given the ticket by another (older histories replay without it). */
 const ASSIGNED_EMAIL = 'support-assigned-email';
 /** Patch id: the ticket's writes are local activities (tickets filed before keep regular ones, as they ran). */
@@ -206,9 +208,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
   /** The Update's validator (new Updates only) and the first step of applying one (also when replaying). */
-  function validate(cmd: SupportCommand, rejectRefundsOnly = true): void {
+  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean } = {}): void {
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
-    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now(), { rejectRefundsOnly });
+    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now(), rulesAsOf);
     if (refusal) throw refuse(refusal.code, refusal.message);
     if (cmd.action === 'attach' && !cmd.attachment) throw refuse('attachment_required', 'An attach command carries the stored attachment.');
   }
@@ -252,7 +254,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
 
   async function apply(cmd: SupportCommand): Promise<SupportTicketState> {
     // a rejection accepted before rejecting became refund-only replays under the rule it was accepted by
-    validate(cmd, cmd.action !== 'reject' || patched(REJECT_REFUNDS_ONLY));
+    // the rules a history recorded before them replays without
+    validate(cmd, { rejectRefundsOnly: cmd.action !== 'reject' || patched(REJECT_REFUNDS_ONLY), refundStands: cmd.action !== 'withdraw' || patched(REFUND_STANDS) });
     const at = now();
     const before = status;
     const body = cmd.body?.trim() ? cmd.body : null;

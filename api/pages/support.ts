@@ -221,7 +221,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
       allowed.delete('approve');
       allowed.delete('reject');
     }
-    if (ticket.approval) allowed.delete('reject');
+    // a refund carried out stands: neither rejected nor withdrawn after it
+    if (ticket.approval) {
+      allowed.delete('reject');
+      allowed.delete('withdraw');
+    }
     if (!may(ctx.auth.role, ctx.auth.partnerId, 'withdrawSupportRequests')) allowed.delete('withdraw');
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
