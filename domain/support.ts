@@ -119,7 +119,8 @@ const PAST: Record<TicketAction, string> = {
 export const ACTION_TABLE: Record<TicketAction, { from: readonly TicketStatus[]; by: readonly ActorKind[] }> = {
   assign: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
   reply: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['agent', 'lead'] },
-  note: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved', 'closed'], by: ['agent', 'lead'] },
+  // a closed request's workflow has ended: nothing more is written on it, notes included
+  note: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['agent', 'lead'] },
   'request-information': { from: ['new', 'open'], by: ['agent', 'lead'] },
   'partner-reply': { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['partner'] },
   approve: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
