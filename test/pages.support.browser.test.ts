@@ -331,6 +331,38 @@ describe('pages: support requests in a real browser', function () {
     }
   });
 
+  it('when a form carries text the API would refuse (only invisible characters, a bidi override in a title), then the page refuses it too, next to the field, and nothing is written', async () => {
+    const c = await app.newCustomer('US');
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Invisible text'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
+    });
+    const number: string = filed.body.number;
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    const form = a.locator(`form[action="/app/support/${number}/replies"]`);
+    const csrf = await form.locator('input[name="_csrf"]').inputValue();
+    const key = await form.locator('input[name="_key"]').inputValue();
+    const note = await a.request.post(`/app/support/${number}/replies`, { form: { _key: key, _csrf: csrf, body: '\u200b\u200b', kind: 'note' }, maxRedirects: 0 });
+    expect(note.status()).to.equal(400);
+    expect(await note.text()).to.include('Write a message first.');
+    const view = await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] });
+    expect(view.body.timeline.map((e: { type: string }) => e.type)).to.not.include('note');
+
+    const p = partner.page;
+    await p.goto('/app/support/new');
+    const fileCsrf = await p.locator('input[name="_csrf"]').first().inputValue();
+    const fileKey = await p.locator('input[name="idempotencyKey"]').inputValue();
+    const title = uniq('Refund \u202etxt.exe');
+    const refused = await p.request.post('/app/support', {
+      form: { _csrf: fileCsrf, idempotencyKey: fileKey, problemType: 'General question or problem', impact: 'moderate', title, customer: c.tenantId, contactName: 'Pat', contactEmail: 'pat@example.com' },
+      maxRedirects: 0,
+    });
+    expect(refused.status()).to.equal(400);
+    expect(await refused.text()).to.match(/id="title-error"[^>]*>[^<]*one line/);
+    expect((await app.api('GET', `/support-requests?text=${encodeURIComponent('txt.exe')}`, { token: app.tokens['support-agent'] })).body.items.filter((t: { title: string }) => t.title === title)).to.have.length(0);
+  });
+
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {
     const c = await app.newCustomer('US');
     const order = await placeOrder(app, c.id, 'windows-7-esu-2020');

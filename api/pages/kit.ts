@@ -17,7 +17,7 @@ import { AppError } from '../../lib/errors';
 import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
-import { requestOrigin } from '../http';
+import { requestOrigin, withTextRules, type JsonSchema } from '../http';
 import type { Logger } from '../../lib/logger';
 import { formatMoney } from '../../domain/money';
 import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../../domain/roles';
@@ -176,7 +176,8 @@ function friendly(e: ErrorObject): { field: string; message: string } {
 export function validateForm<T>(schema: object, input: Record<string, unknown>): { ok: true; value: T } | { ok: false; errors: FieldErrors } {
   let v = compiledForms.get(schema);
   if (!v) {
-    v = ajv.compile(schema);
+    // the API's text rule on every string field without a rule of its own (one line, nothing invisible-only)
+    v = ajv.compile(withTextRules(schema as JsonSchema));
     compiledForms.set(schema, v);
   }
   const data: Record<string, unknown> = {};

@@ -18,9 +18,12 @@ import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type Attac
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
 import { PAGE_KEY, definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
-const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S', description });
+// the API's text rules (domain/text.ts): a message has a visible character; a name or title is one line of them
+const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: MESSAGE_PATTERN, description });
+const line = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: NAME_PATTERN, description: `${description} on one line` });
 const MONEY = '^[0-9]{1,12}([.][0-9]{1,3})?$';
 
 const fileSchema = {
@@ -30,16 +33,16 @@ const fileSchema = {
   properties: {
     problemType: { type: 'string', enum: [...PROBLEM_TYPES] },
     impact: { type: 'string', enum: [...IMPACTS] },
-    title: text(200, 'a title of up to 200 characters'),
+    title: line(200, 'a title of up to 200 characters'),
     customer: { type: 'string', minLength: 1, maxLength: 253, description: "the customer's tenant GUID or domain name" },
     orderId: { type: 'string', minLength: 1, maxLength: 200 },
     refundReason: text(2000, 'the reason for the refund'),
     refundAmount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' },
     currency: { type: 'string', pattern: '^[A-Z]{3}$', description: 'a currency code such as USD' },
-    contactName: text(200, 'a contact name'),
+    contactName: line(200, 'a contact name'),
     contactEmail: { type: 'string', format: 'email', maxLength: 254, description: 'an email address' },
     contactPhone: { type: 'string', minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$', description: 'a phone number (digits, spaces, + ( ) . / -)' },
-    description: { type: 'string', maxLength: 20000 },
+    description: { type: 'string', maxLength: 20000, pattern: TEXT_PATTERN, description: 'a description without control characters' },
     idempotencyKey: { type: 'string', pattern: '^[\\x21-\\x7e]{8,200}$' },
   },
 };
@@ -56,9 +59,9 @@ const FIELD_OF: Record<string, string> = {
   'body.subscriptionId': 'orderId',
 };
 
-const messageSchema = { type: 'object', additionalProperties: false, required: ['body'], properties: { body: text(20000, 'a message'), kind: { type: 'string', enum: ['reply', 'note'] } } };
+const messageSchema = { type: 'object', additionalProperties: false, required: ['body'], properties: { body: text(20000, 'a message with something visible in it'), kind: { type: 'string', enum: ['reply', 'note'] } } };
 const assignSchema = { type: 'object', additionalProperties: false, properties: { assigneeId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$' } } };
-const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: { type: 'string', maxLength: 20000 }, reason: { type: 'string', maxLength: 2000 }, amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' } } };
+const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: text(20000, 'a message with something visible in it'), reason: text(2000, 'a reason with something visible in it'), amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' } } };
 
 /** "61.5" in a currency -> minor units, without floating point. */
 export function toMinor(value: string, currency: string): number | null {
