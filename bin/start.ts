@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { applyDefaults, readDotEnv } from '../stack/env';
+import { applyDefaults, embeddedServerUrls, readDotEnv } from '../stack/env';
 import { startFerretDB } from '../stack/ferretdb';
 import { acquireLock, StackRunningError, type LockEntry, type StackLock } from '../stack/lock';
 import { startMailCatcher } from '../stack/mailcatcher';
@@ -34,6 +34,9 @@ const FALLBACK_DEFAULTS: Record<string, string> = {
   MONGODB_URI: 'mongodb://127.0.0.1:27018/csp-desk',
   SMTP_URL: 'smtp://127.0.0.1:1025',
   DATA_DIR: './data',
+  TEMPORAL_PORT: '7233',
+  FERRETDB_PORT: '27018',
+  SMTP_PORT: '1025',
   POSTGRES_PORT: '54329',
   TEMPORAL_UI_PORT: '8233',
   MAIL_UI_PORT: '8025',
@@ -169,6 +172,10 @@ async function main(): Promise<void> {
     MONGODB_URI: env.MONGODB_URI ? (fromDotenv.has('MONGODB_URI') ? '.env' : 'environment') : null,
     SMTP_URL: env.SMTP_URL ? (fromDotenv.has('SMTP_URL') ? '.env' : 'environment') : null,
   };
+  // the embedded servers listen where their *_PORT says; their URLs follow (a URL set above means a server of your own)
+  const embeddedPorts = { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')), ...env };
+  const embedded = embeddedServerUrls({ temporal: intVar(embeddedPorts, 'TEMPORAL_PORT'), ferretdb: intVar(embeddedPorts, 'FERRETDB_PORT'), smtp: intVar(embeddedPorts, 'SMTP_PORT') });
+  for (const k of urlKeys) if (!external[k]) env[k] = embedded[k];
   applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
   const dataDir = defaultDataDir(env);
   env.DATA_DIR = dataDir;
@@ -205,15 +212,15 @@ async function main(): Promise<void> {
   // ---- ports
   const checks: { port: number; what: string; envVar: string; host?: string }[] = [{ port: apiPort, what: 'API', envVar: 'PORT', host: apiHost }];
   if (!external.TEMPORAL_ADDRESS) {
-    checks.push({ port: temporal.port, what: 'Temporal', envVar: 'TEMPORAL_ADDRESS' });
+    checks.push({ port: temporal.port, what: 'Temporal', envVar: 'TEMPORAL_PORT' });
     checks.push({ port: temporalUiPort, what: 'Temporal Web UI', envVar: 'TEMPORAL_UI_PORT' });
   }
   if (!external.MONGODB_URI) {
     checks.push({ port: pgPort, what: 'PostgreSQL', envVar: 'POSTGRES_PORT' });
-    checks.push({ port: mongo.port, what: 'FerretDB, MongoDB protocol', envVar: 'MONGODB_URI' });
+    checks.push({ port: mongo.port, what: 'FerretDB, MongoDB protocol', envVar: 'FERRETDB_PORT' });
   }
   if (!external.SMTP_URL) {
-    checks.push({ port: smtp.port, what: 'mail catcher SMTP', envVar: 'SMTP_URL' });
+    checks.push({ port: smtp.port, what: 'mail catcher SMTP', envVar: 'SMTP_PORT' });
     checks.push({ port: mailUiPort, what: 'mail catcher web UI', envVar: 'MAIL_UI_PORT' });
   }
   const seen = new Map<number, string>();
@@ -393,7 +400,7 @@ async function main(): Promise<void> {
     '',
     `  API           ${apiUrl}`,
     `  OpenAPI       ${apiUrl}/openapi.json`,
-    `  Temporal UI   ${temporalUiUrl ?? `(external Temporal at ${env.TEMPORAL_ADDRESS})`}`,
+    `  Temporal UI   ${temporalUiUrl ?? (env.TEMPORAL_UI_URL || `(external Temporal at ${env.TEMPORAL_ADDRESS}; set TEMPORAL_UI_URL to link its Web UI)`)}`,
     `  Mail (UI)     ${mailWebUrl ?? `(external SMTP server ${env.SMTP_URL!.replace(/\/\/[^@/]*@/, '//***@')})`}`,
     `  MongoDB       ${env.MONGODB_URI!.replace(/\/\/[^@/]*@/, '//***@')}${external.MONGODB_URI ? ' (external)' : ' (FerretDB on PostgreSQL)'}`,
     `  Logs          ${show(logs)}/`,

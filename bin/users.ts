@@ -9,9 +9,13 @@
  *   npm run users -- disable --email EMAIL      no API token, page session or sign-in link works for the user
  *   npm run users -- enable --email EMAIL       undoes disable
  *   npm run users -- list
+ * Reads `.env` as `npm start` does (a real environment variable wins).
  * Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 bad configuration.
  */
+import path from 'node:path';
 import { loadConfigOrExit } from '../lib/config';
+import { applyDefaults, readDotEnv } from '../stack/env';
+import { ROOT } from '../stack/paths';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { ROLES, type Role } from '../domain/roles';
 import { AUTH_CACHE_TTL_MS, MAX_TOKEN_DAYS, createToken, createUser, ensurePartner, isDisabled, listTokens, revokeTokenById, setUserDisabled } from '../services/users';
@@ -54,6 +58,8 @@ async function main() {
     process.stdout.write(`usage: users partner|create|token|tokens|revoke|disable|enable|list [--flags]\nroles: ${ROLES.join(', ')}\n`);
     return;
   }
+  // the same settings as `npm start`: `.env` where the environment does not say (MONGODB_URI above all)
+  applyDefaults(process.env, readDotEnv(path.join(ROOT, '.env')));
   const config = loadConfigOrExit();
   await connectDatabase(config.MONGODB_URI);
   try {

@@ -24,6 +24,7 @@ import { ATTACHMENTS_BUCKET, Attachment, type AttachmentDoc } from '../models/at
 import { SupportTicket } from '../models/support';
 import { normaliseTicketNumber } from '../domain/support';
 import { SUPPORT_ROLES } from '../domain/roles';
+import { isName } from '../domain/text';
 import { currentRequestId, type AuthContext } from './context';
 import type { SupportAttachmentFact } from '../contracts/support';
 
@@ -157,13 +158,21 @@ export async function sniffType(head: Buffer, complete: boolean): Promise<Sniffe
 
 // ---------------------------------------------------------------- names
 
-/** The name as uploaded, made safe to keep and to show: no path, no control characters, at most 200 characters. */
+/**
+ * The name as uploaded, made safe to keep and to show: no path, no control, directional or line-separator characters,
+ * something visible, at most 200 characters.
+ */
 export function cleanFileName(raw: string | undefined, fallback: string): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex -- removing control characters is the point
-  const cleaned = base.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(/^[\s.]+|\s+$/g, '');
+  // no control characters, and no directional controls or line separators: "\u202etxt.exe" would show as "exe.txt"
+  const cleaned = base
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '')
+    .replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, '')
+    .replace(/^[\s.]+|\s+$/g, '');
   const chars = [...cleaned];
-  if (chars.length === 0) return fallback;
+  // a name of nothing visible is no name
+  if (chars.length === 0 || !isName(cleaned)) return fallback;
   if (chars.length <= 200) return cleaned;
   const dot = cleaned.lastIndexOf('.');
   const ext = dot > 0 && cleaned.length - dot <= 10 ? cleaned.slice(dot) : '';

@@ -38,3 +38,12 @@ export function applyDefaults(env: NodeJS.ProcessEnv, values: Record<string, str
   }
   return set;
 }
+
+/** Where the app finds the embedded servers that `npm start` runs on these ports. */
+export function embeddedServerUrls(ports: { temporal: number; ferretdb: number; smtp: number }): { TEMPORAL_ADDRESS: string; MONGODB_URI: string; SMTP_URL: string } {
+  return {
+    TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+    MONGODB_URI: `mongodb://127.0.0.1:${ports.ferretdb}/csp-desk`,
+    SMTP_URL: `smtp://127.0.0.1:${ports.smtp}`,
+  };
+}

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import nodemailer from 'nodemailer';
 import { assertPortFree, freePort, isPortFree } from '../stack/ports';
-import { parseDotEnv } from '../stack/env';
+import { embeddedServerUrls, parseDotEnv } from '../stack/env';
 import { acquireLock, StackRunningError } from '../stack/lock';
 import { mailbox, startMailCatcher } from '../stack/mailcatcher';
 import { startTestStack, stopTestStack, type TestStack } from './support/stack';
@@ -157,6 +157,19 @@ describe('stack: embedded servers', function () {
         D: 'q',
         E: 'a=b',
       });
+    });
+
+    it('when the embedded servers are given other ports, then the app is pointed at them (a second stack runs beside the first)', () => {
+      expect(embeddedServerUrls({ temporal: 7301, ferretdb: 27101, smtp: 1101 })).to.deep.equal({
+        TEMPORAL_ADDRESS: '127.0.0.1:7301',
+        MONGODB_URI: 'mongodb://127.0.0.1:27101/csp-desk',
+        SMTP_URL: 'smtp://127.0.0.1:1101',
+      });
+      // the defaults are the ones .env.example gives for the URLs it leaves commented out
+      const example = fs.readFileSync(path.join(__dirname, '..', '..', '.env.example'), 'utf8');
+      const urls = embeddedServerUrls({ temporal: 7233, ferretdb: 27018, smtp: 1025 });
+      for (const [k, v] of Object.entries(urls)) expect(example, k).to.contain(`# ${k}=${v}`);
+      for (const k of ['TEMPORAL_PORT=7233', 'FERRETDB_PORT=27018', 'SMTP_PORT=1025']) expect(example).to.contain(k);
     });
 
     it('refuses a second start while one runs and removes a stale lock', async () => {

@@ -11,7 +11,7 @@ import mongoose from 'mongoose';
 import { createApi } from '../composition/root';
 import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { Attachment } from '../models';
-import { contentDisposition, downloadName, sniffType } from '../services/attachments';
+import { cleanFileName, contentDisposition, downloadName, sniffType } from '../services/attachments';
 import { getTestApp, uniq, type TestApp } from './support/app';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
@@ -70,6 +70,15 @@ describe('support attachments: the type from the content', () => {
     expect(downloadName('receipt.pdf', 'image/png')).to.equal('receipt.pdf.png');
     expect(downloadName('photo.JPG', 'image/jpeg')).to.equal('photo.JPG');
     expect(contentDisposition('Rechnung März "1".pdf')).to.equal(`attachment; filename="Rechnung M_rz _1_.pdf"; filename*=UTF-8''Rechnung%20M%C3%A4rz%20%221%22.pdf`);
+  });
+
+  it('when a name carries a path, controls, directional overrides or nothing visible, then they are taken out (or a name is given)', () => {
+    expect(cleanFileName('C:\\Users\\pat\\invoice.pdf', 'x')).to.equal('invoice.pdf');
+    expect(cleanFileName('\u202etxt.exe', 'x')).to.equal('txt.exe');
+    expect(cleanFileName('re\u2066port\u2069\u2028.csv', 'x')).to.equal('report.csv');
+    expect(cleanFileName('\u200b\u200b', 'attachment-1')).to.equal('attachment-1');
+    expect(cleanFileName('..', 'attachment-2')).to.equal('attachment-2');
+    expect(cleanFileName('Rechnung März.pdf', 'x')).to.equal('Rechnung März.pdf');
   });
 });
 

@@ -41,6 +41,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       tag: 'software',
       permission: 'getKeysAndDownloads',
       params: S.idParam('id', 'order id'),
+      // nothing to say: no body, or an empty JSON object
+      body: { type: 'object', additionalProperties: false, properties: {} },
       errors: [404, 409, 422],
       responses: { 200: { description: 'the key', schema: S.keySchema } },
       handler: async ({ auth, params }) => ({ status: 200, body: await licensing.getKey(auth, params.id), headers: { 'Cache-Control': 'no-store' } }),
