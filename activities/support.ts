@@ -202,6 +202,10 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       if (kind === 'escalated') to = await leadsEmails();
       else if (kind === 'at-risk') to = ticket.assignee ? [ticket.assignee.email] : await leadsEmails();
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
+      // the agent who has the request hears of the partner's reply
+      else if (kind === 'partner-replied') to = ticket.assignee ? [ticket.assignee.email] : [];
+      // a withdrawal is also news to the agent who has it
+      else if (kind === 'closed' && ticket.withdrawn && ticket.assignee) to = [...new Set([ticket.contact.email, ticket.filedBy.email, ticket.assignee.email])];
       else to = [...new Set([ticket.contact.email, ticket.filedBy.email])];
       to = to.filter(Boolean);
       if (!to.length) return { sent: false, to };

@@ -359,6 +359,24 @@ describe('support requests (API end to end)', function () {
     expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'))).to.have.length(1);
   });
 
+  it('when the partner replies to or withdraws a request an agent has, then that agent is told by email; an unassigned request emails nobody on reply', async () => {
+    const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Partner news'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const loose = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Nobody has it'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    await post(`/support-requests/${t.number}/assign`, agent());
+    const body = uniq('The tenant is fabrikam');
+    expect((await post(`/support-requests/${t.number}/replies`, app.tokens['admin-agent'], { body })).status).to.equal(200);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('replied'));
+    expect(mail.to).to.deep.equal(['support-agent@support.example']);
+    expect(mail.text).to.contain(body).and.contain('which is now');
+    expect((await post(`/support-requests/${t.number}/withdraw`, app.tokens['admin-agent'])).status).to.equal(200);
+    const closed = await app.stack.mailbox.waitFor((m) => m.subject === `Support request ${t.number} closed`);
+    expect(closed.to).to.include('support-agent@support.example').and.include('q@example.com');
+    expect((await post(`/support-requests/${loose.number}/replies`, app.tokens['admin-agent'], { body: 'anyone?' })).status).to.equal(200);
+    await waitFor(async () => Boolean(await SupportEvent.exists({ ticketId: loose.number, type: 'partner-replied' })));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(loose.number) && m.subject.includes('replied'))).to.have.length(0);
+  });
+
   it('when a refund has been carried out and the partner reopens the request, then it can no longer be rejected or withdrawn', async () => {
     const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
     const t = (await file(refundBody(order.id, order.pricing.total))).body;

@@ -14,6 +14,7 @@ describe('support emails (templates)', () => {
     refund: { reason: 'Bought by mistake', amount: 6_100, currency: 'USD' },
     assignee: { name: 'Ada Agent', email: 'ada@support.example' },
     withdrawn: false,
+    status: 'open',
   };
   const events: Record<string, Record<string, unknown>> = {
     received: { body: null, data: {} },
@@ -25,6 +26,7 @@ describe('support emails (templates)', () => {
     'at-risk': { data: { clock: 'firstResponse', dueAt: '2026-11-25T13:00:00.000Z' } },
     resolved: { body: 'Reissued the key.', data: {} },
     closed: { data: {} },
+    'partner-replied': { actor: { name: 'Pat Partner' }, body: 'Here is the tenant: fabrikam.', data: {} },
     assigned: { actor: { name: 'Lee Lead' }, body: 'Key account: please call them.', data: { assignee: { name: 'Ada Agent', email: 'ada@support.example' } } },
   };
 
@@ -41,6 +43,7 @@ describe('support emails (templates)', () => {
       if (kind === 'at-risk') expect(r.text).to.contain('will breach its first response target at 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.subject).to.equal(`At risk: support request ${ticket._id} is due 2026-11-25 13:00 UTC`);
       if (kind === 'received') expect(r.text).to.contain('2026-11-25 13:00');
+      if (kind === 'partner-replied') expect(r.text).to.contain('Pat Partner of Test Partner replied to support request').and.contain('which is now open').and.contain('Here is the tenant: fabrikam.');
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.');
     });
   }

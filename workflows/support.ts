@@ -69,6 +69,8 @@ const now = () => new Date(Date.now());
 const EMAILS_APART = 'support-emails-outside-write-queue';
 /** Rejections from here on are a refund's decision only (domain/support.ts checkAction); older ones replay as accepted. */
 const REJECT_REFUNDS_ONLY = 'support-reject-refunds-only';
+/** Patch id: the assignee is emailed the partner's reply (older histories replay without the email). */
+const PARTNER_REPLY_EMAIL = 'support-partner-reply-email';
 /** Patch id: a partner may not withdraw a request whose refund was carried out (older histories replay the withdrawal). */
 const REFUND_STANDS = 'support-withdraw-keeps-refund';
 /** Tickets assigned from here on tell the one given the ticket by another (older histories replay without it). */
@@ -300,7 +302,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
           mapRunning((c) => resumeClock(c, at));
         }
         startNextResponse(at);
-        await record(at, 'partner-replied', cmd.actor, true, body, {});
+        await record(at, 'partner-replied', cmd.actor, true, body, {}, assignee && patched(PARTNER_REPLY_EMAIL) ? ['partner-replied'] : []);
         if (reopening) await record(at, 'reopened', cmd.actor, true, null, { from: before });
         break;
       }
