@@ -19,6 +19,7 @@ import { isDisabled } from './users';
 import {
   LedgerLine,
   Order,
+  Partner,
   SupportEvent,
   SupportIdempotency,
   SupportOrderClaim,
@@ -133,9 +134,18 @@ export function supportRefusalStatus(code: string): number {
   return 422;
 }
 
-export function ticketSummary(t: QueueRow) {
+/** The partners' names, for tickets that name them by id (support roles work every partner's requests). */
+async function partnerNames(ids: string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(ids)];
+  if (!unique.length) return new Map();
+  const rows = await Partner.find({ _id: { $in: unique } }, { name: 1 }).lean();
+  return new Map(rows.map((p) => [p._id, p.name]));
+}
+
+export function ticketSummary(t: QueueRow, partnerName: string | null = null) {
   return {
     number: t._id,
+    partner: { id: t.partnerId, name: partnerName ?? t.partnerId },
     status: t.status,
     problemType: t.problemType,
     impact: t.impact,
@@ -171,8 +181,9 @@ export function createSupportService(deps: SupportServiceDeps) {
     const support = isSupportRole(auth.role);
     const events = await SupportEvent.find(support ? { ticketId: t._id } : { ticketId: t._id, public: true }).sort({ seq: 1 }).lean<SupportEventDoc[]>();
     const now = clock();
+    const names = await partnerNames([t.partnerId]);
     return {
-      ...ticketSummary(t),
+      ...ticketSummary(t, names.get(t.partnerId)),
       description: t.description,
       subscriptionId: t.subscriptionId,
       contact: t.contact,
@@ -398,8 +409,9 @@ export function createSupportService(deps: SupportServiceDeps) {
         if (!QUEUE_KEY_PATTERN.test(after) || (after[0] !== '~' && Number.isNaN(Date.parse(after.slice(0, 24))))) throw new AppError(400, 'validation_failed', 'query.cursor is not a cursor of this queue', 'query.cursor');
       }
       const { rows, more } = await readQueuePage(filter, after, q.limit ?? 25, clock());
+      const names = await partnerNames(rows.map((r) => r.partnerId));
       return {
-        items: rows.map(ticketSummary),
+        items: rows.map((r) => ticketSummary(r, names.get(r.partnerId))),
         nextCursor: more ? Buffer.from(rows[rows.length - 1].queueKey, 'utf8').toString('base64url') : null,
       };
     },

@@ -102,6 +102,10 @@ describe('support requests (API end to end)', function () {
     expect(partnerView.body.timeline.map((e: { type: string }) => e.type)).to.include.members(['filed', 'approved']).and.not.include('note');
     const agentView = await app.api('GET', `/support-requests/${t.number}`, { token: agent() });
     expect(agentView.body.timeline.map((e: { type: string }) => e.type)).to.include('note');
+    // support works every partner's requests: the request and the queue name the partner
+    expect(agentView.body.partner).to.deep.equal({ id: app.partnerId, name: 'Test Partner' });
+    const queue = await app.api('GET', `/support-requests?text=${encodeURIComponent(t.number)}`, { token: agent() });
+    expect(queue.body.items.map((i: { partner: unknown }) => i.partner)).to.deep.equal([{ id: app.partnerId, name: 'Test Partner' }]);
   });
 
   it('when support refunds an order whose workflow has ended (perpetual, past its window), then the refund workflow cancels it and credits the amount once', async () => {

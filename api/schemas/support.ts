@@ -49,6 +49,7 @@ const customerSchema = obj({ id: str(), name: str(), tenantId: str(), domain: st
 
 const summaryProps = {
   number: str(),
+  partner: obj({ id: str(), name: str({ description: 'the partner that filed it' }) }),
   status: str({ enum: [...TICKET_STATUSES] }),
   problemType: str(),
   impact: str({ enum: [...IMPACTS] }),
