@@ -251,7 +251,15 @@ export function createSupportService(deps: SupportServiceDeps) {
         await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: claim.ticketId });
         continue;
       }
-      throw new AppError(409, 'open_refund_ticket', `order ${orderId} already has an open refund request: ${claim.ticketId}`, 'body.orderId', { ticket: claim.ticketId });
+      const held = await SupportTicket.findById(claim.ticketId, { status: 1 }).lean();
+      const state = held ? ` (${held.status})` : '';
+      throw new AppError(
+        409,
+        'open_refund_ticket',
+        `order ${orderId} already has a refund request that is not closed: ${claim.ticketId}${state}; reply to it, or file a new one once it is closed`,
+        'body.orderId',
+        { ticket: claim.ticketId },
+      );
     }
     throw new AppError(409, 'open_refund_ticket', `order ${orderId} already has an open refund request`, 'body.orderId');
   }
@@ -313,6 +321,14 @@ export function createSupportService(deps: SupportServiceDeps) {
   return {
     settings,
     view,
+
+    /** The refund request that holds the order (one at a time, until it closes), if the caller may see it. */
+    async refundRequestOf(auth: AuthContext, orderId: string): Promise<{ number: string; status: string } | null> {
+      const claim = await SupportOrderClaim.findById(orderId).lean();
+      if (!claim || (!isSupportRole(auth.role) && claim.partnerId !== auth.partnerId)) return null;
+      const t = await SupportTicket.findById(claim.ticketId, { status: 1 }).lean();
+      return t ? { number: claim.ticketId, status: t.status } : null;
+    },
 
     async file(auth: AuthContext, input: FileInput, idempotencyKey: string) {
       const requestId = currentRequestId();

@@ -77,6 +77,11 @@ describe('pages: support requests in a real browser', function () {
     await press(p, 'Submit the request', 'Request filed.');
     const number = new URL(p.url()).pathname.split('/').pop()!;
     expect(number).to.match(/^SR-/);
+    // the order's page now links to the request instead of offering another
+    await p.goto(`/app/orders/${order.id}`);
+    expect(await p.getByRole('link', { name: number }).getAttribute('href')).to.equal(`/app/support/${number}`);
+    expect(await p.getByRole('link', { name: 'Request support' }).count()).to.equal(0);
+    await p.goto(`/app/support/${number}`);
 
     // a web page named .pdf is refused: the refusal shows at the ticket's own address (the form's CSRF token is not left in it)
     await p.getByLabel(/Attach a file/).setInputFiles({ name: 'fake.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<!doctype html><html><body>not a pdf</body></html>') });

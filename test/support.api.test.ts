@@ -64,6 +64,7 @@ describe('support requests (API end to end)', function () {
     const again = await file(refundBody(order.id, 100));
     expect(again.status).to.equal(409);
     expect(again.body.error).to.include({ code: 'open_refund_ticket', field: 'body.orderId' });
+    expect(again.body.error.message).to.include(`${t.number} (new)`).and.include('once it is closed');
     expect(again.body.error.message).to.contain(t.number);
 
     // the agent takes it, notes internally, approves

@@ -38,6 +38,8 @@ export function orderPages(deps: PagesContext): PageDef[] {
     const events = (order as { timeline?: { type: string; at: string; data: Record<string, unknown> }[] }).timeline ?? [];
     const timeline = events.map((e) => ({ ...e, label: EVENT_LABELS[e.type] ?? e.type.replace(/[-_]/g, ' '), kind: typeof e.data.kind === 'string' ? e.data.kind : null }));
     const creditLine = order.cancellation?.credit ?? null;
+    // a refund request already holds the order: the page links to it instead of offering another
+    const refundRequest = deps.support && order.status !== 'cancelled' ? await deps.support.refundRequestOf(ctx.auth, order.id) : null;
     ctx.view(
       'orders/show',
       {
@@ -46,6 +48,7 @@ export function orderPages(deps: PagesContext): PageDef[] {
         timeline,
         cancellation,
         creditLine,
+        refundRequest,
         workflowLink: temporalWorkflowLink(deps.temporalUiUrl, deps.temporalNamespace, orderWorkflowId(order.id)),
         placed: ctx.req.query.placed === '1',
         justCancelled: ctx.req.query.cancelled === '1',
