@@ -286,6 +286,16 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(cancel.body.credit.amount).to.equal(mulDiv(order.pricing.total, termDays - 30, termDays));
     });
 
+    it('when a purchase imported from 55 days ago has 5 days of its window left, then its reminder goes out at once (it is inside the reminder period)', async () => {
+      const c = await app.newCustomer('US');
+      const res = await importOne(c.id, 'sql-server-standard-sub', 55);
+      const [{ orderId }] = res.body.results;
+      const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(orderId) && m.subject.startsWith('Cancellation window'));
+      expect(mail.text).to.contain('can be cancelled without an early-termination fee until');
+      // and no confirmation: an imported order was confirmed when it was bought
+      expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId))).to.have.length(1);
+    });
+
     it('when the same order id is imported again, then nothing changes; only a global admin may import', async () => {
       const c = await app.newCustomer('US');
       const body = { orders: [{ orderId: uniq('IMP'), productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 5 * DAY_MS).toISOString() }] };

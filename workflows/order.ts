@@ -32,6 +32,8 @@ const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
 
 /** Patch id: placement's three writes are local activities (orders placed before replay as they ran). */
 const LOCAL_PLACEMENT = 'order-placement-local-activities';
+/** Patch id: an order already inside its reminder period when it starts (imported late) is reminded at once. */
+const LATE_REMINDER = 'order-late-reminder';
 
 export interface OrderOutcome {
   orderId: string;
@@ -154,6 +156,9 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     const remindAt = closesAt.getTime() - terms.reminderDaysBeforeClose * DAY_MS;
     if (terms.reminderDaysBeforeClose > 0 && Date.now() < remindAt) {
       await condition(() => cancelling, remindAt - Date.now());
+      if (!cancelling) await mail.sendOrderEmail(orderId, 'reminder');
+    } else if (terms.reminderDaysBeforeClose > 0 && Date.now() < closesAt.getTime() && patched(LATE_REMINDER)) {
+      // already inside the reminder period (an order imported late in its window): the reminder goes now
       if (!cancelling) await mail.sendOrderEmail(orderId, 'reminder');
     }
     if (Date.now() < closesAt.getTime()) await condition(() => cancelling, closesAt.getTime() - Date.now());
