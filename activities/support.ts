@@ -14,6 +14,7 @@ import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTi
 import { orderRefundWorkflowId, orderWorkflowId, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
+import { utcMinute } from '../domain/time';
 
 /** A ticket's queue entry as its document now stands (domain/support-queue.ts places it in its band). */
 export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
@@ -218,7 +219,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         number,
         partner: partner ?? { name: ticket.partnerId },
         ticketUrl: pageLinks(publicBaseUrl).ticket(number),
-        firstResponseDue: firstDue ? firstDue.toISOString().replace('T', ' ').slice(0, 16) : null,
+        firstResponseDue: firstDue ? utcMinute(firstDue) : null,
       });
       return { sent: result.sent, to };
     },

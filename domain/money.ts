@@ -62,3 +62,22 @@ export function formatMoney(amount: number, currency: string, locale = 'en-US'):
     formatMinor(amount, digits) as unknown as number,
   );
 }
+
+/**
+ * An amount as people type it, in a currency's minor units without floating point: "61.5", "1944.00" and "1,944.00"
+ * (thousands grouped by commas, as the pages show amounts); null when it is not one, or has more decimals than the
+ * currency has.
+ */
+export function parseAmount(value: string, currency: string): number | null {
+  const digits = minorDigits(currency);
+  const m = /^([0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:[.]([0-9]+))?$/.exec(value.trim());
+  if (!m || (m[2] ?? '').length > digits) return null;
+  const minor = Number(m[1].replace(/,/g, '') + (m[2] ?? '').padEnd(digits, '0'));
+  return Number.isSafeInteger(minor) ? minor : null;
+}
+
+/** An amount to show as an example in a currency's own form: "61.00" in USD, "6100" in JPY. */
+export function amountExample(currency: string): string {
+  const digits = minorDigits(currency);
+  return formatMinor(61 * 10 ** digits, digits);
+}

@@ -145,6 +145,11 @@ export interface ActionInput {
   reason?: string;
 }
 
+/** Approving this amount (minor units of the request's currency) is a support lead's (`SUPPORT_APPROVAL_LIMIT`). */
+export function approvalNeedsLead(amount: number, rules: Pick<TicketRules, 'approvalLimit'>, kind: ActorKind): boolean {
+  return amount > rules.approvalLimit && kind !== 'lead';
+}
+
 const refuse = (code: TicketRefusalCode, vars: Record<string, string | number> = {}): TicketRefusal => ({
   code,
   message: Object.entries(vars).reduce<string>((m, [k, v]) => m.replace(`{${k}}`, String(v)), TICKET_REFUSALS[code]),
@@ -188,7 +193,7 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
       if (facts.refunded) return refuse('already_refunded');
       const amount = input.amount ?? facts.requestedAmount ?? 0;
       if (facts.requestedAmount !== null && amount > facts.requestedAmount) return refuse('amount_above_requested');
-      if (amount > rules.approvalLimit && input.actor.kind !== 'lead') return refuse('amount_above_limit');
+      if (approvalNeedsLead(amount, rules, input.actor.kind)) return refuse('amount_above_limit');
       return null;
     }
     case 'reject':

@@ -49,3 +49,8 @@ export function nextMonthKey(key: string): string {
   const [y, m] = key.split('-').map(Number);
   return monthKey(new Date(Date.UTC(y, m, 1)));
 }
+
+/** An instant to the minute in UTC, as emails and log details give times: "2026-11-26 03:37 UTC". */
+export function utcMinute(at: Date): string {
+  return `${at.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+}

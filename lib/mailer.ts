@@ -4,6 +4,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
 import { formatMoney } from '../domain/money';
+import { utcMinute } from '../domain/time';
 
 export interface RenderedEmail {
   subject: string;
@@ -30,7 +31,7 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
   // an instant to the minute, in UTC ("2026-11-26 03:37 UTC"), as the other emails give times
   hb.registerHelper('utc', (value: unknown) => {
     const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
-    return d && !Number.isNaN(d.getTime()) ? `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC` : '';
+    return d && !Number.isNaN(d.getTime()) ? utcMinute(d) : '';
   });
   // an SLA target as people name it ("firstResponse" -> "first response"); also inside a reason text
   hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? value.replace(/\b(firstResponse|nextResponse)\b/g, (k) => (k === 'firstResponse' ? 'first response' : 'next response')) : value));

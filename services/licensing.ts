@@ -17,6 +17,7 @@ import { ActivationKey, DownloadClaim, DownloadLink, Order, Product, appendActiv
 import type { DownloadOption } from '../domain/catalog';
 import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, continuesDownload, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
+import { utcMinute } from '../domain/time';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
 
@@ -263,7 +264,7 @@ export function createLicensingService(deps: LicensingDeps) {
         operationType: 'create_software_download_link',
         resourceType: 'software_download_link',
         resourceId: linkRef(linkId),
-        detail: `download link for ${option.fileName} (${option.optionTitle}, ${option.languageName}, ${option.fileType}), until ${expiresAt.toISOString()} or ${LINK_MAX_DOWNLOADS} downloads`,
+        detail: `download link for ${option.fileName} (${option.optionTitle}, ${option.languageName}, ${option.fileType}), until ${utcMinute(expiresAt)} or ${LINK_MAX_DOWNLOADS} downloads`,
       });
       const path = `/downloads/${token}`;
       return {

@@ -32,6 +32,7 @@ import {
 } from '../models';
 import {
   actorKindOf,
+  approvalNeedsLead,
   checkRefundRequest,
   isRefundType,
   normaliseTicketNumber,
@@ -44,6 +45,7 @@ import {
   type TicketRules,
 } from '../domain/support';
 import { checkSlaPolicy, clockView, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy } from '../domain/sla';
+import { formatMoney } from '../domain/money';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
@@ -444,6 +446,11 @@ export function createSupportService(deps: SupportServiceDeps) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
         throw new AppError(422, 'amount_above_requested', `body.amount exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
+      }
+      // the workflow decides (domain checkAction); said here first with the limit and the field
+      const amount = input.amount ?? t.refund?.amount;
+      if (action === 'approve' && t.refund && amount !== undefined && approvalNeedsLead(amount, settings.rules, actorKindOf(auth.role))) {
+        throw new AppError(422, 'amount_above_limit', `body.amount: approving more than the approval limit (${formatMoney(settings.rules.approvalLimit, t.refund.currency)}) needs a support lead`, 'body.amount');
       }
       return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
     },

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatMinor, mulDiv, taxPortionOfInclusive } from '../domain/money';
+import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, monthKey, previousMonthKey } from '../domain/time';
 import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
@@ -36,6 +36,15 @@ describe('money', () => {
   it('extracts the tax contained in a tax-inclusive price (GST 10%: one eleventh)', () => {
     expect(taxPortionOfInclusive(11_000, 1000)).to.equal(1000);
     expect(taxPortionOfInclusive(100, 1000)).to.equal(9);
+  });
+  it('when an amount is typed, then it is read in the currency\'s minor units, commas grouping thousands as the pages show them', () => {
+    expect(parseAmount('61.5', 'USD')).to.equal(6150);
+    expect(parseAmount('1,944.00', 'USD')).to.equal(194_400);
+    expect(parseAmount('27,450', 'JPY')).to.equal(27_450);
+    expect(parseAmount(' 1234567.89 ', 'USD')).to.equal(123_456_789);
+    for (const bad of ['27,45', '1,9440.00', ',100', '1.234', '1e3', '0x10', '-5', '']) expect(parseAmount(bad, 'USD'), bad).to.equal(null);
+    expect(parseAmount('61.5', 'JPY'), 'no decimals in yen').to.equal(null);
+    expect([amountExample('USD'), amountExample('JPY')]).to.deep.equal(['61.00', '61']);
   });
 });
 

@@ -123,7 +123,8 @@ describe('support requests (API end to end)', function () {
     // above the approval limit: an agent may not, a lead may
     const byAgent = await post(`/support-requests/${t.number}/approve`, agent());
     expect(byAgent.status).to.equal(422);
-    expect(byAgent.body.error.code).to.equal('amount_above_limit');
+    expect(byAgent.body.error).to.include({ code: 'amount_above_limit', field: 'body.amount' });
+    expect(byAgent.body.error.message).to.include('($500.00)').and.include('support lead');
     const tooMuch = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 60_001 });
     expect(tooMuch.body.error).to.include({ code: 'amount_above_requested', field: 'body.amount' });
     const byLead = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 40_000 });

@@ -32,7 +32,7 @@ describe('support emails (templates)', () => {
 
   for (const kind of SUPPORT_EMAIL_KINDS) {
     it(`when a ${kind} email is rendered, then its subject, HTML and text name the ticket and what happened`, () => {
-      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/app/support/${ticket._id}`, firstResponseDue: '2026-11-25 13:00' });
+      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/app/support/${ticket._id}`, firstResponseDue: '2026-11-25 13:00 UTC' });
       expect(r.subject).to.contain(ticket._id);
       expect(r.html).to.contain(ticket._id).and.contain('Test Partner');
       expect(r.text).to.contain(`http://x/app/support/${ticket._id}`);
@@ -42,7 +42,7 @@ describe('support emails (templates)', () => {
       if (kind === 'escalated') expect(r.text).to.contain('Reason: first response target exceeded by 50%');
       if (kind === 'at-risk') expect(r.text).to.contain('will breach its first response target at 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.subject).to.equal(`At risk: support request ${ticket._id} is due 2026-11-25 13:00 UTC`);
-      if (kind === 'received') expect(r.text).to.contain('2026-11-25 13:00');
+      if (kind === 'received') expect(r.text).to.contain('will answer by 2026-11-25 13:00 UTC.');
       if (kind === 'partner-replied') expect(r.text).to.contain('Pat Partner of Test Partner replied to support request').and.contain('which is now open').and.contain('Here is the tenant: fabrikam.');
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.');
     });

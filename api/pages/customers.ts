@@ -240,7 +240,8 @@ export function customerPages(deps: PagesContext): PageDef[] {
         }
         const c = await resolveCustomer(ctx.auth.partnerId!, ref);
         const { results } = await orders.cancelMany(ctx.auth, c._id, form.value.orderIds, ctx.log);
-        ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
+        // outcomes read as words ("not found"); the badge keeps the code as its class
+        ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results: results.map((r) => ({ ...r, outcomeLabel: r.outcome.replace(/_/g, ' ') })) });
       },
     }),
   ];

@@ -8,7 +8,7 @@
 import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
-import { formatMinor } from '../../domain/money';
+import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
 import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
@@ -24,7 +24,8 @@ import type { PagesContext } from './index';
 // the API's text rules (domain/text.ts): a message has a visible character; a name or title is one line of them
 const text = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: MESSAGE_PATTERN, description });
 const line = (max: number, description: string) => ({ type: 'string', minLength: 1, maxLength: max, pattern: NAME_PATTERN, description: `${description} on one line` });
-const MONEY = '^[0-9]{1,12}([.][0-9]{1,3})?$';
+// digits, optionally grouped by commas as the pages show amounts ("1,944.00"); parseAmount reads it
+const MONEY = '^([0-9]{1,12}|[0-9]{1,3}(,[0-9]{3}){1,3})([.][0-9]{1,3})?$';
 
 const fileSchema = {
   type: 'object',
@@ -63,15 +64,6 @@ const messageSchema = { type: 'object', additionalProperties: false, required: [
 const assignSchema = { type: 'object', additionalProperties: false, properties: { assigneeId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$' } } };
 const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: text(20000, 'a message with something visible in it'), reason: text(2000, 'a reason with something visible in it'), amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' } } };
 
-/** "61.5" in a currency -> minor units, without floating point. */
-export function toMinor(value: string, currency: string): number | null {
-  const digits = minorDigits(currency);
-  const m = /^([0-9]+)(?:[.]([0-9]+))?$/.exec(value.trim());
-  if (!m || (m[2] ?? '').length > digits) return null;
-  const minor = Number(m[1] + (m[2] ?? '').padEnd(digits, '0'));
-  return Number.isSafeInteger(minor) ? minor : null;
-}
-
 /**
  * Why a file was not attached, as the ticket's page says it after the upload's redirect (`?refused=<code>`): fixed
  * texts, so that nothing a link carries is shown as it is.
@@ -104,6 +96,9 @@ const SERVICE_REFUSALS: Record<string, string> = {
   assignee_disabled: 'That person is disabled and cannot be given requests.',
   unknown_user: 'That person is not a user any more. Reload the page and choose again.',
 };
+
+/** The kinds of file a request takes, as the attach form lists them ("PDF, PNG image, …, Excel workbook"). */
+const ACCEPTED_KINDS = ACCEPTED_TYPES.map((t) => t.label).join(', ');
 
 /** The text fields of a ticket form as they were sent, to show the form again as typed. */
 function typedIn(ctx: PageContext): Record<string, string> {
@@ -260,10 +255,13 @@ export function supportPages(deps: PagesContext): PageDef[] {
         files: files.map((f) => ({ ...f, href: `/app/support/${encodeURIComponent(ticket.number)}/attachments/${f.id}` })),
         acceptsFiles: ticket.status !== 'closed',
         maxFileMb: Math.round(attachments.limits.maxBytes / 1024 / 1024),
+        acceptedKinds: ACCEPTED_KINDS,
         actions: Object.fromEntries([...allowed].map((a) => [a, true])),
         assignees: others.map((p) => ({ ...p, label: `${p.name} (${p.role === 'support-lead' ? 'lead' : 'agent'})` })),
         assignedToMe: ticket.assignee?.userId === ctx.auth.user._id,
         requested: ticket.refund ? formatMinor(ticket.refund.amount, minorDigits(ticket.refund.currency)) : null,
+        // an agent is told the limit before trying: above it, a lead approves
+        approvalLimit: ticket.refund && ctx.auth.role !== 'support-lead' && ticket.refund.amount > support.settings.rules.approvalLimit ? formatMoney(support.settings.rules.approvalLimit, ticket.refund.currency) : null,
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
         filed: ctx.req.query.filed === '1',
@@ -317,8 +315,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         let amount: number | undefined;
         if (action === 'approve' && v.amount) {
           const t = await support.view(ctx.auth, id);
-          const m = t.refund ? toMinor(v.amount, t.refund.currency) : null;
-          if (m === null || m < 1) return again('Enter an amount such as 61.00.');
+          const m = t.refund ? parseAmount(v.amount, t.refund.currency) : null;
+          if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`);
           amount = m;
         }
         return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }, formUpdateId(ctx.req.body, action)), action);
@@ -379,8 +377,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         if (refund && !v.refundReason) errors.refundReason = 'Give the reason for the refund.';
         if (refund && !v.refundAmount) errors.refundAmount = 'Enter the amount requested.';
         if (refund && !v.currency) errors.currency = 'Enter the currency of the order.';
-        const amount = refund && v.refundAmount && v.currency ? toMinor(v.refundAmount, v.currency) : null;
-        if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = 'Enter an amount such as 61.00.';
+        const amount = refund && v.refundAmount && v.currency ? parseAmount(v.refundAmount, v.currency) : null;
+        if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = `Enter an amount in ${v.currency}, such as ${amountExample(v.currency)}.`;
         if (Object.keys(errors).length) return filePage(ctx, input, errors, 400);
         try {
           const { ticket } = await support.file(
