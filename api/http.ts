@@ -168,6 +168,19 @@ function checkInput(data: unknown, part: string): void {
   }
 }
 
+/**
+ * A whole number in the path or the query is written in digits: the coercing validator would also take "1.0",
+ * " 1" or "1e0" for 1, so `/attachments/1.0` would name attachment 1.
+ */
+function wholeNumbersInDigits(schema: JsonSchema | undefined, part: string, data: Record<string, unknown>): void {
+  const properties = (schema?.properties ?? {}) as Record<string, { type?: unknown }>;
+  for (const [k, value] of Object.entries(data)) {
+    if (properties[k]?.type === 'integer' && typeof value === 'string' && !/^-?[0-9]+$/.test(value)) {
+      throw new AppError(400, 'validation_failed', `${part}.${k} must be a whole number written in digits`, `${part}.${k}`);
+    }
+  }
+}
+
 function check(v: ValidateFunction | null, part: string, data: unknown): void {
   checkInput(data, part);
   if (v && !v(data)) {
@@ -259,6 +272,8 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           const value = req.header(name);
           if (value !== undefined) headers[name] = value;
         }
+        wholeNumbersInDigits(route.params, 'path', params);
+        wholeNumbersInDigits(route.query, 'query', query);
         check(v.params, 'path', params);
         check(v.query, 'query', query);
         check(v.headers, 'header', headers);

@@ -35,6 +35,7 @@ import {
   approvalNeedsLead,
   checkRefundRequest,
   isRefundType,
+  PROBLEM_TYPES,
   normaliseTicketNumber,
   ticketNumber,
   DEFAULT_TICKET_RULES,
@@ -354,6 +355,8 @@ export function createSupportService(deps: SupportServiceDeps) {
       let order: OrderDoc | null = null;
       if (refundType && !orderRef) throw new AppError(400, 'validation_failed', 'body.orderId is required for a refund request (or body.subscriptionId)', 'body.orderId');
       if (refundType && !input.refund) throw new AppError(400, 'validation_failed', 'body.refund is required for a refund request', 'body.refund');
+      // a refund asked for under another problem type would be dropped without a word: refused instead
+      if (!refundType && input.refund) throw new AppError(400, 'validation_failed', `body.refund is only for a refund request (problemType "${PROBLEM_TYPES[0]}")`, 'body.refund');
       if (orderRef) {
         order = await Order.findById(orderRef).lean<OrderDoc>();
         if (!order || order.partnerId !== partnerId) throw new AppError(422, 'unknown_order', `${orderField} ${JSON.stringify(orderRef)} is not an order of your partner`, orderField);

@@ -185,6 +185,18 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       expect(label.body.error.field).to.equal('body.label');
       expect((await Order.findById(orderId).lean())!.status).to.not.equal('cancelled');
     });
+
+    it('a whole number in the path or the query is written in digits ("1.0", "1e1" and " 2" are refused, naming the field)', async () => {
+      for (const n of ['1.0', '1e0', '%201', '0x1']) {
+        const res = await app.api('GET', `/support-requests/SR-000000-AAAAAA/attachments/${n}`, { token: app.tokens['support-agent'] });
+        expect([res.status, res.body.error.field], n).to.deep.equal([400, 'path.attachmentId']);
+      }
+      for (const n of ['1e1', '2.5', '%202']) {
+        const res = await app.api('GET', `/support-requests?limit=${n}`, { token: app.tokens['support-agent'] });
+        expect([res.status, res.body.error.field], n).to.deep.equal([400, 'query.limit']);
+      }
+      expect((await app.api('GET', '/support-requests?limit=2', { token: app.tokens['support-agent'] })).status).to.equal(200);
+    });
   });
 
   describe('the request context', () => {

@@ -148,6 +148,9 @@ describe('support requests (API end to end)', function () {
     expect(currency.body.error).to.include({ code: 'currency_mismatch', field: 'body.refund.currency' });
     const unknown = await file(refundBody('no-such-order', 100));
     expect(unknown.body.error).to.include({ code: 'unknown_order', field: 'body.orderId' });
+    // a refund under a general question would be dropped without a word: refused
+    const misplaced = await file(refundBody(order.id, 100, { problemType: 'General question or problem' }));
+    expect([misplaced.status, misplaced.body.error.field]).to.deep.equal([400, 'body.refund']);
     // another partner's order
     const otherCustomer = await app.newCustomer('US', app.otherTokens['admin-agent']);
     const foreign = await placeOrder(app, otherCustomer.id, 'windows-7-esu-2020', { token: app.otherTokens['admin-agent'] });
