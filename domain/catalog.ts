@@ -82,6 +82,12 @@ const USD_MINOR_TO: Record<string, [number, number]> = {
 };
 export const PRICE_CURRENCIES = Object.keys(USD_MINOR_TO);
 
+/** An amount in US cents in another price-list currency, at the price list's rate (rounded half up); null if it has none. */
+export function fromUsdMinor(usdMinor: number, currency: string): number | null {
+  const rate = USD_MINOR_TO[currency];
+  return rate ? mulDiv(usdMinor, rate[0], rate[1]) : null;
+}
+
 function priceList(usdCents: number): Record<string, number> {
   const out: Record<string, number> = {};
   // The rates already fold in each currency's minor unit (JPY has none: cents -> yen).

@@ -5,7 +5,7 @@
  */
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from './cancellation';
 import { IMPACTS, type Impact } from './sla';
-import type { CancellationMode } from './catalog';
+import { fromUsdMinor, type CancellationMode } from './catalog';
 
 export { IMPACTS, type Impact };
 
@@ -69,6 +69,8 @@ export interface TicketFacts {
   /** an approval is being carried out */
   approving: boolean;
   requestedAmount: number | null;
+  /** the currency of the refund asked for (null for a general question) */
+  requestedCurrency?: string | null;
 }
 
 export interface TicketRules {
@@ -145,9 +147,17 @@ export interface ActionInput {
   reason?: string;
 }
 
-/** Approving this amount (minor units of the request's currency) is a support lead's (`SUPPORT_APPROVAL_LIMIT`). */
-export function approvalNeedsLead(amount: number, rules: Pick<TicketRules, 'approvalLimit'>, kind: ActorKind): boolean {
-  return amount > rules.approvalLimit && kind !== 'lead';
+/**
+ * The approval limit in a request's currency: `SUPPORT_APPROVAL_LIMIT` is in US cents, and another currency takes the
+ * price list's rate (so $500.00 is ¥75,000, not ¥50,000); a currency the price list does not have keeps the number.
+ */
+export function approvalLimitIn(rules: Pick<TicketRules, 'approvalLimit'>, currency: string | null | undefined): number {
+  return (currency ? fromUsdMinor(rules.approvalLimit, currency) : null) ?? rules.approvalLimit;
+}
+
+/** Approving this amount (minor units of `currency`) is a support lead's. */
+export function approvalNeedsLead(amount: number, currency: string | null | undefined, rules: Pick<TicketRules, 'approvalLimit'>, kind: ActorKind): boolean {
+  return amount > approvalLimitIn(rules, currency) && kind !== 'lead';
 }
 
 const refuse = (code: TicketRefusalCode, vars: Record<string, string | number> = {}): TicketRefusal => ({
@@ -168,9 +178,10 @@ export function ticketRefusalMessage(code: string, status: TicketStatus, action:
  * Whether `input` is allowed on a ticket with `facts` at `now`: null when allowed, else the refusal.
  * `rejectRefundsOnly: false` is the rule before rejecting became a refund's decision only (a ticket workflow
  * replaying a rejection it accepted then: workflows/support.ts); `refundStands: false` the rule before a partner
- * could no longer withdraw a request whose refund was carried out.
+ * could no longer withdraw a request whose refund was carried out; `limitInCurrency: false` the approval limit
+ * before it followed the request's currency.
  */
-export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true } = {}): TicketRefusal | null {
+export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true } = {}): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
   if (!row.from.includes(facts.status)) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
@@ -193,7 +204,7 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
       if (facts.refunded) return refuse('already_refunded');
       const amount = input.amount ?? facts.requestedAmount ?? 0;
       if (facts.requestedAmount !== null && amount > facts.requestedAmount) return refuse('amount_above_requested');
-      if (approvalNeedsLead(amount, rules, input.actor.kind)) return refuse('amount_above_limit');
+      if (approvalNeedsLead(amount, limitInCurrency ? facts.requestedCurrency : null, rules, input.actor.kind)) return refuse('amount_above_limit');
       return null;
     }
     case 'reject':

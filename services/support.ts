@@ -32,6 +32,7 @@ import {
 } from '../models';
 import {
   actorKindOf,
+  approvalLimitIn,
   approvalNeedsLead,
   checkRefundRequest,
   isRefundType,
@@ -452,8 +453,9 @@ export function createSupportService(deps: SupportServiceDeps) {
       }
       // the workflow decides (domain checkAction); said here first with the limit and the field
       const amount = input.amount ?? t.refund?.amount;
-      if (action === 'approve' && t.refund && amount !== undefined && approvalNeedsLead(amount, settings.rules, actorKindOf(auth.role))) {
-        throw new AppError(422, 'amount_above_limit', `body.amount: approving more than the approval limit (${formatMoney(settings.rules.approvalLimit, t.refund.currency)}) needs a support lead`, 'body.amount');
+      if (action === 'approve' && t.refund && amount !== undefined && approvalNeedsLead(amount, t.refund.currency, settings.rules, actorKindOf(auth.role))) {
+        const limit = formatMoney(approvalLimitIn(settings.rules, t.refund.currency), t.refund.currency);
+        throw new AppError(422, 'amount_above_limit', `body.amount: approving more than the approval limit (${limit}) needs a support lead`, 'body.amount');
       }
       return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
     },

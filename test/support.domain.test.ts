@@ -19,7 +19,7 @@ import {
   type BusinessCalendar,
   type SlaPolicy,
 } from '../domain/sla';
-import { checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, ticketNumber, TICKET_NUMBER_PATTERN, type TicketFacts } from '../domain/support';
+import { approvalLimitIn, checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, ticketNumber, TICKET_NUMBER_PATTERN, type TicketFacts } from '../domain/support';
 import { assessSupportRefund, supportRefundCredit, SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { findCatalogProduct } from '../domain/catalog';
 
@@ -167,6 +167,18 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkAction(reopened, { action: 'withdraw', actor: partner }, rules, now)?.code).to.equal('already_refunded');
     expect(checkAction(reopened, { action: 'withdraw', actor: partner }, rules, now, { refundStands: false })).to.equal(null);
     expect(checkAction(facts({ status: 'open', assigneeId: 'a1' }), { action: 'withdraw', actor: partner }, rules, now)).to.equal(null);
+  });
+
+  it('when the request is in another currency, then the approval limit (in US cents) is taken at the price list\'s rate', () => {
+    const yen = facts({ requestedAmount: 20_000, requestedCurrency: 'JPY' });
+    expect(approvalLimitIn(rules, 'JPY')).to.equal(7_500); // $50.00 at 150 yen
+    expect(approvalLimitIn(rules, 'USD')).to.equal(5_000);
+    expect(approvalLimitIn(rules, 'XTS'), 'not on the price list: the number as it is').to.equal(5_000);
+    expect(checkAction(yen, { action: 'approve', actor: agent, amount: 7_500 }, rules, now)).to.equal(null);
+    expect(checkAction(yen, { action: 'approve', actor: agent, amount: 7_501 }, rules, now)?.code).to.equal('amount_above_limit');
+    expect(checkAction(yen, { action: 'approve', actor: lead, amount: 20_000 }, rules, now)).to.equal(null);
+    // a history judged before the limit followed the currency replays as it was judged
+    expect(checkAction(yen, { action: 'approve', actor: agent, amount: 7_500 }, rules, now, { limitInCurrency: false })?.code).to.equal('amount_above_limit');
   });
 
   it('when a ticket is assigned, then only a lead (or the assignee) reassigns it', () => {

@@ -71,6 +71,8 @@ const EMAILS_APART = 'support-emails-outside-write-queue';
 const REJECT_REFUNDS_ONLY = 'support-reject-refunds-only';
 /** Patch id: the assignee is emailed the partner's reply (older histories replay without the email). */
 const PARTNER_REPLY_EMAIL = 'support-partner-reply-email';
+/** Patch id: the approval limit follows the request's currency (older histories replay approvals as they were judged). */
+const LIMIT_IN_CURRENCY = 'support-limit-in-currency';
 /** Patch id: a partner may not withdraw a request whose refund was carried out (older histories replay the withdrawal). */
 const REFUND_STANDS = 'support-withdraw-keeps-refund';
 /** Tickets assigned from here on tell the one given the ticket by another (older histories replay without it). */
@@ -154,6 +156,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     refunded,
     approving,
     requestedAmount: input.refund?.amount ?? null,
+    requestedCurrency: input.refund?.currency ?? null,
   });
 
   // emails in flight: each goes out once its event is written, outside the write queue, so that a slow or
@@ -210,7 +213,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
   /** The Update's validator (new Updates only) and the first step of applying one (also when replaying). */
-  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean } = {}): void {
+  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean } = {}): void {
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
     const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now(), rulesAsOf);
     if (refusal) throw refuse(refusal.code, refusal.message);
@@ -257,7 +260,11 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   async function apply(cmd: SupportCommand): Promise<SupportTicketState> {
     // a rejection accepted before rejecting became refund-only replays under the rule it was accepted by
     // the rules a history recorded before them replays without
-    validate(cmd, { rejectRefundsOnly: cmd.action !== 'reject' || patched(REJECT_REFUNDS_ONLY), refundStands: cmd.action !== 'withdraw' || patched(REFUND_STANDS) });
+    validate(cmd, {
+      rejectRefundsOnly: cmd.action !== 'reject' || patched(REJECT_REFUNDS_ONLY),
+      refundStands: cmd.action !== 'withdraw' || patched(REFUND_STANDS),
+      limitInCurrency: cmd.action !== 'approve' || patched(LIMIT_IN_CURRENCY),
+    });
     const at = now();
     const before = status;
     const body = cmd.body?.trim() ? cmd.body : null;
