@@ -141,6 +141,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
           refund: input.refund,
           contact: input.contact,
           filedBy: { userId: input.filedBy.userId, name: input.filedBy.name, email: input.filedBy.email, role: input.filedBy.role },
+          approvalLimit: input.rules.approvalLimit,
           ...snapshotFields(snap, input.number),
           searchText: searchTextOf({
             number: input.number,

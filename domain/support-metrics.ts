@@ -121,9 +121,9 @@ export function ticketOutcome(t: MetricsTicket): TicketOutcome {
         assignee = assigneeOf(e) ?? assignee;
         break;
       case 'replied':
-        // an agent's reply to a ticket nobody has takes it (the ticket's workflow makes them its assignee, without
-        // an "assigned" event): the ticket counts for them
-        if (!assignee && support && e.actor.userId) assignee = { userId: e.actor.userId, name: e.actor.name ?? e.actor.userId };
+        // an agent's reply that took a new request nobody had (`data.took`: the ticket's workflow made them its
+        // assignee, without an "assigned" event) counts it for them; replies recorded before that flag do not
+        if (e.data?.took === true && support && e.actor.userId) assignee = { userId: e.actor.userId, name: e.actor.name ?? e.actor.userId };
         break;
       case 'sla-breached': {
         const target = breachTarget(e);

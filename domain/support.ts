@@ -6,6 +6,8 @@
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from './cancellation';
 import { IMPACTS, type Impact } from './sla';
 import { fromUsdMinor, type CancellationMode } from './catalog';
+import { minorDigits } from './markets';
+import { formatMinor } from './money';
 
 export { IMPACTS, type Impact };
 
@@ -179,12 +181,14 @@ export function ticketRefusalMessage(code: string, status: TicketStatus, action:
  * `rejectRefundsOnly: false` is the rule before rejecting became a refund's decision only (a ticket workflow
  * replaying a rejection it accepted then: workflows/support.ts); `refundStands: false` the rule before a partner
  * could no longer withdraw a request whose refund was carried out; `limitInCurrency: false` the approval limit
- * before it followed the request's currency.
+ * before it followed the request's currency; `notesWhenClosed: true` the rule before a closed request stopped taking
+ * internal notes (its workflow, still sending its last emails, took them).
  */
-export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true } = {}): TicketRefusal | null {
+export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true, notesWhenClosed = false } = {}): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
-  if (!row.from.includes(facts.status)) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
+  const noteOnClosed = notesWhenClosed && input.action === 'note' && facts.status === 'closed';
+  if (!row.from.includes(facts.status) && !noteOnClosed) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
   if (facts.approving && input.action !== 'note' && input.action !== 'attach') return refuse('approval_in_progress');
   switch (input.action) {
     case 'assign': {
@@ -204,7 +208,12 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
       if (facts.refunded) return refuse('already_refunded');
       const amount = input.amount ?? facts.requestedAmount ?? 0;
       if (facts.requestedAmount !== null && amount > facts.requestedAmount) return refuse('amount_above_requested');
-      if (approvalNeedsLead(amount, limitInCurrency ? facts.requestedCurrency : null, rules, input.actor.kind)) return refuse('amount_above_limit');
+      const currency = limitInCurrency ? facts.requestedCurrency : null;
+      if (approvalNeedsLead(amount, currency, rules, input.actor.kind)) {
+        // the ticket's own limit (its rules travel with it from filing), said as an amount
+        const limit = approvalLimitIn(rules, currency);
+        return { code: 'amount_above_limit', message: `Approving more than ${currency ? `${formatMinor(limit, minorDigits(currency))} ${currency}` : limit} needs a support lead.` };
+      }
       return null;
     }
     case 'reject':

@@ -62,6 +62,8 @@ export interface SupportTicketDoc {
   clocks: SlaClock[];
   approval: TicketApproval | null;
   rejectionReason: string | null;
+  /** SUPPORT_APPROVAL_LIMIT (US cents) in force when it was filed (its rules travel with it); absent on older tickets */
+  approvalLimit?: number | null;
   withdrawn: boolean;
   searchText: string;
   /** the workflow's state version this document reflects (event sequence number) */
@@ -98,6 +100,7 @@ const ticketDefinition = {
     clocks: { type: mixed, default: [] },
     approval: { type: mixed, default: null },
     rejectionReason: { type: String, default: null },
+    approvalLimit: { type: Number, default: null },
     withdrawn: { type: Boolean, default: false },
     searchText: { type: String, required: true },
     seq: { type: Number, required: true },

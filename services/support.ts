@@ -33,7 +33,6 @@ import {
 import {
   actorKindOf,
   approvalLimitIn,
-  approvalNeedsLead,
   checkRefundRequest,
   isRefundType,
   PROBLEM_TYPES,
@@ -47,7 +46,6 @@ import {
   type TicketRules,
 } from '../domain/support';
 import { checkSlaPolicy, clockView, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy } from '../domain/sla';
-import { formatMoney } from '../domain/money';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
@@ -195,6 +193,9 @@ export function createSupportService(deps: SupportServiceDeps) {
       assignee: t.assignee ? { userId: t.assignee.userId, name: t.assignee.name, email: t.assignee.email } : null,
       approval: t.approval ? { amount: t.approval.amount, currency: t.approval.currency, invoiceMonth: t.approval.invoiceMonth, at: iso(t.approval.at)!, by: t.approval.by.name } : null,
       rejectionReason: t.rejectionReason,
+      // for support roles: above this amount (in the request's currency) a lead approves; the ticket's own rule
+      // (older tickets: today's setting)
+      approvalLimit: support && t.refund ? approvalLimitIn({ approvalLimit: t.approvalLimit ?? settings.rules.approvalLimit }, t.refund.currency) : null,
       withdrawn: t.withdrawn,
       resolvedAt: iso(t.resolvedAt),
       closedAt: iso(t.closedAt),
@@ -286,7 +287,8 @@ export function createSupportService(deps: SupportServiceDeps) {
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
         const code = e.cause.type ?? 'refused';
-        throw new AppError(supportRefusalStatus(code), code, e.cause.message);
+        // a refusal about the amount names the field it came from
+        throw new AppError(supportRefusalStatus(code), code, e.cause.message, code === 'amount_above_limit' ? 'body.amount' : undefined);
       }
       if (e instanceof WorkflowNotFoundError) throw new AppError(409, 'invalid_state', `support request ${t._id} is ${t.status}: nothing more can be done on it`);
       throw e;
@@ -450,12 +452,6 @@ export function createSupportService(deps: SupportServiceDeps) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
         throw new AppError(422, 'amount_above_requested', `body.amount exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
-      }
-      // the workflow decides (domain checkAction); said here first with the limit and the field
-      const amount = input.amount ?? t.refund?.amount;
-      if (action === 'approve' && t.refund && amount !== undefined && approvalNeedsLead(amount, t.refund.currency, settings.rules, actorKindOf(auth.role))) {
-        const limit = formatMoney(approvalLimitIn(settings.rules, t.refund.currency), t.refund.currency);
-        throw new AppError(422, 'amount_above_limit', `body.amount: approving more than the approval limit (${limit}) needs a support lead`, 'body.amount');
       }
       return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
     },

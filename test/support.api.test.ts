@@ -124,7 +124,9 @@ describe('support requests (API end to end)', function () {
     const byAgent = await post(`/support-requests/${t.number}/approve`, agent());
     expect(byAgent.status).to.equal(422);
     expect(byAgent.body.error).to.include({ code: 'amount_above_limit', field: 'body.amount' });
-    expect(byAgent.body.error.message).to.include('($500.00)').and.include('support lead');
+    expect(byAgent.body.error.message).to.equal('Approving more than 500.00 USD needs a support lead.');
+    expect((await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.approvalLimit).to.equal(50_000);
+    expect((await app.api('GET', `/support-requests/${t.number}`)).body.approvalLimit, 'not for partners').to.equal(null);
     const tooMuch = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 60_001 });
     expect(tooMuch.body.error).to.include({ code: 'amount_above_requested', field: 'body.amount' });
     const byLead = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 40_000 });

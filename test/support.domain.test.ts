@@ -149,6 +149,7 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkAction(facts(), { action: 'note', actor: partner }, rules, now)?.code).to.equal('not_allowed_for_role');
     // a closed request takes nothing more, not even an internal note (its workflow has ended)
     expect(checkAction(facts({ status: 'closed' }), { action: 'note', actor: agent }, rules, now)?.code).to.equal('invalid_state');
+    expect(checkAction(facts({ status: 'closed' }), { action: 'note', actor: agent }, rules, now, { notesWhenClosed: true }), 'as histories from before replay').to.equal(null);
   });
 
   it('when approving, then the amount is at most the requested one and above the limit needs a lead', () => {

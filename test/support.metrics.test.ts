@@ -31,12 +31,13 @@ describe('support metrics: the computation', () => {
     expect(o.assignee).to.deep.equal({ userId: 'u-ann', name: 'Ann Agent' });
   });
 
-  it('when an agent replies to a ticket nobody has, then it counts for them (the reply took it); a later assignment moves it; a partner\'s reply takes nothing', () => {
-    const took = ticketOutcome(ticket('T1b', 'moderate', '2026-11-02T09:00:00Z', [[3, 'partner-replied', partner], [30, 'replied', bob]]));
+  it('when an agent\'s reply took a new ticket nobody had (data.took), then it counts for them; a later assignment moves it; other replies take nothing', () => {
+    const took = ticketOutcome(ticket('T1b', 'moderate', '2026-11-02T09:00:00Z', [[3, 'partner-replied', partner], [30, 'replied', bob, true, { took: true }]]));
     expect(took.assignee).to.deep.equal({ userId: 'u-bob', name: 'Bob Agent' });
-    const moved = ticketOutcome(ticket('T1c', 'moderate', '2026-11-02T09:00:00Z', [[30, 'replied', bob], [40, 'assigned', lead, false, assign(ann)], [50, 'replied', lead]]));
+    const moved = ticketOutcome(ticket('T1c', 'moderate', '2026-11-02T09:00:00Z', [[30, 'replied', bob, true, { took: true }], [40, 'assigned', lead, false, assign(ann)], [50, 'replied', lead]]));
     expect(moved.assignee).to.deep.equal({ userId: 'u-ann', name: 'Ann Agent' });
-    expect(ticketOutcome(ticket('T1d', 'moderate', '2026-11-02T09:00:00Z', [[3, 'replied', partner]])).assignee).to.equal(null);
+    // a reply to a pending request nobody has takes nothing, as on the ticket
+    expect(ticketOutcome(ticket('T1d', 'moderate', '2026-11-02T09:00:00Z', [[3, 'information-requested', bob], [9, 'replied', bob]])).assignee).to.equal(null);
   });
 
   it('when only an internal note comes before the breach, then the first response is missed, and the later reply is still timed', () => {
@@ -127,7 +128,7 @@ describe('support metrics: the computation', () => {
         [120, 'replied', ann],
         [130, 'assigned', lead, false, assign(bob)],
       ]),
-      ticket('C', 'moderate', '2026-11-04T23:59:59Z', [[30, 'replied', ann], [40, 'resolved', ann]]), // Ann's reply took it
+      ticket('C', 'moderate', '2026-11-04T23:59:59Z', [[30, 'replied', ann, true, { took: true }], [40, 'resolved', ann]]), // Ann's reply took it
       ticket('F', 'moderate', '2026-11-04T10:00:00Z', [[30, 'note', ann, false]]), // a note takes nothing: nobody's
       ticket('D', 'minimal', '2026-11-05T00:00:00Z', [[5, 'replied', ann]]), // after the period
       ticket('E', 'minimal', '2026-11-01T23:59:59Z', [[5, 'replied', ann]]), // before it

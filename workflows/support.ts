@@ -71,6 +71,8 @@ const EMAILS_APART = 'support-emails-outside-write-queue';
 const REJECT_REFUNDS_ONLY = 'support-reject-refunds-only';
 /** Patch id: the assignee is emailed the partner's reply (older histories replay without the email). */
 const PARTNER_REPLY_EMAIL = 'support-partner-reply-email';
+/** Patch id: a closed request takes no internal note (older histories replay a note taken while their last emails went). */
+const NO_NOTES_WHEN_CLOSED = 'support-no-notes-when-closed';
 /** Patch id: the approval limit follows the request's currency (older histories replay approvals as they were judged). */
 const LIMIT_IN_CURRENCY = 'support-limit-in-currency';
 /** Patch id: a partner may not withdraw a request whose refund was carried out (older histories replay the withdrawal). */
@@ -213,7 +215,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
   /** The Update's validator (new Updates only) and the first step of applying one (also when replaying). */
-  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean } = {}): void {
+  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean; notesWhenClosed?: boolean } = {}): void {
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
     const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now(), rulesAsOf);
     if (refusal) throw refuse(refusal.code, refusal.message);
@@ -264,6 +266,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       rejectRefundsOnly: cmd.action !== 'reject' || patched(REJECT_REFUNDS_ONLY),
       refundStands: cmd.action !== 'withdraw' || patched(REFUND_STANDS),
       limitInCurrency: cmd.action !== 'approve' || patched(LIMIT_IN_CURRENCY),
+      notesWhenClosed: cmd.action === 'note' && status === 'closed' && !patched(NO_NOTES_WHEN_CLOSED),
     });
     const at = now();
     const before = status;
@@ -281,9 +284,11 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       }
       case 'reply': {
         stopResponseClocks(at);
-        if (status === 'new' && !assignee && cmd.actor.kind !== 'system') assignee = { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role };
+        // an agent answering a new request nobody has takes it (the reply says so, for the metrics)
+        const takes = status === 'new' && !assignee && cmd.actor.kind !== 'system';
+        if (takes) assignee = { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role };
         status = nextStatus({ status, assigneeId: assignee?.userId ?? null }, 'reply');
-        await record(at, 'replied', cmd.actor, true, body, {}, ['reply']);
+        await record(at, 'replied', cmd.actor, true, body, takes ? { took: true } : {}, ['reply']);
         break;
       }
       case 'note':
@@ -436,7 +441,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   await queue;
   await condition(allHandlersFinished);
   if (input.orderId && input.refund) await acts.releaseSupportOrderClaim(input.orderId, number);
-  // the emails still going out (SMTP may be down a while), and any note accepted meanwhile
+  // the emails still going out (SMTP may be down a while); a note sent meanwhile is refused (closed), except in
+  // histories recorded before that rule
   await condition(() => allHandlersFinished() && sending.size === 0);
   return { number, status };
 }

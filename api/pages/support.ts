@@ -9,7 +9,7 @@ import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
-import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, approvalLimitIn, approvalNeedsLead, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
+import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
@@ -261,8 +261,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         assignedToMe: ticket.assignee?.userId === ctx.auth.user._id,
         requested: ticket.refund ? formatMinor(ticket.refund.amount, minorDigits(ticket.refund.currency)) : null,
         // an agent is told the limit before trying: above it, a lead approves
-        approvalLimit:
-          ticket.refund && approvalNeedsLead(ticket.refund.amount, ticket.refund.currency, support.settings.rules, kind) ? formatMoney(approvalLimitIn(support.settings.rules, ticket.refund.currency), ticket.refund.currency) : null,
+        approvalLimit: ticket.refund && ticket.approvalLimit !== null && ticket.refund.amount > ticket.approvalLimit && kind !== 'lead' ? formatMoney(ticket.approvalLimit, ticket.refund.currency) : null,
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
         filed: ctx.req.query.filed === '1',

@@ -89,6 +89,7 @@ export const supportTicketSchema = obj({
   filedBy: obj({ name: str(), role: str() }),
   approval: nullable(obj({ amount: int(), currency: str(), invoiceMonth: str(), at: dateTime, by: str() })),
   rejectionReason: nullable(str()),
+  approvalLimit: nullable(int({ description: "support roles, refund requests: above this amount (minor units of the request's currency) a support lead approves" })),
   withdrawn: { type: 'boolean' },
   resolvedAt: nullable(dateTime),
   closedAt: nullable(dateTime),
