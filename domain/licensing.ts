@@ -50,16 +50,20 @@ export function countsAsDownload(firstByte: number): boolean {
 
 /** How long after a counted download its client may resume it without counting again. */
 export const RESUME_WINDOW_SECONDS = 24 * 60 * 60;
+/** How many times one counted download may be resumed without counting (then a range counts as a download). */
+export const MAX_RESUMES_PER_DOWNLOAD = 10;
 
 /**
- * Whether a request continues a download already counted: it starts past byte 0, and the same client (`client`:
- * its address and user agent, as the caller identifies them) made a counted download of the link at most
- * `RESUME_WINDOW_SECONDS` before. Anything else counts as a download of its own, so ranges cannot go round the
- * 50-download limit, and a resume never needs a free slot (the 50th download can still be resumed).
+ * The counted download a request continues, if any: it starts past byte 0, and the same client (`client`: its
+ * address and user agent, as the caller identifies them) made that download of the link at most
+ * `RESUME_WINDOW_SECONDS` before (the latest such). Each counted download may be resumed at most
+ * `MAX_RESUMES_PER_DOWNLOAD` times (the caller takes a resume slot of the claim); anything else counts as a download
+ * of its own, so ranges do not go round the 50-download limit, and a resume never needs a free download slot.
  */
-export function continuesDownload(firstByte: number, claims: readonly { client?: string | null; at: Date }[], client: string, at: Date): boolean {
-  if (countsAsDownload(firstByte)) return false;
-  return claims.some((c) => c.client === client && c.at.getTime() <= at.getTime() && at.getTime() - c.at.getTime() <= RESUME_WINDOW_SECONDS * 1000);
+export function resumableClaim<C extends { client?: string | null; at: Date }>(firstByte: number, claims: readonly C[], client: string, at: Date): C | null {
+  if (countsAsDownload(firstByte)) return null;
+  const mine = claims.filter((c) => c.client === client && c.at.getTime() <= at.getTime() && at.getTime() - c.at.getTime() <= RESUME_WINDOW_SECONDS * 1000);
+  return mine.sort((a, b) => b.at.getTime() - a.at.getTime())[0] ?? null;
 }
 
 /**

@@ -96,3 +96,20 @@ const claimSchema = new Schema<DownloadClaimDoc>(
 );
 claimSchema.index({ linkId: 1, n: 1 }, { unique: true });
 export const DownloadClaim = model<DownloadClaimDoc>('DownloadClaim', claimSchema, 'downloadclaims');
+
+/**
+ * One resume of a counted download, in one of its `MAX_RESUMES_PER_DOWNLOAD` slots: `<claim id>:r<k>`, inserted
+ * once (a resume taken by two requests at once goes to one of them; the other tries the next slot).
+ */
+export interface DownloadResumeDoc {
+  _id: string;
+  linkId: string;
+  claimId: string;
+  k: number;
+  at: Date;
+}
+export const DownloadResume = model<DownloadResumeDoc>(
+  'DownloadResume',
+  new Schema<DownloadResumeDoc>({ _id: String, linkId: { type: String, required: true }, claimId: { type: String, required: true }, k: { type: Number, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
+  'downloadresumes',
+);

@@ -13,9 +13,9 @@ import type { Readable } from 'node:stream';
 import rangeParser from 'range-parser';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import type { FileInfo, FileStore } from '../lib/files';
-import { ActivationKey, DownloadClaim, DownloadLink, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
+import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
 import type { DownloadOption } from '../domain/catalog';
-import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, continuesDownload, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
 import { utcMinute } from '../domain/time';
 import { currentRequestId, type AuthContext } from './context';
@@ -106,6 +106,19 @@ export function createLicensingService(deps: LicensingDeps) {
       }
     }
     throw new Error(`could not claim a download slot of link ${linkRef(link._id)}`);
+  }
+
+  /** One of a counted download's resume slots, or false when all are taken (the request then counts as a download). */
+  async function takeResumeSlot(link: DownloadLinkDoc, claimId: string, at: Date): Promise<boolean> {
+    for (let k = 1; k <= MAX_RESUMES_PER_DOWNLOAD; k++) {
+      try {
+        await DownloadResume.create({ _id: `${claimId}:r${k}`, linkId: link._id, claimId, k, at });
+        return true;
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+      }
+    }
+    return false;
   }
 
   async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest) {
@@ -289,8 +302,8 @@ export function createLicensingService(deps: LicensingDeps) {
     /**
      * Serves a link: 404 for an unknown token (nothing said), 410 with the reason for a revoked, expired or
      * exhausted one. A request from byte 0 claims a download slot; a range from further on resumes without
-     * counting when it continues the same client's counted download of the last day (`continuesDownload`);
-     * otherwise it claims a slot as well.
+     * counting when it continues the same client's counted download of the last day, at most
+     * MAX_RESUMES_PER_DOWNLOAD times each (`resumableClaim`); otherwise it claims a slot as well.
      */
     async openDownload(req: DownloadRequest): Promise<DownloadAnswer> {
       const unknown = new AppError(404, 'not_found', 'there is no download here');
@@ -333,10 +346,11 @@ export function createLicensingService(deps: LicensingDeps) {
       });
       if (req.method === 'HEAD') return answer(null);
 
-      // a range from further on continues this client's own counted download; anything else is a download of its own
+      // a range from further on continues this client's own counted download, in one of its resume slots; anything
+      // else is a download of its own
       const client = downloadClient(req.origin);
-      const resumes = !countsAsDownload(start) && continuesDownload(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at);
-      if (resumes) {
+      const claim = countsAsDownload(start) ? null : resumableClaim(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at);
+      if (claim && (await takeResumeSlot(link, claim._id, at))) {
         await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
         return answer(null);
       }

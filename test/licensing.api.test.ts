@@ -165,6 +165,14 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const head0 = await fetch(`${app.baseUrl}${pathOf(link.url)}`, { method: 'HEAD' });
       expect([head0.status, head0.headers.get('content-length'), (await head0.arrayBuffer()).byteLength]).to.deep.equal([200, String(link.sizeBytes), 0]);
       expect(await DownloadClaim.countDocuments({ linkId })).to.equal(3);
+      // a download may be resumed ten times without counting; the eleventh range counts as a download
+      for (let i = 1; i <= 10; i++) {
+        const again = await download(link.url, { range: 'bytes=1-' });
+        expect([again.status, again.headers.get('x-download-number')], `resume ${i}`).to.deep.equal([206, null]);
+      }
+      const eleventh = await download(link.url, { range: 'bytes=1-' });
+      expect([eleventh.status, eleventh.headers.get('x-download-number')]).to.deep.equal([206, '4']);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(4);
       // the token is a secret: no log line carries it
       expect(JSON.stringify(app.logLines)).to.not.contain(link.token.slice(3));
       const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });

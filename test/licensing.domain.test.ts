@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { CATALOG, findCatalogProduct } from '../domain/catalog';
 import { DAY_MS } from '../domain/time';
-import { LINK_MAX_DOWNLOADS, RESUME_WINDOW_SECONDS, continuesDownload, countsAsDownload, linkExpiresAt, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
+import { LINK_MAX_DOWNLOADS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
 import { createStandInFiles } from '../lib/files';
 import { neutraliseCell } from '../services/activity-log';
 
@@ -64,16 +64,18 @@ describe('licensing rules', () => {
     expect(countsAsDownload(1)).to.equal(false);
   });
 
-  it('when a range starts further on, then it continues only the same client\'s counted download of the last day (to the second)', () => {
+  it('when a range starts further on, then it continues the same client\'s latest counted download of the last day (to the second)', () => {
     const t0 = new Date('2026-11-26T10:00:00Z');
-    const claims = [{ client: 'a', at: t0 }, { client: null, at: t0 }];
     const after = (s: number) => new Date(t0.getTime() + s * 1000);
-    expect(continuesDownload(1000, claims, 'a', after(60))).to.equal(true);
-    expect(continuesDownload(1000, claims, 'a', after(RESUME_WINDOW_SECONDS))).to.equal(true);
-    expect(continuesDownload(1000, claims, 'a', after(RESUME_WINDOW_SECONDS + 1))).to.equal(false);
-    expect(continuesDownload(1000, claims, 'b', after(60)), 'another client').to.equal(false);
-    expect(continuesDownload(0, claims, 'a', after(60)), 'from byte 0').to.equal(false);
-    expect(continuesDownload(1000, [], 'a', after(60)), 'nothing counted yet').to.equal(false);
+    const first = { id: 1, client: 'a', at: t0 };
+    const later = { id: 2, client: 'a', at: after(600) };
+    const claims = [first, later, { id: 3, client: null, at: t0 }, { id: 4, client: 'b', at: after(700) }];
+    expect(resumableClaim(1000, claims, 'a', after(900))?.id).to.equal(2);
+    expect(resumableClaim(1000, [first], 'a', after(RESUME_WINDOW_SECONDS))?.id).to.equal(1);
+    expect(resumableClaim(1000, [first], 'a', after(RESUME_WINDOW_SECONDS + 1))).to.equal(null);
+    expect(resumableClaim(1000, claims, 'c', after(60)), 'another client').to.equal(null);
+    expect(resumableClaim(0, claims, 'a', after(60)), 'from byte 0').to.equal(null);
+    expect(resumableClaim(1000, [], 'a', after(60)), 'nothing counted yet').to.equal(null);
   });
 
   it('when slots are taken, then a free one is picked, and none once all 50 are', () => {
