@@ -169,16 +169,18 @@ function checkInput(data: unknown, part: string): void {
 }
 
 /**
- * A whole number in the path or the query is written in digits: the coercing validator would also take "1.0",
- * " 1" or "1e0" for 1, so `/attachments/1.0` would name attachment 1.
+ * The first field that the schema says is a whole number but that is not written in digits ("1.0", " 1", "1e0",
+ * "0x10": the coercing validators would read each as a number), if any. The API's path and query, and the pages'
+ * forms, refuse it.
  */
-function wholeNumbersInDigits(schema: JsonSchema | undefined, part: string, data: Record<string, unknown>): void {
+export function notWrittenInDigits(schema: JsonSchema | undefined, data: Record<string, unknown>): string | undefined {
   const properties = (schema?.properties ?? {}) as Record<string, { type?: unknown }>;
-  for (const [k, value] of Object.entries(data)) {
-    if (properties[k]?.type === 'integer' && typeof value === 'string' && !/^-?[0-9]+$/.test(value)) {
-      throw new AppError(400, 'validation_failed', `${part}.${k} must be a whole number written in digits`, `${part}.${k}`);
-    }
-  }
+  return Object.keys(data).find((k) => properties[k]?.type === 'integer' && typeof data[k] === 'string' && !/^[0-9]+$/.test(data[k] as string));
+}
+
+function wholeNumbersInDigits(schema: JsonSchema | undefined, part: string, data: Record<string, unknown>): void {
+  const k = notWrittenInDigits(schema, data);
+  if (k !== undefined) throw new AppError(400, 'validation_failed', `${part}.${k} must be a whole number written in digits`, `${part}.${k}`);
 }
 
 function check(v: ValidateFunction | null, part: string, data: unknown): void {

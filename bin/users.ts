@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import { loadConfigOrExit } from '../lib/config';
-import { applyDefaults, readDotEnv } from '../stack/env';
+import { applyDefaults, pointAtEmbeddedServers, readDotEnv } from '../stack/env';
 import { ROOT } from '../stack/paths';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { ROLES, type Role } from '../domain/roles';
@@ -60,6 +60,7 @@ async function main() {
   }
   // the same settings as `npm start`: `.env` where the environment does not say (MONGODB_URI above all)
   applyDefaults(process.env, readDotEnv(path.join(ROOT, '.env')));
+  pointAtEmbeddedServers(process.env, readDotEnv(path.join(ROOT, '.env.example')));
   const config = loadConfigOrExit();
   await connectDatabase(config.MONGODB_URI);
   try {

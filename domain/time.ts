@@ -54,3 +54,8 @@ export function nextMonthKey(key: string): string {
 export function utcMinute(at: Date): string {
   return `${at.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 }
+
+/** An instant to the second in UTC, for records that must keep it (the activity log): "2026-12-10 04:41:35 UTC". */
+export function utcSecond(at: Date): string {
+  return `${at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+}

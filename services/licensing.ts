@@ -17,7 +17,7 @@ import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume, Order, Prod
 import type { DownloadOption } from '../domain/catalog';
 import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
-import { utcMinute } from '../domain/time';
+import { utcSecond } from '../domain/time';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
 
@@ -138,6 +138,38 @@ export function createLicensingService(deps: LicensingDeps) {
     });
   }
 
+  /**
+   * The active key of an order that is active, or a refusal logged as `refusal` says (order not active, key not
+   * issued yet): what "Get keys" and "Get keys and downloads" check before giving anything.
+   */
+  async function activeKeyOrRefuse(
+    auth: AuthContext,
+    order: OrderDoc,
+    at: Date,
+    refusal: { idPrefix: string; operationType: 'get_software_keys' | 'create_software_download_link'; resourceType: 'software_key' | 'software_download_link'; detail: string; what: string },
+  ) {
+    const refuse = async (code: string, status: number, message: string) => {
+      await appendActivity({
+        _id: `${refusal.idPrefix}:${crypto.randomUUID()}`,
+        ...about(order),
+        operationDate: at,
+        operationType: refusal.operationType,
+        resourceType: refusal.resourceType,
+        operationStatus: 'failed',
+        ...userEntry(auth),
+        resourceId: null,
+        detail: `${refusal.detail}: ${message}`,
+        reason: code,
+        requestId: currentRequestId(),
+      });
+      return new AppError(status, code, message, undefined, { orderStatus: order.status });
+    };
+    if (order.status !== 'active') throw await refuse('order_not_active', 409, `order ${order._id} is ${order.status}: ${refusal.what} only while it is active`);
+    const key = await ActivationKey.findOne({ orderId: order._id, status: 'active' }).lean();
+    if (!key) throw await refuse('key_not_ready', 409, `order ${order._id} has no activation key yet: try again in a moment`);
+    return key;
+  }
+
   return {
     /** A customer's software: every order, cancelled ones included, with its key while the order is active. Each key shown is logged. */
     async listSoftware(auth: AuthContext, customerRef: string) {
@@ -203,13 +235,7 @@ export function createLicensingService(deps: LicensingDeps) {
       const order = await loadOrder(auth.partnerId!, orderId);
       if (order.product.deliverable !== 'activation-key') throw new AppError(422, 'no_key', `${order.product.name} has no activation key`);
       const at = clock();
-      const refuse = async (code: string, status: number, message: string) => {
-        await appendActivity({ _id: `key-refused:${crypto.randomUUID()}`, ...about(order), operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'failed', ...userEntry(auth), resourceId: null, detail: `activation key not shown: ${message}`, reason: code, requestId });
-        return new AppError(status, code, message, undefined, { orderStatus: order.status });
-      };
-      if (order.status !== 'active') throw await refuse('order_not_active', 409, `order ${orderId} is ${order.status}: its activation key is shown only while it is active`);
-      const key = await ActivationKey.findOne({ orderId, status: 'active' }).lean();
-      if (!key) throw await refuse('key_not_ready', 409, `order ${orderId} has no activation key yet: try again in a moment`);
+      const key = await activeKeyOrRefuse(auth, order, at, { idPrefix: 'key-refused', operationType: 'get_software_keys', resourceType: 'software_key', detail: 'activation key not shown', what: 'its activation key is shown' });
       await appendActivity({ _id: `key-shown:${crypto.randomUUID()}`, ...about(order), operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', ...userEntry(auth), resourceId: key._id, detail: 'activation key shown (Get keys)', reason: null, requestId });
       return { orderId, customer: { id: order.customerId, name: order.customer.name }, product: { id: order.product.id, name: order.product.name }, activationKey: { key: key.key, activations: key.activations } };
     },
@@ -228,27 +254,13 @@ export function createLicensingService(deps: LicensingDeps) {
       if ('field' in match) throw new AppError(400, 'validation_failed', `body.${match.message}`, `body.${match.field}`, { allowed: match.allowed });
       const option = match.option;
       const at = clock();
-      const refuse = async (code: string, status: number, message: string) => {
-        await appendActivity({
-          _id: `link-refused:${crypto.randomUUID()}`,
-          ...about(order),
-          operationDate: at,
-          operationType: 'create_software_download_link',
-          resourceType: 'software_download_link',
-          operationStatus: 'failed',
-          ...userEntry(auth),
-          resourceId: null,
-          detail: `no key or link for ${option.optionKey}: ${message}`,
-          reason: code,
-          requestId,
-        });
-        return new AppError(status, code, message, undefined, { orderStatus: order.status });
-      };
-      if (order.status !== 'active') {
-        throw await refuse('order_not_active', 409, `order ${orderId} is ${order.status}: keys and downloads are available only while it is active`);
-      }
-      const key = await ActivationKey.findOne({ orderId, status: 'active' }).lean();
-      if (!key) throw await refuse('key_not_ready', 409, `order ${orderId} has no activation key yet: try again in a moment`);
+      const key = await activeKeyOrRefuse(auth, order, at, {
+        idPrefix: 'link-refused',
+        operationType: 'create_software_download_link',
+        resourceType: 'software_download_link',
+        detail: `no key or link for ${option.optionKey}`,
+        what: 'keys and downloads are available',
+      });
 
       const file = await deps.files.describe(option);
       const token = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
@@ -277,7 +289,7 @@ export function createLicensingService(deps: LicensingDeps) {
         operationType: 'create_software_download_link',
         resourceType: 'software_download_link',
         resourceId: linkRef(linkId),
-        detail: `download link for ${option.fileName} (${option.optionTitle}, ${option.languageName}, ${option.fileType}), until ${utcMinute(expiresAt)} or ${LINK_MAX_DOWNLOADS} downloads`,
+        detail: `download link for ${option.fileName} (${option.optionTitle}, ${option.languageName}, ${option.fileType}), until ${utcSecond(expiresAt)} or ${LINK_MAX_DOWNLOADS} downloads`,
       });
       const path = `/downloads/${token}`;
       return {

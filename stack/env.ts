@@ -39,11 +39,28 @@ export function applyDefaults(env: NodeJS.ProcessEnv, values: Record<string, str
   return set;
 }
 
+/** The port variable of each embedded server, by the URL variable that points at it. */
+export const EMBEDDED_PORT_OF = { TEMPORAL_ADDRESS: 'TEMPORAL_PORT', MONGODB_URI: 'FERRETDB_PORT', SMTP_URL: 'SMTP_PORT' } as const;
+type ServerUrlKey = keyof typeof EMBEDDED_PORT_OF;
+
+function embeddedServerUrl(key: ServerUrlKey, port: number): string {
+  return key === 'TEMPORAL_ADDRESS' ? `127.0.0.1:${port}` : key === 'MONGODB_URI' ? `mongodb://127.0.0.1:${port}/csp-desk` : `smtp://127.0.0.1:${port}`;
+}
+
 /** Where the app finds the embedded servers that `npm start` runs on these ports. */
-export function embeddedServerUrls(ports: { temporal: number; ferretdb: number; smtp: number }): { TEMPORAL_ADDRESS: string; MONGODB_URI: string; SMTP_URL: string } {
-  return {
-    TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
-    MONGODB_URI: `mongodb://127.0.0.1:${ports.ferretdb}/csp-desk`,
-    SMTP_URL: `smtp://127.0.0.1:${ports.smtp}`,
-  };
+export function embeddedServerUrls(ports: { temporal: number; ferretdb: number; smtp: number }): Record<ServerUrlKey, string> {
+  return { TEMPORAL_ADDRESS: embeddedServerUrl('TEMPORAL_ADDRESS', ports.temporal), MONGODB_URI: embeddedServerUrl('MONGODB_URI', ports.ferretdb), SMTP_URL: embeddedServerUrl('SMTP_URL', ports.smtp) };
+}
+
+/**
+ * Points each server URL that is not set at its embedded server's port (`TEMPORAL_PORT`, `FERRETDB_PORT`,
+ * `SMTP_PORT` from `env`, else `defaults`), as `npm start` runs them: what the other commands (`npm run users`) do
+ * to reach the same stack.
+ */
+export function pointAtEmbeddedServers(env: NodeJS.ProcessEnv, defaults: Record<string, string> = {}): void {
+  for (const key of Object.keys(EMBEDDED_PORT_OF) as ServerUrlKey[]) {
+    if (env[key]) continue;
+    const port = Number(env[EMBEDDED_PORT_OF[key]] ?? defaults[EMBEDDED_PORT_OF[key]]);
+    if (Number.isInteger(port) && port >= 1 && port <= 65535) env[key] = embeddedServerUrl(key, port);
+  }
 }

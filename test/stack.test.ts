@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import mongoose from 'mongoose';
 import nodemailer from 'nodemailer';
 import { assertPortFree, freePort, isPortFree } from '../stack/ports';
-import { embeddedServerUrls, parseDotEnv } from '../stack/env';
+import { embeddedServerUrls, parseDotEnv, pointAtEmbeddedServers } from '../stack/env';
 import { acquireLock, StackRunningError } from '../stack/lock';
 import { mailbox, startMailCatcher } from '../stack/mailcatcher';
 import { startTestStack, stopTestStack, type TestStack } from './support/stack';
@@ -170,6 +170,10 @@ describe('stack: embedded servers', function () {
       const urls = embeddedServerUrls({ temporal: 7233, ferretdb: 27018, smtp: 1025 });
       for (const [k, v] of Object.entries(urls)) expect(example, k).to.contain(`# ${k}=${v}`);
       for (const k of ['TEMPORAL_PORT=7233', 'FERRETDB_PORT=27018', 'SMTP_PORT=1025']) expect(example).to.contain(k);
+      // the other commands (npm run users) reach the same stack: a URL left unset follows its port, a URL set stays
+      const env: NodeJS.ProcessEnv = { FERRETDB_PORT: '27101', SMTP_URL: 'smtp://mail.example:25' };
+      pointAtEmbeddedServers(env, { TEMPORAL_PORT: '7233', FERRETDB_PORT: '27018', SMTP_PORT: '1025' });
+      expect(env).to.include({ MONGODB_URI: 'mongodb://127.0.0.1:27101/csp-desk', TEMPORAL_ADDRESS: '127.0.0.1:7233', SMTP_URL: 'smtp://mail.example:25' });
     });
 
     it('refuses a second start while one runs and removes a stale lock', async () => {

@@ -17,7 +17,7 @@ import { AppError } from '../../lib/errors';
 import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
-import { requestOrigin, withTextRules, type JsonSchema } from '../http';
+import { notWrittenInDigits, requestOrigin, withTextRules, type JsonSchema } from '../http';
 import type { Logger } from '../../lib/logger';
 import { formatMoney } from '../../domain/money';
 import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../../domain/roles';
@@ -191,9 +191,8 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
   const bad = Object.entries(data).find(([, val]) => typeof val === 'string' && /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(val));
   if (bad) return { ok: false, errors: { [bad[0]]: 'This field contains characters that are not allowed.' } };
   // a whole number is written in digits: ajv's coercion would also read "0x10" as 16 and "1e3" as 1000
-  const properties = ((schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {});
-  const notDigits = Object.entries(data).find(([k, val]) => properties[k]?.type === 'integer' && typeof val === 'string' && !/^[0-9]+$/.test(val));
-  if (notDigits) return { ok: false, errors: { [notDigits[0]]: 'Enter a whole number in digits, such as 2.' } };
+  const notDigits = notWrittenInDigits(schema as JsonSchema, data);
+  if (notDigits !== undefined) return { ok: false, errors: { [notDigits]: 'Enter a whole number in digits, such as 2.' } };
   if (v(data)) return { ok: true, value: data as T };
   const errors: FieldErrors = {};
   for (const e of v.errors ?? []) {
