@@ -119,6 +119,18 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'support:replayed-rejected');
   });
 
+  it('when histories recorded before this code\'s rules are replayed (a partner reply to an assigned request, an agent approving €480, a withdrawal after the refund, a note while the closed email went), then they replay as they ran', async () => {
+    // recorded on the code before the patches support-partner-reply-email, support-limit-in-currency,
+    // support-withdraw-keeps-refund and support-no-notes-when-closed (test/fixtures); without them each throws a
+    // DeterminismViolationError (the new rules would email, refuse the approval, refuse the withdrawal, refuse the note)
+    for (const [file, updates] of [['ticket-history-refund-withdrawn.json', 6], ['ticket-history-note-after-close.json', 4]] as const) {
+      const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
+      const history = temporal.api.history.v1.History.fromObject(json);
+      expect(history.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED).length, file).to.equal(updates);
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `support:replayed-${file}`);
+    }
+  });
+
   it('when nobody responds, then the assignee is warned, the ticket escalates to level 1 at the breach and to level 2 at 150%, each an event with its time', async () => {
     const i = await input();
     const h = await file(i);
