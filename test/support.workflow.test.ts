@@ -119,11 +119,18 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'support:replayed-rejected');
   });
 
-  it('when histories recorded before this code\'s rules are replayed (a partner reply to an assigned request, an agent approving €480, a withdrawal after the refund, a note while the closed email went), then they replay as they ran', async () => {
+  it('when histories recorded before this code\'s rules are replayed (a partner reply to an assigned request, an agent approving €480, a withdrawal after the refund, a note while the closed email went, a lead assigning an agent, emails sent in the write queue), then they replay as they ran', async () => {
     // recorded on the code before the patches support-partner-reply-email, support-limit-in-currency,
     // support-withdraw-keeps-refund and support-no-notes-when-closed (test/fixtures); without them each throws a
     // DeterminismViolationError (the new rules would email, refuse the approval, refuse the withdrawal, refuse the note)
-    for (const [file, updates] of [['ticket-history-refund-withdrawn.json', 6], ['ticket-history-note-after-close.json', 4]] as const) {
+    // (and, recorded on the code before them, support-assigned-email and support-emails-outside-write-queue)
+    const recorded = [
+      ['ticket-history-refund-withdrawn.json', 6],
+      ['ticket-history-note-after-close.json', 4],
+      ['ticket-history-assigned-by-lead.json', 3],
+      ['ticket-history-emails-in-queue.json', 3],
+    ] as const;
+    for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
       const history = temporal.api.history.v1.History.fromObject(json);
       expect(history.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED).length, file).to.equal(updates);
