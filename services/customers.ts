@@ -39,6 +39,18 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
     market: input.market,
     createdAt: new Date(),
   };
+  // customers are named by id, tenant GUID, domain or name (resolveCustomer): a name that is another customer's GUID
+  // or domain, or a GUID or domain that is another's name, would make one of them unreachable by that name
+  const shadow = await Customer.findOne({ partnerId, $or: [{ tenantId: doc.nameKey }, { domain: doc.nameKey }, { nameKey: { $in: [doc.tenantId, doc.domain] } }] }).lean();
+  if (shadow) {
+    const byName = shadow.tenantId === doc.nameKey || shadow.domain === doc.nameKey;
+    throw new AppError(
+      409,
+      'customer_name_ambiguous',
+      byName ? `body.name ${JSON.stringify(doc.name)} is the tenant GUID or domain of customer ${shadow.name}: choose another name` : `customer ${shadow.name} is named ${JSON.stringify(shadow.name)}: this tenant GUID or domain would shadow that name`,
+      byName ? 'body.name' : shadow.nameKey === doc.domain ? 'body.domain' : 'body.tenantId',
+    );
+  }
   try {
     await Customer.create(doc);
   } catch (e) {

@@ -64,6 +64,13 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const dup = await app.api('POST', '/customers', { body: { name: uniq('D'), tenantId: c.tenantId, domain: `${uniq('d')}.example.com`, market: 'US' } });
       expect(dup.status).to.equal(409);
       expect(dup.body.error).to.include({ code: 'customer_exists', field: 'body.tenantId' });
+      // a name that is another customer's domain (or a domain that is another's name) would hide one of them
+      const shadowing = await app.api('POST', '/customers', { body: { name: c.domain.toUpperCase(), tenantId: crypto.randomUUID(), domain: `${uniq('s')}.example.com`, market: 'US' } });
+      expect([shadowing.status, shadowing.body.error.code, shadowing.body.error.field]).to.deep.equal([409, 'customer_name_ambiguous', 'body.name']);
+      const dotted = `${uniq('named')}.example.com`.toLowerCase();
+      expect((await app.api('POST', '/customers', { body: { name: dotted, tenantId: crypto.randomUUID(), domain: `${uniq('n')}.example.com`, market: 'US' } })).status).to.equal(201);
+      const shadowed = await app.api('POST', '/customers', { body: { name: uniq('S'), tenantId: crypto.randomUUID(), domain: dotted, market: 'US' } });
+      expect([shadowed.status, shadowed.body.error.code, shadowed.body.error.field]).to.deep.equal([409, 'customer_name_ambiguous', 'body.domain']);
       const forbidden = await app.api('POST', '/customers', { token: app.tokens['referral-admin'], body: { name: uniq('F'), tenantId: crypto.randomUUID(), domain: `${uniq('f')}.example.com`, market: 'US' } });
       expect(forbidden.status).to.equal(403);
       // inputs that once reached the database as a 500: a blank name, a NUL character
@@ -76,7 +83,8 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const nulPath = await app.api('GET', '/orders/%00abc');
       expect(nulPath.status).to.equal(400);
       expect(nulPath.body.error.field).to.equal('path.id');
-      expect(await Customer.countDocuments({ partnerId: app.partnerId })).to.equal(before);
+      // nothing written but the one customer added on purpose (named like a domain)
+      expect(await Customer.countDocuments({ partnerId: app.partnerId })).to.equal(before + 1);
     });
   });
 
