@@ -82,6 +82,21 @@ export const ApiTokenRevocation = model<ApiTokenRevocationDoc>(
   'apitokenrevocations',
 );
 
+/**
+ * The settings page's "Create token" form, used: `<user id>:<the form's one-time key>`, inserted once, so the form
+ * sent again (a reload, Back and send) makes no second token (its secret was shown once, the first time).
+ */
+export interface TokenFormUseDoc {
+  _id: string;
+  userId: string;
+  at: Date;
+}
+export const TokenFormUse = model<TokenFormUseDoc>(
+  'TokenFormUse',
+  new Schema<TokenFormUseDoc>({ _id: String, userId: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
+  'tokenformuses',
+);
+
 /** A user that may no longer sign in or use an API token (`disabledAt`, set by `npm run users -- disable`; the other two markers are older hand-set forms). */
 export function isDisabled(user: UserDoc): boolean {
   const u = user as UserDoc & { disabled?: boolean; disabledAt?: Date | null; status?: string };

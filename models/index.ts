@@ -3,7 +3,7 @@
  * one writer at a time (its entity's workflow, through activities); facts that many actors add are documents
  * of their own whose `_id` is a natural key, so a retry or a race inserts them once (E11000 for the loser).
  */
-import { Partner, User, ApiToken, ApiTokenRevocation } from './identity';
+import { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse } from './identity';
 import { Customer } from './customers';
 import { Product } from './catalog';
 import { IdempotencyRecord, Order, OrderEvent } from './orders';
@@ -28,4 +28,4 @@ export * from './support';
 export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference };

@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import { AppError, isDuplicateKey } from '../lib/errors';
 import type { Mailer, Renderer } from '../lib/mailer';
 import type { Logger } from '../lib/logger';
-import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
+import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, TokenFormUse, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
 import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
@@ -205,8 +205,21 @@ export function createSessionService(deps: SessionServiceDeps) {
     /** The user's own API tokens (services/users.ts: the secret is shown once, at creation; revoked ones stay listed). */
     listTokens: (userId: string) => listTokens(userId),
 
-    async createToken(userId: string, label: string, expiresInDays: number | null): Promise<string> {
-      return (await createToken(userId, { label, expiresInDays })).token;
+    /**
+     * A token from the settings page's form: once per form key (`formKey`), so the form sent again makes none and
+     * says when the first one was made (its secret was shown then).
+     */
+    async createToken(userId: string, label: string, expiresInDays: number | null, formKey?: string): Promise<{ token: string } | { alreadyAt: Date }> {
+      if (formKey) {
+        try {
+          await TokenFormUse.create({ _id: `${userId}:${formKey}`, userId, at: clock() });
+        } catch (e) {
+          if (!isDuplicateKey(e)) throw e;
+          const first = await TokenFormUse.findById(`${userId}:${formKey}`).lean();
+          return { alreadyAt: first?.at ?? clock() };
+        }
+      }
+      return { token: (await createToken(userId, { label, expiresInDays })).token };
     },
 
     /** Revokes one of the user's own tokens; another user's token is "not found". */

@@ -162,6 +162,13 @@ describe('pages: partners in a real browser', function () {
       const token = await page.getByLabel('Your new API token').inputValue();
       expect(token).to.match(/^cspd_/);
       expect((await app.api('GET', '/customers', { token })).status).to.equal(200);
+      // the form sent again (a reload of the result) makes no second token, and says so
+      const count = async () => (await page.getByRole('row', { name: new RegExp(label) }).count());
+      expect(await count()).to.equal(1);
+      const again = await page.reload();
+      expect(again!.status()).to.equal(409);
+      expect(await page.locator('main').textContent()).to.include('This form was sent already');
+      expect(await count()).to.equal(1);
       await page.getByRole('button', { name: new RegExp(`Revoke token ${label}`) }).click();
       await page.getByText('The token is revoked').waitFor();
       expect((await app.api('GET', '/customers', { token })).status).to.equal(401);

@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeNext } from '../../services/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
-import { PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, isTimeZone, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
+import { PAGE_KEY, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, isTimeZone, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const signInSchema = {
@@ -110,6 +110,8 @@ export function identityPages(deps: PagesContext): PageDef[] {
         saved: typeof ctx.req.query.saved === 'string' ? ctx.req.query.saved : null,
         zones: timeZones().map((z) => ({ value: z, selected: z === chosen })),
         session: { createdAt: ctx.active.session.createdAt, expiresAt: ctx.active.session.expiresAt, idleMinutes: sessions.idleMinutes },
+        // the token form's one-time key: sent again, it makes no second token
+        formKey: deps.newKey(),
         ...extra,
       },
       status,
@@ -172,8 +174,14 @@ export function identityPages(deps: PagesContext): PageDef[] {
           return;
         }
         const days = form.value.expiresInDays && form.value.expiresInDays !== 'never' ? Number(form.value.expiresInDays) : null;
-        const token = await sessions.createToken(ctx.auth.user._id, form.value.label, days);
-        await settings(ctx, { newToken: token, newTokenLabel: form.value.label }, 201);
+        const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
+        const made = await sessions.createToken(ctx.auth.user._id, form.value.label, days, typeof key === 'string' && PAGE_KEY.test(key) ? key : undefined);
+        if ('alreadyAt' in made) {
+          const at = made.alreadyAt.toISOString().replace('T', ' ').slice(0, 19);
+          await settings(ctx, { errors: { _form: `This form was sent already (${at} UTC): its token was made then, and its secret shown once. If you did not copy it, revoke that token below and make another.` } }, 409);
+          return;
+        }
+        await settings(ctx, { newToken: made.token, newTokenLabel: form.value.label }, 201);
       },
     }),
     definePage({
