@@ -344,6 +344,40 @@ describe('pages: partners in a real browser', function () {
     });
   });
 
+  describe('on a phone', () => {
+    it('when the main pages are opened 375 px wide, then none scrolls sideways (tables and charts scroll in their own box), long values included', async () => {
+      // a customer with long unbroken values, an order, a ticket: the widest content the pages show
+      const c = await app.newCustomer('BQ');
+      const order = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
+      const filed = await app.api('POST', '/support-requests', {
+        headers: { 'idempotency-key': uniq('key-sr') },
+        body: { problemType: 'General question or problem', impact: 'moderate', title: `Licences ${'x'.repeat(120)}`, customer: c.tenantId, orderId: order.id, contact: { name: 'Pat', email: `${'p'.repeat(60)}@example.com` } },
+      });
+      expect(filed.status).to.equal(201);
+      const phone = await newSession({ baseURL: app.baseUrl, viewport: { width: 375, height: 800 } });
+      const agentPhone = await newSession({ baseURL: app.baseUrl, viewport: { width: 375, height: 800 } });
+      try {
+        await signIn(app, phone.page, PARTNER_EMAIL('global-admin', app.partnerId));
+        await signIn(app, agentPhone.page, 'support-lead@support.example');
+        const wide: string[] = [];
+        const check = async (page: Page, url: string) => {
+          await page.goto(url);
+          const [scroll, client] = (await page.evaluate('[document.documentElement.scrollWidth, document.documentElement.clientWidth]')) as [number, number];
+          if (scroll <= client) return;
+          // name what sticks out, for the message
+          const out = await page.evaluate(`[...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().left + el.scrollWidth > ${client} + 1 && !(el.parentElement && el.parentElement.closest('.table-scroll, .chart-scroll'))).slice(-4).map((el) => el.tagName + '.' + el.className + '#' + el.id + ':' + el.scrollWidth)`);
+          wide.push(`${url}: ${scroll} px (${(out as string[]).join(', ')})`);
+        };
+        for (const url of ['/app/customers', `/app/customers/${c.id}`, `/app/orders/${order.id}`, `/app/customers/${c.id}/buy`, '/app/customers/new', '/app/invoices', '/app/activity', '/app/settings', '/app/support', `/app/support/${filed.body.number}`, '/app/support/new']) await check(phone.page, url);
+        for (const url of ['/app/queue', `/app/support/${filed.body.number}`, '/app/sla']) await check(agentPhone.page, url);
+        expect(wide).to.deep.equal([]);
+      } finally {
+        await phone.context.close();
+        await agentPhone.context.close();
+      }
+    });
+  });
+
   describe('keys, downloads and the activity log', () => {
     it('when an admin agent gets keys and downloads, then the key and a working link show with a copy button, and the activity log (with its CSV) shows it to a global admin', async () => {
       const c = await app.newCustomer('US');
