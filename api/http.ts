@@ -312,6 +312,12 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         }
         for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
         if (reply.body === undefined) res.status(reply.status).end();
+        else if (/no-store/.test(String(reply.headers?.['Cache-Control'] ?? '')) && typeof reply.body !== 'string') {
+          // a secret (a key, a token) is never stored, so it gets no ETag either: no 304 stands for having seen it
+          const text = JSON.stringify(reply.body);
+          res.status(reply.status).type('application/json').setHeader('Content-Length', Buffer.byteLength(text));
+          res.end(text);
+        }
         else if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
         else res.status(reply.status).json(reply.body);
       });

@@ -172,7 +172,12 @@ export function createLicensingService(deps: LicensingDeps) {
 
   return {
     /** A customer's software: every order, cancelled ones included, with its key while the order is active. Each key shown is logged. */
-    async listSoftware(auth: AuthContext, customerRef: string) {
+    /**
+     * `reveal: false` (the customer page) leaves the keys out, saying only which items have one (`keyAvailable`), and
+     * logs nothing; `log: false` (a HEAD, which sends no body) shows nothing to anyone, so it logs nothing either.
+     */
+    async listSoftware(auth: AuthContext, customerRef: string, opts: { reveal?: boolean; log?: boolean } = {}) {
+      const reveal = opts.reveal ?? true;
       const requestId = currentRequestId();
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const orders = await Order.find({ partnerId: auth.partnerId, customerId: customer._id }).sort({ purchasedAt: -1, _id: 1 }).lean<OrderDoc[]>();
@@ -198,7 +203,8 @@ export function createLicensingService(deps: LicensingDeps) {
             status: o.status,
             purchasedAt: o.purchasedAt.toISOString(),
             quantity: o.pricing.quantity,
-            activationKey: key?.key ?? null,
+            activationKey: reveal ? (key?.key ?? null) : null,
+            keyAvailable: key !== null,
             downloads: o.status === 'active' ? (downloadsOf.get(o.product.id)?.map(optionView) ?? null) : null,
           },
         };
@@ -206,7 +212,7 @@ export function createLicensingService(deps: LicensingDeps) {
       // the log has every key this answer shows, before the answer goes out
       await Promise.all(
         items
-          .filter((i) => i.key)
+          .filter((i) => i.key && reveal && opts.log !== false)
           .map((i) =>
             appendActivity({
               _id: `keys:${visit}:${i.order._id}`,

@@ -59,6 +59,17 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const item = res.body.find((s: { orderId: string }) => s.orderId === order.id);
       expect(item.activationKey).to.match(/^[A-Z0-9]{5}(-[A-Z0-9]{5}){4}$/);
       expect(item.downloads.map((o: { optionKey: string }) => o.optionKey)).to.include('windows-server-2019.en-us.iso-x64');
+      // a secret in the answer: never stored, no ETag (no 304 that stands for having seen it)
+      expect(res.headers.get('cache-control')).to.equal('no-store');
+      expect(res.headers.get('etag')).to.equal(null);
+      const logged = () => ActivityEntry.countDocuments({ orderId: order.id, operationType: 'get_software_keys' });
+      const before = await logged();
+      // a HEAD sends no key: nothing logged
+      const head = await fetch(`${app.baseUrl}/customers/${customer.id}/software`, { method: 'HEAD', headers: { authorization: `Bearer ${app.tokens['admin-agent']}` } });
+      expect(head.status).to.equal(200);
+      expect(await logged()).to.equal(before);
+      await app.api('GET', `/customers/${customer.id}/software`);
+      expect(await logged()).to.equal(before + 1);
     });
   });
 

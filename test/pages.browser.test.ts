@@ -387,6 +387,10 @@ describe('pages: partners in a real browser', function () {
         const page = admin.page;
         await signIn(app, page, PARTNER_EMAIL('admin-agent', app.partnerId));
         await page.goto(`/app/customers/${c.id}`);
+        // the customer page shows no key in clear (and logs none): "Show the key" leads to the keys page
+        expect(await page.locator('main').textContent()).to.not.match(/[A-Z0-9]{5}(-[A-Z0-9]{5}){4}/);
+        expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'get_software_keys' })).to.equal(0);
+        expect(await page.getByRole('link', { name: /Show the key/ }).first().getAttribute('href')).to.equal(`/app/orders/${order.id}/downloads`);
         await page.getByRole('link', { name: /Get keys and downloads/ }).first().click();
         await page.getByLabel('Version').selectOption('Windows Server 2016');
         await page.getByLabel('Language').selectOption('fr-fr');

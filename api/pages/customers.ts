@@ -96,7 +96,8 @@ export function customerPages(deps: PagesContext): PageDef[] {
     const c = await resolveCustomer(ctx.auth.partnerId!, ref);
     const now = deps.now?.() ?? new Date();
     const list = (await orders.list(ctx.auth, c._id)).map((o) => ({ ...o, assessment: assessCancellation(o, now) }));
-    const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await deps.licensing.listSoftware(ctx.auth, c._id) : null;
+    // keys stay hidden (and unlogged) until asked for on the order's keys page
+    const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await deps.licensing.listSoftware(ctx.auth, c._id, { reveal: false }) : null;
     ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: list.some((o) => o.assessment.cancellable), software, ...extra }, status);
   };
 

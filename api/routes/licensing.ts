@@ -29,7 +29,12 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       params: S.customerParam,
       errors: [404],
       responses: { 200: { description: 'software purchased for the customer', schema: { type: 'array', items: S.softwareItemSchema } } },
-      handler: async ({ auth, params }) => ({ status: 200, body: await licensing.listSoftware(auth, params.customer) }),
+      // keys: never stored by a cache; a HEAD shows no key, so logs none
+      handler: async ({ auth, params, method }) => ({
+        status: 200,
+        body: (await licensing.listSoftware(auth, params.customer, { log: method !== 'HEAD' })).map(({ keyAvailable: _available, ...item }) => item),
+        headers: { 'Cache-Control': 'no-store' },
+      }),
     }),
     defineRoute({
       method: 'post',
