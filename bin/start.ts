@@ -24,6 +24,7 @@ import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
 import { startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
 import { killAllSync, spawnManaged, tailFile, waitUntil, type ManagedProcess } from '../stack/process';
 import { supervise, type Supervised } from '../stack/supervisor';
+import { ConfigError, loadConfig } from '../lib/config';
 import { startTemporalDev } from '../stack/temporal';
 
 /** Used when .env.example is missing; the same values as lib/config.ts and .env.example. */
@@ -177,6 +178,16 @@ async function main(): Promise<void> {
   const embedded = embeddedServerUrls({ temporal: intVar(embeddedPorts, 'TEMPORAL_PORT'), ferretdb: intVar(embeddedPorts, 'FERRETDB_PORT'), smtp: intVar(embeddedPorts, 'SMTP_PORT') });
   for (const k of urlKeys) if (!external[k]) env[k] = embedded[k];
   applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
+  // the configuration the API, the worker and the seeder will read, checked before any server starts
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      say(`configuration: ${e.message} (in the environment or .env)`);
+      process.exit(2);
+    }
+    throw e;
+  }
   const dataDir = defaultDataDir(env);
   env.DATA_DIR = dataDir;
   const logs = path.join(dataDir, 'logs');

@@ -20,7 +20,7 @@ export const configSchema = {
     TEMPORAL_TASK_QUEUE: { type: 'string', minLength: 1, default: 'csp-desk', description: 'Temporal task queue of the worker' },
     MONGODB_URI: { type: 'string', pattern: '^mongodb(\\+srv)?://', default: 'mongodb://127.0.0.1:27018/csp-desk', description: 'MongoDB connection string (mongodb://...)' },
     SMTP_URL: { type: 'string', pattern: '^smtps?://', default: 'smtp://127.0.0.1:1025', description: 'SMTP server URL (smtp://user:pass@host:port)' },
-    MAIL_FROM: { type: 'string', minLength: 3, default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email' },
+    MAIL_FROM: { type: 'string', pattern: '^([^<>@]*<[^<>@\\s]+@[^<>@\\s]+>|[^<>@\\s]+@[^<>@\\s]+)$', default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email: an address, or "Name <address>"' },
     CANCELLATION_REMINDER_DAYS: { type: 'integer', minimum: 0, maximum: 59, default: 7, description: 'days before a cancellation window closes that the partner is reminded' },
     TEMPORAL_UI_URL: { type: 'string', pattern: '^(https?://\\S+)?$', default: '', description: 'the Temporal Web UI (http(s)://...), linked from the pages to an order\'s or ticket\'s workflow; empty: no links' },
     INVOICE_CLOSE_CRON: { type: 'string', pattern: '^\\S+( \\S+){4}$', default: '5 0 1 * *', description: 'cron (UTC) of the monthly invoice close' },

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { CONFIG_KEYS, ConfigError, loadConfig } from '../lib/config';
@@ -18,6 +19,7 @@ describe('configuration', () => {
       ['MONGODB_URI', 'postgres://x', /MONGODB_URI=.*mongodb/],
       ['CANCELLATION_REMINDER_DAYS', '90', /CANCELLATION_REMINDER_DAYS="90"/],
       ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud" is invalid/],
+      ['MAIL_FROM', 'nobody', /MAIL_FROM="nobody" is invalid.*Name <address>/],
     ] as const) {
       let err: unknown;
       try {
@@ -29,6 +31,16 @@ describe('configuration', () => {
       expect((err as ConfigError).variable).to.equal(key);
       expect((err as Error).message).to.match(expected).and.not.contain('\n');
     }
+  });
+  it('when npm start is given a bad value, then it says so in one line naming the variable and exits 2 before starting any server', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-badenv-'));
+    const { spawnSync } = await import('node:child_process');
+    const run = spawnSync(process.execPath, [path.join(root, 'dist', 'bin', 'start.js')], { env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: 'verbose' }, encoding: 'utf8', timeout: 30_000 });
+    expect(run.status, run.stdout + run.stderr).to.equal(2);
+    expect(run.stdout + run.stderr).to.match(/configuration: LOG_LEVEL="verbose" is invalid/);
+    // nothing was started: no database cluster, no lock
+    expect(fs.readdirSync(dataDir).filter((f) => f !== 'logs')).to.deep.equal([]);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   });
   it('.env.example lists every variable with its default', () => {
     const lines = fs.readFileSync(path.join(root, '.env.example'), 'utf8').split('\n');
