@@ -16,6 +16,9 @@ export const PROBLEM_TYPES = [SUPPORT_REQUEST_PROBLEM_TYPE, GENERAL_PROBLEM_TYPE
 export type ProblemType = (typeof PROBLEM_TYPES)[number];
 export const isRefundType = (t: string) => t === SUPPORT_REQUEST_PROBLEM_TYPE;
 
+/** A request like one the same user filed for the same customer this many minutes before is asked about first (the pages). */
+export const REPEAT_FILING_CHECK_MINUTES = 10;
+
 /**
  * new: filed, nobody assigned; open: an agent works it; pending: waiting on the partner;
  * approved / rejected: the refund decided; resolved: done, the partner may still reply (reopens);

@@ -35,6 +35,7 @@ import {
   approvalLimitIn,
   checkRefundRequest,
   isRefundType,
+  REPEAT_FILING_CHECK_MINUTES,
   PROBLEM_TYPES,
   normaliseTicketNumber,
   ticketNumber,
@@ -327,6 +328,25 @@ export function createSupportService(deps: SupportServiceDeps) {
   return {
     settings,
     view,
+
+    /**
+     * The request this user filed for this customer under the same title within REPEAT_FILING_CHECK_MINUTES before
+     * `now`, unless `idempotencyKey` is already recorded (then the form sent again replays its own request): what the
+     * filing page asks about before filing again (the Back button brings the form back with a new key).
+     */
+    async recentRepeatFiling(auth: AuthContext, customerRef: string, title: string, idempotencyKey: string, now: Date): Promise<{ number: string; createdAt: Date } | null> {
+      if (await SupportIdempotency.exists({ _id: `${auth.partnerId}:${idempotencyKey}` })) return null;
+      let customerId: string;
+      try {
+        customerId = (await resolveCustomer(auth.partnerId!, customerRef))._id;
+      } catch {
+        return null; // an unknown customer is refused by the filing itself
+      }
+      const since = new Date(now.getTime() - REPEAT_FILING_CHECK_MINUTES * 60_000);
+      const same = await SupportTicket.find({ partnerId: auth.partnerId, 'customer.id': customerId, 'filedBy.userId': auth.user._id, title: title.trim(), createdAt: { $gte: since } }, { createdAt: 1 }).lean();
+      const latest = same.sort((a, b) => new Date(b.createdAt).getTime() - new Date(a.createdAt).getTime())[0];
+      return latest ? { number: latest._id, createdAt: new Date(latest.createdAt) } : null;
+    },
 
     /** The refund request that holds the order (one at a time, until it closes), if the caller may see it. */
     async refundRequestOf(auth: AuthContext, orderId: string): Promise<{ number: string; status: string } | null> {

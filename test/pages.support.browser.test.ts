@@ -368,6 +368,35 @@ describe('pages: support requests in a real browser', function () {
     expect((await app.api('GET', `/support-requests?text=${encodeURIComponent('txt.exe')}`, { token: app.tokens['support-agent'] })).body.items.filter((t: { title: string }) => t.title === title)).to.have.length(0);
   });
 
+  it('when Back brings the filing form again and it is submitted, then the page asks before filing a second request; ticking the box files it', async () => {
+    const c = await app.newCustomer('US');
+    const p = partner.page;
+    const title = uniq('Portal shows no licences');
+    const fill = async () => {
+      await p.getByLabel('Problem type').selectOption('General question or problem');
+      await p.getByLabel('Title').fill(title);
+      await p.getByLabel(/^Customer/).fill(c.tenantId);
+    };
+    await p.goto('/app/support/new');
+    await fill();
+    await press(p, 'Submit the request', 'Request filed.');
+    const first = new URL(p.url()).pathname.split('/').pop()!;
+    await p.goBack();
+    await p.waitForURL('**/app/support/new');
+    await fill();
+    await p.getByRole('button', { name: 'Submit the request' }).click();
+    const warning = p.locator('#again-error');
+    await warning.waitFor();
+    expect(await warning.textContent()).to.match(new RegExp(`You filed ${first} with this title for this customer less than a minute ago`));
+    expect(await warning.getByRole('link', { name: `See ${first}` }).getAttribute('href')).to.equal(`/app/support/${first}`);
+    const mine = async () => (await app.api('GET', `/support-requests?text=${encodeURIComponent(title)}`)).body.items.length;
+    expect(await mine()).to.equal(1);
+    await p.getByLabel('Yes, file another request').check();
+    await press(p, 'Submit the request', 'Request filed.');
+    expect(new URL(p.url()).pathname.split('/').pop()).to.not.equal(first);
+    expect(await mine()).to.equal(2);
+  });
+
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {
     const c = await app.newCustomer('US');
     const order = await placeOrder(app, c.id, 'windows-7-esu-2020');

@@ -45,6 +45,7 @@ const fileSchema = {
     contactPhone: { type: 'string', minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$', description: 'a phone number (digits, spaces, + ( ) . / -)' },
     description: { type: 'string', maxLength: 20000, pattern: TEXT_PATTERN, description: 'a description without control characters' },
     idempotencyKey: { type: 'string', pattern: '^[\\x21-\\x7e]{8,200}$' },
+    again: { type: 'string', enum: ['yes'] },
   },
 };
 const FILE_FIELDS = Object.keys(fileSchema.properties);
@@ -183,7 +184,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
   const temporalLink = (workflowId: string) => temporalWorkflowLink(deps.temporalUiUrl, deps.temporalNamespace, workflowId);
 
   // ------------------------------------------------------------------ filing
-  const filePage = async (ctx: PageContext, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200) => {
+  const filePage = async (ctx: PageContext, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200, repeatOf: string | null = null) => {
     ctx.view(
       'support/new',
       {
@@ -192,6 +193,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         impacts: IMPACTS.map((i) => ({ value: i, selected: i === (values.impact ?? 'moderate') })),
         values: { ...values, idempotencyKey: values.idempotencyKey || deps.newKey() },
         errors,
+        repeatOf,
       },
       status,
     );
@@ -380,6 +382,16 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const amount = refund && v.refundAmount && v.currency ? parseAmount(v.refundAmount, v.currency) : null;
         if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = `Enter an amount in ${v.currency}, such as ${amountExample(v.currency)}.`;
         if (Object.keys(errors).length) return filePage(ctx, input, errors, 400);
+        // the same request a moment ago (Back and Submit): ask first
+        if (v.again !== 'yes') {
+          const now = deps.now?.() ?? new Date();
+          const repeat = await support.recentRepeatFiling(ctx.auth, v.customer, v.title, v.idempotencyKey, now);
+          if (repeat) {
+            const minutes = Math.floor((now.getTime() - repeat.createdAt.getTime()) / 60_000);
+            const when = minutes < 1 ? 'less than a minute ago' : minutes === 1 ? 'a minute ago' : `${minutes} minutes ago`;
+            return filePage(ctx, input, { again: `You filed ${repeat.number} with this title for this customer ${when}. To file another, tick the box and submit again.` }, 409, repeat.number);
+          }
+        }
         try {
           const { ticket } = await support.file(
             ctx.auth,
