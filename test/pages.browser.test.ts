@@ -196,6 +196,9 @@ describe('pages: partners in a real browser', function () {
       await page.getByRole('button', { name: 'Add customer' }).click();
       expect(await page.locator('#tenantId-error').textContent()).to.match(/tenant GUID/);
       expect(await page.locator('#domain-error').textContent()).to.match(/required/);
+      // the page says so in its title, and the keyboard focus is on the first field at fault
+      expect(await page.title()).to.match(/^Error: /);
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).to.equal('domain'); // first in the form
       await expectAccessible(page);
       const name = uniq('Northwind');
       const tenantId = crypto.randomUUID();

@@ -352,7 +352,10 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         timeZone,
         isHtmx: Boolean(req.header('hx-request')),
         view(template, data, status = 200) {
-          const merged = { ...common, ...data };
+          // a form sent back with errors says so in the title, and the page moves the focus to the first error (app.js)
+          const errors = { ...((data.errors as Record<string, unknown> | undefined) ?? {}), ...((data.formErrors as Record<string, unknown> | undefined) ?? {}) };
+          const refused = status >= 400 && Object.values(errors).some(Boolean);
+          const merged = { ...common, ...data, ...(refused ? { title: `Error: ${String(data.title ?? '')}`, formRefused: true } : {}) };
           const body = deps.renderer.render(template, merged);
           res.status(status).type('html').send(deps.renderer.render('layout', { ...merged, body }));
         },

@@ -42,6 +42,19 @@
     });
   }
 
+  // A form sent back with errors: the keyboard focus goes to the first field at fault (its message is tied to it),
+  // or to the first message when it belongs to no field.
+  if (document.body.hasAttribute('data-form-refused')) {
+    var invalid = document.querySelector('main [aria-invalid="true"]');
+    var message = document.querySelector('main .field-error, main .alert.error, main #again-error');
+    var target = invalid || message;
+    if (target) {
+      if (!invalid) target.setAttribute('tabindex', '-1');
+      target.focus();
+      if (target.scrollIntoView) target.scrollIntoView({ block: 'center' });
+    }
+  }
+
   // Back on a page from a refused form (its address ends in #<form>-form-error): the keyboard focus goes to the message.
   if (location.hash) {
     var refusal = document.getElementById(location.hash.slice(1));
