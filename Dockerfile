@@ -22,6 +22,8 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 COPY templates ./templates
+# the seeder writes the demo tokens (0600) under DATA_DIR (/app/data): a directory the node user owns
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
 # Stop gracefully: the worker drains its activities and the API closes its connections on SIGTERM.

@@ -245,7 +245,13 @@ export function createOrderService(deps: OrderServiceDeps) {
           continue;
         }
         if (existing) {
-          results.push({ orderId: item.orderId, outcome: 'exists' as const, message: 'already imported' });
+          // the same import again is nothing new; other contents under the same id are a conflict, not silently dropped
+          const same = existing.product.id === item.productId && existing.pricing.quantity === item.quantity && existing.purchasedAt.getTime() === new Date(item.purchasedAt).getTime();
+          results.push(
+            same
+              ? { orderId: item.orderId, outcome: 'exists' as const, message: 'already imported' }
+              : { orderId: item.orderId, outcome: 'conflict' as const, message: `already imported with other contents (${existing.product.id} × ${existing.pricing.quantity}, bought ${existing.purchasedAt.toISOString()}): nothing changed` },
+          );
           continue;
         }
         const product = (await Product.findById(item.productId).lean())!;

@@ -309,6 +309,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const body = { orders: [{ orderId: uniq('IMP'), productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 5 * DAY_MS).toISOString() }] };
       expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body })).body.results[0].outcome).to.equal('imported');
       expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body })).body.results[0].outcome).to.equal('exists');
+      const changed = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], quantity: 3 }] } });
+      expect(changed.body.results[0]).to.include({ outcome: 'conflict' });
+      expect(changed.body.results[0].message).to.include('other contents');
       expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['admin-agent'], body })).status).to.equal(403);
       const future = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], orderId: uniq('IMP'), purchasedAt: new Date(Date.now() + DAY_MS).toISOString() }] } });
       expect(future.status).to.equal(400);
