@@ -38,7 +38,7 @@ async function buy(page: Page): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await page.getByRole('button', { name: 'Buy', exact: true }).click();
     const placed = page.getByText('Order placed.');
-    const retry = page.getByText('Press Buy again.');
+    const retry = page.getByText(/did not answer in time/);
     await placed.or(retry).waitFor({ timeout: 60_000 });
     if (await placed.isVisible()) return;
     if (attempt >= 4) throw new Error('the order was not placed after 4 attempts');

@@ -215,7 +215,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
           ctx.redirect(`/app/orders/${encodeURIComponent(order.id)}?placed=1`);
         } catch (e) {
           // the same form with the same key: pressing Buy again cannot buy twice
-          if (isTemporalUnavailable(e)) return buyPage(ctx, ref, input, { _form: `${unavailable(e).message} Press Buy again.` }, 503);
+          if (isTemporalUnavailable(e)) return buyPage(ctx, ref, input, { _form: unavailable(e).message }, 503);
           if (e instanceof AppError && e.status < 500 && e.status !== 404) {
             const errors = errorsFromAppError(e, ['productId', 'quantity']);
             return buyPage(ctx, ref, input, e.code === 'market_unavailable' ? { productId: e.message } : errors, e.status);

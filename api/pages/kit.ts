@@ -397,7 +397,7 @@ export function sessionMiddleware(deps: KitDeps) {
 export function unavailable(err: unknown): AppError {
   return isDatabaseUnavailable(err)
     ? new AppError(503, 'database_unavailable', 'The database is unavailable. Try again in a few seconds.')
-    : new AppError(503, 'temporal_unavailable', 'The order service (Temporal) did not answer in time. Try again in a few seconds: nothing is done twice.');
+    : new AppError(503, 'temporal_unavailable', 'The service did not answer in time. Try again in a few seconds: nothing is done twice.');
 }
 
 /** Errors as pages, with the statuses the API gives (404 for another partner's resource, 403 for a role). */

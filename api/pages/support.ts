@@ -108,7 +108,7 @@ function typedIn(ctx: PageContext): Record<string, string> {
 }
 
 /** What the ticket page says next to a form whose command Temporal did not answer in time (the form is kept as typed). */
-const NOT_ANSWERED = 'The support service (Temporal) did not answer in time. Press the button again in a few seconds: it is carried out once.';
+const NOT_ANSWERED = 'The service did not answer in time. Press the button again in a few seconds: it is carried out once.';
 /** ... and when the form, changed after that, is sent again: the first press may have been carried out. */
 const CHANGED_AFTER_NO_ANSWER =
   'An earlier press of this form, with other text, may have been carried out while the service did not answer: check the request above. Press again to send this as a new one.';
@@ -409,7 +409,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           );
           ctx.redirect(`/app/support/${encodeURIComponent(ticket.number)}?filed=1`);
         } catch (e) {
-          if (isTemporalUnavailable(e)) return filePage(ctx, input, { _form: `${unavailable(e).message} Press Submit again.` }, 503);
+          if (isTemporalUnavailable(e)) return filePage(ctx, input, { _form: unavailable(e).message }, 503);
           if (e instanceof AppError && e.status < 500 && e.status !== 404) {
             const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: pageMessage(e) } : errorsFromAppError(e, FILE_FIELDS);
             return filePage(ctx, input, mapped, e.status);
@@ -466,7 +466,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) {
             ctx.req.resume();
             // back to the ticket's own address (this one carries the form's CSRF token), saying why by code only
-            return ctx.redirect(`/app/support/${encodeURIComponent(id)}?refused=${encodeURIComponent(Object.hasOwn(ATTACH_REFUSALS, e.code) ? e.code : 'other')}#files-heading`);
+            return ctx.redirect(`/app/support/${encodeURIComponent(id)}?refused=${encodeURIComponent(Object.hasOwn(ATTACH_REFUSALS, e.code) ? e.code : 'other')}#attach-form-error`);
           }
           throw e;
         }
