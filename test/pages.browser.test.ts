@@ -95,15 +95,23 @@ describe('pages: partners in a real browser', function () {
       const cookie = (await context.cookies()).find((c) => c.name === 'cspd_session');
       expect(cookie?.httpOnly).to.equal(true);
       expect(cookie?.sameSite).to.equal('Lax');
-      // the link works once
-      const again = await page.goto(link);
-      expect(again!.status()).to.equal(410);
+      // the link works once: in another browser it is refused (410); in this one, signed in, it goes home
+      const elsewhere = await newSession({ baseURL: app.baseUrl });
+      try {
+        expect((await elsewhere.page.goto(link))!.status()).to.equal(410);
+        expect(await elsewhere.page.title()).to.match(/^Sign-in link not valid/);
+      } finally {
+        await elsewhere.context.close();
+      }
+      await page.goto(link);
+      expect(new URL(page.url()).pathname).to.equal('/app');
       // a form without the session's CSRF token is refused
       const forged = await context.request.post(`${app.baseUrl}/app/settings/tokens`, { form: { label: 'forged' }, maxRedirects: 0 });
       expect(forged.status()).to.equal(403);
       await page.goto('/app');
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.waitForURL(/\/app\/sign-in/);
+      await page.getByText('You have signed out.').waitFor();
       // the old cookie no longer opens anything
       const stolen = await (await newSession({ baseURL: app.baseUrl })).context;
       await stolen.addCookies([{ ...cookie!, expires: -1 }]);

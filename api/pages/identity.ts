@@ -59,7 +59,7 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
 
   router.get('/sign-in', (req, res) => {
     if (res.locals.session) return res.redirect(303, safeNext(req.query.next) ?? '/app');
-    page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.query.next), values: {} });
+    page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.query.next), values: {}, signedOut: req.query.signedOut === '1' });
   });
 
   router.post('/sign-in', async (req, res) => {
@@ -75,9 +75,12 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
 
   // the link from the email opens a page with a button: a mail scanner that fetches the link does not use it
   router.get('/sign-in/link', async (req, res) => {
+    // already signed in (Back after signing in): the link's page has nothing more to do
+    if (res.locals.session) return res.redirect(303, '/app');
     const token = typeof req.query.token === 'string' ? req.query.token : '';
     const state = token ? await kit.sessions.inspectLink(token) : { state: 'unknown' as const };
-    page(res, 'identity/link', { title: 'Sign in', csrf: preSessionToken(req, res, kit), token, ...state, valid: state.state === 'valid' }, state.state === 'valid' ? 200 : state.state === 'unknown' ? 404 : 410);
+    const title = state.state === 'valid' ? 'Sign in' : 'Sign-in link not valid';
+    page(res, 'identity/link', { title, csrf: preSessionToken(req, res, kit), token, ...state, valid: state.state === 'valid' }, state.state === 'valid' ? 200 : state.state === 'unknown' ? 404 : 410);
   });
 
   router.post('/sign-in/link', async (req, res) => {
