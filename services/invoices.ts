@@ -48,3 +48,8 @@ export async function findInvoice(partnerId: string, month: string, now: Date) {
   };
   return { invoice };
 }
+
+/** Who an invoice is billed to, as its page heads it. */
+export async function billedPartnerName(partnerId: string): Promise<string | null> {
+  return (await Partner.findById(partnerId, { name: 1 }).lean())?.name ?? null;
+}

@@ -1,6 +1,6 @@
 /** The monthly invoice: charges and credits per currency, printable. */
 import { AppError } from '../../lib/errors';
-import { findInvoice } from '../../services/invoices';
+import { billedPartnerName, findInvoice } from '../../services/invoices';
 import { MONTH_KEY_PATTERN, monthKey, nextMonthKey, previousMonthKey } from '../../domain/time';
 import { definePage, type PageDef } from './kit';
 import type { PagesContext } from './index';
@@ -34,11 +34,13 @@ export function invoicePages(deps: PagesContext): PageDef[] {
         const found = await findInvoice(ctx.auth.partnerId!, month, now);
         if ('none' in found) return ctx.view('invoices/show', { title: `Invoice ${monthName}`, ...nav, none: `No invoice: ${found.none}.` }, 404);
         const { invoice } = found;
+        const partnerName = await billedPartnerName(ctx.auth.partnerId!);
         ctx.view('invoices/show', {
           title: `Invoice ${monthName}`,
           invoice,
           charges: invoice.lines.filter((l) => l.kind === 'charge'),
           credits: invoice.lines.filter((l) => l.kind === 'credit'),
+          partnerName,
           ...nav,
         });
       },
