@@ -400,7 +400,10 @@ export function errorHandler() {
     } else if (anyErr?.type === 'invalid_utf8') e = new AppError(400, 'invalid_encoding', 'the body is not valid UTF-8', 'body');
     else if (anyErr?.type === 'entity.parse.failed') e = new AppError(400, 'invalid_json', 'the body is not valid JSON', 'body');
     else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'the body is too large', 'body');
-    else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
+    else if (anyErr?.type === 'charset.unsupported' || anyErr?.type === 'encoding.unsupported') {
+      // body-parser: a charset other than UTF-8, or a Content-Encoding it cannot undo
+      e = new AppError(415, 'unsupported_media_type', `${anyErr.message ?? 'unsupported body encoding'}: send JSON in UTF-8 (Content-Type: application/json), uncompressed or gzip/deflate`, 'header.content-type');
+    } else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
     else {
       log?.error({ err }, 'unhandled error');
       e = new AppError(500, 'internal', `something went wrong; quote request id ${requestId} when reporting it`);
@@ -411,6 +414,7 @@ export function errorHandler() {
     if (e.details !== undefined) body.details = e.details;
     if (res.headersSent) return; // the answer is on its way: nothing more can be said
     if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+    if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     res.status(e.status).json({ error: body });
   };
 }
@@ -465,13 +469,16 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
         ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema }, ...Object.fromEntries(Object.entries(resp.alsoAs ?? {}).map(([ct, schema]) => [ct, { schema }])) } } : {}),
       };
     }
-    const errs = new Set<number>([...(r.errors ?? []), 500]);
+    // 405 for the path with a method it lacks (Allow lists them); 415 for a JSON body in another charset or encoding
+    const errs = new Set<number>([...(r.errors ?? []), 405, 500]);
     if (r.params || r.query || r.headers || r.body) errs.add(400);
     if (r.body || r.multipart) errs.add(413);
+    if (r.body) errs.add(415);
     if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
     for (const s of [...errs].sort()) {
       if (responses[String(s)]) continue; // the route's own (e.g. /health's 503)
-      const headers = s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : headersOf();
+      const headers =
+        s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : s === 405 ? headersOf({ Allow: "the path's methods" }) : s === 401 ? headersOf({ 'WWW-Authenticate': 'Bearer' }) : headersOf();
       responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
     const op: Record<string, unknown> = {

@@ -308,6 +308,21 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       expect(item.properties.purchasedAt.description).to.match(/not in the future/);
     });
 
+    it('every operation documents 405 with Allow, every authenticated one 401 with WWW-Authenticate, every JSON body 415; the server answers so', async () => {
+      for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }>; security?: unknown[]; requestBody?: { content: Record<string, unknown> } }>>)) {
+        for (const [m, op] of Object.entries(ops)) {
+          expect(op.responses['405']?.headers, `${m} ${p} 405`).to.have.property('Allow');
+          if (op.security?.length) expect(op.responses['401']?.headers, `${m} ${p} 401`).to.have.property('WWW-Authenticate');
+          if (op.requestBody?.content['application/json']) expect(op.responses, `${m} ${p} 415`).to.have.property('415');
+        }
+      }
+      const unauthorized = await fetch(`${app.baseUrl}/customers`);
+      expect([unauthorized.status, unauthorized.headers.get('www-authenticate')]).to.deep.equal([401, 'Bearer']);
+      const latin1 = await fetch(`${app.baseUrl}/customers`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json; charset=latin1' }, body: '{}' });
+      const body = (await latin1.json()) as { error: { code: string; field: string } };
+      expect([latin1.status, body.error.code, body.error.field]).to.deep.equal([415, 'unsupported_media_type', 'header.content-type']);
+    });
+
     it('every authenticated operation documents 503 with Retry-After', () => {
       for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
         for (const [m, op] of Object.entries(ops)) {

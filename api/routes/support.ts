@@ -102,7 +102,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       params: S.supportNumberParam,
       headers: S.commandHeaders,
       body: S.replyBody,
-      errors: [404, 409],
+      errors: [404, 409, 422],
       responses: ticketReply,
       handler: async ({ auth, params, body, headers }) => ({ status: 200, body: await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key']) }),
     }),
