@@ -20,20 +20,40 @@ import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { ROLES, type Role } from '../domain/roles';
 import { AUTH_CACHE_TTL_MS, MAX_TOKEN_DAYS, createToken, createUser, ensurePartner, isDisabled, listTokens, revokeTokenById, setUserDisabled } from '../services/users';
 import { User } from '../models';
+import { isName } from '../domain/text';
+
+/** The flags each command takes: another is a mistake, said as such (not silently ignored). */
+const FLAGS: Record<string, string[]> = {
+  partner: ['id', 'name', 'email'],
+  create: ['name', 'email', 'role', 'partner', 'label', 'expires-in-days'],
+  token: ['email', 'label', 'expires-in-days'],
+  tokens: ['email'],
+  revoke: ['id'],
+  disable: ['email'],
+  enable: ['email'],
+  list: [],
+};
+const USAGE = `usage: npm run users -- partner|create|token|tokens|revoke|disable|enable|list [--flag value ...]\nroles: ${ROLES.join(', ')}\n`;
 
 function args(argv: string[]): { command: string; flags: Record<string, string> } {
-  const [command = 'help', ...rest] = argv;
+  const [command = '', ...rest] = argv;
   const flags: Record<string, string> = {};
   for (let i = 0; i < rest.length; i += 2) {
     if (!rest[i].startsWith('--') || rest[i + 1] === undefined) throw new Error(`expected --flag value pairs, got ${rest.slice(i).join(' ')}`);
-    flags[rest[i].slice(2)] = rest[i + 1];
+    const name = rest[i].slice(2);
+    if (FLAGS[command] && !FLAGS[command].includes(name)) throw new Error(`${command} takes ${FLAGS[command].map((f) => `--${f}`).join(', ') || 'no flags'}, not --${name}`);
+    flags[name] = rest[i + 1];
   }
   return { command, flags };
 }
 
 function need(flags: Record<string, string>, name: string): string {
   if (!flags[name]) throw new Error(`--${name} is required`);
-  return flags[name];
+  const value = flags[name];
+  // the API's rules: an email address, and names on one line with something visible
+  if (name === 'email' && !/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(value)) throw new Error(`--email ${JSON.stringify(value)} is not an email address`);
+  if (name === 'name' && !isName(value)) throw new Error(`--name must be one line with something visible in it (no line breaks, tabs or control characters)`);
+  return value;
 }
 
 function expiry(flags: Record<string, string>): number | null {
@@ -54,18 +74,30 @@ const print = (x: unknown) => process.stdout.write(`${JSON.stringify(x)}\n`);
 
 async function main() {
   const { command, flags } = args(process.argv.slice(2));
-  if (command === 'help') {
-    process.stdout.write(`usage: users partner|create|token|tokens|revoke|disable|enable|list [--flags]\nroles: ${ROLES.join(', ')}\n`);
+  if (command === 'help' || command === '--help') {
+    process.stdout.write(USAGE);
     return;
+  }
+  if (!FLAGS[command]) {
+    process.stderr.write(`users: ${command ? `unknown command ${command}` : 'no command given'}\n${USAGE}`);
+    process.exit(2);
   }
   // the same settings as `npm start`: `.env` where the environment does not say (MONGODB_URI above all)
   applyDefaults(process.env, readDotEnv(path.join(ROOT, '.env')));
   pointAtEmbeddedServers(process.env, readDotEnv(path.join(ROOT, '.env.example')));
   const config = loadConfigOrExit();
-  await connectDatabase(config.MONGODB_URI);
+  try {
+    await connectDatabase(config.MONGODB_URI);
+  } catch (e) {
+    throw new Error(`cannot reach the database at ${config.MONGODB_URI.replace(/\/\/[^@/]*@/, '//***@')} (${(e as Error).message}): start the stack (npm start) or set MONGODB_URI`);
+  }
   try {
     if (command === 'partner') {
-      print(await ensurePartner({ id: need(flags, 'id'), name: need(flags, 'name'), email: need(flags, 'email') }));
+      const wanted = { id: need(flags, 'id'), name: need(flags, 'name'), email: need(flags, 'email') };
+      const p = await ensurePartner(wanted);
+      // an id that exists with other details is refused, as an email that exists is for create
+      if (p.name !== wanted.name || p.email !== wanted.email) throw new Error(`partner ${p._id} exists as ${JSON.stringify(p.name)} <${p.email}>: nothing changed`);
+      print(p);
     } else if (command === 'create') {
       const days = expiry(flags);
       const user = await createUser({ name: need(flags, 'name'), email: need(flags, 'email'), role: need(flags, 'role') as Role, partnerId: flags.partner ?? null });
@@ -91,8 +123,6 @@ async function main() {
       }
     } else if (command === 'list') {
       for (const u of await User.find().sort({ partnerId: 1, email: 1 }).lean()) print({ id: u._id, email: u.email, role: u.role, partnerId: u.partnerId, disabled: isDisabled(u) });
-    } else {
-      throw new Error(`unknown command ${command}: use partner, create, token, tokens, revoke, disable, enable or list`);
     }
   } finally {
     await disconnectDatabase();

@@ -205,14 +205,17 @@ export async function revokeTokenById(id: string, by = 'cli'): Promise<TokenView
  * link. Enabling undoes it (also clearing the older hand-set `disabled` / `status` markers isDisabled reads).
  */
 export async function setUserDisabled(email: string, disabled: boolean, at = new Date()): Promise<UserDoc> {
+  const key = email.trim().toLowerCase();
+  // disabling a disabled user keeps the first date (the filter matches only one not disabled yet)
   const user = await User.findOneAndUpdate(
-    { email: email.trim().toLowerCase() },
+    disabled ? { email: key, disabledAt: null } : { email: key },
     disabled ? { $set: { disabledAt: at } } : { $set: { disabledAt: null }, $unset: { disabled: '', status: '' } },
     // strict: false lets the $unset name the older markers, which the schema does not declare
     { returnDocument: 'after', strict: false },
   ).lean<UserDoc>();
-  if (!user) throw new Error(`no user with email ${email}`);
-  return user;
+  const found = user ?? (disabled ? await User.findOne({ email: key }).lean<UserDoc>() : null);
+  if (!found) throw new Error(`no user with email ${email}`);
+  return found;
 }
 
 // ---- authentication

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { ApiToken, ApiTokenRevocation, SignInLink, User } from '../models';
+import { ApiToken, ApiTokenRevocation, Partner, SignInLink, User } from '../models';
 import { createRenderer } from '../lib/mailer';
 import { createSessionService } from '../services/sessions';
 import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken } from '../services/users';
@@ -194,6 +194,29 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       }
       expect(await ApiToken.countDocuments({ userId: user._id })).to.equal(1);
       expect((await User.findById(user._id).lean())!.role).to.equal('admin-agent');
+    });
+
+    it('when the input is wrong (no command, an unknown flag, a bad email, a name on two lines, a partner id taken with other details), then it says what and exits non-zero, writing nothing', async () => {
+      const none = await command(app, 'users', []);
+      expect([none.code, none.stderr]).to.satisfy(([code, err]: [number, string]) => code === 2 && err.includes('no command given') && err.includes('usage:'));
+      const cases: [string[], RegExp][] = [
+        [['list', '--bogus', '1'], /list takes no flags, not --bogus/],
+        [['create', '--name', 'X', '--email', 'not-an-email', '--role', 'sales-agent', '--partner', app.partnerId], /--email "not-an-email" is not an email address/],
+        [['create', '--name', 'Bad\nName', '--email', `${uniq('nl')}@x.example`, '--role', 'sales-agent', '--partner', app.partnerId], /--name must be one line/],
+        [['partner', '--id', app.partnerId, '--name', 'Totally Other Name', '--email', 'other@x.example'], /exists as "Test Partner"/],
+      ];
+      for (const [args, message] of cases) {
+        const r = await command(app, 'users', args);
+        expect(r.code, args.join(' ')).to.equal(1);
+        expect(r.stderr, args.join(' ')).to.match(message);
+      }
+      expect((await Partner.findById(app.partnerId).lean())!.name).to.equal('Test Partner');
+      // disabling twice keeps the first date
+      const email = `${uniq('twice')}@${app.partnerId}.example`;
+      expect((await command(app, 'users', ['create', '--name', 'Twice', '--email', email, '--role', 'sales-agent', '--partner', app.partnerId])).code).to.equal(0);
+      const first = JSON.parse((await command(app, 'users', ['disable', '--email', email])).stdout).disabledAt;
+      const second = JSON.parse((await command(app, 'users', ['disable', '--email', email])).stdout).disabledAt;
+      expect(second).to.equal(first);
     });
 
     it('issues a token with an expiry, lists tokens without secrets, and revokes one (refused here within the cache lifetime)', async () => {
