@@ -121,6 +121,16 @@ describe('pages: partners in a real browser', function () {
       await stolen.close();
     });
 
+    it("when a user signs in, then the very first page shows dates in the browser's time zone", async () => {
+      const berlin = await newSession({ baseURL: app.baseUrl, timezoneId: 'Europe/Berlin' });
+      try {
+        await signIn(app, berlin.page, PARTNER_EMAIL('sales-agent', app.partnerId));
+        expect(await berlin.page.locator('footer').textContent()).to.include('Europe/Berlin');
+      } finally {
+        await berlin.context.close();
+      }
+    });
+
     it("when a signed-out reader follows the link in an order's email, then they are asked to sign in and land on that order's page", async () => {
       const customer = await app.newCustomer('US');
       const order = await placeOrder(app, customer.id, 'windows-server-standard-sub');

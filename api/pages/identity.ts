@@ -20,7 +20,7 @@ const signInSchema = {
     next: { type: 'string', maxLength: 500 },
   },
 };
-const claimSchema = { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 20, maxLength: 200 } } };
+const claimSchema = { type: 'object', additionalProperties: false, required: ['token'], properties: { token: { type: 'string', minLength: 20, maxLength: 200 }, timeZone: { type: 'string', maxLength: 64 } } };
 const tokenSchema = {
   type: 'object',
   additionalProperties: false,
@@ -85,11 +85,14 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
 
   router.post('/sign-in/link', async (req, res) => {
     checkPreSession(req);
-    const form = validateForm<{ token: string }>(claimSchema, req.body ?? {});
+    const form = validateForm<{ token: string; timeZone?: string }>(claimSchema, req.body ?? {});
     if (!form.ok) throw new AppError(400, 'validation_failed', 'The sign-in link is incomplete. Copy the whole link from the email.', 'token');
     try {
       const { cookie, next } = await kit.sessions.claimLink(form.value.token, req.header('user-agent') ?? null);
       res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
+      // the browser's time zone (the sign-in page's script sent it), so the first page shown is in it too
+      const tz = (req.body as { timeZone?: unknown }).timeZone;
+      if (typeof tz === 'string' && isTimeZone(tz)) res.cookie(TZ_COOKIE, tz, { sameSite: 'lax', secure: kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
       res.clearCookie(PRE_SESSION_COOKIE, { path: '/app' });
       res.redirect(303, next ?? '/app');
     } catch (e) {

@@ -17,6 +17,12 @@
     }
   } catch { /* no time zone support: dates stay in the server's choice */ }
 
+  // The sign-in form sends the browser's time zone, so the first page after signing in shows dates in it.
+  try {
+    var zoneField = document.querySelector('[data-browser-time-zone]');
+    if (zoneField) zoneField.value = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+  } catch { /* no time zone support */ }
+
   // The support queue refreshes itself every 10 s (htmx). It waits while the keyboard focus is inside it (a
   // refresh would take the focus away), and the "Pause refreshing" button stops it until pressed again.
   var pause = document.getElementById('queue-pause');
