@@ -57,7 +57,8 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
     if (!isDuplicateKey(e)) throw e;
     const clash = await Customer.findOne({ partnerId, $or: [{ tenantId: doc.tenantId }, { domain: doc.domain }, { nameKey: doc.nameKey }] }).lean();
     const field = clash?.tenantId === doc.tenantId ? 'tenantId' : clash?.domain === doc.domain ? 'domain' : 'name';
-    throw new AppError(409, 'customer_exists', `a customer with this ${field} already exists (${clash?._id ?? 'unknown'})`, `body.${field}`);
+    const label = field === 'tenantId' ? 'tenant GUID' : field === 'domain' ? 'domain name' : 'name';
+    throw new AppError(409, 'customer_exists', `a customer with this ${label} already exists: ${clash ? `${clash.name} (${clash._id})` : 'another customer'}`, `body.${field}`);
   }
   return doc;
 }

@@ -163,6 +163,12 @@ function friendly(e: ErrorObject): { field: string; message: string } {
       return { field, message: schema.description ? `Enter ${schema.description}.` : 'This value is not in the expected format.' };
     case 'enum':
       return { field, message: `Choose one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}.` };
+    case 'minimum':
+      return { field, message: `Enter a number of at least ${(e.params as { limit: number }).limit}.` };
+    case 'maximum':
+      return { field, message: `Enter a number of at most ${(e.params as { limit: number }).limit}.` };
+    case 'maxLength':
+      return { field, message: `Use at most ${(e.params as { limit: number }).limit} characters.` };
     case 'const':
       return { field, message: 'Tick this box to confirm.' };
     case 'additionalProperties':
