@@ -12,6 +12,8 @@ interface Check {
   ok: boolean;
   latencyMs: number | null;
   error?: string;
+  /** the underlying message, for the log only */
+  cause?: string;
 }
 
 async function timed(fn: () => Promise<unknown>, timeoutMs = 3000): Promise<Check> {
@@ -21,7 +23,9 @@ async function timed(fn: () => Promise<unknown>, timeoutMs = 3000): Promise<Chec
     await Promise.race([fn(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)))]);
     return { ok: true, latencyMs: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100 };
   } catch (e) {
-    return { ok: false, latencyMs: null, error: (e as Error).message };
+    // the public answer says what kind of failure; the details (addresses, driver messages) go to the log
+    const message = (e as Error).message;
+    return { ok: false, latencyMs: null, error: message.startsWith('no answer within') ? message : 'unreachable', cause: message };
   } finally {
     clearTimeout(timer);
   }
@@ -34,5 +38,7 @@ export async function checkHealth(deps: HealthDeps) {
     timed(() => deps.mailer.verify()),
   ]);
   const status = temporal.ok && database.ok && smtp.ok ? ('ok' as const) : ('degraded' as const);
-  return { status, temporal, database, smtp };
+  const causes = Object.fromEntries(Object.entries({ temporal, database, smtp }).filter(([, c]) => c.cause).map(([k, c]) => [k, c.cause]));
+  const bare = ({ cause: _cause, ...c }: Check) => c;
+  return { status, temporal: bare(temporal), database: bare(database), smtp: bare(smtp), causes };
 }

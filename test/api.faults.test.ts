@@ -225,6 +225,9 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       const health = await timed(baseUrl, 'GET', '/health', null);
       expect(health.status).to.equal(503);
       expect(health.body.temporal.ok).to.equal(false);
+      // the public answer names no internal address or driver message (they go to the log)
+      expect(health.body.temporal.error).to.be.oneOf(['unreachable', 'no answer within 3000 ms']);
+      expect(JSON.stringify(health.body)).to.not.include('127.0.0.1');
     });
   });
 });

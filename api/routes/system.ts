@@ -14,8 +14,9 @@ export function systemRoutes(deps: RouteDeps): RouteDef[] {
       tag: 'system',
       permission: null,
       responses: { 200: { description: 'all reachable', schema: S.healthSchema }, 503: { description: 'something is unreachable', schema: S.healthSchema } },
-      handler: async () => {
-        const health = await checkHealth(deps);
+      handler: async ({ log }) => {
+        const { causes, ...health } = await checkHealth(deps);
+        if (Object.keys(causes).length) log.warn({ causes }, 'health: a server is unreachable');
         return { status: health.status === 'ok' ? 200 : 503, body: health };
       },
     }),
