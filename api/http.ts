@@ -274,6 +274,9 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           const value = req.header(name);
           if (value !== undefined) headers[name] = value;
         }
+        // a route that reads no query says so for any parameter sent (as those that read one do for unknown ones)
+        const stray = route.query ? undefined : Object.keys(query)[0];
+        if (stray !== undefined) throw new AppError(400, 'validation_failed', `query.${stray.replace(/[^\x20-\x7e]/g, '?')} is not allowed here: this route takes no query parameters`, `query.${stray.replace(/[^\x20-\x7e]/g, '?')}`);
         wholeNumbersInDigits(route.params, 'path', params);
         wholeNumbersInDigits(route.query, 'query', query);
         check(v.params, 'path', params);

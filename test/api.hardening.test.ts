@@ -196,6 +196,9 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
         expect([res.status, res.body.error.field], n).to.deep.equal([400, 'query.limit']);
       }
       expect((await app.api('GET', '/support-requests?limit=2', { token: app.tokens['support-agent'] })).status).to.equal(200);
+      // a route that reads no query refuses any parameter, as the others refuse unknown ones
+      const stray = await app.api('GET', '/products?x=1');
+      expect([stray.status, stray.body.error.field]).to.deep.equal([400, 'query.x']);
     });
   });
 
