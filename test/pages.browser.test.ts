@@ -187,6 +187,14 @@ describe('pages: partners in a real browser', function () {
       expect(again!.status()).to.equal(409);
       expect(await page.locator('main').textContent()).to.include('This form was sent already');
       expect(await count()).to.equal(1);
+      // revoking asks first: declined, nothing happens; accepted, the token is revoked
+      page.once('dialog', (d) => void d.dismiss());
+      await page.getByRole('button', { name: new RegExp(`Revoke token ${label}`) }).click();
+      expect((await app.api('GET', '/customers', { token })).status).to.equal(200);
+      page.once('dialog', (d) => {
+        expect(d.message()).to.include(`Revoke the token ${label}?`);
+        void d.accept();
+      });
       await page.getByRole('button', { name: new RegExp(`Revoke token ${label}`) }).click();
       await page.getByText('The token is revoked').waitFor();
       expect((await app.api('GET', '/customers', { token })).status).to.equal(401);

@@ -70,6 +70,13 @@
     }
   }
 
+  // An action that cannot be undone (revoke, withdraw, close) asks first; without script the form simply posts.
+  document.addEventListener('submit', function (ev) {
+    var form = ev.target instanceof HTMLFormElement ? ev.target : null;
+    var question = form && form.getAttribute('data-confirm');
+    if (question && !window.confirm(question)) ev.preventDefault();
+  });
+
   document.addEventListener('click', function (ev) {
     var t = ev.target instanceof Element ? ev.target.closest('[data-copy], [data-print]') : null;
     if (!t) return;
