@@ -72,7 +72,7 @@
 
   // An action that cannot be undone (revoke, withdraw, close) asks first; without script the form simply posts.
   document.addEventListener('submit', function (ev) {
-    var form = ev.target instanceof HTMLFormElement ? ev.target : null;
+    var form = ev.target instanceof Element && ev.target.tagName === 'FORM' ? ev.target : null;
     var question = form && form.getAttribute('data-confirm');
     if (question && !window.confirm(question)) ev.preventDefault();
   });
