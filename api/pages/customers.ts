@@ -13,7 +13,7 @@ import { createCustomer, customerView, listCustomers, resolveCustomer } from '..
 import { listProducts, productView } from '../../services/catalog';
 import type { ProductDoc } from '../../models';
 import { isTemporalUnavailable } from '../../lib/temporal';
-import { definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const customerForm = {
@@ -206,8 +206,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
             const now = deps.now?.() ?? new Date();
             const repeat = await orders.recentRepeat(ctx.auth, ref, form.value.productId, form.value.quantity, form.value.idempotencyKey, now);
             if (repeat) {
-              const minutes = Math.floor((now.getTime() - Date.parse(repeat.purchasedAt)) / 60_000);
-              const when = minutes < 1 ? 'less than a minute ago' : minutes === 1 ? 'a minute ago' : `${minutes} minutes ago`;
+              const when = agoInWords(new Date(repeat.purchasedAt), now);
               return buyPage(ctx, ref, input, { again: `You bought ${repeat.product.name} × ${repeat.quantity} for this customer ${when}. To buy it again, tick the box and press Buy.` }, 409, repeat.id);
             }
           }

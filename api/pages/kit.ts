@@ -449,6 +449,12 @@ export function temporalWorkflowLink(uiUrl: string | undefined, namespace: strin
   return uiUrl ? `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace ?? 'default')}/workflows/${encodeURIComponent(workflowId)}` : null;
 }
 
+/** How long ago, as the repeat checks say it: "less than a minute ago", "a minute ago", "7 minutes ago". */
+export function agoInWords(then: Date, now: Date): string {
+  const minutes = Math.floor((now.getTime() - then.getTime()) / 60_000);
+  return minutes < 1 ? 'less than a minute ago' : minutes === 1 ? 'a minute ago' : `${minutes} minutes ago`;
+}
+
 /** A page form's one-time key, as the pages make it (index.ts newKey). */
 export const PAGE_KEY = /^page-[0-9a-f-]{36}$/;
 

@@ -17,7 +17,7 @@ import { SupportTicket } from '../../models';
 import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { PAGE_KEY, definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { PAGE_KEY, agoInWords, definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -387,8 +387,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const now = deps.now?.() ?? new Date();
           const repeat = await support.recentRepeatFiling(ctx.auth, v.customer, v.title, v.idempotencyKey, now);
           if (repeat) {
-            const minutes = Math.floor((now.getTime() - repeat.createdAt.getTime()) / 60_000);
-            const when = minutes < 1 ? 'less than a minute ago' : minutes === 1 ? 'a minute ago' : `${minutes} minutes ago`;
+            const when = agoInWords(repeat.createdAt, now);
             return filePage(ctx, input, { again: `You filed ${repeat.number} with this title for this customer ${when}. To file another, tick the box and submit again.` }, 409, repeat.number);
           }
         }
