@@ -59,7 +59,10 @@ export function createApp(deps: AppDeps): express.Express {
   const openapi = openApiDocument(all, {
     title: 'csp-desk',
     version: '0.1.0',
-    description: 'Sell, support and refund software subscriptions through a CSP partner.',
+    description:
+      'Sell, support and refund software subscriptions through a CSP partner.\n\n' +
+      'Every GET path also answers HEAD: the same status and headers, no body (and nothing recorded that a GET records, such as a key shown or a download counted). ' +
+      'GET answers carry an ETag, except those holding a secret (`Cache-Control: no-store`); sending it back in If-None-Match gets 304 while it is current.',
   });
   const app = express();
   app.disable('x-powered-by');

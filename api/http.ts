@@ -74,6 +74,11 @@ export interface RouteDef {
   responses: Record<number, { description: string; schema?: JsonSchema; contentType?: string; headers?: Record<string, string>; alsoAs?: Record<string, JsonSchema> }>;
   /** error statuses the route can answer beyond the common ones */
   errors?: number[];
+  /**
+   * The answer holds a secret (a key, a token): `Cache-Control: no-store` and no ETag, so that no cache keeps it
+   * and no 304 stands for having seen it. Other GET answers carry an ETag and answer a matching If-None-Match with 304.
+   */
+  secret?: true;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handler(ctx: Ctx<any, any, any, any>): Promise<Reply>;
 }
@@ -298,6 +303,12 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         if (reply.body instanceof Readable) {
           for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
           res.status(reply.status);
+          // a file the client holds already (If-None-Match names its ETag): 304, and the file is not read
+          if (reply.status === 200 && reply.headers?.ETag && req.fresh) {
+            reply.body.destroy();
+            res.status(304).end();
+            return;
+          }
           try {
             await pipeline(reply.body, res);
           } catch (e) {
@@ -315,10 +326,10 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         }
         for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
         if (reply.body === undefined) res.status(reply.status).end();
-        else if (/no-store/.test(String(reply.headers?.['Cache-Control'] ?? '')) && typeof reply.body !== 'string') {
-          // a secret (a key, a token) is never stored, so it gets no ETag either: no 304 stands for having seen it
+        else if (route.secret) {
+          // never stored, so it gets no ETag either: no 304 stands for having seen it
           const text = JSON.stringify(reply.body);
-          res.status(reply.status).type('application/json').setHeader('Content-Length', Buffer.byteLength(text));
+          res.status(reply.status).type('application/json').setHeader('Cache-Control', 'no-store').setHeader('Content-Length', Buffer.byteLength(text));
           res.end(text);
         }
         else if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
@@ -465,10 +476,12 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
     const responses: Record<string, unknown> = {};
     const headersOf = (extra: Record<string, string> = {}) =>
       Object.fromEntries(Object.entries({ 'X-Request-Id': REQUEST_ID_HEADER, ...extra }).map(([name, description]) => [name, { description, schema: { type: 'string' } }]));
+    // conditional GETs: every GET answer but a secret has an ETag, and a matching If-None-Match gets 304
+    const conditional = r.method === 'get' && !r.secret;
     for (const [status, resp] of Object.entries(r.responses)) {
       responses[status] = {
         description: resp.description,
-        headers: headersOf(resp.headers),
+        headers: headersOf(conditional && status === '200' ? { ETag: 'a validator of this answer: send it back in If-None-Match', ...resp.headers } : resp.headers),
         ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema }, ...Object.fromEntries(Object.entries(resp.alsoAs ?? {}).map(([ct, schema]) => [ct, { schema }])) } } : {}),
       };
     }
@@ -478,6 +491,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
     if (r.body || r.multipart) errs.add(413);
     if (r.body) errs.add(415);
     if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
+    if (conditional && !responses['304']) responses['304'] = { description: 'Not modified: If-None-Match names the current ETag; no body', headers: headersOf({ ETag: 'the current ETag' }) };
     for (const s of [...errs].sort()) {
       if (responses[String(s)]) continue; // the route's own (e.g. /health's 503)
       const headers =
@@ -488,7 +502,14 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       operationId: r.operationId,
       summary: r.summary,
       tags: [r.tag],
-      parameters: [...parametersFrom(r.params, 'path'), ...parametersFrom(r.query, 'query'), ...parametersFrom(r.headers, 'header')],
+      parameters: [
+        ...parametersFrom(r.params, 'path'),
+        ...parametersFrom(r.query, 'query'),
+        ...parametersFrom(r.headers, 'header'),
+        ...(conditional && !Object.hasOwn((r.headers?.properties ?? {}) as object, 'if-none-match')
+          ? [{ name: 'If-None-Match', in: 'header', required: false, description: 'the ETag of an answer you hold: 304 when it is still current', schema: { type: 'string' } }]
+          : []),
+      ],
       responses,
       security: r.permission ? [{ bearerAuth: [] }] : [],
     };

@@ -11,6 +11,7 @@
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import rangeParser from 'range-parser';
+import fresh from 'fresh';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
@@ -43,12 +44,15 @@ export interface DownloadRequest {
   method: string;
   range?: string;
   ifRange?: string;
+  /** the client's If-None-Match: when it names this file, the answer is 304 and nothing is counted or logged */
+  ifNoneMatch?: string;
   origin: RequestOrigin;
 }
 
 export type DownloadAnswer =
   | { kind: 'file'; status: 200 | 206; option: DownloadOption; file: FileInfo; start: number; end: number; body: Readable | undefined; download: number | null }
-  | { kind: 'unsatisfiable'; file: FileInfo };
+  | { kind: 'unsatisfiable'; file: FileInfo }
+  | { kind: 'not_modified'; file: FileInfo };
 
 /** The client of a download request, for its resumes: a digest of its address and user agent (neither is stored here). */
 const downloadClient = (origin: RequestOrigin) => crypto.createHash('sha256').update(`${origin.ip ?? ''}\n${origin.userAgent ?? ''}`).digest('hex');
@@ -321,7 +325,8 @@ export function createLicensingService(deps: LicensingDeps) {
      * Serves a link: 404 for an unknown token (nothing said), 410 with the reason for a revoked, expired or
      * exhausted one. A request from byte 0 claims a download slot; a range from further on resumes without
      * counting when it continues the same client's counted download of the last day, at most
-     * MAX_RESUMES_PER_DOWNLOAD times each (`resumableClaim`); otherwise it claims a slot as well.
+     * MAX_RESUMES_PER_DOWNLOAD times each (`resumableClaim`); otherwise it claims a slot as well. An
+     * If-None-Match naming the file is a 304 that counts nothing; a refused link is still refused first.
      */
     async openDownload(req: DownloadRequest): Promise<DownloadAnswer> {
       const unknown = new AppError(404, 'not_found', 'there is no download here');
@@ -338,6 +343,8 @@ export function createLicensingService(deps: LicensingDeps) {
       if (refusal) throw await gone(refusal);
 
       const file = await deps.files.describe(link.option);
+      // the client has this file already (a download manager checking for a change): no bytes, no download counted
+      if (req.ifNoneMatch && fresh({ 'if-none-match': req.ifNoneMatch }, { etag: etagOf(file) })) return { kind: 'not_modified', file };
       let start = 0;
       let end = file.size - 1;
       let partial = false;

@@ -68,7 +68,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const shadowing = await app.api('POST', '/customers', { body: { name: c.domain.toUpperCase(), tenantId: crypto.randomUUID(), domain: `${uniq('s')}.example.com`, market: 'US' } });
       expect([shadowing.status, shadowing.body.error.code, shadowing.body.error.field]).to.deep.equal([409, 'customer_name_ambiguous', 'body.name']);
       const dotted = `${uniq('named')}.example.com`.toLowerCase();
-      expect((await app.api('POST', '/customers', { body: { name: dotted, tenantId: crypto.randomUUID(), domain: `${uniq('n')}.example.com`, market: 'US' } })).status).to.equal(201);
+      const created = await app.api('POST', '/customers', { body: { name: dotted, tenantId: crypto.randomUUID(), domain: `${uniq('n')}.example.com`, market: 'US' } });
+      expect(created.status).to.equal(201);
+      expect(created.headers.get('location')).to.equal(`/customers/${created.body.id}`);
       const shadowed = await app.api('POST', '/customers', { body: { name: uniq('S'), tenantId: crypto.randomUUID(), domain: dotted, market: 'US' } });
       expect([shadowed.status, shadowed.body.error.code, shadowed.body.error.field]).to.deep.equal([409, 'customer_name_ambiguous', 'body.domain']);
       const forbidden = await app.api('POST', '/customers', { token: app.tokens['referral-admin'], body: { name: uniq('F'), tenantId: crypto.randomUUID(), domain: `${uniq('f')}.example.com`, market: 'US' } });

@@ -176,14 +176,25 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const head0 = await fetch(`${app.baseUrl}${pathOf(link.url)}`, { method: 'HEAD' });
       expect([head0.status, head0.headers.get('content-length'), (await head0.arrayBuffer()).byteLength]).to.deep.equal([200, String(link.sizeBytes), 0]);
       expect(await DownloadClaim.countDocuments({ linkId })).to.equal(3);
+      // a client holding the file (its ETag in If-None-Match) gets 304, no bytes, nothing counted or logged;
+      // an ETag of another file gets the file
+      const logged = () => ActivityEntry.countDocuments({ resourceId: linkId.slice(0, 16) });
+      const entries = await logged();
+      const held = await download(link.url, { 'if-none-match': `W/"x", ${whole.headers.get('etag')!}` });
+      expect([held.status, held.body.length, held.headers.get('etag'), held.headers.get('x-download-number')]).to.deep.equal([304, 0, whole.headers.get('etag'), null]);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(3);
+      expect(await logged()).to.equal(entries);
+      const other = await download(link.url, { 'if-none-match': '"sha256-0"', range: 'bytes=0-9' });
+      expect([other.status, other.headers.get('x-download-number')]).to.deep.equal([206, '4']);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(4);
       // a download may be resumed ten times without counting; the eleventh range counts as a download
       for (let i = 1; i <= 10; i++) {
         const again = await download(link.url, { range: 'bytes=1-' });
         expect([again.status, again.headers.get('x-download-number')], `resume ${i}`).to.deep.equal([206, null]);
       }
       const eleventh = await download(link.url, { range: 'bytes=1-' });
-      expect([eleventh.status, eleventh.headers.get('x-download-number')]).to.deep.equal([206, '4']);
-      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(4);
+      expect([eleventh.status, eleventh.headers.get('x-download-number')]).to.deep.equal([206, '5']);
+      expect(await DownloadClaim.countDocuments({ linkId })).to.equal(5);
       // the token is a secret: no log line carries it
       expect(JSON.stringify(app.logLines)).to.not.contain(link.token.slice(3));
       const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });

@@ -128,6 +128,16 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     expect(dl.headers.get('x-content-type-options')).to.equal('nosniff');
     expect(dl.headers.get('content-disposition')).to.equal(`attachment; filename="receipt.pdf.png"; filename*=UTF-8''receipt.pdf.png`);
     expect(Buffer.from(await dl.arrayBuffer()).equals(PNG)).to.equal(true);
+
+    // the file held already: its ETag sent back is a 304 with no body; another ETag gets the file
+    const etag = dl.headers.get('etag')!;
+    expect(etag).to.equal(`"${res.body.sha256}"`);
+    // (`max-age=0` as a browser revalidates: fetch would otherwise add `no-cache`, which asks for the whole file)
+    const auth = { authorization: `Bearer ${app.tokens['support-agent']}`, 'cache-control': 'max-age=0' };
+    const again = await fetch(`${app.baseUrl}${res.body.url}`, { headers: { ...auth, 'if-none-match': `"other", ${etag}` } });
+    expect([again.status, again.headers.get('etag'), (await again.arrayBuffer()).byteLength]).to.deep.equal([304, etag, 0]);
+    const changed = await fetch(`${app.baseUrl}${res.body.url}`, { headers: { ...auth, 'if-none-match': '"other"' } });
+    expect([changed.status, Buffer.from(await changed.arrayBuffer()).equals(PNG)]).to.deep.equal([200, true]);
   });
 
   it('when a file spans many GridFS chunks and has a non-ASCII name, then it comes back identical under its name', async () => {
@@ -270,5 +280,8 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     expect(op.responses['413'].description).to.match(/too_many_attachments/);
     const dl = doc.paths['/support-requests/{id}/attachments/{attachmentId}'].get;
     expect(dl.responses['200'].content).to.have.key('application/octet-stream');
+    // a conditional GET: If-None-Match in, 304 out
+    expect(dl.parameters.map((p: { name: string }) => p.name)).to.include('If-None-Match');
+    expect(dl.responses).to.include.keys('304');
   });
 });

@@ -15,8 +15,11 @@ export function customerRoutes(_deps: RouteDeps): RouteDef[] {
       permission: 'manageCustomers',
       body: S.customerInputSchema,
       errors: [409],
-      responses: { 201: { description: 'created', schema: S.customerSchema } },
-      handler: async ({ auth, body }) => ({ status: 201, body: customerView(await createCustomer(auth.partnerId!, body)) }),
+      responses: { 201: { description: 'created', schema: S.customerSchema, headers: { Location: 'the customer: /customers/{id}' } } },
+      handler: async ({ auth, body }) => {
+        const customer = customerView(await createCustomer(auth.partnerId!, body));
+        return { status: 201, body: customer, headers: { Location: `/customers/${customer.id}` } };
+      },
     }),
     defineRoute({
       method: 'get',

@@ -27,9 +27,10 @@ export function identityRoutes(_deps: RouteDeps): RouteDef[] {
       permission: 'manageOwnTokens',
       body: S.newTokenInputSchema,
       responses: { 201: { description: 'the token, with its secret (shown once)', schema: S.newTokenSchema, headers: { Location: 'the token: /tokens/{id}' } } },
+      secret: true,
       handler: async ({ auth, body }) => {
         const { token, view } = await createToken(auth.user._id, { label: body.label ?? 'api', expiresInDays: body.expiresInDays ?? null });
-        return { status: 201, body: { ...view, token }, headers: { Location: `/tokens/${view.id}`, 'Cache-Control': 'no-store' } };
+        return { status: 201, body: { ...view, token }, headers: { Location: `/tokens/${view.id}` } };
       },
     }),
     defineRoute({

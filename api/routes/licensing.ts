@@ -1,6 +1,6 @@
 /** Licensing routes: a customer's software with its keys, "Get keys and downloads", and the download links themselves. */
 import { create as contentDisposition } from 'content-disposition';
-import { defineRoute, type RouteDef } from '../http';
+import { defineRoute, type Reply, type RouteDef } from '../http';
 import * as S from '../schemas';
 import type { RouteDeps } from './deps';
 
@@ -30,10 +30,10 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       errors: [404],
       responses: { 200: { description: 'software purchased for the customer', schema: { type: 'array', items: S.softwareItemSchema } } },
       // keys: never stored by a cache; a HEAD shows no key, so logs none
+      secret: true,
       handler: async ({ auth, params, method }) => ({
         status: 200,
         body: (await licensing.listSoftware(auth, params.customer, { log: method !== 'HEAD' })).map(({ keyAvailable: _available, ...item }) => item),
-        headers: { 'Cache-Control': 'no-store' },
       }),
     }),
     defineRoute({
@@ -50,7 +50,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       body: { type: 'object', additionalProperties: false, properties: {} },
       errors: [404, 409, 422],
       responses: { 200: { description: 'the key', schema: S.keySchema } },
-      handler: async ({ auth, params }) => ({ status: 200, body: await licensing.getKey(auth, params.id), headers: { 'Cache-Control': 'no-store' } }),
+      secret: true,
+      handler: async ({ auth, params }) => ({ status: 200, body: await licensing.getKey(auth, params.id) }),
     }),
     defineRoute({
       method: 'post',
@@ -65,9 +66,10 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       body: S.downloadRequestSchema,
       errors: [404, 409, 422],
       responses: { 201: { description: 'the key and the link', schema: S.keysAndDownloadSchema, headers: { Location: 'the download link' } } },
+      secret: true,
       handler: async ({ auth, params, body }) => {
         const result = await licensing.getKeysAndDownloads(auth, params.id, body);
-        return { status: 201, body: result, headers: { Location: result.download.url, 'Cache-Control': 'no-store' } };
+        return { status: 201, body: result, headers: { Location: result.download.url } };
       },
     }),
     defineRoute({
@@ -76,7 +78,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'download',
       summary: 'Download the software behind a link',
       description:
-        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes without counting when the same client (address and user agent) made a counted download of the link in the last 24 hours, and otherwise counts as a download too. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing. Recorded in the activity log.',
+        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes without counting when the same client (address and user agent) made a counted download of the link in the last 24 hours, and otherwise counts as a download too. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing, and so does an `If-None-Match` naming the file (304). Recorded in the activity log.',
       tag: 'software',
       permission: null,
       params: obj1('token'),
@@ -85,16 +87,19 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         properties: {
           range: { type: 'string', maxLength: 200, description: 'e.g. `bytes=1048576-` to resume' },
           'if-range': { type: 'string', maxLength: 200, description: 'the ETag: the range holds only for the same file' },
+          'if-none-match': { type: 'string', maxLength: 1000, description: 'ETags you hold: when one is this file, the answer is 304 and no download is counted' },
         },
       },
       errors: [404, 410],
       responses: {
         200: { description: 'the whole file', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },
         206: { description: 'the bytes asked for', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },
+        304: { description: 'If-None-Match names this file: you have it already; nothing counted or logged', headers: { ETag: 'the file' } },
         416: { description: 'the range asked for is outside the file', schema: S.errorSchema, headers: { 'Content-Range': '`bytes */<size>`' } },
       },
-      handler: async ({ params, headers, origin, method, requestId }) => {
-        const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], origin });
+      handler: async ({ params, headers, origin, method, requestId }): Promise<Reply> => {
+        const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], ifNoneMatch: headers['if-none-match'], origin });
+        if (a.kind === 'not_modified') return { status: 304, body: undefined, headers: { ETag: licensing.etagOf(a.file), 'Cache-Control': 'private, no-store' } };
         if (a.kind === 'unsatisfiable') {
           return { status: 416, body: { error: { status: 416, code: 'range_not_satisfiable', message: `the file has ${a.file.size} bytes`, requestId } }, headers: { 'Content-Range': `bytes */${a.file.size}` } };
         }
