@@ -75,9 +75,11 @@ export function createLicensingService(deps: LicensingDeps) {
     ipAddress: auth.origin?.ip ?? null,
     userAgent: auth.origin?.userAgent ?? null,
   });
-  const holderEntry = (origin: RequestOrigin) => ({
-    userPrincipalName: null,
-    actor: { kind: 'link-holder' as const, userId: null, name: 'holder of a download link', role: null },
+  // a download is the deed of whoever holds the link (the customer perhaps), through the link a user got: the log
+  // names that user, so that its list of users who downloaded software is complete
+  const holderEntry = (link: DownloadLinkDoc, origin: RequestOrigin) => ({
+    userPrincipalName: link.createdBy.email,
+    actor: { kind: 'link-holder' as const, userId: link.createdBy.userId, name: `holder of ${link.createdBy.name}'s download link`, role: null },
     ipAddress: origin.ip,
     userAgent: origin.userAgent,
   });
@@ -137,7 +139,7 @@ export function createLicensingService(deps: LicensingDeps) {
       operationDate: at,
       resourceType: 'software_download_link',
       resourceId: linkRef(link._id),
-      ...holderEntry(req.origin),
+      ...holderEntry(link, req.origin),
       requestId: currentRequestId(),
     });
   }

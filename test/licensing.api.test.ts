@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseDisposition } from 'content-disposition';
 import { createApi } from '../composition/root';
-import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order } from '../models';
+import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order, User } from '../models';
 import { DAY_MS } from '../domain/time';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
@@ -352,7 +352,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
 
       const res = await log(`customer=${customer.id}&from=${today()}&to=${today()}`);
       expect(res.status).to.equal(200);
-      const items = res.body.items as { operationType: string; operationStatus: string; operationDate: string; id: string; userPrincipalName: string | null; ipAddress: string | null; userAgent: string | null; actor: { kind: string }; customerName: string; orderId: string }[];
+      const items = res.body.items as { operationType: string; operationStatus: string; operationDate: string; id: string; userPrincipalName: string | null; ipAddress: string | null; userAgent: string | null; actor: { kind: string; name: string }; customerName: string; orderId: string }[];
       const seen = items.map((e) => `${e.operationType}:${e.operationStatus}`).sort();
       expect(seen).to.deep.equal(
         [
@@ -375,7 +375,9 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(byUser.every((e) => e.userPrincipalName === `admin-agent@${app.partnerId}.example`)).to.equal(true);
       const holder = items.filter((e) => e.actor.kind === 'link-holder');
       expect(holder).to.have.length(3);
-      expect(holder.every((e) => e.userPrincipalName === null && e.ipAddress !== null)).to.equal(true);
+      // a download names the user whose link it went through, the actor being whoever holds it
+      expect(holder.every((e) => e.userPrincipalName === `admin-agent@${app.partnerId}.example` && e.ipAddress !== null)).to.equal(true);
+      expect(holder.map((e) => e.actor.name)).to.include(`holder of ${(await User.findOne({ email: `admin-agent@${app.partnerId}.example` }).lean())!.name}'s download link`);
       expect(holder.map((e) => e.userAgent)).to.include('=HYPERLINK("http://evil.example")');
       const keyOf = (e: { operationDate: string; id: string }) => `${e.operationDate}|${e.id}`;
       expect(items.map(keyOf)).to.deep.equal([...items.map(keyOf)].sort().reverse());

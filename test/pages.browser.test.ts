@@ -257,6 +257,9 @@ describe('pages: partners in a real browser', function () {
       expect(await page.locator('main').textContent()).to.include('Estimated credit');
       await expectAccessible(page);
 
+      // the notice is the document's Important message: who must stop using the software, and the credit's rule
+      const notice = await page.locator('fieldset.notice').textContent();
+      expect(notice).to.include('responsible for discontinuing the use of the cancelled software').and.include('100% for perpetual software, prorated for software subscriptions');
       // cancelling needs the acknowledgement, shown next to the checkbox
       await page.getByRole('button', { name: 'Cancel the order' }).click();
       expect(await page.locator('#acknowledged-error').textContent()).to.include('Tick the box');
@@ -427,6 +430,8 @@ describe('pages: partners in a real browser', function () {
         await page.getByRole('button', { name: 'Get keys and downloads' }).click();
         const link = await page.getByLabel(/Download link/).inputValue();
         expect(link).to.match(/\/downloads\/dl_/);
+        // how to get another link once this one runs out
+        expect(await page.getByRole('status').textContent()).to.match(/come back to this page and choose Get keys and downloads again for another two weeks or 50 downloads/);
         expect(await page.getByLabel('Activation key').inputValue()).to.have.length.greaterThan(10);
         // the size reads as people read it, and "Download" starts the download (as the document's "Select Download")
         expect(await page.locator('label[for="download-link"]').textContent()).to.match(/\.vhd, [\d.]+ (KB|MB|GB)\)$/);
@@ -454,6 +459,9 @@ describe('pages: partners in a real browser', function () {
         expect(await page.getByLabel('Activation key').inputValue()).to.have.length.greaterThan(10);
         expect(await page.getByLabel(/Download link/).count()).to.equal(0);
         await expectAccessible(page);
+        // it is cancelled only through a support request: the customer page links to the form for this order
+        await page.goto(`/app/customers/${c.id}`);
+        expect(await page.getByRole('link', { name: 'File the support request' }).getAttribute('href')).to.equal(`/app/support/new?orderId=${esu.id}`);
       } finally {
         await admin.context.close();
       }
@@ -466,6 +474,8 @@ describe('pages: partners in a real browser', function () {
         await page.getByRole('button', { name: 'Show' }).click();
         const table = await page.getByRole('table', { name: /Entries/ }).textContent();
         expect(table).to.include('create software download link').and.include('download software').and.include(c.name);
+        // a download names the user whose link it went through
+        expect(table).to.include(`${PARTNER_EMAIL('admin-agent', app.partnerId)}through their download link`);
         await expectAccessible(page);
         const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download as CSV' }).click()]);
         expect(download.suggestedFilename()).to.match(/^activity-log_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$/);
