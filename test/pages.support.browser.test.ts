@@ -171,6 +171,10 @@ describe('pages: support requests in a real browser', function () {
     const medians = await a.getByRole('table', { name: /Per impact/ }).locator('tbody tr td:nth-child(4)').allTextContents();
     expect(medians).to.have.length.greaterThan(0);
     for (const m of medians) expect(m.trim()).to.match(/^(—|\d+ (s|min|h|d)( \d+ (min|h))?)$/);
+    // the weekly table names each week by its whole first day, year included (the chart's ticks are short)
+    const weeks = await a.getByRole('table', { name: 'Weekly figures' }).locator('tbody tr td:first-child').allTextContents();
+    expect(weeks).to.have.length(8);
+    for (const w of weeks) expect(w).to.match(/^\d{4}-\d{2}-\d{2}$/);
     await expectAccessible(a);
   });
 

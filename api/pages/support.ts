@@ -572,7 +572,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const wEnd = new Date(end.getTime() - w * 7 * 86_400_000);
           const wStart = new Date(wEnd.getTime() - 6 * 86_400_000);
           const m = await supportMetrics(day(wStart), day(wEnd));
-          series.push({ label: day(wStart).slice(5), first: m.total.firstResponse.withinTargetShare, resolution: m.total.resolution.withinTargetShare, firstText: pct(m.total.firstResponse.withinTargetShare), resolutionText: pct(m.total.resolution.withinTargetShare), tickets: m.total.tickets });
+          // the chart's ticks are short (MM-DD); the table gives the whole date, year included
+          series.push({ week: day(wStart), label: day(wStart).slice(5), first: m.total.firstResponse.withinTargetShare, resolution: m.total.resolution.withinTargetShare, firstText: pct(m.total.firstResponse.withinTargetShare), resolutionText: pct(m.total.resolution.withinTargetShare), tickets: m.total.tickets });
         }
         ctx.view('support/sla', {
           title: 'SLA dashboard',
