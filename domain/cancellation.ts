@@ -14,6 +14,7 @@ export const CANCELLATION_REFUSALS = {
   already_cancelled: 'This order is already cancelled; nothing was changed.',
   window_passed: 'The cancellation window has passed: after {windowDays} days a purchase can no longer be cancelled.',
   support_request_required: 'This product can only be cancelled through a customer support request ("CSP Purchase/Refund on behalf of customers").',
+  imported_support_request: 'This purchase was imported: it was charged before csp-desk, so it is cancelled and credited through a customer support request ("CSP Purchase/Refund on behalf of customers"), where support checks the original charge.',
   never_cancellable: 'This product can be neither cancelled nor exchanged.',
 } as const;
 export type CancellationRefusalCode = keyof typeof CANCELLATION_REFUSALS;
@@ -44,6 +45,11 @@ export interface CancellationAssessment {
 export interface CancellableOrder {
   status: OrderStatus;
   purchasedAt: string | Date;
+  /**
+   * Imported: bought before csp-desk, so no charge of csp-desk's stands behind a credit. Inside its window it is
+   * cancelled through support (a person checks the original charge), never by the partner's own assertion.
+   */
+  imported?: boolean;
   product: Pick<OrderProductSnapshot, 'billing' | 'cancellation'>;
   pricing: OrderPricing;
 }
@@ -94,12 +100,13 @@ export function assessCancellation(order: CancellableOrder, now: Date, supportRo
     reason: refusal(code, windowDays),
     earlyTerminationFee: null,
     credit: null,
-    supportRequest: code === 'support_request_required' ? { typeOfProblem: SUPPORT_REQUEST_PROBLEM_TYPE, route: supportRoute } : null,
+    supportRequest: code === 'support_request_required' || code === 'imported_support_request' ? { typeOfProblem: SUPPORT_REQUEST_PROBLEM_TYPE, route: supportRoute } : null,
   });
   if (order.status === 'cancelled') return refuse('already_cancelled');
   if (policy.mode === 'never') return refuse('never_cancellable');
   if (policy.mode === 'support-request-only') return refuse('support_request_required');
   if (!end || now.getTime() >= end.getTime()) return refuse('window_passed');
+  if (order.imported) return refuse('imported_support_request');
   return {
     ...base,
     cancellable: true,

@@ -100,6 +100,15 @@ describe('cancellation rules', () => {
     expect(a.reason!.code).to.equal('support_request_required');
     expect(a.supportRequest!.typeOfProblem).to.equal('CSP Purchase/Refund on behalf of customers');
   });
+  it('when the purchase was imported (charged before csp-desk), then inside its window only a support request cancels it; outside, the window has passed', () => {
+    const imported = { ...order('sql-server-standard-sub'), imported: true };
+    const a = assessCancellation(imported, at(1));
+    expect([a.cancellable, a.reason!.code, a.credit]).to.deep.equal([false, 'imported_support_request', null]);
+    expect(a.supportRequest!.typeOfProblem).to.equal('CSP Purchase/Refund on behalf of customers');
+    expect(assessCancellation(imported, at(60)).reason!.code).to.equal('window_passed');
+    expect(assessCancellation({ ...order('suse-linux-enterprise-server-plan'), imported: true }, at(1)).reason!.code).to.equal('never_cancellable');
+    expect(assessCancellation({ ...imported, imported: false }, at(1)).cancellable).to.equal(true);
+  });
   it('when the product is a SUSE or Red Hat plan, then it can never be cancelled', () => {
     for (const id of ['suse-linux-enterprise-server-plan', 'red-hat-enterprise-linux-plan']) {
       const a = assessCancellation(order(id), at(0, 1));

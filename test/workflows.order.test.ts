@@ -194,13 +194,18 @@ describe('order workflow (time-skipping test server, real activities)', function
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'order:replayed');
   });
 
-  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, a close of the month not yet ended), then they replay as they ran', async () => {
+  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, an imported order cancelled by its partner, a close of the month not yet ended), then they replay as they ran', async () => {
     // recorded on the code before the patches order-late-reminder and invoice-close-ended-months (test/fixtures):
     // without them the order would now send its reminder and the close would refuse the month
     const load = (file: string) => temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8')));
     const order = load('order-history-imported-late.json');
     expect(order.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_STARTED)).to.have.length(1);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, order, 'order:replayed-imported-late');
+    // an imported order its partner cancelled inside its window, before the patch order-imported-cancelled-via-support
+    // (imported orders are now cancelled through support only): it replays as it ran, the cancellation carried out
+    const cancelled = load('order-history-imported-cancelled.json');
+    expect(cancelled.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)).to.have.length(1);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, cancelled, 'order:replayed-imported-cancelled');
     const close = load('invoice-close-history-current-month.json');
     expect(close.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)).to.have.length(1);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, close, 'close-replayed');

@@ -34,6 +34,8 @@ const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
 const LOCAL_PLACEMENT = 'order-placement-local-activities';
 /** Patch id: an order already inside its reminder period when it starts (imported late) is reminded at once. */
 const LATE_REMINDER = 'order-late-reminder';
+/** Patch id: an imported order is cancelled through support only (orders cancelled by their partner before replay as they ran). */
+const IMPORTED_VIA_SUPPORT = 'order-imported-cancelled-via-support';
 
 export interface OrderOutcome {
   orderId: string;
@@ -64,7 +66,10 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
 
   const state = (): OrderWorkflowState => ({ orderId, status, stage, windowClosed, termEnded, cancelling });
   const reached = (s: OrderStage) => stage !== null && ORDER_STAGES.indexOf(stage) >= ORDER_STAGES.indexOf(s);
-  const assess = () => assessCancellation({ status: cancelling ? 'cancelled' : status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, now());
+  // `importedRule`: the rule that an imported order is cancelled through support; the validator always applies it
+  // (validators do not run on replay), the handler behind its patch
+  const assess = (importedRule: boolean) =>
+    assessCancellation({ status: cancelling ? 'cancelled' : status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing, imported: importedRule && terms.imported }, now());
 
   setHandler(orderStateQuery, state);
   setHandler(waitForStageUpdate, async (s) => {
@@ -122,14 +127,14 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     cancelOrderUpdate,
     async (request): Promise<CancelOrderResult> => {
       // the validator's verdict, taken again now that the update runs (the one authority on the rule)
-      const verdict = assess();
+      const verdict = assess(!terms.imported || patched(IMPORTED_VIA_SUPPORT));
       if (!verdict.cancellable) throw refusal(verdict);
       const { invoiceMonth: _month, ...result } = await cancel(request, (at) => cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at));
       return result;
     },
     {
       validator: (_request) => {
-        const verdict = assess();
+        const verdict = assess(true);
         if (!verdict.cancellable) throw refusal(verdict);
       },
     },

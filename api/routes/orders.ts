@@ -150,7 +150,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       path: '/orders/{id}/cancel',
       operationId: 'cancelOrder',
       summary: 'Cancel an order',
-      description: "Name the order's customer (name, tenant GUID or domain) and product, and acknowledge the important notice. Refusals: 409 already_cancelled; 422 window_passed, support_request_required, never_cancellable, customer_mismatch, product_mismatch.",
+      description: "Name the order's customer (name, tenant GUID or domain) and product, and acknowledge the important notice. Refusals: 409 already_cancelled; 422 window_passed, support_request_required, imported_support_request (an imported purchase: charged before csp-desk, it is cancelled and credited through a support request), never_cancellable, customer_mismatch, product_mismatch.",
       tag: 'orders',
       permission: 'cancelOrders',
       params: S.idParam('id', 'order id'),
