@@ -9,6 +9,6 @@ export type { AuthContext };
 export async function authenticate(header: string | undefined, log?: Logger): Promise<AuthContext> {
   const m = header?.match(/^Bearer\s+(\S+)$/i);
   if (!m) throw new AppError(401, 'unauthorized', 'send an API token as "Authorization: Bearer <token>"');
-  const { user, tokenId } = await authenticateToken(m[1], (err) => log?.warn({ err }, 'could not record when a token was last used'));
-  return { user, role: user.role, partnerId: user.partnerId, tokenId };
+  const { user, tokenId, expiresAt } = await authenticateToken(m[1], (err) => log?.warn({ err }, 'could not record when a token was last used'));
+  return { user, role: user.role, partnerId: user.partnerId, tokenId, tokenExpiresAt: expiresAt };
 }

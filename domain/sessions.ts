@@ -6,6 +6,11 @@
 export const SIGN_IN_LINK_MINUTES = 15;
 /** sign-in emails one address may receive in a UTC hour */
 export const SIGN_IN_LINKS_PER_HOUR = 10;
+/**
+ * of those, how many one client (one address on the network) may have sent, half: so that one client cannot use up
+ * an address's hour and keep its owner from signing in
+ */
+export const SIGN_IN_LINKS_PER_CLIENT_PER_HOUR = 5;
 export const SESSION_IDLE_MINUTES = 30;
 export const SESSION_ABSOLUTE_HOURS = 12;
 

@@ -40,16 +40,19 @@ export const SignInClaim = model<SignInClaimDoc>(
 /**
  * One sign-in email sent to a user in an hour: `_id` = `<userId>:<UTC hour>:<slot>`, slots 0 to the hourly
  * limit minus one, each inserted once. An address gets at most that many links an hour, whoever asks and however
- * many API processes answer (a duplicate `_id` means the slot is taken), with no counter to update.
+ * many API processes answer (a duplicate `_id` means the slot is taken), with no counter to update. A client's
+ * own share of them: `_id` = `<userId>:<UTC hour>:client:<client digest>:<slot>`, with `client` set.
  */
 export interface SignInSendDoc {
   _id: string;
   userId: string;
   at: Date;
+  /** a digest of the asking client's network address, on a client's slot only */
+  client?: string;
 }
 export const SignInSend = model<SignInSendDoc>(
   'SignInSend',
-  new Schema<SignInSendDoc>({ _id: String, userId: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
+  new Schema<SignInSendDoc>({ _id: String, userId: { type: String, required: true }, at: { type: Date, required: true }, client: { type: String } }, { versionKey: false }),
   'signinsends',
 );
 

@@ -13,6 +13,8 @@ export interface AuthContext {
   origin?: RequestOrigin;
   /** the public id of the API token the caller authenticated with */
   tokenId: string;
+  /** when that API token expires (null: never; absent: a page session) */
+  tokenExpiresAt?: Date | null;
 }
 
 /**

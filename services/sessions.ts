@@ -5,9 +5,12 @@
  *   `_id`), so of two uses at once exactly one opens a session.
  * - A session lives in the database: the cookie holds a random secret, the database its SHA-256. It ends after
  *   an idle time, at an absolute time, when its user signs out, or when the user is disabled or removed.
- * - Nothing tells whether an address has an account: asking for a link answers the same either way.
+ * - Nothing tells whether an address has an account: asking for a link answers the same either way (and the page
+ *   answers before this service looks, so neither does the time it takes).
  * - An address gets at most SIGN_IN_LINKS_PER_HOUR links an hour (models/sessions.ts SignInSend), so the form
- *   cannot be used to flood someone's mailbox; asking beyond that answers the same and sends nothing.
+ *   cannot be used to flood someone's mailbox; asking beyond that answers the same and sends nothing. One client
+ *   (network address) gets at most SIGN_IN_LINKS_PER_CLIENT_PER_HOUR of them, so that it cannot use up the hour
+ *   and lock the owner out.
  */
 import crypto from 'node:crypto';
 import { AppError, isDuplicateKey } from '../lib/errors';
@@ -17,9 +20,9 @@ import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, Toke
 import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
-import { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
+import { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
 
-export { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_HOUR };
+export { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR };
 /** lastSeenAt is written at most this often (a read-only page view does not write every time) */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -55,6 +58,7 @@ export function createSessionService(deps: SessionServiceDeps) {
   const clock = deps.now ?? (() => new Date());
   const linkMs = (deps.linkMinutes ?? SIGN_IN_LINK_MINUTES) * 60_000;
   const linksPerHour = deps.linksPerHour ?? SIGN_IN_LINKS_PER_HOUR;
+  const linksPerClient = Math.min(linksPerHour, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR);
   const idleMs = (deps.idleMinutes ?? SESSION_IDLE_MINUTES) * 60_000;
   const absoluteMs = (deps.absoluteHours ?? SESSION_ABSOLUTE_HOURS) * 3_600_000;
   const base = deps.publicBaseUrl.replace(/\/+$/, '');
@@ -67,13 +71,17 @@ export function createSessionService(deps: SessionServiceDeps) {
     }
   }
 
-  /** Takes one of the user's sign-in email slots of this UTC hour: its id, or null when all are taken. */
-  async function takeSendSlot(userId: string, now: Date): Promise<string | null> {
+  /**
+   * Takes one of the user's sign-in email slots of this UTC hour (of the asking client's share, when `client` is
+   * given): its id, or null when all are taken.
+   */
+  async function takeSendSlot(userId: string, now: Date, client?: string): Promise<string | null> {
     const hour = now.toISOString().slice(0, 13);
-    for (let slot = 0; slot < linksPerHour; slot++) {
-      const id = `${userId}:${hour}:${slot}`;
+    const [prefix, slots] = client ? [`${userId}:${hour}:client:${client}`, linksPerClient] : [`${userId}:${hour}`, linksPerHour];
+    for (let slot = 0; slot < slots; slot++) {
+      const id = `${prefix}:${slot}`;
       try {
-        await SignInSend.create({ _id: id, userId, at: now });
+        await SignInSend.create({ _id: id, userId, at: now, ...(client ? { client } : {}) });
         return id;
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
@@ -88,8 +96,12 @@ export function createSessionService(deps: SessionServiceDeps) {
     linkMinutes: linkMs / 60_000,
     linksPerHour,
 
-    /** Emails a sign-in link if the address belongs to an enabled user; answers the same either way. */
-    async requestLink(emailInput: string, next: string | null): Promise<void> {
+    /**
+     * Emails a sign-in link if the address belongs to an enabled user; answers the same either way. `clientIp`:
+     * the asking client's network address, whose share of the address's hourly links is limited (the page passes
+     * it; without it only the address's own limit holds).
+     */
+    async requestLink(emailInput: string, next: string | null, clientIp?: string | null): Promise<void> {
       const email = emailInput.trim().toLowerCase();
       const user = await User.findOne({ email }).lean();
       if (!user || isDisabled(user)) {
@@ -97,9 +109,16 @@ export function createSessionService(deps: SessionServiceDeps) {
         return;
       }
       const now = clock();
+      const client = clientIp ? hashToken(`sign-in client\n${clientIp}`).slice(0, 32) : undefined;
+      const clientSlot = client ? await takeSendSlot(user._id, now, client) : null;
+      if (client && !clientSlot) {
+        deps.log.warn({ userId: user._id, linksPerClient }, 'sign-in link not sent: this client had its share of the address\'s links for this hour');
+        return;
+      }
       const slot = await takeSendSlot(user._id, now);
       if (!slot) {
         deps.log.warn({ userId: user._id, linksPerHour }, 'sign-in link not sent: the address had its links for this hour');
+        if (clientSlot) await SignInSend.deleteOne({ _id: clientSlot });
         return;
       }
       const token = secret();
@@ -115,7 +134,7 @@ export function createSessionService(deps: SessionServiceDeps) {
         // not sent (SMTP or the database down): give the slot back and drop the link (this request wrote both, no
         // one else writes them), and answer as for any address, so that a failure does not tell who has an account
         deps.log.error({ err, userId: user._id }, 'sign-in link not sent: the email could not be sent');
-        await Promise.allSettled([SignInSend.deleteOne({ _id: slot }), SignInLink.deleteOne({ _id: linkId })]);
+        await Promise.allSettled([SignInSend.deleteOne({ _id: slot }), SignInLink.deleteOne({ _id: linkId }), ...(clientSlot ? [SignInSend.deleteOne({ _id: clientSlot })] : [])]);
         return;
       }
       deps.log.info({ userId: user._id }, 'sign-in link sent');

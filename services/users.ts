@@ -131,6 +131,11 @@ export interface NewTokenOptions {
   label?: string;
   /** whole days from now; absent: the token does not expire */
   expiresInDays?: number | null;
+  /**
+   * The new token may not outlive this instant (the expiry of the token that asks for it): a short-lived or stolen
+   * token cannot mint one that lasts longer. Absent: no bound (the settings page, the users command).
+   */
+  notAfter?: Date | null;
 }
 
 /** A new token for the user: the secret is returned here once; only its hash is stored. */
@@ -139,12 +144,22 @@ export async function createToken(userId: string, opts: NewTokenOptions = {}): P
   if (days !== null && (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS)) throw new Error(`expiry must be 1 to ${MAX_TOKEN_DAYS} whole days`);
   const token = newToken();
   const createdAt = new Date();
+  const expiresAt = days === null ? null : new Date(createdAt.getTime() + days * 86_400_000);
+  if (opts.notAfter && (expiresAt === null || expiresAt > opts.notAfter)) {
+    const most = Math.floor((opts.notAfter.getTime() - createdAt.getTime()) / 86_400_000);
+    throw new AppError(
+      422,
+      'token_outlives_caller',
+      `the token you are using expires at ${opts.notAfter.toISOString()}, and a token it creates may not outlive it: ${most >= 1 ? `ask for expiresInDays of at most ${most}` : 'it has less than a day left'}, or create the token from the settings page`,
+      'body.expiresInDays',
+    );
+  }
   const doc: ApiTokenDoc = {
     _id: hashToken(token),
     userId,
     label: opts.label ?? 'cli',
     createdAt,
-    expiresAt: days === null ? null : new Date(createdAt.getTime() + days * 86_400_000),
+    expiresAt,
     lastUsedAt: null,
   };
   await ApiToken.create(doc);
@@ -223,6 +238,8 @@ export async function setUserDisabled(email: string, disabled: boolean, at = new
 export interface TokenAuth {
   user: UserDoc;
   tokenId: string;
+  /** when the token expires (null: never) */
+  expiresAt: Date | null;
 }
 
 interface CachedAuth {
@@ -286,5 +303,5 @@ export async function authenticateToken(secret: string, onLastUsedError?: (e: un
         onLastUsedError?.(e);
       });
   }
-  return { user: a.user, tokenId: a.tokenId };
+  return { user: a.user, tokenId: a.tokenId, expiresAt: a.expiresAt === null ? null : new Date(a.expiresAt) };
 }

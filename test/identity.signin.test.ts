@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { createMailer, createRenderer } from '../lib/mailer';
 import { freePort } from '../stack/ports';
 import { SignInLink, SignInSend } from '../models';
-import { createSessionService, SIGN_IN_LINKS_PER_HOUR } from '../services/sessions';
+import { createSessionService, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../services/sessions';
 import { ensureUser } from '../services/users';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
 
@@ -46,6 +46,18 @@ describe('sign-in links: at most SIGN_IN_LINKS_PER_HOUR emails an hour to one ad
     await a.requestLink(email, null);
     expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_HOUR + 1);
     await waitFor(async () => (await emailsTo(email)) === SIGN_IN_LINKS_PER_HOUR + 1);
+  });
+
+  it('when one client asks for an address\'s links again and again, then it gets its share of the hour and the owner, elsewhere, still gets links', async () => {
+    // a review found the lock-out: anyone could use up an address's hour of links from the public sign-in form
+    const { id, email } = await newUser();
+    const a = service();
+    for (let i = 0; i < SIGN_IN_LINKS_PER_CLIENT_PER_HOUR + 3; i++) await a.requestLink(email, null, '198.51.100.7');
+    expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_CLIENT_PER_HOUR);
+    await a.requestLink(email, null, '203.0.113.9');
+    expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_CLIENT_PER_HOUR + 1);
+    await waitFor(async () => (await emailsTo(email)) === SIGN_IN_LINKS_PER_CLIENT_PER_HOUR + 1);
+    expect(app.logLines.some((l) => /this client had its share/.test(JSON.stringify(l)))).to.equal(true);
   });
 
   it('when the email cannot be sent (SMTP refuses), then the page answers as for any address, and neither the link nor the hour\'s slot is kept', async () => {

@@ -120,6 +120,25 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       }
     });
 
+    it('when a token that expires creates a token, then the new one may not outlive it (422 naming body.expiresInDays), and nothing is made', async () => {
+      // a review found the escalation: a one-day (or stolen) token minted one that never expires
+      const { user } = await newUser();
+      const short = await issueToken(user._id, 'short', 3);
+      const count = () => ApiToken.countDocuments({ userId: user._id });
+      const before = await count();
+      for (const body of [{ label: 'forever' }, { label: 'longer', expiresInDays: 4 }]) {
+        const res = await app.api('POST', '/tokens', { token: short, body });
+        expect([res.status, res.body.error.code, res.body.error.field], JSON.stringify(body)).to.deep.equal([422, 'token_outlives_caller', 'body.expiresInDays']);
+        expect(res.body.error.message).to.contain('ask for expiresInDays of at most 2');
+      }
+      expect(await count()).to.equal(before);
+      const within = await app.api('POST', '/tokens', { token: short, body: { label: 'shorter', expiresInDays: 2 } });
+      expect(within.status).to.equal(201);
+      // a token that does not expire may create any
+      const { token: lasting } = await newUser();
+      expect((await app.api('POST', '/tokens', { token: lasting, body: { label: 'also lasting' } })).status).to.equal(201);
+    });
+
     it('when a token has expired, then 401 says so, and the list shows it expired', async () => {
       const { user, token: current } = await newUser();
       // a token made two days ago with a one-day expiry

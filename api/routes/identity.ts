@@ -22,14 +22,16 @@ export function identityRoutes(_deps: RouteDeps): RouteDef[] {
       path: '/tokens',
       operationId: 'createToken',
       summary: 'Create an API token for yourself',
-      description: 'The new token has your role and partner. Its secret is in this answer only: store it now.',
+      description:
+        'The new token has your role and partner. Its secret is in this answer only: store it now. A token that expires cannot create one that outlives it (422 `token_outlives_caller`, naming `body.expiresInDays`): a short-lived or stolen token cannot mint a lasting one; the settings page can.',
       tag: 'tokens',
       permission: 'manageOwnTokens',
       body: S.newTokenInputSchema,
+      errors: [422],
       responses: { 201: { description: 'the token, with its secret (shown once)', schema: S.newTokenSchema, headers: { Location: 'the token: /tokens/{id}' } } },
       secret: true,
       handler: async ({ auth, body }) => {
-        const { token, view } = await createToken(auth.user._id, { label: body.label ?? 'api', expiresInDays: body.expiresInDays ?? null });
+        const { token, view } = await createToken(auth.user._id, { label: body.label ?? 'api', expiresInDays: body.expiresInDays ?? null, notAfter: auth.tokenExpiresAt ?? null });
         return { status: 201, body: { ...view, token }, headers: { Location: `/tokens/${view.id}` } };
       },
     }),
