@@ -31,11 +31,27 @@ async function timed(fn: () => Promise<unknown>, timeoutMs = 3000): Promise<Chec
   }
 }
 
+/**
+ * How long an SMTP check's answer is reused. `/health` needs no sign-in, and an SMTP check opens a connection to
+ * the mail server (a login, with a relay that requires one): callers share one check at a time and its answer
+ * for this long, so that polling `/health` cannot make the API hammer the mail server.
+ */
+export const SMTP_CHECK_REUSE_MS = 10_000;
+const smtpChecks = new WeakMap<Mailer, { at: number; check: Promise<Check> }>();
+
+function checkSmtp(mailer: Mailer): Promise<Check> {
+  const last = smtpChecks.get(mailer);
+  if (last && Date.now() - last.at < SMTP_CHECK_REUSE_MS) return last.check;
+  const check = timed(() => mailer.verify());
+  smtpChecks.set(mailer, { at: Date.now(), check });
+  return check;
+}
+
 export async function checkHealth(deps: HealthDeps) {
   const [temporal, database, smtp] = await Promise.all([
     timed(() => deps.client.workflowService.getSystemInfo({})),
     timed(() => pingDatabase()),
-    timed(() => deps.mailer.verify()),
+    checkSmtp(deps.mailer),
   ]);
   const status = temporal.ok && database.ok && smtp.ok ? ('ok' as const) : ('degraded' as const);
   const causes = Object.fromEntries(Object.entries({ temporal, database, smtp }).filter(([, c]) => c.cause).map(([k, c]) => [k, c.cause]));

@@ -1,5 +1,8 @@
 /** The first slice through everything, against the real servers: auth, validation, an order end to end. */
+import net from 'node:net';
 import { expect } from 'chai';
+import { createMailer } from '../lib/mailer';
+import { checkHealth } from '../services/health';
 import { Order, OrderEvent, IdempotencyRecord, LedgerLine, ActivationKey, EmailRecord } from '../models';
 import { orderWorkflowId } from '../contracts/orders';
 import { TIMELINE_CACHE_TTL_MS } from '../services/orders';
@@ -19,6 +22,31 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
     for (const k of ['temporal', 'database', 'smtp']) {
       expect(res.body[k].ok, k).to.equal(true);
       expect(res.body[k].latencyMs, k).to.be.a('number');
+    }
+  });
+
+  it('when /health is asked often, then its SMTP check is shared and reused for a while: the mail server sees one connection, not one per call', async () => {
+    // a counting TCP relay in front of the real mail catcher
+    const { port: smtpPort } = new URL(app.stack.smtpUrl);
+    let connections = 0;
+    const relay = net.createServer((inbound) => {
+      connections += 1;
+      const outbound = net.connect(Number(smtpPort), '127.0.0.1');
+      inbound.pipe(outbound).pipe(inbound);
+      const close = () => (inbound.destroy(), outbound.destroy());
+      inbound.on('error', close);
+      outbound.on('error', close);
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const mailer = createMailer(`smtp://127.0.0.1:${(relay.address() as net.AddressInfo).port}`, 'csp-desk test <no-reply@csp-desk.test>');
+    try {
+      const answers = await Promise.all(Array.from({ length: 5 }, () => checkHealth({ client: app.client, mailer })));
+      for (let i = 0; i < 5; i++) answers.push(await checkHealth({ client: app.client, mailer }));
+      expect(answers.every((a) => a.smtp.ok)).to.equal(true);
+      expect(connections).to.equal(1);
+    } finally {
+      mailer.close();
+      relay.close();
     }
   });
 
