@@ -340,8 +340,20 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
   return router;
 }
 
-/** A download link's token is a secret: request logs name the route, not the token. */
-const redactPath = (p: string) => p.replace(/^\/downloads\/[^/]+/, '/downloads/{token}');
+/**
+ * A download link's token is a secret: request logs name the route, not the token, however the path is written
+ * (routing ignores case, and a client may percent-encode any of it).
+ */
+export function redactPath(p: string): string {
+  let decoded = p;
+  try {
+    decoded = decodeURIComponent(p);
+  } catch {
+    /* not decodable: the path as sent */
+  }
+  const redacted = decoded.replace(/\/downloads\/[^/]+/gi, '/downloads/{token}').replace(/dl_[A-Za-z0-9_-]+/g, 'dl_{token}');
+  return redacted === decoded ? p : redacted;
+}
 
 /**
  * 405 with `Allow` for a path that exists with other methods (HEAD is allowed wherever GET is, as Express

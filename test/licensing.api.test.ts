@@ -195,7 +195,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const eleventh = await download(link.url, { range: 'bytes=1-' });
       expect([eleventh.status, eleventh.headers.get('x-download-number')]).to.deep.equal([206, '5']);
       expect(await DownloadClaim.countDocuments({ linkId })).to.equal(5);
-      // the token is a secret: no log line carries it
+      // the token is a secret: no log line carries it, however the path is written (routing ignores case)
+      const upper = await fetch(`${app.baseUrl}${pathOf(link.url).replace('/downloads/', '/DOWNLOADS/')}`, { method: 'HEAD' });
+      expect(upper.status).to.equal(200);
+      expect((await fetch(`${app.baseUrl}${pathOf(link.url).replace('/downloads/', '/%64ownloads/')}/x`, { method: 'HEAD' })).status).to.equal(404);
       expect(JSON.stringify(app.logLines)).to.not.contain(link.token.slice(3));
       const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });
       expect(beyond.status).to.equal(416);

@@ -176,6 +176,11 @@ describe('pages: support requests in a real browser', function () {
     expect(weeks).to.have.length(8);
     for (const w of weeks) expect(w).to.match(/^\d{4}-\d{2}-\d{2}$/);
     await expectAccessible(a);
+    // a day that does not exist is a 400 that says so (it was a 500)
+    const bad = await a.goto('/app/sla?to=9999-99-99');
+    expect(bad!.status()).to.equal(400);
+    expect(await a.locator('main').textContent()).to.match(/to must be a day that exists/i);
+    await a.goto('/app/sla');
   });
 
   it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {

@@ -14,6 +14,7 @@ import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { SupportTicket } from '../../models';
+import { parseDay } from '../../domain/licensing';
 import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
@@ -562,7 +563,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const now = deps.now?.() ?? new Date();
         const day = (d: Date) => d.toISOString().slice(0, 10);
-        const to = typeof ctx.req.query.to === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(ctx.req.query.to) ? ctx.req.query.to : day(now);
+        const asked = ctx.req.query.to;
+        if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked))) throw new AppError(400, 'validation_failed', 'to must be a day that exists, written YYYY-MM-DD (the last day the dashboard covers).', 'to');
+        const to = asked ?? day(now);
         const weeks = 8;
         const end = new Date(`${to}T00:00:00Z`);
         const from = day(new Date(end.getTime() - (weeks * 7 - 1) * 86_400_000));
