@@ -336,8 +336,18 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     return { fileId, name, declaredType: info.mimeType && info.mimeType !== 'application/octet-stream' ? info.mimeType.slice(0, 200) : null, contentType, size, sha256: hash.digest('hex') };
   }
 
-  /** Parses the multipart body: exactly one part named `file`; other parts are refused. */
-  function receive(req: IncomingMessage, ticket: TicketRef): Promise<Received> {
+  /**
+   * A form field that must come before the file, checked as it arrives, before a byte of the file is stored (the
+   * pages' CSRF token: a multipart body is streamed, so it cannot be read ahead of the file).
+   */
+  interface LeadingField {
+    name: string;
+    accept(value: string): boolean;
+    refusal(): AppError;
+  }
+
+  /** Parses the multipart body: exactly one part named `file` (after the leading field, if one is asked for); other parts are refused. */
+  function receive(req: IncomingMessage, ticket: TicketRef, leading?: LeadingField): Promise<Received> {
     const type = req.headers['content-type'] ?? '';
     if (!/^multipart\/form-data\s*;/i.test(type)) {
       return Promise.reject(new AppError(400, 'validation_failed', 'body must be multipart/form-data (Content-Type: multipart/form-data; boundary=...) with a part named "file"', 'body'));
@@ -354,6 +364,7 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       let settled = false;
       let work: Promise<Received> | null = null;
       let fileStream: Readable | null = null;
+      let leadingSeen = false;
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
@@ -366,6 +377,11 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         reject(err);
       };
       bb.on('file', (field, stream, info) => {
+        if (leading && !leadingSeen) {
+          stream.resume();
+          fail(leading.refusal());
+          return;
+        }
         if (field !== 'file') {
           stream.resume();
           fail(new AppError(400, 'validation_failed', `body.${field} is not allowed here: send one part named "file"`, `body.${field}`));
@@ -375,12 +391,23 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         work = storeFile(stream, info, ticket);
         work.catch(fail);
       });
-      bb.on('field', (field) => fail(new AppError(400, 'validation_failed', `body.${field} is not allowed here: send one part named "file"`, `body.${field}`)));
+      bb.on('field', (field, value) => {
+        if (leading && !leadingSeen && field === leading.name) {
+          if (leading.accept(value)) leadingSeen = true;
+          else fail(leading.refusal());
+          return;
+        }
+        fail(new AppError(400, 'validation_failed', `body.${field} is not allowed here: send one part named "file"`, `body.${field}`));
+      });
       bb.on('filesLimit', () => fail(new AppError(400, 'validation_failed', 'send one file per request', 'body.file')));
       bb.on('fieldsLimit', () => fail(new AppError(400, 'validation_failed', 'send one part, named "file", per request', 'body')));
       bb.on('error', (e: Error) => fail(new AppError(400, 'invalid_multipart', `the multipart body cannot be read: ${e.message}`, 'body')));
       bb.on('close', () => {
         if (settled) return;
+        if (leading && !leadingSeen) {
+          fail(leading.refusal());
+          return;
+        }
         if (!work) {
           fail(new AppError(400, 'validation_failed', 'body.file is required', 'body.file'));
           return;
@@ -449,14 +476,14 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
   return {
     limits,
 
-    async upload(auth: AuthContext, ticketId: string, req: IncomingMessage): Promise<{ attachment: AttachmentView; replayed: boolean }> {
+    async upload(auth: AuthContext, ticketId: string, req: IncomingMessage, opts: { leadingField?: LeadingField } = {}): Promise<{ attachment: AttachmentView; replayed: boolean }> {
       const ticket = await deps.findTicket(auth, ticketId);
       if (!ticket.acceptsAttachments) throw new AppError(409, 'ticket_closed', ticket.refusal ?? `support request ${ticket.id} takes no more attachments`);
       // refusals that need no byte of the body
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.maxBytes + 64 * 1024) throw tooLarge();
       if ((await Attachment.countDocuments({ ticketId: ticket.id })) >= limits.maxPerTicket) throw tooMany(ticket.id);
-      const received = await receive(req, ticket);
+      const received = await receive(req, ticket, opts.leadingField);
       const { doc, replayed } = await claimSlot(auth, ticket, received);
       const view = attachmentView(doc);
       if (deps.recordEvent) {

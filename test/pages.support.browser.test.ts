@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { ensureUser, setUserDisabled } from '../services/users';
-import { User } from '../models';
+import { Attachment, User } from '../models';
 import { createApi } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
@@ -93,6 +93,22 @@ describe('pages: support requests in a real browser', function () {
     await p.getByLabel(/Attach a file/).setInputFiles({ name: 'invoice.pdf', mimeType: 'application/pdf', buffer: PDF });
     await p.getByRole('button', { name: 'Attach', exact: true }).click();
     await p.getByText('File attached.').waitFor();
+    // the CSRF token travels as the form's first part, never in the address: a file before it, no token, or a token
+    // in the query only is refused (403) and nothing is stored
+    const csrf = await p.locator('form[enctype="multipart/form-data"] input[name="_csrf"]').inputValue();
+    const stored = () => Attachment.countDocuments({ ticketId: number });
+    const before = await stored();
+    const other = { name: 'other.pdf', mimeType: 'application/pdf', buffer: PDF };
+    for (const [how, url, multipart] of [
+      ['file first', `/app/support/${number}/attachments`, { file: other, _csrf: csrf }],
+      ['no token', `/app/support/${number}/attachments`, { file: other }],
+      ['token in the query', `/app/support/${number}/attachments?_csrf=${csrf}`, { file: other }],
+      ['a wrong token', `/app/support/${number}/attachments`, { _csrf: 'x'.repeat(csrf.length), file: other }],
+    ] as const) {
+      const res = await p.request.post(url, { multipart, maxRedirects: 0 });
+      expect(res.status(), how).to.equal(403);
+    }
+    expect(await stored()).to.equal(before);
     // listed with the ticket's files, and on its timeline as a "File attached" event
     expect(await p.getByRole('link', { name: 'invoice.pdf' }).count()).to.equal(2);
     await p.locator('ol.timeline li', { hasText: 'File attached' }).getByRole('link', { name: 'invoice.pdf' }).waitFor();

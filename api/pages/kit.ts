@@ -264,8 +264,12 @@ export interface PageDef {
   path: string;
   /** the permission of the API route behind the page; null: any signed-in user */
   permission: Permission | null;
-  /** a multipart upload whose body the handler streams: its CSRF token comes in the query (`?_csrf=`) */
-  csrfInQuery?: boolean;
+  /**
+   * A multipart upload whose body the handler streams: the CSRF token is the form's first part (`_csrf`, before the
+   * file), and the handler checks it as it arrives (`csrfOk`), before anything is stored. Never in the address: a
+   * proxy's access log would keep it.
+   */
+  csrfFirstInMultipart?: boolean;
   handler(ctx: PageContext): Promise<void>;
 }
 
@@ -335,8 +339,8 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         throw new AppError(403, 'forbidden', `Your role (${auth.role}) may not open this page. It is for: ${allowed.join(', ')}.`);
       }
       if (req.method === 'POST') {
-        const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token') ?? (p.csrfInQuery ? req.query._csrf : undefined);
-        if (!csrfOk(active.session.csrfToken, given)) throw new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.');
+        const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token');
+        if (!p.csrfFirstInMultipart && !csrfOk(active.session.csrfToken, given)) throw new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.');
       }
       const timeZone = (res.locals.timeZone as string) ?? 'UTC';
       const can = capabilities(auth);
