@@ -191,7 +191,8 @@ export function createSupportService(deps: SupportServiceDeps) {
       subscriptionId: t.subscriptionId,
       contact: t.contact,
       filedBy: { name: t.filedBy.name, role: t.filedBy.role },
-      assignee: t.assignee ? { userId: t.assignee.userId, name: t.assignee.name, email: t.assignee.email } : null,
+      // partners see who works their request, not the agent's address (they answer through the request)
+      assignee: t.assignee ? { userId: t.assignee.userId, name: t.assignee.name, email: support ? t.assignee.email : null } : null,
       approval: t.approval ? { amount: t.approval.amount, currency: t.approval.currency, invoiceMonth: t.approval.invoiceMonth, at: iso(t.approval.at)!, by: t.approval.by.name } : null,
       rejectionReason: t.rejectionReason,
       // for support roles: above this amount (in the request's currency) a lead approves; the ticket's own rule

@@ -360,6 +360,10 @@ describe('support requests (API end to end)', function () {
     const agentUser = (await User.findOne({ email: 'support-agent@support.example' }).lean())!;
     const given = await post(`/support-requests/${t.number}/assign`, lead(), { assigneeId: agentUser._id, body: 'Key account: please call them.' });
     expect(given.body.assignee.userId).to.equal(agentUser._id);
+    // support sees the agent's address; the partner sees who has the request, not their address
+    expect(given.body.assignee.email).to.equal('support-agent@support.example');
+    const partnerView = await app.api('GET', `/support-requests/${t.number}`);
+    expect(partnerView.body.assignee).to.deep.equal({ userId: agentUser._id, name: agentUser.name, email: null });
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'));
     expect(mail.to).to.include('support-agent@support.example');
     expect(mail.text).to.contain('Test support-lead gave you support request').and.contain('Key account: please call them.');

@@ -126,6 +126,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     expect(dl.headers.get('content-type')).to.equal('image/png');
     expect(dl.headers.get('content-length')).to.equal(String(PNG.length));
     expect(dl.headers.get('x-content-type-options')).to.equal('nosniff');
+    expect(dl.headers.get('cache-control')).to.equal('private, no-store');
     expect(dl.headers.get('content-disposition')).to.equal(`attachment; filename="receipt.pdf.png"; filename*=UTF-8''receipt.pdf.png`);
     expect(Buffer.from(await dl.arrayBuffer()).equals(PNG)).to.equal(true);
 

@@ -84,7 +84,8 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
             'Content-Disposition': contentDisposition(attachment.downloadName),
             'X-Content-Type-Options': 'nosniff',
             'Content-Security-Policy': "default-src 'none'; sandbox",
-            'Cache-Control': 'private, no-cache',
+            // a receipt or a screenshot is not kept in a browser's cache on a shared machine
+            'Cache-Control': 'private, no-store',
             ETag: `"${attachment.sha256}"`,
           },
         };

@@ -82,7 +82,7 @@ export const slaClockSchema = obj({
 
 export const supportTicketSchema = obj({
   ...summaryProps,
-  assignee: nullable(obj({ userId: str(), name: str(), email: str() })),
+  assignee: nullable(obj({ userId: str(), name: str(), email: { ...nullable(str()), description: "the agent's email, for support roles; null for partners (support's staff addresses stay inside)" } })),
   description: str(),
   subscriptionId: nullable(str()),
   contact: obj({ name: str(), email: str(), phone: nullable(str()) }),
