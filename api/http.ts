@@ -340,6 +340,11 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
   return router;
 }
 
+/** The `Link` header of a paged list's answer: its next page, when there is one (RFC 8288). */
+export function nextPageLink(path: string, limit: number, nextCursor: string | null): Record<string, string> {
+  return nextCursor ? { Link: `<${path}?${new URLSearchParams({ limit: String(limit), cursor: nextCursor }).toString()}>; rel="next"` } : {};
+}
+
 /**
  * A download link's token is a secret: request logs name the route, not the token, however the path is written
  * (routing ignores case, and a client may percent-encode any of it).
@@ -519,7 +524,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
         ...parametersFrom(r.query, 'query'),
         ...parametersFrom(r.headers, 'header'),
         ...(conditional && !Object.hasOwn((r.headers?.properties ?? {}) as object, 'if-none-match')
-          ? [{ name: 'If-None-Match', in: 'header', required: false, description: 'the ETag of an answer you hold: 304 when it is still current', schema: { type: 'string' } }]
+          ? [{ name: 'If-None-Match', in: 'header', required: false, description: 'the ETag of an answer you hold: 304 when it is still current', schema: { type: 'string', maxLength: 1000, pattern: SINGLE_LINE_PATTERN } }]
           : []),
       ],
       responses,

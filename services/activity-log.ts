@@ -4,6 +4,7 @@
  * (cursor) as JSON, or all of them as RFC 4180 CSV, streamed. Reads go a day at a time by equality (see
  * models/activity-log.ts for why): the partner's days with entries, then the newest days' entries.
  */
+import { decodeInstantCursor, encodeInstantCursor } from '../lib/cursor';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
@@ -87,18 +88,7 @@ export function csvRow(v: ActivityView): string[] {
   return CSV_COLUMNS.map((c) => neutraliseCell(flat[c] ?? ''));
 }
 
-const encodeCursor = (e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => Buffer.from(JSON.stringify([e.operationDate.toISOString(), e._id])).toString('base64url');
-
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const d = new Date(at);
-    if (typeof id === 'string' && typeof at === 'string' && !Number.isNaN(d.getTime())) return { at: d, id };
-  } catch {
-    /* refused below */
-  }
-  throw new AppError(400, 'validation_failed', 'query.cursor is not a cursor this API gave out', 'query.cursor');
-}
+const encodeCursor = (e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => encodeInstantCursor(e.operationDate, e._id);
 
 export interface ActivityLogDeps {
   now?: () => Date;
@@ -144,7 +134,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
     async list(partnerId: string, q: ActivityQuery) {
       const { from, to, days, filter } = await plan(partnerId, q);
       const limit = q.limit ?? 100;
-      const after = q.cursor !== undefined ? decodeCursor(q.cursor) : null;
+      const after = q.cursor !== undefined ? decodeInstantCursor(q.cursor) : null;
       const rows: ActivityEntryDoc[] = [];
       for (const day of days) {
         if (after && day > dayOf(after.at)) continue;

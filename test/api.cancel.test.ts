@@ -53,6 +53,42 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const list = await app.api('GET', '/customers', { token: app.tokens['account-admin'] });
       expect(list.body.map((x: { id: string }) => x.id)).to.include(c.id);
     });
+    it('when customers and orders are read a page at a time, then the pages follow the Link header through every item once, in order', async () => {
+      const walk = async (first: string) => {
+        const seen: string[] = [];
+        let next: string | null = first;
+        let pages = 0;
+        while (next) {
+          const res: { status: number; body: { id: string }[]; headers: Headers } = await app.api('GET', next);
+          expect(res.status, next).to.equal(200);
+          seen.push(...res.body.map((x) => x.id));
+          pages += 1;
+          next = /^<([^>]+)>; rel="next"$/.exec(res.headers.get('link') ?? '')?.[1] ?? null;
+        }
+        return { seen, pages };
+      };
+      for (let i = 0; i < 5; i++) await app.newCustomer('US');
+      const all = (await app.api('GET', '/customers')).body.map((x: { id: string }) => x.id);
+      expect(all.length).to.be.at.least(5);
+      const customers = await walk('/customers?limit=2');
+      expect(customers.seen).to.deep.equal(all);
+      expect(customers.pages).to.equal(Math.ceil(all.length / 2));
+      // orders newest first; two bought at the same instant are told apart by id
+      const c = await app.newCustomer('US');
+      const at = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString();
+      const items = [90, 80, 80, 70, 65].map((d, i) => ({ orderId: uniq(`PG${i}`), productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt: at(d) }));
+      items[2].purchasedAt = items[1].purchasedAt;
+      expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: items } })).status).to.equal(200);
+      const expected = [...items].sort((a, b) => b.purchasedAt.localeCompare(a.purchasedAt) || (a.orderId < b.orderId ? -1 : 1)).map((o) => o.orderId);
+      expect((await app.api('GET', `/customers/${c.id}/orders`)).body.map((o: { id: string }) => o.id)).to.deep.equal(expected);
+      const orders = await walk(`/customers/${c.id}/orders?limit=2`);
+      expect(orders.seen).to.deep.equal(expected);
+      expect(orders.pages).to.equal(3);
+      // a cursor the API did not give out, a limit out of range: 400 naming the parameter
+      expect((await app.api('GET', '/customers?cursor=bm9wZQ')).body.error.field).to.equal('query.cursor');
+      expect((await app.api('GET', '/customers?limit=501')).body.error.field).to.equal('query.limit');
+    });
+
     it('when the input is bad or clashes, then 400 or 409 naming the field, and nothing is written', async () => {
       const c = await app.newCustomer('US');
       const before = await Customer.countDocuments({ partnerId: app.partnerId });

@@ -95,7 +95,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
   const customerPage = async (ctx: PageContext, ref: string, extra: Record<string, unknown> = {}, status = 200) => {
     const c = await resolveCustomer(ctx.auth.partnerId!, ref);
     const now = deps.now?.() ?? new Date();
-    const list = (await orders.list(ctx.auth, c._id)).map((o) => ({ ...o, assessment: assessCancellation(o, now) }));
+    const list = (await orders.list(ctx.auth, c._id)).items.map((o) => ({ ...o, assessment: assessCancellation(o, now) }));
     // keys stay hidden (and unlogged) until asked for on the order's keys page
     const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await deps.licensing.listSoftware(ctx.auth, c._id, { reveal: false }) : null;
     ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: list.some((o) => o.assessment.cancellable), software, ...extra }, status);
@@ -132,7 +132,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
       permission: 'readCustomers',
       handler: async (ctx) => {
         const q = typeof ctx.req.query.q === 'string' ? ctx.req.query.q.slice(0, 200) : '';
-        const all = (await listCustomers(ctx.auth.partnerId!)).map(customerView);
+        const all = (await listCustomers(ctx.auth.partnerId!)).items.map(customerView);
         const found = all.filter((c) => matches(c, q));
         const data = { title: 'Customers', q, customers: found, total: all.length };
         if (ctx.isHtmx && ctx.req.header('hx-target') === 'customer-results') ctx.fragment('customers/_results', data);

@@ -1,5 +1,5 @@
 /** Customer routes: a partner's customers, named by id, name, tenant GUID or domain name. */
-import { defineRoute, type RouteDef } from '../http';
+import { defineRoute, nextPageLink, type RouteDef } from '../http';
 import * as S from '../schemas';
 import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
 import type { RouteDeps } from './deps';
@@ -28,8 +28,12 @@ export function customerRoutes(_deps: RouteDeps): RouteDef[] {
       summary: "List the partner's customers",
       tag: 'customers',
       permission: 'readCustomers',
-      responses: { 200: { description: 'customers by name', schema: { type: 'array', items: S.customerSchema } } },
-      handler: async ({ auth }) => ({ status: 200, body: (await listCustomers(auth.partnerId!)).map(customerView) }),
+      query: S.listPageQuery('customers'),
+      responses: { 200: { description: 'customers by name, a page at a time', schema: { type: 'array', items: S.customerSchema }, headers: S.listPageHeaders } },
+      handler: async ({ auth, query }) => {
+        const { items, nextCursor } = await listCustomers(auth.partnerId!, { limit: query.limit, cursor: query.cursor });
+        return { status: 200, body: items.map(customerView), headers: nextPageLink('/customers', query.limit, nextCursor) };
+      },
     }),
     defineRoute({
       method: 'get',

@@ -1,5 +1,5 @@
 /** Order routes: buying for a customer, importing, reading and cancelling orders. */
-import { defineRoute, type RouteDef } from '../http';
+import { defineRoute, nextPageLink, type RouteDef } from '../http';
 import * as S from '../schemas';
 import type { RouteDeps } from './deps';
 
@@ -54,8 +54,12 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       permission: 'readCustomers',
       params: S.customerParam,
       errors: [404],
-      responses: { 200: { description: 'orders, newest first', schema: { type: 'array', items: orderSummarySchema } } },
-      handler: async ({ auth, params }) => ({ status: 200, body: await orders.list(auth, params.customer) }),
+      query: S.listPageQuery('orders'),
+      responses: { 200: { description: 'orders, newest first, a page at a time', schema: { type: 'array', items: orderSummarySchema }, headers: S.listPageHeaders } },
+      handler: async ({ auth, params, query }) => {
+        const { items, nextCursor } = await orders.list(auth, params.customer, { limit: query.limit, cursor: query.cursor });
+        return { status: 200, body: items, headers: nextPageLink(`/customers/${encodeURIComponent(params.customer)}/orders`, query.limit, nextCursor) };
+      },
     }),
     defineRoute({
       method: 'post',

@@ -46,3 +46,15 @@ export const taxSchema = obj({
 
 export const idParam = (name: string, description: string): S => obj({ [name]: str({ minLength: 1, maxLength: 200, description }) });
 export const customerParam: S = obj({ customer: str({ minLength: 1, maxLength: 253, description: "the customer's id, name, tenant GUID or domain name" }) });
+
+/** Paging of a list answered as a JSON array: `limit` and `cursor` in, a `Link: <…>; rel="next"` header out. */
+export const LIST_PAGE_MAX = 500;
+export const listPageQuery = (what: string): S =>
+  obj(
+    {
+      limit: int({ minimum: 1, maximum: LIST_PAGE_MAX, default: LIST_PAGE_MAX, description: `${what} per page; the \`Link\` header's \`rel="next"\` gives the next page` }),
+      cursor: str({ minLength: 1, maxLength: 1000, description: 'from the `Link` header of the page before' }),
+    },
+    [],
+  );
+export const listPageHeaders = { Link: '`<path?limit=…&cursor=…>; rel="next"` while there is a next page (RFC 8288)' };
