@@ -379,6 +379,8 @@ export function createSupportService(deps: SupportServiceDeps) {
       let order: OrderDoc | null = null;
       if (refundType && !orderRef) throw new AppError(400, 'validation_failed', 'body.orderId is required for a refund request (or body.subscriptionId)', 'body.orderId');
       if (refundType && !input.refund) throw new AppError(400, 'validation_failed', 'body.refund is required for a refund request', 'body.refund');
+      // the document's procedure for a refund request: "enter your name, email address, and phone number"
+      if (refundType && !input.contact.phone) throw new AppError(400, 'validation_failed', 'body.contact.phone is required for a refund request (a number support can call about the refund)', 'body.contact.phone');
       // a refund asked for under another problem type would be dropped without a word: refused instead
       if (!refundType && input.refund) throw new AppError(400, 'validation_failed', `body.refund is only for a refund request (problemType "${PROBLEM_TYPES[0]}")`, 'body.refund');
       if (orderRef) {

@@ -72,8 +72,11 @@ describe('pages: support requests in a real browser', function () {
     // the reason is required for a refund: the error is next to it
     await p.getByRole('button', { name: 'Submit the request' }).click();
     expect(await p.locator('#refundReason-error').textContent()).to.include('reason');
+    // and so is a phone number (the document's contact: name, email address and phone number)
+    expect(await p.locator('#contactPhone-error').textContent()).to.include('a refund request needs one');
     const reason = uniq('Customer bought ESU by mistake');
     await p.getByLabel('Reason for the refund').fill(reason);
+    await p.getByLabel(/^Phone/).fill('+1 425 555 0199');
     await press(p, 'Submit the request', 'Request filed.');
     const number = new URL(p.url()).pathname.split('/').pop()!;
     expect(number).to.match(/^SR-/);
@@ -434,7 +437,7 @@ describe('pages: support requests in a real browser', function () {
         customer: c.tenantId,
         orderId: order.id,
         refund: { reason: 'mistake', amount: order.pricing.total, currency: order.pricing.currency },
-        contact: { name: 'Pat', email: 'pat@example.com' },
+        contact: { name: 'Pat', email: 'pat@example.com', phone: '+1 425 555 0100' },
       },
     });
     expect(filed.status).to.equal(201);

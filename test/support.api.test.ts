@@ -177,6 +177,9 @@ describe('support requests (API end to end)', function () {
     const missing = await file({ ...refundBody(order.id, 100), contact: { name: 'x' } });
     expect(missing.status).to.equal(400);
     expect(missing.body.error.field).to.equal('body.contact.email');
+    // a refund request gives a phone number too (a general question need not)
+    const noPhone = await file({ ...refundBody(order.id, 100), contact: { name: 'x', email: 'x@example.com' } });
+    expect([noPhone.status, noPhone.body.error.field]).to.deep.equal([400, 'body.contact.phone']);
     expect(await SupportOrderClaim.exists({ _id: order.id })).to.equal(null);
     // an already cancelled order
     const perpetual = await placeOrder(app, customer.id, 'windows-server-standard-perpetual');

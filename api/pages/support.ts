@@ -380,6 +380,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         if (refund && !v.refundReason) errors.refundReason = 'Give the reason for the refund.';
         if (refund && !v.refundAmount) errors.refundAmount = 'Enter the amount requested.';
         if (refund && !v.currency) errors.currency = 'Enter the currency of the order.';
+        if (refund && !v.contactPhone) errors.contactPhone = 'Enter a phone number: a refund request needs one, so that support can call about it.';
         const amount = refund && v.refundAmount && v.currency ? parseAmount(v.refundAmount, v.currency) : null;
         if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = `Enter an amount in ${v.currency}, such as ${amountExample(v.currency)}.`;
         if (Object.keys(errors).length) return filePage(ctx, input, errors, 400);

@@ -25,7 +25,7 @@ export const fileSupportRequestBody = obj(
       amount: int({ minimum: 1, maximum: 1_000_000_000_000, description: 'requested, minor units' }),
       currency: str({ pattern: '^[A-Z]{3}$', description: "the order's currency" }),
     }),
-    contact: obj({ name: line(200), email: emailSchema, phone: str({ minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$' }) }, ['name', 'email']),
+    contact: obj({ name: line(200), email: emailSchema, phone: str({ minLength: 3, maxLength: 40, pattern: '^[+0-9 ()./-]+$', description: 'required for a refund request (400 naming body.contact.phone without it)' }) }, ['name', 'email']),
     description: str({ maxLength: 20_000, pattern: TEXT_PATTERN, description: `the problem in your words: ${TEXT_RULES.text}` }),
   },
   ['problemType', 'impact', 'title', 'customer', 'contact'],
