@@ -206,23 +206,27 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
       // the agent who has the request hears of the partner's reply
       else if (kind === 'partner-replied') to = ticket.assignee ? [ticket.assignee.email] : [];
-      // a withdrawal is also news to the agent who has it
-      else if (kind === 'closed' && ticket.withdrawn && ticket.assignee) to = [...new Set([ticket.contact.email, ticket.filedBy.email, ticket.assignee.email])];
       else to = [...new Set([ticket.contact.email, ticket.filedBy.email])];
+      // a withdrawal is also news to the agent who has it: a message of its own, so that the partner's copy does not
+      // carry the agent's address
+      const alsoAssignee = kind === 'closed' && ticket.withdrawn && ticket.assignee && !to.includes(ticket.assignee.email) ? ticket.assignee.email : null;
       to = to.filter(Boolean);
       if (!to.length) return { sent: false, to };
       const first = (ticket.clocks ?? []).find((c) => c.kind === 'firstResponse' && !c.stoppedAt);
       const firstDue = first ? dueAt(first) : null;
       const partner = await Partner.findById(ticket.partnerId).lean();
-      const result = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, {
+      const data = {
         ticket,
         event,
         number,
         partner: partner ?? { name: ticket.partnerId },
         ticketUrl: pageLinks(publicBaseUrl).ticket(number),
         firstResponseDue: firstDue ? utcMinute(firstDue) : null,
-      });
-      return { sent: result.sent, to };
+      };
+      const result = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, data);
+      if (!alsoAssignee) return { sent: result.sent, to };
+      const agent = await sendOnce(`support:${number}:${seq}:${kind}:assignee`, `support-${kind}`, [alsoAssignee], data);
+      return { sent: result.sent || agent.sent, to: [...to, alsoAssignee] };
     },
 
     /**

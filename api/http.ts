@@ -217,9 +217,15 @@ export function withTextRules(schema: JsonSchema): JsonSchema {
 }
 
 /** The route with the text rule on each of its input schemas. */
+/** A GET answer other than a secret carries an ETag; the client sends it back in this header (validated, documented). */
+const IF_NONE_MATCH: JsonSchema = { type: 'string', maxLength: 1000, description: 'the ETag of an answer you hold: 304 while it is still current' };
+const isConditional = (r: RouteDef) => r.method === 'get' && !r.secret;
+
 function hardened(r: RouteDef): RouteDef {
   const w = (s?: JsonSchema) => (s ? withTextRules(s) : s);
-  return { ...r, params: w(r.params), query: w(r.query), headers: w(r.headers), body: w(r.body) };
+  const declared = (r.headers?.properties ?? {}) as Record<string, JsonSchema>;
+  const headers = isConditional(r) && !Object.hasOwn(declared, 'if-none-match') ? { type: 'object', ...(r.headers ?? {}), properties: { ...declared, 'if-none-match': IF_NONE_MATCH } } : r.headers;
+  return { ...r, params: w(r.params), query: w(r.query), headers: w(headers), body: w(r.body) };
 }
 
 /** Where a request came from, as the activity log and the order records keep it (API and pages alike). */
@@ -303,10 +309,16 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         if (reply.body instanceof Readable) {
           for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
           res.status(reply.status);
-          // a file the client holds already (If-None-Match names its ETag): 304, and the file is not read
+          // a file the client holds already (If-None-Match names its ETag): 304, and the file is not read; a HEAD
+          // reads none of it either
           if (reply.status === 200 && reply.headers?.ETag && req.fresh) {
             reply.body.destroy();
             res.status(304).end();
+            return;
+          }
+          if (req.method === 'HEAD') {
+            reply.body.destroy();
+            res.end();
             return;
           }
           try {
@@ -493,12 +505,12 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
     const responses: Record<string, unknown> = {};
     const headersOf = (extra: Record<string, string> = {}) =>
       Object.fromEntries(Object.entries({ 'X-Request-Id': REQUEST_ID_HEADER, ...extra }).map(([name, description]) => [name, { description, schema: { type: 'string' } }]));
-    // conditional GETs: every GET answer but a secret has an ETag, and a matching If-None-Match gets 304
-    const conditional = r.method === 'get' && !r.secret;
+    // conditional GETs: every JSON GET answer but a secret has an ETag, and a matching If-None-Match gets 304
+    const conditional = isConditional(r);
     for (const [status, resp] of Object.entries(r.responses)) {
       responses[status] = {
         description: resp.description,
-        headers: headersOf(conditional && status === '200' ? { ETag: 'a validator of this answer: send it back in If-None-Match', ...resp.headers } : resp.headers),
+        headers: headersOf(conditional && status === '200' ? { ETag: 'a validator of this answer (JSON answers): send it back in If-None-Match', ...resp.headers } : resp.headers),
         ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema }, ...Object.fromEntries(Object.entries(resp.alsoAs ?? {}).map(([ct, schema]) => [ct, { schema }])) } } : {}),
       };
     }
@@ -519,14 +531,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       operationId: r.operationId,
       summary: r.summary,
       tags: [r.tag],
-      parameters: [
-        ...parametersFrom(r.params, 'path'),
-        ...parametersFrom(r.query, 'query'),
-        ...parametersFrom(r.headers, 'header'),
-        ...(conditional && !Object.hasOwn((r.headers?.properties ?? {}) as object, 'if-none-match')
-          ? [{ name: 'If-None-Match', in: 'header', required: false, description: 'the ETag of an answer you hold: 304 when it is still current', schema: { type: 'string', maxLength: 1000, pattern: SINGLE_LINE_PATTERN } }]
-          : []),
-      ],
+      parameters: [...parametersFrom(r.params, 'path'), ...parametersFrom(r.query, 'query'), ...parametersFrom(r.headers, 'header')],
       responses,
       security: r.permission ? [{ bearerAuth: [] }] : [],
     };

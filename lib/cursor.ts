@@ -42,8 +42,21 @@ export interface Paged<T> {
   nextCursor: string | null;
 }
 
-/** The page of `rows` (read with limit + 1, so one more tells there is a next page) and the next page's cursor. */
-export function pageOf<T>(rows: T[], limit: number, cursorOf: (last: T) => string): Paged<T> {
-  const items = rows.slice(0, limit);
-  return { items, nextCursor: rows.length > limit ? cursorOf(items[items.length - 1]) : null };
+/**
+ * The filter of what comes after a cursor in a list sorted by `field` (`order` 1 ascending, -1 descending), then by
+ * `_id` ascending, the tie-break.
+ */
+export function after<K>(field: string, order: 1 | -1, key: K, id: string): Record<string, unknown> {
+  return { $or: [{ [field]: { [order === 1 ? '$gt' : '$lt']: key } }, { [field]: key, _id: { $gt: id } }] };
+}
+
+/**
+ * Reads a page: `read(limit)` runs the sorted query with the limit given (one more than the page, so that one more
+ * tells there is a next page; none without a page: the whole list), then the page and the next page's cursor.
+ */
+export async function readPage<T>(page: ListPage | undefined, read: (limit: number | undefined) => Promise<T[]>, cursorOf: (last: T) => string): Promise<Paged<T>> {
+  const rows = await read(page ? page.limit + 1 : undefined);
+  if (!page || rows.length <= page.limit) return { items: rows, nextCursor: null };
+  const items = rows.slice(0, page.limit);
+  return { items, nextCursor: cursorOf(items[items.length - 1]) };
 }

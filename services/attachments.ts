@@ -393,7 +393,14 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       });
       bb.on('field', (field, value) => {
         if (leading && !leadingSeen && field === leading.name) {
-          if (leading.accept(value)) leadingSeen = true;
+          // a listener of busboy's must not throw (nothing would catch it): any failure of the check is a refusal
+          let accepted = false;
+          try {
+            accepted = leading.accept(value);
+          } catch {
+            accepted = false;
+          }
+          if (accepted) leadingSeen = true;
           else fail(leading.refusal());
           return;
         }

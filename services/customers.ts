@@ -1,7 +1,7 @@
 /** A partner's customers, named by id, name, tenant GUID or domain name alike. */
 import crypto from 'node:crypto';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
-import { decodeCursor, encodeCursor, pageOf, type ListPage, type Paged } from '../lib/cursor';
+import { after, decodeCursor, encodeCursor, readPage, type ListPage, type Paged } from '../lib/cursor';
 import { Customer, type CustomerDoc } from '../models';
 import { countryName, isMarketCode } from '../domain/countries';
 import { currencyForMarket } from '../domain/markets';
@@ -65,11 +65,17 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
 }
 
 /** The partner's customers by name (then id), a page at a time; without a page, all of them. */
-export async function listCustomers(partnerId: string, page: ListPage = { limit: Number.MAX_SAFE_INTEGER }): Promise<Paged<CustomerDoc>> {
-  const after = page.cursor !== undefined ? decodeCursor(page.cursor) : null;
-  const filter = after ? { partnerId, $or: [{ nameKey: { $gt: after.key } }, { nameKey: after.key, _id: { $gt: after.id } }] } : { partnerId };
-  const rows = await Customer.find(filter).sort({ nameKey: 1, _id: 1 }).limit(page.limit + 1).lean();
-  return pageOf(rows, page.limit, (c) => encodeCursor(c.nameKey, c._id));
+export async function listCustomers(partnerId: string, page?: ListPage): Promise<Paged<CustomerDoc>> {
+  const from = page?.cursor !== undefined ? decodeCursor(page.cursor) : null;
+  const filter = { partnerId, ...(from ? after('nameKey', 1, from.key, from.id) : {}) };
+  return readPage(
+    page,
+    (limit) => {
+      const q = Customer.find(filter).sort({ nameKey: 1, _id: 1 });
+      return (limit === undefined ? q : q.limit(limit)).lean<CustomerDoc[]>();
+    },
+    (c) => encodeCursor(c.nameKey, c._id),
+  );
 }
 
 /** Finds the partner's customer by id, tenant GUID, domain name or name (in that order of preference). */

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
-import { decodeInstantCursor, encodeInstantCursor, pageOf, type ListPage } from '../lib/cursor';
+import { after, decodeInstantCursor, encodeInstantCursor, readPage, type ListPage } from '../lib/cursor';
 import { startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
@@ -285,13 +285,18 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     /** A customer's orders, newest first (then by id), a page at a time; without a page, all of them. */
-    async list(auth: AuthContext, customerRef: string, page: ListPage = { limit: Number.MAX_SAFE_INTEGER }) {
+    async list(auth: AuthContext, customerRef: string, page?: ListPage) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
-      const after = page.cursor !== undefined ? decodeInstantCursor(page.cursor) : null;
-      const mine = { partnerId: auth.partnerId, customerId: customer._id };
-      const filter = after ? { ...mine, $or: [{ purchasedAt: { $lt: after.at } }, { purchasedAt: after.at, _id: { $gt: after.id } }] } : mine;
-      const rows = await Order.find(filter).sort({ purchasedAt: -1, _id: 1 }).limit(page.limit + 1).lean<OrderDoc[]>();
-      const { items, nextCursor } = pageOf(rows, page.limit, (o) => encodeInstantCursor(o.purchasedAt, o._id));
+      const from = page?.cursor !== undefined ? decodeInstantCursor(page.cursor) : null;
+      const filter = { partnerId: auth.partnerId, customerId: customer._id, ...(from ? after('purchasedAt', -1, from.at, from.id) : {}) };
+      const { items, nextCursor } = await readPage(
+        page,
+        (limit) => {
+          const q = Order.find(filter).sort({ purchasedAt: -1, _id: 1 });
+          return (limit === undefined ? q : q.limit(limit)).lean<OrderDoc[]>();
+        },
+        (o) => encodeInstantCursor(o.purchasedAt, o._id),
+      );
       return { items: items.map((o) => orderView(o, null)), nextCursor };
     },
 

@@ -13,6 +13,7 @@
  *   and lock the owner out.
  */
 import crypto from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import { AppError, isDuplicateKey } from '../lib/errors';
 import type { Mailer, Renderer } from '../lib/mailer';
 import type { Logger } from '../lib/logger';
@@ -21,6 +22,20 @@ import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from '
 import type { AuthContext } from './context';
 
 import { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
+
+/**
+ * The network a client asks from, for its share of an address's sign-in links: an IPv4 address as it is, an IPv6
+ * address by its /64 (one host commonly holds a whole /64, so its single addresses would be an unlimited supply).
+ */
+export function clientNetwork(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const addr = ipaddr.process(ip); // an IPv4-mapped IPv6 address becomes the IPv4 one
+  if (addr.kind() === 'ipv4') return addr.toString();
+  return `${(addr as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+}
+
+/** Sign-in link requests handled at once after their answer (see requestLinkLater). */
+export const SIGN_IN_REQUESTS_IN_FLIGHT = 64;
 
 export { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR };
 /** lastSeenAt is written at most this often (a read-only page view does not write every time) */
@@ -90,8 +105,12 @@ export function createSessionService(deps: SessionServiceDeps) {
     return null;
   }
 
-  return {
+  /** sign-in link requests being handled after their answer (requestLinkLater) */
+  let inFlight = 0;
+
+  const service = {
     idleMinutes: idleMs / 60_000,
+    linksPerClient,
     absoluteHours: absoluteMs / 3_600_000,
     linkMinutes: linkMs / 60_000,
     linksPerHour,
@@ -109,7 +128,7 @@ export function createSessionService(deps: SessionServiceDeps) {
         return;
       }
       const now = clock();
-      const client = clientIp ? hashToken(`sign-in client\n${clientIp}`).slice(0, 32) : undefined;
+      const client = clientIp ? hashToken(`sign-in client\n${clientNetwork(clientIp)}`).slice(0, 32) : undefined;
       const clientSlot = client ? await takeSendSlot(user._id, now, client) : null;
       if (client && !clientSlot) {
         deps.log.warn({ userId: user._id, linksPerClient }, 'sign-in link not sent: this client had its share of the address\'s links for this hour');
@@ -138,6 +157,25 @@ export function createSessionService(deps: SessionServiceDeps) {
         return;
       }
       deps.log.info({ userId: user._id }, 'sign-in link sent');
+    },
+
+    /**
+     * requestLink after the answer: the page answers first, the same for every address, so that the time a lookup,
+     * the slots and an email take does not tell whether the address has an account. At most
+     * SIGN_IN_REQUESTS_IN_FLIGHT at once: beyond that a request is dropped and logged (a flood queues nothing).
+     */
+    requestLinkLater(emailInput: string, next: string | null, clientIp?: string | null): void {
+      if (inFlight >= SIGN_IN_REQUESTS_IN_FLIGHT) {
+        deps.log.warn({ inFlight }, 'sign-in link not sent: too many sign-in requests at once; this one was dropped');
+        return;
+      }
+      inFlight += 1;
+      service
+        .requestLink(emailInput, next, clientIp)
+        .catch((err: unknown) => deps.log.error({ err }, 'sign-in link not sent'))
+        .finally(() => {
+          inFlight -= 1;
+        });
     },
 
     /** What a link is, without using it (the page that opens from the email shows a button that uses it). */
@@ -246,6 +284,7 @@ export function createSessionService(deps: SessionServiceDeps) {
       await revokeOwnToken(userId, tokenId);
     },
   };
+  return service;
 }
 
 export type SessionService = ReturnType<typeof createSessionService>;

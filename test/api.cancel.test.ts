@@ -73,10 +73,10 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const customers = await walk('/customers?limit=2');
       expect(customers.seen).to.deep.equal(all);
       expect(customers.pages).to.equal(Math.ceil(all.length / 2));
-      // orders newest first; two bought at the same instant are told apart by id
+      // orders newest first; two bought at the same instant are told apart by id, across a page's end
       const c = await app.newCustomer('US');
       const at = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString();
-      const items = [90, 80, 80, 70, 65].map((d, i) => ({ orderId: uniq(`PG${i}`), productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt: at(d) }));
+      const items = [65, 80, 80, 90, 95].map((d, i) => ({ orderId: uniq(`PG${i}`), productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt: at(d) }));
       items[2].purchasedAt = items[1].purchasedAt;
       expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: items } })).status).to.equal(200);
       const expected = [...items].sort((a, b) => b.purchasedAt.localeCompare(a.purchasedAt) || (a.orderId < b.orderId ? -1 : 1)).map((o) => o.orderId);

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { createMailer, createRenderer } from '../lib/mailer';
 import { freePort } from '../stack/ports';
 import { SignInLink, SignInSend } from '../models';
-import { createSessionService, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../services/sessions';
+import { clientNetwork, createSessionService, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../services/sessions';
 import { ensureUser } from '../services/users';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
 
@@ -58,6 +58,31 @@ describe('sign-in links: at most SIGN_IN_LINKS_PER_HOUR emails an hour to one ad
     expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_CLIENT_PER_HOUR + 1);
     await waitFor(async () => (await emailsTo(email)) === SIGN_IN_LINKS_PER_CLIENT_PER_HOUR + 1);
     expect(app.logLines.some((l) => /this client had its share/.test(JSON.stringify(l)))).to.equal(true);
+    // an IPv6 client is one network, its /64: another address of it shares the share
+    const six = await newUser();
+    for (let i = 0; i < SIGN_IN_LINKS_PER_CLIENT_PER_HOUR; i++) await a.requestLink(six.email, null, `2001:db8:1:2::${i + 1}`);
+    await a.requestLink(six.email, null, '2001:db8:1:2:ffff::9');
+    expect(await SignInLink.countDocuments({ userId: six.id })).to.equal(SIGN_IN_LINKS_PER_CLIENT_PER_HOUR);
+    await a.requestLink(six.email, null, '2001:db8:1:3::1');
+    expect(await SignInLink.countDocuments({ userId: six.id })).to.equal(SIGN_IN_LINKS_PER_CLIENT_PER_HOUR + 1);
+  });
+
+  it('when an address has had its links for the hour, then a client that asks sends nothing and keeps its share (its slot is given back)', async () => {
+    const { id, email } = await newUser();
+    const a = service();
+    const share = SIGN_IN_LINKS_PER_CLIENT_PER_HOUR;
+    for (let c = 0; c * share < SIGN_IN_LINKS_PER_HOUR; c++) for (let i = 0; i < share; i++) await a.requestLink(email, null, `198.51.100.${c + 1}`);
+    expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_HOUR);
+    await a.requestLink(email, null, '203.0.113.77');
+    expect(await SignInLink.countDocuments({ userId: id })).to.equal(SIGN_IN_LINKS_PER_HOUR);
+    expect(await SignInSend.countDocuments({ userId: id, client: { $exists: true } })).to.equal(SIGN_IN_LINKS_PER_HOUR);
+  });
+
+  it('reads a client by its network: an IPv4 address, an IPv4-mapped one as IPv4, an IPv6 address by its /64', () => {
+    expect(clientNetwork('198.51.100.7')).to.equal('198.51.100.7');
+    expect(clientNetwork('::ffff:198.51.100.7')).to.equal('198.51.100.7');
+    expect(clientNetwork('2001:db8:1:2:aaaa::1')).to.equal(clientNetwork('2001:DB8:1:2:bbbb:cccc:dddd:2'));
+    expect(clientNetwork('2001:db8:1:2::1')).to.not.equal(clientNetwork('2001:db8:1:3::1'));
   });
 
   it('when the email cannot be sent (SMTP refuses), then the page answers as for any address, and neither the link nor the hour\'s slot is kept', async () => {

@@ -6,7 +6,6 @@ import crypto from 'node:crypto';
 import type express from 'express';
 import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
-import type { Logger } from '../../lib/logger';
 import { safeNext } from '../../services/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
 import { utcSecond } from '../../domain/time';
@@ -71,11 +70,9 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
       page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.body?.next), values: req.body, errors: form.errors }, 400);
       return;
     }
-    // the answer goes first, the same for every address: whether the address has an account (a lookup, slots, an
-    // email) then takes no time the asker can see; what fails is logged (the link simply does not come)
-    const log = (res.locals.log as Logger | undefined) ?? kit.log;
-    void kit.sessions.requestLink(form.value.email, safeNext(form.value.next), req.ip ?? null).catch((err: unknown) => log.error({ err }, 'sign-in link not sent'));
-    page(res, 'identity/check-email', { title: 'Check your email', email: form.value.email, minutes: kit.sessions.linkMinutes, perHour: kit.sessions.linksPerHour });
+    // the answer goes first, the same for every address (see requestLinkLater)
+    kit.sessions.requestLinkLater(form.value.email, safeNext(form.value.next), req.ip ?? null);
+    page(res, 'identity/check-email', { title: 'Check your email', email: form.value.email, minutes: kit.sessions.linkMinutes, perHour: kit.sessions.linksPerHour, perClient: kit.sessions.linksPerClient });
   });
 
   // the link from the email opens a page with a button: a mail scanner that fetches the link does not use it

@@ -295,10 +295,16 @@ export function capabilities(auth: AuthContext): Record<string, boolean> {
 
 export const isSupportRole = (role: string) => (SUPPORT_ROLES as readonly string[]).includes(role);
 
+/** The session's CSRF token against the one a form sent, in constant time; any other input is simply false. */
 export function csrfOk(expected: string, given: unknown): boolean {
-  if (typeof given !== 'string' || given.length !== expected.length) return false;
-  return crypto.timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+  if (typeof given !== 'string') return false;
+  // compared as bytes: a string of the same length in characters may differ in bytes (timingSafeEqual would throw)
+  const [a, b] = [Buffer.from(given), Buffer.from(expected)];
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
+
+/** A page form whose CSRF token is missing or wrong. */
+export const csrfFailed = () => new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.');
 
 export interface Chrome {
   navExtra: { href: string; label: string; permission: Permission | null }[];
@@ -340,7 +346,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       }
       if (req.method === 'POST') {
         const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token');
-        if (!p.csrfFirstInMultipart && !csrfOk(active.session.csrfToken, given)) throw new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.');
+        if (!p.csrfFirstInMultipart && !csrfOk(active.session.csrfToken, given)) throw csrfFailed();
       }
       const timeZone = (res.locals.timeZone as string) ?? 'UTC';
       const can = capabilities(auth);

@@ -18,7 +18,7 @@ import { parseDay } from '../../domain/licensing';
 import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { PAGE_KEY, agoInWords, csrfOk, definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { PAGE_KEY, agoInWords, csrfFailed, csrfOk, definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -466,13 +466,13 @@ export function supportPages(deps: PagesContext): PageDef[] {
             leadingField: {
               name: '_csrf',
               accept: (value) => csrfOk(ctx.active.session.csrfToken, value),
-              refusal: () => new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.'),
+              refusal: csrfFailed,
             },
           });
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status !== 403 && e.status < 500) {
             ctx.req.resume();
-            // back to the ticket's own address (this one carries the form's CSRF token), saying why by code only
+            // back to the ticket's own address, saying why by code only (nothing a link carries is shown as it is)
             return ctx.redirect(`/app/support/${encodeURIComponent(id)}?refused=${encodeURIComponent(Object.hasOwn(ATTACH_REFUSALS, e.code) ? e.code : 'other')}#attach-form-error`);
           }
           throw e;
