@@ -201,6 +201,7 @@ describe('pages: support requests in a real browser', function () {
     // a day that does not exist is a 400 that says so (it was a 500)
     const bad = await a.goto('/app/sla?to=9999-99-99');
     expect(bad!.status()).to.equal(400);
+    expect((await a.goto('/app/sla?to=0100-01-05'))!.status()).to.equal(400);
     expect(await a.locator('main').textContent()).to.match(/to must be a day that exists/i);
     await a.goto('/app/sla');
   });

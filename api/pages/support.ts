@@ -571,7 +571,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const now = deps.now?.() ?? new Date();
         const day = (d: Date) => d.toISOString().slice(0, 10);
         const asked = ctx.req.query.to;
-        if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked))) throw new AppError(400, 'validation_failed', 'to must be a day that exists, written YYYY-MM-DD (the last day the dashboard covers).', 'to');
+        // from 2000 on: the eight weeks before it are then ordinary dates too
+        if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked) || asked < '2000-01-01')) throw new AppError(400, 'validation_failed', 'to must be a day that exists, from 2000-01-01 on, written YYYY-MM-DD (the last day the dashboard covers).', 'to');
         const to = asked ?? day(now);
         const weeks = 8;
         const end = new Date(`${to}T00:00:00Z`);
