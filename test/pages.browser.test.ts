@@ -542,6 +542,8 @@ describe('pages: partners in a real browser', function () {
         expect((await page.goto(`/app/orders/${order.id}`))!.status()).to.equal(200);
         expect(await page.getByRole('button', { name: 'Cancel the order' }).count()).to.equal(0);
         expect((await page.goto('/app/invoices'))!.status()).to.equal(403);
+        // the page says who can change that
+        expect(await page.locator('main').textContent()).to.include("ask your partner's global admin or account admin for a role that has it");
         expect((await app.api('GET', '/invoices/2026-11', { token: app.tokens['sales-agent'] })).status).to.equal(403);
         const csrf = await page.locator('body').getAttribute('data-csrf');
         const res = await context.request.post(`${app.baseUrl}/app/orders/${order.id}/cancel`, {

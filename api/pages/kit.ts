@@ -442,6 +442,13 @@ export function pageErrorHandler(deps: KitDeps) {
       code: e.code,
       message: e.status === 404 ? 'This page does not exist, or it belongs to another partner.' : pageMessage(e),
       requestId,
+      // a role that may not open the page: who can change that
+      nextStep:
+        e.status === 403 && e.code === 'forbidden' && active
+          ? isSupportRole(active.auth.role)
+            ? 'If your work needs this page, a support lead can ask for your role to be changed.'
+            : "If your work needs this page, ask your partner's global admin or account admin for a role that has it."
+          : null,
       signedIn: Boolean(active),
       user: active ? { name: active.user.name, email: active.user.email, role: active.auth.role } : null,
       csrf: active?.session.csrfToken,

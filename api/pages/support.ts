@@ -171,6 +171,16 @@ const queueSchema = {
     cursor: { type: 'string', maxLength: 400 },
   },
 };
+/** The queue's filters by the names the page shows them under. */
+const QUEUE_FILTER_LABELS: Record<keyof typeof queueSchema.properties, string> = {
+  status: 'Status',
+  impact: 'Impact',
+  assignee: 'Assignee',
+  escalated: 'Escalated',
+  atRisk: 'At risk',
+  text: 'Search',
+  cursor: 'Page',
+};
 
 /** The partner a ticket belongs to (read only once the service has let the caller see the ticket). */
 async function ticketPartner(number: string): Promise<string> {
@@ -555,8 +565,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
           leftOut: [
             ...Object.entries(errors)
               .filter(([field]) => Object.hasOwn(queueSchema.properties, field))
-              .map(([field, message]) => ({ field, message })),
-            ...(Object.keys(errors).some((field) => !Object.hasOwn(queueSchema.properties, field)) ? [{ field: 'other', message: 'parameters this page does not know' }] : []),
+              .map(([field, message]) => ({ field: QUEUE_FILTER_LABELS[field as keyof typeof QUEUE_FILTER_LABELS], message })),
+            ...(Object.keys(errors).some((field) => !Object.hasOwn(queueSchema.properties, field)) ? [{ field: 'Other', message: 'parameters this page does not know' }] : []),
           ],
         };
         if (ctx.isHtmx && ctx.req.header('hx-target') === 'queue-results') ctx.fragment('support/_queue', data);
