@@ -480,6 +480,15 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
     throw tooMany(ticket.id);
   }
 
+  /** A stored file's slot on its ticket, and the ticket's timeline event. */
+  async function keep(auth: AuthContext, ticket: TicketRef, received: Received): Promise<{ attachment: AttachmentView; replayed: boolean }> {
+    const { doc, replayed } = await claimSlot(auth, ticket, received);
+    if (deps.recordEvent) {
+      await deps.recordEvent(auth, ticket, { id: doc.slot, name: doc.name, contentType: doc.contentType, size: doc.size, sha256: doc.sha256 });
+    }
+    return { attachment: attachmentView(doc), replayed };
+  }
+
   return {
     limits,
 
@@ -490,13 +499,18 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.maxBytes + 64 * 1024) throw tooLarge();
       if ((await Attachment.countDocuments({ ticketId: ticket.id })) >= limits.maxPerTicket) throw tooMany(ticket.id);
-      const received = await receive(req, ticket, opts.leadingField);
-      const { doc, replayed } = await claimSlot(auth, ticket, received);
-      const view = attachmentView(doc);
-      if (deps.recordEvent) {
-        await deps.recordEvent(auth, ticket, { id: doc.slot, name: doc.name, contentType: doc.contentType, size: doc.size, sha256: doc.sha256 });
-      }
-      return { attachment: view, replayed };
+      return keep(auth, ticket, await receive(req, ticket, opts.leadingField));
+    },
+
+    /**
+     * A file read elsewhere (the filing page's form, which files the request first): the same checks, typing,
+     * limits and slot as an upload; the same bytes attached again answer the first attachment.
+     */
+    async attach(auth: AuthContext, ticketId: string, file: { stream: Readable; filename: string; mimeType: string }): Promise<{ attachment: AttachmentView; replayed: boolean }> {
+      const ticket = await deps.findTicket(auth, ticketId);
+      if (!ticket.acceptsAttachments) throw new AppError(409, 'ticket_closed', ticket.refusal ?? `support request ${ticket.id} takes no more attachments`);
+      if ((await Attachment.countDocuments({ ticketId: ticket.id })) >= limits.maxPerTicket) throw tooMany(ticket.id);
+      return keep(auth, ticket, await storeFile(file.stream, { filename: file.filename, encoding: '7bit', mimeType: file.mimeType }, ticket));
     },
 
     async list(auth: AuthContext, ticketId: string): Promise<AttachmentView[]> {

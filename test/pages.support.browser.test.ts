@@ -69,17 +69,25 @@ describe('pages: support requests in a real browser', function () {
     expect(await p.getByLabel('Problem type').inputValue()).to.equal('CSP Purchase/Refund on behalf of customers');
     expect(await p.getByLabel('Currency').inputValue()).to.equal('USD');
     await expectAccessible(p);
+    // a file goes with the request ("Add files", the document's optional step)
+    const receipt = { name: 'receipt.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([PDF, Buffer.from('% the receipt\n')]) };
+    await p.getByLabel(/Add a file/).setInputFiles(receipt);
     // the reason is required for a refund: the error is next to it
     await p.getByRole('button', { name: 'Submit the request' }).click();
     expect(await p.locator('#refundReason-error').textContent()).to.include('reason');
     // and so is a phone number (the document's contact: name, email address and phone number)
     expect(await p.locator('#contactPhone-error').textContent()).to.include('a refund request needs one');
+    // the form comes back as typed, but a browser cannot be given the file back: it says so
+    expect(await p.locator('#file-error').textContent()).to.include('Choose the file again (receipt.pdf)');
     const reason = uniq('Customer bought ESU by mistake');
     await p.getByLabel('Reason for the refund').fill(reason);
     await p.getByLabel(/^Phone/).fill('+1 425 555 0199');
+    await p.getByLabel(/Add a file/).setInputFiles(receipt);
     await press(p, 'Submit the request', 'Request filed.');
     const number = new URL(p.url()).pathname.split('/').pop()!;
     expect(number).to.match(/^SR-/);
+    // filed with its file: listed on the request, and on its timeline
+    await p.locator('ol.timeline li', { hasText: 'File attached' }).getByRole('link', { name: 'receipt.pdf' }).waitFor();
     // the order's page now links to the request instead of offering another
     await p.goto(`/app/orders/${order.id}`);
     expect(await p.getByRole('link', { name: number }).getAttribute('href')).to.equal(`/app/support/${number}`);
@@ -117,6 +125,7 @@ describe('pages: support requests in a real browser', function () {
     expect((await p.request.get(`/app/support/${number}`)).status(), 'the API still answers').to.equal(200);
     // listed with the ticket's files, and on its timeline as a "File attached" event
     expect(await p.getByRole('link', { name: 'invoice.pdf' }).count()).to.equal(2);
+    expect(await p.getByRole('link', { name: 'receipt.pdf' }).count()).to.equal(2);
     await p.locator('ol.timeline li', { hasText: 'File attached' }).getByRole('link', { name: 'invoice.pdf' }).waitFor();
     await expectAccessible(p);
 
@@ -205,6 +214,22 @@ describe('pages: support requests in a real browser', function () {
     expect((await a.goto('/app/sla?to=0100-01-05'))!.status()).to.equal(400);
     expect(await a.locator('main').textContent()).to.match(/to must be a day that exists/i);
     await a.goto('/app/sla');
+  });
+
+  it('when a file its rules refuse goes with a new request, then the request is filed and the refusal is said on its page', async () => {
+    const c = await app.newCustomer('US');
+    const p = partner.page;
+    await p.goto('/app/support/new');
+    await p.getByLabel('Problem type').selectOption('General question or problem');
+    await p.getByLabel('Title').fill(uniq('Screens of the error'));
+    await p.getByLabel(/^Customer/).fill(c.tenantId);
+    await p.getByLabel(/Add a file/).setInputFiles({ name: 'screen.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<!doctype html><html><body>not a pdf</body></html>') });
+    await press(p, 'Submit the request', 'Request filed.');
+    const number = new URL(p.url()).pathname.split('/').pop()!;
+    expect(number).to.match(/^SR-/);
+    expect(await p.locator('#attach-form-error').textContent()).to.include('This kind of file cannot be attached.');
+    expect(await Attachment.countDocuments({ ticketId: number })).to.equal(0);
+    await expectAccessible(p);
   });
 
   it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Handlebars from 'handlebars';
+import busboy from 'busboy';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppError } from '../../lib/errors';
@@ -265,11 +266,11 @@ export interface PageDef {
   /** the permission of the API route behind the page; null: any signed-in user */
   permission: Permission | null;
   /**
-   * A multipart upload whose body the handler streams: the CSRF token is the form's first part (`_csrf`, before the
-   * file), and the handler checks it as it arrives (`csrfOk`), before anything is stored. Never in the address: a
-   * proxy's access log would keep it.
+   * A page whose multipart body the handler reads (a file upload): its CSRF token is a part of that body, which the
+   * handler checks (`csrfOk`) before it stores anything; any other body the kit checks as usual. Never in the
+   * address: a proxy's access log would keep it.
    */
-  csrfFirstInMultipart?: boolean;
+  multipartCsrf?: boolean;
   handler(ctx: PageContext): Promise<void>;
 }
 
@@ -301,6 +302,63 @@ export function csrfOk(expected: string, given: unknown): boolean {
   // compared as bytes: a string of the same length in characters may differ in bytes (timingSafeEqual would throw)
   const [a, b] = [Buffer.from(given), Buffer.from(expected)];
   return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+export const isMultipart = (req: Request) => /^multipart\/form-data\s*;/i.test(req.header('content-type') ?? '');
+
+/** A multipart form read whole: its fields, and its one file, if one was chosen (kept in memory, up to `maxFileBytes` + 1 bytes). */
+export interface MultipartForm {
+  fields: Record<string, string>;
+  file: { data: Buffer; filename: string; mimeType: string } | null;
+}
+
+/**
+ * Reads a page's multipart form (busboy). A file part with no name and no bytes is "no file chosen". More bytes
+ * than `maxFileBytes` are cut at one byte more, so that the attachment's own check says "too large". Too many
+ * fields or files, a field too long, or a body that is not multipart is refused (400 or 413).
+ */
+export function readMultipartForm(req: Request, maxFileBytes: number): Promise<MultipartForm> {
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fileSize: maxFileBytes + 1, fields: 50, fieldSize: 64 * 1024, headerPairs: 20 } });
+    } catch (e) {
+      reject(new AppError(400, 'invalid_multipart', `The form could not be read: ${(e as Error).message}`));
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let file: MultipartForm['file'] = null;
+    let settled = false;
+    const fail = (e: AppError) => {
+      if (settled) return;
+      settled = true;
+      req.unpipe(bb);
+      req.resume();
+      reject(e);
+    };
+    bb.on('field', (name, value, info) => {
+      if (info.valueTruncated) fail(new AppError(413, 'payload_too_large', `The ${name} field is too long.`));
+      else fields[name] = value;
+    });
+    bb.on('file', (_name, stream, info) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const data = Buffer.concat(chunks);
+        if (info.filename || data.length) file = { data, filename: info.filename ?? '', mimeType: info.mimeType };
+      });
+    });
+    bb.on('fieldsLimit', () => fail(new AppError(413, 'payload_too_large', 'The form has too many fields.')));
+    bb.on('filesLimit', () => fail(new AppError(400, 'validation_failed', 'Choose one file at a time.', 'file')));
+    bb.on('error', (e: Error) => fail(new AppError(400, 'invalid_multipart', `The form could not be read: ${e.message}`)));
+    bb.on('close', () => {
+      if (settled) return;
+      settled = true;
+      resolve({ fields, file });
+    });
+    req.on('aborted', () => fail(new AppError(400, 'request_aborted', 'The form was interrupted.')));
+    req.pipe(bb);
+  });
 }
 
 /** A page form whose CSRF token is missing or wrong. */
@@ -346,7 +404,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       }
       if (req.method === 'POST') {
         const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token');
-        if (!p.csrfFirstInMultipart && !csrfOk(active.session.csrfToken, given)) throw csrfFailed();
+        if (!(p.multipartCsrf && isMultipart(req)) && !csrfOk(active.session.csrfToken, given)) throw csrfFailed();
       }
       const timeZone = (res.locals.timeZone as string) ?? 'UTC';
       const can = capabilities(auth);

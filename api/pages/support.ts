@@ -13,12 +13,13 @@ import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, 
 import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
+import { Readable } from 'node:stream';
 import { SupportTicket } from '../../models';
 import { parseDay } from '../../domain/licensing';
 import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { PAGE_KEY, agoInWords, csrfFailed, csrfOk, definePage, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { PAGE_KEY, agoInWords, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -205,6 +206,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         values: { ...values, idempotencyKey: values.idempotencyKey || deps.newKey() },
         errors,
         repeatOf,
+        maxFileMb: Math.round(attachments.limits.maxBytes / 1024 / 1024),
+        acceptedKinds: ACCEPTED_KINDS,
       },
       status,
     );
@@ -379,10 +382,23 @@ export function supportPages(deps: PagesContext): PageDef[] {
       method: 'post',
       path: '/support',
       permission: 'fileSupportRequests',
+      // the form is multipart when a file goes with it ("Add files", the document's optional step): its CSRF token
+      // is checked here, before anything is filed or stored
+      multipartCsrf: true,
       handler: async (ctx) => {
-        const input = (ctx.req.body ?? {}) as Record<string, unknown>;
+        let input = (ctx.req.body ?? {}) as Record<string, unknown>;
+        let file: MultipartForm['file'] = null;
+        if (isMultipart(ctx.req)) {
+          const read = await readMultipartForm(ctx.req, attachments.limits.maxBytes);
+          if (!csrfOk(ctx.active.session.csrfToken, read.fields._csrf)) throw csrfFailed();
+          input = read.fields;
+          file = read.file;
+        }
+        // a form sent back keeps what was typed, not the file (a browser cannot be given one back)
+        const again = (errors: FieldErrors): FieldErrors => (file && !errors.file ? { ...errors, file: `Choose the file again (${file.filename || 'your file'}): a form sent back does not keep it.` } : errors);
+        const back = (errors: FieldErrors, status: number, repeatOf: string | null = null) => filePage(ctx, input, again(errors), status, repeatOf);
         const form = validateForm<Record<string, string>>(fileSchema, input);
-        if (!form.ok) return filePage(ctx, input, form.errors, 400);
+        if (!form.ok) return back(form.errors, 400);
         const v = form.value;
         const refund = isRefundType(v.problemType);
         const errors: FieldErrors = {};
@@ -393,16 +409,17 @@ export function supportPages(deps: PagesContext): PageDef[] {
         if (refund && !v.contactPhone) errors.contactPhone = 'Enter a phone number: a refund request needs one, so that support can call about it.';
         const amount = refund && v.refundAmount && v.currency ? parseAmount(v.refundAmount, v.currency) : null;
         if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = `Enter an amount in ${v.currency}, such as ${amountExample(v.currency)}.`;
-        if (Object.keys(errors).length) return filePage(ctx, input, errors, 400);
+        if (Object.keys(errors).length) return back(errors, 400);
         // the same request a moment ago (Back and Submit): ask first
         if (v.again !== 'yes') {
           const now = deps.now?.() ?? new Date();
           const repeat = await support.recentRepeatFiling(ctx.auth, v.customer, v.title, v.idempotencyKey, now);
           if (repeat) {
             const when = agoInWords(repeat.createdAt, now);
-            return filePage(ctx, input, { again: `You filed ${repeat.number} with this title for this customer ${when}. To file another, tick the box and submit again.` }, 409, repeat.number);
+            return back({ again: `You filed ${repeat.number} with this title for this customer ${when}. To file another, tick the box and submit again.` }, 409, repeat.number);
           }
         }
+        let filed: string;
         try {
           const { ticket } = await support.file(
             ctx.auth,
@@ -418,15 +435,28 @@ export function supportPages(deps: PagesContext): PageDef[] {
             },
             v.idempotencyKey,
           );
-          ctx.redirect(`/app/support/${encodeURIComponent(ticket.number)}?filed=1`);
+          filed = ticket.number;
         } catch (e) {
-          if (isTemporalUnavailable(e)) return filePage(ctx, input, { _form: unavailable(e).message }, 503);
+          if (isTemporalUnavailable(e)) return back({ _form: unavailable(e).message }, 503);
           if (e instanceof AppError && e.status < 500 && e.status !== 404) {
             const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: pageMessage(e) } : errorsFromAppError(e, FILE_FIELDS);
-            return filePage(ctx, input, mapped, e.status);
+            return back(mapped, e.status);
           }
           throw e;
         }
+        const at = `/app/support/${encodeURIComponent(filed)}?filed=1`;
+        if (!file) return ctx.redirect(at);
+        // the request is filed: a file its rules refuse (type, size) is said on the request's page, next to the
+        // form that takes another (the same bytes sent again, by Back and Submit, attach once)
+        try {
+          await attachments.attach(ctx.auth, filed, { stream: Readable.from([file.data]), filename: file.filename, mimeType: file.mimeType });
+        } catch (e) {
+          if (e instanceof AppError && e.status < 500 && e.status !== 404) {
+            return ctx.redirect(`${at}&refused=${encodeURIComponent(Object.hasOwn(ATTACH_REFUSALS, e.code) ? e.code : 'other')}#attach-form-error`);
+          }
+          throw e;
+        }
+        ctx.redirect(at);
       },
     }),
     definePage({ method: 'get', path: '/support/:id', permission: 'readSupportRequests', handler: (ctx) => ticketPage(ctx, String(ctx.req.params.id)) }),
@@ -468,7 +498,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       method: 'post',
       path: '/support/:id/attachments',
       permission: 'readSupportRequests',
-      csrfFirstInMultipart: true,
+      multipartCsrf: true,
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
         try {
