@@ -39,7 +39,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
-  const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now, log: deps.log });
+  const licensing = createLicensingService({ files: deps.files ?? createStandInFiles(), publicBaseUrl: deps.publicBaseUrl, now: deps.now });
   const activityLog = createActivityLogService({ now: deps.now });
   const attachments: AttachmentServiceDeps = {
     limits: deps.attachmentLimits ?? DEFAULT_ATTACHMENT_LIMITS,

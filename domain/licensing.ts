@@ -56,20 +56,13 @@ export const MAX_RESUMES_PER_DOWNLOAD = 10;
 /**
  * The counted download a request continues, if any: it starts past byte 0, and the same client (`client`: its
  * address and user agent, as the caller identifies them) made that download of the link at most
- * `RESUME_WINDOW_SECONDS` before (the latest such), and it has not been delivered whole yet (`completed`: the
- * claims a transfer finished through the file's last byte). Each counted download may be resumed at most
+ * `RESUME_WINDOW_SECONDS` before (the latest such). Each counted download may be resumed at most
  * `MAX_RESUMES_PER_DOWNLOAD` times (the caller takes a resume slot of the claim); anything else counts as a download
  * of its own, so ranges do not go round the 50-download limit, and a resume never needs a free download slot.
  */
-export function resumableClaim<C extends { _id: string; client?: string | null; at: Date }>(
-  firstByte: number,
-  claims: readonly C[],
-  client: string,
-  at: Date,
-  completed: ReadonlySet<string> = new Set(),
-): C | null {
+export function resumableClaim<C extends { client?: string | null; at: Date }>(firstByte: number, claims: readonly C[], client: string, at: Date): C | null {
   if (countsAsDownload(firstByte)) return null;
-  const mine = claims.filter((c) => c.client === client && !completed.has(c._id) && c.at.getTime() <= at.getTime() && at.getTime() - c.at.getTime() <= RESUME_WINDOW_SECONDS * 1000);
+  const mine = claims.filter((c) => c.client === client && c.at.getTime() <= at.getTime() && at.getTime() - c.at.getTime() <= RESUME_WINDOW_SECONDS * 1000);
   return mine.sort((a, b) => b.at.getTime() - a.at.getTime())[0] ?? null;
 }
 

@@ -113,19 +113,3 @@ export const DownloadResume = model<DownloadResumeDoc>(
   new Schema<DownloadResumeDoc>({ _id: String, linkId: { type: String, required: true }, claimId: { type: String, required: true }, k: { type: Number, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
   'downloadresumes',
 );
-
-/**
- * A counted download delivered through the file's last byte (by the download itself or one of its resumes):
- * `_id` = the claim's id, inserted once by whichever transfer finished it. Once there, a range no longer resumes
- * that download for free: it has nothing left to resume.
- */
-export interface DownloadCompletionDoc {
-  _id: string;
-  linkId: string;
-  at: Date;
-}
-export const DownloadCompletion = model<DownloadCompletionDoc>(
-  'DownloadCompletion',
-  new Schema<DownloadCompletionDoc>({ _id: String, linkId: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
-  'downloadcompletions',
-);

@@ -9,13 +9,12 @@
  * closes the gap between a cancellation's revocation and a link inserted at the same moment.
  */
 import crypto from 'node:crypto';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import rangeParser from 'range-parser';
-import type { Logger } from '../lib/logger';
 import fresh from 'fresh';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import type { FileInfo, FileStore } from '../lib/files';
-import { ActivationKey, DownloadClaim, DownloadCompletion, DownloadLink, DownloadResume, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
+import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
 import type { DownloadOption } from '../domain/catalog';
 import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
@@ -31,8 +30,6 @@ export interface LicensingDeps {
   now?: () => Date;
   /** randomness of the slot choice (tests may fix it) */
   random?: () => number;
-  /** for what fails after an answer has started (a download's completion not recorded) */
-  log?: Logger;
 }
 
 const TOKEN_PREFIX = 'dl_';
@@ -53,42 +50,12 @@ export interface DownloadRequest {
 }
 
 export type DownloadAnswer =
-  | {
-      kind: 'file';
-      status: 200 | 206;
-      option: DownloadOption;
-      file: FileInfo;
-      start: number;
-      end: number;
-      body: Readable | undefined;
-      download: number | null;
-    }
+  | { kind: 'file'; status: 200 | 206; option: DownloadOption; file: FileInfo; start: number; end: number; body: Readable | undefined; download: number | null }
   | { kind: 'unsatisfiable'; file: FileInfo }
   | { kind: 'not_modified'; file: FileInfo };
 
 /** The client of a download request, for its resumes: a digest of its address and user agent (neither is stored here). */
 const downloadClient = (origin: RequestOrigin) => crypto.createHash('sha256').update(`${origin.ip ?? ''}\n${origin.userAgent ?? ''}`).digest('hex');
-
-/**
- * The bytes of `source`, with `complete` run before the last chunk goes out: by the time a client has the whole
- * range, its completion is recorded, so its next request already sees it.
- */
-function completingAtEnd(source: Readable, complete: () => Promise<void>): Readable {
-  let held: Buffer | null = null;
-  const out = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      const previous = held;
-      held = chunk;
-      callback(null, previous ?? undefined);
-    },
-    flush(callback) {
-      void complete().finally(() => callback(null, held ?? undefined));
-    },
-  });
-  // the client going away destroys `out`, and with it the source (and the other way round)
-  pipeline(source, out, () => undefined);
-  return out;
-}
 
 const etagOf = (file: FileInfo) => `"sha256-${file.sha256.slice(0, 32)}"`;
 
@@ -145,18 +112,6 @@ export function createLicensingService(deps: LicensingDeps) {
       }
     }
     throw new Error(`could not claim a download slot of link ${linkRef(link._id)}`);
-  }
-
-  /**
-   * A counted download delivered through the file's last byte: a fact inserted once (whichever transfer finished
-   * it). Not recorded (the database away): the download may be resumed for free a little longer, nothing worse.
-   */
-  async function recordCompletion(link: DownloadLinkDoc, claimId: string): Promise<void> {
-    try {
-      await DownloadCompletion.create({ _id: claimId, linkId: link._id, at: clock() });
-    } catch (e) {
-      if (!isDuplicateKey(e)) deps.log?.warn({ err: e, link: linkRef(link._id) }, 'could not record a download delivered whole');
-    }
   }
 
   /** One of a counted download's resume slots, or false when all are taken (the request then counts as a download). */
@@ -406,20 +361,14 @@ export function createLicensingService(deps: LicensingDeps) {
           partial = true;
         }
       }
-      // a transfer through the last byte finishes its counted download (`claimId`): no free resume of it after that
-      const body = (claimId?: string): Readable | undefined => {
-        if (req.method === 'HEAD') return undefined;
-        const bytes = deps.files.stream(link.option, start, end);
-        return claimId && end === file.size - 1 ? completingAtEnd(bytes, () => recordCompletion(link, claimId)) : bytes;
-      };
-      const answer = (download: number | null, claimId?: string): DownloadAnswer => ({
+      const answer = (download: number | null): DownloadAnswer => ({
         kind: 'file',
         status: partial ? 206 : 200,
         option: link.option,
         file,
         start,
         end,
-        body: body(claimId),
+        body: req.method === 'HEAD' ? undefined : deps.files.stream(link.option, start, end),
         download,
       });
       if (req.method === 'HEAD') return answer(null);
@@ -427,20 +376,15 @@ export function createLicensingService(deps: LicensingDeps) {
       // a range from further on continues this client's own counted download, in one of its resume slots; anything
       // else is a download of its own
       const client = downloadClient(req.origin);
-      let claim: { _id: string; client?: string | null; at: Date } | null = null;
-      if (!countsAsDownload(start)) {
-        const mine = await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean();
-        const completed = mine.length ? await DownloadCompletion.find({ _id: { $in: mine.map((c) => c._id) } }, { _id: 1 }).lean() : [];
-        claim = resumableClaim(start, mine, client, at, new Set(completed.map((c) => c._id)));
-      }
+      const claim = countsAsDownload(start) ? null : resumableClaim(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at);
       if (claim && (await takeResumeSlot(link, claim._id, at))) {
         await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
-        return answer(null, claim._id);
+        return answer(null);
       }
       const n = await claimSlot(link, at, client);
       if (n === null) throw await gone('exhausted');
       await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: `download slot ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`, reason: null }, at, req);
-      return answer(n, `${link._id}:${n}`);
+      return answer(n);
     },
 
     etagOf,

@@ -78,7 +78,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'download',
       summary: 'Download the software behind a link',
       description:
-        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes without counting when the same client (address and user agent) made a counted download of the link in the last 24 hours that has not yet gone out whole, and otherwise counts as a download too. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing, and so does an `If-None-Match` naming the file (304). Recorded in the activity log.',
+        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes without counting when the same client (address and user agent) made a counted download of the link in the last 24 hours, and otherwise counts as a download too. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing, and so does an `If-None-Match` naming the file (304). Recorded in the activity log.',
       tag: 'software',
       permission: null,
       params: obj1('token'),
