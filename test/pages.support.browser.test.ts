@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { ensureUser, setUserDisabled } from '../services/users';
-import { Attachment, User } from '../models';
+import { Attachment, SupportTicket, User } from '../models';
 import { createApi } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
@@ -230,6 +230,43 @@ describe('pages: support requests in a real browser', function () {
     expect(await p.locator('#attach-form-error').textContent()).to.include('This kind of file cannot be attached.');
     expect(await Attachment.countDocuments({ ticketId: number })).to.equal(0);
     await expectAccessible(p);
+  });
+
+  it('when the filing form comes without its CSRF token, with a wrong one, or cut off inside its file, then nothing is filed and the service stays up', async () => {
+    const c = await app.newCustomer('US');
+    const p = partner.page;
+    await p.goto('/app/support/new');
+    const csrf = await p.locator('input[name="_csrf"]').first().inputValue();
+    const title = uniq('Forged filing');
+    const fields = { problemType: 'General question or problem', impact: 'moderate', title, customer: c.tenantId, contactName: 'Pat', contactEmail: 'pat@example.com' };
+    const file = { name: 'a.pdf', mimeType: 'application/pdf', buffer: PDF };
+    for (const [how, multipart] of [
+      ['no token', { ...fields, idempotencyKey: uniq('key-forged'), file }],
+      ['a wrong token', { _csrf: 'x'.repeat(csrf.length), ...fields, idempotencyKey: uniq('key-forged'), file }],
+      ['a token of multi-byte characters', { _csrf: 'é'.repeat(csrf.length), ...fields, idempotencyKey: uniq('key-forged'), file }],
+    ] as const) {
+      const res = await p.request.post('/app/support', { multipart, maxRedirects: 0 });
+      expect(res.status(), how).to.equal(403);
+    }
+    // a body that ends inside its file (a dropped connection, or on purpose): refused, and the process goes on
+    const cookie = (await partner.context.cookies(app.baseUrl)).map((k) => `${k.name}=${k.value}`).join('; ');
+    const boundary = 'cut-off-boundary';
+    const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const body = Buffer.from(
+      part('_csrf', csrf) + Object.entries(fields).map(([k, v]) => part(k, v)).join('') + part('idempotencyKey', uniq('key-cut')) +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 and then nothing`,
+    );
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${app.baseUrl}/app/support`, { method: 'POST', headers: { cookie, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).to.equal(400);
+    expect((await p.request.get('/app/support')).status(), 'the service still answers').to.equal(200);
+    expect(await SupportTicket.countDocuments({ title })).to.equal(0);
   });
 
   it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {

@@ -315,10 +315,19 @@ export interface MultipartForm {
 /**
  * Reads a page's multipart form (busboy). A file part with no name and no bytes is "no file chosen". More bytes
  * than `maxFileBytes` are cut at one byte more, so that the attachment's own check says "too large". Too many
- * fields or files, a field too long, or a body that is not multipart is refused (400 or 413).
+ * fields or files, a field too long, or a body that is not multipart is refused (400 or 413). `beforeFile` checks
+ * the fields read so far when a file part begins (the CSRF token, which the form sends first), so that no byte of
+ * a file is kept for a form that did not come from csp-desk.
  */
-export function readMultipartForm(req: Request, maxFileBytes: number): Promise<MultipartForm> {
+export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile: (fields: Record<string, string>) => AppError | null): Promise<MultipartForm> {
   return new Promise((resolve, reject) => {
+    // a body that cannot fit the file allowed and its form: refused before a byte is read
+    const declared = Number(req.header('content-length'));
+    if (Number.isFinite(declared) && declared > maxFileBytes + 256 * 1024) {
+      req.resume();
+      reject(new AppError(413, 'attachment_too_large', `The file is larger than ${formatBytes(maxFileBytes)}, the limit per file.`, 'file'));
+      return;
+    }
     let bb: busboy.Busboy;
     try {
       bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fileSize: maxFileBytes + 1, fields: 50, fieldSize: 64 * 1024, headerPairs: 20 } });
@@ -334,6 +343,7 @@ export function readMultipartForm(req: Request, maxFileBytes: number): Promise<M
       settled = true;
       req.unpipe(bb);
       req.resume();
+      bb.destroy();
       reject(e);
     };
     bb.on('field', (name, value, info) => {
@@ -341,6 +351,14 @@ export function readMultipartForm(req: Request, maxFileBytes: number): Promise<M
       else fields[name] = value;
     });
     bb.on('file', (_name, stream, info) => {
+      // a body cut off inside the file errors the file's stream: it must be listened to, or the process stops
+      stream.on('error', () => undefined);
+      const refused = beforeFile(fields);
+      if (refused) {
+        stream.resume();
+        fail(refused);
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {

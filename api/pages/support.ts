@@ -389,8 +389,10 @@ export function supportPages(deps: PagesContext): PageDef[] {
         let input = (ctx.req.body ?? {}) as Record<string, unknown>;
         let file: MultipartForm['file'] = null;
         if (isMultipart(ctx.req)) {
-          const read = await readMultipartForm(ctx.req, attachments.limits.maxBytes);
-          if (!csrfOk(ctx.active.session.csrfToken, read.fields._csrf)) throw csrfFailed();
+          const csrf = (fields: Record<string, string>) => (csrfOk(ctx.active.session.csrfToken, fields._csrf) ? null : csrfFailed());
+          const read = await readMultipartForm(ctx.req, attachments.limits.maxBytes, csrf);
+          const refused = csrf(read.fields);
+          if (refused) throw refused;
           input = read.fields;
           file = read.file;
         }
@@ -451,10 +453,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
         try {
           await attachments.attach(ctx.auth, filed, { stream: Readable.from([file.data]), filename: file.filename, mimeType: file.mimeType });
         } catch (e) {
-          if (e instanceof AppError && e.status < 500 && e.status !== 404) {
-            return ctx.redirect(`${at}&refused=${encodeURIComponent(Object.hasOwn(ATTACH_REFUSALS, e.code) ? e.code : 'other')}#attach-form-error`);
-          }
-          throw e;
+          // whatever kept the file out (its rules, or a server away), the request is filed: its page says so, and
+          // its upload form takes the file again
+          if (!(e instanceof AppError) || e.status >= 500) ctx.log.warn({ err: e, ticket: filed }, 'the file sent with a new request was not attached');
+          const code = e instanceof AppError && Object.hasOwn(ATTACH_REFUSALS, e.code) ? e.code : 'other';
+          return ctx.redirect(`${at}&refused=${encodeURIComponent(code)}#attach-form-error`);
         }
         ctx.redirect(at);
       },
