@@ -377,6 +377,9 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         reject(err);
       };
       bb.on('file', (field, stream, info) => {
+        // a body cut off inside the file errors this stream: listened to here too, or a refused part left unread
+        // would stop the process
+        stream.on('error', () => undefined);
         if (leading && !leadingSeen) {
           stream.resume();
           fail(leading.refusal());
