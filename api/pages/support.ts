@@ -382,8 +382,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
       method: 'post',
       path: '/support',
       permission: 'fileSupportRequests',
-      // the form is multipart when a file goes with it ("Add files", the document's optional step): its CSRF token
-      // is checked here, before anything is filed or stored
+      // the page's form is multipart, since a file may go with it ("Add files", the document's optional step): its
+      // CSRF token is checked here, before a byte of the file is kept or anything filed (other bodies: by the kit)
       multipartCsrf: true,
       handler: async (ctx) => {
         let input = (ctx.req.body ?? {}) as Record<string, unknown>;
