@@ -79,6 +79,12 @@ export interface RouteDef {
    * and no 304 stands for having seen it. Other GET answers carry an ETag and answer a matching If-None-Match with 304.
    */
   secret?: true;
+  /**
+   * A link people open in a browser (a download link sent to a customer): its errors answer a client that prefers
+   * HTML (`Accept`) with a short page saying what happened and, in this sentence, what to do next; other clients
+   * get the JSON error as everywhere.
+   */
+  forBrowsers?: { nextStep: string };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handler(ctx: Ctx<any, any, any, any>): Promise<Reply>;
 }
@@ -263,6 +269,10 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
     router[route.method](toExpressPath(route.path), async (req: Request, res: Response) => {
       const log = res.locals.log as Logger;
       const context = res.locals.context as RequestContext;
+      if (route.forBrowsers) {
+        res.locals.browserNextStep = route.forBrowsers.nextStep;
+        res.vary('Accept');
+      }
       await runInRequestContext(context, async () => {
         let auth: AuthContext | null = null;
         const origin = requestOrigin(req);
@@ -288,6 +298,10 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         // a route that reads no query says so for any parameter sent (as those that read one do for unknown ones)
         const stray = route.query ? undefined : Object.keys(query)[0];
         if (stray !== undefined) throw new AppError(400, 'validation_failed', `query.${stray.replace(/[^\x20-\x7e]/g, '?')} is not allowed here: this route takes no query parameters`, `query.${stray.replace(/[^\x20-\x7e]/g, '?')}`);
+        // a parameter sent twice (`?limit=1&limit=2`) where the route takes one value: said so, not as a wrong type
+        const props = (route.query?.properties ?? {}) as Record<string, { type?: unknown }>;
+        const twice = Object.keys(query).find((k) => Array.isArray(query[k]) && Object.hasOwn(props, k) && props[k].type !== 'array');
+        if (twice !== undefined) throw new AppError(400, 'validation_failed', `query.${twice} is given more than once; give it once`, `query.${twice}`);
         wholeNumbersInDigits(route.params, 'path', params);
         wholeNumbersInDigits(route.query, 'query', query);
         check(v.params, 'path', params);
@@ -432,7 +446,7 @@ export function errorHandler() {
     const requestId = res.locals.requestId as string;
     const log = (res.locals.log as Logger | undefined) ?? undefined;
     let e: AppError;
-    const anyErr = err as { type?: string; status?: number; message?: string };
+    const anyErr = err as { type?: string; status?: number; message?: string; code?: unknown };
     if (err instanceof AppError) e = err;
     else if (isDatabaseUnavailable(err)) {
       log?.warn({ err }, 'database unavailable');
@@ -442,6 +456,12 @@ export function errorHandler() {
       e = new AppError(503, 'temporal_unavailable', `the workflow service (Temporal) is unavailable or did not answer in time; retry in ${RETRY_AFTER_SECONDS} s (with the same Idempotency-Key, where there is one)`);
     } else if (anyErr?.type === 'invalid_utf8') e = new AppError(400, 'invalid_encoding', 'the body is not valid UTF-8', 'body');
     else if (anyErr?.type === 'entity.parse.failed') e = new AppError(400, 'invalid_json', 'the body is not valid JSON', 'body');
+    // Express: a path segment that is not valid percent-encoding
+    else if (anyErr?.status === 400 && /^Failed to decode param/.test(anyErr.message ?? '')) e = new AppError(400, 'invalid_path', `the path ${JSON.stringify(req.path.slice(0, 200))} is not valid percent-encoding`, 'path');
+    // zlib, through body-parser: a body that its Content-Encoding does not decode (gzip, deflate, br)
+    else if (anyErr?.status === 400 && typeof anyErr.code === 'string' && /^(Z_|ERR_BROTLI|ERR__ERROR)/.test(anyErr.code)) {
+      e = new AppError(400, 'invalid_encoding', `the body is not valid ${req.header('content-encoding') ?? 'compressed data'} (${anyErr.message ?? 'cannot be decoded'})`, 'header.content-encoding');
+    }
     else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'the body is too large', 'body');
     else if (anyErr?.type === 'charset.unsupported' || anyErr?.type === 'encoding.unsupported') {
       // body-parser: a charset other than UTF-8, or a Content-Encoding it cannot undo
@@ -458,8 +478,27 @@ export function errorHandler() {
     if (res.headersSent) return; // the answer is on its way: nothing more can be said
     if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    const nextStep = res.locals.browserNextStep as string | undefined;
+    if (nextStep !== undefined && req.accepts(['application/json', 'text/html']) === 'text/html') {
+      res.status(e.status).type('html').send(browserErrorPage(e, nextStep, requestId));
+      return;
+    }
     res.status(e.status).json({ error: body });
   };
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page a browser gets for an error of a `forBrowsers` route: the message as a sentence, and the next step. */
+export function browserErrorPage(e: AppError, nextStep: string, requestId: string): string {
+  const sentence = `${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}${/[.!?]$/.test(e.message) ? '' : '.'}`;
+  const heading = e.status === 404 ? 'There is nothing here' : e.status >= 500 ? 'This did not work just now' : 'This link no longer works';
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(heading)} · csp-desk</title><link rel="stylesheet" href="/app/assets/app.css"></head>
+<body><main id="main"><h1>${escapeHtml(heading)}</h1><p>${escapeHtml(sentence)}</p><p>${escapeHtml(nextStep)}</p><p class="muted">Reference: ${escapeHtml(requestId)} (${e.status} ${escapeHtml(e.code)})</p></main></body>
+</html>
+`;
 }
 
 export function notFoundHandler() {
@@ -525,7 +564,8 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       if (responses[String(s)]) continue; // the route's own (e.g. /health's 503)
       const headers =
         s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : s === 405 ? headersOf({ Allow: "the path's methods" }) : s === 401 ? headersOf({ 'WWW-Authenticate': 'Bearer' }) : headersOf();
-      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+      const content = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } }, ...(r.forBrowsers ? { 'text/html': { schema: { type: 'string' } } } : {}) };
+      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers, content };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,

@@ -126,7 +126,9 @@ export function parseDay(s: string): Date | null {
   const m = DATE_RE.exec(s);
   if (!m) return null;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const at = new Date(Date.UTC(y, mo - 1, d));
+  // setUTCFullYear: Date.UTC would read years 0 to 99 as 1900 to 1999
+  const at = new Date(0);
+  at.setUTCFullYear(y, mo - 1, d);
   if (at.getUTCFullYear() !== y || at.getUTCMonth() !== mo - 1 || at.getUTCDate() !== d) return null;
   return at;
 }

@@ -348,14 +348,18 @@ export function nextMilestone(c: SlaClock, policy: Pick<SlaPolicy, 'warnAtShare'
   return null;
 }
 
-/** A clock as the API shows it. */
-export function clockView(c: SlaClock, now: Date) {
+/**
+ * A clock as the API shows it. A clock the partner's withdrawal stopped (`withdrawnAt`, the instant of the
+ * withdrawal) was neither met nor missed: nobody answered, and nothing was due any more.
+ */
+export function clockView(c: SlaClock, now: Date, withdrawnAt: string | null = null) {
   const due = dueAt(c);
+  const stoppedState = c.stoppedAt !== null && c.stoppedAt === withdrawnAt ? 'withdrawn' : c.met ? 'met' : 'missed';
   return {
     kind: c.kind,
     targetSeconds: c.targetSeconds,
     businessHours: c.calendar !== null,
-    state: c.stoppedAt ? (c.met ? 'met' : 'missed') : c.runningSince ? 'running' : 'paused',
+    state: c.stoppedAt ? stoppedState : c.runningSince ? 'running' : 'paused',
     startedAt: c.startedAt,
     dueAt: due ? due.toISOString() : null,
     elapsedSeconds: elapsedSeconds(c, c.stoppedAt ? new Date(c.stoppedAt) : now),

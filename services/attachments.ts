@@ -380,6 +380,11 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
         // a body cut off inside the file errors this stream: listened to here too, or a refused part left unread
         // would stop the process
         stream.on('error', () => undefined);
+        // refused already (a part before it): nothing of it is stored
+        if (settled) {
+          stream.resume();
+          return;
+        }
         if (leading && !leadingSeen) {
           stream.resume();
           fail(leading.refusal());

@@ -337,8 +337,11 @@ export function createLicensingService(deps: LicensingDeps) {
       if (!link) throw unknown;
       const order = await Order.findById(link.orderId).lean<OrderDoc>();
       const at = clock();
+      // a HEAD is told what a GET would be, and counts and logs nothing (the link needs no sign-in: anyone holding
+      // an old one could otherwise fill the partner's activity log)
       const gone = async (reason: LinkRefusal) => {
-        await logDownload(link, order, { _id: `download-refused:${crypto.randomUUID()}`, operationType: 'download_software', operationStatus: 'failed', detail: `download of ${link.option.fileName} refused: ${reason}`, reason }, at, req);
+        if (req.method !== 'HEAD')
+          await logDownload(link, order, { _id: `download-refused:${crypto.randomUUID()}`, operationType: 'download_software', operationStatus: 'failed', detail: `download of ${link.option.fileName} refused: ${reason}`, reason }, at, req);
         return new AppError(410, `link_${reason}`, LINK_REFUSALS[reason], undefined, { reason });
       };
       const refusal = linkRefusal({ expiresAt: link.expiresAt, revoked: link.status === 'revoked', orderStatus: order?.status ?? null }, at);
@@ -352,7 +355,10 @@ export function createLicensingService(deps: LicensingDeps) {
       let partial = false;
       // If-Range: the range holds only for the same file; otherwise the whole file is sent
       if (req.range && (!req.ifRange || req.ifRange === etagOf(file))) {
-        const r = rangeParser(file.size, req.range, { combine: true });
+        // a suffix longer than the file means the whole file (RFC 9110 §14.1.3), which range-parser refuses
+        const suffix = /^bytes=\s*-(\d+)\s*$/i.exec(req.range);
+        const range = suffix && file.size > 0 && Number(suffix[1]) >= file.size ? 'bytes=0-' : req.range;
+        const r = rangeParser(file.size, range, { combine: true });
         if (r === -1) return { kind: 'unsatisfiable', file };
         // a malformed Range is ignored (RFC 9110), and so are several ranges: the whole file is sent
         if (r !== -2 && r.type === 'bytes' && r.length === 1) {
@@ -371,12 +377,16 @@ export function createLicensingService(deps: LicensingDeps) {
         body: req.method === 'HEAD' ? undefined : deps.files.stream(link.option, start, end),
         download,
       });
-      if (req.method === 'HEAD') return answer(null);
-
       // a range from further on continues this client's own counted download, in one of its resume slots; anything
       // else is a download of its own
       const client = downloadClient(req.origin);
-      const claim = countsAsDownload(start) ? null : resumableClaim(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at);
+      const resumable = async () => (countsAsDownload(start) ? null : resumableClaim(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at));
+      if (req.method === 'HEAD') {
+        // every slot taken: gone, as the GET would be, unless it continues this client's own download
+        if ((await DownloadClaim.countDocuments({ linkId: link._id })) >= link.maxDownloads && !(await resumable())) throw await gone('exhausted');
+        return answer(null);
+      }
+      const claim = await resumable();
       if (claim && (await takeResumeSlot(link, claim._id, at))) {
         await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
         return answer(null);

@@ -9,7 +9,7 @@
  * (tickets with no running clock, ordered by number) comes from the entries when only working states are asked
  * for, else from the tickets themselves (decided and closed tickets included).
  */
-import { SupportQueueDay, SupportQueueEntry, SupportTicket, type QueueRow } from '../models';
+import { Partner, SupportQueueDay, SupportQueueEntry, SupportTicket, User, type QueueRow } from '../models';
 import { ACTIVE_STATUSES, type TicketStatus } from '../domain/support';
 import { NO_DUE_BAND, OVERDUE_BAND, dueOfKey, hourBandsOf, utcDay, walkStart } from '../domain/support-queue';
 
@@ -24,7 +24,10 @@ export interface QueueFilter {
   assigneeId?: string | null;
   escalated?: boolean;
   atRisk?: boolean;
-  /** words, each matched (case-insensitively) somewhere in the ticket's search text */
+  /**
+   * words, each matched (case-insensitively) somewhere in the ticket's search text, or in the names the queue shows
+   * beside it: its partner's and its assignee's
+   */
   text?: string;
 }
 
@@ -33,17 +36,43 @@ export const DAY_PROBE = 150;
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-function commonFilter(f: QueueFilter): Record<string, unknown> {
+/** The partners and support people whose names hold a search word: their tickets match it too. */
+interface NameHits {
+  partnerIds: string[];
+  assigneeIds: string[];
+}
+
+const searchWords = (f: QueueFilter) => (f.text ? f.text.toLowerCase().split(/\s+/).filter(Boolean) : []);
+
+async function namesHolding(words: string[]): Promise<NameHits[]> {
+  return Promise.all(
+    words.map(async (w) => {
+      const re = { $regex: escapeRegex(w), $options: 'i' };
+      const [partners, people] = await Promise.all([
+        Partner.find({ name: re }, { _id: 1 }).lean(),
+        User.find({ role: { $in: ['support-agent', 'support-lead'] }, name: re }, { _id: 1 }).lean(),
+      ]);
+      return { partnerIds: partners.map((p) => String(p._id)), assigneeIds: people.map((u) => String(u._id)) };
+    }),
+  );
+}
+
+function commonFilter(f: QueueFilter, hits: NameHits[]): Record<string, unknown> {
   const q: Record<string, unknown> = {};
   if (f.partnerId !== undefined) q.partnerId = f.partnerId;
   if (f.impact !== undefined) q.impact = f.impact;
   if (f.assigneeId !== undefined) q.assigneeId = f.assigneeId;
   if (f.escalated !== undefined) q.escalated = f.escalated;
   if (f.atRisk !== undefined) q.atRisk = f.atRisk;
-  // every word of the search, anywhere in the ticket's search text
-  const words = f.text ? f.text.toLowerCase().split(/\s+/).filter(Boolean) : [];
-  if (words.length === 1) q.searchText = { $regex: escapeRegex(words[0]) };
-  else if (words.length > 1) q.$and = words.map((w) => ({ searchText: { $regex: escapeRegex(w) } }));
+  // every word of the search, anywhere in the ticket's search text or in its partner's or assignee's name
+  const words = searchWords(f).map((w, i) => {
+    const inText = { searchText: { $regex: escapeRegex(w) } };
+    const { partnerIds, assigneeIds } = hits[i];
+    if (partnerIds.length === 0 && assigneeIds.length === 0) return inText;
+    return { $or: [inText, ...(partnerIds.length ? [{ partnerId: { $in: partnerIds } }] : []), ...(assigneeIds.length ? [{ assigneeId: { $in: assigneeIds } }] : [])] };
+  });
+  if (words.length === 1 && 'searchText' in words[0]) Object.assign(q, words[0]);
+  else if (words.length > 0) q.$and = words;
   return q;
 }
 
@@ -52,7 +81,7 @@ const statusFilter = (statuses: readonly string[]) => (statuses.length === 1 ? s
 /** The page after `after` (a queue key; null: the first page): up to `limit` rows, and whether more follow. */
 export async function readQueuePage(f: QueueFilter, after: string | null, limit: number, now: Date): Promise<{ rows: QueueRow[]; more: boolean }> {
   const want = limit + 1;
-  const common = commonFilter(f);
+  const common = commonFilter(f, await namesHolding(searchWords(f)));
   const statuses = f.statuses ? [...new Set(f.statuses)] : undefined;
   const working = statuses ? statuses.filter((s) => ACTIVE_STATUSES.includes(s)) : [...ACTIVE_STATUSES];
   const onlyWorking = statuses !== undefined && working.length === statuses.length;

@@ -5,6 +5,7 @@
  * one-open-refund-ticket-per-order claim).
  */
 import crypto from 'node:crypto';
+import stableStringify from 'safe-stable-stringify';
 import fs from 'node:fs';
 import Ajv from 'ajv';
 import {
@@ -13,7 +14,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { AppError, isDuplicateKey } from '../lib/errors';
+import { AppError, insertOnce, isDuplicateKey } from '../lib/errors';
 import { startOrJoin } from '../lib/temporal';
 import { isDisabled } from './users';
 import {
@@ -41,6 +42,7 @@ import {
   ticketNumber,
   DEFAULT_TICKET_RULES,
   type Impact,
+  type SupportEventType,
   type TicketAction,
   type TicketStatus,
   type TicketActor,
@@ -201,7 +203,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       withdrawn: t.withdrawn,
       resolvedAt: iso(t.resolvedAt),
       closedAt: iso(t.closedAt),
-      sla: (t.clocks ?? []).map((c) => clockView(c, now)),
+      sla: (t.clocks ?? []).map((c) => clockView(c, now, t.withdrawn ? iso(t.closedAt) : null)),
       timeline: events.map((e) => ({
         seq: e.seq,
         type: e.type,
@@ -302,8 +304,10 @@ export function createSupportService(deps: SupportServiceDeps) {
    * the same Update, whose outcome is answered again; the key used for another request on the ticket (another
    * action, another text, another amount) is a 422, never an action silently skipped. Keys are the caller's own:
    * two users picking the same key do not meet. The key's first request is a document of its own, inserted once.
+   * The Update id carries the request's hash too: a key a refusal left free (command) and then used for another
+   * request is another Update, never the refused one's outcome answered again.
    */
-  async function actionUpdateId(auth: AuthContext, ticketId: string, key: string, cmd: Omit<SupportCommand, 'actor'>): Promise<string> {
+  async function actionUpdateId(auth: AuthContext, ticketId: string, key: string, cmd: Omit<SupportCommand, 'actor'>): Promise<{ updateId: string; record: { _id: string; requestHash: string } }> {
     const requestHash = crypto
       .createHash('sha256')
       .update(JSON.stringify([cmd.action, cmd.body ?? null, cmd.amount ?? null, cmd.reason ?? null, cmd.assignee?.userId ?? null]))
@@ -318,11 +322,20 @@ export function createSupportService(deps: SupportServiceDeps) {
         throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another action on this support request; use a new key for a new action', 'header.idempotency-key');
       }
     }
-    return `${auth.user._id}:${key}`;
+    return { updateId: `${auth.user._id}:${key}:${requestHash.slice(0, 16)}`, record: { _id, requestHash } };
   }
 
   async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, key?: string) {
-    await send(auth, t, cmd, key ? await actionUpdateId(auth, t._id, key, cmd) : undefined);
+    const id = key ? await actionUpdateId(auth, t._id, key, cmd) : undefined;
+    try {
+      await send(auth, t, cmd, id?.updateId);
+    } catch (e) {
+      // refused (a 4xx: the ticket's rules, its state): nothing was done, so the key is left free for the request
+      // corrected; only this request's own record goes (a concurrent one with the same key and text meets the same
+      // refusal)
+      if (id && e instanceof AppError && e.status < 500) await SupportIdempotency.deleteOne(id.record);
+      throw e;
+    }
     return view(auth, t._id);
   }
 
@@ -349,6 +362,22 @@ export function createSupportService(deps: SupportServiceDeps) {
       return latest ? { number: latest._id, createdAt: new Date(latest.createdAt) } : null;
     },
 
+    /**
+     * When this user's latest message of this kind on the ticket, within REPEAT_FILING_CHECK_MINUTES before `now`,
+     * has this very text: what the ticket page asks about before sending it again (the Back button brings the form
+     * back with a new key, and the browser the text typed). None when `updateId` is already recorded: then the form
+     * sent again is the same Update, carried out once.
+     */
+    async recentRepeatMessage(auth: AuthContext, ref: string, body: string, internal: boolean, updateId: string | undefined, now: Date): Promise<{ at: Date } | null> {
+      const t = await loadTicket(auth, ref);
+      if (updateId && (await SupportIdempotency.exists({ _id: `action:${t._id}:${auth.user._id}:${updateId}` }))) return null;
+      const types: SupportEventType[] = internal ? ['note'] : isSupportRole(auth.role) ? ['replied'] : ['partner-replied'];
+      const since = new Date(now.getTime() - REPEAT_FILING_CHECK_MINUTES * 60_000);
+      const mine = await SupportEvent.find({ ticketId: t._id, 'actor.userId': auth.user._id, type: { $in: types }, at: { $gte: since } }, { seq: 1, at: 1, body: 1 }).lean<Pick<SupportEventDoc, 'seq' | 'at' | 'body'>[]>();
+      const latest = mine.sort((a, b) => b.seq - a.seq)[0];
+      return latest && (latest.body ?? '').trim() === body.trim() ? { at: new Date(latest.at) } : null;
+    },
+
     /** The refund request that holds the order (one at a time, until it closes), if the caller may see it. */
     async refundRequestOf(auth: AuthContext, orderId: string): Promise<{ number: string; status: string } | null> {
       const claim = await SupportOrderClaim.findById(orderId).lean();
@@ -360,12 +389,14 @@ export function createSupportService(deps: SupportServiceDeps) {
     async file(auth: AuthContext, input: FileInput, idempotencyKey: string) {
       const requestId = currentRequestId();
       const partnerId = auth.partnerId!;
-      const requestHash = crypto.createHash('sha256').update(JSON.stringify(input)).digest('hex');
+      // the body's meaning, not its key order; a key recorded before keys were sorted still matches its own body
+      const requestHash = crypto.createHash('sha256').update(stableStringify(input)).digest('hex');
+      const sameRequest = (recorded: string) => recorded === requestHash || recorded === crypto.createHash('sha256').update(JSON.stringify(input)).digest('hex');
       const idKey = `${partnerId}:${idempotencyKey}`;
       // a repeat of a filing already recorded answers with its ticket before any check, whatever happened since
       // (its refund may have cancelled the order meanwhile)
       const earlier = await SupportIdempotency.findById(idKey).lean();
-      if (earlier && earlier.requestHash === requestHash && (await SupportTicket.exists({ _id: earlier.ticketId }))) return { ticket: await view(auth, earlier.ticketId), replayed: true };
+      if (earlier && sameRequest(earlier.requestHash) && (await SupportTicket.exists({ _id: earlier.ticketId }))) return { ticket: await view(auth, earlier.ticketId), replayed: true };
       let customer;
       try {
         customer = await resolveCustomer(partnerId, input.customer);
@@ -374,6 +405,11 @@ export function createSupportService(deps: SupportServiceDeps) {
         throw e;
       }
       const refundType = isRefundType(input.problemType);
+      // the subscription of an order is the order itself (its id): both given, they must agree, or the ticket
+      // would show a subscription nobody checked
+      if (input.orderId && input.subscriptionId && input.subscriptionId !== input.orderId) {
+        throw new AppError(422, 'subscription_order_mismatch', `body.subscriptionId ${JSON.stringify(input.subscriptionId)} is not body.orderId ${JSON.stringify(input.orderId)}: a subscription's id is its order's; give one of them`, 'body.subscriptionId');
+      }
       const orderField = input.orderId ? 'body.orderId' : 'body.subscriptionId';
       const orderRef = input.orderId ?? input.subscriptionId ?? null;
       let order: OrderDoc | null = null;
@@ -415,10 +451,23 @@ export function createSupportService(deps: SupportServiceDeps) {
       }
       if (replayed) {
         const rec = (await SupportIdempotency.findById(idKey).lean())!;
-        if (rec.requestHash !== requestHash) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
+        if (!sameRequest(rec.requestHash)) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
         if (await SupportTicket.exists({ _id: number })) return { ticket: await view(auth, number), replayed };
       }
-      if (refundType && order) await claimOrder(order._id, number, partnerId);
+      if (refundType && order) {
+        try {
+          await claimOrder(order._id, number, partnerId);
+        } catch (e) {
+          // refused (another open refund request holds the order): nothing is filed, so the key is left free for
+          // the request corrected. Had a concurrent request with this key claimed the order meanwhile, the key
+          // stays its own.
+          if (e instanceof AppError && e.status < 500) {
+            await SupportIdempotency.deleteOne({ _id: idKey, ticketId: number });
+            if (await SupportOrderClaim.exists({ _id: order._id, ticketId: number })) await insertOnce(() => SupportIdempotency.create({ _id: idKey, requestHash, ticketId: number, createdAt: new Date() }));
+          }
+          throw e;
+        }
+      }
       const actor = actorOf(auth);
       await startTicket({
         number,

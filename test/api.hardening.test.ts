@@ -15,6 +15,8 @@ interface RawResponse {
 }
 
 /** A request with any method and raw bytes (fetch refuses TRACE and re-encodes bodies). */
+type ErrorBody = { error: { code: string; field?: string } };
+
 function raw(baseUrl: string, method: string, path: string, opts: { token?: string; body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
   const url = new URL(path, baseUrl);
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -118,6 +120,17 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       expect(res.status).to.equal(400);
       expect(res.body.error).to.include({ code: 'invalid_encoding', field: 'body' });
       expect(await Customer.countDocuments({ domain: `u${tag}.onmicrosoft.com` })).to.equal(0);
+    });
+
+    it('a body its Content-Encoding does not decode, or a path that is not percent-encoding, is a 400 naming the header or the path', async () => {
+      for (const encoding of ['gzip', 'deflate', 'br']) {
+        const res = await raw(app.baseUrl, 'POST', '/customers', { token: app.tokens['admin-agent'], body: '{"name":"not compressed"}', headers: { 'content-encoding': encoding } });
+        expect([res.status, (res.body as ErrorBody).error.code, (res.body as ErrorBody).error.field], encoding).to.deep.equal([400, 'invalid_encoding', 'header.content-encoding']);
+      }
+      for (const path of ['/orders/%ff', '/downloads/%']) {
+        const res = await raw(app.baseUrl, 'GET', path, { token: app.tokens['admin-agent'] });
+        expect([res.status, (res.body as ErrorBody).error.code, (res.body as ErrorBody).error.field], path).to.deep.equal([400, 'invalid_path', 'path']);
+      }
     });
   });
 

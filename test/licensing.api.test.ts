@@ -203,6 +203,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const beyond = await download(link.url, { range: `bytes=${link.sizeBytes}-` });
       expect(beyond.status).to.equal(416);
       expect(beyond.headers.get('content-range')).to.equal(`bytes */${link.sizeBytes}`);
+      // a suffix longer than the file is the whole file (RFC 9110 §14.1.3), not a 416
+      const suffix = await download(link.url, { range: `bytes=-${link.sizeBytes + 1000}` });
+      expect([suffix.status, suffix.headers.get('content-range')]).to.deep.equal([206, `bytes 0-${link.sizeBytes - 1}/${link.sizeBytes}`]);
+      expect(suffix.body.equals(whole.body)).to.equal(true);
     });
 
     it('when a token is unknown, then 404 telling nothing', async () => {
@@ -250,6 +254,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         const other = await download(link.url, { range, 'user-agent': 'someone-else/2.0' });
         expect([other.status, JSON.parse(other.body.toString()).error.code], range).to.deep.equal([410, 'link_exhausted']);
       }
+      // a HEAD is told what a GET would be (gone; a resume of one's own download served), and counts and logs nothing
+      const head = (headers: Record<string, string>) => fetch(`${app.baseUrl}${pathOf(link.url)}`, { method: 'HEAD', headers }).then((r) => r.status);
+      expect(await head({ 'user-agent': 'someone-else/2.0' })).to.equal(410);
+      expect(await head({ 'user-agent': CROWD, range: 'bytes=1000-' })).to.equal(206);
       // the log has the 50 and the 150 refusals, once each
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'succeeded' })).to.equal(50);
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'exhausted' })).to.equal(153);
@@ -306,7 +314,21 @@ describe('licensing: keys, download links and the activity log (real servers)', 
           expect(r.status, path).to.equal(410);
           expect(JSON.parse(r.body.toString()).error.code).to.equal('link_revoked');
           expect((await download(l.url, { range: 'bytes=10-' })).status).to.equal(410);
+          // the customer's browser gets a page that says so and what to do next, not JSON
+          const page = await download(l.url, { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' });
+          expect(page.status, path).to.equal(410);
+          expect(page.headers.get('content-type')).to.match(/^text\/html/);
+          expect(page.headers.get('vary')).to.match(/Accept/i);
+          expect(page.body.toString()).to.include('This download link was revoked: the order was cancelled or its term ended.').and.include('ask the partner who sent you the link');
+          expect(JSON.parse((await download(l.url, { accept: 'application/json' })).body.toString()).error.code).to.equal('link_revoked');
+          // a HEAD is refused alike, and logs nothing: the link needs no sign-in
+          const logged = await ActivityEntry.countDocuments({ orderId: order.id, operationStatus: 'failed' });
+          expect((await fetch(`${app.baseUrl}${pathOf(l.url)}`, { method: 'HEAD' })).status).to.equal(410);
+          expect(await ActivityEntry.countDocuments({ orderId: order.id, operationStatus: 'failed' })).to.equal(logged);
         }
+        const unknown = await download('/downloads/dl_no-such-link', { accept: 'text/html' });
+        expect([unknown.status, unknown.headers.get('content-type')?.split(';')[0]]).to.deep.equal([404, 'text/html']);
+        expect(unknown.body.toString()).to.include('There is nothing here');
         expect(await DownloadLink.countDocuments({ orderId: order.id, status: 'active' })).to.equal(0);
         expect(await ActivationKey.countDocuments({ orderId: order.id, status: 'active' })).to.equal(0);
         const list = await app.api('GET', `/customers/${customer.id}/software`);
@@ -417,6 +439,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const res = await fetch(`${app.baseUrl}/activity-log?${q}`, { headers: { authorization: `Bearer ${app.tokens['account-admin']}`, accept: 'text/csv' } });
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.match(/^text\/csv/);
+      // the type follows Accept, and says so to caches; a parameter sent twice is said so
+      expect([res.headers.get('vary'), json.headers.get('vary')]).to.deep.equal(['Accept', 'Accept']);
+      const twice = await log(`${q}&limit=1&limit=2`);
+      expect([twice.status, twice.body.error.field, twice.body.error.message]).to.deep.equal([400, 'query.limit', 'query.limit is given more than once; give it once']);
       const text = await res.text();
       expect(text.endsWith('\r\n')).to.equal(true);
       const rows = parseCsv(text, { relax_column_count: false }) as string[][];

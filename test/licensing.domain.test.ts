@@ -100,6 +100,8 @@ describe('licensing rules', () => {
     expect([r.from.toISOString(), r.until.toISOString()]).to.deep.equal(['2026-03-01T00:00:00.000Z', '2026-03-02T00:00:00.000Z']);
     expect(parseDay('2024-02-29')).to.not.equal(null);
     expect(parseDay('2025-02-29')).to.equal(null);
+    // years 0 to 99 are those years, not 1900 to 1999
+    expect(parseDay('0050-01-05')!.getUTCFullYear()).to.equal(50);
   });
 
   it('when a CSV cell starts with =, +, - or @, then it gets a leading apostrophe; other cells stay as they are', () => {

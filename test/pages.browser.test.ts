@@ -152,6 +152,30 @@ describe('pages: partners in a real browser', function () {
       expect(await page.locator('main').textContent()).to.include(order.id);
     });
 
+    it("when a form is sent after the session ended, then the page's sign-in link leads back to the form's page; a form's address opened as a page goes to that page", async () => {
+      const customer = await app.newCustomer('US');
+      const order = await placeOrder(app, customer.id, 'windows-server-standard-sub');
+      // no session: the form's answer is a 401 page whose sign-in link comes back to the order
+      const sent = await page.request.post(`/app/orders/${order.id}/cancel`, { form: { acknowledged: 'yes' }, maxRedirects: 0 });
+      expect(sent.status()).to.equal(401);
+      expect(await sent.text()).to.include(`href="/app/sign-in?next=${encodeURIComponent(`/app/orders/${order.id}`)}"`);
+      // the form's address opened as a page: the order's page (here through sign-in), not a 404
+      await page.goto(`/app/orders/${order.id}/cancel`);
+      expect(new URL(page.url()).pathname).to.equal('/app/sign-in');
+      expect(new URL(page.url()).searchParams.get('next')).to.equal(`/app/orders/${order.id}`);
+      await signIn(app, page, `admin-agent@${app.partnerId}.example`);
+      for (const [form, home] of [
+        [`/app/orders/${order.id}/cancel`, `/app/orders/${order.id}`],
+        [`/app/customers/${customer.id}/orders`, `/app/customers/${customer.id}`],
+        ['/app/settings/tokens/revoke', '/app/settings'],
+      ]) {
+        const res = await page.goto(form);
+        expect([res!.status(), new URL(page.url()).pathname], form).to.deep.equal([200, home]);
+      }
+      // the order was not cancelled by any of it
+      expect((await app.api('GET', `/orders/${order.id}`)).body.status).to.equal('active');
+    });
+
     it('when a signed-in user is disabled or removed, then the open session ends at the next request', async () => {
       const email = `${uniq('leaver')}@${app.partnerId}.example`;
       const user = await ensureUser({ name: 'Leaver', email, role: 'account-admin', partnerId: app.partnerId });
@@ -229,6 +253,10 @@ describe('pages: partners in a real browser', function () {
       expect(await page.title()).to.match(/^Error: /);
       expect(await page.evaluate('document.activeElement && document.activeElement.id')).to.equal('domain'); // first in the form
       await expectAccessible(page);
+      // a name the API refuses (a right-to-left override: "Invoice\u202Efdp.exe" shows as "Invoiceexe.pdf") is refused here too
+      await page.getByLabel('Company name').fill('Invoice\u202Efdp.exe');
+      await page.getByRole('button', { name: 'Add customer' }).click();
+      expect(await page.locator('#name-error').textContent()).to.match(/text-direction characters/);
       const name = uniq('Northwind');
       const tenantId = crypto.randomUUID();
       await page.getByLabel('Company name').fill(name);
@@ -493,6 +521,12 @@ describe('pages: partners in a real browser', function () {
         const unknown = await page.goto('/app/activity?customer=Nobody%20Inc');
         expect(unknown!.status()).to.equal(400);
         expect(await page.locator('#customer-error').textContent()).to.include('No customer of yours is "Nobody Inc"');
+        // an address edited by hand says what is wrong: an operation not in the list, a parameter the page does not take
+        expect((await page.goto('/app/activity?operation=drop_table'))!.status()).to.equal(400);
+        expect(await page.locator('#operation-error').count()).to.equal(1);
+        await page.goto('/app/activity?limit=0');
+        expect(await page.locator('#form-error').textContent()).to.include('The address has "limit", which this page does not take.');
+        expect(await page.getByText('No entries in this range.').count()).to.equal(0);
         // operations read as words, in the table as in the filter
         await page.goto('/app/activity');
         const operations = await page.locator('table tbody tr td:nth-child(2)').allTextContents();

@@ -354,12 +354,17 @@ describe('pages: support requests in a real browser', function () {
     const view = await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] });
     expect(view.body.assignee.userId).to.equal(second._id);
 
-    // the first agent may not take it back: no list to give it away, and "Assign to me" is refused next to the form
+    // the first agent may not take it back: neither a list to give it away nor an "Assign to me" that could only fail
     await a.goto(`/app/support/${number}`);
     expect(await a.getByLabel('Assign to').count()).to.equal(0);
-    await a.getByRole('button', { name: 'Assign to me' }).click();
+    expect(await a.getByRole('button', { name: 'Assign to me' }).count()).to.equal(0);
+    // a form sent anyway (an old tab) is refused next to the form, back at the request's own address (a reload
+    // re-posts nothing), the refusal with the keyboard focus
+    const sent = await a.request.post(`/app/support/${number}/assign`, { form: { _csrf: await a.locator('input[name="_csrf"]').first().inputValue() }, maxRedirects: 0 });
+    expect(sent.status()).to.equal(303);
+    await a.goto(sent.headers().location);
+    await a.locator('#assign-form-error').waitFor();
     expect(await a.locator('#assign-form-error').textContent()).to.include('only a support lead may reassign it');
-    // back at the request's own address (a reload re-posts nothing), the refusal has the keyboard focus
     expect(new URL(a.url()).pathname).to.equal(`/app/support/${number}`);
     expect(await a.evaluate('document.activeElement && document.activeElement.id')).to.equal('assign-form-error');
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] })).body.assignee.userId).to.equal(second._id);
@@ -490,6 +495,102 @@ describe('pages: support requests in a real browser', function () {
     await press(p, 'Submit the request', 'Request filed.');
     expect(new URL(p.url()).pathname.split('/').pop()).to.not.equal(first);
     expect(await mine()).to.equal(2);
+  });
+
+  it('when Back brings a sent reply back and it is sent again, then the page asks before sending it twice; ticking the box sends it', async () => {
+    const c = await app.newCustomer('US');
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Keys page empty'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
+    });
+    expect(filed.status).to.equal(201);
+    const number: string = filed.body.number;
+    const p = partner.page;
+    const text = uniq('The keys page is still empty');
+    await p.goto(`/app/support/${number}`);
+    await p.getByLabel('Your reply').fill(text);
+    await press(p, 'Send reply', 'Reply sent.');
+    // Back: the page comes again with a new form key; the browser may give the text back, here typed again
+    await p.goBack();
+    await p.waitForURL(`**/app/support/${number}`);
+    await p.getByLabel('Your reply').fill(text);
+    await p.getByRole('button', { name: 'Send reply' }).click();
+    const warning = p.locator('#reply-form-error');
+    await warning.waitFor();
+    expect(await warning.textContent()).to.include('You sent this reply less than a minute ago');
+    const replies = async () => (await app.api('GET', `/support-requests/${number}`)).body.timeline.filter((e: { type: string }) => e.type === 'partner-replied').length;
+    expect(await replies()).to.equal(1);
+    // the text is kept; ticking the box sends it
+    expect(await p.getByLabel('Your reply').inputValue()).to.equal(text);
+    await p.getByLabel('Yes, send it again').check();
+    await press(p, 'Send reply', 'Reply sent.');
+    expect(await replies()).to.equal(2);
+    // other text is sent without a question
+    await p.getByLabel('Your reply').fill(uniq('Now it shows'));
+    await press(p, 'Send reply', 'Reply sent.');
+    expect(await replies()).to.equal(3);
+  });
+
+  it('when a refund is rejected, then its reason stays on the timeline after the partner replies; a withdrawn request says it takes nothing more and its clocks read withdrawn', async () => {
+    const c = await app.newCustomer('US');
+    const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: {
+        problemType: 'CSP Purchase/Refund on behalf of customers',
+        impact: 'moderate',
+        title: uniq('Refund ESU'),
+        customer: c.tenantId,
+        orderId: order.id,
+        refund: { reason: 'Bought by mistake', amount: order.pricing.total, currency: order.pricing.currency },
+        contact: { name: 'Pat', email: 'pat@example.com', phone: '+1 425 555 0100' },
+      },
+    });
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const number: string = filed.body.number;
+    const reason = uniq('Outside policy');
+    expect((await app.api('POST', `/support-requests/${number}/reject`, { token: app.tokens['support-agent'], body: { reason } })).status).to.equal(200);
+    expect((await app.api('POST', `/support-requests/${number}/replies`, { body: { body: 'Please look again.' } })).body.status).to.not.equal('rejected');
+    for (const page of [partner.page, agent.page]) {
+      await page.goto(`/app/support/${number}`);
+      expect(await page.locator('ol.timeline li', { hasText: 'Rejected' }).textContent()).to.include(`Reason: ${reason}`);
+    }
+    expect((await app.api('POST', `/support-requests/${number}/withdraw`, { token: app.tokens['global-admin'], headers: { 'idempotency-key': uniq('w') } })).status).to.equal(200);
+    const p = partner.page;
+    await p.goto(`/app/support/${number}`);
+    expect(await p.locator('#actions-heading + p').textContent()).to.include('This request is closed and takes nothing more.');
+    expect(await p.getByRole('link', { name: 'file a new request' }).getAttribute('href')).to.equal('/app/support/new');
+    expect(await p.getByRole('button', { name: 'Send reply' }).count()).to.equal(0);
+    // the rejection answered the partner in time (first response met); nobody resolved it: withdrawn, not met
+    const rows = await p.locator('table:has(caption:text("Targets of this request")) tbody tr').evaluateAll((trs) => trs.map((tr) => `${tr.children[0].textContent}: ${tr.children[1].textContent}`));
+    expect(rows.some((r) => /^Resolution.*: withdrawn$/.test(r)), rows.join('; ')).to.equal(true);
+    expect(rows.some((r) => /^First response.*: met$/.test(r)), rows.join('; ')).to.equal(true);
+  });
+
+  it('when a refund request concerns an imported order, then the agent is told it was imported and never charged by csp-desk', async () => {
+    const c = await app.newCustomer('US');
+    const orderId = uniq('IMP');
+    const imported = await app.api('POST', `/customers/${c.id}/orders/import`, {
+      token: app.tokens['global-admin'],
+      body: { orders: [{ orderId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() }] },
+    });
+    expect(imported.body.results[0].outcome, JSON.stringify(imported.body)).to.equal('imported');
+    const view = await app.api('GET', `/orders/${orderId}`);
+    const filed = await app.api('POST', '/support-requests', {
+      headers: { 'idempotency-key': uniq('key-sr') },
+      body: {
+        problemType: 'CSP Purchase/Refund on behalf of customers',
+        impact: 'moderate',
+        title: uniq('Refund the imported order'),
+        customer: c.tenantId,
+        orderId,
+        refund: { reason: 'Bought by mistake', amount: view.body.pricing.total, currency: view.body.pricing.currency },
+        contact: { name: 'Pat', email: 'pat@example.com', phone: '+1 425 555 0100' },
+      },
+    });
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    await agent.page.goto(`/app/support/${filed.body.number}`);
+    expect(await agent.page.locator('dt:text-is("Purchased") + dd').textContent()).to.include('imported: bought before csp-desk, which never charged it; check the original charge before approving a refund');
   });
 
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {

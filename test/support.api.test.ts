@@ -209,6 +209,36 @@ describe('support requests (API end to end)', function () {
     expect(late.headers.get('idempotent-replayed')).to.equal('true');
   });
 
+  it('when a filing or an action is refused, then its Idempotency-Key is left free for the request corrected; a body with its keys in another order is the same request', async () => {
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    const first = await file(refundBody(order.id, 100));
+    expect(first.status).to.equal(201);
+    // a second refund request for the order is refused: its key stays free
+    const key = uniq('key-sr');
+    const refused = await file(refundBody(order.id, 100), undefined, key);
+    expect(refused.body.error.code).to.equal('open_refund_ticket');
+    const corrected = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'About the ESU order', customer: customer.id, orderId: order.id, contact: { name: 'Q', email: 'q@example.com' } }, undefined, key);
+    expect(corrected.status, JSON.stringify(corrected.body)).to.equal(201);
+    expect(corrected.headers.get('idempotent-replayed')).to.equal('false');
+    // a subscription id that is not the order named beside it is refused (the ticket would show it unchecked)
+    const mismatch = await file({ ...refundBody(order.id, 100), subscriptionId: 'totally-bogus' });
+    expect(mismatch.body.error).to.include({ code: 'subscription_order_mismatch', field: 'body.subscriptionId' });
+    // the same fields in another order, with the same key: the same request, replayed
+    const reordered = Object.fromEntries(Object.entries({ problemType: 'General question or problem', impact: 'minimal', title: 'About the ESU order', customer: customer.id, orderId: order.id, contact: { name: 'Q', email: 'q@example.com' } }).reverse());
+    const replay = await file(reordered, undefined, key);
+    expect([replay.status, replay.body.number, replay.headers.get('idempotent-replayed')]).to.deep.equal([201, corrected.body.number, 'true']);
+    // an action refused (a general question has no refund to reject) leaves its key free for another action
+    const actionKey = uniq('action-key');
+    const keyed = (path: string, body: unknown) => app.api('POST', `/support-requests/${corrected.body.number}/${path}`, { token: agent(), body, headers: { 'idempotency-key': actionKey } });
+    expect((await keyed('reject', { reason: 'No' })).body.error.code).to.equal('not_a_refund');
+    const resolved = await keyed('resolve', { body: 'Answered by phone.' });
+    expect(resolved.status, JSON.stringify(resolved.body)).to.equal(200);
+    expect(resolved.body.status).to.equal('resolved');
+    // and that key now stands for the resolution: sent again, it is the same
+    expect((await keyed('resolve', { body: 'Answered by phone.' })).status).to.equal(200);
+    expect((await keyed('replies', { body: 'x' })).body.error.code).to.equal('idempotency_key_reused');
+  });
+
   it("when a request is filed, then its ticket carries the request's id (X-Request-Id, from the request context)", async () => {
     const requestId = uniq('req-support');
     const res = await app.api('POST', '/support-requests', {
@@ -286,6 +316,12 @@ describe('support requests (API end to end)', function () {
     expect(partnerList.body.items.map((i: { number: string }) => i.number)).to.include.members(mine).and.not.include(other.body.number);
     const critical = await app.api('GET', '/support-requests?text=zebra&impact=critical', { token: agent() });
     expect(critical.body.items.every((i: { impact: string }) => i.impact === 'critical')).to.equal(true);
+    // the names the queue shows beside a ticket are searched too: its partner's ("Other Partner") and its assignee's
+    const numbersOf = (res: { body: { items: { number: string }[] } }) => res.body.items.map((i) => i.number);
+    const byPartner = numbersOf(await app.api('GET', '/support-requests?text=zebra%20OTHER%20partner&status=new', { token: agent() }));
+    expect(byPartner).to.include(other.body.number).and.not.include.members(mine);
+    expect((await post(`/support-requests/${mine[1]}/assign`, agent())).status).to.equal(200);
+    expect(numbersOf(await app.api('GET', '/support-requests?text=zebra%20test%20support-agent', { token: agent() }))).to.deep.equal([mine[1]]);
     // pages of one, following the cursor, cover the same tickets once each
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -305,7 +341,10 @@ describe('support requests (API end to end)', function () {
     // an action with nothing to say may be sent without a body at all (curl -X POST …/withdraw)
     const bare = await fetch(`${app.baseUrl}/support-requests/${mine[1]}/withdraw`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['global-admin']}`, 'idempotency-key': uniq('bare') } });
     expect(bare.status, await bare.clone().text()).to.equal(200);
-    expect(await bare.json()).to.include({ status: 'closed', withdrawn: true });
+    const withdrawnTicket = (await bare.json()) as { status: string; withdrawn: boolean; sla: { kind: string; state: string }[] };
+    expect(withdrawnTicket).to.include({ status: 'closed', withdrawn: true });
+    // nobody resolved it: its resolution clock reads withdrawn, not met
+    expect(withdrawnTicket.sla.find((c) => c.kind === 'resolution')?.state).to.equal('withdrawn');
     // but a body sent without its JSON Content-Type is not taken as no body: an escalation's reason is not dropped
     const unread = await fetch(`${app.baseUrl}/support-requests/${mine[2]}/escalate`, { method: 'POST', headers: { authorization: `Bearer ${agent()}`, 'idempotency-key': uniq('unread') }, body: JSON.stringify({ reason: 'Key account' }) });
     expect(unread.status).to.equal(400);

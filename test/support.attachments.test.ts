@@ -262,6 +262,14 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     const noFile = await fetch(`${app.baseUrl}/support-requests/${t}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}` }, body: form });
     expect(noFile.status).to.equal(400);
     expect(((await noFile.json()) as any).error.field).to.equal('body.note');
+    // a part before the file is refused, and the file after it is not stored either
+    const before = new FormData();
+    before.append('note', 'first');
+    before.append('file', new Blob([PNG], { type: 'image/png' }), 'after.png');
+    const refused = await fetch(`${app.baseUrl}/support-requests/${t}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}` }, body: before });
+    expect([refused.status, ((await refused.json()) as any).error.field]).to.deep.equal([400, 'body.note']);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await gridFiles(t)).to.equal(0);
     const empty = await upload(app.baseUrl, app.tokens['admin-agent'], t, Buffer.alloc(0), 'empty.txt');
     expect(empty.status).to.equal(400);
     expect(empty.body.error.code).to.equal('empty_file');

@@ -13,6 +13,7 @@ import {
   resumeClock,
   startClock,
   stopClock,
+  clockView,
   workingSecondsBetween,
   DEFAULT_SLA_POLICY,
   SLA_POLICY_SCHEMA,
@@ -103,6 +104,10 @@ describe('support rules: SLA clocks and policy', () => {
     expect(dueAt(c)!.toISOString()).to.equal(local('Europe/Berlin', 2026, 11, 24, 13).toISOString());
     const stopped = stopClock(c, local('Europe/Berlin', 2026, 11, 24, 12));
     expect(stopped.met).to.equal(true);
+    expect(clockView(stopped, new Date()).state).to.equal('met');
+    // stopped by the partner's withdrawal: neither met nor missed; one met before the withdrawal stays met
+    expect(clockView(stopped, new Date(), stopped.stoppedAt).state).to.equal('withdrawn');
+    expect(clockView(stopped, new Date(), local('Europe/Berlin', 2026, 11, 25, 9).toISOString()).state).to.equal('met');
   });
 
   it('when a clock runs, then its milestones are the warning share, the breach and the second escalation point', () => {

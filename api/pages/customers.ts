@@ -14,12 +14,14 @@ import { listProducts, productView } from '../../services/catalog';
 import type { ProductDoc } from '../../models';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { agoInWords, definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
 const customerForm = {
   ...S.customerInputSchema,
   properties: {
-    name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', description: 'a name of 1 to 200 characters' },
+    // the API's rule for a name (domain/text.ts): one line with a visible character, no direction overrides
+    name: { type: 'string', minLength: 1, maxLength: 200, pattern: NAME_PATTERN, description: 'a name of 1 to 200 characters on one line, without invisible or text-direction characters' },
     tenantId: { type: 'string', pattern: S.GUID_PATTERN, description: 'a tenant GUID such as 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' },
     domain: { type: 'string', pattern: S.DOMAIN_PATTERN, description: 'a domain name such as contoso.onmicrosoft.com' },
     market: { type: 'string', pattern: '^[A-Z]{2}$', description: 'a market from the list' },

@@ -10,6 +10,7 @@ import { safeNext } from '../../services/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
 import { utcSecond } from '../../domain/time';
 import { PAGE_KEY, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, isTimeZone, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
+import { NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
 const signInSchema = {
@@ -27,7 +28,7 @@ const tokenSchema = {
   additionalProperties: false,
   required: ['label'],
   properties: {
-    label: { type: 'string', minLength: 1, maxLength: 80, pattern: '\\S', description: 'a label of 1 to 80 characters, e.g. "billing export"' },
+    label: { type: 'string', minLength: 1, maxLength: 80, pattern: NAME_PATTERN, description: 'a label of 1 to 80 characters on one line, e.g. "billing export"' },
     expiresInDays: { type: 'string', enum: ['never', '7', '30', '90', '365'] },
   },
 };

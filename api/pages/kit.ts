@@ -103,6 +103,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   hb.registerHelper('day', function (value: unknown, o: Handlebars.HelperOptions) {
     return formatDate(value, root(o).timeZone ?? 'UTC', false);
   });
+  hb.registerHelper('encode', (value: unknown) => (typeof value === 'string' ? encodeURIComponent(value) : ''));
   hb.registerHelper('iso', (value: unknown) => asDate(value)?.toISOString() ?? '');
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('ne', (a: unknown, b: unknown) => a !== b);
@@ -398,7 +399,16 @@ export function navFor(auth: AuthContext, currentPath: string) {
 /** Builds the page router for a list of page definitions (one domain's file each). */
 export function mountPages(router: express.Router, pages: PageDef[], deps: KitDeps, chrome: Chrome): void {
   for (const n of chrome.navExtra) if (!navExtra.some((x) => x.href === n.href)) navExtra.push(n);
+  const getPaths = new Set(pages.filter((p) => p.method === 'get').map((p) => p.path));
   for (const p of pages) {
+    // where a form's page is: its own address, or the nearest page above it (`/support/:id` for `/support/:id/approve`)
+    const home = p.method === 'post' ? formHome(p.path, getPaths) : null;
+    const homeOf = (req: Request) => (home === null ? null : `${req.baseUrl}${home.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(String(req.params[k] ?? '')))}`);
+    if (home !== null && home !== p.path && !getPaths.has(p.path)) {
+      // a form's address opened as a page (left in the address bar after a refusal, a bookmark, a restored tab):
+      // the page the form is on, not a 404
+      router.get(p.path, (req: Request, res: Response) => res.redirect(303, homeOf(req)!));
+    }
     router[p.method](p.path, async (req: Request, res: Response) => {
       const active = res.locals.session as ActiveSession | undefined;
       if (!active) {
@@ -412,7 +422,9 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
           res.redirect(303, `/app/sign-in?next=${next}`);
           return;
         }
-        throw new AppError(401, 'unauthorized', 'Your session has ended. Sign in again.');
+        // signed in again, the user is back on the page the form was on (what was typed is not kept)
+        res.locals.signInNext = homeOf(req);
+        throw new AppError(401, 'unauthorized', 'Your session has ended. Sign in again; what you sent was not carried out.');
       }
       // the request's address and user agent go with every action, as through the API (the activity log keeps them)
       const auth: AuthContext = { ...active.auth, origin: requestOrigin(req) };
@@ -468,6 +480,12 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       await runInRequestContext(context, () => (deps.around ? deps.around(() => p.handler(ctx)) : p.handler(ctx)));
     });
   }
+}
+
+/** The page a form's address belongs to: the address itself when it is a page, else the nearest page above it. */
+export function formHome(path: string, getPaths: ReadonlySet<string>): string | null {
+  for (let at = path; at.length > 0; at = at.replace(/\/[^/]*$/, '')) if (getPaths.has(at)) return at;
+  return null;
 }
 
 /** Opens the session from its cookie (if any) and picks the time zone the page shows dates in. */
@@ -526,6 +544,7 @@ export function pageErrorHandler(deps: KitDeps) {
             : "If your work needs this page, ask your partner's global admin or account admin for a role that has it."
           : null,
       signedIn: Boolean(active),
+      signInNext: typeof res.locals.signInNext === 'string' ? (res.locals.signInNext as string) : null,
       user: active ? { name: active.user.name, email: active.user.email, role: active.auth.role } : null,
       csrf: active?.session.csrfToken,
       nav: active ? navFor(active.auth, req.originalUrl) : [],

@@ -119,7 +119,13 @@ export function licensingPages(deps: PagesContext): PageDef[] {
           values: ctx.req.query,
           operations: ACTIVITY_OPERATIONS.map((o) => ({ value: o, label: operationLabel(o), selected: o === q.operation })),
         };
-        if (!form.ok) return ctx.view('licensing/activity', { ...base, errors: form.errors, entries: [] }, 400);
+        if (!form.ok) {
+          // an address edited by hand: what is wrong with a filter is said next to it; anything else above the table
+          const onFilters = Object.entries(form.errors).filter(([f]) => ['from', 'to', 'customer', 'operation'].includes(f));
+          const other = Object.keys(form.errors).find((f) => !['from', 'to', 'customer', 'operation'].includes(f));
+          const _form = other === undefined ? undefined : other === 'cursor' ? 'The link to the next page is not valid. Press Show to start from the first page.' : `The address has "${other}", which this page does not take. Choose with the filters above and press Show.`;
+          return ctx.view('licensing/activity', { ...base, errors: { ...Object.fromEntries(onFilters), ...(_form ? { _form } : {}) }, entries: [] }, 400);
+        }
         try {
           const page = await activityLog.list(ctx.auth.partnerId!, { ...q, limit: 50 });
           const params = new URLSearchParams(Object.entries(q).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);

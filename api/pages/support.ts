@@ -63,7 +63,12 @@ const FIELD_OF: Record<string, string> = {
   'body.subscriptionId': 'orderId',
 };
 
-const messageSchema = { type: 'object', additionalProperties: false, required: ['body'], properties: { body: text(20000, 'a message with something visible in it'), kind: { type: 'string', enum: ['reply', 'note'] } } };
+const messageSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['body'],
+  properties: { body: text(20000, 'a message with something visible in it'), kind: { type: 'string', enum: ['reply', 'note'] }, again: { type: 'string', enum: ['yes'] } },
+};
 const assignSchema = { type: 'object', additionalProperties: false, properties: { assigneeId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$' } } };
 const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: text(20000, 'a message with something visible in it'), reason: text(2000, 'a reason with something visible in it'), amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' } } };
 
@@ -274,7 +279,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
         acceptedKinds: ACCEPTED_KINDS,
         actions: Object.fromEntries([...allowed].map((a) => [a, true])),
         assignees: others.map((p) => ({ ...p, label: `${p.name} (${p.role === 'support-lead' ? 'lead' : 'agent'})` })),
-        assignedToMe: ticket.assignee?.userId === ctx.auth.user._id,
+        // "Assign to me" only where it can be done: an unassigned ticket, or a lead taking someone else's
+        mayTakeIt: ticket.assignee?.userId !== ctx.auth.user._id && (!ticket.assignee || kind === 'lead'),
+        // (a file is attached in its own section, above)
+        anyAction: [...allowed].some((a) => a !== 'attach'),
+        mayFile: may(ctx.auth.role, ctx.auth.partnerId, 'fileSupportRequests'),
         requested: ticket.refund ? formatMinor(ticket.refund.amount, minorDigits(ticket.refund.currency)) : null,
         // an agent is told the limit before trying: above it, a lead approves
         approvalLimit: ticket.refund && ticket.approvalLimit !== null && ticket.refund.amount > ticket.approvalLimit && kind !== 'lead' ? formatMoney(ticket.approvalLimit, ticket.refund.currency) : null,
@@ -469,10 +478,20 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission: 'readSupportRequests',
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        const form = validateForm<{ body: string; kind?: 'reply' | 'note' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
+        const form = validateForm<{ body: string; kind?: 'reply' | 'note'; again?: 'yes' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
         if (!form.ok) return ticketPage(ctx, id, { formErrors: { reply: 'Write a message first.' }, typed: { reply: typedIn(ctx) } }, 400);
         const internal = form.value.kind === 'note';
-        return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, formUpdateId(ctx.req.body, internal ? 'note' : 'reply')), internal ? 'note' : 'reply');
+        const updateId = formUpdateId(ctx.req.body, internal ? 'note' : 'reply');
+        // the same text a moment ago (Back, and the browser's kept text, sent again): ask first
+        if (form.value.again !== 'yes') {
+          const now = deps.now?.() ?? new Date();
+          const repeat = await support.recentRepeatMessage(ctx.auth, id, form.value.body, internal, updateId, now);
+          if (repeat) {
+            const what = internal ? 'this internal note' : 'this reply';
+            return ticketPage(ctx, id, { formErrors: { reply: `You sent ${what} ${agoInWords(repeat.at, now)} (see above). To send it again, tick the box and press again.` }, typed: { reply: typedIn(ctx) }, askAgain: true }, 409);
+          }
+        }
+        return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, updateId), internal ? 'note' : 'reply');
       },
     }),
     definePage({

@@ -1,6 +1,6 @@
 /** The activity log of key access and software downloads, as JSON pages or CSV. */
 import Negotiator from 'negotiator';
-import { defineRoute, type RouteDef } from '../http';
+import { defineRoute, type Reply, type RouteDef } from '../http';
 import * as S from '../schemas';
 import type { RouteDeps } from './deps';
 
@@ -26,14 +26,15 @@ export function activityLogRoutes(deps: RouteDeps): RouteDef[] {
           alsoAs: { 'text/csv': { type: 'string' } },
         },
       },
-      handler: async ({ auth, query, headers }) => {
+      handler: async ({ auth, query, headers }): Promise<Reply> => {
         const csv = new Negotiator({ headers: { accept: headers.accept ?? '*/*' } }).mediaType(['application/json', 'text/csv']) === 'text/csv';
-        if (!csv) return { status: 200, body: await activityLog.list(auth.partnerId!, query) };
+        // the answer's type follows Accept: a cache keeps them apart
+        if (!csv) return { status: 200, body: await activityLog.list(auth.partnerId!, query), headers: { Vary: 'Accept' } };
         const { from, to, body } = await activityLog.csv(auth.partnerId!, { from: query.from, to: query.to, customer: query.customer, operation: query.operation });
         return {
           status: 200,
           body,
-          headers: { 'Content-Type': 'text/csv; charset=utf-8; header=present', 'Content-Disposition': `attachment; filename="activity-log_${from}_${to}.csv"` },
+          headers: { Vary: 'Accept', 'Content-Type': 'text/csv; charset=utf-8; header=present', 'Content-Disposition': `attachment; filename="activity-log_${from}_${to}.csv"` },
         };
       },
     }),

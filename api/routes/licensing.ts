@@ -91,6 +91,12 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         },
       },
       errors: [404, 410],
+      errorDescriptions: {
+        404: 'No such link. A browser (an `Accept` that prefers `text/html`) gets a short page saying so instead of the JSON error.',
+        410: 'The link no longer works; `code` says why (link_expired, link_exhausted, link_revoked). A browser (an `Accept` that prefers `text/html`) gets a short page saying so and what to do next instead of the JSON error.',
+      },
+      // the link goes to the customer, who opens it in a browser
+      forBrowsers: { nextStep: 'If you still need this software, ask the partner who sent you the link for a new one.' },
       responses: {
         200: { description: 'the whole file', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },
         206: { description: 'the bytes asked for', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },

@@ -54,7 +54,8 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       description:
         'Starts the ticket\'s workflow and answers once it is recorded, with its number, status and SLA due times; the contact gets an acknowledgement. ' +
         'A refund request names the order (or subscription), the reason and the amount (at most what the order cost less credits already given, in its currency). ' +
-        'An order with an open refund request, or an already cancelled order, is a 409. A repeated request with the same Idempotency-Key returns the same ticket.',
+        '`refund` is only for a refund request (a 400 on a general question); `subscriptionId` beside `orderId` must name the same order (422 `subscription_order_mismatch`). ' +
+        'An order with an open refund request, or an already cancelled order, is a 409. A repeated request with the same Idempotency-Key returns the same ticket (the same fields in any key order); a refused request leaves its key free.',
       tag: 'support',
       permission: 'fileSupportRequests',
       headers: idempotencyHeader,

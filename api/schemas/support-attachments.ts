@@ -24,6 +24,8 @@ export const attachmentUploadSchema: S = {
   type: 'object',
   properties: { file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'the file: one part named "file", with a filename' } },
   required: ['file'],
+  // any other part is refused (400 naming it)
+  additionalProperties: false,
 };
 
 const targetStats = (extra: Record<string, S> = {}) =>
