@@ -81,8 +81,8 @@ export interface RouteDef {
   secret?: true;
   /**
    * A link people open in a browser (a download link sent to a customer): its errors answer a client that prefers
-   * HTML (`Accept`) with a short page saying what happened and, in this sentence, what to do next; other clients
-   * get the JSON error as everywhere.
+   * HTML (`Accept`) with a short page saying what happened and what to do next (for a link that is gone, 410, this
+   * sentence); other clients get the JSON error as everywhere.
    */
   forBrowsers?: { nextStep: string };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -492,11 +492,19 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.char
 /** The page a browser gets for an error of a `forBrowsers` route: the message as a sentence, and the next step. */
 export function browserErrorPage(e: AppError, nextStep: string, requestId: string): string {
   const sentence = `${e.message.charAt(0).toUpperCase()}${e.message.slice(1)}${/[.!?]$/.test(e.message) ? '' : '.'}`;
-  const heading = e.status === 404 ? 'There is nothing here' : e.status >= 500 ? 'This did not work just now' : 'This link no longer works';
+  // only a link that is gone takes the route's next step; the rest say what fits them
+  const [heading, next] =
+    e.status === 410
+      ? ['This link no longer works', nextStep]
+      : e.status === 404
+        ? ['There is nothing here', 'Check that the whole link was copied; if it was, ask whoever sent it to you.']
+        : e.status >= 500
+          ? ['This did not work just now', 'Try again in a few minutes.']
+          : ['This link could not be opened', 'Open the link exactly as you received it; if that fails too, ask whoever sent it to you.'];
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(heading)} · csp-desk</title><link rel="stylesheet" href="/app/assets/app.css"></head>
-<body><main id="main"><h1>${escapeHtml(heading)}</h1><p>${escapeHtml(sentence)}</p><p>${escapeHtml(nextStep)}</p><p class="muted">Reference: ${escapeHtml(requestId)} (${e.status} ${escapeHtml(e.code)})</p></main></body>
+<body><main id="main"><h1>${escapeHtml(heading)}</h1><p>${escapeHtml(sentence)}</p><p>${escapeHtml(next)}</p><p class="muted">Reference: ${escapeHtml(requestId)} (${e.status} ${escapeHtml(e.code)})</p></main></body>
 </html>
 `;
 }

@@ -21,6 +21,8 @@ export interface InvoiceTotals {
   taxIncluded: number;
   /** net of lines whose prices exclude tax: tax is added by the tax authority's rules, not here */
   taxExcludedNet: number;
+  /** whether any line's price includes tax (Australia, Brazil): then `taxIncluded` is the tax in the month, 0 included */
+  taxInclusive: boolean;
 }
 
 export function summarizeInvoice(lines: readonly InvoiceLineInput[]): InvoiceTotals[] {
@@ -38,7 +40,8 @@ export function summarizeInvoice(lines: readonly InvoiceLineInput[]): InvoiceTot
       // a credit's tax portion is stored positive; it reduces the tax contained in the month
       const taxIncluded = sum(ls.map((l) => (l.tax.amount ?? 0) * (l.kind === 'credit' ? -1 : 1)));
       const taxExcludedNet = sum(ls.filter((l) => l.tax.treatment === 'exclusive').map((l) => l.amount));
-      return { currency, charges, credits, net: charges + credits, taxIncluded, taxExcludedNet };
+      const taxInclusive = ls.some((l) => l.tax.treatment === 'inclusive');
+      return { currency, charges, credits, net: charges + credits, taxIncluded, taxExcludedNet, taxInclusive };
     });
 }
 

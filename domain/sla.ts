@@ -350,11 +350,12 @@ export function nextMilestone(c: SlaClock, policy: Pick<SlaPolicy, 'warnAtShare'
 
 /**
  * A clock as the API shows it. A clock the partner's withdrawal stopped (`withdrawnAt`, the instant of the
- * withdrawal) was neither met nor missed: nobody answered, and nothing was due any more.
+ * withdrawal) within its target was neither met nor missed: nobody answered, and nothing was due any more. One
+ * past its target by then was missed all the same (as the SLA metrics count it).
  */
 export function clockView(c: SlaClock, now: Date, withdrawnAt: string | null = null) {
   const due = dueAt(c);
-  const stoppedState = c.stoppedAt !== null && c.stoppedAt === withdrawnAt ? 'withdrawn' : c.met ? 'met' : 'missed';
+  const stoppedState = !c.met ? 'missed' : c.stoppedAt !== null && c.stoppedAt === withdrawnAt ? 'withdrawn' : 'met';
   return {
     kind: c.kind,
     targetSeconds: c.targetSeconds,

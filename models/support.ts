@@ -233,17 +233,22 @@ export const SupportOrderClaim = model<SupportOrderClaimDoc>(
   'supportorderclaims',
 );
 
-/** One per (partner, Idempotency-Key) of a filing. */
+/** One per (partner, Idempotency-Key) of a filing, and per (ticket, user, key) of an action (`action:…`). */
 export interface SupportIdempotencyDoc {
   /** `${partnerId}:${key}` */
   _id: string;
   requestHash: string;
   ticketId: string;
+  /** an action's: the Update id it is sent as (absent on records written before it was kept: `<user>:<key>`) */
+  updateId?: string;
   createdAt: Date;
 }
 export const SupportIdempotency = model<SupportIdempotencyDoc>(
   'SupportIdempotency',
-  new Schema<SupportIdempotencyDoc>({ _id: String, requestHash: { type: String, required: true }, ticketId: { type: String, required: true }, createdAt: { type: Date, required: true } }, { versionKey: false }),
+  new Schema<SupportIdempotencyDoc>(
+    { _id: String, requestHash: { type: String, required: true }, ticketId: { type: String, required: true }, updateId: { type: String }, createdAt: { type: Date, required: true } },
+    { versionKey: false },
+  ),
   'supportidempotency',
 );
 

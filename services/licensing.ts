@@ -382,8 +382,12 @@ export function createLicensingService(deps: LicensingDeps) {
       const client = downloadClient(req.origin);
       const resumable = async () => (countsAsDownload(start) ? null : resumableClaim(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at));
       if (req.method === 'HEAD') {
-        // every slot taken: gone, as the GET would be, unless it continues this client's own download
-        if ((await DownloadClaim.countDocuments({ linkId: link._id })) >= link.maxDownloads && !(await resumable())) throw await gone('exhausted');
+        // every slot taken: gone, as the GET would be, unless it continues this client's own download with a
+        // resume slot left
+        if ((await DownloadClaim.countDocuments({ linkId: link._id })) >= link.maxDownloads) {
+          const own = await resumable();
+          if (!own || (await DownloadResume.countDocuments({ claimId: own._id })) >= MAX_RESUMES_PER_DOWNLOAD) throw await gone('exhausted');
+        }
         return answer(null);
       }
       const claim = await resumable();

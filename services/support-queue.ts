@@ -42,17 +42,31 @@ interface NameHits {
   assigneeIds: string[];
 }
 
-const searchWords = (f: QueueFilter) => (f.text ? f.text.toLowerCase().split(/\s+/).filter(Boolean) : []);
+const searchWords = (f: QueueFilter) => [...new Set(f.text ? f.text.toLowerCase().split(/\s+/).filter(Boolean) : [])];
 
-async function namesHolding(words: string[]): Promise<NameHits[]> {
+/** Names are looked up for this many words of a search at most, each of at least NAME_WORD_MIN characters. */
+const NAME_WORDS_MAX = 5;
+const NAME_WORD_MIN = 2;
+/** A word held by this many names or more says little: its tickets are matched by their text only. */
+const NAME_HITS_MAX = 200;
+
+async function namesHolding(words: string[], f: QueueFilter): Promise<NameHits[]> {
+  const none: NameHits = { partnerIds: [], assigneeIds: [] };
+  const looked = new Set(words.filter((w) => w.length >= NAME_WORD_MIN).slice(0, NAME_WORDS_MAX));
+  const ids = async (found: Promise<{ _id: unknown }[]>) => {
+    const rows = await found;
+    return rows.length >= NAME_HITS_MAX ? [] : rows.map((r) => String(r._id));
+  };
   return Promise.all(
     words.map(async (w) => {
+      if (!looked.has(w)) return none;
       const re = { $regex: escapeRegex(w), $options: 'i' };
-      const [partners, people] = await Promise.all([
-        Partner.find({ name: re }, { _id: 1 }).lean(),
-        User.find({ role: { $in: ['support-agent', 'support-lead'] }, name: re }, { _id: 1 }).lean(),
+      const [partnerIds, assigneeIds] = await Promise.all([
+        // a partner's users see their own partner's tickets only: no other partner's name to look up
+        f.partnerId !== undefined ? Promise.resolve([]) : ids(Partner.find({ name: re }, { _id: 1 }).limit(NAME_HITS_MAX).lean()),
+        ids(User.find({ role: { $in: ['support-agent', 'support-lead'] }, name: re }, { _id: 1 }).limit(NAME_HITS_MAX).lean()),
       ]);
-      return { partnerIds: partners.map((p) => String(p._id)), assigneeIds: people.map((u) => String(u._id)) };
+      return { partnerIds, assigneeIds };
     }),
   );
 }
@@ -81,7 +95,7 @@ const statusFilter = (statuses: readonly string[]) => (statuses.length === 1 ? s
 /** The page after `after` (a queue key; null: the first page): up to `limit` rows, and whether more follow. */
 export async function readQueuePage(f: QueueFilter, after: string | null, limit: number, now: Date): Promise<{ rows: QueueRow[]; more: boolean }> {
   const want = limit + 1;
-  const common = commonFilter(f, await namesHolding(searchWords(f)));
+  const common = commonFilter(f, await namesHolding(searchWords(f), f));
   const statuses = f.statuses ? [...new Set(f.statuses)] : undefined;
   const working = statuses ? statuses.filter((s) => ACTIVE_STATUSES.includes(s)) : [...ACTIVE_STATUSES];
   const onlyWorking = statuses !== undefined && working.length === statuses.length;

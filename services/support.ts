@@ -29,6 +29,7 @@ import {
   User,
   type OrderDoc,
   type SupportEventDoc,
+  type SupportIdempotencyDoc,
   type SupportTicketDoc,
 } from '../models';
 import {
@@ -304,8 +305,9 @@ export function createSupportService(deps: SupportServiceDeps) {
    * the same Update, whose outcome is answered again; the key used for another request on the ticket (another
    * action, another text, another amount) is a 422, never an action silently skipped. Keys are the caller's own:
    * two users picking the same key do not meet. The key's first request is a document of its own, inserted once.
-   * The Update id carries the request's hash too: a key a refusal left free (command) and then used for another
-   * request is another Update, never the refused one's outcome answered again.
+   * The record names its Update id, which carries the request's hash: a key a refusal left free (command) and then
+   * used for another request is another Update, never the refused one's outcome answered again. A record written
+   * before that (no `updateId`) keeps the id it was sent with, so its retry is still the same Update.
    */
   async function actionUpdateId(auth: AuthContext, ticketId: string, key: string, cmd: Omit<SupportCommand, 'actor'>): Promise<{ updateId: string; record: { _id: string; requestHash: string } }> {
     const requestHash = crypto
@@ -313,16 +315,23 @@ export function createSupportService(deps: SupportServiceDeps) {
       .update(JSON.stringify([cmd.action, cmd.body ?? null, cmd.amount ?? null, cmd.reason ?? null, cmd.assignee?.userId ?? null]))
       .digest('hex');
     const _id = `action:${ticketId}:${auth.user._id}:${key}`;
-    try {
-      await SupportIdempotency.create({ _id, requestHash, ticketId, createdAt: new Date() });
-    } catch (e) {
-      if (!isDuplicateKey(e)) throw e;
+    const updateId = `${auth.user._id}:${key}:${requestHash.slice(0, 16)}`;
+    // a record a refused request removed between our insert and our read: insert again (a few rounds at most)
+    for (let round = 0; round < 5; round++) {
+      try {
+        await SupportIdempotency.create({ _id, requestHash, ticketId, updateId, createdAt: new Date() });
+        return { updateId, record: { _id, requestHash } };
+      } catch (e) {
+        if (!isDuplicateKey(e)) throw e;
+      }
       const first = await SupportIdempotency.findById(_id).lean();
-      if (first && first.requestHash !== requestHash) {
+      if (!first) continue;
+      if (first.requestHash !== requestHash) {
         throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another action on this support request; use a new key for a new action', 'header.idempotency-key');
       }
+      return { updateId: first.updateId ?? `${auth.user._id}:${key}`, record: { _id, requestHash } };
     }
-    return { updateId: `${auth.user._id}:${key}:${requestHash.slice(0, 16)}`, record: { _id, requestHash } };
+    throw new Error(`the Idempotency-Key record ${_id} kept changing; try again`);
   }
 
   async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, key?: string) {
@@ -432,26 +441,24 @@ export function createSupportService(deps: SupportServiceDeps) {
         if (refusal) throw new AppError(422, refusal.code, refusal.message, refusal.field);
       }
 
-      let number: string;
       let replayed = false;
-      const first = await SupportIdempotency.findById(idKey).lean();
-      if (first) {
-        number = first.ticketId;
-        replayed = true;
-      } else {
-        number = await reserveNumber(partnerId);
-        try {
-          await SupportIdempotency.create({ _id: idKey, requestHash, ticketId: number, createdAt: new Date() });
-        } catch (e) {
-          if (!isDuplicateKey(e)) throw e;
-          const again = (await SupportIdempotency.findById(idKey).lean())!;
-          number = again.ticketId;
+      // the key's record: this request's own, or an earlier one of the same key (a refused request of the same key
+      // may remove its record between another's insert and read: then a few more rounds)
+      let recorded: SupportIdempotencyDoc | null = null;
+      for (let round = 0; round < 5 && !recorded; round++) {
+        recorded = await SupportIdempotency.findById(idKey).lean<SupportIdempotencyDoc>();
+        if (recorded) {
           replayed = true;
+          break;
         }
+        const reserved = await reserveNumber(partnerId);
+        const fresh = { _id: idKey, requestHash, ticketId: reserved, createdAt: new Date() };
+        if (await insertOnce(() => SupportIdempotency.create(fresh))) recorded = fresh;
       }
+      if (!recorded) throw new Error(`the Idempotency-Key record ${idKey} kept changing; try again`);
+      const number = recorded.ticketId;
       if (replayed) {
-        const rec = (await SupportIdempotency.findById(idKey).lean())!;
-        if (!sameRequest(rec.requestHash)) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
+        if (!sameRequest(recorded.requestHash)) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
         if (await SupportTicket.exists({ _id: number })) return { ticket: await view(auth, number), replayed };
       }
       if (refundType && order) {

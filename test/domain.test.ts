@@ -176,8 +176,19 @@ describe('invoice totals', () => {
       { kind: 'charge', amount: 999, currency: 'USD', tax: exclusive },
     ]);
     expect(totals).to.deep.equal([
-      { currency: 'AUD', charges: 1100, credits: -550, net: 550, taxIncluded: 50, taxExcludedNet: 0 },
-      { currency: 'USD', charges: 999, credits: 0, net: 999, taxIncluded: 0, taxExcludedNet: 999 },
+      { currency: 'AUD', charges: 1100, credits: -550, net: 550, taxIncluded: 50, taxExcludedNet: 0, taxInclusive: true },
+      { currency: 'USD', charges: 999, credits: 0, net: 999, taxIncluded: 0, taxExcludedNet: 999, taxInclusive: false },
+    ]);
+    // refunded to zero, each keeps its treatment: BRL includes R$0.00 of tax, USD still excludes tax
+    const refunded = summarizeInvoice([
+      { kind: 'charge', amount: 1100, currency: 'BRL', tax: inclusive },
+      { kind: 'credit', amount: -1100, currency: 'BRL', tax: inclusive },
+      { kind: 'charge', amount: 999, currency: 'USD', tax: exclusive },
+      { kind: 'credit', amount: -999, currency: 'USD', tax: exclusive },
+    ]);
+    expect(refunded.map((t) => [t.currency, t.taxIncluded, t.taxExcludedNet, t.taxInclusive])).to.deep.equal([
+      ['BRL', 0, 0, true],
+      ['USD', 0, 0, false],
     ]);
   });
 });

@@ -34,6 +34,17 @@ async function press(page: Page, name: string | RegExp, until: string | RegExp):
   }
 }
 
+/** A general question filed for the customer through the API (as the test partner's admin agent): its number. */
+async function fileQuestion(customer: string, title: string): Promise<string> {
+  const app = await getTestApp();
+  const filed = await app.api('POST', '/support-requests', {
+    headers: { 'idempotency-key': uniq('key-sr') },
+    body: { problemType: 'General question or problem', impact: 'moderate', title: uniq(title), customer, contact: { name: 'Pat', email: 'pat@example.com' } },
+  });
+  expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+  return filed.body.number as string;
+}
+
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
 
 describe('pages: support requests in a real browser', function () {
@@ -321,12 +332,7 @@ describe('pages: support requests in a real browser', function () {
   it('when a lead reassigns an agent\'s ticket from its page, then the other agent has it; an agent may not take it back (the refusal is next to the form)', async () => {
     const c = await app.newCustomer('US');
     const second = await ensureUser({ name: `Agent ${uniq('Two')}`, email: `${uniq('agent2')}@support.example`.toLowerCase(), role: 'support-agent', partnerId: null });
-    const filed = await app.api('POST', '/support-requests', {
-      headers: { 'idempotency-key': uniq('key-sr') },
-      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Licences missing'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
-    });
-    expect(filed.status).to.equal(201);
-    const number: string = filed.body.number;
+    const number = await fileQuestion(c.tenantId, 'Licences missing');
     const agentId = (await User.findOne({ email: 'support-agent@support.example' }).lean())!._id;
     // the support agent takes it
     const a = agent.page;
@@ -380,12 +386,7 @@ describe('pages: support requests in a real browser', function () {
 
   it('when Temporal does not answer an agent\'s reply, then the page keeps the text and the form\'s key (503), and sending it again once Temporal answers posts one reply', async () => {
     const c = await app.newCustomer('US');
-    const filed = await app.api('POST', '/support-requests', {
-      headers: { 'idempotency-key': uniq('key-sr') },
-      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Keys not shown'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
-    });
-    expect(filed.status).to.equal(201);
-    const number: string = filed.body.number;
+    const number = await fileQuestion(c.tenantId, 'Keys not shown');
     // the same pages on the same database, with a Temporal client whose server is down (nothing listens on its port)
     const down = createApi({ client: lazyClient(`127.0.0.1:${await freePort()}`, 'default'), mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl });
     const server = http.createServer(down);
@@ -438,11 +439,7 @@ describe('pages: support requests in a real browser', function () {
 
   it('when a form carries text the API would refuse (only invisible characters, a bidi override in a title), then the page refuses it too, next to the field, and nothing is written', async () => {
     const c = await app.newCustomer('US');
-    const filed = await app.api('POST', '/support-requests', {
-      headers: { 'idempotency-key': uniq('key-sr') },
-      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Invisible text'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
-    });
-    const number: string = filed.body.number;
+    const number = await fileQuestion(c.tenantId, 'Invisible text');
     const a = agent.page;
     await a.goto(`/app/support/${number}`);
     const form = a.locator(`form[action="/app/support/${number}/replies"]`);
@@ -499,12 +496,7 @@ describe('pages: support requests in a real browser', function () {
 
   it('when Back brings a sent reply back and it is sent again, then the page asks before sending it twice; ticking the box sends it', async () => {
     const c = await app.newCustomer('US');
-    const filed = await app.api('POST', '/support-requests', {
-      headers: { 'idempotency-key': uniq('key-sr') },
-      body: { problemType: 'General question or problem', impact: 'moderate', title: uniq('Keys page empty'), customer: c.tenantId, contact: { name: 'Pat', email: 'pat@example.com' } },
-    });
-    expect(filed.status).to.equal(201);
-    const number: string = filed.body.number;
+    const number = await fileQuestion(c.tenantId, 'Keys page empty');
     const p = partner.page;
     const text = uniq('The keys page is still empty');
     await p.goto(`/app/support/${number}`);

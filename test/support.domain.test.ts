@@ -108,6 +108,10 @@ describe('support rules: SLA clocks and policy', () => {
     // stopped by the partner's withdrawal: neither met nor missed; one met before the withdrawal stays met
     expect(clockView(stopped, new Date(), stopped.stoppedAt).state).to.equal('withdrawn');
     expect(clockView(stopped, new Date(), local('Europe/Berlin', 2026, 11, 25, 9).toISOString()).state).to.equal('met');
+    // one past its target when the withdrawal stopped it was missed all the same
+    const late = stopClock(c, local('Europe/Berlin', 2026, 11, 25, 12));
+    expect(late.met).to.equal(false);
+    expect(clockView(late, new Date(), late.stoppedAt).state).to.equal('missed');
   });
 
   it('when a clock runs, then its milestones are the warning share, the breach and the second escalation point', () => {

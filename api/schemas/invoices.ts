@@ -14,7 +14,7 @@ export const invoiceSchema = obj({
   },
   totals: {
     type: 'array',
-    items: obj({ currency: str(), charges: int(), credits: int(), net: int(), taxIncluded: int(), taxExcludedNet: int() }),
+    items: obj({ currency: str(), charges: int(), credits: int(), net: int(), taxIncluded: int(), taxExcludedNet: int(), taxInclusive: { type: 'boolean', description: 'whether the prices of lines in this currency include tax (Australia, Brazil)' } }),
   },
 });
 

@@ -71,7 +71,7 @@ export const slaClockSchema = obj({
   kind: str({ enum: [...SLA_TARGETS] }),
   targetSeconds: int(),
   businessHours: { type: 'boolean' },
-  state: str({ enum: ['running', 'paused', 'met', 'missed', 'withdrawn'], description: "withdrawn: stopped by the partner's withdrawal, neither met nor missed" }),
+  state: str({ enum: ['running', 'paused', 'met', 'missed', 'withdrawn'], description: "withdrawn: stopped by the partner's withdrawal within its target (neither met nor missed); one past its target by then is missed" }),
   startedAt: dateTime,
   dueAt: nullable(dateTime),
   elapsedSeconds: int(),
