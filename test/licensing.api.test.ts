@@ -289,6 +289,8 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         const again = await fetch(`${base}/orders/${order.id}/downloads`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json' }, body: JSON.stringify(CHOICE) });
         const fresh = ((await again.json()) as { download: { url: string } }).download;
         expect((await download(fresh.url, {}, base)).status).to.equal(200);
+        // parameters a mail client or a tracker added to the link are ignored
+        expect((await fetch(`${base}${pathOf(fresh.url)}?utm_source=newsletter&utm_source=again&x=%E2%80%AE`)).status).to.equal(200);
       } finally {
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));

@@ -82,6 +82,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       tag: 'software',
       permission: null,
       params: obj1('token'),
+      // the link travels by email: a mail client or a tracker may add parameters (utm_source=…); they are ignored
+      query: { type: 'object', additionalProperties: true, description: 'ignored: parameters a mail client or a tracker added to the link' },
       headers: {
         type: 'object',
         properties: {
