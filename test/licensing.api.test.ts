@@ -261,6 +261,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       // the log has the 50 and the 150 refusals, once each
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'succeeded' })).to.equal(50);
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'exhausted' })).to.equal(153);
+      // once that download's resumes are used up, a resume is a 51st download, refused: to a HEAD as to a GET
+      let resumes = 0;
+      while ((await download(link.url, { range: 'bytes=1000-', 'user-agent': CROWD })).status === 206) expect(++resumes).to.be.below(11);
+      expect(await head({ 'user-agent': CROWD, range: 'bytes=1000-' })).to.equal(410);
       // a fresh link has its own 50
       const fresh = (await getLink(order.id)).body.download;
       expect((await download(fresh.url)).status).to.equal(200);
