@@ -159,6 +159,12 @@ describe('pages: partners in a real browser', function () {
       const sent = await page.request.post(`/app/orders/${order.id}/cancel`, { form: { acknowledged: 'yes' }, maxRedirects: 0 });
       expect(sent.status()).to.equal(401);
       expect(await sent.text()).to.include(`href="/app/sign-in?next=${encodeURIComponent(`/app/orders/${order.id}`)}"`);
+      // what was typed comes back on that page, to copy before signing in (a reply written past the idle limit)
+      const reply = await page.request.post('/app/support/SR-261126-ABCDEF/replies', { form: { body: 'A long reply <b>kept</b>', kind: 'reply' }, maxRedirects: 0 });
+      expect(reply.status()).to.equal(401);
+      const html = await reply.text();
+      expect(html).to.include('What you typed').and.include('A long reply &lt;b&gt;kept&lt;/b&gt;</textarea>');
+      expect(html).to.include(`href="/app/sign-in?next=${encodeURIComponent('/app/support/SR-261126-ABCDEF')}"`);
       // the form's address opened as a page: the order's page (here through sign-in), not a 404
       await page.goto(`/app/orders/${order.id}/cancel`);
       expect(new URL(page.url()).pathname).to.equal('/app/sign-in');

@@ -422,8 +422,10 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
           res.redirect(303, `/app/sign-in?next=${next}`);
           return;
         }
-        // signed in again, the user is back on the page the form was on (what was typed is not kept)
+        // signed in again, the user is back on the page the form was on; what was typed is shown on the 401 page to
+        // copy first (a long reply written past the session's idle limit is not lost)
         res.locals.signInNext = homeOf(req);
+        res.locals.unsentText = unsentText(req.body);
         throw new AppError(401, 'unauthorized', 'Your session has ended. Sign in again; what you sent was not carried out.');
       }
       // the request's address and user agent go with every action, as through the API (the activity log keeps them)
@@ -480,6 +482,18 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       await runInRequestContext(context, () => (deps.around ? deps.around(() => p.handler(ctx)) : p.handler(ctx)));
     });
   }
+}
+
+/** The free text of a form, by the names the pages give it, and how the 401 page labels it. */
+const FREE_TEXT_FIELDS: Record<string, string> = { body: 'Message', reason: 'Reason', description: 'Description', refundReason: 'Reason for the refund', title: 'Title' };
+
+/** What a form sent after the session ended carried as free text (each at most 20,000 characters): shown to copy. */
+export function unsentText(body: unknown): { label: string; value: string }[] {
+  if (!body || typeof body !== 'object') return [];
+  return Object.entries(FREE_TEXT_FIELDS).flatMap(([name, label]) => {
+    const value = (body as Record<string, unknown>)[name];
+    return typeof value === 'string' && value.trim() !== '' ? [{ label, value: value.slice(0, 20_000) }] : [];
+  });
 }
 
 /** The page a form's address belongs to: the address itself when it is a page, else the nearest page above it. */
@@ -545,6 +559,7 @@ export function pageErrorHandler(deps: KitDeps) {
           : null,
       signedIn: Boolean(active),
       signInNext: typeof res.locals.signInNext === 'string' ? (res.locals.signInNext as string) : null,
+      unsent: (res.locals.unsentText as { label: string; value: string }[] | undefined) ?? [],
       user: active ? { name: active.user.name, email: active.user.email, role: active.auth.role } : null,
       csrf: active?.session.csrfToken,
       nav: active ? navFor(active.auth, req.originalUrl) : [],
