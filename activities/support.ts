@@ -105,6 +105,8 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
   };
 }
 
+/** The support emails that go to support staff (agents, leads), not to the partner. */
+const SUPPORT_AUDIENCE = new Set<SupportEmailKind>(['escalated', 'at-risk', 'assigned', 'partner-replied']);
 const REFUND_REFUSALS = new Set(['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing']);
 
 export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) {
@@ -206,10 +208,11 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
       // the agent who has the request hears of the partner's reply
       else if (kind === 'partner-replied') to = ticket.assignee ? [ticket.assignee.email] : [];
-      else to = [...new Set([ticket.contact.email, ticket.filedBy.email])];
+      // one copy per address, whatever its case (a contact typed "Pat@Partner.example" and the filer's own address)
+      else to = [ticket.contact.email, ticket.filedBy.email].filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
       // a withdrawal is also news to the agent who has it: a message of its own, so that the partner's copy does not
       // carry the agent's address
-      const alsoAssignee = kind === 'closed' && ticket.withdrawn && ticket.assignee && !to.includes(ticket.assignee.email) ? ticket.assignee.email : null;
+      const alsoAssignee = kind === 'closed' && ticket.withdrawn && ticket.assignee && !to.some((a) => a.toLowerCase() === ticket.assignee!.email.toLowerCase()) ? ticket.assignee.email : null;
       to = to.filter(Boolean);
       if (!to.length) return { sent: false, to };
       const first = (ticket.clocks ?? []).find((c) => c.kind === 'firstResponse' && !c.stoppedAt);
@@ -222,10 +225,12 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         partner: partner ?? { name: ticket.partnerId },
         ticketUrl: pageLinks(publicBaseUrl).ticket(number),
         firstResponseDue: firstDue ? utcMinute(firstDue) : null,
+        // these go to support staff: the wording (the footer, what to do next) is theirs
+        forSupport: SUPPORT_AUDIENCE.has(kind),
       };
       const result = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, data);
       if (!alsoAssignee) return { sent: result.sent, to };
-      const agent = await sendOnce(`support:${number}:${seq}:${kind}:assignee`, `support-${kind}`, [alsoAssignee], data);
+      const agent = await sendOnce(`support:${number}:${seq}:${kind}:assignee`, `support-${kind}`, [alsoAssignee], { ...data, forSupport: true });
       return { sent: result.sent || agent.sent, to: [...to, alsoAssignee] };
     },
 

@@ -35,6 +35,8 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
   });
   // an SLA target as people name it ("firstResponse" -> "first response"); also inside a reason text
   hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? value.replace(/\b(firstResponse|nextResponse)\b/g, (k) => (k === 'firstResponse' ? 'first response' : 'next response')) : value));
+  // a text ending a sentence: a full stop unless it has its own ("Customer is a VIP." read "VIP..")
+  hb.registerHelper('withStop', (value: unknown) => (typeof value === 'string' ? (/[.!?]$/.test(value.trim()) ? value.trim() : `${value.trim()}.`) : value));
   const layoutFile = path.join(dir, 'layout.html.hbs');
   if (fs.existsSync(layoutFile)) hb.registerPartial('layout', fs.readFileSync(layoutFile, 'utf8'));
   const cache = new Map<string, { subject: HandlebarsTemplateDelegate; html: HandlebarsTemplateDelegate; text: HandlebarsTemplateDelegate }>();
@@ -44,7 +46,8 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
       const read = (part: string) => fs.readFileSync(path.join(dir, name, `${part}.hbs`), 'utf8');
       t = {
         subject: hb.compile(read('subject'), { noEscape: true }),
-        html: hb.compile(read('html'), {}),
+        // preventIndent: the layout's indented partial block would indent every line of a text shown pre-wrapped
+        html: hb.compile(read('html'), { preventIndent: true }),
         text: hb.compile(read('text'), { noEscape: true }),
       };
       cache.set(name, t);

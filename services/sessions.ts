@@ -147,7 +147,8 @@ export function createSessionService(deps: SessionServiceDeps) {
         await SignInLink.create({ _id: linkId, userId: user._id, email, createdAt: now, expiresAt, next: safeNext(next) });
         const partner = user.partnerId ? await Partner.findById(user.partnerId).lean() : null;
         const url = `${base}/app/sign-in/link?token=${encodeURIComponent(token)}`;
-        const rendered = deps.renderer.render('sign-in', { user, partner: partner ?? { name: 'csp-desk support' }, url, minutes: linkMs / 60_000, expiresAt });
+        // a user of no partner is support staff: the email's footer is theirs
+        const rendered = deps.renderer.render('sign-in', { user, partner: partner ?? { name: 'csp-desk support' }, url, minutes: linkMs / 60_000, expiresAt, forSupport: !user.partnerId });
         await deps.mailer.send({ ...rendered, to: [email], messageId: `<signin.${crypto.randomBytes(12).toString('hex')}@csp-desk>` });
       } catch (err) {
         // not sent (SMTP or the database down): give the slot back and drop the link (this request wrote both, no

@@ -29,5 +29,12 @@ describe('order emails (templates)', () => {
   it('when an order is cancelled, then the email says when, in UTC', () => {
     const r = renderer.render('order-cancellation', { order, orderUrl: 'http://x/app/orders/order-1' });
     expect(r.text).to.contain('was cancelled on 2026-12-01 23:59 UTC by Ada Admin');
+    expect(r.text).to.not.contain('includes tax');
+  });
+
+  it('when a tax-inclusive order is cancelled, then the credit says the tax it includes, as the confirmation and the invoice do', () => {
+    const au = { ...order, cancellation: { ...order.cancellation, credit: { amount: 546_307, currency: 'AUD', basis: 'full', taxAmount: 49_664 } } };
+    const r = renderer.render('order-cancellation', { order: au, orderUrl: 'http://x/app/orders/order-1' });
+    for (const body of [r.text, r.html]) expect(body).to.contain('A$5,463.07').and.contain('(includes tax of A$496.64)');
   });
 });

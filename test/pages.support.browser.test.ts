@@ -214,6 +214,9 @@ describe('pages: support requests in a real browser', function () {
     const medians = await a.getByRole('table', { name: /Per impact/ }).locator('tbody tr td:nth-child(4)').allTextContents();
     expect(medians).to.have.length.greaterThan(0);
     for (const m of medians) expect(m.trim()).to.match(/^(—|\d+ (s|min|h|d)( \d+ (min|h))?)$/);
+    // the figures per agent are in a table too, not only in the chart (a screen reader cannot read the bars)
+    const agents = await a.getByRole('table', { name: /Per agent/ }).locator('tbody tr th').allTextContents();
+    expect(agents).to.include('Test support-agent');
     // the weekly table names each week by its whole first day, year included (the chart's ticks are short)
     const weeks = await a.getByRole('table', { name: 'Weekly figures' }).locator('tbody tr td:first-child').allTextContents();
     expect(weeks).to.have.length(8);
@@ -502,6 +505,8 @@ describe('pages: support requests in a real browser', function () {
     await p.goto(`/app/support/${number}`);
     await p.getByLabel('Your reply').fill(text);
     await press(p, 'Send reply', 'Reply sent.');
+    // the keyboard focus is on what was done, so that a screen reader says it
+    expect(await p.evaluate('document.activeElement && document.activeElement.textContent')).to.equal('Reply sent.');
     // Back: the page comes again with a new form key; the browser may give the text back, here typed again
     await p.goBack();
     await p.waitForURL(`**/app/support/${number}`);
@@ -583,6 +588,28 @@ describe('pages: support requests in a real browser', function () {
     expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
     await agent.page.goto(`/app/support/${filed.body.number}`);
     expect(await agent.page.locator('dt:text-is("Purchased") + dd').textContent()).to.include('imported: bought before csp-desk, which never charged it; check the original charge before approving a refund');
+  });
+
+  it("when a partner has more requests than a page holds, then the list pages through them all, and those waiting on the partner come first", async () => {
+    const c = await app.newCustomer('US');
+    const numbers: string[] = [];
+    for (let batch = 0; batch < 6; batch++) numbers.push(...(await Promise.all(Array.from({ length: 10 }, (_, i) => fileQuestion(c.tenantId, `Paged ${batch}-${i}`)))));
+    const asked = numbers[numbers.length - 1];
+    expect((await app.api('POST', `/support-requests/${asked}/request-information`, { token: app.tokens['support-agent'], body: { body: 'Which tenant?' } })).status).to.equal(200);
+    const p = partner.page;
+    await p.goto('/app/support');
+    const waiting = p.locator('section[aria-labelledby="waiting-heading"]');
+    await waiting.getByRole('link', { name: asked }).waitFor();
+    // every request, once, across the pages
+    const seen: string[] = [];
+    for (let pages = 0; pages < 50; pages++) {
+      seen.push(...(await p.locator('table:has(caption:text("by SLA due")) tbody a').allTextContents()));
+      const next = p.getByRole('link', { name: 'Next page' });
+      if ((await next.count()) === 0) break;
+      await p.goto((await next.getAttribute('href'))!);
+    }
+    expect(new Set(seen).size).to.equal(seen.length);
+    expect(seen).to.include.members(numbers);
   });
 
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {

@@ -209,6 +209,13 @@ describe('support requests (API end to end)', function () {
     expect(late.headers.get('idempotent-replayed')).to.equal('true');
   });
 
+  it('when the contact is the filer written in other letter case, then each email goes to that mailbox once', async () => {
+    const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Case of the contact', customer: customer.id, contact: { name: 'Me', email: `Admin-Agent@${app.partnerId.toUpperCase()}.example` } });
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(filed.body.number) && m.subject.includes('received'));
+    expect(mail.to.map((a: string) => a.toLowerCase())).to.deep.equal([`admin-agent@${app.partnerId}.example`.toLowerCase()]);
+  });
+
   it('when a filing or an action is refused, then its Idempotency-Key is left free for the request corrected; a body with its keys in another order is the same request', async () => {
     const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
     const first = await file(refundBody(order.id, 100));

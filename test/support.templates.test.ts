@@ -47,4 +47,32 @@ describe('support emails (templates)', () => {
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.');
     });
   }
+
+  it('when a message spans lines, then the HTML keeps its line breaks as typed (no indentation from the layout), as the text does', () => {
+    const body = 'Please send:\n1. the invoice number\n2. the order id';
+    for (const kind of ['information-needed', 'reply', 'resolved', 'approved', 'assigned', 'partner-replied'] as const) {
+      const r = renderer.render(`support-${kind}`, { ticket, event: { ...events[kind], body }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x', firstResponseDue: null });
+      expect(r.html, kind).to.match(/white-space: pre-wrap;">Please send:\n1\. the invoice number\n2\. the order id</);
+    }
+    const rejected = renderer.render('support-rejected', { ticket, event: { data: { reason: 'Outside policy:\n- Azure RI used' } }, number: ticket._id, partner: { name: 'P' }, ticketUrl: 'http://x' });
+    expect(rejected.html).to.match(/white-space: pre-wrap;">Reason: Outside policy:\n- Azure RI used</);
+  });
+
+  it('when an agent escalates with a reason ending in a full stop, then the sentence has one', () => {
+    const r = renderer.render('support-escalated', { ticket, event: { actor: { name: 'Ada Agent' }, data: { level: 1, reason: 'Customer is a VIP.', manual: true } }, number: ticket._id, partner: { name: 'P' }, ticketUrl: 'http://x' });
+    expect(r.text).to.contain('Escalated by Ada Agent: Customer is a VIP.\n');
+    expect(r.html).to.contain('Escalated by Ada Agent: Customer is a VIP.</p>');
+    const bare = renderer.render('support-escalated', { ticket, event: { actor: { name: 'Ada Agent' }, data: { level: 1, reason: null, manual: true } }, number: ticket._id, partner: { name: 'P' }, ticketUrl: 'http://x' });
+    expect(bare.text).to.contain('Escalated by Ada Agent.\n');
+  });
+
+  it('when an email goes to support staff, then its footer and next step are theirs; a withdrawal tells the agent nothing more is needed', () => {
+    const data = { ticket: { ...ticket, withdrawn: true, status: 'closed' }, event: events.closed, number: ticket._id, partner: { name: 'P' }, ticketUrl: 'http://x' };
+    const partnerCopy = renderer.render('support-closed', data);
+    expect(partnerCopy.text).to.contain('(withdrawn by the partner)').and.contain('For anything further, file a new support request.');
+    expect(partnerCopy.html).to.contain('because you buy software subscriptions through CSP');
+    const agentCopy = renderer.render('support-closed', { ...data, forSupport: true });
+    expect(agentCopy.text).to.contain('nothing more is needed from support').and.not.contain('file a new support request');
+    expect(agentCopy.html).to.contain('as a member of the csp-desk support team').and.not.contain('you buy software subscriptions');
+  });
 });

@@ -89,6 +89,9 @@ const ATTACH_REFUSALS: Record<string, (limits: AttachmentLimits) => string> = {
 };
 const attachRefusal = (code: string, limits: AttachmentLimits): string => (Object.hasOwn(ATTACH_REFUSALS, code) ? ATTACH_REFUSALS[code] : ATTACH_REFUSALS.other)(limits);
 
+/** Requests per page of a partner's list. */
+const PARTNER_LIST_PAGE = 50;
+
 /** The ticket page's forms and the action each sends. */
 const FORM_ACTIONS: Record<string, TicketAction> = { ...Object.fromEntries(TICKET_ACTIONS.map((a) => [a, a])), 'assign-other': 'assign' };
 
@@ -355,8 +358,27 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission: 'readSupportRequests',
       handler: async (ctx) => {
         if (may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests')) return ctx.redirect('/app/queue');
-        const { items } = await support.list(ctx.auth, { limit: 100 });
-        ctx.view('support/list', { title: 'Support requests', tickets: items });
+        // first what waits on the partner (its clocks are paused, so it sorts after every running one), then every
+        // request by SLA due, a page at a time
+        const cursor = typeof ctx.req.query.cursor === 'string' && ctx.req.query.cursor.length <= 400 ? ctx.req.query.cursor : undefined;
+        const waiting = cursor ? [] : (await support.list(ctx.auth, { status: 'pending', limit: 100 })).items;
+        let page;
+        let cursorError: string | null = null;
+        try {
+          page = await support.list(ctx.auth, { limit: PARTNER_LIST_PAGE, cursor });
+        } catch (e) {
+          if (!(e instanceof AppError && e.field === 'query.cursor')) throw e;
+          cursorError = 'This page link is not valid any more; here is the first page.';
+          page = await support.list(ctx.auth, { limit: PARTNER_LIST_PAGE });
+        }
+        ctx.view('support/list', {
+          title: 'Support requests',
+          waiting,
+          tickets: page.items,
+          cursorError,
+          nextUrl: page.nextCursor ? `/app/support?cursor=${encodeURIComponent(page.nextCursor)}` : null,
+          firstUrl: cursor && !cursorError ? '/app/support' : null,
+        });
       },
     }),
     definePage({

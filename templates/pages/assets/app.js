@@ -70,6 +70,16 @@
     }
   }
 
+  // Back on a page after an action was carried out (a "Reply sent." or "Order placed." message, or a new token to
+  // copy): the keyboard focus goes to it, so that a screen reader says it and the next Tab starts from there.
+  if (!document.body.hasAttribute('data-form-refused') && !location.hash) {
+    var done = document.querySelector('main [data-focus-on-load]') || document.querySelector('main .alert.ok[role="status"]');
+    if (done) {
+      if (!done.hasAttribute('tabindex')) done.setAttribute('tabindex', '-1');
+      done.focus();
+    }
+  }
+
   // An action that cannot be undone (revoke, withdraw, close) asks first; without script the form simply posts.
   document.addEventListener('submit', function (ev) {
     var form = ev.target instanceof Element && ev.target.tagName === 'FORM' ? ev.target : null;
