@@ -160,10 +160,14 @@ describe('pages: partners in a real browser', function () {
       expect(sent.status()).to.equal(401);
       expect(await sent.text()).to.include(`href="/app/sign-in?next=${encodeURIComponent(`/app/orders/${order.id}`)}"`);
       // what was typed comes back on that page, to copy before signing in (a reply written past the idle limit)
-      const reply = await page.request.post('/app/support/SR-261126-ABCDEF/replies', { form: { body: 'A long reply <b>kept</b>', kind: 'reply' }, maxRedirects: 0 });
+      const reply = await page.request.post('/app/support/SR-261126-ABCDEF/replies', { form: { body: 'A long reply <b>kept</b>', kind: 'reply' }, headers: { 'sec-fetch-site': 'same-origin' }, maxRedirects: 0 });
       expect(reply.status()).to.equal(401);
       const html = await reply.text();
       expect(html).to.include('What you typed').and.include('A long reply &lt;b&gt;kept&lt;/b&gt;</textarea>');
+      // sent from another site, its words are not put on this site's page
+      const crossSite = await page.request.post('/app/support/SR-261126-ABCDEF/replies', { form: { body: 'Call +1 555 0100 now' }, headers: { 'sec-fetch-site': 'cross-site' }, maxRedirects: 0 });
+      expect(crossSite.status()).to.equal(401);
+      expect(await crossSite.text()).to.not.include('Call +1 555 0100').and.not.include('What you typed');
       expect(html).to.include(`href="/app/sign-in?next=${encodeURIComponent('/app/support/SR-261126-ABCDEF')}"`);
       // the form's address opened as a page: the order's page (here through sign-in), not a 404
       await page.goto(`/app/orders/${order.id}/cancel`);

@@ -507,6 +507,10 @@ describe('pages: support requests in a real browser', function () {
     await press(p, 'Send reply', 'Reply sent.');
     // the keyboard focus is on what was done, so that a screen reader says it
     expect(await p.evaluate('document.activeElement && document.activeElement.textContent')).to.equal('Reply sent.');
+    // said once: the address loses its ?done=, so a reload neither repeats it nor moves the focus
+    expect(new URL(p.url()).search).to.equal('');
+    await p.reload();
+    expect(await p.getByText('Reply sent.').count()).to.equal(0);
     // Back: the page comes again with a new form key; the browser may give the text back, here typed again
     await p.goBack();
     await p.waitForURL(`**/app/support/${number}`);

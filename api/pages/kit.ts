@@ -425,7 +425,9 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         // signed in again, the user is back on the page the form was on; what was typed is shown on the 401 page to
         // copy first (a long reply written past the session's idle limit is not lost)
         res.locals.signInNext = homeOf(req);
-        res.locals.unsentText = unsentText(req.body);
+        // only for a form of this site's own pages: a cross-site POST (sent without the session cookie) must not put
+        // someone else's words on this site's page
+        if (req.header('sec-fetch-site') === 'same-origin') res.locals.unsentText = unsentText(req.body);
         throw new AppError(401, 'unauthorized', 'Your session has ended. Sign in again; what you sent was not carried out.');
       }
       // the request's address and user agent go with every action, as through the API (the activity log keeps them)
@@ -485,7 +487,8 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
 }
 
 /** The free text of a form, by the names the pages give it, and how the 401 page labels it. */
-const FREE_TEXT_FIELDS: Record<string, string> = { body: 'Message', reason: 'Reason', description: 'Description', refundReason: 'Reason for the refund', title: 'Title' };
+// (the ticket forms; the filing form is multipart, which is not read before the session is checked)
+const FREE_TEXT_FIELDS: Record<string, string> = { body: 'Message', reason: 'Reason' };
 
 /** What a form sent after the session ended carried as free text (each at most 20,000 characters): shown to copy. */
 export function unsentText(body: unknown): { label: string; value: string }[] {
