@@ -45,6 +45,25 @@ async function fileQuestion(customer: string, title: string): Promise<string> {
   return filed.body.number as string;
 }
 
+/** A refund request for the whole order filed through the API (as the test partner's admin agent): its number. */
+async function fileRefund(customer: string, orderId: string, pricing: { total: number; currency: string }, title: string): Promise<string> {
+  const app = await getTestApp();
+  const filed = await app.api('POST', '/support-requests', {
+    headers: { 'idempotency-key': uniq('key-sr') },
+    body: {
+      problemType: 'CSP Purchase/Refund on behalf of customers',
+      impact: 'moderate',
+      title,
+      customer,
+      orderId,
+      refund: { reason: 'Bought by mistake', amount: pricing.total, currency: pricing.currency },
+      contact: { name: 'Pat', email: 'pat@example.com', phone: '+1 425 555 0100' },
+    },
+  });
+  expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+  return filed.body.number as string;
+}
+
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
 
 describe('pages: support requests in a real browser', function () {
@@ -535,20 +554,7 @@ describe('pages: support requests in a real browser', function () {
   it('when a refund is rejected, then its reason stays on the timeline after the partner replies; a withdrawn request says it takes nothing more and its clocks read withdrawn', async () => {
     const c = await app.newCustomer('US');
     const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
-    const filed = await app.api('POST', '/support-requests', {
-      headers: { 'idempotency-key': uniq('key-sr') },
-      body: {
-        problemType: 'CSP Purchase/Refund on behalf of customers',
-        impact: 'moderate',
-        title: uniq('Refund ESU'),
-        customer: c.tenantId,
-        orderId: order.id,
-        refund: { reason: 'Bought by mistake', amount: order.pricing.total, currency: order.pricing.currency },
-        contact: { name: 'Pat', email: 'pat@example.com', phone: '+1 425 555 0100' },
-      },
-    });
-    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
-    const number: string = filed.body.number;
+    const number = await fileRefund(c.tenantId, order.id, order.pricing, uniq('Refund ESU'));
     const reason = uniq('Outside policy');
     expect((await app.api('POST', `/support-requests/${number}/reject`, { token: app.tokens['support-agent'], body: { reason } })).status).to.equal(200);
     expect((await app.api('POST', `/support-requests/${number}/replies`, { body: { body: 'Please look again.' } })).body.status).to.not.equal('rejected');
@@ -577,20 +583,8 @@ describe('pages: support requests in a real browser', function () {
     });
     expect(imported.body.results[0].outcome, JSON.stringify(imported.body)).to.equal('imported');
     const view = await app.api('GET', `/orders/${orderId}`);
-    const filed = await app.api('POST', '/support-requests', {
-      headers: { 'idempotency-key': uniq('key-sr') },
-      body: {
-        problemType: 'CSP Purchase/Refund on behalf of customers',
-        impact: 'moderate',
-        title: uniq('Refund the imported order'),
-        customer: c.tenantId,
-        orderId,
-        refund: { reason: 'Bought by mistake', amount: view.body.pricing.total, currency: view.body.pricing.currency },
-        contact: { name: 'Pat', email: 'pat@example.com', phone: '+1 425 555 0100' },
-      },
-    });
-    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
-    await agent.page.goto(`/app/support/${filed.body.number}`);
+    const number = await fileRefund(c.tenantId, orderId, view.body.pricing, uniq('Refund the imported order'));
+    await agent.page.goto(`/app/support/${number}`);
     expect(await agent.page.locator('dt:text-is("Purchased") + dd').textContent()).to.include('imported: bought before csp-desk, which never charged it; check the original charge before approving a refund');
   });
 
@@ -619,20 +613,7 @@ describe('pages: support requests in a real browser', function () {
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {
     const c = await app.newCustomer('US');
     const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
-    const filed = await app.api('POST', '/support-requests', {
-      headers: { 'idempotency-key': uniq('key-sr') },
-      body: {
-        problemType: 'CSP Purchase/Refund on behalf of customers',
-        impact: 'moderate',
-        title: 'Refund please',
-        customer: c.tenantId,
-        orderId: order.id,
-        refund: { reason: 'mistake', amount: order.pricing.total, currency: order.pricing.currency },
-        contact: { name: 'Pat', email: 'pat@example.com', phone: '+1 425 555 0100' },
-      },
-    });
-    expect(filed.status).to.equal(201);
-    const number = filed.body.number;
+    const number = await fileRefund(c.tenantId, order.id, order.pricing, 'Refund please');
     const other = await newSession({ baseURL: app.baseUrl });
     try {
       await signIn(app, other.page, `admin-agent@${app.otherPartnerId}.example`);
