@@ -79,12 +79,12 @@
       done.focus();
     }
     // said once: a reload (the way to see new messages on a ticket) shows the page without it and leaves the focus be
-    if (window.URLSearchParams && window.history && history.replaceState) {
+    if (window.URLSearchParams && window.history && window.history.replaceState) {
       var url = new URL(location.href);
       var said = ['done', 'placed', 'added', 'cancelled', 'filed'].filter(function (k) { return url.searchParams.has(k); });
       if (said.length) {
         said.forEach(function (k) { url.searchParams.delete(k); });
-        history.replaceState(history.state, '', url.pathname + (url.searchParams.toString() ? '?' + url.searchParams.toString() : '') + url.hash);
+        window.history.replaceState(window.history.state, '', url.pathname + (url.searchParams.toString() ? '?' + url.searchParams.toString() : '') + url.hash);
       }
     }
   }
