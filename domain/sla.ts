@@ -369,3 +369,8 @@ export function clockView(c: SlaClock, now: Date, withdrawnAt: string | null = n
     warned: c.warned,
   };
 }
+
+/** An SLA target as people name it, also inside a text ("firstResponse target breached" -> "first response target breached"). */
+export function slaWords(text: string): string {
+  return text.replace(/\b(firstResponse|nextResponse)\b/g, (k) => (k === 'firstResponse' ? 'first response' : 'next response'));
+}

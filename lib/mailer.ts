@@ -5,6 +5,7 @@ import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
 import { formatMoney } from '../domain/money';
 import { utcMinute } from '../domain/time';
+import { slaWords } from '../domain/sla';
 
 export interface RenderedEmail {
   subject: string;
@@ -34,7 +35,7 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
     return d && !Number.isNaN(d.getTime()) ? utcMinute(d) : '';
   });
   // an SLA target as people name it ("firstResponse" -> "first response"); also inside a reason text
-  hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? value.replace(/\b(firstResponse|nextResponse)\b/g, (k) => (k === 'firstResponse' ? 'first response' : 'next response')) : value));
+  hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? slaWords(value) : value));
   // a text ending a sentence: a full stop unless it has its own ("Customer is a VIP." read "VIP..")
   hb.registerHelper('withStop', (value: unknown) => (typeof value === 'string' ? (/[.!?]$/.test(value.trim()) ? value.trim() : `${value.trim()}.`) : value));
   const layoutFile = path.join(dir, 'layout.html.hbs');

@@ -14,6 +14,7 @@ import {
   startClock,
   stopClock,
   clockView,
+  slaWords,
   workingSecondsBetween,
   DEFAULT_SLA_POLICY,
   SLA_POLICY_SCHEMA,
@@ -108,6 +109,7 @@ describe('support rules: SLA clocks and policy', () => {
     // stopped by the partner's withdrawal: neither met nor missed; one met before the withdrawal stays met
     expect(clockView(stopped, new Date(), stopped.stoppedAt).state).to.equal('withdrawn');
     expect(clockView(stopped, new Date(), local('Europe/Berlin', 2026, 11, 25, 9).toISOString()).state).to.equal('met');
+    expect(slaWords('firstResponse target exceeded by 50%; nextResponse too')).to.equal('first response target exceeded by 50%; next response too');
     // one past its target when the withdrawal stopped it was missed all the same
     const late = stopClock(c, local('Europe/Berlin', 2026, 11, 25, 12));
     expect(late.met).to.equal(false);

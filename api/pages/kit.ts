@@ -25,7 +25,7 @@ import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../.
 import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
 import type { CancellationMode } from '../../domain/catalog';
-import type { SlaTargetKind } from '../../domain/sla';
+import { slaWords, type SlaTargetKind } from '../../domain/sla';
 
 export const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates', 'pages');
 export const SESSION_COOKIE = 'cspd_session';
@@ -103,6 +103,8 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   hb.registerHelper('day', function (value: unknown, o: Handlebars.HelperOptions) {
     return formatDate(value, root(o).timeZone ?? 'UTC', false);
   });
+  // an SLA target as people name it, also inside a reason ("firstResponse target breached")
+  hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? slaWords(value) : value));
   hb.registerHelper('encode', (value: unknown) => (typeof value === 'string' ? encodeURIComponent(value) : ''));
   hb.registerHelper('iso', (value: unknown) => asDate(value)?.toISOString() ?? '');
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
