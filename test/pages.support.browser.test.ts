@@ -8,13 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
-import { ensureUser, setUserDisabled } from '../services/users';
-import { Attachment, SupportTicket, User } from '../models';
+import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
+import { insertQueueEntries } from '../activities/support';
+import { Attachment, SupportQueueEntry, SupportTicket, User } from '../models';
 import { createApi } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure, type BrowserSession } from './support/browser';
+import { storedTicket } from './support/tickets';
 
 async function expectAccessible(page: Page): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
@@ -608,6 +610,33 @@ describe('pages: support requests in a real browser', function () {
     }
     expect(new Set(seen).size).to.equal(seen.length);
     expect(seen).to.include.members(numbers);
+  });
+
+  it('when more requests wait on the partner than the waiting table shows, then the page says so and where the others are', async () => {
+    // 101 requests waiting on a partner of their own (stored directly, as their workflows would have them)
+    const partnerId = uniq('waiting');
+    await ensurePartner({ id: partnerId, name: 'Waiting Partner', email: `billing@${partnerId}.example` });
+    await ensureUser({ name: 'Waiting Admin', email: `admin-agent@${partnerId}.example`, role: 'admin-agent', partnerId });
+    const now = new Date();
+    const tickets = Array.from({ length: 101 }, (_, i) => storedTicket({ i, partnerId, status: 'pending', nextDueAt: null, updatedAt: now, now }));
+    await SupportTicket.insertMany(tickets);
+    await insertQueueEntries(tickets);
+    const own = await newSession({ baseURL: app.baseUrl });
+    try {
+      await signIn(app, own.page, `admin-agent@${partnerId}.example`);
+      await own.page.goto('/app/support');
+      const waiting = own.page.locator('section[aria-labelledby="waiting-heading"]');
+      expect(await waiting.locator('tbody tr').count()).to.equal(100);
+      expect(await waiting.locator('p').textContent()).to.equal('This table shows the first 100 that wait for your answer; the others are in the list below, after the requests whose clocks run.');
+      // one fewer: the table holds them all and says nothing more
+      await SupportTicket.deleteOne({ _id: tickets[0]._id });
+      await SupportQueueEntry.deleteOne({ _id: tickets[0]._id });
+      await own.page.goto('/app/support');
+      expect(await waiting.locator('tbody tr').count()).to.equal(100);
+      expect(await waiting.locator('p').count()).to.equal(0);
+    } finally {
+      await own.context.close();
+    }
   });
 
   it('when a user of another partner opens the ticket or its attachment, then 404; a sales agent may not file (403)', async () => {

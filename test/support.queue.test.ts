@@ -5,14 +5,14 @@
  * partner, decided and closed tickets in the tail, and a ticket whose breach its workflow has not written yet.
  * Pure band rules are tested beside it.
  */
-import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { backfillQueueEntries, insertQueueEntries, syncQueueEntry } from '../activities/support';
-import { CROCKFORD, GENERAL_PROBLEM_TYPE, IMPACTS, ACTIVE_STATUSES, searchTextOf, type TicketStatus } from '../domain/support';
+import { ACTIVE_STATUSES, type TicketStatus } from '../domain/support';
 import { DONE_BAND, NO_DUE_BAND, OVERDUE_BAND, QUEUE_GRACE_SECONDS, dueOfKey, hourBand, hourBandsOf, queueBandOf, queueKeyOf, walkStart } from '../domain/support-queue';
 import { SupportQueueEntry, SupportTicket, type SupportTicketDoc } from '../models';
 import { DAY_PROBE, readQueuePage, type QueueFilter, type QueueRow } from '../services/support-queue';
 import { getTestApp, uniq } from './support/app';
+import { storedTicket } from './support/tickets';
 
 const HOUR = 3600_000;
 
@@ -39,48 +39,8 @@ describe('support queue: banded pages on the real database equal the naive sorte
   const partners = [uniq('queue-partner-a'), uniq('queue-partner-b')];
   const tickets: SupportTicketDoc[] = [];
 
-  function ticket(i: number, status: TicketStatus, nextDueAt: Date | null, updatedAt: Date, extra: Partial<SupportTicketDoc> = {}): SupportTicketDoc {
-    const number = `SR-${now.toISOString().slice(2, 10).replace(/-/g, '')}-${Array.from(crypto.randomBytes(6), (b) => CROCKFORD[b % 32]).join('')}`;
-    const title = i % 17 === 0 ? `needle ticket ${i}` : `queue ticket ${i}`;
-    const customer = { id: 'queue-customer', name: 'Queue Customer', tenantId: crypto.randomUUID(), domain: 'queue.onmicrosoft.com' };
-    const contact = { name: 'Queue Contact', email: 'contact@queue.example', phone: null };
-    const assignee = i % 3 === 0 ? { userId: 'agent-q', name: 'Quinn Agent', email: 'quinn@support.example', role: 'support-agent' } : null;
-    return {
-      _id: number,
-      partnerId: partners[i % 2],
-      problemType: GENERAL_PROBLEM_TYPE,
-      impact: IMPACTS[i % IMPACTS.length],
-      title,
-      description: '',
-      customer,
-      orderId: null,
-      subscriptionId: null,
-      refund: null,
-      contact,
-      filedBy: { userId: 'queue', name: 'Queue', email: 'queue@partner.example', role: 'admin-agent' },
-      status,
-      assignee,
-      assigneeId: assignee?.userId ?? null,
-      escalationLevel: i % 5 === 0 ? 1 : 0,
-      escalated: i % 5 === 0,
-      atRisk: i % 7 === 0,
-      breached: false,
-      nextDueAt,
-      queueKey: queueKeyOf(nextDueAt, number),
-      clocks: [],
-      approval: null,
-      rejectionReason: null,
-      withdrawn: false,
-      searchText: searchTextOf({ number, title, description: '', customerName: customer.name, customerDomain: customer.domain, orderId: null, contactName: contact.name, contactEmail: contact.email }),
-      seq: 2,
-      createdAt: now,
-      updatedAt,
-      resolvedAt: null,
-      closedAt: null,
-      requestId: 'queue-test',
-      ...extra,
-    };
-  }
+  const ticket = (i: number, status: TicketStatus, nextDueAt: Date | null, updatedAt: Date, extra: Partial<SupportTicketDoc> = {}) =>
+    storedTicket({ i, partnerId: partners[i % 2], status, nextDueAt, updatedAt, now, extra });
 
   before(async () => {
     await getTestApp();

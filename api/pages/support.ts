@@ -91,6 +91,8 @@ const attachRefusal = (code: string, limits: AttachmentLimits): string => (Objec
 
 /** Requests per page of a partner's list. */
 const PARTNER_LIST_PAGE = 50;
+/** the most requests the "Waiting for your answer" table shows at the top of a partner's list */
+const WAITING_SHOWN = 100;
 
 /** The ticket page's forms and the action each sends. */
 const FORM_ACTIONS: Record<string, TicketAction> = { ...Object.fromEntries(TICKET_ACTIONS.map((a) => [a, a])), 'assign-other': 'assign' };
@@ -361,7 +363,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // first what waits on the partner (its clocks are paused, so it sorts after every running one), then every
         // request by SLA due, a page at a time
         const cursor = typeof ctx.req.query.cursor === 'string' && ctx.req.query.cursor.length <= 400 ? ctx.req.query.cursor : undefined;
-        const waiting = cursor ? [] : (await support.list(ctx.auth, { status: 'pending', limit: 100 })).items;
+        const waitingPage = cursor ? null : await support.list(ctx.auth, { status: 'pending', limit: WAITING_SHOWN });
         let page;
         let cursorError: string | null = null;
         try {
@@ -373,7 +375,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         }
         ctx.view('support/list', {
           title: 'Support requests',
-          waiting,
+          waiting: waitingPage?.items ?? [],
+          // more wait than the table shows: they are all in the full list too, after the running ones
+          waitingMore: waitingPage?.nextCursor ? WAITING_SHOWN : null,
           tickets: page.items,
           cursorError,
           nextUrl: page.nextCursor ? `/app/support?cursor=${encodeURIComponent(page.nextCursor)}` : null,
