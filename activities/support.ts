@@ -107,6 +107,12 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
 
 /** The support emails that go to support staff (agents, leads), not to the partner. */
 const SUPPORT_AUDIENCE = new Set<SupportEmailKind>(['escalated', 'at-risk', 'assigned', 'partner-replied']);
+
+/** Whether `email` signs in to csp-desk as a user of `partnerId` (enabled): a ticket link works for them. */
+async function isPartnerUser(email: string, partnerId: string): Promise<boolean> {
+  const user = await User.findOne({ email: email.trim().toLowerCase(), partnerId }).lean();
+  return !!user && !isDisabled(user);
+}
 const REFUND_REFUSALS = new Set(['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing']);
 
 export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) {
@@ -214,6 +220,10 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       // carry the agent's address
       const alsoAssignee = kind === 'closed' && ticket.withdrawn && ticket.assignee && !to.some((a) => a.toLowerCase() === ticket.assignee!.email.toLowerCase()) ? ticket.assignee.email : null;
       to = to.filter(Boolean);
+      // a contact who is no user of the partner cannot sign in to follow the link: their copy, a message of its own,
+      // names the one who filed the request instead
+      const outsider = !SUPPORT_AUDIENCE.has(kind) && to.length > 1 && !(await isPartnerUser(ticket.contact.email, ticket.partnerId)) ? ticket.contact.email : null;
+      if (outsider) to = to.filter((a) => a !== outsider);
       if (!to.length) return { sent: false, to };
       const first = (ticket.clocks ?? []).find((c) => c.kind === 'firstResponse' && !c.stoppedAt);
       const firstDue = first ? dueAt(first) : null;
@@ -228,10 +238,16 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         // these go to support staff: the wording (the footer, what to do next) is theirs
         forSupport: SUPPORT_AUDIENCE.has(kind),
       };
-      const result = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, data);
-      if (!alsoAssignee) return { sent: result.sent, to };
-      const agent = await sendOnce(`support:${number}:${seq}:${kind}:assignee`, `support-${kind}`, [alsoAssignee], { ...data, forSupport: true });
-      return { sent: result.sent || agent.sent, to: [...to, alsoAssignee] };
+      let { sent } = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, data);
+      if (outsider) {
+        sent = (await sendOnce(`support:${number}:${seq}:${kind}:contact`, `support-${kind}`, [outsider], { ...data, ticketUrl: null })).sent || sent;
+        to = [...to, outsider];
+      }
+      if (alsoAssignee) {
+        sent = (await sendOnce(`support:${number}:${seq}:${kind}:assignee`, `support-${kind}`, [alsoAssignee], { ...data, forSupport: true })).sent || sent;
+        to = [...to, alsoAssignee];
+      }
+      return { sent, to };
     },
 
     /**

@@ -40,6 +40,12 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
   hb.registerHelper('withStop', (value: unknown) => (typeof value === 'string' ? (/[.!?]$/.test(value.trim()) ? value.trim() : `${value.trim()}.`) : value));
   const layoutFile = path.join(dir, 'layout.html.hbs');
   if (fs.existsSync(layoutFile)) hb.registerPartial('layout', fs.readFileSync(layoutFile, 'utf8'));
+  // pieces several emails share: templates/partials/<name>.<html|text>.hbs, used as {{> <name>-html}} / {{> <name>-text}}
+  const partialsDir = path.join(dir, 'partials');
+  for (const file of fs.existsSync(partialsDir) ? fs.readdirSync(partialsDir) : []) {
+    const m = /^(.+)\.(html|text)\.hbs$/.exec(file);
+    if (m) hb.registerPartial(`${m[1]}-${m[2]}`, fs.readFileSync(path.join(partialsDir, file), 'utf8'));
+  }
   const cache = new Map<string, { subject: HandlebarsTemplateDelegate; html: HandlebarsTemplateDelegate; text: HandlebarsTemplateDelegate }>();
   const load = (name: string) => {
     let t = cache.get(name);

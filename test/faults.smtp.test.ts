@@ -16,6 +16,7 @@ import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { mailbox, startMailCatcher, type MailCatcherHandle } from '../stack/mailcatcher';
 import { freePort } from '../stack/ports';
 import { getTestApp, uniq, type TestApp } from './support/app';
+import { orderStateQuery } from '../contracts/orders';
 
 describe('faults: SMTP stopped during a cancellation and support work (real servers)', function () {
   this.timeout(180_000);
@@ -27,6 +28,10 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
   let server: http.Server | undefined;
   let base = '';
   const mailer: { close(): void }[] = [];
+  // set up by the first test, used by the next ones
+  let call: (p: string, body: unknown, key?: string) => Promise<{ status: number; body: Record<string, any> }>;
+  let box: ReturnType<typeof mailbox>;
+  let startCatcher: () => Promise<MailCatcherHandle>;
 
   after(async () => {
     server?.close();
@@ -42,9 +47,9 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     app = await getTestApp();
     const [smtpPort, httpPort] = [await freePort(), await freePort()];
     const dir = path.join(app.stack.dataDir, uniq('mail-faults'));
-    const startCatcher = () => startMailCatcher({ smtpPort, httpPort, dir });
+    startCatcher = () => startMailCatcher({ smtpPort, httpPort, dir });
     catcher = await startCatcher();
-    const box = mailbox(catcher.webUrl);
+    box = mailbox(catcher.webUrl);
 
     const taskQueue = uniq('faults-smtp');
     const m = createMailer(catcher.smtpUrl, 'csp-desk test <no-reply@csp-desk.test>');
@@ -55,7 +60,7 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     server = http.createServer(createApi({ client: app.client, mailer: m, log: app.log, taskQueue, reminderDaysBeforeClose: 7 }));
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const call = async (p: string, body: unknown, key?: string) => {
+    call = async (p: string, body: unknown, key?: string) => {
       const res = await fetch(`${base}${p}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
@@ -98,6 +103,34 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     expect(mails.filter((x) => x.subject.includes('confirmed')), 'confirmations').to.have.length(1);
   });
 
+  it("when SMTP is down before the order's confirmation went out, then its cancellation still answers at once; once SMTP is back the confirmation (saying it was cancelled since) comes first, then the cancellation", async () => {
+    await catcher!.stop();
+    const customer = await app.newCustomer('US');
+    const placed = await call(`/customers/${customer.id}/orders`, { productId: 'sql-server-standard-sub', quantity: 1 }, uniq('key'));
+    expect(placed.status).to.equal(201);
+    const orderId = placed.body.id as string;
+    const handle = app.client.workflow.getHandle(`order:${orderId}`);
+    // provisioned (keys made), its confirmation email failing against the stopped SMTP server
+    for (let i = 0; i < 200 && (await handle.query(orderStateQuery)).stage !== 'provisioned'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await handle.query(orderStateQuery)).stage).to.equal('provisioned');
+    const t0 = Date.now();
+    const res = await call(`/orders/${orderId}/cancel`, { customer: customer.name, productName: placed.body.product.name, acknowledged: true });
+    // before, the cancellation waited for the confirmation email: 503 after a minute while SMTP stayed down
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    expect(Date.now() - t0, 'ms to answer').to.be.below(10_000);
+    expect((await LedgerLine.findById(`${orderId}:credit`).lean())?.amount).to.equal(-res.body.credit.amount);
+    expect(await ActivationKey.countDocuments({ orderId, status: 'active' })).to.equal(0);
+
+    catcher = await startCatcher();
+    await box.waitFor((x) => x.subject.includes(orderId) && x.subject.includes('cancelled'), { timeoutMs: 60_000 });
+    expect(await handle.result()).to.deep.equal({ orderId, status: 'cancelled' });
+    const mails = (await box.list()).filter((x) => x.subject.includes(orderId));
+    expect(mails.map((x) => (x.subject.includes('confirmed') ? 'confirmed' : x.subject.includes('cancelled') ? 'cancelled' : x.subject))).to.have.members(['confirmed', 'cancelled']);
+    const [confirmation, cancellation] = [mails.find((x) => x.subject.includes('confirmed'))!, mails.find((x) => x.subject.includes('cancelled'))!];
+    expect(Date.parse(confirmation.receivedAt)).to.be.at.most(Date.parse(cancellation.receivedAt));
+    expect((await box.get(confirmation.id)).text).to.contain('This order has since been cancelled').and.not.contain('Cancellable until');
+  });
+
   it('when SMTP is down, then a support request is filed, answered and noted at once (each recorded, the ticket in the queue), and its emails arrive once SMTP is back, once each', async () => {
     const post = async (p: string, token: string, body: unknown, key?: string) => {
       const t0 = Date.now();
@@ -130,6 +163,8 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     await box.waitFor((x) => x.subject.includes(number) && x.subject.includes('reply from'), { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 1000));
     const mails = (await box.list()).filter((x) => x.subject.includes(number));
-    expect(mails.map((x) => (x.subject.includes('received') ? 'received' : 'reply')).sort()).to.deep.equal(['received', 'reply']);
+    // one of each to the filer, and one to the contact (no user: a copy of their own, without the sign-in link)
+    const sent = mails.map((x) => `${x.subject.includes('received') ? 'received' : 'reply'} to ${x.to.join(',')}`).sort();
+    expect(sent).to.deep.equal([`received to admin-agent@${app.partnerId}.example`, 'received to pat@partner.example', `reply to admin-agent@${app.partnerId}.example`, 'reply to pat@partner.example']);
   });
 });

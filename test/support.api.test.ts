@@ -90,13 +90,18 @@ describe('support requests (API end to end)', function () {
     const invoice = await app.api('GET', `/invoices/${credits[0].invoiceMonth}`, { token: app.tokens['global-admin'] });
     expect(invoice.body.lines.filter((l: { orderId: string; kind: string }) => l.orderId === order.id && l.kind === 'credit').map((l: { amount: number }) => l.amount)).to.deep.equal([-order.pricing.total]);
 
-    const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
+    const filer = `admin-agent@${app.partnerId}.example`;
+    const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved') && m.to.includes(filer));
     // the link opens the request's page (not the JSON API)
     expect(approvedMail.text).to.contain(`${app.baseUrl}/app/support/${t.number}`);
     expect(approvedMail.text).to.contain(credits[0].invoiceMonth);
+    // the contact is no user of the partner and could not sign in: a copy of their own names who filed it instead
+    const contactMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved') && m.to.includes(`pat@${app.partnerId}.example`));
+    expect(contactMail.to).to.deep.equal([`pat@${app.partnerId}.example`]);
+    expect(contactMail.text).to.contain(credits[0].invoiceMonth).and.contain(`(${filer}) filed this request for you`).and.not.contain('/app/');
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${order.id}:cancellation`, status: 'sent' })));
     const approvedMails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
-    expect(approvedMails).to.have.length(1);
+    expect(approvedMails.map((m) => m.to)).to.have.deep.members([[filer], [`pat@${app.partnerId}.example`]]);
 
     // the partner sees the public timeline, not the internal note
     const partnerView = await app.api('GET', `/support-requests/${t.number}`);
@@ -209,11 +214,17 @@ describe('support requests (API end to end)', function () {
     expect(late.headers.get('idempotent-replayed')).to.equal('true');
   });
 
-  it('when the contact is the filer written in other letter case, then each email goes to that mailbox once', async () => {
+  it('when the contact is the filer written in other letter case, then each email goes to that mailbox once; a contact who is a user gets the link in the one message', async () => {
     const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Case of the contact', customer: customer.id, contact: { name: 'Me', email: `Admin-Agent@${app.partnerId.toUpperCase()}.example` } });
     expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(filed.body.number) && m.subject.includes('received'));
     expect(mail.to.map((a: string) => a.toLowerCase())).to.deep.equal([`admin-agent@${app.partnerId}.example`.toLowerCase()]);
+    // a colleague who signs in to csp-desk (written in capitals): one message to both, with the link
+    const colleague = `Sales-Agent@${app.partnerId}.example`;
+    const both = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'For a colleague', customer: customer.id, contact: { name: 'Sam', email: colleague } });
+    const shared = await app.stack.mailbox.waitFor((m) => m.subject.includes(both.body.number) && m.subject.includes('received'));
+    expect(shared.to.map((a: string) => a.toLowerCase())).to.have.members([colleague.toLowerCase(), `admin-agent@${app.partnerId}.example`]);
+    expect(shared.text).to.contain(`/app/support/${both.body.number}`);
   });
 
   it('when a filing or an action is refused, then its Idempotency-Key is left free for the request corrected; a body with its keys in another order is the same request', async () => {

@@ -48,6 +48,16 @@ describe('support emails (templates)', () => {
     });
   }
 
+  it("when a partner's email goes to a contact who cannot sign in (no ticket link), then it names who filed the request instead, in HTML and text", () => {
+    const filedBy = { name: "Pat O'Brien", email: 'pat@partner.example' };
+    for (const kind of ['received', 'information-needed', 'reply', 'approved', 'rejected', 'resolved', 'closed'] as const) {
+      const r = renderer.render(`support-${kind}`, { ticket: { ...ticket, filedBy }, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: null, firstResponseDue: null });
+      for (const part of [r.text, r.html]) expect(part, kind).to.not.contain('/app/').and.not.contain('View support request');
+      expect(r.text, kind).to.contain("Pat O'Brien (pat@partner.example) filed this request for you and follows it in csp-desk: ask them to add anything for you.\n");
+      expect(r.html, kind).to.contain('<p>Pat O&#x27;Brien (pat@partner.example) filed this request for you and follows it in csp-desk');
+    }
+  });
+
   it('when a message spans lines, then the HTML keeps its line breaks as typed (no indentation from the layout), as the text does', () => {
     const body = 'Please send:\n1. the invoice number\n2. the order id';
     for (const kind of ['information-needed', 'reply', 'resolved', 'approved', 'assigned', 'partner-replied'] as const) {

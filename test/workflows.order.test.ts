@@ -194,7 +194,7 @@ describe('order workflow (time-skipping test server, real activities)', function
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'order:replayed');
   });
 
-  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, an imported order cancelled by its partner, a close of the month not yet ended), then they replay as they ran', async () => {
+  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, an imported order cancelled by its partner, an order cancelled during its confirmation email, a close of the month not yet ended), then they replay as they ran', async () => {
     // recorded on the code before the patches order-late-reminder and invoice-close-ended-months (test/fixtures):
     // without them the order would now send its reminder and the close would refuse the month
     const load = (file: string) => temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8')));
@@ -206,6 +206,12 @@ describe('order workflow (time-skipping test server, real activities)', function
     const cancelled = load('order-history-imported-cancelled.json');
     expect(cancelled.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)).to.have.length(1);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, cancelled, 'order:replayed-imported-cancelled');
+    // an order cancelled while its confirmation email was still going out, recorded when a cancellation waited for
+    // that email: this code records it without waiting, and the history (same commands, same order) replays
+    const early = load('order-history-cancelled-during-confirmation.json');
+    const scheduled = early.events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    expect(scheduled).to.deep.equal(['sendOrderEmail', 'recordCancellation', 'sendOrderEmail']);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, early, 'order:replayed-cancelled-during-confirmation');
     const close = load('invoice-close-history-current-month.json');
     expect(close.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)).to.have.length(1);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, close, 'close-replayed');
