@@ -1,7 +1,6 @@
 /** Order pages: an order with its timeline and cancellation status (days left, estimated credit), and cancelling it. */
 import { AppError } from '../../lib/errors';
-import { definePage, errorsFromAppError, may, temporalWorkflowLink, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
-import { orderWorkflowId } from '../../contracts/orders';
+import { definePage, errorsFromAppError, may, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const cancelSchema = {
@@ -49,7 +48,6 @@ export function orderPages(deps: PagesContext): PageDef[] {
         cancellation,
         creditLine,
         refundRequest,
-        workflowLink: temporalWorkflowLink(deps.temporalUiUrl, deps.temporalNamespace, orderWorkflowId(order.id)),
         placed: ctx.req.query.placed === '1',
         justCancelled: ctx.req.query.cancelled === '1',
         ...extra,
