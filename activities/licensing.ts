@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import { ActivationKey, DownloadLink, appendActivity, type OrderDoc } from '../models';
 import type { OrderActor, RequestOrigin } from '../domain/orders';
 import { activitySubject } from '../domain/licensing';
+import { formatMoney } from '../domain/money';
 
 const KEY_ALPHABET = 'BCDFGHJKMPQRTVWXY2346789';
 /** A product key in the familiar 5x5 format. */
@@ -87,7 +88,8 @@ export async function logOrderCancelled(order: OrderFacts, at: Date, input: { by
     resourceId: order._id,
     ipAddress: input.origin?.ip ?? null,
     userAgent: input.origin?.userAgent ?? null,
-    detail: `cancelled ${order.product.name} for ${order.customer.name}; credit ${input.credit.amount} ${input.credit.currency} (minor units)`,
+    // the amount as the pages show it ("credit A$1,659.84"); entries written before this say "(minor units)"
+    detail: `cancelled ${order.product.name} for ${order.customer.name}; credit ${formatMoney(input.credit.amount, input.credit.currency)}`,
     reason: null,
     requestId: input.requestId,
   });

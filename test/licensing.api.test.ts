@@ -398,6 +398,8 @@ describe('licensing: keys, download links and the activity log (real servers)', 
           'download_software:failed',
         ].sort(),
       );
+      // the credit as the pages show money, not in minor units
+      expect((res.body.items as { operationType: string; detail: string }[]).find((e) => e.operationType === 'cancel_order')?.detail).to.match(/; credit \$[0-9,]+\.[0-9]{2}$/);
       for (const e of items) {
         expect(e.customerName).to.equal(customer.name);
         expect(e.orderId).to.equal(order.id);

@@ -79,12 +79,14 @@ describe('pages: partners in a real browser', function () {
       expect(await page.locator(':focus').textContent()).to.equal('Skip to content');
     });
 
-    it('when a bad address is given, then the error is next to the field', async () => {
+    it('when a bad address is given, then the error is next to the field, which has the keyboard focus, and the title says so', async () => {
       await page.goto('/app/sign-in');
       await page.getByLabel('Email address').fill('not-an-address');
       await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
       await expect(await page.locator('#email-error').textContent()).to.match(/email address/);
       expect(await page.getByLabel('Email address').getAttribute('aria-invalid')).to.equal('true');
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).to.equal('email');
+      expect(await page.title()).to.match(/^Error: Sign in/);
     });
 
     it('when the emailed link is used, then it opens a session with an HttpOnly SameSite cookie; a second use is refused; signing out ends the session', async () => {
@@ -436,6 +438,9 @@ describe('pages: partners in a real browser', function () {
         const wide: string[] = [];
         const check = async (page: Page, url: string) => {
           await page.goto(url);
+          // a table wider than the screen scrolls in its own box, which the keyboard reaches (focusable, named)
+          const unreachable = (await page.evaluate(`[...document.querySelectorAll('.table-scroll')].filter((el) => el.scrollWidth > el.clientWidth && (el.tabIndex < 0 || !el.getAttribute('aria-label'))).length`)) as number;
+          if (unreachable) wide.push(`${url}: ${unreachable} table(s) wider than the screen the keyboard cannot scroll`);
           const [scroll, client] = (await page.evaluate('[document.documentElement.scrollWidth, document.documentElement.clientWidth]')) as [number, number];
           if (scroll <= client) return;
           // name what sticks out, for the message
@@ -504,6 +509,15 @@ describe('pages: partners in a real browser', function () {
         // it is cancelled only through a support request: the customer page links to the form for this order
         await page.goto(`/app/customers/${c.id}`);
         expect(await page.getByRole('link', { name: 'File the support request' }).getAttribute('href')).to.equal(`/app/support/new?orderId=${esu.id}`);
+        // once a refund request is filed for it, the page links to that request instead of offering another
+        const filed = await app.api('POST', '/support-requests', {
+          headers: { 'idempotency-key': uniq('key-esu') },
+          body: { problemType: 'CSP Purchase/Refund on behalf of customers', impact: 'minimal', title: 'Refund the ESU', customer: c.tenantId, orderId: esu.id, refund: { reason: 'Bought by mistake', amount: esu.pricing.total, currency: esu.pricing.currency }, contact: { name: 'Pat', email: PARTNER_EMAIL('admin-agent', app.partnerId), phone: '+1 555 0100' } },
+        });
+        expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+        await page.goto(`/app/customers/${c.id}`);
+        expect(await page.getByRole('link', { name: 'File the support request' }).count()).to.equal(0);
+        expect(await page.getByRole('link', { name: filed.body.number }).getAttribute('href')).to.equal(`/app/support/${filed.body.number}`);
       } finally {
         await admin.context.close();
       }

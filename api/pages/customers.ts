@@ -97,7 +97,14 @@ export function customerPages(deps: PagesContext): PageDef[] {
   const customerPage = async (ctx: PageContext, ref: string, extra: Record<string, unknown> = {}, status = 200) => {
     const c = await resolveCustomer(ctx.auth.partnerId!, ref);
     const now = deps.now?.() ?? new Date();
-    const list = (await orders.list(ctx.auth, c._id)).items.map((o) => ({ ...o, assessment: assessCancellation(o, now) }));
+    const list = await Promise.all(
+      (await orders.list(ctx.auth, c._id)).items.map(async (o) => {
+        const assessment = assessCancellation(o, now);
+        // cancelled only through support (Windows 7 ESU): a refund request already filed is linked, not a second one
+        const refundRequest = assessment.supportRequest && deps.support ? await deps.support.refundRequestOf(ctx.auth, o.id) : null;
+        return { ...o, assessment, refundRequest };
+      }),
+    );
     // keys stay hidden (and unlogged) until asked for on the order's keys page
     const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await deps.licensing.listSoftware(ctx.auth, c._id, { reveal: false }) : null;
     ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: list.some((o) => o.assessment.cancellable), software, ...extra }, status);

@@ -462,10 +462,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         timeZone,
         isHtmx: Boolean(req.header('hx-request')),
         view(template, data, status = 200) {
-          // a form sent back with errors says so in the title, and the page moves the focus to the first error (app.js)
-          const errors = { ...((data.errors as Record<string, unknown> | undefined) ?? {}), ...((data.formErrors as Record<string, unknown> | undefined) ?? {}) };
-          const refused = status >= 400 && Object.values(errors).some(Boolean);
-          const merged = { ...common, ...data, ...(refused ? { title: `Error: ${String(data.title ?? '')}`, formRefused: true } : {}) };
+          const merged = { ...common, ...data, ...refusedForm(data, status) };
           const body = deps.renderer.render(template, merged);
           res.status(status).type('html').send(deps.renderer.render('layout', { ...merged, body }));
         },
@@ -574,6 +571,15 @@ export function pageErrorHandler(deps: KitDeps) {
     const body = deps.renderer.render('error', data);
     res.status(e.status).type('html').send(deps.renderer.render('layout', { ...data, body }));
   };
+}
+
+/**
+ * A form sent back with errors says so in the page's title, and the page moves the keyboard focus to the first
+ * error (app.js, on `data-form-refused`): the fields to merge into a page's data.
+ */
+export function refusedForm(data: Record<string, unknown>, status: number): { title?: string; formRefused?: true } {
+  const errors = { ...((data.errors as Record<string, unknown> | undefined) ?? {}), ...((data.formErrors as Record<string, unknown> | undefined) ?? {}) };
+  return status >= 400 && Object.values(errors).some(Boolean) ? { title: `Error: ${String(data.title ?? '')}`, formRefused: true } : {};
 }
 
 /** A workflow's page in the Temporal Web UI, or null when no UI is configured (TEMPORAL_UI_URL). */
