@@ -82,6 +82,12 @@ export async function killLeftovers(info: LockInfo, log: (m: string) => void = (
   return killed;
 }
 
+/** Throws StackRunningError when a live `npm start` holds the lock `file` (a stale lock is left for acquireLock). */
+export function assertNotRunning(file: string): void {
+  const info = readLock(file);
+  if (info && launcherAlive(info)) throw new StackRunningError(file, info);
+}
+
 /** Takes the lock or throws StackRunningError; a stale lock is cleaned up (leftover servers stopped). */
 export async function acquireLock(file: string, log?: (m: string) => void): Promise<StackLock> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
