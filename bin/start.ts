@@ -13,6 +13,7 @@
  *      naming the log to read), and so does a server (PostgreSQL, FerretDB, Temporal) dying.
  *   5. Ctrl-C / SIGTERM stops everything in reverse order.
  */
+import dns from 'node:dns';
 import fs from 'node:fs';
 import path from 'node:path';
 import { applyDefaults, embeddedServerUrls, readDotEnv } from '../stack/env';
@@ -24,7 +25,8 @@ import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
 import { startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
 import { killAllSync, spawnManaged, tailFile, waitUntil, type ManagedProcess } from '../stack/process';
 import { supervise, type Supervised } from '../stack/supervisor';
-import { ConfigError, loadConfig } from '../lib/config';
+import { ConfigError, configSchema, loadConfig } from '../lib/config';
+import { loadSupportSettings } from '../services/support-settings';
 import { startTemporalDev } from '../stack/temporal';
 
 /** Used when .env.example is missing; the same values as lib/config.ts and .env.example. */
@@ -180,10 +182,22 @@ async function main(): Promise<void> {
   applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
   // the configuration the API, the worker and the seeder will read, checked before any server starts
   try {
-    loadConfig(env);
+    const config = loadConfig(env);
+    // the SLA policy file, read as the API and the worker will read it
+    try {
+      loadSupportSettings(config);
+    } catch (e) {
+      throw new ConfigError('SUPPORT_POLICY_FILE', `configuration: ${(e as Error).message}`);
+    }
+    // an interface name that does not resolve would have the API fail on every restart
+    try {
+      await dns.promises.lookup(config.HOST);
+    } catch (e) {
+      throw new ConfigError('HOST', `configuration: HOST=${JSON.stringify(config.HOST)} is not an address of this machine (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected ${configSchema.properties.HOST.description}, such as 127.0.0.1 or 0.0.0.0`);
+    }
   } catch (e) {
     if (e instanceof ConfigError) {
-      say(`configuration: ${e.message} (in the environment or .env)`);
+      say(`${e.message} (in the environment or .env)`);
       process.exit(2);
     }
     throw e;
@@ -344,10 +358,17 @@ async function main(): Promise<void> {
         entry.pid = proc.pid;
         lock?.update(lockEntries);
       },
-      onGiveUp: (reason, tail) => {
+      // exit status 2 is the entry points' configuration error: restarting cannot mend it
+      fatalExitCodes: [2],
+      onGiveUp: (reason, tail, fatal) => {
         if (shuttingDown) return;
         const rel = show(path.join(logs, `${name}.log`));
         if (tail) out(`[stack] last lines of ${rel}:\n${tail.replace(/^/gm, '    ')}`);
+        if (fatal) {
+          say(`${label} refused its configuration (${reason}): stopping the stack; fix the variable named above, in the environment or .env`);
+          void shutdown(2, `${label} refused its configuration`);
+          return;
+        }
         say(`${label} keeps failing (${reason}): stopping the stack; read ${rel}`);
         void shutdown(1, `${label} keeps failing`);
       },

@@ -5,6 +5,7 @@
  */
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
+import { Cron } from 'croner';
 import type { FromSchema } from 'json-schema-to-ts';
 
 export const configSchema = {
@@ -13,7 +14,7 @@ export const configSchema = {
   properties: {
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'interface the API listens on' },
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'API port' },
-    PUBLIC_BASE_URL: { type: 'string', format: 'uri', default: 'http://localhost:3000', description: 'base URL used in emails' },
+    PUBLIC_BASE_URL: { type: 'string', format: 'uri', pattern: '^https?://[^\\s/?#]+', default: 'http://localhost:3000', description: 'base URL of the links in emails and pages: http(s)://host[:port]' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'log level' },
     TEMPORAL_ADDRESS: { type: 'string', pattern: '^[^\\s:]+:[0-9]+$', default: '127.0.0.1:7233', description: 'Temporal frontend host:port' },
     TEMPORAL_NAMESPACE: { type: 'string', minLength: 1, default: 'default', description: 'Temporal namespace' },
@@ -23,7 +24,7 @@ export const configSchema = {
     MAIL_FROM: { type: 'string', pattern: '^([^<>@]*<[^<>@\\s]+@[^<>@\\s]+>|[^<>@\\s]+@[^<>@\\s]+)$', default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email: an address, or "Name <address>"' },
     CANCELLATION_REMINDER_DAYS: { type: 'integer', minimum: 0, maximum: 59, default: 7, description: 'days before a cancellation window closes that the partner is reminded' },
     TEMPORAL_UI_URL: { type: 'string', pattern: '^(https?://\\S+)?$', default: '', description: 'the Temporal Web UI (http(s)://...), linked from the pages to an order\'s or ticket\'s workflow; empty: no links' },
-    INVOICE_CLOSE_CRON: { type: 'string', pattern: '^\\S+( \\S+){4}$', default: '5 0 1 * *', description: 'cron (UTC) of the monthly invoice close' },
+    INVOICE_CLOSE_CRON: { type: 'string', format: 'cron', default: '5 0 1 * *', description: 'a cron of five fields (minute hour day-of-month month day-of-week, UTC) for the monthly invoice close, such as "5 0 1 * *"' },
     SUPPORT_POLICY_FILE: { type: 'string', default: '', description: 'path of a JSON SLA policy file for support requests (empty: the built-in policy)' },
     SUPPORT_APPROVAL_LIMIT: { type: 'integer', minimum: 0, default: 50000, description: 'refund approvals above this amount (minor units) need a support lead' },
     SUPPORT_REOPEN_DAYS: { type: 'integer', minimum: 0, maximum: 365, default: 7, description: 'days after resolution during which a partner reply reopens a support request (then it closes)' },
@@ -46,10 +47,28 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A cron Temporal's Schedules take: five fields, numbers in range (croner checks them: "61 * * * *" is refused), and
+ * no extensions Temporal lacks (`L`, `W`, `#`, `?`); names only for months and weekdays.
+ */
+export function isFiveFieldCron(value: string): boolean {
+  if (!/^[0-9*/,-]+ [0-9*/,-]+ [0-9*/,-]+ [0-9A-Za-z*/,-]+ [0-9A-Za-z*/,-]+$/.test(value)) return false;
+  const [, , , month, weekday] = value.split(' ');
+  if (/[A-Za-z]/.test(month) && !/^([A-Za-z]{3}|[0-9*/,-])+$/.test(month)) return false;
+  if (/[A-Za-z]/.test(weekday) && !/^([A-Za-z]{3}|[0-9*/,-])+$/.test(weekday)) return false;
+  try {
+    new Cron(value, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: false });
   addFormats(ajv);
+  ajv.addFormat('cron', isFiveFieldCron);
   const validate = ajv.compile(configSchema);
   const input: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {

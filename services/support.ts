@@ -6,8 +6,6 @@
  */
 import crypto from 'node:crypto';
 import stableStringify from 'safe-stable-stringify';
-import fs from 'node:fs';
-import Ajv from 'ajv';
 import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -41,15 +39,13 @@ import {
   PROBLEM_TYPES,
   normaliseTicketNumber,
   ticketNumber,
-  DEFAULT_TICKET_RULES,
   type Impact,
   type SupportEventType,
   type TicketAction,
   type TicketStatus,
   type TicketActor,
-  type TicketRules,
 } from '../domain/support';
-import { checkSlaPolicy, clockView, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy } from '../domain/sla';
+import { clockView } from '../domain/sla';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
@@ -57,41 +53,9 @@ import { resolveCustomer } from './customers';
 import { readQueuePage, type QueueFilter, type QueueRow } from './support-queue';
 import { QUEUE_KEY_PATTERN } from '../domain/support-queue';
 
-// ---------------------------------------------------------------------------------------------------------
-// Settings: the SLA policy (a JSON file, validated at start-up) and the ticket rules
-
-export interface SupportSettings {
-  policy: SlaPolicy;
-  rules: TicketRules;
-}
-
-export const DEFAULT_SUPPORT_SETTINGS: SupportSettings = { policy: DEFAULT_SLA_POLICY, rules: DEFAULT_TICKET_RULES };
-
-/** Reads and validates the policy file (none: the built-in policy); throws one clear line naming what is wrong. */
-export function loadSupportSettings(config: { SUPPORT_POLICY_FILE?: string; SUPPORT_APPROVAL_LIMIT?: number; SUPPORT_REOPEN_DAYS?: number }): SupportSettings {
-  let policy = DEFAULT_SLA_POLICY;
-  const file = config.SUPPORT_POLICY_FILE;
-  if (file) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new Error(`SUPPORT_POLICY_FILE=${file}: cannot be read as JSON (${(e as Error).message})`);
-    }
-    const validate = new Ajv({ allErrors: false, strict: true }).compile(SLA_POLICY_SCHEMA);
-    if (!validate(parsed)) {
-      const err = validate.errors![0];
-      throw new Error(`SUPPORT_POLICY_FILE=${file}: ${err.instancePath || '/'} ${err.message}`);
-    }
-    const problems = checkSlaPolicy(parsed as SlaPolicy);
-    if (problems.length) throw new Error(`SUPPORT_POLICY_FILE=${file}: ${problems[0]}`);
-    policy = parsed as SlaPolicy;
-  }
-  return {
-    policy,
-    rules: { approvalLimit: config.SUPPORT_APPROVAL_LIMIT ?? DEFAULT_TICKET_RULES.approvalLimit, reopenDays: config.SUPPORT_REOPEN_DAYS ?? DEFAULT_TICKET_RULES.reopenDays },
-  };
-}
+// Settings: the SLA policy and the ticket rules (services/support-settings.ts, light enough for the launcher)
+import { DEFAULT_SUPPORT_SETTINGS, type SupportSettings } from './support-settings';
+export { DEFAULT_SUPPORT_SETTINGS, loadSupportSettings, type SupportSettings } from './support-settings';
 
 // ---------------------------------------------------------------------------------------------------------
 

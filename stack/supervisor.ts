@@ -2,8 +2,9 @@
  * Keeps a process of the stack running (`npm start`'s worker and API): when it dies unexpectedly it is
  * started again after a backoff (1 s, 2 s, 4 s, ... capped), with a log line naming how it died and the
  * last lines it wrote. A process that keeps failing (by default 5 crashes within 2 minutes) is given up:
- * `onGiveUp` is called once, and the launcher stops everything with a clear message. A run that lasted
- * long enough (`stableMs`) starts the backoff from the beginning again.
+ * `onGiveUp` is called once, and the launcher stops everything with a clear message; so is one that exits
+ * with a code a restart cannot mend (`fatalExitCodes`: the entry points exit 2 on a configuration error). A run
+ * that lasted long enough (`stableMs`) starts the backoff from the beginning again.
  */
 import type { ExitInfo, ManagedProcess } from './process';
 
@@ -24,8 +25,10 @@ export interface SupervisorOptions {
   windowMs?: number;
   /** A run at least this long resets the backoff (default 30 s). */
   stableMs?: number;
-  /** Called once when the process is given up, with how it last died and its last lines. */
-  onGiveUp: (reason: string, tail: string) => void;
+  /** Exit codes that mean a restart cannot help (a configuration error: `2`): the process is given up at once. */
+  fatalExitCodes?: number[];
+  /** Called once when the process is given up, with how it last died, its last lines, and whether its exit code was fatal. */
+  onGiveUp: (reason: string, tail: string, fatal: boolean) => void;
   /** Called with each new process (the first one too), e.g. to record its pid. */
   onStart?: (proc: ManagedProcess) => void;
 }
@@ -84,12 +87,13 @@ export function supervise(opts: SupervisorOptions): Supervised {
     inARow = ran >= stableMs ? 1 : inARow + 1;
     const how = describeExit(info);
     const tail = proc.tail(8).split('\n').map((l) => (l.length > 240 ? `${l.slice(0, 240)}...` : l)).join('\n');
-    if (crashes.length >= maxCrashes) {
+    const fatal = info.code !== null && (opts.fatalExitCodes ?? []).includes(info.code);
+    if (fatal || crashes.length >= maxCrashes) {
       gaveUp = true;
       stopped = true;
-      const reason = `${opts.name} crashed ${crashes.length} times within ${secs(windowMs)} (last: ${how} after ${secs(ran)})`;
+      const reason = fatal ? `${opts.name} stopped with ${how}, which a restart cannot mend` : `${opts.name} crashed ${crashes.length} times within ${secs(windowMs)} (last: ${how} after ${secs(ran)})`;
       opts.log(`${reason}: giving up`);
-      opts.onGiveUp(reason, tail);
+      opts.onGiveUp(reason, tail, fatal);
       return;
     }
     const delay = Math.min(max, initial * 2 ** (inARow - 1));

@@ -20,6 +20,13 @@ describe('configuration', () => {
       ['CANCELLATION_REMINDER_DAYS', '90', /CANCELLATION_REMINDER_DAYS="90"/],
       ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud" is invalid/],
       ['MAIL_FROM', 'nobody', /MAIL_FROM="nobody" is invalid.*Name <address>/],
+      // a minute out of range, and an extension Temporal's Schedules lack: refused here, not by the worker later
+      ['INVOICE_CLOSE_CRON', '61 * * * *', /INVOICE_CLOSE_CRON="61 \* \* \* \*" is invalid.*minute hour day-of-month/],
+      ['INVOICE_CLOSE_CRON', '5 0 L * *', /INVOICE_CLOSE_CRON="5 0 L \* \*" is invalid/],
+      ['INVOICE_CLOSE_CRON', '5 0 1 * * *', /INVOICE_CLOSE_CRON=.* is invalid/],
+      // links built on it would be broken
+      ['PUBLIC_BASE_URL', 'localhost:3200', /PUBLIC_BASE_URL="localhost:3200" is invalid.*http\(s\):\/\/host/],
+      ['PUBLIC_BASE_URL', 'ftp://x', /PUBLIC_BASE_URL="ftp:\/\/x" is invalid/],
     ] as const) {
       let err: unknown;
       try {
@@ -32,15 +39,25 @@ describe('configuration', () => {
       expect((err as Error).message).to.match(expected).and.not.contain('\n');
     }
   });
-  it('when npm start is given a bad value, then it says so in one line naming the variable and exits 2 before starting any server', async () => {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-badenv-'));
+  it('when valid forms of a cron are given, then they are taken', () => {
+    for (const cron of ['5 0 1 * *', '*/15 * * * MON-FRI', '0 0 1 JAN,JUL *', '0 0 1-5/2 * 0']) expect(loadConfig({ INVOICE_CLOSE_CRON: cron }).INVOICE_CLOSE_CRON, cron).to.equal(cron);
+  });
+  it('when npm start is given a bad value (also an unreadable SLA policy file or an unknown HOST), then it says so in one line naming the variable and exits 2 before starting any server', async () => {
     const { spawnSync } = await import('node:child_process');
-    const run = spawnSync(process.execPath, [path.join(root, 'dist', 'bin', 'start.js')], { env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: 'verbose' }, encoding: 'utf8', timeout: 30_000 });
-    expect(run.status, run.stdout + run.stderr).to.equal(2);
-    expect(run.stdout + run.stderr).to.match(/configuration: LOG_LEVEL="verbose" is invalid/);
-    // nothing was started: no database cluster, no lock
-    expect(fs.readdirSync(dataDir).filter((f) => f !== 'logs')).to.deep.equal([]);
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    for (const [bad, expected] of [
+      [{ LOG_LEVEL: 'verbose' }, /\[stack\] configuration: LOG_LEVEL="verbose" is invalid/],
+      [{ SUPPORT_POLICY_FILE: '/nonexistent/policy.json' }, /\[stack\] configuration: SUPPORT_POLICY_FILE=\/nonexistent\/policy.json: cannot be read as JSON/],
+      [{ HOST: 'not_a_host.invalid' }, /\[stack\] configuration: HOST="not_a_host.invalid" is not an address of this machine/],
+    ] as const) {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-badenv-'));
+      const run = spawnSync(process.execPath, [path.join(root, 'dist', 'bin', 'start.js')], { env: { PATH: process.env.PATH, DATA_DIR: dataDir, ...bad }, encoding: 'utf8', timeout: 30_000 });
+      const said = run.stdout + run.stderr;
+      expect(run.status, said).to.equal(2);
+      expect(said).to.match(expected).and.not.contain('configuration: configuration:');
+      // nothing was started: no database cluster, no lock
+      expect(fs.readdirSync(dataDir).filter((f) => f !== 'logs')).to.deep.equal([]);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
   it('.env.example lists every variable with its default', () => {
     const lines = fs.readFileSync(path.join(root, '.env.example'), 'utf8').split('\n');

@@ -69,6 +69,23 @@ describe('stack: the supervisor restarts a crashed process with backoff', functi
     expect(s.running).to.equal(false);
   });
 
+  it('when a process exits with a code a restart cannot mend (2: its configuration), then it is given up at once, as fatal', async () => {
+    const giveUps: { reason: string; fatal: boolean }[] = [];
+    const s = supervise({
+      name: 'api',
+      start: child('misconfigured', 'console.error("configuration: SUPPORT_POLICY_FILE=/x.json: cannot be read as JSON"); process.exit(2)'),
+      log: () => undefined,
+      initialDelayMs: 50,
+      fatalExitCodes: [2],
+      onGiveUp: (reason, _tail, fatal) => giveUps.push({ reason, fatal }),
+    });
+    running.push(s);
+    await waitUntil('the give-up', async () => s.gaveUp, { timeoutMs: 10_000, intervalMs: 20 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(giveUps).to.deep.equal([{ reason: 'api stopped with exit code 2, which a restart cannot mend', fatal: true }]);
+    expect(s.restarts).to.equal(0);
+  });
+
   it('when crashes are further apart than the window, then the process is never given up', async () => {
     const lines: string[] = [];
     let gaveUp = false;
