@@ -9,6 +9,7 @@ import { ActivationKey, DownloadLink, appendActivity, type OrderDoc } from '../m
 import type { OrderActor, RequestOrigin } from '../domain/orders';
 import { activitySubject } from '../domain/licensing';
 import { formatMoney } from '../domain/money';
+import { isSupportRole } from '../domain/roles';
 
 const KEY_ALPHABET = 'BCDFGHJKMPQRTVWXY2346789';
 /** A product key in the familiar 5x5 format. */
@@ -23,6 +24,8 @@ type OrderFacts = Pick<OrderDoc, '_id' | 'partnerId' | 'customerId' | 'customer'
 const about = activitySubject;
 
 const userActor = (by: OrderActor) => ({ kind: 'user' as const, userId: by.userId, name: by.name, role: by.role });
+/** The sign-in name the partner's log shows: none for support staff (their role and name say who), whose addresses partners never see. */
+const principalOf = (by: OrderActor) => (isSupportRole(by.role) ? null : by.email);
 
 /**
  * Revokes every key and link of the order. Only the order's workflow calls it (one writer); a link the API
@@ -45,7 +48,7 @@ export async function logRevocation(order: OrderFacts, when: Date, counts: { key
     operationType: 'revoke_software_keys_and_links',
     resourceType: 'software_key',
     operationStatus: 'succeeded',
-    userPrincipalName: cause.by?.email ?? null,
+    userPrincipalName: cause.by ? principalOf(cause.by) : null,
     actor: cause.by ? userActor(cause.by) : { kind: 'system', userId: null, name: 'csp-desk', role: null },
     resourceId: null,
     ipAddress: cause.origin?.ip ?? null,
@@ -83,7 +86,7 @@ export async function logOrderCancelled(order: OrderFacts, at: Date, input: { by
     operationType: 'cancel_order',
     resourceType: 'order',
     operationStatus: 'succeeded',
-    userPrincipalName: input.by.email,
+    userPrincipalName: principalOf(input.by),
     actor: userActor(input.by),
     resourceId: order._id,
     ipAddress: input.origin?.ip ?? null,

@@ -14,6 +14,11 @@ export type PartnerRole = (typeof PARTNER_ROLES)[number];
 export type SupportRole = (typeof SUPPORT_ROLES)[number];
 export type Role = (typeof ROLES)[number];
 
+/** Support staff (csp-desk's own agents and leads, not a partner's users): partners never see their addresses. */
+export function isSupportRole(role: string): boolean {
+  return (SUPPORT_ROLES as readonly string[]).includes(role);
+}
+
 export function isPartnerRole(role: string): role is PartnerRole {
   return (PARTNER_ROLES as readonly string[]).includes(role);
 }

@@ -22,7 +22,7 @@ export interface ActivityEntryDoc {
   operationType: ActivityOperation;
   resourceType: ActivityResource;
   operationStatus: ActivityStatus;
-  /** the user's sign-in name (email); null for the anonymous holder of a link and for the system */
+  /** the user's sign-in name (email); null for the anonymous holder of a link, for the system and for support staff (partners never see their addresses) */
   userPrincipalName: string | null;
   actor: { kind: ActorKind; userId: string | null; name: string; role: string | null };
   customerId: string;

@@ -11,6 +11,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { isSupportRole } from '../domain/roles';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import { after, decodeInstantCursor, encodeInstantCursor, readPage, type ListPage } from '../lib/cursor';
 import { startOrJoin } from '../lib/temporal';
@@ -76,7 +77,8 @@ export function orderView(o: OrderDoc, events: { type: string; at: Date; data: R
     cancellationWindow: { endsAt: iso(o.windowEndsAt), closedAt: iso(o.windowClosedAt) },
     termEndsAt: iso(o.termEndsAt),
     expiredAt: iso(o.expiredAt),
-    cancellation: o.cancellation ? { at: iso(o.cancellation.at)!, by: o.cancellation.by, credit: o.cancellation.credit } : null,
+    // cancelled through support: the agent's name and role, never their address (partners read orders)
+    cancellation: o.cancellation ? { at: iso(o.cancellation.at)!, by: isSupportRole(o.cancellation.by.role) ? { ...o.cancellation.by, email: null } : o.cancellation.by, credit: o.cancellation.credit } : null,
   };
   return events ? { ...view, timeline: events.map((e) => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} })) } : view;
 }

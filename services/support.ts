@@ -46,6 +46,7 @@ import {
   type TicketActor,
 } from '../domain/support';
 import { clockView } from '../domain/sla';
+import { isSupportRole } from '../domain/roles';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
@@ -90,7 +91,6 @@ export interface QueueQuery {
 }
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
-const isSupportRole = (role: string) => role === 'support-agent' || role === 'support-lead';
 
 export function actorOf(auth: AuthContext): TicketActor {
   return { kind: actorKindOf(auth.role), userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role };

@@ -11,7 +11,7 @@ import { createApi, buildActivities } from '../composition/root';
 import { NativeConnection } from '../lib/temporal';
 import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
-import { EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket, User } from '../models';
+import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket, User } from '../models';
 import { monthKey } from '../domain/time';
 import { ensureUser, setUserDisabled } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
@@ -85,6 +85,13 @@ describe('support requests (API end to end)', function () {
     const o = await app.api('GET', `/orders/${order.id}`);
     expect(o.body.status).to.equal('cancelled');
     expect(o.body.cancellation.credit).to.include({ amount: order.pricing.total, basis: 'support-refund' });
+    // who cancelled it: the agent's name and role, never their address; nor in the partner's activity log
+    expect(o.body.cancellation.by).to.include({ role: 'support-agent', email: null });
+    const logged = await ActivityEntry.find({ orderId: order.id, operationType: { $in: ['cancel_order', 'revoke_software_keys_and_links'] } }).lean();
+    expect(logged.map((e) => [e.operationType, e.userPrincipalName, e.actor.role]).sort()).to.deep.equal([
+      ['cancel_order', null, 'support-agent'],
+      ['revoke_software_keys_and_links', null, 'support-agent'],
+    ]);
     const credits = await LedgerLine.find({ orderId: order.id, kind: 'credit' }).lean();
     expect(credits.map((l) => [l._id, l.amount])).to.deep.equal([[`${order.id}:credit`, -order.pricing.total]]);
     const invoice = await app.api('GET', `/invoices/${credits[0].invoiceMonth}`, { token: app.tokens['global-admin'] });

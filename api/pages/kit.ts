@@ -21,7 +21,7 @@ import { runInRequestContext, type RequestContext } from '../../lib/request-cont
 import { notWrittenInDigits, requestOrigin, withTextRules, type JsonSchema } from '../http';
 import type { Logger } from '../../lib/logger';
 import { formatMoney } from '../../domain/money';
-import { PERMISSIONS, SUPPORT_ROLES, isPartnerRole, type Permission } from '../../domain/roles';
+import { PERMISSIONS, isPartnerRole, isSupportRole, type Permission } from '../../domain/roles';
 import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
 import type { CancellationMode } from '../../domain/catalog';
@@ -297,7 +297,7 @@ export function capabilities(auth: AuthContext): Record<string, boolean> {
   return Object.fromEntries((Object.keys(PERMISSIONS) as Permission[]).map((p) => [p, may(auth.role, auth.partnerId, p)]));
 }
 
-export const isSupportRole = (role: string) => (SUPPORT_ROLES as readonly string[]).includes(role);
+export { isSupportRole };
 
 /** The session's CSRF token against the one a form sent, in constant time; any other input is simply false. */
 export function csrfOk(expected: string, given: unknown): boolean {

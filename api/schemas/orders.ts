@@ -30,7 +30,7 @@ export const orderSchema = obj({
   cancellationWindow: obj({ endsAt: nullable(dateTime), closedAt: nullable(dateTime) }),
   termEndsAt: nullable(dateTime),
   expiredAt: nullable(dateTime),
-  cancellation: nullable({ type: 'object', properties: { at: dateTime, by: obj({ userId: str(), name: str(), email: str(), role: str() }), credit: creditSchema }, required: ['at', 'by', 'credit'], additionalProperties: false }),
+  cancellation: nullable({ type: 'object', properties: { at: dateTime, by: obj({ userId: str(), name: str(), email: nullable({ ...str(), description: 'null when support staff cancelled it (their address is not shown to partners)' }), role: str() }), credit: creditSchema }, required: ['at', 'by', 'credit'], additionalProperties: false }),
   timeline: { type: 'array', items: obj({ type: str(), at: dateTime, data: { type: 'object' } }) },
 });
 
