@@ -283,13 +283,25 @@ export function clearAuthCache(): void {
 const unauthorized = (message: string) => new AppError(401, 'unauthorized', message);
 
 /**
+ * Why a token that authenticates nobody is refused: its user disabled (said, with what undoes it), or unknown or
+ * revoked. Refusals are not cached (an `enable` works at once), so this costs the refused request two reads.
+ */
+async function refusalOf(hash: string): Promise<string> {
+  const token = await ApiToken.findById(hash, { userId: 1 }).lean();
+  const user = token && !(await ApiTokenRevocation.exists({ _id: hash })) ? await User.findById(token.userId).lean() : null;
+  return user && isDisabled(user)
+    ? `the API token's user ${user.email} is disabled; an administrator can enable them again (npm run users -- enable --email ${user.email})`
+    : 'the API token is not valid (unknown or revoked)';
+}
+
+/**
  * Who the bearer token authenticates: 401 for an unknown, revoked or expired token. `onLastUsedError` hears
  * of a failed lastUsedAt write (which never fails the request).
  */
 export async function authenticateToken(secret: string, onLastUsedError?: (e: unknown) => void): Promise<TokenAuth> {
   const hash = hashToken(secret);
   const a = await authCache.fetch(hash);
-  if (!a) throw unauthorized('the API token is not valid (unknown or revoked)');
+  if (!a) throw unauthorized(await refusalOf(hash));
   const now = Date.now();
   if (a.expiresAt !== null && now >= a.expiresAt) throw unauthorized(`the API token expired at ${new Date(a.expiresAt).toISOString()}`);
   if (now - a.lastUsedAt >= LAST_USED_EVERY_MS) {

@@ -151,13 +151,16 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       expect(list.find((t: { label: string }) => t.label === 'short')).to.include({ status: 'expired' });
     });
 
-    it('when a user is disabled, then a token of theirs not yet in the cache is refused (401)', async () => {
+    it('when a user is disabled, then a token of theirs not yet in the cache is refused (401), saying the user is disabled', async () => {
       const { user } = await newUser();
       const secret = await issueToken(user._id, 'before-disable');
       // disabled by whoever manages users (a field of the user document); nothing has used this token yet
       await User.collection.updateOne({ _id: user._id as never }, { $set: { disabled: true } });
       const res = await app.api('GET', '/tokens', { token: secret });
       expect(res.status).to.equal(401);
+      expect(res.body.error.message).to.equal(`the API token's user ${user.email} is disabled; an administrator can enable them again (npm run users -- enable --email ${user.email})`);
+      // an unknown token still says only that
+      expect((await app.api('GET', '/tokens', { token: 'cspd_unknown' })).body.error.message).to.equal('the API token is not valid (unknown or revoked)');
     });
 
     it('when a token is used, then lastUsedAt is recorded, and not rewritten on every request', async () => {
