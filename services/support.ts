@@ -47,6 +47,8 @@ import {
 } from '../domain/support';
 import { clockView } from '../domain/sla';
 import { isSupportRole } from '../domain/roles';
+import { formatMinor } from '../domain/money';
+import { minorDigits } from '../domain/markets';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
@@ -494,7 +496,7 @@ export function createSupportService(deps: SupportServiceDeps) {
     async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign' | 'attach'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
-        throw new AppError(422, 'amount_above_requested', `body.amount exceeds the amount requested (${t.refund.amount} ${t.refund.currency})`, 'body.amount');
+        throw new AppError(422, 'amount_above_requested', `body.amount exceeds the amount requested (${formatMinor(t.refund.amount, minorDigits(t.refund.currency))} ${t.refund.currency})`, 'body.amount');
       }
       return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
     },

@@ -140,7 +140,7 @@ describe('support requests (API end to end)', function () {
     expect((await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.approvalLimit).to.equal(50_000);
     expect((await app.api('GET', `/support-requests/${t.number}`)).body.approvalLimit, 'not for partners').to.equal(null);
     const tooMuch = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 60_001 });
-    expect(tooMuch.body.error).to.include({ code: 'amount_above_requested', field: 'body.amount' });
+    expect(tooMuch.body.error).to.include({ code: 'amount_above_requested', field: 'body.amount', message: 'body.amount exceeds the amount requested (600.00 USD)' });
     const byLead = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 40_000 });
     expect(byLead.status, JSON.stringify(byLead.body)).to.equal(200);
     expect(byLead.body.approval).to.include({ amount: 40_000 });

@@ -20,7 +20,7 @@ import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
 import { notWrittenInDigits, requestOrigin, withTextRules, type JsonSchema } from '../http';
 import type { Logger } from '../../lib/logger';
-import { formatMoney } from '../../domain/money';
+import { formatMoney, parseAmount } from '../../domain/money';
 import { PERMISSIONS, isPartnerRole, isSupportRole, type Permission } from '../../domain/roles';
 import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
@@ -219,9 +219,12 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
  */
 export function pageMessage(e: AppError): string {
   let m = e.message.replace(/^(body|query|path|header)(\.[\w-]+|\[\d+\])+:?\s+/, '');
-  m = m.replace(/\((-?\d+) ([A-Z]{3})\)/g, (whole, amount: string, currency: string) => {
+  m = m.replace(/\((-?\d+(?:\.\d+)?) ([A-Z]{3})\)/g, (whole, amount: string, currency: string) => {
     try {
-      return `(${formatMoney(Number(amount), currency)})`;
+      // "12200 USD" (minor units) or "122.00 USD" (as the API also writes amounts)
+      const minor = amount.includes('.') ? parseAmount(amount.replace(/^-/, ''), currency) : Number(amount);
+      if (minor === null) return whole;
+      return `(${formatMoney(amount.startsWith('-') && amount.includes('.') ? -minor : minor, currency)})`;
     } catch {
       return whole;
     }
