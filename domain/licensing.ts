@@ -20,8 +20,9 @@ export type LinkRefusal = 'revoked' | 'expired' | 'exhausted';
 
 export const LINK_REFUSALS: Record<LinkRefusal, string> = {
   revoked: 'this download link was revoked: the order was cancelled or its term ended',
-  expired: `this download link has expired (links last ${LINK_LIFETIME_DAYS} days); ask the partner for a new one`,
-  exhausted: `this download link has been used for its ${LINK_MAX_DOWNLOADS} downloads; ask the partner for a new one`,
+  // what to do next is the client's to say (a browser's page: ask the partner who sent the link for a new one)
+  expired: `this download link has expired (links last ${LINK_LIFETIME_DAYS} days)`,
+  exhausted: `this download link has been used for its ${LINK_MAX_DOWNLOADS} downloads`,
 };
 
 export interface LinkFacts {

@@ -14,6 +14,12 @@ export async function getInvoice(partnerId: string, month: string, now: Date = n
   return found.invoice;
 }
 
+/** The partner's first month (of its creation): no invoice comes before it. */
+export async function firstInvoiceMonth(partnerId: string, now: Date): Promise<string> {
+  const partner = await Partner.findById(partnerId, { createdAt: 1 }).lean();
+  return monthKey(partner?.createdAt ?? now);
+}
+
 /** The invoice, or why the month has none. */
 export async function findInvoice(partnerId: string, month: string, now: Date) {
   const closed = await Invoice.findById(`${partnerId}:${month}`).lean();
@@ -22,8 +28,7 @@ export async function findInvoice(partnerId: string, month: string, now: Date) {
     ? (closed.lines as LedgerLineDoc[]).map((l) => ({ ...l, at: new Date(l.at) }))
     : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
   if (!closed && lines.length === 0) {
-    const partner = await Partner.findById(partnerId, { createdAt: 1 }).lean();
-    const reason = noInvoiceReason(month, { currentMonth: monthKey(now), firstMonth: monthKey(partner?.createdAt ?? now), closed: false, lines: 0 });
+    const reason = noInvoiceReason(month, { currentMonth: monthKey(now), firstMonth: await firstInvoiceMonth(partnerId, now), closed: false, lines: 0 });
     if (reason) return { none: reason };
   }
   const invoice = {

@@ -261,6 +261,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       // the log has the 50 and the 150 refusals, once each
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'succeeded' })).to.equal(50);
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'exhausted' })).to.equal(153);
+      // the customer's browser is told why and, once, what to do next
+      const page = (await download(link.url, { accept: 'text/html', 'user-agent': 'someone-else/2.0' })).body.toString();
+      expect(page).to.include('This download link has been used for its 50 downloads.');
+      expect(page.match(/ask the partner/g)).to.have.length(1);
       // once that download's resumes are used up, a resume is a 51st download, refused: to a HEAD as to a GET
       let resumes = 0;
       while ((await download(link.url, { range: 'bytes=1000-', 'user-agent': CROWD })).status === 206) expect(++resumes).to.be.below(11);

@@ -20,6 +20,14 @@ describe('order emails (templates)', () => {
     for (const body of [r.text, r.html]) expect(body).to.contain('2027-01-25 04:41 UTC').and.contain('2027-11-26 04:41 UTC').and.contain('2026-11-26 04:41 UTC');
   });
 
+  it('when an order has no cancellation window (Windows 7 ESU, SUSE/Red Hat), then its confirmation states how it is cancelled, or that it cannot be', () => {
+    const noWindow = { ...order, windowEndsAt: null, termEndsAt: null };
+    const esu = renderer.render('order-confirmation', { order: { ...noWindow, product: { name: 'Windows 7 ESU', cancellation: { mode: 'support-request-only' } } }, orderUrl: 'http://x' });
+    for (const body of [esu.text, esu.html]) expect(body).to.contain('only through a customer support request').and.not.contain('Cancellable until');
+    const suse = renderer.render('order-confirmation', { order: { ...noWindow, product: { name: 'SUSE plan', cancellation: { mode: 'never' } } }, orderUrl: 'http://x' });
+    for (const body of [suse.text, suse.html]) expect(body).to.contain('this plan cannot be cancelled or exchanged');
+  });
+
   it('when a window closes soon, then the reminder names its instant in UTC, in the subject too', () => {
     const r = renderer.render('order-reminder', { order, orderUrl: 'http://x/app/orders/order-1' });
     expect(r.subject).to.contain('2027-01-25 04:41 UTC');

@@ -335,6 +335,10 @@ describe('pages: partners in a real browser', function () {
       // a month before the partner's first: no invoice, said so (not an empty "open" one)
       expect((await page.goto('/app/invoices/1999-01'))!.status()).to.equal(404);
       expect(await page.locator('main').textContent()).to.include("No invoice: it is before the partner's first month");
+      expect(await page.getByRole('link', { name: /^← / }).count(), 'no link further back').to.equal(0);
+      // the partner's first month (this test's partner was made this month) has no link to the month before it
+      await page.goto(`/app/invoices/${new Date().toISOString().slice(0, 7)}`);
+      expect(await page.getByRole('link', { name: /^← / }).count()).to.equal(0);
     });
 
     it('when Back brings the buy form again and Buy is pressed, then the page asks before a second identical order; ticking the box buys it again', async () => {
@@ -391,6 +395,19 @@ describe('pages: partners in a real browser', function () {
       await page.getByText('Order cancelled.').waitFor();
       // a prorated credit in euros, in the currency's format
       expect(await page.locator('main').textContent()).to.match(/A credit of €[0-9,]+\.[0-9]{2} will appear/);
+    });
+
+    it('when an imported order is inside its window, then its page says it is cancelled through support and how many days are left to file', async () => {
+      const c = await app.newCustomer('US');
+      const orderId = uniq('IMPW');
+      const imported = await app.api('POST', `/customers/${c.id}/orders/import`, {
+        token: app.tokens['global-admin'],
+        body: { orders: [{ orderId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 10 * 86_400_000 - 60_000).toISOString() }] },
+      });
+      expect(imported.body.results[0].outcome, JSON.stringify(imported.body)).to.equal('imported');
+      await page.goto(`/app/orders/${orderId}`);
+      const section = await page.locator('section[aria-labelledby="cancel-heading"]').textContent();
+      expect(section).to.include('support request').and.match(/Its cancellation window has 50 more days \(until [^)]+\): file the support request before then\./);
     });
 
     it('when several orders are chosen on the customer page, then each is cancelled with its own result', async () => {
@@ -600,6 +617,7 @@ describe('pages: partners in a real browser', function () {
         // allowed: reading the order; not allowed: invoices (readInvoices), cancelling (cancelOrders)
         expect((await page.goto(`/app/orders/${order.id}`))!.status()).to.equal(200);
         expect(await page.getByRole('button', { name: 'Cancel the order' }).count()).to.equal(0);
+        expect(await page.locator('#cancel-heading + *, section[aria-labelledby="cancel-heading"]').first().textContent()).to.include('Only an admin agent can cancel an order');
         expect((await page.goto('/app/invoices'))!.status()).to.equal(403);
         // the page says who can change that
         expect(await page.locator('main').textContent()).to.include("ask your partner's global admin or account admin for a role that has it");
@@ -612,6 +630,9 @@ describe('pages: partners in a real browser', function () {
         expect(res.status()).to.equal(403);
         expect((await app.api('GET', `/orders/${order.id}`)).body.status).to.equal('active');
         await expectAccessible(page);
+        // an address with a broken %-escape: said in words, not the router's own message
+        expect((await page.goto('/app/orders/%ZZ'))!.status()).to.equal(400);
+        expect(await page.locator('main').textContent()).to.include('is not followed by two hexadecimal digits').and.not.include('Failed to decode');
       } finally {
         await context.close();
       }

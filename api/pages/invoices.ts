@@ -1,6 +1,6 @@
 /** The monthly invoice: charges and credits per currency, printable. */
 import { AppError } from '../../lib/errors';
-import { billedPartnerName, findInvoice } from '../../services/invoices';
+import { billedPartnerName, findInvoice, firstInvoiceMonth } from '../../services/invoices';
 import { MONTH_KEY_PATTERN, monthKey, nextMonthKey, previousMonthKey } from '../../domain/time';
 import { definePage, type PageDef } from './kit';
 import type { PagesContext } from './index';
@@ -29,8 +29,9 @@ export function invoicePages(deps: PagesContext): PageDef[] {
         const [y, m] = month.split('-').map(Number);
         const monthName = new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
         const current = monthKey(now);
-        // the months around it, up to this one (a later month has no invoice yet)
-        const nav = { monthName, previous: previousMonthKey(month), next: month < current ? nextMonthKey(month) : null, current };
+        // the months around it, from the partner's first to this one (none has an invoice outside them)
+        const first = await firstInvoiceMonth(ctx.auth.partnerId!, now);
+        const nav = { monthName, previous: month > first ? previousMonthKey(month) : null, next: month < current ? nextMonthKey(month) : null, current };
         const found = await findInvoice(ctx.auth.partnerId!, month, now);
         if ('none' in found) return ctx.view('invoices/show', { title: `Invoice ${monthName}`, ...nav, none: `No invoice: ${found.none}.` }, 404);
         const { invoice } = found;

@@ -541,6 +541,8 @@ export function pageErrorHandler(deps: KitDeps) {
       log?.warn({ err }, 'a server the pages depend on is unavailable');
       e = unavailable(err);
     } else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'What you sent is too large.');
+    // as the API says it (api/http.ts): a "%" in the address not followed by two hex digits
+    else if (anyErr?.status === 400 && /^Failed to decode param/.test(anyErr.message ?? '')) e = new AppError(400, 'invalid_path', 'This address cannot be read: a "%" in it is not followed by two hexadecimal digits. Check the link you followed.');
     else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
     else {
       log?.error({ err }, 'unhandled error on a page');
@@ -560,7 +562,11 @@ export function pageErrorHandler(deps: KitDeps) {
         e.status === 403 && e.code === 'forbidden' && active
           ? isSupportRole(active.auth.role)
             ? 'If your work needs this page, a support lead can ask for your role to be changed.'
-            : "If your work needs this page, ask your partner's global admin or account admin for a role that has it."
+            : active.auth.role === 'global-admin'
+              ? 'If your work needs this page, ask whoever runs csp-desk for your partner for a role that has it.'
+              : active.auth.role === 'account-admin'
+                ? "If your work needs this page, ask your partner's global admin for a role that has it."
+                : "If your work needs this page, ask your partner's global admin or account admin for a role that has it."
           : null,
       signedIn: Boolean(active),
       signInNext: typeof res.locals.signInNext === 'string' ? (res.locals.signInNext as string) : null,
