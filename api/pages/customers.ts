@@ -8,7 +8,8 @@ import * as S from '../schemas';
 import { COUNTRIES } from '../../domain/countries';
 import { currencyForMarket, taxTreatmentFor } from '../../domain/markets';
 import { checkMarket, priceOrder } from '../../domain/pricing';
-import { assessCancellation } from '../../domain/cancellation';
+import { assessCancellation, CANCELLATION_REFUSALS, type CancellationRefusalCode } from '../../domain/cancellation';
+import type { orderView } from '../../services/orders';
 import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
 import { listProducts, productView } from '../../services/catalog';
 import type { ProductDoc } from '../../models';
@@ -85,6 +86,20 @@ export function buyPreview(product: ProductDoc | undefined, market: string, quan
     taxRatePercent: tax.rateBps === null ? null : tax.rateBps / 100,
     cancellation: product.cancellation,
   };
+}
+
+/** What the results page says of one order of a bulk cancellation, from its outcome and the order as it is now. */
+type OrderView = ReturnType<typeof orderView>;
+
+function bulkOutcomeDetail(outcome: string, code: string, order: OrderView | undefined): { credit?: { amount: number; currency: string }; message?: string } {
+  if (outcome === 'cancelled') return order?.cancellation ? { credit: order.cancellation.credit } : { message: 'Cancelled.' };
+  if (outcome === 'not_found') return { message: 'No such order for this customer.' };
+  if (outcome === 'failed') return { message: 'The outcome is unknown (a server did not answer): open the order to see whether it is cancelled, and cancel it again if not.' };
+  if (Object.hasOwn(CANCELLATION_REFUSALS, code)) {
+    const policy = order?.product.cancellation as { windowDays?: number } | undefined;
+    return { message: CANCELLATION_REFUSALS[code as CancellationRefusalCode].replace('{windowDays}', String(policy?.windowDays ?? 60)) };
+  }
+  return { message: `Refused (${code.replace(/_/g, ' ')}): open the order to see why.` };
 }
 
 function formOf(req: PageContext['req']): Record<string, unknown> {
@@ -233,6 +248,24 @@ export function customerPages(deps: PagesContext): PageDef[] {
       },
     }),
     definePage({
+      method: 'get',
+      path: '/customers/:customer/cancellations',
+      permission: 'readCustomers',
+      handler: async (ctx) => {
+        const c = await resolveCustomer(ctx.auth.partnerId!, String(ctx.req.params.customer));
+        const raw = ctx.req.query.r;
+        const entries = (Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : []).filter((v): v is string => typeof v === 'string').slice(0, 50);
+        const byId = new Map((await orders.list(ctx.auth, c._id)).items.map((o) => [o.id, o]));
+        const results = entries.flatMap((entry) => {
+          const m = /^(cancelled|refused|not_found|failed):([a-z_]*):(.+)$/.exec(entry);
+          if (!m) return [];
+          const [, outcome, code, orderId] = m;
+          return [{ orderId, outcome, outcomeLabel: outcome.replace(/_/g, ' '), ...bulkOutcomeDetail(outcome, code, byId.get(orderId)) }];
+        });
+        ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
+      },
+    }),
+    definePage({
       method: 'post',
       path: '/customers/:customer/cancel',
       permission: 'cancelOrders',
@@ -249,8 +282,11 @@ export function customerPages(deps: PagesContext): PageDef[] {
         }
         const c = await resolveCustomer(ctx.auth.partnerId!, ref);
         const { results } = await orders.cancelMany(ctx.auth, c._id, form.value.orderIds, ctx.log);
-        // outcomes read as words ("not found"); the badge keeps the code as its class
-        ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results: results.map((r) => ({ ...r, outcomeLabel: r.outcome.replace(/_/g, ' ') })) });
+        // the outcomes go in the address of the results page (post, then redirect): a reload shows them again
+        // rather than sending the form a second time, which would call each order just cancelled "already cancelled"
+        const q = new URLSearchParams();
+        for (const r of results) q.append('r', `${r.outcome}:${'code' in r && r.outcome === 'refused' ? r.code : ''}:${r.orderId}`);
+        ctx.redirect(`/app/customers/${encodeURIComponent(c._id)}/cancellations?${q}`);
       },
     }),
   ];
