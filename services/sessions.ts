@@ -66,7 +66,8 @@ export { isDisabled };
 
 /** A path inside the pages to return to after signing in; anything else is dropped. */
 export function safeNext(next: unknown): string | null {
-  return typeof next === 'string' && /^\/app(\/[A-Za-z0-9\-._~%/?=&+]*)?$/.test(next) && !next.startsWith('//') ? next : null;
+  // a path of the pages, with the section it pointed at (an email's `#cancel-heading`, carried by app.js)
+  return typeof next === 'string' && /^\/app(\/[A-Za-z0-9\-._~%/?=&+]*)?(#[A-Za-z0-9\-._~]{1,100})?$/.test(next) && !next.startsWith('//') ? next : null;
 }
 
 export function createSessionService(deps: SessionServiceDeps) {

@@ -152,6 +152,21 @@ describe('pages: partners in a real browser', function () {
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL(`**/app/orders/${order.id}`);
       expect(await page.locator('main').textContent()).to.include(order.id);
+      // a link to a section (the reminder's, to the order's cancellation) lands on that section after sign-in
+      const reader = await newSession({ baseURL: app.baseUrl });
+      try {
+        await reader.page.goto(`/app/orders/${order.id}#cancel-heading`);
+        expect(new URL(reader.page.url()).pathname).to.equal('/app/sign-in');
+        const again = Date.now();
+        await reader.page.getByLabel('Email address').fill(email);
+        await reader.page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+        const second = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= again - 1000);
+        await reader.page.goto(second.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=\S+/)![0]);
+        await reader.page.getByRole('button', { name: 'Sign in' }).click();
+        await reader.page.waitForURL(`**/app/orders/${order.id}#cancel-heading`);
+      } finally {
+        await reader.context.close();
+      }
     });
 
     it("when a form is sent after the session ended, then the page's sign-in link leads back to the form's page; a form's address opened as a page goes to that page", async () => {

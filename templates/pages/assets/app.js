@@ -48,6 +48,11 @@
     });
   }
 
+  // The sign-in page of a link to a section (an email's ".../orders/<id>#cancel-heading"): the browser kept the
+  // "#..." through the redirect, the server never saw it; it goes with the page to return to, so the sign-in lands there.
+  var nextInput = document.querySelector('form input[type="hidden"][name="next"]');
+  if (nextInput && /^#[A-Za-z0-9\-._~]{1,100}$/.test(location.hash) && nextInput.value.indexOf('#') < 0) nextInput.value += location.hash;
+
   // A form sent back with errors: the keyboard focus goes to the first field at fault (its message is tied to it),
   // or to the first message when it belongs to no field.
   if (document.body.hasAttribute('data-form-refused')) {
