@@ -588,6 +588,19 @@ describe('pages: support requests in a real browser', function () {
     const number = await fileRefund(c.tenantId, orderId, view.body.pricing, uniq('Refund the imported order'));
     await agent.page.goto(`/app/support/${number}`);
     expect(await agent.page.locator('dt:text-is("Purchased") + dd').textContent()).to.include('imported: bought before csp-desk, which never charged it; check the original charge before approving a refund');
+    // what the cancellation rules would credit today, beside the amount asked for
+    expect(await agent.page.locator('dt:text-is("Credit by the cancellation rules today") + dd').textContent()).to.match(/^\$[\d,]+\.\d{2} \(prorated: \d+ of 365 days used\)$/);
+    expect(await agent.page.locator('dt:text-is("Cancellation window") + dd').textContent()).to.not.include('passed');
+    // one bought 90 days ago: past its window, which the agent is told before approving an exception
+    const lateId = uniq('IMPL');
+    const late = await app.api('POST', `/customers/${c.id}/orders/import`, {
+      token: app.tokens['global-admin'],
+      body: { orders: [{ orderId: lateId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 90 * 86_400_000).toISOString() }] },
+    });
+    expect(late.body.results[0].outcome, JSON.stringify(late.body)).to.equal('imported');
+    const lateNumber = await fileRefund(c.tenantId, lateId, (await app.api('GET', `/orders/${lateId}`)).body.pricing, uniq('Refund the late order'));
+    await agent.page.goto(`/app/support/${lateNumber}`);
+    expect(await agent.page.locator('dt:text-is("Cancellation window") + dd').textContent()).to.include('(passed: the partner can no longer cancel it; a refund now is an exception to the rule)');
   });
 
   it("when a partner has more requests than a page holds, then the list pages through them all, and those waiting on the partner come first", async () => {

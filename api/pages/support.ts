@@ -11,7 +11,7 @@ import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
 import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
-import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
+import { SUPPORT_REFUND_REFUSALS, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { Readable } from 'node:stream';
 import { SupportTicket } from '../../models';
@@ -200,6 +200,12 @@ async function ticketPartner(number: string): Promise<string> {
   return t.partnerId;
 }
 
+/** What a cancellation of the order would credit at `now` by the cancellation rules, and whether its window has passed. */
+function policyToday(order: Parameters<typeof cancellationCredit>[0] & { cancellationWindow: { endsAt: string | null } }, now: Date) {
+  const endsAt = order.cancellationWindow.endsAt;
+  return { credit: cancellationCredit(order, now), windowPassed: endsAt !== null && Date.parse(endsAt) <= now.getTime() };
+}
+
 export function supportPages(deps: PagesContext): PageDef[] {
   const support = deps.support!;
   const attachments = createAttachmentService(deps.attachments!);
@@ -294,6 +300,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         approvalLimit: ticket.refund && ticket.approvalLimit !== null && ticket.refund.amount > ticket.approvalLimit && kind !== 'lead' ? formatMoney(ticket.approvalLimit, ticket.refund.currency) : null,
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
+        // for the agent deciding a refund: what the partner's own cancellation would credit today, and whether the
+        // window for it has passed (an approval is then an exception to the 60-day rule, the agent's to make)
+        policy: agent && order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null,
         filed: ctx.req.query.filed === '1',
         ...refusedForm(ctx, ticket.status),
         done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as TicketAction | 'attached'] : null,
