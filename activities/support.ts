@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { Partner, SupportEvent, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
+import { EmailRecord, Partner, SupportEvent, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
 import { ACTIVE_STATUSES, actionKeysBefore, searchTextOf } from '../domain/support';
@@ -221,8 +221,15 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       const alsoAssignee = kind === 'closed' && ticket.withdrawn && ticket.assignee && !to.some((a) => a.toLowerCase() === ticket.assignee!.email.toLowerCase()) ? ticket.assignee.email : null;
       to = to.filter(Boolean);
       // a contact who is no user of the partner cannot sign in to follow the link: their copy, a message of its own,
-      // names the one who filed the request instead
-      const outsider = !SUPPORT_AUDIENCE.has(kind) && to.length > 1 && !(await isPartnerUser(ticket.contact.email, ticket.partnerId)) ? ticket.contact.email : null;
+      // names the one who filed the request instead. Decided once: a retry (or one begun before this rule) goes by
+      // the recipients of the message already recorded, whatever became of the contact's user since
+      const mainKey = `support:${number}:${seq}:${kind}`;
+      let outsider: string | null = null;
+      if (!SUPPORT_AUDIENCE.has(kind) && to.length > 1) {
+        const recorded = await EmailRecord.findById(mainKey, { to: 1 }).lean();
+        const contactIn = (list: string[]) => list.some((a) => a.toLowerCase() === ticket.contact.email.toLowerCase());
+        if (recorded ? !contactIn(recorded.to) : !(await isPartnerUser(ticket.contact.email, ticket.partnerId))) outsider = ticket.contact.email;
+      }
       if (outsider) to = to.filter((a) => a !== outsider);
       if (!to.length) return { sent: false, to };
       const first = (ticket.clocks ?? []).find((c) => c.kind === 'firstResponse' && !c.stoppedAt);
@@ -238,7 +245,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         // these go to support staff: the wording (the footer, what to do next) is theirs
         forSupport: SUPPORT_AUDIENCE.has(kind),
       };
-      let { sent } = await sendOnce(`support:${number}:${seq}:${kind}`, `support-${kind}`, to, data);
+      let { sent } = await sendOnce(mainKey, `support-${kind}`, to, data);
       if (outsider) {
         sent = (await sendOnce(`support:${number}:${seq}:${kind}:contact`, `support-${kind}`, [outsider], { ...data, ticketUrl: null })).sent || sent;
         to = [...to, outsider];

@@ -13,8 +13,8 @@
  *      naming the log to read), and so does a server (PostgreSQL, FerretDB, Temporal) dying.
  *   5. Ctrl-C / SIGTERM stops everything in reverse order.
  */
-import dns from 'node:dns';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { applyDefaults, embeddedServerUrls, readDotEnv } from '../stack/env';
 import { startFerretDB } from '../stack/ferretdb';
@@ -162,6 +162,15 @@ function entryPoint(name: string): string {
   return file;
 }
 
+/** Why nothing can listen on `host` (a free port of it, at once released), or null when something can. */
+function cannotListenOn(host: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    probe.listen(0, host, () => probe.close(() => resolve(null)));
+  });
+}
+
 async function main(): Promise<void> {
   // ---- configuration
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -189,12 +198,9 @@ async function main(): Promise<void> {
     } catch (e) {
       throw new ConfigError('SUPPORT_POLICY_FILE', `configuration: ${(e as Error).message}`);
     }
-    // an interface name that does not resolve would have the API fail on every restart
-    try {
-      await dns.promises.lookup(config.HOST);
-    } catch (e) {
-      throw new ConfigError('HOST', `configuration: HOST=${JSON.stringify(config.HOST)} is not an address of this machine (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); expected ${configSchema.properties.HOST.description}, such as 127.0.0.1 or 0.0.0.0`);
-    }
+    // an address the API cannot listen on (no such name, or not this machine's) would fail it on every restart
+    const refused = await cannotListenOn(config.HOST);
+    if (refused) throw new ConfigError('HOST', `configuration: HOST=${JSON.stringify(config.HOST)} is not an address of this machine (${refused}); expected ${configSchema.properties.HOST.description}, such as 127.0.0.1 or 0.0.0.0`);
   } catch (e) {
     if (e instanceof ConfigError) {
       say(`${e.message} (in the environment or .env)`);

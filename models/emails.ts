@@ -8,14 +8,17 @@ export interface EmailDoc {
   template: string;
   to: string[];
   subject: string;
-  status: 'sending' | 'sent';
+  /** `refused`: the SMTP server refused it for good (a recipient or the message: a 5xx answer); not tried again */
+  status: 'sending' | 'sent' | 'refused';
   createdAt: Date;
   sentAt: Date | null;
+  /** the SMTP server's answer, when refused */
+  refusal?: string | null;
 }
 export const EmailRecord = model<EmailDoc>(
   'EmailRecord',
   new Schema<EmailDoc>(
-    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null } },
+    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null }, refusal: { type: String, default: null } },
     { versionKey: false },
   ),
   'emails',

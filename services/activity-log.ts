@@ -11,6 +11,7 @@ import { stringify } from 'csv-stringify';
 import { AppError } from '../lib/errors';
 import { ActivityDay, ActivityEntry, type ActivityEntryDoc } from '../models';
 import { dayOf, logRange, type ActivityOperation } from '../domain/licensing';
+import { isSupportRole } from '../domain/roles';
 import { resolveCustomer } from './customers';
 
 export interface ActivityQuery {
@@ -29,7 +30,8 @@ export function activityView(e: ActivityEntryDoc) {
     operationType: e.operationType,
     resourceType: e.resourceType,
     operationStatus: e.operationStatus,
-    userPrincipalName: e.userPrincipalName,
+    // support staff's addresses stay hidden from partners, also in entries written before they were left out
+    userPrincipalName: e.actor?.role && isSupportRole(e.actor.role) ? null : e.userPrincipalName,
     actor: e.actor,
     customerId: e.customerId,
     customerName: e.customerName,

@@ -27,6 +27,8 @@ describe('configuration', () => {
       // links built on it would be broken
       ['PUBLIC_BASE_URL', 'localhost:3200', /PUBLIC_BASE_URL="localhost:3200" is invalid.*http\(s\):\/\/host/],
       ['PUBLIC_BASE_URL', 'ftp://x', /PUBLIC_BASE_URL="ftp:\/\/x" is invalid/],
+      ['PUBLIC_BASE_URL', 'http://localhost:3000?x=1', /PUBLIC_BASE_URL=.* is invalid/],
+      ['PUBLIC_BASE_URL', 'http://localhost:3000#top', /PUBLIC_BASE_URL=.* is invalid/],
     ] as const) {
       let err: unknown;
       try {
@@ -39,8 +41,10 @@ describe('configuration', () => {
       expect((err as Error).message).to.match(expected).and.not.contain('\n');
     }
   });
-  it('when valid forms of a cron are given, then they are taken', () => {
+  it('when valid forms of a cron and of a base URL are given, then they are taken', () => {
     for (const cron of ['5 0 1 * *', '*/15 * * * MON-FRI', '0 0 1 JAN,JUL *', '0 0 1-5/2 * 0']) expect(loadConfig({ INVOICE_CLOSE_CRON: cron }).INVOICE_CLOSE_CRON, cron).to.equal(cron);
+    // and base URLs with a port, a trailing slash, or a path prefix behind a proxy
+    for (const url of ['https://desk.example.com', 'http://localhost:3000/', 'https://example.com/csp-desk']) expect(loadConfig({ PUBLIC_BASE_URL: url }).PUBLIC_BASE_URL, url).to.equal(url);
   });
   it('when npm start is given a bad value (also an unreadable SLA policy file or an unknown HOST), then it says so in one line naming the variable and exits 2 before starting any server', async () => {
     const { spawnSync } = await import('node:child_process');
@@ -48,6 +52,8 @@ describe('configuration', () => {
       [{ LOG_LEVEL: 'verbose' }, /\[stack\] configuration: LOG_LEVEL="verbose" is invalid/],
       [{ SUPPORT_POLICY_FILE: '/nonexistent/policy.json' }, /\[stack\] configuration: SUPPORT_POLICY_FILE=\/nonexistent\/policy.json: cannot be read as JSON/],
       [{ HOST: 'not_a_host.invalid' }, /\[stack\] configuration: HOST="not_a_host.invalid" is not an address of this machine/],
+      // a name or address that exists, but not on this machine
+      [{ HOST: '192.0.2.1' }, /\[stack\] configuration: HOST="192.0.2.1" is not an address of this machine \(EADDRNOTAVAIL\)/],
     ] as const) {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-badenv-'));
       const run = spawnSync(process.execPath, [path.join(root, 'dist', 'bin', 'start.js')], { env: { PATH: process.env.PATH, DATA_DIR: dataDir, ...bad }, encoding: 'utf8', timeout: 30_000 });

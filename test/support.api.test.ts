@@ -92,6 +92,13 @@ describe('support requests (API end to end)', function () {
       ['cancel_order', null, 'support-agent'],
       ['revoke_software_keys_and_links', null, 'support-agent'],
     ]);
+    // an entry written before addresses were left out (it holds one) is read without it
+    await ActivityEntry.updateOne({ _id: `order:${order.id}:cancelled` }, { $set: { userPrincipalName: 'support-agent@support.example' } });
+    const today = new Date().toISOString().slice(0, 10);
+    const read = await app.api('GET', `/activity-log?customer=${customer.id}&from=${today}&to=${today}`, { token: app.tokens['global-admin'] });
+    expect(read.status, JSON.stringify(read.body)).to.equal(200);
+    const entry = (read.body.items as { id: string; userPrincipalName: string | null }[]).find((e) => e.id === `order:${order.id}:cancelled`);
+    expect(entry?.userPrincipalName).to.equal(null);
     const credits = await LedgerLine.find({ orderId: order.id, kind: 'credit' }).lean();
     expect(credits.map((l) => [l._id, l.amount])).to.deep.equal([[`${order.id}:credit`, -order.pricing.total]]);
     const invoice = await app.api('GET', `/invoices/${credits[0].invoiceMonth}`, { token: app.tokens['global-admin'] });
