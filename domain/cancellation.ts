@@ -79,7 +79,8 @@ export function cancellationCredit(order: CancellableOrder, at: Date): Cancellat
   return { amount, currency, basis: 'prorated', usedDays, termDays, taxAmount: withTax(amount) };
 }
 
-function refusal(code: CancellationRefusalCode, windowDays: number | null) {
+/** A refusal of a cancellation with its message ("after 60 days a purchase can no longer be cancelled"). */
+export function cancellationRefusal(code: CancellationRefusalCode, windowDays: number | null) {
   return { code, message: CANCELLATION_REFUSALS[code].replace('{windowDays}', String(windowDays ?? '')) };
 }
 
@@ -97,7 +98,7 @@ export function assessCancellation(order: CancellableOrder, now: Date, supportRo
   const refuse = (code: CancellationRefusalCode): CancellationAssessment => ({
     ...base,
     cancellable: false,
-    reason: refusal(code, windowDays),
+    reason: cancellationRefusal(code, windowDays),
     earlyTerminationFee: null,
     credit: null,
     supportRequest: code === 'support_request_required' || code === 'imported_support_request' ? { typeOfProblem: SUPPORT_REQUEST_PROBLEM_TYPE, route: supportRoute } : null,

@@ -460,6 +460,11 @@ describe('pages: partners in a real browser', function () {
       // a reload shows the same outcomes: the form is not sent again
       await page.reload();
       expect(await results()).to.deep.equal(rows);
+      // the page shows the orders as they are, whatever its address claims; ids not of this customer are left out
+      await page.goto(`/app/customers/${c.id}/cancellations?r=${encodeURIComponent(`cancelled::${esu.id}`)}&r=${encodeURIComponent('cancelled::../../invoices')}`);
+      const claimed = await results();
+      expect(claimed).to.have.length(1);
+      expect(claimed[0]).to.include(esu.id).and.include('This order is not cancelled').and.not.include('Credit of');
       // back on the customer page, each says when it was cancelled and its credit
       await page.goto(`/app/customers/${c.id}`);
       const listed = (await page.getByRole('table', { name: /^Orders of/ }).locator('tbody tr').allTextContents()).filter((r) => !r.includes(esu.id));

@@ -8,7 +8,7 @@ import * as S from '../schemas';
 import { COUNTRIES } from '../../domain/countries';
 import { currencyForMarket, taxTreatmentFor } from '../../domain/markets';
 import { checkMarket, priceOrder } from '../../domain/pricing';
-import { assessCancellation, CANCELLATION_REFUSALS, type CancellationRefusalCode } from '../../domain/cancellation';
+import { assessCancellation, cancellationRefusal, CANCELLATION_REFUSALS, type CancellationRefusalCode } from '../../domain/cancellation';
 import type { orderView } from '../../services/orders';
 import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
 import { listProducts, productView } from '../../services/catalog';
@@ -92,12 +92,13 @@ export function buyPreview(product: ProductDoc | undefined, market: string, quan
 type OrderView = ReturnType<typeof orderView>;
 
 function bulkOutcomeDetail(outcome: string, code: string, order: OrderView | undefined): { credit?: { amount: number; currency: string }; message?: string } {
-  if (outcome === 'cancelled') return order?.cancellation ? { credit: order.cancellation.credit } : { message: 'Cancelled.' };
+  // what the order is now, not what an address claims: "cancelled" only shows a credit the order has
+  if (outcome === 'cancelled') return order?.cancellation ? { credit: order.cancellation.credit } : { message: 'This order is not cancelled: open it to see its state.' };
   if (outcome === 'not_found') return { message: 'No such order for this customer.' };
   if (outcome === 'failed') return { message: 'The outcome is unknown (a server did not answer): open the order to see whether it is cancelled, and cancel it again if not.' };
   if (Object.hasOwn(CANCELLATION_REFUSALS, code)) {
-    const policy = order?.product.cancellation as { windowDays?: number } | undefined;
-    return { message: CANCELLATION_REFUSALS[code as CancellationRefusalCode].replace('{windowDays}', String(policy?.windowDays ?? 60)) };
+    const policy = order?.product.cancellation;
+    return { message: cancellationRefusal(code as CancellationRefusalCode, policy?.mode === 'standard-window' ? policy.windowDays : null).message };
   }
   return { message: `Refused (${code.replace(/_/g, ' ')}): open the order to see why.` };
 }
@@ -260,7 +261,10 @@ export function customerPages(deps: PagesContext): PageDef[] {
           const m = /^(cancelled|refused|not_found|failed):([a-z_]*):(.+)$/.exec(entry);
           if (!m) return [];
           const [, outcome, code, orderId] = m;
-          return [{ orderId, outcome, outcomeLabel: outcome.replace(/_/g, ' '), ...bulkOutcomeDetail(outcome, code, byId.get(orderId)) }];
+          const order = byId.get(orderId);
+          // an order of another customer, or none: named, not linked (the address is anyone's to write)
+          if (!order && outcome !== 'not_found') return [];
+          return [{ orderId, linked: Boolean(order), outcome, outcomeLabel: outcome.replace(/_/g, ' '), ...bulkOutcomeDetail(outcome, code, order) }];
         });
         ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
       },
@@ -285,7 +289,11 @@ export function customerPages(deps: PagesContext): PageDef[] {
         // the outcomes go in the address of the results page (post, then redirect): a reload shows them again
         // rather than sending the form a second time, which would call each order just cancelled "already cancelled"
         const q = new URLSearchParams();
-        for (const r of results) q.append('r', `${r.outcome}:${'code' in r && r.outcome === 'refused' ? r.code : ''}:${r.orderId}`);
+        // (a refusal by a server that did not answer, a 5xx, is an unknown outcome: said as such)
+        for (const r of results) {
+          const outcome = r.outcome === 'refused' && r.status >= 500 ? 'failed' : r.outcome;
+          q.append('r', `${outcome}:${outcome === 'refused' && 'code' in r ? r.code : ''}:${r.orderId}`);
+        }
         ctx.redirect(`/app/customers/${encodeURIComponent(c._id)}/cancellations?${q}`);
       },
     }),

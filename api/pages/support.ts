@@ -11,7 +11,7 @@ import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
 import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
-import { SUPPORT_REFUND_REFUSALS, cancellationCredit } from '../../domain/cancellation';
+import { SUPPORT_REFUND_REFUSALS, assessCancellation, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { Readable } from 'node:stream';
 import { SupportTicket } from '../../models';
@@ -201,9 +201,8 @@ async function ticketPartner(number: string): Promise<string> {
 }
 
 /** What a cancellation of the order would credit at `now` by the cancellation rules, and whether its window has passed. */
-function policyToday(order: Parameters<typeof cancellationCredit>[0] & { cancellationWindow: { endsAt: string | null } }, now: Date) {
-  const endsAt = order.cancellationWindow.endsAt;
-  return { credit: cancellationCredit(order, now), windowPassed: endsAt !== null && Date.parse(endsAt) <= now.getTime() };
+function policyToday(order: Parameters<typeof cancellationCredit>[0], now: Date) {
+  return { credit: cancellationCredit(order, now), windowPassed: assessCancellation(order, now).reason?.code === 'window_passed' };
 }
 
 export function supportPages(deps: PagesContext): PageDef[] {
