@@ -162,7 +162,8 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         orderUrl: pageLinks(publicBaseUrl).order(orderId),
         cancellationUrl: pageLinks(publicBaseUrl).orderCancellation(orderId),
       }, orderLog(order));
-      await addEvent(order, `email-${kind}`, 'email-sent', new Date(), { kind, messageId: result.messageId });
+      // refused for good by the SMTP server (a mistyped address): the timeline says so, not that it was sent
+      await addEvent(order, `email-${kind}`, result.refused ? 'email-refused' : 'email-sent', new Date(), { kind, messageId: result.messageId });
       return result;
     },
 

@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import type { Logger } from '../lib/logger';
-import type { Mailer, Renderer } from '../lib/mailer';
+import type { Mailer, RejectedRecipient, Renderer } from '../lib/mailer';
 import { insertOnce } from '../lib/errors';
 import { EmailRecord } from '../models';
 
@@ -19,16 +19,32 @@ export interface ActivityDeps {
 
 export { insertOnce };
 
-export type SendOnce = (key: string, template: string, to: string[], data: Record<string, unknown>, log?: Logger) => Promise<{ messageId: string; sent: boolean }>;
+/** `sent`: sent by this call; `refused`: the SMTP server refused every address for good (now or on an earlier call). */
+export type SendOnce = (key: string, template: string, to: string[], data: Record<string, unknown>, log?: Logger) => Promise<{ messageId: string; sent: boolean; refused?: true }>;
 
 /**
- * The SMTP server's answer when it refused a message for good: a 5xx to a recipient (nodemailer `EENVELOPE`) or to
- * the message (`EMESSAGE`); null for anything a retry may mend (a connection lost, a 4xx, an authentication error).
+ * Whether an SMTP answer refuses a recipient's address for good: a 5xx whose enhanced status is an addressing one
+ * (5.1.x: no such mailbox, bad address), or, without one, 550/551/553. Anything else may be mended by the operator
+ * or by time and is retried: a relay or sender refused for want of credentials (5.7.x), a quota (5.4.x, 5.2.x), a
+ * 503, a 4xx.
+ */
+export function isBadAddress(responseCode: number | undefined, response: string | undefined): boolean {
+  if (typeof responseCode !== 'number' || responseCode < 500 || responseCode > 599) return false;
+  const enhanced = /\b5\.(\d{1,3})\.\d{1,3}\b/.exec(response ?? '');
+  return enhanced ? enhanced[1] === '1' : [550, 551, 553].includes(responseCode);
+}
+
+/**
+ * The SMTP server's answer when it refused every recipient's address for good (nodemailer `EENVELOPE` on RCPT TO,
+ * see isBadAddress); null for anything a retry may mend (a refused sender, a relay or an authentication refused, a
+ * connection lost, a 4xx, a refused message body).
  */
 export function permanentRefusal(e: unknown): string | null {
-  const err = e as { code?: string; responseCode?: number; response?: string; message?: string };
-  const permanent = (err.code === 'EENVELOPE' || err.code === 'EMESSAGE') && typeof err.responseCode === 'number' && err.responseCode >= 500 && err.responseCode < 600;
-  return permanent ? String(err.response ?? err.message ?? err.responseCode).slice(0, 500) : null;
+  const err = e as { code?: string; command?: string; responseCode?: number; response?: string; message?: string; rejectedErrors?: { responseCode?: number; response?: string }[] };
+  if (err.code !== 'EENVELOPE' || err.command !== 'RCPT TO') return null;
+  // every recipient refused: each refusal must be a bad address (nodemailer keeps them all when there are several)
+  const each = err.rejectedErrors?.length ? err.rejectedErrors : [err];
+  return each.every((r) => isBadAddress(r.responseCode, r.response)) ? String(err.response ?? err.message ?? err.responseCode).slice(0, 500) : null;
 }
 
 /** Sends `template` once per business `key`. */
@@ -36,25 +52,34 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
   const { mailer, renderer } = deps;
   return async (key, template, to, data, log = deps.log) => {
     const existing = await EmailRecord.findById(key).lean();
-    if (existing?.status === 'sent' || existing?.status === 'refused') return { messageId: existing.messageId, sent: false };
+    if (existing?.status === 'sent') return { messageId: existing.messageId, sent: false };
+    if (existing?.status === 'refused') return { messageId: existing.messageId, sent: false, refused: true };
     const rendered = renderer.render(template, data);
     const messageId = existing?.messageId ?? `<${crypto.createHash('sha256').update(key).digest('hex').slice(0, 32)}@csp-desk>`;
     if (!existing) {
       await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null }));
     }
+    let rejected: RejectedRecipient[];
     try {
-      await mailer.send({ ...rendered, to, messageId });
+      ({ rejected } = await mailer.send({ ...rendered, to, messageId }));
     } catch (e) {
-      // a recipient or the message refused for good (a 5xx answer: a mistyped address, say) would fail every retry
-      // and hold up the workflow waiting for this email: recorded as refused, said in the log, not tried again
+      // every address refused for good (a mistyped one, say) would fail every retry and hold up the workflow
+      // waiting for this email: recorded as refused, said in the log, not tried again
       const refusal = permanentRefusal(e);
       if (!refusal) throw e;
       await EmailRecord.updateOne({ _id: key }, { $set: { status: 'refused', refusal } });
       log.warn({ emailKey: key, template, to, messageId, refusal }, 'email refused by the SMTP server for good: not sent');
-      return { messageId, sent: false };
+      return { messageId, sent: false, refused: true };
     }
-    await EmailRecord.updateOne({ _id: key }, { $set: { status: 'sent', sentAt: new Date() } });
-    log.info({ emailKey: key, template, to, messageId }, 'email sent');
+    // taken for some recipients, refused for others: one refused only for now is sent again (the same Message-ID,
+    // which mail clients fold for those who have it); bad addresses are noted on the record and in the log
+    if (rejected.some((r) => !isBadAddress(r.responseCode, r.response))) {
+      throw new Error(`the SMTP server refused some recipients for now (${rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 400)}); the email goes again`);
+    }
+    const refusal = rejected.length ? rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 500) : null;
+    await EmailRecord.updateOne({ _id: key }, { $set: { status: 'sent', sentAt: new Date(), ...(refusal ? { refusal } : {}) } });
+    if (refusal) log.warn({ emailKey: key, template, to, messageId, refusal }, 'email sent, but some recipients were refused for good');
+    else log.info({ emailKey: key, template, to, messageId }, 'email sent');
     return { messageId, sent: true };
   };
 }

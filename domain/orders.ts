@@ -84,6 +84,7 @@ const EVENT_STAGE: readonly string[] = [
   'cancelled',
   'term-ended',
   'email-sent',
+  'email-refused',
 ];
 
 /** Timeline order: by time, then by stage in the order's life, then by id (stable). */

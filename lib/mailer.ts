@@ -74,8 +74,16 @@ export interface OutgoingEmail extends RenderedEmail {
   messageId: string;
 }
 
+/** A recipient the SMTP server refused while it accepted the message for the others. */
+export interface RejectedRecipient {
+  recipient: string;
+  response: string;
+  responseCode: number;
+}
+
 export interface Mailer {
-  send(email: OutgoingEmail): Promise<void>;
+  /** Sends; throws when nothing was accepted. Recipients refused beside accepted ones are listed. */
+  send(email: OutgoingEmail): Promise<{ rejected: RejectedRecipient[] }>;
   /** round trip to the SMTP server; resolves with its latency in ms */
   verify(): Promise<number>;
   close(): void;
@@ -103,7 +111,10 @@ export function createMailer(smtpUrl: string, from: string): Mailer {
   const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxConnections: SMTP_POOL_CONNECTIONS, ...SMTP_TIMEOUTS });
   return {
     async send(email) {
-      await transport.sendMail({ from, to: email.to, subject: email.subject, html: email.html, text: email.text, messageId: email.messageId });
+      const info = await transport.sendMail({ from, to: email.to, subject: email.subject, html: email.html, text: email.text, messageId: email.messageId });
+      // recipients the server refused while it took the message for the others
+      const rejected = ((info as { rejectedErrors?: { recipient?: string; response?: string; responseCode?: number }[] }).rejectedErrors ?? []).map((r) => ({ recipient: String(r.recipient ?? ''), response: String(r.response ?? ''), responseCode: r.responseCode ?? 0 }));
+      return { rejected };
     },
     async verify() {
       const started = process.hrtime.bigint();

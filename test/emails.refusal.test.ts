@@ -8,8 +8,9 @@ import { expect } from 'chai';
 import { SMTPServer } from 'smtp-server';
 import { createSendOnce, type SendOnce } from '../activities/shared';
 import { createMailer, createRenderer } from '../lib/mailer';
-import { EmailRecord } from '../models';
-import { getTestApp, uniq } from './support/app';
+import { createOrderActivities } from '../activities/orders';
+import { EmailRecord, Order, OrderEvent } from '../models';
+import { getTestApp, placeOrder, uniq, waitFor } from './support/app';
 
 describe('emails: refused by the SMTP server', function () {
   this.timeout(60_000);
@@ -29,6 +30,12 @@ describe('emails: refused by the SMTP server', function () {
         rcpts.push(address.address);
         if (address.address.startsWith('nobody@')) return callback(Object.assign(new Error('5.1.1 no such mailbox'), { responseCode: 550 }));
         if (address.address.startsWith('busy@')) return callback(Object.assign(new Error('4.2.1 mailbox busy, try later'), { responseCode: 451 }));
+        // what a relay answers when SMTP_URL lacks its credentials: the operator's to mend, not the address's fault
+        if (address.address.startsWith('far@')) return callback(Object.assign(new Error('5.7.1 Relay access denied'), { responseCode: 554 }));
+        callback();
+      },
+      onMailFrom(address, _session, callback) {
+        if (address.address.startsWith('blocked@')) return callback(Object.assign(new Error('5.7.0 Authentication required'), { responseCode: 530 }));
         callback();
       },
       onData(stream, session, callback) {
@@ -75,6 +82,55 @@ describe('emails: refused by the SMTP server', function () {
     const mixed = uniq('mixed');
     expect((await sendOnce(mixed, 'support-received', ['ok@partner.example', 'nobody@partner.example'], data)).sent).to.equal(true);
     expect(delivered.at(-1)).to.deep.equal(['ok@partner.example']);
-    expect((await EmailRecord.findById(mixed).lean())!.status).to.equal('sent');
+    const record = (await EmailRecord.findById(mixed).lean())!;
+    expect(record.status).to.equal('sent');
+    expect(record.refusal, 'the refused address noted').to.match(/^nobody@partner\.example: 550/);
+    // one taken, one refused only for now: the email goes again (with the same Message-ID)
+    const half = uniq('half');
+    let again: unknown;
+    try {
+      await sendOnce(half, 'support-received', ['ok@partner.example', 'busy@partner.example'], data);
+    } catch (e) {
+      again = e;
+    }
+    expect((again as Error)?.message).to.match(/refused some recipients for now.*busy@partner\.example/);
+    expect((await EmailRecord.findById(half).lean())!.status).to.equal('sending');
+  });
+
+  it("when an order's email is refused for good, then its timeline says so instead of 'Email sent'", async () => {
+    const app = await getTestApp();
+    const customer = await app.newCustomer('US');
+    const order = await placeOrder(app, customer.id, 'windows-server-standard-perpetual');
+    // its notification address mistyped
+    await Order.updateOne({ _id: order.id }, { $set: { notify: ['nobody@partner.example'] } });
+    const orders = createOrderActivities({ mailer, renderer: createRenderer(), log: app.log, publicBaseUrl: 'http://x' }, sendOnce);
+    await orders.sendOrderEmail(order.id, 'reminder');
+    const event = await OrderEvent.findOne({ orderId: order.id, type: { $in: ['email-sent', 'email-refused'] }, 'data.kind': 'reminder' }).lean();
+    expect(event?.type).to.equal('email-refused');
+    // the API's timeline (cached up to 2 s while the order's state is unchanged) shows it too
+    await waitFor(async () => (await app.api('GET', `/orders/${order.id}`)).body.timeline.some((e: { type: string }) => e.type === 'email-refused'), 10_000);
+  });
+
+  it('when the sender or the relay is refused (530, 554 5.7.1: credentials missing), then the attempt fails for a retry: nothing is recorded as refused', async () => {
+    const blocked = createMailer(`smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`, 'csp-desk test <blocked@csp-desk.test>');
+    try {
+      const fromBlocked = createSendOnce({ mailer: blocked, renderer: createRenderer(), log: (await getTestApp()).log, publicBaseUrl: 'http://x' });
+      for (const [send, to] of [
+        [fromBlocked, 'ok@partner.example'],
+        [sendOnce, 'far@partner.example'],
+      ] as const) {
+        const key = uniq('config');
+        let failed: unknown;
+        try {
+          await send(key, 'support-received', [to], data);
+        } catch (e) {
+          failed = e;
+        }
+        expect(failed, to).to.be.instanceOf(Error);
+        expect((await EmailRecord.findById(key).lean())!.status, to).to.equal('sending');
+      }
+    } finally {
+      blocked.close();
+    }
   });
 });

@@ -21,6 +21,7 @@ const EVENT_LABELS: Record<string, string> = {
   'payment-imported': 'Payment recorded before csp-desk',
   provisioned: 'Provisioned',
   'email-sent': 'Email sent',
+  'email-refused': 'Email refused by the mail server (check the address)',
   'cancellation-window-closed': 'Cancellation window closed',
   'keys-and-links-revoked': 'Keys and download links revoked',
   'credit-recorded': 'Credit recorded',
