@@ -80,7 +80,7 @@ export function cancellationCredit(order: CancellableOrder, at: Date): Cancellat
 }
 
 /** A refusal of a cancellation with its message ("after 60 days a purchase can no longer be cancelled"). */
-export function cancellationRefusal(code: CancellationRefusalCode, windowDays: number | null) {
+function cancellationRefusal(code: CancellationRefusalCode, windowDays: number | null) {
   return { code, message: CANCELLATION_REFUSALS[code].replace('{windowDays}', String(windowDays ?? '')) };
 }
 

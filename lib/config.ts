@@ -14,7 +14,7 @@ export const configSchema = {
   properties: {
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'interface the API listens on' },
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'API port' },
-    PUBLIC_BASE_URL: { type: 'string', format: 'uri', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$', default: 'http://localhost:3000', description: 'base URL of the links in emails and pages: http(s)://host[:port][/path], no query or fragment' },
+    PUBLIC_BASE_URL: { type: 'string', format: 'uri', pattern: '^https?://[^\\s/?#]+/?$', default: 'http://localhost:3000', description: 'base URL of the links in emails and pages: http(s)://host[:port], no path, query or fragment (the pages are served at /app)' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'log level' },
     TEMPORAL_ADDRESS: { type: 'string', pattern: '^[^\\s:]+:[0-9]+$', default: '127.0.0.1:7233', description: 'Temporal frontend host:port' },
     TEMPORAL_NAMESPACE: { type: 'string', minLength: 1, default: 'default', description: 'Temporal namespace' },

@@ -461,10 +461,14 @@ describe('pages: partners in a real browser', function () {
       await page.reload();
       expect(await results()).to.deep.equal(rows);
       // the page shows the orders as they are, whatever its address claims; ids not of this customer are left out
-      await page.goto(`/app/customers/${c.id}/cancellations?r=${encodeURIComponent(`cancelled::${esu.id}`)}&r=${encodeURIComponent('cancelled::../../invoices')}`);
+      await page.goto(
+        `/app/customers/${c.id}/cancellations?r=${encodeURIComponent(`cancelled::${esu.id}`)}&r=${encodeURIComponent('cancelled::../../invoices')}&r=${encodeURIComponent(`not_found::${a.id}`)}&r=${encodeURIComponent(`refused:window_passed:${esu.id}`)}`,
+      );
       const claimed = await results();
-      expect(claimed).to.have.length(1);
+      expect(claimed).to.have.length(3);
       expect(claimed[0]).to.include(esu.id).and.include('This order is not cancelled').and.not.include('Credit of');
+      expect(claimed[1]).to.include(a.id).and.include('Open the order to see its state').and.not.include('No such order');
+      expect(claimed[2]).to.include(esu.id).and.include('Open the order to see its state').and.not.include('window has passed');
       // back on the customer page, each says when it was cancelled and its credit
       await page.goto(`/app/customers/${c.id}`);
       const listed = (await page.getByRole('table', { name: /^Orders of/ }).locator('tbody tr').allTextContents()).filter((r) => !r.includes(esu.id));

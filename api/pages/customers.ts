@@ -8,7 +8,7 @@ import * as S from '../schemas';
 import { COUNTRIES } from '../../domain/countries';
 import { currencyForMarket, taxTreatmentFor } from '../../domain/markets';
 import { checkMarket, priceOrder } from '../../domain/pricing';
-import { assessCancellation, cancellationRefusal, CANCELLATION_REFUSALS, type CancellationRefusalCode } from '../../domain/cancellation';
+import { assessCancellation, CANCELLATION_REFUSALS } from '../../domain/cancellation';
 import type { orderView } from '../../services/orders';
 import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
 import { listProducts, productView } from '../../services/catalog';
@@ -91,14 +91,15 @@ export function buyPreview(product: ProductDoc | undefined, market: string, quan
 /** What the results page says of one order of a bulk cancellation, from its outcome and the order as it is now. */
 type OrderView = ReturnType<typeof orderView>;
 
-function bulkOutcomeDetail(outcome: string, code: string, order: OrderView | undefined): { credit?: { amount: number; currency: string }; message?: string } {
-  // what the order is now, not what an address claims: "cancelled" only shows a credit the order has
+function bulkOutcomeDetail(outcome: string, code: string, order: OrderView | undefined, now: Date): { credit?: { amount: number; currency: string }; message?: string } {
+  // what the order is now, not what an address claims: each outcome is said only where the order bears it out
+  const seeTheOrder = { message: 'Open the order to see its state.' };
   if (outcome === 'cancelled') return order?.cancellation ? { credit: order.cancellation.credit } : { message: 'This order is not cancelled: open it to see its state.' };
-  if (outcome === 'not_found') return { message: 'No such order for this customer.' };
+  if (outcome === 'not_found') return order ? seeTheOrder : { message: 'No such order for this customer.' };
   if (outcome === 'failed') return { message: 'The outcome is unknown (a server did not answer): open the order to see whether it is cancelled, and cancel it again if not.' };
-  if (Object.hasOwn(CANCELLATION_REFUSALS, code)) {
-    const policy = order?.product.cancellation;
-    return { message: cancellationRefusal(code as CancellationRefusalCode, policy?.mode === 'standard-window' ? policy.windowDays : null).message };
+  if (order && Object.hasOwn(CANCELLATION_REFUSALS, code)) {
+    const reason = assessCancellation(order, now).reason;
+    return reason?.code === code ? { message: reason.message } : seeTheOrder;
   }
   return { message: `Refused (${code.replace(/_/g, ' ')}): open the order to see why.` };
 }
@@ -264,7 +265,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
           const order = byId.get(orderId);
           // an order of another customer, or none: named, not linked (the address is anyone's to write)
           if (!order && outcome !== 'not_found') return [];
-          return [{ orderId, linked: Boolean(order), outcome, outcomeLabel: outcome.replace(/_/g, ' '), ...bulkOutcomeDetail(outcome, code, order) }];
+          return [{ orderId, linked: Boolean(order), outcome, outcomeLabel: outcome.replace(/_/g, ' '), ...bulkOutcomeDetail(outcome, code, order, deps.now?.() ?? new Date()) }];
         });
         ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
       },
