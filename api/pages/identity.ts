@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeNext } from '../../services/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
-import { PAGE_KEY, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, isTimeZone, refusedForm, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
+import { PAGE_KEY, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, isTimeZone, formRefusalMarks, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
 import { NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -54,7 +54,7 @@ function checkPreSession(req: Request): void {
 /** The pages used before signing in (no session yet). */
 export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void {
   const page = (res: Response, template: string, data: Record<string, unknown>, status = 200) => {
-    const merged = { nav: [], timeZone: res.locals.timeZone, ...data, ...refusedForm(data, status) };
+    const merged = { nav: [], timeZone: res.locals.timeZone, ...data, ...formRefusalMarks(data, status) };
     res.status(status).type('html').send(kit.renderer.render('layout', { ...merged, body: kit.renderer.render(template, merged) }));
   };
 

@@ -465,7 +465,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         timeZone,
         isHtmx: Boolean(req.header('hx-request')),
         view(template, data, status = 200) {
-          const merged = { ...common, ...data, ...refusedForm(data, status) };
+          const merged = { ...common, ...data, ...formRefusalMarks(data, status) };
           const body = deps.renderer.render(template, merged);
           res.status(status).type('html').send(deps.renderer.render('layout', { ...merged, body }));
         },
@@ -586,7 +586,7 @@ export function pageErrorHandler(deps: KitDeps) {
  * A form sent back with errors says so in the page's title, and the page moves the keyboard focus to the first
  * error (app.js, on `data-form-refused`): the fields to merge into a page's data.
  */
-export function refusedForm(data: Record<string, unknown>, status: number): { title?: string; formRefused?: true } {
+export function formRefusalMarks(data: Record<string, unknown>, status: number): { title?: string; formRefused?: true } {
   const errors = { ...((data.errors as Record<string, unknown> | undefined) ?? {}), ...((data.formErrors as Record<string, unknown> | undefined) ?? {}) };
   return status >= 400 && Object.values(errors).some(Boolean) ? { title: `Error: ${String(data.title ?? '')}`, formRefused: true } : {};
 }
