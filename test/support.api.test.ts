@@ -241,6 +241,39 @@ describe('support requests (API end to end)', function () {
     expect(shared.text).to.contain(`/app/support/${both.body.number}`);
   });
 
+  it("when a contact's email is sent again (a retry) after the contact became a user, then it goes by the message recorded: no second main message, the contact's own copy goes once", async () => {
+    const outsider = `${uniq('outsider')}@${app.partnerId}.example`;
+    const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Retry of the contact copy', customer: customer.id, contact: { name: 'Olu', email: outsider } });
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const number: string = filed.body.number;
+    const received = (m: { subject: string }) => m.subject.includes(number) && m.subject.includes('received');
+    await app.stack.mailbox.waitFor((m) => received(m) && m.to.includes(outsider));
+    const filer = `admin-agent@${app.partnerId}.example`;
+    // the main message goes first: it is recorded once the contact's copy arrived
+    const mainRecord = (await EmailRecord.findOne({ _id: new RegExp(`^support:${number}:\\d+:received$`) }).lean())!;
+    expect(mainRecord.to).to.deep.equal([filer]);
+    const seq = Number(String(mainRecord._id).split(':')[2]);
+    // the contact is given a user of the partner: had the rule been decided again, they would now share the main message
+    await ensureUser({ name: 'Olu', email: outsider, role: 'sales-agent', partnerId: app.partnerId });
+    const acts = buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' });
+    // the attempt that sent the main message died before the contact's copy was recorded
+    await EmailRecord.deleteOne({ _id: `${mainRecord._id}:contact` });
+    const retried = await acts.sendSupportEmail(number, seq, 'received');
+    expect(retried.sent).to.equal(true);
+    expect(retried.to).to.have.members([filer, outsider]);
+    const again = await acts.sendSupportEmail(number, seq, 'received');
+    expect(again.sent).to.equal(false);
+    let copies: { to: string[] }[] = [];
+    await waitFor(async () => {
+      copies = (await app.stack.mailbox.list()).filter(received);
+      return copies.filter((m) => m.to.includes(outsider)).length >= 2;
+    });
+    // the first attempt's copy and the retry's: each to the contact alone; the main message went once, to the filer alone
+    expect(copies.filter((m) => m.to.includes(outsider)).map((m) => m.to)).to.deep.equal([[outsider], [outsider]]);
+    expect(copies.filter((m) => m.to.includes(filer)).map((m) => m.to)).to.deep.equal([[filer]]);
+    expect((await EmailRecord.findById(`${mainRecord._id}:contact`).lean())!.to).to.deep.equal([outsider]);
+  });
+
   it('when a filing or an action is refused, then its Idempotency-Key is left free for the request corrected; a body with its keys in another order is the same request', async () => {
     const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
     const first = await file(refundBody(order.id, 100));
