@@ -288,6 +288,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
             throw new AppError(403, 'forbidden', 'this route is for partner users');
           }
         }
+        if (unreadableQuery(req.url)) throw new AppError(400, 'invalid_query', 'the query string is not UTF-8: a %-escape in it spells no character', 'query');
         const params = { ...req.params };
         const query = { ...(req.query as Record<string, unknown>) };
         const headers: Record<string, unknown> = {};
@@ -411,6 +412,17 @@ export function methodNotAllowed(declared: { method: string; path: string }[]) {
 }
 
 /** For express.json: a body that is not valid UTF-8 is refused before decoding would turn it into U+FFFD. */
+/**
+ * Whether the query string's %-escapes spell something other than UTF-8 (`%ED%A0%80`, `%C0%AF`): the query parser
+ * would read each as U+FFFD and the request would go on with other words than those sent.
+ */
+export function unreadableQuery(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q < 0 || url.indexOf('%', q) < 0) return false;
+  const raw = url.slice(q + 1).replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return !isUtf8(Buffer.from(raw, 'latin1'));
+}
+
 export function verifyUtf8(_req: IncomingMessage, _res: unknown, buf: Buffer): void {
   if (!isUtf8(buf)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'invalid_utf8' });
 }

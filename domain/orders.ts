@@ -5,6 +5,9 @@ import { isPartnerRole } from './roles';
 export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/** An order's id: a placed order's UUID, or the id an imported purchase keeps (letters, digits, `-` and `_`). */
+export const ORDER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{2,99}$';
+
 export const TAX_TREATMENTS = ['inclusive', 'exclusive'] as const;
 
 export interface TaxLine {

@@ -195,6 +195,23 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
+/**
+ * The headers an attachment is served with, by the API and the pages alike: always a download, its type as decided
+ * at upload and never sniffed, a sandbox with nothing allowed should a browser render it anyway, not kept in a
+ * shared machine's cache (a receipt, a screenshot), and its SHA-256 as the ETag.
+ */
+export function attachmentHeaders(a: { contentType: string; size: number; downloadName: string; sha256: string }): Record<string, string> {
+  return {
+    'Content-Type': a.contentType,
+    'Content-Length': String(a.size),
+    'Content-Disposition': contentDisposition(a.downloadName),
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; sandbox",
+    'Cache-Control': 'private, no-store',
+    ETag: `"${a.sha256}"`,
+  };
+}
+
 // ---------------------------------------------------------------- the service
 
 export interface AttachmentLimits {

@@ -131,6 +131,12 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
         const res = await raw(app.baseUrl, 'GET', path, { token: app.tokens['admin-agent'] });
         expect([res.status, (res.body as ErrorBody).error.code, (res.body as ErrorBody).error.field], path).to.deep.equal([400, 'invalid_path', 'path']);
       }
+      // %-escapes in the query that spell no UTF-8 (an encoded lone surrogate, an overlong "/"): not read as U+FFFD
+      for (const query of ['text=%ED%A0%80', 'text=%C0%AF', 'status=new&text=a%FF']) {
+        const res = await raw(app.baseUrl, 'GET', `/support-requests?${query}`, { token: app.tokens['admin-agent'] });
+        expect([res.status, (res.body as ErrorBody).error.code, (res.body as ErrorBody).error.field], query).to.deep.equal([400, 'invalid_query', 'query']);
+      }
+      expect((await raw(app.baseUrl, 'GET', '/support-requests?text=%C3%A9t%C3%A9', { token: app.tokens['admin-agent'] })).status).to.equal(200);
     });
   });
 

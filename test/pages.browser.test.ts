@@ -460,9 +460,10 @@ describe('pages: partners in a real browser', function () {
       // a reload shows the same outcomes: the form is not sent again
       await page.reload();
       expect(await results()).to.deep.equal(rows);
-      // the page shows the orders as they are, whatever its address claims; ids not of this customer are left out
+      // the page shows the orders as they are, whatever its address claims; ids not of this customer, and words that are
+      // no id, are left out
       await page.goto(
-        `/app/customers/${c.id}/cancellations?r=${encodeURIComponent(`cancelled::${esu.id}`)}&r=${encodeURIComponent('cancelled::../../invoices')}&r=${encodeURIComponent(`not_found::${a.id}`)}&r=${encodeURIComponent(`refused:window_passed:${esu.id}`)}`,
+        `/app/customers/${c.id}/cancellations?r=${encodeURIComponent(`cancelled::${esu.id}`)}&r=${encodeURIComponent('cancelled::../../invoices')}&r=${encodeURIComponent(`not_found::${a.id}`)}&r=${encodeURIComponent(`refused:window_passed:${esu.id}`)}&r=${encodeURIComponent('not_found::Your account is suspended, call +1 900 555 0100')}`,
       );
       const claimed = await results();
       expect(claimed).to.have.length(3);
@@ -673,6 +674,14 @@ describe('pages: partners in a real browser', function () {
         // an address with a broken %-escape: said in words, not the router's own message
         expect((await page.goto('/app/orders/%ZZ'))!.status()).to.equal(400);
         expect(await page.locator('main').textContent()).to.include('is not followed by two hexadecimal digits').and.not.include('Failed to decode');
+        // a NUL, a line break or %-escapes that spell no UTF-8, in an id or a query value: said in words, never a 500
+        // (the database refuses a NUL), and no service is asked
+        for (const address of ['/app/orders/a%00b', '/app/orders/a%0Ab/downloads', '/app/support/new?orderId=%00', '/app/activity?customer=%ED%A0%80']) {
+          expect((await page.goto(address))!.status(), address).to.equal(400);
+          expect(await page.locator('main').textContent(), address).to.include('This address cannot be read');
+        }
+        const posted = await context.request.post(`${app.baseUrl}/app/orders/a%00b/cancel`, { form: { _csrf: csrf!, acknowledged: 'yes' }, maxRedirects: 0 });
+        expect(posted.status()).to.equal(400);
       } finally {
         await context.close();
       }

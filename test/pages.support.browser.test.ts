@@ -187,6 +187,12 @@ describe('pages: support requests in a real browser', function () {
     // the agent downloads the attachment as a file
     const [file] = await Promise.all([a.waitForEvent('download'), a.getByRole('link', { name: 'invoice.pdf' }).first().click()]);
     expect(file.suggestedFilename()).to.equal('invoice.pdf');
+    // served as the API serves it: a download in a sandbox allowing nothing, never the page's own policy
+    const href = (await a.getByRole('link', { name: 'invoice.pdf' }).first().getAttribute('href'))!;
+    const served = await a.context().request.get(new URL(href, a.url()).toString());
+    expect(served.headers()).to.include({ 'content-security-policy': "default-src 'none'; sandbox", 'x-content-type-options': 'nosniff', 'cache-control': 'private, no-store' });
+    expect(served.headers()['content-disposition']).to.match(/^attachment;/);
+    expect(served.headers().etag).to.match(/^"[0-9a-f]{64}"$/);
     await expectAccessible(a);
     await press(a, 'Assign to me', 'Assigned.');
     await a.getByLabel('Reply or internal note').fill('Internal: checking the ESU licence usage');

@@ -16,6 +16,9 @@ import type { ProductDoc } from '../../models';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { agoInWords, definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { NAME_PATTERN } from '../../domain/text';
+import { ORDER_ID_PATTERN } from '../../domain/orders';
+
+const ORDER_ID = new RegExp(ORDER_ID_PATTERN);
 import type { PagesContext } from './index';
 
 const customerForm = {
@@ -263,8 +266,9 @@ export function customerPages(deps: PagesContext): PageDef[] {
           if (!m) return [];
           const [, outcome, code, orderId] = m;
           const order = byId.get(orderId);
-          // an order of another customer, or none: named, not linked (the address is anyone's to write)
-          if (!order && outcome !== 'not_found') return [];
+          // an order of another customer, or none: named, not linked; and only an id, never other words (the address
+          // is anyone's to write)
+          if (!order && (outcome !== 'not_found' || !ORDER_ID.test(orderId))) return [];
           return [{ orderId, linked: Boolean(order), outcome, outcomeLabel: outcome.replace(/_/g, ' '), ...bulkOutcomeDetail(outcome, code, order, deps.now?.() ?? new Date()) }];
         });
         ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });

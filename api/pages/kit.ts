@@ -18,7 +18,8 @@ import { AppError } from '../../lib/errors';
 import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
-import { notWrittenInDigits, requestOrigin, withTextRules, type JsonSchema } from '../http';
+import { notWrittenInDigits, requestOrigin, unreadableQuery, withTextRules, type JsonSchema } from '../http';
+import { SINGLE_LINE_PATTERN } from '../../domain/text';
 import type { Logger } from '../../lib/logger';
 import { formatMoney, parseAmount } from '../../domain/money';
 import { PERMISSIONS, isPartnerRole, isSupportRole, type Permission } from '../../domain/roles';
@@ -402,6 +403,19 @@ export function navFor(auth: AuthContext, currentPath: string) {
 }
 
 /** Builds the page router for a list of page definitions (one domain's file each). */
+const SINGLE_LINE = new RegExp(SINGLE_LINE_PATTERN, 'u');
+const unreadable = (v: unknown): boolean => (typeof v === 'string' ? !SINGLE_LINE.test(v) : Array.isArray(v) ? v.some(unreadable) : false);
+
+/**
+ * An address no page of this site links to: an id or a query value with a control character (`%00`), a line break
+ * or a bidi override, or %-escapes that spell no UTF-8. Said in words, before any of it reaches a service (the
+ * database refuses a NUL), as the API's schemas refuse the same in its paths and queries.
+ */
+function refuseUnreadableAddress(req: Request): void {
+  const bad = unreadableQuery(req.url) || Object.values(req.params).some(unreadable) || Object.values(req.query as Record<string, unknown>).some(unreadable);
+  if (bad) throw new AppError(400, 'invalid_path', 'This address cannot be read: it holds a character no link of this site has (a control character, a line break or a broken %-escape). Check the link you followed.');
+}
+
 export function mountPages(router: express.Router, pages: PageDef[], deps: KitDeps, chrome: Chrome): void {
   for (const n of chrome.navExtra) if (!navExtra.some((x) => x.href === n.href)) navExtra.push(n);
   const getPaths = new Set(pages.filter((p) => p.method === 'get').map((p) => p.path));
@@ -415,6 +429,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       router.get(p.path, (req: Request, res: Response) => res.redirect(303, homeOf(req)!));
     }
     router[p.method](p.path, async (req: Request, res: Response) => {
+      refuseUnreadableAddress(req);
       const active = res.locals.session as ActiveSession | undefined;
       if (!active) {
         if (req.method === 'GET') {

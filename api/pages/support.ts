@@ -16,7 +16,7 @@ import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/s
 import { Readable } from 'node:stream';
 import { SupportTicket } from '../../models';
 import { parseDay } from '../../domain/licensing';
-import { ACCEPTED_TYPES, contentDisposition, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
+import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
 import { PAGE_KEY, agoInWords, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
@@ -584,10 +584,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const n = Number(ctx.req.params.n);
         if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError(404, 'not_found', 'no such attachment');
         const { attachment, stream } = await attachments.open(ctx.auth, String(ctx.req.params.id), n);
-        ctx.res.setHeader('Content-Type', attachment.contentType);
-        ctx.res.setHeader('Content-Length', String(attachment.size));
-        ctx.res.setHeader('Content-Disposition', contentDisposition(attachment.downloadName));
-        ctx.res.setHeader('X-Content-Type-Options', 'nosniff');
+        // as the API serves it (a page's own policy would let a file rendered anyway run this site's scripts)
+        ctx.res.set(attachmentHeaders(attachment));
         await new Promise<void>((resolve, reject) => {
           stream.on('error', reject);
           ctx.res.on('finish', resolve);

@@ -1,6 +1,7 @@
 /** Order routes: buying for a customer, importing, reading and cancelling orders. */
 import { defineRoute, nextPageLink, type RouteDef } from '../http';
 import * as S from '../schemas';
+import { ORDER_ID_PATTERN } from '../../domain/orders';
 import type { RouteDeps } from './deps';
 
 const orderSummarySchema = (() => {
@@ -84,7 +85,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
               additionalProperties: false,
               required: ['orderId', 'productId', 'quantity', 'purchasedAt'],
               properties: {
-                orderId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{2,99}$' },
+                orderId: { type: 'string', pattern: ORDER_ID_PATTERN },
                 productId: { type: 'string', minLength: 1, maxLength: 100 },
                 quantity: { type: 'integer', minimum: 1, maximum: 10000 },
                 purchasedAt: { type: 'string', format: 'date-time', description: 'when it was bought, with its offset; not in the future (a later instant is a 400)' },

@@ -1,7 +1,7 @@
 /** Attachments of support requests: upload (multipart/form-data), list, download. */
 import { defineRoute, type RouteDef } from '../http';
 import * as S from '../schemas/support-attachments';
-import { contentDisposition, createAttachmentService, ACCEPTED_TYPES } from '../../services/attachments';
+import { attachmentHeaders, createAttachmentService, ACCEPTED_TYPES } from '../../services/attachments';
 import type { RouteDeps } from './deps';
 
 export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
@@ -78,16 +78,7 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
         return {
           status: 200,
           body: stream,
-          headers: {
-            'Content-Type': attachment.contentType,
-            'Content-Length': String(attachment.size),
-            'Content-Disposition': contentDisposition(attachment.downloadName),
-            'X-Content-Type-Options': 'nosniff',
-            'Content-Security-Policy': "default-src 'none'; sandbox",
-            // a receipt or a screenshot is not kept in a browser's cache on a shared machine
-            'Cache-Control': 'private, no-store',
-            ETag: `"${attachment.sha256}"`,
-          },
+          headers: attachmentHeaders(attachment),
         };
       },
     }),
