@@ -11,7 +11,7 @@ import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
 import { ACTIVE_STATUSES, actionKeysBefore, searchTextOf } from '../domain/support';
 import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTicketSnapshot } from '../contracts/support';
-import { orderRefundWorkflowId, orderWorkflowId, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
+import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
 import { utcMinute } from '../domain/time';
@@ -284,12 +284,13 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
       if (!(e instanceof WorkflowNotFoundError)) throw e;
     }
-    // the order's workflow has ended: its refund workflow is now the order's one writer
+    // the order's workflow has ended: its refund workflow is now the order's one writer. Its outcome is asked for
+    // once recorded (refundRecordedUpdate), not once its email went: the ticket does not wait on the SMTP server
     const workflowId = orderRefundWorkflowId(orderId);
     let result: SupportRefundResult;
     try {
       try {
-        result = await client.workflow.execute('orderRefundWorkflow', {
+        await client.workflow.start('orderRefundWorkflow', {
           workflowId,
           taskQueue: Context.current().info.taskQueue,
           args: [{ ...req, orderId }],
@@ -297,8 +298,16 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
           workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         });
       } catch (e) {
+        // it completed already (a refund recorded, its email sent): its result is the answer
         if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-        result = await client.workflow.getHandle(workflowId).result();
+      }
+      const handle = client.workflow.getHandle(workflowId);
+      try {
+        result = await handle.executeUpdate(refundRecordedUpdate);
+      } catch (e) {
+        if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
+        // it ended before the Update reached it (completed, or failed with its refusal): its result says which
+        result = (await handle.result()) as SupportRefundResult;
       }
     } catch (e) {
       if (e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);

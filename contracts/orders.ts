@@ -63,6 +63,11 @@ export interface SupportRefundResult {
 }
 export const supportRefundUpdate = defineUpdate<SupportRefundResult, [SupportRefundRequest]>('supportRefund');
 export const orderRefundWorkflowId = (orderId: string): string => `order-refund:${orderId}`;
+/**
+ * The refund workflow's answer once the refund is recorded (the credit written, the order cancelled), before its
+ * email goes: the ticket that asked for it does not wait on the SMTP server.
+ */
+export const refundRecordedUpdate = defineUpdate<SupportRefundResult>('refundRecorded');
 
 export const orderStateQuery = defineQuery<OrderWorkflowState>('orderState');
 

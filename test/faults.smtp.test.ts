@@ -16,7 +16,8 @@ import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { mailbox, startMailCatcher, type MailCatcherHandle } from '../stack/mailcatcher';
 import { freePort } from '../stack/ports';
 import { getTestApp, uniq, type TestApp } from './support/app';
-import { orderStateQuery } from '../contracts/orders';
+import { orderRefundWorkflowId, orderStateQuery } from '../contracts/orders';
+import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 
 describe('faults: SMTP stopped during a cancellation and support work (real servers)', function () {
   this.timeout(180_000);
@@ -129,6 +130,49 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     const [confirmation, cancellation] = [mails.find((x) => x.subject.includes('confirmed'))!, mails.find((x) => x.subject.includes('cancelled'))!];
     expect(Date.parse(confirmation.receivedAt)).to.be.at.most(Date.parse(cancellation.receivedAt));
     expect((await box.get(confirmation.id)).text).to.contain('This order has since been cancelled').and.not.contain('Cancellable until');
+  });
+
+  it("when SMTP is down, then a support refund of an order whose workflow has ended is approved at once (credit, cancellation, ticket approved), and the order's cancellation email arrives once SMTP is back, once", async () => {
+    const send = async (p: string, token: string, body: unknown, key?: string) => {
+      const t0 = Date.now();
+      const res = await fetch(`${base}${p}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any>, ms: Date.now() - t0 };
+    };
+    const customer = await app.newCustomer('US');
+    const orderId = uniq('ended-order');
+    const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
+    const imported = await send(`/customers/${customer.id}/orders/import`, app.tokens['global-admin'], { orders: [{ orderId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] });
+    expect(imported.body.results?.[0]?.outcome, JSON.stringify(imported.body)).to.equal('imported');
+    // its window closed long ago: the order's workflow ends, its refund workflow will be the order's writer
+    const orderHandle = app.client.workflow.getHandle(`order:${orderId}`);
+    await orderHandle.result();
+    const filed = await send('/support-requests', app.tokens['admin-agent'], { problemType: SUPPORT_REQUEST_PROBLEM_TYPE, impact: 'moderate', title: 'Refund an old licence', customer: customer.domain, orderId, refund: { reason: 'Never used', amount: 40_000, currency: 'USD' }, contact: { name: 'Pat', email: `admin-agent@${app.partnerId}.example`, phone: '+1 555 0100' } }, uniq('key-sr'));
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const number = filed.body.number as string;
+    await box.waitFor((x) => x.subject.includes(number) && x.subject.includes('received'), { timeoutMs: 30_000 });
+
+    await catcher!.stop();
+    const approved = await send(`/support-requests/${number}/approve`, app.tokens['support-agent'], {});
+    // before, the approval waited for the refund workflow's email: no answer while SMTP stayed down, the ticket locked
+    expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
+    expect(approved.ms, 'ms to answer').to.be.below(10_000);
+    expect(approved.body.status).to.equal('approved');
+    expect(approved.body.approval).to.include({ amount: 40_000, currency: 'USD' });
+    expect((await LedgerLine.find({ orderId, kind: 'credit' }).lean()).map((l) => l.amount)).to.deep.equal([-40_000]);
+    expect((await Order.findById(orderId).lean())?.status).to.equal('cancelled');
+
+    await new Promise((r) => setTimeout(r, 2000));
+    catcher = await startCatcher();
+    box = mailbox(catcher.webUrl);
+    await box.waitFor((x) => x.subject.includes(orderId) && x.subject.includes('cancelled'), { timeoutMs: 60_000 });
+    const refund = app.client.workflow.getHandle(orderRefundWorkflowId(orderId));
+    expect(await refund.result()).to.include({ orderId, ticket: number, status: 'cancelled' });
+    expect((await box.list()).filter((x) => x.subject.includes(orderId) && x.subject.includes('cancelled')), 'cancellation emails').to.have.length(1);
   });
 
   it('when SMTP is down, then a support request is filed, answered and noted at once (each recorded, the ticket in the queue), and its emails arrive once SMTP is back, once each', async () => {

@@ -13,6 +13,7 @@ import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
 import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket, User } from '../models';
 import { monthKey } from '../domain/time';
+import { orderWorkflowId, supportRefundUpdate } from '../contracts/orders';
 import { ensureUser, setUserDisabled } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
@@ -155,6 +156,20 @@ describe('support requests (API end to end)', function () {
     const credits = await LedgerLine.find({ orderId, kind: 'credit' }).lean();
     expect(credits.map((l) => l.amount)).to.deep.equal([-40_000]);
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${orderId}:cancellation`, status: 'sent' })));
+  });
+
+  it('when a refund was carried out for the ticket but its answer was lost, then approving again (with another amount) records what was credited, once', async () => {
+    const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+    const t = (await file(refundBody(order.id, 6_100))).body;
+    // the order's side of a first approval, whose answer never reached the ticket
+    const actor = { userId: 'u-lead', name: 'Lee Lead', email: 'lead@csp-desk.test', role: 'support-lead' as const };
+    await app.client.workflow.getHandle(orderWorkflowId(order.id)).executeUpdate(supportRefundUpdate, { args: [{ ticket: t.number, amount: { amount: 6_100, currency: 'USD' }, actor, requestId: 'lost-answer' }], updateId: `${t.number}:refund` });
+    const again = await post(`/support-requests/${t.number}/approve`, agent(), { amount: 1_000 });
+    expect(again.status, JSON.stringify(again.body)).to.equal(200);
+    expect(again.body.approval).to.include({ amount: 6_100, currency: 'USD' });
+    expect((await LedgerLine.find({ orderId: order.id, kind: 'credit' }).lean()).map((l) => l.amount)).to.deep.equal([-6_100]);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
+    expect(mail.text).to.contain('$61.00').and.not.contain('$10.00');
   });
 
   it('when filing is wrong, then each refusal names the field and nothing is recorded', async () => {

@@ -12,6 +12,7 @@ import {
   cancelOrderUpdate,
   orderStateQuery,
   supportRefundUpdate,
+  refundRecordedUpdate,
   waitForStageUpdate,
   ORDER_STAGES,
   type CancelOrderRequest,
@@ -214,12 +215,26 @@ function supportRefusal(verdict: SupportRefundAssessment): ApplicationFailure {
  */
 export async function orderRefundWorkflow(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
   const { orderId } = request;
+  // the ticket asks for the outcome as soon as it is recorded, not once the email went (refundRecordedUpdate)
+  let outcome: SupportRefundResult | ApplicationFailure | null = null;
+  setHandler(refundRecordedUpdate, async () => {
+    await condition(() => outcome !== null);
+    if (outcome instanceof ApplicationFailure) throw outcome;
+    return outcome!;
+  });
   const order = await acts.loadOrderForRefund(orderId);
   const verdict = assessSupportRefund(order, request.amount, { number: request.ticket, refundedBy: order.refundedBy });
-  if (!verdict.allowed) throw supportRefusal(verdict);
+  if (!verdict.allowed) {
+    outcome = supportRefusal(verdict);
+    await condition(allHandlersFinished);
+    throw outcome;
+  }
   const at = order.refundedBy === request.ticket && order.cancelledAt ? new Date(order.cancelledAt) : now();
   const credit = supportRefundCredit(order, request.amount.amount);
   const { invoiceMonth } = await acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit, requestId: request.requestId, supportTicket: request.ticket });
+  const result: SupportRefundResult = { orderId, ticket: request.ticket, status: 'cancelled', cancelledAt: at.toISOString(), credit, invoiceMonth };
+  outcome = result;
   await mail.sendOrderEmail(orderId, 'cancellation');
-  return { orderId, ticket: request.ticket, status: 'cancelled', cancelledAt: at.toISOString(), credit, invoiceMonth };
+  await condition(allHandlersFinished);
+  return result;
 }

@@ -239,23 +239,35 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       );
       const at = now();
       refunded = true;
-      approval = { amount, currency: refund.currency, invoiceMonth: r.invoiceMonth, at: at.toISOString(), by: { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role } };
+      // what was credited, which is what this ticket asked for the first time, should an approval be sent again with
+      // another amount after one whose answer was lost (the order answers a repeat with the first outcome)
+      // (a history recorded with an activity's answer that carried no credit replays with the amount asked)
+      const credited = r.credit?.amount ?? amount;
+      const currency = r.credit?.currency ?? refund.currency;
+      approval = { amount: credited, currency, invoiceMonth: r.invoiceMonth, at: at.toISOString(), by: { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role } };
       status = 'approved';
       doneAt = at.toISOString();
       resolvedAt = doneAt;
       stopAll(at);
       approving = false;
-      await record(at, 'approved', cmd.actor, true, cmd.body ?? null, { amount, currency: refund.currency, invoiceMonth: r.invoiceMonth, orderId: input.orderId, cancelledAt: r.cancelledAt }, ['approved']);
+      await record(at, 'approved', cmd.actor, true, cmd.body ?? null, { amount: credited, currency, invoiceMonth: r.invoiceMonth, orderId: input.orderId, cancelledAt: r.cancelledAt }, ['approved']);
     } catch (e) {
       approving = false;
       version += 1;
-      const cause = e instanceof ActivityFailure && e.cause instanceof ApplicationFailure ? e.cause : null;
-      if (!cause) throw e;
+      if (!(e instanceof ActivityFailure)) throw e;
       // the refusal is a fact of the ticket too (internal), then the approval fails with its reason
-      // a refusal (order cancelled meanwhile, never cancellable) keeps its code; retries that ran out are 'refund_unavailable'
-      const code = cause.nonRetryable && cause.type ? cause.type : 'refund_unavailable';
-      await record(now(), 'note', SYSTEM, false, `Approval by ${cmd.actor.name} was not carried out: ${cause.message}`, { approvalRefused: code, amount });
-      throw refuse(code, code === 'refund_unavailable' ? `The refund could not be carried out now (${cause.message}); nothing was changed, try again later.` : cause.message);
+      // a refusal (order cancelled meanwhile, never cancellable) keeps its code; retries that ran out, or timed out,
+      // are 'refund_unavailable': the refund may or may not have been recorded, and approving again finds out (it is
+      // carried out at most once, and a repeat answers the first outcome)
+      const cause = e.cause instanceof ApplicationFailure ? e.cause : null;
+      const code = cause?.nonRetryable && cause.type ? cause.type : 'refund_unavailable';
+      const why = cause?.message ?? e.cause?.message ?? e.message;
+      if (code !== 'refund_unavailable') {
+        await record(now(), 'note', SYSTEM, false, `Approval by ${cmd.actor.name} was not carried out: ${why}`, { approvalRefused: code, amount });
+        throw refuse(code, why);
+      }
+      await record(now(), 'note', SYSTEM, false, `Approval by ${cmd.actor.name} could not be confirmed: ${why}. Approve again to carry it out or confirm it; it is never carried out twice.`, { approvalRefused: code, amount });
+      throw refuse(code, `The refund could not be carried out or confirmed now (${why}). Approve again later: a refund is never carried out twice.`);
     }
   }
 

@@ -104,7 +104,7 @@ const FORM_ACTIONS: Record<string, TicketAction> = { ...Object.fromEntries(TICKE
 const SERVICE_REFUSALS: Record<string, string> = {
   ...SUPPORT_REFUND_REFUSALS,
   order_missing: 'The order of this request is not recorded; the approval was not carried out.',
-  refund_unavailable: 'The refund could not be carried out now; nothing was changed. Try again later.',
+  refund_unavailable: 'The refund could not be carried out or confirmed now. Approve again later: a refund is never carried out twice.',
   amount_above_requested: 'The amount is more than the partner asked for.',
   assignee_disabled: 'That person is disabled and cannot be given requests.',
   unknown_user: 'That person is not a user any more. Reload the page and choose again.',
