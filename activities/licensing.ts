@@ -30,12 +30,14 @@ const principalOf = (by: OrderActor) => (isSupportRole(by.role) ? null : by.emai
 /**
  * Revokes every key and link of the order. Only the order's workflow calls it (one writer); a link the API
  * inserts meanwhile is refused all the same, because a link serves only while its order is active.
- * Answers the totals revoked (not this call's share), so that a retry reports the same numbers.
+ * Answers what was revoked at `when` (not only this call's share), so that a retry reports the same numbers.
  */
 export async function revokeOrderAccess(order: OrderFacts, when: Date): Promise<{ keys: number; links: number }> {
   await ActivationKey.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
   await DownloadLink.updateMany({ orderId: order._id, status: 'active' }, { $set: { status: 'revoked', revokedAt: when } });
-  const [keys, links] = await Promise.all([ActivationKey.countDocuments({ orderId: order._id, status: 'revoked' }), DownloadLink.countDocuments({ orderId: order._id, status: 'revoked' })]);
+  // what this cause revoked (at `when`): not what an earlier one did (a term's end, then a refund through support)
+  const mine = { orderId: order._id, status: 'revoked' as const, revokedAt: when };
+  const [keys, links] = await Promise.all([ActivationKey.countDocuments(mine), DownloadLink.countDocuments(mine)]);
   return { keys, links };
 }
 

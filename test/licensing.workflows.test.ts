@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { buildActivities } from '../composition/root';
-import { orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
+import { orderRefundWorkflowId, orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
 import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
 import type { orderWorkflow } from '../workflows/order';
 import { findCatalogProduct } from '../domain/catalog';
@@ -90,6 +90,12 @@ describe('licensing: revocation when a subscription term ends (time-skipping tes
     expect(revoked.actor.kind).to.equal('system');
     expect(revoked.operationDate.toISOString()).to.equal(order.expiredAt!.toISOString());
     expect(revoked.detail).to.contain('1 activation key(s) and 2 download link(s)');
+    // refunded through support after its term: its refund workflow revokes nothing more, and its log entry says so
+    // (it counted the term's revocations again)
+    const refund = { orderId: terms.orderId, ticket: 'SR-261126-TERM01', amount: { amount: 1_000, currency: 'USD' }, actor: { userId: 'u-lead', name: 'Lee Lead', email: 'lead@csp-desk.test', role: 'support-lead' as const }, requestId: uniq('req') };
+    const again = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }) });
+    await again.runUntil(env.client.workflow.execute('orderRefundWorkflow', { workflowId: orderRefundWorkflowId(terms.orderId), taskQueue, args: [refund], workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT }));
+    expect((await ActivityEntry.findById(`order:${terms.orderId}:revoked:cancelled`).lean())!.detail).to.equal('0 activation key(s) and 0 download link(s) revoked: the order was cancelled');
     const placed = (await ActivityEntry.findById(`order:${terms.orderId}:placed`).lean())!;
     expect(placed).to.include({ operationType: 'create_order', ipAddress: '198.51.100.7', userAgent: 'licensing-test', userPrincipalName: user.email });
     // the software list after the term shows no key, so it logs no key access
