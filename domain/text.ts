@@ -48,3 +48,17 @@ const nameRe = new RegExp(NAME_PATTERN, 'u');
 export const isText = (s: string): boolean => textRe.test(s);
 export const isSingleLine = (s: string): boolean => singleLineRe.test(s);
 export const isName = (s: string): boolean => nameRe.test(s);
+
+/**
+ * Why a string breaks the one-line name rule, as a user can be told it (the first reason found), or null: a control
+ * character, a line break or tab, a text-direction control, a lone surrogate, or nothing visible at all.
+ */
+export function textProblem(s: string, { singleLine, visible }: { singleLine: boolean; visible: boolean }): 'control' | 'break' | 'bidi' | 'surrogate' | 'invisible' | null {
+  if (new RegExp(`[${CONTROLS}]`, 'u').test(s)) return 'control';
+  if (new RegExp(`[${LONE_SURROGATES}]`, 'u').test(s)) return 'surrogate';
+  if (singleLine && new RegExp(`[${BREAKS}]`, 'u').test(s)) return 'break';
+  if (singleLine && new RegExp(`[${BIDI}]`, 'u').test(s)) return 'bidi';
+  // eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks on purpose
+  if (visible && !new RegExp(`[^\\s${INVISIBLE}]`, 'u').test(s)) return 'invisible';
+  return null;
+}

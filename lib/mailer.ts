@@ -29,6 +29,7 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
     return d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 10) : '';
   });
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('lt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a < b);
   // an instant to the minute, in UTC ("2026-11-26 03:37 UTC"), as the other emails give times
   hb.registerHelper('utc', (value: unknown) => {
     const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;

@@ -323,7 +323,7 @@ export function createSupportService(deps: SupportServiceDeps) {
      * `now`, unless `idempotencyKey` is already recorded (then the form sent again replays its own request): what the
      * filing page asks about before filing again (the Back button brings the form back with a new key).
      */
-    async recentRepeatFiling(auth: AuthContext, customerRef: string, title: string, idempotencyKey: string, now: Date): Promise<{ number: string; createdAt: Date } | null> {
+    async recentRepeatFiling(auth: AuthContext, customerRef: string, title: string, orderId: string | null, idempotencyKey: string, now: Date): Promise<{ number: string; createdAt: Date } | null> {
       if (await SupportIdempotency.exists({ _id: `${auth.partnerId}:${idempotencyKey}` })) return null;
       let customerId: string;
       try {
@@ -332,7 +332,9 @@ export function createSupportService(deps: SupportServiceDeps) {
         return null; // an unknown customer is refused by the filing itself
       }
       const since = new Date(now.getTime() - REPEAT_FILING_CHECK_MINUTES * 60_000);
-      const same = await SupportTicket.find({ partnerId: auth.partnerId, 'customer.id': customerId, 'filedBy.userId': auth.user._id, title: title.trim(), createdAt: { $gte: since } }, { createdAt: 1 }).lean();
+      const found = await SupportTicket.find({ partnerId: auth.partnerId, 'customer.id': customerId, 'filedBy.userId': auth.user._id, title: title.trim(), createdAt: { $gte: since } }, { createdAt: 1, orderId: 1 }).lean();
+      // a request about another order is another request, whatever its title (a page prefills one per product)
+      const same = found.filter((t) => (t.orderId ?? null) === (orderId?.trim() || null));
       const latest = same.sort((a, b) => new Date(b.createdAt).getTime() - new Date(a.createdAt).getTime())[0];
       return latest ? { number: latest._id, createdAt: new Date(latest.createdAt) } : null;
     },
@@ -351,6 +353,20 @@ export function createSupportService(deps: SupportServiceDeps) {
       const mine = await SupportEvent.find({ ticketId: t._id, 'actor.userId': auth.user._id, type: { $in: types }, at: { $gte: since } }, { seq: 1, at: 1, body: 1 }).lean<Pick<SupportEventDoc, 'seq' | 'at' | 'body'>[]>();
       const latest = mine.sort((a, b) => b.seq - a.seq)[0];
       return latest && (latest.body ?? '').trim() === body.trim() ? { at: new Date(latest.at) } : null;
+    },
+
+    /**
+     * This user's latest event of this type on the ticket within REPEAT_FILING_CHECK_MINUTES before `now` (an
+     * escalation): what the ticket page asks about before doing it again. None when `updateId` is already recorded
+     * (then the form sent again is the same Update, carried out once).
+     */
+    async recentOwnEvent(auth: AuthContext, ref: string, type: SupportEventType, updateId: string | undefined, now: Date): Promise<{ at: Date } | null> {
+      const t = await loadTicket(auth, ref);
+      if (updateId && (await SupportIdempotency.exists({ _id: `action:${t._id}:${auth.user._id}:${updateId}` }))) return null;
+      const since = new Date(now.getTime() - REPEAT_FILING_CHECK_MINUTES * 60_000);
+      const mine = await SupportEvent.find({ ticketId: t._id, 'actor.userId': auth.user._id, type, at: { $gte: since } }, { seq: 1, at: 1 }).lean<Pick<SupportEventDoc, 'seq' | 'at'>[]>();
+      const latest = mine.sort((a, b) => b.seq - a.seq)[0];
+      return latest ? { at: new Date(latest.at) } : null;
     },
 
     /** The refund request that holds the order (one at a time, until it closes), if the caller may see it. */

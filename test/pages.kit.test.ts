@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { AppError } from '../lib/errors';
 import { formatBytes, formatDuration, pageMessage, validateForm } from '../api/pages/kit';
+import { NAME_PATTERN, TEXT_PATTERN } from '../domain/text';
 
 describe('pages: how a service refusal reads on a page', () => {
   const say = (message: string, field?: string) => pageMessage(new AppError(422, 'x', message, field));
@@ -27,6 +28,32 @@ describe('pages: forms', () => {
   it('when a whole number is written otherwise than in digits (hex, exponent, sign, decimals), then the field is refused; digits are read as the number', () => {
     for (const q of ['0x10', '1e3', '+5', '2.0', ' 0b1 ']) expect(validateForm(schema, { quantity: q }), q).to.deep.equal({ ok: false, errors: { quantity: 'Enter a whole number in digits, such as 2.' } });
     expect(validateForm(schema, { quantity: ' 12 ' })).to.deep.equal({ ok: true, value: { quantity: 12 } });
+  });
+});
+
+describe('pages: text rules in forms', () => {
+  const schema = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['title', 'contactName'],
+    properties: {
+      title: { type: 'string', minLength: 1, maxLength: 200, pattern: NAME_PATTERN, description: 'a title of up to 200 characters on one line' },
+      contactName: { type: 'string', minLength: 1, maxLength: 200, pattern: NAME_PATTERN, description: 'a name on one line' },
+      description: { type: 'string', maxLength: 20000, pattern: TEXT_PATTERN, description: 'a description' },
+    },
+  };
+  it('when several fields break the text rules at once, then each is said at once, with what is wrong in it', () => {
+    const r = validateForm(schema, { title: 'Refund \u202Edtl', contactName: '\u200B', description: 'Line one\u0007' });
+    expect(r).to.deep.equal({
+      ok: false,
+      errors: {
+        description: 'This field contains characters that are not allowed (control characters).',
+        title: 'This field holds a text-direction character (U+202A to U+202E, U+2066 to U+2069), which can make it read as something else. Remove it.',
+        contactName: 'Enter something visible: this holds only spaces or invisible characters.',
+      },
+    });
+    expect(validateForm(schema, { title: 'Two\nlines', contactName: 'Pat' })).to.deep.equal({ ok: false, errors: { title: 'Keep this on one line: it holds a line break or a tab.' } });
+    expect(validateForm(schema, { title: 'x'.repeat(201), contactName: 'Pat' })).to.deep.equal({ ok: false, errors: { title: 'Use at most 200 characters.' } });
   });
 });
 

@@ -467,6 +467,55 @@ describe('pages: support requests in a real browser', function () {
     }
   });
 
+  it("when the request's rules refuse a form, then what was typed stays; a reply to a request closed meanwhile is kept to copy; escalating again is asked about; a decided request says until when a reply reopens it", async () => {
+    const c = await app.newCustomer('US');
+    const order = await placeOrder(app, c.id, 'windows-7-esu-2020', { quantity: 10 });
+    expect(order.pricing.total, 'above the approval limit').to.be.above(50_000);
+    const number = await fileRefund(c.tenantId, order.id, order.pricing, uniq('Refund ten ESU licences'));
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    // above the approval limit: refused in place, the amount and the message as typed
+    await a.getByLabel(/Amount to refund/).fill('600.00');
+    await a.getByLabel('Message to the partner (optional)').fill('Refunding most of it.');
+    await a.getByRole('button', { name: 'Approve the refund' }).click();
+    await a.locator('#approve-form-error').waitFor();
+    expect(await a.locator('#approve-form-error').textContent()).to.include('support lead');
+    expect(await a.getByLabel(/Amount to refund/).inputValue()).to.equal('600.00');
+    expect(await a.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunding most of it.');
+    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
+
+    // escalated, then (Back, or another tab) escalated again within minutes: asked first, then done once more
+    await a.goto(`/app/support/${number}`);
+    await a.getByLabel('Reason for escalating (optional)').fill('Customer is waiting');
+    await press(a, 'Escalate', 'Escalated.');
+    await a.goto(`/app/support/${number}`);
+    await a.getByLabel('Reason for escalating (optional)').fill('Customer is waiting');
+    await a.getByRole('button', { name: 'Escalate', exact: true }).click();
+    await a.locator('#escalate-form-error').waitFor();
+    expect(await a.locator('#escalate-form-error').textContent()).to.include('You escalated this request');
+    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.escalationLevel).to.equal(1);
+    await a.getByLabel('Yes, escalate it again').check();
+    await press(a, 'Escalate', 'Escalated.');
+    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.escalationLevel).to.equal(2);
+
+    // the partner writes a reply while an agent closes the request: the reply is refused, and kept to copy
+    const question = await fileQuestion(c.tenantId, 'Closed while typing');
+    const p = partner.page;
+    await p.goto(`/app/support/${question}`);
+    await p.getByLabel('Your reply').fill('Here are the details:\nline two');
+    expect((await app.api('POST', `/support-requests/${question}/close`, { token: app.tokens['support-agent'], body: {} })).status).to.equal(200);
+    await p.getByRole('button', { name: 'Send reply' }).click();
+    await p.getByText(/^Not done:/).waitFor();
+    expect(await p.locator('[id^="unsent-"] textarea').inputValue()).to.equal('Here are the details:\nline two');
+    await expectAccessible(p);
+
+    // a resolved request: the partner's page says until when a reply reopens it
+    const resolved = await fileQuestion(c.tenantId, 'Resolved soon');
+    expect((await app.api('POST', `/support-requests/${resolved}/resolve`, { token: app.tokens['support-agent'], body: { body: 'Done.' } })).status).to.equal(200);
+    await p.goto(`/app/support/${resolved}`);
+    expect(await p.locator('#reply-reopens').textContent()).to.match(/A reply reopens it until \S/);
+  });
+
   it('when a form carries text the API would refuse (only invisible characters, a bidi override in a title), then the page refuses it too, next to the field, and nothing is written', async () => {
     const c = await app.newCustomer('US');
     const number = await fileQuestion(c.tenantId, 'Invisible text');
@@ -487,11 +536,22 @@ describe('pages: support requests in a real browser', function () {
     const fileKey = await p.locator('input[name="idempotencyKey"]').inputValue();
     const title = uniq('Refund \u202etxt.exe');
     const refused = await p.request.post('/app/support', {
-      form: { _csrf: fileCsrf, idempotencyKey: fileKey, problemType: 'General question or problem', impact: 'moderate', title, customer: c.tenantId, contactName: 'Pat', contactEmail: 'pat@example.com' },
+      form: { _csrf: fileCsrf, idempotencyKey: fileKey, problemType: 'General question or problem', impact: 'moderate', title, customer: c.tenantId, contactName: '\u200b', contactEmail: 'pat@example.com', description: 'Bell\u0007' },
       maxRedirects: 0,
     });
     expect(refused.status()).to.equal(400);
-    expect(await refused.text()).to.match(/id="title-error"[^>]*>[^<]*one line/);
+    // every field at fault at once, each saying what is wrong in it
+    const html = await refused.text();
+    expect(html).to.match(/id="title-error"[^>]*>[^<]*text-direction character/);
+    expect(html).to.match(/id="contactName-error"[^>]*>[^<]*only spaces or invisible characters/);
+    expect(html).to.match(/id="description-error"[^>]*>[^<]*control characters/);
+    // a refund's reason under a general question would be dropped without a word: refused, naming the field
+    const misplaced = await p.request.post('/app/support', {
+      form: { _csrf: fileCsrf, idempotencyKey: fileKey, problemType: 'General question or problem', impact: 'moderate', title: uniq('Question'), customer: c.tenantId, contactName: 'Pat', contactEmail: 'pat@example.com', refundReason: 'Bought by mistake', refundAmount: '10.00', currency: 'USD' },
+      maxRedirects: 0,
+    });
+    expect(misplaced.status()).to.equal(400);
+    expect(await misplaced.text()).to.match(/id="refundReason-error"[^>]*>[^<]*A refund goes with the problem type/);
     expect((await app.api('GET', `/support-requests?text=${encodeURIComponent('txt.exe')}`, { token: app.tokens['support-agent'] })).body.items.filter((t: { title: string }) => t.title === title)).to.have.length(0);
   });
 

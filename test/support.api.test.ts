@@ -156,6 +156,9 @@ describe('support requests (API end to end)', function () {
     const credits = await LedgerLine.find({ orderId, kind: 'credit' }).lean();
     expect(credits.map((l) => l.amount)).to.deep.equal([-40_000]);
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${orderId}:cancellation`, status: 'sent' })));
+    // approved for less than asked: the partner's email says so, and that the rest cannot be credited later
+    const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
+    expect(approvedMail.text).to.contain('$400.00').and.contain('less than the $600.00 requested').and.contain('the rest cannot be credited later');
   });
 
   it('when a refund was carried out for the ticket but its answer was lost, then approving again (with another amount) records what was credited, once', async () => {

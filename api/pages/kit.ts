@@ -19,7 +19,7 @@ import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
 import { notWrittenInDigits, requestOrigin, unreadableQuery, withTextRules, type JsonSchema } from '../http';
-import { SINGLE_LINE_PATTERN } from '../../domain/text';
+import { MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, textProblem } from '../../domain/text';
 import type { Logger } from '../../lib/logger';
 import { formatMoney, parseAmount } from '../../domain/money';
 import { PERMISSIONS, isPartnerRole, isSupportRole, type Permission } from '../../domain/roles';
@@ -155,6 +155,15 @@ const compiledForms = new WeakMap<object, ValidateFunction>();
 
 export type FieldErrors = Record<string, string>;
 
+/** What a field breaking a text rule is told (domain/text.ts textProblem). */
+const TEXT_PROBLEMS: Record<NonNullable<ReturnType<typeof textProblem>>, string> = {
+  control: 'This field contains characters that are not allowed (control characters).',
+  surrogate: 'This field contains characters that are not allowed (broken text).',
+  break: 'Keep this on one line: it holds a line break or a tab.',
+  bidi: 'This field holds a text-direction character (U+202A to U+202E, U+2066 to U+2069), which can make it read as something else. Remove it.',
+  invisible: 'Enter something visible: this holds only spaces or invisible characters.',
+};
+
 function friendly(e: ErrorObject): { field: string; message: string } {
   const field = e.instancePath.split('/').filter(Boolean)[0] ?? (e.params as { missingProperty?: string }).missingProperty ?? '';
   const schema = (e.parentSchema ?? {}) as { description?: string; minLength?: number };
@@ -163,7 +172,13 @@ function friendly(e: ErrorObject): { field: string; message: string } {
       return { field: (e.params as { missingProperty: string }).missingProperty, message: 'This field is required.' };
     case 'minLength':
       return { field, message: schema.minLength === 1 ? 'This field is required.' : `Enter at least ${schema.minLength} characters.` };
-    case 'pattern':
+    case 'pattern': {
+      // a text rule broken by one character says which (not "enter a title on one line" for a one-line title)
+      const pattern = (e.params as { pattern: string }).pattern;
+      const problem = typeof e.data === 'string' ? textProblem(e.data, { singleLine: pattern === SINGLE_LINE_PATTERN || pattern === NAME_PATTERN, visible: pattern === NAME_PATTERN || pattern === MESSAGE_PATTERN }) : null;
+      if (problem) return { field, message: TEXT_PROBLEMS[problem] };
+      return { field, message: schema.description ? `Enter ${schema.description}.` : 'This value is not in the expected format.' };
+    }
     case 'format':
       return { field, message: schema.description ? `Enter ${schema.description}.` : 'This value is not in the expected format.' };
     case 'enum':
@@ -198,14 +213,15 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
     if (val === '') continue;
     data[k] = typeof val === 'string' ? val.trim() : val;
   }
-  // eslint-disable-next-line no-control-regex -- control characters are refused, as the API refuses them
-  const bad = Object.entries(data).find(([, val]) => typeof val === 'string' && /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(val));
-  if (bad) return { ok: false, errors: { [bad[0]]: 'This field contains characters that are not allowed.' } };
-  // a whole number is written in digits: ajv's coercion would also read "0x10" as 16 and "1e3" as 1000
-  const notDigits = notWrittenInDigits(schema as JsonSchema, data);
-  if (notDigits !== undefined) return { ok: false, errors: { [notDigits]: 'Enter a whole number in digits, such as 2.' } };
-  if (v(data)) return { ok: true, value: data as T };
+  // every field at fault is said at once, not one per submit: control characters (refused as the API refuses
+  // them), a whole number written otherwise than in digits (ajv's coercion would read "0x10" as 16 and "1e3" as
+  // 1000), then the schema
   const errors: FieldErrors = {};
+  for (const [k, val] of Object.entries(data)) if (typeof val === 'string' && textProblem(val, { singleLine: false, visible: false }) === 'control') errors[k] = TEXT_PROBLEMS.control;
+  const notDigits = notWrittenInDigits(schema as JsonSchema, data);
+  if (notDigits !== undefined) errors[notDigits] ??= 'Enter a whole number in digits, such as 2.';
+  if (!Object.keys(errors).length && v(data)) return { ok: true, value: data as T };
+  if (Object.keys(errors).length) v(data);
   for (const e of v.errors ?? []) {
     const { field, message } = friendly(e);
     if (!errors[field]) errors[field] = message;
@@ -454,7 +470,9 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       const auth: AuthContext = { ...active.auth, origin: requestOrigin(req) };
       if (p.permission && !may(auth.role, auth.partnerId, p.permission)) {
         const allowed = PERMISSIONS[p.permission] as readonly string[];
-        throw new AppError(403, 'forbidden', `Your role (${auth.role}) may not open this page. It is for: ${allowed.join(', ')}.`);
+        // a page of support staff's own: no partner role has it, so no partner admin can give it (pageErrorHandler)
+        res.locals.supportStaffOnly = allowed.every(isSupportRole);
+        throw new AppError(403, 'forbidden', `Your role (${auth.role}) may not ${req.method === 'GET' ? 'open this page' : 'do this'}. It is for: ${allowed.join(', ')}.`);
       }
       if (req.method === 'POST') {
         const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token');
@@ -575,7 +593,9 @@ export function pageErrorHandler(deps: KitDeps) {
       // a role that may not open the page: who can change that
       nextStep:
         e.status === 403 && e.code === 'forbidden' && active
-          ? isSupportRole(active.auth.role)
+          ? res.locals.supportStaffOnly === true && !isSupportRole(active.auth.role)
+            ? "This is for csp-desk's support staff. To reach them, file a support request."
+            : isSupportRole(active.auth.role)
             ? 'If your work needs this page, a support lead can ask for your role to be changed.'
             : active.auth.role === 'global-admin'
               ? 'If your work needs this page, ask whoever runs csp-desk for your partner for a role that has it.'

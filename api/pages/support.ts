@@ -9,9 +9,9 @@ import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
-import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
+import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
-import { SUPPORT_REFUND_REFUSALS, assessCancellation, cancellationCredit } from '../../domain/cancellation';
+import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { Readable } from 'node:stream';
 import { SupportTicket } from '../../models';
@@ -70,7 +70,7 @@ const messageSchema = {
   properties: { body: text(20000, 'a message with something visible in it'), kind: { type: 'string', enum: ['reply', 'note'] }, again: { type: 'string', enum: ['yes'] } },
 };
 const assignSchema = { type: 'object', additionalProperties: false, properties: { assigneeId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$' } } };
-const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: text(20000, 'a message with something visible in it'), reason: text(2000, 'a reason with something visible in it'), amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' } } };
+const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: text(20000, 'a message with something visible in it'), reason: text(2000, 'a reason with something visible in it'), amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' }, again: { const: 'yes' } } };
 
 /**
  * Why a file was not attached, as the ticket's page says it after the upload's redirect (`?refused=<code>`): fixed
@@ -126,7 +126,7 @@ const CHANGED_AFTER_NO_ANSWER =
   'An earlier press of this form, with other text, may have been carried out while the service did not answer: check the request above. Press again to send this as a new one.';
 
 /** What the page says after an action was carried out (`?done=<action>` of the redirect after the form). */
-const DONE_MESSAGES: Record<TicketAction | 'attached', string> = {
+const DONE_MESSAGES: Record<TicketAction | 'attached' | 'already-attached', string> = {
   assign: 'Assigned.',
   reply: 'Reply sent.',
   note: 'Internal note added (support only).',
@@ -140,6 +140,7 @@ const DONE_MESSAGES: Record<TicketAction | 'attached', string> = {
   withdraw: 'Withdrawn.',
   attach: 'File attached.',
   attached: 'File attached.',
+  'already-attached': 'This file was attached already (the same content): it is listed once.',
 };
 
 /** How each timeline event reads on the page (typed by the event types, so a new type cannot be forgotten). */
@@ -230,19 +231,26 @@ export function supportPages(deps: PagesContext): PageDef[] {
 
   // ------------------------------------------------------------------ a ticket
   /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
+  const refusalMessage = (form: string, code: string, ticketStatus: TicketStatus): string =>
+    ticketRefusalMessage(code, ticketStatus, FORM_ACTIONS[form], support.settings.rules) ??
+    (Object.hasOwn(SERVICE_REFUSALS, code) ? SERVICE_REFUSALS[code] : 'This could not be done. Reload the page and try again.');
   const refusedForm = (ctx: PageContext, ticketStatus: TicketStatus): { formErrors?: Record<string, string> } => {
     const { form, refused } = ctx.req.query;
     if (typeof refused !== 'string') return {};
     if (form === undefined) return { formErrors: { attach: attachRefusal(refused, attachments.limits) } };
     if (typeof form !== 'string' || !Object.hasOwn(FORM_ACTIONS, form)) return {};
-    const message =
-      ticketRefusalMessage(refused, ticketStatus, FORM_ACTIONS[form], support.settings.rules) ??
-      (Object.hasOwn(SERVICE_REFUSALS, refused) ? SERVICE_REFUSALS[refused] : 'This could not be done. Reload the page and try again.');
-    return { formErrors: { [form]: message } };
+    return { formErrors: { [form]: refusalMessage(form, refused, ticketStatus) } };
   };
+  /** Whether the page draws the form (a reply form serves replies, notes and the partner's replies). */
+  const drawn = (form: string, allowed: Set<TicketAction>): boolean =>
+    form === 'reply' ? allowed.has('reply') || allowed.has('note') || allowed.has('partner-reply') : form === 'attach' || allowed.has(FORM_ACTIONS[form]);
 
   const ticketPage = async (ctx: PageContext, id: string, extra: Record<string, unknown> = {}, status = 200) => {
     const ticket = await support.view(ctx.auth, id);
+    // a refusal of the ticket's rules shown in place (command below), worded for the ticket's state now
+    const { refusal, formErrors: given, typed: typedGiven, ...rest } = extra as { refusal?: { form: string; code: string }; formErrors?: Record<string, string>; typed?: Record<string, Record<string, string>> };
+    const formErrors = { ...(refusedForm(ctx, ticket.status).formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refusalMessage(refusal.form, refusal.code, ticket.status) } : {}) };
+    const typed = typedGiven ?? {};
     const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
     const kind = actorKindOf(ctx.auth.role);
     const allowed = new Set<TicketAction>(TICKET_ACTIONS.filter((a) => ACTION_TABLE[a].from.includes(ticket.status) && ACTION_TABLE[a].by.includes(kind)));
@@ -250,14 +258,18 @@ export function supportPages(deps: PagesContext): PageDef[] {
       allowed.delete('approve');
       allowed.delete('reject');
     }
-    // a refund carried out stands: neither rejected nor withdrawn after it
+    // a refund carried out stands: neither rejected nor withdrawn after it, nor carried out again
     if (ticket.approval) {
       allowed.delete('reject');
       allowed.delete('withdraw');
+      allowed.delete('approve');
     }
     if (!may(ctx.auth.role, ctx.auth.partnerId, 'withdrawSupportRequests')) allowed.delete('withdraw');
+    if (ticket.escalationLevel >= MAX_ESCALATION_LEVEL) allowed.delete('escalate');
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
+    // an order cancelled meanwhile (by the partner, within its window) has nothing left to refund: no Approve that can only fail
+    if (order?.status === 'cancelled' && !ticket.approval) allowed.delete('approve');
     const files = await attachments.list(ctx.auth, id);
     // whom the ticket can be given to (the workflow decides who may: reassigning someone else's ticket is a lead's)
     // (an agent may give an unassigned ticket or their own; someone else's is a lead's to give: no list that can only fail)
@@ -302,13 +314,31 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // for the agent deciding a refund: what the partner's own cancellation would credit today, and whether the
         // window for it has passed (an approval is then an exception to the 60-day rule, the agent's to make)
         policy: agent && order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null,
+        // a partner's reply to a decided request reopens it, until then (SUPPORT_REOPEN_DAYS after the decision)
+        reopenUntil: DONE_STATUSES.includes(ticket.status) && ticket.resolvedAt ? new Date(Date.parse(ticket.resolvedAt) + support.settings.rules.reopenDays * 86_400_000).toISOString() : null,
         filed: ctx.req.query.filed === '1',
-        ...refusedForm(ctx, ticket.status),
-        done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as TicketAction | 'attached'] : null,
-        ...extra,
+        // (shown to the filer, just redirected here) who gets the acknowledgement too, when the contact is someone else
+        ackAlsoToFiler: ticket.contact.email.toLowerCase() !== ctx.auth.user.email.toLowerCase(),
+        decided: !ACTIVE_STATUSES.includes(ticket.status),
+        done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as keyof typeof DONE_MESSAGES] : null,
+        ...rest,
+        ...refusalShown(formErrors, typed, allowed),
       },
       status,
     );
+  };
+  /**
+   * A refusal is said next to its form, with what was typed in it; a form the request's state no longer draws (a
+   * reply to a request closed meanwhile) has its refusal, and what was typed, said above the actions to copy.
+   */
+  const refusalShown = (formErrors: Record<string, string>, typed: Record<string, Record<string, string>>, allowed: Set<TicketAction>) => {
+    const gone = Object.keys(formErrors).filter((f) => !drawn(f, allowed));
+    const text = (f: string) => Object.values(typed[f] ?? {}).filter((v) => v.trim() !== '');
+    return {
+      formErrors: Object.fromEntries(Object.entries(formErrors).filter(([f]) => !gone.includes(f))),
+      typed,
+      unsent: gone.map((f) => ({ message: formErrors[f], text: text(f) })),
+    };
   };
 
   /**
@@ -331,6 +361,10 @@ export function supportPages(deps: PagesContext): PageDef[] {
       if (e instanceof AppError && e.code === 'idempotency_key_reused') return ticketPage(ctx, id, { formErrors: { [form]: CHANGED_AFTER_NO_ANSWER }, typed: { [form]: typedIn(ctx) } }, 409);
       const code = e instanceof AppError && e.status !== 404 && e.status < 500 ? e.code : null;
       if (code === null) throw e;
+      // what was typed is not lost: the page is shown in place with it (the request's state may have changed since
+      // the page was opened); with nothing typed, back to the ticket's address, saying why by code
+      const typed = typedIn(ctx);
+      if (Object.values(typed).some((v) => v.trim() !== '')) return ticketPage(ctx, id, { refusal: { form, code }, typed: { [form]: typed } }, (e as AppError).status);
       return ctx.redirect(`${back}?form=${encodeURIComponent(form)}&refused=${encodeURIComponent(code)}#${form}-form-error`);
     }
     ctx.redirect(`${back}?done=${done}`);
@@ -343,7 +377,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission,
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        const form = validateForm<{ body?: string; reason?: string; amount?: string }>(optionalMessage, (ctx.req.body ?? {}) as Record<string, unknown>);
+        const form = validateForm<{ body?: string; reason?: string; amount?: string; again?: 'yes' }>(optionalMessage, (ctx.req.body ?? {}) as Record<string, unknown>);
         // a form refused here comes back as typed, with the reason next to it
         const again = (message: string) => ticketPage(ctx, id, { formErrors: { [action]: message }, typed: { [action]: typedIn(ctx) } }, 400);
         if (!form.ok) return again(Object.values(form.errors)[0]);
@@ -357,7 +391,17 @@ export function supportPages(deps: PagesContext): PageDef[] {
           if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`);
           amount = m;
         }
-        return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }, formUpdateId(ctx.req.body, action)), action);
+        const updateId = formUpdateId(ctx.req.body, action);
+        // escalating again a moment after one's own escalation (Back brings the form back with a new key): ask first;
+        // each escalation raises the level and writes to the leads
+        if (action === 'escalate' && v.again !== 'yes') {
+          const now = deps.now?.() ?? new Date();
+          const repeat = await support.recentOwnEvent(ctx.auth, id, 'escalated', updateId, now);
+          if (repeat) {
+            return ticketPage(ctx, id, { formErrors: { escalate: `You escalated this request ${agoInWords(repeat.at, now)} (see above). To escalate it again, one level higher, tick the box and press again.` }, typed: { escalate: typedIn(ctx) }, askAgainEscalate: true }, 409);
+          }
+        }
+        return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }, updateId), action);
       },
     });
 
@@ -451,6 +495,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         if (refund && !v.refundReason) errors.refundReason = 'Give the reason for the refund.';
         if (refund && !v.refundAmount) errors.refundAmount = 'Enter the amount requested.';
         if (refund && !v.currency) errors.currency = 'Enter the currency of the order.';
+        // a refund's reason typed under another problem type would be dropped without a word (the API refuses it too);
+        // the amount and currency a page prefills from the order are not the user's words, and are left out quietly
+        if (!refund && v.refundReason?.trim()) errors.refundReason = `A refund goes with the problem type "${SUPPORT_REQUEST_PROBLEM_TYPE}". Choose that type, or clear the reason for a refund.`;
         if (refund && !v.contactPhone) errors.contactPhone = 'Enter a phone number: a refund request needs one, so that support can call about it.';
         const amount = refund && v.refundAmount && v.currency ? parseAmount(v.refundAmount, v.currency) : null;
         if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = `Enter an amount in ${v.currency}, such as ${amountExample(v.currency)}.`;
@@ -458,7 +505,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // the same request a moment ago (Back and Submit): ask first
         if (v.again !== 'yes') {
           const now = deps.now?.() ?? new Date();
-          const repeat = await support.recentRepeatFiling(ctx.auth, v.customer, v.title, v.idempotencyKey, now);
+          const repeat = await support.recentRepeatFiling(ctx.auth, v.customer, v.title, v.orderId || null, v.idempotencyKey, now);
           if (repeat) {
             const when = agoInWords(repeat.createdAt, now);
             return back({ again: `You filed ${repeat.number} with this title for this customer ${when}. To file another, tick the box and submit again.` }, 409, repeat.number);
@@ -557,14 +604,15 @@ export function supportPages(deps: PagesContext): PageDef[] {
       multipartCsrf: true,
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
+        let replayed = false;
         try {
-          await attachments.upload(ctx.auth, id, ctx.req, {
+          ({ replayed } = await attachments.upload(ctx.auth, id, ctx.req, {
             leadingField: {
               name: '_csrf',
               accept: (value) => csrfOk(ctx.active.session.csrfToken, value),
               refusal: csrfFailed,
             },
-          });
+          }));
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status !== 403 && e.status < 500) {
             ctx.req.resume();
@@ -573,7 +621,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
           }
           throw e;
         }
-        ctx.redirect(`/app/support/${encodeURIComponent(id)}?done=attached`);
+        // the same file again (Back and upload, or the same bytes chosen twice): said, not attached twice
+        ctx.redirect(`/app/support/${encodeURIComponent(id)}?done=${replayed ? 'already-attached' : 'attached'}`);
       },
     }),
     definePage({
@@ -649,7 +698,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           leftOut: [
             ...Object.entries(errors)
               .filter(([field]) => Object.hasOwn(queueSchema.properties, field))
-              .map(([field, message]) => ({ field: QUEUE_FILTER_LABELS[field as keyof typeof QUEUE_FILTER_LABELS], message })),
+              .map(([field, message]) => ({ field: QUEUE_FILTER_LABELS[field as keyof typeof QUEUE_FILTER_LABELS], message: message.replace(/\.$/, '') })),
             ...(Object.keys(errors).some((field) => !Object.hasOwn(queueSchema.properties, field)) ? [{ field: 'Other', message: 'parameters this page does not know' }] : []),
           ],
         };
