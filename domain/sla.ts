@@ -231,8 +231,9 @@ function startDate(cal: BusinessCalendar, instantMs: number): LocalDate {
 /** The instant after `seconds` of working time counted from `from` (calendar null: plain seconds). */
 export function addWorkingSeconds(cal: BusinessCalendar | null, from: Date, seconds: number): Date {
   if (seconds < 0) throw new RangeError('seconds must not be negative');
-  if (!cal) return new Date(from.getTime() + seconds * 1000);
-  let left = seconds * 1000;
+  // to the millisecond (a clock counts fractions of a second: see SlaClock.consumedSeconds)
+  if (!cal) return new Date(from.getTime() + Math.round(seconds * 1000));
+  let left = Math.round(seconds * 1000);
   let d = startDate(cal, from.getTime());
   for (let i = 0; i < MAX_DAYS; i++, d = nextDate(d)) {
     const w = workingInterval(cal, d);
@@ -247,10 +248,15 @@ export function addWorkingSeconds(cal: BusinessCalendar | null, from: Date, seco
 
 /** Working seconds between two instants (0 when `to` is not after `from`), whole seconds rounded down. */
 export function workingSecondsBetween(cal: BusinessCalendar | null, from: Date, to: Date): number {
+  return Math.floor(workingMsBetween(cal, from, to) / 1000);
+}
+
+/** Working milliseconds between two instants (0 when `to` is not after `from`). */
+function workingMsBetween(cal: BusinessCalendar | null, from: Date, to: Date): number {
   const a = from.getTime();
   const b = to.getTime();
   if (b <= a) return 0;
-  if (!cal) return Math.floor((b - a) / 1000);
+  if (!cal) return b - a;
   let ms = 0;
   let d = startDate(cal, a);
   for (let i = 0; i < MAX_DAYS * 10; i++, d = nextDate(d)) {
@@ -260,7 +266,7 @@ export function workingSecondsBetween(cal: BusinessCalendar | null, from: Date, 
       ms += Math.max(0, Math.min(w[1], b) - Math.max(w[0], a));
     } else if (instantOf(d.year, d.month, d.day, 0, cal.timeZone) >= b) break;
   }
-  return Math.floor(ms / 1000);
+  return ms;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -272,7 +278,10 @@ export interface SlaClock {
   targetSeconds: number;
   calendar: BusinessCalendar | null;
   startedAt: string;
-  /** working seconds counted before the current run */
+  /**
+   * working seconds counted before the current run, to the millisecond (a fraction: a pause drops nothing, so a due
+   * instant does not drift later by up to a second at each pause)
+   */
   consumedSeconds: number;
   /** null while paused or stopped */
   runningSince: string | null;
@@ -300,14 +309,20 @@ export function startClock(policy: SlaPolicy, impact: Impact, kind: SlaTargetKin
   };
 }
 
-/** Working seconds a clock has counted up to `at`. */
+/** Working seconds a clock has counted up to `at`, to the millisecond. */
+function countedSeconds(c: SlaClock, at: Date): number {
+  const ms = Math.round(c.consumedSeconds * 1000) + (c.runningSince ? workingMsBetween(c.calendar, new Date(c.runningSince), at) : 0);
+  return ms / 1000;
+}
+
+/** Working seconds a clock has counted up to `at`, whole seconds rounded down (as shown). */
 export function elapsedSeconds(c: SlaClock, at: Date): number {
-  return c.consumedSeconds + (c.runningSince ? workingSecondsBetween(c.calendar, new Date(c.runningSince), at) : 0);
+  return Math.floor(countedSeconds(c, at));
 }
 
 export function pauseClock(c: SlaClock, at: Date): SlaClock {
   if (!c.runningSince || c.stoppedAt) return c;
-  return { ...c, consumedSeconds: elapsedSeconds(c, at), runningSince: null };
+  return { ...c, consumedSeconds: countedSeconds(c, at), runningSince: null };
 }
 
 export function resumeClock(c: SlaClock, at: Date): SlaClock {

@@ -116,6 +116,26 @@ describe('support rules: SLA clocks and policy', () => {
     expect(clockView(late, new Date(), late.stoppedAt).state).to.equal('missed');
   });
 
+  it('when a clock pauses and resumes at instants with milliseconds, then nothing is dropped: its due instant stays exact to the millisecond', () => {
+    const t0 = new Date('2026-11-25T10:00:00.000Z');
+    let c = startClock(DEFAULT_SLA_POLICY, 'critical', 'firstResponse', t0);
+    const target = c.targetSeconds;
+    // three runs of 10.9 s, each paused for a minute (before, each pause dropped the 0.9 s: the due instant drifted 2.7 s later)
+    let at = t0.getTime();
+    for (let i = 0; i < 3; i++) {
+      at += 10_900;
+      c = pauseClock(c, new Date(at));
+      at += 60_000;
+      c = resumeClock(c, new Date(at));
+    }
+    expect(c.consumedSeconds).to.equal(32.7);
+    expect(elapsedSeconds(c, new Date(at))).to.equal(32);
+    expect(dueAt(c)!.getTime()).to.equal(at + target * 1000 - 32_700);
+    // stopped 1 ms after its target: missed; at its target: met
+    expect(stopClock(c, new Date(at + target * 1000 - 32_700)).met).to.equal(true);
+    expect(stopClock(c, new Date(at + target * 1000 - 32_699)).met).to.equal(false);
+  });
+
   it('when a clock runs, then its milestones are the warning share, the breach and the second escalation point', () => {
     const c = startClock(DEFAULT_SLA_POLICY, 'critical', 'firstResponse', new Date('2026-11-25T10:00:00Z'));
     expect(nextMilestone(c, DEFAULT_SLA_POLICY)).to.deep.equal({ milestone: 'warning', at: new Date('2026-11-25T10:48:00Z') });
