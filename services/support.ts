@@ -258,8 +258,11 @@ export function createSupportService(deps: SupportServiceDeps) {
     } catch (e) {
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
         const code = e.cause.type ?? 'refused';
+        // the Update's outcome is kept under its id: the same Idempotency-Key answers this again, so a try later needs
+        // a new one (the pages give each form a new key)
+        const message = code === 'refund_unavailable' && updateId ? `${e.cause.message} Send it with a new Idempotency-Key: this one answers this outcome again.` : e.cause.message;
         // a refusal about the amount names the field it came from
-        throw new AppError(supportRefusalStatus(code), code, e.cause.message, code === 'amount_above_limit' ? 'body.amount' : undefined);
+        throw new AppError(supportRefusalStatus(code), code, message, code === 'amount_above_limit' ? 'body.amount' : undefined);
       }
       if (e instanceof WorkflowNotFoundError) throw new AppError(409, 'invalid_state', `support request ${t._id} is ${t.status}: nothing more can be done on it`);
       throw e;

@@ -359,7 +359,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
       }
       // the form's key went with other text (changed after "did not answer"): shown as typed, with a new key, to decide
       if (e instanceof AppError && e.code === 'idempotency_key_reused') return ticketPage(ctx, id, { formErrors: { [form]: CHANGED_AFTER_NO_ANSWER }, typed: { [form]: typedIn(ctx) } }, 409);
-      const code = e instanceof AppError && e.status !== 404 && e.status < 500 ? e.code : null;
+      // (a refund that could not be carried out or confirmed is said next to its form too, in the page's words)
+      const code = e instanceof AppError && e.status !== 404 && (e.status < 500 || e.code === 'refund_unavailable') ? e.code : null;
       if (code === null) throw e;
       // what was typed is not lost: the page is shown in place with it (the request's state may have changed since
       // the page was opened); with nothing typed, back to the ticket's address, saying why by code
