@@ -61,7 +61,11 @@ export async function logRevocation(order: OrderFacts, when: Date, counts: { key
   });
 }
 
-export async function logOrderPlaced(order: OrderFacts, at: Date, input: { by: OrderActor; imported: boolean; quantity: number; requestId: string; origin: RequestOrigin | null }): Promise<void> {
+/**
+ * The log entry of an order placed, or imported: an import is logged when it was done (who brought what in, today),
+ * its detail naming the original purchase date; a placed order when it was bought.
+ */
+export async function logOrderPlaced(order: OrderFacts, at: Date, input: { by: OrderActor; imported: boolean; purchasedAt: Date; quantity: number; requestId: string; origin: RequestOrigin | null }): Promise<void> {
   await appendActivity({
     _id: `order:${order._id}:placed`,
     ...about(order),
@@ -74,7 +78,7 @@ export async function logOrderPlaced(order: OrderFacts, at: Date, input: { by: O
     resourceId: order._id,
     ipAddress: input.origin?.ip ?? null,
     userAgent: input.origin?.userAgent ?? null,
-    detail: `${input.imported ? 'imported' : 'ordered'} ${order.product.name} x ${input.quantity} for ${order.customer.name}`,
+    detail: input.imported ? `imported ${order.product.name} x ${input.quantity} for ${order.customer.name}, purchased ${input.purchasedAt.toISOString().slice(0, 10)}` : `ordered ${order.product.name} x ${input.quantity} for ${order.customer.name}`,
     reason: null,
     requestId: input.requestId,
   });

@@ -70,9 +70,11 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           quantity: terms.pricing.quantity,
         }),
       ]);
-      await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, purchasedAt, {
+      // (the entry is inserted once: a retry's later instant changes nothing)
+      await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, terms.imported ? new Date() : purchasedAt, {
         by: terms.placedBy,
         imported: terms.imported,
+        purchasedAt,
         quantity: terms.pricing.quantity,
         requestId: terms.requestId,
         origin: terms.origin ?? null,

@@ -359,6 +359,22 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       for (const role of ['global-admin', 'account-admin', 'referral-admin', 'marketing-content-admin'] as const) expect((await log('', app.tokens[role])).status, role).to.equal(200);
     });
 
+    it('when an order bought months ago is imported today, then the log shows the import today, naming its purchase date', async () => {
+      const customer = await app.newCustomer('US');
+      const orderId = uniq('imported-log');
+      const purchasedAt = new Date(Date.now() - 120 * 86_400_000);
+      const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt: purchasedAt.toISOString() }] } });
+      expect(imp.body.results?.[0]?.outcome, JSON.stringify(imp.body)).to.equal('imported');
+      let entries: { operationType: string; orderId: string | null; detail: string }[] = [];
+      await waitFor(async () => {
+        entries = (await log(`customer=${customer.id}`)).body.items ?? [];
+        return entries.some((e) => e.operationType === 'create_order');
+      });
+      const created = entries.find((e) => e.operationType === 'create_order')!;
+      expect(created.orderId).to.equal(orderId);
+      expect(created.detail).to.contain('imported').and.contain(`purchased ${purchasedAt.toISOString().slice(0, 10)}`);
+    });
+
     it('when the dates are malformed, reversed or more than 90 days apart, then 400 naming the field', async () => {
       const cases: [string, string][] = [
         ['from=2026-02-30&to=2026-03-01', 'query.from'],
