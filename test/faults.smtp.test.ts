@@ -34,6 +34,18 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
   let box: ReturnType<typeof mailbox>;
   let startCatcher: () => Promise<MailCatcherHandle>;
 
+  /** POST as a user of the test app, through this test's own API: status, body, and how long the answer took. */
+  const send = async (p: string, token: string, body: unknown, key?: string) => {
+    const t0 = Date.now();
+    const res = await fetch(`${base}${p}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any>, ms: Date.now() - t0 };
+  };
+
   after(async () => {
     server?.close();
     server?.closeAllConnections();
@@ -133,16 +145,6 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
   });
 
   it("when SMTP is down, then a support refund of an order whose workflow has ended is approved at once (credit, cancellation, ticket approved), and the order's cancellation email arrives once SMTP is back, once", async () => {
-    const send = async (p: string, token: string, body: unknown, key?: string) => {
-      const t0 = Date.now();
-      const res = await fetch(`${base}${p}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, any>, ms: Date.now() - t0 };
-    };
     const customer = await app.newCustomer('US');
     const orderId = uniq('ended-order');
     const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
@@ -176,25 +178,15 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
   });
 
   it('when SMTP is down, then a support request is filed, answered and noted at once (each recorded, the ticket in the queue), and its emails arrive once SMTP is back, once each', async () => {
-    const post = async (p: string, token: string, body: unknown, key?: string) => {
-      const t0 = Date.now();
-      const res = await fetch(`${base}${p}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, any>, ms: Date.now() - t0 };
-    };
     const box = mailbox(catcher!.webUrl);
     const customer = await app.newCustomer('US');
     await catcher!.stop();
-    const filed = await post('/support-requests', app.tokens['admin-agent'], { problemType: GENERAL_PROBLEM_TYPE, impact: 'moderate', title: 'Mail is down here too', customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } }, uniq('key-sr'));
+    const filed = await send('/support-requests', app.tokens['admin-agent'], { problemType: GENERAL_PROBLEM_TYPE, impact: 'moderate', title: 'Mail is down here too', customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } }, uniq('key-sr'));
     expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
     const number = filed.body.number as string;
-    const replied = await post(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Looking into it.' });
+    const replied = await send(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Looking into it.' });
     expect(replied.status, JSON.stringify(replied.body)).to.equal(200);
-    const noted = await post(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Internal: checking the tenant.', internal: true });
+    const noted = await send(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Internal: checking the tenant.', internal: true });
     expect(noted.status, JSON.stringify(noted.body)).to.equal(200);
     // none waited for SMTP (before, each waited behind the emails before it: the filing for its acknowledgement)
     for (const r of [filed, replied, noted]) expect(r.ms, 'ms to answer').to.be.below(10_000);
