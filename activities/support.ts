@@ -306,7 +306,10 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         result = await handle.executeUpdate(refundRecordedUpdate);
       } catch (e) {
         if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
-        // it ended before the Update reached it (completed, or failed with its refusal): its result says which
+        // it ended before the Update reached it (completed, or failed with its refusal): its result says which. Any
+        // other error (the server busy, unreachable) fails this attempt, to be retried: waiting on the result of a
+        // running workflow would wait on its email
+        if (!(e instanceof WorkflowNotFoundError)) throw e;
         result = (await handle.result()) as SupportRefundResult;
       }
     } catch (e) {

@@ -309,10 +309,14 @@ export function startClock(policy: SlaPolicy, impact: Impact, kind: SlaTargetKin
   };
 }
 
-/** Working seconds a clock has counted up to `at`, to the millisecond. */
-function countedSeconds(c: SlaClock, at: Date): number {
-  const ms = Math.round(c.consumedSeconds * 1000) + (c.runningSince ? workingMsBetween(c.calendar, new Date(c.runningSince), at) : 0);
-  return ms / 1000;
+/**
+ * Working seconds a clock has counted up to `at`, to the millisecond; `keepMs: false` is the rule before clocks
+ * kept milliseconds (each run counted in whole seconds), which a ticket workflow begun before it replays with.
+ */
+function countedSeconds(c: SlaClock, at: Date, keepMs = true): number {
+  const run = c.runningSince ? workingMsBetween(c.calendar, new Date(c.runningSince), at) : 0;
+  if (!keepMs) return c.consumedSeconds + Math.floor(run / 1000);
+  return (Math.round(c.consumedSeconds * 1000) + run) / 1000;
 }
 
 /** Working seconds a clock has counted up to `at`, whole seconds rounded down (as shown). */
@@ -320,9 +324,9 @@ export function elapsedSeconds(c: SlaClock, at: Date): number {
   return Math.floor(countedSeconds(c, at));
 }
 
-export function pauseClock(c: SlaClock, at: Date): SlaClock {
+export function pauseClock(c: SlaClock, at: Date, keepMs = true): SlaClock {
   if (!c.runningSince || c.stoppedAt) return c;
-  return { ...c, consumedSeconds: countedSeconds(c, at), runningSince: null };
+  return { ...c, consumedSeconds: countedSeconds(c, at, keepMs), runningSince: null };
 }
 
 export function resumeClock(c: SlaClock, at: Date): SlaClock {
@@ -331,9 +335,9 @@ export function resumeClock(c: SlaClock, at: Date): SlaClock {
 }
 
 /** Stops a clock: met when stopped within its target. */
-export function stopClock(c: SlaClock, at: Date): SlaClock {
+export function stopClock(c: SlaClock, at: Date, keepMs = true): SlaClock {
   if (c.stoppedAt) return c;
-  const paused = pauseClock(c, at);
+  const paused = pauseClock(c, at, keepMs);
   return { ...paused, stoppedAt: at.toISOString(), met: paused.consumedSeconds <= c.targetSeconds };
 }
 

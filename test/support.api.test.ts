@@ -13,7 +13,9 @@ import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
 import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket, User } from '../models';
 import { monthKey } from '../domain/time';
-import { orderWorkflowId, supportRefundUpdate } from '../contracts/orders';
+import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate } from '../contracts/orders';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ensureUser, setUserDisabled } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
@@ -159,6 +161,26 @@ describe('support requests (API end to end)', function () {
     // approved for less than asked: the partner's email says so, and that the rest cannot be credited later
     const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
     expect(approvedMail.text).to.contain('$400.00').and.contain('less than the $600.00 requested').and.contain('the rest cannot be credited later');
+  });
+
+  it("when an ended order's refund workflow refuses (more than the order cost), then its refundRecorded Update answers the refusal, and once it has ended its result does", async () => {
+    const orderId = uniq('ended-refused');
+    const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
+    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
+    expect(imp.body.results?.[0]?.outcome, JSON.stringify(imp.body)).to.equal('imported');
+    await app.client.workflow.getHandle(`order:${orderId}`).result();
+    const actor = { userId: 'u-lead', name: 'Lee Lead', email: 'lead@csp-desk.test', role: 'support-lead' as const };
+    const handle = await app.client.workflow.start('orderRefundWorkflow', { workflowId: orderRefundWorkflowId(orderId), taskQueue: app.taskQueue, args: [{ orderId, ticket: 'SR-261126-REFU01', amount: { amount: 99_999_999, currency: 'USD' }, actor, requestId: uniq('req') }] });
+    const viaUpdate = await handle.executeUpdate(refundRecordedUpdate).then(() => null, (e: unknown) => e);
+    expect(viaUpdate).to.be.instanceOf(WorkflowUpdateFailedError);
+    expect(((viaUpdate as WorkflowUpdateFailedError).cause as ApplicationFailure).type).to.equal('amount_too_high');
+    const viaResult = await handle.result().then(() => null, (e: unknown) => e);
+    expect(viaResult).to.be.instanceOf(WorkflowFailedError);
+    expect(((viaResult as WorkflowFailedError).cause as ApplicationFailure).type).to.equal('amount_too_high');
+    // ended: the Update finds no workflow (the activity then asks for its result)
+    expect(await handle.executeUpdate(refundRecordedUpdate).then(() => null, (e: unknown) => e)).to.be.instanceOf(WorkflowNotFoundError);
+    expect((await Order.findById(orderId).lean())!.status).to.not.equal('cancelled');
+    expect(await LedgerLine.countDocuments({ orderId, kind: 'credit' })).to.equal(0);
   });
 
   it('when a refund was carried out for the ticket but its answer was lost, then approving again (with another amount) records what was credited, once', async () => {

@@ -123,12 +123,15 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     // recorded on the code before the patches support-partner-reply-email, support-limit-in-currency,
     // support-withdraw-keeps-refund and support-no-notes-when-closed (test/fixtures); without them each throws a
     // DeterminismViolationError (the new rules would email, refuse the approval, refuse the withdrawal, refuse the note)
-    // (and, recorded on the code before them, support-assigned-email and support-emails-outside-write-queue)
+    // (and, recorded on the code before them, support-assigned-email and support-emails-outside-write-queue; and before
+    // support-sla-milliseconds)
     const recorded = [
       ['ticket-history-refund-withdrawn.json', 6],
       ['ticket-history-note-after-close.json', 4],
       ['ticket-history-assigned-by-lead.json', 3],
       ['ticket-history-emails-in-queue.json', 3],
+      // its clocks paused twice, counted in whole seconds (support-sla-milliseconds)
+      ['ticket-history-paused-twice.json', 7],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));

@@ -81,6 +81,10 @@ const REFUND_STANDS = 'support-withdraw-keeps-refund';
 const ASSIGNED_EMAIL = 'support-assigned-email';
 /** Patch id: the ticket's writes are local activities (tickets filed before keep regular ones, as they ran). */
 const LOCAL_WRITES = 'support-writes-local-activities';
+/** Patch id: an approval whose refund timed out is noted and refused (refund_unavailable); older histories rejected it bare. */
+const APPROVE_TIMEOUT_NOTE = 'support-approve-timeout-note';
+/** Patch id: SLA clocks keep milliseconds across pauses (older histories replay with whole seconds, as their timers ran). */
+const SLA_MILLISECONDS = 'support-sla-milliseconds';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -205,8 +209,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   const mapRunning = (f: (c: SlaClock) => SlaClock, which: (c: SlaClock) => boolean = () => true) => {
     clocks = clocks.map((c) => (!c.stoppedAt && which(c) ? f(c) : c));
   };
-  const stopResponseClocks = (at: Date) => mapRunning((c) => stopClock(c, at), isResponse);
-  const stopAll = (at: Date) => mapRunning((c) => stopClock(c, at));
+  const stopResponseClocks = (at: Date) => mapRunning((c) => stopClock(c, at, patched(SLA_MILLISECONDS)), isResponse);
+  const stopAll = (at: Date) => mapRunning((c) => stopClock(c, at, patched(SLA_MILLISECONDS)));
   const startNextResponse = (at: Date) => {
     if (!clocks.some((c) => isResponse(c) && !c.stoppedAt)) clocks = [...clocks, startClock(policy, input.impact, 'nextResponse', at)];
   };
@@ -260,6 +264,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       // are 'refund_unavailable': the refund may or may not have been recorded, and approving again finds out (it is
       // carried out at most once, and a repeat answers the first outcome)
       const cause = e.cause instanceof ApplicationFailure ? e.cause : null;
+      // (an approval that timed out before this rule was rejected with its bare failure, nothing noted)
+      if (!cause && !patched(APPROVE_TIMEOUT_NOTE)) throw e;
       const code = cause?.nonRetryable && cause.type ? cause.type : 'refund_unavailable';
       const why = cause?.message ?? e.cause?.message ?? e.message;
       if (code !== 'refund_unavailable') {
@@ -309,7 +315,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         break;
       case 'request-information':
         stopResponseClocks(at);
-        mapRunning((c) => pauseClock(c, at));
+        mapRunning((c) => pauseClock(c, at, patched(SLA_MILLISECONDS)));
         status = 'pending';
         await record(at, 'information-requested', cmd.actor, true, body, {}, ['information-needed']);
         break;

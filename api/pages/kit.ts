@@ -19,7 +19,7 @@ import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
 import { notWrittenInDigits, requestOrigin, unreadableQuery, withTextRules, type JsonSchema } from '../http';
-import { MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, textProblem } from '../../domain/text';
+import { MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { Logger } from '../../lib/logger';
 import { formatMoney, parseAmount } from '../../domain/money';
 import { PERMISSIONS, isPartnerRole, isSupportRole, type Permission } from '../../domain/roles';
@@ -420,7 +420,9 @@ export function navFor(auth: AuthContext, currentPath: string) {
 
 /** Builds the page router for a list of page definitions (one domain's file each). */
 const SINGLE_LINE = new RegExp(SINGLE_LINE_PATTERN, 'u');
-const unreadable = (v: unknown): boolean => (typeof v === 'string' ? !SINGLE_LINE.test(v) : Array.isArray(v) ? v.some(unreadable) : false);
+const ANY_TEXT = new RegExp(TEXT_PATTERN, 'u');
+/** An id in a path: one line, no controls. A query value: text (a search pasted with a tab is the form's to judge). */
+const unreadable = (re: RegExp) => (v: unknown): boolean => (typeof v === 'string' ? !re.test(v) : Array.isArray(v) ? v.some(unreadable(re)) : false);
 
 /**
  * An address no page of this site links to: an id or a query value with a control character (`%00`), a line break
@@ -428,8 +430,8 @@ const unreadable = (v: unknown): boolean => (typeof v === 'string' ? !SINGLE_LIN
  * database refuses a NUL), as the API's schemas refuse the same in its paths and queries.
  */
 function refuseUnreadableAddress(req: Request): void {
-  const bad = unreadableQuery(req.url) || Object.values(req.params).some(unreadable) || Object.values(req.query as Record<string, unknown>).some(unreadable);
-  if (bad) throw new AppError(400, 'invalid_path', 'This address cannot be read: it holds a character no link of this site has (a control character, a line break or a broken %-escape). Check the link you followed.');
+  const bad = unreadableQuery(req.url) || Object.values(req.params).some(unreadable(SINGLE_LINE)) || Object.values(req.query as Record<string, unknown>).some(unreadable(ANY_TEXT));
+  if (bad) throw new AppError(400, 'invalid_path', 'This address cannot be read: it holds a character no link of this site has (a control character, a line break in an id, or a broken %-escape). Check the link you followed.');
 }
 
 export function mountPages(router: express.Router, pages: PageDef[], deps: KitDeps, chrome: Chrome): void {

@@ -14,7 +14,7 @@ import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { Readable } from 'node:stream';
-import { SupportTicket } from '../../models';
+import { Order, SupportTicket } from '../../models';
 import { parseDay } from '../../domain/licensing';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
@@ -241,9 +241,16 @@ export function supportPages(deps: PagesContext): PageDef[] {
     if (typeof form !== 'string' || !Object.hasOwn(FORM_ACTIONS, form)) return {};
     return { formErrors: { [form]: refusalMessage(form, refused, ticketStatus) } };
   };
-  /** Whether the page draws the form (a reply form serves replies, notes and the partner's replies). */
-  const drawn = (form: string, allowed: Set<TicketAction>): boolean =>
-    form === 'reply' ? allowed.has('reply') || allowed.has('note') || allowed.has('partner-reply') : form === 'attach' || allowed.has(FORM_ACTIONS[form]);
+  /**
+   * Whether the page draws the form, as show.hbs decides it: a reply form serves replies, notes and the partner's
+   * replies; the upload form is there while the request is not closed; "Assign to" needs someone to choose.
+   */
+  const drawn = (form: string, allowed: Set<TicketAction>, ticketStatus: TicketStatus, assignees: number): boolean => {
+    if (form === 'reply') return allowed.has('reply') || allowed.has('note') || allowed.has('partner-reply');
+    if (form === 'attach') return ticketStatus !== 'closed';
+    if (form === 'assign-other') return allowed.has('assign') && assignees > 0;
+    return Object.hasOwn(FORM_ACTIONS, form) && allowed.has(FORM_ACTIONS[form]);
+  };
 
   const ticketPage = async (ctx: PageContext, id: string, extra: Record<string, unknown> = {}, status = 200) => {
     const ticket = await support.view(ctx.auth, id);
@@ -268,8 +275,13 @@ export function supportPages(deps: PagesContext): PageDef[] {
     if (ticket.escalationLevel >= MAX_ESCALATION_LEVEL) allowed.delete('escalate');
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
-    // an order cancelled meanwhile (by the partner, within its window) has nothing left to refund: no Approve that can only fail
-    if (order?.status === 'cancelled' && !ticket.approval) allowed.delete('approve');
+    // an order cancelled meanwhile by another (the partner, within its window) has nothing left to refund: no Approve
+    // that can only fail. Cancelled by this request's own refund, whose answer was lost (refund_unavailable), Approve
+    // stays: pressing it again confirms the refund
+    if (order?.status === 'cancelled' && !ticket.approval) {
+      const byThisRequest = (await Order.findById(ticket.orderId, { 'cancellation.supportTicket': 1 }).lean())?.cancellation?.supportTicket === ticket.number;
+      if (!byThisRequest) allowed.delete('approve');
+    }
     const files = await attachments.list(ctx.auth, id);
     // whom the ticket can be given to (the workflow decides who may: reassigning someone else's ticket is a lead's)
     // (an agent may give an unassigned ticket or their own; someone else's is a lead's to give: no list that can only fail)
@@ -322,7 +334,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         decided: !ACTIVE_STATUSES.includes(ticket.status),
         done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as keyof typeof DONE_MESSAGES] : null,
         ...rest,
-        ...refusalShown(formErrors, typed, allowed),
+        ...refusalShown(formErrors, typed, (f) => drawn(f, allowed, ticket.status, others.length)),
       },
       status,
     );
@@ -331,8 +343,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
    * A refusal is said next to its form, with what was typed in it; a form the request's state no longer draws (a
    * reply to a request closed meanwhile) has its refusal, and what was typed, said above the actions to copy.
    */
-  const refusalShown = (formErrors: Record<string, string>, typed: Record<string, Record<string, string>>, allowed: Set<TicketAction>) => {
-    const gone = Object.keys(formErrors).filter((f) => !drawn(f, allowed));
+  const refusalShown = (formErrors: Record<string, string>, typed: Record<string, Record<string, string>>, isDrawn: (form: string) => boolean) => {
+    const gone = Object.keys(formErrors).filter((f) => !isDrawn(f));
     const text = (f: string) => Object.values(typed[f] ?? {}).filter((v) => v.trim() !== '');
     return {
       formErrors: Object.fromEntries(Object.entries(formErrors).filter(([f]) => !gone.includes(f))),
@@ -342,8 +354,10 @@ export function supportPages(deps: PagesContext): PageDef[] {
   };
 
   /**
-   * Runs a ticket command. Done or refused, the browser goes back to the ticket's own address (a reload then
-   * re-posts nothing); a refusal is said next to the form it came from, by its code (fixed texts: nothing a link
+   * Runs a ticket command. Done, the browser goes back to the ticket's own address (a reload then re-posts nothing).
+   * Refused by the request's rules with something typed in the form, the page is shown in place with the refusal next
+   * to the form and what was typed (a reload asks the browser to send the form again, which is tried again as it is);
+   * with nothing typed, back to the ticket's address with the refusal by its code (fixed texts: nothing a link
    * carries is shown as it is). Not answered in time (Temporal down or slow), the page is shown in place (503)
    * with the form as typed and its key: the Update may have been taken, so pressing again (or reloading) sends
    * the same Update, carried out once, and nothing typed is lost.
@@ -395,7 +409,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const updateId = formUpdateId(ctx.req.body, action);
         // escalating again a moment after one's own escalation (Back brings the form back with a new key): ask first;
         // each escalation raises the level and writes to the leads
-        if (action === 'escalate' && v.again !== 'yes') {
+        // (at the highest level there is nothing to ask: the escalation is refused as it is)
+        if (action === 'escalate' && v.again !== 'yes' && (await support.view(ctx.auth, id)).escalationLevel < MAX_ESCALATION_LEVEL) {
           const now = deps.now?.() ?? new Date();
           const repeat = await support.recentOwnEvent(ctx.auth, id, 'escalated', updateId, now);
           if (repeat) {
@@ -634,8 +649,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const n = Number(ctx.req.params.n);
         if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError(404, 'not_found', 'no such attachment');
         const { attachment, stream } = await attachments.open(ctx.auth, String(ctx.req.params.id), n);
-        // as the API serves it (a page's own policy would let a file rendered anyway run this site's scripts)
-        ctx.res.set(attachmentHeaders(attachment));
+        // as the API serves it (a page's own policy would let a file rendered anyway run this site's scripts); set one
+        // by one, as they are (Express's res.set would add a charset to the type decided at upload)
+        for (const [name, value] of Object.entries(attachmentHeaders(attachment))) ctx.res.setHeader(name, value);
         await new Promise<void>((resolve, reject) => {
           stream.on('error', reject);
           ctx.res.on('finish', resolve);
