@@ -72,11 +72,15 @@ const slim = (r: LoadResult) => ({ perSec: r.perSec, ok: r.ok, errors: r.errors,
 async function insertQueueTickets(count: number, partnerId: string, tag: string, progress: (m: string) => void): Promise<number> {
   const now = Date.now();
   const statuses = ['new', 'open', 'pending'] as const;
+  // consecutive numbers from a random start: unique within the run (six random characters each would collide about
+  // once in twenty runs of 10,000: the birthday bound of 32^6), and unlikely to meet an earlier run's in a kept database
+  const base = crypto.randomInt(0, 32 ** 6 - count);
+  const numberOf = (i: number) => `SR-991231-${Array.from({ length: 6 }, (_, d) => CROCKFORD[Math.floor((base + i) / 32 ** (5 - d)) % 32]).join('')}`;
   let inserted = 0;
   for (let start = 0; start < count; start += 500) {
     const docs: SupportTicketDoc[] = [];
     for (let i = start; i < Math.min(count, start + 500); i++) {
-      const number = `SR-991231-${Array.from(crypto.randomBytes(6), (b) => CROCKFORD[b % 32]).join('')}`;
+      const number = numberOf(i);
       const status = statuses[i % 3];
       // pending tickets' clocks are paused: no due time, last in the queue
       const nextDueAt = status === 'pending' ? null : new Date(now + ((i * 7919) % (7 * 86_400)) * 1000);
