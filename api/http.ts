@@ -321,6 +321,10 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           throw new AppError(400, 'validation_failed', 'body must be multipart/form-data (Content-Type: multipart/form-data; boundary=...)', 'body');
         }
         const reply = await around(() => route.handler({ params, query, body: route.multipart ? undefined : req.body, headers, auth: auth as AuthContext, requestId: context.requestId, log, origin, method: req.method, request: req }));
+        // a conditional GET is a validation by this origin server: a matching If-None-Match is a 304 even when the
+        // request says `Cache-Control: no-cache` (which fetch and browsers add to it), which asks that no cache answer
+        // without the origin's validation (RFC 9111 5.2.1.4); Express's freshness check would send the whole answer
+        if (req.headers['if-none-match'] !== undefined && /\bno-cache\b/i.test(req.header('cache-control') ?? '')) delete req.headers['cache-control'];
         if (reply.body instanceof Readable) {
           for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
           res.status(reply.status);
