@@ -200,6 +200,14 @@ async function revoke(t: ApiTokenDoc, by: string): Promise<TokenView> {
   return tokenView(t, r?.revokedAt ?? new Date());
 }
 
+/** One of the user's own tokens by its public id, never its secret; another user's token is not found. */
+export async function getOwnToken(userId: string, id: string): Promise<TokenView> {
+  const t = (await ApiToken.find({ userId }).lean()).find((x) => tokenId(x._id) === id);
+  if (!t) throw notFound('token', id);
+  const r = await ApiTokenRevocation.findById(t._id).lean();
+  return tokenView(t, r?.revokedAt ?? null, Date.now());
+}
+
 /** Revokes one of the user's own tokens by its public id; another user's token is not found. */
 export async function revokeOwnToken(userId: string, id: string): Promise<TokenView> {
   const t = (await ApiToken.find({ userId }).lean()).find((x) => tokenId(x._id) === id);

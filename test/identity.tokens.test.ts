@@ -52,6 +52,12 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       expect(created.body).to.include({ label: 'billing export', status: 'active', revokedAt: null });
       expect(new Date(created.body.expiresAt).getTime() - Date.now()).to.be.within(29 * 86_400_000, 30 * 86_400_000 + 60_000);
       expect(created.headers.get('location')).to.equal(`/tokens/${created.body.id}`);
+      // the address it names answers the token, without its secret; to another user it is not there
+      const named = await app.api('GET', created.headers.get('location')!, { token });
+      expect(named.status).to.equal(200);
+      expect(named.body).to.have.all.keys('id', 'label', 'createdAt', 'expiresAt', 'lastUsedAt', 'revokedAt', 'status');
+      expect(named.body).to.include({ id: created.body.id, label: 'billing export', status: 'active' });
+      expect((await app.api('GET', created.headers.get('location')!, { token: (await newUser()).token })).status).to.equal(404);
       expect(created.body.id).to.not.contain(hashToken(created.body.token).slice(0, 24));
 
       const mine = await app.api('GET', '/tokens', { token: created.body.token });

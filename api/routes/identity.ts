@@ -1,7 +1,7 @@
 /** The caller's own API tokens: list (never the secrets), create (the secret shown once), revoke. Any role. */
 import { defineRoute, type RouteDef } from '../http';
 import * as S from '../schemas';
-import { AUTH_CACHE_TTL_MS, createToken, listTokens, revokeOwnToken } from '../../services/users';
+import { AUTH_CACHE_TTL_MS, createToken, getOwnToken, listTokens, revokeOwnToken } from '../../services/users';
 import type { RouteDeps } from './deps';
 
 export function identityRoutes(_deps: RouteDeps): RouteDef[] {
@@ -34,6 +34,19 @@ export function identityRoutes(_deps: RouteDeps): RouteDef[] {
         const { token, view } = await createToken(auth.user._id, { label: body.label ?? 'api', expiresInDays: body.expiresInDays ?? null, notAfter: auth.tokenExpiresAt ?? null });
         return { status: 201, body: { ...view, token }, headers: { Location: `/tokens/${view.id}` } };
       },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/tokens/{id}',
+      operationId: 'getToken',
+      summary: 'One of your API tokens',
+      description: 'The token `POST /tokens` answered in `Location`: when it was created, expires, was last used and was revoked. Never the secret. Another user\'s token is a 404.',
+      tag: 'tokens',
+      permission: 'manageOwnTokens',
+      params: S.tokenIdParam,
+      errors: [404],
+      responses: { 200: { description: 'the token', schema: S.tokenSchema } },
+      handler: async ({ auth, params }) => ({ status: 200, body: await getOwnToken(auth.user._id, params.id) }),
     }),
     defineRoute({
       method: 'delete',
