@@ -204,7 +204,8 @@ export function createOrderService(deps: OrderServiceDeps) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const product = await loadProduct(input.productId, 'body.productId');
       const refusal = checkMarket(product, customer.market);
-      if (refusal) throw new AppError(422, refusal.code, refusal.message, 'customer.market', { market: customer.market });
+      // the input at fault is the product chosen (not sold in the customer's market), as the import says it too
+      if (refusal) throw new AppError(422, refusal.code, refusal.message, 'body.productId', { market: customer.market });
       const requestHash = crypto.createHash('sha256').update(JSON.stringify([customer._id, product._id, input.quantity])).digest('hex');
       let orderId: string = crypto.randomUUID();
       let replayed = false;

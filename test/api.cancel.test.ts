@@ -132,7 +132,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const c = await app.newCustomer('BQ');
       const res = await app.api('POST', `/customers/${c.id}/orders`, { headers: { 'idempotency-key': uniq('k') }, body: { productId: 'azure-ri-vm-3y', quantity: 1 } });
       expect(res.status).to.equal(422);
-      expect(res.body.error.code).to.equal('market_unavailable');
+      expect(res.body.error).to.include({ code: 'market_unavailable', field: 'body.productId' });
       expect(res.body.error.message).to.contain('BQ').and.contain('Bonaire');
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(0);
       expect((await placeOrder(app, c.id, 'windows-server-standard-sub')).customer.market).to.equal('BQ');

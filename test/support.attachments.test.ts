@@ -288,7 +288,9 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     expect(op.responses).to.include.keys('201', '200', '413', '415', '404', '403');
     expect(op.responses['413'].description).to.match(/too_many_attachments/);
     const dl = doc.paths['/support-requests/{id}/attachments/{attachmentId}'].get;
-    expect(dl.responses['200'].content).to.have.key('application/octet-stream');
+    // each file as its own type, decided at upload: any media type, binary
+    expect(dl.responses['200'].content).to.deep.equal({ '*/*': { schema: { type: 'string', format: 'binary' } } });
+    expect(dl.responses['200'].headers).to.include.keys('Content-Security-Policy', 'Cache-Control', 'ETag');
     // a conditional GET: If-None-Match in, 304 out
     expect(dl.parameters.map((p: { name: string }) => p.name)).to.include('if-none-match');
     expect(dl.responses).to.include.keys('304');

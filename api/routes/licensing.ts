@@ -100,8 +100,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       // the link goes to the customer, who opens it in a browser
       forBrowsers: { nextStep: 'If you still need this software, ask the partner who sent you the link for a new one.' },
       responses: {
-        200: { description: 'the whole file', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },
-        206: { description: 'the bytes asked for', contentType: 'application/octet-stream', schema: { type: 'string', contentMediaType: 'application/octet-stream' }, headers: fileHeaders },
+        200: { description: "the whole file, as its own type (an ISO image is `application/x-iso9660-image`, a CAB `application/vnd.ms-cab-compressed`, …)", contentType: '*/*', schema: { type: 'string', format: 'binary' }, headers: fileHeaders },
+        206: { description: "the bytes asked for, as the file's own type", contentType: '*/*', schema: { type: 'string', format: 'binary' }, headers: fileHeaders },
         304: { description: 'If-None-Match names this file: you have it already; nothing counted or logged', headers: { ETag: 'the file' } },
         416: { description: 'the range asked for is outside the file', schema: S.errorSchema, headers: { 'Content-Range': '`bytes */<size>`' } },
       },

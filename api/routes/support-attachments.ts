@@ -61,14 +61,15 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
       errors: [404],
       responses: {
         200: {
-          description: 'the file',
-          contentType: 'application/octet-stream',
-          schema: { type: 'string', contentMediaType: 'application/octet-stream' },
+          description: 'the file, as the type decided from its content at upload (a PDF, a PNG, plain text, …)',
+          contentType: '*/*',
+          schema: { type: 'string', format: 'binary' },
           headers: {
             'Content-Disposition': 'attachment; filename="<ASCII fallback>"; filename*=UTF-8\'\'<the download name>',
-            'Content-Type': 'the type decided from the content at upload',
             'Content-Length': 'bytes',
             'X-Content-Type-Options': 'nosniff',
+            'Content-Security-Policy': "`default-src 'none'; sandbox`",
+            'Cache-Control': '`private, no-store`',
             ETag: "the file's SHA-256",
           },
         },

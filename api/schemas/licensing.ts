@@ -52,7 +52,7 @@ export const activityEntrySchema = obj({
   operationType: str({ enum: [...ACTIVITY_OPERATIONS] }),
   resourceType: str({ enum: [...ACTIVITY_RESOURCES] }),
   operationStatus: str({ enum: ['succeeded', 'failed'] }),
-  userPrincipalName: nullable(str({ description: "the user's sign-in name; null for the holder of a link and for csp-desk itself" })),
+  userPrincipalName: nullable(str({ description: "the user's sign-in name; for a download through a link, that of the user who got the link (`actor.kind` link-holder); null for csp-desk itself and for support staff" })),
   actor: obj({ kind: str({ enum: ['user', 'link-holder', 'system'] }), userId: nullable(str()), name: str(), role: nullable(str()) }),
   customerId: str(),
   customerName: str(),
