@@ -3,7 +3,7 @@ import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
 import type { Mailer } from '../lib/mailer';
-import { buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
+import { answerOptions, buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
 import { createSupportService, type SupportSettings } from '../services/support';
@@ -94,6 +94,7 @@ export function createApp(deps: AppDeps): express.Express {
       now: deps.now,
     }),
   );
+  app.use(answerOptions([...all, { method: 'get', path: '/openapi.json' }]));
   app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses, around }));
   app.use(methodNotAllowed([...all, { method: 'get', path: '/openapi.json' }]));
   app.use(notFoundHandler());

@@ -395,7 +395,8 @@ export function redactPath(p: string): string {
  * 405 with `Allow` for a path that exists with other methods (HEAD is allowed wherever GET is, as Express
  * answers it); other paths fall through to the 404.
  */
-export function methodNotAllowed(declared: { method: string; path: string }[]) {
+/** The methods a path has (`Allow`), or null for a path the API does not have. */
+function allowedMethods(declared: { method: string; path: string }[]): (path: string) => string | null {
   const byPath = new Map<string, Set<string>>();
   for (const r of declared) {
     const set = byPath.get(r.path) ?? new Set<string>();
@@ -407,15 +408,34 @@ export function methodNotAllowed(declared: { method: string; path: string }[]) {
     re: new RegExp(`^${p.split(/\{\w+\}/).map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[^/]+')}/?$`, 'i'),
     allow: [...methods].sort().join(', '),
   }));
+  return (path) => matchers.find((x) => x.re.test(path))?.allow ?? null;
+}
+
+export function methodNotAllowed(declared: { method: string; path: string }[]) {
+  const allowOn = allowedMethods(declared);
   return (req: Request, res: Response, next: NextFunction) => {
-    const m = matchers.find((x) => x.re.test(req.path));
-    if (!m) return next();
-    res.setHeader('Allow', m.allow);
-    next(new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}; allowed: ${m.allow}`));
+    const allow = allowOn(req.path);
+    if (!allow) return next();
+    res.setHeader('Allow', allow);
+    next(new AppError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}; allowed: ${allow}`));
   };
 }
 
-/** For express.json: a body that is not valid UTF-8 is refused before decoding would turn it into U+FFFD. */
+/**
+ * OPTIONS on a path of the API: 204 with `Allow` (its methods and OPTIONS), no body; on a path it does not have, the
+ * 404 of any unknown path (rather than Express's own plain-text answer).
+ */
+export function answerOptions(declared: { method: string; path: string }[]) {
+  const allowOn = allowedMethods(declared);
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'OPTIONS') return next();
+    const allow = allowOn(req.path);
+    if (!allow) return next(new AppError(404, 'route_not_found', `no route ${req.method} ${req.path}; see GET /openapi.json`));
+    res.setHeader('Allow', `${allow}, OPTIONS`);
+    res.status(204).end();
+  };
+}
+
 /**
  * Whether the query string's %-escapes spell something other than UTF-8 (`%ED%A0%80`, `%C0%AF`): the query parser
  * would read each as U+FFFD and the request would go on with other words than those sent.
@@ -427,6 +447,7 @@ export function unreadableQuery(url: string): boolean {
   return !isUtf8(Buffer.from(raw, 'latin1'));
 }
 
+/** For express.json: a body that is not valid UTF-8 is refused before decoding would turn it into U+FFFD. */
 export function verifyUtf8(_req: IncomingMessage, _res: unknown, buf: Buffer): void {
   if (!isUtf8(buf)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'invalid_utf8' });
 }

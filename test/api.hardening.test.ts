@@ -262,8 +262,15 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       }
     });
 
+    it('when OPTIONS asks what a path has, then 204 with Allow and no body; an unknown path is a 404 as for any method', async () => {
+      for (const [path, allow] of [['/customers', 'GET, HEAD, POST, OPTIONS'], [`/orders/${orderId}/cancel`, 'POST, OPTIONS'], ['/openapi.json', 'GET, HEAD, OPTIONS']]) {
+        const res = await raw(app.baseUrl, 'OPTIONS', path);
+        expect([res.status, res.headers.allow, res.body], path).to.deep.equal([204, allow, null]);
+      }
+    });
+
     it('when the path is unknown, then 404 whatever the method', async () => {
-      for (const method of ['GET', 'PUT', 'TRACE', 'DELETE']) {
+      for (const method of ['GET', 'PUT', 'TRACE', 'DELETE', 'OPTIONS']) {
         const res = await raw(app.baseUrl, method, '/nowhere/at/all', { token: app.tokens['admin-agent'] });
         expect(res.status, method).to.equal(404);
       }
