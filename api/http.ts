@@ -75,6 +75,11 @@ export interface RouteDef {
   /** error statuses the route can answer beyond the common ones */
   errors?: number[];
   /**
+   * The `code`s of the route's own refusals, by status (the OpenAPI document lists them with each error response,
+   * beside the codes every route shares: COMMON_CODES); a status named here is one the route can answer.
+   */
+  errorCodes?: Partial<Record<number, readonly string[]>>;
+  /**
    * The answer holds a secret (a key, a token): `Cache-Control: no-store` and no ETag, so that no cache keeps it
    * and no 304 stands for having seen it. Other GET answers carry an ETag and answer a matching If-None-Match with 304.
    */
@@ -568,6 +573,19 @@ const COMMON_ERRORS: Record<number, string> = {
   503: 'A server the API depends on is unavailable (`code`: database_unavailable or temporal_unavailable); retry after `Retry-After` seconds. Nothing was changed unless `message` says the outcome is unknown.',
 };
 
+/** The `code`s any route may answer with at a status (validation, authentication, the servers it depends on). */
+const COMMON_CODES: Record<number, readonly string[]> = {
+  400: ['validation_failed', 'invalid_json', 'invalid_encoding', 'invalid_path', 'invalid_query'],
+  401: ['unauthorized'],
+  403: ['forbidden'],
+  404: ['not_found'],
+  405: ['method_not_allowed'],
+  413: ['payload_too_large'],
+  415: ['unsupported_media_type'],
+  500: ['internal'],
+  503: ['database_unavailable', 'temporal_unavailable'],
+};
+
 const REQUEST_ID_HEADER = 'the request id: the X-Request-Id sent (letters, digits, . _ : -, up to 100) or a new one; it follows the request into the workflows it starts and every log line';
 
 function parametersFrom(schema: JsonSchema | undefined, where: 'path' | 'query' | 'header') {
@@ -599,7 +617,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       };
     }
     // 405 for the path with a method it lacks (Allow lists them); 415 for a JSON body in another charset or encoding
-    const errs = new Set<number>([...(r.errors ?? []), 405, 500]);
+    const errs = new Set<number>([...(r.errors ?? []), ...Object.keys(r.errorCodes ?? {}).map(Number), 405, 500]);
     if (r.params || r.query || r.headers || r.body) errs.add(400);
     if (r.body || r.multipart) errs.add(413);
     if (r.body) errs.add(415);
@@ -610,7 +628,10 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       const headers =
         s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : s === 405 ? headersOf({ Allow: "the path's methods" }) : s === 401 ? headersOf({ 'WWW-Authenticate': 'Bearer' }) : headersOf();
       const content = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } }, ...(r.forBrowsers ? { 'text/html': { schema: { type: 'string' } } } : {}) };
-      responses[String(s)] = { description: r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error', headers, content };
+      // the codes a client can branch on: the route's own, then those every route shares at that status
+      const codes = [...new Set([...(r.errorCodes?.[s] ?? []), ...(COMMON_CODES[s] ?? [])])];
+      const description = r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error';
+      responses[String(s)] = { description: codes.length ? `${description}\n\n\`code\`: ${codes.map((c) => `\`${c}\``).join(', ')}.` : description, headers, content, ...(codes.length ? { 'x-error-codes': codes } : {}) };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,

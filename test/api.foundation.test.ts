@@ -69,6 +69,15 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
     const software = res.body.paths['/customers/{customer}/software'].get;
     expect(software.parameters.map((p: { name: string }) => p.name)).to.not.include('if-none-match');
     expect(Object.keys(software.responses)).to.not.include('304');
+    // each error response lists the codes a client can branch on: the operation's own refusals, then the shared ones
+    expect(post.responses['422']['x-error-codes']).to.include.members(['market_unavailable', 'unknown_product', 'idempotency_key_reused']);
+    expect(post.responses['422'].description).to.contain('`market_unavailable`');
+    expect(post.responses['400']['x-error-codes']).to.include.members(['validation_failed', 'invalid_json', 'invalid_query']);
+    const approve = res.body.paths['/support-requests/{id}/approve'].post;
+    expect(approve.responses['409']['x-error-codes']).to.include.members(['invalid_state', 'already_refunded', 'approval_in_progress']);
+    expect(approve.responses['422']['x-error-codes']).to.include.members(['amount_above_limit', 'amount_above_requested', 'amount_too_high']);
+    expect(approve.responses['503']['x-error-codes']).to.include.members(['refund_unavailable', 'temporal_unavailable']);
+    expect(res.body.paths['/downloads/{token}'].get.responses['410']['x-error-codes']).to.deep.equal(['link_expired', 'link_exhausted', 'link_revoked']);
     // and it is a valid OpenAPI 3.1 document by the specification's own schema
     const { Validator } = await import('@seriousme/openapi-schema-validator');
     const verdict = await new Validator().validate(res.body);

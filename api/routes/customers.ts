@@ -14,6 +14,7 @@ export function customerRoutes(_deps: RouteDeps): RouteDef[] {
       tag: 'customers',
       permission: 'manageCustomers',
       body: S.customerInputSchema,
+      errorCodes: { 409: ['customer_exists', 'customer_name_ambiguous'] },
       errors: [409],
       responses: { 201: { description: 'created', schema: S.customerSchema, headers: { Location: 'the customer: /customers/{id}' } } },
       handler: async ({ auth, body }) => {

@@ -27,6 +27,7 @@ export function identityRoutes(_deps: RouteDeps): RouteDef[] {
       tag: 'tokens',
       permission: 'manageOwnTokens',
       body: S.newTokenInputSchema,
+      errorCodes: { 422: ['token_outlives_caller'] },
       errors: [422],
       responses: { 201: { description: 'the token, with its secret (shown once)', schema: S.newTokenSchema, headers: { Location: 'the token: /tokens/{id}' } } },
       secret: true,

@@ -48,6 +48,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       params: S.idParam('id', 'order id'),
       // nothing to say: no body, or an empty JSON object
       body: { type: 'object', additionalProperties: false, properties: {} },
+      errorCodes: { 409: ['order_not_active', 'key_not_ready'], 422: ['no_key'] },
       errors: [404, 409, 422],
       responses: { 200: { description: 'the key', schema: S.keySchema } },
       secret: true,
@@ -64,6 +65,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       permission: 'getKeysAndDownloads',
       params: S.idParam('id', 'order id'),
       body: S.downloadRequestSchema,
+      errorCodes: { 409: ['order_not_active', 'key_not_ready'], 422: ['no_downloads', 'no_key'] },
       errors: [404, 409, 422],
       responses: { 201: { description: 'the key and the link', schema: S.keysAndDownloadSchema, headers: { Location: 'the download link' } } },
       secret: true,
@@ -92,6 +94,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
           'if-none-match': { type: 'string', maxLength: 1000, description: 'ETags you hold: when one is this file, the answer is 304 and no download is counted' },
         },
       },
+      errorCodes: { 410: ['link_expired', 'link_exhausted', 'link_revoked'], 416: ['range_not_satisfiable'] },
       errors: [404, 410],
       errorDescriptions: {
         404: 'No such link. A browser (an `Accept` that prefers `text/html`) gets a short page saying so instead of the JSON error.',

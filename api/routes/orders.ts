@@ -13,7 +13,7 @@ const orderSummarySchema = (() => {
 const idempotencyHeader = {
   type: 'object',
   properties: {
-    'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'a client-chosen unique key: a repeated request returns the same order' },
+    'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'a client-chosen unique key: a repeated request returns the same order, as it is now' },
   },
   required: ['idempotency-key'],
 };
@@ -27,12 +27,13 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       path: '/customers/{customer}/orders',
       operationId: 'placeOrder',
       summary: 'Buy a product on behalf of a customer',
-      description: 'Starts the order\'s workflow and answers once the order is recorded. A repeated request with the same Idempotency-Key returns the same order (header `Idempotent-Replayed: true`).',
+      description: 'Starts the order\'s workflow and answers once the order is recorded. A repeated request with the same Idempotency-Key returns the same order, as it is now (header `Idempotent-Replayed: true`): a replay after a cancellation shows it cancelled.',
       tag: 'orders',
       permission: 'placeOrders',
       params: S.customerParam,
       headers: idempotencyHeader,
       body: { type: 'object', additionalProperties: false, properties: { productId: { type: 'string', minLength: 1, maxLength: 100 }, quantity: { type: 'integer', minimum: 1, maximum: 10000 } }, required: ['productId', 'quantity'] },
+      errorCodes: { 422: ['unknown_product', 'market_unavailable', 'idempotency_key_reused'] },
       errors: [404, 422],
       responses: {
         201: {
@@ -94,6 +95,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
           },
         },
       },
+      errorCodes: { 422: ['unknown_product'] },
       errors: [404, 422],
       responses: {
         200: {
@@ -169,6 +171,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
           acknowledged: { const: true, description: 'you have read the important notice about what a cancellation does' },
         },
       },
+      errorCodes: { 409: ['already_cancelled', 'order_closed'], 422: ['window_passed', 'support_request_required', 'imported_support_request', 'never_cancellable', 'customer_mismatch', 'product_mismatch'] },
       errors: [404, 409, 422],
       responses: { 200: { description: 'cancelled', schema: S.cancelResultSchema } },
       handler: async ({ auth, params, body }) => ({ status: 200, body: await orders.cancel(auth, params.id, body) }),

@@ -7,6 +7,9 @@
 import { defineRoute, type RouteDef } from '../http';
 import * as S from '../schemas';
 import type { RouteDeps } from './deps';
+import { TICKET_REFUSALS } from '../../domain/support';
+import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
+import { supportRefusalStatus } from '../../services/support';
 
 const idempotencyHeader = {
   type: 'object',
@@ -17,6 +20,18 @@ const idempotencyHeader = {
 };
 
 const ticketReply = { 200: { description: 'the support request as it now is', schema: S.supportTicketSchema } };
+
+/**
+ * The refusals of the ticket's workflow (and of the order's, for an approval) that an action may answer, by status
+ * (supportRefusalStatus): what a client branches on.
+ */
+const ACTION_CODES = (() => {
+  const codes = [...Object.keys(TICKET_REFUSALS), ...Object.keys(SUPPORT_REFUND_REFUSALS), 'refund_unavailable', 'order_missing', 'not_ready', 'unknown_user', 'assignee_disabled'];
+  const by: Record<number, string[]> = {};
+  for (const c of new Set(codes)) (by[supportRefusalStatus(c)] ??= []).push(c);
+  by[422].push('idempotency_key_reused');
+  return by;
+})();
 
 export function supportRoutes(deps: RouteDeps): RouteDef[] {
   const { support } = deps;
@@ -41,6 +56,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       headers: S.commandHeaders,
       body,
       errors: [404, 409, 422],
+      errorCodes: ACTION_CODES,
       responses: ticketReply,
       handler: async ({ auth, params, body: b, headers }) => ({ status: 200, body: await run({ auth, id: params.id, body: b ?? {}, key: headers['idempotency-key'] }) }),
     });
@@ -60,6 +76,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       permission: 'fileSupportRequests',
       headers: idempotencyHeader,
       body: S.fileSupportRequestBody,
+      errorCodes: { 409: ['open_refund_ticket', 'order_already_cancelled'], 422: ['unknown_customer', 'unknown_order', 'order_customer_mismatch', 'subscription_order_mismatch', 'currency_mismatch', 'amount_too_high', 'never_cancellable', 'idempotency_key_reused'] },
       errors: [409, 422],
       responses: { 201: { description: 'the support request, recorded', schema: S.supportTicketSchema, headers: { Location: 'the request: /support-requests/{number}', 'Idempotent-Replayed': '"true" when this Idempotency-Key had filed it already' } } },
       handler: async ({ auth, body, headers }) => {
@@ -103,6 +120,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       params: S.supportNumberParam,
       headers: S.commandHeaders,
       body: S.replyBody,
+      errorCodes: ACTION_CODES,
       errors: [404, 409, 422],
       responses: ticketReply,
       handler: async ({ auth, params, body, headers }) => ({ status: 200, body: await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key']) }),
