@@ -209,11 +209,15 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       if (!ticket) throw ApplicationFailure.nonRetryable(`support request ${number} is not recorded`, 'ticket_missing');
       const event = await SupportEvent.findById(`${number}:${seq}`).lean();
       let to: string[];
+      // the one who has the request, while they can act on it: a disabled assignee's news goes to the leads, who can
+      // give it to someone else
+      const user = ticket.assignee ? await User.findById(ticket.assignee.userId).lean() : null;
+      const assignee = ticket.assignee && !(user && isDisabled(user)) ? ticket.assignee.email : null;
       if (kind === 'escalated') to = await leadsEmails();
-      else if (kind === 'at-risk') to = ticket.assignee ? [ticket.assignee.email] : await leadsEmails();
+      else if (kind === 'at-risk') to = assignee ? [assignee] : await leadsEmails();
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
-      // the agent who has the request hears of the partner's reply
-      else if (kind === 'partner-replied') to = ticket.assignee ? [ticket.assignee.email] : [];
+      // the agent who has the request hears of the partner's reply (the leads, when nobody who can act has it)
+      else if (kind === 'partner-replied') to = assignee ? [assignee] : await leadsEmails();
       // one copy per address, whatever its case (a contact typed "Pat@Partner.example" and the filer's own address)
       else to = [ticket.contact.email, ticket.filedBy.email].filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
       // a withdrawal is also news to the agent who has it: a message of its own, so that the partner's copy does not

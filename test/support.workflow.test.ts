@@ -20,6 +20,7 @@ import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketAc
 import { EmailRecord, SupportEvent, SupportQueueDay, SupportQueueEntry, SupportTicket } from '../models';
 import { hourBand } from '../domain/support-queue';
 import { getTestApp, quietRuntime, uniq, workflowBundle, type TestApp } from './support/app';
+import { ensureUser, setUserDisabled } from '../services/users';
 
 const HOUR = 3600;
 
@@ -208,6 +209,22 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(note!.public).to.equal(false);
   });
 
+  it('when the agent who has the request is disabled, then its at-risk warning and the partner\'s reply go to the leads', async () => {
+    const user = await ensureUser({ name: 'Dee Disabled', email: `${uniq('dee')}@support.example`.toLowerCase(), role: 'support-agent', partnerId: null });
+    const dee: TicketActor = { kind: 'agent', userId: user._id, name: user.name, email: user.email, role: 'support-agent' };
+    const i = await input();
+    const h = await file(i);
+    await act(h, { action: 'assign', actor: dee, assignee: dee });
+    await setUserDisabled(user.email, true);
+    await act(h, { action: 'partner-reply', actor: partner, body: 'Any news?' });
+    await env.sleep('50 minutes');
+    expect((await h.query(supportStateQuery)).atRisk).to.equal(true);
+    for (const kind of ['at-risk', 'partner-replied']) {
+      const sent = await EmailRecord.findOne({ _id: { $regex: `^support:${i.number}:.*:${kind}$` } }).lean();
+      expect(sent?.to, kind).to.include('support-lead@support.example').and.not.include(user.email);
+    }
+  });
+
   it('when the ticket waits on the partner, then its clocks pause, and the partner\'s reply resumes them with a next-response target', async () => {
     const i = await input();
     const h = await file(i);
@@ -216,6 +233,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     await env.sleep('3 days');
     let s = await h.query(supportStateQuery);
     expect(s.status).to.equal('pending');
+    // asking the partner took the request nobody had, as a reply does: the partner's answer reaches that agent
+    expect(s.assignee?.userId).to.equal(agent.userId);
     expect(s.escalationLevel).to.equal(0);
     expect(s.nextDueAt).to.equal(null);
     expect(await band(i.number)).to.equal('~');
@@ -224,14 +243,14 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(Math.floor(resolution.consumedSeconds), "whole seconds counted (the rest, milliseconds of the test run)").to.equal(30 * 60);
     await act(h, { action: 'partner-reply', actor: partner, body: 'Tenant contoso.' });
     s = await h.query(supportStateQuery);
-    expect(s.status).to.equal('new');
+    expect(s.status).to.equal('open');
     expect(s.clocks.map((c) => c.kind)).to.deep.equal(['firstResponse', 'resolution', 'nextResponse']);
     await env.sleep('130 minutes');
     s = await h.query(supportStateQuery);
     expect(s.escalationLevel).to.equal(1);
     const breach = await SupportEvent.findOne({ ticketId: i.number, type: 'sla-breached' }).lean();
     expect(breach!.data.clock).to.equal('nextResponse');
-    expect(await emails(i.number)).to.include('support-information-needed');
+    expect(await emails(i.number)).to.include.members(['support-information-needed', 'support-partner-replied']);
   });
 
   it('when a resolved ticket gets a partner reply within the reopen period, then it reopens with its clocks back; after the period it closes by itself', async () => {

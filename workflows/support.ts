@@ -83,6 +83,8 @@ const ASSIGNED_EMAIL = 'support-assigned-email';
 const LOCAL_WRITES = 'support-writes-local-activities';
 /** Patch id: an approval whose refund timed out is noted and refused (refund_unavailable); older histories rejected it bare. */
 const APPROVE_TIMEOUT_NOTE = 'support-approve-timeout-note';
+/** Patch id: an agent asking for information on a request nobody has takes it (older histories replay it unassigned). */
+const INFO_REQUEST_TAKES = 'support-information-request-takes';
 /** Patch id: SLA clocks keep milliseconds across pauses (older histories replay with whole seconds, as their timers ran). */
 const SLA_MILLISECONDS = 'support-sla-milliseconds';
 
@@ -313,12 +315,17 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         // internal: shown to support roles only, and no response (the clocks run on)
         await record(at, 'note', cmd.actor, false, body, {});
         break;
-      case 'request-information':
+      case 'request-information': {
         stopResponseClocks(at);
         mapRunning((c) => pauseClock(c, at, patched(SLA_MILLISECONDS)));
+        // asking the partner is answering them: an agent doing it on a request nobody has takes it, as a reply does,
+        // so that the partner's answer reaches someone (requests asked about before this rule replay as they ran)
+        const takes = status === 'new' && !assignee && cmd.actor.kind !== 'system' && patched(INFO_REQUEST_TAKES);
+        if (takes) assignee = { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role };
         status = 'pending';
-        await record(at, 'information-requested', cmd.actor, true, body, {}, ['information-needed']);
+        await record(at, 'information-requested', cmd.actor, true, body, takes ? { took: true } : {}, ['information-needed']);
         break;
+      }
       case 'partner-reply': {
         const reopening = DONE_STATUSES.includes(status);
         status = nextStatus({ status, assigneeId: assignee?.userId ?? null }, 'partner-reply');
