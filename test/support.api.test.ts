@@ -183,6 +183,14 @@ describe('support requests (API end to end)', function () {
     expect(await LedgerLine.countDocuments({ orderId, kind: 'credit' })).to.equal(0);
   });
 
+  it("when support searches by the customer's tenant GUID (as the partner's form names the customer), then the request is found", async () => {
+    const c = await app.newCustomer('US');
+    const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: uniq('Found by tenant'), customer: c.domain, contact: { name: 'Q', email: 'q@example.com' } });
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const found = await app.api('GET', `/support-requests?text=${encodeURIComponent(c.tenantId.toUpperCase())}`, { token: agent() });
+    expect(found.body.items.map((t: { number: string }) => t.number)).to.deep.equal([filed.body.number]);
+  });
+
   it('when a refund was carried out for the ticket but its answer was lost, then approving again (with another amount) records what was credited, once', async () => {
     const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
     const t = (await file(refundBody(order.id, 6_100))).body;
