@@ -172,11 +172,11 @@ export async function issueToken(userId: string, label = 'cli', expiresInDays: n
 }
 
 /** The support organisation's enabled people (agents and leads), by name: whom a ticket can be assigned to. */
-export async function listSupportPeople(): Promise<{ id: string; name: string; email: string; role: string }[]> {
+export async function listSupportPeople({ includeDisabled = false } = {}): Promise<{ id: string; name: string; email: string; role: string; disabled: boolean }[]> {
   const people = await User.find({ role: { $in: [...SUPPORT_ROLES] } }).lean();
   return people
-    .filter((u) => !isDisabled(u))
-    .map((u) => ({ id: u._id, name: u.name, email: u.email, role: u.role }))
+    .filter((u) => includeDisabled || !isDisabled(u))
+    .map((u) => ({ id: u._id, name: u.name, email: u.email, role: u.role, disabled: isDisabled(u) }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.email.localeCompare(b.email));
 }
 

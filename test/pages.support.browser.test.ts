@@ -384,6 +384,14 @@ describe('pages: support requests in a real browser', function () {
       await l.getByLabel('Assign to').selectOption({ label: `${second.name} (agent)` });
       await press(l, /^Assign$/, 'Assigned.');
       expect(await l.locator('dt:text-is("Assigned to") + dd').textContent()).to.equal(second.name);
+      // the lead sees that agent's work: the queue filtered by the agent chosen from the list
+      await l.goto('/app/queue');
+      await l.getByLabel('Assignee').selectOption({ label: second.name });
+      await l.getByRole('button', { name: 'Filter' }).click();
+      await l.waitForURL(/assignee=/);
+      const rows = await l.locator('main table tbody tr').allTextContents();
+      expect(rows.some((r) => r.includes(number))).to.equal(true);
+      expect(rows.every((r) => r.includes(second.name))).to.equal(true);
     } finally {
       await lead.context.close();
     }

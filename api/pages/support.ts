@@ -176,7 +176,7 @@ const queueSchema = {
   properties: {
     status: { type: 'string', enum: QUEUE_STATUS_CHOICES.map((c) => c.value) },
     impact: { type: 'string', enum: [...IMPACTS] },
-    assignee: { type: 'string', enum: ['me', 'none'] },
+    assignee: { type: 'string', maxLength: 200, pattern: '^(me|none|[A-Za-z0-9_.:-]+)$', description: 'me, none, or a support person from the list' },
     escalated: { type: 'string', enum: ['yes'] },
     atRisk: { type: 'string', enum: ['yes'] },
     text: { type: 'string', maxLength: 200 },
@@ -706,6 +706,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
           filters: { ...f, status },
           statuses: QUEUE_STATUS_CHOICES.map((c) => ({ ...c, selected: c.value === status })),
           impacts: IMPACTS.map((i) => ({ value: i, selected: i === f.impact })),
+          // one agent's work (a lead's view of someone's load, a disabled agent's requests to give to others)
+          people: (await listSupportPeople({ includeDisabled: true })).map((p) => ({ value: p.id, label: `${p.name}${p.disabled ? ' (disabled)' : ''}`, selected: p.id === f.assignee })),
           pollUrl: `/app/queue?${params.toString()}${f.cursor ? `&cursor=${encodeURIComponent(f.cursor)}` : ''}`,
           nextUrl: nextCursor ? `/app/queue?${params.toString()}&cursor=${encodeURIComponent(nextCursor)}` : null,
           firstUrl: f.cursor ? `/app/queue?${params.toString()}` : null,
