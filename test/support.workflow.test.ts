@@ -133,6 +133,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-emails-in-queue.json', 3],
       // its clocks paused twice, counted in whole seconds (support-sla-milliseconds)
       ['ticket-history-paused-twice.json', 7],
+      // information requested twice while nobody had it (support-information-request-takes)
+      ['ticket-history-information-unassigned.json', 6],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
