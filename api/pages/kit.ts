@@ -418,22 +418,22 @@ export function navFor(auth: AuthContext, currentPath: string) {
     .map((n) => ({ ...n, current: currentPath.startsWith(n.href) }));
 }
 
-/** Builds the page router for a list of page definitions (one domain's file each). */
 const SINGLE_LINE = new RegExp(SINGLE_LINE_PATTERN, 'u');
 const ANY_TEXT = new RegExp(TEXT_PATTERN, 'u');
 /** An id in a path: one line, no controls. A query value: text (a search pasted with a tab is the form's to judge). */
 const unreadable = (re: RegExp) => (v: unknown): boolean => (typeof v === 'string' ? !re.test(v) : Array.isArray(v) ? v.some(unreadable(re)) : false);
 
 /**
- * An address no page of this site links to: an id or a query value with a control character (`%00`), a line break
- * or a bidi override, or %-escapes that spell no UTF-8. Said in words, before any of it reaches a service (the
- * database refuses a NUL), as the API's schemas refuse the same in its paths and queries.
+ * An address no page of this site links to: an id with a control character (`%00`), a line break or a bidi
+ * override, a query value with a control character, or %-escapes that spell no UTF-8. Said in words, before any of
+ * it reaches a service (the database refuses a NUL), as the API's schemas refuse the same in its paths and queries.
  */
 function refuseUnreadableAddress(req: Request): void {
   const bad = unreadableQuery(req.url) || Object.values(req.params).some(unreadable(SINGLE_LINE)) || Object.values(req.query as Record<string, unknown>).some(unreadable(ANY_TEXT));
   if (bad) throw new AppError(400, 'invalid_path', 'This address cannot be read: it holds a character no link of this site has (a control character, a line break in an id, or a broken %-escape). Check the link you followed.');
 }
 
+/** Builds the page router for a list of page definitions (one domain's file each). */
 export function mountPages(router: express.Router, pages: PageDef[], deps: KitDeps, chrome: Chrome): void {
   for (const n of chrome.navExtra) if (!navExtra.some((x) => x.href === n.href)) navExtra.push(n);
   const getPaths = new Set(pages.filter((p) => p.method === 'get').map((p) => p.path));
