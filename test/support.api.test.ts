@@ -460,7 +460,9 @@ describe('support requests (API end to end)', function () {
     // a partner reply and a withdrawal
     await post(`/support-requests/${mine[0]}/request-information`, agent(), { body: 'Which tenant?' });
     expect((await app.api('GET', `/support-requests?status=pending&text=zebra`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.include(mine[0]);
-    expect((await post(`/support-requests/${mine[0]}/replies`, app.tokens['admin-agent'], { body: 'Tenant contoso.' })).body.status).to.equal('new');
+    // (asking took the request nobody had: the partner's answer makes it open, with that agent)
+    const answered = (await post(`/support-requests/${mine[0]}/replies`, app.tokens['admin-agent'], { body: 'Tenant contoso.' })).body;
+    expect([answered.status, answered.assignee?.name]).to.deep.equal(['open', 'Test support-agent']);
     // an action with nothing to say may be sent without a body at all (curl -X POST …/withdraw)
     const bare = await fetch(`${app.baseUrl}/support-requests/${mine[1]}/withdraw`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['global-admin']}`, 'idempotency-key': uniq('bare') } });
     expect(bare.status, await bare.clone().text()).to.equal(200);
