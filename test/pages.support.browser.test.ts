@@ -415,8 +415,10 @@ describe('pages: support requests in a real browser', function () {
     expect(await a.evaluate('document.activeElement && document.activeElement.id')).to.equal('assign-form-error');
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] })).body.assignee.userId).to.equal(second._id);
 
-    // a disabled agent cannot be given tickets
+    // a disabled agent cannot be given tickets, and the page says when the one who has a request is disabled
     await setUserDisabled(second.email, true);
+    await a.goto(`/app/support/${number}`);
+    expect(await a.locator('dt:text-is("Assigned to") + dd').textContent()).to.equal(`${second.name} (disabled: give this request to someone else)`);
     const refused = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: agentId } });
     expect(refused.status, JSON.stringify(refused.body)).to.equal(200);
     const toDisabled = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: second._id } });

@@ -14,7 +14,7 @@ import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { Readable } from 'node:stream';
-import { Order, SupportTicket } from '../../models';
+import { Order, SupportTicket, User, isDisabled } from '../../models';
 import { parseDay } from '../../domain/licensing';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
@@ -332,6 +332,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // (shown to the filer, just redirected here) who gets the acknowledgement too, when the contact is someone else
         ackAlsoToFiler: ticket.contact.email.toLowerCase() !== ctx.auth.user.email.toLowerCase(),
         decided: !ACTIVE_STATUSES.includes(ticket.status),
+        // support staff are told when the one who has the request can no longer act on it (a disabled user)
+        assigneeDisabled: agent && ticket.assignee ? await User.findById(ticket.assignee.userId).lean().then((u) => Boolean(u && isDisabled(u))) : false,
         done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as keyof typeof DONE_MESSAGES] : null,
         ...rest,
         ...refusalShown(formErrors, typed, (f) => drawn(f, allowed, ticket.status, others.length)),
