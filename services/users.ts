@@ -200,19 +200,23 @@ async function revoke(t: ApiTokenDoc, by: string): Promise<TokenView> {
   return tokenView(t, r?.revokedAt ?? new Date());
 }
 
+/** The user's own token by its public id (404 for another user's, as for none). */
+async function ownToken(userId: string, id: string): Promise<ApiTokenDoc> {
+  const t = (await ApiToken.find({ userId }).lean<ApiTokenDoc[]>()).find((x) => tokenId(x._id) === id);
+  if (!t) throw notFound('token', id);
+  return t;
+}
+
 /** One of the user's own tokens by its public id, never its secret; another user's token is not found. */
 export async function getOwnToken(userId: string, id: string): Promise<TokenView> {
-  const t = (await ApiToken.find({ userId }).lean()).find((x) => tokenId(x._id) === id);
-  if (!t) throw notFound('token', id);
+  const t = await ownToken(userId, id);
   const r = await ApiTokenRevocation.findById(t._id).lean();
   return tokenView(t, r?.revokedAt ?? null, Date.now());
 }
 
 /** Revokes one of the user's own tokens by its public id; another user's token is not found. */
 export async function revokeOwnToken(userId: string, id: string): Promise<TokenView> {
-  const t = (await ApiToken.find({ userId }).lean()).find((x) => tokenId(x._id) === id);
-  if (!t) throw notFound('token', id);
-  return revoke(t, userId);
+  return revoke(await ownToken(userId, id), userId);
 }
 
 /** Revokes any token by its public id (the users command). */
