@@ -91,6 +91,7 @@ export const TICKET_REFUSALS = {
   not_allowed_for_role: 'Your role may not do this on a support request.',
   invalid_state: 'This support request is {status}: it cannot be {action} now.',
   already_assigned: 'This support request is assigned to someone else: only a support lead may reassign it.',
+  already_assignee: 'This support request is already assigned to them: nothing changed. To tell them something, add an internal note.',
   assignee_not_agent: 'A support request can only be assigned to a support agent or lead.',
   not_a_refund: 'Only a refund request ("CSP Purchase/Refund on behalf of customers") can be approved or rejected; resolve this one instead.',
   amount_above_requested: 'The approved amount cannot exceed the amount requested.',
@@ -185,9 +186,10 @@ export function ticketRefusalMessage(code: string, status: TicketStatus, action:
  * replaying a rejection it accepted then: workflows/support.ts); `refundStands: false` the rule before a partner
  * could no longer withdraw a request whose refund was carried out; `limitInCurrency: false` the approval limit
  * before it followed the request's currency; `notesWhenClosed: true` the rule before a closed request stopped taking
- * internal notes (its workflow, still sending its last emails, took them).
+ * internal notes (its workflow, still sending its last emails, took them); `sameAssigneeRefused: false` the rule before a
+request could not be given to the one who has it (a second `assigned` event and email).
  */
-export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true, notesWhenClosed = false } = {}): TicketRefusal | null {
+export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true, notesWhenClosed = false, sameAssigneeRefused = true } = {}): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
   const noteOnClosed = notesWhenClosed && input.action === 'note' && facts.status === 'closed';
@@ -196,6 +198,7 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
   switch (input.action) {
     case 'assign': {
       if (input.assigneeKind !== 'agent' && input.assigneeKind !== 'lead') return refuse('assignee_not_agent');
+      if (sameAssigneeRefused && facts.assigneeId && facts.assigneeId === input.assigneeId) return refuse('already_assignee');
       if (facts.assigneeId && facts.assigneeId !== input.assigneeId && input.actor.kind !== 'lead' && facts.assigneeId !== input.actor.userId) return refuse('already_assigned');
       return null;
     }

@@ -534,6 +534,15 @@ describe('support requests (API end to end)', function () {
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'));
     expect(mail.to).to.include('support-agent@support.example');
     expect(mail.text).to.contain('Test support-lead gave you support request').and.contain('Key account: please call them.');
+    // given again to the one who has it: refused, nothing recorded, no second email
+    const again = await post(`/support-requests/${t.number}/assign`, lead(), { assigneeId: agentUser._id, body: 'Again.' });
+    expect(again.status).to.equal(409);
+    expect(again.body.error.code).to.equal('already_assignee');
+    const mine = await post(`/support-requests/${t.number}/assign`, app.tokens['support-agent']);
+    expect(mine.status).to.equal(409);
+    expect(mine.body.error.code).to.equal('already_assignee');
+    const seen = await app.api('GET', `/support-requests/${t.number}`, { token: lead() });
+    expect(seen.body.timeline.filter((e: { type: string }) => e.type === 'assigned')).to.have.length(1);
     // the lead takes it back themselves: no email
     await post(`/support-requests/${t.number}/assign`, lead());
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: new RegExp(`^support:${t.number}:`) })));

@@ -220,6 +220,14 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkAction(assigned, { action: 'assign', actor: lead, assigneeKind: 'partner', assigneeId: 'p1' }, rules, now)?.code).to.equal('assignee_not_agent');
   });
 
+  it('when a ticket is given to the one who has it, then it is refused (nothing to change), unless a history recorded before that rule replays', () => {
+    const assigned = facts({ status: 'open', assigneeId: 'a1' });
+    expect(checkAction(assigned, { action: 'assign', actor: lead, assigneeKind: 'agent', assigneeId: 'a1' }, rules, now)?.code).to.equal('already_assignee');
+    expect(checkAction(assigned, { action: 'assign', actor: { kind: 'agent', userId: 'a1' }, assigneeKind: 'agent', assigneeId: 'a1' }, rules, now)?.code).to.equal('already_assignee');
+    expect(checkAction(assigned, { action: 'assign', actor: lead, assigneeKind: 'agent', assigneeId: 'a1' }, rules, now, { sameAssigneeRefused: false })).to.equal(null);
+    expect(checkAction(facts({ status: 'new', assigneeId: null }), { action: 'assign', actor: lead, assigneeKind: 'agent', assigneeId: 'a1' }, rules, now)).to.equal(null);
+  });
+
   it('when a partner replies after resolution, then within the reopen period it reopens, after it is refused', () => {
     const resolved = facts({ status: 'resolved', assigneeId: 'a1', doneAt: '2026-11-20T12:00:00Z' });
     expect(checkAction(resolved, { action: 'partner-reply', actor: partner }, rules, now)).to.equal(null);

@@ -135,6 +135,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-paused-twice.json', 7],
       // information requested twice while nobody had it (support-information-request-takes)
       ['ticket-history-information-unassigned.json', 6],
+      // given again to the agent who had it, by a lead and by that agent (support-same-assignee-refused)
+      ['ticket-history-assigned-again.json', 6],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));

@@ -87,6 +87,8 @@ const APPROVE_TIMEOUT_NOTE = 'support-approve-timeout-note';
 const INFO_REQUEST_TAKES = 'support-information-request-takes';
 /** Patch id: SLA clocks keep milliseconds across pauses (older histories replay with whole seconds, as their timers ran). */
 const SLA_MILLISECONDS = 'support-sla-milliseconds';
+/** Patch id: a request is not given to the one who has it (older histories replay the second `assigned` event and email). */
+const SAME_ASSIGNEE_REFUSED = 'support-same-assignee-refused';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -221,7 +223,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
   /** The Update's validator (new Updates only) and the first step of applying one (also when replaying). */
-  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean; notesWhenClosed?: boolean } = {}): void {
+  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean; notesWhenClosed?: boolean; sameAssigneeRefused?: boolean } = {}): void {
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
     const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now(), rulesAsOf);
     if (refusal) throw refuse(refusal.code, refusal.message);
@@ -287,6 +289,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       refundStands: cmd.action !== 'withdraw' || patched(REFUND_STANDS),
       limitInCurrency: cmd.action !== 'approve' || patched(LIMIT_IN_CURRENCY),
       notesWhenClosed: cmd.action === 'note' && status === 'closed' && !patched(NO_NOTES_WHEN_CLOSED),
+      sameAssigneeRefused: cmd.action !== 'assign' || patched(SAME_ASSIGNEE_REFUSED),
     });
     const at = now();
     const before = status;
