@@ -8,8 +8,8 @@
  * - A first response is the first public message of a support user: a reply, a request for information, or a
  *   decision the partner is told of (approved, rejected, resolved, or closed by support), as the ticket's own
  *   first-response clock counts it.
- *   It is within target unless the ticket's first-response breach was recorded before it; a ticket with
- *   neither is pending (in no share).
+ *   It is within target unless the ticket's first-response breach was recorded before it; a ticket the partner
+ *   withdrew before either is withdrawn, and one still waiting is pending (both in no share).
  * - A ticket is resolved when its last resolving event (resolved, approved, rejected, or closed by support
  *   while active) is not followed by a reopening. Its resolution is within target unless a resolution
  *   breach was recorded at any time; an unresolved ticket without a breach is pending; a ticket the partner
@@ -51,7 +51,7 @@ export interface TicketOutcome {
   impact: Impact;
   filedAt: Date;
   assignee: { userId: string; name: string } | null;
-  firstResponse: { outcome: TargetOutcome; seconds: number | null; by: string | null };
+  firstResponse: { outcome: TargetOutcome | 'withdrawn'; seconds: number | null; by: string | null };
   resolution: { outcome: TargetOutcome | 'withdrawn'; seconds: number | null };
   escalations: number;
 }
@@ -68,7 +68,7 @@ export interface TargetStats {
 
 export interface MetricsGroup {
   tickets: number;
-  firstResponse: TargetStats;
+  firstResponse: TargetStats & { withdrawn: number };
   resolution: TargetStats & { withdrawn: number };
   escalations: number;
   escalatedTickets: number;
@@ -113,6 +113,7 @@ export function ticketOutcome(t: MetricsTicket): TicketOutcome {
   let resolutionBreached = false;
   let resolvedAt: Date | null = null;
   let withdrawn = false;
+  let firstResponseWithdrawn = false;
   let escalations = 0;
   for (const e of events) {
     const support = SUPPORT_KINDS.has(e.actor?.kind);
@@ -139,6 +140,7 @@ export function ticketOutcome(t: MetricsTicket): TicketOutcome {
         break;
       case 'withdrawn':
         withdrawn = true;
+        if (!firstResponse && !firstResponseBreached) firstResponseWithdrawn = true;
         break;
       case 'closed':
         // support closing a ticket still being worked ends it like a resolution
@@ -156,7 +158,7 @@ export function ticketOutcome(t: MetricsTicket): TicketOutcome {
     filedAt,
     assignee,
     firstResponse: {
-      outcome: firstResponseBreached ? 'missed' : firstResponse ? 'met' : 'pending',
+      outcome: firstResponseBreached ? 'missed' : firstResponse ? 'met' : firstResponseWithdrawn ? 'withdrawn' : 'pending',
       seconds: firstResponse ? seconds(filedAt, firstResponse.at) : null,
       by: firstResponse?.by ?? null,
     },
@@ -188,7 +190,7 @@ function targetStats(outcomes: { outcome: string; seconds: number | null }[]): T
 export function groupMetrics(outcomes: TicketOutcome[]): MetricsGroup {
   return {
     tickets: outcomes.length,
-    firstResponse: targetStats(outcomes.map((o) => o.firstResponse)),
+    firstResponse: { ...targetStats(outcomes.map((o) => o.firstResponse)), withdrawn: outcomes.filter((o) => o.firstResponse.outcome === 'withdrawn').length },
     resolution: { ...targetStats(outcomes.map((o) => o.resolution)), withdrawn: outcomes.filter((o) => o.resolution.outcome === 'withdrawn').length },
     escalations: outcomes.reduce((n, o) => n + o.escalations, 0),
     escalatedTickets: outcomes.filter((o) => o.escalations > 0).length,

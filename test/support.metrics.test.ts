@@ -105,6 +105,17 @@ describe('support metrics: the computation', () => {
     expect(o.resolution.outcome).to.equal('withdrawn');
   });
 
+  it('when the partner withdraws before any answer, then the first response is withdrawn (in no share), unless its target had passed or it was answered', () => {
+    const early = ticketOutcome(ticket('T12', 'minimal', '2026-11-02T09:00:00Z', [[30, 'withdrawn', partner], [30, 'closed', partner]]));
+    expect(early.firstResponse).to.deep.equal({ outcome: 'withdrawn', seconds: null, by: null });
+    const late = ticketOutcome(ticket('T13', 'critical', '2026-11-02T09:00:00Z', [[60, 'sla-breached', system, false, { clock: 'firstResponse' }], [90, 'withdrawn', partner]]));
+    expect(late.firstResponse.outcome).to.equal('missed');
+    const answered = ticketOutcome(ticket('T14', 'minimal', '2026-11-02T09:00:00Z', [[10, 'replied', ann], [30, 'withdrawn', partner]]));
+    expect(answered.firstResponse.outcome).to.equal('met');
+    const m = computeSupportMetrics([ticket('T12', 'minimal', '2026-11-02T09:00:00Z', [[30, 'withdrawn', partner]])], '2026-11-02', '2026-11-02');
+    expect(m.total.firstResponse).to.deep.include({ met: 0, missed: 0, pending: 0, withdrawn: 1, withinTargetShare: null });
+  });
+
   it('when events arrive out of order, then they are read in sequence order', () => {
     const t = ticket('T11', 'moderate', '2026-11-02T09:00:00Z', [[60, 'sla-breached', system, false, { clock: 'firstResponse' }], [90, 'replied', ann]]);
     t.events.reverse();
@@ -137,14 +148,14 @@ describe('support metrics: the computation', () => {
     expect(m.total.tickets).to.equal(4);
     expect(m.byImpact.critical).to.deep.equal({
       tickets: 2,
-      firstResponse: { met: 1, missed: 1, pending: 0, withinTargetShare: 0.5, medianSeconds: Math.round((600 + 7200) / 2) },
+      firstResponse: { met: 1, missed: 1, pending: 0, withinTargetShare: 0.5, medianSeconds: Math.round((600 + 7200) / 2), withdrawn: 0 },
       resolution: { met: 1, missed: 0, pending: 1, withinTargetShare: 1, medianSeconds: 6000, withdrawn: 0 },
       escalations: 2,
       escalatedTickets: 1,
     });
     expect(m.byImpact.moderate.tickets).to.equal(2);
     expect(m.byImpact.minimal).to.deep.include({ tickets: 0, escalations: 0 });
-    expect(m.byImpact.minimal.firstResponse).to.deep.equal({ met: 0, missed: 0, pending: 0, withinTargetShare: null, medianSeconds: null });
+    expect(m.byImpact.minimal.firstResponse).to.deep.equal({ met: 0, missed: 0, pending: 0, withinTargetShare: null, medianSeconds: null, withdrawn: 0 });
     // A stays Ann's, B went to Bob (reassigned by the lead), C became Ann's by her reply, F is nobody's
     expect(m.byAgent.map((a) => [a.agent?.name ?? null, a.tickets])).to.deep.equal([
       ['Ann Agent', 2],

@@ -40,7 +40,7 @@ const targetStats = (extra: Record<string, S> = {}) =>
 
 const group: Record<string, S> = {
   tickets: int(),
-  firstResponse: targetStats(),
+  firstResponse: targetStats({ withdrawn: int({ description: 'withdrawn by the partner before any answer and before the target passed: in no share' }) }),
   resolution: targetStats({ withdrawn: int({ description: 'withdrawn by the partner: in no share' }) }),
   escalations: int({ description: 'escalated events (by the SLA timers and by hand)' }),
   escalatedTickets: int(),
