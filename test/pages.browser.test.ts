@@ -479,7 +479,7 @@ describe('pages: partners in a real browser', function () {
   });
 
   describe('on a phone', () => {
-    it('when the main pages are opened 375 px wide, then none scrolls sideways (tables and charts scroll in their own box), long values included', async () => {
+    it('when the main pages are opened 375 px wide, then none scrolls sideways (tables and charts scroll in their own box, their text cells keep a readable width), long values included', async () => {
       // a customer with long unbroken values, an order, a ticket: the widest content the pages show
       const c = await app.newCustomer('BQ');
       const order = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
@@ -499,6 +499,9 @@ describe('pages: partners in a real browser', function () {
           // a table wider than the screen scrolls in its own box, which the keyboard reaches (focusable, named)
           const unreachable = (await page.evaluate(`[...document.querySelectorAll('.table-scroll')].filter((el) => el.scrollWidth > el.clientWidth && (el.tabIndex < 0 || !el.getAttribute('aria-label'))).length`)) as number;
           if (unreachable) wide.push(`${url}: ${unreachable} table(s) wider than the screen the keyboard cannot scroll`);
+          // free text in a table keeps a readable width (its table scrolls instead): never broken letter by letter
+          const squeezed = (await page.evaluate(`[...document.querySelectorAll('td.wrap')].filter((el) => el.getBoundingClientRect().width < 120).length`)) as number;
+          if (squeezed) wide.push(`${url}: ${squeezed} text cell(s) squeezed under 120 px`);
           const [scroll, client] = (await page.evaluate('[document.documentElement.scrollWidth, document.documentElement.clientWidth]')) as [number, number];
           if (scroll <= client) return;
           // name what sticks out, for the message

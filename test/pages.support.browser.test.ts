@@ -419,6 +419,9 @@ describe('pages: support requests in a real browser', function () {
     await setUserDisabled(second.email, true);
     await a.goto(`/app/support/${number}`);
     expect(await a.locator('dt:text-is("Assigned to") + dd').textContent()).to.equal(`${second.name} (disabled: give this request to someone else)`);
+    // and so does the queue, on the request's row
+    await a.goto(`/app/queue?text=${encodeURIComponent(number)}`);
+    expect(await a.locator('#queue-results tbody tr', { hasText: number }).locator('td').nth(5).textContent()).to.equal(`${second.name} (disabled)`);
     const refused = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: agentId } });
     expect(refused.status, JSON.stringify(refused.body)).to.equal(200);
     const toDisabled = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: second._id } });

@@ -701,15 +701,18 @@ export function supportPages(deps: PagesContext): PageDef[] {
           page = await list(undefined);
         }
         const { items, nextCursor } = page;
+        const people = await listSupportPeople({ includeDisabled: true });
+        const disabled = new Set(people.filter((p) => p.disabled).map((p) => p.id));
         const params = new URLSearchParams(Object.entries(f).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);
         const data = {
           title: 'Support queue',
-          tickets: items,
+          // a disabled assignee is marked: their requests wait for someone to give them to another
+          tickets: items.map((t) => ({ ...t, assigneeDisabled: Boolean(t.assignee && disabled.has(t.assignee.userId)) })),
           filters: { ...f, status },
           statuses: QUEUE_STATUS_CHOICES.map((c) => ({ ...c, selected: c.value === status })),
           impacts: IMPACTS.map((i) => ({ value: i, selected: i === f.impact })),
           // one agent's work (a lead's view of someone's load, a disabled agent's requests to give to others)
-          people: (await listSupportPeople({ includeDisabled: true })).map((p) => ({ value: p.id, label: `${p.name}${p.disabled ? ' (disabled)' : ''}`, selected: p.id === f.assignee })),
+          people: people.map((p) => ({ value: p.id, label: `${p.name}${p.disabled ? ' (disabled)' : ''}`, selected: p.id === f.assignee })),
           pollUrl: `/app/queue?${params.toString()}${f.cursor ? `&cursor=${encodeURIComponent(f.cursor)}` : ''}`,
           nextUrl: nextCursor ? `/app/queue?${params.toString()}&cursor=${encodeURIComponent(nextCursor)}` : null,
           firstUrl: f.cursor ? `/app/queue?${params.toString()}` : null,
