@@ -91,9 +91,9 @@ async function seed(deps: SupportDemoDeps): Promise<DemoTicket[]> {
     'demo-support-pending',
   );
   let pending = pendingFiled.ticket;
-  if (pending.status === 'new') pending = await support.assign(agent, pending.number, undefined, undefined, `demo:${pending.number}:assign`);
+  if (pending.status === 'new') pending = (await support.assign(agent, pending.number, undefined, undefined, `demo:${pending.number}:assign`)).ticket;
   if (pending.status === 'open') {
-    pending = await support.act(agent, pending.number, 'request-information', { body: 'Could you send a screenshot of the error and the edition installed (winver)?' }, `demo:${pending.number}:request-information`);
+    pending = (await support.act(agent, pending.number, 'request-information', { body: 'Could you send a screenshot of the error and the edition installed (winver)?' }, `demo:${pending.number}:request-information`)).ticket;
   }
   note('waiting on the partner', pending);
 
@@ -111,9 +111,9 @@ async function seed(deps: SupportDemoDeps): Promise<DemoTicket[]> {
     'demo-support-escalated',
   );
   let escalated = escalatedFiled.ticket;
-  if (escalated.status === 'new') escalated = await support.assign(lead, escalated.number, agent.user._id, undefined, `demo:${escalated.number}:assign`);
+  if (escalated.status === 'new') escalated = (await support.assign(lead, escalated.number, agent.user._id, undefined, `demo:${escalated.number}:assign`)).ticket;
   if (escalated.escalationLevel === 0 && escalated.status !== 'closed') {
-    escalated = await support.act(lead, escalated.number, 'escalate', { reason: 'Production outage tonight for a top customer.' }, `demo:${escalated.number}:escalate`);
+    escalated = (await support.act(lead, escalated.number, 'escalate', { reason: 'Production outage tonight for a top customer.' }, `demo:${escalated.number}:escalate`)).ticket;
   }
   note('escalated', escalated);
   return out;

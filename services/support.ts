@@ -278,7 +278,7 @@ export function createSupportService(deps: SupportServiceDeps) {
    * used for another request is another Update, never the refused one's outcome answered again. A record written
    * before that (no `updateId`) keeps the id it was sent with, so its retry is still the same Update.
    */
-  async function actionUpdateId(auth: AuthContext, ticketId: string, key: string, cmd: Omit<SupportCommand, 'actor'>): Promise<{ updateId: string; record: { _id: string; requestHash: string } }> {
+  async function actionUpdateId(auth: AuthContext, ticketId: string, key: string, cmd: Omit<SupportCommand, 'actor'>): Promise<{ updateId: string; record: { _id: string; requestHash: string }; replayed: boolean }> {
     const requestHash = crypto
       .createHash('sha256')
       .update(JSON.stringify([cmd.action, cmd.body ?? null, cmd.amount ?? null, cmd.reason ?? null, cmd.assignee?.userId ?? null]))
@@ -289,7 +289,7 @@ export function createSupportService(deps: SupportServiceDeps) {
     for (let round = 0; round < 5; round++) {
       try {
         await SupportIdempotency.create({ _id, requestHash, ticketId, updateId, createdAt: new Date() });
-        return { updateId, record: { _id, requestHash } };
+        return { updateId, record: { _id, requestHash }, replayed: false };
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
       }
@@ -298,11 +298,12 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (first.requestHash !== requestHash) {
         throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another action on this support request; use a new key for a new action', 'header.idempotency-key');
       }
-      return { updateId: first.updateId ?? `${auth.user._id}:${key}`, record: { _id, requestHash } };
+      return { updateId: first.updateId ?? `${auth.user._id}:${key}`, record: { _id, requestHash }, replayed: true };
     }
     throw new Error(`the Idempotency-Key record ${_id} kept changing; try again`);
   }
 
+  /** Carries out an action; `replayed`: its Idempotency-Key had come with this same request before (done once). */
   async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, key?: string) {
     const id = key ? await actionUpdateId(auth, t._id, key, cmd) : undefined;
     try {
@@ -314,7 +315,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (id && e instanceof AppError && e.status < 500) await SupportIdempotency.deleteOne(id.record);
       throw e;
     }
-    return view(auth, t._id);
+    return { ticket: await view(auth, t._id), replayed: id?.replayed ?? false };
   }
 
   return {

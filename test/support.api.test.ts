@@ -498,20 +498,27 @@ describe('support requests (API end to end)', function () {
     expect(reopened.timeline.map((e: { type: string }) => e.type)).to.include('rejected');
   });
 
-  it('when an action is sent again with its Idempotency-Key, then it is carried out once; the key reused for another action is a 422, never an action skipped', async () => {
+  it('when an action is sent again with its Idempotency-Key, then it is carried out once (Idempotent-Replayed: true); the key reused for another action is a 422, never an action skipped', async () => {
     const t = (await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Keyed actions', customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
     const keyed = (path: string, key: string, body: unknown, token = agent()) => app.api('POST', `/support-requests/${t.number}/${path}`, { token, body, headers: { 'idempotency-key': key } });
     const key = uniq('action-key');
-    expect((await keyed('replies', key, { body: 'First answer' })).status).to.equal(200);
-    expect((await keyed('replies', key, { body: 'First answer' })).status).to.equal(200);
+    const first = await keyed('replies', key, { body: 'First answer' });
+    expect(first.status).to.equal(200);
+    expect(first.headers.get('idempotent-replayed')).to.equal('false');
+    const again = await keyed('replies', key, { body: 'First answer' });
+    expect(again.status).to.equal(200);
+    // said as orders and filings say it
+    expect(again.headers.get('idempotent-replayed')).to.equal('true');
+    // without a key there is nothing to replay, and nothing said
+    expect((await post(`/support-requests/${t.number}/replies`, agent(), { body: 'Unkeyed answer' })).headers.get('idempotent-replayed')).to.equal(null);
     const replies = async () => (await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.timeline.filter((e: { type: string }) => e.type === 'replied').length;
-    expect(await replies()).to.equal(1);
+    expect(await replies()).to.equal(2);
     const other = await keyed('replies', key, { body: 'Another answer' });
     expect(other.status).to.equal(422);
     expect(other.body.error).to.include({ code: 'idempotency_key_reused', field: 'header.idempotency-key' });
     const otherAction = await keyed('resolve', key, {});
     expect(otherAction.body.error.code).to.equal('idempotency_key_reused');
-    expect(await replies()).to.equal(1);
+    expect(await replies()).to.equal(2);
     // a blank message is refused in words, not with the pattern
     const blank = await keyed('replies', uniq('blank'), { body: '   ' });
     expect(blank.status).to.equal(400);

@@ -9,7 +9,7 @@ import * as S from '../schemas';
 import type { RouteDeps } from './deps';
 import { TICKET_REFUSALS } from '../../domain/support';
 import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
-import { supportRefusalStatus } from '../../services/support';
+import { supportRefusalStatus, type SupportService } from '../../services/support';
 
 const idempotencyHeader = {
   type: 'object',
@@ -20,6 +20,18 @@ const idempotencyHeader = {
 };
 
 const ticketReply = { 200: { description: 'the support request as it now is', schema: S.supportTicketSchema } };
+/** An action's answer: the ticket, and with an Idempotency-Key whether the key had come with this request before. */
+const actionReply = {
+  200: {
+    ...ticketReply[200],
+    headers: { 'Idempotent-Replayed': '"true" when this Idempotency-Key had come with this same action before (it is carried out once; the answer is the request as it is now); only with an Idempotency-Key' },
+  },
+};
+const actionAnswer = ({ ticket, replayed }: { ticket: Awaited<ReturnType<SupportService['view']>>; replayed: boolean }, key: string | undefined) => ({
+  status: 200,
+  body: ticket,
+  ...(key ? { headers: { 'Idempotent-Replayed': String(replayed) } } : {}),
+});
 
 /**
  * The refusals of the ticket's workflow (and of the order's, for an approval) that an action may answer, by status
@@ -40,7 +52,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
     operationId: string,
     summary: string,
     body: Record<string, unknown>,
-    run: (ctx: { auth: Parameters<typeof support.view>[0]; id: string; body: Record<string, never> & Record<string, unknown>; key?: string }) => ReturnType<typeof support.view>,
+    run: (ctx: { auth: Parameters<typeof support.view>[0]; id: string; body: Record<string, never> & Record<string, unknown>; key?: string }) => ReturnType<SupportService['act']>,
     permission: 'workSupportRequests' | 'withdrawSupportRequests' = 'workSupportRequests',
     description?: string,
   ) =>
@@ -57,8 +69,8 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       body,
       errors: [404, 409, 422],
       errorCodes: ACTION_CODES,
-      responses: ticketReply,
-      handler: async ({ auth, params, body: b, headers }) => ({ status: 200, body: await run({ auth, id: params.id, body: b ?? {}, key: headers['idempotency-key'] }) }),
+      responses: actionReply,
+      handler: async ({ auth, params, body: b, headers }) => actionAnswer(await run({ auth, id: params.id, body: b ?? {}, key: headers['idempotency-key'] }), headers['idempotency-key']),
     });
 
   return [
@@ -122,8 +134,8 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       body: S.replyBody,
       errorCodes: ACTION_CODES,
       errors: [404, 409, 422],
-      responses: ticketReply,
-      handler: async ({ auth, params, body, headers }) => ({ status: 200, body: await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key']) }),
+      responses: actionReply,
+      handler: async ({ auth, params, body, headers }) => actionAnswer(await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key']), headers['idempotency-key']),
     }),
     action('withdraw', 'withdrawSupportRequest', 'Withdraw your support request', S.optionalMessageBody, ({ auth, id, body, key }) => support.act(auth, id, 'withdraw', body, key), 'withdrawSupportRequests'),
     action('assign', 'assignSupportRequest', 'Assign to yourself or another agent (reassigning: support leads)', S.assignBody, ({ auth, id, body, key }) =>
