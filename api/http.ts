@@ -87,9 +87,9 @@ export interface RouteDef {
   /**
    * A link people open in a browser (a download link sent to a customer): its errors answer a client that prefers
    * HTML (`Accept`) with a short page saying what happened and what to do next (for a link that is gone, 410, this
-   * sentence); other clients get the JSON error as everywhere.
+   * sentence, or the one for its code); other clients get the JSON error as everywhere.
    */
-  forBrowsers?: { nextStep: string };
+  forBrowsers?: { nextStep: string; byCode?: Record<string, string> };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handler(ctx: Ctx<any, any, any, any>): Promise<Reply>;
 }
@@ -275,7 +275,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
       const log = res.locals.log as Logger;
       const context = res.locals.context as RequestContext;
       if (route.forBrowsers) {
-        res.locals.browserNextStep = route.forBrowsers.nextStep;
+        res.locals.browserNextStep = route.forBrowsers;
         res.vary('Accept');
       }
       await runInRequestContext(context, async () => {
@@ -520,9 +520,9 @@ export function errorHandler() {
     if (res.headersSent) return; // the answer is on its way: nothing more can be said
     if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-    const nextStep = res.locals.browserNextStep as string | undefined;
-    if (nextStep !== undefined && req.accepts(['application/json', 'text/html']) === 'text/html') {
-      res.status(e.status).type('html').send(browserErrorPage(e, nextStep, requestId));
+    const forBrowsers = res.locals.browserNextStep as RouteDef['forBrowsers'];
+    if (forBrowsers !== undefined && req.accepts(['application/json', 'text/html']) === 'text/html') {
+      res.status(e.status).type('html').send(browserErrorPage(e, forBrowsers.byCode?.[e.code] ?? forBrowsers.nextStep, requestId));
       return;
     }
     res.status(e.status).json({ error: body });

@@ -468,8 +468,12 @@ describe('pages: partners in a real browser', function () {
       const claimed = await results();
       expect(claimed).to.have.length(3);
       expect(claimed[0]).to.include(esu.id).and.include('This order is not cancelled').and.not.include('Credit of');
+      // the outcome's badge too: never "cancelled" beside an order that is not
+      expect(await page.locator('tbody tr').nth(0).locator('td').nth(1).textContent()).to.equal('not cancelled');
       expect(claimed[1]).to.include(a.id).and.include('Open the order to see its state').and.not.include('No such order');
+      expect(await page.locator('tbody tr').nth(1).locator('td').nth(1).textContent()).to.equal('see the order');
       expect(claimed[2]).to.include(esu.id).and.include('Open the order to see its state').and.not.include('window has passed');
+      expect(await page.locator('tbody tr').nth(2).locator('td').nth(1).textContent()).to.equal('see the order');
       // back on the customer page, each says when it was cancelled and its credit
       await page.goto(`/app/customers/${c.id}`);
       const listed = (await page.getByRole('table', { name: /^Orders of/ }).locator('tbody tr').allTextContents()).filter((r) => !r.includes(esu.id));
@@ -664,7 +668,7 @@ describe('pages: partners in a real browser', function () {
         expect(await page.locator('#cancel-heading + *, section[aria-labelledby="cancel-heading"]').first().textContent()).to.include('Only an admin agent can cancel an order');
         expect((await page.goto('/app/invoices'))!.status()).to.equal(403);
         // the page says who can change that
-        expect(await page.locator('main').textContent()).to.include("ask your partner's global admin or account admin for a role that has it");
+        expect(await page.locator('main').textContent()).to.include('ask whoever runs csp-desk for your partner for a role that has it');
         expect((await app.api('GET', '/invoices/2026-11', { token: app.tokens['sales-agent'] })).status).to.equal(403);
         const csrf = await page.locator('body').getAttribute('data-csrf');
         const res = await context.request.post(`${app.baseUrl}/app/orders/${order.id}/cancel`, {

@@ -1,7 +1,7 @@
 /** The pages' wording of service refusals (pure: no servers). */
 import { expect } from 'chai';
 import { AppError } from '../lib/errors';
-import { formatBytes, formatDuration, pageMessage, validateForm } from '../api/pages/kit';
+import { formatBytes, formatCount, formatDuration, pageMessage, validateForm } from '../api/pages/kit';
 import { NAME_PATTERN, TEXT_PATTERN } from '../domain/text';
 
 describe('pages: how a service refusal reads on a page', () => {
@@ -61,5 +61,9 @@ describe('pages: sizes and durations as people read them', () => {
   it('when a size or a time span is shown, then it is in the largest fitting unit', () => {
     expect([512, 368_654, 5_033_164_800].map(formatBytes)).to.deep.equal(['512 bytes', '360 KB', '4.7 GB']);
     expect([45, 720, 12_000, 187_200, 86_400].map(formatDuration)).to.deep.equal(['45 s', '12 min', '3 h 20 min', '2 d 4 h', '1 d']);
+  });
+
+  it('when a count is shown with its noun, then one is singular ("1 more day", not "1 more days")', () => {
+    expect([0, 1, 2, 60].map((n) => formatCount(n, 'more day'))).to.deep.equal(['0 more days', '1 more day', '2 more days', '60 more days']);
   });
 });

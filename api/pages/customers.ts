@@ -94,17 +94,27 @@ export function buyPreview(product: ProductDoc | undefined, market: string, quan
 /** What the results page says of one order of a bulk cancellation, from its outcome and the order as it is now. */
 type OrderView = ReturnType<typeof orderView>;
 
-function bulkOutcomeDetail(outcome: string, code: string, order: OrderView | undefined, now: Date): { credit?: { amount: number; currency: string }; message?: string } {
-  // what the order is now, not what an address claims: each outcome is said only where the order bears it out
-  const seeTheOrder = { message: 'Open the order to see its state.' };
-  if (outcome === 'cancelled') return order?.cancellation ? { credit: order.cancellation.credit } : { message: 'This order is not cancelled: open it to see its state.' };
-  if (outcome === 'not_found') return order ? seeTheOrder : { message: 'No such order for this customer.' };
-  if (outcome === 'failed') return { message: 'The outcome is unknown (a server did not answer): open the order to see whether it is cancelled, and cancel it again if not.' };
+interface BulkOutcomeShown {
+  /** the badge: the outcome where the order bears it out, else `unknown` */
+  outcome: string;
+  outcomeLabel: string;
+  credit?: { amount: number; currency: string };
+  message?: string;
+}
+
+function bulkOutcomeDetail(outcome: string, code: string, order: OrderView | undefined, now: Date): BulkOutcomeShown {
+  // what the order is now, not what an address claims: each outcome is said (badge and words) only where the order
+  // bears it out
+  const seeTheOrder = { outcome: 'unknown', outcomeLabel: 'see the order', message: 'Open the order to see its state.' };
+  const said = (o: string) => ({ outcome: o, outcomeLabel: o.replace(/_/g, ' ') });
+  if (outcome === 'cancelled') return order?.cancellation ? { ...said('cancelled'), credit: order.cancellation.credit } : { outcome: 'unknown', outcomeLabel: 'not cancelled', message: 'This order is not cancelled: open it to see its state.' };
+  if (outcome === 'not_found') return order ? seeTheOrder : { ...said('not_found'), message: 'No such order for this customer.' };
+  if (outcome === 'failed') return { outcome: 'failed', outcomeLabel: 'unknown', message: 'The outcome is unknown (a server did not answer): open the order to see whether it is cancelled, and cancel it again if not.' };
   if (order && Object.hasOwn(CANCELLATION_REFUSALS, code)) {
     const reason = assessCancellation(order, now).reason;
-    return reason?.code === code ? { message: reason.message } : seeTheOrder;
+    return reason?.code === code ? { ...said('refused'), message: reason.message } : seeTheOrder;
   }
-  return { message: `Refused (${code.replace(/_/g, ' ')}): open the order to see why.` };
+  return { ...said('refused'), message: `Refused (${code.replace(/_/g, ' ')}): open the order to see why.` };
 }
 
 function formOf(req: PageContext['req']): Record<string, unknown> {
@@ -269,7 +279,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
           // an order of another customer, or none: named, not linked; and only an id, never other words (the address
           // is anyone's to write)
           if (!order && (outcome !== 'not_found' || !ORDER_ID.test(orderId))) return [];
-          return [{ orderId, linked: Boolean(order), outcome, outcomeLabel: outcome.replace(/_/g, ' '), ...bulkOutcomeDetail(outcome, code, order, deps.now?.() ?? new Date()) }];
+          return [{ orderId, linked: Boolean(order), ...bulkOutcomeDetail(outcome, code, order, deps.now?.() ?? new Date()) }];
         });
         ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
       },

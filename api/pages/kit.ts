@@ -48,6 +48,11 @@ function asDate(value: unknown): Date | null {
   return d && !Number.isNaN(d.getTime()) ? d : null;
 }
 
+/** A number with its noun, "1 day", "2 days" (regular plurals; a last word pluralised: "1 more day", "3 more days"). */
+export function formatCount(n: unknown, noun: string): string {
+  return `${String(n)} ${n === 1 ? noun : `${noun}s`}`;
+}
+
 /** A time span as people read it: "45 s", "12 min", "3 h 20 min", "2 d 4 h". */
 export function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
@@ -108,6 +113,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? slaWords(value) : value));
   hb.registerHelper('encode', (value: unknown) => (typeof value === 'string' ? encodeURIComponent(value) : ''));
   hb.registerHelper('iso', (value: unknown) => asDate(value)?.toISOString() ?? '');
+  hb.registerHelper('count', (n: unknown, noun: unknown) => formatCount(n, String(noun)));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('ne', (a: unknown, b: unknown) => a !== b);
   hb.registerHelper('not', (a: unknown) => !a);
@@ -599,11 +605,8 @@ export function pageErrorHandler(deps: KitDeps) {
             ? "This is for csp-desk's support staff. To reach them, file a support request."
             : isSupportRole(active.auth.role)
             ? 'If your work needs this page, a support lead can ask for your role to be changed.'
-            : active.auth.role === 'global-admin'
-              ? 'If your work needs this page, ask whoever runs csp-desk for your partner for a role that has it.'
-              : active.auth.role === 'account-admin'
-                ? "If your work needs this page, ask your partner's global admin for a role that has it."
-                : "If your work needs this page, ask your partner's global admin or account admin for a role that has it."
+            : // roles are given by whoever runs csp-desk (`npm run users`), not on these pages
+              'If your work needs this page, ask whoever runs csp-desk for your partner for a role that has it.'
           : null,
       signedIn: Boolean(active),
       signInNext: typeof res.locals.signInNext === 'string' ? (res.locals.signInNext as string) : null,

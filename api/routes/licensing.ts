@@ -101,7 +101,11 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         410: 'The link no longer works; `code` says why (link_expired, link_exhausted, link_revoked). A browser (an `Accept` that prefers `text/html`) gets a short page saying so and what to do next instead of the JSON error.',
       },
       // the link goes to the customer, who opens it in a browser
-      forBrowsers: { nextStep: 'If you still need this software, ask the partner who sent you the link for a new one.' },
+      forBrowsers: {
+        nextStep: 'If you still need this software, ask the partner who sent you the link for a new one.',
+        // a revoked link's order is over: no new link can be made for it
+        byCode: { link_revoked: 'No new link can be made for this order. If you still need this software, ask the partner who sent you the link.' },
+      },
       responses: {
         200: { description: "the whole file, as its own type (an ISO image is `application/x-iso9660-image`, a CAB `application/vnd.ms-cab-compressed`, …)", contentType: '*/*', schema: { type: 'string', format: 'binary' }, headers: fileHeaders },
         206: { description: "the bytes asked for, as the file's own type", contentType: '*/*', schema: { type: 'string', format: 'binary' }, headers: fileHeaders },
