@@ -2,18 +2,13 @@
  * Invoice activities: the monthly close of a partner's month, and the rule that puts a ledger line on the
  * first month whose invoice is still open (used by the order activities when they write a charge or credit).
  */
-import { Invoice, LedgerLine, Partner } from '../models';
+import { Invoice, LedgerLine, Partner, openMonthFrom } from '../models';
 import type { LedgerLineDoc } from '../models';
 import { nextMonthKey } from '../domain/time';
 import { summarizeInvoice } from '../domain/invoice';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
 
-/** The first month from `month` on whose invoice is still open for the partner. */
-export async function openMonthFrom(partnerId: string, month: string): Promise<string> {
-  while (await Invoice.exists({ _id: `${partnerId}:${month}` })) month = nextMonthKey(month);
-  return month;
-}
 
 /** The ledger line ids a closed invoice billed (null for an invoice closed before snapshots were kept). */
 function billedIds(invoice: { lines?: unknown }): Set<string> | null {

@@ -3,7 +3,7 @@
  * workflow calls them, one after another, so the order, its keys and links have one writer.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { ActivationKey, LedgerLine, Order, OrderEvent, Partner } from '../models';
+import { ActivationKey, LedgerLine, Order, OrderEvent, Partner, openMonthFrom } from '../models';
 import type { OrderDoc } from '../models';
 import { orderEmailRecipients, type OrderActor, type OrderTerms, type RequestOrigin } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
@@ -11,7 +11,7 @@ import { termEnd, windowEnd } from '../domain/cancellation';
 import { monthKey } from '../domain/time';
 import type { OrderEmailKind } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
-import { openMonthFrom, settleLine } from './invoices';
+import { settleLine } from './invoices';
 import { generateActivationKey, logOrderCancelled, logOrderPlaced, logRevocation, revokeOrderAccess } from './licensing';
 import { pageLinks } from '../contracts/links';
 

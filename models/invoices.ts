@@ -2,6 +2,7 @@
 import { Schema, model } from 'mongoose';
 import type { TaxLine } from '../domain/orders';
 import type { LedgerLineKind } from '../domain/invoice';
+import { nextMonthKey } from '../domain/time';
 
 const mixed = Schema.Types.Mixed;
 
@@ -60,3 +61,9 @@ export const Invoice = model<InvoiceDoc>(
   'invoices',
 );
 
+
+/** The first month from `month` on whose invoice is still open for the partner: where a line written now goes. */
+export async function openMonthFrom(partnerId: string, month: string): Promise<string> {
+  while (await Invoice.exists({ _id: `${partnerId}:${month}` })) month = nextMonthKey(month);
+  return month;
+}

@@ -2,7 +2,7 @@
  * A partner's invoice for a month: charges and credits, totals per currency. An open month is read live
  * from the ledger; a closed one is what was billed at the close.
  */
-import { Invoice, LedgerLine, Partner, type LedgerLineDoc } from '../models';
+import { Invoice, LedgerLine, Partner, openMonthFrom, type LedgerLineDoc } from '../models';
 import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
 import { monthKey } from '../domain/time';
 import { AppError } from '../lib/errors';
@@ -20,6 +20,14 @@ export async function firstInvoiceMonth(partnerId: string, now: Date): Promise<s
   return monthKey(partner?.createdAt ?? now);
 }
 
+/**
+ * The month whose invoice takes what happens now: this month, or once it was closed early, the first open one after
+ * it (its lines are dated before it begins).
+ */
+export async function openInvoiceMonth(partnerId: string, now: Date): Promise<string> {
+  return openMonthFrom(partnerId, monthKey(now));
+}
+
 /** The invoice, or why the month has none. */
 export async function findInvoice(partnerId: string, month: string, now: Date) {
   const closed = await Invoice.findById(`${partnerId}:${month}`).lean();
@@ -28,7 +36,9 @@ export async function findInvoice(partnerId: string, month: string, now: Date) {
     ? (closed.lines as LedgerLineDoc[]).map((l) => ({ ...l, at: new Date(l.at) }))
     : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
   if (!closed && lines.length === 0) {
-    const reason = noInvoiceReason(month, { currentMonth: monthKey(now), firstMonth: await firstInvoiceMonth(partnerId, now), closed: false, lines: 0 });
+    // a month after this one has begun for the partner when this one was closed early (it is the open month)
+    const currentMonth = month > monthKey(now) ? await openInvoiceMonth(partnerId, now) : monthKey(now);
+    const reason = noInvoiceReason(month, { currentMonth, firstMonth: await firstInvoiceMonth(partnerId, now), closed: false, lines: 0 });
     if (reason) return { none: reason };
   }
   const invoice = {

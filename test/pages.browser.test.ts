@@ -8,8 +8,9 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
-import { ActivityEntry, Order, User } from '../models';
-import { ensureUser } from '../services/users';
+import { ActivityEntry, LedgerLine, Order, User } from '../models';
+import { monthKey, nextMonthKey } from '../domain/time';
+import { ensurePartner, ensureUser, issueToken } from '../services/users';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
 
 const PARTNER_EMAIL = (role: string, partnerId: string) => `${role}@${partnerId}.example`;
@@ -357,6 +358,45 @@ describe('pages: partners in a real browser', function () {
       // the partner's first month (this test's partner was made this month) has no link to the month before it
       await page.goto(`/app/invoices/${new Date().toISOString().slice(0, 7)}`);
       expect(await page.getByRole('link', { name: /^← / }).count()).to.equal(0);
+    });
+
+    it('when this month was closed early, then Invoices opens the next month, where later lines go, and the closed month links forward to it', async () => {
+      // a partner of its own: closing a month must not touch the other tests' partner
+      const partnerId = uniq('early');
+      await ensurePartner({ id: partnerId, name: 'Early Partner', email: `billing@${partnerId}.example` });
+      const agent = await ensureUser({ name: 'Early agent', email: PARTNER_EMAIL('admin-agent', partnerId), role: 'admin-agent', partnerId });
+      const admin = await ensureUser({ name: 'Early admin', email: PARTNER_EMAIL('global-admin', partnerId), role: 'global-admin', partnerId });
+      const token = await issueToken(agent._id);
+      const c = await app.newCustomer('US', token);
+      const month = monthKey(new Date());
+      const next = nextMonthKey(month);
+      const before = await placeOrder(app, c.id, 'windows-server-standard-sub', { token });
+      await waitFor(async () => (await LedgerLine.countDocuments({ orderId: before.id })) === 1);
+      // the open month before anything is written after the close: an empty invoice, not "has not begun"
+      await app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month, partnerIds: [partnerId], early: true }] });
+      const empty = await app.api('GET', `/invoices/${next}`, { token: await issueToken(admin._id) });
+      expect(empty.status, JSON.stringify(empty.body)).to.equal(200);
+      expect(empty.body).to.deep.include({ status: 'open', lines: [] });
+      const late = await placeOrder(app, c.id, 'sql-server-standard-sub', { token });
+      await waitFor(async () => (await LedgerLine.countDocuments({ orderId: late.id })) === 1);
+      const session = await newSession({ baseURL: app.baseUrl });
+      try {
+        const p = session.page;
+        await signIn(app, p, PARTNER_EMAIL('global-admin', partnerId));
+        await p.goto('/app/invoices');
+        expect(new URL(p.url()).pathname).to.equal(`/app/invoices/${next}`);
+        expect(await p.getByRole('table', { name: /Charges in/ }).textContent()).to.include(late.id);
+        expect(await p.locator('main').textContent()).to.include('The month before was closed early');
+        // back to the closed month, and forward again from it
+        await p.getByRole('link', { name: `← ${month}` }).click();
+        await p.waitForURL(`**/app/invoices/${month}`);
+        expect(await p.locator('main').textContent()).to.include('as billed');
+        await p.getByRole('link', { name: `${next} →` }).click();
+        await p.waitForURL(`**/app/invoices/${next}`);
+        await expectAccessible(p);
+      } finally {
+        await session.context.close();
+      }
     });
 
     it('when Back brings the buy form again and Buy is pressed, then the page asks before a second identical order; ticking the box buys it again', async () => {

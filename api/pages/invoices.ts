@@ -1,6 +1,6 @@
 /** The monthly invoice: charges and credits per currency, printable. */
 import { AppError } from '../../lib/errors';
-import { billedPartnerName, findInvoice, firstInvoiceMonth } from '../../services/invoices';
+import { billedPartnerName, findInvoice, firstInvoiceMonth, openInvoiceMonth } from '../../services/invoices';
 import { MONTH_KEY_PATTERN, monthKey, nextMonthKey, previousMonthKey } from '../../domain/time';
 import { definePage, type PageDef } from './kit';
 import type { PagesContext } from './index';
@@ -14,7 +14,8 @@ export function invoicePages(deps: PagesContext): PageDef[] {
       path: '/invoices',
       permission: 'readInvoices',
       handler: async (ctx) => {
-        const month = typeof ctx.req.query.month === 'string' && monthRe.test(ctx.req.query.month) ? ctx.req.query.month : monthKey(deps.now?.() ?? new Date());
+        // the month that takes what happens now (the next one once this one was closed early)
+        const month = typeof ctx.req.query.month === 'string' && monthRe.test(ctx.req.query.month) ? ctx.req.query.month : await openInvoiceMonth(ctx.auth.partnerId!, deps.now?.() ?? new Date());
         ctx.redirect(`/app/invoices/${month}`);
       },
     }),
@@ -28,10 +29,11 @@ export function invoicePages(deps: PagesContext): PageDef[] {
         const now = deps.now?.() ?? new Date();
         const [y, m] = month.split('-').map(Number);
         const monthName = new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
-        const current = monthKey(now);
-        // the months around it, from the partner's first to this one (none has an invoice outside them)
+        // the months around it, from the partner's first to the open one (this month, or the next once this one was
+        // closed early: none has an invoice outside them)
+        const current = await openInvoiceMonth(ctx.auth.partnerId!, now);
         const first = await firstInvoiceMonth(ctx.auth.partnerId!, now);
-        const nav = { monthName, previous: month > first ? previousMonthKey(month) : null, next: month < current ? nextMonthKey(month) : null, current };
+        const nav = { monthName, previous: month > first ? previousMonthKey(month) : null, next: month < current ? nextMonthKey(month) : null, current, earlyOpen: current > monthKey(now) && month === current };
         const found = await findInvoice(ctx.auth.partnerId!, month, now);
         if ('none' in found) return ctx.view('invoices/show', { title: `Invoice ${monthName}`, ...nav, none: `No invoice: ${found.none}.` }, 404);
         const { invoice } = found;
