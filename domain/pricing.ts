@@ -1,6 +1,7 @@
 /** Prices of an order in its customer's market: currency, tax treatment and tax portion. */
 import type { Product } from './catalog';
-import { currencyForMarket, taxTreatmentFor, azureReservationsAvailableIn, unavailableMarketNames } from './markets';
+import { currencyForMarket, taxTreatmentFor, azureReservationsAvailableIn } from './markets';
+import { countryName } from './countries';
 import { taxPortionOfInclusive } from './money';
 import type { OrderPricing, TaxLine } from './orders';
 
@@ -27,10 +28,10 @@ export interface SaleRefusal {
 /** Whether a product may be sold in a market: Azure reservations are not available in the document's list. */
 export function checkMarket(product: Pick<Product, 'kind' | 'name'>, market: string): SaleRefusal | null {
   if (product.kind === 'azure-reservation' && !azureReservationsAvailableIn(market)) {
-    const names = unavailableMarketNames(market);
+    // the country as the customer's record names it (Eswatini, not the list's Swaziland)
     return {
       code: 'market_unavailable',
-      message: `Azure reservations are not available in the market ${market}${names.length ? ` (${names.join(', ')})` : ''}: ${product.name} cannot be sold there`,
+      message: `Azure reservations are not available in the market ${market} (${countryName(market)}): ${product.name} cannot be sold there`,
     };
   }
   return null;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
 import { COUNTRIES, countryName, isMarketCode } from '../domain/countries';
+import { checkMarket } from '../domain/pricing';
 import {
   AZURE_RESERVATION_UNAVAILABLE_MARKET_NAMES,
   AZURE_RESERVATION_UNAVAILABLE_MARKETS,
@@ -115,9 +116,11 @@ describe('domain/markets: Azure reservations unavailable markets', () => {
     expect(unavailableMarketNames('SJ')).to.deep.equal(['Jan Mayen', 'Svalbard']);
     expect(unavailableMarketNames('sz')).to.deep.equal(['Swaziland']);
     expect(unavailableMarketNames('US')).to.deep.equal([]);
-    const code = 'BQ';
-    expect(`Azure reservations are not available in the market ${code} (${unavailableMarketNames(code).join(', ')})`)
-      .to.equal('Azure reservations are not available in the market BQ (Bonaire, Saba, Sint Eustatius)');
+    // the refusal names the country as the customer's record does, not as the list does
+    const reservation = { kind: 'azure-reservation' as const, name: 'Azure Reserved VM Instances (1 year)' };
+    expect(checkMarket(reservation, 'SZ')?.message).to.equal('Azure reservations are not available in the market SZ (Eswatini): Azure Reserved VM Instances (1 year) cannot be sold there');
+    expect(checkMarket(reservation, 'BQ')?.message).to.include(`market BQ (${countryName('BQ')})`);
+    expect(checkMarket(reservation, 'US')).to.equal(null);
   });
 
   it('sells reservations in the other markets', () => {
