@@ -430,6 +430,15 @@ describe('pages: partners in a real browser', function () {
       await page.goto(`/app/customers/${c.id}/buy`);
       await page.getByLabel('Product').selectOption('azure-ri-vm-1y');
       await page.locator('#preview').getByText('Azure reservations are not available in the market BQ').waitFor();
+      // a product sold there: its price follows the quantity as it is typed; a quantity that is none is said, not priced
+      await page.getByLabel('Product').selectOption('sql-server-standard-sub');
+      await page.locator('#preview').getByText('Total', { exact: true }).waitFor();
+      await page.getByLabel('Quantity').fill('0');
+      await page.locator('#preview').getByText(/^Quantity: /).waitFor();
+      expect(await page.locator('#preview').textContent()).to.not.include('Total');
+      await page.getByLabel('Quantity').fill('3');
+      await page.locator('#preview').getByText('Total', { exact: true }).waitFor();
+      expect(await page.locator('#preview dl').textContent()).to.match(/Quantity\s*3/);
       // without JavaScript: the same through the query
       await page.goto(`/app/customers/${c.id}/buy?productId=azure-ri-vm-1y&quantity=1`);
       expect(await page.locator('#preview').textContent()).to.include('Azure reservations are not available in the market BQ');

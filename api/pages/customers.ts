@@ -145,7 +145,8 @@ export function customerPages(deps: PagesContext): PageDef[] {
     const products = await listProducts();
     const productId = typeof values.productId === 'string' ? values.productId : '';
     const quantity = Number.isInteger(Number(values.quantity)) && Number(values.quantity) >= 1 ? Math.min(Number(values.quantity), 10000) : 1;
-    const preview = buyPreview(products.find((p) => p._id === productId), c.market, quantity);
+    // no price for a quantity that is not one (it would be the price of another quantity)
+    const preview = errors.quantity ? null : buyPreview(products.find((p) => p._id === productId), c.market, quantity);
     const data = {
       title: `Buy for ${c.name}`,
       customer: customerView(c),
@@ -160,7 +161,8 @@ export function customerPages(deps: PagesContext): PageDef[] {
       errors,
       repeatOf,
     };
-    if (ctx.isHtmx && ctx.req.header('hx-target') === 'preview') ctx.fragment('customers/_preview', data);
+    // the live preview says a quantity at fault itself (the page says it next to the field)
+    if (ctx.isHtmx && ctx.req.header('hx-target') === 'preview') ctx.fragment('customers/_preview', { ...data, quantityProblem: errors.quantity ?? null });
     else ctx.view('customers/buy', data, status);
   };
 
@@ -220,14 +222,19 @@ export function customerPages(deps: PagesContext): PageDef[] {
         return buyPage(ctx, String(ctx.req.params.customer), form.ok ? form.value : {}, form.ok ? {} : form.errors);
       },
     }),
-    // "Show the price" and the live preview post the form (so its CSRF token never goes into an address); nothing is written
+    // "Show the price" and the live preview post the form (so its CSRF token never goes into an address); nothing is
+    // written. A field at fault is said in the preview, and the others still show (the product chosen stays chosen).
     definePage({
       method: 'post',
       path: '/customers/:customer/buy',
       permission: 'placeOrders',
       handler: (ctx) => {
-        const form = validateForm<Record<string, unknown>>(previewSchema, formOf(ctx.req));
-        return buyPage(ctx, String(ctx.req.params.customer), form.ok ? form.value : {}, form.ok ? {} : form.errors);
+        const input = { ...formOf(ctx.req) };
+        const form = validateForm<Record<string, unknown>>(previewSchema, input);
+        if (form.ok) return buyPage(ctx, String(ctx.req.params.customer), form.value);
+        for (const k of Object.keys(form.errors)) delete input[k];
+        const rest = validateForm<Record<string, unknown>>(previewSchema, input);
+        return buyPage(ctx, String(ctx.req.params.customer), rest.ok ? rest.value : {}, form.errors);
       },
     }),
     definePage({
