@@ -155,6 +155,8 @@ describe('pages: support requests in a real browser', function () {
     }
     expect(await stored()).to.equal(before);
     expect((await p.request.get(`/app/support/${number}`)).status(), 'the API still answers').to.equal(200);
+    // the request's order is a link to the order's page, for the partner
+    expect(await p.locator('dt:text-is("Order") + dd a').getAttribute('href')).to.equal(`/app/orders/${order.id}`);
     // listed with the ticket's files, and on its timeline as a "File attached" event
     expect(await p.getByRole('link', { name: 'invoice.pdf' }).count()).to.equal(2);
     expect(await p.getByRole('link', { name: 'receipt.pdf' }).count()).to.equal(2);
