@@ -214,7 +214,8 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       // the one who has the request, while they can act on it: a disabled assignee's news goes to the leads, who can
       // give it to someone else
       const user = ticket.assignee ? await User.findById(ticket.assignee.userId).lean() : null;
-      const assignee = ticket.assignee && !(user && isDisabled(user)) ? ticket.assignee.email : null;
+      // (at the address their user has now: the ticket's copy is from when it was given to them)
+      const assignee = ticket.assignee && !(user && isDisabled(user)) ? (user?.email ?? ticket.assignee.email) : null;
       if (kind === 'escalated') to = await leadsEmails();
       else if (kind === 'at-risk') to = assignee ? [assignee] : await leadsEmails();
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];

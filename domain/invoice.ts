@@ -47,12 +47,14 @@ export function summarizeInvoice(lines: readonly InvoiceLineInput[]): InvoiceTot
 
 /**
  * Why a partner has no invoice for a month, or null when it has one: a month closed or with lines always has one;
- * otherwise the months from the partner's first (`YYYY-MM`) to the current one are open invoices, and a month
- * outside them has none (it has not begun, or came before the partner).
+ * otherwise the months from the partner's first (`YYYY-MM`) to the open one are open invoices, and a month outside
+ * them has none (it has not begun, or came before the partner). The open month is the current one, or a later one
+ * once the current one was closed early (`openMonth`).
  */
-export function noInvoiceReason(month: string, at: { currentMonth: string; firstMonth: string; closed: boolean; lines: number }): string | null {
+export function noInvoiceReason(month: string, at: { currentMonth: string; openMonth?: string; firstMonth: string; closed: boolean; lines: number }): string | null {
   if (at.closed || at.lines > 0) return null;
-  if (month > at.currentMonth) return `the month has not begun (this month is ${at.currentMonth})`;
+  const open = at.openMonth ?? at.currentMonth;
+  if (month > open) return `the month has not begun (this month is ${at.currentMonth}${open !== at.currentMonth ? `; closed early, the open invoice is ${open}` : ''})`;
   if (month < at.firstMonth) return `it is before the partner's first month, ${at.firstMonth}`;
   return null;
 }

@@ -265,8 +265,8 @@ export function azureReservationsAvailableIn(code: string): boolean {
 
 /**
  * The document's names for a market code, in table order, e.g. BQ -> ["Bonaire", "Saba", "Sint Eustatius"];
- * [] for a market that is not in the table. Meant for messages such as
- * "Azure reservations are not available in the market BQ (Bonaire, Saba, Sint Eustatius)".
+ * [] for a market that is not in the table: how the list maps its names to codes (the refusal itself names the
+ * country as the customer's record does: domain/pricing.ts checkMarket).
  */
 export function unavailableMarketNames(code: string): string[] {
   const c = norm(code);

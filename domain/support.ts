@@ -91,7 +91,7 @@ export const TICKET_REFUSALS = {
   not_allowed_for_role: 'Your role may not do this on a support request.',
   invalid_state: 'This support request is {status}: it cannot be {action} now.',
   already_assigned: 'This support request is assigned to someone else: only a support lead may reassign it.',
-  already_assignee: 'This support request is already assigned to them: nothing changed. To tell them something, add an internal note.',
+  already_assignee: 'This support request is already assigned to that person: nothing changed. To tell them something, add an internal note.',
   assignee_not_agent: 'A support request can only be assigned to a support agent or lead.',
   not_a_refund: 'Only a refund request ("CSP Purchase/Refund on behalf of customers") can be approved or rejected; resolve this one instead.',
   amount_above_requested: 'The approved amount cannot exceed the amount requested.',

@@ -241,12 +241,14 @@ export interface SupportIdempotencyDoc {
   ticketId: string;
   /** an action's: the Update id it is sent as (absent on records written before it was kept: `<user>:<key>`) */
   updateId?: string;
+  /** an action's: set once its Update was answered (a key sent again then answers `Idempotent-Replayed: true`) */
+  done?: boolean;
   createdAt: Date;
 }
 export const SupportIdempotency = model<SupportIdempotencyDoc>(
   'SupportIdempotency',
   new Schema<SupportIdempotencyDoc>(
-    { _id: String, requestHash: { type: String, required: true }, ticketId: { type: String, required: true }, updateId: { type: String }, createdAt: { type: Date, required: true } },
+    { _id: String, requestHash: { type: String, required: true }, ticketId: { type: String, required: true }, updateId: { type: String }, done: { type: Boolean }, createdAt: { type: Date, required: true } },
     { versionKey: false },
   ),
   'supportidempotency',

@@ -37,8 +37,9 @@ export async function findInvoice(partnerId: string, month: string, now: Date) {
     : await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
   if (!closed && lines.length === 0) {
     // a month after this one has begun for the partner when this one was closed early (it is the open month)
-    const currentMonth = month > monthKey(now) ? await openInvoiceMonth(partnerId, now) : monthKey(now);
-    const reason = noInvoiceReason(month, { currentMonth, firstMonth: await firstInvoiceMonth(partnerId, now), closed: false, lines: 0 });
+    const currentMonth = monthKey(now);
+    const openMonth = month > currentMonth ? await openInvoiceMonth(partnerId, now) : currentMonth;
+    const reason = noInvoiceReason(month, { currentMonth, openMonth, firstMonth: await firstInvoiceMonth(partnerId, now), closed: false, lines: 0 });
     if (reason) return { none: reason };
   }
   const invoice = {

@@ -298,12 +298,13 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (first.requestHash !== requestHash) {
         throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another action on this support request; use a new key for a new action', 'header.idempotency-key');
       }
-      return { updateId: first.updateId ?? `${auth.user._id}:${key}`, record: { _id, requestHash }, replayed: true };
+      // a replay only when the key's action was answered before (a first try that failed, a 5xx, left it undone)
+      return { updateId: first.updateId ?? `${auth.user._id}:${key}`, record: { _id, requestHash }, replayed: first.done === true };
     }
     throw new Error(`the Idempotency-Key record ${_id} kept changing; try again`);
   }
 
-  /** Carries out an action; `replayed`: its Idempotency-Key had come with this same request before (done once). */
+  /** Carries out an action; `replayed`: its Idempotency-Key had come with this same request, answered, before. */
   async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, key?: string) {
     const id = key ? await actionUpdateId(auth, t._id, key, cmd) : undefined;
     try {
@@ -315,6 +316,8 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (id && e instanceof AppError && e.status < 500) await SupportIdempotency.deleteOne(id.record);
       throw e;
     }
+    // answered: the key sent again is a replay (the same value from every writer: no lost update to mind)
+    if (id && !id.replayed) await SupportIdempotency.updateOne({ _id: id.record._id, requestHash: id.record.requestHash }, { $set: { done: true } });
     return { ticket: await view(auth, t._id), replayed: id?.replayed ?? false };
   }
 

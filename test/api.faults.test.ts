@@ -229,5 +229,25 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       expect(health.body.temporal.error).to.be.oneOf(['unreachable', 'no answer within 3000 ms']);
       expect(JSON.stringify(health.body)).to.not.include('127.0.0.1');
     });
+
+    it('when a keyed support action failed because Temporal was unreachable, then sending it again carries it out once and says it is no replay; only the third send is', async () => {
+      const customer = await app.newCustomer('US');
+      const filed = await app.api('POST', '/support-requests', {
+        headers: { 'idempotency-key': uniq('k-file') },
+        body: { problemType: 'General question or problem', impact: 'minimal', title: 'Keyed while down', customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } },
+      });
+      expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+      const key = uniq('k-reply');
+      const reply = { body: 'We are looking at it.' };
+      const agent = app.tokens['support-agent'];
+      expectUnavailable(await timed(baseUrl, 'POST', `/support-requests/${filed.body.number}/replies`, agent, reply, { 'idempotency-key': key }), 'temporal_unavailable', 'POST reply');
+      // Temporal answers again (the test app's API): the first time the reply is carried out, then it is a replay
+      const first = await app.api('POST', `/support-requests/${filed.body.number}/replies`, { token: agent, body: reply, headers: { 'idempotency-key': key } });
+      expect(first.status, JSON.stringify(first.body)).to.equal(200);
+      expect(first.headers.get('idempotent-replayed')).to.equal('false');
+      const again = await app.api('POST', `/support-requests/${filed.body.number}/replies`, { token: agent, body: reply, headers: { 'idempotency-key': key } });
+      expect(again.headers.get('idempotent-replayed')).to.equal('true');
+      expect(again.body.timeline.filter((e: { type: string }) => e.type === 'replied')).to.have.length(1);
+    });
   });
 });

@@ -201,6 +201,9 @@ describe('which months have an invoice', () => {
   it('a month not begun, or before the partner: none, saying why', () => {
     expect(noInvoiceReason('2026-12', at)).to.include('has not begun').and.include('2026-11');
     expect(noInvoiceReason('2026-02', at)).to.include("before the partner's first month, 2026-03");
+    // this month closed early: the next one is open (an empty invoice), the one after has not begun
+    expect(noInvoiceReason('2026-12', { ...at, openMonth: '2026-12' })).to.equal(null);
+    expect(noInvoiceReason('2027-01', { ...at, openMonth: '2026-12' })).to.equal('the month has not begun (this month is 2026-11; closed early, the open invoice is 2026-12)');
   });
   it('a month closed or with lines always has one', () => {
     expect(noInvoiceReason('2026-12', { ...at, lines: 1 })).to.equal(null);

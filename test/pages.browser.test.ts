@@ -439,6 +439,13 @@ describe('pages: partners in a real browser', function () {
       await page.getByLabel('Quantity').fill('3');
       await page.locator('#preview').getByText('Total', { exact: true }).waitFor();
       expect(await page.locator('#preview dl').textContent()).to.match(/Quantity\s*3/);
+      // cleared while typing: no quantity, not the price of one
+      await page.getByLabel('Quantity').fill('');
+      await page.locator('#preview').getByText('Quantity: Enter a quantity').waitFor();
+      // without JavaScript, a quantity at fault keeps the product chosen
+      await page.goto(`/app/customers/${c.id}/buy?productId=sql-server-standard-sub&quantity=0`);
+      expect(await page.getByLabel('Product').inputValue()).to.equal('sql-server-standard-sub');
+      expect(await page.locator('#quantity-error').textContent()).to.match(/\S/);
       // without JavaScript: the same through the query
       await page.goto(`/app/customers/${c.id}/buy?productId=azure-ri-vm-1y&quantity=1`);
       expect(await page.locator('#preview').textContent()).to.include('Azure reservations are not available in the market BQ');

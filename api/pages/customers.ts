@@ -114,7 +114,19 @@ function bulkOutcomeDetail(outcome: string, code: string, order: OrderView | und
     const reason = assessCancellation(order, now).reason;
     return reason?.code === code ? { ...said('refused'), message: reason.message } : seeTheOrder;
   }
+  // a refusal the page cannot check: not beside an order that is cancelled
+  if (order?.cancellation) return seeTheOrder;
   return { ...said('refused'), message: `Refused (${code.replace(/_/g, ' ')}): open the order to see why.` };
+}
+
+/** The buy form's preview fields: a field at fault is said and left out, the others still show (the product stays chosen). */
+function previewInput(input: Record<string, unknown>): { values: Record<string, unknown>; errors: FieldErrors } {
+  const form = validateForm<Record<string, unknown>>(previewSchema, input);
+  if (form.ok) return { values: form.value, errors: {} };
+  const rest = { ...input };
+  for (const k of Object.keys(form.errors)) delete rest[k];
+  const again = validateForm<Record<string, unknown>>(previewSchema, rest);
+  return { values: again.ok ? again.value : {}, errors: form.errors };
 }
 
 function formOf(req: PageContext['req']): Record<string, unknown> {
@@ -218,8 +230,8 @@ export function customerPages(deps: PagesContext): PageDef[] {
       path: '/customers/:customer/buy',
       permission: 'placeOrders',
       handler: (ctx) => {
-        const form = validateForm<Record<string, unknown>>(previewSchema, ctx.req.query as Record<string, unknown>);
-        return buyPage(ctx, String(ctx.req.params.customer), form.ok ? form.value : {}, form.ok ? {} : form.errors);
+        const { values, errors } = previewInput(ctx.req.query as Record<string, unknown>);
+        return buyPage(ctx, String(ctx.req.params.customer), values, errors);
       },
     }),
     // "Show the price" and the live preview post the form (so its CSRF token never goes into an address); nothing is
@@ -229,12 +241,11 @@ export function customerPages(deps: PagesContext): PageDef[] {
       path: '/customers/:customer/buy',
       permission: 'placeOrders',
       handler: (ctx) => {
-        const input = { ...formOf(ctx.req) };
-        const form = validateForm<Record<string, unknown>>(previewSchema, input);
-        if (form.ok) return buyPage(ctx, String(ctx.req.params.customer), form.value);
-        for (const k of Object.keys(form.errors)) delete input[k];
-        const rest = validateForm<Record<string, unknown>>(previewSchema, input);
-        return buyPage(ctx, String(ctx.req.params.customer), rest.ok ? rest.value : {}, form.errors);
+        const input = formOf(ctx.req);
+        const { values, errors } = previewInput(input);
+        // while typing, a quantity cleared is none (not the first visit's 1)
+        if (ctx.isHtmx && String(input.quantity ?? '').trim() === '') errors.quantity ??= 'Enter a quantity, such as 1.';
+        return buyPage(ctx, String(ctx.req.params.customer), values, errors);
       },
     }),
     definePage({

@@ -11,7 +11,7 @@ export function invoiceRoutes(_deps: RouteDeps): RouteDef[] {
       method: 'get',
       path: '/invoices/{month}',
       operationId: 'getInvoice',
-      summary: "Read the partner's invoice for a month (404 for a month that has not begun or came before the partner)",
+      summary: "Read the partner's invoice for a month (404 for a month that has not begun or came before the partner; the month after one closed early is open)",
       tag: 'invoices',
       permission: 'readInvoices',
       params: { type: 'object', additionalProperties: false, required: ['month'], properties: { month: { type: 'string', pattern: MONTH_KEY_PATTERN, description: 'YYYY-MM' } } },

@@ -24,7 +24,7 @@ const ticketReply = { 200: { description: 'the support request as it now is', sc
 const actionReply = {
   200: {
     ...ticketReply[200],
-    headers: { 'Idempotent-Replayed': '"true" when this Idempotency-Key had come with this same action before (it is carried out once; the answer is the request as it is now); only with an Idempotency-Key' },
+    headers: { 'Idempotent-Replayed': '"true" when this Idempotency-Key had come with this same action and was answered before (it is carried out once; the answer is the request as it is now); only with an Idempotency-Key' },
   },
 };
 const actionAnswer = ({ ticket, replayed }: { ticket: Awaited<ReturnType<SupportService['view']>>; replayed: boolean }, key: string | undefined) => ({
