@@ -578,6 +578,17 @@ describe('support requests (API end to end)', function () {
     expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(loose.number) && m.subject.includes('replied'))).to.have.length(0);
   });
 
+  it('when the agent who has a request changed their email address since, then the partner\'s reply reaches the new address', async () => {
+    const name = uniq('mover');
+    const mover = await ensureUser({ name: 'Mo Mover', email: `${name}@support.example`, role: 'support-agent', partnerId: null });
+    const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Agent moved'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    expect((await post(`/support-requests/${t.number}/assign`, lead(), { assigneeId: mover._id })).status).to.equal(200);
+    await User.updateOne({ _id: mover._id }, { $set: { email: `${name}@new.support.example` } });
+    expect((await post(`/support-requests/${t.number}/replies`, app.tokens['admin-agent'], { body: 'Any news?' })).status).to.equal(200);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('replied'));
+    expect(mail.to).to.deep.equal([`${name}@new.support.example`]);
+  });
+
   it('when a refund has been carried out and the partner reopens the request, then it can no longer be rejected or withdrawn', async () => {
     const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
     const t = (await file(refundBody(order.id, order.pricing.total))).body;
