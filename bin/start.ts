@@ -141,8 +141,22 @@ function watch(proc: ManagedProcess): void {
 
 function intVar(env: NodeJS.ProcessEnv, key: string): number {
   const v = Number(env[key]);
-  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new StartError(`${key}=${JSON.stringify(env[key])} is not a port number (1-65535)`);
+  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(key, `configuration: ${key}=${JSON.stringify(env[key])} is invalid: expected a port number (1-65535)`);
   return v;
+}
+
+/** Why DATA_DIR cannot hold the stack's data (its nearest existing folder is not one this user writes), or null. */
+function dataDirProblem(dir: string): string | null {
+  if (/^\/(proc|sys|dev)(\/|$)/.test(dir)) return 'it is inside a system folder';
+  let at = dir;
+  while (!fs.existsSync(at)) at = path.dirname(at);
+  if (!fs.statSync(at).isDirectory()) return `${at} is a file, not a folder`;
+  try {
+    fs.accessSync(at, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    return `${at} is not writable by this user`;
+  }
+  return null;
 }
 
 function urlPort(env: NodeJS.ProcessEnv, key: string, defaultPort: number): { host: string; port: number } {
@@ -184,13 +198,17 @@ async function main(): Promise<void> {
     MONGODB_URI: env.MONGODB_URI ? (fromDotenv.has('MONGODB_URI') ? '.env' : 'environment') : null,
     SMTP_URL: env.SMTP_URL ? (fromDotenv.has('SMTP_URL') ? '.env' : 'environment') : null,
   };
-  // the embedded servers listen where their *_PORT says; their URLs follow (a URL set above means a server of your own)
-  const embeddedPorts = { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')), ...env };
-  const embedded = embeddedServerUrls({ temporal: intVar(embeddedPorts, 'TEMPORAL_PORT'), ferretdb: intVar(embeddedPorts, 'FERRETDB_PORT'), smtp: intVar(embeddedPorts, 'SMTP_PORT') });
-  for (const k of urlKeys) if (!external[k]) env[k] = embedded[k];
-  applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
-  // the configuration the API, the worker and the seeder will read, checked before any server starts
+  // the configuration the API, the worker and the seeder will read, checked before any server starts, with the
+  // embedded stack's own (its ports and DATA_DIR): a bad value is one line naming it, exit status 2
   try {
+    // the embedded servers listen where their *_PORT says; their URLs follow (a URL set above means a server of your own)
+    const embeddedPorts = { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')), ...env };
+    const embedded = embeddedServerUrls({ temporal: intVar(embeddedPorts, 'TEMPORAL_PORT'), ferretdb: intVar(embeddedPorts, 'FERRETDB_PORT'), smtp: intVar(embeddedPorts, 'SMTP_PORT') });
+    for (const k of urlKeys) if (!external[k]) env[k] = embedded[k];
+    applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
+    for (const k of ['PORT', 'POSTGRES_PORT', 'TEMPORAL_UI_PORT', 'MAIL_UI_PORT']) intVar(env, k);
+    const dataDirWrong = dataDirProblem(defaultDataDir(env));
+    if (dataDirWrong) throw new ConfigError('DATA_DIR', `configuration: DATA_DIR=${JSON.stringify(env.DATA_DIR ?? './data')} cannot hold the data: ${dataDirWrong}; expected a folder this user can write (it is made if missing)`);
     const config = loadConfig(env);
     // the SLA policy file, read as the API and the worker will read it
     try {
@@ -233,7 +251,7 @@ async function main(): Promise<void> {
 
   // ---- lock (a second start is refused; a stale lock is cleaned up)
   try {
-    lock = await acquireLock(path.join(dataDir, 'stack.lock'), say);
+    lock = await acquireLock(path.join(dataDir, 'stack.lock'), say, path.join(ROOT, '.local', 'stacks'));
   } catch (e) {
     if (e instanceof StackRunningError) throw new StartError(e.message);
     throw e;
@@ -438,6 +456,8 @@ async function main(): Promise<void> {
     '',
     `  API           ${apiUrl}`,
     `  OpenAPI       ${apiUrl}/openapi.json`,
+    // the sign-in links in emails go to PUBLIC_BASE_URL, whose host the session cookie is then for
+    `  Pages         ${String(env.PUBLIC_BASE_URL).replace(/\/+$/, '')}/app  (sign in with a demo user's email; the link arrives in the mail UI)`,
     `  Temporal UI   ${temporalUiUrl ?? (env.TEMPORAL_UI_URL || `(external Temporal at ${env.TEMPORAL_ADDRESS}; set TEMPORAL_UI_URL to link its Web UI)`)}`,
     `  Mail (UI)     ${mailWebUrl ?? `(external SMTP server ${env.SMTP_URL!.replace(/\/\/[^@/]*@/, '//***@')})`}`,
     `  MongoDB       ${env.MONGODB_URI!.replace(/\/\/[^@/]*@/, '//***@')}${external.MONGODB_URI ? ' (external)' : ' (FerretDB on PostgreSQL)'}`,
@@ -458,13 +478,19 @@ process.on('exit', () => {
   killAllSync();
   lock?.release();
 });
+// One Ctrl-C in a terminal arrives twice (the terminal signals the whole process group, and npm passes its own on):
+// a second within a second is that same one. A Ctrl-C pressed again later kills everything at once.
+const SAME_CTRL_C_MS = 1_000;
+let firstCtrlC = 0;
 process.on('SIGINT', () => {
+  if (shuttingDown && Date.now() - firstCtrlC < SAME_CTRL_C_MS) return;
   if (shuttingDown) {
     say('second Ctrl-C: killing everything now');
     killAllSync();
     lock?.release();
     process.exit(130);
   }
+  firstCtrlC = Date.now();
   void shutdown(0, 'Ctrl-C');
 });
 process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));

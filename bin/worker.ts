@@ -10,7 +10,8 @@ import { backfillQueueEntries } from '../activities/support';
 async function main() {
   const config = loadConfigOrExit();
   const log = createLogger('worker', config.LOG_LEVEL);
-  installRuntimeLogger(log);
+  // LOG_LEVEL=debug (or trace) also forwards the Temporal SDK's own debug lines
+  installRuntimeLogger(log, config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'INFO');
   await connectDatabase(config.MONGODB_URI);
   const mailer = createMailer(config.SMTP_URL, config.MAIL_FROM);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });

@@ -13,7 +13,7 @@ export const configSchema = {
   additionalProperties: false,
   properties: {
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'interface the API listens on' },
-    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000, description: 'API port' },
+    PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 3000, description: 'API port (1-65535)' },
     PUBLIC_BASE_URL: { type: 'string', format: 'uri', pattern: '^https?://[^\\s/?#]+/?$', default: 'http://localhost:3000', description: 'base URL of the links in emails and pages: http(s)://host[:port], no path, query or fragment (the pages are served at /app)' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'log level' },
     TEMPORAL_ADDRESS: { type: 'string', pattern: '^[^\\s:]+:[0-9]+$', default: '127.0.0.1:7233', description: 'Temporal frontend host:port' },
@@ -80,7 +80,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const variable = err.instancePath.replace(/^\//, '') || String(err.params && (err.params as { missingProperty?: string }).missingProperty);
     const prop = (configSchema.properties as Record<string, { description: string }>)[variable];
     const got = env[variable];
-    throw new ConfigError(variable, `configuration: ${variable}=${JSON.stringify(got)} is invalid: it ${err.message}; expected ${prop?.description ?? 'a valid value'}`);
+    // an enum says its values (ajv says only "one of the allowed values")
+    const allowed = err.keyword === 'enum' ? `: ${((err.params as { allowedValues?: unknown[] }).allowedValues ?? []).join(', ')}` : '';
+    throw new ConfigError(variable, `configuration: ${variable}=${JSON.stringify(got)} is invalid: it ${err.message}${allowed}; expected ${prop?.description ?? 'a valid value'}`);
   }
   return input as unknown as Config;
 }

@@ -32,12 +32,19 @@ export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean
   return mongoose;
 }
 
-/** createIndexes (never dropping) for every model: safe for several processes at once. */
+/**
+ * createIndexes (never dropping) for every model: safe for several processes at once. Only the collections not
+ * there yet are created (FerretDB logs each "already exists" as a warning with the whole message: every process
+ * start would fill its log); one created meanwhile by another process is fine.
+ */
 export async function ensureIndexes(): Promise<void> {
+  const existing = new Set((await mongoose.connection.db!.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
   for (const model of Object.values(models)) {
-    await model.createCollection().catch((e: unknown) => {
-      if (!/already exists/i.test(String((e as Error).message))) throw e;
-    });
+    if (!existing.has(model.collection.collectionName)) {
+      await model.createCollection().catch((e: unknown) => {
+        if (!/already exists/i.test(String((e as Error).message))) throw e;
+      });
+    }
     await model.createIndexes();
   }
 }

@@ -1,7 +1,10 @@
 /**
  * `<DATA_DIR>/stack.lock`: the pids of a running `npm start`. A second start while one runs is refused;
  * a stale lock (its launcher is dead) is removed, and servers it left behind are stopped first.
+ * The checkout keeps a list of its running stacks (`.local/stacks/`, one entry per lock): each restarts its processes
+ * from the checkout's `dist/`, which a start with another DATA_DIR would rebuild under it (scripts/prestart-check.cjs).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { commandLine, isAlive } from './process';
@@ -29,6 +32,49 @@ export class StackRunningError extends Error {
         `stop it with Ctrl-C in its terminal or \`kill ${info.pid}\`, or use another DATA_DIR`,
     );
     this.name = 'StackRunningError';
+  }
+}
+
+/** A stack of this checkout runs with another DATA_DIR: a build here would replace the code it restarts from. */
+export class CheckoutInUseError extends Error {
+  constructor(readonly lockFile: string, readonly info: LockInfo) {
+    super(
+      `a stack from this folder is running with DATA_DIR ${path.dirname(lockFile)} (pid ${info.pid}, started ${info.startedAt}), and ` +
+        `its processes restart from this folder's dist/, which this start would rebuild: stop it first (\`kill ${info.pid}\`), ` +
+        `or run the second stack from another clone of the repository`,
+    );
+    this.name = 'CheckoutInUseError';
+  }
+}
+
+const registryEntry = (registryDir: string, lockFile: string) =>
+  path.join(registryDir, `${crypto.createHash('sha256').update(path.resolve(lockFile)).digest('hex').slice(0, 16)}.json`);
+
+/**
+ * Throws CheckoutInUseError when a stack of this checkout (`registryDir`: its `.local/stacks`) runs with a lock other
+ * than `ownLock` (that one assertNotRunning answers, with its own message); entries of stacks no longer running go.
+ */
+export function assertCheckoutIdle(registryDir: string, ownLock: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(registryDir).filter((n) => n.endsWith('.json'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const entry = path.join(registryDir, name);
+    let lockFile: string | undefined;
+    try {
+      lockFile = (JSON.parse(fs.readFileSync(entry, 'utf8')) as { lockFile?: string }).lockFile;
+    } catch {
+      /* unreadable: stale */
+    }
+    const info = lockFile ? readLock(lockFile) : undefined;
+    if (lockFile && info && launcherAlive(info)) {
+      if (path.resolve(lockFile) !== path.resolve(ownLock)) throw new CheckoutInUseError(lockFile, info);
+      continue;
+    }
+    fs.rmSync(entry, { force: true });
   }
 }
 
@@ -88,13 +134,21 @@ export function assertNotRunning(file: string): void {
   if (info && launcherAlive(info)) throw new StackRunningError(file, info);
 }
 
-/** Takes the lock or throws StackRunningError; a stale lock is cleaned up (leftover servers stopped). */
-export async function acquireLock(file: string, log?: (m: string) => void): Promise<StackLock> {
+/**
+ * Takes the lock or throws StackRunningError; a stale lock is cleaned up (leftover servers stopped). With
+ * `registryDir`, the stack is listed there while it holds the lock (assertCheckoutIdle).
+ */
+export async function acquireLock(file: string, log?: (m: string) => void, registryDir?: string): Promise<StackLock> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   for (let attempt = 0; attempt < 3; attempt++) {
     const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), children: [] };
     try {
       fs.writeFileSync(file, JSON.stringify(info, null, 2), { flag: 'wx' });
+      const entry = registryDir ? registryEntry(registryDir, file) : undefined;
+      if (entry) {
+        fs.mkdirSync(registryDir!, { recursive: true });
+        fs.writeFileSync(entry, JSON.stringify({ lockFile: path.resolve(file) }));
+      }
       return {
         file,
         update(children) {
@@ -103,7 +157,10 @@ export async function acquireLock(file: string, log?: (m: string) => void): Prom
         },
         release() {
           const cur = readLock(file);
-          if (!cur || cur.pid === process.pid) fs.rmSync(file, { force: true });
+          if (!cur || cur.pid === process.pid) {
+            fs.rmSync(file, { force: true });
+            if (entry) fs.rmSync(entry, { force: true });
+          }
         },
       };
     } catch (e) {

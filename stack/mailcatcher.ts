@@ -75,6 +75,8 @@ export async function startMailCatcher(opts: StartMailCatcherOptions): Promise<M
   const host = opts.host ?? '127.0.0.1';
   const dir = path.resolve(opts.dir);
   fs.mkdirSync(dir, { recursive: true });
+  // the messages hold live sign-in and download links: for this user only (as demo-tokens.json is)
+  fs.chmodSync(dir, 0o700);
   const logFile = opts.logFile ?? path.join(path.dirname(dir), 'logs', 'mailcatcher.log');
   const stored = fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).length;
   const proc = spawnManaged({

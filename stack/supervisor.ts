@@ -97,7 +97,7 @@ export function supervise(opts: SupervisorOptions): Supervised {
       return;
     }
     const delay = Math.min(max, initial * 2 ** (inARow - 1));
-    opts.log(`${opts.name} exited unexpectedly (${how}, pid ${proc.pid}, after ${secs(ran)}); restarting in ${secs(delay)} (crash ${crashes.length} of ${maxCrashes} allowed within ${secs(windowMs)})`);
+    opts.log(`${opts.name} exited unexpectedly (${how}, pid ${proc.pid}, after ${secs(ran)}); restarting in ${secs(delay)} (crash ${crashes.length} within ${secs(windowMs)}; crash ${maxCrashes} stops the stack)`);
     if (tail) opts.log(`  last lines of ${proc.logFile ?? opts.name}:\n${tail.replace(/^/gm, '    ')}`);
     timer = setTimeout(() => {
       timer = undefined;

@@ -18,7 +18,9 @@ describe('configuration', () => {
       ['PORT', 'abc', /PORT="abc" is invalid.*API port/],
       ['MONGODB_URI', 'postgres://x', /MONGODB_URI=.*mongodb/],
       ['CANCELLATION_REMINDER_DAYS', '90', /CANCELLATION_REMINDER_DAYS="90"/],
-      ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud" is invalid/],
+      // the values it takes are said
+      ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud" is invalid.*fatal, error, warn, info, debug, trace, silent/],
+      ['PORT', '0', /PORT="0" is invalid.*1-65535/],
       ['MAIL_FROM', 'nobody', /MAIL_FROM="nobody" is invalid.*Name <address>/],
       // a minute out of range, and an extension Temporal's Schedules lack: refused here, not by the worker later
       ['INVOICE_CLOSE_CRON', '61 * * * *', /INVOICE_CLOSE_CRON="61 \* \* \* \*" is invalid.*minute hour day-of-month/],
@@ -52,6 +54,11 @@ describe('configuration', () => {
     const { spawnSync } = await import('node:child_process');
     for (const [bad, expected] of [
       [{ LOG_LEVEL: 'verbose' }, /\[stack\] configuration: LOG_LEVEL="verbose" is invalid/],
+      // the embedded stack's own settings alike
+      [{ POSTGRES_PORT: 'abc' }, /\[stack\] configuration: POSTGRES_PORT="abc" is invalid: expected a port number \(1-65535\)/],
+      [{ TEMPORAL_UI_PORT: '99999' }, /\[stack\] configuration: TEMPORAL_UI_PORT="99999" is invalid/],
+      [{ DATA_DIR: '/etc/hostname/data' }, /\[stack\] configuration: DATA_DIR="\/etc\/hostname\/data" cannot hold the data: \/etc\/hostname is a file/],
+      [{ DATA_DIR: '/proc/nope' }, /\[stack\] configuration: DATA_DIR="\/proc\/nope" cannot hold the data: it is inside a system folder/],
       [{ SUPPORT_POLICY_FILE: '/nonexistent/policy.json' }, /\[stack\] configuration: SUPPORT_POLICY_FILE=\/nonexistent\/policy.json: cannot be read as JSON/],
       [{ HOST: 'not_a_host.invalid' }, /\[stack\] configuration: HOST="not_a_host.invalid" is not an address of this machine/],
       // a name or address that exists, but not on this machine
@@ -59,6 +66,7 @@ describe('configuration', () => {
     ] as const) {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-badenv-'));
       const run = spawnSync(process.execPath, [path.join(root, 'dist', 'bin', 'start.js')], { env: { PATH: process.env.PATH, DATA_DIR: dataDir, ...bad }, encoding: 'utf8', timeout: 30_000 });
+      // (a DATA_DIR of the case's own is never made)
       const said = run.stdout + run.stderr;
       expect(run.status, said).to.equal(2);
       expect(said).to.match(expected).and.not.contain('configuration: configuration:');

@@ -1,6 +1,8 @@
 /**
- * `npm start` as an operator runs it: a process manager (or `kill %1`) stops it with SIGTERM to npm, and a second
- * `npm start` while one runs is refused before its build replaces the code the running stack restarts from.
+ * `npm start` as an operator runs it: a process manager (or `kill %1`) stops it with SIGTERM to npm, Ctrl-C in a
+ * terminal stops it cleanly (the terminal signals the whole process group, and npm passes its own on: one Ctrl-C
+ * arrives twice), and a second `npm start` while one runs from this folder (with this DATA_DIR or another) is refused
+ * before its build replaces the code the running stack restarts from.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,48 +14,92 @@ import { isAlive } from '../stack/process';
 import { waitFor } from './support/app';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+const PORT_VARS = ['PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'FERRETDB_PORT', 'POSTGRES_PORT', 'SMTP_PORT', 'MAIL_UI_PORT'];
+
+interface Started {
+  npm: ChildProcess;
+  output: () => string;
+  launcher: number;
+  dir: string;
+  ports: Record<string, string>;
+  env: NodeJS.ProcessEnv;
+}
 
 describe('stack: npm start', function () {
   this.timeout(180_000);
-  let dir = '';
-  let npm: ChildProcess | undefined;
-  let launcher = 0;
+  const started: Started[] = [];
 
   after(async () => {
-    // whatever the outcome, nothing of this test stays running
-    if (launcher && isAlive(launcher)) {
-      process.kill(launcher, 'SIGTERM');
-      await waitFor(async () => !isAlive(launcher), 60_000).catch(() => undefined);
+    // whatever the outcome, nothing of these tests stays running
+    for (const s of started) {
+      if (s.launcher && isAlive(s.launcher)) {
+        process.kill(s.launcher, 'SIGTERM');
+        await waitFor(async () => !isAlive(s.launcher), 60_000).catch(() => undefined);
+      }
+      if (s.npm.exitCode === null) s.npm.kill('SIGKILL');
+      fs.rmSync(s.dir, { recursive: true, force: true });
     }
-    if (npm && npm.exitCode === null) npm.kill('SIGKILL');
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('when npm itself gets SIGTERM (a process manager, `kill %1`), then the whole stack stops; a second start meanwhile is refused before it builds', async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-start-'));
+  /** `npm start` on free ports and a DATA_DIR of its own, until it says it is running. */
+  async function start(opts: { ownProcessGroup?: boolean } = {}): Promise<Started> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-start-'));
     fs.chmodSync(dir, 0o755); // PostgreSQL runs as its own user when we are root: it must reach the folder
     const ports: Record<string, string> = {};
-    for (const k of ['PORT', 'TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'FERRETDB_PORT', 'POSTGRES_PORT', 'SMTP_PORT', 'MAIL_UI_PORT']) ports[k] = String(await freePort());
+    for (const k of PORT_VARS) ports[k] = String(await freePort());
     const env = { ...process.env, ...ports, DATA_DIR: dir, PUBLIC_BASE_URL: `http://localhost:${ports.PORT}`, TEMPORAL_ADDRESS: '', MONGODB_URI: '', SMTP_URL: '' };
     // the build and setup (prestart) ran for the test suite already
-    npm = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npm = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownProcessGroup === true });
     let out = '';
     npm.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     npm.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    await waitFor(async () => out.includes('csp-desk is running') || npm!.exitCode !== null, 150_000);
+    const s: Started = { npm, output: () => out, launcher: 0, dir, ports, env };
+    started.push(s);
+    await waitFor(async () => out.includes('csp-desk is running') || npm.exitCode !== null, 150_000);
     expect(out, out.slice(-2000)).to.contain('csp-desk is running');
-    launcher = (JSON.parse(fs.readFileSync(path.join(dir, 'stack.lock'), 'utf8')) as { pid: number }).pid;
+    s.launcher = (JSON.parse(fs.readFileSync(path.join(dir, 'stack.lock'), 'utf8')) as { pid: number }).pid;
+    return s;
+  }
 
+  async function expectStopped(s: Started): Promise<void> {
+    await waitFor(async () => !isAlive(s.launcher), 90_000);
+    for (const [k, port] of Object.entries(s.ports)) expect(await isPortFree(Number(port)), `${k} ${port} still in use`).to.equal(true);
+    expect(fs.existsSync(path.join(s.dir, 'stack.lock'))).to.equal(false);
+  }
+
+  const prestartCheck = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'prestart-check.cjs')], { cwd: ROOT, env, encoding: 'utf8' });
+
+  it('when npm itself gets SIGTERM (a process manager, `kill %1`), then the whole stack stops; a second start meanwhile, with its DATA_DIR or another, is refused before it builds', async () => {
+    const s = await start();
+    // the pages at the address their emails link to (PUBLIC_BASE_URL), where the session cookie will be
+    expect(s.output()).to.contain(`Pages         http://localhost:${s.ports.PORT}/app`);
     // npm start again: refused by the lock check, before a build could touch dist/
-    const again = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'prestart-check.cjs')], { cwd: ROOT, env, encoding: 'utf8' });
+    const again = prestartCheck(s.env);
     expect(again.status, again.stderr).to.equal(1);
-    expect(again.stderr).to.contain(`the stack is already running (pid ${launcher}`);
+    expect(again.stderr).to.contain(`the stack is already running (pid ${s.launcher}`);
+    // with another DATA_DIR too: its processes restart from this folder's dist/ all the same
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-other-'));
+    try {
+      const other = prestartCheck({ ...s.env, DATA_DIR: elsewhere });
+      expect(other.status, other.stderr).to.equal(1);
+      expect(other.stderr).to.contain(`a stack from this folder is running with DATA_DIR ${s.dir} (pid ${s.launcher}`).and.contain('another clone');
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true });
+    }
 
-    npm.kill('SIGTERM');
-    await waitFor(async () => !isAlive(launcher), 90_000);
-    for (const [k, port] of Object.entries(ports)) expect(await isPortFree(Number(port)), `${k} ${port} still in use`).to.equal(true);
-    expect(fs.existsSync(path.join(dir, 'stack.lock'))).to.equal(false);
+    s.npm.kill('SIGTERM');
+    await expectStopped(s);
     // with no stack running, the check lets the start go on
-    expect(spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'prestart-check.cjs')], { cwd: ROOT, env }).status).to.equal(0);
+    expect(prestartCheck(s.env).status).to.equal(0);
+  });
+
+  it('when Ctrl-C is pressed in its terminal (SIGINT to the whole process group), then the stack stops cleanly, not as a second Ctrl-C', async () => {
+    const s = await start({ ownProcessGroup: true });
+    process.kill(-s.npm.pid!, 'SIGINT');
+    await expectStopped(s);
+    expect(s.output()).to.contain('Ctrl-C: stopping').and.not.contain('second Ctrl-C');
+    // PostgreSQL was asked to stop, not killed (which would leave it to recover at the next start)
+    const pgLog = fs.readFileSync(path.join(s.dir, 'logs', 'postgres.log'), 'utf8');
+    expect(pgLog).to.not.contain('immediate shutdown');
   });
 });

@@ -32,7 +32,7 @@ describe('stack: the supervisor restarts a crashed process with backoff', functi
     process.kill(first, 'SIGKILL');
     await waitUntil('a restart', async () => s.restarts === 1 && s.running, { intervalMs: 20 });
     expect(s.current.pid).to.not.equal(first);
-    expect(lines[0]).to.match(/^worker exited unexpectedly \(killed by SIGKILL, pid \d+, after [\d.]+ s\); restarting in 0\.2 s \(crash 1 of 5 allowed within 120 s\)$/);
+    expect(lines[0]).to.match(/^worker exited unexpectedly \(killed by SIGKILL, pid \d+, after [\d.]+ s\); restarting in 0\.2 s \(crash 1 within 120 s; crash 5 stops the stack\)$/);
     expect(lines.some((l) => /^worker restarted \(pid \d+, restart 1\)$/.test(l))).to.equal(true);
     expect(gaveUp).to.equal('');
     // a stop is no crash: nothing restarts it

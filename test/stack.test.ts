@@ -126,11 +126,13 @@ describe('stack: embedded servers', function () {
       expect(msg.to).to.deep.equal(['b@example.com']);
     });
 
-    it('keeps messages across a restart (.eml on disk)', async () => {
+    it('keeps messages across a restart (.eml on disk, in a folder for this user only)', async () => {
       const before = await stack.mailbox.list();
       expect(before.length).to.be.greaterThan(0);
       const dir = path.join(stack.dataDir, 'mail');
       expect(fs.existsSync(path.join(dir, `${before[0].id}.eml`))).to.equal(true);
+      // the messages hold live sign-in links: their folder is for this user only
+      expect(fs.statSync(dir).mode & 0o777).to.equal(0o700);
       const second = await startMailCatcher({ smtpPort: await freePort(), httpPort: await freePort(), dir });
       try {
         const after = await mailbox(second.webUrl).list();
