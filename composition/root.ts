@@ -51,14 +51,26 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     interceptors: { activity: [heartbeatWhileRunning] },
     // a workflow cached on a worker that died moves to another after this long (the default is 10 s)
     stickyQueueScheduleToStartTimeout: STICKY_TIMEOUT,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle: deps.workflowBundle ?? (await bundleWorkflows(WORKFLOWS_PATH, deps.log)),
     ...deps.tuning,
   });
 }
 
-/** Bundles workflow code once (quietly), e.g. for tests that start many workers. */
-export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH): Promise<{ code: string }> {
-  return bundleWorkflowCode({ workflowsPath, logger: { info() {}, warn() {}, error: console.error, debug() {}, trace() {}, log() {} } as never });
+/**
+ * Bundles workflow code once, quietly (webpack's build report is not logged; its warnings and errors are, to `log`
+ * when given), e.g. for tests that start many workers.
+ */
+export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH, log?: Logger): Promise<{ code: string }> {
+  const quiet = () => undefined;
+  const logger = {
+    info: quiet,
+    debug: quiet,
+    trace: quiet,
+    log: quiet,
+    warn: (message: string, meta?: Record<string, unknown>) => (log ? log.warn(meta ?? {}, message) : console.warn(message)),
+    error: (message: string, meta?: Record<string, unknown>) => (log ? log.error(meta ?? {}, message) : console.error(message)),
+  };
+  return bundleWorkflowCode({ workflowsPath, logger: logger as never });
 }
 
 /** What the API needs: the same as api/app.ts declares (the composition root passes it through). */
