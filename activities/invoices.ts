@@ -4,7 +4,7 @@
  */
 import { Invoice, LedgerLine, Partner, openMonthFrom } from '../models';
 import type { LedgerLineDoc } from '../models';
-import { nextMonthKey } from '../domain/time';
+import { monthName, nextMonthKey } from '../domain/time';
 import { summarizeInvoice } from '../domain/invoice';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
@@ -68,6 +68,9 @@ export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       const result = await sendOnce(`invoice:${partnerId}:${month}`, 'invoice', [partner.email], {
         partner,
         month,
+        monthName: monthName(month),
+        // closed before the month ended (an early close): what happens later is on the next month's invoice
+        closedEarly: closed.closedAt.getTime() < Date.parse(`${nextMonthKey(month)}-01T00:00:00Z`) ? { at: closed.closedAt, nextMonthName: monthName(nextMonthKey(month)) } : null,
         lines,
         totals,
         customers: customers.size,

@@ -15,6 +15,7 @@ import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRe
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
 import { utcMinute } from '../domain/time';
+import { PERMISSIONS } from '../domain/roles';
 
 /** A ticket's queue entry as its document now stands (domain/support-queue.ts places it in its band). */
 export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
@@ -108,10 +109,13 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
 /** The support emails that go to support staff (agents, leads), not to the partner. */
 const SUPPORT_AUDIENCE = new Set<SupportEmailKind>(['escalated', 'at-risk', 'assigned', 'partner-replied']);
 
-/** Whether `email` signs in to csp-desk as a user of `partnerId` (enabled): a ticket link works for them. */
+/**
+ * Whether `email` signs in to csp-desk as a user of `partnerId` (enabled) whose role reads support requests: a ticket
+ * link works for them (a sales agent's would answer 403).
+ */
 async function isPartnerUser(email: string, partnerId: string): Promise<boolean> {
   const user = await User.findOne({ email: email.trim().toLowerCase(), partnerId }).lean();
-  return !!user && !isDisabled(user);
+  return !!user && !isDisabled(user) && (PERMISSIONS.readSupportRequests as readonly string[]).includes(user.role);
 }
 const REFUND_REFUSALS = new Set(['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing']);
 
@@ -225,7 +229,8 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       else to = [ticket.contact.email, ticket.filedBy.email].filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
       // a withdrawal is also news to the agent who has it: a message of its own, so that the partner's copy does not
       // carry the agent's address
-      const alsoAssignee = kind === 'closed' && ticket.withdrawn && ticket.assignee && !to.some((a) => a.toLowerCase() === ticket.assignee!.email.toLowerCase()) ? ticket.assignee.email : null;
+      // (at their current address, and not to a disabled one, as the partner's reply goes)
+      const alsoAssignee = kind === 'closed' && ticket.withdrawn && assignee && !to.some((a) => a.toLowerCase() === assignee.toLowerCase()) ? assignee : null;
       to = to.filter(Boolean);
       // a contact who is no user of the partner cannot sign in to follow the link: their copy, a message of its own,
       // names the one who filed the request instead. Decided once: a retry (or one begun before this rule) goes by
@@ -254,7 +259,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       };
       let { sent } = await sendOnce(mainKey, `support-${kind}`, to, data);
       if (outsider) {
-        sent = (await sendOnce(`support:${number}:${seq}:${kind}:contact`, `support-${kind}`, [outsider], { ...data, ticketUrl: null })).sent || sent;
+        sent = (await sendOnce(`support:${number}:${seq}:${kind}:contact`, `support-${kind}`, [outsider], { ...data, ticketUrl: null, contactCopy: true })).sent || sent;
         to = [...to, outsider];
       }
       if (alsoAssignee) {

@@ -44,6 +44,12 @@ export function previousMonthKey(key: string): string {
 
 export const MONTH_KEY_PATTERN = '^[0-9]{4}-(0[1-9]|1[0-2])$';
 
+/** A `YYYY-MM` key as people name the month: "November 2026". */
+export function monthName(key: string): string {
+  const [y, m] = key.split('-').map(Number);
+  return new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
+}
+
 /** The month after a `YYYY-MM` key. */
 export function nextMonthKey(key: string): string {
   const [y, m] = key.split('-').map(Number);

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { ActivationKey, Customer, Invoice, LedgerLine, Order } from '../models';
-import { DAY_MS, monthKey, nextMonthKey, previousMonthKey } from '../domain/time';
+import { DAY_MS, monthKey, monthName, nextMonthKey, previousMonthKey } from '../domain/time';
 import { mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { cancellationCredit } from '../domain/cancellation';
 import { findCatalogProduct } from '../domain/catalog';
@@ -444,11 +444,13 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(runs.map((r) => r.partners)).to.deep.equal([1, 1, 1]);
       expect(runs.reduce((n, r) => n + r.closedHere, 0)).to.equal(1);
       expect(await Invoice.countDocuments({ partnerId, month })).to.equal(1);
-      const subject = `Your csp-desk invoice for ${month}`;
+      const subject = `Your csp-desk invoice for ${monthName(month)} (${month})`;
       const mail = await app.stack.mailbox.waitFor((m) => m.subject === subject && m.to.includes(`billing@${partnerId}.example`));
       expect(mail.text).to.contain(c.name);
       // the link opens the invoice's page (not the JSON API)
       expect(mail.text).to.contain(`View the invoice: ${app.baseUrl}/app/invoices/${month}`);
+      // closed early: the email says so, and where later lines go
+      expect(mail.text).to.contain(`Closed early, on `).and.contain(`later charges and credits are on the ${monthName(nextMonthKey(month))} invoice`);
       const closed = await app.api('GET', `/invoices/${month}`, { token: adminToken });
       expect(closed.body.status).to.equal('closed');
       expect(closed.body.lines).to.have.length(2);

@@ -43,6 +43,7 @@ describe('order emails (templates)', () => {
   it('when a tax-inclusive order is cancelled, then the credit says the tax it includes, as the confirmation and the invoice do', () => {
     const au = { ...order, cancellation: { ...order.cancellation, credit: { amount: 546_307, currency: 'AUD', basis: 'full', taxAmount: 49_664 } } };
     const r = renderer.render('order-cancellation', { order: au, orderUrl: 'http://x/app/orders/order-1' });
-    for (const body of [r.text, r.html]) expect(body).to.contain('A$5,463.07').and.contain('(includes tax of A$496.64)');
+    // in one bracket with the basis, not two in a row
+    for (const body of [r.text, r.html]) expect(body).to.contain('A$5,463.07').and.contain('(100%; includes tax of A$496.64)').and.not.contain(') (');
   });
 });

@@ -281,12 +281,20 @@ describe('support requests (API end to end)', function () {
     expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(filed.body.number) && m.subject.includes('received'));
     expect(mail.to.map((a: string) => a.toLowerCase())).to.deep.equal([`admin-agent@${app.partnerId}.example`.toLowerCase()]);
-    // a colleague who signs in to csp-desk (written in capitals): one message to both, with the link
-    const colleague = `Sales-Agent@${app.partnerId}.example`;
+    // a colleague who signs in to csp-desk and reads support requests (written in capitals): one message to both, with the link
+    const colleague = `Global-Admin@${app.partnerId}.example`;
     const both = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'For a colleague', customer: customer.id, contact: { name: 'Sam', email: colleague } });
     const shared = await app.stack.mailbox.waitFor((m) => m.subject.includes(both.body.number) && m.subject.includes('received'));
     expect(shared.to.map((a: string) => a.toLowerCase())).to.have.members([colleague.toLowerCase(), `admin-agent@${app.partnerId}.example`]);
     expect(shared.text).to.contain(`/app/support/${both.body.number}`);
+    // a colleague whose role cannot open support requests (a sales agent): a copy of their own, without the link
+    const seller = `sales-agent@${app.partnerId}.example`;
+    const forSeller = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'For a seller', customer: customer.id, contact: { name: 'Sal', email: seller } });
+    const own = await app.stack.mailbox.waitFor((m) => m.subject.includes(forSeller.body.number) && m.subject.includes('received') && m.to.includes(seller));
+    expect(own.to).to.deep.equal([seller]);
+    expect(own.text).to.not.contain('/app/support/');
+    expect(own.text).to.contain('filed this request for you');
+    expect(own.html).to.contain('named you as the contact for this support request');
   });
 
   it("when a contact's email is sent again (a retry) after the contact became a user, then it goes by the message recorded: no second main message, the contact's own copy goes once", async () => {

@@ -55,7 +55,23 @@ describe('support emails (templates)', () => {
       for (const part of [r.text, r.html]) expect(part, kind).to.not.contain('/app/').and.not.contain('View support request');
       expect(r.text, kind).to.contain("Pat O'Brien (pat@partner.example) filed this request for you and follows it in csp-desk: ask them to add anything for you.\n");
       expect(r.html, kind).to.contain('<p>Pat O&#x27;Brien (pat@partner.example) filed this request for you and follows it in csp-desk');
+      // nothing they cannot do: no page to reply on, no request to file; and why they get it
+      for (const part of [r.text, r.html]) expect(part, kind).to.not.match(/reply on the request|reply to the request|file a new support request/i);
+      const copy = renderer.render(`support-${kind}`, { ticket: { ...ticket, filedBy }, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: null, contactCopy: true });
+      expect(copy.html, kind).to.contain('Test Partner named you as the contact for this support request').and.not.contain('you buy software subscriptions');
     }
+  });
+
+  it('when a request is closed or withdrawn with a message, then the email carries it; rejected, resolved and approved say a reply reopens it', () => {
+    const closed = renderer.render('support-closed', { ticket, event: { body: 'Closing as a duplicate of SR-261125-ABCDEF.', data: {} }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
+    for (const part of [closed.text, closed.html]) expect(part).to.contain('Closing as a duplicate of SR-261125-ABCDEF.');
+    for (const kind of ['rejected', 'resolved', 'approved'] as const) {
+      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
+      for (const part of [r.text, r.html]) expect(part, kind).to.match(/reopens it/);
+    }
+    // an escalation's reason keeps its lines in HTML too
+    const esc = renderer.render('support-escalated', { ticket, event: { actor: { name: 'Lee Lead' }, data: { level: 1, reason: 'Customer is blocked;\nneeds a lead', manual: true } }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
+    expect(esc.html).to.match(/<p style="white-space: pre-wrap;">Escalated by Lee Lead: Customer is blocked;\nneeds a lead/);
   });
 
   it('when a message spans lines, then the HTML keeps its line breaks as typed (no indentation from the layout), as the text does', () => {

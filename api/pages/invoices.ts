@@ -1,7 +1,7 @@
 /** The monthly invoice: charges and credits per currency, printable. */
 import { AppError } from '../../lib/errors';
 import { billedPartnerName, findInvoice, firstInvoiceMonth, openInvoiceMonth } from '../../services/invoices';
-import { MONTH_KEY_PATTERN, monthKey, nextMonthKey, previousMonthKey } from '../../domain/time';
+import { MONTH_KEY_PATTERN, monthKey, monthName, nextMonthKey, previousMonthKey } from '../../domain/time';
 import { definePage, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
@@ -27,19 +27,18 @@ export function invoicePages(deps: PagesContext): PageDef[] {
         const month = String(ctx.req.params.month);
         if (!monthRe.test(month)) throw new AppError(400, 'validation_failed', `path.month ${JSON.stringify(month)} must be a month like 2026-11`, 'path.month');
         const now = deps.now?.() ?? new Date();
-        const [y, m] = month.split('-').map(Number);
-        const monthName = new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
+        const name = monthName(month);
         // the months around it, from the partner's first to the open one (this month, or the next once this one was
         // closed early: none has an invoice outside them)
         const current = await openInvoiceMonth(ctx.auth.partnerId!, now);
         const first = await firstInvoiceMonth(ctx.auth.partnerId!, now);
-        const nav = { monthName, previous: month > first ? previousMonthKey(month) : null, next: month < current ? nextMonthKey(month) : null, current, earlyOpen: current > monthKey(now) && month === current };
+        const nav = { monthName: name, previous: month > first ? previousMonthKey(month) : null, next: month < current ? nextMonthKey(month) : null, current, earlyOpen: current > monthKey(now) && month === current };
         const found = await findInvoice(ctx.auth.partnerId!, month, now);
-        if ('none' in found) return ctx.view('invoices/show', { title: `Invoice ${monthName}`, ...nav, none: `No invoice: ${found.none}.` }, 404);
+        if ('none' in found) return ctx.view('invoices/show', { title: `Invoice ${name}`, ...nav, none: `No invoice: ${found.none}.` }, 404);
         const { invoice } = found;
         const partnerName = await billedPartnerName(ctx.auth.partnerId!);
         ctx.view('invoices/show', {
-          title: `Invoice ${monthName}`,
+          title: `Invoice ${name}`,
           invoice,
           charges: invoice.lines.filter((l) => l.kind === 'charge'),
           credits: invoice.lines.filter((l) => l.kind === 'credit'),
