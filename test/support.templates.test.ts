@@ -44,7 +44,8 @@ describe('support emails (templates)', () => {
       if (kind === 'at-risk') expect(r.subject).to.equal(`At risk: support request ${ticket._id} is due 2026-11-25 13:00 UTC`);
       if (kind === 'received') expect(r.text).to.contain('will answer by 2026-11-25 13:00 UTC.');
       if (kind === 'partner-replied') expect(r.text).to.contain('Pat Partner of Test Partner replied to support request').and.contain('which is now open').and.contain('Here is the tenant: fabrikam.');
-      if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.');
+      if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.').and.contain('Its first response is due by 2026-11-25 13:00 UTC.');
+      if (kind === 'at-risk') expect(r.text).to.contain('Assignee: Ada Agent.');
     });
   }
 
