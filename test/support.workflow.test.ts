@@ -137,6 +137,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-information-unassigned.json', 6],
       // given again to the agent who had it, by a lead and by that agent (support-same-assignee-refused)
       ['ticket-history-assigned-again.json', 6],
+      // a rejection nobody had, reopened by the partner's reply (support-reopen-tells-leads)
+      ['ticket-history-reopened-unassigned.json', 3],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));

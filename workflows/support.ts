@@ -87,6 +87,8 @@ const APPROVE_TIMEOUT_NOTE = 'support-approve-timeout-note';
 const INFO_REQUEST_TAKES = 'support-information-request-takes';
 /** Patch id: SLA clocks keep milliseconds across pauses (older histories replay with whole seconds, as their timers ran). */
 const SLA_MILLISECONDS = 'support-sla-milliseconds';
+/** Patch id: a partner's reply reopening a decided request nobody has is told to the leads (older histories: to nobody). */
+const REOPEN_TELLS_LEADS = 'support-reopen-tells-leads';
 /** Patch id: a request is not given to the one who has it (older histories replay the second `assigned` event and email). */
 const SAME_ASSIGNEE_REFUSED = 'support-same-assignee-refused';
 
@@ -342,7 +344,10 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
           mapRunning((c) => resumeClock(c, at));
         }
         startNextResponse(at);
-        await record(at, 'partner-replied', cmd.actor, true, body, {}, assignee && patched(PARTNER_REPLY_EMAIL) ? ['partner-replied'] : []);
+        // the one who has it hears of the reply; a reply that reopens a decision nobody has goes to the leads (the
+        // rejection invites it: someone must hear of it), who give it to someone
+        const tell = assignee ? patched(PARTNER_REPLY_EMAIL) : reopening && patched(REOPEN_TELLS_LEADS);
+        await record(at, 'partner-replied', cmd.actor, true, body, {}, tell ? ['partner-replied'] : []);
         if (reopening) await record(at, 'reopened', cmd.actor, true, null, { from: before });
         break;
       }
