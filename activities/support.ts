@@ -254,6 +254,8 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         partner: partner ?? { name: ticket.partnerId },
         ticketUrl: pageLinks(publicBaseUrl).ticket(number),
         firstResponseDue: firstDue ? utcMinute(firstDue) : null,
+        // staff news of a request whose assignee is disabled goes to the leads: it says so, to give it to someone
+        assigneeDisabled: Boolean(ticket.assignee) && !assignee,
         // these go to support staff: the wording (the footer, what to do next) is theirs
         forSupport: SUPPORT_AUDIENCE.has(kind),
       };

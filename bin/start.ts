@@ -18,7 +18,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { applyDefaults, embeddedServerUrls, readDotEnv } from '../stack/env';
 import { startFerretDB } from '../stack/ferretdb';
-import { acquireLock, StackRunningError, type LockEntry, type StackLock } from '../stack/lock';
+import { acquireLock, assertCheckoutIdle, CheckoutInUseError, StackRunningError, type LockEntry, type StackLock } from '../stack/lock';
 import { startMailCatcher } from '../stack/mailcatcher';
 import { defaultDataDir, ROOT } from '../stack/paths';
 import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
@@ -147,7 +147,7 @@ function intVar(env: NodeJS.ProcessEnv, key: string): number {
 
 /** Why DATA_DIR cannot hold the stack's data (its nearest existing folder is not one this user writes), or null. */
 function dataDirProblem(dir: string): string | null {
-  if (/^\/(proc|sys|dev)(\/|$)/.test(dir)) return 'it is inside a system folder';
+  if (/^\/(proc|sys)(\/|$)/.test(dir) || (/^\/dev(\/|$)/.test(dir) && !/^\/dev\/shm\//.test(dir))) return 'it is inside a system folder';
   let at = dir;
   while (!fs.existsSync(at)) at = path.dirname(at);
   if (!fs.statSync(at).isDirectory()) return `${at} is a file, not a folder`;
@@ -205,6 +205,9 @@ async function main(): Promise<void> {
     const embeddedPorts = { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')), ...env };
     const embedded = embeddedServerUrls({ temporal: intVar(embeddedPorts, 'TEMPORAL_PORT'), ferretdb: intVar(embeddedPorts, 'FERRETDB_PORT'), smtp: intVar(embeddedPorts, 'SMTP_PORT') });
     for (const k of urlKeys) if (!external[k]) env[k] = embedded[k];
+    // the links in emails (sign-in links among them) go to this stack's own API unless set otherwise: with PORT
+    // changed, .env.example's http://localhost:3000 would be another stack's
+    if (!env.PUBLIC_BASE_URL && env.PORT) env.PUBLIC_BASE_URL = `http://localhost:${env.PORT}`;
     applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
     for (const k of ['PORT', 'POSTGRES_PORT', 'TEMPORAL_UI_PORT', 'MAIL_UI_PORT']) intVar(env, k);
     const dataDirWrong = dataDirProblem(defaultDataDir(env));
@@ -252,8 +255,13 @@ async function main(): Promise<void> {
   // ---- lock (a second start is refused; a stale lock is cleaned up)
   try {
     lock = await acquireLock(path.join(dataDir, 'stack.lock'), say, path.join(ROOT, '.local', 'stacks'));
+    // another start with another DATA_DIR that passed its prestart check at the same time (both then built dist/)
+    assertCheckoutIdle(path.join(ROOT, '.local', 'stacks'), lock.file);
   } catch (e) {
-    if (e instanceof StackRunningError) throw new StartError(e.message);
+    if (e instanceof StackRunningError || e instanceof CheckoutInUseError) {
+      if (e instanceof CheckoutInUseError) lock?.release();
+      throw new StartError(e.message);
+    }
     throw e;
   }
   if (!external.MONGODB_URI) await stopStalePostgres(dataDir, say);
@@ -484,6 +492,12 @@ const SAME_CTRL_C_MS = 1_000;
 let firstCtrlC = 0;
 process.on('SIGINT', () => {
   if (shuttingDown && Date.now() - firstCtrlC < SAME_CTRL_C_MS) return;
+  if (shuttingDown && !firstCtrlC) {
+    // stopping already (SIGTERM, a failure): this Ctrl-C is the first; pressed again, it kills
+    firstCtrlC = Date.now();
+    say('stopping already: Ctrl-C again kills everything now');
+    return;
+  }
   if (shuttingDown) {
     say('second Ctrl-C: killing everything now');
     killAllSync();

@@ -62,12 +62,14 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
  */
 export function bundleWorkflows(workflowsPath = WORKFLOWS_PATH, log?: Logger): Promise<{ code: string }> {
   const quiet = () => undefined;
+  const warn = (message: string, meta?: Record<string, unknown>) => (log ? log.warn(meta ?? {}, message) : console.warn(message));
   const logger = {
-    info: quiet,
+    // the SDK passes webpack's whole report to info, its warnings included: only those are kept
+    info: (message: string, meta?: Record<string, unknown>) => (/\bWARNING\b/.test(message) ? warn(message, meta) : undefined),
     debug: quiet,
     trace: quiet,
     log: quiet,
-    warn: (message: string, meta?: Record<string, unknown>) => (log ? log.warn(meta ?? {}, message) : console.warn(message)),
+    warn,
     error: (message: string, meta?: Record<string, unknown>) => (log ? log.error(meta ?? {}, message) : console.error(message)),
   };
   return bundleWorkflowCode({ workflowsPath, logger: logger as never });

@@ -19,6 +19,9 @@ export async function connectDatabase(uri: string, opts: { syncIndexes?: boolean
   mongoose.set('bufferTimeoutMS', t.bufferTimeoutMS);
   await mongoose.connect(uri, {
     autoIndex: false,
+    // collections are made by ensureIndexes, only those missing (mongoose's own would ask for every one, in every
+    // process: FerretDB logs each "already exists" as a warning)
+    autoCreate: false,
     serverSelectionTimeoutMS: t.serverSelectionTimeoutMS,
     connectTimeoutMS: t.connectTimeoutMS,
     // a socket silent this long (a frozen server) fails the operation instead of hanging it

@@ -69,11 +69,13 @@ export function assertCheckoutIdle(registryDir: string, ownLock: string): void {
     } catch {
       /* unreadable: stale */
     }
+    // this start's own lock (assertNotRunning answers it, or it is the caller's own)
+    if (lockFile && path.resolve(lockFile) === path.resolve(ownLock)) continue;
     const info = lockFile ? readLock(lockFile) : undefined;
-    if (lockFile && info && launcherAlive(info)) {
-      if (path.resolve(lockFile) !== path.resolve(ownLock)) throw new CheckoutInUseError(lockFile, info);
-      continue;
-    }
+    // a lock being rewritten reads as nothing for a moment: its entry stays
+    if (lockFile && !info && fs.existsSync(lockFile)) continue;
+    // (the launcher's own command: a reused pid of another node process is no stack)
+    if (lockFile && info && launcherAlive(info) && (commandLine(info.pid) || 'start.js').includes('start.js')) throw new CheckoutInUseError(lockFile, info);
     fs.rmSync(entry, { force: true });
   }
 }
@@ -144,16 +146,25 @@ export async function acquireLock(file: string, log?: (m: string) => void, regis
     const info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), children: [] };
     try {
       fs.writeFileSync(file, JSON.stringify(info, null, 2), { flag: 'wx' });
-      const entry = registryDir ? registryEntry(registryDir, file) : undefined;
+      let entry = registryDir ? registryEntry(registryDir, file) : undefined;
       if (entry) {
-        fs.mkdirSync(registryDir!, { recursive: true });
-        fs.writeFileSync(entry, JSON.stringify({ lockFile: path.resolve(file) }));
+        try {
+          fs.mkdirSync(registryDir!, { recursive: true });
+          fs.writeFileSync(entry, JSON.stringify({ lockFile: path.resolve(file) }));
+        } catch (e) {
+          // a checkout this user cannot write: the stack runs, unlisted (a start with another DATA_DIR is not refused)
+          log?.(`could not list this stack in ${registryDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+          entry = undefined;
+        }
       }
       return {
         file,
         update(children) {
           info.children = children;
-          fs.writeFileSync(file, JSON.stringify(info, null, 2));
+          // whole or not at all for a reader (the prestart check of another start)
+          const tmp = `${file}.${process.pid}.tmp`;
+          fs.writeFileSync(tmp, JSON.stringify(info, null, 2));
+          fs.renameSync(tmp, file);
         },
         release() {
           const cur = readLock(file);

@@ -76,7 +76,11 @@ export async function startMailCatcher(opts: StartMailCatcherOptions): Promise<M
   const dir = path.resolve(opts.dir);
   fs.mkdirSync(dir, { recursive: true });
   // the messages hold live sign-in and download links: for this user only (as demo-tokens.json is)
-  fs.chmodSync(dir, 0o700);
+  try {
+    fs.chmodSync(dir, 0o700);
+  } catch {
+    /* a folder of another user's: left as it is */
+  }
   const logFile = opts.logFile ?? path.join(path.dirname(dir), 'logs', 'mailcatcher.log');
   const stored = fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).length;
   const proc = spawnManaged({

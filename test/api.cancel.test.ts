@@ -446,8 +446,8 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(await Invoice.countDocuments({ partnerId, month })).to.equal(1);
       const subject = `Your csp-desk invoice for ${monthName(month)} (${month})`;
       const mail = await app.stack.mailbox.waitFor((m) => m.subject === subject && m.to.includes(`billing@${partnerId}.example`));
-      // each line names its customer and product, as the invoice page does
-      expect(mail.text).to.contain(`${c.name} · ${orders[0].product.name}: `);
+      // each line names its customer and product, as the invoice page does (a charge in its description)
+      expect(mail.text).to.contain(`${orders[0].product.name} x 1 for ${c.name}`);
       // the link opens the invoice's page (not the JSON API)
       expect(mail.text).to.contain(`View the invoice: ${app.baseUrl}/app/invoices/${month}`);
       // closed early: the email says so, and where later lines go

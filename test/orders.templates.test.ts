@@ -47,3 +47,37 @@ describe('order emails (templates)', () => {
     for (const body of [r.text, r.html]) expect(body).to.contain('A$5,463.07').and.contain('(100%; includes tax of A$496.64)').and.not.contain(') (');
   });
 });
+
+describe('invoice email (template)', () => {
+  const renderer = createRenderer();
+  const line = (kind: 'charge' | 'credit', description: string, amount: number) => ({
+    kind,
+    description,
+    amount,
+    currency: 'USD',
+    at: new Date('2026-11-20T10:00:00Z'),
+    customerName: 'Fabrikam',
+    productName: 'SQL Server Standard',
+    tax: { treatment: 'exclusive', rateBps: null, amount: null },
+  });
+  const data = (closedEarly: unknown) => ({
+    partner: { name: 'Test Partner' },
+    month: '2026-11',
+    monthName: 'November 2026',
+    closedEarly,
+    lines: [line('charge', 'SQL Server Standard x 1 for Fabrikam', 360_400), line('credit', 'Credit for cancelled order o-1 (364 of 365 days unused)', -359_413)],
+    totals: [],
+    invoiceUrl: 'http://x/app/invoices/2026-11',
+  });
+
+  it('when an invoice is emailed, then it names the month in words, a credit names its customer and product (a charge says them already), and an early close says where later lines go', () => {
+    const r = renderer.render('invoice', data({ at: new Date('2026-11-26T17:17:00Z'), nextMonthName: 'December 2026' }));
+    expect(r.subject).to.equal('Your csp-desk invoice for November 2026 (2026-11)');
+    for (const part of [r.text, r.html]) {
+      expect(part).to.contain('Invoice November 2026').and.contain('Closed early, on 2026-11-26 17:17 UTC: later charges and credits are on the December 2026 invoice.');
+      expect(part).to.contain('Fabrikam · SQL Server Standard: Credit for cancelled order o-1').and.not.contain('Fabrikam · SQL Server Standard: SQL Server Standard x 1');
+    }
+    const regular = renderer.render('invoice', data(null));
+    expect(regular.text).to.not.contain('Closed early');
+  });
+});

@@ -59,7 +59,8 @@ describe('support emails (templates)', () => {
       // nothing they cannot do: no page to reply on, no request to file; and why they get it
       for (const part of [r.text, r.html]) expect(part, kind).to.not.match(/reply on the request|reply to the request|file a new support request/i);
       const copy = renderer.render(`support-${kind}`, { ticket: { ...ticket, filedBy }, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: null, contactCopy: true });
-      expect(copy.html, kind).to.contain('Test Partner named you as the contact for this support request').and.not.contain('you buy software subscriptions');
+      // the text part too: a text-only reader learns it as well
+      for (const part of [copy.html, copy.text]) expect(part, kind).to.contain('Test Partner named you as the contact for this support request').and.contain('This address takes no replies.').and.not.contain('you buy software subscriptions');
     }
   });
 
@@ -69,6 +70,11 @@ describe('support emails (templates)', () => {
     for (const kind of ['rejected', 'resolved', 'approved'] as const) {
       const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
       for (const part of [r.text, r.html]) expect(part, kind).to.match(/reopens it/);
+    }
+    // staff news of a request whose assignee is disabled (sent to the leads) says so
+    for (const kind of ['at-risk', 'partner-replied'] as const) {
+      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x', forSupport: true, assigneeDisabled: true });
+      for (const part of [r.text, r.html]) expect(part, kind).to.contain('Ada Agent').and.contain('is disabled: give it to someone else.');
     }
     // an escalation's reason keeps its lines in HTML too
     const esc = renderer.render('support-escalated', { ticket, event: { actor: { name: 'Lee Lead' }, data: { level: 1, reason: 'Customer is blocked;\nneeds a lead', manual: true } }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
