@@ -499,6 +499,11 @@ describe('support requests (API end to end)', function () {
     expect(rejected.body).to.include({ status: 'rejected', rejectionReason: 'Not covered by the refund policy' });
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(refund.number) && m.subject.includes('rejected'));
     expect(mail.text).to.contain('Not covered by the refund policy');
+    // until when a reply reopens it: SUPPORT_REOPEN_DAYS after the decision, to the minute (in the filer's message: the
+    // contact, no user, has a copy of their own that asks nothing of them)
+    const filerMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(refund.number) && m.subject.includes('rejected') && m.to.includes(`admin-agent@${app.partnerId}.example`));
+    const until = new Date(Date.parse(rejected.body.timeline.find((e: { type: string }) => e.type === 'rejected').at) + 7 * 86_400_000);
+    expect(filerMail.text).to.contain(`reply on the request's page by ${until.toISOString().replace('T', ' ').slice(0, 16)} UTC: that reopens it`);
     // the partner answers: the request is reopened, and the rejection no longer stands (its event stays on the timeline)
     const reopened = (await post(`/support-requests/${refund.number}/replies`, app.tokens['admin-agent'], { body: 'It is covered: see clause 4.' })).body;
     expect(reopened.status).to.be.oneOf(['new', 'open']);

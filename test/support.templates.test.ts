@@ -71,6 +71,13 @@ describe('support emails (templates)', () => {
       const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
       for (const part of [r.text, r.html]) expect(part, kind).to.match(/reopens it/);
     }
+    // the decision's event says until when (the ticket's reopen days): the email gives the date; none when it closes at once
+    for (const kind of ['rejected', 'resolved', 'approved'] as const) {
+      const dated = renderer.render(`support-${kind}`, { ticket, event: { ...events[kind], data: { ...(events[kind].data as object), reopenUntil: '2026-12-03T17:18:00.000Z' } }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
+      for (const part of [dated.text, dated.html]) expect(part, kind).to.contain("reply on the request's page by 2026-12-03 17:18 UTC").and.not.contain('a few days');
+      const atOnce = renderer.render(`support-${kind}`, { ticket, event: { ...events[kind], data: { ...(events[kind].data as object), reopenUntil: null } }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x' });
+      for (const part of [atOnce.text, atOnce.html]) expect(part, kind).to.not.match(/reopens it/);
+    }
     // staff news of a request whose assignee is disabled (sent to the leads) says so
     for (const kind of ['at-risk', 'partner-replied'] as const) {
       const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x', forSupport: true, assigneeDisabled: true });

@@ -221,6 +221,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     if (!clocks.some((c) => isResponse(c) && !c.stoppedAt)) clocks = [...clocks, startClock(policy, input.impact, 'nextResponse', at)];
   };
 
+  /** Until when a partner's reply reopens a request decided at `at` (its email says it); null: it closes at once. */
+  const reopenUntil = (at: Date): string | null => (rules.reopenDays > 0 ? new Date(at.getTime() + rules.reopenDays * DAY_MS).toISOString() : null);
+
   function refuse(code: string, message: string): ApplicationFailure {
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
@@ -260,7 +263,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       resolvedAt = doneAt;
       stopAll(at);
       approving = false;
-      await record(at, 'approved', cmd.actor, true, cmd.body ?? null, { amount: credited, currency, invoiceMonth: r.invoiceMonth, orderId: input.orderId, cancelledAt: r.cancelledAt }, ['approved']);
+      await record(at, 'approved', cmd.actor, true, cmd.body ?? null, { amount: credited, currency, invoiceMonth: r.invoiceMonth, orderId: input.orderId, cancelledAt: r.cancelledAt, reopenUntil: reopenUntil(at) }, ['approved']);
     } catch (e) {
       approving = false;
       version += 1;
@@ -360,7 +363,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         doneAt = at.toISOString();
         resolvedAt = doneAt;
         stopAll(at);
-        await record(at, 'rejected', cmd.actor, true, body, { reason: rejectionReason }, ['rejected']);
+        await record(at, 'rejected', cmd.actor, true, body, { reason: rejectionReason, reopenUntil: reopenUntil(at) }, ['rejected']);
         break;
       case 'escalate':
         escalationLevel = Math.min(MAX_ESCALATION_LEVEL, escalationLevel + 1);
@@ -371,7 +374,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         doneAt = at.toISOString();
         resolvedAt = doneAt;
         stopAll(at);
-        await record(at, 'resolved', cmd.actor, true, body, {}, ['resolved']);
+        await record(at, 'resolved', cmd.actor, true, body, { reopenUntil: reopenUntil(at) }, ['resolved']);
         break;
       case 'attach':
         // a fact on the timeline, seen by whoever may see the ticket; no state or clock changes
