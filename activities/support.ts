@@ -123,9 +123,9 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
   const { publicBaseUrl } = deps;
 
   /** The support leads who are told of escalations (a disabled lead is not). */
-  async function leadsEmails(): Promise<string[]> {
+  async function leadsEmails(exceptUserId?: string): Promise<string[]> {
     const leads = await User.find({ role: 'support-lead' }).sort({ _id: 1 }).lean();
-    return leads.filter((u) => !isDisabled(u)).map((u) => u.email);
+    return leads.filter((u) => !isDisabled(u) && u._id !== exceptUserId).map((u) => u.email);
   }
 
   return {
@@ -220,7 +220,13 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       const user = ticket.assignee ? await User.findById(ticket.assignee.userId).lean() : null;
       // (at the address their user has now: the ticket's copy is from when it was given to them)
       const assignee = ticket.assignee && !(user && isDisabled(user)) ? (user?.email ?? ticket.assignee.email) : null;
-      if (kind === 'escalated') to = await leadsEmails();
+      if (kind === 'escalated') {
+        // the leads and the one who has the request (a timer's escalation is news to them); not whoever escalated it
+        // by hand, who knows
+        const by = (event?.actor as { kind?: string; userId?: string } | undefined)?.kind === 'system' ? undefined : (event?.actor as { userId?: string } | undefined)?.userId;
+        const byEmail = by ? (await User.findById(by, { email: 1 }).lean())?.email : undefined;
+        to = [...(await leadsEmails(by)), ...(assignee && assignee.toLowerCase() !== byEmail?.toLowerCase() ? [assignee] : [])].filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
+      }
       else if (kind === 'at-risk') to = assignee ? [assignee] : await leadsEmails();
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
       // the agent who has the request hears of the partner's reply (the leads, when nobody who can act has it)

@@ -489,6 +489,8 @@ describe('support requests (API end to end)', function () {
     expect((await app.api('GET', '/support-requests?escalated=true&text=zebra', { token: lead() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([mine[2]]);
     const escalationMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(mine[2]) && m.subject.startsWith('Escalation level 1') && m.to.includes('support-lead@support.example'));
     expect(escalationMail.to).to.not.include(gone.email);
+    // whoever escalated by hand knows: not told
+    expect(escalationMail.to).to.not.include('support-agent@support.example');
     const notARefund = await post(`/support-requests/${mine[2]}/reject`, agent(), { reason: 'Not covered by the refund policy' });
     expect(notARefund.status).to.equal(422);
     expect(notARefund.body.error.code).to.equal('not_a_refund');
@@ -512,7 +514,7 @@ describe('support requests (API end to end)', function () {
     // nobody had it (the agent rejected without taking it): the leads hear of the reply, to give it to someone
     expect(reopened.assignee ?? null).to.equal(null);
     const toLeads = await app.stack.mailbox.waitFor((m) => m.subject.includes(refund.number) && m.subject.includes('replied') && m.to.includes('support-lead@support.example'));
-    expect(toLeads.text).to.contain('It is covered: see clause 4.').and.contain('Nobody has it: assign it or take it.');
+    expect(toLeads.text).to.contain('It is covered: see clause 4.').and.contain('which is now waiting for someone to take it').and.contain('Nobody has it: assign it or take it.');
   });
 
   it('when an action is sent again with its Idempotency-Key, then it is carried out once (Idempotent-Replayed: true); the key reused for another action is a 422, never an action skipped', async () => {

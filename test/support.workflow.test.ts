@@ -182,6 +182,9 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(doc).to.include({ escalationLevel: 2, escalated: true, breached: true });
     // the acknowledgement twice: the filer's, and the contact's own copy (no user of the partner: no sign-in link)
     expect(await emails(i.number)).to.deep.equal(['support-at-risk', 'support-escalated', 'support-escalated', 'support-received', 'support-received']);
+    // the timers' escalations reach the one who has the request too, not only the leads
+    const escalations = await EmailRecord.find({ _id: { $regex: `^support:${i.number}:` }, template: 'support-escalated' }).lean();
+    for (const e of escalations) expect(e.to).to.include(agent.email);
     const warned = await EmailRecord.findOne({ _id: { $regex: `^support:${i.number}:.*:at-risk$` } }).lean();
     expect(warned!.to).to.deep.equal([agent.email]);
   });
