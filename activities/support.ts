@@ -6,7 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { EmailRecord, Partner, SupportEvent, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
+import { EmailRecord, Order, Partner, SupportEvent, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
 import { ACTIVE_STATUSES, actionKeysBefore, searchTextOf } from '../domain/support';
@@ -253,7 +253,11 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       const first = (ticket.clocks ?? []).find((c) => c.kind === 'firstResponse' && !c.stoppedAt);
       const firstDue = first ? dueAt(first) : null;
       const partner = await Partner.findById(ticket.partnerId).lean();
+      // an approved refund's credit says the tax it includes (AU, BR), as the cancellation email does
+      const credit = kind === 'approved' && ticket.orderId ? (await Order.findById(ticket.orderId, { cancellation: 1 }).lean())?.cancellation : null;
+      const refundTax = credit && credit.supportTicket === number ? (credit.credit?.taxAmount ?? null) : null;
       const data = {
+        refundTax,
         ticket,
         event,
         number,

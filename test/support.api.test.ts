@@ -112,6 +112,8 @@ describe('support requests (API end to end)', function () {
     // the link opens the request's page (not the JSON API)
     expect(approvedMail.text).to.contain(`${app.baseUrl}/app/support/${t.number}`);
     expect(approvedMail.text).to.contain(credits[0].invoiceMonth);
+    // a US price excludes tax: the credit says none
+    expect(approvedMail.text).to.not.contain('includes tax');
     // the contact is no user of the partner and could not sign in: a copy of their own names who filed it instead
     const contactMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved') && m.to.includes(`pat@${app.partnerId}.example`));
     expect(contactMail.to).to.deep.equal([`pat@${app.partnerId}.example`]);
@@ -606,6 +608,18 @@ describe('support requests (API end to end)', function () {
     expect((await post(`/support-requests/${t.number}/replies`, app.tokens['admin-agent'], { body: 'Any news?' })).status).to.equal(200);
     const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('replied'));
     expect(mail.to).to.deep.equal([`${name}@new.support.example`]);
+  });
+
+  it('when a refund of a tax-inclusive order (Australia) is approved, then the approved email says the tax its credit includes, as the cancellation email does', async () => {
+    const au = await app.newCustomer('AU');
+    const order = await placeOrder(app, au.id, 'windows-7-esu-2020');
+    const t = (await file(refundBody(order.id, order.pricing.total, { customer: au.domain, refund: { reason: 'Bought by mistake', amount: order.pricing.total, currency: order.pricing.currency } }))).body;
+    expect((await post(`/support-requests/${t.number}/approve`, agent())).body.status).to.equal('approved');
+    const cancelled = (await Order.findById(order.id).lean())!;
+    const tax = cancelled.cancellation!.credit.taxAmount!;
+    expect(tax).to.be.greaterThan(0);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved') && m.to.includes(`admin-agent@${app.partnerId}.example`));
+    expect(mail.text).to.match(new RegExp(`A credit of A\\$[\\d,.]+ \\(includes tax of A\\$${(tax / 100).toLocaleString('en-US', { minimumFractionDigits: 2 }).replace(/[.$]/g, (c) => `\\${c}`)}\\) appears`));
   });
 
   it('when a refund has been carried out and the partner reopens the request, then it can no longer be rejected or withdrawn', async () => {
