@@ -117,6 +117,8 @@ async function isPartnerUser(email: string, partnerId: string): Promise<boolean>
   const user = await User.findOne({ email: email.trim().toLowerCase(), partnerId }).lean();
   return !!user && !isDisabled(user) && (PERMISSIONS.readSupportRequests as readonly string[]).includes(user.role);
 }
+/** One copy per address, whatever its case ("Pat@Partner.example" and the filer's own address). */
+const distinctAddresses = (list: string[]) => list.filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
 const REFUND_REFUSALS = new Set(['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing']);
 
 export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) {
@@ -223,16 +225,15 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       if (kind === 'escalated') {
         // the leads and the one who has the request (a timer's escalation is news to them); not whoever escalated it
         // by hand, who knows
-        const by = (event?.actor as { kind?: string; userId?: string } | undefined)?.kind === 'system' ? undefined : (event?.actor as { userId?: string } | undefined)?.userId;
-        const byEmail = by ? (await User.findById(by, { email: 1 }).lean())?.email : undefined;
-        to = [...(await leadsEmails(by)), ...(assignee && assignee.toLowerCase() !== byEmail?.toLowerCase() ? [assignee] : [])].filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
+        const actor = event?.actor as { kind?: string; userId?: string } | undefined;
+        const by = actor?.kind === 'system' ? undefined : actor?.userId;
+        to = distinctAddresses([...(await leadsEmails(by)), ...(assignee && ticket.assignee!.userId !== by ? [assignee] : [])]);
       }
       else if (kind === 'at-risk') to = assignee ? [assignee] : await leadsEmails();
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
       // the agent who has the request hears of the partner's reply (the leads, when nobody who can act has it)
       else if (kind === 'partner-replied') to = assignee ? [assignee] : await leadsEmails();
-      // one copy per address, whatever its case (a contact typed "Pat@Partner.example" and the filer's own address)
-      else to = [ticket.contact.email, ticket.filedBy.email].filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
+      else to = distinctAddresses([ticket.contact.email, ticket.filedBy.email]);
       // a withdrawal is also news to the agent who has it: a message of its own, so that the partner's copy does not
       // carry the agent's address
       // (at their current address, and not to a disabled one, as the partner's reply goes)
