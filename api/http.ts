@@ -270,8 +270,20 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
       headers: validator(route.headers, true),
       body: validator(route.body, false),
       responses: new Map(Object.entries(route.responses).map(([s, r]) => [Number(s), r.schema ? ajv.compile(r.schema) : null])),
+      errors: documentedErrors(route),
     };
     router[route.method](toExpressPath(route.path), async (req: Request, res: Response) => {
+      try {
+        await answer(req, res);
+      } catch (err) {
+        // tests: a refusal the route's OpenAPI operation does not list (status or code) fails the request loudly
+        if (opts.validateResponses && err instanceof AppError && !v.errors.get(err.status)?.includes(err.code)) {
+          throw new Error(`${route.operationId} answered ${err.status} ${err.code}, which its OpenAPI operation does not list (${JSON.stringify(Object.fromEntries(v.errors))}): ${err.message}`);
+        }
+        throw err;
+      }
+    });
+    const answer = async (req: Request, res: Response) => {
       const log = res.locals.log as Logger;
       const context = res.locals.context as RequestContext;
       if (route.forBrowsers) {
@@ -371,7 +383,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         else if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
         else res.status(reply.status).json(reply.body);
       });
-    });
+    };
   }
   return router;
 }
@@ -601,6 +613,22 @@ function parametersFrom(schema: JsonSchema | undefined, where: 'path' | 'query' 
   }));
 }
 
+/**
+ * The error answers a route can give, each status with the codes a client can branch on (the route's own, then
+ * those every route shares at that status): what its OpenAPI operation lists, and what the tests hold the
+ * answers to (`validateResponses`: an error whose status or code is not listed here fails the request).
+ */
+export function documentedErrors(r: RouteDef): Map<number, string[]> {
+  // 405 for the path with a method it lacks (Allow lists them); 415 for a JSON body in another charset or encoding
+  const errs = new Set<number>([...(r.errors ?? []), ...Object.keys(r.errorCodes ?? {}).map(Number), 405, 500]);
+  if (r.params || r.query || r.headers || r.body || r.multipart) errs.add(400);
+  if (r.body || r.multipart) errs.add(413);
+  if (r.body) errs.add(415);
+  if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
+  for (const s of Object.keys(r.responses).map(Number)) if (s >= 400) errs.add(s);
+  return new Map([...errs].sort().map((s) => [s, [...new Set([...(r.errorCodes?.[s] ?? []), ...(COMMON_CODES[s] ?? [])])]]));
+}
+
 export function openApiDocument(routes: RouteDef[], info: { title: string; version: string; description: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes.map(hardened)) {
@@ -616,22 +644,20 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
         ...(resp.schema ? { content: { [resp.contentType ?? 'application/json']: { schema: resp.schema }, ...Object.fromEntries(Object.entries(resp.alsoAs ?? {}).map(([ct, schema]) => [ct, { schema }])) } } : {}),
       };
     }
-    // 405 for the path with a method it lacks (Allow lists them); 415 for a JSON body in another charset or encoding
-    const errs = new Set<number>([...(r.errors ?? []), ...Object.keys(r.errorCodes ?? {}).map(Number), 405, 500]);
-    if (r.params || r.query || r.headers || r.body) errs.add(400);
-    if (r.body || r.multipart) errs.add(413);
-    if (r.body) errs.add(415);
-    if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
     if (conditional && !responses['304']) responses['304'] = { description: 'Not modified: If-None-Match names the current ETag; no body', headers: headersOf({ ETag: 'the current ETag' }) };
-    for (const s of [...errs].sort()) {
-      if (responses[String(s)]) continue; // the route's own (e.g. /health's 503)
+    for (const [s, codes] of documentedErrors(r)) {
+      const own = responses[String(s)] as { description: string } | undefined;
+      const codeLine = (description: string) => (codes.length ? `${description}\n\n\`code\`: ${codes.map((c) => `\`${c}\``).join(', ')}.` : description);
+      if (own) {
+        // the route's own error answer (e.g. /health's 503, a download's 416): its codes listed as everywhere
+        if (codes.length) responses[String(s)] = { ...own, description: codeLine(own.description), 'x-error-codes': codes };
+        continue;
+      }
       const headers =
         s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : s === 405 ? headersOf({ Allow: "the path's methods" }) : s === 401 ? headersOf({ 'WWW-Authenticate': 'Bearer' }) : headersOf();
       const content = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } }, ...(r.forBrowsers ? { 'text/html': { schema: { type: 'string' } } } : {}) };
-      // the codes a client can branch on: the route's own, then those every route shares at that status
-      const codes = [...new Set([...(r.errorCodes?.[s] ?? []), ...(COMMON_CODES[s] ?? [])])];
       const description = r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error';
-      responses[String(s)] = { description: codes.length ? `${description}\n\n\`code\`: ${codes.map((c) => `\`${c}\``).join(', ')}.` : description, headers, content, ...(codes.length ? { 'x-error-codes': codes } : {}) };
+      responses[String(s)] = { description: codeLine(description), headers, content, ...(codes.length ? { 'x-error-codes': codes } : {}) };
     }
     const op: Record<string, unknown> = {
       operationId: r.operationId,

@@ -8,6 +8,18 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 /** An order's id: a placed order's UUID, or the id an imported purchase keeps (letters, digits, `-` and `_`). */
 export const ORDER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{2,99}$';
 
+/**
+ * An imported purchase's date: not in the future, and not before 2000-01-01 UTC (a year such as 0408 or 1026 is a
+ * typing error, and would date the order's timeline, window and term centuries back).
+ */
+export const EARLIEST_IMPORTED_PURCHASE = '2000-01-01T00:00:00.000Z';
+export function importedPurchaseProblem(purchasedAt: Date, now: Date): string | null {
+  if (Number.isNaN(purchasedAt.getTime())) return 'is not a representable instant';
+  if (purchasedAt.getTime() > now.getTime()) return 'is in the future';
+  if (purchasedAt.getTime() < Date.parse(EARLIEST_IMPORTED_PURCHASE)) return `is before ${EARLIEST_IMPORTED_PURCHASE.slice(0, 10)}: check the year`;
+  return null;
+}
+
 export const TAX_TREATMENTS = ['inclusive', 'exclusive'] as const;
 
 export interface TaxLine {

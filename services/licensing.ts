@@ -328,7 +328,8 @@ export function createLicensingService(deps: LicensingDeps) {
      * exhausted one. A request from byte 0 claims a download slot; a range from further on resumes without
      * counting when it continues the same client's counted download of the last day, at most
      * MAX_RESUMES_PER_DOWNLOAD times each (`resumableClaim`); otherwise it claims a slot as well. An
-     * If-None-Match naming the file is a 304 that counts nothing; a refused link is still refused first.
+     * If-None-Match naming the file is a 304 that counts nothing; a refused link (revoked, expired, used up) is still
+     * refused first, for a 304, a 416 and a HEAD alike.
      */
     async openDownload(req: DownloadRequest): Promise<DownloadAnswer> {
       const unknown = new AppError(404, 'not_found', 'there is no download here');
@@ -347,9 +348,22 @@ export function createLicensingService(deps: LicensingDeps) {
       const refusal = linkRefusal({ expiresAt: link.expiresAt, revoked: link.status === 'revoked', orderStatus: order?.status ?? null }, at);
       if (refusal) throw await gone(refusal);
 
+      const client = downloadClient(req.origin);
+      const resumable = async (from: number) => (countsAsDownload(from) ? null : resumableClaim(from, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at));
+      // every slot taken: gone, as a GET from `from` would be, unless it continues this client's own download with a
+      // resume slot left. Answers that claim nothing (a HEAD, a 304, a 416) are told so before they are given.
+      const usedUp = async (from: number) => {
+        if ((await DownloadClaim.countDocuments({ linkId: link._id })) < link.maxDownloads) return false;
+        const own = await resumable(from);
+        return !own || (await DownloadResume.countDocuments({ claimId: own._id })) >= MAX_RESUMES_PER_DOWNLOAD;
+      };
+
       const file = await deps.files.describe(link.option);
       // the client has this file already (a download manager checking for a change): no bytes, no download counted
-      if (req.ifNoneMatch && fresh({ 'if-none-match': req.ifNoneMatch }, { etag: etagOf(file) })) return { kind: 'not_modified', file };
+      if (req.ifNoneMatch && fresh({ 'if-none-match': req.ifNoneMatch }, { etag: etagOf(file) })) {
+        if (await usedUp(0)) throw await gone('exhausted');
+        return { kind: 'not_modified', file };
+      }
       let start = 0;
       let end = file.size - 1;
       let partial = false;
@@ -359,7 +373,10 @@ export function createLicensingService(deps: LicensingDeps) {
         const suffix = /^bytes=\s*-(\d+)\s*$/i.exec(req.range);
         const range = suffix && file.size > 0 && Number(suffix[1]) >= file.size ? 'bytes=0-' : req.range;
         const r = rangeParser(file.size, range, { combine: true });
-        if (r === -1) return { kind: 'unsatisfiable', file };
+        if (r === -1) {
+          if (await usedUp(0)) throw await gone('exhausted');
+          return { kind: 'unsatisfiable', file };
+        }
         // a malformed Range is ignored (RFC 9110), and so are several ranges: the whole file is sent
         if (r !== -2 && r.type === 'bytes' && r.length === 1) {
           start = r[0].start;
@@ -377,20 +394,13 @@ export function createLicensingService(deps: LicensingDeps) {
         body: req.method === 'HEAD' ? undefined : deps.files.stream(link.option, start, end),
         download,
       });
-      // a range from further on continues this client's own counted download, in one of its resume slots; anything
-      // else is a download of its own
-      const client = downloadClient(req.origin);
-      const resumable = async () => (countsAsDownload(start) ? null : resumableClaim(start, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at));
       if (req.method === 'HEAD') {
-        // every slot taken: gone, as the GET would be, unless it continues this client's own download with a
-        // resume slot left
-        if ((await DownloadClaim.countDocuments({ linkId: link._id })) >= link.maxDownloads) {
-          const own = await resumable();
-          if (!own || (await DownloadResume.countDocuments({ claimId: own._id })) >= MAX_RESUMES_PER_DOWNLOAD) throw await gone('exhausted');
-        }
+        if (await usedUp(start)) throw await gone('exhausted');
         return answer(null);
       }
-      const claim = await resumable();
+      // a range from further on continues this client's own counted download, in one of its resume slots; anything
+      // else is a download of its own
+      const claim = await resumable(start);
       if (claim && (await takeResumeSlot(link, claim._id, at))) {
         await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
         return answer(null);

@@ -18,7 +18,7 @@ import { startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
-import { REPEAT_ORDER_CHECK_MINUTES, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
+import { importedPurchaseProblem, REPEAT_ORDER_CHECK_MINUTES, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -235,9 +235,8 @@ export function createOrderService(deps: OrderServiceDeps) {
       const results = [];
       for (const [i, item] of items.entries()) {
         const field = `body.orders[${i}]`;
-        const purchasedAt = new Date(item.purchasedAt);
-        if (Number.isNaN(purchasedAt.getTime())) throw new AppError(400, 'validation_failed', `${field}.purchasedAt is not a representable instant`, `${field}.purchasedAt`);
-        if (purchasedAt.getTime() > now.getTime()) throw new AppError(400, 'validation_failed', `${field}.purchasedAt is in the future`, `${field}.purchasedAt`);
+        const problem = importedPurchaseProblem(new Date(item.purchasedAt), now);
+        if (problem) throw new AppError(400, 'validation_failed', `${field}.purchasedAt ${problem}`, `${field}.purchasedAt`);
         const product = await loadProduct(item.productId, `${field}.productId`);
         const refusal = checkMarket(product, customer.market);
         if (refusal) throw new AppError(422, refusal.code, refusal.message, `${field}.productId`, { market: customer.market });

@@ -370,6 +370,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const leap = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], orderId: uniq('IMP'), purchasedAt: '2016-12-31T23:59:60Z' }] } });
       expect(leap.status).to.equal(400);
       expect(leap.body.error.field).to.equal('body.orders[0].purchasedAt');
+      // a year mistyped (0408 for 2024): refused, not dated centuries back
+      const ancient = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], orderId: uniq('IMP'), purchasedAt: '0408-02-07T15:34:03.6Z' }] } });
+      expect([ancient.status, ancient.body.error.field, ancient.body.error.message]).to.deep.equal([400, 'body.orders[0].purchasedAt', 'body.orders[0].purchasedAt is before 2000-01-01: check the year']);
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(1);
     });
   });

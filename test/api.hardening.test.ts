@@ -334,7 +334,18 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
 
     it('import dates say they may not be in the future', () => {
       const item = doc.paths['/customers/{customer}/orders/import'].post.requestBody.content['application/json'].schema.properties.orders.items;
-      expect(item.properties.purchasedAt.description).to.match(/not in the future/);
+      expect(item.properties.purchasedAt.description).to.match(/not in the future and not before 2000-01-01/);
+    });
+
+    it("every refusal code a route gives is listed under its status, its own error answers included (a download's 416)", () => {
+      const codes = (path: string, method: string, status: number) => doc.paths[path][method].responses[String(status)]?.['x-error-codes'];
+      expect(codes('/support-requests/{id}/attachments', 'post', 400)).to.include.members(['empty_file', 'invalid_multipart', 'validation_failed']);
+      expect(codes('/support-requests/{id}/attachments', 'post', 409)).to.deep.equal(['ticket_closed']);
+      expect(codes('/support-requests/{id}/attachments', 'post', 413)).to.include.members(['attachment_too_large', 'too_many_attachments']);
+      expect(codes('/support-requests/{id}/attachments', 'post', 415)).to.include('unsupported_attachment_type');
+      expect(codes('/customers/{customer}/orders/import', 'post', 422)).to.include('market_unavailable');
+      expect(codes('/downloads/{token}', 'get', 416)).to.deep.equal(['range_not_satisfiable']);
+      for (const param of doc.paths['/activity-log'].get.parameters.filter((p: { name: string }) => p.name === 'from' || p.name === 'to')) expect(param.schema.format, param.name).to.equal('date');
     });
 
     it('every operation documents 405 with Allow, every authenticated one 401 with WWW-Authenticate, every JSON body 415; the server answers so', async () => {

@@ -5,7 +5,7 @@ import { assessCancellation, cancellationCredit, type CancellableOrder } from '.
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
-import { orderEmailRecipients, timelineOrder, type OrderPricing } from '../domain/orders';
+import { importedPurchaseProblem, orderEmailRecipients, timelineOrder, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
@@ -224,6 +224,18 @@ describe('order email recipients', () => {
   it('when a support agent\'s refund cancels, then only the partner\'s list gets it; an order without a list goes to the partner', () => {
     expect(orderEmailRecipients('cancellation', by('ada@support.example', 'support-agent'), null)).to.deep.equal(['billing@p.example', 'Sam@p.example']);
     expect(orderEmailRecipients('confirmation', { ...order, notify: [] }, 'billing@p.example')).to.deep.equal(['billing@p.example']);
+  });
+});
+
+describe('imported purchase dates', () => {
+  it('when a date is from 2000-01-01 UTC to now, then it is taken; before, after or not an instant, then it says why', () => {
+    const now = new Date('2026-11-26T10:00:00Z');
+    expect(importedPurchaseProblem(new Date('2000-01-01T00:00:00Z'), now)).to.equal(null);
+    expect(importedPurchaseProblem(now, now)).to.equal(null);
+    expect(importedPurchaseProblem(new Date('1999-12-31T23:59:59Z'), now)).to.equal('is before 2000-01-01: check the year');
+    expect(importedPurchaseProblem(new Date('2000-01-01T00:59:59+01:00'), now)).to.equal('is before 2000-01-01: check the year');
+    expect(importedPurchaseProblem(new Date('2026-11-26T10:00:01Z'), now)).to.equal('is in the future');
+    expect(importedPurchaseProblem(new Date('nonsense'), now)).to.equal('is not a representable instant');
   });
 });
 

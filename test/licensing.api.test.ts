@@ -272,7 +272,15 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(await head({ 'user-agent': CROWD, range: 'bytes=1000-' })).to.equal(410);
       // a fresh link has its own 50
       const fresh = (await getLink(order.id)).body.download;
-      expect((await download(fresh.url)).status).to.equal(200);
+      const served = await download(fresh.url);
+      expect(served.status).to.equal(200);
+      // the used-up link is refused before any answer that claims nothing: not a 304 for the file's ETag, not a 416
+      const etag = served.headers.get('etag')!;
+      expect((await download(fresh.url, { 'if-none-match': etag })).status).to.equal(304);
+      for (const headers of [{ 'if-none-match': etag }, { range: `bytes=${link.sizeBytes + 10}-` }] as Record<string, string>[]) {
+        const used = await download(link.url, { ...headers, 'user-agent': 'someone-else/2.0' });
+        expect([used.status, JSON.parse(used.body.toString()).error.code], JSON.stringify(headers)).to.deep.equal([410, 'link_exhausted']);
+      }
     });
 
     it('when a link is on day 14 it serves, and from day 15 it answers 410 expired (controlled clock); a fresh link serves again', async () => {

@@ -1,7 +1,7 @@
 /** Order routes: buying for a customer, importing, reading and cancelling orders. */
 import { defineRoute, nextPageLink, type RouteDef } from '../http';
 import * as S from '../schemas';
-import { ORDER_ID_PATTERN } from '../../domain/orders';
+import { EARLIEST_IMPORTED_PURCHASE, ORDER_ID_PATTERN } from '../../domain/orders';
 import type { RouteDeps } from './deps';
 
 const orderSummarySchema = (() => {
@@ -89,13 +89,13 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
                 orderId: { type: 'string', pattern: ORDER_ID_PATTERN },
                 productId: { type: 'string', minLength: 1, maxLength: 100 },
                 quantity: { type: 'integer', minimum: 1, maximum: 10000 },
-                purchasedAt: { type: 'string', format: 'date-time', description: 'when it was bought, with its offset; not in the future (a later instant is a 400)' },
+                purchasedAt: { type: 'string', format: 'date-time', description: `when it was bought, with its offset; not in the future and not before ${EARLIEST_IMPORTED_PURCHASE} (either is a 400)` },
               },
             },
           },
         },
       },
-      errorCodes: { 422: ['unknown_product'] },
+      errorCodes: { 422: ['unknown_product', 'market_unavailable'] },
       errors: [404, 422],
       responses: {
         200: {

@@ -21,8 +21,8 @@ export function supportMetricsRoutes(_deps: RouteDeps): RouteDef[] {
         type: 'object',
         additionalProperties: false,
         properties: {
-          from: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'first day, YYYY-MM-DD (UTC)' },
-          to: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'last day, YYYY-MM-DD (UTC), included' },
+          from: { type: 'string', format: 'date', description: 'first day, YYYY-MM-DD (UTC)' },
+          to: { type: 'string', format: 'date', description: 'last day, YYYY-MM-DD (UTC), included' },
         },
         required: ['from', 'to'],
       },

@@ -78,8 +78,8 @@ export const activityQuerySchema: S = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    from: str({ maxLength: 10, description: 'first day, YYYY-MM-DD (UTC); default: 29 days before `to`' }),
-    to: str({ maxLength: 10, description: 'last day, YYYY-MM-DD (UTC), included; default: today. At most 90 days from `from`' }),
+    from: str({ format: 'date', description: 'first day, YYYY-MM-DD (UTC); default: 29 days before `to`' }),
+    to: str({ format: 'date', description: 'last day, YYYY-MM-DD (UTC), included; default: today. At most 90 days from `from`' }),
     customer: str({ minLength: 1, maxLength: 253, description: "only this customer (id, name, tenant GUID or domain)" }),
     operation: str({ enum: [...ACTIVITY_OPERATIONS], description: 'only this operationType' }),
     limit: int({ minimum: 1, maximum: 500, default: 100, description: 'entries per page (JSON only)' }),
