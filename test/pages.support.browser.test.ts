@@ -178,6 +178,11 @@ describe('pages: support requests in a real browser', function () {
     // named as the page names the filter, not by its parameter
     expect(leftOut).to.include('Impact:').and.include('Other: parameters this page does not know').and.not.include('limit');
     await a.getByRole('link', { name: number }).waitFor();
+    // an assignee who is no support person (a partner's user, a mistyped id): said and left out, not an empty list
+    const nobody = await a.goto(`/app/queue?assignee=nobodyx&text=${encodeURIComponent(order.id)}`);
+    expect(nobody!.status()).to.equal(400);
+    expect(await a.getByText('Left out of the filter').textContent()).to.include('Assignee: Not a support person');
+    await a.getByRole('link', { name: number }).waitFor();
     // a page link that is not valid any more: the first page, saying so
     const stale = await a.goto(`/app/queue?cursor=bogus&text=${encodeURIComponent(order.id)}`);
     expect(stale!.status()).to.equal(400);
@@ -496,7 +501,7 @@ describe('pages: support requests in a real browser', function () {
     await a.getByLabel('Message to the partner (optional)').fill('Refunding most of it.');
     await a.getByRole('button', { name: 'Approve the refund' }).click();
     await a.locator('#approve-form-error').waitFor();
-    expect(await a.locator('#approve-form-error').textContent()).to.include('support lead');
+    expect(await a.locator('#approve-form-error').textContent()).to.include('Approving more than $500.00 needs a support lead.');
     expect(await a.getByLabel(/Amount to refund/).inputValue()).to.equal('600.00');
     expect(await a.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunding most of it.');
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
@@ -524,6 +529,9 @@ describe('pages: support requests in a real browser', function () {
     await p.getByRole('button', { name: 'Send reply' }).click();
     await p.getByText(/^Not done:/).waitFor();
     expect(await p.locator('[id^="unsent-"] textarea').inputValue()).to.equal('Here are the details:\nline two');
+    // said where the keyboard (and the screen) is: the refusal has the focus, the title says it
+    expect(await p.evaluate('document.activeElement && document.activeElement.id')).to.equal('unsent-0');
+    expect(await p.title()).to.match(/^Error: /);
     await expectAccessible(p);
 
     // a resolved request: the partner's page says until when a reply reopens it
@@ -544,6 +552,10 @@ describe('pages: support requests in a real browser', function () {
     const note = await a.request.post(`/app/support/${number}/replies`, { form: { _key: key, _csrf: csrf, body: '\u200b\u200b', kind: 'note' }, maxRedirects: 0 });
     expect(note.status()).to.equal(400);
     expect(await note.text()).to.include('Write a message first.');
+    // too long: the limit is said, not "write a message"
+    const long = await a.request.post(`/app/support/${number}/replies`, { form: { _key: key, _csrf: csrf, body: 'x'.repeat(25_000), kind: 'note' }, maxRedirects: 0 });
+    expect(long.status()).to.equal(400);
+    expect(await long.text()).to.include('Use at most 20000 characters.').and.not.include('Write a message first.');
     const view = await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] });
     expect(view.body.timeline.map((e: { type: string }) => e.type)).to.not.include('note');
 

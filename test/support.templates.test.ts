@@ -114,5 +114,14 @@ describe('support emails (templates)', () => {
     const agentCopy = renderer.render('support-closed', { ...data, forSupport: true });
     expect(agentCopy.text).to.contain('nothing more is needed from support').and.not.contain('file a new support request');
     expect(agentCopy.html).to.contain('as a member of the csp-desk support team').and.not.contain('you buy software subscriptions');
+    // the sender is csp-desk's support team, not the partner (whose request it is, said in the body)
+    expect(partnerCopy.html).to.contain('csp-desk &middot; P</p>');
+    expect(agentCopy.html).to.contain('csp-desk &middot; support team</p>').and.not.contain('csp-desk &middot; P</p>');
+    expect(agentCopy.text).to.contain('csp-desk · support team. You receive this as a member').and.not.contain('csp-desk · P.');
+    for (const kind of ['escalated', 'at-risk'] as const) {
+      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Contoso Cloud Partners' }, ticketUrl: 'http://x', forSupport: true });
+      expect(r.text, kind).to.contain(`Support request ${ticket._id} of Contoso Cloud Partners (`).and.contain('csp-desk · support team.');
+      expect(r.html, kind).to.contain('of Contoso Cloud Partners (').and.not.contain('csp-desk &middot; Contoso');
+    }
   });
 });

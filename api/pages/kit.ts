@@ -624,11 +624,13 @@ export function pageErrorHandler(deps: KitDeps) {
 
 /**
  * A form sent back with errors says so in the page's title, and the page moves the keyboard focus to the first
- * error (app.js, on `data-form-refused`): the fields to merge into a page's data.
+ * error (app.js, on `data-form-refused`): the fields to merge into a page's data. A refusal said away from its form
+ * (`unsent`: the form is no longer drawn, as for a reply to a request closed meanwhile) counts as well.
  */
 export function formRefusalMarks(data: Record<string, unknown>, status: number): { title?: string; formRefused?: true } {
   const errors = { ...((data.errors as Record<string, unknown> | undefined) ?? {}), ...((data.formErrors as Record<string, unknown> | undefined) ?? {}) };
-  return status >= 400 && Object.values(errors).some(Boolean) ? { title: `Error: ${String(data.title ?? '')}`, formRefused: true } : {};
+  const refused = Object.values(errors).some(Boolean) || (Array.isArray(data.unsent) && data.unsent.length > 0);
+  return status >= 400 && refused ? { title: `Error: ${String(data.title ?? '')}`, formRefused: true } : {};
 }
 
 /** A workflow's page in the Temporal Web UI, or null when no UI is configured (TEMPORAL_UI_URL). */

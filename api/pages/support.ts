@@ -20,7 +20,7 @@ import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type Attach
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
 import { PAGE_KEY, agoInWords, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
-import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN } from '../../domain/text';
+import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { PagesContext } from './index';
 
 // the API's text rules (domain/text.ts): a message has a visible character; a name or title is one line of them
@@ -231,15 +231,17 @@ export function supportPages(deps: PagesContext): PageDef[] {
 
   // ------------------------------------------------------------------ a ticket
   /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
-  const refusalMessage = (form: string, code: string, ticketStatus: TicketStatus): string =>
-    ticketRefusalMessage(code, ticketStatus, FORM_ACTIONS[form], support.settings.rules) ??
+  const refusalMessage = (form: string, code: string, ticket: { status: TicketStatus; approvalLimit: number | null; refund: { currency: string } | null }): string =>
+    // the limit an approval went over, in the request's currency (as the note above the form gives it)
+    (code === 'amount_above_limit' && ticket.approvalLimit !== null && ticket.refund ? `Approving more than ${formatMoney(ticket.approvalLimit, ticket.refund.currency)} needs a support lead.` : null) ??
+    ticketRefusalMessage(code, ticket.status, FORM_ACTIONS[form], support.settings.rules) ??
     (Object.hasOwn(SERVICE_REFUSALS, code) ? SERVICE_REFUSALS[code] : 'This could not be done. Reload the page and try again.');
-  const refusedForm = (ctx: PageContext, ticketStatus: TicketStatus): { formErrors?: Record<string, string> } => {
+  const refusedForm = (ctx: PageContext, ticket: Parameters<typeof refusalMessage>[2]): { formErrors?: Record<string, string> } => {
     const { form, refused } = ctx.req.query;
     if (typeof refused !== 'string') return {};
     if (form === undefined) return { formErrors: { attach: attachRefusal(refused, attachments.limits) } };
     if (typeof form !== 'string' || !Object.hasOwn(FORM_ACTIONS, form)) return {};
-    return { formErrors: { [form]: refusalMessage(form, refused, ticketStatus) } };
+    return { formErrors: { [form]: refusalMessage(form, refused, ticket) } };
   };
   /**
    * Whether the page draws the form, as show.hbs decides it: a reply form serves replies, notes and the partner's
@@ -256,7 +258,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
     const ticket = await support.view(ctx.auth, id);
     // a refusal of the ticket's rules shown in place (command below), worded for the ticket's state now
     const { refusal, formErrors: given, typed: typedGiven, ...rest } = extra as { refusal?: { form: string; code: string }; formErrors?: Record<string, string>; typed?: Record<string, Record<string, string>> };
-    const formErrors = { ...(refusedForm(ctx, ticket.status).formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refusalMessage(refusal.form, refusal.code, ticket.status) } : {}) };
+    const formErrors = { ...(refusedForm(ctx, ticket).formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refusalMessage(refusal.form, refusal.code, ticket) } : {}) };
     const typed = typedGiven ?? {};
     const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
     const kind = actorKindOf(ctx.auth.role);
@@ -578,7 +580,12 @@ export function supportPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
         const form = validateForm<{ body: string; kind?: 'reply' | 'note'; again?: 'yes' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
-        if (!form.ok) return ticketPage(ctx, id, { formErrors: { reply: 'Write a message first.' }, typed: { reply: typedIn(ctx) } }, 400);
+        if (!form.ok) {
+          // nothing (visible) written, or what is wrong with what was (too long, a control character)
+          const written = typedIn(ctx).body ?? '';
+          const blank = textProblem(written, { singleLine: false, visible: true }) === 'invisible';
+          return ticketPage(ctx, id, { formErrors: { reply: blank ? 'Write a message first.' : (form.errors.body ?? Object.values(form.errors)[0]) }, typed: { reply: typedIn(ctx) } }, 400);
+        }
         const internal = form.value.kind === 'note';
         const updateId = formUpdateId(ctx.req.body, internal ? 'note' : 'reply');
         // the same text a moment ago (Back, and the browser's kept text, sent again): ask first
@@ -680,6 +687,12 @@ export function supportPages(deps: PagesContext): PageDef[] {
         }
         const f = form.ok ? form.value : {};
         const status = f.status ?? 'active';
+        const people = await listSupportPeople({ includeDisabled: true });
+        // someone the list does not have (a partner's user, a mistyped id) would filter to nothing, silently
+        if (f.assignee && f.assignee !== 'me' && f.assignee !== 'none' && !people.some((p) => p.id === f.assignee)) {
+          errors.assignee = 'Not a support person: choose someone from the list.';
+          delete f.assignee;
+        }
         const list = (cursor: string | undefined) => support.list(ctx.auth, {
           status: status === 'all' ? undefined : status === 'active' ? 'new,open,pending' : status,
           impact: f.impact,
@@ -701,7 +714,6 @@ export function supportPages(deps: PagesContext): PageDef[] {
           page = await list(undefined);
         }
         const { items, nextCursor } = page;
-        const people = await listSupportPeople({ includeDisabled: true });
         const disabled = new Set(people.filter((p) => p.disabled).map((p) => p.id));
         const params = new URLSearchParams(Object.entries(f).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);
         const data = {
