@@ -117,14 +117,13 @@ export function ticketOutcome(t: MetricsTicket): TicketOutcome {
   let escalations = 0;
   for (const e of events) {
     const support = SUPPORT_KINDS.has(e.actor?.kind);
+    // an agent's answer that took a request nobody had (`data.took`: a reply to a new request, asking for
+    // information, a decision; the ticket's workflow made them its assignee, without an "assigned" event) counts it
+    // for them; answers recorded before that flag do not
+    if (e.data?.took === true && support && e.actor.userId && RESPONSE_TYPES.has(e.type)) assignee = { userId: e.actor.userId, name: e.actor.name ?? e.actor.userId };
     switch (e.type) {
       case 'assigned':
         assignee = assigneeOf(e) ?? assignee;
-        break;
-      case 'replied':
-        // an agent's reply that took a new request nobody had (`data.took`: the ticket's workflow made them its
-        // assignee, without an "assigned" event) counts it for them; replies recorded before that flag do not
-        if (e.data?.took === true && support && e.actor.userId) assignee = { userId: e.actor.userId, name: e.actor.name ?? e.actor.userId };
         break;
       case 'sla-breached': {
         const target = breachTarget(e);

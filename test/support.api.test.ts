@@ -513,10 +513,12 @@ describe('support requests (API end to end)', function () {
     expect(reopened.status).to.be.oneOf(['new', 'open']);
     expect(reopened.rejectionReason ?? null).to.equal(null);
     expect(reopened.timeline.map((e: { type: string }) => e.type)).to.include('rejected');
-    // nobody had it (the agent rejected without taking it): the leads hear of the reply, to give it to someone
-    expect(reopened.assignee ?? null).to.equal(null);
-    const toLeads = await app.stack.mailbox.waitFor((m) => m.subject.includes(refund.number) && m.subject.includes('replied') && m.to.includes('support-lead@support.example'));
-    expect(toLeads.text).to.contain('It is covered: see clause 4.').and.contain('which is now waiting for someone to take it').and.contain('Nobody has it: assign it or take it.');
+    // nobody had it: the agent who rejected it took it then (the event says so), and hears of the reply
+    expect(rejected.body.assignee?.name).to.equal('Test support-agent');
+    expect(rejected.body.timeline.find((e: { type: string }) => e.type === 'rejected').data.took).to.equal(true);
+    expect(reopened.assignee?.name).to.equal('Test support-agent');
+    const toAgent = await app.stack.mailbox.waitFor((m) => m.subject.includes(refund.number) && m.subject.includes('replied') && m.to.includes('support-agent@support.example'));
+    expect(toAgent.text).to.contain('It is covered: see clause 4.').and.not.contain('Nobody has it');
   });
 
   it('when an action is sent again with its Idempotency-Key, then it is carried out once (Idempotent-Replayed: true); the key reused for another action is a 422, never an action skipped', async () => {

@@ -38,6 +38,12 @@ describe('support metrics: the computation', () => {
     expect(moved.assignee).to.deep.equal({ userId: 'u-ann', name: 'Ann Agent' });
     // a reply to a pending request nobody has takes nothing, as on the ticket
     expect(ticketOutcome(ticket('T1d', 'moderate', '2026-11-02T09:00:00Z', [[3, 'information-requested', bob], [9, 'replied', bob]])).assignee).to.equal(null);
+    // asking for information, or deciding, on a request nobody had took it as well (their events say so)
+    expect(ticketOutcome(ticket('T1e', 'moderate', '2026-11-02T09:00:00Z', [[3, 'information-requested', bob, true, { took: true }]])).assignee).to.deep.equal({ userId: 'u-bob', name: 'Bob Agent' });
+    for (const decision of ['approved', 'rejected', 'resolved']) {
+      expect(ticketOutcome(ticket(`T1f-${decision}`, 'moderate', '2026-11-02T09:00:00Z', [[3, decision, ann, true, { took: true }]])).assignee, decision).to.deep.equal({ userId: 'u-ann', name: 'Ann Agent' });
+      expect(ticketOutcome(ticket(`T1g-${decision}`, 'moderate', '2026-11-02T09:00:00Z', [[3, decision, ann]])).assignee, decision).to.equal(null);
+    }
   });
 
   it('when only an internal note comes before the breach, then the first response is missed, and the later reply is still timed', () => {

@@ -34,6 +34,7 @@ describe('support ticket workflow (time-skipping test server, real activities)',
 
   const agent: TicketActor = { kind: 'agent', userId: 'agent-1', name: 'Ada Agent', email: 'ada@support.example', role: 'support-agent' };
   const partner: TicketActor = { kind: 'partner', userId: 'partner-1', name: 'Pat Partner', email: 'pat@partner.example', role: 'admin-agent' };
+  const lead: TicketActor = { kind: 'lead', userId: 'lead-1', name: 'Lee Lead', email: 'lee@support.example', role: 'support-lead' };
 
   before(async () => {
     quietRuntime();
@@ -139,6 +140,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-assigned-again.json', 6],
       // a rejection nobody had, reopened by the partner's reply (support-reopen-tells-leads)
       ['ticket-history-reopened-unassigned.json', 3],
+      // the same, recorded once that reply went to the leads: the rejection took nothing (support-decision-takes)
+      ['ticket-history-decided-unassigned.json', 3],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
@@ -290,6 +293,23 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(await band(i.number)).to.equal('no entry');
     // a reply after the close is refused: the workflow has ended
     expect((await SupportTicket.findById(i.number).lean())!.status).to.equal('closed');
+  });
+
+  it('when an agent resolves a request nobody has, then they take it (the event says took); one someone has stays theirs', async () => {
+    const i = await input();
+    const h = await file(i);
+    await act(h, { action: 'resolve', actor: agent, body: 'Answered in the docs.' });
+    const s = await h.query(supportStateQuery);
+    expect([s.status, s.assignee?.userId]).to.deep.equal(['resolved', agent.userId]);
+    const resolved = await SupportEvent.findOne({ ticketId: i.number, type: 'resolved' }).lean();
+    expect(resolved!.data.took).to.equal(true);
+    expect((await SupportTicket.findById(i.number).lean())!.assignee?.userId).to.equal(agent.userId);
+    // reopened by the partner and resolved again by a lead: the agent keeps it, the second decision takes nothing
+    await act(h, { action: 'partner-reply', actor: partner, body: 'Not quite.' });
+    await act(h, { action: 'resolve', actor: lead, body: 'Now it is.' });
+    expect((await h.query(supportStateQuery)).assignee?.userId).to.equal(agent.userId);
+    const second = await SupportEvent.find({ ticketId: i.number, type: 'resolved' }).sort({ seq: 1 }).lean();
+    expect(second.map((e) => e.data.took ?? null)).to.deep.equal([true, null]);
   });
 
   it('when an action is not allowed in the state or for the role, then the validator refuses it with a stable code and nothing is recorded', async () => {

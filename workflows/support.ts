@@ -91,6 +91,8 @@ const SLA_MILLISECONDS = 'support-sla-milliseconds';
 const REOPEN_TELLS_LEADS = 'support-reopen-tells-leads';
 /** Patch id: a request is not given to the one who has it (older histories replay the second `assigned` event and email). */
 const SAME_ASSIGNEE_REFUSED = 'support-same-assignee-refused';
+/** Patch id: an agent deciding a request nobody has (approve, reject, resolve) takes it (older histories replay it unassigned). */
+const DECISION_TAKES = 'support-decision-takes';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -235,6 +237,16 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     if (cmd.action === 'attach' && !cmd.attachment) throw refuse('attachment_required', 'An attach command carries the stored attachment.');
   }
 
+  /**
+   * An agent deciding a request nobody has takes it, as a reply to a new one does: the ticket and the support
+   * figures then name who decided it, not "nobody". The decision's event says so (`data.took`).
+   */
+  function decisionTakes(cmd: SupportCommand): { took?: true } {
+    if (assignee || (cmd.actor.kind !== 'agent' && cmd.actor.kind !== 'lead') || !patched(DECISION_TAKES)) return {};
+    assignee = { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role };
+    return { took: true };
+  }
+
   async function approve(cmd: SupportCommand): Promise<void> {
     const refund = input.refund!;
     const amount = cmd.amount ?? refund.amount;
@@ -258,12 +270,13 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       const credited = r.credit?.amount ?? amount;
       const currency = r.credit?.currency ?? refund.currency;
       approval = { amount: credited, currency, invoiceMonth: r.invoiceMonth, at: at.toISOString(), by: { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role } };
+      const took = decisionTakes(cmd);
       status = 'approved';
       doneAt = at.toISOString();
       resolvedAt = doneAt;
       stopAll(at);
       approving = false;
-      await record(at, 'approved', cmd.actor, true, cmd.body ?? null, { amount: credited, currency, invoiceMonth: r.invoiceMonth, orderId: input.orderId, cancelledAt: r.cancelledAt, reopenUntil: reopenUntil(at) }, ['approved']);
+      await record(at, 'approved', cmd.actor, true, cmd.body ?? null, { amount: credited, currency, invoiceMonth: r.invoiceMonth, orderId: input.orderId, cancelledAt: r.cancelledAt, reopenUntil: reopenUntil(at), ...took }, ['approved']);
     } catch (e) {
       approving = false;
       version += 1;
@@ -357,25 +370,29 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       case 'approve':
         await approve(cmd);
         break;
-      case 'reject':
+      case 'reject': {
+        const took = decisionTakes(cmd);
         status = 'rejected';
         rejectionReason = cmd.reason!.trim();
         doneAt = at.toISOString();
         resolvedAt = doneAt;
         stopAll(at);
-        await record(at, 'rejected', cmd.actor, true, body, { reason: rejectionReason, reopenUntil: reopenUntil(at) }, ['rejected']);
+        await record(at, 'rejected', cmd.actor, true, body, { reason: rejectionReason, reopenUntil: reopenUntil(at), ...took }, ['rejected']);
         break;
+      }
       case 'escalate':
         escalationLevel = Math.min(MAX_ESCALATION_LEVEL, escalationLevel + 1);
         await record(at, 'escalated', cmd.actor, false, body, { level: escalationLevel, reason: cmd.reason ?? null, manual: true }, ['escalated']);
         break;
-      case 'resolve':
+      case 'resolve': {
+        const took = decisionTakes(cmd);
         status = 'resolved';
         doneAt = at.toISOString();
         resolvedAt = doneAt;
         stopAll(at);
-        await record(at, 'resolved', cmd.actor, true, body, { reopenUntil: reopenUntil(at) }, ['resolved']);
+        await record(at, 'resolved', cmd.actor, true, body, { reopenUntil: reopenUntil(at), ...took }, ['resolved']);
         break;
+      }
       case 'attach':
         // a fact on the timeline, seen by whoever may see the ticket; no state or clock changes
         await record(at, 'attached', cmd.actor, true, body, { attachment: cmd.attachment ?? null });
