@@ -625,8 +625,11 @@ export function documentedErrors(r: RouteDef): Map<number, string[]> {
   if (r.body || r.multipart) errs.add(413);
   if (r.body) errs.add(415);
   if (r.permission) [401, 403, 503].forEach((s) => errs.add(s));
-  for (const s of Object.keys(r.responses).map(Number)) if (s >= 400) errs.add(s);
-  return new Map([...errs].sort().map((s) => [s, [...new Set([...(r.errorCodes?.[s] ?? []), ...(COMMON_CODES[s] ?? [])])]]));
+  // an error answer the route describes itself (/health's 503 with its own body, a download's 416) has the codes it
+  // declares only; the others also those every route shares
+  const own = new Set(Object.keys(r.responses).map(Number).filter((s) => s >= 400));
+  for (const s of own) errs.add(s);
+  return new Map([...errs].sort().map((s) => [s, [...new Set([...(r.errorCodes?.[s] ?? []), ...(own.has(s) ? [] : (COMMON_CODES[s] ?? []))])]]));
 }
 
 export function openApiDocument(routes: RouteDef[], info: { title: string; version: string; description: string }) {
@@ -649,7 +652,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
       const own = responses[String(s)] as { description: string } | undefined;
       const codeLine = (description: string) => (codes.length ? `${description}\n\n\`code\`: ${codes.map((c) => `\`${c}\``).join(', ')}.` : description);
       if (own) {
-        // the route's own error answer (e.g. /health's 503, a download's 416): its codes listed as everywhere
+        // the route's own error answer (a download's 416), with the codes it declares
         if (codes.length) responses[String(s)] = { ...own, description: codeLine(own.description), 'x-error-codes': codes };
         continue;
       }

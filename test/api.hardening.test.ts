@@ -3,7 +3,10 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { expect } from 'chai';
 import { Customer, Order } from '../models';
-import { MAX_INPUT_DEPTH } from '../api/http';
+import express from 'express';
+import { buildRouter, defineRoute, errorHandler, MAX_INPUT_DEPTH, openApiDocument, requestContext } from '../api/http';
+import { AppError } from '../lib/errors';
+import { createLogger } from '../lib/logger';
 import { NAME_PATTERN, SINGLE_LINE_PATTERN } from '../domain/text';
 import { COUNTRIES } from '../domain/countries';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
@@ -372,6 +375,44 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
         }
       }
       expect(doc.paths['/tokens/{id}'].delete.responses).to.have.property('404');
+    });
+
+    it('when a route refuses with a status or code its operation does not list, then (with validateResponses, as in the tests) the request fails; a listed one passes as it is', async () => {
+      const route = defineRoute({
+        method: 'get',
+        path: '/refuse/{code}',
+        operationId: 'refuse',
+        summary: 'a route that refuses',
+        tag: 'test',
+        permission: null,
+        params: { type: 'object', properties: { code: { type: 'string', maxLength: 20 } }, required: ['code'] },
+        errors: [409],
+        errorCodes: { 409: ['listed'] },
+        responses: { 200: { description: 'never' } },
+        handler: async ({ params }) => {
+          throw params.code === 'gone' ? new AppError(410, 'gone', 'a status not listed') : new AppError(409, params.code, `refused: ${params.code}`);
+        },
+      });
+      const op = openApiDocument([route], { title: 't', version: '1', description: '' }).paths['/refuse/{code}'].get as { responses: Record<string, { 'x-error-codes'?: string[] }> };
+      expect(op.responses['409']['x-error-codes']).to.deep.equal(['listed']);
+      const log = createLogger('test', 'silent');
+      const serve = async (validateResponses: boolean) => {
+        const server = http.createServer(express().use(requestContext(log)).use(buildRouter([route], { log, validateResponses })).use(errorHandler()));
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+        const get = async (code: string) => {
+          const res = await fetch(`${base}/refuse/${code}`);
+          return [res.status, ((await res.json()) as { error: { code: string } }).error.code];
+        };
+        try {
+          return [await get('listed'), await get('unlisted'), await get('gone')];
+        } finally {
+          server.close();
+        }
+      };
+      expect(await serve(true)).to.deep.equal([[409, 'listed'], [500, 'internal'], [500, 'internal']]);
+      // in production the answer is the refusal as it is
+      expect(await serve(false)).to.deep.equal([[409, 'listed'], [409, 'unlisted'], [410, 'gone']]);
     });
   });
 });

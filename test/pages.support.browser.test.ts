@@ -528,11 +528,20 @@ describe('pages: support requests in a real browser', function () {
     expect((await app.api('POST', `/support-requests/${question}/close`, { token: app.tokens['support-agent'], body: {} })).status).to.equal(200);
     await p.getByRole('button', { name: 'Send reply' }).click();
     await p.getByText(/^Not done:/).waitFor();
-    expect(await p.locator('[id^="unsent-"] textarea').inputValue()).to.equal('Here are the details:\nline two');
+    expect(await p.locator('textarea[id^="unsent-"]').inputValue()).to.equal('Here are the details:\nline two');
     // said where the keyboard (and the screen) is: the refusal has the focus, the title says it
-    expect(await p.evaluate('document.activeElement && document.activeElement.id')).to.equal('unsent-0');
+    expect(await p.evaluate('document.activeElement && document.activeElement.id')).to.equal('reply-form-error');
     expect(await p.title()).to.match(/^Error: /);
     await expectAccessible(p);
+    // the same with nothing typed (the browser goes back to the request's address, #resolve-form-error): an agent's
+    // Resolve on a request closed meanwhile is refused where the focus goes
+    const closing = await fileQuestion(c.tenantId, 'Closed while resolving');
+    await a.goto(`/app/support/${closing}`);
+    expect((await app.api('POST', `/support-requests/${closing}/close`, { token: app.tokens['support-lead'], body: {} })).status).to.equal(200);
+    await a.getByRole('button', { name: 'Resolve', exact: true }).click();
+    await a.waitForURL(/#resolve-form-error$/);
+    expect(await a.evaluate('document.activeElement && document.activeElement.id')).to.equal('resolve-form-error');
+    expect(await a.locator('#resolve-form-error').textContent()).to.match(/Not done: This support request is closed/);
 
     // a resolved request: the partner's page says until when a reply reopens it
     const resolved = await fileQuestion(c.tenantId, 'Resolved soon');

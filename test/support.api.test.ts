@@ -156,6 +156,9 @@ describe('support requests (API end to end)', function () {
     const byLead = await post(`/support-requests/${t.number}/approve`, lead(), { amount: 40_000 });
     expect(byLead.status, JSON.stringify(byLead.body)).to.equal(200);
     expect(byLead.body.approval).to.include({ amount: 40_000 });
+    // nobody had it: the lead who approved it took it (the approval's event says so)
+    expect(byLead.body.assignee?.name).to.equal('Test support-lead');
+    expect(byLead.body.timeline.find((e: { type: string }) => e.type === 'approved').data.took).to.equal(true);
     expect((await Order.findById(orderId).lean())!.status).to.equal('cancelled');
     const credits = await LedgerLine.find({ orderId, kind: 'credit' }).lean();
     expect(credits.map((l) => l.amount)).to.deep.equal([-40_000]);

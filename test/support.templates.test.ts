@@ -113,6 +113,9 @@ describe('support emails (templates)', () => {
     expect(partnerCopy.html).to.contain('because you buy software subscriptions through CSP');
     const agentCopy = renderer.render('support-closed', { ...data, forSupport: true });
     expect(agentCopy.text).to.contain('nothing more is needed from support').and.not.contain('file a new support request');
+    // the staff copy says whose request it was (its header is the support team's); the partner's own does not need to
+    expect(agentCopy.text).to.contain(`Support request ${ticket._id} of P (`);
+    expect(partnerCopy.text).to.not.contain(`${ticket._id} of P`);
     expect(agentCopy.html).to.contain('as a member of the csp-desk support team').and.not.contain('you buy software subscriptions');
     // the sender is csp-desk's support team, not the partner (whose request it is, said in the body)
     expect(partnerCopy.html).to.contain('csp-desk &middot; P</p>');

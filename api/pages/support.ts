@@ -353,7 +353,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
     return {
       formErrors: Object.fromEntries(Object.entries(formErrors).filter(([f]) => !gone.includes(f))),
       typed,
-      unsent: gone.map((f) => ({ message: formErrors[f], text: text(f) })),
+      // (each under its form's `<form>-form-error` id: the address a refusal's redirect ends in, where the focus goes)
+      unsent: gone.map((f) => ({ form: f, message: formErrors[f], text: text(f) })),
     };
   };
 

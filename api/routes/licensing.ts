@@ -80,7 +80,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'download',
       summary: 'Download the software behind a link',
       description:
-        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes without counting when the same client (address and user agent) made a counted download of the link in the last 24 hours, and otherwise counts as a download too. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing, and so does an `If-None-Match` naming the file (304). Recorded in the activity log.',
+        'No sign-in: the link is meant to be sent to the customer. A request from byte 0 counts as one of the link\'s 50 downloads; a `Range` from further on resumes without counting when the same client (address and user agent) made a counted download of the link in the last 24 hours, and otherwise counts as a download too. 410 with `code` link_expired, link_exhausted or link_revoked; 404 for anything else. HEAD answers the headers and counts nothing, and so does an `If-None-Match` naming the file (304) or a range outside it (416); a link refused (revoked, expired, or its 50 downloads taken) is refused to those first. Recorded in the activity log.',
       tag: 'software',
       permission: null,
       params: obj1('token'),
@@ -109,7 +109,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       responses: {
         200: { description: "the whole file, as its own type (an ISO image is `application/x-iso9660-image`, a CAB `application/vnd.ms-cab-compressed`, …)", contentType: '*/*', schema: { type: 'string', format: 'binary' }, headers: fileHeaders },
         206: { description: "the bytes asked for, as the file's own type", contentType: '*/*', schema: { type: 'string', format: 'binary' }, headers: fileHeaders },
-        304: { description: 'If-None-Match names this file: you have it already; nothing counted or logged', headers: { ETag: 'the file' } },
+        304: { description: 'If-None-Match names this file: you have it already; nothing counted or logged (a refused link is a 410 instead)', headers: { ETag: 'the file' } },
         416: { description: 'the range asked for is outside the file', schema: S.errorSchema, headers: { 'Content-Range': '`bytes */<size>`' } },
       },
       handler: async ({ params, headers, origin, method, requestId }): Promise<Reply> => {

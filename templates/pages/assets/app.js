@@ -66,10 +66,11 @@
     }
   }
 
-  // Back on a page from a refused form (its address ends in #<form>-form-error): the keyboard focus goes to the message.
+  // Back on a page from a refused form (its address ends in #<form>-form-error): the keyboard focus goes to the message,
+  // next to its form or, for a form the request's state no longer draws, above the actions.
   if (location.hash) {
     var refusal = document.getElementById(location.hash.slice(1));
-    if (refusal && refusal.classList.contains('field-error')) {
+    if (refusal && (refusal.classList.contains('field-error') || refusal.classList.contains('alert'))) {
       refusal.setAttribute('tabindex', '-1');
       refusal.focus();
     }
