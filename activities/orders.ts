@@ -147,7 +147,9 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       }
       // the key, the order's status and the timeline entry are independent writes: in parallel
       if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } }));
-      writes.push(addEvent(order, 'provisioned', 'provisioned', when, { deliverable: order.product.deliverable, keys }));
+      // an imported purchase was provisioned when it was bought (before csp-desk): its timeline says so there, before
+      // its window's close and its term's end, which may be past too (the key, if any, is made now)
+      writes.push(addEvent(order, 'provisioned', 'provisioned', order.imported ? new Date(order.purchasedAt) : when, { deliverable: order.product.deliverable, keys }));
       await Promise.all(writes);
       orderLog(order).info({ keys }, 'order provisioned');
       return { keys };

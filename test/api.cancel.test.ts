@@ -321,6 +321,20 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(await LedgerLine.countDocuments({ orderId: { $in: orders.map((x) => x._id) } })).to.equal(0);
     });
 
+    it('when a subscription is imported after its term ended, then its timeline reads in the order things happened (provisioned at the purchase, before its window and term ended) and it has no key', async () => {
+      const c = await app.newCustomer('US');
+      const res = await importOne(c.id, 'windows-server-standard-sub', 400);
+      const [{ orderId }] = res.body.results;
+      await waitFor(async () => (await Order.findById(orderId).lean())?.status === 'expired');
+      const order = (await app.api('GET', `/orders/${orderId}`)).body;
+      const types = order.timeline.map((e: { type: string }) => e.type);
+      expect(types.slice(0, 4)).to.deep.equal(['imported', 'payment-imported', 'provisioned', 'cancellation-window-closed']);
+      expect(types.indexOf('term-ended')).to.be.greaterThan(types.indexOf('provisioned'));
+      const provisioned = order.timeline.find((e: { type: string }) => e.type === 'provisioned');
+      expect([provisioned.at, provisioned.data.keys]).to.deep.equal([order.purchasedAt, 0]);
+      expect(await ActivationKey.countDocuments({ orderId })).to.equal(0);
+    });
+
     it('when a partner cancels a purchase it imported inside its window, then it is refused with the support-request route and nothing is credited (no charge of csp-desk stands behind it)', async () => {
       // a review found the hole: import 100 licences bought "a minute ago", cancel, and the invoice is credited
       // for a purchase csp-desk never charged
