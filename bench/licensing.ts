@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { pipeline } from 'node:stream/promises';
 import express from 'express';
 import type { Client } from '@temporalio/client';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import { createStandInFiles } from '../lib/files';
 import type { Logger } from '../lib/logger';
 import type { Mailer } from '../lib/mailer';
@@ -111,7 +111,7 @@ export async function runLicensingBench(ctx: LicensingBenchContext): Promise<Lic
   const outer = express();
   outer.get('/static/bench.iso', (_req, res) => res.sendFile(staticPath));
   outer.use(bigApi);
-  const server = http.createServer(outer);
+  const server = createAppServer(outer);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const bigBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const perRound = 8;

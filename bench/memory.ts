@@ -11,11 +11,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import type { Logger } from '../lib/logger';
 import type { Mailer } from '../lib/mailer';
 import { EmailRecord } from '../models';
@@ -169,7 +168,7 @@ async function skeletons(ctx: MemoryContext, n: number): Promise<MemoryFigure> {
 async function orders(ctx: MemoryContext, n: number): Promise<MemoryFigure> {
   const w = await startMemoryWorker(ctx, 'order', n + WARMUP + 100);
   const app = createApi({ client: ctx.client, mailer: ctx.mailer, log: ctx.log.child({ component: 'memory-api' }), taskQueue: w.taskQueue, reminderDaysBeforeClose: 7 });
-  const server = http.createServer(app);
+  const server = createAppServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const api = httpClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, ctx.token, ctx.concurrency);
   try {

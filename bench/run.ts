@@ -26,7 +26,6 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,7 +33,7 @@ import mongoose from 'mongoose';
 import pino from 'pino';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { bundleWorkflows, createApi, createWorker } from '../composition/root';
+import { bundleWorkflows, createApi, createAppServer, createWorker } from '../composition/root';
 import { orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import type { Logger } from '../lib/logger';
@@ -207,7 +206,7 @@ async function startService(concurrency: number): Promise<Service> {
   });
 
   const app = createApi({ client: apiClient, mailer, log: log.child({ component: 'api' }), taskQueue, reminderDaysBeforeClose: 7 });
-  const server = http.createServer(app);
+  const server = createAppServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push({
     name: 'the API',

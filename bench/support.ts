@@ -18,10 +18,9 @@
  * Prints its block of the summary and one JSON line `{"bench":"csp-desk-support",...}`.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import { queueKeyOf } from '../domain/support-queue';
 import { insertQueueEntries } from '../activities/support';
 import { readQueuePage } from '../services/support-queue';
@@ -142,7 +141,7 @@ async function ticketMemory(ctx: SupportBenchContext, n: number): Promise<Memory
   const WARMUP = 20;
   const w = await startMemoryWorker(mctx, 'ticket', n + WARMUP + 100);
   const app = createApi({ client: mctx.client, mailer: mctx.mailer, log: mctx.log.child({ component: 'memory-api' }), taskQueue: w.taskQueue, reminderDaysBeforeClose: 7 });
-  const server = http.createServer(app);
+  const server = createAppServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const api = httpClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, mctx.token, mctx.concurrency);
   try {

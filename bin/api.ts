@@ -1,11 +1,10 @@
 /** The HTTP API. */
-import http from 'node:http';
 import { loadConfigOrExit } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
 import { connectClient } from '../lib/temporal';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import { loadSupportSettings } from '../services/support';
 
 async function main() {
@@ -33,7 +32,7 @@ async function main() {
     support,
     attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET },
   });
-  const server = http.createServer(app);
+  const server = createAppServer(app);
   server.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') process.stderr.write(`api: port ${config.PORT} is already in use: stop the process using it or set PORT\n`);
     else process.stderr.write(`api: ${e.message}\n`);

@@ -14,7 +14,7 @@ import { expect } from 'chai';
 import { startFerretDB, type FerretDBHandle } from '../stack/ferretdb';
 import { freePort } from '../stack/ports';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../stack/process';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import { connectClient, lazyClient } from '../lib/temporal';
 import { startTemporalDev } from '../stack/temporal';
 import { Order } from '../models';
@@ -165,7 +165,7 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       const temporal = await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port, uiPort: null, logFile: path.join(dir, 'temporal.log') });
       const client = await connectClient(temporal.address, 'default', { failFast: true });
       const api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: uniq('frozen'), reminderDaysBeforeClose: 7, validateResponses: true });
-      const server = http.createServer(api);
+      const server = createAppServer(api);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const frozen = -temporal.process.pid; // its process group
@@ -200,7 +200,7 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       const closed = await freePort(); // nothing listens there
       const client = lazyClient(`127.0.0.1:${closed}`, 'default');
       const api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
-      server = http.createServer(api);
+      server = createAppServer(api);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Worker } from '@temporalio/worker';
-import { createApi, createWorker } from '../composition/root';
+import { createApi, createAppServer, createWorker } from '../composition/root';
 import { createMailer } from '../lib/mailer';
 import { NativeConnection } from '../lib/temporal';
 import { ActivationKey, LedgerLine, Order, SupportEvent, SupportQueueEntry } from '../models';
@@ -70,7 +70,7 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     connection = await NativeConnection.connect({ address: app.stack.temporalAddress });
     worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer: m, log: app.log, publicBaseUrl: 'http://csp-desk.test', workflowBundle: app.workflowBundle });
     running = worker.run();
-    server = http.createServer(createApi({ client: app.client, mailer: m, log: app.log, taskQueue, reminderDaysBeforeClose: 7 }));
+    server = createAppServer(createApi({ client: app.client, mailer: m, log: app.log, taskQueue, reminderDaysBeforeClose: 7 }));
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     call = async (p: string, body: unknown, key?: string) => {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseDisposition } from 'content-disposition';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order, User } from '../models';
 import { DAY_MS } from '../domain/time';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
@@ -286,7 +286,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
     it('when a link is on day 14 it serves, and from day 15 it answers 410 expired (controlled clock); a fresh link serves again', async () => {
       let now = new Date();
       const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, now: () => now });
-      const server = http.createServer(api);
+      const server = createAppServer(api);
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       try {

@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
 import { insertQueueEntries } from '../activities/support';
 import { Attachment, SupportQueueEntry, SupportTicket, User } from '../models';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
@@ -441,7 +441,7 @@ describe('pages: support requests in a real browser', function () {
     const number = await fileQuestion(c.tenantId, 'Keys not shown');
     // the same pages on the same database, with a Temporal client whose server is down (nothing listens on its port)
     const down = createApi({ client: lazyClient(`127.0.0.1:${await freePort()}`, 'default'), mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl });
-    const server = http.createServer(down);
+    const server = createAppServer(down);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const downUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {

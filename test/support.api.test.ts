@@ -3,11 +3,10 @@
  * queue, the ESU refund from filing to the credit on the invoice and its emails, the refund of an order whose
  * workflow has ended, every refusal, and a worker restarted in the middle of an approval.
  */
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { Worker } from '@temporalio/worker';
-import { createApi, buildActivities } from '../composition/root';
+import { buildActivities, createApi, createAppServer } from '../composition/root';
 import { NativeConnection } from '../lib/temporal';
 import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
@@ -670,7 +669,7 @@ describe('support requests (API end to end)', function () {
     holder.a = workerA;
     const runningA = workerA.run();
     const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue, reminderDaysBeforeClose: 7 });
-    const server = http.createServer(api);
+    const server = createAppServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const call = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) => {

@@ -4,11 +4,10 @@
  * and the count limit under concurrent uploads.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
-import { createApi } from '../composition/root';
+import { createApi, createAppServer } from '../composition/root';
 import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { Attachment } from '../models';
 import { cleanFileName, contentDisposition, downloadName, sniffType } from '../services/attachments';
@@ -96,7 +95,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     customer = (await app.newCustomer('US')).domain;
     ticket = await fileTicket(app, customer);
     const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, attachmentLimits: { maxBytes: LIMIT_BYTES, maxPerTicket: LIMIT_FILES } });
-    const server = http.createServer(api);
+    const server = createAppServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     small = {
       baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -4,12 +4,11 @@
  * Built once per mocha run; `stopTestApp()` runs from the root hook.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
-import { bundleWorkflows, createApi, createWorker } from '../../composition/root';
+import { bundleWorkflows, createApi, createAppServer, createWorker, serveApp } from '../../composition/root';
 import { connectDatabase, disconnectDatabase } from '../../lib/db';
 import { createLogger, type Logger } from '../../lib/logger';
 import { createMailer, type Mailer } from '../../lib/mailer';
@@ -91,13 +90,13 @@ async function build(): Promise<TestApp> {
   const connection = await NativeConnection.connect({ address: stack.temporalAddress });
   const code = await workflowBundle();
   // listen first, so that the app and the worker know its address (the emails' links point to its pages)
-  const server = http.createServer();
+  const server = createAppServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log, publicBaseUrl: baseUrl, workflowBundle: code });
   const running = worker.run();
   const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, publicBaseUrl: baseUrl, temporalUiUrl: 'http://temporal-ui.test', temporalNamespace: 'default' });
-  server.on('request', app);
+  serveApp(server, app);
 
   const partnerId = uniq('partner');
   const otherPartnerId = uniq('other');

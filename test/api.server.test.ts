@@ -1,0 +1,117 @@
+/** The API's HTTP server (api/server.ts): requests and responses born with the app's prototypes. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import express from 'express';
+import { createAppServer, serveApp } from '../api/server';
+
+interface Seen {
+  requestAtBirth: object | null;
+  responseAtBirth: object | null;
+}
+
+/** Listens on a free port; answers GET `path` (and closes the server afterwards). */
+async function get(server: http.Server, path: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Records the prototypes a request and its response have when the server makes them, before the app sees them. */
+function watchBirth(server: http.Server): Seen {
+  const seen: Seen = { requestAtBirth: null, responseAtBirth: null };
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    seen.requestAtBirth = Object.getPrototypeOf(req) as object;
+    seen.responseAtBirth = Object.getPrototypeOf(res) as object;
+  });
+  return seen;
+}
+
+function jsonApp(name: string): express.Express {
+  const app = express();
+  app.locals.name = name;
+  app.get('/who', (req, res) => {
+    res.json({ app: (req.app.locals as { name: string }).name, sameApp: req.app === res.app, query: req.query });
+  });
+  return app;
+}
+
+describe('the API server (requests born with the app’s prototypes)', () => {
+  const servers: http.Server[] = [];
+  const track = (s: http.Server) => (servers.push(s), s);
+  after(async () => {
+    for (const s of servers) if (s.listening) await new Promise<void>((resolve) => s.close(() => resolve()));
+  });
+
+  it('when a request arrives, then it and its response already have the app’s prototypes, so Express has nothing to change', async () => {
+    const app = jsonApp('one');
+    const server = track(createAppServer(app));
+    const seen = watchBirth(server);
+    const res = await get(server, '/who?x=1');
+    expect(res.status).to.equal(200);
+    expect(JSON.parse(res.body)).to.deep.equal({ app: 'one', sameApp: true, query: { x: '1' } });
+    expect(res.headers['content-type']).to.equal('application/json; charset=utf-8');
+    expect(res.headers.etag, 'Express’s own res.json, ETag and all').to.match(/^W\/"/);
+    expect(seen.requestAtBirth).to.equal(app.request);
+    expect(seen.responseAtBirth).to.equal(app.response);
+    // Express's methods and the node:http ones are both behind them
+    expect(app.request).to.be.instanceOf(http.IncomingMessage);
+    expect(app.response).to.be.instanceOf(http.ServerResponse);
+  });
+
+  it('when a plain node:http server serves the same app, then its requests are born plain (what the server above avoids)', async () => {
+    const app = jsonApp('plain');
+    const server = track(http.createServer(app));
+    const seen = watchBirth(server);
+    const res = await get(server, '/who');
+    expect(res.status).to.equal(200);
+    expect(seen.requestAtBirth).to.equal(http.IncomingMessage.prototype);
+    expect(seen.requestAtBirth).not.to.equal(app.request);
+  });
+
+  it('when two apps are served by two servers in one process, then each request sees its own app', async () => {
+    const a = track(createAppServer(jsonApp('a')));
+    const b = track(createAppServer(jsonApp('b')));
+    expect(JSON.parse((await get(a, '/who')).body).app).to.equal('a');
+    expect(JSON.parse((await get(b, '/who')).body).app).to.equal('b');
+    expect(JSON.parse((await get(a, '/who')).body).app).to.equal('a');
+  });
+
+  it('when a sub-app is mounted, then a request entering it sees the sub-app and, back out, the outer app again', async () => {
+    const inner = jsonApp('inner');
+    const outer = express();
+    outer.locals.name = 'outer';
+    let afterInner: string | null = null;
+    outer.use('/in', inner);
+    outer.use((req, res) => {
+      afterInner = (req.app.locals as { name: string }).name;
+      res.status(404).json({ app: afterInner });
+    });
+    const server = track(createAppServer(outer));
+    expect(JSON.parse((await get(server, '/in/who')).body).app).to.equal('inner');
+    const miss = await get(server, '/in/nothing');
+    expect(miss.status).to.equal(404);
+    expect(afterInner).to.equal('outer');
+  });
+
+  it('when the app is given after listening (to learn the port first), then it serves from then on; a second app or a server made elsewhere is refused', async () => {
+    const server = track(createAppServer());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const app = jsonApp('later');
+    serveApp(server, app);
+    const seen = watchBirth(server);
+    expect(JSON.parse((await get(server, '/who')).body).app).to.equal('later');
+    expect(seen.requestAtBirth).to.equal(app.request);
+    expect(() => serveApp(server, jsonApp('again'))).to.throw(/already serves an app/);
+    expect(() => serveApp(http.createServer(), jsonApp('foreign'))).to.throw(/not made by createAppServer/);
+  });
+});
