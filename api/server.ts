@@ -12,9 +12,15 @@
  * app's `request` and `response` become those prototypes (Express's methods behind them, the app's own properties
  * on them), and Express's `setPrototypeOf` finds nothing to change. Nothing else differs: the same app, the same
  * middleware, the same answers. A request entering a mounted sub-app still changes prototypes, as Express does.
+ *
+ * What the HTTP parser refuses before any request exists (headers over Node's 16 KiB, a malformed request, a request
+ * not received in time) is answered here, with the status Node would give, in the API's Error shape.
  */
+import crypto from 'node:crypto';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type express from 'express';
+import type { Logger } from '../lib/logger';
 
 interface Prototypes {
   request: object;
@@ -28,11 +34,12 @@ const prototypesOf = new WeakMap<http.Server, Prototypes>();
  * An HTTP server for `app`. Without `app` the server has no handler yet (listen first, e.g. to learn the port the
  * app's links need), and `serveApp` gives it one.
  */
-export function createAppServer(app?: express.Express): http.Server {
+export function createAppServer(app?: express.Express, opts: { log?: Logger } = {}): http.Server {
   class AppRequest extends http.IncomingMessage {}
   class AppResponse extends http.ServerResponse<AppRequest> {}
   const server = http.createServer<typeof AppRequest, typeof AppResponse>({ IncomingMessage: AppRequest, ServerResponse: AppResponse });
   prototypesOf.set(server, { request: AppRequest.prototype, response: AppResponse.prototype, served: false });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, opts.log));
   if (app) serveApp(server, app);
   return server;
 }
@@ -55,4 +62,47 @@ function adopt(own: object, appPrototype: object): object {
     Object.defineProperty(own, key, Object.getOwnPropertyDescriptor(appPrototype, key)!);
   }
   return own;
+}
+
+/** The parser's refusals, as Node names them, and what the client is told (Node's own statuses). */
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: "the request's headers are larger than the server takes (16 KiB in all): send fewer or shorter headers (cookies, for one)",
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, code: 'chunk_extensions_too_large', message: "the body's chunk extensions are too large" },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'the request was not received in time: send it again' },
+};
+
+/**
+ * Node's own answer to a request its parser refused (`clientError`), as JSON in the Error shape: the same status,
+ * only when nothing of an answer has gone out on the connection yet, and the connection closed after it.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, log: Logger | undefined): void {
+  // the client went away: nobody to answer
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  // a response already under way on this connection (keep-alive) must not be corrupted: Node's own rule
+  const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (inFlight?.headersSent) {
+    socket.destroy(err);
+    return;
+  }
+  const known = err.code ? CLIENT_ERRORS[err.code] : undefined;
+  const { status, code, message } = known ?? { status: 400, code: 'malformed_request', message: `the request is not valid HTTP/1.1 (${err.code ?? 'unreadable'})` };
+  const requestId = crypto.randomUUID();
+  log?.info({ status, code, parser: err.code, requestId }, 'request refused by the HTTP parser');
+  const body = JSON.stringify({ error: { status, code, message, requestId } });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+    () => socket.destroy(),
+  );
 }

@@ -32,7 +32,7 @@ async function main() {
     support,
     attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET },
   });
-  const server = createAppServer(app);
+  const server = createAppServer(app, { log });
   server.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') process.stderr.write(`api: port ${config.PORT} is already in use: stop the process using it or set PORT\n`);
     else process.stderr.write(`api: ${e.message}\n`);

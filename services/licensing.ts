@@ -338,17 +338,26 @@ export function createLicensingService(deps: LicensingDeps) {
       if (!link) throw unknown;
       const order = await Order.findById(link.orderId).lean<OrderDoc>();
       const at = clock();
-      // a HEAD is told what a GET would be, and counts and logs nothing (the link needs no sign-in: anyone holding
-      // an old one could otherwise fill the partner's activity log)
+      const client = downloadClient(req.origin);
+      // The link needs no sign-in, so anyone holding an old one could fill the partner's activity log: a refused GET
+      // is logged once per link, reason, client (address and user agent) and UTC day, the day's first refusal (its
+      // natural key; the others find it there), and a HEAD, told what a GET would be, logs nothing.
       const gone = async (reason: LinkRefusal) => {
-        if (req.method !== 'HEAD')
-          await logDownload(link, order, { _id: `download-refused:${crypto.randomUUID()}`, operationType: 'download_software', operationStatus: 'failed', detail: `download of ${link.option.fileName} refused: ${reason}`, reason }, at, req);
+        if (req.method !== 'HEAD') {
+          const entry = {
+            _id: `download-refused:${link._id}:${at.toISOString().slice(0, 10)}:${reason}:${client}`,
+            operationType: 'download_software' as const,
+            operationStatus: 'failed' as const,
+            detail: `download of ${link.option.fileName} refused: ${reason} (logged once a day per client)`,
+            reason,
+          };
+          await logDownload(link, order, entry, at, req);
+        }
         return new AppError(410, `link_${reason}`, LINK_REFUSALS[reason], undefined, { reason });
       };
       const refusal = linkRefusal({ expiresAt: link.expiresAt, revoked: link.status === 'revoked', orderStatus: order?.status ?? null }, at);
       if (refusal) throw await gone(refusal);
 
-      const client = downloadClient(req.origin);
       const resumable = async (from: number) => (countsAsDownload(from) ? null : resumableClaim(from, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at));
       // every slot taken: gone, as a GET from `from` would be, unless it continues this client's own download with a
       // resume slot left. Answers that claim nothing (a HEAD, a 304, a 416) are told so before they are given.

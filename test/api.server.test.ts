@@ -1,9 +1,10 @@
 /** The API's HTTP server (api/server.ts): requests and responses born with the app's prototypes. */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
 import { createAppServer, serveApp } from '../api/server';
+import type { Logger } from '../lib/logger';
 
 interface Seen {
   requestAtBirth: object | null;
@@ -113,5 +114,47 @@ describe('the API server (requests born with the app’s prototypes)', () => {
     expect(seen.requestAtBirth).to.equal(app.request);
     expect(() => serveApp(server, jsonApp('again'))).to.throw(/already serves an app/);
     expect(() => serveApp(http.createServer(), jsonApp('foreign'))).to.throw(/not made by createAppServer/);
+  });
+
+  describe('when the HTTP parser refuses a request before the app sees it, then the client gets the status Node gives, in the Error shape', () => {
+    /** Sends `raw` on a new connection and reads until the server closes it. */
+    async function rawExchange(server: http.Server, raw: string): Promise<{ head: string; body: string }> {
+      if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      const text = await new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        socket.on('error', reject);
+      });
+      const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+      return { head, body };
+    }
+
+    const cases: [string, string, number, string][] = [
+      ['headers over 16 KiB', `GET /who HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+      ['a malformed header line', 'GET /who HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n', 400, 'malformed_request'],
+      ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, 'malformed_request'],
+    ];
+    for (const [what, raw, status, code] of cases) {
+      it(`${what}: ${status} ${code}`, async () => {
+        let reached = false;
+        const app = jsonApp('parser');
+        app.use(() => (reached = true));
+        const lines: Record<string, unknown>[] = [];
+        const log = { info: (o: Record<string, unknown>) => lines.push(o) } as unknown as Logger;
+        const server = track(createAppServer(app, { log }));
+        const { head, body } = await rawExchange(server, raw);
+        expect(head.split('\r\n')[0]).to.equal(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`);
+        expect(head).to.match(/\r\nContent-Type: application\/json; charset=utf-8\r\n/).and.match(/\r\nConnection: close(\r\n|$)/);
+        const error = (JSON.parse(body) as { error: { status: number; code: string; message: string; requestId: string } }).error;
+        expect(error).to.include({ status, code });
+        expect(error.message).to.be.a('string').and.not.equal('');
+        expect(head).to.include(`\r\nX-Request-Id: ${error.requestId}`);
+        expect(reached, 'the app never sees it').to.equal(false);
+        expect(lines).to.deep.equal([{ status, code, parser: lines[0]?.parser, requestId: error.requestId }]);
+      });
+    }
   });
 });

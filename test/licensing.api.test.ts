@@ -258,9 +258,17 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const head = (headers: Record<string, string>) => fetch(`${app.baseUrl}${pathOf(link.url)}`, { method: 'HEAD', headers }).then((r) => r.status);
       expect(await head({ 'user-agent': 'someone-else/2.0' })).to.equal(410);
       expect(await head({ 'user-agent': CROWD, range: 'bytes=1000-' })).to.equal(206);
-      // the log has the 50 and the 150 refusals, once each
+      // the log has the 50 downloads, and the refusals once a day per client (the link needs no sign-in: whoever holds
+      // it must not be able to fill the partner's log): the crowd's 151, then the other client's two
       expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'succeeded' })).to.equal(50);
-      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'exhausted' })).to.equal(153);
+      const refused = await ActivityEntry.find({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed' }).lean();
+      expect(refused.map((e) => [e.userAgent, e.reason]).sort()).to.deep.equal([
+        [CROWD, 'exhausted'],
+        ['someone-else/2.0', 'exhausted'],
+      ]);
+      expect(refused[0].detail).to.match(/refused: exhausted \(logged once a day per client\)$/);
+      for (let i = 0; i < 5; i++) expect((await download(link.url, { 'user-agent': 'someone-else/2.0' })).status).to.equal(410);
+      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationStatus: 'failed' })).to.equal(2);
       // the customer's browser is told why and, once, what to do next
       const page = (await download(link.url, { accept: 'text/html', 'user-agent': 'someone-else/2.0' })).body.toString();
       expect(page).to.include('This download link has been used for its 50 downloads.');
@@ -303,6 +311,13 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         expect(gone.status).to.equal(410);
         expect(JSON.parse(gone.body.toString()).error.code).to.equal('link_expired');
         expect((await download(link.url, { range: 'bytes=5-' }, base)).status).to.equal(410);
+        // refused once a day per client in the log: the two refusals of day 15 are one entry, day 16 adds one
+        const refusedDays = async () => (await ActivityEntry.find({ orderId: order.id, operationType: 'download_software', operationStatus: 'failed', reason: 'expired' }).lean()).map((e) => e.operationDate.toISOString()).sort();
+        expect(await refusedDays()).to.deep.equal([now.toISOString()]);
+        const day15 = now;
+        now = new Date(t0.getTime() + 15 * DAY_MS + 60_000); // day 16
+        expect((await download(link.url, {}, base)).status).to.equal(410);
+        expect(await refusedDays()).to.deep.equal([day15.toISOString(), now.toISOString()]);
         const again = await fetch(`${base}/orders/${order.id}/downloads`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json' }, body: JSON.stringify(CHOICE) });
         const fresh = ((await again.json()) as { download: { url: string } }).download;
         expect((await download(fresh.url, {}, base)).status).to.equal(200);

@@ -90,7 +90,7 @@ async function build(): Promise<TestApp> {
   const connection = await NativeConnection.connect({ address: stack.temporalAddress });
   const code = await workflowBundle();
   // listen first, so that the app and the worker know its address (the emails' links point to its pages)
-  const server = createAppServer();
+  const server = createAppServer(undefined, { log });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log, publicBaseUrl: baseUrl, workflowBundle: code });
