@@ -63,7 +63,7 @@ export function createApp(deps: AppDeps): express.Express {
       'Sell, support and refund software subscriptions through a CSP partner.\n\n' +
       'Every GET path also answers HEAD: the same status and headers, no body (and nothing recorded that a GET records, such as a key shown or a download counted). ' +
       'GET answers carry an ETag, except those holding a secret (`Cache-Control: no-store`); sending it back in If-None-Match gets 304 while it is current. ' +
-      "Request headers larger than Node's limit (16 KiB in all) are refused before any route with 431 `headers_too_large`, and a request that is not valid HTTP/1.1 with 400 `malformed_request`, both in the Error shape.",
+      "What Node's HTTP parser refuses is answered before any route, in the Error shape, the connection closed: 431 `headers_too_large` (request headers over Node's limit, 16 KiB in all by default), 400 `malformed_request` (not valid HTTP/1.1), 408 `request_timeout`, 413 `chunk_extensions_too_large`.",
   });
   const app = express();
   app.disable('x-powered-by');

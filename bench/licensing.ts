@@ -100,7 +100,7 @@ export async function runLicensingBench(ctx: LicensingBenchContext): Promise<Lic
     ctx.progress(`licensing: ${requests} concurrent downloads on one link settled in ${settleMs} ms: ${files} files, ${gone} x 410`);
   }
 
-  // ---- 2. throughput: a link vs a static file of the same size, same process, same server
+  // ---- 2. throughput: a link vs a static file of the same size, same process, each app on its own server
   const fileBytes = num('BENCH_FILE_MB', 64) * 1024 * 1024;
   const bigFiles = createStandInFiles({ sizeOf: () => fileBytes });
   const option = findCatalogProduct(PRODUCT)!.downloads!.find((o) => o.optionTitle === CHOICE.version && o.languageCode === CHOICE.language && o.fileType === CHOICE.fileType)!;
@@ -108,18 +108,17 @@ export async function runLicensingBench(ctx: LicensingBenchContext): Promise<Lic
   await pipeline(bigFiles.stream(option, 0, fileBytes - 1), fs.createWriteStream(staticPath));
   await bigFiles.describe(option); // the digest is computed once per process; not part of the measure
   const bigApi = createApi({ client: ctx.client, mailer: ctx.mailer, log: ctx.log, taskQueue: ctx.taskQueue, reminderDaysBeforeClose: 7, files: bigFiles });
-  const outer = express();
-  outer.get('/static/bench.iso', (_req, res) => res.sendFile(staticPath));
-  outer.use(bigApi);
-  const server = createAppServer(outer);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const bigBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const staticApp = express();
+  staticApp.get('/static/bench.iso', (_req, res) => res.sendFile(staticPath));
+  const servers = [createAppServer(bigApi), createAppServer(staticApp)];
+  for (const server of servers) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const [linkBase, staticBase] = servers.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   const perRound = 8;
   const concurrency = 2;
   const linkMBps: number[] = [];
   const staticMBps: number[] = [];
   try {
-    const measure = async (label: string, url: () => Promise<string>) => {
+    const measure = async (label: string, base: string, url: () => Promise<string>) => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
       const target = await url();
       let bytes = 0;
@@ -129,7 +128,7 @@ export async function runLicensingBench(ctx: LicensingBenchContext): Promise<Lic
         Array.from({ length: concurrency }, async () => {
           while (next < perRound) {
             next++;
-            const a = await get(agent, `${bigBase}${target}`);
+            const a = await get(agent, `${base}${target}`);
             if (a.status !== 200 || a.bytes !== fileBytes) throw new Error(`${label}: ${a.status}, ${a.bytes} bytes`);
             bytes += a.bytes;
           }
@@ -140,12 +139,14 @@ export async function runLicensingBench(ctx: LicensingBenchContext): Promise<Lic
       ctx.progress(`licensing: ${label} ${perRound} x ${fileBytes / 1048576} MiB at concurrency ${concurrency}: ${mbps} MB/s`);
       return mbps;
     };
-    const viaLink = async () => linkMBps.push(await measure('download link', async () => pathOf((await newLink(ctx, orderId)).url)));
-    const viaStatic = async () => staticMBps.push(await measure('static file', async () => '/static/bench.iso'));
+    const viaLink = async () => linkMBps.push(await measure('download link', linkBase, async () => pathOf((await newLink(ctx, orderId)).url)));
+    const viaStatic = async () => staticMBps.push(await measure('static file', staticBase, async () => '/static/bench.iso'));
     for (let r = 0; r < ctx.rounds && !ctx.aborted(); r++) for (const fn of r % 2 === 0 ? [viaLink, viaStatic] : [viaStatic, viaLink]) await fn();
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
     fs.rmSync(staticPath, { force: true });
   }
   const mean = (xs: number[]) => Math.round((xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length)) * 10) / 10;

@@ -65,6 +65,8 @@ function optionView(o: DownloadOption) {
 
 export function createLicensingService(deps: LicensingDeps) {
   const clock = deps.now ?? (() => new Date());
+  /** Refused-download entries this process knows are in the log (bounded; forgetting one costs a duplicate insert). */
+  const loggedRefusals = new Set<string>();
   const random = deps.random ?? Math.random;
   const base = (deps.publicBaseUrl ?? '').replace(/\/+$/, '');
 
@@ -338,26 +340,24 @@ export function createLicensingService(deps: LicensingDeps) {
       if (!link) throw unknown;
       const order = await Order.findById(link.orderId).lean<OrderDoc>();
       const at = clock();
-      const client = downloadClient(req.origin);
-      // The link needs no sign-in, so anyone holding an old one could fill the partner's activity log: a refused GET
-      // is logged once per link, reason, client (address and user agent) and UTC day, the day's first refusal (its
-      // natural key; the others find it there), and a HEAD, told what a GET would be, logs nothing.
+      // The link needs no sign-in, so anyone holding an old one could fill the partner's activity log (and the
+      // database): a refused GET is logged once per link, reason and UTC day, the day's first refusal, under that
+      // natural key (and known to this process after, so that repeats cost no write); every refusal has its line in
+      // the service's request log. A HEAD, told what a GET would be, logs nothing.
       const gone = async (reason: LinkRefusal) => {
-        if (req.method !== 'HEAD') {
-          const entry = {
-            _id: `download-refused:${link._id}:${at.toISOString().slice(0, 10)}:${reason}:${client}`,
-            operationType: 'download_software' as const,
-            operationStatus: 'failed' as const,
-            detail: `download of ${link.option.fileName} refused: ${reason} (logged once a day per client)`,
-            reason,
-          };
-          await logDownload(link, order, entry, at, req);
+        const _id = `download-refused:${link._id}:${at.toISOString().slice(0, 10)}:${reason}`;
+        if (req.method !== 'HEAD' && !loggedRefusals.has(_id)) {
+          const detail = `download of ${link.option.fileName} refused: ${reason} (the day's first refusal of this link)`;
+          await logDownload(link, order, { _id, operationType: 'download_software', operationStatus: 'failed', detail, reason }, at, req);
+          if (loggedRefusals.size >= 10_000) loggedRefusals.clear();
+          loggedRefusals.add(_id);
         }
         return new AppError(410, `link_${reason}`, LINK_REFUSALS[reason], undefined, { reason });
       };
       const refusal = linkRefusal({ expiresAt: link.expiresAt, revoked: link.status === 'revoked', orderStatus: order?.status ?? null }, at);
       if (refusal) throw await gone(refusal);
 
+      const client = downloadClient(req.origin);
       const resumable = async (from: number) => (countsAsDownload(from) ? null : resumableClaim(from, await DownloadClaim.find({ linkId: link._id, client }, { client: 1, at: 1 }).lean(), client, at));
       // every slot taken: gone, as a GET from `from` would be, unless it continues this client's own download with a
       // resume slot left. Answers that claim nothing (a HEAD, a 304, a 416) are told so before they are given.

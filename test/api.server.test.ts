@@ -11,7 +11,7 @@ interface Seen {
   responseAtBirth: object | null;
 }
 
-/** Listens on a free port; answers GET `path` (and closes the server afterwards). */
+/** GET `path` on its own connection (the server listens on a free port first, if it does not yet). */
 async function get(server: http.Server, path: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -87,6 +87,24 @@ describe('the API server (requests born with the app’s prototypes)', () => {
     expect(JSON.parse((await get(a, '/who')).body).app).to.equal('a');
   });
 
+  it('when the app is served by a second such server, then that is refused (the first would go back to a prototype change)', () => {
+    const app = jsonApp('twice');
+    track(createAppServer(app));
+    expect(() => createAppServer(app)).to.throw(/served by another server already/);
+  });
+
+  it('when a sub-app was mounted before the app was served, then what is added to the app’s request later is seen inside the sub-app too, as with Express alone', async () => {
+    const inner = express();
+    inner.get('/probe', (req, res) => {
+      res.json({ added: (req as unknown as { addedLater?: () => string }).addedLater?.() ?? null });
+    });
+    const outer = express();
+    outer.use('/in', inner);
+    const server = track(createAppServer(outer));
+    (outer.request as unknown as { addedLater: () => string }).addedLater = () => 'seen';
+    expect(JSON.parse((await get(server, '/in/probe')).body)).to.deep.equal({ added: 'seen' });
+  });
+
   it('when a sub-app is mounted, then a request entering it sees the sub-app and, back out, the outer app again', async () => {
     const inner = jsonApp('inner');
     const outer = express();
@@ -117,13 +135,14 @@ describe('the API server (requests born with the app’s prototypes)', () => {
   });
 
   describe('when the HTTP parser refuses a request before the app sees it, then the client gets the status Node gives, in the Error shape', () => {
-    /** Sends `raw` on a new connection and reads until the server closes it. */
-    async function rawExchange(server: http.Server, raw: string): Promise<{ head: string; body: string }> {
+    /** Sends `raw` (its parts 100 ms apart) on a new connection and reads until the server closes it. */
+    async function rawExchange(server: http.Server, raw: string | string[]): Promise<{ head: string; body: string }> {
       if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as AddressInfo;
+      const parts = typeof raw === 'string' ? [raw] : raw;
       const text = await new Promise<string>((resolve, reject) => {
         const chunks: Buffer[] = [];
-        const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
+        const socket = net.connect(port, '127.0.0.1', () => parts.forEach((part, i) => setTimeout(() => socket.writable && socket.write(part), i * 100)));
         socket.on('data', (c: Buffer) => chunks.push(c));
         socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
         socket.on('error', reject);
@@ -132,19 +151,25 @@ describe('the API server (requests born with the app’s prototypes)', () => {
       return { head, body };
     }
 
-    const cases: [string, string, number, string][] = [
-      ['headers over 16 KiB', `GET /who HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
-      ['a malformed header line', 'GET /who HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n', 400, 'malformed_request'],
-      ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, 'malformed_request'],
+    const chunked = 'POST /json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const cases: [string, string | string[], number, string, RegExp][] = [
+      ['headers over 16 KiB', `GET /who HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large', /^HPE_HEADER_OVERFLOW$/],
+      ['a malformed header line', 'GET /who HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n', 400, 'malformed_request', /^HPE_/],
+      ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, 'malformed_request', /^HPE_/],
+      ['a chunk extension over 16 KiB, while the app reads the body', [chunked, `2;${'a'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`], 413, 'chunk_extensions_too_large', /^HPE_CHUNK_EXTENSIONS_OVERFLOW$/],
+      ['headers not received in time (the server’s limit: 300 ms here)', ['GET /who HTTP/1.1\r\nHost: x\r\n'], 408, 'request_timeout', /^ERR_HTTP_REQUEST_TIMEOUT$/],
     ];
-    for (const [what, raw, status, code] of cases) {
+    for (const [what, raw, status, code, parser] of cases) {
       it(`${what}: ${status} ${code}`, async () => {
         let reached = false;
         const app = jsonApp('parser');
+        // a route that reads a body: the request reaches it, the body never does
+        app.post('/json', express.json(), () => (reached = true));
+        app.use((_err: unknown, _req: express.Request, _res: express.Response, _next: express.NextFunction) => undefined);
         app.use(() => (reached = true));
         const lines: Record<string, unknown>[] = [];
         const log = { info: (o: Record<string, unknown>) => lines.push(o) } as unknown as Logger;
-        const server = track(createAppServer(app, { log }));
+        const server = track(createAppServer(app, { log, limits: { headersTimeout: 300, requestTimeout: 600, connectionsCheckingInterval: 50 } }));
         const { head, body } = await rawExchange(server, raw);
         expect(head.split('\r\n')[0]).to.equal(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`);
         expect(head).to.match(/\r\nContent-Type: application\/json; charset=utf-8\r\n/).and.match(/\r\nConnection: close(\r\n|$)/);
@@ -152,8 +177,10 @@ describe('the API server (requests born with the app’s prototypes)', () => {
         expect(error).to.include({ status, code });
         expect(error.message).to.be.a('string').and.not.equal('');
         expect(head).to.include(`\r\nX-Request-Id: ${error.requestId}`);
-        expect(reached, 'the app never sees it').to.equal(false);
-        expect(lines).to.deep.equal([{ status, code, parser: lines[0]?.parser, requestId: error.requestId }]);
+        expect(reached, 'no route answers it').to.equal(false);
+        expect(lines).to.have.length(1);
+        expect(lines[0]).to.deep.include({ status, code, requestId: error.requestId });
+        expect(lines[0].parser).to.match(parser);
       });
     }
   });
