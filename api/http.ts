@@ -18,7 +18,7 @@ import { isDatabaseUnavailable } from '../lib/db';
 import { isTemporalUnavailable } from '../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../lib/request-context';
 import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
-import { MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
+import { hasLoneSurrogate, MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
 import { authenticate, type AuthContext } from './auth';
 import type { RequestOrigin } from '../services/context';
 import { errorSchema } from './schemas';
@@ -153,15 +153,13 @@ export const MAX_INPUT_DEPTH = 32;
 
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
-/** With the `u` flag, a surrogate class matches only an unpaired surrogate. */
-const LONE_SURROGATE = /[\ud800-\udfff]/u;
-const badText = (s: string) => CONTROL.test(s) || LONE_SURROGATE.test(s);
+const badText = (s: string) => CONTROL.test(s) || hasLoneSurrogate(s);
 
 /**
  * Walks the input (iteratively: no input shape can overflow the stack) and refuses nesting deeper than
  * MAX_INPUT_DEPTH, and any string or key holding a control character other than tab/line breaks (NUL and
- * friends, which databases refuse) or a lone surrogate. The schemas state the same rules as patterns
- * (domain/text.ts); this walk also covers keys and whatever a schema leaves open.
+ * friends, which databases refuse) or a lone surrogate. The schemas state the same rules as patterns (all but the
+ * lone surrogates, see domain/text.ts); this walk also covers keys and whatever a schema leaves open.
  */
 function checkInput(data: unknown, part: string): void {
   const stack: [unknown, string, number][] = [[data, part, 0]];

@@ -1,6 +1,10 @@
 /**
  * What text the API accepts, as JSON-schema patterns (ECMA-262 regular expressions, evaluated with the `u`
  * flag as ajv does), so that one source states the rule to the validators and to the OpenAPI document.
+ * Lone surrogates are the one part of the rule the patterns leave out: a range of them (`\ud800-\udfff`) does not
+ * compile in validators built on Rust's or Go's regular expressions, whose strings cannot hold one anyway, and such
+ * a validator drops the whole pattern. The API refuses them in every input string before any pattern (its input
+ * walk, api/http.ts), the functions below check them beside the patterns, and the rules' words say so.
  * Pure: no imports.
  *
  * - Every string (TEXT_PATTERN): no C0/C1 control characters other than tab, line feed and carriage return
@@ -25,13 +29,13 @@ const LONE_SURROGATES = '\\ud800-\\udfff';
 const INVISIBLE = '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2060-\\u2064\\u206a-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0';
 
 /** Any text, multi-line allowed. */
-export const TEXT_PATTERN = `^[^${CONTROLS}${LONE_SURROGATES}]*$`;
+export const TEXT_PATTERN = `^[^${CONTROLS}]*$`;
 /** Text of several lines with at least one visible character (a message, a reason, a description). */
-export const MESSAGE_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}${LONE_SURROGATES}]*$`;
+export const MESSAGE_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}]*$`;
 /** One line of text (possibly empty). */
-export const SINGLE_LINE_PATTERN = `^[^${CONTROLS}${BREAKS}${BIDI}${LONE_SURROGATES}]*$`;
+export const SINGLE_LINE_PATTERN = `^[^${CONTROLS}${BREAKS}${BIDI}]*$`;
 /** One line of text with at least one visible character. */
-export const NAME_PATTERN = `^(?=.*[^\\s${INVISIBLE}])[^${CONTROLS}${BREAKS}${BIDI}${LONE_SURROGATES}]*$`;
+export const NAME_PATTERN = `^(?=.*[^\\s${INVISIBLE}])[^${CONTROLS}${BREAKS}${BIDI}]*$`;
 
 export const TEXT_RULES = {
   text: 'no control characters other than tab and line breaks, no lone surrogates',
@@ -45,9 +49,13 @@ const singleLineRe = new RegExp(SINGLE_LINE_PATTERN, 'u');
 // eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks (variation selectors, CGJ) on purpose
 const nameRe = new RegExp(NAME_PATTERN, 'u');
 
-export const isText = (s: string): boolean => textRe.test(s);
-export const isSingleLine = (s: string): boolean => singleLineRe.test(s);
-export const isName = (s: string): boolean => nameRe.test(s);
+const loneSurrogateRe = new RegExp(`[${LONE_SURROGATES}]`, 'u');
+
+/** True when `s` holds a UTF-16 surrogate without its pair (not text: stored, it would read U+FFFD). */
+export const hasLoneSurrogate = (s: string): boolean => loneSurrogateRe.test(s);
+export const isText = (s: string): boolean => textRe.test(s) && !hasLoneSurrogate(s);
+export const isSingleLine = (s: string): boolean => singleLineRe.test(s) && !hasLoneSurrogate(s);
+export const isName = (s: string): boolean => nameRe.test(s) && !hasLoneSurrogate(s);
 
 /**
  * Why a string breaks the one-line name rule, as a user can be told it (the first reason found), or null: a control
@@ -55,7 +63,7 @@ export const isName = (s: string): boolean => nameRe.test(s);
  */
 export function textProblem(s: string, { singleLine, visible }: { singleLine: boolean; visible: boolean }): 'control' | 'break' | 'bidi' | 'surrogate' | 'invisible' | null {
   if (new RegExp(`[${CONTROLS}]`, 'u').test(s)) return 'control';
-  if (new RegExp(`[${LONE_SURROGATES}]`, 'u').test(s)) return 'surrogate';
+  if (hasLoneSurrogate(s)) return 'surrogate';
   if (singleLine && new RegExp(`[${BREAKS}]`, 'u').test(s)) return 'break';
   if (singleLine && new RegExp(`[${BIDI}]`, 'u').test(s)) return 'bidi';
   // eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks on purpose
