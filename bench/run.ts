@@ -36,7 +36,7 @@ import type { Worker } from '@temporalio/worker';
 import { bundleWorkflows, createApi, createAppServer, createWorker } from '../composition/root';
 import { orderWorkflowId, waitForStageUpdate } from '../contracts/orders';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
-import type { Logger } from '../lib/logger';
+import { createLogger, type Logger } from '../lib/logger';
 import { createMailer, type Mailer } from '../lib/mailer';
 import { connectClient, installRuntimeLogger, NativeConnection } from '../lib/temporal';
 import { Order } from '../models';
@@ -158,17 +158,10 @@ async function startService(concurrency: number): Promise<Service> {
   const servers = await startBenchServers(progress, (stop) => closers.push({ name: 'the servers', fn: stop }));
   if (aborted) throw new Error('aborted');
 
-  // The service's logs (API requests, activities, SDK warnings) in a file, as JSON lines like createLogger's.
+  // The service's logs (API requests, activities, SDK warnings) in a file: createLogger's JSON lines (the request
+  // context's id on each line, as in production), written synchronously as pino writes to stdout.
   const logFile = path.join(servers.logsDir, 'app.log');
-  const log: Logger = pino(
-    {
-      level: process.env.BENCH_LOG_LEVEL ?? 'info',
-      base: { service: 'bench' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    pino.destination({ dest: logFile, sync: true }),
-  );
+  const log: Logger = createLogger('bench', process.env.BENCH_LOG_LEVEL ?? 'info', pino.destination({ dest: logFile, sync: true }));
   installRuntimeLogger(log.child({ component: 'sdk' }), 'WARN', 'WARN');
 
   await step('database connected, indexes, catalog', async () => {

@@ -680,6 +680,58 @@ describe('pages: support requests in a real browser', function () {
     expect(rows.some((r) => /^First response.*: met$/.test(r)), rows.join('; ')).to.equal(true);
   });
 
+  it('when an agent closes a request, then the browser asks once and it is closed; without script the page asks first, and the ticked box withdraws a partner\'s request', async () => {
+    const c = await app.newCustomer('US');
+    const status = async (number: string) => (await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.status as string;
+    // with script: the browser's question, answered yes, and the request is closed (not asked a second time)
+    const closing = await fileQuestion(c.tenantId, 'Closed from its page');
+    const a = agent.page;
+    await a.goto(`/app/support/${closing}`);
+    const asked: string[] = [];
+    a.on('dialog', (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
+    try {
+      await a.getByRole('button', { name: 'Close', exact: true }).click();
+      await a.getByText('This request is closed and takes nothing more.').waitFor();
+    } finally {
+      a.removeAllListeners('dialog');
+    }
+    expect(asked).to.deep.equal([`Close ${closing}? A closed request takes nothing more.`]);
+    expect(await status(closing)).to.equal('closed');
+    expect(await a.locator('#close-form-error').count()).to.equal(0);
+
+    // without script: the page asks, with a box to tick; pressing without it asks again; ticked, withdrawn
+    const withdrawing = await fileQuestion(c.tenantId, 'Withdrawn without script');
+    const plain = await newSession({ baseURL: app.baseUrl, javaScriptEnabled: false });
+    try {
+      const p = plain.page;
+      await signIn(app, p, `admin-agent@${app.partnerId}.example`);
+      await p.goto(`/app/support/${withdrawing}`);
+      /** Presses Withdraw: the status of the POST's answer, once the page it leads to has loaded. */
+      const press = async () => {
+        const [answer] = await Promise.all([
+          p.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/app/support/${withdrawing}/withdraw`)),
+          p.getByRole('button', { name: 'Withdraw this request' }).click(),
+        ]);
+        await p.waitForLoadState();
+        return answer.status();
+      };
+      expect(await press()).to.equal(409);
+      expect(await p.locator('#withdraw-form-error').textContent()).to.include(`Withdraw ${withdrawing}? It is closed, and takes nothing more. To go on, tick the box and press again.`);
+      expect(await status(withdrawing)).to.equal('new');
+      expect(await press(), 'pressed again without the box: asked again').to.equal(409);
+      expect(await status(withdrawing)).to.equal('new');
+      await p.getByLabel('Yes, withdraw it').check();
+      expect(await press()).to.equal(303);
+      expect(await p.locator('#actions-heading + p').textContent()).to.include('This request is closed and takes nothing more.');
+      expect(await status(withdrawing)).to.equal('closed');
+    } finally {
+      await plain.context.close();
+    }
+  });
+
   it('when a refund request concerns an imported order, then the agent is told it was imported and never charged by csp-desk', async () => {
     const c = await app.newCustomer('US');
     const orderId = uniq('IMP');

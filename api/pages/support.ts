@@ -411,6 +411,12 @@ export function supportPages(deps: PagesContext): PageDef[] {
           if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`);
           amount = m;
         }
+        // closing or withdrawing cannot be undone: asked first. With script the browser asks (and the form then says
+        // `again=yes`); without, the page comes back with the question and a box to tick
+        if ((action === 'close' || action === 'withdraw') && v.again !== 'yes') {
+          const question = action === 'close' ? `Close ${id}? A closed request takes nothing more.` : `Withdraw ${id}? It is closed, and takes nothing more.`;
+          return ticketPage(ctx, id, { formErrors: { [action]: `${question} To go on, tick the box and press again.` }, [action === 'close' ? 'askAgainClose' : 'askAgainWithdraw']: true }, 409);
+        }
         const updateId = formUpdateId(ctx.req.body, action);
         // escalating again a moment after one's own escalation (Back brings the form back with a new key): ask first;
         // each escalation raises the level and writes to the leads

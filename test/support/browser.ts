@@ -43,9 +43,15 @@ export interface BrowserSession {
 }
 
 /** A fresh context (its own cookies) and page; the page is kept for a screenshot if the test fails. */
-export async function newSession(opts: { baseURL: string; timezoneId?: string; locale?: string; viewport?: { width: number; height: number } }): Promise<BrowserSession> {
+export async function newSession(opts: { baseURL: string; timezoneId?: string; locale?: string; viewport?: { width: number; height: number }; javaScriptEnabled?: boolean }): Promise<BrowserSession> {
   const browser = await getBrowser();
-  const context = await browser.newContext({ baseURL: opts.baseURL, timezoneId: opts.timezoneId ?? 'UTC', locale: opts.locale ?? 'en-US', ...(opts.viewport ? { viewport: opts.viewport } : {}) });
+  const context = await browser.newContext({
+    baseURL: opts.baseURL,
+    timezoneId: opts.timezoneId ?? 'UTC',
+    locale: opts.locale ?? 'en-US',
+    ...(opts.viewport ? { viewport: opts.viewport } : {}),
+    ...(opts.javaScriptEnabled === false ? { javaScriptEnabled: false } : {}),
+  });
   const page = await context.newPage();
   open.add(page);
   page.on('close', () => open.delete(page));

@@ -95,11 +95,21 @@
     }
   }
 
-  // An action that cannot be undone (revoke, withdraw, close) asks first; without script the form simply posts.
+  // An action that cannot be undone (revoke, withdraw, close) asks first. A form marked data-confirm-again is asked
+  // by the server too when sent without script; answered here, it says so (again=yes) and is not asked twice.
   document.addEventListener('submit', function (ev) {
     var form = ev.target instanceof Element && ev.target.tagName === 'FORM' ? ev.target : null;
     var question = form && form.getAttribute('data-confirm');
-    if (question && !window.confirm(question)) ev.preventDefault();
+    if (!question) return;
+    if (!window.confirm(question)) { ev.preventDefault(); return; }
+    if (!form.hasAttribute('data-confirm-again')) return;
+    var box = form.querySelector('input[name="again"]');
+    if (box) { box.checked = true; return; }
+    var yes = document.createElement('input');
+    yes.type = 'hidden';
+    yes.name = 'again';
+    yes.value = 'yes';
+    form.appendChild(yes);
   });
 
   document.addEventListener('click', function (ev) {
