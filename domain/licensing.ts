@@ -93,23 +93,23 @@ const quoteList = (xs: string[]) => xs.map((x) => JSON.stringify(x)).join(', ');
 
 /**
  * The option a request names: `version` is an `optionTitle`, `language` a `languageCode` or
- * `languageName` (case does not matter), `fileType` a file type offered for that version and language.
+ * `languageName`, `fileType` a file type offered for that version and language; case does not matter in any of them.
  * Otherwise the first field at fault and the values allowed for it.
  */
 export function matchDownloadOption(options: DownloadOption[], choice: DownloadChoice): OptionMatch {
   const versions = distinct(options.map((o) => o.optionTitle));
-  const byVersion = options.filter((o) => o.optionTitle === choice.version);
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  const byVersion = options.filter((o) => same(o.optionTitle, choice.version));
   if (byVersion.length === 0) {
     return { field: 'version', allowed: versions, message: `version ${JSON.stringify(choice.version)} is not offered for this product; choose one of ${quoteList(versions)}` };
   }
-  const lang = choice.language.toLowerCase();
-  const byLanguage = byVersion.filter((o) => o.languageCode.toLowerCase() === lang || o.languageName.toLowerCase() === lang);
+  const byLanguage = byVersion.filter((o) => same(o.languageCode, choice.language) || same(o.languageName, choice.language));
   if (byLanguage.length === 0) {
     const languages = distinct(byVersion.map((o) => o.languageCode));
     const names = distinct(byVersion.map((o) => `${o.languageCode} (${o.languageName})`));
     return { field: 'language', allowed: languages, message: `language ${JSON.stringify(choice.language)} is not offered for ${choice.version}; choose one of ${names.join(', ')}` };
   }
-  const option = byLanguage.find((o) => o.fileType === choice.fileType);
+  const option = byLanguage.find((o) => same(o.fileType, choice.fileType));
   if (!option) {
     const fileTypes = distinct(byLanguage.map((o) => o.fileType));
     return { field: 'fileType', allowed: fileTypes, message: `fileType ${JSON.stringify(choice.fileType)} is not offered for ${choice.version} in ${byLanguage[0].languageName}; choose one of ${quoteList(fileTypes)}` };

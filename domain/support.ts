@@ -335,7 +335,7 @@ export function checkRefundRequest(order: RefundableOrder, amount: number, curre
   if (!Number.isSafeInteger(amount) || amount <= 0) return { field: 'body.refund.amount', code: 'amount_invalid', message: 'body.refund.amount must be a positive whole number of minor units' };
   const refundable = order.total - order.creditedAmount;
   if (amount > refundable) {
-    return { field: 'body.refund.amount', code: 'amount_too_high', message: `body.refund.amount exceeds what the order cost less credits already given (${refundable} ${order.currency})` };
+    return { field: 'body.refund.amount', code: 'amount_too_high', message: `body.refund.amount exceeds what the order cost less credits already given (${formatMinor(refundable, minorDigits(order.currency))} ${order.currency}, ${refundable} in minor units)` };
   }
   return null;
 }

@@ -29,11 +29,13 @@ describe('licensing rules', () => {
     expect(findCatalogProduct('azure-ri-vm-1y')!.downloads).to.equal(null);
   });
 
-  it('when a choice names an option, then it is matched by version, language code or name (any case) and file type', () => {
+  it('when a choice names an option, then it is matched by version, language code or name and file type, each in any case', () => {
     const m = matchDownloadOption(ws, { version: 'Windows Server 2016', language: 'DE-de', fileType: 'VHD (64-bit)' });
     expect('option' in m && m.option).to.include({ optionTitle: 'Windows Server 2016', languageCode: 'de-de', fileType: 'VHD (64-bit)' });
     const byName = matchDownloadOption(ws, { version: 'Windows Server 2016', language: 'german', fileType: 'VHD (64-bit)' });
     expect('option' in byName && byName.option.optionKey).to.equal('option' in m && m.option.optionKey);
+    const lower = matchDownloadOption(ws, { version: 'windows server 2016', language: 'de-de', fileType: 'vhd (64-BIT)' });
+    expect('option' in lower && lower.option.optionKey).to.equal('option' in m && m.option.optionKey);
   });
 
   it('when a choice is not offered, then the first field at fault is named with the allowed values', () => {

@@ -80,6 +80,20 @@ describe('pages: partners in a real browser', function () {
       expect(await page.locator(':focus').textContent()).to.equal('Skip to content');
     });
 
+    it('when the sign-in page loads, then the browser asks for nothing that fails and logs no error (no time zone sent for nobody, an icon)', async () => {
+      const failed: string[] = [];
+      page.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+      });
+      page.on('console', (m) => {
+        if (m.type() === 'error') failed.push(`console: ${m.text()}`);
+      });
+      await page.goto('/app/sign-in', { waitUntil: 'networkidle' });
+      expect(await page.locator('link[rel="icon"]').getAttribute('href')).to.equal('/app/assets/favicon.svg');
+      expect((await page.request.get(`${app.baseUrl}/app/assets/favicon.svg`)).status()).to.equal(200);
+      expect(failed).to.deep.equal([]);
+    });
+
     it('when a bad address is given, then the error is next to the field, which has the keyboard focus, and the title says so', async () => {
       await page.goto('/app/sign-in');
       await page.getByLabel('Email address').fill('not-an-address');
@@ -355,8 +369,15 @@ describe('pages: partners in a real browser', function () {
       expect((await page.goto('/app/invoices/1999-01'))!.status()).to.equal(404);
       expect(await page.locator('main').textContent()).to.include("No invoice: it is before the partner's first month");
       expect(await page.getByRole('link', { name: /^← / }).count(), 'no link further back').to.equal(0);
-      // the partner's first month (this test's partner was made this month) has no link to the month before it
-      await page.goto(`/app/invoices/${new Date().toISOString().slice(0, 7)}`);
+      // its forward link goes to the partner's first month (this test's partner was made this month), not to 1999-02
+      const thisMonth = new Date().toISOString().slice(0, 7);
+      expect(await page.getByRole('link', { name: /→$/ }).getAttribute('href')).to.equal(`/app/invoices/${thisMonth}`);
+      // a month after the open one: its backward link goes to the open month, none forward
+      expect((await page.goto('/app/invoices/2999-05'))!.status()).to.equal(404);
+      expect(await page.getByRole('link', { name: /^← / }).getAttribute('href')).to.equal(`/app/invoices/${thisMonth}`);
+      expect(await page.getByRole('link', { name: /→$/ }).count()).to.equal(0);
+      // the partner's first month has no link to the month before it
+      await page.goto(`/app/invoices/${thisMonth}`);
       expect(await page.getByRole('link', { name: /^← / }).count()).to.equal(0);
     });
 
@@ -722,6 +743,12 @@ describe('pages: partners in a real browser', function () {
         expect((await page.goto(`/app/orders/${order.id}`))!.status()).to.equal(200);
         expect(await page.getByRole('button', { name: 'Cancel the order' }).count()).to.equal(0);
         expect(await page.locator('#cancel-heading + *, section[aria-labelledby="cancel-heading"]').first().textContent()).to.include('Only an admin agent can cancel an order');
+        // an order cancelled only through a support request, which this role may not file: told who files it
+        const esu = await placeOrder(app, c.id, 'windows-7-esu-2020');
+        await page.goto(`/app/orders/${esu.id}`);
+        const cancelSection = await page.locator('section[aria-labelledby="cancel-heading"]').textContent();
+        expect(cancelSection).to.include('only be cancelled through a customer support request').and.include("Only an admin agent or a global admin files that support request: ask one of your partner's.");
+        expect(await page.getByRole('link', { name: 'Request support' }).count()).to.equal(0);
         expect((await page.goto('/app/invoices'))!.status()).to.equal(403);
         // the page says who can change that
         expect(await page.locator('main').textContent()).to.include('ask whoever runs csp-desk for your partner for a role that has it');

@@ -11,6 +11,7 @@ describe('pages: how a service refusal reads on a page', () => {
     expect(say('body.amount exceeds the amount requested (12200 USD)', 'body.amount')).to.equal('Exceeds the amount requested ($122.00).');
     expect(say('body.amount exceeds the amount requested (767.88 GBP)', 'body.amount')).to.equal('Exceeds the amount requested (£767.88).');
     expect(say('body.refund.amount exceeds what the order cost less credits already given (110960 AUD)')).to.equal('Exceeds what the order cost less credits already given (A$1,109.60).');
+    expect(say('body.refund.amount exceeds what the order cost less credits already given (1109.60 AUD, 110960 in minor units)')).to.equal('Exceeds what the order cost less credits already given (A$1,109.60).');
     expect(say('query.to makes a range of 330 days (2026-01-01 to 2026-11-26); at most 90 at a time')).to.equal('Makes a range of 330 days (2026-01-01 to 2026-11-26); at most 90 at a time.');
     expect(say('body.orders[2].purchasedAt is in the future')).to.equal('Is in the future.');
     expect(say('body.orderId: this product can be neither cancelled nor refunded')).to.equal('This product can be neither cancelled nor refunded.');

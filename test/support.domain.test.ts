@@ -250,6 +250,9 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkRefundRequest({ ...order, cancellationMode: 'never' }, 100, 'EUR', 'body.subscriptionId')).to.include({ field: 'body.subscriptionId', code: 'never_cancellable' });
     expect(checkRefundRequest(order, 7_500, 'EUR')).to.equal(null);
     expect(checkRefundRequest(order, 7_501, 'EUR')).to.include({ field: 'body.refund.amount', code: 'amount_too_high' });
+    // the limit as money, and in the minor units the request is written in
+    expect(checkRefundRequest(order, 7_501, 'EUR')?.message).to.equal('body.refund.amount exceeds what the order cost less credits already given (75.00 EUR, 7500 in minor units)');
+    expect(checkRefundRequest({ ...order, currency: 'JPY' }, 7_501, 'JPY')?.message).to.include('(7500 JPY, 7500 in minor units)');
     expect(checkRefundRequest(order, 100, 'USD')).to.include({ field: 'body.refund.currency', code: 'currency_mismatch' });
     expect(checkRefundRequest(order, 0, 'EUR')?.code).to.equal('amount_invalid');
   });

@@ -32,7 +32,11 @@ export function invoicePages(deps: PagesContext): PageDef[] {
         // closed early: none has an invoice outside them)
         const current = await openInvoiceMonth(ctx.auth.partnerId!, now);
         const first = await firstInvoiceMonth(ctx.auth.partnerId!, now);
-        const nav = { monthName: name, previous: month > first ? previousMonthKey(month) : null, next: month < current ? nextMonthKey(month) : null, current, earlyOpen: current > monthKey(now) && month === current };
+        // a month outside them (typed in the address) links back into them: its neighbour when that is inside, else
+        // the nearest end (after the open month: back to it; before the first: on to it)
+        const previous = month > current ? current : month > first ? previousMonthKey(month) : null;
+        const next = month < first ? first : month < current ? nextMonthKey(month) : null;
+        const nav = { monthName: name, previous, next, current, earlyOpen: current > monthKey(now) && month === current };
         const found = await findInvoice(ctx.auth.partnerId!, month, now);
         if ('none' in found) return ctx.view('invoices/show', { title: `Invoice ${name}`, ...nav, none: `No invoice: ${found.none}.` }, 404);
         const { invoice } = found;

@@ -237,12 +237,13 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
 
 /**
  * A service's refusal as a page says it: the API's form "<field path> <what is wrong>" loses the field path (the
- * page shows the message next to its field), amounts given as "(<minor units> <currency>)" read as money, and it
+ * page shows the message next to its field), amounts given as "(<minor units> <currency>)" or "(<decimal> <currency>, <n>
+ * in minor units)" read as money, and it
  * is a sentence. "body.amount exceeds the amount requested (12200 USD)" -> "Exceeds the amount requested ($122.00)."
  */
 export function pageMessage(e: AppError): string {
   let m = e.message.replace(/^(body|query|path|header)(\.[\w-]+|\[\d+\])+:?\s+/, '');
-  m = m.replace(/\((-?\d+(?:\.\d+)?) ([A-Z]{3})\)/g, (whole, amount: string, currency: string) => {
+  m = m.replace(/\((-?\d+(?:\.\d+)?) ([A-Z]{3})(?:, -?\d+ in minor units)?\)/g, (whole, amount: string, currency: string) => {
     try {
       // "12200 USD" (minor units) or "122.00 USD" (as the API also writes amounts)
       const minor = amount.includes('.') ? parseAmount(amount.replace(/^-/, ''), currency) : Number(amount);

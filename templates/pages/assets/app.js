@@ -7,7 +7,8 @@
   try {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
     var csrf = body.getAttribute('data-csrf');
-    if (tz && csrf && body.getAttribute('data-time-zone-source') !== 'setting' && body.getAttribute('data-time-zone') !== tz
+    // (signed in only: there is no one to remember it for on the sign-in pages)
+    if (tz && csrf && body.hasAttribute('data-signed-in') && body.getAttribute('data-time-zone-source') !== 'setting' && body.getAttribute('data-time-zone') !== tz
         && !sessionStorage.getItem('cspd-tz-sent')) {
       fetch('/app/settings/browser-time-zone', {
         method: 'POST', credentials: 'same-origin', keepalive: true,
