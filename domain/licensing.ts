@@ -107,12 +107,12 @@ export function matchDownloadOption(options: DownloadOption[], choice: DownloadC
   if (byLanguage.length === 0) {
     const languages = distinct(byVersion.map((o) => o.languageCode));
     const names = distinct(byVersion.map((o) => `${o.languageCode} (${o.languageName})`));
-    return { field: 'language', allowed: languages, message: `language ${JSON.stringify(choice.language)} is not offered for ${choice.version}; choose one of ${names.join(', ')}` };
+    return { field: 'language', allowed: languages, message: `language ${JSON.stringify(choice.language)} is not offered for ${byVersion[0].optionTitle}; choose one of ${names.join(', ')}` };
   }
   const option = byLanguage.find((o) => same(o.fileType, choice.fileType));
   if (!option) {
     const fileTypes = distinct(byLanguage.map((o) => o.fileType));
-    return { field: 'fileType', allowed: fileTypes, message: `fileType ${JSON.stringify(choice.fileType)} is not offered for ${choice.version} in ${byLanguage[0].languageName}; choose one of ${quoteList(fileTypes)}` };
+    return { field: 'fileType', allowed: fileTypes, message: `fileType ${JSON.stringify(choice.fileType)} is not offered for ${byVersion[0].optionTitle} in ${byLanguage[0].languageName}; choose one of ${quoteList(fileTypes)}` };
   }
   return { option };
 }

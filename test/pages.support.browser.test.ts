@@ -317,6 +317,29 @@ describe('pages: support requests in a real browser', function () {
     expect(status).to.equal(400);
     expect((await p.request.get('/app/support')).status(), 'the service still answers').to.equal(200);
     expect(await SupportTicket.countDocuments({ title })).to.equal(0);
+
+    // a field sent in UTF-16 that holds a lone surrogate (no pattern refuses one; the form check does, as the API does)
+    const lone = uniq('Lone surrogate');
+    const utf16 = (name: string, bytes: Buffer) =>
+      Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\nContent-Type: text/plain; charset=utf-16le\r\n\r\n`), bytes, Buffer.from('\r\n')]);
+    const withLone = Buffer.concat([
+      Buffer.from(part('_csrf', csrf) + Object.entries({ ...fields, title: lone }).filter(([k]) => k !== 'contactName').map(([k, v]) => part(k, v)).join('') + part('idempotencyKey', uniq('key-lone'))),
+      utf16('contactName', Buffer.concat([Buffer.from('Pat ', 'utf16le'), Buffer.from([0x00, 0xd8])])),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+    const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${app.baseUrl}/app/support`, { method: 'POST', headers: { cookie, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': withLone.length } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject);
+      req.end(withLone);
+    });
+    expect(refused.status).to.equal(400);
+    expect(refused.body).to.include('This field contains characters that are not allowed (broken text).');
+    expect(await SupportTicket.countDocuments({ title: lone })).to.equal(0);
   });
 
   it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {
@@ -718,8 +741,11 @@ describe('pages: support requests in a real browser', function () {
         await p.waitForLoadState();
         return answer.status();
       };
+      const formKey = () => p.locator(`form[action$="/${withdrawing}/withdraw"] input[name="_key"]`).inputValue();
+      const keyBefore = await formKey();
       expect(await press()).to.equal(409);
       expect(await p.locator('#withdraw-form-error').textContent()).to.include(`Withdraw ${withdrawing}? It is closed, and takes nothing more. To go on, tick the box and press again.`);
+      expect(await formKey(), 'asked under the same key: still the same Update when pressed again').to.equal(keyBefore);
       expect(await status(withdrawing)).to.equal('new');
       expect(await press(), 'pressed again without the box: asked again').to.equal(409);
       expect(await status(withdrawing)).to.equal('new');
@@ -727,6 +753,17 @@ describe('pages: support requests in a real browser', function () {
       expect(await press()).to.equal(303);
       expect(await p.locator('#actions-heading + p').textContent()).to.include('This request is closed and takes nothing more.');
       expect(await status(withdrawing)).to.equal('closed');
+
+      // closed meanwhile by support: no question about it (no box to tick), the refusal says why
+      const closedMeanwhile = await fileQuestion(c.tenantId, 'Closed while the partner looked');
+      await p.goto(`/app/support/${closedMeanwhile}`);
+      expect((await app.api('POST', `/support-requests/${closedMeanwhile}/close`, { token: app.tokens['support-agent'], body: {} })).status).to.equal(200);
+      await p.getByRole('button', { name: 'Withdraw this request' }).click();
+      await p.waitForLoadState();
+      const main = (await p.locator('main').textContent()) ?? '';
+      expect(main).to.not.include('tick the box');
+      expect(main).to.match(/closed/i);
+      expect(await p.getByLabel('Yes, withdraw it').count()).to.equal(0);
     } finally {
       await plain.context.close();
     }

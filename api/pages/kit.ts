@@ -219,11 +219,14 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
     if (val === '') continue;
     data[k] = typeof val === 'string' ? val.trim() : val;
   }
-  // every field at fault is said at once, not one per submit: control characters (refused as the API refuses
-  // them), a whole number written otherwise than in digits (ajv's coercion would read "0x10" as 16 and "1e3" as
-  // 1000), then the schema
+  // every field at fault is said at once, not one per submit: control characters and lone surrogates (refused as
+  // the API refuses them: the patterns leave surrogates out, and a multipart field in UTF-16 can carry one), a whole
+  // number written otherwise than in digits (ajv's coercion would read "0x10" as 16 and "1e3" as 1000), then the schema
   const errors: FieldErrors = {};
-  for (const [k, val] of Object.entries(data)) if (typeof val === 'string' && textProblem(val, { singleLine: false, visible: false }) === 'control') errors[k] = TEXT_PROBLEMS.control;
+  for (const [k, val] of Object.entries(data)) {
+    const problem = typeof val === 'string' ? textProblem(val, { singleLine: false, visible: false }) : null;
+    if (problem === 'control' || problem === 'surrogate') errors[k] = TEXT_PROBLEMS[problem];
+  }
   const notDigits = notWrittenInDigits(schema as JsonSchema, data);
   if (notDigits !== undefined) errors[notDigits] ??= 'Enter a whole number in digits, such as 2.';
   if (!Object.keys(errors).length && v(data)) return { ok: true, value: data as T };

@@ -412,10 +412,22 @@ export function supportPages(deps: PagesContext): PageDef[] {
           amount = m;
         }
         // closing or withdrawing cannot be undone: asked first. With script the browser asks (and the form then says
-        // `again=yes`); without, the page comes back with the question and a box to tick
+        // `again=yes`); without, the page comes back with the question and a box to tick, under the form's own key
+        // (nothing went out with it: pressed after "did not answer", it stays the same Update). A request the action
+        // no longer fits (closed meanwhile, a refund carried out) is not asked about: the action's refusal says why.
         if ((action === 'close' || action === 'withdraw') && v.again !== 'yes') {
-          const question = action === 'close' ? `Close ${id}? A closed request takes nothing more.` : `Withdraw ${id}? It is closed, and takes nothing more.`;
-          return ticketPage(ctx, id, { formErrors: { [action]: `${question} To go on, tick the box and press again.` }, [action === 'close' ? 'askAgainClose' : 'askAgainWithdraw']: true }, 409);
+          const t = await support.view(ctx.auth, id);
+          const fits = ACTION_TABLE[action].from.includes(t.status) && !(action === 'withdraw' && t.approval);
+          if (fits) {
+            const question = action === 'close' ? `Close ${id}? A closed request takes nothing more.` : `Withdraw ${id}? It is closed, and takes nothing more.`;
+            const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
+            return ticketPage(
+              ctx,
+              id,
+              { formErrors: { [action]: `${question} To go on, tick the box and press again.` }, [action === 'close' ? 'askAgainClose' : 'askAgainWithdraw']: true, ...(typeof key === 'string' && PAGE_KEY.test(key) ? { formKey: key } : {}) },
+              409,
+            );
+          }
         }
         const updateId = formUpdateId(ctx.req.body, action);
         // escalating again a moment after one's own escalation (Back brings the form back with a new key): ask first;
