@@ -93,15 +93,19 @@ describe('the API server (requests born with the app’s prototypes)', () => {
     expect(() => createAppServer(app)).to.throw(/served by another server already/);
   });
 
-  it('when a sub-app was mounted before the app was served, then what is added to the app’s request later is seen inside the sub-app too, as with Express alone', async () => {
+  it('when the app adds to its request before it is served, then every request has it, inside a sub-app mounted before too', async () => {
     const inner = express();
     inner.get('/probe', (req, res) => {
-      res.json({ added: (req as unknown as { addedLater?: () => string }).addedLater?.() ?? null });
+      res.json({ added: (req as unknown as { addedBefore?: () => string }).addedBefore?.() ?? null });
     });
     const outer = express();
     outer.use('/in', inner);
+    outer.get('/probe', (req, res) => {
+      res.json({ added: (req as unknown as { addedBefore?: () => string }).addedBefore?.() ?? null });
+    });
+    (outer.request as unknown as { addedBefore: () => string }).addedBefore = () => 'seen';
     const server = track(createAppServer(outer));
-    (outer.request as unknown as { addedLater: () => string }).addedLater = () => 'seen';
+    expect(JSON.parse((await get(server, '/probe')).body)).to.deep.equal({ added: 'seen' });
     expect(JSON.parse((await get(server, '/in/probe')).body)).to.deep.equal({ added: 'seen' });
   });
 
