@@ -2,8 +2,8 @@
  * What text the API accepts, as JSON-schema patterns (ECMA-262 regular expressions, evaluated with the `u`
  * flag as ajv does), so that one source states the rule to the validators and to the OpenAPI document.
  * Lone surrogates are the one part of the rule the patterns leave out: a range of them (`\ud800-\udfff`) does not
- * compile in validators built on Rust's or Go's regular expressions, whose strings cannot hold one anyway, and such
- * a validator drops the whole pattern. The API refuses them in every input string before any pattern (its input
+ * compile in validators built on Rust's regular expressions (jsonschema-rs), whose strings cannot hold one anyway,
+ * and such a validator drops the whole pattern. The API refuses them in every input string before any pattern (its input
  * walk, api/http.ts), the functions below check them beside the patterns, and the rules' words say so.
  * Pure: no imports.
  *
