@@ -85,21 +85,36 @@ export const ActivityDay = model<ActivityDayDoc>(
   'activitydays',
 );
 
-/** Days known to be recorded, so that most entries cost one insert (bounded; forgetting one costs an E11000). */
-const knownDays = new Set<string>();
+/** Keys this process knows are stored, so that writing them again costs nothing (bounded; forgetting one costs an E11000). */
+function knownKeys(max: number) {
+  const keys = new Set<string>();
+  return {
+    has: (key: string) => keys.has(key),
+    add: (key: string) => {
+      if (keys.size >= max) keys.clear();
+      keys.add(key);
+    },
+  };
+}
+/** Days known to be recorded, so that most entries cost one insert. */
+const knownDays = knownKeys(50_000);
+/** Entries known to be there: the same fact again (a refused download repeated all day, a retry) writes nothing. */
+const knownEntries = knownKeys(50_000);
 
 /** Records that a partner's log has entries on `day` (before any entry of that day is inserted). */
 export async function recordActivityDay(partnerId: string, day: string): Promise<void> {
   const id = `${partnerId}:${day}`;
   if (knownDays.has(id)) return;
   await insertOnce(() => ActivityDay.create({ _id: id, partnerId, day }));
-  if (knownDays.size > 50_000) knownDays.clear();
   knownDays.add(id);
 }
 
 /** Inserts an entry once: false when its natural key is already there (a retry, or the same fact twice). */
 export async function appendActivity(entry: ActivityEntryDoc): Promise<boolean> {
+  if (knownEntries.has(entry._id)) return false;
   const day = entry.operationDate.toISOString().slice(0, 10);
   await recordActivityDay(entry.partnerId, day);
-  return insertOnce(() => ActivityEntry.create({ ...entry, day }));
+  const inserted = await insertOnce(() => ActivityEntry.create({ ...entry, day }));
+  knownEntries.add(entry._id);
+  return inserted;
 }

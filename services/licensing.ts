@@ -65,8 +65,6 @@ function optionView(o: DownloadOption) {
 
 export function createLicensingService(deps: LicensingDeps) {
   const clock = deps.now ?? (() => new Date());
-  /** Refused-download entries this process knows are in the log (bounded; forgetting one costs a duplicate insert). */
-  const loggedRefusals = new Set<string>();
   const random = deps.random ?? Math.random;
   const base = (deps.publicBaseUrl ?? '').replace(/\/+$/, '');
 
@@ -342,15 +340,13 @@ export function createLicensingService(deps: LicensingDeps) {
       const at = clock();
       // The link needs no sign-in, so anyone holding an old one could fill the partner's activity log (and the
       // database): a refused GET is logged once per link, reason and UTC day, the day's first refusal, under that
-      // natural key (and known to this process after, so that repeats cost no write); every refusal has its line in
-      // the service's request log. A HEAD, told what a GET would be, logs nothing.
+      // natural key (appendActivity remembers it, so that repeats cost no write); every refusal has its line in the
+      // service's request log. A HEAD, told what a GET would be, logs nothing.
       const gone = async (reason: LinkRefusal) => {
-        const _id = `download-refused:${link._id}:${at.toISOString().slice(0, 10)}:${reason}`;
-        if (req.method !== 'HEAD' && !loggedRefusals.has(_id)) {
+        if (req.method !== 'HEAD') {
+          const _id = `download-refused:${link._id}:${at.toISOString().slice(0, 10)}:${reason}`;
           const detail = `download of ${link.option.fileName} refused: ${reason} (the day's first refusal of this link)`;
           await logDownload(link, order, { _id, operationType: 'download_software', operationStatus: 'failed', detail, reason }, at, req);
-          if (loggedRefusals.size >= 10_000) loggedRefusals.clear();
-          loggedRefusals.add(_id);
         }
         return new AppError(410, `link_${reason}`, LINK_REFUSALS[reason], undefined, { reason });
       };

@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeNext } from '../../services/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
-import { PAGE_KEY, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, isTimeZone, formRefusalMarks, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
+import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, isTimeZone, formRefusalMarks, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
 import { NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -182,8 +182,7 @@ export function identityPages(deps: PagesContext): PageDef[] {
           return;
         }
         const days = form.value.expiresInDays && form.value.expiresInDays !== 'never' ? Number(form.value.expiresInDays) : null;
-        const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
-        const made = await sessions.createToken(ctx.auth.user._id, form.value.label, days, typeof key === 'string' && PAGE_KEY.test(key) ? key : undefined);
+        const made = await sessions.createToken(ctx.auth.user._id, form.value.label, days, pageFormKey(ctx.req.body));
         if ('alreadyAt' in made) {
           await settings(ctx, { errors: { _form: `This form was sent already (${formatDate(made.alreadyAt, ctx.timeZone)}): its token was made then, and its secret shown once. If you did not copy it, revoke that token below and make another.` } }, 409);
           return;

@@ -656,6 +656,12 @@ export const PAGE_KEY = /^page-[0-9a-f-]{36}$/;
  * (a double click, the Back button, a retry after a 503 page) is carried out once. None when absent or malformed.
  */
 export function formUpdateId(body: unknown, action: string): string | undefined {
+  const key = pageFormKey(body);
+  return key ? `${key}:${action}` : undefined;
+}
+
+/** The one-time key a form came with (`_key`), when it is one a page made; else undefined. */
+export function pageFormKey(body: unknown): string | undefined {
   const key = (body as { _key?: unknown } | undefined)?._key;
-  return typeof key === 'string' && PAGE_KEY.test(key) ? `${key}:${action}` : undefined;
+  return typeof key === 'string' && PAGE_KEY.test(key) ? key : undefined;
 }

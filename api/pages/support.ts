@@ -19,7 +19,7 @@ import { parseDay } from '../../domain/licensing';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { PAGE_KEY, agoInWords, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -373,8 +373,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
       await run();
     } catch (e) {
       if (isTemporalUnavailable(e)) {
-        const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
-        return ticketPage(ctx, id, { formErrors: { [form]: NOT_ANSWERED }, typed: { [form]: typedIn(ctx) }, ...(typeof key === 'string' && PAGE_KEY.test(key) ? { formKey: key } : {}) }, 503);
+        const key = pageFormKey(ctx.req.body);
+        return ticketPage(ctx, id, { formErrors: { [form]: NOT_ANSWERED }, typed: { [form]: typedIn(ctx) }, ...(key ? { formKey: key } : {}) }, 503);
       }
       // the form's key went with other text (changed after "did not answer"): shown as typed, with a new key, to decide
       if (e instanceof AppError && e.code === 'idempotency_key_reused') return ticketPage(ctx, id, { formErrors: { [form]: CHANGED_AFTER_NO_ANSWER }, typed: { [form]: typedIn(ctx) } }, 409);
@@ -420,11 +420,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const fits = ACTION_TABLE[action].from.includes(t.status) && !(action === 'withdraw' && t.approval);
           if (fits) {
             const question = action === 'close' ? `Close ${id}? A closed request takes nothing more.` : `Withdraw ${id}? It is closed, and takes nothing more.`;
-            const key = (ctx.req.body as { _key?: unknown } | undefined)?._key;
+            const key = pageFormKey(ctx.req.body);
             return ticketPage(
               ctx,
               id,
-              { formErrors: { [action]: `${question} To go on, tick the box and press again.` }, [action === 'close' ? 'askAgainClose' : 'askAgainWithdraw']: true, ...(typeof key === 'string' && PAGE_KEY.test(key) ? { formKey: key } : {}) },
+              { formErrors: { [action]: `${question} To go on, tick the box and press again.` }, [action === 'close' ? 'askAgainClose' : 'askAgainWithdraw']: true, ...(key ? { formKey: key } : {}) },
               409,
             );
           }
