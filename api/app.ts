@@ -11,6 +11,7 @@ import { createLicensingService } from '../services/licensing';
 import { createActivityLogService } from '../services/activity-log';
 import { createStandInFiles, type FileStore } from '../lib/files';
 import { guardTemporal } from '../lib/temporal';
+import { DatabaseUnavailableError, pingDatabase } from '../lib/db';
 import { DEFAULT_ATTACHMENT_LIMITS, findTicketForAttachments, type AttachmentLimits, type AttachmentServiceDeps } from '../services/attachments';
 import { AppError } from '../lib/errors';
 import { createPages } from './pages';
@@ -73,8 +74,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  // a request waits on its workflows only while Temporal answers: a frozen or unreachable server is a 503, not a hang
-  const around = <T>(fn: () => Promise<T>) => guardTemporal(deps.client, fn);
+  // a request waits on its workflows only while Temporal and the database (their activities' writes) answer: a
+  // frozen or unreachable server is a 503, not a hang
+  const database = {
+    probe: pingDatabase,
+    unavailable: () => new DatabaseUnavailableError('the database stopped answering while the request waited on its workflow'),
+  };
+  const around = <T>(fn: () => Promise<T>) => guardTemporal(deps.client, fn, [database]);
   // the web pages (server-rendered, same services and permissions as the API)
   app.get('/', (_req, res) => res.redirect(303, '/app'));
   app.use(

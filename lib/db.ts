@@ -52,9 +52,12 @@ export async function ensureIndexes(): Promise<void> {
   }
 }
 
+/** One `ping` of the database over the connection pool; its time in ms (fails when there is no connection). */
 export async function pingDatabase(): Promise<number> {
+  const db = mongoose.connection.db;
+  if (!db) throw new DatabaseUnavailableError('not connected to the database');
   const started = process.hrtime.bigint();
-  await mongoose.connection.db!.admin().command({ ping: 1 });
+  await db.admin().command({ ping: 1 });
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
@@ -62,7 +65,13 @@ export async function disconnectDatabase(): Promise<void> {
   await mongoose.disconnect();
 }
 
+/** The database did not answer (a health probe missed, for example): answered as 503 `database_unavailable`. */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+}
+
 const UNAVAILABLE_NAMES = new Set([
+  'DatabaseUnavailableError',
   'MongoServerSelectionError',
   'MongooseServerSelectionError',
   'MongoNetworkError',

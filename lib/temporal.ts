@@ -84,41 +84,78 @@ export function lazyClient(address: string, namespace: string): Client {
   return new Client({ connection, namespace });
 }
 
+/** Another server a request's workflow needs while the request waits on it (the database its activities write to). */
+export interface GuardedDependency {
+  /** resolves when the server answers; probed with the same period and deadline as Temporal */
+  probe: () => Promise<unknown>;
+  /** what the request fails with when the server missed two probes in a row */
+  unavailable: () => Error;
+}
+
 /**
  * Runs the Temporal calls of one request. A request waits on a slow workflow (a worker taking over from one that
  * died) up to API_TEMPORAL_DEADLINE_MS, but only while Temporal itself answers: a cheap probe
  * (`getSystemInfo`, with its own short deadline) runs every API_TEMPORAL_PROBE_EVERY_MS, and two failures in a
  * row abort the request's calls, which the error handler answers as 503 `temporal_unavailable`. So a frozen
  * Temporal is a 503 within about 4.5 s, an unreachable one within about 2 s (the connection fails at once), and a
- * dead worker only delays the answer.
+ * dead worker only delays the answer. The `dependencies` are probed alike: the workflow's activities write to the
+ * database, so a database that stops answering while the request waits (its reads done) would hold the request
+ * until the deadline; two missed probes abort it with that dependency's error instead (503 `database_unavailable`).
  */
-export async function guardTemporal<T>(client: Client, fn: () => Promise<T>): Promise<T> {
+export async function guardTemporal<T>(client: Client, fn: () => Promise<T>, dependencies: GuardedDependency[] = []): Promise<T> {
   const controller = new AbortController();
-  let failures = 0;
-  let probing = false;
+  let failedDependency: Error | undefined;
+  const checks = [
+    {
+      probe: () => client.withDeadline(Date.now() + API_TEMPORAL_PROBE_EVERY_MS, () => client.workflowService.getSystemInfo({})),
+      fail: () => controller.abort(new Error('Temporal did not answer two health probes in a row')),
+    },
+    ...dependencies.map((d) => ({
+      probe: () => withinProbePeriod(d.probe()),
+      fail: () => {
+        failedDependency = d.unavailable();
+        controller.abort(failedDependency);
+      },
+    })),
+  ].map((c) => ({ ...c, failures: 0, probing: false }));
   const timer = setInterval(() => {
-    if (probing) return;
-    probing = true;
-    client
-      .withDeadline(Date.now() + API_TEMPORAL_PROBE_EVERY_MS, () => client.workflowService.getSystemInfo({}))
-      .then(
-        () => {
-          failures = 0;
-        },
-        () => {
-          if (++failures >= 2) controller.abort(new Error('Temporal did not answer two health probes in a row'));
-        },
-      )
-      .finally(() => {
-        probing = false;
-      });
+    for (const c of checks) {
+      if (c.probing || controller.signal.aborted) continue;
+      c.probing = true;
+      c.probe()
+        .then(
+          () => {
+            c.failures = 0;
+          },
+          () => {
+            if (++c.failures >= 2 && !controller.signal.aborted) c.fail();
+          },
+        )
+        .finally(() => {
+          c.probing = false;
+        });
+    }
   }, API_TEMPORAL_PROBE_EVERY_MS);
   timer.unref();
   try {
     return await client.withAbortSignal(controller.signal, () => client.withDeadline(Date.now() + API_TEMPORAL_DEADLINE_MS, fn));
+  } catch (e) {
+    // the calls were cancelled because a dependency stopped answering: that is what the caller is told
+    if (failedDependency) throw failedDependency;
+    throw e;
   } finally {
     clearInterval(timer);
   }
+}
+
+/** A probe that has not answered within one probing period counts as missed (it may still answer later). */
+function withinProbePeriod(p: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer within the probing period')), API_TEMPORAL_PROBE_EVERY_MS);
+  });
+  p.catch(() => undefined); // a late failure of a probe already counted as missed
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 const UNAVAILABLE_GRPC = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */, 1 /* CANCELLED (our deadline) */]);
@@ -129,6 +166,10 @@ export function isTemporalUnavailable(e: unknown): boolean {
     const err = x as { name?: string; message?: string; code?: unknown };
     if (isGrpcServiceError(x) && UNAVAILABLE_GRPC.has(x.code)) return true;
     if (err.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
+    // the workflow task that was to take the Update failed or timed out (its local writes waiting on a database
+    // that stopped answering, for example): the server refuses that Update (FAILED_PRECONDITION) while the
+    // workflow goes on and retries the task, so the same request sent again finds the outcome
+    if (isGrpcServiceError(x) && x.code === 9 && /unexpected workflow task failure/i.test(`${err.message ?? ''} ${x.details ?? ''}`)) return true;
     if (err.name === 'ServiceError' && /deadline|unavailable|failed to connect|connect(ion)? (refused|timed out)/i.test(err.message ?? '')) return true;
     if (err.name === 'TransportError') return true;
   }

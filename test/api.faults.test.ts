@@ -19,6 +19,7 @@ import { connectClient, lazyClient } from '../lib/temporal';
 import { startTemporalDev } from '../stack/temporal';
 import { Order } from '../models';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+import { startApiProcess, startWorkerProcess } from './support/processes';
 
 const run = promisify(execFile);
 const DIST = path.resolve(__dirname, '..');
@@ -154,6 +155,55 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       // a write sent to the frozen server may land when it thaws: retrying it is safe (unique keys), 409 at worst
       const retry = await timed(baseUrl, 'POST', '/customers', token, input);
       expect([201, 409]).to.include(retry.status);
+    });
+    it('when the database stops answering while a request waits on its workflow, then the request answers 503 database_unavailable within seconds (not at the 60 s deadline as temporal_unavailable), and the retry with the same key gets the one order', async () => {
+      if (!ferret!.process.running) await startFerret();
+      await waitUntil('the API to reach the database', async () => (await timed(baseUrl, 'GET', '/customers', token)).status === 200, { timeoutMs: 60_000 });
+      // a worker and an API of their own on this FerretDB, so that the order's workflow writes to the server frozen here
+      const taskQueue = uniq('faults-db-wait');
+      const worker = await startWorkerProcess(app.stack, 'worker-db-wait', { taskQueue, mongoUri: env.MONGODB_URI });
+      const api2 = await startApiProcess(app.stack, 'api-db-wait', { taskQueue, mongoUri: env.MONGODB_URI });
+      // this database's catalog (the test stack seeds its own database only)
+      const seed = `const db = require(${JSON.stringify(path.join(DIST, 'lib', 'db'))}); const c = require(${JSON.stringify(path.join(DIST, 'services', 'catalog'))});
+        db.connectDatabase(process.env.MONGODB_URI).then(() => c.seedCatalog()).then(() => db.disconnectDatabase()).catch((e) => { console.error(e); process.exit(1); });`;
+      await run(process.execPath, ['-e', seed], { env, timeout: 60_000 });
+      const customer = await timed(api2.url!, 'POST', '/customers', token, newCustomer());
+      expect(customer.status, JSON.stringify(customer.body)).to.equal(201);
+      const key = uniq('k-db-wait');
+      const place = () => timed(api2.url!, 'POST', `/customers/${customer.body.id}/orders`, token, { productId: 'sql-server-standard-sub', quantity: 1 }, { 'idempotency-key': key });
+      try {
+        // the worker holds still, so the request has done its reads and waits on the workflow's first write ...
+        process.kill(worker.proc.pid, 'SIGSTOP');
+        const pending = place();
+        await new Promise((r) => setTimeout(r, 1500));
+        // ... which then meets a frozen database
+        process.kill(ferret!.process.pid, 'SIGSTOP');
+        const frozenAt = Date.now();
+        process.kill(worker.proc.pid, 'SIGCONT');
+        const r = await pending;
+        const waited = Date.now() - frozenAt;
+        expect(r.status, JSON.stringify(r.body)).to.equal(503);
+        expect(r.body.error.code).to.equal('database_unavailable');
+        expect(r.headers.get('retry-after')).to.match(/^\d+$/);
+        expect(waited, `ms from the freeze to the answer`).to.be.below(FAST_MS);
+      } finally {
+        process.kill(worker.proc.pid, 'SIGCONT');
+        process.kill(ferret!.process.pid, 'SIGCONT');
+      }
+      try {
+        // the workflow goes on once the database is back: the same key answers with the one order it made
+        let again: Timed | undefined;
+        await waitUntil('the order with the same key', async () => {
+          again = await place();
+          return again.status === 201;
+        }, { timeoutMs: 60_000, intervalMs: 500 });
+        const list = await timed(api2.url!, 'GET', `/customers/${customer.body.id}/orders`, token);
+        const items = (Array.isArray(list.body) ? list.body : list.body.items) as { id: string }[];
+        expect(items.map((o) => o.id)).to.deep.equal([again!.body.id]);
+      } finally {
+        await api2.stop();
+        await worker.stop();
+      }
     });
   });
 

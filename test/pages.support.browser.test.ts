@@ -476,6 +476,8 @@ describe('pages: support requests in a real browser', function () {
       await a.getByLabel('Reply or internal note').fill(text);
       const [answer] = await Promise.all([a.waitForResponse((r) => r.request().method() === 'POST'), a.getByRole('button', { name: 'Send reply to the partner' }).click()]);
       expect(answer.status()).to.equal(503);
+      // when to try again, as every 503 says it
+      expect(await answer.headerValue('retry-after')).to.match(/^\d+$/);
       expect(await a.locator('#reply-form-error').textContent()).to.include('did not answer in time').and.include('carried out once');
       // the form as typed, with the same key: pressing again is the same Update
       expect(await a.getByLabel('Reply or internal note').inputValue()).to.equal(text);

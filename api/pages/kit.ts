@@ -18,7 +18,7 @@ import { AppError } from '../../lib/errors';
 import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
-import { notWrittenInDigits, requestOrigin, unreadableQuery, withTextRules, type JsonSchema } from '../http';
+import { RETRY_AFTER_SECONDS, notWrittenInDigits, requestOrigin, unreadableQuery, withTextRules, type JsonSchema } from '../http';
 import { MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { Logger } from '../../lib/logger';
 import { formatMoney, parseAmount } from '../../domain/money';
@@ -510,6 +510,8 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         timeZone,
         isHtmx: Boolean(req.header('hx-request')),
         view(template, data, status = 200) {
+          // a form drawn again because a server did not answer says when to try again, as the error page does
+          if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
           const merged = { ...common, ...data, ...formRefusalMarks(data, status) };
           const body = deps.renderer.render(template, merged);
           res.status(status).type('html').send(deps.renderer.render('layout', { ...merged, body }));
@@ -593,7 +595,7 @@ export function pageErrorHandler(deps: KitDeps) {
       log?.error({ err }, 'unhandled error on a page');
       e = new AppError(500, 'internal', `Something went wrong. Quote request id ${requestId} when reporting it.`);
     }
-    if (e.status === 503) res.setHeader('Retry-After', '5');
+    if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     const titles: Record<number, string> = { 400: 'Not valid', 401: 'Please sign in', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 410: 'Gone', 413: 'Too large', 422: 'Refused', 500: 'Something went wrong', 503: 'Try again in a moment' };
     const active = res.locals.session as ActiveSession | undefined;
     const data = {
