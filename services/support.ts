@@ -13,7 +13,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, insertOnce, isDuplicateKey } from '../lib/errors';
-import { startOrJoin } from '../lib/temporal';
+import { API_TEMPORAL_DEADLINE_MS, startOrJoin } from '../lib/temporal';
 import { isDisabled } from './users';
 import {
   LedgerLine,
@@ -91,6 +91,12 @@ export interface QueueQuery {
   cursor?: string;
   limit?: number;
 }
+
+/**
+ * A refund claim on an order whose ticket was never recorded (its filing answered 503) is released this long after
+ * it was made: longer than the filing could still take to start the ticket's workflow (the API's wait on Temporal).
+ */
+const CLAIM_RELEASE_AFTER_MS = API_TEMPORAL_DEADLINE_MS + 10_000;
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
 
@@ -219,15 +225,25 @@ export function createSupportService(deps: SupportServiceDeps) {
       const claim = await SupportOrderClaim.findById(orderId).lean();
       if (!claim) continue;
       if (claim.ticketId === number) return;
-      // a claim whose filing died before its ticket's workflow started is released after a while; a ticket
-      // whose workflow exists (if only waiting for a worker) keeps its claim: its workflow releases it
-      const stale =
-        !(await SupportTicket.exists({ _id: claim.ticketId })) && Date.now() - new Date(claim.createdAt).getTime() > 120_000 && !(await ticketWorkflowExists(claim.ticketId));
-      if (stale) {
-        await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: claim.ticketId });
-        continue;
-      }
+      // A claim whose filing died before its ticket's workflow started (answered 503) is released once that filing
+      // can no longer start it: the filing starts the workflow right after claiming, within the API's wait on
+      // Temporal at most. A ticket whose workflow exists (if only waiting for a worker) keeps its claim: its
+      // workflow releases it.
       const held = await SupportTicket.findById(claim.ticketId, { status: 1 }).lean();
+      if (!held && !(await ticketWorkflowExists(claim.ticketId))) {
+        const waitMs = new Date(claim.createdAt).getTime() + CLAIM_RELEASE_AFTER_MS - Date.now();
+        if (waitMs <= 0) {
+          await SupportOrderClaim.deleteOne({ _id: orderId, ticketId: claim.ticketId });
+          continue;
+        }
+        throw new AppError(
+          409,
+          'open_refund_ticket',
+          `order ${orderId} has a refund request being filed that is not recorded yet (${claim.ticketId}): if its filing was answered 503, send that request again with its Idempotency-Key; otherwise try again in ${Math.ceil(waitMs / 1000)} s`,
+          'body.orderId',
+          { ticket: claim.ticketId },
+        );
+      }
       const state = held ? ` (${held.status})` : '';
       throw new AppError(
         409,
@@ -449,6 +465,8 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (replayed) {
         if (!sameRequest(recorded.requestHash)) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
         if (await SupportTicket.exists({ _id: number })) return { ticket: await view(auth, number), replayed };
+        // the key's earlier request did not get as far as the ticket (answered 503): this one files it, no replay
+        replayed = false;
       }
       if (refundType && order) {
         try {

@@ -18,6 +18,7 @@ import { createApi, createAppServer } from '../composition/root';
 import { connectClient, lazyClient } from '../lib/temporal';
 import { startTemporalDev } from '../stack/temporal';
 import { Order } from '../models';
+import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 import { startApiProcess, startWorkerProcess } from './support/processes';
 
@@ -278,6 +279,33 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       // the public answer names no internal address or driver message (they go to the log)
       expect(health.body.temporal.error).to.be.oneOf(['unreachable', 'no answer within 3000 ms']);
       expect(JSON.stringify(health.body)).to.not.include('127.0.0.1');
+    });
+
+    it('when filing a refund request failed because Temporal was unreachable, then the order says a request is being filed (not "reply to it"), and the same key sent again files it as no replay; only the next send is', async () => {
+      const customer = await app.newCustomer('US');
+      const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+      const body = {
+        problemType: SUPPORT_REQUEST_PROBLEM_TYPE,
+        impact: 'moderate',
+        title: 'Refund while Temporal is down',
+        customer: customer.id,
+        orderId: order.id,
+        refund: { reason: 'Bought by mistake', amount: 100, currency: order.pricing.currency },
+        contact: { name: 'Q', email: 'q@example.com', phone: '+1 555 0100' },
+      };
+      const key = uniq('k-file-down');
+      expectUnavailable(await timed(baseUrl, 'POST', '/support-requests', app.tokens['admin-agent'], body, { 'idempotency-key': key }), 'temporal_unavailable', 'POST /support-requests');
+      // another request for the order meanwhile: refused, saying what holds the order and what to do
+      const other = await app.api('POST', '/support-requests', { body, headers: { 'idempotency-key': uniq('k-file-other') } });
+      expect(other.status, JSON.stringify(other.body)).to.equal(409);
+      expect(other.body.error.code).to.equal('open_refund_ticket');
+      expect(other.body.error.message).to.include('being filed').and.include('send that request again with its Idempotency-Key').and.not.include('reply to it');
+      // Temporal answers again (the test app's API): the key's first send that gets through files it, then it is a replay
+      const filed = await app.api('POST', '/support-requests', { body, headers: { 'idempotency-key': key } });
+      expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+      expect(filed.headers.get('idempotent-replayed')).to.equal('false');
+      const again = await app.api('POST', '/support-requests', { body, headers: { 'idempotency-key': key } });
+      expect([again.status, again.body.number, again.headers.get('idempotent-replayed')]).to.deep.equal([201, filed.body.number, 'true']);
     });
 
     it('when a keyed support action failed because Temporal was unreachable, then sending it again carries it out once and says it is no replay; only the third send is', async () => {
