@@ -102,3 +102,30 @@ describe('sign-in links: at most SIGN_IN_LINKS_PER_HOUR emails an hour to one ad
     await waitFor(async () => (await emailsTo(email)) === 1);
   });
 });
+
+describe('sign-in pages: hostile cookies and bodies (real API)', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  it('when a cookie holds JSON (`j:…`, which cookie-parser decodes) instead of a string, then it counts as absent: the sign-in page opens, other pages send to it, no 500', async () => {
+    for (const value of ['j:1', 'j:{"$ne":null}', 'j:["a"]']) {
+      const cookie = `cspd_session=${encodeURIComponent(value)}; cspd_pre=${encodeURIComponent(value)}`;
+      const signIn = await fetch(`${app.baseUrl}/app/sign-in`, { headers: { cookie }, redirect: 'manual' });
+      expect(signIn.status, `sign-in page with ${value}`).to.equal(200);
+      const queue = await fetch(`${app.baseUrl}/app/support`, { headers: { cookie }, redirect: 'manual' });
+      expect([queue.status, queue.headers.get('location')], `support page with ${value}`).to.deep.equal([303, '/app/sign-in?next=%2Fapp%2Fsupport']);
+      const post = await fetch(`${app.baseUrl}/app/sign-in`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: '_csrf=x&email=a%40b.example', redirect: 'manual' });
+      expect(post.status, `sign-in form with ${value}`).to.be.below(500);
+    }
+  });
+
+  it('when a form body is not UTF-8, then the page refuses it (400, saying so) instead of keeping U+FFFD in its place', async () => {
+    const res = await fetch(`${app.baseUrl}/app/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from('_csrf=x&email=caf\xe9@b.example', 'latin1'), redirect: 'manual' });
+    expect(res.status).to.equal(400);
+    expect(res.headers.get('content-type')).to.match(/^text\/html/);
+    expect(await res.text()).to.include('not text in UTF-8');
+  });
+});

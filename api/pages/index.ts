@@ -8,6 +8,7 @@ import path from 'node:path';
 import express from 'express';
 import helmet from 'helmet';
 import cookieParser from 'cookie-parser';
+import { verifyUtf8 } from '../http';
 import { AppError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { Mailer } from '../../lib/mailer';
@@ -83,7 +84,15 @@ export function createPages(deps: PagesDeps): express.Router {
     res.sendFile(HTMX_FILE);
   });
   router.use(cookieParser());
-  router.use(express.urlencoded({ extended: false, limit: '200kb', parameterLimit: 200 }));
+  // cookie-parser turns a value written `j:…` into parsed JSON: the pages' cookies are plain strings, so any other
+  // value (an object, a number, planted from a sibling host) counts as absent, never reaching the session's hash
+  router.use((req, _res, next) => {
+    const cookies = req.cookies as Record<string, unknown> | undefined;
+    if (cookies) for (const name of Object.keys(cookies)) if (typeof cookies[name] !== 'string') delete cookies[name];
+    next();
+  });
+  // a form's body that is not UTF-8 is refused (as the API refuses one), not stored with U+FFFD in its place
+  router.use(express.urlencoded({ extended: false, limit: '200kb', parameterLimit: 200, verify: verifyUtf8 }));
   router.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     next();

@@ -588,6 +588,7 @@ export function pageErrorHandler(deps: KitDeps) {
       log?.warn({ err }, 'a server the pages depend on is unavailable');
       e = unavailable(err);
     } else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'What you sent is too large.');
+    else if (anyErr?.type === 'invalid_utf8') e = new AppError(400, 'invalid_encoding', 'What you sent is not text in UTF-8. Send the form again from the page.');
     // as the API says it (api/http.ts): a "%" in the address not followed by two hex digits
     else if (anyErr?.status === 400 && /^Failed to decode param/.test(anyErr.message ?? '')) e = new AppError(400, 'invalid_path', 'This address cannot be read: a "%" in it is not followed by two hexadecimal digits. Check the link you followed.');
     else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
