@@ -76,11 +76,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // a request waits on its workflows only while Temporal and the database (their activities' writes) answer: a
   // frozen or unreachable server is a 503, not a hang
-  const database = {
-    probe: pingDatabase,
-    unavailable: () => new DatabaseUnavailableError('the database stopped answering while the request waited on its workflow'),
-  };
-  const around = <T>(fn: () => Promise<T>) => guardTemporal(deps.client, fn, [database]);
+  const dependencies = [
+    {
+      probe: pingDatabase,
+      unavailable: () => new DatabaseUnavailableError('the database stopped answering while the request waited on its workflow'),
+    },
+  ];
+  const around = <T>(fn: () => Promise<T>) => guardTemporal(deps.client, fn, dependencies);
   // the web pages (server-rendered, same services and permissions as the API)
   app.get('/', (_req, res) => res.redirect(303, '/app'));
   app.use(

@@ -105,20 +105,22 @@ export interface GuardedDependency {
 export async function guardTemporal<T>(client: Client, fn: () => Promise<T>, dependencies: GuardedDependency[] = []): Promise<T> {
   const controller = new AbortController();
   let failedDependency: Error | undefined;
-  const checks = [
-    {
-      probe: () => client.withDeadline(Date.now() + API_TEMPORAL_PROBE_EVERY_MS, () => client.workflowService.getSystemInfo({})),
-      fail: () => controller.abort(new Error('Temporal did not answer two health probes in a row')),
-    },
-    ...dependencies.map((d) => ({
-      probe: () => withinProbePeriod(d.probe()),
-      fail: () => {
-        failedDependency = d.unavailable();
-        controller.abort(failedDependency);
-      },
-    })),
-  ].map((c) => ({ ...c, failures: 0, probing: false }));
+  // made at the first probe only: most requests end before it, and this runs on every request
+  let checks: { probe: () => Promise<unknown>; fail: () => void; failures: number; probing: boolean }[] | undefined;
   const timer = setInterval(() => {
+    checks ??= [
+      {
+        probe: () => client.withDeadline(Date.now() + API_TEMPORAL_PROBE_EVERY_MS, () => client.workflowService.getSystemInfo({})),
+        fail: () => controller.abort(new Error('Temporal did not answer two health probes in a row')),
+      },
+      ...dependencies.map((d) => ({
+        probe: () => withinProbePeriod(d.probe()),
+        fail: () => {
+          failedDependency = d.unavailable();
+          controller.abort(failedDependency);
+        },
+      })),
+    ].map((c) => ({ ...c, failures: 0, probing: false }));
     for (const c of checks) {
       if (c.probing || controller.signal.aborted) continue;
       c.probing = true;
