@@ -3,7 +3,7 @@ import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
 import type { Mailer } from '../lib/mailer';
-import { answerOptions, buildRouter, errorHandler, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
+import { answerOptions, buildRouter, errorHandler, jsonInUtf8Only, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
 import { createSupportService, type SupportSettings } from '../services/support';
@@ -70,6 +70,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext(deps.log));
+  app.use(jsonInUtf8Only());
   app.use(express.json({ limit: '1mb', verify: verifyUtf8 }));
   app.get('/openapi.json', (_req, res) => {
     res.json(openapi);

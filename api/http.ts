@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import contentType from 'content-type';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from '../lib/logger';
@@ -463,6 +464,31 @@ export function unreadableQuery(url: string): boolean {
 }
 
 /** For express.json: a body that is not valid UTF-8 is refused before decoding would turn it into U+FFFD. */
+/**
+ * JSON bodies in UTF-8 only (RFC 8259 §8.1): body-parser decodes any `utf-*` charset it is told (UTF-7, UTF-16),
+ * which bytes valid as UTF-8 can carry, so a client would be read otherwise than it meant. Any other charset named
+ * for a JSON body is a 415; none named is UTF-8.
+ */
+export function jsonInUtf8Only() {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const header = req.headers['content-type'];
+    if (header && /charset/i.test(header)) {
+      let parsed: contentType.ParsedMediaType | undefined;
+      try {
+        parsed = contentType.parse(header);
+      } catch {
+        parsed = undefined; // not a media type: the JSON parser leaves the body alone, the route says what is missing
+      }
+      const charset = parsed?.parameters.charset;
+      if (parsed?.type === 'application/json' && charset !== undefined && !/^utf-8$/i.test(charset)) {
+        next(new AppError(415, 'unsupported_media_type', `charset ${JSON.stringify(charset.slice(0, 40))}: send JSON in UTF-8 (Content-Type: application/json)`, 'header.content-type'));
+        return;
+      }
+    }
+    next();
+  };
+}
+
 export function verifyUtf8(_req: IncomingMessage, _res: unknown, buf: Buffer): void {
   if (!isUtf8(buf)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'invalid_utf8' });
 }

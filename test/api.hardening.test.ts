@@ -388,6 +388,15 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       const latin1 = await fetch(`${app.baseUrl}/customers`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': 'application/json; charset=latin1' }, body: '{}' });
       const body = (await latin1.json()) as { error: { code: string; field: string } };
       expect([latin1.status, body.error.code, body.error.field]).to.deep.equal([415, 'unsupported_media_type', 'header.content-type']);
+      // other Unicode charsets too: body-parser would decode them, and bytes valid as UTF-8 can carry UTF-7 or UTF-16
+      const reply = (charset: string, body: string | Buffer) => fetch(`${app.baseUrl}/customers`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': `application/json; charset=${charset}` }, body });
+      for (const [charset, sent] of [['utf-7', '{"name":"+AOk-"}'], ['UTF-16LE', Buffer.from('{}', 'utf16le')], ['"utf-16"', '{}']] as const) {
+        const r = await reply(charset, sent);
+        const b = (await r.json()) as { error: { code: string; field: string } };
+        expect([r.status, b.error.code, b.error.field], charset).to.deep.equal([415, 'unsupported_media_type', 'header.content-type']);
+      }
+      // UTF-8, named in any of its spellings, is read
+      for (const charset of ['utf-8', 'UTF-8', '"utf-8"']) expect((await reply(charset, '{}')).status, charset).to.equal(400);
     });
 
     it('every authenticated operation documents 503 with Retry-After', () => {
