@@ -56,5 +56,7 @@ export async function checkHealth(deps: HealthDeps) {
   const status = temporal.ok && database.ok && smtp.ok ? ('ok' as const) : ('degraded' as const);
   const causes = Object.fromEntries(Object.entries({ temporal, database, smtp }).filter(([, c]) => c.cause).map(([k, c]) => [k, c.cause]));
   const bare = ({ cause: _cause, ...c }: Check) => c;
-  return { status, temporal: bare(temporal), database: bare(database), smtp: bare(smtp), causes };
+  // SMTP down delays emails (each is an activity retried until it is sent), never an answer: the API still serves
+  const serving = temporal.ok && database.ok;
+  return { status, serving, temporal: bare(temporal), database: bare(database), smtp: bare(smtp), causes };
 }

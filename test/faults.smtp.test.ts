@@ -90,6 +90,10 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     await box.waitFor((x) => x.subject.includes(orderId) && x.subject.includes('confirmed'), { timeoutMs: 30_000 });
 
     await catcher.stop();
+    // the API still serves: its health says SMTP is down, as a 200 (a 503 would take it out of a load balancer)
+    const health = await fetch(`${base}/health`);
+    const healthBody = (await health.json()) as { status: string; smtp: { ok: boolean }; database: { ok: boolean } };
+    expect([health.status, healthBody.status, healthBody.smtp.ok, healthBody.database.ok]).to.deep.equal([200, 'degraded', false, true]);
     const t0 = Date.now();
     const res = await call(`/orders/${orderId}/cancel`, { customer: customer.name, productName: placed.body.product.name, acknowledged: true });
     const tookMs = Date.now() - t0;
