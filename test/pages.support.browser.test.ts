@@ -200,6 +200,14 @@ describe('pages: support requests in a real browser', function () {
     expect(served.headers()).to.include({ 'content-security-policy': "default-src 'none'; sandbox", 'x-content-type-options': 'nosniff', 'cache-control': 'private, no-store' });
     expect(served.headers()['content-disposition']).to.match(/^attachment;/);
     expect(served.headers().etag).to.match(/^"[0-9a-f]{64}"$/);
+    // its number written in digits only, as the API reads it: "0x1", "1.0" or " 1" is no attachment
+    const n = Number(href.split('/').pop());
+    for (const odd of [`0x${n.toString(16)}`, `${n}.0`, `%20${n}`]) {
+      expect((await a.context().request.get(new URL(href.replace(/\/[0-9]+$/, `/${odd}`), a.url()).toString())).status(), odd).to.equal(404);
+    }
+    // HEAD as GET: signed out, it is sent to sign in (a 303), not a bare 401
+    const signedOut = await fetch(new URL('/app/support', a.url()), { method: 'HEAD', redirect: 'manual' });
+    expect([signedOut.status, signedOut.headers.get('location')]).to.deep.equal([303, '/app/sign-in?next=%2Fapp%2Fsupport']);
     await expectAccessible(a);
     await press(a, 'Assign to me', 'Assigned.');
     await a.getByLabel('Reply or internal note').fill('Internal: checking the ESU licence usage');

@@ -460,7 +460,8 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       refuseUnreadableAddress(req);
       const active = res.locals.session as ActiveSession | undefined;
       if (!active) {
-        if (req.method === 'GET') {
+        // HEAD as GET (Express routes HEAD to the GET page): sent to sign in, not a bare 401
+        if (req.method === 'GET' || req.method === 'HEAD') {
           const next = encodeURIComponent(req.originalUrl);
           if (req.header('hx-request')) {
             res.setHeader('HX-Redirect', `/app/sign-in?next=${next}`);

@@ -674,7 +674,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
       path: '/support/:id/attachments/:n',
       permission: 'readSupportRequests',
       handler: async (ctx) => {
-        const n = Number(ctx.req.params.n);
+        // written in digits, as the API reads it (not "0x1", "1.0" or " 1")
+        const raw = String(ctx.req.params.n);
+        const n = /^[0-9]{1,4}$/.test(raw) ? Number(raw) : NaN;
         if (!Number.isInteger(n) || n < 1 || n > 1000) throw new AppError(404, 'not_found', 'no such attachment');
         const { attachment, stream } = await attachments.open(ctx.auth, String(ctx.req.params.id), n);
         // as the API serves it (a page's own policy would let a file rendered anyway run this site's scripts); set one
