@@ -129,3 +129,25 @@ describe('sign-in pages: hostile cookies and bodies (real API)', function () {
     expect(await res.text()).to.include('not text in UTF-8');
   });
 });
+
+describe('pages: methods a page does not have (real API)', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  before(async () => {
+    app = await getTestApp();
+  });
+
+  it('when a page is asked with a method it does not have, then 405 with Allow, as the API answers; OPTIONS is 204 with Allow; an unknown page stays 404', async () => {
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
+      const res = await fetch(`${app.baseUrl}/app/support`, { method, redirect: 'manual' });
+      expect([res.status, res.headers.get('allow')], method).to.deep.equal([405, 'GET, HEAD, POST']);
+      expect(res.headers.get('content-type'), method).to.match(/^text\/html/);
+    }
+    // a form's address answers GET too (it sends to the form's page)
+    const form = await fetch(`${app.baseUrl}/app/support/SR-1/approve`, { method: 'DELETE', redirect: 'manual' });
+    expect([form.status, form.headers.get('allow')]).to.deep.equal([405, 'GET, HEAD, POST']);
+    const options = await fetch(`${app.baseUrl}/app/support`, { method: 'OPTIONS' });
+    expect([options.status, options.headers.get('allow')]).to.deep.equal([204, 'GET, HEAD, POST, OPTIONS']);
+    expect((await fetch(`${app.baseUrl}/app/no-such-page`, { method: 'PUT', redirect: 'manual' })).status).to.equal(404);
+  });
+});

@@ -8,7 +8,7 @@ import path from 'node:path';
 import express from 'express';
 import helmet from 'helmet';
 import cookieParser from 'cookie-parser';
-import { verifyUtf8 } from '../http';
+import { answerOptions, methodNotAllowed, verifyUtf8 } from '../http';
 import { AppError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { Mailer } from '../../lib/mailer';
@@ -110,6 +110,14 @@ export function createPages(deps: PagesDeps): express.Router {
   const ctx = { ...deps, sessions, kit, newKey: () => `page-${crypto.randomUUID()}` };
   const pages = [...identityPages(ctx), ...customerPages(ctx), ...orderPages(ctx), ...invoicePages(ctx), ...(deps.support ? supportPages(ctx) : []), ...(deps.activityLog ? licensingPages(ctx) : [])];
   mountPages(router, pages, kit, chrome);
+  // a page's address with a method it does not have: 405 with Allow (OPTIONS: 204 with Allow), as the API answers;
+  // a form's address also answers GET (it sends to the form's page)
+  const declared = pages.flatMap((p) => {
+    const path = p.path.replace(/:(\w+)/g, '{$1}');
+    return p.method === 'post' ? [{ method: 'post', path }, { method: 'get', path }] : [{ method: p.method, path }];
+  });
+  router.use(answerOptions(declared));
+  router.use(methodNotAllowed(declared));
   router.use((req) => {
     throw new AppError(404, 'page_not_found', `no page ${req.path}`);
   });

@@ -598,7 +598,7 @@ export function pageErrorHandler(deps: KitDeps) {
       e = new AppError(500, 'internal', `Something went wrong. Quote request id ${requestId} when reporting it.`);
     }
     if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-    const titles: Record<number, string> = { 400: 'Not valid', 401: 'Please sign in', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict', 410: 'Gone', 413: 'Too large', 422: 'Refused', 500: 'Something went wrong', 503: 'Try again in a moment' };
+    const titles: Record<number, string> = { 400: 'Not valid', 401: 'Please sign in', 403: 'Not allowed', 404: 'Not found', 405: 'Not done here', 409: 'Conflict', 410: 'Gone', 413: 'Too large', 422: 'Refused', 500: 'Something went wrong', 503: 'Try again in a moment' };
     const active = res.locals.session as ActiveSession | undefined;
     const data = {
       title: titles[e.status] ?? 'Error',
