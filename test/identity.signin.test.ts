@@ -103,7 +103,7 @@ describe('sign-in links: at most SIGN_IN_LINKS_PER_HOUR emails an hour to one ad
   });
 });
 
-describe('sign-in pages: hostile cookies and bodies (real API)', function () {
+describe('pages: hostile cookies, bodies and methods (real API)', function () {
   this.timeout(60_000);
   let app: TestApp;
   before(async () => {
@@ -127,14 +127,6 @@ describe('sign-in pages: hostile cookies and bodies (real API)', function () {
     expect(res.status).to.equal(400);
     expect(res.headers.get('content-type')).to.match(/^text\/html/);
     expect(await res.text()).to.include('not text in UTF-8');
-  });
-});
-
-describe('pages: methods a page does not have (real API)', function () {
-  this.timeout(60_000);
-  let app: TestApp;
-  before(async () => {
-    app = await getTestApp();
   });
 
   it('when a page is asked with a method it does not have, then 405 with Allow, as the API answers; OPTIONS is 204 with Allow; an unknown page stays 404', async () => {
