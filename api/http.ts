@@ -463,7 +463,6 @@ export function unreadableQuery(url: string): boolean {
   return !isUtf8(Buffer.from(raw, 'latin1'));
 }
 
-/** For express.json: a body that is not valid UTF-8 is refused before decoding would turn it into U+FFFD. */
 /**
  * JSON bodies in UTF-8 only (RFC 8259 §8.1): body-parser decodes any `utf-*` charset it is told (UTF-7, UTF-16),
  * which bytes valid as UTF-8 can carry, so a client would be read otherwise than it meant. Any other charset named
@@ -489,6 +488,7 @@ export function jsonInUtf8Only() {
   };
 }
 
+/** For express.json: a body that is not valid UTF-8 is refused before decoding would turn it into U+FFFD. */
 export function verifyUtf8(_req: IncomingMessage, _res: unknown, buf: Buffer): void {
   if (!isUtf8(buf)) throw Object.assign(new Error('the body is not valid UTF-8'), { type: 'invalid_utf8' });
 }
