@@ -109,13 +109,8 @@ export function createPages(deps: PagesDeps): express.Router {
   const chrome: Chrome = { navExtra };
   const ctx = { ...deps, sessions, kit, newKey: () => `page-${crypto.randomUUID()}` };
   const pages = [...identityPages(ctx), ...customerPages(ctx), ...orderPages(ctx), ...invoicePages(ctx), ...(deps.support ? supportPages(ctx) : []), ...(deps.activityLog ? licensingPages(ctx) : [])];
-  mountPages(router, pages, kit, chrome);
-  // a page's address with a method it does not have: 405 with Allow (OPTIONS: 204 with Allow), as the API answers;
-  // a form's address also answers GET (it sends to the form's page)
-  const declared = pages.flatMap((p) => {
-    const path = p.path.replace(/:(\w+)/g, '{$1}');
-    return p.method === 'post' ? [{ method: 'post', path }, { method: 'get', path }] : [{ method: p.method, path }];
-  });
+  const declared = mountPages(router, pages, kit, chrome);
+  // a page's address with a method it does not have: 405 with Allow (OPTIONS: 204 with Allow), as the API answers
   router.use(answerOptions(declared));
   router.use(methodNotAllowed(declared));
   router.use((req) => {

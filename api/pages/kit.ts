@@ -444,9 +444,12 @@ function refuseUnreadableAddress(req: Request): void {
 }
 
 /** Builds the page router for a list of page definitions (one domain's file each). */
-export function mountPages(router: express.Router, pages: PageDef[], deps: KitDeps, chrome: Chrome): void {
+/** Mounts the pages; returns each method and address it answers (`{id}` for `:id`), for 405 and OPTIONS. */
+export function mountPages(router: express.Router, pages: PageDef[], deps: KitDeps, chrome: Chrome): { method: string; path: string }[] {
   for (const n of chrome.navExtra) if (!navExtra.some((x) => x.href === n.href)) navExtra.push(n);
   const getPaths = new Set(pages.filter((p) => p.method === 'get').map((p) => p.path));
+  const mounted: { method: string; path: string }[] = [];
+  const declare = (method: string, path: string) => mounted.push({ method, path: path.replace(/:(\w+)/g, '{$1}') });
   for (const p of pages) {
     // where a form's page is: its own address, or the nearest page above it (`/support/:id` for `/support/:id/approve`)
     const home = p.method === 'post' ? formHome(p.path, getPaths) : null;
@@ -455,7 +458,9 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       // a form's address opened as a page (left in the address bar after a refusal, a bookmark, a restored tab):
       // the page the form is on, not a 404
       router.get(p.path, (req: Request, res: Response) => res.redirect(303, homeOf(req)!));
+      declare('get', p.path);
     }
+    declare(p.method, p.path);
     router[p.method](p.path, async (req: Request, res: Response) => {
       refuseUnreadableAddress(req);
       const active = res.locals.session as ActiveSession | undefined;
@@ -534,6 +539,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       await runInRequestContext(context, () => (deps.around ? deps.around(() => p.handler(ctx)) : p.handler(ctx)));
     });
   }
+  return mounted;
 }
 
 /** The free text of a form, by the names the pages give it, and how the 401 page labels it. */
