@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ActivationKey, LedgerLine, Order, OrderEvent, Partner, openMonthFrom } from '../models';
 import type { OrderDoc } from '../models';
-import { orderEmailRecipients, type OrderActor, type OrderTerms, type RequestOrigin } from '../domain/orders';
+import { ORDER_TIMELINE_KEY as K, orderEmailRecipients, orderEmailTimelineKey, type OrderActor, type OrderTerms, type RequestOrigin } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
 import { termEnd, windowEnd } from '../domain/cancellation';
 import { monthKey } from '../domain/time';
@@ -63,7 +63,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
             createdAt: new Date(),
           }),
         ),
-        addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, 'placed', terms.imported ? 'imported' : 'placed', purchasedAt, {
+        addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, K.placed, terms.imported ? 'imported' : 'placed', purchasedAt, {
           by: terms.placedBy.name,
           role: terms.placedBy.role,
           productId: terms.product.id,
@@ -113,7 +113,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       await Promise.all([
         charge(),
         order.paidAt ? undefined : Order.updateOne({ _id: orderId }, { $set: { paidAt: when } }),
-        addEvent(order, 'paid', order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency }),
+        addEvent(order, K.paid, order.imported ? 'payment-imported' : 'payment-recorded', when, { amount: order.pricing.total, currency: order.pricing.currency }),
       ]);
       orderLog(order).info({ amount: order.pricing.total, currency: order.pricing.currency, imported: order.imported }, 'payment recorded');
     },
@@ -149,7 +149,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } }));
       // an imported purchase was provisioned when it was bought (before csp-desk): its timeline says so there, before
       // its window's close and its term's end, which may be past too (the key, if any, is made now)
-      writes.push(addEvent(order, 'provisioned', 'provisioned', order.imported ? new Date(order.purchasedAt) : when, { deliverable: order.product.deliverable, keys }));
+      writes.push(addEvent(order, K.provisioned, 'provisioned', order.imported ? new Date(order.purchasedAt) : when, { deliverable: order.product.deliverable, keys }));
       await Promise.all(writes);
       orderLog(order).info({ keys }, 'order provisioned');
       return { keys };
@@ -167,7 +167,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         cancellationUrl: pageLinks(publicBaseUrl).orderCancellation(orderId),
       }, orderLog(order));
       // refused for good by the SMTP server (a mistyped address): the timeline says so, not that it was sent
-      await addEvent(order, `email-${kind}`, result.refused ? 'email-refused' : 'email-sent', new Date(), { kind, messageId: result.messageId });
+      await addEvent(order, orderEmailTimelineKey(kind), result.refused ? 'email-refused' : 'email-sent', new Date(), { kind, messageId: result.messageId });
       return result;
     },
 
@@ -175,7 +175,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       const order = await loadOrder(orderId);
       const when = new Date(at);
       if (!order.windowClosedAt) await Order.updateOne({ _id: orderId }, { $set: { windowClosedAt: when } });
-      await addEvent(order, 'window-closed', 'cancellation-window-closed', when);
+      await addEvent(order, K.windowClosed, 'cancellation-window-closed', when);
       orderLog(order).info({ at }, 'cancellation window closed');
     },
 
@@ -185,7 +185,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       const when = new Date(input.at);
       // one writer: only this order's workflow touches its keys, links and document
       const revoked = await revokeOrderAccess(order, when);
-      await addEvent(order, 'revoked', 'keys-and-links-revoked', when, revoked);
+      await addEvent(order, K.revoked, 'keys-and-links-revoked', when, revoked);
       await logRevocation(order, when, revoked, { reason: 'cancelled', by: input.by, requestId: input.requestId, origin: input.origin ?? null });
       const c = input.credit;
       const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
@@ -211,11 +211,11 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         }),
       );
       await settleLine(`${order._id}:credit`);
-      await addEvent(order, 'credit', 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
+      await addEvent(order, K.credit, 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
       if (order.status !== 'cancelled') {
         await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
       }
-      await addEvent(order, 'cancelled', 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
+      await addEvent(order, K.cancelled, 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
       await logOrderCancelled(order, when, { by: input.by, requestId: input.requestId, origin: input.origin ?? null, credit: c });
       // the cancellation's own request id, beside the one that placed the order
       orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth, supportTicket: input.supportTicket }, 'order cancelled');
@@ -240,9 +240,9 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       if (order.status === 'active') await Order.updateOne({ _id: orderId }, { $set: { status: 'expired', expiredAt: when } });
       // an expired subscription's keys and links no longer work
       const revoked = await revokeOrderAccess(order, when);
-      await addEvent(order, 'term-revoked', 'keys-and-links-revoked', when, revoked);
+      await addEvent(order, K.termRevoked, 'keys-and-links-revoked', when, revoked);
       await logRevocation(order, when, revoked, { reason: 'term-ended', by: null, requestId: null, origin: null });
-      await addEvent(order, 'term-ended', 'term-ended', when);
+      await addEvent(order, K.termEnded, 'term-ended', when);
       orderLog(order).info({ at }, 'term ended');
     },
   };

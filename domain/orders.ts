@@ -102,6 +102,63 @@ const EVENT_STAGE: readonly string[] = [
   'email-refused',
 ];
 
+/**
+ * The key of each timeline entry an order's workflow writes: the entry's id is `<orderId>:<key>`, inserted once
+ * (activities/orders.ts), so a retried activity never writes a second one.
+ */
+export const ORDER_TIMELINE_KEY = {
+  placed: 'placed',
+  paid: 'paid',
+  provisioned: 'provisioned',
+  windowClosed: 'window-closed',
+  revoked: 'revoked',
+  credit: 'credit',
+  cancelled: 'cancelled',
+  termRevoked: 'term-revoked',
+  termEnded: 'term-ended',
+} as const;
+
+/** The key of an order email's timeline entry (sent or refused for good). */
+export const orderEmailTimelineKey = (kind: 'confirmation' | 'reminder' | 'cancellation'): string => `email-${kind}`;
+
+/** What of an order the timeline's completeness depends on. */
+export interface OrderTimelineState {
+  imported: boolean;
+  paidAt: Date | string | null;
+  provisionedAt: Date | string | null;
+  windowClosedAt: Date | string | null;
+  expiredAt: Date | string | null;
+  cancellation: unknown;
+}
+
+/**
+ * The timeline keys an order in this state has once its workflow is done with that state: each state change
+ * comes with its entries and its email (a charged order's confirmation, a cancellation's email), written just
+ * before or after the order's document changes. Only a reminder email, sent days before the window closes, is
+ * written with no change of state.
+ */
+export function impliedTimelineKeys(order: OrderTimelineState): string[] {
+  const K = ORDER_TIMELINE_KEY;
+  const keys: string[] = [K.placed];
+  if (order.paidAt) keys.push(K.paid);
+  if (order.provisionedAt) keys.push(K.provisioned);
+  if (order.provisionedAt && !order.imported) keys.push(orderEmailTimelineKey('confirmation'));
+  if (order.windowClosedAt) keys.push(K.windowClosed);
+  if (order.cancellation) keys.push(K.revoked, K.credit, K.cancelled, orderEmailTimelineKey('cancellation'));
+  if (order.expiredAt) keys.push(K.termRevoked, K.termEnded);
+  return keys;
+}
+
+/**
+ * Whether a timeline read is complete for the order's state: every entry its state implies is there, so nothing
+ * but a state change (or a reminder email) can add to it. The API keeps such a timeline longer
+ * (services/orders.ts); one still waiting for an entry (the confirmation email on its way) it reads again soon.
+ */
+export function timelineSettled(order: OrderTimelineState, keys: Iterable<string>): boolean {
+  const have = new Set(keys);
+  return impliedTimelineKeys(order).every((k) => have.has(k));
+}
+
 /** Timeline order: by time, then by stage in the order's life, then by id (stable). */
 export function timelineOrder(a: { at: Date; type: string; _id?: string }, b: { at: Date; type: string; _id?: string }): number {
   const t = a.at.getTime() - b.at.getTime();

@@ -18,7 +18,7 @@ import { startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
-import { importedPurchaseProblem, REPEAT_ORDER_CHECK_MINUTES, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
+import { importedPurchaseProblem, REPEAT_ORDER_CHECK_MINUTES, timelineOrder, timelineSettled, type OrderActor, type OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -85,8 +85,13 @@ export function orderView(o: OrderDoc, events: { type: string; at: Date; data: R
 
 type TimelineEvent = { type: string; at: Date; data: Record<string, unknown> };
 
-/** How long a timeline read is reused for an order whose state has not changed (see view). */
+/**
+ * How long a timeline read is reused for an order whose state has not changed (see view): while the timeline still
+ * waits for an entry its state implies (the confirmation email on its way), TIMELINE_CACHE_TTL_MS; once it is
+ * complete (domain/orders.ts timelineSettled), SETTLED_TIMELINE_CACHE_TTL_MS.
+ */
 export const TIMELINE_CACHE_TTL_MS = 2000;
+export const SETTLED_TIMELINE_CACHE_TTL_MS = 60_000;
 
 /** What of an order's document its timeline follows: when this changes, the cached timeline is stale. */
 const stateOf = (o: OrderDoc): string =>
@@ -145,29 +150,40 @@ export function createOrderService(deps: OrderServiceDeps) {
   }
 
 
-  const readTimeline = async (orderId: string, partnerId: string): Promise<TimelineEvent[]> =>
-    (await OrderEvent.find({ orderId, partnerId }).lean<(TimelineEvent & { _id: string })[]>()).sort(timelineOrder);
+  type EventRow = TimelineEvent & { _id: string };
+  const readEvents = (orderId: string, partnerId: string): Promise<EventRow[]> => OrderEvent.find({ orderId, partnerId }).lean<EventRow[]>().exec();
 
   /**
-   * The order with its timeline. The order document is read on every call; its timeline comes from a short
-   * in-process cache (TIMELINE_CACHE_TTL_MS) while the order's state is the one it was read with, so that a
-   * read costs one query instead of two. What changes the order's state (payment, provisioning, the window,
-   * a cancellation, the term's end) shows in the timeline at once; entries that do not (an email sent, keys
-   * revoked just before the cancellation is recorded) may show up to TIMELINE_CACHE_TTL_MS late.
+   * Keeps an order's timeline (sorted in the order things happened) for the order's state: briefly while it still
+   * lacks an entry that state implies, longer once it is complete (domain/orders.ts timelineSettled).
+   */
+  function remember(order: OrderDoc, rows: EventRow[]): TimelineEvent[] {
+    const prefix = `${order._id}:`;
+    const settled = timelineSettled(order, rows.map((e) => e._id.slice(prefix.length)));
+    const events = rows.sort(timelineOrder);
+    timelines.set(order._id, { state: stateOf(order), events }, { ttl: settled ? SETTLED_TIMELINE_CACHE_TTL_MS : TIMELINE_CACHE_TTL_MS });
+    return events;
+  }
+
+  /**
+   * The order with its timeline. The order document is read on every call; its timeline comes from an in-process
+   * cache while the order's state is the one it was read with, so that a read costs one query instead of two.
+   * What changes the order's state (payment, provisioning, the window, a cancellation, the term's end) shows in
+   * the timeline at once. A timeline still missing an entry its state implies (the confirmation email on its
+   * way, keys revoked just before the cancellation is recorded) is read again after TIMELINE_CACHE_TTL_MS; a
+   * complete one is kept SETTLED_TIMELINE_CACHE_TTL_MS, so only a reminder email, the one entry written without
+   * a change of state, may show up to that late.
    */
   async function view(partnerId: string, orderId: string) {
     const cached = timelines.get(orderId);
     if (cached) {
       const order = await loadOrder(partnerId, orderId);
       if (cached.state === stateOf(order)) return orderView(order, cached.events);
-      const events = await readTimeline(orderId, partnerId);
-      timelines.set(orderId, { state: stateOf(order), events });
-      return orderView(order, events);
+      return orderView(order, remember(order, await readEvents(orderId, partnerId)));
     }
     // one round trip: the events of another partner's order are read for nothing, never shown
-    const [order, events] = await Promise.all([loadOrder(partnerId, orderId), readTimeline(orderId, partnerId)]);
-    timelines.set(orderId, { state: stateOf(order), events });
-    return orderView(order, events);
+    const [order, rows] = await Promise.all([loadOrder(partnerId, orderId), readEvents(orderId, partnerId)]);
+    return orderView(order, remember(order, rows));
   }
 
   /**

@@ -173,6 +173,51 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
     expect(mine.filter((l) => l.msg !== 'request').every((l) => l.orderId === order.id)).to.equal(true);
   });
 
+  describe("an order's timeline between reads", () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const typesOf = async (orderId: string): Promise<string[]> => {
+      const r = await app.api('GET', `/orders/${orderId}`);
+      expect(r.status).to.equal(200);
+      return r.body.timeline.map((e: { type: string; data: { kind?: string } }) => (e.data.kind ? `${e.type}:${e.data.kind}` : e.type));
+    };
+    /** A confirmed order, its confirmation email's entry written. */
+    const confirmedOrder = async () => {
+      const customer = await app.newCustomer('US');
+      const o = await placeOrder(app, customer.id, 'sql-server-standard-sub');
+      await waitFor(async () => Boolean(await OrderEvent.exists({ _id: `${o.id}:email-confirmation` })));
+      return { o, customer };
+    };
+    const complete = ['placed', 'payment-recorded', 'provisioned', 'email-sent:confirmation'];
+
+    it('when the timeline has every entry its state implies, then it is kept past the short lifetime, and a change of state shows at once', async () => {
+      const { o, customer } = await confirmedOrder();
+      // (the order's answer to its POST may have kept it without its email: read again within the short lifetime)
+      await waitFor(async () => (await typesOf(o.id)).length === complete.length, TIMELINE_CACHE_TTL_MS + 3000);
+      expect(await typesOf(o.id)).to.deep.equal(complete);
+      // a reminder (the one entry written with no change of state) lands after the read
+      await OrderEvent.create({ _id: `${o.id}:email-reminder`, orderId: o.id, partnerId: app.partnerId, type: 'email-sent', at: new Date(), data: { kind: 'reminder', messageId: 'test' } });
+      await sleep(TIMELINE_CACHE_TTL_MS + 500);
+      expect(await typesOf(o.id), 'a complete timeline is read again only after SETTLED_TIMELINE_CACHE_TTL_MS').to.not.include('email-sent:reminder');
+      const cancel = await app.api('POST', `/orders/${o.id}/cancel`, { body: { customer: customer.name, productName: o.product.name, acknowledged: true } });
+      expect(cancel.status, JSON.stringify(cancel.body)).to.equal(200);
+      const after = await typesOf(o.id);
+      expect(after).to.include.members(['email-sent:reminder', 'keys-and-links-revoked', 'credit-recorded', 'cancelled']);
+    });
+
+    it('when the timeline still lacks an entry its state implies (the confirmation email on its way), then it is read again after the short lifetime', async () => {
+      const { o } = await confirmedOrder();
+      // as the API would have seen it before the email activity wrote its entry
+      const email = (await OrderEvent.findById(`${o.id}:email-confirmation`).lean())!;
+      await OrderEvent.deleteOne({ _id: email._id });
+      // past what the order's answer to its POST kept (without its email, so briefly)
+      await sleep(TIMELINE_CACHE_TTL_MS + 500);
+      expect(await typesOf(o.id)).to.deep.equal(complete.slice(0, -1));
+      await OrderEvent.create(email);
+      await sleep(TIMELINE_CACHE_TTL_MS + 500);
+      expect(await typesOf(o.id)).to.deep.equal(complete);
+    });
+  });
+
   it('when the same Idempotency-Key is sent again, then the same order comes back and no second one is made', async () => {
     const customer = await app.newCustomer('US');
     const key = uniq('key');

@@ -5,7 +5,7 @@ import { assessCancellation, cancellationCredit, type CancellableOrder } from '.
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
-import { importedPurchaseProblem, orderEmailRecipients, timelineOrder, type OrderPricing } from '../domain/orders';
+import { importedPurchaseProblem, impliedTimelineKeys, orderEmailRecipients, timelineOrder, timelineSettled, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
@@ -224,6 +224,30 @@ describe('order email recipients', () => {
   it('when a support agent\'s refund cancels, then only the partner\'s list gets it; an order without a list goes to the partner', () => {
     expect(orderEmailRecipients('cancellation', by('ada@support.example', 'support-agent'), null)).to.deep.equal(['billing@p.example', 'Sam@p.example']);
     expect(orderEmailRecipients('confirmation', { ...order, notify: [] }, 'billing@p.example')).to.deep.equal(['billing@p.example']);
+  });
+});
+
+describe("an order's timeline: complete for its state", () => {
+  const t = new Date('2026-10-01T10:00:00Z');
+  const placed = { imported: false, paidAt: null, provisionedAt: null, windowClosedAt: null, expiredAt: null, cancellation: null };
+  const active = { ...placed, paidAt: t, provisionedAt: t };
+  it('when a charged order is active, then its confirmation email is part of its timeline; an imported one has none', () => {
+    expect(impliedTimelineKeys(active)).to.deep.equal(['placed', 'paid', 'provisioned', 'email-confirmation']);
+    expect(timelineSettled(active, ['placed', 'paid', 'provisioned'])).to.equal(false);
+    expect(timelineSettled(active, ['provisioned', 'email-confirmation', 'paid', 'placed'])).to.equal(true);
+    expect(timelineSettled({ ...active, imported: true }, ['placed', 'paid', 'provisioned'])).to.equal(true);
+  });
+  it('when an order is cancelled, then the revocation, the credit, the cancellation and its email are implied', () => {
+    const cancelled = { ...active, cancellation: { at: t } };
+    expect(timelineSettled(cancelled, ['placed', 'paid', 'provisioned', 'email-confirmation', 'revoked', 'credit', 'cancelled'])).to.equal(false);
+    expect(timelineSettled(cancelled, ['placed', 'paid', 'provisioned', 'email-confirmation', 'revoked', 'credit', 'cancelled', 'email-cancellation'])).to.equal(true);
+  });
+  it("when the window closed or the term ended, then their entries are implied; a reminder email never is", () => {
+    const ended = { ...active, windowClosedAt: t, expiredAt: t };
+    const all = ['placed', 'paid', 'provisioned', 'email-confirmation', 'window-closed', 'term-revoked', 'term-ended'];
+    expect(timelineSettled(ended, all.slice(0, -1))).to.equal(false);
+    expect(timelineSettled(ended, all)).to.equal(true);
+    expect(impliedTimelineKeys(ended)).to.not.include('email-reminder');
   });
 });
 

@@ -107,7 +107,7 @@ describe('emails: refused by the SMTP server', function () {
     await orders.sendOrderEmail(order.id, 'reminder');
     const event = await OrderEvent.findOne({ orderId: order.id, type: { $in: ['email-sent', 'email-refused'] }, 'data.kind': 'reminder' }).lean();
     expect(event?.type).to.equal('email-refused');
-    // the API's timeline (cached up to 2 s while the order's state is unchanged) shows it too
+    // the API's timeline (kept up to 2 s while it lacks the entry the order's state implies) shows it too
     await waitFor(async () => (await app.api('GET', `/orders/${order.id}`)).body.timeline.some((e: { type: string }) => e.type === 'email-refused'), 10_000);
   });
 
