@@ -17,9 +17,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { applyDefaults, embeddedServerUrls, readDotEnv } from '../stack/env';
-import { startFerretDB } from '../stack/ferretdb';
+import { spawnFerretDB, startFerretDB } from '../stack/ferretdb';
 import { acquireLock, assertCheckoutIdle, CheckoutInUseError, StackRunningError, type LockEntry, type StackLock } from '../stack/lock';
-import { startMailCatcher } from '../stack/mailcatcher';
+import { spawnMailCatcher, startMailCatcher } from '../stack/mailcatcher';
 import { defaultDataDir, ROOT } from '../stack/paths';
 import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
 import { startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
@@ -137,6 +137,45 @@ function watch(proc: ManagedProcess): void {
   void proc.exited.then((info) => {
     if (!proc.stopping) childDied(proc.name, info.signal ? `signal ${info.signal}` : `exit code ${info.code}`, proc.logFile ?? '', proc.tail(12));
   });
+}
+
+/**
+ * Keeps a process of the stack running (stack/supervisor.ts): the worker and the API, and the embedded FerretDB and
+ * mail catcher, which keep no state of their own (PostgreSQL holds FerretDB's data, the mail folder MailDev's). A
+ * crashed one is started again (backoff 1 s, 2 s, 4 s ... 30 s); given up, stopping everything, only when it keeps
+ * failing (5 crashes within 2 minutes) or exits with a code a restart cannot mend. `first` is the process already
+ * started (and waited for) by the caller, if any.
+ */
+function keepAlive(opts: { name: string; label: string; entry: LockEntry; start: () => ManagedProcess; first?: ManagedProcess; logFile: string; stopTimeoutMs: number; fatalExitCodes?: number[] }): Supervised {
+  let first = opts.first;
+  const supervised = supervise({
+    name: opts.label,
+    start: () => {
+      const proc = first ?? opts.start();
+      first = undefined;
+      return proc;
+    },
+    log: say,
+    onStart: (proc) => {
+      opts.entry.pid = proc.pid;
+      lock?.update(lockEntries);
+    },
+    fatalExitCodes: opts.fatalExitCodes,
+    onGiveUp: (reason, tail, fatal) => {
+      if (shuttingDown) return;
+      const rel = show(opts.logFile);
+      if (tail) out(`[stack] last lines of ${rel}:\n${tail.replace(/^/gm, '    ')}`);
+      if (fatal) {
+        say(`${opts.label} refused its configuration (${reason}): stopping the stack; fix the variable named above, in the environment or .env`);
+        void shutdown(2, `${opts.label} refused its configuration`);
+        return;
+      }
+      say(`${opts.label} keeps failing (${reason}): stopping the stack; read ${rel}`);
+      void shutdown(1, `${opts.label} keeps failing`);
+    },
+  });
+  register({ name: opts.label, stop: () => supervised.stop(opts.stopTimeoutMs) }, opts.entry);
+  return supervised;
 }
 
 function intVar(env: NodeJS.ProcessEnv, key: string): number {
@@ -315,11 +354,9 @@ async function main(): Promise<void> {
   // ---- servers: mail catcher, PostgreSQL, FerretDB, Temporal
   let mailWebUrl: string | null = null;
   if (!external.SMTP_URL) {
-    const mail = await step(`starting mail catcher on 127.0.0.1:${smtp.port} (web UI on ${mailUiPort})`, () =>
-      startMailCatcher({ smtpPort: smtp.port, httpPort: mailUiPort, dir: path.join(dataDir, 'mail') }),
-    );
-    register({ name: 'mail catcher', stop: mail.stop }, { name: 'mailcatcher', pid: mail.pid, match: 'maildev', group: true });
-    watch(mail.process);
+    const mailOpts = { smtpPort: smtp.port, httpPort: mailUiPort, dir: path.join(dataDir, 'mail') };
+    const mail = await step(`starting mail catcher on 127.0.0.1:${smtp.port} (web UI on ${mailUiPort})`, () => startMailCatcher(mailOpts));
+    keepAlive({ name: 'mailcatcher', label: 'mail catcher', entry: { name: 'mailcatcher', pid: mail.pid, match: 'maildev', group: true }, first: mail.process, start: () => spawnMailCatcher(mailOpts), logFile: mail.process.logFile!, stopTimeoutMs: 5000 });
     mailWebUrl = mail.webUrl;
   }
   if (shuttingDown) return;
@@ -340,11 +377,9 @@ async function main(): Promise<void> {
       await pg.stop();
     };
     if (shuttingDown) return;
-    const ferret = await step(`starting FerretDB on 127.0.0.1:${mongo.port}`, () =>
-      startFerretDB({ postgresUrl: pg.url, port: mongo.port, logFile: path.join(logs, 'ferretdb.log') }),
-    );
-    register({ name: 'FerretDB', stop: ferret.stop }, { name: 'ferretdb', pid: ferret.process.pid, match: 'ferretdb', group: true });
-    watch(ferret.process);
+    const ferretOpts = { postgresUrl: pg.url, port: mongo.port, logFile: path.join(logs, 'ferretdb.log') };
+    const ferret = await step(`starting FerretDB on 127.0.0.1:${mongo.port}`, () => startFerretDB(ferretOpts));
+    keepAlive({ name: 'ferretdb', label: 'FerretDB', entry: { name: 'ferretdb', pid: ferret.process.pid, match: 'ferretdb', group: true }, first: ferret.process, start: () => spawnFerretDB(ferretOpts), logFile: ferretOpts.logFile, stopTimeoutMs: 10_000 });
   }
   if (shuttingDown) return;
 
@@ -378,36 +413,17 @@ async function main(): Promise<void> {
   });
   if (shuttingDown) return;
 
-  // the worker and the API are restarted when they crash (backoff 1 s, 2 s, 4 s ... 30 s); given up, stopping
-  // everything, only when one keeps failing (5 crashes within 2 minutes)
-  const keepRunning = (name: 'worker' | 'api', label: string, js: string): Supervised => {
-    const entry: LockEntry = { name, pid: 0, match: `${name}.js`, group: true };
-    const supervised = supervise({
+  const keepRunning = (name: 'worker' | 'api', label: string, js: string): Supervised =>
+    keepAlive({
       name,
+      label,
+      entry: { name, pid: 0, match: `${name}.js`, group: true },
       start: () => spawnManaged({ name, command: process.execPath, args: [js], env, cwd: ROOT, logFile: path.join(logs, `${name}.log`), console: 'stdout' }),
-      log: say,
-      onStart: (proc) => {
-        entry.pid = proc.pid;
-        lock?.update(lockEntries);
-      },
+      logFile: path.join(logs, `${name}.log`),
+      stopTimeoutMs: name === 'worker' ? 15_000 : 10_000,
       // exit status 2 is the entry points' configuration error: restarting cannot mend it
       fatalExitCodes: [2],
-      onGiveUp: (reason, tail, fatal) => {
-        if (shuttingDown) return;
-        const rel = show(path.join(logs, `${name}.log`));
-        if (tail) out(`[stack] last lines of ${rel}:\n${tail.replace(/^/gm, '    ')}`);
-        if (fatal) {
-          say(`${label} refused its configuration (${reason}): stopping the stack; fix the variable named above, in the environment or .env`);
-          void shutdown(2, `${label} refused its configuration`);
-          return;
-        }
-        say(`${label} keeps failing (${reason}): stopping the stack; read ${rel}`);
-        void shutdown(1, `${label} keeps failing`);
-      },
     });
-    register({ name: label, stop: () => supervised.stop(name === 'worker' ? 15_000 : 10_000) }, entry);
-    return supervised;
-  };
   say('starting the worker (dist/bin/worker.js)');
   const worker = keepRunning('worker', 'worker', workerJs);
   const api = keepRunning('api', 'API', apiJs);

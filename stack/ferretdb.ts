@@ -37,16 +37,21 @@ export async function pingMongo(uri: string, timeoutMs = 2000): Promise<boolean>
   }
 }
 
-/** Starts FerretDB on 127.0.0.1:port and resolves once it answers a ping. */
-export async function startFerretDB(opts: StartFerretDBOptions): Promise<FerretDBHandle> {
+/** Starts the FerretDB process (not waiting for it to answer): a restart after a crash. */
+export function spawnFerretDB(opts: Pick<StartFerretDBOptions, 'postgresUrl' | 'port' | 'logFile'>): ManagedProcess {
   assertInstalled(FERRETDB_BIN, 'FerretDB');
-  const uri = `mongodb://127.0.0.1:${opts.port}/`;
-  const proc = spawnManaged({
+  return spawnManaged({
     name: 'ferretdb',
     command: FERRETDB_BIN,
     args: ['--listen-addr', `127.0.0.1:${opts.port}`, '--postgresql-url', opts.postgresUrl],
     logFile: path.resolve(opts.logFile),
   });
+}
+
+/** Starts FerretDB on 127.0.0.1:port and resolves once it answers a ping. */
+export async function startFerretDB(opts: StartFerretDBOptions): Promise<FerretDBHandle> {
+  const uri = `mongodb://127.0.0.1:${opts.port}/`;
+  const proc = spawnFerretDB(opts);
   try {
     await waitUntil(`FerretDB on 127.0.0.1:${opts.port}`, () => pingMongo(uri, 1000), {
       timeoutMs: opts.readyTimeoutMs ?? 60_000,

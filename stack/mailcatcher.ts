@@ -70,8 +70,11 @@ export interface MailCatcherHandle {
 
 const MAILDEV_BIN = require.resolve('maildev/bin/maildev');
 
-/** Starts MailDev; resolves once its web API answers and the messages already in `dir` are loaded again. */
-export async function startMailCatcher(opts: StartMailCatcherOptions): Promise<MailCatcherHandle> {
+/**
+ * Starts the MailDev process (not waiting for it to answer): a restart after a crash reads the messages kept in
+ * `opts.dir` back in.
+ */
+export function spawnMailCatcher(opts: StartMailCatcherOptions): ManagedProcess {
   const host = opts.host ?? '127.0.0.1';
   const dir = path.resolve(opts.dir);
   fs.mkdirSync(dir, { recursive: true });
@@ -81,14 +84,20 @@ export async function startMailCatcher(opts: StartMailCatcherOptions): Promise<M
   } catch {
     /* a folder of another user's: left as it is */
   }
-  const logFile = opts.logFile ?? path.join(path.dirname(dir), 'logs', 'mailcatcher.log');
-  const stored = fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).length;
-  const proc = spawnManaged({
+  return spawnManaged({
     name: 'mail',
     command: process.execPath,
     args: [MAILDEV_BIN, '--smtp', String(opts.smtpPort), '--web', String(opts.httpPort), '--ip', host, '--mail-directory', dir],
-    logFile,
+    logFile: opts.logFile ?? path.join(path.dirname(dir), 'logs', 'mailcatcher.log'),
   });
+}
+
+/** Starts MailDev; resolves once its web API answers and the messages already in `dir` are loaded again. */
+export async function startMailCatcher(opts: StartMailCatcherOptions): Promise<MailCatcherHandle> {
+  const host = opts.host ?? '127.0.0.1';
+  const dir = path.resolve(opts.dir);
+  const proc = spawnMailCatcher(opts);
+  const stored = fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).length;
   const webUrl = `http://${host}:${opts.httpPort}`;
   try {
     // restored messages are read in after the servers listen: wait for all of them

@@ -2,7 +2,8 @@
  * `npm start` as an operator runs it: a process manager (or `kill %1`) stops it with SIGTERM to npm, Ctrl-C in a
  * terminal stops it cleanly (the terminal signals the whole process group, and npm passes its own on: one Ctrl-C
  * arrives twice), and a second `npm start` while one runs from this folder (with this DATA_DIR or another) is refused
- * before its build replaces the code the running stack restarts from.
+ * before its build replaces the code the running stack restarts from. The embedded FerretDB and mail catcher are
+ * started again when they die.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -92,6 +93,43 @@ describe('stack: npm start', function () {
     await expectStopped(s);
     // with no stack running, the check lets the start go on
     expect(prestartCheck(s.env).status).to.equal(0);
+  });
+
+  it('when the embedded FerretDB or mail catcher is killed, then it is started again and the API serves again, with its data and mail; SIGTERM then stops the new ones too', async () => {
+    const s = await start();
+    const child = (name: string) => {
+      const info = JSON.parse(fs.readFileSync(path.join(s.dir, 'stack.lock'), 'utf8')) as { children: { name: string; pid: number }[] };
+      return info.children.find((c) => c.name === name)!.pid;
+    };
+    const token = (JSON.parse(fs.readFileSync(path.join(s.dir, 'demo-tokens.json'), 'utf8')) as { role: string; token: string }[]).find((t) => t.role === 'admin-agent')!.token;
+    const api = `http://127.0.0.1:${s.ports.PORT}`;
+    const health = async () => (await fetch(`${api}/health`)).json() as Promise<{ status: string; database: { ok: boolean }; smtp: { ok: boolean } }>;
+    const mailUi = `http://127.0.0.1:${s.ports.MAIL_UI_PORT}/email`;
+    const mails = async () => ((await (await fetch(mailUi)).json()) as unknown[]).length;
+    const mailsBefore = await mails();
+    expect(mailsBefore, 'the demo orders\' and tickets\' emails').to.be.above(0);
+
+    const ferret = child('ferretdb');
+    process.kill(ferret, 'SIGKILL');
+    await waitFor(async () => /FerretDB exited unexpectedly \(killed by SIGKILL, pid \d+/.test(s.output()) && /FerretDB restarted \(pid \d+, restart 1\)/.test(s.output()), 30_000);
+    await waitFor(async () => (await health().catch(() => null))?.database.ok === true, 30_000);
+    expect(child('ferretdb'), 'the lock names the new FerretDB').to.not.equal(ferret);
+    // the data is PostgreSQL's: the demo customers are still there
+    const customers = await fetch(`${api}/customers`, { headers: { authorization: `Bearer ${token}` } });
+    expect(customers.status).to.equal(200);
+    expect(((await customers.json()) as unknown[]).length).to.be.above(0);
+
+    const mail = child('mailcatcher');
+    process.kill(mail, 'SIGKILL');
+    await waitFor(async () => /mail catcher restarted \(pid \d+, restart 1\)/.test(s.output()), 30_000);
+    await waitFor(async () => (await health().catch(() => null))?.smtp.ok === true, 30_000);
+    // the messages were kept in the mail folder and read back in
+    await waitFor(async () => (await mails().catch(() => 0)) >= mailsBefore, 30_000);
+    expect(s.output()).to.not.contain('stopping the stack');
+
+    s.npm.kill('SIGTERM');
+    // (every port free: the restarted FerretDB and mail catcher were stopped with the rest)
+    await expectStopped(s);
   });
 
   it('when Ctrl-C is pressed in its terminal (SIGINT to the whole process group), then the stack stops cleanly, not as a second Ctrl-C', async () => {
