@@ -3,8 +3,8 @@
  * catcher): when it dies unexpectedly it is started again after a backoff (1 s, 2 s, 4 s, ... capped), with a
  * log line naming how it died and the last lines it wrote. A process that keeps failing (by default 5 crashes
  * within 2 minutes) is given up: `onGiveUp` is called once, and the launcher stops everything with a clear
- * message; so is one that exits with a code a restart cannot mend (`fatalExitCodes`: the entry points exit 2 on a configuration error). A run
- * that lasted long enough (`stableMs`) starts the backoff from the beginning again.
+ * message; so is one that exits with a code a restart cannot mend (`fatalExitCodes`: the entry points exit 2 on
+ * a configuration error). A run that lasted long enough (`stableMs`) starts the backoff from the beginning again.
  */
 import type { ExitInfo, ManagedProcess } from './process';
 
