@@ -169,8 +169,9 @@ export function createOrderService(deps: OrderServiceDeps) {
    * The order with its timeline. The order document is read on every call; its timeline comes from an in-process
    * cache while the order's state is the one it was read with, so that a read costs one query instead of two.
    * What changes the order's state (payment, provisioning, the window, a cancellation, the term's end) shows in
-   * the timeline at once. A timeline still missing an entry its state implies (the confirmation email on its
-   * way, keys revoked just before the cancellation is recorded) is read again after TIMELINE_CACHE_TTL_MS; a
+   * the timeline at once, with the entries written just before it (the keys revoked before the cancellation is
+   * recorded). A timeline still missing an entry its state implies (the confirmation email on its way, the
+   * entries a cancellation writes just after its state) is read again after TIMELINE_CACHE_TTL_MS; a
    * complete one is kept SETTLED_TIMELINE_CACHE_TTL_MS, so only a reminder email, the one entry written without
    * a change of state, may show up to that late.
    */
