@@ -1,6 +1,7 @@
 /** The facts of an order that never change once it is placed, and its life's states. */
 import type { Product } from './catalog';
 import { isPartnerRole } from './roles';
+import { DAY_MS } from './time';
 
 export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -126,23 +127,35 @@ export interface OrderTimelineState {
   imported: boolean;
   paidAt: Date | string | null;
   provisionedAt: Date | string | null;
+  windowEndsAt: Date | string | null;
   windowClosedAt: Date | string | null;
   expiredAt: Date | string | null;
   cancellation: unknown;
 }
 
 /**
- * The timeline keys an order in this state has once its workflow is done with that state: each state change
- * comes with its entries and its email (a charged order's confirmation, a cancellation's email), written just
- * before or after the order's document changes. Only a reminder email, sent days before the window closes, is
- * written with no change of state.
+ * When the order's workflow sends its reminder email (workflows/order.ts): `reminderDaysBeforeClose` days before its
+ * window closes, or at once for an order imported inside that period. Null when no reminder is to come: no window,
+ * no reminder configured, not provisioned yet, the window closed or the order cancelled.
  */
-export function impliedTimelineKeys(order: OrderTimelineState): string[] {
+export function reminderDueAt(order: OrderTimelineState, reminderDaysBeforeClose: number): Date | null {
+  if (reminderDaysBeforeClose <= 0 || !order.windowEndsAt || !order.provisionedAt || order.windowClosedAt || order.cancellation) return null;
+  return new Date(new Date(order.windowEndsAt).getTime() - reminderDaysBeforeClose * DAY_MS);
+}
+
+/**
+ * The timeline keys an order in this state has, at `now`, once its workflow is done with that state: each state
+ * change comes with its entries and its email (a charged order's confirmation, a cancellation's email), written
+ * just before or after the order's document changes; and once the reminder is due (reminderDueAt), the reminder.
+ */
+export function impliedTimelineKeys(order: OrderTimelineState, now: Date, reminderDaysBeforeClose: number): string[] {
   const K = ORDER_TIMELINE_KEY;
   const keys: string[] = [K.placed];
   if (order.paidAt) keys.push(K.paid);
   if (order.provisionedAt) keys.push(K.provisioned);
   if (order.provisionedAt && !order.imported) keys.push(orderEmailTimelineKey('confirmation'));
+  const reminder = reminderDueAt(order, reminderDaysBeforeClose);
+  if (reminder && reminder.getTime() <= now.getTime()) keys.push(orderEmailTimelineKey('reminder'));
   if (order.windowClosedAt) keys.push(K.windowClosed);
   if (order.cancellation) keys.push(K.revoked, K.credit, K.cancelled, orderEmailTimelineKey('cancellation'));
   if (order.expiredAt) keys.push(K.termRevoked, K.termEnded);
@@ -150,13 +163,16 @@ export function impliedTimelineKeys(order: OrderTimelineState): string[] {
 }
 
 /**
- * Whether a timeline read is complete for the order's state: every entry its state implies is there, so nothing
- * but a state change (or a reminder email) can add to it. The API keeps such a timeline longer
- * (services/orders.ts); one still waiting for an entry (the confirmation email on its way) it reads again soon.
+ * Until when a timeline read at `now` is complete for the order's state: null when it lacks an entry the state
+ * implies (the confirmation email on its way); else the instant the next entry is due with no change of state
+ * (the reminder), or Infinity. Until then only a change of the order's state can add to it, so the API keeps such
+ * a timeline longer (services/orders.ts).
  */
-export function timelineSettled(order: OrderTimelineState, keys: Iterable<string>): boolean {
+export function timelineCompleteUntil(order: OrderTimelineState, keys: Iterable<string>, now: Date, reminderDaysBeforeClose: number): number | null {
   const have = new Set(keys);
-  return impliedTimelineKeys(order).every((k) => have.has(k));
+  if (!impliedTimelineKeys(order, now, reminderDaysBeforeClose).every((k) => have.has(k))) return null;
+  const reminder = reminderDueAt(order, reminderDaysBeforeClose);
+  return reminder && reminder.getTime() > now.getTime() && !have.has(orderEmailTimelineKey('reminder')) ? reminder.getTime() : Number.POSITIVE_INFINITY;
 }
 
 /** Timeline order: by time, then by stage in the order's life, then by id (stable). */

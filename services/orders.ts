@@ -18,7 +18,7 @@ import { startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
-import { importedPurchaseProblem, REPEAT_ORDER_CHECK_MINUTES, timelineOrder, timelineSettled, type OrderActor, type OrderTerms } from '../domain/orders';
+import { importedPurchaseProblem, REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -88,7 +88,8 @@ type TimelineEvent = { type: string; at: Date; data: Record<string, unknown> };
 /**
  * How long a timeline read is reused for an order whose state has not changed (see view): while the timeline still
  * waits for an entry its state implies (the confirmation email on its way), TIMELINE_CACHE_TTL_MS; once it is
- * complete (domain/orders.ts timelineSettled), SETTLED_TIMELINE_CACHE_TTL_MS.
+ * complete (domain/orders.ts timelineCompleteUntil), SETTLED_TIMELINE_CACHE_TTL_MS, or less when the reminder is
+ * due sooner.
  */
 export const TIMELINE_CACHE_TTL_MS = 2000;
 export const SETTLED_TIMELINE_CACHE_TTL_MS = 60_000;
@@ -155,13 +156,16 @@ export function createOrderService(deps: OrderServiceDeps) {
 
   /**
    * Keeps an order's timeline (sorted in the order things happened) for the order's state: briefly while it still
-   * lacks an entry that state implies, longer once it is complete (domain/orders.ts timelineSettled).
+   * lacks an entry that state implies, longer once it is complete, but never past the moment an entry is due with
+   * no change of state (the reminder; domain/orders.ts timelineCompleteUntil).
    */
   function remember(order: OrderDoc, rows: EventRow[]): TimelineEvent[] {
     const prefix = `${order._id}:`;
-    const settled = timelineSettled(order, rows.map((e) => e._id.slice(prefix.length)));
+    const now = clock();
+    const until = timelineCompleteUntil(order, rows.map((e) => e._id.slice(prefix.length)), now, deps.reminderDaysBeforeClose);
+    const ttl = until === null ? TIMELINE_CACHE_TTL_MS : Math.max(1, Math.min(SETTLED_TIMELINE_CACHE_TTL_MS, until - now.getTime()));
     const events = rows.sort(timelineOrder);
-    timelines.set(order._id, { state: stateOf(order), events }, { ttl: settled ? SETTLED_TIMELINE_CACHE_TTL_MS : TIMELINE_CACHE_TTL_MS });
+    timelines.set(order._id, { state: stateOf(order), events }, { ttl });
     return events;
   }
 
@@ -171,9 +175,8 @@ export function createOrderService(deps: OrderServiceDeps) {
    * What changes the order's state (payment, provisioning, the window, a cancellation, the term's end) shows in
    * the timeline at once, with the entries written just before it (the keys revoked before the cancellation is
    * recorded). A timeline still missing an entry its state implies (the confirmation email on its way, the
-   * entries a cancellation writes just after its state) is read again after TIMELINE_CACHE_TTL_MS; a
-   * complete one is kept SETTLED_TIMELINE_CACHE_TTL_MS, so only a reminder email, the one entry written without
-   * a change of state, may show up to that late.
+   * entries a cancellation writes just after its state, the reminder email once it is due) is read again after
+   * TIMELINE_CACHE_TTL_MS; a complete one is kept SETTLED_TIMELINE_CACHE_TTL_MS, or until the reminder is due.
    */
   async function view(partnerId: string, orderId: string) {
     const cached = timelines.get(orderId);

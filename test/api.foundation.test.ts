@@ -204,6 +204,21 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
       expect(after).to.include.members(['email-sent:reminder', 'keys-and-links-revoked', 'credit-recorded', 'cancelled']);
     });
 
+    it('when an order is imported inside its reminder period, then its reminder, sent at once with no change of state, shows within the short lifetime', async () => {
+      const customer = await app.newCustomer('US');
+      const res = await app.api('POST', `/customers/${customer.id}/orders/import`, {
+        token: app.tokens['global-admin'],
+        body: { orders: [{ orderId: uniq('IMP'), productId: 'windows-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 55 * 24 * 3600_000).toISOString() }] },
+      });
+      expect(res.status, JSON.stringify(res.body)).to.be.oneOf([200, 201, 207]);
+      const [{ orderId }] = res.body.results;
+      // read as soon as it is provisioned, before its reminder is written (the helper's repro: shown only 60 s later)
+      await waitFor(async () => (await typesOf(orderId)).includes('provisioned'), 10_000);
+      await waitFor(async () => Boolean(await OrderEvent.exists({ _id: `${orderId}:email-reminder` })));
+      await sleep(TIMELINE_CACHE_TTL_MS + 500);
+      expect(await typesOf(orderId)).to.include('email-sent:reminder');
+    });
+
     it('when the timeline still lacks an entry its state implies (the confirmation email on its way), then it is read again after the short lifetime', async () => {
       const { o } = await confirmedOrder();
       // as the API would have seen it before the email activity wrote its entry

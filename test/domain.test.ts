@@ -5,7 +5,7 @@ import { assessCancellation, cancellationCredit, type CancellableOrder } from '.
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
-import { importedPurchaseProblem, impliedTimelineKeys, orderEmailRecipients, timelineOrder, timelineSettled, type OrderPricing } from '../domain/orders';
+import { importedPurchaseProblem, impliedTimelineKeys, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
@@ -229,25 +229,42 @@ describe('order email recipients', () => {
 
 describe("an order's timeline: complete for its state", () => {
   const t = new Date('2026-10-01T10:00:00Z');
-  const placed = { imported: false, paidAt: null, provisionedAt: null, windowClosedAt: null, expiredAt: null, cancellation: null };
+  const windowEnds = new Date(t.getTime() + 60 * DAY_MS);
+  const placed = { imported: false, paidAt: null, provisionedAt: null, windowEndsAt: windowEnds, windowClosedAt: null, expiredAt: null, cancellation: null };
   const active = { ...placed, paidAt: t, provisionedAt: t };
+  const day = (n: number) => new Date(t.getTime() + n * DAY_MS);
+  const confirmed = ['placed', 'paid', 'provisioned', 'email-confirmation'];
   it('when a charged order is active, then its confirmation email is part of its timeline; an imported one has none', () => {
-    expect(impliedTimelineKeys(active)).to.deep.equal(['placed', 'paid', 'provisioned', 'email-confirmation']);
-    expect(timelineSettled(active, ['placed', 'paid', 'provisioned'])).to.equal(false);
-    expect(timelineSettled(active, ['provisioned', 'email-confirmation', 'paid', 'placed'])).to.equal(true);
-    expect(timelineSettled({ ...active, imported: true }, ['placed', 'paid', 'provisioned'])).to.equal(true);
+    expect(impliedTimelineKeys(active, day(1), 7)).to.deep.equal(confirmed);
+    expect(timelineCompleteUntil(active, ['placed', 'paid', 'provisioned'], day(1), 7)).to.equal(null);
+    expect(timelineCompleteUntil({ ...active, imported: true }, ['placed', 'paid', 'provisioned'], day(1), 7)).to.not.equal(null);
   });
-  it('when an order is cancelled, then the revocation, the credit, the cancellation and its email are implied', () => {
-    const cancelled = { ...active, cancellation: { at: t } };
-    expect(timelineSettled(cancelled, ['placed', 'paid', 'provisioned', 'email-confirmation', 'revoked', 'credit', 'cancelled'])).to.equal(false);
-    expect(timelineSettled(cancelled, ['placed', 'paid', 'provisioned', 'email-confirmation', 'revoked', 'credit', 'cancelled', 'email-cancellation'])).to.equal(true);
+  it('when the reminder is still to come, then a complete timeline is complete only until it is due; once due, the reminder is implied', () => {
+    const due = day(53).getTime();
+    expect(timelineCompleteUntil(active, confirmed, day(1), 7)).to.equal(due);
+    expect(timelineCompleteUntil(active, confirmed, new Date(due - 1000), 7)).to.equal(due);
+    expect(timelineCompleteUntil(active, confirmed, new Date(due), 7)).to.equal(null);
+    expect(timelineCompleteUntil(active, [...confirmed, 'email-reminder'], new Date(due), 7)).to.equal(Infinity);
+    // no reminder configured, or the window closed: nothing is due
+    expect(timelineCompleteUntil(active, confirmed, day(55), 0)).to.equal(Infinity);
+    expect(timelineCompleteUntil({ ...active, windowClosedAt: day(60) }, [...confirmed, 'window-closed'], day(61), 7)).to.equal(Infinity);
   });
-  it("when the window closed or the term ended, then their entries are implied; a reminder email never is", () => {
-    const ended = { ...active, windowClosedAt: t, expiredAt: t };
-    const all = ['placed', 'paid', 'provisioned', 'email-confirmation', 'window-closed', 'term-revoked', 'term-ended'];
-    expect(timelineSettled(ended, all.slice(0, -1))).to.equal(false);
-    expect(timelineSettled(ended, all)).to.equal(true);
-    expect(impliedTimelineKeys(ended)).to.not.include('email-reminder');
+  it('when an order is imported inside its reminder period, then its reminder (sent at once) is implied as soon as it is provisioned', () => {
+    const imported = { ...active, imported: true, windowEndsAt: day(5) };
+    expect(impliedTimelineKeys(imported, day(0), 7)).to.deep.equal(['placed', 'paid', 'provisioned', 'email-reminder']);
+    expect(timelineCompleteUntil(imported, ['placed', 'paid', 'provisioned'], day(0), 7)).to.equal(null);
+  });
+  it('when an order is cancelled, then the revocation, the credit, the cancellation and its email are implied, and no reminder', () => {
+    const cancelled = { ...active, cancellation: { at: day(55) } };
+    const done = [...confirmed, 'revoked', 'credit', 'cancelled'];
+    expect(timelineCompleteUntil(cancelled, done, day(56), 7)).to.equal(null);
+    expect(timelineCompleteUntil(cancelled, [...done, 'email-cancellation'], day(56), 7)).to.equal(Infinity);
+  });
+  it('when the window closed and the term ended, then their entries are implied', () => {
+    const ended = { ...active, windowClosedAt: day(60), expiredAt: day(365) };
+    const all = [...confirmed, 'email-reminder', 'window-closed', 'term-revoked', 'term-ended'];
+    expect(timelineCompleteUntil(ended, all.slice(0, -1), day(366), 7)).to.equal(null);
+    expect(timelineCompleteUntil(ended, all, day(366), 7)).to.equal(Infinity);
   });
 });
 

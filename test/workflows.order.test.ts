@@ -20,7 +20,7 @@ import { findCatalogProduct } from '../domain/catalog';
 import { priceOrder } from '../domain/pricing';
 import { mulDiv } from '../domain/money';
 import { DAY_MS, addMonthsUtc } from '../domain/time';
-import { timelineSettled, type OrderTerms } from '../domain/orders';
+import { timelineCompleteUntil, type OrderTerms } from '../domain/orders';
 import { ActivationKey, EmailRecord, LedgerLine, Order, OrderEvent } from '../models';
 import { getTestApp, quietRuntime, uniq, workflowBundle, type TestApp } from './support/app';
 
@@ -151,7 +151,7 @@ describe('order workflow (time-skipping test server, real activities)', function
     expect(await h.result()).to.deep.equal({ orderId: t.orderId, status: 'cancelled' });
     // what the API's timeline cache takes as complete for a cancelled order is what the workflow wrote
     const keys = (await OrderEvent.find({ orderId: t.orderId }).lean()).map((e) => e._id.slice(t.orderId.length + 1));
-    expect(timelineSettled(order, keys), keys.join(', ')).to.equal(true);
+    expect(timelineCompleteUntil(order, keys, new Date(), t.reminderDaysBeforeClose), keys.join(', ')).to.equal(Infinity);
   });
 
   it('when nobody acts, then the reminder goes out once, the window closes on day 61 and the term ends after a year', async () => {
@@ -167,7 +167,7 @@ describe('order workflow (time-skipping test server, real activities)', function
     const events = await OrderEvent.find({ orderId: t.orderId }).lean();
     expect(events.map((e) => e.type)).to.include.members(['placed', 'payment-recorded', 'provisioned', 'cancellation-window-closed', 'term-ended']);
     // what the API's timeline cache takes as complete for an expired order is what the workflow wrote
-    expect(timelineSettled(order, events.map((e) => e._id.slice(t.orderId.length + 1)))).to.equal(true);
+    expect(timelineCompleteUntil(order, events.map((e) => e._id.slice(t.orderId.length + 1)), new Date(), t.reminderDaysBeforeClose)).to.equal(Infinity);
     expect((await EmailRecord.findById(`order:${t.orderId}:reminder`).lean())!.status).to.equal('sent');
     const reminders = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.orderId) && m.subject.includes('closes'));
     expect(reminders).to.have.length(1);
