@@ -8,9 +8,9 @@
  *   3. Runs dist/bin/seed.js, prints `<DATA_DIR>/demo-tokens.json`, starts dist/bin/worker.js and dist/bin/api.js,
  *      waits for GET /health, files the demo support requests (dist/bin/seed-tickets.js, through the workflows)
  *      and prints a summary.
- *   4. A worker or API that dies is started again after a backoff (1 s, 2 s, 4 s ... 30 s; stack/supervisor.ts),
- *      with a log line; one that keeps failing (5 crashes within 2 minutes) stops everything (exit status 1,
- *      naming the log to read), and so does a server (PostgreSQL, FerretDB, Temporal) dying.
+ *   4. A worker, API, FerretDB or mail catcher that dies is started again after a backoff (1 s, 2 s, 4 s ... 30 s;
+ *      stack/supervisor.ts), with a log line; one that keeps failing (5 crashes within 2 minutes) stops everything
+ *      (exit status 1, naming the log to read), and so does PostgreSQL or Temporal dying (they hold the data).
  *   5. Ctrl-C / SIGTERM stops everything in reverse order.
  */
 import fs from 'node:fs';
@@ -160,6 +160,8 @@ function keepAlive(opts: { name: string; label: string; entry: LockEntry; start:
       opts.entry.pid = proc.pid;
       lock?.update(lockEntries);
     },
+    // one that dies while everything stops (its turn to be stopped not yet come) stays down
+    shouldRestart: () => !shuttingDown,
     fatalExitCodes: opts.fatalExitCodes,
     onGiveUp: (reason, tail, fatal) => {
       if (shuttingDown) return;

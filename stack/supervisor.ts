@@ -31,6 +31,8 @@ export interface SupervisorOptions {
   onGiveUp: (reason: string, tail: string, fatal: boolean) => void;
   /** Called with each new process (the first one too), e.g. to record its pid. */
   onStart?: (proc: ManagedProcess) => void;
+  /** Asked before each restart: false (the whole stack is stopping) leaves the process down, with a log line. */
+  shouldRestart?: () => boolean;
 }
 
 export interface Supervised {
@@ -79,8 +81,16 @@ export function supervise(opts: SupervisorOptions): Supervised {
     void proc.exited.then((info) => onExit(proc, info));
   };
 
+  const stillWanted = (how: string): boolean => {
+    if (!opts.shouldRestart || opts.shouldRestart()) return true;
+    stopped = true;
+    opts.log(`${opts.name} exited (${how}) while the stack stops: not started again`);
+    return false;
+  };
+
   const onExit = (proc: ManagedProcess, info: ExitInfo) => {
     if (stopped || proc.stopping || proc !== current) return;
+    if (!stillWanted(describeExit(info))) return;
     const now = Date.now();
     const ran = now - startedAt;
     crashes = [...crashes.filter((t) => now - t < windowMs), now];
@@ -101,9 +111,19 @@ export function supervise(opts: SupervisorOptions): Supervised {
     if (tail) opts.log(`  last lines of ${proc.logFile ?? opts.name}:\n${tail.replace(/^/gm, '    ')}`);
     timer = setTimeout(() => {
       timer = undefined;
-      if (stopped) return;
+      if (stopped || !stillWanted(how)) return;
+      try {
+        launch();
+      } catch (e) {
+        // the program gone, its log not writable: no later attempt would do better
+        gaveUp = true;
+        stopped = true;
+        const reason = `${opts.name} could not be started again (${e instanceof Error ? e.message : String(e)})`;
+        opts.log(`${reason}: giving up`);
+        opts.onGiveUp(reason, '', false);
+        return;
+      }
       restarts++;
-      launch();
       opts.log(`${opts.name} restarted (pid ${current.pid}, restart ${restarts})`);
     }, delay);
   };

@@ -95,4 +95,43 @@ describe('stack: the supervisor restarts a crashed process with backoff', functi
     expect(gaveUp).to.equal(false);
     await s.stop(2000);
   });
+
+  it('when a process dies while the stack stops (before its turn to be stopped), then it is not started again', async () => {
+    const lines: string[] = [];
+    let stopping = false;
+    let gaveUp = false;
+    const s = supervise({ name: 'mail catcher', start: child('stopping', 'setInterval(() => {}, 1000)'), log: (l) => lines.push(l), initialDelayMs: 200, shouldRestart: () => !stopping, onGiveUp: () => (gaveUp = true) });
+    running.push(s);
+    // died during its backoff: the timer finds the stack stopping
+    process.kill(s.current.pid, 'SIGKILL');
+    await waitUntil('the crash line', async () => lines.length > 0, { intervalMs: 20 });
+    stopping = true;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(s.restarts).to.equal(0);
+    expect(lines.at(-1)).to.match(/^mail catcher exited \(killed by SIGKILL\) while the stack stops: not started again$/);
+    expect(gaveUp).to.equal(false);
+  });
+
+  it('when a process cannot be started again (its program gone), then it is given up once, naming why, with no exception thrown', async () => {
+    const giveUps: string[] = [];
+    let calls = 0;
+    const start = child('vanishing', 'setInterval(() => {}, 1000)');
+    const s = supervise({
+      name: 'FerretDB',
+      start: () => {
+        calls += 1;
+        if (calls > 1) throw new Error('FerretDB is not installed: run npm run setup');
+        return start();
+      },
+      log: () => undefined,
+      initialDelayMs: 50,
+      onGiveUp: (reason) => giveUps.push(reason),
+    });
+    running.push(s);
+    process.kill(s.current.pid, 'SIGKILL');
+    await waitUntil('the give-up', async () => s.gaveUp, { timeoutMs: 5000, intervalMs: 20 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(giveUps).to.deep.equal(['FerretDB could not be started again (FerretDB is not installed: run npm run setup)']);
+    expect(s.running).to.equal(false);
+  });
 });
