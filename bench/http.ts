@@ -16,7 +16,13 @@ export interface HttpClient {
 export function httpClient(baseUrl: string, token: string, maxSockets: number): HttpClient {
   const base = new URL(baseUrl);
   const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
-  const request: HttpClient['request'] = (method, path, opts = {}) =>
+  /**
+   * One try. A keep-alive socket the server closes as the request goes out (its idle timeout, Node's 5 s, ending as
+   * a round starts) fails with ECONNRESET or EPIPE before any answer: `request` sends such a request once more on a
+   * fresh socket when that is safe (a GET or HEAD, or a request with an Idempotency-Key), as Node's documentation of
+   * `request.reusedSocket` advises.
+   */
+  const attempt = (method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown }, fresh = false): Promise<HttpReply> =>
     new Promise((resolve, reject) => {
       const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
       const headers: Record<string, string | number> = { authorization: `Bearer ${token}`, accept: 'application/json', ...(opts.headers ?? {}) };
@@ -24,15 +30,25 @@ export function httpClient(baseUrl: string, token: string, maxSockets: number): 
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
       }
-      const req = http.request({ host: base.hostname, port: base.port, method, path, headers, agent }, (res) => {
+      const req = http.request({ host: base.hostname, port: base.port, method, path, headers, agent: fresh ? false : agent }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(payload);
     });
+  const request: HttpClient['request'] = async (method, path, opts = {}) => {
+    try {
+      return await attempt(method, path, opts);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException & { reusedSocket?: boolean };
+      const safe = method === 'GET' || method === 'HEAD' || Object.keys(opts.headers ?? {}).some((h) => h.toLowerCase() === 'idempotency-key');
+      if (!err.reusedSocket || !safe || (err.code !== 'ECONNRESET' && err.code !== 'EPIPE')) throw e;
+      return attempt(method, path, opts, true);
+    }
+  };
   return {
     request,
     async json<T>(method: string, path: string, expect: number, opts?: { headers?: Record<string, string>; body?: unknown }): Promise<T> {
