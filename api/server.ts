@@ -35,6 +35,17 @@ const servedApps = new WeakSet<express.Express>();
 export type AppServerLimits = Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval' | 'maxHeaderSize' | 'keepAliveTimeout'>;
 
 /**
+ * The keep-alive limits of the API's server: an idle connection is kept `seconds` (Node's default is 5 s). Behind a
+ * load balancer or proxy that keeps connections to the API for reuse (AWS ALB and nginx: 60 s idle), the API must
+ * be the more patient side: otherwise it closes a connection just as the balancer sends a request on it, and the
+ * client gets a 502 from the balancer. The headers timeout stays above the keep-alive timeout (nodejs/node#27363),
+ * and below Node's 300 s request timeout, which the server's options require.
+ */
+export function keepAliveLimits(seconds: number): AppServerLimits {
+  return { keepAliveTimeout: seconds * 1000, headersTimeout: seconds * 1000 + 1000 };
+}
+
+/**
  * An HTTP server for `app`. Without `app` the server has no handler yet (listen first, e.g. to learn the port the
  * app's links need), and `serveApp` gives it one.
  */

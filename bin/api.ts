@@ -4,7 +4,7 @@ import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
 import { connectClient } from '../lib/temporal';
-import { createApi, createAppServer } from '../composition/root';
+import { createApi, createAppServer, keepAliveLimits } from '../composition/root';
 import { loadSupportSettings } from '../services/support';
 
 async function main() {
@@ -32,7 +32,7 @@ async function main() {
     support,
     attachmentLimits: { maxBytes: config.ATTACHMENT_MAX_BYTES, maxPerTicket: config.ATTACHMENT_MAX_PER_TICKET },
   });
-  const server = createAppServer(app, { log });
+  const server = createAppServer(app, { log, limits: keepAliveLimits(config.HTTP_KEEP_ALIVE_TIMEOUT_SECONDS) });
   server.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EADDRINUSE') process.stderr.write(`api: port ${config.PORT} is already in use: stop the process using it or set PORT\n`);
     else process.stderr.write(`api: ${e.message}\n`);

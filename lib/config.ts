@@ -15,6 +15,7 @@ export const configSchema = {
     HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'interface the API listens on' },
     PORT: { type: 'integer', minimum: 1, maximum: 65535, default: 3000, description: 'API port (1-65535)' },
     PUBLIC_BASE_URL: { type: 'string', format: 'uri', pattern: '^https?://[^\\s/?#]+/?$', default: 'http://localhost:3000', description: 'base URL of the links in emails and pages: http(s)://host[:port], no path, query or fragment (the pages are served at /app)' },
+    HTTP_KEEP_ALIVE_TIMEOUT_SECONDS: { type: 'integer', minimum: 1, maximum: 290, default: 65, description: 'seconds the API keeps an idle keep-alive connection open (1-290): longer than the idle timeout of any load balancer or proxy in front of it (AWS ALB and nginx: 60 s), so that the balancer, not the API, closes an idle connection' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'log level' },
     TEMPORAL_ADDRESS: { type: 'string', pattern: '^[^\\s:]+:[0-9]+$', default: '127.0.0.1:7233', description: 'Temporal frontend host:port' },
     TEMPORAL_NAMESPACE: { type: 'string', minLength: 1, default: 'default', description: 'Temporal namespace' },

@@ -3,7 +3,8 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import { createAppServer, serveApp } from '../api/server';
+import { createAppServer, keepAliveLimits, serveApp } from '../api/server';
+import { configSchema } from '../lib/config';
 import type { Logger } from '../lib/logger';
 
 interface Seen {
@@ -136,6 +137,27 @@ describe('the API server (requests born with the app’s prototypes)', () => {
     expect(seen.requestAtBirth).to.equal(app.request);
     expect(() => serveApp(server, jsonApp('again'))).to.throw(/already serves an app/);
     expect(() => serveApp(http.createServer(), jsonApp('foreign'))).to.throw(/not made by createAppServer/);
+  });
+
+  it('when the API keeps idle connections N s (HTTP_KEEP_ALIVE_TIMEOUT_SECONDS), then it tells keep-alive clients so, for every N the configuration allows', async () => {
+    const { minimum, maximum } = configSchema.properties.HTTP_KEEP_ALIVE_TIMEOUT_SECONDS;
+    for (const seconds of [minimum, configSchema.properties.HTTP_KEEP_ALIVE_TIMEOUT_SECONDS.default, maximum]) {
+      // (Node refuses a headers timeout above its request timeout when the server is made: the largest N must pass)
+      const server = track(createAppServer(jsonApp('kept'), { limits: keepAliveLimits(seconds) }));
+      expect(server.headersTimeout, 'the headers timeout stays above the keep-alive timeout').to.be.above(server.keepAliveTimeout);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const agent = new http.Agent({ keepAlive: true });
+      const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/who', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(String(res.headers['keep-alive'])));
+          })
+          .on('error', reject);
+      });
+      agent.destroy();
+      expect(keepAlive).to.equal(`timeout=${seconds}`);
+    }
   });
 
   describe('when the HTTP parser refuses a request before the app sees it, then the client gets the status Node gives, in the Error shape', () => {

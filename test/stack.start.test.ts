@@ -118,6 +118,8 @@ describe('stack: npm start', function () {
     const customers = await fetch(`${api}/customers`, { headers: { authorization: `Bearer ${token}` } });
     expect(customers.status).to.equal(200);
     expect(((await customers.json()) as unknown[]).length).to.be.above(0);
+    // HTTP_KEEP_ALIVE_TIMEOUT_SECONDS' default: an idle connection outlives a load balancer's 60 s
+    expect(customers.headers.get('keep-alive'), 'the API keeps an idle connection 65 s').to.equal('timeout=65');
 
     const mail = child('mailcatcher');
     process.kill(mail, 'SIGKILL');
