@@ -58,6 +58,11 @@ export interface SupportCommand {
   attachment?: SupportAttachmentFact;
   /** the request that carried the command (for logs) */
   requestId?: string;
+  /**
+   * The last timeline entry the actor saw: refused (`ticket_changed`) when someone else added one they would see
+   * after it (domain/support.ts changedSince). Unset: not checked.
+   */
+  seenSeq?: number;
 }
 
 export interface SupportTicketState {

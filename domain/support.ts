@@ -76,6 +76,18 @@ export interface TicketFacts {
   requestedAmount: number | null;
   /** the currency of the refund asked for (null for a general question) */
   requestedCurrency?: string | null;
+  /** what people (not the system) added to the timeline after its filing, oldest first: for `seenSeq` (changedSince) */
+  entries?: readonly TimelineEntryFact[];
+}
+
+/** An entry a person added to a ticket's timeline, as the stale-page rule needs it (changedSince). */
+export interface TimelineEntryFact {
+  seq: number;
+  type: SupportEventType;
+  userId: string;
+  name: string;
+  /** shown to the partner */
+  public: boolean;
 }
 
 export interface TicketRules {
@@ -101,6 +113,7 @@ export const TICKET_REFUSALS = {
   reopen_period_passed: 'This support request was resolved more than {reopenDays} days ago; file a new one.',
   max_escalation: 'This support request is already at the highest escalation level.',
   reason_required: 'A reason is required.',
+  ticket_changed: 'This support request changed since you opened it{change}. Read what changed, then act again if it still fits.',
 } as const;
 export type TicketRefusalCode = keyof typeof TICKET_REFUSALS;
 export interface TicketRefusal {
@@ -144,6 +157,11 @@ export const ACTION_TABLE: Record<TicketAction, { from: readonly TicketStatus[];
 export interface ActionInput {
   action: TicketAction;
   actor: Pick<TicketActor, 'kind' | 'userId'>;
+  /**
+   * The last timeline entry the actor saw (the highest `seq` of the timeline they read): the action is refused
+   * (`ticket_changed`) when someone else added an entry they would see after it (changedSince). Unset: not checked.
+   */
+  seenSeq?: number;
   /** assign: the new assignee's kind */
   assigneeKind?: ActorKind;
   assigneeId?: string;
@@ -177,7 +195,7 @@ const refuse = (code: TicketRefusalCode, vars: Record<string, string | number> =
  */
 export function ticketRefusalMessage(code: string, status: TicketStatus, action: TicketAction, rules: TicketRules): string | null {
   if (!Object.hasOwn(TICKET_REFUSALS, code)) return null;
-  return refuse(code as TicketRefusalCode, { status, action: PAST[action], reopenDays: rules.reopenDays }).message;
+  return refuse(code as TicketRefusalCode, { status, action: PAST[action], reopenDays: rules.reopenDays, change: '' }).message;
 }
 
 /**
@@ -189,9 +207,16 @@ export function ticketRefusalMessage(code: string, status: TicketStatus, action:
  * internal notes (its workflow, still sending its last emails, took them); `sameAssigneeRefused: false` the rule before a
 request could not be given to the one who has it (a second `assigned` event and email).
  */
-export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true, notesWhenClosed = false, sameAssigneeRefused = true } = {}): TicketRefusal | null {
+export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true, notesWhenClosed = false, sameAssigneeRefused = true, seenChecked = true } = {}): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
+  // acting on what one saw: said before any rule of the state, since what changed is the likelier reason
+  const changes = seenChecked && input.seenSeq !== undefined ? changedSince(facts.entries ?? [], input.actor, input.seenSeq) : [];
+  if (changes.length) {
+    const last = changes[changes.length - 1];
+    const more = changes.length > 1 ? ` (and ${changes.length - 1} more ${changes.length === 2 ? 'entry' : 'entries'} since)` : '';
+    return refuse('ticket_changed', { change: `: ${last.name} ${CHANGE_WORDS[last.type]} (entry ${last.seq})${more}` });
+  }
   const noteOnClosed = notesWhenClosed && input.action === 'note' && facts.status === 'closed';
   if (!row.from.includes(facts.status) && !noteOnClosed) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
   if (facts.approving && input.action !== 'note' && input.action !== 'attach') return refuse('approval_in_progress');
@@ -281,6 +306,36 @@ export type SupportEventType =
   | 'sla-breached'
   | 'auto-closed'
   | 'attached';
+
+/** What someone did, as a stale-page refusal says it ("Lee Lead assigned it"). */
+const CHANGE_WORDS: Record<SupportEventType, string> = {
+  filed: 'filed it',
+  assigned: 'assigned it',
+  replied: 'replied',
+  note: 'added an internal note',
+  'information-requested': 'asked the partner for more information',
+  'partner-replied': 'replied',
+  approved: 'approved it',
+  rejected: 'rejected it',
+  escalated: 'escalated it',
+  resolved: 'resolved it',
+  closed: 'closed it',
+  withdrawn: 'withdrew it',
+  reopened: 'reopened it',
+  'sla-warning': 'marked it at risk',
+  'sla-breached': 'marked it breached',
+  'auto-closed': 'closed it',
+  attached: 'attached a file',
+};
+
+/**
+ * What others added to a ticket's timeline after entry `seenSeq` that `actor` sees (a partner: public entries only),
+ * oldest first: what someone acting from a page opened before would act without having read. The actor's own entries
+ * and the system's (SLA milestones, which `entries` does not hold) are not news to act on.
+ */
+export function changedSince(entries: readonly TimelineEntryFact[], actor: Pick<TicketActor, 'kind' | 'userId'>, seenSeq: number): TimelineEntryFact[] {
+  return entries.filter((e) => e.seq > seenSeq && e.userId !== actor.userId && (e.public || isSupport(actor)));
+}
 
 /** Whether an action's event is shown to the partner. */
 export const isPublicAction = (action: TicketAction) => action !== 'note' && action !== 'assign';

@@ -108,7 +108,7 @@ export function actorOf(auth: AuthContext): TicketActor {
 export function supportRefusalStatus(code: string): number {
   if (code === 'not_allowed_for_role') return 403;
   if (code === 'refund_unavailable') return 503;
-  if (['invalid_state', 'approval_in_progress', 'already_refunded', 'reopen_period_passed', 'already_cancelled', 'max_escalation', 'not_ready', 'already_assigned', 'already_assignee'].includes(code)) return 409;
+  if (['invalid_state', 'ticket_changed', 'approval_in_progress', 'already_refunded', 'reopen_period_passed', 'already_cancelled', 'max_escalation', 'not_ready', 'already_assigned', 'already_assignee'].includes(code)) return 409;
   return 422;
 }
 
@@ -300,6 +300,8 @@ export function createSupportService(deps: SupportServiceDeps) {
       .update(JSON.stringify([cmd.action, cmd.body ?? null, cmd.amount ?? null, cmd.reason ?? null, cmd.assignee?.userId ?? null]))
       .digest('hex');
     const _id = `action:${ticketId}:${auth.user._id}:${key}`;
+    // (what the sender had seen is not part of the request: the same action sent again after reading the ticket again
+    // is the same request; a stale-page refusal is the validator's, so nothing of it is kept under the Update id)
     const updateId = `${auth.user._id}:${key}:${requestHash.slice(0, 16)}`;
     // a record a refused request removed between our insert and our read: insert again (a few rounds at most)
     for (let round = 0; round < 5; round++) {
@@ -526,20 +528,21 @@ export function createSupportService(deps: SupportServiceDeps) {
       };
     },
 
-    async reply(auth: AuthContext, ref: string, body: string, internal: boolean, updateId?: string) {
+    async reply(auth: AuthContext, ref: string, body: string, internal: boolean, updateId?: string, seenSeq?: number) {
       const t = await loadTicket(auth, ref);
       const support = isSupportRole(auth.role);
       if (internal && !support) throw new AppError(403, 'not_allowed_for_role', 'only support agents can add internal notes', 'body.internal');
       const action: TicketAction = support ? (internal ? 'note' : 'reply') : 'partner-reply';
-      return command(auth, t, { action, body }, updateId);
+      return command(auth, t, { action, body, seenSeq }, updateId);
     },
 
-    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign' | 'attach'>, input: { body?: string; amount?: number; reason?: string }, updateId?: string) {
+    /** `input.seenSeq`: the last timeline entry the caller saw (refused as `ticket_changed` if others added since). */
+    async act(auth: AuthContext, ref: string, action: Exclude<TicketAction, 'reply' | 'note' | 'partner-reply' | 'assign' | 'attach'>, input: { body?: string; amount?: number; reason?: string; seenSeq?: number }, updateId?: string) {
       const t = await loadTicket(auth, ref);
       if (action === 'approve' && input.amount !== undefined && t.refund && input.amount > t.refund.amount) {
         throw new AppError(422, 'amount_above_requested', `body.amount exceeds the amount requested (${formatMinor(t.refund.amount, minorDigits(t.refund.currency))} ${t.refund.currency})`, 'body.amount');
       }
-      return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason }, updateId);
+      return command(auth, t, { action, body: input.body, amount: input.amount, reason: input.reason, seenSeq: input.seenSeq }, updateId);
     },
 
     /**
@@ -551,14 +554,14 @@ export function createSupportService(deps: SupportServiceDeps) {
       await send(auth, t, { action: 'attach', attachment }, `${t._id}:attach:${attachment.id}`);
     },
 
-    async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string) {
+    async assign(auth: AuthContext, ref: string, assigneeId: string | undefined, body: string | undefined, updateId?: string, seenSeq?: number) {
       const t = await loadTicket(auth, ref);
       const user = assigneeId ? await User.findById(assigneeId).lean() : auth.user;
       if (!user) throw new AppError(422, 'unknown_user', `body.assigneeId ${JSON.stringify(assigneeId)} is not a user`, 'body.assigneeId');
       if (!isSupportRole(user.role)) throw new AppError(422, 'assignee_not_agent', `body.assigneeId ${JSON.stringify(assigneeId)} is not a support agent or lead`, 'body.assigneeId');
       if (isDisabled(user)) throw new AppError(422, 'assignee_disabled', `body.assigneeId ${JSON.stringify(assigneeId)} is a disabled user`, 'body.assigneeId');
       const assignee: TicketActor = { kind: actorKindOf(user.role), userId: user._id, name: user.name, email: user.email, role: user.role };
-      return command(auth, t, { action: 'assign', assignee, body }, updateId);
+      return command(auth, t, { action: 'assign', assignee, body, seenSeq }, updateId);
     },
   };
 }

@@ -10,7 +10,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
 import { insertQueueEntries } from '../activities/support';
-import { Attachment, SupportQueueEntry, SupportTicket, User } from '../models';
+import { Attachment, SupportEvent, SupportQueueEntry, SupportTicket, User } from '../models';
 import { createApi, createAppServer } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
@@ -465,6 +465,30 @@ describe('pages: support requests in a real browser', function () {
     const toDisabled = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: second._id } });
     expect(toDisabled.status).to.equal(422);
     expect(toDisabled.body.error.code).to.equal('assignee_disabled');
+  });
+
+  it('when the partner replies while an agent has the request open, then the agent\'s reply from that page is held back with the text kept, the partner\'s reply shown; sent again, it goes once', async () => {
+    const c = await app.newCustomer('US');
+    const number = await fileQuestion(c.tenantId, 'Activation fails');
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    await press(a, 'Assign to me', 'Assigned.');
+    // the partner answers meanwhile; the agent's page still shows the request as it was
+    const partnerSays = uniq('It fails with 0xC004F074');
+    expect((await app.api('POST', `/support-requests/${number}/replies`, { token: app.tokens['admin-agent'], body: { body: partnerSays } })).status).to.equal(200);
+    expect(await a.getByText(partnerSays).count()).to.equal(0);
+    const answer = 'Please run slmgr /ato and tell us what it says.';
+    await a.getByLabel('Reply or internal note').fill(answer);
+    await a.getByRole('button', { name: 'Send reply to the partner' }).click();
+    await a.locator('#reply-form-error').waitFor();
+    expect(await a.locator('#reply-form-error').textContent()).to.include('This support request changed since you opened it');
+    // what changed is on the page now, and what the agent wrote is still in the form
+    expect(await a.getByText(partnerSays).count()).to.be.above(0);
+    expect(await a.getByLabel('Reply or internal note').inputValue()).to.equal(answer);
+    const replies = async () => (await SupportEvent.find({ ticketId: number, type: 'replied' }).lean()).length;
+    expect(await replies()).to.equal(0);
+    await press(a, 'Send reply to the partner', 'Reply sent.');
+    expect(await replies()).to.equal(1);
   });
 
   it('when Temporal does not answer an agent\'s reply, then the page keeps the text and the form\'s key (503), and sending it again once Temporal answers posts one reply', async () => {

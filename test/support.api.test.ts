@@ -603,6 +603,34 @@ describe('support requests (API end to end)', function () {
     expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(loose.number) && m.subject.includes('replied'))).to.have.length(0);
   });
 
+  it('when someone acts saying what they had read (seenSeq) and another person has added to the request since, then it is a 409 ticket_changed and nothing is done; read again, it goes through, under the same Idempotency-Key too', async () => {
+    const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Stale page'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const lastSeq = async (token: string) => Math.max(...((await app.api('GET', `/support-requests/${t.number}`, { token })).body.timeline as { seq: number }[]).map((e) => e.seq));
+    const seenByAgent = await lastSeq(agent());
+    const seenByPartner = await lastSeq(app.tokens['admin-agent']);
+    // the agent notes something internal: not the partner's to see, so the partner's reply from their page goes through
+    expect((await post(`/support-requests/${t.number}/replies`, agent(), { body: 'Checking the tenant.', internal: true })).status).to.equal(200);
+    expect((await post(`/support-requests/${t.number}/replies`, app.tokens['admin-agent'], { body: 'It works now, thanks.', seenSeq: seenByPartner })).status).to.equal(200);
+    // the agent resolves from the page read before the partner's reply: refused, nothing done
+    const events = async () => (await SupportEvent.find({ ticketId: t.number }).lean()).length;
+    const before = await events();
+    const key = uniq('key-stale');
+    const stale = await app.api('POST', `/support-requests/${t.number}/resolve`, { token: agent(), body: { body: 'Resolved.', seenSeq: seenByAgent }, headers: { 'idempotency-key': key } });
+    expect(stale.status).to.equal(409);
+    expect(stale.body.error.code).to.equal('ticket_changed');
+    expect(stale.body.error.message).to.match(/changed since you opened it: .+ replied \(entry \d+\)/);
+    expect(await events()).to.equal(before);
+    expect((await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.status).to.equal('new');
+    // read again: the same action, under the same key (a refusal leaves it free), is carried out
+    const fresh = await app.api('POST', `/support-requests/${t.number}/resolve`, { token: agent(), body: { body: 'Resolved.', seenSeq: await lastSeq(agent()) }, headers: { 'idempotency-key': key } });
+    expect(fresh.status).to.equal(200);
+    expect(fresh.headers.get('idempotent-replayed')).to.equal('false');
+    expect(fresh.body.status).to.equal('resolved');
+    // a seenSeq that is not a whole number is the caller's mistake, named
+    const bad = await post(`/support-requests/${t.number}/replies`, agent(), { body: 'x', seenSeq: -1 });
+    expect([bad.status, bad.body.error.field]).to.deep.equal([400, 'body.seenSeq']);
+  });
+
   it('when the agent who has a request changed their email address since, then the partner\'s reply reaches the new address', async () => {
     const name = uniq('mover');
     const mover = await ensureUser({ name: 'Mo Mover', email: `${name}@support.example`, role: 'support-agent', partnerId: null });

@@ -21,7 +21,7 @@ import {
   type BusinessCalendar,
   type SlaPolicy,
 } from '../domain/sla';
-import { approvalLimitIn, checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, ticketNumber, TICKET_NUMBER_PATTERN, type TicketFacts } from '../domain/support';
+import { approvalLimitIn, changedSince, checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, ticketNumber, ticketRefusalMessage, TICKET_NUMBER_PATTERN, type TicketFacts, type TimelineEntryFact } from '../domain/support';
 import { assessSupportRefund, supportRefundCredit, SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { findCatalogProduct } from '../domain/catalog';
 
@@ -199,6 +199,29 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkAction(reopened, { action: 'withdraw', actor: partner }, rules, now)?.code).to.equal('already_refunded');
     expect(checkAction(reopened, { action: 'withdraw', actor: partner }, rules, now, { refundStands: false })).to.equal(null);
     expect(checkAction(facts({ status: 'open', assigneeId: 'a1' }), { action: 'withdraw', actor: partner }, rules, now)).to.equal(null);
+  });
+
+  it('when someone acts saying what they saw (seenSeq), then what others added since that they can see refuses it (ticket_changed), before any rule of the state', () => {
+    const entries: TimelineEntryFact[] = [
+      { seq: 2, type: 'assigned', userId: 'a1', name: 'Ada Agent', public: false },
+      { seq: 3, type: 'note', userId: 'l1', name: 'Lee Lead', public: false },
+      { seq: 5, type: 'replied', userId: 'a1', name: 'Ada Agent', public: true },
+    ];
+    const f = facts({ status: 'open', assigneeId: 'a1', entries });
+    expect(changedSince(entries, agent, 2).map((e) => e.seq), "the lead's note; the agent's own reply is not news to them").to.deep.equal([3]);
+    expect(changedSince(entries, partner, 1).map((e) => e.seq), 'a partner sees public entries only').to.deep.equal([5]);
+    expect(changedSince(entries, partner, 5)).to.deep.equal([]);
+    expect(checkAction(f, { action: 'resolve', actor: agent, seenSeq: 2 }, rules, now)).to.deep.equal({ code: 'ticket_changed', message: 'This support request changed since you opened it: Lee Lead added an internal note (entry 3). Read what changed, then act again if it still fits.' });
+    expect(checkAction(f, { action: 'resolve', actor: agent, seenSeq: 3 }, rules, now)).to.equal(null);
+    expect(checkAction(f, { action: 'resolve', actor: agent }, rules, now), 'not said: not checked').to.equal(null);
+    expect(checkAction(f, { action: 'resolve', actor: lead, seenSeq: 1 }, rules, now)?.message).to.contain('Ada Agent replied (entry 5) (and 1 more entry since)');
+    expect(checkAction(f, { action: 'resolve', actor: agent, seenSeq: 2 }, rules, now, { seenChecked: false }), 'as histories from before replay').to.equal(null);
+    // a stale page is the likelier reason than the state it led to: said first (a closed request too)
+    expect(checkAction({ ...f, status: 'closed' }, { action: 'resolve', actor: agent, seenSeq: 2 }, rules, now)?.code).to.equal('ticket_changed');
+    // the role still comes first: nothing about the request is told to whom may not act on it
+    expect(checkAction(f, { action: 'approve', actor: partner, seenSeq: 1 }, rules, now)?.code).to.equal('not_allowed_for_role');
+    // the pages say it by its code after a redirect: no placeholder left in the sentence
+    expect(ticketRefusalMessage('ticket_changed', 'open', 'resolve', rules)).to.equal('This support request changed since you opened it. Read what changed, then act again if it still fits.');
   });
 
   it('when the request is in another currency, then the approval limit (in US cents) is taken at the price list\'s rate', () => {

@@ -312,6 +312,46 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(second.map((e) => e.data.took ?? null)).to.deep.equal([true, null]);
   });
 
+  it('when someone acts from a page opened before another person added to the request (seenSeq), then it is refused as ticket_changed, nothing recorded; their own entries, what they cannot see and the SLA\'s do not count; the history replays', async () => {
+    const i = await input();
+    const h = await file(i);
+    const refusal = async (cmd: SupportCommand) => {
+      try {
+        await act(h, cmd);
+      } catch (e) {
+        expect(e).to.be.instanceOf(WorkflowUpdateFailedError);
+        return (e as WorkflowUpdateFailedError).cause as ApplicationFailure;
+      }
+      throw new Error(`${cmd.action} was taken`);
+    };
+    // the agent opens the request (the filing, entry 1) and takes it; the lead then gives it to another agent
+    await act(h, { action: 'assign', actor: agent, assignee: agent, seenSeq: 1 });
+    const other: TicketActor = { kind: 'agent', userId: 'agent-2', name: 'Bo Agent', email: 'bo@support.example', role: 'support-agent' };
+    await act(h, { action: 'assign', actor: lead, assignee: other, seenSeq: 2 });
+    // the first agent, from their page (entry 2, their own assignment), resolves: refused, with who did what
+    const before = await events(i.number);
+    const stale = await refusal({ action: 'resolve', actor: agent, body: 'Done.', seenSeq: 2 });
+    expect(stale.type).to.equal('ticket_changed');
+    expect(stale.message).to.equal('This support request changed since you opened it: Lee Lead assigned it (entry 3). Read what changed, then act again if it still fits.');
+    expect(await events(i.number)).to.deep.equal(before);
+    expect((await h.query(supportStateQuery)).status).to.equal('open');
+    // a command that does not say what it saw is not checked (the API's clients that leave seenSeq out)
+    await act(h, { action: 'note', actor: agent, body: 'Bo has it now.' });
+    // the partner saw entry 3 at most: the agent's internal note (entry 4) is not theirs to see, so it does not count
+    await act(h, { action: 'partner-reply', actor: partner, body: 'Any news?', seenSeq: 3 });
+    // the SLA's own entries are no one's news: time runs until the at-risk warning, the agent saw the partner's reply
+    await env.sleep('50 minutes');
+    expect(await events(i.number)).to.include('sla-warning');
+    const seen = (await SupportEvent.find({ ticketId: i.number, type: 'partner-replied' }).lean())[0].seq;
+    expect((await SupportEvent.findOne({ ticketId: i.number, type: 'sla-warning' }).lean())!.seq).to.be.above(seen);
+    // two entries since: the refusal names the latest and counts the other
+    const twice = await refusal({ action: 'resolve', actor: lead, body: 'Done.', seenSeq: 3 });
+    expect(twice.message).to.contain('Pat Partner replied (entry 5) (and 1 more entry since)');
+    await act(h, { action: 'reply', actor: other, body: 'Fixed in the last update.', seenSeq: seen });
+    expect((await h.query(supportStateQuery)).status).to.equal('open');
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, await h.fetchHistory(), h.workflowId);
+  });
+
   it('when an action is not allowed in the state or for the role, then the validator refuses it with a stable code and nothing is recorded', async () => {
     const i = await input();
     const h = await file(i);

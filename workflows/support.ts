@@ -33,6 +33,7 @@ import {
   type TicketActor,
   type TicketFacts,
   type TicketStatus,
+  type TimelineEntryFact,
 } from '../domain/support';
 import {
   dueAt,
@@ -93,6 +94,8 @@ const REOPEN_TELLS_LEADS = 'support-reopen-tells-leads';
 const SAME_ASSIGNEE_REFUSED = 'support-same-assignee-refused';
 /** Patch id: an agent deciding a request nobody has (approve, reject, resolve) takes it (older histories replay it unassigned). */
 const DECISION_TAKES = 'support-decision-takes';
+/** Patch id: a command saying what its actor saw (`seenSeq`) is refused when others added to the ticket since (older histories replay it taken). */
+const SEEN_CHECKED = 'support-seen-checked';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -113,6 +116,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   let recorded = false;
   /** bumped on every change, so the timer loop re-plans */
   let version = 0;
+  /** what people added to the timeline after the filing (for a command's `seenSeq`) */
+  const entries: TimelineEntryFact[] = [];
 
   // ---- one writer: every write of this ticket goes through this queue, in order
   // (decided once, first thing: a ticket keeps the kind of activity it was filed with for its whole life)
@@ -171,6 +176,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     approving,
     requestedAmount: input.refund?.amount ?? null,
     requestedCurrency: input.refund?.currency ?? null,
+    entries,
   });
 
   // emails in flight: each goes out once its event is written, outside the write queue, so that a slow or
@@ -187,6 +193,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     seq += 1;
     version += 1;
     const event: SupportEventInput = { seq, type, at: at.toISOString(), actor, public: isPublic, body, data };
+    if (actor.kind !== 'system') entries.push({ seq, type, userId: actor.userId, name: actor.name, public: isPublic });
     const snap = snapshot(at);
     if (!patched(EMAILS_APART)) {
       // a ticket filed before emails left the write queue replays as it ran
@@ -230,9 +237,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
   /** The Update's validator (new Updates only) and the first step of applying one (also when replaying). */
-  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean; notesWhenClosed?: boolean; sameAssigneeRefused?: boolean } = {}): void {
+  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean; notesWhenClosed?: boolean; sameAssigneeRefused?: boolean; seenChecked?: boolean } = {}): void {
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
-    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason }, rules, now(), rulesAsOf);
+    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason, seenSeq: cmd.seenSeq }, rules, now(), rulesAsOf);
     if (refusal) throw refuse(refusal.code, refusal.message);
     if (cmd.action === 'attach' && !cmd.attachment) throw refuse('attachment_required', 'An attach command carries the stored attachment.');
   }
@@ -308,6 +315,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       limitInCurrency: cmd.action !== 'approve' || patched(LIMIT_IN_CURRENCY),
       notesWhenClosed: cmd.action === 'note' && status === 'closed' && !patched(NO_NOTES_WHEN_CLOSED),
       sameAssigneeRefused: cmd.action !== 'assign' || patched(SAME_ASSIGNEE_REFUSED),
+      seenChecked: cmd.seenSeq === undefined || patched(SEEN_CHECKED),
     });
     const at = now();
     const before = status;

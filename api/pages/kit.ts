@@ -214,7 +214,7 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
   }
   const data: Record<string, unknown> = {};
   for (const [k, val] of Object.entries(input)) {
-    if (k === '_csrf' || k === '_action' || k === '_key') continue;
+    if (k === '_csrf' || k === '_action' || k === '_key' || k === '_seen') continue;
     // a blank optional field is an absent one
     if (val === '') continue;
     data[k] = typeof val === 'string' ? val.trim() : val;
@@ -668,6 +668,15 @@ export const PAGE_KEY = /^page-[0-9a-f-]{36}$/;
 export function formUpdateId(body: unknown, action: string): string | undefined {
   const key = pageFormKey(body);
   return key ? `${key}:${action}` : undefined;
+}
+
+/**
+ * The last timeline entry the page showed when its form was drawn (`_seen`): the action is refused if someone else
+ * has added to the request since (domain/support.ts changedSince). Undefined when the form did not say.
+ */
+export function formSeenSeq(body: unknown): number | undefined {
+  const seen = (body as { _seen?: unknown } | undefined)?._seen;
+  return typeof seen === 'string' && /^[0-9]{1,9}$/.test(seen) ? Number(seen) : undefined;
 }
 
 /** The one-time key a form came with (`_key`), when it is one a page made; else undefined. */

@@ -19,7 +19,7 @@ import { parseDay } from '../../domain/licensing';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -304,6 +304,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         title: `${ticket.number}: ${ticket.title}`,
         ticket,
         formKey: deps.newKey(),
+        // what the forms say was seen: an action sent from this page after someone else added to the request is refused
+        seenSeq: Math.max(0, ...ticket.timeline.map((e: { seq: number }) => e.seq)),
         agent,
         order,
         publicTimeline: timeline.filter((e: { internal: boolean }) => !e.internal),
@@ -440,7 +442,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
             return ticketPage(ctx, id, { formErrors: { escalate: `You escalated this request ${agoInWords(repeat.at, now)} (see above). To escalate it again, one level higher, tick the box and press again.` }, typed: { escalate: typedIn(ctx) }, askAgainEscalate: true }, 409);
           }
         }
-        return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount }, updateId), action);
+        return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount, seenSeq: formSeenSeq(ctx.req.body) }, updateId), action);
       },
     });
 
@@ -616,7 +618,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
             return ticketPage(ctx, id, { formErrors: { reply: `You sent ${what} ${agoInWords(repeat.at, now)} (see above). To send it again, tick the box and press again.` }, typed: { reply: typedIn(ctx) }, askAgain: true }, 409);
           }
         }
-        return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, updateId), internal ? 'note' : 'reply');
+        return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, updateId, internal ? undefined : formSeenSeq(ctx.req.body)), internal ? 'note' : 'reply');
       },
     }),
     definePage({
@@ -631,7 +633,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const form = validateForm<{ assigneeId?: string }>(assignSchema, body);
         if (!form.ok || (formName === 'assign-other' && !form.value.assigneeId)) return ticketPage(ctx, id, { formErrors: { 'assign-other': 'Choose someone from the list.' } }, 400);
         const to = form.value.assigneeId;
-        return command(ctx, id, formName, () => support.assign(ctx.auth, id, to, undefined, formUpdateId(ctx.req.body, to ? `assign:${to}` : 'assign')), 'assign');
+        return command(ctx, id, formName, () => support.assign(ctx.auth, id, to, undefined, formUpdateId(ctx.req.body, to ? `assign:${to}` : 'assign'), formSeenSeq(ctx.req.body)), 'assign');
       },
     }),
     actionPage('request-information', 'workSupportRequests'),

@@ -135,11 +135,11 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
       errorCodes: ACTION_CODES,
       errors: [404, 409, 422],
       responses: actionReply,
-      handler: async ({ auth, params, body, headers }) => actionAnswer(await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key']), headers['idempotency-key']),
+      handler: async ({ auth, params, body, headers }) => actionAnswer(await support.reply(auth, params.id, body.body, body.internal === true, headers['idempotency-key'], body.seenSeq), headers['idempotency-key']),
     }),
     action('withdraw', 'withdrawSupportRequest', 'Withdraw your support request', S.optionalMessageBody, ({ auth, id, body, key }) => support.act(auth, id, 'withdraw', body, key), 'withdrawSupportRequests'),
     action('assign', 'assignSupportRequest', 'Assign to yourself or another agent (reassigning: support leads)', S.assignBody, ({ auth, id, body, key }) =>
-      support.assign(auth, id, body.assigneeId as string | undefined, body.body as string | undefined, key),
+      support.assign(auth, id, body.assigneeId as string | undefined, body.body as string | undefined, key, body.seenSeq as number | undefined),
     ),
     action('request-information', 'requestSupportInformation', 'Ask the partner for more information (the ticket waits, its clocks pause)', S.requestInformationBody, ({ auth, id, body, key }) =>
       support.act(auth, id, 'request-information', body, key),
