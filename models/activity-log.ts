@@ -109,6 +109,19 @@ export async function recordActivityDay(partnerId: string, day: string): Promise
   knownDays.add(id);
 }
 
+/**
+ * Which of these entries are not in the log: those this process has not seen written, looked up in one query
+ * (those found are remembered). For facts recorded in two writes, the second an entry (a download's slot, then its
+ * log entry), so that an entry lost to a failure between the two can be written late.
+ */
+export async function missingActivity(ids: string[]): Promise<string[]> {
+  const unknown = ids.filter((id) => !knownEntries.has(id));
+  if (!unknown.length) return [];
+  const found = new Set((await ActivityEntry.find({ _id: { $in: unknown } }, { _id: 1 }).lean()).map((e) => e._id));
+  for (const id of found) knownEntries.add(id);
+  return unknown.filter((id) => !found.has(id));
+}
+
 /** Inserts an entry once: false when its natural key is already there (a retry, or the same fact twice). */
 export async function appendActivity(entry: ActivityEntryDoc): Promise<boolean> {
   if (knownEntries.has(entry._id)) return false;

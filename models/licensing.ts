@@ -89,10 +89,23 @@ export interface DownloadClaimDoc {
   at: Date;
   /** who downloaded: SHA-256 of the address and user agent (its own resumes are not counted); null on older claims */
   client: string | null;
+  /**
+   * What the download's activity entry says (`download:<link>:<n>`), kept with the slot: should the request fail
+   * between taking the slot and logging it, a later download of the link writes the entry from here (without the
+   * address and user agent, which are not kept here). Null on older claims.
+   */
+  entry: { detail: string; requestId: string | null } | null;
 }
 const claimSchema = new Schema<DownloadClaimDoc>(
-  { _id: String, linkId: { type: String, required: true }, n: { type: Number, required: true }, at: { type: Date, required: true }, client: { type: String, default: null } },
-  { versionKey: false },
+  {
+    _id: String,
+    linkId: { type: String, required: true },
+    n: { type: Number, required: true },
+    at: { type: Date, required: true },
+    client: { type: String, default: null },
+    entry: { type: new Schema({ detail: String, requestId: String }, { _id: false }), default: null },
+  },
+  { versionKey: false, minimize: false },
 );
 claimSchema.index({ linkId: 1, n: 1 }, { unique: true });
 export const DownloadClaim = model<DownloadClaimDoc>('DownloadClaim', claimSchema, 'downloadclaims');

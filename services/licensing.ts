@@ -14,7 +14,8 @@ import rangeParser from 'range-parser';
 import fresh from 'fresh';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import type { FileInfo, FileStore } from '../lib/files';
-import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume, Order, Product, appendActivity, type ActivityEntryDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
+import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
+import type { Logger } from '../lib/logger';
 import type { DownloadOption } from '../domain/catalog';
 import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
@@ -35,6 +36,12 @@ export interface LicensingDeps {
 const TOKEN_PREFIX = 'dl_';
 /** 32 random bytes (256 bits), base64url: 43 characters */
 const TOKEN_RE = /^dl_[A-Za-z0-9_-]{43}$/;
+/**
+ * How old a download slot without its log entry must be before a later download writes the entry for it: far longer
+ * than a request takes from its slot to its entry (the API's database calls fail within seconds).
+ */
+export const LOST_LOG_AFTER_MS = 60_000;
+
 export const hashLinkToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 /** The part of a link's id the log and the API show (the id itself is the token's hash, still better kept close). */
 export const linkRef = (linkId: string) => linkId.slice(0, 16);
@@ -47,6 +54,8 @@ export interface DownloadRequest {
   /** the client's If-None-Match: when it names this file, the answer is 304 and nothing is counted or logged */
   ifNoneMatch?: string;
   origin: RequestOrigin;
+  /** where a late log entry's failure is said (it never fails the download) */
+  log?: Logger;
 }
 
 export type DownloadAnswer =
@@ -90,12 +99,16 @@ export function createLicensingService(deps: LicensingDeps) {
     return order;
   }
 
-  /** Claims a free download slot of the link: its number, or null when all are taken. */
-  async function claimSlot(link: DownloadLinkDoc, at: Date, client: string): Promise<number | null> {
+  type TakenSlot = Pick<DownloadClaimDoc, 'n' | 'at' | 'entry'>;
+  /**
+   * Claims a free download slot of the link, keeping what its log entry says (`detail(n)`): its number and the slots
+   * taken before it, or null when all are taken.
+   */
+  async function claimSlot(link: DownloadLinkDoc, at: Date, client: string, detail: (n: number) => string): Promise<{ n: number; before: TakenSlot[] } | null> {
     const max = link.maxDownloads;
     // every failed insert means another request took a slot, so this ends within max + 1 rounds
     for (let round = 0; round <= max + 1; round++) {
-      const taken = await DownloadClaim.find({ linkId: link._id }, { n: 1 }).lean();
+      const taken = await DownloadClaim.find({ linkId: link._id }, { n: 1, at: 1, entry: 1 }).lean<TakenSlot[]>();
       // the lowest free slot first (downloads numbered in order when they come one by one); after a
       // collision, a random free one, so that a crowd spreads over the free slots instead of queueing
       const n = pickSlot(
@@ -105,8 +118,8 @@ export function createLicensingService(deps: LicensingDeps) {
       );
       if (n === null) return null;
       try {
-        await DownloadClaim.create({ _id: `${link._id}:${n}`, linkId: link._id, n, at, client });
-        return n;
+        await DownloadClaim.create({ _id: `${link._id}:${n}`, linkId: link._id, n, at, client, entry: { detail: detail(n), requestId: currentRequestId() } });
+        return { n, before: taken };
       } catch (e) {
         if (!isDuplicateKey(e)) throw e;
       }
@@ -127,7 +140,30 @@ export function createLicensingService(deps: LicensingDeps) {
     return false;
   }
 
-  async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest) {
+  /**
+   * Writes the log entries of slots taken before whose requests failed between the slot and its entry (the database
+   * gone for a moment, the process killed): each from what its slot kept, at its time, saying so. Only slots taken
+   * LOST_LOG_AFTER_MS before `now`: a younger one may belong to a request still on its way to its own entry, which
+   * would then find its place taken by one without its address. One query when this process has not seen those
+   * entries written; nothing to do otherwise. Never fails the download it runs in.
+   */
+  async function logLostDownloads(link: DownloadLinkDoc, order: OrderDoc | null, before: TakenSlot[], now: Date, req: DownloadRequest) {
+    try {
+      const kept = before.filter((c) => c.entry && new Date(c.at).getTime() <= now.getTime() - LOST_LOG_AFTER_MS);
+      const lost = new Set(await missingActivity(kept.map((c) => `download:${link._id}:${c.n}`)));
+      for (const c of kept) {
+        const _id = `download:${link._id}:${c.n}`;
+        if (!lost.has(_id)) continue;
+        const detail = `${c.entry!.detail}; logged late, by a later download: the request that took this slot failed before logging it (its address and user agent were not kept)`;
+        await logDownload(link, order, { _id, operationType: 'download_software', operationStatus: 'succeeded', detail, reason: null }, new Date(c.at), { ...req, origin: { ip: null, userAgent: null } }, c.entry!.requestId);
+        req.log?.warn({ link: linkRef(link._id), slot: c.n }, 'download slot logged late: its request had failed before logging it');
+      }
+    } catch (err) {
+      req.log?.warn({ err, link: linkRef(link._id) }, 'could not log download slots whose requests failed; a later download tries again');
+    }
+  }
+
+  async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest, requestId: string | null = currentRequestId()) {
     await appendActivity({
       ...entry,
       partnerId: link.partnerId,
@@ -140,7 +176,7 @@ export function createLicensingService(deps: LicensingDeps) {
       resourceType: 'software_download_link',
       resourceId: linkRef(link._id),
       ...holderEntry(link, req.origin),
-      requestId: currentRequestId(),
+      requestId,
     });
   }
 
@@ -410,9 +446,12 @@ export function createLicensingService(deps: LicensingDeps) {
         await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
         return answer(null);
       }
-      const n = await claimSlot(link, at, client);
-      if (n === null) throw await gone('exhausted');
-      await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: `download slot ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`, reason: null }, at, req);
+      const detail = (n: number) => `download slot ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`;
+      const claimed = await claimSlot(link, at, client, detail);
+      if (claimed === null) throw await gone('exhausted');
+      const { n, before } = claimed;
+      await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: detail(n), reason: null }, at, req);
+      await logLostDownloads(link, order, before, at, req);
       return answer(n);
     },
 

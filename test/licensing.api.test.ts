@@ -11,6 +11,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseDisposition } from 'content-disposition';
 import { createApi, createAppServer } from '../composition/root';
 import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order, User } from '../models';
+import { LOST_LOG_AFTER_MS } from '../services/licensing';
 import { DAY_MS } from '../domain/time';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
@@ -207,6 +208,28 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const suffix = await download(link.url, { range: `bytes=-${link.sizeBytes + 1000}` });
       expect([suffix.status, suffix.headers.get('content-range')]).to.deep.equal([206, `bytes 0-${link.sizeBytes - 1}/${link.sizeBytes}`]);
       expect(suffix.body.equals(whole.body)).to.equal(true);
+    });
+
+    it('when a download took its slot but its request failed before logging it, then the next download of the link writes that entry, late and saying so, once', async () => {
+      const { order } = await activeOrder();
+      const link = (await getLink(order.id)).body.download;
+      expect((await download(link.url)).headers.get('x-download-number')).to.equal('1');
+      // a request that took slot 2 and died (the database gone, the process killed) before its log entry
+      const linkId = crypto.createHash('sha256').update(link.token).digest('hex');
+      const diedAt = new Date(Date.now() - LOST_LOG_AFTER_MS - 60_000);
+      await DownloadClaim.create({ _id: `${linkId}:2`, linkId, n: 2, at: diedAt, client: 'a client', entry: { detail: `download slot 2 of 50 of ${link.option.fileName}`, requestId: 'req-that-died' } });
+      // one taken a moment ago may still be on its way to its entry: left to its own request
+      await DownloadClaim.create({ _id: `${linkId}:3`, linkId, n: 3, at: new Date(), client: 'another client', entry: { detail: `download slot 3 of 50 of ${link.option.fileName}`, requestId: 'req-on-its-way' } });
+      const downloads = async () => (await ActivityEntry.find({ orderId: order.id, operationType: 'download_software' }).sort({ _id: 1 }).lean()).map((e) => ({ slot: e._id.split(':').pop(), at: e.operationDate.getTime(), ip: e.ipAddress, requestId: e.requestId, late: /logged late/.test(e.detail ?? '') }));
+      expect((await downloads()).map((e) => e.slot)).to.deep.equal(['1']);
+      expect((await download(link.url)).headers.get('x-download-number')).to.equal('4');
+      const after = await downloads();
+      expect(after.map((e) => [e.slot, e.late])).to.deep.equal([['1', false], ['2', true], ['4', false]]);
+      // at the slot's own time and request, without an address it did not keep
+      expect(after[1]).to.deep.include({ at: diedAt.getTime(), ip: null, requestId: 'req-that-died' });
+      // the partner's log shows it with the others (one entry per slot: the next download writes nothing again)
+      expect((await download(link.url)).headers.get('x-download-number')).to.equal('5');
+      expect((await downloads()).map((e) => e.slot)).to.deep.equal(['1', '2', '4', '5']);
     });
 
     it('when a token is unknown, then 404 telling nothing', async () => {

@@ -112,8 +112,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         304: { description: 'If-None-Match names this file: you have it already; nothing counted or logged (a refused link is a 410 instead)', headers: { ETag: 'the file' } },
         416: { description: 'the range asked for is outside the file', schema: S.errorSchema, headers: { 'Content-Range': '`bytes */<size>`' } },
       },
-      handler: async ({ params, headers, origin, method, requestId }): Promise<Reply> => {
-        const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], ifNoneMatch: headers['if-none-match'], origin });
+      handler: async ({ params, headers, origin, method, requestId, log }): Promise<Reply> => {
+        const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], ifNoneMatch: headers['if-none-match'], origin, log });
         if (a.kind === 'not_modified') return { status: 304, body: undefined, headers: { ETag: licensing.etagOf(a.file), 'Cache-Control': 'private, no-store' } };
         if (a.kind === 'unsatisfiable') {
           return { status: 416, body: { error: { status: 416, code: 'range_not_satisfiable', message: `the file has ${a.file.size} bytes`, requestId } }, headers: { 'Content-Range': `bytes */${a.file.size}` } };
