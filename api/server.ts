@@ -28,6 +28,8 @@ interface Prototypes {
 }
 
 const prototypesOf = new WeakMap<http.Server, Prototypes>();
+/** For stopServer: marks a server made here as stopping. */
+const stoppingOf = new WeakMap<http.Server, () => void>();
 /** Apps already given their server's prototypes: a second server would put Express's prototype change back. */
 const servedApps = new WeakSet<express.Express>();
 
@@ -35,14 +37,42 @@ const servedApps = new WeakSet<express.Express>();
 export type AppServerLimits = Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval' | 'maxHeaderSize' | 'keepAliveTimeout'>;
 
 /**
- * The keep-alive limits of the API's server: an idle connection is kept `seconds` (Node's default is 5 s). Behind a
+ * The keep-alive limit of the API's server: an idle connection is kept `seconds` (Node's default is 5 s). Behind a
  * load balancer or proxy that keeps connections to the API for reuse (AWS ALB and nginx: 60 s idle), the API must
  * be the more patient side: otherwise it closes a connection just as the balancer sends a request on it, and the
- * client gets a 502 from the balancer. The headers timeout stays above the keep-alive timeout (nodejs/node#27363),
- * and below Node's 300 s request timeout, which the server's options require.
+ * client gets a 502 from the balancer. (Node 20's headers timeout does not count a connection's idle time between
+ * requests, so it keeps its own 60 s: a client sending its headers slowly is not given longer.)
  */
 export function keepAliveLimits(seconds: number): AppServerLimits {
-  return { keepAliveTimeout: seconds * 1000, headersTimeout: seconds * 1000 + 1000 };
+  return { keepAliveTimeout: seconds * 1000 };
+}
+
+/**
+ * Stops the server without cutting a request short: from now on every answer says `Connection: close` (a busy
+ * keep-alive connection would otherwise stay open for its next request, and the server would never finish closing),
+ * idle connections close at once, and those still open after `graceMs` are closed anyway. Resolves once the server
+ * has closed; `forced` says whether the grace ran out.
+ */
+export function stopServer(server: http.Server, graceMs: number): Promise<{ forced: boolean }> {
+  const markStopping = stoppingOf.get(server);
+  if (markStopping) markStopping();
+  else {
+    // a server made elsewhere: the requests from now on, at least
+    server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.setHeader('Connection', 'close'));
+  }
+  return new Promise((resolve) => {
+    let forced = false;
+    const timer = setTimeout(() => {
+      forced = true;
+      server.closeAllConnections();
+    }, graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve({ forced });
+    });
+    server.closeIdleConnections();
+  });
 }
 
 /**
@@ -52,7 +82,15 @@ export function keepAliveLimits(seconds: number): AppServerLimits {
 export function createAppServer(app?: express.Express, opts: { log?: Logger; limits?: AppServerLimits } = {}): http.Server {
   class AppRequest extends http.IncomingMessage {}
   class AppResponse extends http.ServerResponse<AppRequest> {}
+  // once the server is stopping (stopServer), every answer not yet begun ends its connection, those under way included
+  let stopping = false;
+  const writeHead = http.ServerResponse.prototype.writeHead as (this: http.ServerResponse, ...args: unknown[]) => http.ServerResponse;
+  (AppResponse.prototype as { writeHead: unknown }).writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+    if (stopping && !this.headersSent) this.setHeader('Connection', 'close');
+    return writeHead.apply(this, args);
+  };
   const server = http.createServer<typeof AppRequest, typeof AppResponse>({ ...opts.limits, IncomingMessage: AppRequest, ServerResponse: AppResponse });
+  stoppingOf.set(server, () => (stopping = true));
   prototypesOf.set(server, { request: AppRequest.prototype, response: AppResponse.prototype, served: false });
   const maxHeaderBytes = opts.limits?.maxHeaderSize ?? http.maxHeaderSize;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, maxHeaderBytes, opts.log));

@@ -4,7 +4,7 @@ import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
 import { connectClient } from '../lib/temporal';
-import { createApi, createAppServer, keepAliveLimits } from '../composition/root';
+import { createApi, createAppServer, keepAliveLimits, stopServer } from '../composition/root';
 import { loadSupportSettings } from '../services/support';
 
 async function main() {
@@ -39,18 +39,19 @@ async function main() {
     process.exit(1);
   });
   server.listen(config.PORT, config.HOST, () => log.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening'));
-  const stop = () => {
+  const stop = async () => {
     log.info('api stopping');
-    server.close(async () => {
-      await client.connection.close();
-      mailer.close();
-      await disconnectDatabase();
-      process.exit(0);
-    });
+    // requests under way get 5 s to finish (their connections close after them), then the rest are cut
+    const { forced } = await stopServer(server, 5000);
+    if (forced) log.warn('api stopping: connections still busy after 5 s were closed');
     setTimeout(() => process.exit(0), 5000).unref();
+    await client.connection.close();
+    mailer.close();
+    await disconnectDatabase();
+    process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
 }
 
 main().catch((e) => {

@@ -12,7 +12,7 @@ import type { Logger } from '../lib/logger';
 import { createRenderer, type Mailer, type Renderer } from '../lib/mailer';
 import { createActivities, type Activities } from '../activities';
 import { createApp, type AppDeps } from '../api/app';
-export { createAppServer, keepAliveLimits, serveApp } from '../api/server';
+export { createAppServer, keepAliveLimits, serveApp, stopServer } from '../api/server';
 import { INVOICE_CLOSE_SCHEDULE_ID } from '../contracts/invoices';
 import { HOUSEKEEPING_CRON, HOUSEKEEPING_SCHEDULE_ID, HOUSEKEEPING_WORKFLOW_ID } from '../contracts/system';
 

@@ -186,7 +186,8 @@ export function approvalNeedsLead(amount: number, currency: string | null | unde
 
 const refuse = (code: TicketRefusalCode, vars: Record<string, string | number> = {}): TicketRefusal => ({
   code,
-  message: Object.entries(vars).reduce<string>((m, [k, v]) => m.replace(`{${k}}`, String(v)), TICKET_REFUSALS[code]),
+  // (a function, so that a `$` in a name is not read as a replacement pattern)
+  message: Object.entries(vars).reduce<string>((m, [k, v]) => m.replace(`{${k}}`, () => String(v)), TICKET_REFUSALS[code]),
 });
 
 /**
@@ -210,7 +211,9 @@ request could not be given to the one who has it (a second `assigned` event and 
 export function checkAction(facts: TicketFacts, input: ActionInput, rules: TicketRules, now: Date, { rejectRefundsOnly = true, refundStands = true, limitInCurrency = true, notesWhenClosed = false, sameAssigneeRefused = true, seenChecked = true } = {}): TicketRefusal | null {
   const row = ACTION_TABLE[input.action];
   if (!row.by.includes(input.actor.kind)) return refuse('not_allowed_for_role');
-  // acting on what one saw: said before any rule of the state, since what changed is the likelier reason
+  if (facts.approving && input.action !== 'note' && input.action !== 'attach') return refuse('approval_in_progress');
+  // acting on what one saw: said before the rules of the action, since what changed is the likelier reason (an
+  // approval being carried out is said first: what it writes lands only once it is done)
   const changes = seenChecked && input.seenSeq !== undefined ? changedSince(facts.entries ?? [], input.actor, input.seenSeq) : [];
   if (changes.length) {
     const last = changes[changes.length - 1];
@@ -219,7 +222,6 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
   }
   const noteOnClosed = notesWhenClosed && input.action === 'note' && facts.status === 'closed';
   if (!row.from.includes(facts.status) && !noteOnClosed) return refuse('invalid_state', { status: facts.status, action: PAST[input.action] });
-  if (facts.approving && input.action !== 'note' && input.action !== 'attach') return refuse('approval_in_progress');
   switch (input.action) {
     case 'assign': {
       if (input.assigneeKind !== 'agent' && input.assigneeKind !== 'lead') return refuse('assignee_not_agent');

@@ -790,6 +790,33 @@ describe('pages: support requests in a real browser', function () {
       expect(await p.locator('#actions-heading + p').textContent()).to.include('This request is closed and takes nothing more.');
       expect(await status(withdrawing)).to.equal('closed');
 
+      // answered by support while the partner looked: the question keeps what the page had seen, so the box ticked
+      // does not stand for having read the answer; pressed again from the page that shows it, it is withdrawn
+      const answered = await fileQuestion(c.tenantId, 'Answered while the partner looked');
+      await p.goto(`/app/support/${answered}`);
+      const seenForm = () => p.locator(`form[action$="/${answered}/withdraw"] input[name="_seen"]`).inputValue();
+      const seenAtFirst = await seenForm();
+      expect((await app.api('POST', `/support-requests/${answered}/replies`, { token: app.tokens['support-agent'], body: { body: 'Here is how to do it.' } })).status).to.equal(200);
+      const pressOn = async () => {
+        const [answer] = await Promise.all([
+          p.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/app/support/${answered}/withdraw`)),
+          p.getByRole('button', { name: 'Withdraw this request' }).click(),
+        ]);
+        await p.waitForLoadState();
+        return answer.status();
+      };
+      expect(await pressOn()).to.equal(409);
+      expect(await seenForm(), 'the question keeps what the page had seen').to.equal(seenAtFirst);
+      await p.getByLabel('Yes, withdraw it').check();
+      await pressOn();
+      expect(await p.locator('#withdraw-form-error').textContent()).to.include('This support request changed since you opened it');
+      expect(await status(answered)).to.equal('open');
+      expect(await seenForm(), 'the page now shows the answer, and its form says so').to.not.equal(seenAtFirst);
+      expect(await pressOn()).to.equal(409);
+      await p.getByLabel('Yes, withdraw it').check();
+      expect(await pressOn()).to.equal(303);
+      expect(await status(answered)).to.equal('closed');
+
       // closed meanwhile by support: no question about it (no box to tick), the refusal says why
       const closedMeanwhile = await fileQuestion(c.tenantId, 'Closed while the partner looked');
       await p.goto(`/app/support/${closedMeanwhile}`);

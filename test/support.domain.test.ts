@@ -218,6 +218,11 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkAction(f, { action: 'resolve', actor: agent, seenSeq: 2 }, rules, now, { seenChecked: false }), 'as histories from before replay').to.equal(null);
     // a stale page is the likelier reason than the state it led to: said first (a closed request too)
     expect(checkAction({ ...f, status: 'closed' }, { action: 'resolve', actor: agent, seenSeq: 2 }, rules, now)?.code).to.equal('ticket_changed');
+    // a `$` in a name is a name, not a replacement pattern
+    const dollar = facts({ status: 'open', entries: [{ seq: 4, type: 'replied', userId: 'x', name: "Jo $' $& Smith", public: true }] });
+    expect(checkAction(dollar, { action: 'resolve', actor: agent, seenSeq: 3 }, rules, now)?.message).to.contain("it: Jo $' $& Smith replied (entry 4). Read");
+    // an approval being carried out is said first: what it holds back is not written yet, so no page could show it
+    expect(checkAction({ ...f, approving: true }, { action: 'resolve', actor: agent, seenSeq: 2 }, rules, now)?.code).to.equal('approval_in_progress');
     // the role still comes first: nothing about the request is told to whom may not act on it
     expect(checkAction(f, { action: 'approve', actor: partner, seenSeq: 1 }, rules, now)?.code).to.equal('not_allowed_for_role');
     // the pages say it by its code after a redirect: no placeholder left in the sentence

@@ -118,6 +118,11 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   let version = 0;
   /** what people added to the timeline after the filing (for a command's `seenSeq`) */
   const entries: TimelineEntryFact[] = [];
+  /** the last event whose write has landed: only those count for `seenSeq`, since no page can show the others yet */
+  let writtenSeq = 1;
+  const landed = (eventSeq: number) => {
+    if (eventSeq > writtenSeq) writtenSeq = eventSeq;
+  };
 
   // ---- one writer: every write of this ticket goes through this queue, in order
   // (decided once, first thing: a ticket keeps the kind of activity it was filed with for its whole life)
@@ -176,7 +181,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     approving,
     requestedAmount: input.refund?.amount ?? null,
     requestedCurrency: input.refund?.currency ?? null,
-    entries,
+    entries: entries.filter((e) => e.seq <= writtenSeq),
   });
 
   // emails in flight: each goes out once its event is written, outside the write queue, so that a slow or
@@ -199,10 +204,13 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       // a ticket filed before emails left the write queue replays as it ran
       return serially(async () => {
         await acts.recordSupportEvent(number, input.partnerId, event, snap);
+        landed(event.seq);
         for (const kind of emails) await mail.sendSupportEmail(number, event.seq, kind);
       });
     }
     const written = serially(() => write((a) => a.recordSupportEvent(number, input.partnerId, event, snap)));
+    // (a branch of its own, so that what waits on `written` runs when it did before; its handler runs first)
+    void written.then(() => landed(event.seq), () => undefined);
     mailAfter(written, event.seq, emails);
     return written;
   }

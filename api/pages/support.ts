@@ -114,6 +114,16 @@ const SERVICE_REFUSALS: Record<string, string> = {
 const ACCEPTED_KINDS = ACCEPTED_TYPES.map((t) => t.label).join(', ');
 
 /** The text fields of a ticket form as they were sent, to show the form again as typed. */
+/**
+ * What the form that was sent had seen (`_seen`), for a page that asks before acting or says "did not answer": the
+ * question answered, or the button pressed again, still acts from the page the form was on, and is checked as such
+ * (otherwise the question's own page, drawn with what is there now, would stand for having read it).
+ */
+function seenBy(ctx: PageContext): { seenSeq?: number } {
+  const seen = formSeenSeq(ctx.req.body);
+  return seen === undefined ? {} : { seenSeq: seen };
+}
+
 function typedIn(ctx: PageContext): Record<string, string> {
   const body = (ctx.req.body ?? {}) as Record<string, unknown>;
   return Object.fromEntries(['body', 'reason', 'amount'].filter((k) => typeof body[k] === 'string').map((k) => [k, body[k] as string]));
@@ -363,7 +373,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
   /**
    * Runs a ticket command. Done, the browser goes back to the ticket's own address (a reload then re-posts nothing).
    * Refused by the request's rules with something typed in the form, the page is shown in place with the refusal next
-   * to the form and what was typed (a reload asks the browser to send the form again, which is tried again as it is);
+   * to the form and what was typed (a reload asks the browser to send the form again, which is tried again as it is; one
+   * refused as `ticket_changed` is refused again so, as it still says what it had seen: the page's own button sends it);
    * with nothing typed, back to the ticket's address with the refusal by its code (fixed texts: nothing a link
    * carries is shown as it is). Not answered in time (Temporal down or slow), the page is shown in place (503)
    * with the form as typed and its key: the Update may have been taken, so pressing again (or reloading) sends
@@ -376,7 +387,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
     } catch (e) {
       if (isTemporalUnavailable(e)) {
         const key = pageFormKey(ctx.req.body);
-        return ticketPage(ctx, id, { formErrors: { [form]: NOT_ANSWERED }, typed: { [form]: typedIn(ctx) }, ...(key ? { formKey: key } : {}) }, 503);
+        // (and what the form had seen: pressed again, it is the same action from the same page, checked as such)
+        return ticketPage(ctx, id, { formErrors: { [form]: NOT_ANSWERED }, typed: { [form]: typedIn(ctx) }, ...(key ? { formKey: key } : {}), ...seenBy(ctx) }, 503);
       }
       // the form's key went with other text (changed after "did not answer"): shown as typed, with a new key, to decide
       if (e instanceof AppError && e.code === 'idempotency_key_reused') return ticketPage(ctx, id, { formErrors: { [form]: CHANGED_AFTER_NO_ANSWER }, typed: { [form]: typedIn(ctx) } }, 409);
@@ -426,7 +438,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
             return ticketPage(
               ctx,
               id,
-              { formErrors: { [action]: `${question} To go on, tick the box and press again.` }, [action === 'close' ? 'askAgainClose' : 'askAgainWithdraw']: true, ...(key ? { formKey: key } : {}) },
+              { formErrors: { [action]: `${question} To go on, tick the box and press again.` }, [action === 'close' ? 'askAgainClose' : 'askAgainWithdraw']: true, ...(key ? { formKey: key } : {}), ...seenBy(ctx) },
               409,
             );
           }
@@ -439,7 +451,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const now = deps.now?.() ?? new Date();
           const repeat = await support.recentOwnEvent(ctx.auth, id, 'escalated', updateId, now);
           if (repeat) {
-            return ticketPage(ctx, id, { formErrors: { escalate: `You escalated this request ${agoInWords(repeat.at, now)} (see above). To escalate it again, one level higher, tick the box and press again.` }, typed: { escalate: typedIn(ctx) }, askAgainEscalate: true }, 409);
+            return ticketPage(ctx, id, { formErrors: { escalate: `You escalated this request ${agoInWords(repeat.at, now)} (see above). To escalate it again, one level higher, tick the box and press again.` }, typed: { escalate: typedIn(ctx) }, askAgainEscalate: true, ...seenBy(ctx) }, 409);
           }
         }
         return command(ctx, id, action, () => support.act(ctx.auth, id, action, { body: v.body, reason: v.reason, amount, seenSeq: formSeenSeq(ctx.req.body) }, updateId), action);
@@ -615,7 +627,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const repeat = await support.recentRepeatMessage(ctx.auth, id, form.value.body, internal, updateId, now);
           if (repeat) {
             const what = internal ? 'this internal note' : 'this reply';
-            return ticketPage(ctx, id, { formErrors: { reply: `You sent ${what} ${agoInWords(repeat.at, now)} (see above). To send it again, tick the box and press again.` }, typed: { reply: typedIn(ctx) }, askAgain: true }, 409);
+            return ticketPage(ctx, id, { formErrors: { reply: `You sent ${what} ${agoInWords(repeat.at, now)} (see above). To send it again, tick the box and press again.` }, typed: { reply: typedIn(ctx) }, askAgain: true, ...seenBy(ctx) }, 409);
           }
         }
         return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, updateId, internal ? undefined : formSeenSeq(ctx.req.body)), internal ? 'note' : 'reply');
