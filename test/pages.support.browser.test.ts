@@ -768,10 +768,10 @@ describe('pages: support requests in a real browser', function () {
       const admin = await ensureUser({ name: `Admin ${uniq('NoScript')}`, email: `${uniq('noscript')}@${app.partnerId}.example`.toLowerCase(), role: 'admin-agent', partnerId: app.partnerId });
       await signIn(app, p, admin.email);
       await p.goto(`/app/support/${withdrawing}`);
-      /** Presses Withdraw: the status of the POST's answer, once the page it leads to has loaded. */
-      const press = async () => {
+      /** Presses Withdraw on request `number`'s page: the status of the POST's answer, once the page it leads to has loaded. */
+      const press = async (number = withdrawing) => {
         const [answer] = await Promise.all([
-          p.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/app/support/${withdrawing}/withdraw`)),
+          p.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/app/support/${number}/withdraw`)),
           p.getByRole('button', { name: 'Withdraw this request' }).click(),
         ]);
         await p.waitForLoadState();
@@ -797,14 +797,7 @@ describe('pages: support requests in a real browser', function () {
       const seenForm = () => p.locator(`form[action$="/${answered}/withdraw"] input[name="_seen"]`).inputValue();
       const seenAtFirst = await seenForm();
       expect((await app.api('POST', `/support-requests/${answered}/replies`, { token: app.tokens['support-agent'], body: { body: 'Here is how to do it.' } })).status).to.equal(200);
-      const pressOn = async () => {
-        const [answer] = await Promise.all([
-          p.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/app/support/${answered}/withdraw`)),
-          p.getByRole('button', { name: 'Withdraw this request' }).click(),
-        ]);
-        await p.waitForLoadState();
-        return answer.status();
-      };
+      const pressOn = () => press(answered);
       expect(await pressOn()).to.equal(409);
       expect(await seenForm(), 'the question keeps what the page had seen').to.equal(seenAtFirst);
       await p.getByLabel('Yes, withdraw it').check();
