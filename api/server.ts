@@ -25,11 +25,12 @@ interface Prototypes {
   request: object;
   response: object;
   served: boolean;
+  /** stopServer: every answer from now on ends its connection */
+  markStopping: () => void;
 }
 
+/** What createAppServer made each server with (its prototypes, its stopping flag). */
 const prototypesOf = new WeakMap<http.Server, Prototypes>();
-/** For stopServer: marks a server made here as stopping. */
-const stoppingOf = new WeakMap<http.Server, () => void>();
 /** Apps already given their server's prototypes: a second server would put Express's prototype change back. */
 const servedApps = new WeakSet<express.Express>();
 
@@ -54,12 +55,9 @@ export function keepAliveLimits(seconds: number): AppServerLimits {
  * has closed; `forced` says whether the grace ran out.
  */
 export function stopServer(server: http.Server, graceMs: number): Promise<{ forced: boolean }> {
-  const markStopping = stoppingOf.get(server);
-  if (markStopping) markStopping();
-  else {
-    // a server made elsewhere: the requests from now on, at least
-    server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.setHeader('Connection', 'close'));
-  }
+  const made = prototypesOf.get(server);
+  if (!made) throw new Error('stopServer: the server was not made by createAppServer');
+  made.markStopping();
   return new Promise((resolve) => {
     let forced = false;
     const timer = setTimeout(() => {
@@ -90,8 +88,7 @@ export function createAppServer(app?: express.Express, opts: { log?: Logger; lim
     return writeHead.apply(this, args);
   };
   const server = http.createServer<typeof AppRequest, typeof AppResponse>({ ...opts.limits, IncomingMessage: AppRequest, ServerResponse: AppResponse });
-  stoppingOf.set(server, () => (stopping = true));
-  prototypesOf.set(server, { request: AppRequest.prototype, response: AppResponse.prototype, served: false });
+  prototypesOf.set(server, { request: AppRequest.prototype, response: AppResponse.prototype, served: false, markStopping: () => (stopping = true) });
   const maxHeaderBytes = opts.limits?.maxHeaderSize ?? http.maxHeaderSize;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket, maxHeaderBytes, opts.log));
   if (app) serveApp(server, app);
