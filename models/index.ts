@@ -7,7 +7,7 @@ import { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse } from './ide
 import { Customer } from './customers';
 import { Product } from './catalog';
 import { IdempotencyRecord, Order, OrderEvent } from './orders';
-import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume } from './licensing';
+import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume } from './licensing';
 import { ActivityDay, ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
@@ -28,4 +28,4 @@ export * from './support';
 export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadLinkRequest, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference };

@@ -78,6 +78,43 @@ linkSchema.index({ orderId: 1, status: 1 });
 export const DownloadLink = model<DownloadLinkDoc>('DownloadLink', linkSchema, 'downloadlinks');
 
 /**
+ * What a "Get keys and downloads" sent with an `Idempotency-Key` made, so that the same request again (a retry, a
+ * page reloaded) gives the same link instead of another one, and logs nothing new. Inserted once, before the link,
+ * under a unique `_id` (the SHA-256 of the partner and the key: the key itself is not stored), never changed: the
+ * first of two racing requests has it, the other replays it. The link's token is kept sealed (AES-256-GCM) under a
+ * key derived from the Idempotency-Key, which only the client holds, so the database alone still cannot rebuild a
+ * link's address.
+ */
+export interface DownloadLinkRequestDoc {
+  _id: string;
+  partnerId: string;
+  orderId: string;
+  /** SHA-256 of the order and the option asked for: the same key with another request is refused */
+  requestHash: string;
+  /** the link made (the SHA-256 of its token) */
+  linkId: string;
+  /** the token, sealed: base64url of IV (12 bytes), tag (16 bytes) and ciphertext */
+  sealedToken: string;
+  createdAt: Date;
+}
+export const DownloadLinkRequest = model<DownloadLinkRequestDoc>(
+  'DownloadLinkRequest',
+  new Schema<DownloadLinkRequestDoc>(
+    {
+      _id: String,
+      partnerId: { type: String, required: true },
+      orderId: { type: String, required: true },
+      requestHash: { type: String, required: true },
+      linkId: { type: String, required: true },
+      sealedToken: { type: String, required: true },
+      createdAt: { type: Date, required: true },
+    },
+    { versionKey: false },
+  ),
+  'downloadlinkrequests',
+);
+
+/**
  * One counted download of a link: slot `n` of 1..maxDownloads, `_id` = `${linkId}:${n}`. Concurrent
  * downloads each insert a slot; the unique `_id` lets exactly one have each, so a link gives at most
  * `maxDownloads` downloads with no counter to update.

@@ -12,9 +12,9 @@ import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import rangeParser from 'range-parser';
 import fresh from 'fresh';
-import { AppError, isDuplicateKey, notFound } from '../lib/errors';
+import { AppError, insertOnce, isDuplicateKey, notFound } from '../lib/errors';
 import type { FileInfo, FileStore } from '../lib/files';
-import { ActivationKey, DownloadClaim, DownloadLink, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type OrderDoc } from '../models';
+import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type DownloadLinkRequestDoc, type OrderDoc } from '../models';
 import type { Logger } from '../lib/logger';
 import type { DownloadOption } from '../domain/catalog';
 import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
@@ -43,6 +43,46 @@ const TOKEN_RE = /^dl_[A-Za-z0-9_-]{43}$/;
 export const LOST_LOG_AFTER_MS = 60_000;
 
 export const hashLinkToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
+
+const sha256Hex = (...parts: string[]) => crypto.createHash('sha256').update(parts.join('\0')).digest('hex');
+/** The AES-256 key that seals a link's token for replays: derived (HKDF) from the Idempotency-Key, which only the client holds. */
+const replayKey = (partnerId: string, idempotencyKey: string) => Buffer.from(crypto.hkdfSync('sha256', idempotencyKey, partnerId, 'csp-desk download link token', 32));
+
+export function sealLinkToken(token: string, partnerId: string, idempotencyKey: string): string {
+  const iv = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', replayKey(partnerId, idempotencyKey), iv);
+  const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+}
+
+/**
+ * What a "Get keys and downloads" with an Idempotency-Key records before its link: under the SHA-256 of the partner
+ * and the key (a key is the partner's own), the order and option asked for, and the link's token sealed.
+ */
+export function linkRequestRecord(partnerId: string, idempotencyKey: string, orderId: string, optionKey: string, token: string, at: Date): DownloadLinkRequestDoc {
+  return {
+    _id: sha256Hex('download-link', partnerId, idempotencyKey),
+    partnerId,
+    orderId,
+    requestHash: sha256Hex(orderId, optionKey),
+    linkId: hashLinkToken(token),
+    sealedToken: sealLinkToken(token, partnerId, idempotencyKey),
+    createdAt: at,
+  };
+}
+
+/** The token `sealLinkToken` sealed, or null when the key does not open it (another key, or a record altered). */
+export function openLinkToken(sealedToken: string, partnerId: string, idempotencyKey: string): string | null {
+  const b = Buffer.from(sealedToken, 'base64url');
+  if (b.length < 29) return null;
+  try {
+    const decipher = crypto.createDecipheriv('aes-256-gcm', replayKey(partnerId, idempotencyKey), b.subarray(0, 12));
+    decipher.setAuthTag(b.subarray(12, 28));
+    return Buffer.concat([decipher.update(b.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
 /** The part of a link's id the log and the API show (the id itself is the token's hash, still better kept close). */
 export const linkRef = (linkId: string) => linkId.slice(0, 16);
 
@@ -212,6 +252,32 @@ export function createLicensingService(deps: LicensingDeps) {
     return key;
   }
 
+  /**
+   * The token of the link a "Get keys and downloads" makes: a new one, or with an Idempotency-Key the one its first
+   * request made (recorded before the link is written, so a request that dies in between is finished by its replay).
+   */
+  async function linkTokenFor(partnerId: string, orderId: string, optionKey: string, at: Date, idempotencyKey: string | undefined) {
+    const fresh = () => TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
+    if (idempotencyKey === undefined) {
+      const token = fresh();
+      return { token, linkId: hashLinkToken(token), createdAt: at, replayed: false };
+    }
+    const token = fresh();
+    const record = linkRequestRecord(partnerId, idempotencyKey, orderId, optionKey, token, at);
+    let first = await DownloadLinkRequest.findById(record._id).lean();
+    if (!first) {
+      if (await insertOnce(() => DownloadLinkRequest.create(record))) return { token, linkId: record.linkId, createdAt: at, replayed: false };
+      first = await DownloadLinkRequest.findById(record._id).lean();
+      if (!first) throw new Error(`the download link request ${record._id} was taken by another request but cannot be read`);
+    }
+    if (first.requestHash !== record.requestHash) {
+      throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another order or download option; use a new key for a new link', 'header.idempotency-key');
+    }
+    const firstToken = openLinkToken(first.sealedToken, partnerId, idempotencyKey);
+    if (firstToken === null || hashLinkToken(firstToken) !== first.linkId) throw new Error(`the download link request ${record._id} does not open with its own key`);
+    return { token: firstToken, linkId: first.linkId, createdAt: new Date(first.createdAt), replayed: true };
+  }
+
   return {
     /** A customer's software: every order, cancelled ones included, with its key while the order is active. Each key shown is logged. */
     /**
@@ -278,18 +344,24 @@ export function createLicensingService(deps: LicensingDeps) {
      * "Get keys": the order's activation key alone (a product with no downloads, such as Windows 7 ESU, has only
      * its key). Logged as a key reveal; refusals are logged too.
      */
-    async getKey(auth: AuthContext, orderId: string) {
+    async getKey(auth: AuthContext, orderId: string, idempotencyKey?: string) {
       const requestId = currentRequestId();
       const order = await loadOrder(auth.partnerId!, orderId);
       if (order.product.deliverable !== 'activation-key') throw new AppError(422, 'no_key', `${order.product.name} has no activation key`);
       const at = clock();
       const key = await activeKeyOrRefuse(auth, order, at, { idPrefix: 'key-refused', operationType: 'get_software_keys', resourceType: 'software_key', detail: 'activation key not shown', what: 'its activation key is shown' });
-      await appendActivity({ _id: `key-shown:${crypto.randomUUID()}`, ...about(order), operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', ...userEntry(auth), resourceId: key._id, detail: 'activation key shown (Get keys)', reason: null, requestId });
+      // the same Idempotency-Key again (a retry, a page reloaded) shows the key once more and logs nothing new
+      const entryId = idempotencyKey === undefined ? crypto.randomUUID() : sha256Hex(auth.partnerId!, orderId, idempotencyKey);
+      await appendActivity({ _id: `key-shown:${entryId}`, ...about(order), operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', ...userEntry(auth), resourceId: key._id, detail: 'activation key shown (Get keys)', reason: null, requestId });
       return { orderId, customer: { id: order.customerId, name: order.customer.name }, product: { id: order.product.id, name: order.product.name }, activationKey: { key: key.key, activations: key.activations } };
     },
 
-    /** "Get keys and downloads": the order's activation key and a fresh download link for one option. */
-    async getKeysAndDownloads(auth: AuthContext, orderId: string, choice: DownloadChoice) {
+    /**
+     * "Get keys and downloads": the order's activation key and a fresh download link for one option. With an
+     * Idempotency-Key, the same request again (a retry, a page reloaded) gives the same link (`replayed`) and logs
+     * nothing new, while the order is active; the same key with another order or option is refused.
+     */
+    async getKeysAndDownloads(auth: AuthContext, orderId: string, choice: DownloadChoice, idempotencyKey?: string) {
       const requestId = currentRequestId();
       const order = await loadOrder(auth.partnerId!, orderId);
       const product = await Product.findById(order.product.id).lean();
@@ -311,10 +383,13 @@ export function createLicensingService(deps: LicensingDeps) {
       });
 
       const file = await deps.files.describe(option);
-      const token = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
-      const linkId = hashLinkToken(token);
-      const expiresAt = linkExpiresAt(at);
-      await DownloadLink.create({
+      const made = await linkTokenFor(auth.partnerId!, orderId, option.optionKey, at, idempotencyKey);
+      const { token, linkId } = made;
+      const createdAt = made.createdAt;
+      const expiresAt = linkExpiresAt(createdAt);
+      // a replay writes what the first request did not get to (it may have died, or still be under way): the link
+      // and its entries have natural ids, so each is written once
+      await insertOnce(() => DownloadLink.create({
         _id: linkId,
         orderId,
         partnerId: order.partnerId,
@@ -324,12 +399,12 @@ export function createLicensingService(deps: LicensingDeps) {
         sha256: file.sha256,
         createdBy: { userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role },
         status: 'active',
-        createdAt: at,
+        createdAt,
         expiresAt,
         maxDownloads: LINK_MAX_DOWNLOADS,
         revokedAt: null,
-      });
-      const common = { ...about(order), operationDate: at, operationStatus: 'succeeded' as const, ...userEntry(auth), reason: null, requestId };
+      }));
+      const common = { ...about(order), operationDate: createdAt, operationStatus: 'succeeded' as const, ...userEntry(auth), reason: null, requestId };
       await appendActivity({ _id: `key:${linkId}`, ...common, operationType: 'get_software_keys', resourceType: 'software_key', resourceId: key._id, detail: `activation key revealed with a download link for ${option.optionKey}` });
       await appendActivity({
         _id: `link:${linkId}`,
@@ -341,6 +416,7 @@ export function createLicensingService(deps: LicensingDeps) {
       });
       const path = `/downloads/${token}`;
       return {
+        replayed: made.replayed,
         orderId,
         customer: { id: order.customerId, name: order.customer.name },
         product: { id: order.product.id, name: order.product.name },
@@ -352,7 +428,7 @@ export function createLicensingService(deps: LicensingDeps) {
           option: optionView(option),
           sizeBytes: file.size,
           sha256: file.sha256,
-          createdAt: at.toISOString(),
+          createdAt: createdAt.toISOString(),
           expiresAt: expiresAt.toISOString(),
           maxDownloads: LINK_MAX_DOWNLOADS,
         },

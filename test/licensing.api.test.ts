@@ -10,8 +10,8 @@ import { expect } from 'chai';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseDisposition } from 'content-disposition';
 import { createApi, createAppServer } from '../composition/root';
-import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, Order, User } from '../models';
-import { LOST_LOG_AFTER_MS } from '../services/licensing';
+import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, DownloadLinkRequest, Order, User } from '../models';
+import { linkRequestRecord, LOST_LOG_AFTER_MS } from '../services/licensing';
 import { DAY_MS } from '../domain/time';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
@@ -135,6 +135,63 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(b.body.download.token).to.not.equal(d.token);
       expect(b.body.download.option.languageCode).to.equal('ja-jp');
       expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(2);
+    });
+
+    it('when the same request comes again with its Idempotency-Key (a retry, at once or later, even racing), then it gives the same link and logs nothing new; the key with another option is a 422; a replay once the order is cancelled is refused', async () => {
+      const { order } = await activeOrder();
+      const key = uniq('key-link');
+      const entries = () => ActivityEntry.countDocuments({ orderId: order.id, operationStatus: 'succeeded' });
+      const before = await entries();
+      // five at once with the same key: one link, one pair of entries; every answer has its token
+      const racing = await Promise.all(Array.from({ length: 5 }, () => app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } })));
+      expect(racing.map((r) => r.status)).to.deep.equal([201, 201, 201, 201, 201]);
+      const token = racing[0].body.download.token;
+      expect(new Set(racing.map((r) => r.body.download.token))).to.deep.equal(new Set([token]));
+      expect(racing.map((r) => r.headers.get('idempotent-replayed')).sort()).to.deep.equal(['false', 'true', 'true', 'true', 'true']);
+      expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(1);
+      expect((await entries()) - before).to.equal(2); // the key revealed and the link made, once
+      // later, the same again: the same link with the limits it had from the start
+      const again = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } });
+      expect([again.status, again.headers.get('idempotent-replayed'), again.body.download.token, again.body.download.expiresAt]).to.deep.equal([201, 'true', token, racing[0].body.download.expiresAt]);
+      expect((await download(again.body.download.url)).status).to.equal(200);
+      expect((await entries()) - before).to.equal(3); // the download, nothing for the replay
+      // the record keeps neither the key nor the token in clear
+      const record = (await DownloadLinkRequest.findOne({ orderId: order.id }).lean())!;
+      expect(JSON.stringify(record)).to.not.contain(token).and.not.contain(key);
+      // another option under the same key: refused, nothing made
+      const other = await app.api('POST', `/orders/${order.id}/downloads`, { body: { ...CHOICE, language: 'Japanese' }, headers: { 'idempotency-key': key } });
+      expect([other.status, other.body.error.code, other.body.error.field]).to.deep.equal([422, 'idempotency_key_reused', 'header.idempotency-key']);
+      expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(1);
+      // another partner with the same key makes a link of its own... for an order of its own only: this one is a 404
+      expect((await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, token: app.otherTokens['admin-agent'], headers: { 'idempotency-key': key } })).status).to.equal(404);
+      // "Get keys" with a key: shown again, logged once
+      const shown = async () => app.api('POST', `/orders/${order.id}/key`, { headers: { 'idempotency-key': key } });
+      for (const r of [await shown(), await shown()]) expect(r.status).to.equal(200);
+      expect(await ActivityEntry.countDocuments({ orderId: order.id, detail: 'activation key shown (Get keys)' })).to.equal(1);
+      // once the order is no longer active, a replay gives nothing (and is logged as refused)
+      await Order.updateOne({ _id: order.id }, { $set: { status: 'expired' } });
+      const late = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } });
+      expect([late.status, late.body.error.code]).to.deep.equal([409, 'order_not_active']);
+    });
+
+    it('when the request that recorded an Idempotency-Key died before writing its link, then the replay writes the link and its entries, once', async () => {
+      const { order } = await activeOrder();
+      const key = uniq('key-link');
+      // as if a request had stopped right after recording its key, a minute ago
+      const token = `dl_${crypto.randomBytes(32).toString('base64url')}`;
+      const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+      const option = ((await app.api('GET', `/products/${PRODUCT}`)).body.downloads as { optionKey: string; optionTitle: string; languageCode: string; fileType: string }[]).find(
+        (o) => o.optionTitle === CHOICE.version && o.languageCode === CHOICE.language && o.fileType === CHOICE.fileType,
+      )!;
+      await DownloadLinkRequest.create(linkRequestRecord(app.partnerId, key, order.id, option.optionKey, token, at));
+      const linkId = crypto.createHash('sha256').update(token).digest('hex');
+      const replay = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } });
+      expect([replay.status, replay.headers.get('idempotent-replayed'), replay.body.download.token, replay.body.download.createdAt]).to.deep.equal([201, 'true', token, at.toISOString()]);
+      const link = (await DownloadLink.findById(linkId).lean())!;
+      expect([link.createdAt.toISOString(), link.expiresAt.getTime() - link.createdAt.getTime()]).to.deep.equal([at.toISOString(), 14 * DAY_MS]);
+      expect((await ActivityEntry.findById(`link:${linkId}`).lean())!.operationDate.toISOString()).to.equal(at.toISOString());
+      expect((await download(replay.body.download.url)).status).to.equal(200);
+      expect(await ActivityEntry.countDocuments({ _id: { $in: [`key:${linkId}`, `link:${linkId}`] } })).to.equal(2);
     });
   });
 

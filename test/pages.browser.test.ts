@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
-import { ActivityEntry, LedgerLine, Order, User } from '../models';
+import { ActivityEntry, DownloadLink, LedgerLine, Order, User } from '../models';
 import { monthKey, nextMonthKey } from '../domain/time';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
@@ -627,6 +627,11 @@ describe('pages: partners in a real browser', function () {
         const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download', exact: true }).click()]);
         expect(download.suggestedFilename()).to.match(/\.vhd$/);
         expect(download.url()).to.equal(link);
+        // the result page reloaded (the browser sends the form again): the same link, nothing new in the log
+        const logged = await ActivityEntry.countDocuments({ orderId: order.id });
+        await page.reload();
+        expect(await page.getByLabel(/Download link/).inputValue()).to.equal(link);
+        expect([await DownloadLink.countDocuments({ orderId: order.id }), await ActivityEntry.countDocuments({ orderId: order.id })]).to.deep.equal([1, logged]);
         await expectAccessible(page);
         // copy-link: the button copies the link (clipboard allowed for this origin)
         await admin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.baseUrl });
@@ -638,6 +643,10 @@ describe('pages: partners in a real browser', function () {
         expect(res.status).to.equal(200);
         expect(res.headers.get('content-disposition')).to.include('.vhd');
         await res.arrayBuffer();
+        // pressed again from the result page: a new link, as asked
+        await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Get keys and downloads' }).click()]);
+        expect(await page.getByLabel(/Download link/).inputValue()).to.match(/\/downloads\/dl_/).and.not.equal(link);
+        expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(2);
         // Windows 7 ESU has a key and no downloads: the page gives the key alone
         const esu = await placeOrder(app, c.id, 'windows-7-esu-2020');
         await page.goto(`/app/orders/${esu.id}`);
@@ -646,6 +655,9 @@ describe('pages: partners in a real browser', function () {
         await page.getByRole('button', { name: 'Show the activation key' }).click();
         await page.getByRole('heading', { name: 'Your key' }).waitFor();
         expect(await page.getByLabel('Activation key').inputValue()).to.have.length.greaterThan(10);
+        await page.reload();
+        await page.getByRole('heading', { name: 'Your key' }).waitFor();
+        expect(await ActivityEntry.countDocuments({ orderId: esu.id, operationType: 'get_software_keys' })).to.equal(1);
         expect(await page.getByLabel(/Download link/).count()).to.equal(0);
         await expectAccessible(page);
         // it is cancelled only through a support request: the customer page links to the form for this order

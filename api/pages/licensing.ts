@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../lib/errors';
 import { ACTIVITY_OPERATIONS } from '../../domain/licensing';
 import { listProducts } from '../../services/catalog';
-import { definePage, errorsFromAppError, pageMessage, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, pageFormKey, pageMessage, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const choiceSchema = {
@@ -63,6 +63,9 @@ export function licensingPages(deps: PagesContext): PageDef[] {
         fileTypes: sel(distinct(options.map((o) => o.fileType)).map((v) => ({ value: v, label: v })), values.fileType),
         errors,
         result,
+        // each form drawn gets a key of its own: the same form sent again (the result page reloaded, a double click)
+        // gives the same key or link and logs nothing new; pressing again on a new page makes a new link
+        formKey: deps.newKey(),
       },
       status,
     );
@@ -85,7 +88,12 @@ export function licensingPages(deps: PagesContext): PageDef[] {
         const form = validateForm<{ version: string; language: string; fileType: string }>(choiceSchema, input);
         if (!form.ok) return choicePage(ctx, id, input, form.errors, 400);
         try {
-          const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value);
+          const key = pageFormKey(input);
+          const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value, key).catch((e: unknown) => {
+            // a form of an earlier page (Back) sent with another choice: that is a new request, for a new link
+            if (e instanceof AppError && e.code === 'idempotency_key_reused') return licensing.getKeysAndDownloads(ctx.auth, id, form.value, deps.newKey());
+            throw e;
+          });
           return choicePage(ctx, id, input, {}, 201, result);
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, input, errorsFromAppError(e, ['version', 'language', 'fileType']), e.status);
@@ -100,7 +108,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
         try {
-          return choicePage(ctx, id, {}, {}, 200, await licensing.getKey(ctx.auth, id));
+          return choicePage(ctx, id, {}, {}, 200, await licensing.getKey(ctx.auth, id, pageFormKey(ctx.req.body)));
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, {}, { _form: pageMessage(e) }, e.status);
           throw e;

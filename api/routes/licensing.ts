@@ -42,17 +42,18 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'getKey',
       summary: 'Get keys: the activation key alone',
       description:
-        "The order's activation key, for a product that has one, with or without downloads (Windows 7 ESU has only its key). 409 `order_not_active` once the order is cancelled or expired; 422 `no_key` for a product without a key. Recorded in the activity log.",
+        "The order's activation key, for a product that has one, with or without downloads (Windows 7 ESU has only its key). 409 `order_not_active` once the order is cancelled or expired; 422 `no_key` for a product without a key. Recorded in the activity log, once per Idempotency-Key when one is sent.",
       tag: 'software',
       permission: 'getKeysAndDownloads',
       params: S.idParam('id', 'order id'),
+      headers: S.idempotencyKeyHeader('optional: the same key again (a retry) shows the key again without a second entry in the activity log', false),
       // nothing to say: no body, or an empty JSON object
       body: { type: 'object', additionalProperties: false, properties: {} },
       errorCodes: { 409: ['order_not_active', 'key_not_ready'], 422: ['no_key'] },
       errors: [404, 409, 422],
       responses: { 200: { description: 'the key', schema: S.keySchema } },
       secret: true,
-      handler: async ({ auth, params }) => ({ status: 200, body: await licensing.getKey(auth, params.id) }),
+      handler: async ({ auth, params, headers }) => ({ status: 200, body: await licensing.getKey(auth, params.id, headers['idempotency-key']) }),
     }),
     defineRoute({
       method: 'post',
@@ -60,18 +61,26 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'getKeysAndDownloads',
       summary: 'Get keys and downloads',
       description:
-        'The order\'s activation key and a new download link for one of the product\'s options (`GET /products/{id}`). The link lasts two weeks or 50 downloads, whichever comes first; asking again gives a fresh link, and earlier links keep their own limits. A value not offered is a 400 naming the field, with the allowed values in `details.allowed`. 409 `order_not_active` once the order is cancelled or expired. Recorded in the activity log.',
+        'The order\'s activation key and a new download link for one of the product\'s options (`GET /products/{id}`). The link lasts two weeks or 50 downloads, whichever comes first; asking again gives a fresh link, and earlier links keep their own limits. With an `Idempotency-Key`, the same request again (a retry after a timeout) gives the same link, with the limits it had from the start, and logs nothing new; the same key with another order or option is a 422 `idempotency_key_reused`. A value not offered is a 400 naming the field, with the allowed values in `details.allowed`. 409 `order_not_active` once the order is cancelled or expired (a replay too). Recorded in the activity log.',
       tag: 'software',
       permission: 'getKeysAndDownloads',
       params: S.idParam('id', 'order id'),
+      headers: S.idempotencyKeyHeader('optional: the same request with the same key gives the same link instead of another one', false),
       body: S.downloadRequestSchema,
-      errorCodes: { 409: ['order_not_active', 'key_not_ready'], 422: ['no_downloads', 'no_key'] },
+      errorCodes: { 409: ['order_not_active', 'key_not_ready'], 422: ['no_downloads', 'no_key', 'idempotency_key_reused'] },
       errors: [404, 409, 422],
-      responses: { 201: { description: 'the key and the link', schema: S.keysAndDownloadSchema, headers: { Location: 'the download link' } } },
+      responses: {
+        201: {
+          description: 'the key and the link',
+          schema: S.keysAndDownloadSchema,
+          headers: { Location: 'the download link', 'Idempotent-Replayed': '"true" when this Idempotency-Key had made the link already; only with an Idempotency-Key' },
+        },
+      },
       secret: true,
-      handler: async ({ auth, params, body }) => {
-        const result = await licensing.getKeysAndDownloads(auth, params.id, body);
-        return { status: 201, body: result, headers: { Location: result.download.url } };
+      handler: async ({ auth, params, body, headers }) => {
+        const key = headers['idempotency-key'];
+        const { replayed, ...result } = await licensing.getKeysAndDownloads(auth, params.id, body, key);
+        return { status: 201, body: result, headers: { Location: result.download.url, ...(key === undefined ? {} : { 'Idempotent-Replayed': String(replayed) }) } };
       },
     }),
     defineRoute({

@@ -10,13 +10,7 @@ const orderSummarySchema = (() => {
   return { ...S.orderSchema, properties: props, required: Object.keys(props) };
 })();
 
-const idempotencyHeader = {
-  type: 'object',
-  properties: {
-    'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'a client-chosen unique key: a repeated request returns the same order, as it is now' },
-  },
-  required: ['idempotency-key'],
-};
+const idempotencyHeader = S.idempotencyKeyHeader('a client-chosen unique key: a repeated request returns the same order, as it is now', true);
 
 
 export function orderRoutes(deps: RouteDeps): RouteDef[] {

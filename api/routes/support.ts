@@ -11,13 +11,7 @@ import { TICKET_REFUSALS } from '../../domain/support';
 import { SUPPORT_REFUND_REFUSALS } from '../../domain/cancellation';
 import { supportRefusalStatus, type SupportService } from '../../services/support';
 
-const idempotencyHeader = {
-  type: 'object',
-  properties: {
-    'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'a client-chosen unique key: a repeated request returns the same support request' },
-  },
-  required: ['idempotency-key'],
-};
+const idempotencyHeader = S.idempotencyKeyHeader('a client-chosen unique key: a repeated request returns the same support request', true);
 
 const ticketReply = { 200: { description: 'the support request as it now is', schema: S.supportTicketSchema } };
 /** An action's answer: the ticket, and with an Idempotency-Key whether the key had come with this request before. */

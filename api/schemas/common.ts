@@ -44,6 +44,16 @@ export const taxSchema = obj({
   amount: nullable(int({ description: 'tax contained in the amount, where it is included' })),
 });
 
+/**
+ * The `Idempotency-Key` header: a client-chosen key (printable ASCII, 8 to 200 characters) that makes a repeated
+ * request a replay of the first. `required` where the route always needs one (buying, filing a support request).
+ */
+export const idempotencyKeyHeader = (description: string, required: boolean): S => ({
+  type: 'object',
+  properties: { 'idempotency-key': str({ minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description }) },
+  ...(required ? { required: ['idempotency-key'] } : {}),
+});
+
 export const idParam = (name: string, description: string): S => obj({ [name]: str({ minLength: 1, maxLength: 200, description }) });
 export const customerParam: S = obj({ customer: str({ minLength: 1, maxLength: 253, description: "the customer's id, name, tenant GUID or domain name" }) });
 

@@ -2,7 +2,7 @@
 import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, TICKET_ACTIONS } from '../../domain/support';
 import { SLA_TARGETS } from '../../domain/sla';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../../domain/text';
-import { dateTime, int, nullable, obj, str } from './common';
+import { dateTime, idempotencyKeyHeader, int, nullable, obj, str } from './common';
 
 /** A message, a reason: several lines allowed, at least one visible character (domain/text.ts). */
 const text = (max: number, extra: Record<string, unknown> = {}) => str({ minLength: 1, maxLength: max, pattern: MESSAGE_PATTERN, description: TEXT_RULES.message, ...extra });
@@ -44,10 +44,7 @@ export const approveBody = obj({ amount: int({ minimum: 1, description: 'minor u
 export const rejectBody = obj({ reason: text(2000), body: text(20_000), seenSeq }, ['reason']);
 export const escalateBody = obj({ reason: text(2000), body: text(20_000), seenSeq }, []);
 
-export const commandHeaders = {
-  type: 'object',
-  properties: { 'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'optional: a repeated request with the same key is carried out once' } },
-};
+export const commandHeaders = idempotencyKeyHeader('optional: a repeated request with the same key is carried out once', false);
 
 const refundSchema = nullable(obj({ reason: str(), amount: int(), currency: str() }));
 const customerSchema = obj({ id: str(), name: str(), tenantId: str(), domain: str() });
