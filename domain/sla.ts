@@ -6,6 +6,7 @@
  * Pure: no Node built-ins. Local wall times are converted with `Intl.DateTimeFormat` (which the workflow
  * sandbox provides), so daylight-saving changes are counted as the zone's rules say.
  */
+import { instantOf, localTime } from './time';
 
 export const SLA_TARGETS = ['firstResponse', 'nextResponse', 'resolution'] as const;
 export type SlaTargetKind = (typeof SLA_TARGETS)[number];
@@ -132,60 +133,6 @@ export function checkSlaPolicy(policy: SlaPolicy): string[] {
     }
   }
   return problems;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Local time through Intl
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-export interface LocalDateTime {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
-
-/** The wall-clock time of an instant in a time zone. */
-export function localTime(instantMs: number, timeZone: string): LocalDateTime {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(instantMs))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  return { year: parts.year, month: parts.month, day: parts.day, hour: parts.hour === 24 ? 0 : parts.hour, minute: parts.minute, second: parts.second };
-}
-
-/** Offset of the zone from UTC at an instant, in milliseconds (Berlin in summer: +7,200,000). */
-export function zoneOffsetMs(instantMs: number, timeZone: string): number {
-  const l = localTime(instantMs, timeZone);
-  const asUtc = Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second);
-  return asUtc - Math.floor(instantMs / 1000) * 1000;
-}
-
-/**
- * The instant of a local wall time. A time skipped by a spring-forward change maps to the instant after the
- * gap (02:30 -> 03:30); a repeated time in autumn maps to its first occurrence.
- */
-export function instantOf(year: number, month: number, day: number, minutes: number, timeZone: string): number {
-  const wall = Date.UTC(year, month - 1, day, 0, minutes);
-  // the zone's offsets half a day before and after: the two candidates of a changing day
-  const before = wall - zoneOffsetMs(wall - 43_200_000, timeZone);
-  const after = wall - zoneOffsetMs(wall + 43_200_000, timeZone);
-  const reads = (c: number) => c + zoneOffsetMs(c, timeZone) === wall;
-  const matching = [before, after].filter(reads);
-  if (matching.length) return Math.min(...matching);
-  // a wall time in a spring-forward gap: the offset before the change puts it just after the gap
-  return before;
 }
 
 function minutesOf(hhmm: string): number {

@@ -65,3 +65,70 @@ export function utcMinute(at: Date): string {
 export function utcSecond(at: Date): string {
   return `${at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Local time through Intl
+
+let zones: readonly string[] | undefined;
+let zoneSet: ReadonlySet<string> | undefined;
+/** Every time zone a user may choose (IANA names as this Node's ICU knows them, and UTC), sorted; made on first use. */
+export const timeZones = (): readonly string[] => (zones ??= [...new Set(['UTC', ...Intl.supportedValuesOf('timeZone')])].sort());
+export const isTimeZone = (tz: unknown): tz is string => typeof tz === 'string' && (zoneSet ??= new Set(timeZones())).has(tz);
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export interface LocalDateTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+/** Date.UTC of a calendar day (month 1 to 12) and minutes into it, without Date.UTC's reading of years 0 to 99 as 1900 to 1999. */
+function utcMs(year: number, month: number, day: number, minutes: number, seconds = 0): number {
+  const at = new Date(0);
+  at.setUTCFullYear(year, month - 1, day);
+  return at.getTime() + minutes * 60_000 + seconds * 1000;
+}
+
+/** The wall-clock time of an instant in a time zone. */
+export function localTime(instantMs: number, timeZone: string): LocalDateTime {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(timeZone).formatToParts(new Date(instantMs))) {
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  }
+  return { year: parts.year, month: parts.month, day: parts.day, hour: parts.hour === 24 ? 0 : parts.hour, minute: parts.minute, second: parts.second };
+}
+
+/** Offset of the zone from UTC at an instant, in milliseconds (Berlin in summer: +7,200,000). */
+export function zoneOffsetMs(instantMs: number, timeZone: string): number {
+  const l = localTime(instantMs, timeZone);
+  const asUtc = utcMs(l.year, l.month, l.day, l.hour * 60 + l.minute, l.second);
+  return asUtc - Math.floor(instantMs / 1000) * 1000;
+}
+
+/**
+ * The instant of a local wall time. A time skipped by a spring-forward change maps to the instant after the
+ * gap (02:30 -> 03:30); a repeated time in autumn maps to its first occurrence.
+ */
+export function instantOf(year: number, month: number, day: number, minutes: number, timeZone: string): number {
+  const wall = utcMs(year, month, day, minutes);
+  // the zone's offsets half a day before and after: the two candidates of a changing day
+  const before = wall - zoneOffsetMs(wall - 43_200_000, timeZone);
+  const after = wall - zoneOffsetMs(wall + 43_200_000, timeZone);
+  const reads = (c: number) => c + zoneOffsetMs(c, timeZone) === wall;
+  const matching = [before, after].filter(reads);
+  if (matching.length) return Math.min(...matching);
+  // a wall time in a spring-forward gap: the offset before the change puts it just after the gap
+  return before;
+}

@@ -17,6 +17,8 @@ import { resolveCustomer } from './customers';
 export interface ActivityQuery {
   from?: string;
   to?: string;
+  /** the IANA time zone whose days `from` and `to` are (default UTC) */
+  timeZone?: string;
   customer?: string;
   operation?: ActivityOperation;
   limit?: number;
@@ -108,39 +110,42 @@ const olderThan = (c: { at: Date; id: string }) => (e: ActivityEntryDoc) => e.op
 export function createActivityLogService(deps: ActivityLogDeps = {}) {
   const clock = deps.now ?? (() => new Date());
 
-  /** The range's days that have entries, newest first, and the equality filter of the entries. */
+  /**
+   * The range's stored days (UTC) that have entries, newest first, the equality filter of the entries, and the range's
+   * instants: days of another time zone straddle two UTC days at each end, whose entries outside it are left out.
+   */
   async function plan(partnerId: string, q: ActivityQuery) {
-    const range = logRange(q.from, q.to, clock());
+    const range = logRange(q.from, q.to, clock(), q.timeZone);
     if ('field' in range) throw new AppError(400, 'validation_failed', `query.${range.field} ${range.message}`, `query.${range.field}`);
-    const from = dayOf(range.from);
-    const to = dayOf(new Date(range.until.getTime() - 1));
+    const first = dayOf(range.from);
+    const last = dayOf(new Date(range.until.getTime() - 1));
     const filter: Record<string, unknown> = { partnerId };
     if (q.customer !== undefined) filter.customerId = (await resolveCustomer(partnerId, q.customer))._id;
     if (q.operation !== undefined) filter.operationType = q.operation;
     const days = (await ActivityDay.find({ partnerId }, { day: 1 }).lean())
       .map((d) => d.day)
-      .filter((d) => d >= from && d <= to)
+      .filter((d) => d >= first && d <= last)
       .sort()
       .reverse();
-    return { from, to, days, filter };
+    return { from: range.fromDay, to: range.toDay, days, filter, range };
   }
 
-  /** One day's entries, by equality only (what FerretDB pushes down to PostgreSQL), newest first. */
-  async function dayEntries(filter: Record<string, unknown>, day: string): Promise<ActivityEntryDoc[]> {
+  /** One stored day's entries within the range, by equality only (what FerretDB pushes down to PostgreSQL), newest first. */
+  async function dayEntries(filter: Record<string, unknown>, day: string, range: { from: Date; until: Date }): Promise<ActivityEntryDoc[]> {
     const rows = await ActivityEntry.find({ ...filter, day }).lean<ActivityEntryDoc[]>();
-    return rows.sort(newestFirst);
+    return rows.filter((e) => e.operationDate >= range.from && e.operationDate < range.until).sort(newestFirst);
   }
 
   return {
     /** A page of entries, newest first; `nextCursor` continues after its last one (null: no more). */
     async list(partnerId: string, q: ActivityQuery) {
-      const { from, to, days, filter } = await plan(partnerId, q);
+      const { from, to, days, filter, range } = await plan(partnerId, q);
       const limit = q.limit ?? 100;
       const after = q.cursor !== undefined ? decodeInstantCursor(q.cursor) : null;
       const rows: ActivityEntryDoc[] = [];
       for (const day of days) {
         if (after && day > dayOf(after.at)) continue;
-        const entries = await dayEntries(filter, day);
+        const entries = await dayEntries(filter, day, range);
         rows.push(...(after ? entries.filter(olderThan(after)) : entries));
         if (rows.length > limit) break;
       }
@@ -150,9 +155,9 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
 
     /** Every entry of the range as CSV (header row first, CRLF line ends), a day at a time as it is written out. */
     async csv(partnerId: string, q: Omit<ActivityQuery, 'limit' | 'cursor'>): Promise<{ from: string; to: string; body: Readable }> {
-      const { from, to, days, filter } = await plan(partnerId, q);
+      const { from, to, days, filter, range } = await plan(partnerId, q);
       async function* rows() {
-        for (const day of days) for (const e of await dayEntries(filter, day)) yield csvRow(activityView(e));
+        for (const day of days) for (const e of await dayEntries(filter, day, range)) yield csvRow(activityView(e));
       }
       const body = stringify({ header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', quoted_match: /^\s|\s$/ });
       // a failing read destroys the CSV stream with its error, which ends the response

@@ -45,38 +45,50 @@ export const LOST_LOG_AFTER_MS = 60_000;
 export const hashLinkToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 
 const sha256Hex = (...parts: string[]) => crypto.createHash('sha256').update(parts.join('\0')).digest('hex');
-/** The AES-256 key that seals a link's token for replays: derived (HKDF) from the Idempotency-Key, which only the client holds. */
-const replayKey = (partnerId: string, idempotencyKey: string) => Buffer.from(crypto.hkdfSync('sha256', idempotencyKey, partnerId, 'csp-desk download link token', 32));
+/**
+ * The AES-256 key that seals a link's token for replays: derived (HKDF) from the Idempotency-Key, which only the client
+ * holds, and the user it belongs to. A key chosen at random (the pages' are UUIDs) keeps the token out of reach of
+ * whoever reads the database; a guessable one can be found by trying, as the record's id is a plain digest of it.
+ */
+const replayKey = (owner: string, idempotencyKey: string) => Buffer.from(crypto.hkdfSync('sha256', idempotencyKey, owner, 'csp-desk download link token', 32));
 
-export function sealLinkToken(token: string, partnerId: string, idempotencyKey: string): string {
+export function sealLinkToken(token: string, owner: string, idempotencyKey: string): string {
   const iv = crypto.randomBytes(12);
-  const cipher = crypto.createCipheriv('aes-256-gcm', replayKey(partnerId, idempotencyKey), iv);
+  const cipher = crypto.createCipheriv('aes-256-gcm', replayKey(owner, idempotencyKey), iv);
   const sealed = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
 }
 
+export interface LinkRequestOwner {
+  partnerId: string;
+  userId: string;
+}
+const ownerOf = (o: LinkRequestOwner) => `${o.partnerId}\0${o.userId}`;
+
 /**
- * What a "Get keys and downloads" with an Idempotency-Key records before its link: under the SHA-256 of the partner
- * and the key (a key is the partner's own), the order and option asked for, and the link's token sealed.
+ * What a "Get keys and downloads" with an Idempotency-Key records before its link: under the SHA-256 of the partner,
+ * the user and the key (a key is its user's own: another user's request is never a replay, and is logged as theirs),
+ * the order and option asked for, and the link's token sealed.
  */
-export function linkRequestRecord(partnerId: string, idempotencyKey: string, orderId: string, optionKey: string, token: string, at: Date): DownloadLinkRequestDoc {
+export function linkRequestRecord(auth: LinkRequestOwner, idempotencyKey: string, orderId: string, optionKey: string, token: string, at: Date): DownloadLinkRequestDoc {
+  const owner = ownerOf(auth);
   return {
-    _id: sha256Hex('download-link', partnerId, idempotencyKey),
-    partnerId,
+    _id: sha256Hex('download-link', owner, idempotencyKey),
+    partnerId: auth.partnerId,
     orderId,
     requestHash: sha256Hex(orderId, optionKey),
     linkId: hashLinkToken(token),
-    sealedToken: sealLinkToken(token, partnerId, idempotencyKey),
+    sealedToken: sealLinkToken(token, owner, idempotencyKey),
     createdAt: at,
   };
 }
 
 /** The token `sealLinkToken` sealed, or null when the key does not open it (another key, or a record altered). */
-export function openLinkToken(sealedToken: string, partnerId: string, idempotencyKey: string): string | null {
+export function openLinkToken(sealedToken: string, owner: string, idempotencyKey: string): string | null {
   const b = Buffer.from(sealedToken, 'base64url');
   if (b.length < 29) return null;
   try {
-    const decipher = crypto.createDecipheriv('aes-256-gcm', replayKey(partnerId, idempotencyKey), b.subarray(0, 12));
+    const decipher = crypto.createDecipheriv('aes-256-gcm', replayKey(owner, idempotencyKey), b.subarray(0, 12));
     decipher.setAuthTag(b.subarray(12, 28));
     return Buffer.concat([decipher.update(b.subarray(28)), decipher.final()]).toString('utf8');
   } catch {
@@ -256,14 +268,10 @@ export function createLicensingService(deps: LicensingDeps) {
    * The token of the link a "Get keys and downloads" makes: a new one, or with an Idempotency-Key the one its first
    * request made (recorded before the link is written, so a request that dies in between is finished by its replay).
    */
-  async function linkTokenFor(partnerId: string, orderId: string, optionKey: string, at: Date, idempotencyKey: string | undefined) {
-    const fresh = () => TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
-    if (idempotencyKey === undefined) {
-      const token = fresh();
-      return { token, linkId: hashLinkToken(token), createdAt: at, replayed: false };
-    }
-    const token = fresh();
-    const record = linkRequestRecord(partnerId, idempotencyKey, orderId, optionKey, token, at);
+  async function linkTokenFor(owner: LinkRequestOwner, orderId: string, optionKey: string, at: Date, idempotencyKey: string | undefined) {
+    const token = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
+    if (idempotencyKey === undefined) return { token, linkId: hashLinkToken(token), createdAt: at, replayed: false };
+    const record = linkRequestRecord(owner, idempotencyKey, orderId, optionKey, token, at);
     let first = await DownloadLinkRequest.findById(record._id).lean();
     if (!first) {
       if (await insertOnce(() => DownloadLinkRequest.create(record))) return { token, linkId: record.linkId, createdAt: at, replayed: false };
@@ -273,7 +281,12 @@ export function createLicensingService(deps: LicensingDeps) {
     if (first.requestHash !== record.requestHash) {
       throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another order or download option; use a new key for a new link', 'header.idempotency-key');
     }
-    const firstToken = openLinkToken(first.sealedToken, partnerId, idempotencyKey);
+    // a link past its two weeks is given by no request, a replay included
+    const expiredAt = linkExpiresAt(new Date(first.createdAt));
+    if (expiredAt.getTime() <= at.getTime()) {
+      throw new AppError(409, 'idempotency_key_expired', `the link this Idempotency-Key made expired at ${utcSecond(expiredAt)}; send the request with a new key for a new link`, 'header.idempotency-key');
+    }
+    const firstToken = openLinkToken(first.sealedToken, ownerOf(owner), idempotencyKey);
     if (firstToken === null || hashLinkToken(firstToken) !== first.linkId) throw new Error(`the download link request ${record._id} does not open with its own key`);
     return { token: firstToken, linkId: first.linkId, createdAt: new Date(first.createdAt), replayed: true };
   }
@@ -350,8 +363,8 @@ export function createLicensingService(deps: LicensingDeps) {
       if (order.product.deliverable !== 'activation-key') throw new AppError(422, 'no_key', `${order.product.name} has no activation key`);
       const at = clock();
       const key = await activeKeyOrRefuse(auth, order, at, { idPrefix: 'key-refused', operationType: 'get_software_keys', resourceType: 'software_key', detail: 'activation key not shown', what: 'its activation key is shown' });
-      // the same Idempotency-Key again (a retry, a page reloaded) shows the key once more and logs nothing new
-      const entryId = idempotencyKey === undefined ? crypto.randomUUID() : sha256Hex(auth.partnerId!, orderId, idempotencyKey);
+      // the same user's same Idempotency-Key again (a retry, a page reloaded) shows the key once more and logs nothing new
+      const entryId = idempotencyKey === undefined ? crypto.randomUUID() : sha256Hex(auth.partnerId!, auth.user._id, orderId, idempotencyKey);
       await appendActivity({ _id: `key-shown:${entryId}`, ...about(order), operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', ...userEntry(auth), resourceId: key._id, detail: 'activation key shown (Get keys)', reason: null, requestId });
       return { orderId, customer: { id: order.customerId, name: order.customer.name }, product: { id: order.product.id, name: order.product.name }, activationKey: { key: key.key, activations: key.activations } };
     },
@@ -383,12 +396,13 @@ export function createLicensingService(deps: LicensingDeps) {
       });
 
       const file = await deps.files.describe(option);
-      const made = await linkTokenFor(auth.partnerId!, orderId, option.optionKey, at, idempotencyKey);
+      const made = await linkTokenFor({ partnerId: auth.partnerId!, userId: auth.user._id }, orderId, option.optionKey, at, idempotencyKey);
       const { token, linkId } = made;
       const createdAt = made.createdAt;
       const expiresAt = linkExpiresAt(createdAt);
       // a replay writes what the first request did not get to (it may have died, or still be under way): the link
-      // and its entries have natural ids, so each is written once
+      // (with its limits from the first request) and its entries, dated when they are written, have natural ids, so
+      // each is written once
       await insertOnce(() => DownloadLink.create({
         _id: linkId,
         orderId,
@@ -404,7 +418,7 @@ export function createLicensingService(deps: LicensingDeps) {
         maxDownloads: LINK_MAX_DOWNLOADS,
         revokedAt: null,
       }));
-      const common = { ...about(order), operationDate: createdAt, operationStatus: 'succeeded' as const, ...userEntry(auth), reason: null, requestId };
+      const common = { ...about(order), operationDate: at, operationStatus: 'succeeded' as const, ...userEntry(auth), reason: null, requestId };
       await appendActivity({ _id: `key:${linkId}`, ...common, operationType: 'get_software_keys', resourceType: 'software_key', resourceId: key._id, detail: `activation key revealed with a download link for ${option.optionKey}` });
       await appendActivity({
         _id: `link:${linkId}`,

@@ -10,9 +10,10 @@ import { expect } from 'chai';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseDisposition } from 'content-disposition';
 import { createApi, createAppServer } from '../composition/root';
-import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, DownloadLinkRequest, Order, User } from '../models';
+import { ActivationKey, ActivityEntry, appendActivity, DownloadClaim, DownloadLink, DownloadLinkRequest, Order, User } from '../models';
 import { linkRequestRecord, LOST_LOG_AFTER_MS } from '../services/licensing';
 import { DAY_MS } from '../domain/time';
+import { ensureUser, issueToken } from '../services/users';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
@@ -137,7 +138,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(2);
     });
 
-    it('when the same request comes again with its Idempotency-Key (a retry, at once or later, even racing), then it gives the same link and logs nothing new; the key with another option is a 422; a replay once the order is cancelled is refused', async () => {
+    it("when the same request comes again with its Idempotency-Key (a retry, at once or later, even racing), then it gives the same link and logs nothing new; the key with another option is a 422; another user's same key is their own request, logged as theirs; once the order is no longer active a replay is refused", async () => {
       const { order } = await activeOrder();
       const key = uniq('key-link');
       const entries = () => ActivityEntry.countDocuments({ orderId: order.id, operationStatus: 'succeeded' });
@@ -162,36 +163,56 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const other = await app.api('POST', `/orders/${order.id}/downloads`, { body: { ...CHOICE, language: 'Japanese' }, headers: { 'idempotency-key': key } });
       expect([other.status, other.body.error.code, other.body.error.field]).to.deep.equal([422, 'idempotency_key_reused', 'header.idempotency-key']);
       expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(1);
-      // another partner with the same key makes a link of its own... for an order of its own only: this one is a 404
+      // another partner's user with the same key: this order is not theirs to see
       expect((await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, token: app.otherTokens['admin-agent'], headers: { 'idempotency-key': key } })).status).to.equal(404);
-      // "Get keys" with a key: shown again, logged once
-      const shown = async () => app.api('POST', `/orders/${order.id}/key`, { headers: { 'idempotency-key': key } });
-      for (const r of [await shown(), await shown()]) expect(r.status).to.equal(200);
-      expect(await ActivityEntry.countDocuments({ orderId: order.id, detail: 'activation key shown (Get keys)' })).to.equal(1);
-      // once the order is no longer active, a replay gives nothing (and is logged as refused)
+      // a colleague with the same key: a request of their own, a link of their own, logged under their name
+      const colleague = await ensureUser({ name: 'Second admin agent', email: `admin-agent-2@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
+      const theirs = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, token: await issueToken(colleague._id), headers: { 'idempotency-key': key } });
+      expect([theirs.status, theirs.headers.get('idempotent-replayed')]).to.deep.equal([201, 'false']);
+      expect(theirs.body.download.token).to.not.equal(token);
+      const theirLink = `link:${crypto.createHash('sha256').update(theirs.body.download.token).digest('hex')}`;
+      expect((await ActivityEntry.findById(theirLink).lean())!.actor.userId).to.equal(colleague._id);
+      // "Get keys" with a key: shown again, logged once per user
+      const shown = async (t?: string) => app.api('POST', `/orders/${order.id}/key`, { token: t, headers: { 'idempotency-key': key } });
+      for (const r of [await shown(), await shown(), await shown(await issueToken(colleague._id))]) expect(r.status).to.equal(200);
+      const reveals = await ActivityEntry.find({ orderId: order.id, detail: 'activation key shown (Get keys)' }).lean();
+      expect(reveals.map((e) => e.actor.userId).sort()).to.have.length(2).and.include(colleague._id);
+      // once the order is no longer active, a replay gives nothing, and the refusal is logged
       await Order.updateOne({ _id: order.id }, { $set: { status: 'expired' } });
       const late = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } });
       expect([late.status, late.body.error.code]).to.deep.equal([409, 'order_not_active']);
+      expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'create_software_download_link', operationStatus: 'failed', reason: 'order_not_active' })).to.equal(1);
     });
 
-    it('when the request that recorded an Idempotency-Key died before writing its link, then the replay writes the link and its entries, once', async () => {
+    it('when the request that recorded an Idempotency-Key died before writing its link, then the replay writes the link (its two weeks from the first request) and its entries, once; past those two weeks the key is refused', async () => {
       const { order } = await activeOrder();
       const key = uniq('key-link');
+      const user = await ensureUser({ name: 'Third admin agent', email: `admin-agent-3@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
+      const userToken = await issueToken(user._id);
       // as if a request had stopped right after recording its key, a minute ago
       const token = `dl_${crypto.randomBytes(32).toString('base64url')}`;
       const at = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
       const option = ((await app.api('GET', `/products/${PRODUCT}`)).body.downloads as { optionKey: string; optionTitle: string; languageCode: string; fileType: string }[]).find(
         (o) => o.optionTitle === CHOICE.version && o.languageCode === CHOICE.language && o.fileType === CHOICE.fileType,
       )!;
-      await DownloadLinkRequest.create(linkRequestRecord(app.partnerId, key, order.id, option.optionKey, token, at));
+      await DownloadLinkRequest.create(linkRequestRecord({ partnerId: app.partnerId, userId: user._id }, key, order.id, option.optionKey, token, at));
       const linkId = crypto.createHash('sha256').update(token).digest('hex');
-      const replay = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } });
+      const sent = Date.now();
+      const replay = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, token: userToken, headers: { 'idempotency-key': key } });
       expect([replay.status, replay.headers.get('idempotent-replayed'), replay.body.download.token, replay.body.download.createdAt]).to.deep.equal([201, 'true', token, at.toISOString()]);
       const link = (await DownloadLink.findById(linkId).lean())!;
       expect([link.createdAt.toISOString(), link.expiresAt.getTime() - link.createdAt.getTime()]).to.deep.equal([at.toISOString(), 14 * DAY_MS]);
-      expect((await ActivityEntry.findById(`link:${linkId}`).lean())!.operationDate.toISOString()).to.equal(at.toISOString());
+      // logged when written, not back in the first request's past
+      expect((await ActivityEntry.findById(`link:${linkId}`).lean())!.operationDate.getTime()).to.be.at.least(sent - 1000);
       expect((await download(replay.body.download.url)).status).to.equal(200);
       expect(await ActivityEntry.countDocuments({ _id: { $in: [`key:${linkId}`, `link:${linkId}`] } })).to.equal(2);
+      // a key whose first request was made 14 days ago and more: its link is over, and no replay gives it (nor writes it)
+      const oldKey = uniq('key-link');
+      const oldToken = `dl_${crypto.randomBytes(32).toString('base64url')}`;
+      await DownloadLinkRequest.create(linkRequestRecord({ partnerId: app.partnerId, userId: user._id }, oldKey, order.id, option.optionKey, oldToken, new Date(Date.now() - 14 * DAY_MS - 1000)));
+      const over = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, token: userToken, headers: { 'idempotency-key': oldKey } });
+      expect([over.status, over.body.error.code, over.body.error.field]).to.deep.equal([409, 'idempotency_key_expired', 'header.idempotency-key']);
+      expect(await DownloadLink.exists({ _id: crypto.createHash('sha256').update(oldToken).digest('hex') })).to.equal(null);
     });
   });
 
@@ -460,6 +481,29 @@ describe('licensing: keys, download links and the activity log (real servers)', 
     it('when a role other than global, account, referral or marketing-content admin asks, then 403; those four may', async () => {
       for (const role of ['admin-agent', 'sales-agent', 'support-agent', 'support-lead'] as const) expect((await log('', app.tokens[role])).status, role).to.equal(403);
       for (const role of ['global-admin', 'account-admin', 'referral-admin', 'marketing-content-admin'] as const) expect((await log('', app.tokens[role])).status, role).to.equal(200);
+    });
+
+    it("when the days are asked for in a time zone, then an entry is on its day there (JSON and CSV), and a zone that is not one is a 400 naming it", async () => {
+      const customer = await app.newCustomer('AU');
+      // 20:00 UTC on 26 November 2026 is 07:00 on the 27th in Sydney
+      const at = new Date('2026-11-26T20:00:00Z');
+      const id = uniq('zone-entry');
+      await appendActivity({ _id: id, partnerId: app.partnerId, operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', userPrincipalName: 'someone@example.com', actor: { kind: 'user', userId: 'u', name: 'Someone', role: 'admin-agent' }, customerId: customer.id, customerName: customer.name, orderId: 'o', productId: 'p', productName: 'P', resourceId: null, ipAddress: null, userAgent: null, detail: 'shown at 07:00 in Sydney', reason: null, requestId: null });
+      const ids = async (q: string) => {
+        const res = await log(`customer=${customer.id}&${q}`);
+        expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        return { from: res.body.from, to: res.body.to, ids: (res.body.items as { id: string }[]).map((e) => e.id) };
+      };
+      expect(await ids('from=2026-11-26&to=2026-11-26')).to.deep.equal({ from: '2026-11-26', to: '2026-11-26', ids: [id] });
+      expect((await ids('from=2026-11-26&to=2026-11-26&timeZone=Australia/Sydney')).ids).to.deep.equal([]);
+      expect((await ids('from=2026-11-27&to=2026-11-27&timeZone=Australia/Sydney')).ids).to.deep.equal([id]);
+      expect((await ids('from=2026-11-27&to=2026-11-27')).ids).to.deep.equal([]);
+      const csv = await log(`customer=${customer.id}&from=2026-11-27&to=2026-11-27&timeZone=Australia/Sydney`, app.tokens['global-admin'], { accept: 'text/csv' });
+      expect(csv.headers.get('content-disposition')).to.include('activity-log_2026-11-27_2026-11-27.csv');
+      expect(String(csv.body)).to.include('shown at 07:00 in Sydney');
+      const bad = await log('timeZone=australia/sydney');
+      expect([bad.status, bad.body.error.field]).to.deep.equal([400, 'query.timeZone']);
+      expect(bad.body.error.message).to.include('did you mean "Australia/Sydney"');
     });
 
     it('when an order bought months ago is imported today, then the log shows the import today, naming its purchase date', async () => {

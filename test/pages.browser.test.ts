@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
-import { ActivityEntry, DownloadLink, LedgerLine, Order, User } from '../models';
+import { ActivityEntry, appendActivity, DownloadLink, LedgerLine, Order, User } from '../models';
 import { monthKey, nextMonthKey } from '../domain/time';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
@@ -613,6 +613,8 @@ describe('pages: partners in a real browser', function () {
         expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'get_software_keys' })).to.equal(0);
         expect(await page.getByRole('link', { name: /Show the key/ }).first().getAttribute('href')).to.equal(`/app/orders/${order.id}/downloads`);
         await page.getByRole('link', { name: /Get keys and downloads/ }).first().click();
+        const linkForm = page.locator(`form[action="/app/orders/${order.id}/downloads"]`);
+        const [firstKey, csrf] = [await linkForm.locator('input[name="_key"]').inputValue(), await linkForm.locator('input[name="_csrf"]').inputValue()];
         await page.getByLabel('Version').selectOption('Windows Server 2016');
         await page.getByLabel('Language').selectOption('fr-fr');
         await page.getByLabel('File type').selectOption('VHD (64-bit)');
@@ -647,6 +649,15 @@ describe('pages: partners in a real browser', function () {
         await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Get keys and downloads' }).click()]);
         expect(await page.getByLabel(/Download link/).inputValue()).to.match(/\/downloads\/dl_/).and.not.equal(link);
         expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(2);
+        // the first page's form (Back) sent with another choice: another link, the same however often it is sent
+        const sendFirstForm = async () => {
+          const r = await page.request.post(`/app/orders/${order.id}/downloads`, { form: { _csrf: csrf, _key: firstKey, version: 'Windows Server 2019', language: 'en-us', fileType: 'ISO (64-bit)' } });
+          expect(r.status()).to.equal(201);
+          return /id="download-link" class="mono" readonly value="([^"]+)"/.exec(await r.text())![1];
+        };
+        const [x, y] = [await sendFirstForm(), await sendFirstForm()];
+        expect(x).to.equal(y).and.not.equal(link);
+        expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(3);
         // Windows 7 ESU has a key and no downloads: the page gives the key alone
         const esu = await placeOrder(app, c.id, 'windows-7-esu-2020');
         await page.goto(`/app/orders/${esu.id}`);
@@ -675,7 +686,7 @@ describe('pages: partners in a real browser', function () {
       } finally {
         await admin.context.close();
       }
-      const auditor = await newSession({ baseURL: app.baseUrl });
+      const auditor = await newSession({ baseURL: app.baseUrl, timezoneId: 'Australia/Sydney' });
       try {
         const page = auditor.page;
         await signIn(app, page, PARTNER_EMAIL('global-admin', app.partnerId));
@@ -706,6 +717,13 @@ describe('pages: partners in a real browser', function () {
         await page.goto('/app/activity?limit=0');
         expect(await page.locator('#form-error').textContent()).to.include('The address has "limit", which this page does not take.');
         expect(await page.getByText('No entries in this range.').count()).to.equal(0);
+        // the days are the user's (here the browser's Sydney): 20:00 UTC on 26 November is the 27th there
+        await appendActivity({ _id: uniq('sydney-entry'), partnerId: app.partnerId, operationDate: new Date('2026-11-26T20:00:00Z'), operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', userPrincipalName: 'someone@example.com', actor: { kind: 'user', userId: 'u', name: 'Someone', role: 'admin-agent' }, customerId: c.id, customerName: c.name, orderId: order.id, productId: 'p', productName: 'P', resourceId: null, ipAddress: null, userAgent: null, detail: 'shown at 07:00 in Sydney', reason: null, requestId: null });
+        await page.goto(`/app/activity?from=2026-11-27&to=2026-11-27&customer=${c.id}`);
+        expect(await page.locator('main').textContent()).to.include('dates are days in Australia/Sydney');
+        expect(await page.getByRole('table', { name: /Entries/ }).textContent()).to.include('shown at 07:00 in Sydney').and.include('27 Nov 2026');
+        await page.goto(`/app/activity?from=2026-11-26&to=2026-11-26&customer=${c.id}`);
+        await page.getByText('No entries in this range.').waitFor();
         // operations read as words, in the table as in the filter
         await page.goto('/app/activity');
         const operations = await page.locator('table tbody tr td:nth-child(2)').allTextContents();

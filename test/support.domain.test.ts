@@ -6,8 +6,6 @@ import {
   checkSlaPolicy,
   dueAt,
   elapsedSeconds,
-  instantOf,
-  localTime,
   nextMilestone,
   pauseClock,
   resumeClock,
@@ -21,6 +19,7 @@ import {
   type BusinessCalendar,
   type SlaPolicy,
 } from '../domain/sla';
+import { instantOf, localTime } from '../domain/time';
 import { approvalLimitIn, changedSince, checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, ticketNumber, ticketRefusalMessage, TICKET_NUMBER_PATTERN, type TicketFacts, type TimelineEntryFact } from '../domain/support';
 import { assessSupportRefund, supportRefundCredit, SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { findCatalogProduct } from '../domain/catalog';

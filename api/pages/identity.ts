@@ -8,7 +8,8 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeNext } from '../../services/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
-import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, isTimeZone, formRefusalMarks, timeZones, validateForm, type KitDeps, type PageDef } from './kit';
+import { isTimeZone, timeZones } from '../../domain/time';
+import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, formRefusalMarks, validateForm, type KitDeps, type PageDef } from './kit';
 import { NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 

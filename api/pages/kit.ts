@@ -27,15 +27,13 @@ import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
 import type { CancellationMode } from '../../domain/catalog';
 import { slaWords, type SlaTargetKind } from '../../domain/sla';
+import { isTimeZone } from '../../domain/time';
 
 export const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates', 'pages');
 export const SESSION_COOKIE = 'cspd_session';
 export const PRE_SESSION_COOKIE = 'cspd_pre';
 export const TZ_COOKIE = 'cspd_tz';
 
-const TIME_ZONES = new Set(['UTC', ...Intl.supportedValuesOf('timeZone')]);
-export const isTimeZone = (tz: unknown): tz is string => typeof tz === 'string' && TIME_ZONES.has(tz);
-export const timeZones = (): string[] => [...TIME_ZONES].sort();
 
 // ------------------------------------------------------------------------------------------- rendering
 

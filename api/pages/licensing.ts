@@ -2,6 +2,7 @@
  * Licensing pages: "Get keys and downloads" for an order (version, language, file type; the key and a link to
  * copy), and the activity log of key access and downloads by date range, with its CSV download.
  */
+import crypto from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../lib/errors';
 import { ACTIVITY_OPERATIONS } from '../../domain/licensing';
@@ -88,12 +89,11 @@ export function licensingPages(deps: PagesContext): PageDef[] {
         const form = validateForm<{ version: string; language: string; fileType: string }>(choiceSchema, input);
         if (!form.ok) return choicePage(ctx, id, input, form.errors, 400);
         try {
-          const key = pageFormKey(input);
-          const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value, key).catch((e: unknown) => {
-            // a form of an earlier page (Back) sent with another choice: that is a new request, for a new link
-            if (e instanceof AppError && e.code === 'idempotency_key_reused') return licensing.getKeysAndDownloads(ctx.auth, id, form.value, deps.newKey());
-            throw e;
-          });
+          // the form's key with what was chosen: the same form sent again is the same link, while a form of an earlier
+          // page (Back) sent with another choice is another request, for another link
+          const pageKey = pageFormKey(input);
+          const key = pageKey && `${pageKey}:${crypto.createHash('sha256').update(JSON.stringify([form.value.version, form.value.language, form.value.fileType])).digest('base64url')}`;
+          const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value, key);
           return choicePage(ctx, id, input, {}, 201, result);
         } catch (e) {
           if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, input, errorsFromAppError(e, ['version', 'language', 'fileType']), e.status);
@@ -135,7 +135,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
           return ctx.view('licensing/activity', { ...base, errors: { ...Object.fromEntries(onFilters), ...(_form ? { _form } : {}) }, entries: [] }, 400);
         }
         try {
-          const page = await activityLog.list(ctx.auth.partnerId!, { ...q, limit: 50 });
+          const page = await activityLog.list(ctx.auth.partnerId!, { ...q, timeZone: ctx.timeZone, limit: 50 });
           const params = new URLSearchParams(Object.entries(q).filter(([k, v]) => k !== 'cursor' && v) as [string, string][]);
           ctx.view('licensing/activity', {
             ...base,
@@ -161,7 +161,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const form = validateForm<{ from?: string; to?: string; customer?: string; operation?: (typeof ACTIVITY_OPERATIONS)[number] }>(logSchema, ctx.req.query as Record<string, unknown>);
         if (!form.ok) throw new AppError(400, 'validation_failed', Object.values(form.errors)[0]);
-        const { from, to, body } = await activityLog.csv(ctx.auth.partnerId!, form.value);
+        const { from, to, body } = await activityLog.csv(ctx.auth.partnerId!, { ...form.value, timeZone: ctx.timeZone });
         ctx.res.setHeader('Content-Type', 'text/csv; charset=utf-8; header=present');
         ctx.res.setHeader('Content-Disposition', `attachment; filename="activity-log_${from}_${to}.csv"`);
         await pipeline(body, ctx.res);

@@ -13,7 +13,7 @@ export function activityLogRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'getActivityLog',
       summary: 'Read the activity log',
       description:
-        "Who accessed software keys, made download links and downloaded software (refusals included), and the orders placed and cancelled, for the caller's partner: the days `from` to `to` (UTC, both included, at most 90), newest first, a page at a time (`nextCursor`). With `Accept: text/csv`, every entry of the range as RFC 4180 CSV (header row, CRLF), streamed; cells starting with =, +, - or @ get a leading apostrophe.",
+        "Who accessed software keys, made download links and downloaded software (refusals included), and the orders placed and cancelled, for the caller's partner: the days `from` to `to` (both included, at most 90) of `timeZone` (default UTC), newest first, a page at a time (`nextCursor`). With `Accept: text/csv`, every entry of the range as RFC 4180 CSV (header row, CRLF), streamed; cells starting with =, +, - or @ get a leading apostrophe.",
       tag: 'activity-log',
       permission: 'readActivityLog',
       query: S.activityQuerySchema,
@@ -30,7 +30,7 @@ export function activityLogRoutes(deps: RouteDeps): RouteDef[] {
         const csv = new Negotiator({ headers: { accept: headers.accept ?? '*/*' } }).mediaType(['application/json', 'text/csv']) === 'text/csv';
         // the answer's type follows Accept: a cache keeps them apart
         if (!csv) return { status: 200, body: await activityLog.list(auth.partnerId!, query), headers: { Vary: 'Accept' } };
-        const { from, to, body } = await activityLog.csv(auth.partnerId!, { from: query.from, to: query.to, customer: query.customer, operation: query.operation });
+        const { from, to, body } = await activityLog.csv(auth.partnerId!, { from: query.from, to: query.to, timeZone: query.timeZone, customer: query.customer, operation: query.operation });
         return {
           status: 200,
           body,

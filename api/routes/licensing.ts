@@ -46,7 +46,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       tag: 'software',
       permission: 'getKeysAndDownloads',
       params: S.idParam('id', 'order id'),
-      headers: S.idempotencyKeyHeader('optional: the same key again (a retry) shows the key again without a second entry in the activity log', false),
+      headers: S.idempotencyKeyHeader("optional: the same user's same key again (a retry) shows the key again without a second entry in the activity log", false),
       // nothing to say: no body, or an empty JSON object
       body: { type: 'object', additionalProperties: false, properties: {} },
       errorCodes: { 409: ['order_not_active', 'key_not_ready'], 422: ['no_key'] },
@@ -61,13 +61,13 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
       operationId: 'getKeysAndDownloads',
       summary: 'Get keys and downloads',
       description:
-        'The order\'s activation key and a new download link for one of the product\'s options (`GET /products/{id}`). The link lasts two weeks or 50 downloads, whichever comes first; asking again gives a fresh link, and earlier links keep their own limits. With an `Idempotency-Key`, the same request again (a retry after a timeout) gives the same link, with the limits it had from the start, and logs nothing new; the same key with another order or option is a 422 `idempotency_key_reused`. A value not offered is a 400 naming the field, with the allowed values in `details.allowed`. 409 `order_not_active` once the order is cancelled or expired (a replay too). Recorded in the activity log.',
+        'The order\'s activation key and a new download link for one of the product\'s options (`GET /products/{id}`). The link lasts two weeks or 50 downloads, whichever comes first; asking again gives a fresh link, and earlier links keep their own limits. With an `Idempotency-Key` (a key belongs to its user), the same request again (a retry after a timeout) gives the same link, with the limits it had from the start, and logs nothing new; the same key with another order or option is a 422 `idempotency_key_reused`, and once the two weeks of that link are over a 409 `idempotency_key_expired` (send a new key for a new link). Use random keys (a UUID): the server keeps the token of the link sealed under the key. A value not offered is a 400 naming the field, with the allowed values in `details.allowed`. 409 `order_not_active` once the order is cancelled or expired (a replay too). Recorded in the activity log.',
       tag: 'software',
       permission: 'getKeysAndDownloads',
       params: S.idParam('id', 'order id'),
       headers: S.idempotencyKeyHeader('optional: the same request with the same key gives the same link instead of another one', false),
       body: S.downloadRequestSchema,
-      errorCodes: { 409: ['order_not_active', 'key_not_ready'], 422: ['no_downloads', 'no_key', 'idempotency_key_reused'] },
+      errorCodes: { 409: ['order_not_active', 'key_not_ready', 'idempotency_key_expired'], 422: ['no_downloads', 'no_key', 'idempotency_key_reused'] },
       errors: [404, 409, 422],
       responses: {
         201: {

@@ -1,6 +1,7 @@
 /** Schemas of licensing: the software list, keys and download links, the activity log. */
 import { ORDER_STATUSES } from '../../domain/orders';
 import { ACTIVITY_OPERATIONS, ACTIVITY_RESOURCES, LINK_MAX_DOWNLOADS } from '../../domain/licensing';
+import { timeZones } from '../../domain/time';
 import { dateTime, int, nullable, obj, str, type S } from './common';
 import { downloadOptionSchema } from './catalog';
 
@@ -78,8 +79,9 @@ export const activityQuerySchema: S = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    from: str({ format: 'date', description: 'first day, YYYY-MM-DD (UTC); default: 29 days before `to`' }),
-    to: str({ format: 'date', description: 'last day, YYYY-MM-DD (UTC), included; default: today. At most 90 days from `from`' }),
+    from: str({ format: 'date', description: 'first day, YYYY-MM-DD (a day of `timeZone`); default: 29 days before `to`' }),
+    to: str({ format: 'date', description: 'last day, YYYY-MM-DD (a day of `timeZone`), included; default: today there. At most 90 days from `from`' }),
+    timeZone: str({ enum: [...timeZones()], default: 'UTC', description: 'the IANA time zone whose days `from` and `to` are, e.g. Australia/Sydney; entries keep their UTC `operationDate`' }),
     customer: str({ minLength: 1, maxLength: 253, description: "only this customer (id, name, tenant GUID or domain)" }),
     operation: str({ enum: [...ACTIVITY_OPERATIONS], description: 'only this operationType' }),
     limit: int({ minimum: 1, maximum: 500, default: 100, description: 'entries per page (JSON only)' }),
