@@ -125,6 +125,9 @@ export function ticketOutcome(t: MetricsTicket): TicketOutcome {
       case 'assigned':
         assignee = assigneeOf(e) ?? assignee;
         break;
+      case 'unassigned':
+        assignee = null;
+        break;
       case 'sla-breached': {
         const target = breachTarget(e);
         if (target === 'firstResponse' && !firstResponse) firstResponseBreached = true;

@@ -33,6 +33,7 @@ export const DONE_STATUSES: readonly TicketStatus[] = ['approved', 'rejected', '
 
 export const TICKET_ACTIONS = [
   'assign',
+  'unassign',
   'reply',
   'note',
   'request-information',
@@ -105,6 +106,8 @@ export const TICKET_REFUSALS = {
   already_assigned: 'This support request is assigned to someone else: only a support lead may reassign it.',
   already_assignee: 'This support request is already assigned to that person: nothing changed. To tell them something, add an internal note.',
   assignee_not_agent: 'A support request can only be assigned to a support agent or lead.',
+  not_assigned: 'Nobody has this support request: there is nothing to put back in the queue.',
+  not_your_request: "This support request is someone else's: only they or a support lead may put it back in the queue.",
   not_a_refund: 'Only a refund request ("CSP Purchase/Refund on behalf of customers") can be approved or rejected; resolve this one instead.',
   amount_above_requested: 'The approved amount cannot exceed the amount requested.',
   amount_above_limit: 'Approving more than the approval limit needs a support lead.',
@@ -123,6 +126,7 @@ export interface TicketRefusal {
 
 const PAST: Record<TicketAction, string> = {
   assign: 'assigned',
+  unassign: 'put back in the queue',
   reply: 'answered',
   note: 'annotated',
   'request-information': 'put on hold for information',
@@ -139,6 +143,8 @@ const PAST: Record<TicketAction, string> = {
 /** The states each action may start from, and who may take it. */
 export const ACTION_TABLE: Record<TicketAction, { from: readonly TicketStatus[]; by: readonly ActorKind[] }> = {
   assign: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
+  // back in the queue, for someone else to take: by the one who has it, or a lead
+  unassign: { from: ['new', 'open', 'pending'], by: ['agent', 'lead'] },
   reply: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['agent', 'lead'] },
   // a closed request's workflow has ended: nothing more is written on it, notes included
   note: { from: ['new', 'open', 'pending', 'approved', 'rejected', 'resolved'], by: ['agent', 'lead'] },
@@ -229,6 +235,9 @@ export function checkAction(facts: TicketFacts, input: ActionInput, rules: Ticke
       if (facts.assigneeId && facts.assigneeId !== input.assigneeId && input.actor.kind !== 'lead' && facts.assigneeId !== input.actor.userId) return refuse('already_assigned');
       return null;
     }
+    case 'unassign':
+      if (!facts.assigneeId) return refuse('not_assigned');
+      return facts.assigneeId !== input.actor.userId && input.actor.kind !== 'lead' ? refuse('not_your_request') : null;
     case 'partner-reply': {
       if (DONE_STATUSES.includes(facts.status) && facts.doneAt) {
         const limit = new Date(facts.doneAt).getTime() + rules.reopenDays * 86_400_000;
@@ -269,6 +278,9 @@ export function nextStatus(facts: Pick<TicketFacts, 'status' | 'assigneeId'>, ac
   switch (action) {
     case 'assign':
       return facts.status === 'new' ? 'open' : facts.status;
+    case 'unassign':
+      // nobody works it any more: new again (a request waiting on the partner keeps waiting)
+      return facts.status === 'open' ? 'new' : facts.status;
     case 'request-information':
       return 'pending';
     case 'partner-reply':
@@ -293,6 +305,7 @@ export function nextStatus(facts: Pick<TicketFacts, 'status' | 'assigneeId'>, ac
 export type SupportEventType =
   | 'filed'
   | 'assigned'
+  | 'unassigned'
   | 'replied'
   | 'note'
   | 'information-requested'
@@ -313,6 +326,7 @@ export type SupportEventType =
 const CHANGE_WORDS: Record<SupportEventType, string> = {
   filed: 'filed it',
   assigned: 'assigned it',
+  unassigned: 'put it back in the queue',
   replied: 'replied',
   note: 'added an internal note',
   'information-requested': 'asked the partner for more information',
@@ -340,7 +354,7 @@ export function changedSince(entries: readonly TimelineEntryFact[], actor: Pick<
 }
 
 /** Whether an action's event is shown to the partner. */
-export const isPublicAction = (action: TicketAction) => action !== 'note' && action !== 'assign';
+export const isPublicAction = (action: TicketAction) => action !== 'note' && action !== 'assign' && action !== 'unassign';
 
 // ---------------------------------------------------------------------------------------------------------
 // Ticket numbers: `SR-YYMMDD-XXXXXX`, six random Crockford base32 characters (about 1 in a billion per day

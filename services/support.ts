@@ -108,7 +108,7 @@ export function actorOf(auth: AuthContext): TicketActor {
 export function supportRefusalStatus(code: string): number {
   if (code === 'not_allowed_for_role') return 403;
   if (code === 'refund_unavailable') return 503;
-  if (['invalid_state', 'ticket_changed', 'approval_in_progress', 'already_refunded', 'reopen_period_passed', 'already_cancelled', 'max_escalation', 'not_ready', 'already_assigned', 'already_assignee'].includes(code)) return 409;
+  if (['invalid_state', 'ticket_changed', 'approval_in_progress', 'already_refunded', 'reopen_period_passed', 'already_cancelled', 'max_escalation', 'not_ready', 'already_assigned', 'already_assignee', 'not_assigned', 'not_your_request'].includes(code)) return 409;
   return 422;
 }
 

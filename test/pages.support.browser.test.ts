@@ -409,6 +409,11 @@ describe('pages: support requests in a real browser', function () {
     await a.goto(`/app/support/${number}`);
     await press(a, 'Assign to me', 'Assigned.');
     expect(await a.getByRole('button', { name: 'Assign to me' }).count(), 'no "Assign to me" on one\'s own ticket').to.equal(0);
+    // put back in the queue, and taken again
+    await press(a, 'Put back in the queue', 'Put back in the queue: anyone may take it now.');
+    expect(await a.locator('.badge.ticket-new').count()).to.equal(1);
+    expect(await a.getByRole('button', { name: 'Put back in the queue' }).count()).to.equal(0);
+    await press(a, 'Assign to me', 'Assigned.');
 
     const lead = await newSession({ baseURL: app.baseUrl });
     try {
@@ -442,6 +447,7 @@ describe('pages: support requests in a real browser', function () {
     await a.goto(`/app/support/${number}`);
     expect(await a.getByLabel('Assign to').count()).to.equal(0);
     expect(await a.getByRole('button', { name: 'Assign to me' }).count()).to.equal(0);
+    expect(await a.getByRole('button', { name: 'Put back in the queue' }).count()).to.equal(0);
     // a form sent anyway (an old tab) is refused next to the form, back at the request's own address (a reload
     // re-posts nothing), the refusal with the keyboard focus
     const sent = await a.request.post(`/app/support/${number}/assign`, { form: { _csrf: await a.locator('input[name="_csrf"]').first().inputValue() }, maxRedirects: 0 });

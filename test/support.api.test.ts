@@ -15,7 +15,7 @@ import { monthKey } from '../domain/time';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate } from '../contracts/orders';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ensureUser, setUserDisabled } from '../services/users';
+import { ensureUser, issueToken, setUserDisabled } from '../services/users';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 type Customer = Awaited<ReturnType<TestApp['newCustomer']>>;
@@ -580,6 +580,34 @@ describe('support requests (API end to end)', function () {
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: new RegExp(`^support:${t.number}:`) })));
     await new Promise((r) => setTimeout(r, 1500));
     expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'))).to.have.length(1);
+  });
+
+  it('when the one who has a request puts it back in the queue (or a lead does), then nobody has it, an open one is new again and the queue lists it unassigned; another agent is refused and the partner sees nothing of it', async () => {
+    const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Back to the queue'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const taken = await post(`/support-requests/${t.number}/assign`, agent());
+    expect([taken.status, taken.body.status]).to.deep.equal([200, 'open']);
+    // another agent may not put someone else's request back, nor may the partner
+    const other = await ensureUser({ name: 'Other Agent', email: 'other-agent@support.example', role: 'support-agent', partnerId: null });
+    const refused = await post(`/support-requests/${t.number}/unassign`, await issueToken(other._id));
+    expect([refused.status, refused.body.error.code]).to.deep.equal([409, 'not_your_request']);
+    expect((await post(`/support-requests/${t.number}/unassign`, app.tokens['admin-agent'])).status).to.equal(403);
+    const back = await post(`/support-requests/${t.number}/unassign`, agent(), { body: 'Out of office until Monday.' });
+    expect([back.status, back.body.status, back.body.assignee]).to.deep.equal([200, 'new', null]);
+    // the queue's "nobody" filter lists it again
+    await waitFor(async () => ((await app.api('GET', `/support-requests?assignee=none&text=${encodeURIComponent(t.title)}`, { token: lead() })).body.items ?? []).some((i: { number: string }) => i.number === t.number));
+    // nothing more to put back
+    const again = await post(`/support-requests/${t.number}/unassign`, lead());
+    expect([again.status, again.body.error.code]).to.deep.equal([409, 'not_assigned']);
+    // a lead puts back what someone else has
+    await post(`/support-requests/${t.number}/assign`, agent());
+    expect((await post(`/support-requests/${t.number}/unassign`, lead())).body.assignee).to.equal(null);
+    // support sees who put it back and why; the partner sees neither
+    const seen = await app.api('GET', `/support-requests/${t.number}`, { token: lead() });
+    const events = seen.body.timeline.filter((e: { type: string }) => e.type === 'unassigned');
+    expect(events).to.have.length(2);
+    expect(events[0].body).to.equal('Out of office until Monday.');
+    const partnerView = await app.api('GET', `/support-requests/${t.number}`);
+    expect(partnerView.body.timeline.some((e: { type: string }) => e.type === 'unassigned')).to.equal(false);
   });
 
   it('when the partner replies to or withdraws a request an agent has, then that agent is told by email; an unassigned request emails nobody on reply', async () => {

@@ -182,6 +182,21 @@ describe('support rules: actions, numbers and refunds (domain/support)', () => {
     expect(checkAction(facts({ status: 'closed' }), { action: 'note', actor: agent }, rules, now, { notesWhenClosed: true }), 'as histories from before replay').to.equal(null);
   });
 
+  it('when a request is put back in the queue, then only one someone has, by that one or a lead; an open one is new again, one waiting on the partner keeps waiting', () => {
+    const mine = facts({ status: 'open', assigneeId: 'a1' });
+    expect(checkAction(mine, { action: 'unassign', actor: agent }, rules, now)).to.equal(null);
+    expect(checkAction(mine, { action: 'unassign', actor: lead }, rules, now)).to.equal(null);
+    expect(checkAction(mine, { action: 'unassign', actor: { kind: 'agent', userId: 'a2' } }, rules, now)?.code).to.equal('not_your_request');
+    expect(checkAction(mine, { action: 'unassign', actor: partner }, rules, now)?.code).to.equal('not_allowed_for_role');
+    expect(checkAction(facts(), { action: 'unassign', actor: lead }, rules, now)?.code).to.equal('not_assigned');
+    expect(checkAction(facts({ status: 'resolved', assigneeId: 'a1' }), { action: 'unassign', actor: agent }, rules, now)?.message).to.equal('This support request is resolved: it cannot be put back in the queue now.');
+    expect(nextStatus({ status: 'open', assigneeId: null }, 'unassign')).to.equal('new');
+    expect(nextStatus({ status: 'pending', assigneeId: null }, 'unassign')).to.equal('pending');
+    // someone else putting it back is news to the one acting from a page opened before
+    const entries = [{ seq: 4, type: 'unassigned' as const, userId: 'l1', name: 'Lee Lead', public: false }];
+    expect(checkAction(facts({ status: 'new', assigneeId: null, entries }), { action: 'reply', actor: agent, seenSeq: 3 }, rules, now)?.message).to.include('Lee Lead put it back in the queue (entry 4)');
+  });
+
   it('when approving, then the amount is at most the requested one and above the limit needs a lead', () => {
     expect(checkAction(facts(), { action: 'approve', actor: agent, amount: 12_000 }, rules, now)?.code).to.equal('amount_above_requested');
     expect(checkAction(facts(), { action: 'approve', actor: agent, amount: 6_000 }, rules, now)?.code).to.equal('amount_above_limit');

@@ -36,6 +36,10 @@ describe('support metrics: the computation', () => {
     expect(took.assignee).to.deep.equal({ userId: 'u-bob', name: 'Bob Agent' });
     const moved = ticketOutcome(ticket('T1c', 'moderate', '2026-11-02T09:00:00Z', [[30, 'replied', bob, true, { took: true }], [40, 'assigned', lead, false, assign(ann)], [50, 'replied', lead]]));
     expect(moved.assignee).to.deep.equal({ userId: 'u-ann', name: 'Ann Agent' });
+    // put back in the queue: nobody's, until someone takes it again
+    const back = (events: Parameters<typeof ticket>[3]) => ticketOutcome(ticket('T1h', 'moderate', '2026-11-02T09:00:00Z', events)).assignee;
+    expect(back([[5, 'assigned', ann, false, assign(ann)], [20, 'unassigned', ann, false]])).to.equal(null);
+    expect(back([[5, 'assigned', ann, false, assign(ann)], [20, 'unassigned', lead, false], [30, 'assigned', bob, false, assign(bob)]])).to.deep.equal({ userId: 'u-bob', name: 'Bob Agent' });
     // a reply to a pending request nobody has takes nothing, as on the ticket
     expect(ticketOutcome(ticket('T1d', 'moderate', '2026-11-02T09:00:00Z', [[3, 'information-requested', bob], [9, 'replied', bob]])).assignee).to.equal(null);
     // asking for information, or deciding, on a request nobody had took it as well (their events say so)

@@ -339,6 +339,14 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         await record(at, 'assigned', cmd.actor, false, body, { assignee: assignee, previous }, [...tell]);
         break;
       }
+      case 'unassign': {
+        // back in the queue for anyone to take (an action only Updates of this code send: older histories never have it)
+        const previous = assignee;
+        assignee = null;
+        status = nextStatus({ status, assigneeId: null }, 'unassign');
+        await record(at, 'unassigned', cmd.actor, false, body, { previous });
+        break;
+      }
       case 'reply': {
         stopResponseClocks(at);
         // an agent answering a new request nobody has takes it (the reply says so, for the metrics)

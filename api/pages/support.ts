@@ -138,6 +138,7 @@ const CHANGED_AFTER_NO_ANSWER =
 /** What the page says after an action was carried out (`?done=<action>` of the redirect after the form). */
 const DONE_MESSAGES: Record<TicketAction | 'attached' | 'already-attached', string> = {
   assign: 'Assigned.',
+  unassign: 'Put back in the queue: anyone may take it now.',
   reply: 'Reply sent.',
   note: 'Internal note added (support only).',
   'request-information': 'Information requested from the partner; the clocks wait for their answer.',
@@ -157,6 +158,7 @@ const DONE_MESSAGES: Record<TicketAction | 'attached' | 'already-attached', stri
 const EVENT_LABELS: Record<SupportEventType, string> = {
   filed: 'Filed',
   assigned: 'Assigned',
+  unassigned: 'Back in the queue',
   replied: 'Reply from support',
   note: 'Internal note',
   'information-requested': 'More information requested',
@@ -285,6 +287,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
     }
     if (!may(ctx.auth.role, ctx.auth.partnerId, 'withdrawSupportRequests')) allowed.delete('withdraw');
     if (ticket.escalationLevel >= MAX_ESCALATION_LEVEL) allowed.delete('escalate');
+    // back in the queue: a request someone has, by that one or a lead (no button that can only be refused)
+    if (!ticket.assignee || (ticket.assignee.userId !== ctx.auth.user._id && kind !== 'lead')) allowed.delete('unassign');
     // the order it concerns, as its partner sees it (support.view above has already checked the caller may see the ticket)
     const order = ticket.orderId ? await deps.orders.view(await ticketPartner(ticket.number), ticket.orderId).catch(() => null) : null;
     // an order cancelled meanwhile by another (the partner, within its window) has nothing left to refund: no Approve
@@ -404,7 +408,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
     ctx.redirect(`${back}?done=${done}`);
   };
 
-  const actionPage = (action: 'request-information' | 'approve' | 'reject' | 'escalate' | 'resolve' | 'close' | 'withdraw', permission: 'workSupportRequests' | 'withdrawSupportRequests') =>
+  const actionPage = (action: 'unassign' | 'request-information' | 'approve' | 'reject' | 'escalate' | 'resolve' | 'close' | 'withdraw', permission: 'workSupportRequests' | 'withdrawSupportRequests') =>
     definePage({
       method: 'post',
       path: `/support/:id/${action}`,
@@ -648,6 +652,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         return command(ctx, id, formName, () => support.assign(ctx.auth, id, to, undefined, formUpdateId(ctx.req.body, to ? `assign:${to}` : 'assign'), formSeenSeq(ctx.req.body)), 'assign');
       },
     }),
+    actionPage('unassign', 'workSupportRequests'),
     actionPage('request-information', 'workSupportRequests'),
     actionPage('approve', 'workSupportRequests'),
     actionPage('reject', 'workSupportRequests'),

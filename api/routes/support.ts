@@ -135,6 +135,9 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
     action('assign', 'assignSupportRequest', 'Assign to yourself or another agent (reassigning: support leads)', S.assignBody, ({ auth, id, body, key }) =>
       support.assign(auth, id, body.assigneeId as string | undefined, body.body as string | undefined, key, body.seenSeq as number | undefined),
     ),
+    action('unassign', 'unassignSupportRequest', 'Put back in the queue: nobody has it any more (the one who has it, or a support lead)', S.optionalMessageBody, ({ auth, id, body, key }) =>
+      support.act(auth, id, 'unassign', body, key),
+    ),
     action('request-information', 'requestSupportInformation', 'Ask the partner for more information (the ticket waits, its clocks pause)', S.requestInformationBody, ({ auth, id, body, key }) =>
       support.act(auth, id, 'request-information', body, key),
     ),
