@@ -4,6 +4,7 @@
  * and the count limit under concurrent uploads.
  */
 import crypto from 'node:crypto';
+import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
@@ -268,6 +269,19 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     const refused = await fetch(`${app.baseUrl}/support-requests/${t}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}` }, body: before });
     expect([refused.status, ((await refused.json()) as any).error.field]).to.deep.equal([400, 'body.note']);
     await new Promise((r) => setTimeout(r, 500));
+    expect(await gridFiles(t)).to.equal(0);
+    // a compressed body is refused, not stored compressed nor read as a broken form
+    const whole = new FormData();
+    whole.append('file', new Blob([PNG], { type: 'image/png' }), 'packed.png');
+    const encoded = new Response(whole);
+    const gzipped = zlib.gzipSync(Buffer.from(await encoded.arrayBuffer()));
+    const packed = await fetch(`${app.baseUrl}/support-requests/${t}/attachments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'content-type': encoded.headers.get('content-type')!, 'content-encoding': 'gzip' },
+      body: gzipped,
+    });
+    const packedError = ((await packed.json()) as any).error;
+    expect([packed.status, packedError.code, packedError.field]).to.deep.equal([415, 'unsupported_content_encoding', 'header.content-encoding']);
     expect(await gridFiles(t)).to.equal(0);
     const empty = await upload(app.baseUrl, app.tokens['admin-agent'], t, Buffer.alloc(0), 'empty.txt');
     expect(empty.status).to.equal(400);

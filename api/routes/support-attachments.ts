@@ -23,11 +23,11 @@ export function supportAttachmentRoutes(deps: RouteDeps): RouteDef[] {
       params: S.supportTicketParam,
       multipart: S.attachmentUploadSchema,
       errors: [404, 409, 415],
-      errorCodes: { 400: ['empty_file', 'invalid_multipart', 'request_aborted'], 409: ['ticket_closed'], 413: ['attachment_too_large', 'too_many_attachments'], 415: ['unsupported_attachment_type'] },
+      errorCodes: { 400: ['empty_file', 'invalid_multipart', 'request_aborted'], 409: ['ticket_closed'], 413: ['attachment_too_large', 'too_many_attachments'], 415: ['unsupported_attachment_type', 'unsupported_content_encoding'] },
       errorDescriptions: {
         400: 'The body is not multipart/form-data with one part named `file` (`validation_failed`, `invalid_multipart`), the file is empty (`empty_file`), or the upload was cut off (`request_aborted`).',
         413: `The file is larger than ${maxBytes} bytes (\`attachment_too_large\`), or the support request has ${maxPerTicket} attachments already (\`too_many_attachments\`).`,
-        415: 'The file\'s content is of no accepted type (`unsupported_attachment_type`; `details.detected` says what it is). A body that is not multipart/form-data is a 400 naming `body`.',
+        415: 'The file\'s content is of no accepted type (`unsupported_attachment_type`; `details.detected` says what it is), or the body comes with a `Content-Encoding` (`unsupported_content_encoding`: send it uncompressed). A body that is not multipart/form-data is a 400 naming `body`.',
         409: 'The support request is closed.',
       },
       responses: {
