@@ -5,7 +5,7 @@
  */
 import type { DownloadOption } from './catalog';
 import type { OrderStatus } from './orders';
-import { DAY_MS, instantOf, localTime } from './time';
+import { DAY_MS, instantOf, localTime, timeZoneName } from './time';
 
 /** A link serves for 14 × 24 hours from its creation: day 14 is inside, day 15 is not. */
 export const LINK_LIFETIME_DAYS = 14;
@@ -137,26 +137,33 @@ export function parseDay(s: string): Date | null {
 export const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
 
 /** A refusal names its field and says what is wrong after the field's name ("<field> <message>"). */
-export type LogRange = { from: Date; until: Date; days: number; fromDay: string; toDay: string } | { field: 'from' | 'to'; message: string };
+export type LogRange = { from: Date; until: Date; days: number; fromDay: string; toDay: string; timeZone: string } | { field: 'from' | 'to' | 'timeZone'; message: string };
+
+/** The activity log has nothing before this year (and calendar arithmetic before year 1 is not Intl's). */
+export const LOG_FIRST_YEAR = 2000;
 
 /**
  * The days `from` to `to` (YYYY-MM-DD), both included, as days of `timeZone` (default UTC): the [from, until)
  * instants from the first day's local midnight to the midnight after the last day (a day of a daylight-saving change
- * has its 23 or 25 hours). Both default: `to` to today there, `from` to 29 days before `to`. Malformed or impossible
- * dates, `from` after `to`, and more than `LOG_MAX_RANGE_DAYS` days are refused, naming the field.
+ * has its 23 or 25 hours). Both default: `to` to today there, `from` to 29 days before `to`. A zone that is none,
+ * malformed or impossible dates, dates before `LOG_FIRST_YEAR`, `from` after `to`, and more than `LOG_MAX_RANGE_DAYS`
+ * days are refused, naming the field.
  */
-export function logRange(fromRaw: string | undefined, toRaw: string | undefined, today: Date, timeZone = 'UTC'): LogRange {
+export function logRange(fromRaw: string | undefined, toRaw: string | undefined, today: Date, zone = 'UTC'): LogRange {
+  const timeZone = timeZoneName(zone);
+  if (timeZone === null) return { field: 'timeZone', message: `${JSON.stringify(zone)} is not a time zone: give an IANA name such as Australia/Sydney or UTC` };
   const here = localTime(today.getTime(), timeZone);
   // calendar dates are carried as the UTC midnights that start them, whatever the zone
   const to = toRaw === undefined ? new Date(Date.UTC(here.year, here.month - 1, here.day)) : parseDay(toRaw);
   if (!to) return { field: 'to', message: `${JSON.stringify(toRaw)} is not a date (YYYY-MM-DD)` };
   const from = fromRaw === undefined ? new Date(to.getTime() - 29 * DAY_MS) : parseDay(fromRaw);
   if (!from) return { field: 'from', message: `${JSON.stringify(fromRaw)} is not a date (YYYY-MM-DD)` };
+  if (from.getUTCFullYear() < LOG_FIRST_YEAR) return { field: 'from', message: `${dayOf(from)} is before ${LOG_FIRST_YEAR}, when the log has nothing` };
   if (from.getTime() > to.getTime()) return { field: 'from', message: `${dayOf(from)} is after the range's end ${dayOf(to)}` };
   const days = Math.round((to.getTime() - from.getTime()) / DAY_MS) + 1;
   if (days > LOG_MAX_RANGE_DAYS) return { field: 'to', message: `makes a range of ${days} days (${dayOf(from)} to ${dayOf(to)}); at most ${LOG_MAX_RANGE_DAYS} at a time` };
   const midnight = (d: Date) => new Date(instantOf(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), 0, timeZone));
-  return { from: midnight(from), until: midnight(new Date(to.getTime() + DAY_MS)), days, fromDay: dayOf(from), toDay: dayOf(to) };
+  return { from: midnight(from), until: midnight(new Date(to.getTime() + DAY_MS)), days, fromDay: dayOf(from), toDay: dayOf(to), timeZone };
 }
 
 /**

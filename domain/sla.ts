@@ -3,8 +3,9 @@
  * zone, with working days, hours and holiday dates), arithmetic to the second over them, and the clocks a
  * ticket runs (first response, next response, resolution) with pauses, warnings and escalation points.
  *
- * Pure: no Node built-ins. Local wall times are converted with `Intl.DateTimeFormat` (which the workflow
- * sandbox provides), so daylight-saving changes are counted as the zone's rules say.
+ * Pure: no Node built-ins. Local wall times are converted by domain/time.ts (`localTime`, `instantOf`, through
+ * `Intl.DateTimeFormat`, which the workflow sandbox provides), so daylight-saving changes are counted as the zone's
+ * rules say.
  */
 import { instantOf, localTime } from './time';
 

@@ -70,10 +70,26 @@ export function utcSecond(at: Date): string {
 // Local time through Intl
 
 let zones: readonly string[] | undefined;
-let zoneSet: ReadonlySet<string> | undefined;
-/** Every time zone a user may choose (IANA names as this Node's ICU knows them, and UTC), sorted; made on first use. */
+let zonesByLowerCase: ReadonlyMap<string, string> | undefined;
+/** The time zones a user chooses from (ICU's canonical IANA names, and UTC), sorted; made on first use. */
 export const timeZones = (): readonly string[] => (zones ??= [...new Set(['UTC', ...Intl.supportedValuesOf('timeZone')])].sort());
-export const isTimeZone = (tz: unknown): tz is string => typeof tz === 'string' && (zoneSet ??= new Set(timeZones())).has(tz);
+
+/**
+ * The name a time zone goes by here, or null when it is none: any IANA name `Intl` knows, in any letter case, links
+ * included (`Asia/Kolkata`, `Europe/Kyiv`, `Etc/UTC`, which this ICU lists under older names), as spelled in
+ * `timeZones()` or as ICU names it (`Asia/Calcutta`), so that one zone has one name.
+ */
+export function timeZoneName(tz: unknown): string | null {
+  if (typeof tz !== 'string' || tz.length === 0 || tz.length > 64) return null;
+  const listed = (zonesByLowerCase ??= new Map(timeZones().map((z) => [z.toLowerCase(), z]))).get(tz.toLowerCase());
+  if (listed) return listed;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+  } catch {
+    return null;
+  }
+}
+export const isTimeZone = (tz: unknown): tz is string => timeZoneName(tz) !== null;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {

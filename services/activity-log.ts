@@ -127,7 +127,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
       .filter((d) => d >= first && d <= last)
       .sort()
       .reverse();
-    return { from: range.fromDay, to: range.toDay, days, filter, range };
+    return { from: range.fromDay, to: range.toDay, timeZone: range.timeZone, days, filter, range };
   }
 
   /** One stored day's entries within the range, by equality only (what FerretDB pushes down to PostgreSQL), newest first. */
@@ -139,7 +139,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
   return {
     /** A page of entries, newest first; `nextCursor` continues after its last one (null: no more). */
     async list(partnerId: string, q: ActivityQuery) {
-      const { from, to, days, filter, range } = await plan(partnerId, q);
+      const { from, to, timeZone, days, filter, range } = await plan(partnerId, q);
       const limit = q.limit ?? 100;
       const after = q.cursor !== undefined ? decodeInstantCursor(q.cursor) : null;
       const rows: ActivityEntryDoc[] = [];
@@ -150,19 +150,21 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
         if (rows.length > limit) break;
       }
       const page = rows.slice(0, limit);
-      return { from, to, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
+      return { from, to, timeZone, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
     },
 
     /** Every entry of the range as CSV (header row first, CRLF line ends), a day at a time as it is written out. */
-    async csv(partnerId: string, q: Omit<ActivityQuery, 'limit' | 'cursor'>): Promise<{ from: string; to: string; body: Readable }> {
-      const { from, to, days, filter, range } = await plan(partnerId, q);
+    async csv(partnerId: string, q: Omit<ActivityQuery, 'limit' | 'cursor'>): Promise<{ from: string; to: string; fileName: string; body: Readable }> {
+      const { from, to, timeZone, days, filter, range } = await plan(partnerId, q);
       async function* rows() {
         for (const day of days) for (const e of await dayEntries(filter, day, range)) yield csvRow(activityView(e));
       }
       const body = stringify({ header: true, columns: [...CSV_COLUMNS], record_delimiter: 'windows', quoted_match: /^\s|\s$/ });
       // a failing read destroys the CSV stream with its error, which ends the response
       pipeline(Readable.from(rows()), body).catch(() => undefined);
-      return { from, to, body };
+      // the days are the zone's (its name in the file's, unless UTC); the rows' operationDate stays UTC
+      const fileName = `activity-log_${from}_${to}${timeZone === 'UTC' ? '' : `_${timeZone.replace(/[^A-Za-z0-9_+-]/g, '-')}`}.csv`;
+      return { from, to, fileName, body };
     },
   };
 }

@@ -212,6 +212,8 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       await DownloadLinkRequest.create(linkRequestRecord({ partnerId: app.partnerId, userId: user._id }, oldKey, order.id, option.optionKey, oldToken, new Date(Date.now() - 14 * DAY_MS - 1000)));
       const over = await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, token: userToken, headers: { 'idempotency-key': oldKey } });
       expect([over.status, over.body.error.code, over.body.error.field]).to.deep.equal([409, 'idempotency_key_expired', 'header.idempotency-key']);
+      const oldLinkId = crypto.createHash('sha256').update(oldToken).digest('hex');
+      expect(await ActivityEntry.countDocuments({ _id: { $in: [`key:${oldLinkId}`, `link:${oldLinkId}`] } })).to.equal(0);
       expect(await DownloadLink.exists({ _id: crypto.createHash('sha256').update(oldToken).digest('hex') })).to.equal(null);
     });
   });
@@ -488,22 +490,32 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       // 20:00 UTC on 26 November 2026 is 07:00 on the 27th in Sydney
       const at = new Date('2026-11-26T20:00:00Z');
       const id = uniq('zone-entry');
-      await appendActivity({ _id: id, partnerId: app.partnerId, operationDate: at, operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', userPrincipalName: 'someone@example.com', actor: { kind: 'user', userId: 'u', name: 'Someone', role: 'admin-agent' }, customerId: customer.id, customerName: customer.name, orderId: 'o', productId: 'p', productName: 'P', resourceId: null, ipAddress: null, userAgent: null, detail: 'shown at 07:00 in Sydney', reason: null, requestId: null });
+      const entry = { _id: id, partnerId: app.partnerId, operationDate: at, operationType: 'get_software_keys' as const, resourceType: 'software_key' as const, operationStatus: 'succeeded' as const, userPrincipalName: 'someone@example.com', actor: { kind: 'user' as const, userId: 'u', name: 'Someone', role: 'admin-agent' }, customerId: customer.id, customerName: customer.name, orderId: 'o', productId: 'p', productName: 'P', resourceId: null, ipAddress: null, userAgent: null, detail: 'shown at 07:00 in Sydney', reason: null, requestId: null };
+      await appendActivity(entry);
       const ids = async (q: string) => {
         const res = await log(`customer=${customer.id}&${q}`);
         expect(res.status, JSON.stringify(res.body)).to.equal(200);
-        return { from: res.body.from, to: res.body.to, ids: (res.body.items as { id: string }[]).map((e) => e.id) };
+        return { from: res.body.from, to: res.body.to, timeZone: res.body.timeZone, ids: (res.body.items as { id: string }[]).map((e) => e.id) };
       };
-      expect(await ids('from=2026-11-26&to=2026-11-26')).to.deep.equal({ from: '2026-11-26', to: '2026-11-26', ids: [id] });
+      expect(await ids('from=2026-11-26&to=2026-11-26')).to.deep.equal({ from: '2026-11-26', to: '2026-11-26', timeZone: 'UTC', ids: [id] });
+      // the range's end cut in Sydney (UTC+11): the entry is on the 27th there
       expect((await ids('from=2026-11-26&to=2026-11-26&timeZone=Australia/Sydney')).ids).to.deep.equal([]);
-      expect((await ids('from=2026-11-27&to=2026-11-27&timeZone=Australia/Sydney')).ids).to.deep.equal([id]);
+      expect(await ids('from=2026-11-27&to=2026-11-27&timeZone=australia/sydney')).to.deep.equal({ from: '2026-11-27', to: '2026-11-27', timeZone: 'Australia/Sydney', ids: [id] });
       expect((await ids('from=2026-11-27&to=2026-11-27')).ids).to.deep.equal([]);
+      // the range's start cut in New York (UTC-5): 03:00 UTC on the 26th is still the 25th there
+      const early = uniq('zone-entry');
+      await appendActivity({ ...entry, _id: early, operationDate: new Date('2026-11-26T03:00:00Z'), detail: 'shown at 22:00 in New York' });
+      expect((await ids('from=2026-11-26&to=2026-11-27&timeZone=America/New_York')).ids).to.deep.equal([id]);
+      expect((await ids('from=2026-11-25&to=2026-11-25&timeZone=America/New_York')).ids).to.deep.equal([early]);
+      expect((await ids('from=2026-11-26&to=2026-11-26')).ids).to.deep.equal([id, early]);
       const csv = await log(`customer=${customer.id}&from=2026-11-27&to=2026-11-27&timeZone=Australia/Sydney`, app.tokens['global-admin'], { accept: 'text/csv' });
-      expect(csv.headers.get('content-disposition')).to.include('activity-log_2026-11-27_2026-11-27.csv');
-      expect(String(csv.body)).to.include('shown at 07:00 in Sydney');
-      const bad = await log('timeZone=australia/sydney');
+      expect(csv.headers.get('content-disposition')).to.include('activity-log_2026-11-27_2026-11-27_Australia-Sydney.csv');
+      expect(String(csv.body)).to.include('shown at 07:00 in Sydney').and.not.include('shown at 22:00 in New York');
+      // the current IANA name of a zone this ICU lists under an older one
+      expect((await ids('from=2026-11-27&to=2026-11-27&timeZone=Asia/Kolkata')).timeZone).to.equal('Asia/Calcutta');
+      const bad = await log('timeZone=Mars/Olympus');
       expect([bad.status, bad.body.error.field]).to.deep.equal([400, 'query.timeZone']);
-      expect(bad.body.error.message).to.include('did you mean "Australia/Sydney"');
+      expect(bad.body.error.message).to.include('is not a time zone');
     });
 
     it('when an order bought months ago is imported today, then the log shows the import today, naming its purchase date', async () => {

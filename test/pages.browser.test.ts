@@ -8,7 +8,9 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
-import { ActivityEntry, appendActivity, DownloadLink, LedgerLine, Order, User } from '../models';
+import { ActivityEntry, appendActivity, DownloadLink, DownloadLinkRequest, LedgerLine, Order, Product, User } from '../models';
+import { pageLinkKey } from '../api/pages/licensing';
+import { linkRequestRecord } from '../services/licensing';
 import { monthKey, nextMonthKey } from '../domain/time';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
@@ -658,6 +660,16 @@ describe('pages: partners in a real browser', function () {
         const [x, y] = [await sendFirstForm(), await sendFirstForm()];
         expect(x).to.equal(y).and.not.equal(link);
         expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(3);
+        // a result page sent again more than two weeks later (a restored tab) says its link is over, and makes none
+        const staleKey = `page-${crypto.randomUUID()}`;
+        const agentUser = (await User.findOne({ email: PARTNER_EMAIL('admin-agent', app.partnerId) }).lean())!;
+        const staleChoice = { version: 'Windows Server 2019', language: 'en-us', fileType: 'ISO (64-bit)' };
+        const option = (await Product.findById('windows-server-standard-perpetual').lean())!.downloads!.find((o) => o.optionTitle === staleChoice.version && o.languageCode === staleChoice.language && o.fileType === staleChoice.fileType)!;
+        await DownloadLinkRequest.create(linkRequestRecord({ partnerId: app.partnerId, userId: agentUser._id }, pageLinkKey(staleKey, staleChoice), order.id, option.optionKey, `dl_${crypto.randomBytes(32).toString('base64url')}`, new Date(Date.now() - 15 * 86_400_000)));
+        const stale = await page.request.post(`/app/orders/${order.id}/downloads`, { form: { _csrf: csrf, _key: staleKey, ...staleChoice } });
+        expect(stale.status()).to.equal(409);
+        expect(await stale.text()).to.include('This result is more than two weeks old and its link has expired.');
+        expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(3);
         // Windows 7 ESU has a key and no downloads: the page gives the key alone
         const esu = await placeOrder(app, c.id, 'windows-7-esu-2020');
         await page.goto(`/app/orders/${esu.id}`);
@@ -699,7 +711,7 @@ describe('pages: partners in a real browser', function () {
         expect(table).to.include(`${PARTNER_EMAIL('admin-agent', app.partnerId)}through their download link`);
         await expectAccessible(page);
         const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download as CSV' }).click()]);
-        expect(download.suggestedFilename()).to.match(/^activity-log_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}\.csv$/);
+        expect(download.suggestedFilename()).to.match(/^activity-log_\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2}_Australia-Sydney\.csv$/);
         const csv = await (await download.createReadStream()).toArray();
         expect(Buffer.concat(csv).toString('utf8')).to.include(order.id).and.include('create_software_download_link');
         // a bad range is refused next to its field

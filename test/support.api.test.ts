@@ -582,7 +582,7 @@ describe('support requests (API end to end)', function () {
     expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('is now yours'))).to.have.length(1);
   });
 
-  it('when the one who has a request puts it back in the queue (or a lead does), then nobody has it, an open one is new again and the queue lists it unassigned; another agent is refused and the partner sees nothing of it', async () => {
+  it("when the one who has a request puts it back in the queue (or a lead does), then nobody has it, an open one is new again and the queue lists it unassigned; another agent is refused, the partner's timeline shows no entry; a pending one keeps waiting and the partner's answer goes to the leads", async () => {
     const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Back to the queue'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
     const taken = await post(`/support-requests/${t.number}/assign`, agent());
     expect([taken.status, taken.body.status]).to.deep.equal([200, 'open']);
@@ -608,6 +608,18 @@ describe('support requests (API end to end)', function () {
     expect(events[0].body).to.equal('Out of office until Monday.');
     const partnerView = await app.api('GET', `/support-requests/${t.number}`);
     expect(partnerView.body.timeline.some((e: { type: string }) => e.type === 'unassigned')).to.equal(false);
+
+    // put back while waiting on the partner: it keeps waiting, and the partner's answer goes to the leads (nobody has it)
+    const asked = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Asked, then back'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    await post(`/support-requests/${asked.number}/assign`, agent());
+    expect((await post(`/support-requests/${asked.number}/request-information`, agent(), { body: 'Which tenant?' })).body.status).to.equal('pending');
+    const waiting = await post(`/support-requests/${asked.number}/unassign`, lead());
+    expect([waiting.body.status, waiting.body.assignee]).to.deep.equal(['pending', null]);
+    const answer = uniq('The tenant is contoso');
+    expect((await post(`/support-requests/${asked.number}/replies`, app.tokens['admin-agent'], { body: answer })).body.status).to.equal('new');
+    const toLeads = await app.stack.mailbox.waitFor((m) => m.subject.includes(asked.number) && m.subject.includes('replied'));
+    expect(toLeads.to).to.include('support-lead@support.example').and.not.include('support-agent@support.example');
+    expect(toLeads.text).to.contain(answer);
   });
 
   it('when the partner replies to or withdraws a request an agent has, then that agent is told by email; an unassigned request emails nobody on reply', async () => {

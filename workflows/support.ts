@@ -110,6 +110,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   let approval: SupportTicketSnapshot['approval'] = null;
   let rejectionReason: string | null = null;
   let withdrawn = false;
+  /** put back in the queue at least once: a partner's reply while nobody has it goes to the leads (only histories with an `unassign` set it) */
+  let putBack = false;
   let doneAt: string | null = null;
   let resolvedAt: string | null = null;
   let closedAt: string | null = null;
@@ -343,6 +345,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         // back in the queue for anyone to take (an action only Updates of this code send: older histories never have it)
         const previous = assignee;
         assignee = null;
+        putBack = true;
         status = nextStatus({ status, assigneeId: null }, 'unassign');
         await record(at, 'unassigned', cmd.actor, false, body, { previous });
         break;
@@ -386,7 +389,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         startNextResponse(at);
         // the one who has it hears of the reply; a reply that reopens a decision nobody has goes to the leads (the
         // rejection invites it: someone must hear of it), who give it to someone
-        const tell = assignee ? patched(PARTNER_REPLY_EMAIL) : reopening && patched(REOPEN_TELLS_LEADS);
+        // (nor is the answer to a question lost when its asker put the request back in the queue: the leads hear of it)
+        const tell = assignee ? patched(PARTNER_REPLY_EMAIL) : (reopening && patched(REOPEN_TELLS_LEADS)) || putBack;
         await record(at, 'partner-replied', cmd.actor, true, body, {}, tell ? ['partner-replied'] : []);
         if (reopening) await record(at, 'reopened', cmd.actor, true, null, { from: before });
         break;

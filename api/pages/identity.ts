@@ -8,7 +8,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeNext } from '../../services/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
-import { isTimeZone, timeZones } from '../../domain/time';
+import { isTimeZone, timeZoneName, timeZones } from '../../domain/time';
 import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, formRefusalMarks, validateForm, type KitDeps, type PageDef } from './kit';
 import { NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
@@ -95,7 +95,7 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
       res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
       // the browser's time zone (the sign-in page's script sent it), so the first page shown is in it too
       const tz = (req.body as { timeZone?: unknown }).timeZone;
-      if (typeof tz === 'string' && isTimeZone(tz)) res.cookie(TZ_COOKIE, tz, { sameSite: 'lax', secure: kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+      if (isTimeZone(tz)) res.cookie(TZ_COOKIE, timeZoneName(tz)!, { sameSite: 'lax', secure: kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
       res.clearCookie(PRE_SESSION_COOKIE, { path: '/app' });
       res.redirect(303, next ?? '/app');
     } catch (e) {
@@ -157,7 +157,7 @@ export function identityPages(deps: PagesContext): PageDef[] {
           await settings(ctx, { errors: { timeZone: 'Choose a time zone from the list.' } }, 400);
           return;
         }
-        await sessions.setTimeZone(ctx.auth.user._id, tz);
+        await sessions.setTimeZone(ctx.auth.user._id, tz === null ? null : timeZoneName(tz));
         ctx.redirect('/app/settings?saved=time-zone');
       },
     }),
@@ -168,7 +168,7 @@ export function identityPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         // sent by app.js: remembers the browser's zone in a cookie (used when no zone is chosen)
         const tz = (ctx.req.body as Record<string, unknown>)?.timeZone;
-        if (isTimeZone(tz)) ctx.res.cookie(TZ_COOKIE, tz, { sameSite: 'lax', secure: deps.kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+        if (isTimeZone(tz)) ctx.res.cookie(TZ_COOKIE, timeZoneName(tz)!, { sameSite: 'lax', secure: deps.kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
         ctx.res.status(204).end();
       },
     }),

@@ -27,13 +27,12 @@ import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
 import type { CancellationMode } from '../../domain/catalog';
 import { slaWords, type SlaTargetKind } from '../../domain/sla';
-import { isTimeZone } from '../../domain/time';
+import { isTimeZone, timeZoneName } from '../../domain/time';
 
 export const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates', 'pages');
 export const SESSION_COOKIE = 'cspd_session';
 export const PRE_SESSION_COOKIE = 'cspd_pre';
 export const TZ_COOKIE = 'cspd_tz';
-
 
 // ------------------------------------------------------------------------------------------- rendering
 
@@ -568,7 +567,8 @@ export function sessionMiddleware(deps: KitDeps) {
     else if (cookie) res.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: deps.secureCookies });
     const chosen = active ? await deps.sessions.timeZoneOf(active.user._id) : null;
     const browser = (req.cookies as Record<string, string> | undefined)?.[TZ_COOKIE];
-    res.locals.timeZone = isTimeZone(chosen) ? chosen : isTimeZone(browser) ? browser : 'UTC';
+    // (a zone by the name it goes by here: a browser's Asia/Kolkata is ICU's Asia/Calcutta)
+    res.locals.timeZone = timeZoneName(chosen) ?? timeZoneName(browser) ?? 'UTC';
     res.locals.timeZoneSource = isTimeZone(chosen) ? 'setting' : isTimeZone(browser) ? 'browser' : 'default';
     next();
   };

@@ -34,6 +34,10 @@ const logSchema = {
 
 const distinct = <T>(xs: T[]) => [...new Set(xs)];
 
+/** The Idempotency-Key a keys page's form sends: its one-time key with the choice made (another choice, another link). */
+export const pageLinkKey = (pageKey: string, choice: { version: string; language: string; fileType: string }): string =>
+  `${pageKey}:${crypto.createHash('sha256').update(JSON.stringify([choice.version, choice.language, choice.fileType])).digest('base64url')}`;
+
 /** An operation as the log page names it: `create_order` reads "create order" (the filter's list and the table alike). */
 const operationLabel = (operation: string): string => operation.replace(/_/g, ' ');
 
@@ -92,10 +96,14 @@ export function licensingPages(deps: PagesContext): PageDef[] {
           // the form's key with what was chosen: the same form sent again is the same link, while a form of an earlier
           // page (Back) sent with another choice is another request, for another link
           const pageKey = pageFormKey(input);
-          const key = pageKey && `${pageKey}:${crypto.createHash('sha256').update(JSON.stringify([form.value.version, form.value.language, form.value.fileType])).digest('base64url')}`;
+          const key = pageKey && pageLinkKey(pageKey, form.value);
           const result = await licensing.getKeysAndDownloads(ctx.auth, id, form.value, key);
           return choicePage(ctx, id, input, {}, 201, result);
         } catch (e) {
+          // a result page sent again weeks later (a restored tab): its link is over
+          if (e instanceof AppError && e.code === 'idempotency_key_expired') {
+            return choicePage(ctx, id, input, { _form: 'This result is more than two weeks old and its link has expired. Press Get keys and downloads for a new link.' }, 409);
+          }
           if (e instanceof AppError && e.status !== 404 && e.status < 500) return choicePage(ctx, id, input, errorsFromAppError(e, ['version', 'language', 'fileType']), e.status);
           throw e;
         }
@@ -161,9 +169,9 @@ export function licensingPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const form = validateForm<{ from?: string; to?: string; customer?: string; operation?: (typeof ACTIVITY_OPERATIONS)[number] }>(logSchema, ctx.req.query as Record<string, unknown>);
         if (!form.ok) throw new AppError(400, 'validation_failed', Object.values(form.errors)[0]);
-        const { from, to, body } = await activityLog.csv(ctx.auth.partnerId!, { ...form.value, timeZone: ctx.timeZone });
+        const { fileName, body } = await activityLog.csv(ctx.auth.partnerId!, { ...form.value, timeZone: ctx.timeZone });
         ctx.res.setHeader('Content-Type', 'text/csv; charset=utf-8; header=present');
-        ctx.res.setHeader('Content-Disposition', `attachment; filename="activity-log_${from}_${to}.csv"`);
+        ctx.res.setHeader('Content-Disposition', `attachment; filename="${fileName}"`);
         await pipeline(body, ctx.res);
       },
     }),

@@ -30,11 +30,11 @@ export function activityLogRoutes(deps: RouteDeps): RouteDef[] {
         const csv = new Negotiator({ headers: { accept: headers.accept ?? '*/*' } }).mediaType(['application/json', 'text/csv']) === 'text/csv';
         // the answer's type follows Accept: a cache keeps them apart
         if (!csv) return { status: 200, body: await activityLog.list(auth.partnerId!, query), headers: { Vary: 'Accept' } };
-        const { from, to, body } = await activityLog.csv(auth.partnerId!, { from: query.from, to: query.to, timeZone: query.timeZone, customer: query.customer, operation: query.operation });
+        const { fileName, body } = await activityLog.csv(auth.partnerId!, { from: query.from, to: query.to, timeZone: query.timeZone, customer: query.customer, operation: query.operation });
         return {
           status: 200,
           body,
-          headers: { Vary: 'Accept', 'Content-Type': 'text/csv; charset=utf-8; header=present', 'Content-Disposition': `attachment; filename="activity-log_${from}_${to}.csv"` },
+          headers: { Vary: 'Accept', 'Content-Type': 'text/csv; charset=utf-8; header=present', 'Content-Disposition': `attachment; filename="${fileName}"` },
         };
       },
     }),

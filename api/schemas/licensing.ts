@@ -1,7 +1,6 @@
 /** Schemas of licensing: the software list, keys and download links, the activity log. */
 import { ORDER_STATUSES } from '../../domain/orders';
 import { ACTIVITY_OPERATIONS, ACTIVITY_RESOURCES, LINK_MAX_DOWNLOADS } from '../../domain/licensing';
-import { timeZones } from '../../domain/time';
 import { dateTime, int, nullable, obj, str, type S } from './common';
 import { downloadOptionSchema } from './catalog';
 
@@ -71,6 +70,7 @@ export const activityEntrySchema = obj({
 export const activityPageSchema = obj({
   from: str({ format: 'date' }),
   to: str({ format: 'date' }),
+  timeZone: str({ description: 'the zone whose days these are, as named here (Asia/Kolkata is Asia/Calcutta)' }),
   items: { type: 'array', items: activityEntrySchema },
   nextCursor: nullable(str({ description: 'pass as `cursor` for the next page; null: this was the last' })),
 });
@@ -81,7 +81,13 @@ export const activityQuerySchema: S = {
   properties: {
     from: str({ format: 'date', description: 'first day, YYYY-MM-DD (a day of `timeZone`); default: 29 days before `to`' }),
     to: str({ format: 'date', description: 'last day, YYYY-MM-DD (a day of `timeZone`), included; default: today there. At most 90 days from `from`' }),
-    timeZone: str({ enum: [...timeZones()], default: 'UTC', description: 'the IANA time zone whose days `from` and `to` are, e.g. Australia/Sydney; entries keep their UTC `operationDate`' }),
+    timeZone: str({
+      minLength: 1,
+      maxLength: 64,
+      default: 'UTC',
+      description:
+        'the time zone whose days `from` and `to` are: an IANA name (any the server knows, in any letter case, e.g. Australia/Sydney, Asia/Kolkata; UTC); entries keep their UTC `operationDate`. Another is a 400 naming `query.timeZone`. Send the same query with `cursor` for the next page',
+    }),
     customer: str({ minLength: 1, maxLength: 253, description: "only this customer (id, name, tenant GUID or domain)" }),
     operation: str({ enum: [...ACTIVITY_OPERATIONS], description: 'only this operationType' }),
     limit: int({ minimum: 1, maximum: 500, default: 100, description: 'entries per page (JSON only)' }),
