@@ -487,7 +487,8 @@ describe('pages: support requests in a real browser', function () {
     await a.getByLabel('Reply or internal note').fill(answer);
     await a.getByRole('button', { name: 'Send reply to the partner' }).click();
     await a.locator('#reply-form-error').waitFor();
-    expect(await a.locator('#reply-form-error').textContent()).to.include('This support request changed since you opened it');
+    // who did what, as the request's workflow says it
+    expect(await a.locator('#reply-form-error').textContent()).to.match(/This support request changed since you opened it: .+ replied \(entry \d+\)\. Read what changed/);
     // what changed is on the page now, and what the agent wrote is still in the form
     expect(await a.getByText(partnerSays).count()).to.be.above(0);
     expect(await a.getByLabel('Reply or internal note').inputValue()).to.equal(answer);

@@ -269,8 +269,10 @@ export function supportPages(deps: PagesContext): PageDef[] {
   const ticketPage = async (ctx: PageContext, id: string, extra: Record<string, unknown> = {}, status = 200) => {
     const ticket = await support.view(ctx.auth, id);
     // a refusal of the ticket's rules shown in place (command below), worded for the ticket's state now
-    const { refusal, formErrors: given, typed: typedGiven, ...rest } = extra as { refusal?: { form: string; code: string }; formErrors?: Record<string, string>; typed?: Record<string, Record<string, string>> };
-    const formErrors = { ...(refusedForm(ctx, ticket).formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refusalMessage(refusal.form, refusal.code, ticket) } : {}) };
+    const { refusal, formErrors: given, typed: typedGiven, ...rest } = extra as { refusal?: { form: string; code: string; said?: string }; formErrors?: Record<string, string>; typed?: Record<string, Record<string, string>> };
+    // (what changed, as the ticket's workflow said it: who did what, and which entry; the page shows that entry)
+    const refused = (r: { form: string; code: string; said?: string }) => (r.code === 'ticket_changed' && r.said ? r.said : refusalMessage(r.form, r.code, ticket));
+    const formErrors = { ...(refusedForm(ctx, ticket).formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refused(refusal) } : {}) };
     const typed = typedGiven ?? {};
     const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
     const kind = actorKindOf(ctx.auth.role);
@@ -402,7 +404,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       // what was typed is not lost: the page is shown in place with it (the request's state may have changed since
       // the page was opened); with nothing typed, back to the ticket's address, saying why by code
       const typed = typedIn(ctx);
-      if (Object.values(typed).some((v) => v.trim() !== '')) return ticketPage(ctx, id, { refusal: { form, code }, typed: { [form]: typed } }, (e as AppError).status);
+      if (Object.values(typed).some((v) => v.trim() !== '')) return ticketPage(ctx, id, { refusal: { form, code, said: (e as AppError).message }, typed: { [form]: typed } }, (e as AppError).status);
       return ctx.redirect(`${back}?form=${encodeURIComponent(form)}&refused=${encodeURIComponent(code)}#${form}-form-error`);
     }
     ctx.redirect(`${back}?done=${done}`);
