@@ -107,7 +107,7 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
 }
 
 /** The support emails that go to support staff (agents, leads), not to the partner. */
-const SUPPORT_AUDIENCE = new Set<SupportEmailKind>(['escalated', 'at-risk', 'assigned', 'partner-replied']);
+const SUPPORT_AUDIENCE = new Set<SupportEmailKind>(['escalated', 'at-risk', 'assigned', 'partner-replied', 'unassigned']);
 
 /**
  * Whether `email` signs in to csp-desk as a user of `partnerId` (enabled) whose role reads support requests: a ticket
@@ -211,7 +211,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       await syncQueueEntry(number);
     },
 
-    /** The email of an event, once: to the contact, to the leads (escalated), to the assignee (at risk), or to the one given the ticket (assigned). */
+    /** The email of an event, once: to the contact, to the leads (escalated), to the assignee (at risk), to the one given the ticket (assigned), or to the one whose ticket another put back in the queue (unassigned). */
     async sendSupportEmail(number: string, seq: number, kind: SupportEmailKind): Promise<{ sent: boolean; to: string[] }> {
       const ticket = await SupportTicket.findById(number).lean<SupportTicketDoc>();
       if (!ticket) throw ApplicationFailure.nonRetryable(`support request ${number} is not recorded`, 'ticket_missing');
@@ -231,6 +231,12 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       }
       else if (kind === 'at-risk') to = assignee ? [assignee] : await leadsEmails();
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
+      // the one whose request another put back in the queue (at the address their user has now; not when disabled)
+      else if (kind === 'unassigned') {
+        const previous = (event?.data as { previous?: { userId?: string; email?: string } | null } | undefined)?.previous;
+        const was = previous?.userId ? await User.findById(previous.userId).lean() : null;
+        to = previous && !(was && isDisabled(was)) ? [was?.email ?? previous.email ?? ''] : [];
+      }
       // the agent who has the request hears of the partner's reply (the leads, when nobody who can act has it)
       else if (kind === 'partner-replied') to = assignee ? [assignee] : await leadsEmails();
       else to = distinctAddresses([ticket.contact.email, ticket.filedBy.email]);

@@ -90,7 +90,7 @@ export const supportCommandUpdate = defineUpdate<SupportTicketState, [SupportCom
 export const supportStateQuery = defineQuery<SupportTicketState>('supportState');
 
 /** Emails of a ticket, each sent once per event. */
-export const SUPPORT_EMAIL_KINDS = ['received', 'information-needed', 'reply', 'approved', 'rejected', 'escalated', 'at-risk', 'resolved', 'closed', 'assigned', 'partner-replied'] as const;
+export const SUPPORT_EMAIL_KINDS = ['received', 'information-needed', 'reply', 'approved', 'rejected', 'escalated', 'at-risk', 'resolved', 'closed', 'assigned', 'partner-replied', 'unassigned'] as const;
 export type SupportEmailKind = (typeof SUPPORT_EMAIL_KINDS)[number];
 
 /** A ticket event as the workflow decides it; the activity adds ids and the document. */

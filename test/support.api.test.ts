@@ -598,9 +598,14 @@ describe('support requests (API end to end)', function () {
     // nothing more to put back
     const again = await post(`/support-requests/${t.number}/unassign`, lead());
     expect([again.status, again.body.error.code]).to.deep.equal([409, 'not_assigned']);
-    // a lead puts back what someone else has
+    // a lead puts back what someone else has, and that agent is told (putting back one's own tells nobody)
     await post(`/support-requests/${t.number}/assign`, agent());
-    expect((await post(`/support-requests/${t.number}/unassign`, lead())).body.assignee).to.equal(null);
+    expect((await post(`/support-requests/${t.number}/unassign`, lead(), { body: 'Pat is away: anyone may take it.' })).body.assignee).to.equal(null);
+    const told = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('back in the queue'));
+    expect(told.to).to.deep.equal(['support-agent@support.example']);
+    expect(told.text).to.contain('put support request').and.contain('Pat is away: anyone may take it.');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('back in the queue'))).to.have.length(1);
     // support sees who put it back and why; the partner sees neither
     const seen = await app.api('GET', `/support-requests/${t.number}`, { token: lead() });
     const events = seen.body.timeline.filter((e: { type: string }) => e.type === 'unassigned');

@@ -28,6 +28,7 @@ describe('support emails (templates)', () => {
     closed: { data: {} },
     'partner-replied': { actor: { name: 'Pat Partner' }, body: 'Here is the tenant: fabrikam.', data: {} },
     assigned: { actor: { name: 'Lee Lead' }, body: 'Key account: please call them.', data: { assignee: { name: 'Ada Agent', email: 'ada@support.example' } } },
+    unassigned: { actor: { name: 'Lee Lead' }, body: 'Ada is away this week.', data: { previous: { userId: 'u-ada', name: 'Ada Agent', email: 'ada@support.example' } } },
   };
 
   for (const kind of SUPPORT_EMAIL_KINDS) {
@@ -46,6 +47,7 @@ describe('support emails (templates)', () => {
       if (kind === 'partner-replied') expect(r.text).to.contain('Pat Partner of Test Partner replied to support request').and.contain('which is now open').and.contain('Here is the tenant: fabrikam.');
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.').and.contain('Its first response is due by 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.text).to.contain('Assignee: Ada Agent.');
+      if (kind === 'unassigned') expect(r.text).to.contain('Lee Lead put support request').and.contain('back in the queue: it is no longer yours').and.contain('Ada is away this week.');
     });
   }
 

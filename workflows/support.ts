@@ -347,7 +347,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         assignee = null;
         putBack = true;
         status = nextStatus({ status, assigneeId: null }, 'unassign');
-        await record(at, 'unassigned', cmd.actor, false, body, { previous });
+        // the one who had it hears of it when someone else (a lead) put it back
+        const tell = previous && previous.userId !== cmd.actor.userId ? (['unassigned'] as const) : [];
+        await record(at, 'unassigned', cmd.actor, false, body, { previous }, [...tell]);
         break;
       }
       case 'reply': {
