@@ -156,7 +156,8 @@ export function logRange(fromRaw: string | undefined, toRaw: string | undefined,
   // calendar dates are carried as the UTC midnights that start them, whatever the zone
   const to = toRaw === undefined ? new Date(Date.UTC(here.year, here.month - 1, here.day)) : parseDay(toRaw);
   if (!to) return { field: 'to', message: `${JSON.stringify(toRaw)} is not a date (YYYY-MM-DD)` };
-  const from = fromRaw === undefined ? new Date(to.getTime() - 29 * DAY_MS) : parseDay(fromRaw);
+  // (a default start is not before the log's first year: only a date given is refused for it)
+  const from = fromRaw === undefined ? new Date(Math.max(to.getTime() - 29 * DAY_MS, Date.UTC(LOG_FIRST_YEAR, 0, 1))) : parseDay(fromRaw);
   if (!from) return { field: 'from', message: `${JSON.stringify(fromRaw)} is not a date (YYYY-MM-DD)` };
   if (from.getUTCFullYear() < LOG_FIRST_YEAR) return { field: 'from', message: `${dayOf(from)} is before ${LOG_FIRST_YEAR}, when the log has nothing` };
   if (from.getTime() > to.getTime()) return { field: 'from', message: `${dayOf(from)} is after the range's end ${dayOf(to)}` };

@@ -370,8 +370,9 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
       return Promise.reject(new AppError(400, 'validation_failed', 'body must be multipart/form-data (Content-Type: multipart/form-data; boundary=...) with a part named "file"', 'body'));
     }
     // a compressed body is not read as if it were the form (its bytes would be no multipart, or a file stored compressed)
-    const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-    if (encoding !== 'identity') {
+    // (a list: "identity", or nothing, is the only coding taken; the header sent twice is one list)
+    const encoding = (req.headers['content-encoding'] ?? '').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity').join(', ');
+    if (encoding !== '') {
       return Promise.reject(new AppError(415, 'unsupported_content_encoding', `an upload is sent as it is: Content-Encoding ${JSON.stringify(encoding)} is not taken (send the file uncompressed, or as a .zip part)`, 'header.content-encoding'));
     }
     return new Promise<Received>((resolve, reject) => {

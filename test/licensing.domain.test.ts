@@ -107,6 +107,8 @@ describe('licensing rules', () => {
     // the log has nothing before 2000 (nor does Intl reckon years before 1 as the calendar does)
     expect(logRange('0000-01-01', '0000-01-01', today)).to.deep.include({ field: 'from' });
     expect(logRange('1999-12-31', '2000-01-01', today)).to.deep.include({ field: 'from' });
+    // a default start near then starts with 2000
+    expect(logRange(undefined, '2000-01-10', today)).to.deep.include({ fromDay: '2000-01-01', days: 10 });
   });
 
   it("when a log range is asked for in a time zone, then its days are that zone's, from local midnight to local midnight, daylight-saving days included", () => {

@@ -48,6 +48,11 @@ describe('support emails (templates)', () => {
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.').and.contain('Its first response is due by 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.text).to.contain('Assignee: Ada Agent.');
       if (kind === 'unassigned') expect(r.text).to.contain('Lee Lead put support request').and.contain('back in the queue: it is no longer yours').and.contain('Ada is away this week.');
+      if (kind === 'unassigned') {
+        // with no message (the page's button sends none), the link still stands apart
+        const bare = renderer.render('support-unassigned', { ticket, event: { ...events.unassigned, body: null }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x/t' });
+        expect(bare.text).to.match(/anyone in support may take it\.\n\nView support request/);
+      }
     });
   }
 

@@ -110,7 +110,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   let approval: SupportTicketSnapshot['approval'] = null;
   let rejectionReason: string | null = null;
   let withdrawn = false;
-  /** put back in the queue at least once: a partner's reply while nobody has it goes to the leads (only histories with an `unassign` set it) */
+  /** put back in the queue while waiting on the partner: their answer, while nobody has it, goes to the leads (only an `unassign` sets it) */
   let putBack = false;
   let doneAt: string | null = null;
   let resolvedAt: string | null = null;
@@ -335,6 +335,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         const a = cmd.assignee!;
         const previous = assignee;
         assignee = { userId: a.userId, name: a.name, email: a.email, role: a.role };
+        putBack = false;
         status = nextStatus({ status, assigneeId: assignee.userId }, 'assign');
         // someone given the ticket by another (a lead, an agent passing it on) is told by email
         const tell = a.userId !== cmd.actor.userId && patched(ASSIGNED_EMAIL) ? (['assigned'] as const) : [];
@@ -345,7 +346,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         // back in the queue for anyone to take (an action only Updates of this code send: older histories never have it)
         const previous = assignee;
         assignee = null;
-        putBack = true;
+        // (the partner's answer to a question asked before must reach someone)
+        putBack = status === 'pending';
         status = nextStatus({ status, assigneeId: null }, 'unassign');
         // the one who had it hears of it when someone else (a lead) put it back
         const tell = previous && previous.userId !== cmd.actor.userId ? (['unassigned'] as const) : [];
