@@ -71,6 +71,8 @@ export function utcSecond(at: Date): string {
 
 let zones: readonly string[] | undefined;
 let zonesByLowerCase: ReadonlyMap<string, string> | undefined;
+/** names outside `timeZones()` that Intl took (links such as Asia/Kolkata), by lower case, with the name they go by */
+const linkedZones = new Map<string, string>();
 /** The time zones a user chooses from (ICU's canonical IANA names, and UTC), sorted; made on first use. */
 export const timeZones = (): readonly string[] => (zones ??= [...new Set(['UTC', ...Intl.supportedValuesOf('timeZone')])].sort());
 
@@ -81,10 +83,14 @@ export const timeZones = (): readonly string[] => (zones ??= [...new Set(['UTC',
  */
 export function timeZoneName(tz: unknown): string | null {
   if (typeof tz !== 'string' || tz.length === 0 || tz.length > 64) return null;
-  const listed = (zonesByLowerCase ??= new Map(timeZones().map((z) => [z.toLowerCase(), z]))).get(tz.toLowerCase());
-  if (listed) return listed;
+  const lower = tz.toLowerCase();
+  const known = (zonesByLowerCase ??= new Map(timeZones().map((z) => [z.toLowerCase(), z]))).get(lower) ?? linkedZones.get(lower);
+  if (known) return known;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+    const name = new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone;
+    // (kept: only names Intl took, by their lower case, so at most the zones it knows)
+    linkedZones.set(lower, name);
+    return name;
   } catch {
     return null;
   }

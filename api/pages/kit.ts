@@ -27,7 +27,7 @@ import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
 import type { CancellationMode } from '../../domain/catalog';
 import { slaWords, type SlaTargetKind } from '../../domain/sla';
-import { isTimeZone, timeZoneName } from '../../domain/time';
+import { timeZoneName } from '../../domain/time';
 
 export const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates', 'pages');
 export const SESSION_COOKIE = 'cspd_session';
@@ -568,8 +568,9 @@ export function sessionMiddleware(deps: KitDeps) {
     const chosen = active ? await deps.sessions.timeZoneOf(active.user._id) : null;
     const browser = (req.cookies as Record<string, string> | undefined)?.[TZ_COOKIE];
     // (a zone by the name it goes by here: a browser's Asia/Kolkata is ICU's Asia/Calcutta)
-    res.locals.timeZone = timeZoneName(chosen) ?? timeZoneName(browser) ?? 'UTC';
-    res.locals.timeZoneSource = isTimeZone(chosen) ? 'setting' : isTimeZone(browser) ? 'browser' : 'default';
+    const [byChoice, byBrowser] = [timeZoneName(chosen), timeZoneName(browser)];
+    res.locals.timeZone = byChoice ?? byBrowser ?? 'UTC';
+    res.locals.timeZoneSource = byChoice ? 'setting' : byBrowser ? 'browser' : 'default';
     next();
   };
 }
