@@ -20,7 +20,7 @@ import { instantOf } from '../domain/time';
 import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketActor } from '../domain/support';
 import { EmailRecord, SupportEvent, SupportQueueDay, SupportQueueEntry, SupportTicket } from '../models';
 import { hourBand } from '../domain/support-queue';
-import { getTestApp, quietRuntime, uniq, workflowBundle, type TestApp } from './support/app';
+import { getTestApp, quietRuntime, uniq, waitFor, workflowBundle, type TestApp } from './support/app';
 import { ensureUser, setUserDisabled } from '../services/users';
 
 const HOUR = 3600;
@@ -143,6 +143,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-reopened-unassigned.json', 3],
       // the same, recorded once that reply went to the leads: the rejection took nothing (support-decision-takes)
       ['ticket-history-decided-unassigned.json', 3],
+      // a request put back in the queue by a lead while waiting on the partner, then answered (its emails, putBack)
+      ['ticket-history-put-back.json', 5],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
@@ -150,6 +152,23 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       expect(history.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED).length, file).to.equal(updates);
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `support:replayed-${file}`);
     }
+  });
+
+  it('when a lead puts back a request waiting on the partner, then the agent is emailed, the request keeps waiting, the partner\'s answer goes to the leads, and its history replays', async () => {
+    const i = await input();
+    const h = await file(i);
+    await act(h, { action: 'assign', actor: agent, assignee: agent });
+    await act(h, { action: 'request-information', actor: agent, body: 'Which tenant?' });
+    const back = await act(h, { action: 'unassign', actor: lead, body: 'Ada is away.' });
+    expect([back.status, back.assignee]).to.deep.equal(['pending', null]);
+    const answered = await act(h, { action: 'partner-reply', actor: partner, body: 'Tenant contoso.' });
+    expect([answered.status, answered.assignee]).to.deep.equal(['new', null]);
+    await waitFor(async () => (await emails(i.number)).includes('support-partner-replied') && (await emails(i.number)).includes('support-unassigned'));
+    expect(await events(i.number)).to.include.members(['unassigned', 'partner-replied']);
+    const history = await h.fetchHistory();
+    // RECORD_FIXTURE=1 wrote test/fixtures/ticket-history-put-back.json from this run (replayed below with the others)
+    if (process.env.RECORD_FIXTURE) fs.writeFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'ticket-history-put-back.json'), JSON.stringify(temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String }), null, 1));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, h.workflowId);
   });
 
   it('when nobody responds, then the assignee is warned, the ticket escalates to level 1 at the breach and to level 2 at 150%, each an event with its time', async () => {
