@@ -397,8 +397,7 @@ export function createLicensingService(deps: LicensingDeps) {
 
       const file = await deps.files.describe(option);
       const made = await linkTokenFor({ partnerId: auth.partnerId!, userId: auth.user._id }, orderId, option.optionKey, at, idempotencyKey);
-      const { token, linkId } = made;
-      const createdAt = made.createdAt;
+      const { token, linkId, createdAt } = made;
       const expiresAt = linkExpiresAt(createdAt);
       // a replay writes what the first request did not get to (it may have died, or still be under way): the link
       // (with its limits from the first request) and its entries, dated when they are written, have natural ids, so

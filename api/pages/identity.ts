@@ -95,7 +95,8 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
       res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
       // the browser's time zone (the sign-in page's script sent it), so the first page shown is in it too
       const tz = (req.body as { timeZone?: unknown }).timeZone;
-      if (isTimeZone(tz)) res.cookie(TZ_COOKIE, timeZoneName(tz)!, { sameSite: 'lax', secure: kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+      const zone = timeZoneName(tz);
+      if (zone) res.cookie(TZ_COOKIE, zone, { sameSite: 'lax', secure: kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
       res.clearCookie(PRE_SESSION_COOKIE, { path: '/app' });
       res.redirect(303, next ?? '/app');
     } catch (e) {
@@ -168,7 +169,8 @@ export function identityPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         // sent by app.js: remembers the browser's zone in a cookie (used when no zone is chosen)
         const tz = (ctx.req.body as Record<string, unknown>)?.timeZone;
-        if (isTimeZone(tz)) ctx.res.cookie(TZ_COOKIE, timeZoneName(tz)!, { sameSite: 'lax', secure: deps.kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+        const zone = timeZoneName(tz);
+        if (zone) ctx.res.cookie(TZ_COOKIE, zone, { sameSite: 'lax', secure: deps.kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
         ctx.res.status(204).end();
       },
     }),
