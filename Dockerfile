@@ -1,7 +1,7 @@
 # csp-desk image: one image for the API (node dist/bin/api.js), the Temporal worker (node dist/bin/worker.js)
 # and the demo data seeder (node dist/bin/seed.js); docker-compose.yml picks the command.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: all dependencies, compile TypeScript to dist/ -----------------------------------------------------
 FROM ${NODE_IMAGE} AS build

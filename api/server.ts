@@ -41,7 +41,7 @@ export type AppServerLimits = Pick<http.ServerOptions, 'headersTimeout' | 'reque
  * The keep-alive limit of the API's server: an idle connection is kept `seconds` (Node's default is 5 s). Behind a
  * load balancer or proxy that keeps connections to the API for reuse (AWS ALB and nginx: 60 s idle), the API must
  * be the more patient side: otherwise it closes a connection just as the balancer sends a request on it, and the
- * client gets a 502 from the balancer. (Node 20's headers timeout does not count a connection's idle time between
+ * client gets a 502 from the balancer. (Node's headers timeout does not count a connection's idle time between
  * requests, so it keeps its own 60 s: a client sending its headers slowly is not given longer.)
  */
 export function keepAliveLimits(seconds: number): AppServerLimits {

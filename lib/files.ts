@@ -57,7 +57,7 @@ export function createStandInFiles(opts: FileStoreOptions = {}): FileStore {
     if (start < 0 || end >= size || start > end + 1) throw new RangeError(`bytes ${start}-${end} are outside a file of ${size} bytes`);
     const header = headerOf(o, size).subarray(0, size);
     let pos = start;
-    let cipher: crypto.Cipher | null = null;
+    let cipher: crypto.Cipheriv | null = null;
     return new Readable({
       highWaterMark: CHUNK,
       read() {
