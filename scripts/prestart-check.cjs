@@ -1,19 +1,15 @@
 // `npm start`'s first step, before the build: refuses a Node older than the one the project runs on (package.json
-// "engines"; `npm install` brings it, from the `node` dev dependency, first on the npm scripts' PATH), and a second start while a stack runs from this folder (with this
-// DATA_DIR or another), since the build replaces dist/, the code the running stack restarts its processes from. It
-// uses the previous build's own lock code (dist/stack); with no build yet there is no running stack to protect.
+// "engines"; `npm install` brings it first on the npm scripts' PATH, from the `node` dev dependency), and a second
+// start while a stack runs from this folder (with this DATA_DIR or another), since the build replaces dist/, the code
+// the running stack restarts its processes from. It uses the previous build's own lock code (dist/stack); with no
+// build yet there is no running stack to protect.
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const wanted = require(path.join(root, 'package.json')).engines.node; // ">=24.11"
-const [wantMajor, wantMinor] = wanted.replace(/^>=/, '').split('.').map(Number);
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < wantMajor || (major === wantMajor && minor < wantMinor)) {
-  console.error(
-    `[stack] csp-desk runs on Node.js ${wanted.replace(/^>=/, '')} or later (24 LTS); this is Node ${process.version}. ` +
-      'Run `npm install` with the dev dependencies (it brings Node 24 for the npm scripts), or install Node 24, then `npm start` again.',
-  );
+const tooOld = require('./node-version.cjs').nodeVersionProblem(process.versions.node, require(path.join(root, 'package.json')).engines.node);
+if (tooOld) {
+  console.error(`[stack] ${tooOld}`);
   process.exit(1);
 }
 const dist = path.join(root, 'dist', 'stack');

@@ -223,9 +223,13 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile and .dockerignore', () => {
-  it('builds on node:20-bookworm-slim in stages and runs as the node user', () => {
+  it("builds on the Node the project runs on (package.json engines, the node dev dependency) in stages and runs as the node user", () => {
     const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-    expect(dockerfile).to.match(/node:20-bookworm-slim/);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    const major = /^>=(\d+)\./.exec(pkg.engines.node)?.[1];
+    expect(major, 'engines.node as >=MAJOR.MINOR').to.be.a('string');
+    expect(pkg.devDependencies.node).to.match(new RegExp(`^\\^${major}\\.`));
+    expect(dockerfile).to.match(new RegExp(`^ARG NODE_IMAGE=node:${major}-bookworm-slim$`, 'm'));
     expect(dockerfile.match(/^FROM /gm)).to.have.length.of.at.least(2);
     expect(dockerfile).to.match(/npm ci/);
     expect(dockerfile).to.match(/npm run build/);
@@ -239,5 +243,23 @@ describe('Dockerfile and .dockerignore', () => {
     const ignored = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
     expect(ignored).to.include.members(['node_modules', 'dist', '.local', 'data', '.git']);
     expect(ignored).not.to.include('templates');
+  });
+});
+
+describe('the Node it runs on', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+  // the check `npm start` runs before any build is CommonJS of its own
+  const { nodeVersionProblem } = require(path.join(ROOT, 'scripts', 'node-version.cjs')) as { nodeVersionProblem: (version: string, engines: string) => string | null };
+
+  it('when npm test runs, then it runs on the Node package.json asks for (the node dev dependency first on the PATH)', () => {
+    expect(nodeVersionProblem(process.versions.node, pkg.engines.node)).to.equal(null);
+  });
+
+  it('when npm start finds an older Node, then it says which it needs and what to do; the same or a later one goes on', () => {
+    const problem = nodeVersionProblem('20.20.2', '>=24.11');
+    expect(problem).to.contain('Node.js 24.11 or later').and.contain('this is Node v20.20.2').and.contain('npm install');
+    expect(nodeVersionProblem('24.10.0', '>=24.11')).to.be.a('string');
+    for (const ok of ['24.11.0', '24.21.0', '25.0.0', '26.12.1']) expect(nodeVersionProblem(ok, '>=24.11'), ok).to.equal(null);
+    expect(() => nodeVersionProblem('24.11.0', '^24')).to.throw('">=MAJOR.MINOR"');
   });
 });
