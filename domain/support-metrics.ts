@@ -18,8 +18,11 @@
  *   events carry their verdict, so the shares follow the clocks exactly).
  * - Escalations: every `escalated` event (timers and by hand).
  * - Per agent: a ticket counts for its assignee at its latest event (unassigned tickets under `agent: null`).
+ * - The period's days are days of a time zone (UTC unless the reader names another): a ticket filed at 23:30
+ *   in Sydney is in that Sydney day, whatever the UTC date.
  */
 import { IMPACTS, type Impact } from './sla';
+import { DAY_MS, instantOf, timeZoneName } from './time';
 
 export interface MetricsActor {
   kind: string;
@@ -77,6 +80,8 @@ export interface MetricsGroup {
 export interface SupportMetrics {
   from: string;
   to: string;
+  /** the zone whose days `from` and `to` are, as ICU names it */
+  timeZone: string;
   total: MetricsGroup;
   byImpact: Record<Impact, MetricsGroup>;
   byAgent: ({ agent: { userId: string; name: string } | null } & MetricsGroup)[];
@@ -199,31 +204,43 @@ export function groupMetrics(outcomes: TicketOutcome[]): MetricsGroup {
   };
 }
 
-/** The period `from`..`to` (UTC dates, both included) as instants: [start, end). */
-export function periodBounds(from: string, to: string): { start: Date; end: Date } {
-  const start = new Date(`${from}T00:00:00Z`);
-  const end = new Date(new Date(`${to}T00:00:00Z`).getTime() + 86_400_000);
-  return { start, end };
+/**
+ * The period `from`..`to` (days YYYY-MM-DD of `timeZone`, both included) as instants: [start, end), from the
+ * local midnight that starts `from` to the one that ends `to` (a day of 23 or 25 hours where the clocks change).
+ * `timeZone` is a name `timeZoneName` accepted.
+ */
+export function periodBounds(from: string, to: string, timeZone = 'UTC'): { start: Date; end: Date } {
+  const midnight = (day: string, later: number) => {
+    const d = new Date(Date.parse(`${day}T00:00:00Z`) + later * DAY_MS);
+    return new Date(instantOf(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), 0, timeZone));
+  };
+  return { start: midnight(from, 0), end: midnight(to, 1) };
 }
 
 /** The longest period one report covers, in days. */
 export const MAX_PERIOD_DAYS = 366;
 
-/** Why a period cannot be reported on (null when it can): dates that exist, in order, at most MAX_PERIOD_DAYS. */
-export function checkPeriod(from: string, to: string): { field: string; message: string } | null {
+/**
+ * Why a period cannot be reported on (null when it can): dates that exist, in order, at most MAX_PERIOD_DAYS
+ * calendar days, and a time zone the server knows.
+ */
+export function checkPeriod(from: string, to: string, timeZone = 'UTC'): { field: string; message: string } | null {
   for (const [field, v] of [['query.from', from], ['query.to', to]] as const) {
     const d = new Date(`${v}T00:00:00Z`);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== v) return { field, message: `${field} must be a date YYYY-MM-DD` };
   }
-  const { start, end } = periodBounds(from, to);
-  if (end <= start) return { field: 'query.to', message: 'query.to must not be before query.from' };
-  if ((end.getTime() - start.getTime()) / 86_400_000 > MAX_PERIOD_DAYS) return { field: 'query.to', message: `a report covers at most ${MAX_PERIOD_DAYS} days` };
+  if (timeZoneName(timeZone) === null) return { field: 'query.timeZone', message: `query.timeZone ${JSON.stringify(timeZone)} is not a time zone: give an IANA name such as Australia/Sydney, or UTC` };
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
+  if (days < 1) return { field: 'query.to', message: 'query.to must not be before query.from' };
+  if (days > MAX_PERIOD_DAYS) return { field: 'query.to', message: `a report covers at most ${MAX_PERIOD_DAYS} days` };
   return null;
 }
 
-/** The metrics of the tickets filed from `from` to `to` (UTC dates, inclusive). */
-export function computeSupportMetrics(tickets: MetricsTicket[], from: string, to: string): SupportMetrics {
-  const { start, end } = periodBounds(from, to);
+/** The metrics of the tickets filed from `from` to `to` (days of `timeZone`, both included; a checked period). */
+export function computeSupportMetrics(tickets: MetricsTicket[], from: string, to: string, zone = 'UTC'): SupportMetrics {
+  const timeZone = timeZoneName(zone);
+  if (timeZone === null) throw new RangeError(`not a time zone: ${JSON.stringify(zone)}`);
+  const { start, end } = periodBounds(from, to, timeZone);
   const outcomes = tickets.map(ticketOutcome).filter((o) => o.filedAt >= start && o.filedAt < end);
   const byImpact = Object.fromEntries(IMPACTS.map((i) => [i, groupMetrics(outcomes.filter((o) => o.impact === i))])) as Record<Impact, MetricsGroup>;
   const agents = new Map<string, { agent: { userId: string; name: string } | null; outcomes: TicketOutcome[] }>();
@@ -236,5 +253,5 @@ export function computeSupportMetrics(tickets: MetricsTicket[], from: string, to
   const byAgent = [...agents.values()]
     .sort((a, b) => (a.agent === null ? 1 : b.agent === null ? -1 : a.agent.name.localeCompare(b.agent.name) || a.agent.userId.localeCompare(b.agent.userId)))
     .map((a) => ({ agent: a.agent, ...groupMetrics(a.outcomes) }));
-  return { from, to, total: groupMetrics(outcomes), byImpact, byAgent };
+  return { from, to, timeZone, total: groupMetrics(outcomes), byImpact, byAgent };
 }

@@ -7,6 +7,7 @@
 import { AppError } from '../lib/errors';
 import { SupportEvent, type SupportEventDoc } from '../models';
 import { IMPACTS, type Impact } from '../domain/sla';
+import { timeZoneName } from '../domain/time';
 import { checkPeriod, computeSupportMetrics, periodBounds, type MetricsTicket, type SupportMetrics } from '../domain/support-metrics';
 
 /** Tickets whose events are read in one query. */
@@ -14,11 +15,13 @@ const BATCH = 500;
 
 type EventRow = Pick<SupportEventDoc, 'ticketId' | 'seq' | 'type' | 'at' | 'actor' | 'public' | 'data'>;
 
-export async function supportMetrics(from: string, to: string): Promise<SupportMetrics & { generatedAt: string }> {
-  const bad = checkPeriod(from, to);
+/** The figures of the tickets filed from `from` to `to`, days of `zone` (any name timeZoneName accepts; default UTC). */
+export async function supportMetrics(from: string, to: string, zone = 'UTC'): Promise<SupportMetrics & { generatedAt: string }> {
+  const bad = checkPeriod(from, to, zone);
   if (bad) throw new AppError(400, 'validation_failed', bad.message, bad.field);
+  const timeZone = timeZoneName(zone)!;
   const generatedAt = new Date().toISOString();
-  const { start, end } = periodBounds(from, to);
+  const { start, end } = periodBounds(from, to, timeZone);
   const filed = await SupportEvent.find({ type: 'filed', at: { $gte: start, $lt: end } }, { ticketId: 1, data: 1 }).lean();
   const impactOf = new Map<string, Impact>();
   for (const f of filed) {
@@ -36,5 +39,5 @@ export async function supportMetrics(from: string, to: string): Promise<SupportM
       tickets.push({ id, impact: impactOf.get(id)!, events: events.map((e) => ({ seq: e.seq, type: e.type, at: new Date(e.at), actor: e.actor, public: e.public, data: e.data ?? {} })) });
     }
   }
-  return { ...computeSupportMetrics(tickets, from, to), generatedAt };
+  return { ...computeSupportMetrics(tickets, from, to, timeZone), generatedAt };
 }

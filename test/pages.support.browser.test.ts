@@ -248,6 +248,8 @@ describe('pages: support requests in a real browser', function () {
     // the SLA dashboard, with its server-side SVG charts
     await a.goto('/app/sla');
     await a.getByRole('img', { name: /Share within target by impact/ }).waitFor();
+    // the days are the user's (this browser's zone is UTC)
+    expect(await a.locator('main').textContent()).to.match(/Requests filed \d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2} \(days of UTC\)/);
     // every bar's label fits inside its chart, and the charts say which bar is which
     const clipped = await a.evaluate(`[...document.querySelectorAll('svg.chart')].flatMap((svg) => [...svg.querySelectorAll('text')].filter((t) => t.getBBox().x + t.getBBox().width > svg.viewBox.baseVal.width).map((t) => t.textContent))`);
     expect(clipped).to.deep.equal([]);

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { ensureUser, issueToken } from '../services/users';
 import { getTestApp, uniq, type TestApp } from './support/app';
-import { checkPeriod, computeSupportMetrics, median, ticketOutcome, type MetricsEvent, type MetricsTicket } from '../domain/support-metrics';
+import { checkPeriod, computeSupportMetrics, median, periodBounds, ticketOutcome, type MetricsEvent, type MetricsTicket } from '../domain/support-metrics';
 import type { Impact } from '../domain/sla';
 
 const partner = { kind: 'partner', userId: 'u-partner', name: 'Pat Partner' };
@@ -181,6 +181,32 @@ describe('support metrics: the computation', () => {
     expect(checkPeriod('2026-11-02', '2026-11-01')?.field).to.equal('query.to');
     expect(checkPeriod('2025-01-01', '2026-11-01')?.message).to.match(/at most 366 days/);
     expect(checkPeriod('2026-11-01', '2026-11-01')).to.equal(null);
+    expect(checkPeriod('2026-11-01', '2026-11-30', 'Mars/Olympus_Mons')).to.deep.include({ field: 'query.timeZone' });
+    expect(checkPeriod('2026-11-01', '2026-11-30', 'australia/sydney')).to.equal(null);
+    // 366 calendar days, in any zone (a year with a DST change has a day of 23 and one of 25 hours)
+    expect(checkPeriod('2025-11-01', '2026-11-01', 'Australia/Sydney')).to.equal(null);
+    expect(checkPeriod('2025-10-31', '2026-11-01', 'Australia/Sydney')?.message).to.match(/at most 366 days/);
+  });
+
+  it("when a period is read in a time zone, then its days run from that zone's midnight to midnight, 23 or 25 hours where the clocks change", () => {
+    const bounds = (from: string, to: string, zone?: string) => {
+      const b = periodBounds(from, to, zone);
+      return [b.start.toISOString(), b.end.toISOString()];
+    };
+    expect(bounds('2026-11-27', '2026-11-27')).to.deep.equal(['2026-11-27T00:00:00.000Z', '2026-11-28T00:00:00.000Z']);
+    // Sydney in summer is UTC+11
+    expect(bounds('2026-11-27', '2026-11-27', 'Australia/Sydney')).to.deep.equal(['2026-11-26T13:00:00.000Z', '2026-11-27T13:00:00.000Z']);
+    // Sydney's clocks went forward at 02:00 on 4 October 2026: a day of 23 hours
+    expect(bounds('2026-10-04', '2026-10-04', 'Australia/Sydney')).to.deep.equal(['2026-10-03T14:00:00.000Z', '2026-10-04T13:00:00.000Z']);
+    // New York's went back on 1 November 2026: 25 hours
+    expect(bounds('2026-11-01', '2026-11-01', 'America/New_York')).to.deep.equal(['2026-11-01T04:00:00.000Z', '2026-11-02T05:00:00.000Z']);
+    // a ticket filed at 20:00 UTC on 26 November is of the 27th in Sydney, of the 26th in UTC
+    const late = [ticket('T20', 'moderate', '2026-11-26T20:00:00Z', [])];
+    expect(computeSupportMetrics(late, '2026-11-27', '2026-11-27', 'Australia/Sydney')).to.deep.include({ timeZone: 'Australia/Sydney' });
+    expect(computeSupportMetrics(late, '2026-11-27', '2026-11-27', 'Australia/Sydney').total.tickets).to.equal(1);
+    expect(computeSupportMetrics(late, '2026-11-27', '2026-11-27').total.tickets).to.equal(0);
+    expect(computeSupportMetrics(late, '2026-11-26', '2026-11-26')).to.deep.include({ timeZone: 'UTC' });
+    expect(computeSupportMetrics(late, '2026-11-26', '2026-11-26').total.tickets).to.equal(1);
   });
 });
 
@@ -246,6 +272,33 @@ describe('support metrics: GET /support-requests/metrics on the real stack', () 
     expect(before.status).to.equal(200);
     expect(before.body.total.tickets).to.equal(0);
     expect(before.body.byImpact.critical.firstResponse.withinTargetShare).to.equal(null);
+  });
+
+  it("when a time zone is named, then the period's days are that zone's: a request counts on the day it was filed there", async () => {
+    const name = uniq('Zone Agent');
+    const user = await ensureUser({ name, email: `${name.toLowerCase().replace(/\s+/g, '-')}@support.example`, role: 'support-agent', partnerId: null });
+    const zoneAgent = { id: user._id, token: await issueToken(user._id, 'test') };
+    const number = await file('moderate');
+    await act(number, 'assign', {}, zoneAgent.token);
+    const filedAt = Date.parse((await app.api('GET', `/support-requests/${number}`, { token: zoneAgent.token })).body.createdAt);
+    // the day it was filed at UTC+14 is a day after (or two after) the day it was filed at UTC-12
+    const dayIn = (offsetHours: number) => new Date(filedAt + offsetHours * 3_600_000).toISOString().slice(0, 10);
+    const east = dayIn(14);
+    const rowsFor = async (day: string, zone?: string) => {
+      const res = await app.api('GET', `/support-requests/metrics?from=${day}&to=${day}${zone ? `&timeZone=${encodeURIComponent(zone)}` : ''}`, { token: zoneAgent.token });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      return { timeZone: res.body.timeZone as string, tickets: (res.body.byAgent as any[]).find((a) => a.agent?.userId === zoneAgent.id)?.tickets ?? 0 };
+    };
+    expect(await rowsFor(east, 'Pacific/Kiritimati')).to.deep.equal({ timeZone: 'Pacific/Kiritimati', tickets: 1 });
+    expect(await rowsFor(east, 'Etc/GMT+12')).to.deep.equal({ timeZone: 'Etc/GMT+12', tickets: 0 });
+    expect(await rowsFor(dayIn(-12), 'Etc/GMT+12')).to.deep.equal({ timeZone: 'Etc/GMT+12', tickets: 1 });
+    // UTC unless named; a name in any letter case, answered under the name the server knows it by
+    expect(await rowsFor(dayIn(0))).to.deep.equal({ timeZone: 'UTC', tickets: 1 });
+    expect((await rowsFor(dayIn(0), 'etc/utc')).tickets).to.equal(1);
+    const bad = await app.api('GET', `/support-requests/metrics?from=${east}&to=${east}&timeZone=Mars%2FOlympus_Mons`, { token: zoneAgent.token });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error.field).to.equal('query.timeZone');
+    expect(bad.body.error.message).to.include('Australia/Sydney');
   });
 
   it('when a partner asks, or the period is wrong, then 403 or 400 naming the field; "metrics" is never taken for a ticket number', async () => {

@@ -16,6 +16,7 @@ import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/s
 import { Readable } from 'node:stream';
 import { Order, SupportTicket, User, isDisabled } from '../../models';
 import { parseDay } from '../../domain/licensing';
+import { DAY_MS, localTime } from '../../domain/time';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
@@ -790,20 +791,22 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission: 'workSupportRequests',
       handler: async (ctx) => {
         const now = deps.now?.() ?? new Date();
+        // calendar dates, carried as the UTC midnights that start them; the days are the user's (ctx.timeZone)
         const day = (d: Date) => d.toISOString().slice(0, 10);
         const asked = ctx.req.query.to;
         // from 2000 on: the eight weeks before it are then ordinary dates too
         if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked) || asked < '2000-01-01')) throw new AppError(400, 'validation_failed', 'to must be a day that exists, from 2000-01-01 on, written YYYY-MM-DD (the last day the dashboard covers).', 'to');
-        const to = asked ?? day(now);
+        const here = localTime(now.getTime(), ctx.timeZone);
+        const to = asked ?? day(new Date(Date.UTC(here.year, here.month - 1, here.day)));
         const weeks = 8;
         const end = new Date(`${to}T00:00:00Z`);
-        const from = day(new Date(end.getTime() - (weeks * 7 - 1) * 86_400_000));
-        const total = await supportMetrics(from, to);
+        const from = day(new Date(end.getTime() - (weeks * 7 - 1) * DAY_MS));
+        const total = await supportMetrics(from, to, ctx.timeZone);
         const series = [];
         for (let w = weeks - 1; w >= 0; w--) {
-          const wEnd = new Date(end.getTime() - w * 7 * 86_400_000);
-          const wStart = new Date(wEnd.getTime() - 6 * 86_400_000);
-          const m = await supportMetrics(day(wStart), day(wEnd));
+          const wEnd = new Date(end.getTime() - w * 7 * DAY_MS);
+          const wStart = new Date(wEnd.getTime() - 6 * DAY_MS);
+          const m = await supportMetrics(day(wStart), day(wEnd), ctx.timeZone);
           // the chart's ticks are short (MM-DD); the table gives the whole date, year included
           series.push({ week: day(wStart), label: day(wStart).slice(5), first: m.total.firstResponse.withinTargetShare, resolution: m.total.resolution.withinTargetShare, firstText: pct(m.total.firstResponse.withinTargetShare), resolutionText: pct(m.total.resolution.withinTargetShare), tickets: m.total.tickets });
         }
@@ -811,6 +814,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           title: 'SLA dashboard',
           from,
           to,
+          timeZone: total.timeZone,
           metrics: total,
           firstShare: pct(total.total.firstResponse.withinTargetShare),
           resolutionShare: pct(total.total.resolution.withinTargetShare),

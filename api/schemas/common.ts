@@ -54,6 +54,18 @@ export const idempotencyKeyHeader = (description: string, required: boolean): S 
   ...(required ? { required: ['idempotency-key'] } : {}),
 });
 
+/**
+ * A `timeZone` query parameter: the zone whose days a query's dates are. Its name is checked by the service
+ * (domain/time.ts timeZoneName: any zone Intl knows, in any letter case), so a wrong one is a 400 naming the field.
+ */
+export const timeZoneQuery = (whose: string, more = ''): S =>
+  str({
+    minLength: 1,
+    maxLength: 64,
+    default: 'UTC',
+    description: `the time zone whose days ${whose} are: an IANA name (any the server knows, in any letter case, e.g. Australia/Sydney, Asia/Kolkata; UTC)${more}. Another is a 400 naming \`query.timeZone\``,
+  });
+
 export const idParam = (name: string, description: string): S => obj({ [name]: str({ minLength: 1, maxLength: 200, description }) });
 export const customerParam: S = obj({ customer: str({ minLength: 1, maxLength: 253, description: "the customer's id, name, tenant GUID or domain name" }) });
 

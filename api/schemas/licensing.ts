@@ -1,7 +1,7 @@
 /** Schemas of licensing: the software list, keys and download links, the activity log. */
 import { ORDER_STATUSES } from '../../domain/orders';
 import { ACTIVITY_OPERATIONS, ACTIVITY_RESOURCES, LINK_MAX_DOWNLOADS } from '../../domain/licensing';
-import { dateTime, int, nullable, obj, str, type S } from './common';
+import { dateTime, int, nullable, obj, str, timeZoneQuery, type S } from './common';
 import { downloadOptionSchema } from './catalog';
 
 export const softwareItemSchema = obj({
@@ -81,13 +81,7 @@ export const activityQuerySchema: S = {
   properties: {
     from: str({ format: 'date', description: 'first day, YYYY-MM-DD (a day of `timeZone`); default: 29 days before `to`' }),
     to: str({ format: 'date', description: 'last day, YYYY-MM-DD (a day of `timeZone`), included; default: today there. At most 90 days from `from`' }),
-    timeZone: str({
-      minLength: 1,
-      maxLength: 64,
-      default: 'UTC',
-      description:
-        'the time zone whose days `from` and `to` are: an IANA name (any the server knows, in any letter case, e.g. Australia/Sydney, Asia/Kolkata; UTC); entries keep their UTC `operationDate`. Another is a 400 naming `query.timeZone`. Send the same query with `cursor` for the next page',
-    }),
+    timeZone: timeZoneQuery('`from` and `to`', '; entries keep their UTC `operationDate`; send the same query with `cursor` for the next page'),
     customer: str({ minLength: 1, maxLength: 253, description: "only this customer (id, name, tenant GUID or domain)" }),
     operation: str({ enum: [...ACTIVITY_OPERATIONS], description: 'only this operationType' }),
     limit: int({ minimum: 1, maximum: 500, default: 100, description: 'entries per page (JSON only)' }),

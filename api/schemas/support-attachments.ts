@@ -49,6 +49,7 @@ const group: Record<string, S> = {
 export const supportMetricsSchema: S = obj({
   from: str({ format: 'date' }),
   to: str({ format: 'date' }),
+  timeZone: str({ description: 'the zone whose days `from` and `to` are, as named here (Asia/Kolkata is Asia/Calcutta)' }),
   generatedAt: dateTime,
   total: obj(group),
   byImpact: obj({ critical: obj(group), moderate: obj(group), minimal: obj(group) }),
