@@ -9,7 +9,8 @@ WORKDIR /app
 ENV NODE_ENV=development
 COPY package.json package-lock.json ./
 # Install scripts stay off (package.json "allowScripts": the Temporal native bridge and @swc/core ship prebuilt
-# binaries as packages, they need no script).
+# binaries as packages, they need no script). The optional `node` package's script, which fetches a Node 24 binary
+# for the npm scripts of a checkout, is left off on purpose: the image's own Node (NODE_IMAGE) runs.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run build

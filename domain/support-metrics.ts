@@ -219,6 +219,8 @@ export function periodBounds(from: string, to: string, timeZone = 'UTC'): { star
 
 /** The longest period one report covers, in days. */
 export const MAX_PERIOD_DAYS = 366;
+/** The first day a report may start on. */
+export const METRICS_FIRST_DAY = '2000-01-01';
 
 /**
  * Why a period cannot be reported on (null when it can): dates that exist, in order, at most MAX_PERIOD_DAYS
@@ -228,6 +230,8 @@ export function checkPeriod(from: string, to: string, timeZone = 'UTC'): { field
   for (const [field, v] of [['query.from', from], ['query.to', to]] as const) {
     const d = new Date(`${v}T00:00:00Z`);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== v) return { field, message: `${field} must be a date YYYY-MM-DD` };
+    // (as the activity log: nothing was filed before, and far years are where zones' rules stop holding)
+    if (v < METRICS_FIRST_DAY) return { field, message: `${field} must be ${METRICS_FIRST_DAY} or later: no request was filed before` };
   }
   if (timeZoneName(timeZone) === null) return { field: 'query.timeZone', message: `query.timeZone ${JSON.stringify(timeZone)} is not a time zone: give an IANA name such as Australia/Sydney, or UTC` };
   const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;

@@ -82,7 +82,8 @@ export const timeZones = (): readonly string[] => (zones ??= [...new Set(['UTC',
  * `timeZones()` or as ICU names it (`Asia/Calcutta`), so that one zone has one name.
  */
 export function timeZoneName(tz: unknown): string | null {
-  if (typeof tz !== 'string' || tz.length === 0 || tz.length > 64) return null;
+  // a name, never an offset: Intl on Node 24 also takes "+05:30" and "-00:00", which would give a zone a second name
+  if (typeof tz !== 'string' || tz.length === 0 || tz.length > 64 || !/^[A-Za-z]/.test(tz)) return null;
   const lower = tz.toLowerCase();
   const known = (zonesByLowerCase ??= new Map(timeZones().map((z) => [z.toLowerCase(), z]))).get(lower) ?? linkedZones.get(lower);
   if (known) return known;

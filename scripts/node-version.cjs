@@ -13,7 +13,7 @@ function nodeVersionProblem(version, engines) {
   if (major > wantMajor || (major === wantMajor && minor >= wantMinor)) return null;
   return (
     `csp-desk runs on Node.js ${wantMajor}.${wantMinor} or later (${wantMajor} LTS); this is Node v${version}. ` +
-    `Run \`npm install\` with the dev dependencies (it brings Node ${wantMajor} for the npm scripts), or install Node ${wantMajor}, then \`npm start\` again.`
+    `Run \`npm install\` with its optional dependencies and install scripts (it brings Node ${wantMajor} for the npm scripts where npm has a build for this platform), or install Node ${wantMajor}, then \`npm start\` again.`
   );
 }
 

@@ -1,5 +1,5 @@
 // `npm start`'s first step, before the build: refuses a Node older than the one the project runs on (package.json
-// "engines"; `npm install` brings it first on the npm scripts' PATH, from the `node` dev dependency), and a second
+// "engines"; `npm install` brings it first on the npm scripts' PATH, from the optional `node` dependency), and a second
 // start while a stack runs from this folder (with this DATA_DIR or another), since the build replaces dist/, the code
 // the running stack restarts its processes from. It uses the previous build's own lock code (dist/stack); with no
 // build yet there is no running stack to protect.

@@ -223,12 +223,12 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile and .dockerignore', () => {
-  it("builds on the Node the project runs on (package.json engines, the node dev dependency) in stages and runs as the node user", () => {
+  it("builds on the Node the project runs on (package.json engines, the optional node dependency) in stages and runs as the node user", () => {
     const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; devDependencies: Record<string, string> };
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string }; optionalDependencies: Record<string, string> };
     const major = /^>=(\d+)\./.exec(pkg.engines.node)?.[1];
     expect(major, 'engines.node as >=MAJOR.MINOR').to.be.a('string');
-    expect(pkg.devDependencies.node).to.match(new RegExp(`^\\^${major}\\.`));
+    expect(pkg.optionalDependencies.node).to.match(new RegExp(`^\\^${major}\\.`));
     expect(dockerfile).to.match(new RegExp(`^ARG NODE_IMAGE=node:${major}-bookworm-slim$`, 'm'));
     expect(dockerfile.match(/^FROM /gm)).to.have.length.of.at.least(2);
     expect(dockerfile).to.match(/npm ci/);
@@ -251,7 +251,7 @@ describe('the Node it runs on', () => {
   // the check `npm start` runs before any build is CommonJS of its own
   const { nodeVersionProblem } = require(path.join(ROOT, 'scripts', 'node-version.cjs')) as { nodeVersionProblem: (version: string, engines: string) => string | null };
 
-  it('when npm test runs, then it runs on the Node package.json asks for (the node dev dependency first on the PATH)', () => {
+  it('when npm test runs, then it runs on the Node package.json asks for (the optional node dependency first on the PATH)', () => {
     expect(nodeVersionProblem(process.versions.node, pkg.engines.node)).to.equal(null);
   });
 

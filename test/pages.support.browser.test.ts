@@ -276,6 +276,23 @@ describe('pages: support requests in a real browser', function () {
     await a.goto('/app/sla');
   });
 
+  it("when the user's time zone is far from UTC, then the SLA dashboard's days are theirs, today included", async () => {
+    // a zone whose date is not UTC's now, far from its midnight: UTC-12 before noon UTC (12:00 to 23:59 there), UTC+14 after (02:00 to 13:59)
+    const zone = new Date().getUTCHours() < 12 ? 'Etc/GMT+12' : 'Pacific/Kiritimati';
+    const email = `${uniq('zone-lead')}@support.example`.toLowerCase();
+    await ensureUser({ name: `Lead ${uniq('Zone')}`, email, role: 'support-lead', partnerId: null });
+    const far = await newSession({ baseURL: app.baseUrl, timezoneId: zone });
+    try {
+      await signIn(app, far.page, email);
+      await far.page.goto('/app/sla');
+      const today = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+      expect(today).to.not.equal(new Date().toISOString().slice(0, 10));
+      expect(await far.page.locator('main').textContent()).to.include(`to ${today} (days of ${zone})`);
+    } finally {
+      await far.context.close();
+    }
+  });
+
   it('when a file its rules refuse goes with a new request, then the request is filed and the refusal is said on its page', async () => {
     const c = await app.newCustomer('US');
     const p = partner.page;

@@ -182,6 +182,9 @@ describe('support metrics: the computation', () => {
     expect(checkPeriod('2025-01-01', '2026-11-01')?.message).to.match(/at most 366 days/);
     expect(checkPeriod('2026-11-01', '2026-11-01')).to.equal(null);
     expect(checkPeriod('2026-11-01', '2026-11-30', 'Mars/Olympus_Mons')).to.deep.include({ field: 'query.timeZone' });
+    expect(checkPeriod('0000-01-01', '0000-01-02')).to.deep.include({ field: 'query.from', message: 'query.from must be 2000-01-01 or later: no request was filed before' });
+    expect(checkPeriod('1999-12-31', '2000-01-01')?.field).to.equal('query.from');
+    expect(checkPeriod('2000-01-01', '2000-01-01')).to.equal(null);
     expect(checkPeriod('2026-11-01', '2026-11-30', 'australia/sydney')).to.equal(null);
     // 366 calendar days, in any zone (a year with a DST change has a day of 23 and one of 25 hours)
     expect(checkPeriod('2025-11-01', '2026-11-01', 'Australia/Sydney')).to.equal(null);

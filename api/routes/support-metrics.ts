@@ -22,7 +22,7 @@ export function supportMetricsRoutes(_deps: RouteDeps): RouteDef[] {
         type: 'object',
         additionalProperties: false,
         properties: {
-          from: { type: 'string', format: 'date', description: 'first day, YYYY-MM-DD (a day of `timeZone`)' },
+          from: { type: 'string', format: 'date', description: 'first day, YYYY-MM-DD (a day of `timeZone`), 2000-01-01 or later' },
           to: { type: 'string', format: 'date', description: 'last day, YYYY-MM-DD (a day of `timeZone`), included' },
           timeZone: timeZoneQuery('`from` and `to`', '; a request counts on the day it was filed there'),
         },
