@@ -531,7 +531,7 @@ export function errorHandler() {
       e = new AppError(503, 'database_unavailable', `the database is unavailable; retry in ${RETRY_AFTER_SECONDS} s`);
     } else if (isTemporalUnavailable(err)) {
       log?.warn({ err }, 'temporal unavailable');
-      e = new AppError(503, 'temporal_unavailable', `the workflow service (Temporal) is unavailable or did not answer in time; retry in ${RETRY_AFTER_SECONDS} s (with the same Idempotency-Key, where there is one)`);
+      e = new AppError(503, 'temporal_unavailable', `the workflow service (Temporal) is unavailable, busy, or did not answer in time; retry in ${RETRY_AFTER_SECONDS} s (with the same Idempotency-Key, where there is one)`);
     } else if (anyErr?.type === 'invalid_utf8') e = new AppError(400, 'invalid_encoding', 'the body is not valid UTF-8', 'body');
     else if (anyErr?.type === 'entity.parse.failed') e = new AppError(400, 'invalid_json', 'the body is not valid JSON', 'body');
     // Express: a path segment that is not valid percent-encoding

@@ -160,9 +160,14 @@ function withinProbePeriod(p: Promise<unknown>): Promise<unknown> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-const UNAVAILABLE_GRPC = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */, 1 /* CANCELLED (our deadline) */]);
+/**
+ * gRPC codes that mean "not now": unreachable, too slow, or busy. RESOURCE_EXHAUSTED is Temporal refusing more work
+ * for now (a workflow's in-flight Updates at their limit, 10 by default, as when many replays of one Idempotency-Key
+ * join an order not yet recorded; a namespace's rate limit): the same request sent again later is taken.
+ */
+const UNAVAILABLE_GRPC = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */, 1 /* CANCELLED (our deadline) */, 8 /* RESOURCE_EXHAUSTED */]);
 
-/** True when `e` (or an error it wraps) says Temporal could not be reached or did not answer in time. */
+/** True when `e` (or an error it wraps) says Temporal could not be reached, did not answer in time, or is busy. */
 export function isTemporalUnavailable(e: unknown): boolean {
   for (let x = e, depth = 0; x && typeof x === 'object' && depth < 8; x = (x as { cause?: unknown }).cause, depth++) {
     const err = x as { name?: string; message?: string; code?: unknown };

@@ -15,7 +15,9 @@ import { startFerretDB, type FerretDBHandle } from '../stack/ferretdb';
 import { freePort } from '../stack/ports';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../stack/process';
 import { createApi, createAppServer } from '../composition/root';
-import { connectClient, lazyClient } from '../lib/temporal';
+import express from 'express';
+import { connectClient, isTemporalUnavailable, lazyClient } from '../lib/temporal';
+import { errorHandler, RETRY_AFTER_SECONDS } from '../api/http';
 import { startTemporalDev } from '../stack/temporal';
 import { Order } from '../models';
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
@@ -327,5 +329,44 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       expect(again.headers.get('idempotent-replayed')).to.equal('true');
       expect(again.body.timeline.filter((e: { type: string }) => e.type === 'replied')).to.have.length(1);
     });
+  });
+});
+
+describe('Temporal busy: more Updates waiting on one workflow than it takes at once (real Temporal server)', function () {
+  this.timeout(60_000);
+
+  it('when Temporal refuses an Update with RESOURCE_EXHAUSTED (its in-flight Updates per workflow are at the limit), then the API counts it as a moment\'s unavailability (503 temporal_unavailable with Retry-After), not a 500', async () => {
+    const app = await getTestApp();
+    // the API's own client: a call refused this way is tried a few times, then fails
+    const client = await connectClient(app.stack.temporalAddress, 'default', { failFast: true });
+    // a workflow on a task queue no worker polls: its Updates are admitted and wait, so they pile up (as 100 replays
+    // of one Idempotency-Key joined an order not yet recorded, in the scale-out test, and one answered 500)
+    const handle = await client.workflow.start('orderWorkflow', { workflowId: uniq('busy-order'), taskQueue: uniq('nobody-polls'), args: [{}] });
+    const outcomes = Array.from({ length: 14 }, () => handle.executeUpdate('waitForStage', { args: ['recorded'] }).then(() => null, (e: unknown) => e));
+    try {
+      const refused = await Promise.race(outcomes.map((o) => o.then((e) => e ?? new Promise<never>(() => undefined))));
+      expect(`${(refused as Error).message} ${String((refused as { cause?: Error }).cause?.message)}`, 'the first Update to end is refused for the limit').to.match(/limit on number of concurrent in-flight updates/);
+      expect(isTemporalUnavailable(refused)).to.equal(true);
+      // the same error thrown by a route reaches the client as the API's 503
+      const probe = express();
+      probe.get('/busy', () => {
+        throw refused;
+      });
+      probe.use(errorHandler());
+      const server = http.createServer(probe).listen(0, '127.0.0.1');
+      try {
+        await new Promise((r) => server.once('listening', r));
+        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/busy`);
+        expect(res.status).to.equal(503);
+        expect(res.headers.get('retry-after')).to.equal(String(RETRY_AFTER_SECONDS));
+        expect(((await res.json()) as { error: { code: string; message: string } }).error).to.include({ code: 'temporal_unavailable' }).and.have.property('message').that.includes('busy');
+      } finally {
+        server.close();
+      }
+    } finally {
+      await handle.terminate('test over');
+      await Promise.all(outcomes);
+      await client.connection.close();
+    }
   });
 });
