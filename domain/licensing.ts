@@ -5,7 +5,7 @@
  */
 import type { DownloadOption } from './catalog';
 import type { OrderStatus } from './orders';
-import { DAY_MS, instantOf, localTime, timeZoneName } from './time';
+import { DAY_MS, localDate, startOfLocalDay, timeZoneName } from './time';
 
 /** A link serves for 14 × 24 hours from its creation: day 14 is inside, day 15 is not. */
 export const LINK_LIFETIME_DAYS = 14;
@@ -152,9 +152,8 @@ export const LOG_FIRST_YEAR = 2000;
 export function logRange(fromRaw: string | undefined, toRaw: string | undefined, today: Date, zone = 'UTC'): LogRange {
   const timeZone = timeZoneName(zone);
   if (timeZone === null) return { field: 'timeZone', message: `${JSON.stringify(zone)} is not a time zone: give an IANA name such as Australia/Sydney or UTC` };
-  const here = localTime(today.getTime(), timeZone);
   // calendar dates are carried as the UTC midnights that start them, whatever the zone
-  const to = toRaw === undefined ? new Date(Date.UTC(here.year, here.month - 1, here.day)) : parseDay(toRaw);
+  const to = toRaw === undefined ? localDate(today.getTime(), timeZone) : parseDay(toRaw);
   if (!to) return { field: 'to', message: `${JSON.stringify(toRaw)} is not a date (YYYY-MM-DD)` };
   // (a default start is not before the log's first year: only a date given is refused for it)
   const from = fromRaw === undefined ? new Date(Math.max(to.getTime() - 29 * DAY_MS, Date.UTC(LOG_FIRST_YEAR, 0, 1))) : parseDay(fromRaw);
@@ -163,8 +162,7 @@ export function logRange(fromRaw: string | undefined, toRaw: string | undefined,
   if (from.getTime() > to.getTime()) return { field: 'from', message: `${dayOf(from)} is after the range's end ${dayOf(to)}` };
   const days = Math.round((to.getTime() - from.getTime()) / DAY_MS) + 1;
   if (days > LOG_MAX_RANGE_DAYS) return { field: 'to', message: `makes a range of ${days} days (${dayOf(from)} to ${dayOf(to)}); at most ${LOG_MAX_RANGE_DAYS} at a time` };
-  const midnight = (d: Date) => new Date(instantOf(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), 0, timeZone));
-  return { from: midnight(from), until: midnight(new Date(to.getTime() + DAY_MS)), days, fromDay: dayOf(from), toDay: dayOf(to), timeZone };
+  return { from: startOfLocalDay(from, timeZone), until: startOfLocalDay(new Date(to.getTime() + DAY_MS), timeZone), days, fromDay: dayOf(from), toDay: dayOf(to), timeZone };
 }
 
 /**

@@ -22,7 +22,7 @@
  *   in Sydney is in that Sydney day, whatever the UTC date.
  */
 import { IMPACTS, type Impact } from './sla';
-import { DAY_MS, instantOf, timeZoneName } from './time';
+import { DAY_MS, startOfLocalDay, timeZoneName } from './time';
 
 export interface MetricsActor {
   kind: string;
@@ -210,11 +210,7 @@ export function groupMetrics(outcomes: TicketOutcome[]): MetricsGroup {
  * `timeZone` is a name `timeZoneName` accepted.
  */
 export function periodBounds(from: string, to: string, timeZone = 'UTC'): { start: Date; end: Date } {
-  const midnight = (day: string, later: number) => {
-    const d = new Date(Date.parse(`${day}T00:00:00Z`) + later * DAY_MS);
-    return new Date(instantOf(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), 0, timeZone));
-  };
-  return { start: midnight(from, 0), end: midnight(to, 1) };
+  return { start: startOfLocalDay(new Date(`${from}T00:00:00Z`), timeZone), end: startOfLocalDay(new Date(Date.parse(`${to}T00:00:00Z`) + DAY_MS), timeZone) };
 }
 
 /** The longest period one report covers, in days. */

@@ -140,6 +140,17 @@ export function zoneOffsetMs(instantMs: number, timeZone: string): number {
   return asUtc - Math.floor(instantMs / 1000) * 1000;
 }
 
+/** The calendar date an instant falls on in a time zone, carried (as calendar dates are here) as the UTC midnight that starts it. */
+export function localDate(instantMs: number, timeZone: string): Date {
+  const here = localTime(instantMs, timeZone);
+  return new Date(utcMs(here.year, here.month, here.day, 0));
+}
+
+/** The instant a calendar date (carried as its UTC midnight) begins in a time zone: its local midnight. */
+export function startOfLocalDay(date: Date, timeZone: string): Date {
+  return new Date(instantOf(date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate(), 0, timeZone));
+}
+
 /**
  * The instant of a local wall time. A time skipped by a spring-forward change maps to the instant after the
  * gap (02:30 -> 03:30); a repeated time in autumn maps to its first occurrence.

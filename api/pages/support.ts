@@ -16,7 +16,7 @@ import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/s
 import { Readable } from 'node:stream';
 import { Order, SupportTicket, User, isDisabled } from '../../models';
 import { parseDay } from '../../domain/licensing';
-import { DAY_MS, localTime } from '../../domain/time';
+import { DAY_MS, localDate } from '../../domain/time';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
 import { listSupportPeople } from '../../services/users';
@@ -796,8 +796,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const asked = ctx.req.query.to;
         // from 2000 on: the eight weeks before it are then ordinary dates too
         if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked) || asked < '2000-01-01')) throw new AppError(400, 'validation_failed', 'to must be a day that exists, from 2000-01-01 on, written YYYY-MM-DD (the last day the dashboard covers).', 'to');
-        const here = localTime(now.getTime(), ctx.timeZone);
-        const to = asked ?? day(new Date(Date.UTC(here.year, here.month - 1, here.day)));
+        const to = asked ?? day(localDate(now.getTime(), ctx.timeZone));
         const weeks = 8;
         const end = new Date(`${to}T00:00:00Z`);
         const from = day(new Date(end.getTime() - (weeks * 7 - 1) * DAY_MS));
