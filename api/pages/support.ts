@@ -19,6 +19,7 @@ import { parseDay } from '../../domain/licensing';
 import { DAY_MS, localDate } from '../../domain/time';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
+import { METRICS_FIRST_DAY } from '../../domain/support-metrics';
 import { listSupportPeople } from '../../services/users';
 import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
@@ -795,7 +796,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const day = (d: Date) => d.toISOString().slice(0, 10);
         const asked = ctx.req.query.to;
         // from 2000 on: the eight weeks before it are then ordinary dates too
-        if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked) || asked < '2000-01-01')) throw new AppError(400, 'validation_failed', 'to must be a day that exists, from 2000-01-01 on, written YYYY-MM-DD (the last day the dashboard covers).', 'to');
+        if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked) || asked < METRICS_FIRST_DAY)) throw new AppError(400, 'validation_failed', `to must be a day that exists, from ${METRICS_FIRST_DAY} on, written YYYY-MM-DD (the last day the dashboard covers).`, 'to');
         const to = asked ?? day(localDate(now.getTime(), ctx.timeZone));
         const weeks = 8;
         const end = new Date(`${to}T00:00:00Z`);
