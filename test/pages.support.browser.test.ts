@@ -273,6 +273,10 @@ describe('pages: support requests in a real browser', function () {
     expect(bad!.status()).to.equal(400);
     expect((await a.goto('/app/sla?to=0100-01-05'))!.status()).to.equal(400);
     expect(await a.locator('main').textContent()).to.match(/to must be a day that exists/i);
+    // its eight weeks start no earlier than the metrics do (2000-01-01)
+    expect((await a.goto('/app/sla?to=2000-02-24'))!.status()).to.equal(400);
+    expect(await a.locator('main').textContent()).to.match(/from 2000-02-25 on/i);
+    expect((await a.goto('/app/sla?to=2000-02-25'))!.status()).to.equal(200);
     await a.goto('/app/sla');
   });
 

@@ -795,10 +795,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // calendar dates, carried as the UTC midnights that start them; the days are the user's (ctx.timeZone)
         const day = (d: Date) => d.toISOString().slice(0, 10);
         const asked = ctx.req.query.to;
-        // from 2000 on: the eight weeks before it are then ordinary dates too
-        if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked) || asked < METRICS_FIRST_DAY)) throw new AppError(400, 'validation_failed', `to must be a day that exists, from ${METRICS_FIRST_DAY} on, written YYYY-MM-DD (the last day the dashboard covers).`, 'to');
-        const to = asked ?? day(localDate(now.getTime(), ctx.timeZone));
         const weeks = 8;
+        // the eight weeks end on `to`, and start no earlier than the metrics do
+        const firstTo = day(new Date(Date.parse(`${METRICS_FIRST_DAY}T00:00:00Z`) + (weeks * 7 - 1) * DAY_MS));
+        if (asked !== undefined && (typeof asked !== 'string' || !parseDay(asked) || asked < firstTo)) throw new AppError(400, 'validation_failed', `to must be a day that exists, from ${firstTo} on (the dashboard's ${weeks} weeks start on ${METRICS_FIRST_DAY} at the earliest), written YYYY-MM-DD (the last day the dashboard covers).`, 'to');
+        const to = asked ?? day(localDate(now.getTime(), ctx.timeZone));
         const end = new Date(`${to}T00:00:00Z`);
         const from = day(new Date(end.getTime() - (weeks * 7 - 1) * DAY_MS));
         const total = await supportMetrics(from, to, ctx.timeZone);
