@@ -3,7 +3,7 @@ import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../lib/logger';
 import type { Mailer } from '../lib/mailer';
-import { answerOptions, buildRouter, errorHandler, jsonInUtf8Only, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8 } from './http';
+import { type RouteDef, answerOptions, buildRouter, errorHandler, jsonInUtf8Only, methodNotAllowed, notFoundHandler, openApiDocument, requestContext, verifyUtf8, weakETag } from './http';
 import { routes } from './routes';
 import { createOrderService } from '../services/orders';
 import { createSupportService, type SupportSettings } from '../services/support';
@@ -37,6 +37,10 @@ export interface AppDeps {
   attachmentLimits?: AttachmentLimits;
 }
 
+/** The routes each app was made with (tests check what a route declares against what it does). */
+const declaredRoutes = new WeakMap<express.Express, readonly RouteDef[]>();
+export const routesOf = (app: express.Express): readonly RouteDef[] => declaredRoutes.get(app) ?? [];
+
 export function createApp(deps: AppDeps): express.Express {
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose, now: deps.now });
   const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.support, now: deps.now });
@@ -67,8 +71,10 @@ export function createApp(deps: AppDeps): express.Express {
       "What Node's HTTP parser refuses is answered before any route, in the Error shape, the connection closed: 431 `headers_too_large` (request headers over Node's limit, 16 KiB in all by default), 400 `malformed_request` (not valid HTTP/1.1), 408 `request_timeout`, 413 `chunk_extensions_too_large`.",
   });
   const app = express();
+  declaredRoutes.set(app, all);
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('etag', weakETag);
   app.use(requestContext(deps.log));
   app.use(jsonInUtf8Only());
   app.use(express.json({ limit: '1mb', verify: verifyUtf8 }));

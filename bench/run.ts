@@ -7,7 +7,8 @@
  *      workflow: recorded, paid, provisioned, confirmation email sent) per second, against skeleton
  *      workflows (as many activities as an order's placement, each a noop) per second;
  *   2. GET /orders/{id} requests per second (auth lookup, order + timeline reads, response validation off as
- *      in production), against raw `Order.findById(id).lean()` per second.
+ *      in production), against raw `Order.findById(id).lean()` per second, and against the same read behind a
+ *      bare Express route on the same HTTP server (bench/bare-express.ts: what HTTP and Express cost alone).
  *
  * The purchases go through the real API, as users place orders; the skeletons are started with the client.
  * Progress goes to stderr; the summary to stdout as aligned text, then one JSON line `{"bench":"csp-desk",...}`.
@@ -51,6 +52,7 @@ import { redactUri, startBenchServers, type BenchServers } from './servers';
 import { measureOpenWorkflowMemory, memoryLines, type MemoryResult } from './memory';
 import { licensingLines, runLicensingBench, type LicensingBenchResult } from './licensing';
 import { runSupportBench } from './support';
+import { startBareExpress } from './bare-express';
 
 const T0 = Date.now();
 const LOAD_AT_START = Math.round(os.loadavg()[0] * 100) / 100;
@@ -501,10 +503,21 @@ async function main(): Promise<void> {
     const o = await Order.findById(pick()).lean();
     if (!o) throw new Error('Order.findById found nothing');
   };
+  // the second yardstick: the same read behind a bare Express route on the API's HTTP server (bench/bare-express.ts)
+  const bare = await startBareExpress(s.token, s.partnerId);
+  closers.push({ name: 'the bare Express yardstick', fn: () => bare.close() });
+  const bareClient = httpClient(bare.baseUrl, s.token, concurrency);
+  closers.push({ name: 'its HTTP client', fn: async () => bareClient.close() });
+  const bareRead = async () => {
+    const r = await bareClient.request('GET', `/orders/${pick()}`);
+    if (r.status !== 200) throw new Error(`bare Express GET /orders/{id}: ${r.status} ${r.text.slice(0, 200)}`);
+  };
   progress(`reads over ${orderIds.length} orders: warm-up ${readWarmupSeconds} s each`);
   await load('warm-up API reads', { durationMs: readWarmupSeconds * 1000, quiet: true }, apiRead);
+  await load('warm-up bare Express reads', { durationMs: readWarmupSeconds * 1000, quiet: true }, bareRead);
   await load('warm-up raw reads', { durationMs: readWarmupSeconds * 1000, quiet: true }, rawRead);
   const apiParts: LoadResult[] = [];
+  const bareParts: LoadResult[] = [];
   const rawParts: LoadResult[] = [];
   const readMs = Math.max(1000, Math.round((readSeconds * 1000) / rounds));
   for (let r = 0; r < rounds; r++) {
@@ -523,9 +536,19 @@ async function main(): Promise<void> {
       checkWorker();
       progress(`round ${tag}: raw reads ${x.perSec}/s, p50 ${x.latency.p50} ms, ${x.errors} errors`);
     };
-    for (const fn of r % 2 === 0 ? [runApi, runRaw] : [runRaw, runApi]) await fn();
+    const runBare = async () => {
+      progress(`round ${tag}: bare Express GET /orders/:id for ${secs(readMs)} s at concurrency ${concurrency}`);
+      const x = await load(`bare Express ${tag}`, { durationMs: readMs }, bareRead);
+      bareParts.push(x);
+      checkWorker();
+      progress(`round ${tag}: bare Express reads ${x.perSec}/s, p50 ${x.latency.p50} ms, ${x.errors} errors`);
+    };
+    // each in every position in turn
+    const order = [runApi, runBare, runRaw];
+    for (let k = 0; k < order.length; k++) await order[(r + k) % order.length]();
   }
   const apiR = mergeResults('API GET /orders/{id}', apiParts);
+  const bareR = mergeResults('bare Express', bareParts);
   const rawR = mergeResults('raw findById', rawParts);
 
   // ---- 3. licensing: the download-slot race, download throughput, the activity log's first page
@@ -542,7 +565,10 @@ async function main(): Promise<void> {
   const ordersPlaced = orderIds.length;
 
   const ratioWf = skel.perSec > 0 ? Math.round((purch.perSec / skel.perSec) * 1000) / 1000 : NaN;
-  const ratioRead = rawR.perSec > 0 ? Math.round((apiR.perSec / rawR.perSec) * 1000) / 1000 : NaN;
+  const ratioOf = (a: LoadResult, b: LoadResult) => (b.perSec > 0 ? Math.round((a.perSec / b.perSec) * 1000) / 1000 : NaN);
+  const ratioRead = ratioOf(apiR, rawR);
+  const ratioBare = ratioOf(bareR, rawR);
+  const ratioApiBare = ratioOf(apiR, bareR);
   const totalS = Math.round((Date.now() - T0) / 100) / 10;
 
   // ---- summary (stdout)
@@ -568,8 +594,13 @@ async function main(): Promise<void> {
     `2. Reads: GET /orders/{id} vs Order.findById(id).lean(), ${concurrency} in flight, ${readSeconds} s of each in ${rounds} rounds, ${ordersPlaced} orders (timeline of ${timelineLength})`,
     `  ${''.padEnd(44)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}  per round`,
     row('API GET /orders/{id} (keep-alive HTTP)', apiR),
+    row('bare Express route, the same read', bareR),
     row('raw Order.findById(id).lean()', rawR),
     `  ${'ratio API/raw'.padEnd(44)}${f2(ratioRead).padStart(10)}`,
+    `  ${'ratio bare Express/raw'.padEnd(44)}${f2(ratioBare).padStart(10)}`,
+    `  ${'ratio API/bare Express'.padEnd(44)}${f2(ratioApiBare).padStart(10)}`,
+    `  (bare Express: one route, the token compared as a string, findOne({ _id, partnerId }).lean(), res.json,`,
+    `   on the API's HTTP server: what any Express route here costs beyond the raw read)`,
     '',
     ...(memory ? [...memoryLines(memory, memoryN), ''] : []),
     ...(licensing ? licensingLines(licensing) : []),
@@ -578,7 +609,7 @@ async function main(): Promise<void> {
       `  ${name} log: ${f.warn} warnings, ${f.error} errors${name === 'service' ? `, ${f.http5xx} HTTP 5xx` : ''}`,
       ...f.messages.map((m) => `    ${String(m.count).padStart(5)} x ${m.level} ${m.msg}`),
     ]),
-    ...[skel, purch, apiR, rawR].flatMap((r) => r.errorSamples.map((e) => `  ${r.label} error: ${e}`)),
+    ...[skel, purch, apiR, bareR, rawR].flatMap((r) => r.errorSamples.map((e) => `  ${r.label} error: ${e}`)),
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -594,7 +625,7 @@ async function main(): Promise<void> {
       skeleton: { via: 'client', activities: PLACEMENT_ACTIVITIES, ...slim(skel) },
       ratio: ratioWf,
     },
-    getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), raw: slim(rawR), ratio: ratioRead },
+    getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), bareExpress: slim(bareR), raw: slim(rawR), ratio: ratioRead, bareExpressRatio: ratioBare, apiToBareExpress: ratioApiBare },
     ...(memory ? { memory: memoryJson(memory) } : {}),
     licensing,
     checks: { ordersPlaced, emails, logs: findings },

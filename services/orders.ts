@@ -51,7 +51,7 @@ export interface CancelInput {
   acknowledged: true;
 }
 
-const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 
 /** HTTP status of a refusal: "already cancelled" is a state conflict, the others are business rules. */
 export const refusalStatus = (code: CancellationRefusalCode) => (code === 'already_cancelled' ? 409 : 422);
@@ -61,7 +61,16 @@ function refusalError(a: CancellationAssessment): AppError {
   return new AppError(refusalStatus(r.code), r.code, r.message, undefined, a);
 }
 
-export function orderView(o: OrderDoc, events: { type: string; at: Date; data: Record<string, unknown> }[] | null) {
+/** A timeline entry as the API shows it. */
+export interface TimelineEntry {
+  type: string;
+  at: string;
+  data: Record<string, unknown>;
+}
+
+export const timelineEntry = (e: { type: string; at: Date; data?: Record<string, unknown> }): TimelineEntry => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} });
+
+export function orderView(o: OrderDoc, timeline: TimelineEntry[] | null) {
   const view = {
     id: o._id,
     status: o.status,
@@ -80,7 +89,7 @@ export function orderView(o: OrderDoc, events: { type: string; at: Date; data: R
     // cancelled through support: the agent's name and role, never their address (partners read orders)
     cancellation: o.cancellation ? { at: iso(o.cancellation.at)!, by: isSupportRole(o.cancellation.by.role) ? { ...o.cancellation.by, email: null } : o.cancellation.by, credit: o.cancellation.credit } : null,
   };
-  return events ? { ...view, timeline: events.map((e) => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} })) } : view;
+  return timeline ? { ...view, timeline } : view;
 }
 
 type TimelineEvent = { type: string; at: Date; data: Record<string, unknown> };
@@ -95,11 +104,11 @@ export const TIMELINE_CACHE_TTL_MS = 2000;
 export const SETTLED_TIMELINE_CACHE_TTL_MS = 60_000;
 
 /** What of an order's document its timeline follows: when this changes, the cached timeline is stale. */
-const stateOf = (o: OrderDoc): string =>
-  [o.status, o.paidAt, o.provisionedAt, o.windowClosedAt, o.expiredAt, o.cancellation?.at].map((x) => (x instanceof Date ? x.getTime() : String(x ?? ''))).join('|');
+const stateOf = (o: OrderDoc): string => `${o.status}|${o.paidAt?.getTime()}|${o.provisionedAt?.getTime()}|${o.windowClosedAt?.getTime()}|${o.expiredAt?.getTime()}|${o.cancellation?.at.getTime()}`;
 
 export function createOrderService(deps: OrderServiceDeps) {
-  const timelines = new LRUCache<string, { state: string; events: TimelineEvent[] }>({ max: 10_000, ttl: TIMELINE_CACHE_TTL_MS });
+  // the timeline as shown (entries rendered once), by order id
+  const timelines = new LRUCache<string, { state: string; timeline: TimelineEntry[] }>({ max: 10_000, ttl: TIMELINE_CACHE_TTL_MS });
   const { client, taskQueue } = deps;
   const clock = deps.now ?? (() => new Date());
 
@@ -159,14 +168,15 @@ export function createOrderService(deps: OrderServiceDeps) {
    * lacks an entry that state implies, longer once it is complete, but never past the moment an entry is due with
    * no change of state (the reminder; domain/orders.ts timelineCompleteUntil).
    */
-  function remember(order: OrderDoc, rows: EventRow[]): TimelineEvent[] {
+  function remember(order: OrderDoc, rows: EventRow[]): TimelineEntry[] {
     const prefix = `${order._id}:`;
     const now = clock();
     const until = timelineCompleteUntil(order, rows.map((e) => e._id.slice(prefix.length)), now, deps.reminderDaysBeforeClose);
     const ttl = until === null ? TIMELINE_CACHE_TTL_MS : Math.max(1, Math.min(SETTLED_TIMELINE_CACHE_TTL_MS, until - now.getTime()));
-    const events = rows.sort(timelineOrder);
-    timelines.set(order._id, { state: stateOf(order), events }, { ttl });
-    return events;
+    // shared by the answers that follow: frozen, so that no caller changes what the next one is shown
+    const timeline = Object.freeze(rows.sort(timelineOrder).map((e) => Object.freeze(timelineEntry(e)))) as TimelineEntry[];
+    timelines.set(order._id, { state: stateOf(order), timeline }, { ttl });
+    return timeline;
   }
 
   /**
@@ -182,7 +192,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     const cached = timelines.get(orderId);
     if (cached) {
       const order = await loadOrder(partnerId, orderId);
-      if (cached.state === stateOf(order)) return orderView(order, cached.events);
+      if (cached.state === stateOf(order)) return orderView(order, cached.timeline);
       return orderView(order, remember(order, await readEvents(orderId, partnerId)));
     }
     // one round trip: the events of another partner's order are read for nothing, never shown

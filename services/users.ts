@@ -17,7 +17,7 @@ import { ApiToken, ApiTokenRevocation, Partner, User, isDisabled, type ApiTokenD
 import { ROLES, SUPPORT_ROLES, isPartnerRole, type Role } from '../domain/roles';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 
-export const hashToken = (token: string): string => crypto.createHash('sha256').update(token).digest('hex');
+export const hashToken = (token: string): string => crypto.hash('sha256', token, 'hex');
 
 export function newToken(): string {
   return `cspd_${crypto.randomBytes(32).toString('base64url')}`;

@@ -18,6 +18,7 @@ import { createApi, createAppServer } from '../composition/root';
 import express from 'express';
 import { connectClient, isTemporalUnavailable, lazyClient } from '../lib/temporal';
 import { errorHandler, RETRY_AFTER_SECONDS } from '../api/http';
+import { routesOf } from '../api/app';
 import { startTemporalDev } from '../stack/temporal';
 import { Order } from '../models';
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
@@ -247,12 +248,13 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
   describe('Temporal', () => {
     let server: http.Server;
     let baseUrl: string;
+    let api: express.Express;
 
     before(async () => {
       app = await getTestApp();
       const closed = await freePort(); // nothing listens there
       const client = lazyClient(`127.0.0.1:${closed}`, 'default');
-      const api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
+      api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
       server = createAppServer(api);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -281,6 +283,33 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       // the public answer names no internal address or driver message (they go to the log)
       expect(health.body.temporal.error).to.be.oneOf(['unreachable', 'no answer within 3000 ms']);
       expect(JSON.stringify(health.body)).to.not.include('127.0.0.1');
+    });
+
+    it('when Temporal is unreachable, then every route declared databaseOnly (run outside the Temporal guard) still answers 200: none of them calls Temporal', async () => {
+      const customer = await app.newCustomer('US');
+      const placed = await placeOrder(app, customer.id, 'windows-server-standard-sub');
+      const token = app.tokens['admin-agent'];
+      const own = await timed(baseUrl, 'GET', '/tokens', token);
+      expect(own.status).to.equal(200);
+      const tokenId = (own.body as { id: string }[])[0].id;
+      const urls: Record<string, string> = {
+        '/orders/{id}': `/orders/${placed.id}`,
+        '/orders/{id}/cancellation': `/orders/${placed.id}/cancellation`,
+        '/customers/{customer}/orders': `/customers/${customer.id}/orders`,
+        '/customers': '/customers',
+        '/customers/{customer}': `/customers/${customer.id}`,
+        '/products': '/products',
+        '/products/{id}': '/products/windows-server-standard-sub',
+        '/tokens': '/tokens',
+        '/tokens/{id}': `/tokens/${tokenId}`,
+        '/invoices/{month}': `/invoices/${placed.purchasedAt.slice(0, 7)}`,
+      };
+      // a route newly declared databaseOnly needs its line above
+      expect(routesOf(api).filter((r) => r.databaseOnly).map((r) => r.path)).to.have.members(Object.keys(urls));
+      for (const url of Object.values(urls)) {
+        const r = await timed(baseUrl, 'GET', url, token);
+        expect(r.status, `GET ${url}: ${JSON.stringify(r.body)}`).to.equal(200);
+      }
     });
 
     it('when filing a refund request failed because Temporal was unreachable, then the order says a request is being filed (not "reply to it"), and the same key sent again files it as no replay; only the next send is', async () => {

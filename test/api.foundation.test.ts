@@ -1,11 +1,13 @@
 /** The first slice through everything, against the real servers: auth, validation, an order end to end. */
 import net from 'node:net';
+import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { createMailer } from '../lib/mailer';
 import { checkHealth } from '../services/health';
 import { Order, OrderEvent, IdempotencyRecord, LedgerLine, ActivationKey, EmailRecord } from '../models';
 import { orderWorkflowId } from '../contracts/orders';
 import { TIMELINE_CACHE_TTL_MS } from '../services/orders';
+import { weakETag } from '../api/http';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
@@ -96,6 +98,15 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
     const res = await app.api('GET', '/nowhere');
     expect(res.status).to.equal(404);
     expect(res.body.error.code).to.equal('route_not_found');
+  });
+
+  it("makes each ETag exactly as Express's default would (weak, length and SHA-1), in one call", () => {
+    // Express's own generator: the etag package it depends on, weak
+    const etag = createRequire(require.resolve('express'))('etag') as (body: Buffer, opts: { weak: boolean }) => string;
+    for (const text of ['', '{"a":1}', '{"name":"Zoë — 東京"}', 'x'.repeat(100_000)]) {
+      const body = Buffer.from(text);
+      expect(weakETag(body), JSON.stringify(text.slice(0, 20))).to.equal(etag(body, { weak: true }));
+    }
   });
 
   it('lists the catalog', async () => {

@@ -15,6 +15,7 @@ export function catalogRoutes(_deps: RouteDeps): RouteDef[] {
       tag: 'catalog',
       permission: 'readCatalog',
       responses: { 200: { description: 'the catalog', schema: { type: 'array', items: S.productSchema } } },
+      databaseOnly: true,
       handler: async () => ({ status: 200, body: (await listProducts()).map(productView) }),
     }),
     defineRoute({
@@ -28,6 +29,7 @@ export function catalogRoutes(_deps: RouteDeps): RouteDef[] {
       params: S.idParam('id', 'product id'),
       errors: [404],
       responses: { 200: { description: 'the product', schema: S.productSchema } },
+      databaseOnly: true,
       handler: async ({ params }) => {
         const p = await getProduct(params.id);
         if (!p) throw notFound('product', params.id);

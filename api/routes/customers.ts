@@ -31,6 +31,7 @@ export function customerRoutes(_deps: RouteDeps): RouteDef[] {
       permission: 'readCustomers',
       query: S.listPageQuery('customers'),
       responses: { 200: { description: 'customers by name, a page at a time', schema: { type: 'array', items: S.customerSchema }, headers: S.listPageHeaders } },
+      databaseOnly: true,
       handler: async ({ auth, query }) => {
         const { items, nextCursor } = await listCustomers(auth.partnerId!, { limit: query.limit, cursor: query.cursor });
         return { status: 200, body: items.map(customerView), headers: nextPageLink('/customers', query.limit, nextCursor) };
@@ -46,6 +47,7 @@ export function customerRoutes(_deps: RouteDeps): RouteDef[] {
       params: S.customerParam,
       errors: [404],
       responses: { 200: { description: 'the customer', schema: S.customerSchema } },
+      databaseOnly: true,
       handler: async ({ auth, params }) => ({ status: 200, body: customerView(await resolveCustomer(auth.partnerId!, params.customer)) }),
     }),
   ];

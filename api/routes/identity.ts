@@ -15,6 +15,7 @@ export function identityRoutes(_deps: RouteDeps): RouteDef[] {
       tag: 'tokens',
       permission: 'manageOwnTokens',
       responses: { 200: { description: 'your tokens', schema: { type: 'array', items: S.tokenSchema } } },
+      databaseOnly: true,
       handler: async ({ auth }) => ({ status: 200, body: await listTokens(auth.user._id) }),
     }),
     defineRoute({
@@ -47,6 +48,7 @@ export function identityRoutes(_deps: RouteDeps): RouteDef[] {
       params: S.tokenIdParam,
       errors: [404],
       responses: { 200: { description: 'the token', schema: S.tokenSchema } },
+      databaseOnly: true,
       handler: async ({ auth, params }) => ({ status: 200, body: await getOwnToken(auth.user._id, params.id) }),
     }),
     defineRoute({

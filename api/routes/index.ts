@@ -28,7 +28,6 @@ export function routes(deps: RouteDeps): RouteDef[] {
     ...supportMetricsRoutes(deps),
     ...supportAttachmentRoutes(deps),
     ...supportRoutes(deps),
-    ...identityRoutes(deps),
     ...activityLogRoutes(deps),
   ];
 }

@@ -17,6 +17,7 @@ export function invoiceRoutes(_deps: RouteDeps): RouteDef[] {
       params: { type: 'object', additionalProperties: false, required: ['month'], properties: { month: { type: 'string', pattern: MONTH_KEY_PATTERN, description: 'YYYY-MM' } } },
       responses: { 200: { description: 'charges, credits and totals', schema: S.invoiceSchema } },
       errors: [404],
+      databaseOnly: true,
       handler: async ({ auth, params }) => ({ status: 200, body: await getInvoice(auth.partnerId!, params.month) }),
     }),
   ];

@@ -52,6 +52,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       errors: [404],
       query: S.listPageQuery('orders'),
       responses: { 200: { description: 'orders, newest first, a page at a time', schema: { type: 'array', items: orderSummarySchema }, headers: S.listPageHeaders } },
+      databaseOnly: true,
       handler: async ({ auth, params, query }) => {
         const { items, nextCursor } = await orders.list(auth, params.customer, { limit: query.limit, cursor: query.cursor });
         return { status: 200, body: items, headers: nextPageLink(`/customers/${encodeURIComponent(params.customer)}/orders`, query.limit, nextCursor) };
@@ -131,6 +132,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       params: S.idParam('id', 'order id'),
       errors: [404],
       responses: { 200: { description: 'the order', schema: S.orderSchema } },
+      databaseOnly: true,
       handler: async ({ auth, params }) => ({ status: 200, body: await orders.view(auth.partnerId!, params.id) }),
     }),
     defineRoute({
@@ -144,6 +146,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       params: S.idParam('id', 'order id'),
       errors: [404],
       responses: { 200: { description: 'the assessment', schema: S.cancellationSchema } },
+      databaseOnly: true,
       handler: async ({ auth, params }) => ({ status: 200, body: await orders.cancellation(auth, params.id) }),
     }),
     defineRoute({
