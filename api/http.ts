@@ -308,17 +308,10 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
       }
       await runInRequestContext(context, async () => {
         let auth: AuthContext | null = null;
-        // read when a handler asks (writes record it): a read does not pay for the proxy-aware address
-        let origin: RequestOrigin | undefined;
-        const originOf = () => (origin ??= requestOrigin(req));
+        // read now: once the client has gone, its address can no longer be (a write it started still records it)
+        const origin = requestOrigin(req);
         if (route.permission) {
-          const authenticated = await authenticate(req.header('authorization'), log);
-          auth = {
-            ...authenticated,
-            get origin() {
-              return originOf();
-            },
-          };
+          auth = { ...(await authenticate(req.header('authorization'), log)), origin };
           context.userId = auth.user._id;
           context.partnerId = auth.partnerId;
           const allowed = PERMISSIONS[route.permission] as readonly string[];
@@ -370,9 +363,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
           auth: auth as AuthContext,
           requestId: context.requestId,
           log,
-          get origin() {
-            return originOf();
-          },
+          origin,
           method: req.method,
           request: req,
         };

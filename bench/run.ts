@@ -591,7 +591,7 @@ async function main(): Promise<void> {
     `  (purchase = POST /customers/{c}/orders with a new Idempotency-Key, answered once recorded, then`,
     `   executeUpdate(waitForStage, 'confirmed') on the order's workflow: recorded, paid, provisioned, email sent)`,
     '',
-    `2. Reads: GET /orders/{id} vs Order.findById(id).lean(), ${concurrency} in flight, ${readSeconds} s of each in ${rounds} rounds, ${ordersPlaced} orders (timeline of ${timelineLength})`,
+    `2. Reads: GET /orders/{id} vs a bare Express route and Order.findById(id).lean(), ${concurrency} in flight, ${readSeconds} s of each in ${rounds} rounds, ${ordersPlaced} orders (timeline of ${timelineLength})`,
     `  ${''.padEnd(44)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}  per round`,
     row('API GET /orders/{id} (keep-alive HTTP)', apiR),
     row('bare Express route, the same read', bareR),
