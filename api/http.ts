@@ -82,8 +82,8 @@ export interface RouteDef {
   errorCodes?: Partial<Record<number, readonly string[]>>;
   /**
    * The handler makes no call to Temporal: it reads (or writes) the database only. It runs outside the Temporal
-   * guard (`RouterOptions.around`: a deadline, an abort signal and a probe timer per request, which cost a read of
-   * an order about a tenth of its time in the benchmark); the API's database timeouts fail it on their own (503
+   * guard (`RouterOptions.around`: a deadline, an abort signal and a probe timer per request, about a tenth of the
+   * API's own CPU for a read of an order in the benchmark); the API's database timeouts fail it on their own (503
    * `database_unavailable`). test/api.faults.test.ts calls every such route with Temporal unreachable.
    */
   databaseOnly?: true;

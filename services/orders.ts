@@ -68,7 +68,7 @@ export interface TimelineEntry {
   data: Record<string, unknown>;
 }
 
-export const timelineEntry = (e: { type: string; at: Date; data?: Record<string, unknown> }): TimelineEntry => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} });
+const timelineEntry = (e: { type: string; at: Date; data?: Record<string, unknown> }): TimelineEntry => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} });
 
 export function orderView(o: OrderDoc, timeline: TimelineEntry[] | null) {
   const view = {
