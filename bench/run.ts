@@ -564,8 +564,8 @@ async function main(): Promise<void> {
   const findings = Object.fromEntries(Object.entries(logs).map(([k, l]) => [k, logFindings(l.file, l.since)]));
   const ordersPlaced = orderIds.length;
 
-  const ratioWf = skel.perSec > 0 ? Math.round((purch.perSec / skel.perSec) * 1000) / 1000 : NaN;
   const ratioOf = (a: LoadResult, b: LoadResult) => (b.perSec > 0 ? Math.round((a.perSec / b.perSec) * 1000) / 1000 : NaN);
+  const ratioWf = ratioOf(purch, skel);
   const ratioRead = ratioOf(apiR, rawR);
   const ratioBare = ratioOf(bareR, rawR);
   const ratioApiBare = ratioOf(apiR, bareR);
