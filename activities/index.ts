@@ -5,6 +5,7 @@ import { createInvoiceActivities } from './invoices';
 import { createSupportActivities } from './support';
 import { createSessionActivities } from './sessions';
 import { createAttachmentActivities } from './attachments';
+import { createLicensingActivities } from './licensing';
 
 export type { ActivityDeps } from './shared';
 
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSupportActivities(deps, sendOnce),
     ...createSessionActivities(deps),
     ...createAttachmentActivities(deps),
+    ...createLicensingActivities(deps),
   };
 }
 

@@ -5,11 +5,12 @@
  * inserted once under their natural key.
  */
 import crypto from 'node:crypto';
-import { ActivationKey, DownloadLink, appendActivity, type OrderDoc } from '../models';
+import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, appendActivity, type OrderDoc } from '../models';
 import type { OrderActor, RequestOrigin } from '../domain/orders';
-import { activitySubject } from '../domain/licensing';
+import { activitySubject, linkRecordsBefore } from '../domain/licensing';
 import { formatMoney } from '../domain/money';
 import { isSupportRole } from '../domain/roles';
+import type { ActivityDeps } from './shared';
 
 const KEY_ALPHABET = 'BCDFGHJKMPQRTVWXY2346789';
 /** A product key in the familiar 5x5 format. */
@@ -102,4 +103,32 @@ export async function logOrderCancelled(order: OrderFacts, at: Date, input: { by
     reason: null,
     requestId: input.requestId,
   });
+}
+
+export interface DownloadRecordsPruneResult {
+  linkRequests: number;
+  claims: number;
+  resumes: number;
+}
+
+/**
+ * Licensing's part of the nightly housekeeping (workflows/system.ts): the records of links expired
+ * LINK_RECORDS_KEPT_DAYS ago (domain/licensing.ts). Nothing writes them by then (a link past its expiry is refused
+ * before anything is counted, and a request sent again with its key is refused before it writes), and a delete by
+ * cutoff is idempotent: a retry, or a second run, deletes what is left and nothing else.
+ */
+export function createLicensingActivities(deps: ActivityDeps) {
+  return {
+    async pruneDownloadRecords(nowIso: string): Promise<DownloadRecordsPruneResult> {
+      const before = linkRecordsBefore(new Date(nowIso));
+      const [linkRequests, claims, resumes] = await Promise.all([
+        DownloadLinkRequest.deleteMany({ createdAt: { $lt: before } }),
+        DownloadClaim.deleteMany({ at: { $lt: before } }),
+        DownloadResume.deleteMany({ at: { $lt: before } }),
+      ]);
+      const result = { linkRequests: linkRequests.deletedCount, claims: claims.deletedCount, resumes: resumes.deletedCount };
+      deps.log.info({ ...result, at: nowIso }, 'download records of long-expired links pruned');
+      return result;
+    },
+  };
 }

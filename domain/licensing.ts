@@ -16,6 +16,21 @@ export function linkExpiresAt(createdAt: Date): Date {
   return new Date(createdAt.getTime() + LINK_LIFETIME_DAYS * DAY_MS);
 }
 
+/**
+ * Days a link's records are kept once it has expired (its "Get keys and downloads" Idempotency-Key, `downloadlinkrequests`;
+ * its counted downloads and their resumes, `downloadclaims` and `downloadresumes`): nothing can use them by then,
+ * and the nightly housekeeping deletes them. A request sent again with the key within them is refused as expired
+ * (409 `idempotency_key_expired`); later, the key is forgotten and makes a new link. The link itself stays, so
+ * that its address still says "expired" (410) rather than "unknown", and the activity log keeps every entry.
+ */
+export const LINK_RECORDS_KEPT_DAYS = 30;
+
+/**
+ * What the housekeeping run at `now` deletes: records made before this cutoff. Each was made at or after its link's
+ * creation, so its link expired at least LINK_RECORDS_KEPT_DAYS before `now`.
+ */
+export const linkRecordsBefore = (now: Date): Date => new Date(now.getTime() - (LINK_LIFETIME_DAYS + LINK_RECORDS_KEPT_DAYS) * DAY_MS);
+
 export type LinkRefusal = 'revoked' | 'expired' | 'exhausted';
 
 export const LINK_REFUSALS: Record<LinkRefusal, string> = {

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { CATALOG, findCatalogProduct } from '../domain/catalog';
 import { DAY_MS } from '../domain/time';
-import { LINK_MAX_DOWNLOADS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
+import { LINK_MAX_DOWNLOADS, LINK_RECORDS_KEPT_DAYS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRecordsBefore, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
 import { createStandInFiles } from '../lib/files';
 import { neutraliseCell } from '../services/activity-log';
 
@@ -52,6 +52,17 @@ describe('licensing rules', () => {
     expect(linkRefusal(link, at(14, -1))).to.equal(null); // day 14's last second
     expect(linkRefusal(link, at(14))).to.equal('expired'); // day 15 begins
     expect(linkRefusal(link, at(15, 1))).to.equal('expired');
+  });
+
+  it('when the housekeeping runs, then it keeps the records of a link until 30 days after it expired, to the second', () => {
+    expect(LINK_RECORDS_KEPT_DAYS).to.equal(30);
+    const now = at(44);
+    // a link made at T0 expired at day 14; the run 30 days after that, to the second, may delete what was made at T0
+    expect(linkRecordsBefore(now).getTime()).to.equal(T0.getTime());
+    expect(linkExpiresAt(linkRecordsBefore(now)).getTime() + LINK_RECORDS_KEPT_DAYS * DAY_MS).to.equal(now.getTime());
+    // a record made at T0 is deleted from the run after 44 days (`createdAt < cutoff`), not a second earlier
+    expect(T0.getTime() < linkRecordsBefore(at(44, 1)).getTime()).to.equal(true);
+    expect(T0.getTime() < linkRecordsBefore(at(44)).getTime()).to.equal(false);
   });
 
   it('when the link or its order is revoked, cancelled or expired, then it is revoked, before any expiry', () => {

@@ -1,7 +1,7 @@
 /**
  * The nightly housekeeping, run by its Schedule on the real Temporal server and database: what can no longer do
  * anything goes (sign-in records a week past mattering, attachment files no attachment points to and chunks with
- * no file record, a day after their upload began), everything else stays, and a second run deletes nothing more.
+ * no file record, a day after their upload began; a download link's records 30 days after it expired), everything else stays, and a second run deletes nothing more.
  */
 import { expect } from 'chai';
 import mongoose from 'mongoose';
@@ -9,7 +9,7 @@ import { ensureHousekeepingSchedule } from '../composition/root';
 import { HOUSEKEEPING_CRON } from '../contracts/system';
 import { SESSION_ABSOLUTE_HOURS } from '../domain/sessions';
 import { ATTACHMENTS_BUCKET, Attachment } from '../models/attachments';
-import { Session, SessionEnd, SignInClaim, SignInLink, SignInSend, SupportIdempotency } from '../models';
+import { DownloadClaim, DownloadLinkRequest, DownloadResume, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, SupportIdempotency } from '../models';
 import { ensureUser } from '../services/users';
 import type { HousekeepingResult } from '../workflows/system';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
@@ -22,7 +22,7 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     app = await getTestApp();
   });
 
-  it('when the Schedule runs, then sign-in records a week past mattering and orphan attachment files and chunks a day old and support action keys a month old are gone, the rest stays, and a second run deletes none of it', async () => {
+  it('when the Schedule runs, then sign-in records a week past mattering, orphan attachment files and chunks a day old, support action keys a month old and download records a month past their link are gone, the rest stays, and a second run deletes none of it', async () => {
     const now = Date.now();
     const ago = (days: number, hours = 0) => new Date(now - days * 86_400_000 - hours * 3_600_000);
 
@@ -107,6 +107,25 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     ]);
     const keys = async () => (await SupportIdempotency.find({ ticketId: keyTicket }).lean()).map((k) => k._id).sort();
 
+    // ---- a download link's records: its Idempotency-Key, counted downloads and resumes, either side of 30 days past
+    // its expiry (14 + 30 days after they were made, less or more an hour)
+    const linkId = uniq('hk-link');
+    const linkRequest = (what: string, createdAt: Date) => ({ _id: `${linkId}:${what}`, partnerId: app.partnerId, orderId: linkId, requestHash: 'h', linkId, sealedToken: 'x', createdAt });
+    await DownloadLinkRequest.insertMany([linkRequest('old', ago(44, 1)), linkRequest('new', ago(43, 23))]);
+    await DownloadClaim.insertMany([
+      { _id: `${linkId}:1`, linkId, n: 1, at: ago(44, 1), client: null, entry: null },
+      { _id: `${linkId}:2`, linkId, n: 2, at: ago(43, 23), client: null, entry: null },
+    ]);
+    await DownloadResume.insertMany([
+      { _id: `${linkId}:1:r1`, linkId, claimId: `${linkId}:1`, k: 1, at: ago(44, 1) },
+      { _id: `${linkId}:2:r1`, linkId, claimId: `${linkId}:2`, k: 1, at: ago(43, 23) },
+    ]);
+    const linkRecords = async () => ({
+      requests: (await DownloadLinkRequest.find({ linkId }).lean()).map((d) => d._id),
+      claims: (await DownloadClaim.find({ linkId }).lean()).map((d) => d._id),
+      resumes: (await DownloadResume.find({ linkId }).lean()).map((d) => d._id),
+    });
+
     // ---- the Schedule, created once, run twice
     const scheduleId = uniq('housekeeping-test');
     await ensureHousekeepingSchedule(app.client, app.taskQueue, app.log, scheduleId);
@@ -145,6 +164,8 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       expect(runs[0].orphanAttachmentFiles).to.be.at.least(2);
       expect(await keys()).to.deep.equal([`${app.partnerId}:filing-${keyTicket}`, `action:${keyTicket}:u:new`].sort());
       expect(runs[0].supportActionKeys).to.be.at.least(1);
+      expect(await linkRecords()).to.deep.equal({ requests: [`${linkId}:new`], claims: [`${linkId}:2`], resumes: [`${linkId}:2:r1`] });
+      for (const k of ['linkRequests', 'claims', 'resumes'] as const) expect(runs[0].downloadRecords?.[k], k).to.be.at.least(1);
 
       await runOnce();
       expect((await signIn()).sessions).to.deep.equal([id('live'), id('new')]);
@@ -153,6 +174,8 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       expect(runs[1].signIn).to.deep.include({ links: 0, claims: 0, sends: 0, sessions: 0 });
       expect(runs[1].orphanAttachmentFiles).to.equal(0);
       expect(runs[1].supportActionKeys).to.equal(0);
+      expect(runs[1].downloadRecords).to.deep.equal({ linkRequests: 0, claims: 0, resumes: 0 });
+      expect((await linkRecords()).requests).to.deep.equal([`${linkId}:new`]);
     } finally {
       await handle.delete();
     }

@@ -6,12 +6,17 @@
  * every later night (the Schedule skips a run while the last one is open):
  * - sign-in links, claims, email slots and sessions a week after they stopped mattering (domain/sessions.ts);
  * - attachment files no attachment points to, a day after their upload (domain/support.ts);
- * - support actions' Idempotency-Keys after 30 days (domain/support.ts).
+ * - support actions' Idempotency-Keys after 30 days (domain/support.ts);
+ * - a download link's Idempotency-Key, counted downloads and resumes 30 days after it expired (domain/licensing.ts).
  */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { DownloadRecordsPruneResult } from '../activities/licensing';
 import type { SignInPruneResult } from '../activities/sessions';
 import { DATABASE_ACTIVITY } from './activity-options';
+
+/** Patch id: the download records' part (a run begun by an older worker replays without it, and prunes none). */
+const DOWNLOAD_RECORDS = 'housekeeping-download-records';
 
 const acts = proxyActivities<Activities>({ ...DATABASE_ACTIVITY, startToCloseTimeout: '5 minutes', retry: { ...DATABASE_ACTIVITY.retry, maximumAttempts: 5 } });
 
@@ -19,15 +24,23 @@ export interface HousekeepingResult {
   signIn: SignInPruneResult;
   orphanAttachmentFiles: number;
   supportActionKeys: number;
+  /** null: a run begun by a worker without this part */
+  downloadRecords: DownloadRecordsPruneResult | null;
 }
 
 export async function housekeepingWorkflow(): Promise<HousekeepingResult> {
   const now = new Date(Date.now()).toISOString();
-  const [signIn, files, keys] = await Promise.allSettled([acts.pruneSignInRecords(now), acts.pruneOrphanAttachmentFiles(now), acts.pruneSupportActionKeys(now)]);
+  const [signIn, files, keys, downloads] = await Promise.allSettled([
+    acts.pruneSignInRecords(now),
+    acts.pruneOrphanAttachmentFiles(now),
+    acts.pruneSupportActionKeys(now),
+    patched(DOWNLOAD_RECORDS) ? acts.pruneDownloadRecords(now) : Promise.resolve(null),
+  ]);
   const failed = [
     signIn.status === 'rejected' ? `sign-in records: ${(signIn.reason as Error).message}` : null,
     files.status === 'rejected' ? `attachment files: ${(files.reason as Error).message}` : null,
     keys.status === 'rejected' ? `support action keys: ${(keys.reason as Error).message}` : null,
+    downloads.status === 'rejected' ? `download records: ${(downloads.reason as Error).message}` : null,
   ].filter((x): x is string => x !== null);
   // the other parts' work is done either way; the run fails naming what did not, and the next night tries again
   if (failed.length) throw ApplicationFailure.nonRetryable(`housekeeping did not finish: ${failed.join('; ')}`, 'housekeeping_failed');
@@ -35,5 +48,6 @@ export async function housekeepingWorkflow(): Promise<HousekeepingResult> {
     signIn: (signIn as PromiseFulfilledResult<SignInPruneResult>).value,
     orphanAttachmentFiles: (files as PromiseFulfilledResult<number>).value,
     supportActionKeys: (keys as PromiseFulfilledResult<number>).value,
+    downloadRecords: (downloads as PromiseFulfilledResult<DownloadRecordsPruneResult | null>).value,
   };
 }
