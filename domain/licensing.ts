@@ -59,6 +59,12 @@ export function linkRefusal(link: LinkFacts, now: Date): Exclude<LinkRefusal, 'e
   return null;
 }
 
+/**
+ * The activity log's reason on a download that took its slot and served nothing: its request failed between the two
+ * (the database gone for a moment, the process killed). The slot still counts toward the link's downloads.
+ */
+export const DOWNLOAD_INTERRUPTED = 'interrupted';
+
 /** A request counts as one download when it starts at byte 0 (no Range, or a Range from byte 0). */
 export function countsAsDownload(firstByte: number): boolean {
   return firstByte === 0;

@@ -17,7 +17,7 @@ import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type DownloadLinkRequestDoc, type OrderDoc } from '../models';
 import type { Logger } from '../lib/logger';
 import type { DownloadOption } from '../domain/catalog';
-import { activitySubject, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import { activitySubject, DOWNLOAD_INTERRUPTED, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
 import { utcSecond } from '../domain/time';
 import { currentRequestId, type AuthContext } from './context';
@@ -206,8 +206,9 @@ export function createLicensingService(deps: LicensingDeps) {
       for (const c of kept) {
         const _id = `download:${link._id}:${c.n}`;
         if (!lost.has(_id)) continue;
-        const detail = `${c.entry!.detail}; logged late, by a later download: the request that took this slot failed before logging it (its address and user agent were not kept)`;
-        await logDownload(link, order, { _id, operationType: 'download_software', operationStatus: 'succeeded', detail, reason: null }, new Date(c.at), { ...req, origin: { ip: null, userAgent: null } }, c.entry!.requestId);
+        // its request answered only after its entry, so it served nothing: a failed download, though its slot counts
+        const detail = `${c.entry!.detail}; not served, the slot still counted: its request failed before answering; logged late, by a later download (its address and user agent were not kept)`;
+        await logDownload(link, order, { _id, operationType: 'download_software', operationStatus: 'failed', detail, reason: DOWNLOAD_INTERRUPTED }, new Date(c.at), { ...req, origin: { ip: null, userAgent: null } }, c.entry!.requestId);
         req.log?.warn({ link: linkRef(link._id), slot: c.n }, 'download slot logged late: its request had failed before logging it');
       }
     } catch (err) {

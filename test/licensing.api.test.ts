@@ -290,7 +290,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(suffix.body.equals(whole.body)).to.equal(true);
     });
 
-    it('when a download took its slot but its request failed before logging it, then the next download of the link writes that entry, late and saying so, once', async () => {
+    it('when a download took its slot but its request failed before logging it, then the next download of the link writes that entry, late, failed (interrupted) and saying so, once', async () => {
       const { order } = await activeOrder();
       const link = (await getLink(order.id)).body.download;
       expect((await download(link.url)).headers.get('x-download-number')).to.equal('1');
@@ -300,13 +300,15 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       await DownloadClaim.create({ _id: `${linkId}:2`, linkId, n: 2, at: diedAt, client: 'a client', entry: { detail: `download slot 2 of 50 of ${link.option.fileName}`, requestId: 'req-that-died' } });
       // one taken a moment ago may still be on its way to its entry: left to its own request
       await DownloadClaim.create({ _id: `${linkId}:3`, linkId, n: 3, at: new Date(), client: 'another client', entry: { detail: `download slot 3 of 50 of ${link.option.fileName}`, requestId: 'req-on-its-way' } });
-      const downloads = async () => (await ActivityEntry.find({ orderId: order.id, operationType: 'download_software' }).sort({ _id: 1 }).lean()).map((e) => ({ slot: e._id.split(':').pop(), at: e.operationDate.getTime(), ip: e.ipAddress, requestId: e.requestId, late: /logged late/.test(e.detail ?? '') }));
+      const downloads = async () => (await ActivityEntry.find({ orderId: order.id, operationType: 'download_software' }).sort({ _id: 1 }).lean()).map((e) => ({ slot: e._id.split(':').pop(), at: e.operationDate.getTime(), ip: e.ipAddress, requestId: e.requestId, late: /logged late/.test(e.detail ?? ''), status: e.operationStatus, reason: e.reason }));
       expect((await downloads()).map((e) => e.slot)).to.deep.equal(['1']);
       expect((await download(link.url)).headers.get('x-download-number')).to.equal('4');
       const after = await downloads();
       expect(after.map((e) => [e.slot, e.late])).to.deep.equal([['1', false], ['2', true], ['4', false]]);
-      // at the slot's own time and request, without an address it did not keep
-      expect(after[1]).to.deep.include({ at: diedAt.getTime(), ip: null, requestId: 'req-that-died' });
+      // at the slot's own time and request, without an address it did not keep; a failed download (its request
+      // answered nothing), though the slot counts, while the others succeeded
+      expect(after[1]).to.deep.include({ at: diedAt.getTime(), ip: null, requestId: 'req-that-died', status: 'failed', reason: 'interrupted' });
+      expect([after[0], after[2]].map((e) => [e.status, e.reason])).to.deep.equal([['succeeded', null], ['succeeded', null]]);
       // the partner's log shows it with the others (one entry per slot: the next download writes nothing again)
       expect((await download(link.url)).headers.get('x-download-number')).to.equal('5');
       expect((await downloads()).map((e) => e.slot)).to.deep.equal(['1', '2', '4', '5']);
