@@ -65,6 +65,68 @@ export function linkRefusal(link: LinkFacts, now: Date): Exclude<LinkRefusal, 'e
  */
 export const DOWNLOAD_INTERRUPTED = 'interrupted';
 
+/**
+ * How old a download slot without its log entry must be before anyone else writes the entry for it (a later download
+ * of the link, or the nightly housekeeping): far longer than a request takes from its slot to its entry (the API's
+ * database calls fail within seconds).
+ */
+export const LOST_LOG_AFTER_MS = 60_000;
+/**
+ * How far back the nightly housekeeping looks for slots without their entries (links no one downloads again): two
+ * days, so that a night without a run is made up by the next.
+ */
+export const LOST_LOG_LOOKBACK_MS = 2 * DAY_MS;
+
+/** The part of a link's id the log and the API show (the id itself is the token's hash, still better kept close). */
+export const linkRef = (linkId: string) => linkId.slice(0, 16);
+
+/** What a download's log entry says of its link, its order (null: gone) and the request's origin. */
+export interface DownloadEntryFacts {
+  link: { _id: string; partnerId: string; customerId: string; orderId: string; productId: string; createdBy: { userId: string; name: string; email: string } };
+  order: { customer: { name: string }; product: { name: string } } | null;
+  origin: { ip: string | null; userAgent: string | null };
+}
+
+/**
+ * The fields of a download's activity-log entry beyond what it says happened. A download is the deed of whoever
+ * holds the link (the customer perhaps), through the link a user got: the log names that user, so that its list of
+ * users who downloaded software is complete.
+ */
+export function downloadEntryFields({ link, order, origin }: DownloadEntryFacts, at: Date, requestId: string | null) {
+  return {
+    partnerId: link.partnerId,
+    customerId: link.customerId,
+    customerName: order?.customer.name ?? link.customerId,
+    orderId: link.orderId,
+    productId: link.productId,
+    productName: order?.product.name ?? link.productId,
+    operationDate: at,
+    resourceType: 'software_download_link' as const,
+    resourceId: linkRef(link._id),
+    userPrincipalName: link.createdBy.email,
+    actor: { kind: 'link-holder' as const, userId: link.createdBy.userId, name: `holder of ${link.createdBy.name}'s download link`, role: null },
+    ipAddress: origin.ip,
+    userAgent: origin.userAgent,
+    requestId,
+  };
+}
+
+/**
+ * The entry of a slot whose request failed before logging it, written later from what the slot kept: at the slot's
+ * time and request, without the address and user agent it did not keep. Its request answered only after its entry,
+ * so it served nothing: a failed download, though its slot counts.
+ */
+export function interruptedDownloadEntry(slot: { n: number; at: Date; entry: { detail: string; requestId: string | null } }, facts: Omit<DownloadEntryFacts, 'origin'>, by: 'a later download' | 'the nightly housekeeping') {
+  return {
+    _id: `download:${facts.link._id}:${slot.n}`,
+    operationType: 'download_software' as const,
+    operationStatus: 'failed' as const,
+    detail: `${slot.entry.detail}; not served, the slot still counted: its request failed before answering; logged late, by ${by} (its address and user agent were not kept)`,
+    reason: DOWNLOAD_INTERRUPTED,
+    ...downloadEntryFields({ ...facts, origin: { ip: null, userAgent: null } }, new Date(slot.at), slot.entry.requestId),
+  };
+}
+
 /** A request counts as one download when it starts at byte 0 (no Range, or a Range from byte 0). */
 export function countsAsDownload(firstByte: number): boolean {
   return firstByte === 0;

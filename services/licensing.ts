@@ -17,7 +17,7 @@ import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type DownloadLinkRequestDoc, type OrderDoc } from '../models';
 import type { Logger } from '../lib/logger';
 import type { DownloadOption } from '../domain/catalog';
-import { activitySubject, DOWNLOAD_INTERRUPTED, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import { activitySubject, downloadEntryFields, interruptedDownloadEntry, linkRef, LOST_LOG_AFTER_MS, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
 import { utcSecond } from '../domain/time';
 import { currentRequestId, type AuthContext } from './context';
@@ -36,11 +36,6 @@ export interface LicensingDeps {
 const TOKEN_PREFIX = 'dl_';
 /** 32 random bytes (256 bits), base64url: 43 characters */
 const TOKEN_RE = /^dl_[A-Za-z0-9_-]{43}$/;
-/**
- * How old a download slot without its log entry must be before a later download writes the entry for it: far longer
- * than a request takes from its slot to its entry (the API's database calls fail within seconds).
- */
-export const LOST_LOG_AFTER_MS = 60_000;
 
 export const hashLinkToken = (token: string) => crypto.createHash('sha256').update(token).digest('hex');
 
@@ -95,8 +90,6 @@ export function openLinkToken(sealedToken: string, owner: string, idempotencyKey
     return null;
   }
 }
-/** The part of a link's id the log and the API show (the id itself is the token's hash, still better kept close). */
-export const linkRef = (linkId: string) => linkId.slice(0, 16);
 
 export interface DownloadRequest {
   token: string;
@@ -135,14 +128,6 @@ export function createLicensingService(deps: LicensingDeps) {
     actor: { kind: 'user' as const, userId: auth.user._id, name: auth.user.name, role: auth.role },
     ipAddress: auth.origin?.ip ?? null,
     userAgent: auth.origin?.userAgent ?? null,
-  });
-  // a download is the deed of whoever holds the link (the customer perhaps), through the link a user got: the log
-  // names that user, so that its list of users who downloaded software is complete
-  const holderEntry = (link: DownloadLinkDoc, origin: RequestOrigin) => ({
-    userPrincipalName: link.createdBy.email,
-    actor: { kind: 'link-holder' as const, userId: link.createdBy.userId, name: `holder of ${link.createdBy.name}'s download link`, role: null },
-    ipAddress: origin.ip,
-    userAgent: origin.userAgent,
   });
 
   async function loadOrder(partnerId: string, orderId: string): Promise<OrderDoc> {
@@ -204,11 +189,8 @@ export function createLicensingService(deps: LicensingDeps) {
       const kept = before.filter((c) => c.entry && new Date(c.at).getTime() <= now.getTime() - LOST_LOG_AFTER_MS);
       const lost = new Set(await missingActivity(kept.map((c) => `download:${link._id}:${c.n}`)));
       for (const c of kept) {
-        const _id = `download:${link._id}:${c.n}`;
-        if (!lost.has(_id)) continue;
-        // its request answered only after its entry, so it served nothing: a failed download, though its slot counts
-        const detail = `${c.entry!.detail}; not served, the slot still counted: its request failed before answering; logged late, by a later download (its address and user agent were not kept)`;
-        await logDownload(link, order, { _id, operationType: 'download_software', operationStatus: 'failed', detail, reason: DOWNLOAD_INTERRUPTED }, new Date(c.at), { ...req, origin: { ip: null, userAgent: null } }, c.entry!.requestId);
+        if (!lost.has(`download:${link._id}:${c.n}`)) continue;
+        await appendActivity(interruptedDownloadEntry({ n: c.n, at: c.at, entry: c.entry! }, { link, order }, 'a later download'));
         req.log?.warn({ link: linkRef(link._id), slot: c.n }, 'download slot logged late: its request had failed before logging it');
       }
     } catch (err) {
@@ -216,21 +198,8 @@ export function createLicensingService(deps: LicensingDeps) {
     }
   }
 
-  async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest, requestId: string | null = currentRequestId()) {
-    await appendActivity({
-      ...entry,
-      partnerId: link.partnerId,
-      customerId: link.customerId,
-      customerName: order?.customer.name ?? link.customerId,
-      orderId: link.orderId,
-      productId: link.productId,
-      productName: order?.product.name ?? link.productId,
-      operationDate: at,
-      resourceType: 'software_download_link',
-      resourceId: linkRef(link._id),
-      ...holderEntry(link, req.origin),
-      requestId,
-    });
+  async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest) {
+    await appendActivity({ ...entry, ...downloadEntryFields({ link, order, origin: req.origin }, at, currentRequestId()) });
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The nightly housekeeping, run by its Schedule on the real Temporal server and database: what can no longer do
  * anything goes (sign-in records a week past mattering, attachment files no attachment points to and chunks with
- * no file record, a day after their upload began; a download link's records 30 days after it expired), everything else stays, and a second run deletes nothing more.
+ * no file record, a day after their upload began;  a download link's records 30 days after it expired), everything else stays, the last two days' download slots whose requests died are logged, and a second run does nothing more.
  */
 import { expect } from 'chai';
 import mongoose from 'mongoose';
@@ -9,7 +9,7 @@ import { ensureHousekeepingSchedule } from '../composition/root';
 import { HOUSEKEEPING_CRON } from '../contracts/system';
 import { SESSION_ABSOLUTE_HOURS } from '../domain/sessions';
 import { ATTACHMENTS_BUCKET, Attachment } from '../models/attachments';
-import { DownloadClaim, DownloadLinkRequest, DownloadResume, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, SupportIdempotency } from '../models';
+import { ActivityEntry, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, SupportIdempotency } from '../models';
 import { ensureUser } from '../services/users';
 import type { HousekeepingResult } from '../workflows/system';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
@@ -22,7 +22,7 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     app = await getTestApp();
   });
 
-  it('when the Schedule runs, then sign-in records a week past mattering, orphan attachment files and chunks a day old, support action keys a month old and download records a month past their link are gone, the rest stays, and a second run deletes none of it', async () => {
+  it('when the Schedule runs, then sign-in records a week past mattering, orphan attachment files and chunks a day old, support action keys a month old and download records a month past their link are gone, the rest stays, a recent download slot whose request died is logged, and a second run does none of it again', async () => {
     const now = Date.now();
     const ago = (days: number, hours = 0) => new Date(now - days * 86_400_000 - hours * 3_600_000);
 
@@ -126,6 +126,28 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       resumes: (await DownloadResume.find({ linkId }).lean()).map((d) => d._id),
     });
 
+    // ---- download slots whose requests died before their log entries, of a link no one downloads again: one an
+    // hour old (logged by the run), one three days old (before the run's two days) and one of a moment ago (its
+    // request may still be on its way): neither of those two is logged
+    const deadLink = uniq('hk-dead-link');
+    await DownloadLink.create({
+      _id: deadLink,
+      orderId: uniq('hk-order'),
+      partnerId: app.partnerId,
+      customerId: 'hk-customer',
+      productId: 'windows-server-standard-perpetual',
+      option: { optionKey: 'o', fileName: 'ws.iso' },
+      sha256: 'x'.repeat(64),
+      createdBy: { userId: user._id, name: user.name, email: user.email, role: user.role },
+      status: 'active',
+      createdAt: ago(3, 1),
+      expiresAt: new Date(ago(3, 1).getTime() + 14 * 86_400_000),
+      maxDownloads: 50,
+    });
+    const slot = (n: number, at: Date) => ({ _id: `${deadLink}:${n}`, linkId: deadLink, n, at, client: 'c', entry: { detail: `download slot ${n} of 50 of ws.iso`, requestId: `req-${n}` } });
+    await DownloadClaim.insertMany([slot(1, ago(3)), slot(2, ago(0, 1)), slot(3, new Date(now - 5_000))]);
+    const deadLog = async () => (await ActivityEntry.find({ _id: { $regex: `^download:${deadLink}:` } }).lean()).map((e) => ({ id: e._id, status: e.operationStatus, reason: e.reason, at: e.operationDate.getTime(), requestId: e.requestId, ip: e.ipAddress, by: e.userPrincipalName, nightly: /by the nightly housekeeping/.test(e.detail) }));
+
     // ---- the Schedule, created once, run twice
     const scheduleId = uniq('housekeeping-test');
     await ensureHousekeepingSchedule(app.client, app.taskQueue, app.log, scheduleId);
@@ -166,6 +188,8 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       expect(runs[0].supportActionKeys).to.be.at.least(1);
       expect(await linkRecords()).to.deep.equal({ requests: [`${linkId}:new`], claims: [`${linkId}:2`], resumes: [`${linkId}:2:r1`] });
       for (const k of ['linkRequests', 'claims', 'resumes'] as const) expect(runs[0].downloadRecords?.[k], k).to.be.at.least(1);
+      expect(await deadLog()).to.deep.equal([{ id: `download:${deadLink}:2`, status: 'failed', reason: 'interrupted', at: ago(0, 1).getTime(), requestId: 'req-2', ip: null, by: user.email, nightly: true }]);
+      expect(runs[0].interruptedDownloads).to.be.at.least(1);
 
       await runOnce();
       expect((await signIn()).sessions).to.deep.equal([id('live'), id('new')]);
@@ -175,6 +199,8 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       expect(runs[1].orphanAttachmentFiles).to.equal(0);
       expect(runs[1].supportActionKeys).to.equal(0);
       expect(runs[1].downloadRecords).to.deep.equal({ linkRequests: 0, claims: 0, resumes: 0 });
+      expect(runs[1].interruptedDownloads).to.equal(0);
+      expect((await deadLog()).map((e) => e.id)).to.deep.equal([`download:${deadLink}:2`]);
       expect((await linkRecords()).requests).to.deep.equal([`${linkId}:new`]);
     } finally {
       await handle.delete();

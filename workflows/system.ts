@@ -8,6 +8,8 @@
  * - attachment files no attachment points to, a day after their upload (domain/support.ts);
  * - support actions' Idempotency-Keys after 30 days (domain/support.ts);
  * - a download link's Idempotency-Key, counted downloads and resumes 30 days after it expired (domain/licensing.ts).
+ * It also writes the activity-log entries of the last two days' download slots whose requests died before writing
+ * them (a later download of the link does so too, but a link may never be downloaded again).
  */
 import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -15,8 +17,8 @@ import type { DownloadRecordsPruneResult } from '../activities/licensing';
 import type { SignInPruneResult } from '../activities/sessions';
 import { DATABASE_ACTIVITY } from './activity-options';
 
-/** Patch id: the download records' part (a run begun by an older worker replays without it, and prunes none). */
-const DOWNLOAD_RECORDS = 'housekeeping-download-records';
+/** Patch id: the download parts (a run begun by an older worker replays without them, and does neither). */
+const DOWNLOAD_PARTS = 'housekeeping-download-parts';
 
 const acts = proxyActivities<Activities>({ ...DATABASE_ACTIVITY, startToCloseTimeout: '5 minutes', retry: { ...DATABASE_ACTIVITY.retry, maximumAttempts: 5 } });
 
@@ -26,21 +28,26 @@ export interface HousekeepingResult {
   supportActionKeys: number;
   /** null: a run begun by a worker without this part */
   downloadRecords: DownloadRecordsPruneResult | null;
+  /** the log entries written of download slots whose requests died; null: a run begun by a worker without this part */
+  interruptedDownloads: number | null;
 }
 
 export async function housekeepingWorkflow(): Promise<HousekeepingResult> {
   const now = new Date(Date.now()).toISOString();
-  const [signIn, files, keys, downloads] = await Promise.allSettled([
+  const downloadParts = patched(DOWNLOAD_PARTS);
+  const [signIn, files, keys, downloads, interrupted] = await Promise.allSettled([
     acts.pruneSignInRecords(now),
     acts.pruneOrphanAttachmentFiles(now),
     acts.pruneSupportActionKeys(now),
-    patched(DOWNLOAD_RECORDS) ? acts.pruneDownloadRecords(now) : Promise.resolve(null),
+    downloadParts ? acts.pruneDownloadRecords(now) : Promise.resolve(null),
+    downloadParts ? acts.logInterruptedDownloads(now) : Promise.resolve(null),
   ]);
   const failed = [
     signIn.status === 'rejected' ? `sign-in records: ${(signIn.reason as Error).message}` : null,
     files.status === 'rejected' ? `attachment files: ${(files.reason as Error).message}` : null,
     keys.status === 'rejected' ? `support action keys: ${(keys.reason as Error).message}` : null,
     downloads.status === 'rejected' ? `download records: ${(downloads.reason as Error).message}` : null,
+    interrupted.status === 'rejected' ? `interrupted downloads: ${(interrupted.reason as Error).message}` : null,
   ].filter((x): x is string => x !== null);
   // the other parts' work is done either way; the run fails naming what did not, and the next night tries again
   if (failed.length) throw ApplicationFailure.nonRetryable(`housekeeping did not finish: ${failed.join('; ')}`, 'housekeeping_failed');
@@ -49,5 +56,6 @@ export async function housekeepingWorkflow(): Promise<HousekeepingResult> {
     orphanAttachmentFiles: (files as PromiseFulfilledResult<number>).value,
     supportActionKeys: (keys as PromiseFulfilledResult<number>).value,
     downloadRecords: (downloads as PromiseFulfilledResult<DownloadRecordsPruneResult | null>).value,
+    interruptedDownloads: (interrupted as PromiseFulfilledResult<number | null>).value,
   };
 }
