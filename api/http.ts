@@ -22,7 +22,7 @@ import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
 import { hasLoneSurrogate, MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
 import { authenticate, type AuthContext } from './auth';
 import type { RequestOrigin } from '../services/context';
-import { errorSchema } from './schemas';
+import { CURSOR_PATTERN, errorSchema } from './schemas';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -151,6 +151,7 @@ const PATTERN_RULES: Record<string, string> = {
   [MESSAGE_PATTERN]: TEXT_RULES.message,
   [SINGLE_LINE_PATTERN]: TEXT_RULES.singleLine,
   [NAME_PATTERN]: TEXT_RULES.name,
+  [CURSOR_PATTERN]: 'a cursor this API gave out (base64url: letters, digits, - and _)',
 };
 
 /**

@@ -86,6 +86,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(orders.pages).to.equal(3);
       // a cursor the API did not give out, a limit out of range: 400 naming the parameter
       expect((await app.api('GET', '/customers?cursor=bm9wZQ')).body.error.field).to.equal('query.cursor');
+      // one outside the alphabet the OpenAPI document states (base64url): refused by the schema, saying so
+      const outside = await app.api('GET', '/customers?cursor=bm9%2BwZQ%3D%3D');
+      expect([outside.status, outside.body.error.field, outside.body.error.message]).to.deep.equal([400, 'query.cursor', 'query.cursor must be a cursor this API gave out (base64url: letters, digits, - and _)']);
       expect((await app.api('GET', '/customers?limit=501')).body.error.field).to.equal('query.limit');
     });
 

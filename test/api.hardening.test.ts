@@ -9,6 +9,7 @@ import { AppError } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { NAME_PATTERN, SINGLE_LINE_PATTERN } from '../domain/text';
 import { COUNTRIES } from '../domain/countries';
+import { CURSOR_PATTERN } from '../api/schemas';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 
 interface RawResponse {
@@ -350,6 +351,12 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
         expect(res.status, what).to.equal(400);
         expect(res.body.error, what).to.include({ code: 'validation_failed', field, message: `${field} must not contain control characters or lone surrogates` });
       }
+    });
+
+    it('every page cursor is stated as base64url, the alphabet of the cursors the server gives out', () => {
+      const cursors = inputStrings().filter(([at]) => at.endsWith('query.cursor'));
+      expect(cursors.map(([at]) => at)).to.include.members(['get /customers query.cursor', 'get /activity-log query.cursor', 'get /support-requests query.cursor']);
+      for (const [at, s] of cursors) expect(s.pattern, at).to.equal(CURSOR_PATTERN);
     });
 
     it('markets are an enum of the codes the server accepts', () => {

@@ -69,13 +69,20 @@ export const timeZoneQuery = (whose: string, more = ''): S =>
 export const idParam = (name: string, description: string): S => obj({ [name]: str({ minLength: 1, maxLength: 200, description }) });
 export const customerParam: S = obj({ customer: str({ minLength: 1, maxLength: 253, description: "the customer's id, name, tenant GUID or domain name" }) });
 
+/**
+ * A page cursor as the API gives them out: opaque base64url. The schema states the alphabet; a cursor in it that
+ * the API did not give out is refused by its list all the same (400 naming `query.cursor`).
+ */
+export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+$';
+export const cursorQuery = (maxLength: number, description: string): S => str({ minLength: 1, maxLength, pattern: CURSOR_PATTERN, description: `${description}; opaque, base64url` });
+
 /** Paging of a list answered as a JSON array: `limit` and `cursor` in, a `Link: <…>; rel="next"` header out. */
 export const LIST_PAGE_MAX = 500;
 export const listPageQuery = (what: string): S =>
   obj(
     {
       limit: int({ minimum: 1, maximum: LIST_PAGE_MAX, default: LIST_PAGE_MAX, description: `${what} per page; the \`Link\` header's \`rel="next"\` gives the next page` }),
-      cursor: str({ minLength: 1, maxLength: 1000, description: 'from the `Link` header of the page before' }),
+      cursor: cursorQuery(1000, 'from the `Link` header of the page before'),
     },
     [],
   );

@@ -1,7 +1,7 @@
 /** Schemas of licensing: the software list, keys and download links, the activity log. */
 import { ORDER_STATUSES } from '../../domain/orders';
 import { ACTIVITY_OPERATIONS, ACTIVITY_RESOURCES, LINK_MAX_DOWNLOADS } from '../../domain/licensing';
-import { dateTime, int, nullable, obj, str, timeZoneQuery, type S } from './common';
+import { cursorQuery, dateTime, int, nullable, obj, str, timeZoneQuery, type S } from './common';
 import { downloadOptionSchema } from './catalog';
 
 export const softwareItemSchema = obj({
@@ -85,6 +85,6 @@ export const activityQuerySchema: S = {
     customer: str({ minLength: 1, maxLength: 253, description: "only this customer (id, name, tenant GUID or domain)" }),
     operation: str({ enum: [...ACTIVITY_OPERATIONS], description: 'only this operationType' }),
     limit: int({ minimum: 1, maximum: 500, default: 100, description: 'entries per page (JSON only)' }),
-    cursor: str({ minLength: 1, maxLength: 1000, description: 'from `nextCursor` (JSON only)' }),
+    cursor: cursorQuery(1000, 'from `nextCursor` (JSON only)'),
   },
 };

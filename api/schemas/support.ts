@@ -2,7 +2,7 @@
 import { IMPACTS, PROBLEM_TYPES, TICKET_STATUSES, TICKET_ACTIONS } from '../../domain/support';
 import { SLA_TARGETS } from '../../domain/sla';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../../domain/text';
-import { dateTime, idempotencyKeyHeader, int, nullable, obj, str } from './common';
+import { cursorQuery, dateTime, idempotencyKeyHeader, int, nullable, obj, str } from './common';
 
 /** A message, a reason: several lines allowed, at least one visible character (domain/text.ts). */
 const text = (max: number, extra: Record<string, unknown> = {}) => str({ minLength: 1, maxLength: max, pattern: MESSAGE_PATTERN, description: TEXT_RULES.message, ...extra });
@@ -118,7 +118,7 @@ export const supportQueueQuery = obj(
     escalated: { type: 'boolean' },
     atRisk: { type: 'boolean' },
     text: str({ minLength: 1, maxLength: 200, description: "words, every one found (ignoring case) in the number, title, description, customer, order or contact, or in the name of the ticket's partner or assignee" }),
-    cursor: str({ minLength: 1, maxLength: 400, description: 'nextCursor of the previous page' }),
+    cursor: cursorQuery(400, 'nextCursor of the previous page'),
     limit: int({ minimum: 1, maximum: 100, default: 25 }),
   },
   [],
