@@ -5,7 +5,7 @@
  */
 import type { DownloadOption } from './catalog';
 import type { OrderStatus } from './orders';
-import { DAY_MS, localDate, startOfLocalDay, timeZoneName } from './time';
+import { DAY_MS, FIRST_DAY, localDate, startOfLocalDay, timeZoneName } from './time';
 
 /** A link serves for 14 × 24 hours from its creation: day 14 is inside, day 15 is not. */
 export const LINK_LIFETIME_DAYS = 14;
@@ -222,8 +222,8 @@ export const dayOf = (at: Date): string => at.toISOString().slice(0, 10);
 /** A refusal names its field and says what is wrong after the field's name ("<field> <message>"). */
 export type LogRange = { from: Date; until: Date; days: number; fromDay: string; toDay: string; timeZone: string } | { field: 'from' | 'to' | 'timeZone'; message: string };
 
-/** The activity log has nothing before this year (and calendar arithmetic before year 1 is not Intl's). */
-export const LOG_FIRST_YEAR = 2000;
+/** The activity log has nothing before this year: FIRST_DAY's (domain/time.ts). */
+export const LOG_FIRST_YEAR = Number(FIRST_DAY.slice(0, 4));
 
 /**
  * The days `from` to `to` (YYYY-MM-DD), both included, as days of `timeZone` (default UTC): the [from, until)

@@ -1,7 +1,7 @@
 /** The facts of an order that never change once it is placed, and its life's states. */
 import type { Product } from './catalog';
 import { isPartnerRole } from './roles';
-import { DAY_MS } from './time';
+import { DAY_MS, FIRST_DAY } from './time';
 
 export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -10,10 +10,10 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 export const ORDER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{2,99}$';
 
 /**
- * An imported purchase's date: not in the future, and not before 2000-01-01 UTC (a year such as 0408 or 1026 is a
+ * An imported purchase's date: not in the future, and not before FIRST_DAY, 2000-01-01 UTC (a year such as 0408 or 1026 is a
  * typing error, and would date the order's timeline, window and term centuries back).
  */
-export const EARLIEST_IMPORTED_PURCHASE = '2000-01-01T00:00:00.000Z';
+export const EARLIEST_IMPORTED_PURCHASE = `${FIRST_DAY}T00:00:00.000Z`;
 export function importedPurchaseProblem(purchasedAt: Date, now: Date): string | null {
   if (Number.isNaN(purchasedAt.getTime())) return 'is not a representable instant';
   if (purchasedAt.getTime() > now.getTime()) return 'is in the future';

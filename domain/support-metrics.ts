@@ -22,7 +22,7 @@
  *   in Sydney is in that Sydney day, whatever the UTC date.
  */
 import { IMPACTS, type Impact } from './sla';
-import { DAY_MS, startOfLocalDay, timeZoneName } from './time';
+import { DAY_MS, FIRST_DAY, startOfLocalDay, timeZoneName } from './time';
 
 export interface MetricsActor {
   kind: string;
@@ -215,8 +215,8 @@ export function periodBounds(from: string, to: string, timeZone = 'UTC'): { star
 
 /** The longest period one report covers, in days. */
 export const MAX_PERIOD_DAYS = 366;
-/** The first day a report may start on. */
-export const METRICS_FIRST_DAY = '2000-01-01';
+/** The first day a report may start on: FIRST_DAY (domain/time.ts). */
+export const METRICS_FIRST_DAY = FIRST_DAY;
 
 /**
  * Why a period cannot be reported on (null when it can): dates that exist, in order, at most MAX_PERIOD_DAYS

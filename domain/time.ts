@@ -1,6 +1,12 @@
 /** Time arithmetic shared by the API, the workflows and the tests. All instants are UTC. */
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * The first day csp-desk holds anything for (UTC): imported purchases are not dated before it, and the activity log
+ * and the support reports cover nothing before it (far years are also where time zones' rules stop holding).
+ */
+export const FIRST_DAY = '2000-01-01';
+
 export function addDays(at: Date, days: number): Date {
   return new Date(at.getTime() + days * DAY_MS);
 }
