@@ -5,9 +5,9 @@
  * inserted once under their natural key.
  */
 import crypto from 'node:crypto';
-import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, appendActivity, missingActivity, type DownloadLinkDoc, type OrderDoc } from '../models';
+import { ActivationKey, ActivityEntry, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, appendActivity, type DownloadLinkDoc, type OrderDoc } from '../models';
 import type { OrderActor, RequestOrigin } from '../domain/orders';
-import { activitySubject, interruptedDownloadEntry, linkRecordsBefore, linkRef, LOST_LOG_AFTER_MS, LOST_LOG_LOOKBACK_MS } from '../domain/licensing';
+import { activitySubject, dayOf, interruptedDownloadEntry, linkRecordsBefore, linkRef, LOST_LOG_AFTER_MS, LOST_LOG_LOOKBACK_MS } from '../domain/licensing';
 import { formatMoney } from '../domain/money';
 import { isSupportRole } from '../domain/roles';
 import type { ActivityDeps } from './shared';
@@ -136,28 +136,35 @@ export function createLicensingActivities(deps: ActivityDeps) {
      * Writes the log entries of download slots whose requests failed before logging them (a failed download, reason
      * `interrupted`: domain/licensing.ts interruptedDownloadEntry), taken in the LOST_LOG_LOOKBACK_MS before the run
      * and at least LOST_LOG_AFTER_MS before it: a later download of the link writes them as it comes, and this covers
-     * links no one downloads again. Each entry is inserted once under its natural key, so a retry, a second run or a
-     * download doing the same meanwhile adds nothing. Returns how many it wrote.
+     * links no one downloads again. What is logged already is read by partner and UTC day (the log's index; an `_id`
+     * list would be a scan of the whole log on FerretDB). Each entry is inserted once under its natural key, so a
+     * retry, a second run or a download doing the same meanwhile adds nothing. Returns how many it wrote.
      */
     async logInterruptedDownloads(nowIso: string): Promise<number> {
       const now = new Date(nowIso).getTime();
       const slots = await DownloadClaim.find({ at: { $gte: new Date(now - LOST_LOG_LOOKBACK_MS), $lte: new Date(now - LOST_LOG_AFTER_MS) }, entry: { $ne: null } }, { linkId: 1, n: 1, at: 1, entry: 1 }).lean();
       const links = new Map<string, DownloadLinkDoc | null>();
+      for (const linkId of new Set(slots.map((c) => c.linkId))) links.set(linkId, await DownloadLink.findById(linkId).lean<DownloadLinkDoc>());
+      // the entries logged already, of each partner and day the slots fall on
+      const logged = new Set<string>();
+      const days = new Set<string>();
+      for (const c of slots) {
+        const link = links.get(c.linkId);
+        if (link) days.add(`${link.partnerId}\0${dayOf(new Date(c.at))}`);
+      }
+      for (const key of days) {
+        const [partnerId, day] = key.split('\0');
+        for (const e of await ActivityEntry.find({ partnerId, day }, { _id: 1 }).lean()) logged.add(e._id);
+      }
       const orders = new Map<string, OrderDoc | null>();
       let written = 0;
-      for (let i = 0; i < slots.length; i += 200) {
-        const batch = slots.slice(i, i + 200);
-        const missing = new Set(await missingActivity(batch.map((c) => `download:${c.linkId}:${c.n}`)));
-        for (const c of batch) {
-          if (!missing.has(`download:${c.linkId}:${c.n}`)) continue;
-          if (!links.has(c.linkId)) links.set(c.linkId, await DownloadLink.findById(c.linkId).lean<DownloadLinkDoc>());
-          const link = links.get(c.linkId)!;
-          if (!link) continue;
-          if (!orders.has(link.orderId)) orders.set(link.orderId, await Order.findById(link.orderId).lean<OrderDoc>());
-          if (await appendActivity(interruptedDownloadEntry({ n: c.n, at: c.at, entry: c.entry! }, { link, order: orders.get(link.orderId)! }, 'the nightly housekeeping'))) {
-            written++;
-            deps.log.warn({ link: linkRef(link._id), slot: c.n }, 'download slot logged late: its request had failed before logging it');
-          }
+      for (const c of slots) {
+        const link = links.get(c.linkId);
+        if (!link || logged.has(`download:${link._id}:${c.n}`)) continue;
+        if (!orders.has(link.orderId)) orders.set(link.orderId, await Order.findById(link.orderId).lean<OrderDoc>());
+        if (await appendActivity(interruptedDownloadEntry({ n: c.n, at: c.at, entry: c.entry! }, { link, order: orders.get(link.orderId)! }, 'the nightly housekeeping'))) {
+          written++;
+          deps.log.warn({ link: linkRef(link._id), slot: c.n }, 'download slot logged late: its request had failed before logging it');
         }
       }
       if (written) deps.log.info({ count: written, at: nowIso }, 'interrupted downloads logged');

@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import rangeParser from 'range-parser';
 import fresh from 'fresh';
 import { AppError, insertOnce, isDuplicateKey, notFound } from '../lib/errors';
+import { DatabaseUnavailableError } from '../lib/db';
 import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type DownloadLinkRequestDoc, type OrderDoc } from '../models';
 import type { Logger } from '../lib/logger';
@@ -190,16 +191,18 @@ export function createLicensingService(deps: LicensingDeps) {
       const lost = new Set(await missingActivity(kept.map((c) => `download:${link._id}:${c.n}`)));
       for (const c of kept) {
         if (!lost.has(`download:${link._id}:${c.n}`)) continue;
-        await appendActivity(interruptedDownloadEntry({ n: c.n, at: c.at, entry: c.entry! }, { link, order }, 'a later download'));
-        req.log?.warn({ link: linkRef(link._id), slot: c.n }, 'download slot logged late: its request had failed before logging it');
+        if (await appendActivity(interruptedDownloadEntry({ n: c.n, at: c.at, entry: c.entry! }, { link, order }, 'a later download'))) {
+          req.log?.warn({ link: linkRef(link._id), slot: c.n }, 'download slot logged late: its request had failed before logging it');
+        }
       }
     } catch (err) {
       req.log?.warn({ err, link: linkRef(link._id) }, 'could not log download slots whose requests failed; a later download tries again');
     }
   }
 
-  async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest) {
-    await appendActivity({ ...entry, ...downloadEntryFields({ link, order, origin: req.origin }, at, currentRequestId()) });
+  /** Inserts the entry once under its natural key: false when it was there already. */
+  async function logDownload(link: DownloadLinkDoc, order: OrderDoc | null, entry: Pick<ActivityEntryDoc, '_id' | 'operationType' | 'operationStatus' | 'detail' | 'reason'>, at: Date, req: DownloadRequest): Promise<boolean> {
+    return appendActivity({ ...entry, ...downloadEntryFields({ link, order, origin: req.origin }, at, currentRequestId()) });
   }
 
   /**
@@ -509,7 +512,11 @@ export function createLicensingService(deps: LicensingDeps) {
       const claimed = await claimSlot(link, at, client, detail);
       if (claimed === null) throw await gone('exhausted');
       const { n, before } = claimed;
-      await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: detail(n), reason: null }, at, req);
+      const logged = await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: detail(n), reason: null }, at, req);
+      // the slot's entry was there already: this request took over a minute (LOST_LOG_AFTER_MS) from its start to its
+      // entry (the database or the process frozen), and another wrote the slot as interrupted, served nothing. So it is:
+      // a 503, and the log stays true
+      if (!logged) throw new DatabaseUnavailableError(`download slot ${n} of link ${linkRef(link._id)} was logged as interrupted while this request waited on the database; try again`);
       await logLostDownloads(link, order, before, at, req);
       return answer(n);
     },

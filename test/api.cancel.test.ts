@@ -12,6 +12,7 @@ import { cancellationCredit } from '../domain/cancellation';
 import { findCatalogProduct } from '../domain/catalog';
 import { ensureInvoiceSchedule } from '../composition/root';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
+import { CURSOR_PATTERN } from '../api/schemas';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 const ack = { acknowledged: true };
@@ -64,6 +65,8 @@ describe('cancelling, importing and invoicing (real servers)', function () {
           seen.push(...res.body.map((x) => x.id));
           pages += 1;
           next = /^<([^>]+)>; rel="next"$/.exec(res.headers.get('link') ?? '')?.[1] ?? null;
+          // the cursor given out is in the alphabet the OpenAPI document states
+          if (next) expect(new URL(next, app.baseUrl).searchParams.get('cursor'), next).to.match(new RegExp(CURSOR_PATTERN));
         }
         return { seen, pages };
       };

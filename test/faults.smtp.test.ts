@@ -207,4 +207,29 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     const sent = mails.map((x) => `${x.subject.includes('received') ? 'received' : 'reply'} to ${x.to.join(',')}`).sort();
     expect(sent).to.deep.equal([`received to admin-agent@${app.partnerId}.example`, 'received to pat@partner.example', `reply to admin-agent@${app.partnerId}.example`, 'reply to pat@partner.example']);
   });
+
+  it("when SMTP is down long enough that a ticket's first email retries less often than its next, then once SMTP is back they still arrive in the order of their events", async () => {
+    const box = mailbox(catcher!.webUrl);
+    const customer = await app.newCustomer('US');
+    await catcher!.stop();
+    const filed = await send('/support-requests', app.tokens['admin-agent'], { problemType: GENERAL_PROBLEM_TYPE, impact: 'moderate', title: 'Order of emails', customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } }, uniq('key-sr'));
+    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+    const number = filed.body.number as string;
+    // the acknowledgement's attempts (1 s, doubling) are now 8 s apart; the reply's start at 1 s: sent side by side,
+    // the reply's next attempt would come first once SMTP is back
+    await new Promise((r) => setTimeout(r, 9_000));
+    const replied = await send(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Looking into it.' });
+    expect(replied.status, JSON.stringify(replied.body)).to.equal(200);
+    await new Promise((r) => setTimeout(r, 2_000));
+    catcher = await startMailCatcher({ smtpPort: Number(new URL(catcher!.smtpUrl).port), httpPort: Number(new URL(catcher!.webUrl).port), dir: path.join(app.stack.dataDir, uniq('mail-faults-3')) });
+    const isReply = (x: { subject: string }) => x.subject.includes(number) && x.subject.includes('reply from');
+    await box.waitFor((x) => isReply(x) && x.to.includes('pat@partner.example'), { timeoutMs: 90_000 });
+    await box.waitFor((x) => isReply(x) && x.to.includes(`admin-agent@${app.partnerId}.example`), { timeoutMs: 30_000 });
+    // newest first: per recipient, the reply above the acknowledgement, which had arrived already
+    const mails = (await box.list()).filter((x) => x.subject.includes(number));
+    for (const to of ['pat@partner.example', `admin-agent@${app.partnerId}.example`]) {
+      const order = mails.filter((x) => x.to.includes(to)).map((x) => (x.subject.includes('received') ? 'received' : 'reply'));
+      expect(order, to).to.deep.equal(['reply', 'received']);
+    }
+  });
 });

@@ -16,6 +16,7 @@ import { LOST_LOG_AFTER_MS } from '../domain/licensing';
 import { DAY_MS } from '../domain/time';
 import { ensureUser, issueToken } from '../services/users';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
+import { CURSOR_PATTERN } from '../api/schemas';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 const PRODUCT = 'windows-server-standard-perpetual';
@@ -315,6 +316,23 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect((await downloads()).map((e) => e.slot)).to.deep.equal(['1', '2', '4', '5']);
     });
 
+    it('when a download finds its slot logged as interrupted already (its request held up over a minute), then it serves nothing: 503, and the slot stays counted', async () => {
+      const { order } = await activeOrder();
+      const link = (await getLink(order.id)).body.download;
+      expect((await download(link.url)).headers.get('x-download-number')).to.equal('1');
+      // what a later download (or the nightly housekeeping) wrote of slot 2 while its request was held up
+      const linkId = crypto.createHash('sha256').update(link.token).digest('hex');
+      const first = (await ActivityEntry.findById(`download:${linkId}:1`).lean())!;
+      await appendActivity({ ...first, _id: `download:${linkId}:2`, operationStatus: 'failed', reason: 'interrupted', detail: 'download slot 2 of 50; not served' });
+      const held = await download(link.url);
+      expect([held.status, JSON.parse(held.body.toString()).error.code]).to.deep.equal([503, 'database_unavailable']);
+      expect(held.headers.get('retry-after')).to.not.equal(null);
+      expect(await DownloadClaim.exists({ _id: `${linkId}:2` })).to.not.equal(null);
+      // the log still says slot 2 served nothing; the next download takes slot 3
+      expect((await ActivityEntry.findById(`download:${linkId}:2`).lean())?.operationStatus).to.equal('failed');
+      expect((await download(link.url)).headers.get('x-download-number')).to.equal('3');
+    });
+
     it('when a token is unknown, then 404 telling nothing', async () => {
       for (const t of [`dl_${crypto.randomBytes(32).toString('base64url')}`, 'nonsense']) {
         const res = await download(`/downloads/${t}`);
@@ -605,6 +623,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         expect(page.body.items.length).to.be.at.most(2);
         paged.push(...page.body.items.map((e: { id: string }) => e.id));
         cursor = page.body.nextCursor;
+        if (cursor) expect(cursor).to.match(new RegExp(CURSOR_PATTERN));
       } while (cursor);
       expect(paged).to.deep.equal(items.map((e) => e.id));
 

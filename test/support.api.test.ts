@@ -16,6 +16,7 @@ import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRe
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ensureUser, issueToken, setUserDisabled } from '../services/users';
+import { CURSOR_PATTERN } from '../api/schemas';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 type Customer = Awaited<ReturnType<TestApp['newCustomer']>>;
@@ -464,6 +465,7 @@ describe('support requests (API end to end)', function () {
       const page: { body: { items: { number: string }[]; nextCursor: string | null } } = await app.api('GET', `/support-requests?text=zebra&limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: agent() });
       seen.push(...page.body.items.map((i) => i.number));
       cursor = page.body.nextCursor;
+      if (cursor) expect(cursor).to.match(new RegExp(CURSOR_PATTERN));
     } while (cursor);
     expect(seen).to.deep.equal(numbers.filter((n: string) => seen.includes(n)));
     expect(new Set(seen).size).to.equal(seen.length);

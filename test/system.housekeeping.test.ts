@@ -1,7 +1,7 @@
 /**
  * The nightly housekeeping, run by its Schedule on the real Temporal server and database: what can no longer do
  * anything goes (sign-in records a week past mattering, attachment files no attachment points to and chunks with
- * no file record, a day after their upload began;  a download link's records 30 days after it expired), everything else stays, the last two days' download slots whose requests died are logged, and a second run does nothing more.
+ * no file record, a day after their upload began; a download link's records 30 days after it expired), everything else stays, the last two days' download slots whose requests died are logged, and a second run does nothing more.
  */
 import { expect } from 'chai';
 import mongoose from 'mongoose';
@@ -127,8 +127,9 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
     });
 
     // ---- download slots whose requests died before their log entries, of a link no one downloads again: one an
-    // hour old (logged by the run), one three days old (before the run's two days) and one of a moment ago (its
-    // request may still be on its way): neither of those two is logged
+    // hour old (logged by the run), one three days old (before the run's two days) and one taken after the run
+    // began (its request may still be on its way; ten minutes on, so that no run of this test reaches it): neither
+    // of those two is logged
     const deadLink = uniq('hk-dead-link');
     await DownloadLink.create({
       _id: deadLink,
@@ -145,7 +146,7 @@ describe('nightly housekeeping (its Schedule, real servers)', function () {
       maxDownloads: 50,
     });
     const slot = (n: number, at: Date) => ({ _id: `${deadLink}:${n}`, linkId: deadLink, n, at, client: 'c', entry: { detail: `download slot ${n} of 50 of ws.iso`, requestId: `req-${n}` } });
-    await DownloadClaim.insertMany([slot(1, ago(3)), slot(2, ago(0, 1)), slot(3, new Date(now - 5_000))]);
+    await DownloadClaim.insertMany([slot(1, ago(3)), slot(2, ago(0, 1)), slot(3, new Date(now + 600_000))]);
     const deadLog = async () => (await ActivityEntry.find({ _id: { $regex: `^download:${deadLink}:` } }).lean()).map((e) => ({ id: e._id, status: e.operationStatus, reason: e.reason, at: e.operationDate.getTime(), requestId: e.requestId, ip: e.ipAddress, by: e.userPrincipalName, nightly: /by the nightly housekeeping/.test(e.detail) }));
 
     // ---- the Schedule, created once, run twice

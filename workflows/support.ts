@@ -96,6 +96,8 @@ const SAME_ASSIGNEE_REFUSED = 'support-same-assignee-refused';
 const DECISION_TAKES = 'support-decision-takes';
 /** Patch id: a command saying what its actor saw (`seenSeq`) is refused when others added to the ticket since (older histories replay it taken). */
 const SEEN_CHECKED = 'support-seen-checked';
+/** Patch id: a ticket's emails go out one after another, in the order of their events (older histories: side by side). */
+const EMAILS_IN_ORDER = 'support-emails-in-order';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -190,6 +192,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   // unreachable SMTP server never holds back the ticket's next write (a breach must reach the queue at its
   // instant); the workflow ends only once every one has gone
   const sending = new Set<Promise<void>>();
+  // the last email in line: each waits for the one before it, so that after an SMTP outage they still arrive in the
+  // order their events happened (an at-risk warning before the breach, the acknowledgement before the first reply)
+  let lastMailed: Promise<void> = Promise.resolve();
 
   /**
    * Records an event (and the document as it now is) in the write queue, and resolves once it is written; its
@@ -217,16 +222,21 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return written;
   }
 
-  /** Sends the emails of event `eventSeq` once `written` has resolved, in the background (see `sending`). */
+  /**
+   * Sends the emails of event `eventSeq` once `written` has resolved and the emails of the events before it have gone
+   * (or failed for good), in the background (see `sending`).
+   */
   function mailAfter(written: Promise<void>, eventSeq: number, emails: SupportEmailKind[]): void {
     if (!emails.length) return;
-    const mailed: Promise<void> = written
+    const inOrder = patched(EMAILS_IN_ORDER);
+    const mailed: Promise<void> = (inOrder ? Promise.all([written, lastMailed]) : written)
       .then(async () => {
         for (const kind of emails) await mail.sendSupportEmail(number, eventSeq, kind);
       })
       .catch((e: unknown) => log.warn('support email not sent', { ticket: number, seq: eventSeq, emails, error: e instanceof Error ? e.message : String(e) }))
       .finally(() => sending.delete(mailed));
     sending.add(mailed);
+    if (inOrder) lastMailed = mailed;
   }
 
   // ---- clocks
