@@ -154,7 +154,7 @@ export function createLicensingActivities(deps: ActivityDeps) {
       }
       for (const key of days) {
         const [partnerId, day] = key.split('\0');
-        for (const e of await ActivityEntry.find({ partnerId, day }, { _id: 1 }).lean()) logged.add(e._id);
+        for (const e of await ActivityEntry.find({ partnerId, day, operationType: 'download_software', resourceType: 'software_download_link' }, { _id: 1 }).lean()) logged.add(e._id);
       }
       const orders = new Map<string, OrderDoc | null>();
       let written = 0;

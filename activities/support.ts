@@ -10,7 +10,7 @@ import { EmailRecord, Order, Partner, SupportEvent, SupportIdempotency, SupportO
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
 import { ACTIVE_STATUSES, actionKeysBefore, searchTextOf } from '../domain/support';
-import type { SupportEmailKind, SupportEventInput, SupportTicketInput, SupportTicketSnapshot } from '../contracts/support';
+import { SUPPORT_STAFF_EMAILS, type SupportEmailKind, type SupportEventInput, type SupportTicketInput, type SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
@@ -106,8 +106,6 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
   };
 }
 
-/** The support emails that go to support staff (agents, leads), not to the partner. */
-const SUPPORT_AUDIENCE = new Set<SupportEmailKind>(['escalated', 'at-risk', 'assigned', 'partner-replied', 'unassigned']);
 
 /**
  * Whether `email` signs in to csp-desk as a user of `partnerId` (enabled) whose role reads support requests: a ticket
@@ -250,7 +248,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       // the recipients of the message already recorded, whatever became of the contact's user since
       const mainKey = `support:${number}:${seq}:${kind}`;
       let outsider: string | null = null;
-      if (!SUPPORT_AUDIENCE.has(kind) && to.length > 1) {
+      if (!SUPPORT_STAFF_EMAILS.has(kind) && to.length > 1) {
         const recorded = await EmailRecord.findById(mainKey, { to: 1 }).lean();
         const contactIn = (list: string[]) => list.some((a) => a.toLowerCase() === ticket.contact.email.toLowerCase());
         if (recorded ? !contactIn(recorded.to) : !(await isPartnerUser(ticket.contact.email, ticket.partnerId))) outsider = ticket.contact.email;
@@ -274,7 +272,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         // staff news of a request whose assignee is disabled goes to the leads: it says so, to give it to someone
         assigneeDisabled: Boolean(ticket.assignee) && !assignee,
         // these go to support staff: the wording (the footer, what to do next) is theirs
-        forSupport: SUPPORT_AUDIENCE.has(kind),
+        forSupport: SUPPORT_STAFF_EMAILS.has(kind),
       };
       let { sent } = await sendOnce(mainKey, `support-${kind}`, to, data);
       if (outsider) {

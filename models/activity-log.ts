@@ -110,16 +110,21 @@ export async function recordActivityDay(partnerId: string, day: string): Promise
 }
 
 /**
- * Which of these entries are not in the log: those this process has not seen written, looked up in one query
+ * Which of these entries are not in the log: those this process has not seen written, each looked up by its `_id`
  * (those found are remembered). For facts recorded in two writes, the second an entry (a download's slot, then its
- * log entry), so that an entry lost to a failure between the two can be written late.
+ * log entry), so that an entry lost to a failure between the two can be written late. One equality lookup per id,
+ * a few at a time, not one `_id: {$in}` query: FerretDB 1.24 pushes down only equality, and answers `$in` with a
+ * scan of the whole log.
  */
 export async function missingActivity(ids: string[]): Promise<string[]> {
   const unknown = ids.filter((id) => !knownEntries.has(id));
-  if (!unknown.length) return [];
-  const found = new Set((await ActivityEntry.find({ _id: { $in: unknown } }, { _id: 1 }).lean()).map((e) => e._id));
-  for (const id of found) knownEntries.add(id);
-  return unknown.filter((id) => !found.has(id));
+  const missing: string[] = [];
+  for (let i = 0; i < unknown.length; i += 8) {
+    const batch = unknown.slice(i, i + 8);
+    const found = await Promise.all(batch.map((id) => ActivityEntry.exists({ _id: id })));
+    batch.forEach((id, k) => (found[k] ? knownEntries.add(id) : missing.push(id)));
+  }
+  return missing;
 }
 
 /** Inserts an entry once: false when its natural key is already there (a retry, or the same fact twice). */

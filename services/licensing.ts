@@ -509,6 +509,9 @@ export function createLicensingService(deps: LicensingDeps) {
         return answer(null);
       }
       const detail = (n: number) => `download slot ${n} of ${link.maxDownloads} of ${link.option.fileName}${partial ? ` (bytes ${start}-${end})` : ''}`;
+      // a request held up for half the time after which others may log its slot as interrupted (the database or the
+      // process frozen) takes none: a 503 now, rather than a slot counted and then refused below
+      if (clock().getTime() - at.getTime() > LOST_LOG_AFTER_MS / 2) throw new DatabaseUnavailableError('this download request was held up too long before it could be counted; try again');
       const claimed = await claimSlot(link, at, client, detail);
       if (claimed === null) throw await gone('exhausted');
       const { n, before } = claimed;

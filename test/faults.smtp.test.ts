@@ -181,13 +181,22 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     expect((await box.list()).filter((x) => x.subject.includes(orderId) && x.subject.includes('cancelled')), 'cancellation emails').to.have.length(1);
   });
 
-  it('when SMTP is down, then a support request is filed, answered and noted at once (each recorded, the ticket in the queue), and its emails arrive once SMTP is back, once each', async () => {
-    const box = mailbox(catcher!.webUrl);
+  /** Stops the mail catcher, then files a support request (answered at once): the mailbox and the request. */
+  const fileWithSmtpDown = async (title: string) => {
+    const mails = mailbox(catcher!.webUrl);
     const customer = await app.newCustomer('US');
     await catcher!.stop();
-    const filed = await send('/support-requests', app.tokens['admin-agent'], { problemType: GENERAL_PROBLEM_TYPE, impact: 'moderate', title: 'Mail is down here too', customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } }, uniq('key-sr'));
+    const filed = await send('/support-requests', app.tokens['admin-agent'], { problemType: GENERAL_PROBLEM_TYPE, impact: 'moderate', title, customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } }, uniq('key-sr'));
     expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
-    const number = filed.body.number as string;
+    return { box: mails, filed, number: filed.body.number as string };
+  };
+  /** Starts the mail catcher again on its ports, with a fresh folder. */
+  const smtpBack = async () => {
+    catcher = await startMailCatcher({ smtpPort: Number(new URL(catcher!.smtpUrl).port), httpPort: Number(new URL(catcher!.webUrl).port), dir: path.join(app.stack.dataDir, uniq('mail-faults')) });
+  };
+
+  it('when SMTP is down, then a support request is filed, answered and noted at once (each recorded, the ticket in the queue), and its emails arrive once SMTP is back, once each', async () => {
+    const { box, filed, number } = await fileWithSmtpDown('Mail is down here too');
     const replied = await send(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Looking into it.' });
     expect(replied.status, JSON.stringify(replied.body)).to.equal(200);
     const noted = await send(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Internal: checking the tenant.', internal: true });
@@ -198,7 +207,7 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     expect((await SupportQueueEntry.findById(number).lean())?.seq).to.equal(3);
 
     await new Promise((r) => setTimeout(r, 3000));
-    catcher = await startMailCatcher({ smtpPort: Number(new URL(catcher!.smtpUrl).port), httpPort: Number(new URL(catcher!.webUrl).port), dir: path.join(app.stack.dataDir, uniq('mail-faults-2')) });
+    await smtpBack();
     await box.waitFor((x) => x.subject.includes(number) && x.subject.includes('received'), { timeoutMs: 60_000 });
     await box.waitFor((x) => x.subject.includes(number) && x.subject.includes('reply from'), { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 1000));
@@ -209,19 +218,14 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
   });
 
   it("when SMTP is down long enough that a ticket's first email retries less often than its next, then once SMTP is back they still arrive in the order of their events", async () => {
-    const box = mailbox(catcher!.webUrl);
-    const customer = await app.newCustomer('US');
-    await catcher!.stop();
-    const filed = await send('/support-requests', app.tokens['admin-agent'], { problemType: GENERAL_PROBLEM_TYPE, impact: 'moderate', title: 'Order of emails', customer: customer.domain, contact: { name: 'Pat Partner', email: 'pat@partner.example' } }, uniq('key-sr'));
-    expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
-    const number = filed.body.number as string;
-    // the acknowledgement's attempts (1 s, doubling) are now 8 s apart; the reply's start at 1 s: sent side by side,
-    // the reply's next attempt would come first once SMTP is back
-    await new Promise((r) => setTimeout(r, 9_000));
+    const { box, number } = await fileWithSmtpDown('Order of emails');
+    // the acknowledgement's attempts (1 s, doubling) are now 16 s apart; the reply's start at 1 s: sent side by side,
+    // the reply's next attempt would come seconds after SMTP is back, the acknowledgement's some 12 s later
+    await new Promise((r) => setTimeout(r, 16_000));
     const replied = await send(`/support-requests/${number}/replies`, app.tokens['support-agent'], { body: 'Looking into it.' });
     expect(replied.status, JSON.stringify(replied.body)).to.equal(200);
     await new Promise((r) => setTimeout(r, 2_000));
-    catcher = await startMailCatcher({ smtpPort: Number(new URL(catcher!.smtpUrl).port), httpPort: Number(new URL(catcher!.webUrl).port), dir: path.join(app.stack.dataDir, uniq('mail-faults-3')) });
+    await smtpBack();
     const isReply = (x: { subject: string }) => x.subject.includes(number) && x.subject.includes('reply from');
     await box.waitFor((x) => isReply(x) && x.to.includes('pat@partner.example'), { timeoutMs: 90_000 });
     await box.waitFor((x) => isReply(x) && x.to.includes(`admin-agent@${app.partnerId}.example`), { timeoutMs: 30_000 });

@@ -16,6 +16,7 @@ import {
   supportCommandUpdate,
   supportRecordedUpdate,
   supportStateQuery,
+  SUPPORT_STAFF_EMAILS,
   type SupportCommand,
   type SupportEmailKind,
   type SupportEventInput,
@@ -98,6 +99,8 @@ const DECISION_TAKES = 'support-decision-takes';
 const SEEN_CHECKED = 'support-seen-checked';
 /** Patch id: a ticket's emails go out one after another, in the order of their events (older histories: side by side). */
 const EMAILS_IN_ORDER = 'support-emails-in-order';
+/** How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same. */
+const EMAIL_ORDER_WAIT = '15 minutes';
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -192,9 +195,11 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   // unreachable SMTP server never holds back the ticket's next write (a breach must reach the queue at its
   // instant); the workflow ends only once every one has gone
   const sending = new Set<Promise<void>>();
-  // the last email in line: each waits for the one before it, so that after an SMTP outage they still arrive in the
-  // order their events happened (an at-risk warning before the breach, the acknowledgement before the first reply)
-  let lastMailed: Promise<void> = Promise.resolve();
+  // emails in line, one line per audience (support staff, the partner): each waits for the one before it in its line,
+  // so that after an SMTP outage they still arrive in the order their events happened (an at-risk warning before the
+  // escalation, the acknowledgement before the first reply); one that keeps failing holds back the others of its line
+  // for EMAIL_ORDER_WAIT at most, and the other line not at all
+  const lastInLine: Record<'staff' | 'partner', { done: boolean }> = { staff: { done: true }, partner: { done: true } };
 
   /**
    * Records an event (and the document as it now is) in the write queue, and resolves once it is written; its
@@ -223,20 +228,43 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   }
 
   /**
-   * Sends the emails of event `eventSeq` once `written` has resolved and the emails of the events before it have gone
-   * (or failed for good), in the background (see `sending`).
+   * Sends the emails of event `eventSeq` in the background (see `sending`), once `written` has resolved and, in each
+   * audience's line, the emails of the events before it have gone (or EMAIL_ORDER_WAIT has passed).
    */
   function mailAfter(written: Promise<void>, eventSeq: number, emails: SupportEmailKind[]): void {
     if (!emails.length) return;
-    const inOrder = patched(EMAILS_IN_ORDER);
-    const mailed: Promise<void> = (inOrder ? Promise.all([written, lastMailed]) : written)
+    if (!patched(EMAILS_IN_ORDER)) {
+      sendAfter(written, eventSeq, emails);
+      return;
+    }
+    for (const line of ['partner', 'staff'] as const) {
+      const kinds = emails.filter((k) => SUPPORT_STAFF_EMAILS.has(k) === (line === 'staff'));
+      if (!kinds.length) continue;
+      const before = lastInLine[line];
+      const mine = { done: false };
+      lastInLine[line] = mine;
+      const ready = (async () => {
+        if (!before.done && !(await condition(() => before.done, EMAIL_ORDER_WAIT))) {
+          log.warn('support email sent ahead of an earlier one still not sent', { ticket: number, seq: eventSeq, emails: kinds });
+        }
+        await written;
+      })();
+      sendAfter(ready, eventSeq, kinds, () => (mine.done = true));
+    }
+  }
+
+  /** Sends `emails` of event `eventSeq`, one after another, once `ready` resolves; `settled` runs when they have gone or failed. */
+  function sendAfter(ready: Promise<void>, eventSeq: number, emails: SupportEmailKind[], settled: () => void = () => undefined): void {
+    const mailed: Promise<void> = ready
       .then(async () => {
         for (const kind of emails) await mail.sendSupportEmail(number, eventSeq, kind);
       })
       .catch((e: unknown) => log.warn('support email not sent', { ticket: number, seq: eventSeq, emails, error: e instanceof Error ? e.message : String(e) }))
-      .finally(() => sending.delete(mailed));
+      .finally(() => {
+        settled();
+        sending.delete(mailed);
+      });
     sending.add(mailed);
-    if (inOrder) lastMailed = mailed;
   }
 
   // ---- clocks

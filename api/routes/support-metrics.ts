@@ -3,6 +3,7 @@ import { defineRoute, type RouteDef } from '../http';
 import * as S from '../schemas/support-attachments';
 import { timeZoneQuery } from '../schemas/common';
 import { supportMetrics } from '../../services/support-metrics';
+import { METRICS_FIRST_DAY } from '../../domain/support-metrics';
 import type { RouteDeps } from './deps';
 
 export function supportMetricsRoutes(_deps: RouteDeps): RouteDef[] {
@@ -22,7 +23,7 @@ export function supportMetricsRoutes(_deps: RouteDeps): RouteDef[] {
         type: 'object',
         additionalProperties: false,
         properties: {
-          from: { type: 'string', format: 'date', description: 'first day, YYYY-MM-DD (a day of `timeZone`), 2000-01-01 or later' },
+          from: { type: 'string', format: 'date', description: `first day, YYYY-MM-DD (a day of \`timeZone\`), ${METRICS_FIRST_DAY} or later` },
           to: { type: 'string', format: 'date', description: 'last day, YYYY-MM-DD (a day of `timeZone`), included' },
           timeZone: timeZoneQuery('`from` and `to`', '; a request counts on the day it was filed there'),
         },
