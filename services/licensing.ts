@@ -182,8 +182,8 @@ export function createLicensingService(deps: LicensingDeps) {
    * Writes the log entries of slots taken before whose requests failed between the slot and its entry (the database
    * gone for a moment, the process killed): each from what its slot kept, at its time, saying so. Only slots taken
    * LOST_LOG_AFTER_MS before `now`: a younger one may belong to a request still on its way to its own entry, which
-   * would then find its place taken by one without its address. One query when this process has not seen those
-   * entries written; nothing to do otherwise. Never fails the download it runs in.
+   * would then find its place taken by one without its address. One lookup by `_id` per slot this process has not
+   * seen logged (models/activity-log.ts missingActivity); nothing to do otherwise. Never fails the download it runs in.
    */
   async function logLostDownloads(link: DownloadLinkDoc, order: OrderDoc | null, before: TakenSlot[], now: Date, req: DownloadRequest) {
     try {

@@ -154,6 +154,40 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     }
   });
 
+  it("when SMTP is down for 20 minutes while a ticket's acknowledgement and then a reply wait to go, then once it is back they go in that order (the partner's line waits up to 6 hours)", async () => {
+    // a worker of its own whose mailer is down until told otherwise (connection refused, as a stopped server)
+    let down = true;
+    const mailer = { ...app.mailer, send: (m: Parameters<typeof app.mailer.send>[0]) => (down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNECTION' })) : app.mailer.send(m)) };
+    const queue = uniq('support-smtp-down');
+    const w = await Worker.create({ connection: env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities: buildActivities({ mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }) });
+    const run = w.run();
+    const i = await input();
+    const h = await env.client.workflow.start<typeof supportTicketWorkflow>('supportTicketWorkflow', { workflowId: supportWorkflowId(i.number), taskQueue: queue, args: [i], workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT });
+    try {
+      await h.executeUpdate(supportRecordedUpdate, { args: [] });
+      // the acknowledgement has been failing for 13 s (its attempts 8 s apart now) when the reply's begin
+      await env.sleep('13 seconds');
+      await act(h, { action: 'reply', actor: agent, body: 'Looking into it.' });
+      await env.sleep('20 minutes');
+      const records = async () => EmailRecord.find({ _id: { $regex: `^support:${i.number}:` } }).lean();
+      expect((await records()).filter((r) => r.status === 'sent')).to.deep.equal([]);
+      down = false;
+      // the filer's and the contact's copy of each
+      await waitFor(async () => {
+        await env.sleep('30 seconds');
+        const r = await records();
+        return r.length === 4 && r.every((x) => x.status === 'sent');
+      });
+      const sent = (await records()).sort((a, b) => a.sentAt!.getTime() - b.sentAt!.getTime()).map((r) => r.template);
+      expect(sent).to.deep.equal(['support-received', 'support-received', 'support-reply', 'support-reply']);
+    } finally {
+      // no worker will serve this ticket's queue again: ended, so that its SLA timers hold up no later test's time skip
+      await h.terminate('test over');
+      w.shutdown();
+      await run;
+    }
+  });
+
   it('when a lead puts back a request waiting on the partner, then the agent is emailed, the request keeps waiting, the partner\'s answer goes to the leads, and its history replays', async () => {
     const i = await input();
     const h = await file(i);

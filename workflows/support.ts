@@ -99,8 +99,12 @@ const DECISION_TAKES = 'support-decision-takes';
 const SEEN_CHECKED = 'support-seen-checked';
 /** Patch id: a ticket's emails go out one after another, in the order of their events (older histories: side by side). */
 const EMAILS_IN_ORDER = 'support-emails-in-order';
-/** How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same. */
-const EMAIL_ORDER_WAIT = '15 minutes';
+/**
+ * How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same: an SMTP
+ * outage shorter than this keeps the line's order. The staff's emails are about time (an at-risk warning), so one
+ * stuck there holds the others back briefly; the partner's are a conversation, whose order matters more.
+ */
+const EMAIL_ORDER_WAIT = { staff: '15 minutes', partner: '6 hours' } as const;
 
 export async function supportTicketWorkflow(input: SupportTicketInput): Promise<SupportTicketOutcome> {
   const { number, policy, rules } = input;
@@ -198,7 +202,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   // emails in line, one line per audience (support staff, the partner): each waits for the one before it in its line,
   // so that after an SMTP outage they still arrive in the order their events happened (an at-risk warning before the
   // escalation, the acknowledgement before the first reply); one that keeps failing holds back the others of its line
-  // for EMAIL_ORDER_WAIT at most, and the other line not at all
+  // for the line's EMAIL_ORDER_WAIT at most, and the other line not at all
   const lastInLine: Record<'staff' | 'partner', { done: boolean }> = { staff: { done: true }, partner: { done: true } };
 
   /**
@@ -244,7 +248,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       const mine = { done: false };
       lastInLine[line] = mine;
       const ready = (async () => {
-        if (!before.done && !(await condition(() => before.done, EMAIL_ORDER_WAIT))) {
+        if (!before.done && !(await condition(() => before.done, EMAIL_ORDER_WAIT[line]))) {
           log.warn('support email sent ahead of an earlier one still not sent', { ticket: number, seq: eventSeq, emails: kinds });
         }
         await written;
