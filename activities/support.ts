@@ -106,7 +106,6 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
   };
 }
 
-
 /**
  * Whether `email` signs in to csp-desk as a user of `partnerId` (enabled) whose role reads support requests: a ticket
  * link works for them (a sales agent's would answer 403).
