@@ -371,6 +371,28 @@ describe('pages: support requests in a real browser', function () {
     expect(refused.status).to.equal(400);
     expect(refused.body).to.include('This field contains characters that are not allowed (broken text).');
     expect(await SupportTicket.countDocuments({ title: lone })).to.equal(0);
+
+    // a field whose bytes are not UTF-8 (Latin-1 "Pat Müller"): refused by name, not stored with U+FFFD in its place
+    const latin = uniq('Latin-1 contact');
+    const withLatin1 = Buffer.concat([
+      Buffer.from(part('_csrf', csrf) + Object.entries({ ...fields, title: latin }).filter(([k]) => k !== 'contactName').map(([k, v]) => part(k, v)).join('') + part('idempotencyKey', uniq('key-latin'))),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="contactName"\r\n\r\n`),
+      Buffer.from('Pat M\u00fcller', 'latin1'),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const latinRefused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${app.baseUrl}/app/support`, { method: 'POST', headers: { cookie, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': withLatin1.length } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject);
+      req.end(withLatin1);
+    });
+    expect(latinRefused.status).to.equal(400);
+    expect(latinRefused.body).to.match(/id="contactName-error"[^>]*>[^<]*This field holds bytes that are not text in UTF-8/);
+    expect(await SupportTicket.countDocuments({ title: latin })).to.equal(0);
   });
 
   it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {

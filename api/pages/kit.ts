@@ -340,7 +340,15 @@ export const isMultipart = (req: Request) => /^multipart\/form-data\s*;/i.test(r
 export interface MultipartForm {
   fields: Record<string, string>;
   file: { data: Buffer; filename: string; mimeType: string } | null;
+  /**
+   * Fields whose bytes are not text in UTF-8 (busboy reads them with U+FFFD in place of what it cannot decode): the
+   * page refuses them by name, as a URL-encoded form that is not UTF-8 is refused, rather than store U+FFFD.
+   */
+  notUtf8: string[];
 }
+
+/** What a multipart field that is not UTF-8 is told (MultipartForm.notUtf8). */
+export const NOT_UTF8_FIELD = 'This field holds bytes that are not text in UTF-8 (shown as \uFFFD). Type it again.';
 
 /**
  * Reads a page's multipart form (busboy). A file part with no name and no bytes is "no file chosen". More bytes
@@ -366,6 +374,7 @@ export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile
       return;
     }
     const fields: Record<string, string> = {};
+    const notUtf8: string[] = [];
     let file: MultipartForm['file'] = null;
     let settled = false;
     const fail = (e: AppError) => {
@@ -378,7 +387,11 @@ export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile
     };
     bb.on('field', (name, value, info) => {
       if (info.valueTruncated) fail(new AppError(413, 'payload_too_large', `The ${name} field is too long.`));
-      else fields[name] = value;
+      else {
+        fields[name] = value;
+        // a field's own charset (UTF-16, say) decodes without U+FFFD; one it had to put in means bytes it could not read
+        if (value.includes('\uFFFD')) notUtf8.push(name);
+      }
     });
     bb.on('file', (_name, stream, info) => {
       // a body cut off inside the file errors the file's stream: it must be listened to, or the process stops
@@ -402,7 +415,7 @@ export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile
     bb.on('close', () => {
       if (settled) return;
       settled = true;
-      resolve({ fields, file });
+      resolve({ fields, file, notUtf8 });
     });
     req.on('aborted', () => fail(new AppError(400, 'request_aborted', 'The form was interrupted.')));
     req.pipe(bb);

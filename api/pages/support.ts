@@ -21,7 +21,7 @@ import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type Attach
 import { supportMetrics } from '../../services/support-metrics';
 import { METRICS_FIRST_DAY } from '../../domain/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, NOT_UTF8_FIELD, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -536,6 +536,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         let input = (ctx.req.body ?? {}) as Record<string, unknown>;
         let file: MultipartForm['file'] = null;
+        let notUtf8: string[] = [];
         if (isMultipart(ctx.req)) {
           const csrf = (fields: Record<string, string>) => (csrfOk(ctx.active.session.csrfToken, fields._csrf) ? null : csrfFailed());
           const read = await readMultipartForm(ctx.req, attachments.limits.maxBytes, csrf);
@@ -543,12 +544,15 @@ export function supportPages(deps: PagesContext): PageDef[] {
           if (refused) throw refused;
           input = read.fields;
           file = read.file;
+          notUtf8 = read.notUtf8;
         }
         // a form sent back keeps what was typed, not the file (a browser cannot be given one back)
         const again = (errors: FieldErrors): FieldErrors => (file && !errors.file ? { ...errors, file: `Choose the file again (${file.filename || 'your file'}): a form sent back does not keep it.` } : errors);
         const back = (errors: FieldErrors, status: number, repeatOf: string | null = null) => filePage(ctx, input, again(errors), status, repeatOf);
         const form = validateForm<Record<string, string>>(fileSchema, input);
-        if (!form.ok) return back(form.errors, 400);
+        // bytes that are not UTF-8 are refused by name, before anything else is said about the field
+        const unreadable: FieldErrors = Object.fromEntries(notUtf8.map((name) => [name, NOT_UTF8_FIELD]));
+        if (!form.ok || notUtf8.length) return back({ ...(form.ok ? {} : form.errors), ...unreadable }, 400);
         const v = form.value;
         const refund = isRefundType(v.problemType);
         const errors: FieldErrors = {};
