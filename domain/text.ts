@@ -70,3 +70,11 @@ export function textProblem(s: string, { singleLine, visible }: { singleLine: bo
   if (visible && !new RegExp(`[^\\s${INVISIBLE}]`, 'u').test(s)) return 'invisible';
   return null;
 }
+
+/**
+ * The key two names are compared by (a customer's name, unique per partner and a way to name the customer; a
+ * product's name in a cancellation): trimmed, lower-cased and in Unicode's canonical composition (NFC), so that
+ * "Müller" typed with a combining diaeresis (U+0308, as some keyboards and macOS file names send it) is the same
+ * name as "Müller" with its precomposed ü, as both look the same.
+ */
+export const nameKey = (s: string): string => s.trim().toLowerCase().normalize('NFC');

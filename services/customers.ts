@@ -5,6 +5,7 @@ import { after, decodeCursor, encodeCursor, readPage, type ListPage, type Paged 
 import { Customer, type CustomerDoc } from '../models';
 import { countryName, isMarketCode } from '../domain/countries';
 import { currencyForMarket } from '../domain/markets';
+import { nameKey } from '../domain/text';
 
 export interface CustomerInput {
   name: string;
@@ -34,7 +35,7 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
     _id: crypto.randomUUID(),
     partnerId,
     name: input.name.trim(),
-    nameKey: input.name.trim().toLowerCase(),
+    nameKey: nameKey(input.name),
     tenantId: input.tenantId.toLowerCase(),
     domain: input.domain.toLowerCase(),
     market: input.market,
@@ -82,8 +83,9 @@ export async function listCustomers(partnerId: string, page?: ListPage): Promise
 export async function resolveCustomer(partnerId: string, ref: string): Promise<CustomerDoc> {
   const raw = ref.trim();
   const key = raw.toLowerCase();
-  const found = await Customer.find({ partnerId, $or: [{ _id: raw }, { tenantId: key }, { domain: key }, { nameKey: key }] }).limit(4).lean();
-  const match = found.find((c) => c._id === raw) ?? found.find((c) => c.tenantId === key) ?? found.find((c) => c.domain === key) ?? found.find((c) => c.nameKey === key);
+  const byName = nameKey(raw);
+  const found = await Customer.find({ partnerId, $or: [{ _id: raw }, { tenantId: key }, { domain: key }, { nameKey: byName }] }).limit(4).lean();
+  const match = found.find((c) => c._id === raw) ?? found.find((c) => c.tenantId === key) ?? found.find((c) => c.domain === key) ?? found.find((c) => c.nameKey === byName);
   if (!match) throw notFound('customer', ref);
   return match;
 }
@@ -92,5 +94,5 @@ export async function resolveCustomer(partnerId: string, ref: string): Promise<C
 export function namesCustomer(c: Pick<CustomerDoc, 'name' | 'tenantId' | 'domain'> & { id?: string; _id?: string }, ref: string): boolean {
   const raw = ref.trim();
   const key = raw.toLowerCase();
-  return raw === (c.id ?? c._id) || key === c.tenantId.toLowerCase() || key === c.domain.toLowerCase() || key === c.name.trim().toLowerCase();
+  return raw === (c.id ?? c._id) || key === c.tenantId.toLowerCase() || key === c.domain.toLowerCase() || nameKey(raw) === nameKey(c.name);
 }

@@ -23,6 +23,7 @@ import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrde
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
 import { namesCustomer, resolveCustomer } from './customers';
+import { nameKey } from '../domain/text';
 import type { Logger } from '../lib/logger';
 
 export interface OrderServiceDeps {
@@ -343,8 +344,8 @@ export function createOrderService(deps: OrderServiceDeps) {
       if (!namesCustomer(order.customer, input.customer)) {
         throw new AppError(422, 'customer_mismatch', `body.customer ${JSON.stringify(input.customer)} is not the customer of order ${orderId}`, 'body.customer');
       }
-      const named = input.productName.trim().toLowerCase();
-      if (named !== order.product.name.toLowerCase() && named !== order.product.id) {
+      const named = nameKey(input.productName);
+      if (named !== nameKey(order.product.name) && named !== order.product.id) {
         throw new AppError(422, 'product_mismatch', `body.productName ${JSON.stringify(input.productName)} is not the product of order ${orderId} (${order.product.name})`, 'body.productName');
       }
       return cancelOne(auth, order);

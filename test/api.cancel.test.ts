@@ -95,7 +95,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect((await app.api('GET', '/customers?limit=501')).body.error.field).to.equal('query.limit');
     });
 
-    it('when the input is bad or clashes, then 400 or 409 naming the field, and nothing is written', async () => {
+    it('when the input is bad or clashes (a name too, once composed and lower-cased), then 400 or 409 naming the field, and nothing is written', async () => {
       const c = await app.newCustomer('US');
       const before = await Customer.countDocuments({ partnerId: app.partnerId });
       const bad = await app.api('POST', '/customers', { body: { name: 'X', tenantId: 'not-a-guid', domain: 'x.example.com', market: 'US' } });
@@ -128,8 +128,19 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const nulPath = await app.api('GET', '/orders/%00abc');
       expect(nulPath.status).to.equal(400);
       expect(nulPath.body.error.field).to.equal('path.id');
-      // nothing written but the one customer added on purpose (named like a domain)
-      expect(await Customer.countDocuments({ partnerId: app.partnerId })).to.equal(before + 1);
+      // a name that is another's once composed (NFC) and lower-cased: "Müller" with a combining diaeresis is "MÜLLER"
+      const composed = `M\u00fcller ${uniq('GmbH')}`;
+      const mueller = await app.api('POST', '/customers', { body: { name: composed, tenantId: crypto.randomUUID(), domain: `${uniq('mu')}.example.com`, market: 'DE' } });
+      expect(mueller.status).to.equal(201);
+      const decomposed = composed.normalize('NFD').toUpperCase();
+      expect(decomposed).to.not.equal(composed.toUpperCase());
+      const twin = await app.api('POST', '/customers', { body: { name: decomposed, tenantId: crypto.randomUUID(), domain: `${uniq('mu')}.example.com`, market: 'DE' } });
+      expect([twin.status, twin.body.error.code, twin.body.error.field]).to.deep.equal([409, 'customer_exists', 'body.name']);
+      // and the customer is found by its name typed either way
+      const found = await app.api('GET', `/customers/${encodeURIComponent(composed.normalize('NFD'))}`);
+      expect([found.status, found.body.id]).to.deep.equal([200, mueller.body.id]);
+      // nothing written but the two customers added on purpose (one named like a domain, one Müller)
+      expect(await Customer.countDocuments({ partnerId: app.partnerId })).to.equal(before + 2);
     });
   });
 

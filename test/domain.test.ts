@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { nameKey } from '../domain/text';
 import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, monthKey, previousMonthKey } from '../domain/time';
 import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
@@ -265,6 +266,15 @@ describe("an order's timeline: complete for its state", () => {
     const all = [...confirmed, 'email-reminder', 'window-closed', 'term-revoked', 'term-ended'];
     expect(timelineCompleteUntil(ended, all.slice(0, -1), day(366), 7)).to.equal(null);
     expect(timelineCompleteUntil(ended, all, day(366), 7)).to.equal(Infinity);
+  });
+});
+
+describe('names compared', () => {
+  it('a name is the same name trimmed, in any letter case, precomposed or with combining marks', () => {
+    expect(nameKey('  Müller GmbH ')).to.equal('müller gmbh');
+    expect(nameKey('MU\u0308LLER GMBH')).to.equal(nameKey('Müller GmbH'));
+    expect(nameKey('Mu\u0308ller')).to.have.length('müller'.length);
+    expect(nameKey('Muller')).to.not.equal(nameKey('Müller'));
   });
 });
 

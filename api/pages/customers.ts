@@ -15,7 +15,7 @@ import { listProducts, productView } from '../../services/catalog';
 import type { ProductDoc } from '../../models';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { agoInWords, definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
-import { NAME_PATTERN } from '../../domain/text';
+import { NAME_PATTERN, nameKey } from '../../domain/text';
 import { ORDER_ID_PATTERN } from '../../domain/orders';
 
 const ORDER_ID = new RegExp(ORDER_ID_PATTERN);
@@ -68,10 +68,10 @@ const markets = Object.entries(COUNTRIES)
   .map(([code, name]) => ({ code, name }))
   .sort((a, b) => a.name.localeCompare(b.name));
 
-/** Matches a customer by name or domain (substring) or tenant GUID (prefix), case-insensitively. */
+/** Matches a customer by name or domain (substring) or tenant GUID (prefix), case-insensitively (names as domain/text.ts nameKey compares them). */
 function matches(c: { name: string; domain: string; tenantId: string }, q: string): boolean {
-  const k = q.trim().toLowerCase();
-  return !k || c.name.toLowerCase().includes(k) || c.domain.includes(k) || c.tenantId.startsWith(k);
+  const k = nameKey(q);
+  return !k || nameKey(c.name).includes(k) || c.domain.includes(k) || c.tenantId.startsWith(k);
 }
 
 /** What buying `product` for a customer in `market` would cost, or why it cannot be sold there. */
