@@ -76,11 +76,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('etag', weakETag);
   app.use(requestContext(deps.log));
-  app.use(jsonInUtf8Only());
-  app.use(express.json({ limit: '1mb', verify: verifyUtf8 }));
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openapi);
-  });
   // a request waits on its workflows only while Temporal and the database (their activities' writes) answer: a
   // frozen or unreachable server is a 503, not a hang
   const dependencies = [
@@ -90,7 +85,8 @@ export function createApp(deps: AppDeps): express.Express {
     },
   ];
   const around = <T>(fn: () => Promise<T>) => guardTemporal(deps.client, fn, dependencies);
-  // the web pages (server-rendered, same services and permissions as the API)
+  // the web pages (server-rendered, same services and permissions as the API), before the API's JSON body parser:
+  // they read forms only, and a JSON body sent to one is answered by its pages (HTML), not by the API's JSON errors
   app.get('/', (_req, res) => res.redirect(303, '/app'));
   app.use(
     '/app',
@@ -109,6 +105,11 @@ export function createApp(deps: AppDeps): express.Express {
       now: deps.now,
     }),
   );
+  app.use(jsonInUtf8Only());
+  app.use(express.json({ limit: '1mb', verify: verifyUtf8 }));
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
   app.use(answerOptions([...all, { method: 'get', path: '/openapi.json' }]));
   app.use(buildRouter(all, { log: deps.log, validateResponses: deps.validateResponses, around }));
   app.use(methodNotAllowed([...all, { method: 'get', path: '/openapi.json' }]));

@@ -129,6 +129,21 @@ describe('pages: hostile cookies, bodies and methods (real API)', function () {
     expect(await res.text()).to.include('not text in UTF-8');
   });
 
+  it('when a page gets a JSON body (broken JSON, or JSON in another charset), then a page answers in HTML, as the API answers such bodies in JSON', async () => {
+    for (const [how, type, body] of [
+      ['broken JSON', 'application/json', '{"email": '],
+      ['JSON in UTF-16', 'application/json; charset=utf-16', '{}'],
+      ['JSON', 'application/json', '{"email": "a@b.example"}'],
+    ] as const) {
+      const res = await fetch(`${app.baseUrl}/app/sign-in`, { method: 'POST', headers: { 'content-type': type }, body, redirect: 'manual' });
+      expect(res.status, how).to.be.within(400, 499);
+      expect(res.headers.get('content-type'), how).to.match(/^text\/html/);
+    }
+    // the API still refuses broken JSON in its own shape
+    const api = await fetch(`${app.baseUrl}/customers`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${app.tokens['admin-agent']}` }, body: '{"name": ' });
+    expect([api.status, ((await api.json()) as { error: { code: string } }).error.code]).to.deep.equal([400, 'invalid_json']);
+  });
+
   it('when a page is asked with a method it does not have, then 405 with Allow, as the API answers; OPTIONS is 204 with Allow; an unknown page stays 404', async () => {
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
       const res = await fetch(`${app.baseUrl}/app/support`, { method, redirect: 'manual' });
