@@ -80,6 +80,13 @@ export const LOST_LOG_LOOKBACK_MS = 2 * DAY_MS;
 /** The part of a link's id the log and the API show (the id itself is the token's hash, still better kept close). */
 export const linkRef = (linkId: string) => linkId.slice(0, 16);
 
+/**
+ * A log entry's id as the log shows it (API, CSV): its natural key with each link's id in it (the SHA-256 of the
+ * link's token, 64 hex digits) cut to its `linkRef`, as the entry's `resourceId` shows it. Every role that reads the
+ * log sees these ids, also roles that cannot get links.
+ */
+export const shownEntryId = (id: string) => id.replace(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g, linkRef);
+
 /** What a download's log entry says of its link, its order (null: gone) and the request's origin. */
 export interface DownloadEntryFacts {
   link: { _id: string; partnerId: string; customerId: string; orderId: string; productId: string; createdBy: { userId: string; name: string; email: string } };
@@ -242,6 +249,7 @@ export function logRange(fromRaw: string | undefined, toRaw: string | undefined,
   const from = fromRaw === undefined ? new Date(Math.max(to.getTime() - 29 * DAY_MS, Date.UTC(LOG_FIRST_YEAR, 0, 1))) : parseDay(fromRaw);
   if (!from) return { field: 'from', message: `${JSON.stringify(fromRaw)} is not a date (YYYY-MM-DD)` };
   if (from.getUTCFullYear() < LOG_FIRST_YEAR) return { field: 'from', message: `${dayOf(from)} is before ${LOG_FIRST_YEAR}, when the log has nothing` };
+  if (to.getUTCFullYear() < LOG_FIRST_YEAR) return { field: 'to', message: `${dayOf(to)} is before ${LOG_FIRST_YEAR}, when the log has nothing` };
   if (from.getTime() > to.getTime()) return { field: 'from', message: `${dayOf(from)} is after the range's end ${dayOf(to)}` };
   const days = Math.round((to.getTime() - from.getTime()) / DAY_MS) + 1;
   if (days > LOG_MAX_RANGE_DAYS) return { field: 'to', message: `makes a range of ${days} days (${dayOf(from)} to ${dayOf(to)}); at most ${LOG_MAX_RANGE_DAYS} at a time` };

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../lib/errors';
 import { ActivityDay, ActivityEntry, type ActivityEntryDoc } from '../models';
-import { dayOf, logRange, type ActivityOperation } from '../domain/licensing';
+import { dayOf, logRange, shownEntryId, type ActivityOperation } from '../domain/licensing';
 import { isSupportRole } from '../domain/roles';
 import { resolveCustomer } from './customers';
 
@@ -27,7 +27,7 @@ export interface ActivityQuery {
 
 export function activityView(e: ActivityEntryDoc) {
   return {
-    id: e._id,
+    id: shownEntryId(e._id),
     operationDate: e.operationDate.toISOString(),
     operationType: e.operationType,
     resourceType: e.resourceType,

@@ -561,6 +561,8 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         ['from=2026-03-01&to=2026-3-2', 'query.to'],
         ['from=2026-03-02&to=2026-03-01', 'query.from'],
         ['from=2026-01-01&to=2026-04-01', 'query.to'],
+        // an end before 2000 with no start given: the end's fault (not the default start's, which the caller never sent)
+        ['to=1999-12-31', 'query.to'],
         ['operation=delete_everything', 'query.operation'],
         ['cursor=bm9wZQ', 'query.cursor'],
       ];
@@ -614,6 +616,10 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(holder.map((e) => e.userAgent)).to.include('=HYPERLINK("http://evil.example")');
       const keyOf = (e: { operationDate: string; id: string }) => `${e.operationDate}|${e.id}`;
       expect(items.map(keyOf)).to.deep.equal([...items.map(keyOf)].sort().reverse());
+      // a link's id (the hash of its token) shows only as its reference, in the ids as in resourceId
+      const ref = link.linkId.slice(0, 16);
+      expect(items.filter((e) => /[0-9a-f]{64}/.test(e.id)).map((e) => e.id)).to.deep.equal([]);
+      expect(items.map((e) => e.id)).to.include.members([`link:${ref}`, `key:${ref}`, `download:${ref}:1`]);
 
       // page by page: the same entries in the same order
       const paged: string[] = [];

@@ -120,6 +120,8 @@ describe('licensing rules', () => {
     expect(logRange('1999-12-31', '2000-01-01', today)).to.deep.include({ field: 'from' });
     // a default start near then starts with 2000
     expect(logRange(undefined, '2000-01-10', today)).to.deep.include({ fromDay: '2000-01-01', days: 10 });
+    // an end before the first year is the end's fault, when no start was given (the default start is the first day)
+    expect(logRange(undefined, '1999-12-31', today)).to.deep.include({ field: 'to', message: '1999-12-31 is before 2000, when the log has nothing' });
   });
 
   it("when a log range is asked for in a time zone, then its days are that zone's, from local midnight to local midnight, daylight-saving days included", () => {
