@@ -411,6 +411,26 @@ export function checkRefundRequest(order: RefundableOrder, amount: number, curre
   return null;
 }
 
+/**
+ * Until when a partner's reply reopens a decided ticket, as its latest decision recorded it: the `approved`,
+ * `rejected` or `resolved` event's `data.reopenUntil` (null: its rules allowed no reopening), worked out by the
+ * ticket's workflow from the rules the ticket was filed under, which travel with it. `days` is that period
+ * (`reopenDays`). Undefined when no decision recorded it (not decided, or decided before decisions carried it): the
+ * caller falls back on today's setting.
+ */
+export function recordedReopenWindow(timeline: readonly { type: string; at: string; data: Record<string, unknown> }[]): { until: string | null; days: number } | undefined {
+  for (let i = timeline.length - 1; i >= 0; i--) {
+    const e = timeline[i];
+    if (!(DONE_STATUSES as readonly string[]).includes(e.type)) continue;
+    if (!('reopenUntil' in e.data)) return undefined;
+    const until = e.data.reopenUntil;
+    if (until === null) return { until: null, days: 0 };
+    if (typeof until !== 'string' || Number.isNaN(Date.parse(until))) return undefined;
+    return { until, days: Math.round((Date.parse(until) - Date.parse(e.at)) / 86_400_000) };
+  }
+  return undefined;
+}
+
 /** Lower-cased text the queue's text filter searches. */
 export function searchTextOf(t: { number: string; title: string; description: string; customerName: string; customerDomain: string; customerTenantId?: string; orderId: string | null; subscriptionId?: string | null; contactName: string; contactEmail: string }): string {
   // the customer as the partner's form names it (tenant GUID or domain), and the order or subscription

@@ -17,6 +17,7 @@ import { freePort } from '../stack/ports';
 import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure, type BrowserSession } from './support/browser';
 import { storedTicket } from './support/tickets';
+import { DEFAULT_SUPPORT_SETTINGS } from '../services/support-settings';
 
 async function expectAccessible(page: Page): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
@@ -657,6 +658,23 @@ describe('pages: support requests in a real browser', function () {
     expect((await app.api('POST', `/support-requests/${resolved}/resolve`, { token: app.tokens['support-agent'], body: { body: 'Done.' } })).status).to.equal(200);
     await p.goto(`/app/support/${resolved}`);
     expect(await p.locator('#reply-reopens').textContent()).to.match(/A reply reopens it until \S/);
+    const said = await p.locator('#reply-reopens').textContent();
+    const event = (await app.api('GET', `/support-requests/${resolved}`)).body.timeline.find((e: { type: string }) => e.type === 'resolved');
+    expect(event.data.reopenUntil).to.be.a('string');
+    // SUPPORT_REOPEN_DAYS changed since (an API restarted with 2 days): the page still says the date the request's
+    // own rules set, which its workflow keeps to, and a refusal of a late reply names its own period
+    const changed = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl, support: { ...DEFAULT_SUPPORT_SETTINGS, rules: { ...DEFAULT_SUPPORT_SETTINGS.rules, reopenDays: 2 } } });
+    const server = createAppServer(changed);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await p.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/app/support/${resolved}`);
+      expect(await p.locator('#reply-reopens').textContent()).to.equal(said);
+      await p.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/app/support/${resolved}?form=reply&refused=reopen_period_passed`);
+      expect(await p.locator('#reply-form-error').textContent()).to.include(`more than ${DEFAULT_SUPPORT_SETTINGS.rules.reopenDays} days ago`);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    }
   });
 
   it('when a form carries text the API would refuse (only invisible characters, a bidi override in a title), then the page refuses it too, next to the field, and nothing is written', async () => {

@@ -20,7 +20,7 @@ import {
   type SlaPolicy,
 } from '../domain/sla';
 import { instantOf, localTime } from '../domain/time';
-import { approvalLimitIn, changedSince, checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, ticketNumber, ticketRefusalMessage, TICKET_NUMBER_PATTERN, type TicketFacts, type TimelineEntryFact } from '../domain/support';
+import { approvalLimitIn, changedSince, checkAction, checkRefundRequest, nextStatus, normaliseTicketNumber, recordedReopenWindow, ticketNumber, ticketRefusalMessage, TICKET_NUMBER_PATTERN, type TicketFacts, type TimelineEntryFact } from '../domain/support';
 import { assessSupportRefund, supportRefundCredit, SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { findCatalogProduct } from '../domain/catalog';
 
@@ -155,6 +155,19 @@ describe('support rules: SLA clocks and policy', () => {
 });
 
 describe('support rules: actions, numbers and refunds (domain/support)', () => {
+  it('until when a reply reopens a decided ticket is what its latest decision recorded (its own rules), whatever the setting is now', () => {
+    const at = '2026-11-27T10:00:00.000Z';
+    const filed = { type: 'filed', at: '2026-11-20T09:00:00.000Z', data: {} };
+    expect(recordedReopenWindow([filed])).to.equal(undefined);
+    expect(recordedReopenWindow([filed, { type: 'resolved', at, data: { reopenUntil: '2026-12-04T10:00:00.000Z' } }])).to.deep.equal({ until: '2026-12-04T10:00:00.000Z', days: 7 });
+    // decided again after a reopening: the latest decision counts; none allowed: null
+    const reopened = [filed, { type: 'resolved', at, data: { reopenUntil: '2026-12-04T10:00:00.000Z' } }, { type: 'reopened', at, data: {} }];
+    expect(recordedReopenWindow([...reopened, { type: 'rejected', at: '2026-11-28T10:00:00.000Z', data: { reopenUntil: '2026-11-30T10:00:00.000Z' } }])).to.deep.equal({ until: '2026-11-30T10:00:00.000Z', days: 2 });
+    expect(recordedReopenWindow([filed, { type: 'approved', at, data: { reopenUntil: null } }])).to.deep.equal({ until: null, days: 0 });
+    // a decision recorded before decisions carried it: unknown (the caller takes today's setting)
+    expect(recordedReopenWindow([filed, { type: 'resolved', at, data: {} }])).to.equal(undefined);
+  });
+
   const facts = (over: Partial<TicketFacts> = {}): TicketFacts => ({
     status: 'new',
     problemType: SUPPORT_REQUEST_PROBLEM_TYPE,

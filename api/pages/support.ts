@@ -9,7 +9,7 @@ import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
-import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
+import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, recordedReopenWindow, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
@@ -245,10 +245,19 @@ export function supportPages(deps: PagesContext): PageDef[] {
 
   // ------------------------------------------------------------------ a ticket
   /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
-  const refusalMessage = (form: string, code: string, ticket: { status: TicketStatus; approvalLimit: number | null; refund: { currency: string } | null }): string =>
+  /** The ticket's own reopen period and its end (recordedReopenWindow), or today's setting's for a decision that did not record it. */
+  const reopenUntilOf = (ticket: { status: TicketStatus; resolvedAt: string | null; timeline: Parameters<typeof recordedReopenWindow>[0] }): string | null => {
+    if (!DONE_STATUSES.includes(ticket.status) || !ticket.resolvedAt) return null;
+    const recorded = recordedReopenWindow(ticket.timeline);
+    if (recorded) return recorded.until;
+    const days = support.settings.rules.reopenDays;
+    return days > 0 ? new Date(Date.parse(ticket.resolvedAt) + days * 86_400_000).toISOString() : null;
+  };
+  const refusalMessage = (form: string, code: string, ticket: { status: TicketStatus; approvalLimit: number | null; refund: { currency: string } | null; timeline: Parameters<typeof recordedReopenWindow>[0] }): string =>
     // the limit an approval went over, in the request's currency (as the note above the form gives it)
     (code === 'amount_above_limit' && ticket.approvalLimit !== null && ticket.refund ? `Approving more than ${formatMoney(ticket.approvalLimit, ticket.refund.currency)} needs a support lead.` : null) ??
-    ticketRefusalMessage(code, ticket.status, FORM_ACTIONS[form], support.settings.rules) ??
+    // the reopen period the ticket's decision recorded, not today's setting
+    ticketRefusalMessage(code, ticket.status, FORM_ACTIONS[form], { ...support.settings.rules, reopenDays: recordedReopenWindow(ticket.timeline)?.days ?? support.settings.rules.reopenDays }) ??
     (Object.hasOwn(SERVICE_REFUSALS, code) ? SERVICE_REFUSALS[code] : 'This could not be done. Reload the page and try again.');
   const refusedForm = (ctx: PageContext, ticket: Parameters<typeof refusalMessage>[2]): { formErrors?: Record<string, string> } => {
     const { form, refused } = ctx.req.query;
@@ -348,8 +357,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // for the agent deciding a refund: what the partner's own cancellation would credit today, and whether the
         // window for it has passed (an approval is then an exception to the 60-day rule, the agent's to make)
         policy: agent && order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null,
-        // a partner's reply to a decided request reopens it, until then (SUPPORT_REOPEN_DAYS after the decision)
-        reopenUntil: DONE_STATUSES.includes(ticket.status) && ticket.resolvedAt ? new Date(Date.parse(ticket.resolvedAt) + support.settings.rules.reopenDays * 86_400_000).toISOString() : null,
+        // a partner's reply to a decided request reopens it, until then: as its decision recorded it (the ticket's own
+        // rules, SUPPORT_REOPEN_DAYS when it was filed); for a decision that did not record it, today's setting
+        reopenUntil: reopenUntilOf(ticket),
         filed: ctx.req.query.filed === '1',
         // (shown to the filer, just redirected here) who gets the acknowledgement too, when the contact is someone else
         ackAlsoToFiler: ticket.contact.email.toLowerCase() !== ctx.auth.user.email.toLowerCase(),
