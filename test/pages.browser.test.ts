@@ -150,6 +150,22 @@ describe('pages: partners in a real browser', function () {
       }
     });
 
+    it('when a user chooses a fixed-offset zone (Etc/GMT+5, which Intl does not list), then the settings page shows it chosen, and dates are in it', async () => {
+      const fixed = await newSession({ baseURL: app.baseUrl, timezoneId: 'Etc/GMT+5' });
+      try {
+        await signIn(app, fixed.page, PARTNER_EMAIL('account-admin', app.partnerId));
+        await fixed.page.goto('/app/settings');
+        const csrf = await fixed.page.locator('form[action="/app/settings/time-zone"] input[name="_csrf"]').inputValue();
+        const saved = await fixed.page.request.post('/app/settings/time-zone', { form: { _csrf: csrf, timeZone: 'Etc/GMT+5' }, maxRedirects: 0 });
+        expect(saved.status()).to.equal(303);
+        await fixed.page.goto('/app/settings');
+        expect(await fixed.page.getByLabel('Show dates in').inputValue()).to.equal('Etc/GMT+5');
+        expect(await fixed.page.locator('footer').textContent()).to.include('Etc/GMT+5');
+      } finally {
+        await fixed.context.close();
+      }
+    });
+
     it("when a signed-out reader follows the link in an order's email, then they are asked to sign in and land on that order's page", async () => {
       const customer = await app.newCustomer('US');
       const order = await placeOrder(app, customer.id, 'windows-server-standard-sub');

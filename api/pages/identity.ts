@@ -118,7 +118,8 @@ export function identityPages(deps: PagesContext): PageDef[] {
         chosenTimeZone: chosen,
         timeZoneSource: ctx.res.locals.timeZoneSource,
         saved: typeof ctx.req.query.saved === 'string' ? ctx.req.query.saved : null,
-        zones: timeZones().map((z) => ({ value: z, selected: z === chosen })),
+        // the list is Intl's zones, which leave out the fixed offsets (Etc/GMT+5): one chosen is listed too, as chosen
+        zones: (chosen && !timeZones().includes(chosen) ? [...timeZones(), chosen].sort() : timeZones()).map((z) => ({ value: z, selected: z === chosen })),
         session: { createdAt: ctx.active.session.createdAt, expiresAt: ctx.active.session.expiresAt, idleMinutes: sessions.idleMinutes },
         // the token form's one-time key: sent again, it makes no second token
         formKey: deps.newKey(),
