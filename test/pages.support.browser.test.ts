@@ -455,8 +455,12 @@ describe('pages: support requests in a real browser', function () {
     await a.goto(`/app/support/${number}`);
     await press(a, 'Assign to me', 'Assigned.');
     expect(await a.getByRole('button', { name: 'Assign to me' }).count(), 'no "Assign to me" on one\'s own ticket').to.equal(0);
-    // put back in the queue, and taken again
+    // put back in the queue with a word for support staff (an internal entry; the one who had it is told it by email
+    // when a lead puts it back), and taken again
+    await a.getByLabel('Note for support staff (optional)').fill('Needs someone who knows volume licensing');
     await press(a, 'Put back in the queue', 'Put back in the queue: anyone may take it now.');
+    const putBack = (await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.timeline.filter((e: { type: string }) => e.type === 'unassigned');
+    expect(putBack.map((e: { body: string; public: boolean }) => [e.body, e.public])).to.deep.equal([['Needs someone who knows volume licensing', false]]);
     expect(await a.locator('.badge.ticket-new').count()).to.equal(1);
     expect(await a.getByRole('button', { name: 'Put back in the queue' }).count()).to.equal(0);
     await press(a, 'Assign to me', 'Assigned.');
