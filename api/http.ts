@@ -590,6 +590,15 @@ export function errorHandler() {
     if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     const forBrowsers = res.locals.browserNextStep as RouteDef['forBrowsers'];
     if (forBrowsers !== undefined && req.accepts(['application/json', 'text/html']) === 'text/html') {
+      // a page on the pages' origin, outside their router: the same protections as theirs (helmet, api/pages/index.ts),
+      // tighter where it can be (no script, no form), and no Referer: its address holds a link's token
+      res.set({
+        'Content-Security-Policy': "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        'X-Content-Type-Options': 'nosniff',
+        'X-Frame-Options': 'DENY',
+        'Referrer-Policy': 'no-referrer',
+        'Cache-Control': 'no-store',
+      });
       res.status(e.status).type('html').send(browserErrorPage(e, forBrowsers.byCode?.[e.code] ?? forBrowsers.nextStep, requestId));
       return;
     }

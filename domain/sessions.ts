@@ -48,3 +48,17 @@ export function signInPruneCutoffs(now: Date, keptDays = SIGN_IN_RECORDS_KEPT_DA
     sessionEndsBefore: new Date(kept.getTime() - sessionAbsoluteHours * 3_600_000),
   };
 }
+
+/**
+ * A path inside the pages to return to after signing in (the sign-in page's `next`, kept with the link), with the
+ * section it pointed at (an email's `#cancel-heading`, carried by app.js); anything else is dropped (null). Inside
+ * once a browser has resolved it: dot segments (`/app/../openapi.json`, `/app/%2e%2e//host`) that would leave
+ * `/app` are refused, as is a path a browser reads as another host (`//host`).
+ */
+export function safeNext(next: unknown): string | null {
+  if (typeof next !== 'string' || !/^\/app(\/[A-Za-z0-9\-._~%/?=&+]*)?(#[A-Za-z0-9\-._~]{1,100})?$/.test(next)) return null;
+  // as a browser resolves it against the site (WHATWG URL: `..` and `%2e%2e` segments, `//`)
+  const base = 'http://pages.invalid';
+  const resolved = new URL(next, base);
+  return resolved.origin === base && /^\/app(\/|$)/.test(resolved.pathname) ? next : null;
+}

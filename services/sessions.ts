@@ -21,7 +21,7 @@ import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, Toke
 import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
-import { SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
+import { safeNext, SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
 
 /**
  * The network a client asks from, for its share of an address's sign-in links: an IPv4 address as it is, an IPv6
@@ -62,13 +62,7 @@ export interface ActiveSession {
 
 const secret = () => crypto.randomBytes(32).toString('base64url');
 
-export { isDisabled };
-
-/** A path inside the pages to return to after signing in; anything else is dropped. */
-export function safeNext(next: unknown): string | null {
-  // a path of the pages, with the section it pointed at (an email's `#cancel-heading`, carried by app.js)
-  return typeof next === 'string' && /^\/app(\/[A-Za-z0-9\-._~%/?=&+]*)?(#[A-Za-z0-9\-._~]{1,100})?$/.test(next) && !next.startsWith('//') ? next : null;
-}
+export { isDisabled, safeNext };
 
 export function createSessionService(deps: SessionServiceDeps) {
   const clock = deps.now ?? (() => new Date());

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { createMailer, createRenderer } from '../lib/mailer';
 import { freePort } from '../stack/ports';
 import { SignInLink, SignInSend } from '../models';
+import { safeNext } from '../domain/sessions';
 import { clientNetwork, createSessionService, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../services/sessions';
 import { ensureUser } from '../services/users';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
@@ -100,6 +101,15 @@ describe('sign-in links: at most SIGN_IN_LINKS_PER_HOUR emails an hour to one ad
     // once SMTP answers, the address gets its link
     await service().requestLink(email, null);
     await waitFor(async () => (await emailsTo(email)) === 1);
+  });
+});
+
+describe('sign-in: where a link returns to (domain/sessions safeNext)', () => {
+  it('is a path of the pages, with its section, once a browser has resolved it; anything else is dropped', () => {
+    for (const ok of ['/app', '/app/orders/o-1', '/app/support?status=open&text=a+b', '/app/orders/o-1#cancel-heading']) expect(safeNext(ok), ok).to.equal(ok);
+    for (const bad of ['//evil.example', '/app/..//evil.example', '/app/%2e%2e/%2f%2fevil.example', '/app/../openapi.json', '/app/./../customers', '/application', 'https://evil.example/app', '/app\\x', 42, null]) {
+      expect(safeNext(bad), String(bad)).to.equal(null);
+    }
   });
 });
 

@@ -455,6 +455,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
 
   describe('revocation on cancellation', () => {
     it('when the order is cancelled (one order or several), then every key and link is revoked at once and the item stays listed without its key', async () => {
+      let page410Headers: Headers | undefined;
       for (const path of ['single', 'bulk'] as const) {
         const { customer, order } = await activeOrder();
         const l1 = (await getLink(order.id)).body.download;
@@ -476,6 +477,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
           expect(page.status, path).to.equal(410);
           expect(page.headers.get('content-type')).to.match(/^text\/html/);
           expect(page.headers.get('vary')).to.match(/Accept/i);
+          page410Headers = page.headers;
           expect(page.body.toString()).to.include('This download link was revoked: the order was cancelled or its term ended.').and.include('No new link can be made for this order').and.not.include('for a new one');
           expect(JSON.parse((await download(l.url, { accept: 'application/json' })).body.toString()).error.code).to.equal('link_revoked');
           // a HEAD is refused alike, and logs nothing: the link needs no sign-in
@@ -486,6 +488,11 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         const unknown = await download('/downloads/dl_no-such-link', { accept: 'text/html' });
         expect([unknown.status, unknown.headers.get('content-type')?.split(';')[0]]).to.deep.equal([404, 'text/html']);
         expect(unknown.body.toString()).to.include('There is nothing here');
+        // a page on the pages' origin: framed by none, sniffed by none, no script, and no Referer (its address holds a token)
+        for (const shown of [page410Headers!, unknown.headers]) {
+          expect(shown.get('content-security-policy')).to.match(/default-src 'none'/).and.match(/frame-ancestors 'none'/);
+          expect([shown.get('x-content-type-options'), shown.get('referrer-policy'), shown.get('cache-control')]).to.deep.equal(['nosniff', 'no-referrer', 'no-store']);
+        }
         expect(await DownloadLink.countDocuments({ orderId: order.id, status: 'active' })).to.equal(0);
         expect(await ActivationKey.countDocuments({ orderId: order.id, status: 'active' })).to.equal(0);
         const list = await app.api('GET', `/customers/${customer.id}/software`);
