@@ -601,6 +601,37 @@ describe('pages: support requests in a real browser', function () {
     expect(await a.getByLabel(/Amount to refund/).inputValue()).to.equal('600.00');
     expect(await a.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunding most of it.');
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
+    // the field at fault, and only it, is marked so, described by the refusal and focused: here the amount...
+    const fieldAtFault = async () =>
+      a.evaluate<{ focused: string | null; invalid: string[]; describedBy: (string | null)[] }>(
+        `(() => { const bad = [...document.querySelectorAll('main [aria-invalid="true"]')]; return { focused: document.activeElement ? document.activeElement.id : null, invalid: bad.map((el) => el.id), describedBy: bad.map((el) => el.getAttribute('aria-describedby')) }; })()`,
+      );
+    expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-amount', invalid: ['approve-amount'], describedBy: ['approve-form-error approve-note'] });
+    // ...here the message, too long (not the amount); an optional reason too long, for an escalation; a resolution
+    await a.getByLabel(/Amount to refund/).fill('400.00');
+    await a.getByLabel('Message to the partner (optional)').fill('x'.repeat(20_001));
+    await a.getByRole('button', { name: 'Approve the refund' }).click();
+    await a.locator('#approve-form-error').waitFor();
+    expect(await a.locator('#approve-form-error').textContent()).to.include('Use at most 20000 characters.');
+    expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-body', invalid: ['approve-body'], describedBy: ['approve-form-error'] });
+    for (const [label, button, id] of [
+      ['Reason for escalating (optional)', 'Escalate', 'escalate-reason'],
+      ['Resolution (optional)', 'Resolve', 'resolve-body'],
+    ] as const) {
+      await a.goto(`/app/support/${number}`);
+      await a.getByLabel(label).fill('y'.repeat(20_001));
+      await a.getByRole('button', { name: button, exact: true }).click();
+      await a.locator(`#${id.split('-')[0]}-form-error`).waitFor();
+      expect(await fieldAtFault(), button).to.deep.equal({ focused: id, invalid: [id], describedBy: [`${id.split('-')[0]}-form-error`] });
+    }
+    // a reason of spaces only is no reason, said in the rejection's words
+    await a.goto(`/app/support/${number}`);
+    await a.getByLabel('Reason for rejecting').fill('   ');
+    await a.getByRole('button', { name: 'Reject', exact: true }).click();
+    await a.locator('#reject-form-error').waitFor();
+    expect(await a.locator('#reject-form-error').textContent()).to.include('Give the reason for the rejection.');
+    expect(await fieldAtFault()).to.deep.equal({ focused: 'reject-reason', invalid: ['reject-reason'], describedBy: ['reject-form-error'] });
+    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.status).to.not.equal('rejected');
 
     // escalated, then (Back, or another tab) escalated again within minutes: asked first, then done once more
     await a.goto(`/app/support/${number}`);

@@ -131,6 +131,9 @@ function typedIn(ctx: PageContext): Record<string, string> {
   return Object.fromEntries(['body', 'reason', 'amount'].filter((k) => typeof body[k] === 'string').map((k) => [k, body[k] as string]));
 }
 
+/** Refusals of an approval that are about its amount (the page marks the amount field at fault). */
+const AMOUNT_REFUSALS: ReadonlySet<string> = new Set(['amount_above_limit', 'amount_above_requested', 'amount_too_high', 'amount_invalid']);
+
 /** What the ticket page says next to a form whose command Temporal did not answer in time (the form is kept as typed). */
 const NOT_ANSWERED = 'The service did not answer in time. Press the button again in a few seconds: it is carried out once.';
 /** ... and when the form, changed after that, is sent again: the first press may have been carried out. */
@@ -245,6 +248,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
 
   // ------------------------------------------------------------------ a ticket
   /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
+  /** The field a refusal of the request's rules is about: the approval's amount for the amount's refusals. */
+  const faultOfRefusal = (form: string, code: string): Record<string, string> => (form === 'approve' && AMOUNT_REFUSALS.has(code) ? { approve: 'amount' } : {});
   /** The ticket's own reopen period and its end (recordedReopenWindow), or today's setting's for a decision that did not record it. */
   const reopenUntilOf = (ticket: { status: TicketStatus; resolvedAt: string | null; timeline: Parameters<typeof recordedReopenWindow>[0] }): string | null => {
     if (!DONE_STATUSES.includes(ticket.status) || !ticket.resolvedAt) return null;
@@ -280,10 +285,18 @@ export function supportPages(deps: PagesContext): PageDef[] {
   const ticketPage = async (ctx: PageContext, id: string, extra: Record<string, unknown> = {}, status = 200) => {
     const ticket = await support.view(ctx.auth, id);
     // a refusal of the ticket's rules shown in place (command below), worded for the ticket's state now
-    const { refusal, formErrors: given, typed: typedGiven, ...rest } = extra as { refusal?: { form: string; code: string; said?: string }; formErrors?: Record<string, string>; typed?: Record<string, Record<string, string>> };
+    const { refusal, formErrors: given, typed: typedGiven, fault: faultGiven, ...rest } = extra as { refusal?: { form: string; code: string; said?: string }; formErrors?: Record<string, string>; typed?: Record<string, Record<string, string>>; fault?: Record<string, string> };
     // (what changed, as the ticket's workflow said it: who did what, and which entry; the page shows that entry)
     const refused = (r: { form: string; code: string; said?: string }) => (r.code === 'ticket_changed' && r.said ? r.said : refusalMessage(r.form, r.code, ticket));
     const formErrors = { ...(refusedForm(ctx, ticket).formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refused(refusal) } : {}) };
+    // the field each refusal is about (marked invalid, described by the refusal, focused): a field the form check
+    // named, or the amount of an approval its rules refused; none for a refusal of the request's state
+    const { form: redirectedForm, refused: redirectedCode } = ctx.req.query;
+    const fault: Record<string, string> = {
+      ...(typeof redirectedForm === 'string' && typeof redirectedCode === 'string' ? faultOfRefusal(redirectedForm, redirectedCode) : {}),
+      ...(refusal ? faultOfRefusal(refusal.form, refusal.code) : {}),
+      ...(faultGiven ?? {}),
+    };
     const typed = typedGiven ?? {};
     const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
     const kind = actorKindOf(ctx.auth.role);
@@ -369,6 +382,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         done: typeof ctx.req.query.done === 'string' && Object.hasOwn(DONE_MESSAGES, ctx.req.query.done) ? DONE_MESSAGES[ctx.req.query.done as keyof typeof DONE_MESSAGES] : null,
         ...rest,
         ...refusalShown(formErrors, typed, (f) => drawn(f, allowed, ticket.status, others.length)),
+        fault,
       },
       status,
     );
@@ -431,16 +445,21 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const id = String(ctx.req.params.id);
         const form = validateForm<{ body?: string; reason?: string; amount?: string; again?: 'yes' }>(optionalMessage, (ctx.req.body ?? {}) as Record<string, unknown>);
         // a form refused here comes back as typed, with the reason next to it
-        const again = (message: string) => ticketPage(ctx, id, { formErrors: { [action]: message }, typed: { [action]: typedIn(ctx) } }, 400);
-        if (!form.ok) return again(Object.values(form.errors)[0]);
+        const again = (message: string, field: string | undefined) => ticketPage(ctx, id, { formErrors: { [action]: message }, typed: { [action]: typedIn(ctx) }, ...(field ? { fault: { [action]: field } } : {}) }, 400);
+        // the text an action needs, left blank (or only spaces): said in the action's words
+        const needed = action === 'request-information' ? { field: 'body', message: 'Write what information you need.' } : action === 'reject' ? { field: 'reason', message: 'Give the reason for the rejection.' } : null;
+        const typedText = typedIn(ctx);
+        if (needed && (typedText[needed.field] ?? '').trim() === '') return again(needed.message, needed.field);
+        if (!form.ok) {
+          const [field, message] = Object.entries(form.errors)[0];
+          return again(message, field);
+        }
         const v = form.value;
-        if (action === 'request-information' && !v.body) return again('Write what information you need.');
-        if (action === 'reject' && !v.reason) return again('Give the reason for the rejection.');
         let amount: number | undefined;
         if (action === 'approve' && v.amount) {
           const t = await support.view(ctx.auth, id);
           const m = t.refund ? parseAmount(v.amount, t.refund.currency) : null;
-          if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`);
+          if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`, 'amount');
           amount = m;
         }
         // closing or withdrawing cannot be undone: asked first. With script the browser asks (and the form then says
