@@ -31,3 +31,5 @@ if (fs.existsSync(path.join(dist, 'lock.js')) && fs.existsSync(path.join(dist, '
     }
   }
 }
+// the build that follows prints nothing while it runs
+console.error('[stack] building the TypeScript (npm run build, about 30 s), then checking the servers (npm run setup)...');

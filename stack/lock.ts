@@ -29,7 +29,7 @@ export class StackRunningError extends Error {
   constructor(readonly lockFile: string, readonly info: LockInfo) {
     super(
       `the stack is already running (pid ${info.pid}, started ${info.startedAt}, lock ${lockFile}): ` +
-        `stop it with Ctrl-C in its terminal or \`kill ${info.pid}\`, or use another DATA_DIR`,
+        `stop it with Ctrl-C in its terminal or \`kill ${info.pid}\`, or run a second stack from another clone of the repository, on ports of its own (README, Configuration)`,
     );
     this.name = 'StackRunningError';
   }

@@ -247,7 +247,6 @@ export function supportPages(deps: PagesContext): PageDef[] {
   };
 
   // ------------------------------------------------------------------ a ticket
-  /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
   /** The field a refusal of the request's rules is about: the approval's amount for the amount's refusals. */
   const faultOfRefusal = (form: string, code: string): Record<string, string> => (form === 'approve' && AMOUNT_REFUSALS.has(code) ? { approve: 'amount' } : {});
   /** The ticket's own reopen period and its end (recordedReopenWindow), or today's setting's for a decision that did not record it. */
@@ -258,12 +257,14 @@ export function supportPages(deps: PagesContext): PageDef[] {
     const days = support.settings.rules.reopenDays;
     return days > 0 ? new Date(Date.parse(ticket.resolvedAt) + days * 86_400_000).toISOString() : null;
   };
+  /** A refusal's code in the page's words, for the ticket as it is now. */
   const refusalMessage = (form: string, code: string, ticket: { status: TicketStatus; approvalLimit: number | null; refund: { currency: string } | null; timeline: Parameters<typeof recordedReopenWindow>[0] }): string =>
     // the limit an approval went over, in the request's currency (as the note above the form gives it)
     (code === 'amount_above_limit' && ticket.approvalLimit !== null && ticket.refund ? `Approving more than ${formatMoney(ticket.approvalLimit, ticket.refund.currency)} needs a support lead.` : null) ??
     // the reopen period the ticket's decision recorded, not today's setting
     ticketRefusalMessage(code, ticket.status, FORM_ACTIONS[form], { ...support.settings.rules, reopenDays: recordedReopenWindow(ticket.timeline)?.days ?? support.settings.rules.reopenDays }) ??
     (Object.hasOwn(SERVICE_REFUSALS, code) ? SERVICE_REFUSALS[code] : 'This could not be done. Reload the page and try again.');
+  /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
   const refusedForm = (ctx: PageContext, ticket: Parameters<typeof refusalMessage>[2]): { formErrors?: Record<string, string> } => {
     const { form, refused } = ctx.req.query;
     if (typeof refused !== 'string') return {};
