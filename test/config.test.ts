@@ -85,5 +85,9 @@ describe('configuration', () => {
       expect(vars.has(key), key).to.equal(true);
       expect(vars.get(key), key).to.equal(String(defaults[key]));
     }
+    // PUBLIC_BASE_URL is left commented: a .env copied from it with only PORT changed keeps the links on that PORT
+    // (npm start: http://localhost:$PORT unless set), instead of sending sign-in links to port 3000
+    expect(lines).to.include('# PUBLIC_BASE_URL=http://localhost:3000');
+    expect(lines.filter((l) => l.startsWith('PUBLIC_BASE_URL='))).to.deep.equal([]);
   });
 });
