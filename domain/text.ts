@@ -78,3 +78,9 @@ export function textProblem(s: string, { singleLine, visible }: { singleLine: bo
  * name as "Müller" with its precomposed ü, as both look the same.
  */
 export const nameKey = (s: string): string => s.trim().toLowerCase().normalize('NFC');
+
+/**
+ * The keys a name may be stored under: `nameKey`'s, and those of names stored before it composed them (lower-cased
+ * only: as typed, precomposed or decomposed), so that such a customer is still found, and still taken, by its name.
+ */
+export const storedNameKeys = (s: string): string[] => [...new Set([nameKey(s), nameKey(s).normalize('NFD'), s.trim().toLowerCase()])];

@@ -5,7 +5,7 @@ import { after, decodeCursor, encodeCursor, readPage, type ListPage, type Paged 
 import { Customer, type CustomerDoc } from '../models';
 import { countryName, isMarketCode } from '../domain/countries';
 import { currencyForMarket } from '../domain/markets';
-import { nameKey } from '../domain/text';
+import { nameKey, storedNameKeys } from '../domain/text';
 
 export interface CustomerInput {
   name: string;
@@ -53,6 +53,10 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
       byName ? 'body.name' : shadow.nameKey === doc.domain ? 'body.domain' : 'body.tenantId',
     );
   }
+  // a name taken under a key stored before names were composed (the unique index sees only the same key)
+  const legacyKeys = storedNameKeys(doc.name).filter((k) => k !== doc.nameKey);
+  const legacyTwin = legacyKeys.length ? await Customer.findOne({ partnerId, nameKey: { $in: legacyKeys } }).lean() : null;
+  if (legacyTwin) throw new AppError(409, 'customer_exists', `a customer with this name already exists: ${legacyTwin.name} (${legacyTwin._id})`, 'body.name');
   try {
     await Customer.create(doc);
   } catch (e) {
@@ -83,9 +87,10 @@ export async function listCustomers(partnerId: string, page?: ListPage): Promise
 export async function resolveCustomer(partnerId: string, ref: string): Promise<CustomerDoc> {
   const raw = ref.trim();
   const key = raw.toLowerCase();
-  const byName = nameKey(raw);
-  const found = await Customer.find({ partnerId, $or: [{ _id: raw }, { tenantId: key }, { domain: key }, { nameKey: byName }] }).limit(4).lean();
-  const match = found.find((c) => c._id === raw) ?? found.find((c) => c.tenantId === key) ?? found.find((c) => c.domain === key) ?? found.find((c) => c.nameKey === byName);
+  // (a name stored before names were composed, NFC, is found under its old key too)
+  const byName = storedNameKeys(raw);
+  const found = await Customer.find({ partnerId, $or: [{ _id: raw }, { tenantId: key }, { domain: key }, { nameKey: { $in: byName } }] }).limit(4).lean();
+  const match = found.find((c) => c._id === raw) ?? found.find((c) => c.tenantId === key) ?? found.find((c) => c.domain === key) ?? found.find((c) => byName.includes(c.nameKey));
   if (!match) throw notFound('customer', ref);
   return match;
 }

@@ -139,8 +139,19 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       // and the customer is found by its name typed either way
       const found = await app.api('GET', `/customers/${encodeURIComponent(composed.normalize('NFD'))}`);
       expect([found.status, found.body.id]).to.deep.equal([200, mueller.body.id]);
-      // nothing written but the two customers added on purpose (one named like a domain, one Müller)
-      expect(await Customer.countDocuments({ partnerId: app.partnerId })).to.equal(before + 2);
+      // a customer stored before names were composed (its key only lower-cased, here decomposed): still found by its
+      // name typed either way, and its name still taken
+      const legacyName = `Jose\u0301 ${uniq('SA')}`;
+      const legacyId = crypto.randomUUID();
+      await Customer.create({ _id: legacyId, partnerId: app.partnerId, name: legacyName, nameKey: legacyName.toLowerCase(), tenantId: crypto.randomUUID(), domain: `${uniq('legacy')}.example.com`.toLowerCase(), market: 'ES', createdAt: new Date() });
+      for (const typed of [legacyName, legacyName.normalize('NFC').toUpperCase()]) {
+        const byName = await app.api('GET', `/customers/${encodeURIComponent(typed)}`);
+        expect([byName.status, byName.body.id], typed).to.deep.equal([200, legacyId]);
+      }
+      const again = await app.api('POST', '/customers', { body: { name: legacyName.normalize('NFC'), tenantId: crypto.randomUUID(), domain: `${uniq('legacy')}.example.com`, market: 'ES' } });
+      expect([again.status, again.body.error.code, again.body.error.field]).to.deep.equal([409, 'customer_exists', 'body.name']);
+      // nothing written but the customers added on purpose (one named like a domain, one Müller, the stored one)
+      expect(await Customer.countDocuments({ partnerId: app.partnerId })).to.equal(before + 3);
     });
   });
 
