@@ -81,11 +81,12 @@ export const LOST_LOG_LOOKBACK_MS = 2 * DAY_MS;
 export const linkRef = (linkId: string) => linkId.slice(0, 16);
 
 /**
- * A log entry's id as the log shows it (API, CSV): its natural key with each link's id in it (the SHA-256 of the
- * link's token, 64 hex digits) cut to its `linkRef`, as the entry's `resourceId` shows it. Every role that reads the
- * log sees these ids, also roles that cannot get links.
+ * A log entry's id as the log shows it (API, CSV): its natural key, with the link's id of a link's entries
+ * (`key:<link>`, `link:<link>`, `download:<link>:<slot>`, `download-refused:<link>:…`; the SHA-256 of the link's
+ * token) cut to its `linkRef`, as the entry's `resourceId` shows it. Every role that reads the log sees these ids,
+ * also roles that cannot get links. Other keys are shown whole (an order's id may be 64 hex digits too).
  */
-export const shownEntryId = (id: string) => id.replace(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g, linkRef);
+export const shownEntryId = (id: string) => id.replace(/^(key|link|download|download-refused):([0-9a-f]{64})(?=:|$)/, (_m, kind: string, link: string) => `${kind}:${linkRef(link)}`);
 
 /** What a download's log entry says of its link, its order (null: gone) and the request's origin. */
 export interface DownloadEntryFacts {

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { CATALOG, findCatalogProduct } from '../domain/catalog';
 import { DAY_MS } from '../domain/time';
-import { LINK_MAX_DOWNLOADS, LINK_RECORDS_KEPT_DAYS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRecordsBefore, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot } from '../domain/licensing';
+import { LINK_MAX_DOWNLOADS, LINK_RECORDS_KEPT_DAYS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRecordsBefore, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot, shownEntryId } from '../domain/licensing';
 import { createStandInFiles } from '../lib/files';
 import { neutraliseCell } from '../services/activity-log';
 
@@ -120,6 +120,16 @@ describe('licensing rules', () => {
     expect(logRange('1999-12-31', '2000-01-01', today)).to.deep.include({ field: 'from' });
     // a default start near then starts with 2000
     expect(logRange(undefined, '2000-01-10', today)).to.deep.include({ fromDay: '2000-01-01', days: 10 });
+    // a link's id shows as its reference in its entries' ids; other keys whole (an order id of 64 hex digits, say)
+    const h = 'ab'.repeat(32);
+    expect([`link:${h}`, `key:${h}`, `download:${h}:7`, `download-refused:${h}:2026-11-27:expired`, `order:${h}:placed`, `key-shown:${h}`].map(shownEntryId)).to.deep.equal([
+      `link:${h.slice(0, 16)}`,
+      `key:${h.slice(0, 16)}`,
+      `download:${h.slice(0, 16)}:7`,
+      `download-refused:${h.slice(0, 16)}:2026-11-27:expired`,
+      `order:${h}:placed`,
+      `key-shown:${h}`,
+    ]);
     // an end before the first year is the end's fault, when no start was given (the default start is the first day)
     expect(logRange(undefined, '1999-12-31', today)).to.deep.include({ field: 'to', message: '1999-12-31 is before 2000, when the log has nothing' });
   });
