@@ -376,6 +376,11 @@ describe('pages: support requests in a real browser', function () {
     expect(latinRefused.status).to.equal(400);
     expect(latinRefused.body).to.match(/id="contactName-error"[^>]*>[^<]*This field holds bytes that are not text in UTF-8/);
     expect(await SupportTicket.countDocuments({ title: latin })).to.equal(0);
+    // a U+FFFD pasted on purpose (from a garbled log) is text in UTF-8: filed as it is
+    const pasted = uniq('Log says \uFFFD\uFFFD at start');
+    const filed = await p.request.post('/app/support', { multipart: { _csrf: csrf, ...fields, title: pasted, idempotencyKey: uniq('key-pasted') }, maxRedirects: 0 });
+    expect(filed.status()).to.equal(303);
+    expect(await SupportTicket.countDocuments({ title: pasted })).to.equal(1);
   });
 
   it('when a request is filed while an agent looks at the queue, then it appears without a reload (htmx polling)', async () => {
@@ -524,6 +529,9 @@ describe('pages: support requests in a real browser', function () {
     // what changed is on the page now, and what the agent wrote is still in the form
     expect(await a.getByText(partnerSays).count()).to.be.above(0);
     expect(await a.getByLabel('Reply or internal note').inputValue()).to.equal(answer);
+    // a refusal of the request's state is no field's fault: the reply is not marked invalid, the focus is on the refusal
+    expect(await a.locator('main [aria-invalid="true"]').count()).to.equal(0);
+    expect(await a.evaluate('document.activeElement && document.activeElement.id')).to.equal('reply-form-error');
     const replies = async () => (await SupportEvent.find({ ticketId: number, type: 'replied' }).lean()).length;
     expect(await replies()).to.equal(0);
     await press(a, 'Send reply to the partner', 'Reply sent.');

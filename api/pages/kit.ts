@@ -341,14 +341,30 @@ export interface MultipartForm {
   fields: Record<string, string>;
   file: { data: Buffer; filename: string; mimeType: string } | null;
   /**
-   * Fields whose bytes are not text in UTF-8 (busboy reads them with U+FFFD in place of what it cannot decode): the
-   * page refuses them by name, as a URL-encoded form that is not UTF-8 is refused, rather than store U+FFFD.
+   * Fields whose bytes are not text in UTF-8: the page refuses them by name, as a URL-encoded form that is not UTF-8
+   * is refused, rather than store U+FFFD in their place. (A U+FFFD typed or pasted on purpose is text, and kept.)
    */
   notUtf8: string[];
 }
 
 /** What a multipart field that is not UTF-8 is told (MultipartForm.notUtf8). */
-export const NOT_UTF8_FIELD = 'This field holds bytes that are not text in UTF-8 (shown as \uFFFD). Type it again.';
+export const NOT_UTF8_FIELD = 'This field holds bytes that are not text in UTF-8. Type it again.';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * A field's text. busboy reads a part without a charset of its own (every browser's) as Latin-1 (`defCharset`), which
+ * keeps its bytes one for one: they are read here as UTF-8, strictly; null when they are not UTF-8. A part that names
+ * its own charset (UTF-16, say) was decoded by it, which a character above U+00FF shows; one that does not show it
+ * (UTF-16 of Latin-1 letters only) would be misread here as bytes, a client's own doing (browsers name none).
+ */
+function fieldText(raw: string): string | null {
+  if (/[\u0100-\uffff]/.test(raw)) return raw;
+  try {
+    return strictUtf8.decode(Buffer.from(raw, 'latin1'));
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Reads a page's multipart form (busboy). A file part with no name and no bytes is "no file chosen". More bytes
@@ -368,7 +384,7 @@ export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile
     }
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fileSize: maxFileBytes + 1, fields: 50, fieldSize: 64 * 1024, headerPairs: 20 } });
+      bb = busboy({ headers: req.headers, defCharset: 'latin1', defParamCharset: 'utf8', limits: { files: 1, fileSize: maxFileBytes + 1, fields: 50, fieldSize: 64 * 1024, headerPairs: 20 } });
     } catch (e) {
       reject(new AppError(400, 'invalid_multipart', `The form could not be read: ${(e as Error).message}`));
       return;
@@ -388,9 +404,10 @@ export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile
     bb.on('field', (name, value, info) => {
       if (info.valueTruncated) fail(new AppError(413, 'payload_too_large', `The ${name} field is too long.`));
       else {
-        fields[name] = value;
-        // a field's own charset (UTF-16, say) decodes without U+FFFD; one it had to put in means bytes it could not read
-        if (value.includes('\uFFFD')) notUtf8.push(name);
+        const text = fieldText(value);
+        if (text === null) notUtf8.push(name);
+        // (kept as the replacement characters a lenient reading gives, to be shown back in the form)
+        fields[name] = text ?? Buffer.from(value, 'latin1').toString('utf8');
       }
     });
     bb.on('file', (_name, stream, info) => {

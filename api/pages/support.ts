@@ -132,7 +132,7 @@ function typedIn(ctx: PageContext): Record<string, string> {
 }
 
 /** Refusals of an approval that are about its amount (the page marks the amount field at fault). */
-const AMOUNT_REFUSALS: ReadonlySet<string> = new Set(['amount_above_limit', 'amount_above_requested', 'amount_too_high', 'amount_invalid']);
+const AMOUNT_REFUSALS: ReadonlySet<string> = new Set(['amount_above_limit', 'amount_above_requested', 'amount_too_high']);
 
 /** What the ticket page says next to a form whose command Temporal did not answer in time (the form is kept as typed). */
 const NOT_ANSWERED = 'The service did not answer in time. Press the button again in a few seconds: it is carried out once.';
@@ -581,7 +581,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const back = (errors: FieldErrors, status: number, repeatOf: string | null = null) => filePage(ctx, input, again(errors), status, repeatOf);
         const form = validateForm<Record<string, string>>(fileSchema, input);
         // bytes that are not UTF-8 are refused by name, before anything else is said about the field
-        const unreadable: FieldErrors = Object.fromEntries(notUtf8.map((name) => [name, NOT_UTF8_FIELD]));
+        // (one the form does not show, its hidden key or a name of no field, is said above the form)
+        const shown = (name: string) => Object.hasOwn(fileSchema.properties, name) && name !== 'idempotencyKey';
+        const unreadable: FieldErrors = Object.fromEntries(notUtf8.map((name) => (shown(name) ? [name, NOT_UTF8_FIELD] : ['_form', 'The form came with bytes that are not text in UTF-8. Reload the page and fill it in again.'])));
         if (!form.ok || notUtf8.length) return back({ ...(form.ok ? {} : form.errors), ...unreadable }, 400);
         const v = form.value;
         const refund = isRefundType(v.problemType);
@@ -659,7 +661,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           // nothing (visible) written, or what is wrong with what was (too long, a control character)
           const written = typedIn(ctx).body ?? '';
           const blank = textProblem(written, { singleLine: false, visible: true }) === 'invisible';
-          return ticketPage(ctx, id, { formErrors: { reply: blank ? 'Write a message first.' : (form.errors.body ?? Object.values(form.errors)[0]) }, typed: { reply: typedIn(ctx) } }, 400);
+          return ticketPage(ctx, id, { formErrors: { reply: blank ? 'Write a message first.' : (form.errors.body ?? Object.values(form.errors)[0]) }, typed: { reply: typedIn(ctx) }, fault: { reply: 'body' } }, 400);
         }
         const internal = form.value.kind === 'note';
         const updateId = formUpdateId(ctx.req.body, internal ? 'note' : 'reply');
@@ -685,7 +687,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // the "Assign to" form names itself: without a choice it is refused, never taken for "Assign to me"
         const formName = body._action === 'assign-other' ? 'assign-other' : 'assign';
         const form = validateForm<{ assigneeId?: string }>(assignSchema, body);
-        if (!form.ok || (formName === 'assign-other' && !form.value.assigneeId)) return ticketPage(ctx, id, { formErrors: { 'assign-other': 'Choose someone from the list.' } }, 400);
+        if (!form.ok || (formName === 'assign-other' && !form.value.assigneeId)) return ticketPage(ctx, id, { formErrors: { 'assign-other': 'Choose someone from the list.' }, fault: { 'assign-other': 'assigneeId' } }, 400);
         const to = form.value.assigneeId;
         return command(ctx, id, formName, () => support.assign(ctx.auth, id, to, undefined, formUpdateId(ctx.req.body, to ? `assign:${to}` : 'assign'), formSeenSeq(ctx.req.body)), 'assign');
       },
