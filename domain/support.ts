@@ -411,6 +411,9 @@ export function checkRefundRequest(order: RefundableOrder, amount: number, curre
   return null;
 }
 
+/** Until when a partner's reply reopens a ticket decided `at`, under a reopen period of `reopenDays` (0: never). */
+export const reopenUntilAt = (at: Date, reopenDays: number): string | null => (reopenDays > 0 ? new Date(at.getTime() + reopenDays * 86_400_000).toISOString() : null);
+
 /**
  * Until when a partner's reply reopens a decided ticket, as its latest decision recorded it: the `approved`,
  * `rejected` or `resolved` event's `data.reopenUntil` (null: its rules allowed no reopening), worked out by the

@@ -62,7 +62,7 @@ export interface ActiveSession {
 
 const secret = () => crypto.randomBytes(32).toString('base64url');
 
-export { isDisabled, safeNext };
+export { isDisabled };
 
 export function createSessionService(deps: SessionServiceDeps) {
   const clock = deps.now ?? (() => new Date());
@@ -212,7 +212,8 @@ export function createSessionService(deps: SessionServiceDeps) {
       }
       await Session.create(session);
       deps.log.info({ userId: user._id, session: session.publicId }, 'signed in');
-      return { cookie, next: link.next, session };
+      // (checked again: a link kept before the check it was made with)
+      return { cookie, next: safeNext(link.next), session };
     },
 
     /** The session of a cookie, if it is still open (and its user still enabled); touches it. */

@@ -28,6 +28,7 @@ import {
   checkAction,
   isPublicAction,
   nextStatus,
+  reopenUntilAt,
   DONE_STATUSES,
   MAX_ESCALATION_LEVEL,
   type SupportEventType,
@@ -283,7 +284,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   };
 
   /** Until when a partner's reply reopens a request decided at `at` (its email says it); null: it closes at once. */
-  const reopenUntil = (at: Date): string | null => (rules.reopenDays > 0 ? new Date(at.getTime() + rules.reopenDays * DAY_MS).toISOString() : null);
+  const reopenUntil = (at: Date): string | null => reopenUntilAt(at, rules.reopenDays);
 
   function refuse(code: string, message: string): ApplicationFailure {
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import type express from 'express';
 import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
-import { safeNext } from '../../services/sessions';
+import { safeNext } from '../../domain/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
 import { isTimeZone, timeZoneName, timeZones } from '../../domain/time';
 import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, formRefusalMarks, validateForm, type KitDeps, type PageDef } from './kit';

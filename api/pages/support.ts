@@ -9,7 +9,7 @@ import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
-import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, recordedReopenWindow, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
+import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, recordedReopenWindow, reopenUntilAt, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
@@ -254,8 +254,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
     if (!DONE_STATUSES.includes(ticket.status) || !ticket.resolvedAt) return null;
     const recorded = recordedReopenWindow(ticket.timeline);
     if (recorded) return recorded.until;
-    const days = support.settings.rules.reopenDays;
-    return days > 0 ? new Date(Date.parse(ticket.resolvedAt) + days * 86_400_000).toISOString() : null;
+    return reopenUntilAt(new Date(ticket.resolvedAt), support.settings.rules.reopenDays);
   };
   /** A refusal's code in the page's words, for the ticket as it is now. */
   const refusalMessage = (form: string, code: string, ticket: { status: TicketStatus; approvalLimit: number | null; refund: { currency: string } | null; timeline: Parameters<typeof recordedReopenWindow>[0] }): string =>
