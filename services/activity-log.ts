@@ -75,11 +75,11 @@ export const CSV_COLUMNS = [
 ] as const;
 
 /**
- * A cell a spreadsheet would read as a formula (it starts with =, +, - or @, or a tab or carriage return that
- * some programs skip) gets a leading apostrophe, so that it stays text.
+ * A cell a spreadsheet would read as a formula (it starts with =, +, - or @, also after spaces an import may trim,
+ * or with a tab or carriage return that some programs skip) gets a leading apostrophe, so that it stays text.
  */
 export function neutraliseCell(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /^[\t\r]|^[ \u00a0]*[=+\-@]/.test(value) ? `'${value}` : value;
 }
 
 export function csvRow(v: ActivityView): string[] {

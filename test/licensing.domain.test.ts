@@ -164,8 +164,8 @@ describe('licensing rules', () => {
   });
 
   it('when a CSV cell starts with =, +, - or @, then it gets a leading apostrophe; other cells stay as they are', () => {
-    for (const v of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx']) expect(neutraliseCell(v)).to.equal(`'${v}`);
-    for (const v of ['a=1', '1-2', '', 'Mozilla/5.0']) expect(neutraliseCell(v)).to.equal(v);
+    for (const v of ['=1+1', '+1', '-1', '@SUM(A1)', '\tx', ' =1+1', '  @SUM(A1)', '\u00a0-2+3']) expect(neutraliseCell(v)).to.equal(`'${v}`);
+    for (const v of ['a=1', '1-2', '', 'Mozilla/5.0', ' a=1']) expect(neutraliseCell(v)).to.equal(v);
   });
 });
 
