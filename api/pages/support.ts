@@ -264,12 +264,12 @@ export function supportPages(deps: PagesContext): PageDef[] {
     ticketRefusalMessage(code, ticket.status, FORM_ACTIONS[form], { ...support.settings.rules, reopenDays: recordedReopenWindow(ticket.timeline)?.days ?? support.settings.rules.reopenDays }) ??
     (Object.hasOwn(SERVICE_REFUSALS, code) ? SERVICE_REFUSALS[code] : 'This could not be done. Reload the page and try again.');
   /** The refusal a form's redirect names (`?form=<form>&refused=<code>`; the upload's `?refused=<code>`), on its form. */
-  const refusedForm = (ctx: PageContext, ticket: Parameters<typeof refusalMessage>[2]): { formErrors?: Record<string, string> } => {
+  const refusedForm = (ctx: PageContext, ticket: Parameters<typeof refusalMessage>[2]): { formErrors?: Record<string, string>; fault?: Record<string, string> } => {
     const { form, refused } = ctx.req.query;
     if (typeof refused !== 'string') return {};
     if (form === undefined) return { formErrors: { attach: attachRefusal(refused, attachments.limits) } };
     if (typeof form !== 'string' || !Object.hasOwn(FORM_ACTIONS, form)) return {};
-    return { formErrors: { [form]: refusalMessage(form, refused, ticket) } };
+    return { formErrors: { [form]: refusalMessage(form, refused, ticket) }, fault: faultOfRefusal(form, refused) };
   };
   /**
    * Whether the page draws the form, as show.hbs decides it: a reply form serves replies, notes and the partner's
@@ -288,15 +288,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
     const { refusal, formErrors: given, typed: typedGiven, fault: faultGiven, ...rest } = extra as { refusal?: { form: string; code: string; said?: string }; formErrors?: Record<string, string>; typed?: Record<string, Record<string, string>>; fault?: Record<string, string> };
     // (what changed, as the ticket's workflow said it: who did what, and which entry; the page shows that entry)
     const refused = (r: { form: string; code: string; said?: string }) => (r.code === 'ticket_changed' && r.said ? r.said : refusalMessage(r.form, r.code, ticket));
-    const formErrors = { ...(refusedForm(ctx, ticket).formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refused(refusal) } : {}) };
+    const redirected = refusedForm(ctx, ticket);
+    const formErrors = { ...(redirected.formErrors ?? {}), ...(given ?? {}), ...(refusal ? { [refusal.form]: refused(refusal) } : {}) };
     // the field each refusal is about (marked invalid, described by the refusal, focused): a field the form check
     // named, or the amount of an approval its rules refused; none for a refusal of the request's state
-    const { form: redirectedForm, refused: redirectedCode } = ctx.req.query;
-    const fault: Record<string, string> = {
-      ...(typeof redirectedForm === 'string' && typeof redirectedCode === 'string' ? faultOfRefusal(redirectedForm, redirectedCode) : {}),
-      ...(refusal ? faultOfRefusal(refusal.form, refusal.code) : {}),
-      ...(faultGiven ?? {}),
-    };
+    const fault: Record<string, string> = { ...(redirected.fault ?? {}), ...(refusal ? faultOfRefusal(refusal.form, refusal.code) : {}), ...(faultGiven ?? {}) };
     const typed = typedGiven ?? {};
     const agent = may(ctx.auth.role, ctx.auth.partnerId, 'workSupportRequests');
     const kind = actorKindOf(ctx.auth.role);
@@ -448,8 +444,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const again = (message: string, field: string | undefined) => ticketPage(ctx, id, { formErrors: { [action]: message }, typed: { [action]: typedIn(ctx) }, ...(field ? { fault: { [action]: field } } : {}) }, 400);
         // the text an action needs, left blank (or only spaces): said in the action's words
         const needed = action === 'request-information' ? { field: 'body', message: 'Write what information you need.' } : action === 'reject' ? { field: 'reason', message: 'Give the reason for the rejection.' } : null;
-        const typedText = typedIn(ctx);
-        if (needed && (typedText[needed.field] ?? '').trim() === '') return again(needed.message, needed.field);
+        if (needed && (typedIn(ctx)[needed.field] ?? '').trim() === '') return again(needed.message, needed.field);
         if (!form.ok) {
           const [field, message] = Object.entries(form.errors)[0];
           return again(message, field);
