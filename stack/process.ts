@@ -44,6 +44,8 @@ export interface ManagedProcess {
   stop(timeoutMs?: number): Promise<ExitInfo>;
   /** Last lines this run wrote to the log file (for error messages). */
   tail(lines?: number): string;
+  /** First lines this run wrote to the log file, after its header (a Go panic's own message comes first). */
+  head(lines?: number): string;
 }
 
 const live = new Set<ManagedProcess>();
@@ -83,6 +85,22 @@ export function tailFile(file: string, lines = 20, since = 0): string {
       const buf = Buffer.alloc(len);
       fs.readSync(fd, buf, 0, len, size - len);
       return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+/** First `lines` non-blank lines of a text file from byte `since` on, within its first 64 KiB from there ('' when absent). */
+export function headFile(file: string, lines = 20, since = 0): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      const n = fs.readSync(fd, buf, 0, buf.length, since);
+      return buf.subarray(0, n).toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(0, lines).join('\n');
     } finally {
       fs.closeSync(fd);
     }
@@ -182,6 +200,10 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
     },
     tail(lines = 20) {
       return opts.logFile ? tailFile(opts.logFile, lines, logStart) : '';
+    },
+    head(lines = 20) {
+      // the run's own header line (=== time name: command) is not output
+      return opts.logFile ? headFile(opts.logFile, lines + 1, logStart).split('\n').slice(1).join('\n') : '';
     },
   };
   if (child.pid !== undefined) live.add(mp);

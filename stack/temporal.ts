@@ -21,6 +21,15 @@ export interface StartTemporalOptions {
   namespace?: string;
   /** Default 90 s. */
   readyTimeoutMs?: number;
+  /**
+   * Told, with the first start's own words, when the server exited at start and is started once more. The CLI
+   * picks its internal ports itself (metrics, history, matching, membership), and on a busy machine one of them
+   * can be taken before it binds it: it then panics at start (temporalio/cli#543, #564). A second start picks
+   * other ports.
+   */
+  onRetry?: (message: string) => void;
+  /** The CLI to run (default the installed one); the retry's test gives a wrapper that fails its first start. */
+  command?: string;
 }
 
 export interface TemporalHandle {
@@ -45,23 +54,46 @@ export async function pingTemporal(address: string, namespace = 'default', timeo
   }
 }
 
-/** Starts `temporal server start-dev` on 127.0.0.1 and resolves once the frontend answers. */
+/** The dev server exited before it answered: its first and last lines are in the message (a Go panic says why first). */
+export class TemporalExitedAtStart extends Error {
+  constructor(logFile: string, head: string, tail: string) {
+    super(`the Temporal dev server exited at start; see ${logFile}:\n${head}${tail && tail !== head ? `\n...\n${tail}` : ''}`);
+    this.name = 'TemporalExitedAtStart';
+  }
+}
+
+/**
+ * Starts `temporal server start-dev` on 127.0.0.1 and resolves once the frontend answers. A server that exits at
+ * start is started once more (see onRetry); a second exit, or no answer in time, is thrown.
+ */
 export async function startTemporalDev(opts: StartTemporalOptions): Promise<TemporalHandle> {
-  assertInstalled(TEMPORAL_CLI, 'the Temporal CLI');
+  try {
+    return await startTemporalDevOnce(opts);
+  } catch (e) {
+    if (!(e instanceof TemporalExitedAtStart)) throw e;
+    opts.onRetry?.(`${e.message}\nstarting it once more`);
+    await new Promise((r) => setTimeout(r, 1000));
+    return startTemporalDevOnce(opts);
+  }
+}
+
+async function startTemporalDevOnce(opts: StartTemporalOptions): Promise<TemporalHandle> {
+  const command = opts.command ?? TEMPORAL_CLI;
+  assertInstalled(command, 'the Temporal CLI');
   const dbFile = path.resolve(opts.dbFile);
   fs.mkdirSync(path.dirname(dbFile), { recursive: true });
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(opts.port)];
   if (opts.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
   args.push('--log-format', 'json', '--log-level', 'warn');
-  const proc = spawnManaged({ name: 'temporal', command: TEMPORAL_CLI, args, logFile: path.resolve(opts.logFile) });
+  const proc = spawnManaged({ name: 'temporal', command, args, logFile: path.resolve(opts.logFile) });
   const address = `127.0.0.1:${opts.port}`;
   try {
     await waitUntil(`Temporal on ${address}`, () => pingTemporal(address, opts.namespace ?? 'default', 1500), {
       timeoutMs: opts.readyTimeoutMs ?? 90_000,
       intervalMs: 250,
       abort: () => {
-        if (!proc.running) throw new Error(`the Temporal dev server exited at start; see ${opts.logFile}:\n${proc.tail(15)}`);
+        if (!proc.running) throw new TemporalExitedAtStart(opts.logFile, proc.head(5), proc.tail(10));
       },
     });
   } catch (e) {

@@ -11,6 +11,8 @@ import { assertPortFree, freePort, isPortFree } from '../stack/ports';
 import { embeddedServerUrls, parseDotEnv, pointAtEmbeddedServers } from '../stack/env';
 import { acquireLock, StackRunningError } from '../stack/lock';
 import { mailbox, startMailCatcher } from '../stack/mailcatcher';
+import { TEMPORAL_CLI } from '../stack/paths';
+import { pingTemporal, startTemporalDev, TemporalExitedAtStart } from '../stack/temporal';
 import { startTestStack, stopTestStack, type TestStack } from './support/stack';
 
 describe('stack: embedded servers', function () {
@@ -204,6 +206,74 @@ describe('stack: embedded servers', function () {
         other.kill('SIGKILL');
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('the Temporal dev server at start', () => {
+    // The CLI picks its internal ports itself and, when one is taken before it binds it, panics at start
+    // (temporalio/cli#543, #564). A wrapper stands for that CLI: it panics as the CLI does (its message first, then
+    // a goroutine dump longer than a log's tail) on its first `fails` starts, then runs the real CLI.
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-temporal-start-'));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    function flakyCli(fails: number): string {
+      const dump = Array.from({ length: 4000 }, (_, i) => `goroutine ${i + 1} [select]:\n\tgo.temporal.io/server/common.(*x).run(...)`).join('\n');
+      fs.writeFileSync(path.join(dir, 'dump.txt'), `${dump}\n`);
+      const cli = path.join(dir, 'temporal');
+      fs.writeFileSync(
+        cli,
+        [
+          '#!/bin/sh',
+          `n=$(cat "${dir}/starts" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "${dir}/starts"`,
+          `if [ $n -le ${fails} ]; then`,
+          '  echo "panic: failed assigning ephemeral port: failed to assign a free port: dial tcp 127.0.0.1:41234: connect: cannot assign requested address" >&2',
+          `  cat "${dir}/dump.txt" >&2; exit 2`,
+          'fi',
+          `exec "${TEMPORAL_CLI}" "$@"`,
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      return cli;
+    }
+    const starts = () => Number(fs.readFileSync(path.join(dir, 'starts'), 'utf8'));
+
+    it('a server that panics at start is started once more, and the first start\'s panic is told first', async () => {
+      const told: string[] = [];
+      const port = await freePort();
+      const logFile = path.join(dir, 'temporal.log');
+      const t = await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port, uiPort: null, logFile, command: flakyCli(1), onRetry: (m) => told.push(m) });
+      try {
+        expect(starts()).to.equal(2);
+        expect(await pingTemporal(t.address)).to.equal(true);
+        expect(told).to.have.length(1);
+        expect(told[0]).to.match(/^the Temporal dev server exited at start; see .*temporal\.log:\npanic: failed assigning ephemeral port: /);
+        expect(told[0]).to.match(/starting it once more$/);
+        // both starts are in the log, the panic with them
+        const log = fs.readFileSync(logFile, 'utf8');
+        expect(log.match(/^=== .* temporal: /gm)).to.have.length(2);
+        expect(log).to.contain('panic: failed assigning ephemeral port');
+      } finally {
+        await t.stop();
+      }
+    });
+
+    it('a server that panics at its second start too is refused with that panic, after two starts and no more', async () => {
+      const told: string[] = [];
+      let err: unknown;
+      try {
+        await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port: await freePort(), uiPort: null, logFile: path.join(dir, 'temporal.log'), command: flakyCli(5), onRetry: (m) => told.push(m) });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(TemporalExitedAtStart);
+      expect((err as Error).message).to.contain('\npanic: failed assigning ephemeral port');
+      // the dump's last lines follow the panic, so both ends are seen
+      expect((err as Error).message).to.match(/\n\.\.\.\n(.|\n)*goroutine 4000 \[select\]/);
+      expect(told).to.have.length(1);
+      expect(starts()).to.equal(2);
     });
   });
 
