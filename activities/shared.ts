@@ -8,7 +8,8 @@ import crypto from 'node:crypto';
 import type { Logger } from '../lib/logger';
 import type { Mailer, RejectedRecipient, Renderer } from '../lib/mailer';
 import { insertOnce } from '../lib/errors';
-import { EmailRecord } from '../models';
+import { emailTimeZone } from '../domain/time';
+import { EmailRecord, User, UserPreference } from '../models';
 
 export interface ActivityDeps {
   mailer: Mailer;
@@ -47,17 +48,31 @@ export function permanentRefusal(e: unknown): string | null {
   return each.every((r) => isBadAddress(r.responseCode, r.response)) ? String(err.response ?? err.message ?? err.responseCode).slice(0, 500) : null;
 }
 
-/** Sends `template` once per business `key`. */
+/** The zone of an email's times (domain/time.ts emailTimeZone): each address's user's chosen zone, none for an address that is no user. */
+export async function recipientsTimeZone(to: readonly string[]): Promise<string> {
+  const addresses = [...new Set(to.map((a) => a.trim().toLowerCase()))];
+  if (addresses.length === 0) return 'UTC';
+  const users = await User.find({ email: { $in: addresses } }, { email: 1 }).lean();
+  // (an address that is no user has no zone: UTC, whatever the others chose)
+  if (users.length < addresses.length) return 'UTC';
+  const chosen = new Map((await UserPreference.find({ _id: { $in: users.map((u) => u._id) } }).lean()).map((p) => [p._id, p.timeZone]));
+  const userOf = new Map(users.map((u) => [u.email.toLowerCase(), u._id]));
+  return emailTimeZone(addresses.map((a) => chosen.get(userOf.get(a) ?? '') ?? null));
+}
+
+/** Sends `template` once per business `key`, its times in the recipients' zone (recipientsTimeZone). */
 export function createSendOnce(deps: ActivityDeps): SendOnce {
   const { mailer, renderer } = deps;
   return async (key, template, to, data, log = deps.log) => {
     const existing = await EmailRecord.findById(key).lean();
     if (existing?.status === 'sent') return { messageId: existing.messageId, sent: false };
     if (existing?.status === 'refused') return { messageId: existing.messageId, sent: false, refused: true };
-    const rendered = renderer.render(template, data);
+    // the recipients' own zone, decided once: a resend reads as the first send
+    const timeZone = existing ? (existing.timeZone ?? 'UTC') : await recipientsTimeZone(to);
+    const rendered = renderer.render(template, { ...data, timeZone });
     const messageId = existing?.messageId ?? `<${crypto.createHash('sha256').update(key).digest('hex').slice(0, 32)}@csp-desk>`;
     if (!existing) {
-      await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null }));
+      await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null, timeZone }));
     }
     let rejected: RejectedRecipient[];
     try {

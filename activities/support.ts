@@ -6,15 +6,14 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { EmailRecord, Order, Partner, SupportEvent, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
+import { EmailRecord, Order, Partner, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
 import { dueAt } from '../domain/sla';
-import { ACTIVE_STATUSES, actionKeysBefore, searchTextOf } from '../domain/support';
+import { ACTIVE_STATUSES, actionKeysBefore, filingHour, searchTextOf } from '../domain/support';
 import { SUPPORT_STAFF_EMAILS, type SupportEmailKind, type SupportEventInput, type SupportTicketInput, type SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
-import { utcMinute } from '../domain/time';
 import { PERMISSIONS } from '../domain/roles';
 
 /** A ticket's queue entry as its document now stands (domain/support-queue.ts places it in its band). */
@@ -128,11 +127,20 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
   }
 
   return {
-    /** Forgets the support actions' Idempotency-Keys older than ACTION_KEYS_KEPT_DAYS (domain/support.ts); returns how many. */
+    /**
+     * Forgets the support actions' Idempotency-Keys older than ACTION_KEYS_KEPT_DAYS (domain/support.ts); returns how
+     * many. Also deletes the filing slots of hours before this one (they limit nothing any more; their count is in
+     * the log line only, so that the housekeeping's result keeps its shape for the runs begun before).
+     */
     async pruneSupportActionKeys(nowIso: string): Promise<number> {
-      const { deletedCount } = await SupportIdempotency.deleteMany({ _id: { $regex: '^action:' }, createdAt: { $lt: actionKeysBefore(new Date(nowIso)) } });
-      if (deletedCount) deps.log.info({ count: deletedCount }, 'support action keys forgotten');
-      return deletedCount;
+      const now = new Date(nowIso);
+      const [keys, slots] = await Promise.all([
+        SupportIdempotency.deleteMany({ _id: { $regex: '^action:' }, createdAt: { $lt: actionKeysBefore(now) } }),
+        SupportFilingSlot.deleteMany({ at: { $lt: filingHour(now).startsAt } }),
+      ]);
+      if (keys.deletedCount) deps.log.info({ count: keys.deletedCount }, 'support action keys forgotten');
+      if (slots.deletedCount) deps.log.info({ count: slots.deletedCount }, 'support filing slots of past hours deleted');
+      return keys.deletedCount;
     },
 
     /** The ticket document and its first event ("filed"). */
@@ -267,7 +275,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         number,
         partner: partner ?? { name: ticket.partnerId },
         ticketUrl: pageLinks(publicBaseUrl).ticket(number),
-        firstResponseDue: firstDue ? utcMinute(firstDue) : null,
+        firstResponseDue: firstDue ? firstDue.toISOString() : null,
         // staff news of a request whose assignee is disabled goes to the leads: it says so, to give it to someone
         assigneeDisabled: Boolean(ticket.assignee) && !assignee,
         // these go to support staff: the wording (the footer, what to do next) is theirs

@@ -587,6 +587,9 @@ export function errorHandler() {
     if (e.details !== undefined) body.details = e.details;
     if (res.headersSent) return; // the answer is on its way: nothing more can be said
     if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+    // a limit's refusal says when it lifts (services/support.ts takeFilingSlot)
+    const retryAfter = (e.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (e.status === 429 && typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
     if (e.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
     const forBrowsers = res.locals.browserNextStep as RouteDef['forBrowsers'];
     if (forBrowsers !== undefined && req.accepts(['application/json', 'text/html']) === 'text/html') {
@@ -646,6 +649,7 @@ const COMMON_ERRORS: Record<number, string> = {
   415: 'The content type is not accepted.',
   416: 'The range asked for is outside the file.',
   422: 'Refused by a business rule; `code` says which.',
+  429: 'Over a limit; `Retry-After` gives the seconds until it lifts, `details` the limit and when it resets. Nothing was changed.',
   500: 'An unexpected error; quote the request id when reporting it.',
   503: 'A server the API depends on is unavailable (`code`: database_unavailable or temporal_unavailable); retry after `Retry-After` seconds. Nothing was changed unless `message` says the outcome is unknown.',
 };
@@ -722,7 +726,7 @@ export function openApiDocument(routes: RouteDef[], info: { title: string; versi
         continue;
       }
       const headers =
-        s === 503 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : s === 405 ? headersOf({ Allow: "the path's methods" }) : s === 401 ? headersOf({ 'WWW-Authenticate': 'Bearer' }) : headersOf();
+        s === 503 || s === 429 ? headersOf({ 'Retry-After': 'seconds to wait before retrying' }) : s === 405 ? headersOf({ Allow: "the path's methods" }) : s === 401 ? headersOf({ 'WWW-Authenticate': 'Bearer' }) : headersOf();
       const content = { 'application/json': { schema: { $ref: '#/components/schemas/Error' } }, ...(r.forBrowsers ? { 'text/html': { schema: { type: 'string' } } } : {}) };
       const description = r.errorDescriptions?.[s] ?? COMMON_ERRORS[s] ?? 'Error';
       responses[String(s)] = { description: codeLine(description), headers, content, ...(codes.length ? { 'x-error-codes': codes } : {}) };

@@ -51,7 +51,7 @@ import { ROOT } from '../stack/paths';
 import { redactUri, startBenchServers, type BenchServers } from './servers';
 import { measureOpenWorkflowMemory, memoryLines, type MemoryResult } from './memory';
 import { licensingLines, runLicensingBench, type LicensingBenchResult } from './licensing';
-import { runSupportBench } from './support';
+import { BENCH_SUPPORT_SETTINGS, runSupportBench } from './support';
 import { startBareExpress } from './bare-express';
 
 const T0 = Date.now();
@@ -200,7 +200,7 @@ async function startService(concurrency: number): Promise<Service> {
     },
   });
 
-  const app = createApi({ client: apiClient, mailer, log: log.child({ component: 'api' }), taskQueue, reminderDaysBeforeClose: 7 });
+  const app = createApi({ client: apiClient, mailer, log: log.child({ component: 'api' }), taskQueue, reminderDaysBeforeClose: 7, support: BENCH_SUPPORT_SETTINGS });
   const server = createAppServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push({

@@ -19,6 +19,24 @@ export const isRefundType = (t: string) => t === SUPPORT_REQUEST_PROBLEM_TYPE;
 /** A request like one the same user filed for the same customer this many minutes before is asked about first (the pages). */
 export const REPEAT_FILING_CHECK_MINUTES = 10;
 
+/** How many support requests one user may file in a UTC hour, unless SUPPORT_FILINGS_PER_HOUR says otherwise. */
+export const DEFAULT_FILINGS_PER_HOUR = 30;
+
+/**
+ * The UTC hour a filing at `now` counts in: its key (`2026-11-27T19`, the slots' prefix after the user's id), when
+ * it starts and ends, and the seconds until then (at least 1: the `Retry-After` of a refused filing).
+ */
+export function filingHour(now: Date): { key: string; startsAt: Date; endsAt: Date; secondsLeft: number } {
+  const start = Math.floor(now.getTime() / 3_600_000) * 3_600_000;
+  const endsAt = new Date(start + 3_600_000);
+  return { key: new Date(start).toISOString().slice(0, 13), startsAt: new Date(start), endsAt, secondsLeft: Math.max(1, Math.ceil((endsAt.getTime() - now.getTime()) / 1000)) };
+}
+
+/** What a filing over the hour's limit is told: the limit, and when the next hour lets the user file again. */
+export function filingLimitMessage(limit: number, endsAt: Date): string {
+  return `you have filed ${limit} support request${limit === 1 ? '' : 's'} this hour, the most one user may; file again from ${endsAt.toISOString().slice(11, 16)} UTC, or ask a colleague to file it`;
+}
+
 /**
  * new: filed, nobody assigned; open: an agent works it; pending: waiting on the partner;
  * approved / rejected: the refund decided; resolved: done, the partner may still reply (reopens);

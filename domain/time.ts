@@ -67,6 +67,30 @@ export function utcMinute(at: Date): string {
   return `${at.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 }
 
+/**
+ * An instant to the minute in a time zone, named with its offset then: "2026-11-26 14:37 Australia/Sydney
+ * (UTC+11:00)"; in UTC, utcMinute's "2026-11-26 03:37 UTC". The emails give their times so.
+ */
+export function zonedMinute(at: Date, timeZone: string): string {
+  if (timeZone === 'UTC') return utcMinute(at);
+  const l = localTime(at.getTime(), timeZone);
+  const offset = Math.round(zoneOffsetMs(at.getTime(), timeZone) / 60_000);
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const sign = offset < 0 ? '-' : '+';
+  return `${String(l.year).padStart(4, '0')}-${p2(l.month)}-${p2(l.day)} ${p2(l.hour)}:${p2(l.minute)} ${timeZone} (UTC${sign}${p2(Math.floor(Math.abs(offset) / 60))}:${p2(Math.abs(offset) % 60)})`;
+}
+
+/**
+ * The time zone of an email's times: the zone its recipients chose (Settings), when every one of them is a user who
+ * chose the same one; else UTC (an address that is no user, such as a partner's billing address, has none, and one
+ * email cannot be in two zones). `zones` has one entry per recipient: null for none.
+ */
+export function emailTimeZone(zones: readonly (string | null | undefined)[]): string {
+  const named = zones.map((z) => timeZoneName(z));
+  const first = named[0];
+  return first && named.every((z) => z === first) ? first : 'UTC';
+}
+
 /** An instant to the second in UTC, for records that must keep it (the activity log): "2026-12-10 04:41:35 UTC". */
 export function utcSecond(at: Date): string {
   return `${at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;

@@ -29,6 +29,7 @@ export const configSchema = {
     SUPPORT_POLICY_FILE: { type: 'string', default: '', description: 'path of a JSON SLA policy file for support requests (empty: the built-in policy)' },
     SUPPORT_APPROVAL_LIMIT: { type: 'integer', minimum: 0, default: 50000, description: 'refund approvals above this amount (minor units) need a support lead' },
     SUPPORT_REOPEN_DAYS: { type: 'integer', minimum: 0, maximum: 365, default: 7, description: 'days after resolution during which a partner reply reopens a support request (then it closes)' },
+    SUPPORT_FILINGS_PER_HOUR: { type: 'integer', minimum: 1, maximum: 100000, default: 30, description: 'support requests one user may file in a UTC hour; one more is refused with 429 until the next hour' },
     ATTACHMENT_MAX_BYTES: { type: 'integer', minimum: 1024, maximum: 104857600, default: 10485760, description: 'largest attachment of a support request, in bytes (1 KiB to 100 MiB)' },
     ATTACHMENT_MAX_PER_TICKET: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'most attachments on one support request (1 to 100)' },
   },

@@ -32,3 +32,20 @@ export async function insertOnce(create: () => Promise<unknown>): Promise<boolea
     throw e;
   }
 }
+
+/**
+ * Takes one of `slots` slots named `${prefix}:0` to `${prefix}:${slots - 1}`, each a document under its unique
+ * `_id` (`create` inserts one): the id taken, or null when all are. A limit without a shared counter: two callers
+ * never take one slot, and a slot given back (deleted) is free again. It starts at the number of slots already taken
+ * (`taken`, counted just before), so that a caller mostly inserts once, then tries the lower ones a give-back freed.
+ */
+export async function takeSlot(prefix: string, slots: number, taken: number, create: (id: string) => Promise<unknown>): Promise<string | null> {
+  // all taken when counted: refused without trying each (a flood over the limit costs one read per request)
+  if (taken >= slots) return null;
+  const start = Math.max(0, taken);
+  for (const slot of [...Array.from({ length: slots - start }, (_, i) => start + i), ...Array.from({ length: start }, (_, i) => i)]) {
+    const id = `${prefix}:${slot}`;
+    if (await insertOnce(() => create(id))) return id;
+  }
+  return null;
+}

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
 import { formatMoney } from '../domain/money';
-import { utcMinute } from '../domain/time';
+import { utcMinute, zonedMinute } from '../domain/time';
 import { slaWords } from '../domain/sla';
 
 export interface RenderedEmail {
@@ -30,10 +30,13 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
   });
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('lt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a < b);
-  // an instant to the minute, in UTC ("2026-11-26 03:37 UTC"), as the other emails give times
-  hb.registerHelper('utc', (value: unknown) => {
+  // an instant to the minute in the email's time zone (data `timeZone`, chosen by createSendOnce; UTC without one),
+  // named with its offset: "2026-11-26 14:37 Australia/Sydney (UTC+11:00)", "2026-11-26 03:37 UTC"
+  hb.registerHelper('time', function (value: unknown, o: Handlebars.HelperOptions) {
     const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
-    return d && !Number.isNaN(d.getTime()) ? utcMinute(d) : '';
+    const zone = (o.data?.root as { timeZone?: unknown } | undefined)?.timeZone;
+    if (!d || Number.isNaN(d.getTime())) return '';
+    return typeof zone === 'string' && zone !== 'UTC' ? zonedMinute(d, zone) : utcMinute(d);
   });
   // an SLA target as people name it ("firstResponse" -> "first response"); also inside a reason text
   hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? slaWords(value) : value));

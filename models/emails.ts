@@ -14,11 +14,13 @@ export interface EmailDoc {
   sentAt: Date | null;
   /** the SMTP server's answer, when refused */
   refusal?: string | null;
+  /** the zone its times are in (domain/time.ts emailTimeZone), kept so that a resend reads as the first send */
+  timeZone?: string | null;
 }
 export const EmailRecord = model<EmailDoc>(
   'EmailRecord',
   new Schema<EmailDoc>(
-    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null }, refusal: { type: String, default: null } },
+    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null }, refusal: { type: String, default: null }, timeZone: { type: String, default: null } },
     { versionKey: false },
   ),
   'emails',

@@ -266,3 +266,19 @@ export const SupportTicketNumber = model<SupportTicketNumberDoc>(
   new Schema<SupportTicketNumberDoc>({ _id: String, partnerId: { type: String, required: true }, createdAt: { type: Date, required: true } }, { versionKey: false }),
   'supportticketnumbers',
 );
+
+/**
+ * One of a user's filing slots of a UTC hour (`<user>:<YYYY-MM-DDTHH>:<slot>`, SUPPORT_FILINGS_PER_HOUR of them):
+ * a filing takes one, inserted once, so that no counter is shared; deleted by the nightly housekeeping.
+ */
+export interface SupportFilingSlotDoc {
+  _id: string;
+  userId: string;
+  partnerId: string;
+  at: Date;
+}
+export const SupportFilingSlot = model<SupportFilingSlotDoc>(
+  'SupportFilingSlot',
+  new Schema<SupportFilingSlotDoc>({ _id: String, userId: { type: String, required: true }, partnerId: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
+  'supportfilingslots',
+);

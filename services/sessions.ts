@@ -14,7 +14,7 @@
  */
 import crypto from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { AppError, isDuplicateKey } from '../lib/errors';
+import { AppError, isDuplicateKey, takeSlot } from '../lib/errors';
 import type { Mailer, Renderer } from '../lib/mailer';
 import type { Logger } from '../lib/logger';
 import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, TokenFormUse, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
@@ -88,16 +88,7 @@ export function createSessionService(deps: SessionServiceDeps) {
   async function takeSendSlot(userId: string, now: Date, client?: string): Promise<string | null> {
     const hour = now.toISOString().slice(0, 13);
     const [prefix, slots] = client ? [`${userId}:${hour}:client:${client}`, linksPerClient] : [`${userId}:${hour}`, linksPerHour];
-    for (let slot = 0; slot < slots; slot++) {
-      const id = `${prefix}:${slot}`;
-      try {
-        await SignInSend.create({ _id: id, userId, at: now, ...(client ? { client } : {}) });
-        return id;
-      } catch (e) {
-        if (!isDuplicateKey(e)) throw e;
-      }
-    }
-    return null;
+    return takeSlot(prefix, slots, 0, (id) => SignInSend.create({ _id: id, userId, at: now, ...(client ? { client } : {}) }));
   }
 
   /** sign-in link requests being handled after their answer (requestLinkLater) */

@@ -4,18 +4,20 @@
  */
 import fs from 'node:fs';
 import Ajv from 'ajv';
-import { DEFAULT_TICKET_RULES, type TicketRules } from '../domain/support';
+import { DEFAULT_FILINGS_PER_HOUR, DEFAULT_TICKET_RULES, type TicketRules } from '../domain/support';
 import { checkSlaPolicy, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy } from '../domain/sla';
 
 export interface SupportSettings {
   policy: SlaPolicy;
   rules: TicketRules;
+  /** support requests one user may file in a UTC hour (SUPPORT_FILINGS_PER_HOUR) */
+  filingsPerHour: number;
 }
 
-export const DEFAULT_SUPPORT_SETTINGS: SupportSettings = { policy: DEFAULT_SLA_POLICY, rules: DEFAULT_TICKET_RULES };
+export const DEFAULT_SUPPORT_SETTINGS: SupportSettings = { policy: DEFAULT_SLA_POLICY, rules: DEFAULT_TICKET_RULES, filingsPerHour: DEFAULT_FILINGS_PER_HOUR };
 
 /** Reads and validates the policy file (none: the built-in policy); throws one clear line naming what is wrong. */
-export function loadSupportSettings(config: { SUPPORT_POLICY_FILE?: string; SUPPORT_APPROVAL_LIMIT?: number; SUPPORT_REOPEN_DAYS?: number }): SupportSettings {
+export function loadSupportSettings(config: { SUPPORT_POLICY_FILE?: string; SUPPORT_APPROVAL_LIMIT?: number; SUPPORT_REOPEN_DAYS?: number; SUPPORT_FILINGS_PER_HOUR?: number }): SupportSettings {
   let policy = DEFAULT_SLA_POLICY;
   const file = config.SUPPORT_POLICY_FILE;
   if (file) {
@@ -37,5 +39,6 @@ export function loadSupportSettings(config: { SUPPORT_POLICY_FILE?: string; SUPP
   return {
     policy,
     rules: { approvalLimit: config.SUPPORT_APPROVAL_LIMIT ?? DEFAULT_TICKET_RULES.approvalLimit, reopenDays: config.SUPPORT_REOPEN_DAYS ?? DEFAULT_TICKET_RULES.reopenDays },
+    filingsPerHour: config.SUPPORT_FILINGS_PER_HOUR ?? DEFAULT_FILINGS_PER_HOUR,
   };
 }

@@ -12,7 +12,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { AppError, insertOnce, isDuplicateKey } from '../lib/errors';
+import { AppError, insertOnce, isDuplicateKey, takeSlot } from '../lib/errors';
 import { API_TEMPORAL_DEADLINE_MS, startOrJoin } from '../lib/temporal';
 import { isDisabled } from './users';
 import {
@@ -20,6 +20,7 @@ import {
   Order,
   Partner,
   SupportEvent,
+  SupportFilingSlot,
   SupportIdempotency,
   SupportOrderClaim,
   SupportTicket,
@@ -34,6 +35,8 @@ import {
   actorKindOf,
   approvalLimitIn,
   checkRefundRequest,
+  filingHour,
+  filingLimitMessage,
   isRefundType,
   REPEAT_FILING_CHECK_MINUTES,
   PROBLEM_TYPES,
@@ -201,6 +204,21 @@ export function createSupportService(deps: SupportServiceDeps) {
       }
     }
     throw new Error('could not draw a free ticket number');
+  }
+
+  /**
+   * Takes one of the user's SUPPORT_FILINGS_PER_HOUR filing slots of this UTC hour (models/support.ts
+   * SupportFilingSlot), or refuses the filing: 429 `filing_rate_limited`, with the seconds to the next hour.
+   */
+  async function takeFilingSlot(auth: AuthContext): Promise<string> {
+    const now = clock();
+    const hour = filingHour(now);
+    const prefix = `${auth.user._id}:${hour.key}`;
+    const limit = settings.filingsPerHour;
+    const taken = await SupportFilingSlot.countDocuments({ _id: { $gte: `${prefix}:`, $lt: `${prefix};` } });
+    const slot = await takeSlot(prefix, limit, taken, (id) => SupportFilingSlot.create({ _id: id, userId: auth.user._id, partnerId: auth.partnerId!, at: now }));
+    if (!slot) throw new AppError(429, 'filing_rate_limited', filingLimitMessage(limit, hour.endsAt), undefined, { limit, resetsAt: hour.endsAt.toISOString(), retryAfterSeconds: hour.secondsLeft });
+    return slot;
   }
 
   async function ticketWorkflowExists(number: string): Promise<boolean> {
@@ -413,7 +431,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       // (its refund may have cancelled the order meanwhile)
       const earlier = await SupportIdempotency.findById(idKey).lean();
       if (earlier && sameRequest(earlier.requestHash) && (await SupportTicket.exists({ _id: earlier.ticketId }))) return { ticket: await view(auth, earlier.ticketId), replayed: true };
-      let customer;
+      let customer: Awaited<ReturnType<typeof resolveCustomer>>;
       try {
         customer = await resolveCustomer(partnerId, input.customer);
       } catch (e) {
@@ -448,62 +466,77 @@ export function createSupportService(deps: SupportServiceDeps) {
         if (refusal) throw new AppError(422, refusal.code, refusal.message, refusal.field);
       }
 
-      let replayed = false;
-      // the key's record: this request's own, or an earlier one of the same key (a refused request of the same key
-      // may remove its record between another's insert and read: then a few more rounds)
-      let recorded: SupportIdempotencyDoc | null = null;
-      for (let round = 0; round < 5 && !recorded; round++) {
-        recorded = await SupportIdempotency.findById(idKey).lean<SupportIdempotencyDoc>();
-        if (recorded) {
-          replayed = true;
-          break;
-        }
-        const reserved = await reserveNumber(partnerId);
-        const fresh = { _id: idKey, requestHash, ticketId: reserved, createdAt: new Date() };
-        if (await insertOnce(() => SupportIdempotency.create(fresh))) recorded = fresh;
+      // the hour's limit, once the request is known to be good: a slot taken now and given back when nothing is filed
+      // (a refusal, a server away, a replay of the key's earlier filing)
+      const slot = await takeFilingSlot(auth);
+      let filed = false;
+      try {
+        const result = await fileChecked();
+        filed = !result.replayed;
+        return result;
+      } finally {
+        if (!filed) await SupportFilingSlot.deleteOne({ _id: slot }).catch(() => undefined);
       }
-      if (!recorded) throw new Error(`the Idempotency-Key record ${idKey} kept changing; try again`);
-      const number = recorded.ticketId;
-      if (replayed) {
-        if (!sameRequest(recorded.requestHash)) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
-        if (await SupportTicket.exists({ _id: number })) return { ticket: await view(auth, number), replayed };
-        // the key's earlier request did not get as far as the ticket (answered 503): this one files it, no replay
-        replayed = false;
-      }
-      if (refundType && order) {
-        try {
-          await claimOrder(order._id, number, partnerId);
-        } catch (e) {
-          // refused (another open refund request holds the order): nothing is filed, so the key is left free for
-          // the request corrected. Had a concurrent request with this key claimed the order meanwhile, the key
-          // stays its own.
-          if (e instanceof AppError && e.status < 500) {
-            await SupportIdempotency.deleteOne({ _id: idKey, ticketId: number });
-            if (await SupportOrderClaim.exists({ _id: order._id, ticketId: number })) await insertOnce(() => SupportIdempotency.create({ _id: idKey, requestHash, ticketId: number, createdAt: new Date() }));
+
+      // (the filing itself, once the request is checked and its slot taken)
+      async function fileChecked() {
+        let replayed = false;
+        // the key's record: this request's own, or an earlier one of the same key (a refused request of the same key
+        // may remove its record between another's insert and read: then a few more rounds)
+        let recorded: SupportIdempotencyDoc | null = null;
+        for (let round = 0; round < 5 && !recorded; round++) {
+          recorded = await SupportIdempotency.findById(idKey).lean<SupportIdempotencyDoc>();
+          if (recorded) {
+            replayed = true;
+            break;
           }
-          throw e;
+          const reserved = await reserveNumber(partnerId);
+          const fresh = { _id: idKey, requestHash, ticketId: reserved, createdAt: new Date() };
+          if (await insertOnce(() => SupportIdempotency.create(fresh))) recorded = fresh;
         }
+        if (!recorded) throw new Error(`the Idempotency-Key record ${idKey} kept changing; try again`);
+        const number = recorded.ticketId;
+        if (replayed) {
+          if (!sameRequest(recorded.requestHash)) throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for a different support request; use a new key', 'header.idempotency-key');
+          if (await SupportTicket.exists({ _id: number })) return { ticket: await view(auth, number), replayed };
+          // the key's earlier request did not get as far as the ticket (answered 503): this one files it, no replay
+          replayed = false;
+        }
+        if (refundType && order) {
+          try {
+            await claimOrder(order._id, number, partnerId);
+          } catch (e) {
+            // refused (another open refund request holds the order): nothing is filed, so the key is left free for
+            // the request corrected. Had a concurrent request with this key claimed the order meanwhile, the key
+            // stays its own.
+            if (e instanceof AppError && e.status < 500) {
+              await SupportIdempotency.deleteOne({ _id: idKey, ticketId: number });
+              if (await SupportOrderClaim.exists({ _id: order._id, ticketId: number })) await insertOnce(() => SupportIdempotency.create({ _id: idKey, requestHash, ticketId: number, createdAt: new Date() }));
+            }
+            throw e;
+          }
+        }
+        const actor = actorOf(auth);
+        await startTicket({
+          number,
+          partnerId,
+          problemType: input.problemType,
+          impact: input.impact,
+          title: input.title.trim(),
+          description: input.description ?? '',
+          customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain },
+          orderId: order?._id ?? null,
+          subscriptionId: input.subscriptionId ?? null,
+          refund: refundType && input.refund ? { reason: input.refund.reason, amount: input.refund.amount, currency: input.refund.currency } : null,
+          contact: { name: input.contact.name, email: input.contact.email, phone: input.contact.phone ?? null },
+          filedBy: actor,
+          filedAt: clock().toISOString(),
+          requestId,
+          policy: settings.policy,
+          rules: settings.rules,
+        });
+        return { ticket: await view(auth, number), replayed };
       }
-      const actor = actorOf(auth);
-      await startTicket({
-        number,
-        partnerId,
-        problemType: input.problemType,
-        impact: input.impact,
-        title: input.title.trim(),
-        description: input.description ?? '',
-        customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain },
-        orderId: order?._id ?? null,
-        subscriptionId: input.subscriptionId ?? null,
-        refund: refundType && input.refund ? { reason: input.refund.reason, amount: input.refund.amount, currency: input.refund.currency } : null,
-        contact: { name: input.contact.name, email: input.contact.email, phone: input.contact.phone ?? null },
-        filedBy: actor,
-        filedAt: clock().toISOString(),
-        requestId,
-        policy: settings.policy,
-        rules: settings.rules,
-      });
-      return { ticket: await view(auth, number), replayed };
     },
 
     async list(auth: AuthContext, q: QueueQuery) {

@@ -22,7 +22,7 @@ import { routesOf } from '../api/app';
 import { startTemporalDev } from '../stack/temporal';
 import { Order } from '../models';
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
-import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+import { getTestApp, placeOrder, uniq, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
 import { startApiProcess, startWorkerProcess } from './support/processes';
 
 const run = promisify(execFile);
@@ -218,7 +218,7 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       const dir = path.join(app.stack.dataDir, `temporal-frozen-${crypto.randomBytes(3).toString('hex')}`);
       const temporal = await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port, uiPort: null, logFile: path.join(dir, 'temporal.log') });
       const client = await connectClient(temporal.address, 'default', { failFast: true });
-      const api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: uniq('frozen'), reminderDaysBeforeClose: 7, validateResponses: true });
+      const api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: uniq('frozen'), reminderDaysBeforeClose: 7, support: TEST_SUPPORT_SETTINGS, validateResponses: true });
       const server = createAppServer(api);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -254,7 +254,7 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
       app = await getTestApp();
       const closed = await freePort(); // nothing listens there
       const client = lazyClient(`127.0.0.1:${closed}`, 'default');
-      api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true });
+      api = createApi({ client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: TEST_SUPPORT_SETTINGS, validateResponses: true });
       server = createAppServer(api);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { nameKey } from '../domain/text';
 import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
-import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, monthKey, previousMonthKey } from '../domain/time';
+import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, previousMonthKey, zonedMinute } from '../domain/time';
 import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
@@ -66,6 +66,23 @@ describe('time', () => {
     expect(previousMonthKey('2026-01')).to.equal('2025-12');
     expect(daysUntil(at(10), at(12, 1))).to.equal(3);
     expect(daysUntil(at(13), at(12))).to.equal(0);
+  });
+  it("gives an email's instants in its zone, to the minute, with the zone's name and its offset at that instant", () => {
+    const t = new Date('2026-11-25T13:00:59Z');
+    expect(zonedMinute(t, 'UTC')).to.equal('2026-11-25 13:00 UTC');
+    expect(zonedMinute(t, 'Australia/Sydney')).to.equal('2026-11-26 00:00 Australia/Sydney (UTC+11:00)');
+    expect(zonedMinute(new Date('2026-06-25T13:00:00Z'), 'Australia/Sydney')).to.equal('2026-06-25 23:00 Australia/Sydney (UTC+10:00)');
+    expect(zonedMinute(t, 'America/St_Johns')).to.equal('2026-11-25 09:30 America/St_Johns (UTC-03:30)');
+    expect(zonedMinute(t, 'Etc/GMT+5')).to.equal('2026-11-25 08:00 Etc/GMT+5 (UTC-05:00)');
+  });
+  it("chooses an email's zone: the one all its recipients chose, else UTC", () => {
+    expect(emailTimeZone(['Europe/Berlin'])).to.equal('Europe/Berlin');
+    expect(emailTimeZone(['Europe/Berlin', 'europe/berlin'])).to.equal('Europe/Berlin');
+    expect(emailTimeZone(['Europe/Berlin', null])).to.equal('UTC');
+    expect(emailTimeZone(['Europe/Berlin', 'Europe/Paris'])).to.equal('UTC');
+    expect(emailTimeZone([])).to.equal('UTC');
+    expect(emailTimeZone([null])).to.equal('UTC');
+    expect(emailTimeZone(['Nowhere/Else'])).to.equal('UTC');
   });
 });
 

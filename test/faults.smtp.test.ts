@@ -15,7 +15,7 @@ import { ActivationKey, LedgerLine, Order, SupportEvent, SupportQueueEntry } fro
 import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { mailbox, startMailCatcher, type MailCatcherHandle } from '../stack/mailcatcher';
 import { freePort } from '../stack/ports';
-import { getTestApp, uniq, type TestApp } from './support/app';
+import { getTestApp, uniq, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
 import { orderRefundWorkflowId, orderStateQuery } from '../contracts/orders';
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 
@@ -70,7 +70,7 @@ describe('faults: SMTP stopped during a cancellation and support work (real serv
     connection = await NativeConnection.connect({ address: app.stack.temporalAddress });
     worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer: m, log: app.log, publicBaseUrl: 'http://csp-desk.test', workflowBundle: app.workflowBundle });
     running = worker.run();
-    server = createAppServer(createApi({ client: app.client, mailer: m, log: app.log, taskQueue, reminderDaysBeforeClose: 7 }));
+    server = createAppServer(createApi({ client: app.client, mailer: m, log: app.log, taskQueue, reminderDaysBeforeClose: 7, support: TEST_SUPPORT_SETTINGS }));
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     call = async (p: string, body: unknown, key?: string) => {

@@ -17,7 +17,7 @@ import { DAY_MS } from '../domain/time';
 import { ensureUser, issueToken } from '../services/users';
 import { CSV_COLUMNS, csvRow } from '../services/activity-log';
 import { CURSOR_PATTERN } from '../api/schemas';
-import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
+import { getTestApp, placeOrder, uniq, waitFor, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
 
 const PRODUCT = 'windows-server-standard-perpetual';
 const CHOICE = { version: 'Windows Server 2019', language: 'en-us', fileType: 'ISO (64-bit)' };
@@ -416,7 +416,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
 
     it('when a link is on day 14 it serves, and from day 15 it answers 410 expired (controlled clock); a fresh link serves again', async () => {
       let now = new Date();
-      const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, now: () => now });
+      const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: TEST_SUPPORT_SETTINGS, validateResponses: true, now: () => now });
       const server = createAppServer(api);
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -14,7 +14,7 @@ import { Attachment, SupportEvent, SupportQueueEntry, SupportTicket, User } from
 import { createApi, createAppServer } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
-import { getTestApp, placeOrder, uniq, type TestApp } from './support/app';
+import { getTestApp, placeOrder, uniq, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure, type BrowserSession } from './support/browser';
 import { storedTicket } from './support/tickets';
 import { DEFAULT_SUPPORT_SETTINGS } from '../services/support-settings';
@@ -542,7 +542,7 @@ describe('pages: support requests in a real browser', function () {
     const c = await app.newCustomer('US');
     const number = await fileQuestion(c.tenantId, 'Keys not shown');
     // the same pages on the same database, with a Temporal client whose server is down (nothing listens on its port)
-    const down = createApi({ client: lazyClient(`127.0.0.1:${await freePort()}`, 'default'), mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl });
+    const down = createApi({ client: lazyClient(`127.0.0.1:${await freePort()}`, 'default'), mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: TEST_SUPPORT_SETTINGS, publicBaseUrl: app.baseUrl });
     const server = createAppServer(down);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const downUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -688,7 +688,7 @@ describe('pages: support requests in a real browser', function () {
     expect(event.data.reopenUntil).to.be.a('string');
     // SUPPORT_REOPEN_DAYS changed since (an API restarted with 2 days): the page still says the date the request's
     // own rules set, which its workflow keeps to, and a refusal of a late reply names its own period
-    const changed = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl, support: { ...DEFAULT_SUPPORT_SETTINGS, rules: { ...DEFAULT_SUPPORT_SETTINGS.rules, reopenDays: 2 } } });
+    const changed = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl, support: { ...TEST_SUPPORT_SETTINGS, rules: { ...DEFAULT_SUPPORT_SETTINGS.rules, reopenDays: 2 } } });
     const server = createAppServer(changed);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {

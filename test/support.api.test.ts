@@ -10,14 +10,15 @@ import { buildActivities, createApi, createAppServer } from '../composition/root
 import { NativeConnection } from '../lib/temporal';
 import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
-import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportOrderClaim, SupportTicket, User } from '../models';
+import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportTicket, User, UserPreference } from '../models';
 import { monthKey } from '../domain/time';
+import { dueAt } from '../domain/sla';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate } from '../contracts/orders';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ensureUser, issueToken, setUserDisabled } from '../services/users';
 import { CURSOR_PATTERN } from '../api/schemas';
-import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
+import { getTestApp, placeOrder, uniq, waitFor, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
 
 type Customer = Awaited<ReturnType<TestApp['newCustomer']>>;
 
@@ -300,6 +301,96 @@ describe('support requests (API end to end)', function () {
     expect(own.text).to.not.contain('/app/support/');
     expect(own.text).to.contain('filed this request for you');
     expect(own.html).to.contain('named you as the contact for this support request');
+  });
+
+  it('when a user has filed SUPPORT_FILINGS_PER_HOUR requests this UTC hour, then one more is a 429 with Retry-After and nothing is written; a replay, a refused filing and the next hour do not count against it', async () => {
+    let now = new Date(Date.UTC(2031, 0, 15, 10, 59, 30));
+    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 2 }, now: () => now });
+    const server = createAppServer(api);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const user = await ensureUser({ name: 'Fay Filer', email: `${uniq('filer')}@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
+    const token = await issueToken(user._id, 'filing limit');
+    const fileAt = async (body: unknown, key = uniq('key-limit')) => {
+      const res = await fetch(`${base}/support-requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
+      return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+    };
+    const general = (title: string) => ({ problemType: 'General question or problem', impact: 'minimal', title, customer: customer.id, contact: { name: 'Fay', email: user.email } });
+    try {
+      const firstKey = uniq('key-limit');
+      const first = await fileAt(general('First of the hour'), firstKey);
+      expect(first.status, JSON.stringify(first.body)).to.equal(201);
+      // a refusal after the request was checked (the order already has an open refund request) gives its slot back
+      const order = await placeOrder(app, customer.id, 'windows-7-esu-2020');
+      expect((await file(refundBody(order.id, 100))).status).to.equal(201);
+      const held = await fileAt(refundBody(order.id, 100));
+      expect(held.status, JSON.stringify(held.body)).to.equal(409);
+      const second = await fileAt(general('Second of the hour'));
+      expect(second.status, JSON.stringify(second.body)).to.equal(201);
+      // one more: refused, saying when the hour ends; nothing of it is recorded
+      const filedBefore = await SupportTicket.countDocuments({ 'filedBy.userId': user._id });
+      const overKey = uniq('key-limit');
+      const over = await fileAt(general('Third of the hour'), overKey);
+      expect(over.status, JSON.stringify(over.body)).to.equal(429);
+      expect(over.body.error.code).to.equal('filing_rate_limited');
+      expect(over.body.error.message).to.equal('you have filed 2 support requests this hour, the most one user may; file again from 11:00 UTC, or ask a colleague to file it');
+      expect(over.body.error.details).to.deep.equal({ limit: 2, resetsAt: '2031-01-15T11:00:00.000Z', retryAfterSeconds: 30 });
+      expect(over.headers.get('retry-after')).to.equal('30');
+      expect(await SupportIdempotency.exists({ _id: `${app.partnerId}:${overKey}` })).to.equal(null);
+      expect(await SupportFilingSlot.countDocuments({ userId: user._id })).to.equal(2);
+      // the first filing sent again (its Idempotency-Key) is a replay, not one more
+      const replay = await fileAt(general('First of the hour'), firstKey);
+      expect(replay.status, JSON.stringify(replay.body)).to.equal(201);
+      expect(replay.headers.get('idempotent-replayed')).to.equal('true');
+      expect(replay.body.number).to.equal(first.body.number);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await SupportTicket.countDocuments({ 'filedBy.userId': user._id })).to.equal(filedBefore);
+      // the next hour: filing again; the housekeeping then deletes the slots of the hour before, and only those
+      now = new Date(Date.UTC(2031, 0, 15, 11, 0, 1));
+      const next = await fileAt(general('Third of the hour'), overKey);
+      expect(next.status, JSON.stringify(next.body)).to.equal(201);
+      await buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }).pruneSupportActionKeys(now.toISOString());
+      expect((await SupportFilingSlot.find({ userId: user._id }).lean()).map((s) => s._id)).to.deep.equal([`${user._id}:2031-01-15T11:0`]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await SupportFilingSlot.deleteMany({ userId: user._id });
+    }
+  });
+
+  it('when the recipients of an email chose one time zone (Settings), then its times are in it, named with the offset; with another recipient, or one who chose none, in UTC', async () => {
+    const filer = `admin-agent@${app.partnerId}.example`;
+    const filerId = (await User.findOne({ email: filer }).lean())!._id;
+    const colleague = `global-admin@${app.partnerId}.example`;
+    const colleagueId = (await User.findOne({ email: colleague }).lean())!._id;
+    const choose = (userId: string, timeZone: string | null) => UserPreference.replaceOne({ _id: userId }, { _id: userId, timeZone, updatedAt: new Date() }, { upsert: true });
+    const dueIn = (m: { text: string }) => /will answer by (.+)\./.exec(m.text)?.[1];
+    const fileFor = async (contact: string) => {
+      const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Times in my zone', customer: customer.id, contact: { name: 'Me', email: contact } });
+      expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
+      const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(filed.body.number) && m.subject.includes('received'));
+      const ticket = (await SupportTicket.findById(filed.body.number).lean())!;
+      return { mail, due: dueAt(ticket.clocks.find((c) => c.kind === 'firstResponse')!)!, number: filed.body.number as string };
+    };
+    try {
+      await choose(filerId, 'Australia/Sydney');
+      // the filer alone (the contact is the filer): Sydney's wall time, its name and its offset then
+      const mine = await fileFor(filer);
+      const sydney = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Australia/Sydney', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(mine.due);
+      expect(dueIn(mine.mail)).to.match(new RegExp(`^${sydney} Australia/Sydney \\(UTC\\+1[01]:00\\)$`));
+      // decided once, with the record: a resend reads the same
+      expect((await EmailRecord.findOne({ _id: new RegExp(`^support:${mine.number}:\\d+:received$`) }).lean())!.timeZone).to.equal('Australia/Sydney');
+      // with a colleague who chose no zone: one message to both, so in UTC
+      const shared = await fileFor(colleague);
+      expect(shared.mail.to.map((a: string) => a.toLowerCase())).to.have.members([colleague, filer]);
+      expect(dueIn(shared.mail)).to.equal(`${shared.due.toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+      // the colleague chooses another zone: still two zones for one message, so UTC; the same zone (in other letter case): that zone
+      await choose(colleagueId, 'Europe/Berlin');
+      expect(dueIn((await fileFor(colleague)).mail)).to.match(/ UTC$/);
+      await choose(colleagueId, 'australia/sydney');
+      expect(dueIn((await fileFor(colleague)).mail)).to.match(/ Australia\/Sydney \(UTC\+1[01]:00\)$/);
+    } finally {
+      await UserPreference.deleteMany({ _id: { $in: [filerId, colleagueId] } });
+    }
   });
 
   it("when a contact's email is sent again (a retry) after the contact became a user, then it goes by the message recorded: no second main message, the contact's own copy goes once", async () => {
@@ -743,7 +834,7 @@ describe('support requests (API end to end)', function () {
     const workerA = await make(true);
     holder.a = workerA;
     const runningA = workerA.run();
-    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue, reminderDaysBeforeClose: 7 });
+    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue, reminderDaysBeforeClose: 7, support: TEST_SUPPORT_SETTINGS });
     const server = createAppServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

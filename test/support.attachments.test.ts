@@ -12,7 +12,7 @@ import { createApi, createAppServer } from '../composition/root';
 import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { Attachment } from '../models';
 import { cleanFileName, contentDisposition, downloadName, sniffType } from '../services/attachments';
-import { getTestApp, uniq, type TestApp } from './support/app';
+import { getTestApp, uniq, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
@@ -95,7 +95,7 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     app = await getTestApp();
     customer = (await app.newCustomer('US')).domain;
     ticket = await fileTicket(app, customer);
-    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, attachmentLimits: { maxBytes: LIMIT_BYTES, maxPerTicket: LIMIT_FILES } });
+    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: TEST_SUPPORT_SETTINGS, validateResponses: true, attachmentLimits: { maxBytes: LIMIT_BYTES, maxPerTicket: LIMIT_FILES } });
     const server = createAppServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     small = {

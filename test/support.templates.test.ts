@@ -33,7 +33,7 @@ describe('support emails (templates)', () => {
 
   for (const kind of SUPPORT_EMAIL_KINDS) {
     it(`when a ${kind} email is rendered, then its subject, HTML and text name the ticket and what happened`, () => {
-      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/app/support/${ticket._id}`, firstResponseDue: '2026-11-25 13:00 UTC' });
+      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/app/support/${ticket._id}`, firstResponseDue: '2026-11-25T13:00:00.000Z' });
       expect(r.subject).to.contain(ticket._id);
       expect(r.html).to.contain(ticket._id).and.contain('Test Partner');
       expect(r.text).to.contain(`http://x/app/support/${ticket._id}`);
@@ -48,6 +48,12 @@ describe('support emails (templates)', () => {
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.').and.contain('Its first response is due by 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.text).to.contain('Assignee: Ada Agent.');
       if (kind === 'unassigned') expect(r.text).to.contain('Lee Lead put support request').and.contain('back in the queue: it is no longer yours').and.contain('Ada is away this week.');
+      if (kind === 'at-risk') {
+        // in the zone its recipients chose (activities/shared.ts), subject and text alike
+        const zoned = renderer.render('support-at-risk', { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x/t', timeZone: 'Asia/Tokyo' });
+        expect(zoned.subject).to.equal(`At risk: support request ${ticket._id} is due 2026-11-25 22:00 Asia/Tokyo (UTC+09:00)`);
+        expect(zoned.text).to.contain('target at 2026-11-25 22:00 Asia/Tokyo (UTC+09:00).');
+      }
       if (kind === 'unassigned') {
         // with no message (the page's button sends none), the link still stands apart
         const bare = renderer.render('support-unassigned', { ticket, event: { ...events.unassigned, body: null }, number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x/t' });

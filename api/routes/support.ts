@@ -77,12 +77,13 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
         'Starts the ticket\'s workflow and answers once it is recorded, with its number, status and SLA due times; the contact gets an acknowledgement. ' +
         'A refund request names the order (or subscription), the reason and the amount (at most what the order cost less credits already given, in its currency). ' +
         '`refund` is only for a refund request (a 400 on a general question); `subscriptionId` beside `orderId` must name the same order (422 `subscription_order_mismatch`). ' +
-        'An order with an open refund request, or an already cancelled order, is a 409. A repeated request with the same Idempotency-Key returns the same ticket (the same fields in any key order); a refused request leaves its key free.',
+        'An order with an open refund request, or an already cancelled order, is a 409. A repeated request with the same Idempotency-Key returns the same ticket (the same fields in any key order); a refused request leaves its key free. ' +
+        'One user files at most SUPPORT_FILINGS_PER_HOUR requests (30 by default) in a UTC hour: one more is a 429 `filing_rate_limited` with `Retry-After` (the seconds to the next hour) and `details` (`limit`, `resetsAt`); a replay of a filing is not one more.',
       tag: 'support',
       permission: 'fileSupportRequests',
       headers: idempotencyHeader,
       body: S.fileSupportRequestBody,
-      errorCodes: { 409: ['open_refund_ticket', 'order_already_cancelled'], 422: ['unknown_customer', 'unknown_order', 'order_customer_mismatch', 'subscription_order_mismatch', 'currency_mismatch', 'amount_too_high', 'never_cancellable', 'idempotency_key_reused'] },
+      errorCodes: { 409: ['open_refund_ticket', 'order_already_cancelled'], 422: ['unknown_customer', 'unknown_order', 'order_customer_mismatch', 'subscription_order_mismatch', 'currency_mismatch', 'amount_too_high', 'never_cancellable', 'idempotency_key_reused'], 429: ['filing_rate_limited'] },
       errors: [409, 422],
       responses: { 201: { description: 'the support request, recorded', schema: S.supportTicketSchema, headers: { Location: 'the request: /support-requests/{number}', 'Idempotent-Replayed': '"true" when this Idempotency-Key had filed it already' } } },
       handler: async ({ auth, body, headers }) => {

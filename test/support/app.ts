@@ -15,6 +15,7 @@ import { createMailer, type Mailer } from '../../lib/mailer';
 import { connectClient, installRuntimeLogger, NativeConnection } from '../../lib/temporal';
 import { ROLES, isPartnerRole, type Role } from '../../domain/roles';
 import { seedCatalog } from '../../services/catalog';
+import { DEFAULT_SUPPORT_SETTINGS, type SupportSettings } from '../../services/support-settings';
 import { ensurePartner, ensureUser, issueToken } from '../../services/users';
 import { startTestStack, type TestStack } from './stack';
 
@@ -49,6 +50,12 @@ export interface TestApp {
 
 let building: Promise<TestApp> | undefined;
 let teardown: (() => Promise<void>) | undefined;
+
+/**
+ * The support settings of the test suite's APIs: the defaults, but for the hour's filing limit, which the suite, filing
+ * many requests as one user, would reach (its own test gives an API a small one: test/support.api.test.ts).
+ */
+export const TEST_SUPPORT_SETTINGS: SupportSettings = { ...DEFAULT_SUPPORT_SETTINGS, filingsPerHour: 100_000 };
 
 export const uniq = (prefix = 'x') => `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
 
@@ -95,7 +102,7 @@ async function build(): Promise<TestApp> {
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const worker: Worker = await createWorker({ connection, namespace: 'default', taskQueue, mailer, log, publicBaseUrl: baseUrl, workflowBundle: code });
   const running = worker.run();
-  const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, publicBaseUrl: baseUrl, temporalUiUrl: 'http://temporal-ui.test', temporalNamespace: 'default' });
+  const app = createApi({ client, mailer, log, taskQueue, reminderDaysBeforeClose: 7, validateResponses: true, support: TEST_SUPPORT_SETTINGS, publicBaseUrl: baseUrl, temporalUiUrl: 'http://temporal-ui.test', temporalNamespace: 'default' });
   serveApp(server, app);
 
   const partnerId = uniq('partner');

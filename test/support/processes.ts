@@ -46,6 +46,8 @@ function envFor(stack: TestStack, opts: ServiceEnv): NodeJS.ProcessEnv {
     MAIL_FROM: 'csp-desk test <no-reply@csp-desk.test>',
     PUBLIC_BASE_URL: 'http://csp-desk.test',
     LOG_LEVEL: 'info',
+    // the suite files many requests as one user within an hour (test/support/app.ts TEST_SUPPORT_SETTINGS)
+    SUPPORT_FILINGS_PER_HOUR: '100000',
     ...opts.extra,
   };
 }
