@@ -75,6 +75,8 @@ export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         totals,
         customers: customers.size,
         invoiceUrl: pageLinks(publicBaseUrl).invoice(month),
+        // invoice months are UTC months and its lines UTC dates: its one time (an early close) is in UTC too
+        timeZone: 'UTC',
       });
       deps.log.info({ partnerId, month, lines: lines.length, emailed: result.sent }, 'invoice closed');
       return { emailed: result.sent };

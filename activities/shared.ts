@@ -63,16 +63,19 @@ export async function recipientsTimeZone(to: readonly string[]): Promise<string>
 /** Sends `template` once per business `key`, its times in the recipients' zone (recipientsTimeZone). */
 export function createSendOnce(deps: ActivityDeps): SendOnce {
   const { mailer, renderer } = deps;
-  return async (key, template, to, data, log = deps.log) => {
+  const sendOnce: SendOnce = async (key, template, to, data, log = deps.log) => {
     const existing = await EmailRecord.findById(key).lean();
     if (existing?.status === 'sent') return { messageId: existing.messageId, sent: false };
     if (existing?.status === 'refused') return { messageId: existing.messageId, sent: false, refused: true };
-    // the recipients' own zone, decided once: a resend reads as the first send
-    const timeZone = existing ? (existing.timeZone ?? 'UTC') : await recipientsTimeZone(to);
+    // the zone of its times, decided once and kept on the record, so that a resend reads as the first send: the one
+    // the caller pins (`data.timeZone`: an invoice is in UTC), else the recipients' own
+    const pinned = typeof data.timeZone === 'string' ? data.timeZone : null;
+    const timeZone = existing ? (existing.timeZone ?? 'UTC') : (pinned ?? (await recipientsTimeZone(to)));
     const rendered = renderer.render(template, { ...data, timeZone });
     const messageId = existing?.messageId ?? `<${crypto.createHash('sha256').update(key).digest('hex').slice(0, 32)}@csp-desk>`;
-    if (!existing) {
-      await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null, timeZone }));
+    // another attempt recorded it first: this one goes by that record (its zone)
+    if (!existing && !(await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null, timeZone })))) {
+      return sendOnce(key, template, to, data, log);
     }
     let rejected: RejectedRecipient[];
     try {
@@ -97,4 +100,5 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
     else log.info({ emailKey: key, template, to, messageId }, 'email sent');
     return { messageId, sent: true };
   };
+  return sendOnce;
 }

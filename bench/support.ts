@@ -30,11 +30,11 @@ import { EmailRecord, SupportTicket, type SupportTicketDoc } from '../models';
 import { ensureUser, issueToken } from '../services/users';
 import { DEFAULT_SUPPORT_SETTINGS, type SupportSettings } from '../services/support-settings';
 import { httpClient, type HttpClient } from './http';
+import { mergeResults, runLoad, type LoadResult } from './load';
+import { figure, kib, mib, startMemoryWorker, until, type MemoryContext, type MemoryFigure } from './memory';
 
 /** The benchmark's APIs' support settings: the defaults, but no hour's filing limit in the way of a load filed by one user. */
 export const BENCH_SUPPORT_SETTINGS: SupportSettings = { ...DEFAULT_SUPPORT_SETTINGS, filingsPerHour: 1_000_000 };
-import { mergeResults, runLoad, type LoadResult } from './load';
-import { figure, kib, mib, startMemoryWorker, until, type MemoryContext, type MemoryFigure } from './memory';
 
 export interface SupportBenchContext {
   /** for the memory measure (bench/memory.ts's harness: a fresh worker process of its own) */

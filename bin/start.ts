@@ -395,6 +395,7 @@ async function main(): Promise<void> {
         logFile: path.join(logs, 'temporal.log'),
         namespace: env.TEMPORAL_NAMESPACE || 'default',
         onRetry: (m) => say(m.replace(/\n/g, '\n[stack]   ')),
+        retryWhile: () => !shuttingDown,
       }),
     );
     register({ name: 'Temporal', stop: t.stop }, { name: 'temporal', pid: t.process.pid, match: 'temporal', group: true });

@@ -8,6 +8,7 @@ import { IMPACTS, type Impact } from './sla';
 import { fromUsdMinor, type CancellationMode } from './catalog';
 import { minorDigits } from './markets';
 import { formatMinor } from './money';
+import { utcHourKey } from './time';
 
 export { IMPACTS, type Impact };
 
@@ -29,7 +30,7 @@ export const DEFAULT_FILINGS_PER_HOUR = 30;
 export function filingHour(now: Date): { key: string; startsAt: Date; endsAt: Date; secondsLeft: number } {
   const start = Math.floor(now.getTime() / 3_600_000) * 3_600_000;
   const endsAt = new Date(start + 3_600_000);
-  return { key: new Date(start).toISOString().slice(0, 13), startsAt: new Date(start), endsAt, secondsLeft: Math.max(1, Math.ceil((endsAt.getTime() - now.getTime()) / 1000)) };
+  return { key: utcHourKey(new Date(start)), startsAt: new Date(start), endsAt, secondsLeft: Math.max(1, Math.ceil((endsAt.getTime() - now.getTime()) / 1000)) };
 }
 
 /** What a filing over the hour's limit is told: the limit, and when the next hour lets the user file again. */

@@ -91,6 +91,9 @@ export function emailTimeZone(zones: readonly (string | null | undefined)[]): st
   return first && named.every((z) => z === first) ? first : 'UTC';
 }
 
+/** The UTC hour of an instant as a key: "2026-11-27T19" (the hourly limits' slots are named by it). */
+export const utcHourKey = (at: Date): string => at.toISOString().slice(0, 13);
+
 /** An instant to the second in UTC, for records that must keep it (the activity log): "2026-12-10 04:41:35 UTC". */
 export function utcSecond(at: Date): string {
   return `${at.toISOString().replace('T', ' ').slice(0, 19)} UTC`;

@@ -43,8 +43,8 @@ export async function takeSlot(prefix: string, slots: number, taken: number, cre
   // all taken when counted: refused without trying each (a flood over the limit costs one read per request)
   if (taken >= slots) return null;
   const start = Math.max(0, taken);
-  for (const slot of [...Array.from({ length: slots - start }, (_, i) => start + i), ...Array.from({ length: start }, (_, i) => i)]) {
-    const id = `${prefix}:${slot}`;
+  for (let i = 0; i < slots; i++) {
+    const id = `${prefix}:${(start + i) % slots}`;
     if (await insertOnce(() => create(id))) return id;
   }
   return null;

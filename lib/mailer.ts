@@ -4,7 +4,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
 import { formatMoney } from '../domain/money';
-import { utcMinute, zonedMinute } from '../domain/time';
+import { zonedMinute } from '../domain/time';
 import { slaWords } from '../domain/sla';
 
 export interface RenderedEmail {
@@ -35,8 +35,7 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
   hb.registerHelper('time', function (value: unknown, o: Handlebars.HelperOptions) {
     const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
     const zone = (o.data?.root as { timeZone?: unknown } | undefined)?.timeZone;
-    if (!d || Number.isNaN(d.getTime())) return '';
-    return typeof zone === 'string' && zone !== 'UTC' ? zonedMinute(d, zone) : utcMinute(d);
+    return d && !Number.isNaN(d.getTime()) ? zonedMinute(d, typeof zone === 'string' ? zone : 'UTC') : '';
   });
   // an SLA target as people name it ("firstResponse" -> "first response"); also inside a reason text
   hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? slaWords(value) : value));

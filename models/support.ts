@@ -275,10 +275,12 @@ export interface SupportFilingSlotDoc {
   _id: string;
   userId: string;
   partnerId: string;
+  /** the filing's Idempotency-Key record (`<partner>:<key>`): a retry of the key uses this slot again */
+  key: string;
   at: Date;
 }
 export const SupportFilingSlot = model<SupportFilingSlotDoc>(
   'SupportFilingSlot',
-  new Schema<SupportFilingSlotDoc>({ _id: String, userId: { type: String, required: true }, partnerId: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
+  new Schema<SupportFilingSlotDoc>({ _id: String, userId: { type: String, required: true }, partnerId: { type: String, required: true }, key: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
   'supportfilingslots',
 );

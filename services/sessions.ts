@@ -22,6 +22,7 @@ import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from '
 import type { AuthContext } from './context';
 
 import { safeNext, SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
+import { utcHourKey } from '../domain/time';
 
 /**
  * The network a client asks from, for its share of an address's sign-in links: an IPv4 address as it is, an IPv6
@@ -86,7 +87,7 @@ export function createSessionService(deps: SessionServiceDeps) {
    * given): its id, or null when all are taken.
    */
   async function takeSendSlot(userId: string, now: Date, client?: string): Promise<string | null> {
-    const hour = now.toISOString().slice(0, 13);
+    const hour = utcHourKey(now);
     const [prefix, slots] = client ? [`${userId}:${hour}:client:${client}`, linksPerClient] : [`${userId}:${hour}`, linksPerHour];
     return takeSlot(prefix, slots, 0, (id) => SignInSend.create({ _id: id, userId, at: now, ...(client ? { client } : {}) }));
   }

@@ -207,18 +207,22 @@ export function createSupportService(deps: SupportServiceDeps) {
   }
 
   /**
-   * Takes one of the user's SUPPORT_FILINGS_PER_HOUR filing slots of this UTC hour (models/support.ts
-   * SupportFilingSlot), or refuses the filing: 429 `filing_rate_limited`, with the seconds to the next hour.
+   * The filing slot of this Idempotency-Key in this UTC hour: the one an earlier try of the key kept (a 503 whose
+   * outcome was unknown), else one of the user's SUPPORT_FILINGS_PER_HOUR slots of the hour taken now (`fresh`), else
+   * a refusal: 429 `filing_rate_limited`, with the seconds to the next hour.
    */
-  async function takeFilingSlot(auth: AuthContext): Promise<string> {
+  async function takeFilingSlot(auth: AuthContext, idKey: string): Promise<{ id: string; fresh: boolean }> {
     const now = clock();
     const hour = filingHour(now);
     const prefix = `${auth.user._id}:${hour.key}`;
+    const mine = { _id: { $gte: `${prefix}:`, $lt: `${prefix};` } };
+    const kept = await SupportFilingSlot.findOne({ ...mine, key: idKey }, { _id: 1 }).lean();
+    if (kept) return { id: kept._id, fresh: false };
     const limit = settings.filingsPerHour;
-    const taken = await SupportFilingSlot.countDocuments({ _id: { $gte: `${prefix}:`, $lt: `${prefix};` } });
-    const slot = await takeSlot(prefix, limit, taken, (id) => SupportFilingSlot.create({ _id: id, userId: auth.user._id, partnerId: auth.partnerId!, at: now }));
-    if (!slot) throw new AppError(429, 'filing_rate_limited', filingLimitMessage(limit, hour.endsAt), undefined, { limit, resetsAt: hour.endsAt.toISOString(), retryAfterSeconds: hour.secondsLeft });
-    return slot;
+    const taken = await SupportFilingSlot.countDocuments(mine);
+    const id = await takeSlot(prefix, limit, taken, (slot) => SupportFilingSlot.create({ _id: slot, userId: auth.user._id, partnerId: auth.partnerId!, key: idKey, at: now }));
+    if (!id) throw new AppError(429, 'filing_rate_limited', filingLimitMessage(limit, hour.endsAt), undefined, { limit, resetsAt: hour.endsAt.toISOString(), retryAfterSeconds: hour.secondsLeft });
+    return { id, fresh: true };
   }
 
   async function ticketWorkflowExists(number: string): Promise<boolean> {
@@ -466,16 +470,20 @@ export function createSupportService(deps: SupportServiceDeps) {
         if (refusal) throw new AppError(422, refusal.code, refusal.message, refusal.field);
       }
 
-      // the hour's limit, once the request is known to be good: a slot taken now and given back when nothing is filed
-      // (a refusal, a server away, a replay of the key's earlier filing)
-      const slot = await takeFilingSlot(auth);
-      let filed = false;
+      // the hour's limit, once the request is known to be good. A slot taken now goes back when nothing was filed: a
+      // refusal (4xx), or a replay of the key's earlier filing (a concurrent try of the key). A server away (5xx) may
+      // have filed it: the slot stays, under the key, for the key's retry to use again.
+      const slot = await takeFilingSlot(auth, idKey);
+      let giveBack = false;
       try {
         const result = await fileChecked();
-        filed = !result.replayed;
+        giveBack = result.replayed;
         return result;
+      } catch (e) {
+        giveBack = e instanceof AppError && e.status < 500;
+        throw e;
       } finally {
-        if (!filed) await SupportFilingSlot.deleteOne({ _id: slot }).catch(() => undefined);
+        if (giveBack && slot.fresh) await SupportFilingSlot.deleteOne({ _id: slot.id }).catch(() => undefined);
       }
 
       // (the filing itself, once the request is checked and its slot taken)

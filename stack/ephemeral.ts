@@ -292,7 +292,7 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
     }
     const port = await freePort();
     servers.temporal = await step(`Temporal dev server on 127.0.0.1:${port}`, () =>
-      startTemporalDev({ dbFile: path.join(dataDir, 'temporal.db'), port, uiPort: null, logFile: path.join(logsDir, 'temporal.log'), onRetry: progress }),
+      startTemporalDev({ dbFile: path.join(dataDir, 'temporal.db'), port, uiPort: null, logFile: path.join(logsDir, 'temporal.log'), onRetry: progress, anotherPort: () => freePort() }),
     );
     return servers.temporal.address;
   })();

@@ -28,6 +28,10 @@ export interface StartTemporalOptions {
    * other ports.
    */
   onRetry?: (message: string) => void;
+  /** Whether to start it once more at all (default yes): `npm start` does not while it is shutting down. */
+  retryWhile?: () => boolean;
+  /** The port of the second start (an ephemeral stack's own port may have been taken meanwhile); none: `port` again. */
+  anotherPort?: () => Promise<number>;
   /** The CLI to run (default the installed one); the retry's test gives a wrapper that fails its first start. */
   command?: string;
 }
@@ -56,10 +60,16 @@ export async function pingTemporal(address: string, namespace = 'default', timeo
 
 /** The dev server exited before it answered: its first and last lines are in the message (a Go panic says why first). */
 export class TemporalExitedAtStart extends Error {
-  constructor(logFile: string, head: string, tail: string) {
-    super(`the Temporal dev server exited at start; see ${logFile}:\n${head}${tail && tail !== head ? `\n...\n${tail}` : ''}`);
+  constructor(logFile: string, output: string) {
+    super(`the Temporal dev server exited at start; see ${logFile}:\n${output}`);
     this.name = 'TemporalExitedAtStart';
   }
+}
+
+/** What a start that exited wrote: all of it when short, else its first 5 lines and its last 10. */
+function exitOutput(proc: ManagedProcess): string {
+  const first = proc.head(16);
+  return first.split('\n').length < 16 ? first : `${proc.head(5)}\n...\n${proc.tail(10)}`;
 }
 
 /**
@@ -70,10 +80,10 @@ export async function startTemporalDev(opts: StartTemporalOptions): Promise<Temp
   try {
     return await startTemporalDevOnce(opts);
   } catch (e) {
-    if (!(e instanceof TemporalExitedAtStart)) throw e;
+    if (!(e instanceof TemporalExitedAtStart) || opts.retryWhile?.() === false) throw e;
     opts.onRetry?.(`${e.message}\nstarting it once more`);
     await new Promise((r) => setTimeout(r, 1000));
-    return startTemporalDevOnce(opts);
+    return startTemporalDevOnce({ ...opts, port: opts.anotherPort ? await opts.anotherPort() : opts.port });
   }
 }
 
@@ -93,7 +103,7 @@ async function startTemporalDevOnce(opts: StartTemporalOptions): Promise<Tempora
       timeoutMs: opts.readyTimeoutMs ?? 90_000,
       intervalMs: 250,
       abort: () => {
-        if (!proc.running) throw new TemporalExitedAtStart(opts.logFile, proc.head(5), proc.tail(10));
+        if (!proc.running) throw new TemporalExitedAtStart(opts.logFile, exitOutput(proc));
       },
     });
   } catch (e) {

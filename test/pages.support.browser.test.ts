@@ -10,7 +10,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
 import { insertQueueEntries } from '../activities/support';
-import { Attachment, SupportEvent, SupportQueueEntry, SupportTicket, User } from '../models';
+import { Attachment, SupportEvent, SupportFilingSlot, SupportQueueEntry, SupportTicket, User } from '../models';
 import { createApi, createAppServer } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
@@ -312,6 +312,49 @@ describe('pages: support requests in a real browser', function () {
     expect(await p.locator('#attach-form-error').textContent()).to.include('This kind of file cannot be attached.');
     expect(await Attachment.countDocuments({ ticketId: number })).to.equal(0);
     await expectAccessible(p);
+  });
+
+  it("when a partner has filed the hour's requests (SUPPORT_FILINGS_PER_HOUR), then the filing page says until when, keeps what was typed, and files nothing", async () => {
+    const c = await app.newCustomer('US');
+    // an API whose clock stands at the half hour (so that no hour ends during the test) and whose limit is one filing
+    const hourStart = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    const offset = hourStart + 30 * 60_000 - Date.now();
+    const limited = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, publicBaseUrl: app.baseUrl, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 1 }, now: () => new Date(Date.now() + offset) });
+    const server = createAppServer(limited);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const userId = (await User.findOne({ email: `admin-agent@${app.partnerId}.example` }).lean())!._id;
+    const hourKey = new Date(hourStart).toISOString().slice(0, 13);
+    const ours = { _id: { $gte: `${userId}:${hourKey}:`, $lt: `${userId}:${hourKey};` } };
+    // the slots the suite's own filings took this hour stand aside, so that this API's one is free
+    const before = await SupportFilingSlot.find(ours).lean();
+    await SupportFilingSlot.deleteMany(ours);
+    const p = partner.page;
+    const fill = async (title: string) => {
+      await p.goto(`${base}/app/support/new`);
+      await p.getByLabel('Problem type').selectOption('General question or problem');
+      await p.getByLabel('Title').fill(title);
+      await p.getByLabel(/^Customer/).fill(c.tenantId);
+    };
+    try {
+      await fill(uniq('First of the hour'));
+      await press(p, 'Submit the request', 'Request filed.');
+      const second = uniq('Second of the hour');
+      await fill(second);
+      const [answer] = await Promise.all([p.waitForResponse((r) => r.url() === `${base}/app/support` && r.request().method() === 'POST'), p.getByRole('button', { name: 'Submit the request', exact: true }).click()]);
+      expect(answer.status()).to.equal(429);
+      expect(answer.headers()['retry-after']).to.match(/^\d+$/);
+      const until = new Date(hourStart + 3_600_000).toISOString().slice(11, 16);
+      expect(await p.getByText('You have filed 1 support request this hour').textContent()).to.include(`file again from ${until} UTC, or ask a colleague to file it.`);
+      expect(await p.getByLabel('Title').inputValue()).to.equal(second);
+      expect(await SupportTicket.exists({ partnerId: app.partnerId, title: second })).to.equal(null);
+      await expectAccessible(p);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await SupportFilingSlot.deleteMany(ours);
+      if (before.length) await SupportFilingSlot.insertMany(before);
+    }
   });
 
   it('when the filing form comes without its CSRF token, with a wrong one, or cut off inside its file, then nothing is filed and the service stays up', async () => {

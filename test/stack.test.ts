@@ -219,8 +219,8 @@ describe('stack: embedded servers', function () {
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    function flakyCli(fails: number): string {
-      const dump = Array.from({ length: 4000 }, (_, i) => `goroutine ${i + 1} [select]:\n\tgo.temporal.io/server/common.(*x).run(...)`).join('\n');
+    function flakyCli(fails: number, goroutines = 4000): string {
+      const dump = Array.from({ length: goroutines }, (_, i) => `goroutine ${i + 1} [select]:\n\tgo.temporal.io/server/common.(*x).run(...)`).join('\n');
       fs.writeFileSync(path.join(dir, 'dump.txt'), `${dump}\n`);
       const cli = path.join(dir, 'temporal');
       fs.writeFileSync(
@@ -244,9 +244,13 @@ describe('stack: embedded servers', function () {
       const told: string[] = [];
       const port = await freePort();
       const logFile = path.join(dir, 'temporal.log');
-      const t = await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port, uiPort: null, logFile, command: flakyCli(1), onRetry: (m) => told.push(m) });
+      let second = 0;
+      const t = await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port, uiPort: null, logFile, command: flakyCli(1), onRetry: (m) => told.push(m), anotherPort: async () => (second = await freePort()) });
       try {
         expect(starts()).to.equal(2);
+        // on the port the stack picked for the second start (the first one's may have been the one taken)
+        expect(second).to.not.equal(0);
+        expect(t.address).to.equal(`127.0.0.1:${second}`);
         expect(await pingTemporal(t.address)).to.equal(true);
         expect(told).to.have.length(1);
         expect(told[0]).to.match(/^the Temporal dev server exited at start; see .*temporal\.log:\npanic: failed assigning ephemeral port: /);
@@ -274,6 +278,24 @@ describe('stack: embedded servers', function () {
       expect((err as Error).message).to.match(/\n\.\.\.\n(.|\n)*goroutine 4000 \[select\]/);
       expect(told).to.have.length(1);
       expect(starts()).to.equal(2);
+    });
+
+    it('a short exit is told whole, each line once; with no retry wanted (the stack shutting down), it is not started again', async () => {
+      let err: unknown;
+      try {
+        await startTemporalDev({ dbFile: path.join(dir, 'temporal.db'), port: await freePort(), uiPort: null, logFile: path.join(dir, 'temporal.log'), command: flakyCli(5, 2), retryWhile: () => false });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(TemporalExitedAtStart);
+      expect((err as Error).message.split('\n').slice(1)).to.deep.equal([
+        'panic: failed assigning ephemeral port: failed to assign a free port: dial tcp 127.0.0.1:41234: connect: cannot assign requested address',
+        'goroutine 1 [select]:',
+        '\tgo.temporal.io/server/common.(*x).run(...)',
+        'goroutine 2 [select]:',
+        '\tgo.temporal.io/server/common.(*x).run(...)',
+      ]);
+      expect(starts()).to.equal(1);
     });
   });
 

@@ -303,9 +303,11 @@ describe('support requests (API end to end)', function () {
     expect(own.html).to.contain('named you as the contact for this support request');
   });
 
-  it('when a user has filed SUPPORT_FILINGS_PER_HOUR requests this UTC hour, then one more is a 429 with Retry-After and nothing is written; a replay, a refused filing and the next hour do not count against it', async () => {
-    let now = new Date(Date.UTC(2031, 0, 15, 10, 59, 30));
-    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 2 }, now: () => now });
+  it('when a user has filed SUPPORT_FILINGS_PER_HOUR requests this UTC hour, then one more is a 429 with Retry-After and nothing is written; a replay, a refused filing, the retry of a key whose try kept its slot and the next hour do not count against it', async () => {
+    // the API's clock stands at the half hour of this hour (so that no hour ends during the test)
+    const hourStart = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    let offset = hourStart + 30 * 60_000 - Date.now();
+    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 2 }, now: () => new Date(Date.now() + offset) });
     const server = createAppServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -316,6 +318,7 @@ describe('support requests (API end to end)', function () {
       return { status: res.status, headers: res.headers, body: (await res.json()) as any };
     };
     const general = (title: string) => ({ problemType: 'General question or problem', impact: 'minimal', title, customer: customer.id, contact: { name: 'Fay', email: user.email } });
+    const hourKey = new Date(hourStart).toISOString().slice(0, 13);
     try {
       const firstKey = uniq('key-limit');
       const first = await fileAt(general('First of the hour'), firstKey);
@@ -325,17 +328,21 @@ describe('support requests (API end to end)', function () {
       expect((await file(refundBody(order.id, 100))).status).to.equal(201);
       const held = await fileAt(refundBody(order.id, 100));
       expect(held.status, JSON.stringify(held.body)).to.equal(409);
-      const second = await fileAt(general('Second of the hour'));
-      expect(second.status, JSON.stringify(second.body)).to.equal(201);
+      expect(await SupportFilingSlot.countDocuments({ userId: user._id })).to.equal(1);
+      // a try that answered 503 with its outcome unknown keeps its slot, under its key
+      const unknownKey = uniq('key-limit');
+      await SupportFilingSlot.create({ _id: `${user._id}:${hourKey}:1`, userId: user._id, partnerId: app.partnerId, key: `${app.partnerId}:${unknownKey}`, at: new Date() });
       // one more: refused, saying when the hour ends; nothing of it is recorded
       const filedBefore = await SupportTicket.countDocuments({ 'filedBy.userId': user._id });
       const overKey = uniq('key-limit');
       const over = await fileAt(general('Third of the hour'), overKey);
       expect(over.status, JSON.stringify(over.body)).to.equal(429);
       expect(over.body.error.code).to.equal('filing_rate_limited');
-      expect(over.body.error.message).to.equal('you have filed 2 support requests this hour, the most one user may; file again from 11:00 UTC, or ask a colleague to file it');
-      expect(over.body.error.details).to.deep.equal({ limit: 2, resetsAt: '2031-01-15T11:00:00.000Z', retryAfterSeconds: 30 });
-      expect(over.headers.get('retry-after')).to.equal('30');
+      const until = new Date(hourStart + 3_600_000);
+      expect(over.body.error.message).to.equal(`you have filed 2 support requests this hour, the most one user may; file again from ${until.toISOString().slice(11, 16)} UTC, or ask a colleague to file it`);
+      expect(over.body.error.details).to.include({ limit: 2, resetsAt: until.toISOString() });
+      expect(over.body.error.details.retryAfterSeconds).to.be.within(1, 1800);
+      expect(over.headers.get('retry-after')).to.equal(String(over.body.error.details.retryAfterSeconds));
       expect(await SupportIdempotency.exists({ _id: `${app.partnerId}:${overKey}` })).to.equal(null);
       expect(await SupportFilingSlot.countDocuments({ userId: user._id })).to.equal(2);
       // the first filing sent again (its Idempotency-Key) is a replay, not one more
@@ -343,14 +350,18 @@ describe('support requests (API end to end)', function () {
       expect(replay.status, JSON.stringify(replay.body)).to.equal(201);
       expect(replay.headers.get('idempotent-replayed')).to.equal('true');
       expect(replay.body.number).to.equal(first.body.number);
-      await new Promise((r) => setTimeout(r, 500));
-      expect(await SupportTicket.countDocuments({ 'filedBy.userId': user._id })).to.equal(filedBefore);
+      // the retry of the try that kept its slot files, in that slot
+      const retried = await fileAt(general('Second of the hour'), unknownKey);
+      expect(retried.status, JSON.stringify(retried.body)).to.equal(201);
+      expect(await SupportFilingSlot.countDocuments({ userId: user._id })).to.equal(2);
+      await waitFor(async () => (await SupportTicket.countDocuments({ 'filedBy.userId': user._id })) === filedBefore + 1);
+      expect(await SupportTicket.exists({ 'filedBy.userId': user._id, title: 'Third of the hour' })).to.equal(null);
       // the next hour: filing again; the housekeeping then deletes the slots of the hour before, and only those
-      now = new Date(Date.UTC(2031, 0, 15, 11, 0, 1));
+      offset = hourStart + 3_600_000 + 1000 - Date.now();
       const next = await fileAt(general('Third of the hour'), overKey);
       expect(next.status, JSON.stringify(next.body)).to.equal(201);
-      await buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }).pruneSupportActionKeys(now.toISOString());
-      expect((await SupportFilingSlot.find({ userId: user._id }).lean()).map((s) => s._id)).to.deep.equal([`${user._id}:2031-01-15T11:0`]);
+      await buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }).pruneSupportActionKeys(new Date(hourStart + 3_600_000 + 2000).toISOString());
+      expect((await SupportFilingSlot.find({ userId: user._id }).lean()).map((x) => x._id)).to.deep.equal([`${user._id}:${new Date(hourStart + 3_600_000).toISOString().slice(0, 13)}:0`]);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await SupportFilingSlot.deleteMany({ userId: user._id });
@@ -363,6 +374,7 @@ describe('support requests (API end to end)', function () {
     const colleague = `global-admin@${app.partnerId}.example`;
     const colleagueId = (await User.findOne({ email: colleague }).lean())!._id;
     const choose = (userId: string, timeZone: string | null) => UserPreference.replaceOne({ _id: userId }, { _id: userId, timeZone, updatedAt: new Date() }, { upsert: true });
+    const chosenBefore = await UserPreference.find({ _id: { $in: [filerId, colleagueId] } }).lean();
     const dueIn = (m: { text: string }) => /will answer by (.+)\./.exec(m.text)?.[1];
     const fileFor = async (contact: string) => {
       const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Times in my zone', customer: customer.id, contact: { name: 'Me', email: contact } });
@@ -377,8 +389,20 @@ describe('support requests (API end to end)', function () {
       const mine = await fileFor(filer);
       const sydney = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Australia/Sydney', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(mine.due);
       expect(dueIn(mine.mail)).to.match(new RegExp(`^${sydney} Australia/Sydney \\(UTC\\+1[01]:00\\)$`));
-      // decided once, with the record: a resend reads the same
-      expect((await EmailRecord.findOne({ _id: new RegExp(`^support:${mine.number}:\\d+:received$`) }).lean())!.timeZone).to.equal('Australia/Sydney');
+      // decided once, with the record: a resend (a crash between the SMTP server's acceptance and the record) after the
+      // user chose another zone reads as the first send
+      const record = (await EmailRecord.findOne({ _id: new RegExp(`^support:${mine.number}:\\d+:received$`) }).lean())!;
+      expect(record.timeZone).to.equal('Australia/Sydney');
+      await choose(filerId, 'Europe/Berlin');
+      await EmailRecord.updateOne({ _id: record._id }, { $set: { status: 'sending' } });
+      const resent = await buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }).sendSupportEmail(mine.number, Number(String(record._id).split(':')[2]), 'received');
+      expect(resent.sent).to.equal(true);
+      let copies: { id: string; messageId: string }[] = [];
+      await waitFor(async () => (copies = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(mine.number) && m.subject.includes('received'))).length === 2);
+      // the same message again (its Message-ID, for mail clients to fold), with the same time in the same zone
+      expect(copies[0].messageId).to.equal(copies[1].messageId);
+      expect(await Promise.all(copies.map(async (c) => dueIn(await app.stack.mailbox.get(c.id))))).to.deep.equal([dueIn(mine.mail), dueIn(mine.mail)]);
+      await choose(filerId, 'Australia/Sydney');
       // with a colleague who chose no zone: one message to both, so in UTC
       const shared = await fileFor(colleague);
       expect(shared.mail.to.map((a: string) => a.toLowerCase())).to.have.members([colleague, filer]);
@@ -390,6 +414,7 @@ describe('support requests (API end to end)', function () {
       expect(dueIn((await fileFor(colleague)).mail)).to.match(/ Australia\/Sydney \(UTC\+1[01]:00\)$/);
     } finally {
       await UserPreference.deleteMany({ _id: { $in: [filerId, colleagueId] } });
+      if (chosenBefore.length) await UserPreference.insertMany(chosenBefore);
     }
   });
 

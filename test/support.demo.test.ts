@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { SupportEvent, SupportTicket } from '../models';
 import { seedSupportDemo } from '../services/support-demo';
-import { getTestApp, type TestApp } from './support/app';
+import { getTestApp, TEST_SUPPORT_SETTINGS, type TestApp } from './support/app';
 
 describe('support demo data', () => {
   let app: TestApp;
@@ -20,6 +20,7 @@ describe('support demo data', () => {
       client: app.client,
       taskQueue: app.taskQueue,
       reminderDaysBeforeClose: 7,
+      settings: TEST_SUPPORT_SETTINGS,
       partnerId: app.partnerId,
       customer,
       users: { partnerAdmin: `admin-agent@${app.partnerId}.example`, agent: 'support-agent@support.example', lead: 'support-lead@support.example' },

@@ -622,6 +622,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         } catch (e) {
           if (isTemporalUnavailable(e)) return back({ _form: unavailable(e).message }, 503);
           if (e instanceof AppError && e.status < 500 && e.status !== 404) {
+            // the hour's filing limit: when it lifts, as the API says it
+            const retryAfter = (e.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+            if (e.status === 429 && typeof retryAfter === 'number') ctx.res.setHeader('Retry-After', String(retryAfter));
             const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: pageMessage(e) } : errorsFromAppError(e, FILE_FIELDS);
             return back(mapped, e.status);
           }

@@ -78,7 +78,7 @@ export function supportRoutes(deps: RouteDeps): RouteDef[] {
         'A refund request names the order (or subscription), the reason and the amount (at most what the order cost less credits already given, in its currency). ' +
         '`refund` is only for a refund request (a 400 on a general question); `subscriptionId` beside `orderId` must name the same order (422 `subscription_order_mismatch`). ' +
         'An order with an open refund request, or an already cancelled order, is a 409. A repeated request with the same Idempotency-Key returns the same ticket (the same fields in any key order); a refused request leaves its key free. ' +
-        'One user files at most SUPPORT_FILINGS_PER_HOUR requests (30 by default) in a UTC hour: one more is a 429 `filing_rate_limited` with `Retry-After` (the seconds to the next hour) and `details` (`limit`, `resetsAt`); a replay of a filing is not one more.',
+        'One user files at most SUPPORT_FILINGS_PER_HOUR requests (30 by default) in a UTC hour: one more is a 429 `filing_rate_limited` with `Retry-After` (the seconds to the next hour) and `details` (`limit`, `resetsAt`, `retryAfterSeconds`); a replay of a filing is not one more.',
       tag: 'support',
       permission: 'fileSupportRequests',
       headers: idempotencyHeader,
