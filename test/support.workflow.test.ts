@@ -145,6 +145,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-decided-unassigned.json', 3],
       // a request put back in the queue by a lead while waiting on the partner, then answered (its emails, putBack)
       ['ticket-history-put-back.json', 5],
+      // a request at risk put back in the queue by the agent warned (support-unassign-warns-leads)
+      ['ticket-history-at-risk-put-back.json', 3],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
@@ -244,6 +246,42 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     for (const e of escalations) expect(e.to).to.include(agent.email);
     const warned = await EmailRecord.findOne({ _id: { $regex: `^support:${i.number}:.*:at-risk$` } }).lean();
     expect(warned!.to).to.deep.equal([agent.email]);
+  });
+
+  it('when the agent warned that a request is at risk puts it back in the queue, then the leads get the warning, with the clock and its due time', async () => {
+    const i = await input();
+    const h = await file(i);
+    await act(h, { action: 'assign', actor: agent, assignee: agent });
+    await env.sleep('50 minutes');
+    expect((await h.query(supportStateQuery)).atRisk).to.equal(true);
+    const back = await act(h, { action: 'unassign', actor: agent });
+    expect(back.assignee).to.equal(null);
+    // RECORD_FIXTURE=1 on the code before support-unassign-warns-leads wrote test/fixtures/ticket-history-at-risk-put-back.json (replayed above)
+    if (process.env.RECORD_FIXTURE) {
+      await env.sleep('1 minute');
+      const history = await h.fetchHistory();
+      fs.writeFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'ticket-history-at-risk-put-back.json'), JSON.stringify(temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String }), null, 1));
+    }
+    const put = (await SupportEvent.findOne({ ticketId: i.number, type: 'unassigned' }).lean())!;
+    const due = new Date(new Date(i.filedAt).getTime() + HOUR * 1000).toISOString();
+    expect(put.data).to.include({ clock: 'firstResponse', dueAt: due });
+    let warnings: { _id: string; to: string[] }[] = [];
+    await waitFor(async () => (warnings = await EmailRecord.find({ _id: { $regex: `^support:${i.number}:.*:at-risk$` } }).sort({ createdAt: 1 }).lean()).length === 2);
+    // the first to the agent who had it, at the warning point; the second, for the put-back, to the leads
+    expect(warnings[1]._id).to.equal(`support:${i.number}:${put.seq}:at-risk`);
+    expect(warnings[0]._id).to.not.equal(warnings[1]._id);
+    expect(warnings[0].to).to.deep.equal([agent.email]);
+    expect(warnings[1].to).to.include('support-lead@support.example').and.not.include(agent.email);
+    // no 'unassigned' email: the agent put it back themselves
+    expect(await EmailRecord.exists({ _id: `support:${i.number}:${put.seq}:unassigned` })).to.equal(null);
+    // one not at risk (answered, then put back) warns nobody
+    const calm = await input();
+    const hc = await file(calm);
+    await act(hc, { action: 'assign', actor: agent, assignee: agent });
+    await act(hc, { action: 'unassign', actor: agent });
+    const calmPut = (await SupportEvent.findOne({ ticketId: calm.number, type: 'unassigned' }).lean())!;
+    expect(calmPut.data).to.not.have.property('clock');
+    expect(await EmailRecord.exists({ _id: `support:${calm.number}:${calmPut.seq}:at-risk` })).to.equal(null);
   });
 
   it('when an agent replies publicly in time, then the response target is met and nothing escalates', async () => {

@@ -100,6 +100,8 @@ const DECISION_TAKES = 'support-decision-takes';
 const SEEN_CHECKED = 'support-seen-checked';
 /** Patch id: a ticket's emails go out one after another, in the order of their events (older histories: side by side). */
 const EMAILS_IN_ORDER = 'support-emails-in-order';
+/** Patch id: a request at risk put back in the queue warns the leads (older histories: nobody but the one who had it is told). */
+const UNASSIGN_WARNS_LEADS = 'support-unassign-warns-leads';
 /**
  * How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same: an SMTP
  * outage shorter than this keeps the line's order. The staff's emails are about time (an at-risk warning), so one
@@ -394,7 +396,11 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         status = nextStatus({ status, assigneeId: null }, 'unassign');
         // the one who had it hears of it when someone else (a lead) put it back
         const tell = previous && previous.userId !== cmd.actor.userId ? (['unassigned'] as const) : [];
-        await record(at, 'unassigned', cmd.actor, false, body, { previous }, [...tell]);
+        // at risk (past a clock's warning point, not yet breached), and nobody has it now: the leads get the warning,
+        // which went to the one who had it (its email reads the clock and its due from this event)
+        const risky = running().find((c) => c.warned && c.breachLevel === 0);
+        const warn = risky && patched(UNASSIGN_WARNS_LEADS) ? { clock: risky.kind, dueAt: dueAt(risky)!.toISOString() } : null;
+        await record(at, 'unassigned', cmd.actor, false, body, { previous, ...(warn ?? {}) }, [...tell, ...(warn ? (['at-risk'] as const) : [])]);
         break;
       }
       case 'reply': {
