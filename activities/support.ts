@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { EmailRecord, Order, Partner, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
-import { dueAt } from '../domain/sla';
+import { dueAt, urgentClock } from '../domain/sla';
 import { ACTIVE_STATUSES, actionKeysBefore, filingHour, searchTextOf } from '../domain/support';
 import { SUPPORT_STAFF_EMAILS, type SupportEmailKind, type SupportEventInput, type SupportTicketInput, type SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
@@ -276,6 +276,8 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         partner: partner ?? { name: ticket.partnerId },
         ticketUrl: pageLinks(publicBaseUrl).ticket(number),
         firstResponseDue: firstDue ? firstDue.toISOString() : null,
+        // the one given a request at risk or breached is told so, with the clock and its due
+        urgent: kind === 'assigned' ? urgentClock(ticket.clocks ?? []) : null,
         // staff news of a request whose assignee is disabled goes to the leads: it says so, to give it to someone
         assigneeDisabled: Boolean(ticket.assignee) && !assignee,
         // these go to support staff: the wording (the footer, what to do next) is theirs

@@ -305,6 +305,18 @@ export function instantAtShare(c: SlaClock, share: number): Date | null {
 /** When the clock is due (its target), whether it runs or not: paused clocks have no due instant. */
 export const dueAt = (c: SlaClock): Date | null => instantAtShare(c, 1);
 
+/**
+ * The running clock that most needs someone, for the one given the request: a breached one (its due passed), else one
+ * past its warning point (at risk), the earliest due first; null when every running clock is still calm.
+ */
+export function urgentClock(clocks: readonly SlaClock[]): { clock: SlaTargetKind; dueAt: Date; breached: boolean } | null {
+  const urgent = clocks
+    .filter((c) => c.runningSince && !c.stoppedAt && (c.warned || c.breachLevel > 0))
+    .map((c) => ({ clock: c.kind, dueAt: dueAt(c)!, breached: c.breachLevel > 0 }))
+    .sort((a, b) => Number(b.breached) - Number(a.breached) || a.dueAt.getTime() - b.dueAt.getTime());
+  return urgent[0] ?? null;
+}
+
 export type ClockMilestone = 'warning' | 'breach' | 'second-breach';
 /** The next milestone of a running clock not yet passed, and when. */
 export function nextMilestone(c: SlaClock, policy: Pick<SlaPolicy, 'warnAtShare' | 'secondEscalationAtShare'>): { milestone: ClockMilestone; at: Date } | null {

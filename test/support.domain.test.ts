@@ -12,6 +12,7 @@ import {
   startClock,
   stopClock,
   clockView,
+  urgentClock,
   slaWords,
   workingSecondsBetween,
   DEFAULT_SLA_POLICY,
@@ -113,6 +114,16 @@ describe('support rules: SLA clocks and policy', () => {
     const late = stopClock(c, local('Europe/Berlin', 2026, 11, 25, 12));
     expect(late.met).to.equal(false);
     expect(clockView(late, new Date(), late.stoppedAt).state).to.equal('missed');
+  });
+
+  it('when a request is given to someone, then the clock that most needs them is a breached one, else one at risk, the earliest due first; calm, paused or stopped clocks none', () => {
+    const t0 = new Date('2026-11-25T10:00:00.000Z');
+    const first = startClock(DEFAULT_SLA_POLICY, 'moderate', 'firstResponse', t0);
+    const resolution = startClock(DEFAULT_SLA_POLICY, 'moderate', 'resolution', t0);
+    expect(urgentClock([first, resolution])).to.equal(null);
+    expect(urgentClock([{ ...first, warned: true }, { ...resolution, warned: true }])).to.deep.equal({ clock: 'firstResponse', dueAt: dueAt(first), breached: false });
+    expect(urgentClock([{ ...first, warned: true }, { ...resolution, warned: true, breachLevel: 1 }])).to.deep.equal({ clock: 'resolution', dueAt: dueAt(resolution), breached: true });
+    expect(urgentClock([pauseClock({ ...first, warned: true }, new Date('2026-11-25T10:30:00Z')), stopClock({ ...resolution, warned: true }, new Date('2026-11-25T10:30:00Z'))])).to.equal(null);
   });
 
   it('when a clock pauses and resumes at instants with milliseconds, then nothing is dropped: its due instant stays exact to the millisecond', () => {

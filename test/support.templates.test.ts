@@ -48,6 +48,14 @@ describe('support emails (templates)', () => {
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.').and.contain('Its first response is due by 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.text).to.contain('Assignee: Ada Agent.');
       if (kind === 'unassigned') expect(r.text).to.contain('Lee Lead put support request').and.contain('back in the queue: it is no longer yours').and.contain('Ada is away this week.');
+      if (kind === 'assigned') {
+        // given a request at risk, or breached: said instead of the first response's due
+        const risk = renderer.render('support-assigned', { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x/t', firstResponseDue: '2026-11-25T13:00:00.000Z', urgent: { clock: 'firstResponse', dueAt: new Date('2026-11-25T13:00:00.000Z'), breached: false } });
+        expect(risk.text).to.contain('It is at risk: its first response target is due at 2026-11-25 13:00 UTC.').and.not.contain('Its first response is due by');
+        expect(risk.html).to.contain('It is at risk: its first response target is due at 2026-11-25 13:00 UTC.');
+        const late = renderer.render('support-assigned', { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x/t', urgent: { clock: 'resolution', dueAt: new Date('2026-11-26T09:00:00.000Z'), breached: true } });
+        expect(late.text).to.contain('Its resolution target was due at 2026-11-26 09:00 UTC: it is breached.');
+      }
       if (kind === 'at-risk') {
         // in the zone its recipients chose (activities/shared.ts), subject and text alike
         const zoned = renderer.render('support-at-risk', { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x/t', timeZone: 'Asia/Tokyo' });

@@ -274,6 +274,10 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     expect(warnings[1].to).to.include('support-lead@support.example').and.not.include(agent.email);
     // no 'unassigned' email: the agent put it back themselves
     expect(await EmailRecord.exists({ _id: `support:${i.number}:${put.seq}:unassigned` })).to.equal(null);
+    // given to someone again, still at risk: their email says so, with the clock's due
+    await act(h, { action: 'assign', actor: lead, assignee: agent });
+    const given = await app.stack.mailbox.waitFor((m) => m.subject === `Support request ${i.number} is now yours (${i.impact})`);
+    expect(given.text).to.contain(`It is at risk: its first response target is due at ${due.slice(0, 16).replace('T', ' ')} UTC.`);
     // one not at risk (answered, then put back) warns nobody
     const calm = await input();
     const hc = await file(calm);
