@@ -7,6 +7,7 @@
 import { loadConfigOrExit } from '../lib/config';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { connectClient } from '../lib/temporal';
+import { AppError } from '../lib/errors';
 import { loadSupportSettings } from '../services/support';
 import { seedSupportDemo } from '../services/support-demo';
 import { DEMO_CUSTOMERS, DEMO_PARTNER } from './seed';
@@ -35,7 +36,9 @@ async function main() {
 
 if (require.main === module) {
   main().catch((e) => {
-    process.stderr.write(`seed-tickets: ${(e as Error).stack ?? e}\nCheck that the worker is running and that dist/bin/seed.js ran first.\n`);
+    // the stack for the log, then one line saying what went wrong (npm start quotes the last line)
+    const refused = e instanceof AppError;
+    process.stderr.write(`${(e as Error).stack ?? e}\nseed-tickets: ${(e as Error).message ?? e}${refused ? '' : '. Check that the worker is running and that dist/bin/seed.js ran first.'}\n`);
     process.exit(1);
   });
 }

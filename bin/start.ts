@@ -460,7 +460,7 @@ async function main(): Promise<void> {
       await step('filing the demo support requests (dist/bin/seed-tickets.js)', async () => {
         const seedTickets = spawnManaged({ name: 'seed-tickets', command: process.execPath, args: [seedTicketsJs], env, cwd: ROOT, logFile });
         const info = await seedTickets.exited;
-        if (info.code !== 0) throw new StartError(`exit ${info.signal ?? `code ${info.code}`}: ${seedTickets.tail(5)}`);
+        if (info.code !== 0) throw new StartError(`exit ${info.signal ?? `code ${info.code}`}: ${seedTickets.tail(1)}`);
       });
     } catch (e) {
       if (shuttingDown) return;

@@ -279,8 +279,7 @@ export interface SupportFilingSlotDoc {
   key: string;
   at: Date;
 }
-export const SupportFilingSlot = model<SupportFilingSlotDoc>(
-  'SupportFilingSlot',
-  new Schema<SupportFilingSlotDoc>({ _id: String, userId: { type: String, required: true }, partnerId: { type: String, required: true }, key: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
-  'supportfilingslots',
-);
+const supportFilingSlotSchema = new Schema<SupportFilingSlotDoc>({ _id: String, userId: { type: String, required: true }, partnerId: { type: String, required: true }, key: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false });
+// one slot per filing: the sends of one Idempotency-Key, at once or later, share the slot its first send took
+supportFilingSlotSchema.index({ key: 1 }, { unique: true });
+export const SupportFilingSlot = model<SupportFilingSlotDoc>('SupportFilingSlot', supportFilingSlotSchema, 'supportfilingslots');

@@ -16,7 +16,7 @@ import { GENERAL_PROBLEM_TYPE } from '../domain/support';
 import { User, type UserDoc } from '../models';
 import type { AuthContext } from './context';
 import { createOrderService } from './orders';
-import { createSupportService, type SupportSettings } from './support';
+import { DEFAULT_SUPPORT_SETTINGS, createSupportService, type SupportSettings } from './support';
 
 export interface SupportDemoDeps {
   client: Client;
@@ -51,7 +51,8 @@ export async function seedSupportDemo(deps: SupportDemoDeps): Promise<DemoTicket
 }
 
 async function seed(deps: SupportDemoDeps): Promise<DemoTicket[]> {
-  const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: deps.settings });
+  // the demo is the operator's doing, not a user's filing: the hourly filing limit does not apply (nor count it)
+  const support = createSupportService({ client: deps.client, taskQueue: deps.taskQueue, settings: { ...(deps.settings ?? DEFAULT_SUPPORT_SETTINGS), filingsPerHour: null } });
   const orders = createOrderService({ client: deps.client, taskQueue: deps.taskQueue, reminderDaysBeforeClose: deps.reminderDaysBeforeClose });
   const [partner, agent, lead] = [await authOf(deps.users.partnerAdmin), await authOf(deps.users.agent), await authOf(deps.users.lead)];
   if (partner.partnerId !== deps.partnerId) throw new Error(`${deps.users.partnerAdmin} is not a user of partner ${deps.partnerId}`);

@@ -10,8 +10,8 @@ import { checkSlaPolicy, DEFAULT_SLA_POLICY, SLA_POLICY_SCHEMA, type SlaPolicy }
 export interface SupportSettings {
   policy: SlaPolicy;
   rules: TicketRules;
-  /** support requests one user may file in a UTC hour (SUPPORT_FILINGS_PER_HOUR) */
-  filingsPerHour: number;
+  /** support requests one user may file in a UTC hour (SUPPORT_FILINGS_PER_HOUR); null: no limit (the demo seed's own filings) */
+  filingsPerHour: number | null;
 }
 
 export const DEFAULT_SUPPORT_SETTINGS: SupportSettings = { policy: DEFAULT_SLA_POLICY, rules: DEFAULT_TICKET_RULES, filingsPerHour: DEFAULT_FILINGS_PER_HOUR };

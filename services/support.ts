@@ -144,6 +144,9 @@ export function ticketSummary(t: QueueRow, partnerName: string | null = null) {
   };
 }
 
+/** takeFilingSlot's signal: the Idempotency-Key's own slot was taken by a send of it at once (share it). */
+class KeyHasSlot extends Error {}
+
 export function createSupportService(deps: SupportServiceDeps) {
   const { client, taskQueue } = deps;
   const settings = deps.settings ?? DEFAULT_SUPPORT_SETTINGS;
@@ -207,22 +210,39 @@ export function createSupportService(deps: SupportServiceDeps) {
   }
 
   /**
-   * The filing slot of this Idempotency-Key in this UTC hour: the one an earlier try of the key kept (a 503 whose
-   * outcome was unknown), else one of the user's SUPPORT_FILINGS_PER_HOUR slots of the hour taken now (`fresh`), else
-   * a refusal: 429 `filing_rate_limited`, with the seconds to the next hour.
+   * The filing slot of this Idempotency-Key (`<partner>:<key>`): the one a send of the key took before (at once, or an
+   * earlier try whose outcome was unknown), else one of the user's SUPPORT_FILINGS_PER_HOUR slots of this UTC hour
+   * taken now (`fresh`), else a refusal: 429 `filing_rate_limited`, with the seconds to the next hour. A key has one
+   * slot at most (a unique index on `key`), so sends of one filing at once count once.
    */
-  async function takeFilingSlot(auth: AuthContext, idKey: string): Promise<{ id: string; fresh: boolean }> {
+  async function takeFilingSlot(auth: AuthContext, idKey: string, limit: number): Promise<{ id: string; fresh: boolean }> {
+    const keyed = async () => {
+      const slot = await SupportFilingSlot.findOne({ key: idKey }, { _id: 1 }).lean();
+      return slot ? { id: slot._id, fresh: false } : null;
+    };
+    const kept = await keyed();
+    if (kept) return kept;
     const now = clock();
     const hour = filingHour(now);
     const prefix = `${auth.user._id}:${hour.key}`;
-    const mine = { _id: { $gte: `${prefix}:`, $lt: `${prefix};` } };
-    const kept = await SupportFilingSlot.findOne({ ...mine, key: idKey }, { _id: 1 }).lean();
-    if (kept) return { id: kept._id, fresh: false };
-    const limit = settings.filingsPerHour;
-    const taken = await SupportFilingSlot.countDocuments(mine);
-    const id = await takeSlot(prefix, limit, taken, (slot) => SupportFilingSlot.create({ _id: slot, userId: auth.user._id, partnerId: auth.partnerId!, key: idKey, at: now }));
-    if (!id) throw new AppError(429, 'filing_rate_limited', filingLimitMessage(limit, hour.endsAt), undefined, { limit, resetsAt: hour.endsAt.toISOString(), retryAfterSeconds: hour.secondsLeft });
-    return { id, fresh: true };
+    const taken = await SupportFilingSlot.countDocuments({ _id: { $gte: `${prefix}:`, $lt: `${prefix};` } });
+    const id = await takeSlot(prefix, limit, taken, async (slot) => {
+      try {
+        return await SupportFilingSlot.create({ _id: slot, userId: auth.user._id, partnerId: auth.partnerId!, key: idKey, at: now });
+      } catch (e) {
+        // refused by the key's index: a send of this key took its slot meanwhile (then it is ours to share)
+        if (isDuplicateKey(e) && (await keyed())) throw new KeyHasSlot();
+        throw e;
+      }
+    }).catch(async (e: unknown) => {
+      if (e instanceof KeyHasSlot) return null;
+      throw e;
+    });
+    if (id) return { id, fresh: true };
+    // none free, or the key's own taken meanwhile by a send of it at once
+    const shared = await keyed();
+    if (shared) return shared;
+    throw new AppError(429, 'filing_rate_limited', filingLimitMessage(limit, hour.endsAt), undefined, { limit, resetsAt: hour.endsAt.toISOString(), retryAfterSeconds: hour.secondsLeft });
   }
 
   async function ticketWorkflowExists(number: string): Promise<boolean> {
@@ -470,20 +490,16 @@ export function createSupportService(deps: SupportServiceDeps) {
         if (refusal) throw new AppError(422, refusal.code, refusal.message, refusal.field);
       }
 
-      // the hour's limit, once the request is known to be good. A slot taken now goes back when nothing was filed: a
-      // refusal (4xx), or a replay of the key's earlier filing (a concurrent try of the key). A server away (5xx) may
-      // have filed it: the slot stays, under the key, for the key's retry to use again.
-      const slot = await takeFilingSlot(auth, idKey);
-      let giveBack = false;
+      // the hour's limit, once the request is known to be good (none for the demo seed: settings.filingsPerHour null).
+      // The key's slot goes back only when this send took it and the request was refused (4xx: nothing filed; not
+      // `idempotency_key_reused`, whose key belongs to another send). Whatever else happens it stays, under the key:
+      // a 5xx may have filed it, and the key's other sends (at once, or its retry) share it.
+      const slot = settings.filingsPerHour === null ? null : await takeFilingSlot(auth, idKey, settings.filingsPerHour);
       try {
-        const result = await fileChecked();
-        giveBack = result.replayed;
-        return result;
+        return await fileChecked();
       } catch (e) {
-        giveBack = e instanceof AppError && e.status < 500;
+        if (slot?.fresh && e instanceof AppError && e.status < 500 && e.code !== 'idempotency_key_reused') await SupportFilingSlot.deleteOne({ _id: slot.id, key: idKey }).catch(() => undefined);
         throw e;
-      } finally {
-        if (giveBack && slot.fresh) await SupportFilingSlot.deleteOne({ _id: slot.id }).catch(() => undefined);
       }
 
       // (the filing itself, once the request is checked and its slot taken)

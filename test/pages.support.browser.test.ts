@@ -10,6 +10,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
 import { insertQueueEntries } from '../activities/support';
+import { formatDate } from '../api/pages/kit';
 import { Attachment, SupportEvent, SupportFilingSlot, SupportQueueEntry, SupportTicket, User } from '../models';
 import { createApi, createAppServer } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
@@ -336,6 +337,9 @@ describe('pages: support requests in a real browser', function () {
       await p.getByLabel('Title').fill(title);
       await p.getByLabel(/^Customer/).fill(c.tenantId);
     };
+    // the zone the partner's pages give times in (Settings says it)
+    await p.goto(`${base}/app/settings`);
+    const zone = (await p.locator('#tz-heading + p strong').textContent())!;
     try {
       await fill(uniq('First of the hour'));
       await press(p, 'Submit the request', 'Request filed.');
@@ -344,8 +348,9 @@ describe('pages: support requests in a real browser', function () {
       const [answer] = await Promise.all([p.waitForResponse((r) => r.url() === `${base}/app/support` && r.request().method() === 'POST'), p.getByRole('button', { name: 'Submit the request', exact: true }).click()]);
       expect(answer.status()).to.equal(429);
       expect(answer.headers()['retry-after']).to.match(/^\d+$/);
-      const until = new Date(hourStart + 3_600_000).toISOString().slice(11, 16);
-      expect(await p.getByText('You have filed 1 support request this hour').textContent()).to.include(`file again from ${until} UTC, or ask a colleague to file it.`);
+      // when the next hour begins, as the page gives times (in the partner's zone)
+      const until = formatDate(new Date(hourStart + 3_600_000), zone);
+      expect(await p.getByText('You have filed 1 support request this hour').textContent()).to.equal(`You have filed 1 support request this hour, the most one user may. File again from ${until}, or ask a colleague to file it.`);
       expect(await p.getByLabel('Title').inputValue()).to.equal(second);
       expect(await SupportTicket.exists({ partnerId: app.partnerId, title: second })).to.equal(null);
       await expectAccessible(p);

@@ -368,6 +368,31 @@ describe('support requests (API end to end)', function () {
     }
   });
 
+  it('when one filing is sent several times at once (one Idempotency-Key), then it is one ticket and takes one slot of the hour: the next filings still have theirs', async () => {
+    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 2 } });
+    const server = createAppServer(api);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const user = await ensureUser({ name: 'Sam Sender', email: `${uniq('sender')}@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
+    const token = await issueToken(user._id, 'filing at once');
+    const fileAt = async (title: string, key: string) => {
+      const res = await fetch(`${base}/support-requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ problemType: 'General question or problem', impact: 'minimal', title, customer: customer.id, contact: { name: 'Sam', email: user.email } }) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    try {
+      const key = uniq('key-at-once');
+      const sends = await Promise.all(Array.from({ length: 6 }, () => fileAt('Sent six times at once', key)));
+      expect(sends.map((r) => r.status), JSON.stringify(sends.map((r) => r.body))).to.deep.equal([201, 201, 201, 201, 201, 201]);
+      expect(new Set(sends.map((r) => r.body.number)).size).to.equal(1);
+      expect((await SupportFilingSlot.find({ userId: user._id }).lean()).map((x) => x.key)).to.deep.equal([`${app.partnerId}:${key}`]);
+      expect((await fileAt('The second filing', uniq('key-at-once'))).status).to.equal(201);
+      expect((await fileAt('The third filing', uniq('key-at-once'))).status).to.equal(429);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await SupportFilingSlot.deleteMany({ userId: user._id });
+    }
+  });
+
   it('when the recipients of an email chose one time zone (Settings), then its times are in it, named with the offset; with another recipient, or one who chose none, in UTC', async () => {
     const filer = `admin-agent@${app.partnerId}.example`;
     const filerId = (await User.findOne({ email: filer }).lean())!._id;

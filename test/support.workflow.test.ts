@@ -18,7 +18,7 @@ import type { supportTicketWorkflow } from '../workflows/support';
 import { DEFAULT_SLA_POLICY, type SlaPolicy } from '../domain/sla';
 import { instantOf } from '../domain/time';
 import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketActor } from '../domain/support';
-import { EmailRecord, SupportEvent, SupportQueueDay, SupportQueueEntry, SupportTicket } from '../models';
+import { EmailRecord, SupportEvent, SupportQueueDay, SupportQueueEntry, SupportTicket, User } from '../models';
 import { hourBand } from '../domain/support-queue';
 import { getTestApp, quietRuntime, uniq, waitFor, workflowBundle, type TestApp } from './support/app';
 import { ensureUser, setUserDisabled } from '../services/users';
@@ -278,6 +278,19 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     await act(h, { action: 'assign', actor: lead, assignee: agent });
     const given = await app.stack.mailbox.waitFor((m) => m.subject === `Support request ${i.number} is now yours (${i.impact})`);
     expect(given.text).to.contain(`It is at risk: its first response target is due at ${due.slice(0, 16).replace('T', ' ')} UTC.`);
+    // a lead who puts back a request at risk knows it: the warning is not theirs
+    const realLead = (await User.findOne({ email: 'support-lead@support.example' }).lean())!;
+    const leadActor: TicketActor = { kind: 'lead', userId: realLead._id, name: realLead.name, email: realLead.email, role: 'support-lead' };
+    const byLead = await input();
+    const hl = await file(byLead);
+    await act(hl, { action: 'assign', actor: agent, assignee: agent });
+    await env.sleep('50 minutes');
+    await act(hl, { action: 'unassign', actor: leadActor });
+    const leadPut = (await SupportEvent.findOne({ ticketId: byLead.number, type: 'unassigned' }).lean())!;
+    expect(leadPut.data).to.include({ clock: 'firstResponse' });
+    await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `support:${byLead.number}:${leadPut.seq}:unassigned` })));
+    const leadWarning = await EmailRecord.findById(`support:${byLead.number}:${leadPut.seq}:at-risk`).lean();
+    expect(leadWarning?.to ?? []).to.not.include(realLead.email);
     // one not at risk (answered, then put back) warns nobody
     const calm = await input();
     const hc = await file(calm);

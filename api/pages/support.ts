@@ -21,7 +21,7 @@ import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type Attach
 import { supportMetrics } from '../../services/support-metrics';
 import { METRICS_FIRST_DAY } from '../../domain/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, NOT_UTF8_FIELD, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, NOT_UTF8_FIELD, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formatDate, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -622,9 +622,13 @@ export function supportPages(deps: PagesContext): PageDef[] {
         } catch (e) {
           if (isTemporalUnavailable(e)) return back({ _form: unavailable(e).message }, 503);
           if (e instanceof AppError && e.status < 500 && e.status !== 404) {
-            // the hour's filing limit: when it lifts, as the API says it
-            const retryAfter = (e.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-            if (e.status === 429 && typeof retryAfter === 'number') ctx.res.setHeader('Retry-After', String(retryAfter));
+            // the hour's filing limit: when it lifts, as the API says it, and in the page's time zone
+            const limited = e.code === 'filing_rate_limited' ? (e.details as { limit: number; resetsAt: string; retryAfterSeconds: number }) : null;
+            if (limited) {
+              ctx.res.setHeader('Retry-After', String(limited.retryAfterSeconds));
+              const n = limited.limit === 1 ? '1 support request' : `${limited.limit} support requests`;
+              return back({ _form: `You have filed ${n} this hour, the most one user may. File again from ${formatDate(limited.resetsAt, ctx.timeZone)}, or ask a colleague to file it.` }, 429);
+            }
             const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: pageMessage(e) } : errorsFromAppError(e, FILE_FIELDS);
             return back(mapped, e.status);
           }
