@@ -9,7 +9,7 @@ import type { Logger } from '../lib/logger';
 import type { Mailer, RejectedRecipient, Renderer } from '../lib/mailer';
 import { insertOnce } from '../lib/errors';
 import { emailTimeZone } from '../domain/time';
-import { EmailRecord, User, UserPreference } from '../models';
+import { EmailRecord, User, UserBrowserZone, UserPreference } from '../models';
 
 export interface ActivityDeps {
   mailer: Mailer;
@@ -48,16 +48,20 @@ export function permanentRefusal(e: unknown): string | null {
   return each.every((r) => isBadAddress(r.responseCode, r.response)) ? String(err.response ?? err.message ?? err.responseCode).slice(0, 500) : null;
 }
 
-/** The zone of an email's times (domain/time.ts emailTimeZone): each address's user's chosen zone, none for an address that is no user. */
+/** The zone of an email's times (domain/time.ts emailTimeZone): each address's user's zone (chosen, else their browser's), none for an address that is no user. */
 export async function recipientsTimeZone(to: readonly string[]): Promise<string> {
   const addresses = [...new Set(to.map((a) => a.trim().toLowerCase()))];
   if (addresses.length === 0) return 'UTC';
   const users = await User.find({ email: { $in: addresses } }, { email: 1 }).lean();
   // (an address that is no user has no zone: UTC, whatever the others chose)
   if (users.length < addresses.length) return 'UTC';
-  const chosen = new Map((await UserPreference.find({ _id: { $in: users.map((u) => u._id) } }).lean()).map((p) => [p._id, p.timeZone]));
+  const ids = users.map((u) => u._id);
+  const [preferences, browsers] = await Promise.all([UserPreference.find({ _id: { $in: ids } }).lean(), UserBrowserZone.find({ _id: { $in: ids } }).lean()]);
+  // the zone chosen in Settings, else the one the user's browser last gave the pages
+  const chosen = new Map(preferences.map((p) => [p._id, p.timeZone]));
+  const seen = new Map(browsers.map((b) => [b._id, b.timeZone]));
   const userOf = new Map(users.map((u) => [u.email.toLowerCase(), u._id]));
-  return emailTimeZone(addresses.map((a) => chosen.get(userOf.get(a) ?? '') ?? null));
+  return emailTimeZone(addresses.map((a) => chosen.get(userOf.get(a) ?? '') ?? seen.get(userOf.get(a) ?? '') ?? null));
 }
 
 /** Sends `template` once per business `key`, its times in the recipients' zone (recipientsTimeZone). */

@@ -11,7 +11,7 @@ import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, Downlo
 import { ActivityDay, ActivityEntry } from './activity-log';
 import { LedgerLine, Invoice } from './invoices';
 import { EmailRecord } from './emails';
-import { SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference } from './sessions';
+import { SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference, UserBrowserZone } from './sessions';
 import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, SupportFilingSlot } from './support';
 import { Attachment } from './attachments';
 
@@ -28,4 +28,4 @@ export * from './support';
 export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadLinkRequest, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, SupportFilingSlot, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadLinkRequest, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, SupportFilingSlot, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference, UserBrowserZone };

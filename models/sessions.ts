@@ -115,3 +115,19 @@ export const UserPreference = model<UserPreferenceDoc>(
   new Schema<UserPreferenceDoc>({ _id: String, timeZone: { type: String, default: null }, updatedAt: { type: Date, required: true } }, { versionKey: false }),
   'userpreferences',
 );
+
+/**
+ * The time zone a user's browser last gave the pages (at sign-in, and when it changes): the zone of their emails while
+ * they chose none in Settings (activities/shared.ts recipientsTimeZone). Written only for that user, whole.
+ */
+export interface UserBrowserZoneDoc {
+  /** the user's id */
+  _id: string;
+  timeZone: string;
+  at: Date;
+}
+export const UserBrowserZone = model<UserBrowserZoneDoc>(
+  'UserBrowserZone',
+  new Schema<UserBrowserZoneDoc>({ _id: String, timeZone: { type: String, required: true }, at: { type: Date, required: true } }, { versionKey: false }),
+  'userbrowserzones',
+);

@@ -17,7 +17,7 @@ import ipaddr from 'ipaddr.js';
 import { AppError, isDuplicateKey, takeSlot } from '../lib/errors';
 import type { Mailer, Renderer } from '../lib/mailer';
 import type { Logger } from '../lib/logger';
-import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, TokenFormUse, User, UserPreference, type SessionDoc, type UserDoc } from '../models';
+import { Partner, Session, SessionEnd, SignInClaim, SignInLink, SignInSend, TokenFormUse, User, UserBrowserZone, UserPreference, type SessionDoc, type UserDoc } from '../models';
 import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from './users';
 import type { AuthContext } from './context';
 
@@ -246,6 +246,11 @@ export function createSessionService(deps: SessionServiceDeps) {
 
     async setTimeZone(userId: string, timeZone: string | null): Promise<void> {
       await UserPreference.replaceOne({ _id: userId }, { _id: userId, timeZone, updatedAt: clock() }, { upsert: true });
+    },
+
+    /** Remembers the zone the user's browser gave (a name timeZoneName took), for their emails while they chose none. */
+    async noteBrowserTimeZone(userId: string, timeZone: string): Promise<void> {
+      await UserBrowserZone.replaceOne({ _id: userId }, { _id: userId, timeZone, at: clock() }, { upsert: true });
     },
 
     /** The user's own API tokens (services/users.ts: the secret is shown once, at creation; revoked ones stay listed). */

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
-import { ActivityEntry, appendActivity, DownloadLink, DownloadLinkRequest, LedgerLine, Order, Product, User } from '../models';
+import { ActivityEntry, appendActivity, DownloadLink, DownloadLinkRequest, LedgerLine, Order, Product, User, UserBrowserZone, UserPreference } from '../models';
+import { recipientsTimeZone } from '../activities/shared';
 import { pageLinkKey } from '../api/pages/licensing';
 import { linkRequestRecord } from '../services/licensing';
 import { monthKey, nextMonthKey } from '../domain/time';
@@ -145,6 +146,23 @@ describe('pages: partners in a real browser', function () {
       try {
         await signIn(app, berlin.page, PARTNER_EMAIL('sales-agent', app.partnerId));
         expect(await berlin.page.locator('footer').textContent()).to.include('Europe/Berlin');
+        // and the user's emails are in it while they choose none in Settings; a zone chosen there wins
+        const email = PARTNER_EMAIL('sales-agent', app.partnerId);
+        const user = (await User.findOne({ email }).lean())!;
+        expect((await UserBrowserZone.findById(user._id).lean())?.timeZone).to.equal('Europe/Berlin');
+        expect(await recipientsTimeZone([email])).to.equal('Europe/Berlin');
+        await UserPreference.replaceOne({ _id: user._id }, { _id: user._id, timeZone: 'Asia/Tokyo', updatedAt: new Date() }, { upsert: true });
+        try {
+          expect(await recipientsTimeZone([email.toUpperCase()])).to.equal('Asia/Tokyo');
+        } finally {
+          await UserPreference.deleteOne({ _id: user._id });
+        }
+        // the browser moved (app.js posts its zone when it differs from the page's): the emails follow
+        await berlin.page.goto('/app/settings');
+        const csrf = await berlin.page.locator('form[action="/app/settings/time-zone"] input[name="_csrf"]').inputValue();
+        const moved = await berlin.page.request.post('/app/settings/browser-time-zone', { form: { _csrf: csrf, timeZone: 'America/Chicago' }, maxRedirects: 0 });
+        expect(moved.status()).to.equal(204);
+        expect(await recipientsTimeZone([email])).to.equal('America/Chicago');
       } finally {
         await berlin.context.close();
       }

@@ -10,7 +10,7 @@ import { buildActivities, createApi, createAppServer } from '../composition/root
 import { NativeConnection } from '../lib/temporal';
 import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
-import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportTicket, User, UserPreference } from '../models';
+import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportTicket, User, UserBrowserZone, UserPreference } from '../models';
 import { monthKey } from '../domain/time';
 import { dueAt } from '../domain/sla';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate } from '../contracts/orders';
@@ -30,6 +30,8 @@ describe('support requests (API end to end)', function () {
   before(async () => {
     app = await getTestApp();
     customer = await app.newCustomer('US');
+    // the emails here give their times in UTC: no zone the page tests' browsers gave (Sydney) stays with these users
+    await UserBrowserZone.deleteMany({});
   });
 
   const refundBody = (orderId: string, amount: number, over: Record<string, unknown> = {}) => ({
@@ -400,6 +402,8 @@ describe('support requests (API end to end)', function () {
     const colleagueId = (await User.findOne({ email: colleague }).lean())!._id;
     const choose = (userId: string, timeZone: string | null) => UserPreference.replaceOne({ _id: userId }, { _id: userId, timeZone, updatedAt: new Date() }, { upsert: true });
     const chosenBefore = await UserPreference.find({ _id: { $in: [filerId, colleagueId] } }).lean();
+    // a zone their browser gave the pages counts when none is chosen (below); here neither has one
+    await UserBrowserZone.deleteMany({ _id: { $in: [filerId, colleagueId] } });
     const dueIn = (m: { text: string }) => /will answer by (.+)\./.exec(m.text)?.[1];
     const fileFor = async (contact: string) => {
       const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: 'Times in my zone', customer: customer.id, contact: { name: 'Me', email: contact } });
@@ -437,9 +441,14 @@ describe('support requests (API end to end)', function () {
       expect(dueIn((await fileFor(colleague)).mail)).to.match(/ UTC$/);
       await choose(colleagueId, 'australia/sydney');
       expect(dueIn((await fileFor(colleague)).mail)).to.match(/ Australia\/Sydney \(UTC\+1[01]:00\)$/);
+      // a colleague who chose none, but whose browser gave Sydney to the pages: Sydney too
+      await choose(colleagueId, null);
+      await UserBrowserZone.create({ _id: colleagueId, timeZone: 'Australia/Sydney', at: new Date() });
+      expect(dueIn((await fileFor(colleague)).mail)).to.match(/ Australia\/Sydney \(UTC\+1[01]:00\)$/);
     } finally {
       await UserPreference.deleteMany({ _id: { $in: [filerId, colleagueId] } });
       if (chosenBefore.length) await UserPreference.insertMany(chosenBefore);
+      await UserBrowserZone.deleteMany({ _id: { $in: [filerId, colleagueId] } });
     }
   });
 

@@ -91,12 +91,16 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
     const form = validateForm<{ token: string; timeZone?: string }>(claimSchema, req.body ?? {});
     if (!form.ok) throw new AppError(400, 'validation_failed', 'The sign-in link is incomplete. Copy the whole link from the email.', 'token');
     try {
-      const { cookie, next } = await kit.sessions.claimLink(form.value.token, req.header('user-agent') ?? null);
+      const { cookie, next, session } = await kit.sessions.claimLink(form.value.token, req.header('user-agent') ?? null);
       res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
-      // the browser's time zone (the sign-in page's script sent it), so the first page shown is in it too
+      // the browser's time zone (the sign-in page's script sent it), so the first page shown is in it too, and the
+      // user's emails while they choose none
       const tz = (req.body as { timeZone?: unknown }).timeZone;
       const zone = timeZoneName(tz);
-      if (zone) res.cookie(TZ_COOKIE, zone, { sameSite: 'lax', secure: kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+      if (zone) {
+        res.cookie(TZ_COOKIE, zone, { sameSite: 'lax', secure: kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+        await kit.sessions.noteBrowserTimeZone(session.userId, zone);
+      }
       res.clearCookie(PRE_SESSION_COOKIE, { path: '/app' });
       res.redirect(303, next ?? '/app');
     } catch (e) {
@@ -168,10 +172,12 @@ export function identityPages(deps: PagesContext): PageDef[] {
       path: '/settings/browser-time-zone',
       permission: null,
       handler: async (ctx) => {
-        // sent by app.js: remembers the browser's zone in a cookie (used when no zone is chosen)
+        // sent by app.js: remembers the browser's zone in a cookie (used when no zone is chosen), and, for a signed-in
+        // user, for their emails
         const tz = (ctx.req.body as Record<string, unknown>)?.timeZone;
         const zone = timeZoneName(tz);
         if (zone) ctx.res.cookie(TZ_COOKIE, zone, { sameSite: 'lax', secure: deps.kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
+        if (zone && ctx.auth) await deps.kit.sessions.noteBrowserTimeZone(ctx.auth.user._id, zone);
         ctx.res.status(204).end();
       },
     }),
