@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import type { Logger } from '../lib/logger';
 import type { Mailer, RejectedRecipient, Renderer } from '../lib/mailer';
 import { insertOnce } from '../lib/errors';
-import { emailTimeZone } from '../domain/time';
+import { emailTimeZone, userEmailZone } from '../domain/time';
 import { EmailRecord, User, UserBrowserZone, UserPreference } from '../models';
 
 export interface ActivityDeps {
@@ -57,11 +57,10 @@ export async function recipientsTimeZone(to: readonly string[]): Promise<string>
   if (users.length < addresses.length) return 'UTC';
   const ids = users.map((u) => u._id);
   const [preferences, browsers] = await Promise.all([UserPreference.find({ _id: { $in: ids } }).lean(), UserBrowserZone.find({ _id: { $in: ids } }).lean()]);
-  // the zone chosen in Settings, else the one the user's browser last gave the pages
   const chosen = new Map(preferences.map((p) => [p._id, p.timeZone]));
   const seen = new Map(browsers.map((b) => [b._id, b.timeZone]));
   const userOf = new Map(users.map((u) => [u.email.toLowerCase(), u._id]));
-  return emailTimeZone(addresses.map((a) => chosen.get(userOf.get(a) ?? '') ?? seen.get(userOf.get(a) ?? '') ?? null));
+  return emailTimeZone(addresses.map((a) => userEmailZone(chosen.get(userOf.get(a) ?? ''), seen.get(userOf.get(a) ?? ''))));
 }
 
 /** Sends `template` once per business `key`, its times in the recipients' zone (recipientsTimeZone). */

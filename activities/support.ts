@@ -234,8 +234,10 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         const by = actor?.kind === 'system' ? undefined : actor?.userId;
         to = distinctAddresses([...(await leadsEmails(by)), ...(assignee && ticket.assignee!.userId !== by ? [assignee] : [])]);
       }
-      // (a lead who put a request at risk back in the queue knows it: not to them)
-      else if (kind === 'at-risk') to = assignee ? [assignee] : await leadsEmails(event?.type === 'unassigned' ? (event.actor as { userId?: string }).userId : undefined);
+      // a request at risk put back in the queue: the leads, whoever has it by the time this goes (not a lead who put it
+      // back: they know)
+      else if (kind === 'at-risk' && event?.type === 'unassigned') to = await leadsEmails((event.actor as { userId?: string }).userId);
+      else if (kind === 'at-risk') to = assignee ? [assignee] : await leadsEmails();
       else if (kind === 'assigned') to = [(event?.data as { assignee?: { email?: string } } | undefined)?.assignee?.email ?? ''];
       // the one whose request another put back in the queue (at the address their user has now; not when disabled)
       else if (kind === 'unassigned') {

@@ -33,9 +33,9 @@ export function filingHour(now: Date): { key: string; startsAt: Date; endsAt: Da
   return { key: utcHourKey(new Date(start)), startsAt: new Date(start), endsAt, secondsLeft: Math.max(1, Math.ceil((endsAt.getTime() - now.getTime()) / 1000)) };
 }
 
-/** What a filing over the hour's limit is told: the limit, and when the next hour lets the user file again. */
-export function filingLimitMessage(limit: number, endsAt: Date): string {
-  return `you have filed ${limit} support request${limit === 1 ? '' : 's'} this hour, the most one user may; file again from ${endsAt.toISOString().slice(11, 16)} UTC, or ask a colleague to file it`;
+/** What a filing over the hour's limit is told: the limit, and when (as the reader reads times) the next hour begins. */
+export function filingLimitMessage(limit: number, nextHour: string): string {
+  return `you have filed ${limit} support request${limit === 1 ? '' : 's'} this hour, the most one user may; file again from ${nextHour}, or ask a colleague to file it`;
 }
 
 /**

@@ -80,9 +80,12 @@ export function zonedMinute(at: Date, timeZone: string): string {
   return `${String(l.year).padStart(4, '0')}-${p2(l.month)}-${p2(l.day)} ${p2(l.hour)}:${p2(l.minute)} ${timeZone} (UTC${sign}${p2(Math.floor(Math.abs(offset) / 60))}:${p2(Math.abs(offset) % 60)})`;
 }
 
+/** A user's own zone for their emails: the one chosen in Settings, else the one their browser last gave the pages. */
+export const userEmailZone = (chosen: string | null | undefined, browser: string | null | undefined): string | null => chosen ?? browser ?? null;
+
 /**
- * The time zone of an email's times: the zone its recipients chose (Settings), when every one of them is a user who
- * chose the same one; else UTC (an address that is no user, such as a partner's billing address, has none, and one
+ * The time zone of an email's times: its recipients' zone (userEmailZone), when every one of them is a user with the
+ * same one; else UTC (an address that is no user, such as a partner's billing address, has none, and one
  * email cannot be in two zones). `zones` has one entry per recipient: null for none.
  */
 export function emailTimeZone(zones: readonly (string | null | undefined)[]): string {

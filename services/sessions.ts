@@ -22,7 +22,7 @@ import { createToken, hashToken, isDisabled, listTokens, revokeOwnToken } from '
 import type { AuthContext } from './context';
 
 import { safeNext, SESSION_ABSOLUTE_HOURS, SESSION_IDLE_MINUTES, SIGN_IN_LINK_MINUTES, SIGN_IN_LINKS_PER_CLIENT_PER_HOUR, SIGN_IN_LINKS_PER_HOUR } from '../domain/sessions';
-import { utcHourKey } from '../domain/time';
+import { emailTimeZone, userEmailZone, utcHourKey } from '../domain/time';
 
 /**
  * The network a client asks from, for its share of an address's sign-in links: an IPv4 address as it is, an IPv6
@@ -248,9 +248,22 @@ export function createSessionService(deps: SessionServiceDeps) {
       await UserPreference.replaceOne({ _id: userId }, { _id: userId, timeZone, updatedAt: clock() }, { upsert: true });
     },
 
-    /** Remembers the zone the user's browser gave (a name timeZoneName took), for their emails while they chose none. */
+    /**
+     * Remembers the zone the user's browser gave (a name timeZoneName took), for their emails while they chose none.
+     * Best effort: a sign-in or a page never fails for it (two at once may race on the upsert: the same fact either way).
+     */
     async noteBrowserTimeZone(userId: string, timeZone: string): Promise<void> {
-      await UserBrowserZone.replaceOne({ _id: userId }, { _id: userId, timeZone, at: clock() }, { upsert: true });
+      try {
+        await UserBrowserZone.replaceOne({ _id: userId }, { _id: userId, timeZone, at: clock() }, { upsert: true });
+      } catch (e) {
+        if (!isDuplicateKey(e)) deps.log.warn({ err: e, userId }, "the browser's time zone was not remembered (emails stay in the zone they had)");
+      }
+    },
+
+    /** The zone of the user's emails when they go to this user alone (activities/shared.ts recipientsTimeZone): chosen, else the browser's, else UTC. */
+    async emailTimeZoneOf(userId: string): Promise<string> {
+      const [chosen, seen] = await Promise.all([UserPreference.findById(userId).lean(), UserBrowserZone.findById(userId).lean()]);
+      return emailTimeZone([userEmailZone(chosen?.timeZone, seen?.timeZone)]);
     },
 
     /** The user's own API tokens (services/users.ts: the secret is shown once, at creation; revoked ones stay listed). */

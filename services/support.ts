@@ -242,7 +242,14 @@ export function createSupportService(deps: SupportServiceDeps) {
     // none free, or the key's own taken meanwhile by a send of it at once
     const shared = await keyed();
     if (shared) return shared;
-    throw new AppError(429, 'filing_rate_limited', filingLimitMessage(limit, hour.endsAt), undefined, { limit, resetsAt: hour.endsAt.toISOString(), retryAfterSeconds: hour.secondsLeft });
+    throw new AppError(429, 'filing_rate_limited', filingLimitMessage(limit, `${hour.endsAt.toISOString().slice(11, 16)} UTC`), undefined, { limit, resetsAt: hour.endsAt.toISOString(), retryAfterSeconds: hour.secondsLeft });
+  }
+
+  /** Gives a refused send's slot back, unless a ticket is recorded under its key (another send of the key filed with it). */
+  async function giveBackFilingSlot(slotId: string, idKey: string): Promise<void> {
+    const record = await SupportIdempotency.findById(idKey, { ticketId: 1 }).lean();
+    if (record && (await SupportTicket.exists({ _id: record.ticketId }))) return;
+    await SupportFilingSlot.deleteOne({ _id: slotId, key: idKey });
   }
 
   async function ticketWorkflowExists(number: string): Promise<boolean> {
@@ -491,14 +498,14 @@ export function createSupportService(deps: SupportServiceDeps) {
       }
 
       // the hour's limit, once the request is known to be good (none for the demo seed: settings.filingsPerHour null).
-      // The key's slot goes back only when this send took it and the request was refused (4xx: nothing filed; not
-      // `idempotency_key_reused`, whose key belongs to another send). Whatever else happens it stays, under the key:
-      // a 5xx may have filed it, and the key's other sends (at once, or its retry) share it.
+      // The key's slot goes back only when this send took it, was refused (4xx), and no ticket is recorded under the
+      // key (another send of it, at once, may have filed with this slot). Whatever else happens it stays, under the
+      // key: a 5xx may have filed it, and the key's other sends (at once, or its retry) share it.
       const slot = settings.filingsPerHour === null ? null : await takeFilingSlot(auth, idKey, settings.filingsPerHour);
       try {
         return await fileChecked();
       } catch (e) {
-        if (slot?.fresh && e instanceof AppError && e.status < 500 && e.code !== 'idempotency_key_reused') await SupportFilingSlot.deleteOne({ _id: slot.id, key: idKey }).catch(() => undefined);
+        if (slot?.fresh && e instanceof AppError && e.status < 500) await giveBackFilingSlot(slot.id, idKey).catch(() => undefined);
         throw e;
       }
 

@@ -163,6 +163,8 @@ describe('pages: partners in a real browser', function () {
         const moved = await berlin.page.request.post('/app/settings/browser-time-zone', { form: { _csrf: csrf, timeZone: 'America/Chicago' }, maxRedirects: 0 });
         expect(moved.status()).to.equal(204);
         expect(await recipientsTimeZone([email])).to.equal('America/Chicago');
+        await berlin.page.goto('/app/settings');
+        expect(await berlin.page.locator('#tz-heading + p').textContent()).to.include('Emails to you give their times in America/Chicago');
       } finally {
         await berlin.context.close();
       }

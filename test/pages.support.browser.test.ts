@@ -339,7 +339,7 @@ describe('pages: support requests in a real browser', function () {
     };
     // the zone the partner's pages give times in (Settings says it)
     await p.goto(`${base}/app/settings`);
-    const zone = (await p.locator('#tz-heading + p strong').textContent())!;
+    const zone = (await p.locator('#tz-heading + p strong').first().textContent())!;
     try {
       await fill(uniq('First of the hour'));
       await press(p, 'Submit the request', 'Request filed.');
@@ -350,7 +350,7 @@ describe('pages: support requests in a real browser', function () {
       expect(answer.headers()['retry-after']).to.match(/^\d+$/);
       // when the next hour begins, as the page gives times (in the partner's zone)
       const until = formatDate(new Date(hourStart + 3_600_000), zone);
-      expect(await p.getByText('You have filed 1 support request this hour').textContent()).to.equal(`You have filed 1 support request this hour, the most one user may. File again from ${until}, or ask a colleague to file it.`);
+      expect(await p.getByText('You have filed 1 support request this hour').textContent()).to.equal(`You have filed 1 support request this hour, the most one user may; file again from ${until}, or ask a colleague to file it.`);
       expect(await p.getByLabel('Title').inputValue()).to.equal(second);
       expect(await SupportTicket.exists({ partnerId: app.partnerId, title: second })).to.equal(null);
       await expectAccessible(p);

@@ -285,12 +285,18 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     const hl = await file(byLead);
     await act(hl, { action: 'assign', actor: agent, assignee: agent });
     await env.sleep('50 minutes');
-    await act(hl, { action: 'unassign', actor: leadActor });
-    const leadPut = (await SupportEvent.findOne({ ticketId: byLead.number, type: 'unassigned' }).lean())!;
-    expect(leadPut.data).to.include({ clock: 'firstResponse' });
-    await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `support:${byLead.number}:${leadPut.seq}:unassigned` })));
-    const leadWarning = await EmailRecord.findById(`support:${byLead.number}:${leadPut.seq}:at-risk`).lean();
-    expect(leadWarning?.to ?? []).to.not.include(realLead.email);
+    // (another lead, who is told)
+    const otherLead = await ensureUser({ name: 'Olga Other-Lead', email: `${uniq('olga')}@support.example`.toLowerCase(), role: 'support-lead', partnerId: null });
+    try {
+      await act(hl, { action: 'unassign', actor: leadActor });
+      const leadPut = (await SupportEvent.findOne({ ticketId: byLead.number, type: 'unassigned' }).lean())!;
+      expect(leadPut.data).to.include({ clock: 'firstResponse' });
+      let leadWarning: { to: string[] } | null = null;
+      await waitFor(async () => Boolean((leadWarning = await EmailRecord.findById(`support:${byLead.number}:${leadPut.seq}:at-risk`).lean())));
+      expect(leadWarning!.to).to.include(otherLead.email).and.not.include(realLead.email);
+    } finally {
+      await setUserDisabled(otherLead.email, true);
+    }
     // one not at risk (answered, then put back) warns nobody
     const calm = await input();
     const hc = await file(calm);

@@ -113,13 +113,14 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
 export function identityPages(deps: PagesContext): PageDef[] {
   const { sessions } = deps;
   const settings = async (ctx: Parameters<PageDef['handler']>[0], extra: Record<string, unknown> = {}, status = 200) => {
-    const [tokens, chosen] = await Promise.all([sessions.listTokens(ctx.auth.user._id), sessions.timeZoneOf(ctx.auth.user._id)]);
+    const [tokens, chosen, emailZone] = await Promise.all([sessions.listTokens(ctx.auth.user._id), sessions.timeZoneOf(ctx.auth.user._id), sessions.emailTimeZoneOf(ctx.auth.user._id)]);
     ctx.view(
       'identity/settings',
       {
         title: 'Settings',
         tokens,
         chosenTimeZone: chosen,
+        emailTimeZone: emailZone,
         timeZoneSource: ctx.res.locals.timeZoneSource,
         saved: typeof ctx.req.query.saved === 'string' ? ctx.req.query.saved : null,
         // the list is Intl's zones, which leave out the fixed offsets (Etc/GMT+5): one chosen is listed too, as chosen
@@ -177,7 +178,7 @@ export function identityPages(deps: PagesContext): PageDef[] {
         const tz = (ctx.req.body as Record<string, unknown>)?.timeZone;
         const zone = timeZoneName(tz);
         if (zone) ctx.res.cookie(TZ_COOKIE, zone, { sameSite: 'lax', secure: deps.kit.secureCookies, path: '/', maxAge: 365 * 86_400_000 });
-        if (zone && ctx.auth) await deps.kit.sessions.noteBrowserTimeZone(ctx.auth.user._id, zone);
+        if (zone) await deps.kit.sessions.noteBrowserTimeZone(ctx.auth.user._id, zone);
         ctx.res.status(204).end();
       },
     }),

@@ -9,7 +9,7 @@ import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
-import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, isRefundType, recordedReopenWindow, reopenUntilAt, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
+import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, filingLimitMessage, isRefundType, recordedReopenWindow, reopenUntilAt, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
@@ -626,8 +626,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
             const limited = e.code === 'filing_rate_limited' ? (e.details as { limit: number; resetsAt: string; retryAfterSeconds: number }) : null;
             if (limited) {
               ctx.res.setHeader('Retry-After', String(limited.retryAfterSeconds));
-              const n = limited.limit === 1 ? '1 support request' : `${limited.limit} support requests`;
-              return back({ _form: `You have filed ${n} this hour, the most one user may. File again from ${formatDate(limited.resetsAt, ctx.timeZone)}, or ask a colleague to file it.` }, 429);
+              return back({ _form: pageMessage(new AppError(429, e.code, filingLimitMessage(limited.limit, formatDate(limited.resetsAt, ctx.timeZone)))) }, 429);
             }
             const mapped = e.field && FIELD_OF[e.field] ? { [FIELD_OF[e.field]]: pageMessage(e) } : errorsFromAppError(e, FILE_FIELDS);
             return back(mapped, e.status);
