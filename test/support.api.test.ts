@@ -305,21 +305,35 @@ describe('support requests (API end to end)', function () {
     expect(own.html).to.contain('named you as the contact for this support request');
   });
 
-  it('when a user has filed SUPPORT_FILINGS_PER_HOUR requests this UTC hour, then one more is a 429 with Retry-After and nothing is written; a replay, a refused filing, the retry of a key whose try kept its slot and the next hour do not count against it', async () => {
-    // the API's clock stands at the half hour of this hour (so that no hour ends during the test)
+  /**
+   * An API of its own whose hour's filing limit is two and whose clock runs from the half hour of this hour (plus
+   * `shift()` ms: so that no hour ends during a test, and a test may move on to the next), and a new admin agent of
+   * the test partner filing through it.
+   */
+  async function limitedFiler(name: string, shift: () => number = () => 0) {
     const hourStart = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-    let offset = hourStart + 30 * 60_000 - Date.now();
-    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 2 }, now: () => new Date(Date.now() + offset) });
+    const offset = hourStart + 30 * 60_000 - Date.now();
+    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 2 }, now: () => new Date(Date.now() + offset + shift()) });
     const server = createAppServer(api);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const user = await ensureUser({ name: 'Fay Filer', email: `${uniq('filer')}@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
+    const user = await ensureUser({ name, email: `${uniq('filer')}@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
     const token = await issueToken(user._id, 'filing limit');
     const fileAt = async (body: unknown, key = uniq('key-limit')) => {
       const res = await fetch(`${base}/support-requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
       return { status: res.status, headers: res.headers, body: (await res.json()) as any };
     };
-    const general = (title: string) => ({ problemType: 'General question or problem', impact: 'minimal', title, customer: customer.id, contact: { name: 'Fay', email: user.email } });
+    const general = (title: string) => ({ problemType: 'General question or problem', impact: 'minimal', title, customer: customer.id, contact: { name, email: user.email } });
+    const close = async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await SupportFilingSlot.deleteMany({ userId: user._id });
+    };
+    return { hourStart, user, fileAt, general, close };
+  }
+
+  it('when a user has filed SUPPORT_FILINGS_PER_HOUR requests this UTC hour, then one more is a 429 with Retry-After and nothing is written; a replay, a refused filing, the retry of a key whose try kept its slot and the next hour do not count against it', async () => {
+    let shift = 0;
+    const { hourStart, user, fileAt, general, close } = await limitedFiler('Fay Filer', () => shift);
     const hourKey = new Date(hourStart).toISOString().slice(0, 13);
     try {
       const firstKey = uniq('key-limit');
@@ -359,30 +373,19 @@ describe('support requests (API end to end)', function () {
       await waitFor(async () => (await SupportTicket.countDocuments({ 'filedBy.userId': user._id })) === filedBefore + 1);
       expect(await SupportTicket.exists({ 'filedBy.userId': user._id, title: 'Third of the hour' })).to.equal(null);
       // the next hour: filing again; the housekeeping then deletes the slots of the hour before, and only those
-      offset = hourStart + 3_600_000 + 1000 - Date.now();
+      shift = 30 * 60_000 + 1000;
       const next = await fileAt(general('Third of the hour'), overKey);
       expect(next.status, JSON.stringify(next.body)).to.equal(201);
       await buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }).pruneSupportActionKeys(new Date(hourStart + 3_600_000 + 2000).toISOString());
       expect((await SupportFilingSlot.find({ userId: user._id }).lean()).map((x) => x._id)).to.deep.equal([`${user._id}:${new Date(hourStart + 3_600_000).toISOString().slice(0, 13)}:0`]);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await SupportFilingSlot.deleteMany({ userId: user._id });
+      await close();
     }
   });
 
   it('when one filing is sent several times at once (one Idempotency-Key), then it is one ticket and takes one slot of the hour: the next filings still have theirs', async () => {
-    // the API's clock stands at the half hour of this hour (so that no hour ends during the test)
-    const offset = Math.floor(Date.now() / 3_600_000) * 3_600_000 + 30 * 60_000 - Date.now();
-    const api = createApi({ client: app.client, mailer: app.mailer, log: app.log, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, support: { ...TEST_SUPPORT_SETTINGS, filingsPerHour: 2 }, now: () => new Date(Date.now() + offset) });
-    const server = createAppServer(api);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const user = await ensureUser({ name: 'Sam Sender', email: `${uniq('sender')}@${app.partnerId}.example`, role: 'admin-agent', partnerId: app.partnerId });
-    const token = await issueToken(user._id, 'filing at once');
-    const fileAt = async (title: string, key: string) => {
-      const res = await fetch(`${base}/support-requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ problemType: 'General question or problem', impact: 'minimal', title, customer: customer.id, contact: { name: 'Sam', email: user.email } }) });
-      return { status: res.status, body: (await res.json()) as any };
-    };
+    const { user, fileAt: send, general, close } = await limitedFiler('Sam Sender');
+    const fileAt = (title: string, key: string) => send(general(title), key);
     try {
       const key = uniq('key-at-once');
       const sends = await Promise.all(Array.from({ length: 6 }, () => fileAt('Sent six times at once', key)));
@@ -392,8 +395,7 @@ describe('support requests (API end to end)', function () {
       expect((await fileAt('The second filing', uniq('key-at-once'))).status).to.equal(201);
       expect((await fileAt('The third filing', uniq('key-at-once'))).status).to.equal(429);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await SupportFilingSlot.deleteMany({ userId: user._id });
+      await close();
     }
   });
 
