@@ -5,7 +5,7 @@
 import { Invoice, LedgerLine, Partner, openMonthFrom } from '../models';
 import type { LedgerLineDoc } from '../models';
 import { monthName, nextMonthKey } from '../domain/time';
-import { summarizeInvoice } from '../domain/invoice';
+import { lineTax, summarizeInvoice } from '../domain/invoice';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
 
@@ -71,7 +71,7 @@ export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         monthName: monthName(month),
         // closed before the month ended (an early close): what happens later is on the next month's invoice
         closedEarly: closed.closedAt.getTime() < Date.parse(`${nextMonthKey(month)}-01T00:00:00Z`) ? { at: closed.closedAt, nextMonthName: monthName(nextMonthKey(month)) } : null,
-        lines,
+        lines: lines.map((l) => ({ ...l, tax: lineTax(l) })),
         totals,
         customers: customers.size,
         invoiceUrl: pageLinks(publicBaseUrl).invoice(month),

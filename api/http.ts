@@ -271,6 +271,19 @@ export interface RouterOptions {
 
 const toExpressPath = (p: string) => p.replace(/\{(\w+)\}/g, ':$1');
 
+const NOT_AN_OBJECT = 'body must be a JSON object (Content-Type: application/json)';
+
+/** Whether a body the JSON parser refused is JSON all the same (a scalar or `null`, which its strict mode refuses). */
+function isJson(body: unknown): boolean {
+  if (typeof body !== 'string') return false;
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A JSON body none of whose fields is required may be left out (it reads as `{}`). */
 const bodyOptional = (schema: JsonSchema): boolean => !Array.isArray(schema.required) || schema.required.length === 0;
 /** Whether the request carries a body at all (chunked, or a Content-Length above 0), read or not. */
@@ -348,7 +361,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         if (route.body && bodyOptional(route.body) && !hasBody(req) && (req.body === undefined || isEmptyObject(req.body))) req.body = {};
         if (route.body) {
           if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
-            throw new AppError(400, 'validation_failed', 'body must be a JSON object (Content-Type: application/json)', 'body');
+            throw new AppError(400, 'validation_failed', NOT_AN_OBJECT, 'body');
           }
           check(v.body, 'body', req.body);
         }
@@ -565,7 +578,8 @@ export function errorHandler() {
       log?.warn({ err }, 'temporal unavailable');
       e = new AppError(503, 'temporal_unavailable', `the workflow service (Temporal) is unavailable, busy, or did not answer in time; retry in ${RETRY_AFTER_SECONDS} s (with the same Idempotency-Key, where there is one)`);
     } else if (anyErr?.type === 'invalid_utf8') e = new AppError(400, 'invalid_encoding', 'the body is not valid UTF-8', 'body');
-    else if (anyErr?.type === 'entity.parse.failed') e = new AppError(400, 'invalid_json', 'the body is not valid JSON', 'body');
+    // the parser takes only an object or an array: other JSON (`null`, `1`, `"x"`) is said to be no object, as `[]` is
+    else if (anyErr?.type === 'entity.parse.failed') e = isJson((err as { body?: unknown }).body) ? new AppError(400, 'validation_failed', NOT_AN_OBJECT, 'body') : new AppError(400, 'invalid_json', 'the body is not valid JSON', 'body');
     // Express: a path segment that is not valid percent-encoding
     else if (anyErr?.status === 400 && /^Failed to decode param/.test(anyErr.message ?? '')) e = new AppError(400, 'invalid_path', `the path ${JSON.stringify(req.path.slice(0, 200))} is not valid percent-encoding`, 'path');
     // zlib, through body-parser: a body that its Content-Encoding does not decode (gzip, deflate, br)

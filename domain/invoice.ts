@@ -25,6 +25,17 @@ export interface InvoiceTotals {
   taxInclusive: boolean;
 }
 
+/**
+ * A line's tax as invoices show it: the tax contained in the line's amount, with that amount's sign (a credit of
+ * -A$4,432.32 contains -A$402.94). A credit's ledger line stores its tax portion positive, as the cancellation
+ * computed it; every view of an invoice line (API, page, email) and its totals go through here.
+ */
+export function lineTax(line: Pick<InvoiceLineInput, 'amount' | 'tax'>): TaxLine {
+  const contained = line.tax.amount;
+  if (contained === null || contained === undefined) return { ...line.tax, amount: null };
+  return { ...line.tax, amount: line.amount < 0 ? -Math.abs(contained) || 0 : Math.abs(contained) };
+}
+
 export function summarizeInvoice(lines: readonly InvoiceLineInput[]): InvoiceTotals[] {
   const byCurrency = new Map<string, InvoiceLineInput[]>();
   for (const line of lines) {
@@ -37,8 +48,8 @@ export function summarizeInvoice(lines: readonly InvoiceLineInput[]): InvoiceTot
     .map(([currency, ls]) => {
       const charges = sum(ls.filter((l) => l.kind === 'charge').map((l) => l.amount));
       const credits = sum(ls.filter((l) => l.kind === 'credit').map((l) => l.amount));
-      // a credit's tax portion is stored positive; it reduces the tax contained in the month
-      const taxIncluded = sum(ls.map((l) => (l.tax.amount ?? 0) * (l.kind === 'credit' ? -1 : 1)));
+      // a credit's tax (negative, see lineTax) reduces the tax contained in the month
+      const taxIncluded = sum(ls.map((l) => lineTax(l).amount ?? 0));
       const taxExcludedNet = sum(ls.filter((l) => l.tax.treatment === 'exclusive').map((l) => l.amount));
       const taxInclusive = ls.some((l) => l.tax.treatment === 'inclusive');
       return { currency, charges, credits, net: charges + credits, taxIncluded, taxExcludedNet, taxInclusive };

@@ -253,7 +253,8 @@ export function logRange(fromRaw: string | undefined, toRaw: string | undefined,
   if (to.getUTCFullYear() < LOG_FIRST_YEAR) return { field: 'to', message: `${dayOf(to)} is before ${LOG_FIRST_YEAR}, when the log has nothing` };
   if (from.getTime() > to.getTime()) return { field: 'from', message: `${dayOf(from)} is after the range's end ${dayOf(to)}` };
   const days = Math.round((to.getTime() - from.getTime()) / DAY_MS) + 1;
-  if (days > LOG_MAX_RANGE_DAYS) return { field: 'to', message: `makes a range of ${days} days (${dayOf(from)} to ${dayOf(to)}); at most ${LOG_MAX_RANGE_DAYS} at a time` };
+  // named by the date the caller sent: `from` alone makes the range with today's default end
+  if (days > LOG_MAX_RANGE_DAYS) return { field: toRaw === undefined ? 'from' : 'to', message: `makes a range of ${days} days (${dayOf(from)} to ${dayOf(to)}); at most ${LOG_MAX_RANGE_DAYS} at a time` };
   return { from: startOfLocalDay(from, timeZone), until: startOfLocalDay(new Date(to.getTime() + DAY_MS), timeZone), days, fromDay: dayOf(from), toDay: dayOf(to), timeZone };
 }
 

@@ -3,7 +3,7 @@
  * from the ledger; a closed one is what was billed at the close.
  */
 import { Invoice, LedgerLine, Partner, openMonthFrom, type LedgerLineDoc } from '../models';
-import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
+import { lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
 import { monthKey } from '../domain/time';
 import { AppError } from '../lib/errors';
 
@@ -58,7 +58,7 @@ export async function findInvoice(partnerId: string, month: string, now: Date) {
       at: l.at.toISOString(),
       amount: l.amount,
       currency: l.currency,
-      tax: l.tax,
+      tax: lineTax(l),
     })),
     totals: summarizeInvoice(lines),
   };

@@ -307,6 +307,14 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
       expect(res.status).to.equal(400);
       expect(res.body.error).to.include({ code: 'invalid_json', field: 'body' });
     });
+    it('JSON that is no object (null, a number, a string, true, an array): 400 saying so, not "not valid JSON", nothing written', async () => {
+      const customer = await app.newCustomer('US');
+      for (const raw of ['null', '1', '"x"', ' true', '[]']) {
+        const res = await app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': uniq('k-scalar') }, raw });
+        expect([res.status, res.body.error.code, res.body.error.field, res.body.error.message], raw).to.deep.equal([400, 'validation_failed', 'body', 'body must be a JSON object (Content-Type: application/json)']);
+      }
+      expect(await Order.countDocuments({ customerId: customer.id })).to.equal(0);
+    });
     it('an unknown product: 422 naming the field', async () => {
       const customer = await app.newCustomer('US');
       const res = await app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': uniq('k') }, body: { productId: 'office-2003', quantity: 1 } });

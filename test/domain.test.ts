@@ -5,7 +5,7 @@ import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, pr
 import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
-import { noInvoiceReason, summarizeInvoice } from '../domain/invoice';
+import { lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
 import { importedPurchaseProblem, impliedTimelineKeys, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
@@ -208,6 +208,17 @@ describe('invoice totals', () => {
       ['BRL', 0, 0, true],
       ['USD', 0, 0, false],
     ]);
+  });
+});
+
+describe("an invoice line's tax", () => {
+  it('has the sign of its amount, whichever sign the ledger line stores it with', () => {
+    const inclusive = { treatment: 'inclusive' as const, rateBps: 1000, amount: 50 };
+    expect(lineTax({ amount: -550, tax: inclusive })).to.deep.equal({ ...inclusive, amount: -50 });
+    expect(lineTax({ amount: -550, tax: { ...inclusive, amount: -50 } })).to.deep.equal({ ...inclusive, amount: -50 });
+    expect(lineTax({ amount: 550, tax: inclusive })).to.deep.equal(inclusive);
+    expect(Object.is(lineTax({ amount: -1, tax: { ...inclusive, amount: 0 } }).amount, 0)).to.equal(true);
+    expect(lineTax({ amount: -999, tax: { treatment: 'exclusive', rateBps: null, amount: null } }).amount).to.equal(null);
   });
 });
 

@@ -106,6 +106,9 @@ describe('licensing rules', () => {
     expect(logRange(undefined, undefined, today)).to.deep.include({ days: 30 });
     expect(logRange('2026-01-01', '2026-03-31', today)).to.deep.include({ days: 90 });
     expect(logRange('2026-01-01', '2026-04-01', today)).to.deep.include({ field: 'to' });
+    // `from` alone: the range's end is today's default, so the date the caller sent is the one named
+    expect(logRange('2026-01-01', undefined, new Date('2026-04-01T12:00:00Z'))).to.deep.include({ field: 'from' });
+    expect(logRange('2026-01-01', undefined, new Date('2026-03-31T12:00:00Z'))).to.deep.include({ days: 90 });
     expect(logRange('2026-02-30', '2026-03-01', today)).to.deep.include({ field: 'from' });
     expect(logRange('2026-03-01', '26-03-02', today)).to.deep.include({ field: 'to' });
     expect(logRange('2026-03-02', '2026-03-01', today)).to.deep.include({ field: 'from' });
