@@ -1,9 +1,12 @@
 /** Temporal connections and the SDK's logging, shared by the processes, the tests and the benchmark. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ApplicationFailure,
   Client,
   Connection,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
   defaultGrpcRetryOptions,
   isGrpcServiceError,
   makeGrpcRetryInterceptor,
@@ -34,6 +37,39 @@ export const API_TEMPORAL_ATTEMPTS = 5;
 export const WORKFLOW_TASK_TIMEOUT = '5 seconds';
 
 /**
+ * How many times an Update the server refused as unprocessed is sent again (after 0.1, 0.2, 0.4 and 0.8 s, each
+ * ±50%) before the request is answered 503 `temporal_unavailable`.
+ */
+export const UNPROCESSED_UPDATE_RETRIES = 4;
+
+/**
+ * The server's refusal of an Update that reached a worker but was not processed by it (`UnprocessedUpdate`). Seen
+ * under bursts of Updates on one workflow (a dozen actions on one support request at once): the SDK's core drops
+ * the workflow task that carried some of them ("Trying to send a new WFT for a run which already has one!"). The
+ * Update was neither accepted nor run, nothing of it is in the workflow's history: sent again, it is taken. It is
+ * never the workflow's own refusal, so it must not be answered as one (a 422 with Temporal's code).
+ */
+export function isUnprocessedUpdate(e: unknown): boolean {
+  return e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type === 'UnprocessedUpdate';
+}
+
+/**
+ * Sends an Update (`send` makes the call, with the same Update id each time when it has one) and sends it again
+ * while the server refuses it as unprocessed, UNPROCESSED_UPDATE_RETRIES times at most; the last refusal is
+ * thrown, which `isTemporalUnavailable` counts as Temporal busy (503 with `Retry-After`).
+ */
+export async function sendUpdate<T>(send: () => Promise<T>, retries = UNPROCESSED_UPDATE_RETRIES): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (!isUnprocessedUpdate(e) || attempt > retries) throw e;
+      await sleep(50 * 2 ** attempt * (0.5 + Math.random()));
+    }
+  }
+}
+
+/**
  * Starts an entity's workflow, or joins the one running under its id, and waits on an Update of it: one call
  * (update-with-start), so that a retried request (the same id) neither starts a second workflow nor fails. A
  * workflow that already ran to its end (REJECT_DUPLICATE) did what the Update waits for, so that is no error.
@@ -54,7 +90,7 @@ export async function startOrJoin<W extends Workflow, Args extends unknown[]>(
     workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
   });
   try {
-    await client.workflow.executeUpdateWithStart(update, { args: updateArgs, startWorkflowOperation });
+    await sendUpdate(() => client.workflow.executeUpdateWithStart(update, { args: updateArgs, startWorkflowOperation }));
   } catch (e) {
     if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
   }
@@ -173,6 +209,8 @@ export function isTemporalUnavailable(e: unknown): boolean {
     const err = x as { name?: string; message?: string; code?: unknown };
     if (isGrpcServiceError(x) && UNAVAILABLE_GRPC.has(x.code)) return true;
     if (err.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
+    // an Update the worker did not process, still so after sendUpdate's retries: nothing was done, send it later
+    if (isUnprocessedUpdate(x)) return true;
     // the workflow task that was to take the Update failed or timed out (its local writes waiting on a database
     // that stopped answering, for example): the server refuses that Update (FAILED_PRECONDITION) while the
     // workflow goes on and retries the task, so the same request sent again finds the outcome

@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { isSupportRole } from '../domain/roles';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import { after, decodeInstantCursor, encodeInstantCursor, readPage, type ListPage } from '../lib/cursor';
-import { startOrJoin } from '../lib/temporal';
+import { isUnprocessedUpdate, sendUpdate, startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
@@ -212,9 +212,11 @@ export function createOrderService(deps: OrderServiceDeps) {
     const pre = assessCancellation(order, clock());
     if (!pre.cancellable) throw refusalError(pre);
     try {
-      return await client.workflow.getHandle(orderWorkflowId(order._id)).executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null }] });
+      const handle = client.workflow.getHandle(orderWorkflowId(order._id));
+      return await sendUpdate(() => handle.executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null }] }));
     } catch (e) {
-      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type) {
+      // Temporal's own refusal (the Update not processed, retried already): a 503, not the order's refusal
+      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type && !isUnprocessedUpdate(e)) {
         const details = e.cause.details?.[0] as CancellationAssessment | undefined;
         const code = e.cause.type as CancellationRefusalCode;
         throw new AppError(refusalStatus(code), code, e.cause.message, undefined, details);

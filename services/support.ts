@@ -13,7 +13,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { AppError, insertOnce, isDuplicateKey, takeSlot } from '../lib/errors';
-import { API_TEMPORAL_DEADLINE_MS, startOrJoin } from '../lib/temporal';
+import { API_TEMPORAL_DEADLINE_MS, isUnprocessedUpdate, sendUpdate, startOrJoin } from '../lib/temporal';
 import { isDisabled } from './users';
 import {
   LedgerLine,
@@ -319,9 +319,11 @@ export function createSupportService(deps: SupportServiceDeps) {
   /** Sends one command to the ticket's workflow as an Update (`updateId` makes a retry the same Update). */
   async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string): Promise<void> {
     try {
-      await client.workflow.getHandle(supportWorkflowId(t._id)).executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), requestId: currentRequestId() }], ...(updateId ? { updateId } : {}) });
+      const handle = client.workflow.getHandle(supportWorkflowId(t._id));
+      await sendUpdate(() => handle.executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), requestId: currentRequestId() }], ...(updateId ? { updateId } : {}) }));
     } catch (e) {
-      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) {
+      // Temporal's own refusal (the Update not processed, retried already): a 503, not the ticket's refusal
+      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && !isUnprocessedUpdate(e)) {
         const code = e.cause.type ?? 'refused';
         // the Update's outcome is kept under its id: the same Idempotency-Key answers this again, so a try later needs
         // a new one (the pages give each form a new key)

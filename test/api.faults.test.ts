@@ -16,7 +16,8 @@ import { freePort } from '../stack/ports';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../stack/process';
 import { createApi, createAppServer } from '../composition/root';
 import express from 'express';
-import { connectClient, isTemporalUnavailable, lazyClient } from '../lib/temporal';
+import { connectClient, isTemporalUnavailable, isUnprocessedUpdate, lazyClient, sendUpdate } from '../lib/temporal';
+import type { Client } from '@temporalio/client';
 import { errorHandler, RETRY_AFTER_SECONDS } from '../api/http';
 import { routesOf } from '../api/app';
 import { startTemporalDev } from '../stack/temporal';
@@ -395,6 +396,82 @@ describe('Temporal busy: more Updates waiting on one workflow than it takes at o
     } finally {
       await handle.terminate('test over');
       await Promise.all(outcomes);
+      await client.connection.close();
+    }
+  });
+});
+
+describe('Temporal refuses an Update its worker did not process (real Temporal server, a hand-made worker)', function () {
+  this.timeout(60_000);
+
+  /**
+   * A worker made by hand on the gRPC API: it takes each workflow task of its task queue and completes it with no
+   * command and no protocol message, so an Update carried by a task is neither accepted nor rejected by the workflow.
+   * The server then refuses it as `UnprocessedUpdate`, as it does when the SDK's core drops the task of a burst of
+   * Updates. Counts the tasks that carried an Update.
+   */
+  function handMadeWorker(client: Client, taskQueue: string) {
+    let stopped = false;
+    let updatesSeen = 0;
+    const loop = (async () => {
+      while (!stopped) {
+        // a long poll: empty after its deadline when no task came (the server needs one)
+        const task = await client
+          .withDeadline(Date.now() + 5_000, () => client.workflowService.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue, kind: 1 }, identity: 'hand-made worker' }))
+          .catch(async () => {
+            await new Promise((r) => setTimeout(r, 200));
+            return null;
+          });
+        if (!task?.taskToken?.length) continue;
+        if ((task.messages ?? []).length > 0) updatesSeen++;
+        await client.workflowService.respondWorkflowTaskCompleted({ namespace: 'default', taskToken: task.taskToken, identity: 'hand-made worker', commands: [], messages: [] }).catch(() => undefined);
+      }
+    })();
+    return {
+      updatesSeen: () => updatesSeen,
+      stop: async () => {
+        stopped = true;
+        await client.connection.close();
+        await loop;
+      },
+    };
+  }
+
+  it('when an Update is refused as unprocessed, then it is sent again a few times, and after that the API answers 503 temporal_unavailable with Retry-After, never a 422 with Temporal\'s code', async () => {
+    const app = await getTestApp();
+    const client = await connectClient(app.stack.temporalAddress, 'default', { failFast: true });
+    const taskQueue = uniq('hand-made');
+    const worker = handMadeWorker(await connectClient(app.stack.temporalAddress, 'default'), taskQueue);
+    const handle = await client.workflow.start('supportTicketWorkflow', { workflowId: uniq('unprocessed'), taskQueue, args: [{}] });
+    try {
+      const refused = await sendUpdate(() => handle.executeUpdate('supportCommand', { args: [{ action: 'reply' }] }), 2).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(refused, 'the server refused the Update').to.be.instanceOf(Error);
+      expect(`${(refused as Error).message} ${String((refused as { cause?: Error }).cause?.message)}`).to.match(/wasn't processed by worker/);
+      expect(isUnprocessedUpdate(refused)).to.equal(true);
+      // the first try and two more, each taken by the worker and left unprocessed
+      expect(worker.updatesSeen()).to.equal(3);
+      expect(isTemporalUnavailable(refused)).to.equal(true);
+      const probe = express();
+      probe.get('/unprocessed', () => {
+        throw refused;
+      });
+      probe.use(errorHandler());
+      const server = http.createServer(probe).listen(0, '127.0.0.1');
+      try {
+        await new Promise((r) => server.once('listening', r));
+        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/unprocessed`);
+        expect(res.status).to.equal(503);
+        expect(res.headers.get('retry-after')).to.equal(String(RETRY_AFTER_SECONDS));
+        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('temporal_unavailable');
+      } finally {
+        server.close();
+      }
+    } finally {
+      await handle.terminate('test over').catch(() => undefined);
+      await worker.stop();
       await client.connection.close();
     }
   });

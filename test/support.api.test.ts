@@ -710,6 +710,24 @@ describe('support requests (API end to end)', function () {
     expect(theirs.body.timeline.filter((e: { type: string; body: string | null }) => e.type === 'partner-replied' && e.body === 'Partner adds something')).to.have.length(1);
   });
 
+  it('when a dozen actions reach one request at once (agents and the partner), then each is recorded once and none is refused', async () => {
+    // QA saw such bursts answer some of them 422 `UnprocessedUpdate` (Temporal's refusal of an Update its worker's
+    // core dropped), the action not recorded: they are sent again (lib/temporal.ts sendUpdate)
+    const t = (await file({ problemType: 'General question or problem', impact: 'critical', title: uniq('Burst'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const texts: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const sends = Array.from({ length: 12 }, (_, i) => {
+        const text = `${i % 2 ? 'agent' : 'partner'} ${round}.${i}`;
+        texts.push(text);
+        return app.api('POST', `/support-requests/${t.number}/replies`, { token: i % 2 ? agent() : app.tokens['admin-agent'], body: { body: text }, headers: { 'idempotency-key': uniq('burst') } });
+      });
+      const answers = await Promise.all(sends);
+      expect(answers.map((a) => (a.status === 200 ? 200 : `${a.status} ${a.body?.error?.code}`))).to.deep.equal(answers.map(() => 200));
+    }
+    const timeline = (await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.timeline as { body: string | null }[];
+    expect(texts.map((x) => timeline.filter((e) => e.body === x).length)).to.deep.equal(texts.map(() => 1));
+  });
+
   it('when a lead gives a request to an agent, then the agent is told by email; taking one oneself sends nothing', async () => {
     const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Given away'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
     const agentUser = (await User.findOne({ email: 'support-agent@support.example' }).lean())!;

@@ -89,7 +89,7 @@ describe('support ticket workflow (time-skipping test server, real activities)',
   const band = async (number: string) => (await SupportQueueEntry.findById(number).lean())?.band ?? 'no entry';
   const emails = async (number: string) => (await EmailRecord.find({ _id: { $regex: `^support:${number}:` } }).lean()).map((e) => e.template).sort();
 
-  it('when a ticket is filed and worked, then its writes are local activities (markers, no activity tasks), only its emails are server-side activities, and its history replays', async () => {
+  it('when a ticket is filed and worked, then its record is a local activity (a marker), its events are activities scheduled once their task is committed (one per event), and its history replays', async () => {
     const i = await input();
     const h = await file(i);
     await act(h, { action: 'assign', actor: agent, assignee: agent });
@@ -98,9 +98,11 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     const history = await h.fetchHistory();
     const type = temporal.api.enums.v1.EventType;
     const scheduled = history.events!.filter((e) => e.eventType === type.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-    expect(scheduled.filter((n) => n !== 'sendSupportEmail')).to.deep.equal([]);
+    // an event decided in a workflow task that is then lost writes nothing: its Updates, taken again in another
+    // order, get their own numbers (support.api.test.ts: a dozen actions at once)
+    expect(scheduled.filter((n) => n !== 'sendSupportEmail')).to.deep.equal(['recordSupportEvent', 'recordSupportEvent']);
     const markers = history.events!.filter((e) => e.eventType === type.EVENT_TYPE_MARKER_RECORDED).map((e) => e.markerRecordedEventAttributes!.markerName);
-    expect(markers.filter((m) => m === 'core_local_activity').length).to.be.at.least(3);
+    expect(markers.filter((m) => m === 'core_local_activity').length).to.equal(1);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, h.workflowId);
   });
 

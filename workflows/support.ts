@@ -84,6 +84,14 @@ const REFUND_STANDS = 'support-withdraw-keeps-refund';
 const ASSIGNED_EMAIL = 'support-assigned-email';
 /** Patch id: the ticket's writes are local activities (tickets filed before keep regular ones, as they ran). */
 const LOCAL_WRITES = 'support-writes-local-activities';
+/**
+ * Patch id: the ticket's events (and the document as each leaves it) are written by regular activities, scheduled
+ * only once the workflow task that decided them is committed. As local activities they ran inside the task: a task
+ * that was then lost with its Updates (a worker gone, or the SDK's core dropping it under a burst of Updates) left
+ * its writes, and the same Updates taken again in another order wrote under the same numbers, so that one action's
+ * event stood in another's place (one reply recorded twice, the other lost). Tickets filed before keep local writes.
+ */
+const COMMITTED_EVENT_WRITES = 'support-event-writes-after-commit';
 /** Patch id: an approval whose refund timed out is noted and refused (refund_unavailable); older histories rejected it bare. */
 const APPROVE_TIMEOUT_NOTE = 'support-approve-timeout-note';
 /** Patch id: an agent asking for information on a request nobody has takes it (older histories replay it unassigned). */
@@ -141,6 +149,8 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   // ---- one writer: every write of this ticket goes through this queue, in order
   // (decided once, first thing: a ticket keeps the kind of activity it was filed with for its whole life)
   const write = databaseWrites(patched(LOCAL_WRITES), { ticket: number });
+  // the record made at filing follows from the workflow's input alone, and stays local; events follow Updates
+  const writeEvent = patched(COMMITTED_EVENT_WRITES) ? databaseWrites(false, { ticket: number }) : write;
   let queue: Promise<unknown> = Promise.resolve();
   function serially<T>(fn: () => Promise<T>): Promise<T> {
     const p = queue.then(fn);
@@ -227,7 +237,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         for (const kind of emails) await mail.sendSupportEmail(number, event.seq, kind);
       });
     }
-    const written = serially(() => write((a) => a.recordSupportEvent(number, input.partnerId, event, snap)));
+    const written = serially(() => writeEvent((a) => a.recordSupportEvent(number, input.partnerId, event, snap)));
     // (a branch of its own, so that what waits on `written` runs when it did before; its handler runs first)
     void written.then(() => landed(event.seq), () => undefined);
     mailAfter(written, event.seq, emails);
