@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import { formatMoney } from '../domain/money';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
@@ -663,6 +664,13 @@ describe('pages: support requests in a real browser', function () {
         `(() => { const bad = [...document.querySelectorAll('main [aria-invalid="true"]')]; return { focused: document.activeElement ? document.activeElement.id : null, invalid: bad.map((el) => el.id), describedBy: bad.map((el) => el.getAttribute('aria-describedby')) }; })()`,
       );
     expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-amount', invalid: ['approve-amount'], describedBy: ['approve-form-error approve-note'] });
+    // the amount emptied: asked for, not the whole requested amount credited (approving is final)
+    await a.getByLabel(/Amount to refund/).fill('');
+    await a.getByRole('button', { name: 'Approve the refund' }).click();
+    await a.locator('#approve-form-error').waitFor();
+    expect(await a.locator('#approve-form-error').textContent()).to.include(`Enter the amount to refund, in USD (the request asks for ${formatMoney(order.pricing.total, 'USD')}).`);
+    expect(await fieldAtFault()).to.deep.include({ focused: 'approve-amount', invalid: ['approve-amount'] });
+    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
     // ...here the message, too long (not the amount); an optional reason too long, for an escalation; a resolution
     await a.getByLabel(/Amount to refund/).fill('400.00');
     await a.getByLabel('Message to the partner (optional)').fill('x'.repeat(20_001));

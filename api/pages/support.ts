@@ -451,11 +451,17 @@ export function supportPages(deps: PagesContext): PageDef[] {
         }
         const v = form.value;
         let amount: number | undefined;
-        if (action === 'approve' && v.amount) {
+        if (action === 'approve') {
           const t = await support.view(ctx.auth, id);
-          const m = t.refund ? parseAmount(v.amount, t.refund.currency) : null;
-          if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`, 'amount');
-          amount = m;
+          const typed = v.amount?.trim() ?? '';
+          // the form comes with the requested amount in it: a field emptied is no decision to credit all of it (the
+          // API's `amount` left out is); approving is final, so the page asks for the amount instead
+          if (t.refund && typed === '') return again(`Enter the amount to refund, in ${t.refund.currency} (the request asks for ${formatMoney(t.refund.amount, t.refund.currency)}).`, 'amount');
+          if (typed !== '') {
+            const m = t.refund ? parseAmount(typed, t.refund.currency) : null;
+            if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`, 'amount');
+            amount = m;
+          }
         }
         // closing or withdrawing cannot be undone: asked first. With script the browser asks (and the form then says
         // `again=yes`); without, the page comes back with the question and a box to tick, under the form's own key
