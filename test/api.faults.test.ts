@@ -362,6 +362,23 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
   });
 });
 
+/** What the API's error handler answers a client for `err` thrown by a route. */
+async function answeredAs(err: unknown): Promise<{ status: number; retryAfter: string | null; error: { code: string; message: string } }> {
+  const probe = express();
+  probe.get('/probe', () => {
+    throw err;
+  });
+  probe.use(errorHandler());
+  const server = http.createServer(probe).listen(0, '127.0.0.1');
+  try {
+    await new Promise((r) => server.once('listening', r));
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/probe`);
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), error: ((await res.json()) as { error: { code: string; message: string } }).error };
+  } finally {
+    server.close();
+  }
+}
+
 describe('Temporal busy: more Updates waiting on one workflow than it takes at once (real Temporal server)', function () {
   this.timeout(60_000);
 
@@ -378,21 +395,9 @@ describe('Temporal busy: more Updates waiting on one workflow than it takes at o
       expect(`${(refused as Error).message} ${String((refused as { cause?: Error }).cause?.message)}`, 'the first Update to end is refused for the limit').to.match(/limit on number of concurrent in-flight updates/);
       expect(isTemporalUnavailable(refused)).to.equal(true);
       // the same error thrown by a route reaches the client as the API's 503
-      const probe = express();
-      probe.get('/busy', () => {
-        throw refused;
-      });
-      probe.use(errorHandler());
-      const server = http.createServer(probe).listen(0, '127.0.0.1');
-      try {
-        await new Promise((r) => server.once('listening', r));
-        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/busy`);
-        expect(res.status).to.equal(503);
-        expect(res.headers.get('retry-after')).to.equal(String(RETRY_AFTER_SECONDS));
-        expect(((await res.json()) as { error: { code: string; message: string } }).error).to.include({ code: 'temporal_unavailable' }).and.have.property('message').that.includes('busy');
-      } finally {
-        server.close();
-      }
+      const answer = await answeredAs(refused);
+      expect([answer.status, answer.retryAfter]).to.deep.equal([503, String(RETRY_AFTER_SECONDS)]);
+      expect(answer.error).to.include({ code: 'temporal_unavailable' }).and.have.property('message').that.includes('busy');
     } finally {
       await handle.terminate('test over');
       await Promise.all(outcomes);
@@ -454,21 +459,8 @@ describe('Temporal refuses an Update its worker did not process (real Temporal s
       // the first try and two more, each taken by the worker and left unprocessed
       expect(worker.updatesSeen()).to.equal(3);
       expect(isTemporalUnavailable(refused)).to.equal(true);
-      const probe = express();
-      probe.get('/unprocessed', () => {
-        throw refused;
-      });
-      probe.use(errorHandler());
-      const server = http.createServer(probe).listen(0, '127.0.0.1');
-      try {
-        await new Promise((r) => server.once('listening', r));
-        const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/unprocessed`);
-        expect(res.status).to.equal(503);
-        expect(res.headers.get('retry-after')).to.equal(String(RETRY_AFTER_SECONDS));
-        expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('temporal_unavailable');
-      } finally {
-        server.close();
-      }
+      const answer = await answeredAs(refused);
+      expect([answer.status, answer.retryAfter, answer.error.code]).to.deep.equal([503, String(RETRY_AFTER_SECONDS), 'temporal_unavailable']);
     } finally {
       await handle.terminate('test over').catch(() => undefined);
       await worker.stop();
