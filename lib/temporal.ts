@@ -1,4 +1,5 @@
 /** Temporal connections and the SDK's logging, shared by the processes, the tests and the benchmark. */
+import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ApplicationFailure,
@@ -46,22 +47,23 @@ export const UNPROCESSED_UPDATE_RETRIES = 4;
  * The server's refusal of an Update that reached a worker but was not processed by it (`UnprocessedUpdate`). Seen
  * under bursts of Updates on one workflow (a dozen actions on one support request at once): the SDK's core drops
  * the workflow task that carried some of them ("Trying to send a new WFT for a run which already has one!"). The
- * Update was neither accepted nor run, nothing of it is in the workflow's history: sent again, it is taken. It is
- * never the workflow's own refusal, so it must not be answered as one (a 422 with Temporal's code).
+ * Update was not accepted then; the server may still take it up if a later task accepts it, so it is sent again
+ * under the same Update id (one outcome, whichever gets there). It is never the workflow's own refusal, so it must
+ * not be answered as one (a 422 with Temporal's code).
  */
 export function isUnprocessedUpdate(e: unknown): boolean {
   return e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type === 'UnprocessedUpdate';
 }
 
 /**
- * Sends an Update (`send` makes the call, with the same Update id each time when it has one) and sends it again
- * while the server refuses it as unprocessed, UNPROCESSED_UPDATE_RETRIES times at most; the last refusal is
- * thrown, which `isTemporalUnavailable` counts as Temporal busy (503 with `Retry-After`).
+ * Sends an Update (`send` makes the call with the Update id it is given: `updateId`, or one made here, the same for
+ * every try) and sends it again while the server refuses it as unprocessed, UNPROCESSED_UPDATE_RETRIES times at
+ * most; the last refusal is thrown, which `isTemporalUnavailable` counts as Temporal busy (503 with `Retry-After`).
  */
-export async function sendUpdate<T>(send: () => Promise<T>, retries = UNPROCESSED_UPDATE_RETRIES): Promise<T> {
+export async function sendUpdate<T>(send: (updateId: string) => Promise<T>, updateId: string = crypto.randomUUID(), retries = UNPROCESSED_UPDATE_RETRIES): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await send();
+      return await send(updateId);
     } catch (e) {
       if (!isUnprocessedUpdate(e) || attempt > retries) throw e;
       await sleep(50 * 2 ** attempt * (0.5 + Math.random()));
@@ -83,14 +85,16 @@ export async function startOrJoin<W extends Workflow, Args extends unknown[]>(
   updateArgs: Args,
 ): Promise<void> {
   // (the caller's options are checked against the workflow's signature; TypeScript cannot follow the spread of them)
-  const startWorkflowOperation = new WithStartWorkflowOperation<Workflow>(workflowType, {
-    ...(start as WorkflowStartOptions<Workflow>),
-    workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
-    workflowIdConflictPolicy: 'USE_EXISTING' as const,
-    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
-  });
+  // one operation per try: the SDK runs an operation once (USE_EXISTING makes a second start of it a join)
+  const startWorkflowOperation = () =>
+    new WithStartWorkflowOperation<Workflow>(workflowType, {
+      ...(start as WorkflowStartOptions<Workflow>),
+      workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT,
+      workflowIdConflictPolicy: 'USE_EXISTING' as const,
+      workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
+    });
   try {
-    await sendUpdate(() => client.workflow.executeUpdateWithStart(update, { args: updateArgs, startWorkflowOperation }));
+    await sendUpdate((updateId) => client.workflow.executeUpdateWithStart(update, { args: updateArgs, updateId, startWorkflowOperation: startWorkflowOperation() }));
   } catch (e) {
     if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
   }

@@ -213,7 +213,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     if (!pre.cancellable) throw refusalError(pre);
     try {
       const handle = client.workflow.getHandle(orderWorkflowId(order._id));
-      return await sendUpdate(() => handle.executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null }] }));
+      return await sendUpdate((updateId) => handle.executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null }], updateId }));
     } catch (e) {
       // Temporal's own refusal (the Update not processed, retried already): a 503, not the order's refusal
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type && !isUnprocessedUpdate(e)) {

@@ -320,7 +320,7 @@ export function createSupportService(deps: SupportServiceDeps) {
   async function send(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, updateId?: string): Promise<void> {
     try {
       const handle = client.workflow.getHandle(supportWorkflowId(t._id));
-      await sendUpdate(() => handle.executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), requestId: currentRequestId() }], ...(updateId ? { updateId } : {}) }));
+      await sendUpdate((id) => handle.executeUpdate(supportCommandUpdate, { args: [{ ...cmd, actor: actorOf(auth), requestId: currentRequestId() }], updateId: id }), updateId);
     } catch (e) {
       // Temporal's own refusal (the Update not processed, retried already): a 503, not the ticket's refusal
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && !isUnprocessedUpdate(e)) {

@@ -16,7 +16,8 @@ import { freePort } from '../stack/ports';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../stack/process';
 import { createApi, createAppServer } from '../composition/root';
 import express from 'express';
-import { connectClient, isTemporalUnavailable, isUnprocessedUpdate, lazyClient, sendUpdate } from '../lib/temporal';
+import { connectClient, isTemporalUnavailable, isUnprocessedUpdate, lazyClient, sendUpdate, startOrJoin, UNPROCESSED_UPDATE_RETRIES } from '../lib/temporal';
+import { supportRecordedUpdate } from '../contracts/support';
 import type { Client } from '@temporalio/client';
 import { errorHandler, RETRY_AFTER_SECONDS } from '../api/http';
 import { routesOf } from '../api/app';
@@ -417,7 +418,7 @@ describe('Temporal refuses an Update its worker did not process (real Temporal s
    */
   function handMadeWorker(client: Client, taskQueue: string) {
     let stopped = false;
-    let updatesSeen = 0;
+    const updateIds: string[] = [];
     const loop = (async () => {
       while (!stopped) {
         // a long poll: empty after its deadline when no task came (the server needs one)
@@ -428,12 +429,13 @@ describe('Temporal refuses an Update its worker did not process (real Temporal s
             return null;
           });
         if (!task?.taskToken?.length) continue;
-        if ((task.messages ?? []).length > 0) updatesSeen++;
+        for (const m of task.messages ?? []) updateIds.push(m.protocolInstanceId ?? '');
         await client.workflowService.respondWorkflowTaskCompleted({ namespace: 'default', taskToken: task.taskToken, identity: 'hand-made worker', commands: [], messages: [] }).catch(() => undefined);
       }
     })();
     return {
-      updatesSeen: () => updatesSeen,
+      /** the id of each Update a task carried, in order */
+      updateIds: () => [...updateIds],
       stop: async () => {
         stopped = true;
         await client.connection.close();
@@ -448,21 +450,35 @@ describe('Temporal refuses an Update its worker did not process (real Temporal s
     const taskQueue = uniq('hand-made');
     const worker = handMadeWorker(await connectClient(app.stack.temporalAddress, 'default'), taskQueue);
     const handle = await client.workflow.start('supportTicketWorkflow', { workflowId: uniq('unprocessed'), taskQueue, args: [{}] });
+    const filingId = uniq('unprocessed-filing');
     try {
-      const refused = await sendUpdate(() => handle.executeUpdate('supportCommand', { args: [{ action: 'reply' }] }), 2).then(
+      const refused = await sendUpdate((updateId) => handle.executeUpdate('supportCommand', { args: [{ action: 'reply' }], updateId }), 'the-action-key', 2).then(
         () => null,
         (e: unknown) => e,
       );
       expect(refused, 'the server refused the Update').to.be.instanceOf(Error);
       expect(`${(refused as Error).message} ${String((refused as { cause?: Error }).cause?.message)}`).to.match(/wasn't processed by worker/);
       expect(isUnprocessedUpdate(refused)).to.equal(true);
-      // the first try and two more, each taken by the worker and left unprocessed
-      expect(worker.updatesSeen()).to.equal(3);
+      // the first try and two more, each taken by the worker and left unprocessed, all under the one Update id (should
+      // the server take up a refused try after all, it is the same Update as the next)
+      expect(worker.updateIds()).to.deep.equal(['the-action-key', 'the-action-key', 'the-action-key']);
       expect(isTemporalUnavailable(refused)).to.equal(true);
       const answer = await answeredAs(refused);
       expect([answer.status, answer.retryAfter, answer.error.code]).to.deep.equal([503, String(RETRY_AFTER_SECONDS), 'temporal_unavailable']);
+      // a filing's (or an order's) update-with-start is sent again alike, under one id, a new start operation each
+      // time (the SDK runs one once): refused to the end, it is the same refusal, not the SDK's "already executed"
+      const before = worker.updateIds().length;
+      const filing = await startOrJoin(client, 'supportTicketWorkflow', { workflowId: filingId, taskQueue, args: [{}] }, supportRecordedUpdate, []).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(isUnprocessedUpdate(filing), String(filing)).to.equal(true);
+      const ids = worker.updateIds().slice(before);
+      expect(ids).to.have.length(1 + UNPROCESSED_UPDATE_RETRIES);
+      expect(new Set(ids).size).to.equal(1);
     } finally {
       await handle.terminate('test over').catch(() => undefined);
+      await client.workflow.getHandle(filingId).terminate('test over').catch(() => undefined);
       await worker.stop();
       await client.connection.close();
     }

@@ -15,7 +15,7 @@ const retry: ActivityOptions['retry'] = { initialInterval: '1 second', backoffCo
 export const DATABASE_ACTIVITY: ActivityOptions = { startToCloseTimeout: '5 seconds', retry };
 
 /**
- * An order's placement and a support ticket's writes run as local activities (workflows/local-writes.ts): in the
+ * An order's placement and a support ticket's record at filing run as local activities (workflows/local-writes.ts): in the
  * worker that runs the workflow task, recorded in the history as a marker, without a round trip through the
  * server's activity task queue. For writes of a few milliseconds this saves most of Temporal's work per write
  * (each regular activity costs the server a schedule, a dispatch, a completion and one more workflow task). An

@@ -2,7 +2,9 @@
  * Database writes that run as local activities first (workflows/activity-options.ts LOCAL_DATABASE_ACTIVITY):
  * a write still failing after its local attempts (the database down) goes on as a regular activity, retried by
  * the server without end and without adding to the history; a refusal (a non-retryable failure) is not tried
- * again. Used by the order's placement and by every write of a support ticket.
+ * again. Used by the order's placement and by a support ticket's record at filing: writes that follow from the
+ * workflow's input alone (a write that follows an Update is made once its task is committed, as a regular activity:
+ * a task lost with its Updates would leave a local write behind for Updates it never committed).
  */
 import { ApplicationFailure, CancelledFailure, TemporalFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';

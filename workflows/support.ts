@@ -5,13 +5,14 @@
  * an event inserted once under `<ticket>:<seq>` (seq kept here), followed by its emails, each sent once.
  * Writes go through one queue, in order: the ticket document, its events and its queue entry have one writer;
  * the emails go out after their event's write, outside that queue, so SMTP never holds a write back.
- * The writes are local activities (workflows/local-writes.ts) for tickets filed since they became so: an agent's
- * action is answered without a round trip through the server's activity queue.
+ * The record made at filing is a local activity (workflows/local-writes.ts), so a filing is answered without a round
+ * trip through the server's activity queue; each later event is a regular activity, written only once the workflow
+ * task that decided it is committed (see COMMITTED_EVENT_WRITES: actions arrive as Updates, which a lost task loses).
  */
 import { ActivityFailure, ApplicationFailure, allHandlersFinished, condition, log, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
-import { databaseWrites } from './local-writes';
+import { databaseWrites, type Write } from './local-writes';
 import {
   supportCommandUpdate,
   supportRecordedUpdate,
@@ -89,7 +90,8 @@ const LOCAL_WRITES = 'support-writes-local-activities';
  * only once the workflow task that decided them is committed. As local activities they ran inside the task: a task
  * that was then lost with its Updates (a worker gone, or the SDK's core dropping it under a burst of Updates) left
  * its writes, and the same Updates taken again in another order wrote under the same numbers, so that one action's
- * event stood in another's place (one reply recorded twice, the other lost). Tickets filed before keep local writes.
+ * event stood in another's place (one reply recorded twice, the other lost). A ticket filed before takes it up at its
+ next event (its history replays the local writes before that as they ran).
  */
 const COMMITTED_EVENT_WRITES = 'support-event-writes-after-commit';
 /** Patch id: an approval whose refund timed out is noted and refused (refund_unavailable); older histories rejected it bare. */
@@ -149,8 +151,11 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   // ---- one writer: every write of this ticket goes through this queue, in order
   // (decided once, first thing: a ticket keeps the kind of activity it was filed with for its whole life)
   const write = databaseWrites(patched(LOCAL_WRITES), { ticket: number });
-  // the record made at filing follows from the workflow's input alone, and stays local; events follow Updates
-  const writeEvent = patched(COMMITTED_EVENT_WRITES) ? databaseWrites(false, { ticket: number }) : write;
+  // the record made at filing follows from the workflow's input alone, and stays local; events follow Updates, and
+  // are written once their task is committed: decided at each event, so that a ticket filed before this code takes
+  // it up from its next event on (its history keeps the local writes before that, as they ran)
+  const committedWrite = databaseWrites(false, { ticket: number });
+  const eventWriter = (): Write => (patched(COMMITTED_EVENT_WRITES) ? committedWrite : write);
   let queue: Promise<unknown> = Promise.resolve();
   function serially<T>(fn: () => Promise<T>): Promise<T> {
     const p = queue.then(fn);
@@ -237,6 +242,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         for (const kind of emails) await mail.sendSupportEmail(number, event.seq, kind);
       });
     }
+    const writeEvent = eventWriter();
     const written = serially(() => writeEvent((a) => a.recordSupportEvent(number, input.partnerId, event, snap)));
     // (a branch of its own, so that what waits on `written` runs when it did before; its handler runs first)
     void written.then(() => landed(event.seq), () => undefined);
