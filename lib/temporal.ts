@@ -213,7 +213,7 @@ export function isTemporalUnavailable(e: unknown): boolean {
     const err = x as { name?: string; message?: string; code?: unknown };
     if (isGrpcServiceError(x) && UNAVAILABLE_GRPC.has(x.code)) return true;
     if (err.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
-    // an Update the worker did not process, still so after sendUpdate's retries: nothing was done, send it later
+    // an Update the worker did not process, still so after sendUpdate's retries: not accepted; sent again later
     if (isUnprocessedUpdate(x)) return true;
     // the workflow task that was to take the Update failed or timed out (its local writes waiting on a database
     // that stopped answering, for example): the server refuses that Update (FAILED_PRECONDITION) while the
