@@ -49,6 +49,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
             pricing: terms.pricing,
             status: 'pending',
             imported: terms.imported,
+            ...(terms.originalOrderId === undefined ? {} : { originalOrderId: terms.originalOrderId }),
             placedBy: terms.placedBy,
             notify: terms.notify,
             purchasedAt,
@@ -68,12 +69,14 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           role: terms.placedBy.role,
           productId: terms.product.id,
           quantity: terms.pricing.quantity,
+          ...(terms.originalOrderId === undefined ? {} : { originalOrderId: terms.originalOrderId }),
         }),
       ]);
       // (the entry is inserted once: a retry's later instant changes nothing)
       await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, terms.imported ? new Date() : purchasedAt, {
         by: terms.placedBy,
         imported: terms.imported,
+        originalOrderId: terms.originalOrderId,
         purchasedAt,
         quantity: terms.pricing.quantity,
         requestId: terms.requestId,

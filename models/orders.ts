@@ -38,6 +38,9 @@ export interface OrderDoc {
   pricing: OrderPricing;
   status: OrderStatus;
   imported: boolean;
+  /** an imported order's id before csp-desk; absent on placed orders, and on orders imported before it was kept
+   * (their _id is that id: see originalOrderIdOf) */
+  originalOrderId?: string;
   placedBy: OrderActor;
   /** where the partner's notices about this order go */
   notify: string[];
@@ -62,6 +65,7 @@ const orderSchema = new Schema<OrderDoc>(
     pricing: { type: mixed, required: true },
     status: { type: String, required: true },
     imported: { type: Boolean, required: true },
+    originalOrderId: { type: String },
     placedBy: { type: mixed, required: true },
     notify: { type: [String], required: true },
     purchasedAt: { type: Date, required: true },

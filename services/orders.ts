@@ -18,7 +18,7 @@ import { isUnprocessedUpdate, sendUpdate, startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
-import { importedPurchaseProblem, REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
+import { importedOrderId, importedPurchaseProblem, importOutcome, REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type ImportItem, type OrderActor, type OrderTerms } from '../domain/orders';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -37,13 +37,6 @@ export interface OrderServiceDeps {
 export interface PlaceOrderInput {
   productId: string;
   quantity: number;
-}
-
-export interface ImportItem {
-  orderId: string;
-  productId: string;
-  quantity: number;
-  purchasedAt: string;
 }
 
 export interface CancelInput {
@@ -71,6 +64,16 @@ export interface TimelineEntry {
 
 const timelineEntry = (e: { type: string; at: Date; data?: Record<string, unknown> }): TimelineEntry => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} });
 
+/** An imported order's id before csp-desk (an order imported before it was kept has it as its own id); null for a placed one. */
+export const originalOrderIdOf = (o: Pick<OrderDoc, '_id' | 'imported' | 'originalOrderId'>): string | null => (o.imported ? (o.originalOrderId ?? o._id) : null);
+
+/** An import's result for one purchase: its csp-desk id (the order its original id names, this partner's) and outcome. */
+const importResult = (o: OrderDoc, item: ImportItem, customerId: string, found: 'exists' | 'imported') => ({
+  orderId: item.orderId,
+  id: o._id,
+  ...importOutcome({ customerId: o.customerId, customerName: o.customer.name, productId: o.product.id, quantity: o.pricing.quantity, purchasedAt: o.purchasedAt }, item, customerId, found),
+});
+
 export function orderView(o: OrderDoc, timeline: TimelineEntry[] | null) {
   const view = {
     id: o._id,
@@ -80,6 +83,7 @@ export function orderView(o: OrderDoc, timeline: TimelineEntry[] | null) {
     quantity: o.pricing.quantity,
     pricing: o.pricing,
     imported: o.imported,
+    originalOrderId: originalOrderIdOf(o),
     placedBy: o.placedBy,
     purchasedAt: iso(o.purchasedAt)!,
     paidAt: iso(o.paidAt),
@@ -129,7 +133,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     return { userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role };
   }
 
-  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, imported: boolean): Promise<OrderTerms> {
+  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, originalOrderId: string | null): Promise<OrderTerms> {
     const partner = await Partner.findById(auth.partnerId).lean();
     const notify = [...new Set([partner?.email, auth.user.email].filter((x): x is string => Boolean(x)))];
     return {
@@ -139,7 +143,8 @@ export function createOrderService(deps: OrderServiceDeps) {
       product: { id: product._id, name: product.name, kind: product.kind, billing: product.billing, cancellation: product.cancellation, deliverable: product.deliverable },
       pricing: priceOrder(product, customer.market, quantity),
       purchasedAt: purchasedAt.toISOString(),
-      imported,
+      imported: originalOrderId !== null,
+      ...(originalOrderId === null ? {} : { originalOrderId }),
       placedBy: actorOf(auth),
       notify,
       reminderDaysBeforeClose: deps.reminderDaysBeforeClose,
@@ -257,7 +262,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       // a replay of a recorded order returns it as it is; if the first request died before its workflow
       // recorded the order, the replay starts (or joins) that workflow
       if (!replayed || !(await Order.exists({ _id: orderId }))) {
-        await startOrder(await termsFor(auth, orderId, customer, product, input.quantity, clock(), false));
+        await startOrder(await termsFor(auth, orderId, customer, product, input.quantity, clock(), null));
       }
       return { order: await view(auth.partnerId!, orderId), replayed };
     },
@@ -275,30 +280,21 @@ export function createOrderService(deps: OrderServiceDeps) {
         if (refusal) throw new AppError(422, refusal.code, refusal.message, `${field}.productId`, { market: customer.market });
       }
       for (const item of items) {
-        const existing = await Order.findById(item.orderId).lean<OrderDoc>();
-        if (existing && (existing.partnerId !== auth.partnerId || existing.customerId !== customer._id)) {
-          results.push({ orderId: item.orderId, outcome: 'conflict' as const, message: 'this order id is already in use; import it under its own id' });
-          continue;
-        }
+        const id = importedOrderId(auth.partnerId!, item.orderId);
+        // this partner's order under the id it gets now, or, imported before ids were the partner's own, under the
+        // original id itself (looked up among this partner's orders only: another partner's ids are never read)
+        const existing =
+          (await Order.findById(id).lean<OrderDoc>()) ?? (await Order.findOne({ _id: item.orderId, partnerId: auth.partnerId, imported: true }).lean<OrderDoc>());
         if (existing) {
-          // the same import again is nothing new; other contents under the same id are a conflict, not silently dropped
-          const same = existing.product.id === item.productId && existing.pricing.quantity === item.quantity && existing.purchasedAt.getTime() === new Date(item.purchasedAt).getTime();
-          results.push(
-            same
-              ? { orderId: item.orderId, outcome: 'exists' as const, message: 'already imported' }
-              : { orderId: item.orderId, outcome: 'conflict' as const, message: `already imported with other contents (${existing.product.id} × ${existing.pricing.quantity}, bought ${existing.purchasedAt.toISOString()}): nothing changed` },
-          );
+          results.push(importResult(existing, item, customer._id, 'exists'));
           continue;
         }
         const product = (await Product.findById(item.productId).lean())!;
-        const terms = await termsFor(auth, item.orderId, customer, product, item.quantity, new Date(item.purchasedAt), true);
-        await startOrder(terms);
-        const recorded = await Order.findById(item.orderId).lean<OrderDoc>();
-        results.push(
-          recorded && recorded.partnerId === auth.partnerId
-            ? { orderId: item.orderId, outcome: 'imported' as const, message: 'imported' }
-            : { orderId: item.orderId, outcome: 'conflict' as const, message: 'this order id is already in use; import it under its own id' },
-        );
+        await startOrder(await termsFor(auth, id, customer, product, item.quantity, new Date(item.purchasedAt), item.orderId));
+        // the same original id imported at once with other contents: the first recorded stands
+        const recorded = await Order.findById(id).lean<OrderDoc>();
+        if (!recorded) throw new Error(`order ${id} (imported as ${item.orderId}) was not found once its workflow had recorded it`);
+        results.push(importResult(recorded, item, customer._id, 'imported'));
       }
       return { results };
     },

@@ -81,8 +81,10 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const at = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY_MS).toISOString();
       const items = [65, 80, 80, 90, 95].map((d, i) => ({ orderId: uniq(`PG${i}`), productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt: at(d) }));
       items[2].purchasedAt = items[1].purchasedAt;
-      expect((await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: items } })).status).to.equal(200);
-      const expected = [...items].sort((a, b) => b.purchasedAt.localeCompare(a.purchasedAt) || (a.orderId < b.orderId ? -1 : 1)).map((o) => o.orderId);
+      const imported = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: items } });
+      expect(imported.status).to.equal(200);
+      const idOf = new Map<string, string>(imported.body.results.map((r: { orderId: string; id: string }) => [r.orderId, r.id]));
+      const expected = [...items].sort((a, b) => b.purchasedAt.localeCompare(a.purchasedAt) || (idOf.get(a.orderId)! < idOf.get(b.orderId)! ? -1 : 1)).map((o) => idOf.get(o.orderId));
       expect((await app.api('GET', `/customers/${c.id}/orders`)).body.map((o: { id: string }) => o.id)).to.deep.equal(expected);
       const orders = await walk(`/customers/${c.id}/orders?limit=2`);
       expect(orders.seen).to.deep.equal(expected);
@@ -334,7 +336,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       for (const productId of ['windows-server-standard-perpetual', 'windows-server-standard-sub']) {
         const res = await importOne(c.id, productId, 70);
         expect(res.status).to.equal(200);
-        const [{ orderId, outcome }] = res.body.results;
+        const [{ id: orderId, outcome }] = res.body.results;
         expect(outcome).to.equal('imported');
         const preview = await app.api('GET', `/orders/${orderId}/cancellation`);
         expect(preview.body).to.deep.include({ cancellable: false, daysRemaining: 0, dayOfOrder: 71 });
@@ -352,7 +354,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
     it('when a subscription is imported after its term ended, then its timeline reads in the order things happened (provisioned at the purchase, before its window and term ended) and it has no key', async () => {
       const c = await app.newCustomer('US');
       const res = await importOne(c.id, 'windows-server-standard-sub', 400);
-      const [{ orderId }] = res.body.results;
+      const [{ id: orderId }] = res.body.results;
       await waitFor(async () => (await Order.findById(orderId).lean())?.status === 'expired');
       const order = (await app.api('GET', `/orders/${orderId}`)).body;
       const types = order.timeline.map((e: { type: string }) => e.type);
@@ -368,7 +370,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       // for a purchase csp-desk never charged
       const c = await app.newCustomer('US');
       const res = await importOne(c.id, 'sql-server-enterprise-sub', 29);
-      const [{ orderId }] = res.body.results;
+      const [{ id: orderId }] = res.body.results;
       const order = (await app.api('GET', `/orders/${orderId}`)).body;
       const preview = await app.api('GET', `/orders/${orderId}/cancellation`);
       expect(preview.body).to.deep.include({ cancellable: false, credit: null, dayOfOrder: 30 });
@@ -390,7 +392,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
     it('when a purchase imported from 55 days ago has 5 days of its window left, then its reminder goes out at once (it is inside the reminder period)', async () => {
       const c = await app.newCustomer('US');
       const res = await importOne(c.id, 'sql-server-standard-sub', 55);
-      const [{ orderId }] = res.body.results;
+      const [{ id: orderId }] = res.body.results;
       const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(orderId) && m.subject.startsWith('Cancellation window'));
       expect(mail.text).to.contain('can be cancelled without an early-termination fee until').and.contain('through a customer support request');
       // and no confirmation: an imported order was confirmed when it was bought
@@ -416,6 +418,44 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const ancient = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...body.orders[0], orderId: uniq('IMP'), purchasedAt: '0408-02-07T15:34:03.6Z' }] } });
       expect([ancient.status, ancient.body.error.field, ancient.body.error.message]).to.deep.equal([400, 'body.orders[0].purchasedAt', 'body.orders[0].purchasedAt is before 2000-01-01: check the year']);
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(1);
+    });
+
+    it("when two partners import the same original order id, then each gets an order of its own: neither can tell that the other holds it, nor take it first", async () => {
+      // QA found the hole: an original id was the order's own, one namespace for all partners, so importing one that
+      // another partner held answered "conflict: this order id is already in use" (and kept it from its owner)
+      const [mine, theirs] = [await app.newCustomer('US'), await app.newCustomer('US', app.otherTokens['admin-agent'])];
+      const item = { orderId: uniq('SHARED'), productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 20 * DAY_MS).toISOString() };
+      const importAs = (token: string, customerId: string, orders: (typeof item)[]) => app.api('POST', `/customers/${customerId}/orders/import`, { token, body: { orders } });
+      const first = (await importAs(app.otherTokens['global-admin'], theirs.id, [item])).body.results[0];
+      expect(first).to.include({ orderId: item.orderId, outcome: 'imported' });
+      // the same id with other contents: what the other partner holds makes no difference here
+      const second = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, quantity: 2 }])).body.results[0];
+      expect(second).to.include({ orderId: item.orderId, outcome: 'imported', message: 'imported' });
+      expect(second.id).to.not.equal(first.id);
+      const own = (await app.api('GET', `/orders/${second.id}`)).body;
+      expect(own).to.include({ id: second.id, originalOrderId: item.orderId, imported: true, quantity: 2 });
+      expect((await app.api('GET', `/orders/${first.id}`)).status).to.equal(404);
+      // again: one's own order, found; for another of one's customers: a conflict naming one's own customer only
+      expect((await importAs(app.tokens['global-admin'], mine.id, [{ ...item, quantity: 2 }])).body.results[0]).to.include({ id: second.id, outcome: 'exists' });
+      const elsewhere = (await importAs(app.tokens['global-admin'], (await app.newCustomer('US')).id, [{ ...item, quantity: 2 }])).body.results[0];
+      expect(elsewhere).to.include({ id: second.id, outcome: 'conflict', message: `this order id is already imported for another of your customers (${mine.name}): nothing changed` });
+      expect(await Order.countDocuments({ _id: { $in: [first.id, second.id] } })).to.equal(2);
+
+      // orders imported before ids were each partner's own kept the original id as theirs: the owner's is found by it
+      // (the same purchase exists), another partner's neither blocks nor shows
+      const template = (await Order.findById(second.id).lean())!;
+      const legacy = (partnerId: string, customerId: string, id: string) => {
+        const { originalOrderId: _dropped, ...rest } = template;
+        return Order.collection.insertOne({ ...rest, _id: id as never, partnerId, customerId, customer: { ...template.customer, id: customerId } });
+      };
+      const [oldMine, oldTheirs] = [uniq('OLD-MINE'), uniq('OLD-THEIRS')];
+      await legacy(app.partnerId, mine.id, oldMine);
+      await legacy((await Order.findById(first.id).lean())!.partnerId, theirs.id, oldTheirs);
+      expect((await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: oldMine, quantity: 2 }])).body.results[0]).to.include({ id: oldMine, outcome: 'exists' });
+      expect((await app.api('GET', `/orders/${oldMine}`)).body).to.include({ id: oldMine, originalOrderId: oldMine });
+      const notBlocked = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: oldTheirs }])).body.results[0];
+      expect(notBlocked).to.include({ orderId: oldTheirs, outcome: 'imported' });
+      expect(notBlocked.id).to.not.equal(oldTheirs);
     });
   });
 

@@ -222,7 +222,7 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
         body: { orders: [{ orderId: uniq('IMP'), productId: 'windows-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 55 * 24 * 3600_000).toISOString() }] },
       });
       expect(res.status, JSON.stringify(res.body)).to.be.oneOf([200, 201, 207]);
-      const [{ orderId }] = res.body.results;
+      const [{ id: orderId }] = res.body.results;
       // read as soon as it is provisioned, before its reminder is written (the helper's repro: shown only 60 s later)
       await waitFor(async () => (await typesOf(orderId)).includes('provisioned'), 10_000);
       await waitFor(async () => Boolean(await OrderEvent.exists({ _id: `${orderId}:email-reminder` })));

@@ -6,7 +6,7 @@ import { assessCancellation, cancellationCredit, type CancellableOrder } from '.
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
-import { importedPurchaseProblem, impliedTimelineKeys, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
+import { importedOrderId, importedPurchaseProblem, importOutcome, impliedTimelineKeys, ORDER_ID_PATTERN, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
@@ -315,6 +315,32 @@ describe('imported purchase dates', () => {
     expect(importedPurchaseProblem(new Date('2000-01-01T00:59:59+01:00'), now)).to.equal('is before 2000-01-01: check the year');
     expect(importedPurchaseProblem(new Date('2026-11-26T10:00:01Z'), now)).to.equal('is in the future');
     expect(importedPurchaseProblem(new Date('nonsense'), now)).to.equal('is not a representable instant');
+  });
+});
+
+describe('imported order ids', () => {
+  it("when partners import original ids, then each (partner, id) has one csp-desk id of its own, the same every time, a UUID the API's order paths take", () => {
+    const a = importedOrderId('partner-a', 'ORD-1');
+    expect(a).to.equal(importedOrderId('partner-a', 'ORD-1'));
+    expect(a).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(a).to.match(new RegExp(ORDER_ID_PATTERN));
+    expect(importedOrderId('partner-b', 'ORD-1')).to.not.equal(a);
+    expect(importedOrderId('partner-a', 'ORD-2')).to.not.equal(a);
+    // the two parts are kept apart: ('p', 'ab') is not ('pa', 'b')
+    expect(importedOrderId('p', 'ab')).to.not.equal(importedOrderId('pa', 'b'));
+    // fixed namespace: a stored order keeps being found by its original id
+    expect(a).to.equal('5129354a-4f75-5075-a29f-9687ff045550');
+  });
+
+  it('when an original id names an order already, then the same purchase exists, other contents or another customer are a conflict', () => {
+    const order = { customerId: 'c1', customerName: 'Contoso', productId: 'p1', quantity: 2, purchasedAt: new Date('2026-01-02T03:04:05Z') };
+    const item = { orderId: 'ORD-1', productId: 'p1', quantity: 2, purchasedAt: '2026-01-02T04:04:05+01:00' };
+    expect(importOutcome(order, item, 'c1', 'exists')).to.deep.equal({ outcome: 'exists', message: 'already imported' });
+    expect(importOutcome(order, item, 'c1', 'imported')).to.deep.equal({ outcome: 'imported', message: 'imported' });
+    expect(importOutcome(order, { ...item, quantity: 3 }, 'c1', 'exists')).to.deep.equal({ outcome: 'conflict', message: 'already imported with other contents (p1 × 2, bought 2026-01-02T03:04:05.000Z): nothing changed' });
+    // two imports at once with other contents: the one recorded first stands, the other is told
+    expect(importOutcome(order, { ...item, purchasedAt: '2026-01-02T03:04:06Z' }, 'c1', 'imported').outcome).to.equal('conflict');
+    expect(importOutcome(order, item, 'c2', 'exists')).to.deep.equal({ outcome: 'conflict', message: 'this order id is already imported for another of your customers (Contoso): nothing changed' });
   });
 });
 

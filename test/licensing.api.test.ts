@@ -548,10 +548,11 @@ describe('licensing: keys, download links and the activity log (real servers)', 
 
     it('when an order bought months ago is imported today, then the log shows the import today, naming its purchase date', async () => {
       const customer = await app.newCustomer('US');
-      const orderId = uniq('imported-log');
+      const originalId = uniq('imported-log');
       const purchasedAt = new Date(Date.now() - 120 * 86_400_000);
-      const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt: purchasedAt.toISOString() }] } });
+      const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId: originalId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt: purchasedAt.toISOString() }] } });
       expect(imp.body.results?.[0]?.outcome, JSON.stringify(imp.body)).to.equal('imported');
+      const orderId = imp.body.results[0].id as string;
       let entries: { operationType: string; orderId: string | null; detail: string }[] = [];
       await waitFor(async () => {
         entries = (await log(`customer=${customer.id}`)).body.items ?? [];
@@ -559,7 +560,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       });
       const created = entries.find((e) => e.operationType === 'create_order')!;
       expect(created.orderId).to.equal(orderId);
-      expect(created.detail).to.contain('imported').and.contain(`purchased ${purchasedAt.toISOString().slice(0, 10)}`);
+      expect(created.detail).to.contain('imported').and.contain(`purchased ${purchasedAt.toISOString().slice(0, 10)} as order ${originalId}`);
     });
 
     it('when the dates are malformed, reversed or more than 90 days apart, then 400 naming the field', async () => {

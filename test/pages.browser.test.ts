@@ -532,13 +532,16 @@ describe('pages: partners in a real browser', function () {
 
     it('when an imported order is inside its window, then its page says it is cancelled through support and how many days are left to file', async () => {
       const c = await app.newCustomer('US');
-      const orderId = uniq('IMPW');
+      const originalId = uniq('IMPW');
       const imported = await app.api('POST', `/customers/${c.id}/orders/import`, {
         token: app.tokens['global-admin'],
-        body: { orders: [{ orderId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 10 * 86_400_000 - 60_000).toISOString() }] },
+        body: { orders: [{ orderId: originalId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 10 * 86_400_000 - 60_000).toISOString() }] },
       });
       expect(imported.body.results[0].outcome, JSON.stringify(imported.body)).to.equal('imported');
+      const orderId = imported.body.results[0].id as string;
       await page.goto(`/app/orders/${orderId}`);
+      // the id it had before csp-desk, beside its own
+      expect(await page.locator('dt:text-is("Original order ID") + dd').textContent()).to.equal(`${originalId} (before csp-desk)`);
       const section = await page.locator('section[aria-labelledby="cancel-heading"]').textContent();
       expect(section).to.include('support request').and.match(/Its cancellation window has 50 more days \(until [^)]+\): file the support request before then\./);
     });

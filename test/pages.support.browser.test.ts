@@ -978,14 +978,15 @@ describe('pages: support requests in a real browser', function () {
 
   it('when a refund request concerns an imported order, then the agent is told it was imported and never charged by csp-desk', async () => {
     const c = await app.newCustomer('US');
-    const orderId = uniq('IMP');
+    const originalId = uniq('IMP');
     const imported = await app.api('POST', `/customers/${c.id}/orders/import`, {
       token: app.tokens['global-admin'],
-      body: { orders: [{ orderId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() }] },
+      body: { orders: [{ orderId: originalId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 2 * 86_400_000).toISOString() }] },
     });
     expect(imported.body.results[0].outcome, JSON.stringify(imported.body)).to.equal('imported');
-    const view = await app.api('GET', `/orders/${orderId}`);
-    const number = await fileRefund(c.tenantId, orderId, view.body.pricing, uniq('Refund the imported order'));
+    const view = await app.api('GET', `/orders/${imported.body.results[0].id}`);
+    // filed under the id the partner knows it by, from before csp-desk
+    const number = await fileRefund(c.tenantId, originalId, view.body.pricing, uniq('Refund the imported order'));
     await agent.page.goto(`/app/support/${number}`);
     expect(await agent.page.locator('dt:text-is("Purchased") + dd').textContent()).to.include('imported: bought before csp-desk, which never charged it; check the original charge before approving a refund');
     // what the cancellation rules would credit today, beside the amount asked for
@@ -998,7 +999,7 @@ describe('pages: support requests in a real browser', function () {
       body: { orders: [{ orderId: lateId, productId: 'sql-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 90 * 86_400_000).toISOString() }] },
     });
     expect(late.body.results[0].outcome, JSON.stringify(late.body)).to.equal('imported');
-    const lateNumber = await fileRefund(c.tenantId, lateId, (await app.api('GET', `/orders/${lateId}`)).body.pricing, uniq('Refund the late order'));
+    const lateNumber = await fileRefund(c.tenantId, lateId, (await app.api('GET', `/orders/${late.body.results[0].id}`)).body.pricing, uniq('Refund the late order'));
     await agent.page.goto(`/app/support/${lateNumber}`);
     expect(await agent.page.locator('dt:text-is("Cancellation window") + dd').textContent()).to.include('(passed: the partner can no longer cancel it; a refund now is an exception to the rule)');
   });

@@ -137,10 +137,11 @@ describe('support requests (API end to end)', function () {
   });
 
   it('when support refunds an order whose workflow has ended (perpetual, past its window), then the refund workflow cancels it and credits the amount once', async () => {
-    const orderId = uniq('old-order');
+    const originalId = uniq('old-order');
     const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
-    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
+    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId: originalId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
     expect(imp.status, JSON.stringify(imp.body)).to.equal(200);
+    const orderId = imp.body.results[0].id as string;
     const order = (await Order.findById(orderId).lean())!;
     await waitFor(async () => Boolean(await OrderEvent.exists({ _id: `${orderId}:window-closed` })));
     const refused = await app.api('POST', `/orders/${orderId}/cancel`, { body: { customer: customer.id, productName: order.product.name, acknowledged: true } });
@@ -172,10 +173,11 @@ describe('support requests (API end to end)', function () {
   });
 
   it("when an ended order's refund workflow refuses (more than the order cost), then its refundRecorded Update answers the refusal, and once it has ended its result does", async () => {
-    const orderId = uniq('ended-refused');
+    const originalId = uniq('ended-refused');
     const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
-    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
+    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId: originalId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
     expect(imp.body.results?.[0]?.outcome, JSON.stringify(imp.body)).to.equal('imported');
+    const orderId = imp.body.results[0].id as string;
     await app.client.workflow.getHandle(`order:${orderId}`).result();
     const actor = { userId: 'u-lead', name: 'Lee Lead', email: 'lead@csp-desk.test', role: 'support-lead' as const };
     const handle = await app.client.workflow.start('orderRefundWorkflow', { workflowId: orderRefundWorkflowId(orderId), taskQueue: app.taskQueue, args: [{ orderId, ticket: 'SR-261126-REFU01', amount: { amount: 99_999_999, currency: 'USD' }, actor, requestId: uniq('req') }] });

@@ -63,7 +63,11 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       path: '/customers/{customer}/orders/import',
       operationId: 'importOrders',
       summary: 'Import existing purchases',
-      description: 'Brings in purchases made before csp-desk with their original order id and purchase date; their cancellation window and term run from that date. Importing the same order id again changes nothing.',
+      description:
+        "Brings in purchases made before csp-desk with their original order id and purchase date; their cancellation window and term run from that date. " +
+        "Each gets a csp-desk order id (`id` in its result, a UUID made from your partner and the original id) and keeps the original as `originalOrderId`. " +
+        'Original ids are your own: another partner importing the same id gets an order of its own, and neither can tell. Importing the same order id again changes nothing (`exists`, the same `id`); ' +
+        'the same id with other contents, or for another of your customers, is a `conflict` and changes nothing.',
       tag: 'orders',
       permission: 'importOrders',
       params: S.customerParam,
@@ -95,7 +99,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       responses: {
         200: {
           description: 'one result per order',
-          schema: { type: 'object', additionalProperties: false, required: ['results'], properties: { results: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['orderId', 'outcome', 'message'], properties: { orderId: { type: 'string' }, outcome: { type: 'string', enum: ['imported', 'exists', 'conflict'] }, message: { type: 'string' } } } } } },
+          schema: { type: 'object', additionalProperties: false, required: ['results'], properties: { results: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['orderId', 'id', 'outcome', 'message'], properties: { orderId: { type: 'string', description: 'the original order id, as sent' }, id: { type: 'string', description: "the csp-desk order's id (GET /orders/{id}): the one imported, or the one this original id already names" }, outcome: { type: 'string', enum: ['imported', 'exists', 'conflict'] }, message: { type: 'string' } } } } } },
         },
       },
       handler: async ({ auth, params, body }) => ({ status: 200, body: await orders.importOrders(auth, params.customer, body.orders) }),

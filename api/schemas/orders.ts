@@ -23,6 +23,7 @@ export const orderSchema = obj({
   quantity: int(),
   pricing: obj({ currency: str(), unitPrice: int(), quantity: int(), total: int(), tax: taxSchema }),
   imported: { type: 'boolean' },
+  originalOrderId: nullable({ ...str(), description: "an imported order's id before csp-desk; null for an order placed here" }),
   placedBy: obj({ userId: str(), name: str(), email: str(), role: str() }),
   purchasedAt: dateTime,
   paidAt: nullable(dateTime),

@@ -18,7 +18,7 @@ export const fileSupportRequestBody = obj(
     impact: str({ enum: [...IMPACTS], description: 'as Partner Center names severities' }),
     title: line(200),
     customer: str({ minLength: 1, maxLength: 253, description: "the customer's tenant GUID or domain name (or id or name)" }),
-    orderId: str({ minLength: 1, maxLength: 200 }),
+    orderId: str({ minLength: 1, maxLength: 200, description: "the order: its csp-desk id, or an imported purchase's original id (`originalOrderId`)" }),
     subscriptionId: str({ minLength: 1, maxLength: 200, description: 'the subscription (its order id) when no order id is given' }),
     refund: obj({
       reason: text(2000),
