@@ -1,72 +1,16 @@
 /** The facts of an order that never change once it is placed, and its life's states. */
-import { v5 as uuidv5 } from 'uuid';
 import type { Product } from './catalog';
 import { isPartnerRole } from './roles';
-import { DAY_MS, FIRST_DAY } from './time';
+import { DAY_MS } from './time';
 
 export const ORDER_STATUSES = ['pending', 'active', 'cancelled', 'expired'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /**
- * An order's id: a UUID (a placed order's random one, an imported purchase's from importedOrderId), or the original id
- * an order imported before importedOrderId kept as its own (letters, digits, `-` and `_`).
+ * An order's id: a UUID (a placed order's random one, an imported purchase's from domain/order-imports.ts
+ * importedOrderId), or the original id an order imported before that kept as its own (letters, digits, `-` and `_`).
  */
 export const ORDER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{2,99}$';
-
-/** The namespace of importedOrderId's name-based UUIDs (RFC 9562 version 5); fixed: changing it would re-import every order. */
-const IMPORTED_ORDER_NAMESPACE = 'f3b7c1de-5a0e-4c3b-9a41-6f2d8e9b0c17';
-
-/**
- * The csp-desk order id of a purchase a partner imports under its original id: a name-based UUID of the partner and
- * that id. Each partner's original ids are its own: two partners importing the same id get two orders, neither can
- * learn whether the other holds it, nor take it first; the same partner importing it again finds the same order.
- */
-export function importedOrderId(partnerId: string, originalOrderId: string): string {
-  return uuidv5(`${partnerId}\u0000${originalOrderId}`, IMPORTED_ORDER_NAMESPACE);
-}
-
-/**
- * An imported purchase's date: not in the future, and not before FIRST_DAY, 2000-01-01 UTC (a year such as 0408 or 1026 is a
- * typing error, and would date the order's timeline, window and term centuries back).
- */
-export const EARLIEST_IMPORTED_PURCHASE = `${FIRST_DAY}T00:00:00.000Z`;
-export function importedPurchaseProblem(purchasedAt: Date, now: Date): string | null {
-  if (Number.isNaN(purchasedAt.getTime())) return 'is not a representable instant';
-  if (purchasedAt.getTime() > now.getTime()) return 'is in the future';
-  if (purchasedAt.getTime() < Date.parse(EARLIEST_IMPORTED_PURCHASE)) return `is before ${EARLIEST_IMPORTED_PURCHASE.slice(0, 10)}: check the year`;
-  return null;
-}
-
-/** One purchase to import, as the partner gives it. */
-export interface ImportItem {
-  orderId: string;
-  productId: string;
-  quantity: number;
-  purchasedAt: string;
-}
-
-export type ImportOutcome = 'imported' | 'exists' | 'conflict';
-
-/**
- * What importing `item` for `customerId` came to, beside the order its original id already names (`order`, this
- * partner's): `found` says whether that order was there before (then the same purchase is `exists`) or was just
- * recorded (`imported`). Other contents under the same original id are a conflict, never silently dropped nor changed.
- */
-export function importOutcome(
-  order: { customerId: string; customerName: string; productId: string; quantity: number; purchasedAt: Date },
-  item: ImportItem,
-  customerId: string,
-  found: 'exists' | 'imported',
-): { outcome: ImportOutcome; message: string } {
-  if (order.customerId !== customerId) {
-    return { outcome: 'conflict', message: `this order id is already imported for another of your customers (${order.customerName}): nothing changed` };
-  }
-  const same = order.productId === item.productId && order.quantity === item.quantity && order.purchasedAt.getTime() === new Date(item.purchasedAt).getTime();
-  if (!same) {
-    return { outcome: 'conflict', message: `already imported with other contents (${order.productId} × ${order.quantity}, bought ${order.purchasedAt.toISOString()}): nothing changed` };
-  }
-  return found === 'exists' ? { outcome: 'exists', message: 'already imported' } : { outcome: 'imported', message: 'imported' };
-}
 
 export const TAX_TREATMENTS = ['inclusive', 'exclusive'] as const;
 

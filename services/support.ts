@@ -52,7 +52,7 @@ import { clockView } from '../domain/sla';
 import { isSupportRole } from '../domain/roles';
 import { formatMinor } from '../domain/money';
 import { minorDigits } from '../domain/markets';
-import { importedOrderId } from '../domain/orders';
+import { importedOrderId } from '../domain/order-imports';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
@@ -488,7 +488,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       // a refund asked for under another problem type would be dropped without a word: refused instead
       if (!refundType && input.refund) throw new AppError(400, 'validation_failed', `body.refund is only for a refund request (problemType "${PROBLEM_TYPES[0]}")`, 'body.refund');
       if (orderRef) {
-        // its csp-desk id, or the original id of a purchase this partner imported (domain/orders.ts importedOrderId)
+        // its csp-desk id, or the original id of a purchase this partner imported (domain/order-imports.ts importedOrderId)
         order = (await Order.findOne({ _id: orderRef, partnerId }).lean<OrderDoc>()) ?? (await Order.findOne({ _id: importedOrderId(partnerId, orderRef), partnerId }).lean<OrderDoc>());
         if (!order) throw new AppError(422, 'unknown_order', `${orderField} ${JSON.stringify(orderRef)} is not an order of your partner`, orderField);
         if (order.customerId !== customer._id) throw new AppError(422, 'order_customer_mismatch', `${orderField} ${JSON.stringify(orderRef)} is not an order of customer ${customer.name}`, orderField);

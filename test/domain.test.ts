@@ -6,7 +6,8 @@ import { assessCancellation, cancellationCredit, type CancellableOrder } from '.
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
-import { importedOrderId, importedPurchaseProblem, importOutcome, impliedTimelineKeys, ORDER_ID_PATTERN, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
+import { impliedTimelineKeys, ORDER_ID_PATTERN, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
+import { importedOrderId, importedPurchaseProblem, importOutcome } from '../domain/order-imports';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);

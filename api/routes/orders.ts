@@ -1,7 +1,8 @@
 /** Order routes: buying for a customer, importing, reading and cancelling orders. */
 import { defineRoute, nextPageLink, type RouteDef } from '../http';
 import * as S from '../schemas';
-import { EARLIEST_IMPORTED_PURCHASE, ORDER_ID_PATTERN } from '../../domain/orders';
+import { ORDER_ID_PATTERN } from '../../domain/orders';
+import { EARLIEST_IMPORTED_PURCHASE } from '../../domain/order-imports';
 import type { RouteDeps } from './deps';
 
 const orderSummarySchema = (() => {
