@@ -392,9 +392,11 @@ describe('cancelling, importing and invoicing (real servers)', function () {
     it('when a purchase imported from 55 days ago has 5 days of its window left, then its reminder goes out at once (it is inside the reminder period)', async () => {
       const c = await app.newCustomer('US');
       const res = await importOne(c.id, 'sql-server-standard-sub', 55);
-      const [{ id: orderId }] = res.body.results;
+      const [{ id: orderId, orderId: originalId }] = res.body.results;
       const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(orderId) && m.subject.startsWith('Cancellation window'));
       expect(mail.text).to.contain('can be cancelled without an early-termination fee until').and.contain('through a customer support request');
+      // named by both its ids: csp-desk's, and the one the partner knew it by
+      expect(mail.text).to.contain(`Order ${orderId} (${findCatalogProduct('sql-server-standard-sub')!.name} for ${c.name}; imported as ${originalId}) can be cancelled`);
       // and no confirmation: an imported order was confirmed when it was bought
       expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId))).to.have.length(1);
     });
