@@ -8,7 +8,7 @@ import type { OrderDoc } from '../models';
 import { ORDER_TIMELINE_KEY as K, orderEmailRecipients, orderEmailTimelineKey, type OrderActor, type OrderTerms, type RequestOrigin } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
 import { termEnd, windowEnd } from '../domain/cancellation';
-import { monthKey } from '../domain/time';
+import { monthKey, notBefore } from '../domain/time';
 import type { OrderEmailKind } from '../contracts/orders';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { settleLine } from './invoices';
@@ -244,7 +244,9 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       // an expired subscription's keys and links no longer work
       const revoked = await revokeOrderAccess(order, when);
       await addEvent(order, K.termRevoked, 'keys-and-links-revoked', when, revoked);
-      await logRevocation(order, when, revoked, { reason: 'term-ended', by: null, requestId: null, origin: null });
+      // the activity log records what csp-desk did when it did it: an imported subscription whose term had ended
+      // before its import is revoked at its import (QA: dated at the term's end, it wrote into a past day's log)
+      await logRevocation(order, notBefore(when, order.createdAt), revoked, { reason: 'term-ended', by: null, requestId: null, origin: null });
       await addEvent(order, K.termEnded, 'term-ended', when);
       orderLog(order).info({ at }, 'term ended');
     },

@@ -21,6 +21,9 @@ export function addMonthsUtc(at: Date, months: number): Date {
   return target;
 }
 
+/** `at`, or `floor` when `at` is earlier: e.g. what csp-desk did for an order is never dated before the order came in. */
+export const notBefore = (at: Date, floor: Date): Date => (at.getTime() < floor.getTime() ? new Date(floor) : at);
+
 /**
  * The day of an order's life that `now` falls in, counted from its purchase instant:
  * day 1 is the first 24 hours after purchase, day 60 the 24 hours ending exactly 60 days after it.

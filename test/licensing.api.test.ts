@@ -563,6 +563,29 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect(created.detail).to.contain('imported').and.contain(`purchased ${purchasedAt.toISOString().slice(0, 10)} as order ${originalId}`);
     });
 
+    it("when a subscription whose term ended before csp-desk is imported, then its term's revocation is logged at the import, not in a past day's log", async () => {
+      // QA: dated at the term's end, the entry (and its day) appeared in a log of a year ago, for a revocation csp-desk
+      // made only now
+      const customer = await app.newCustomer('US');
+      const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, {
+        token: app.tokens['global-admin'],
+        body: { orders: [{ orderId: uniq('ended-sub'), productId: 'windows-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 400 * DAY_MS).toISOString() }] },
+      });
+      expect(imp.body.results?.[0]?.outcome, JSON.stringify(imp.body)).to.equal('imported');
+      const orderId = imp.body.results[0].id as string;
+      let entries: { operationType: string; operationDate: string }[] = [];
+      await waitFor(async () => {
+        entries = (await log(`customer=${customer.id}`)).body.items ?? [];
+        return entries.some((e) => e.operationType === 'revoke_software_keys_and_links');
+      });
+      const created = entries.find((e) => e.operationType === 'create_order')!;
+      const revoked = entries.find((e) => e.operationType === 'revoke_software_keys_and_links')!;
+      expect(Date.parse(revoked.operationDate)).to.be.at.least(Date.parse(created.operationDate) - 1000);
+      const termEnded = (await Order.findById(orderId).lean())!.termEndsAt!.toISOString().slice(0, 10);
+      const thatDay = await log(`customer=${customer.id}&from=${termEnded}&to=${termEnded}`);
+      expect([thatDay.status, thatDay.body.items]).to.deep.equal([200, []]);
+    });
+
     it('when the dates are malformed, reversed or more than 90 days apart, then 400 naming the field', async () => {
       const cases: [string, string][] = [
         ['from=2026-02-30&to=2026-03-01', 'query.from'],
