@@ -209,7 +209,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           at: when,
           description:
             c.basis === 'support-refund'
-              ? `Refund of cancelled order ${order._id} approved in support request ${input.supportTicket ?? ''}`.trim()
+              ? `Refund of cancelled order ${order._id}${order.originalOrderId ? ` (imported as ${order.originalOrderId})` : ''} approved in support request ${input.supportTicket ?? ''}`.trim()
               : `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
         }),
       );

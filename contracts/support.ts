@@ -20,6 +20,8 @@ export interface SupportTicketInput {
   description: string;
   customer: { id: string; name: string; tenantId: string; domain: string };
   orderId: string | null;
+  /** the order's id before csp-desk, when it was imported (absent in tickets filed before it was kept) */
+  originalOrderId?: string | null;
   subscriptionId: string | null;
   refund: { reason: string; amount: number; currency: string } | null;
   contact: { name: string; email: string; phone: string | null };

@@ -43,6 +43,8 @@ export interface SupportTicketDoc {
   description: string;
   customer: { id: string; name: string; tenantId: string; domain: string };
   orderId: string | null;
+  /** an imported order's id before csp-desk (absent on tickets filed before it was kept) */
+  originalOrderId?: string | null;
   subscriptionId: string | null;
   refund: TicketRefund | null;
   contact: { name: string; email: string; phone: string | null };
@@ -84,6 +86,7 @@ const ticketDefinition = {
     description: { type: String, default: '' },
     customer: { type: mixed, required: true },
     orderId: { type: String, default: null },
+    originalOrderId: { type: String, default: null },
     subscriptionId: { type: String, default: null },
     refund: { type: mixed, default: null },
     contact: { type: mixed, required: true },

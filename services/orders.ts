@@ -68,6 +68,14 @@ const timelineEntry = (e: { type: string; at: Date; data?: Record<string, unknow
 /** An imported order's id before csp-desk (an order imported before it was kept has it as its own id); null for a placed one. */
 export const originalOrderIdOf = (o: Pick<OrderDoc, '_id' | 'imported' | 'originalOrderId'>): string | null => (o.imported ? (o.originalOrderId ?? o._id) : null);
 
+/**
+ * The partner's order a user names: by its csp-desk id, or by the original id of a purchase the partner imported
+ * (domain/order-imports.ts importedOrderId). Another partner's order is never found.
+ */
+export async function findPartnerOrder(partnerId: string, ref: string): Promise<OrderDoc | null> {
+  return (await Order.findOne({ _id: ref, partnerId }).lean<OrderDoc>()) ?? (await Order.findOne({ _id: importedOrderId(partnerId, ref), partnerId }).lean<OrderDoc>());
+}
+
 /** An import's result for one purchase: its csp-desk id (the order its original id names, this partner's) and outcome. */
 const importResult = (o: OrderDoc, item: ImportItem, customerId: string, found: 'exists' | 'imported') => ({
   orderId: item.orderId,
@@ -285,7 +293,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         // this partner's order under the id it gets now, or, imported before ids were the partner's own, under the
         // original id itself (looked up among this partner's orders only: another partner's ids are never read)
         const existing =
-          (await Order.findById(id).lean<OrderDoc>()) ?? (await Order.findOne({ _id: item.orderId, partnerId: auth.partnerId, imported: true }).lean<OrderDoc>());
+          (await Order.findById(id).lean<OrderDoc>()) ?? (await Order.findOne({ _id: item.orderId, partnerId: auth.partnerId, imported: true, originalOrderId: { $exists: false } }).lean<OrderDoc>());
         if (existing) {
           results.push(importResult(existing, item, customer._id, 'exists'));
           continue;

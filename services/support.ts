@@ -17,7 +17,6 @@ import { API_TEMPORAL_DEADLINE_MS, isUnprocessedUpdate, sendUpdate, startOrJoin 
 import { isDisabled } from './users';
 import {
   LedgerLine,
-  Order,
   Partner,
   SupportEvent,
   SupportFilingSlot,
@@ -52,11 +51,11 @@ import { clockView } from '../domain/sla';
 import { isSupportRole } from '../domain/roles';
 import { formatMinor } from '../domain/money';
 import { minorDigits } from '../domain/markets';
-import { importedOrderId } from '../domain/order-imports';
 import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type SupportAttachmentFact, type SupportCommand, type SupportTicketInput } from '../contracts/support';
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
+import { findPartnerOrder, originalOrderIdOf } from './orders';
 import { readQueuePage, type QueueFilter, type QueueRow } from './support-queue';
 import { QUEUE_KEY_PATTERN } from '../domain/support-queue';
 
@@ -170,6 +169,7 @@ export function createSupportService(deps: SupportServiceDeps) {
     return {
       ...ticketSummary(t, names.get(t.partnerId)),
       description: t.description,
+      originalOrderId: t.originalOrderId ?? null,
       subscriptionId: t.subscriptionId,
       contact: t.contact,
       filedBy: { name: t.filedBy.name, role: t.filedBy.role },
@@ -410,8 +410,11 @@ export function createSupportService(deps: SupportServiceDeps) {
       }
       const since = new Date(now.getTime() - REPEAT_FILING_CHECK_MINUTES * 60_000);
       const found = await SupportTicket.find({ partnerId: auth.partnerId, 'customer.id': customerId, 'filedBy.userId': auth.user._id, title: title.trim(), createdAt: { $gte: since } }, { createdAt: 1, orderId: 1 }).lean();
-      // a request about another order is another request, whatever its title (a page prefills one per product)
-      const same = found.filter((t) => (t.orderId ?? null) === (orderId?.trim() || null));
+      // a request about another order is another request, whatever its title (a page prefills one per product); the
+      // order as named (its csp-desk id or an imported purchase's original id) is compared as the filing stores it
+      const ref = orderId?.trim() || null;
+      const named = ref === null ? null : ((await findPartnerOrder(auth.partnerId!, ref))?._id ?? ref);
+      const same = found.filter((t) => (t.orderId ?? null) === named);
       const latest = same.sort((a, b) => new Date(b.createdAt).getTime() - new Date(a.createdAt).getTime())[0];
       return latest ? { number: latest._id, createdAt: new Date(latest.createdAt) } : null;
     },
@@ -473,11 +476,6 @@ export function createSupportService(deps: SupportServiceDeps) {
         throw e;
       }
       const refundType = isRefundType(input.problemType);
-      // the subscription of an order is the order itself (its id): both given, they must agree, or the ticket
-      // would show a subscription nobody checked
-      if (input.orderId && input.subscriptionId && input.subscriptionId !== input.orderId) {
-        throw new AppError(422, 'subscription_order_mismatch', `body.subscriptionId ${JSON.stringify(input.subscriptionId)} is not body.orderId ${JSON.stringify(input.orderId)}: a subscription's id is its order's; give one of them`, 'body.subscriptionId');
-      }
       const orderField = input.orderId ? 'body.orderId' : 'body.subscriptionId';
       const orderRef = input.orderId ?? input.subscriptionId ?? null;
       let order: OrderDoc | null = null;
@@ -488,10 +486,15 @@ export function createSupportService(deps: SupportServiceDeps) {
       // a refund asked for under another problem type would be dropped without a word: refused instead
       if (!refundType && input.refund) throw new AppError(400, 'validation_failed', `body.refund is only for a refund request (problemType "${PROBLEM_TYPES[0]}")`, 'body.refund');
       if (orderRef) {
-        // its csp-desk id, or the original id of a purchase this partner imported (domain/order-imports.ts importedOrderId)
-        order = (await Order.findOne({ _id: orderRef, partnerId }).lean<OrderDoc>()) ?? (await Order.findOne({ _id: importedOrderId(partnerId, orderRef), partnerId }).lean<OrderDoc>());
+        // its csp-desk id, or the original id of a purchase this partner imported
+        order = await findPartnerOrder(partnerId, orderRef);
         if (!order) throw new AppError(422, 'unknown_order', `${orderField} ${JSON.stringify(orderRef)} is not an order of your partner`, orderField);
         if (order.customerId !== customer._id) throw new AppError(422, 'order_customer_mismatch', `${orderField} ${JSON.stringify(orderRef)} is not an order of customer ${customer.name}`, orderField);
+        // the subscription of an order is the order itself: both given, they must name the same order (either by
+        // either of its ids), or the ticket would show a subscription nobody checked
+        if (input.orderId && input.subscriptionId && input.subscriptionId !== input.orderId && (await findPartnerOrder(partnerId, input.subscriptionId))?._id !== order._id) {
+          throw new AppError(422, 'subscription_order_mismatch', `body.subscriptionId ${JSON.stringify(input.subscriptionId)} is not the order body.orderId ${JSON.stringify(input.orderId)} names: a subscription's id is its order's; give one of them`, 'body.subscriptionId');
+        }
       }
       if (refundType && order && input.refund) {
         if (order.status === 'cancelled') throw new AppError(409, 'order_already_cancelled', `order ${order._id} is already cancelled`, orderField);
@@ -561,6 +564,7 @@ export function createSupportService(deps: SupportServiceDeps) {
           description: input.description ?? '',
           customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain },
           orderId: order?._id ?? null,
+          originalOrderId: order ? originalOrderIdOf(order) : null,
           subscriptionId: input.subscriptionId ?? null,
           refund: refundType && input.refund ? { reason: input.refund.reason, amount: input.refund.amount, currency: input.refund.currency } : null,
           contact: { name: input.contact.name, email: input.contact.email, phone: input.contact.phone ?? null },

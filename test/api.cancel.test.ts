@@ -458,6 +458,10 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const notBlocked = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: oldTheirs }])).body.results[0];
       expect(notBlocked).to.include({ orderId: oldTheirs, outcome: 'imported' });
       expect(notBlocked.id).to.not.equal(oldTheirs);
+      // an original id that happens to be an imported order's csp-desk id names a purchase of its own, not that order
+      const named = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: second.id }])).body.results[0];
+      expect(named).to.include({ orderId: second.id, outcome: 'imported' });
+      expect(named.id).to.not.equal(second.id);
     });
   });
 

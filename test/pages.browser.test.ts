@@ -643,12 +643,18 @@ describe('pages: partners in a real browser', function () {
   describe('keys, downloads and the activity log', () => {
     it('when an admin agent gets keys and downloads, then the key and a working link show with a copy button, and the activity log (with its CSV) shows it to a global admin', async () => {
       const c = await app.newCustomer('US');
+      // two of the same product, bought the same day: their rows and links are told apart by their order ids (QA)
+      const other = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
       const order = await placeOrder(app, c.id, 'windows-server-standard-perpetual');
       const admin = await newSession({ baseURL: app.baseUrl });
       try {
         const page = admin.page;
         await signIn(app, page, PARTNER_EMAIL('admin-agent', app.partnerId));
         await page.goto(`/app/customers/${c.id}`);
+        for (const o of [order, other]) {
+          expect(await page.getByRole('link', { name: `Show the key of ${o.product.name}, order ${o.id}`, exact: true }).getAttribute('href')).to.equal(`/app/orders/${o.id}/downloads`);
+          expect(await page.getByRole('checkbox', { name: new RegExp(`, order ${o.id}$`) }).count()).to.equal(1);
+        }
         // the customer page shows no key in clear (and logs none): "Show the key" leads to the keys page
         expect(await page.locator('main').textContent()).to.not.match(/[A-Z0-9]{5}(-[A-Z0-9]{5}){4}/);
         expect(await ActivityEntry.countDocuments({ orderId: order.id, operationType: 'get_software_keys' })).to.equal(0);

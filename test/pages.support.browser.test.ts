@@ -989,6 +989,8 @@ describe('pages: support requests in a real browser', function () {
     const number = await fileRefund(c.tenantId, originalId, view.body.pricing, uniq('Refund the imported order'));
     await agent.page.goto(`/app/support/${number}`);
     expect(await agent.page.locator('dt:text-is("Purchased") + dd').textContent()).to.include('imported: bought before csp-desk, which never charged it; check the original charge before approving a refund');
+    // the id the partner knows it by, which the agent checks the original charge with (QA)
+    expect(await agent.page.locator('dt:text-is("Order") + dd').textContent()).to.equal(`${view.body.id} (imported as ${originalId})`);
     // what the cancellation rules would credit today, beside the amount asked for
     expect(await agent.page.locator('dt:text-is("Credit by the cancellation rules today") + dd').textContent()).to.match(/^\$[\d,]+\.\d{2} \(prorated: \d+ of 365 days used\)$/);
     expect(await agent.page.locator('dt:text-is("Cancellation window") + dd').textContent()).to.not.include('passed');
@@ -1002,6 +1004,26 @@ describe('pages: support requests in a real browser', function () {
     const lateNumber = await fileRefund(c.tenantId, lateId, (await app.api('GET', `/orders/${late.body.results[0].id}`)).body.pricing, uniq('Refund the late order'));
     await agent.page.goto(`/app/support/${lateNumber}`);
     expect(await agent.page.locator('dt:text-is("Cancellation window") + dd').textContent()).to.include('(passed: the partner can no longer cancel it; a refund now is an exception to the rule)');
+
+    // the partner names it by its original id: the form is prefilled from it, and the same question filed again a
+    // moment later is asked about first, as with its csp-desk id (QA: a 404, and a second request filed unasked)
+    const p = partner.page;
+    await p.goto(`/app/support/new?orderId=${encodeURIComponent(lateId)}`);
+    expect(await p.getByLabel('Order ID').inputValue()).to.equal(late.body.results[0].id);
+    const title = uniq('Activation question about the old order');
+    const ask = async () => {
+      await p.goto('/app/support/new');
+      await p.getByLabel('Problem type').selectOption('General question or problem');
+      await p.getByLabel('Title').fill(title);
+      await p.getByLabel(/^Customer/).fill(c.tenantId);
+      await p.getByLabel('Order ID').fill(lateId);
+    };
+    await ask();
+    await press(p, 'Submit the request', 'Request filed.');
+    await ask();
+    await p.getByRole('button', { name: 'Submit the request' }).click();
+    await p.locator('#again-error').waitFor();
+    expect((await app.api('GET', `/support-requests?text=${encodeURIComponent(title)}`)).body.items).to.have.length(1);
   });
 
   it("when a partner has more requests than a page holds, then the list pages through them all, and those waiting on the partner come first", async () => {

@@ -147,7 +147,17 @@ describe('support requests (API end to end)', function () {
     const refused = await app.api('POST', `/orders/${orderId}/cancel`, { body: { customer: customer.id, productName: order.product.name, acknowledged: true } });
     expect(refused.body.error.code).to.equal('window_passed');
 
-    const t = (await file(refundBody(orderId, 60_000, { title: 'Refund an old licence' }))).body;
+    // named by the id the partner knew it by before csp-desk, the subscription by csp-desk's: one order (QA)
+    const t = (await file(refundBody(originalId, 60_000, { title: 'Refund an old licence', subscriptionId: orderId }))).body;
+    expect(t).to.include({ orderId, originalOrderId: originalId });
+    // which the agents see, and find it by
+    expect((await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.originalOrderId).to.equal(originalId);
+    expect((await app.api('GET', `/support-requests?text=${originalId}`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([t.number]);
+    const received = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('received'));
+    expect(received.text).to.contain(`for order ${orderId} (imported as ${originalId}).`);
+    // another order's id as the subscription is still refused
+    const mismatch = await file(refundBody(originalId, 60_000, { title: 'Refund an old licence', subscriptionId: (await placeOrder(app, customer.id, 'windows-server-standard-sub')).id }));
+    expect([mismatch.status, mismatch.body.error?.code]).to.deep.equal([422, 'subscription_order_mismatch']);
     // above the approval limit: an agent may not, a lead may
     const byAgent = await post(`/support-requests/${t.number}/approve`, agent());
     expect(byAgent.status).to.equal(422);
@@ -166,6 +176,8 @@ describe('support requests (API end to end)', function () {
     expect((await Order.findById(orderId).lean())!.status).to.equal('cancelled');
     const credits = await LedgerLine.find({ orderId, kind: 'credit' }).lean();
     expect(credits.map((l) => l.amount)).to.deep.equal([-40_000]);
+    // the invoice's line names both ids, so that the partner can match it with the original billing
+    expect(credits[0].description).to.equal(`Refund of cancelled order ${orderId} (imported as ${originalId}) approved in support request ${t.number}`);
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${orderId}:cancellation`, status: 'sent' })));
     // approved for less than asked: the partner's email says so, and that the rest cannot be credited later
     const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));

@@ -86,6 +86,7 @@ export const supportTicketSchema = obj({
   ...summaryProps,
   assignee: nullable(obj({ userId: str(), name: str(), email: { ...nullable(str()), description: "the agent's email, for support roles; null for partners (support's staff addresses stay inside)" } })),
   description: str(),
+  originalOrderId: { ...nullable(str()), description: "the order's id before csp-desk when it was imported (the one the partner knows it by); null otherwise" },
   subscriptionId: nullable(str()),
   contact: obj({ name: str(), email: str(), phone: nullable(str()) }),
   filedBy: obj({ name: str(), role: str() }),
