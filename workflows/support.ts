@@ -113,6 +113,21 @@ const EMAILS_IN_ORDER = 'support-emails-in-order';
 /** Patch id: a request at risk put back in the queue warns the leads (older histories: nobody but the one who had it is told). */
 const UNASSIGN_WARNS_LEADS = 'support-unassign-warns-leads';
 /**
+ * Patch id: the events one step makes together (a partner's reply and the reopening it causes; a breach and the
+ * escalation it causes) take consecutive numbers, recorded before the step waits on their writes. Recorded one after
+ * the other, an action arriving in between took the number between them (QA: a ticket resolved at once with the
+ * reopening reply ended its timeline on `reopened`, which the figures read as not resolved; a breach's `escalated`
+ * level 1 came after two manual escalations to level 3). Older histories replay as they ran.
+ */
+const EVENTS_TOGETHER = 'support-events-of-a-step-together';
+/**
+ * Patch id: an action taken after a clock's milestone (a warning, a breach, the close) whose timer has not fired yet
+ * has the milestone recorded first, at its own instant, as the timer would have. A reply 12 ms past the due instant,
+ * before the breach timer fired, stopped the clock as missed while no breach was recorded, so the leads were never
+ * told and the figures counted it met (QA). Older histories replay as they ran.
+ */
+const MILESTONES_FIRST = 'support-milestones-before-actions';
+/**
  * How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same: an SMTP
  * outage shorter than this keeps the line's order. The staff's emails are about time (an at-risk warning), so one
  * stuck there holds the others back briefly; the partner's are a conversation, whose order matters more.
@@ -304,6 +319,77 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   /** Until when a partner's reply reopens a request decided at `at` (its email says it); null: it closes at once. */
   const reopenUntil = (at: Date): string | null => reopenUntilAt(at, rules.reopenDays);
 
+  // ---- the clocks' milestones and the auto-close, on durable timers (the loop at the end), or before an action
+  // taken after one whose timer has not fired yet (milestonesDueBefore)
+  type Due = { at: number; fire: (at: Date) => Promise<void> };
+  const milestoneEvents = (c: SlaClock, m: ClockMilestone): Due => {
+    const next = nextMilestone(c, policy)!;
+    return {
+      at: next.at.getTime(),
+      // the milestone's own instant (not when the timer was served), so SLA reports are exact
+      fire: async (at: Date) => {
+        const index = clocks.indexOf(c);
+        if (index < 0) return;
+        if (m === 'warning') {
+          clocks = clocks.map((x, i) => (i === index ? { ...x, warned: true } : x));
+          await record(at, 'sla-warning', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString() }, ['at-risk']);
+          return;
+        }
+        const level = m === 'breach' ? 1 : 2;
+        clocks = clocks.map((x, i) => (i === index ? { ...x, warned: true, breachLevel: level } : x));
+        const rises = escalationLevel < level;
+        if (rises) escalationLevel = level;
+        const breachEvent = record(at, 'sla-breached', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString(), breachLevel: level, targetSeconds: c.targetSeconds });
+        const escalate = () => record(at, 'escalated', SYSTEM, false, null, { level, reason: `${c.kind} target ${level === 1 ? 'breached' : `exceeded by ${Math.round((policy.secondEscalationAtShare - 1) * 100)}%`}`, manual: false }, ['escalated']);
+        if (rises && patched(EVENTS_TOGETHER)) {
+          await Promise.all([breachEvent, escalate()]);
+          return;
+        }
+        await breachEvent;
+        if (rises) await escalate();
+      },
+    };
+  };
+  const nextDueEvent = (): Due | null => {
+    let best: Due | null = null;
+    for (const c of running()) {
+      const m = nextMilestone(c, policy);
+      if (!m) continue;
+      const d = milestoneEvents(c, m.milestone);
+      if (!best || d.at < best.at) best = d;
+    }
+    if (DONE_STATUSES.includes(status) && doneAt) {
+      const closeAt = new Date(doneAt).getTime() + rules.reopenDays * DAY_MS;
+      if (!best || closeAt < best.at) {
+        best = {
+          at: closeAt,
+          fire: async (at: Date) => {
+            const from = status;
+            status = 'closed';
+            closedAt = at.toISOString();
+            await record(at, 'auto-closed', SYSTEM, true, null, { from, afterDays: rules.reopenDays }, ['closed']);
+          },
+        };
+      }
+    }
+    return best;
+  };
+
+  /**
+   * Fires, in order and at their own instants, the milestones due before `at` whose timers have not fired yet (the
+   * timer's delay, longer on a loaded machine, lets an action arrive first): the action that follows is then judged
+   * and recorded after them, as it happened. Each fire records its events before its first wait, so nothing comes
+   * between them; the promises are of their writes.
+   */
+  function milestonesDueBefore(at: Date): Promise<void>[] {
+    const fired: Promise<void>[] = [];
+    for (let due = nextDueEvent(); due && due.at < at.getTime(); due = nextDueEvent()) {
+      if (!fired.length && !patched(MILESTONES_FIRST)) break;
+      fired.push(due.fire(new Date(due.at)));
+    }
+    return fired;
+  }
+
   function refuse(code: string, message: string): ApplicationFailure {
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
@@ -380,7 +466,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   async function apply(cmd: SupportCommand): Promise<SupportTicketState> {
     // a rejection accepted before rejecting became refund-only replays under the rule it was accepted by
     // the rules a history recorded before them replays without
-    validate(cmd, {
+    const rulesAsOf = () => ({
       rejectRefundsOnly: cmd.action !== 'reject' || patched(REJECT_REFUNDS_ONLY),
       refundStands: cmd.action !== 'withdraw' || patched(REFUND_STANDS),
       limitInCurrency: cmd.action !== 'approve' || patched(LIMIT_IN_CURRENCY),
@@ -388,7 +474,15 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       sameAssigneeRefused: cmd.action !== 'assign' || patched(SAME_ASSIGNEE_REFUSED),
       seenChecked: cmd.seenSeq === undefined || patched(SEEN_CHECKED),
     });
+    validate(cmd, rulesAsOf());
     const at = now();
+    // the milestones that came before it, first; then the action is judged again on what they changed (a request
+    // closed by itself meanwhile takes nothing more)
+    const milestones = milestonesDueBefore(at);
+    if (milestones.length) {
+      void Promise.all(milestones).catch(() => undefined);
+      validate(cmd, rulesAsOf());
+    }
     const before = status;
     const body = cmd.body?.trim() ? cmd.body : null;
     switch (cmd.action) {
@@ -460,7 +554,12 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         // rejection invites it: someone must hear of it), who give it to someone
         // (nor is the answer to a question lost when its asker put the request back in the queue: the leads hear of it)
         const tell = assignee ? patched(PARTNER_REPLY_EMAIL) : (reopening && patched(REOPEN_TELLS_LEADS)) || putBack;
-        await record(at, 'partner-replied', cmd.actor, true, body, {}, tell ? ['partner-replied'] : []);
+        const replied = record(at, 'partner-replied', cmd.actor, true, body, {}, tell ? ['partner-replied'] : []);
+        if (reopening && patched(EVENTS_TOGETHER)) {
+          await Promise.all([replied, record(at, 'reopened', cmd.actor, true, null, { from: before })]);
+          break;
+        }
+        await replied;
         if (reopening) await record(at, 'reopened', cmd.actor, true, null, { from: before });
         break;
       }
@@ -525,55 +624,6 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     await mail.sendSupportEmail(number, 1, 'received');
     recorded = true;
   }
-
-  // ---- the clocks' milestones and the auto-close, on durable timers
-  type Due = { at: number; fire: (at: Date) => Promise<void> };
-  const milestoneEvents = (c: SlaClock, m: ClockMilestone): Due => {
-    const next = nextMilestone(c, policy)!;
-    return {
-      at: next.at.getTime(),
-      // the milestone's own instant (not when the timer was served), so SLA reports are exact
-      fire: async (at: Date) => {
-        const index = clocks.indexOf(c);
-        if (index < 0) return;
-        if (m === 'warning') {
-          clocks = clocks.map((x, i) => (i === index ? { ...x, warned: true } : x));
-          await record(at, 'sla-warning', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString() }, ['at-risk']);
-          return;
-        }
-        const level = m === 'breach' ? 1 : 2;
-        clocks = clocks.map((x, i) => (i === index ? { ...x, warned: true, breachLevel: level } : x));
-        const rises = escalationLevel < level;
-        if (rises) escalationLevel = level;
-        await record(at, 'sla-breached', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString(), breachLevel: level, targetSeconds: c.targetSeconds });
-        if (rises) await record(at, 'escalated', SYSTEM, false, null, { level, reason: `${c.kind} target ${level === 1 ? 'breached' : `exceeded by ${Math.round((policy.secondEscalationAtShare - 1) * 100)}%`}`, manual: false }, ['escalated']);
-      },
-    };
-  };
-  const nextDueEvent = (): Due | null => {
-    let best: Due | null = null;
-    for (const c of running()) {
-      const m = nextMilestone(c, policy);
-      if (!m) continue;
-      const d = milestoneEvents(c, m.milestone);
-      if (!best || d.at < best.at) best = d;
-    }
-    if (DONE_STATUSES.includes(status) && doneAt) {
-      const closeAt = new Date(doneAt).getTime() + rules.reopenDays * DAY_MS;
-      if (!best || closeAt < best.at) {
-        best = {
-          at: closeAt,
-          fire: async (at: Date) => {
-            const from = status;
-            status = 'closed';
-            closedAt = at.toISOString();
-            await record(at, 'auto-closed', SYSTEM, true, null, { from, afterDays: rules.reopenDays }, ['closed']);
-          },
-        };
-      }
-    }
-    return best;
-  };
 
   while (status !== 'closed') {
     const seen = version;
