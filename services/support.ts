@@ -376,6 +376,11 @@ export function createSupportService(deps: SupportServiceDeps) {
 
   /** Carries out an action; `replayed`: its Idempotency-Key had come with this same request, answered, before. */
   async function command(auth: AuthContext, t: SupportTicketDoc, cmd: Omit<SupportCommand, 'actor'>, key?: string) {
+    // what its sender saw cannot be past what the request holds: such a seenSeq would skip the check it asks for (QA)
+    // (the document follows its newest event by a moment: an entry written just now counts too)
+    if (cmd.seenSeq !== undefined && cmd.seenSeq > t.seq && !(await SupportEvent.exists({ _id: `${t._id}:${cmd.seenSeq}` }))) {
+      throw new AppError(400, 'validation_failed', `body.seenSeq ${cmd.seenSeq} is past the request's last entry (${t.seq}): send the highest seq you have read`, 'body.seenSeq');
+    }
     const id = key ? await actionUpdateId(auth, t._id, key, cmd) : undefined;
     try {
       await send(auth, t, cmd, id?.updateId);

@@ -871,6 +871,10 @@ describe('support requests (API end to end)', function () {
     // a seenSeq that is not a whole number is the caller's mistake, named
     const bad = await post(`/support-requests/${t.number}/replies`, agent(), { body: 'x', seenSeq: -1 });
     expect([bad.status, bad.body.error.field]).to.deep.equal([400, 'body.seenSeq']);
+    // and one past the request's last entry would skip the check it asks for (QA): named, nothing done
+    const ahead = await post(`/support-requests/${t.number}/replies`, agent(), { body: 'x', seenSeq: 999 });
+    expect([ahead.status, ahead.body.error.field, ahead.body.error.message]).to.deep.equal([400, 'body.seenSeq', `body.seenSeq 999 is past the request's last entry (${await lastSeq(agent())}): send the highest seq you have read`]);
+    expect(await events()).to.equal(before + 1);
   });
 
   it('when the agent who has a request changed their email address since, then the partner\'s reply reaches the new address', async () => {

@@ -35,7 +35,7 @@ export const fileSupportRequestBody = obj(
  * Every action may say what its sender had read: then someone else's entry since (one the sender would see) makes it
  * a 409 `ticket_changed`, the action not taken, so that nobody decides from a page that is out of date.
  */
-const seenSeq = int({ minimum: 0, description: "optional: the highest timeline `seq` you have read; if someone else has added an entry you would see since, the action is refused (409 `ticket_changed`) so that you read it first. Left out: not checked. Checked on every action that carries it, an internal note too; the pages send none with a note." });
+const seenSeq = int({ minimum: 0, description: "optional: the highest timeline `seq` you have read; if someone else has added an entry you would see since, the action is refused (409 `ticket_changed`) so that you read it first. Left out: not checked; past the request's last entry: 400. Checked on every action that carries it, an internal note too; the pages send none with a note." });
 export const replyBody = obj({ body: text(20_000), internal: { type: 'boolean', default: false, description: 'support roles only: an internal note, never shown to the partner' }, seenSeq }, ['body']);
 export const optionalMessageBody = obj({ body: text(20_000), seenSeq }, []);
 export const assignBody = obj({ assigneeId: str({ minLength: 1, maxLength: 200, description: 'a support user id; default: yourself' }), body: text(20_000), seenSeq }, []);
