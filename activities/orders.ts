@@ -37,6 +37,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordOrder(terms: OrderTerms): Promise<void> {
       const purchasedAt = new Date(terms.purchasedAt);
       const snapshot = { purchasedAt: terms.purchasedAt, product: terms.product };
+      const createdAt = new Date();
       // the order and its first timeline entry are independent facts: written in parallel (one round trip)
       const [inserted] = await Promise.all([
         insertOnce(() =>
@@ -61,7 +62,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
             expiredAt: null,
             cancellation: null,
             requestId: terms.requestId,
-            createdAt: new Date(),
+            createdAt,
           }),
         ),
         addEvent({ _id: terms.orderId, partnerId: terms.partnerId }, K.placed, terms.imported ? 'imported' : 'placed', purchasedAt, {
@@ -72,8 +73,10 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
           ...(terms.originalOrderId === undefined ? {} : { originalOrderId: terms.originalOrderId }),
         }),
       ]);
-      // (the entry is inserted once: a retry's later instant changes nothing)
-      await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, terms.imported ? new Date() : purchasedAt, {
+      // an import is logged when the order came in (its stored instant, also on a retry: what csp-desk does for the
+      // order afterwards, such as revoking an ended term at once, is never dated before it); the entry is inserted once
+      const cameIn = async () => (inserted ? createdAt : ((await Order.findById(terms.orderId, { createdAt: 1 }).lean())?.createdAt ?? createdAt));
+      await logOrderPlaced({ _id: terms.orderId, partnerId: terms.partnerId, customerId: terms.customer.id, customer: terms.customer, product: terms.product }, terms.imported ? await cameIn() : purchasedAt, {
         by: terms.placedBy,
         imported: terms.imported,
         originalOrderId: terms.originalOrderId,

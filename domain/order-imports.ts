@@ -56,3 +56,9 @@ export function importOutcome(
   }
   return found === 'exists' ? { outcome: 'exists', message: 'already imported' } : { outcome: 'imported', message: 'imported' };
 }
+
+/**
+ * An imported order's id before csp-desk, null for a placed one: kept as `originalOrderId`, or, for an order imported
+ * before it was kept, its own id (which then is that id).
+ */
+export const originalOrderIdOf = (o: { _id: string; imported: boolean; originalOrderId?: string | null }): string | null => (o.imported ? (o.originalOrderId ?? o._id) : null);

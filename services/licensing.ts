@@ -20,6 +20,7 @@ import type { Logger } from '../lib/logger';
 import type { DownloadOption } from '../domain/catalog';
 import { activitySubject, downloadEntryFields, interruptedDownloadEntry, linkRef, LOST_LOG_AFTER_MS, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
+import { originalOrderIdOf } from '../domain/order-imports';
 import { utcSecond } from '../domain/time';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
@@ -292,6 +293,7 @@ export function createLicensingService(deps: LicensingDeps) {
           key,
           view: {
             orderId: o._id,
+            originalOrderId: originalOrderIdOf(o),
             productId: o.product.id,
             productName: o.product.name,
             status: o.status,

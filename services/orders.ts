@@ -19,7 +19,7 @@ import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDo
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
 import { REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
-import { importedOrderId, importedPurchaseProblem, importOutcome, type ImportItem } from '../domain/order-imports';
+import { importedOrderId, importedPurchaseProblem, importOutcome, originalOrderIdOf, type ImportItem } from '../domain/order-imports';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -65,9 +65,6 @@ export interface TimelineEntry {
 
 const timelineEntry = (e: { type: string; at: Date; data?: Record<string, unknown> }): TimelineEntry => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} });
 
-/** An imported order's id before csp-desk (an order imported before it was kept has it as its own id); null for a placed one. */
-export const originalOrderIdOf = (o: Pick<OrderDoc, '_id' | 'imported' | 'originalOrderId'>): string | null => (o.imported ? (o.originalOrderId ?? o._id) : null);
-
 /**
  * The partner's order a user names: by its csp-desk id, or by the original id of a purchase the partner imported
  * (domain/order-imports.ts importedOrderId). Another partner's order is never found.
@@ -75,6 +72,9 @@ export const originalOrderIdOf = (o: Pick<OrderDoc, '_id' | 'imported' | 'origin
 export async function findPartnerOrder(partnerId: string, ref: string): Promise<OrderDoc | null> {
   return (await Order.findOne({ _id: ref, partnerId }).lean<OrderDoc>()) ?? (await Order.findOne({ _id: importedOrderId(partnerId, ref), partnerId }).lean<OrderDoc>());
 }
+
+/** The csp-desk id of the partner's order `ref` names (findPartnerOrder), or `ref` as it is when it names none. */
+export const orderIdNamed = async (partnerId: string, ref: string): Promise<string> => (await findPartnerOrder(partnerId, ref))?._id ?? ref;
 
 /** An import's result for one purchase: its csp-desk id (the order its original id names, this partner's) and outcome. */
 const importResult = (o: OrderDoc, item: ImportItem, customerId: string, found: 'exists' | 'imported') => ({
@@ -276,7 +276,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       return { order: await view(auth.partnerId!, orderId), replayed };
     },
 
-    async importOrders(auth: AuthContext, customerRef: string, items: ImportItem[]) {
+    async importOrders(auth: AuthContext, customerRef: string, items: ImportItem[], log: Logger) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const now = clock();
       const results = [];
@@ -293,15 +293,23 @@ export function createOrderService(deps: OrderServiceDeps) {
         // this partner's order under the id it gets now, or, imported before ids were the partner's own, under the
         // original id itself (looked up among this partner's orders only: another partner's ids are never read)
         const existing =
-          (await Order.findById(id).lean<OrderDoc>()) ?? (await Order.findOne({ _id: item.orderId, partnerId: auth.partnerId, imported: true, originalOrderId: { $exists: false } }).lean<OrderDoc>());
+          (await Order.findOne({ _id: id, partnerId: auth.partnerId }).lean<OrderDoc>()) ??
+          (await Order.findOne({ _id: item.orderId, partnerId: auth.partnerId, imported: true, originalOrderId: { $exists: false } }).lean<OrderDoc>());
         if (existing) {
           results.push(importResult(existing, item, customer._id, 'exists'));
+          continue;
+        }
+        // its csp-desk id held by another partner's order: only an id chosen for an import before ids were each
+        // partner's own can be (it would have to be this UUID); nothing of that order is said, nor its workflow joined
+        if (await Order.exists({ _id: id })) {
+          log.warn({ orderId: id, partnerId: auth.partnerId }, "an imported order's csp-desk id is held by another partner's order");
+          results.push({ orderId: item.orderId, id, outcome: 'conflict' as const, message: 'this order id cannot be imported: report it to csp-desk support' });
           continue;
         }
         const product = (await Product.findById(item.productId).lean())!;
         await startOrder(await termsFor(auth, id, customer, product, item.quantity, new Date(item.purchasedAt), item.orderId));
         // the same original id imported at once with other contents: the first recorded stands
-        const recorded = await Order.findById(id).lean<OrderDoc>();
+        const recorded = await Order.findOne({ _id: id, partnerId: auth.partnerId }).lean<OrderDoc>();
         if (!recorded) throw new Error(`order ${id} (imported as ${item.orderId}) was not found once its workflow had recorded it`);
         results.push(importResult(recorded, item, customer._id, 'imported'));
       }

@@ -55,7 +55,8 @@ import { supportCommandUpdate, supportRecordedUpdate, supportWorkflowId, type Su
 import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
-import { findPartnerOrder, originalOrderIdOf } from './orders';
+import { findPartnerOrder, orderIdNamed } from './orders';
+import { originalOrderIdOf } from '../domain/order-imports';
 import { readQueuePage, type QueueFilter, type QueueRow } from './support-queue';
 import { QUEUE_KEY_PATTERN } from '../domain/support-queue';
 
@@ -418,7 +419,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       // a request about another order is another request, whatever its title (a page prefills one per product); the
       // order as named (its csp-desk id or an imported purchase's original id) is compared as the filing stores it
       const ref = orderId?.trim() || null;
-      const named = ref === null ? null : ((await findPartnerOrder(auth.partnerId!, ref))?._id ?? ref);
+      const named = ref === null ? null : await orderIdNamed(auth.partnerId!, ref);
       const same = found.filter((t) => (t.orderId ?? null) === named);
       const latest = same.sort((a, b) => new Date(b.createdAt).getTime() - new Date(a.createdAt).getTime())[0];
       return latest ? { number: latest._id, createdAt: new Date(latest.createdAt) } : null;
@@ -569,7 +570,8 @@ export function createSupportService(deps: SupportServiceDeps) {
           description: input.description ?? '',
           customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain },
           orderId: order?._id ?? null,
-          originalOrderId: order ? originalOrderIdOf(order) : null,
+          // (an order imported before its original id was kept has it as its own: said once)
+          originalOrderId: order && originalOrderIdOf(order) !== order._id ? originalOrderIdOf(order) : null,
           subscriptionId: input.subscriptionId ?? null,
           refund: refundType && input.refund ? { reason: input.refund.reason, amount: input.refund.amount, currency: input.refund.currency } : null,
           contact: { name: input.contact.name, email: input.contact.email, phone: input.contact.phone ?? null },

@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { expect } from 'chai';
+import { importedOrderId } from '../domain/order-imports';
 import { ActivationKey, Customer, Invoice, LedgerLine, Order } from '../models';
 import { DAY_MS, monthKey, monthName, nextMonthKey, previousMonthKey } from '../domain/time';
 import { mulDiv, taxPortionOfInclusive } from '../domain/money';
@@ -458,6 +459,12 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const notBlocked = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: oldTheirs }])).body.results[0];
       expect(notBlocked).to.include({ orderId: oldTheirs, outcome: 'imported' });
       expect(notBlocked.id).to.not.equal(oldTheirs);
+      // another partner's order imported before, under the very UUID this partner's original id gets: nothing of it is
+      // said, nor its workflow joined
+      const squatted = uniq('SQUATTED');
+      await legacy((await Order.findById(first.id).lean())!.partnerId, theirs.id, importedOrderId(app.partnerId, squatted));
+      const refused = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: squatted }])).body.results[0];
+      expect(refused).to.deep.equal({ orderId: squatted, id: importedOrderId(app.partnerId, squatted), outcome: 'conflict', message: 'this order id cannot be imported: report it to csp-desk support' });
       // an original id that happens to be an imported order's csp-desk id names a purchase of its own, not that order
       const named = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: second.id }])).body.results[0];
       expect(named).to.include({ orderId: second.id, outcome: 'imported' });

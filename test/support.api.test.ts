@@ -184,6 +184,25 @@ describe('support requests (API end to end)', function () {
     expect(approvedMail.text).to.contain('$400.00').and.contain('less than the $600.00 requested').and.contain('the rest cannot be credited later');
   });
 
+  it("when a partner names another partner's order by its original id (imported now, or before ids were each partner's own), then it is an unknown order, and nothing is said of it", async () => {
+    const theirs = await app.newCustomer('US', app.otherTokens['admin-agent']);
+    const originalId = uniq('their-order');
+    const purchasedAt = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    const imp = await app.api('POST', `/customers/${theirs.id}/orders/import`, { token: app.otherTokens['global-admin'], body: { orders: [{ orderId: originalId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
+    expect(imp.body.results?.[0]?.outcome, JSON.stringify(imp.body)).to.equal('imported');
+    // and one of theirs imported before, its original id its own
+    const legacyId = uniq('their-old-order');
+    const { _id: _theirId, originalOrderId: _o, ...rest } = (await Order.findById(imp.body.results[0].id).lean())!;
+    await Order.collection.insertOne({ ...rest, _id: legacyId as never });
+    for (const ref of [originalId, legacyId, imp.body.results[0].id]) {
+      for (const field of ['orderId', 'subscriptionId'] as const) {
+        const { orderId: _drop, ...body } = refundBody(ref, 100, { title: uniq('Not mine') });
+        const res = await file({ ...body, [field]: ref });
+        expect([res.status, res.body.error?.code, res.body.error?.message], `${field} ${ref}`).to.deep.equal([422, 'unknown_order', `body.${field} ${JSON.stringify(ref)} is not an order of your partner`]);
+      }
+    }
+  });
+
   it("when an ended order's refund workflow refuses (more than the order cost), then its refundRecorded Update answers the refusal, and once it has ended its result does", async () => {
     const originalId = uniq('ended-refused');
     const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();

@@ -320,7 +320,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
   const reopenUntil = (at: Date): string | null => reopenUntilAt(at, rules.reopenDays);
 
   // ---- the clocks' milestones and the auto-close, on durable timers (the loop at the end), or before an action
-  // taken after one whose timer has not fired yet (milestonesDueBefore)
+  // taken after one whose timer has not fired yet (afterMilestonesDueBefore)
   type Due = { at: number; fire: (at: Date) => Promise<void> };
   const milestoneEvents = (c: SlaClock, m: ClockMilestone): Due => {
     const next = nextMilestone(c, policy)!;
@@ -379,15 +379,17 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
    * Fires, in order and at their own instants, the milestones due before `at` whose timers have not fired yet (the
    * timer's delay, longer on a loaded machine, lets an action arrive first): the action that follows is then judged
    * and recorded after them, as it happened. Each fire records its events before its first wait, so nothing comes
-   * between them; the promises are of their writes.
+   * between them. Whether any fired.
    */
-  function milestonesDueBefore(at: Date): Promise<void>[] {
+  function afterMilestonesDueBefore(at: Date): boolean {
     const fired: Promise<void>[] = [];
     for (let due = nextDueEvent(); due && due.at < at.getTime(); due = nextDueEvent()) {
       if (!fired.length && !patched(MILESTONES_FIRST)) break;
       fired.push(due.fire(new Date(due.at)));
     }
-    return fired;
+    // their writes go first in the write queue, which retries them without end; a failure would be the database's
+    void Promise.all(fired).catch((e: unknown) => log.warn('support milestone not recorded', { ticket: number, error: e instanceof Error ? e.message : String(e) }));
+    return fired.length > 0;
   }
 
   function refuse(code: string, message: string): ApplicationFailure {
@@ -427,6 +429,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         }),
       );
       const at = now();
+      // a milestone that fell due while the refund was carried out comes first, as for any action (its timer may
+      // reach the worker with the refund's answer)
+      void afterMilestonesDueBefore(at);
       refunded = true;
       // what was credited, which is what this ticket asked for the first time, should an approval be sent again with
       // another amount after one whose answer was lost (the order answers a repeat with the first outcome)
@@ -478,10 +483,13 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     const at = now();
     // the milestones that came before it, first; then the action is judged again on what they changed (a request
     // closed by itself meanwhile takes nothing more)
-    const milestones = milestonesDueBefore(at);
-    if (milestones.length) {
-      void Promise.all(milestones).catch(() => undefined);
-      validate(cmd, rulesAsOf());
+    if (afterMilestonesDueBefore(at)) {
+      try {
+        validate(cmd, rulesAsOf());
+      } catch (e) {
+        log.info('support action refused after the milestones due before it', { ticket: number, action: cmd.action, status });
+        throw e;
+      }
     }
     const before = status;
     const body = cmd.body?.trim() ? cmd.body : null;

@@ -103,7 +103,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
           schema: { type: 'object', additionalProperties: false, required: ['results'], properties: { results: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['orderId', 'id', 'outcome', 'message'], properties: { orderId: { type: 'string', description: 'the original order id, as sent' }, id: { type: 'string', description: "the csp-desk order's id (GET /orders/{id}): the one imported, or the one this original id already names" }, outcome: { type: 'string', enum: ['imported', 'exists', 'conflict'] }, message: { type: 'string' } } } } } },
         },
       },
-      handler: async ({ auth, params, body }) => ({ status: 200, body: await orders.importOrders(auth, params.customer, body.orders) }),
+      handler: async ({ auth, params, body, log }) => ({ status: 200, body: await orders.importOrders(auth, params.customer, body.orders, log) }),
     }),
     defineRoute({
       method: 'post',

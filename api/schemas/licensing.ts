@@ -6,6 +6,7 @@ import { downloadOptionSchema } from './catalog';
 
 export const softwareItemSchema = obj({
   orderId: str(),
+  originalOrderId: nullable(str({ description: "an imported order's id before csp-desk; null for one placed here" })),
   productId: str(),
   productName: str(),
   status: str({ enum: [...ORDER_STATUSES] }),
