@@ -2,6 +2,7 @@
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { assertInstalled, FERRETDB_BIN } from './paths';
+import { assertPortFree } from './ports';
 import { spawnManaged, type ManagedProcess, waitUntil } from './process';
 
 export interface StartFerretDBOptions {
@@ -51,6 +52,10 @@ export function spawnFerretDB(opts: Pick<StartFerretDBOptions, 'postgresUrl' | '
 /** Starts FerretDB on 127.0.0.1:port and resolves once it answers a ping. */
 export async function startFerretDB(opts: StartFerretDBOptions): Promise<FerretDBHandle> {
   const uri = `mongodb://127.0.0.1:${opts.port}/`;
+  // another server on the port would answer the readiness ping while this one fails to bind and exits: the service
+  // (or a test) would then talk to that server's data (seen with two test runs at once, one taking the port of the
+  // other's FerretDB while it was restarted)
+  await assertPortFree(opts.port, 'FerretDB', 'FERRETDB_PORT');
   const proc = spawnFerretDB(opts);
   try {
     await waitUntil(`FerretDB on 127.0.0.1:${opts.port}`, () => pingMongo(uri, 1000), {

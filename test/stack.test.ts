@@ -7,7 +7,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import mongoose from 'mongoose';
 import nodemailer from 'nodemailer';
-import { assertPortFree, freePort, isPortFree } from '../stack/ports';
+import { assertPortFree, freePort, isPortFree, PortInUseError } from '../stack/ports';
+import { startFerretDB } from '../stack/ferretdb';
 import { embeddedServerUrls, parseDotEnv, pointAtEmbeddedServers } from '../stack/env';
 import { acquireLock, StackRunningError } from '../stack/lock';
 import { mailbox, startMailCatcher } from '../stack/mailcatcher';
@@ -58,6 +59,19 @@ describe('stack: embedded servers', function () {
       expect(found!.nested).to.deep.equal({ a: 1, b: 'two' });
       const updated = await Thing.findOneAndUpdate({ _id: created._id }, { $set: { n: 43 } }, { returnDocument: 'after' }).lean();
       expect(updated!.n).to.equal(43);
+    });
+
+    it('when another server holds the port FerretDB is to listen on, then it refuses at once, naming the port (rather than take that server for itself)', async () => {
+      const other = net.createServer();
+      await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+      const port = (other.address() as net.AddressInfo).port;
+      try {
+        const refused = await startFerretDB({ postgresUrl: stack.postgresUrl!, port, logFile: path.join(os.tmpdir(), `ferretdb-taken-${port}.log`) }).then(() => null, (e: unknown) => e);
+        expect(refused).to.be.instanceOf(PortInUseError);
+        expect((refused as Error).message).to.equal(`port ${port} (FerretDB) is already in use: stop the process using it or set FERRETDB_PORT=...`);
+      } finally {
+        other.close();
+      }
     });
 
     it('rejects a duplicate under a unique index (E11000)', async () => {
