@@ -46,6 +46,17 @@ export interface LinkFacts {
   revoked: boolean;
   /** the order's status now: a link serves only while its order is active */
   orderStatus: OrderStatus | null;
+  /** a subscription's term end: its links serve until then, whether or not its workflow has recorded the end yet */
+  orderTermEndsAt?: Date | null;
+}
+
+/**
+ * Whether an order's keys and links serve at `now`: while it is active and, for a subscription, until its term ends,
+ * to the second, whether or not its workflow has recorded the end yet (a worker away, or behind, records it late:
+ * QA downloaded, made a link and was shown the key after the term had ended).
+ */
+export function servesSoftware(order: { status: OrderStatus; termEndsAt: Date | null }, now: Date): boolean {
+  return order.status === 'active' && (order.termEndsAt === null || now.getTime() < new Date(order.termEndsAt).getTime());
 }
 
 /**
@@ -54,7 +65,7 @@ export interface LinkFacts {
  * is decided by the download slots (see `pickSlot`).
  */
 export function linkRefusal(link: LinkFacts, now: Date): Exclude<LinkRefusal, 'exhausted'> | null {
-  if (link.revoked || link.orderStatus !== 'active') return 'revoked';
+  if (link.revoked || link.orderStatus === null || !servesSoftware({ status: link.orderStatus, termEndsAt: link.orderTermEndsAt ?? null }, now)) return 'revoked';
   if (now.getTime() >= link.expiresAt.getTime()) return 'expired';
   return null;
 }

@@ -18,7 +18,7 @@ import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type DownloadLinkRequestDoc, type OrderDoc } from '../models';
 import type { Logger } from '../lib/logger';
 import type { DownloadOption } from '../domain/catalog';
-import { activitySubject, downloadEntryFields, interruptedDownloadEntry, linkRef, LOST_LOG_AFTER_MS, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import { activitySubject, servesSoftware, downloadEntryFields, interruptedDownloadEntry, linkRef, LOST_LOG_AFTER_MS, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
 import { originalOrderIdOf } from '../domain/order-imports';
 import { utcSecond } from '../domain/time';
@@ -232,7 +232,10 @@ export function createLicensingService(deps: LicensingDeps) {
       });
       return new AppError(status, code, message, undefined, { orderStatus: order.status });
     };
-    if (order.status !== 'active') throw await refuse('order_not_active', 409, `order ${order._id} is ${order.status}: ${refusal.what} only while it is active`);
+    if (!servesSoftware(order, at)) {
+      const state = order.status === 'active' ? `past its term, which ended ${new Date(order.termEndsAt!).toISOString()}` : order.status;
+      throw await refuse('order_not_active', 409, `order ${order._id} is ${state}: ${refusal.what} only while it is active`);
+    }
     const key = await ActivationKey.findOne({ orderId: order._id, status: 'active' }).lean();
     if (!key) throw await refuse('key_not_ready', 409, `order ${order._id} has no activation key yet: try again in a moment`);
     return key;
@@ -287,7 +290,8 @@ export function createLicensingService(deps: LicensingDeps) {
       const visit = crypto.randomUUID();
       const items = orders.map((o) => {
         // keys are usable only while the order is active: none once cancelled or expired
-        const key = o.status === 'active' ? (keyOf.get(o._id) ?? null) : null;
+        const serves = servesSoftware(o, at);
+        const key = serves ? (keyOf.get(o._id) ?? null) : null;
         return {
           order: o,
           key,
@@ -301,7 +305,7 @@ export function createLicensingService(deps: LicensingDeps) {
             quantity: o.pricing.quantity,
             activationKey: reveal ? (key?.key ?? null) : null,
             keyAvailable: key !== null,
-            downloads: o.status === 'active' ? (downloadsOf.get(o.product.id)?.map(optionView) ?? null) : null,
+            downloads: serves ? (downloadsOf.get(o.product.id)?.map(optionView) ?? null) : null,
           },
         };
       });
@@ -450,7 +454,7 @@ export function createLicensingService(deps: LicensingDeps) {
         }
         return new AppError(410, `link_${reason}`, LINK_REFUSALS[reason], undefined, { reason });
       };
-      const refusal = linkRefusal({ expiresAt: link.expiresAt, revoked: link.status === 'revoked', orderStatus: order?.status ?? null }, at);
+      const refusal = linkRefusal({ expiresAt: link.expiresAt, revoked: link.status === 'revoked', orderStatus: order?.status ?? null, orderTermEndsAt: order?.termEndsAt ?? null }, at);
       if (refusal) throw await gone(refusal);
 
       const client = downloadClient(req.origin);

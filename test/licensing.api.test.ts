@@ -453,6 +453,29 @@ describe('licensing: keys, download links and the activity log (real servers)', 
     });
   });
 
+  describe("a subscription's term end", () => {
+    it("when a subscription's term has ended and its workflow has not recorded it yet (a worker away or behind), then its links, key and software list serve nothing from the term's end, to the second", async () => {
+      // QA: with the worker stopped across the term's end, the link still downloaded, a new link was made and the
+      // key was shown; the order said active until the worker came back
+      const { customer, order } = await activeOrder('windows-server-standard-sub');
+      const link = (await getLink(order.id)).body.download;
+      expect((await download(link.url)).status).to.equal(200);
+      // the term's end as the order records it, a second ago; the order's own workflow has not reached it (its timer is
+      // a year away), as a worker away would leave it
+      await Order.updateOne({ _id: order.id }, { $set: { termEndsAt: new Date(Date.now() - 1000) } });
+      expect((await Order.findById(order.id).lean())!.status).to.equal('active');
+      const gone = await download(link.url);
+      expect(gone.status).to.equal(410);
+      expect(JSON.parse(gone.body.toString()).error.code).to.equal('link_revoked');
+      const key = await app.api('POST', `/orders/${order.id}/key`, { headers: { 'idempotency-key': uniq('key-term') } });
+      expect([key.status, key.body.error.code]).to.deep.equal([409, 'order_not_active']);
+      expect(key.body.error.message).to.match(/is past its term, which ended \d{4}-\d{2}-\d{2}T/);
+      expect((await getLink(order.id)).status).to.equal(409);
+      const item = (await app.api('GET', `/customers/${customer.id}/software`)).body.find((s: { orderId: string }) => s.orderId === order.id);
+      expect([item.activationKey, item.downloads]).to.deep.equal([null, null]);
+    });
+  });
+
   describe('revocation on cancellation', () => {
     it('when the order is cancelled (one order or several), then every key and link is revoked at once and the item stays listed without its key', async () => {
       let page410Headers: Headers | undefined;

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { CATALOG, findCatalogProduct } from '../domain/catalog';
 import { DAY_MS } from '../domain/time';
-import { LINK_MAX_DOWNLOADS, LINK_RECORDS_KEPT_DAYS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRecordsBefore, linkRefusal, logRange, matchDownloadOption, parseDay, pickSlot, shownEntryId } from '../domain/licensing';
+import { LINK_MAX_DOWNLOADS, LINK_RECORDS_KEPT_DAYS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRecordsBefore, linkRefusal, servesSoftware, logRange, matchDownloadOption, parseDay, pickSlot, shownEntryId } from '../domain/licensing';
 import { createStandInFiles } from '../lib/files';
 import { neutraliseCell } from '../services/activity-log';
 
@@ -52,6 +52,17 @@ describe('licensing rules', () => {
     expect(linkRefusal(link, at(14, -1))).to.equal(null); // day 14's last second
     expect(linkRefusal(link, at(14))).to.equal('expired'); // day 15 begins
     expect(linkRefusal(link, at(15, 1))).to.equal('expired');
+  });
+
+  it("when a subscription's term ends, then its links and keys serve until that instant and not from it, whether or not its workflow has recorded it", () => {
+    const termEndsAt = at(5);
+    expect(servesSoftware({ status: 'active', termEndsAt }, at(5, -1))).to.equal(true);
+    expect(servesSoftware({ status: 'active', termEndsAt }, at(5))).to.equal(false);
+    expect(servesSoftware({ status: 'active', termEndsAt: null }, at(500))).to.equal(true);
+    expect(servesSoftware({ status: 'cancelled', termEndsAt: null }, at(1))).to.equal(false);
+    const link = { expiresAt: linkExpiresAt(T0), revoked: false, orderStatus: 'active' as const, orderTermEndsAt: termEndsAt };
+    expect(linkRefusal(link, at(5, -1))).to.equal(null);
+    expect(linkRefusal(link, at(5))).to.equal('revoked');
   });
 
   it('when the housekeeping runs, then it keeps the records of a link until 30 days after it expired, to the second', () => {
