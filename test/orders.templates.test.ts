@@ -80,4 +80,16 @@ describe('invoice email (template)', () => {
     const regular = renderer.render('invoice', data(null));
     expect(regular.text).to.not.contain('Closed early');
   });
+
+  it("when a tax-inclusive currency's charges are credited back to zero, then its total still says the tax it includes (A$0.00), as the page and the API do; an exclusive one says none", () => {
+    const totals = [
+      { currency: 'AUD', charges: 147_744, credits: -147_744, net: 0, taxIncluded: 0, taxExcludedNet: 0, taxInclusive: true },
+      { currency: 'USD', charges: 360_400, credits: 0, net: 360_400, taxIncluded: 0, taxExcludedNet: 360_400, taxInclusive: false },
+    ];
+    const r = renderer.render('invoice', { ...data(null), totals });
+    for (const part of [r.text, r.html]) {
+      expect(part).to.match(/AUD: charges A\$1,477\.44, credits -A\$1,477\.44, net (<strong>)?A\$0\.00(<\/strong>)?, of which tax included A\$0\.00/);
+      expect(part).to.match(/USD: charges \$3,604\.00, credits \$0\.00, net (<strong>)?\$3,604\.00(<\/strong>)?\n?(<\/li>|$)/m);
+    }
+  });
 });
