@@ -22,6 +22,10 @@ describe('pages: how a service refusal reads on a page', () => {
     expect(say('order 42 is already cancelled')).to.equal('Order 42 is already cancelled.');
     expect(say('the quantity (5000) is above the limit')).to.equal('The quantity (5000) is above the limit.');
   });
+
+  it("when a further page's link carries a cursor these pages did not give out, then the page says so and where to start again", () => {
+    expect(say('query.cursor is not a cursor this API gave out', 'query.cursor')).to.equal('This link to a further page is not one these pages gave out (changed, or cut off). Start again from the first page.');
+  });
 });
 
 describe('pages: forms', () => {
@@ -29,6 +33,11 @@ describe('pages: forms', () => {
   it('when a whole number is written otherwise than in digits (hex, exponent, sign, decimals), then the field is refused; digits are read as the number', () => {
     for (const q of ['0x10', '1e3', '+5', '2.0', ' 0b1 ']) expect(validateForm(schema, { quantity: q }), q).to.deep.equal({ ok: false, errors: { quantity: 'Enter a whole number in digits, such as 2.' } });
     expect(validateForm(schema, { quantity: ' 12 ' })).to.deep.equal({ ok: true, value: { quantity: 12 } });
+  });
+
+  it('when a field comes twice (a query or form sent with it twice), then it is asked for once, not called the wrong type', () => {
+    const text = { type: 'object', additionalProperties: false, properties: { from: { type: 'string', maxLength: 10 } } };
+    expect(validateForm(text, { from: ['2026-11-28', '2026-11-27'] })).to.deep.equal({ ok: false, errors: { from: 'This field came more than once: give it once.' } });
   });
 });
 

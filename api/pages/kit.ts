@@ -196,6 +196,9 @@ function friendly(e: ErrorObject): { field: string; message: string } {
       return { field, message: 'Tick this box to confirm.' };
     case 'additionalProperties':
       return { field: (e.params as { additionalProperty: string }).additionalProperty, message: 'This field is not expected here.' };
+    case 'type':
+      // a field sent twice (`?from=…&from=…`) comes as a list (QA: "This value must be string.")
+      return { field, message: Array.isArray(e.data) ? 'This field came more than once: give it once.' : 'This value is not in the expected format.' };
     default:
       return { field, message: `This value ${e.message ?? 'is invalid'}.` };
   }
@@ -242,6 +245,8 @@ export function validateForm<T>(schema: object, input: Record<string, unknown>):
  * is a sentence. "body.amount exceeds the amount requested (12200 USD)" -> "Exceeds the amount requested ($122.00)."
  */
 export function pageMessage(e: AppError): string {
+  // a paging link's cursor is the page's own, not something typed: say what to do (QA: "Is not a cursor this API gave out.")
+  if (e.field === 'query.cursor') return 'This link to a further page is not one these pages gave out (changed, or cut off). Start again from the first page.';
   let m = e.message.replace(/^(body|query|path|header)(\.[\w-]+|\[\d+\])+:?\s+/, '');
   m = m.replace(/\((-?\d+(?:\.\d+)?) ([A-Z]{3})(?:, -?\d+ in minor units)?\)/g, (whole, amount: string, currency: string) => {
     try {
