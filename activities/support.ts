@@ -173,6 +173,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
             orderId: input.orderId,
             originalOrderId: input.originalOrderId ?? null,
             subscriptionId: input.subscriptionId ?? null,
+            refundReason: input.refund?.reason ?? null,
             contactName: input.contact.name,
             contactEmail: input.contact.email,
           }),

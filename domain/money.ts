@@ -76,7 +76,7 @@ export function parseAmount(value: string, currency: string): number | null {
   return Number.isSafeInteger(minor) ? minor : null;
 }
 
-/** An amount to show as an example in a currency's own form: "61.00" in USD, "6100" in JPY. */
+/** An amount to show as an example in a currency's own form: "61.00" in USD, "61" in JPY. */
 export function amountExample(currency: string): string {
   const digits = minorDigits(currency);
   return formatMinor(61 * 10 ** digits, digits);

@@ -454,9 +454,10 @@ export function recordedReopenWindow(timeline: readonly { type: string; at: stri
 }
 
 /** Lower-cased text the queue's text filter searches. */
-export function searchTextOf(t: { number: string; title: string; description: string; customerName: string; customerDomain: string; customerTenantId?: string; orderId: string | null; originalOrderId?: string | null; subscriptionId?: string | null; contactName: string; contactEmail: string }): string {
-  // the customer as the partner's form names it (tenant GUID or domain), and the order or subscription
-  return [t.number, t.title, t.description, t.customerName, t.customerDomain, t.customerTenantId ?? '', t.orderId ?? '', t.originalOrderId ?? '', t.subscriptionId ?? '', t.contactName, t.contactEmail].join(' \n ').toLowerCase();
+export function searchTextOf(t: { number: string; title: string; description: string; customerName: string; customerDomain: string; customerTenantId?: string; orderId: string | null; originalOrderId?: string | null; subscriptionId?: string | null; refundReason?: string | null; contactName: string; contactEmail: string }): string {
+  // the customer as the partner's form names it (tenant GUID or domain), the order or subscription, and a refund's
+  // reason (QA: "wrong customer" found no request whose reason said so)
+  return [t.number, t.title, t.description, t.customerName, t.customerDomain, t.customerTenantId ?? '', t.orderId ?? '', t.originalOrderId ?? '', t.subscriptionId ?? '', t.refundReason ?? '', t.contactName, t.contactEmail].join(' \n ').toLowerCase();
 }
 
 /**

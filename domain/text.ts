@@ -30,8 +30,12 @@ const INVISIBLE = '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u1
 
 /** Any text, multi-line allowed. */
 export const TEXT_PATTERN = `^[^${CONTROLS}]*$`;
-/** Text of several lines with at least one visible character (a message, a reason, a description). */
-export const MESSAGE_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}])[^${CONTROLS}]*$`;
+/**
+ * Text of several lines with at least one visible character (a message, a reason, a description): text-direction
+ * marks are allowed in it (right-to-left text uses them), but are no visible character (QA: a reply of a lone U+202E
+ * answered a request, met its SLA, and emailed the partner nothing).
+ */
+export const MESSAGE_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}${BIDI}])[^${CONTROLS}]*$`;
 /** One line of text (possibly empty). */
 export const SINGLE_LINE_PATTERN = `^[^${CONTROLS}${BREAKS}${BIDI}]*$`;
 /** One line of text with at least one visible character. */
@@ -67,7 +71,7 @@ export function textProblem(s: string, { singleLine, visible }: { singleLine: bo
   if (singleLine && new RegExp(`[${BREAKS}]`, 'u').test(s)) return 'break';
   if (singleLine && new RegExp(`[${BIDI}]`, 'u').test(s)) return 'bidi';
   // eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks on purpose
-  if (visible && !new RegExp(`[^\\s${INVISIBLE}]`, 'u').test(s)) return 'invisible';
+  if (visible && !new RegExp(`[^\\s${INVISIBLE}${BIDI}]`, 'u').test(s)) return 'invisible';
   return null;
 }
 

@@ -515,6 +515,9 @@ describe('pages: support requests in a real browser', function () {
       await l.getByLabel('Assign to').selectOption({ label: `${second.name} (agent)` });
       await press(l, /^Assign$/, 'Assigned.');
       expect(await l.locator('dt:text-is("Assigned to") + dd').textContent()).to.equal(second.name);
+      // the internal entry says to whom (QA: "Assigned · Lee Lead" read as if the lead took it)
+      const notes = await l.locator('section[aria-labelledby="notes-heading"] li strong').allTextContents();
+      expect(notes.filter((n) => n.startsWith('Assigned')).pop()).to.match(new RegExp(`^Assigned to ${second.name}( \\(was .+\\))?$`));
       // the lead sees that agent's work: the queue filtered by the agent chosen from the list
       await l.goto('/app/queue');
       await l.getByLabel('Assignee').selectOption({ label: second.name });
@@ -710,6 +713,9 @@ describe('pages: support requests in a real browser', function () {
     await a.getByLabel('Yes, escalate it again').check();
     await press(a, 'Escalate', 'Escalated.');
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.escalationLevel).to.equal(2);
+    // each escalation says its level (QA: two "Escalated" lines alike)
+    const levels = (await a.locator('section[aria-labelledby="notes-heading"] li strong').allTextContents()).filter((n) => n.startsWith('Escalated'));
+    expect(levels).to.deep.equal(['Escalated to level 1', 'Escalated to level 2']);
 
     // the partner writes a reply while an agent closes the request: the reply is refused, and kept to copy
     const question = await fileQuestion(c.tenantId, 'Closed while typing');
@@ -720,6 +726,8 @@ describe('pages: support requests in a real browser', function () {
     await p.getByRole('button', { name: 'Send reply' }).click();
     await p.getByText(/^Not done:/).waitFor();
     expect(await p.locator('textarea[id^="unsent-"]').inputValue()).to.equal('Here are the details:\nline two');
+    // the box is named with its field, so that an approval's amount and message are told apart
+    expect(await p.getByLabel('What you typed: the message').inputValue()).to.equal('Here are the details:\nline two');
     // said where the keyboard (and the screen) is: the refusal has the focus, the title says it
     expect(await p.evaluate('document.activeElement && document.activeElement.id')).to.equal('reply-form-error');
     expect(await p.title()).to.match(/^Error: /);
@@ -1024,6 +1032,23 @@ describe('pages: support requests in a real browser', function () {
     await p.getByRole('button', { name: 'Submit the request' }).click();
     await p.locator('#again-error').waitFor();
     expect((await app.api('GET', `/support-requests?text=${encodeURIComponent(title)}`)).body.items).to.have.length(1);
+  });
+
+  it('when an action sent with nothing typed is refused (someone acted meanwhile), then the refusal is said once: a reload shows the request without it', async () => {
+    // QA: the refusal's address (?form=…&refused=…) stayed, so every reload said it again
+    const c = await app.newCustomer('US');
+    const number = await fileQuestion(c.tenantId, 'Taken while looking');
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    expect((await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: {} })).status).to.equal(200);
+    await a.getByRole('button', { name: 'Assign to me' }).click();
+    const refusal = a.locator('#assign-form-error');
+    await refusal.waitFor();
+    expect(await refusal.textContent()).to.include('changed since you opened it');
+    await a.waitForFunction('!new URL(location.href).searchParams.has("refused")');
+    expect(new URL(a.url()).pathname).to.equal(`/app/support/${number}`);
+    await a.reload();
+    expect(await a.locator('[id$="-form-error"]').count()).to.equal(0);
   });
 
   it("when a partner has more requests than a page holds, then the list pages through them all, and those waiting on the partner come first", async () => {

@@ -148,8 +148,11 @@ describe('support requests (API end to end)', function () {
     expect(refused.body.error.code).to.equal('window_passed');
 
     // named by the id the partner knew it by before csp-desk, the subscription by csp-desk's: one order (QA)
-    const t = (await file(refundBody(originalId, 60_000, { title: 'Refund an old licence', subscriptionId: orderId }))).body;
+    const reasonWord = uniq('misbought');
+    const t = (await file(refundBody(originalId, 60_000, { title: 'Refund an old licence', subscriptionId: orderId, refund: { reason: `Bought for the wrong customer (${reasonWord})`, amount: 60_000, currency: 'USD' } }))).body;
     expect(t).to.include({ orderId, originalOrderId: originalId });
+    // its refund's reason is searched too (QA)
+    expect((await app.api('GET', `/support-requests?text=${reasonWord}`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([t.number]);
     // which the agents see, and find it by
     expect((await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.originalOrderId).to.equal(originalId);
     expect((await app.api('GET', `/support-requests?text=${originalId}`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([t.number]);
@@ -224,6 +227,24 @@ describe('support requests (API end to end)', function () {
     expect(await LedgerLine.countDocuments({ orderId, kind: 'credit' })).to.equal(0);
   });
 
+  it('when a reply, a note or a reason holds only text-direction marks and invisible characters, then it is a 400 naming the field and nothing is recorded; right-to-left text with its marks is taken', async () => {
+    // QA: a reply of a lone U+202E was taken: it met the first-response target and emailed the partner nothing
+    const t = (await file({ problemType: 'General question or problem', impact: 'minimal', title: uniq('Blank replies'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const events = async () => SupportEvent.countDocuments({ ticketId: t.number });
+    const before = await events();
+    for (const [path, body, field] of [
+      ['replies', { body: '\u202e' }, 'body.body'],
+      ['replies', { body: '\u200b\u200b \u202e', internal: true }, 'body.body'],
+      ['escalate', { reason: '\u2067\n' }, 'body.reason'],
+    ] as const) {
+      const res = await post(`/support-requests/${t.number}/${path}`, agent(), body);
+      expect([res.status, res.body.error?.field], `${path} ${JSON.stringify(body)}`).to.deep.equal([400, field]);
+    }
+    expect(await events()).to.equal(before);
+    const rtl = await post(`/support-requests/${t.number}/replies`, agent(), { body: '\u202bשלום, המפתח הוחלף\u202c' });
+    expect(rtl.status, JSON.stringify(rtl.body)).to.equal(200);
+  });
+
   it("when support searches by the customer's tenant GUID (as the partner's form names the customer), then the request is found", async () => {
     const c = await app.newCustomer('US');
     const filed = await file({ problemType: 'General question or problem', impact: 'minimal', title: uniq('Found by tenant'), customer: c.domain, contact: { name: 'Q', email: 'q@example.com' } });
@@ -282,6 +303,9 @@ describe('support requests (API end to end)', function () {
     expect(nulReason.body.error.field).to.equal('body.refund.reason');
     const blankReason = await file(refundBody(order.id, 100, { refund: { reason: '\u200b \n', amount: 100, currency: 'USD' } }));
     expect(blankReason.body.error.field).to.equal('body.refund.reason');
+    // text-direction marks are no visible text either (QA: a reply of a lone U+202E answered a request and met its SLA)
+    const bidiReason = await file(refundBody(order.id, 100, { refund: { reason: '\u2067 \u202e', amount: 100, currency: 'USD' } }));
+    expect([bidiReason.status, bidiReason.body.error.field]).to.deep.equal([400, 'body.refund.reason']);
     const missing = await file({ ...refundBody(order.id, 100), contact: { name: 'x' } });
     expect(missing.status).to.equal(400);
     expect(missing.body.error.field).to.equal('body.contact.email');

@@ -161,6 +161,18 @@ const DONE_MESSAGES: Record<TicketAction | 'attached' | 'already-attached', stri
 };
 
 /** How each timeline event reads on the page (typed by the event types, so a new type cannot be forgotten). */
+/** The fields of the ticket page's forms as a box of text typed in them is named when it is shown back to copy. */
+const TYPED_FIELD_NAMES: Record<string, string> = { body: 'the message', amount: 'the amount', reason: 'the reason' };
+
+/** What an entry's label leaves out (QA: "Assigned · Alex" read as if Alex took it; three "Escalated" lines alike). */
+function eventDetail(type: string, data: Record<string, unknown>): string | null {
+  const name = (x: unknown) => (x && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string' ? (x as { name: string }).name : null);
+  if (type === 'assigned') return name(data.assignee) ? `to ${name(data.assignee)}${name(data.previous) ? ` (was ${name(data.previous)})` : ''}` : null;
+  if (type === 'unassigned') return name(data.previous) ? `(was ${name(data.previous)})` : null;
+  if (type === 'escalated' && typeof data.level === 'number') return `to level ${data.level}${data.manual === false ? ', by its SLA' : ''}`;
+  return null;
+}
+
 const EVENT_LABELS: Record<SupportEventType, string> = {
   filed: 'Filed',
   assigned: 'Assigned',
@@ -331,6 +343,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       return {
         ...e,
         label: EVENT_LABELS[e.type] ?? e.type.replace(/-/g, ' '),
+        detail: eventDetail(e.type, e.data),
         internal: !e.public,
         file: file ? { name: file.name, href: `/app/support/${encodeURIComponent(ticket.number)}/attachments/${file.id}` } : null,
       };
@@ -390,7 +403,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
    */
   const refusalShown = (formErrors: Record<string, string>, typed: Record<string, Record<string, string>>, isDrawn: (form: string) => boolean) => {
     const gone = Object.keys(formErrors).filter((f) => !isDrawn(f));
-    const text = (f: string) => Object.values(typed[f] ?? {}).filter((v) => v.trim() !== '');
+    // each box named with its field (QA: an approval's amount and message were both "What you typed")
+    const text = (f: string) =>
+      Object.entries(typed[f] ?? {})
+        .filter(([, v]) => v.trim() !== '')
+        .map(([k, v]) => ({ label: TYPED_FIELD_NAMES[k] ?? k, value: v }));
     return {
       formErrors: Object.fromEntries(Object.entries(formErrors).filter(([f]) => !gone.includes(f))),
       typed,

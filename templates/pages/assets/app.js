@@ -96,6 +96,17 @@
     }
   }
 
+  // A refusal the server said through the address (`?form=…&refused=…`, after a form sent with nothing typed): said
+  // once too, so that a reload, the way to read what changed, shows the request without it
+  if (window.URLSearchParams && window.history && window.history.replaceState) {
+    var refusedAt = new URL(location.href);
+    if (refusedAt.searchParams.has('refused')) {
+      refusedAt.searchParams.delete('refused');
+      refusedAt.searchParams.delete('form');
+      window.history.replaceState(window.history.state, '', refusedAt.pathname + (refusedAt.searchParams.toString() ? '?' + refusedAt.searchParams.toString() : ''));
+    }
+  }
+
   // An action that cannot be undone (revoke, withdraw, close) asks first. A form marked data-confirm-again is asked
   // by the server too when sent without script; answered here, it says so (again=yes) and is not asked twice.
   document.addEventListener('submit', function (ev) {
