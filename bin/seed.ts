@@ -13,7 +13,8 @@ import { AppError } from '../lib/errors';
 import { ROLES, isPartnerRole } from '../domain/roles';
 import { seedCatalog } from '../services/catalog';
 import { createCustomer } from '../services/customers';
-import { ensurePartner, ensureUser, issueToken, tokenIsUsable } from '../services/users';
+import { ensurePartner, ensureUser, issueToken, listTokens, tokenIsUsable } from '../services/users';
+import { isDisabled } from '../models';
 
 export const DEMO_PARTNER = { id: 'demo-partner', name: 'Contoso Cloud Partners', email: 'billing@contoso-partners.example' };
 
@@ -29,7 +30,22 @@ export interface DemoToken {
   name: string;
   email: string;
   role: string;
-  token: string;
+  /** null: none to give (the user was disabled, or its demo token revoked, by an admin): `note` says why */
+  token: string | null;
+  note?: string;
+}
+
+/**
+ * What the seed gives a demo user: its saved token while it works; none, saying why, when an admin disabled the user
+ * or revoked (or let expire) its demo token, since seeding again changes nothing an admin did (QA: every start issued
+ * a new token over a revocation, and one more per start for a disabled user); a new one only to a user never given one.
+ */
+export function demoTokenChoice(saved: { usable: boolean } | undefined, user: { email: string; disabled: boolean; demoTokens: { status: string }[] }): 'keep' | 'issue' | { note: string } {
+  if (saved?.usable) return 'keep';
+  if (user.disabled) return { note: `disabled by an admin (npm run users -- enable --email ${user.email})` };
+  const last = user.demoTokens[0];
+  if (last) return { note: `its demo token is ${last.status === 'active' ? 'not in this data folder' : last.status}: npm run users -- token --email ${user.email}` };
+  return 'issue';
 }
 
 export async function seedDemo(tokensFile: string): Promise<DemoToken[]> {
@@ -49,8 +65,11 @@ export async function seedDemo(tokensFile: string): Promise<DemoToken[]> {
     const email = `${role}@${partner ? 'contoso-partners' : 'csp-desk-support'}.example`;
     const user = await ensureUser({ name: `Demo ${role}`, email, role, partnerId: partner ? DEMO_PARTNER.id : null });
     const known = saved.find((t) => t.email === email);
-    const stillValid = known && (await tokenIsUsable(known.token));
-    tokens.push({ name: user.name, email, role, token: stillValid ? known.token : await issueToken(user._id, 'demo') });
+    const usable = !!known?.token && (await tokenIsUsable(known.token));
+    const choice = demoTokenChoice(known ? { usable } : undefined, { email, disabled: isDisabled(user), demoTokens: usable ? [] : (await listTokens(user._id)).filter((t) => t.label === 'demo') });
+    if (choice === 'keep') tokens.push({ name: user.name, email, role, token: known!.token });
+    else if (choice === 'issue') tokens.push({ name: user.name, email, role, token: await issueToken(user._id, 'demo') });
+    else tokens.push({ name: user.name, email, role, token: null, note: choice.note });
   }
   try {
     fs.mkdirSync(path.dirname(tokensFile), { recursive: true });
@@ -71,7 +90,7 @@ async function main() {
   process.stdout.write(`${JSON.stringify({ partner: DEMO_PARTNER.id, customers: DEMO_CUSTOMERS.length, tokensFile: path.join(dataDir, 'demo-tokens.json') })}\n`);
   // tokens exist only here and in the file: print them to a person, never into a log file
   if (process.stdout.isTTY || process.argv.includes('--print-tokens')) {
-    for (const t of tokens) process.stdout.write(`${JSON.stringify({ role: t.role, email: t.email, token: t.token })}\n`);
+    for (const t of tokens) process.stdout.write(`${JSON.stringify({ role: t.role, email: t.email, token: t.token, ...(t.note ? { note: t.note } : {}) })}\n`);
   } else {
     process.stdout.write(`${JSON.stringify({ tokens: `not printed (output is not a terminal); read ${path.join(dataDir, 'demo-tokens.json')} or run with --print-tokens` })}\n`);
   }

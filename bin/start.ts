@@ -470,12 +470,13 @@ async function main(): Promise<void> {
   if (shuttingDown) return;
 
   // ---- summary
-  let tokens: { name: string; role: string; token: string }[] = [];
+  let tokens: { name: string; role: string; token: string | null; note?: string }[] = [];
   try {
     tokens = JSON.parse(fs.readFileSync(tokensFile, 'utf8')) as typeof tokens;
   } catch {
     say(`note: ${show(tokensFile)} was not written by the seed`);
   }
+  const showTokens = process.stdout.isTTY === true;
   const wn = Math.max(4, ...tokens.map((t) => String(t.name).length));
   const wr = Math.max(4, ...tokens.map((t) => String(t.role).length));
   const lines = [
@@ -491,12 +492,17 @@ async function main(): Promise<void> {
     `  MongoDB       ${env.MONGODB_URI!.replace(/\/\/[^@/]*@/, '//***@')}${external.MONGODB_URI ? ' (external)' : ' (FerretDB on PostgreSQL)'}`,
     `  Logs          ${show(logs)}/`,
     '',
-    tokens.length ? '  Demo API tokens:' : '  Demo API tokens: none (see the seed log)',
-    ...tokens.map((t) => `    ${String(t.name).padEnd(wn)}  ${String(t.role).padEnd(wr)}  ${t.token}`),
+    // secrets go to a person, never into a log: printed to a terminal only, as the seed does (QA: under nohup or a
+    // process manager the banner put every token into the log file)
+    ...(!tokens.length
+      ? ['  Demo API tokens: none (see the seed log)']
+      : showTokens
+        ? ['  Demo API tokens:', ...tokens.map((t) => `    ${String(t.name).padEnd(wn)}  ${String(t.role).padEnd(wr)}  ${t.token ?? `none: ${t.note ?? 'see the seed log'}`}`)]
+        : [`  Demo API tokens: in ${show(tokensFile)} (0600), not printed here: this output is not a terminal`]),
     '',
     '  Try:',
     `    curl -s ${apiUrl}/health`,
-    `    curl -s -H "Authorization: Bearer ${tokens[0]?.token ?? '<token>'}" ${apiUrl}/products`,
+    `    curl -s -H "Authorization: Bearer ${(showTokens && tokens.find((t) => t.token)?.token) || '<token>'}" ${apiUrl}/products`,
     '',
   ];
   out(lines.join('\n'));

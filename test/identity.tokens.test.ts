@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { ApiToken, ApiTokenRevocation, Partner, SignInLink, User } from '../models';
 import { createRenderer } from '../lib/mailer';
 import { createSessionService } from '../services/sessions';
-import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken } from '../services/users';
+import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken, listTokens } from '../services/users';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
 
 const run = promisify(execFile);
@@ -311,7 +311,7 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
         expect(r.code, r.stderr).to.equal(0);
         const file = path.join(dataDir, 'demo-tokens.json');
         expect(fs.statSync(file).mode & 0o777).to.equal(0o600);
-        const tokens = JSON.parse(fs.readFileSync(file, 'utf8')) as { token: string }[];
+        const tokens = JSON.parse(fs.readFileSync(file, 'utf8')) as { email: string; token: string }[];
         expect(tokens.length).to.be.greaterThan(5);
         const output = r.stdout + r.stderr;
         for (const t of tokens) expect(output).to.not.contain(t.token);
@@ -324,6 +324,28 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
         // on request (a person at a terminal, `docker compose run`), it prints them
         const shown = await command(app, 'seed', ['--print-tokens'], { DATA_DIR: dataDir });
         expect(shown.stdout).to.contain(tokens[0].token);
+
+        // what an admin did stays done (QA: each start issued a new token over a revocation, and one more per start
+        // for a disabled user): a revoked demo token is not replaced, a disabled user gets none; each says why
+        const [revoked, disabled] = [tokens.find((t) => t.email.startsWith('sales-agent@'))!, tokens.find((t) => t.email.startsWith('referral-admin@'))!];
+        const revokedUser = (await User.findOne({ email: revoked.email }).lean())!;
+        const disabledUser = (await User.findOne({ email: disabled.email }).lean())!;
+        const [revokedBefore, disabledBefore] = [await ApiToken.countDocuments({ userId: revokedUser._id }), await ApiToken.countDocuments({ userId: disabledUser._id })];
+        expect((await command(app, 'users', ['revoke', '--id', (await listTokens(revokedUser._id)).find((t) => t.label === 'demo' && t.status === 'active')!.id])).code).to.equal(0);
+        expect((await command(app, 'users', ['disable', '--email', disabled.email])).code).to.equal(0);
+        try {
+          for (let run = 0; run < 2; run++) {
+            const r2 = await command(app, 'seed', ['--print-tokens'], { DATA_DIR: dataDir });
+            expect(r2.code, r2.stderr).to.equal(0);
+            const after = JSON.parse(fs.readFileSync(file, 'utf8')) as { email: string; token: string | null; note?: string }[];
+            expect(after.find((t) => t.email === revoked.email)).to.deep.include({ token: null, note: `its demo token is revoked: npm run users -- token --email ${revoked.email}` });
+            expect(after.find((t) => t.email === disabled.email)).to.deep.include({ token: null, note: `disabled by an admin (npm run users -- enable --email ${disabled.email})` });
+            expect(await ApiToken.countDocuments({ userId: revokedUser._id })).to.equal(revokedBefore);
+            expect(await ApiToken.countDocuments({ userId: disabledUser._id })).to.equal(disabledBefore);
+          }
+        } finally {
+          await command(app, 'users', ['enable', '--email', disabled.email]);
+        }
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
