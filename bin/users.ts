@@ -42,6 +42,10 @@ function args(argv: string[]): { command: string; flags: Record<string, string> 
     if (!rest[i].startsWith('--') || rest[i + 1] === undefined) throw new Error(`expected --flag value pairs, got ${rest.slice(i).join(' ')}`);
     const name = rest[i].slice(2);
     if (FLAGS[command] && !FLAGS[command].includes(name)) throw new Error(`${command} takes ${FLAGS[command].map((f) => `--${f}`).join(', ') || 'no flags'}, not --${name}`);
+    // given twice, one of the two is a mistake, and the last one could act on the wrong user (QA)
+    if (Object.hasOwn(flags, name)) throw new Error(`--${name} is given twice (${JSON.stringify(flags[name])} and ${JSON.stringify(rest[i + 1])}); give it once`);
+    // an empty value is none (`--partner ""` stored an empty partner id for a support role: QA)
+    if (rest[i + 1].trim() === '') throw new Error(`--${name} is empty; leave it out or give a value`);
     flags[name] = rest[i + 1];
   }
   return { command, flags };

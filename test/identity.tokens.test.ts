@@ -232,6 +232,9 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
         [['create', '--name', 'X', '--email', 'not-an-email', '--role', 'sales-agent', '--partner', app.partnerId], /--email "not-an-email" is not an email address/],
         [['create', '--name', 'Bad\nName', '--email', `${uniq('nl')}@x.example`, '--role', 'sales-agent', '--partner', app.partnerId], /--name must be one line/],
         [['partner', '--id', app.partnerId, '--name', 'Totally Other Name', '--email', 'other@x.example'], /exists as "Test Partner"/],
+        // a flag given twice, one of them a mistake, could act on the wrong user; an empty one is none (QA)
+        [['token', '--email', 'qa1@example.com', '--email', `admin-agent@${app.partnerId}.example`], /--email is given twice \("qa1@example.com" and ".+"\); give it once/],
+        [['create', '--name', 'Lead', '--email', `${uniq('lead')}@x.example`, '--role', 'support-lead', '--partner', ''], /--partner is empty; leave it out or give a value/],
       ];
       for (const [args, message] of cases) {
         const r = await command(app, 'users', args);
