@@ -1,5 +1,6 @@
 /** The HTTP API. */
 import { loadConfigOrExit } from '../lib/config';
+import { startFailure } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
@@ -55,6 +56,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`api: ${(e as Error).stack ?? e}\nCheck that Temporal (TEMPORAL_ADDRESS) and the database (MONGODB_URI) are reachable.\n`);
+  process.stderr.write(`api: ${startFailure(e)}\nCheck that Temporal (TEMPORAL_ADDRESS) and the database (MONGODB_URI) are reachable.\n`);
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 /** The Temporal worker: every domain's workflows and activities, and the Schedules that start some of them. */
 import { loadConfigOrExit } from '../lib/config';
+import { startFailure } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
@@ -35,6 +36,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  process.stderr.write(`worker: ${(e as Error).stack ?? e}\nCheck that Temporal (TEMPORAL_ADDRESS), the database (MONGODB_URI) and SMTP (SMTP_URL) are reachable.\n`);
+  process.stderr.write(`worker: ${startFailure(e)}\nCheck that Temporal (TEMPORAL_ADDRESS), the database (MONGODB_URI) and SMTP (SMTP_URL) are reachable.\n`);
   process.exit(1);
 });

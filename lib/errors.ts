@@ -49,3 +49,13 @@ export async function takeSlot(prefix: string, slots: number, taken: number, cre
   }
   return null;
 }
+
+/**
+ * An entry point's start failure, on one line for the operator (`MongooseServerSelectionError: connect
+ * ECONNREFUSED 127.0.0.1:27018`), its stack only with LOG_LEVEL=debug (QA: a server away printed a stack trace).
+ */
+export function startFailure(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  if (process.env.LOG_LEVEL === 'debug') return e.stack ?? e.message;
+  return `${e.name}: ${e.message.split('\n')[0]}`;
+}

@@ -10,6 +10,7 @@ import { createRenderer } from '../lib/mailer';
 import { createSessionService } from '../services/sessions';
 import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken, listTokens } from '../services/users';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
+import { freePort } from '../stack/ports';
 
 const run = promisify(execFile);
 const DIST = path.resolve(__dirname, '..');
@@ -303,6 +304,21 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       expect(on.code, on.stderr).to.equal(0);
       expect(JSON.parse(on.stdout)).to.include({ disabled: false });
       expect(await User.collection.countDocuments({ _id: user._id as never, disabled: { $exists: true } })).to.equal(0);
+    });
+  });
+
+  describe('the entry points', () => {
+    it('when the database is away as the API or the worker starts by hand, then each says so in one line with what to check, no stack trace', async () => {
+      // QA: `node dist/bin/api.js` printed a MongooseServerSelectionError's whole stack
+      const closed = `mongodb://127.0.0.1:${await freePort()}/csp-desk`;
+      for (const script of ['api', 'worker']) {
+        const r = await command(app, script, [], { MONGODB_URI: closed, PORT: String(await freePort()) });
+        expect(r.code, `${script}: ${r.stderr}`).to.equal(1);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines[0], script).to.match(new RegExp(`^${script}: \\w+Error: .*ECONNREFUSED`));
+        expect(lines[1], script).to.match(/^Check that Temporal \(TEMPORAL_ADDRESS\)/);
+        expect(r.stderr, script).to.not.match(/^\s+at /m);
+      }
     });
   });
 
