@@ -56,7 +56,6 @@ import type { supportTicketWorkflow } from '../workflows/support';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
 import { findPartnerOrder, orderIdNamed } from './orders';
-import { originalOrderIdOf } from '../domain/order-imports';
 import { readQueuePage, type QueueFilter, type QueueRow } from './support-queue';
 import { QUEUE_KEY_PATTERN } from '../domain/support-queue';
 
@@ -570,8 +569,8 @@ export function createSupportService(deps: SupportServiceDeps) {
           description: input.description ?? '',
           customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain },
           orderId: order?._id ?? null,
-          // (an order imported before its original id was kept has it as its own: said once)
-          originalOrderId: order && originalOrderIdOf(order) !== order._id ? originalOrderIdOf(order) : null,
+          // (an order imported before its original id was kept has none apart from its own id: said once)
+          originalOrderId: order?.originalOrderId ?? null,
           subscriptionId: input.subscriptionId ?? null,
           refund: refundType && input.refund ? { reason: input.refund.reason, amount: input.refund.amount, currency: input.refund.currency } : null,
           contact: { name: input.contact.name, email: input.contact.email, phone: input.contact.phone ?? null },
