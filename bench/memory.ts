@@ -204,7 +204,7 @@ async function orders(ctx: MemoryContext, n: number): Promise<MemoryFigure> {
     await new Promise((r) => setTimeout(r, 2000));
     return figure('order', ids.length, before, await w.measure(), [...warm, ...ids].map((id) => `order:${id}`));
   } finally {
-    api.close();
+    await api.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -507,7 +507,7 @@ async function main(): Promise<void> {
   const bare = await startBareExpress(s.token, s.partnerId);
   closers.push({ name: 'the bare Express yardstick', fn: () => bare.close() });
   const bareClient = httpClient(bare.baseUrl, s.token, concurrency);
-  closers.push({ name: 'its HTTP client', fn: async () => bareClient.close() });
+  closers.push({ name: 'its HTTP client', fn: () => bareClient.close() });
   const bareRead = async () => {
     const r = await bareClient.request('GET', `/orders/${pick()}`);
     if (r.status !== 200) throw new Error(`bare Express GET /orders/{id}: ${r.status} ${r.text.slice(0, 200)}`);

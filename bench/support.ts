@@ -172,7 +172,7 @@ async function ticketMemory(ctx: SupportBenchContext, n: number): Promise<Memory
     await new Promise((r) => setTimeout(r, 2000));
     return figure('ticket', numbers.length, before, await w.measure(), [...warm, ...numbers].map(supportWorkflowId));
   } finally {
-    api.close();
+    await api.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -313,7 +313,7 @@ export async function runSupportBench(ctx: SupportBenchContext): Promise<{ lines
     };
     return { lines, json };
   } finally {
-    agentApi.close();
+    await agentApi.close();
     if (ctx.externalTemporal) {
       const ids = [...numbers.map(supportWorkflowId), ...(memory?.workflowIds ?? [])];
       progress(`terminating the ${ids.length} ticket workflows on the external Temporal`);
