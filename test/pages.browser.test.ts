@@ -789,6 +789,29 @@ describe('pages: partners in a real browser', function () {
         await auditor.context.close();
       }
     });
+
+    it("when an active subscription's term has ended and its workflow has not recorded it yet, then its order page offers no keys and says why, and its customer page lists no downloads", async () => {
+      // QA: the order page offered "Get keys and downloads" until the workflow recorded the term's end; the press was refused
+      const c = await app.newCustomer('US');
+      const order = await placeOrder(app, c.id, 'windows-server-standard-sub');
+      const admin = await newSession({ baseURL: app.baseUrl });
+      try {
+        const page = admin.page;
+        await signIn(app, page, PARTNER_EMAIL('admin-agent', app.partnerId));
+        await page.goto(`/app/orders/${order.id}`);
+        expect(await page.getByRole('link', { name: 'Get keys and downloads', exact: true }).count()).to.equal(1);
+        // the term's end a second ago, as a worker away would leave it: the order still says active
+        await Order.updateOne({ _id: order.id }, { $set: { termEndsAt: new Date(Date.now() - 1000) } });
+        await page.goto(`/app/orders/${order.id}`);
+        expect(await page.getByRole('link', { name: 'Get keys and downloads', exact: true }).count()).to.equal(0);
+        expect(await page.locator('main').textContent()).to.match(/Its term ended \d{1,2} \w{3} \d{4}, \d{2}:\d{2} [^:]+: its key and downloads are no longer available\./);
+        await page.goto(`/app/customers/${c.id}`);
+        // its two rows (orders, software) link to the order, and none to its keys
+        expect(await page.getByRole('link', { name: new RegExp(`order ${order.id}$`) }).evaluateAll((links) => links.map((a) => a.getAttribute('href')))).to.deep.equal([`/app/orders/${order.id}`, `/app/orders/${order.id}`]);
+      } finally {
+        await admin.context.close();
+      }
+    });
   });
 
   describe('tenants and roles', () => {

@@ -1,4 +1,5 @@
 /** Order pages: an order with its timeline and cancellation status (days left, estimated credit), and cancelling it. */
+import { servesSoftware } from '../../domain/licensing';
 import { AppError } from '../../lib/errors';
 import { definePage, errorsFromAppError, may, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
@@ -49,6 +50,8 @@ export function orderPages(deps: PagesContext): PageDef[] {
         cancellation,
         creditLine,
         refundRequest,
+        // keys and links stop at the term's end to the second, whether or not the order's workflow has recorded it yet
+        servesSoftware: servesSoftware({ status: order.status, termEndsAt: order.termEndsAt ? new Date(order.termEndsAt) : null }, deps.now?.() ?? new Date()),
         placed: ctx.req.query.placed === '1',
         justCancelled: ctx.req.query.cancelled === '1',
         ...extra,
