@@ -19,7 +19,7 @@ import { isDatabaseUnavailable } from '../lib/db';
 import { isTemporalUnavailable } from '../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../lib/request-context';
 import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
-import { hasLoneSurrogate, MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
+import { hasLoneSurrogate, headerText, MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
 import { authenticate, type AuthContext } from './auth';
 import type { RequestOrigin } from '../services/context';
 import { CURSOR_PATTERN, errorSchema } from './schemas';
@@ -258,7 +258,7 @@ export function weakETag(body: Buffer | string, encoding?: BufferEncoding): stri
 
 /** Where a request came from, as the activity log and the order records keep it (API and pages alike). */
 export function requestOrigin(req: Request): RequestOrigin {
-  return { ip: req.ip ?? null, userAgent: req.header('user-agent')?.slice(0, 512) ?? null };
+  return { ip: req.ip ?? null, userAgent: headerText(req.header('user-agent'), 512) };
 }
 
 export interface RouterOptions {

@@ -88,3 +88,32 @@ export const nameKey = (s: string): string => s.trim().toLowerCase().normalize('
  * only: as typed, precomposed or decomposed), so that such a customer is still found, and still taken, by its name.
  */
 export const storedNameKeys = (s: string): string[] => [...new Set([nameKey(s), nameKey(s).normalize('NFD'), s.trim().toLowerCase()])];
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+// eslint-disable-next-line no-control-regex -- the whole Latin-1 range, controls included, on purpose
+const LATIN1_ONLY = /^[\u0000-\u00ff]*$/;
+const UNSHOWABLE = new RegExp(`[${CONTROLS}${BREAKS}]`, 'gu');
+
+/**
+ * A request header's value as text to keep and show (the user agent in the activity log and an order's records).
+ * Node reads a header's bytes as Latin-1, one character per byte: bytes that form valid UTF-8 (as a client sends a
+ * user agent with non-ASCII in it) are read as UTF-8 instead, else kept as Latin-1; control characters (C0 and C1,
+ * DEL) become U+FFFD, so that what is kept neither breaks a log line or a terminal nor reads as mojibake. At most
+ * `max` UTF-16 units, never ending in half a surrogate pair; null for a header not sent.
+ */
+export function headerText(raw: string | undefined, max: number): string | null {
+  if (raw === undefined) return null;
+  if (PRINTABLE_ASCII.test(raw)) return raw.slice(0, max);
+  let s = raw;
+  if (LATIN1_ONLY.test(s)) {
+    try {
+      s = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(s, (c) => c.charCodeAt(0)));
+    } catch {
+      // not UTF-8: the Latin-1 as read
+    }
+  }
+  s = s.replace(UNSHOWABLE, '\ufffd');
+  if (s.length <= max) return s;
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { nameKey } from '../domain/text';
+import { headerText, nameKey } from '../domain/text';
 import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, previousMonthKey, zonedMinute } from '../domain/time';
 import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
@@ -304,6 +304,26 @@ describe('names compared', () => {
     expect(nameKey('MU\u0308LLER GMBH')).to.equal(nameKey('Müller GmbH'));
     expect(nameKey('Mu\u0308ller')).to.have.length('müller'.length);
     expect(nameKey('Muller')).to.not.equal(nameKey('Müller'));
+  });
+});
+
+describe('header text kept (user agents)', () => {
+  // Node reads a header's bytes as Latin-1: what a client sent as UTF-8 arrives one character per byte
+  const asSent = (utf8: string) => Buffer.from(utf8, 'utf8').toString('latin1');
+  it('when a user agent is sent in UTF-8, then it is kept as the text it is; bytes that are not UTF-8 are kept as Latin-1', () => {
+    expect(headerText('Mozilla/5.0 (X11; Linux x86_64)', 512)).to.equal('Mozilla/5.0 (X11; Linux x86_64)');
+    expect(headerText(asSent('Fünf-Browser/1.0 (Ω; 日本)'), 512)).to.equal('Fünf-Browser/1.0 (Ω; 日本)');
+    expect(headerText('caf\u00e9-client/1.0', 512)).to.equal('café-client/1.0');
+    expect(headerText(undefined, 512)).to.equal(null);
+  });
+  it('when a user agent holds control characters (C0, DEL, C1, sent raw or in UTF-8), then each is shown as U+FFFD', () => {
+    expect(headerText('a\u0085b\u007fc\u0001d\td', 512)).to.equal('a\ufffdb\ufffdc\ufffdd\ufffdd');
+    expect(headerText(asSent('ü\u009b31m'), 512)).to.equal('ü\ufffd31m');
+  });
+  it('when a user agent is longer than kept, then it is cut without splitting a character', () => {
+    expect(headerText('x'.repeat(600), 512)).to.have.length(512);
+    expect(headerText(asSent(`${'x'.repeat(511)}😀`), 512)).to.equal('x'.repeat(511));
+    expect(headerText(asSent(`${'x'.repeat(510)}😀`), 512)).to.equal(`${'x'.repeat(510)}😀`);
   });
 });
 

@@ -10,7 +10,7 @@ import { safeNext } from '../../domain/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
 import { isTimeZone, timeZoneName, timeZones } from '../../domain/time';
 import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, formRefusalMarks, validateForm, type KitDeps, type PageDef } from './kit';
-import { NAME_PATTERN } from '../../domain/text';
+import { headerText, NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
 const signInSchema = {
@@ -91,7 +91,7 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
     const form = validateForm<{ token: string; timeZone?: string }>(claimSchema, req.body ?? {});
     if (!form.ok) throw new AppError(400, 'validation_failed', 'The sign-in link is incomplete. Copy the whole link from the email.', 'token');
     try {
-      const { cookie, next, session } = await kit.sessions.claimLink(form.value.token, req.header('user-agent') ?? null);
+      const { cookie, next, session } = await kit.sessions.claimLink(form.value.token, headerText(req.header('user-agent'), 300));
       res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
       // the browser's time zone (the sign-in page's script sent it), so the first page shown is in it too, and the
       // user's emails while they choose none
