@@ -22,7 +22,7 @@ import { acquireLock, assertCheckoutIdle, CheckoutInUseError, StackRunningError,
 import { spawnMailCatcher, startMailCatcher } from '../stack/mailcatcher';
 import { defaultDataDir, ROOT } from '../stack/paths';
 import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
-import { startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
+import { postgresLogTail, startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
 import { killAllSync, spawnManaged, tailFile, waitUntil, type ManagedProcess } from '../stack/process';
 import { supervise, type Supervised } from '../stack/supervisor';
 import { ConfigError, configSchema, loadConfig } from '../lib/config';
@@ -371,7 +371,7 @@ async function main(): Promise<void> {
     const pgWatch = setInterval(() => {
       if (!pg.isRunning()) {
         clearInterval(pgWatch);
-        childDied('PostgreSQL', `postmaster pid ${pg.pid} is gone`, pg.logFile);
+        childDied('PostgreSQL', `postmaster pid ${pg.pid} is gone`, pg.logFile, postgresLogTail(pg.logFile));
       }
     }, 2000);
     services[services.length - 1].stop = async () => {

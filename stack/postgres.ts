@@ -84,6 +84,36 @@ function chownTree(p: string, uid: number, gid: number): void {
 }
 
 /** Starts (and on first use creates) the cluster; resolves once it accepts connections and the database exists. */
+/** A server log line's process id (PostgreSQL's default prefix: `%m [%p] `), or null for a continuation line. */
+const LOG_PID = /^\d{4}-\d{2}-\d{2} [\d:.]+ \S+ \[(\d+)\] ([A-Z]+):/;
+const DUPLICATE_KEY = /\] ERROR: {2}duplicate key value violates unique constraint /;
+
+/**
+ * The last `lines` lines of PostgreSQL's log, without the duplicate-key errors that insert-once writes cause by
+ * design (a download slot, an idempotency record, a claim taken by another request first: FerretDB passes each
+ * refusal on as an ERROR with its DETAIL and STATEMENT), which would otherwise fill the excerpt shown when the
+ * server dies and hide why. Says how many it left out.
+ */
+export function postgresLogTail(logFile: string, lines = 12): string {
+  const kept: string[] = [];
+  let skipping: string | null = null;
+  let left = 0;
+  for (const line of tailFile(logFile, 2000).split('\n')) {
+    const m = LOG_PID.exec(line);
+    if (m && DUPLICATE_KEY.test(line)) {
+      skipping = m[1];
+      left++;
+      continue;
+    }
+    // its DETAIL and STATEMENT lines, and the statement's own continuation lines
+    if (skipping !== null && (m ? m[1] === skipping && (m[2] === 'DETAIL' || m[2] === 'STATEMENT') : true)) continue;
+    skipping = null;
+    kept.push(line);
+  }
+  const tail = kept.slice(-lines).join('\n');
+  return left === 0 ? tail : `${tail}${tail ? '\n' : ''}(${left} duplicate-key errors of insert-once writes left out: each is a request that lost a race it is meant to lose)`;
+}
+
 export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresHandle> {
   const bin = pgBinDir();
   const log = opts.log ?? (() => undefined);
@@ -152,7 +182,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   try {
     await pgCtl(['start', '-l', logFile, '-w', '-t', '60', '-s']);
   } catch (e) {
-    throw new Error(`PostgreSQL did not start on 127.0.0.1:${port}: ${(e as Error).message}\n--- ${logFile} ---\n${tailFile(logFile, 15)}`);
+    throw new Error(`PostgreSQL did not start on 127.0.0.1:${port}: ${(e as Error).message}\n--- ${logFile} ---\n${postgresLogTail(logFile, 15)}`);
   }
   const pid = readPostmasterPid(pgdata) ?? -1;
   const stopSync = () => {

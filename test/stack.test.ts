@@ -13,6 +13,8 @@ import { embeddedServerUrls, parseDotEnv, pointAtEmbeddedServers } from '../stac
 import { acquireLock, StackRunningError } from '../stack/lock';
 import { mailbox, startMailCatcher } from '../stack/mailcatcher';
 import { TEMPORAL_CLI } from '../stack/paths';
+import { postgresLogTail } from '../stack/postgres';
+import { tailFile, waitUntil } from '../stack/process';
 import { pingTemporal, startTemporalDev, TemporalExitedAtStart } from '../stack/temporal';
 import { startTestStack, stopTestStack, type TestStack } from './support/stack';
 
@@ -88,6 +90,16 @@ describe('stack: embedded servers', function () {
       expect((err as { code?: number }).code).to.equal(11000);
       expect((err as Error).message).to.match(/E11000/);
       expect(await Key.countDocuments({ key: 'k1' })).to.equal(1);
+      // PostgreSQL logs each refusal (ERROR, DETAIL, STATEMENT); the excerpt shown when it dies leaves them out and says so
+      if (!stack.embedded.mongo) return;
+      const logFile = path.join(stack.dataDir, 'logs', 'postgres.log');
+      await waitUntil('the refusal in postgres.log', async () => tailFile(logFile, 50).includes('duplicate key value violates unique constraint'), { timeoutMs: 5000 });
+      fs.appendFileSync(logFile, '2026-11-28 03:14:57.001 UTC [4242] FATAL:  terminating connection due to administrator command\n');
+      await Key.create({ key: 'k1' }).catch(() => undefined);
+      await waitUntil('the second refusal in postgres.log', async () => /FATAL[^]*duplicate key value/.test(tailFile(logFile, 50)), { timeoutMs: 5000 });
+      const excerpt = postgresLogTail(logFile, 12);
+      expect(excerpt).to.not.match(/duplicate key|DETAIL|STATEMENT/);
+      expect(excerpt.split('\n').slice(-2)).to.satisfy(([fatal, said]: string[]) => fatal.endsWith('FATAL:  terminating connection due to administrator command') && /^\(\d+ duplicate-key errors of insert-once writes left out/.test(said));
     });
   });
 
