@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
+import { encodeWord, foldLines } from 'nodemailer/lib/mime-funcs';
 import { formatMoney } from '../domain/money';
 import { zonedMinute } from '../domain/time';
 import { slaWords } from '../domain/sla';
@@ -109,12 +110,29 @@ export const SMTP_TIMEOUTS = {
 /** SMTP connections each mailer keeps open at most. */
 export const SMTP_POOL_CONNECTIONS = 4;
 
+/** An RFC 2047 encoded word: `=?charset?B|Q?text?=`. */
+const ENCODED_WORD = /=\?[^?\s]+\?[bq]\?[^?\s]*\?=/i;
+
+/**
+ * How a subject goes to nodemailer. nodemailer passes a well-formed encoded word in a subject through as it is, for
+ * callers that encode their own, and the reader's mail program decodes it; ours hold what users typed (a request's
+ * title, a customer's name), which must read as typed. So a subject holding one goes out encoded whole (QA: a title
+ * `Invoice =?UTF-8?B?4oCuZXhlLmZkcA==?=` showed a right-to-left override in the subject, past the input rules, and
+ * another spelled "URGENT: reset your password").
+ */
+export function subjectFields(subject: string): { subject: string } | { headers: { subject: { prepared: true; value: string } } } {
+  if (!ENCODED_WORD.test(subject)) return { subject };
+  // folded as nodemailer folds the subjects it encodes (lines of at most 76 characters)
+  const folded = foldLines(`Subject: ${encodeWord(subject, 'B', 52)}`, 76);
+  return { headers: { subject: { prepared: true, value: folded.slice('Subject: '.length) } } };
+}
+
 export function createMailer(smtpUrl: string, from: string): Mailer {
   // a few connections kept open and reused: no connection, greeting and EHLO for every email
   const transport = nodemailer.createTransport({ url: smtpUrl, pool: true, maxConnections: SMTP_POOL_CONNECTIONS, ...SMTP_TIMEOUTS });
   return {
     async send(email) {
-      const info = await transport.sendMail({ from, to: email.to, subject: email.subject, html: email.html, text: email.text, messageId: email.messageId });
+      const info = await transport.sendMail({ from, to: email.to, ...subjectFields(email.subject), html: email.html, text: email.text, messageId: email.messageId });
       // recipients the server refused while it took the message for the others
       const rejected = ((info as { rejectedErrors?: { recipient?: string; response?: string; responseCode?: number }[] }).rejectedErrors ?? []).map((r) => ({ recipient: String(r.recipient ?? ''), response: String(r.response ?? ''), responseCode: r.responseCode ?? 0 }));
       return { rejected };

@@ -84,31 +84,45 @@ function chownTree(p: string, uid: number, gid: number): void {
 }
 
 /** Starts (and on first use creates) the cluster; resolves once it accepts connections and the database exists. */
-/** A server log line's process id (PostgreSQL's default prefix: `%m [%p] `), or null for a continuation line. */
-const LOG_PID = /^\d{4}-\d{2}-\d{2} [\d:.]+ \S+ \[(\d+)\] ([A-Z]+):/;
+/** A server log line's process id and level (PostgreSQL's default prefix: `%m [%p] `); no match for a continuation line. */
+const LOG_LINE = /^\d{4}-\d{2}-\d{2} [\d:.]+ \S+ \[(\d+)\] ([A-Z]+):/;
 const DUPLICATE_KEY = /\] ERROR: {2}duplicate key value violates unique constraint /;
+const ALREADY_EXISTS = /\] DETAIL: {2}Key .* already exists\.$/;
 
 /**
  * The last `lines` lines of PostgreSQL's log, without the duplicate-key errors that insert-once writes cause by
  * design (a download slot, an idempotency record, a claim taken by another request first: FerretDB passes each
- * refusal on as an ERROR with its DETAIL and STATEMENT), which would otherwise fill the excerpt shown when the
- * server dies and hide why. Says how many it left out.
+ * refusal on as an ERROR with its DETAIL and STATEMENT, and concurrent connections interleave theirs), which would
+ * otherwise fill the excerpt shown when the server dies and hide why. Says how many it left out.
  */
 export function postgresLogTail(logFile: string, lines = 12): string {
   const kept: string[] = [];
-  let skipping: string | null = null;
+  // connections whose last ERROR was a duplicate key: their DETAIL and STATEMENT lines go with it
+  const refusing = new Set<string>();
+  // connections with a line of their own in the excerpt: a DETAIL or STATEMENT of another one follows a line cut off
+  const seen = new Set<string>();
+  let droppedLast = true; // a continuation line at the excerpt's start belongs to a line before it
   let left = 0;
   for (const line of tailFile(logFile, 2000).split('\n')) {
-    const m = LOG_PID.exec(line);
-    if (m && DUPLICATE_KEY.test(line)) {
-      skipping = m[1];
-      left++;
+    const m = LOG_LINE.exec(line);
+    if (!m) {
+      if (!droppedLast) kept.push(line);
       continue;
     }
-    // its DETAIL and STATEMENT lines, and the statement's own continuation lines
-    if (skipping !== null && (m ? m[1] === skipping && (m[2] === 'DETAIL' || m[2] === 'STATEMENT') : true)) continue;
-    skipping = null;
-    kept.push(line);
+    const [, pid, level] = m;
+    let drop = false;
+    if (level !== 'DETAIL' && level !== 'STATEMENT') seen.add(pid);
+    if (DUPLICATE_KEY.test(line)) {
+      refusing.add(pid);
+      left++;
+      drop = true;
+    } else if (level === 'DETAIL' || level === 'STATEMENT') {
+      drop = refusing.has(pid) || !seen.has(pid) || ALREADY_EXISTS.test(line);
+    } else {
+      refusing.delete(pid);
+    }
+    droppedLast = drop;
+    if (!drop) kept.push(line);
   }
   const tail = kept.slice(-lines).join('\n');
   return left === 0 ? tail : `${tail}${tail ? '\n' : ''}(${left} duplicate-key errors of insert-once writes left out: each is a request that lost a race it is meant to lose)`;

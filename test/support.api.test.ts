@@ -149,7 +149,9 @@ describe('support requests (API end to end)', function () {
 
     // named by the id the partner knew it by before csp-desk, the subscription by csp-desk's: one order (QA)
     const reasonWord = uniq('misbought');
-    const t = (await file(refundBody(originalId, 60_000, { title: 'Refund an old licence', subscriptionId: orderId, refund: { reason: `Bought for the wrong customer (${reasonWord})`, amount: 60_000, currency: 'USD' } }))).body;
+    // a title holding an encoded word (RFC 2047), which a mail program would decode: the subject reads as typed (QA)
+    const title = 'Refund an old licence =?UTF-8?B?4oCuZXhlLmZkcA==?=';
+    const t = (await file(refundBody(originalId, 60_000, { title, subscriptionId: orderId, refund: { reason: `Bought for the wrong customer (${reasonWord})`, amount: 60_000, currency: 'USD' } }))).body;
     expect(t).to.include({ orderId, originalOrderId: originalId });
     // its refund's reason is searched too (QA)
     expect((await app.api('GET', `/support-requests?text=${reasonWord}`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([t.number]);
@@ -158,6 +160,7 @@ describe('support requests (API end to end)', function () {
     expect((await app.api('GET', `/support-requests?text=${originalId}`, { token: agent() })).body.items.map((i: { number: string }) => i.number)).to.deep.equal([t.number]);
     const received = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('received'));
     expect(received.text).to.contain(`for order ${orderId} (imported as ${originalId}).`);
+    expect(received.subject).to.equal(`Support request ${t.number} received: ${title}`);
     // another order's id as the subscription is still refused
     const mismatch = await file(refundBody(originalId, 60_000, { title: 'Refund an old licence', subscriptionId: (await placeOrder(app, customer.id, 'windows-server-standard-sub')).id }));
     expect([mismatch.status, mismatch.body.error?.code]).to.deep.equal([422, 'subscription_order_mismatch']);

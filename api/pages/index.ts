@@ -8,7 +8,7 @@ import path from 'node:path';
 import express from 'express';
 import helmet from 'helmet';
 import cookieParser from 'cookie-parser';
-import { answerOptions, methodNotAllowed, verifyUtf8 } from '../http';
+import { answerOptions, methodNotAllowed, verifyFormUtf8 } from '../http';
 import { AppError } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { Mailer } from '../../lib/mailer';
@@ -92,7 +92,7 @@ export function createPages(deps: PagesDeps): express.Router {
     next();
   });
   // a form's body that is not UTF-8 is refused (as the API refuses one), not stored with U+FFFD in its place
-  router.use(express.urlencoded({ extended: false, limit: '200kb', parameterLimit: 200, verify: verifyUtf8 }));
+  router.use(express.urlencoded({ extended: false, limit: '200kb', parameterLimit: 200, verify: verifyFormUtf8 }));
   router.use((_req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');
     next();

@@ -195,7 +195,8 @@ function friendly(e: ErrorObject): { field: string; message: string } {
     case 'const':
       return { field, message: 'Tick this box to confirm.' };
     case 'additionalProperties':
-      return { field: (e.params as { additionalProperty: string }).additionalProperty, message: 'This field is not expected here.' };
+      // a field the form does not draw has no place to show its message: the form's own (QA: a 400 that said nothing)
+      return { field: '_form', message: `The form came with a field it does not have ("${(e.params as { additionalProperty: string }).additionalProperty}"), so nothing was saved. Check what you typed and send it again from this page.` };
     case 'type':
       // a field sent twice (`?from=…&from=…`) comes as a list (QA: "This value must be string.")
       return { field, message: Array.isArray(e.data) ? 'This field came more than once: give it once.' : 'This value is not in the expected format.' };
