@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { formatMoney } from '../domain/money';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Page } from 'playwright-core';
+import type { Dialog, Page } from 'playwright-core';
 import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
 import { insertQueueEntries } from '../activities/support';
 import { formatDate } from '../api/pages/kit';
@@ -67,6 +67,22 @@ async function fileRefund(customer: string, orderId: string, pricing: { total: n
   });
   expect(filed.status, JSON.stringify(filed.body)).to.equal(201);
   return filed.body.number as string;
+}
+
+/** Runs `act` with the browser's questions (approving asks first) answered yes; returns the questions asked. */
+async function answeringYes(page: Page, act: () => Promise<unknown>): Promise<string[]> {
+  const asked: string[] = [];
+  const onDialog = (d: Dialog) => {
+    asked.push(d.message());
+    void d.accept();
+  };
+  page.on('dialog', onDialog);
+  try {
+    await act();
+  } finally {
+    page.off('dialog', onDialog);
+  }
+  return asked;
 }
 
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
@@ -239,7 +255,10 @@ describe('pages: support requests in a real browser', function () {
     // the agent approves the amount requested
     await a.goto(`/app/support/${number}`);
     expect(await a.locator('main').textContent()).to.include('Confirmed: never enrolled.');
-    await press(a, 'Approve the refund', 'Approved.');
+    // approving is final: the browser asks first, with the rules' prorated credit of the year's ESU (a day used)
+    const asked = await answeringYes(a, () => press(a, 'Approve the refund', 'Approved.'));
+    expect(asked).to.have.length(1);
+    expect(asked[0]).to.match(new RegExp(`^Approve a refund of the amount entered for ${number}\\? The whole order is cancelled and its keys and download links revoked; this cannot be undone\\. The cancellation rules credit \\$\\d+\\.\\d\\d today\\.$`));
     expect(await a.locator('main').textContent()).to.include('approved');
 
     // the partner: the order cancelled, the credit on the invoice
@@ -651,6 +670,9 @@ describe('pages: support requests in a real browser', function () {
     expect(order.pricing.total, 'above the approval limit').to.be.above(50_000);
     const number = await fileRefund(c.tenantId, order.id, order.pricing, uniq('Refund ten ESU licences'));
     const a = agent.page;
+    // (the browser's question before an approval is answered yes throughout)
+    const yes = (d: Dialog) => void d.accept();
+    a.on('dialog', yes);
     await a.goto(`/app/support/${number}`);
     // above the approval limit: refused in place, the amount and the message as typed
     await a.getByLabel(/Amount to refund/).fill('600.00');
@@ -681,6 +703,7 @@ describe('pages: support requests in a real browser', function () {
     await a.locator('#approve-form-error').waitFor();
     expect(await a.locator('#approve-form-error').textContent()).to.include('Use at most 20000 characters.');
     expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-body', invalid: ['approve-body'], describedBy: ['approve-form-error'] });
+    a.off('dialog', yes);
     for (const [label, button, id] of [
       ['Reason for escalating (optional)', 'Escalate', 'escalate-reason'],
       ['Resolution (optional)', 'Resolve', 'resolve-body'],
@@ -979,6 +1002,59 @@ describe('pages: support requests in a real browser', function () {
       expect(main).to.not.include('tick the box');
       expect(main).to.match(/closed/i);
       expect(await p.getByLabel('Yes, withdraw it').count()).to.equal(0);
+    } finally {
+      await plain.context.close();
+    }
+  });
+
+  it("when an agent approves a refund, then the browser asks first, naming the cancellation rules' credit when the request asks more; without script the page asks with the amount, and the ticked box approves it", async () => {
+    // QA: a subscription in its window, refunded in full by one press (or Enter in the amount), above its prorated credit
+    const c = await app.newCustomer('US');
+    const order = await placeOrder(app, c.id, 'windows-server-standard-sub');
+    const rules = (await app.api('GET', `/orders/${order.id}/cancellation`)).body.credit as { amount: number; currency: string };
+    expect(rules.amount, 'prorated: less than the price').to.be.below(order.pricing.total);
+    const number = await fileRefund(c.tenantId, order.id, order.pricing, uniq('Refund the whole subscription'));
+    const approval = async () => (await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval;
+    // with script: asked, and answered no, nothing is done
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    const asked: string[] = [];
+    const no = (d: Dialog) => {
+      asked.push(d.message());
+      void d.dismiss();
+    };
+    a.on('dialog', no);
+    try {
+      // (the click ends once the question is answered: a form sent would be under way by then)
+      await a.getByRole('button', { name: 'Approve the refund' }).click();
+    } finally {
+      a.off('dialog', no);
+    }
+    expect(asked).to.deep.equal([`Approve a refund of the amount entered for ${number}? The whole order is cancelled and its keys and download links revoked; this cannot be undone. The cancellation rules credit ${formatMoney(rules.amount, 'USD')} today.`]);
+    expect(await approval()).to.equal(null);
+
+    // without script: the page asks with the amount and how far above the rules' credit it is, keeping what was typed
+    const plain = await newSession({ baseURL: app.baseUrl, javaScriptEnabled: false });
+    try {
+      const p = plain.page;
+      const noScript = await ensureUser({ name: `Agent ${uniq('NoScript')}`, email: `${uniq('agent-noscript')}@support.example`.toLowerCase(), role: 'support-agent', partnerId: null });
+      await signIn(app, p, noScript.email);
+      await p.goto(`/app/support/${number}`);
+      await p.getByLabel('Message to the partner (optional)').fill('Refunded in full, as agreed.');
+      const pressApprove = async () => {
+        const [answer] = await Promise.all([p.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/app/support/${number}/approve`)), p.getByRole('button', { name: 'Approve the refund' }).click()]);
+        await p.waitForLoadState();
+        return answer.status();
+      };
+      expect(await pressApprove()).to.equal(409);
+      expect(await p.locator('#approve-form-error').textContent()).to.include(
+        `Approve a refund of ${formatMoney(order.pricing.total, 'USD')} for ${number}? The whole order is cancelled and its keys and download links revoked; this cannot be undone. That is ${formatMoney(order.pricing.total - rules.amount, 'USD')} more than the cancellation rules credit today (${formatMoney(rules.amount, 'USD')}). To go on, tick the box and press again.`,
+      );
+      expect(await p.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunded in full, as agreed.');
+      expect(await approval()).to.equal(null);
+      await p.getByLabel('Yes, approve it').check();
+      expect(await pressApprove()).to.equal(303);
+      expect(await approval()).to.include({ amount: order.pricing.total, currency: 'USD' });
     } finally {
       await plain.context.close();
     }

@@ -8,7 +8,7 @@
 import { AppError } from '../../lib/errors';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { minorDigits } from '../../domain/markets';
-import { amountExample, formatMinor, formatMoney, parseAmount } from '../../domain/money';
+import { amountExample, formatMinor, formatMoney, parseAmount, type Money } from '../../domain/money';
 import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, filingLimitMessage, isRefundType, recordedReopenWindow, reopenUntilAt, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
 import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
@@ -236,6 +236,23 @@ function policyToday(order: Parameters<typeof cancellationCredit>[0], now: Date)
   return { credit: cancellationCredit(order, now), windowPassed: assessCancellation(order, now).reason?.code === 'window_passed' };
 }
 
+/**
+ * What Approve asks first: approving is final (the whole order cancelled, its keys and links revoked, the amount
+ * credited), and an amount above what the cancellation rules credit today is a decision to make knowingly (QA: the
+ * form comes with the amount requested, the full price, and one press, or Enter in the amount, credited it above the
+ * prorated credit of a subscription still in its window). `amount` null: the amount entered, as the browser asks
+ * before the form is sent.
+ */
+export function approveQuestion(number: string, amount: Money | null, rulesCredit: Money | null): string {
+  const what = amount ? `a refund of ${formatMoney(amount.amount, amount.currency)}` : 'a refund of the amount entered';
+  let question = `Approve ${what} for ${number}? The whole order is cancelled and its keys and download links revoked; this cannot be undone.`;
+  if (rulesCredit && (amount === null || (amount.currency === rulesCredit.currency && amount.amount > rulesCredit.amount))) {
+    const credit = formatMoney(rulesCredit.amount, rulesCredit.currency);
+    question += amount ? ` That is ${formatMoney(amount.amount - rulesCredit.amount, amount.currency)} more than the cancellation rules credit today (${credit}).` : ` The cancellation rules credit ${credit} today.`;
+  }
+  return question;
+}
+
 export function supportPages(deps: PagesContext): PageDef[] {
   const support = deps.support!;
   const attachments = createAttachmentService(deps.attachments!);
@@ -333,6 +350,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       const byThisRequest = (await Order.findById(ticket.orderId, { 'cancellation.supportTicket': 1 }).lean())?.cancellation?.supportTicket === ticket.number;
       if (!byThisRequest) allowed.delete('approve');
     }
+    const policy = agent && order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null;
     const files = await attachments.list(ctx.auth, id);
     // whom the ticket can be given to (the workflow decides who may: reassigning someone else's ticket is a lead's)
     // (an agent may give an unassigned ticket or their own; someone else's is a lead's to give: no list that can only fail)
@@ -379,7 +397,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         orderWorkflowLink: agent && ticket.orderId ? temporalLink(orderWorkflowId(ticket.orderId)) : null,
         // for the agent deciding a refund: what the partner's own cancellation would credit today, and whether the
         // window for it has passed (an approval is then an exception to the 60-day rule, the agent's to make)
-        policy: agent && order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null,
+        policy,
+        approveQuestion: allowed.has('approve') && ticket.refund ? approveQuestion(ticket.number, null, policy && policy.credit.amount < ticket.refund.amount ? policy.credit : null) : null,
         // a partner's reply to a decided request reopens it, until then: as its decision recorded it (the ticket's own
         // rules, SUPPORT_REOPEN_DAYS when it was filed); for a decision that did not record it, today's setting
         reopenUntil: reopenUntilOf(ticket),
@@ -479,6 +498,25 @@ export function supportPages(deps: PagesContext): PageDef[] {
             const m = t.refund ? parseAmount(typed, t.refund.currency) : null;
             if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`, 'amount');
             amount = m;
+          }
+        }
+        // approving cannot be undone either: asked first, as closing is (below), naming the cancellation rules' credit
+        // when the amount is above it; not when the approval limit refuses it anyway (its refusal says why)
+        if (action === 'approve' && v.again !== 'yes') {
+          const t = await support.view(ctx.auth, id);
+          const credited = t.refund ? { amount: amount ?? t.refund.amount, currency: t.refund.currency } : null;
+          const fits = ACTION_TABLE.approve.from.includes(t.status) && !t.approval && credited !== null;
+          const aboveLimit = credited !== null && t.approvalLimit !== null && credited.amount > t.approvalLimit && actorKindOf(ctx.auth.role) !== 'lead';
+          if (fits && !aboveLimit) {
+            const order = t.orderId ? await deps.orders.view(await ticketPartner(id), t.orderId).catch(() => null) : null;
+            const policy = order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null;
+            const key = pageFormKey(ctx.req.body);
+            return ticketPage(
+              ctx,
+              id,
+              { formErrors: { approve: `${approveQuestion(id, credited, policy?.credit ?? null)} To go on, tick the box and press again.` }, typed: { approve: typedIn(ctx) }, askAgainApprove: true, ...(key ? { formKey: key } : {}), ...seenBy(ctx) },
+              409,
+            );
           }
         }
         // closing or withdrawing cannot be undone: asked first. With script the browser asks (and the form then says
