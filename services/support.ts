@@ -405,7 +405,7 @@ export function createSupportService(deps: SupportServiceDeps) {
      * `now`, unless `idempotencyKey` is already recorded (then the form sent again replays its own request): what the
      * filing page asks about before filing again (the Back button brings the form back with a new key).
      */
-    async recentRepeatFiling(auth: AuthContext, customerRef: string, title: string, orderId: string | null, idempotencyKey: string, now: Date): Promise<{ number: string; createdAt: Date } | null> {
+    async recentRepeatFiling(auth: AuthContext, customerRef: string, title: string, orderId: string | null, idempotencyKey: string, now: Date): Promise<{ number: string; createdAt: Date; orderId: string | null } | null> {
       if (await SupportIdempotency.exists({ _id: `${auth.partnerId}:${idempotencyKey}` })) return null;
       let customerId: string;
       try {
@@ -421,7 +421,7 @@ export function createSupportService(deps: SupportServiceDeps) {
       const named = ref === null ? null : await orderIdNamed(auth.partnerId!, ref);
       const same = found.filter((t) => (t.orderId ?? null) === named);
       const latest = same.sort((a, b) => new Date(b.createdAt).getTime() - new Date(a.createdAt).getTime())[0];
-      return latest ? { number: latest._id, createdAt: new Date(latest.createdAt) } : null;
+      return latest ? { number: latest._id, createdAt: new Date(latest.createdAt), orderId: latest.orderId ?? null } : null;
     },
 
     /**

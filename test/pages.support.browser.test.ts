@@ -859,6 +859,25 @@ describe('pages: support requests in a real browser', function () {
     await press(p, 'Submit the request', 'Request filed.');
     expect(new URL(p.url()).pathname.split('/').pop()).to.not.equal(first);
     expect(await mine()).to.equal(2);
+
+    // a refund request sent again this way: its order's refund request is open, so there is no "file another" to
+    // offer (it would only be refused once ticked); the page says so at the order (QA)
+    const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
+    const fillRefund = async () => {
+      await p.getByLabel('Reason for the refund').fill('Bought for the wrong customer');
+      await p.getByLabel(/^Phone/).fill('+1 425 555 0100');
+    };
+    await p.goto(`/app/support/new?orderId=${order.id}`);
+    await fillRefund();
+    await press(p, 'Submit the request', 'Request filed.');
+    const refundNumber = new URL(p.url()).pathname.split('/').pop()!;
+    await p.goBack();
+    await p.waitForURL('**/app/support/new**');
+    await fillRefund();
+    await p.getByRole('button', { name: 'Submit the request' }).click();
+    await p.locator('#orderId-error').waitFor();
+    expect(await p.locator('#orderId-error').textContent()).to.match(new RegExp(`You filed ${refundNumber} for this order less than a minute ago, and it is \\w+: an order has one refund request at a time\\.`));
+    expect(await p.getByLabel('Yes, file another request').count()).to.equal(0);
   });
 
   it('when Back brings a sent reply back and it is sent again, then the page asks before sending it twice; ticking the box sends it', async () => {

@@ -661,6 +661,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const repeat = await support.recentRepeatFiling(ctx.auth, v.customer, v.title, v.orderId || null, v.idempotencyKey, now);
           if (repeat) {
             const when = agoInWords(repeat.createdAt, now);
+            // a refund request still open holds its order: filing another would only be refused once the box is ticked (QA)
+            const open = refund && repeat.orderId ? await support.refundRequestOf(ctx.auth, repeat.orderId) : null;
+            if (open && open.number === repeat.number && open.status !== 'closed') {
+              return back({ orderId: `You filed ${repeat.number} for this order ${when}, and it is ${open.status}: an order has one refund request at a time. Follow it, or reply to it, on its page.` }, 409);
+            }
             return back({ again: `You filed ${repeat.number} with this title for this customer ${when}. To file another, tick the box and submit again.` }, 409, repeat.number);
           }
         }
