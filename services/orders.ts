@@ -101,7 +101,8 @@ export function orderView(o: OrderDoc, timeline: TimelineEntry[] | null) {
     termEndsAt: iso(o.termEndsAt),
     expiredAt: iso(o.expiredAt),
     // cancelled through support: the agent's name and role, never their address (partners read orders)
-    cancellation: o.cancellation ? { at: iso(o.cancellation.at)!, by: isSupportRole(o.cancellation.by.role) ? { ...o.cancellation.by, email: null } : o.cancellation.by, credit: o.cancellation.credit } : null,
+    // (and through which support request, so that the partner finds the conversation: QA)
+    cancellation: o.cancellation ? { at: iso(o.cancellation.at)!, by: isSupportRole(o.cancellation.by.role) ? { ...o.cancellation.by, email: null } : o.cancellation.by, credit: o.cancellation.credit, supportRequest: o.cancellation.supportTicket ?? null } : null,
   };
   return timeline ? { ...view, timeline } : view;
 }

@@ -217,6 +217,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const read = await app.api('GET', `/orders/${o.id}`);
       expect(read.body.status).to.equal('cancelled');
       expect(read.body.cancellation.by.name).to.equal('Second admin agent');
+      expect(read.body.cancellation.supportRequest, 'a cancellation of its own, not a support refund').to.equal(null);
       expect(read.body.timeline.map((e: { type: string }) => e.type)).to.include.members(['keys-and-links-revoked', 'credit-recorded', 'cancelled']);
       const software = await app.api('GET', `/customers/${c.tenantId}/software`);
       const item = software.body.find((s: { orderId: string }) => s.orderId === o.id);

@@ -264,6 +264,8 @@ describe('pages: support requests in a real browser', function () {
     // the partner: the order cancelled, the credit on the invoice
     await p.goto(`/app/orders/${order.id}`);
     expect(await p.locator('main').textContent()).to.include('cancelled');
+    // the order says through which request, and links to it (QA)
+    expect(await p.getByRole('link', { name: number, exact: true }).getAttribute('href')).to.equal(`/app/support/${number}`);
     await p.getByRole('link', { name: 'Invoices' }).click();
     expect(await p.getByRole('table', { name: /Credits in/ }).textContent()).to.include(order.id);
 

@@ -93,6 +93,8 @@ describe('support requests (API end to end)', function () {
     expect(o.body.cancellation.credit).to.include({ amount: order.pricing.total, basis: 'support-refund' });
     // who cancelled it: the agent's name and role, never their address; nor in the partner's activity log
     expect(o.body.cancellation.by).to.include({ role: 'support-agent', email: null });
+    // and through which request, so that the partner finds the conversation (QA)
+    expect(o.body.cancellation.supportRequest).to.equal(t.number);
     const logged = await ActivityEntry.find({ orderId: order.id, operationType: { $in: ['cancel_order', 'revoke_software_keys_and_links'] } }).lean();
     expect(logged.map((e) => [e.operationType, e.userPrincipalName, e.actor.role]).sort()).to.deep.equal([
       ['cancel_order', null, 'support-agent'],

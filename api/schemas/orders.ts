@@ -31,7 +31,7 @@ export const orderSchema = obj({
   cancellationWindow: obj({ endsAt: nullable(dateTime), closedAt: nullable(dateTime) }),
   termEndsAt: nullable(dateTime),
   expiredAt: nullable(dateTime),
-  cancellation: nullable({ type: 'object', properties: { at: dateTime, by: obj({ userId: str(), name: str(), email: nullable({ ...str(), description: 'null when support staff cancelled it (their address is not shown to partners)' }), role: str() }), credit: creditSchema }, required: ['at', 'by', 'credit'], additionalProperties: false }),
+  cancellation: nullable({ type: 'object', properties: { at: dateTime, by: obj({ userId: str(), name: str(), email: nullable({ ...str(), description: 'null when support staff cancelled it (their address is not shown to partners)' }), role: str() }), credit: creditSchema, supportRequest: { ...nullable(str()), description: 'the support request whose approved refund cancelled the order (GET /support-requests/{number}); null for a cancellation of its own' } }, required: ['at', 'by', 'credit', 'supportRequest'], additionalProperties: false }),
   timeline: { type: 'array', items: obj({ type: str(), at: dateTime, data: { type: 'object' } }) },
 });
 
