@@ -85,6 +85,8 @@ async function answeringYes(page: Page, act: () => Promise<unknown>): Promise<st
   return asked;
 }
 
+/** A 1x1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n');
 
 describe('pages: support requests in a real browser', function () {
@@ -180,6 +182,12 @@ describe('pages: support requests in a real browser', function () {
     expect(await p.getByRole('link', { name: 'invoice.pdf' }).count()).to.equal(2);
     expect(await p.getByRole('link', { name: 'receipt.pdf' }).count()).to.equal(2);
     await p.locator('ol.timeline li', { hasText: 'File attached' }).getByRole('link', { name: 'invoice.pdf' }).waitFor();
+    // a picture sent under a PDF's name downloads as a picture, and is named so on the timeline as in the list (QA)
+    await p.getByLabel(/Attach a file/).setInputFiles({ name: 'shot.pdf', mimeType: 'application/pdf', buffer: PNG });
+    await p.getByRole('button', { name: 'Attach', exact: true }).click();
+    await p.getByText('File attached.').waitFor();
+    expect(await p.getByRole('link', { name: 'shot.pdf.png', exact: true }).count()).to.equal(2);
+    expect(await p.getByRole('link', { name: 'shot.pdf', exact: true }).count()).to.equal(0);
     await expectAccessible(p);
 
     // the agent: the queue (polled by htmx), the ticket, assign, ask for information
@@ -264,6 +272,9 @@ describe('pages: support requests in a real browser', function () {
     // the partner: the order cancelled, the credit on the invoice
     await p.goto(`/app/orders/${order.id}`);
     expect(await p.locator('main').textContent()).to.include('cancelled');
+    // the request's page no longer gives a window for the cancelled order (QA)
+    await a.reload();
+    expect(await a.locator('dt:text-is("Cancellation window")').count()).to.equal(0);
     // the order says through which request, and links to it (QA)
     expect(await p.getByRole('link', { name: number, exact: true }).getAttribute('href')).to.equal(`/app/support/${number}`);
     await p.getByRole('link', { name: 'Invoices' }).click();
@@ -1099,6 +1110,9 @@ describe('pages: support requests in a real browser', function () {
     // what the cancellation rules would credit today, beside the amount asked for
     expect(await agent.page.locator('dt:text-is("Credit by the cancellation rules today") + dd').textContent()).to.match(/^\$[\d,]+\.\d{2} \(prorated: \d+ of 365 days used\)$/);
     expect(await agent.page.locator('dt:text-is("Cancellation window") + dd').textContent()).to.not.include('passed');
+    // the partner's order page: bought before csp-desk, and who imported it (not "by" them on that day: QA)
+    await partner.page.goto(`/app/orders/${view.body.id}`);
+    expect(await partner.page.locator('dt:text-is("Purchased") + dd').textContent()).to.match(/ \(before csp-desk; imported by [^)]+\)$/);
     // one bought 90 days ago: past its window, which the agent is told before approving an exception
     const lateId = uniq('IMPL');
     const late = await app.api('POST', `/customers/${c.id}/orders/import`, {

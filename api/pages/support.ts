@@ -356,6 +356,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
     // (an agent may give an unassigned ticket or their own; someone else's is a lead's to give: no list that can only fail)
     const mayGiveAway = ctx.auth.role === 'support-lead' || !ticket.assignee || ticket.assignee.userId === ctx.auth.user._id;
     const others = allowed.has('assign') && mayGiveAway ? (await listSupportPeople()).filter((p) => p.id !== ctx.auth.user._id && p.id !== ticket.assignee?.userId) : [];
+    // a file is named on the timeline as it downloads (its type's extension), as in the list of attachments (QA)
+    const downloadNames = new Map(files.map((f) => [f.id, f.downloadName]));
     const timeline = ticket.timeline.map((e: (typeof ticket.timeline)[number]) => {
       const file = e.type === 'attached' ? (e.data.attachment as SupportAttachmentFact | null) : null;
       return {
@@ -363,7 +365,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         label: EVENT_LABELS[e.type] ?? e.type.replace(/-/g, ' '),
         detail: eventDetail(e.type, e.data),
         internal: !e.public,
-        file: file ? { name: file.name, href: `/app/support/${encodeURIComponent(ticket.number)}/attachments/${file.id}` } : null,
+        file: file ? { name: downloadNames.get(file.id) ?? file.name, href: `/app/support/${encodeURIComponent(ticket.number)}/attachments/${file.id}` } : null,
       };
     });
     ctx.view(
