@@ -329,7 +329,8 @@ export function createOrderService(deps: OrderServiceDeps) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const since = new Date(now.getTime() - REPEAT_ORDER_CHECK_MINUTES * 60_000);
       const same = await Order.find({ partnerId: auth.partnerId, customerId: customer._id, 'product.id': productId, 'pricing.quantity': quantity, 'placedBy.userId': auth.user._id, purchasedAt: { $gte: since } }).lean<OrderDoc[]>();
-      const latest = same.sort((a, b) => b.purchasedAt.getTime() - a.purchasedAt.getTime())[0];
+      // (a cancelled one is no reason to ask: buying it again is what a cancellation by mistake calls for; QA)
+      const latest = same.filter((o) => o.status !== 'cancelled').sort((a, b) => b.purchasedAt.getTime() - a.purchasedAt.getTime())[0];
       return latest ? orderView(latest, null) : null;
     },
 

@@ -496,6 +496,14 @@ describe('pages: partners in a real browser', function () {
       await buy(page);
       expect(new URL(page.url()).pathname).to.not.equal(`/app/orders/${first}`);
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(2);
+      // both cancelled (by mistake, say): buying it again is not asked about (QA: "You bought ..." for a cancelled order)
+      const second = new URL(page.url()).pathname.split('/').pop()!;
+      const cancelled = await app.api('POST', `/customers/${c.id}/orders/cancel`, { body: { orderIds: [first, second], acknowledged: true } });
+      expect(cancelled.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal(['cancelled', 'cancelled']);
+      await page.goto(`/app/customers/${c.id}/buy`);
+      await page.getByLabel('Product').selectOption('sql-server-standard-sub');
+      await buy(page);
+      expect(await Order.countDocuments({ customerId: c.id })).to.equal(3);
     });
 
     it('when a product is not sold in the customer market, then the refusal shows before submitting and the order is refused', async () => {
@@ -588,6 +596,8 @@ describe('pages: partners in a real browser', function () {
       const rows = await results();
       expect(rows, page.url()).to.have.length(3);
       for (const id of [a.id, b.id]) expect(rows.find((r) => r.includes(id))).to.include('cancelled').and.include('Credit of');
+      // each row says which order it is: its product and purchase date, not its id alone (QA)
+      for (const o of [a, b, esu]) expect(rows.find((r) => r.includes(o.id))).to.match(new RegExp(`^ ?${o.product.name.replace(/[()]/g, '\\$&')}, bought \\d{1,2} \\w{3} \\d{4}`));
       expect(rows.find((r) => r.includes(esu.id))).to.include('refused').and.include('only be cancelled through a customer support request');
       await expectAccessible(page);
       // a reload shows the same outcomes: the form is not sent again

@@ -297,7 +297,8 @@ export function customerPages(deps: PagesContext): PageDef[] {
           // an order of another customer, or none: named, not linked; and only an id, never other words (the address
           // is anyone's to write)
           if (!order && (outcome !== 'not_found' || !ORDER_ID.test(orderId))) return [];
-          return [{ orderId, linked: Boolean(order), ...bulkOutcomeDetail(outcome, code, order, deps.now?.() ?? new Date()) }];
+          // (with its product and purchase date, so that each row says which it is: QA)
+          return [{ orderId, linked: Boolean(order), productName: order?.product.name ?? null, purchasedAt: order?.purchasedAt ?? null, ...bulkOutcomeDetail(outcome, code, order, deps.now?.() ?? new Date()) }];
         });
         ctx.view('customers/cancelled', { title: `Cancellations for ${c.name}`, customer: customerView(c), results });
       },
