@@ -308,6 +308,19 @@ describe('pages: partners in a real browser', function () {
       await page.getByRole('button', { name: new RegExp(`Revoke token ${label}`) }).click();
       await page.getByText('The token is revoked').waitFor();
       expect((await app.api('GET', '/customers', { token })).status).to.equal(401);
+      // a colleague's token (its id sent by hand, or a token id made up) is not this user's to revoke: said on the
+      // settings page, not as a page of another partner's (QA)
+      const colleague = await ensureUser({ name: 'Colleague', email: `colleague-${uniq('c')}@${app.partnerId}.example`.toLowerCase(), role: 'admin-agent', partnerId: app.partnerId });
+      const theirs = await issueToken(colleague._id, 'theirs');
+      const theirId = (await app.api('GET', '/tokens', { token: theirs })).body[0].id as string;
+      const csrf = await page.locator('form[action="/app/settings/tokens"] input[name="_csrf"]').inputValue();
+      for (const tokenId of [theirId, 'not-a-token-id']) {
+        const res = await page.request.post('/app/settings/tokens/revoke', { form: { _csrf: csrf, tokenId }, maxRedirects: 0 });
+        expect(res.status(), tokenId).to.equal(404);
+        const text = await res.text();
+        expect(text, tokenId).to.include('There is no such API token of yours: revoke one from the list.').and.not.include('another partner');
+      }
+      expect((await app.api('GET', '/customers', { token: theirs })).status).to.equal(200);
     });
   });
 

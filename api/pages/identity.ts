@@ -206,11 +206,15 @@ export function identityPages(deps: PagesContext): PageDef[] {
       path: '/settings/tokens/revoke',
       permission: null,
       handler: async (ctx) => {
+        // a token id that is none, or another user's (a colleague's too): said on the settings page, in these words
+        // (QA: the pages' 404 spoke of "another partner")
+        const noSuchToken = () => settings(ctx, { errors: { _form: 'There is no such API token of yours: revoke one from the list.' } }, 404);
         const form = validateForm<{ tokenId: string }>(revokeSchema, ctx.req.body ?? {});
-        if (!form.ok) throw new AppError(404, 'not_found', 'no such API token of yours');
+        if (!form.ok) return noSuchToken();
         try {
           await sessions.revokeToken(ctx.auth.user._id, form.value.tokenId);
         } catch (e) {
+          if (e instanceof AppError && e.status === 404) return noSuchToken();
           if (e instanceof AppError) {
             await settings(ctx, { errors: errorsFromAppError(e, []) }, e.status);
             return;
