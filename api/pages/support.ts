@@ -231,8 +231,12 @@ async function ticketPartner(number: string): Promise<string> {
   return t.partnerId;
 }
 
-/** What a cancellation of the order would credit at `now` by the cancellation rules, and whether its window has passed. */
-function policyToday(order: Parameters<typeof cancellationCredit>[0], now: Date) {
+/**
+ * What a cancellation of the order would credit at `now` by the cancellation rules, and whether its window has passed;
+ * null for no order, a cancelled one, or one the rules never cancel.
+ */
+function policyToday(order: (Parameters<typeof cancellationCredit>[0] & { status: string; product: { cancellation: { mode: string } } }) | null, now: Date) {
+  if (!order || order.status === 'cancelled' || order.product.cancellation.mode === 'never') return null;
   return { credit: cancellationCredit(order, now), windowPassed: assessCancellation(order, now).reason?.code === 'window_passed' };
 }
 
@@ -350,7 +354,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       const byThisRequest = (await Order.findById(ticket.orderId, { 'cancellation.supportTicket': 1 }).lean())?.cancellation?.supportTicket === ticket.number;
       if (!byThisRequest) allowed.delete('approve');
     }
-    const policy = agent && order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null;
+    const policy = agent ? policyToday(order, deps.now?.() ?? new Date()) : null;
     const files = await attachments.list(ctx.auth, id);
     // whom the ticket can be given to (the workflow decides who may: reassigning someone else's ticket is a lead's)
     // (an agent may give an unassigned ticket or their own; someone else's is a lead's to give: no list that can only fail)
@@ -511,7 +515,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const aboveLimit = credited !== null && t.approvalLimit !== null && credited.amount > t.approvalLimit && actorKindOf(ctx.auth.role) !== 'lead';
           if (fits && !aboveLimit) {
             const order = t.orderId ? await deps.orders.view(await ticketPartner(id), t.orderId).catch(() => null) : null;
-            const policy = order && order.status !== 'cancelled' && order.product.cancellation.mode !== 'never' ? policyToday(order, deps.now?.() ?? new Date()) : null;
+            const policy = policyToday(order, deps.now?.() ?? new Date());
             const key = pageFormKey(ctx.req.body);
             return ticketPage(
               ctx,
