@@ -92,13 +92,14 @@ export const storedNameKeys = (s: string): string[] => [...new Set([nameKey(s), 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 // eslint-disable-next-line no-control-regex -- the whole Latin-1 range, controls included, on purpose
 const LATIN1_ONLY = /^[\u0000-\u00ff]*$/;
-const UNSHOWABLE = new RegExp(`[${CONTROLS}${BREAKS}]`, 'gu');
+const UNSHOWABLE = new RegExp(`[${CONTROLS}${BREAKS}${BIDI}]`, 'gu');
 
 /**
  * A request header's value as text to keep and show (the user agent in the activity log and an order's records).
  * Node reads a header's bytes as Latin-1, one character per byte: bytes that form valid UTF-8 (as a client sends a
  * user agent with non-ASCII in it) are read as UTF-8 instead, else kept as Latin-1; control characters (C0 and C1,
- * DEL) become U+FFFD, so that what is kept neither breaks a log line or a terminal nor reads as mojibake. At most
+ * DEL) and text-direction controls (which UTF-8 can now carry: they would make the rest of a log line or a CSV cell
+ * read reversed) become U+FFFD, so that what is kept neither breaks a log line or a terminal nor reads as mojibake. At most
  * `max` UTF-16 units, never ending in half a surrogate pair; null for a header not sent.
  */
 export function headerText(raw: string | undefined, max: number): string | null {

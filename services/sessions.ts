@@ -65,6 +65,9 @@ const secret = () => crypto.randomBytes(32).toString('base64url');
 
 export { isDisabled };
 
+/** How much of a browser's user agent a session keeps (the pages read it with domain/text.ts headerText). */
+export const SESSION_USER_AGENT_MAX = 300;
+
 export function createSessionService(deps: SessionServiceDeps) {
   const clock = deps.now ?? (() => new Date());
   const linkMs = (deps.linkMinutes ?? SIGN_IN_LINK_MINUTES) * 60_000;
@@ -194,7 +197,7 @@ export function createSessionService(deps: SessionServiceDeps) {
         createdAt: now,
         expiresAt: new Date(now.getTime() + absoluteMs),
         lastSeenAt: now,
-        userAgent: userAgent?.slice(0, 300) ?? null,
+        userAgent: userAgent?.slice(0, SESSION_USER_AGENT_MAX) ?? null,
       };
       try {
         await SignInClaim.create({ _id: id, userId: user._id, sessionId: session._id, claimedAt: now });

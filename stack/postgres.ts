@@ -83,11 +83,12 @@ function chownTree(p: string, uid: number, gid: number): void {
   if (fs.statSync(p).isDirectory()) for (const e of fs.readdirSync(p)) chownTree(path.join(p, e), uid, gid);
 }
 
-/** Starts (and on first use creates) the cluster; resolves once it accepts connections and the database exists. */
 /** A server log line's process id and level (PostgreSQL's default prefix: `%m [%p] `); no match for a continuation line. */
 const LOG_LINE = /^\d{4}-\d{2}-\d{2} [\d:.]+ \S+ \[(\d+)\] ([A-Z]+):/;
 const DUPLICATE_KEY = /\] ERROR: {2}duplicate key value violates unique constraint /;
 const ALREADY_EXISTS = /\] DETAIL: {2}Key .* already exists\.$/;
+/** The lines PostgreSQL writes after an ERROR about it. */
+const DETAIL_LEVELS = new Set(['DETAIL', 'HINT', 'CONTEXT', 'QUERY', 'STATEMENT']);
 
 /**
  * The last `lines` lines of PostgreSQL's log, without the duplicate-key errors that insert-once writes cause by
@@ -103,6 +104,7 @@ export function postgresLogTail(logFile: string, lines = 12): string {
   const seen = new Set<string>();
   let droppedLast = true; // a continuation line at the excerpt's start belongs to a line before it
   let left = 0;
+  // (the log's last 64 KiB at most: tailFile's bound)
   for (const line of tailFile(logFile, 2000).split('\n')) {
     const m = LOG_LINE.exec(line);
     if (!m) {
@@ -111,12 +113,12 @@ export function postgresLogTail(logFile: string, lines = 12): string {
     }
     const [, pid, level] = m;
     let drop = false;
-    if (level !== 'DETAIL' && level !== 'STATEMENT') seen.add(pid);
+    if (!DETAIL_LEVELS.has(level)) seen.add(pid);
     if (DUPLICATE_KEY.test(line)) {
       refusing.add(pid);
       left++;
       drop = true;
-    } else if (level === 'DETAIL' || level === 'STATEMENT') {
+    } else if (DETAIL_LEVELS.has(level)) {
       drop = refusing.has(pid) || !seen.has(pid) || ALREADY_EXISTS.test(line);
     } else {
       refusing.delete(pid);
@@ -128,6 +130,7 @@ export function postgresLogTail(logFile: string, lines = 12): string {
   return left === 0 ? tail : `${tail}${tail ? '\n' : ''}(${left} duplicate-key errors of insert-once writes left out: each is a request that lost a race it is meant to lose)`;
 }
 
+/** Starts (and on first use creates) the cluster; resolves once it accepts connections and the database exists. */
 export async function startPostgres(opts: StartPostgresOptions): Promise<PostgresHandle> {
   const bin = pgBinDir();
   const log = opts.log ?? (() => undefined);

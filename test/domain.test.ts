@@ -316,9 +316,10 @@ describe('header text kept (user agents)', () => {
     expect(headerText('caf\u00e9-client/1.0', 512)).to.equal('café-client/1.0');
     expect(headerText(undefined, 512)).to.equal(null);
   });
-  it('when a user agent holds control characters (C0, DEL, C1, sent raw or in UTF-8), then each is shown as U+FFFD', () => {
+  it('when a user agent holds control characters (C0, DEL, C1, text-direction; sent raw or in UTF-8), then each is shown as U+FFFD', () => {
     expect(headerText('a\u0085b\u007fc\u0001d\td', 512)).to.equal('a\ufffdb\ufffdc\ufffdd\ufffdd');
     expect(headerText(asSent('ü\u009b31m'), 512)).to.equal('ü\ufffd31m');
+    expect(headerText(asSent('agent \u202egnp.exe'), 512), 'a text-direction override').to.equal('agent \ufffdgnp.exe');
   });
   it('when a user agent is longer than kept, then it is cut without splitting a character', () => {
     expect(headerText('x'.repeat(600), 512)).to.have.length(512);

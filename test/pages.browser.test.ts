@@ -365,7 +365,7 @@ describe('pages: partners in a real browser', function () {
       await fillValid();
       await page.locator('form[action="/app/customers"]').evaluate((form) => form.insertAdjacentHTML('beforeend', '<input type="hidden" name="partnerId" value="demo-partner">'));
       await page.getByRole('button', { name: 'Add customer' }).click();
-      expect(await page.getByRole('alert').textContent()).to.include('The form came with a field it does not have ("partnerId"), so nothing was saved.');
+      expect(await page.getByRole('alert').textContent()).to.include('The form came with a field it does not have, so nothing was saved.');
       expect(await Customer.countDocuments({ tenantId })).to.equal(0);
       // a %-escape that is not UTF-8 (no browser sends one) is refused as a raw byte is, not stored as typed (QA)
       const csrf = await page.locator('form[action="/app/customers"] input[name="_csrf"]').inputValue();
@@ -835,7 +835,9 @@ describe('pages: partners in a real browser', function () {
       const admin = await newSession({ baseURL: app.baseUrl });
       try {
         const page = admin.page;
-        await signIn(app, page, PARTNER_EMAIL('admin-agent', app.partnerId));
+        // an admin agent of its own: the demo admin agent's address has few sign-in emails an hour left for the suite
+        const user = await ensureUser({ name: `Admin ${uniq('Term')}`, email: `${uniq('term-admin')}@${app.partnerId}.example`.toLowerCase(), role: 'admin-agent', partnerId: app.partnerId });
+        await signIn(app, page, user.email);
         await page.goto(`/app/orders/${order.id}`);
         expect(await page.getByRole('link', { name: 'Get keys and downloads', exact: true }).count()).to.equal(1);
         // the term's end a second ago, as a worker away would leave it: the order still says active

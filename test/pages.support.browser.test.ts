@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { formatMoney } from '../domain/money';
+import { formatMinor, formatMoney } from '../domain/money';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Dialog, Page } from 'playwright-core';
 import { ensurePartner, ensureUser, setUserDisabled } from '../services/users';
@@ -69,12 +69,12 @@ async function fileRefund(customer: string, orderId: string, pricing: { total: n
   return filed.body.number as string;
 }
 
-/** Runs `act` with the browser's questions (approving asks first) answered yes; returns the questions asked. */
-async function answeringYes(page: Page, act: () => Promise<unknown>): Promise<string[]> {
+/** Runs `act` with the browser's questions (approving asks first) answered yes or no; returns the questions asked. */
+async function answering(page: Page, yes: boolean, act: () => Promise<unknown>): Promise<string[]> {
   const asked: string[] = [];
   const onDialog = (d: Dialog) => {
     asked.push(d.message());
-    void d.accept();
+    void (yes ? d.accept() : d.dismiss());
   };
   page.on('dialog', onDialog);
   try {
@@ -264,7 +264,7 @@ describe('pages: support requests in a real browser', function () {
     await a.goto(`/app/support/${number}`);
     expect(await a.locator('main').textContent()).to.include('Confirmed: never enrolled.');
     // approving is final: the browser asks first, with the rules' prorated credit of the year's ESU (a day used)
-    const asked = await answeringYes(a, () => press(a, 'Approve the refund', 'Approved.'));
+    const asked = await answering(a, true, () => press(a, 'Approve the refund', 'Approved.'));
     expect(asked).to.have.length(1);
     expect(asked[0]).to.match(new RegExp(`^Approve a refund of the amount entered for ${number}\\? The whole order is cancelled and its keys and download links revoked; this cannot be undone\\. The cancellation rules credit \\$\\d+\\.\\d\\d today\\.$`));
     expect(await a.locator('main').textContent()).to.include('approved');
@@ -683,40 +683,44 @@ describe('pages: support requests in a real browser', function () {
     expect(order.pricing.total, 'above the approval limit').to.be.above(50_000);
     const number = await fileRefund(c.tenantId, order.id, order.pricing, uniq('Refund ten ESU licences'));
     const a = agent.page;
-    // (the browser's question before an approval is answered yes throughout)
-    const yes = (d: Dialog) => void d.accept();
-    a.on('dialog', yes);
-    await a.goto(`/app/support/${number}`);
-    // above the approval limit: refused in place, the amount and the message as typed
-    await a.getByLabel(/Amount to refund/).fill('600.00');
-    await a.getByLabel('Message to the partner (optional)').fill('Refunding most of it.');
-    await a.getByRole('button', { name: 'Approve the refund' }).click();
-    await a.locator('#approve-form-error').waitFor();
-    expect(await a.locator('#approve-form-error').textContent()).to.include('Approving more than $500.00 needs a support lead.');
-    expect(await a.getByLabel(/Amount to refund/).inputValue()).to.equal('600.00');
-    expect(await a.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunding most of it.');
-    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
-    // the field at fault, and only it, is marked so, described by the refusal and focused: here the amount...
+    // the field at fault, and only it, is marked so, described by the refusal and focused
     const fieldAtFault = async () =>
       a.evaluate<{ focused: string | null; invalid: string[]; describedBy: (string | null)[] }>(
         `(() => { const bad = [...document.querySelectorAll('main [aria-invalid="true"]')]; return { focused: document.activeElement ? document.activeElement.id : null, invalid: bad.map((el) => el.id), describedBy: bad.map((el) => el.getAttribute('aria-describedby')) }; })()`,
       );
-    expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-amount', invalid: ['approve-amount'], describedBy: ['approve-form-error approve-note'] });
-    // the amount emptied: asked for, not the whole requested amount credited (approving is final)
-    await a.getByLabel(/Amount to refund/).fill('');
-    await a.getByRole('button', { name: 'Approve the refund' }).click();
-    await a.locator('#approve-form-error').waitFor();
-    expect(await a.locator('#approve-form-error').textContent()).to.include(`Enter the amount to refund, in USD (the request asks for ${formatMoney(order.pricing.total, 'USD')}).`);
-    expect(await fieldAtFault()).to.deep.include({ focused: 'approve-amount', invalid: ['approve-amount'] });
-    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
-    // ...here the message, too long (not the amount); an optional reason too long, for an escalation; a resolution
-    await a.getByLabel(/Amount to refund/).fill('400.00');
-    await a.getByLabel('Message to the partner (optional)').fill('x'.repeat(20_001));
-    await a.getByRole('button', { name: 'Approve the refund' }).click();
-    await a.locator('#approve-form-error').waitFor();
-    expect(await a.locator('#approve-form-error').textContent()).to.include('Use at most 20000 characters.');
-    expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-body', invalid: ['approve-body'], describedBy: ['approve-form-error'] });
-    a.off('dialog', yes);
+    // (the browser's question before an approval is answered yes throughout; the handler goes even if this fails)
+    const yes = (d: Dialog) => void d.accept();
+    a.on('dialog', yes);
+    try {
+      await a.goto(`/app/support/${number}`);
+      // above the approval limit: refused in place, the amount and the message as typed
+      await a.getByLabel(/Amount to refund/).fill('600.00');
+      await a.getByLabel('Message to the partner (optional)').fill('Refunding most of it.');
+      await a.getByRole('button', { name: 'Approve the refund' }).click();
+      await a.locator('#approve-form-error').waitFor();
+      expect(await a.locator('#approve-form-error').textContent()).to.include('Approving more than $500.00 needs a support lead.');
+      expect(await a.getByLabel(/Amount to refund/).inputValue()).to.equal('600.00');
+      expect(await a.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunding most of it.');
+      expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
+      // the field at fault, and only it: here the amount...
+      expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-amount', invalid: ['approve-amount'], describedBy: ['approve-form-error approve-note'] });
+      // the amount emptied: asked for, not the whole requested amount credited (approving is final)
+      await a.getByLabel(/Amount to refund/).fill('');
+      await a.getByRole('button', { name: 'Approve the refund' }).click();
+      await a.locator('#approve-form-error').waitFor();
+      expect(await a.locator('#approve-form-error').textContent()).to.include(`Enter the amount to refund, in USD (the request asks for ${formatMoney(order.pricing.total, 'USD')}).`);
+      expect(await fieldAtFault()).to.deep.include({ focused: 'approve-amount', invalid: ['approve-amount'] });
+      expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
+      // ...here the message, too long (not the amount); an optional reason too long, for an escalation; a resolution
+      await a.getByLabel(/Amount to refund/).fill('400.00');
+      await a.getByLabel('Message to the partner (optional)').fill('x'.repeat(20_001));
+      await a.getByRole('button', { name: 'Approve the refund' }).click();
+      await a.locator('#approve-form-error').waitFor();
+      expect(await a.locator('#approve-form-error').textContent()).to.include('Use at most 20000 characters.');
+      expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-body', invalid: ['approve-body'], describedBy: ['approve-form-error'] });
+    } finally {
+      a.off('dialog', yes);
+    }
     for (const [label, button, id] of [
       ['Reason for escalating (optional)', 'Escalate', 'escalate-reason'],
       ['Resolution (optional)', 'Resolve', 'resolve-body'],
@@ -891,6 +895,7 @@ describe('pages: support requests in a real browser', function () {
     await p.locator('#orderId-error').waitFor();
     expect(await p.locator('#orderId-error').textContent()).to.match(new RegExp(`You filed ${refundNumber} for this order less than a minute ago, and it is \\w+: an order has one refund request at a time\\.`));
     expect(await p.getByLabel('Yes, file another request').count()).to.equal(0);
+    expect(await p.getByRole('link', { name: `See ${refundNumber}` }).getAttribute('href')).to.equal(`/app/support/${refundNumber}`);
   });
 
   it('when Back brings a sent reply back and it is sent again, then the page asks before sending it twice; ticking the box sends it', async () => {
@@ -1050,18 +1055,8 @@ describe('pages: support requests in a real browser', function () {
     // with script: asked, and answered no, nothing is done
     const a = agent.page;
     await a.goto(`/app/support/${number}`);
-    const asked: string[] = [];
-    const no = (d: Dialog) => {
-      asked.push(d.message());
-      void d.dismiss();
-    };
-    a.on('dialog', no);
-    try {
-      // (the click ends once the question is answered: a form sent would be under way by then)
-      await a.getByRole('button', { name: 'Approve the refund' }).click();
-    } finally {
-      a.off('dialog', no);
-    }
+    // (the click ends once the question is answered: a form sent would be under way by then)
+    const asked = await answering(a, false, () => a.getByRole('button', { name: 'Approve the refund' }).click());
     expect(asked).to.deep.equal([`Approve a refund of the amount entered for ${number}? The whole order is cancelled and its keys and download links revoked; this cannot be undone. The cancellation rules credit ${formatMoney(rules.amount, 'USD')} today.`]);
     expect(await approval()).to.equal(null);
 
@@ -1084,9 +1079,16 @@ describe('pages: support requests in a real browser', function () {
       );
       expect(await p.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunded in full, as agreed.');
       expect(await approval()).to.equal(null);
+      // the box ticked with another amount than the one asked about: asked again, about that one
+      const credit = formatMinor(rules.amount, 2);
+      await p.getByLabel(/Amount to refund/).fill(credit);
+      await p.getByLabel('Yes, approve it').check();
+      expect(await pressApprove()).to.equal(409);
+      expect(await p.locator('#approve-form-error').textContent()).to.include(`Approve a refund of ${formatMoney(rules.amount, 'USD')} for ${number}? The whole order is cancelled and its keys and download links revoked; this cannot be undone. To go on`);
+      expect(await approval()).to.equal(null);
       await p.getByLabel('Yes, approve it').check();
       expect(await pressApprove()).to.equal(303);
-      expect(await approval()).to.include({ amount: order.pricing.total, currency: 'USD' });
+      expect(await approval()).to.include({ amount: rules.amount, currency: 'USD' });
     } finally {
       await plain.context.close();
     }

@@ -14,7 +14,7 @@ import { createCustomer, customerView, listCustomers, resolveCustomer } from '..
 import { listProducts, productView } from '../../services/catalog';
 import type { ProductDoc } from '../../models';
 import { isTemporalUnavailable } from '../../lib/temporal';
-import { agoInWords, definePage, errorsFromAppError, may, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, definePage, errorsFromAppError, may, unavailable, validateForm, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { NAME_PATTERN, nameKey } from '../../domain/text';
 import { ORDER_ID_PATTERN } from '../../domain/orders';
 
@@ -206,7 +206,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
         const input = formOf(ctx.req);
         const again = (errors: FieldErrors, status: number) =>
           ctx.view('customers/new', { title: 'Add a customer', markets: markets.map((m) => ({ ...m, selected: m.code === input.market })), values: input, errors }, status);
-        const form = validateForm<{ name: string; tenantId: string; domain: string; market: string }>(customerForm, input);
+        const form = validatePostedForm<{ name: string; tenantId: string; domain: string; market: string }>(customerForm, input);
         if (!form.ok) return again(form.errors, 400);
         try {
           const c = await createCustomer(ctx.auth.partnerId!, form.value);
@@ -255,7 +255,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const ref = String(ctx.req.params.customer);
         const input = formOf(ctx.req);
-        const form = validateForm<{ productId: string; quantity: number; idempotencyKey: string; again?: 'yes' }>(buySchema, input);
+        const form = validatePostedForm<{ productId: string; quantity: number; idempotencyKey: string; again?: 'yes' }>(buySchema, input);
         if (!form.ok) return buyPage(ctx, ref, input, form.errors, 400);
         try {
           // the same order a moment ago (the Back button brings the form back with a new key): ask first
@@ -311,7 +311,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
         const ref = String(ctx.req.params.customer);
         const input = { ...formOf(ctx.req) };
         if (typeof input.orderIds === 'string') input.orderIds = [input.orderIds];
-        const form = validateForm<{ orderIds: string[] }>(bulkCancelSchema, input);
+        const form = validatePostedForm<{ orderIds: string[] }>(bulkCancelSchema, input);
         if (!form.ok) {
           const errors = { ...form.errors };
           if (errors.acknowledged) errors.acknowledged = 'Tick the box to confirm you have read the notice.';

@@ -8,8 +8,9 @@ import type { Request, Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeNext } from '../../domain/sessions';
 import { TOKEN_ID_PATTERN } from '../../services/users';
+import { SESSION_USER_AGENT_MAX } from '../../services/sessions';
 import { isTimeZone, timeZoneName, timeZones } from '../../domain/time';
-import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, formRefusalMarks, validateForm, type KitDeps, type PageDef } from './kit';
+import { pageFormKey, PRE_SESSION_COOKIE, SESSION_COOKIE, TZ_COOKIE, csrfOk, definePage, errorsFromAppError, formatDate, formRefusalMarks, validateForm, validatePostedForm, type KitDeps, type PageDef } from './kit';
 import { headerText, NAME_PATTERN } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -66,7 +67,7 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
 
   router.post('/sign-in', async (req, res) => {
     checkPreSession(req);
-    const form = validateForm<{ email: string; next?: string }>(signInSchema, req.body ?? {});
+    const form = validatePostedForm<{ email: string; next?: string }>(signInSchema, req.body ?? {});
     if (!form.ok) {
       page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.body?.next), values: req.body, errors: form.errors }, 400);
       return;
@@ -91,7 +92,7 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
     const form = validateForm<{ token: string; timeZone?: string }>(claimSchema, req.body ?? {});
     if (!form.ok) throw new AppError(400, 'validation_failed', 'The sign-in link is incomplete. Copy the whole link from the email.', 'token');
     try {
-      const { cookie, next, session } = await kit.sessions.claimLink(form.value.token, headerText(req.header('user-agent'), 300));
+      const { cookie, next, session } = await kit.sessions.claimLink(form.value.token, headerText(req.header('user-agent'), SESSION_USER_AGENT_MAX));
       res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
       // the browser's time zone (the sign-in page's script sent it), so the first page shown is in it too, and the
       // user's emails while they choose none
@@ -158,7 +159,7 @@ export function identityPages(deps: PagesContext): PageDef[] {
       path: '/settings/time-zone',
       permission: null,
       handler: async (ctx) => {
-        const form = validateForm<{ timeZone?: string }>(timeZoneSchema, ctx.req.body ?? {});
+        const form = validatePostedForm<{ timeZone?: string }>(timeZoneSchema, ctx.req.body ?? {});
         const tz = form.ok ? (form.value.timeZone ?? null) : undefined;
         if (tz === undefined || (tz !== null && !isTimeZone(tz))) {
           await settings(ctx, { errors: { timeZone: 'Choose a time zone from the list.' } }, 400);
@@ -187,7 +188,7 @@ export function identityPages(deps: PagesContext): PageDef[] {
       path: '/settings/tokens',
       permission: null,
       handler: async (ctx) => {
-        const form = validateForm<{ label: string; expiresInDays?: string }>(tokenSchema, ctx.req.body ?? {});
+        const form = validatePostedForm<{ label: string; expiresInDays?: string }>(tokenSchema, ctx.req.body ?? {});
         if (!form.ok) {
           await settings(ctx, { errors: form.errors, values: ctx.req.body }, 400);
           return;

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../lib/errors';
 import { ACTIVITY_OPERATIONS } from '../../domain/licensing';
 import { listProducts } from '../../services/catalog';
-import { definePage, errorsFromAppError, pageFormKey, pageMessage, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, pageFormKey, pageMessage, validateForm, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const choiceSchema = {
@@ -90,7 +90,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
         const input = (ctx.req.body ?? {}) as Record<string, unknown>;
-        const form = validateForm<{ version: string; language: string; fileType: string }>(choiceSchema, input);
+        const form = validatePostedForm<{ version: string; language: string; fileType: string }>(choiceSchema, input);
         if (!form.ok) return choicePage(ctx, id, input, form.errors, 400);
         try {
           // the form's key with what was chosen: the same form sent again is the same link, while a form of an earlier

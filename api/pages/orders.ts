@@ -1,7 +1,7 @@
 /** Order pages: an order with its timeline and cancellation status (days left, estimated credit), and cancelling it. */
 import { servesSoftware } from '../../domain/licensing';
 import { AppError } from '../../lib/errors';
-import { definePage, errorsFromAppError, may, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { definePage, errorsFromAppError, may, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import type { PagesContext } from './index';
 
 const cancelSchema = {
@@ -73,7 +73,7 @@ export function orderPages(deps: PagesContext): PageDef[] {
       permission: 'cancelOrders',
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        const form = validateForm<{ customer: string; productName: string }>(cancelSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
+        const form = validatePostedForm<{ customer: string; productName: string }>(cancelSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
         if (!form.ok) {
           const errors = { ...form.errors };
           if (errors.acknowledged) errors.acknowledged = 'Tick the box to confirm you have read the notice.';

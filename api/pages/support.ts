@@ -22,7 +22,7 @@ import { supportMetrics } from '../../services/support-metrics';
 import { orderIdNamed } from '../../services/orders';
 import { METRICS_FIRST_DAY } from '../../domain/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, NOT_UTF8_FIELD, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formatDate, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, NOT_UTF8_FIELD, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formatDate, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -73,7 +73,7 @@ const messageSchema = {
   properties: { body: text(20000, 'a message with something visible in it'), kind: { type: 'string', enum: ['reply', 'note'] }, again: { type: 'string', enum: ['yes'] } },
 };
 const assignSchema = { type: 'object', additionalProperties: false, properties: { assigneeId: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:-]+$' } } };
-const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: text(20000, 'a message with something visible in it'), reason: text(2000, 'a reason with something visible in it'), amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' }, again: { const: 'yes' } } };
+const optionalMessage = { type: 'object', additionalProperties: false, properties: { body: text(20000, 'a message with something visible in it'), reason: text(2000, 'a reason with something visible in it'), amount: { type: 'string', pattern: MONEY, description: 'an amount such as 61.00' }, askedAmount: { type: 'string', pattern: MONEY }, again: { const: 'yes' } } };
 
 /**
  * Why a file was not attached, as the ticket's page says it after the upload's redirect (`?refused=<code>`): fixed
@@ -263,7 +263,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
   const temporalLink = (workflowId: string) => temporalWorkflowLink(deps.temporalUiUrl, deps.temporalNamespace, workflowId);
 
   // ------------------------------------------------------------------ filing
-  const filePage = async (ctx: PageContext, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200, repeatOf: string | null = null) => {
+  /** `repeatOf`: the request this one repeats (asked about, with a box); `openRefund`: the order's open refund request. */
+  const filePage = async (ctx: PageContext, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200, repeatOf: string | null = null, openRefund: string | null = null) => {
     ctx.view(
       'support/new',
       {
@@ -273,6 +274,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         values: { ...values, idempotencyKey: values.idempotencyKey || deps.newKey() },
         errors,
         repeatOf,
+        openRefund,
         maxFileMb: Math.round(attachments.limits.maxBytes / 1024 / 1024),
         acceptedKinds: ACCEPTED_KINDS,
       },
@@ -482,7 +484,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission,
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        const form = validateForm<{ body?: string; reason?: string; amount?: string; again?: 'yes' }>(optionalMessage, (ctx.req.body ?? {}) as Record<string, unknown>);
+        const form = validatePostedForm<{ body?: string; reason?: string; amount?: string; askedAmount?: string; again?: 'yes' }>(optionalMessage, (ctx.req.body ?? {}) as Record<string, unknown>);
         // a form refused here comes back as typed, with the reason next to it
         const again = (message: string, field: string | undefined) => ticketPage(ctx, id, { formErrors: { [action]: message }, typed: { [action]: typedIn(ctx) }, ...(field ? { fault: { [action]: field } } : {}) }, 400);
         // the text an action needs, left blank (or only spaces): said in the action's words
@@ -505,24 +507,32 @@ export function supportPages(deps: PagesContext): PageDef[] {
             if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`, 'amount');
             amount = m;
           }
-        }
-        // approving cannot be undone either: asked first, as closing is (below), naming the cancellation rules' credit
-        // when the amount is above it; not when the approval limit refuses it anyway (its refusal says why)
-        if (action === 'approve' && v.again !== 'yes') {
-          const t = await support.view(ctx.auth, id);
-          const credited = t.refund ? { amount: amount ?? t.refund.amount, currency: t.refund.currency } : null;
-          const fits = ACTION_TABLE.approve.from.includes(t.status) && !t.approval && credited !== null;
-          const aboveLimit = credited !== null && t.approvalLimit !== null && credited.amount > t.approvalLimit && actorKindOf(ctx.auth.role) !== 'lead';
-          if (fits && !aboveLimit) {
+          // approving cannot be undone either: asked first, as closing is (below), naming the cancellation rules'
+          // credit when the amount is above it; asked again when the box comes ticked with another amount than the one
+          // asked about. Not asked when the approval is refused anyway (the approval limit, an order cancelled
+          // meanwhile, a refund carried out): its refusal says why
+          const askedAbout = v.askedAmount !== undefined && t.refund ? parseAmount(v.askedAmount, t.refund.currency) : undefined;
+          if (t.refund && amount !== undefined && (v.again !== 'yes' || (askedAbout !== undefined && askedAbout !== amount))) {
             const order = t.orderId ? await deps.orders.view(await ticketPartner(id), t.orderId).catch(() => null) : null;
-            const policy = policyToday(order, deps.now?.() ?? new Date());
-            const key = pageFormKey(ctx.req.body);
-            return ticketPage(
-              ctx,
-              id,
-              { formErrors: { approve: `${approveQuestion(id, credited, policy?.credit ?? null)} To go on, tick the box and press again.` }, typed: { approve: typedIn(ctx) }, askAgainApprove: true, ...(key ? { formKey: key } : {}), ...seenBy(ctx) },
-              409,
-            );
+            const fits = ACTION_TABLE.approve.from.includes(t.status) && !t.approval && order?.status !== 'cancelled';
+            const aboveLimit = t.approvalLimit !== null && amount > t.approvalLimit && actorKindOf(ctx.auth.role) !== 'lead';
+            if (fits && !aboveLimit) {
+              const credited = { amount, currency: t.refund.currency };
+              const key = pageFormKey(ctx.req.body);
+              return ticketPage(
+                ctx,
+                id,
+                {
+                  formErrors: { approve: `${approveQuestion(id, credited, policyToday(order, deps.now?.() ?? new Date())?.credit ?? null)} To go on, tick the box and press again.` },
+                  typed: { approve: typedIn(ctx) },
+                  askAgainApprove: true,
+                  askedAmount: formatMinor(amount, minorDigits(t.refund.currency)),
+                  ...(key ? { formKey: key } : {}),
+                  ...seenBy(ctx),
+                },
+                409,
+              );
+            }
           }
         }
         // closing or withdrawing cannot be undone: asked first. With script the browser asks (and the form then says
@@ -640,8 +650,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
         }
         // a form sent back keeps what was typed, not the file (a browser cannot be given one back)
         const again = (errors: FieldErrors): FieldErrors => (file && !errors.file ? { ...errors, file: `Choose the file again (${file.filename || 'your file'}): a form sent back does not keep it.` } : errors);
-        const back = (errors: FieldErrors, status: number, repeatOf: string | null = null) => filePage(ctx, input, again(errors), status, repeatOf);
-        const form = validateForm<Record<string, string>>(fileSchema, input);
+        const back = (errors: FieldErrors, status: number, repeatOf: string | null = null, openRefund: string | null = null) => filePage(ctx, input, again(errors), status, repeatOf, openRefund);
+        const form = validatePostedForm<Record<string, string>>(fileSchema, input);
         // bytes that are not UTF-8 are refused by name, before anything else is said about the field
         // (one the form does not show, its hidden key or a name of no field, is said above the form)
         const shown = (name: string) => Object.hasOwn(fileSchema.properties, name) && name !== 'idempotencyKey';
@@ -670,7 +680,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
             // a refund request still open holds its order: filing another would only be refused once the box is ticked (QA)
             const open = refund && repeat.orderId ? await support.refundRequestOf(ctx.auth, repeat.orderId) : null;
             if (open && open.number === repeat.number && open.status !== 'closed') {
-              return back({ orderId: `You filed ${repeat.number} for this order ${when}, and it is ${open.status}: an order has one refund request at a time. Follow it, or reply to it, on its page.` }, 409);
+              return back({ orderId: `You filed ${repeat.number} for this order ${when}, and it is ${open.status}: an order has one refund request at a time. Follow it, or reply to it, on its page.` }, 409, null, repeat.number);
             }
             return back({ again: `You filed ${repeat.number} with this title for this customer ${when}. To file another, tick the box and submit again.` }, 409, repeat.number);
           }
@@ -729,7 +739,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
       permission: 'readSupportRequests',
       handler: async (ctx) => {
         const id = String(ctx.req.params.id);
-        const form = validateForm<{ body: string; kind?: 'reply' | 'note'; again?: 'yes' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
+        const form = validatePostedForm<{ body: string; kind?: 'reply' | 'note'; again?: 'yes' }>(messageSchema, (ctx.req.body ?? {}) as Record<string, unknown>);
         if (!form.ok) {
           // nothing (visible) written, or what is wrong with what was (too long, a control character)
           const written = typedIn(ctx).body ?? '';
@@ -759,7 +769,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const body = (ctx.req.body ?? {}) as Record<string, unknown>;
         // the "Assign to" form names itself: without a choice it is refused, never taken for "Assign to me"
         const formName = body._action === 'assign-other' ? 'assign-other' : 'assign';
-        const form = validateForm<{ assigneeId?: string }>(assignSchema, body);
+        const form = validatePostedForm<{ assigneeId?: string }>(assignSchema, body);
         if (!form.ok || (formName === 'assign-other' && !form.value.assigneeId)) return ticketPage(ctx, id, { formErrors: { 'assign-other': 'Choose someone from the list.' }, fault: { 'assign-other': 'assigneeId' } }, 400);
         const to = form.value.assigneeId;
         return command(ctx, id, formName, () => support.assign(ctx.auth, id, to, undefined, formUpdateId(ctx.req.body, to ? `assign:${to}` : 'assign'), formSeenSeq(ctx.req.body)), 'assign');
