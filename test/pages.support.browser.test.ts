@@ -275,8 +275,19 @@ describe('pages: support requests in a real browser', function () {
     // the request's page no longer gives a window for the cancelled order (QA)
     await a.reload();
     expect(await a.locator('dt:text-is("Cancellation window")').count()).to.equal(0);
-    // the order says through which request, and links to it (QA)
+    // the order says through which request, and links to it (QA); a role that may not read support requests (a
+    // sales agent) is told its number, with no link that could only answer 403 (review)
     expect(await p.getByRole('link', { name: number, exact: true }).getAttribute('href')).to.equal(`/app/support/${number}`);
+    const sales = await newSession({ baseURL: app.baseUrl });
+    try {
+      const salesAgent = await ensureUser({ name: `Sales ${uniq('Link')}`, email: `${uniq('sales-link')}@${app.partnerId}.example`.toLowerCase(), role: 'sales-agent', partnerId: app.partnerId });
+      await signIn(app, sales.page, salesAgent.email);
+      await sales.page.goto(`/app/orders/${order.id}`);
+      expect(await sales.page.locator('dt:text-is("Cancelled") + dd').textContent()).to.include(`approving support request ${number}`);
+      expect(await sales.page.getByRole('link', { name: number, exact: true }).count()).to.equal(0);
+    } finally {
+      await sales.context.close();
+    }
     await p.getByRole('link', { name: 'Invoices' }).click();
     expect(await p.getByRole('table', { name: /Credits in/ }).textContent()).to.include(order.id);
 
