@@ -869,14 +869,19 @@ describe('pages: support requests in a real browser', function () {
       await p.getByLabel('Title').fill(title);
       await p.getByLabel(/^Customer/).fill(c.tenantId);
     };
-    await p.goto('/app/support/new');
-    await fill();
-    await press(p, 'Submit the request', 'Request filed.');
-    const first = new URL(p.url()).pathname.split('/').pop()!;
-    await p.goBack();
-    await p.waitForURL('**/app/support/new');
-    await fill();
-    await p.getByRole('button', { name: 'Submit the request' }).click();
+    /** Files the form at `url` as `fill` fills it, then goes Back and submits it again as filled: the first request's number. */
+    const fileThenBackAndAgain = async (url: string, fillIn: () => Promise<void>) => {
+      await p.goto(url);
+      await fillIn();
+      await press(p, 'Submit the request', 'Request filed.');
+      const filed = new URL(p.url()).pathname.split('/').pop()!;
+      await p.goBack();
+      await p.waitForURL('**/app/support/new**');
+      await fillIn();
+      await p.getByRole('button', { name: 'Submit the request' }).click();
+      return filed;
+    };
+    const first = await fileThenBackAndAgain('/app/support/new', fill);
     const warning = p.locator('#again-error');
     await warning.waitFor();
     expect(await warning.textContent()).to.match(new RegExp(`You filed ${first} with this title for this customer less than a minute ago`));
@@ -895,14 +900,7 @@ describe('pages: support requests in a real browser', function () {
       await p.getByLabel('Reason for the refund').fill('Bought for the wrong customer');
       await p.getByLabel(/^Phone/).fill('+1 425 555 0100');
     };
-    await p.goto(`/app/support/new?orderId=${order.id}`);
-    await fillRefund();
-    await press(p, 'Submit the request', 'Request filed.');
-    const refundNumber = new URL(p.url()).pathname.split('/').pop()!;
-    await p.goBack();
-    await p.waitForURL('**/app/support/new**');
-    await fillRefund();
-    await p.getByRole('button', { name: 'Submit the request' }).click();
+    const refundNumber = await fileThenBackAndAgain(`/app/support/new?orderId=${order.id}`, fillRefund);
     await p.locator('#orderId-error').waitFor();
     expect(await p.locator('#orderId-error').textContent()).to.match(new RegExp(`You filed ${refundNumber} for this order less than a minute ago, and it is \\w+: an order has one refund request at a time\\.`));
     expect(await p.getByLabel('Yes, file another request').count()).to.equal(0);
