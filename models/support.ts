@@ -244,7 +244,10 @@ export interface SupportIdempotencyDoc {
   ticketId: string;
   /** an action's: the Update id it is sent as (absent on records written before it was kept: `<user>:<key>`) */
   updateId?: string;
-  /** an action's: set once its Update was answered (a key sent again then answers `Idempotent-Replayed: true`) */
+  /**
+   * an action's, on records written before its answer was a document of its own (`<record id> answered`, inserted
+   * once by the first of the key's requests to be answered): set once its Update was answered
+   */
   done?: boolean;
   createdAt: Date;
 }

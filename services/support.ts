@@ -368,7 +368,9 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (first.requestHash !== requestHash) {
         throw new AppError(422, 'idempotency_key_reused', 'this Idempotency-Key was used for another action on this support request; use a new key for a new action', 'header.idempotency-key');
       }
-      // a replay only when the key's action was answered before (a first try that failed, a 5xx, left it undone)
+      // a replay when the key's action was answered before (a record written before the answer was a document of its
+      // own says so itself; otherwise command() asks once the Update is answered: a first try that failed, a 5xx,
+      // left it unanswered)
       return { updateId: first.updateId ?? `${auth.user._id}:${key}`, record: { _id, requestHash }, replayed: first.done === true };
     }
     throw new Error(`the Idempotency-Key record ${_id} kept changing; try again`);
@@ -391,9 +393,13 @@ export function createSupportService(deps: SupportServiceDeps) {
       if (id && e instanceof AppError && e.status < 500) await SupportIdempotency.deleteOne(id.record);
       throw e;
     }
-    // answered: the key sent again is a replay (the same value from every writer: no lost update to mind)
-    if (id && !id.replayed) await SupportIdempotency.updateOne({ _id: id.record._id, requestHash: id.record.requestHash }, { $set: { done: true } });
-    return { ticket: await view(auth, t._id), replayed: id?.replayed ?? false };
+    // answered: the first of the key's requests to get here says so, once, by a document of its own inserted once
+    // (not a flag set on the record: sends of one key at once all found it unset, and all said "not replayed"); the
+    // others, at once or later, are replays. Its id names the request (a key a refusal left free and then used for
+    // another request answers that one anew) and has a space, which no key holds, so no key's record is it.
+    const answered = (r: { _id: string; requestHash: string }) => `${r._id} ${r.requestHash.slice(0, 16)} answered`;
+    const replayed = id ? id.replayed || !(await insertOnce(() => SupportIdempotency.create({ ...id.record, _id: answered(id.record), ticketId: t._id, createdAt: new Date() }))) : false;
+    return { ticket: await view(auth, t._id), replayed };
   }
 
   return {

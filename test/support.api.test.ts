@@ -772,6 +772,19 @@ describe('support requests (API end to end)', function () {
     expect(theirs.body.timeline.filter((e: { type: string; body: string | null }) => e.type === 'partner-replied' && e.body === 'Partner adds something')).to.have.length(1);
   });
 
+  it('when one action is sent several times at once with its Idempotency-Key, then it is recorded once and exactly one answer says it was not replayed', async () => {
+    // each send found the key's record unanswered, so all had said `Idempotent-Replayed: false` (QA)
+    const t = (await file({ problemType: 'General question or problem', impact: 'minimal', title: uniq('Keyed at once'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    const key = uniq('at-once');
+    const send = () => app.api('POST', `/support-requests/${t.number}/replies`, { token: agent(), body: { body: 'Sent at once' }, headers: { 'idempotency-key': key } });
+    const answers = await Promise.all([send(), send(), send(), send()]);
+    expect(answers.map((a) => a.status)).to.deep.equal([200, 200, 200, 200]);
+    expect(answers.map((a) => a.headers.get('idempotent-replayed')).sort()).to.deep.equal(['false', 'true', 'true', 'true']);
+    const later = await send();
+    expect([later.status, later.headers.get('idempotent-replayed')]).to.deep.equal([200, 'true']);
+    expect(later.body.timeline.filter((e: { type: string; body: string | null }) => e.type === 'replied' && e.body === 'Sent at once')).to.have.length(1);
+  });
+
   it('when a dozen actions reach one request at once (agents and the partner), then each is recorded once, and none is refused but for Temporal being busy', async () => {
     // QA saw such bursts answer some 422 `UnprocessedUpdate` (Temporal's refusal of an Update its worker's core
     // dropped), and record one reply twice and another not at all, all answered 200: events are now written once their
