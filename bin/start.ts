@@ -63,7 +63,10 @@ const show = (p: string) => {
   return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
 };
 
-/** Prints `[stack] what ...  ok (1.2 s)`; with `ownLine` (children print meanwhile) the ok goes on a line of its own. */
+/**
+ * Prints `[stack] what ...  ok (1.2 s)`; with `ownLine` (children print meanwhile) the ok goes on a line of its own,
+ * as it does, naming the step, when a child's line came in between.
+ */
 async function step<T>(what: string, fn: () => Promise<T>, ownLine = false): Promise<T> {
   if (lineOpen) process.stdout.write('\n');
   process.stdout.write(`[stack] ${what} ...${ownLine ? '\n' : ''}`);
@@ -72,11 +75,11 @@ async function step<T>(what: string, fn: () => Promise<T>, ownLine = false): Pro
   try {
     const r = await fn();
     if (lineOpen) process.stdout.write(`  ok (${secs(Date.now() - t0)})\n`);
-    else process.stdout.write(`[stack]   ${ownLine ? what.replace(/^starting /, '') + ' ' : ''}... ok (${secs(Date.now() - t0)})\n`);
+    else process.stdout.write(`[stack]   ${ownLine ? what.replace(/^starting /, '') : what} ... ok (${secs(Date.now() - t0)})\n`);
     lineOpen = false;
     return r;
   } catch (e) {
-    if (lineOpen) process.stdout.write('  FAILED\n');
+    process.stdout.write(lineOpen ? '  FAILED\n' : `[stack]   ${what} ... FAILED\n`);
     lineOpen = false;
     throw e;
   }
@@ -422,7 +425,7 @@ async function main(): Promise<void> {
       name,
       label,
       entry: { name, pid: 0, match: `${name}.js`, group: true },
-      start: () => spawnManaged({ name, command: process.execPath, args: [js], env, cwd: ROOT, logFile: path.join(logs, `${name}.log`), console: 'stdout' }),
+      start: () => spawnManaged({ name, command: process.execPath, args: [js], env, cwd: ROOT, logFile: path.join(logs, `${name}.log`), console: out }),
       logFile: path.join(logs, `${name}.log`),
       stopTimeoutMs: name === 'worker' ? 15_000 : 10_000,
       // exit status 2 is the entry points' configuration error: restarting cannot mend it

@@ -18,8 +18,11 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** Append stdout+stderr to this file (created with its folder). */
   logFile?: string;
-  /** Also (or, without logFile, only) write each output line to the console as `[name] line`. */
-  console?: boolean | 'stdout' | 'stderr';
+  /**
+   * Also (or, without logFile, only) write each output line to the console as `[name] line`: to stderr, stdout, or
+   * through a function of the caller's (`npm start` ends its own unfinished progress line before a child's line)
+   */
+  console?: boolean | 'stdout' | 'stderr' | ((line: string) => void);
   /** Signal the child gets if this process dies (default SIGTERM; null = none). */
   parentDeathSignal?: NodeJS.Signals | null;
 }
@@ -140,14 +143,15 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   if (direct) fs.closeSync(logFd!);
 
   if (!direct) {
-    const out = toConsole === 'stdout' ? process.stdout : process.stderr;
+    const stream = toConsole === 'stdout' ? process.stdout : process.stderr;
+    const out = typeof toConsole === 'function' ? toConsole : (line: string) => stream.write(`${line}\n`);
     const logStream = logFd !== undefined ? fs.createWriteStream('', { fd: logFd, autoClose: true }) : undefined;
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
       rl.on('line', (line) => {
         logStream?.write(line + '\n');
-        if (toConsole) out.write(`[${opts.name}] ${line}\n`);
+        if (toConsole) out(`[${opts.name}] ${line}`);
       });
     }
     child.once('exit', () => setTimeout(() => logStream?.end(), 50));

@@ -75,6 +75,11 @@ describe('stack: npm start', function () {
     const s = await start();
     // the pages at the address their emails link to (PUBLIC_BASE_URL), where the session cookie will be
     expect(s.output()).to.contain(`Pages         http://localhost:${s.ports.PORT}/app`);
+    // the API's and the worker's lines (the API logs the demo filings' requests) each on a line of their own, never
+    // spliced into the progress line of a step still running
+    const childLines = s.output().split('\n').filter((l) => /\[(api|worker)\] /.test(l));
+    expect(childLines.length).to.be.above(0);
+    for (const line of childLines) expect(line, 'a line of the API or the worker').to.match(/^\[(api|worker)\] /);
     // npm start again: refused by the lock check, before a build could touch dist/
     const again = prestartCheck(s.env);
     expect(again.status, again.stderr).to.equal(1);
