@@ -543,10 +543,24 @@ describe('pages: partners in a real browser', function () {
       // cleared while typing: no quantity, not the price of one
       await page.getByLabel('Quantity').fill('');
       await page.locator('#preview').getByText('Quantity: Enter a quantity').waitFor();
-      // without JavaScript, a quantity at fault keeps the product chosen
+      // without JavaScript, a quantity at fault keeps the product chosen, and itself as typed
       await page.goto(`/app/customers/${c.id}/buy?productId=sql-server-standard-sub&quantity=0`);
       expect(await page.getByLabel('Product').inputValue()).to.equal('sql-server-standard-sub');
       expect(await page.locator('#quantity-error').textContent()).to.match(/\S/);
+      expect(await page.getByLabel('Quantity').inputValue()).to.equal('0');
+      // Buy pressed with a quantity at fault: the form comes back with it as typed, never another number (10000 for
+      // 20000, 1 for 2.5), which Buy pressed again would buy (QA)
+      for (const typed of ['20000', '2.5']) {
+        await page.getByLabel('Quantity').fill(typed);
+        await page.getByRole('button', { name: 'Buy', exact: true }).click();
+        await page.locator('#quantity-error').waitFor();
+        expect(await page.getByLabel('Quantity').inputValue()).to.equal(typed);
+      }
+      // and "Show the price" alike
+      await page.getByRole('button', { name: 'Show the price' }).click();
+      await page.locator('#quantity-error').waitFor();
+      expect(await page.getByLabel('Quantity').inputValue()).to.equal('2.5');
+      expect(await page.locator('#preview').textContent()).to.not.include('Total');
       // without JavaScript: the same through the query
       await page.goto(`/app/customers/${c.id}/buy?productId=azure-ri-vm-1y&quantity=1`);
       expect(await page.locator('#preview').textContent()).to.include('Azure reservations are not available in the market BQ');

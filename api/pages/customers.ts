@@ -156,9 +156,13 @@ export function customerPages(deps: PagesContext): PageDef[] {
     const c = await resolveCustomer(ctx.auth.partnerId!, ref);
     const products = await listProducts();
     const productId = typeof values.productId === 'string' ? values.productId : '';
-    const quantity = Number.isInteger(Number(values.quantity)) && Number(values.quantity) >= 1 ? Math.min(Number(values.quantity), 10000) : 1;
+    const typed = values.quantity;
+    const valid = Number.isInteger(Number(typed)) && Number(typed) >= 1 && Number(typed) <= 10000;
+    // a quantity at fault stays as typed, next to its error: never another number (10000 for 20000, 1 for 2.5), which
+    // Buy pressed again would buy (QA); none typed yet (the first visit) is 1
+    const shownQuantity = typed === undefined ? 1 : typeof typed === 'string' || typeof typed === 'number' ? String(typed).slice(0, 32) : '';
     // no price for a quantity that is not one (it would be the price of another quantity)
-    const preview = errors.quantity ? null : buyPreview(products.find((p) => p._id === productId), c.market, quantity);
+    const preview = errors.quantity || (typed !== undefined && !valid) ? null : buyPreview(products.find((p) => p._id === productId), c.market, valid ? Number(typed) : 1);
     const data = {
       title: `Buy for ${c.name}`,
       customer: customerView(c),
@@ -168,7 +172,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
         const refusal = checkMarket(p, c.market);
         return { id: p._id, name: p.name, selected: p._id === productId, unavailable: Boolean(refusal) };
       }),
-      values: { quantity, idempotencyKey: typeof values.idempotencyKey === 'string' && values.idempotencyKey ? values.idempotencyKey : deps.newKey(), productId },
+      values: { quantity: shownQuantity, idempotencyKey: typeof values.idempotencyKey === 'string' && values.idempotencyKey ? values.idempotencyKey : deps.newKey(), productId },
       preview,
       errors,
       repeatOf,
@@ -230,8 +234,9 @@ export function customerPages(deps: PagesContext): PageDef[] {
       path: '/customers/:customer/buy',
       permission: 'placeOrders',
       handler: (ctx) => {
-        const { values, errors } = previewInput(ctx.req.query as Record<string, unknown>);
-        return buyPage(ctx, String(ctx.req.params.customer), values, errors);
+        const input = ctx.req.query as Record<string, unknown>;
+        const { values, errors } = previewInput(input);
+        return buyPage(ctx, String(ctx.req.params.customer), { ...values, quantity: input.quantity }, errors);
       },
     }),
     // "Show the price" and the live preview post the form (so its CSRF token never goes into an address); nothing is
@@ -245,7 +250,7 @@ export function customerPages(deps: PagesContext): PageDef[] {
         const { values, errors } = previewInput(input);
         // while typing, a quantity cleared is none (not the first visit's 1)
         if (ctx.isHtmx && String(input.quantity ?? '').trim() === '') errors.quantity ??= 'Enter a quantity, such as 1.';
-        return buyPage(ctx, String(ctx.req.params.customer), values, errors);
+        return buyPage(ctx, String(ctx.req.params.customer), { ...values, quantity: input.quantity }, errors);
       },
     }),
     definePage({
