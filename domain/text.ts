@@ -25,8 +25,16 @@ const BREAKS = '\\u0009\\u000a\\u000d\\u2028\\u2029';
 const BIDI = '\\u202a-\\u202e\\u2066-\\u2069';
 /** With the `u` flag a surrogate in a class matches only an unpaired one (a pair is one code point). */
 const LONE_SURROGATES = '\\ud800-\\udfff';
-/** Characters that show nothing: format characters (soft hyphen, zero-width space/joiners, marks, BOM...) and fillers. */
-const INVISIBLE = '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2060-\\u2064\\u206a-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0';
+/**
+ * Characters that show nothing: Unicode's default-ignorable code points (soft hyphen, zero-width space and joiners,
+ * variation selectors, BOM, fillers, and beyond the BMP the shorthand and musical format controls, the tag characters
+ * and the supplementary variation selectors: QA, a reply of U+E0020 U+E0100 met a request's SLA with nothing in it),
+ * less the text-direction controls (BIDI, listed apart), and the blank Braille pattern U+2800. Astral code points are
+ * written `\u{…}`, which ECMA-262 with the `u` flag and Rust's regular expressions both read.
+ */
+const INVISIBLE =
+  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2060-\\u2065\\u206a-\\u206f\\u2800\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8' +
+  '\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e0fff}';
 
 /** Any text, multi-line allowed. */
 export const TEXT_PATTERN = `^[^${CONTROLS}]*$`;

@@ -156,6 +156,8 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       ['a first-strong isolate (U+2068)', 'Contoso \u2068x\u2069'],
       ['only a zero-width space', '\u200B'],
       ['only invisible characters', '\u200B\u2060\uFEFF \u00AD'],
+      ['only invisible characters beyond the BMP (tags, a supplementary variation selector, format controls)', '\u{E0001}\u{E0020}\u{E0100}\u{1D173}\u{1BCA0}'],
+      ['only a blank Braille pattern', '\u2800\u2800'],
       ['only spaces', '   '],
       ['a NUL', 'Contoso\u0000'],
       ['a C1 control', 'Contoso\u0085'],
@@ -322,7 +324,7 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
       const schema = doc.paths['/customers'].post.requestBody.content['application/json'].schema;
       expect(schema.properties.name.pattern).to.equal(NAME_PATTERN);
       const re = new RegExp(schema.properties.name.pattern, 'u');
-      for (const bad of ['a\nb', 'a\tb', 'a\u2028b', '\u202Eab', '\u200B']) expect(re.test(bad), JSON.stringify(bad)).to.equal(false);
+      for (const bad of ['a\nb', 'a\tb', 'a\u2028b', '\u202Eab', '\u200B', '\u{E0020}\u{E0100}']) expect(re.test(bad), JSON.stringify(bad)).to.equal(false);
       expect(re.test('Zoë 👨‍👩‍👧')).to.equal(true);
       const cancel = doc.paths['/orders/{id}/cancel'].post.requestBody.content['application/json'].schema;
       expect(cancel.properties.customer.pattern).to.equal(NAME_PATTERN);

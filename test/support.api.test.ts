@@ -232,7 +232,7 @@ describe('support requests (API end to end)', function () {
     expect(await LedgerLine.countDocuments({ orderId, kind: 'credit' })).to.equal(0);
   });
 
-  it('when a reply, a note or a reason holds only text-direction marks and invisible characters, then it is a 400 naming the field and nothing is recorded; right-to-left text with its marks is taken', async () => {
+  it('when a reply, a note or a reason holds only text-direction marks and invisible characters (in the BMP or beyond), then it is a 400 naming the field and nothing is recorded; right-to-left text with its marks is taken', async () => {
     // QA: a reply of a lone U+202E was taken: it met the first-response target and emailed the partner nothing
     const t = (await file({ problemType: 'General question or problem', impact: 'minimal', title: uniq('Blank replies'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
     const events = async () => SupportEvent.countDocuments({ ticketId: t.number });
@@ -241,6 +241,9 @@ describe('support requests (API end to end)', function () {
       ['replies', { body: '\u202e' }, 'body.body'],
       ['replies', { body: '\u200b\u200b \u202e', internal: true }, 'body.body'],
       ['escalate', { reason: '\u2067\n' }, 'body.reason'],
+      // beyond the BMP: tag characters and a supplementary variation selector (QA: taken, it met the SLA with nothing)
+      ['replies', { body: '\u{E0020}\u{E0100}' }, 'body.body'],
+      ['replies', { body: '\u{E0001}\u{1D173} \u{1BCA0}\u2800', internal: true }, 'body.body'],
     ] as const) {
       const res = await post(`/support-requests/${t.number}/${path}`, agent(), body);
       expect([res.status, res.body.error?.field], `${path} ${JSON.stringify(body)}`).to.deep.equal([400, field]);
