@@ -1,19 +1,23 @@
 /**
- * Page cursors: the sort key of the last item a page gave (a key and the item's id, the tie-break), as opaque
- * base64url JSON. A cursor the API did not give out is a 400 naming `query.cursor`, never a 500.
+ * Page cursors: the list they page and the sort key of the last item a page gave (a key and the item's id, the
+ * tie-break), as opaque base64url JSON. A cursor the API did not give out for this list is a 400 naming
+ * `query.cursor`, never a 500, nor a page of the wrong list: one customer's orders cursor on another customer's
+ * orders, or on the customers (whose names it would have cut at a date: QA).
+ * The list is named by the caller (`customers`, `orders:<customer id>`, `activity-log`); the lists are each partner's
+ * own, so a cursor written by hand can only start one's own list somewhere.
  */
 import { AppError } from './errors';
 
-export function encodeCursor(key: string, id: string): string {
-  return Buffer.from(JSON.stringify([key, id])).toString('base64url');
+export function encodeCursor(list: string, key: string, id: string): string {
+  return Buffer.from(JSON.stringify([list, key, id])).toString('base64url');
 }
 
-const refused = () => new AppError(400, 'validation_failed', 'query.cursor is not a cursor this API gave out', 'query.cursor');
+const refused = () => new AppError(400, 'validation_failed', 'query.cursor is not a cursor this API gave out for this list: ask for the first page again, without one', 'query.cursor');
 
-export function decodeCursor(cursor: string): { key: string; id: string } {
+export function decodeCursor(list: string, cursor: string): { key: string; id: string } {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2 && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') return { key: parsed[0], id: parsed[1] };
+    if (Array.isArray(parsed) && parsed.length === 3 && parsed[0] === list && typeof parsed[1] === 'string' && typeof parsed[2] === 'string') return { key: parsed[1], id: parsed[2] };
   } catch {
     /* refused below */
   }
@@ -21,10 +25,10 @@ export function decodeCursor(cursor: string): { key: string; id: string } {
 }
 
 /** A cursor whose key is an instant (newest-first lists). */
-export const encodeInstantCursor = (at: Date, id: string): string => encodeCursor(at.toISOString(), id);
+export const encodeInstantCursor = (list: string, at: Date, id: string): string => encodeCursor(list, at.toISOString(), id);
 
-export function decodeInstantCursor(cursor: string): { at: Date; id: string } {
-  const { key, id } = decodeCursor(cursor);
+export function decodeInstantCursor(list: string, cursor: string): { at: Date; id: string } {
+  const { key, id } = decodeCursor(list, cursor);
   const at = new Date(key);
   if (Number.isNaN(at.getTime())) throw refused();
   return { at, id };

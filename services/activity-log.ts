@@ -92,7 +92,7 @@ export function csvRow(v: ActivityView): string[] {
   return CSV_COLUMNS.map((c) => neutraliseCell(flat[c] ?? ''));
 }
 
-const encodeCursor = (e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => encodeInstantCursor(e.operationDate, e._id);
+const encodeCursor = (e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => encodeInstantCursor('activity-log', e.operationDate, e._id);
 
 export interface ActivityLogDeps {
   now?: () => Date;
@@ -141,7 +141,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
     async list(partnerId: string, q: ActivityQuery) {
       const { from, to, timeZone, days, filter, range } = await plan(partnerId, q);
       const limit = q.limit ?? 100;
-      const after = q.cursor !== undefined ? decodeInstantCursor(q.cursor) : null;
+      const after = q.cursor !== undefined ? decodeInstantCursor('activity-log', q.cursor) : null;
       const rows: ActivityEntryDoc[] = [];
       for (const day of days) {
         if (after && day > dayOf(after.at)) continue;

@@ -71,7 +71,7 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
 
 /** The partner's customers by name (then id), a page at a time; without a page, all of them. */
 export async function listCustomers(partnerId: string, page?: ListPage): Promise<Paged<CustomerDoc>> {
-  const from = page?.cursor !== undefined ? decodeCursor(page.cursor) : null;
+  const from = page?.cursor !== undefined ? decodeCursor('customers', page.cursor) : null;
   const filter = { partnerId, ...(from ? after('nameKey', 1, from.key, from.id) : {}) };
   return readPage(
     page,
@@ -79,7 +79,7 @@ export async function listCustomers(partnerId: string, page?: ListPage): Promise
       const q = Customer.find(filter).sort({ nameKey: 1, _id: 1 });
       return (limit === undefined ? q : q.limit(limit)).lean<CustomerDoc[]>();
     },
-    (c) => encodeCursor(c.nameKey, c._id),
+    (c) => encodeCursor('customers', c.nameKey, c._id),
   );
 }
 

@@ -337,7 +337,8 @@ export function createOrderService(deps: OrderServiceDeps) {
     /** A customer's orders, newest first (then by id), a page at a time; without a page, all of them. */
     async list(auth: AuthContext, customerRef: string, page?: ListPage) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
-      const from = page?.cursor !== undefined ? decodeInstantCursor(page.cursor) : null;
+      const list = `orders:${customer._id}`;
+      const from = page?.cursor !== undefined ? decodeInstantCursor(list, page.cursor) : null;
       const filter = { partnerId: auth.partnerId, customerId: customer._id, ...(from ? after('purchasedAt', -1, from.at, from.id) : {}) };
       const { items, nextCursor } = await readPage(
         page,
@@ -345,7 +346,7 @@ export function createOrderService(deps: OrderServiceDeps) {
           const q = Order.find(filter).sort({ purchasedAt: -1, _id: 1 });
           return (limit === undefined ? q : q.limit(limit)).lean<OrderDoc[]>();
         },
-        (o) => encodeInstantCursor(o.purchasedAt, o._id),
+        (o) => encodeInstantCursor(list, o.purchasedAt, o._id),
       );
       return { items: items.map((o) => orderView(o, null)), nextCursor };
     },

@@ -92,6 +92,18 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(orders.pages).to.equal(3);
       // a cursor the API did not give out, a limit out of range: 400 naming the parameter
       expect((await app.api('GET', '/customers?cursor=bm9wZQ')).body.error.field).to.equal('query.cursor');
+      // a cursor of one list on another is refused too, never a page of the wrong list (QA: one customer's orders
+      // cursor gave another customer's orders cut at its date, and the customers cut at a date as if a name)
+      const nextCursor = async (path: string) => new URL(/^<([^>]+)>; rel="next"$/.exec((await app.api('GET', path)).headers.get('link') ?? '')![1], app.baseUrl).searchParams.get('cursor')!;
+      const ordersCursor = await nextCursor(`/customers/${c.id}/orders?limit=1`);
+      const other = await app.newCustomer('US');
+      for (const path of [`/customers?limit=2&cursor=${ordersCursor}`, `/customers/${other.id}/orders?limit=2&cursor=${ordersCursor}`, `/activity-log?limit=2&cursor=${ordersCursor}`]) {
+        const res = await app.api('GET', path, { token: app.tokens['account-admin'] });
+        expect([res.status, res.body.error?.field], path).to.deep.equal([400, 'query.cursor']);
+      }
+      const customersCursor = await nextCursor('/customers?limit=1');
+      expect((await app.api('GET', `/customers/${c.id}/orders?limit=2&cursor=${customersCursor}`)).body.error?.field).to.equal('query.cursor');
+      expect((await app.api('GET', `/customers?limit=1&cursor=${customersCursor}`)).status).to.equal(200);
       // one outside the alphabet the OpenAPI document states (base64url): refused by the schema, saying so
       const outside = await app.api('GET', '/customers?cursor=bm9%2BwZQ%3D%3D');
       expect([outside.status, outside.body.error.field, outside.body.error.message]).to.deep.equal([400, 'query.cursor', 'query.cursor must be a cursor this API gave out (base64url: letters, digits, - and _)']);
