@@ -41,17 +41,23 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
     market: input.market,
     createdAt: new Date(),
   };
-  // customers are named by id, tenant GUID, domain or name (resolveCustomer): a name that is another customer's GUID
-  // or domain, or a GUID or domain that is another's name, would make one of them unreachable by that name
-  const shadow = await Customer.findOne({ partnerId, $or: [{ tenantId: doc.nameKey }, { domain: doc.nameKey }, { nameKey: { $in: [doc.tenantId, doc.domain] } }] }).lean();
+  // customers are named by id, tenant GUID, domain or name (resolveCustomer): a name that is another customer's id,
+  // GUID or domain, or a GUID or domain that is another's name or id, would make one of them unreachable by that name
+  // (an id wins the lookup: QA named a customer by another's id, and the new one's orders went to the other)
+  const shadow = await Customer.findOne({
+    partnerId,
+    $or: [{ _id: { $in: [doc.nameKey, doc.tenantId] } }, { tenantId: doc.nameKey }, { domain: doc.nameKey }, { nameKey: { $in: [doc.tenantId, doc.domain] } }],
+  }).lean();
   if (shadow) {
-    const byName = shadow.tenantId === doc.nameKey || shadow.domain === doc.nameKey;
-    throw new AppError(
-      409,
-      'customer_name_ambiguous',
-      byName ? `body.name ${JSON.stringify(doc.name)} is the tenant GUID or domain of customer ${shadow.name}: choose another name` : `customer ${shadow.name} is named ${JSON.stringify(shadow.name)}: this tenant GUID or domain would shadow that name`,
-      byName ? 'body.name' : shadow.nameKey === doc.domain ? 'body.domain' : 'body.tenantId',
-    );
+    const { message, field } =
+      shadow._id === doc.nameKey
+        ? { message: `body.name ${JSON.stringify(doc.name)} is the id of customer ${shadow.name}: choose another name`, field: 'body.name' }
+        : shadow._id === doc.tenantId
+          ? { message: `body.tenantId ${doc.tenantId} is csp-desk's id of customer ${shadow.name}, not a tenant GUID: give the customer's own tenant GUID`, field: 'body.tenantId' }
+          : shadow.tenantId === doc.nameKey || shadow.domain === doc.nameKey
+            ? { message: `body.name ${JSON.stringify(doc.name)} is the tenant GUID or domain of customer ${shadow.name}: choose another name`, field: 'body.name' }
+            : { message: `customer ${shadow.name} is named ${JSON.stringify(shadow.name)}: this tenant GUID or domain would shadow that name`, field: shadow.nameKey === doc.domain ? 'body.domain' : 'body.tenantId' };
+    throw new AppError(409, 'customer_name_ambiguous', message, field);
   }
   // a name taken under a key stored before names were composed (the unique index sees only the same key)
   const legacyKeys = storedNameKeys(doc.name).filter((k) => k !== doc.nameKey);

@@ -131,6 +131,14 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(created.headers.get('location')).to.equal(`/customers/${created.body.id}`);
       const shadowed = await app.api('POST', '/customers', { body: { name: uniq('S'), tenantId: crypto.randomUUID(), domain: dotted, market: 'US' } });
       expect([shadowed.status, shadowed.body.error.code, shadowed.body.error.field]).to.deep.equal([409, 'customer_name_ambiguous', 'body.domain']);
+      // nor may a name or a tenant GUID be another customer's id, which wins the lookup (QA: the new customer's orders
+      // would have gone to the other), in any letter case
+      const idName = await app.api('POST', '/customers', { body: { name: c.id.toUpperCase(), tenantId: crypto.randomUUID(), domain: `${uniq('i')}.example.com`, market: 'US' } });
+      expect([idName.status, idName.body.error.code, idName.body.error.field]).to.deep.equal([409, 'customer_name_ambiguous', 'body.name']);
+      const idTenant = await app.api('POST', '/customers', { body: { name: uniq('T'), tenantId: c.id, domain: `${uniq('t')}.example.com`, market: 'US' } });
+      expect([idTenant.status, idTenant.body.error.code, idTenant.body.error.field]).to.deep.equal([409, 'customer_name_ambiguous', 'body.tenantId']);
+      expect(idTenant.body.error.message).to.include(`csp-desk's id of customer ${c.name}`);
+      expect((await app.api('GET', `/customers/${c.id}`)).body.id).to.equal(c.id);
       const forbidden = await app.api('POST', '/customers', { token: app.tokens['referral-admin'], body: { name: uniq('F'), tenantId: crypto.randomUUID(), domain: `${uniq('f')}.example.com`, market: 'US' } });
       expect(forbidden.status).to.equal(403);
       // inputs that once reached the database as a 500: a blank name, a NUL character
