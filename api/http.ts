@@ -601,14 +601,16 @@ export function errorHandler() {
     else if (anyErr?.type === 'entity.parse.failed') e = isJson((err as { body?: unknown }).body) ? new AppError(400, 'validation_failed', NOT_AN_OBJECT, 'body') : new AppError(400, 'invalid_json', 'the body is not valid JSON', 'body');
     // Express: a path segment that is not valid percent-encoding
     else if (anyErr?.status === 400 && /^Failed to decode param/.test(anyErr.message ?? '')) e = new AppError(400, 'invalid_path', `the path ${JSON.stringify(req.path.slice(0, 200))} is not valid percent-encoding`, 'path');
-    // zlib, through body-parser: a body that its Content-Encoding does not decode (gzip, deflate, br)
-    else if (anyErr?.status === 400 && typeof anyErr.code === 'string' && /^(Z_|ERR_BROTLI|ERR__ERROR)/.test(anyErr.code)) {
+    // zlib, through body-parser: a body that its Content-Encoding does not decode (gzip, deflate, br, zstd: QA's corrupt
+    // zstd body was a `bad_request` no operation lists, naming no field)
+    else if (anyErr?.status === 400 && typeof anyErr.code === 'string' && /^(Z_|ERR_BROTLI|ERR__ERROR|ZSTD_)/.test(anyErr.code)) {
       e = new AppError(400, 'invalid_encoding', `the body is not valid ${req.header('content-encoding') ?? 'compressed data'} (${anyErr.message ?? 'cannot be decoded'})`, 'header.content-encoding');
     }
     else if (anyErr?.type === 'entity.too.large') e = new AppError(413, 'payload_too_large', 'the body is too large', 'body');
     else if (anyErr?.type === 'charset.unsupported' || anyErr?.type === 'encoding.unsupported') {
-      // body-parser: a charset other than UTF-8, or a Content-Encoding it cannot undo
-      e = new AppError(415, 'unsupported_media_type', `${anyErr.message ?? 'unsupported body encoding'}: send JSON in UTF-8 (Content-Type: application/json), uncompressed or gzip/deflate`, 'header.content-type');
+      // body-parser: a charset other than UTF-8, or a Content-Encoding it cannot undo (named as the header at fault)
+      const field = anyErr.type === 'encoding.unsupported' ? 'header.content-encoding' : 'header.content-type';
+      e = new AppError(415, 'unsupported_media_type', `${anyErr.message ?? 'unsupported body encoding'}: send JSON in UTF-8 (Content-Type: application/json), uncompressed or gzip, deflate, br or zstd`, field);
     } else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
     else {
       log?.error({ err }, 'unhandled error');
