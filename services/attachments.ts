@@ -435,7 +435,9 @@ export function createAttachmentService(deps: AttachmentServiceDeps) {
           else fail(leading.refusal());
           return;
         }
-        fail(new AppError(400, 'validation_failed', `body.${field} is not allowed here: send one part named "file"`, `body.${field}`));
+        // a part named "file" that holds no file (no filename): said so, not as a part that is not allowed (QA)
+        if (field === 'file') fail(new AppError(400, 'validation_failed', 'body.file must be a file: a part with a filename (Content-Disposition: form-data; name="file"; filename="…")', 'body.file'));
+        else fail(new AppError(400, 'validation_failed', `body.${field} is not allowed here: send one part named "file"`, `body.${field}`));
       });
       bb.on('filesLimit', () => fail(new AppError(400, 'validation_failed', 'send one file per request', 'body.file')));
       bb.on('fieldsLimit', () => fail(new AppError(400, 'validation_failed', 'send one part, named "file", per request', 'body')));

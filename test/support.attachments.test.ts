@@ -262,6 +262,12 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     const noFile = await fetch(`${app.baseUrl}/support-requests/${t}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}` }, body: form });
     expect(noFile.status).to.equal(400);
     expect(((await noFile.json()) as any).error.field).to.equal('body.note');
+    // a part named "file" that holds text, not a file: said so, not as a part that is not allowed (QA)
+    const textFile = new FormData();
+    textFile.append('file', 'just text');
+    const notAFile = await fetch(`${app.baseUrl}/support-requests/${t}/attachments`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}` }, body: textFile });
+    const notAFileError = ((await notAFile.json()) as any).error;
+    expect([notAFile.status, notAFileError.field, notAFileError.message]).to.deep.equal([400, 'body.file', 'body.file must be a file: a part with a filename (Content-Disposition: form-data; name="file"; filename="…")']);
     // a part before the file is refused, and the file after it is not stored either
     const before = new FormData();
     before.append('note', 'first');
@@ -298,6 +304,8 @@ describe('support attachments: API on the real stack (GridFS on FerretDB)', () =
     const doc = (await app.api('GET', '/openapi.json', { token: null })).body;
     const op = doc.paths['/support-requests/{id}/attachments'].post;
     expect(op.requestBody.content).to.have.key('multipart/form-data');
+    // an empty file is refused (empty_file), and the document says so
+    expect(op.requestBody.content['multipart/form-data'].schema.properties.file.minLength).to.equal(1);
     expect(op.responses).to.include.keys('201', '200', '413', '415', '404', '403');
     expect(op.responses['413'].description).to.match(/too_many_attachments/);
     const dl = doc.paths['/support-requests/{id}/attachments/{attachmentId}'].get;

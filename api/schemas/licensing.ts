@@ -1,6 +1,6 @@
 /** Schemas of licensing: the software list, keys and download links, the activity log. */
 import { ORDER_STATUSES } from '../../domain/orders';
-import { ACTIVITY_OPERATIONS, ACTIVITY_RESOURCES, LINK_MAX_DOWNLOADS } from '../../domain/licensing';
+import { ACTIVITY_OPERATIONS, ACTIVITY_RESOURCES, LINK_MAX_DOWNLOADS, LOG_FIRST_YEAR, LOG_MAX_RANGE_DAYS } from '../../domain/licensing';
 import { cursorQuery, dateTime, int, nullable, obj, str, timeZoneQuery, type S } from './common';
 import { downloadOptionSchema } from './catalog';
 
@@ -80,8 +80,8 @@ export const activityQuerySchema: S = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    from: str({ format: 'date', description: 'first day, YYYY-MM-DD (a day of `timeZone`); default: 29 days before `to`' }),
-    to: str({ format: 'date', description: 'last day, YYYY-MM-DD (a day of `timeZone`), included; default: today there. At most 90 days from `from`' }),
+    from: str({ format: 'date', description: `first day, YYYY-MM-DD (a day of \`timeZone\`), ${LOG_FIRST_YEAR}-01-01 or later (the log has nothing before); default: 29 days before \`to\`` }),
+    to: str({ format: 'date', description: `last day, YYYY-MM-DD (a day of \`timeZone\`), included, ${LOG_FIRST_YEAR}-01-01 or later; default: today there. At most ${LOG_MAX_RANGE_DAYS} days from \`from\`` }),
     timeZone: timeZoneQuery('`from` and `to`', '; entries keep their UTC `operationDate`; send the same query with `cursor` for the next page'),
     customer: str({ minLength: 1, maxLength: 253, description: "only this customer (id, name, tenant GUID or domain)" }),
     operation: str({ enum: [...ACTIVITY_OPERATIONS], description: 'only this operationType' }),

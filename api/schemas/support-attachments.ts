@@ -22,7 +22,7 @@ export const attachmentSchema: S = obj({
 
 export const attachmentUploadSchema: S = {
   type: 'object',
-  properties: { file: { type: 'string', contentMediaType: 'application/octet-stream', description: 'the file: one part named "file", with a filename' } },
+  properties: { file: { type: 'string', contentMediaType: 'application/octet-stream', minLength: 1, description: 'the file: one part named "file", with a filename; not empty (`empty_file`)' } },
   required: ['file'],
   // any other part is refused (400 naming it)
   additionalProperties: false,
