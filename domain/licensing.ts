@@ -17,6 +17,17 @@ export function linkExpiresAt(createdAt: Date): Date {
 }
 
 /**
+ * Until when a link made at `createdAt` serves, as it is given out and logged: its 14 days, or its subscription's term
+ * end when that comes first (the link stops there, to the second: QA was given a link "until" two weeks on, for a
+ * term that ended minutes later). After the term end it is refused as revoked (linkRefusal), as every link of the
+ * order is.
+ */
+export function linkServesUntil(createdAt: Date, termEndsAt: Date | null): Date {
+  const lifetime = linkExpiresAt(createdAt);
+  return termEndsAt !== null && termEndsAt.getTime() < lifetime.getTime() ? new Date(termEndsAt.getTime()) : lifetime;
+}
+
+/**
  * Days a link's records are kept once it has expired (its "Get keys and downloads" Idempotency-Key, `downloadlinkrequests`;
  * its counted downloads and their resumes, `downloadclaims` and `downloadresumes`): nothing can use them by then,
  * and the nightly housekeeping deletes them. A request sent again with the key within them is refused as expired

@@ -18,7 +18,7 @@ import type { FileInfo, FileStore } from '../lib/files';
 import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume, Order, Product, appendActivity, missingActivity, type ActivityEntryDoc, type DownloadClaimDoc, type DownloadLinkDoc, type DownloadLinkRequestDoc, type OrderDoc } from '../models';
 import type { Logger } from '../lib/logger';
 import type { DownloadOption } from '../domain/catalog';
-import { activitySubject, servesSoftware, downloadEntryFields, interruptedDownloadEntry, linkRef, LOST_LOG_AFTER_MS, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
+import { activitySubject, servesSoftware, downloadEntryFields, interruptedDownloadEntry, linkRef, LOST_LOG_AFTER_MS, LINK_MAX_DOWNLOADS, LINK_REFUSALS, MAX_RESUMES_PER_DOWNLOAD, resumableClaim, countsAsDownload, linkExpiresAt, linkRefusal, linkServesUntil, matchDownloadOption, pickSlot, type DownloadChoice, type LinkRefusal } from '../domain/licensing';
 import type { RequestOrigin } from '../domain/orders';
 import { originalOrderIdOf } from '../domain/order-imports';
 import { utcSecond } from '../domain/time';
@@ -377,7 +377,8 @@ export function createLicensingService(deps: LicensingDeps) {
       const file = await deps.files.describe(option);
       const made = await linkTokenFor({ partnerId: auth.partnerId!, userId: auth.user._id }, orderId, option.optionKey, at, idempotencyKey);
       const { token, linkId, createdAt } = made;
-      const expiresAt = linkExpiresAt(createdAt);
+      // its 14 days, or a subscription's term end when that comes first
+      const expiresAt = linkServesUntil(createdAt, order.termEndsAt ? new Date(order.termEndsAt) : null);
       // a replay writes what the first request did not get to (it may have died, or still be under way): the link
       // (with its limits from the first request) and its entries, dated when they are written, have natural ids, so
       // each is written once

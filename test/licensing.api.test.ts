@@ -454,6 +454,23 @@ describe('licensing: keys, download links and the activity log (real servers)', 
   });
 
   describe("a subscription's term end", () => {
+    it("when a link is made in a subscription's last two weeks, then it says it serves until the term end, not two weeks on", async () => {
+      // QA: a link made minutes before the term ended said "until" two weeks on, in its answer, its log entry and its page
+      const { order } = await activeOrder('windows-server-standard-sub');
+      const termEndsAt = new Date(Math.floor((Date.now() + 3 * DAY_MS) / 1000) * 1000);
+      await Order.updateOne({ _id: order.id }, { $set: { termEndsAt } });
+      const made = await getLink(order.id);
+      expect(made.status, JSON.stringify(made.body)).to.equal(201);
+      expect(made.body.download.expiresAt).to.equal(termEndsAt.toISOString());
+      const entry = await ActivityEntry.findOne({ orderId: order.id, operationType: 'create_software_download_link' }).lean();
+      expect(entry!.detail).to.include(`until ${termEndsAt.toISOString().slice(0, 19).replace('T', ' ')} UTC or 50 downloads`);
+      expect((await download(made.body.download.url)).status).to.equal(200);
+      // one made with more than two weeks of term left keeps its two weeks
+      await Order.updateOne({ _id: order.id }, { $set: { termEndsAt: new Date(Date.now() + 30 * DAY_MS) } });
+      const later = (await getLink(order.id)).body.download;
+      expect(Date.parse(later.expiresAt) - Date.parse(later.createdAt)).to.equal(14 * DAY_MS);
+    });
+
     it("when a subscription's term has ended and its workflow has not recorded it yet (a worker away or behind), then its links, key and software list serve nothing from the term's end, to the second", async () => {
       // QA: with the worker stopped across the term's end, the link still downloaded, a new link was made and the
       // key was shown; the order said active until the worker came back

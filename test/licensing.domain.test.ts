@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { CATALOG, findCatalogProduct } from '../domain/catalog';
 import { DAY_MS } from '../domain/time';
-import { LINK_MAX_DOWNLOADS, LINK_RECORDS_KEPT_DAYS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkRecordsBefore, linkRefusal, servesSoftware, logRange, matchDownloadOption, parseDay, pickSlot, shownEntryId } from '../domain/licensing';
+import { LINK_MAX_DOWNLOADS, LINK_RECORDS_KEPT_DAYS, RESUME_WINDOW_SECONDS, countsAsDownload, resumableClaim, linkExpiresAt, linkServesUntil, linkRecordsBefore, linkRefusal, servesSoftware, logRange, matchDownloadOption, parseDay, pickSlot, shownEntryId } from '../domain/licensing';
 import { createStandInFiles } from '../lib/files';
 import { neutraliseCell } from '../services/activity-log';
 
@@ -63,6 +63,11 @@ describe('licensing rules', () => {
     const link = { expiresAt: linkExpiresAt(T0), revoked: false, orderStatus: 'active' as const, orderTermEndsAt: termEndsAt };
     expect(linkRefusal(link, at(5, -1))).to.equal(null);
     expect(linkRefusal(link, at(5))).to.equal('revoked');
+    // a link made then says it serves until the term end (not two weeks on); one made with more term left keeps its 14 days
+    expect(linkServesUntil(T0, termEndsAt).toISOString()).to.equal(termEndsAt.toISOString());
+    expect(linkServesUntil(T0, at(30)).toISOString()).to.equal(linkExpiresAt(T0).toISOString());
+    expect(linkServesUntil(T0, null).toISOString()).to.equal(linkExpiresAt(T0).toISOString());
+    expect(linkServesUntil(T0, at(14)).toISOString()).to.equal(linkExpiresAt(T0).toISOString());
   });
 
   it('when the housekeeping runs, then it keeps the records of a link until 30 days after it expired, to the second', () => {

@@ -773,6 +773,19 @@ describe('pages: partners in a real browser', function () {
         expect(stale.status()).to.equal(409);
         expect(await stale.text()).to.include('This result is more than two weeks old and its link has expired.');
         expect(await DownloadLink.countDocuments({ orderId: order.id })).to.equal(3);
+        // a subscription in its last two weeks: its link is said to serve until the term end, with no "another two
+        // weeks" to come back for (QA)
+        const ending = await placeOrder(app, c.id, 'windows-server-standard-sub');
+        const termEndsAt = new Date(Date.now() + 3 * 86_400_000);
+        await Order.updateOne({ _id: ending.id }, { $set: { termEndsAt } });
+        await page.goto(`/app/orders/${ending.id}/downloads`);
+        await page.getByLabel('Version').selectOption('Windows Server 2019');
+        await page.getByLabel('Language').selectOption('en-us');
+        await page.getByLabel('File type').selectOption('ISO (64-bit)');
+        await page.getByRole('button', { name: 'Get keys and downloads' }).click();
+        const endingStatus = await page.getByRole('status').textContent();
+        expect(endingStatus).to.include("when the subscription's term ends").and.not.include('another two weeks');
+        expect((await DownloadLink.findOne({ orderId: ending.id }).lean())!.expiresAt.toISOString()).to.equal(termEndsAt.toISOString());
         // Windows 7 ESU has a key and no downloads: the page gives the key alone
         const esu = await placeOrder(app, c.id, 'windows-7-esu-2020');
         await page.goto(`/app/orders/${esu.id}`);

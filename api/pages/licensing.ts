@@ -45,6 +45,10 @@ export function licensingPages(deps: PagesContext): PageDef[] {
   const licensing = deps.licensing;
   const activityLog = deps.activityLog!;
 
+  const linkEndsWithTerm = (result: unknown, termEndsAt: string | null) => {
+    const expiresAt = (result as { download?: { expiresAt?: string } } | null)?.download?.expiresAt;
+    return expiresAt !== undefined && termEndsAt !== null && Date.parse(expiresAt) === Date.parse(termEndsAt);
+  };
   const choicePage = async (ctx: PageContext, orderId: string, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200, result: unknown = null) => {
     const order = await deps.orders.view(ctx.auth.partnerId!, orderId);
     const product = (await listProducts()).find((p) => p._id === order.product.id);
@@ -68,6 +72,8 @@ export function licensingPages(deps: PagesContext): PageDef[] {
         fileTypes: sel(distinct(options.map((o) => o.fileType)).map((v) => ({ value: v, label: v })), values.fileType),
         errors,
         result,
+        // a link that stops at the subscription's term end, before its two weeks: said so, and no "come back for another"
+        linkEndsWithTerm: linkEndsWithTerm(result, order.termEndsAt),
         // each form drawn gets a key of its own: the same form sent again (the result page reloaded, a double click)
         // gives the same key or link and logs nothing new; pressing again on a new page makes a new link
         formKey: deps.newKey(),

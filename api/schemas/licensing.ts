@@ -42,7 +42,7 @@ export const keysAndDownloadSchema = obj({
     sizeBytes: int(),
     sha256: str({ description: 'hex SHA-256 of the file' }),
     createdAt: dateTime,
-    expiresAt: { ...dateTime, description: 'two weeks after creation' },
+    expiresAt: { ...dateTime, description: "two weeks after creation, or a subscription's term end when that comes first" },
     maxDownloads: int({ description: `${LINK_MAX_DOWNLOADS}: downloads counted from byte 0; resumed ranges are not counted` }),
   }),
 });
