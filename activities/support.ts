@@ -272,10 +272,13 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       const firstDue = first ? dueAt(first) : null;
       const partner = await Partner.findById(ticket.partnerId).lean();
       // an approved refund's credit says the tax it includes (AU, BR), as the cancellation email does
-      const credit = kind === 'approved' && ticket.orderId ? (await Order.findById(ticket.orderId, { cancellation: 1 }).lean())?.cancellation : null;
+      const approvedOrder = kind === 'approved' && ticket.orderId ? await Order.findById(ticket.orderId, { cancellation: 1, 'product.deliverable': 1 }).lean() : null;
+      const credit = approvedOrder?.cancellation ?? null;
       const refundTax = credit && credit.supportTicket === number ? (credit.credit?.taxAmount ?? null) : null;
       const data = {
         refundTax,
+        // what the cancellation revoked: keys and links for software, the discount for an Azure reservation (QA)
+        deliverable: approvedOrder?.product.deliverable ?? null,
         ticket,
         event,
         number,

@@ -198,6 +198,21 @@ describe('cancelling, importing and invoicing (real servers)', function () {
     });
   });
 
+  describe('an Azure reservation', () => {
+    it('when it is cancelled, then its email speaks of the reservation ending, not of keys, downloads or a software list (it has none)', async () => {
+      // QA: the cancellation email of an Azure reservation told the partner to uninstall its software
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'azure-ri-vm-3y');
+      const res = await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(o.id) && m.subject.includes('cancelled'));
+      for (const body of [mail.text, mail.html]) {
+        expect(body).to.contain("The reservation ends: its discount no longer applies to the customer's Azure usage.");
+        expect(body).to.not.match(/activation key|download|uninstall/i);
+      }
+    });
+  });
+
   describe('the cancellation preview', () => {
     it('when an order is new, then it can be cancelled with 60 days left, no fee and a full-term credit', async () => {
       const c = await app.newCustomer('US');
@@ -253,6 +268,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       ]);
       const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(o.id) && m.subject.includes('cancelled'));
       expect(mail.text).to.contain('revoked').and.contain('100%').and.contain('by Second admin agent');
+      expect(mail.text).to.contain("software list, without its activation key").and.not.contain('reservation ends');
       expect(mail.to).to.include(colleague.email).and.include(`billing@${app.partnerId}.example`).and.include(`admin-agent@${app.partnerId}.example`);
     });
 

@@ -576,6 +576,14 @@ describe('pages: partners in a real browser', function () {
       // no link to the Temporal Web UI for partner users: it has no sign-in and shows every partner's workflows
       expect(await page.getByRole('link', { name: /Temporal Web UI/ }).count()).to.equal(0);
       expect(await page.locator('main').textContent()).to.not.contain('temporal-ui.test');
+      // what cancelling does, said of what the order is: keys and downloads for software; for an Azure reservation,
+      // which has none, its discount ending (QA)
+      expect(await page.locator('.notice-text').textContent()).to.include('activation keys and download links are revoked');
+      const reservation = await placeOrder(app, c.id, 'azure-ri-vm-1y');
+      await page.goto(`/app/orders/${reservation.id}`);
+      const notice = await page.locator('.notice-text').textContent();
+      expect(notice).to.include('The reservation ends at once').and.not.match(/activation key|download|uninstall/i);
+      await page.goto(`/app/orders/${order.id}`);
       await tabTo(page, '#acknowledged');
       await page.keyboard.press('Space');
       await page.keyboard.press('Tab');

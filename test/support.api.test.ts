@@ -114,6 +114,7 @@ describe('support requests (API end to end)', function () {
 
     const filer = `admin-agent@${app.partnerId}.example`;
     const approvedMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved') && m.to.includes(filer));
+    expect(approvedMail.text).to.contain('is cancelled: its keys and download links are revoked.');
     // the link opens the request's page (not the JSON API)
     expect(approvedMail.text).to.contain(`${app.baseUrl}/app/support/${t.number}`);
     expect(approvedMail.text).to.contain(credits[0].invoiceMonth);
@@ -136,6 +137,20 @@ describe('support requests (API end to end)', function () {
     expect(agentView.body.partner).to.deep.equal({ id: app.partnerId, name: 'Test Partner' });
     const queue = await app.api('GET', `/support-requests?text=${encodeURIComponent(t.number)}`, { token: agent() });
     expect(queue.body.items.map((i: { partner: unknown }) => i.partner)).to.deep.equal([{ id: app.partnerId, name: 'Test Partner' }]);
+  });
+
+  it('when support refunds an Azure reservation, then the approval email says the reservation ends, not that keys and links are revoked (it has none)', async () => {
+    // QA: the emails of a cancelled Azure reservation spoke of its keys, downloads and software
+    const originalId = uniq('old-reservation');
+    const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
+    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId: originalId, productId: 'azure-ri-vm-1y', quantity: 1, purchasedAt }] } });
+    expect(imp.status, JSON.stringify(imp.body)).to.equal(200);
+    const orderId = imp.body.results[0].id as string;
+    const t = (await file(refundBody(orderId, 10_000, { title: uniq('Refund a reservation') }))).body;
+    const approved = await post(`/support-requests/${t.number}/approve`, agent());
+    expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
+    for (const body of [mail.text, mail.html]) expect(body).to.contain('is cancelled: the reservation ends, and its discount no longer applies.').and.not.contain('download links');
   });
 
   it('when support refunds an order whose workflow has ended (perpetual, past its window), then the refund workflow cancels it and credits the amount once', async () => {
