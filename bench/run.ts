@@ -520,25 +520,36 @@ async function main(): Promise<void> {
   const bareParts: LoadResult[] = [];
   const rawParts: LoadResult[] = [];
   const readMs = Math.max(1000, Math.round((readSeconds * 1000) / rounds));
+  // this process's CPU (user + system) over each kind's rounds: the API, its client and the driver for an API read,
+  // the driver alone for a raw one; the servers' CPU (FerretDB, PostgreSQL) is not in it. Steadier than a rate on a
+  // host whose speed moves, it says where a read's time goes
+  const readCpu = { api: 0, bare: 0, raw: 0 };
+  const cpuOf = async (kind: keyof typeof readCpu, fn: () => Promise<LoadResult>): Promise<LoadResult> => {
+    const c0 = process.cpuUsage();
+    const x = await fn();
+    const c = process.cpuUsage(c0);
+    readCpu[kind] += c.user + c.system;
+    return x;
+  };
   for (let r = 0; r < rounds; r++) {
     const tag = `${r + 1}/${rounds}`;
     const runApi = async () => {
       progress(`round ${tag}: GET /orders/{id} for ${secs(readMs)} s at concurrency ${concurrency}`);
-      const x = await load(`API GET /orders/{id} ${tag}`, { durationMs: readMs }, apiRead);
+      const x = await cpuOf('api', () => load(`API GET /orders/{id} ${tag}`, { durationMs: readMs }, apiRead));
       apiParts.push(x);
       checkWorker();
       progress(`round ${tag}: API reads ${x.perSec}/s, p50 ${x.latency.p50} ms, ${x.errors} errors`);
     };
     const runRaw = async () => {
       progress(`round ${tag}: raw Order.findById(id).lean() for ${secs(readMs)} s at concurrency ${concurrency}`);
-      const x = await load(`raw findById ${tag}`, { durationMs: readMs }, rawRead);
+      const x = await cpuOf('raw', () => load(`raw findById ${tag}`, { durationMs: readMs }, rawRead));
       rawParts.push(x);
       checkWorker();
       progress(`round ${tag}: raw reads ${x.perSec}/s, p50 ${x.latency.p50} ms, ${x.errors} errors`);
     };
     const runBare = async () => {
       progress(`round ${tag}: bare Express GET /orders/:id for ${secs(readMs)} s at concurrency ${concurrency}`);
-      const x = await load(`bare Express ${tag}`, { durationMs: readMs }, bareRead);
+      const x = await cpuOf('bare', () => load(`bare Express ${tag}`, { durationMs: readMs }, bareRead));
       bareParts.push(x);
       checkWorker();
       progress(`round ${tag}: bare Express reads ${x.perSec}/s, p50 ${x.latency.p50} ms, ${x.errors} errors`);
@@ -569,6 +580,8 @@ async function main(): Promise<void> {
   const ratioRead = ratioOf(apiR, rawR);
   const ratioBare = ratioOf(bareR, rawR);
   const ratioApiBare = ratioOf(apiR, bareR);
+  const cpuPerRead = (kind: keyof typeof readCpu, r: LoadResult) => (r.ok > 0 ? Math.round(readCpu[kind] / r.ok) : null);
+  const readCpuUs = { api: cpuPerRead('api', apiR), bareExpress: cpuPerRead('bare', bareR), raw: cpuPerRead('raw', rawR) };
   const totalS = Math.round((Date.now() - T0) / 100) / 10;
 
   // ---- summary (stdout)
@@ -599,6 +612,7 @@ async function main(): Promise<void> {
     `  ${'ratio API/raw'.padEnd(44)}${f2(ratioRead).padStart(10)}`,
     `  ${'ratio bare Express/raw'.padEnd(44)}${f2(ratioBare).padStart(10)}`,
     `  ${'ratio API/bare Express'.padEnd(44)}${f2(ratioApiBare).padStart(10)}`,
+    `  ${'this process\'s CPU per read, µs'.padEnd(44)}API ${readCpuUs.api}, bare Express ${readCpuUs.bareExpress}, raw ${readCpuUs.raw} (with the HTTP client; not the servers')`,
     `  (bare Express: one route, the token compared as a string, findOne({ _id, partnerId }).lean(), res.json,`,
     `   on the API's HTTP server: what any Express route here costs beyond the raw read)`,
     '',
@@ -625,7 +639,7 @@ async function main(): Promise<void> {
       skeleton: { via: 'client', activities: PLACEMENT_ACTIVITIES, ...slim(skel) },
       ratio: ratioWf,
     },
-    getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), bareExpress: slim(bareR), raw: slim(rawR), ratio: ratioRead, bareExpressRatio: ratioBare, apiToBareExpress: ratioApiBare },
+    getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), bareExpress: slim(bareR), raw: slim(rawR), ratio: ratioRead, bareExpressRatio: ratioBare, apiToBareExpress: ratioApiBare, processCpuMicrosPerRead: readCpuUs },
     ...(memory ? { memory: memoryJson(memory) } : {}),
     licensing,
     checks: { ordersPlaced, emails, logs: findings },
