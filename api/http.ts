@@ -19,7 +19,7 @@ import { isDatabaseUnavailable } from '../lib/db';
 import { isTemporalUnavailable } from '../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../lib/request-context';
 import { PERMISSIONS, isPartnerRole, type Permission } from '../domain/roles';
-import { hasLoneSurrogate, headerText, MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
+import { hasLoneSurrogate, headerText, MESSAGE_PATTERN, NAME_PATTERN, serverPattern, SINGLE_LINE_PATTERN, TEXT_PATTERN, TEXT_RULES } from '../domain/text';
 import { authenticate, type AuthContext } from './auth';
 import type { RequestOrigin } from '../services/context';
 import { CURSOR_PATTERN, errorSchema } from './schemas';
@@ -104,10 +104,17 @@ export interface RouteDef {
 
 export const defineRoute = (r: RouteDef): RouteDef => r;
 
-const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, strict: true, strictRequired: false, verbose: true });
+/**
+ * ajv's regular expressions: a pattern of the document as the server checks it (domain/text.ts serverPattern: the
+ * names' and messages' visible character is also missing in default-ignorable code points beyond the BMP, which the
+ * document's portable patterns cannot write). The API's validators and the pages' forms use it.
+ */
+export const serverRegExp = Object.assign((pattern: string, flags: string) => new RegExp(serverPattern(pattern), flags), { code: 'serverRegExp' });
+
+const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, strict: true, strictRequired: false, verbose: true, code: { regExp: serverRegExp } });
 addFormats(ajv);
 /** Query strings and headers arrive as strings: those validators coerce. */
-const ajvCoercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, strict: true, strictRequired: false, verbose: true });
+const ajvCoercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, strict: true, strictRequired: false, verbose: true, code: { regExp: serverRegExp } });
 addFormats(ajvCoercing);
 
 function describe(part: string, e: ErrorObject): { field: string; message: string } {

@@ -26,15 +26,23 @@ const BIDI = '\\u202a-\\u202e\\u2066-\\u2069';
 /** With the `u` flag a surrogate in a class matches only an unpaired one (a pair is one code point). */
 const LONE_SURROGATES = '\\ud800-\\udfff';
 /**
- * Characters that show nothing: Unicode's default-ignorable code points (soft hyphen, zero-width space and joiners,
- * variation selectors, BOM, fillers, and beyond the BMP the shorthand and musical format controls, the tag characters
- * and the supplementary variation selectors: QA, a reply of U+E0020 U+E0100 met a request's SLA with nothing in it),
- * less the text-direction controls (BIDI, listed apart), and the blank Braille pattern U+2800. Astral code points are
- * written `\u{…}`, which ECMA-262 with the `u` flag and Rust's regular expressions both read.
+ * Characters that show nothing: Unicode's default-ignorable code points in the BMP (soft hyphen, zero-width space and
+ * joiners, variation selectors, BOM, fillers), less the text-direction controls (BIDI, listed apart), and the blank
+ * Braille pattern U+2800. Written with BMP escapes only, so that the document's patterns compile in every engine its
+ * readers use (Python's `re`, Java, JavaScript with or without the `u` flag, Rust).
  */
-const INVISIBLE =
-  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2060-\\u2065\\u206a-\\u206f\\u2800\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8' +
-  '\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e0fff}';
+const INVISIBLE = '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2060-\\u2065\\u206a-\\u206f\\u2800\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufff8';
+/**
+ * The default-ignorable code points beyond the BMP: the shorthand and musical format controls, the tag characters and
+ * the supplementary variation selectors (QA: a reply of U+E0020 U+E0100 met a request's SLA with nothing in it). An
+ * astral range can only be written `\u{…}`, which Python, Java and JavaScript without `u` do not read: the document's
+ * patterns leave them out (as they leave out lone surrogates), and the server's patterns (serverPattern) count them
+ * as invisible. The rules' words ("at least one visible character") say so for both.
+ */
+const ASTRAL_INVISIBLE = '\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0000}-\\u{e0fff}';
+
+const messagePattern = (invisible: string) => `^(?=[\\s\\S]*[^\\s${invisible}${BIDI}])[^${CONTROLS}]*$`;
+const namePattern = (invisible: string) => `^(?=.*[^\\s${invisible}])[^${CONTROLS}${BREAKS}${BIDI}]*$`;
 
 /** Any text, multi-line allowed. */
 export const TEXT_PATTERN = `^[^${CONTROLS}]*$`;
@@ -43,11 +51,22 @@ export const TEXT_PATTERN = `^[^${CONTROLS}]*$`;
  * marks are allowed in it (right-to-left text uses them), but are no visible character (QA: a reply of a lone U+202E
  * answered a request, met its SLA, and emailed the partner nothing).
  */
-export const MESSAGE_PATTERN = `^(?=[\\s\\S]*[^\\s${INVISIBLE}${BIDI}])[^${CONTROLS}]*$`;
+export const MESSAGE_PATTERN = messagePattern(INVISIBLE);
 /** One line of text (possibly empty). */
 export const SINGLE_LINE_PATTERN = `^[^${CONTROLS}${BREAKS}${BIDI}]*$`;
 /** One line of text with at least one visible character. */
-export const NAME_PATTERN = `^(?=.*[^\\s${INVISIBLE}])[^${CONTROLS}${BREAKS}${BIDI}]*$`;
+export const NAME_PATTERN = namePattern(INVISIBLE);
+
+const SERVER_PATTERNS: Record<string, string> = {
+  [MESSAGE_PATTERN]: messagePattern(INVISIBLE + ASTRAL_INVISIBLE),
+  [NAME_PATTERN]: namePattern(INVISIBLE + ASTRAL_INVISIBLE),
+};
+/**
+ * The pattern the server checks for a pattern of the document: the same, but for the messages' and names' visible
+ * character, which the server also finds missing in default-ignorable code points beyond the BMP (ajv's `regExp`
+ * option in api/http.ts and api/pages/kit.ts; evaluated with the `u` flag).
+ */
+export const serverPattern = (pattern: string): string => SERVER_PATTERNS[pattern] ?? pattern;
 
 export const TEXT_RULES = {
   text: 'no control characters other than tab and line breaks, no lone surrogates',
@@ -59,7 +78,7 @@ export const TEXT_RULES = {
 const textRe = new RegExp(TEXT_PATTERN, 'u');
 const singleLineRe = new RegExp(SINGLE_LINE_PATTERN, 'u');
 // eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks (variation selectors, CGJ) on purpose
-const nameRe = new RegExp(NAME_PATTERN, 'u');
+const nameRe = new RegExp(serverPattern(NAME_PATTERN), 'u');
 
 const loneSurrogateRe = new RegExp(`[${LONE_SURROGATES}]`, 'u');
 
@@ -79,7 +98,7 @@ export function textProblem(s: string, { singleLine, visible }: { singleLine: bo
   if (singleLine && new RegExp(`[${BREAKS}]`, 'u').test(s)) return 'break';
   if (singleLine && new RegExp(`[${BIDI}]`, 'u').test(s)) return 'bidi';
   // eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks on purpose
-  if (visible && !new RegExp(`[^\\s${INVISIBLE}${BIDI}]`, 'u').test(s)) return 'invisible';
+  if (visible && !new RegExp(`[^\\s${INVISIBLE}${ASTRAL_INVISIBLE}${BIDI}]`, 'u').test(s)) return 'invisible';
   return null;
 }
 

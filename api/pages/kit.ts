@@ -18,7 +18,7 @@ import { AppError } from '../../lib/errors';
 import { isDatabaseUnavailable } from '../../lib/db';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../../lib/request-context';
-import { RETRY_AFTER_SECONDS, notWrittenInDigits, requestOrigin, unreadableQuery, withTextRules, type JsonSchema } from '../http';
+import { RETRY_AFTER_SECONDS, notWrittenInDigits, requestOrigin, serverRegExp, unreadableQuery, withTextRules, type JsonSchema } from '../http';
 import { MESSAGE_PATTERN, NAME_PATTERN, SINGLE_LINE_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { Logger } from '../../lib/logger';
 import { formatMoney, parseAmount } from '../../domain/money';
@@ -152,7 +152,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
 
 // ------------------------------------------------------------------------------------------- forms
 
-const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true, strictRequired: false, verbose: true });
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: true, strictRequired: false, verbose: true, code: { regExp: serverRegExp } });
 addFormats(ajv);
 const compiledForms = new WeakMap<object, ValidateFunction>();
 
