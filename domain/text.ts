@@ -77,7 +77,6 @@ export const TEXT_RULES = {
 
 const textRe = new RegExp(TEXT_PATTERN, 'u');
 const singleLineRe = new RegExp(SINGLE_LINE_PATTERN, 'u');
-// eslint-disable-next-line no-misleading-character-class -- the class lists invisible marks (variation selectors, CGJ) on purpose
 const nameRe = new RegExp(serverPattern(NAME_PATTERN), 'u');
 
 const loneSurrogateRe = new RegExp(`[${LONE_SURROGATES}]`, 'u');
