@@ -942,6 +942,31 @@ describe('pages: support requests in a real browser', function () {
     expect(await replies()).to.equal(3);
   });
 
+  it('when an internal note is sent again, then the question offers only to add it as a note: Enter on the box never sends it to the partner', async () => {
+    // QA: the question's form kept both buttons; Enter on the ticked box pressed the first, "Send reply to the partner"
+    const c = await app.newCustomer('US');
+    const number = await fileQuestion(c.tenantId, uniq('Note twice'));
+    const a = agent.page;
+    const note = uniq('Internal only: the customer is on the watch list');
+    await a.goto(`/app/support/${number}`);
+    await a.getByLabel('Reply or internal note').fill(note);
+    await press(a, 'Add internal note', 'Internal note added (support only).');
+    await a.getByLabel('Reply or internal note').fill(note);
+    await a.getByRole('button', { name: 'Add internal note' }).click();
+    await a.locator('#reply-form-error').waitFor();
+    expect(await a.locator('#reply-form-error').textContent()).to.include('You sent this internal note');
+    expect(await a.getByRole('button', { name: 'Send reply to the partner' }).count()).to.equal(0);
+    await a.getByLabel('Yes, send it again').focus();
+    await a.keyboard.press('Space');
+    await Promise.all([a.waitForURL(/\/app\/support\/[^/]+(\?|$)/), a.keyboard.press('Enter')]);
+    await a.getByText('Internal note added (support only).').waitFor();
+    const timeline = (await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.timeline as { type: string; body: string | null; internal?: boolean }[];
+    expect(timeline.filter((e) => e.body === note).map((e) => e.type)).to.deep.equal(['note', 'note']);
+    // the partner sees neither
+    const theirs = (await app.api('GET', `/support-requests/${number}`)).body.timeline as { body: string | null }[];
+    expect(theirs.filter((e) => e.body === note)).to.deep.equal([]);
+  });
+
   it('when a refund is rejected, then its reason stays on the timeline after the partner replies; a withdrawn request says it takes nothing more and its clocks read withdrawn', async () => {
     const c = await app.newCustomer('US');
     const order = await placeOrder(app, c.id, 'windows-7-esu-2020');

@@ -754,7 +754,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
           const repeat = await support.recentRepeatMessage(ctx.auth, id, form.value.body, internal, updateId, now);
           if (repeat) {
             const what = internal ? 'this internal note' : 'this reply';
-            return ticketPage(ctx, id, { formErrors: { reply: `You sent ${what} ${agoInWords(repeat.at, now)} (see above). To send it again, tick the box and press again.` }, typed: { reply: typedIn(ctx) }, askAgain: true, ...seenBy(ctx) }, 409);
+            // (the kind asked about is the one the page offers to send: QA's note, sent again, went out as a reply)
+            return ticketPage(ctx, id, { formErrors: { reply: `You sent ${what} ${agoInWords(repeat.at, now)} (see above). To send it again, tick the box and press again.` }, typed: { reply: typedIn(ctx) }, askAgain: internal ? 'note' : 'reply', ...seenBy(ctx) }, 409);
           }
         }
         return command(ctx, id, 'reply', () => support.reply(ctx.auth, id, form.value.body, internal, updateId, internal ? undefined : formSeenSeq(ctx.req.body)), internal ? 'note' : 'reply');
