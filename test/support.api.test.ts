@@ -924,6 +924,24 @@ describe('support requests (API end to end)', function () {
     expect((await app.stack.mailbox.list()).filter((m) => m.subject.includes(loose.number) && m.subject.includes('replied'))).to.have.length(0);
   });
 
+  it('when two people act at the same moment from pages that show the same entries (seenSeq), then one is carried out and the other is a 409 ticket_changed naming it, however the two arrive', async () => {
+    // QA: two replies sent at once from the same page state were both taken (5 of 5), and once an approval went
+    // through after a partner's "do not refund" reply it had not seen: the check counted only entries already written
+    for (let round = 0; round < 3; round++) {
+      const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('At once'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+      const seen = Math.max(...((await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.timeline as { seq: number }[]).map((e) => e.seq));
+      const answers = await Promise.all([
+        post(`/support-requests/${t.number}/replies`, agent(), { body: `First answer ${round}`, seenSeq: seen }),
+        post(`/support-requests/${t.number}/replies`, lead(), { body: `Second answer ${round}`, seenSeq: seen }),
+      ]);
+      expect(answers.map((a) => a.status).sort(), JSON.stringify(answers.map((a) => a.body))).to.deep.equal([200, 409]);
+      const refused = answers.find((a) => a.status === 409)!;
+      expect(refused.body.error.code).to.equal('ticket_changed');
+      const replies = (await app.api('GET', `/support-requests/${t.number}`, { token: agent() })).body.timeline.filter((e: { type: string }) => e.type === 'replied');
+      expect(replies).to.have.length(1);
+    }
+  });
+
   it('when someone acts saying what they had read (seenSeq) and another person has added to the request since, then it is a 409 ticket_changed and nothing is done; read again, it goes through, under the same Idempotency-Key too', async () => {
     const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Stale page'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
     const lastSeq = async (token: string) => Math.max(...((await app.api('GET', `/support-requests/${t.number}`, { token })).body.timeline as { seq: number }[]).map((e) => e.seq));

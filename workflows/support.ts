@@ -108,6 +108,12 @@ const SAME_ASSIGNEE_REFUSED = 'support-same-assignee-refused';
 const DECISION_TAKES = 'support-decision-takes';
 /** Patch id: a command saying what its actor saw (`seenSeq`) is refused when others added to the ticket since (older histories replay it taken). */
 const SEEN_CHECKED = 'support-seen-checked';
+/**
+ * Patch id: a command's `seenSeq` counts every entry others added, also one whose write has not landed yet (older
+ * histories replay counting landed entries only, which let two actions sent at once both pass: QA, an approval went
+ * through after a partner's "do not refund" reply it had not seen).
+ */
+const SEEN_UNWRITTEN = 'support-seen-unwritten';
 /** Patch id: a ticket's emails go out one after another, in the order of their events (older histories: side by side). */
 const EMAILS_IN_ORDER = 'support-emails-in-order';
 /** Patch id: a request at risk put back in the queue warns the leads (older histories: nobody but the one who had it is told). */
@@ -215,7 +221,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     resolvedAt,
     closedAt,
   });
-  const facts = (): TicketFacts => ({
+  const facts = (countUnwritten = true): TicketFacts => ({
     status,
     problemType: input.problemType,
     assigneeId: assignee?.userId ?? null,
@@ -225,7 +231,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     approving,
     requestedAmount: input.refund?.amount ?? null,
     requestedCurrency: input.refund?.currency ?? null,
-    entries: entries.filter((e) => e.seq <= writtenSeq),
+    // every entry others added, written or still on its way: an entry not yet on any page is still one its sender
+    // has not read (counting only those written let two actions sent at once both pass the check)
+    entries: countUnwritten ? entries : entries.filter((e) => e.seq <= writtenSeq),
   });
 
   // emails in flight: each goes out once its event is written, outside the write queue, so that a slow or
@@ -396,9 +404,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return ApplicationFailure.create({ type: code, message, nonRetryable: true });
   }
   /** The Update's validator (new Updates only) and the first step of applying one (also when replaying). */
-  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean; notesWhenClosed?: boolean; sameAssigneeRefused?: boolean; seenChecked?: boolean } = {}): void {
+  function validate(cmd: SupportCommand, rulesAsOf: { rejectRefundsOnly?: boolean; refundStands?: boolean; limitInCurrency?: boolean; notesWhenClosed?: boolean; sameAssigneeRefused?: boolean; seenChecked?: boolean; seenUnwritten?: boolean } = {}): void {
     if (!recorded) throw refuse('not_ready', 'This support request is still being recorded; try again.');
-    const refusal = checkAction(facts(), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason, seenSeq: cmd.seenSeq }, rules, now(), rulesAsOf);
+    const refusal = checkAction(facts(rulesAsOf.seenUnwritten ?? true), { action: cmd.action, actor: cmd.actor, assigneeKind: cmd.assignee?.kind, assigneeId: cmd.assignee?.userId, amount: cmd.amount, reason: cmd.reason, seenSeq: cmd.seenSeq }, rules, now(), rulesAsOf);
     if (refusal) throw refuse(refusal.code, refusal.message);
     if (cmd.action === 'attach' && !cmd.attachment) throw refuse('attachment_required', 'An attach command carries the stored attachment.');
   }
@@ -478,6 +486,7 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       notesWhenClosed: cmd.action === 'note' && status === 'closed' && !patched(NO_NOTES_WHEN_CLOSED),
       sameAssigneeRefused: cmd.action !== 'assign' || patched(SAME_ASSIGNEE_REFUSED),
       seenChecked: cmd.seenSeq === undefined || patched(SEEN_CHECKED),
+      seenUnwritten: cmd.seenSeq === undefined || patched(SEEN_UNWRITTEN),
     });
     validate(cmd, rulesAsOf());
     const at = now();
