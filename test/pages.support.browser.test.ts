@@ -1113,6 +1113,13 @@ describe('pages: support requests in a real browser', function () {
       );
       expect(await p.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunded in full, as agreed.');
       expect(await approval()).to.equal(null);
+      // an amount above the one requested is refused anyway: said at once, not asked about first (QA)
+      await p.getByLabel(/Amount to refund/).fill(formatMinor(order.pricing.total + 100, 2));
+      expect(await pressApprove()).to.equal(422);
+      expect(await p.locator('#approve-form-error').textContent()).to.include('cannot exceed the amount requested').and.not.include('To go on, tick the box');
+      expect(await approval()).to.equal(null);
+      await p.getByLabel(/Amount to refund/).fill(formatMinor(order.pricing.total, 2));
+      expect(await pressApprove()).to.equal(409);
       // the box ticked with another amount than the one asked about: asked again, about that one
       const credit = formatMinor(rules.amount, 2);
       await p.getByLabel(/Amount to refund/).fill(credit);

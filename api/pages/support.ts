@@ -509,14 +509,16 @@ export function supportPages(deps: PagesContext): PageDef[] {
           }
           // approving cannot be undone either: asked first, as closing is (below), naming the cancellation rules'
           // credit when the amount is above it; asked again when the box comes ticked with another amount than the one
-          // asked about. Not asked when the approval is refused anyway (the approval limit, an order cancelled
-          // meanwhile, a refund carried out): its refusal says why
+          // asked about. Not asked when the approval is refused anyway (the approval limit, an amount above the one
+          // requested, an order cancelled meanwhile, a refund carried out): its refusal says why
           const askedAbout = v.askedAmount !== undefined && t.refund ? parseAmount(v.askedAmount, t.refund.currency) : undefined;
           if (t.refund && amount !== undefined && (v.again !== 'yes' || (askedAbout !== undefined && askedAbout !== amount))) {
             const order = t.orderId ? await deps.orders.view(await ticketPartner(id), t.orderId).catch(() => null) : null;
             const fits = ACTION_TABLE.approve.from.includes(t.status) && !t.approval && order?.status !== 'cancelled';
             const aboveLimit = t.approvalLimit !== null && amount > t.approvalLimit && actorKindOf(ctx.auth.role) !== 'lead';
-            if (fits && !aboveLimit) {
+            // (QA: $500 against $305 requested was asked about, then refused once the box was ticked)
+            const aboveRequested = amount > t.refund.amount;
+            if (fits && !aboveLimit && !aboveRequested) {
               const credited = { amount, currency: t.refund.currency };
               const key = pageFormKey(ctx.req.body);
               return ticketPage(
