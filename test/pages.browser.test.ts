@@ -583,6 +583,10 @@ describe('pages: partners in a real browser', function () {
       await page.goto(`/app/orders/${reservation.id}`);
       const notice = await page.locator('.notice-text').textContent();
       expect(notice).to.include('The reservation ends at once').and.not.match(/activation key|download|uninstall/i);
+      // the customer page's notice, for the orders that can be chosen there: both kinds
+      await page.goto(`/app/customers/${c.id}`);
+      const both = await page.locator('.notice-text').textContent();
+      expect(both).to.include('activation keys and download links are revoked').and.include('A reservation ends at once');
       await page.goto(`/app/orders/${order.id}`);
       await tabTo(page, '#acknowledged');
       await page.keyboard.press('Space');

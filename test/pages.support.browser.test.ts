@@ -1135,6 +1135,23 @@ describe('pages: support requests in a real browser', function () {
     }
   });
 
+  it('when a refund request concerns an Azure reservation, then Approve says the reservation ends, not that keys and links are revoked (it has none)', async () => {
+    // review: the note and the question spoke of keys and downloads for every order
+    const c = await app.newCustomer('US');
+    const imported = await app.api('POST', `/customers/${c.id}/orders/import`, {
+      token: app.tokens['global-admin'],
+      body: { orders: [{ orderId: uniq('IMP-RI'), productId: 'azure-ri-vm-1y', quantity: 1, purchasedAt: new Date(Date.now() - 90 * 86_400_000).toISOString() }] },
+    });
+    expect(imported.body.results[0].outcome, JSON.stringify(imported.body)).to.equal('imported');
+    const orderId = imported.body.results[0].id as string;
+    const pricing = (await app.api('GET', `/orders/${orderId}`)).body.pricing as { total: number; currency: string };
+    const number = await fileRefund(c.tenantId, orderId, pricing, uniq('Refund a reservation'));
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    expect(await a.locator('#approve-note').textContent()).to.include('Approving cancels the whole order: the reservation ends,').and.not.include('download');
+    expect(await a.locator(`form[action="/app/support/${number}/approve"]`).getAttribute('data-confirm')).to.include('The whole order is cancelled and the reservation ends; this cannot be undone.');
+  });
+
   it('when a refund request concerns an imported order, then the agent is told it was imported and never charged by csp-desk', async () => {
     const c = await app.newCustomer('US');
     const originalId = uniq('IMP');

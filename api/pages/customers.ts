@@ -149,7 +149,11 @@ export function customerPages(deps: PagesContext): PageDef[] {
     );
     // keys stay hidden (and unlogged) until asked for on the order's keys page
     const software = may(ctx.auth.role, ctx.auth.partnerId, 'readSoftware') ? await deps.licensing.listSoftware(ctx.auth, c._id, { reveal: false }) : null;
-    ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: list.some((o) => o.assessment.cancellable), software, ...extra }, status);
+    const cancellable = list.filter((o) => o.assessment.cancellable);
+    // the notice says what cancelling ends for the orders that can be chosen: keys and downloads, a reservation (QA)
+    const cancelsReservation = cancellable.some((o) => o.product.deliverable === 'azure-reservation');
+    const cancelsSoftware = cancellable.some((o) => o.product.deliverable !== 'azure-reservation');
+    ctx.view('customers/show', { title: c.name, customer: customerView(c), orders: list, anyCancellable: cancellable.length > 0, cancelsSoftware, cancelsReservation, software, ...extra }, status);
   };
 
   const buyPage = async (ctx: PageContext, ref: string, values: Record<string, unknown>, errors: FieldErrors = {}, status = 200, repeatOf: string | null = null) => {

@@ -247,9 +247,17 @@ function policyToday(order: (Parameters<typeof cancellationCredit>[0] & { status
  * prorated credit of a subscription still in its window). `amount` null: the amount entered, as the browser asks
  * before the form is sent.
  */
-export function approveQuestion(number: string, amount: Money | null, rulesCredit: Money | null): string {
+/**
+ * What cancelling the order ends, as the approve question and note say it: an Azure reservation has no keys or
+ * downloads, its discount stops (QA); software has its keys and links revoked.
+ */
+export function cancellingEnds(deliverable: string | null): string {
+  return deliverable === 'azure-reservation' ? 'the reservation ends' : 'its keys and download links revoked';
+}
+
+export function approveQuestion(number: string, amount: Money | null, rulesCredit: Money | null, deliverable: string | null = null): string {
   const what = amount ? `a refund of ${formatMoney(amount.amount, amount.currency)}` : 'a refund of the amount entered';
-  let question = `Approve ${what} for ${number}? The whole order is cancelled and its keys and download links revoked; this cannot be undone.`;
+  let question = `Approve ${what} for ${number}? The whole order is cancelled and ${cancellingEnds(deliverable)}; this cannot be undone.`;
   if (rulesCredit && (amount === null || (amount.currency === rulesCredit.currency && amount.amount > rulesCredit.amount))) {
     const credit = formatMoney(rulesCredit.amount, rulesCredit.currency);
     question += amount ? ` That is ${formatMoney(amount.amount - rulesCredit.amount, amount.currency)} more than the cancellation rules credit today (${credit}).` : ` The cancellation rules credit ${credit} today.`;
@@ -406,7 +414,9 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // for the agent deciding a refund: what the partner's own cancellation would credit today, and whether the
         // window for it has passed (an approval is then an exception to the 60-day rule, the agent's to make)
         policy,
-        approveQuestion: allowed.has('approve') && ticket.refund ? approveQuestion(ticket.number, null, policy && policy.credit.amount < ticket.refund.amount ? policy.credit : null) : null,
+        approveQuestion: allowed.has('approve') && ticket.refund ? approveQuestion(ticket.number, null, policy && policy.credit.amount < ticket.refund.amount ? policy.credit : null, order?.product.deliverable ?? null) : null,
+        // the approve note says what cancelling ends: an Azure reservation has no keys or downloads
+        orderIsReservation: order?.product.deliverable === 'azure-reservation',
         // a partner's reply to a decided request reopens it, until then: as its decision recorded it (the ticket's own
         // rules, SUPPORT_REOPEN_DAYS when it was filed); for a decision that did not record it, today's setting
         reopenUntil: reopenUntilOf(ticket),
@@ -525,7 +535,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
                 ctx,
                 id,
                 {
-                  formErrors: { approve: `${approveQuestion(id, credited, policyToday(order, deps.now?.() ?? new Date())?.credit ?? null)} To go on, tick the box and press again.` },
+                  formErrors: { approve: `${approveQuestion(id, credited, policyToday(order, deps.now?.() ?? new Date())?.credit ?? null, order?.product.deliverable ?? null)} To go on, tick the box and press again.` },
                   typed: { approve: typedIn(ctx) },
                   askAgainApprove: true,
                   askedAmount: formatMinor(amount, minorDigits(t.refund.currency)),
