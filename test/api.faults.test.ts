@@ -123,8 +123,10 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
         ['POST /customers', await timed(baseUrl, 'POST', '/customers', token, input)],
         ['GET /customers (token not cached)', await timed(baseUrl, 'GET', '/customers', unusedToken)],
         ['GET /products', await timed(baseUrl, 'GET', '/products', token)],
-        // the order read goes through the driver, not a mongoose query: the same timeouts and the same 503
+        // the order read goes through the driver, not a mongoose query: the same timeouts and the same 503 (the
+        // cancellation preview reads the order alone; the order's own read also reads its timeline)
         ['GET /orders/{id}', await timed(baseUrl, 'GET', `/orders/${crypto.randomUUID()}`, token)],
+        ['GET /orders/{id}/cancellation', await timed(baseUrl, 'GET', `/orders/${crypto.randomUUID()}/cancellation`, token)],
       ] as const;
       try {
         for (const [what, r] of results) expectUnavailable(r, 'database_unavailable', what);
@@ -152,12 +154,12 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
           timed(baseUrl, 'GET', '/customers', token),
           timed(baseUrl, 'POST', '/customers', token, input),
           timed(baseUrl, 'GET', '/products', token),
-          timed(baseUrl, 'GET', `/orders/${crypto.randomUUID()}`, token),
+          timed(baseUrl, 'GET', `/orders/${crypto.randomUUID()}/cancellation`, token),
         ]);
         expectUnavailable(get, 'database_unavailable', 'GET /customers');
         expectUnavailable(post, 'database_unavailable', 'POST /customers');
         expectUnavailable(products, 'database_unavailable', 'GET /products');
-        expectUnavailable(order, 'database_unavailable', 'GET /orders/{id}');
+        expectUnavailable(order, 'database_unavailable', 'GET /orders/{id}/cancellation (the order read alone)');
       } finally {
         process.kill(ferret!.process.pid, 'SIGCONT');
       }
