@@ -82,7 +82,8 @@ export const listPageQuery = (what: string): S =>
   obj(
     {
       limit: int({ minimum: 1, maximum: LIST_PAGE_MAX, default: LIST_PAGE_MAX, description: `${what} per page; the \`Link\` header's \`rel="next"\` gives the next page` }),
-      cursor: cursorQuery(1000, 'from the `Link` header of the page before'),
+      // (a customers cursor holds the last name's key: 200 characters of up to 4 bytes each, base64url: review)
+      cursor: cursorQuery(4096, 'from the `Link` header of the page before'),
     },
     [],
   );
