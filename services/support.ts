@@ -397,9 +397,12 @@ export function createSupportService(deps: SupportServiceDeps) {
     // (not a flag set on the record: sends of one key at once all found it unset, and all said "not replayed"); the
     // others, at once or later, are replays. Its id names the request (a key a refusal left free and then used for
     // another request answers that one anew) and has a space, which no key holds, so no key's record is it.
+    // Inserted once the answer is ready (the request read back), so that a send that fails after the action (a 503)
+    // leaves its retry the first answered.
     const answered = (r: { _id: string; requestHash: string }) => `${r._id} ${r.requestHash.slice(0, 16)} answered`;
+    const ticket = await view(auth, t._id);
     const replayed = id ? id.replayed || !(await insertOnce(() => SupportIdempotency.create({ ...id.record, _id: answered(id.record), ticketId: t._id, createdAt: new Date() }))) : false;
-    return { ticket: await view(auth, t._id), replayed };
+    return { ticket, replayed };
   }
 
   return {
