@@ -161,12 +161,12 @@ export function customerPages(deps: PagesContext): PageDef[] {
     const products = await listProducts();
     const productId = typeof values.productId === 'string' ? values.productId : '';
     const typed = values.quantity;
-    const valid = Number.isInteger(Number(typed)) && Number(typed) >= 1 && Number(typed) <= 10000;
     // a quantity at fault stays as typed, next to its error: never another number (10000 for 20000, 1 for 2.5), which
-    // Buy pressed again would buy (QA); none typed yet (the first visit) is 1
-    const shownQuantity = typed === undefined ? 1 : typeof typed === 'string' || typeof typed === 'number' ? String(typed).slice(0, 32) : '';
+    // Buy pressed again would buy (QA); none typed yet (the first visit) is 1. Whether it is at fault is the form
+    // schema's to say (every caller passes its errors)
+    const shownQuantity = typed === undefined ? (errors.quantity ? '' : 1) : typeof typed === 'string' || typeof typed === 'number' ? String(typed).slice(0, 32) : '';
     // no price for a quantity that is not one (it would be the price of another quantity)
-    const preview = errors.quantity || (typed !== undefined && !valid) ? null : buyPreview(products.find((p) => p._id === productId), c.market, valid ? Number(typed) : 1);
+    const preview = errors.quantity ? null : buyPreview(products.find((p) => p._id === productId), c.market, typed === undefined ? 1 : Number(typed));
     const data = {
       title: `Buy for ${c.name}`,
       customer: customerView(c),
