@@ -521,8 +521,9 @@ async function main(): Promise<void> {
   const rawParts: LoadResult[] = [];
   const readMs = Math.max(1000, Math.round((readSeconds * 1000) / rounds));
   // this process's CPU (user + system) over each kind's rounds: the API, its client and the driver for an API read,
-  // the driver alone for a raw one; the servers' CPU (FerretDB, PostgreSQL) is not in it. Steadier than a rate on a
-  // host whose speed moves, it says where a read's time goes
+  // the driver alone for a raw one, and for each whatever the idle worker in this process spends meanwhile (its
+  // polls: more per read for the slower kinds); the servers' CPU (FerretDB, PostgreSQL) is not in it. Steadier than a
+  // rate on a host whose speed moves, it says where a read's time goes
   const readCpu = { api: 0, bare: 0, raw: 0 };
   const cpuOf = async (kind: keyof typeof readCpu, fn: () => Promise<LoadResult>): Promise<LoadResult> => {
     const c0 = process.cpuUsage();
@@ -612,7 +613,7 @@ async function main(): Promise<void> {
     `  ${'ratio API/raw'.padEnd(44)}${f2(ratioRead).padStart(10)}`,
     `  ${'ratio bare Express/raw'.padEnd(44)}${f2(ratioBare).padStart(10)}`,
     `  ${'ratio API/bare Express'.padEnd(44)}${f2(ratioApiBare).padStart(10)}`,
-    `  ${'this process\'s CPU per read, µs'.padEnd(44)}API ${readCpuUs.api}, bare Express ${readCpuUs.bareExpress}, raw ${readCpuUs.raw} (with the HTTP client; not the servers')`,
+    `  ${'this process\'s CPU per read, µs'.padEnd(44)}API ${readCpuUs.api}, bare Express ${readCpuUs.bareExpress}, raw ${readCpuUs.raw} (the whole process: the HTTP client and the idle worker too; not the servers')`,
     `  (bare Express: one route, the token compared as a string, findOne({ _id, partnerId }).lean(), res.json,`,
     `   on the API's HTTP server: what any Express route here costs beyond the raw read)`,
     '',

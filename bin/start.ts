@@ -79,7 +79,7 @@ async function step<T>(what: string, fn: () => Promise<T>, ownLine = false): Pro
     lineOpen = false;
     return r;
   } catch (e) {
-    process.stdout.write(lineOpen ? '  FAILED\n' : `[stack]   ${what} ... FAILED\n`);
+    process.stdout.write(lineOpen ? '  FAILED\n' : `[stack]   ${ownLine ? what.replace(/^starting /, '') : what} ... FAILED\n`);
     lineOpen = false;
     throw e;
   }
