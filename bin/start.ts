@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { applyDefaults, embeddedServerUrls, readDotEnv } from '../stack/env';
+import { applyDefaults, dotEnvBadLines, embeddedServerUrls, readDotEnv } from '../stack/env';
 import { spawnFerretDB, startFerretDB } from '../stack/ferretdb';
 import { acquireLock, assertCheckoutIdle, CheckoutInUseError, StackRunningError, type LockEntry, type StackLock } from '../stack/lock';
 import { spawnMailCatcher, startMailCatcher } from '../stack/mailcatcher';
@@ -184,7 +184,8 @@ function keepAlive(opts: { name: string; label: string; entry: LockEntry; start:
 }
 
 function intVar(env: NodeJS.ProcessEnv, key: string): number {
-  const v = Number(env[key]);
+  // digits only: " 3105" would pass Number() and then spoil the URLs made from it (QA: PUBLIC_BASE_URL was blamed)
+  const v = /^[0-9]+$/.test(env[key] ?? '') ? Number(env[key]) : NaN;
   if (!Number.isInteger(v) || v < 1 || v > 65535) throw new ConfigError(key, `configuration: ${key}=${JSON.stringify(env[key])} is invalid: expected a port number (1-65535)`);
   return v;
 }
@@ -235,6 +236,11 @@ async function main(): Promise<void> {
   const urlKeys = ['TEMPORAL_ADDRESS', 'MONGODB_URI', 'SMTP_URL'] as const;
   for (const k of urlKeys) if (env[k] === '') delete env[k];
   const dotenvFile = path.join(ROOT, '.env');
+  const badLine = fs.existsSync(dotenvFile) ? dotEnvBadLines(fs.readFileSync(dotenvFile, 'utf8'))[0] : undefined;
+  if (badLine) {
+    say(`configuration: .env line ${badLine.line} is not KEY=value (${JSON.stringify(badLine.text.slice(0, 80))}): write it as KEY=value, or make it a comment with #`);
+    process.exit(2);
+  }
   const fromDotenv = new Set(applyDefaults(env, readDotEnv(dotenvFile)));
   for (const k of urlKeys) if (env[k] === '') delete env[k];
   const external: Record<(typeof urlKeys)[number], string | null> = {
@@ -251,7 +257,7 @@ async function main(): Promise<void> {
     for (const k of urlKeys) if (!external[k]) env[k] = embedded[k];
     // the links in emails (sign-in links among them) go to this stack's own API unless set otherwise: with PORT
     // changed, .env.example's http://localhost:3000 would be another stack's
-    if (!env.PUBLIC_BASE_URL && env.PORT) env.PUBLIC_BASE_URL = `http://localhost:${env.PORT}`;
+    if (!env.PUBLIC_BASE_URL && env.PORT) env.PUBLIC_BASE_URL = `http://localhost:${intVar(env, 'PORT')}`;
     applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
     for (const k of ['PORT', 'POSTGRES_PORT', 'TEMPORAL_UI_PORT', 'MAIL_UI_PORT']) intVar(env, k);
     const dataDirWrong = dataDirProblem(defaultDataDir(env));

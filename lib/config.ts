@@ -21,7 +21,7 @@ export const configSchema = {
     TEMPORAL_NAMESPACE: { type: 'string', minLength: 1, default: 'default', description: 'Temporal namespace' },
     TEMPORAL_TASK_QUEUE: { type: 'string', minLength: 1, default: 'csp-desk', description: 'Temporal task queue of the worker' },
     MONGODB_URI: { type: 'string', pattern: '^mongodb(\\+srv)?://', default: 'mongodb://127.0.0.1:27018/csp-desk', description: 'MongoDB connection string (mongodb://...)' },
-    SMTP_URL: { type: 'string', pattern: '^smtps?://', default: 'smtp://127.0.0.1:1025', description: 'SMTP server URL (smtp://user:pass@host:port)' },
+    SMTP_URL: { type: 'string', format: 'smtp-url', default: 'smtp://127.0.0.1:1025', description: 'SMTP server URL: smtp:// or smtps://, a host, an optional port 1-65535 (smtp://user:pass@host:port)' },
     MAIL_FROM: { type: 'string', pattern: '^([^<>@]*<[^<>@\\s]+@[^<>@\\s]+>|[^<>@\\s]+@[^<>@\\s]+)$', default: 'csp-desk <no-reply@csp-desk.local>', description: 'sender of every email: an address, or "Name <address>"' },
     CANCELLATION_REMINDER_DAYS: { type: 'integer', minimum: 0, maximum: 59, default: 7, description: 'days before a cancellation window closes that the partner is reminded' },
     TEMPORAL_UI_URL: { type: 'string', pattern: '^(https?://\\S+)?$', default: '', description: 'the Temporal Web UI (http(s)://...), linked from the pages to an order\'s or ticket\'s workflow; empty: no links' },
@@ -66,11 +66,26 @@ export function isFiveFieldCron(value: string): boolean {
   }
 }
 
+/**
+ * An SMTP server's URL as nodemailer takes it: smtp:// or smtps://, a host, and a port that is one if given (QA:
+ * `smtp://127.0.0.1:notaport` passed the old prefix check and stopped the API with "Invalid URL" blaming Temporal;
+ * `smtp://` ran on with no server to send to).
+ */
+export function isSmtpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'smtp:' || u.protocol === 'smtps:') && u.hostname !== '' && (u.port === '' || (Number(u.port) >= 1 && Number(u.port) <= 65535));
+  } catch {
+    return false;
+  }
+}
+
 /** Reads and validates the configuration; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const ajv = new Ajv({ useDefaults: true, coerceTypes: true, allErrors: false });
   addFormats(ajv);
   ajv.addFormat('cron', isFiveFieldCron);
+  ajv.addFormat('smtp-url', isSmtpUrl);
   const validate = ajv.compile(configSchema);
   const input: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {

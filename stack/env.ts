@@ -22,6 +22,18 @@ export function parseDotEnv(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * The lines of a .env text that are neither blank, a comment nor `KEY=value` (`LOG_LEVEL: verbose`,
+ * `SUPPORT_APPROVAL_LIMIT 100`), with their line numbers: parseDotEnv skips them, so npm start says so and stops
+ * rather than run without a setting its operator believes is in force (QA).
+ */
+export function dotEnvBadLines(text: string): { line: number; text: string }[] {
+  return text
+    .split(/\r?\n/)
+    .map((raw, i) => ({ line: i + 1, text: raw.trim() }))
+    .filter((l) => l.text !== '' && !l.text.startsWith('#') && !/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=/.test(l.text));
+}
+
 /** Parses a .env file; {} when it does not exist. */
 export function readDotEnv(file: string): Record<string, string> {
   return fs.existsSync(file) ? parseDotEnv(fs.readFileSync(file, 'utf8')) : {};

@@ -33,6 +33,11 @@ describe('configuration', () => {
       ['PUBLIC_BASE_URL', 'http://localhost:3000#top', /PUBLIC_BASE_URL=.* is invalid/],
       // the pages link and redirect from the root (/app/...): a path prefix would break them
       ['PUBLIC_BASE_URL', 'https://example.com/csp-desk', /PUBLIC_BASE_URL=.* is invalid.*no path/],
+      // an SMTP URL nodemailer cannot use: refused here, not as "Invalid URL" blamed on Temporal at start (QA)
+      ['SMTP_URL', 'smtp://127.0.0.1:notaport', /SMTP_URL="smtp:\/\/127.0.0.1:notaport" is invalid.*a host, an optional port 1-65535/],
+      ['SMTP_URL', 'smtp://', /SMTP_URL="smtp:\/\/" is invalid/],
+      ['SMTP_URL', 'smtp://127.0.0.1:99999', /SMTP_URL=.* is invalid/],
+      ['SMTP_URL', 'http://127.0.0.1:1025', /SMTP_URL=.* is invalid/],
     ] as const) {
       let err: unknown;
       try {
@@ -57,6 +62,9 @@ describe('configuration', () => {
       // the embedded stack's own settings alike
       [{ POSTGRES_PORT: 'abc' }, /\[stack\] configuration: POSTGRES_PORT="abc" is invalid: expected a port number \(1-65535\)/],
       [{ TEMPORAL_UI_PORT: '99999' }, /\[stack\] configuration: TEMPORAL_UI_PORT="99999" is invalid/],
+      // a stray space in PORT is PORT's fault, not that of the PUBLIC_BASE_URL made from it (QA)
+      [{ PORT: ' 3105' }, /\[stack\] configuration: PORT=" 3105" is invalid: expected a port number/],
+      [{ SMTP_URL: 'smtp://127.0.0.1:notaport' }, /\[stack\] configuration: SMTP_URL="smtp:\/\/127.0.0.1:notaport" is invalid/],
       [{ DATA_DIR: '/etc/hostname/data' }, /\[stack\] configuration: DATA_DIR="\/etc\/hostname\/data" cannot hold the data: \/etc\/hostname is a file/],
       [{ DATA_DIR: '/proc/nope' }, /\[stack\] configuration: DATA_DIR="\/proc\/nope" cannot hold the data: it is inside a system folder/],
       [{ SUPPORT_POLICY_FILE: '/nonexistent/policy.json' }, /\[stack\] configuration: SUPPORT_POLICY_FILE=\/nonexistent\/policy.json: cannot be read as JSON/],

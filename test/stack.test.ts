@@ -9,7 +9,7 @@ import mongoose from 'mongoose';
 import nodemailer from 'nodemailer';
 import { assertPortFree, freePort, isPortFree, PortInUseError } from '../stack/ports';
 import { startFerretDB } from '../stack/ferretdb';
-import { embeddedServerUrls, parseDotEnv, pointAtEmbeddedServers } from '../stack/env';
+import { dotEnvBadLines, embeddedServerUrls, parseDotEnv, pointAtEmbeddedServers } from '../stack/env';
 import { acquireLock, StackRunningError } from '../stack/lock';
 import { mailbox, startMailCatcher } from '../stack/mailcatcher';
 import { TEMPORAL_CLI } from '../stack/paths';
@@ -221,6 +221,11 @@ describe('stack: embedded servers', function () {
         D: 'q',
         E: 'a=b',
       });
+      // the lines it skips are named, so that npm start stops on them instead of running without them (QA)
+      expect(dotEnvBadLines('# c\nA=1\n\nLOG_LEVEL: verbose\nexport B = two\nSUPPORT_APPROVAL_LIMIT 100\n')).to.deep.equal([
+        { line: 4, text: 'LOG_LEVEL: verbose' },
+        { line: 6, text: 'SUPPORT_APPROVAL_LIMIT 100' },
+      ]);
     });
 
     it('when the embedded servers are given other ports, then the app is pointed at them (a second stack runs beside the first)', () => {
