@@ -133,6 +133,13 @@ async function main() {
   }
 }
 
+// its output read by a command that stops early (`users list | head -1`): the rest is not wanted, so it stops quietly
+// rather than with an unhandled EPIPE and its stack (QA)
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 main().catch((e) => {
   process.stderr.write(`users: ${(e as Error).message}\n`);
   process.exit(1);

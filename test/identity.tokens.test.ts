@@ -280,6 +280,15 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       expect((await app.api('GET', '/tokens', { token: made.token })).status).to.equal(401);
       const listed = (await command(app, 'users', ['list'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
       expect(listed.find((u: { id: string }) => u.id === made.userId)).to.include({ disabled: true });
+      // read by a command that stops after the first line (`| head -1`): it stops quietly, exit 0, no EPIPE stack (QA)
+      const { spawn } = await import('node:child_process');
+      const cut = spawn(process.execPath, [path.join(DIST, 'bin', 'users.js'), 'list'], { env: { PATH: process.env.PATH, MONGODB_URI: app.stack.mongoUri, TEMPORAL_ADDRESS: app.stack.temporalAddress, SMTP_URL: app.stack.smtpUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let cutErr = '';
+      cut.stderr!.on('data', (c: Buffer) => (cutErr += c.toString()));
+      // (closed before its first line: what `head -1` does to the lines after the first)
+      cut.stdout!.destroy();
+      const cutCode = await new Promise<number | null>((resolve) => cut.once('exit', (code) => resolve(code)));
+      expect([cutCode, cutErr]).to.deep.equal([0, '']);
       // no sign-in link either (the page answers the same, nothing is written)
       const sessions = createSessionService({ mailer: app.mailer, renderer: createRenderer(), publicBaseUrl: app.baseUrl, log: app.log });
       await sessions.requestLink(email, null);
