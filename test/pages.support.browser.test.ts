@@ -589,6 +589,8 @@ describe('pages: support requests in a real browser', function () {
     expect(await a.locator('#assign-form-error').textContent()).to.include('only a support lead may reassign it');
     expect(new URL(a.url()).pathname).to.equal(`/app/support/${number}`);
     expect(await a.evaluate('document.activeElement && document.activeElement.id')).to.equal('assign-form-error');
+    // the refusal said without an "Assign to me" under it, which could only be refused again (QA)
+    expect(await a.getByRole('button', { name: 'Assign to me' }).count()).to.equal(0);
     expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-lead'] })).body.assignee.userId).to.equal(second._id);
 
     // a disabled agent cannot be given tickets, and the page says when the one who has a request is disabled
