@@ -514,9 +514,12 @@ describe('pages: support requests in a real browser', function () {
     await a.locator('body').focus();
     const pause = a.getByRole('button', { name: 'Pause refreshing' });
     expect(await pause.getAttribute('aria-pressed')).to.equal('false');
+    expect(await a.getByText('refreshes every 10 seconds').isVisible()).to.equal(true);
     await pause.click();
     expect(await pause.getAttribute('aria-pressed')).to.equal('true');
     await a.getByText('Refreshing is paused.').waitFor();
+    // no longer said to refresh while it does not
+    expect(await a.getByText('refreshes every 10 seconds').isVisible()).to.equal(false);
     const second = await file(uniq('While paused'));
     await a.waitForTimeout(12_000);
     expect(await a.getByRole('link', { name: second }).count()).to.equal(0);
@@ -1102,6 +1105,10 @@ describe('pages: support requests in a real browser', function () {
       const p = plain.page;
       const noScript = await ensureUser({ name: `Agent ${uniq('NoScript')}`, email: `${uniq('agent-noscript')}@support.example`.toLowerCase(), role: 'support-agent', partnerId: null });
       await signIn(app, p, noScript.email);
+      // the queue without script: it is not said to refresh, nor offered a pause, since it does not refresh (QA)
+      await p.goto('/app/queue');
+      expect(await p.getByRole('button', { name: 'Pause refreshing' }).isVisible()).to.equal(false);
+      expect(await p.getByText('refreshes every 10 seconds').isVisible()).to.equal(false);
       await p.goto(`/app/support/${number}`);
       await p.getByLabel('Message to the partner (optional)').fill('Refunded in full, as agreed.');
       const pressApprove = async () => {

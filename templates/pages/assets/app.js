@@ -34,9 +34,12 @@
     var show = function () {
       pause.setAttribute('aria-pressed', paused ? 'true' : 'false');
       if (state) state.textContent = paused ? 'Refreshing is paused.' : '';
+      // "refreshes every 10 seconds" only while it does (without script, or paused, it does not: QA)
+      document.querySelectorAll('[data-refresh-note]').forEach(function (note) { note.hidden = paused; });
     };
     pause.hidden = false;
     show();
+    document.addEventListener('htmx:afterSwap', show);
     pause.addEventListener('click', function () {
       paused = !paused;
       sessionStorage.setItem('cspd-queue-paused', paused ? '1' : '0');
