@@ -4,6 +4,7 @@
  * (cursor) as JSON, or all of them as RFC 4180 CSV, streamed. Reads go a day at a time by equality (see
  * models/activity-log.ts for why): the partner's days with entries, then the newest days' entries.
  */
+import crypto from 'node:crypto';
 import { decodeInstantCursor, encodeInstantCursor } from '../lib/cursor';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -92,7 +93,13 @@ export function csvRow(v: ActivityView): string[] {
   return CSV_COLUMNS.map((c) => neutraliseCell(flat[c] ?? ''));
 }
 
-const encodeCursor = (e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => encodeInstantCursor('activity-log', e.operationDate, e._id);
+/**
+ * The list a cursor of the log pages: the query that made it, as sent (its range, zone and filters, not its page),
+ * so that a cursor sent with another customer, operation or range is a 400, not a point in another list (review).
+ */
+const logList = (q: ActivityQuery): string =>
+  `activity-log:${crypto.createHash('sha256').update(JSON.stringify([q.from ?? null, q.to ?? null, q.timeZone ?? null, q.customer ?? null, q.operation ?? null])).digest('base64url').slice(0, 16)}`;
+const encodeCursor = (q: ActivityQuery, e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => encodeInstantCursor(logList(q), e.operationDate, e._id);
 
 export interface ActivityLogDeps {
   now?: () => Date;
@@ -141,7 +148,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
     async list(partnerId: string, q: ActivityQuery) {
       const { from, to, timeZone, days, filter, range } = await plan(partnerId, q);
       const limit = q.limit ?? 100;
-      const after = q.cursor !== undefined ? decodeInstantCursor('activity-log', q.cursor) : null;
+      const after = q.cursor !== undefined ? decodeInstantCursor(logList(q), q.cursor) : null;
       const rows: ActivityEntryDoc[] = [];
       for (const day of days) {
         if (after && day > dayOf(after.at)) continue;
@@ -150,7 +157,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
         if (rows.length > limit) break;
       }
       const page = rows.slice(0, limit);
-      return { from, to, timeZone, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]) : null };
+      return { from, to, timeZone, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(q, page[page.length - 1]) : null };
     },
 
     /** Every entry of the range as CSV (header row first, CRLF line ends), a day at a time as it is written out. */

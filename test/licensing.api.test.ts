@@ -706,6 +706,12 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         if (cursor) expect(cursor).to.match(new RegExp(CURSOR_PATTERN));
       } while (cursor);
       expect(paged).to.deep.equal(items.map((e) => e.id));
+      // a cursor is its query's: sent with another filter or range, a 400 naming it, not a point in another list (review)
+      const firstPage = await log(`customer=${customer.id}&from=${today()}&to=${today()}&limit=1`);
+      for (const other of [`from=${today()}&to=${today()}`, `customer=${customer.id}&operation=download_software&from=${today()}&to=${today()}`, `customer=${customer.id}`]) {
+        const res = await log(`${other}&limit=1&cursor=${firstPage.body.nextCursor}`);
+        expect([res.status, res.body.error?.field], other).to.deep.equal([400, 'query.cursor']);
+      }
 
       // filtered by operation
       const downloads = await log(`customer=${customer.id}&operation=download_software`);
