@@ -610,6 +610,20 @@ describe('pages: support requests in a real browser', function () {
     expect(toDisabled.body.error.code).to.equal('assignee_disabled');
   });
 
+  it('when the one who had a closed request is disabled, then its page says so without asking to give it to someone else (it takes nothing more)', async () => {
+    // QA: a closed, withdrawn request still said "give this request to someone else"
+    const c = await app.newCustomer('US');
+    const number = await fileQuestion(c.tenantId, uniq('Closed with a leaver'));
+    const leaver = await ensureUser({ name: `Agent ${uniq('Leaver')}`, email: `${uniq('leaver')}@support.example`.toLowerCase(), role: 'support-agent', partnerId: null });
+    const given = await app.api('POST', `/support-requests/${number}/assign`, { token: app.tokens['support-lead'], body: { assigneeId: leaver._id } });
+    expect(given.status, JSON.stringify(given.body)).to.equal(200);
+    expect((await app.api('POST', `/support-requests/${number}/close`, { token: app.tokens['support-lead'], body: {} })).status).to.equal(200);
+    await setUserDisabled(leaver.email, true);
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    expect(await a.locator('dt:text-is("Assigned to") + dd').textContent()).to.equal(`${leaver.name} (disabled)`);
+  });
+
   it('when the partner replies while an agent has the request open, then the agent\'s reply from that page is held back with the text kept, the partner\'s reply shown; sent again, it goes once', async () => {
     const c = await app.newCustomer('US');
     const number = await fileQuestion(c.tenantId, 'Activation fails');
