@@ -139,13 +139,18 @@ describe('support requests (API end to end)', function () {
     expect(queue.body.items.map((i: { partner: unknown }) => i.partner)).to.deep.equal([{ id: app.partnerId, name: 'Test Partner' }]);
   });
 
+  /** An order imported as bought 90 days ago (past its window), under an original id of its own. */
+  async function importedPastWindow(productId: string, prefix: string): Promise<{ originalId: string; orderId: string }> {
+    const originalId = uniq(prefix);
+    const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
+    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId: originalId, productId, quantity: 1, purchasedAt }] } });
+    expect(imp.status, JSON.stringify(imp.body)).to.equal(200);
+    return { originalId, orderId: imp.body.results[0].id as string };
+  }
+
   it('when support refunds an Azure reservation, then the approval email says the reservation ends, not that keys and links are revoked (it has none)', async () => {
     // QA: the emails of a cancelled Azure reservation spoke of its keys, downloads and software
-    const originalId = uniq('old-reservation');
-    const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
-    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId: originalId, productId: 'azure-ri-vm-1y', quantity: 1, purchasedAt }] } });
-    expect(imp.status, JSON.stringify(imp.body)).to.equal(200);
-    const orderId = imp.body.results[0].id as string;
+    const { orderId } = await importedPastWindow('azure-ri-vm-1y', 'old-reservation');
     const t = (await file(refundBody(orderId, 10_000, { title: uniq('Refund a reservation') }))).body;
     const approved = await post(`/support-requests/${t.number}/approve`, agent());
     expect(approved.status, JSON.stringify(approved.body)).to.equal(200);
@@ -154,11 +159,7 @@ describe('support requests (API end to end)', function () {
   });
 
   it('when support refunds an order whose workflow has ended (perpetual, past its window), then the refund workflow cancels it and credits the amount once', async () => {
-    const originalId = uniq('old-order');
-    const purchasedAt = new Date(Date.now() - 90 * 86_400_000).toISOString();
-    const imp = await app.api('POST', `/customers/${customer.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ orderId: originalId, productId: 'windows-server-standard-perpetual', quantity: 1, purchasedAt }] } });
-    expect(imp.status, JSON.stringify(imp.body)).to.equal(200);
-    const orderId = imp.body.results[0].id as string;
+    const { originalId, orderId } = await importedPastWindow('windows-server-standard-perpetual', 'old-order');
     const order = (await Order.findById(orderId).lean())!;
     await waitFor(async () => Boolean(await OrderEvent.exists({ _id: `${orderId}:window-closed` })));
     const refused = await app.api('POST', `/orders/${orderId}/cancel`, { body: { customer: customer.id, productName: order.product.name, acknowledged: true } });

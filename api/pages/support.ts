@@ -241,13 +241,6 @@ function policyToday(order: (Parameters<typeof cancellationCredit>[0] & { status
 }
 
 /**
- * What Approve asks first: approving is final (the whole order cancelled, its keys and links revoked, the amount
- * credited), and an amount above what the cancellation rules credit today is a decision to make knowingly (QA: the
- * form comes with the amount requested, the full price, and one press, or Enter in the amount, credited it above the
- * prorated credit of a subscription still in its window). `amount` null: the amount entered, as the browser asks
- * before the form is sent.
- */
-/**
  * What cancelling the order ends, as the approve question and note say it: an Azure reservation has no keys or
  * downloads, its discount stops (QA); software has its keys and links revoked.
  */
@@ -255,6 +248,13 @@ export function cancellingEnds(deliverable: string | null): string {
   return deliverable === 'azure-reservation' ? 'the reservation ends' : 'its keys and download links revoked';
 }
 
+/**
+ * What Approve asks first: approving is final (the whole order cancelled, its keys and links revoked, the amount
+ * credited), and an amount above what the cancellation rules credit today is a decision to make knowingly (QA: the
+ * form comes with the amount requested, the full price, and one press, or Enter in the amount, credited it above the
+ * prorated credit of a subscription still in its window). `amount` null: the amount entered, as the browser asks
+ * before the form is sent.
+ */
 export function approveQuestion(number: string, amount: Money | null, rulesCredit: Money | null, deliverable: string | null = null): string {
   const what = amount ? `a refund of ${formatMoney(amount.amount, amount.currency)}` : 'a refund of the amount entered';
   let question = `Approve ${what} for ${number}? The whole order is cancelled and ${cancellingEnds(deliverable)}; this cannot be undone.`;
