@@ -19,12 +19,14 @@
  *   --read-seconds=S / BENCH_READ_SECONDS  measured seconds of each read load (default 10)
  *   --rounds=R / BENCH_ROUNDS              each comparison runs in R alternating rounds (default 3), so that a
  *                                          change of pace on the machine weighs on both sides alike
+ *   --read-rounds=Q / BENCH_READ_ROUNDS    ... but the reads of section 2 in Q rounds (default 5: 2 s each)
  *   --memory-n=M / BENCH_MEMORY_N          3. the worker's memory per open workflow: M orders waiting on their
  *                                          windows vs M skeletons waiting on a timer (default 500; 0 skips it)
  *   BENCH_LOG_LEVEL                        level of the service's logs, written to <data>/logs/app.log (default info)
  *   BENCH_DURABLE=1                        PostgreSQL with fsync on (default off, as in the test stack)
  *   KEEP_BENCH_DATA=1                      keep the temporary data folder (logs) afterwards
  */
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -390,6 +392,23 @@ const slim = (r: LoadResult) => ({
   ...(r.errorSamples.length ? { errorSamples: r.errorSamples } : {}),
 });
 
+let clockTicks: number | undefined;
+/**
+ * The whole machine's busy CPU time so far, µs: every process on every core (this one, FerretDB, PostgreSQL, the
+ * Temporal server, the mail catcher, anything else), from /proc/stat's first line (user, nice, system, irq, softirq,
+ * steal), in clock ticks (`getconf CLK_TCK`, 100 on Linux). NaN where there is no /proc/stat.
+ */
+function hostBusyMicros(): number {
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = f;
+    return ((user + nice + system + irq + softirq + steal) * 1e6) / clockTicks;
+  } catch {
+    return NaN;
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -401,9 +420,10 @@ async function main(): Promise<void> {
   const warmup = setting('warmup', 'BENCH_WARMUP', 10, 0);
   const readSeconds = setting('read-seconds', 'BENCH_READ_SECONDS', 10, 1);
   const rounds = setting('rounds', 'BENCH_ROUNDS', 3, 1);
+  const readRounds = setting('read-rounds', 'BENCH_READ_ROUNDS', 5, 1);
   const memoryN = setting('memory-n', 'BENCH_MEMORY_N', 500, 0);
   const readWarmupSeconds = 2;
-  progress(`N=${n} each, concurrency ${concurrency}, warm-up ${warmup} each, reads ${readSeconds} s each, in ${rounds} alternating rounds`);
+  progress(`N=${n} each, concurrency ${concurrency}, warm-up ${warmup} each, reads ${readSeconds} s each, in ${rounds} alternating rounds (reads in ${readRounds})`);
 
   const s = await startService(concurrency);
   const machine = await facts(s);
@@ -519,21 +539,28 @@ async function main(): Promise<void> {
   const apiParts: LoadResult[] = [];
   const bareParts: LoadResult[] = [];
   const rawParts: LoadResult[] = [];
-  const readMs = Math.max(1000, Math.round((readSeconds * 1000) / rounds));
+  // shorter rounds than the workflows': a change of the host's pace (it moves within a run) weighs on the three kinds
+  // more evenly
+  const readMs = Math.max(1000, Math.round((readSeconds * 1000) / readRounds));
   // this process's CPU (user + system) over each kind's rounds: the API, its client and the driver for an API read,
   // the driver alone for a raw one, and for each whatever the idle worker in this process spends meanwhile (its
   // polls: more per read for the slower kinds); the servers' CPU (FerretDB, PostgreSQL) is not in it. Steadier than a
-  // rate on a host whose speed moves, it says where a read's time goes
+  // rate on a host whose speed moves, it says where a read's time goes. And the machine's CPU over the same rounds
+  // (every process: FerretDB's and PostgreSQL's work per read too): on two busy cores a kind's rate is about the
+  // machine's capacity divided by this
   const readCpu = { api: 0, bare: 0, raw: 0 };
+  const hostCpu = { api: 0, bare: 0, raw: 0 };
   const cpuOf = async (kind: keyof typeof readCpu, fn: () => Promise<LoadResult>): Promise<LoadResult> => {
+    const h0 = hostBusyMicros();
     const c0 = process.cpuUsage();
     const x = await fn();
     const c = process.cpuUsage(c0);
     readCpu[kind] += c.user + c.system;
+    hostCpu[kind] += hostBusyMicros() - h0;
     return x;
   };
-  for (let r = 0; r < rounds; r++) {
-    const tag = `${r + 1}/${rounds}`;
+  for (let r = 0; r < readRounds; r++) {
+    const tag = `${r + 1}/${readRounds}`;
     const runApi = async () => {
       progress(`round ${tag}: GET /orders/{id} for ${secs(readMs)} s at concurrency ${concurrency}`);
       const x = await cpuOf('api', () => load(`API GET /orders/{id} ${tag}`, { durationMs: readMs }, apiRead));
@@ -583,6 +610,8 @@ async function main(): Promise<void> {
   const ratioApiBare = ratioOf(apiR, bareR);
   const cpuPerRead = (kind: keyof typeof readCpu, r: LoadResult) => (r.ok > 0 ? Math.round(readCpu[kind] / r.ok) : null);
   const readCpuUs = { api: cpuPerRead('api', apiR), bareExpress: cpuPerRead('bare', bareR), raw: cpuPerRead('raw', rawR) };
+  const hostPerRead = (kind: keyof typeof readCpu, r: LoadResult) => (r.ok > 0 && Number.isFinite(hostCpu[kind]) ? Math.round(hostCpu[kind] / r.ok) : null);
+  const hostCpuUs = { api: hostPerRead('api', apiR), bareExpress: hostPerRead('bare', bareR), raw: hostPerRead('raw', rawR) };
   const totalS = Math.round((Date.now() - T0) / 100) / 10;
 
   // ---- summary (stdout)
@@ -605,7 +634,7 @@ async function main(): Promise<void> {
     `  (purchase = POST /customers/{c}/orders with a new Idempotency-Key, answered once recorded, then`,
     `   executeUpdate(waitForStage, 'confirmed') on the order's workflow: recorded, paid, provisioned, email sent)`,
     '',
-    `2. Reads: GET /orders/{id} vs a bare Express route and Order.findById(id).lean(), ${concurrency} in flight, ${readSeconds} s of each in ${rounds} rounds, ${ordersPlaced} orders (timeline of ${timelineLength})`,
+    `2. Reads: GET /orders/{id} vs a bare Express route and Order.findById(id).lean(), ${concurrency} in flight, ${readSeconds} s of each in ${readRounds} rounds, ${ordersPlaced} orders (timeline of ${timelineLength})`,
     `  ${''.padEnd(44)}${'per s'.padStart(10)}${'p50 ms'.padStart(10)}${'p95 ms'.padStart(10)}${'p99 ms'.padStart(10)}${'errors'.padStart(8)}${'ok'.padStart(8)}  per round`,
     row('API GET /orders/{id} (keep-alive HTTP)', apiR),
     row('bare Express route, the same read', bareR),
@@ -614,6 +643,7 @@ async function main(): Promise<void> {
     `  ${'ratio bare Express/raw'.padEnd(44)}${f2(ratioBare).padStart(10)}`,
     `  ${'ratio API/bare Express'.padEnd(44)}${f2(ratioApiBare).padStart(10)}`,
     `  ${'this process\'s CPU per read, µs'.padEnd(44)}API ${readCpuUs.api}, bare Express ${readCpuUs.bareExpress}, raw ${readCpuUs.raw} (the whole process: the HTTP client and the idle worker too; not the servers')`,
+    `  ${"the machine's CPU per read, µs".padEnd(44)}API ${hostCpuUs.api}, bare Express ${hostCpuUs.bareExpress}, raw ${hostCpuUs.raw} (every process: FerretDB's, PostgreSQL's, the idle Temporal server's too)`,
     `  (bare Express: one route, the token compared as a string, findOne({ _id, partnerId }).lean(), res.json,`,
     `   on the API's HTTP server: what any Express route here costs beyond the raw read)`,
     '',
@@ -634,13 +664,13 @@ async function main(): Promise<void> {
     at: new Date().toISOString(),
     totalSeconds: totalS,
     machine,
-    settings: { n, concurrency, warmup, readSeconds, rounds, product: PRODUCT_ID, market: MARKET, customers: CUSTOMERS, logLevel: process.env.BENCH_LOG_LEVEL ?? 'info' },
+    settings: { n, concurrency, warmup, readSeconds, rounds, readRounds, product: PRODUCT_ID, market: MARKET, customers: CUSTOMERS, logLevel: process.env.BENCH_LOG_LEVEL ?? 'info' },
     workflows: {
       purchase: { via: 'api', how: "POST /customers/{c}/orders then executeUpdate(waitForStage, 'confirmed')", ...slim(purch) },
       skeleton: { via: 'client', activities: PLACEMENT_ACTIVITIES, ...slim(skel) },
       ratio: ratioWf,
     },
-    getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), bareExpress: slim(bareR), raw: slim(rawR), ratio: ratioRead, bareExpressRatio: ratioBare, apiToBareExpress: ratioApiBare, processCpuMicrosPerRead: readCpuUs },
+    getOrder: { orders: ordersPlaced, timelineLength, api: slim(apiR), bareExpress: slim(bareR), raw: slim(rawR), ratio: ratioRead, bareExpressRatio: ratioBare, apiToBareExpress: ratioApiBare, processCpuMicrosPerRead: readCpuUs, machineCpuMicrosPerRead: hostCpuUs },
     ...(memory ? { memory: memoryJson(memory) } : {}),
     licensing,
     checks: { ordersPlaced, emails, logs: findings },
