@@ -282,7 +282,9 @@ async function main(): Promise<void> {
   const dataDir = defaultDataDir(env);
   env.DATA_DIR = dataDir;
   const logs = path.join(dataDir, 'logs');
-  fs.mkdirSync(logs, { recursive: true });
+  // this user only (the lines name users by email address); a folder from an older start is narrowed too
+  fs.mkdirSync(logs, { recursive: true, mode: 0o700 });
+  fs.chmodSync(logs, 0o700);
 
   const apiPort = intVar(env, 'PORT');
   const apiHost = env.HOST || '127.0.0.1';

@@ -126,8 +126,11 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   let logFd: number | undefined;
   let logStart = 0;
   if (opts.logFile) {
-    fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
-    logFd = fs.openSync(opts.logFile, 'a');
+    // owner only: the service's lines name users (email addresses), and the servers' may name what they store
+    fs.mkdirSync(path.dirname(opts.logFile), { recursive: true, mode: 0o700 });
+    logFd = fs.openSync(opts.logFile, 'a', 0o600);
+    // a file made before this rule (0644) is narrowed too
+    fs.fchmodSync(logFd, 0o600);
     logStart = fs.fstatSync(logFd).size;
     fs.writeSync(logFd, `\n=== ${new Date().toISOString()} ${opts.name}: ${opts.command} ${args.join(' ')}\n`);
   }

@@ -135,3 +135,24 @@ describe('stack: the supervisor restarts a crashed process with backoff', functi
     expect(s.running).to.equal(false);
   });
 });
+
+describe('stack: a process\'s log file', function () {
+  it('when a managed process logs to a file, then the file (and a folder made for it) is its owner\'s only, even one made before as 0644', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-logmode-'));
+    try {
+      const logs = path.join(dir, 'logs');
+      const old = path.join(dir, 'old.log');
+      fs.writeFileSync(old, 'before\n', { mode: 0o644 });
+      fs.chmodSync(old, 0o644);
+      for (const [logFile, console] of [[path.join(logs, 'api.log'), (_line: string) => undefined], [old, false]] as const) {
+        const p = spawnManaged({ name: 'lines', command: process.execPath, args: ['-e', 'console.log("user@example.com signed in")'], logFile, console, parentDeathSignal: 'SIGKILL' });
+        await waitUntil('the line in the log', async () => fs.readFileSync(logFile, 'utf8').includes('signed in'));
+        await p.stop(2000);
+        expect((fs.statSync(logFile).mode & 0o777).toString(8), logFile).to.equal('600');
+      }
+      expect((fs.statSync(logs).mode & 0o777).toString(8)).to.equal('700');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
