@@ -126,12 +126,32 @@ function looksLikeCsv(lines: string[]): boolean {
   });
 }
 
-/** Markup a browser would run if it ever rendered it: refused even though it is text. */
+/**
+ * The element names that make a text markup when it opens with one: the HTML patterns of WHATWG MIME Sniffing's
+ * "identify an unknown MIME type" (`<!DOCTYPE HTML`, `<HTML`, `<HEAD`, `<SCRIPT`, `<IFRAME`, `<H1`, `<DIV`,
+ * `<FONT`, `<TABLE`, `<A`, `<STYLE`, `<TITLE`, `<B`, `<BODY`, `<BR`, `<P`), and the elements that run script or
+ * load content by themselves (`<svg onload>`, `<img onerror>`, `<object>`, ...).
+ */
+const MARKUP_ELEMENTS = new Set(['html', 'head', 'script', 'iframe', 'h1', 'div', 'font', 'table', 'a', 'style', 'title', 'b', 'body', 'br', 'p', 'svg', 'math', 'img', 'image', 'object', 'embed', 'frameset', 'frame', 'meta', 'link', 'base', 'form', 'input', 'video', 'audio', 'template', 'xml']);
+
+/**
+ * Markup a browser would run if it ever rendered it: refused even though it is text. As a browser reads it: after
+ * whitespace and any comments, a doctype, an XML declaration or one of MARKUP_ELEMENTS, its name ended as a browser
+ * ends it (whitespace, `/` or `>`: `<svg/onload=…>`, `<html/>`), in any case.
+ */
 function markupType(text: string): string | null {
-  const t = text.replace(/^\uFEFF/, '').trimStart().slice(0, 200).toLowerCase();
-  if (/^<svg[\s>]/.test(t) || (/^<\?xml/.test(t) && t.includes('<svg'))) return 'image/svg+xml';
-  if (/^<(!doctype html|html|head|body|script|iframe)[\s>]/.test(t)) return 'text/html';
-  if (/^<\?xml/.test(t)) return 'application/xml';
+  let t = text.replace(/^\uFEFF/, '').slice(0, 4096).toLowerCase();
+  // leading comments hide nothing from a browser's parser; one left open is all comment, and still HTML
+  for (t = t.trimStart(); t.startsWith('<!--'); t = t.trimStart()) {
+    const end = t.indexOf('-->', 4);
+    if (end < 0) return 'text/html';
+    t = t.slice(end + 3);
+  }
+  if (/^<\?xml/.test(t)) return t.includes('<svg') ? 'image/svg+xml' : 'application/xml';
+  const doctype = /^<!doctype\s+(\w+)/.exec(t);
+  if (doctype) return doctype[1] === 'svg' ? 'image/svg+xml' : 'text/html';
+  const element = /^<([a-z][a-z0-9]*)(?=[\s/>]|$)/.exec(t);
+  if (element && MARKUP_ELEMENTS.has(element[1])) return element[1] === 'svg' ? 'image/svg+xml' : 'text/html';
   return null;
 }
 

@@ -66,6 +66,23 @@ describe('support attachments: the type from the content', () => {
     expect((await sniffType(Buffer.from([0, 1, 2, 3, 4, 5, 0, 0]), true)).mime).to.equal('application/octet-stream');
   });
 
+  it('when markup opens as a browser would still read it (a slash after the name, spaces in the doctype, comments first, any element of the sniffing rules), then it is named markup; text that only holds a "<" stays text', async () => {
+    const mime = async (s: string) => (await sniffType(Buffer.from(s), true)).mime;
+    // QA: each of these had been stored as text/plain
+    expect(await mime('<svg/onload=alert(1)>')).to.equal('image/svg+xml');
+    expect(await mime('<html/><script>alert(1)</script>')).to.equal('text/html');
+    expect(await mime('<!DOCTYPE  html><script>alert(1)</script>')).to.equal('text/html');
+    expect(await mime('<!-- c --><svg onload=alert(1)>')).to.equal('image/svg+xml');
+    expect(await mime(' <!-- a -->\n<!--b--> <div>hi</div>')).to.equal('text/html');
+    expect(await mime('<img src=x onerror=alert(1)>')).to.equal('text/html');
+    expect(await mime('<P>Dear support')).to.equal('text/html');
+    expect(await mime('<!-- never closed <script>alert(1)</script>')).to.equal('text/html');
+    expect(await mime('<?xml version="1.0"?><note/>')).to.equal('application/xml');
+    for (const text of ['<ERROR> disk full at 10:02\n', '<2026-11-28> activation failed\n', 'a < b and b > c\n', '<pat@example.com> wrote:\n', '<abbr-like> is not an element here\n']) {
+      expect(await mime(text), text).to.equal('text/plain');
+    }
+  });
+
   it('when a name claims another type, then the download name gets the real extension; names are encoded per RFC 6266', () => {
     expect(downloadName('receipt.pdf', 'image/png')).to.equal('receipt.pdf.png');
     expect(downloadName('photo.JPG', 'image/jpeg')).to.equal('photo.JPG');
