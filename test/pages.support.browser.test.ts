@@ -879,6 +879,27 @@ describe('pages: support requests in a real browser', function () {
     expect((await app.api('GET', `/support-requests?text=${encodeURIComponent('txt.exe')}`, { token: app.tokens['support-agent'] })).body.items.filter((t: { title: string }) => t.title === title)).to.have.length(0);
   });
 
+  it("when a refund filing has faults of the schema's and of a refund's rules, then all are said at once, the amount's in the currency's own example; nothing is filed", async () => {
+    const c = await app.newCustomer('JP');
+    const order = await placeOrder(app, c.id, 'windows-7-esu-2020');
+    const p = partner.page;
+    await p.goto(`/app/support/new?orderId=${order.id}`);
+    const csrf = await p.locator('input[name="_csrf"]').first().inputValue();
+    const key = await p.locator('input[name="idempotencyKey"]').inputValue();
+    const title = uniq('Refund in two rounds');
+    const refused = await p.request.post('/app/support', {
+      form: { _csrf: csrf, idempotencyKey: key, problemType: 'CSP Purchase/Refund on behalf of customers', impact: 'moderate', title, customer: c.tenantId, orderId: order.id, refundReason: '', refundAmount: '463,60', currency: 'JPY', contactName: 'Pat', contactEmail: 'pat@example.com', contactPhone: '' },
+      maxRedirects: 0,
+    });
+    expect(refused.status()).to.equal(400);
+    const html = await refused.text();
+    // QA: the reason and the phone had been asked for only once the amount was mended, the amount "such as 61.00" in yen
+    expect(html).to.match(/id="refundAmount-error"[^>]*>[^<]*Enter an amount in JPY, such as 61\./);
+    expect(html).to.match(/id="refundReason-error"[^>]*>[^<]*Give the reason for the refund\./);
+    expect(html).to.match(/id="contactPhone-error"[^>]*>[^<]*Enter a phone number/);
+    expect((await app.api('GET', `/support-requests?text=${encodeURIComponent(title)}`, { token: app.tokens['support-agent'] })).body.items).to.have.length(0);
+  });
+
   it('when Back brings the filing form again and it is submitted, then the page asks before filing a second request; ticking the box files it', async () => {
     const c = await app.newCustomer('US');
     const p = partner.page;

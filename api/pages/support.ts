@@ -55,6 +55,29 @@ const fileSchema = {
 };
 const FILE_FIELDS = Object.keys(fileSchema.properties);
 /** The API's field names (services/support.ts) to the form's. */
+/** The amount field's fault, in the currency's own example (JPY has no decimals). */
+const amountInWords = (currency: string) => `Enter an amount in ${currency}, such as ${amountExample(currency)}.`;
+
+/**
+ * The filing form's rules beyond its schema, on what was typed: a refund names its order, reason, amount, currency
+ * and a phone; a refund's reason under another problem type would be dropped without a word (the API refuses it
+ * too), while the amount and currency a page prefills from the order are not the user's words and are left out
+ * quietly. `amount`: the amount in minor units once it reads as one.
+ */
+function refundRuleErrors(v: Partial<Record<string, string>>): { errors: FieldErrors; amount: number | null } {
+  const refund = isRefundType(v.problemType ?? '');
+  const errors: FieldErrors = {};
+  if (refund && !v.orderId) errors.orderId = 'A refund request names the order.';
+  if (refund && !v.refundReason) errors.refundReason = 'Give the reason for the refund.';
+  if (refund && !v.refundAmount) errors.refundAmount = 'Enter the amount requested.';
+  if (refund && !v.currency) errors.currency = 'Enter the currency of the order.';
+  if (!refund && v.refundReason?.trim()) errors.refundReason = `A refund goes with the problem type "${SUPPORT_REQUEST_PROBLEM_TYPE}". Choose that type, or clear the reason for a refund.`;
+  if (refund && !v.contactPhone) errors.contactPhone = 'Enter a phone number: a refund request needs one, so that support can call about it.';
+  const amount = refund && v.refundAmount && v.currency ? parseAmount(v.refundAmount, v.currency) : null;
+  if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = amountInWords(v.currency);
+  return { errors, amount };
+}
+
 const FIELD_OF: Record<string, string> = {
   'body.refund.amount': 'refundAmount',
   'body.refund.currency': 'currency',
@@ -514,7 +537,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
           if (t.refund && typed === '') return again(`Enter the amount to refund, in ${t.refund.currency} (the request asks for ${formatMoney(t.refund.amount, t.refund.currency)}).`, 'amount');
           if (typed !== '') {
             const m = t.refund ? parseAmount(typed, t.refund.currency) : null;
-            if (m === null || m < 1) return again(`Enter an amount in ${t.refund?.currency ?? 'the request\'s currency'}, such as ${amountExample(t.refund?.currency ?? 'USD')}.`, 'amount');
+            if (m === null || m < 1) return again(t.refund ? amountInWords(t.refund.currency) : `Enter an amount in the request's currency, such as ${amountExample('USD')}.`, 'amount');
             amount = m;
           }
           // approving cannot be undone either: asked first, as closing is (below), naming the cancellation rules'
@@ -668,20 +691,17 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // (one the form does not show, its hidden key or a name of no field, is said above the form)
         const shown = (name: string) => Object.hasOwn(fileSchema.properties, name) && name !== 'idempotencyKey';
         const unreadable: FieldErrors = Object.fromEntries(notUtf8.map((name) => (shown(name) ? [name, NOT_UTF8_FIELD] : ['_form', 'The form came with bytes that are not text in UTF-8. Reload the page and fill it in again.'])));
-        if (!form.ok || notUtf8.length) return back({ ...(form.ok ? {} : form.errors), ...unreadable }, 400);
+        if (!form.ok || notUtf8.length) {
+          // every fault at once (QA: a refund's missing reason and phone had been said only once the amount was
+          // mended): the refund's own rules on what was typed, then the schema's faults over them
+          const typed = Object.fromEntries(Object.entries(input).map(([k, x]) => [k, typeof x === 'string' ? x.trim() : '']));
+          const schemaErrors: FieldErrors = form.ok ? {} : { ...form.errors };
+          if (schemaErrors.refundAmount && /^[A-Z]{3}$/.test(typed.currency ?? '')) schemaErrors.refundAmount = amountInWords(typed.currency);
+          return back({ ...refundRuleErrors(typed).errors, ...schemaErrors, ...unreadable }, 400);
+        }
         const v = form.value;
         const refund = isRefundType(v.problemType);
-        const errors: FieldErrors = {};
-        if (refund && !v.orderId) errors.orderId = 'A refund request names the order.';
-        if (refund && !v.refundReason) errors.refundReason = 'Give the reason for the refund.';
-        if (refund && !v.refundAmount) errors.refundAmount = 'Enter the amount requested.';
-        if (refund && !v.currency) errors.currency = 'Enter the currency of the order.';
-        // a refund's reason typed under another problem type would be dropped without a word (the API refuses it too);
-        // the amount and currency a page prefills from the order are not the user's words, and are left out quietly
-        if (!refund && v.refundReason?.trim()) errors.refundReason = `A refund goes with the problem type "${SUPPORT_REQUEST_PROBLEM_TYPE}". Choose that type, or clear the reason for a refund.`;
-        if (refund && !v.contactPhone) errors.contactPhone = 'Enter a phone number: a refund request needs one, so that support can call about it.';
-        const amount = refund && v.refundAmount && v.currency ? parseAmount(v.refundAmount, v.currency) : null;
-        if (refund && v.refundAmount && v.currency && (amount === null || amount < 1)) errors.refundAmount = `Enter an amount in ${v.currency}, such as ${amountExample(v.currency)}.`;
+        const { errors, amount } = refundRuleErrors(v);
         if (Object.keys(errors).length) return back(errors, 400);
         // the same request a moment ago (Back and Submit): ask first
         if (v.again !== 'yes') {
