@@ -152,7 +152,9 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         keys = 1;
       }
       // the key, the order's status and the timeline entry are independent writes: in parallel
-      if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId }, { $set: { status: 'active', provisionedAt: when } }));
+      // the state it moves from is in the filter too: an attempt that outlived its timeout (read before the order was
+      // cancelled, written after) changes nothing (review: the order had gone back to active)
+      if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId, status: 'pending' }, { $set: { status: 'active', provisionedAt: when } }));
       // an imported purchase was provisioned when it was bought (before csp-desk): its timeline says so there, before
       // its window's close and its term's end, which may be past too (the key, if any, is made now)
       writes.push(addEvent(order, K.provisioned, 'provisioned', order.imported ? new Date(order.purchasedAt) : when, { deliverable: order.product.deliverable, keys }));
@@ -180,7 +182,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordWindowClosed(orderId: string, at: string): Promise<void> {
       const order = await loadOrder(orderId);
       const when = new Date(at);
-      if (!order.windowClosedAt) await Order.updateOne({ _id: orderId }, { $set: { windowClosedAt: when } });
+      if (!order.windowClosedAt) await Order.updateOne({ _id: orderId, windowClosedAt: null }, { $set: { windowClosedAt: when } });
       await addEvent(order, K.windowClosed, 'cancellation-window-closed', when);
       orderLog(order).info({ at }, 'cancellation window closed');
     },
@@ -219,7 +221,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       await settleLine(`${order._id}:credit`);
       await addEvent(order, K.credit, 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
       if (order.status !== 'cancelled') {
-        await Order.updateOne({ _id: order._id }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
+        await Order.updateOne({ _id: order._id, status: { $ne: 'cancelled' } }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
       }
       await addEvent(order, K.cancelled, 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
       await logOrderCancelled(order, when, { by: input.by, requestId: input.requestId, origin: input.origin ?? null, credit: c });
@@ -232,7 +234,8 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async loadOrderForRefund(orderId: string): Promise<{ status: OrderDoc['status']; product: OrderDoc['product']; pricing: OrderDoc['pricing']; refundedBy: string | null; cancelledAt: string | null }> {
       const order = await loadOrder(orderId);
       return {
-        status: order.status,
+        // a recorded cancellation is the order's end, whatever a stale write left in its status
+        status: order.cancellation ? 'cancelled' : order.status,
         product: order.product,
         pricing: order.pricing,
         refundedBy: order.cancellation?.supportTicket ?? null,
@@ -243,7 +246,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     async recordTermEnded(orderId: string, at: string): Promise<void> {
       const order = await loadOrder(orderId);
       const when = new Date(at);
-      if (order.status === 'active') await Order.updateOne({ _id: orderId }, { $set: { status: 'expired', expiredAt: when } });
+      if (order.status === 'active') await Order.updateOne({ _id: orderId, status: 'active' }, { $set: { status: 'expired', expiredAt: when } });
       // an expired subscription's keys and links no longer work
       const revoked = await revokeOrderAccess(order, when);
       await addEvent(order, K.termRevoked, 'keys-and-links-revoked', when, revoked);
