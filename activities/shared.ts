@@ -63,38 +63,73 @@ export async function recipientsTimeZone(to: readonly string[]): Promise<string>
   return emailTimeZone(addresses.map((a) => userEmailZone(chosen.get(userOf.get(a) ?? ''), seen.get(userOf.get(a) ?? ''))));
 }
 
+/**
+ * An attempt's hold on the email it sends (EmailDoc.leaseUntil): this long from its last renewal, renewed every
+ * EMAIL_LEASE_RENEW_MS while its SMTP exchange lasts. An attempt Temporal gave up on (its start-to-close passed) may
+ * still be sending, as nodemailer cannot be stopped mid-message: the next attempt waits for it instead of sending the
+ * email a second time (review: a slow SMTP server's end-of-data answer had let two go). A holder lost with its worker
+ * stops renewing, and the email goes again within this long.
+ */
+export const EMAIL_LEASE_MS = 15_000;
+const EMAIL_LEASE_RENEW_MS = 5_000;
+
 /** Sends `template` once per business `key`, its times in the recipients' zone (recipientsTimeZone). */
 export function createSendOnce(deps: ActivityDeps): SendOnce {
   const { mailer, renderer } = deps;
-  const sendOnce: SendOnce = async (key, template, to, data, log = deps.log) => {
+  const sendOnce: SendOnce = async (key, template, givenTo, data, log = deps.log) => {
     const existing = await EmailRecord.findById(key).lean();
     if (existing?.status === 'sent') return { messageId: existing.messageId, sent: false };
     if (existing?.status === 'refused') return { messageId: existing.messageId, sent: false, refused: true };
+    const leaseUntil = existing?.leaseUntil ? new Date(existing.leaseUntil) : null;
+    if (leaseUntil && leaseUntil.getTime() > Date.now()) {
+      throw new Error(`an earlier attempt is still sending the email ${key} (held until ${leaseUntil.toISOString()} unless it renews); this one tries again and sends only if that attempt is lost`);
+    }
+    // a resend goes to whom the first attempt sent it (the assignee or lead may have changed since)
+    const to = existing?.to ?? givenTo;
     // the zone of its times, decided once and kept on the record, so that a resend reads as the first send: the one
     // the caller pins (`data.timeZone`: an invoice is in UTC), else the recipients' own
     const pinned = typeof data.timeZone === 'string' ? data.timeZone : null;
     const timeZone = existing ? (existing.timeZone ?? 'UTC') : (pinned ?? (await recipientsTimeZone(to)));
     const rendered = renderer.render(template, { ...data, timeZone });
     const messageId = existing?.messageId ?? `<${crypto.createHash('sha256').update(key).digest('hex').slice(0, 32)}@csp-desk>`;
-    // another attempt recorded it first: this one goes by that record (its zone)
-    if (!existing && !(await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null, timeZone })))) {
-      return sendOnce(key, template, to, data, log);
+    const hold = () => new Date(Date.now() + EMAIL_LEASE_MS);
+    // another attempt recorded it first: this one goes by that record (its zone, its hold)
+    if (!existing && !(await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null, timeZone, leaseUntil: hold() })))) {
+      return sendOnce(key, template, givenTo, data, log);
     }
+    if (existing) await EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: hold() } });
+    // renewed while the exchange lasts; each renewal is awaited before the record's next write, so that none lands
+    // after it (FerretDB writes a document back whole)
+    let renewal: Promise<unknown> = Promise.resolve();
+    const renewing = setInterval(() => {
+      renewal = renewal.then(() => EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: hold() } })).catch(() => undefined);
+    }, EMAIL_LEASE_RENEW_MS);
+    const stopRenewing = async () => {
+      clearInterval(renewing);
+      await renewal;
+    };
     let rejected: RejectedRecipient[];
     try {
       ({ rejected } = await mailer.send({ ...rendered, to, messageId }));
     } catch (e) {
+      await stopRenewing();
       // every address refused for good (a mistyped one, say) would fail every retry and hold up the workflow
       // waiting for this email: recorded as refused, said in the log, not tried again
       const refusal = permanentRefusal(e);
-      if (!refusal) throw e;
+      if (!refusal) {
+        // this attempt failed: the next one need not wait for its hold
+        await EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: null } }).catch(() => undefined);
+        throw e;
+      }
       await EmailRecord.updateOne({ _id: key }, { $set: { status: 'refused', refusal } });
       log.warn({ emailKey: key, template, to, messageId, refusal }, 'email refused by the SMTP server for good: not sent');
       return { messageId, sent: false, refused: true };
     }
+    await stopRenewing();
     // taken for some recipients, refused for others: one refused only for now is sent again (the same Message-ID,
     // which mail clients fold for those who have it); bad addresses are noted on the record and in the log
     if (rejected.some((r) => !isBadAddress(r.responseCode, r.response))) {
+      await EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: null } }).catch(() => undefined);
       throw new Error(`the SMTP server refused some recipients for now (${rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 400)}); the email goes again`);
     }
     const refusal = rejected.length ? rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 500) : null;

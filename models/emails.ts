@@ -16,11 +16,16 @@ export interface EmailDoc {
   refusal?: string | null;
   /** the zone its times are in (domain/time.ts emailTimeZone), kept so that a resend reads as the first send */
   timeZone?: string | null;
+  /**
+   * While an attempt's send is under way: until when it holds the email (renewed while the SMTP exchange lasts). Another
+   * attempt sends only once it has lapsed (the holder lost with its worker), never beside a send still going on.
+   */
+  leaseUntil?: Date | null;
 }
 export const EmailRecord = model<EmailDoc>(
   'EmailRecord',
   new Schema<EmailDoc>(
-    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null }, refusal: { type: String, default: null }, timeZone: { type: String, default: null } },
+    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null }, refusal: { type: String, default: null }, timeZone: { type: String, default: null }, leaseUntil: { type: Date, default: null } },
     { versionKey: false },
   ),
   'emails',

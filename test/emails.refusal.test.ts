@@ -19,6 +19,10 @@ describe('emails: refused by the SMTP server', function () {
   let server: SMTPServer;
   let mailer: ReturnType<typeof createMailer>;
   let sendOnce: SendOnce;
+  let releaseSlow!: () => void;
+  let slowGate = new Promise<void>((resolve) => (releaseSlow = resolve));
+  let slowArrived!: () => void;
+  let slowHere = new Promise<void>((resolve) => (slowArrived = resolve));
 
   before(async () => {
     await getTestApp(); // the database
@@ -42,6 +46,12 @@ describe('emails: refused by the SMTP server', function () {
         stream.resume();
         stream.on('end', () => {
           delivered.push(session.envelope.rcptTo.map((r) => r.address));
+          // a slow server: the end-of-data answer waits (content scanning), as long as the test holds it
+          if (session.envelope.rcptTo.some((r) => r.address.startsWith('slow@'))) {
+            slowArrived();
+            void slowGate.then(() => callback());
+            return;
+          }
           callback();
         });
       },
@@ -132,5 +142,34 @@ describe('emails: refused by the SMTP server', function () {
     } finally {
       blocked.close();
     }
+  });
+
+  it("when an attempt's send is still under way (a slow end-of-data answer) as the next attempt starts, then the next one waits instead of sending it twice; once the holder is lost, the email goes again to the first attempt's recipients", async () => {
+    const key = uniq('slow');
+    const first = sendOnce(key, 'support-received', ['slow@partner.example'], data);
+    await slowHere;
+    // the next attempt (Temporal gave up on the first one, which nodemailer cannot stop): refused, for a retry
+    let waited: unknown;
+    try {
+      await sendOnce(key, 'support-received', ['slow@partner.example'], data);
+    } catch (e) {
+      waited = e;
+    }
+    expect((waited as Error)?.message).to.match(/an earlier attempt is still sending the email/);
+    releaseSlow();
+    expect((await first).sent).to.equal(true);
+    expect(delivered.filter((d) => d.includes('slow@partner.example'))).to.have.length(1);
+    // a retry after it: already sent
+    expect((await sendOnce(key, 'support-received', ['slow@partner.example'], data)).sent).to.equal(false);
+
+    // a holder lost with its worker (its hold lapsed, never renewed): the next attempt sends, to the recipients
+    // recorded by the first, not to whoever the caller names now
+    const lost = uniq('lost');
+    await EmailRecord.create({ _id: lost, messageId: `<${lost}@csp-desk>`, template: 'support-received', to: ['ok@partner.example'], subject: 'S', status: 'sending', createdAt: new Date(), sentAt: null, timeZone: 'UTC', leaseUntil: new Date(Date.now() - 1000) });
+    const before = delivered.length;
+    expect((await sendOnce(lost, 'support-received', ['someone-else@partner.example'], data)).sent).to.equal(true);
+    expect(delivered.slice(before)).to.deep.equal([['ok@partner.example']]);
+    slowGate = Promise.resolve();
+    slowHere = Promise.resolve();
   });
 });
