@@ -408,6 +408,8 @@ export function createLicensingService(deps: LicensingDeps) {
         detail: `download link for ${option.fileName} (${option.optionTitle}, ${option.languageName}, ${option.fileType}), until ${utcSecond(expiresAt)} or ${LINK_MAX_DOWNLOADS} downloads`,
       });
       const path = `/downloads/${token}`;
+      // the same request sent again (its Idempotency-Key: a reloaded page) gives the same link, maybe used since
+      const downloadsUsed = made.replayed ? await DownloadClaim.countDocuments({ linkId }) : 0;
       return {
         replayed: made.replayed,
         orderId,
@@ -424,6 +426,7 @@ export function createLicensingService(deps: LicensingDeps) {
           createdAt: createdAt.toISOString(),
           expiresAt: expiresAt.toISOString(),
           maxDownloads: LINK_MAX_DOWNLOADS,
+          downloadsLeft: Math.max(0, LINK_MAX_DOWNLOADS - downloadsUsed),
         },
       };
     },
@@ -450,7 +453,8 @@ export function createLicensingService(deps: LicensingDeps) {
       const gone = async (reason: LinkRefusal) => {
         if (req.method !== 'HEAD') {
           const _id = `download-refused:${link._id}:${at.toISOString().slice(0, 10)}:${reason}`;
-          const detail = `download of ${link.option.fileName} refused: ${reason} (the day's first refusal of this link)`;
+          // why in words (the entry's reason is the code: QA read "exhausted" twice in a row)
+          const detail = `download of ${link.option.fileName} refused: ${LINK_REFUSALS[reason]} (the day's first refusal of this link)`;
           await logDownload(link, order, { _id, operationType: 'download_software', operationStatus: 'failed', detail, reason }, at, req);
         }
         return new AppError(410, `link_${reason}`, LINK_REFUSALS[reason], undefined, { reason });

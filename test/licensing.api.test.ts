@@ -158,6 +158,9 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect([again.status, again.headers.get('idempotent-replayed'), again.body.download.token, again.body.download.expiresAt]).to.deep.equal([201, 'true', token, racing[0].body.download.expiresAt]);
       expect((await download(again.body.download.url)).status).to.equal(200);
       expect((await entries()) - before).to.equal(3); // the download, nothing for the replay
+      // a replay after a download says how many the link has left
+      expect([racing[0].body.download.downloadsLeft, again.body.download.downloadsLeft]).to.deep.equal([50, 50]);
+      expect((await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } })).body.download.downloadsLeft).to.equal(49);
       // the record keeps neither the key nor the token in clear
       const record = (await DownloadLinkRequest.findOne({ orderId: order.id }).lean())!;
       expect(JSON.stringify(record)).to.not.contain(token).and.not.contain(key);
@@ -389,7 +392,7 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       const refused = await refusedEntries();
       expect(refused.length, 'one a day (the race may run over midnight UTC)').to.be.within(1, 2).and.equal(new Set(refused.map((e) => e.day)).size);
       expect(refused.every((e) => e.reason === 'exhausted')).to.equal(true);
-      expect(refused[0].detail).to.match(/refused: exhausted \(the day's first refusal of this link\)$/);
+      expect(refused[0].detail).to.match(/refused: this download link has been used for its 50 downloads \(the day's first refusal of this link\)$/);
       for (let i = 0; i < 5; i++) expect((await download(link.url, { 'user-agent': `someone-else/${i}.0` })).status).to.equal(410);
       expect((await refusedEntries()).length).to.equal(new Set((await refusedEntries()).map((e) => e.day)).size);
       // the customer's browser is told why and, once, what to do next

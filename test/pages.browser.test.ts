@@ -8,10 +8,10 @@ import { expect } from 'chai';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { BrowserContext, Page } from 'playwright-core';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
-import { ActivityEntry, appendActivity, Customer, DownloadLink, DownloadLinkRequest, LedgerLine, Order, Product, User, UserBrowserZone, UserPreference } from '../models';
+import { ActivityEntry, appendActivity, Customer, DownloadClaim, DownloadLink, DownloadLinkRequest, LedgerLine, Order, Product, User, UserBrowserZone, UserPreference } from '../models';
 import { recipientsTimeZone } from '../activities/shared';
 import { pageLinkKey } from '../api/pages/licensing';
-import { linkRequestRecord } from '../services/licensing';
+import { hashLinkToken, linkRequestRecord } from '../services/licensing';
 import { monthKey, nextMonthKey } from '../domain/time';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure } from './support/browser';
@@ -762,6 +762,18 @@ describe('pages: partners in a real browser', function () {
         expect(res.status).to.equal(200);
         expect(res.headers.get('content-disposition')).to.include('.vhd');
         await res.arrayBuffer();
+        // reloaded after some downloads: how many the link has left; once it served all 50, the page says so instead
+        // of showing a dead link to copy (QA)
+        const linkId = hashLinkToken(new URL(link).pathname.split('/').pop()!);
+        const used = await DownloadClaim.countDocuments({ linkId });
+        expect(used).to.be.greaterThan(0);
+        await page.reload();
+        expect(await page.getByRole('status').textContent()).to.include(`whichever comes first (${50 - used} left).`);
+        await DownloadClaim.insertMany(Array.from({ length: 50 - used }, (_, i) => ({ _id: `${linkId}:${used + i + 1}`, linkId, n: used + i + 1, at: new Date(), client: null, entry: null })));
+        await page.reload();
+        expect(await page.getByRole('status').textContent()).to.include('This link has served its 50 downloads and serves no more.');
+        expect(await page.getByLabel(/Download link/).count()).to.equal(0);
+        expect(await page.getByRole('button', { name: 'Copy key' }).isVisible(), 'script shows its own buttons').to.equal(true);
         // pressed again from the result page: a new link, as asked
         await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Get keys and downloads' }).click()]);
         expect(await page.getByLabel(/Download link/).inputValue()).to.match(/\/downloads\/dl_/).and.not.equal(link);

@@ -74,6 +74,8 @@ export function licensingPages(deps: PagesContext): PageDef[] {
         result,
         // a link that stops at the subscription's term end, before its two weeks: said so, and no "come back for another"
         linkEndsWithTerm: linkEndsWithTerm(result, order.termEndsAt),
+        // a result page sent again (a reload) after its link served all its downloads: said, without the dead link (QA)
+        linkUsedUp: (result as { download?: { downloadsLeft?: number } } | null)?.download?.downloadsLeft === 0,
         // each form drawn gets a key of its own: the same form sent again (the result page reloaded, a double click)
         // gives the same key or link and logs nothing new; pressing again on a new page makes a new link
         formKey: deps.newKey(),
@@ -156,7 +158,7 @@ export function licensingPages(deps: PagesContext): PageDef[] {
             entries: page.items.map((entry) => ({ ...entry, operationLabel: operationLabel(entry.operationType) })),
             range: { from: page.from, to: page.to },
             csvUrl: `/app/activity.csv?${params.toString()}`,
-            nextUrl: page.nextCursor ? `/app/activity?${params.toString()}&cursor=${encodeURIComponent(page.nextCursor)}` : null,
+            nextUrl: page.nextCursor ? `/app/activity?${new URLSearchParams([...params, ['cursor', page.nextCursor]]).toString()}` : null,
           });
         } catch (e) {
           if (e instanceof AppError && e.status === 400) return ctx.view('licensing/activity', { ...base, errors: errorsFromAppError(e, ['from', 'to', 'customer', 'operation']), entries: [] }, 400);

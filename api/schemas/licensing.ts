@@ -44,6 +44,7 @@ export const keysAndDownloadSchema = obj({
     createdAt: dateTime,
     expiresAt: { ...dateTime, description: "two weeks after creation, or a subscription's term end when that comes first" },
     maxDownloads: int({ description: `${LINK_MAX_DOWNLOADS}: downloads counted from byte 0; resumed ranges are not counted` }),
+    downloadsLeft: int({ description: `downloads the link still serves: ${LINK_MAX_DOWNLOADS} for a new link; fewer, or 0, when the same request is sent again (its Idempotency-Key) after the link was used` }),
   }),
 });
 

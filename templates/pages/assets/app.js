@@ -127,6 +127,10 @@
     form.appendChild(yes);
   });
 
+  // buttons that only script can work (copy, print) are hidden in the page as sent: shown here (QA: without script
+  // they were shown and did nothing)
+  document.querySelectorAll('[data-copy][hidden], [data-print][hidden]').forEach(function (el) { el.hidden = false; });
+
   document.addEventListener('click', function (ev) {
     var t = ev.target instanceof Element ? ev.target.closest('[data-copy], [data-print]') : null;
     if (!t) return;
