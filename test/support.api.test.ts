@@ -14,6 +14,7 @@ import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent
 import { monthKey } from '../domain/time';
 import { dueAt } from '../domain/sla';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate } from '../contracts/orders';
+import { supportWorkflowId } from '../contracts/support';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ensureUser, issueToken, setUserDisabled } from '../services/users';
@@ -1073,6 +1074,12 @@ describe('support requests (API end to end)', function () {
       expect(await OrderEvent.countDocuments({ orderId, type: 'cancelled' })).to.equal(1);
       expect(await SupportEvent.countDocuments({ ticketId: t.body.number, type: 'approved' })).to.equal(1);
       expect(await EmailRecord.countDocuments({ _id: { $regex: `^support:${t.body.number}:.*:approved$` } })).to.equal(1);
+      // a worker killed outright (kill -9: no shutdown to cancel its attempt) is noticed by the refund's heartbeat
+      // within seconds, not after its 5-minute start-to-close (QA: the ticket had waited that long)
+      const history = await app.client.workflow.getHandle(supportWorkflowId(t.body.number)).fetchHistory();
+      const refunds = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'carryOutSupportRefund');
+      expect(refunds).to.have.length.greaterThan(0);
+      for (const e of refunds) expect(Number(String(e.activityTaskScheduledEventAttributes!.heartbeatTimeout?.seconds ?? 0))).to.be.within(1, 10);
       expect((await Order.findById(orderId).lean())!.status).to.equal('cancelled');
       const mails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId) && m.subject.includes('cancelled'));
       expect(mails).to.have.length(1);

@@ -54,9 +54,14 @@ import { DAY_MS } from '../domain/time';
 // each activity the timeout its work needs, so an attempt lost with its worker is retried within seconds
 const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
 const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
-/** The refund runs an Update on the order's workflow (or its refund workflow): allow it time. */
+/**
+ * The refund runs an Update on the order's workflow (or its refund workflow): allow it time, and heartbeat while it
+ * waits (lib/keepalive.ts), so that an attempt lost with its worker (kill -9) is retried within seconds, not after
+ * the 5 minutes (QA: the ticket had stayed "approving" that long, its order already cancelled).
+ */
 const refundActs = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '4 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
 });
 
