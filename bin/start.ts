@@ -282,9 +282,11 @@ async function main(): Promise<void> {
   const dataDir = defaultDataDir(env);
   env.DATA_DIR = dataDir;
   const logs = path.join(dataDir, 'logs');
-  // this user only (the lines name users by email address); a folder from an older start is narrowed too
-  fs.mkdirSync(logs, { recursive: true, mode: 0o700 });
-  fs.chmodSync(logs, 0o700);
+  // nobody else lists it or reads a file in it (the lines name users by email address; each file is 0600), but
+  // PostgreSQL's own user, which runs the cluster when we are root, passes through to its log: 0711. A folder from
+  // an older start is narrowed too
+  fs.mkdirSync(logs, { recursive: true, mode: 0o711 });
+  fs.chmodSync(logs, 0o711);
 
   const apiPort = intVar(env, 'PORT');
   const apiHost = env.HOST || '127.0.0.1';

@@ -144,7 +144,9 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const owner = isRoot() ? userIds(PG_USER) : undefined;
   if (!fs.existsSync(pgdata)) fs.mkdirSync(pgdata, { mode: 0o700 });
-  if (!fs.existsSync(logFile)) fs.writeFileSync(logFile, '');
+  // its owner's only, as every log of the stack (stack/process.ts)
+  if (!fs.existsSync(logFile)) fs.writeFileSync(logFile, '', { mode: 0o600 });
+  fs.chmodSync(logFile, 0o600);
   if (owner) {
     // The postgres user must own the cluster and its log, and be able to reach them.
     if (fs.statSync(pgdata).uid !== owner.uid) chownTree(pgdata, owner.uid, owner.gid);
@@ -152,7 +154,7 @@ export async function startPostgres(opts: StartPostgresOptions): Promise<Postgre
     const probe = spawnSync(RUNUSER, ['-u', PG_USER, '--', 'test', '-w', pgdata, '-a', '-w', logFile]);
     if (probe.status !== 0) {
       throw new Error(
-        `the '${PG_USER}' user cannot reach ${pgdata}: make its parent folders traversable (chmod o+x) or set DATA_DIR to a folder under a traversable path`,
+        `the '${PG_USER}' user cannot reach ${pgdata} or ${logFile}: make their parent folders traversable (chmod o+x) or set DATA_DIR to a folder under a traversable path`,
       );
     }
   }

@@ -80,6 +80,11 @@ describe('stack: npm start', function () {
     const childLines = s.output().split('\n').filter((l) => /\[(api|worker)\] /.test(l));
     expect(childLines.length).to.be.above(0);
     for (const line of childLines) expect(line, 'a line of the API or the worker').to.match(/^\[(api|worker)\] /);
+    // the logs name users by email address: nobody else lists the folder or reads a file (PostgreSQL's own user,
+    // when we are root, passes through the folder to its log: the stack above started)
+    const mode = (f: string) => (fs.statSync(path.join(s.dir, 'logs', f)).mode & 0o777).toString(8);
+    expect(mode('.')).to.equal('711');
+    for (const f of ['api.log', 'worker.log', 'postgres.log', 'ferretdb.log']) expect(mode(f), f).to.equal('600');
     // npm start again: refused by the lock check, before a build could touch dist/
     const again = prestartCheck(s.env);
     expect(again.status, again.stderr).to.equal(1);
