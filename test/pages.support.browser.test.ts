@@ -898,6 +898,15 @@ describe('pages: support requests in a real browser', function () {
     expect(html).to.match(/id="refundReason-error"[^>]*>[^<]*Give the reason for the refund\./);
     expect(html).to.match(/id="contactPhone-error"[^>]*>[^<]*Enter a phone number/);
     expect((await app.api('GET', `/support-requests?text=${encodeURIComponent(title)}`, { token: app.tokens['support-agent'] })).body.items).to.have.length(0);
+    // the agent's Approve with an amount not written as one: the hint is in yen too (QA: "such as 61.00")
+    const number = await fileRefund(c.tenantId, order.id, order.pricing, uniq('Refund in yen'));
+    const a = agent.page;
+    await a.goto(`/app/support/${number}`);
+    const approveForm = a.locator(`form[action="/app/support/${number}/approve"]`);
+    const approve = await a.request.post(`/app/support/${number}/approve`, { form: { _csrf: await approveForm.locator('input[name="_csrf"]').inputValue(), amount: '¥75,000' }, maxRedirects: 0 });
+    expect(approve.status()).to.equal(400);
+    expect(await approve.text()).to.include('Enter an amount in JPY, such as 61.').and.not.include('61.00');
+    expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.status).to.not.equal('approved');
   });
 
   it('when Back brings the filing form again and it is submitted, then the page asks before filing a second request; ticking the box files it', async () => {

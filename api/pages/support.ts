@@ -54,7 +54,6 @@ const fileSchema = {
   },
 };
 const FILE_FIELDS = Object.keys(fileSchema.properties);
-/** The API's field names (services/support.ts) to the form's. */
 /** The amount field's fault, in the currency's own example (JPY has no decimals). */
 const amountInWords = (currency: string) => `Enter an amount in ${currency}, such as ${amountExample(currency)}.`;
 
@@ -78,6 +77,7 @@ function refundRuleErrors(v: Partial<Record<string, string>>): { errors: FieldEr
   return { errors, amount };
 }
 
+/** The API's field names (services/support.ts) to the form's. */
 const FIELD_OF: Record<string, string> = {
   'body.refund.amount': 'refundAmount',
   'body.refund.currency': 'currency',
@@ -525,6 +525,11 @@ export function supportPages(deps: PagesContext): PageDef[] {
         if (needed && (typedIn(ctx)[needed.field] ?? '').trim() === '') return again(needed.message, needed.field);
         if (!form.ok) {
           const [field, message] = Object.entries(form.errors)[0];
+          // an amount not written as one: in the request's own currency's example (QA: "such as 61.00" for yen)
+          if (field === 'amount' && action === 'approve') {
+            const t = await support.view(ctx.auth, id);
+            if (t.refund) return again(amountInWords(t.refund.currency), field);
+          }
           return again(message, field);
         }
         const v = form.value;
@@ -696,8 +701,12 @@ export function supportPages(deps: PagesContext): PageDef[] {
           // mended): the refund's own rules on what was typed, then the schema's faults over them
           const typed = Object.fromEntries(Object.entries(input).map(([k, x]) => [k, typeof x === 'string' ? x.trim() : '']));
           const schemaErrors: FieldErrors = form.ok ? {} : { ...form.errors };
-          if (schemaErrors.refundAmount && /^[A-Z]{3}$/.test(typed.currency ?? '')) schemaErrors.refundAmount = amountInWords(typed.currency);
-          return back({ ...refundRuleErrors(typed).errors, ...schemaErrors, ...unreadable }, 400);
+          const currency = /^[A-Z]{3}$/.test(typed.currency ?? '') ? typed.currency : '';
+          if (schemaErrors.refundAmount && currency) schemaErrors.refundAmount = amountInWords(currency);
+          // (a problem type at fault says nothing of a refund's fields; a currency at fault reads no amount)
+          const rules = schemaErrors.problemType ? {} : refundRuleErrors({ ...typed, currency }).errors;
+          if (!currency && typed.currency) delete rules.currency;
+          return back({ ...rules, ...schemaErrors, ...unreadable }, 400);
         }
         const v = form.value;
         const refund = isRefundType(v.problemType);
