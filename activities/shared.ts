@@ -93,16 +93,24 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
     const rendered = renderer.render(template, { ...data, timeZone });
     const messageId = existing?.messageId ?? `<${crypto.createHash('sha256').update(key).digest('hex').slice(0, 32)}@csp-desk>`;
     const hold = () => new Date(Date.now() + EMAIL_LEASE_MS);
+    // this attempt's own: only it renews or releases its hold (a holder that wakes after losing it touches nobody's)
+    const attempt = crypto.randomUUID();
+    const mine = { _id: key, status: 'sending' as const, leaseBy: attempt };
     // another attempt recorded it first: this one goes by that record (its zone, its hold)
-    if (!existing && !(await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null, timeZone, leaseUntil: hold() })))) {
+    if (!existing && !(await insertOnce(() => EmailRecord.create({ _id: key, messageId, template, to, subject: rendered.subject, status: 'sending', createdAt: new Date(), sentAt: null, timeZone, leaseUntil: hold(), leaseBy: attempt })))) {
       return sendOnce(key, template, givenTo, data, log);
     }
-    if (existing) await EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: hold() } });
+    if (existing) {
+      // taken only while nobody holds it (or the holder's hold lapsed); another attempt that took it first wins
+      const free = [{ leaseUntil: null }, { leaseUntil: { $exists: false } }, { leaseUntil: { $lte: new Date() } }];
+      const took = await EmailRecord.updateOne({ _id: key, status: 'sending', $or: free }, { $set: { leaseUntil: hold(), leaseBy: attempt } });
+      if (took.modifiedCount === 0) throw new Error(`another attempt took the email ${key} first (or it was sent meanwhile); this one tries again`);
+    }
     // renewed while the exchange lasts; each renewal is awaited before the record's next write, so that none lands
     // after it (FerretDB writes a document back whole)
     let renewal: Promise<unknown> = Promise.resolve();
     const renewing = setInterval(() => {
-      renewal = renewal.then(() => EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: hold() } })).catch(() => undefined);
+      renewal = renewal.then(() => EmailRecord.updateOne(mine, { $set: { leaseUntil: hold() } })).catch(() => undefined);
     }, EMAIL_LEASE_RENEW_MS);
     const stopRenewing = async () => {
       clearInterval(renewing);
@@ -118,7 +126,7 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
       const refusal = permanentRefusal(e);
       if (!refusal) {
         // this attempt failed: the next one need not wait for its hold
-        await EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: null } }).catch(() => undefined);
+        await EmailRecord.updateOne(mine, { $set: { leaseUntil: null } }).catch(() => undefined);
         throw e;
       }
       await EmailRecord.updateOne({ _id: key }, { $set: { status: 'refused', refusal } });
@@ -129,7 +137,7 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
     // taken for some recipients, refused for others: one refused only for now is sent again (the same Message-ID,
     // which mail clients fold for those who have it); bad addresses are noted on the record and in the log
     if (rejected.some((r) => !isBadAddress(r.responseCode, r.response))) {
-      await EmailRecord.updateOne({ _id: key, status: 'sending' }, { $set: { leaseUntil: null } }).catch(() => undefined);
+      await EmailRecord.updateOne(mine, { $set: { leaseUntil: null } }).catch(() => undefined);
       throw new Error(`the SMTP server refused some recipients for now (${rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 400)}); the email goes again`);
     }
     const refusal = rejected.length ? rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 500) : null;

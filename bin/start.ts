@@ -284,7 +284,9 @@ async function main(): Promise<void> {
   const logs = path.join(dataDir, 'logs');
   // nobody else lists it or reads a file in it (the lines name users by email address; each file is 0600), but
   // PostgreSQL's own user, which runs the cluster when we are root, passes through to its log: 0711. A folder from
-  // an older start is narrowed too
+  // an older start is narrowed too. (DATA_DIR itself first, with the usual mode: a mode given to a recursive mkdir
+  // applies to every folder it makes)
+  fs.mkdirSync(dataDir, { recursive: true });
   fs.mkdirSync(logs, { recursive: true, mode: 0o711 });
   fs.chmodSync(logs, 0o711);
 

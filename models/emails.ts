@@ -21,11 +21,13 @@ export interface EmailDoc {
    * attempt sends only once it has lapsed (the holder lost with its worker), never beside a send still going on.
    */
   leaseUntil?: Date | null;
+  /** the attempt holding it (a random id per attempt): only the holder renews or releases the hold */
+  leaseBy?: string | null;
 }
 export const EmailRecord = model<EmailDoc>(
   'EmailRecord',
   new Schema<EmailDoc>(
-    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null }, refusal: { type: String, default: null }, timeZone: { type: String, default: null }, leaseUntil: { type: Date, default: null } },
+    { _id: String, messageId: { type: String, required: true }, template: { type: String, required: true }, to: { type: [String], required: true }, subject: { type: String, required: true }, status: { type: String, required: true }, createdAt: { type: Date, required: true }, sentAt: { type: Date, default: null }, refusal: { type: String, default: null }, timeZone: { type: String, default: null }, leaseUntil: { type: Date, default: null }, leaseBy: { type: String, default: null } },
     { versionKey: false },
   ),
   'emails',

@@ -256,36 +256,41 @@ describe('order workflow (time-skipping test server, real activities)', function
     const acts = activities();
     const cancellation = { at: new Date(), by: { userId: 'u-test', name: 'Test admin agent', email: 'a@example.com', role: 'admin-agent' }, credit: { amount: 100, currency: 'USD', taxAmount: 0, basis: 'full' }, supportTicket: null };
     /** The next read of the order answers what it held, then the cancellation lands before the reader writes. */
+    const original = Order.findById;
     const cancelRightAfterNextRead = (orderId: string) => {
-      const original = Order.findById.bind(Order);
       Order.findById = ((id: string) => ({
         lean: async () => {
           Order.findById = original;
-          const doc = await original(id).lean();
+          const doc = await original.call(Order, id).lean();
           await Order.collection.updateOne({ _id: orderId as never }, { $set: { status: 'cancelled', cancellation } });
           return doc;
         },
       })) as unknown as typeof Order.findById;
     };
-    // provisioning read the order pending
-    const pending = await terms('sql-server-standard-sub');
-    await acts.recordOrder(pending);
-    await acts.recordPayment(pending.orderId, new Date().toISOString());
-    cancelRightAfterNextRead(pending.orderId);
-    await acts.provisionOrder(pending.orderId, new Date().toISOString());
-    expect((await Order.findById(pending.orderId).lean())!.status).to.equal('cancelled');
-    // the term's end read the order active
-    const active = await terms('sql-server-standard-sub');
-    await acts.recordOrder(active);
-    await acts.recordPayment(active.orderId, new Date().toISOString());
-    await acts.provisionOrder(active.orderId, new Date().toISOString());
-    cancelRightAfterNextRead(active.orderId);
-    await acts.recordTermEnded(active.orderId, new Date().toISOString());
-    const ended = (await Order.findById(active.orderId).lean())!;
-    expect([ended.status, ended.expiredAt ?? null]).to.deep.equal(['cancelled', null]);
-    // a status some older write left behind does not hide a recorded cancellation from a support refund
-    await Order.collection.updateOne({ _id: active.orderId as never }, { $set: { status: 'expired' } });
-    expect((await acts.loadOrderForRefund(active.orderId)).status).to.equal('cancelled');
+    try {
+      // provisioning read the order pending
+      const pending = await terms('sql-server-standard-sub');
+      await acts.recordOrder(pending);
+      await acts.recordPayment(pending.orderId, new Date().toISOString());
+      cancelRightAfterNextRead(pending.orderId);
+      await acts.provisionOrder(pending.orderId, new Date().toISOString());
+      expect((await Order.findById(pending.orderId).lean())!.status).to.equal('cancelled');
+      // the term's end read the order active
+      const active = await terms('sql-server-standard-sub');
+      await acts.recordOrder(active);
+      await acts.recordPayment(active.orderId, new Date().toISOString());
+      await acts.provisionOrder(active.orderId, new Date().toISOString());
+      cancelRightAfterNextRead(active.orderId);
+      await acts.recordTermEnded(active.orderId, new Date().toISOString());
+      const ended = (await Order.findById(active.orderId).lean())!;
+      expect([ended.status, ended.expiredAt ?? null]).to.deep.equal(['cancelled', null]);
+      // a status some older write left behind does not hide a recorded cancellation from a support refund
+      await Order.collection.updateOne({ _id: active.orderId as never }, { $set: { status: 'expired' } });
+      expect((await acts.loadOrderForRefund(active.orderId)).status).to.equal('cancelled');
+    } finally {
+      // whatever failed, later tests read through mongoose's own
+      Order.findById = original;
+    }
   });
 
   it('when perpetual software is left alone, then its workflow ends with the window and the order stays active', async () => {

@@ -61,7 +61,9 @@ const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
  */
 const refundActs = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '4 seconds',
+  // (longer than the emails' 4 s: the SDK sends a heartbeat at most every 0.8 of this, and each spurious timeout of a
+  // busy worker would cost one of the 20 attempts)
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
 });
 
