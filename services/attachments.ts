@@ -143,7 +143,8 @@ function markupType(text: string): string | null {
   let t = text.replace(/^\uFEFF/, '').slice(0, 4096).toLowerCase();
   // leading comments hide nothing from a browser's parser; one left open is all comment, and still HTML
   for (t = t.trimStart(); t.startsWith('<!--'); t = t.trimStart()) {
-    const end = t.indexOf('-->', 4);
+    // (`<!-->` and `<!--->` are whole empty comments to a browser)
+    const end = t.startsWith('<!-->') ? 2 : t.startsWith('<!--->') ? 3 : t.indexOf('-->', 4);
     if (end < 0) return 'text/html';
     t = t.slice(end + 3);
   }

@@ -77,6 +77,8 @@ describe('support attachments: the type from the content', () => {
     expect(await mime('<img src=x onerror=alert(1)>')).to.equal('text/html');
     expect(await mime('<P>Dear support')).to.equal('text/html');
     expect(await mime('<!-- never closed <script>alert(1)</script>')).to.equal('text/html');
+    expect(await mime('<!-->plain words after an empty comment\n')).to.equal('text/plain');
+    expect(await mime('<!--->\n<svg onload=alert(1)>')).to.equal('image/svg+xml');
     expect(await mime('<?xml version="1.0"?><note/>')).to.equal('application/xml');
     for (const text of ['<ERROR> disk full at 10:02\n', '<2026-11-28> activation failed\n', 'a < b and b > c\n', '<pat@example.com> wrote:\n', '<abbr-like> is not an element here\n']) {
       expect(await mime(text), text).to.equal('text/plain');
