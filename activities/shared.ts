@@ -129,7 +129,7 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
         await EmailRecord.updateOne(mine, { $set: { leaseUntil: null } }).catch(() => undefined);
         throw e;
       }
-      await EmailRecord.updateOne({ _id: key }, { $set: { status: 'refused', refusal } });
+      await EmailRecord.updateOne({ _id: key }, { $set: { status: 'refused', refusal, leaseUntil: null } });
       log.warn({ emailKey: key, template, to, messageId, refusal }, 'email refused by the SMTP server for good: not sent');
       return { messageId, sent: false, refused: true };
     }
@@ -141,7 +141,8 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
       throw new Error(`the SMTP server refused some recipients for now (${rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 400)}); the email goes again`);
     }
     const refusal = rejected.length ? rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 500) : null;
-    await EmailRecord.updateOne({ _id: key }, { $set: { status: 'sent', sentAt: new Date(), ...(refusal ? { refusal } : {}) } });
+    // (a finished send holds nothing)
+    await EmailRecord.updateOne({ _id: key }, { $set: { status: 'sent', sentAt: new Date(), leaseUntil: null, ...(refusal ? { refusal } : {}) } });
     if (refusal) log.warn({ emailKey: key, template, to, messageId, refusal }, 'email sent, but some recipients were refused for good');
     else log.info({ emailKey: key, template, to, messageId }, 'email sent');
     return { messageId, sent: true };

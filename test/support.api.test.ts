@@ -509,7 +509,8 @@ describe('support requests (API end to end)', function () {
       const record = (await EmailRecord.findOne({ _id: new RegExp(`^support:${mine.number}:\\d+:received$`) }).lean())!;
       expect(record.timeZone).to.equal('Australia/Sydney');
       await choose(filerId, 'Europe/Berlin');
-      await EmailRecord.updateOne({ _id: record._id }, { $set: { status: 'sending' } });
+      // (the crashed attempt's hold lapsed since: it renewed it no more)
+      await EmailRecord.updateOne({ _id: record._id }, { $set: { status: 'sending', leaseUntil: new Date(Date.now() - 1000) } });
       const resent = await buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' }).sendSupportEmail(mine.number, Number(String(record._id).split(':')[2]), 'received');
       expect(resent.sent).to.equal(true);
       let copies: { id: string; messageId: string }[] = [];
