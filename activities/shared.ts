@@ -116,6 +116,8 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
       clearInterval(renewing);
       await renewal;
     };
+    // this attempt failed: the next one need not wait for its hold
+    const release = () => EmailRecord.updateOne(mine, { $set: { leaseUntil: null } }).catch(() => undefined);
     let rejected: RejectedRecipient[];
     try {
       ({ rejected } = await mailer.send({ ...rendered, to, messageId }));
@@ -125,8 +127,7 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
       // waiting for this email: recorded as refused, said in the log, not tried again
       const refusal = permanentRefusal(e);
       if (!refusal) {
-        // this attempt failed: the next one need not wait for its hold
-        await EmailRecord.updateOne(mine, { $set: { leaseUntil: null } }).catch(() => undefined);
+        await release();
         throw e;
       }
       await EmailRecord.updateOne({ _id: key }, { $set: { status: 'refused', refusal, leaseUntil: null } });
@@ -137,7 +138,7 @@ export function createSendOnce(deps: ActivityDeps): SendOnce {
     // taken for some recipients, refused for others: one refused only for now is sent again (the same Message-ID,
     // which mail clients fold for those who have it); bad addresses are noted on the record and in the log
     if (rejected.some((r) => !isBadAddress(r.responseCode, r.response))) {
-      await EmailRecord.updateOne(mine, { $set: { leaseUntil: null } }).catch(() => undefined);
+      await release();
       throw new Error(`the SMTP server refused some recipients for now (${rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 400)}); the email goes again`);
     }
     const refusal = rejected.length ? rejected.map((r) => `${r.recipient}: ${r.response}`).join('; ').slice(0, 500) : null;

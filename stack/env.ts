@@ -1,13 +1,16 @@
 /** `.env` files: a simple KEY=VALUE parser (comments, `export `, single or double quotes). */
 import fs from 'node:fs';
 
+/** One `KEY=value` line (trimmed), `export ` allowed before it: the key, and the value as written. */
+const DOTENV_LINE = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/;
+
 /** Parses KEY=VALUE lines; blank lines and `#` comments are skipped; surrounding quotes are removed. */
 export function parseDotEnv(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    const m = DOTENV_LINE.exec(line);
     if (!m) continue;
     let value = m[2];
     const q = value[0];
@@ -31,7 +34,7 @@ export function dotEnvBadLines(text: string): { line: number; text: string }[] {
   return text
     .split(/\r?\n/)
     .map((raw, i) => ({ line: i + 1, text: raw.trim() }))
-    .filter((l) => l.text !== '' && !l.text.startsWith('#') && !/^(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=/.test(l.text));
+    .filter((l) => l.text !== '' && !l.text.startsWith('#') && !DOTENV_LINE.test(l.text));
 }
 
 /** Parses a .env file; {} when it does not exist. */
