@@ -100,13 +100,14 @@
   }
 
   // A refusal the server said through the address (`?form=…&refused=…`, after a form sent with nothing typed): said
-  // once too, so that a reload, the way to read what changed, shows the request without it
+  // once too, so that a reload, the way to read what changed, shows the request without it. The address keeps its
+  // `#<form>-form-error` (it names where the focus is; a reload without the refusal finds no such element)
   if (window.URLSearchParams && window.history && window.history.replaceState) {
     var refusedAt = new URL(location.href);
     if (refusedAt.searchParams.has('refused')) {
       refusedAt.searchParams.delete('refused');
       refusedAt.searchParams.delete('form');
-      window.history.replaceState(window.history.state, '', refusedAt.pathname + (refusedAt.searchParams.toString() ? '?' + refusedAt.searchParams.toString() : ''));
+      window.history.replaceState(window.history.state, '', refusedAt.pathname + (refusedAt.searchParams.toString() ? '?' + refusedAt.searchParams.toString() : '') + refusedAt.hash);
     }
   }
 
