@@ -1081,6 +1081,9 @@ describe('support requests (API end to end)', function () {
       const refunds = history.events!.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'carryOutSupportRefund');
       expect(refunds).to.have.length.greaterThan(0);
       for (const e of refunds) expect(Number(String(e.activityTaskScheduledEventAttributes!.heartbeatTimeout?.seconds ?? 0))).to.be.within(1, 10);
+      // and retried until the order answers, however long an outage lasts: never given up with its outcome unknown
+      // (then the ticket could be rejected while its order ended up cancelled and credited under it)
+      for (const e of refunds) expect(e.activityTaskScheduledEventAttributes!.retryPolicy?.maximumAttempts ?? 0).to.equal(0);
       expect((await Order.findById(orderId).lean())!.status).to.equal('cancelled');
       const mails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId) && m.subject.includes('cancelled'));
       expect(mails).to.have.length(1);

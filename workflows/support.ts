@@ -58,13 +58,20 @@ const mail = proxyActivities<Activities>(EMAIL_ACTIVITY);
  * The refund runs an Update on the order's workflow (or its refund workflow): allow it time, and heartbeat while it
  * waits (lib/keepalive.ts), so that an attempt lost with its worker (kill -9) is retried within seconds, not after
  * the 5 minutes (QA: the ticket had stayed "approving" that long, its order already cancelled).
+ *
+ * Retried without end, as every other activity is, until the order answers: an approval is then carried out or
+ * refused for a reason of the order's, never left with its outcome unknown. (With a limit of 20 attempts, a long
+ * enough outage gave up on a refund the order might still carry out, and the ticket could then be rejected,
+ * withdrawn or closed while its order ended up cancelled and credited under it.) While it is carried out, the ticket
+ * takes no other decision (`approval_in_progress`). An attempt scheduled with the limit keeps it (its history says
+ * so); the `refund_unavailable` path below stays for those.
  */
 const refundActs = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  // (longer than the emails' 4 s: the SDK sends a heartbeat at most every 0.8 of this, and each spurious timeout of a
-  // busy worker would cost one of the 20 attempts)
+  // (longer than the emails' 4 s: the SDK sends a heartbeat at most every 0.8 of this, and a spurious timeout of a
+  // busy worker costs an attempt's restart)
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
 });
 
 const SYSTEM: TicketActor = { kind: 'system', userId: 'system', name: 'csp-desk', email: '', role: 'system' };
@@ -466,9 +473,10 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
       version += 1;
       if (!(e instanceof ActivityFailure)) throw e;
       // the refusal is a fact of the ticket too (internal), then the approval fails with its reason
-      // a refusal (order cancelled meanwhile, never cancellable) keeps its code; retries that ran out, or timed out,
-      // are 'refund_unavailable': the refund may or may not have been recorded, and approving again finds out (it is
-      // carried out at most once, and a repeat answers the first outcome)
+      // a refusal (order cancelled meanwhile, never cancellable) keeps its code; retries that ran out (an attempt
+      // scheduled with the former limit of 20: refundActs) are 'refund_unavailable': the refund may or may not have
+      // been recorded, and approving again finds out (it is carried out at most once, and a repeat answers the first
+      // outcome)
       const cause = e.cause instanceof ApplicationFailure ? e.cause : null;
       // (an approval that timed out before this rule was rejected with its bare failure, nothing noted)
       if (!cause && !patched(APPROVE_TIMEOUT_NOTE)) throw e;
