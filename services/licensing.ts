@@ -408,8 +408,11 @@ export function createLicensingService(deps: LicensingDeps) {
         detail: `download link for ${option.fileName} (${option.optionTitle}, ${option.languageName}, ${option.fileType}), until ${utcSecond(expiresAt)} or ${LINK_MAX_DOWNLOADS} downloads`,
       });
       const path = `/downloads/${token}`;
-      // the same request sent again (its Idempotency-Key: a reloaded page) gives the same link, maybe used since
-      const downloadsUsed = made.replayed ? await DownloadClaim.countDocuments({ linkId }) : 0;
+      // the same request sent again (its Idempotency-Key: a reloaded page) gives the same link, maybe used since, with
+      // the limit it was made with (a link made before a change of LINK_MAX_DOWNLOADS keeps its own)
+      const [downloadsUsed, maxDownloads] = made.replayed
+        ? await Promise.all([DownloadClaim.countDocuments({ linkId }), DownloadLink.findById(linkId, { maxDownloads: 1 }).lean().then((l) => l?.maxDownloads ?? LINK_MAX_DOWNLOADS)])
+        : [0, LINK_MAX_DOWNLOADS];
       return {
         replayed: made.replayed,
         orderId,
@@ -425,8 +428,8 @@ export function createLicensingService(deps: LicensingDeps) {
           sha256: file.sha256,
           createdAt: createdAt.toISOString(),
           expiresAt: expiresAt.toISOString(),
-          maxDownloads: LINK_MAX_DOWNLOADS,
-          downloadsLeft: Math.max(0, LINK_MAX_DOWNLOADS - downloadsUsed),
+          maxDownloads,
+          downloadsLeft: Math.max(0, maxDownloads - downloadsUsed),
         },
       };
     },

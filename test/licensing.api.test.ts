@@ -161,6 +161,9 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       // a replay after a download says how many the link has left
       expect([racing[0].body.download.downloadsLeft, again.body.download.downloadsLeft]).to.deep.equal([50, 50]);
       expect((await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } })).body.download.downloadsLeft).to.equal(49);
+      // counted against the limit the link was made with (a link made before the limit changed keeps its own)
+      await DownloadLink.collection.updateOne({ _id: crypto.createHash('sha256').update(token).digest('hex') as never }, { $set: { maxDownloads: 10 } });
+      expect((await app.api('POST', `/orders/${order.id}/downloads`, { body: CHOICE, headers: { 'idempotency-key': key } })).body.download).to.include({ maxDownloads: 10, downloadsLeft: 9 });
       // the record keeps neither the key nor the token in clear
       const record = (await DownloadLinkRequest.findOne({ orderId: order.id }).lean())!;
       expect(JSON.stringify(record)).to.not.contain(token).and.not.contain(key);
