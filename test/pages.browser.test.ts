@@ -880,6 +880,16 @@ describe('pages: partners in a real browser', function () {
         await page.goto('/app/activity');
         const operations = await page.locator('table tbody tr td:nth-child(2)').allTextContents();
         expect(operations).to.include('download software').and.not.satisfy((ops: string[]) => ops.some((o) => o.includes('_')));
+        // more than a page with no filter: the next page's address is the cursor alone (it read "?&cursor=" once)
+        for (let i = 0; i < 51; i++) {
+          await appendActivity({ _id: uniq(`paged-entry-${i}`), partnerId: app.partnerId, operationDate: new Date(Date.now() - i * 1000), operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', userPrincipalName: 'someone@example.com', actor: { kind: 'user', userId: 'u', name: 'Someone', role: 'admin-agent' }, customerId: c.id, customerName: c.name, orderId: order.id, productId: 'p', productName: 'P', resourceId: null, ipAddress: null, userAgent: null, detail: `paged entry ${i}`, reason: null, requestId: null });
+        }
+        await page.goto('/app/activity');
+        const older = page.getByRole('link', { name: 'Older entries' });
+        expect(await older.getAttribute('href')).to.match(/^\/app\/activity\?cursor=[^&]+$/);
+        await older.click();
+        await page.waitForURL(/\/app\/activity\?cursor=/);
+        expect(await page.getByRole('table', { name: /Entries/ }).count()).to.equal(1);
       } finally {
         await auditor.context.close();
       }
