@@ -233,7 +233,7 @@ export function createLicensingService(deps: LicensingDeps) {
       return new AppError(status, code, message, undefined, { orderStatus: order.status });
     };
     if (!servesSoftware(order, at)) {
-      const state = order.status === 'active' ? `past its term, which ended ${new Date(order.termEndsAt!).toISOString()}` : order.status;
+      const state = order.status === 'active' ? `past its term, which ended ${utcSecond(new Date(order.termEndsAt!))}` : order.status;
       throw await refuse('order_not_active', 409, `order ${order._id} is ${state}: ${refusal.what} only while it is active`);
     }
     const key = await ActivationKey.findOne({ orderId: order._id, status: 'active' }).lean();

@@ -1,7 +1,7 @@
 /** The pages' wording of service refusals (pure: no servers). */
 import { expect } from 'chai';
 import { AppError } from '../lib/errors';
-import { formatBytes, formatCount, formatDuration, pageMessage, validateForm } from '../api/pages/kit';
+import { formatBytes, formatCount, formatDuration, pageMessage, validateForm, zonedText } from '../api/pages/kit';
 import { NAME_PATTERN, TEXT_PATTERN } from '../domain/text';
 
 describe('pages: how a service refusal reads on a page', () => {
@@ -75,5 +75,15 @@ describe('pages: sizes and durations as people read them', () => {
 
   it('when a count is shown with its noun, then one is singular ("1 more day", not "1 more days")', () => {
     expect([0, 1, 2, 60].map((n) => formatCount(n, 'more day'))).to.deep.equal(['0 more days', '1 more day', '2 more days', '60 more days']);
+  });
+});
+
+describe('pages: instants written in UTC read in the reader\'s time zone', () => {
+  it('when a text names instants as "YYYY-MM-DD HH:MM:SS UTC", then each reads in the page\'s time zone, and the rest of the text is kept', () => {
+    const text = 'download link for x.iso (Windows Server 2019, English, ISO), until 2026-12-12 10:00:00 UTC or 50 downloads; ended 2026-06-30 23:59:59 UTC';
+    expect(zonedText(text, 'Australia/Sydney')).to.equal('download link for x.iso (Windows Server 2019, English, ISO), until 12 Dec 2026, 21:00 GMT+11 or 50 downloads; ended 1 Jul 2026, 09:59 GMT+10');
+    expect(zonedText(text, 'UTC')).to.include('until 12 Dec 2026, 10:00 UTC');
+    // what is not such an instant stays as it is
+    expect(zonedText('order 2026-12-12 is 10:00:00 UTC-ish; 2026-13-45 10:00:00 UTC', 'Australia/Sydney')).to.equal('order 2026-12-12 is 10:00:00 UTC-ish; 2026-13-45 10:00:00 UTC');
   });
 });

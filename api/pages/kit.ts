@@ -82,6 +82,17 @@ export function formatDate(value: unknown, timeZone: string, withTime = true, lo
   return new Intl.DateTimeFormat(locale, opts).format(d) + (withTime ? ` ${timeZoneLabel(d, timeZone)}` : '');
 }
 
+/**
+ * A text written once for every reader (an activity-log entry's detail, a refusal's message) names its instants in
+ * UTC (`utcSecond`: "2026-12-12 10:00:00 UTC"); a page shows each in its reader's time zone, as its other dates.
+ */
+export function zonedText(text: string, timeZone: string): string {
+  return text.replace(/\b(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) UTC\b/g, (whole, day: string, time: string) => {
+    const d = new Date(`${day}T${time}Z`);
+    return Number.isNaN(d.getTime()) ? whole : formatDate(d, timeZone, true);
+  });
+}
+
 function timeZoneLabel(d: Date, timeZone: string): string {
   return new Intl.DateTimeFormat('en-GB', { timeZone, timeZoneName: 'short' }).formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? timeZone;
 }
@@ -105,6 +116,9 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   });
   hb.registerHelper('day', function (value: unknown, o: Handlebars.HelperOptions) {
     return formatDate(value, root(o).timeZone ?? 'UTC', false);
+  });
+  hb.registerHelper('zoned', function (value: unknown, o: Handlebars.HelperOptions) {
+    return typeof value === 'string' ? zonedText(value, root(o).timeZone ?? 'UTC') : value;
   });
   // an SLA target as people name it, also inside a reason ("firstResponse target breached")
   hb.registerHelper('slaWords', (value: unknown) => (typeof value === 'string' ? slaWords(value) : value));
