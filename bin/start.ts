@@ -28,6 +28,11 @@ import { supervise, type Supervised } from '../stack/supervisor';
 import { ConfigError, configSchema, loadConfig } from '../lib/config';
 import { loadSupportSettings } from '../services/support-settings';
 import { startTemporalDev } from '../stack/temporal';
+import { startLogRotation } from '../stack/logrotate';
+
+/** How often the log files' sizes are checked, and how many rotated copies of each are kept. */
+const LOG_CHECK_MS = 60_000;
+const LOG_COPIES_KEPT = 2;
 
 /** Used when .env.example is missing; the same values as lib/config.ts and .env.example. */
 const FALLBACK_DEFAULTS: Record<string, string> = {
@@ -43,6 +48,7 @@ const FALLBACK_DEFAULTS: Record<string, string> = {
   POSTGRES_PORT: '54329',
   TEMPORAL_UI_PORT: '8233',
   MAIL_UI_PORT: '8025',
+  LOG_MAX_MB: '100',
 };
 
 const T0 = Date.now();
@@ -190,6 +196,13 @@ function intVar(env: NodeJS.ProcessEnv, key: string): number {
   return v;
 }
 
+/** LOG_MAX_MB: the size past which a log file is rotated, in MiB (0: never). */
+function logMaxMb(env: NodeJS.ProcessEnv): number {
+  const v = /^[0-9]{1,7}$/.test(env.LOG_MAX_MB ?? '') ? Number(env.LOG_MAX_MB) : NaN;
+  if (!Number.isInteger(v)) throw new ConfigError('LOG_MAX_MB', `configuration: LOG_MAX_MB=${JSON.stringify(env.LOG_MAX_MB)} is invalid: expected the size in MiB past which a log file is rotated (a whole number; 0: never)`);
+  return v;
+}
+
 /** Why DATA_DIR cannot hold the stack's data (its nearest existing folder is not one this user writes), or null. */
 function dataDirProblem(dir: string): string | null {
   if (/^\/(proc|sys)(\/|$)/.test(dir) || (/^\/dev(\/|$)/.test(dir) && !/^\/dev\/shm\//.test(dir))) return 'it is inside a system folder';
@@ -260,6 +273,7 @@ async function main(): Promise<void> {
     if (!env.PUBLIC_BASE_URL && env.PORT) env.PUBLIC_BASE_URL = `http://localhost:${intVar(env, 'PORT')}`;
     applyDefaults(env, { ...FALLBACK_DEFAULTS, ...readDotEnv(path.join(ROOT, '.env.example')) });
     for (const k of ['PORT', 'POSTGRES_PORT', 'TEMPORAL_UI_PORT', 'MAIL_UI_PORT']) intVar(env, k);
+    logMaxMb(env);
     const dataDirWrong = dataDirProblem(defaultDataDir(env));
     if (dataDirWrong) throw new ConfigError('DATA_DIR', `configuration: DATA_DIR=${JSON.stringify(env.DATA_DIR ?? './data')} cannot hold the data: ${dataDirWrong}; expected a folder this user can write (it is made if missing)`);
     const config = loadConfig(env);
@@ -289,6 +303,9 @@ async function main(): Promise<void> {
   fs.mkdirSync(dataDir, { recursive: true });
   fs.mkdirSync(logs, { recursive: true, mode: 0o711 });
   fs.chmodSync(logs, 0o711);
+  // bounded: a file past LOG_MAX_MB is copied to <name>.1 (two copies kept) and emptied in place (stack/logrotate.ts)
+  const maxMb = logMaxMb(env);
+  if (maxMb > 0) startLogRotation(logs, { maxBytes: maxMb * 1024 * 1024, keep: LOG_COPIES_KEPT }, LOG_CHECK_MS, (names) => say(`log rotated (past LOG_MAX_MB=${maxMb}): ${names.join(', ')}`));
 
   const apiPort = intVar(env, 'PORT');
   const apiHost = env.HOST || '127.0.0.1';

@@ -62,6 +62,7 @@ describe('configuration', () => {
       // the embedded stack's own settings alike
       [{ POSTGRES_PORT: 'abc' }, /\[stack\] configuration: POSTGRES_PORT="abc" is invalid: expected a port number \(1-65535\)/],
       [{ TEMPORAL_UI_PORT: '99999' }, /\[stack\] configuration: TEMPORAL_UI_PORT="99999" is invalid/],
+      [{ LOG_MAX_MB: '1.5' }, /\[stack\] configuration: LOG_MAX_MB="1.5" is invalid: expected the size in MiB past which a log file is rotated/],
       // a stray space in PORT is PORT's fault, not that of the PUBLIC_BASE_URL made from it (QA)
       [{ PORT: ' 3105' }, /\[stack\] configuration: PORT=" 3105" is invalid: expected a port number/],
       [{ SMTP_URL: 'smtp://127.0.0.1:notaport' }, /\[stack\] configuration: SMTP_URL="smtp:\/\/127.0.0.1:notaport" is invalid/],

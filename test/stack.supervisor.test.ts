@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { rotateLogs } from '../stack/logrotate';
 import { spawnManaged, waitUntil } from '../stack/process';
 import { supervise, type Supervised } from '../stack/supervisor';
 
@@ -151,6 +152,46 @@ describe('stack: a process\'s log file', function () {
         expect((fs.statSync(logFile).mode & 0o777).toString(8), logFile).to.equal('600');
       }
       expect((fs.statSync(logs).mode & 0o777).toString(8)).to.equal('700');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stack: log files are rotated past their size', function () {
+  it('when a log file grows past the limit while its process writes straight into it, then it is copied to .1 (older copies shifted, two kept, mode kept) and emptied, and the process goes on writing at its start', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-logrotate-'));
+    try {
+      const logFile = path.join(dir, 'ferretdb.log');
+      // a server writing a numbered line every 5 ms into the file it was given (stdout is the file, appended to)
+      const p = spawnManaged({ name: 'chatty', command: process.execPath, args: ['-e', 'let n = 0; setInterval(() => console.log(`line ${++n} ${"x".repeat(100)}`), 5)'], logFile, parentDeathSignal: 'SIGKILL' });
+      try {
+        const lines = () => fs.readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('line '));
+        const rotation = { maxBytes: 4096, keep: 2 };
+        for (let round = 1; round <= 3; round++) {
+          await waitUntil('the log past its limit', async () => fs.statSync(logFile).size > 4096);
+          expect(rotateLogs(dir, rotation)).to.deep.equal(['ferretdb.log']);
+          expect(fs.statSync(logFile).size).to.be.below(4096);
+          const copy = fs.readFileSync(`${logFile}.1`, 'utf8');
+          expect(copy.length).to.be.above(4096);
+          expect((fs.statSync(`${logFile}.1`).mode & 0o777).toString(8)).to.equal('600');
+          // the writer's next lines land at the start of the emptied file, not past a hole where the old end was
+          await waitUntil('new lines after the rotation', async () => lines().length > 2);
+          const text = fs.readFileSync(logFile, 'utf8');
+          expect(text.startsWith('line '), JSON.stringify(text.slice(0, 40))).to.equal(true);
+          expect(text).to.not.contain('\u0000');
+          const last = Number(/line (\d+)/.exec(copy.trim().split('\n').at(-1)!)![1]);
+          expect(Number(/line (\d+)/.exec(lines()[0])![1])).to.be.above(last);
+        }
+        // two copies kept: .1 the newest, .2 the one before; the oldest dropped
+        expect(fs.readdirSync(dir).sort()).to.deep.equal(['ferretdb.log', 'ferretdb.log.1', 'ferretdb.log.2']);
+        const first = (f: string) => Number(/line (\d+)/.exec(fs.readFileSync(f, 'utf8'))![1]);
+        expect(first(`${logFile}.2`)).to.be.below(first(`${logFile}.1`));
+        // a file under the limit is left alone
+        expect(rotateLogs(dir, { maxBytes: 1024 * 1024, keep: 2 })).to.deep.equal([]);
+      } finally {
+        await p.stop(2000);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
