@@ -251,6 +251,9 @@ describe('pages: support requests in a real browser', function () {
     await a.getByLabel('Information needed from the partner').fill('Please confirm the devices were never enrolled.');
     await press(a, 'Request information', 'Information requested from the partner; the clocks wait for their answer.');
     expect(await a.locator('main').textContent()).to.include('pending');
+    // a paused clock says how much of its target is left (it said "paused" alone)
+    const paused = await a.locator('table:has(caption:text("Targets of this request")) tbody tr', { hasText: 'paused' }).first().locator('td:nth-child(3)').textContent();
+    expect(paused).to.match(/^paused, (\d+ d( \d+ h)?|\d+ h( \d+ min)?|\d+ min|\d+ s) left$/);
 
     // the partner sees the question, not the internal note, and replies
     await p.goto(`/app/support/${number}`);
@@ -1037,6 +1040,10 @@ describe('pages: support requests in a real browser', function () {
     const rows = await p.locator('table:has(caption:text("Targets of this request")) tbody tr').evaluateAll((trs) => trs.map((tr) => `${tr.children[0].textContent}: ${tr.children[1].textContent}`));
     expect(rows.some((r) => /^Resolution.*: withdrawn$/.test(r)), rows.join('; ')).to.equal(true);
     expect(rows.some((r) => /^First response.*: met$/.test(r)), rows.join('; ')).to.equal(true);
+    // a stopped clock says when it stopped, in the page's zone (it showed a bare dash)
+    const due = await p.locator('table:has(caption:text("Targets of this request")) tbody tr td:nth-child(3)').allTextContents();
+    expect(due.length).to.be.greaterThan(0);
+    for (const d of due) expect(d).to.match(/^stopped \d{1,2} \w{3} \d{4}, \d{2}:\d{2} /);
   });
 
   it('when an agent closes a request, then the browser asks once and it is closed; without script the page asks first, and the ticked box withdraws a partner\'s request', async () => {
