@@ -1243,6 +1243,10 @@ describe('pages: support requests in a real browser', function () {
     const lateNumber = await fileRefund(c.tenantId, lateId, (await app.api('GET', `/orders/${late.body.results[0].id}`)).body.pricing, uniq('Refund the late order'));
     await agent.page.goto(`/app/support/${lateNumber}`);
     expect(await agent.page.locator('dt:text-is("Cancellation window") + dd').textContent()).to.include('(passed: the partner can no longer cancel it; a refund now is an exception to the rule)');
+    // the rules credit nothing past the window (as GET /orders/{id}/cancellation says); the prorated figure is a
+    // yardstick, not the rules' credit (QA: it was shown as that), and Approve asks about every cent of the amount
+    expect(await agent.page.locator('dt:text-is("Credit by the cancellation rules today") + dd').textContent()).to.match(/^none: its window has passed \(within it, \$[\d,]+\.\d{2}, prorated: 9[01] of 365 days used\)$/);
+    expect(await agent.page.locator('form[action$="/approve"]').getAttribute('data-confirm')).to.include('The cancellation rules credit nothing today: its window has passed, so all of it is an exception to the rule.');
 
     // the partner names it by its original id: the form is prefilled from it, and the same question filed again a
     // moment later is asked about first, as with its csp-desk id (QA: a 404, and a second request filed unasked)

@@ -256,11 +256,15 @@ async function ticketPartner(number: string): Promise<string> {
 
 /**
  * What a cancellation of the order would credit at `now` by the cancellation rules, and whether its window has passed;
- * null for no order, a cancelled one, or one the rules never cancel.
+ * null for no order, a cancelled one, or one the rules never cancel. Past its window the rules credit nothing (0, as
+ * GET /orders/{id}/cancellation says); `forDaysUsed` is then what they would have credited for the days used, shown
+ * as a yardstick for an exception (QA: the page had shown it as the rules' credit).
  */
 function policyToday(order: (Parameters<typeof cancellationCredit>[0] & { status: string; product: { cancellation: { mode: string } } }) | null, now: Date) {
   if (!order || order.status === 'cancelled' || order.product.cancellation.mode === 'never') return null;
-  return { credit: cancellationCredit(order, now), windowPassed: assessCancellation(order, now).reason?.code === 'window_passed' };
+  const credit = cancellationCredit(order, now);
+  const windowPassed = assessCancellation(order, now).reason?.code === 'window_passed';
+  return windowPassed ? { credit: { ...credit, amount: 0 }, forDaysUsed: credit, windowPassed } : { credit, forDaysUsed: null, windowPassed };
 }
 
 /**
@@ -281,7 +285,10 @@ export function cancellingEnds(deliverable: string | null): string {
 export function approveQuestion(number: string, amount: Money | null, rulesCredit: Money | null, deliverable: string | null = null): string {
   const what = amount ? `a refund of ${formatMoney(amount.amount, amount.currency)}` : 'a refund of the amount entered';
   let question = `Approve ${what} for ${number}? The whole order is cancelled and ${cancellingEnds(deliverable)}; this cannot be undone.`;
-  if (rulesCredit && (amount === null || (amount.currency === rulesCredit.currency && amount.amount > rulesCredit.amount))) {
+  if (rulesCredit && rulesCredit.amount === 0) {
+    // past its window (policyToday)
+    question += ' The cancellation rules credit nothing today: its window has passed, so all of it is an exception to the rule.';
+  } else if (rulesCredit && (amount === null || (amount.currency === rulesCredit.currency && amount.amount > rulesCredit.amount))) {
     const credit = formatMoney(rulesCredit.amount, rulesCredit.currency);
     question += amount ? ` That is ${formatMoney(amount.amount - rulesCredit.amount, amount.currency)} more than the cancellation rules credit today (${credit}).` : ` The cancellation rules credit ${credit} today.`;
   }
