@@ -118,6 +118,8 @@ describe('pages: partners in a real browser', function () {
       const link = await signIn(app, page, email);
       await page.getByRole('heading', { name: /Welcome/ }).waitFor();
       await expectAccessible(page);
+      // the start page promises what the role can do: a global admin buys for customers but sees no software (QA)
+      expect(await page.locator('.cards li', { hasText: 'Customers' }).locator('p').textContent()).to.equal('Find a customer, see its orders, buy for it.');
       const cookie = (await context.cookies()).find((c) => c.name === 'cspd_session');
       expect(cookie?.httpOnly).to.equal(true);
       expect(cookie?.sameSite).to.equal('Lax');
@@ -288,6 +290,7 @@ describe('pages: partners in a real browser', function () {
 
     it('when a signed-in user creates an API token on the settings page, then it works on the API until revoked there', async () => {
       await signIn(app, page, PARTNER_EMAIL('account-admin', app.partnerId));
+      expect(await page.locator('.cards li', { hasText: 'Customers' }).locator('p').textContent()).to.equal('Find a customer, see its orders.');
       await page.goto('/app/settings');
       await expectAccessible(page);
       const label = uniq('laptop');
