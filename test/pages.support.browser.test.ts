@@ -119,6 +119,9 @@ describe('pages: support requests in a real browser', function () {
     expect(await p.locator('main').textContent()).to.include('only be cancelled through a customer support request');
     await p.getByRole('link', { name: 'Request support' }).click();
     expect(await p.getByLabel('Order ID').inputValue()).to.equal(order.id);
+    // the spec's "Order ID or Subscription ID": the field says a subscription goes by its order's ID (QA)
+    expect(await p.getByLabel('Order ID').getAttribute('aria-describedby')).to.equal('orderId-hint');
+    expect(await p.locator('#orderId-hint').textContent()).to.include("Or the subscription's ID");
     expect(await p.getByLabel('Problem type').inputValue()).to.equal('CSP Purchase/Refund on behalf of customers');
     expect(await p.getByLabel('Currency').inputValue()).to.equal('USD');
     await expectAccessible(p);
