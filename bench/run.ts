@@ -50,7 +50,8 @@ import { PLACEMENT_ACTIVITIES, type skeletonWorkflow } from './workflows';
 import { httpClient, type HttpClient } from './http';
 import { mergeResults, runLoad, type LoadResult } from './load';
 import { ROOT } from '../stack/paths';
-import { redactUri, startBenchServers, type BenchServers } from './servers';
+import { startBenchServers, type BenchServers } from './servers';
+import { redactCredentials } from '../lib/config';
 import { measureOpenWorkflowMemory, memoryLines, type MemoryResult } from './memory';
 import { licensingLines, runLicensingBench, type LicensingBenchResult } from './licensing';
 import { BENCH_SUPPORT_SETTINGS, runSupportBench } from './support';
@@ -292,7 +293,7 @@ async function facts(s: Service): Promise<Facts> {
       version: ferret ? `FerretDB ${ferret} (wire ${dbVersion})` : `MongoDB ${dbVersion}`,
       postgres: embeddedDb ? (s.servers.versions.postgres ?? 'unknown') : null,
       fsync: embeddedDb ? s.servers.durable : null,
-      uri: embeddedDb ? null : redactUri(s.servers.mongoUri),
+      uri: embeddedDb ? null : redactCredentials(s.servers.mongoUri),
     },
     temporal: {
       server: s.servers.embedded.temporal ? 'Temporal dev server (temporal server start-dev)' : 'external Temporal (TEMPORAL_ADDRESS)',

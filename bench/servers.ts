@@ -12,7 +12,6 @@ import { pgBinDir } from '../stack/paths';
 import { run } from '../stack/process';
 import { temporalCliPath } from '../stack/temporal';
 
-export { redactUri } from '../stack/ephemeral';
 
 export interface BenchServers {
   /** MongoDB URI with a database name. */

@@ -25,7 +25,7 @@ import { assertPortFree, canConnect, PortInUseError } from '../stack/ports';
 import { postgresLogTail, startPostgres, stopStalePostgres, type PostgresHandle } from '../stack/postgres';
 import { killAllSync, spawnManaged, tailFile, waitUntil, type ManagedProcess } from '../stack/process';
 import { supervise, type Supervised } from '../stack/supervisor';
-import { ConfigError, configSchema, loadConfig } from '../lib/config';
+import { ConfigError, configSchema, loadConfig, redactCredentials } from '../lib/config';
 import { loadSupportSettings } from '../services/support-settings';
 import { startTemporalDev } from '../stack/temporal';
 import { startLogRotation } from '../stack/logrotate';
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
   const dotenvFile = path.join(ROOT, '.env');
   const badLine = fs.existsSync(dotenvFile) ? dotEnvBadLines(fs.readFileSync(dotenvFile, 'utf8'))[0] : undefined;
   if (badLine) {
-    say(`configuration: .env line ${badLine.line} is not KEY=value (${JSON.stringify(badLine.text.slice(0, 80))}): write it as KEY=value, or make it a comment with #`);
+    say(`configuration: .env line ${badLine.line} is not KEY=value (${JSON.stringify(redactCredentials(badLine.text).slice(0, 80))}): write it as KEY=value, or make it a comment with #`);
     process.exit(2);
   }
   const fromDotenv = new Set(applyDefaults(env, readDotEnv(dotenvFile)));
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
 
   say(`csp-desk stack, data in ${show(dataDir)}, logs in ${show(logs)}`);
   for (const k of urlKeys) {
-    if (external[k]) say(`${k}=${k === 'MONGODB_URI' || k === 'SMTP_URL' ? env[k]!.replace(/\/\/[^@/]*@/, '//***@') : env[k]} is set in the ${external[k]}: using that server, not starting the embedded one`);
+    if (external[k]) say(`${k}=${redactCredentials(env[k]!)} is set in the ${external[k]}: using that server, not starting the embedded one`);
   }
 
   // ---- lock (a second start is refused; a stale lock is cleaned up)
@@ -520,8 +520,8 @@ async function main(): Promise<void> {
     // the sign-in links in emails go to PUBLIC_BASE_URL, whose host the session cookie is then for
     `  Pages         ${String(env.PUBLIC_BASE_URL).replace(/\/+$/, '')}/app  (sign in with a demo user's email; the link arrives in the mail UI)`,
     `  Temporal UI   ${temporalUiUrl ?? (env.TEMPORAL_UI_URL || `(external Temporal at ${env.TEMPORAL_ADDRESS}; set TEMPORAL_UI_URL to link its Web UI)`)}`,
-    `  Mail (UI)     ${mailWebUrl ?? `(external SMTP server ${env.SMTP_URL!.replace(/\/\/[^@/]*@/, '//***@')})`}`,
-    `  MongoDB       ${env.MONGODB_URI!.replace(/\/\/[^@/]*@/, '//***@')}${external.MONGODB_URI ? ' (external)' : ' (FerretDB on PostgreSQL)'}`,
+    `  Mail (UI)     ${mailWebUrl ?? `(external SMTP server ${redactCredentials(env.SMTP_URL!)})`}`,
+    `  MongoDB       ${redactCredentials(env.MONGODB_URI!)}${external.MONGODB_URI ? ' (external)' : ' (FerretDB on PostgreSQL)'}`,
     `  Logs          ${show(logs)}/`,
     '',
     // secrets go to a person, never into a log: printed to a terminal only, as the seed does (QA: under nohup or a

@@ -13,7 +13,7 @@
  * Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 bad configuration.
  */
 import path from 'node:path';
-import { loadConfigOrExit } from '../lib/config';
+import { loadConfigOrExit, redactCredentials } from '../lib/config';
 import { applyDefaults, pointAtEmbeddedServers, readDotEnv } from '../stack/env';
 import { ROOT } from '../stack/paths';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
@@ -93,7 +93,7 @@ async function main() {
   try {
     await connectDatabase(config.MONGODB_URI);
   } catch (e) {
-    throw new Error(`cannot reach the database at ${config.MONGODB_URI.replace(/\/\/[^@/]*@/, '//***@')} (${(e as Error).message}): start the stack (npm start) or set MONGODB_URI`);
+    throw new Error(`cannot reach the database at ${redactCredentials(config.MONGODB_URI)} (${(e as Error).message}): start the stack (npm start) or set MONGODB_URI`);
   }
   try {
     if (command === 'partner') {

@@ -42,6 +42,16 @@ export type Config = FromSchema<typeof configSchema>;
 export type ConfigKey = keyof typeof configSchema.properties;
 export const CONFIG_KEYS = Object.keys(configSchema.properties) as ConfigKey[];
 
+/**
+ * A value with a URL's user and password hidden (`smtps://***@mail.example.com:465`), for anything a person or a log
+ * reads: a configuration error, a banner line, a "cannot reach" message. Up to the last `@` after the scheme, so a
+ * password holding `/` or `@` (a value malformed for that very reason) is hidden too; a value with no `scheme://…@` is
+ * returned as it is.
+ */
+export function redactCredentials(value: string): string {
+  return value.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"]*@/gi, '$1***@');
+}
+
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
     super(message);
@@ -99,7 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const got = env[variable];
     // an enum says its values (ajv says only "one of the allowed values")
     const allowed = err.keyword === 'enum' ? `: ${((err.params as { allowedValues?: unknown[] }).allowedValues ?? []).join(', ')}` : '';
-    throw new ConfigError(variable, `configuration: ${variable}=${JSON.stringify(got)} is invalid: it ${err.message}${allowed}; expected ${prop?.description ?? 'a valid value'}`);
+    // (the value said as given, its credentials hidden: the line goes to a terminal, a process manager's log)
+    throw new ConfigError(variable, `configuration: ${variable}=${JSON.stringify(got === undefined ? got : redactCredentials(got))} is invalid: it ${err.message}${allowed}; expected ${prop?.description ?? 'a valid value'}`);
   }
   return input as unknown as Config;
 }

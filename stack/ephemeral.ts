@@ -19,6 +19,7 @@ import { freePort } from './ports';
 import { startPostgres, type PostgresHandle } from './postgres';
 import { isAlive, killAllSync, waitUntil } from './process';
 import { startTemporalDev, type TemporalHandle } from './temporal';
+import { redactCredentials } from '../lib/config';
 
 export interface EphemeralStackOptions {
   /** Prefix of the temporary folder's name, e.g. `csp-desk-test-`. */
@@ -73,9 +74,6 @@ export interface EphemeralStart {
    */
   stop(): Promise<void>;
 }
-
-/** A mongodb:// URI without its credentials, for printing. */
-export const redactUri = (uri: string): string => uri.replace(/\/\/[^@/]*@/, '//***@');
 
 /** Adds a database name to a mongodb:// URI that has none. */
 export function withDatabase(uri: string, db: string): string {
@@ -271,7 +269,7 @@ export function startEphemeralStack(opts: EphemeralStackOptions): EphemeralStart
   const mongoP = (async () => {
     await swept;
     if (envMongo) {
-      progress(`MongoDB from MONGODB_URI (${redactUri(envMongo)})`);
+      progress(`MongoDB from MONGODB_URI (${redactCredentials(envMongo)})`);
       return withDatabase(envMongo, opts.database);
     }
     const [pgPort, ferretPort] = [await freePort(), await freePort()];

@@ -38,6 +38,9 @@ describe('configuration', () => {
       ['SMTP_URL', 'smtp://', /SMTP_URL="smtp:\/\/" is invalid/],
       ['SMTP_URL', 'smtp://127.0.0.1:99999', /SMTP_URL=.* is invalid/],
       ['SMTP_URL', 'http://127.0.0.1:1025', /SMTP_URL=.* is invalid/],
+      // a server's password is never said back (the line goes to a terminal or a process manager's log: QA)
+      ['SMTP_URL', 'smtps://mailer:Sup3rS3cret@mail.example.com:99999', /^configuration: SMTP_URL="smtps:\/\/\*\*\*@mail.example.com:99999" is invalid/],
+      ['MONGODB_URI', 'mongo://dbadmin:Top/S3cret@Pw@db.example.com/csp', /^configuration: MONGODB_URI="mongo:\/\/\*\*\*@db.example.com\/csp" is invalid/],
     ] as const) {
       let err: unknown;
       try {
@@ -47,7 +50,7 @@ describe('configuration', () => {
       }
       expect(err, key).to.be.instanceOf(ConfigError);
       expect((err as ConfigError).variable).to.equal(key);
-      expect((err as Error).message).to.match(expected).and.not.contain('\n');
+      expect((err as Error).message).to.match(expected).and.not.contain('\n').and.not.contain('S3cret');
     }
   });
   it('when valid forms of a cron and of a base URL are given, then they are taken', () => {
@@ -66,6 +69,7 @@ describe('configuration', () => {
       // a stray space in PORT is PORT's fault, not that of the PUBLIC_BASE_URL made from it (QA)
       [{ PORT: ' 3105' }, /\[stack\] configuration: PORT=" 3105" is invalid: expected a port number/],
       [{ SMTP_URL: 'smtp://127.0.0.1:notaport' }, /\[stack\] configuration: SMTP_URL="smtp:\/\/127.0.0.1:notaport" is invalid/],
+      [{ SMTP_URL: 'smtps://mailer:Sup3rS3cret@mail.example.com:99999' }, /\[stack\] configuration: SMTP_URL="smtps:\/\/\*\*\*@mail.example.com:99999" is invalid/],
       [{ DATA_DIR: '/etc/hostname/data' }, /\[stack\] configuration: DATA_DIR="\/etc\/hostname\/data" cannot hold the data: \/etc\/hostname is a file/],
       [{ DATA_DIR: '/proc/nope' }, /\[stack\] configuration: DATA_DIR="\/proc\/nope" cannot hold the data: it is inside a system folder/],
       [{ SUPPORT_POLICY_FILE: '/nonexistent/policy.json' }, /\[stack\] configuration: SUPPORT_POLICY_FILE=\/nonexistent\/policy.json: cannot be read as JSON/],
@@ -78,7 +82,7 @@ describe('configuration', () => {
       // (a DATA_DIR of the case's own is never made)
       const said = run.stdout + run.stderr;
       expect(run.status, said).to.equal(2);
-      expect(said).to.match(expected).and.not.contain('configuration: configuration:');
+      expect(said).to.match(expected).and.not.contain('configuration: configuration:').and.not.contain('S3cret');
       // nothing was started: no database cluster, no lock
       expect(fs.readdirSync(dataDir).filter((f) => f !== 'logs')).to.deep.equal([]);
       fs.rmSync(dataDir, { recursive: true, force: true });
