@@ -25,6 +25,8 @@ export interface SpawnOptions {
   console?: boolean | 'stdout' | 'stderr' | ((line: string) => void);
   /** Signal the child gets if this process dies (default SIGTERM; null = none). */
   parentDeathSignal?: NodeJS.Signals | null;
+  /** The file mode creation mask the child starts with (default: this process's), e.g. 0o077 for files of its owner only. */
+  umask?: number;
 }
 
 export interface ExitInfo {
@@ -137,12 +139,19 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
   const toConsole = opts.console ?? false;
   // Straight into the file when nothing goes to the console: the child keeps writing even if we die.
   const direct = logFd !== undefined && !toConsole;
-  const child = spawn(command, fullArgs, {
-    cwd: opts.cwd,
-    env: opts.env ?? process.env,
-    detached: true,
-    stdio: ['ignore', direct ? logFd! : 'pipe', direct ? logFd! : 'pipe'],
-  });
+  // a child inherits the mask its parent has when it is made: set for that moment only (spawn makes it at once)
+  const previousMask = opts.umask === undefined ? undefined : process.umask(opts.umask);
+  let child: ChildProcess;
+  try {
+    child = spawn(command, fullArgs, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', direct ? logFd! : 'pipe', direct ? logFd! : 'pipe'],
+    });
+  } finally {
+    if (previousMask !== undefined) process.umask(previousMask);
+  }
   if (direct) fs.closeSync(logFd!);
 
   if (!direct) {

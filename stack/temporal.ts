@@ -92,11 +92,15 @@ async function startTemporalDevOnce(opts: StartTemporalOptions): Promise<Tempora
   assertInstalled(command, 'the Temporal CLI');
   const dbFile = path.resolve(opts.dbFile);
   fs.mkdirSync(path.dirname(dbFile), { recursive: true });
+  // this user's only: the histories hold what the workflows were given (a ticket's contact, its text, customers'
+  // names). The server makes its files under umask 077 (it takes a file that exists for a database with its tables
+  // made, so the file cannot be made for it); files from an older start (0644) are narrowed (QA)
+  for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, `${dbFile}-journal`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
   const args = ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(opts.port)];
   if (opts.uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
   args.push('--log-format', 'json', '--log-level', 'warn');
-  const proc = spawnManaged({ name: 'temporal', command, args, logFile: path.resolve(opts.logFile) });
+  const proc = spawnManaged({ name: 'temporal', command, args, logFile: path.resolve(opts.logFile), umask: 0o077 });
   const address = `127.0.0.1:${opts.port}`;
   try {
     await waitUntil(`Temporal on ${address}`, () => pingTemporal(address, opts.namespace ?? 'default', 1500), {

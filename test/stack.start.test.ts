@@ -85,6 +85,11 @@ describe('stack: npm start', function () {
     const mode = (f: string) => (fs.statSync(path.join(s.dir, 'logs', f)).mode & 0o777).toString(8);
     expect(mode('.')).to.equal('711');
     for (const f of ['api.log', 'worker.log', 'postgres.log', 'ferretdb.log']) expect(mode(f), f).to.equal('600');
+    // Temporal's SQLite file and its companions hold what the workflows were given (contacts, tickets' text): this
+    // user's only (QA: 0644)
+    const temporalFiles = fs.readdirSync(s.dir).filter((f) => f.startsWith('temporal.db'));
+    expect(temporalFiles).to.include('temporal.db');
+    for (const f of temporalFiles) expect(mode(`../${f}`), f).to.equal('600');
     // npm start again: refused by the lock check, before a build could touch dist/
     const again = prestartCheck(s.env);
     expect(again.status, again.stderr).to.equal(1);
