@@ -1,6 +1,7 @@
 /** A month's invoice from its ledger lines: totals per currency, never floating point. */
 import type { TaxLine } from './orders';
 import { sum } from './money';
+import { MONTH_KEY_PATTERN } from './time';
 
 export const LEDGER_LINE_KINDS = ['charge', 'credit'] as const;
 export type LedgerLineKind = (typeof LEDGER_LINE_KINDS)[number];
@@ -67,5 +68,17 @@ export function noInvoiceReason(month: string, at: { currentMonth: string; openM
   const open = at.openMonth ?? at.currentMonth;
   if (month > open) return `the month has not begun (this month is ${at.currentMonth}${open !== at.currentMonth ? `; closed early, the open invoice is ${open}` : ''})`;
   if (month < at.firstMonth) return `it is before the partner's first month, ${at.firstMonth}`;
+  return null;
+}
+
+/**
+ * Why a run may not close `month` in `current` (both `YYYY-MM`), or null: a month not written as one; one that has
+ * not begun (a typo for this month, say: its invoice would be closed and emailed before it had a line, and the next
+ * month opened early, none of which can be undone); one that has not ended, unless closed early on purpose.
+ */
+export function invoiceCloseRefusal(month: string, current: string, early: boolean): { code: string; message: string } | null {
+  if (!new RegExp(MONTH_KEY_PATTERN).test(month)) return { code: 'invalid_month', message: `month ${JSON.stringify(month)} is not a month: write it as YYYY-MM, such as ${current}` };
+  if (month > current) return { code: 'month_not_begun', message: `month ${month} has not begun (this month is ${current}): a month is closed once it ends, or early from within it` };
+  if (month === current && !early) return { code: 'month_not_ended', message: `month ${month} has not ended (this month is ${current}): close it after it ends, or pass "early": true to close it now` };
   return null;
 }

@@ -585,6 +585,13 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const refused = await app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month, partnerIds: [partnerId] }] }).catch((e: unknown) => e);
       expect(((refused as { cause?: { type?: string } }).cause ?? {}).type, String(refused)).to.equal('month_not_ended');
       expect(await Invoice.countDocuments({ partnerId, month })).to.equal(0);
+      // a month that has not begun (a typo for this one), or that is not a month, is refused even early (QA: the
+      // next month was closed and emailed, and the one after opened)
+      for (const [wrong, code] of [[nextMonthKey(month), 'month_not_begun'], ['2025-1', 'invalid_month']] as const) {
+        const no = await app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month: wrong, partnerIds: [partnerId], early: true }] }).catch((e: unknown) => e);
+        expect(((no as { cause?: { type?: string } }).cause ?? {}).type, String(no)).to.equal(code);
+        expect(await Invoice.countDocuments({ partnerId })).to.equal(0);
+      }
       const runs = await Promise.all(
         [1, 2, 3].map(() => app.client.workflow.execute('closeInvoicesWorkflow', { taskQueue: app.taskQueue, workflowId: uniq('close'), args: [{ month, partnerIds: [partnerId], early: true }] })),
       );

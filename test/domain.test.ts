@@ -5,7 +5,7 @@ import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, pr
 import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
-import { lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
+import { invoiceCloseRefusal, lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
 import { impliedTimelineKeys, ORDER_ID_PATTERN, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
 import { importedOrderId, importedPurchaseProblem, importOutcome } from '../domain/order-imports';
 
@@ -220,6 +220,19 @@ describe("an invoice line's tax", () => {
     expect(lineTax({ amount: 550, tax: inclusive })).to.deep.equal(inclusive);
     expect(Object.is(lineTax({ amount: -1, tax: { ...inclusive, amount: 0 } }).amount, 0)).to.equal(true);
     expect(lineTax({ amount: -999, tax: { treatment: 'exclusive', rateBps: null, amount: null } }).amount).to.equal(null);
+  });
+});
+
+describe('which months a run may close', () => {
+  it('a month that has ended, always; this one, only early; one not begun or not a month, never (not even early)', () => {
+    expect(invoiceCloseRefusal('2026-10', '2026-11', false)).to.equal(null);
+    expect(invoiceCloseRefusal('2026-11', '2026-11', true)).to.equal(null);
+    expect(invoiceCloseRefusal('2026-11', '2026-11', false)?.code).to.equal('month_not_ended');
+    for (const early of [false, true]) {
+      expect(invoiceCloseRefusal('2026-12', '2026-11', early)?.code).to.equal('month_not_begun');
+      for (const wrong of ['2025-1', '2026-13', '2026-00', 'november', '2026-11-01']) expect(invoiceCloseRefusal(wrong, '2026-11', early)?.code, wrong).to.equal('invalid_month');
+    }
+    expect(invoiceCloseRefusal('2027-01', '2026-12', true)!.message).to.equal('month 2027-01 has not begun (this month is 2026-12): a month is closed once it ends, or early from within it');
   });
 });
 

@@ -199,7 +199,7 @@ describe('order workflow (time-skipping test server, real activities)', function
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'order:replayed');
   });
 
-  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, an imported order cancelled by its partner, an order cancelled during its confirmation email, a close of the month not yet ended), then they replay as they ran', async () => {
+  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, an imported order cancelled by its partner, an order cancelled during its confirmation email, a close of the month not yet ended, an early close of a month not begun), then they replay as they ran', async () => {
     // recorded on the code before the patches order-late-reminder and invoice-close-ended-months (test/fixtures):
     // without them the order would now send its reminder and the close would refuse the month
     const load = (file: string) => temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8')));
@@ -220,6 +220,10 @@ describe('order workflow (time-skipping test server, real activities)', function
     const close = load('invoice-close-history-current-month.json');
     expect(close.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)).to.have.length(1);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, close, 'close-replayed');
+    // an early close of a month not begun yet, recorded before invoice-close-month-checked (which now refuses it)
+    const ahead = load('invoice-close-history-next-month-early.json');
+    expect(ahead.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)).to.have.length(1);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, ahead, 'close-ahead-replayed');
   });
 
   it('when a placement write keeps failing locally, then after five local attempts it goes on as a regular activity, and the payment is recorded once', async () => {

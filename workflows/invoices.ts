@@ -11,11 +11,15 @@ import { executeChild, patched, proxyActivities } from '@temporalio/workflow';
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import { invoiceCloseWorkflowId } from '../contracts/invoices';
+import { invoiceCloseRefusal } from '../domain/invoice';
 import { monthKey, previousMonthKey } from '../domain/time';
 import { DATABASE_ACTIVITY, INVOICE_CLOSE_ACTIVITY } from './activity-options';
 
 const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
 const closing = proxyActivities<Activities>(INVOICE_CLOSE_ACTIVITY);
+
+/** Patch id: a month not written as one, or one that has not begun, is refused even early (runs before replay as they ran). */
+const MONTH_CHECKED = 'invoice-close-month-checked';
 
 export async function closePartnerInvoiceWorkflow(partnerId: string, month: string): Promise<{ emailed: boolean }> {
   return closing.closeInvoice(partnerId, month, new Date(Date.now()).toISOString());
@@ -24,8 +28,12 @@ export async function closePartnerInvoiceWorkflow(partnerId: string, month: stri
 export async function closeInvoicesWorkflow(input: { month?: string; partnerIds?: string[]; early?: boolean } = {}): Promise<{ month: string; partners: number; closedHere: number }> {
   const current = monthKey(new Date(Date.now()));
   const month = input.month ?? previousMonthKey(current);
-  // a month that has not ended is closed only when asked for in so many words (its later lines go to the next month)
-  if (patched('invoice-close-ended-months') && month >= current && !input.early) {
+  // a month that has not ended is closed only when asked for in so many words (its later lines go to the next month);
+  // one that has not begun, or is not a month, never (QA: "2026-12" typed for "2026-11" closed and emailed December)
+  if (patched(MONTH_CHECKED)) {
+    const refusal = invoiceCloseRefusal(month, current, input.early === true);
+    if (refusal) throw ApplicationFailure.nonRetryable(refusal.message, refusal.code);
+  } else if (patched('invoice-close-ended-months') && month >= current && !input.early) {
     throw ApplicationFailure.nonRetryable(`month ${month} has not ended (this month is ${current}): close it after it ends, or pass "early": true to close it now`, 'month_not_ended');
   }
   const withLines = await acts.partnersWithLines(month);
