@@ -4,7 +4,7 @@ import { startFailure } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
-import { connectClient } from '../lib/temporal';
+import { connectClient, NamespaceMissingError } from '../lib/temporal';
 import { createApi, createAppServer, keepAliveLimits, stopServer } from '../composition/root';
 import { loadSupportSettings } from '../services/support';
 
@@ -56,6 +56,11 @@ async function main() {
 }
 
 main().catch((e) => {
+  // a namespace that does not exist is a setting to fix: said alone, exit 2 as for any configuration error
+  if (e instanceof NamespaceMissingError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`api: ${startFailure(e)}\nCheck that Temporal (TEMPORAL_ADDRESS) and the database (MONGODB_URI) are reachable.\n`);
   process.exit(1);
 });

@@ -4,7 +4,7 @@ import { startFailure } from '../lib/errors';
 import { createLogger } from '../lib/logger';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { createMailer } from '../lib/mailer';
-import { connectClient, installRuntimeLogger, NativeConnection } from '../lib/temporal';
+import { connectClient, installRuntimeLogger, NamespaceMissingError, NativeConnection } from '../lib/temporal';
 import { createWorker, ensureInvoiceSchedule, ensureHousekeepingSchedule } from '../composition/root';
 import { backfillQueueEntries } from '../activities/support';
 
@@ -36,6 +36,11 @@ async function main() {
 }
 
 main().catch((e) => {
+  // a namespace that does not exist is a setting to fix: said alone, exit 2 as for any configuration error
+  if (e instanceof NamespaceMissingError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`worker: ${startFailure(e)}\nCheck that Temporal (TEMPORAL_ADDRESS), the database (MONGODB_URI) and SMTP (SMTP_URL) are reachable.\n`);
   process.exit(1);
 });

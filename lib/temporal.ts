@@ -105,14 +105,38 @@ export interface ClientOptions {
   failFast?: boolean;
 }
 
+/** TEMPORAL_NAMESPACE names no namespace of the Temporal server: a setting to fix, not a server to wait for. */
+export class NamespaceMissingError extends Error {
+  constructor(readonly namespace: string, address: string) {
+    super(`configuration: TEMPORAL_NAMESPACE=${JSON.stringify(namespace)} is not a namespace of the Temporal server at ${address}: create it (temporal operator namespace create --namespace ${namespace}) or set TEMPORAL_NAMESPACE to one it has`);
+    this.name = 'NamespaceMissingError';
+  }
+}
+
+/**
+ * Connects, and checks that the namespace exists: without it every workflow call fails (NamespaceNotFound), which the
+ * API would otherwise answer as a 500 on every write while /health said all was well (QA).
+ */
 export async function connectClient(address: string, namespace: string, opts: ClientOptions = {}): Promise<Client> {
   const connection = await Connection.connect({
     address,
     connectTimeout: opts.failFast ? '3s' : '10s',
     ...(opts.failFast ? { interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: API_TEMPORAL_ATTEMPTS }))] } : {}),
   });
+  try {
+    await connection.withDeadline(Date.now() + NAMESPACE_CHECK_MS, () => connection.workflowService.describeNamespace({ namespace }));
+  } catch (e) {
+    await connection.close();
+    if ((e as { code?: number }).code === GRPC_NOT_FOUND) throw new NamespaceMissingError(namespace, address);
+    throw e;
+  }
   return new Client({ connection, namespace });
 }
+
+/** gRPC's status code NOT_FOUND, as a missing namespace is answered. */
+const GRPC_NOT_FOUND = 5;
+/** How long the namespace check at start waits (a frozen server fails the start, to be tried again, not hang it). */
+const NAMESPACE_CHECK_MS = 10_000;
 
 /** A client that connects on its first call (e.g. to start while Temporal is down), with the API's fail-fast retries. */
 export function lazyClient(address: string, namespace: string): Client {

@@ -49,7 +49,8 @@ function checkSmtp(mailer: Mailer): Promise<Check> {
 
 export async function checkHealth(deps: HealthDeps) {
   const [temporal, database, smtp] = await Promise.all([
-    timed(() => deps.client.workflowService.getSystemInfo({})),
+    // the namespace the service works in, not only the server (a namespace gone fails every workflow call)
+    timed(() => deps.client.workflowService.describeNamespace({ namespace: deps.client.options.namespace })),
     timed(() => pingDatabase()),
     checkSmtp(deps.mailer),
   ]);

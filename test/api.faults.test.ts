@@ -16,9 +16,10 @@ import { freePort } from '../stack/ports';
 import { spawnManaged, waitUntil, type ManagedProcess } from '../stack/process';
 import { createApi, createAppServer } from '../composition/root';
 import express from 'express';
+import { checkHealth } from '../services/health';
 import { connectClient, isTemporalUnavailable, isUnprocessedUpdate, lazyClient, sendUpdate, startOrJoin, UNPROCESSED_UPDATE_RETRIES } from '../lib/temporal';
 import { supportRecordedUpdate } from '../contracts/support';
-import type { Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { errorHandler, RETRY_AFTER_SECONDS } from '../api/http';
 import { routesOf } from '../api/app';
 import { startTemporalDev } from '../stack/temporal';
@@ -249,6 +250,32 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
         server.closeAllConnections();
         await client.connection.close();
         await temporal.stop();
+      }
+    });
+  });
+
+  describe('a Temporal namespace that does not exist', () => {
+    it('when TEMPORAL_NAMESPACE names no namespace of the server, then the API and the worker refuse to start, naming the setting (exit 2), and /health checks the namespace', async () => {
+      app = await getTestApp();
+      const env = { PATH: process.env.PATH, MONGODB_URI: app.stack.mongoUri, TEMPORAL_ADDRESS: app.stack.temporalAddress, SMTP_URL: app.stack.smtpUrl, TEMPORAL_NAMESPACE: 'no-such-namespace', PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+      // QA: the API started, /health said ok, and every write answered 500
+      for (const bin of ['api.js', 'worker.js']) {
+        const failed = await run(process.execPath, [path.join(DIST, 'bin', bin)], { env, timeout: 60_000 }).then(
+          () => null,
+          (e: { code?: number; stderr?: string }) => e,
+        );
+        expect(failed, bin).to.not.equal(null);
+        expect(failed!.code, `${bin}: ${failed!.stderr}`).to.equal(2);
+        expect(failed!.stderr).to.equal(`configuration: TEMPORAL_NAMESPACE="no-such-namespace" is not a namespace of the Temporal server at ${app.stack.temporalAddress}: create it (temporal operator namespace create --namespace no-such-namespace) or set TEMPORAL_NAMESPACE to one it has\n`);
+      }
+      // a namespace gone after the start: /health says Temporal cannot serve
+      const client = await connectClient(app.stack.temporalAddress, 'default');
+      try {
+        const elsewhere = new Client({ connection: client.connection, namespace: 'no-such-namespace' });
+        const health = await checkHealth({ client: elsewhere, mailer: app.mailer });
+        expect([health.serving, health.temporal.ok]).to.deep.equal([false, false]);
+      } finally {
+        await client.connection.close();
       }
     });
   });
