@@ -662,8 +662,10 @@ export function browserErrorPage(e: AppError, nextStep: string, requestId: strin
       ? ['This link no longer works', nextStep]
       : e.status === 404
         ? ['There is nothing here', 'Check that the whole link was copied; if it was, ask whoever sent it to you.']
-        : e.status >= 500
-          ? ['This did not work just now', 'Try again in a few minutes.']
+        : e.status === 503
+          ? ['This did not work just now', 'Open the link again in a few seconds.']
+          : e.status >= 500
+            ? ['This did not work just now', 'Try again in a few minutes.']
           : ['This link could not be opened', 'Open the link exactly as you received it; if that fails too, ask whoever sent it to you.'];
   return `<!doctype html>
 <html lang="en">

@@ -128,6 +128,8 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
         // cancellation preview reads the order alone; the order's own read also reads its timeline)
         ['GET /orders/{id}', await timed(baseUrl, 'GET', `/orders/${crypto.randomUUID()}`, token)],
         ['GET /orders/{id}/cancellation', await timed(baseUrl, 'GET', `/orders/${crypto.randomUUID()}/cancellation`, token)],
+        // a download link (no sign-in) reads the database too: a 503 its OpenAPI operation lists (QA: it did not)
+        ['GET /downloads/{token}', await timed(baseUrl, 'GET', `/downloads/dl_${crypto.randomBytes(32).toString('base64url')}`, null)],
       ] as const;
       try {
         for (const [what, r] of results) expectUnavailable(r, 'database_unavailable', what);
@@ -135,6 +137,13 @@ describe('API with a dependency down (real servers: FerretDB killed or frozen, T
         (e as Error).message += `\nthe API's log:\n${api!.tail(40)}`;
         throw e;
       }
+      const doc = (await timed(baseUrl, 'GET', '/openapi.json', null)).body;
+      expect(doc.paths['/downloads/{token}'].get.responses['503']['x-error-codes']).to.include('database_unavailable');
+      // a customer's browser is told to open the link again in a few seconds (it said "retry in 5 s" and "in a few minutes")
+      const page = await fetch(`${baseUrl}/downloads/dl_${crypto.randomBytes(32).toString('base64url')}`, { headers: { accept: 'text/html' } });
+      const html = await page.text();
+      expect([page.status, page.headers.get('retry-after')]).to.deep.equal([503, '5']);
+      expect(html).to.include('Open the link again in a few seconds.').and.not.include('a few minutes');
       const health = await timed(baseUrl, 'GET', '/health', null);
       expect(health.status).to.equal(503);
       expect(health.body.database.ok).to.equal(false);

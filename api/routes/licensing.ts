@@ -104,7 +104,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         },
       },
       errorCodes: { 410: ['link_expired', 'link_exhausted', 'link_revoked'], 416: ['range_not_satisfiable'] },
-      errors: [404, 410],
+      // (no sign-in, so not given 503 with the signed-in routes: the link is read from the database all the same, QA)
+      errors: [404, 410, 503],
       errorDescriptions: {
         404: 'No such link. A browser (an `Accept` that prefers `text/html`) gets a short page saying so instead of the JSON error.',
         410: 'The link no longer works; `code` says why (link_expired, link_exhausted, link_revoked). A browser (an `Accept` that prefers `text/html`) gets a short page saying so and what to do next instead of the JSON error.',
