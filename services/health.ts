@@ -54,10 +54,11 @@ export async function checkHealth(deps: HealthDeps) {
     timed(() => pingDatabase()),
     checkSmtp(deps.mailer),
   ]);
-  const status = temporal.ok && database.ok && smtp.ok ? ('ok' as const) : ('degraded' as const);
   const causes = Object.fromEntries(Object.entries({ temporal, database, smtp }).filter(([, c]) => c.cause).map(([k, c]) => [k, c.cause]));
   const bare = ({ cause: _cause, ...c }: Check) => c;
   // SMTP down delays emails (each is an activity retried until it is sent), never an answer: the API still serves
+  // (degraded); Temporal or the database down, it cannot (unavailable: a monitor reading the body tells them apart)
   const serving = temporal.ok && database.ok;
+  const status = !serving ? ('unavailable' as const) : smtp.ok ? ('ok' as const) : ('degraded' as const);
   return { status, serving, temporal: bare(temporal), database: bare(database), smtp: bare(smtp), causes };
 }
