@@ -8,6 +8,7 @@
  *   npm run users -- revoke --id TOKEN_ID                                      revokes a token (tok_...)
  *   npm run users -- disable --email EMAIL      no API token, page session or sign-in link works for the user
  *   npm run users -- enable --email EMAIL       undoes disable
+ *   npm run users -- role --email EMAIL --role ROLE   another role on the same side (partner or support)
  *   npm run users -- list
  * Reads `.env` as `npm start` does (a real environment variable wins).
  * Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 bad configuration.
@@ -18,7 +19,7 @@ import { applyDefaults, pointAtEmbeddedServers, readDotEnv } from '../stack/env'
 import { ROOT } from '../stack/paths';
 import { connectDatabase, disconnectDatabase } from '../lib/db';
 import { ROLES, type Role } from '../domain/roles';
-import { AUTH_CACHE_TTL_MS, MAX_TOKEN_DAYS, createToken, createUser, ensurePartner, isDisabled, listTokens, revokeTokenById, setUserDisabled } from '../services/users';
+import { AUTH_CACHE_TTL_MS, MAX_TOKEN_DAYS, createToken, createUser, ensurePartner, isDisabled, listTokens, revokeTokenById, setUserDisabled, setUserRole } from '../services/users';
 import { User } from '../models';
 import { isName } from '../domain/text';
 
@@ -31,9 +32,10 @@ const FLAGS: Record<string, string[]> = {
   revoke: ['id'],
   disable: ['email'],
   enable: ['email'],
+  role: ['email', 'role'],
   list: [],
 };
-const USAGE = `usage: npm run users -- partner|create|token|tokens|revoke|disable|enable|list [--flag value ...]\nroles: ${ROLES.join(', ')}\n`;
+const USAGE = `usage: npm run users -- partner|create|token|tokens|revoke|disable|enable|role|list [--flag value ...]\nroles: ${ROLES.join(', ')}\n`;
 
 function args(argv: string[]): { command: string; flags: Record<string, string> } {
   const [command = '', ...rest] = argv;
@@ -110,11 +112,16 @@ async function main() {
     } else if (command === 'token') {
       const days = expiry(flags);
       const user = await userByEmail(need(flags, 'email'));
+      // a token that cannot work is not made (QA: one was, exit 0, and then refused with 401)
+      if (isDisabled(user)) throw new Error(`${user.email} is disabled: no token of theirs works; enable them first (npm run users -- enable --email ${user.email})`);
       const { token, view } = await createToken(user._id, { label: flags.label ?? 'cli', expiresInDays: days });
       print({ userId: user._id, role: user.role, partnerId: user.partnerId, tokenId: view.id, expiresAt: view.expiresAt, token });
     } else if (command === 'tokens') {
       const user = await userByEmail(need(flags, 'email'));
-      for (const t of await listTokens(user._id)) print(t);
+      // a disabled user's tokens keep their own status, and say that none works while the user is disabled (QA)
+      const disabled = isDisabled(user);
+      for (const t of await listTokens(user._id)) print(disabled ? { ...t, userDisabled: true } : t);
+      if (disabled) process.stderr.write(`users: ${user.email} is disabled: none of these tokens works until they are enabled\n`);
     } else if (command === 'revoke') {
       const t = await revokeTokenById(need(flags, 'id'));
       print(t);
@@ -125,6 +132,10 @@ async function main() {
       if (command === 'disable') {
         process.stderr.write(`users: ${u.email} disabled; their API tokens are refused within ${AUTH_CACHE_TTL_MS / 1000} s by every API process, their page sessions end at their next request\n`);
       }
+    } else if (command === 'role') {
+      const { user, previous } = await setUserRole(need(flags, 'email'), need(flags, 'role'));
+      print({ userId: user._id, email: user.email, role: user.role, previousRole: previous, partnerId: user.partnerId });
+      process.stderr.write(`users: ${user.email} is now ${user.role} (was ${previous}); every API process honours it within ${AUTH_CACHE_TTL_MS / 1000} s, their page sessions at their next request\n`);
     } else if (command === 'list') {
       for (const u of await User.find().sort({ partnerId: 1, email: 1 }).lean()) print({ id: u._id, email: u.email, role: u.role, partnerId: u.partnerId, disabled: isDisabled(u) });
     }

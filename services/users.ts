@@ -245,6 +245,25 @@ export async function setUserDisabled(email: string, disabled: boolean, at = new
   return found;
 }
 
+/**
+ * Gives a user another role on the same side: a partner's user another role of that partner, a support user another
+ * support role. A role of the other side is another person's job (another partner, or none): a user of its own. Every
+ * API process honours the change within the authentication cache's lifetime; a page session at its next request.
+ */
+export async function setUserRole(email: string, role: string): Promise<{ user: UserDoc; previous: string }> {
+  if (!(ROLES as readonly string[]).includes(role)) throw new Error(`unknown role ${role}; one of: ${ROLES.join(', ')}`);
+  const key = email.trim().toLowerCase();
+  const user = await User.findOne({ email: key }).lean<UserDoc>();
+  if (!user) throw new Error(`no user with email ${email}`);
+  if (isPartnerRole(role as Role) !== isPartnerRole(user.role as Role)) {
+    const now = isPartnerRole(user.role as Role) ? `a role of partner ${user.partnerId}` : 'a support role';
+    const wanted = isPartnerRole(role as Role) ? "a partner's role" : 'a support role';
+    throw new Error(`${user.email} is ${user.role}, ${now}; ${role} is ${wanted}: that needs a user of its own (npm run users -- create)`);
+  }
+  await User.updateOne({ _id: user._id }, { $set: { role } });
+  return { user: { ...user, role }, previous: user.role };
+}
+
 // ---- authentication
 
 export interface TokenAuth {

@@ -306,6 +306,40 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
       expect(unknown.stderr).to.contain('no user with email');
     });
 
+    it('when a user is disabled, then no token is made for them and their tokens are listed as not working (QA: a token was made, exit 0, then refused)', async () => {
+      const email = `${uniq('off')}@${app.partnerId}.example`;
+      const made = JSON.parse((await command(app, 'users', ['create', '--name', 'Off', '--email', email, '--role', 'sales-agent', '--partner', app.partnerId])).stdout);
+      expect((await command(app, 'users', ['disable', '--email', email])).code).to.equal(0);
+      const refused = await command(app, 'users', ['token', '--email', email]);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.equal(`users: ${email.toLowerCase()} is disabled: no token of theirs works; enable them first (npm run users -- enable --email ${email.toLowerCase()})\n`);
+      expect(await ApiToken.countDocuments({ userId: made.userId })).to.equal(1);
+      const listed = await command(app, 'users', ['tokens', '--email', email]);
+      expect(JSON.parse(listed.stdout)).to.include({ id: made.tokenId, status: 'active', userDisabled: true });
+      expect(listed.stderr).to.contain('is disabled: none of these tokens works until they are enabled');
+    });
+
+    it('when role names a user and a role on the same side, then the user has it (the API answers by it); a role of the other side or an unknown one is refused, nothing written', async () => {
+      const email = `${uniq('mover')}@${app.partnerId}.example`;
+      const made = JSON.parse((await command(app, 'users', ['create', '--name', 'Mover', '--email', email, '--role', 'sales-agent', '--partner', app.partnerId])).stdout);
+      // a sales agent may not read the activity log; a global admin may (the token unused so far: not in this API
+      // process's cache, which honours a change within its lifetime)
+      const moved = await command(app, 'users', ['role', '--email', email, '--role', 'global-admin']);
+      expect(moved.code, moved.stderr).to.equal(0);
+      expect(JSON.parse(moved.stdout)).to.include({ userId: made.userId, role: 'global-admin', previousRole: 'sales-agent', partnerId: app.partnerId });
+      expect(moved.stderr).to.contain('is now global-admin (was sales-agent)');
+      expect((await app.api('GET', '/activity-log', { token: made.token })).status).to.equal(200);
+      for (const [role, said] of [
+        ['support-agent', `${email.toLowerCase()} is global-admin, a role of partner ${app.partnerId}; support-agent is a support role: that needs a user of its own (npm run users -- create)`],
+        ['owner', 'unknown role owner; one of: '],
+      ] as const) {
+        const no = await command(app, 'users', ['role', '--email', email, '--role', role]);
+        expect(no.code).to.equal(1);
+        expect(no.stderr).to.contain(said);
+      }
+      expect((await User.findById(made.userId).lean())!.role).to.equal('global-admin');
+    });
+
     it('when enable follows a hand-set `disabled: true`, then the user is enabled again', async () => {
       const { user } = await newUser();
       await User.collection.updateOne({ _id: user._id as never }, { $set: { disabled: true } });
