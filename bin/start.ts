@@ -454,7 +454,7 @@ async function main(): Promise<void> {
       name,
       label,
       entry: { name, pid: 0, match: `${name}.js`, group: true },
-      start: () => spawnManaged({ name, command: process.execPath, args: [js], env, cwd: ROOT, logFile: path.join(logs, `${name}.log`), console: out }),
+      start: () => spawnManaged({ name, command: process.execPath, args: [js], env, cwd: ROOT, logFile: path.join(logs, `${name}.log`), console: out, jsonLog: true }),
       logFile: path.join(logs, `${name}.log`),
       stopTimeoutMs: name === 'worker' ? 15_000 : 10_000,
       // exit status 2 is the entry points' configuration error: restarting cannot mend it

@@ -27,6 +27,11 @@ export interface SpawnOptions {
   parentDeathSignal?: NodeJS.Signals | null;
   /** The file mode creation mask the child starts with (default: this process's), e.g. 0o077 for files of its owner only. */
   umask?: number;
+  /**
+   * The child logs JSON lines (pino): the line that marks its start in the log file is one too, so that a log shipper
+   * reads every line of the file as JSON (QA: the `=== …` banner and a blank line were not)
+   */
+  jsonLog?: boolean;
 }
 
 export interface ExitInfo {
@@ -134,7 +139,12 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
     // a file made before this rule (0644) is narrowed too
     fs.fchmodSync(logFd, 0o600);
     logStart = fs.fstatSync(logFd).size;
-    fs.writeSync(logFd, `\n=== ${new Date().toISOString()} ${opts.name}: ${opts.command} ${args.join(' ')}\n`);
+    fs.writeSync(
+      logFd,
+      opts.jsonLog
+        ? `${JSON.stringify({ level: 'info', time: new Date().toISOString(), service: opts.name, msg: 'process started', command: [opts.command, ...args].join(' ') })}\n`
+        : `\n=== ${new Date().toISOString()} ${opts.name}: ${opts.command} ${args.join(' ')}\n`,
+    );
   }
   const toConsole = opts.console ?? false;
   // Straight into the file when nothing goes to the console: the child keeps writing even if we die.

@@ -85,6 +85,14 @@ describe('stack: npm start', function () {
     const mode = (f: string) => (fs.statSync(path.join(s.dir, 'logs', f)).mode & 0o777).toString(8);
     expect(mode('.')).to.equal('711');
     for (const f of ['api.log', 'worker.log', 'postgres.log', 'ferretdb.log']) expect(mode(f), f).to.equal('600');
+    // the API's and the worker's logs are JSON lines from the first, the line marking their start included (QA: a
+    // `=== …` banner and a blank line were not), so that a log shipper reads them whole
+    for (const f of ['api.log', 'worker.log']) {
+      const lines = fs.readFileSync(path.join(s.dir, 'logs', f), 'utf8').split('\n').filter((l, i, all) => i < all.length - 1 || l !== '');
+      expect(lines.length, f).to.be.above(0);
+      for (const line of lines) expect(() => JSON.parse(line), `${f}: ${line}`).to.not.throw();
+      expect(JSON.parse(lines[0])).to.include({ level: 'info', msg: 'process started', service: f.replace('.log', '') });
+    }
     // Temporal's SQLite file and its companions hold what the workflows were given (contacts, tickets' text): this
     // user's only (QA: 0644)
     const temporalFiles = fs.readdirSync(s.dir).filter((f) => f.startsWith('temporal.db'));
