@@ -223,7 +223,7 @@ function urlPort(env: NodeJS.ProcessEnv, key: string, defaultPort: number): { ho
     const u = new URL(key === 'TEMPORAL_ADDRESS' ? `tcp://${raw}` : raw);
     return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : defaultPort };
   } catch {
-    throw new StartError(`${key}=${JSON.stringify(raw)} is not a valid address`);
+    throw new ConfigError(key, `configuration: ${key}=${JSON.stringify(redactCredentials(raw))} is not a valid address`);
   }
 }
 
@@ -277,6 +277,8 @@ async function main(): Promise<void> {
     const dataDirWrong = dataDirProblem(defaultDataDir(env));
     if (dataDirWrong) throw new ConfigError('DATA_DIR', `configuration: DATA_DIR=${JSON.stringify(env.DATA_DIR ?? './data')} cannot hold the data: ${dataDirWrong}; expected a folder this user can write (it is made if missing)`);
     const config = loadConfig(env);
+    // a URL the schema takes that no URL parser reads (a password holding '/'): said here, with its credentials hidden
+    for (const k of urlKeys) urlPort(env, k, 0);
     // the SLA policy file, read as the API and the worker will read it
     try {
       loadSupportSettings(config);
@@ -303,9 +305,6 @@ async function main(): Promise<void> {
   fs.mkdirSync(dataDir, { recursive: true });
   fs.mkdirSync(logs, { recursive: true, mode: 0o711 });
   fs.chmodSync(logs, 0o711);
-  // bounded: a file past LOG_MAX_MB is copied to <name>.1 (two copies kept) and emptied in place (stack/logrotate.ts)
-  const maxMb = logMaxMb(env);
-  if (maxMb > 0) startLogRotation(logs, { maxBytes: maxMb * 1024 * 1024, keep: LOG_COPIES_KEPT }, LOG_CHECK_MS, (names) => say(`log rotated (past LOG_MAX_MB=${maxMb}): ${names.join(', ')}`));
 
   const apiPort = intVar(env, 'PORT');
   const apiHost = env.HOST || '127.0.0.1';
@@ -338,6 +337,10 @@ async function main(): Promise<void> {
     throw e;
   }
   if (!external.MONGODB_URI) await stopStalePostgres(dataDir, say);
+  // bounded: a file past LOG_MAX_MB is copied to <name>.1 (two copies kept) and emptied in place (stack/logrotate.ts);
+  // once this start holds the lock, so that a second start, refused, never rotates the running stack's files
+  const maxMb = logMaxMb(env);
+  if (maxMb > 0) startLogRotation(logs, { maxBytes: maxMb * 1024 * 1024, keep: LOG_COPIES_KEPT }, LOG_CHECK_MS, (names) => say(`log rotated (past LOG_MAX_MB=${maxMb}): ${names.join(', ')}`));
 
   // ---- ports
   const checks: { port: number; what: string; envVar: string; host?: string }[] = [{ port: apiPort, what: 'API', envVar: 'PORT', host: apiHost }];

@@ -44,12 +44,21 @@ export const CONFIG_KEYS = Object.keys(configSchema.properties) as ConfigKey[];
 
 /**
  * A value with a URL's user and password hidden (`smtps://***@mail.example.com:465`), for anything a person or a log
- * reads: a configuration error, a banner line, a "cannot reach" message. Up to the last `@` after the scheme, so a
- * password holding `/` or `@` (a value malformed for that very reason) is hidden too; a value with no `scheme://…@` is
- * returned as it is.
+ * reads: a configuration error, a banner line, a "cannot reach" message. Everything before the last `@` ahead of the
+ * query is hidden, whatever it holds (a space, a quote, a `/` that makes the value malformed); an `@` in the query of
+ * a valid URL (`?appName=ops@corp`) names no credentials and is kept, but in a value that is not a valid URL the
+ * query may be a password's tail (`smtp://u:pa?ss@host`), so everything up to its last `@` is hidden. A value with no
+ * `scheme://` is returned as it is.
  */
 export function redactCredentials(value: string): string {
-  return value.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"]*@/gi, '$1***@');
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([\s\S]*)$/i.exec(value);
+  if (!m) return value;
+  const [, scheme, rest] = m;
+  const query = rest.search(/[?#]/);
+  const at = (query === -1 ? rest : rest.slice(0, query)).lastIndexOf('@');
+  if (at !== -1) return `${scheme}***${rest.slice(at)}`;
+  if (rest.includes('@') && !URL.canParse(value)) return `${scheme}***${rest.slice(rest.lastIndexOf('@'))}`;
+  return value;
 }
 
 export class ConfigError extends Error {

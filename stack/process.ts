@@ -85,13 +85,17 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Last `lines` lines of a text file ('' when absent), only from byte `since` on. */
+/**
+ * Last `lines` lines of a text file ('' when absent), only from byte `since` on; from its start when it is shorter than
+ * that (rotated meanwhile: stack/logrotate.ts empties a file in place, and what it holds is all this start's).
+ */
 export function tailFile(file: string, lines = 20, since = 0): string {
   try {
     const size = fs.statSync(file).size;
+    const from = since > size ? 0 : since;
     const fd = fs.openSync(file, 'r');
     try {
-      const len = Math.max(0, Math.min(size - since, 64 * 1024));
+      const len = Math.max(0, Math.min(size - from, 64 * 1024));
       const buf = Buffer.alloc(len);
       fs.readSync(fd, buf, 0, len, size - len);
       return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
@@ -103,13 +107,17 @@ export function tailFile(file: string, lines = 20, since = 0): string {
   }
 }
 
-/** First `lines` non-blank lines of a text file from byte `since` on, within its first 64 KiB from there ('' when absent). */
+/**
+ * First `lines` non-blank lines of a text file from byte `since` on (from its start when it is shorter than that: rotated
+ * meanwhile), within its first 64 KiB from there ('' when absent).
+ */
 export function headFile(file: string, lines = 20, since = 0): string {
   try {
+    const from = since > fs.statSync(file).size ? 0 : since;
     const fd = fs.openSync(file, 'r');
     try {
       const buf = Buffer.alloc(64 * 1024);
-      const n = fs.readSync(fd, buf, 0, buf.length, since);
+      const n = fs.readSync(fd, buf, 0, buf.length, from);
       return buf.subarray(0, n).toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(0, lines).join('\n');
     } finally {
       fs.closeSync(fd);

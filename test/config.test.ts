@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { CONFIG_KEYS, ConfigError, loadConfig } from '../lib/config';
+import { CONFIG_KEYS, ConfigError, loadConfig, redactCredentials } from '../lib/config';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -53,6 +53,23 @@ describe('configuration', () => {
       expect((err as Error).message).to.match(expected).and.not.contain('\n').and.not.contain('S3cret');
     }
   });
+  it('when a server URL is said in a message, then its user and password are hidden, whatever they hold, and nothing else is', () => {
+    for (const [raw, shown] of [
+      ['smtps://mailer:Sup3rS3cret@mail.example.com:465', 'smtps://***@mail.example.com:465'],
+      // a password holding a space, a quote, a slash or an @ (review: a space or a quote had left it whole)
+      ['smtp://user:pa ss@mail.example.com', 'smtp://***@mail.example.com'],
+      ['smtp://u:pa"ss@h:25', 'smtp://***@h:25'],
+      ['mongodb://dbadmin:Top/S3cret@db.example.com:27017/csp', 'mongodb://***@db.example.com:27017/csp'],
+      ['mongodb://a:b@c@db.example.com/csp', 'mongodb://***@db.example.com/csp'],
+      // a '?' or '#' in a password makes the value malformed: its tail is hidden too
+      ['smtp://u:pa?ss@host', 'smtp://***@host'],
+      // no credentials: as it is, an '@' in a valid URL's query included (review: the host had been hidden)
+      ['mongodb://db.example.com/csp?appName=ops@corp', 'mongodb://db.example.com/csp?appName=ops@corp'],
+      ['smtp://127.0.0.1:1025', 'smtp://127.0.0.1:1025'],
+      ['127.0.0.1:7233', '127.0.0.1:7233'],
+      ['csp-desk <no-reply@csp-desk.local>', 'csp-desk <no-reply@csp-desk.local>'],
+    ] as const) expect(redactCredentials(raw), raw).to.equal(shown);
+  });
   it('when valid forms of a cron and of a base URL are given, then they are taken', () => {
     for (const cron of ['5 0 1 * *', '*/15 * * * MON-FRI', '0 0 1 JAN,JUL *', '0 0 1-5/2 * 0']) expect(loadConfig({ INVOICE_CLOSE_CRON: cron }).INVOICE_CLOSE_CRON, cron).to.equal(cron);
     // and base URLs with a port or a trailing slash
@@ -70,6 +87,8 @@ describe('configuration', () => {
       [{ PORT: ' 3105' }, /\[stack\] configuration: PORT=" 3105" is invalid: expected a port number/],
       [{ SMTP_URL: 'smtp://127.0.0.1:notaport' }, /\[stack\] configuration: SMTP_URL="smtp:\/\/127.0.0.1:notaport" is invalid/],
       [{ SMTP_URL: 'smtps://mailer:Sup3rS3cret@mail.example.com:99999' }, /\[stack\] configuration: SMTP_URL="smtps:\/\/\*\*\*@mail.example.com:99999" is invalid/],
+      // one the schema takes but no URL parser does (review: npm start said it whole)
+      [{ MONGODB_URI: 'mongodb://dbadmin:Top/S3cret@db.example.com:27017/csp' }, /\[stack\] configuration: MONGODB_URI="mongodb:\/\/\*\*\*@db.example.com:27017\/csp" is not a valid address/],
       [{ DATA_DIR: '/etc/hostname/data' }, /\[stack\] configuration: DATA_DIR="\/etc\/hostname\/data" cannot hold the data: \/etc\/hostname is a file/],
       [{ DATA_DIR: '/proc/nope' }, /\[stack\] configuration: DATA_DIR="\/proc\/nope" cannot hold the data: it is inside a system folder/],
       [{ SUPPORT_POLICY_FILE: '/nonexistent/policy.json' }, /\[stack\] configuration: SUPPORT_POLICY_FILE=\/nonexistent\/policy.json: cannot be read as JSON/],

@@ -43,15 +43,23 @@ describe('stack: npm start', function () {
   });
 
   /** `npm start` on free ports and a DATA_DIR of its own, until it says it is running. */
-  async function start(opts: { ownProcessGroup?: boolean; publicBaseUrl?: boolean } = {}): Promise<Started> {
+  async function start(opts: { ownProcessGroup?: boolean; publicBaseUrl?: boolean; beforeStart?: (dir: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<Started> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-start-'));
     fs.chmodSync(dir, 0o755); // PostgreSQL runs as its own user when we are root: it must reach the folder
+    opts.beforeStart?.(dir);
     const ports: Record<string, string> = {};
     for (const k of PORT_VARS) ports[k] = String(await freePort());
-    const env: NodeJS.ProcessEnv = { ...process.env, ...ports, DATA_DIR: dir, PUBLIC_BASE_URL: `http://localhost:${ports.PORT}`, TEMPORAL_ADDRESS: '', MONGODB_URI: '', SMTP_URL: '' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...ports, DATA_DIR: dir, PUBLIC_BASE_URL: `http://localhost:${ports.PORT}`, TEMPORAL_ADDRESS: '', MONGODB_URI: '', SMTP_URL: '', ...opts.env };
     if (opts.publicBaseUrl === false) delete env.PUBLIC_BASE_URL;
-    // the build and setup (prestart) ran for the test suite already
-    const npm = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownProcessGroup === true });
+    // the build and setup (prestart) ran for the test suite already; started with the usual umask (022), whatever the
+    // machine's, so that the files' modes below are the stack's doing
+    const mask = process.umask(0o022);
+    let npm: ReturnType<typeof spawn>;
+    try {
+      npm = spawn('npm', ['start', '--ignore-scripts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.ownProcessGroup === true });
+    } finally {
+      process.umask(mask);
+    }
     let out = '';
     npm.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     npm.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -72,7 +80,15 @@ describe('stack: npm start', function () {
   const prestartCheck = (env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'prestart-check.cjs')], { cwd: ROOT, env, encoding: 'utf8' });
 
   it('when npm itself gets SIGTERM (a process manager, `kill %1`), then the whole stack stops; a second start meanwhile, with its DATA_DIR or another, is refused before it builds', async () => {
-    const s = await start();
+    // a log past LOG_MAX_MB from an earlier run: rotated as the stack starts (the check runs at once, then every minute)
+    const big = 'x'.repeat(1023) + '\n';
+    const s = await start({ env: { LOG_MAX_MB: '1' }, beforeStart: (dir) => {
+      fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'logs', 'temporal.log'), big.repeat(1100), { mode: 0o600 });
+    } });
+    expect(s.output()).to.contain('log rotated (past LOG_MAX_MB=1): temporal.log');
+    expect(fs.statSync(path.join(s.dir, 'logs', 'temporal.log.1')).size).to.equal(1100 * 1024);
+    expect(fs.statSync(path.join(s.dir, 'logs', 'temporal.log')).size).to.be.below(1024 * 1024);
     // the pages at the address their emails link to (PUBLIC_BASE_URL), where the session cookie will be
     expect(s.output()).to.contain(`Pages         http://localhost:${s.ports.PORT}/app`);
     // the API's and the worker's lines (the API logs the demo filings' requests) each on a line of their own, never
