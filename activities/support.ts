@@ -15,6 +15,7 @@ import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRe
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
 import { PERMISSIONS } from '../domain/roles';
+import { SUPPORT_REFUND_FINAL_CODES } from '../domain/cancellation';
 
 /** A ticket's queue entry as its document now stands (domain/support-queue.ts places it in its band). */
 export function queueEntryOf(t: SupportTicketDoc): SupportQueueEntryDoc {
@@ -115,7 +116,10 @@ async function isPartnerUser(email: string, partnerId: string): Promise<boolean>
 }
 /** One copy per address, whatever its case ("Pat@Partner.example" and the filer's own address). */
 const distinctAddresses = (list: string[]) => list.filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
-const REFUND_REFUSALS = new Set(['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing']);
+const REFUND_REFUSALS = new Set(SUPPORT_REFUND_FINAL_CODES);
+/** The attempt at which a refund still not carried out is first said in the worker's log, then every so many. */
+const REFUND_WARN_AT = 20;
+const REFUND_WARN_EVERY = 100;
 
 export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) {
   const { publicBaseUrl } = deps;
@@ -310,6 +314,12 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
      * (order cancelled meanwhile, a non-cancellable product) is a non-retryable failure naming the reason.
      */
     async carryOutSupportRefund(request: SupportRefundRequest & { orderId: string }): Promise<SupportRefundResult> {
+      // retried without end (workflows/support.ts): a refund that keeps failing is said to whoever watches the logs,
+      // as the ticket takes no other decision meanwhile (the order's workflow, or its database, needs mending)
+      const { attempt } = Context.current().info;
+      if (attempt === REFUND_WARN_AT || (attempt > REFUND_WARN_AT && attempt % REFUND_WARN_EVERY === 0)) {
+        deps.log.warn({ ticket: request.ticket, orderId: request.orderId, attempt }, 'support refund still not carried out: the ticket waits on the order (mend its workflow or the database; never terminate the ticket)');
+      }
       // cancellable: a worker shutting down abandons the wait, and the retry (on any worker) asks again
       return Context.current().client.withAbortSignal(Context.current().cancellationSignal, () => carryOutRefund(request));
     },
@@ -328,7 +338,9 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
     try {
       return await client.workflow.getHandle(orderWorkflowId(orderId)).executeUpdate(supportRefundUpdate, { args: [req], updateId: `${req.ticket}:refund` });
     } catch (e) {
-      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
+      // the Update failed: its outcome is kept under its id, so the same answer would come back to every retry (a
+      // refusal this code does not know of included): final
+      if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw ApplicationFailure.create({ type: e.cause.type ?? 'refund_failed', message: e.cause.message, nonRetryable: true });
       if (!(e instanceof WorkflowNotFoundError)) throw e;
     }
     // the order's workflow has ended: its refund workflow is now the order's one writer. Its outcome is asked for

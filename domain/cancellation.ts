@@ -127,6 +127,12 @@ export const SUPPORT_REFUND_REFUSALS = {
   currency_mismatch: "The approved amount must be in the order's currency.",
 } as const;
 export type SupportRefundRefusalCode = keyof typeof SUPPORT_REFUND_REFUSALS;
+/**
+ * The refusals that end a support refund's attempts (the order's refusals, and an order not recorded): one list for
+ * the activity that carries the refund out and the ticket's retry policy, so that a refusal added to the rules is
+ * never retried without end by one of them.
+ */
+export const SUPPORT_REFUND_FINAL_CODES: readonly string[] = [...Object.keys(SUPPORT_REFUND_REFUSALS), 'order_missing'];
 
 export interface SupportRefundAssessment {
   allowed: boolean;

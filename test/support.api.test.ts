@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { buildActivities, createApi, createAppServer } from '../composition/root';
 import { NativeConnection } from '../lib/temporal';
 import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
-import { SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
+import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
 import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportTicket, User, UserBrowserZone, UserPreference } from '../models';
 import { monthKey } from '../domain/time';
 import { dueAt } from '../domain/sla';
@@ -1084,6 +1084,8 @@ describe('support requests (API end to end)', function () {
       // and retried until the order answers, however long an outage lasts: never given up with its outcome unknown
       // (then the ticket could be rejected while its order ended up cancelled and credited under it)
       for (const e of refunds) expect(e.activityTaskScheduledEventAttributes!.retryPolicy?.maximumAttempts ?? 0).to.equal(0);
+      // ended only by the refusals the rules name (one list with the activity's: review), never retried forever on one
+      for (const e of refunds) expect(e.activityTaskScheduledEventAttributes!.retryPolicy?.nonRetryableErrorTypes).to.deep.equal([...Object.keys(SUPPORT_REFUND_REFUSALS), 'order_missing']);
       expect((await Order.findById(orderId).lean())!.status).to.equal('cancelled');
       const mails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(orderId) && m.subject.includes('cancelled'));
       expect(mails).to.have.length(1);

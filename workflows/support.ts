@@ -50,6 +50,7 @@ import {
   type SlaClock,
 } from '../domain/sla';
 import { DAY_MS } from '../domain/time';
+import { SUPPORT_REFUND_FINAL_CODES } from '../domain/cancellation';
 
 // each activity the timeout its work needs, so an attempt lost with its worker is retried within seconds
 const acts = proxyActivities<Activities>(DATABASE_ACTIVITY);
@@ -71,7 +72,7 @@ const refundActs = proxyActivities<Activities>({
   // (longer than the emails' 4 s: the SDK sends a heartbeat at most every 0.8 of this, and a spurious timeout of a
   // busy worker costs an attempt's restart)
   heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['already_cancelled', 'never_cancellable', 'amount_too_high', 'currency_mismatch', 'order_missing'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', nonRetryableErrorTypes: [...SUPPORT_REFUND_FINAL_CODES] },
 });
 
 const SYSTEM: TicketActor = { kind: 'system', userId: 'system', name: 'csp-desk', email: '', role: 'system' };
