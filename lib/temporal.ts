@@ -123,20 +123,35 @@ export async function connectClient(address: string, namespace: string, opts: Cl
     connectTimeout: opts.failFast ? '3s' : '10s',
     ...(opts.failFast ? { interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: API_TEMPORAL_ATTEMPTS }))] } : {}),
   });
-  try {
-    await connection.withDeadline(Date.now() + NAMESPACE_CHECK_MS, () => connection.workflowService.describeNamespace({ namespace }));
-  } catch (e) {
-    await connection.close();
-    if ((e as { code?: number }).code === GRPC_NOT_FOUND) throw new NamespaceMissingError(namespace, address);
-    throw e;
+  // asked a few times: a namespace just registered reaches every frontend within seconds
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { namespaceInfo } = await connection.withDeadline(Date.now() + NAMESPACE_CHECK_MS, () => connection.workflowService.describeNamespace({ namespace }));
+      if (namespaceInfo?.state !== NAMESPACE_STATE_DELETED) break;
+      throw Object.assign(new Error(`namespace ${namespace} is deleted`), { code: GRPC_NOT_FOUND });
+    } catch (e) {
+      const missing = (e as { code?: number }).code === GRPC_NOT_FOUND;
+      if (missing && attempt < NAMESPACE_CHECK_ATTEMPTS) {
+        await new Promise((r) => setTimeout(r, NAMESPACE_CHECK_PAUSE_MS));
+        continue;
+      }
+      await connection.close();
+      if (missing) throw new NamespaceMissingError(namespace, address);
+      throw e;
+    }
   }
   return new Client({ connection, namespace });
 }
 
 /** gRPC's status code NOT_FOUND, as a missing namespace is answered. */
 const GRPC_NOT_FOUND = 5;
-/** How long the namespace check at start waits (a frozen server fails the start, to be tried again, not hang it). */
+/** temporal.api.enums.v1.NamespaceState.NAMESPACE_STATE_DELETED: a namespace being deleted serves nothing either. */
+const NAMESPACE_STATE_DELETED = 3;
+/** How long one namespace check at start waits (a frozen server fails the start, to be tried again, not hang it). */
 const NAMESPACE_CHECK_MS = 10_000;
+/** A namespace not found is asked for this many times, this far apart, before the start is refused. */
+const NAMESPACE_CHECK_ATTEMPTS = 4;
+const NAMESPACE_CHECK_PAUSE_MS = 2_000;
 
 /** A client that connects on its first call (e.g. to start while Temporal is down), with the API's fail-fast retries. */
 export function lazyClient(address: string, namespace: string): Client {

@@ -47,13 +47,30 @@ function checkSmtp(mailer: Mailer): Promise<Check> {
   return check;
 }
 
+/**
+ * The namespace the service works in, not only the server: a namespace gone fails every workflow call. Temporal reads
+ * it from its store (getSystemInfo, asked every time, is answered from memory), so its answer is shared and reused
+ * like the SMTP check's: polling the public `/health` cannot load Temporal's database.
+ */
+const namespaceChecks = new WeakMap<Client, { at: number; check: Promise<Check> }>();
+
+function checkNamespace(client: Client): Promise<Check> {
+  const last = namespaceChecks.get(client);
+  if (last && Date.now() - last.at < SMTP_CHECK_REUSE_MS) return last.check;
+  const check = timed(async () => {
+    const { namespaceInfo } = await client.workflowService.describeNamespace({ namespace: client.options.namespace });
+    if (namespaceInfo?.state === NAMESPACE_STATE_DELETED) throw new Error(`namespace ${client.options.namespace} is deleted`);
+  });
+  namespaceChecks.set(client, { at: Date.now(), check });
+  return check;
+}
+/** temporal.api.enums.v1.NamespaceState.NAMESPACE_STATE_DELETED */
+const NAMESPACE_STATE_DELETED = 3;
+
 export async function checkHealth(deps: HealthDeps) {
-  const [temporal, database, smtp] = await Promise.all([
-    // the namespace the service works in, not only the server (a namespace gone fails every workflow call)
-    timed(() => deps.client.workflowService.describeNamespace({ namespace: deps.client.options.namespace })),
-    timed(() => pingDatabase()),
-    checkSmtp(deps.mailer),
-  ]);
+  const [server, namespace, database, smtp] = await Promise.all([timed(() => deps.client.workflowService.getSystemInfo({})), checkNamespace(deps.client), timed(() => pingDatabase()), checkSmtp(deps.mailer)]);
+  // the server's fresh answer (its latency), unless the namespace is what fails
+  const temporal = server.ok && !namespace.ok ? namespace : server;
   const causes = Object.fromEntries(Object.entries({ temporal, database, smtp }).filter(([, c]) => c.cause).map(([k, c]) => [k, c.cause]));
   const bare = ({ cause: _cause, ...c }: Check) => c;
   // SMTP down delays emails (each is an activity retried until it is sent), never an answer: the API still serves

@@ -14,7 +14,7 @@ export function systemRoutes(deps: RouteDeps): RouteDef[] {
       tag: 'system',
       permission: null,
       description:
-        "503 when the API cannot serve: Temporal or the database unreachable. SMTP unreachable is a 200 with `status: degraded` and `smtp.ok: false`: emails wait and go out once it is back (each is retried until sent), answers do not wait for it, so a load balancer or an orchestrator's health check keeps the API in service.",
+        "503 when the API cannot serve: Temporal or the database unreachable, or Temporal without the service's namespace. SMTP unreachable is a 200 with `status: degraded` and `smtp.ok: false`: emails wait and go out once it is back (each is retried until sent), answers do not wait for it, so a load balancer or an orchestrator's health check keeps the API in service.",
       responses: {
         200: { description: 'serving: Temporal and the database reachable (`status` ok, or degraded with SMTP unreachable)', schema: S.healthSchema },
         503: { description: 'not serving (`status` unavailable): Temporal or the database is unreachable; `Retry-After` says when to ask again', schema: S.healthSchema, headers: { 'Retry-After': 'seconds to wait before asking again' } },
