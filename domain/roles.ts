@@ -23,6 +23,17 @@ export function isPartnerRole(role: string): role is PartnerRole {
   return (PARTNER_ROLES as readonly string[]).includes(role);
 }
 
+/**
+ * Why a user of role `from` may not be given role `to`, or null. A role of the other side (a partner's, or the support
+ * organisation's) is another person's job, with another partner or none: a user of its own.
+ */
+export function roleChangeRefusal(from: string, to: string, partnerId: string | null): string | null {
+  if (!(ROLES as readonly string[]).includes(to)) return `unknown role ${to}; one of: ${ROLES.join(', ')}`;
+  if (isPartnerRole(from) === isPartnerRole(to)) return null;
+  const now = isPartnerRole(from) ? `a role of partner ${partnerId}` : 'a support role';
+  return `is ${from}, ${now}; ${to} is ${isPartnerRole(to) ? "a partner's role" : 'a support role'}: that needs a user of its own (npm run users -- create)`;
+}
+
 /** Who may do what. Routes declare one of these; the document's "Appropriate roles" notes are the source. */
 export const PERMISSIONS = {
   /** read the product catalog */

@@ -14,7 +14,7 @@
 import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { ApiToken, ApiTokenRevocation, Partner, User, isDisabled, type ApiTokenDoc, type PartnerDoc, type UserDoc } from '../models';
-import { ROLES, SUPPORT_ROLES, isPartnerRole, type Role } from '../domain/roles';
+import { ROLES, SUPPORT_ROLES, isPartnerRole, roleChangeRefusal, type Role } from '../domain/roles';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 
 export const hashToken = (token: string): string => crypto.hash('sha256', token, 'hex');
@@ -233,17 +233,38 @@ export async function revokeTokenById(id: string, by = 'cli'): Promise<TokenView
  */
 export async function setUserDisabled(email: string, disabled: boolean, at = new Date()): Promise<UserDoc> {
   const key = email.trim().toLowerCase();
-  // disabling a disabled user keeps the first date (the filter matches only one not disabled yet)
-  const user = await User.findOneAndUpdate(
-    disabled ? { email: key, disabledAt: null } : { email: key },
-    disabled ? { $set: { disabledAt: at } } : { $set: { disabledAt: null }, $unset: { disabled: '', status: '' } },
-    // strict: false lets the $unset name the older markers, which the schema does not declare
-    { returnDocument: 'after', strict: false },
-  ).lean<UserDoc>();
-  const found = user ?? (disabled ? await User.findOne({ email: key }).lean<UserDoc>() : null);
-  if (!found) throw new Error(`no user with email ${email}`);
-  return found;
+  return untilHeld(
+    async () => {
+      // disabling a disabled user keeps the first date (the filter matches only one not disabled yet)
+      const user = await User.findOneAndUpdate(
+        disabled ? { email: key, disabledAt: null } : { email: key },
+        disabled ? { $set: { disabledAt: at } } : { $set: { disabledAt: null }, $unset: { disabled: '', status: '' } },
+        // strict: false lets the $unset name the older markers, which the schema does not declare
+        { returnDocument: 'after', strict: false },
+      ).lean<UserDoc>();
+      if (!user && !disabled) throw new Error(`no user with email ${email}`);
+    },
+    () => User.findOne({ email: key }).lean<UserDoc>(),
+    (u) => isDisabled(u) === disabled,
+    email,
+  );
 }
+
+/**
+ * A write to a user's document, read back until it holds. Two operators' commands on one user at once (a disable and
+ * a role change) are two writers of one document, and FerretDB can lose one of two concurrent updates: a disable
+ * reported done while the user stayed enabled. So each command writes again until its change reads back (or says so).
+ */
+async function untilHeld(write: () => Promise<void>, read: () => Promise<UserDoc | null>, holds: (u: UserDoc) => boolean, email: string): Promise<UserDoc> {
+  for (let attempt = 1; ; attempt++) {
+    await write();
+    const user = await read();
+    if (!user) throw new Error(`no user with email ${email}`);
+    if (holds(user)) return user;
+    if (attempt === USER_WRITE_ATTEMPTS) throw new Error(`the change to ${user.email} did not hold after ${attempt} writes (another change to this user at the same time?): run the command again`);
+  }
+}
+const USER_WRITE_ATTEMPTS = 5;
 
 /**
  * Gives a user another role on the same side: a partner's user another role of that partner, a support user another
@@ -251,17 +272,20 @@ export async function setUserDisabled(email: string, disabled: boolean, at = new
  * API process honours the change within the authentication cache's lifetime; a page session at its next request.
  */
 export async function setUserRole(email: string, role: string): Promise<{ user: UserDoc; previous: string }> {
-  if (!(ROLES as readonly string[]).includes(role)) throw new Error(`unknown role ${role}; one of: ${ROLES.join(', ')}`);
   const key = email.trim().toLowerCase();
-  const user = await User.findOne({ email: key }).lean<UserDoc>();
-  if (!user) throw new Error(`no user with email ${email}`);
-  if (isPartnerRole(role as Role) !== isPartnerRole(user.role as Role)) {
-    const now = isPartnerRole(user.role as Role) ? `a role of partner ${user.partnerId}` : 'a support role';
-    const wanted = isPartnerRole(role as Role) ? "a partner's role" : 'a support role';
-    throw new Error(`${user.email} is ${user.role}, ${now}; ${role} is ${wanted}: that needs a user of its own (npm run users -- create)`);
-  }
-  await User.updateOne({ _id: user._id }, { $set: { role } });
-  return { user: { ...user, role }, previous: user.role };
+  const before = await User.findOne({ email: key }).lean<UserDoc>();
+  if (!before) throw new Error(`no user with email ${email}`);
+  const refusal = roleChangeRefusal(before.role, role, before.partnerId);
+  if (refusal) throw new Error(refusal.startsWith('unknown role') ? refusal : `${before.email} ${refusal}`);
+  const user = await untilHeld(
+    async () => {
+      await User.updateOne({ _id: before._id }, { $set: { role } });
+    },
+    () => User.findById(before._id).lean<UserDoc>(),
+    (u) => u.role === role,
+    email,
+  );
+  return { user, previous: before.role };
 }
 
 // ---- authentication

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { roleChangeRefusal } from '../domain/roles';
 import { headerText, nameKey } from '../domain/text';
 import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, previousMonthKey, zonedMinute } from '../domain/time';
@@ -393,5 +394,15 @@ describe('order timeline', () => {
       { _id: 'o:revoked', type: 'keys-and-links-revoked', at: later },
     ];
     expect([...events].sort(timelineOrder).map((e) => e.type)).to.deep.equal(['placed', 'payment-recorded', 'provisioned', 'keys-and-links-revoked', 'credit-recorded', 'cancelled', 'email-sent']);
+  });
+});
+
+describe('which role a user may be given', () => {
+  it('another on the same side; one of the other side, or none there is, refused saying why', () => {
+    expect(roleChangeRefusal('sales-agent', 'global-admin', 'p1')).to.equal(null);
+    expect(roleChangeRefusal('support-agent', 'support-lead', null)).to.equal(null);
+    expect(roleChangeRefusal('global-admin', 'support-agent', 'p1')).to.equal("is global-admin, a role of partner p1; support-agent is a support role: that needs a user of its own (npm run users -- create)");
+    expect(roleChangeRefusal('support-lead', 'admin-agent', null)).to.equal("is support-lead, a support role; admin-agent is a partner's role: that needs a user of its own (npm run users -- create)");
+    expect(roleChangeRefusal('sales-agent', 'owner', 'p1')).to.match(/^unknown role owner; one of: /);
   });
 });
