@@ -28,8 +28,10 @@ export interface SpawnOptions {
   /** The file mode creation mask the child starts with (default: this process's), e.g. 0o077 for files of its owner only. */
   umask?: number;
   /**
-   * The child logs JSON lines (pino): the line that marks its start in the log file is one too, so that a log shipper
-   * reads every line of the file as JSON (QA: the `=== …` banner and a blank line were not)
+   * The child logs JSON lines (pino): the line that marks its start in the log file is one too, and so is any plain
+   * line it writes (a start refused, Node's warnings: `msg`, level error from stderr), so that a log shipper reads
+   * every line of the file as JSON (QA: the `=== …` banner and a blank line were not). Needs `console` (lines pass
+   * through this process); the console shows them as written.
    */
   jsonLog?: boolean;
 }
@@ -179,8 +181,10 @@ export function spawnManaged(opts: SpawnOptions): ManagedProcess {
     for (const stream of [child.stdout, child.stderr]) {
       if (!stream) continue;
       const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
+      // a JSON log's plain lines (a start refused, Node's warnings, an uncaught error) go into the file as JSON too
+      const level = stream === child.stderr ? 'error' : 'info';
       rl.on('line', (line) => {
-        logStream?.write(line + '\n');
+        logStream?.write(opts.jsonLog && !line.startsWith('{') ? `${JSON.stringify({ level, time: new Date().toISOString(), service: opts.name, msg: line })}\n` : line + '\n');
         if (toConsole) out(`[${opts.name}] ${line}`);
       });
     }

@@ -158,6 +158,26 @@ describe('stack: a process\'s log file', function () {
   });
 });
 
+describe('stack: a JSON log stays JSON', function () {
+  it('when a process that logs JSON writes a plain line (a refused start, a warning), then its file has it as a JSON line, the console as written', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-jsonlog-'));
+    try {
+      const logFile = path.join(dir, 'api.log');
+      const shown: string[] = [];
+      const p = spawnManaged({ name: 'api', command: process.execPath, args: ['-e', 'console.log(JSON.stringify({ level: "info", msg: "listening" })); console.error("configuration: PORT is taken")'], logFile, console: (l) => shown.push(l), jsonLog: true, parentDeathSignal: 'SIGKILL' });
+      await p.exited;
+      // (the first line names the command, which holds both texts: the three lines are waited for)
+      await waitUntil('both lines in the log', async () => fs.readFileSync(logFile, 'utf8').trim().split('\n').length === 3);
+      const lines = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.map((l) => [l.level, l.msg])).to.deep.include.members([['info', 'process started'], ['info', 'listening'], ['error', 'configuration: PORT is taken']]);
+      expect(lines.find((l) => l.msg === 'configuration: PORT is taken')).to.include({ service: 'api' });
+      expect(shown).to.include('[api] configuration: PORT is taken');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('stack: log files are rotated past their size', function () {
   it('when a log file grows past the limit while its process writes straight into it, then it is copied to .1 (older copies shifted, two kept, mode kept) and emptied, and the process goes on writing at its start', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-desk-logrotate-'));
