@@ -79,6 +79,19 @@ export function cancellationCredit(order: CancellableOrder, at: Date): Cancellat
   return { amount, currency, basis: 'prorated', usedDays, termDays, taxAmount: withTax(amount) };
 }
 
+/**
+ * What the cancellation rules credit for the order today, as support weighs a refund against them: the credit, and
+ * whether the window has passed, when the rules credit nothing (`credit.amount` 0, as the cancellation preview says);
+ * `forDaysUsed` is then what they would have credited within it, a yardstick for an exception. Null for an order
+ * cancelled, or one the rules never cancel.
+ */
+export function cancellationCreditToday(order: CancellableOrder, now: Date): { credit: CancellationCredit; windowPassed: boolean; forDaysUsed: CancellationCredit | null } | null {
+  if (order.status === 'cancelled' || order.product.cancellation.mode === 'never') return null;
+  const credit = cancellationCredit(order, now);
+  const windowPassed = assessCancellation(order, now).reason?.code === 'window_passed';
+  return windowPassed ? { credit: { ...credit, amount: 0, taxAmount: credit.taxAmount === null ? null : 0 }, windowPassed, forDaysUsed: credit } : { credit, windowPassed, forDaysUsed: null };
+}
+
 /** A refusal of a cancellation with its message ("after 60 days a purchase can no longer be cancelled"). */
 function cancellationRefusal(code: CancellationRefusalCode, windowDays: number | null) {
   return { code, message: CANCELLATION_REFUSALS[code].replace('{windowDays}', String(windowDays ?? '')) };

@@ -3,7 +3,7 @@ import { roleChangeRefusal } from '../domain/roles';
 import { headerText, nameKey } from '../domain/text';
 import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, previousMonthKey, zonedMinute } from '../domain/time';
-import { assessCancellation, cancellationCredit, type CancellableOrder } from '../domain/cancellation';
+import { assessCancellation, cancellationCredit, cancellationCreditToday, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { invoiceCloseRefusal, lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
@@ -150,6 +150,15 @@ describe('cancellation rules', () => {
     expect(c.usedDays).to.equal(30);
     expect(c.amount).to.equal(mulDiv(180_200, 335, 365));
     expect(c.amount).to.equal(165_389);
+  });
+  it('what the rules credit today, as support weighs a refund: the credit within the window; nothing past it, with what it would have been', () => {
+    const within = cancellationCreditToday(order('sql-server-standard-sub', 180_200), at(29, 5))!;
+    expect([within.windowPassed, within.credit.amount, within.forDaysUsed]).to.deep.equal([false, 165_389, null]);
+    const past = cancellationCreditToday(order('sql-server-standard-sub', 180_200), at(61))!;
+    expect([past.windowPassed, past.credit.amount, past.forDaysUsed?.amount, past.forDaysUsed?.usedDays]).to.deep.equal([true, 0, mulDiv(180_200, 365 - 62, 365), 62]);
+    // none for an order cancelled, or one the rules never cancel
+    expect(cancellationCreditToday(order('sql-server-standard-sub', 180_200, 'cancelled'), at(1))).to.equal(null);
+    expect(cancellationCreditToday(order('suse-linux-enterprise-server-plan'), at(1))).to.equal(null);
   });
   it('the window length is policy data on the product', () => {
     const p = { ...findCatalogProduct('sql-server-standard-sub')!, cancellation: { mode: 'standard-window' as const, windowDays: 30 } };

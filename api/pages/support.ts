@@ -11,7 +11,7 @@ import { minorDigits } from '../../domain/markets';
 import { amountExample, formatMinor, formatMoney, parseAmount, type Money } from '../../domain/money';
 import { ACTIVE_STATUSES, DONE_STATUSES, IMPACTS, MAX_ESCALATION_LEVEL, PROBLEM_TYPES, TICKET_STATUSES, ACTION_TABLE, TICKET_ACTIONS, actorKindOf, filingLimitMessage, isRefundType, recordedReopenWindow, reopenUntilAt, ticketRefusalMessage, type SupportEventType, type TicketAction, type TicketStatus } from '../../domain/support';
 import { orderWorkflowId } from '../../contracts/orders';
-import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, assessCancellation, cancellationCredit } from '../../domain/cancellation';
+import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE, cancellationCreditToday } from '../../domain/cancellation';
 import { supportWorkflowId, type SupportAttachmentFact } from '../../contracts/support';
 import { Readable } from 'node:stream';
 import { Order, SupportTicket, User, isDisabled } from '../../models';
@@ -254,17 +254,9 @@ async function ticketPartner(number: string): Promise<string> {
   return t.partnerId;
 }
 
-/**
- * What a cancellation of the order would credit at `now` by the cancellation rules, and whether its window has passed;
- * null for no order, a cancelled one, or one the rules never cancel. Past its window the rules credit nothing (0, as
- * GET /orders/{id}/cancellation says); `forDaysUsed` is then what they would have credited for the days used, shown
- * as a yardstick for an exception (QA: the page had shown it as the rules' credit).
- */
-function policyToday(order: (Parameters<typeof cancellationCredit>[0] & { status: string; product: { cancellation: { mode: string } } }) | null, now: Date) {
-  if (!order || order.status === 'cancelled' || order.product.cancellation.mode === 'never') return null;
-  const credit = cancellationCredit(order, now);
-  const windowPassed = assessCancellation(order, now).reason?.code === 'window_passed';
-  return windowPassed ? { credit: { ...credit, amount: 0 }, forDaysUsed: credit, windowPassed } : { credit, forDaysUsed: null, windowPassed };
+/** The cancellation rules' credit today for a ticket's order (cancellationCreditToday), or null for no order. */
+function policyToday(order: Parameters<typeof cancellationCreditToday>[0] | null, now: Date) {
+  return order ? cancellationCreditToday(order, now) : null;
 }
 
 /**
@@ -282,11 +274,11 @@ export function cancellingEnds(deliverable: string | null): string {
  * prorated credit of a subscription still in its window). `amount` null: the amount entered, as the browser asks
  * before the form is sent.
  */
-export function approveQuestion(number: string, amount: Money | null, rulesCredit: Money | null, deliverable: string | null = null): string {
+export function approveQuestion(number: string, amount: Money | null, rules: { credit: Money; windowPassed: boolean } | null, deliverable: string | null = null): string {
   const what = amount ? `a refund of ${formatMoney(amount.amount, amount.currency)}` : 'a refund of the amount entered';
   let question = `Approve ${what} for ${number}? The whole order is cancelled and ${cancellingEnds(deliverable)}; this cannot be undone.`;
-  if (rulesCredit && rulesCredit.amount === 0) {
-    // past its window (policyToday)
+  const rulesCredit = rules?.credit ?? null;
+  if (rules?.windowPassed) {
     question += ' The cancellation rules credit nothing today: its window has passed, so all of it is an exception to the rule.';
   } else if (rulesCredit && (amount === null || (amount.currency === rulesCredit.currency && amount.amount > rulesCredit.amount))) {
     const credit = formatMoney(rulesCredit.amount, rulesCredit.currency);
@@ -444,7 +436,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         // for the agent deciding a refund: what the partner's own cancellation would credit today, and whether the
         // window for it has passed (an approval is then an exception to the 60-day rule, the agent's to make)
         policy,
-        approveQuestion: allowed.has('approve') && ticket.refund ? approveQuestion(ticket.number, null, policy && policy.credit.amount < ticket.refund.amount ? policy.credit : null, order?.product.deliverable ?? null) : null,
+        approveQuestion: allowed.has('approve') && ticket.refund ? approveQuestion(ticket.number, null, policy && policy.credit.amount < ticket.refund.amount ? policy : null, order?.product.deliverable ?? null) : null,
         // the approve note says what cancelling ends: an Azure reservation has no keys or downloads
         orderIsReservation: order?.product.deliverable === 'azure-reservation',
         // a partner's reply to a decided request reopens it, until then: as its decision recorded it (the ticket's own
@@ -570,7 +562,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
                 ctx,
                 id,
                 {
-                  formErrors: { approve: `${approveQuestion(id, credited, policyToday(order, deps.now?.() ?? new Date())?.credit ?? null, order?.product.deliverable ?? null)} To go on, tick the box and press again.` },
+                  formErrors: { approve: `${approveQuestion(id, credited, policyToday(order, deps.now?.() ?? new Date()), order?.product.deliverable ?? null)} To go on, tick the box and press again.` },
                   typed: { approve: typedIn(ctx) },
                   askAgainApprove: true,
                   askedAmount: formatMinor(amount, minorDigits(t.refund.currency)),

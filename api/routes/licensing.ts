@@ -103,9 +103,8 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
           'if-none-match': { type: 'string', maxLength: 1000, description: 'ETags you hold: when one is this file, the answer is 304 and no download is counted' },
         },
       },
-      errorCodes: { 410: ['link_expired', 'link_exhausted', 'link_revoked'], 416: ['range_not_satisfiable'] },
-      // (no sign-in, so not given 503 with the signed-in routes: the link is read from the database all the same, QA)
-      errors: [404, 410, 503],
+      errorCodes: { 410: ['link_expired', 'link_exhausted', 'link_revoked'], 416: ['range_not_satisfiable'], 503: ['database_unavailable'] },
+      errors: [404, 410],
       errorDescriptions: {
         404: 'No such link. A browser (an `Accept` that prefers `text/html`) gets a short page saying so instead of the JSON error.',
         410: 'The link no longer works; `code` says why (link_expired, link_exhausted, link_revoked). A browser (an `Accept` that prefers `text/html`) gets a short page saying so and what to do next instead of the JSON error.',
@@ -121,6 +120,9 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         206: { description: "the bytes asked for, as the file's own type", contentType: '*/*', schema: { type: 'string', format: 'binary' }, headers: fileHeaders },
         304: { description: 'If-None-Match names this file: you have it already; nothing counted or logged (a refused link is a 410 instead)', headers: { ETag: 'the file' } },
         416: { description: 'the range asked for is outside the file', schema: S.errorSchema, headers: { 'Content-Range': '`bytes */<size>`' } },
+        // (no sign-in, so not given the signed-in routes' 503: the link is read from the database all the same, QA; it
+        // calls no workflow, so never temporal_unavailable)
+        503: { description: 'the database is unavailable; retry after `Retry-After` seconds (nothing was counted)', schema: S.errorSchema, headers: { 'Retry-After': 'seconds to wait before retrying' } },
       },
       handler: async ({ params, headers, origin, method, requestId, log }): Promise<Reply> => {
         const a = await licensing.openDownload({ token: params.token, method, range: headers.range, ifRange: headers['if-range'], ifNoneMatch: headers['if-none-match'], origin, log });
