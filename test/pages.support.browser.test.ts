@@ -725,16 +725,22 @@ describe('pages: support requests in a real browser', function () {
         `(() => { const bad = [...document.querySelectorAll('main [aria-invalid="true"]')]; return { focused: document.activeElement ? document.activeElement.id : null, invalid: bad.map((el) => el.id), describedBy: bad.map((el) => el.getAttribute('aria-describedby')) }; })()`,
       );
     // (the browser's question before an approval is answered yes throughout; the handler goes even if this fails)
-    const yes = (d: Dialog) => void d.accept();
+    const asked: string[] = [];
+    const yes = (d: Dialog) => {
+      asked.push(d.message());
+      void d.accept();
+    };
     a.on('dialog', yes);
     try {
       await a.goto(`/app/support/${number}`);
-      // above the approval limit: refused in place, the amount and the message as typed
+      // above the approval limit: refused in place, the amount and the message as typed, and not asked about first
+      // (QA: "this cannot be undone", then the refusal), as without script
       await a.getByLabel(/Amount to refund/).fill('600.00');
       await a.getByLabel('Message to the partner (optional)').fill('Refunding most of it.');
       await a.getByRole('button', { name: 'Approve the refund' }).click();
       await a.locator('#approve-form-error').waitFor();
       expect(await a.locator('#approve-form-error').textContent()).to.include('Approving more than $500.00 needs a support lead.');
+      expect(asked).to.deep.equal([]);
       expect(await a.getByLabel(/Amount to refund/).inputValue()).to.equal('600.00');
       expect(await a.getByLabel('Message to the partner (optional)').inputValue()).to.equal('Refunding most of it.');
       expect((await app.api('GET', `/support-requests/${number}`, { token: app.tokens['support-agent'] })).body.approval).to.equal(null);
@@ -754,6 +760,8 @@ describe('pages: support requests in a real browser', function () {
       await a.locator('#approve-form-error').waitFor();
       expect(await a.locator('#approve-form-error').textContent()).to.include('Use at most 20000 characters.');
       expect(await fieldAtFault()).to.deep.equal({ focused: 'approve-body', invalid: ['approve-body'], describedBy: ['approve-form-error'] });
+      // an amount within the limit is asked about first
+      expect(asked.at(-1)).to.match(/^Approve a refund of the amount entered for /);
     } finally {
       a.off('dialog', yes);
     }

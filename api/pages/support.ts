@@ -429,6 +429,10 @@ export function supportPages(deps: PagesContext): PageDef[] {
         anyAction: [...allowed].some((a) => a !== 'attach'),
         mayFile: may(ctx.auth.role, ctx.auth.partnerId, 'fileSupportRequests'),
         requested: ticket.refund ? formatMinor(ticket.refund.amount, minorDigits(ticket.refund.currency)) : null,
+        // the most the server approves from this user (the amount requested; a non-lead's limit below it): above it the
+        // browser does not ask first, as the approval is refused anyway (app.js)
+        approveMax: ticket.refund ? Math.min(ticket.refund.amount, ticket.approvalLimit !== null && kind !== 'lead' ? ticket.approvalLimit : Infinity) : null,
+        minorDigits: ticket.refund ? minorDigits(ticket.refund.currency) : null,
         // an agent is told the limit before trying: above it, a lead approves
         approvalLimit: ticket.refund && ticket.approvalLimit !== null && ticket.refund.amount > ticket.approvalLimit && kind !== 'lead' ? formatMoney(ticket.approvalLimit, ticket.refund.currency) : null,
         workflowLink: agent ? temporalLink(supportWorkflowId(ticket.number)) : null,

@@ -113,10 +113,20 @@
 
   // An action that cannot be undone (revoke, withdraw, close) asks first. A form marked data-confirm-again is asked
   // by the server too when sent without script; answered here, it says so (again=yes) and is not asked twice.
+  // An amount the server refuses anyway (above the approval limit, or above the amount requested: data-confirm-max,
+  // in minor units) is not asked about first, as without script (QA: "this cannot be undone", then the refusal).
+  function aboveMax(form) {
+    var max = Number(form.getAttribute('data-confirm-max'));
+    var input = form.querySelector('input[name="amount"]');
+    if (!form.hasAttribute('data-confirm-max') || !input) return false;
+    var typed = input.value.trim().replace(/[\s,]/g, '');
+    if (!/^\d+(\.\d+)?$/.test(typed)) return false;
+    return Math.round(Number(typed) * Math.pow(10, Number(form.getAttribute('data-minor-digits') || 0))) > max;
+  }
   document.addEventListener('submit', function (ev) {
     var form = ev.target instanceof Element && ev.target.tagName === 'FORM' ? ev.target : null;
     var question = form && form.getAttribute('data-confirm');
-    if (!question) return;
+    if (!question || aboveMax(form)) return;
     if (!window.confirm(question)) { ev.preventDefault(); return; }
     if (!form.hasAttribute('data-confirm-again')) return;
     var box = form.querySelector('input[name="again"]');
