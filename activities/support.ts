@@ -234,7 +234,9 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       const user = ticket.assignee ? await User.findById(ticket.assignee.userId).lean() : null;
       // (at the address their user has now: the ticket's copy is from when it was given to them)
       const assignee = ticket.assignee && !(user && isDisabled(user)) ? (user?.email ?? ticket.assignee.email) : null;
-      if (kind === 'escalated') {
+      // a breach of a request escalated before (by hand, at that level or above): the leads and the one who has it,
+      // as an escalation by a timer tells them
+      if (kind === 'escalated' || kind === 'breached') {
         // the leads and the one who has the request (a timer's escalation is news to them); not whoever escalated it
         // by hand, who knows
         const actor = event?.actor as { kind?: string; userId?: string } | undefined;

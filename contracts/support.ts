@@ -92,10 +92,10 @@ export const supportCommandUpdate = defineUpdate<SupportTicketState, [SupportCom
 export const supportStateQuery = defineQuery<SupportTicketState>('supportState');
 
 /** Emails of a ticket, each sent once per event. */
-export const SUPPORT_EMAIL_KINDS = ['received', 'information-needed', 'reply', 'approved', 'rejected', 'escalated', 'at-risk', 'resolved', 'closed', 'assigned', 'partner-replied', 'unassigned'] as const;
+export const SUPPORT_EMAIL_KINDS = ['received', 'information-needed', 'reply', 'approved', 'rejected', 'escalated', 'at-risk', 'breached', 'resolved', 'closed', 'assigned', 'partner-replied', 'unassigned'] as const;
 export type SupportEmailKind = (typeof SUPPORT_EMAIL_KINDS)[number];
 /** The emails of a ticket that go to support staff (agents, leads); the others go to the partner. */
-export const SUPPORT_STAFF_EMAILS: ReadonlySet<SupportEmailKind> = new Set<SupportEmailKind>(['escalated', 'at-risk', 'assigned', 'partner-replied', 'unassigned']);
+export const SUPPORT_STAFF_EMAILS: ReadonlySet<SupportEmailKind> = new Set<SupportEmailKind>(['escalated', 'at-risk', 'breached', 'assigned', 'partner-replied', 'unassigned']);
 
 /** A ticket event as the workflow decides it; the activity adds ids and the document. */
 export interface SupportEventInput {

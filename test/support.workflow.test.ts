@@ -161,6 +161,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-reopen-and-close.json', 5],
       // a reply taken after its due instant, before the breach timer fired (support-milestones-before-actions)
       ['ticket-history-late-reply.json', 3],
+      // a request escalated by hand, then breached: no email then (support-breach-tells-leads)
+      ['ticket-history-breach-after-escalation.json', 3],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
@@ -260,6 +262,30 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     for (const e of escalations) expect(e.to).to.include(agent.email);
     const warned = await EmailRecord.findOne({ _id: { $regex: `^support:${i.number}:.*:at-risk$` } }).lean();
     expect(warned!.to).to.deep.equal([agent.email]);
+  });
+
+  it('when a request escalated by hand breaches its target, then the leads and its assignee are told of the breach, though no level rises (QA: nobody was)', async () => {
+    const i = await input();
+    const h = await file(i);
+    await act(h, { action: 'assign', actor: agent, assignee: agent });
+    await act(h, { action: 'escalate', actor: agent, reason: 'the customer is waiting' });
+    await env.sleep('65 minutes');
+    const s = await h.query(supportStateQuery);
+    expect([s.breached, s.escalationLevel]).to.deep.equal([true, 1]);
+    // RECORD_FIXTURE=1 on the code before support-breach-tells-leads wrote test/fixtures/ticket-history-breach-after-escalation.json (replayed above)
+    if (process.env.RECORD_FIXTURE) {
+      await env.sleep('1 minute');
+      const history = await h.fetchHistory();
+      fs.writeFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'ticket-history-breach-after-escalation.json'), JSON.stringify(temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String }), null, 1));
+    }
+    const breach = (await SupportEvent.findOne({ ticketId: i.number, type: 'sla-breached' }).lean())!;
+    let notice: { to: string[] } | null = null;
+    await waitFor(async () => Boolean((notice = await EmailRecord.findById(`support:${i.number}:${breach.seq}:breached`).lean())));
+    expect(notice!.to).to.include('support-lead@support.example').and.include(agent.email);
+    const mail = await app.stack.mailbox.waitFor((m) => m.subject === `SLA breached: support request ${i.number} (${i.impact}), escalated already`);
+    expect(mail.text).to.contain('breached its first response target').and.contain('It was escalated to level 1 before');
+    // one escalation email (the hand's), no second for the breach
+    expect((await emails(i.number)).filter((t) => t === 'support-escalated')).to.have.length(1);
   });
 
   it('when the agent warned that a request is at risk puts it back in the queue, then the leads get the warning, with the clock and its due time', async () => {

@@ -148,6 +148,8 @@ const EVENTS_TOGETHER = 'support-events-of-a-step-together';
  * told and the figures counted it met (QA). Older histories replay as they ran.
  */
 const MILESTONES_FIRST = 'support-milestones-before-actions';
+/** Patch id: a breach that raises no escalation level (escalated before, by hand) emails the leads (histories before it did not). */
+const BREACH_TELLS_LEADS = 'support-breach-tells-leads';
 /**
  * How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same: an SMTP
  * outage shorter than this keeps the line's order. The staff's emails are about time (an at-risk warning), so one
@@ -362,7 +364,10 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         clocks = clocks.map((x, i) => (i === index ? { ...x, warned: true, breachLevel: level } : x));
         const rises = escalationLevel < level;
         if (rises) escalationLevel = level;
-        const breachEvent = record(at, 'sla-breached', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString(), breachLevel: level, targetSeconds: c.targetSeconds });
+        // a breach that raises no level (the request was escalated before, by hand) tells the leads all the same: the
+        // escalation's email is otherwise their only notice (QA)
+        const tell = !rises && m === 'breach' && patched(BREACH_TELLS_LEADS) ? (['breached'] as const) : [];
+        const breachEvent = record(at, 'sla-breached', SYSTEM, false, null, { clock: c.kind, dueAt: dueAt(c)!.toISOString(), breachLevel: level, targetSeconds: c.targetSeconds }, [...tell]);
         const escalate = () => record(at, 'escalated', SYSTEM, false, null, { level, reason: `${c.kind} target ${level === 1 ? 'breached' : `exceeded by ${Math.round((policy.secondEscalationAtShare - 1) * 100)}%`}`, manual: false }, ['escalated']);
         if (rises && patched(EVENTS_TOGETHER)) {
           await Promise.all([breachEvent, escalate()]);
