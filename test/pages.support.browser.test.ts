@@ -800,6 +800,15 @@ describe('pages: support requests in a real browser', function () {
     // each escalation says its level (QA: two "Escalated" lines alike)
     const levels = (await a.locator('section[aria-labelledby="notes-heading"] li strong').allTextContents()).filter((n) => n.startsWith('Escalated'));
     expect(levels).to.deep.equal(['Escalated to level 1', 'Escalated to level 2']);
+    // an escalation on time wears its own badge, not the breach's colour (QA); in the queue too
+    expect(await a.locator('main .badge.escalated').textContent()).to.contain('escalation level 2');
+    expect(await a.locator('main .badge.breached').count()).to.equal(0);
+    await a.goto(`/app/queue?text=${encodeURIComponent(number)}`);
+    expect(await a.locator('tr', { hasText: number }).locator('.badge.escalated').textContent()).to.contain('escalation level 2');
+    // the start page leads to the SLA dashboard as the navigation does (QA)
+    await a.goto('/app');
+    expect(await a.locator('.cards').getByRole('link', { name: 'SLA dashboard' }).getAttribute('href')).to.equal('/app/sla');
+    await a.goto(`/app/support/${number}`);
 
     // the partner writes a reply while an agent closes the request: the reply is refused, and kept to copy
     const question = await fileQuestion(c.tenantId, 'Closed while typing');
