@@ -516,8 +516,12 @@ describe('pages: support requests in a real browser', function () {
     await a.getByRole('link', { name: first }).focus();
     await a.waitForTimeout(12_000); // past a refresh
     expect(await a.evaluate('document.activeElement && document.activeElement.textContent')).to.equal(first);
+    // and it says so, not "refreshes every 10 seconds" (QA)
+    await a.getByText('Refreshing waits while the keyboard focus is in the list.').waitFor();
+    expect(await a.getByText('refreshes every 10 seconds').isVisible()).to.equal(false);
     // paused: a new request does not show; resumed: it does
-    await a.locator('body').focus();
+    await a.getByRole('link', { name: first }).blur();
+    expect(await a.locator('#queue-pause-state').textContent()).to.equal('');
     const pause = a.getByRole('button', { name: 'Pause refreshing' });
     expect(await pause.getAttribute('aria-pressed')).to.equal('false');
     expect(await a.getByText('refreshes every 10 seconds').isVisible()).to.equal(true);

@@ -29,13 +29,16 @@
   var pause = document.getElementById('queue-pause');
   if (pause) {
     var paused = sessionStorage.getItem('cspd-queue-paused') === '1';
+    // a refresh skipped while the keyboard focus is in the list: said, until the focus leaves it (QA: the note still
+    // said "refreshes every 10 seconds")
+    var waiting = false;
     // a toggle button: one name, its state in aria-pressed, and the state said beside it
     var state = document.getElementById('queue-pause-state');
     var show = function () {
       pause.setAttribute('aria-pressed', paused ? 'true' : 'false');
-      if (state) state.textContent = paused ? 'Refreshing is paused.' : '';
+      if (state) state.textContent = paused ? 'Refreshing is paused.' : waiting ? 'Refreshing waits while the keyboard focus is in the list.' : '';
       // "refreshes every 10 seconds" only while it does (without script, or paused, it does not: QA)
-      document.querySelectorAll('[data-refresh-note]').forEach(function (note) { note.hidden = paused; });
+      document.querySelectorAll('[data-refresh-note]').forEach(function (note) { note.hidden = paused || waiting; });
     };
     pause.hidden = false;
     show();
@@ -48,7 +51,17 @@
     document.addEventListener('htmx:beforeRequest', function (ev) {
       var results = document.getElementById('queue-results');
       if (!results || ev.target !== results) return;
-      if (paused || results.contains(document.activeElement)) ev.preventDefault();
+      if (paused) { ev.preventDefault(); return; }
+      if (results.contains(document.activeElement)) {
+        ev.preventDefault();
+        if (!waiting) { waiting = true; show(); }
+      }
+    });
+    document.addEventListener('focusout', function (ev) {
+      var results = document.getElementById('queue-results');
+      if (!waiting || !results || (ev.relatedTarget instanceof Node && results.contains(ev.relatedTarget))) return;
+      waiting = false;
+      show();
     });
   }
 
