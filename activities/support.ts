@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { EmailRecord, Order, Partner, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportQueueDay, SupportQueueEntry, SupportTicket, User, isDisabled, QUEUE_ENTRY_FIELDS, type QueueRow, type SupportQueueEntryDoc, type SupportTicketDoc } from '../models';
 import { queueBandOf, queueKeyOf } from '../domain/support-queue';
-import { dueAt, urgentClock } from '../domain/sla';
+import { dueAt, urgentClock, type SlaClock } from '../domain/sla';
 import { ACTIVE_STATUSES, actionKeysBefore, filingHour, searchTextOf } from '../domain/support';
 import { SUPPORT_STAFF_EMAILS, type SupportEmailKind, type SupportEventInput, type SupportTicketInput, type SupportTicketSnapshot } from '../contracts/support';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate, type SupportRefundRequest, type SupportRefundResult } from '../contracts/orders';
@@ -117,6 +117,13 @@ async function isPartnerUser(email: string, partnerId: string): Promise<boolean>
 /** One copy per address, whatever its case ("Pat@Partner.example" and the filer's own address). */
 const distinctAddresses = (list: string[]) => list.filter((a, i, all) => all.findIndex((b) => b.toLowerCase() === a.toLowerCase()) === i);
 const REFUND_REFUSALS = new Set(SUPPORT_REFUND_FINAL_CODES);
+
+/** The running response clock (first or next response: one runs at a time) and when it is due, or null. */
+function runningResponseDue(clocks: readonly SlaClock[]): { clock: string; dueAt: string } | null {
+  const c = clocks.find((x) => x.kind !== 'resolution' && x.runningSince && !x.stoppedAt);
+  const due = c ? dueAt(c) : null;
+  return c && due ? { clock: c.kind, dueAt: due.toISOString() } : null;
+}
 /** The attempt at which a refund still not carried out is first said in the worker's log, then every so many. */
 const REFUND_WARN_AT = 20;
 const REFUND_WARN_EVERY = 100;
@@ -291,6 +298,9 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
         partner: partner ?? { name: ticket.partnerId },
         ticketUrl: pageLinks(publicBaseUrl).ticket(number),
         firstResponseDue: firstDue ? firstDue.toISOString() : null,
+        // the response the one given the request owes (first or next), running (QA: a handover with a next response
+        // running said no due time)
+        responseDue: kind === 'assigned' ? runningResponseDue(ticket.clocks ?? []) : null,
         // the one given a request at risk or breached is told so, with the clock and its due
         urgent: kind === 'assigned' ? urgentClock(ticket.clocks ?? []) : null,
         // staff news of a request whose assignee is disabled goes to the leads: it says so, to give it to someone

@@ -24,6 +24,7 @@ describe('support emails (templates)', () => {
     rejected: { body: null, data: { reason: 'Outside the refund policy' } },
     escalated: { actor: { name: 'csp-desk' }, data: { level: 2, reason: 'firstResponse target exceeded by 50%', manual: false } },
     'at-risk': { data: { clock: 'firstResponse', dueAt: '2026-11-25T13:00:00.000Z' } },
+    breached: { data: { clock: 'nextResponse', dueAt: '2026-11-25T13:00:00.000Z', breachLevel: 1 } },
     resolved: { body: 'Reissued the key.', data: {} },
     closed: { data: {} },
     'partner-replied': { actor: { name: 'Pat Partner' }, body: 'Here is the tenant: fabrikam.', data: {} },
@@ -33,7 +34,7 @@ describe('support emails (templates)', () => {
 
   for (const kind of SUPPORT_EMAIL_KINDS) {
     it(`when a ${kind} email is rendered, then its subject, HTML and text name the ticket and what happened`, () => {
-      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/app/support/${ticket._id}`, firstResponseDue: '2026-11-25T13:00:00.000Z' });
+      const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: `http://x/app/support/${ticket._id}`, firstResponseDue: '2026-11-25T13:00:00.000Z', responseDue: { clock: 'firstResponse', dueAt: '2026-11-25T13:00:00.000Z' } });
       expect(r.subject).to.contain(ticket._id);
       expect(r.html).to.contain(ticket._id).and.contain('Test Partner');
       expect(r.text).to.contain(`http://x/app/support/${ticket._id}`);
@@ -47,6 +48,13 @@ describe('support emails (templates)', () => {
       if (kind === 'partner-replied') expect(r.text).to.contain('Pat Partner of Test Partner replied to support request').and.contain('which is now open').and.contain('Here is the tenant: fabrikam.');
       if (kind === 'assigned') expect(r.text).to.contain('Lee Lead gave you support request').and.contain('Key account: please call them.').and.contain('Its first response is due by 2026-11-25 13:00 UTC.');
       if (kind === 'at-risk') expect(r.text).to.contain('Assignee: Ada Agent.');
+      if (kind === 'breached') expect(r.text).to.contain('breached its next response target, due at 2026-11-25 13:00 UTC.');
+      if (kind === 'assigned') {
+        // handed over while a next response runs: its due, not nothing (QA)
+        const next = renderer.render('support-assigned', { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x/t', responseDue: { clock: 'nextResponse', dueAt: '2026-11-27T17:00:00.000Z' } });
+        expect(next.text).to.contain('Its next response is due by 2026-11-27 17:00 UTC.');
+        expect(next.html).to.contain('Its next response is due by <strong>2026-11-27 17:00 UTC</strong>.');
+      }
       if (kind === 'unassigned') expect(r.text).to.contain('Lee Lead put support request').and.contain('back in the queue: it is no longer yours').and.contain('Ada is away this week.');
       if (kind === 'assigned') {
         // given a request at risk, or breached: said instead of the first response's due
