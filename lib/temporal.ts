@@ -146,7 +146,7 @@ export async function connectClient(address: string, namespace: string, opts: Cl
 /** gRPC's status code NOT_FOUND, as a missing namespace is answered. */
 const GRPC_NOT_FOUND = 5;
 /** temporal.api.enums.v1.NamespaceState.NAMESPACE_STATE_DELETED: a namespace being deleted serves nothing either. */
-const NAMESPACE_STATE_DELETED = 3;
+export const NAMESPACE_STATE_DELETED = 3;
 /** How long one namespace check at start waits (a frozen server fails the start, to be tried again, not hang it). */
 const NAMESPACE_CHECK_MS = 10_000;
 /** A namespace not found is asked for this many times, this far apart, before the start is refused. */

@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Mailer } from '../lib/mailer';
 import { pingDatabase } from '../lib/db';
+import { NAMESPACE_STATE_DELETED } from '../lib/temporal';
 
 export interface HealthDeps {
   client: Client;
@@ -64,8 +65,6 @@ function checkNamespace(client: Client): Promise<Check> {
   namespaceChecks.set(client, { at: Date.now(), check });
   return check;
 }
-/** temporal.api.enums.v1.NamespaceState.NAMESPACE_STATE_DELETED */
-const NAMESPACE_STATE_DELETED = 3;
 
 export async function checkHealth(deps: HealthDeps) {
   const [server, namespace, database, smtp] = await Promise.all([timed(() => deps.client.workflowService.getSystemInfo({})), checkNamespace(deps.client), timed(() => pingDatabase()), checkSmtp(deps.mailer)]);
