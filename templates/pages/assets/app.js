@@ -59,7 +59,7 @@
     });
     document.addEventListener('focusout', function (ev) {
       var results = document.getElementById('queue-results');
-      if (!waiting || !results || (ev.relatedTarget instanceof Node && results.contains(ev.relatedTarget))) return;
+      if (!waiting || !results || (ev.relatedTarget instanceof Element && results.contains(ev.relatedTarget))) return;
       waiting = false;
       show();
     });
