@@ -139,6 +139,10 @@ describe('support emails (templates)', () => {
     const data = { ticket: { ...ticket, withdrawn: true, status: 'closed' }, event: events.closed, number: ticket._id, partner: { name: 'P' }, ticketUrl: 'http://x' };
     const partnerCopy = renderer.render('support-closed', data);
     expect(partnerCopy.text).to.contain('(withdrawn by the partner)').and.contain('For anything further, file a new support request.');
+    // the contact's own copy (no sign-in, no link): no empty gap where the partner's line would be (QA)
+    const contactCopy = renderer.render('support-closed', { ticket: { ...ticket, withdrawn: false }, event: { data: {} }, number: ticket._id, partner: { name: 'Test Partner' } });
+    expect(contactCopy.text.split('\n-- \n')[0].trimEnd()).to.not.match(/\n\n\n/);
+    expect(contactCopy.text).to.contain('filed this request for you and follows it in csp-desk');
     expect(partnerCopy.html).to.contain('because you buy software subscriptions through CSP');
     const agentCopy = renderer.render('support-closed', { ...data, forSupport: true });
     expect(agentCopy.text).to.contain('nothing more is needed from support').and.not.contain('file a new support request');
