@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { ApiToken, ApiTokenRevocation, Partner, SignInLink, User } from '../models';
 import { createRenderer } from '../lib/mailer';
 import { createSessionService } from '../services/sessions';
-import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken, listTokens } from '../services/users';
+import { AUTH_CACHE_TTL_MS, LAST_USED_EVERY_MS, ensureUser, hashToken, issueToken, listTokens, setUserDisabled, setUserRole } from '../services/users';
 import { getTestApp, uniq, waitFor, type TestApp } from './support/app';
 import { freePort } from '../stack/ports';
 
@@ -338,6 +338,20 @@ describe('API tokens: own tokens, revocation, expiry, last use; the users comman
         expect(no.stderr).to.contain(said);
       }
       expect((await User.findById(made.userId).lean())!.role).to.equal('global-admin');
+    });
+
+    it('when two operators change one user at the same moment (a disable and a role change), then both changes hold, every time', async () => {
+      // two writers of one document: FerretDB can lose one of two concurrent updates, so each change is read back and
+      // written again until it holds (services/users.ts untilHeld)
+      for (let round = 0; round < 10; round++) {
+        const email = `${uniq('raced')}@${app.partnerId}.example`.toLowerCase();
+        await ensureUser({ name: 'Raced', email, role: 'sales-agent', partnerId: app.partnerId });
+        const [disabled, moved] = await Promise.all([setUserDisabled(email, true), setUserRole(email, 'global-admin')]);
+        expect(disabled.disabledAt, `round ${round}`).to.be.instanceOf(Date);
+        expect(moved.user.role, `round ${round}`).to.equal('global-admin');
+        const stored = (await User.findOne({ email }).lean())!;
+        expect([stored.role, stored.disabledAt instanceof Date], `round ${round}`).to.deep.equal(['global-admin', true]);
+      }
     });
 
     it('when enable follows a hand-set `disabled: true`, then the user is enabled again', async () => {
