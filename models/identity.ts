@@ -31,6 +31,17 @@ const userSchema = new Schema<UserDoc>(
 userSchema.index({ email: 1 }, { unique: true });
 export const User = model<UserDoc>('User', userSchema, 'users');
 
+/**
+ * Who is changing a user's document now (`_id` = the user's id, inserted once): the users command's changes (disable,
+ * enable, role) take it first, so that one writes the document at a time (FerretDB loses one of two concurrent updates
+ * of a document). Deleted when the change is done; one older than USER_LOCK_STALE_MS is a holder lost, taken over.
+ */
+export interface UserWriteLockDoc {
+  _id: string;
+  at: Date;
+}
+export const UserWriteLock = model<UserWriteLockDoc>('UserWriteLock', new Schema<UserWriteLockDoc>({ _id: String, at: { type: Date, required: true } }, { versionKey: false }), 'userwritelocks');
+
 export interface ApiTokenDoc {
   /** sha256 of the token, hex: the token itself is never stored (the public id is derived from it: services/users.ts tokenId) */
   _id: string;

@@ -13,9 +13,9 @@
  */
 import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { ApiToken, ApiTokenRevocation, Partner, User, isDisabled, type ApiTokenDoc, type PartnerDoc, type UserDoc } from '../models';
+import { ApiToken, ApiTokenRevocation, Partner, User, UserWriteLock, isDisabled, type ApiTokenDoc, type PartnerDoc, type UserDoc } from '../models';
 import { ROLES, SUPPORT_ROLES, isPartnerRole, roleChangeRefusal, type Role } from '../domain/roles';
-import { AppError, isDuplicateKey, notFound } from '../lib/errors';
+import { AppError, insertOnce, isDuplicateKey, notFound } from '../lib/errors';
 
 export const hashToken = (token: string): string => crypto.hash('sha256', token, 'hex');
 
@@ -251,20 +251,43 @@ export async function setUserDisabled(email: string, disabled: boolean, at = new
 }
 
 /**
- * A write to a user's document, read back until it holds. Two operators' commands on one user at once (a disable and
- * a role change) are two writers of one document, and FerretDB can lose one of two concurrent updates: a disable
- * reported done while the user stayed enabled. So each command writes again until its change reads back (or says so).
+ * A change to a user's document, written by one writer at a time: two operators' commands on one user at once (a
+ * disable and a role change) are two writers of one document, and FerretDB can lose one of two concurrent updates (a
+ * disable reported done while the user stayed enabled: the race test in test/identity.tokens.test.ts). So each takes
+ * the user's write lock (UserWriteLock, a document of its own under the user's id) and writes, then reads its change
+ * back before letting go.
  */
 async function untilHeld(write: () => Promise<void>, read: () => Promise<UserDoc | null>, holds: (u: UserDoc) => boolean, email: string): Promise<UserDoc> {
-  for (let attempt = 1; ; attempt++) {
-    await write();
-    const user = await read();
-    if (!user) throw new Error(`no user with email ${email}`);
-    if (holds(user)) return user;
-    if (attempt === USER_WRITE_ATTEMPTS) throw new Error(`the change to ${user.email} did not hold after ${attempt} writes (another change to this user at the same time?): run the command again`);
+  const before = await read();
+  if (!before) throw new Error(`no user with email ${email}`);
+  const lock = await takeUserLock(before._id);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      await write();
+      const user = await read();
+      if (!user) throw new Error(`no user with email ${email}`);
+      if (holds(user)) return user;
+      if (attempt === USER_WRITE_ATTEMPTS) throw new Error(`the change to ${user.email} did not hold after ${attempt} writes: run the command again`);
+    }
+  } finally {
+    await UserWriteLock.deleteOne({ _id: before._id, at: lock });
   }
 }
 const USER_WRITE_ATTEMPTS = 5;
+/** A user's write lock older than this was lost with its holder (a command killed): taken over. */
+const USER_LOCK_STALE_MS = 30_000;
+
+/** Waits for the user's write lock and takes it; the instant it was taken at (its holder's mark). */
+async function takeUserLock(userId: string): Promise<Date> {
+  const deadline = Date.now() + 2 * USER_LOCK_STALE_MS;
+  for (;;) {
+    const at = new Date();
+    if (await insertOnce(() => UserWriteLock.create({ _id: userId, at }))) return at;
+    await UserWriteLock.deleteOne({ _id: userId, at: { $lt: new Date(Date.now() - USER_LOCK_STALE_MS) } });
+    if (Date.now() > deadline) throw new Error(`another change to this user is under way: run the command again`);
+    await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 100)));
+  }
+}
 
 /**
  * Gives a user another role on the same side: a partner's user another role of that partner, a support user another
