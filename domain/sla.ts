@@ -334,6 +334,7 @@ export function nextMilestone(c: SlaClock, policy: Pick<SlaPolicy, 'warnAtShare'
  */
 export function clockView(c: SlaClock, now: Date, withdrawnAt: string | null = null) {
   const due = dueAt(c);
+  const elapsed = elapsedSeconds(c, c.stoppedAt ? new Date(c.stoppedAt) : now);
   const stoppedState = !c.met ? 'missed' : c.stoppedAt !== null && c.stoppedAt === withdrawnAt ? 'withdrawn' : 'met';
   return {
     kind: c.kind,
@@ -342,7 +343,9 @@ export function clockView(c: SlaClock, now: Date, withdrawnAt: string | null = n
     state: c.stoppedAt ? stoppedState : c.runningSince ? 'running' : 'paused',
     startedAt: c.startedAt,
     dueAt: due ? due.toISOString() : null,
-    elapsedSeconds: elapsedSeconds(c, c.stoppedAt ? new Date(c.stoppedAt) : now),
+    elapsedSeconds: elapsed,
+    /** working seconds left of its target while it runs or is paused (0 once past it); null once stopped */
+    remainingSeconds: c.stoppedAt ? null : Math.max(0, c.targetSeconds - elapsed),
     stoppedAt: c.stoppedAt,
     breachLevel: c.breachLevel,
     warned: c.warned,

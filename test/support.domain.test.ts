@@ -101,11 +101,14 @@ describe('support rules: SLA clocks and policy', () => {
     c = pauseClock(c, local('Europe/Berlin', 2026, 11, 23, 10));
     expect(dueAt(c)).to.equal(null);
     expect(elapsedSeconds(c, local('Europe/Berlin', 2026, 11, 24, 10))).to.equal(HOUR);
+    // what is left of its target while paused: the page's "3 h left"
+    expect(clockView(c, local('Europe/Berlin', 2026, 11, 24, 10)).remainingSeconds).to.equal(3 * HOUR);
     c = resumeClock(c, local('Europe/Berlin', 2026, 11, 24, 10));
     expect(dueAt(c)!.toISOString()).to.equal(local('Europe/Berlin', 2026, 11, 24, 13).toISOString());
     const stopped = stopClock(c, local('Europe/Berlin', 2026, 11, 24, 12));
     expect(stopped.met).to.equal(true);
     expect(clockView(stopped, new Date()).state).to.equal('met');
+    expect(clockView(stopped, new Date()).remainingSeconds).to.equal(null);
     // stopped by the partner's withdrawal: neither met nor missed; one met before the withdrawal stays met
     expect(clockView(stopped, new Date(), stopped.stoppedAt).state).to.equal('withdrawn');
     expect(clockView(stopped, new Date(), local('Europe/Berlin', 2026, 11, 25, 9).toISOString()).state).to.equal('met');

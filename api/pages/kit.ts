@@ -136,7 +136,6 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
     return Boolean(root(o).can?.[perm]);
   });
   hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
-  hb.registerHelper('minus', (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' ? a - b : null));
   hb.registerHelper('duration', (s: unknown) => (typeof s === 'number' ? formatDuration(s) : '—'));
   hb.registerHelper('bytes', (n: unknown) => (typeof n === 'number' ? formatBytes(n) : ''));
   hb.registerHelper('nameOf', (value: unknown) => (typeof value === 'string' ? (VALUE_NAMES[value] ?? value) : value));

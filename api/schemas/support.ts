@@ -77,6 +77,7 @@ export const slaClockSchema = obj({
   startedAt: dateTime,
   dueAt: nullable(dateTime),
   elapsedSeconds: int(),
+  remainingSeconds: { ...nullable(int()), description: 'working seconds left of the target while the clock runs or is paused (0 once past it); null once stopped' },
   stoppedAt: nullable(dateTime),
   breachLevel: int(),
   warned: { type: 'boolean' },
