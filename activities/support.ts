@@ -124,6 +124,13 @@ function runningResponseDue(clocks: readonly SlaClock[]): { clock: string; dueAt
   const due = c ? dueAt(c) : null;
   return c && due ? { clock: c.kind, dueAt: due.toISOString() } : null;
 }
+/** The first ApplicationFailure in a failure's chain of causes (a workflow's own, or an activity's it failed with), or null. */
+function applicationFailureIn(failure: Error | undefined): ApplicationFailure | null {
+  for (let f: Error | undefined = failure; f; f = f.cause instanceof Error ? f.cause : undefined) {
+    if (f instanceof ApplicationFailure) return f;
+  }
+  return null;
+}
 /** The attempt at which a refund still not carried out is first said in the worker's log, then every so many. */
 const REFUND_WARN_AT = 20;
 const REFUND_WARN_EVERY = 100;
@@ -376,15 +383,20 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
       try {
         result = await handle.executeUpdate(refundRecordedUpdate);
       } catch (e) {
-        if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
-        // it ended before the Update reached it (completed, or failed with its refusal): its result says which. Any
-        // other error (the server busy, unreachable) fails this attempt, to be retried: waiting on the result of a
-        // running workflow would wait on its email
-        if (!(e instanceof WorkflowNotFoundError)) throw e;
+        // the Update answers the rules' refusal itself
+        if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && REFUND_REFUSALS.has(e.cause.type ?? '')) throw asFailure(e.cause.type, e.cause.message);
+        // it ended before the Update reached it, or before the Update was answered (the server then fails the Update
+        // with its own reason: review, a missing order's refund was started again without end): completed, or failed
+        // with its refusal or an activity's, as its result says. Any other error (the server busy, unreachable) fails
+        // this attempt, to be retried: waiting on the result of a running workflow would wait on its email
+        if (!(e instanceof WorkflowNotFoundError) && !(e instanceof WorkflowUpdateFailedError)) throw e;
         result = (await handle.result()) as SupportRefundResult;
       }
     } catch (e) {
-      if (e instanceof WorkflowFailedError && e.cause instanceof ApplicationFailure) throw asFailure(e.cause.type, e.cause.message);
+      // its refusal is the failure itself (the rules'), or one of its activities' (`order_missing`: an ActivityFailure
+      // wraps it); read only as the failure's cause, the latter was retried without end, a new run each time (review)
+      const refusal = e instanceof WorkflowFailedError ? applicationFailureIn(e.cause) : null;
+      if (refusal) throw asFailure(refusal.type, refusal.message);
       throw e;
     }
     // a refund of this order carried out for another ticket is not this ticket's refund

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { WORKFLOW_TASK_TIMEOUT } from '../lib/temporal';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
@@ -18,6 +18,8 @@ import { supportCommandUpdate, supportRecordedUpdate, supportStateQuery, support
 import type { supportTicketWorkflow } from '../workflows/support';
 import { DEFAULT_SLA_POLICY, type SlaPolicy } from '../domain/sla';
 import { instantOf } from '../domain/time';
+import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
+import { orderWorkflowId } from '../contracts/orders';
 import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketActor } from '../domain/support';
 import { EmailRecord, SupportEvent, SupportQueueDay, SupportQueueEntry, SupportTicket, User } from '../models';
 import { hourBand } from '../domain/support-queue';
@@ -163,6 +165,8 @@ describe('support ticket workflow (time-skipping test server, real activities)',
       ['ticket-history-late-reply.json', 3],
       // a request escalated by hand, then breached: no email then (support-breach-tells-leads)
       ['ticket-history-breach-after-escalation.json', 3],
+      // an approval whose order never answered, the breach recorded behind its refund (support-refund-beside-write-queue)
+      ['ticket-history-refund-unanswered.json', 3],
     ] as const;
     for (const [file, updates] of recorded) {
       const json = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8'));
@@ -637,5 +641,94 @@ describe('support ticket workflow (time-skipping test server, real activities)',
     await file(i);
     const doc = (await SupportTicket.findById(i.number).lean())!;
     expect(doc.nextDueAt!.toISOString()).to.equal(new Date(instantOf(monday.getUTCFullYear(), monday.getUTCMonth() + 1, monday.getUTCDate(), 13 * 60, 'Europe/Berlin')).toISOString());
+  });
+});
+
+/**
+ * On the dev server in real time, with a policy of seconds: the time-skipping server does not move its clock while an
+ * activity runs, and a refund the order does not answer is an activity that runs on.
+ */
+describe('support ticket workflow (dev server, real time)', function () {
+  this.timeout(180_000);
+  let app: TestApp;
+  before(async () => {
+    app = await getTestApp();
+  });
+  const agent: TicketActor = { kind: 'agent', userId: 'agent-1', name: 'Ada Agent', email: 'ada@support.example', role: 'support-agent' };
+  const partner: TicketActor = { kind: 'partner', userId: 'partner-1', name: 'Pat Partner', email: 'pat@partner.example', role: 'admin-agent' };
+
+  /** A refund request for `orderId` filed straight to its workflow (first response due `firstResponseSeconds` after) */
+  async function fileRefund(orderId: string, firstResponseSeconds = 3600) {
+    const filedAt = new Date();
+    const i: SupportTicketInput = {
+      number: ticketNumber(filedAt, Array.from({ length: 6 }, () => crypto.randomInt(32))),
+      partnerId: app.partnerId,
+      problemType: SUPPORT_REQUEST_PROBLEM_TYPE,
+      impact: 'critical',
+      title: 'Bought by mistake',
+      description: 'Please refund it.',
+      customer: { id: 'c1', name: 'Contoso', tenantId: crypto.randomUUID(), domain: 'contoso.onmicrosoft.com' },
+      orderId,
+      subscriptionId: null,
+      refund: { reason: 'Bought by mistake', amount: 1000, currency: 'EUR' },
+      contact: { name: 'Pat Partner', email: `contact@${app.partnerId}.example`, phone: null },
+      filedBy: partner,
+      filedAt: filedAt.toISOString(),
+      requestId: uniq('req'),
+      policy: { ...DEFAULT_SLA_POLICY, impacts: { ...DEFAULT_SLA_POLICY.impacts, critical: { ...DEFAULT_SLA_POLICY.impacts.critical, firstResponse: { seconds: firstResponseSeconds, calendar: null } } } },
+      rules: DEFAULT_TICKET_RULES,
+    };
+    const h = await app.client.workflow.start<typeof supportTicketWorkflow>('supportTicketWorkflow', { workflowId: supportWorkflowId(i.number), taskQueue: app.taskQueue, args: [i], workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT });
+    await h.executeUpdate(supportRecordedUpdate, { args: [] });
+    return { h, i, filedAt };
+  }
+
+  it("when the order does not answer an approval's refund, then the ticket still records its SLA breach and escalation at their instants and tells of them, and a note is still recorded; the approval waits (review)", async () => {
+    const orderId = uniq('ord-silent');
+    // the order's workflow runs where no worker polls: its Update is never taken up (a deploy that broke it, say)
+    const order = await app.client.workflow.start('orderWorkflow', { workflowId: orderWorkflowId(orderId), taskQueue: uniq('nobody-polls'), args: [] });
+    const { h, i, filedAt } = await fileRefund(orderId, 8);
+    const act = (cmd: SupportCommand) => h.executeUpdate(supportCommandUpdate, { args: [cmd] });
+    try {
+      await act({ action: 'assign', actor: agent, assignee: agent });
+      await h.startUpdate(supportCommandUpdate, { args: [{ action: 'approve', actor: agent }], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      // RECORD_FIXTURE=1 on the code before support-refund-beside-write-queue wrote
+      // test/fixtures/ticket-history-refund-unanswered.json (replayed above): the refund in the queue, the breach and its escalation behind it, unwritten
+      if (process.env.RECORD_FIXTURE) {
+        await new Promise((r) => setTimeout(r, 15_000));
+        const history = await h.fetchHistory();
+        fs.writeFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'ticket-history-refund-unanswered.json'), JSON.stringify(temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String }), null, 1));
+        return;
+      }
+      // the breach and its escalation are written at their instants (they waited behind the refund, unwritten)
+      const due = new Date(filedAt.getTime() + 8000).toISOString();
+      let evs: { type: string; at: Date }[] = [];
+      await waitFor(async () => (evs = await SupportEvent.find({ ticketId: i.number, type: { $in: ['sla-breached', 'escalated'] } }).sort({ seq: 1 }).lean()).length === 2, 30_000);
+      expect(evs.map((e) => [e.type, e.at.toISOString()])).to.deep.equal([
+        ['sla-breached', due],
+        ['escalated', due],
+      ]);
+      expect((await SupportTicket.findById(i.number).lean())!).to.include({ status: 'open', escalationLevel: 1, breached: true });
+      await waitFor(async () => (await EmailRecord.countDocuments({ _id: { $regex: `^support:${i.number}:` }, template: 'support-escalated', status: 'sent' })) === 1);
+      // a note is recorded meanwhile; a decision waits for the approval's outcome
+      await act({ action: 'note', actor: agent, body: 'The order does not answer yet.' });
+      expect(await SupportEvent.exists({ ticketId: i.number, type: 'note', body: 'The order does not answer yet.' })).to.not.equal(null);
+      const err = await act({ action: 'reject', actor: agent, reason: 'Changed my mind' }).then(() => null, (e: unknown) => e);
+      expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type).to.equal('approval_in_progress');
+    } finally {
+      await h.terminate('test over: its order never answers');
+      await order.terminate('test over');
+    }
+  });
+
+  it('when the order of an approved refund is not recorded at all (its workflow ended, its document gone), then the approval is refused order_missing and noted, not retried without end (review)', async () => {
+    const { h } = await fileRefund(uniq('ord-gone'));
+    const err = await h.executeUpdate(supportCommandUpdate, { args: [{ action: 'approve', actor: agent }] }).then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(WorkflowUpdateFailedError);
+    expect(((err as WorkflowUpdateFailedError).cause as ApplicationFailure).type).to.equal('order_missing');
+    const note = await SupportEvent.findOne({ ticketId: (await h.query(supportStateQuery)).number, type: 'note', 'data.approvalRefused': 'order_missing' }).lean();
+    expect(note?.body).to.match(/^Approval by Ada Agent was not carried out: order .* is not recorded$/);
+    expect((await h.query(supportStateQuery)).status).to.equal('new');
+    await h.terminate('test over');
   });
 });

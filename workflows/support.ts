@@ -151,6 +151,13 @@ const MILESTONES_FIRST = 'support-milestones-before-actions';
 /** Patch id: a breach that raises no escalation level (escalated before, by hand) emails the leads (histories before it did not). */
 const BREACH_TELLS_LEADS = 'support-breach-tells-leads';
 /**
+ * Patch id: an approval's refund waits beside the ticket's write queue, not in it. In the queue, a refund the order
+ * did not answer (retried without end: its workflow broken by a deploy, say) held back every write behind it: the
+ * SLA warning, breach and escalation were neither recorded nor told, a note hung, and all of it landed back-dated
+ * once the order answered (review). Older histories replay with the refund in the queue, as they ran.
+ */
+const REFUND_BESIDE_QUEUE = 'support-refund-beside-write-queue';
+/**
  * How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same: an SMTP
  * outage shorter than this keeps the line's order. The staff's emails are about time (an at-risk warning), so one
  * stuck there holds the others back briefly; the partner's are a conversation, whose order matters more.
@@ -447,15 +454,17 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     approving = true;
     version += 1;
     try {
-      const r = await serially(() =>
+      const carryOut = () =>
         refundActs.carryOutSupportRefund({
           orderId: input.orderId!,
           ticket: number,
           amount: { amount, currency: refund.currency },
           actor: { userId: cmd.actor.userId, name: cmd.actor.name, email: cmd.actor.email, role: cmd.actor.role },
           requestId: cmd.requestId ?? input.requestId,
-        }),
-      );
+        });
+      // the refund writes the order, not the ticket: it waits beside the ticket's write queue, not in it
+      // (REFUND_BESIDE_QUEUE), so the ticket's milestones and notes are still written while the order does not answer
+      const r = await (patched(REFUND_BESIDE_QUEUE) ? carryOut() : serially(carryOut));
       const at = now();
       // a milestone that fell due while the refund was carried out comes first, as for any action (its timer may
       // reach the worker with the refund's answer)
