@@ -237,8 +237,13 @@ export function createLicensingService(deps: LicensingDeps) {
       throw await refuse('order_not_active', 409, `order ${order._id} is ${state}: ${refusal.what} only while it is active`);
     }
     const key = await ActivationKey.findOne({ orderId: order._id, status: 'active' }).lean();
-    if (!key) throw await refuse('key_not_ready', 409, `order ${order._id} has no activation key yet: try again in a moment`);
-    return key;
+    if (key) return key;
+    // its keys revoked while the order still reads active: a cancellation (or the term's end) under way, which
+    // revokes them first. Not "try again in a moment" (QA): the order is ending, and no key will come
+    if (await ActivationKey.exists({ orderId: order._id, status: 'revoked' })) {
+      throw await refuse('order_not_active', 409, `order ${order._id} is being cancelled or its term is ending: its keys and links are revoked, and ${refusal.what} no longer`);
+    }
+    throw await refuse('key_not_ready', 409, `order ${order._id} has no activation key yet: try again in a moment`);
   }
 
   /**

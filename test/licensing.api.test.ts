@@ -12,6 +12,7 @@ import { parse as parseDisposition } from 'content-disposition';
 import { createApi, createAppServer } from '../composition/root';
 import { ActivationKey, ActivityEntry, appendActivity, DownloadClaim, DownloadLink, DownloadLinkRequest, Order, User } from '../models';
 import { linkRequestRecord } from '../services/licensing';
+import { revokeOrderAccess } from '../activities/licensing';
 import { LOST_LOG_AFTER_MS } from '../domain/licensing';
 import { DAY_MS } from '../domain/time';
 import { ensureUser, issueToken } from '../services/users';
@@ -500,6 +501,21 @@ describe('licensing: keys, download links and the activity log (real servers)', 
   });
 
   describe('revocation on cancellation', () => {
+    it('when keys and links are asked for while a cancellation is under way (its keys revoked, the order not yet marked cancelled), then the answer is order_not_active, not "try again in a moment" (QA)', async () => {
+      const { order } = await activeOrder();
+      const doc = (await Order.findById(order.id).lean())!;
+      // the cancellation's first step, as the order's workflow takes it (activities/orders.ts recordCancellation)
+      await revokeOrderAccess(doc, new Date());
+      expect((await Order.findById(order.id).lean())!.status).to.equal('active');
+      for (const res of [await getLink(order.id), await app.api('POST', `/orders/${order.id}/key`)]) {
+        expect(res.status).to.equal(409);
+        expect(res.body.error.code).to.equal('order_not_active');
+        expect(res.body.error.message).to.contain('is being cancelled or its term is ending');
+      }
+      const refusals = await ActivityEntry.find({ orderId: order.id, operationStatus: 'failed' }).lean();
+      expect(refusals.map((e) => e.reason)).to.deep.equal(['order_not_active', 'order_not_active']);
+    });
+
     it('when the order is cancelled (one order or several), then every key and link is revoked at once and the item stays listed without its key', async () => {
       let page410Headers: Headers | undefined;
       for (const path of ['single', 'bulk'] as const) {

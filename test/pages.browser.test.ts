@@ -895,6 +895,14 @@ describe('pages: partners in a real browser', function () {
         await older.click();
         await page.waitForURL(/\/app\/activity\?cursor=/);
         expect(await page.getByRole('table', { name: /Entries/ }).count()).to.equal(1);
+        // and leads back to the newest, the same filters (QA: only the browser's Back did)
+        expect(await page.getByRole('link', { name: 'Newest entries' }).getAttribute('href')).to.equal('/app/activity');
+        await page.goto(`/app/activity?customer=${c.id}`);
+        await page.getByRole('link', { name: 'Older entries' }).click();
+        await page.waitForURL(/cursor=/);
+        expect(await page.getByRole('link', { name: 'Newest entries' }).getAttribute('href')).to.equal(`/app/activity?customer=${c.id}`);
+        await page.goto('/app/activity');
+        expect(await page.getByRole('link', { name: 'Newest entries' }).count()).to.equal(0);
       } finally {
         await auditor.context.close();
       }

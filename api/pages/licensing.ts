@@ -159,6 +159,8 @@ export function licensingPages(deps: PagesContext): PageDef[] {
             range: { from: page.from, to: page.to },
             csvUrl: `/app/activity.csv?${params.toString()}`,
             nextUrl: page.nextCursor ? `/app/activity?${new URLSearchParams([...params, ['cursor', page.nextCursor]]).toString()}` : null,
+            // a later page leads back to the first, the same filters (QA: Back was the only way)
+            firstUrl: q.cursor ? `/app/activity${params.size ? `?${params.toString()}` : ''}` : null,
           });
         } catch (e) {
           if (e instanceof AppError && e.status === 400) return ctx.view('licensing/activity', { ...base, errors: errorsFromAppError(e, ['from', 'to', 'customer', 'operation']), entries: [] }, 400);
