@@ -107,6 +107,20 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
 }
 
 /**
+ * The ticket document as `snap` leaves it, never over a newer state (the `seq` guard), then read back: two writes of
+ * one document at the same moment (a late attempt of an earlier event's write, after its timeout, beside the next
+ * one's) can lose one on FerretDB, the guard notwithstanding, so a write not found is made again (review).
+ */
+async function writeSnapshot(number: string, snap: SupportTicketSnapshot): Promise<void> {
+  for (let round = 0; round < 5; round++) {
+    await SupportTicket.updateOne({ _id: number, seq: { $lt: snap.seq } }, { $set: snapshotFields(snap, number) });
+    const now = await SupportTicket.findById(number, { seq: 1 }).lean();
+    if (!now || now.seq >= snap.seq) return;
+  }
+  throw new Error(`support request ${number}: its document did not take the state of event ${snap.seq} in five writes; retried`);
+}
+
+/**
  * Whether `email` signs in to csp-desk as a user of `partnerId` (enabled) whose role reads support requests: a ticket
  * link works for them (a sales agent's would answer 403).
  */
@@ -233,7 +247,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
           data: event.data,
         }),
       );
-      await SupportTicket.updateOne({ _id: number, seq: { $lt: snap.seq } }, { $set: snapshotFields(snap, number) });
+      await writeSnapshot(number, snap);
       await syncQueueEntry(number);
     },
 

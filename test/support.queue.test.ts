@@ -12,6 +12,8 @@ import { DONE_BAND, NO_DUE_BAND, OVERDUE_BAND, QUEUE_GRACE_SECONDS, dueOfKey, ho
 import { SupportQueueEntry, SupportTicket, type SupportTicketDoc } from '../models';
 import { DAY_PROBE, readQueuePage, type QueueFilter, type QueueRow } from '../services/support-queue';
 import { getTestApp, uniq } from './support/app';
+import { buildActivities } from '../composition/root';
+import type { SupportTicketSnapshot } from '../contracts/support';
 import { storedTicket } from './support/tickets';
 
 const HOUR = 3600_000;
@@ -161,5 +163,42 @@ describe('support queue: banded pages on the real database equal the naive sorte
     const firstDues = rows.map((r) => r.nextDueAt!.getTime());
     expect(firstDues.every((d, k) => k === 0 || d >= firstDues[k - 1])).to.equal(true);
     expect(rows[0].nextDueAt!.getTime()).to.be.lessThan(now.getTime() - 24 * HOUR);
+  });
+});
+
+describe("support ticket document: two event writes at once (FerretDB's lost updates)", function () {
+  this.timeout(300_000);
+
+  it('when the writes of two events of one ticket land at the same moment, then the document ends at the later event every time, ten rounds (review)', async () => {
+    const app = await getTestApp();
+    const acts = buildActivities({ mailer: app.mailer, log: app.log, publicBaseUrl: 'http://csp-desk.test' });
+    const now = new Date();
+    const t = storedTicket({ i: 1, partnerId: uniq('race-partner'), status: 'new', nextDueAt: null, updatedAt: now, now, extra: { seq: 1 } });
+    await SupportTicket.create(t);
+    const actor = { kind: 'agent' as const, userId: 'agent-r', name: 'Rae Agent', email: 'rae@support.example', role: 'support-agent' };
+    const snapshot = (seq: number): SupportTicketSnapshot => ({
+      status: seq % 2 ? 'open' : 'pending',
+      assignee: null,
+      escalationLevel: 0,
+      atRisk: false,
+      breached: false,
+      nextDueAt: null,
+      clocks: [],
+      approval: null,
+      rejectionReason: null,
+      withdrawn: false,
+      seq,
+      updatedAt: new Date(now.getTime() + seq * 1000).toISOString(),
+      resolvedAt: null,
+      closedAt: null,
+    });
+    const event = (seq: number) => ({ seq, type: 'note' as const, at: new Date(now.getTime() + seq * 1000).toISOString(), actor, public: false, body: `note ${seq}`, data: {} });
+    for (let round = 1; round <= 10; round++) {
+      const [a, b] = [2 * round, 2 * round + 1];
+      await Promise.all([acts.recordSupportEvent(t._id, t.partnerId, event(a), snapshot(a)), acts.recordSupportEvent(t._id, t.partnerId, event(b), snapshot(b))]);
+      const doc = (await SupportTicket.findById(t._id).lean())!;
+      expect([round, doc.seq, doc.status], `round ${round}`).to.deep.equal([round, b, 'open']);
+      expect((await SupportQueueEntry.findById(t._id).lean())?.seq, `round ${round}: its queue entry`).to.equal(b);
+    }
   });
 });
