@@ -263,11 +263,18 @@ describe('pages: support requests in a real browser', function () {
     const seen = await p.locator('main').textContent();
     expect(seen).to.include('Please confirm the devices were never enrolled.');
     expect(seen).to.not.include('Internal: checking');
+    // in the partner's words: waiting on them, the clock paused for their answer, no internal breach levels (QA)
+    expect(await p.locator('#waiting-on-you').textContent()).to.include('Support is waiting for your answer to go on');
+    const targets = p.locator('table:has(caption:text("Targets of this request"))');
+    expect(await targets.locator('thead th').allTextContents()).to.deep.equal(['Target', 'State', 'Due']);
+    expect(await targets.locator('tbody').textContent()).to.include('paused: waiting for your answer');
     await p.getByLabel('Your reply').fill('Confirmed: never enrolled.');
     await press(p, 'Send reply', 'Reply sent.');
 
+    expect(await p.locator('#waiting-on-you').count()).to.equal(0);
     // the agent approves the amount requested
     await a.goto(`/app/support/${number}`);
+    expect(await a.locator('table:has(caption:text("Targets of this request")) thead th').allTextContents()).to.deep.equal(['Target', 'State', 'Due', 'Breach level']);
     expect(await a.locator('main').textContent()).to.include('Confirmed: never enrolled.');
     // approving is final: the browser asks first, with the rules' prorated credit of the year's ESU (a day used)
     const asked = await answering(a, true, () => press(a, 'Approve the refund', 'Approved.'));
