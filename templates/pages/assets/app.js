@@ -136,10 +136,20 @@
     if (!/^\d+(\.\d+)?$/.test(typed)) return false;
     return Math.round(Number(typed) * Math.pow(10, Number(form.getAttribute('data-minor-digits') || 0))) > max;
   }
+  // the question names the amount as typed, with its currency, where the page could only say "the amount entered"
+  // (QA: the page asked the same whatever was typed; without script the server's question names it)
+  function withAmount(form, question) {
+    var input = form.querySelector('input[name="amount"]');
+    var currency = form.getAttribute('data-confirm-currency');
+    var typed = input ? input.value.trim() : '';
+    if (!currency || !/^\d[\d\s,]*(\.\d+)?$/.test(typed)) return question;
+    return question.replace('the amount entered', typed + ' ' + currency);
+  }
   document.addEventListener('submit', function (ev) {
     var form = ev.target instanceof Element && ev.target.tagName === 'FORM' ? ev.target : null;
     var question = form && form.getAttribute('data-confirm');
     if (!question || aboveMax(form)) return;
+    question = withAmount(form, question);
     if (!window.confirm(question)) { ev.preventDefault(); return; }
     if (!form.hasAttribute('data-confirm-again')) return;
     var box = form.querySelector('input[name="again"]');
