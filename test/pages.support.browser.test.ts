@@ -142,6 +142,8 @@ describe('pages: support requests in a real browser', function () {
     await press(p, 'Submit the request', 'Request filed.');
     const number = new URL(p.url()).pathname.split('/').pop()!;
     expect(number).to.match(/^SR-/);
+    // (its confirmation does not ask for the file it came with: QA)
+    expect(await p.locator('p.alert.ok').textContent()).to.include('Its file is below; attach more there.').and.not.include('Attach any files below.');
     // filed with its file: listed on the request, and on its timeline
     await p.locator('ol.timeline li', { hasText: 'File attached' }).getByRole('link', { name: 'receipt.pdf' }).waitFor();
     // the order's page now links to the request instead of offering another
@@ -368,7 +370,9 @@ describe('pages: support requests in a real browser', function () {
     await press(p, 'Submit the request', 'Request filed.');
     const number = new URL(p.url()).pathname.split('/').pop()!;
     expect(number).to.match(/^SR-/);
-    expect(await p.locator('#attach-form-error').textContent()).to.include('This kind of file cannot be attached.');
+    // the refusal, where the focus goes, says first that the request is filed all the same (QA)
+    expect(await p.locator('#attach-form-error').textContent()).to.include('Your request is filed, without its file. This kind of file cannot be attached.');
+    expect(await p.locator('p.alert.ok').textContent()).to.include('Attach any files below.');
     expect(await Attachment.countDocuments({ ticketId: number })).to.equal(0);
     await expectAccessible(p);
   });

@@ -333,7 +333,8 @@ export function supportPages(deps: PagesContext): PageDef[] {
   const refusedForm = (ctx: PageContext, ticket: Parameters<typeof refusalMessage>[2]): { formErrors?: Record<string, string>; fault?: Record<string, string> } => {
     const { form, refused } = ctx.req.query;
     if (typeof refused !== 'string') return {};
-    if (form === undefined) return { formErrors: { attach: attachRefusal(refused, attachments.limits) } };
+    // (sent with the filing: the request is filed all the same, which the refusal, where the focus goes, says first: QA)
+    if (form === undefined) return { formErrors: { attach: `${ctx.req.query.filed === '1' ? 'Your request is filed, without its file. ' : ''}${attachRefusal(refused, attachments.limits)}` } };
     if (typeof form !== 'string' || !Object.hasOwn(FORM_ACTIONS, form)) return {};
     return { formErrors: { [form]: refusalMessage(form, refused, ticket) }, fault: faultOfRefusal(form, refused) };
   };
