@@ -26,8 +26,26 @@ export interface CancellationCredit extends Money {
   basis: 'full' | 'prorated' | 'support-refund';
   usedDays: number | null;
   termDays: number | null;
-  /** tax contained in the credit where prices include tax */
+  /**
+   * tax the credit takes back where prices include tax: the charge's tax less the tax contained in the part kept
+   * (creditTax), so that what stays on the invoice is rounded once; null where prices exclude tax
+   */
   taxAmount: number | null;
+}
+
+/**
+ * The tax a credit of `creditAmount` takes back from an order's charge where prices include tax: the charge's tax
+ * less the tax contained in what the customer keeps (`total - creditAmount`), so that the tax left on the invoice
+ * (charge tax - credit tax) is exactly the tax contained in the amount kept, rounded once. Rounding the credit's
+ * tax on its own could leave it a minor unit off (BR: R$4,380.00 charged, R$12.00 kept, R$1.49 of tax left where
+ * R$12.00 contains R$1.50). A full credit takes back exactly the charge's tax. Null where prices exclude tax.
+ */
+export function creditTax(pricing: Pick<OrderPricing, 'total' | 'tax'>, creditAmount: number): number | null {
+  const { tax, total } = pricing;
+  if (tax.treatment !== 'inclusive' || tax.rateBps === null) return null;
+  // the charge's tax as its invoice line carries it (the order's pricing), computed where an old order lacks it
+  const chargeTax = tax.amount ?? taxPortionOfInclusive(total, tax.rateBps);
+  return chargeTax - taxPortionOfInclusive(total - creditAmount, tax.rateBps);
 }
 
 export interface CancellationAssessment {
@@ -67,9 +85,8 @@ export function termEnd(order: Pick<CancellableOrder, 'purchasedAt' | 'product'>
 
 /** Credit for cancelling at `at`: 100% for perpetual software, the unused days' share for subscriptions. */
 export function cancellationCredit(order: CancellableOrder, at: Date): CancellationCredit {
-  const { total, currency, tax } = order.pricing;
-  const withTax = (amount: number) =>
-    tax.treatment === 'inclusive' && tax.rateBps !== null ? taxPortionOfInclusive(amount, tax.rateBps) : null;
+  const { total, currency } = order.pricing;
+  const withTax = (amount: number) => creditTax(order.pricing, amount);
   const end = termEnd(order);
   if (!end) return { amount: total, currency, basis: 'full', usedDays: null, termDays: null, taxAmount: withTax(total) };
   const start = new Date(order.purchasedAt);
@@ -171,9 +188,7 @@ export function assessSupportRefund(
   return { allowed: true, reason: null };
 }
 
-/** The credit of a support refund: the approved amount, its tax portion where prices include tax. */
+/** The credit of a support refund: the approved amount, and the tax it takes back where prices include tax (creditTax). */
 export function supportRefundCredit(order: Pick<CancellableOrder, 'pricing'>, amount: number): CancellationCredit {
-  const { tax, currency } = order.pricing;
-  const taxAmount = tax.treatment === 'inclusive' && tax.rateBps !== null ? taxPortionOfInclusive(amount, tax.rateBps) : null;
-  return { amount, currency, basis: 'support-refund', usedDays: null, termDays: null, taxAmount };
+  return { amount, currency: order.pricing.currency, basis: 'support-refund', usedDays: null, termDays: null, taxAmount: creditTax(order.pricing, amount) };
 }

@@ -569,6 +569,18 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(before.body.error.message).to.include("before the partner's first month");
     });
 
+    it("when a tax-inclusive subscription is cancelled on day 1, then the tax left on the invoice is the tax contained in the amount kept (BR azure-ri-vm-1y, QA: R$1.49 where R$12.00 contains R$1.50)", async () => {
+      const c = await app.newCustomer('BR');
+      const o = await placeOrder(app, c.id, 'azure-ri-vm-1y');
+      await waitFor(async () => (await LedgerLine.countDocuments({ orderId: o.id })) === 1);
+      expect((await app.api('POST', `/orders/${o.id}/cancel`, { body: cancelBody(c, o.product.name) })).status).to.equal(200);
+      const lines = await invoiceLinesOf(o.id, app.tokens['account-admin']);
+      expect(lines.map((l) => l.kind)).to.deep.equal(['charge', 'credit']);
+      const kept = lines[0].amount + lines[1].amount;
+      expect(kept).to.be.greaterThan(0);
+      expect(lines[0].tax.amount! + lines[1].tax.amount!).to.equal(taxPortionOfInclusive(kept, 1425));
+    });
+
     it('when a month is closed by overlapping runs, then the invoice is recorded and emailed once, shows as closed, and later lines go to the next month', async () => {
       // a partner of its own: closing a month must not touch the other tests' partner
       const partnerId = uniq('closing');

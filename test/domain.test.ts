@@ -3,7 +3,7 @@ import { roleChangeRefusal } from '../domain/roles';
 import { headerText, nameKey } from '../domain/text';
 import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, previousMonthKey, zonedMinute } from '../domain/time';
-import { assessCancellation, cancellationCredit, cancellationCreditToday, type CancellableOrder } from '../domain/cancellation';
+import { assessCancellation, cancellationCredit, cancellationCreditToday, creditTax, supportRefundCredit, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { invoiceCloseRefusal, lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
@@ -165,6 +165,68 @@ describe('cancellation rules', () => {
     const o = { status: 'active' as const, purchasedAt: T0.toISOString(), product: p, pricing: usd(100) };
     expect(assessCancellation(o, at(29, 1)).cancellable).to.equal(true);
     expect(assessCancellation(o, at(30, 1)).cancellable).to.equal(false);
+  });
+});
+
+describe("a credit's tax where prices include tax (AU, BR)", () => {
+  // every product a partner cancels with a credit, in both tax-inclusive markets, at several quantities and days
+  const credited = CATALOG.filter((p) => p.cancellation.mode === 'standard-window');
+  const cases = credited.flatMap((p) => ['AU', 'BR'].flatMap((market) => [1, 2, 3, 5, 7, 10].map((quantity) => ({ p, market, quantity }))));
+  const inclusiveOrder = (p: (typeof CATALOG)[number], market: string, quantity: number): CancellableOrder => ({
+    status: 'active', purchasedAt: T0.toISOString(), product: p, pricing: priceOrder(p, market, quantity),
+  });
+
+  it("a partner's cancellation: the charge's tax less the credit's is the tax contained in what is kept, rounded once; the credit's amount is the rule's", () => {
+    expect(cases.length).to.be.greaterThan(35);
+    let checked = 0;
+    for (const { p, market, quantity } of cases) {
+      const o = inclusiveOrder(p, market, quantity);
+      const { total, tax } = o.pricing;
+      for (const [days, hours] of [[0, 1], [0, 23], [1, 0], [9, 3], [29, 5], [59, 23]]) {
+        const c = cancellationCredit(o, at(days, hours));
+        const label = `${p.id} ×${quantity} ${market} day ${days + 1}`;
+        // the credit's amount is unchanged: 100%, or the unused days' share
+        expect(c.amount, label).to.equal(c.basis === 'full' ? total : mulDiv(total, c.termDays! - c.usedDays!, c.termDays!));
+        expect(tax.amount! - c.taxAmount!, label).to.equal(taxPortionOfInclusive(total - c.amount, tax.rateBps!));
+        checked++;
+      }
+    }
+    expect(checked).to.equal(cases.length * 6);
+  });
+
+  it('the cases QA reported: BR azure-ri-vm-1y ×1 and AU windows-server-standard-sub ×2, cancelled on day 1', () => {
+    const br = inclusiveOrder(findCatalogProduct('azure-ri-vm-1y')!, 'BR', 1);
+    const brCredit = cancellationCredit(br, at(0, 1));
+    expect([br.pricing.total, br.pricing.tax.amount, brCredit.amount]).to.deep.equal([438_000, 54_630, 436_800]);
+    // R$12.00 kept contains R$1.4967 of tax: R$1.50 stays on the invoice, not R$1.49
+    expect(brCredit.taxAmount).to.equal(54_630 - 150);
+    const au = inclusiveOrder(findCatalogProduct('windows-server-standard-sub')!, 'AU', 2);
+    const auCredit = cancellationCredit(au, at(0, 1));
+    expect(au.pricing.total - auCredit.amount).to.equal(304);
+    // A$3.04 kept contains 27.6 cents: 28 stay on the invoice
+    expect(au.pricing.tax.amount! - auCredit.taxAmount!).to.equal(28);
+  });
+
+  it("a support refund: the same rule for any amount approved, and a full refund credits exactly the charge's tax", () => {
+    for (const { p, market, quantity } of cases) {
+      const o = inclusiveOrder(p, market, quantity);
+      const { total, tax } = o.pricing;
+      for (const amount of [total, total - 1, total - 7, mulDiv(total, 1, 3), mulDiv(total, 2, 3), 1_001, 1, 0]) {
+        const c = supportRefundCredit(o, amount);
+        const label = `${p.id} ×${quantity} ${market} refund ${amount}`;
+        expect(c.amount, label).to.equal(amount);
+        expect(tax.amount! - c.taxAmount!, label).to.equal(taxPortionOfInclusive(total - amount, tax.rateBps!));
+      }
+      expect(supportRefundCredit(o, total).taxAmount, p.id).to.equal(tax.amount);
+      expect(supportRefundCredit(o, 0).taxAmount, p.id).to.equal(0);
+    }
+  });
+
+  it('where prices exclude tax, a credit carries none', () => {
+    const o = { ...order('sql-server-standard-sub', 180_200) };
+    expect(cancellationCredit(o, at(29)).taxAmount).to.equal(null);
+    expect(supportRefundCredit(o, 1_000).taxAmount).to.equal(null);
+    expect(creditTax(priceOrder(findCatalogProduct('sql-server-standard-sub')!, 'US', 1), 100)).to.equal(null);
   });
 });
 
