@@ -51,6 +51,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
             status: 'pending',
             imported: terms.imported,
             ...(terms.originalOrderId === undefined ? {} : { originalOrderId: terms.originalOrderId }),
+            ...(terms.importKey === undefined ? {} : { importKey: terms.importKey }),
             placedBy: terms.placedBy,
             notify: terms.notify,
             purchasedAt,

@@ -58,6 +58,17 @@ export function importOutcome(
 }
 
 /**
+ * Whether this import call imported the purchase or found it already there, from the order as recorded: the call whose
+ * key (OrderTerms.importKey) the order carries is the one whose terms started its workflow, which starts once under
+ * the order's id (concurrent imports of one purchase join it). So exactly one call answers `imported`, whatever the
+ * timing; every other finds the order (`exists`, or a conflict by importOutcome). Never from a read before the start:
+ * six identical imports at once all read nothing and all answered `imported` (QA).
+ */
+export function importFound(recorded: { importKey?: string | null }, importKey: string): 'imported' | 'exists' {
+  return recorded.importKey === importKey ? 'imported' : 'exists';
+}
+
+/**
  * An imported order's id before csp-desk, null for a placed one: kept as `originalOrderId`, or, for an order imported
  * before it was kept, its own id (which then is that id).
  */

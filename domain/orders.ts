@@ -61,6 +61,11 @@ export interface OrderTerms {
   imported: boolean;
   /** an imported order's id before csp-desk (its orderId is importedOrderId's) */
   originalOrderId?: string;
+  /**
+   * the import call whose terms these are (a random key of its own, not the request id a client may send): the recorded
+   * order keeps it, and so tells which of several concurrent imports of one purchase started its workflow (importFound)
+   */
+  importKey?: string;
   placedBy: OrderActor;
   /** where the partner's notices go (confirmation, reminder, cancellation) */
   notify: string[];

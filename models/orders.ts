@@ -41,6 +41,8 @@ export interface OrderDoc {
   /** an imported order's id before csp-desk; absent on placed orders, and on orders imported before it was kept
    * (their _id is that id: see originalOrderIdOf) */
   originalOrderId?: string;
+  /** the import call whose terms started the order's workflow (OrderTerms.importKey); absent on placed orders */
+  importKey?: string;
   placedBy: OrderActor;
   /** where the partner's notices about this order go */
   notify: string[];
@@ -66,6 +68,7 @@ const orderSchema = new Schema<OrderDoc>(
     status: { type: String, required: true },
     imported: { type: Boolean, required: true },
     originalOrderId: { type: String },
+    importKey: { type: String },
     placedBy: { type: mixed, required: true },
     notify: { type: [String], required: true },
     purchasedAt: { type: Date, required: true },

@@ -20,7 +20,7 @@ import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDo
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
 import { REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
-import { importedOrderId, importedPurchaseProblem, importOutcome, originalOrderIdOf, type ImportItem } from '../domain/order-imports';
+import { importedOrderId, importedPurchaseProblem, importFound, importOutcome, originalOrderIdOf, type ImportItem } from '../domain/order-imports';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
 import { currentRequestId, type AuthContext } from './context';
@@ -151,7 +151,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     return { userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role };
   }
 
-  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, originalOrderId: string | null): Promise<OrderTerms> {
+  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, originalOrderId: string | null, importKey?: string): Promise<OrderTerms> {
     const partner = await Partner.findById(auth.partnerId).lean();
     const notify = [...new Set([partner?.email, auth.user.email].filter((x): x is string => Boolean(x)))];
     return {
@@ -163,6 +163,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       purchasedAt: purchasedAt.toISOString(),
       imported: originalOrderId !== null,
       ...(originalOrderId === null ? {} : { originalOrderId }),
+      ...(importKey === undefined ? {} : { importKey }),
       placedBy: actorOf(auth),
       notify,
       reminderDaysBeforeClose: deps.reminderDaysBeforeClose,
@@ -316,11 +317,13 @@ export function createOrderService(deps: OrderServiceDeps) {
           continue;
         }
         const product = (await Product.findById(item.productId).lean())!;
-        await startOrder(await termsFor(auth, id, customer, product, item.quantity, new Date(item.purchasedAt), item.orderId));
-        // the same original id imported at once with other contents: the first recorded stands
+        // this call's own key: the order records the key of the call whose terms started its workflow
+        const importKey = crypto.randomUUID();
+        await startOrder(await termsFor(auth, id, customer, product, item.quantity, new Date(item.purchasedAt), item.orderId, importKey));
+        // the same original id imported at once: the first recorded stands, and only its call imported it (importFound)
         const recorded = await Order.findOne({ _id: id, partnerId: auth.partnerId }).lean<OrderDoc>();
         if (!recorded) throw new Error(`order ${id} (imported as ${item.orderId}) was not found once its workflow had recorded it`);
-        results.push(importResult(recorded, item, customer._id, 'imported'));
+        results.push(importResult(recorded, item, customer._id, importFound(recorded, importKey)));
       }
       return { results };
     },

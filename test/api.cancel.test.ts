@@ -473,6 +473,25 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(1);
     });
 
+    it('when the same purchase is imported by several requests at once, then exactly one answers imported and the others exists, one order recorded (QA: all six answered imported)', async () => {
+      for (let round = 1; round <= 3; round++) {
+        const c = await app.newCustomer('US');
+        const item = { orderId: uniq('D1-D'), productId: 'windows-server-standard-sub', quantity: 1, purchasedAt: new Date(Date.now() - 25 * DAY_MS).toISOString() };
+        const answers = await Promise.all(
+          Array.from({ length: 6 }, () => app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [item] } })),
+        );
+        expect(answers.map((a) => a.status), `round ${round}`).to.deep.equal([200, 200, 200, 200, 200, 200]);
+        const results = answers.map((a) => a.body.results[0]);
+        const outcomes = results.map((r: { outcome: string }) => r.outcome).sort();
+        expect(outcomes, `round ${round}`).to.deep.equal(['exists', 'exists', 'exists', 'exists', 'exists', 'imported']);
+        expect(new Set(results.map((r: { id: string }) => r.id)).size, `round ${round}`).to.equal(1);
+        expect(await Order.countDocuments({ customerId: c.id }), `round ${round}`).to.equal(1);
+        // and afterwards, as before: found
+        const again = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [item] } });
+        expect(again.body.results[0]).to.include({ outcome: 'exists', id: results[0].id });
+      }
+    });
+
     it("when two partners import the same original order id, then each gets an order of its own: neither can tell that the other holds it, nor take it first", async () => {
       // QA found the hole: an original id was the order's own, one namespace for all partners, so importing one that
       // another partner held answered "conflict: this order id is already in use" (and kept it from its owner)

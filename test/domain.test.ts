@@ -8,7 +8,7 @@ import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { invoiceCloseRefusal, lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
 import { impliedTimelineKeys, ORDER_ID_PATTERN, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
-import { importedOrderId, importedPurchaseProblem, importOutcome } from '../domain/order-imports';
+import { importedOrderId, importedPurchaseProblem, importFound, importOutcome } from '../domain/order-imports';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const at = (days: number, hours = 0) => new Date(T0.getTime() + days * DAY_MS + hours * 3_600_000);
@@ -426,6 +426,12 @@ describe('imported purchase dates', () => {
 });
 
 describe('imported order ids', () => {
+  it('when several calls import one purchase, then only the one whose key the recorded order carries imported it; the others found it', () => {
+    expect(importFound({ importKey: 'k1' }, 'k1')).to.equal('imported');
+    expect(importFound({ importKey: 'k1' }, 'k2')).to.equal('exists');
+    // an order recorded without a key (by a workflow started before keys were kept): found, never imported twice
+    expect(importFound({}, 'k2')).to.equal('exists');
+  });
   it("when partners import original ids, then each (partner, id) has one csp-desk id of its own, the same every time, a UUID the API's order paths take", () => {
     const a = importedOrderId('partner-a', 'ORD-1');
     expect(a).to.equal(importedOrderId('partner-a', 'ORD-1'));
