@@ -4,13 +4,18 @@ import { FIRST_DAY } from './time';
 
 /**
  * An imported purchase's date: not in the future, and not before FIRST_DAY, 2000-01-01 UTC (a year such as 0408 or 1026 is a
- * typing error, and would date the order's timeline, window and term centuries back).
+ * typing error, and would date the order's timeline, window and term centuries back). One before it is refused with
+ * the limit and the instant both in UTC, so that an offset that takes "2000-01-01T00:30:00+01:00" into 1999 shows
+ * (QA: "check the year" told one who had typed 2000 nothing).
  */
 export const EARLIEST_IMPORTED_PURCHASE = `${FIRST_DAY}T00:00:00.000Z`;
 export function importedPurchaseProblem(purchasedAt: Date, now: Date): string | null {
   if (Number.isNaN(purchasedAt.getTime())) return 'is not a representable instant';
   if (purchasedAt.getTime() > now.getTime()) return 'is in the future';
-  if (purchasedAt.getTime() < Date.parse(EARLIEST_IMPORTED_PURCHASE)) return `is before ${EARLIEST_IMPORTED_PURCHASE.slice(0, 10)}: check the year`;
+  if (purchasedAt.getTime() < Date.parse(EARLIEST_IMPORTED_PURCHASE)) {
+    const utc = (d: Date) => d.toISOString().replace('.000Z', 'Z');
+    return `is before ${utc(new Date(EARLIEST_IMPORTED_PURCHASE))} (UTC): it is ${utc(purchasedAt)}`;
+  }
   return null;
 }
 
