@@ -201,11 +201,12 @@ function checkInput(data: unknown, part: string): void {
 /**
  * The first field that the schema says is a whole number but that is not written in digits ("1.0", " 1", "1e0",
  * "0x10": the coercing validators would read each as a number), if any. The API's path and query, and the pages'
- * forms, refuse it.
+ * forms, refuse it. A minus sign before the digits is a whole number written in digits: "-2" is then refused by the
+ * schema's minimum, as 0 is ("at least 1"), not told to be written in digits (QA).
  */
 export function notWrittenInDigits(schema: JsonSchema | undefined, data: Record<string, unknown>): string | undefined {
   const properties = (schema?.properties ?? {}) as Record<string, { type?: unknown }>;
-  return Object.keys(data).find((k) => properties[k]?.type === 'integer' && typeof data[k] === 'string' && !/^[0-9]+$/.test(data[k] as string));
+  return Object.keys(data).find((k) => properties[k]?.type === 'integer' && typeof data[k] === 'string' && !/^-?[0-9]+$/.test(data[k] as string));
 }
 
 function wholeNumbersInDigits(schema: JsonSchema | undefined, part: string, data: Record<string, unknown>): void {

@@ -225,6 +225,11 @@ describe('API hardening: hostile input, methods, text rules, the OpenAPI documen
         expect([res.status, res.body.error.field], n).to.deep.equal([400, 'query.limit']);
       }
       expect((await app.api('GET', '/support-requests?limit=2', { token: app.tokens['support-agent'] })).status).to.equal(200);
+      // a negative whole number is written in digits: it is refused as 0 is, for being below the least (QA: -2)
+      const zero = await app.api('GET', '/support-requests?limit=0', { token: app.tokens['support-agent'] });
+      const negative = await app.api('GET', '/support-requests?limit=-2', { token: app.tokens['support-agent'] });
+      expect([negative.status, negative.body.error.field, negative.body.error.message]).to.deep.equal([400, 'query.limit', zero.body.error.message]);
+      expect(zero.body.error.message).to.not.include('digits');
       // a route that reads no query refuses any parameter, as the others refuse unknown ones
       const stray = await app.api('GET', '/products?x=1');
       expect([stray.status, stray.body.error.field]).to.deep.equal([400, 'query.x']);

@@ -35,6 +35,11 @@ describe('pages: forms', () => {
     expect(validateForm(schema, { quantity: ' 12 ' })).to.deep.equal({ ok: true, value: { quantity: 12 } });
   });
 
+  it('when a negative whole number is typed (the buy page\'s quantity), then it gets the same "at least 1" as 0, not "in digits" (QA: -2)', () => {
+    for (const q of ['0', '-2', '-0', ' -10000 ']) expect(validateForm(schema, { quantity: q }), q).to.deep.equal({ ok: false, errors: { quantity: 'Enter a number of at least 1.' } });
+    expect(validateForm(schema, { quantity: '--2' })).to.deep.equal({ ok: false, errors: { quantity: 'Enter a whole number in digits, such as 2.' } });
+  });
+
   it('when a field comes twice (a query or form sent with it twice), then it is asked for once, not called the wrong type', () => {
     const text = { type: 'object', additionalProperties: false, properties: { from: { type: 'string', maxLength: 10 } } };
     expect(validateForm(text, { from: ['2026-11-28', '2026-11-27'] })).to.deep.equal({ ok: false, errors: { from: 'This field came more than once: give it once.' } });
