@@ -16,7 +16,7 @@ import { Attachment, SupportEvent, SupportFilingSlot, SupportQueueEntry, Support
 import { createApi, createAppServer } from '../composition/root';
 import { lazyClient } from '../lib/temporal';
 import { freePort } from '../stack/ports';
-import { getTestApp, placeOrder, uniq, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
+import { getTestApp, placeOrder, uniq, waitFor, type TestApp, TEST_SUPPORT_SETTINGS } from './support/app';
 import { closeBrowser, newSession, signIn, screenshotsOnFailure, type BrowserSession } from './support/browser';
 import { storedTicket } from './support/tickets';
 import { DEFAULT_SUPPORT_SETTINGS } from '../services/support-settings';
@@ -1392,6 +1392,118 @@ describe('pages: support requests in a real browser', function () {
       expect((await sales.page.goto('/app/support/new'))!.status()).to.equal(403);
     } finally {
       await sales.context.close();
+    }
+  });
+  it('when a user signs in again in another tab and then sends a note or a reply from the tab opened before, then nothing is done, the text is shown to copy and the link opens the request again (never "Reload"); a forgery shows nothing', async () => {
+    const c = await app.newCustomer('US');
+    const number = await fileQuestion(c.tenantId, 'Signed in again elsewhere');
+    // (by its first line, which is unique: a browser sends a textarea's line breaks as CRLF)
+    const notes = async (text: string) => SupportEvent.countDocuments({ ticketId: number, body: { $regex: `^${text.split('\n')[0].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` } });
+    for (const [role, field, button] of [
+      ['support-agent', 'Reply or internal note', 'Add internal note'],
+      ['admin-agent', 'Your reply', 'Send reply'],
+    ] as const) {
+      const user = await ensureUser(
+        role === 'support-agent'
+          ? { name: `Agent ${uniq('Again')}`, email: `${uniq('again')}@support.example`.toLowerCase(), role, partnerId: null }
+          : { name: `Admin ${uniq('Again')}`, email: `${uniq('again')}@${app.partnerId}.example`.toLowerCase(), role, partnerId: app.partnerId },
+      );
+      const s = await newSession({ baseURL: app.baseUrl });
+      try {
+        const tabA = s.page;
+        await signIn(app, tabA, user.email);
+        // tab B: the request, and a long text typed in it
+        const tabB = await s.context.newPage();
+        await tabB.goto(`/app/support/${number}`);
+        const text = `${uniq(`Long ${role} text`)}\nwith a second line & <b>markup</b>`;
+        await tabB.getByLabel(field).fill(text);
+        // tab A: the session ends, and the user signs in again (a new session, a new CSRF token)
+        await tabA.getByRole('button', { name: 'Sign out' }).click();
+        await tabA.waitForURL(/\/app\/sign-in/);
+        await signIn(app, tabA, user.email);
+        // back in tab B: the form is not carried out; its text is there to copy, with a way back that works
+        const [answer] = await Promise.all([tabB.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/app/support/${number}/replies`)), tabB.getByRole('button', { name: button, exact: true }).click()]);
+        await tabB.waitForLoadState();
+        expect(answer.status(), role).to.equal(403);
+        expect(await notes(text), `${role}: nothing written`).to.equal(0);
+        const box = tabB.getByLabel('Message');
+        expect(await box.inputValue()).to.equal(text);
+        expect(await box.getAttribute('readonly')).to.not.equal(null);
+        const main = (await tabB.locator('main').textContent()) ?? '';
+        expect(main).to.include('This form came from a page opened before you last signed in, so nothing was done.').and.include('Open the page again and send it from there; your text is below to copy.');
+        expect(main).to.not.match(/reload/i);
+        const back = tabB.getByRole('link', { name: 'Open the page again' });
+        expect(await back.getAttribute('href')).to.equal(`/app/support/${number}`);
+        await expectAccessible(tabB);
+        // opened again (a GET, not the stale form sent again), the text is sent from there
+        await back.click();
+        await tabB.waitForURL(`**/app/support/${number}`);
+        await tabB.getByLabel(field).fill(text);
+        await press(tabB, button, role === 'support-agent' ? 'Internal note added (support only).' : 'Reply sent.');
+        await waitFor(async () => (await notes(text)) === 1).catch(() => undefined);
+        expect(await notes(text), `${role}: written once, from the page opened again`).to.equal(1);
+        // a form from another site (a forgery: no token of this session, Sec-Fetch-Site cross-site) is refused as
+        // before, and its words are not put on this site's page
+        const forged = await tabB.request.post(`/app/support/${number}/replies`, { form: { _csrf: 'x', body: 'Call +1 555 0100 now', kind: 'reply' }, headers: { 'sec-fetch-site': 'cross-site' }, maxRedirects: 0 });
+        expect(forged.status()).to.equal(403);
+        const forgedPage = await forged.text();
+        expect(forgedPage).to.not.include('Call +1 555 0100').and.not.include('What you typed');
+        expect(await notes('Call +1 555 0100 now')).to.equal(0);
+      } finally {
+        await s.context.close();
+      }
+    }
+  });
+
+  it('when the filing form is sent after the session ended, or from a tab opened before signing in again, then nothing is filed, its title and description are shown to copy, and its link comes back to the filing form', async () => {
+    const c = await app.newCustomer('US');
+    const user = await ensureUser({ name: `Filer ${uniq('Again')}`, email: `${uniq('filer')}@${app.partnerId}.example`.toLowerCase(), role: 'admin-agent', partnerId: app.partnerId });
+    const s = await newSession({ baseURL: app.baseUrl });
+    try {
+      const tabA = s.page;
+      await signIn(app, tabA, user.email);
+      const tabB = await s.context.newPage();
+      const fill = async (title: string, description: string) => {
+        await tabB.goto('/app/support/new');
+        await tabB.getByLabel('Title').fill(title);
+        await tabB.getByLabel('Customer (tenant GUID or domain name)').fill(c.tenantId);
+        await tabB.getByLabel('Description').fill(description);
+        await tabB.getByLabel(/Add a file/).setInputFiles({ name: 'shot.png', mimeType: 'image/png', buffer: PNG });
+      };
+      const submit = async () => {
+        const [answer] = await Promise.all([tabB.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/app/support'), tabB.getByRole('button', { name: 'Submit the request' }).click()]);
+        await tabB.waitForLoadState();
+        return answer.status();
+      };
+      const filed = (title: string) => SupportTicket.countDocuments({ title });
+
+      // the session ends (its cookie gone) while the form is filled in
+      const title = uniq('Filed after the session ended');
+      const description = 'Steps:\n1. open the portal\n2. <see> the error';
+      await fill(title, description);
+      await s.context.clearCookies();
+      expect(await submit()).to.equal(401);
+      expect(await tabB.getByRole('link', { name: 'Sign in' }).getAttribute('href')).to.equal(`/app/sign-in?next=${encodeURIComponent('/app/support/new')}`);
+      expect(await tabB.getByLabel('Title').inputValue()).to.equal(title);
+      expect(await tabB.getByLabel('Description').inputValue()).to.equal(description);
+      expect(await tabB.getByLabel('Description').getAttribute('readonly')).to.not.equal(null);
+      expect(await filed(title)).to.equal(0);
+
+      // signed in again in tab A; the form sent from tab B, opened before: the same, with a link to the filing form
+      await signIn(app, tabA, user.email);
+      const second = uniq('Filed from a tab opened before');
+      await tabA.goto('/app');
+      await fill(second, description);
+      await tabA.getByRole('button', { name: 'Sign out' }).click();
+      await tabA.waitForURL(/\/app\/sign-in/);
+      await signIn(app, tabA, user.email);
+      expect(await submit()).to.equal(403);
+      expect(await tabB.getByLabel('Title').inputValue()).to.equal(second);
+      expect(await tabB.getByLabel('Description').inputValue()).to.equal(description);
+      expect(await tabB.getByRole('link', { name: 'Open the page again' }).getAttribute('href')).to.equal('/app/support/new');
+      expect(await filed(second)).to.equal(0);
+    } finally {
+      await s.context.close();
     }
   });
 });

@@ -341,6 +341,11 @@ export interface PageDef {
    * address: a proxy's access log would keep it.
    */
   multipartCsrf?: boolean;
+  /**
+   * The page a form is on, when it is not the nearest page above its address (the filing form, at `/support/new`,
+   * posts to `/support`): where a refused form's page links back to, and where signing in again comes back to.
+   */
+  home?: string;
   handler(ctx: PageContext): Promise<void>;
 }
 
@@ -479,8 +484,25 @@ export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile
   });
 }
 
-/** A page form whose CSRF token is missing or wrong. */
-export const csrfFailed = () => new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk. Reload the page and try again.');
+/**
+ * A page form whose CSRF token is missing or wrong: nothing is done. Sent from one of this site's own pages
+ * (`Sec-Fetch-Site: same-origin`), it is a page opened in an earlier session (the user signed in again since, in
+ * another tab): its free text is shown to copy, and the error page links to the page the form is on, to send it
+ * again from there (a reload would only send the same stale form again). From anywhere else (a forgery, or a client
+ * that does not say), it is refused without showing what it carried. `fields`: the form's fields, when it is one
+ * the page read itself (multipart); else the urlencoded body.
+ */
+export function csrfFailed(ctx?: { req: Request; res: Response }, fields?: Record<string, unknown>): AppError {
+  const sameOrigin = ctx?.req.header('sec-fetch-site') === 'same-origin';
+  if (ctx && sameOrigin) ctx.res.locals.unsentText = unsentText(fields ?? ctx.req.body);
+  return new AppError(
+    403,
+    'csrf_failed',
+    sameOrigin
+      ? 'This form came from a page opened before you last signed in, so nothing was done.'
+      : 'This form has expired or did not come from csp-desk, so nothing was done.',
+  );
+}
 
 export interface Chrome {
   navExtra: { href: string; label: string; permission: Permission | null }[];
@@ -519,7 +541,7 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
   const declare = (method: string, path: string) => mounted.push({ method, path: path.replace(/:(\w+)/g, '{$1}') });
   for (const p of pages) {
     // where a form's page is: its own address, or the nearest page above it (`/support/:id` for `/support/:id/approve`)
-    const home = p.method === 'post' ? formHome(p.path, getPaths) : null;
+    const home = p.method === 'post' ? (p.home ?? formHome(p.path, getPaths)) : null;
     const homeOf = (req: Request) => (home === null ? null : `${req.baseUrl}${home.replace(/:(\w+)/g, (_, k: string) => encodeURIComponent(String(req.params[k] ?? '')))}`);
     if (home !== null && home !== p.path && !getPaths.has(p.path)) {
       // a form's address opened as a page (left in the address bar after a refusal, a bookmark, a restored tab):
@@ -531,6 +553,8 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
     router[p.method](p.path, async (req: Request, res: Response) => {
       refuseUnreadableAddress(req);
       const active = res.locals.session as ActiveSession | undefined;
+      // (a form refused, for its session or its CSRF token, links back to the page it is on)
+      if (req.method === 'POST') res.locals.formHome = homeOf(req);
       if (!active) {
         // HEAD as GET (Express routes HEAD to the GET page): sent to sign in, not a bare 401
         if (req.method === 'GET' || req.method === 'HEAD') {
@@ -548,7 +572,15 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         res.locals.signInNext = homeOf(req);
         // only for a form of this site's own pages: a cross-site POST (sent without the session cookie) must not put
         // someone else's words on this site's page
-        if (req.header('sec-fetch-site') === 'same-origin') res.locals.unsentText = unsentText(req.body);
+        if (req.header('sec-fetch-site') === 'same-origin') {
+          // the filing form is multipart: its text fields are read (the file is not kept); one that cannot be read
+          // is said to be lost, rather than nothing said of it
+          if (isMultipart(req)) {
+            const fields = await readMultipartText(req);
+            if (fields) res.locals.unsentText = unsentText(fields);
+            else res.locals.unsentLost = true;
+          } else res.locals.unsentText = unsentText(req.body);
+        }
         throw new AppError(401, 'unauthorized', 'Your session has ended. Sign in again; what you sent was not carried out.');
       }
       // the request's address and user agent go with every action, as through the API (the activity log keeps them)
@@ -561,7 +593,9 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       }
       if (req.method === 'POST') {
         const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token');
-        if (!(p.multipartCsrf && isMultipart(req)) && !csrfOk(active.session.csrfToken, given)) throw csrfFailed();
+        if (!(p.multipartCsrf && isMultipart(req)) && !csrfOk(active.session.csrfToken, given)) {
+          throw csrfFailed({ req, res });
+        }
       }
       const timeZone = (res.locals.timeZone as string) ?? 'UTC';
       const can = capabilities(auth);
@@ -610,8 +644,8 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
 }
 
 /** The free text of a form, by the names the pages give it, and how the 401 page labels it. */
-// (the ticket forms; the filing form is multipart, which is not read before the session is checked)
-const FREE_TEXT_FIELDS: Record<string, string> = { body: 'Message', reason: 'Reason' };
+// (the ticket forms' message and reason; the filing form's title, description and refund reason)
+const FREE_TEXT_FIELDS: Record<string, string> = { body: 'Message', reason: 'Reason', title: 'Title', description: 'Description', refundReason: 'Reason for the refund' };
 
 /** What a form sent after the session ended carried as free text (each at most 20,000 characters): shown to copy. */
 export function unsentText(body: unknown): { label: string; value: string }[] {
@@ -619,6 +653,48 @@ export function unsentText(body: unknown): { label: string; value: string }[] {
   return Object.entries(FREE_TEXT_FIELDS).flatMap(([name, label]) => {
     const value = (body as Record<string, unknown>)[name];
     return typeof value === 'string' && value.trim() !== '' ? [{ label, value: value.slice(0, 20_000) }] : [];
+  });
+}
+
+/**
+ * The text fields of a multipart form sent without a session (the filing form, past the session's end), to show them
+ * to copy: read up to its file part, whose bytes are never read or kept (the form's text fields come before it); null
+ * when the body cannot be read as a form, or a field is longer than any the form takes.
+ */
+export function readMultipartText(req: Request): Promise<Record<string, string> | null> {
+  return new Promise((resolve) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({ headers: req.headers, defCharset: 'latin1', defParamCharset: 'utf8', limits: { files: 1, fields: 50, fieldSize: 64 * 1024, headerPairs: 20 } });
+    } catch {
+      resolve(null);
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let settled = false;
+    const done = (result: Record<string, string> | null) => {
+      if (settled) return;
+      settled = true;
+      // the rest of the body (a file) is left unread: Node discards it once the answer is sent
+      req.unpipe(bb);
+      bb.removeAllListeners();
+      bb.on('error', () => undefined);
+      resolve(result);
+    };
+    bb.on('field', (name, value, info) => {
+      if (info.valueTruncated) return done(null);
+      // as the page reads it: UTF-8, and, when it is not, shown as a lenient reading gives it
+      fields[name] = fieldText(value) ?? Buffer.from(value, 'latin1').toString('utf8');
+    });
+    bb.on('file', (_name, stream) => {
+      stream.on('error', () => undefined);
+      stream.resume();
+      done(fields);
+    });
+    bb.on('error', () => done(null));
+    bb.on('close', () => done(fields));
+    req.on('aborted', () => done(null));
+    req.pipe(bb);
   });
 }
 
@@ -675,15 +751,20 @@ export function pageErrorHandler(deps: KitDeps) {
     if (e.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
     const titles: Record<number, string> = { 400: 'Not valid', 401: 'Please sign in', 403: 'Not allowed', 404: 'Not found', 405: 'Not done here', 409: 'Conflict', 410: 'Gone', 413: 'Too large', 422: 'Refused', 500: 'Something went wrong', 503: 'Try again in a moment' };
     const active = res.locals.session as ActiveSession | undefined;
+    const unsent = (res.locals.unsentText as { label: string; value: string }[] | undefined) ?? [];
+    // a form refused for its CSRF token: the page it is on, to send it again from there (a reload would only send the
+    // same stale form again)
+    const formHome = e.code === 'csrf_failed' && active && typeof res.locals.formHome === 'string' ? (res.locals.formHome as string) : null;
     const data = {
-      title: titles[e.status] ?? 'Error',
+      title: e.code === 'csrf_failed' ? 'Not sent' : (titles[e.status] ?? 'Error'),
       status: e.status,
       code: e.code,
       message: e.status === 404 ? 'This page does not exist, or it belongs to another partner.' : pageMessage(e),
       requestId,
       // a role that may not open the page: who can change that
-      nextStep:
-        e.status === 403 && e.code === 'forbidden' && active
+      nextStep: formHome
+        ? `Open the page again and send it from there${unsent.length ? '; your text is below to copy' : ''}.`
+        : e.status === 403 && e.code === 'forbidden' && active
           ? res.locals.supportStaffOnly === true && !isSupportRole(active.auth.role)
             ? "This is for csp-desk's support staff. To reach them, file a support request."
             : isSupportRole(active.auth.role)
@@ -693,7 +774,9 @@ export function pageErrorHandler(deps: KitDeps) {
           : null,
       signedIn: Boolean(active),
       signInNext: typeof res.locals.signInNext === 'string' ? (res.locals.signInNext as string) : null,
-      unsent: (res.locals.unsentText as { label: string; value: string }[] | undefined) ?? [],
+      formHome,
+      unsent,
+      unsentLost: res.locals.unsentLost === true,
       user: active ? { name: active.user.name, email: active.user.email, role: active.auth.role } : null,
       csrf: active?.session.csrfToken,
       nav: active ? navFor(active.auth, req.originalUrl) : [],

@@ -679,12 +679,14 @@ export function supportPages(deps: PagesContext): PageDef[] {
       // the page's form is multipart, since a file may go with it ("Add files", the document's optional step): its
       // CSRF token is checked here, before a byte of the file is kept or anything filed (other bodies: by the kit)
       multipartCsrf: true,
+      // (the form is on the filing page, not on the list at its address)
+      home: '/support/new',
       handler: async (ctx) => {
         let input = (ctx.req.body ?? {}) as Record<string, unknown>;
         let file: MultipartForm['file'] = null;
         let notUtf8: string[] = [];
         if (isMultipart(ctx.req)) {
-          const csrf = (fields: Record<string, string>) => (csrfOk(ctx.active.session.csrfToken, fields._csrf) ? null : csrfFailed());
+          const csrf = (fields: Record<string, string>) => (csrfOk(ctx.active.session.csrfToken, fields._csrf) ? null : csrfFailed(ctx, fields));
           const read = await readMultipartForm(ctx.req, attachments.limits.maxBytes, csrf);
           const refused = csrf(read.fields);
           if (refused) throw refused;
@@ -842,7 +844,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
             leadingField: {
               name: '_csrf',
               accept: (value) => csrfOk(ctx.active.session.csrfToken, value),
-              refusal: csrfFailed,
+              refusal: () => csrfFailed(ctx),
             },
           }));
         } catch (e) {
