@@ -570,6 +570,13 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
         // signed in again, the user is back on the page the form was on; what was typed is shown on the 401 page to
         // copy first (a long reply written past the session's idle limit is not lost)
         res.locals.signInNext = homeOf(req);
+        // htmx's own request (the buy page's live price) has no page to show its 401 in: the browser goes to sign in,
+        // and back to the form's page, as the customer search and the queue do
+        if (req.header('hx-request')) {
+          res.setHeader('HX-Redirect', `/app/sign-in?next=${encodeURIComponent(homeOf(req) ?? '/app')}`);
+          res.status(401).end();
+          return;
+        }
         // only for a form of this site's own pages: a cross-site POST (sent without the session cookie) must not put
         // someone else's words on this site's page
         if (req.header('sec-fetch-site') === 'same-origin') {
@@ -594,6 +601,13 @@ export function mountPages(router: express.Router, pages: PageDef[], deps: KitDe
       if (req.method === 'POST') {
         const given = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.header('x-csrf-token');
         if (!(p.multipartCsrf && isMultipart(req)) && !csrfOk(active.session.csrfToken, given)) {
+          // htmx's own request from a page opened before signing in again (its token is the old session's): the page
+          // is opened again, with the current token, rather than left showing what it showed
+          if (req.header('hx-request') && home !== null) {
+            res.setHeader('HX-Redirect', homeOf(req)!);
+            res.status(403).end();
+            return;
+          }
           throw csrfFailed({ req, res });
         }
       }
