@@ -332,6 +332,38 @@ describe('pages: partners in a real browser', function () {
       expect((await app.api('GET', '/customers', { token: theirs })).status).to.equal(200);
     });
 
+    it('when Revoke is pressed without script, then the page asks first, with a box to tick; pressed without it, asked again; ticked, the token is revoked', async () => {
+      const plain = await newSession({ baseURL: app.baseUrl, javaScriptEnabled: false });
+      try {
+        const p = plain.page;
+        const user = await ensureUser({ name: `Admin ${uniq('Revoke')}`, email: `${uniq('revoke')}@${app.partnerId}.example`.toLowerCase(), role: 'admin-agent', partnerId: app.partnerId });
+        await signIn(app, p, user.email);
+        await p.goto('/app/settings');
+        const label = uniq('script-free');
+        await p.getByLabel("New token's label").fill(label);
+        await p.getByRole('button', { name: 'Create token' }).click();
+        const token = await p.getByLabel('Your new API token').inputValue();
+        await p.goto('/app/settings');
+        const revoke = async () => {
+          const [answer] = await Promise.all([p.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/app/settings/tokens/revoke')), p.getByRole('button', { name: new RegExp(`Revoke token ${label}`) }).click()]);
+          await p.waitForLoadState();
+          return answer.status();
+        };
+        expect(await revoke()).to.equal(409);
+        expect(await p.locator('#revoke-error').textContent()).to.equal(`Revoke the token ${label}? Programs using it are refused from then on. To go on, tick the box and press again.`);
+        expect(await p.title()).to.match(/^Error: /);
+        expect((await app.api('GET', '/customers', { token })).status, 'asked, not revoked').to.equal(200);
+        expect(await revoke(), 'pressed again without the box: asked again').to.equal(409);
+        expect((await app.api('GET', '/customers', { token })).status).to.equal(200);
+        await p.getByLabel('Yes, revoke it').check();
+        expect(await revoke()).to.equal(303);
+        await p.getByText('The token is revoked').waitFor();
+        expect((await app.api('GET', '/customers', { token })).status).to.equal(401);
+      } finally {
+        await plain.context.close();
+      }
+    });
+
     it("when the buy page's live price asks after the session ended, then the browser goes to sign in, and back to the buy page; from a tab opened before signing in again, the buy page opens again", async () => {
       const user = await ensureUser({ name: `Admin ${uniq('Preview')}`, email: `${uniq('preview')}@${app.partnerId}.example`.toLowerCase(), role: 'admin-agent', partnerId: app.partnerId });
       const customer = await app.newCustomer('US');

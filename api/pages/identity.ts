@@ -33,7 +33,12 @@ const tokenSchema = {
     expiresInDays: { type: 'string', enum: ['never', '7', '30', '90', '365'] },
   },
 };
-const revokeSchema = { type: 'object', additionalProperties: false, required: ['tokenId'], properties: { tokenId: { type: 'string', pattern: TOKEN_ID_PATTERN, description: 'a token id' } } };
+const revokeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tokenId'],
+  properties: { tokenId: { type: 'string', pattern: TOKEN_ID_PATTERN, description: 'a token id' }, again: { type: 'string', enum: ['yes'] } },
+};
 const timeZoneSchema = { type: 'object', additionalProperties: false, properties: { timeZone: { type: 'string', maxLength: 100 } } };
 
 /** A random value in a cookie and in the form (double submit): the forms used before a session exists. */
@@ -210,8 +215,19 @@ export function identityPages(deps: PagesContext): PageDef[] {
         // a token id that is none, or another user's (a colleague's too): said on the settings page, in these words
         // (QA: the pages' 404 spoke of "another partner")
         const noSuchToken = () => settings(ctx, { errors: { _form: 'There is no such API token of yours: revoke one from the list.' } }, 404);
-        const form = validateForm<{ tokenId: string }>(revokeSchema, ctx.req.body ?? {});
+        const form = validateForm<{ tokenId: string; again?: 'yes' }>(revokeSchema, ctx.req.body ?? {});
         if (!form.ok) return noSuchToken();
+        // revoking cannot be undone: asked first. With script the browser asks (and the form then says `again=yes`);
+        // without, the page comes back with the question at the token's row and a box to tick (as close and withdraw
+        // do). A token no longer active is not asked about: revoking it again changes nothing.
+        if (form.value.again !== 'yes') {
+          const token = (await sessions.listTokens(ctx.auth.user._id)).find((t) => t.id === form.value.tokenId);
+          if (!token) return noSuchToken();
+          if (token.status === 'active') {
+            await settings(ctx, { askRevoke: token.id, errors: { revoke: `Revoke the token ${token.label}? Programs using it are refused from then on. To go on, tick the box and press again.` } }, 409);
+            return;
+          }
+        }
         try {
           await sessions.revokeToken(ctx.auth.user._id, form.value.tokenId);
         } catch (e) {
