@@ -107,17 +107,26 @@ function snapshotFields(snap: SupportTicketSnapshot, number: string) {
 }
 
 /**
- * The ticket document as `snap` leaves it, never over a newer state (the `seq` guard), then read back: two writes of
- * one document at the same moment (a late attempt of an earlier event's write, after its timeout, beside the next
- * one's) can lose one on FerretDB, the guard notwithstanding, so a write not found is made again (review).
+ * The ticket document as `snap` leaves it (the `seq` guard keeps a newer state), then brought to the newest state its
+ * events recorded. Two writes of one document at the same moment (a late attempt of an earlier event's write, after
+ * its timeout, beside the next one's) can lose either on FerretDB, the guard notwithstanding: a write not found is
+ * made again, and a late write that landed over a newer event's state (the newer writer had read back before it
+ * landed) finds that event, written before its state, and writes its state back (review). Whoever lands last checks
+ * last, so the document ends at the newest state.
  */
 async function writeSnapshot(number: string, snap: SupportTicketSnapshot): Promise<void> {
+  let target: { seq: number; state: Record<string, unknown> } = { seq: snap.seq, state: snapshotFields(snap, number) };
   for (let round = 0; round < 5; round++) {
-    await SupportTicket.updateOne({ _id: number, seq: { $lt: snap.seq } }, { $set: snapshotFields(snap, number) });
-    const now = await SupportTicket.findById(number, { seq: 1 }).lean();
-    if (!now || now.seq >= snap.seq) return;
+    await SupportTicket.updateOne({ _id: number, seq: { $lt: target.seq } }, { $set: target.state });
+    const [now, newest] = await Promise.all([
+      SupportTicket.findById(number, { seq: 1 }).lean(),
+      SupportEvent.findOne({ ticketId: number, state: { $exists: true } }, { state: 1 }).sort({ seq: -1 }).lean(),
+    ]);
+    const newestSeq = typeof newest?.state?.seq === 'number' ? newest.state.seq : null;
+    if (newest?.state && newestSeq !== null && newestSeq > target.seq) target = { seq: newestSeq, state: newest.state };
+    if (!now || now.seq >= target.seq) return;
   }
-  throw new Error(`support request ${number}: its document did not take the state of event ${snap.seq} in five writes; retried`);
+  throw new Error(`support request ${number}: its document did not take the state of event ${target.seq} in five writes; retried`);
 }
 
 /**
@@ -245,6 +254,7 @@ export function createSupportActivities(deps: ActivityDeps, sendOnce: SendOnce) 
           public: event.public,
           body: event.body,
           data: event.data,
+          state: snapshotFields(snap, number),
         }),
       );
       await writeSnapshot(number, snap);

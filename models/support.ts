@@ -202,6 +202,11 @@ export interface SupportEventDoc {
   /** the message of a reply or note */
   body: string | null;
   data: Record<string, unknown>;
+  /**
+   * the ticket document's changing fields as this event left them (absent on events written before it was kept):
+   * what a late write of an earlier event, landing over this one's on FerretDB, is undone with (writeSnapshot)
+   */
+  state?: Record<string, unknown>;
 }
 const eventSchema = new Schema<SupportEventDoc>(
   {
@@ -215,6 +220,7 @@ const eventSchema = new Schema<SupportEventDoc>(
     public: { type: Boolean, required: true },
     body: { type: String, default: null },
     data: { type: mixed, default: {} },
+    state: { type: mixed, default: undefined },
   },
   { versionKey: false, minimize: false },
 );

@@ -163,7 +163,7 @@ export function createSupportService(deps: SupportServiceDeps) {
   async function view(auth: AuthContext, ref: string) {
     const t = await loadTicket(auth, ref);
     const support = isSupportRole(auth.role);
-    const events = await SupportEvent.find(support ? { ticketId: t._id } : { ticketId: t._id, public: true }).sort({ seq: 1 }).lean<SupportEventDoc[]>();
+    const events = await SupportEvent.find(support ? { ticketId: t._id } : { ticketId: t._id, public: true }, { state: 0 }).sort({ seq: 1 }).lean<SupportEventDoc[]>();
     const now = clock();
     const names = await partnerNames([t.partnerId]);
     return {
