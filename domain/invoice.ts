@@ -27,9 +27,11 @@ export interface InvoiceTotals {
 }
 
 /**
- * A line's tax as invoices show it: the tax contained in the line's amount, with that amount's sign (a credit of
- * -A$4,432.32 contains -A$402.94). A credit's ledger line stores its tax portion positive, as the cancellation
- * computed it; every view of an invoice line (API, page, email) and its totals go through here.
+ * A line's tax as invoices show it, with the line's amount's sign: a charge's is the tax its amount contains; a
+ * credit's is the tax it takes back from its charge (creditTax in domain/cancellation.ts: the charge's tax less the
+ * tax contained in the part kept, which can differ from the tax its own amount contains by a minor unit). A credit's
+ * ledger line stores it positive, as the cancellation computed it; every view of an invoice line (API, page, email)
+ * and its totals go through here.
  */
 export function lineTax(line: Pick<InvoiceLineInput, 'amount' | 'tax'>): TaxLine {
   const contained = line.tax.amount;

@@ -41,7 +41,7 @@ export const moneySchema = obj({ amount: int({ description: 'integer minor units
 export const taxSchema = obj({
   treatment: str({ enum: [...TAX_TREATMENTS], description: 'prices include tax in Australia and Brazil, exclude it elsewhere' }),
   rateBps: nullable(int()),
-  amount: nullable(int({ description: 'tax contained in the amount, where it is included, with the amount\'s sign (negative on a credit line)' })),
+  amount: nullable(int({ description: 'where prices include tax: the tax contained in the amount, with the amount\'s sign; on a credit line (negative) the tax it takes back from its charge, the charge\'s tax less the tax contained in the part kept' })),
 });
 
 /**
