@@ -1502,6 +1502,15 @@ describe('pages: support requests in a real browser', function () {
       expect(await tabB.getByLabel('Description').inputValue()).to.equal(description);
       expect(await tabB.getByRole('link', { name: 'Open the page again' }).getAttribute('href')).to.equal('/app/support/new');
       expect(await filed(second)).to.equal(0);
+
+      // a form sent without a session is read for its text only so far (4 MiB before its file part; review): past
+      // that, the page says the text could not be kept, rather than reading on
+      const boundary = 'bigform';
+      const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+      const big = part('title', 'Big') + Array.from({ length: 100 }, (_, i) => part(`note${i}`, 'x'.repeat(60 * 1024))).join('') + `--${boundary}--\r\n`;
+      const answer = await fetch(`${app.baseUrl}/app/support`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'sec-fetch-site': 'same-origin', accept: 'text/html' }, body: big });
+      expect(answer.status).to.equal(401);
+      expect(await answer.text()).to.include('What you typed in the form could not be kept');
     } finally {
       await s.context.close();
     }

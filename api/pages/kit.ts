@@ -679,16 +679,26 @@ export function readMultipartText(req: Request): Promise<Record<string, string> 
   return new Promise((resolve) => {
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, defCharset: 'latin1', defParamCharset: 'utf8', limits: { files: 1, fields: 50, fieldSize: 64 * 1024, headerPairs: 20 } });
+      // (a field as long as the form takes: 20,000 characters of up to 4 bytes each, such as emoji)
+      bb = busboy({ headers: req.headers, defCharset: 'latin1', defParamCharset: 'utf8', limits: { files: 1, fields: 50, fieldSize: 96 * 1024, headerPairs: 20 } });
     } catch {
       resolve(null);
       return;
     }
     const fields: Record<string, string> = {};
     let settled = false;
+    // read without a session: at most this long and this much before the file part, never to a slow body's end (review)
+    let bytes = 0;
+    const slow = setTimeout(() => done(null), UNSENT_READ_MS);
+    const counting = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > UNSENT_READ_BYTES) done(null);
+    };
     const done = (result: Record<string, string> | null) => {
       if (settled) return;
       settled = true;
+      clearTimeout(slow);
+      req.off('data', counting);
       // the rest of the body (a file) is left unread: Node discards it once the answer is sent
       req.unpipe(bb);
       bb.removeAllListeners();
@@ -708,9 +718,13 @@ export function readMultipartText(req: Request): Promise<Record<string, string> 
     bb.on('error', () => done(null));
     bb.on('close', () => done(fields));
     req.on('aborted', () => done(null));
+    req.on('data', counting);
     req.pipe(bb);
   });
 }
+/** How long, and how many bytes, a form sent without a session is read for its text (readMultipartText). */
+const UNSENT_READ_MS = 10_000;
+const UNSENT_READ_BYTES = 4 * 1024 * 1024;
 
 /** The page a form's address belongs to: the address itself when it is a page, else the nearest page above it. */
 export function formHome(path: string, getPaths: ReadonlySet<string>): string | null {
