@@ -118,15 +118,26 @@ async function writeSnapshot(number: string, snap: SupportTicketSnapshot): Promi
   let target: { seq: number; state: Record<string, unknown> } = { seq: snap.seq, state: snapshotFields(snap, number) };
   for (let round = 0; round < 5; round++) {
     await SupportTicket.updateOne({ _id: number, seq: { $lt: target.seq } }, { $set: target.state });
-    const [now, newest] = await Promise.all([
-      SupportTicket.findById(number, { seq: 1 }).lean(),
-      SupportEvent.findOne({ ticketId: number, state: { $exists: true } }, { state: 1 }).sort({ seq: -1 }).lean(),
-    ]);
-    const newestSeq = typeof newest?.state?.seq === 'number' ? newest.state.seq : null;
-    if (newest?.state && newestSeq !== null && newestSeq > target.seq) target = { seq: newestSeq, state: newest.state };
+    const now = await SupportTicket.findById(number, { seq: 1 }).lean();
+    target = await newestState(number, target);
     if (!now || now.seq >= target.seq) return;
   }
   throw new Error(`support request ${number}: its document did not take the state of event ${target.seq} in five writes; retried`);
+}
+
+/**
+ * The newest state the ticket's events recorded from `known` on: the events after it, read by their ids (`<ticket>:<seq>`,
+ * numbered without gaps; usually there is none, one lookup by id: FerretDB would scan for a sort), each naming the state it
+ * left, whose `seq` is at least its own.
+ */
+async function newestState(number: string, known: { seq: number; state: Record<string, unknown> }): Promise<{ seq: number; state: Record<string, unknown> }> {
+  let target = known;
+  for (;;) {
+    const next = await SupportEvent.findById(`${number}:${target.seq + 1}`, { state: 1 }).lean();
+    const seq = next?.state?.seq;
+    if (!next?.state || typeof seq !== 'number' || seq <= target.seq) return target;
+    target = { seq, state: next.state };
+  }
 }
 
 /**
