@@ -142,7 +142,8 @@
     var input = form.querySelector('input[name="amount"]');
     var currency = form.getAttribute('data-confirm-currency');
     var typed = input ? input.value.trim() : '';
-    if (!currency || !/^\d[\d\s,]*(\.\d+)?$/.test(typed)) return question;
+    // (only an amount as the server reads it, digits and a decimal point: any other stays "the amount entered")
+    if (!currency || !/^\d+(\.\d+)?$/.test(typed)) return question;
     return question.replace('the amount entered', typed + ' ' + currency);
   }
   document.addEventListener('submit', function (ev) {
