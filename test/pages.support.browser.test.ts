@@ -375,6 +375,23 @@ describe('pages: support requests in a real browser', function () {
     expect(await p.locator('p.alert.ok').textContent()).to.include('Attach any files below.');
     expect(await Attachment.countDocuments({ ticketId: number })).to.equal(0);
     await expectAccessible(p);
+
+    // a file too large for the form: the form comes back as typed, the limit next to the file, nothing filed (QA: a
+    // bare 413 page that said neither)
+    await p.goto('/app/support/new');
+    const title = uniq('Too large a file');
+    await p.getByLabel('Problem type').selectOption('General question or problem');
+    await p.getByLabel('Title').fill(title);
+    await p.getByLabel(/^Customer/).fill(c.tenantId);
+    await p.getByLabel('Description').fill('The log is attached.');
+    await p.getByLabel(/Add a file/).setInputFiles({ name: 'huge.log', mimeType: 'text/plain', buffer: Buffer.alloc(11 * 1024 * 1024, 0x61) });
+    const [answer] = await Promise.all([p.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/app/support'), p.getByRole('button', { name: 'Submit the request' }).click()]);
+    expect(answer.status()).to.equal(413);
+    await p.waitForLoadState();
+    expect(await p.getByLabel('Title').inputValue()).to.equal(title);
+    expect(await p.getByLabel('Description').inputValue()).to.equal('The log is attached.');
+    expect(await p.locator('#file-error').textContent()).to.include('The file is larger than 10 MB, the limit per file. Nothing was filed');
+    expect(await SupportTicket.countDocuments({ title })).to.equal(0);
   });
 
   it("when a partner has filed the hour's requests (SUPPORT_FILINGS_PER_HOUR), then the filing page says until when, keeps what was typed, and files nothing", async () => {

@@ -411,6 +411,13 @@ function fieldText(raw: string): string | null {
   }
 }
 
+/** Whether a multipart body says it is longer than a file of `maxFileBytes` and its form can be. */
+export function declaredTooLarge(req: Request, maxFileBytes: number): boolean {
+  const declared = Number(req.header('content-length'));
+  return Number.isFinite(declared) && declared > maxFileBytes + 256 * 1024;
+}
+export const fileTooLarge = (maxFileBytes: number) => new AppError(413, 'attachment_too_large', `The file is larger than ${formatBytes(maxFileBytes)}, the limit per file.`, 'file');
+
 /**
  * Reads a page's multipart form (busboy). A file part with no name and no bytes is "no file chosen". More bytes
  * than `maxFileBytes` are cut at one byte more, so that the attachment's own check says "too large". Too many
@@ -421,10 +428,9 @@ function fieldText(raw: string): string | null {
 export function readMultipartForm(req: Request, maxFileBytes: number, beforeFile: (fields: Record<string, string>) => AppError | null): Promise<MultipartForm> {
   return new Promise((resolve, reject) => {
     // a body that cannot fit the file allowed and its form: refused before a byte is read
-    const declared = Number(req.header('content-length'));
-    if (Number.isFinite(declared) && declared > maxFileBytes + 256 * 1024) {
+    if (declaredTooLarge(req, maxFileBytes)) {
       req.resume();
-      reject(new AppError(413, 'attachment_too_large', `The file is larger than ${formatBytes(maxFileBytes)}, the limit per file.`, 'file'));
+      reject(fileTooLarge(maxFileBytes));
       return;
     }
     let bb: busboy.Busboy;

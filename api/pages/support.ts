@@ -22,7 +22,7 @@ import { supportMetrics } from '../../services/support-metrics';
 import { orderIdNamed } from '../../services/orders';
 import { METRICS_FIRST_DAY } from '../../domain/support-metrics';
 import { listSupportPeople } from '../../services/users';
-import { agoInWords, pageFormKey, csrfFailed, csrfOk, definePage, isMultipart, NOT_UTF8_FIELD, readMultipartForm, type MultipartForm, errorsFromAppError, formatBytes, formatDate, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
+import { agoInWords, pageFormKey, csrfFailed, csrfOk, declaredTooLarge, definePage, fileTooLarge, isMultipart, NOT_UTF8_FIELD, readMultipartForm, readMultipartText, type MultipartForm, errorsFromAppError, formatBytes, formatDate, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
 import { MESSAGE_PATTERN, NAME_PATTERN, TEXT_PATTERN, textProblem } from '../../domain/text';
 import type { PagesContext } from './index';
 
@@ -687,6 +687,15 @@ export function supportPages(deps: PagesContext): PageDef[] {
         let notUtf8: string[] = [];
         if (isMultipart(ctx.req)) {
           const csrf = (fields: Record<string, string>) => (csrfOk(ctx.active.session.csrfToken, fields._csrf) ? null : csrfFailed(ctx, fields));
+          // a file too large for the form: the form comes back as typed (its text read, the file never), with the
+          // limit next to the file and nothing filed (QA: a bare 413 page, which said neither)
+          if (declaredTooLarge(ctx.req, attachments.limits.maxBytes)) {
+            const typed = await readMultipartText(ctx.req);
+            const refused = typed && csrf(typed);
+            if (refused) throw refused;
+            const tooLarge = `${fileTooLarge(attachments.limits.maxBytes).message} Nothing was filed: choose a smaller file, or file the request without it and attach files on its page.`;
+            return filePage(ctx, typed ?? {}, { file: tooLarge, ...(typed ? {} : { _form: 'What you typed could not be kept: fill the form in again.' }) }, 413);
+          }
           const read = await readMultipartForm(ctx.req, attachments.limits.maxBytes, csrf);
           const refused = csrf(read.fields);
           if (refused) throw refused;
