@@ -115,9 +115,21 @@ export interface TicketRules {
   approvalLimit: number;
   /** days after resolution during which a partner reply reopens the ticket */
   reopenDays: number;
+  /**
+   * seconds an approval's refund may wait on the order before the ticket says so in an internal note (absent:
+   * APPROVAL_WAIT_NOTE_SECONDS; a test sets a few)
+   */
+  approvalWaitNoteSeconds?: number;
 }
 
 export const DEFAULT_TICKET_RULES: TicketRules = { approvalLimit: 50_000, reopenDays: 7 };
+
+/**
+ * An approval's refund is carried out within seconds while the order answers; one still waiting after this long is
+ * said on the ticket (an internal note), since the ticket takes no other decision meanwhile.
+ */
+export const APPROVAL_WAIT_NOTE_SECONDS = 120;
+export const approvalWaitNoteSeconds = (rules: Pick<TicketRules, 'approvalWaitNoteSeconds'>): number => rules.approvalWaitNoteSeconds ?? APPROVAL_WAIT_NOTE_SECONDS;
 
 export const TICKET_REFUSALS = {
   not_allowed_for_role: 'Your role may not do this on a support request.',

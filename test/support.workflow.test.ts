@@ -20,7 +20,7 @@ import { DEFAULT_SLA_POLICY, type SlaPolicy } from '../domain/sla';
 import { instantOf } from '../domain/time';
 import { SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { orderWorkflowId } from '../contracts/orders';
-import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketActor } from '../domain/support';
+import { DEFAULT_TICKET_RULES, GENERAL_PROBLEM_TYPE, ticketNumber, type TicketActor, type TicketRules } from '../domain/support';
 import { EmailRecord, SupportEvent, SupportQueueDay, SupportQueueEntry, SupportTicket, User } from '../models';
 import { hourBand } from '../domain/support-queue';
 import { ticketOutcome } from '../domain/support-metrics';
@@ -658,7 +658,7 @@ describe('support ticket workflow (dev server, real time)', function () {
   const partner: TicketActor = { kind: 'partner', userId: 'partner-1', name: 'Pat Partner', email: 'pat@partner.example', role: 'admin-agent' };
 
   /** A refund request for `orderId` filed straight to its workflow (first response due `firstResponseSeconds` after) */
-  async function fileRefund(orderId: string, firstResponseSeconds = 3600) {
+  async function fileRefund(orderId: string, firstResponseSeconds = 3600, rules: TicketRules = DEFAULT_TICKET_RULES) {
     const filedAt = new Date();
     const i: SupportTicketInput = {
       number: ticketNumber(filedAt, Array.from({ length: 6 }, () => crypto.randomInt(32))),
@@ -676,7 +676,7 @@ describe('support ticket workflow (dev server, real time)', function () {
       filedAt: filedAt.toISOString(),
       requestId: uniq('req'),
       policy: { ...DEFAULT_SLA_POLICY, impacts: { ...DEFAULT_SLA_POLICY.impacts, critical: { ...DEFAULT_SLA_POLICY.impacts.critical, firstResponse: { seconds: firstResponseSeconds, calendar: null } } } },
-      rules: DEFAULT_TICKET_RULES,
+      rules,
     };
     const h = await app.client.workflow.start<typeof supportTicketWorkflow>('supportTicketWorkflow', { workflowId: supportWorkflowId(i.number), taskQueue: app.taskQueue, args: [i], workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT });
     await h.executeUpdate(supportRecordedUpdate, { args: [] });
@@ -687,7 +687,8 @@ describe('support ticket workflow (dev server, real time)', function () {
     const orderId = uniq('ord-silent');
     // the order's workflow runs where no worker polls: its Update is never taken up (a deploy that broke it, say)
     const order = await app.client.workflow.start('orderWorkflow', { workflowId: orderWorkflowId(orderId), taskQueue: uniq('nobody-polls'), args: [] });
-    const { h, i, filedAt } = await fileRefund(orderId, 8);
+    // (the ticket says the approval waits on the order after 3 s, not the 2 minutes of production)
+    const { h, i, filedAt } = await fileRefund(orderId, 8, { ...DEFAULT_TICKET_RULES, approvalWaitNoteSeconds: 3 });
     const act = (cmd: SupportCommand) => h.executeUpdate(supportCommandUpdate, { args: [cmd] });
     try {
       await act({ action: 'assign', actor: agent, assignee: agent });
@@ -710,6 +711,12 @@ describe('support ticket workflow (dev server, real time)', function () {
       ]);
       expect((await SupportTicket.findById(i.number).lean())!).to.include({ status: 'open', escalationLevel: 1, breached: true });
       await waitFor(async () => (await EmailRecord.countDocuments({ _id: { $regex: `^support:${i.number}:` }, template: 'support-escalated', status: 'sent' })) === 1);
+      // the ticket says, to support staff, that the approval waits on the order (only the worker's log did)
+      let waiting: Awaited<ReturnType<typeof noteOfWaiting>> = null;
+      const noteOfWaiting = () => SupportEvent.findOne({ ticketId: i.number, type: 'note', 'data.approvalWaiting': true }).lean();
+      await waitFor(async () => (waiting = await noteOfWaiting()) !== null);
+      expect([waiting!.public, waiting!.actor.kind]).to.deep.equal([false, 'system']);
+      expect(waiting!.body).to.include('The approval by Ada Agent is being carried out, but the order has not answered yet.');
       // a note is recorded meanwhile; a decision waits for the approval's outcome
       await act({ action: 'note', actor: agent, body: 'The order does not answer yet.' });
       expect(await SupportEvent.exists({ ticketId: i.number, type: 'note', body: 'The order does not answer yet.' })).to.not.equal(null);

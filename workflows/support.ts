@@ -26,6 +26,7 @@ import {
   type SupportTicketState,
 } from '../contracts/support';
 import {
+  approvalWaitNoteSeconds,
   checkAction,
   isPublicAction,
   nextStatus,
@@ -157,6 +158,8 @@ const BREACH_TELLS_LEADS = 'support-breach-tells-leads';
  * once the order answered (review). Older histories replay with the refund in the queue, as they ran.
  */
 const REFUND_BESIDE_QUEUE = 'support-refund-beside-write-queue';
+/** Patch id: an approval whose order has not answered after a while is said on the ticket (an internal note); older histories: nothing. */
+const APPROVAL_WAIT_NOTE = 'support-approval-wait-note';
 /**
  * How long an email waits for the one before it in its line (see `mailAfter`) before it goes all the same: an SMTP
  * outage shorter than this keeps the line's order. The staff's emails are about time (an at-risk warning), so one
@@ -448,6 +451,20 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
     return { took: true };
   }
 
+  /**
+   * A refund still not answered by the order after a while is said on the ticket, to support staff: the request shows
+   * why it takes no other decision (before, only the worker's log said so).
+   */
+  async function noteApprovalWaiting(refunding: Promise<unknown>, by: string): Promise<void> {
+    let answered = false;
+    refunding.then(
+      () => (answered = true),
+      () => (answered = true),
+    );
+    if (await condition(() => answered, approvalWaitNoteSeconds(rules) * 1000)) return;
+    await record(now(), 'note', SYSTEM, false, `The approval by ${by} is being carried out, but the order has not answered yet. It completes by itself once the order answers (its workflow or the database may need mending: see the worker's log); until then this request takes no other decision.`, { approvalWaiting: true });
+  }
+
   async function approve(cmd: SupportCommand): Promise<void> {
     const refund = input.refund!;
     const amount = cmd.amount ?? refund.amount;
@@ -464,7 +481,9 @@ export async function supportTicketWorkflow(input: SupportTicketInput): Promise<
         });
       // the refund writes the order, not the ticket: it waits beside the ticket's write queue, not in it
       // (REFUND_BESIDE_QUEUE), so the ticket's milestones and notes are still written while the order does not answer
-      const r = await (patched(REFUND_BESIDE_QUEUE) ? carryOut() : serially(carryOut));
+      const refunding = patched(REFUND_BESIDE_QUEUE) ? carryOut() : serially(carryOut);
+      if (patched(APPROVAL_WAIT_NOTE)) void noteApprovalWaiting(refunding, cmd.actor.name);
+      const r = await refunding;
       const at = now();
       // a milestone that fell due while the refund was carried out comes first, as for any action (its timer may
       // reach the worker with the refund's answer)
