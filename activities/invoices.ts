@@ -2,7 +2,7 @@
  * Invoice activities: the monthly close of a partner's month, and the rule that puts a ledger line on the
  * first month whose invoice is still open (used by the order activities when they write a charge or credit).
  */
-import { Invoice, LedgerLine, Partner, openMonthFrom } from '../models';
+import { Invoice, InvoiceClose, LedgerLine, Partner, openMonthFrom } from '../models';
 import type { LedgerLineDoc } from '../models';
 import { monthName, nextMonthKey } from '../domain/time';
 import { lineTax, summarizeInvoice } from '../domain/invoice';
@@ -19,15 +19,28 @@ function billedIds(invoice: { lines?: unknown }): Set<string> | null {
  * A line written while its month was being closed may have missed the close's snapshot. Both sides check
  * after writing (the line's writer here, the closer in closeInvoice), so whatever the interleaving one of
  * them sees it, and both move it to the same place: the next open month.
+ *
+ * Answers the month the line is billed in, for good: its writer names it (the order's timeline, a support
+ * approval and its email). A close that has begun (its InvoiceClose) without its invoice yet may or may not have
+ * read the line: this waits for that invoice (an error, tried again), rather than name a month the closer may
+ * still move the line from (review: the month answered was read before the close moved the line).
  */
-export async function settleLine(lineId: string): Promise<void> {
+export async function settleLine(lineId: string): Promise<string | null> {
   const line = await LedgerLine.findById(lineId).lean();
-  if (!line) return;
-  const closed = await Invoice.findById(`${line.partnerId}:${line.invoiceMonth}`).lean();
-  const billed = closed ? billedIds(closed) : null;
-  if (!closed || !billed || billed.has(lineId)) return;
+  if (!line) return null;
+  const id = `${line.partnerId}:${line.invoiceMonth}`;
+  const closed = await Invoice.findById(id).lean();
+  if (!closed) {
+    // none begun: whenever it does, it reads this line (written before this check) and bills it
+    if (!(await InvoiceClose.exists({ _id: id }))) return line.invoiceMonth;
+    throw new Error(`the invoice of ${line.invoiceMonth} is being closed: whether it bills line ${lineId} is known once the close has written it; tried again`);
+  }
+  const billed = billedIds(closed);
+  if (!billed || billed.has(lineId)) return line.invoiceMonth;
   const month = await openMonthFrom(line.partnerId, nextMonthKey(line.invoiceMonth));
   await LedgerLine.updateOne({ _id: lineId, invoiceMonth: line.invoiceMonth }, { $set: { invoiceMonth: month } });
+  // the closer may have moved it first (to the same place)
+  return (await LedgerLine.findById(lineId, { invoiceMonth: 1 }).lean())?.invoiceMonth ?? month;
 }
 
 export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) {
@@ -47,6 +60,8 @@ export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) 
     async closeInvoice(partnerId: string, month: string, at: string): Promise<{ emailed: boolean }> {
       let closed = await Invoice.findById(`${partnerId}:${month}`).lean();
       if (!closed) {
+        // said before the lines are read: a line's writer that finds neither this nor the invoice knows it is billed
+        await insertOnce(() => InvoiceClose.create({ _id: `${partnerId}:${month}`, partnerId, month, startedAt: new Date(at) }));
         const billed = await LedgerLine.find({ partnerId, invoiceMonth: month }).sort({ at: 1, _id: 1 }).lean();
         await insertOnce(() => Invoice.create({ _id: `${partnerId}:${month}`, partnerId, month, closedAt: new Date(at), totals: summarizeInvoice(billed), lines: billed }));
         closed = (await Invoice.findById(`${partnerId}:${month}`).lean())!;

@@ -219,16 +219,17 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
               : `Credit for cancelled order ${order._id} (${c.basis === 'full' ? '100%' : `${c.termDays! - c.usedDays!} of ${c.termDays} days unused`})`,
         }),
       );
-      await settleLine(`${order._id}:credit`);
-      await addEvent(order, K.credit, 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth });
+      // the month it is billed in, for good (the close of the month first chosen may have moved it)
+      const billedIn = (await settleLine(`${order._id}:credit`)) ?? invoiceMonth;
+      await addEvent(order, K.credit, 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth: billedIn });
       if (order.status !== 'cancelled') {
         await Order.updateOne({ _id: order._id, status: { $ne: 'cancelled' } }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });
       }
       await addEvent(order, K.cancelled, 'cancelled', when, { by: input.by.name, requestId: input.requestId, supportTicket: input.supportTicket ?? null });
       await logOrderCancelled(order, when, { by: input.by, requestId: input.requestId, origin: input.origin ?? null, credit: c });
       // the cancellation's own request id, beside the one that placed the order
-      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth, supportTicket: input.supportTicket }, 'order cancelled');
-      return { invoiceMonth };
+      orderLog(order).info({ cancelRequestId: input.requestId, credit: c.amount, currency: c.currency, basis: c.basis, invoiceMonth: billedIn, supportTicket: input.supportTicket }, 'order cancelled');
+      return { invoiceMonth: billedIn };
     },
 
     /** What a support refund workflow needs to decide (the order's main workflow has ended). */

@@ -9,7 +9,7 @@ import { Product } from './catalog';
 import { IdempotencyRecord, Order, OrderEvent } from './orders';
 import { ActivationKey, DownloadClaim, DownloadLink, DownloadLinkRequest, DownloadResume } from './licensing';
 import { ActivityDay, ActivityEntry } from './activity-log';
-import { LedgerLine, Invoice } from './invoices';
+import { LedgerLine, Invoice, InvoiceClose } from './invoices';
 import { EmailRecord } from './emails';
 import { SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference, UserBrowserZone } from './sessions';
 import { SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, SupportFilingSlot } from './support';
@@ -28,4 +28,4 @@ export * from './support';
 export * from './attachments';
 
 /** Every model, for index creation at start-up. */
-export const models = { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadLinkRequest, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, SupportFilingSlot, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference, UserBrowserZone };
+export const models = { Partner, User, ApiToken, ApiTokenRevocation, TokenFormUse, Customer, Product, IdempotencyRecord, Order, OrderEvent, ActivationKey, DownloadLink, DownloadLinkRequest, DownloadClaim, DownloadResume, ActivityEntry, ActivityDay, LedgerLine, Invoice, InvoiceClose, EmailRecord, SupportTicket, SupportEvent, SupportOrderClaim, SupportIdempotency, SupportTicketNumber, SupportQueueEntry, SupportQueueDay, SupportFilingSlot, Attachment, SignInLink, SignInClaim, SignInSend, Session, SessionEnd, UserPreference, UserBrowserZone };

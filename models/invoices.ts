@@ -61,6 +61,23 @@ export const Invoice = model<InvoiceDoc>(
   'invoices',
 );
 
+/**
+ * A month's close under way: written once by the close (closeInvoice) before it reads the lines its invoice bills.
+ * A line's writer that finds it after writing, and no invoice yet, cannot know whether the close's read saw its
+ * line: it waits for the invoice (settleLine). One without it was written before the close began, and is billed.
+ */
+export interface InvoiceCloseDoc {
+  /** `${partnerId}:${month}`, as the invoice's */
+  _id: string;
+  partnerId: string;
+  month: string;
+  startedAt: Date;
+}
+export const InvoiceClose = model<InvoiceCloseDoc>(
+  'InvoiceClose',
+  new Schema<InvoiceCloseDoc>({ _id: String, partnerId: { type: String, required: true }, month: { type: String, required: true }, startedAt: { type: Date, required: true } }, { versionKey: false }),
+  'invoicecloses',
+);
 
 /** The first month from `month` on whose invoice is still open for the partner: where a line written now goes. */
 export async function openMonthFrom(partnerId: string, month: string): Promise<string> {

@@ -5,11 +5,12 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { buildActivities } from '../composition/root';
-import { Invoice, LedgerLine } from '../models';
+import { Invoice, InvoiceClose, LedgerLine, OrderEvent } from '../models';
 import { ensurePartner } from '../services/users';
 import { monthKey, nextMonthKey } from '../domain/time';
 import { findCatalogProduct } from '../domain/catalog';
 import { priceOrder } from '../domain/pricing';
+import { cancellationCredit } from '../domain/cancellation';
 import { getTestApp, uniq, type TestApp } from './support/app';
 
 describe('invoice close vs a late ledger line (activities, real database)', function () {
@@ -77,5 +78,53 @@ describe('invoice close vs a late ledger line (activities, real database)', func
     await acts.recordPayment(orderId, new Date().toISOString());
     expect((await LedgerLine.findById(`${orderId}:charge`).lean())!.invoiceMonth).to.equal(nextMonthKey(month));
     expect(await LedgerLine.countDocuments({ orderId })).to.equal(1);
+  });
+
+  /** An order of a partner of its own (no month of it closed yet), placed and paid now: its charge is in `month`. */
+  async function paidOrder(): Promise<{ partner: string; orderId: string; cancel: () => Promise<{ invoiceMonth: string }> }> {
+    const partner = uniq('closing');
+    await ensurePartner({ id: partner, name: 'Closing Partner', email: `billing@${partner}.example` });
+    const product = findCatalogProduct('windows-server-standard-sub')!;
+    const orderId = crypto.randomUUID();
+    const purchasedAt = new Date().toISOString();
+    const pricing = priceOrder(product, 'US', 1);
+    const actor = { userId: 'u', name: 'U', email: 'u@example.com', role: 'admin-agent' };
+    const terms = { id: product.id, name: product.name, kind: product.kind, billing: product.billing, cancellation: product.cancellation, deliverable: product.deliverable };
+    await acts.recordOrder({ orderId, partnerId: partner, customer: { id: 'c-closing', name: 'Closing Customer', tenantId: crypto.randomUUID(), domain: 'closing.example.com', market: 'US' }, product: terms, pricing, purchasedAt, imported: false, placedBy: actor, notify: ['u@example.com'], reminderDaysBeforeClose: 7, requestId: uniq('req') });
+    await acts.recordPayment(orderId, purchasedAt);
+    const at = new Date().toISOString();
+    const credit = cancellationCredit({ status: 'active', purchasedAt, product: terms, pricing }, new Date(at));
+    return { partner, orderId, cancel: () => acts.recordCancellation({ orderId, at, by: actor, credit, requestId: uniq('cancel') }) };
+  }
+
+  it("when a credit is written while its month's close is under way and that close did not read it, then the month it names is the next one, where the close moved it (not the month it was first written in)", async () => {
+    const { partner, orderId, cancel } = await paidOrder();
+    // the close of the month has begun, and read its lines: the charge only
+    await InvoiceClose.create({ _id: `${partner}:${month}`, partnerId: partner, month, startedAt: new Date() });
+    const charge = (await LedgerLine.findById(`${orderId}:charge`).lean())!;
+    expect(String(await cancel().then(() => 'answered', (e: unknown) => e))).to.match(/being closed/);
+    // ... and writes its invoice without the credit, which it then moves to the next open month
+    await Invoice.create({ _id: `${partner}:${month}`, partnerId: partner, month, closedAt: new Date(), totals: {}, lines: [charge] });
+    await acts.closeInvoice(partner, month, new Date().toISOString());
+    const { invoiceMonth } = await cancel(); // the activity's retry
+    expect(invoiceMonth).to.equal(nextMonthKey(month));
+    expect((await LedgerLine.findById(`${orderId}:credit`).lean())!.invoiceMonth).to.equal(nextMonthKey(month));
+    expect(((await OrderEvent.findById(`${orderId}:credit`).lean())!.data as { invoiceMonth: string }).invoiceMonth).to.equal(nextMonthKey(month));
+  });
+
+  it("when a credit is written while its month's close is under way and that close read it, then the month it names is that month, on whose invoice it is", async () => {
+    const { partner, orderId, cancel } = await paidOrder();
+    await InvoiceClose.create({ _id: `${partner}:${month}`, partnerId: partner, month, startedAt: new Date() });
+    expect(String(await cancel().then(() => 'answered', (e: unknown) => e))).to.match(/being closed/);
+    await acts.closeInvoice(partner, month, new Date().toISOString()); // its read comes after the credit's write
+    expect((await cancel()).invoiceMonth).to.equal(month);
+    const invoice = (await Invoice.findById(`${partner}:${month}`).lean())!;
+    expect((invoice.lines as { _id: string }[]).map((l) => l._id)).to.have.members([`${orderId}:charge`, `${orderId}:credit`]);
+  });
+
+  it('when a month is closed, then the close said it had begun (before reading the lines) in a record of its own', async () => {
+    const { partner } = await paidOrder();
+    await acts.closeInvoice(partner, month, new Date().toISOString());
+    expect(await InvoiceClose.exists({ _id: `${partner}:${month}` })).to.not.equal(null);
   });
 });
