@@ -522,8 +522,14 @@ export function createLicensingService(deps: LicensingDeps) {
       }
       // a range from further on continues this client's own counted download, in one of its resume slots; anything
       // else is a download of its own
+      // the link as read above may have been revoked since (a cancellation or the term's end under way): read again
+      // once this request has taken its place, so that no download begins after its link's revocation was written
+      // (QA: one began 17 ms after the revocation's entry). A revocation written after this read came after the
+      // download had begun, as one written before the cancellation answers.
+      const revokedSince = async () => (await DownloadLink.exists({ _id: link._id, status: 'revoked' })) !== null;
       const claim = await resumable(start);
       if (claim && (await takeResumeSlot(link, claim._id, at))) {
+        if (await revokedSince()) throw await gone('revoked');
         await logDownload(link, order, { _id: `resume:${crypto.randomUUID()}`, operationType: 'resume_software_download', operationStatus: 'succeeded', detail: `download of ${link.option.fileName} resumed at byte ${start} (not counted)`, reason: null }, at, req);
         return answer(null);
       }
@@ -534,6 +540,11 @@ export function createLicensingService(deps: LicensingDeps) {
       const claimed = await claimSlot(link, at, client, detail);
       if (claimed === null) throw await gone('exhausted');
       const { n, before } = claimed;
+      if (await revokedSince()) {
+        // the slot it took stays counted (the link serves nothing more anyway) and its entry says what became of it
+        await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'failed', detail: `${detail(n)} refused: ${LINK_REFUSALS.revoked} (as this download began)`, reason: 'revoked' }, at, req);
+        throw new AppError(410, 'link_revoked', LINK_REFUSALS.revoked, undefined, { reason: 'revoked' });
+      }
       const logged = await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: detail(n), reason: null }, at, req);
       // the slot's entry was there already: this request took over a minute (LOST_LOG_AFTER_MS) from its start to its
       // entry (the database or the process frozen), and another wrote the slot as interrupted, served nothing. So it is:

@@ -11,7 +11,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { parse as parseDisposition } from 'content-disposition';
 import { createApi, createAppServer } from '../composition/root';
 import { ActivationKey, ActivityEntry, appendActivity, DownloadClaim, DownloadLink, DownloadLinkRequest, Order, User } from '../models';
-import { linkRequestRecord } from '../services/licensing';
+import { createLicensingService, linkRequestRecord } from '../services/licensing';
+import { createStandInFiles, type FileStore } from '../lib/files';
+import { AppError } from '../lib/errors';
 import { revokeOrderAccess } from '../activities/licensing';
 import { LOST_LOG_AFTER_MS } from '../domain/licensing';
 import { DAY_MS } from '../domain/time';
@@ -565,6 +567,38 @@ describe('licensing: keys, download links and the activity log (real servers)', 
         expect(again.body.error.code).to.equal('order_not_active');
       }
     });
+  });
+
+  it('when a link is revoked while a download is on its way from its check of the link to its place (a slot, or a resume of its own download), then it serves nothing: 410 revoked, and no download is logged as succeeded after the revocation (QA)', async () => {
+    const origin = { ip: '203.0.113.44', userAgent: 'race-client' };
+    // the file store the download reads between the two: the cancellation's revocation lands there
+    const revokingOn = (orderId: string): FileStore => {
+      const files = createStandInFiles();
+      return {
+        ...files,
+        describe: async (o) => {
+          await revokeOrderAccess((await Order.findById(orderId).lean())!, new Date());
+          return files.describe(o);
+        },
+      };
+    };
+    const refusalOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as AppError);
+    const entries = async (orderId: string) => (await ActivityEntry.find({ orderId, operationType: { $in: ['download_software', 'resume_software_download'] } }).sort({ _id: 1 }).lean()).map((e) => [e.operationType, e.operationStatus, e.reason]);
+
+    // a new download: its slot is counted, its entry says it was refused
+    const fresh = await activeOrder();
+    const link = (await getLink(fresh.order.id)).body.download;
+    const refused = await refusalOf(createLicensingService({ files: revokingOn(fresh.order.id) }).openDownload({ token: link.token, method: 'GET', origin }));
+    expect([refused?.status, refused?.code]).to.deep.equal([410, 'link_revoked']);
+    expect(await entries(fresh.order.id)).to.deep.equal([['download_software', 'failed', 'revoked']]);
+
+    // a resume of this client's own download: refused as well
+    const resumed = await activeOrder();
+    const other = (await getLink(resumed.order.id)).body.download;
+    await createLicensingService({ files: createStandInFiles() }).openDownload({ token: other.token, method: 'GET', origin });
+    const again = await refusalOf(createLicensingService({ files: revokingOn(resumed.order.id) }).openDownload({ token: other.token, method: 'GET', range: 'bytes=10-', origin }));
+    expect([again?.status, again?.code]).to.deep.equal([410, 'link_revoked']);
+    expect(await entries(resumed.order.id)).to.have.deep.members([['download_software', 'succeeded', null], ['download_software', 'failed', 'revoked']]);
   });
 
   describe('the activity log', () => {
