@@ -1000,6 +1000,64 @@ describe('pages: partners in a real browser', function () {
     });
   });
 
+  describe('a partner with many customers', () => {
+    it('when the customer list is opened or searched, then it goes a page of 100 at a time in name order, says how many match of how many, and a search matches what was typed literally', async () => {
+      const partnerId = uniq('many');
+      await ensurePartner({ id: partnerId, name: 'Many Customers Ltd', email: `billing@${partnerId}.example` });
+      const email = PARTNER_EMAIL('admin-agent', partnerId).toLowerCase();
+      await ensureUser({ name: 'Many Admin', email, role: 'admin-agent', partnerId });
+      const customer = (name: string, i: number) => {
+        const tenantId = crypto.randomUUID();
+        return { _id: crypto.randomUUID(), partnerId, name, nameKey: name.toLowerCase(), tenantId, domain: `c${i}-${tenantId.slice(0, 8)}.onmicrosoft.com`, market: 'US', createdAt: new Date() };
+      };
+      const many = Array.from({ length: 230 }, (_, i) => customer(`Acme ${String(i).padStart(3, '0')}`, i));
+      // a name holding what a regular expression would read otherwise
+      const special = customer('Zeta (Holdings).* Pty', 999);
+      await Customer.insertMany([...many, special]);
+      const { context, page } = await newSession({ baseURL: app.baseUrl });
+      try {
+        await signIn(app, page, email);
+        const shown = async () => ({ caption: (await page.locator('caption').textContent())?.trim(), rows: await page.locator('tbody tr').count(), first: (await page.locator('tbody tr td a').first().textContent())?.trim() });
+        await page.goto('/app/customers');
+        // this partner's own (the demo partner's customers are not counted)
+        expect(await shown()).to.deep.equal({ caption: '231 customers, 100 on this page, in name order', rows: 100, first: 'Acme 000' });
+        await page.getByRole('link', { name: 'Next page' }).click();
+        expect(await shown()).to.deep.include({ rows: 100, first: 'Acme 100' });
+        await page.getByRole('link', { name: 'Next page' }).click();
+        expect(await shown()).to.deep.include({ rows: 31, first: 'Acme 200' });
+        expect(await page.locator('tbody tr td a').last().textContent()).to.equal(special.name);
+        expect(await page.getByRole('link', { name: 'Next page' }).count()).to.equal(0);
+        await page.getByRole('link', { name: 'First page' }).click();
+        expect(await shown()).to.deep.include({ first: 'Acme 000' });
+        await expectAccessible(page);
+
+        // a search: by name (as names compare), literally, by domain, by the start of a tenant GUID
+        await page.goto(`/app/customers?q=${encodeURIComponent('ACME 2')}`);
+        expect(await shown()).to.deep.equal({ caption: '30 of 231 customers match “ACME 2”', rows: 30, first: 'Acme 200' });
+        await page.goto(`/app/customers?q=${encodeURIComponent('(holdings).*')}`);
+        expect(await shown()).to.deep.equal({ caption: '1 of 231 customers match “(holdings).*”', rows: 1, first: special.name });
+        await page.goto(`/app/customers?q=${encodeURIComponent('.*')}`);
+        expect(await shown()).to.deep.include({ rows: 1, first: special.name });
+        await page.goto(`/app/customers?q=${special.tenantId.slice(0, 13)}`);
+        expect(await shown()).to.deep.include({ rows: 1, first: special.name });
+        await page.goto(`/app/customers?q=${many[7].domain.slice(0, 12)}`);
+        expect(await shown()).to.deep.include({ rows: 1, first: 'Acme 007' });
+        // a search's pages keep the search
+        await page.goto(`/app/customers?q=acme`);
+        await page.getByRole('link', { name: 'Next page' }).click();
+        expect(new URL(page.url()).searchParams.get('q')).to.equal('acme');
+        expect(await shown()).to.deep.equal({ caption: '230 of 231 customers match “acme”, 100 on this page, in name order', rows: 100, first: 'Acme 100' });
+        // a next-page link edited by hand
+        const bad = await page.goto('/app/customers?cursor=not-a-cursor');
+        expect(bad!.status()).to.equal(200);
+        expect(await page.locator('main').textContent()).to.include('The link to the next page is not valid.');
+        expect(await page.locator('main').textContent()).to.not.include('Acme 0');
+      } finally {
+        await context.close();
+      }
+    });
+  });
+
   describe('tenants and roles', () => {
     it('when a user of another partner opens the customer, its order, its buy page or cancels, then each answers 404', async () => {
       const c = await app.newCustomer('US');

@@ -10,12 +10,12 @@ import { currencyForMarket, taxTreatmentFor } from '../../domain/markets';
 import { checkMarket, priceOrder } from '../../domain/pricing';
 import { assessCancellation, CANCELLATION_REFUSALS } from '../../domain/cancellation';
 import type { orderView } from '../../services/orders';
-import { createCustomer, customerView, listCustomers, resolveCustomer } from '../../services/customers';
+import { createCustomer, customerView, resolveCustomer, searchCustomers } from '../../services/customers';
 import { listProducts, productView } from '../../services/catalog';
 import type { ProductDoc } from '../../models';
 import { isTemporalUnavailable } from '../../lib/temporal';
 import { agoInWords, definePage, errorsFromAppError, may, unavailable, validateForm, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
-import { NAME_PATTERN, nameKey } from '../../domain/text';
+import { NAME_PATTERN } from '../../domain/text';
 import { ORDER_ID_PATTERN } from '../../domain/orders';
 
 const ORDER_ID = new RegExp(ORDER_ID_PATTERN);
@@ -69,10 +69,8 @@ const markets = Object.entries(COUNTRIES)
   .sort((a, b) => a.name.localeCompare(b.name));
 
 /** Matches a customer by name or domain (substring) or tenant GUID (prefix), case-insensitively (names as domain/text.ts nameKey compares them). */
-function matches(c: { name: string; domain: string; tenantId: string }, q: string): boolean {
-  const k = nameKey(q);
-  return !k || nameKey(c.name).includes(k) || c.domain.includes(k) || c.tenantId.startsWith(k);
-}
+/** The customer search's page: a partner with thousands of customers sees them this many at a time. */
+export const CUSTOMERS_PER_PAGE = 100;
 
 /** What buying `product` for a customer in `market` would cost, or why it cannot be sold there. */
 export function buyPreview(product: ProductDoc | undefined, market: string, quantity: number) {
@@ -193,9 +191,25 @@ export function customerPages(deps: PagesContext): PageDef[] {
       permission: 'readCustomers',
       handler: async (ctx) => {
         const q = typeof ctx.req.query.q === 'string' ? ctx.req.query.q.slice(0, 200) : '';
-        const all = (await listCustomers(ctx.auth.partnerId!)).items.map(customerView);
-        const found = all.filter((c) => matches(c, q));
-        const data = { title: 'Customers', q, customers: found, total: all.length };
+        const cursor = typeof ctx.req.query.cursor === 'string' ? ctx.req.query.cursor.slice(0, 400) : undefined;
+        let data: Record<string, unknown>;
+        try {
+          const page = await searchCustomers(ctx.auth.partnerId!, q, { limit: CUSTOMERS_PER_PAGE, cursor });
+          const withQ = (more: [string, string][]) => `/app/customers${q || more.length ? `?${new URLSearchParams([...(q ? [['q', q] as [string, string]] : []), ...more]).toString()}` : ''}`;
+          data = {
+            title: 'Customers',
+            q,
+            customers: page.items.map(customerView),
+            matching: page.matching,
+            total: page.total,
+            // a long list goes a page at a time, in name order; a later page leads back to the first
+            nextUrl: page.nextCursor ? withQ([['cursor', page.nextCursor]]) : null,
+            firstUrl: cursor ? withQ([]) : null,
+          };
+        } catch (e) {
+          if (!(e instanceof AppError && e.status === 400)) throw e;
+          data = { title: 'Customers', q, customers: [], matching: 0, total: 0, badCursor: true, firstUrl: '/app/customers' };
+        }
         if (ctx.isHtmx && ctx.req.header('hx-target') === 'customer-results') ctx.fragment('customers/_results', data);
         else ctx.view('customers/list', data);
       },
