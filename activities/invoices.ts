@@ -29,10 +29,10 @@ export async function settleLine(lineId: string): Promise<string | null> {
   const line = await LedgerLine.findById(lineId).lean();
   if (!line) return null;
   const id = `${line.partnerId}:${line.invoiceMonth}`;
-  const closed = await Invoice.findById(id).lean();
+  const [closed, closing] = await Promise.all([Invoice.findById(id).lean(), InvoiceClose.exists({ _id: id })]);
   if (!closed) {
     // none begun: whenever it does, it reads this line (written before this check) and bills it
-    if (!(await InvoiceClose.exists({ _id: id }))) return line.invoiceMonth;
+    if (!closing) return line.invoiceMonth;
     throw new Error(`the invoice of ${line.invoiceMonth} is being closed: whether it bills line ${lineId} is known once the close has written it; tried again`);
   }
   const billed = billedIds(closed);
