@@ -71,6 +71,28 @@ describe('pages: partners in a real browser', function () {
       await context.close();
     });
 
+    it('when a sign-in form is sent after its cookie is gone (a stale tab, cookies cleared), then it comes back as typed, saying so, and pressing again works; the same for the link\'s button', async () => {
+      const email = PARTNER_EMAIL('sales-agent', app.partnerId);
+      const asked = Date.now();
+      await page.goto('/app/sign-in');
+      await page.getByLabel('Email address').fill(email);
+      await context.clearCookies();
+      await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+      expect(await page.getByRole('alert').textContent()).to.include('This form had expired, or your browser did not send its cookie with it, so nothing was done. Press the button again');
+      expect(await page.getByLabel('Email address').inputValue()).to.equal(email);
+      await expectAccessible(page);
+      await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
+      await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+      const mail = await app.stack.mailbox.waitFor((m) => m.to.includes(email) && m.subject.includes('sign-in link') && Date.parse(m.receivedAt) >= asked - 1000);
+      const link = mail.text.match(/https?:\/\/\S+\/app\/sign-in\/link\?token=[A-Za-z0-9_-]+/)![0];
+      await page.goto(link);
+      await context.clearCookies();
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      expect(await page.getByRole('alert').textContent()).to.include('This form had expired');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(/\/app$/);
+    });
+
     it('when a page is opened without a session, then the sign-in page comes, with a strict Content-Security-Policy, and passes axe', async () => {
       const res = await page.goto('/app/customers');
       expect(new URL(page.url()).pathname).to.equal('/app/sign-in');

@@ -51,12 +51,17 @@ function preSessionToken(req: Request, res: Response, kit: KitDeps): string {
   return t;
 }
 
-function checkPreSession(req: Request): void {
+/** Whether a form used before a session exists came with its cookie's token. */
+function preSessionOk(req: Request): boolean {
   const t = (req.cookies as Record<string, string>)[PRE_SESSION_COOKIE];
-  if (!t || !csrfOk(t, (req.body as Record<string, unknown>)?._csrf)) {
-    throw new AppError(403, 'csrf_failed', 'This form has expired or did not come from csp-desk (are cookies allowed?). Reload the page and try again.');
-  }
+  return Boolean(t) && csrfOk(t, (req.body as Record<string, unknown>)?._csrf);
 }
+
+/**
+ * Said when a sign-in form came without its token: the form comes back ready to press again (a fresh token), as
+ * "Reload the page" would have sent the same stale form again (QA).
+ */
+const PRE_SESSION_EXPIRED = 'This form had expired, or your browser did not send its cookie with it, so nothing was done. Press the button again; if this comes back, allow cookies for this site.';
 
 /** The pages used before signing in (no session yet). */
 export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void {
@@ -71,7 +76,11 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
   });
 
   router.post('/sign-in', async (req, res) => {
-    checkPreSession(req);
+    if (!preSessionOk(req)) {
+      const typed = typeof req.body?.email === 'string' ? req.body.email.slice(0, 320) : '';
+      page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.body?.next), values: { email: typed }, errors: { _form: PRE_SESSION_EXPIRED } }, 403);
+      return;
+    }
     const form = validatePostedForm<{ email: string; next?: string }>(signInSchema, req.body ?? {});
     if (!form.ok) {
       page(res, 'identity/sign-in', { title: 'Sign in', csrf: preSessionToken(req, res, kit), next: safeNext(req.body?.next), values: req.body, errors: form.errors }, 400);
@@ -93,9 +102,14 @@ export function publicIdentityRoutes(router: express.Router, kit: KitDeps): void
   });
 
   router.post('/sign-in/link', async (req, res) => {
-    checkPreSession(req);
     const form = validateForm<{ token: string; timeZone?: string }>(claimSchema, req.body ?? {});
     if (!form.ok) throw new AppError(400, 'validation_failed', 'The sign-in link is incomplete. Copy the whole link from the email.', 'token');
+    if (!preSessionOk(req)) {
+      // the link's page again, with a fresh token: the link is not used by this
+      const state = await kit.sessions.inspectLink(form.value.token);
+      page(res, 'identity/link', { title: 'Sign in', csrf: preSessionToken(req, res, kit), token: form.value.token, ...state, valid: state.state === 'valid', errors: { _form: PRE_SESSION_EXPIRED } }, 403);
+      return;
+    }
     try {
       const { cookie, next, session } = await kit.sessions.claimLink(form.value.token, headerText(req.header('user-agent'), SESSION_USER_AGENT_MAX));
       res.cookie(SESSION_COOKIE, cookie, { httpOnly: true, sameSite: 'lax', secure: kit.secureCookies, path: '/' });
