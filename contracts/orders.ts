@@ -31,6 +31,8 @@ export interface CancelOrderRequest {
   requestId: string;
   /** where the request came from, for the activity log */
   origin?: RequestOrigin | null;
+  /** when the API received it (ISO): the instant the cancellation is judged and dated at (domain/cancellation.ts cancellationInstant) */
+  requestedAt?: string;
 }
 export interface CancelOrderResult {
   orderId: string;

@@ -84,6 +84,26 @@ export function termEnd(order: Pick<CancellableOrder, 'purchasedAt' | 'product'>
 }
 
 /** Credit for cancelling at `at`: 100% for perpetual software, the unused days' share for subscriptions. */
+/**
+ * How long before the order's workflow takes up a cancellation the request may have come in and still be judged at
+ * that instant: twice the longest an API request waits on Temporal (60 s, lib/temporal.ts), so that a request the
+ * API is still waiting on is always covered, and no request can be dated earlier than that.
+ */
+export const CANCEL_REQUEST_GRACE_MS = 120_000;
+
+/**
+ * The instant a cancellation is judged and dated at (its window, its credit, `cancelledAt`): when the API received
+ * it (`requestedAt`), not when the order's workflow got to it, which a restarted or busy worker may delay past the
+ * window's end (QA: a cancellation sent 2 s before the end was refused once the worker came back). Bounded by the
+ * workflow's own clock: never later than now, never more than CANCEL_REQUEST_GRACE_MS before it. A request that
+ * carries no instant (an API on older code) is judged now.
+ */
+export function cancellationInstant(requestedAt: string | undefined, now: Date): Date {
+  const asked = requestedAt === undefined ? NaN : Date.parse(requestedAt);
+  if (!Number.isFinite(asked)) return now;
+  return new Date(Math.min(now.getTime(), Math.max(asked, now.getTime() - CANCEL_REQUEST_GRACE_MS)));
+}
+
 export function cancellationCredit(order: CancellableOrder, at: Date): CancellationCredit {
   const { total, currency } = order.pricing;
   const withTax = (amount: number) => creditTax(order.pricing, amount);

@@ -233,11 +233,13 @@ export function createOrderService(deps: OrderServiceDeps) {
    * (WorkflowUpdateFailedError) is what the caller gets.
    */
   async function cancelOne(auth: AuthContext, order: OrderDoc): Promise<CancelOrderResult> {
-    const pre = assessCancellation(order, clock());
+    // the instant the request is judged at, here and by the workflow (which may take it up later: cancellationInstant)
+    const requestedAt = clock();
+    const pre = assessCancellation(order, requestedAt);
     if (!pre.cancellable) throw refusalError(pre);
     try {
       const handle = client.workflow.getHandle(orderWorkflowId(order._id));
-      return await sendUpdate((updateId) => handle.executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null }], updateId }));
+      return await sendUpdate((updateId) => handle.executeUpdate(cancelOrderUpdate, { args: [{ actor: actorOf(auth), requestId: currentRequestId(), origin: auth.origin ?? null, requestedAt: requestedAt.toISOString() }], updateId }));
     } catch (e) {
       // Temporal's own refusal (the Update not processed, retried already): a 503, not the order's refusal
       if (e instanceof WorkflowUpdateFailedError && e.cause instanceof ApplicationFailure && e.cause.type && !isUnprocessedUpdate(e)) {

@@ -6,7 +6,9 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { importedOrderId } from '../domain/order-imports';
-import { ActivationKey, Customer, Invoice, LedgerLine, Order } from '../models';
+import { ActivationKey, Customer, Invoice, LedgerLine, Order, User } from '../models';
+import { createOrderService } from '../services/orders';
+import type { AuthContext } from '../services/context';
 import { DAY_MS, monthKey, monthName, nextMonthKey, previousMonthKey } from '../domain/time';
 import { mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { cancellationCredit } from '../domain/cancellation';
@@ -283,6 +285,21 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(mail.text).to.contain('revoked').and.contain('100%').and.contain('by Second admin agent');
       expect(mail.text).to.contain("software list, without its activation key").and.not.contain('reservation ends');
       expect(mail.to).to.include(colleague.email).and.include(`billing@${app.partnerId}.example`).and.include(`admin-agent@${app.partnerId}.example`);
+    });
+
+    it("when a cancellation is sent, then it is judged and dated at the instant the API received it, which the order's workflow (taking it up later) keeps", async () => {
+      const c = await app.newCustomer('US');
+      const o = await placeOrder(app, c.id, 'sql-server-standard-sub');
+      await waitFor(async () => (await Order.findById(o.id).lean())?.status === 'active');
+      await new Promise((r) => setTimeout(r, 2500));
+      // an API whose request came in 2 s before the workflow takes it up
+      const received = new Date(Date.now() - 2000);
+      const orders = createOrderService({ client: app.client, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, now: () => received });
+      const user = (await User.findOne({ email: `admin-agent@${app.partnerId}.example` }).lean())!;
+      const auth: AuthContext = { user, role: 'admin-agent', partnerId: app.partnerId, tokenId: 'test' };
+      const result = await orders.cancel(auth, o.id, { customer: c.name, productName: o.product.name, acknowledged: true });
+      expect(result.cancelledAt).to.equal(received.toISOString());
+      expect((await Order.findById(o.id).lean())!.cancellation!.at.toISOString()).to.equal(received.toISOString());
     });
 
     it('when an order is cancelled right after it is placed, then the answer comes once recorded, and the confirmation and then the cancellation email follow', async () => {

@@ -3,7 +3,7 @@ import { roleChangeRefusal } from '../domain/roles';
 import { headerText, nameKey } from '../domain/text';
 import { amountExample, formatMinor, parseAmount, mulDiv, taxPortionOfInclusive } from '../domain/money';
 import { addMonthsUtc, dayNumber, daysUntil, DAY_MS, emailTimeZone, monthKey, previousMonthKey, zonedMinute } from '../domain/time';
-import { assessCancellation, cancellationCredit, cancellationCreditToday, creditTax, supportRefundCredit, type CancellableOrder } from '../domain/cancellation';
+import { assessCancellation, CANCEL_REQUEST_GRACE_MS, cancellationCredit, cancellationCreditToday, cancellationInstant, creditTax, supportRefundCredit, type CancellableOrder } from '../domain/cancellation';
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { invoiceCloseRefusal, lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
@@ -89,6 +89,15 @@ describe('time', () => {
 });
 
 describe('cancellation rules', () => {
+  it('judges a cancellation at the instant the API received it: never later than the workflow takes it up, never more than the grace before; without one, now', () => {
+    const now = new Date('2026-11-28T12:00:00.000Z');
+    expect(cancellationInstant('2026-11-28T11:59:58.000Z', now).toISOString()).to.equal('2026-11-28T11:59:58.000Z');
+    expect(cancellationInstant('2026-11-28T12:00:05.000Z', now).toISOString()).to.equal(now.toISOString()); // a clock ahead
+    expect(cancellationInstant('2026-11-28T10:00:00.000Z', now).getTime()).to.equal(now.getTime() - CANCEL_REQUEST_GRACE_MS);
+    expect(cancellationInstant(undefined, now).toISOString()).to.equal(now.toISOString());
+    expect(cancellationInstant('not a time', now).toISOString()).to.equal(now.toISOString());
+  });
+
   it('when it is day 59 or day 60, then a standard purchase can be cancelled without a fee', () => {
     for (const now of [at(58, 1), at(59, 1), at(59, 23)]) {
       const a = assessCancellation(order('windows-server-standard-perpetual'), now);

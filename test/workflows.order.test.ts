@@ -20,6 +20,7 @@ import { findCatalogProduct } from '../domain/catalog';
 import { priceOrder } from '../domain/pricing';
 import { mulDiv } from '../domain/money';
 import { DAY_MS, addMonthsUtc } from '../domain/time';
+import { cancellationCredit, windowEnd } from '../domain/cancellation';
 import { timelineCompleteUntil, type OrderTerms } from '../domain/orders';
 import { ActivationKey, EmailRecord, LedgerLine, Order, OrderEvent } from '../models';
 import { getTestApp, quietRuntime, uniq, workflowBundle, type TestApp } from './support/app';
@@ -199,7 +200,7 @@ describe('order workflow (time-skipping test server, real activities)', function
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'order:replayed');
   });
 
-  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, an imported order cancelled by its partner, an order cancelled during its confirmation email, a close of the month not yet ended, an early close of a month not begun), then they replay as they ran', async () => {
+  it('when histories recorded before this code\'s rules are replayed (an order imported inside its reminder period, an imported order cancelled by its partner, an order cancelled during its confirmation email, perpetual software whose window closed, a close of the month not yet ended, an early close of a month not begun), then they replay as they ran', async () => {
     // recorded on the code before the patches order-late-reminder and invoice-close-ended-months (test/fixtures):
     // without them the order would now send its reminder and the close would refuse the month
     const load = (file: string) => temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', file), 'utf8')));
@@ -217,6 +218,11 @@ describe('order workflow (time-skipping test server, real activities)', function
     const scheduled = early.events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
     expect(scheduled).to.deep.equal(['sendOrderEmail', 'recordCancellation', 'sendOrderEmail']);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, early, 'order:replayed-cancelled-during-confirmation');
+    // perpetual software left alone, recorded before order-cancel-at-request: its window recorded closed at its end,
+    // without the grace this code now waits for a cancellation sent in time and taken up late
+    const closed = load('order-history-window-closed.json');
+    expect(closed.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_STARTED)).to.have.length(2); // the reminder, the window's end
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, closed, 'order:replayed-window-closed');
     const close = load('invoice-close-history-current-month.json');
     expect(close.events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED)).to.have.length(1);
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, close, 'close-replayed');
@@ -304,6 +310,11 @@ describe('order workflow (time-skipping test server, real activities)', function
     const order = (await Order.findById(t.orderId).lean())!;
     expect(order.windowClosedAt).to.not.equal(null);
     expect(order.termEndsAt).to.equal(null);
+    // RECORD_FIXTURE=1 on the code before order-cancel-at-request wrote test/fixtures/order-history-window-closed.json (replayed above)
+    if (process.env.RECORD_FIXTURE) {
+      const history = await h.fetchHistory();
+      fs.writeFileSync(path.join(__dirname, '..', '..', 'test', 'fixtures', 'order-history-window-closed.json'), JSON.stringify(temporal.api.history.v1.History.toObject(history as temporal.api.history.v1.History, { longs: String, enums: String, bytes: String }), null, 1));
+    }
   });
 
   it('when a cancellation is accepted while the order is being provisioned, then it waits, the confirmation goes out before the cancellation email, and the key made is revoked', async () => {
@@ -368,5 +379,46 @@ describe('order workflow (time-skipping test server, real activities)', function
     expect(await LedgerLine.countDocuments({ orderId: t.orderId })).to.equal(1);
     expect(await ActivationKey.countDocuments({ orderId: t.orderId })).to.equal(1);
     expect(await OrderEvent.countDocuments({ orderId: t.orderId, type: 'placed' })).to.equal(1);
+  });
+
+  it("when a cancellation sent before the window's end reaches the order's workflow after it (its worker restarting), then it is judged and dated when it was sent: cancelled, credited as of then; one sent after the end is refused (QA)", async () => {
+    const actor = { userId: 'u-test', name: 'Test admin agent', email: 'a@example.com', role: 'admin-agent' };
+    const sendCancel = (h: WorkflowHandle<typeof orderWorkflow>, requestedAt: string) => h.executeUpdate(cancelOrderUpdate, { args: [{ actor, requestId: uniq('req'), requestedAt }] });
+    const queue = uniq('late-cancel');
+    const t = await terms('windows-server-standard-sub');
+    const first = await newWorker(queue, { maxCachedWorkflows: 0 });
+    const h = await start(t, queue);
+    const end = windowEnd(t)!.getTime();
+    await first.runUntil(async () => {
+      await h.executeUpdate(waitForStageUpdate, { args: ['confirmed'] });
+      await env.sleep(end - 2000 - (await env.currentTimeMs()));
+    });
+    // sent 2 s before the end, while no worker runs; the worker is back 3 s after the end
+    const requestedAt = new Date(await env.currentTimeMs()).toISOString();
+    const sent = sendCancel(h, requestedAt);
+    await env.sleep(5000);
+    const second = await newWorker(queue);
+    // (until the workflow's end, its cancellation email sent: nothing left for a worker on this queue)
+    const result = await second.runUntil(async () => {
+      const r = await sent;
+      await h.result();
+      return r;
+    });
+    expect(result).to.deep.include({ status: 'cancelled', cancelledAt: requestedAt });
+    expect(result.credit).to.deep.equal(cancellationCredit({ status: 'active', purchasedAt: t.purchasedAt, product: t.product, pricing: t.pricing }, new Date(requestedAt)));
+    expect(result.credit.usedDays).to.equal(60);
+    const order = (await Order.findById(t.orderId).lean())!;
+    expect([order.status, order.cancellation!.at.toISOString()]).to.deep.equal(['cancelled', requestedAt]);
+    expect(await LedgerLine.countDocuments({ orderId: t.orderId, kind: 'credit' })).to.equal(1);
+    // its window was never recorded as closed: it was cancelled within it
+    expect(await OrderEvent.countDocuments({ orderId: t.orderId, type: 'cancellation-window-closed' })).to.equal(0);
+
+    // sent a second after the end: refused, whenever it is taken up
+    const late = await terms('windows-server-standard-sub');
+    const hl = await start(late);
+    await hl.executeUpdate(waitForStageUpdate, { args: ['confirmed'] });
+    await env.sleep(windowEnd(late)!.getTime() + 1000 - (await env.currentTimeMs()));
+    expect(await refusalOf(sendCancel(hl, new Date(await env.currentTimeMs()).toISOString()))).to.equal('window_passed');
+    expect((await Order.findById(late.orderId).lean())!.status).to.equal('active');
   });
 });

@@ -23,7 +23,7 @@ import {
   type SupportRefundResult,
 } from '../contracts/orders';
 import type { OrderStatus, OrderTerms } from '../domain/orders';
-import { assessCancellation, assessSupportRefund, cancellationCredit, supportRefundCredit, termEnd, windowEnd, type CancellationCredit, type SupportRefundAssessment } from '../domain/cancellation';
+import { assessCancellation, assessSupportRefund, CANCEL_REQUEST_GRACE_MS, cancellationCredit, cancellationInstant, supportRefundCredit, termEnd, windowEnd, type CancellationCredit, type SupportRefundAssessment } from '../domain/cancellation';
 import { DAY_MS } from '../domain/time';
 import { DATABASE_ACTIVITY, EMAIL_ACTIVITY } from './activity-options';
 import { databaseWrites } from './local-writes';
@@ -37,6 +37,12 @@ const LOCAL_PLACEMENT = 'order-placement-local-activities';
 const LATE_REMINDER = 'order-late-reminder';
 /** Patch id: an imported order is cancelled through support only (orders cancelled by their partner before replay as they ran). */
 const IMPORTED_VIA_SUPPORT = 'order-imported-cancelled-via-support';
+/**
+ * Patch id: a cancellation is judged and dated at the instant the API received it (cancellationInstant), and the
+ * window is recorded closed only CANCEL_REQUEST_GRACE_MS after its end, so that a request sent in time and taken up
+ * late is not refused (older histories: judged when taken up, the window closed at its end).
+ */
+const CANCEL_AT_REQUEST = 'order-cancel-at-request';
 
 export interface OrderOutcome {
   orderId: string;
@@ -69,8 +75,8 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   const reached = (s: OrderStage) => stage !== null && ORDER_STAGES.indexOf(stage) >= ORDER_STAGES.indexOf(s);
   // `importedRule`: the rule that an imported order is cancelled through support; the validator always applies it
   // (validators do not run on replay), the handler behind its patch
-  const assess = (importedRule: boolean) =>
-    assessCancellation({ status: cancelling ? 'cancelled' : status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing, imported: importedRule && terms.imported }, now());
+  const assess = (importedRule: boolean, at: Date) =>
+    assessCancellation({ status: cancelling ? 'cancelled' : status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing, imported: importedRule && terms.imported }, at);
 
   setHandler(orderStateQuery, state);
   setHandler(waitForStageUpdate, async (s) => {
@@ -83,9 +89,8 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
    * A cancellation during placement waits for placement to finish, so it revokes what was made; it does not wait
    * for the confirmation email, which an SMTP outage may hold up.
    */
-  async function cancel(request: CancelOrderRequest, credit: (at: Date) => CancellationCredit, supportTicket?: string): Promise<CancelOrderResult & { invoiceMonth: string }> {
+  async function cancel(request: CancelOrderRequest, credit: (at: Date) => CancellationCredit, supportTicket?: string, at = now()): Promise<CancelOrderResult & { invoiceMonth: string }> {
     cancelling = true;
-    const at = now();
     log.info('cancelling order', { orderId, requestId: request.requestId, by: request.actor.userId, supportTicket });
     // what it revokes is made by then; the confirmation email may still be on its way (it goes first, then this
     // one's). No patch: the commands come in the same order as when this waited for the confirmation (a history
@@ -131,15 +136,17 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
   setHandler(
     cancelOrderUpdate,
     async (request): Promise<CancelOrderResult> => {
-      // the validator's verdict, taken again now that the update runs (the one authority on the rule)
-      const verdict = assess(!terms.imported || patched(IMPORTED_VIA_SUPPORT));
+      // the validator's verdict, taken again now that the update runs (the one authority on the rule), at the
+      // instant the request came in (histories from before: when the workflow took it up)
+      const at = patched(CANCEL_AT_REQUEST) ? cancellationInstant(request.requestedAt, now()) : now();
+      const verdict = assess(!terms.imported || patched(IMPORTED_VIA_SUPPORT), at);
       if (!verdict.cancellable) throw refusal(verdict);
-      const { invoiceMonth: _month, ...result } = await cancel(request, (at) => cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, at));
+      const { invoiceMonth: _month, ...result } = await cancel(request, (when) => cancellationCredit({ status, purchasedAt: terms.purchasedAt, product: terms.product, pricing: terms.pricing }, when), undefined, at);
       return result;
     },
     {
-      validator: (_request) => {
-        const verdict = assess(true);
+      validator: (request) => {
+        const verdict = assess(true, cancellationInstant(request.requestedAt, now()));
         if (!verdict.cancellable) throw refusal(verdict);
       },
     },
@@ -172,6 +179,10 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
       if (!cancelling) await mail.sendOrderEmail(orderId, 'reminder');
     }
     if (Date.now() < closesAt.getTime()) await condition(() => cancelling, closesAt.getTime() - Date.now());
+    // a cancellation that came in before the end may reach this workflow after it (a worker restarting, a busy
+    // task queue): the window is recorded closed once no such request can still be on its way
+    const graceLeft = closesAt.getTime() + CANCEL_REQUEST_GRACE_MS - Date.now();
+    if (!cancelling && graceLeft > 0 && patched(CANCEL_AT_REQUEST)) await condition(() => cancelling, graceLeft);
     if (!cancelling) {
       await serially(() => acts.recordWindowClosed(orderId, closesAt.toISOString()));
       windowClosed = true;
