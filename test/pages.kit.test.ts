@@ -1,7 +1,7 @@
 /** The pages' wording of service refusals (pure: no servers). */
 import { expect } from 'chai';
 import { AppError } from '../lib/errors';
-import { formatBytes, formatCount, formatDuration, pageMessage, validateForm, zonedText } from '../api/pages/kit';
+import { formatBytes, formatCount, formatDuration, formatHours, pageMessage, validateForm, zonedText } from '../api/pages/kit';
 import { NAME_PATTERN, TEXT_PATTERN } from '../domain/text';
 
 describe('pages: how a service refusal reads on a page', () => {
@@ -76,6 +76,8 @@ describe('pages: sizes and durations as people read them', () => {
   it('when a size or a time span is shown, then it is in the largest fitting unit', () => {
     expect([512, 368_654, 5_033_164_800].map(formatBytes)).to.deep.equal(['512 bytes', '360 KB', '4.7 GB']);
     expect([45, 720, 12_000, 187_200, 86_400].map(formatDuration)).to.deep.equal(['45 s', '12 min', '3 h 20 min', '2 d 4 h', '1 d']);
+    // business hours: never in 24-hour days (80 business hours are ten working days, not "3 d 8 h")
+    expect([45, 720, 12_000, 288_000, 86_400 + 90].map(formatHours)).to.deep.equal(['45 s', '12 min', '3 h 20 min', '80 h', '24 h 2 min']);
   });
 
   it('when a count is shown with its noun, then one is singular ("1 more day", not "1 more days")', () => {

@@ -62,6 +62,17 @@ export function formatDuration(seconds: number): string {
   return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
 }
 
+/**
+ * An amount of business hours: in hours and minutes, never in days ("80 h", "3 h 20 min"), as a day of a calendar's
+ * hours is not 24 hours (QA: 80 business hours, ten working days, read "3 d 8 h left").
+ */
+export function formatHours(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 3600) return formatDuration(s);
+  const m = Math.round(s / 60);
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+}
+
 /** A file size as people read it: "4.7 GB", "360 KB" (powers of 1,024, as file managers show them), "512 bytes". */
 export function formatBytes(n: number): string {
   const units = ['KB', 'MB', 'GB', 'TB'];
@@ -137,6 +148,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   });
   hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
   hb.registerHelper('duration', (s: unknown) => (typeof s === 'number' ? formatDuration(s) : '—'));
+  hb.registerHelper('hours', (s: unknown) => (typeof s === 'number' ? formatHours(s) : '—'));
   hb.registerHelper('bytes', (n: unknown) => (typeof n === 'number' ? formatBytes(n) : ''));
   hb.registerHelper('nameOf', (value: unknown) => (typeof value === 'string' ? (VALUE_NAMES[value] ?? value) : value));
   /** `{{#field "name"}}` data for a form control: its error, its described-by id */
