@@ -297,7 +297,9 @@ export function restartClock(c: SlaClock, at: Date): SlaClock {
 /** The instant a running clock reaches `share` of its target (null while paused or stopped). */
 export function instantAtShare(c: SlaClock, share: number): Date | null {
   if (!c.runningSince || c.stoppedAt) return null;
-  const needed = Math.ceil(c.targetSeconds * share) - c.consumedSeconds;
+  // (rounded to a millionth of a second first: 3600 × 1.1 is 3960.0000000000005 in floating point, and its ceiling
+  // a second late: review)
+  const needed = Math.ceil(Math.round(c.targetSeconds * share * 1e6) / 1e6) - c.consumedSeconds;
   const since = new Date(c.runningSince);
   return needed <= 0 ? since : addWorkingSeconds(c.calendar, since, needed);
 }

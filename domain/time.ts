@@ -196,9 +196,12 @@ export function startOfLocalDay(date: Date, timeZone: string): Date {
  */
 export function instantOf(year: number, month: number, day: number, minutes: number, timeZone: string): number {
   const wall = utcMs(year, month, day, minutes);
-  // the zone's offsets half a day before and after: the two candidates of a changing day
-  const before = wall - zoneOffsetMs(wall - 43_200_000, timeZone);
-  const after = wall - zoneOffsetMs(wall + 43_200_000, timeZone);
+  // the zone's offsets a day and a half before and after: the two candidates of a changing day. (Half a day was
+  // not enough where the offset is 12 hours or more: in Auckland, at +13, half a day before the wall time read as
+  // UTC is already after the change, and 02:30 on the spring-forward day mapped before the gap: review.) Offsets
+  // run from -12 to +14 hours, and no zone changes its offset twice within three days.
+  const before = wall - zoneOffsetMs(wall - 129_600_000, timeZone);
+  const after = wall - zoneOffsetMs(wall + 129_600_000, timeZone);
   const reads = (c: number) => c + zoneOffsetMs(c, timeZone) === wall;
   const matching = [before, after].filter(reads);
   if (matching.length) return Math.min(...matching);

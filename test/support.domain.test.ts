@@ -6,6 +6,7 @@ import {
   checkSlaPolicy,
   dueAt,
   elapsedSeconds,
+  instantAtShare,
   nextMilestone,
   pauseClock,
   resumeClock,
@@ -76,6 +77,25 @@ describe('support rules: business hours (domain/sla)', () => {
     expect(new Date(instantOf(2026, 3, 29, 150, 'Europe/Berlin')).toISOString()).to.equal('2026-03-29T01:30:00.000Z');
     expect(new Date(instantOf(2026, 10, 25, 150, 'Europe/Berlin')).toISOString()).to.equal('2026-10-25T00:30:00.000Z');
     expect(new Date(instantOf(2026, 3, 8, 150, 'America/New_York')).toISOString()).to.equal('2026-03-08T07:30:00.000Z');
+    // zones 12 hours or more ahead (review): Auckland's spring-forward gap (02:00 -> 03:00 on 27 September 2026, +12
+    // to +13) and its repeated hour (03:00 -> 02:00 on 5 April 2026), Chatham's (+12:45 / +13:45) likewise
+    expect(new Date(instantOf(2026, 9, 27, 150, 'Pacific/Auckland')).toISOString()).to.equal('2026-09-26T14:30:00.000Z'); // 03:30 NZDT
+    expect(new Date(instantOf(2026, 4, 5, 150, 'Pacific/Auckland')).toISOString()).to.equal('2026-04-04T13:30:00.000Z'); // the first 02:30, NZDT
+    expect(new Date(instantOf(2026, 4, 5, 165, 'Pacific/Chatham')).toISOString()).to.equal('2026-04-04T13:00:00.000Z'); // the first 02:45, +13:45
+    for (const tz of ['Pacific/Auckland', 'Pacific/Kiritimati', 'Pacific/Pago_Pago', 'Etc/GMT+12', 'Etc/GMT-14']) {
+      // an ordinary wall time reads back as itself
+      const t = instantOf(2026, 6, 15, 9 * 60, tz);
+      expect(localTime(t, tz), tz).to.deep.include({ year: 2026, month: 6, day: 15, hour: 9, minute: 0 });
+    }
+  });
+
+  it('when a share of a target is not exact in floating point (3600 s × 1.1), then its instant is not a second late (review)', () => {
+    const at = new Date('2026-11-25T10:00:00.000Z');
+    const c = { ...startClock(DEFAULT_SLA_POLICY, 'critical', 'firstResponse', at), targetSeconds: 3600, calendar: null };
+    expect(instantAtShare(c, 1.1)!.toISOString()).to.equal('2026-11-25T11:06:00.000Z');
+    expect(instantAtShare(c, 0.8)!.toISOString()).to.equal('2026-11-25T10:48:00.000Z');
+    // a share of a second that is not whole still waits for the whole second
+    expect(instantAtShare({ ...c, targetSeconds: 7 }, 0.5)!.toISOString()).to.equal('2026-11-25T10:00:04.000Z');
   });
 
   it('when counting to the second, then partial working time and a null calendar count exactly', () => {
