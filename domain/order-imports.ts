@@ -1,6 +1,7 @@
 /** The rules of importing purchases made before csp-desk: their date, their csp-desk id, what an import comes to. */
 import { v5 as uuidv5 } from 'uuid';
 import { FIRST_DAY } from './time';
+import { formatMoney } from './money';
 
 /**
  * An imported purchase's date: not in the future, and not before FIRST_DAY, 2000-01-01 UTC (a year such as 0408 or 1026 is a
@@ -37,6 +38,8 @@ export interface ImportItem {
   productId: string;
   quantity: number;
   purchasedAt: string;
+  /** the unit price it was bought at (minor units, the currency of the customer's market); absent: today's list price */
+  unitPrice?: { amount: number; currency: string };
 }
 
 export type ImportOutcome = 'imported' | 'exists' | 'conflict';
@@ -47,7 +50,7 @@ export type ImportOutcome = 'imported' | 'exists' | 'conflict';
  * recorded (`imported`). Other contents under the same original id are a conflict, never silently dropped nor changed.
  */
 export function importOutcome(
-  order: { customerId: string; customerName: string; productId: string; quantity: number; purchasedAt: Date },
+  order: { customerId: string; customerName: string; productId: string; quantity: number; purchasedAt: Date; unitPrice: number; currency: string },
   item: ImportItem,
   customerId: string,
   found: 'exists' | 'imported',
@@ -55,9 +58,11 @@ export function importOutcome(
   if (order.customerId !== customerId) {
     return { outcome: 'conflict', message: `this order id is already imported for another of your customers (${order.customerName}): nothing changed` };
   }
-  const same = order.productId === item.productId && order.quantity === item.quantity && order.purchasedAt.getTime() === new Date(item.purchasedAt).getTime();
+  // (a unit price given again must be the one recorded; none given asks nothing of it)
+  const samePrice = !item.unitPrice || (item.unitPrice.amount === order.unitPrice && item.unitPrice.currency === order.currency);
+  const same = order.productId === item.productId && order.quantity === item.quantity && order.purchasedAt.getTime() === new Date(item.purchasedAt).getTime() && samePrice;
   if (!same) {
-    return { outcome: 'conflict', message: `already imported with other contents (${order.productId} × ${order.quantity}, bought ${order.purchasedAt.toISOString()}): nothing changed` };
+    return { outcome: 'conflict', message: `already imported with other contents (${order.productId} × ${order.quantity} at ${formatMoney(order.unitPrice, order.currency)} each, bought ${order.purchasedAt.toISOString()}): nothing changed` };
   }
   return found === 'exists' ? { outcome: 'exists', message: 'already imported' } : { outcome: 'imported', message: 'imported' };
 }

@@ -20,6 +20,22 @@ export function priceOrder(product: Pick<Product, 'prices'>, market: string, qua
   return { currency: priceCurrency, unitPrice, quantity, total, tax: taxLine(total, market) };
 }
 
+/**
+ * An imported purchase's pricing: at the unit price it was bought at when the partner gives it (in the currency the
+ * customer's market is priced in, tax included where prices include tax, as list prices are), else at today's list
+ * price. The price it was bought at is what a support refund of it may credit at most (QA: a purchase imported
+ * without it was priced, and capped, at today's list price, which it may not have cost). A unit price in another
+ * currency is refused with the one expected.
+ */
+export function priceImported(product: Pick<Product, 'prices'>, market: string, quantity: number, paid?: { amount: number; currency: string }): { pricing: OrderPricing } | { currencyExpected: string } {
+  const list = priceOrder(product, market, quantity);
+  if (!paid) return { pricing: list };
+  if (paid.currency !== list.currency) return { currencyExpected: list.currency };
+  const total = paid.amount * quantity;
+  if (!Number.isSafeInteger(total)) throw new RangeError('order total overflowed');
+  return { pricing: { currency: list.currency, unitPrice: paid.amount, quantity, total, tax: taxLine(total, market) } };
+}
+
 export interface SaleRefusal {
   code: 'market_unavailable';
   message: string;

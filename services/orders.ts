@@ -17,9 +17,9 @@ import { AppError, isDuplicateKey, notFound } from '../lib/errors';
 import { after, decodeInstantCursor, encodeInstantCursor, readPage, type ListPage } from '../lib/cursor';
 import { isUnprocessedUpdate, sendUpdate, startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
-import { checkMarket, priceOrder } from '../domain/pricing';
+import { checkMarket, priceImported, priceOrder } from '../domain/pricing';
 import { assessCancellation, type CancellationAssessment, type CancellationRefusalCode } from '../domain/cancellation';
-import { REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type OrderActor, type OrderTerms } from '../domain/orders';
+import { REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type OrderActor, type OrderPricing, type OrderTerms } from '../domain/orders';
 import { importedOrderId, importedPurchaseProblem, importFound, importOutcome, originalOrderIdOf, type ImportItem } from '../domain/order-imports';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
@@ -81,7 +81,7 @@ export const orderIdNamed = async (partnerId: string, ref: string): Promise<stri
 const importResult = (o: OrderDoc, item: ImportItem, customerId: string, found: 'exists' | 'imported') => ({
   orderId: item.orderId,
   id: o._id,
-  ...importOutcome({ customerId: o.customerId, customerName: o.customer.name, productId: o.product.id, quantity: o.pricing.quantity, purchasedAt: o.purchasedAt }, item, customerId, found),
+  ...importOutcome({ customerId: o.customerId, customerName: o.customer.name, productId: o.product.id, quantity: o.pricing.quantity, purchasedAt: o.purchasedAt, unitPrice: o.pricing.unitPrice, currency: o.pricing.currency }, item, customerId, found),
 });
 
 export function orderView(o: OrderDoc, timeline: TimelineEntry[] | null) {
@@ -151,7 +151,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     return { userId: auth.user._id, name: auth.user.name, email: auth.user.email, role: auth.role };
   }
 
-  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, originalOrderId: string | null, importKey?: string): Promise<OrderTerms> {
+  async function termsFor(auth: AuthContext, orderId: string, customer: CustomerDoc, product: ProductDoc, quantity: number, purchasedAt: Date, originalOrderId: string | null, importKey?: string, pricing = priceOrder(product, customer.market, quantity)): Promise<OrderTerms> {
     const partner = await Partner.findById(auth.partnerId).lean();
     const notify = [...new Set([partner?.email, auth.user.email].filter((x): x is string => Boolean(x)))];
     return {
@@ -159,7 +159,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       partnerId: auth.partnerId!,
       customer: { id: customer._id, name: customer.name, tenantId: customer.tenantId, domain: customer.domain, market: customer.market },
       product: { id: product._id, name: product.name, kind: product.kind, billing: product.billing, cancellation: product.cancellation, deliverable: product.deliverable },
-      pricing: priceOrder(product, customer.market, quantity),
+      pricing,
       purchasedAt: purchasedAt.toISOString(),
       imported: originalOrderId !== null,
       ...(originalOrderId === null ? {} : { originalOrderId }),
@@ -299,6 +299,10 @@ export function createOrderService(deps: OrderServiceDeps) {
         const product = await loadProduct(item.productId, `${field}.productId`);
         const refusal = checkMarket(product, customer.market);
         if (refusal) throw new AppError(422, refusal.code, refusal.message, `${field}.productId`, { market: customer.market });
+        const priced = priceImported(product, customer.market, item.quantity, item.unitPrice);
+        if ('currencyExpected' in priced) {
+          throw new AppError(422, 'currency_mismatch', `${field}.unitPrice.currency ${item.unitPrice!.currency} is not the currency ${customer.name}'s market (${customer.market}) is priced in: give the unit price in ${priced.currencyExpected}`, `${field}.unitPrice.currency`);
+        }
       }
       for (const item of items) {
         const id = importedOrderId(auth.partnerId!, item.orderId);
@@ -321,7 +325,8 @@ export function createOrderService(deps: OrderServiceDeps) {
         const product = (await Product.findById(item.productId).lean())!;
         // this call's own key: the order records the key of the call whose terms started its workflow
         const importKey = crypto.randomUUID();
-        await startOrder(await termsFor(auth, id, customer, product, item.quantity, new Date(item.purchasedAt), item.orderId, importKey));
+        const { pricing } = priceImported(product, customer.market, item.quantity, item.unitPrice) as { pricing: OrderPricing };
+        await startOrder(await termsFor(auth, id, customer, product, item.quantity, new Date(item.purchasedAt), item.orderId, importKey, pricing));
         // the same original id imported at once: the first recorded stands, and only its call imported it (importFound)
         const recorded = await Order.findOne({ _id: id, partnerId: auth.partnerId }).lean<OrderDoc>();
         if (!recorded) throw new Error(`order ${id} (imported as ${item.orderId}) was not found once its workflow had recorded it`);

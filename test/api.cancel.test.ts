@@ -11,7 +11,7 @@ import { createOrderService } from '../services/orders';
 import type { AuthContext } from '../services/context';
 import { DAY_MS, monthKey, monthName, nextMonthKey, previousMonthKey } from '../domain/time';
 import { mulDiv, taxPortionOfInclusive } from '../domain/money';
-import { cancellationCredit } from '../domain/cancellation';
+import { cancellationCredit, SUPPORT_REQUEST_PROBLEM_TYPE } from '../domain/cancellation';
 import { findCatalogProduct } from '../domain/catalog';
 import { ensureInvoiceSchedule } from '../composition/root';
 import { ensurePartner, ensureUser, issueToken } from '../services/users';
@@ -455,6 +455,44 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const credit = cancellationCredit({ ...order, status: 'active' }, new Date(Date.now()));
       expect(credit).to.include({ basis: 'prorated', usedDays: 30 });
       expect(credit.amount).to.equal(mulDiv(order.pricing.total, credit.termDays! - 30, credit.termDays!));
+    });
+
+    it('when a purchase is imported with the unit price it was bought at, then the order is priced at it (its tax where prices include tax), what a refund may credit at most; another currency is refused naming the field; another price again is a conflict (QA)', async () => {
+      const c = await app.newCustomer('AU');
+      const product = findCatalogProduct('windows-server-standard-perpetual')!;
+      const item = { orderId: uniq('IMP'), productId: product.id, quantity: 3, purchasedAt: new Date(Date.now() - 20 * DAY_MS).toISOString(), unitPrice: { amount: 123_450, currency: 'AUD' } };
+      const wrong = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...item, unitPrice: { amount: 123_450, currency: 'USD' } }] } });
+      expect([wrong.status, wrong.body.error.code, wrong.body.error.field]).to.deep.equal([422, 'currency_mismatch', 'body.orders[0].unitPrice.currency']);
+      expect(wrong.body.error.message).to.include('AUD');
+      expect(await Order.countDocuments({ customerId: c.id })).to.equal(0);
+      const res = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [item] } });
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      const [{ id: orderId, outcome }] = res.body.results;
+      expect(outcome).to.equal('imported');
+      const order = (await app.api('GET', `/orders/${orderId}`)).body;
+      expect(order.pricing).to.deep.equal({ currency: 'AUD', unitPrice: 123_450, quantity: 3, total: 370_350, tax: { treatment: 'inclusive', rateBps: 1000, amount: taxPortionOfInclusive(370_350, 1000) } });
+      const paid = order.timeline.find((e: { type: string }) => e.type === 'payment-imported');
+      expect(paid.data).to.include({ amount: 370_350, currency: 'AUD' });
+      // a refund request above what it was bought for is refused
+      const refund = await app.api('POST', '/support-requests', {
+        token: app.tokens['admin-agent'],
+        headers: { 'idempotency-key': uniq('key-sr') },
+        body: {
+          problemType: SUPPORT_REQUEST_PROBLEM_TYPE,
+          impact: 'moderate',
+          title: 'Refund the imported purchase',
+          customer: c.tenantId,
+          orderId: item.orderId,
+          refund: { reason: 'Bought in error before csp-desk', amount: 370_351, currency: 'AUD' },
+          contact: { name: 'Pat Contact', email: `pat@${app.partnerId}.example`, phone: '+61 2 5550 0100' },
+          description: 'Bought in error.',
+        },
+      });
+      expect([refund.status, refund.body.error?.code], JSON.stringify(refund.body)).to.deep.equal([422, 'amount_too_high']);
+      // the same purchase again: exists with the same price (or none), a conflict with another
+      const again = async (unitPrice?: { amount: number; currency: string }) =>
+        (await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...item, unitPrice }] } })).body.results[0].outcome;
+      expect([await again(item.unitPrice), await again(undefined), await again({ amount: 100_000, currency: 'AUD' })]).to.deep.equal(['exists', 'exists', 'conflict']);
     });
 
     it('when a purchase imported from 55 days ago has 5 days of its window left, then its reminder goes out at once (it is inside the reminder period)', async () => {

@@ -457,11 +457,14 @@ describe('imported order ids', () => {
   });
 
   it('when an original id names an order already, then the same purchase exists, other contents or another customer are a conflict', () => {
-    const order = { customerId: 'c1', customerName: 'Contoso', productId: 'p1', quantity: 2, purchasedAt: new Date('2026-01-02T03:04:05Z') };
+    const order = { customerId: 'c1', customerName: 'Contoso', productId: 'p1', quantity: 2, purchasedAt: new Date('2026-01-02T03:04:05Z'), unitPrice: 97_200, currency: 'USD' };
     const item = { orderId: 'ORD-1', productId: 'p1', quantity: 2, purchasedAt: '2026-01-02T04:04:05+01:00' };
     expect(importOutcome(order, item, 'c1', 'exists')).to.deep.equal({ outcome: 'exists', message: 'already imported' });
     expect(importOutcome(order, item, 'c1', 'imported')).to.deep.equal({ outcome: 'imported', message: 'imported' });
-    expect(importOutcome(order, { ...item, quantity: 3 }, 'c1', 'exists')).to.deep.equal({ outcome: 'conflict', message: 'already imported with other contents (p1 × 2, bought 2026-01-02T03:04:05.000Z): nothing changed' });
+    expect(importOutcome(order, { ...item, quantity: 3 }, 'c1', 'exists')).to.deep.equal({ outcome: 'conflict', message: 'already imported with other contents (p1 × 2 at $972.00 each, bought 2026-01-02T03:04:05.000Z): nothing changed' });
+    // the unit price it was bought at: the same one given again exists; another is a conflict
+    expect(importOutcome(order, { ...item, unitPrice: { amount: 97_200, currency: 'USD' } }, 'c1', 'exists').outcome).to.equal('exists');
+    expect(importOutcome(order, { ...item, unitPrice: { amount: 90_000, currency: 'USD' } }, 'c1', 'exists').outcome).to.equal('conflict');
     // two imports at once with other contents: the one recorded first stands, the other is told
     expect(importOutcome(order, { ...item, purchasedAt: '2026-01-02T03:04:06Z' }, 'c1', 'imported').outcome).to.equal('conflict');
     expect(importOutcome(order, item, 'c2', 'exists')).to.deep.equal({ outcome: 'conflict', message: 'this order id is already imported for another of your customers (Contoso): nothing changed' });

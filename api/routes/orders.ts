@@ -90,12 +90,21 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
                 productId: { type: 'string', minLength: 1, maxLength: 100 },
                 quantity: { type: 'integer', minimum: 1, maximum: 10000 },
                 purchasedAt: { type: 'string', format: 'date-time', description: `when it was bought, with its offset; not in the future and not before ${EARLIEST_IMPORTED_PURCHASE} (either is a 400)` },
+                unitPrice: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['amount', 'currency'],
+                  description:
+                    "the unit price it was bought at: integer minor units, in the currency the customer's market is priced in (another is a 422 `currency_mismatch` naming it), tax included where prices include tax (AU, BR), as list prices are. " +
+                    "The order's total (what a support refund may credit at most) is this times the quantity; without it, today's list price. Importing the same order again with another unit price is a `conflict`.",
+                  properties: { amount: { type: 'integer', minimum: 0, maximum: 100_000_000_000 }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
+                },
               },
             },
           },
         },
       },
-      errorCodes: { 422: ['unknown_product', 'market_unavailable'] },
+      errorCodes: { 422: ['unknown_product', 'market_unavailable', 'currency_mismatch'] },
       errors: [404, 422],
       responses: {
         200: {
