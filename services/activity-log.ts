@@ -94,12 +94,14 @@ export function csvRow(v: ActivityView): string[] {
 }
 
 /**
- * The list a cursor of the log pages: the query that made it, as sent (its range, zone and filters, not its page),
- * so that a cursor sent with another customer, operation or range is a 400, not a point in another list (review).
+ * The list a cursor of the log pages: the partner's log and the query that made it, as sent (its range, zone and
+ * filters, not its page), so that a cursor sent with another customer, operation or range is a 400, not a point in
+ * another list (review), and so is one of another partner's log, sent with the same query (QA: a page of the
+ * caller's log answered it).
  */
-const logList = (q: ActivityQuery): string =>
-  `activity-log:${crypto.createHash('sha256').update(JSON.stringify([q.from ?? null, q.to ?? null, q.timeZone ?? null, q.customer ?? null, q.operation ?? null])).digest('base64url').slice(0, 16)}`;
-const encodeCursor = (q: ActivityQuery, e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => encodeInstantCursor(logList(q), e.operationDate, e._id);
+const logList = (partnerId: string, q: ActivityQuery): string =>
+  `activity-log:${crypto.createHash('sha256').update(JSON.stringify([partnerId, q.from ?? null, q.to ?? null, q.timeZone ?? null, q.customer ?? null, q.operation ?? null])).digest('base64url').slice(0, 16)}`;
+const encodeCursor = (partnerId: string, q: ActivityQuery, e: Pick<ActivityEntryDoc, '_id' | 'operationDate'>) => encodeInstantCursor(logList(partnerId, q), e.operationDate, e._id);
 
 export interface ActivityLogDeps {
   now?: () => Date;
@@ -148,7 +150,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
     async list(partnerId: string, q: ActivityQuery) {
       const { from, to, timeZone, days, filter, range } = await plan(partnerId, q);
       const limit = q.limit ?? 100;
-      const after = q.cursor !== undefined ? decodeInstantCursor(logList(q), q.cursor) : null;
+      const after = q.cursor !== undefined ? decodeInstantCursor(logList(partnerId, q), q.cursor) : null;
       const rows: ActivityEntryDoc[] = [];
       for (const day of days) {
         if (after && day > dayOf(after.at)) continue;
@@ -157,7 +159,7 @@ export function createActivityLogService(deps: ActivityLogDeps = {}) {
         if (rows.length > limit) break;
       }
       const page = rows.slice(0, limit);
-      return { from, to, timeZone, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(q, page[page.length - 1]) : null };
+      return { from, to, timeZone, items: page.map(activityView), nextCursor: rows.length > limit ? encodeCursor(partnerId, q, page[page.length - 1]) : null };
     },
 
     /** Every entry of the range as CSV (header row first, CRLF line ends), a day at a time as it is written out. */

@@ -780,6 +780,23 @@ describe('licensing: keys, download links and the activity log (real servers)', 
       expect((await app.api('GET', `/activity-log?customer=${customer.id}`, { token: app.otherTokens['global-admin'] })).status).to.equal(404);
     });
 
+    it("when a cursor of another partner's log is sent with the same query, then 400 naming query.cursor, not a page of the caller's log (QA)", async () => {
+      // two entries today in each partner's log, so that each has a next page at one entry a page
+      const write = async (partnerId: string) => {
+        for (const n of [1, 2])
+          await appendActivity({ _id: uniq('partner-cursor'), partnerId, operationDate: new Date(Date.now() - n * 1000), operationType: 'get_software_keys', resourceType: 'software_key', operationStatus: 'succeeded', userPrincipalName: null, actor: { kind: 'system', userId: null, name: 'csp-desk', role: null }, customerId: uniq('c'), customerName: 'C', orderId: 'o', productId: 'p', productName: 'P', resourceId: null, ipAddress: null, userAgent: null, detail: `entry ${n}`, reason: null, requestId: null });
+      };
+      await write(app.partnerId);
+      await write(app.otherPartnerId);
+      const theirs = await log('limit=1', app.otherTokens['global-admin']);
+      expect(theirs.body.nextCursor, JSON.stringify(theirs.body)).to.be.a('string');
+      const res = await log(`limit=2&cursor=${theirs.body.nextCursor}`);
+      expect([res.status, res.body.error?.field], JSON.stringify(res.body)).to.deep.equal([400, 'query.cursor']);
+      // the caller's own cursor of the same query still pages
+      const ours = await log('limit=1');
+      expect((await log(`limit=2&cursor=${ours.body.nextCursor}`)).status).to.equal(200);
+    });
+
     it('when the log is asked for as CSV, then it is RFC 4180 with a header, parsing back to the same rows, formulas neutralised', async () => {
       const { customer, order } = await activeOrder();
       const link = (await getLink(order.id)).body.download;
