@@ -332,7 +332,12 @@ export function createSupportService(deps: SupportServiceDeps) {
         // a refusal about the amount names the field it came from
         throw new AppError(supportRefusalStatus(code), code, message, code === 'amount_above_limit' ? 'body.amount' : undefined);
       }
-      if (e instanceof WorkflowNotFoundError) throw new AppError(409, 'invalid_state', `support request ${t._id} is ${t.status}: nothing more can be done on it`);
+      if (e instanceof WorkflowNotFoundError) {
+        // its workflow has ended, which it does once the ticket is closed: `t` was read before the Update was sent, maybe
+        // before the close, so the refusal names the status stored now (QA saw a closed ticket refused as "resolved")
+        const stored = await SupportTicket.findById(t._id, { status: 1 }).lean();
+        throw new AppError(409, 'invalid_state', `support request ${t._id} is ${stored?.status ?? t.status}: nothing more can be done on it`);
+      }
       throw e;
     }
   }

@@ -638,6 +638,29 @@ describe('support requests (API end to end)', function () {
     expect((await file(refundBody(order.id, 100))).status).to.equal(201);
   });
 
+  it('when an action read the request just before it was closed and its workflow ended, then the refusal names it closed, not the status it read (QA)', async () => {
+    const t = (await file({ problemType: 'General question or problem', impact: 'moderate', title: uniq('Closed meanwhile'), customer: customer.id, contact: { name: 'Q', email: 'q@example.com' } })).body;
+    expect((await post(`/support-requests/${t.number}/resolve`, agent(), { body: 'Answered.' })).body.status).to.equal('resolved');
+    /** The next read of the ticket answers what it held (resolved), then the ticket is closed and its workflow ends before the reader goes on. */
+    const original = SupportTicket.findById;
+    SupportTicket.findById = ((...args: Parameters<typeof original>) => ({
+      lean: async () => {
+        SupportTicket.findById = original;
+        const doc = await original.apply(SupportTicket, args).lean();
+        expect((await post(`/support-requests/${t.number}/close`, agent(), { body: 'Done.' })).body.status).to.equal('closed');
+        await app.client.workflow.getHandle(supportWorkflowId(t.number)).result();
+        return doc;
+      },
+    })) as unknown as typeof original;
+    try {
+      const reply = await post(`/support-requests/${t.number}/replies`, app.tokens['admin-agent'], { body: 'One more thing.' });
+      expect([reply.status, reply.body.error?.code, reply.body.error?.message]).to.deep.equal([409, 'invalid_state', `support request ${t.number} is closed: nothing more can be done on it`]);
+    } finally {
+      // whatever failed, later tests read through mongoose's own
+      SupportTicket.findById = original;
+    }
+  });
+
   it('when the order is cancelled by the partner while its refund request is open, then the approval fails with a clear reason', async () => {
     const order = await placeOrder(app, customer.id, 'windows-server-standard-perpetual');
     const t = (await file(refundBody(order.id, 1_000, { title: 'Refund within the window' }))).body;
