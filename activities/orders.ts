@@ -5,7 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { ActivationKey, LedgerLine, Order, OrderEvent, Partner, openMonthFrom } from '../models';
 import type { OrderDoc } from '../models';
-import { ORDER_TIMELINE_KEY as K, orderEmailRecipients, orderEmailTimelineKey, type OrderActor, type OrderTerms, type RequestOrigin } from '../domain/orders';
+import { ORDER_TIMELINE_KEY as K, orderEmailRecipients, orderEmailTimelineKey, provisionedInstant, type OrderActor, type OrderTerms, type RequestOrigin } from '../domain/orders';
 import type { CancellationCredit } from '../domain/cancellation';
 import { termEnd, windowEnd } from '../domain/cancellation';
 import { monthKey, notBefore } from '../domain/time';
@@ -152,13 +152,14 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         );
         keys = 1;
       }
+      // an imported purchase was provisioned when it was bought (before csp-desk): its document and its timeline say so
+      // there, before its window's close and its term's end, which may be past too (the key, if any, is made now)
+      const provisionedAt = provisionedInstant(order, when);
       // the key, the order's status and the timeline entry are independent writes: in parallel
       // the state it moves from is in the filter too: an attempt that outlived its timeout (read before the order was
       // cancelled, written after) changes nothing (review: the order had gone back to active)
-      if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId, status: 'pending' }, { $set: { status: 'active', provisionedAt: when } }));
-      // an imported purchase was provisioned when it was bought (before csp-desk): its timeline says so there, before
-      // its window's close and its term's end, which may be past too (the key, if any, is made now)
-      writes.push(addEvent(order, K.provisioned, 'provisioned', order.imported ? new Date(order.purchasedAt) : when, { deliverable: order.product.deliverable, keys }));
+      if (order.status === 'pending') writes.push(Order.updateOne({ _id: orderId, status: 'pending' }, { $set: { status: 'active', provisionedAt } }));
+      writes.push(addEvent(order, K.provisioned, 'provisioned', provisionedAt, { deliverable: order.product.deliverable, keys }));
       await Promise.all(writes);
       orderLog(order).info({ keys }, 'order provisioned');
       return { keys };

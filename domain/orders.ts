@@ -117,6 +117,16 @@ export const ORDER_TIMELINE_KEY = {
   termEnded: 'term-ended',
 } as const;
 
+/**
+ * When an order was provisioned, as its document (`provisionedAt`) and its timeline's entry both say: an imported
+ * purchase when it was bought (before csp-desk: QA saw the document say the import's instant while its timeline said
+ * the purchase date), any other when its workflow provisioned it (`at`). An import's key, if any, is still made at
+ * the import.
+ */
+export function provisionedInstant(order: { imported: boolean; purchasedAt: Date | string }, at: Date): Date {
+  return order.imported ? new Date(order.purchasedAt) : at;
+}
+
 /** The key of an order email's timeline entry (sent or refused for good). */
 export const orderEmailTimelineKey = (kind: 'confirmation' | 'reminder' | 'cancellation'): string => `email-${kind}`;
 

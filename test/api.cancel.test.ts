@@ -433,6 +433,17 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(await ActivationKey.countDocuments({ orderId })).to.equal(0);
     });
 
+    it("when a perpetual purchase is imported from 60 days ago, then its document says it was provisioned at the purchase date, as its timeline does (QA: the import's instant); its key is made at the import", async () => {
+      const c = await app.newCustomer('US');
+      const res = await importOne(c.id, 'windows-server-standard-perpetual', 60);
+      const [{ id: orderId }] = res.body.results;
+      await waitFor(async () => (await Order.findById(orderId).lean())?.status === 'active');
+      const order = (await app.api('GET', `/orders/${orderId}`)).body;
+      const provisioned = order.timeline.find((e: { type: string }) => e.type === 'provisioned');
+      expect([order.provisionedAt, provisioned.at]).to.deep.equal([order.purchasedAt, order.purchasedAt]);
+      expect(Date.now() - (await ActivationKey.findOne({ orderId }).lean())!.createdAt.getTime()).to.be.below(DAY_MS);
+    });
+
     it('when a partner cancels a purchase it imported inside its window, then it is refused with the support-request route and nothing is credited (no charge of csp-desk stands behind it)', async () => {
       // a review found the hole: import 100 licences bought "a minute ago", cancel, and the invoice is credited
       // for a purchase csp-desk never charged

@@ -7,7 +7,7 @@ import { assessCancellation, CANCEL_REQUEST_GRACE_MS, cancellationCredit, cancel
 import { CATALOG, PRICE_CURRENCIES, findCatalogProduct } from '../domain/catalog';
 import { checkMarket, priceOrder } from '../domain/pricing';
 import { invoiceCloseRefusal, lineTax, noInvoiceReason, summarizeInvoice } from '../domain/invoice';
-import { impliedTimelineKeys, ORDER_ID_PATTERN, orderEmailRecipients, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
+import { impliedTimelineKeys, ORDER_ID_PATTERN, orderEmailRecipients, provisionedInstant, timelineCompleteUntil, timelineOrder, type OrderPricing } from '../domain/orders';
 import { importedOrderId, importedPurchaseProblem, importFound, importOutcome } from '../domain/order-imports';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
@@ -358,6 +358,11 @@ describe("an order's timeline: complete for its state", () => {
   const active = { ...placed, paidAt: t, provisionedAt: t };
   const day = (n: number) => new Date(t.getTime() + n * DAY_MS);
   const confirmed = ['placed', 'paid', 'provisioned', 'email-confirmation'];
+  it('when an order is provisioned, then it is at the instant its workflow did it; an imported one at its purchase date', () => {
+    const bought = '2026-08-02T09:30:00.000Z';
+    expect(provisionedInstant({ imported: false, purchasedAt: bought }, t)).to.deep.equal(t);
+    expect(provisionedInstant({ imported: true, purchasedAt: bought }, t)).to.deep.equal(new Date(bought));
+  });
   it('when a charged order is active, then its confirmation email is part of its timeline; an imported one has none', () => {
     expect(impliedTimelineKeys(active, day(1), 7)).to.deep.equal(confirmed);
     expect(timelineCompleteUntil(active, ['placed', 'paid', 'provisioned'], day(1), 7)).to.equal(null);
