@@ -254,6 +254,9 @@ function norm(code: string): string {
   return String(code).trim().toUpperCase();
 }
 
+/** A market code as the tables hold it ("sz " -> "SZ"): the look-ups here take any letter case, so callers name it so. */
+export const normaliseMarketCode = (code: string): string => norm(code);
+
 /**
  * True when Azure reservations may be sold in the market `code` (ISO 3166-1 alpha-2, case-insensitive).
  * False for a market of the document's table, and for anything that is not a known market code.

@@ -1,7 +1,7 @@
 /** Prices of an order in its customer's market: currency, tax treatment and tax portion. */
 import type { Product } from './catalog';
-import { currencyForMarket, taxTreatmentFor, azureReservationsAvailableIn } from './markets';
-import { countryName } from './countries';
+import { currencyForMarket, taxTreatmentFor, azureReservationsAvailableIn, normaliseMarketCode } from './markets';
+import { countryName, isMarketCode } from './countries';
 import { taxPortionOfInclusive } from './money';
 import type { OrderPricing, TaxLine } from './orders';
 
@@ -41,14 +41,16 @@ export interface SaleRefusal {
   message: string;
 }
 
-/** Whether a product may be sold in a market: Azure reservations are not available in the document's list. */
+/**
+ * Whether a product may be sold in a market: Azure reservations are not available in the document's list. The code
+ * is taken in any letter case, as azureReservationsAvailableIn takes it (review: 'sz' threw a RangeError naming the
+ * country instead of refusing); one that is no market code is refused, naming it as sent.
+ */
 export function checkMarket(product: Pick<Product, 'kind' | 'name'>, market: string): SaleRefusal | null {
-  if (product.kind === 'azure-reservation' && !azureReservationsAvailableIn(market)) {
-    // the country as the customer's record names it (Eswatini, not the list's Swaziland)
-    return {
-      code: 'market_unavailable',
-      message: `Azure reservations are not available in the market ${market} (${countryName(market)}): ${product.name} cannot be sold there`,
-    };
-  }
-  return null;
+  if (product.kind !== 'azure-reservation') return null;
+  const code = normaliseMarketCode(market);
+  if (azureReservationsAvailableIn(code)) return null;
+  // the country as the customer's record names it (Eswatini, not the list's Swaziland)
+  const where = isMarketCode(code) ? `${code} (${countryName(code)})` : `${JSON.stringify(market)}, which is not a market code`;
+  return { code: 'market_unavailable', message: `Azure reservations are not available in the market ${where}: ${product.name} cannot be sold there` };
 }

@@ -123,6 +123,15 @@ describe('domain/markets: Azure reservations unavailable markets', () => {
     expect(checkMarket(reservation, 'US')).to.equal(null);
   });
 
+  it('when a market code comes in another letter case, then checkMarket takes it as the market (review: a RangeError); one that is no market is refused naming it', () => {
+    const reservation = { kind: 'azure-reservation' as const, name: 'Azure Reserved VM Instances (1 year)' };
+    expect(checkMarket(reservation, 'sz')).to.deep.equal(checkMarket(reservation, 'SZ'));
+    expect(checkMarket(reservation, 'sz')?.message).to.include('market SZ (Eswatini)');
+    expect(checkMarket(reservation, 'us')).to.equal(null);
+    expect(checkMarket(reservation, 'zz')).to.deep.equal({ code: 'market_unavailable', message: 'Azure reservations are not available in the market "zz", which is not a market code: Azure Reserved VM Instances (1 year) cannot be sold there' });
+    expect(checkMarket({ kind: 'server-subscription', name: 'Windows Server Standard' }, 'sz')).to.equal(null);
+  });
+
   it('sells reservations in the other markets', () => {
     for (const code of ['US', 'DE', 'AU', 'BR', 'JP', 'GB', 'FR', 'CA', 'IN', 'NL']) {
       expect(AZURE_RESERVATION_UNAVAILABLE_MARKETS.has(code), code).to.equal(false);
