@@ -76,8 +76,11 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
 }
 
 /** The partner's customers by name (then id), a page at a time; without a page, all of them. */
+/** The list a customers cursor pages: the partner's (another partner's cursor is a 400, never a point in this list). */
+const customerList = (partnerId: string) => `customers:${partnerId}`;
+
 export async function listCustomers(partnerId: string, page?: ListPage): Promise<Paged<CustomerDoc>> {
-  const from = page?.cursor !== undefined ? decodeCursor('customers', page.cursor) : null;
+  const from = page?.cursor !== undefined ? decodeCursor(customerList(partnerId), page.cursor) : null;
   const filter = { partnerId, ...(from ? after('nameKey', 1, from.key, from.id) : {}) };
   return readPage(
     page,
@@ -85,7 +88,7 @@ export async function listCustomers(partnerId: string, page?: ListPage): Promise
       const q = Customer.find(filter).sort({ nameKey: 1, _id: 1 });
       return (limit === undefined ? q : q.limit(limit)).lean<CustomerDoc[]>();
     },
-    (c) => encodeCursor('customers', c.nameKey, c._id),
+    (c) => encodeCursor(customerList(partnerId), c.nameKey, c._id),
   );
 }
 
@@ -102,10 +105,10 @@ export async function searchCustomers(partnerId: string, q: string, page: ListPa
   const k = nameKey(q);
   const text = literally(k);
   const match = k ? { partnerId, $or: [{ nameKey: { $regex: text } }, { domain: { $regex: text } }, { tenantId: { $regex: `^${text}` } }] } : { partnerId };
-  const from = page.cursor !== undefined ? decodeCursor('customers', page.cursor) : null;
+  const from = page.cursor !== undefined ? decodeCursor(customerList(partnerId), page.cursor) : null;
   const filter = from ? { $and: [match, after('nameKey', 1, from.key, from.id)] } : match;
   const [found, matching, total] = await Promise.all([
-    readPage(page, (limit) => Customer.find(filter).sort({ nameKey: 1, _id: 1 }).limit(limit!).lean<CustomerDoc[]>(), (c) => encodeCursor('customers', c.nameKey, c._id)),
+    readPage(page, (limit) => Customer.find(filter).sort({ nameKey: 1, _id: 1 }).limit(limit!).lean<CustomerDoc[]>(), (c) => encodeCursor(customerList(partnerId), c.nameKey, c._id)),
     Customer.countDocuments(match),
     k ? Customer.countDocuments({ partnerId }) : null,
   ]);

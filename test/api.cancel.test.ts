@@ -119,6 +119,14 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const customersCursor = await nextCursor('/customers?limit=1');
       expect((await app.api('GET', `/customers/${c.id}/orders?limit=2&cursor=${customersCursor}`)).body.error?.field).to.equal('query.cursor');
       expect((await app.api('GET', `/customers?limit=1&cursor=${customersCursor}`)).status).to.equal(200);
+      // and of another partner's customers (QA, the activity log's cursor: a point in the caller's list answered it)
+      for (let i = 0; i < 2; i++) {
+        const made = await app.api('POST', '/customers', { token: app.otherTokens['admin-agent'], body: { name: uniq('Theirs'), tenantId: crypto.randomUUID(), domain: `${uniq('theirs')}.example.com`, market: 'US' } });
+        expect(made.status).to.equal(201);
+      }
+      const theirs = await app.api('GET', '/customers?limit=1', { token: app.otherTokens['admin-agent'] });
+      const theirCursor = new URL(/^<([^>]+)>; rel="next"$/.exec(theirs.headers.get('link') ?? '')![1], app.baseUrl).searchParams.get('cursor')!;
+      expect((await app.api('GET', `/customers?limit=1&cursor=${theirCursor}`)).body.error?.field).to.equal('query.cursor');
       // one outside the alphabet the OpenAPI document states (base64url): refused by the schema, saying so
       const outside = await app.api('GET', '/customers?cursor=bm9%2BwZQ%3D%3D');
       expect([outside.status, outside.body.error.field, outside.body.error.message]).to.deep.equal([400, 'query.cursor', 'query.cursor must be a cursor this API gave out (base64url: letters, digits, - and _)']);
