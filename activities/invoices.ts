@@ -8,12 +8,18 @@ import { monthName, nextMonthKey } from '../domain/time';
 import { lineTax, summarizeInvoice } from '../domain/invoice';
 import { insertOnce, type ActivityDeps, type SendOnce } from './shared';
 import { pageLinks } from '../contracts/links';
+import { Context } from '@temporalio/activity';
+import type { Logger } from '../lib/logger';
 
 
 /** The ledger line ids a closed invoice billed (null for an invoice closed before snapshots were kept). */
 function billedIds(invoice: { lines?: unknown }): Set<string> | null {
   return Array.isArray(invoice.lines) ? new Set((invoice.lines as { _id: string }[]).map((l) => l._id)) : null;
 }
+
+/** The attempt at which a line still waiting on a close under way is said in the worker's log, then every so many. */
+const CLOSE_WAIT_WARN_AT = 10;
+const CLOSE_WAIT_WARN_EVERY = 50;
 
 /**
  * A line written while its month was being closed may have missed the close's snapshot. Both sides check
@@ -23,24 +29,43 @@ function billedIds(invoice: { lines?: unknown }): Set<string> | null {
  * Answers the month the line is billed in, for good: its writer names it (the order's timeline, a support
  * approval and its email). A close that has begun (its InvoiceClose) without its invoice yet may or may not have
  * read the line: this waits for that invoice (an error, tried again), rather than name a month the closer may
- * still move the line from (review: the month answered was read before the close moved the line).
+ * still move the line from (review: the month answered was read before the close moved the line). A line moved
+ * on is checked again in the month it lands in, which may be closing too (a catch-up close of several months).
+ * A wait that lasts is said in the log: a close that died after it began (its workflow terminated) holds its
+ * month's late lines until the month is closed again.
  */
-export async function settleLine(lineId: string): Promise<string | null> {
-  const line = await LedgerLine.findById(lineId).lean();
-  if (!line) return null;
-  const id = `${line.partnerId}:${line.invoiceMonth}`;
-  const [closed, closing] = await Promise.all([Invoice.findById(id).lean(), InvoiceClose.exists({ _id: id })]);
-  if (!closed) {
-    // none begun: whenever it does, it reads this line (written before this check) and bills it
-    if (!closing) return line.invoiceMonth;
-    throw new Error(`the invoice of ${line.invoiceMonth} is being closed: whether it bills line ${lineId} is known once the close has written it; tried again`);
+export async function settleLine(lineId: string, log?: Logger): Promise<string | null> {
+  // each round moves the line a month on at most; a partner's closed months ahead of now are few
+  for (let round = 0; round < 24; round++) {
+    const line = await LedgerLine.findById(lineId).lean();
+    if (!line) return null;
+    const id = `${line.partnerId}:${line.invoiceMonth}`;
+    const [closed, closing] = await Promise.all([Invoice.findById(id).lean(), InvoiceClose.exists({ _id: id })]);
+    if (!closed) {
+      // none begun: whenever it does, it reads this line (written before this check) and bills it
+      if (!closing) return line.invoiceMonth;
+      const attempt = activityAttempt();
+      if (attempt === CLOSE_WAIT_WARN_AT || (attempt > CLOSE_WAIT_WARN_AT && attempt % CLOSE_WAIT_WARN_EVERY === 0)) {
+        log?.warn({ lineId, partnerId: line.partnerId, month: line.invoiceMonth, attempt }, "a ledger line still waits on its month's invoice close, begun and not finished: if that close's workflow has ended, close the month again (README, Invoices)");
+      }
+      throw new Error(`the invoice of ${line.invoiceMonth} is being closed: whether it bills line ${lineId} is known once the close has written it; tried again`);
+    }
+    const billed = billedIds(closed);
+    if (!billed || billed.has(lineId)) return line.invoiceMonth;
+    const month = await openMonthFrom(line.partnerId, nextMonthKey(line.invoiceMonth));
+    // (the closer may have moved it first, to the same place: the next round reads where it is)
+    await LedgerLine.updateOne({ _id: lineId, invoiceMonth: line.invoiceMonth }, { $set: { invoiceMonth: month } });
   }
-  const billed = billedIds(closed);
-  if (!billed || billed.has(lineId)) return line.invoiceMonth;
-  const month = await openMonthFrom(line.partnerId, nextMonthKey(line.invoiceMonth));
-  await LedgerLine.updateOne({ _id: lineId, invoiceMonth: line.invoiceMonth }, { $set: { invoiceMonth: month } });
-  // the closer may have moved it first (to the same place)
-  return (await LedgerLine.findById(lineId, { invoiceMonth: 1 }).lean())?.invoiceMonth ?? month;
+  throw new Error(`ledger line ${lineId} was moved on from month to month 24 times: its partner's months ahead are all closed or closing`);
+}
+
+/** This activity's attempt (1 outside an activity). */
+function activityAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
 }
 
 export function createInvoiceActivities(deps: ActivityDeps, sendOnce: SendOnce) {

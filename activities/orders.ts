@@ -115,7 +115,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
             }),
           );
         }
-        if (!order.imported) await settleLine(`${orderId}:charge`);
+        if (!order.imported) await settleLine(`${orderId}:charge`, orderLog(order));
       };
       await Promise.all([
         charge(),
@@ -190,13 +190,16 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
     },
 
     /** Keys and links revoked, the credit on the next invoice, the order cancelled. */
-    async recordCancellation(input: { orderId: string; at: string; by: OrderActor; credit: CancellationCredit; requestId: string; supportTicket?: string; origin?: RequestOrigin | null }): Promise<{ invoiceMonth: string }> {
+    async recordCancellation(input: { orderId: string; at: string; revokedAt?: string; by: OrderActor; credit: CancellationCredit; requestId: string; supportTicket?: string; origin?: RequestOrigin | null }): Promise<{ invoiceMonth: string }> {
       const order = await loadOrder(input.orderId);
+      // `at`: when the cancellation was asked for (its credit, its month, cancelledAt); `revokedAt`: when its workflow
+      // carries it out, the instant the keys and links stop (a download before it was not stopped by it)
       const when = new Date(input.at);
+      const revokedAt = new Date(input.revokedAt ?? input.at);
       // one writer: only this order's workflow touches its keys, links and document
-      const revoked = await revokeOrderAccess(order, when);
-      await addEvent(order, K.revoked, 'keys-and-links-revoked', when, revoked);
-      await logRevocation(order, when, revoked, { reason: 'cancelled', by: input.by, requestId: input.requestId, origin: input.origin ?? null });
+      const revoked = await revokeOrderAccess(order, revokedAt);
+      await addEvent(order, K.revoked, 'keys-and-links-revoked', revokedAt, revoked);
+      await logRevocation(order, revokedAt, revoked, { reason: 'cancelled', by: input.by, requestId: input.requestId, origin: input.origin ?? null });
       const c = input.credit;
       const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
       const invoiceMonth = existingCredit?.invoiceMonth ?? (await openMonthFrom(order.partnerId, monthKey(when)));
@@ -221,7 +224,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         }),
       );
       // the month it is billed in, for good (the close of the month first chosen may have moved it)
-      const billedIn = (await settleLine(`${order._id}:credit`)) ?? invoiceMonth;
+      const billedIn = (await settleLine(`${order._id}:credit`, orderLog(order))) ?? invoiceMonth;
       await addEvent(order, K.credit, 'credit-recorded', when, { amount: c.amount, currency: c.currency, basis: c.basis, invoiceMonth: billedIn });
       if (order.status !== 'cancelled') {
         await Order.updateOne({ _id: order._id, status: { $ne: 'cancelled' } }, { $set: { status: 'cancelled', cancellation: { at: when, by: input.by, credit: c, supportTicket: input.supportTicket ?? null } } });

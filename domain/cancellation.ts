@@ -83,7 +83,6 @@ export function termEnd(order: Pick<CancellableOrder, 'purchasedAt' | 'product'>
   return billing.type === 'subscription' ? addMonthsUtc(new Date(order.purchasedAt), billing.termMonths) : null;
 }
 
-/** Credit for cancelling at `at`: 100% for perpetual software, the unused days' share for subscriptions. */
 /**
  * How long before the order's workflow takes up a cancellation the request may have come in and still be judged at
  * that instant: twice the longest an API request waits on Temporal (60 s, lib/temporal.ts), so that a request the
@@ -104,6 +103,7 @@ export function cancellationInstant(requestedAt: string | undefined, now: Date):
   return new Date(Math.min(now.getTime(), Math.max(asked, now.getTime() - CANCEL_REQUEST_GRACE_MS)));
 }
 
+/** Credit for cancelling at `at`: 100% for perpetual software, the unused days' share for subscriptions. */
 export function cancellationCredit(order: CancellableOrder, at: Date): CancellationCredit {
   const { total, currency } = order.pricing;
   const withTax = (amount: number) => creditTax(order.pricing, amount);

@@ -79,8 +79,15 @@ export const InvoiceClose = model<InvoiceCloseDoc>(
   'invoicecloses',
 );
 
-/** The first month from `month` on whose invoice is still open for the partner: where a line written now goes. */
+/**
+ * The first month from `month` on whose invoice is still open for the partner, its close not begun either: where a
+ * line written now goes (a line written into a month whose close has begun would wait for that close: settleLine).
+ */
 export async function openMonthFrom(partnerId: string, month: string): Promise<string> {
-  while (await Invoice.exists({ _id: `${partnerId}:${month}` })) month = nextMonthKey(month);
-  return month;
+  for (;;) {
+    const id = `${partnerId}:${month}`;
+    const [closed, closing] = await Promise.all([Invoice.exists({ _id: id }), InvoiceClose.exists({ _id: id })]);
+    if (!closed && !closing) return month;
+    month = nextMonthKey(month);
+  }
 }

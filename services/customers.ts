@@ -75,10 +75,10 @@ export async function createCustomer(partnerId: string, input: CustomerInput): P
   return doc;
 }
 
-/** The partner's customers by name (then id), a page at a time; without a page, all of them. */
 /** The list a customers cursor pages: the partner's (another partner's cursor is a 400, never a point in this list). */
 const customerList = (partnerId: string) => `customers:${partnerId}`;
 
+/** The partner's customers by name (then id), a page at a time; without a page, all of them. */
 export async function listCustomers(partnerId: string, page?: ListPage): Promise<Paged<CustomerDoc>> {
   const from = page?.cursor !== undefined ? decodeCursor(customerList(partnerId), page.cursor) : null;
   const filter = { partnerId, ...(from ? after('nameKey', 1, from.key, from.id) : {}) };
@@ -104,7 +104,9 @@ const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 export async function searchCustomers(partnerId: string, q: string, page: ListPage): Promise<Paged<CustomerDoc> & { matching: number; total: number }> {
   const k = nameKey(q);
   const text = literally(k);
-  const match = k ? { partnerId, $or: [{ nameKey: { $regex: text } }, { domain: { $regex: text } }, { tenantId: { $regex: `^${text}` } }] } : { partnerId };
+  // (a name stored before names were composed, NFC, has its key decomposed: found by the decomposed text too)
+  const decomposed = k.normalize('NFD') === k ? [] : [{ nameKey: { $regex: literally(k.normalize('NFD')) } }];
+  const match = k ? { partnerId, $or: [{ nameKey: { $regex: text } }, ...decomposed, { domain: { $regex: text } }, { tenantId: { $regex: `^${text}` } }] } : { partnerId };
   const from = page.cursor !== undefined ? decodeCursor(customerList(partnerId), page.cursor) : null;
   const filter = from ? { $and: [match, after('nameKey', 1, from.key, from.id)] } : match;
   const [found, matching, total] = await Promise.all([

@@ -543,6 +543,8 @@ export function createLicensingService(deps: LicensingDeps) {
       if (await revokedSince()) {
         // the slot it took stays counted (the link serves nothing more anyway) and its entry says what became of it
         await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'failed', detail: `${detail(n)} refused: ${LINK_REFUSALS.revoked} (as this download began)`, reason: 'revoked' }, at, req);
+        // no later request gets this far on a revoked link: slots whose requests died before their entries are logged now
+        await logLostDownloads(link, order, before, at, req);
         throw new AppError(410, 'link_revoked', LINK_REFUSALS.revoked, undefined, { reason: 'revoked' });
       }
       const logged = await logDownload(link, order, { _id: `download:${link._id}:${n}`, operationType: 'download_software', operationStatus: 'succeeded', detail: detail(n), reason: null }, at, req);

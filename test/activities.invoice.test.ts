@@ -81,7 +81,7 @@ describe('invoice close vs a late ledger line (activities, real database)', func
   });
 
   /** An order of a partner of its own (no month of it closed yet), placed and paid now: its charge is in `month`. */
-  async function paidOrder(): Promise<{ partner: string; orderId: string; cancel: () => Promise<{ invoiceMonth: string }> }> {
+  async function paidOrder(): Promise<{ partner: string; orderId: string; writeCredit: () => Promise<unknown>; cancel: () => Promise<{ invoiceMonth: string }> }> {
     const partner = uniq('closing');
     await ensurePartner({ id: partner, name: 'Closing Partner', email: `billing@${partner}.example` });
     const product = findCatalogProduct('windows-server-standard-sub')!;
@@ -94,11 +94,15 @@ describe('invoice close vs a late ledger line (activities, real database)', func
     await acts.recordPayment(orderId, purchasedAt);
     const at = new Date().toISOString();
     const credit = cancellationCredit({ status: 'active', purchasedAt, product: terms, pricing }, new Date(at));
-    return { partner, orderId, cancel: () => acts.recordCancellation({ orderId, at, by: actor, credit, requestId: uniq('cancel') }) };
+    // the credit as the cancellation's first attempt writes it into `month`, before it checks the month's close (an
+    // attempt lost with its worker right after, the close begun meanwhile: the retry does the check)
+    const writeCredit = () => LedgerLine.create({ ...line(orderId, month), _id: `${orderId}:credit`, partnerId: partner, kind: 'credit' as const, amount: -credit.amount, description: 'credit' });
+    return { partner, orderId, writeCredit, cancel: () => acts.recordCancellation({ orderId, at, by: actor, credit, requestId: uniq('cancel') }) };
   }
 
   it("when a credit is written while its month's close is under way and that close did not read it, then the month it names is the next one, where the close moved it (not the month it was first written in)", async () => {
-    const { partner, orderId, cancel } = await paidOrder();
+    const { partner, orderId, writeCredit, cancel } = await paidOrder();
+    await writeCredit();
     // the close of the month has begun, and read its lines: the charge only
     await InvoiceClose.create({ _id: `${partner}:${month}`, partnerId: partner, month, startedAt: new Date() });
     const charge = (await LedgerLine.findById(`${orderId}:charge`).lean())!;
@@ -113,13 +117,21 @@ describe('invoice close vs a late ledger line (activities, real database)', func
   });
 
   it("when a credit is written while its month's close is under way and that close read it, then the month it names is that month, on whose invoice it is", async () => {
-    const { partner, orderId, cancel } = await paidOrder();
+    const { partner, orderId, writeCredit, cancel } = await paidOrder();
+    await writeCredit();
     await InvoiceClose.create({ _id: `${partner}:${month}`, partnerId: partner, month, startedAt: new Date() });
     expect(String(await cancel().then(() => 'answered', (e: unknown) => e))).to.match(/being closed/);
     await acts.closeInvoice(partner, month, new Date().toISOString()); // its read comes after the credit's write
     expect((await cancel()).invoiceMonth).to.equal(month);
     const invoice = (await Invoice.findById(`${partner}:${month}`).lean())!;
     expect((invoice.lines as { _id: string }[]).map((l) => l._id)).to.have.members([`${orderId}:charge`, `${orderId}:credit`]);
+  });
+
+  it("when a credit is written once its month's close has begun, then it goes to the next month at once, without waiting for that close", async () => {
+    const { partner, orderId, cancel } = await paidOrder();
+    await InvoiceClose.create({ _id: `${partner}:${month}`, partnerId: partner, month, startedAt: new Date() });
+    expect((await cancel()).invoiceMonth).to.equal(nextMonthKey(month));
+    expect((await LedgerLine.findById(`${orderId}:credit`).lean())!.invoiceMonth).to.equal(nextMonthKey(month));
   });
 
   it('when a month is closed, then the close said it had begun (before reading the lines) in a record of its own', async () => {

@@ -1069,9 +1069,14 @@ describe('pages: partners in a real browser', function () {
         await page.getByRole('link', { name: 'Next page' }).click();
         expect(new URL(page.url()).searchParams.get('q')).to.equal('acme');
         expect(await shown()).to.deep.equal({ caption: '230 of 231 customers match “acme”, 100 on this page, in name order', rows: 100, first: 'Acme 100' });
+        // a name stored before names were composed (its key decomposed: "u" and a combining diaeresis) is found by
+        // the composed text typed (review: the database's search had lost it)
+        await Customer.create({ ...customer('Mu\u0308ller Holding', 998), nameKey: 'mu\u0308ller holding' });
+        await page.goto(`/app/customers?q=${encodeURIComponent('Müller')}`);
+        expect(await shown()).to.deep.include({ rows: 1, first: 'Mu\u0308ller Holding' });
         // a next-page link edited by hand
         const bad = await page.goto('/app/customers?cursor=not-a-cursor');
-        expect(bad!.status()).to.equal(200);
+        expect(bad!.status()).to.equal(400);
         expect(await page.locator('main').textContent()).to.include('The link to the next page is not valid.');
         expect(await page.locator('main').textContent()).to.not.include('Acme 0');
       } finally {

@@ -413,6 +413,22 @@ describe('order workflow (time-skipping test server, real activities)', function
     // its window was never recorded as closed: it was cancelled within it
     expect(await OrderEvent.countDocuments({ orderId: t.orderId, type: 'cancellation-window-closed' })).to.equal(0);
 
+    // its worker alive at the end (the window's timer taken up on time), a request sent a second before it and taken
+    // up a second after it (a busy task queue): the order's workflow still waits for it (review: a perpetual order's
+    // workflow had ended with its window, and the request found no workflow)
+    const live = await terms('windows-server-standard-perpetual');
+    const hv = await start(live);
+    await hv.executeUpdate(waitForStageUpdate, { args: ['confirmed'] });
+    const liveEnd = windowEnd(live)!.getTime();
+    await env.sleep(liveEnd + 1000 - (await env.currentTimeMs()));
+    const askedBefore = new Date(liveEnd - 1000).toISOString();
+    expect(await sendCancel(hv, askedBefore)).to.deep.include({ status: 'cancelled', cancelledAt: askedBefore });
+    expect(await hv.result()).to.deep.equal({ orderId: live.orderId, status: 'cancelled' });
+    expect(await OrderEvent.countDocuments({ orderId: live.orderId, type: 'cancellation-window-closed' })).to.equal(0);
+    // the keys' revocation is dated when it was carried out, after the request (downloads before it were not stopped)
+    const revokedEntry = (await OrderEvent.findById(`${live.orderId}:revoked`).lean())!;
+    expect(revokedEntry.at.getTime()).to.be.at.least(liveEnd + 1000);
+
     // sent a second after the end: refused, whenever it is taken up
     const late = await terms('windows-server-standard-sub');
     const hl = await start(late);

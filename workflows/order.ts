@@ -97,7 +97,10 @@ export async function orderWorkflow(terms: OrderTerms): Promise<OrderOutcome> {
     // recorded then replays, test/fixtures/order-history-cancelled-during-confirmation.json)
     await condition(() => reached('provisioned'));
     const c = credit(at);
-    const { invoiceMonth } = await serially(() => acts.recordCancellation({ orderId, at: at.toISOString(), by: request.actor, credit: c, requestId: request.requestId, supportTicket, origin: request.origin ?? null }));
+    // the keys and links are revoked when this writes, and say so: a cancellation dated at its request (up to
+    // CANCEL_REQUEST_GRACE_MS earlier) must not date their revocation before downloads it did not stop (review)
+    const revokedAt = now().toISOString();
+    const { invoiceMonth } = await serially(() => acts.recordCancellation({ orderId, at: at.toISOString(), revokedAt, by: request.actor, credit: c, requestId: request.requestId, supportTicket, origin: request.origin ?? null }));
     status = 'cancelled';
     return { orderId, status: 'cancelled', cancelledAt: at.toISOString(), credit: c, invoiceMonth };
   }

@@ -68,7 +68,6 @@ const markets = Object.entries(COUNTRIES)
   .map(([code, name]) => ({ code, name }))
   .sort((a, b) => a.name.localeCompare(b.name));
 
-/** Matches a customer by name or domain (substring) or tenant GUID (prefix), case-insensitively (names as domain/text.ts nameKey compares them). */
 /** The customer search's page: a partner with thousands of customers sees them this many at a time. */
 export const CUSTOMERS_PER_PAGE = 100;
 
@@ -210,8 +209,10 @@ export function customerPages(deps: PagesContext): PageDef[] {
           if (!(e instanceof AppError && e.status === 400)) throw e;
           data = { title: 'Customers', q, customers: [], matching: 0, total: 0, badCursor: true, firstUrl: '/app/customers' };
         }
-        if (ctx.isHtmx && ctx.req.header('hx-target') === 'customer-results') ctx.fragment('customers/_results', data);
-        else ctx.view('customers/list', data);
+        // (a next-page link edited by hand is a 400, as the other pages answer an address they cannot read)
+        const status = data.badCursor ? 400 : 200;
+        if (ctx.isHtmx && ctx.req.header('hx-target') === 'customer-results') ctx.fragment('customers/_results', data, status);
+        else ctx.view('customers/list', data, status);
       },
     }),
     definePage({
