@@ -66,7 +66,7 @@ export async function logRevocation(order: OrderFacts, when: Date, counts: { key
  * The log entry of an order placed, or imported: an import is logged when it was done (who brought what in, today),
  * its detail naming the original purchase date; a placed order when it was bought.
  */
-export async function logOrderPlaced(order: OrderFacts, at: Date, input: { by: OrderActor; imported: boolean; originalOrderId?: string; purchasedAt: Date; quantity: number; requestId: string; origin: RequestOrigin | null }): Promise<void> {
+export async function logOrderPlaced(order: OrderFacts, at: Date, input: { by: OrderActor; imported: boolean; originalOrderId?: string; purchasedAt: Date; quantity: number; unitPrice?: { amount: number; currency: string }; requestId: string; origin: RequestOrigin | null }): Promise<void> {
   await appendActivity({
     _id: `order:${order._id}:placed`,
     ...about(order),
@@ -79,7 +79,10 @@ export async function logOrderPlaced(order: OrderFacts, at: Date, input: { by: O
     resourceId: order._id,
     ipAddress: input.origin?.ip ?? null,
     userAgent: input.origin?.userAgent ?? null,
-    detail: input.imported ? `imported ${order.product.name} x ${input.quantity} for ${order.customer.name}, purchased ${input.purchasedAt.toISOString().slice(0, 10)}${input.originalOrderId ? ` as order ${input.originalOrderId}` : ''}` : `ordered ${order.product.name} x ${input.quantity} for ${order.customer.name}`,
+    // an import names the unit price it is recorded at (what a support refund of it may credit at most: QA)
+    detail: input.imported
+      ? `imported ${order.product.name} x ${input.quantity} for ${order.customer.name}, purchased ${input.purchasedAt.toISOString().slice(0, 10)}${input.originalOrderId ? ` as order ${input.originalOrderId}` : ''}${input.unitPrice ? ` at ${formatMoney(input.unitPrice.amount, input.unitPrice.currency)} each` : ''}`
+      : `ordered ${order.product.name} x ${input.quantity} for ${order.customer.name}`,
     reason: null,
     requestId: input.requestId,
   });

@@ -83,6 +83,7 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
         originalOrderId: terms.originalOrderId,
         purchasedAt,
         quantity: terms.pricing.quantity,
+        unitPrice: { amount: terms.pricing.unitPrice, currency: terms.pricing.currency },
         requestId: terms.requestId,
         origin: terms.origin ?? null,
       });
@@ -198,8 +199,12 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       const revokedAt = new Date(input.revokedAt ?? input.at);
       // one writer: only this order's workflow touches its keys, links and document
       const revoked = await revokeOrderAccess(order, revokedAt);
-      await addEvent(order, K.revoked, 'keys-and-links-revoked', revokedAt, revoked);
-      await logRevocation(order, revokedAt, revoked, { reason: 'cancelled', by: input.by, requestId: input.requestId, origin: input.origin ?? null });
+      // its timeline entry and log entry dated once the revocation is written, so that no download the log shows after
+      // it began after it (QA: downloads logged 7 to 23 ms after the revocation's entry, dated before its write);
+      // each is inserted once, so a retry keeps the first attempt's
+      const written = new Date(Math.max(revokedAt.getTime(), Date.now()));
+      await addEvent(order, K.revoked, 'keys-and-links-revoked', written, revoked);
+      await logRevocation(order, written, revoked, { reason: 'cancelled', by: input.by, requestId: input.requestId, origin: input.origin ?? null });
       const c = input.credit;
       const existingCredit = await LedgerLine.findById(`${order._id}:credit`).lean();
       const invoiceMonth = existingCredit?.invoiceMonth ?? (await openMonthFrom(order.partnerId, monthKey(when)));

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { buildActivities } from '../composition/root';
-import { Invoice, InvoiceClose, LedgerLine, OrderEvent } from '../models';
+import { ActivityEntry, Invoice, InvoiceClose, LedgerLine, OrderEvent } from '../models';
 import { ensurePartner } from '../services/users';
 import { monthKey, nextMonthKey } from '../domain/time';
 import { findCatalogProduct } from '../domain/catalog';
@@ -81,7 +81,7 @@ describe('invoice close vs a late ledger line (activities, real database)', func
   });
 
   /** An order of a partner of its own (no month of it closed yet), placed and paid now: its charge is in `month`. */
-  async function paidOrder(): Promise<{ partner: string; orderId: string; writeCredit: () => Promise<unknown>; cancel: () => Promise<{ invoiceMonth: string }> }> {
+  async function paidOrder(): Promise<{ partner: string; orderId: string; writeCredit: () => Promise<unknown>; cancel: (revokedAt?: string) => Promise<{ invoiceMonth: string }> }> {
     const partner = uniq('closing');
     await ensurePartner({ id: partner, name: 'Closing Partner', email: `billing@${partner}.example` });
     const product = findCatalogProduct('windows-server-standard-sub')!;
@@ -97,7 +97,7 @@ describe('invoice close vs a late ledger line (activities, real database)', func
     // the credit as the cancellation's first attempt writes it into `month`, before it checks the month's close (an
     // attempt lost with its worker right after, the close begun meanwhile: the retry does the check)
     const writeCredit = () => LedgerLine.create({ ...line(orderId, month), _id: `${orderId}:credit`, partnerId: partner, kind: 'credit' as const, amount: -credit.amount, description: 'credit' });
-    return { partner, orderId, writeCredit, cancel: () => acts.recordCancellation({ orderId, at, by: actor, credit, requestId: uniq('cancel') }) };
+    return { partner, orderId, writeCredit, cancel: (revokedAt?: string) => acts.recordCancellation({ orderId, at, revokedAt, by: actor, credit, requestId: uniq('cancel') }) };
   }
 
   it("when a credit is written while its month's close is under way and that close did not read it, then the month it names is the next one, where the close moved it (not the month it was first written in)", async () => {
@@ -132,6 +132,17 @@ describe('invoice close vs a late ledger line (activities, real database)', func
     await InvoiceClose.create({ _id: `${partner}:${month}`, partnerId: partner, month, startedAt: new Date() });
     expect((await cancel()).invoiceMonth).to.equal(nextMonthKey(month));
     expect((await LedgerLine.findById(`${orderId}:credit`).lean())!.invoiceMonth).to.equal(nextMonthKey(month));
+  });
+
+  it("when a cancellation is carried out, then its revocation's timeline and log entries are dated once the revocation is written, never before (QA: downloads were logged after an entry dated before the write)", async () => {
+    const { orderId, cancel } = await paidOrder();
+    const before = Date.now();
+    // the workflow's instant of the revocation, a moment before this attempt writes it (a busy worker)
+    await cancel(new Date(before - 5_000).toISOString());
+    const event = (await OrderEvent.findById(`${orderId}:revoked`).lean())!;
+    const entry = (await ActivityEntry.findById(`order:${orderId}:revoked:cancelled`).lean())!;
+    expect(event.at.getTime()).to.be.at.least(before);
+    expect(entry.operationDate.getTime()).to.equal(event.at.getTime());
   });
 
   it('when a month is closed, then the close said it had begun (before reading the lines) in a record of its own', async () => {

@@ -483,6 +483,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const wrong = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...item, unitPrice: { amount: 123_450, currency: 'USD' } }] } });
       expect([wrong.status, wrong.body.error.code, wrong.body.error.field]).to.deep.equal([422, 'currency_mismatch', 'body.orders[0].unitPrice.currency']);
       expect(wrong.body.error.message).to.include('AUD');
+      // nothing paid: it could never be refunded (a refund request credits at least one minor unit: QA)
+      const free = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...item, unitPrice: { amount: 0, currency: 'AUD' } }] } });
+      expect([free.status, free.body.error.field]).to.deep.equal([400, 'body.orders[0].unitPrice.amount']);
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(0);
       const res = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [item] } });
       expect(res.status, JSON.stringify(res.body)).to.equal(200);

@@ -189,8 +189,12 @@ export function customerPages(deps: PagesContext): PageDef[] {
       path: '/customers',
       permission: 'readCustomers',
       handler: async (ctx) => {
-        const q = typeof ctx.req.query.q === 'string' ? ctx.req.query.q.slice(0, 200) : '';
-        const cursor = typeof ctx.req.query.cursor === 'string' ? ctx.req.query.cursor.slice(0, 400) : undefined;
+        // the search as typed, without control or invisible characters (a bidi override echoed in the caption, a
+        // NUL refused as a bad page: QA), and none at all when nothing else is left (spaces alone searched nothing)
+        const typed = typeof ctx.req.query.q === 'string' ? ctx.req.query.q.slice(0, 200).replace(/[\p{Cc}\p{Cf}]/gu, '') : '';
+        const q = typed.trim() ? typed : '';
+        // (as long as the API's: a cursor holds the last name of its page, up to 200 characters of up to 4 bytes)
+        const cursor = typeof ctx.req.query.cursor === 'string' ? ctx.req.query.cursor.slice(0, 4096) : undefined;
         let data: Record<string, unknown>;
         try {
           const page = await searchCustomers(ctx.auth.partnerId!, q, { limit: CUSTOMERS_PER_PAGE, cursor });

@@ -97,7 +97,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
                   description:
                     "the unit price it was bought at: integer minor units, in the currency the customer's market is priced in (another is a 422 `currency_mismatch` naming it), tax included where prices include tax (AU, BR), as list prices are. " +
                     "The order's total (what a support refund may credit at most) is this times the quantity; without it, today's list price. Importing the same order again with another unit price is a `conflict`.",
-                  properties: { amount: { type: 'integer', minimum: 0, maximum: 1_000_000_000, description: 'at most 1,000,000,000 minor units (10 million in a currency of cents): a larger one is a typing error, and would overflow an invoice\'s totals' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
+                  properties: { amount: { type: 'integer', minimum: 1, maximum: 1_000_000_000, description: 'at least 1 (an imported purchase is cancelled through a refund request, which credits at least one minor unit) and at most 1,000,000,000 minor units (10 million in a currency of cents: a larger one is a typing error, and would overflow an invoice\'s totals)' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
                 },
               },
             },
