@@ -336,7 +336,9 @@ export function nextMilestone(c: SlaClock, policy: Pick<SlaPolicy, 'warnAtShare'
  */
 export function clockView(c: SlaClock, now: Date, withdrawnAt: string | null = null) {
   const due = dueAt(c);
-  const elapsed = elapsedSeconds(c, c.stoppedAt ? new Date(c.stoppedAt) : now);
+  // whole seconds, rounded toward the verdict: a clock missed by a fraction of a second reads past its target (QA:
+  // "120 of 120 s, missed"), a met one within it
+  const elapsed = c.stoppedAt && c.met === false ? Math.ceil(countedSeconds(c, new Date(c.stoppedAt))) : elapsedSeconds(c, c.stoppedAt ? new Date(c.stoppedAt) : now);
   const stoppedState = !c.met ? 'missed' : c.stoppedAt !== null && c.stoppedAt === withdrawnAt ? 'withdrawn' : 'met';
   return {
     kind: c.kind,

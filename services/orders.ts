@@ -232,9 +232,9 @@ export function createOrderService(deps: OrderServiceDeps) {
    * obvious refusal) and for the preview; whatever the API thinks, the validator decides, and its refusal
    * (WorkflowUpdateFailedError) is what the caller gets.
    */
-  async function cancelOne(auth: AuthContext, order: OrderDoc): Promise<CancelOrderResult> {
-    // the instant the request is judged at, here and by the workflow (which may take it up later: cancellationInstant)
-    const requestedAt = clock();
+  async function cancelOne(auth: AuthContext, order: OrderDoc, requestedAt: Date): Promise<CancelOrderResult> {
+    // `requestedAt`: when the request came in, the instant it is judged at, here and by the workflow (which may take
+    // it up later: cancellationInstant); one instant for every order of a bulk cancel
     const pre = assessCancellation(order, requestedAt);
     if (!pre.cancellable) throw refusalError(pre);
     try {
@@ -376,6 +376,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     async cancel(auth: AuthContext, orderId: string, input: CancelInput): Promise<CancelOrderResult> {
+      const requestedAt = clock();
       const order = await loadOrder(auth.partnerId!, orderId);
       if (!namesCustomer(order.customer, input.customer)) {
         throw new AppError(422, 'customer_mismatch', `body.customer ${JSON.stringify(input.customer)} is not the customer of order ${orderId}`, 'body.customer');
@@ -384,17 +385,18 @@ export function createOrderService(deps: OrderServiceDeps) {
       if (named !== nameKey(order.product.name) && named !== order.product.id) {
         throw new AppError(422, 'product_mismatch', `body.productName ${JSON.stringify(input.productName)} is not the product of order ${orderId} (${order.product.name})`, 'body.productName');
       }
-      return cancelOne(auth, order);
+      return cancelOne(auth, order, requestedAt);
     },
 
     async cancelMany(auth: AuthContext, customerRef: string, orderIds: string[], log: Logger) {
+      const requestedAt = clock();
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const results = await Promise.all(
         orderIds.map(async (orderId) => {
           try {
             const order = await Order.findOne({ _id: orderId, partnerId: auth.partnerId, customerId: customer._id }).lean<OrderDoc>();
             if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
-            const r = await cancelOne(auth, order);
+            const r = await cancelOne(auth, order, requestedAt);
             return { orderId, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
           } catch (e) {
             if (e instanceof AppError) return { orderId, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };

@@ -308,6 +308,15 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const result = await orders.cancel(auth, o.id, { customer: c.name, productName: o.product.name, acknowledged: true });
       expect(result.cancelledAt).to.equal(received.toISOString());
       expect((await Order.findById(o.id).lean())!.cancellation!.at.toISOString()).to.equal(received.toISOString());
+      // a bulk cancel: every order of it at the one instant the request came in, whatever its clock reads after
+      const [a, b] = [await placeOrder(app, c.id, 'sql-server-standard-sub'), await placeOrder(app, c.id, 'sql-server-standard-sub')];
+      await waitFor(async () => (await Order.countDocuments({ _id: { $in: [a.id, b.id] }, status: 'active' })) === 2);
+      await new Promise((r) => setTimeout(r, 2500));
+      let tick = 0;
+      const base = Date.now() - 2000;
+      const ticking = createOrderService({ client: app.client, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7, now: () => new Date(base + 100 * tick++) });
+      const bulk = await ticking.cancelMany(auth, c.id, [a.id, b.id], app.log);
+      expect(bulk.results.map((r) => (r as { cancelledAt?: string }).cancelledAt)).to.deep.equal([new Date(base).toISOString(), new Date(base).toISOString()]);
     });
 
     it('when an order is cancelled right after it is placed, then the answer comes once recorded, and the confirmation and then the cancellation email follow', async () => {

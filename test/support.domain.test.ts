@@ -89,6 +89,15 @@ describe('support rules: business hours (domain/sla)', () => {
     }
   });
 
+  it('when a clock is stopped a fraction of a second past its target, then it reads missed with more seconds than its target; one within it, met, within it (QA: "120 of 120 s, missed")', () => {
+    const at = new Date('2026-11-25T10:00:00.000Z');
+    const c = { ...startClock(DEFAULT_SLA_POLICY, 'critical', 'firstResponse', at), targetSeconds: 120, calendar: null };
+    const late = clockView(stopClock(c, new Date(at.getTime() + 120_062)), new Date());
+    expect([late.state, late.elapsedSeconds, late.targetSeconds]).to.deep.equal(['missed', 121, 120]);
+    const onTime = clockView(stopClock(c, new Date(at.getTime() + 119_900)), new Date());
+    expect([onTime.state, onTime.elapsedSeconds]).to.deep.equal(['met', 119]);
+  });
+
   it('when a share of a target is not exact in floating point (3600 s × 1.1), then its instant is not a second late (review)', () => {
     const at = new Date('2026-11-25T10:00:00.000Z');
     const c = { ...startClock(DEFAULT_SLA_POLICY, 'critical', 'firstResponse', at), targetSeconds: 3600, calendar: null };
