@@ -495,6 +495,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       // nothing paid: it could never be refunded (a refund request credits at least one minor unit: QA)
       const free = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...item, unitPrice: { amount: 0, currency: 'AUD' } }] } });
       expect([free.status, free.body.error.field]).to.deep.equal([400, 'body.orders[0].unitPrice.amount']);
+      // nor more than a refund request may ask for 10,000 of it (QA: 1e9 × 10,000 was above the 1e12 a request asks at most)
+      const dear = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [{ ...item, unitPrice: { amount: 100_000_001, currency: 'AUD' } }] } });
+      expect([dear.status, dear.body.error.field]).to.deep.equal([400, 'body.orders[0].unitPrice.amount']);
       expect(await Order.countDocuments({ customerId: c.id })).to.equal(0);
       const res = await app.api('POST', `/customers/${c.id}/orders/import`, { token: app.tokens['global-admin'], body: { orders: [item] } });
       expect(res.status, JSON.stringify(res.body)).to.equal(200);

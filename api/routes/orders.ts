@@ -89,7 +89,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
                 orderId: { type: 'string', pattern: ORDER_ID_PATTERN },
                 productId: { type: 'string', minLength: 1, maxLength: 100 },
                 quantity: { type: 'integer', minimum: 1, maximum: 10000 },
-                purchasedAt: { type: 'string', format: 'date-time', description: `when it was bought, with its offset; not in the future and not before ${EARLIEST_IMPORTED_PURCHASE} (either is a 400)` },
+                purchasedAt: { type: 'string', format: 'date-time', description: `when it was bought, with its offset; not in the future and not before ${EARLIEST_IMPORTED_PURCHASE} (either is a 400), and not a leap second (:60, which RFC 3339 allows and no clock here keeps: a 400)` },
                 unitPrice: {
                   type: 'object',
                   additionalProperties: false,
@@ -97,7 +97,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
                   description:
                     "the unit price it was bought at: integer minor units, in the currency the customer's market is priced in (another is a 422 `currency_mismatch` naming it), tax included where prices include tax (AU, BR), as list prices are. " +
                     "The order's total (what a support refund may credit at most) is this times the quantity; without it, today's list price. Importing the same order again with another unit price is a `conflict`.",
-                  properties: { amount: { type: 'integer', minimum: 1, maximum: 1_000_000_000, description: 'at least 1 (an imported purchase is cancelled through a refund request, which credits at least one minor unit) and at most 1,000,000,000 minor units (10 million in a currency of cents: a larger one is a typing error, and would overflow an invoice\'s totals)' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
+                  properties: { amount: { type: 'integer', minimum: 1, maximum: 100_000_000, description: 'at least 1 (an imported purchase is cancelled through a refund request, which credits at least one minor unit) and at most 100,000,000 minor units (1 million in a currency of cents), so that the most a refund request may ask, 1,000,000,000,000, covers any quantity of it (QA: a valid import could exceed it)' }, currency: { type: 'string', pattern: '^[A-Z]{3}$' } },
                 },
               },
             },
