@@ -5,7 +5,7 @@ import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
 import { encodeWord, foldLines } from 'nodemailer/lib/mime-funcs';
 import { formatMoney } from '../domain/money';
-import { zonedMinute } from '../domain/time';
+import { MONTH_KEY_PATTERN, monthName, zonedMinute } from '../domain/time';
 import { slaWords } from '../domain/sla';
 
 export interface RenderedEmail {
@@ -29,6 +29,8 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
     const d = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
     return d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 10) : '';
   });
+  // a month key as people name it ("2026-11" -> "November 2026"), as the invoice email titles its month
+  hb.registerHelper('month', (key: unknown) => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('lt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a < b);
   // an instant to the minute in the email's time zone (data `timeZone`, chosen by createSendOnce; UTC without one),

@@ -290,6 +290,8 @@ describe('pages: support requests in a real browser', function () {
     // naming the amount as typed (QA: it said "the amount entered" whatever was typed)
     expect(asked[0]).to.match(new RegExp(`^Approve a refund of \\d+\\.\\d\\d USD for ${number}\\? The whole order is cancelled and its keys and download links revoked; this cannot be undone\\. The cancellation rules credit \\$\\d+\\.\\d\\d today\\.$`));
     expect(await a.locator('main').textContent()).to.include('approved');
+    // the month its credit lands on, as the invoice names it (QA: "credit on the 2026-11 invoice")
+    expect(await a.locator('dt:text-is("Approved") + dd').textContent()).to.match(/credit on the (January|February|March|April|May|June|July|August|September|October|November|December) \d{4} invoice$/);
 
     // the partner: the order cancelled, the credit on the invoice
     await p.goto(`/app/orders/${order.id}`);

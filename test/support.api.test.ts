@@ -11,7 +11,7 @@ import { NativeConnection } from '../lib/temporal';
 import { GENERAL_PROBLEM_TYPE, TICKET_NUMBER_PATTERN } from '../domain/support';
 import { SUPPORT_REFUND_REFUSALS, SUPPORT_REQUEST_PROBLEM_TYPE as SUPPORT_REQUEST_PROBLEM_TYPE_NAME } from '../domain/cancellation';
 import { ActivityEntry, EmailRecord, LedgerLine, Order, OrderEvent, SupportEvent, SupportFilingSlot, SupportIdempotency, SupportOrderClaim, SupportTicket, User, UserBrowserZone, UserPreference } from '../models';
-import { monthKey } from '../domain/time';
+import { monthKey, monthName } from '../domain/time';
 import { dueAt } from '../domain/sla';
 import { orderRefundWorkflowId, orderWorkflowId, refundRecordedUpdate, supportRefundUpdate } from '../contracts/orders';
 import { supportWorkflowId } from '../contracts/support';
@@ -118,13 +118,13 @@ describe('support requests (API end to end)', function () {
     expect(approvedMail.text).to.contain('is cancelled: its keys and download links are revoked.');
     // the link opens the request's page (not the JSON API)
     expect(approvedMail.text).to.contain(`${app.baseUrl}/app/support/${t.number}`);
-    expect(approvedMail.text).to.contain(credits[0].invoiceMonth);
+    expect(approvedMail.text).to.contain(monthName(credits[0].invoiceMonth));
     // a US price excludes tax: the credit says none
     expect(approvedMail.text).to.not.contain('includes tax');
     // the contact is no user of the partner and could not sign in: a copy of their own names who filed it instead
     const contactMail = await app.stack.mailbox.waitFor((m) => m.subject.includes(t.number) && m.subject.includes('approved') && m.to.includes(`pat@${app.partnerId}.example`));
     expect(contactMail.to).to.deep.equal([`pat@${app.partnerId}.example`]);
-    expect(contactMail.text).to.contain(credits[0].invoiceMonth).and.contain(`(${filer}) filed this request for you`).and.not.contain('/app/');
+    expect(contactMail.text).to.contain(monthName(credits[0].invoiceMonth)).and.contain(`(${filer}) filed this request for you`).and.not.contain('/app/');
     await waitFor(async () => Boolean(await EmailRecord.exists({ _id: `order:${order.id}:cancellation`, status: 'sent' })));
     const approvedMails = (await app.stack.mailbox.list()).filter((m) => m.subject.includes(t.number) && m.subject.includes('approved'));
     expect(approvedMails.map((m) => m.to)).to.have.deep.members([[filer], [`pat@${app.partnerId}.example`]]);

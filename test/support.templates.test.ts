@@ -38,7 +38,7 @@ describe('support emails (templates)', () => {
       expect(r.subject).to.contain(ticket._id);
       expect(r.html).to.contain(ticket._id).and.contain('Test Partner');
       expect(r.text).to.contain(`http://x/app/support/${ticket._id}`);
-      if (kind === 'approved') expect(r.text).to.contain('$61.00').and.contain('2026-12');
+      if (kind === 'approved') expect(r.text).to.contain('$61.00').and.contain('December 2026');
       if (kind === 'rejected') expect(r.text).to.contain('Outside the refund policy');
       if (kind === 'escalated') expect(r.subject).to.contain('Escalation level 2');
       if (kind === 'escalated') expect(r.text).to.contain('Reason: first response target exceeded by 50%');
@@ -108,7 +108,8 @@ describe('support emails (templates)', () => {
       for (const part of [atOnce.text, atOnce.html]) expect(part, kind).to.not.match(/reopens it/);
     }
     // staff news of a request whose assignee is disabled (sent to the leads) says so
-    for (const kind of ['at-risk', 'partner-replied'] as const) {
+    // (an escalation too: QA, it named the disabled assignee as if they had it)
+    for (const kind of ['at-risk', 'partner-replied', 'escalated'] as const) {
       const r = renderer.render(`support-${kind}`, { ticket, event: events[kind], number: ticket._id, partner: { name: 'Test Partner' }, ticketUrl: 'http://x', forSupport: true, assigneeDisabled: true });
       for (const part of [r.text, r.html]) expect(part, kind).to.contain('Ada Agent').and.contain('is disabled: give it to someone else.');
     }
@@ -125,6 +126,11 @@ describe('support emails (templates)', () => {
     }
     const rejected = renderer.render('support-rejected', { ticket, event: { data: { reason: 'Outside policy:\n- Azure RI used' } }, number: ticket._id, partner: { name: 'P' }, ticketUrl: 'http://x' });
     expect(rejected.html).to.match(/white-space: pre-wrap;">Reason: Outside policy:\n- Azure RI used</);
+  });
+
+  it('when a refund is approved, then the email names the invoice month as the invoice does ("December 2026"), not its key (QA)', () => {
+    const r = renderer.render('support-approved', { ticket, event: events.approved, number: ticket._id, partner: { name: 'P' }, ticketUrl: 'http://x' });
+    for (const part of [r.text, r.html]) expect(part).to.match(/appears on your invoice for (<strong>)?December 2026(<\/strong>)?\./).and.not.contain('2026-12');
   });
 
   it('when an agent escalates with a reason ending in a full stop, then the sentence has one', () => {
