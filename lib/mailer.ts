@@ -30,7 +30,7 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
     return d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 10) : '';
   });
   // a month key as people name it ("2026-11" -> "November 2026"), as the invoice email titles its month
-  hb.registerHelper('month', (key: unknown) => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key));
+  hb.registerHelper('monthWords', (key: unknown) => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key));
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('lt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a < b);
   // an instant to the minute in the email's time zone (data `timeZone`, chosen by createSendOnce; UTC without one),

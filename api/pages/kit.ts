@@ -149,7 +149,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
   hb.registerHelper('duration', (s: unknown) => (typeof s === 'number' ? formatDuration(s) : '—'));
   // a month key as people name it ("2026-11" -> "November 2026")
-  hb.registerHelper('month', (key: unknown) => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key));
+  hb.registerHelper('monthWords', (key: unknown) => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key));
   hb.registerHelper('hours', (s: unknown) => (typeof s === 'number' ? formatHours(s) : '—'));
   hb.registerHelper('bytes', (n: unknown) => (typeof n === 'number' ? formatBytes(n) : ''));
   hb.registerHelper('nameOf', (value: unknown) => (typeof value === 'string' ? (VALUE_NAMES[value] ?? value) : value));
