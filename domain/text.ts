@@ -107,6 +107,9 @@ export function textProblem(s: string, { singleLine, visible }: { singleLine: bo
  * "Müller" typed with a combining diaeresis (U+0308, as some keyboards and macOS file names send it) is the same
  * name as "Müller" with its precomposed ü, as both look the same.
  */
+/** `text` as a regular expression (a database `$regex`) that matches it literally. */
+export const literalPattern = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export const nameKey = (s: string): string => s.trim().toLowerCase().normalize('NFC');
 
 /**

@@ -59,6 +59,9 @@ export function monthName(key: string): string {
   return new Intl.DateTimeFormat('en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, 1)));
 }
 
+/** A value that may be a month key, as people name it ("2026-11" -> "November 2026"); anything else as it is (the templates' `monthWords`). */
+export const monthWords = (key: unknown): unknown => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key);
+
 /** The month after a `YYYY-MM` key. */
 export function nextMonthKey(key: string): string {
   const [y, m] = key.split('-').map(Number);

@@ -5,7 +5,7 @@ import Handlebars from 'handlebars';
 import nodemailer from 'nodemailer';
 import { encodeWord, foldLines } from 'nodemailer/lib/mime-funcs';
 import { formatMoney } from '../domain/money';
-import { MONTH_KEY_PATTERN, monthName, zonedMinute } from '../domain/time';
+import { monthWords, zonedMinute } from '../domain/time';
 import { slaWords } from '../domain/sla';
 
 export interface RenderedEmail {
@@ -30,7 +30,7 @@ export function createRenderer(dir: string = TEMPLATES_DIR): Renderer {
     return d && !Number.isNaN(d.getTime()) ? d.toISOString().slice(0, 10) : '';
   });
   // a month key as people name it ("2026-11" -> "November 2026"), as the invoice email titles its month
-  hb.registerHelper('monthWords', (key: unknown) => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key));
+  hb.registerHelper('monthWords', monthWords);
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('lt', (a: unknown, b: unknown) => typeof a === 'number' && typeof b === 'number' && a < b);
   // an instant to the minute in the email's time zone (data `timeZone`, chosen by createSendOnce; UTC without one),

@@ -5,7 +5,7 @@ import { after, decodeCursor, encodeCursor, readPage, type ListPage, type Paged 
 import { Customer, type CustomerDoc } from '../models';
 import { countryName, isMarketCode } from '../domain/countries';
 import { currencyForMarket } from '../domain/markets';
-import { nameKey, storedNameKeys } from '../domain/text';
+import { literalPattern, nameKey, storedNameKeys } from '../domain/text';
 
 export interface CustomerInput {
   name: string;
@@ -92,8 +92,6 @@ export async function listCustomers(partnerId: string, page?: ListPage): Promise
   );
 }
 
-/** `text` as a regular expression that matches it literally. */
-const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /**
  * The pages' customer search: the partner's customers whose name contains `q` (as names compare: domain/text.ts
@@ -103,9 +101,9 @@ const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
  */
 export async function searchCustomers(partnerId: string, q: string, page: ListPage): Promise<Paged<CustomerDoc> & { matching: number; total: number }> {
   const k = nameKey(q);
-  const text = literally(k);
+  const text = literalPattern(k);
   // (a name stored before names were composed, NFC, has its key decomposed: found by the decomposed text too)
-  const decomposed = k.normalize('NFD') === k ? [] : [{ nameKey: { $regex: literally(k.normalize('NFD')) } }];
+  const decomposed = k.normalize('NFD') === k ? [] : [{ nameKey: { $regex: literalPattern(k.normalize('NFD')) } }];
   const match = k ? { partnerId, $or: [{ nameKey: { $regex: text } }, ...decomposed, { domain: { $regex: text } }, { tenantId: { $regex: `^${text}` } }] } : { partnerId };
   const from = page.cursor !== undefined ? decodeCursor(customerList(partnerId), page.cursor) : null;
   const filter = from ? { $and: [match, after('nameKey', 1, from.key, from.id)] } : match;

@@ -11,6 +11,7 @@
  */
 import { Partner, SupportQueueDay, SupportQueueEntry, SupportTicket, User, type QueueRow } from '../models';
 import { ACTIVE_STATUSES, type TicketStatus } from '../domain/support';
+import { literalPattern } from '../domain/text';
 import { NO_DUE_BAND, OVERDUE_BAND, dueOfKey, hourBandsOf, utcDay, walkStart } from '../domain/support-queue';
 
 export type { QueueRow };
@@ -34,7 +35,6 @@ export interface QueueFilter {
 /** Entries a day may hold to be read in one query; a fuller day is read hour by hour. */
 export const DAY_PROBE = 150;
 
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The partners and support people whose names hold a search word: their tickets match it too. */
 interface NameHits {
@@ -60,7 +60,7 @@ async function namesHolding(words: string[], f: QueueFilter): Promise<NameHits[]
   return Promise.all(
     words.map(async (w) => {
       if (!looked.has(w)) return none;
-      const re = { $regex: escapeRegex(w), $options: 'i' };
+      const re = { $regex: literalPattern(w), $options: 'i' };
       const [partnerIds, assigneeIds] = await Promise.all([
         // a partner's users see their own partner's tickets only: no other partner's name to look up
         f.partnerId !== undefined ? Promise.resolve([]) : ids(Partner.find({ name: re }, { _id: 1 }).limit(NAME_HITS_MAX).lean()),
@@ -80,7 +80,7 @@ function commonFilter(f: QueueFilter, hits: NameHits[]): Record<string, unknown>
   if (f.atRisk !== undefined) q.atRisk = f.atRisk;
   // every word of the search, anywhere in the ticket's search text or in its partner's or assignee's name
   const words = searchWords(f).map((w, i) => {
-    const inText = { searchText: { $regex: escapeRegex(w) } };
+    const inText = { searchText: { $regex: literalPattern(w) } };
     const { partnerIds, assigneeIds } = hits[i];
     if (partnerIds.length === 0 && assigneeIds.length === 0) return inText;
     return { $or: [inText, ...(partnerIds.length ? [{ partnerId: { $in: partnerIds } }] : []), ...(assigneeIds.length ? [{ assigneeId: { $in: assigneeIds } }] : [])] };

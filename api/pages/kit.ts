@@ -27,7 +27,7 @@ import type { ActiveSession, SessionService } from '../../services/sessions';
 import type { AuthContext } from '../../services/context';
 import type { CancellationMode } from '../../domain/catalog';
 import { slaWords, type SlaTargetKind } from '../../domain/sla';
-import { MONTH_KEY_PATTERN, monthName, timeZoneName } from '../../domain/time';
+import { monthWords, timeZoneName } from '../../domain/time';
 
 export const TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates', 'pages');
 export const SESSION_COOKIE = 'cspd_session';
@@ -149,7 +149,7 @@ export function createPageRenderer(dir: string = TEMPLATES_DIR): PageRenderer {
   hb.registerHelper('abs', (n: unknown) => (typeof n === 'number' ? Math.abs(n) : n));
   hb.registerHelper('duration', (s: unknown) => (typeof s === 'number' ? formatDuration(s) : '—'));
   // a month key as people name it ("2026-11" -> "November 2026")
-  hb.registerHelper('monthWords', (key: unknown) => (typeof key === 'string' && new RegExp(MONTH_KEY_PATTERN).test(key) ? monthName(key) : key));
+  hb.registerHelper('monthWords', monthWords);
   hb.registerHelper('hours', (s: unknown) => (typeof s === 'number' ? formatHours(s) : '—'));
   hb.registerHelper('bytes', (n: unknown) => (typeof n === 'number' ? formatBytes(n) : ''));
   hb.registerHelper('nameOf', (value: unknown) => (typeof value === 'string' ? (VALUE_NAMES[value] ?? value) : value));
