@@ -15,6 +15,7 @@ import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from '../lib/logger';
 import { AppError } from '../lib/errors';
+import { PreparedJson } from '../lib/json-body';
 import { isDatabaseUnavailable } from '../lib/db';
 import { isTemporalUnavailable } from '../lib/temporal';
 import { runInRequestContext, type RequestContext } from '../lib/request-context';
@@ -43,9 +44,12 @@ export interface Ctx<P = Record<string, string>, Q = Record<string, unknown>, B 
   request: Request;
 }
 
+/** What `res.json` sends as Content-Type. */
+const JSON_UTF8 = 'application/json; charset=utf-8';
+
 export interface Reply {
   status: number;
-  /** JSON, a string, a stream (piped, never validated), or undefined for no body (HEAD) */
+  /** JSON (a value, or one serialized once: lib/json-body.ts PreparedJson), a string, a stream (piped, never validated), or undefined for no body (HEAD) */
   body: unknown;
   headers?: Record<string, string>;
 }
@@ -254,16 +258,6 @@ function hardened(r: RouteDef): RouteDef {
   return { ...r, params: w(r.params), query: w(r.query), headers: w(headers), body: w(r.body) };
 }
 
-/**
- * The ETag of a GET answer, as Express's default makes it (weak, the body's length in hex and the first 27
- * characters of its SHA-1 in base64), computed in one call instead of through a Hash object: Express hands it the
- * body as a Buffer.
- */
-export function weakETag(body: Buffer | string, encoding?: BufferEncoding): string {
-  const buf = typeof body === 'string' ? Buffer.from(body, encoding) : body;
-  return `W/"${buf.length.toString(16)}-${crypto.hash('sha1', buf, 'base64').substring(0, 27)}"`;
-}
-
 /** Where a request came from, as the activity log and the order records keep it (API and pages alike). */
 export function requestOrigin(req: Request): RequestOrigin {
   return { ip: req.ip ?? null, userAgent: headerText(req.header('user-agent'), 512) };
@@ -421,17 +415,21 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         }
         if (opts.validateResponses && reply.body !== undefined) {
           const rv = v.responses.get(reply.status);
+          const value: unknown = reply.body instanceof PreparedJson ? JSON.parse(reply.body.bytes.toString('utf8')) : reply.body;
           if (rv === undefined) throw new Error(`${route.operationId} answered ${reply.status}, which it does not declare`);
-          if (rv && !rv(reply.body)) throw new Error(`${route.operationId} ${reply.status} response breaks its schema: ${ajv.errorsText(rv.errors)}`);
+          if (rv && !rv(value)) throw new Error(`${route.operationId} ${reply.status} response breaks its schema: ${ajv.errorsText(rv.errors)}`);
         }
         for (const [k, val] of Object.entries(reply.headers ?? {})) res.setHeader(k, val);
         if (reply.body === undefined) res.status(reply.status).end();
         else if (route.secret) {
           // never stored, so it gets no ETag either: no 304 stands for having seen it
-          const text = JSON.stringify(reply.body);
+          const text = reply.body instanceof PreparedJson ? reply.body.bytes : JSON.stringify(reply.body);
           res.status(reply.status).type('application/json').setHeader('Cache-Control', 'no-store').setHeader('Content-Length', Buffer.byteLength(text));
           res.end(text);
         }
+        // serialized once (lib/json-body.ts): the headers `res.json` gives, and its ETag, which Express then does not
+        // compute again; its freshness check (304) and HEAD are as for any answer
+        else if (reply.body instanceof PreparedJson) res.status(reply.status).set({ 'Content-Type': JSON_UTF8, ETag: reply.body.etag }).send(reply.body.bytes);
         else if (typeof reply.body === 'string') res.status(reply.status).type(route.responses[reply.status]?.contentType ?? 'text/plain').send(reply.body);
         else res.status(reply.status).json(reply.body);
       });

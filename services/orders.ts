@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { mongo } from 'mongoose';
+import { mongo } from 'mongoose';
 import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -14,6 +14,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { isSupportRole } from '../domain/roles';
 import { AppError, isDuplicateKey, notFound } from '../lib/errors';
+import { PreparedJson } from '../lib/json-body';
 import { after, decodeInstantCursor, encodeInstantCursor, readPage, type ListPage } from '../lib/cursor';
 import { isUnprocessedUpdate, sendUpdate, startOrJoin } from '../lib/temporal';
 import { IdempotencyRecord, Order, OrderEvent, Partner, Product, type CustomerDoc, type OrderDoc, type ProductDoc } from '../models';
@@ -119,26 +120,49 @@ type TimelineEvent = { type: string; at: Date; data: Record<string, unknown> };
 export const TIMELINE_CACHE_TTL_MS = 2000;
 export const SETTLED_TIMELINE_CACHE_TTL_MS = 60_000;
 
+/**
+ * An order's timeline as kept for its state, with the document (stored bytes) it was last seen with in that state,
+ * and the API's answer (GET /orders/{id}) last rendered with this timeline, for the bytes it shows.
+ */
+interface KeptTimeline {
+  state: string;
+  /** the order's stored document, of `state` */
+  bytes: Buffer;
+  timeline: TimelineEntry[];
+  answer?: { bytes: Buffer; json: PreparedJson };
+}
+
+/** An order as the driver decodes a document (`.lean()`'s shape; the connection's BSON options are the defaults). */
+const decodeOrder = (bytes: Buffer): OrderDoc => mongo.BSON.deserialize(bytes) as OrderDoc;
+
 /** What of an order's document its timeline follows: when this changes, the cached timeline is stale. */
 const stateOf = (o: OrderDoc): string => `${o.status}|${o.paidAt?.getTime()}|${o.provisionedAt?.getTime()}|${o.windowClosedAt?.getTime()}|${o.expiredAt?.getTime()}|${o.cancellation?.at.getTime()}`;
 
 export function createOrderService(deps: OrderServiceDeps) {
-  // the timeline as shown (entries rendered once), by order id
-  const timelines = new LRUCache<string, { state: string; timeline: TimelineEntry[] }>({ max: 10_000, ttl: TIMELINE_CACHE_TTL_MS });
+  // the timeline as shown (entries rendered once) and the API's answer last rendered with it, by order id
+  const timelines = new LRUCache<string, KeptTimeline>({ max: 10_000, ttl: TIMELINE_CACHE_TTL_MS });
   const { client, taskQueue } = deps;
   const clock = deps.now ?? (() => new Date());
 
   /** The orders collection as the driver reads it: documents of the Order model's shape (`_id` a string). */
   const orderDocs = Order.collection as unknown as mongo.Collection<OrderDoc>;
 
+  /**
+   * The order's stored document as the driver receives it (BSON, not decoded), read on every call. The API's hottest
+   * read (GET /orders/{id}, an order's pages) goes through the driver, without mongoose's query building and casting,
+   * which two strings need none of: about 28 µs of CPU and 3% more reads per second here (README, *Benchmark*, "Kept:
+   * the order read through the driver"); undecoded, so that an order read again unchanged is neither decoded nor
+   * rendered again (viewJson). The database's timeouts and buffering are the connection's, as for every query
+   * (lib/db.ts).
+   */
+  async function loadOrderBytes(partnerId: string, orderId: string): Promise<Buffer> {
+    const bytes = (await orderDocs.findOne({ _id: orderId, partnerId }, { raw: true })) as unknown as Buffer | null;
+    if (!bytes) throw notFound('order', orderId);
+    return bytes;
+  }
+
   async function loadOrder(partnerId: string, orderId: string): Promise<OrderDoc> {
-    // the API's hottest read (GET /orders/{id}, an order's pages): through the driver, the document as `.lean()` gives
-    // it, without mongoose's query building and casting, which two strings need none of: about 28 µs of CPU and 3%
-    // more reads per second here (README, *Benchmark*, "Kept: the order read through the driver"). The database's
-    // timeouts and buffering are the connection's, as for every query (lib/db.ts)
-    const order = await orderDocs.findOne({ _id: orderId, partnerId });
-    if (!order) throw notFound('order', orderId);
-    return order;
+    return decodeOrder(await loadOrderBytes(partnerId, orderId));
   }
 
   async function loadProduct(productId: string, field: string): Promise<ProductDoc> {
@@ -193,36 +217,65 @@ export function createOrderService(deps: OrderServiceDeps) {
    * lacks an entry that state implies, longer once it is complete, but never past the moment an entry is due with
    * no change of state (the reminder; domain/orders.ts timelineCompleteUntil).
    */
-  function remember(order: OrderDoc, rows: EventRow[]): TimelineEntry[] {
+  function remember(order: OrderDoc, bytes: Buffer, rows: EventRow[]): KeptTimeline {
     const prefix = `${order._id}:`;
     const now = clock();
     const until = timelineCompleteUntil(order, rows.map((e) => e._id.slice(prefix.length)), now, deps.reminderDaysBeforeClose);
     const ttl = until === null ? TIMELINE_CACHE_TTL_MS : Math.max(1, Math.min(SETTLED_TIMELINE_CACHE_TTL_MS, until - now.getTime()));
     // shared by the answers that follow: frozen, so that no caller changes what the next one is shown
     const timeline = Object.freeze(rows.sort(timelineOrder).map((e) => Object.freeze(timelineEntry(e)))) as TimelineEntry[];
-    timelines.set(order._id, { state: stateOf(order), timeline }, { ttl });
-    return timeline;
+    // the driver's buffer is a view of the whole reply's: a copy keeps only the document
+    const kept: KeptTimeline = { state: stateOf(order), bytes: Buffer.from(bytes), timeline };
+    timelines.set(order._id, kept, { ttl });
+    return kept;
   }
 
   /**
-   * The order with its timeline. The order document is read on every call; its timeline comes from an in-process
-   * cache while the order's state is the one it was read with, so that a read costs one query instead of two.
-   * What changes the order's state (payment, provisioning, the window, a cancellation, the term's end) shows in
-   * the timeline at once, with the entries written just before it (the keys revoked before the cancellation is
-   * recorded). A timeline still missing an entry its state implies (the confirmation email on its way, the
-   * entries a cancellation writes just after its state, the reminder email once it is due) is read again after
-   * TIMELINE_CACHE_TTL_MS; a complete one is kept SETTLED_TIMELINE_CACHE_TTL_MS, or until the reminder is due.
+   * The order, read from the database on every call, with its timeline, which comes from an in-process cache while
+   * the order's state is the one it was read with, so that a read costs one query instead of two. What changes the
+   * order's state (payment, provisioning, the window, a cancellation, the term's end) shows in the timeline at once,
+   * with the entries written just before it (the keys revoked before the cancellation is recorded). A timeline still
+   * missing an entry its state implies (the confirmation email on its way, the entries a cancellation writes just
+   * after its state, the reminder email once it is due) is read again after TIMELINE_CACHE_TTL_MS; a complete one
+   * is kept SETTLED_TIMELINE_CACHE_TTL_MS, or until the reminder is due. The order comes undecoded (`bytes`), decoded
+   * by `order()`: a document byte for byte the one its kept timeline was read with needs no decoding to be known.
    */
-  async function view(partnerId: string, orderId: string) {
+  async function current(partnerId: string, orderId: string): Promise<{ bytes: Buffer; order: () => OrderDoc; kept: KeptTimeline }> {
     const cached = timelines.get(orderId);
     if (cached) {
-      const order = await loadOrder(partnerId, orderId);
-      if (cached.state === stateOf(order)) return orderView(order, cached.timeline);
-      return orderView(order, remember(order, await readEvents(orderId, partnerId)));
+      const bytes = await loadOrderBytes(partnerId, orderId);
+      if (cached.bytes.equals(bytes)) return { bytes, order: () => decodeOrder(bytes), kept: cached };
+      const order = decodeOrder(bytes);
+      if (cached.state !== stateOf(order)) return { bytes, order: () => order, kept: remember(order, bytes, await readEvents(orderId, partnerId)) };
+      // changed where its timeline does not look: kept for the new bytes (of the same state), no longer than before
+      cached.bytes = Buffer.from(bytes);
+      return { bytes, order: () => order, kept: cached };
     }
     // one round trip: the events of another partner's order are read for nothing, never shown
-    const [order, rows] = await Promise.all([loadOrder(partnerId, orderId), readEvents(orderId, partnerId)]);
-    return orderView(order, remember(order, rows));
+    const [bytes, rows] = await Promise.all([loadOrderBytes(partnerId, orderId), readEvents(orderId, partnerId)]);
+    const order = decodeOrder(bytes);
+    return { bytes, order: () => order, kept: remember(order, bytes, rows) };
+  }
+
+  /** The order with its timeline (`current`), for the pages. */
+  async function view(partnerId: string, orderId: string) {
+    const { order, kept } = await current(partnerId, orderId);
+    return orderView(order(), kept.timeline);
+  }
+
+  /**
+   * The API's answer for the order (`view`, serialized): rendered again only when the order's stored bytes or its
+   * timeline differ from those of the answer last rendered, which is otherwise sent as it is (no decoding, no
+   * `JSON.stringify`, no ETag to compute). The order is read from the database every time, so that no answer is
+   * older than its request: only the rendering is kept, for the very bytes it shows.
+   */
+  async function viewJson(partnerId: string, orderId: string): Promise<PreparedJson> {
+    const { bytes, order, kept } = await current(partnerId, orderId);
+    const last = kept.answer;
+    if (last?.bytes.equals(bytes)) return last.json;
+    const json = PreparedJson.of(orderView(order(), kept.timeline));
+    kept.answer = { bytes: kept.bytes.equals(bytes) ? kept.bytes : Buffer.from(bytes), json };
+    return json;
   }
 
   /**
@@ -336,6 +389,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     view,
+    viewJson,
 
     /**
      * The same order placed by the same user for this customer within REPEAT_ORDER_CHECK_MINUTES before `now`,

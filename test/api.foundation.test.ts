@@ -6,8 +6,8 @@ import { createMailer } from '../lib/mailer';
 import { checkHealth } from '../services/health';
 import { Order, OrderEvent, IdempotencyRecord, LedgerLine, ActivationKey, EmailRecord } from '../models';
 import { orderWorkflowId } from '../contracts/orders';
-import { TIMELINE_CACHE_TTL_MS } from '../services/orders';
-import { weakETag } from '../api/http';
+import { TIMELINE_CACHE_TTL_MS, orderView, type TimelineEntry } from '../services/orders';
+import { weakETag } from '../lib/json-body';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
 describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
@@ -228,6 +228,36 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
       await waitFor(async () => Boolean(await OrderEvent.exists({ _id: `${orderId}:email-reminder` })));
       await sleep(TIMELINE_CACHE_TTL_MS + 500);
       expect(await typesOf(orderId)).to.include('email-sent:reminder');
+    });
+
+    it("when an order is read again, then an unchanged one is answered byte for byte as res.json would (its ETag, 304, HEAD), and a change anywhere in its document shows at once", async () => {
+      const { o } = await confirmedOrder();
+      await waitFor(async () => (await typesOf(o.id)).length === complete.length, TIMELINE_CACHE_TTL_MS + 3000);
+      const read = async (headers: Record<string, string> = {}, method = 'GET') => {
+        const res = await fetch(`${app.baseUrl}/orders/${o.id}`, { method, headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, ...headers } });
+        return { status: res.status, text: await res.text(), etag: res.headers.get('etag'), type: res.headers.get('content-type'), length: res.headers.get('content-length') };
+      };
+      const first = await read();
+      const again = await read();
+      expect(again).to.deep.equal(first);
+      // what res.json sends for the order's view, rendered from the document as mongoose reads it
+      const stored = (await Order.findById(o.id).lean())!;
+      const body = JSON.parse(first.text) as ReturnType<typeof orderView>;
+      expect(first.text).to.equal(JSON.stringify(orderView(stored, (body as { timeline: TimelineEntry[] }).timeline)));
+      expect(first).to.include({ type: 'application/json; charset=utf-8', etag: weakETag(first.text), length: String(Buffer.byteLength(first.text)) });
+      expect(await read({ 'if-none-match': first.etag! })).to.deep.include({ status: 304, text: '' });
+      expect(await read({}, 'HEAD')).to.deep.include({ status: 200, text: '', etag: first.etag });
+      // a field that is no part of the order's state (so its timeline stays kept): the very next read shows it
+      const renamed = `${stored.customer.name} (renamed)`;
+      await Order.updateOne({ _id: o.id }, { $set: { 'customer.name': renamed } });
+      const changed = await read();
+      expect(JSON.parse(changed.text).customer.name).to.equal(renamed);
+      expect(changed.etag).to.equal(weakETag(changed.text));
+      expect(changed.etag).to.not.equal(first.etag);
+      expect(JSON.parse((await read()).text).customer.name).to.equal(renamed);
+      // and back: the answer rendered for the first document is not sent for the second
+      await Order.updateOne({ _id: o.id }, { $set: { 'customer.name': stored.customer.name } });
+      expect((await read()).text).to.equal(first.text);
     });
 
     it('when the timeline still lacks an entry its state implies (the confirmation email on its way), then it is read again after the short lifetime', async () => {

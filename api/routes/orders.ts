@@ -147,7 +147,7 @@ export function orderRoutes(deps: RouteDeps): RouteDef[] {
       errors: [404],
       responses: { 200: { description: 'the order', schema: S.orderSchema } },
       databaseOnly: true,
-      handler: async ({ auth, params }) => ({ status: 200, body: await orders.view(auth.partnerId!, params.id) }),
+      handler: async ({ auth, params }) => ({ status: 200, body: await orders.viewJson(auth.partnerId!, params.id) }),
     }),
     defineRoute({
       method: 'get',
