@@ -171,8 +171,12 @@ export function createOrderActivities(deps: ActivityDeps, sendOnce: SendOnce) {
       if (!order) throw ApplicationFailure.nonRetryable(`order ${orderId} is not recorded`, 'order_missing');
       const partner = await Partner.findById(order.partnerId).lean();
       const to = orderEmailRecipients(kind, order, partner?.email ?? null);
+      // the month whose invoice carries the credit, as the support approval's email names it (recordCancellation has
+      // settled the line in it: a month whose close had begun passes it on to the next)
+      const creditMonth = kind === 'cancellation' ? ((await LedgerLine.findById(`${orderId}:credit`).lean())?.invoiceMonth ?? null) : null;
       const result = await sendOnce(`order:${orderId}:${kind}`, `order-${kind}`, to, {
         order,
+        creditMonth,
         partner: partner ?? { name: order.partnerId },
         orderUrl: pageLinks(publicBaseUrl).order(orderId),
         cancellationUrl: pageLinks(publicBaseUrl).orderCancellation(orderId),

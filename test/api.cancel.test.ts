@@ -291,6 +291,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       ]);
       const mail = await app.stack.mailbox.waitFor((m) => m.subject.includes(o.id) && m.subject.includes('cancelled'));
       expect(mail.text).to.contain('revoked').and.contain('100%').and.contain('by Second admin agent');
+      // the month of the invoice that carries the credit, as its line says
+      const creditLine = (await LedgerLine.findById(`${o.id}:credit`).lean())!;
+      expect(mail.text).to.contain(`will appear on your next monthly invoice, the one for ${monthName(creditLine.invoiceMonth)}.`);
       expect(mail.text).to.contain("software list, without its activation key").and.not.contain('reservation ends');
       expect(mail.to).to.include(colleague.email).and.include(`billing@${app.partnerId}.example`).and.include(`admin-agent@${app.partnerId}.example`);
     });

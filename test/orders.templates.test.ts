@@ -40,6 +40,14 @@ describe('order emails (templates)', () => {
     expect(r.text).to.not.contain('includes tax');
   });
 
+  it("when an order is cancelled, then the email names the month whose invoice carries the credit, as the support approval's does", () => {
+    const r = renderer.render('order-cancellation', { order, creditMonth: '2026-12', orderUrl: 'http://x/app/orders/order-1' });
+    expect(r.text).to.contain('will appear on your next monthly invoice, the one for December 2026.');
+    expect(r.html).to.contain('will appear on your next monthly invoice, the one for <strong>December 2026</strong>.');
+    // without the month (an email rendered before the line was read): the spec's words alone
+    expect(renderer.render('order-cancellation', { order, orderUrl: 'http://x' }).text).to.contain('will appear on your next monthly invoice.');
+  });
+
   it('when a tax-inclusive order is cancelled, then the credit says the tax it includes, as the confirmation and the invoice do', () => {
     const au = { ...order, cancellation: { ...order.cancellation, credit: { amount: 546_307, currency: 'AUD', basis: 'full', taxAmount: 49_664 } } };
     const r = renderer.render('order-cancellation', { order: au, orderUrl: 'http://x/app/orders/order-1' });
