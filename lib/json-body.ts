@@ -18,14 +18,17 @@ export function weakETag(body: Buffer | string, encoding?: BufferEncoding): stri
 
 export class PreparedJson {
   private constructor(
-    /** the value's JSON in UTF-8 */
+    /** the value's JSON in UTF-8 (whatever `res.json` would send for it) */
     readonly bytes: Buffer,
     /** weakETag(bytes) */
     readonly etag: string,
   ) {}
 
   static of(value: unknown): PreparedJson {
-    const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+    const text = JSON.stringify(value);
+    // kept (services/orders.ts): a buffer of its own, not a slice of Node's shared pool, which a small one would pin
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+    bytes.write(text, 'utf8');
     return new PreparedJson(bytes, weakETag(bytes));
   }
 }

@@ -132,6 +132,16 @@ interface KeptTimeline {
   answer?: { bytes: Buffer; json: PreparedJson };
 }
 
+/**
+ * A copy of an order's stored bytes to keep: the driver's buffer is a view of its whole reply's (64 KiB), and a small
+ * `Buffer.from` copy a slice of Node's shared 8 KiB pool, which a kept one would pin whole.
+ */
+const keptCopy = (bytes: Buffer): Buffer => {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+};
+
 /** An order as the driver decodes a document (`.lean()`'s shape; the connection's BSON options are the defaults). */
 const decodeOrder = (bytes: Buffer): OrderDoc => mongo.BSON.deserialize(bytes) as OrderDoc;
 
@@ -224,8 +234,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     const ttl = until === null ? TIMELINE_CACHE_TTL_MS : Math.max(1, Math.min(SETTLED_TIMELINE_CACHE_TTL_MS, until - now.getTime()));
     // shared by the answers that follow: frozen, so that no caller changes what the next one is shown
     const timeline = Object.freeze(rows.sort(timelineOrder).map((e) => Object.freeze(timelineEntry(e)))) as TimelineEntry[];
-    // the driver's buffer is a view of the whole reply's: a copy keeps only the document
-    const kept: KeptTimeline = { state: stateOf(order), bytes: Buffer.from(bytes), timeline };
+    const kept: KeptTimeline = { state: stateOf(order), bytes: keptCopy(bytes), timeline };
     timelines.set(order._id, kept, { ttl });
     return kept;
   }
@@ -248,7 +257,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       const order = decodeOrder(bytes);
       if (cached.state !== stateOf(order)) return { bytes, order: () => order, kept: remember(order, bytes, await readEvents(orderId, partnerId)) };
       // changed where its timeline does not look: kept for the new bytes (of the same state), no longer than before
-      cached.bytes = Buffer.from(bytes);
+      cached.bytes = keptCopy(bytes);
       return { bytes, order: () => order, kept: cached };
     }
     // one round trip: the events of another partner's order are read for nothing, never shown
@@ -274,7 +283,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     const last = kept.answer;
     if (last?.bytes.equals(bytes)) return last.json;
     const json = PreparedJson.of(orderView(order(), kept.timeline));
-    kept.answer = { bytes: kept.bytes.equals(bytes) ? kept.bytes : Buffer.from(bytes), json };
+    kept.answer = { bytes: kept.bytes.equals(bytes) ? kept.bytes : keptCopy(bytes), json };
     return json;
   }
 

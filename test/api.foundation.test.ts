@@ -6,7 +6,7 @@ import { createMailer } from '../lib/mailer';
 import { checkHealth } from '../services/health';
 import { Order, OrderEvent, IdempotencyRecord, LedgerLine, ActivationKey, EmailRecord } from '../models';
 import { orderWorkflowId } from '../contracts/orders';
-import { TIMELINE_CACHE_TTL_MS, orderView, type TimelineEntry } from '../services/orders';
+import { TIMELINE_CACHE_TTL_MS, createOrderService, orderView, type TimelineEntry } from '../services/orders';
 import { weakETag } from '../lib/json-body';
 import { getTestApp, placeOrder, uniq, waitFor, type TestApp } from './support/app';
 
@@ -258,6 +258,29 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
       // and back: the answer rendered for the first document is not sent for the second
       await Order.updateOne({ _id: o.id }, { $set: { 'customer.name': stored.customer.name } });
       expect((await read()).text).to.equal(first.text);
+      // another partner's read of an order whose answer is kept: not found, as ever
+      const foreign = await app.api('GET', `/orders/${o.id}`, { token: app.otherTokens['admin-agent'] });
+      expect(foreign.status).to.equal(404);
+      expect(JSON.stringify(foreign.body)).to.not.include(stored.customer.name);
+    });
+
+    it('when an unchanged order is read again, then its kept answer is sent (not rendered again), and a new one once its document changed', async () => {
+      const { o } = await confirmedOrder();
+      const orders = createOrderService({ client: app.client, taskQueue: app.taskQueue, reminderDaysBeforeClose: 7 });
+      await waitFor(async () => JSON.parse((await orders.viewJson(app.partnerId, o.id)).bytes.toString('utf8')).timeline.length === complete.length, TIMELINE_CACHE_TTL_MS + 3000);
+      const first = await orders.viewJson(app.partnerId, o.id);
+      // the same stored bytes read again (FerretDB and MongoDB answer a document unchanged in the same bytes)
+      expect(await orders.viewJson(app.partnerId, o.id)).to.equal(first);
+      expect(await orders.viewJson(app.partnerId, o.id)).to.equal(first);
+      await Order.updateOne({ _id: o.id }, { $set: { 'customer.domain': `renamed-${o.customer.domain}` } });
+      const changed = await orders.viewJson(app.partnerId, o.id);
+      expect(changed).to.not.equal(first);
+      expect(JSON.parse(changed.bytes.toString('utf8')).customer.domain).to.equal(`renamed-${o.customer.domain}`);
+      expect(await orders.viewJson(app.partnerId, o.id)).to.equal(changed);
+      // another partner's read never gets it
+      let refused: unknown;
+      await orders.viewJson(app.otherPartnerId, o.id).catch((e: unknown) => (refused = e));
+      expect(refused).to.have.property('status', 404);
     });
 
     it('when the timeline still lacks an entry its state implies (the confirmation email on its way), then it is read again after the short lifetime', async () => {
