@@ -24,6 +24,7 @@ import { originalOrderIdOf } from '../domain/order-imports';
 import { utcSecond } from '../domain/time';
 import { currentRequestId, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
+import { byOrderNamed } from './orders';
 
 export interface LicensingDeps {
   files: FileStore;
@@ -137,6 +138,9 @@ export function createLicensingService(deps: LicensingDeps) {
     if (!order) throw notFound('order', orderId);
     return order;
   }
+
+  /** The partner's order a user names, by either of its ids (services/orders.ts byOrderNamed). */
+  const loadNamedOrder = (partnerId: string, ref: string): Promise<OrderDoc> => byOrderNamed(partnerId, ref, (id) => loadOrder(partnerId, id));
 
   type TakenSlot = Pick<DownloadClaimDoc, 'n' | 'at' | 'entry'>;
   /**
@@ -341,9 +345,10 @@ export function createLicensingService(deps: LicensingDeps) {
      * "Get keys": the order's activation key alone (a product with no downloads, such as Windows 7 ESU, has only
      * its key). Logged as a key reveal; refusals are logged too.
      */
-    async getKey(auth: AuthContext, orderId: string, idempotencyKey?: string) {
+    async getKey(auth: AuthContext, ref: string, idempotencyKey?: string) {
       const requestId = currentRequestId();
-      const order = await loadOrder(auth.partnerId!, orderId);
+      const order = await loadNamedOrder(auth.partnerId!, ref);
+      const orderId = order._id;
       if (order.product.deliverable !== 'activation-key') throw new AppError(422, 'no_key', `${order.product.name} has no activation key`);
       const at = clock();
       const key = await activeKeyOrRefuse(auth, order, at, { idPrefix: 'key-refused', operationType: 'get_software_keys', resourceType: 'software_key', detail: 'activation key not shown', what: 'its activation key is shown' });
@@ -358,9 +363,10 @@ export function createLicensingService(deps: LicensingDeps) {
      * Idempotency-Key, the same request again (a retry, a page reloaded) gives the same link (`replayed`) and logs
      * nothing new, while the order is active; the same key with another order or option is refused.
      */
-    async getKeysAndDownloads(auth: AuthContext, orderId: string, choice: DownloadChoice, idempotencyKey?: string) {
+    async getKeysAndDownloads(auth: AuthContext, ref: string, choice: DownloadChoice, idempotencyKey?: string) {
       const requestId = currentRequestId();
-      const order = await loadOrder(auth.partnerId!, orderId);
+      const order = await loadNamedOrder(auth.partnerId!, ref);
+      const orderId = order._id;
       const product = await Product.findById(order.product.id).lean();
       const options = product?.downloads ?? null;
       if (order.product.deliverable !== 'activation-key') throw new AppError(422, 'no_key', `${order.product.name} has no activation key or downloads`);

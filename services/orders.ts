@@ -68,11 +68,46 @@ export interface TimelineEntry {
 const timelineEntry = (e: { type: string; at: Date; data?: Record<string, unknown> }): TimelineEntry => ({ type: e.type, at: e.at.toISOString(), data: e.data ?? {} });
 
 /**
- * The partner's order a user names: by its csp-desk id, or by the original id of a purchase the partner imported
- * (domain/order-imports.ts importedOrderId). Another partner's order is never found.
+ * The ids under which the partner's order a user names may be stored, in the order they are tried: its csp-desk id,
+ * then the id of the purchase the partner imported under that original id (domain/order-imports.ts
+ * importedOrderId). The csp-desk id comes first.
  */
+const idsNamed = (partnerId: string, ref: string): string[] => {
+  const imported = importedOrderId(partnerId, ref);
+  return imported === ref ? [ref] : [ref, imported];
+};
+
+/** The partner's order a user names (idsNamed). Another partner's order is never found. */
 export async function findPartnerOrder(partnerId: string, ref: string): Promise<OrderDoc | null> {
-  return (await Order.findOne({ _id: ref, partnerId }).lean<OrderDoc>()) ?? (await Order.findOne({ _id: importedOrderId(partnerId, ref), partnerId }).lean<OrderDoc>());
+  for (const id of idsNamed(partnerId, ref)) {
+    const order = await Order.findOne({ _id: id, partnerId }).lean<OrderDoc>();
+    if (order) return order;
+  }
+  return null;
+}
+
+const isNotFound = (e: unknown) => e instanceof AppError && e.status === 404 && e.code === 'not_found';
+
+/**
+ * What `read` answers for the partner's order a user names (idsNamed): tried under its csp-desk id, then, only when
+ * that is not found, under its imported id, so that a read by csp-desk id costs nothing more. A ref that names
+ * neither is the first read's 404, naming the ref as sent.
+ */
+export async function byOrderNamed<T>(partnerId: string, ref: string, read: (orderId: string) => Promise<T>): Promise<T> {
+  const [first, ...others] = idsNamed(partnerId, ref);
+  try {
+    return await read(first);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    for (const id of others) {
+      try {
+        return await read(id);
+      } catch (again) {
+        if (!isNotFound(again)) throw again;
+      }
+    }
+    throw e;
+  }
 }
 
 /** The csp-desk id of the partner's order `ref` names (findPartnerOrder), or `ref` as it is when it names none. */
@@ -175,6 +210,8 @@ export function createOrderService(deps: OrderServiceDeps) {
     return decodeOrder(await loadOrderBytes(partnerId, orderId));
   }
 
+  const loadNamedOrder = (partnerId: string, ref: string): Promise<OrderDoc> => byOrderNamed(partnerId, ref, (id) => loadOrder(partnerId, id));
+
   async function loadProduct(productId: string, field: string): Promise<ProductDoc> {
     const product = await Product.findById(productId).lean();
     if (!product) throw new AppError(422, 'unknown_product', `${field} ${JSON.stringify(productId)} is not in the catalog (GET /products)`, field);
@@ -266,20 +303,20 @@ export function createOrderService(deps: OrderServiceDeps) {
     return { bytes, order: () => order, kept: remember(order, bytes, rows) };
   }
 
-  /** The order with its timeline (`current`), for the pages. */
-  async function view(partnerId: string, orderId: string) {
-    const { order, kept } = await current(partnerId, orderId);
+  /** The order with its timeline (`current`), for the pages; by either of its ids (byOrderNamed). */
+  async function view(partnerId: string, ref: string) {
+    const { order, kept } = await byOrderNamed(partnerId, ref, (id) => current(partnerId, id));
     return orderView(order(), kept.timeline);
   }
 
   /**
-   * The API's answer for the order (`view`, serialized): rendered again only when the order's stored bytes or its
+   * The API's answer for the order (`view`, serialized; by either of its ids): rendered again only when the order's stored bytes or its
    * timeline differ from those of the answer last rendered, which is otherwise sent as it is (no decoding, no
    * `JSON.stringify`, no ETag to compute). The order is read from the database every time, so that no answer is
    * older than its request: only the rendering is kept, for the very bytes it shows.
    */
-  async function viewJson(partnerId: string, orderId: string): Promise<PreparedJson> {
-    const { bytes, order, kept } = await current(partnerId, orderId);
+  async function viewJson(partnerId: string, ref: string): Promise<PreparedJson> {
+    const { bytes, order, kept } = await byOrderNamed(partnerId, ref, (id) => current(partnerId, id));
     const last = kept.answer;
     if (last?.bytes.equals(bytes)) return last.json;
     const json = PreparedJson.of(orderView(order(), kept.timeline));
@@ -433,14 +470,15 @@ export function createOrderService(deps: OrderServiceDeps) {
     },
 
     /** The preview: the same domain function as the workflow's Update validator (see cancelOne). */
-    async cancellation(auth: AuthContext, orderId: string) {
-      const order = await loadOrder(auth.partnerId!, orderId);
-      return { orderId, ...assessCancellation(order, clock()) };
+    async cancellation(auth: AuthContext, ref: string) {
+      const order = await loadNamedOrder(auth.partnerId!, ref);
+      return { orderId: order._id, ...assessCancellation(order, clock()) };
     },
 
+    /** By either of its ids (byOrderNamed): an imported purchase named by its original id gets its own refusal. */
     async cancel(auth: AuthContext, orderId: string, input: CancelInput): Promise<CancelOrderResult> {
       const requestedAt = clock();
-      const order = await loadOrder(auth.partnerId!, orderId);
+      const order = await loadNamedOrder(auth.partnerId!, orderId);
       if (!namesCustomer(order.customer, input.customer)) {
         throw new AppError(422, 'customer_mismatch', `body.customer ${JSON.stringify(input.customer)} is not the customer of order ${orderId}`, 'body.customer');
       }

@@ -488,6 +488,36 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       expect(credit.amount).to.equal(mulDiv(order.pricing.total, credit.termDays! - 30, credit.termDays!));
     });
 
+    it("when an imported purchase is named by its original id, then the order's reads and actions find it (its csp-desk id in the answers), for its partner only", async () => {
+      // (earlier notes: GET /orders/{original id} was a 404, while a support request finds the order by either id)
+      const c = await app.newCustomer('US');
+      const res = await importOne(c.id, 'windows-server-standard-sub', 20);
+      const [{ id, orderId: original }] = res.body.results as { id: string; orderId: string }[];
+      expect(original).to.not.equal(id);
+      const read = await app.api('GET', `/orders/${encodeURIComponent(original)}`);
+      expect(read.status).to.equal(200);
+      expect(read.body).to.include({ id, originalOrderId: original });
+      expect(read.body.timeline.map((e: { type: string }) => e.type)).to.include('imported');
+      const byId = await app.api('GET', `/orders/${id}`);
+      expect(byId.body).to.deep.equal(read.body);
+      const preview = await app.api('GET', `/orders/${encodeURIComponent(original)}/cancellation`);
+      expect(preview.body).to.include({ orderId: id, cancellable: false });
+      expect(preview.body.reason.code).to.equal('imported_support_request');
+      // the refusal an imported purchase gets, not a 404
+      const cancel = await app.api('POST', `/orders/${encodeURIComponent(original)}/cancel`, { body: cancelBody(c, read.body.product.name) });
+      expect([cancel.status, cancel.body.error.code]).to.deep.equal([422, 'imported_support_request']);
+      await waitFor(async () => (await Order.findById(id).lean())?.status === 'active');
+      const key = await app.api('POST', `/orders/${encodeURIComponent(original)}/key`, { body: {} });
+      expect(key.status, JSON.stringify(key.body)).to.equal(200);
+      expect(key.body.orderId).to.equal(id);
+      expect(key.body.activationKey.key).to.equal((await ActivationKey.findOne({ orderId: id }).lean())!.key);
+      // another partner: neither by the original id nor by the csp-desk id
+      for (const ref of [original, id]) expect((await app.api('GET', `/orders/${encodeURIComponent(ref)}`, { token: app.otherTokens['admin-agent'] })).status).to.equal(404);
+      // a name that is neither: the 404 names it as sent
+      const none = await app.api('GET', '/orders/NO-SUCH-ORDER');
+      expect([none.status, none.body.error.message]).to.deep.equal([404, 'order "NO-SUCH-ORDER" was not found']);
+    });
+
     it('when a purchase is imported with the unit price it was bought at, then the order is priced at it (its tax where prices include tax), what a refund may credit at most; another currency is refused naming the field; another price again is a conflict (QA)', async () => {
       const c = await app.newCustomer('AU');
       const product = findCatalogProduct('windows-server-standard-perpetual')!;

@@ -45,7 +45,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         "The order's activation key, for a product that has one, with or without downloads (Windows 7 ESU has only its key). 409 `order_not_active` once the order is cancelled or expired; 422 `no_key` for a product without a key. Recorded in the activity log, once per Idempotency-Key when one is sent.",
       tag: 'software',
       permission: 'getKeysAndDownloads',
-      params: S.idParam('id', 'order id'),
+      params: S.idParam('id', S.ORDER_REF),
       headers: S.idempotencyKeyHeader("optional: the same user's same key again (a retry) shows the key again without a second entry in the activity log", false),
       // nothing to say: no body, or an empty JSON object
       body: { type: 'object', additionalProperties: false, properties: {} },
@@ -64,7 +64,7 @@ export function licensingRoutes(deps: RouteDeps): RouteDef[] {
         'The order\'s activation key and a new download link for one of the product\'s options (`GET /products/{id}`). The link lasts two weeks or 50 downloads, whichever comes first, and a subscription\'s link no longer than its term (`download.expiresAt` says which); asking again gives a fresh link, and earlier links keep their own limits. With an `Idempotency-Key` (a key belongs to its user), the same request again (a retry after a timeout) gives the same link, with the limits it had from the start, and logs nothing new; the same key with another order or option is a 422 `idempotency_key_reused`, and once the two weeks of that link are over a 409 `idempotency_key_expired` (send a new key for a new link). Use random keys (a UUID): the server keeps the token of the link sealed under the key. A value not offered is a 400 naming the field, with the allowed values in `details.allowed`. 409 `order_not_active` once the order is cancelled or expired (a replay too). Recorded in the activity log.',
       tag: 'software',
       permission: 'getKeysAndDownloads',
-      params: S.idParam('id', 'order id'),
+      params: S.idParam('id', S.ORDER_REF),
       headers: S.idempotencyKeyHeader('optional: the same request with the same key gives the same link instead of another one', false),
       body: S.downloadRequestSchema,
       errorCodes: { 409: ['order_not_active', 'key_not_ready', 'idempotency_key_expired'], 422: ['no_downloads', 'no_key', 'idempotency_key_reused'] },

@@ -66,6 +66,8 @@ export const timeZoneQuery = (whose: string, more = ''): S =>
     description: `the time zone whose days ${whose} are: an IANA name (any the server knows, in any letter case, e.g. Australia/Sydney, Asia/Kolkata; UTC)${more}. Another is a 400 naming \`query.timeZone\``,
   });
 
+/** How an order is named in a path: either of its ids (services/orders.ts byOrderNamed). */
+export const ORDER_REF = "the order's csp-desk id, or the original id of a purchase the partner imported (the csp-desk id is tried first)";
 export const idParam = (name: string, description: string): S => obj({ [name]: str({ minLength: 1, maxLength: 200, description }) });
 export const customerParam: S = obj({ customer: str({ minLength: 1, maxLength: 253, description: "the customer's id, name, tenant GUID or domain name" }) });
 
