@@ -358,8 +358,14 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         check(v.params, 'path', params);
         check(v.query, 'query', query);
         check(v.headers, 'header', headers);
-        // an action whose body has no required field may be sent without one (`curl -X POST …/withdraw`); a body
-        // that is there but was not read (no JSON Content-Type) stays a 400, never an action taken without it
+        // a body sent as something other than JSON (a form, text, no Content-Type: curl's `-d` alone sends a form) is
+        // not read: 415 naming the header, as for JSON in another charset, never an action taken without it (QA: it
+        // was a 400 saying the body must be an object)
+        if (route.body && hasBody(req) && req.body === undefined) {
+          const sent = req.header('content-type');
+          throw new AppError(415, 'unsupported_media_type', `${sent === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(sent.slice(0, 80))}`}: send the body as JSON in UTF-8 (Content-Type: application/json)`, 'header.content-type');
+        }
+        // an action whose body has no required field may be sent without one (`curl -X POST …/withdraw`)
         if (route.body && bodyOptional(route.body) && !hasBody(req) && (req.body === undefined || isEmptyObject(req.body))) req.body = {};
         if (route.body) {
           if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
@@ -731,7 +737,8 @@ function parametersFrom(schema: JsonSchema | undefined, where: 'path' | 'query' 
  * answers to (`validateResponses`: an error whose status or code is not listed here fails the request).
  */
 export function documentedErrors(r: RouteDef): Map<number, string[]> {
-  // 405 for the path with a method it lacks (Allow lists them); 415 for a JSON body in another charset or encoding
+  // 405 for the path with a method it lacks (Allow lists them); 415 for a body that is not JSON, or JSON in another
+  // charset or encoding
   const errs = new Set<number>([...(r.errors ?? []), ...Object.keys(r.errorCodes ?? {}).map(Number), 405, 500]);
   if (r.params || r.query || r.headers || r.body || r.multipart) errs.add(400);
   if (r.body || r.multipart) errs.add(413);

@@ -368,6 +368,22 @@ describe('API foundation (real Temporal, FerretDB/MongoDB, SMTP)', function () {
       }
       expect(await Order.countDocuments({ customerId: customer.id })).to.equal(0);
     });
+    it('a body sent as something other than JSON (a form, text, no Content-Type): 415 naming the header, nothing written (QA: a 400 saying the body must be an object)', async () => {
+      const customer = await app.newCustomer('US');
+      const post = (headers: Record<string, string>, body: string) =>
+        fetch(`${app.baseUrl}/customers/${customer.id}/orders`, { method: 'POST', headers: { authorization: `Bearer ${app.tokens['admin-agent']}`, 'idempotency-key': uniq('k-type'), ...headers }, body });
+      for (const [type, body] of [['application/x-www-form-urlencoded', 'productId=sql-server-standard-sub&quantity=1'], ['text/plain', '{"productId":"sql-server-standard-sub","quantity":1}'], ['application/merge-patch+json', '{}']] as const) {
+        const res = await post({ 'content-type': type }, body);
+        const err = ((await res.json()) as { error: { code: string; field: string; message: string } }).error;
+        expect([res.status, err.code, err.field], type).to.deep.equal([415, 'unsupported_media_type', 'header.content-type']);
+        expect(err.message).to.include(type).and.include('application/json');
+      }
+      // no Content-Type at all (a body fetch sends as bytes)
+      const none = await post({}, new Uint8Array([123, 125]) as unknown as string);
+      expect(none.status).to.equal(415);
+      expect(((await none.json()) as { error: { message: string } }).error.message).to.match(/^no Content-Type/);
+      expect(await Order.countDocuments({ customerId: customer.id })).to.equal(0);
+    });
     it('an unknown product: 422 naming the field', async () => {
       const customer = await app.newCustomer('US');
       const res = await app.api('POST', `/customers/${customer.id}/orders`, { headers: { 'idempotency-key': uniq('k') }, body: { productId: 'office-2003', quantity: 1 } });

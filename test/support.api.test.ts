@@ -746,8 +746,8 @@ describe('support requests (API end to end)', function () {
     expect(withdrawnTicket.sla.find((c) => c.kind === 'resolution')?.state).to.equal('withdrawn');
     // but a body sent without its JSON Content-Type is not taken as no body: an escalation's reason is not dropped
     const unread = await fetch(`${app.baseUrl}/support-requests/${mine[2]}/escalate`, { method: 'POST', headers: { authorization: `Bearer ${agent()}`, 'idempotency-key': uniq('unread') }, body: JSON.stringify({ reason: 'Key account' }) });
-    expect(unread.status).to.equal(400);
-    expect(((await unread.json()) as { error: { field: string } }).error.field).to.equal('body');
+    expect(unread.status).to.equal(415);
+    expect(((await unread.json()) as { error: { field: string } }).error.field).to.equal('header.content-type');
     // escalated by hand: the queue's filter shows it, the leads are told (not a disabled one); a general question is resolved, not rejected
     const gone = await ensureUser({ name: 'Former lead', email: `${uniq('former-lead')}@support.example`.toLowerCase(), role: 'support-lead', partnerId: null });
     await setUserDisabled(gone.email, true);
