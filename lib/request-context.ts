@@ -10,6 +10,8 @@ export interface RequestContext {
   requestId: string;
   userId?: string;
   partnerId?: string | null;
+  /** the order the request acted on, when its path named it by another id (services/orders.ts byOrderNamed) */
+  orderId?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -28,5 +30,7 @@ export function currentRequest(): RequestContext | undefined {
 export function requestLogFields(): Record<string, unknown> {
   const c = storage.getStore();
   if (!c) return {};
-  return c.userId ? { requestId: c.requestId, userId: c.userId, partnerId: c.partnerId } : { requestId: c.requestId };
+  const fields: Record<string, unknown> = c.userId ? { requestId: c.requestId, userId: c.userId, partnerId: c.partnerId } : { requestId: c.requestId };
+  if (c.orderId !== undefined) fields.orderId = c.orderId;
+  return fields;
 }

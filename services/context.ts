@@ -25,4 +25,10 @@ export function currentRequestId(): string {
   return currentRequest()?.requestId ?? `background-${crypto.randomUUID()}`;
 }
 
+/** Notes, for the current request's log lines, the order it acts on (named in its path by another id). */
+export function noteRequestOrder(orderId: string): void {
+  const c = currentRequest();
+  if (c) c.orderId = orderId;
+}
+
 export type { RequestOrigin } from '../domain/orders';

@@ -24,7 +24,7 @@ import { REPEAT_ORDER_CHECK_MINUTES, timelineCompleteUntil, timelineOrder, type 
 import { importedOrderId, importedPurchaseProblem, importFound, importOutcome, originalOrderIdOf, type ImportItem } from '../domain/order-imports';
 import { cancelOrderUpdate, orderWorkflowId, waitForStageUpdate, type CancelOrderResult, type OrderStage } from '../contracts/orders';
 import type { orderWorkflow } from '../workflows/order';
-import { currentRequestId, type AuthContext } from './context';
+import { currentRequestId, noteRequestOrder, type AuthContext } from './context';
 import { namesCustomer, resolveCustomer } from './customers';
 import { nameKey } from '../domain/text';
 import type { Logger } from '../lib/logger';
@@ -77,10 +77,10 @@ const idsNamed = (partnerId: string, ref: string): string[] => {
   return imported === ref ? [ref] : [ref, imported];
 };
 
-/** The partner's order a user names (idsNamed). Another partner's order is never found. */
-export async function findPartnerOrder(partnerId: string, ref: string): Promise<OrderDoc | null> {
+/** The partner's order a user names (idsNamed), of one of its customers when `customerId` is given. Another partner's order is never found. */
+export async function findPartnerOrder(partnerId: string, ref: string, customerId?: string): Promise<OrderDoc | null> {
   for (const id of idsNamed(partnerId, ref)) {
-    const order = await Order.findOne({ _id: id, partnerId }).lean<OrderDoc>();
+    const order = await Order.findOne({ _id: id, partnerId, ...(customerId === undefined ? {} : { customerId }) }).lean<OrderDoc>();
     if (order) return order;
   }
   return null;
@@ -101,7 +101,10 @@ export async function byOrderNamed<T>(partnerId: string, ref: string, read: (ord
     if (!isNotFound(e)) throw e;
     for (const id of others) {
       try {
-        return await read(id);
+        const found = await read(id);
+        // the request's log line names the order it acted on, not only the path's id, which may be another order's (QA)
+        noteRequestOrder(id);
+        return found;
       } catch (again) {
         if (!isNotFound(again)) throw again;
       }
@@ -403,6 +406,15 @@ export function createOrderService(deps: OrderServiceDeps) {
           throw new AppError(422, 'currency_mismatch', `${field}.unitPrice.currency ${item.unitPrice!.currency} is not the currency ${customer.name}'s market (${customer.market}) is priced in: give the unit price in ${priced.currencyExpected}`, `${field}.unitPrice.currency`);
         }
       }
+      /**
+       * An import's result, saying so when its original id is also the csp-desk id of another of the partner's orders:
+       * that order is the one /orders/{id} names by it (the csp-desk id comes first), so this one is named by its own
+       * (QA: an integration working by original ids would act on the other order without being told).
+       */
+      const notingShadow = async (r: ReturnType<typeof importResult>) =>
+        r.outcome !== 'conflict' && r.id !== r.orderId && (await Order.exists({ _id: r.orderId, partnerId: auth.partnerId }))
+          ? { ...r, message: `${r.message}; ${r.orderId} is also the csp-desk id of another of your orders, which is the one /orders/${r.orderId} names: name this one by its csp-desk id ${r.id}` }
+          : r;
       for (const item of items) {
         const id = importedOrderId(auth.partnerId!, item.orderId);
         // this partner's order under the id it gets now, or, imported before ids were the partner's own, under the
@@ -411,7 +423,7 @@ export function createOrderService(deps: OrderServiceDeps) {
           (await Order.findOne({ _id: id, partnerId: auth.partnerId }).lean<OrderDoc>()) ??
           (await Order.findOne({ _id: item.orderId, partnerId: auth.partnerId, imported: true, originalOrderId: { $exists: false } }).lean<OrderDoc>());
         if (existing) {
-          results.push(importResult(existing, item, customer._id, 'exists'));
+          results.push(await notingShadow(importResult(existing, item, customer._id, 'exists')));
           continue;
         }
         // its csp-desk id held by another partner's order: only an id chosen for an import before ids were each
@@ -429,7 +441,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         // the same original id imported at once: the first recorded stands, and only its call imported it (importFound)
         const recorded = await Order.findOne({ _id: id, partnerId: auth.partnerId }).lean<OrderDoc>();
         if (!recorded) throw new Error(`order ${id} (imported as ${item.orderId}) was not found once its workflow had recorded it`);
-        results.push(importResult(recorded, item, customer._id, importFound(recorded, importKey)));
+        results.push(await notingShadow(importResult(recorded, item, customer._id, importFound(recorded, importKey))));
       }
       return { results };
     },
@@ -480,11 +492,11 @@ export function createOrderService(deps: OrderServiceDeps) {
       const requestedAt = clock();
       const order = await loadNamedOrder(auth.partnerId!, orderId);
       if (!namesCustomer(order.customer, input.customer)) {
-        throw new AppError(422, 'customer_mismatch', `body.customer ${JSON.stringify(input.customer)} is not the customer of order ${orderId}`, 'body.customer');
+        throw new AppError(422, 'customer_mismatch', `body.customer ${JSON.stringify(input.customer)} is not the customer of order ${order._id}`, 'body.customer');
       }
       const named = nameKey(input.productName);
       if (named !== nameKey(order.product.name) && named !== order.product.id) {
-        throw new AppError(422, 'product_mismatch', `body.productName ${JSON.stringify(input.productName)} is not the product of order ${orderId} (${order.product.name})`, 'body.productName');
+        throw new AppError(422, 'product_mismatch', `body.productName ${JSON.stringify(input.productName)} is not the product of order ${order._id} (${order.product.name})`, 'body.productName');
       }
       return cancelOne(auth, order, requestedAt);
     },
@@ -494,16 +506,19 @@ export function createOrderService(deps: OrderServiceDeps) {
       const customer = await resolveCustomer(auth.partnerId!, customerRef);
       const results = await Promise.all(
         orderIds.map(async (orderId) => {
+          // (by either of its ids, as every /orders/{id} path: QA found an imported one named by its original id not found)
+          let id = orderId;
           try {
-            const order = await Order.findOne({ _id: orderId, partnerId: auth.partnerId, customerId: customer._id }).lean<OrderDoc>();
+            const order = await findPartnerOrder(auth.partnerId!, orderId, customer._id);
             if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
+            id = order._id;
             const r = await cancelOne(auth, order, requestedAt);
-            return { orderId, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
+            return { orderId, id, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
           } catch (e) {
-            if (e instanceof AppError) return { orderId, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };
+            if (e instanceof AppError) return { orderId, id, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };
             // the others' results stand; this one may or may not have gone through
-            log.error({ err: e, orderId }, 'bulk cancel: one order failed');
-            return { orderId, outcome: 'failed' as const, status: 503, code: 'unavailable', message: 'the outcome is unknown (a server did not answer): check the order with GET /orders/{id}, then retry if it is not cancelled' };
+            log.error({ err: e, orderId: id }, 'bulk cancel: one order failed');
+            return { orderId, id, outcome: 'failed' as const, status: 503, code: 'unavailable', message: 'the outcome is unknown (a server did not answer): check the order with GET /orders/{id}, then retry if it is not cancelled' };
           }
         }),
       );

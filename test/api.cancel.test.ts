@@ -503,9 +503,19 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const preview = await app.api('GET', `/orders/${encodeURIComponent(original)}/cancellation`);
       expect(preview.body).to.include({ orderId: id, cancellable: false });
       expect(preview.body.reason.code).to.equal('imported_support_request');
-      // the refusal an imported purchase gets, not a 404
-      const cancel = await app.api('POST', `/orders/${encodeURIComponent(original)}/cancel`, { body: cancelBody(c, read.body.product.name) });
+      // the refusal an imported purchase gets, not a 404; the request's log line names the order acted on (QA)
+      const requestId = uniq('req-original');
+      const cancel = await app.api('POST', `/orders/${encodeURIComponent(original)}/cancel`, { headers: { 'x-request-id': requestId }, body: cancelBody(c, read.body.product.name) });
       expect([cancel.status, cancel.body.error.code]).to.deep.equal([422, 'imported_support_request']);
+      await waitFor(async () => app.logLines.some((l) => l.requestId === requestId && l.msg === 'request'));
+      expect(app.logLines.find((l) => l.requestId === requestId && l.msg === 'request')).to.include({ orderId: id, status: 422 });
+      // a refusal names the order by its csp-desk id (QA: it named the id as sent)
+      const wrong = await app.api('POST', `/orders/${encodeURIComponent(original)}/cancel`, { body: cancelBody({ ...c, name: 'Someone else' }, read.body.product.name) });
+      expect(wrong.body.error).to.include({ code: 'customer_mismatch' });
+      expect(wrong.body.error.message).to.include(`order ${id}`);
+      // several at once, by either id (QA: an original id was not_found there)
+      const many = await app.api('POST', `/customers/${c.id}/orders/cancel`, { body: { orderIds: [original, id], ...ack } });
+      expect(many.body.results).to.deep.equal([original, id].map((orderId) => ({ orderId, id, outcome: 'refused', status: 422, code: 'imported_support_request', message: many.body.results[0].message })));
       await waitFor(async () => (await Order.findById(id).lean())?.status === 'active');
       const key = await app.api('POST', `/orders/${encodeURIComponent(original)}/key`, { body: {} });
       expect(key.status, JSON.stringify(key.body)).to.equal(200);
@@ -663,6 +673,9 @@ describe('cancelling, importing and invoicing (real servers)', function () {
       const named = (await importAs(app.tokens['global-admin'], mine.id, [{ ...item, orderId: second.id }])).body.results[0];
       expect(named).to.include({ orderId: second.id, outcome: 'imported' });
       expect(named.id).to.not.equal(second.id);
+      // and the answer says so, as /orders/{that id} names the other order (QA)
+      expect(named.message).to.equal(`imported; ${second.id} is also the csp-desk id of another of your orders, which is the one /orders/${second.id} names: name this one by its csp-desk id ${named.id}`);
+      expect((await app.api('GET', `/orders/${second.id}`)).body.id).to.equal(second.id);
     });
   });
 

@@ -55,7 +55,8 @@ export const bulkCancelResultSchema = obj({
     type: 'array',
     items: obj(
       {
-        orderId: str(),
+        orderId: str({ description: 'the order as named in the request' }),
+        id: str({ description: "its csp-desk id, when it was found (an imported purchase may be named by its original id)" }),
         outcome: str({ enum: ['cancelled', 'refused', 'not_found', 'failed'], description: 'failed: outcome unknown (a server did not answer): check the order, retry if it is not cancelled' }),
         status: int({ description: 'the HTTP status this order alone would have had' }),
         code: str(),
