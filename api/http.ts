@@ -49,7 +49,10 @@ const JSON_UTF8 = 'application/json; charset=utf-8';
 
 export interface Reply {
   status: number;
-  /** JSON (a value, or one serialized once: lib/json-body.ts PreparedJson), a string, a stream (piped, never validated), or undefined for no body (HEAD) */
+  /**
+   * JSON (a value, or one serialized once: lib/json-body.ts PreparedJson), a string, a stream (piped, never
+   * validated), or undefined for no body (HEAD)
+   */
   body: unknown;
   headers?: Record<string, string>;
 }

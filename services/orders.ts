@@ -313,10 +313,10 @@ export function createOrderService(deps: OrderServiceDeps) {
   }
 
   /**
-   * The API's answer for the order (`view`, serialized; by either of its ids): rendered again only when the order's stored bytes or its
-   * timeline differ from those of the answer last rendered, which is otherwise sent as it is (no decoding, no
-   * `JSON.stringify`, no ETag to compute). The order is read from the database every time, so that no answer is
-   * older than its request: only the rendering is kept, for the very bytes it shows.
+   * The API's answer for the order (`view`, serialized; by either of its ids): rendered again only when the order's
+   * stored bytes or its timeline differ from those of the answer last rendered, which is otherwise sent as it is (no
+   * decoding, no `JSON.stringify`, no ETag to compute). The order is read from the database every time, so that no
+   * answer is older than its request: only the rendering is kept, for the very bytes it shows.
    */
   async function viewJson(partnerId: string, ref: string): Promise<PreparedJson> {
     const { bytes, order, kept } = await byOrderNamed(partnerId, ref, (id) => current(partnerId, id));
@@ -507,18 +507,19 @@ export function createOrderService(deps: OrderServiceDeps) {
       const results = await Promise.all(
         orderIds.map(async (orderId) => {
           // (by either of its ids, as every /orders/{id} path: QA found an imported one named by its original id not found)
-          let id = orderId;
+          // its csp-desk id, once found
+          let found: { id: string } | Record<string, never> = {};
           try {
             const order = await findPartnerOrder(auth.partnerId!, orderId, customer._id);
             if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
-            id = order._id;
+            found = { id: order._id };
             const r = await cancelOne(auth, order, requestedAt);
-            return { orderId, id, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
+            return { orderId, ...found, outcome: 'cancelled' as const, status: 200, cancelledAt: r.cancelledAt, credit: r.credit };
           } catch (e) {
-            if (e instanceof AppError) return { orderId, id, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };
+            if (e instanceof AppError) return { orderId, ...found, outcome: 'refused' as const, status: e.status, code: e.code, message: e.message };
             // the others' results stand; this one may or may not have gone through
-            log.error({ err: e, orderId: id }, 'bulk cancel: one order failed');
-            return { orderId, id, outcome: 'failed' as const, status: 503, code: 'unavailable', message: 'the outcome is unknown (a server did not answer): check the order with GET /orders/{id}, then retry if it is not cancelled' };
+            log.error({ err: e, orderId, ...found }, 'bulk cancel: one order failed');
+            return { orderId, ...found, outcome: 'failed' as const, status: 503, code: 'unavailable', message: 'the outcome is unknown (a server did not answer): check the order with GET /orders/{id}, then retry if it is not cancelled' };
           }
         }),
       );
