@@ -47,6 +47,9 @@ export interface Ctx<P = Record<string, string>, Q = Record<string, unknown>, B 
 /** What `res.json` sends as Content-Type. */
 const JSON_UTF8 = 'application/json; charset=utf-8';
 
+/** What a 415 for a JSON route's body asks for. */
+const SEND_JSON = 'send JSON in UTF-8 (Content-Type: application/json)';
+
 export interface Reply {
   status: number;
   /**
@@ -366,7 +369,7 @@ export function buildRouter(declared: RouteDef[], opts: RouterOptions): express.
         // was a 400 saying the body must be an object)
         if (route.body && hasBody(req) && req.body === undefined) {
           const sent = req.header('content-type');
-          throw new AppError(415, 'unsupported_media_type', `${sent === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(sent.slice(0, 80))}`}: send the body as JSON in UTF-8 (Content-Type: application/json)`, 'header.content-type');
+          throw new AppError(415, 'unsupported_media_type', `${sent === undefined ? 'no Content-Type' : `Content-Type ${JSON.stringify(sent.slice(0, 80))}`}: ${SEND_JSON}`, 'header.content-type');
         }
         // an action whose body has no required field may be sent without one (`curl -X POST …/withdraw`)
         if (route.body && bodyOptional(route.body) && !hasBody(req) && (req.body === undefined || isEmptyObject(req.body))) req.body = {};
@@ -540,7 +543,7 @@ export function jsonInUtf8Only() {
       }
       const charset = parsed?.parameters.charset;
       if (parsed?.type === 'application/json' && charset !== undefined && !/^utf-8$/i.test(charset)) {
-        next(new AppError(415, 'unsupported_media_type', `charset ${JSON.stringify(charset.slice(0, 40))}: send JSON in UTF-8 (Content-Type: application/json)`, 'header.content-type'));
+        next(new AppError(415, 'unsupported_media_type', `charset ${JSON.stringify(charset.slice(0, 40))}: ${SEND_JSON}`, 'header.content-type'));
         return;
       }
     }
@@ -625,7 +628,7 @@ export function errorHandler() {
     else if (anyErr?.type === 'charset.unsupported' || anyErr?.type === 'encoding.unsupported') {
       // body-parser: a charset other than UTF-8, or a Content-Encoding it cannot undo (named as the header at fault)
       const field = anyErr.type === 'encoding.unsupported' ? 'header.content-encoding' : 'header.content-type';
-      e = new AppError(415, 'unsupported_media_type', `${anyErr.message ?? 'unsupported body encoding'}: send JSON in UTF-8 (Content-Type: application/json), uncompressed or gzip, deflate, br or zstd`, field);
+      e = new AppError(415, 'unsupported_media_type', `${anyErr.message ?? 'unsupported body encoding'}: ${SEND_JSON}, uncompressed or gzip, deflate, br or zstd`, field);
     } else if (typeof anyErr?.status === 'number' && anyErr.status >= 400 && anyErr.status < 500) e = new AppError(anyErr.status, 'bad_request', anyErr.message ?? 'bad request');
     else {
       log?.error({ err }, 'unhandled error');

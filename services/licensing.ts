@@ -22,9 +22,9 @@ import { activitySubject, servesSoftware, downloadEntryFields, interruptedDownlo
 import type { RequestOrigin } from '../domain/orders';
 import { originalOrderIdOf } from '../domain/order-imports';
 import { utcSecond } from '../domain/time';
-import { currentRequestId, type AuthContext } from './context';
+import { currentRequestId, noteRequestOrder, type AuthContext } from './context';
 import { resolveCustomer } from './customers';
-import { byOrderNamed } from './orders';
+import { findPartnerOrder } from './orders';
 
 export interface LicensingDeps {
   files: FileStore;
@@ -133,14 +133,13 @@ export function createLicensingService(deps: LicensingDeps) {
     userAgent: auth.origin?.userAgent ?? null,
   });
 
-  async function loadOrder(partnerId: string, orderId: string): Promise<OrderDoc> {
-    const order = await Order.findOne({ _id: orderId, partnerId }).lean<OrderDoc>();
-    if (!order) throw notFound('order', orderId);
+  /** The partner's order a user names, by either of its ids (services/orders.ts findPartnerOrder). */
+  async function loadNamedOrder(partnerId: string, ref: string): Promise<OrderDoc> {
+    const order = await findPartnerOrder(partnerId, ref);
+    if (!order) throw notFound('order', ref);
+    if (order._id !== ref) noteRequestOrder(order._id);
     return order;
   }
-
-  /** The partner's order a user names, by either of its ids (services/orders.ts byOrderNamed). */
-  const loadNamedOrder = (partnerId: string, ref: string): Promise<OrderDoc> => byOrderNamed(partnerId, ref, (id) => loadOrder(partnerId, id));
 
   type TakenSlot = Pick<DownloadClaimDoc, 'n' | 'at' | 'entry'>;
   /**

@@ -77,16 +77,17 @@ const idsNamed = (partnerId: string, ref: string): string[] => {
   return imported === ref ? [ref] : [ref, imported];
 };
 
-/** The partner's order a user names (idsNamed), of one of its customers when `customerId` is given. Another partner's order is never found. */
-export async function findPartnerOrder(partnerId: string, ref: string, customerId?: string): Promise<OrderDoc | null> {
+/** The partner's order a user names (idsNamed). Another partner's order is never found. */
+export async function findPartnerOrder(partnerId: string, ref: string): Promise<OrderDoc | null> {
   for (const id of idsNamed(partnerId, ref)) {
-    const order = await Order.findOne({ _id: id, partnerId, ...(customerId === undefined ? {} : { customerId }) }).lean<OrderDoc>();
+    const order = await Order.findOne({ _id: id, partnerId }).lean<OrderDoc>();
     if (order) return order;
   }
   return null;
 }
 
-const isNotFound = (e: unknown) => e instanceof AppError && e.status === 404 && e.code === 'not_found';
+/** The 404 of the order stored under `id` itself (notFound('order', id)), not of anything else a read looked up. */
+const isOrderNotFound = (e: unknown, id: string) => e instanceof AppError && e.status === 404 && e.message === notFound('order', id).message;
 
 /**
  * What `read` answers for the partner's order a user names (idsNamed): tried under its csp-desk id, then, only when
@@ -98,7 +99,7 @@ export async function byOrderNamed<T>(partnerId: string, ref: string, read: (ord
   try {
     return await read(first);
   } catch (e) {
-    if (!isNotFound(e)) throw e;
+    if (!isOrderNotFound(e, first)) throw e;
     for (const id of others) {
       try {
         const found = await read(id);
@@ -106,7 +107,7 @@ export async function byOrderNamed<T>(partnerId: string, ref: string, read: (ord
         noteRequestOrder(id);
         return found;
       } catch (again) {
-        if (!isNotFound(again)) throw again;
+        if (!isOrderNotFound(again, id)) throw again;
       }
     }
     throw e;
@@ -510,7 +511,9 @@ export function createOrderService(deps: OrderServiceDeps) {
           // its csp-desk id, once found
           let found: { id: string } | Record<string, never> = {};
           try {
-            const order = await findPartnerOrder(auth.partnerId!, orderId, customer._id);
+            // the order /orders/{id} names by it, then of this customer (another's is not found here, as before)
+            const named = await findPartnerOrder(auth.partnerId!, orderId);
+            const order = named?.customerId === customer._id ? named : null;
             if (!order) return { orderId, outcome: 'not_found' as const, status: 404, code: 'not_found', message: `order ${orderId} of customer ${customer.name} was not found` };
             found = { id: order._id };
             const r = await cancelOne(auth, order, requestedAt);

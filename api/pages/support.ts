@@ -19,7 +19,6 @@ import { parseDay } from '../../domain/licensing';
 import { DAY_MS, localDate } from '../../domain/time';
 import { ACCEPTED_TYPES, attachmentHeaders, createAttachmentService, type AttachmentLimits } from '../../services/attachments';
 import { supportMetrics } from '../../services/support-metrics';
-import { orderIdNamed } from '../../services/orders';
 import { METRICS_FIRST_DAY } from '../../domain/support-metrics';
 import { listSupportPeople } from '../../services/users';
 import { agoInWords, pageFormKey, csrfFailed, csrfOk, declaredTooLarge, definePage, fileTooLarge, isMultipart, NOT_UTF8_FIELD, readMultipartForm, readMultipartText, type MultipartForm, errorsFromAppError, formatBytes, formatDate, formSeenSeq, formUpdateId, may, pageMessage, temporalWorkflowLink, unavailable, validateForm, validatePostedForm, type FieldErrors, type PageContext, type PageDef } from './kit';
@@ -653,7 +652,7 @@ export function supportPages(deps: PagesContext): PageDef[] {
         const values: Record<string, unknown> = { contactName: ctx.auth.user.name, contactEmail: ctx.auth.user.email, problemType: PROBLEM_TYPES[1] };
         if (orderId) {
           // prefilled from the order, named by either of its ids: another partner's order is a 404, as reading it is
-          const order = await deps.orders.view(ctx.auth.partnerId!, await orderIdNamed(ctx.auth.partnerId!, orderId));
+          const order = await deps.orders.view(ctx.auth.partnerId!, orderId);
           const about = { customer: order.customer.tenantId, customerName: order.customer.name, orderId: order.id };
           // a SUSE or Red Hat plan can be neither cancelled nor refunded: a question about it, not a refund
           Object.assign(
