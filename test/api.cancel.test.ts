@@ -419,6 +419,14 @@ describe('cancelling, importing and invoicing (real servers)', function () {
   });
 
   describe('imported purchases', () => {
+    /** A purchase imported for a new customer, once its order reached `status`, as GET /orders/{id} reads it. */
+    const importedOrder = async (productId: string, daysAgo: number, status: string) => {
+      const c = await app.newCustomer('US');
+      const [{ id: orderId }] = (await importOne(c.id, productId, daysAgo)).body.results as { id: string }[];
+      await waitFor(async () => (await Order.findById(orderId).lean())?.status === status);
+      return { orderId, order: (await app.api('GET', `/orders/${orderId}`)).body };
+    };
+
     it('when a purchase is imported from 70 days ago, then its window has passed and cancelling is refused', async () => {
       const c = await app.newCustomer('US');
       for (const productId of ['windows-server-standard-perpetual', 'windows-server-standard-sub']) {
@@ -440,11 +448,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
     });
 
     it('when a subscription is imported after its term ended, then its timeline reads in the order things happened (provisioned at the purchase, before its window and term ended) and it has no key', async () => {
-      const c = await app.newCustomer('US');
-      const res = await importOne(c.id, 'windows-server-standard-sub', 400);
-      const [{ id: orderId }] = res.body.results;
-      await waitFor(async () => (await Order.findById(orderId).lean())?.status === 'expired');
-      const order = (await app.api('GET', `/orders/${orderId}`)).body;
+      const { orderId, order } = await importedOrder('windows-server-standard-sub', 400, 'expired');
       const types = order.timeline.map((e: { type: string }) => e.type);
       expect(types.slice(0, 4)).to.deep.equal(['imported', 'payment-imported', 'provisioned', 'cancellation-window-closed']);
       expect(types.indexOf('term-ended')).to.be.greaterThan(types.indexOf('provisioned'));
@@ -454,11 +458,7 @@ describe('cancelling, importing and invoicing (real servers)', function () {
     });
 
     it("when a perpetual purchase is imported from 60 days ago, then its document says it was provisioned at the purchase date, as its timeline does (QA: the import's instant); its key is made at the import", async () => {
-      const c = await app.newCustomer('US');
-      const res = await importOne(c.id, 'windows-server-standard-perpetual', 60);
-      const [{ id: orderId }] = res.body.results;
-      await waitFor(async () => (await Order.findById(orderId).lean())?.status === 'active');
-      const order = (await app.api('GET', `/orders/${orderId}`)).body;
+      const { orderId, order } = await importedOrder('windows-server-standard-perpetual', 60, 'active');
       const provisioned = order.timeline.find((e: { type: string }) => e.type === 'provisioned');
       expect([order.provisionedAt, provisioned.at]).to.deep.equal([order.purchasedAt, order.purchasedAt]);
       expect(Date.now() - (await ActivationKey.findOne({ orderId }).lean())!.createdAt.getTime()).to.be.below(DAY_MS);
